@@ -1,0 +1,138 @@
+/**
+ * Petrel's entry point. As a script (`deno run -A mod.ts`, `bun run mod.ts`) it is a drop-in nats-server:
+ * same flags, same config files, same signals. As a module it is the embedding API: `startPetrel(options)`.
+ */
+import { loadServerOptions } from "./src/cli/load_options.ts";
+import { USAGE } from "./src/cli/flags.ts";
+import type { ServerOptions } from "./src/config/schema.ts";
+import { applyDefaults, type OptionLayer } from "./src/config/normalize.ts";
+import { createLogger, type Logger, silentLogger } from "./src/log/logger.ts";
+import { Petrel, type PetrelExtension } from "./src/petrel.ts";
+import { PETREL_VERSION, VERSION } from "./src/server/server.ts";
+import { currentRuntime } from "./adapters/runtime/index.ts";
+import type { Runtime } from "./src/runtime/types.ts";
+import { defaultExtensions } from "./adapters/extensions.ts";
+import process from "node:process";
+
+const memory = () => process.memoryUsage().rss;
+
+export { Petrel } from "./src/petrel.ts";
+export { Server } from "./src/server/server.ts";
+export type { ServerOptions } from "./src/config/schema.ts";
+export type { InternalClient, InternalMsg } from "./src/server/internal.ts";
+export { createMemoryTransport } from "./transports/memory.ts";
+
+export interface StartOptions {
+  /** Options as in a config file (nats-server key names); missing ones take nats-server's defaults. */
+  options?: OptionLayer;
+  /** Or: nats-server command-line arguments (`["-p", "-1", "-js"]`), config file included. */
+  args?: string[];
+  logger?: Logger;
+  runtime?: Runtime;
+  /** Replace the default extensions (JetStream, WebSocket, cluster). */
+  extensions?: PetrelExtension[];
+}
+
+/** Start a broker in this process. Stop it with `await petrel.stop()`. */
+export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
+  const rt = so.runtime ?? currentRuntime();
+  let options: ServerOptions;
+  if (so.args !== undefined) {
+    const r = loadServerOptions(so.args, { readFile: (p) => rt.readTextFileSync(p), env: (n) => rt.env(n) });
+    if (!r.ok) throw new Error(r.error.text);
+    options = r.value.options;
+  } else {
+    options = applyDefaults(so.options ?? {});
+  }
+  const petrel = new Petrel(options, {
+    transport: rt.tcp,
+    serveHttp: (o, f) => rt.serveHttp(o, f),
+    logger: so.logger ?? silentLogger,
+    memory,
+    extensions: so.extensions ?? defaultExtensions(options, rt),
+  });
+  await petrel.start();
+  return petrel;
+}
+
+async function main(): Promise<void> {
+  const rt: Runtime = currentRuntime();
+  const argv = rt.args();
+  const io = { readFile: (p: string) => rt.readTextFileSync(p), env: (n: string) => rt.env(n) };
+  const loaded = loadServerOptions(argv, io);
+  if (!loaded.ok) {
+    rt.writeStderr(`nats-server: ${loaded.error.text}\n`);
+    rt.exit(1);
+  }
+  const { action, options, warnings, configFile } = loaded.value;
+  if (action === "help") {
+    rt.writeStdout(USAGE);
+    rt.exit(0);
+  }
+  if (action === "version") {
+    rt.writeStdout(`nats-server: v${VERSION} (petrel v${PETREL_VERSION})\n`);
+    rt.exit(0);
+  }
+  if (action === "test") {
+    rt.writeStdout(`nats-server: configuration file ${configFile ?? ""} test is successful\n`);
+    rt.exit(0);
+  }
+  const write = options.log_file !== undefined
+    ? (line: string) => rt.appendFile(options.log_file as string, line)
+    : (line: string) => rt.writeStderr(line);
+  const logger = createLogger({ debug: options.debug, trace: options.trace, logtime: options.logtime, pid: rt.pid, write });
+  for (const w of warnings) logger.warn(w);
+  logger.info(`Starting nats-server`);
+  logger.info(`  Version:  ${VERSION} (petrel ${PETREL_VERSION} on ${rt.name} ${rt.version})`);
+  logger.info(`  Git:      [not set]`);
+  if (configFile !== undefined) logger.info(`  Using configuration file: ${configFile}`);
+
+  let petrel: Petrel;
+  try {
+    petrel = new Petrel(options, {
+      transport: rt.tcp,
+      serveHttp: (o, f) => rt.serveHttp(o, f),
+      logger,
+      memory,
+      extensions: defaultExtensions(options, rt),
+    });
+    logger.info(`  Name:     ${petrel.server.serverName}`);
+    logger.info(`  ID:       ${petrel.server.serverId}`);
+    await petrel.start();
+  } catch (e) {
+    logger.fatal(`Error starting server: ${e instanceof Error ? e.message : String(e)}`);
+    rt.exit(1);
+  }
+
+  const portsFile = options.ports_file_dir !== undefined ? `${options.ports_file_dir}/nats-server_${rt.pid}.ports` : undefined;
+  if (portsFile !== undefined) await rt.writeTextFile(portsFile, JSON.stringify(petrel.ports()));
+  if (options.pid_file !== undefined) await rt.writeTextFile(options.pid_file, String(rt.pid));
+
+  let exiting = false;
+  const stop = async (why: string) => {
+    if (exiting) return;
+    exiting = true;
+    logger.info(`Trapped "${why}" signal`);
+    await petrel.stop();
+    if (portsFile !== undefined) await rt.removeFile(portsFile);
+    if (options.pid_file !== undefined) await rt.removeFile(options.pid_file);
+    rt.exit(0);
+  };
+  rt.onSignal("SIGTERM", () => void stop("terminated"));
+  rt.onSignal("SIGINT", () => void stop("interrupt"));
+  rt.onSignal("SIGUSR2", () => {
+    void petrel.server.lameDuck().then(() => stop("lame duck"));
+  });
+  rt.onSignal("SIGHUP", () => {
+    const r = loadServerOptions(argv, io);
+    if (!r.ok) {
+      logger.error(`Failed to reload server configuration: ${r.error.text}`);
+      return;
+    }
+    petrel.server.reload(r.value.options);
+    rt.reopenAppendFiles();
+    logger.info("Reloaded server configuration");
+  });
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,65 @@
+/**
+ * Logging in nats-server's format: `[pid] 2006/01/02 15:04:05.000000 [INF] text`. The sink is injected so
+ * the core never touches stdout, stderr or files itself.
+ */
+
+export type LogLevel = "FTL" | "ERR" | "WRN" | "INF" | "DBG" | "TRC";
+
+export interface Logger {
+  fatal(msg: string): void;
+  error(msg: string): void;
+  warn(msg: string): void;
+  info(msg: string): void;
+  debug(msg: string): void;
+  trace(msg: string): void;
+  readonly debugEnabled: boolean;
+  readonly traceEnabled: boolean;
+}
+
+export interface LoggerOptions {
+  debug: boolean;
+  trace: boolean;
+  logtime: boolean;
+  pid: number;
+  write(line: string): void;
+  now?: () => Date;
+}
+
+function pad(n: number, w: number): string {
+  return String(n).padStart(w, "0");
+}
+
+export function formatTime(d: Date): string {
+  return `${d.getFullYear()}/${pad(d.getMonth() + 1, 2)}/${pad(d.getDate(), 2)} ` +
+    `${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.${pad(d.getMilliseconds() * 1000, 6)}`;
+}
+
+export function createLogger(o: LoggerOptions): Logger {
+  const now = o.now ?? (() => new Date());
+  const emit = (level: LogLevel, msg: string) => {
+    const time = o.logtime ? `${formatTime(now())} ` : "";
+    o.write(`[${o.pid}] ${time}[${level}] ${msg}\n`);
+  };
+  return {
+    fatal: (m) => emit("FTL", m),
+    error: (m) => emit("ERR", m),
+    warn: (m) => emit("WRN", m),
+    info: (m) => emit("INF", m),
+    debug: (m) => o.debug && emit("DBG", m),
+    trace: (m) => o.trace && emit("TRC", m),
+    debugEnabled: o.debug,
+    traceEnabled: o.trace,
+  };
+}
+
+/** A logger that drops everything (embedding, tests). */
+export const silentLogger: Logger = {
+  fatal() {},
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+  trace() {},
+  debugEnabled: false,
+  traceEnabled: false,
+};

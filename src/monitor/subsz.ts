@@ -1,0 +1,43 @@
+/** /subsz: subscription index statistics, optionally with the subscriptions themselves. */
+import type { Server } from "../server/server.ts";
+import { rfc3339 } from "./format.ts";
+
+export function subsz(s: Server, q: URLSearchParams): Record<string, unknown> {
+  const all = s.sublist.all();
+  const out: Record<string, unknown> = {
+    server_id: s.serverId,
+    now: rfc3339(new Date()),
+    num_subscriptions: s.sublist.count,
+    num_cache: s.sublist.cacheSize(),
+    num_inserts: 0,
+    num_removes: 0,
+    num_matches: 0,
+    cache_hit_rate: 0,
+    max_fanout: 0,
+    avg_fanout: 0,
+  };
+  const subs = q.get("subs");
+  if (subs === "1" || subs === "true" || subs === "detail") {
+    const test = q.get("test");
+    const offset = Number(q.get("offset") ?? 0) || 0;
+    const limit = Number(q.get("limit") ?? 1024) || 1024;
+    let list = all.filter((x) => x.owner.kind === "client" || x.owner.kind === "internal");
+    if (test !== null && test !== "") {
+      const r = s.sublist.match(test);
+      const hits = new Set([...r.psubs, ...r.qsubs.flat()]);
+      list = list.filter((x) => hits.has(x));
+    }
+    out.total = list.length;
+    out.offset = offset;
+    out.limit = limit;
+    out.subscriptions_list = list.slice(offset, offset + limit).map((x) => ({
+      account: "$G",
+      subject: x.subject,
+      qgroup: x.queue,
+      sid: x.sid,
+      msgs: x.delivered,
+      cid: x.owner.cid,
+    }));
+  }
+  return out;
+}

@@ -1,0 +1,124 @@
+/**
+ * Assembles a whole broker from options and the runtime's services: the core server, the monitoring app,
+ * and the extensions (cluster, JetStream, WebSocket) as they are configured. Runtime-neutral: the entry
+ * point (mod.ts) passes in what the runtime provides.
+ */
+import type { ServerOptions } from "./config/schema.ts";
+import type { Logger } from "./log/logger.ts";
+import { silentLogger } from "./log/logger.ts";
+import { createMonitorApp } from "./monitor/app.ts";
+import type { FetchHandler, HttpServer } from "./runtime/types.ts";
+import { hostPort, Server } from "./server/server.ts";
+import type { Transport } from "./transport/types.ts";
+
+export interface PetrelServices {
+  transport: Transport;
+  serveHttp?: (opts: { host: string; port: number }, fetch: FetchHandler) => Promise<HttpServer>;
+  logger?: Logger;
+  /** Resident memory in bytes, for /varz. */
+  memory?: () => number;
+  /** Extensions started after the core server is listening (JetStream, WebSocket, cluster...). */
+  extensions?: PetrelExtension[];
+}
+
+/** Something that attaches to a running server and may add listeners (reported in the ports file). */
+export interface PetrelExtension {
+  readonly name: string;
+  start(server: Server, ctx: { logger: Logger; services: PetrelServices }): Promise<ExtensionHandle | void>;
+}
+
+export interface ExtensionHandle {
+  /** URLs to advertise in the ports file, keyed like nats-server's ("cluster", "websocket", "gateway", "leafnode"). */
+  ports?: Record<string, string[]>;
+  stop?(): Promise<void>;
+}
+
+/** The ports file nats-server writes with ports_file_dir; tools look for these keys. */
+export interface PortsInfo {
+  nats: string[];
+  monitoring?: string[];
+  cluster?: string[];
+  websocket?: string[];
+  gateway?: string[];
+  leafnode?: string[];
+  [k: string]: string[] | undefined;
+}
+
+export class Petrel {
+  readonly server: Server;
+  readonly options: ServerOptions;
+  readonly #services: PetrelServices;
+  readonly #logger: Logger;
+  #http: HttpServer | undefined;
+  #handles: ExtensionHandle[] = [];
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: ServerOptions, services: PetrelServices) {
+    this.options = options;
+    this.#services = services;
+    this.#logger = services.logger ?? silentLogger;
+    this.server = new Server(options, { transport: services.transport, logger: this.#logger });
+  }
+
+  get clientUrl(): string {
+    return `nats://${hostPort(advertiseHost(this.server.clientHost), this.server.clientPort)}`;
+  }
+
+  get monitorUrl(): string | undefined {
+    return this.#http === undefined ? undefined : `http://${hostPort(advertiseHost(this.#http.host), this.#http.port)}`;
+  }
+
+  /** The monitoring app's fetch handler (also usable without a listener, e.g. in a serverless host). */
+  readonly monitorFetch: FetchHandler = (req) => this.#app(req);
+  #appInstance: ReturnType<typeof createMonitorApp> | undefined;
+  #app(req: Request): Response | Promise<Response> {
+    this.#appInstance ??= createMonitorApp(this.server, {
+      httpHost: this.#http?.host ?? this.options.http_host,
+      httpPort: this.#http?.port ?? this.options.http_port,
+      memory: this.#services.memory,
+    });
+    return this.#appInstance.fetch(req);
+  }
+
+  async start(): Promise<void> {
+    await this.server.start();
+    const o = this.options;
+    if (o.http_port !== 0 && this.#services.serveHttp !== undefined) {
+      const port = o.http_port < 0 ? 0 : o.http_port;
+      this.#http = await this.#services.serveHttp({ host: o.http_host, port }, this.monitorFetch);
+      this.#logger.info(`Starting http monitor on ${hostPort(this.#http.host, this.#http.port)}`);
+    }
+    for (const ext of this.#services.extensions ?? []) {
+      const h = await ext.start(this.server, { logger: this.#logger, services: this.#services });
+      if (h) this.#handles.push(h);
+    }
+  }
+
+  ports(): PortsInfo {
+    const p: PortsInfo = { nats: [this.clientUrl] };
+    const m = this.monitorUrl;
+    if (m !== undefined) p.monitoring = [m];
+    for (const h of this.#handles) {
+      for (const [k, v] of Object.entries(h.ports ?? {})) p[k] = [...(p[k] ?? []), ...v];
+    }
+    return p;
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#doStop();
+    return this.#stopped;
+  }
+
+  async #doStop(): Promise<void> {
+    for (const h of [...this.#handles].reverse()) await h.stop?.().catch(() => {});
+    await this.server.shutdown();
+    if (this.#http !== undefined) await this.#http.close().catch(() => {});
+  }
+}
+
+/** A wildcard bind address is reached through loopback. */
+function advertiseHost(host: string): string {
+  if (host === "0.0.0.0" || host === "") return "127.0.0.1";
+  if (host === "::") return "::1";
+  return host;
+}

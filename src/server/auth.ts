@@ -1,0 +1,82 @@
+/**
+ * Client authentication from the CONNECT options: token, single user/password, or a list of users with
+ * permissions; bcrypt-hashed passwords are accepted as nats-server accepts them.
+ */
+import bcrypt from "bcryptjs";
+import type { PermissionsConfig } from "./permissions.ts";
+
+export interface AuthUser {
+  user: string;
+  password?: string;
+  permissions?: PermissionsConfig;
+}
+
+export interface AuthConfig {
+  user?: string;
+  password?: string;
+  token?: string;
+  users: AuthUser[];
+  /** Permissions for the single user/token form. */
+  permissions?: PermissionsConfig;
+  no_auth_user?: string;
+}
+
+export interface Credentials {
+  user?: string;
+  pass?: string;
+  auth_token?: string;
+}
+
+export type AuthOutcome =
+  | { ok: true; user?: string; permissions?: PermissionsConfig }
+  | { ok: false };
+
+export function authRequired(a: AuthConfig | undefined): boolean {
+  if (a === undefined) return false;
+  return a.token !== undefined || a.user !== undefined || a.users.length > 0;
+}
+
+/** Compare a presented secret with the configured one; `$2a$`/`$2b$`/`$2y$` values are bcrypt hashes. */
+export function secretMatches(configured: string, presented: string | undefined): boolean {
+  if (presented === undefined) return false;
+  if (/^\$2[aby]?\$\d\d\$/.test(configured)) {
+    try {
+      return bcrypt.compareSync(presented, configured);
+    } catch {
+      return false;
+    }
+  }
+  return timingSafeEqual(configured, presented);
+}
+
+function timingSafeEqual(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  return diff === 0;
+}
+
+export function authenticate(cfg: AuthConfig | undefined, creds: Credentials): AuthOutcome {
+  if (!authRequired(cfg) || cfg === undefined) return { ok: true };
+  if (cfg.token !== undefined) {
+    return secretMatches(cfg.token, creds.auth_token) ? { ok: true, permissions: cfg.permissions } : { ok: false };
+  }
+  let user = creds.user;
+  let pass = creds.pass;
+  if (user === undefined && creds.auth_token === undefined && cfg.no_auth_user !== undefined) {
+    const u = cfg.users.find((x) => x.user === cfg.no_auth_user);
+    if (u !== undefined) return { ok: true, user: u.user, permissions: u.permissions };
+  }
+  if (cfg.user !== undefined) {
+    if (user === cfg.user && cfg.password !== undefined && secretMatches(cfg.password, pass)) {
+      return { ok: true, user, permissions: cfg.permissions };
+    }
+    if (cfg.users.length === 0) return { ok: false };
+  }
+  const u = cfg.users.find((x) => x.user === user);
+  if (u === undefined) return { ok: false };
+  if (u.password !== undefined && !secretMatches(u.password, pass)) return { ok: false };
+  user = u.user;
+  pass = undefined;
+  return { ok: true, user, permissions: u.permissions };
+}

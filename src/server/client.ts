@@ -1,0 +1,427 @@
+/**
+ * One client connection: the protocol state machine between the parser and the router. It owns the
+ * connection's subscriptions, its outbound buffer and its timers (auth, ping), and turns protocol violations
+ * into the `-ERR` replies nats-server sends.
+ */
+import type { ConnHandler, Duplex } from "../transport/types.ts";
+import { type Args, argBytes, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
+import { isValidPublishSubject, isValidQueueName, isValidSubject } from "../subjects/subject.ts";
+import { OutBuffer } from "./outbound.ts";
+import { parseConnect } from "./connect.ts";
+import { Permissions } from "./permissions.ts";
+import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
+import type { ClientHost } from "./client_host.ts";
+
+const enc = new TextEncoder();
+const PONG = enc.encode("PONG\r\n");
+const PING = enc.encode("PING\r\n");
+const OK = enc.encode("+OK\r\n");
+
+export type ClientState = "connecting" | "connected" | "closed";
+
+export interface ClientStats {
+  in_msgs: number;
+  out_msgs: number;
+  in_bytes: number;
+  out_bytes: number;
+}
+
+export class ClientConn implements ConnHandler, SubOwner {
+  readonly cid: number;
+  readonly kind = "client" as const;
+  readonly duplex: Duplex;
+  readonly host: ClientHost;
+  readonly parser: Parser;
+  readonly out = new OutBuffer(4096);
+  readonly subs = new Map<string, Subscription>();
+  readonly stats: ClientStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
+  readonly start = new Date();
+  lastActivity = Date.now();
+  state: ClientState = "connecting";
+  closeReason = "";
+
+  verbose = true;
+  pedantic = true;
+  echo = true;
+  headers = false;
+  noResponders = false;
+  protocol = 0;
+  name = "";
+  lang = "";
+  version = "";
+  user: string | undefined;
+  perms: Permissions | undefined;
+  rttMs = 0;
+
+  #connectSeen = false;
+  #pingsOut = 0;
+  #pingSentAt = 0;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  #flushQueued = false;
+  #stalledSince = 0;
+
+  constructor(cid: number, duplex: Duplex, host: ClientHost) {
+    this.cid = cid;
+    this.duplex = duplex;
+    this.host = host;
+    const o = host.options;
+    this.parser = new Parser("client", this, { maxControlLine: o.max_control_line, maxPayload: o.max_payload });
+  }
+
+  /** Send INFO and arm the timers; called once the server has registered the client. */
+  begin(info: string): void {
+    this.out.text(`INFO ${info}\r\n`);
+    this.flushSoon();
+    const o = this.host.options;
+    if (this.host.authRequired) {
+      this.#authTimer = setTimeout(() => this.closeWithError("Authentication Timeout", "Authentication Timeout"), o.auth_timeout);
+    }
+    this.#armPing();
+  }
+
+  #armPing(): void {
+    const interval = this.host.options.ping_interval;
+    if (interval <= 0 || this.state === "closed") return;
+    this.#pingTimer = setTimeout(() => this.#onPingTimer(), interval);
+  }
+
+  #onPingTimer(): void {
+    if (this.state === "closed") return;
+    if (this.#pingsOut + 1 > this.host.options.ping_max) {
+      this.closeWithError("Stale Connection", "Stale Connection");
+      return;
+    }
+    this.#pingsOut++;
+    this.#pingSentAt = Date.now();
+    this.out.bytes(PING);
+    this.flushSoon();
+    this.#armPing();
+  }
+
+  // ---- transport callbacks ----
+
+  onData(data: Uint8Array): void {
+    if (this.state === "closed") return;
+    this.lastActivity = Date.now();
+    this.parser.feed(data);
+  }
+
+  onDrain(): void {
+    this.#stalledSince = 0;
+  }
+
+  onClose(_err?: Error): void {
+    if (this.state !== "closed") this.#teardown(this.closeReason || "Client Closed");
+  }
+
+  // ---- parser callbacks ----
+
+  onError(err: ParseError): void {
+    switch (err.kind) {
+      case "unknown_op":
+        this.host.logger.debug(`${this.#label()} - Client parser ERROR: ${err.detail}`);
+        this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+        break;
+      case "max_control_line":
+        this.closeWithError("maximum control line exceeded", "Maximum Control Line Exceeded");
+        break;
+      case "max_payload":
+        this.closeWithError("Maximum Payload Violation", "Maximum Payload Exceeded");
+        break;
+      case "bad_args":
+        this.host.logger.debug(`${this.#label()} - Client parser ERROR: ${err.detail}`);
+        this.close("Protocol Violation");
+        break;
+    }
+  }
+
+  onControl(op: OpCode, args: Args): void {
+    if (!this.#connectSeen && op !== OP.CONNECT && this.host.authRequired) {
+      this.closeWithError("Authorization Violation", "Authorization Violation");
+      return;
+    }
+    switch (op) {
+      case OP.PING:
+        this.out.bytes(PONG);
+        this.flushSoon();
+        return;
+      case OP.PONG:
+        if (this.#pingSentAt > 0) this.rttMs = Date.now() - this.#pingSentAt;
+        this.#pingsOut = 0;
+        return;
+      case OP.CONNECT:
+        this.#processConnect(args.count > 0 ? argString(args, 0) : "");
+        return;
+      case OP.SUB:
+        this.#processSub(args);
+        return;
+      case OP.UNSUB:
+        this.#processUnsub(args);
+        return;
+      case OP.INFO:
+      case OP.OK:
+        return;
+    }
+  }
+
+  onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
+    if (!this.#connectSeen && this.host.authRequired) {
+      this.closeWithError("Authorization Violation", "Authorization Violation");
+      return;
+    }
+    if (op === OP.HPUB && !this.headers) {
+      // nats-server drops a client that sends headers without having announced them.
+      this.close("Protocol Violation");
+      return;
+    }
+    // PUB subject [reply] size | HPUB subject [reply] hdr size
+    const nSizes = op === OP.HPUB ? 2 : 1;
+    const rest = args.count - nSizes;
+    if (rest < 1 || rest > 2) {
+      this.close("Protocol Violation");
+      return;
+    }
+    const subject = argString(args, 0);
+    const subjectBytes = argBytes(args, 0);
+    const reply = rest === 2 ? argBytes(args, 1) : null;
+    this.stats.in_msgs++;
+    this.stats.in_bytes += payload.length;
+    this.host.stats.in_msgs++;
+    this.host.stats.in_bytes += payload.length;
+    if (this.pedantic && !isValidPublishSubject(subject)) {
+      this.sendErr("Invalid Publish Subject");
+      return;
+    }
+    if (this.perms !== undefined && !this.perms.canPublish(subject)) {
+      this.sendErr(`Permissions Violation for Publish to "${subject}"`);
+      this.host.logger.debug(`${this.#label()} - Publish Violation - User "${this.user ?? ""}", Subject "${subject}"`);
+      return;
+    }
+    if (this.verbose) {
+      this.out.bytes(OK);
+      this.flushSoon();
+    }
+    const msg: RoutedMsg = { subject, subjectBytes, reply, hdrSize, payload };
+    const delivered = this.host.route(this, msg);
+    if (delivered === 0 && reply !== null && this.noResponders && this.headers) {
+      this.host.noResponders(this, bytesToString(reply, 0, reply.length));
+    }
+  }
+
+  #processConnect(json: string): void {
+    const c = parseConnect(json);
+    if (c === undefined) {
+      this.host.logger.debug(`${this.#label()} - bad CONNECT: ${json.slice(0, 200)}`);
+      this.close("Protocol Violation");
+      return;
+    }
+    const auth = this.host.authenticate(c);
+    if (!auth.ok) {
+      this.host.logger.error(`${this.#label()} - authentication error`);
+      this.host.stats.auth_failures = (this.host.stats.auth_failures ?? 0) + 1;
+      this.closeWithError("Authorization Violation", "Authentication Failure");
+      return;
+    }
+    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
+    this.#connectSeen = true;
+    this.state = "connected";
+    this.verbose = c.verbose ?? true;
+    this.pedantic = c.pedantic ?? true;
+    this.echo = c.echo ?? true;
+    this.headers = c.headers ?? false;
+    this.noResponders = c.no_responders ?? false;
+    this.protocol = c.protocol ?? 0;
+    this.name = c.name ?? "";
+    this.lang = c.lang ?? "";
+    this.version = c.version ?? "";
+    this.user = auth.user;
+    if (auth.permissions !== undefined) this.perms = new Permissions(auth.permissions);
+    if (this.verbose) {
+      this.out.bytes(OK);
+      this.flushSoon();
+    }
+  }
+
+  #processSub(args: Args): void {
+    if (args.count < 2 || args.count > 3) {
+      this.close("Protocol Violation");
+      return;
+    }
+    const subject = argString(args, 0);
+    const queue = args.count === 3 ? argString(args, 1) : undefined;
+    const sid = argString(args, args.count - 1);
+    if (!isValidSubject(subject) || (queue !== undefined && !isValidQueueName(queue))) {
+      this.sendErr("Invalid Subject");
+      return;
+    }
+    if (this.perms !== undefined && !this.perms.canSubscribe(subject, queue)) {
+      const q = queue !== undefined ? ` using queue "${queue}"` : "";
+      this.sendErr(`Permissions Violation for Subscription to "${subject}"${q}`);
+      return;
+    }
+    if (this.subs.has(sid)) {
+      if (this.verbose) this.#ok();
+      return;
+    }
+    const maxSubs = this.host.options.max_subscriptions;
+    if (maxSubs > 0 && this.subs.size >= maxSubs) {
+      this.sendErr("maximum subscriptions exceeded");
+      return;
+    }
+    const sub: Subscription = {
+      subject,
+      queue,
+      sid,
+      sidBytes: enc.encode(sid),
+      owner: this,
+      max: 0,
+      delivered: 0,
+      filtered: this.perms?.needsDeliveryFilter(subject) ?? false,
+    };
+    this.subs.set(sid, sub);
+    this.host.addSubscription(sub);
+    if (this.verbose) this.#ok();
+  }
+
+  #processUnsub(args: Args): void {
+    if (args.count < 1 || args.count > 2) {
+      this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+      return;
+    }
+    const sid = argString(args, 0);
+    const sub = this.subs.get(sid);
+    if (sub !== undefined) {
+      const max = args.count === 2 ? parseSize(args.line, args.starts[1], args.ends[1]) : 0;
+      if (max > 0 && sub.delivered < max) {
+        sub.max = max;
+      } else {
+        this.removeSub(sub);
+      }
+    }
+    if (this.verbose) this.#ok();
+  }
+
+  #ok(): void {
+    this.out.bytes(OK);
+    this.flushSoon();
+  }
+
+  removeSub(sub: Subscription): void {
+    if (this.subs.get(sub.sid) !== sub) return;
+    this.subs.delete(sub.sid);
+    this.host.removeSubscription(sub);
+  }
+
+  // ---- delivery ----
+
+  deliver(sub: Subscription, msg: RoutedMsg): void {
+    if (this.state === "closed") return;
+    let payload = msg.payload;
+    let hdr = msg.hdrSize;
+    if (hdr >= 0 && !this.headers) {
+      // A client that did not announce headers gets the body only, as nats-server does.
+      payload = payload.subarray(hdr);
+      hdr = -1;
+    }
+    this.out.msg(msg.subjectBytes, sub.sidBytes, msg.reply, hdr, payload);
+    this.stats.out_msgs++;
+    this.stats.out_bytes += payload.length;
+    this.host.stats.out_msgs++;
+    this.host.stats.out_bytes += payload.length;
+    if (this.out.len > this.host.options.max_pending) {
+      this.#slowConsumer();
+      return;
+    }
+    this.flushSoon();
+  }
+
+  deliveryDenied(subject: string): boolean {
+    return this.perms !== undefined && this.perms.deliveryDenied(subject);
+  }
+
+  sendErr(text: string): void {
+    this.out.text(`-ERR '${text}'\r\n`);
+    this.flushSoon();
+  }
+
+  /** Queue an INFO update (connect_urls, ldm) for clients that asked for them. */
+  sendInfo(info: string): void {
+    if (this.state === "closed") return;
+    this.out.text(`INFO ${info}\r\n`);
+    this.flushSoon();
+  }
+
+  flushSoon(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    this.host.scheduleFlush(this);
+  }
+
+  /** Hand everything pending to the transport in one write. */
+  flush(): void {
+    this.#flushQueued = false;
+    if (this.out.len === 0 || this.state === "closed") return;
+    const pending = this.duplex.bufferedAmount() + this.out.len;
+    if (pending > this.host.options.max_pending) {
+      this.#slowConsumer();
+      return;
+    }
+    const now = Date.now();
+    if (this.#stalledSince > 0 && now - this.#stalledSince > this.host.options.write_deadline) {
+      this.#slowConsumer();
+      return;
+    }
+    const ok = this.duplex.write(this.out.take());
+    if (!ok && this.#stalledSince === 0) this.#stalledSince = now;
+  }
+
+  /** Has a write been stuck longer than write_deadline? (checked by the server's housekeeping timer) */
+  checkWriteDeadline(now: number): void {
+    if (this.state === "closed") return;
+    if (this.#stalledSince > 0 && this.duplex.bufferedAmount() > 0 && now - this.#stalledSince > this.host.options.write_deadline) {
+      this.#slowConsumer();
+    }
+  }
+
+  #slowConsumer(): void {
+    if (this.state === "closed") return;
+    this.host.stats.slow_consumers++;
+    this.host.logger.info(`${this.#label()} - Slow Consumer Detected`);
+    this.out.len = 0;
+    this.#teardown("Slow Consumer");
+    this.duplex.close();
+  }
+
+  // ---- closing ----
+
+  closeWithError(text: string, reason: string): void {
+    if (this.state === "closed") return;
+    this.out.text(`-ERR '${text}'\r\n`);
+    this.close(reason);
+  }
+
+  /** Flush what is pending, then close. */
+  close(reason: string): void {
+    if (this.state === "closed") return;
+    this.#flushQueued = false;
+    if (this.out.len > 0) this.duplex.write(this.out.take());
+    this.#teardown(reason);
+    this.duplex.close();
+  }
+
+  #teardown(reason: string): void {
+    this.state = "closed";
+    this.closeReason = reason;
+    if (this.#pingTimer !== undefined) clearTimeout(this.#pingTimer);
+    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
+    for (const sub of this.subs.values()) this.host.removeSubscription(sub);
+    this.host.clientClosed(this);
+  }
+
+  #label(): string {
+    const i = this.duplex.info;
+    return `${i.remoteHost}:${i.remotePort} - cid:${this.cid}`;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * A client that lives inside the server (JetStream, system services). It subscribes and publishes through
+ * the same router as network clients, but receives copies of messages as plain objects.
+ */
+import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
+
+export interface InternalMsg {
+  subject: string;
+  reply?: string;
+  /** Raw header block ("NATS/1.0...\r\n\r\n"), when the message has headers. */
+  headers?: Uint8Array;
+  payload: Uint8Array;
+}
+
+export type InternalHandler = (msg: InternalMsg) => void;
+
+export interface InternalRouter {
+  route(from: SubOwner, msg: RoutedMsg): number;
+  addSubscription(sub: Subscription): void;
+  removeSubscription(sub: Subscription): void;
+  internalClosed(c: InternalClient): void;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export class InternalClient implements SubOwner {
+  readonly cid: number;
+  readonly kind = "internal" as const;
+  readonly echo = true;
+  readonly name: string;
+  readonly #router: InternalRouter;
+  readonly #subs = new Map<number, { sub: Subscription; handler: InternalHandler }>();
+  #nextSid = 1;
+  #closed = false;
+  stats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
+
+  constructor(cid: number, name: string, router: InternalRouter) {
+    this.cid = cid;
+    this.name = name;
+    this.#router = router;
+  }
+
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+
+  subscribe(subject: string, handler: InternalHandler, opts: { queue?: string; max?: number } = {}): number {
+    const sid = this.#nextSid++;
+    const sidStr = String(sid);
+    const sub: Subscription = {
+      subject,
+      queue: opts.queue,
+      sid: sidStr,
+      sidBytes: enc.encode(sidStr),
+      owner: this,
+      max: opts.max ?? 0,
+      delivered: 0,
+      filtered: false,
+    };
+    this.#subs.set(sid, { sub, handler });
+    this.#router.addSubscription(sub);
+    return sid;
+  }
+
+  unsubscribe(sid: number): void {
+    const e = this.#subs.get(sid);
+    if (e === undefined) return;
+    this.#subs.delete(sid);
+    this.#router.removeSubscription(e.sub);
+  }
+
+  removeSub(sub: Subscription): void {
+    const sid = Number(sub.sid);
+    if (this.#subs.get(sid)?.sub === sub) this.#subs.delete(sid);
+  }
+
+  publish(subject: string, payload: Uint8Array, opts: { reply?: string; headers?: Uint8Array } = {}): number {
+    if (this.#closed) return 0;
+    let body = payload;
+    let hdrSize = -1;
+    if (opts.headers !== undefined && opts.headers.length > 0) {
+      hdrSize = opts.headers.length;
+      body = new Uint8Array(hdrSize + payload.length);
+      body.set(opts.headers, 0);
+      body.set(payload, hdrSize);
+    }
+    this.stats.out_msgs++;
+    this.stats.out_bytes += body.length;
+    return this.#router.route(this, {
+      subject,
+      subjectBytes: enc.encode(subject),
+      reply: opts.reply !== undefined && opts.reply !== "" ? enc.encode(opts.reply) : null,
+      hdrSize,
+      payload: body,
+    });
+  }
+
+  deliver(sub: Subscription, msg: RoutedMsg): void {
+    const e = this.#subs.get(Number(sub.sid));
+    if (e === undefined || this.#closed) return;
+    this.stats.in_msgs++;
+    this.stats.in_bytes += msg.payload.length;
+    const h = msg.hdrSize;
+    // Copies: the router's byte views are only valid during this call.
+    e.handler({
+      subject: msg.subject,
+      reply: msg.reply !== null ? dec.decode(msg.reply) : undefined,
+      headers: h >= 0 ? msg.payload.slice(0, h) : undefined,
+      payload: h >= 0 ? msg.payload.slice(h) : msg.payload.slice(),
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const { sub } of this.#subs.values()) this.#router.removeSubscription(sub);
+    this.#subs.clear();
+    this.#router.internalClosed(this);
+  }
+}

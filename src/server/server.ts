@@ -1,0 +1,376 @@
+/**
+ * The broker: accepts connections from any transport, keeps the subscription index, routes messages, and
+ * exposes the state monitoring reads. Cluster, gateway, JetStream and WebSocket plug in through the hooks
+ * at the bottom (subscription listeners, internal clients, INFO extras, shutdown hooks).
+ */
+import type { ServerOptions } from "../config/schema.ts";
+import type { ConnHandler, Duplex, Listener, Transport } from "../transport/types.ts";
+import { type Logger, silentLogger } from "../log/logger.ts";
+import { Sublist } from "../subjects/sublist.ts";
+import { authenticate, type AuthConfig, type AuthOutcome, authRequired } from "./auth.ts";
+import { ClientConn } from "./client.ts";
+import type { ClientHost, ServerStats } from "./client_host.ts";
+import type { ConnectOptions } from "./connect.ts";
+import { randomServerId } from "./ids.ts";
+import { InternalClient, type InternalRouter } from "./internal.ts";
+import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
+
+export const VERSION = "2.9.10";
+export const PETREL_VERSION = "0.1.0";
+
+const enc = new TextEncoder();
+const NO_RESPONDERS_HDR = enc.encode("NATS/1.0 503\r\n\r\n");
+
+export interface ServerDeps {
+  /** How to listen for clients. Without it the server only takes connections through acceptConnection. */
+  transport?: Transport;
+  logger?: Logger;
+}
+
+export type SubscriptionListener = (sub: Subscription, added: boolean) => void;
+
+export class Server implements ClientHost, InternalRouter {
+  options: ServerOptions;
+  readonly logger: Logger;
+  readonly serverId = randomServerId();
+  readonly serverName: string;
+  readonly sublist = new Sublist<Subscription>();
+  readonly clients = new Map<number, ClientConn>();
+  readonly internals = new Map<number, InternalClient>();
+  readonly stats: ServerStats = {
+    in_msgs: 0,
+    out_msgs: 0,
+    in_bytes: 0,
+    out_bytes: 0,
+    slow_consumers: 0,
+    total_connections: 0,
+  };
+  readonly startTime = new Date();
+  authRequired: boolean;
+  /** Client URLs of the whole cluster, advertised to clients in INFO (set by the cluster layer). */
+  connectUrls: string[] = [];
+  wsConnectUrls: string[] = [];
+  /** Extra INFO fields contributed by extensions (e.g. jetstream: true, domain). */
+  readonly infoExtras: Record<string, unknown> = {};
+  readonly subscriptionListeners = new Set<SubscriptionListener>();
+  /** Extensions report their monitoring sections here (jetstream, websocket, cluster...). */
+  readonly monitorSections = new Map<string, (q?: URLSearchParams) => unknown>();
+  readonly #shutdownHooks: (() => Promise<void> | void)[] = [];
+
+  readonly #transport: Transport | undefined;
+  #auth: AuthConfig | undefined;
+  #listener: Listener | undefined;
+  #nextCid = 1;
+  #pendingFlush: ClientConn[] = [];
+  #flushScheduled = false;
+  #housekeeping: ReturnType<typeof setInterval> | undefined;
+  #running = false;
+  #lameDuck = false;
+  #shutdownPromise: Promise<void> | undefined;
+
+  constructor(options: ServerOptions, deps: ServerDeps = {}) {
+    this.options = options;
+    this.logger = deps.logger ?? silentLogger;
+    this.#transport = deps.transport;
+    this.serverName = options.server_name !== "" ? options.server_name : this.serverId;
+    this.#auth = authConfigOf(options);
+    this.authRequired = authRequired(this.#auth);
+  }
+
+  /**
+   * Apply a reloaded configuration (SIGHUP). Authorization and limits apply to connections made from now
+   * on; listeners keep their addresses, as with nats-server.
+   */
+  reload(options: ServerOptions): void {
+    this.options = { ...options, host: this.options.host, port: this.options.port };
+    this.#auth = authConfigOf(options);
+    this.authRequired = authRequired(this.#auth);
+  }
+
+  // ---- lifecycle ----
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  get lameDuckMode(): boolean {
+    return this.#lameDuck;
+  }
+
+  /** The bound client port (the real one when -1/0 was asked for). */
+  get clientPort(): number {
+    return this.#listener?.port ?? this.options.port;
+  }
+
+  get clientHost(): string {
+    return this.#listener?.host ?? this.options.host;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    if (this.#transport !== undefined) {
+      const port = this.options.port < 0 ? 0 : this.options.port;
+      this.#listener = await this.#transport.listen({ host: this.options.host, port }, (d) => this.acceptConnection(d));
+      this.logger.info(`Listening for client connections on ${hostPort(this.#listener.host, this.#listener.port)}`);
+    }
+    this.#housekeeping = setInterval(() => this.#housekeep(), 1000);
+    this.logger.info(`Server is ready`);
+  }
+
+  onShutdown(fn: () => Promise<void> | void): void {
+    this.#shutdownHooks.push(fn);
+  }
+
+  shutdown(): Promise<void> {
+    this.#shutdownPromise ??= this.#doShutdown();
+    return this.#shutdownPromise;
+  }
+
+  async #doShutdown(): Promise<void> {
+    this.#running = false;
+    if (this.#housekeeping !== undefined) clearInterval(this.#housekeeping);
+    const l = this.#listener;
+    this.#listener = undefined;
+    if (l !== undefined) await l.close().catch(() => {});
+    // Extensions first (JetStream flushes its state while its subscriptions still exist).
+    for (const hook of [...this.#shutdownHooks].reverse()) {
+      try {
+        await hook();
+      } catch (e) {
+        this.logger.error(`shutdown hook failed: ${String(e)}`);
+      }
+    }
+    for (const c of [...this.clients.values()]) c.close("Server Shutdown");
+    for (const c of [...this.internals.values()]) c.close();
+    this.logger.info("Server Exiting..");
+  }
+
+  /**
+   * Lame-duck mode: stop accepting, tell clients (INFO ldm), then close them spread over
+   * lame_duck_duration after lame_duck_grace_period, and shut down.
+   */
+  async lameDuck(): Promise<void> {
+    if (this.#lameDuck) return;
+    this.#lameDuck = true;
+    this.logger.info("Entering lame duck mode, stop accepting new clients");
+    const l = this.#listener;
+    this.#listener = undefined;
+    if (l !== undefined) await l.close().catch(() => {});
+    for (const c of this.clients.values()) if (c.protocol >= 1) c.sendInfo(this.clientInfo(c));
+    const o = this.options;
+    await sleep(o.lame_duck_grace_period);
+    const clients = [...this.clients.values()];
+    const budget = Math.max(0, o.lame_duck_duration - o.lame_duck_grace_period);
+    const step = clients.length > 0 ? Math.min(budget / clients.length, 1000) : 0;
+    for (const c of clients) {
+      c.close("Server Shutdown");
+      if (step > 0) await sleep(step);
+    }
+    await this.shutdown();
+  }
+
+  #housekeep(): void {
+    const now = Date.now();
+    for (const c of this.clients.values()) c.checkWriteDeadline(now);
+  }
+
+  // ---- connections ----
+
+  acceptConnection(duplex: Duplex): ConnHandler {
+    const cid = this.#nextCid++;
+    const c = new ClientConn(cid, duplex, this);
+    if (!this.#running || this.#lameDuck) {
+      queueMicrotask(() => c.close("Server Shutdown"));
+      return c;
+    }
+    this.stats.total_connections++;
+    if (this.clients.size >= this.options.max_connections) {
+      c.out.text(`INFO ${this.clientInfo(c)}\r\n`);
+      queueMicrotask(() => c.closeWithError("maximum connections exceeded", "Maximum Connections Exceeded"));
+      return c;
+    }
+    this.clients.set(cid, c);
+    this.logger.debug(`${duplex.info.remoteHost}:${duplex.info.remotePort} - cid:${cid} - Client connection created`);
+    c.begin(this.clientInfo(c));
+    return c;
+  }
+
+  clientClosed(c: ClientConn): void {
+    if (this.clients.delete(c.cid)) {
+      this.logger.debug(`${c.duplex.info.remoteHost}:${c.duplex.info.remotePort} - cid:${c.cid} - Client connection closed: ${c.closeReason}`);
+    }
+  }
+
+  createInternalClient(name: string): InternalClient {
+    const c = new InternalClient(this.#nextCid++, name, this);
+    this.internals.set(c.cid, c);
+    return c;
+  }
+
+  internalClosed(c: InternalClient): void {
+    this.internals.delete(c.cid);
+  }
+
+  authenticate(c: ConnectOptions): AuthOutcome {
+    return authenticate(this.#auth, c);
+  }
+
+  // ---- INFO ----
+
+  infoObject(): Record<string, unknown> {
+    const o = this.options;
+    const info: Record<string, unknown> = {
+      server_id: this.serverId,
+      server_name: this.serverName,
+      version: VERSION,
+      proto: 1,
+      go: `petrel${PETREL_VERSION}`,
+      host: o.host,
+      port: this.clientPort,
+      headers: true,
+      max_payload: o.max_payload,
+    };
+    if (this.authRequired) info.auth_required = true;
+    Object.assign(info, this.infoExtras);
+    if (this.connectUrls.length > 0) info.connect_urls = this.connectUrls;
+    if (this.wsConnectUrls.length > 0) info.ws_connect_urls = this.wsConnectUrls;
+    if (this.#lameDuck) info.ldm = true;
+    return info;
+  }
+
+  clientInfo(c: ClientConn): string {
+    const info = this.infoObject();
+    info.client_id = c.cid;
+    info.client_ip = c.duplex.info.remoteHost;
+    return JSON.stringify(info);
+  }
+
+  /** Re-send INFO to clients that understand async INFO (after connect_urls change). */
+  broadcastInfo(): void {
+    for (const c of this.clients.values()) {
+      if (c.protocol >= 1 && c.state === "connected") c.sendInfo(this.clientInfo(c));
+    }
+  }
+
+  // ---- subscriptions and routing ----
+
+  addSubscription(sub: Subscription): void {
+    this.sublist.insert(sub);
+    for (const l of this.subscriptionListeners) l(sub, true);
+  }
+
+  removeSubscription(sub: Subscription): void {
+    if (this.sublist.remove(sub)) {
+      for (const l of this.subscriptionListeners) l(sub, false);
+    }
+  }
+
+  route(from: SubOwner, msg: RoutedMsg): number {
+    const r = this.sublist.match(msg.subject);
+    let n = 0;
+    // Messages that came over a route are delivered locally only: one hop, as in a full mesh.
+    const fromRemote = from.kind === "route" || from.kind === "gateway";
+    for (const sub of r.psubs) {
+      const owner = sub.owner;
+      if (owner === from && !from.echo) continue;
+      if (fromRemote && (owner.kind === "route" || owner.kind === "gateway")) continue;
+      if (sub.filtered && owner.deliveryDenied?.(msg.subject)) continue;
+      this.#deliver(sub, msg);
+      n++;
+    }
+    for (const group of r.qsubs) {
+      const pick = pickQueueMember(group, from, msg.subject, fromRemote);
+      if (pick !== undefined) {
+        this.#deliver(pick, msg);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  #deliver(sub: Subscription, msg: RoutedMsg): void {
+    sub.delivered++;
+    if (sub.max > 0 && sub.delivered >= sub.max) {
+      this.removeSubscription(sub);
+      sub.owner.removeSub(sub);
+    }
+    sub.owner.deliver(sub, msg);
+  }
+
+  noResponders(from: ClientConn, reply: string): void {
+    const r = this.sublist.match(reply);
+    const mine = r.psubs.find((s) => s.owner === from) ?? r.qsubs.flat().find((s) => s.owner === from);
+    if (mine === undefined) return;
+    const subjectBytes = enc.encode(reply);
+    this.#deliver(mine, { subject: reply, subjectBytes, reply: null, hdrSize: NO_RESPONDERS_HDR.length, payload: NO_RESPONDERS_HDR });
+  }
+
+  scheduleFlush(c: ClientConn): void {
+    this.#pendingFlush.push(c);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => this.#flushAll());
+  }
+
+  #flushAll(): void {
+    this.#flushScheduled = false;
+    const list = this.#pendingFlush;
+    this.#pendingFlush = [];
+    for (const c of list) c.flush();
+  }
+
+  /** Subscriptions of network clients (for /subsz and /connz). */
+  get numSubscriptions(): number {
+    return this.sublist.count;
+  }
+}
+
+function pickQueueMember(group: readonly Subscription[], from: SubOwner, subject: string, fromRemote: boolean): Subscription | undefined {
+  // Prefer members on this server; fall back to remote ones (routes) only when no local member exists.
+  let local = 0;
+  let eligible = 0;
+  for (const s of group) {
+    if (!eligibleMember(s, from, subject, fromRemote)) continue;
+    eligible++;
+    if (s.owner.kind !== "route" && s.owner.kind !== "gateway") local++;
+  }
+  if (eligible === 0) return undefined;
+  const wantLocal = local > 0;
+  let k = Math.floor(Math.random() * (wantLocal ? local : eligible));
+  for (const s of group) {
+    if (!eligibleMember(s, from, subject, fromRemote)) continue;
+    if (wantLocal && (s.owner.kind === "route" || s.owner.kind === "gateway")) continue;
+    if (k-- === 0) return s;
+  }
+  return undefined;
+}
+
+function eligibleMember(s: Subscription, from: SubOwner, subject: string, fromRemote: boolean): boolean {
+  const owner = s.owner;
+  if (owner === from && !from.echo) return false;
+  if (fromRemote && (owner.kind === "route" || owner.kind === "gateway")) return false;
+  if (s.filtered && owner.deliveryDenied?.(subject)) return false;
+  return true;
+}
+
+function authConfigOf(options: ServerOptions): AuthConfig | undefined {
+  const a = options.authorization;
+  if (a === undefined) return undefined;
+  return {
+    user: a.user,
+    password: a.password,
+    token: a.token,
+    users: a.users,
+    permissions: a.permissions,
+    no_auth_user: options.no_auth_user,
+  };
+}
+
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,46 @@
+/**
+ * What the router needs to know about subscriptions and the parties that own them. Clients, internal
+ * clients (JetStream, system services), and later routes, gateways and leafnodes all own subscriptions in the
+ * same sublist and receive messages through `deliver`.
+ */
+import type { Subscribable } from "../subjects/sublist.ts";
+
+export type OwnerKind = "client" | "internal" | "route" | "gateway" | "leaf";
+
+export interface Subscription extends Subscribable {
+  readonly subject: string;
+  readonly queue?: string;
+  readonly sid: string;
+  /** The sid as bytes, written into every MSG line without re-encoding. */
+  readonly sidBytes: Uint8Array;
+  readonly owner: SubOwner;
+  /** Auto-unsubscribe after this many deliveries; 0 = never. */
+  max: number;
+  delivered: number;
+  /** Deliveries must be checked against the owner's subscribe deny list. */
+  readonly filtered: boolean;
+  /** Queue weight for remote (route) queue interest; 1 for local subscriptions. */
+  weight?: number;
+}
+
+/** One message as the router passes it along; all byte views are valid only during the call. */
+export interface RoutedMsg {
+  subject: string;
+  subjectBytes: Uint8Array;
+  reply: Uint8Array | null;
+  /** Header block length inside `payload`, or -1 for a message without headers. */
+  hdrSize: number;
+  payload: Uint8Array;
+}
+
+export interface SubOwner {
+  readonly cid: number;
+  readonly kind: OwnerKind;
+  /** false when the owner asked not to receive its own messages. */
+  readonly echo: boolean;
+  deliver(sub: Subscription, msg: RoutedMsg): void;
+  /** Forget a subscription that reached its auto-unsubscribe count (the router already removed it). */
+  removeSub(sub: Subscription): void;
+  /** Subject deny rules that apply at delivery (subscribe deny overlapping a wildcard). */
+  deliveryDenied?(subject: string): boolean;
+}

@@ -1,0 +1,254 @@
+/**
+ * The subscription index: a trie of subject tokens with a bounded match cache. Generic over what a
+ * subscription is, so client subscriptions, route interest, gateway interest and JetStream's internal
+ * subscriptions share one structure.
+ */
+
+export interface Subscribable {
+  readonly subject: string;
+  /** Queue group, undefined for a plain subscription. */
+  readonly queue?: string;
+}
+
+/** What a literal subject matches: every plain subscription, and the members of each queue group. */
+export interface MatchResult<T> {
+  readonly psubs: readonly T[];
+  readonly qsubs: readonly (readonly T[])[];
+}
+
+interface Node<T> {
+  next: Level<T> | undefined;
+  psubs: Set<T>;
+  qsubs: Map<string, Set<T>>;
+}
+
+interface Level<T> {
+  nodes: Map<string, Node<T>>;
+  pwc: Node<T> | undefined;
+  fwc: Node<T> | undefined;
+}
+
+const CACHE_MAX = 4096;
+const EMPTY: MatchResult<never> = Object.freeze({ psubs: [], qsubs: [] });
+
+function newLevel<T>(): Level<T> {
+  return { nodes: new Map(), pwc: undefined, fwc: undefined };
+}
+
+function newNode<T>(): Node<T> {
+  return { next: undefined, psubs: new Set(), qsubs: new Map() };
+}
+
+function isEmptyNode<T>(n: Node<T>): boolean {
+  return n.psubs.size === 0 && n.qsubs.size === 0 && (n.next === undefined || isEmptyLevel(n.next));
+}
+
+function isEmptyLevel<T>(l: Level<T>): boolean {
+  return l.nodes.size === 0 && l.pwc === undefined && l.fwc === undefined;
+}
+
+export class Sublist<T extends Subscribable> {
+  #root: Level<T> = newLevel();
+  #cache = new Map<string, MatchResult<T>>();
+  #count = 0;
+  /** Bumped on every change; lets callers cache derived data cheaply. */
+  genId = 0;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  insert(sub: T): void {
+    const tokens = sub.subject.split(".");
+    let level = this.#root;
+    let node: Node<T> | undefined;
+    for (const t of tokens) {
+      if (t === "*") {
+        node = level.pwc ??= newNode();
+      } else if (t === ">") {
+        node = level.fwc ??= newNode();
+      } else {
+        node = level.nodes.get(t);
+        if (node === undefined) {
+          node = newNode();
+          level.nodes.set(t, node);
+        }
+      }
+      level = node.next ??= newLevel();
+    }
+    if (node === undefined) return;
+    if (sub.queue === undefined) {
+      if (node.psubs.has(sub)) return;
+      node.psubs.add(sub);
+    } else {
+      let set = node.qsubs.get(sub.queue);
+      if (set === undefined) {
+        set = new Set();
+        node.qsubs.set(sub.queue, set);
+      }
+      if (set.has(sub)) return;
+      set.add(sub);
+    }
+    this.#count++;
+    this.genId++;
+    this.#invalidate(sub.subject);
+  }
+
+  /** Returns false when the subscription was not present. */
+  remove(sub: T): boolean {
+    const tokens = sub.subject.split(".");
+    const path: { level: Level<T>; token: string; node: Node<T> }[] = [];
+    let level = this.#root;
+    let node: Node<T> | undefined;
+    for (const t of tokens) {
+      node = t === "*" ? level.pwc : t === ">" ? level.fwc : level.nodes.get(t);
+      if (node === undefined) return false;
+      path.push({ level, token: t, node });
+      if (node.next === undefined) {
+        if (path.length !== tokens.length) return false;
+        break;
+      }
+      level = node.next;
+    }
+    if (node === undefined) return false;
+    let removed = false;
+    if (sub.queue === undefined) {
+      removed = node.psubs.delete(sub);
+    } else {
+      const set = node.qsubs.get(sub.queue);
+      if (set !== undefined) {
+        removed = set.delete(sub);
+        if (set.size === 0) node.qsubs.delete(sub.queue);
+      }
+    }
+    if (!removed) return false;
+    // Prune empty branches so long-lived servers with churning subjects (inboxes) do not grow forever.
+    for (let i = path.length - 1; i >= 0; i--) {
+      const { level: l, token, node: n } = path[i];
+      if (n.next !== undefined && isEmptyLevel(n.next)) n.next = undefined;
+      if (!isEmptyNode(n)) break;
+      if (token === "*") l.pwc = undefined;
+      else if (token === ">") l.fwc = undefined;
+      else l.nodes.delete(token);
+    }
+    this.#count--;
+    this.genId++;
+    this.#invalidate(sub.subject);
+    return true;
+  }
+
+  /** All subscriptions interested in a literal subject. */
+  match(subject: string): MatchResult<T> {
+    const cached = this.#cache.get(subject);
+    if (cached !== undefined) return cached;
+    const psubs: T[] = [];
+    const queues = new Map<string, T[]>();
+    matchLevel(this.#root, subject.split("."), 0, psubs, queues);
+    const result: MatchResult<T> = psubs.length === 0 && queues.size === 0
+      ? EMPTY
+      : { psubs, qsubs: [...queues.values()] };
+    if (this.#cache.size >= CACHE_MAX) {
+      // Drop the oldest entry; Map iteration order is insertion order.
+      const first = this.#cache.keys().next();
+      if (!first.done) this.#cache.delete(first.value);
+    }
+    this.#cache.set(subject, result);
+    return result;
+  }
+
+  /** Is anyone interested in this literal subject? */
+  hasInterest(subject: string): boolean {
+    const r = this.match(subject);
+    return r.psubs.length > 0 || r.qsubs.length > 0;
+  }
+
+  /** Every subscription, in no particular order. */
+  all(): T[] {
+    const out: T[] = [];
+    collect(this.#root, out);
+    return out;
+  }
+
+  cacheSize(): number {
+    return this.#cache.size;
+  }
+
+  #invalidate(pattern: string): void {
+    if (this.#cache.size === 0) return;
+    for (const key of this.#cache.keys()) {
+      if (literalMatches(key, pattern)) this.#cache.delete(key);
+    }
+  }
+}
+
+function addNode<T extends Subscribable>(n: Node<T>, psubs: T[], queues: Map<string, T[]>): void {
+  for (const s of n.psubs) psubs.push(s);
+  for (const [q, set] of n.qsubs) {
+    let arr = queues.get(q);
+    if (arr === undefined) {
+      arr = [];
+      queues.set(q, arr);
+    }
+    for (const s of set) arr.push(s);
+  }
+}
+
+function matchLevel<T extends Subscribable>(
+  level: Level<T>,
+  tokens: string[],
+  i: number,
+  psubs: T[],
+  queues: Map<string, T[]>,
+): void {
+  const last = i === tokens.length - 1;
+  if (level.fwc !== undefined) addNode(level.fwc, psubs, queues);
+  if (level.pwc !== undefined) {
+    if (last) addNode(level.pwc, psubs, queues);
+    else if (level.pwc.next !== undefined) matchLevel(level.pwc.next, tokens, i + 1, psubs, queues);
+  }
+  const n = level.nodes.get(tokens[i]);
+  if (n !== undefined) {
+    if (last) addNode(n, psubs, queues);
+    else if (n.next !== undefined) matchLevel(n.next, tokens, i + 1, psubs, queues);
+  }
+}
+
+function collect<T extends Subscribable>(level: Level<T>, out: T[]): void {
+  const visit = (n: Node<T>) => {
+    for (const s of n.psubs) out.push(s);
+    for (const set of n.qsubs.values()) for (const s of set) out.push(s);
+    if (n.next !== undefined) collect(n.next, out);
+  };
+  for (const n of level.nodes.values()) visit(n);
+  if (level.pwc !== undefined) visit(level.pwc);
+  if (level.fwc !== undefined) visit(level.fwc);
+}
+
+/** Literal subject against pattern, token by token without allocating. */
+function literalMatches(subject: string, pattern: string): boolean {
+  let si = 0;
+  let pi = 0;
+  const sn = subject.length;
+  const pn = pattern.length;
+  while (true) {
+    const pe = nextDot(pattern, pi);
+    const se = nextDot(subject, si);
+    const plen = pe - pi;
+    // `>` needs at least one more token, which the subject has: we only get here with si at a token start.
+    if (plen === 1 && pattern.charCodeAt(pi) === 62) return true;
+    if (!(plen === 1 && pattern.charCodeAt(pi) === 42)) {
+      if (se - si !== plen) return false;
+      for (let k = 0; k < plen; k++) if (subject.charCodeAt(si + k) !== pattern.charCodeAt(pi + k)) return false;
+    }
+    const pDone = pe >= pn;
+    const sDone = se >= sn;
+    if (pDone || sDone) return pDone && sDone;
+    pi = pe + 1;
+    si = se + 1;
+  }
+}
+
+function nextDot(s: string, from: number): number {
+  const i = s.indexOf(".", from);
+  return i === -1 ? s.length : i;
+}
