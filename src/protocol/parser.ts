@@ -46,7 +46,7 @@ export type ParserMode = "client" | "route" | "leaf";
 
 /** Argument offsets into the current control line: start/end pairs, reused between calls. */
 export interface Args {
-  /** The control line (without CRLF). Valid only during the callback. */
+  /** The bytes the control line lives in (args are offsets into it). Valid only during the callback. */
   line: Uint8Array;
   /** Number of arguments after the op name. */
   count: number;
@@ -88,49 +88,46 @@ function isWs(c: number): boolean {
   return c === 32 || c === 9;
 }
 
-/** Identify the op name in line[0, end). 0 when unknown. */
-function identify(line: Uint8Array, end: number): OpCode | 0 {
-  const c0 = upper(line[0]);
-  const n = end;
-  const eq = (word: string) => {
-    if (n !== word.length) return false;
-    for (let i = 1; i < n; i++) if (upper(line[i]) !== word.charCodeAt(i)) return false;
-    return true;
-  };
-  switch (c0) {
-    case 80: // P
-      if (eq("PUB")) return OP.PUB;
-      if (eq("PING")) return OP.PING;
-      if (eq("PONG")) return OP.PONG;
-      return 0;
-    case 72: // H
-      if (eq("HPUB")) return OP.HPUB;
-      if (eq("HMSG")) return OP.HMSG;
-      return 0;
-    case 83: // S
-      return eq("SUB") ? OP.SUB : 0;
-    case 85: // U
-      return eq("UNSUB") ? OP.UNSUB : 0;
-    case 67: // C
-      return eq("CONNECT") ? OP.CONNECT : 0;
-    case 73: // I
-      return eq("INFO") ? OP.INFO : 0;
-    case 77: // M
-      return eq("MSG") ? OP.MSG : 0;
-    case 43: // +
-      return eq("+OK") ? OP.OK : 0;
-    case 45: // -
-      return eq("-ERR") ? OP.ERR : 0;
-    case 82: // R
-      if (eq("RMSG")) return OP.RMSG;
-      if (eq("RS+")) return OP.RSPLUS;
-      if (eq("RS-")) return OP.RSMINUS;
-      return 0;
-    case 76: // L
-      if (eq("LMSG")) return OP.LMSG;
-      if (eq("LS+")) return OP.LSPLUS;
-      if (eq("LS-")) return OP.LSMINUS;
-      return 0;
+/** Identify the op name in b[s, e). 0 when unknown. Written out byte by byte: this runs for every frame. */
+function identify(b: Uint8Array, s: number, e: number): OpCode | 0 {
+  const n = e - s;
+  const c0 = b[s] | 32;
+  if (n === 3) {
+    const c1 = b[s + 1] | 32;
+    const c2 = b[s + 2] | 32;
+    if (c0 === 112 && c1 === 117 && c2 === 98) return OP.PUB; // pub
+    if (c0 === 115 && c1 === 117 && c2 === 98) return OP.SUB; // sub
+    if (c0 === 109 && c1 === 115 && c2 === 103) return OP.MSG; // msg
+    if (b[s] === 43 && c1 === 111 && c2 === 107) return OP.OK; // +ok
+    if (c0 === 114 && c1 === 115) return b[s + 2] === 43 ? OP.RSPLUS : b[s + 2] === 45 ? OP.RSMINUS : 0; // rs+ rs-
+    if (c0 === 108 && c1 === 115) return b[s + 2] === 43 ? OP.LSPLUS : b[s + 2] === 45 ? OP.LSMINUS : 0; // ls+ ls-
+    return 0;
+  }
+  if (n === 4) {
+    const c1 = b[s + 1] | 32;
+    const c2 = b[s + 2] | 32;
+    const c3 = b[s + 3] | 32;
+    if (c0 === 112 && c1 === 105 && c2 === 110 && c3 === 103) return OP.PING;
+    if (c0 === 112 && c1 === 111 && c2 === 110 && c3 === 103) return OP.PONG;
+    if (c0 === 104 && c1 === 112 && c2 === 117 && c3 === 98) return OP.HPUB;
+    if (c0 === 104 && c1 === 109 && c2 === 115 && c3 === 103) return OP.HMSG;
+    if (c0 === 114 && c1 === 109 && c2 === 115 && c3 === 103) return OP.RMSG;
+    if (c0 === 108 && c1 === 109 && c2 === 115 && c3 === 103) return OP.LMSG;
+    if (c0 === 105 && c1 === 110 && c2 === 102 && c3 === 111) return OP.INFO;
+    if (b[s] === 45 && c1 === 101 && c2 === 114 && c3 === 114) return OP.ERR;
+    return 0;
+  }
+  if (n === 5) {
+    return c0 === 117 && (b[s + 1] | 32) === 110 && (b[s + 2] | 32) === 115 && (b[s + 3] | 32) === 117 &&
+        (b[s + 4] | 32) === 98
+      ? OP.UNSUB
+      : 0;
+  }
+  if (n === 7) {
+    return c0 === 99 && (b[s + 1] | 32) === 111 && (b[s + 2] | 32) === 110 && (b[s + 3] | 32) === 110 &&
+        (b[s + 4] | 32) === 101 && (b[s + 5] | 32) === 99 && (b[s + 6] | 32) === 116
+      ? OP.CONNECT
+      : 0;
   }
   return 0;
 }
@@ -191,6 +188,8 @@ export class Parser {
   #payloadBuf = new Uint8Array(0);
   #payloadLen = 0;
   #dead = false;
+  /** Payload bytes consumed by the fast path of #processLine. */
+  #skip = 0;
 
   constructor(mode: ParserMode, handler: ParserHandler, limits: ParserLimits) {
     this.#mode = mode;
@@ -218,8 +217,10 @@ export class Parser {
         i = this.#feedPayload(buf, i);
         continue;
       }
-      const nl = buf.indexOf(LF, i);
-      if (nl === -1) {
+      // Scan for LF by hand: lines are short, and a native indexOf call costs more than the scan.
+      let nl = i;
+      while (nl < n && buf[nl] !== LF) nl++;
+      if (nl === n) {
         this.#appendLine(buf, i, n);
         if (this.#lineLen > this.limits.maxControlLine && !this.#lineMayBeLong()) {
           this.#fail("max_control_line", "control line too long");
@@ -228,18 +229,21 @@ export class Parser {
         }
         return;
       }
-      let line: Uint8Array;
+      let src = buf;
+      let s = i;
+      let e = nl;
       if (this.#lineLen > 0) {
         this.#appendLine(buf, i, nl);
-        line = this.#lineBuf.subarray(0, this.#lineLen);
+        src = this.#lineBuf;
+        s = 0;
+        e = this.#lineLen;
         this.#lineLen = 0;
-      } else {
-        line = buf.subarray(i, nl);
       }
       i = nl + 1;
-      let end = line.length;
-      if (end > 0 && line[end - 1] === CR) end--;
-      this.#processLine(line.subarray(0, end), buf, i);
+      if (e > s && src[e - 1] === CR) e--;
+      this.#processLine(src, s, e, buf, i);
+      i += this.#skip;
+      this.#skip = 0;
     }
   }
 
@@ -267,56 +271,70 @@ export class Parser {
     this.#handler.onError({ kind, detail });
   }
 
-  /** Split line[from, end) into whitespace-separated args. Returns false on too many. */
-  #splitArgs(line: Uint8Array, from: number, end: number, args: Args): boolean {
+  /** Split src[from, end) into whitespace-separated args. Returns false on too many. */
+  #splitArgs(src: Uint8Array, from: number, end: number, args: Args): boolean {
     let count = 0;
     let i = from;
+    const starts = args.starts;
+    const ends = args.ends;
     while (i < end) {
-      while (i < end && isWs(line[i])) i++;
+      let c = src[i];
+      while (c === 32 || c === 9) {
+        if (++i >= end) break;
+        c = src[i];
+      }
       if (i >= end) break;
       const s = i;
-      while (i < end && !isWs(line[i])) i++;
+      while (i < end) {
+        c = src[i];
+        if (c === 32 || c === 9) break;
+        i++;
+      }
       if (count >= MAX_ARGS) return false;
-      args.starts[count] = s;
-      args.ends[count] = i;
+      starts[count] = s;
+      ends[count] = i;
       count++;
     }
     args.count = count;
-    args.line = line;
+    args.line = src;
     return true;
   }
 
-  #processLine(line: Uint8Array, buf: Uint8Array, next: number): void {
-    const end = line.length;
-    let opEnd = 0;
-    while (opEnd < end && !isWs(line[opEnd])) opEnd++;
-    const op = end === 0 ? 0 : identify(line, opEnd);
+  /** One control line src[s, e) (CRLF stripped); `buf`/`next` locate what follows it in the current read. */
+  #processLine(src: Uint8Array, s: number, e: number, buf: Uint8Array, next: number): void {
+    let opEnd = s;
+    while (opEnd < e) {
+      const c = src[opEnd];
+      if (c === 32 || c === 9) break;
+      opEnd++;
+    }
+    const op = e === s ? 0 : identify(src, s, opEnd);
     if (op === 0 || !this.#allowed.has(op)) {
       if (op === OP.ERR && this.#mode === "client") {
         // A client sending -ERR is closed without a reply, as nats-server does.
         this.#fail("bad_args", "client sent -ERR");
         return;
       }
-      this.#fail("unknown_op", dec.decode(line.subarray(0, Math.min(end, 64))));
+      this.#fail("unknown_op", dec.decode(src.subarray(s, Math.min(e, s + 64))));
       return;
     }
-    if (op !== OP.CONNECT && op !== OP.INFO && end > this.limits.maxControlLine) {
+    if (e - s > this.limits.maxControlLine && op !== OP.CONNECT && op !== OP.INFO) {
       this.#fail("max_control_line", "control line too long");
       return;
     }
     const args = this.#args;
-    if (!this.#splitArgs(line, opEnd, end, args)) {
+    if (!this.#splitArgs(src, opEnd, e, args)) {
       this.#fail("bad_args", "too many arguments");
       return;
     }
     if (!carriesPayload(op)) {
       if (op === OP.CONNECT || op === OP.INFO) {
         // JSON may contain spaces: hand over the whole rest of the line as one argument.
-        let s = opEnd;
-        while (s < end && isWs(line[s])) s++;
+        let a = opEnd;
+        while (a < e && isWs(src[a])) a++;
         args.count = 1;
-        args.starts[0] = s;
-        args.ends[0] = end;
+        args.starts[0] = a;
+        args.ends[0] = e;
       }
       this.#handler.onControl(op, args);
       return;
@@ -324,15 +342,14 @@ export class Parser {
     // Payload ops: size is the last argument, the header size the one before it for H-variants.
     const c = args.count;
     const withHdr = hasHeaderSize(op);
-    const minArgs = withHdr ? 3 : 2;
-    if (c < minArgs) {
+    if (c < (withHdr ? 3 : 2)) {
       this.#fail("bad_args", "missing arguments");
       return;
     }
-    const size = parseSize(line, args.starts[c - 1], args.ends[c - 1]);
+    const size = parseSize(src, args.starts[c - 1], args.ends[c - 1]);
     let hdr = -1;
     if (withHdr) {
-      hdr = parseSize(line, args.starts[c - 2], args.ends[c - 2]);
+      hdr = parseSize(src, args.starts[c - 2], args.ends[c - 2]);
       if (hdr < 0 || size < 0 || hdr > size) {
         this.#fail("bad_args", "bad header size");
         return;
@@ -342,7 +359,7 @@ export class Parser {
       this.#fail("bad_args", "bad size");
       return;
     }
-    if (op === OP.PUB && c > 3 || op === OP.HPUB && c > 4) {
+    if ((op === OP.PUB && c > 3) || (op === OP.HPUB && c > 4)) {
       this.#fail("bad_args", "too many arguments");
       return;
     }
@@ -350,12 +367,14 @@ export class Parser {
       this.#fail("max_payload", `payload ${size} > ${this.limits.maxPayload}`);
       return;
     }
-    // Fast path: the whole payload is in this read. No copy.
-    if (buf.length - next >= size + 2 && this.#lineLen === 0) {
-      this.#size = size;
-      this.#hdr = hdr;
-      this.#pendingOp = op;
-      this.#pendingArgCount = -1; // marks "args live in this.#args"
+    // Fast path: the whole payload is in this read and the line is not in lineBuf: no copy at all.
+    if (src === buf && buf.length - next >= size + 2) {
+      if (buf[next + size] !== CR || buf[next + size + 1] !== LF) {
+        this.#fail("unknown_op", "payload not terminated by CRLF");
+        return;
+      }
+      this.#skip = size + 2;
+      this.#handler.onMessage(op, args, buf.subarray(next, next + size), hdr);
       return;
     }
     this.#stash(op, args, size, hdr);
@@ -363,13 +382,19 @@ export class Parser {
 
   /** Keep the control line and args for a payload that continues in a later read. */
   #stash(op: OpCode, args: Args, size: number, hdr: number): void {
-    const line = args.line;
-    if (this.#pendingLine.length < line.length) this.#pendingLine = new Uint8Array(line.length * 2);
-    this.#pendingLine.set(line);
-    this.#pendingLineLen = line.length;
-    this.#pendingArgCount = args.count;
-    this.#pendingStarts.set(args.starts.subarray(0, args.count));
-    this.#pendingEnds.set(args.ends.subarray(0, args.count));
+    const src = args.line;
+    const c = args.count;
+    const from = c > 0 ? args.starts[0] : 0;
+    const to = c > 0 ? args.ends[c - 1] : 0;
+    const len = to - from;
+    if (this.#pendingLine.length < len) this.#pendingLine = new Uint8Array(len * 2);
+    this.#pendingLine.set(src.subarray(from, to));
+    this.#pendingLineLen = len;
+    this.#pendingArgCount = c;
+    for (let k = 0; k < c; k++) {
+      this.#pendingStarts[k] = args.starts[k] - from;
+      this.#pendingEnds[k] = args.ends[k] - from;
+    }
     this.#pendingOp = op;
     this.#size = size;
     this.#hdr = hdr;
@@ -381,16 +406,6 @@ export class Parser {
   #feedPayload(buf: Uint8Array, i: number): number {
     const op = this.#pendingOp as OpCode;
     const size = this.#size;
-    if (this.#pendingArgCount === -1) {
-      // Fast path prepared by #processLine: args still valid, payload fully inside buf.
-      this.#pendingOp = 0;
-      if (buf[i + size] !== CR || buf[i + size + 1] !== LF) {
-        this.#fail("unknown_op", "payload not terminated by CRLF");
-        return buf.length;
-      }
-      this.#handler.onMessage(op, this.#args, buf.subarray(i, i + size), this.#hdr);
-      return i + size + 2;
-    }
     const take = Math.min(this.#need, buf.length - i);
     this.#payloadBuf.set(buf.subarray(i, i + take), this.#payloadLen);
     this.#payloadLen += take;
@@ -404,10 +419,12 @@ export class Parser {
       return buf.length;
     }
     const args = this.#args;
-    args.line = this.#pendingLine.subarray(0, this.#pendingLineLen);
+    args.line = this.#pendingLine;
     args.count = this.#pendingArgCount;
-    args.starts.set(this.#pendingStarts.subarray(0, args.count));
-    args.ends.set(this.#pendingEnds.subarray(0, args.count));
+    for (let k = 0; k < args.count; k++) {
+      args.starts[k] = this.#pendingStarts[k];
+      args.ends[k] = this.#pendingEnds[k];
+    }
     this.#handler.onMessage(op, args, p.subarray(0, size), this.#hdr);
     return i;
   }
@@ -421,17 +438,40 @@ export function argString(args: Args, i: number): string {
   return bytesToString(line, s, e);
 }
 
+/**
+ * Subjects repeat: a direct-mapped cache from subject bytes to their string saves building the same short
+ * string for every message on the hot path.
+ */
+const STR_CACHE_SIZE = 1024;
+const strCacheKeys: (Uint8Array | undefined)[] = new Array(STR_CACHE_SIZE);
+const strCacheVals: string[] = new Array(STR_CACHE_SIZE);
+
 export function bytesToString(b: Uint8Array, s: number, e: number): string {
-  if (e - s <= 64) {
-    let out = "";
-    for (let k = s; k < e; k++) {
-      const c = b[k];
-      if (c >= 128) return dec.decode(b.subarray(s, e));
-      out += String.fromCharCode(c);
+  const len = e - s;
+  if (len > 64) return dec.decode(b.subarray(s, e));
+  let h = 2166136261;
+  for (let k = s; k < e; k++) h = Math.imul(h ^ b[k], 16777619);
+  const slot = (h >>> 0) & (STR_CACHE_SIZE - 1);
+  const key = strCacheKeys[slot];
+  if (key !== undefined && key.length === len) {
+    let same = true;
+    for (let k = 0; k < len; k++) {
+      if (key[k] !== b[s + k]) {
+        same = false;
+        break;
+      }
     }
-    return out;
+    if (same) return strCacheVals[slot];
   }
-  return dec.decode(b.subarray(s, e));
+  let out = "";
+  for (let k = s; k < e; k++) {
+    const c = b[k];
+    if (c >= 128) return dec.decode(b.subarray(s, e));
+    out += String.fromCharCode(c);
+  }
+  strCacheKeys[slot] = b.slice(s, e);
+  strCacheVals[slot] = out;
+  return out;
 }
 
 export function argBytes(args: Args, i: number): Uint8Array {

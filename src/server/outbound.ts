@@ -60,17 +60,13 @@ export class OutBuffer {
     const b = this.buf;
     let i = this.len;
     const head = hdrSize >= 0 ? HMSG_ : MSG_;
-    b.set(head, i);
-    i += head.length;
-    b.set(subject, i);
-    i += subject.length;
+    i = copy(b, i, head);
+    i = copy(b, i, subject);
     b[i++] = SPACE;
-    b.set(sid, i);
-    i += sid.length;
+    i = copy(b, i, sid);
     b[i++] = SPACE;
     if (reply !== null && reply.length > 0) {
-      b.set(reply, i);
-      i += reply.length;
+      i = copy(b, i, reply);
       b[i++] = SPACE;
     }
     if (hdrSize >= 0) {
@@ -80,12 +76,22 @@ export class OutBuffer {
     i = writeInt(b, i, size);
     b[i++] = CRLF0;
     b[i++] = CRLF1;
-    b.set(payload, i);
-    i += size;
+    i = copy(b, i, payload);
     b[i++] = CRLF0;
     b[i++] = CRLF1;
     this.len = i;
   }
+}
+
+/** Copy src into b at i; short arrays by hand, since a native set() call costs more than the loop. */
+export function copy(b: Uint8Array, i: number, src: Uint8Array): number {
+  const n = src.length;
+  if (n < 48) {
+    for (let k = 0; k < n; k++) b[i + k] = src[k];
+  } else {
+    b.set(src, i);
+  }
+  return i + n;
 }
 
 /** Write a non-negative integer as ASCII digits at b[i]; returns the new offset. */
