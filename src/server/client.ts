@@ -136,7 +136,13 @@ export class ClientConn implements ConnHandler, SubOwner {
     }
   }
 
+  #traceIn(op: OpCode, args: Args): void {
+    const a = args.count > 0 ? bytesToString(args.line, args.starts[0], args.ends[args.count - 1]) : "";
+    this.host.logger.trace(`${this.#label()} - <<- [${OP_NAMES.get(op) ?? "?"}${a === "" ? "" : " " + a}]`);
+  }
+
   onControl(op: OpCode, args: Args): void {
+    if (this.host.logger.traceEnabled) this.#traceIn(op, args);
     if (!this.#connectSeen && op !== OP.CONNECT && this.host.authRequired) {
       this.closeWithError("Authorization Violation", "Authorization Violation");
       return;
@@ -166,6 +172,7 @@ export class ClientConn implements ConnHandler, SubOwner {
   }
 
   onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
+    if (this.host.logger.traceEnabled) this.#traceIn(op, args);
     if (!this.#connectSeen && this.host.authRequired) {
       this.closeWithError("Authorization Violation", "Authorization Violation");
       return;
@@ -342,6 +349,7 @@ export class ClientConn implements ConnHandler, SubOwner {
   }
 
   sendErr(text: string): void {
+    this.host.logger.trace(`${this.#label()} - ->> [-ERR '${text}']`);
     this.out.text(`-ERR '${text}'\r\n`);
     this.flushSoon();
   }
@@ -398,6 +406,7 @@ export class ClientConn implements ConnHandler, SubOwner {
 
   closeWithError(text: string, reason: string): void {
     if (this.state === "closed") return;
+    this.host.logger.trace(`${this.#label()} - ->> [-ERR '${text}']`);
     this.out.text(`-ERR '${text}'\r\n`);
     this.close(reason);
   }
@@ -425,3 +434,5 @@ export class ClientConn implements ConnHandler, SubOwner {
     return `${i.remoteHost}:${i.remotePort} - cid:${this.cid}`;
   }
 }
+
+const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k === "OK" ? "+OK" : k]));

@@ -1,0 +1,96 @@
+/** Runtime services on Deno. Touches `Deno` only when called, so importing this file on Bun is harmless. */
+import type { FetchHandler, HttpServer, Runtime, SignalName } from "../../src/runtime/types.ts";
+import type { Transport } from "../../src/transport/types.ts";
+import { createDenoTcpTransport } from "../../transports/tcp_deno.ts";
+
+const encoder = new TextEncoder();
+
+function writeAllSync(w: { writeSync(p: Uint8Array): number }, text: string): void {
+  let buf = encoder.encode(text);
+  while (buf.length > 0) buf = buf.subarray(w.writeSync(buf));
+}
+
+export function createDenoRuntime(): Runtime {
+  const appendFiles = new Map<string, Deno.FsFile>();
+  let tcp: Transport | undefined;
+
+  return {
+    name: "deno",
+    version: Deno.version.deno,
+    pid: Deno.pid,
+    args: () => [...Deno.args],
+    env(name) {
+      try {
+        return Deno.env.get(name);
+      } catch {
+        return undefined; // no --allow-env: behave as unset
+      }
+    },
+
+    readTextFileSync(path) {
+      try {
+        return Deno.readTextFileSync(path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      }
+    },
+    writeTextFile: (path, text) => Deno.writeTextFile(path, text),
+    async removeFile(path) {
+      try {
+        await Deno.remove(path);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    },
+    mkdir: (path) => Deno.mkdir(path, { recursive: true }),
+    appendFile(path, text) {
+      let f = appendFiles.get(path);
+      if (f === undefined) {
+        f = Deno.openSync(path, { append: true, create: true });
+        appendFiles.set(path, f);
+      }
+      writeAllSync(f, text);
+    },
+    reopenAppendFiles() {
+      for (const f of appendFiles.values()) {
+        try {
+          f.close();
+        } catch {
+          // already closed
+        }
+      }
+      appendFiles.clear();
+    },
+
+    onSignal(sig: SignalName, fn: () => void) {
+      Deno.addSignalListener(sig, fn);
+    },
+    exit: (code) => Deno.exit(code),
+    writeStderr: (text) => writeAllSync(Deno.stderr, text),
+    writeStdout: (text) => writeAllSync(Deno.stdout, text),
+
+    get tcp(): Transport {
+      return (tcp ??= createDenoTcpTransport());
+    },
+    serveHttp(opts, fetch: FetchHandler): Promise<HttpServer> {
+      try {
+        const server = Deno.serve({
+          hostname: opts.host,
+          port: opts.port,
+          onListen() {}, // quiet: no "Listening on" banner
+          onError: () => new Response("Internal Server Error", { status: 500 }),
+        }, fetch);
+        const addr = server.addr;
+        let closing: Promise<void> | undefined;
+        return Promise.resolve({
+          host: addr.hostname,
+          port: addr.port,
+          close: () => (closing ??= server.shutdown()),
+        });
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  };
+}

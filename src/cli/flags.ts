@@ -1,0 +1,263 @@
+// nats-server's command line: every spelling nats-server accepts, with Go `flag` package rules
+// (one or two dashes, `-flag value` or `-flag=value`, booleans take no separate value, parsing stops
+// at the first non-flag argument or `--`).
+
+import type { OptionLayer } from "../config/normalize.ts";
+import { isPort, parseListen, urlCredentials } from "../config/units.ts";
+
+export type CliAction = "run" | "help" | "version" | "test";
+
+export interface ParsedArgs {
+  action: CliAction;
+  configFile?: string;
+  /** Values given on the command line; they win over the configuration file. */
+  overrides: OptionLayer;
+  /** E.g. flags nats-server knows that Petrel ignores. */
+  warnings: string[];
+}
+
+export interface FlagError {
+  flag?: string;
+  message: string;
+}
+
+type FlagResult = { ok: true; value: ParsedArgs } | { ok: false; error: FlagError };
+
+interface State {
+  args: ParsedArgs;
+}
+
+interface FlagSpec {
+  names: string[];
+  kind: "bool" | "string";
+  /** Returns an error message for a bad value, or undefined when applied. */
+  apply(s: State, value: string, flag: string): string | undefined;
+}
+
+const TRUE_WORDS = new Set(["1", "t", "true", "TRUE", "True"]);
+const FALSE_WORDS = new Set(["0", "f", "false", "FALSE", "False"]);
+
+function port(value: string): number | undefined {
+  if (!/^-?\d+$/.test(value)) return undefined;
+  const n = Number(value);
+  return isPort(n) ? n : undefined;
+}
+
+function cluster(s: State): NonNullable<OptionLayer["cluster"]> {
+  s.args.overrides.cluster ??= {};
+  return s.args.overrides.cluster;
+}
+function auth(s: State): NonNullable<OptionLayer["authorization"]> {
+  s.args.overrides.authorization ??= {};
+  return s.args.overrides.authorization;
+}
+function jetstream(s: State): NonNullable<OptionLayer["jetstream"]> {
+  s.args.overrides.jetstream ??= {};
+  return s.args.overrides.jetstream;
+}
+
+const ignored = (kind: "bool" | "string", ...names: string[]): FlagSpec => ({
+  names,
+  kind,
+  apply(s, _v, flag) {
+    s.args.warnings.push(`flag ${flag} is not supported by Petrel yet (ignored)`);
+    return undefined;
+  },
+});
+
+const FLAGS: FlagSpec[] = [
+  {
+    names: ["p", "port"],
+    kind: "string",
+    apply(s, v) {
+      const p = port(v);
+      if (p === undefined) return "expected a port number (or -1 for a random port)";
+      s.args.overrides.port = p;
+    },
+  },
+  { names: ["a", "addr", "net"], kind: "string", apply: (s, v) => void (s.args.overrides.host = v) },
+  { names: ["n", "name", "server_name"], kind: "string", apply: (s, v) => void (s.args.overrides.server_name = v) },
+  { names: ["c", "config"], kind: "string", apply: (s, v) => void (s.args.configFile = v) },
+  {
+    names: ["m", "http_port"],
+    kind: "string",
+    apply(s, v) {
+      const p = port(v);
+      if (p === undefined) return "expected a port number (or -1 for a random port)";
+      s.args.overrides.http_port = p;
+    },
+  },
+  {
+    names: ["http"],
+    kind: "string",
+    apply(s, v) {
+      const hp = parseListen(v);
+      if (!hp) return 'expected "host:port"';
+      if (hp.host !== undefined) s.args.overrides.http_host = hp.host;
+      if (hp.port !== undefined) s.args.overrides.http_port = hp.port;
+    },
+  },
+  { names: ["P", "pid"], kind: "string", apply: (s, v) => void (s.args.overrides.pid_file = v) },
+  { names: ["l", "log"], kind: "string", apply: (s, v) => void (s.args.overrides.log_file = v) },
+  { names: ["T", "logtime"], kind: "bool", apply: (s, v) => void (s.args.overrides.logtime = v === "true") },
+  { names: ["D", "debug"], kind: "bool", apply: (s, v) => void (s.args.overrides.debug = v === "true") },
+  { names: ["V", "trace", "VV"], kind: "bool", apply: (s, v) => void (s.args.overrides.trace = v === "true") },
+  {
+    names: ["DV", "DVV"],
+    kind: "bool",
+    apply(s, v) {
+      s.args.overrides.debug = v === "true";
+      s.args.overrides.trace = v === "true";
+    },
+  },
+  { names: ["user"], kind: "string", apply: (s, v) => void (auth(s).user = v) },
+  { names: ["pass"], kind: "string", apply: (s, v) => void (auth(s).password = v) },
+  { names: ["auth"], kind: "string", apply: (s, v) => void (auth(s).token = v) },
+  {
+    names: ["cluster", "cluster_listen"],
+    kind: "string",
+    apply(s, v) {
+      const hp = parseListen(v);
+      if (!hp) return 'expected a cluster URL like "nats://host:port"';
+      const c = cluster(s);
+      if (hp.host !== undefined) c.host = hp.host;
+      if (hp.port !== undefined) c.port = hp.port;
+      const cred = urlCredentials(v);
+      if (cred.user !== undefined || cred.password !== undefined) {
+        c.authorization = { ...(c.authorization ?? {}), ...cred, timeout: c.authorization?.timeout ?? 2000 };
+      }
+    },
+  },
+  { names: ["cluster_name"], kind: "string", apply: (s, v) => void (cluster(s).name = v) },
+  { names: ["cluster_advertise"], kind: "string", apply: (s, v) => void (cluster(s).advertise = v) },
+  {
+    names: ["routes"],
+    kind: "string",
+    apply(s, v) {
+      cluster(s).routes = v.split(",").map((r) => r.trim()).filter((r) => r !== "");
+    },
+  },
+  { names: ["no_advertise"], kind: "bool", apply: (s, v) => void (cluster(s).no_advertise = v === "true") },
+  {
+    names: ["connect_retries"],
+    kind: "string",
+    apply(s, v) {
+      if (!/^\d+$/.test(v)) return "expected a non-negative integer";
+      cluster(s).connect_retries = Number(v);
+    },
+  },
+  { names: ["js", "jetstream"], kind: "bool", apply: (s, v) => void (jetstream(s).enabled = v === "true") },
+  { names: ["sd", "store_dir"], kind: "string", apply: (s, v) => void (jetstream(s).store_dir = v) },
+  { names: ["client_advertise"], kind: "string", apply: (s, v) => void (s.args.overrides.client_advertise = v) },
+  { names: ["ports_file_dir"], kind: "string", apply: (s, v) => void (s.args.overrides.ports_file_dir = v) },
+  { names: ["h", "help", "help_tls"], kind: "bool", apply: (s, v) => void (v === "true" && (s.args.action = "help")) },
+  { names: ["v", "version"], kind: "bool", apply: (s, v) => void (v === "true" && (s.args.action = "version")) },
+  { names: ["t"], kind: "bool", apply: (s, v) => void (v === "true" && (s.args.action = "test")) },
+  ignored("bool", "s", "syslog"),
+  ignored("string", "r", "remote_syslog"),
+  ignored("string", "ms", "https_port"),
+  ignored("string", "log_size_limit"),
+  ignored("string", "max_traced_msg_len"),
+  ignored("string", "profile"),
+  ignored("bool", "tls", "tlsverify"),
+  ignored("string", "tlscert", "tlskey", "tlscacert"),
+];
+
+const BY_NAME = new Map<string, FlagSpec>(FLAGS.flatMap((f) => f.names.map((n) => [n, f] as const)));
+
+/** Parse argv (without the executable / script path). Never throws. */
+export function parseArgs(argv: readonly string[]): FlagResult {
+  const state: State = { args: { action: "run", overrides: {}, warnings: [] } };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      i++;
+      break;
+    }
+    if (arg.length < 2 || !arg.startsWith("-")) break;
+    const body = arg.startsWith("--") ? arg.slice(2) : arg.slice(1);
+    if (body === "" || body.startsWith("-") || body.startsWith("=")) {
+      return { ok: false, error: { flag: arg, message: `bad flag syntax: ${arg}` } };
+    }
+    const eq = body.indexOf("=");
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    const flag = `-${name}`;
+    const spec = BY_NAME.get(name);
+    if (!spec) return { ok: false, error: { flag: arg, message: `flag provided but not defined: ${flag}` } };
+    let value: string;
+    if (spec.kind === "bool") {
+      if (eq < 0) value = "true";
+      else {
+        const raw = body.slice(eq + 1);
+        if (TRUE_WORDS.has(raw)) value = "true";
+        else if (FALSE_WORDS.has(raw)) value = "false";
+        else return { ok: false, error: { flag, message: `invalid boolean value "${raw}" for flag ${flag}` } };
+      }
+    } else if (eq >= 0) {
+      value = body.slice(eq + 1);
+    } else {
+      if (i + 1 >= argv.length) return { ok: false, error: { flag, message: `flag needs an argument: ${flag}` } };
+      value = argv[++i];
+    }
+    const problem = spec.apply(state, value, flag);
+    if (problem !== undefined) {
+      return { ok: false, error: { flag, message: `invalid value "${value}" for flag ${flag}: ${problem}` } };
+    }
+  }
+  // nats-server accepts `version` and `help` as commands after the flags.
+  const rest = argv.slice(i);
+  if (rest.length > 0) {
+    if (rest[0] === "version" && rest.length === 1) state.args.action = "version";
+    else if (rest[0] === "help" && rest.length === 1) state.args.action = "help";
+    else return { ok: false, error: { message: `unrecognized command: "${rest.join(" ")}"` } };
+  }
+  return { ok: true, value: state.args };
+}
+
+export const USAGE = `Usage: nats-server [options]
+
+Server Options:
+    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
+    -p, --port <port>                Use port for clients (default: 4222, -1 for random)
+    -n, --name
+        --server_name <server_name>  Server name (default: auto)
+    -P, --pid <file>                 File to store PID
+    -m, --http_port <port>           Use port for http monitoring
+        --http <host:port>           Bind monitoring to host:port
+    -c, --config <file>              Configuration file (.conf, or .yaml/.yml)
+    -t                               Test configuration and exit
+        --client_advertise <string>  Client URL to advertise to other servers
+        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
+
+Logging Options:
+    -l, --log <file>                 File to redirect log output
+    -T, --logtime                    Timestamp log entries (default: true)
+    -D, --debug                      Enable debugging output
+    -V, --trace                      Trace the raw protocol
+    -VV                              Verbose trace
+    -DV                              Debug and trace
+    -DVV                             Debug and verbose trace
+
+JetStream Options:
+    -js, --jetstream                 Enable JetStream functionality
+    -sd, --store_dir <dir>           Set the storage directory
+
+Authorization Options:
+        --user <user>                User required for connections
+        --pass <password>            Password required for connections
+        --auth <token>               Authorization token required for connections
+
+Cluster Options:
+        --routes <rurl-1, rurl-2>    Routes to solicit and connect
+        --cluster <cluster-url>      Cluster URL for solicited routes
+        --cluster_name <string>      Cluster Name, if not set one will be dynamically generated
+        --no_advertise <bool>        Do not advertise known cluster information to clients
+        --cluster_advertise <string> Cluster URL to advertise to other servers
+        --connect_retries <number>   For implicit routes, number of connect retries
+        --cluster_listen <url>       Cluster url from which members can solicit routes
+
+Common Options:
+    -h, --help                       Show this message
+    -v, --version                    Show version
+`;

@@ -1,0 +1,81 @@
+// From argv (+ injected file reading and environment) to the options the server starts with.
+// Flags win over the configuration file; defaults come last.
+
+import { loadConfigText } from "../config/load.ts";
+import { applyDefaults, mergeLayers, type OptionLayer } from "../config/normalize.ts";
+import type { ServerOptions } from "../config/schema.ts";
+import type { ConfigIO } from "../config/types.ts";
+import { type CliAction, parseArgs } from "./flags.ts";
+
+/** A start-up problem, ready to print (`text`), with its location when it comes from a file. */
+export interface StartupError {
+  text: string;
+  file?: string;
+  line?: number;
+  key?: string;
+  /** Every problem found (text form); `text` is the first. */
+  all: string[];
+}
+
+export type ResolveResult =
+  | { ok: true; options: ServerOptions; warnings: string[] }
+  | { ok: false; error: StartupError };
+
+/** Merge the file's values (if any) with command-line overrides (which win), then apply defaults. */
+export function resolveOptions(config: OptionLayer | undefined, flags: OptionLayer, warnings: string[] = []): ResolveResult {
+  const merged = config ? mergeLayers(config, flags) : flags;
+  const options = applyDefaults(merged);
+  const a = options.authorization;
+  if (a && a.token !== undefined && (a.user !== undefined || a.password !== undefined)) {
+    const text = "cannot have a user/password and a token";
+    return { ok: false, error: { text, all: [text] } };
+  }
+  return { ok: true, options, warnings };
+}
+
+export interface LoadedOptions {
+  action: CliAction;
+  options: ServerOptions;
+  warnings: string[];
+  /** The -c/--config path as given, for reloading on SIGHUP. */
+  configFile?: string;
+}
+
+export type LoadResult = { ok: true; value: LoadedOptions } | { ok: false; error: StartupError };
+
+/**
+ * The whole start-up path for mod.ts: parse flags, read and check the config file (format chosen by
+ * extension), merge with flags winning. For `help` and `version` the config file is not read.
+ */
+export function loadServerOptions(argv: readonly string[], io: ConfigIO): LoadResult {
+  const args = parseArgs(argv);
+  if (!args.ok) {
+    const text = args.error.message;
+    return { ok: false, error: { text, key: args.error.flag, all: [text] } };
+  }
+  const { action, configFile, overrides, warnings } = args.value;
+  const done = (fileLayer: OptionLayer | undefined, fileWarnings: string[]): LoadResult => {
+    const r = resolveOptions(fileLayer, overrides, [...fileWarnings, ...warnings]);
+    if (!r.ok) return r;
+    const value: LoadedOptions = { action, options: r.options, warnings: r.warnings };
+    if (configFile !== undefined) value.configFile = configFile;
+    return { ok: true, value };
+  };
+  if (configFile === undefined || action === "help" || action === "version") return done(undefined, []);
+
+  const text = io.readFile(configFile);
+  if (text === undefined) {
+    const msg = `${configFile}: cannot read the configuration file`;
+    return { ok: false, error: { text: msg, file: configFile, all: [msg] } };
+  }
+  const loaded = loadConfigText(text, configFile, io);
+  if (!loaded.ok) {
+    const e = loaded.error;
+    const fmt = (x: { file: string; line: number; message: string }) =>
+      x.line > 0 ? `${x.file}:${x.line}: ${x.message}` : `${x.file}: ${x.message}`;
+    const error: StartupError = { text: fmt(e), file: e.file, line: e.line, all: e.errors.map(fmt) };
+    if (e.key !== undefined) error.key = e.key;
+    return { ok: false, error };
+  }
+  return done(loaded.value.layer, loaded.value.warnings);
+}

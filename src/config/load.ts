@@ -1,0 +1,42 @@
+// One entry point from a configuration file to validated options and warnings.
+
+import { parseConf } from "./conf_parser.ts";
+import { layerFromRaw, type OptionLayer } from "./normalize.ts";
+import { type ConfigError, type ConfigIO, formatConfigError, type ParsedConfig, type Result } from "./types.ts";
+import { validateConfig } from "./validate.ts";
+import { parseYamlConfig } from "./yaml_parser.ts";
+
+export function isYamlFile(file: string): boolean {
+  return /\.ya?ml$/i.test(file);
+}
+
+/** Parse text in the format chosen by the file extension (.yaml/.yml: YAML; anything else: nats conf). */
+export function parseConfigText(text: string, file: string, io?: Partial<ConfigIO>): Result<ParsedConfig> {
+  if (isYamlFile(file)) return parseYamlConfig(text, file);
+  return parseConf(text, { file, readFile: io?.readFile, env: io?.env });
+}
+
+export interface LoadedConfig {
+  layer: OptionLayer;
+  /** Formatted "file:line: message" warnings (unknown or unsupported keys...). */
+  warnings: string[];
+}
+
+/**
+ * Parse, validate and normalize a configuration file's text. Errors: every problem found, formatted
+ * "file:line: key: expected ..., got ..."; `error` is the first one (the one to print), `errors` all.
+ */
+export function loadConfigText(
+  text: string,
+  file: string,
+  io?: Partial<ConfigIO>,
+): Result<LoadedConfig, ConfigError & { errors: ConfigError[] }> {
+  const parsed = parseConfigText(text, file, io);
+  if (!parsed.ok) return { ok: false, error: { ...parsed.error, errors: [parsed.error] } };
+  const validated = validateConfig(parsed.value);
+  if (!validated.ok) return { ok: false, error: { ...validated.error[0], errors: validated.error } };
+  const layered = layerFromRaw(validated.value.raw, validated.value);
+  if (!layered.ok) return { ok: false, error: { ...layered.error[0], errors: layered.error } };
+  const warnings = [...validated.value.warnings, ...layered.value.warnings].map(formatConfigError);
+  return { ok: true, value: { layer: layered.value.layer, warnings } };
+}

@@ -1,0 +1,400 @@
+// From a validated raw configuration to `ServerOptions`: aliases resolved, sizes in bytes, durations in ms,
+// defaults applied. Works in layers so command-line flags can be laid over the file before defaults
+// (e.g. `-a HOST` must also move the monitoring host when the file does not set `http`).
+
+import {
+  type AuthorizationOptions,
+  type ClusterOptions,
+  DEFAULTS,
+  type GatewayOptions,
+  type JetStreamOptions,
+  type LeafNodeOptions,
+  type Permissions,
+  type RawConfig,
+  type RouteAuthorization,
+  type ServerOptions,
+  type SubjectPermission,
+  type UserEntry,
+  type WebSocketOptions,
+} from "./schema.ts";
+import { parseListen, toBytes, toDurationMs } from "./units.ts";
+import type { ConfigError, ConfPath, Result, SourceLoc } from "./types.ts";
+
+type Scalars = Omit<ServerOptions, "authorization" | "cluster" | "jetstream" | "gateway" | "websocket" | "leafnodes">;
+
+/** Explicitly set values (from a file or from flags), before defaults. */
+export type OptionLayer = Partial<Scalars> & {
+  authorization?: Partial<AuthorizationOptions> & { timeout?: number };
+  cluster?: Partial<ClusterOptions>;
+  jetstream?: Partial<JetStreamOptions>;
+  gateway?: Partial<GatewayOptions>;
+  websocket?: Partial<WebSocketOptions>;
+  leafnodes?: Partial<LeafNodeOptions>;
+};
+
+const DEFAULT_RESPONSE_MAX = 1;
+const DEFAULT_RESPONSE_EXPIRES_MS = 120_000;
+
+// --- small converters (inputs are already validated by the schema) -----------------------------
+
+function str(v: string | number | undefined): string | undefined {
+  return v === undefined ? undefined : String(v);
+}
+function bool(v: boolean | string | undefined): boolean | undefined {
+  if (v === undefined || typeof v === "boolean") return v;
+  return ["true", "yes", "on"].includes(v.toLowerCase());
+}
+function bytes(v: number | string | undefined): number | undefined {
+  return v === undefined ? undefined : toBytes(v);
+}
+function ms(v: number | string | undefined): number | undefined {
+  return v === undefined ? undefined : toDurationMs(v);
+}
+function list(v: string | (string | number)[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return typeof v === "string" ? [v] : v.map(String);
+}
+function defined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+type RawPermissions = NonNullable<NonNullable<RawConfig["authorization"]>["permissions"]>;
+type RawSubjectPermission = NonNullable<RawPermissions["publish"]>;
+
+function subjectPermission(v: RawSubjectPermission): SubjectPermission {
+  return defined({ allow: list(v.allow ?? v.allows), deny: list(v.deny ?? v.denies) });
+}
+
+function permissions(p: RawPermissions): Permissions {
+  const out: Permissions = {};
+  const pub = p.publish ?? p.pub ?? p.import;
+  if (pub !== undefined) out.publish = subjectPermission(pub);
+  const sub = p.subscribe ?? p.sub ?? p.export;
+  if (sub !== undefined) out.subscribe = subjectPermission(sub);
+  const resp = p.allow_responses ?? p.allow_resp;
+  if (resp !== undefined) {
+    if (typeof resp === "boolean" || typeof resp === "string") {
+      if (bool(resp)) out.allow_responses = { max: DEFAULT_RESPONSE_MAX, expires: DEFAULT_RESPONSE_EXPIRES_MS };
+    } else {
+      out.allow_responses = {
+        max: resp.max ?? resp.max_msgs ?? resp.max_messages ?? resp.max_responses ?? DEFAULT_RESPONSE_MAX,
+        expires: ms(resp.expires ?? resp.expiration ?? resp.ttl) ?? DEFAULT_RESPONSE_EXPIRES_MS,
+      };
+    }
+  }
+  return out;
+}
+
+type RawRouteAuth = NonNullable<NonNullable<RawConfig["cluster"]>["authorization"]>;
+
+function routeAuthorization(a: RawRouteAuth): Partial<RouteAuthorization> {
+  return defined({
+    user: str(a.user ?? a.username),
+    password: str(a.password ?? a.pass),
+    token: str(a.token),
+    timeout: ms(a.timeout),
+  });
+}
+
+// --- raw file -> layer -------------------------------------------------------------------------
+
+export interface NormalizeContext {
+  locate(path: ConfPath): SourceLoc;
+}
+
+/** Resolve aliases and units of a validated file. Cross-key problems come back as errors with file:line. */
+export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ layer: OptionLayer; warnings: ConfigError[] }, ConfigError[]> {
+  const errors: ConfigError[] = [];
+  const warnings: ConfigError[] = [];
+  const err = (path: ConfPath, message: string) => {
+    const loc = ctx.locate(path);
+    errors.push({ file: loc.file, line: loc.line, key: path.join("."), message });
+  };
+
+  const listen = raw.listen !== undefined ? parseListen(raw.listen) : undefined;
+  const http = raw.http !== undefined ? parseListen(raw.http) : undefined;
+  const layer: OptionLayer = defined({
+    server_name: str(raw.server_name),
+    host: str(raw.host ?? raw.net) ?? listen?.host,
+    port: raw.port ?? listen?.port,
+    client_advertise: str(raw.client_advertise),
+    http_host: http?.host,
+    http_port: raw.http_port ?? raw.monitor_port ?? http?.port,
+    max_payload: bytes(raw.max_payload),
+    max_pending: bytes(raw.max_pending),
+    max_control_line: bytes(raw.max_control_line),
+    max_connections: raw.max_connections ?? raw.max_conn,
+    max_subscriptions: raw.max_subscriptions ?? raw.max_subs,
+    ping_interval: ms(raw.ping_interval),
+    ping_max: raw.ping_max,
+    write_deadline: ms(raw.write_deadline),
+    auth_timeout: ms(raw.authorization?.timeout),
+    lame_duck_duration: ms(raw.lame_duck_duration),
+    lame_duck_grace_period: ms(raw.lame_duck_grace_period),
+    debug: bool(raw.debug),
+    trace: bool(raw.trace) ?? bool(raw.trace_verbose),
+    logtime: bool(raw.logtime),
+    log_file: str(raw.log_file ?? raw.logfile),
+    pid_file: str(raw.pid_file ?? raw.pidfile),
+    ports_file_dir: str(raw.ports_file_dir),
+    no_auth_user: str(raw.no_auth_user),
+  });
+  if ((layer.max_payload ?? 0) > 2 ** 31 - 1) err(["max_payload"], "max_payload: value is too big (max 2GB)");
+  if ((layer.max_control_line ?? 0) > 2 ** 31 - 1) err(["max_control_line"], "max_control_line: value is too big");
+
+  if (raw.authorization) {
+    const a = raw.authorization;
+    const auth: OptionLayer["authorization"] = defined({
+      user: str(a.user ?? a.username),
+      password: str(a.password ?? a.pass),
+      token: str(a.token),
+    });
+    const own = a.permissions ? permissions(a.permissions) : undefined;
+    const fallback = a.default_permissions ? permissions(a.default_permissions) : own;
+    if (own) auth.permissions = own;
+    if ((auth.user !== undefined || auth.password !== undefined) && auth.token !== undefined) {
+      err(["authorization"], "authorization: cannot have a user/password and a token");
+    }
+    if (a.users) {
+      if (auth.user !== undefined) err(["authorization"], "authorization: cannot have a single user/password and a users list");
+      if (auth.token !== undefined) err(["authorization"], "authorization: cannot have a token and a users list");
+      const seen = new Set<string>();
+      const users: UserEntry[] = [];
+      a.users.forEach((u, i) => {
+        const name = str(u.user ?? u.username);
+        if (name === undefined) {
+          err(["authorization", "users", i], `authorization.users[${i}]: a user needs "user"`);
+          return;
+        }
+        if (seen.has(name)) err(["authorization", "users", i], `authorization.users[${i}]: duplicate user "${name}"`);
+        seen.add(name);
+        const p = u.permissions ?? u.permission;
+        const perms = p ? permissions(p) : fallback;
+        users.push(defined({ user: name, password: str(u.password ?? u.pass), permissions: perms }));
+      });
+      auth.users = users;
+    }
+    layer.authorization = auth;
+  }
+
+  if (raw.cluster) {
+    const c = raw.cluster;
+    const l = c.listen !== undefined ? parseListen(c.listen) : undefined;
+    layer.cluster = defined({
+      name: str(c.name),
+      host: str(c.host ?? c.net) ?? l?.host,
+      port: c.port ?? l?.port,
+      advertise: str(c.advertise ?? c.cluster_advertise),
+      no_advertise: bool(c.no_advertise),
+      routes: list(c.routes),
+      authorization: c.authorization ? routeAuthorization(c.authorization) as RouteAuthorization : undefined,
+      connect_retries: c.connect_retries,
+    });
+  }
+
+  if (raw.gateway) {
+    const g = raw.gateway;
+    const l = g.listen !== undefined ? parseListen(g.listen) : undefined;
+    if (g.name === undefined) err(["gateway"], 'gateway: "name" is required');
+    const gateways: GatewayOptions["gateways"] = [];
+    (g.gateways ?? []).forEach((r, i) => {
+      const urls = [...(r.url !== undefined ? [String(r.url)] : []), ...(list(r.urls) ?? [])];
+      if (r.name === undefined) err(["gateway", "gateways", i], `gateway.gateways[${i}]: "name" is required`);
+      else if (urls.length === 0) err(["gateway", "gateways", i], `gateway.gateways[${i}]: "url" or "urls" is required`);
+      else gateways.push({ name: String(r.name), urls });
+    });
+    layer.gateway = defined({
+      name: str(g.name),
+      host: str(g.host ?? g.net) ?? l?.host,
+      port: g.port ?? l?.port,
+      advertise: str(g.advertise ?? g.gateway_advertise),
+      gateways,
+      authorization: g.authorization ? routeAuthorization(g.authorization) as RouteAuthorization : undefined,
+      reject_unknown_cluster: bool(g.reject_unknown_cluster ?? g.reject_unknown),
+    });
+  }
+
+  const topStoreDir = str(raw.store_dir ?? raw.storedir);
+  if (raw.jetstream !== undefined) {
+    const j = raw.jetstream;
+    const dir = str(j.store_dir ?? j.storedir);
+    if (dir !== undefined && topStoreDir !== undefined) err(["jetstream"], "jetstream: duplicate 'store_dir' configuration");
+    const sync: number | "always" | undefined = j.sync_interval === "always" ? "always" : ms(j.sync_interval);
+    layer.jetstream = defined({
+      enabled: bool(j.enabled ?? j.enable) ?? true,
+      store_dir: dir,
+      max_memory_store: bytes(j.max_memory_store ?? j.max_mem_store ?? j.max_mem),
+      max_file_store: bytes(j.max_file_store ?? j.max_file),
+      domain: str(j.domain),
+      sync_interval: sync,
+      storage: j.storage,
+    });
+  }
+  if (topStoreDir !== undefined) layer.jetstream = { ...(layer.jetstream ?? {}), store_dir: topStoreDir };
+
+  const ws = raw.websocket ?? raw.ws;
+  if (ws) {
+    const l = ws.listen !== undefined ? parseListen(ws.listen) : undefined;
+    layer.websocket = defined({
+      host: str(ws.host ?? ws.net) ?? l?.host,
+      port: ws.port ?? l?.port,
+      no_tls: bool(ws.no_tls),
+      same_origin: bool(ws.same_origin),
+      allowed_origins: list(ws.allowed_origins ?? ws.allowed_origin),
+      compression: bool(ws.compression),
+      handshake_timeout: ms(ws.handshake_timeout),
+      advertise: str(ws.advertise),
+    });
+    if (layer.websocket.no_tls !== true) {
+      const loc = ctx.locate([raw.websocket ? "websocket" : "ws"]);
+      warnings.push({
+        ...loc,
+        key: "websocket",
+        message: "websocket: TLS is not supported by Petrel yet; serving plain WebSocket (nats-server needs no_tls: true here)",
+      });
+    }
+  }
+
+  const leaf = raw.leafnodes ?? raw.leaf;
+  if (leaf) {
+    const key = raw.leafnodes ? "leafnodes" : "leaf";
+    const l = leaf.listen !== undefined ? parseListen(leaf.listen) : undefined;
+    const remotes: LeafNodeOptions["remotes"] = [];
+    (leaf.remotes ?? []).forEach((r, i) => {
+      const urls = [...(r.url !== undefined ? [String(r.url)] : []), ...(list(r.urls) ?? [])];
+      if (urls.length === 0) {
+        err([key, "remotes", i], `${key}.remotes[${i}]: "url" or "urls" is required`);
+        return;
+      }
+      remotes.push(defined({ urls, account: str(r.account ?? r.local), credentials: str(r.credentials ?? r.creds) }));
+    });
+    layer.leafnodes = defined({
+      host: str(leaf.host ?? leaf.net) ?? l?.host,
+      port: leaf.port ?? l?.port,
+      advertise: str(leaf.advertise),
+      no_advertise: bool(leaf.no_advertise),
+      remotes,
+    });
+  }
+
+  if (errors.length > 0) return { ok: false, error: errors };
+  return { ok: true, value: { layer, warnings } };
+}
+
+// --- layers -> options -------------------------------------------------------------------------
+
+const NESTED = ["authorization", "cluster", "jetstream", "gateway", "websocket", "leafnodes"] as const;
+
+/** Lay `top` over `base`: scalars replace, blocks merge key by key (lists replace). */
+export function mergeLayers(base: OptionLayer, top: OptionLayer): OptionLayer {
+  const out: OptionLayer = { ...base, ...top };
+  for (const k of NESTED) {
+    if (base[k] && top[k]) Object.assign(out, { [k]: { ...base[k], ...top[k] } });
+  }
+  return out;
+}
+
+/** Apply nats-server's defaults to a (merged) layer. */
+export function applyDefaults(l: OptionLayer): ServerOptions {
+  const host = l.host ?? DEFAULTS.host;
+  const opts: ServerOptions = {
+    server_name: l.server_name ?? "",
+    host,
+    port: l.port ?? DEFAULTS.port,
+    http_host: l.http_host ?? host,
+    http_port: l.http_port ?? DEFAULTS.http_port,
+    max_payload: l.max_payload ?? DEFAULTS.max_payload,
+    max_pending: l.max_pending ?? DEFAULTS.max_pending,
+    max_control_line: l.max_control_line ?? DEFAULTS.max_control_line,
+    max_connections: l.max_connections ?? DEFAULTS.max_connections,
+    max_subscriptions: l.max_subscriptions ?? DEFAULTS.max_subscriptions,
+    ping_interval: l.ping_interval ?? DEFAULTS.ping_interval,
+    ping_max: l.ping_max ?? DEFAULTS.ping_max,
+    write_deadline: l.write_deadline ?? DEFAULTS.write_deadline,
+    auth_timeout: l.auth_timeout ?? DEFAULTS.auth_timeout,
+    lame_duck_duration: l.lame_duck_duration ?? DEFAULTS.lame_duck_duration,
+    lame_duck_grace_period: l.lame_duck_grace_period ?? DEFAULTS.lame_duck_grace_period,
+    debug: l.debug ?? false,
+    trace: l.trace ?? false,
+    logtime: l.logtime ?? DEFAULTS.logtime,
+  };
+  if (l.client_advertise !== undefined) opts.client_advertise = l.client_advertise;
+  if (l.log_file !== undefined) opts.log_file = l.log_file;
+  if (l.pid_file !== undefined) opts.pid_file = l.pid_file;
+  if (l.ports_file_dir !== undefined) opts.ports_file_dir = l.ports_file_dir;
+  if (l.no_auth_user !== undefined) opts.no_auth_user = l.no_auth_user;
+  if (l.authorization) {
+    const a = l.authorization;
+    opts.authorization = defined({
+      user: a.user,
+      password: a.password,
+      token: a.token,
+      users: a.users ?? [],
+      permissions: a.permissions,
+    });
+  }
+  const routeAuth = (a: Partial<RouteAuthorization> | undefined): RouteAuthorization | undefined =>
+    a ? defined({ user: a.user, password: a.password, token: a.token, timeout: a.timeout ?? DEFAULTS.auth_timeout }) : undefined;
+  if (l.cluster) {
+    const c = l.cluster;
+    opts.cluster = defined({
+      name: c.name,
+      host: c.host ?? DEFAULTS.host,
+      port: c.port ?? DEFAULTS.cluster_port,
+      advertise: c.advertise,
+      no_advertise: c.no_advertise ?? false,
+      routes: c.routes ?? [],
+      authorization: routeAuth(c.authorization),
+      connect_retries: c.connect_retries ?? 0,
+    });
+  }
+  if (l.jetstream) {
+    const j = l.jetstream;
+    opts.jetstream = defined({
+      enabled: j.enabled ?? false,
+      store_dir: j.store_dir ?? "",
+      max_memory_store: j.max_memory_store ?? -1,
+      max_file_store: j.max_file_store ?? -1,
+      domain: j.domain,
+      sync_interval: j.sync_interval,
+      storage: j.storage ?? DEFAULTS.jetstream_storage,
+    });
+  }
+  if (l.gateway) {
+    const g = l.gateway;
+    opts.gateway = defined({
+      name: g.name ?? "",
+      host: g.host ?? DEFAULTS.host,
+      port: g.port ?? 0,
+      advertise: g.advertise,
+      gateways: g.gateways ?? [],
+      authorization: routeAuth(g.authorization),
+      reject_unknown_cluster: g.reject_unknown_cluster ?? false,
+    });
+  }
+  if (l.websocket) {
+    const w = l.websocket;
+    opts.websocket = defined({
+      host: w.host ?? DEFAULTS.host,
+      port: w.port ?? 0,
+      no_tls: w.no_tls ?? false,
+      same_origin: w.same_origin ?? false,
+      allowed_origins: w.allowed_origins ?? [],
+      compression: w.compression ?? false,
+      handshake_timeout: w.handshake_timeout ?? DEFAULTS.websocket_handshake_timeout,
+      advertise: w.advertise,
+    });
+  }
+  if (l.leafnodes) {
+    const f = l.leafnodes;
+    opts.leafnodes = defined({
+      host: f.host ?? DEFAULTS.host,
+      port: f.port ?? 0,
+      advertise: f.advertise,
+      no_advertise: f.no_advertise ?? false,
+      remotes: f.remotes ?? [],
+    });
+  }
+  return opts;
+}

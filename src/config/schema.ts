@@ -1,0 +1,433 @@
+// The one schema for a raw configuration (nats-server key names and aliases), for conf and YAML alike,
+// and the normalized `ServerOptions` the server runs with.
+//
+// Leaf types are z.custom validators whose error text is the expectation printed to the operator
+// ("petrel.conf:3: max_payload: expected a size (e.g. 1MB), got "abc""). Blocks are loose objects: unknown
+// keys are reported as warnings by validate.ts, never as errors.
+
+import { z } from "zod";
+import { parseGoDuration, parseListen, toBytes, toDurationMs } from "./units.ts";
+
+// --- leaf validators ---------------------------------------------------------------------------
+
+const BOOL_WORDS = new Set(["true", "false", "yes", "no", "on", "off"]);
+
+export const confString = z.custom<string | number>(
+  (v) => typeof v === "string" || (typeof v === "number" && Number.isFinite(v)),
+  { error: "a string" },
+);
+export const confBool = z.custom<boolean | string>(
+  (v) => typeof v === "boolean" || (typeof v === "string" && BOOL_WORDS.has(v.toLowerCase())),
+  { error: "a boolean (true/false)" },
+);
+export const confInt = z.custom<number>((v) => typeof v === "number" && Number.isSafeInteger(v), {
+  error: "an integer",
+});
+export const confCount = z.custom<number>((v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0, {
+  error: "a non-negative integer",
+});
+export const confPort = z.custom<number>(
+  (v) => typeof v === "number" && Number.isInteger(v) && v >= -1 && v <= 65535,
+  { error: "a port number (0-65535, or -1 for a random port)" },
+);
+export const confSize = z.custom<number | string>((v) => (toBytes(v) ?? -1) >= 0, {
+  error: "a size (e.g. 1MB)",
+});
+/** Sizes where -1 means "unlimited / decided by the server" (JetStream limits). */
+export const confSizeOrUnlimited = z.custom<number | string>((v) => (toBytes(v) ?? -2) >= -1, {
+  error: "a size (e.g. 1GB) or -1",
+});
+export const confDuration = z.custom<number | string>((v) => (toDurationMs(v) ?? -1) >= 0, {
+  error: 'a duration (e.g. "2s", "1m30s") or a number of seconds',
+});
+/** Duration written as a Go duration string only (lame_duck_duration, as nats-server requires). */
+export const confDurationString = z.custom<string | number>(
+  (v) => (typeof v === "string" && (parseGoDuration(v) ?? -1) >= 0) || (typeof v === "number" && v >= 0),
+  { error: 'a duration (e.g. "2m", "30s")' },
+);
+export const confListen = z.custom<string | number>((v) => parseListen(v) !== undefined, {
+  error: 'a listen address "host:port" or a port number',
+});
+export const confStringList = z.custom<string | (string | number)[]>(
+  (v) =>
+    typeof v === "string" ||
+    (Array.isArray(v) && v.every((x) => typeof x === "string" || typeof x === "number")),
+  { error: "a string or a list of strings" },
+);
+export const confStorage = z.custom<"file" | "sqlite" | "memory">(
+  (v) => v === "file" || v === "sqlite" || v === "memory",
+  { error: 'one of "file", "sqlite", "memory"' },
+);
+export const confSyncInterval = z.custom<number | string>(
+  (v) => v === "always" || (toDurationMs(v) ?? -1) >= 0,
+  { error: 'a duration (e.g. "2m") or "always"' },
+);
+/** Keys nats-server knows but Petrel does not implement yet: accepted, warned about, ignored. */
+export const unsupported = z.unknown().optional();
+
+const opt = <T extends z.ZodType>(t: T) => t.optional();
+const block = <S extends z.ZodRawShape>(shape: S, what: string, error = `a map (${what})`) =>
+  z.looseObject(shape, { error });
+
+// --- blocks ------------------------------------------------------------------------------------
+
+// A bare subject or list means "allow these" (nats-server); normalized here to the map form.
+const subjectPermission = z.preprocess(
+  (v) => (typeof v === "string" || Array.isArray(v) ? { allow: v } : v),
+  block(
+    { allow: opt(confStringList), allows: opt(confStringList), deny: opt(confStringList), denies: opt(confStringList) },
+    "{ allow, deny }",
+    "a subject, a list of subjects or a map { allow, deny }",
+  ),
+);
+
+const allowResponses = z.union(
+  [
+    confBool,
+    block(
+      {
+        max: opt(confInt),
+        max_msgs: opt(confInt),
+        max_messages: opt(confInt),
+        max_responses: opt(confInt),
+        expires: opt(confDuration),
+        expiration: opt(confDuration),
+        ttl: opt(confDuration),
+      },
+      "{ max, expires }",
+    ),
+  ],
+  { error: "a boolean or a map { max, expires }" },
+);
+
+export const permissionsSchema = block(
+  {
+    publish: opt(subjectPermission),
+    pub: opt(subjectPermission),
+    import: opt(subjectPermission),
+    subscribe: opt(subjectPermission),
+    sub: opt(subjectPermission),
+    export: opt(subjectPermission),
+    allow_responses: opt(allowResponses),
+    allow_resp: opt(allowResponses),
+  },
+  "permissions { publish, subscribe, allow_responses }",
+);
+
+const userSchema = block(
+  {
+    user: opt(confString),
+    username: opt(confString),
+    password: opt(confString),
+    pass: opt(confString),
+    permissions: opt(permissionsSchema),
+    permission: opt(permissionsSchema),
+    nkey: unsupported,
+    account: unsupported,
+    allowed_connection_types: unsupported,
+    allowed_connection_type: unsupported,
+  },
+  "a user { user, password, permissions }",
+);
+
+export const authorizationSchema = block(
+  {
+    user: opt(confString),
+    username: opt(confString),
+    password: opt(confString),
+    pass: opt(confString),
+    token: opt(confString),
+    timeout: opt(confDuration),
+    users: opt(z.array(userSchema, { error: "a list of users" })),
+    permissions: opt(permissionsSchema),
+    default_permissions: opt(permissionsSchema),
+    nkeys: unsupported,
+    auth_callout: unsupported,
+  },
+  "authorization { user, password, token, users, timeout }",
+);
+
+const routeAuthorizationSchema = block(
+  {
+    user: opt(confString),
+    username: opt(confString),
+    password: opt(confString),
+    pass: opt(confString),
+    token: opt(confString),
+    timeout: opt(confDuration),
+    users: unsupported,
+  },
+  "authorization { user, password, token, timeout }",
+);
+
+const listenKeys = {
+  listen: opt(confListen),
+  host: opt(confString),
+  net: opt(confString),
+  port: opt(confPort),
+};
+
+export const clusterSchema = block(
+  {
+    ...listenKeys,
+    name: opt(confString),
+    advertise: opt(confString),
+    cluster_advertise: opt(confString),
+    no_advertise: opt(confBool),
+    routes: opt(confStringList),
+    authorization: opt(routeAuthorizationSchema),
+    connect_retries: opt(confCount),
+    tls: unsupported,
+    permissions: unsupported,
+    pool_size: unsupported,
+    compression: unsupported,
+    accounts: unsupported,
+  },
+  "cluster { name, listen, routes, ... }",
+);
+
+const gatewayRemote = block(
+  { name: opt(confString), url: opt(confString), urls: opt(confStringList), tls: unsupported },
+  "a gateway { name, urls }",
+);
+
+export const gatewaySchema = block(
+  {
+    ...listenKeys,
+    name: opt(confString),
+    advertise: opt(confString),
+    gateway_advertise: opt(confString),
+    gateways: opt(z.array(gatewayRemote, { error: "a list of gateways" })),
+    authorization: opt(routeAuthorizationSchema),
+    connect_retries: opt(confCount),
+    reject_unknown_cluster: opt(confBool),
+    reject_unknown: opt(confBool),
+    tls: unsupported,
+  },
+  "gateway { name, listen, gateways }",
+);
+
+const JETSTREAM_WORDS: Record<string, boolean> = {
+  enabled: true,
+  enable: true,
+  true: true,
+  yes: true,
+  on: true,
+  disabled: false,
+  disable: false,
+  false: false,
+  no: false,
+  off: false,
+};
+
+// `jetstream: enabled`, `jetstream: true` and friends are the short form of `jetstream { enabled: ... }`.
+export const jetstreamSchema = z.preprocess(
+  (v) => {
+    if (typeof v === "boolean") return { enabled: v };
+    if (typeof v === "string" && Object.hasOwn(JETSTREAM_WORDS, v.toLowerCase())) {
+      return { enabled: JETSTREAM_WORDS[v.toLowerCase()] };
+    }
+    return v;
+  },
+  block(
+      {
+        enabled: opt(confBool),
+        enable: opt(confBool),
+        store_dir: opt(confString),
+        storedir: opt(confString),
+        max_memory_store: opt(confSizeOrUnlimited),
+        max_mem_store: opt(confSizeOrUnlimited),
+        max_mem: opt(confSizeOrUnlimited),
+        max_file_store: opt(confSizeOrUnlimited),
+        max_file: opt(confSizeOrUnlimited),
+        domain: opt(confString),
+        sync_interval: opt(confSyncInterval),
+        storage: opt(confStorage),
+        unique_tag: unsupported,
+        max_outstanding_catchup: unsupported,
+        max_buffered_size: unsupported,
+        max_buffered_msgs: unsupported,
+        request_queue_limit: unsupported,
+        key: unsupported,
+        ek: unsupported,
+        cipher: unsupported,
+        limits: unsupported,
+        compress_ok: unsupported,
+        extension_hint: unsupported,
+      },
+    "jetstream { store_dir, max_memory_store, max_file_store, domain }",
+    'a map, a boolean, "enabled" or "disabled"',
+  ),
+);
+
+export const websocketSchema = block(
+  {
+    ...listenKeys,
+    advertise: opt(confString),
+    no_tls: opt(confBool),
+    same_origin: opt(confBool),
+    allowed_origins: opt(confStringList),
+    allowed_origin: opt(confStringList),
+    compression: opt(confBool),
+    handshake_timeout: opt(confDuration),
+    tls: unsupported,
+    no_auth_user: unsupported,
+    authorization: unsupported,
+    jwt_cookie: unsupported,
+  },
+  "websocket { listen, no_tls, same_origin, allowed_origins, compression }",
+);
+
+const leafRemote = block(
+  {
+    url: opt(confString),
+    urls: opt(confStringList),
+    account: opt(confString),
+    local: opt(confString),
+    credentials: opt(confString),
+    creds: opt(confString),
+    tls: unsupported,
+    hub: unsupported,
+    deny_imports: unsupported,
+    deny_exports: unsupported,
+    ws_compression: unsupported,
+    ws_no_masking: unsupported,
+  },
+  "a remote { urls, account, credentials }",
+);
+
+export const leafnodesSchema = block(
+  {
+    ...listenKeys,
+    advertise: opt(confString),
+    no_advertise: opt(confBool),
+    remotes: opt(z.array(leafRemote, { error: "a list of remotes" })),
+    authorization: unsupported,
+    tls: unsupported,
+    reconnect: unsupported,
+    reconnect_delay: unsupported,
+    min_version: unsupported,
+    compression: unsupported,
+  },
+  "leafnodes { listen, remotes }",
+);
+
+export const rawConfigSchema = block(
+  {
+    ...listenKeys,
+    server_name: opt(confString),
+    client_advertise: opt(confString),
+    http: opt(confListen),
+    http_port: opt(confPort),
+    monitor_port: opt(confPort),
+    max_payload: opt(confSize),
+    max_pending: opt(confSize),
+    max_control_line: opt(confSize),
+    max_connections: opt(confCount),
+    max_conn: opt(confCount),
+    max_subscriptions: opt(confCount),
+    max_subs: opt(confCount),
+    ping_interval: opt(confDuration),
+    ping_max: opt(confCount),
+    write_deadline: opt(confDuration),
+    lame_duck_duration: opt(confDurationString),
+    lame_duck_grace_period: opt(confDurationString),
+    debug: opt(confBool),
+    trace: opt(confBool),
+    trace_verbose: opt(confBool),
+    logtime: opt(confBool),
+    log_file: opt(confString),
+    logfile: opt(confString),
+    pid_file: opt(confString),
+    pidfile: opt(confString),
+    ports_file_dir: opt(confString),
+    no_auth_user: opt(confString),
+    store_dir: opt(confString),
+    storedir: opt(confString),
+    authorization: opt(authorizationSchema),
+    cluster: opt(clusterSchema),
+    gateway: opt(gatewaySchema),
+    jetstream: opt(jetstreamSchema),
+    websocket: opt(websocketSchema),
+    ws: opt(websocketSchema),
+    leafnodes: opt(leafnodesSchema),
+    leaf: opt(leafnodesSchema),
+    // Known to nats-server, not implemented by Petrel yet.
+    accounts: unsupported,
+    system_account: unsupported,
+    system: unsupported,
+    no_system_account: unsupported,
+    mappings: unsupported,
+    maps: unsupported,
+    tls: unsupported,
+    allow_non_tls: unsupported,
+    https: unsupported,
+    https_port: unsupported,
+    http_base_path: unsupported,
+    mqtt: unsupported,
+    operator: unsupported,
+    operators: unsupported,
+    trusted: unsupported,
+    trusted_keys: unsupported,
+    resolver: unsupported,
+    resolver_preload: unsupported,
+    resolver_tls: unsupported,
+    ocsp: unsupported,
+    syslog: unsupported,
+    remote_syslog: unsupported,
+    logtime_utc: unsupported,
+    logfile_size_limit: unsupported,
+    log_size_limit: unsupported,
+    max_traced_msg_len: unsupported,
+    max_sub_tokens: unsupported,
+    disable_sublist_cache: unsupported,
+    no_sublist_cache: unsupported,
+    prof_port: unsupported,
+    server_tags: unsupported,
+    default_js_domain: unsupported,
+    connect_error_reports: unsupported,
+    reconnect_error_reports: unsupported,
+    max_closed_clients: unsupported,
+    no_header_support: unsupported,
+  },
+  "the configuration",
+);
+
+export type RawConfig = z.output<typeof rawConfigSchema>;
+
+// The normalized options live in server_options.ts; re-exported so callers import one module.
+export type {
+  AuthorizationOptions,
+  ClusterOptions,
+  GatewayOptions,
+  JetStreamOptions,
+  LeafNodeOptions,
+  Permissions,
+  RouteAuthorization,
+  ServerOptions,
+  SubjectPermission,
+  UserEntry,
+  WebSocketOptions,
+} from "./server_options.ts";
+
+/** nats-server 2.9 defaults (server/const.go), in bytes and milliseconds. */
+export const DEFAULTS = {
+  host: "0.0.0.0",
+  port: 4222,
+  http_port: 0,
+  max_payload: 1024 * 1024,
+  max_pending: 64 * 1024 * 1024,
+  max_control_line: 4096,
+  max_connections: 64 * 1024,
+  max_subscriptions: 0,
+  ping_interval: 120_000,
+  ping_max: 2,
+  write_deadline: 10_000,
+  auth_timeout: 2_000,
+  lame_duck_duration: 120_000,
+  lame_duck_grace_period: 10_000,
+  logtime: true,
+  cluster_port: 0,
+  websocket_handshake_timeout: 2_000,
+  jetstream_storage: "file",
+} as const;

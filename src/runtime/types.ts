@@ -1,0 +1,52 @@
+/**
+ * The few services the entry point (mod.ts) needs from the runtime: arguments, environment, files, signals,
+ * process exit, stdio, TCP and an HTTP server for monitoring. Implemented in adapters/runtime/ for Deno and Bun;
+ * the core in src/ never touches a runtime global.
+ */
+import type { Transport } from "../transport/types.ts";
+
+export type RuntimeName = "deno" | "bun";
+
+export type SignalName = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGUSR1" | "SIGUSR2";
+
+export type FetchHandler = (req: Request) => Response | Promise<Response>;
+
+export interface HttpServer {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly host: string;
+  readonly port: number;
+  /** Stop accepting and close open connections. */
+  close(): Promise<void>;
+}
+
+export interface Runtime {
+  readonly name: RuntimeName;
+  /** Runtime version, e.g. "2.9.6" for Deno or "1.4.5" for Bun. */
+  readonly version: string;
+  readonly pid: number;
+  /** CLI arguments after the script. */
+  args(): string[];
+  env(name: string): string | undefined;
+
+  /** undefined when the file does not exist (conf includes are resolved synchronously). Other errors throw. */
+  readTextFileSync(path: string): string | undefined;
+  writeTextFile(path: string, text: string): Promise<void>;
+  /** No error when the file is missing. */
+  removeFile(path: string): Promise<void>;
+  /** Recursive; no error when it exists. */
+  mkdir(path: string): Promise<void>;
+  /** Synchronous append (log files). The file is kept open between calls; see `reopenAppendFiles`. */
+  appendFile(path: string, text: string): void;
+  /** Close the files kept open by `appendFile` (log rotation: the next append reopens by name). */
+  reopenAppendFiles(): void;
+
+  onSignal(sig: SignalName, fn: () => void): void;
+  exit(code: number): never;
+  /** Synchronous, so that nothing is lost when `exit` follows. */
+  writeStderr(text: string): void;
+  writeStdout(text: string): void;
+
+  readonly tcp: Transport;
+  /** Serve `fetch` on host:port (0 = any free port), quietly (no banner). */
+  serveHttp(opts: { host: string; port: number }, fetch: FetchHandler): Promise<HttpServer>;
+}

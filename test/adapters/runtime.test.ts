@@ -1,0 +1,115 @@
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
+import { currentRuntime, detectRuntime } from "../../adapters/runtime/index.ts";
+import { openRaw } from "../../transports/raw_client.ts";
+
+const rt = currentRuntime();
+const dir = `${tmpdir()}/petrel-rt-${rt.pid}-${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+
+after(async () => {
+  rt.reopenAppendFiles();
+  await import("node:fs/promises").then((fs) => fs.rm(dir, { recursive: true, force: true }));
+});
+
+describe("runtime services", () => {
+  it("knows which runtime it is on", () => {
+    const expected = typeof Bun !== "undefined" ? "bun" : "deno";
+    assert.equal(detectRuntime(), expected);
+    assert.equal(rt.name, expected);
+    assert.match(rt.version, /^\d+\.\d+\.\d+/);
+    assert.ok(Number.isInteger(rt.pid) && rt.pid > 0);
+    assert.ok(Array.isArray(rt.args()));
+    assert.equal(currentRuntime(), rt, "one instance per process");
+  });
+
+  it("reads the environment", () => {
+    assert.equal(typeof rt.env("PATH"), "string");
+    assert.equal(rt.env("PETREL_SURELY_UNSET_VARIABLE_42"), undefined);
+  });
+
+  it("reads, writes, appends and removes files", async () => {
+    await rt.mkdir(`${dir}/a/b`);
+    await rt.mkdir(`${dir}/a/b`); // exists: fine
+    const f = `${dir}/a/b/x.conf`;
+    assert.equal(rt.readTextFileSync(f), undefined);
+    await rt.writeTextFile(f, "port: 4222\n");
+    assert.equal(rt.readTextFileSync(f), "port: 4222\n");
+    const log = `${dir}/a/server.log`;
+    rt.appendFile(log, "line 1\n");
+    rt.appendFile(log, "line 2 ✓\n");
+    assert.equal(rt.readTextFileSync(log), "line 1\nline 2 ✓\n");
+    rt.reopenAppendFiles();
+    await rt.removeFile(log);
+    rt.appendFile(log, "after rotation\n");
+    assert.equal(rt.readTextFileSync(log), "after rotation\n");
+    await rt.removeFile(f);
+    await rt.removeFile(f); // missing: fine
+    assert.equal(rt.readTextFileSync(f), undefined);
+    assert.throws(() => rt.readTextFileSync(`${dir}/a`), "a directory is an error, not a missing file");
+  });
+
+  it("serves HTTP on a random port of the given host, quietly", async () => {
+    const srv = await rt.serveHttp({ host: "127.0.0.1", port: 0 }, (req) => {
+      const url = new URL(req.url);
+      if (url.pathname === "/healthz") return Response.json({ status: "ok" });
+      if (url.pathname === "/boom") throw new Error("handler bug");
+      return new Response("not found", { status: 404 });
+    });
+    try {
+      assert.equal(srv.host, "127.0.0.1");
+      assert.ok(srv.port > 0);
+      const ok = await fetch(`http://127.0.0.1:${srv.port}/healthz`);
+      assert.equal(ok.status, 200);
+      assert.deepEqual(await ok.json(), { status: "ok" });
+      const missing = await fetch(`http://127.0.0.1:${srv.port}/nope`);
+      assert.equal(missing.status, 404);
+      await missing.body?.cancel();
+      const boom = await fetch(`http://127.0.0.1:${srv.port}/boom`);
+      assert.equal(boom.status, 500);
+      await boom.body?.cancel();
+    } finally {
+      await srv.close();
+    }
+    await assert.rejects(fetch(`http://127.0.0.1:${srv.port}/healthz`));
+  });
+
+  it("refuses to serve HTTP on a port in use", async () => {
+    const srv = await rt.serveHttp({ host: "127.0.0.1", port: 0 }, () => new Response("a"));
+    try {
+      await assert.rejects(rt.serveHttp({ host: "127.0.0.1", port: srv.port }, () => new Response("b")));
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it("offers TCP", async () => {
+    const l = await rt.tcp.listen({ host: "127.0.0.1", port: 0 }, (conn) => ({
+      onData: (d) => void conn.write(d.slice()),
+      onDrain() {},
+      onClose() {},
+    }));
+    try {
+      const raw = await openRaw(rt.tcp, { host: "127.0.0.1", port: l.port });
+      raw.write("ping");
+      assert.equal(await raw.waitFor("ping"), "ping");
+      raw.close();
+      await raw.closed;
+    } finally {
+      await l.close();
+    }
+  });
+
+  it("registers signal handlers without firing them", () => {
+    let fired = false;
+    rt.onSignal("SIGUSR2", () => {
+      fired = true;
+    });
+    assert.equal(fired, false);
+  });
+
+  it("writes to stdout and stderr synchronously", () => {
+    rt.writeStdout("");
+    rt.writeStderr("");
+  });
+});

@@ -1,0 +1,227 @@
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Duplex } from "../../src/transport/types.ts";
+import { createTcpTransport, tcpTransport } from "../../transports/tcp.ts";
+import { openRaw } from "../../transports/raw_client.ts";
+import {
+  collector,
+  concat,
+  destroy,
+  type EchoServer,
+  equalBytes,
+  newEvents,
+  pattern,
+  sleep,
+  startEcho,
+  until,
+} from "./echo.ts";
+
+const servers: EchoServer[] = [];
+after(async () => {
+  for (const s of servers) {
+    for (const c of s.conns) c.close();
+    await s.listener.close();
+  }
+});
+
+async function echo(): Promise<EchoServer> {
+  const s = await startEcho(tcpTransport);
+  servers.push(s);
+  return s;
+}
+
+describe("tcp transport", () => {
+  it("listens on port 0 and reports the real port and host", async () => {
+    const s = await echo();
+    assert.ok(s.listener.port > 0);
+    assert.equal(s.listener.host, "127.0.0.1");
+  });
+
+  it("refuses a second listener on the same port", async () => {
+    const s = await echo();
+    await assert.rejects(tcpTransport.listen({ host: "127.0.0.1", port: s.listener.port }, () => {
+      throw new Error("unreachable");
+    }));
+  });
+
+  it("echoes many small chunks in order", async () => {
+    const s = await echo();
+    const ev = newEvents();
+    const c = await tcpTransport.dial({ host: "127.0.0.1", port: s.listener.port }, () => collector(ev));
+    assert.equal(c.info.kind, "tcp");
+    assert.equal(c.info.remotePort, s.listener.port);
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < 20000; i++) {
+      const chunk = new TextEncoder().encode(`PUB foo.${i} ${i % 7}\r\n`);
+      sent.push(chunk);
+      c.write(chunk.slice());
+    }
+    const expected = concat(sent);
+    await until(() => ev.bytes >= expected.length, "echo of 20000 chunks");
+    assert.ok(equalBytes(concat(ev.data), expected));
+    c.close();
+    await until(() => ev.closes.length === 1, "client close");
+    assert.equal(ev.closes[0], undefined);
+  });
+
+  it("carries 8 MiB each way with backpressure: write returns false, onDrain fires", async () => {
+    const s = await echo();
+    const ev = newEvents();
+    const c = await tcpTransport.dial({ host: "127.0.0.1", port: s.listener.port }, () => collector(ev));
+    const big = pattern(8 << 20, 7);
+    const ok = c.write(big.slice());
+    assert.equal(ok, false);
+    assert.ok(c.bufferedAmount() > 0);
+    await until(() => ev.drains >= 1, "client onDrain", 15000);
+    await until(() => ev.bytes >= big.length, "8 MiB echoed", 15000);
+    assert.equal(ev.bytes, big.length);
+    assert.ok(equalBytes(concat(ev.data), big));
+    assert.equal(c.bufferedAmount(), 0);
+    c.close();
+    await until(() => ev.closes.length === 1, "client close");
+  });
+
+  it("flushes queued bytes before closing (server writes then closes)", async () => {
+    const payload = pattern(2 << 20, 3);
+    const l = await tcpTransport.listen({ host: "127.0.0.1", port: 0 }, (conn) => {
+      conn.write(payload.slice());
+      conn.close();
+      return { onData() {}, onDrain() {}, onClose() {} };
+    });
+    try {
+      const ev = newEvents();
+      await tcpTransport.dial({ host: "127.0.0.1", port: l.port }, () => collector(ev));
+      await until(() => ev.closes.length === 1, "client sees close", 10000);
+      assert.equal(ev.bytes, payload.length);
+      assert.ok(equalBytes(concat(ev.data), payload));
+      await sleep(20);
+      assert.equal(ev.closes.length, 1);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it("calls onClose exactly once on both sides, whichever side closes", async () => {
+    const s = await echo();
+    // client closes
+    const ev1 = newEvents();
+    const c1 = await tcpTransport.dial({ host: "127.0.0.1", port: s.listener.port }, () => collector(ev1));
+    c1.write(new TextEncoder().encode("hello"));
+    await until(() => ev1.bytes === 5, "echo");
+    const srv1 = s.events[s.events.length - 1];
+    c1.close();
+    c1.close();
+    assert.equal(c1.write(new Uint8Array([1])), false);
+    await until(() => ev1.closes.length === 1 && srv1.closes.length === 1, "both closes");
+    // server closes
+    const ev2 = newEvents();
+    const c2 = await tcpTransport.dial({ host: "127.0.0.1", port: s.listener.port }, () => collector(ev2));
+    c2.write(new TextEncoder().encode("x"));
+    await until(() => ev2.bytes === 1, "echo");
+    const srv2 = s.events[s.events.length - 1];
+    s.conns[s.conns.length - 1].close();
+    await until(() => ev2.closes.length === 1 && srv2.closes.length === 1, "both closes");
+    await sleep(30);
+    assert.deepEqual([ev1.closes.length, srv1.closes.length, ev2.closes.length, srv2.closes.length], [1, 1, 1, 1]);
+  });
+
+  it("survives a peer that vanishes mid-stream", async () => {
+    let server: Duplex | undefined;
+    const sev = newEvents();
+    const chunk = pattern(64 * 1024, 5);
+    let writing = true;
+    const l = await tcpTransport.listen({ host: "127.0.0.1", port: 0 }, (conn) => {
+      server = conn;
+      return {
+        onData() {},
+        onDrain() {
+          sev.drains++;
+          // keep the pipe full until the peer is gone
+          while (writing && conn.write(chunk)) { /* fill */ }
+        },
+        onClose(err) {
+          writing = false;
+          sev.closes.push(err);
+        },
+      };
+    });
+    try {
+      const cev = newEvents();
+      const c = await tcpTransport.dial({ host: "127.0.0.1", port: l.port }, () => collector(cev));
+      await until(() => server !== undefined, "accept");
+      while (server!.write(chunk)) { /* fill */ }
+      await until(() => cev.bytes > 256 * 1024, "some bytes arrive");
+      destroy(c);
+      await until(() => sev.closes.length === 1, "server notices the vanished peer", 10000);
+      await sleep(30);
+      assert.equal(sev.closes.length, 1);
+      assert.equal(cev.closes.length, 1);
+      assert.equal(server!.write(chunk), false);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it("closes the connection with the error when a handler throws", async () => {
+    const sev = newEvents();
+    const l = await tcpTransport.listen({ host: "127.0.0.1", port: 0 }, () => ({
+      onData() {
+        throw new Error("core bug");
+      },
+      onDrain() {},
+      onClose(err) {
+        sev.closes.push(err);
+      },
+    }));
+    try {
+      const cev = newEvents();
+      const c = await tcpTransport.dial({ host: "127.0.0.1", port: l.port }, () => collector(cev));
+      c.write(new TextEncoder().encode("boom"));
+      await until(() => sev.closes.length === 1 && cev.closes.length === 1, "both sides closed");
+      assert.match(String(sev.closes[0]), /core bug/);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it("serves 200 connections at once", async () => {
+    const s = await echo();
+    const n = 200;
+    const evs = Array.from({ length: n }, () => newEvents());
+    const conns = await Promise.all(
+      evs.map((ev) => tcpTransport.dial({ host: "127.0.0.1", port: s.listener.port }, () => collector(ev))),
+    );
+    const msgs = conns.map((_, i) => new TextEncoder().encode(`hello from ${i}\n`));
+    conns.forEach((c, i) => c.write(msgs[i]));
+    await until(() => evs.every((ev, i) => ev.bytes === msgs[i].length), "200 echoes", 10000);
+    for (let i = 0; i < n; i++) assert.ok(equalBytes(concat(evs[i].data), msgs[i]));
+    for (const c of conns) c.close();
+    await until(() => evs.every((ev) => ev.closes.length === 1), "200 client closes", 10000);
+    const serverSide = s.events.slice(-n);
+    await until(() => serverSide.every((ev) => ev.closes.length === 1), "200 server closes", 10000);
+  });
+
+  it("rejects a dial to a port nobody listens on", async () => {
+    const l = await tcpTransport.listen({ host: "127.0.0.1", port: 0 }, () => ({
+      onData() {},
+      onDrain() {},
+      onClose() {},
+    }));
+    const port = l.port;
+    await l.close();
+    await assert.rejects(tcpTransport.dial({ host: "127.0.0.1", port }, () => collector(newEvents())));
+  });
+
+  it("works with the raw client helper and a custom high-water mark", async () => {
+    const t = createTcpTransport({ highWaterMark: 16 });
+    const s = await startEcho(t);
+    servers.push(s);
+    const raw = await openRaw(t, { host: "127.0.0.1", port: s.listener.port });
+    assert.equal(raw.write("PING\r\n"), true);
+    assert.equal(raw.write("a much longer line than sixteen bytes\r\n"), false);
+    const text = await raw.waitFor("sixteen bytes\r\n");
+    assert.equal(text, "PING\r\na much longer line than sixteen bytes\r\n");
+    raw.close();
+    assert.equal(await raw.closed, undefined);
+  });
+});

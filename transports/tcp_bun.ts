@@ -1,0 +1,256 @@
+/**
+ * TCP on Bun (`Bun.listen` / `Bun.connect`). Bun sockets do not buffer: `socket.write` returns how many bytes the
+ * kernel took. Writes are gathered for one microtask and handed to the socket as one buffer; what the kernel
+ * refuses stays queued, in order, until Bun's `drain` callback.
+ */
+import type { AcceptFn, ConnHandler, ConnInfo, Duplex, Listener, ListenOptions, Transport } from "../src/transport/types.ts";
+import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
+
+export interface TcpOptions {
+  /** `write` returns false once this many bytes wait to be sent. */
+  highWaterMark?: number;
+  /** How long `close()` may take to flush and see the peer close before the socket is dropped. */
+  closeTimeoutMs?: number;
+}
+
+type BunSocket = Bun.Socket<BunConn | undefined>;
+
+const NOOP_HANDLER: ConnHandler = { onData() {}, onDrain() {}, onClose() {} };
+
+class BunConn implements Duplex {
+  readonly info: ConnInfo;
+  handler: ConnHandler = NOOP_HANDLER;
+  private readonly queue = new WriteQueue();
+  /** Taken from the queue and refused (in part) by the kernel; always sent before the queue. */
+  private pending: Uint8Array | null = null;
+  private scheduled = false;
+  private needDrain = false;
+  private closing = false;
+  private closed = false;
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly flushTask = () => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  constructor(
+    private readonly socket: BunSocket,
+    private readonly hwm: number,
+    private readonly closeTimeoutMs: number,
+  ) {
+    this.info = {
+      kind: "tcp",
+      remoteHost: socket.remoteAddress,
+      remotePort: socket.remotePort,
+      localHost: socket.localAddress,
+      localPort: socket.localPort,
+    };
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.closing || this.closed) return false;
+    if (data.length === 0) return this.bufferedAmount() < this.hwm;
+    this.queue.push(data);
+    if (!this.scheduled && this.pending === null) {
+      this.scheduled = true;
+      queueMicrotask(this.flushTask);
+    }
+    if (this.queue.bytes + (this.pending === null ? 0 : this.pending.length) < this.hwm) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  bufferedAmount(): number {
+    return this.queue.bytes + (this.pending === null ? 0 : this.pending.length);
+  }
+
+  close(): void {
+    if (this.closing || this.closed) return;
+    this.closing = true;
+    this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
+    if (!this.scheduled && this.pending === null) {
+      this.scheduled = true;
+      queueMicrotask(this.flushTask);
+    }
+  }
+
+  /** Drop the connection now, discarding unsent bytes (not part of the contract; used by tests and shutdown). */
+  destroy(err?: Error): void {
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.queue.clear();
+    this.pending = null;
+    // report first: terminate() runs Bun's close callback synchronously, which would report without the error
+    this.finish(err);
+    try {
+      this.socket.terminate();
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Hand as much as the kernel takes to the socket. Called from the microtask and from Bun's `drain`. */
+  flush(): void {
+    if (this.closed) return;
+    const socket = this.socket;
+    for (;;) {
+      let buf = this.pending;
+      if (buf === null) {
+        if (this.queue.isEmpty()) break;
+        buf = this.queue.take();
+      }
+      const n = socket.write(buf);
+      if (n < 0) {
+        this.destroy(new Error("write on a closed socket"));
+        return;
+      }
+      if (n < buf.length) {
+        this.pending = buf.subarray(n);
+        return; // Bun calls `drain` when the kernel takes more
+      }
+      this.pending = null;
+    }
+    if (this.needDrain) {
+      this.needDrain = false;
+      if (!this.closing) this.handler.onDrain();
+    }
+    if (this.closing && !this.closed) {
+      // FIN after the flushed bytes; the linger timer drops the socket if the peer never closes its side.
+      try {
+        socket.end();
+      } catch {
+        // already gone
+      }
+      this.finish(undefined, true);
+    }
+  }
+
+  /** Bun's `close` callback: the socket is gone. */
+  onSocketClose(err?: Error): void {
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.queue.clear();
+    this.pending = null;
+    this.finish(err);
+  }
+
+  onSocketData(data: Uint8Array): void {
+    if (this.closing || this.closed) return;
+    try {
+      this.handler.onData(data);
+    } catch (e) {
+      // a bug in the core: the connection's state cannot be trusted any more
+      this.destroy(toError(e));
+    }
+  }
+
+  /** Report the end to the core exactly once. `keepTimer`: our graceful close is still lingering. */
+  private finish(err: Error | undefined, keepTimer = false): void {
+    if (!keepTimer && this.lingerTimer !== undefined) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
+    if (this.closed) return;
+    this.closed = true;
+    this.handler.onClose(err);
+  }
+}
+
+function handlers(
+  opts: Required<TcpOptions>,
+  handlerFor: (conn: Duplex) => ConnHandler,
+  onOpenError: (err: Error) => void,
+): Bun.SocketHandler<BunConn | undefined> {
+  return {
+    binaryType: "uint8array",
+    open(socket) {
+      socket.setNoDelay(true);
+      const conn = new BunConn(socket, opts.highWaterMark, opts.closeTimeoutMs);
+      socket.data = conn;
+      try {
+        conn.handler = handlerFor(conn);
+      } catch (e) {
+        onOpenError(toError(e));
+        conn.destroy(toError(e));
+      }
+    },
+    data(socket, data) {
+      socket.data?.onSocketData(data);
+    },
+    drain(socket) {
+      socket.data?.flush();
+    },
+    close(socket, err) {
+      socket.data?.onSocketClose(err);
+    },
+    error(socket, err) {
+      // A handler threw (a bug in the core) or the socket failed: the connection cannot be trusted any more.
+      socket.data?.destroy(err);
+    },
+  };
+}
+
+function withDefaults(o: TcpOptions): Required<TcpOptions> {
+  return {
+    highWaterMark: o.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+    closeTimeoutMs: o.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
+  };
+}
+
+export function createBunTcpTransport(options: TcpOptions = {}): Transport {
+  const opts = withDefaults(options);
+
+  function listen(lo: ListenOptions, accept: AcceptFn): Promise<Listener> {
+    try {
+      const server = Bun.listen<BunConn | undefined>({
+        hostname: lo.host,
+        port: lo.port,
+        exclusive: true,
+        data: undefined,
+        socket: handlers(opts, accept, () => {}),
+      });
+      let stopped = false;
+      return Promise.resolve({
+        host: server.hostname,
+        port: server.port,
+        close() {
+          if (!stopped) {
+            stopped = true;
+            server.stop(false);
+          }
+          return Promise.resolve();
+        },
+      });
+    } catch (e) {
+      return Promise.reject(toError(e));
+    }
+  }
+
+  async function dial(
+    to: { host: string; port: number },
+    handlerFor: (conn: Duplex) => ConnHandler,
+  ): Promise<Duplex> {
+    let openError: Error | undefined;
+    const socket = await Bun.connect<BunConn | undefined>({
+      hostname: to.host,
+      port: to.port,
+      data: undefined,
+      socket: {
+        ...handlers(opts, handlerFor, (e) => {
+          openError = e;
+        }),
+        connectError() {
+          // the rejected promise of Bun.connect carries the error
+        },
+      },
+    });
+    if (openError !== undefined) throw openError;
+    const conn = socket.data;
+    if (conn === undefined) throw new Error(`connect to ${to.host}:${to.port}: socket closed before open`);
+    return conn;
+  }
+
+  return { listen, dial };
+}
+
+export const bunTcpTransport: Transport = createBunTcpTransport();

@@ -1,0 +1,248 @@
+/**
+ * TCP on Deno (`Deno.listen` / `Deno.connect`). One read loop per connection into a reused buffer, and one write
+ * loop that never has two writes in flight: whatever is written while a write is pending is gathered into ONE
+ * buffer for the next write, so a burst of small messages costs one syscall.
+ */
+import type { AcceptFn, ConnHandler, ConnInfo, Duplex, Listener, ListenOptions, Transport } from "../src/transport/types.ts";
+import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
+import type { TcpOptions } from "./tcp_bun.ts";
+
+/** Read buffers start small (many idle connections are cheap) and grow while reads fill them. */
+const MIN_READ = 4 * 1024;
+const MAX_READ = 64 * 1024;
+
+const NOOP_HANDLER: ConnHandler = { onData() {}, onDrain() {}, onClose() {} };
+
+function netAddr(a: Deno.Addr): { host: string; port: number } {
+  return a.transport === "tcp" || a.transport === "udp" ? { host: a.hostname, port: a.port } : { host: "", port: 0 };
+}
+
+class DenoConn implements Duplex {
+  readonly info: ConnInfo;
+  handler: ConnHandler = NOOP_HANDLER;
+  private readonly queue = new WriteQueue();
+  /** Bytes handed to the in-flight write and not yet confirmed. */
+  private inFlight = 0;
+  /** A write loop is scheduled or running. */
+  private writing = false;
+  private needDrain = false;
+  private closing = false;
+  private closed = false;
+  /** The socket has been released (conn.close() called). */
+  private released = false;
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly startWrites = () => {
+    this.writeLoop().catch((e) => this.fail(e));
+  };
+
+  constructor(
+    private readonly conn: Deno.TcpConn,
+    private readonly hwm: number,
+    private readonly closeTimeoutMs: number,
+  ) {
+    const r = netAddr(conn.remoteAddr);
+    const l = netAddr(conn.localAddr);
+    this.info = { kind: "tcp", remoteHost: r.host, remotePort: r.port, localHost: l.host, localPort: l.port };
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.closing || this.closed) return false;
+    if (data.length > 0) {
+      this.queue.push(data);
+      if (!this.writing) {
+        this.writing = true;
+        queueMicrotask(this.startWrites);
+      }
+    }
+    if (this.queue.bytes + this.inFlight < this.hwm) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  bufferedAmount(): number {
+    return this.queue.bytes + this.inFlight;
+  }
+
+  close(): void {
+    if (this.closing || this.closed) return;
+    this.closing = true;
+    this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
+    if (!this.writing) {
+      this.writing = true;
+      queueMicrotask(this.startWrites);
+    }
+  }
+
+  /** Drop the connection now, discarding unsent bytes (not part of the contract; used by tests and shutdown). */
+  destroy(err?: Error): void {
+    this.release();
+    this.finish(err);
+  }
+
+  start(): void {
+    this.readLoop().catch((e) => this.fail(e));
+  }
+
+  private async readLoop(): Promise<void> {
+    let buf = new Uint8Array(MIN_READ);
+    let small = 0;
+    for (;;) {
+      const n = await this.conn.read(buf);
+      if (n === null) break;
+      if (this.closing || this.closed) continue; // after our close: drain the peer's bytes until it closes
+      this.handler.onData(buf.subarray(0, n));
+      if (n === buf.length) {
+        small = 0;
+        if (buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
+      } else if (n < buf.length >> 2 && buf.length > MIN_READ && ++small > 16) {
+        small = 0;
+        buf = new Uint8Array(buf.length >> 1);
+      }
+    }
+    // EOF: the peer closed (or, after our closeWrite, acknowledged our close).
+    this.release();
+    this.finish(undefined);
+  }
+
+  private async writeLoop(): Promise<void> {
+    const conn = this.conn;
+    while (!this.closed && !this.queue.isEmpty()) {
+      let buf = this.queue.take();
+      this.inFlight = buf.length;
+      while (buf.length > 0) {
+        const n = await conn.write(buf);
+        if (this.closed) return;
+        buf = buf.subarray(n);
+        this.inFlight = buf.length;
+      }
+    }
+    this.writing = false;
+    if (this.closed) return;
+    if (this.needDrain) {
+      this.needDrain = false;
+      if (!this.closing) this.handler.onDrain();
+    }
+    if (this.closing) {
+      // FIN after the flushed bytes; keep reading (and discarding) until the peer closes, so unread input does
+      // not turn our close into a reset that could destroy what we just sent. The linger timer bounds the wait.
+      this.finish(undefined, true);
+      await conn.closeWrite();
+    }
+  }
+
+  private fail(e: unknown): void {
+    const err = toError(e);
+    const benign = this.released || err.name === "BadResource" || err.name === "Interrupted";
+    this.release();
+    this.finish(benign && this.closed ? undefined : err);
+  }
+
+  private release(): void {
+    if (this.lingerTimer !== undefined) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
+    this.queue.clear();
+    this.inFlight = 0;
+    if (this.released) return;
+    this.released = true;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Report the end to the core exactly once. `lingering`: our graceful close still waits for the peer. */
+  private finish(err: Error | undefined, lingering = false): void {
+    if (!lingering && this.lingerTimer !== undefined) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
+    if (this.closed) return;
+    this.closed = true;
+    this.handler.onClose(err);
+  }
+}
+
+export function createDenoTcpTransport(options: TcpOptions = {}): Transport {
+  const hwm = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+
+  function adopt(conn: Deno.TcpConn, handlerFor: (conn: Duplex) => ConnHandler): DenoConn {
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // not fatal: latency only
+    }
+    const dc = new DenoConn(conn, hwm, closeTimeoutMs);
+    try {
+      dc.handler = handlerFor(dc);
+    } catch (e) {
+      dc.destroy(toError(e));
+      throw e;
+    }
+    dc.start();
+    return dc;
+  }
+
+  function listen(lo: ListenOptions, accept: AcceptFn): Promise<Listener> {
+    let listener: Deno.TcpListener;
+    try {
+      listener = Deno.listen({ hostname: lo.host, port: lo.port, transport: "tcp" });
+    } catch (e) {
+      return Promise.reject(toError(e));
+    }
+    let stopped = false;
+    const loop = async () => {
+      while (!stopped) {
+        let conn: Deno.TcpConn;
+        try {
+          conn = await listener.accept();
+        } catch {
+          if (stopped) return;
+          // e.g. EMFILE: back off instead of spinning
+          await new Promise((r) => setTimeout(r, 10));
+          continue;
+        }
+        if (stopped) {
+          conn.close();
+          return;
+        }
+        try {
+          adopt(conn, accept);
+        } catch {
+          // the core refused the connection; it is closed
+        }
+      }
+    };
+    const done = loop();
+    const addr = netAddr(listener.addr);
+    return Promise.resolve({
+      host: addr.host,
+      port: addr.port,
+      async close() {
+        if (stopped) return;
+        stopped = true;
+        try {
+          listener.close();
+        } catch {
+          // already closed
+        }
+        await done;
+      },
+    });
+  }
+
+  async function dial(
+    to: { host: string; port: number },
+    handlerFor: (conn: Duplex) => ConnHandler,
+  ): Promise<Duplex> {
+    const conn = await Deno.connect({ hostname: to.host, port: to.port, transport: "tcp" });
+    return adopt(conn, handlerFor);
+  }
+
+  return { listen, dial };
+}
+
+export const denoTcpTransport: Transport = createDenoTcpTransport();
