@@ -5,8 +5,13 @@
 import type { ServerOptions } from "../src/config/schema.ts";
 import type { PetrelExtension } from "../src/petrel.ts";
 import type { Runtime } from "../src/runtime/types.ts";
+import { clusterExtension } from "../src/cluster/extension.ts";
+import { webSocketExtension } from "../transports/ws_extension.ts";
 
-export function defaultExtensions(_options: ServerOptions, _rt: Runtime): PetrelExtension[] {
+export function defaultExtensions(options: ServerOptions, _rt: Runtime): PetrelExtension[] {
   const list: PetrelExtension[] = [];
+  // WebSocket first: its client URL must be known before routes exchange INFO.
+  if (options.websocket !== undefined && options.websocket.port !== 0) list.push(webSocketExtension());
+  if (options.cluster !== undefined) list.push(clusterExtension());
   return list;
 }

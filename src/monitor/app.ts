@@ -2,7 +2,8 @@
  * The monitoring HTTP app (hono): nats-server's endpoints and JSON shapes. Runtime-neutral: the entry point
  * serves `app.fetch` with whatever HTTP server the runtime has.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { isValidPublishSubject } from "../subjects/subject.ts";
 import type { Server } from "../server/server.ts";
 import { connz, parseConnzQuery } from "./connz.ts";
 import { subsz } from "./subsz.ts";
@@ -26,8 +27,16 @@ export function createMonitorApp(s: Server, ctx: VarzContext): Hono {
     if (typeof parsed === "string") return c.text(parsed, 400);
     return c.json(connz(s, parsed));
   });
-  app.get("/subsz", (c) => c.json(subsz(s, q(c.req.url))));
-  app.get("/subscriptionsz", (c) => c.json(subsz(s, q(c.req.url))));
+  const subszRoute = (url: string, c: Context) => {
+    const qs = q(url);
+    const test = qs.get("test");
+    if (test !== null && test !== "" && !isValidPublishSubject(test)) {
+      return c.text(`invalid test subject, must be valid publish subject: ${test}`, 400);
+    }
+    return c.json(subsz(s, qs));
+  };
+  app.get("/subsz", (c) => subszRoute(c.req.url, c));
+  app.get("/subscriptionsz", (c) => subszRoute(c.req.url, c));
   app.get("/routez", (c) => c.json(section(s, "routez", q(c.req.url)) ?? {
     server_id: s.serverId,
     server_name: s.serverName,

@@ -20,7 +20,7 @@ export function parseConnzQuery(q: URLSearchParams): ConnzQuery | string {
     const v = q.get(name);
     if (v === null || v === "") return dflt;
     const n = Number(v);
-    return Number.isInteger(n) && n >= 0 ? n : `invalid ${name}: ${v}`;
+    return Number.isInteger(n) ? n : `invalid ${name}: ${v}`;
   };
   const offset = num("offset", 0);
   const limit = num("limit", 1024);
@@ -34,7 +34,8 @@ export function parseConnzQuery(q: URLSearchParams): ConnzQuery | string {
   }
   const sort = q.get("sort") ?? "cid";
   if (!SORTS.has(sort)) return `invalid sorting option: ${sort}`;
-  return { subs, subsDetail, cid, offset, limit, sort };
+  // As nats-server: a negative offset means 0, a limit <= 0 means the default.
+  return { subs, subsDetail, cid, offset: Math.max(0, offset), limit: limit > 0 ? limit : 1024, sort };
 }
 
 const SORTS = new Map<string, (a: ClientConn, b: ClientConn) => number>([

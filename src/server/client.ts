@@ -16,6 +16,7 @@ const enc = new TextEncoder();
 const PONG = enc.encode("PONG\r\n");
 const PING = enc.encode("PING\r\n");
 const OK = enc.encode("+OK\r\n");
+const READ_SLICE = 64 * 1024;
 
 export type ClientState = "connecting" | "connected" | "closed";
 
@@ -60,6 +61,8 @@ export class ClientConn implements ConnHandler, SubOwner {
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   #flushQueued = false;
   #stalledSince = 0;
+  /** Transport backlog when the stall began: less than this later means the reader is making progress. */
+  #stallMark = 0;
 
   constructor(cid: number, duplex: Duplex, host: ClientHost) {
     this.cid = cid;
@@ -104,11 +107,97 @@ export class ClientConn implements ConnHandler, SubOwner {
   onData(data: Uint8Array): void {
     if (this.state === "closed") return;
     this.lastActivity = Date.now();
-    this.parser.feed(data);
+    if (this.#stallingOn !== undefined) {
+      // A consumer of ours is behind: hold our input (copied; the transport reuses its buffer) until it
+      // catches up, the way nats-server stalls a fast producer instead of dropping a reader that keeps up.
+      this.#held.push(data.slice());
+      return;
+    }
+    this.#process(data);
+  }
+
+  /**
+   * Parse in slices of at most 64 KiB, like nats-server's read buffer, so that a consumer falling behind can
+   * stall us between slices instead of receiving a whole large read at once.
+   */
+  #process(data: Uint8Array): void {
+    const n = data.length;
+    if (n <= READ_SLICE) {
+      this.parser.feed(data);
+      return;
+    }
+    for (let off = 0; off < n; off += READ_SLICE) {
+      if (this.#stallingOn !== undefined) {
+        this.#held.push(data.slice(off));
+        return;
+      }
+      if (this.state === "closed") return;
+      this.parser.feed(data.subarray(off, Math.min(off + READ_SLICE, n)));
+    }
+  }
+
+  /** A producer already waited a whole stall for this consumer; don't stall anyone for it until it drains. */
+  stallExhausted = false;
+
+  /** Producer side of flow control: consumers this client's messages are waiting on. */
+  #stallingOn: Set<ClientConn> | undefined;
+  #stallStart = 0;
+  #held: Uint8Array[] = [];
+
+  /** Called by a consumer whose backlog passed half of max_pending while delivering our message. */
+  stallFor(consumer: ClientConn): void {
+    if (this.#stallingOn === undefined) {
+      this.#stallingOn = new Set();
+      this.#stallStart = Date.now();
+      setTimeout(() => this.#checkStall(), 1);
+    }
+    this.#stallingOn.add(consumer);
+  }
+
+  #checkStall(): void {
+    const set = this.#stallingOn;
+    if (set === undefined || this.state === "closed") return;
+    for (const c of set) if (c.state === "closed" || !c.isBehind()) set.delete(c);
+    // A stall is short (nats-server caps it near a second): a consumer that stays behind is a slow consumer,
+    // and max_pending or write_deadline will drop it once we go on.
+    const cap = Math.min(this.host.options.write_deadline / 2, 750);
+    if (set.size > 0 && Date.now() - this.#stallStart < cap) {
+      setTimeout(() => this.#checkStall(), 2);
+      return;
+    }
+    // Whoever is still behind made no progress for a whole stall: stop waiting for it.
+    for (const c of set) c.stallExhausted = true;
+    this.#stallingOn = undefined;
+    const held = this.#held;
+    this.#held = [];
+    for (let i = 0; i < held.length; i++) {
+      if (this.isClosed()) return;
+      if (this.#stallingOn !== undefined) {
+        // Stalled again while replaying: keep the rest, in order.
+        this.#held = held.slice(i).concat(this.#held);
+        return;
+      }
+      this.#process(held[i]);
+      if (this.#held.length > 0) {
+        // #process stalled part-way and kept its remainder: the rest goes after it.
+        this.#held = this.#held.concat(held.slice(i + 1));
+        return;
+      }
+    }
+  }
+
+  isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  /** Is our backlog (unflushed plus held by the transport) past half of max_pending? */
+  isBehind(): boolean {
+    return this.out.len + this.duplex.bufferedAmount() > this.host.options.max_pending / 2;
   }
 
   onDrain(): void {
     this.#stalledSince = 0;
+    this.stallExhausted = false;
   }
 
   onClose(_err?: Error): void {
@@ -197,7 +286,9 @@ export class ClientConn implements ConnHandler, SubOwner {
     this.host.stats.in_msgs++;
     this.host.stats.in_bytes += payload.length;
     if (this.pedantic && !isValidPublishSubject(subject)) {
+      // nats-server still acknowledges the frame itself to a verbose client.
       this.sendErr("Invalid Publish Subject");
+      if (this.verbose) this.#ok();
       return;
     }
     if (this.perms !== undefined && !this.perms.canPublish(subject)) {
@@ -209,8 +300,11 @@ export class ClientConn implements ConnHandler, SubOwner {
       this.out.bytes(OK);
       this.flushSoon();
     }
-    const msg: RoutedMsg = { subject, subjectBytes, reply, hdrSize, payload };
+    // An empty header block means no headers (nats-server delivers it as MSG).
+    const msg: RoutedMsg = { subject, subjectBytes, reply, hdrSize: hdrSize === 0 ? -1 : hdrSize, payload };
+    this.host.currentProducer = this;
     const delivered = this.host.route(this, msg);
+    this.host.currentProducer = undefined;
     if (delivered === 0 && reply !== null && this.noResponders && this.headers) {
       this.host.noResponders(this, bytesToString(reply, 0, reply.length));
     }
@@ -228,6 +322,14 @@ export class ClientConn implements ConnHandler, SubOwner {
       this.host.logger.error(`${this.#label()} - authentication error`);
       this.host.stats.auth_failures = (this.host.stats.auth_failures ?? 0) + 1;
       this.closeWithError("Authorization Violation", "Authentication Failure");
+      return;
+    }
+    if ((c.protocol ?? 0) > 1 || (c.protocol ?? 0) < 0) {
+      this.closeWithError("invalid client protocol", "Protocol Violation");
+      return;
+    }
+    if (c.no_responders === true && c.headers !== true) {
+      this.closeWithError("no responders requires headers support", "Protocol Violation");
       return;
     }
     if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
@@ -252,6 +354,10 @@ export class ClientConn implements ConnHandler, SubOwner {
   }
 
   #processSub(args: Args): void {
+    if (args.count === 0) {
+      this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+      return;
+    }
     if (args.count < 2 || args.count > 3) {
       this.close("Protocol Violation");
       return;
@@ -342,6 +448,10 @@ export class ClientConn implements ConnHandler, SubOwner {
       return;
     }
     this.flushSoon();
+    if ((this.out.len > this.host.options.max_pending / 2 || this.#stalledSince > 0) && !this.stallExhausted) {
+      const producer = this.host.currentProducer;
+      if (producer !== undefined && producer !== this && this.isBehind()) producer.stallFor(this);
+    }
   }
 
   deliveryDenied(subject: string): boolean {
@@ -377,18 +487,27 @@ export class ClientConn implements ConnHandler, SubOwner {
       return;
     }
     const now = Date.now();
-    if (this.#stalledSince > 0 && now - this.#stalledSince > this.host.options.write_deadline) {
-      this.#slowConsumer();
-      return;
+    if (this.#stalledSince > 0) {
+      if (this.duplex.bufferedAmount() < this.#stallMark) this.#stalledSince = 0;
+      else if (now - this.#stalledSince > this.host.options.write_deadline) {
+        this.#slowConsumer();
+        return;
+      }
     }
     const ok = this.duplex.write(this.out.take());
-    if (!ok && this.#stalledSince === 0) this.#stalledSince = now;
+    if (!ok && this.#stalledSince === 0) {
+      this.#stalledSince = now;
+      this.#stallMark = this.duplex.bufferedAmount();
+    }
   }
 
   /** Has a write been stuck longer than write_deadline? (checked by the server's housekeeping timer) */
   checkWriteDeadline(now: number): void {
-    if (this.state === "closed") return;
-    if (this.#stalledSince > 0 && this.duplex.bufferedAmount() > 0 && now - this.#stalledSince > this.host.options.write_deadline) {
+    if (this.state === "closed" || this.#stalledSince === 0) return;
+    const buffered = this.duplex.bufferedAmount();
+    if (buffered === 0 || buffered < this.#stallMark) {
+      this.#stalledSince = 0;
+    } else if (now - this.#stalledSince > this.host.options.write_deadline) {
       this.#slowConsumer();
     }
   }

@@ -21,6 +21,8 @@ export interface ClientHost {
   readonly logger: Logger;
   readonly stats: ServerStats;
   readonly authRequired: boolean;
+  /** The client whose message is being routed right now (for flow control). */
+  currentProducer: ClientConn | undefined;
   authenticate(c: ConnectOptions): AuthOutcome;
   /** Deliver a message to every interested subscription; returns how many deliveries were made. */
   route(from: SubOwner, msg: RoutedMsg): number;

@@ -31,6 +31,8 @@ export class InternalClient implements SubOwner {
   readonly name: string;
   readonly #router: InternalRouter;
   readonly #subs = new Map<number, { sub: Subscription; handler: InternalHandler }>();
+  /** By subscription: the router forgets an auto-unsubscribed sub just before handing over its last message. */
+  readonly #handlers = new WeakMap<Subscription, InternalHandler>();
   #nextSid = 1;
   #closed = false;
   stats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
@@ -59,6 +61,7 @@ export class InternalClient implements SubOwner {
       filtered: false,
     };
     this.#subs.set(sid, { sub, handler });
+    this.#handlers.set(sub, handler);
     this.#router.addSubscription(sub);
     return sid;
   }
@@ -67,6 +70,7 @@ export class InternalClient implements SubOwner {
     const e = this.#subs.get(sid);
     if (e === undefined) return;
     this.#subs.delete(sid);
+    this.#handlers.delete(e.sub);
     this.#router.removeSubscription(e.sub);
   }
 
@@ -97,13 +101,13 @@ export class InternalClient implements SubOwner {
   }
 
   deliver(sub: Subscription, msg: RoutedMsg): void {
-    const e = this.#subs.get(Number(sub.sid));
-    if (e === undefined || this.#closed) return;
+    const handler = this.#handlers.get(sub);
+    if (handler === undefined || this.#closed) return;
     this.stats.in_msgs++;
     this.stats.in_bytes += msg.payload.length;
     const h = msg.hdrSize;
     // Copies: the router's byte views are only valid during this call.
-    e.handler({
+    handler({
       subject: msg.subject,
       reply: msg.reply !== null ? dec.decode(msg.reply) : undefined,
       headers: h >= 0 ? msg.payload.slice(0, h) : undefined,

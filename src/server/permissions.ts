@@ -88,5 +88,6 @@ function matchesQueueRule(rule: string, subject: string, queue?: string): boolea
   if (sp === -1 || queue === undefined) return false;
   const rs = rule.slice(0, sp);
   const rq = rule.slice(sp + 1).trim();
-  return subjectIsSubsetOf(subject, rs) && (rq === queue || rq === "*" || rq === ">");
+  // Queue names in rules may be wildcard patterns ("v1.*"), matched like subjects (nats-server's queueMatches).
+  return subjectIsSubsetOf(subject, rs) && (rq === queue || (!isLiteral(rq) && subjectIsSubsetOf(queue, rq)));
 }

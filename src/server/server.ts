@@ -47,6 +47,7 @@ export class Server implements ClientHost, InternalRouter {
   };
   readonly startTime = new Date();
   authRequired: boolean;
+  currentProducer: ClientConn | undefined;
   /** Client URLs of the whole cluster, advertised to clients in INFO (set by the cluster layer). */
   connectUrls: string[] = [];
   wsConnectUrls: string[] = [];
@@ -300,7 +301,8 @@ export class Server implements ClientHost, InternalRouter {
 
   noResponders(from: ClientConn, reply: string): void {
     const r = this.sublist.match(reply);
-    const mine = r.psubs.find((s) => s.owner === from) ?? r.qsubs.flat().find((s) => s.owner === from);
+    // Only the requester's own plain subscription gets the 503, as in nats-server.
+    const mine = r.psubs.find((s) => s.owner === from);
     if (mine === undefined) return;
     const subjectBytes = enc.encode(reply);
     this.#deliver(mine, { subject: reply, subjectBytes, reply: null, hdrSize: NO_RESPONDERS_HDR.length, payload: NO_RESPONDERS_HDR });

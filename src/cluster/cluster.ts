@@ -1,0 +1,485 @@
+/**
+ * The cluster manager: the route listener, the routes this server solicits (configured ones, retried for
+ * as long as the server runs; gossiped ones, tried a few times), one registered route per peer (duplicates
+ * between the same pair are resolved the same way on both ends), INFO gossip that turns seed clusters into
+ * a full mesh, the local interest announced as RS+/RS-, and the client URLs of the cluster.
+ */
+import type { ClusterOptions } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { secretMatches } from "../server/auth.ts";
+import { randomToken } from "../server/ids.ts";
+import { PETREL_VERSION, type Server, VERSION } from "../server/server.ts";
+import type { Subscription } from "../server/types.ts";
+import type { Duplex, Listener, Transport } from "../transport/types.ts";
+import type { RouteConnect, RouteInfo } from "./protocol.ts";
+import { RouteConn } from "./route.ts";
+import type { RouteHost } from "./types.ts";
+import { joinHostPort, parseRouteUrl, reachableHost, type RouteUrl } from "./urls.ts";
+
+/** The route protocol version nats-server 2.9 announces in its route INFO. */
+const ROUTE_PROTO = 2;
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 1000;
+/** While a configured peer is connected (by either side), check again this often. */
+const IDLE_CHECK_MS = 1000;
+
+/** A configured (explicit) route: dialed until the server stops, unless it turns out to be ourselves. */
+interface Solicit {
+  url: RouteUrl;
+  /** The server id last seen behind this URL. */
+  knownId?: string;
+  conn?: RouteConn;
+  dialing: boolean;
+  attempts: number;
+  timer?: ReturnType<typeof setTimeout>;
+  self: boolean;
+}
+
+interface LocalInterest {
+  subject: string;
+  queue: string | undefined;
+  count: number;
+}
+
+export interface ClusterDeps {
+  transport: Transport;
+  logger: Logger;
+}
+
+export class Cluster implements RouteHost {
+  readonly server: Server;
+  readonly logger: Logger;
+  readonly options: ClusterOptions;
+  readonly #transport: Transport;
+  #name: string;
+  readonly #dynamic: boolean;
+  #listener: Listener | undefined;
+  /** Every live route connection, registered or still in its handshake. */
+  readonly routes = new Set<RouteConn>();
+  /** One registered route per peer server id. */
+  readonly remotes = new Map<string, RouteConn>();
+  readonly #solicits: Solicit[] = [];
+  /** Gossiped peers being dialed (by server id). */
+  readonly #implicitPending = new Set<string>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #interest = new Map<string, LocalInterest>();
+  #nextRid = 1;
+  #stopped = false;
+  readonly #onSub = (sub: Subscription, added: boolean) => this.#localSubChanged(sub, added);
+
+  constructor(server: Server, options: ClusterOptions, deps: ClusterDeps) {
+    this.server = server;
+    this.options = options;
+    this.logger = deps.logger;
+    this.#transport = deps.transport;
+    this.#dynamic = options.name === undefined || options.name === "";
+    this.#name = this.#dynamic ? randomToken(22) : options.name as string;
+    for (const text of options.routes) {
+      const url = parseRouteUrl(text);
+      if (url === undefined) {
+        this.logger.error(`Error parsing route URL ${JSON.stringify(text)}, ignoring it`);
+        continue;
+      }
+      this.#solicits.push({ url, dialing: false, attempts: 0, self: false });
+    }
+  }
+
+  get clusterName(): string {
+    return this.#name;
+  }
+
+  get dynamicName(): boolean {
+    return this.#dynamic;
+  }
+
+  /** The bound route port (0 when the server only solicits). */
+  get port(): number {
+    return this.#listener?.port ?? 0;
+  }
+
+  get host(): string {
+    return this.#listener?.host ?? this.options.host;
+  }
+
+  /** The route URL to advertise in the ports file and in gossip. */
+  get routeUrl(): string | undefined {
+    if (this.#listener === undefined) return undefined;
+    return `nats://${joinHostPort(reachableHost(this.#listener.host), this.#listener.port)}`;
+  }
+
+  get configuredUrls(): string[] {
+    return this.#solicits.map((s) => s.url.text);
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    if (o.port !== 0) {
+      const port = o.port < 0 ? 0 : o.port;
+      this.#listener = await this.#transport.listen({ host: o.host, port }, (d) => this.#accept(d));
+      this.logger.info(`Cluster name is ${this.#name}`);
+      if (this.#dynamic) this.logger.warn("Cluster name was dynamically generated, consider setting one");
+      this.logger.info(`Listening for route connections on ${joinHostPort(this.#listener.host, this.#listener.port)}`);
+    }
+    this.server.infoExtras.cluster = this.#name;
+    this.server.subscriptionListeners.add(this.#onSub);
+    for (const sub of this.server.sublist.all()) this.#localSubChanged(sub, true);
+    this.#refreshConnectUrls();
+    for (const s of this.#solicits) this.#scheduleSolicit(s, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.server.subscriptionListeners.delete(this.#onSub);
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const s of this.#solicits) if (s.timer !== undefined) clearTimeout(s.timer);
+    const l = this.#listener;
+    this.#listener = undefined;
+    if (l !== undefined) await l.close().catch(() => {});
+    for (const r of [...this.routes]) r.close("Server Shutdown");
+  }
+
+  // ---- connections ----
+
+  #accept(duplex: Duplex): RouteConn {
+    const r = new RouteConn(this.#nextRid++, duplex, this, { solicited: false });
+    this.routes.add(r);
+    if (this.#stopped) {
+      queueMicrotask(() => r.close("Server Shutdown"));
+      return r;
+    }
+    this.logger.info(`${r.label()} - Route connection created`);
+    const auth = this.options.authorization;
+    const needAuth = auth !== undefined && (auth.user !== undefined || auth.token !== undefined);
+    r.begin(needAuth ? auth.timeout : undefined);
+    return r;
+  }
+
+  #dial(target: { host: string; port: number }, configured: Solicit | undefined, creds: { user?: string; password?: string }): Promise<RouteConn> {
+    let conn: RouteConn | undefined;
+    return this.#transport.dial({ host: target.host, port: target.port }, (d) => {
+      const r = new RouteConn(this.#nextRid++, d, this, { solicited: true, configuredUrl: configured?.url.text });
+      routeCreds.set(r, creds);
+      conn = r;
+      this.routes.add(r);
+      this.logger.info(`${r.label()} - Route connection created`);
+      r.begin(undefined);
+      return r;
+    }).then(() => {
+      if (conn === undefined) throw new Error("route dial produced no connection");
+      if (this.#stopped) conn.close("Server Shutdown");
+      return conn;
+    });
+  }
+
+  #scheduleSolicit(s: Solicit, delayMs: number): void {
+    if (this.#stopped || s.self) return;
+    if (s.timer !== undefined) clearTimeout(s.timer);
+    s.timer = setTimeout(() => {
+      s.timer = undefined;
+      this.#solicitTick(s);
+    }, delayMs);
+  }
+
+  #solicitTick(s: Solicit): void {
+    if (this.#stopped || s.self || s.dialing) return;
+    if (s.conn !== undefined && s.conn.state !== "closed") return; // its close reschedules
+    if (s.knownId !== undefined && this.remotes.has(s.knownId)) {
+      // Connected through the route the peer solicited; keep watching.
+      this.#scheduleSolicit(s, IDLE_CHECK_MS);
+      return;
+    }
+    s.dialing = true;
+    this.#dial(s.url, s, { user: s.url.user, password: s.url.password }).then((conn) => {
+      s.dialing = false;
+      s.conn = conn;
+      s.attempts = 0;
+      if (conn.state === "closed") this.#scheduleSolicit(s, backoff(1));
+    }, (e: unknown) => {
+      s.dialing = false;
+      s.attempts++;
+      if (s.attempts === 1 || s.attempts % 30 === 0) {
+        this.logger.debug(`Error trying to connect to route (attempt ${s.attempts}): ${e instanceof Error ? e.message : String(e)}`);
+      }
+      this.#scheduleSolicit(s, backoff(s.attempts));
+    });
+  }
+
+  /** A gossiped peer: dial it unless we know it already or it is one of our configured routes. */
+  #implicit(info: RouteInfo, via: RouteConn, retries: number): void {
+    const id = info.server_id;
+    if (this.#stopped || id === this.server.serverId || this.remotes.has(id) || this.#implicitPending.has(id)) return;
+    const target = info.ip !== undefined ? parseRouteUrl(info.ip) : undefined;
+    if (target === undefined) return;
+    for (const s of this.#solicits) {
+      if (s.knownId === id) return;
+      if (s.url.port === target.port && sameHost(s.url.host, target.host)) return;
+    }
+    this.#implicitPending.add(id);
+    this.logger.debug(`${via.label()} - Connecting to implicit route ${target.text} (${id})`);
+    const auth = this.options.authorization;
+    const creds = info.auth_required ? { user: auth?.user ?? auth?.token, password: auth?.password } : {};
+    let attempt = 0;
+    const tryOnce = () => {
+      if (this.#stopped || this.remotes.has(id)) {
+        this.#implicitPending.delete(id);
+        return;
+      }
+      this.#dial(target, undefined, creds).then(() => this.#implicitPending.delete(id), () => {
+        attempt++;
+        if (attempt > retries) {
+          this.#implicitPending.delete(id);
+          return;
+        }
+        this.#later(tryOnce, backoff(attempt));
+      });
+    };
+    tryOnce();
+  }
+
+  #later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  // ---- RouteHost ----
+
+  routeInfoObject(): Record<string, unknown> {
+    const s = this.server;
+    const info: Record<string, unknown> = {
+      server_id: s.serverId,
+      server_name: s.serverName,
+      version: VERSION,
+      proto: ROUTE_PROTO,
+      go: `petrel${PETREL_VERSION}`,
+      host: reachableHost(this.host),
+      port: this.port,
+      headers: true,
+      max_payload: s.options.max_payload,
+      cluster: this.#name,
+    };
+    const auth = this.options.authorization;
+    if (auth !== undefined && (auth.user !== undefined || auth.token !== undefined)) info.auth_required = true;
+    if (this.#dynamic) info.cluster_dynamic = true;
+    if (!this.options.no_advertise) info.connect_urls = [this.ownClientUrl()];
+    if (this.options.advertise !== undefined) {
+      const a = parseRouteUrl(this.options.advertise);
+      if (a !== undefined) info.ip = `nats-route://${joinHostPort(a.host, a.port)}/`;
+    }
+    info.lnoc = true;
+    return info;
+  }
+
+  routeInfoJson(): string {
+    return JSON.stringify(this.routeInfoObject());
+  }
+
+  routeConnectJson(route: RouteConn): string {
+    const creds = routeCreds.get(route) ?? {};
+    const c: Record<string, unknown> = { echo: true, verbose: false, pedantic: false };
+    if (creds.user !== undefined && creds.password === undefined) c.auth_token = creds.user;
+    else if (creds.user !== undefined) {
+      c.user = creds.user;
+      c.pass = creds.password;
+    }
+    Object.assign(c, { tls_required: false, headers: true, name: this.server.serverId, cluster: this.#name });
+    if (this.#dynamic) c.dynamic = true;
+    c.lnoc = true;
+    return JSON.stringify(c);
+  }
+
+  checkConnect(_route: RouteConn, c: RouteConnect): string | undefined {
+    const auth = this.options.authorization;
+    if (auth?.token !== undefined) {
+      if (!secretMatches(auth.token, c.auth_token ?? c.pass ?? c.user)) return "Authorization Violation";
+    } else if (auth?.user !== undefined) {
+      if (c.user !== auth.user || !secretMatches(auth.password ?? "", c.pass)) return "Authorization Violation";
+    }
+    if (c.cluster !== undefined && c.cluster !== this.#name && !this.#dynamic && !c.dynamic) {
+      return "Cluster Name Conflict";
+    }
+    return undefined;
+  }
+
+  register(route: RouteConn, info: RouteInfo): boolean {
+    if (this.#stopped) {
+      route.close("Server Shutdown");
+      return false;
+    }
+    const id = info.server_id;
+    const solicit = route.configuredUrl !== undefined ? this.#solicits.find((s) => s.url.text === route.configuredUrl) : undefined;
+    if (id === this.server.serverId) {
+      this.logger.debug(`${route.label()} - Detected route to self, ignoring`);
+      if (solicit !== undefined) solicit.self = true;
+      route.close("Duplicate Route");
+      return false;
+    }
+    if (info.cluster !== undefined && info.cluster !== this.#name) {
+      if (this.#dynamic && (!info.cluster_dynamic || this.#name < info.cluster)) {
+        this.logger.info(`Cluster name updated to ${info.cluster}`);
+        this.#name = info.cluster;
+        this.server.infoExtras.cluster = info.cluster;
+        for (const r of [...this.routes]) if (r !== route) r.close("Cluster Name Conflict");
+      } else {
+        // Two generated names: the peer adopts ours and comes back, so this is not worth an error.
+        const log = this.#dynamic && info.cluster_dynamic ? this.logger.debug : this.logger.error;
+        log.call(this.logger, `${route.label()} - Cluster name conflict: ours ${JSON.stringify(this.#name)}, remote ${JSON.stringify(info.cluster)}`);
+        route.closeWithError("Cluster Name Conflict", "Cluster Name Conflict");
+        return false;
+      }
+    }
+    if (solicit !== undefined) solicit.knownId = id;
+    const existing = this.remotes.get(id);
+    if (existing !== undefined && existing !== route) {
+      if (!this.#keepNewer(existing, route)) {
+        this.logger.debug(`${route.label()} - Detected duplicate remote route ${JSON.stringify(id)}`);
+        route.close("Duplicate Route");
+        return false;
+      }
+      this.remotes.set(id, route);
+      this.logger.debug(`${existing.label()} - Replacing duplicate remote route ${JSON.stringify(id)}`);
+      existing.close("Duplicate Route");
+    }
+    this.remotes.set(id, route);
+    this.logger.info(`${route.label()} - Route connection registered with ${info.server_name ?? id}`);
+    if (existing === undefined && this.remotes.size > 1) this.#gossip(route, info);
+    this.#refreshConnectUrls();
+    return true;
+  }
+
+  /**
+   * Of two routes to the same peer keep the one solicited by the server with the smaller id, so both
+   * ends keep the same connection. nats-server keeps the first it registered; with it we do the same.
+   */
+  #keepNewer(existing: RouteConn, incoming: RouteConn): boolean {
+    const peerIsPetrel = typeof incoming.remoteInfo?.go === "string" && String(incoming.remoteInfo.go).startsWith("petrel");
+    if (!peerIsPetrel) return false;
+    const me = this.server.serverId;
+    const solicitor = (r: RouteConn) => r.solicited ? me : r.remoteId;
+    const a = solicitor(existing);
+    const b = solicitor(incoming);
+    if (a === b) return false;
+    return b < a;
+  }
+
+  /** Tell the other routes about a new peer so that they connect to it too (full mesh). */
+  #gossip(route: RouteConn, info: RouteInfo): void {
+    const fwd: Record<string, unknown> = { ...info };
+    if (fwd.ip === undefined && info.port !== undefined && info.port > 0) {
+      fwd.ip = `nats-route://${joinHostPort(route.duplex.info.remoteHost, info.port)}/`;
+    }
+    if (fwd.ip === undefined) return;
+    delete fwd.nonce;
+    const json = JSON.stringify(fwd);
+    for (const r of this.remotes.values()) if (r !== route) r.sendInfo(json);
+  }
+
+  asyncInfo(route: RouteConn, info: RouteInfo): void {
+    if (info.server_id !== route.remoteId) {
+      this.#implicit(info, route, this.options.connect_retries);
+      return;
+    }
+    route.connectUrls = info.connect_urls ?? [];
+    this.#refreshConnectUrls();
+  }
+
+  routeClosed(route: RouteConn): void {
+    this.routes.delete(route);
+    const id = route.remoteId;
+    const wasRegistered = id !== "" && this.remotes.get(id) === route;
+    if (wasRegistered) {
+      this.remotes.delete(id);
+      this.logger.info(`${route.label()} - Route connection closed: ${route.closeReason}`);
+      // While shutting down, clients keep the cluster's URLs: they need them to fail over.
+      if (!this.#stopped) this.#refreshConnectUrls();
+    } else {
+      this.logger.debug(`${route.label()} - Route connection closed: ${route.closeReason}`);
+    }
+    if (this.#stopped) return;
+    for (const s of this.#solicits) {
+      if (s.conn === route) {
+        s.conn = undefined;
+        this.#scheduleSolicit(s, backoff(1) + Math.floor(Math.random() * RETRY_MIN_MS));
+      } else if (wasRegistered && s.knownId === id) {
+        this.#scheduleSolicit(s, backoff(1) + Math.floor(Math.random() * RETRY_MIN_MS));
+      }
+    }
+    // A gossiped peer that drops (not as a duplicate) is tried again a few times; a restarted node
+    // rejoins through its own configured routes anyway.
+    if (wasRegistered && route.solicited && route.configuredUrl === undefined && route.closeReason !== "Duplicate Route" && route.remoteInfo !== undefined) {
+      const info = route.remoteInfo;
+      const ip = info.ip ?? (info.port ? `nats-route://${joinHostPort(route.duplex.info.remoteHost, info.port)}/` : undefined);
+      if (ip !== undefined) {
+        this.#later(() => this.#implicit({ ...info, ip }, route, Math.max(this.options.connect_retries, 3)), backoff(1));
+      }
+    }
+  }
+
+  *localInterest(): Iterable<{ subject: string; queue: string | undefined; weight: number }> {
+    for (const i of this.#interest.values()) yield { subject: i.subject, queue: i.queue, weight: i.count };
+  }
+
+  // ---- local interest ----
+
+  #localSubChanged(sub: Subscription, added: boolean): void {
+    const kind = sub.owner.kind;
+    if (kind === "route" || kind === "gateway") return;
+    const key = sub.queue === undefined ? sub.subject : `${sub.subject} ${sub.queue}`;
+    let entry = this.#interest.get(key);
+    if (added) {
+      if (entry === undefined) {
+        entry = { subject: sub.subject, queue: sub.queue, count: 0 };
+        this.#interest.set(key, entry);
+      }
+      entry.count++;
+      if (entry.count === 1 || entry.queue !== undefined) this.#announce(true, entry);
+      return;
+    }
+    if (entry === undefined) return;
+    entry.count--;
+    if (entry.count <= 0) {
+      this.#interest.delete(key);
+      this.#announce(false, entry);
+    } else if (entry.queue !== undefined) {
+      this.#announce(true, entry);
+    }
+  }
+
+  #announce(added: boolean, i: LocalInterest): void {
+    for (const r of this.remotes.values()) r.sendInterest(added, i.subject, i.queue, i.count);
+  }
+
+  // ---- client URLs ----
+
+  ownClientUrl(): string {
+    const o = this.server.options;
+    if (o.client_advertise !== undefined && o.client_advertise !== "") return o.client_advertise;
+    return joinHostPort(reachableHost(this.server.clientHost), this.server.clientPort);
+  }
+
+  #refreshConnectUrls(): void {
+    if (this.options.no_advertise) return;
+    const urls = [this.ownClientUrl()];
+    for (const r of this.remotes.values()) for (const u of r.connectUrls) if (!urls.includes(u)) urls.push(u);
+    const before = this.server.connectUrls;
+    if (before.length === urls.length && before.every((u, i) => u === urls[i])) return;
+    this.server.connectUrls = urls;
+    this.server.broadcastInfo();
+  }
+}
+
+/** Credentials a solicited route presents in its CONNECT. */
+const routeCreds = new WeakMap<RouteConn, { user?: string; password?: string }>();
+
+function backoff(attempt: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.max(0, attempt - 1));
+}
+
+function sameHost(a: string, b: string): boolean {
+  const norm = (h: string) => (h === "localhost" ? "127.0.0.1" : h);
+  return norm(a) === norm(b);
+}

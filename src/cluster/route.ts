@@ -1,0 +1,503 @@
+/**
+ * One route connection to another server of the cluster: the handshake (CONNECT/INFO), the peer's interest
+ * (RS+/RS-, LS+/LS-) kept as route-owned subscriptions in the server's sublist, and messages in both
+ * directions (RMSG/HMSG). A message reaching a route is sent once per route even when several of the
+ * route's subscriptions match it; queue groups the router picked this route for ride along in the frame.
+ */
+import type { ConnHandler, Duplex } from "../transport/types.ts";
+import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
+import { OutBuffer } from "../server/outbound.ts";
+import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
+import { interestLine, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs, writeRoutedMsg } from "./protocol.ts";
+import type { RouteHost } from "./types.ts";
+
+const enc = new TextEncoder();
+const PING = enc.encode("PING\r\n");
+const PONG = enc.encode("PONG\r\n");
+const NO_QUEUES: readonly Uint8Array[] = [];
+const NO_EXTRAS: RoutedArgs = { reply: -1, queueFrom: 0, queueTo: 0 };
+/** Routes carry the cluster's whole traffic; they get more room than a client before being cut. */
+const ROUTE_MAX_PENDING = 512 * 1024 * 1024;
+/** A route control line may carry a long subject plus account and queue. */
+const ROUTE_MAX_CONTROL_LINE = 64 * 1024;
+
+export type RouteState = "handshake" | "active" | "closed";
+
+/** A remote subscription as the router sees it, with the queue name ready for RMSG frames. */
+interface RouteSub extends Subscription {
+  readonly queueBytes: Uint8Array | undefined;
+}
+
+export interface RouteStats {
+  in_msgs: number;
+  out_msgs: number;
+  in_bytes: number;
+  out_bytes: number;
+}
+
+export class RouteConn implements ConnHandler, SubOwner {
+  readonly cid: number;
+  readonly kind = "route" as const;
+  readonly echo = true;
+  readonly duplex: Duplex;
+  readonly host: RouteHost;
+  /** We dialed it (explicit or gossiped URL) rather than accepted it. */
+  readonly solicited: boolean;
+  /** The configured URL this connection was dialed for (explicit routes only). */
+  readonly configuredUrl: string | undefined;
+  readonly parser: Parser;
+  readonly out = new OutBuffer(16 * 1024);
+  readonly subs = new Map<string, RouteSub>();
+  readonly stats: RouteStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
+  readonly start = new Date();
+  lastActivity = Date.now();
+  state: RouteState = "handshake";
+  closeReason = "";
+  remoteId = "";
+  remoteName = "";
+  remoteInfo: RouteInfo | undefined;
+  /** Client URLs the peer advertises (for connect_urls). */
+  connectUrls: string[] = [];
+  rttMs = 0;
+
+  #connectSeen = false;
+  #flushQueued = false;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #pingsOut = 0;
+  #pingSentAt = 0;
+  // The frame of the last message written, so that another matching subscription of this route (a queue
+  // group picked after a plain match) joins that frame instead of sending the message twice.
+  #lastMsg: RoutedMsg | undefined;
+  #lastStart = 0;
+  #lastEnd = 0;
+  #lastQueues: Uint8Array[] = [];
+  #subject = "";
+  #subjectBytes = new Uint8Array(0);
+
+  constructor(cid: number, duplex: Duplex, host: RouteHost, opts: { solicited: boolean; configuredUrl?: string }) {
+    this.cid = cid;
+    this.duplex = duplex;
+    this.host = host;
+    this.solicited = opts.solicited;
+    this.configuredUrl = opts.configuredUrl;
+    this.parser = new Parser("route", this, { maxControlLine: ROUTE_MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
+  }
+
+  /** Send CONNECT (when we dialed) and INFO; arm the auth and ping timers. */
+  begin(authTimeoutMs: number | undefined): void {
+    if (this.solicited) {
+      this.#connectSeen = true;
+      this.out.text(`CONNECT ${this.host.routeConnectJson(this)}\r\n`);
+    } else if (authTimeoutMs !== undefined) {
+      this.#authTimer = setTimeout(() => this.closeWithError("Authentication Timeout", "Authentication Timeout"), authTimeoutMs);
+    }
+    this.out.text(`INFO ${this.host.routeInfoJson()}\r\n`);
+    this.flushSoon();
+    const interval = this.host.server.options.ping_interval;
+    if (interval > 0) this.#pingTimer = setInterval(() => this.#onPingTimer(), interval);
+  }
+
+  #onPingTimer(): void {
+    if (this.state === "closed") return;
+    if (this.#pingsOut + 1 > this.host.server.options.ping_max) {
+      this.closeWithError("Stale Connection", "Stale Connection");
+      return;
+    }
+    this.#pingsOut++;
+    this.#pingSentAt = Date.now();
+    this.out.bytes(PING);
+    this.flushSoon();
+  }
+
+  // ---- transport callbacks ----
+
+  onData(data: Uint8Array): void {
+    if (this.state === "closed") return;
+    this.lastActivity = Date.now();
+    this.parser.feed(data);
+  }
+
+  onDrain(): void {}
+
+  onClose(_err?: Error): void {
+    if (this.state !== "closed") this.#teardown(this.closeReason || "Route Closed");
+  }
+
+  // ---- parser callbacks ----
+
+  onError(err: ParseError): void {
+    this.host.logger.debug(`${this.label()} - Route parser ERROR: ${err.detail}`);
+    if (err.kind === "unknown_op") this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+    else this.close("Protocol Violation");
+  }
+
+  onControl(op: OpCode, args: Args): void {
+    if (!this.#connectSeen && op !== OP.CONNECT) {
+      // An accepted connection must present CONNECT (credentials, cluster name) before anything else.
+      this.closeWithError("Authorization Violation", "Authorization Violation");
+      return;
+    }
+    switch (op) {
+      case OP.PING:
+        this.out.bytes(PONG);
+        this.flushSoon();
+        return;
+      case OP.PONG:
+        if (this.#pingSentAt > 0) this.rttMs = Date.now() - this.#pingSentAt;
+        this.#pingsOut = 0;
+        return;
+      case OP.CONNECT:
+        this.#processConnect(args.count > 0 ? argString(args, 0) : "");
+        return;
+      case OP.INFO:
+        this.#processInfo(args.count > 0 ? argString(args, 0) : "");
+        return;
+      case OP.OK:
+        return;
+      case OP.ERR:
+        this.host.logger.error(`${this.label()} - Route Error ${bytesToString(args.line, 0, args.line.length)}`);
+        return;
+      case OP.RSPLUS:
+        this.#interest(args, 0, true);
+        return;
+      case OP.RSMINUS:
+        this.#interest(args, 0, false);
+        return;
+      case OP.LSPLUS:
+        this.#interest(args, 1, true);
+        return;
+      case OP.LSMINUS:
+        this.#interest(args, 1, false);
+        return;
+      default:
+        // Old-style SUB/UNSUB are not part of the 2.9 route protocol.
+        this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+    }
+  }
+
+  onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
+    if (this.state !== "active") {
+      this.close("Protocol Violation");
+      return;
+    }
+    // RMSG/HMSG: acc subject [...] sizes. LMSG carries the origin cluster first.
+    let first = 0;
+    if (op === OP.LMSG) first = 1;
+    else if (op !== OP.RMSG && op !== OP.HMSG) {
+      this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+      return;
+    }
+    const sizes = op === OP.HMSG ? 2 : 1;
+    if (args.count < first + 2 + sizes) {
+      this.close("Protocol Violation");
+      return;
+    }
+    this.stats.in_msgs++;
+    this.stats.in_bytes += payload.length;
+    const st = this.host.server.stats;
+    st.in_msgs++;
+    st.in_bytes += payload.length;
+    if (!isGlobalAccount(args, first)) return; // other accounts ($SYS) have no subscribers here
+    const ra = args.count === first + 2 + sizes ? NO_EXTRAS : routedArgs(args.line, args.starts, args.ends, args.count, first + 2, sizes);
+    if (ra === undefined) {
+      this.close("Protocol Violation");
+      return;
+    }
+    const si = first + 1;
+    this.#readSubject(args.line, args.starts[si], args.ends[si]);
+    const msg: RoutedMsg = {
+      subject: this.#subject,
+      subjectBytes: this.#subjectBytes,
+      reply: ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null,
+      hdrSize,
+      payload,
+    };
+    this.#deliverLocal(msg, args, ra.queueFrom, ra.queueTo);
+  }
+
+  /**
+   * The subject of an incoming message as a string and as bytes. Streams on a route tend to repeat the
+   * same subject, so the last one is kept and reused when the bytes match (no decode, no new view).
+   */
+  #readSubject(line: Uint8Array, s: number, e: number): void {
+    const last = this.#subjectBytes;
+    const n = e - s;
+    if (last.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (last[i] !== line[s + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return;
+    }
+    this.#subjectBytes = line.slice(s, e);
+    this.#subject = bytesToString(line, s, e);
+  }
+
+  /** One hop: a message from a route goes to local subscribers only, each named queue group once. */
+  #deliverLocal(msg: RoutedMsg, args: Args, qFrom: number, qTo: number): void {
+    const server = this.host.server;
+    const r = server.sublist.match(msg.subject);
+    for (const sub of r.psubs) {
+      if (isRemote(sub)) continue;
+      if (sub.filtered && sub.owner.deliveryDenied?.(msg.subject)) continue;
+      this.#deliverTo(sub, msg);
+    }
+    if (qTo <= qFrom || r.qsubs.length === 0) return;
+    for (const group of r.qsubs) {
+      const name = group[0]?.queue;
+      if (name === undefined || !namedIn(args, qFrom, qTo, name)) continue;
+      const pick = pickLocal(group, msg.subject);
+      if (pick !== undefined) this.#deliverTo(pick, msg);
+    }
+  }
+
+  #deliverTo(sub: Subscription, msg: RoutedMsg): void {
+    const server = this.host.server;
+    sub.delivered++;
+    if (sub.max > 0 && sub.delivered >= sub.max) {
+      server.removeSubscription(sub);
+      sub.owner.removeSub(sub);
+    }
+    sub.owner.deliver(sub, msg);
+  }
+
+  #processConnect(json: string): void {
+    if (this.solicited || this.#connectSeen) {
+      this.close("Protocol Violation");
+      return;
+    }
+    const c = parseRouteConnect(json);
+    if (c === undefined) {
+      this.close("Protocol Violation");
+      return;
+    }
+    const refused = this.host.checkConnect(this, c);
+    if (refused !== undefined) {
+      this.host.logger.error(`${this.label()} - ${refused}`);
+      this.closeWithError(refused, refused);
+      return;
+    }
+    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
+    this.#connectSeen = true;
+    if (c.name !== undefined) this.remoteId = c.name;
+  }
+
+  #processInfo(json: string): void {
+    const info = parseRouteInfo(json);
+    if (info === undefined) {
+      this.close("Protocol Violation");
+      return;
+    }
+    if (this.state === "active") {
+      this.host.asyncInfo(this, info);
+      return;
+    }
+    this.remoteId = info.server_id;
+    this.remoteName = info.server_name ?? "";
+    this.remoteInfo = info;
+    this.connectUrls = info.connect_urls ?? [];
+    if (!this.host.register(this, info)) return;
+    this.state = "active";
+    for (const i of this.host.localInterest()) this.out.text(interestLine(true, i.subject, i.queue, i.weight));
+    this.flushSoon();
+  }
+
+  /** RS+/LS+ `acc subject [queue weight]`, RS-/LS- `acc subject [queue]` (offset skips LS's origin). */
+  #interest(args: Args, offset: number, added: boolean): void {
+    if (this.state !== "active") {
+      this.close("Protocol Violation");
+      return;
+    }
+    const n = args.count - offset;
+    if (n < 2 || n > 4) {
+      this.close("Protocol Violation");
+      return;
+    }
+    if (!isGlobalAccount(args, offset)) return;
+    const subject = argString(args, offset + 1);
+    const queue = n >= 3 ? argString(args, offset + 2) : undefined;
+    const key = queue === undefined ? subject : `${subject} ${queue}`;
+    const existing = this.subs.get(key);
+    const server = this.host.server;
+    if (!added) {
+      if (existing !== undefined) {
+        this.subs.delete(key);
+        server.removeSubscription(existing);
+      }
+      return;
+    }
+    const weight = n === 4 ? Math.max(1, parseSize(args.line, args.starts[offset + 3], args.ends[offset + 3])) : 1;
+    if (existing !== undefined) {
+      existing.weight = weight;
+      return;
+    }
+    const sub: RouteSub = {
+      subject,
+      queue,
+      queueBytes: queue === undefined ? undefined : enc.encode(queue),
+      sid: key,
+      sidBytes: enc.encode(key),
+      owner: this,
+      max: 0,
+      delivered: 0,
+      filtered: false,
+      weight,
+    };
+    this.subs.set(key, sub);
+    server.addSubscription(sub);
+  }
+
+  // ---- SubOwner: messages from local publishers to the peer ----
+
+  deliver(sub: Subscription, msg: RoutedMsg): void {
+    if (this.state !== "active") return;
+    const qb = (sub as RouteSub).queueBytes;
+    if (msg === this.#lastMsg) {
+      if (qb === undefined) return; // already on its way; the peer delivers to all its plain subscribers
+      this.#lastQueues.push(qb);
+      this.#rewriteLast(msg);
+      return;
+    }
+    this.#lastMsg = msg;
+    this.#lastQueues = qb === undefined ? [] : [qb];
+    this.#lastStart = writeRoutedMsg(this.out, msg.subjectBytes, msg.reply, qb === undefined ? NO_QUEUES : this.#lastQueues, msg.hdrSize, msg.payload);
+    this.#lastEnd = this.out.len;
+    this.stats.out_msgs++;
+    this.stats.out_bytes += msg.payload.length;
+    const st = this.host.server.stats;
+    st.out_msgs++;
+    st.out_bytes += msg.payload.length;
+    if (this.out.len > ROUTE_MAX_PENDING) {
+      this.host.logger.info(`${this.label()} - Slow Consumer Detected (route)`);
+      this.host.server.stats.slow_consumers++;
+      this.out.len = 0;
+      this.#teardown("Slow Consumer");
+      this.duplex.close();
+      return;
+    }
+    this.flushSoon();
+  }
+
+  /** Replace the last frame with one naming more queue groups (bytes written after it move before it). */
+  #rewriteLast(msg: RoutedMsg): void {
+    const out = this.out;
+    if (this.#lastEnd !== out.len) {
+      const tail = out.buf.slice(this.#lastEnd, out.len);
+      out.len = this.#lastStart;
+      out.bytes(tail);
+    } else {
+      out.len = this.#lastStart;
+    }
+    this.#lastStart = writeRoutedMsg(out, msg.subjectBytes, msg.reply, this.#lastQueues, msg.hdrSize, msg.payload);
+    this.#lastEnd = out.len;
+  }
+
+  removeSub(sub: Subscription): void {
+    const key = sub.sid;
+    if (this.subs.get(key) === sub) this.subs.delete(key);
+  }
+
+  /** Announce a change of local interest. */
+  sendInterest(added: boolean, subject: string, queue: string | undefined, weight: number): void {
+    if (this.state !== "active") return;
+    this.out.text(interestLine(added, subject, queue, weight));
+    this.flushSoon();
+  }
+
+  sendInfo(json: string): void {
+    if (this.state === "closed") return;
+    this.out.text(`INFO ${json}\r\n`);
+    this.flushSoon();
+  }
+
+  flushSoon(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  flush(): void {
+    this.#flushQueued = false;
+    this.#lastMsg = undefined;
+    if (this.out.len === 0 || this.state === "closed") return;
+    this.duplex.write(this.out.take());
+  }
+
+  // ---- closing ----
+
+  closeWithError(text: string, reason: string): void {
+    if (this.state === "closed") return;
+    this.out.text(`-ERR '${text}'\r\n`);
+    this.close(reason);
+  }
+
+  close(reason: string): void {
+    if (this.state === "closed") return;
+    this.#flushQueued = false;
+    this.#lastMsg = undefined;
+    if (this.out.len > 0) this.duplex.write(this.out.take());
+    this.#teardown(reason);
+    this.duplex.close();
+  }
+
+  #teardown(reason: string): void {
+    this.state = "closed";
+    this.closeReason = reason;
+    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
+    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
+    const server = this.host.server;
+    for (const sub of this.subs.values()) server.removeSubscription(sub);
+    this.subs.clear();
+    this.host.routeClosed(this);
+  }
+
+  label(): string {
+    const i = this.duplex.info;
+    return `${i.remoteHost}:${i.remotePort} - rid:${this.cid}`;
+  }
+}
+
+function isRemote(sub: Subscription): boolean {
+  const k = sub.owner.kind;
+  return k === "route" || k === "gateway";
+}
+
+/** Is argument i the global account "$G"? (compared as bytes: this is on every routed message) */
+function isGlobalAccount(args: Args, i: number): boolean {
+  const s = args.starts[i];
+  return args.ends[i] - s === 2 && args.line[s] === 36 && args.line[s + 1] === 71;
+}
+
+function namedIn(args: Args, from: number, to: number, name: string): boolean {
+  for (let i = from; i < to; i++) {
+    const s = args.starts[i];
+    const e = args.ends[i];
+    if (e - s !== name.length) continue;
+    let same = true;
+    for (let k = 0; k < name.length; k++) {
+      if (args.line[s + k] !== name.charCodeAt(k)) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
+function pickLocal(group: readonly Subscription[], subject: string): Subscription | undefined {
+  let n = 0;
+  for (const s of group) if (!isRemote(s) && !(s.filtered && s.owner.deliveryDenied?.(subject))) n++;
+  if (n === 0) return undefined;
+  let k = Math.floor(Math.random() * n);
+  for (const s of group) {
+    if (isRemote(s) || (s.filtered && s.owner.deliveryDenied?.(subject))) continue;
+    if (k-- === 0) return s;
+  }
+  return undefined;
+}

@@ -1,0 +1,40 @@
+// Small conveniences around the official client for integration tests.
+import { connect, type Msg, type NatsConnection, type NodeConnectionOptions, type Subscription } from "@nats-io/transport-node";
+import type { RunningServer } from "./servers.ts";
+
+/** Connects without reconnect attempts (a lost server surfaces as a close, not a hang). */
+export function connectTo(server: RunningServer, opts: NodeConnectionOptions = {}): Promise<NatsConnection> {
+  return connect({ servers: server.url, reconnect: false, timeout: 5000, ...opts });
+}
+
+/** Subscribes with a callback that collects every message; `until(n)` waits for at least n of them. */
+export function collect(nc: NatsConnection, subject: string, opts: { queue?: string; max?: number } = {}): {
+  sub: Subscription;
+  msgs: Msg[];
+  until(n: number, timeoutMs?: number): Promise<Msg[]>;
+} {
+  const msgs: Msg[] = [];
+  const sub = nc.subscribe(subject, {
+    ...opts,
+    callback: (err, msg) => {
+      if (!err) msgs.push(msg);
+    },
+  });
+  const until = async (n: number, timeoutMs = 3000): Promise<Msg[]> => {
+    const deadline = Date.now() + timeoutMs;
+    while (msgs.length < n) {
+      if (Date.now() > deadline) throw new Error(`${subject}: got ${msgs.length} of ${n} messages`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return msgs;
+  };
+  return { sub, msgs, until };
+}
+
+export const te = new TextEncoder();
+export const td = new TextDecoder();
+
+/** Closes every connection, ignoring ones already closed. */
+export async function closeAll(conns: Array<NatsConnection | undefined>): Promise<void> {
+  await Promise.all(conns.map((nc) => (nc && !nc.isClosed() ? nc.close().catch(() => {}) : Promise.resolve())));
+}

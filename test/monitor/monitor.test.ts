@@ -1,0 +1,192 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Hono } from "hono";
+import { createMonitorApp } from "../../src/monitor/app.ts";
+import { applyDefaults } from "../../src/config/normalize.ts";
+import { Server } from "../../src/server/server.ts";
+import { createMemoryTransport } from "../../transports/memory.ts";
+import { openRaw, type RawConn } from "../../transports/raw_client.ts";
+
+type Json = Record<string, unknown>;
+
+async function get(app: Hono, path: string): Promise<{ status: number; body: Json; text: string }> {
+  const res = await app.fetch(new Request(`http://x${path}`));
+  const text = await res.text();
+  let body: Json = {};
+  try {
+    body = JSON.parse(text) as Json;
+  } catch {
+    // not JSON (404, 400)
+  }
+  return { status: res.status, body, text };
+}
+
+async function sync(c: RawConn): Promise<void> {
+  const n = c.text().split("PONG").length;
+  c.write("PING\r\n");
+  await c.waitFor((t) => t.split("PONG").length > n);
+}
+
+describe("monitoring app", () => {
+  const { transport } = createMemoryTransport();
+  const server = new Server(applyDefaults({ host: "127.0.0.1", port: 0, server_name: "mon-test" }), { transport });
+  const app = createMonitorApp(server, { httpHost: "127.0.0.1", httpPort: 8222, cores: 2, memory: () => 1234 });
+  const conns: RawConn[] = [];
+
+  async function client(connect: Json, subs: string[]): Promise<RawConn> {
+    const c = await openRaw(transport, { host: "127.0.0.1", port: server.clientPort });
+    conns.push(c);
+    await c.waitFor("INFO");
+    c.write(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, ...connect })}\r\n`);
+    subs.forEach((s, i) => c.write(`SUB ${s} ${i + 1}\r\n`));
+    await sync(c);
+    return c;
+  }
+
+  before(async () => {
+    await server.start();
+    await client({ name: "alpha", lang: "go", version: "1.0" }, ["a.>", "b"]);
+    await client({ name: "beta" }, ["c", "d", "e"]);
+    const pub = await client({}, []);
+    pub.write("PUB b 3\r\nabc\r\n");
+    await sync(pub);
+    await sync(conns[0]);
+  });
+  after(async () => {
+    for (const c of conns) c.close();
+    await server.shutdown();
+  });
+
+  it("/varz has nats-server's fields and live counters", async () => {
+    const { status, body } = await get(app, "/varz");
+    assert.equal(status, 200);
+    assert.equal(body.server_id, server.serverId);
+    assert.equal(body.server_name, "mon-test");
+    assert.equal(body.version, "2.9.10");
+    assert.equal(body.port, server.clientPort);
+    assert.equal(body.http_port, 8222);
+    assert.equal(body.connections, 3);
+    assert.equal(body.total_connections, 3);
+    assert.equal(body.subscriptions, 5);
+    assert.equal(body.in_msgs, 1);
+    assert.equal(body.out_msgs, 1);
+    assert.equal(body.in_bytes, 3);
+    assert.equal(body.max_payload, 1024 * 1024);
+    assert.equal(body.ping_interval, 120_000 * 1e6, "durations in nanoseconds");
+    assert.equal(body.auth_timeout, 2);
+    assert.equal(body.mem, 1234);
+    assert.equal(body.cores, 2);
+    assert.equal(body.auth_required, undefined);
+    assert.match(String(body.uptime), /^\d+s$/);
+    assert.ok(!Number.isNaN(Date.parse(String(body.now))));
+  });
+
+  it("/connz lists connections with paging, sorting, cid and subs", async () => {
+    const all = await get(app, "/connz");
+    assert.equal(all.status, 200);
+    const list = all.body.connections as Json[];
+    assert.equal(all.body.num_connections, 3);
+    assert.equal(all.body.total, 3);
+    assert.deepEqual(list.map((c) => c.cid), [...list.map((c) => c.cid as number)].sort((a, b) => a - b));
+    assert.equal(list[0].name, "alpha");
+    assert.equal(list[0].lang, "go");
+    assert.equal(list[0].subscriptions, 2);
+    assert.equal(list[0].subscriptions_list, undefined);
+    assert.equal(list[0].kind, "Client");
+
+    const subs = await get(app, "/connz?subs=1");
+    assert.deepEqual(((subs.body.connections as Json[])[0].subscriptions_list as string[]).sort(), ["a.>", "b"]);
+    const detail = await get(app, "/connz?subs=detail");
+    const d0 = (detail.body.connections as Json[])[0].subscriptions_list_detail as Json[];
+    assert.deepEqual(d0.map((s) => s.subject).sort(), ["a.>", "b"]);
+
+    const cid = list[1].cid as number;
+    const one = await get(app, `/connz?cid=${cid}`);
+    assert.deepEqual((one.body.connections as Json[]).map((c) => c.cid), [cid]);
+
+    const page = await get(app, "/connz?offset=1&limit=1");
+    assert.equal(page.body.offset, 1);
+    assert.equal(page.body.limit, 1);
+    assert.equal(page.body.total, 3);
+    assert.deepEqual((page.body.connections as Json[]).map((c) => c.cid), [cid]);
+
+    const bySubs = await get(app, "/connz?sort=subs");
+    assert.deepEqual((bySubs.body.connections as Json[]).map((c) => c.subscriptions), [3, 2, 0]);
+    const byMsgsFrom = await get(app, "/connz?sort=msgs_from");
+    assert.equal((byMsgsFrom.body.connections as Json[])[0].in_msgs, 1);
+  });
+
+  it("/connz rejects bad parameters with 400", async () => {
+    // Checked against nats-server 2.9.10: each of these answers 400.
+    for (const q of ["sort=bogus", "offset=x", "cid=abc", "limit=1.5", "limit=x"]) {
+      const r = await get(app, `/connz?${q}`);
+      assert.equal(r.status, 400, q);
+    }
+  });
+
+  it("/subsz counts and lists subscriptions, filtered by test=", async () => {
+    const plain = await get(app, "/subsz");
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body.num_subscriptions, 5);
+    assert.equal(plain.body.subscriptions_list, undefined);
+    const subs = await get(app, "/subsz?subs=1");
+    assert.equal(subs.body.total, 5);
+    assert.deepEqual((subs.body.subscriptions_list as Json[]).map((s) => s.subject).sort(), ["a.>", "b", "c", "d", "e"]);
+    const test = await get(app, "/subsz?subs=1&test=a.x.y");
+    assert.deepEqual((test.body.subscriptions_list as Json[]).map((s) => s.subject), ["a.>"]);
+    const none = await get(app, "/subsz?subs=1&test=zzz");
+    assert.equal(none.body.total, 0);
+    const alias = await get(app, "/subscriptionsz");
+    assert.equal(alias.status, 200);
+  });
+
+  it("/healthz is ok while running; other endpoints answer; unknown paths are 404", async () => {
+    const h = await get(app, "/healthz");
+    assert.equal(h.status, 200);
+    assert.deepEqual(h.body, { status: "ok" });
+    for (const p of ["/routez", "/gatewayz", "/leafz", "/accountz", "/jsz", "/"]) {
+      assert.equal((await get(app, p)).status, 200, p);
+    }
+    assert.equal((await get(app, "/routez")).body.num_routes, 0);
+    const nf = await get(app, "/nope");
+    assert.equal(nf.status, 404);
+  });
+
+  // Observed on nats-server 2.9.10 (/connz and /subsz of a server with 3 clients); Petrel differs today.
+  it("parity: /connz?limit=0 and negative limit/offset fall back to the defaults (200, limit 1024, offset 0)", async () => {
+    for (const q of ["limit=0", "limit=-1", "offset=-1"]) {
+      const r = await get(app, `/connz?${q}`);
+      assert.equal(r.status, 200, `${q}: ${r.text}`);
+      assert.equal(r.body.limit, 1024, q);
+      assert.equal(r.body.offset, 0, q);
+      assert.equal(r.body.num_connections, 3, q);
+    }
+  });
+
+  it("parity: /subsz?subs=1&test= must be a valid publish subject (400 otherwise)", async () => {
+    const r = await get(app, "/subsz?subs=1&test=a.*");
+    assert.equal(r.status, 400, r.text);
+  });
+
+  it("/healthz reports a registered health problem with 503", async () => {
+    server.monitorSections.set("healthz", () => "JetStream not ready");
+    try {
+      const h = await get(app, "/healthz");
+      assert.equal(h.status, 503);
+      assert.equal(h.body.status, "unavailable");
+      assert.equal(h.body.error, "JetStream not ready");
+    } finally {
+      server.monitorSections.delete("healthz");
+    }
+  });
+});
+
+describe("monitoring app: stopped server", () => {
+  it("/healthz is 503 when the server is not running", async () => {
+    const server = new Server(applyDefaults({ host: "127.0.0.1", port: 0 }));
+    const app = createMonitorApp(server, { httpHost: "127.0.0.1", httpPort: 0 });
+    const h = await get(app, "/healthz");
+    assert.equal(h.status, 503);
+    assert.equal(typeof h.body.error, "string");
+  });
+});

@@ -1,0 +1,90 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { OutBuffer, writeInt } from "../../src/server/outbound.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+describe("writeInt", () => {
+  it("writes 0..large numbers as decimal digits", () => {
+    for (const n of [0, 1, 9, 10, 11, 99, 100, 1234, 65536, 1048576, 999999999, 2 ** 31, 2 ** 32 + 7, Number.MAX_SAFE_INTEGER]) {
+      const b = new Uint8Array(32);
+      const end = writeInt(b, 3, n);
+      assert.equal(dec.decode(b.subarray(3, end)), String(n));
+    }
+  });
+  it("property: matches String(n) at any offset", () => {
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.nat({ max: 8 }), (n, off) => {
+        const b = new Uint8Array(32);
+        const end = writeInt(b, off, n);
+        assert.equal(dec.decode(b.subarray(off, end)), String(n));
+        assert.equal(end - off, String(n).length);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("OutBuffer", () => {
+  it("MSG with and without reply", () => {
+    const o = new OutBuffer(16);
+    o.msg(enc.encode("foo.bar"), enc.encode("7"), null, -1, enc.encode("hello"));
+    o.msg(enc.encode("foo"), enc.encode("12"), enc.encode("_INBOX.1"), -1, new Uint8Array(0));
+    o.msg(enc.encode("foo"), enc.encode("1"), new Uint8Array(0), -1, enc.encode("x"));
+    assert.equal(dec.decode(o.take()), "MSG foo.bar 7 5\r\nhello\r\nMSG foo 12 _INBOX.1 0\r\n\r\nMSG foo 1 1\r\nx\r\n");
+    assert.equal(o.len, 0);
+  });
+  it("HMSG carries header and total sizes", () => {
+    const o = new OutBuffer(8);
+    const hdr = "NATS/1.0\r\nA: b\r\n\r\n";
+    o.msg(enc.encode("s"), enc.encode("3"), enc.encode("r"), hdr.length, enc.encode(`${hdr}body`));
+    assert.equal(dec.decode(o.take()), `HMSG s 3 r ${hdr.length} ${hdr.length + 4}\r\n${hdr}body\r\n`);
+  });
+  it("grows for large frames and many appends, keeping earlier bytes", () => {
+    const o = new OutBuffer(4);
+    const big = new Uint8Array(100_000).fill(97);
+    o.text("PING\r\n");
+    o.msg(enc.encode("big"), enc.encode("1"), null, -1, big);
+    o.bytes(enc.encode("+OK\r\n"));
+    const out = dec.decode(o.take());
+    assert.ok(out.startsWith("PING\r\nMSG big 1 100000\r\naaaa"));
+    assert.ok(out.endsWith("aaaa\r\n+OK\r\n"));
+    assert.equal(out.length, 6 + "MSG big 1 100000\r\n".length + 100_000 + 2 + 5);
+  });
+  it("take() returns a copy independent of later writes", () => {
+    const o = new OutBuffer(64);
+    o.text("abc");
+    const first = o.take();
+    o.text("xyz");
+    assert.equal(dec.decode(first), "abc");
+    assert.equal(dec.decode(o.take()), "xyz");
+  });
+  it("property: a stream of frames renders exactly like the string form", () => {
+    const frame = fc.record({
+      subject: fc.stringMatching(/^[a-z.]{1,20}$/),
+      sid: fc.nat({ max: 1e9 }).map(String),
+      reply: fc.option(fc.stringMatching(/^[A-Z_.0-9]{1,20}$/), { nil: null }),
+      hdr: fc.option(fc.stringMatching(/^[ -~]{0,30}$/), { nil: null }),
+      body: fc.stringMatching(/^[ -~\r\n]{0,200}$/),
+    });
+    fc.assert(
+      fc.property(fc.array(frame, { maxLength: 20 }), fc.integer({ min: 1, max: 64 }), (frames, initial) => {
+        const o = new OutBuffer(initial);
+        let want = "";
+        for (const f of frames) {
+          const payload = (f.hdr ?? "") + f.body;
+          const h = f.hdr === null ? -1 : f.hdr.length;
+          o.msg(enc.encode(f.subject), enc.encode(f.sid), f.reply === null ? null : enc.encode(f.reply), h, enc.encode(payload));
+          const r = f.reply === null ? "" : `${f.reply} `;
+          want += h >= 0
+            ? `HMSG ${f.subject} ${f.sid} ${r}${h} ${payload.length}\r\n${payload}\r\n`
+            : `MSG ${f.subject} ${f.sid} ${r}${payload.length}\r\n${payload}\r\n`;
+        }
+        assert.equal(dec.decode(o.take()), want);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

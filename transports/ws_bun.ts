@@ -1,0 +1,96 @@
+/**
+ * WebSocket on Bun: Bun.serve's native WebSocket server (uWebSockets, with permessage-deflate) feeding the
+ * runtime-agnostic WsConnection. Used by the standalone listener and by the serverless fetch handler.
+ */
+import type { AcceptFn, ConnInfo, Listener } from "../src/transport/types.ts";
+import { type NativeSocket, WsConnection } from "../src/websocket/connection.ts";
+import { rejectionResponse, validateHandshake } from "../src/websocket/handshake.ts";
+import type { WebSocketSettings } from "../src/websocket/settings.ts";
+
+/** Per-socket data carried from the upgrade to the open handler. */
+export interface BunWsData {
+  info: ConnInfo;
+  accept: AcceptFn;
+  conn?: WsConnection;
+}
+
+type BunServer = Bun.Server<BunWsData>;
+
+/** Upgrade a request on an existing Bun server, or answer why not. undefined = upgraded. */
+export function bunUpgrade(
+  req: Request,
+  server: BunServer,
+  settings: WebSocketSettings,
+  accept: AcceptFn,
+): Response | undefined {
+  const rejection = validateHandshake(req, settings);
+  if (rejection) return rejectionResponse(rejection);
+  const remote = server.requestIP(req);
+  const url = new URL(req.url);
+  const info: ConnInfo = {
+    kind: "ws",
+    remoteHost: remote?.address ?? "",
+    remotePort: remote?.port ?? 0,
+    localHost: server.hostname ?? url.hostname,
+    localPort: server.port ?? Number(url.port),
+  };
+  if (server.upgrade(req, { data: { info, accept } })) return undefined;
+  return rejectionResponse({ status: 400, message: "upgrade failed" });
+}
+
+/** The `websocket` handlers for Bun.serve. */
+export function bunWebSocketHandlers(settings: WebSocketSettings): Bun.WebSocketHandler<BunWsData> {
+  return {
+    open(ws) {
+      const socket: NativeSocket = {
+        send: (data) => void ws.sendBinary(data, settings.compression),
+        bufferedAmount: () => ws.getBufferedAmount(),
+        close: (code, reason) => ws.close(code, reason),
+        terminate: () => ws.terminate(),
+        drainEvents: true,
+      };
+      const conn = new WsConnection(ws.data.info, socket, settings);
+      ws.data.conn = conn;
+      conn.open(ws.data.accept);
+    },
+    message(ws, message) {
+      ws.data.conn?.message(message);
+    },
+    drain(ws) {
+      ws.data.conn?.drained();
+    },
+    close(ws, code, reason) {
+      ws.data.conn?.closed(code, reason);
+    },
+    perMessageDeflate: settings.compression,
+    // Bun closes larger messages with 1009 itself.
+    maxPayloadLength: settings.max_message,
+    // The connection enforces max_pending; Bun's own limit would silently drop messages.
+    backpressureLimit: 0,
+    closeOnBackpressureLimit: false,
+    // Liveness is the NATS protocol's PING/PONG, as on TCP.
+    idleTimeout: 0,
+  };
+}
+
+/** Host a `{ fetch, websocket }` application with Bun.serve (what `bun run serve.ts` does for a default export). */
+export function serveBun(
+  app: {
+    fetch(req: Request, server: BunServer): Response | Promise<Response> | undefined;
+    websocket: Bun.WebSocketHandler<BunWsData>;
+  },
+  host: string,
+  port: number,
+  handshakeTimeoutMs: number,
+): Promise<Listener> {
+  const server: BunServer = Bun.serve<BunWsData>({
+    hostname: host,
+    port,
+    // Bun's HTTP idle timeout (whole seconds) is the closest knob to handshake_timeout; it closes idle
+    // keep-alive connections but does not bound a request that is still arriving.
+    idleTimeout: Math.min(255, Math.max(1, Math.ceil(handshakeTimeoutMs / 1000))),
+    fetch: (req, srv) => app.fetch(req, srv),
+    websocket: app.websocket,
+  });
+  return Promise.resolve({ host, port: server.port ?? port, close: () => server.stop(true) });
+}
