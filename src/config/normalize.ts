@@ -162,16 +162,17 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       const seen = new Set<string>();
       const users: UserEntry[] = [];
       a.users.forEach((u, i) => {
-        const name = str(u.user ?? u.username);
+        const nkey = str(u.nkey);
+        const name = str(u.user ?? u.username) ?? nkey;
         if (name === undefined) {
-          err(["authorization", "users", i], `authorization.users[${i}]: a user needs "user"`);
+          err(["authorization", "users", i], `authorization.users[${i}]: a user needs "user" or "nkey"`);
           return;
         }
         if (seen.has(name)) err(["authorization", "users", i], `authorization.users[${i}]: duplicate user "${name}"`);
         seen.add(name);
         const p = u.permissions ?? u.permission;
         const perms = p ? permissions(p) : fallback;
-        users.push(defined({ user: name, password: str(u.password ?? u.pass), permissions: perms }));
+        users.push(defined({ user: name, password: str(u.password ?? u.pass), nkey, permissions: perms }));
       });
       auth.users = users;
     }

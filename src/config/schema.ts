@@ -122,7 +122,7 @@ const userSchema = block(
     pass: opt(confString),
     permissions: opt(permissionsSchema),
     permission: opt(permissionsSchema),
-    nkey: unsupported,
+    nkey: opt(confString),
     account: unsupported,
     allowed_connection_types: unsupported,
     allowed_connection_type: unsupported,

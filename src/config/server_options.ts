@@ -14,8 +14,11 @@ export interface Permissions {
 }
 
 export interface UserEntry {
+  /** The user name; for an nkey user, its public key. */
   user: string;
   password?: string;
+  /** Public nkey ("U..."): the client proves it by signing the INFO nonce. */
+  nkey?: string;
   permissions?: Permissions;
 }
 

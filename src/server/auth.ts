@@ -3,11 +3,13 @@
  * permissions; bcrypt-hashed passwords are accepted as nats-server accepts them.
  */
 import bcrypt from "bcryptjs";
+import { fromPublic } from "@nats-io/nkeys";
 import type { PermissionsConfig } from "./permissions.ts";
 
 export interface AuthUser {
   user: string;
   password?: string;
+  nkey?: string;
   permissions?: PermissionsConfig;
 }
 
@@ -25,6 +27,24 @@ export interface Credentials {
   user?: string;
   pass?: string;
   auth_token?: string;
+  nkey?: string;
+  /** base64url signature of the INFO nonce, made with the nkey's seed. */
+  sig?: string;
+}
+
+/** Does any configured user authenticate with an nkey (so INFO must carry a nonce)? */
+export function usesNkeys(a: AuthConfig | undefined): boolean {
+  return a !== undefined && a.users.some((u) => u.nkey !== undefined);
+}
+
+function verifyNkey(pub: string, nonce: string, sig: string): boolean {
+  try {
+    const raw = atob(sig.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(sig.length / 4) * 4, "="));
+    const sigBytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
+    return fromPublic(pub).verify(new TextEncoder().encode(nonce), sigBytes);
+  } catch {
+    return false;
+  }
 }
 
 export type AuthOutcome =
@@ -56,8 +76,13 @@ function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-export function authenticate(cfg: AuthConfig | undefined, creds: Credentials): AuthOutcome {
+export function authenticate(cfg: AuthConfig | undefined, creds: Credentials, nonce?: string): AuthOutcome {
   if (!authRequired(cfg) || cfg === undefined) return { ok: true };
+  if (creds.nkey !== undefined) {
+    const u = cfg.users.find((x) => x.nkey === creds.nkey);
+    if (u === undefined || nonce === undefined || creds.sig === undefined) return { ok: false };
+    return verifyNkey(creds.nkey, nonce, creds.sig) ? { ok: true, user: u.user, permissions: u.permissions } : { ok: false };
+  }
   if (cfg.token !== undefined) {
     return secretMatches(cfg.token, creds.auth_token) ? { ok: true, permissions: cfg.permissions } : { ok: false };
   }
@@ -73,7 +98,7 @@ export function authenticate(cfg: AuthConfig | undefined, creds: Credentials): A
     }
     if (cfg.users.length === 0) return { ok: false };
   }
-  const u = cfg.users.find((x) => x.user === user);
+  const u = cfg.users.find((x) => x.user === user && x.nkey === undefined);
   if (u === undefined) return { ok: false };
   if (u.password !== undefined && !secretMatches(u.password, pass)) return { ok: false };
   user = u.user;

@@ -53,6 +53,8 @@ export class ClientConn implements ConnHandler, SubOwner {
   user: string | undefined;
   perms: Permissions | undefined;
   rttMs = 0;
+  /** The nonce sent in INFO, when nkey users exist. */
+  nonce: string | undefined;
 
   #connectSeen = false;
   #pingsOut = 0;
@@ -317,7 +319,7 @@ export class ClientConn implements ConnHandler, SubOwner {
       this.close("Protocol Violation");
       return;
     }
-    const auth = this.host.authenticate(c);
+    const auth = this.host.authenticate(c, this.nonce);
     if (!auth.ok) {
       this.host.logger.error(`${this.#label()} - authentication error`);
       this.host.stats.auth_failures = (this.host.stats.auth_failures ?? 0) + 1;

@@ -23,7 +23,7 @@ export interface ClientHost {
   readonly authRequired: boolean;
   /** The client whose message is being routed right now (for flow control). */
   currentProducer: ClientConn | undefined;
-  authenticate(c: ConnectOptions): AuthOutcome;
+  authenticate(c: ConnectOptions, nonce?: string): AuthOutcome;
   /** Deliver a message to every interested subscription; returns how many deliveries were made. */
   route(from: SubOwner, msg: RoutedMsg): number;
   /** Answer a request that found no subscriber with a 503 status message. */

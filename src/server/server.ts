@@ -7,11 +7,11 @@ import type { ServerOptions } from "../config/schema.ts";
 import type { ConnHandler, Duplex, Listener, Transport } from "../transport/types.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { Sublist } from "../subjects/sublist.ts";
-import { authenticate, type AuthConfig, type AuthOutcome, authRequired } from "./auth.ts";
+import { authenticate, type AuthConfig, type AuthOutcome, authRequired, usesNkeys } from "./auth.ts";
 import { ClientConn } from "./client.ts";
 import type { ClientHost, ServerStats } from "./client_host.ts";
 import type { ConnectOptions } from "./connect.ts";
-import { randomServerId } from "./ids.ts";
+import { randomServerId, randomToken } from "./ids.ts";
 import { InternalClient, type InternalRouter } from "./internal.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 
@@ -213,8 +213,13 @@ export class Server implements ClientHost, InternalRouter {
     this.internals.delete(c.cid);
   }
 
-  authenticate(c: ConnectOptions): AuthOutcome {
-    return authenticate(this.#auth, c);
+  authenticate(c: ConnectOptions, nonce?: string): AuthOutcome {
+    return authenticate(this.#auth, c, nonce);
+  }
+
+  /** INFO carries a per-connection nonce when some user signs in with an nkey. */
+  get wantsNonce(): boolean {
+    return usesNkeys(this.#auth);
   }
 
   // ---- INFO ----
@@ -244,6 +249,10 @@ export class Server implements ClientHost, InternalRouter {
     const info = this.infoObject();
     info.client_id = c.cid;
     info.client_ip = c.duplex.info.remoteHost;
+    if (this.wantsNonce) {
+      c.nonce ??= randomToken(22);
+      info.nonce = c.nonce;
+    }
     return JSON.stringify(info);
   }
 
