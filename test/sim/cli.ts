@@ -1,0 +1,57 @@
+/**
+ * `npm run sim -- --seeds N [--start S] [--seed K] [--bug NAME] [--duration MS]`
+ * Runs seeds S..S+N-1 (or the single seed K), prints each failure and a one-line summary.
+ */
+import { runSim, SIM_BUGS, type SimBug } from "./sim.ts";
+
+const BUGS: readonly string[] = SIM_BUGS;
+
+function argv(): string[] {
+  const g = globalThis as { Deno?: { args: string[] }; process?: { argv: string[] } };
+  return g.Deno ? g.Deno.args : (g.process?.argv.slice(2) ?? []);
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+const args = argv();
+const bugArg = flag(args, "--bug");
+if (bugArg !== undefined && !BUGS.includes(bugArg)) {
+  console.error(`unknown --bug ${bugArg}; one of: ${BUGS.join(", ")}`);
+  throw new Error("bad arguments");
+}
+const bug = bugArg as SimBug | undefined;
+const single = flag(args, "--seed");
+const start = Number(flag(args, "--start") ?? "1");
+const count = Number(flag(args, "--seeds") ?? "100");
+const durationArg = flag(args, "--duration");
+const duration = durationArg === undefined ? undefined : Number(durationArg);
+const seeds = single !== undefined ? [Number(single)] : Array.from({ length: count }, (_, i) => start + i);
+
+let passed = 0;
+const failed: number[] = [];
+const t0 = performance.now();
+let lastReport = t0;
+for (const seed of seeds) {
+  const r = runSim({ seed, bug, duration });
+  if (r.ok) passed++;
+  else {
+    failed.push(seed);
+    console.log(`seed ${seed} FAILED: ${r.violation}`);
+  }
+  if (single !== undefined) console.log(`seed ${seed}: ${JSON.stringify(r.stats)}`);
+  const now = performance.now();
+  if (now - lastReport > 60_000) {
+    lastReport = now;
+    console.log(`... ${passed + failed.length}/${seeds.length} seeds, ${failed.length} failed, ${((now - t0) / 1000).toFixed(0)} s`);
+  }
+}
+const secs = ((performance.now() - t0) / 1000).toFixed(1);
+if (failed.length > 0) {
+  console.log(`failing seeds: ${failed.slice(0, 50).join(" ")}${failed.length > 50 ? " ..." : ""}`);
+  console.log(`replay one: npm run sim -- --seed ${failed[0]}${bug ? ` --bug ${bug}` : ""}`);
+}
+console.log(`(${secs} s${bug ? `, bug ${bug}` : ""})`);
+console.log(`${passed} seeds passed, ${failed.length} failed`);
