@@ -107,8 +107,9 @@ export class Cluster implements RouteHost {
     return `nats://${joinHostPort(reachableHost(this.#listener.host), this.#listener.port)}`;
   }
 
+  /** The configured routes as nats-server's /varz lists them: host:port, credentials left out. */
   get configuredUrls(): string[] {
-    return this.#solicits.map((s) => s.url.text);
+    return this.#solicits.map((s) => joinHostPort(s.url.host, s.url.port));
   }
 
   async start(): Promise<void> {

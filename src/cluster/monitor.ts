@@ -56,9 +56,9 @@ export function varzCluster(c: Cluster): Record<string, unknown> {
     addr: c.host,
     cluster_port: c.port,
     auth_timeout: (c.options.authorization?.timeout ?? 2000) / 1000,
-    tls_timeout: 2,
   };
   const urls = c.configuredUrls;
   if (urls.length > 0) out.urls = urls;
+  out.tls_timeout = 2;
   return out;
 }

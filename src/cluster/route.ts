@@ -2,24 +2,26 @@
  * One route connection to another server of the cluster: the handshake (CONNECT/INFO), the peer's interest
  * (RS+/RS-, LS+/LS-) kept as route-owned subscriptions in the server's sublist, and messages in both
  * directions (RMSG/HMSG). A message reaching a route is sent once per route even when several of the
- * route's subscriptions match it; queue groups the router picked this route for ride along in the frame.
+ * route's subscriptions match it (see outbox.ts).
  */
 import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
-import { interestLine, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs, writeRoutedMsg } from "./protocol.ts";
+import { RouteOutbox } from "./outbox.ts";
+import { interestLine, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import type { RouteHost } from "./types.ts";
 
 const enc = new TextEncoder();
 const PING = enc.encode("PING\r\n");
 const PONG = enc.encode("PONG\r\n");
-const NO_QUEUES: readonly Uint8Array[] = [];
 const NO_EXTRAS: RoutedArgs = { reply: -1, queueFrom: 0, queueTo: 0 };
 /** Routes carry the cluster's whole traffic; they get more room than a client before being cut. */
 const ROUTE_MAX_PENDING = 512 * 1024 * 1024;
 /** A route control line may carry a long subject plus account and queue. */
 const ROUTE_MAX_CONTROL_LINE = 64 * 1024;
+/** Time for CONNECT and INFO to be exchanged before the connection is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 5000;
 
 export type RouteState = "handshake" | "active" | "closed";
 
@@ -47,6 +49,8 @@ export class RouteConn implements ConnHandler, SubOwner {
   readonly configuredUrl: string | undefined;
   readonly parser: Parser;
   readonly out = new OutBuffer(16 * 1024);
+  /** Message frames for the peer, one per message however many of the peer's subscriptions match. */
+  readonly outbox = new RouteOutbox(this.out);
   readonly subs = new Map<string, RouteSub>();
   readonly stats: RouteStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
   readonly start = new Date();
@@ -63,15 +67,11 @@ export class RouteConn implements ConnHandler, SubOwner {
   #connectSeen = false;
   #flushQueued = false;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #pingsOut = 0;
   #pingSentAt = 0;
-  // The frame of the last message written, so that another matching subscription of this route (a queue
-  // group picked after a plain match) joins that frame instead of sending the message twice.
-  #lastMsg: RoutedMsg | undefined;
-  #lastStart = 0;
-  #lastEnd = 0;
-  #lastQueues: Uint8Array[] = [];
+  /** The last incoming subject, as a string and as bytes (see #readSubject). */
   #subject = "";
   #subjectBytes = new Uint8Array(0);
 
@@ -94,6 +94,10 @@ export class RouteConn implements ConnHandler, SubOwner {
     }
     this.out.text(`INFO ${this.host.routeInfoJson()}\r\n`);
     this.flushSoon();
+    // Whatever answers on the other end must complete the handshake; a silent or foreign peer is dropped.
+    this.#handshakeTimer = setTimeout(() => {
+      if (this.state === "handshake") this.close("Route Handshake Timeout");
+    }, Math.max(HANDSHAKE_TIMEOUT_MS, authTimeoutMs ?? 0));
     const interval = this.host.server.options.ping_interval;
     if (interval > 0) this.#pingTimer = setInterval(() => this.#onPingTimer(), interval);
   }
@@ -303,6 +307,7 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.connectUrls = info.connect_urls ?? [];
     if (!this.host.register(this, info)) return;
     this.state = "active";
+    clearTimeout(this.#handshakeTimer);
     for (const i of this.host.localInterest()) this.out.text(interestLine(true, i.subject, i.queue, i.weight));
     this.flushSoon();
   }
@@ -356,17 +361,7 @@ export class RouteConn implements ConnHandler, SubOwner {
 
   deliver(sub: Subscription, msg: RoutedMsg): void {
     if (this.state !== "active") return;
-    const qb = (sub as RouteSub).queueBytes;
-    if (msg === this.#lastMsg) {
-      if (qb === undefined) return; // already on its way; the peer delivers to all its plain subscribers
-      this.#lastQueues.push(qb);
-      this.#rewriteLast(msg);
-      return;
-    }
-    this.#lastMsg = msg;
-    this.#lastQueues = qb === undefined ? [] : [qb];
-    this.#lastStart = writeRoutedMsg(this.out, msg.subjectBytes, msg.reply, qb === undefined ? NO_QUEUES : this.#lastQueues, msg.hdrSize, msg.payload);
-    this.#lastEnd = this.out.len;
+    if (!this.outbox.add(msg, (sub as RouteSub).queueBytes)) return;
     this.stats.out_msgs++;
     this.stats.out_bytes += msg.payload.length;
     const st = this.host.server.stats;
@@ -381,20 +376,6 @@ export class RouteConn implements ConnHandler, SubOwner {
       return;
     }
     this.flushSoon();
-  }
-
-  /** Replace the last frame with one naming more queue groups (bytes written after it move before it). */
-  #rewriteLast(msg: RoutedMsg): void {
-    const out = this.out;
-    if (this.#lastEnd !== out.len) {
-      const tail = out.buf.slice(this.#lastEnd, out.len);
-      out.len = this.#lastStart;
-      out.bytes(tail);
-    } else {
-      out.len = this.#lastStart;
-    }
-    this.#lastStart = writeRoutedMsg(out, msg.subjectBytes, msg.reply, this.#lastQueues, msg.hdrSize, msg.payload);
-    this.#lastEnd = out.len;
   }
 
   removeSub(sub: Subscription): void {
@@ -423,7 +404,7 @@ export class RouteConn implements ConnHandler, SubOwner {
 
   flush(): void {
     this.#flushQueued = false;
-    this.#lastMsg = undefined;
+    this.outbox.forget();
     if (this.out.len === 0 || this.state === "closed") return;
     this.duplex.write(this.out.take());
   }
@@ -439,7 +420,7 @@ export class RouteConn implements ConnHandler, SubOwner {
   close(reason: string): void {
     if (this.state === "closed") return;
     this.#flushQueued = false;
-    this.#lastMsg = undefined;
+    this.outbox.forget();
     if (this.out.len > 0) this.duplex.write(this.out.take());
     this.#teardown(reason);
     this.duplex.close();
@@ -450,6 +431,7 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.closeReason = reason;
     if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
     if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
+    clearTimeout(this.#handshakeTimer);
     const server = this.host.server;
     for (const sub of this.subs.values()) server.removeSubscription(sub);
     this.subs.clear();
