@@ -12,6 +12,8 @@ import { PETREL_VERSION, type Server, VERSION } from "../server/server.ts";
 import type { Subscription } from "../server/types.ts";
 import type { Duplex, Listener, Transport } from "../transport/types.ts";
 import type { RouteConnect, RouteInfo } from "./protocol.ts";
+import { ownWsConnectUrl } from "../websocket/varz.ts";
+import { LocalInterest } from "./interest.ts";
 import { RouteConn } from "./route.ts";
 import type { RouteHost } from "./types.ts";
 import { joinHostPort, parseRouteUrl, reachableHost, type RouteUrl } from "./urls.ts";
@@ -22,6 +24,8 @@ const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 1000;
 /** While a configured peer is connected (by either side), check again this often. */
 const IDLE_CHECK_MS = 1000;
+/** How long stop() waits for route dials still in flight. */
+const DIAL_DRAIN_MS = 1000;
 
 /** A configured (explicit) route: dialed until the server stops, unless it turns out to be ourselves. */
 interface Solicit {
@@ -33,12 +37,6 @@ interface Solicit {
   attempts: number;
   timer?: ReturnType<typeof setTimeout>;
   self: boolean;
-}
-
-interface LocalInterest {
-  subject: string;
-  queue: string | undefined;
-  count: number;
 }
 
 export interface ClusterDeps {
@@ -62,10 +60,13 @@ export class Cluster implements RouteHost {
   /** Gossiped peers being dialed (by server id). */
   readonly #implicitPending = new Set<string>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
-  readonly #interest = new Map<string, LocalInterest>();
+  readonly #dials = new Set<Promise<unknown>>();
+  readonly #interest = new LocalInterest((added, i) => {
+    for (const r of this.remotes.values()) r.sendInterest(added, i.subject, i.queue, i.count);
+  });
   #nextRid = 1;
   #stopped = false;
-  readonly #onSub = (sub: Subscription, added: boolean) => this.#localSubChanged(sub, added);
+  readonly #onSub = (sub: Subscription, added: boolean) => this.#interest.changed(sub, added);
 
   constructor(server: Server, options: ClusterOptions, deps: ClusterDeps) {
     this.server = server;
@@ -123,7 +124,7 @@ export class Cluster implements RouteHost {
     }
     this.server.infoExtras.cluster = this.#name;
     this.server.subscriptionListeners.add(this.#onSub);
-    for (const sub of this.server.sublist.all()) this.#localSubChanged(sub, true);
+    for (const sub of this.server.sublist.all()) this.#interest.changed(sub, true);
     this.#refreshConnectUrls();
     for (const s of this.#solicits) this.#scheduleSolicit(s, 0);
   }
@@ -139,6 +140,13 @@ export class Cluster implements RouteHost {
     this.#listener = undefined;
     if (l !== undefined) await l.close().catch(() => {});
     for (const r of [...this.routes]) r.close("Server Shutdown");
+    // Dials still in flight finish (refused, or opened and closed at once) before we report stopped.
+    if (this.#dials.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const limit = new Promise<void>((r) => (timer = setTimeout(r, DIAL_DRAIN_MS)));
+      await Promise.race([Promise.allSettled([...this.#dials]), limit]);
+      clearTimeout(timer);
+    }
   }
 
   // ---- connections ----
@@ -159,7 +167,7 @@ export class Cluster implements RouteHost {
 
   #dial(target: { host: string; port: number }, configured: Solicit | undefined, creds: { user?: string; password?: string }): Promise<RouteConn> {
     let conn: RouteConn | undefined;
-    return this.#transport.dial({ host: target.host, port: target.port }, (d) => {
+    const dialing = this.#transport.dial({ host: target.host, port: target.port }, (d) => {
       const r = new RouteConn(this.#nextRid++, d, this, { solicited: true, configuredUrl: configured?.url.text });
       routeCreds.set(r, creds);
       conn = r;
@@ -167,7 +175,11 @@ export class Cluster implements RouteHost {
       this.logger.info(`${r.label()} - Route connection created`);
       r.begin(undefined);
       return r;
-    }).then(() => {
+    });
+    this.#dials.add(dialing);
+    const done = () => this.#dials.delete(dialing);
+    dialing.then(done, done);
+    return dialing.then(() => {
       if (conn === undefined) throw new Error("route dial produced no connection");
       if (this.#stopped) conn.close("Server Shutdown");
       return conn;
@@ -266,7 +278,11 @@ export class Cluster implements RouteHost {
     const auth = this.options.authorization;
     if (auth !== undefined && (auth.user !== undefined || auth.token !== undefined)) info.auth_required = true;
     if (this.#dynamic) info.cluster_dynamic = true;
-    if (!this.options.no_advertise) info.connect_urls = [this.ownClientUrl()];
+    if (!this.options.no_advertise) {
+      info.connect_urls = [this.ownClientUrl()];
+      const ws = ownWsConnectUrl(s);
+      if (ws !== undefined) info.ws_connect_urls = [ws];
+    }
     if (this.options.advertise !== undefined) {
       const a = parseRouteUrl(this.options.advertise);
       if (a !== undefined) info.ip = `nats-route://${joinHostPort(a.host, a.port)}/`;
@@ -385,6 +401,7 @@ export class Cluster implements RouteHost {
       return;
     }
     route.connectUrls = info.connect_urls ?? [];
+    route.wsConnectUrls = info.ws_connect_urls ?? [];
     this.#refreshConnectUrls();
   }
 
@@ -421,37 +438,7 @@ export class Cluster implements RouteHost {
   }
 
   *localInterest(): Iterable<{ subject: string; queue: string | undefined; weight: number }> {
-    for (const i of this.#interest.values()) yield { subject: i.subject, queue: i.queue, weight: i.count };
-  }
-
-  // ---- local interest ----
-
-  #localSubChanged(sub: Subscription, added: boolean): void {
-    const kind = sub.owner.kind;
-    if (kind === "route" || kind === "gateway") return;
-    const key = sub.queue === undefined ? sub.subject : `${sub.subject} ${sub.queue}`;
-    let entry = this.#interest.get(key);
-    if (added) {
-      if (entry === undefined) {
-        entry = { subject: sub.subject, queue: sub.queue, count: 0 };
-        this.#interest.set(key, entry);
-      }
-      entry.count++;
-      if (entry.count === 1 || entry.queue !== undefined) this.#announce(true, entry);
-      return;
-    }
-    if (entry === undefined) return;
-    entry.count--;
-    if (entry.count <= 0) {
-      this.#interest.delete(key);
-      this.#announce(false, entry);
-    } else if (entry.queue !== undefined) {
-      this.#announce(true, entry);
-    }
-  }
-
-  #announce(added: boolean, i: LocalInterest): void {
-    for (const r of this.remotes.values()) r.sendInterest(added, i.subject, i.queue, i.count);
+    for (const i of this.#interest.entries()) yield { subject: i.subject, queue: i.queue, weight: i.count };
   }
 
   // ---- client URLs ----
@@ -462,15 +449,26 @@ export class Cluster implements RouteHost {
     return joinHostPort(reachableHost(this.server.clientHost), this.server.clientPort);
   }
 
+  /** Client (and WebSocket client) URLs of every member; clients that understand async INFO get changes. */
   #refreshConnectUrls(): void {
     if (this.options.no_advertise) return;
     const urls = [this.ownClientUrl()];
-    for (const r of this.remotes.values()) for (const u of r.connectUrls) if (!urls.includes(u)) urls.push(u);
-    const before = this.server.connectUrls;
-    if (before.length === urls.length && before.every((u, i) => u === urls[i])) return;
-    this.server.connectUrls = urls;
-    this.server.broadcastInfo();
+    const own = ownWsConnectUrl(this.server);
+    const ws = own === undefined ? [] : [own];
+    for (const r of this.remotes.values()) {
+      for (const u of r.connectUrls) if (!urls.includes(u)) urls.push(u);
+      for (const u of r.wsConnectUrls) if (!ws.includes(u)) ws.push(u);
+    }
+    const s = this.server;
+    if (sameList(s.connectUrls, urls) && sameList(s.wsConnectUrls, ws)) return;
+    s.connectUrls = urls;
+    s.wsConnectUrls = ws;
+    s.broadcastInfo();
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((u, i) => u === b[i]);
 }
 
 /** Credentials a solicited route presents in its CONNECT. */

@@ -62,6 +62,8 @@ export class RouteConn implements ConnHandler, SubOwner {
   remoteInfo: RouteInfo | undefined;
   /** Client URLs the peer advertises (for connect_urls). */
   connectUrls: string[] = [];
+  /** WebSocket client URLs the peer advertises (for ws_connect_urls). */
+  wsConnectUrls: string[] = [];
   rttMs = 0;
 
   #connectSeen = false;
@@ -305,6 +307,7 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.remoteName = info.server_name ?? "";
     this.remoteInfo = info;
     this.connectUrls = info.connect_urls ?? [];
+    this.wsConnectUrls = info.ws_connect_urls ?? [];
     if (!this.host.register(this, info)) return;
     this.state = "active";
     clearTimeout(this.#handshakeTimer);

@@ -1,0 +1,93 @@
+/**
+ * A route's outgoing message frames. The router calls a route once per matching subscription, but the peer
+ * must get each message once: a plain match sends the frame, and each queue group the router then picks
+ * this route for is added to that same frame (`RMSG $G subj | q1 q2 ...`), rewritten in place. The last few
+ * frames since the flush are remembered, not just the last one, because a delivery may publish
+ * synchronously (a service replying from its handler) before the router is done with the first message.
+ */
+import type { OutBuffer } from "../server/outbound.ts";
+import type { RoutedMsg } from "../server/types.ts";
+import { writeRoutedMsg } from "./protocol.ts";
+
+const RECENT_FRAMES = 4;
+const NO_QUEUES: readonly Uint8Array[] = [];
+
+interface Frame {
+  msg: RoutedMsg | undefined;
+  start: number;
+  end: number;
+  queues: Uint8Array[];
+}
+
+export class RouteOutbox {
+  readonly out: OutBuffer;
+  readonly #frames: Frame[] = Array.from({ length: RECENT_FRAMES }, () => ({ msg: undefined, start: 0, end: 0, queues: [] }));
+  #count = 0;
+  #next = 0;
+
+  constructor(out: OutBuffer) {
+    this.out = out;
+  }
+
+  /**
+   * Queue `msg` for the peer because of a subscription in queue group `queue` (undefined: a plain one).
+   * Returns true when a new frame was written, false when the message was already in the buffer.
+   */
+  add(msg: RoutedMsg, queue: Uint8Array | undefined): boolean {
+    const seen = this.#frameOf(msg);
+    if (seen !== undefined) {
+      // A plain subscription adds nothing: the peer delivers to all its plain subscribers anyway.
+      if (queue !== undefined) {
+        seen.queues.push(queue);
+        this.#rewrite(seen);
+      }
+      return false;
+    }
+    const f = this.#frames[this.#next];
+    this.#next = (this.#next + 1) % RECENT_FRAMES;
+    if (this.#count < RECENT_FRAMES) this.#count++;
+    f.msg = msg;
+    f.queues = queue === undefined ? [] : [queue];
+    f.start = writeRoutedMsg(this.out, msg.subjectBytes, msg.reply, queue === undefined ? NO_QUEUES : f.queues, msg.hdrSize, msg.payload);
+    f.end = this.out.len;
+    return true;
+  }
+
+  /** The buffer was handed to the transport (or dropped): message views are no longer valid. */
+  forget(): void {
+    for (const f of this.#frames) f.msg = undefined;
+    this.#count = 0;
+  }
+
+  #frameOf(msg: RoutedMsg): Frame | undefined {
+    const frames = this.#frames;
+    let i = this.#next;
+    for (let k = 0; k < this.#count; k++) {
+      i = i === 0 ? RECENT_FRAMES - 1 : i - 1;
+      if (frames[i].msg === msg) return frames[i];
+    }
+    return undefined;
+  }
+
+  /** The bytes written after the frame move up; the rewritten frame goes last (order across messages is free). */
+  #rewrite(f: Frame): void {
+    const out = this.out;
+    const len = f.end - f.start;
+    if (f.end !== out.len) {
+      const tail = out.buf.slice(f.end, out.len);
+      out.len = f.start;
+      out.bytes(tail);
+      for (const g of this.#frames) {
+        if (g !== f && g.msg !== undefined && g.start > f.start) {
+          g.start -= len;
+          g.end -= len;
+        }
+      }
+    } else {
+      out.len = f.start;
+    }
+    const msg = f.msg as RoutedMsg;
+    f.start = writeRoutedMsg(out, msg.subjectBytes, msg.reply, f.queues, msg.hdrSize, msg.payload);
+    f.end = out.len;
+  }
+}

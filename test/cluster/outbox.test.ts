@@ -1,0 +1,62 @@
+// One frame per message per route: further matches of the same message add queue names to its frame.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { RouteOutbox } from "../../src/cluster/outbox.ts";
+import { OutBuffer } from "../../src/server/outbound.ts";
+import type { RoutedMsg } from "../../src/server/types.ts";
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+function msg(subject: string, payload: string, reply?: string): RoutedMsg {
+  return { subject, subjectBytes: te.encode(subject), reply: reply === undefined ? null : te.encode(reply), hdrSize: -1, payload: te.encode(payload) };
+}
+
+function text(o: RouteOutbox): string {
+  return td.decode(o.out.buf.subarray(0, o.out.len));
+}
+
+describe("route outbox", () => {
+  it("writes a message once however many plain subscriptions match", () => {
+    const o = new RouteOutbox(new OutBuffer(16));
+    const m = msg("a.b", "x");
+    assert.equal(o.add(m, undefined), true);
+    assert.equal(o.add(m, undefined), false);
+    assert.equal(text(o), "RMSG $G a.b 1\r\nx\r\n");
+  });
+
+  it("adds queue groups to the message's frame", () => {
+    const o = new RouteOutbox(new OutBuffer(16));
+    const m = msg("a.b", "x", "r.1");
+    o.add(m, undefined);
+    o.add(m, te.encode("q1"));
+    o.add(m, te.encode("q2"));
+    assert.equal(text(o), "RMSG $G a.b + r.1 q1 q2 1\r\nx\r\n");
+    const n = msg("c", "y");
+    o.add(n, te.encode("q"));
+    assert.equal(text(o), "RMSG $G a.b + r.1 q1 q2 1\r\nx\r\nRMSG $G c | q 1\r\ny\r\n");
+  });
+
+  it("finds the frame again after a nested publish wrote in between", () => {
+    const o = new RouteOutbox(new OutBuffer(16));
+    const outer = msg("svc", "req", "inbox");
+    const nested = msg("inbox", "reply");
+    o.add(outer, undefined);
+    o.add(nested, undefined);
+    o.add(outer, te.encode("workers"));
+    assert.equal(text(o), "RMSG $G inbox 5\r\nreply\r\nRMSG $G svc + inbox workers 3\r\nreq\r\n");
+    // The nested frame's position was updated: it can still take a queue group.
+    o.add(nested, te.encode("g"));
+    assert.equal(text(o), "RMSG $G svc + inbox workers 3\r\nreq\r\nRMSG $G inbox | g 5\r\nreply\r\n");
+  });
+
+  it("forgets frames after a flush", () => {
+    const o = new RouteOutbox(new OutBuffer(16));
+    const m = msg("a", "1");
+    o.add(m, undefined);
+    o.out.take();
+    o.forget();
+    assert.equal(o.add(m, undefined), true);
+    assert.equal(text(o), "RMSG $G a 1\r\n1\r\n");
+  });
+});
