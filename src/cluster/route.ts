@@ -18,6 +18,8 @@ const PONG = enc.encode("PONG\r\n");
 const NO_EXTRAS: RoutedArgs = { reply: -1, queueFrom: 0, queueTo: 0 };
 /** Routes carry the cluster's whole traffic; they get more room than a client before being cut. */
 const ROUTE_MAX_PENDING = 512 * 1024 * 1024;
+/** Backlog at which a route stalls the publisher feeding it (as nats-server stalls fast producers). */
+const ROUTE_STALL_AT = 4 * 1024 * 1024;
 /** A route control line may carry a long subject plus account and queue. */
 const ROUTE_MAX_CONTROL_LINE = 64 * 1024;
 /** Time for CONNECT and INFO to be exchanged before the connection is dropped. */
@@ -379,6 +381,19 @@ export class RouteConn implements ConnHandler, SubOwner {
       return;
     }
     this.flushSoon();
+    // A route that falls behind holds back the publishing client instead of buffering without bound.
+    if (!this.stallExhausted && this.isBehind()) this.host.server.currentProducer?.stallFor(this);
+  }
+
+  /** A producer already waited a whole stall for this route; don't stall anyone until it catches up. */
+  stallExhausted = false;
+
+  isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  isBehind(): boolean {
+    return this.out.len + this.duplex.bufferedAmount() > ROUTE_STALL_AT;
   }
 
   removeSub(sub: Subscription): void {
@@ -410,6 +425,7 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.outbox.forget();
     if (this.out.len === 0 || this.state === "closed") return;
     this.duplex.write(this.out.take());
+    if (this.stallExhausted && this.duplex.bufferedAmount() < ROUTE_STALL_AT / 2) this.stallExhausted = false;
   }
 
   // ---- closing ----

@@ -27,7 +27,14 @@ export interface ClientStats {
   out_bytes: number;
 }
 
-export class ClientConn implements ConnHandler, SubOwner {
+/** A receiver a publishing client can wait for (a client or a route whose backlog is growing). */
+export interface FlowConsumer {
+  isClosed(): boolean;
+  isBehind(): boolean;
+  stallExhausted: boolean;
+}
+
+export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   readonly cid: number;
   readonly kind = "client" as const;
   readonly duplex: Duplex;
@@ -142,12 +149,12 @@ export class ClientConn implements ConnHandler, SubOwner {
   stallExhausted = false;
 
   /** Producer side of flow control: consumers this client's messages are waiting on. */
-  #stallingOn: Set<ClientConn> | undefined;
+  #stallingOn: Set<FlowConsumer> | undefined;
   #stallStart = 0;
   #held: Uint8Array[] = [];
 
   /** Called by a consumer whose backlog passed half of max_pending while delivering our message. */
-  stallFor(consumer: ClientConn): void {
+  stallFor(consumer: FlowConsumer): void {
     if (this.#stallingOn === undefined) {
       this.#stallingOn = new Set();
       this.#stallStart = Date.now();
@@ -159,7 +166,7 @@ export class ClientConn implements ConnHandler, SubOwner {
   #checkStall(): void {
     const set = this.#stallingOn;
     if (set === undefined || this.state === "closed") return;
-    for (const c of set) if (c.state === "closed" || !c.isBehind()) set.delete(c);
+    for (const c of set) if (c.isClosed() || !c.isBehind()) set.delete(c);
     // A stall is short (nats-server caps it near a second): a consumer that stays behind is a slow consumer,
     // and max_pending or write_deadline will drop it once we go on.
     const cap = Math.min(this.host.options.write_deadline / 2, 750);
