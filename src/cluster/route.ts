@@ -11,6 +11,7 @@ import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "./outbox.ts";
 import { interestLine, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import type { RouteHost } from "./types.ts";
+import { Keepalive } from "../server/keepalive.ts";
 
 const enc = new TextEncoder();
 const PING = enc.encode("PING\r\n");
@@ -66,15 +67,12 @@ export class RouteConn implements ConnHandler, SubOwner {
   connectUrls: string[] = [];
   /** WebSocket client URLs the peer advertises (for ws_connect_urls). */
   wsConnectUrls: string[] = [];
-  rttMs = 0;
 
   #connectSeen = false;
   #flushQueued = false;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  #pingTimer: ReturnType<typeof setInterval> | undefined;
-  #pingsOut = 0;
-  #pingSentAt = 0;
+  readonly #keepalive: Keepalive;
   /** The last incoming subject, as a string and as bytes (see #readSubject). */
   #subject = "";
   #subjectBytes = new Uint8Array(0);
@@ -86,6 +84,15 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.solicited = opts.solicited;
     this.configuredUrl = opts.configuredUrl;
     this.parser = new Parser("route", this, { maxControlLine: ROUTE_MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
+    const o = host.server.options;
+    this.#keepalive = new Keepalive(o.ping_interval, o.ping_max, () => {
+      this.out.bytes(PING);
+      this.flushSoon();
+    }, () => this.closeWithError("Stale Connection", "Stale Connection"));
+  }
+
+  get rttMs(): number {
+    return this.#keepalive.rttMs;
   }
 
   /** Send CONNECT (when we dialed) and INFO; arm the auth and ping timers. */
@@ -102,20 +109,7 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.#handshakeTimer = setTimeout(() => {
       if (this.state === "handshake") this.close("Route Handshake Timeout");
     }, Math.max(HANDSHAKE_TIMEOUT_MS, authTimeoutMs ?? 0));
-    const interval = this.host.server.options.ping_interval;
-    if (interval > 0) this.#pingTimer = setInterval(() => this.#onPingTimer(), interval);
-  }
-
-  #onPingTimer(): void {
-    if (this.state === "closed") return;
-    if (this.#pingsOut + 1 > this.host.server.options.ping_max) {
-      this.closeWithError("Stale Connection", "Stale Connection");
-      return;
-    }
-    this.#pingsOut++;
-    this.#pingSentAt = Date.now();
-    this.out.bytes(PING);
-    this.flushSoon();
+    this.#keepalive.start();
   }
 
   // ---- transport callbacks ----
@@ -152,8 +146,7 @@ export class RouteConn implements ConnHandler, SubOwner {
         this.flushSoon();
         return;
       case OP.PONG:
-        if (this.#pingSentAt > 0) this.rttMs = Date.now() - this.#pingSentAt;
-        this.#pingsOut = 0;
+        this.#keepalive.pong();
         return;
       case OP.CONNECT:
         this.#processConnect(args.count > 0 ? argString(args, 0) : "");
@@ -448,7 +441,7 @@ export class RouteConn implements ConnHandler, SubOwner {
   #teardown(reason: string): void {
     this.state = "closed";
     this.closeReason = reason;
-    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
+    this.#keepalive.stop();
     if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
     clearTimeout(this.#handshakeTimer);
     const server = this.host.server;

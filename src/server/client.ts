@@ -9,6 +9,7 @@ import { isValidPublishSubject, isValidQueueName, isValidSubject } from "../subj
 import { OutBuffer } from "./outbound.ts";
 import { parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
+import { Keepalive } from "./keepalive.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import type { ClientHost } from "./client_host.ts";
 
@@ -59,14 +60,11 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   version = "";
   user: string | undefined;
   perms: Permissions | undefined;
-  rttMs = 0;
   /** The nonce sent in INFO, when nkey users exist. */
   nonce: string | undefined;
 
   #connectSeen = false;
-  #pingsOut = 0;
-  #pingSentAt = 0;
-  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #keepalive: Keepalive;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   #flushQueued = false;
   #stalledSince = 0;
@@ -79,6 +77,10 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.host = host;
     const o = host.options;
     this.parser = new Parser("client", this, { maxControlLine: o.max_control_line, maxPayload: o.max_payload });
+    this.#keepalive = new Keepalive(o.ping_interval, o.ping_max, () => {
+      this.out.bytes(PING);
+      this.flushSoon();
+    }, () => this.closeWithError("Stale Connection", "Stale Connection"));
   }
 
   /** Send INFO and arm the timers; called once the server has registered the client. */
@@ -89,26 +91,11 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     if (this.host.authRequired) {
       this.#authTimer = setTimeout(() => this.closeWithError("Authentication Timeout", "Authentication Timeout"), o.auth_timeout);
     }
-    this.#armPing();
+    this.#keepalive.start();
   }
 
-  #armPing(): void {
-    const interval = this.host.options.ping_interval;
-    if (interval <= 0 || this.state === "closed") return;
-    this.#pingTimer = setTimeout(() => this.#onPingTimer(), interval);
-  }
-
-  #onPingTimer(): void {
-    if (this.state === "closed") return;
-    if (this.#pingsOut + 1 > this.host.options.ping_max) {
-      this.closeWithError("Stale Connection", "Stale Connection");
-      return;
-    }
-    this.#pingsOut++;
-    this.#pingSentAt = Date.now();
-    this.out.bytes(PING);
-    this.flushSoon();
-    this.#armPing();
+  get rttMs(): number {
+    return this.#keepalive.rttMs;
   }
 
   // ---- transport callbacks ----
@@ -251,8 +238,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
         this.flushSoon();
         return;
       case OP.PONG:
-        if (this.#pingSentAt > 0) this.rttMs = Date.now() - this.#pingSentAt;
-        this.#pingsOut = 0;
+        this.#keepalive.pong();
         return;
       case OP.CONNECT:
         this.#processConnect(args.count > 0 ? argString(args, 0) : "");
@@ -551,7 +537,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   #teardown(reason: string): void {
     this.state = "closed";
     this.closeReason = reason;
-    if (this.#pingTimer !== undefined) clearTimeout(this.#pingTimer);
+    this.#keepalive.stop();
     if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
     for (const sub of this.subs.values()) this.host.removeSubscription(sub);
     this.host.clientClosed(this);
