@@ -10,6 +10,7 @@ import { OutBuffer } from "./outbound.ts";
 import { parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
+import { type FlowConsumer, InputGate } from "./flow.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import type { ClientHost } from "./client_host.ts";
 
@@ -17,7 +18,6 @@ const enc = new TextEncoder();
 const PONG = enc.encode("PONG\r\n");
 const PING = enc.encode("PING\r\n");
 const OK = enc.encode("+OK\r\n");
-const READ_SLICE = 64 * 1024;
 
 export type ClientState = "connecting" | "connected" | "closed";
 
@@ -26,13 +26,6 @@ export interface ClientStats {
   out_msgs: number;
   in_bytes: number;
   out_bytes: number;
-}
-
-/** A receiver a publishing client can wait for (a client or a route whose backlog is growing). */
-export interface FlowConsumer {
-  isClosed(): boolean;
-  isBehind(): boolean;
-  stallExhausted: boolean;
 }
 
 export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
@@ -65,6 +58,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
 
   #connectSeen = false;
   readonly #keepalive: Keepalive;
+  readonly #gate: InputGate;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   #flushQueued = false;
   #stalledSince = 0;
@@ -77,6 +71,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.host = host;
     const o = host.options;
     this.parser = new Parser("client", this, { maxControlLine: o.max_control_line, maxPayload: o.max_payload });
+    // A stall is short (nats-server caps it near a second): a consumer that stays behind is a slow consumer.
+    this.#gate = new InputGate((d) => this.parser.feed(d), () => this.isClosed(), Math.min(o.write_deadline / 2, 750));
     this.#keepalive = new Keepalive(o.ping_interval, o.ping_max, () => {
       this.out.bytes(PING);
       this.flushSoon();
@@ -103,83 +99,15 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   onData(data: Uint8Array): void {
     if (this.state === "closed") return;
     this.lastActivity = Date.now();
-    if (this.#stallingOn !== undefined) {
-      // A consumer of ours is behind: hold our input (copied; the transport reuses its buffer) until it
-      // catches up, the way nats-server stalls a fast producer instead of dropping a reader that keeps up.
-      this.#held.push(data.slice());
-      return;
-    }
-    this.#process(data);
-  }
-
-  /**
-   * Parse in slices of at most 64 KiB, like nats-server's read buffer, so that a consumer falling behind can
-   * stall us between slices instead of receiving a whole large read at once.
-   */
-  #process(data: Uint8Array): void {
-    const n = data.length;
-    if (n <= READ_SLICE) {
-      this.parser.feed(data);
-      return;
-    }
-    for (let off = 0; off < n; off += READ_SLICE) {
-      if (this.#stallingOn !== undefined) {
-        this.#held.push(data.slice(off));
-        return;
-      }
-      if (this.state === "closed") return;
-      this.parser.feed(data.subarray(off, Math.min(off + READ_SLICE, n)));
-    }
+    this.#gate.push(data);
   }
 
   /** A producer already waited a whole stall for this consumer; don't stall anyone for it until it drains. */
   stallExhausted = false;
 
-  /** Producer side of flow control: consumers this client's messages are waiting on. */
-  #stallingOn: Set<FlowConsumer> | undefined;
-  #stallStart = 0;
-  #held: Uint8Array[] = [];
-
   /** Called by a consumer whose backlog passed half of max_pending while delivering our message. */
   stallFor(consumer: FlowConsumer): void {
-    if (this.#stallingOn === undefined) {
-      this.#stallingOn = new Set();
-      this.#stallStart = Date.now();
-      setTimeout(() => this.#checkStall(), 1);
-    }
-    this.#stallingOn.add(consumer);
-  }
-
-  #checkStall(): void {
-    const set = this.#stallingOn;
-    if (set === undefined || this.state === "closed") return;
-    for (const c of set) if (c.isClosed() || !c.isBehind()) set.delete(c);
-    // A stall is short (nats-server caps it near a second): a consumer that stays behind is a slow consumer,
-    // and max_pending or write_deadline will drop it once we go on.
-    const cap = Math.min(this.host.options.write_deadline / 2, 750);
-    if (set.size > 0 && Date.now() - this.#stallStart < cap) {
-      setTimeout(() => this.#checkStall(), 2);
-      return;
-    }
-    // Whoever is still behind made no progress for a whole stall: stop waiting for it.
-    for (const c of set) c.stallExhausted = true;
-    this.#stallingOn = undefined;
-    const held = this.#held;
-    this.#held = [];
-    for (let i = 0; i < held.length; i++) {
-      if (this.isClosed()) return;
-      if (this.#stallingOn !== undefined) {
-        // Stalled again while replaying: keep the rest, in order.
-        this.#held = held.slice(i).concat(this.#held);
-        return;
-      }
-      this.#process(held[i]);
-      if (this.#held.length > 0) {
-        // #process stalled part-way and kept its remainder: the rest goes after it.
-        this.#held = this.#held.concat(held.slice(i + 1));
-        return;
-      }
-    }
+    this.#gate.stallFor(consumer);
   }
 
   isClosed(): boolean {

@@ -1,0 +1,97 @@
+/**
+ * Flow control on the producer side, as nats-server does it: when a consumer of a client's messages falls
+ * behind, the client's input is held (a stall) until the consumer catches up or a short cap passes, so that a
+ * reader that keeps up is not dropped just because one publisher is fast. A consumer that made no progress for
+ * a whole stall is marked exhausted and stalls nobody until it drains; max_pending then drops it.
+ */
+
+/** A receiver a publishing client can wait for (a client, or a route whose backlog is growing). */
+export interface FlowConsumer {
+  isClosed(): boolean;
+  isBehind(): boolean;
+  stallExhausted: boolean;
+}
+
+/** nats-server reads at most this much at a time; parsing in such slices gives stalls a chance between them. */
+const READ_SLICE = 64 * 1024;
+
+export class InputGate {
+  readonly #feed: (data: Uint8Array) => void;
+  readonly #closed: () => boolean;
+  readonly #capMs: number;
+  #stallingOn: Set<FlowConsumer> | undefined;
+  #stallStart = 0;
+  #held: Uint8Array[] = [];
+
+  constructor(feed: (data: Uint8Array) => void, closed: () => boolean, capMs: number) {
+    this.#feed = feed;
+    this.#closed = closed;
+    this.#capMs = capMs;
+  }
+
+  get stalled(): boolean {
+    return this.#stallingOn !== undefined;
+  }
+
+  /** Input from the transport (valid only during the call). */
+  push(data: Uint8Array): void {
+    if (this.#stallingOn !== undefined) {
+      this.#held.push(data.slice());
+      return;
+    }
+    this.#process(data);
+  }
+
+  stallFor(consumer: FlowConsumer): void {
+    if (this.#stallingOn === undefined) {
+      this.#stallingOn = new Set();
+      this.#stallStart = Date.now();
+      setTimeout(() => this.#check(), 1);
+    }
+    this.#stallingOn.add(consumer);
+  }
+
+  #process(data: Uint8Array): void {
+    const n = data.length;
+    if (n <= READ_SLICE) {
+      this.#feed(data);
+      return;
+    }
+    for (let off = 0; off < n; off += READ_SLICE) {
+      if (this.#stallingOn !== undefined) {
+        this.#held.push(data.slice(off));
+        return;
+      }
+      if (this.#closed()) return;
+      this.#feed(data.subarray(off, Math.min(off + READ_SLICE, n)));
+    }
+  }
+
+  #check(): void {
+    const set = this.#stallingOn;
+    if (set === undefined || this.#closed()) return;
+    for (const c of set) if (c.isClosed() || !c.isBehind()) set.delete(c);
+    if (set.size > 0 && Date.now() - this.#stallStart < this.#capMs) {
+      setTimeout(() => this.#check(), 2);
+      return;
+    }
+    for (const c of set) c.stallExhausted = true;
+    this.#stallingOn = undefined;
+    const held = this.#held;
+    this.#held = [];
+    for (let i = 0; i < held.length; i++) {
+      if (this.#closed()) return;
+      if (this.#stallingOn !== undefined) {
+        // Stalled again while replaying: keep the rest, in order.
+        this.#held = held.slice(i).concat(this.#held);
+        return;
+      }
+      this.#process(held[i]);
+      if (this.#held.length > 0) {
+        // Stalled part-way through this chunk, whose remainder is held: the rest goes after it.
+        this.#held = this.#held.concat(held.slice(i + 1));
+        return;
+      }
+    }
+  }
+}

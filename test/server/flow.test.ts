@@ -1,0 +1,63 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type FlowConsumer, InputGate } from "../../src/server/flow.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (chunks: Uint8Array[]) => chunks.map((c) => new TextDecoder().decode(c)).join("");
+
+function consumer(behind: boolean): FlowConsumer & { behind: boolean } {
+  return { behind, isClosed: () => false, isBehind() { return this.behind; }, stallExhausted: false };
+}
+
+describe("input gate (producer stalls)", () => {
+  it("passes input straight through while nobody is behind", () => {
+    const fed: Uint8Array[] = [];
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 500);
+    g.push(bytes("a"));
+    g.push(bytes("b"));
+    assert.equal(text(fed), "ab");
+  });
+
+  it("holds input while a consumer is behind and replays it, in order, once it catches up", async () => {
+    const fed: Uint8Array[] = [];
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 5000);
+    const c = consumer(true);
+    g.push(bytes("1"));
+    g.stallFor(c);
+    g.push(bytes("2"));
+    g.push(bytes("3"));
+    await sleep(20);
+    assert.equal(text(fed), "1", "held while the consumer is behind");
+    c.behind = false;
+    await sleep(30);
+    assert.equal(text(fed), "123");
+    assert.equal(c.stallExhausted, false);
+    assert.equal(g.stalled, false);
+  });
+
+  it("gives up after the cap and marks the consumer exhausted", async () => {
+    const fed: Uint8Array[] = [];
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 30);
+    const c = consumer(true);
+    g.stallFor(c);
+    g.push(bytes("x"));
+    await sleep(100);
+    assert.equal(text(fed), "x");
+    assert.equal(c.stallExhausted, true);
+  });
+
+  it("parses a large read in 64 KiB slices and stops between slices when a stall begins", async () => {
+    const sizes: number[] = [];
+    const c = consumer(true);
+    const g: InputGate = new InputGate((d) => {
+      sizes.push(d.length);
+      if (sizes.length === 2) g.stallFor(c);
+    }, () => false, 5000);
+    g.push(new Uint8Array(300 * 1024));
+    assert.deepEqual(sizes, [65536, 65536], "the third slice waits for the stall");
+    c.behind = false;
+    await sleep(30);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 300 * 1024, "nothing lost");
+  });
+});
