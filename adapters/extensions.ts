@@ -7,11 +7,13 @@ import type { PetrelExtension } from "../src/petrel.ts";
 import type { Runtime } from "../src/runtime/types.ts";
 import { clusterExtension } from "../src/cluster/extension.ts";
 import { webSocketExtension } from "../transports/ws_extension.ts";
+import { jetStreamExtension } from "./storage/jetstream_extension.ts";
 
 export function defaultExtensions(options: ServerOptions, _rt: Runtime): PetrelExtension[] {
   const list: PetrelExtension[] = [];
   // WebSocket first: its client URL must be known before routes exchange INFO.
   if (options.websocket !== undefined && options.websocket.port !== 0) list.push(webSocketExtension());
   if (options.cluster !== undefined) list.push(clusterExtension());
+  if (options.jetstream?.enabled) list.push(jetStreamExtension(options.jetstream));
   return list;
 }

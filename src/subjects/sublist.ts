@@ -147,11 +147,9 @@ export class Sublist<T extends Subscribable> {
     const result: MatchResult<T> = psubs.length === 0 && queues.size === 0
       ? EMPTY
       : { psubs, qsubs: [...queues.values()] };
-    if (this.#cache.size >= CACHE_MAX) {
-      // Drop the oldest entry; Map iteration order is insertion order.
-      const first = this.#cache.keys().next();
-      if (!first.done) this.#cache.delete(first.value);
-    }
+    // Start over when full: unique subjects (reply inboxes, acks) would otherwise churn the cache one entry at
+    // a time, and evicting from the front of a Map slows down as deleted entries pile up.
+    if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
     this.#cache.set(subject, result);
     return result;
   }

@@ -1,0 +1,323 @@
+import {
+  checkStreamConfig,
+  checkStreamUpdate,
+  type ConsumerConfig,
+  consumerConfigSchema,
+  describeZodError,
+  streamConfigSchema,
+} from "./config.ts";
+import { directGet, msgGet } from "./direct.ts";
+import type { JetStream } from "./engine.ts";
+import { type ApiError, Errors } from "./errors.ts";
+import type { Stream } from "./stream.ts";
+import type { BusMsg } from "./types.ts";
+import { subjectMatches } from "../subjects/subject.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const T = "io.nats.jetstream.api.v1.";
+const NAMES_LIMIT = 1024;
+const LIST_LIMIT = 256;
+
+type Json = Record<string, unknown>;
+
+function respond(js: JetStream, m: BusMsg, body: Json): void {
+  if ("error" in body) js.apiStats.errors++;
+  if (m.reply) js.bus.publish(m.reply, enc.encode(JSON.stringify(body)));
+}
+
+function fail(js: JetStream, m: BusMsg, type: string, err: ApiError): void {
+  respond(js, m, { type: T + type, error: err });
+}
+
+/** Parses a JSON request body; empty bodies are `{}`. */
+function body(m: BusMsg): Json | ApiError {
+  if (m.payload.length === 0) return {};
+  const text = dec.decode(m.payload);
+  if (text.trim() === "") return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return Errors.invalidJson("expected a JSON object");
+    return v as Json;
+  } catch (e) {
+    return Errors.invalidJson(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function isErr(v: unknown): v is ApiError {
+  return typeof v === "object" && v !== null && "err_code" in v;
+}
+
+export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
+  const state: Json = { ...s.state() };
+  const filter = typeof req?.subjects_filter === "string" ? req.subjects_filter : undefined;
+  if (filter) {
+    const subjects: Record<string, number> = {};
+    for (const [subj, list] of s.bySubject) if (subjectMatches(subj, filter)) subjects[subj] = list.size;
+    state.subjects = subjects;
+  }
+  if (req?.deleted_details === true) {
+    const deleted: number[] = [];
+    for (let q = s.firstSequence; q <= s.lastSequence; q++) if (!s.metas.has(q)) deleted.push(q);
+    state.deleted = deleted;
+  }
+  const info: Json = {
+    config: s.cfg,
+    created: s.created,
+    state,
+    cluster: { leader: js.opts.server_name ?? "petrel" },
+    ts: new Date(js.now()).toISOString(),
+  };
+  if (s.cfg.mirror) info.mirror = sourceInfo(js, s.cfg.mirror.name, s);
+  if (s.cfg.sources && s.cfg.sources.length > 0) info.sources = s.cfg.sources.map((x) => sourceInfo(js, x.name, s));
+  return info;
+}
+
+function sourceInfo(js: JetStream, name: string, s: Stream): Json {
+  const origin = js.streams.get(name);
+  return { name, lag: origin ? Math.max(0, origin.lastSequence - s.lastSequence) : 0, active: 0 };
+}
+
+/** Routes one `$JS.API.>` request. */
+export function handleApi(js: JetStream, m: BusMsg): void {
+  const t = m.subject.split(".");
+  // $JS.API.<...>
+  const op = t.slice(2);
+  const k = op.join(".");
+  if (k === "INFO") return accountInfo(js, m);
+  if (op[0] === "STREAM") return streamApi(js, m, op.slice(1));
+  if (op[0] === "CONSUMER") return consumerApi(js, m, op.slice(1));
+  if (op[0] === "DIRECT" && op[1] === "GET" && op.length >= 3) return directGet(js, m, op[2], op.slice(3).join("."));
+  // nats-server does not answer subjects it does not serve.
+}
+
+function accountInfo(js: JetStream, m: BusMsg): void {
+  let memory = 0;
+  let storage = 0;
+  let consumers = 0;
+  for (const s of js.streams.values()) {
+    const b = s.state().bytes;
+    if (s.cfg.storage === "memory") memory += b;
+    else storage += b;
+    consumers += js.consumers.get(s.name)?.size ?? 0;
+  }
+  const info: Json = {
+    type: T + "account_info_response",
+    memory,
+    storage,
+    reserved_memory: 0,
+    reserved_storage: 0,
+    streams: js.streams.size,
+    consumers,
+    limits: {
+      max_memory: -1,
+      max_storage: -1,
+      max_streams: -1,
+      max_consumers: -1,
+      max_ack_pending: -1,
+      memory_max_stream_bytes: -1,
+      storage_max_stream_bytes: -1,
+      max_bytes_required: false,
+    },
+    api: { total: js.apiStats.total, errors: js.apiStats.errors },
+  };
+  if (js.opts.domain) info.domain = js.opts.domain;
+  respond(js, m, info);
+}
+
+function streamApi(js: JetStream, m: BusMsg, op: string[]): void {
+  const verb = op[0];
+  if (verb === "NAMES" || verb === "LIST") return streamList(js, m, verb === "NAMES");
+  if (verb === "MSG" && (op[1] === "GET" || op[1] === "DELETE") && op.length === 3) {
+    const s = js.streams.get(op[2]);
+    const type = op[1] === "GET" ? "stream_msg_get_response" : "stream_msg_delete_response";
+    if (!s) return fail(js, m, type, Errors.streamNotFound());
+    const req = body(m);
+    if (isErr(req)) return fail(js, m, type, req);
+    if (op[1] === "GET") return msgGet(js, m, s, req);
+    return msgDelete(js, m, s, req);
+  }
+  const name = op[1];
+  if (op.length !== 2 || !name) return fail(js, m, "error_response", Errors.badRequest());
+  switch (verb) {
+    case "CREATE":
+    case "UPDATE":
+      return streamCreate(js, m, name, verb === "UPDATE");
+    case "INFO": {
+      const s = js.streams.get(name);
+      if (!s) return fail(js, m, "stream_info_response", Errors.streamNotFound());
+      const req = body(m);
+      if (isErr(req)) return fail(js, m, "stream_info_response", req);
+      return respond(js, m, { type: T + "stream_info_response", total: 0, offset: 0, limit: 0, ...streamInfo(js, s, req) });
+    }
+    case "DELETE": {
+      const s = js.streams.get(name);
+      if (!s) return fail(js, m, "stream_delete_response", Errors.streamNotFound());
+      js.deleteStream(s);
+      return respond(js, m, { type: T + "stream_delete_response", success: true });
+    }
+    case "PURGE": {
+      const s = js.streams.get(name);
+      const pfail = (e: ApiError) => respond(js, m, { type: T + "stream_purge_response", error: e, purged: 0 });
+      if (!s) return pfail(Errors.streamNotFound());
+      if (s.cfg.sealed) return pfail(Errors.streamSealed());
+      if (s.cfg.deny_purge) return pfail(Errors.streamPurgeFailed("stream purge not permitted"));
+      const req = body(m);
+      if (isErr(req)) return pfail(req);
+      const filter = typeof req.filter === "string" ? req.filter : undefined;
+      const seq = typeof req.seq === "number" ? req.seq : undefined;
+      const keep = typeof req.keep === "number" ? req.keep : undefined;
+      if (seq !== undefined && keep !== undefined) return pfail(Errors.badRequest());
+      const purged = s.purge({ filter, seq, keep });
+      return respond(js, m, { type: T + "stream_purge_response", success: true, purged });
+    }
+  }
+  fail(js, m, "error_response", Errors.badRequest());
+}
+
+function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): void {
+  const type = update ? "stream_update_response" : "stream_create_response";
+  const req = body(m);
+  if (isErr(req)) return fail(js, m, type, req);
+  const parsed = streamConfigSchema.safeParse(req);
+  if (!parsed.success) return fail(js, m, type, Errors.invalidJson(describeZodError(parsed.error)));
+  const cfg = parsed.data;
+  if (cfg.name !== name) return fail(js, m, type, Errors.streamMismatch());
+  const err = checkStreamConfig(cfg);
+  if (err) return fail(js, m, type, err);
+  const existing = js.streams.get(name);
+  if (js.overlapping(cfg.subjects, name)) return fail(js, m, type, Errors.streamSubjectOverlap());
+  // A stream may not ask for more than the server's jetstream { max_*_store } allows.
+  const memory = cfg.storage === "memory";
+  const cap = memory ? js.opts.max_memory_store : js.opts.max_file_store;
+  if (cap !== undefined && cap > 0 && cfg.max_bytes > cap) {
+    return fail(js, m, type, memory ? Errors.memoryResourcesExceeded() : Errors.storageResourcesExceeded());
+  }
+  if (update) {
+    if (!existing) return fail(js, m, type, Errors.streamNotFound());
+    const uerr = checkStreamUpdate(existing.cfg, cfg);
+    if (uerr) return fail(js, m, type, uerr);
+    js.updateStream(existing, cfg);
+    return respond(js, m, { type: T + type, ...streamInfo(js, existing) });
+  }
+  if (existing) {
+    if (JSON.stringify(existing.cfg) !== JSON.stringify(cfg)) return fail(js, m, type, Errors.streamNameExist());
+    return respond(js, m, { type: T + type, ...streamInfo(js, existing), did_create: false });
+  }
+  const s = js.createStream(cfg);
+  respond(js, m, { type: T + type, ...streamInfo(js, s), did_create: true });
+}
+
+function streamList(js: JetStream, m: BusMsg, namesOnly: boolean): void {
+  const type = namesOnly ? "stream_names_response" : "stream_list_response";
+  const req = body(m);
+  if (isErr(req)) return fail(js, m, type, req);
+  const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
+  const subject = typeof req.subject === "string" ? req.subject : undefined;
+  let all = [...js.streams.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  if (subject) {
+    all = all.filter((s) => s.cfg.subjects.some((x) => subjectMatches(x, subject) || subjectMatches(subject, x)));
+  }
+  const limit = namesOnly ? NAMES_LIMIT : LIST_LIMIT;
+  const page = all.slice(offset, offset + limit);
+  const out: Json = { type: T + type, total: all.length, offset, limit };
+  if (namesOnly) out.streams = page.map((s) => s.name);
+  else {
+    out.streams = page.map((s) => streamInfo(js, s));
+    out.missing = [];
+  }
+  respond(js, m, out);
+}
+
+function msgDelete(js: JetStream, m: BusMsg, s: Stream, req: Json): void {
+  const type = "stream_msg_delete_response";
+  if (s.cfg.sealed) return fail(js, m, type, Errors.streamSealed());
+  if (s.cfg.deny_delete) return fail(js, m, type, Errors.streamMsgDeleteFailed("message delete not permitted"));
+  const seq = req.seq;
+  if (typeof seq !== "number" || seq <= 0) return fail(js, m, type, Errors.badRequest());
+  if (!s.deleteMsg(seq)) {
+    return fail(js, m, type, Errors.streamMsgDeleteFailed(seq > s.lastSequence ? "stream store EOF" : "no message found"));
+  }
+  respond(js, m, { type: T + type, success: true });
+}
+
+// ---- consumers ----
+function consumerApi(js: JetStream, m: BusMsg, op: string[]): void {
+  const verb = op[0];
+  if (verb === "CREATE") return consumerCreate(js, m, op[1], op[2], false, op.length > 3 ? op.slice(3).join(".") : undefined);
+  if (verb === "DURABLE" && op[1] === "CREATE") return consumerCreate(js, m, op[2], op[3], true);
+  if (verb === "NAMES" || verb === "LIST") return consumerList(js, m, op[1], verb === "NAMES");
+  if (verb === "MSG" && op[1] === "NEXT" && op.length === 4) {
+    const c = js.consumers.get(op[2])?.get(op[3]);
+    if (!c || !m.reply) return;
+    return c.pullRequest(m.reply, m.payload);
+  }
+  if ((verb === "INFO" || verb === "DELETE") && op.length === 3) {
+    const type = verb === "INFO" ? "consumer_info_response" : "consumer_delete_response";
+    if (!js.streams.has(op[1])) return fail(js, m, type, Errors.streamNotFound());
+    const c = js.consumers.get(op[1])?.get(op[2]);
+    if (!c) return fail(js, m, type, Errors.consumerNotFound());
+    if (verb === "INFO") return respond(js, m, { type: T + type, ...c.info(undefined, js.opts.server_name ?? "petrel") });
+    js.deleteConsumer(c);
+    return respond(js, m, { type: T + type, success: true });
+  }
+  fail(js, m, "error_response", Errors.badRequest());
+}
+
+function consumerCreate(
+  js: JetStream,
+  m: BusMsg,
+  streamName: string | undefined,
+  nameInSubject: string | undefined,
+  legacyDurable: boolean,
+  filterInSubject?: string,
+): void {
+  const type = "consumer_create_response";
+  if (!streamName) return fail(js, m, type, Errors.badRequest());
+  const req = body(m);
+  if (isErr(req)) return fail(js, m, type, req);
+  if (req.stream_name !== undefined && req.stream_name !== streamName) return fail(js, m, type, Errors.streamMismatch());
+  const parsed = consumerConfigSchema.safeParse(req.config ?? {});
+  if (!parsed.success) return fail(js, m, type, Errors.invalidJson(describeZodError(parsed.error)));
+  const cfg: ConsumerConfig = parsed.data;
+  const s = js.streams.get(streamName);
+  if (!s) return fail(js, m, type, Errors.streamNotFound());
+  if (legacyDurable) {
+    if (!nameInSubject) return fail(js, m, type, Errors.consumerDurableNameNotInSubject());
+    if (!cfg.durable_name) return fail(js, m, type, Errors.consumerDurableNameNotSet());
+    if (cfg.durable_name !== nameInSubject) return fail(js, m, type, Errors.consumerDurableNameNotMatchSubject());
+  } else if (nameInSubject) {
+    const reqName = cfg.name ?? cfg.durable_name;
+    if (reqName && reqName !== nameInSubject) return fail(js, m, type, Errors.consumerDurableNameNotMatchSubject());
+    cfg.name = nameInSubject;
+    if (filterInSubject && cfg.filter_subject && cfg.filter_subject !== filterInSubject) {
+      return fail(js, m, type, Errors.consumerCreate("consumer create request did not match filtered subject from create subject"));
+    }
+  } else if (cfg.durable_name) {
+    return fail(js, m, type, Errors.consumerEphemeralWithDurableName());
+  }
+  // `action` (sent by 2.10-era clients) is ignored, as nats-server 2.9 does: an existing consumer is updated.
+  const c = js.createConsumer(s, cfg);
+  if (isErr(c)) return fail(js, m, type, c);
+  respond(js, m, { type: T + type, ...c.info(undefined, js.opts.server_name ?? "petrel") });
+}
+
+function consumerList(js: JetStream, m: BusMsg, streamName: string | undefined, namesOnly: boolean): void {
+  const type = namesOnly ? "consumer_names_response" : "consumer_list_response";
+  const s = streamName ? js.streams.get(streamName) : undefined;
+  if (!s) return fail(js, m, type, Errors.streamNotFound());
+  const req = body(m);
+  if (isErr(req)) return fail(js, m, type, req);
+  const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
+  const all = [...(js.consumers.get(s.name)?.values() ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const limit = namesOnly ? NAMES_LIMIT : LIST_LIMIT;
+  const page = all.slice(offset, offset + limit);
+  const out: Json = { type: T + type, total: all.length, offset, limit };
+  const server = js.opts.server_name ?? "petrel";
+  if (namesOnly) out.consumers = page.map((c) => c.name);
+  else {
+    out.consumers = page.map((c) => c.info(undefined, server));
+    out.missing = [];
+  }
+  respond(js, m, out);
+}

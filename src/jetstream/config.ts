@@ -1,0 +1,278 @@
+import { z } from "zod";
+import { isLiteral, isValidSubject, subjectsIntersect } from "../subjects/subject.ts";
+import { type ApiError, Errors } from "./errors.ts";
+
+/** Stream and consumer configuration as nats-server's JSON has it: snake_case, durations in nanoseconds. */
+
+const int = z.number().int();
+const ns = z.number().int();
+
+const externalSchema = z.looseObject({ api: z.string(), deliver: z.string().optional() });
+const streamSourceSchema = z.looseObject({
+  name: z.string(),
+  opt_start_seq: int.optional(),
+  opt_start_time: z.string().optional(),
+  filter_subject: z.string().optional(),
+  external: externalSchema.optional(),
+});
+
+export const streamConfigSchema = z.looseObject({
+  name: z.string().default(""),
+  description: z.string().optional(),
+  subjects: z.array(z.string()).nullish().transform((v) => v ?? []),
+  retention: z.enum(["limits", "interest", "workqueue"]).default("limits"),
+  max_consumers: int.default(-1),
+  max_msgs: int.default(-1),
+  max_bytes: int.default(-1),
+  max_age: ns.default(0),
+  max_msgs_per_subject: int.default(-1),
+  max_msg_size: int.default(-1),
+  discard: z.enum(["old", "new"]).default("old"),
+  storage: z.enum(["file", "memory"]).default("file"),
+  num_replicas: int.default(1),
+  no_ack: z.boolean().default(false),
+  duplicate_window: ns.default(0),
+  mirror: streamSourceSchema.nullish(),
+  sources: z.array(streamSourceSchema).nullish(),
+  sealed: z.boolean().default(false),
+  deny_delete: z.boolean().default(false),
+  deny_purge: z.boolean().default(false),
+  allow_rollup_hdrs: z.boolean().default(false),
+  allow_direct: z.boolean().default(false),
+  mirror_direct: z.boolean().default(false),
+  discard_new_per_subject: z.boolean().optional(),
+  republish: z.looseObject({ src: z.string().optional(), dest: z.string(), headers_only: z.boolean().optional() })
+    .nullish(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+  placement: z.looseObject({}).nullish(),
+  first_seq: int.optional(),
+});
+export type StreamConfig = z.output<typeof streamConfigSchema>;
+export type StreamSource = z.output<typeof streamSourceSchema>;
+
+export const consumerConfigSchema = z.looseObject({
+  durable_name: z.string().optional(),
+  name: z.string().optional(),
+  description: z.string().optional(),
+  deliver_subject: z.string().optional(),
+  deliver_group: z.string().optional(),
+  deliver_policy: z.enum(["all", "last", "new", "by_start_sequence", "by_start_time", "last_per_subject"]).default(
+    "all",
+  ),
+  opt_start_seq: int.optional(),
+  opt_start_time: z.string().optional(),
+  ack_policy: z.enum(["none", "all", "explicit"]).default("none"),
+  ack_wait: ns.default(0),
+  max_deliver: int.default(-1),
+  backoff: z.array(ns).nullish(),
+  filter_subject: z.string().optional(),
+  filter_subjects: z.array(z.string()).nullish(),
+  replay_policy: z.enum(["instant", "original"]).default("instant"),
+  rate_limit_bps: int.optional(),
+  sample_freq: z.string().optional(),
+  max_waiting: int.default(0),
+  max_ack_pending: int.default(0),
+  flow_control: z.boolean().optional(),
+  idle_heartbeat: ns.optional(),
+  headers_only: z.boolean().optional(),
+  max_batch: int.optional(),
+  max_expires: ns.optional(),
+  max_bytes: int.optional(),
+  inactive_threshold: ns.optional(),
+  num_replicas: int.default(0),
+  mem_storage: z.boolean().optional(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+});
+export type ConsumerConfig = z.output<typeof consumerConfigSchema>;
+
+const NS = 1_000_000;
+export const DEFAULT_DUPLICATE_WINDOW = 120_000 * NS;
+export const DEFAULT_ACK_WAIT = 30_000 * NS;
+export const DEFAULT_MAX_ACK_PENDING = 1000;
+export const DEFAULT_MAX_WAITING = 512;
+/** Ephemeral consumers go away after this long without activity (nats-server: 5s). */
+export const DEFAULT_INACTIVE_THRESHOLD = 5_000 * NS;
+
+/** Zod's first issue, worded like Go's json error so clients see something familiar. */
+export function describeZodError(err: z.ZodError): string {
+  const i = err.issues[0];
+  if (!i) return "invalid";
+  const path = i.path.join(".");
+  return path ? `${path}: ${i.message}` : i.message;
+}
+
+function validName(name: string): boolean {
+  return name.length > 0 && !/[.*>\s/\\]/.test(name);
+}
+
+/** Checks a parsed stream config and fills defaults the way nats-server does (`checkStreamCfg`). */
+export function checkStreamConfig(cfg: StreamConfig): ApiError | undefined {
+  if (!cfg.name) return Errors.streamInvalidConfig("stream name is required");
+  if (!validName(cfg.name)) return Errors.streamInvalidConfig("stream name can not contain '.', '*', '>'");
+  if (cfg.name.length > 255) return Errors.streamInvalidConfig("stream name is too long, maximum allowed is 255");
+  if (cfg.num_replicas === 0) cfg.num_replicas = 1;
+  if (cfg.num_replicas > 1) return Errors.streamReplicasNotSupported();
+  if (cfg.num_replicas < 0 || cfg.num_replicas > 5) {
+    return Errors.streamInvalidConfig("replicas > 5 not supported");
+  }
+  if (cfg.max_msgs === 0) cfg.max_msgs = -1;
+  if (cfg.max_bytes === 0) cfg.max_bytes = -1;
+  if (cfg.max_msg_size === 0) cfg.max_msg_size = -1;
+  if (cfg.max_msgs_per_subject === 0) cfg.max_msgs_per_subject = -1;
+  if (cfg.max_consumers === 0) cfg.max_consumers = -1;
+  // Like nats-server, other negative limits are taken as given (and mean "no limit").
+  if (cfg.max_age < 0) return Errors.streamInvalidConfig("duplicates window can not be negative");
+  if (cfg.duplicate_window < 0) return Errors.streamInvalidConfig("duplicates window can not be negative");
+  if (cfg.duplicate_window === 0) {
+    cfg.duplicate_window = cfg.max_age > 0 && cfg.max_age < DEFAULT_DUPLICATE_WINDOW
+      ? cfg.max_age
+      : DEFAULT_DUPLICATE_WINDOW;
+  }
+  if (cfg.max_age > 0 && cfg.duplicate_window > cfg.max_age) {
+    return Errors.streamInvalidConfig("duplicates window can not be larger then max age");
+  }
+  if (cfg.mirror) {
+    if (cfg.subjects.length > 0) return Errors.mirrorWithSubjects();
+    if (cfg.sources && cfg.sources.length > 0) return Errors.mirrorWithSources();
+  }
+  if (cfg.subjects.length === 0 && !cfg.mirror && !(cfg.sources && cfg.sources.length > 0)) {
+    cfg.subjects = [cfg.name];
+  }
+  const seen = new Set<string>();
+  for (const s of cfg.subjects) {
+    if (!isValidSubject(s)) return Errors.streamInvalidConfig("invalid subject");
+    if (seen.has(s)) return Errors.streamInvalidConfig("duplicate subjects detected");
+    seen.add(s);
+  }
+  for (let i = 0; i < cfg.subjects.length; i++) {
+    for (let j = i + 1; j < cfg.subjects.length; j++) {
+      if (subjectsIntersect(cfg.subjects[i], cfg.subjects[j])) {
+        return Errors.streamInvalidConfig(`subject "${cfg.subjects[i]}" overlaps with "${cfg.subjects[j]}"`);
+      }
+    }
+  }
+  if (cfg.subjects.some((s) => subjectsIntersect(s, "$JS.API.>"))) {
+    return Errors.streamInvalidConfig("subjects overlap with jetstream api");
+  }
+  if (cfg.mirror_direct && !cfg.mirror) return Errors.streamInvalidConfig("stream has no mirror but does have mirror direct");
+  if (cfg.republish && !isValidSubject(cfg.republish.dest)) {
+    return Errors.streamInvalidConfig("stream republish destination subject is not valid");
+  }
+  return undefined;
+}
+
+/** Fields a stream update may not change (nats-server's `checkStreamCfg` + `update`). */
+export function checkStreamUpdate(old: StreamConfig, cfg: StreamConfig): ApiError | undefined {
+  if (old.storage !== cfg.storage) {
+    return Errors.streamInvalidConfig("stream configuration update can not change storage type");
+  }
+  if (old.retention !== cfg.retention) {
+    return Errors.streamInvalidConfig("stream configuration update can not change retention policy");
+  }
+  if (JSON.stringify(old.mirror ?? null) !== JSON.stringify(cfg.mirror ?? null)) return Errors.streamMirrorNotUpdatable();
+  if (old.sealed && !cfg.sealed) return Errors.streamInvalidConfig("stream configuration update can not unseal a sealed stream");
+  if (old.deny_delete && !cfg.deny_delete) {
+    return Errors.streamInvalidConfig("stream configuration update can not cancel deny message deletes");
+  }
+  if (old.deny_purge && !cfg.deny_purge) {
+    return Errors.streamInvalidConfig("stream configuration update can not cancel deny purge");
+  }
+  return undefined;
+}
+
+/** Checks and defaults a consumer config against its stream (nats-server's `checkConsumerCfg`). */
+export function checkConsumerConfig(cfg: ConsumerConfig, stream: StreamConfig): ApiError | undefined {
+  const name = cfg.name ?? cfg.durable_name;
+  if (cfg.durable_name && cfg.name && cfg.durable_name !== cfg.name) {
+    return Errors.consumerCreate("consumer name in request does not match durable name");
+  }
+  if (name !== undefined && name !== "") {
+    if (!validName(name)) return Errors.consumerBadDurableName();
+    if (name.length > 255) return Errors.consumerNameTooLong(255);
+  }
+  const push = !!cfg.deliver_subject;
+  if (push) {
+    if (!isValidSubject(cfg.deliver_subject ?? "") || !isLiteral(cfg.deliver_subject ?? "")) {
+      return Errors.consumerDeliverToWildcards();
+    }
+    if (stream.subjects.some((s) => subjectsIntersect(s, cfg.deliver_subject ?? ""))) {
+      return Errors.consumerDeliverCycle();
+    }
+    if (cfg.max_waiting !== 0) return Errors.consumerPushMaxWaiting();
+    if (cfg.max_ack_pending > 0 && cfg.ack_policy === "none") return Errors.consumerMaxPendingAckPolicyRequired();
+    if (cfg.idle_heartbeat && cfg.idle_heartbeat > 0 && cfg.idle_heartbeat < 100 * 1_000_000) {
+      return Errors.consumerSmallHeartbeat();
+    }
+  } else {
+    if (cfg.ack_policy === "none" && stream.retention === "workqueue") return Errors.consumerPullRequiresAck();
+    if (cfg.max_waiting < 0) return Errors.consumerMaxWaitingNegative();
+    if (cfg.idle_heartbeat && cfg.idle_heartbeat > 0) return Errors.consumerHBRequiresPush();
+    if (cfg.flow_control) return Errors.consumerFCRequiresPush();
+    if (cfg.max_waiting === 0) cfg.max_waiting = DEFAULT_MAX_WAITING;
+  }
+  if (cfg.flow_control && !cfg.idle_heartbeat) return Errors.consumerFCRequiresHB();
+  if (cfg.ack_wait === 0) cfg.ack_wait = DEFAULT_ACK_WAIT;
+  if (cfg.ack_wait < 0) return Errors.consumerInvalidPolicy("consumer ack wait needs to be positive");
+  if (cfg.max_deliver === 0) cfg.max_deliver = -1;
+  if (cfg.backoff && cfg.backoff.length > 0) {
+    if (cfg.max_deliver !== -1 && cfg.max_deliver <= cfg.backoff.length) return Errors.consumerMaxDeliverBackoff();
+    cfg.ack_wait = cfg.backoff[0];
+  }
+  if (cfg.max_ack_pending === 0 && cfg.ack_policy !== "none") cfg.max_ack_pending = DEFAULT_MAX_ACK_PENDING;
+  if (cfg.ack_policy === "none") cfg.max_ack_pending = cfg.max_ack_pending === 0 ? -1 : cfg.max_ack_pending;
+  if (cfg.num_replicas < 0) return Errors.consumerInvalidPolicy("consumer replicas needs to be positive");
+  switch (cfg.deliver_policy) {
+    case "by_start_sequence":
+      if (!cfg.opt_start_seq) {
+        return Errors.consumerInvalidPolicy(
+          "consumer delivery policy is deliver by start sequence, but optional start sequence is not set",
+        );
+      }
+      if (cfg.opt_start_time) {
+        return Errors.consumerInvalidPolicy("consumer deliver policy by_start_sequence can not have start time");
+      }
+      break;
+    case "by_start_time":
+      if (!cfg.opt_start_time || Number.isNaN(Date.parse(cfg.opt_start_time))) {
+        return Errors.consumerInvalidPolicy(
+          "consumer delivery policy is deliver by start time, but optional start time is not set",
+        );
+      }
+      if (cfg.opt_start_seq) {
+        return Errors.consumerInvalidPolicy("consumer deliver policy by_start_time can not have start sequence");
+      }
+      break;
+    case "last_per_subject":
+      if (consumerFilters(cfg).length === 0) {
+        return Errors.consumerInvalidPolicy(
+          "consumer delivery policy is deliver last per subject, but optional filter subject is not set",
+        );
+      }
+      break;
+    default:
+      if (cfg.opt_start_seq || cfg.opt_start_time) {
+        return Errors.consumerInvalidPolicy(
+          `consumer deliver policy ${cfg.deliver_policy} can not have start sequence or time`,
+        );
+      }
+  }
+  const filters = consumerFilters(cfg);
+  for (const f of filters) {
+    if (!isValidSubject(f)) return Errors.consumerInvalidPolicy("consumer filter subject is not valid");
+    const subjects = stream.subjects;
+    if (subjects.length > 0 && !subjects.some((s) => subjectsIntersect(s, f))) {
+      return Errors.consumerFilterNotSubset();
+    }
+  }
+  if (stream.retention === "workqueue" && cfg.ack_policy !== "explicit") return Errors.consumerWQRequiresExplicitAck();
+  if (cfg.inactive_threshold !== undefined && cfg.inactive_threshold < 0) {
+    return Errors.consumerInvalidPolicy("consumer inactive threshold needs to be positive");
+  }
+  return undefined;
+}
+
+export function consumerFilters(cfg: ConsumerConfig): string[] {
+  if (cfg.filter_subjects && cfg.filter_subjects.length > 0) return cfg.filter_subjects;
+  if (cfg.filter_subject) return [cfg.filter_subject];
+  return [];
+}

@@ -1,0 +1,492 @@
+import { subjectMatches, subjectsIntersect } from "../subjects/subject.ts";
+import { appendHeaderLines, findHeader } from "../protocol/headers.ts";
+import { handleApi } from "./api.ts";
+import {
+  checkConsumerConfig,
+  type ConsumerConfig,
+  consumerConfigSchema,
+  consumerFilters,
+  type StreamConfig,
+  streamConfigSchema,
+} from "./config.ts";
+import { Consumer, type ConsumerHost, type ConsumerState } from "./consumer.ts";
+import { type ApiError, Errors } from "./errors.ts";
+import { Advisories } from "./advisories.ts";
+import { MemoryStorage } from "./store/memory.ts";
+import type { StorageProvider, StoredMsg } from "./store/types.ts";
+import { type PubAck, Stream } from "./stream.ts";
+import type { BusMsg, EngineOptions, JsBus } from "./types.ts";
+
+const enc = new TextEncoder();
+
+interface SavedConsumer {
+  config: ConsumerConfig;
+  created: string;
+  state?: ConsumerState;
+}
+
+/**
+ * The JetStream engine of one server: streams, their consumers and the `$JS.API` service, all driven through
+ * the bus (the server's internal client).
+ */
+export class JetStream implements ConsumerHost {
+  readonly streams = new Map<string, Stream>();
+  readonly consumers = new Map<string, Map<string, Consumer>>();
+  private readonly captureSids = new Map<string, number[]>();
+  private readonly sids: number[] = [];
+  private readonly dirty = new Set<Consumer>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly apiStats = { total: 0, errors: 0 };
+  readonly now: () => number;
+  private stopped = false;
+  private readonly dirtyStreams = new Set<Stream>();
+  /** reply, payload, reply, payload... */
+  private acks: Array<string | Uint8Array> = [];
+  private flushScheduled = false;
+  /** Streams with `storage: memory` live here whatever the server's store is. */
+  readonly memStorage: StorageProvider;
+
+  readonly advisories: Advisories;
+
+  constructor(readonly bus: JsBus, readonly opts: EngineOptions, readonly storage: StorageProvider) {
+    this.now = opts.now ?? Date.now;
+    this.advisories = new Advisories(bus, this.now, opts.domain);
+    this.memStorage = storage.kind === "memory" ? storage : new MemoryStorage();
+  }
+
+  providerFor(cfg: StreamConfig): StorageProvider {
+    return cfg.storage === "memory" ? this.memStorage : this.storage;
+  }
+
+  /** Loads persisted streams and consumers, then starts serving the API. */
+  start(): void {
+    for (const name of this.storage.streamNames()) {
+      const raw = this.storage.getMeta(name, "config");
+      if (!raw) continue;
+      const saved = JSON.parse(raw) as { config: unknown; created: string };
+      const parsed = streamConfigSchema.safeParse(saved.config);
+      if (!parsed.success) continue;
+      this.openStream(parsed.data, saved.created);
+    }
+    for (const [name] of this.streams) {
+      for (const [, raw] of this.storage.listMeta(name, "c.")) {
+        const saved = JSON.parse(raw) as SavedConsumer;
+        const cfg = consumerConfigSchema.safeParse(saved.config);
+        if (!cfg.success) continue;
+        this.attachConsumer(name, cfg.data, saved.created, saved.state);
+      }
+    }
+    this.wireSources();
+    this.bus.onSubscribe?.((subject) => {
+      if (this.stopped) return;
+      for (const m of this.consumers.values()) {
+        for (const c of m.values()) if (c.cfg.deliver_subject === subject) c.kick();
+      }
+    });
+    this.sids.push(this.bus.subscribe("$JS.API.>", (m) => this.onApi(m)));
+    const domain = this.opts.domain;
+    if (domain) {
+      // Clients that name the domain use $JS.<domain>.API.>: the same API under another prefix.
+      const prefix = `$JS.${domain}.API.`;
+      this.sids.push(this.bus.subscribe(`${prefix}>`, (m) => {
+        this.onApi({ ...m, subject: "$JS.API." + m.subject.slice(prefix.length) });
+      }));
+    }
+    this.sids.push(this.bus.subscribe("$JS.ACK.>", (m) => this.onAck(m)));
+    this.sids.push(this.bus.subscribe("$JS.FC.>", (m) => {
+      const t = m.subject.split(".");
+      this.consumers.get(t[2])?.get(t[3])?.flowControlReply(m.subject);
+    }));
+  }
+
+  private onApi(m: BusMsg): void {
+    this.apiStats.total++;
+    try {
+      handleApi(this, m);
+    } catch (err) {
+      // A bug must not take the server down; answer like nats-server's generic failure.
+      this.apiStats.errors++;
+      if (m.reply) {
+        const e: ApiError = { code: 500, err_code: 10000 + 0, description: String(err) };
+        this.bus.publish(m.reply, enc.encode(JSON.stringify({ error: e })));
+      }
+    }
+  }
+
+  private onAck(m: BusMsg): void {
+    const t = m.subject.split(".");
+    let stream: string, consumer: string, sseq: number;
+    if (t.length === 9) {
+      stream = t[2];
+      consumer = t[3];
+      sseq = Number(t[5]);
+    } else if (t.length >= 11) {
+      stream = t[4];
+      consumer = t[5];
+      sseq = Number(t[7]);
+    } else return;
+    const c = this.consumers.get(stream)?.get(consumer);
+    if (!c || !Number.isFinite(sseq)) return;
+    try {
+      c.processAck(sseq, m.payload, m.reply);
+    } catch {
+      // A failing ack (storage error while removing a work-queue message) must not take the server down.
+    }
+  }
+
+  // ---- streams ----
+  private openStream(cfg: StreamConfig, created: string): Stream {
+    const s = new Stream(cfg, created, this.providerFor(cfg), this.now, (st) => this.markDirty(st));
+    this.streams.set(cfg.name, s);
+    this.consumers.set(cfg.name, new Map());
+    this.capture(s);
+    return s;
+  }
+
+  /** `republish: {src, dest, headers_only}`: every stored message matching src also goes to dest. */
+  private wireRepublish(s: Stream): void {
+    const rp = s.cfg.republish;
+    if (!rp) {
+      s.republish = undefined;
+      return;
+    }
+    const src = rp.src || ">";
+    s.republish = (m, lastSeq) => {
+      const dest = mapSubject(m.subject, src, rp.dest);
+      if (dest === undefined) return;
+      const extra: Array<[string, string]> = [
+        ["Nats-Stream", s.name],
+        ["Nats-Subject", m.subject],
+        ["Nats-Sequence", String(m.seq)],
+        ["Nats-Last-Sequence", String(lastSeq)],
+      ];
+      if (rp.headers_only) extra.push(["Nats-Msg-Size", String(m.data.length)]);
+      const h = appendHeaderLines(m.headers, extra);
+      this.bus.publish(dest, rp.headers_only ? new Uint8Array(0) : m.data, { headers: h });
+    };
+  }
+
+  private capture(s: Stream): void {
+    this.wireRepublish(s);
+    for (const sid of this.captureSids.get(s.name) ?? []) this.bus.unsubscribe(sid);
+    const sids: number[] = [];
+    for (const subj of s.cfg.subjects) {
+      sids.push(this.bus.subscribe(subj, (m) => this.onStreamMsg(s, m)));
+    }
+    this.captureSids.set(s.name, sids);
+  }
+
+  private onStreamMsg(s: Stream, m: BusMsg): void {
+    let res: PubAck | ApiError;
+    try {
+      res = s.publish(m.subject, m.headers && m.headers.length > 0 ? m.headers : undefined, m.payload);
+    } catch (err) {
+      // A storage failure (disk full, I/O error) fails this publish; the server keeps serving.
+      res = Errors.streamStoreFailed(err instanceof Error ? err.message : String(err));
+    }
+    if (!m.reply || s.cfg.no_ack) return;
+    // PubAcks go out after the batch they belong to was written (see flushWrites).
+    this.acks.push(m.reply, pubAckBytes(res, s.name, this.opts.domain));
+    this.scheduleFlush();
+  }
+
+  private markDirty(s: Stream): void {
+    this.dirtyStreams.add(s);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => this.flushWrites());
+  }
+
+  /** One write per stream for everything stored since the last flush, then the PubAcks. */
+  flushWrites(): void {
+    this.flushScheduled = false;
+    let failure: string | undefined;
+    for (const s of this.dirtyStreams) {
+      try {
+        s.flush();
+      } catch (err) {
+        failure = err instanceof Error ? err.message : String(err);
+      }
+    }
+    this.dirtyStreams.clear();
+    const acks = this.acks;
+    if (acks.length === 0) return;
+    this.acks = [];
+    // Nothing is acknowledged that did not reach the OS.
+    const failed = failure === undefined
+      ? undefined
+      : enc.encode(JSON.stringify({ error: Errors.streamStoreFailed(failure) }));
+    for (let i = 0; i < acks.length; i += 2) this.bus.publish(acks[i] as string, failed ?? (acks[i + 1] as Uint8Array));
+  }
+
+  /** Streams overlapping `subjects`, other than `except`. */
+  overlapping(subjects: string[], except?: string): boolean {
+    for (const [name, s] of this.streams) {
+      if (name === except) continue;
+      for (const a of s.cfg.subjects) for (const b of subjects) if (subjectsIntersect(a, b)) return true;
+    }
+    return false;
+  }
+
+  createStream(cfg: StreamConfig): Stream {
+    const created = new Date(this.now()).toISOString();
+    this.providerFor(cfg).putMeta(cfg.name, "config", JSON.stringify({ config: cfg, created }));
+    const s = this.openStream(cfg, created);
+    this.wireSources();
+    this.advisories.streamAction(cfg.name, "create");
+    return s;
+  }
+
+  updateStream(s: Stream, cfg: StreamConfig): void {
+    s.updateConfig(cfg);
+    this.providerFor(cfg).putMeta(cfg.name, "config", JSON.stringify({ config: cfg, created: s.created }));
+    this.capture(s);
+    this.wireSources();
+    this.advisories.streamAction(cfg.name, "update");
+  }
+
+  deleteStream(s: Stream): void {
+    for (const c of this.consumers.get(s.name)?.values() ?? []) c.close(true);
+    this.consumers.delete(s.name);
+    for (const sid of this.captureSids.get(s.name) ?? []) this.bus.unsubscribe(sid);
+    this.captureSids.delete(s.name);
+    this.streams.delete(s.name);
+    s.close();
+    this.providerFor(s.cfg).dropStream(s.name);
+    this.wireSources();
+    this.advisories.streamAction(s.name, "delete");
+  }
+
+  /** Mirrors and sources between streams of this server: downstream hooks plus a catch-up copy. */
+  private wireSources(): void {
+    for (const s of this.streams.values()) s.downstream.clear();
+    for (const target of this.streams.values()) {
+      const cfg = target.cfg;
+      const origins = cfg.mirror ? [cfg.mirror] : (cfg.sources ?? []);
+      for (const src of origins) {
+        const origin = this.streams.get(src.name);
+        if (!origin || origin === target) continue;
+        const mirror = !!cfg.mirror;
+        const filter = src.filter_subject;
+        const feed = (m: StoredMsg) => {
+          if (filter && !subjectsIntersect(filter, m.subject)) return;
+          if (mirror) target.storeMirrored(m);
+          else {
+            const hdr = appendHeaderLines(m.headers, [["Nats-Stream-Source", `${origin.name} ${m.seq} > >`]]);
+            target.publish(m.subject, hdr, m.data);
+          }
+        };
+        origin.downstream.add(feed);
+        // Catch up on what the origin holds that the target has not seen.
+        const key = `src.${origin.name}`;
+        const seen = mirror
+          ? target.lastSequence
+          : Math.max(Number(this.providerFor(cfg).getMeta(cfg.name, key) ?? 0), lastSourced(target, origin.name));
+        let from = Math.max(seen + 1, src.opt_start_seq ?? 1);
+        for (let seq = origin.nextMatching(from, []); seq !== undefined; seq = origin.nextMatching(from, [])) {
+          const m = origin.load(seq);
+          if (m) feed(m);
+          from = seq + 1;
+        }
+        if (!mirror) this.providerFor(cfg).putMeta(cfg.name, key, String(origin.lastSequence));
+      }
+    }
+  }
+
+  // ---- consumers ----
+  attachConsumer(stream: string, cfg: ConsumerConfig, created: string, state?: ConsumerState): Consumer | undefined {
+    const s = this.streams.get(stream);
+    if (!s) return undefined;
+    const name = cfg.name ?? cfg.durable_name ?? "";
+    const c = new Consumer(name, s, cfg, created, this, state);
+    this.consumers.get(stream)?.set(name, c);
+    s.listeners.add(c);
+    return c;
+  }
+
+  createConsumer(s: Stream, cfg: ConsumerConfig): Consumer | ApiError {
+    const err = checkConsumerConfig(cfg, s.cfg);
+    if (err) return err;
+    const map = this.consumers.get(s.name) ?? new Map<string, Consumer>();
+    let name = cfg.name ?? cfg.durable_name;
+    if (!name) {
+      name = randomName();
+      cfg.name = name;
+    } else cfg.name = name;
+    const existing = map.get(name);
+    if (existing) {
+      if (sameConsumerConfig(existing.cfg, cfg)) return existing;
+      const upd = updatableChange(existing.cfg, cfg);
+      if (upd) return upd;
+      existing.cfg = cfg;
+      this.saveConsumer(existing);
+      return existing;
+    }
+    if (s.cfg.max_consumers > 0 && map.size >= s.cfg.max_consumers) return Errors.maximumConsumersLimit();
+    if (s.cfg.retention === "workqueue") {
+      const mine = consumerFilters(cfg);
+      for (const other of map.values()) {
+        const theirs = other.filters();
+        if (mine.length === 0 || theirs.length === 0) return Errors.consumerWQMultipleUnfiltered();
+        for (const a of mine) for (const b of theirs) if (subjectsIntersect(a, b)) return Errors.consumerWQNotUnique();
+      }
+    }
+    const c = this.attachConsumer(s.name, cfg, new Date(this.now()).toISOString());
+    if (!c) return Errors.streamNotFound();
+    this.saveConsumer(c);
+    this.advisories.consumerAction(s.name, c.name, "create");
+    return c;
+  }
+
+  deleteConsumer(c: Consumer): void {
+    c.close(true);
+    this.consumers.get(c.stream.name)?.delete(c.name);
+    c.stream.listeners.delete(c);
+    this.dirty.delete(c);
+    this.providerFor(c.stream.cfg).deleteMeta(c.stream.name, `c.${c.name}`);
+    this.advisories.consumerAction(c.stream.name, c.name, "delete");
+    // Interest retention: messages only this consumer held may go now.
+    if (c.stream.cfg.retention === "interest") {
+      for (const [seq, m] of [...c.stream.metas]) c.stream.checkInterest(seq, m.subject);
+    }
+  }
+
+  private persisted(c: Consumer): boolean {
+    return !c.cfg.mem_storage && c.stream.cfg.storage !== "memory" && this.storage.kind !== "memory";
+  }
+
+  private saveConsumer(c: Consumer): void {
+    if (!this.persisted(c)) return;
+    const rec: SavedConsumer = { config: c.cfg, created: c.created, state: c.state() };
+    this.providerFor(c.stream.cfg).putMeta(c.stream.name, `c.${c.name}`, JSON.stringify(rec));
+  }
+
+  // ConsumerHost
+  persist(c: Consumer): void {
+    if (!this.persisted(c) || this.stopped) return;
+    this.dirty.add(c);
+    if (this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(() => this.flushConsumers(), 25);
+    }
+  }
+  remove(c: Consumer): void {
+    this.deleteConsumer(c);
+  }
+
+  private flushConsumers(): void {
+    this.flushTimer = undefined;
+    for (const c of this.dirty) this.saveConsumer(c);
+    this.dirty.clear();
+  }
+
+  /** Flushes state and stops every timer; the storage is closed by whoever opened it. */
+  stop(): void {
+    if (this.stopped) return;
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushWrites();
+    this.flushConsumers();
+    this.stopped = true;
+    for (const sid of this.sids) this.bus.unsubscribe(sid);
+    for (const sids of this.captureSids.values()) for (const sid of sids) this.bus.unsubscribe(sid);
+    for (const m of this.consumers.values()) for (const c of m.values()) c.close(false);
+    for (const s of this.streams.values()) s.close();
+    this.storage.sync();
+  }
+}
+
+const ackPrefixes = new Map<string, Uint8Array>();
+
+/** PubAck JSON bytes. The common success case reuses a cached `{"stream":"S","seq":` prefix. */
+export function pubAckBytes(res: PubAck | ApiError, stream: string, domain?: string): Uint8Array {
+  if ("err_code" in res) return enc.encode(JSON.stringify({ error: res, stream, seq: 0 }));
+  if (res.duplicate || domain) {
+    if (domain) res.domain = domain;
+    return enc.encode(JSON.stringify(res));
+  }
+  let prefix = ackPrefixes.get(stream);
+  if (!prefix) {
+    prefix = enc.encode(`{"stream":${JSON.stringify(stream)},"seq":`);
+    if (ackPrefixes.size > 10_000) ackPrefixes.clear();
+    ackPrefixes.set(stream, prefix);
+  }
+  const digits = String(res.seq);
+  const out = new Uint8Array(prefix.length + digits.length + 1);
+  out.set(prefix, 0);
+  let o = prefix.length;
+  for (let i = 0; i < digits.length; i++) out[o++] = digits.charCodeAt(i);
+  out[o] = 125; // }
+  return out;
+}
+
+/** Maps a subject matched by `src` onto `dest`, filling dest's wildcards with the captured tokens in order. */
+export function mapSubject(subject: string, src: string, dest: string): string | undefined {
+  if (!subjectMatches(subject, src)) return undefined;
+  const st = subject.split(".");
+  const pt = src.split(".");
+  const captured: string[] = [];
+  let rest: string[] = [];
+  for (let i = 0; i < pt.length; i++) {
+    if (pt[i] === "*") captured.push(st[i]);
+    else if (pt[i] === ">") {
+      rest = st.slice(i);
+      break;
+    }
+  }
+  const out: string[] = [];
+  let k = 0;
+  for (const t of dest.split(".")) {
+    if (t === "*") out.push(captured[k++] ?? "*");
+    else if (t === ">") out.push(...(rest.length > 0 ? rest : [">"]));
+    else out.push(t);
+  }
+  return out.join(".");
+}
+
+/** The origin sequence of the newest message `target` got from `origin` (its Nats-Stream-Source header). */
+function lastSourced(target: Stream, origin: string): number {
+  const prefix = origin + " ";
+  for (let i = target.order.size - 1, n = 0; i >= 0 && n < 10_000; i--, n++) {
+    const m = target.load(target.order.at(i));
+    const v = m?.headers ? findHeader(m.headers, "Nats-Stream-Source") : undefined;
+    if (v && v.startsWith(prefix)) return Number(v.slice(prefix.length).split(" ")[0]) || 0;
+  }
+  return 0;
+}
+
+function randomName(): string {
+  const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  const b = new Uint8Array(8); // nats-server 2.9 names ephemerals with 8 characters
+  crypto.getRandomValues(b);
+  let s = "";
+  for (const x of b) s += alphabet[x % alphabet.length];
+  return s;
+}
+
+function sameConsumerConfig(a: ConsumerConfig, b: ConsumerConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** nats-server only lets some consumer fields change on update. */
+function updatableChange(old: ConsumerConfig, cfg: ConsumerConfig): ApiError | undefined {
+  if (old.deliver_policy !== cfg.deliver_policy) return Errors.consumerCreate("deliver policy can not be updated");
+  if ((old.opt_start_seq ?? 0) !== (cfg.opt_start_seq ?? 0)) {
+    return Errors.consumerCreate("start sequence can not be updated");
+  }
+  if (old.ack_policy !== cfg.ack_policy) return Errors.consumerCreate("ack policy can not be updated");
+  if (old.replay_policy !== cfg.replay_policy) return Errors.consumerCreate("replay policy can not be updated");
+  if (!!old.deliver_subject !== !!cfg.deliver_subject) {
+    return Errors.consumerCreate("can not update push consumer to pull based");
+  }
+  return undefined;
+}
+
+/** Wires JetStream onto a bus (the server's internal client) over an opened storage and starts serving. */
+export function startJetStream(bus: JsBus, opts: EngineOptions, storage: StorageProvider): JetStream {
+  const js = new JetStream(bus, opts, storage);
+  js.start();
+  return js;
+}

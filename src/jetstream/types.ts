@@ -1,0 +1,45 @@
+/**
+ * The engine's view of the server: a tiny bus it subscribes and publishes on. The server's internal client
+ * (`server.createInternalClient("$JS")`) satisfies it; tests use an in-process bus.
+ */
+
+export interface BusMsg {
+  subject: string;
+  reply?: string;
+  /** Raw `NATS/1.0...\r\n\r\n` block. */
+  headers?: Uint8Array;
+  payload: Uint8Array;
+}
+
+export interface PublishOpts {
+  reply?: string;
+  headers?: Uint8Array;
+  /**
+   * Route to subscribers of this subject while the message keeps `subject` (JetStream deliveries: the client
+   * sees the stored message's subject on its inbox or deliver subject).
+   */
+  deliverTo?: string;
+}
+
+export interface JsBus {
+  subscribe(subject: string, handler: (msg: BusMsg) => void, opts?: { queue?: string }): number;
+  unsubscribe(sid: number): void;
+  publish(subject: string, payload: Uint8Array, opts?: PublishOpts): void;
+  /** Optional: is anyone subscribed to `subject`? Lets ephemeral push consumers go away with their subscriber. */
+  hasInterest?(subject: string): boolean;
+  /** Optional: calls `fn` with the subject of every new subscription (push consumers start on interest). */
+  onSubscribe?(fn: (subject: string) => void): void;
+}
+
+/** The subset of the server's `jetstream {}` options the engine reads. */
+export interface EngineOptions {
+  domain?: string;
+  max_memory_store?: number;
+  max_file_store?: number;
+  /** Used in API responses (`cluster.leader`) and /jsz. */
+  server_name?: string;
+  server_id?: string;
+  store_dir?: string;
+  /** Clock, for tests. */
+  now?: () => number;
+}

@@ -1,0 +1,353 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { findHeader, headerStatus } from "../../src/protocol/headers.ts";
+import type { BusMsg } from "../../src/jetstream/types.ts";
+import { api, pub, sleep, startEngine, type TestBus, text } from "./helpers.ts";
+
+type J = Record<string, unknown>;
+const err = (r: J) => r.error as { code: number; err_code: number; description: string } | undefined;
+const MS = 1_000_000;
+
+/** Sends a pull request and gathers what arrives on its inbox for `waitMs`. */
+async function pull(bus: TestBus, stream: string, consumer: string, req: unknown, waitMs = 60): Promise<BusMsg[]> {
+  const inbox = `_INBOX.pull.${Math.random().toString(36).slice(2)}`;
+  const got: BusMsg[] = [];
+  const sid = bus.subscribe(inbox, (m) => got.push(m));
+  bus.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, new TextEncoder().encode(typeof req === "string" ? req : JSON.stringify(req)), { reply: inbox });
+  await sleep(waitMs);
+  bus.unsubscribe(sid);
+  return got;
+}
+const data = (ms: BusMsg[]) => ms.filter((m) => !m.headers || headerStatus(m.headers) === 0).map(text);
+const statuses = (ms: BusMsg[]) => ms.map((m) => (m.headers ? headerStatus(m.headers) : 0)).filter((c) => c > 0);
+
+async function ack(bus: TestBus, m: BusMsg, body = "+ACK"): Promise<void> {
+  await bus.request(m.reply ?? "", body);
+}
+
+async function setup(bus: TestBus, n = 5, cfg: J = {}): Promise<void> {
+  await api(bus, "$JS.API.STREAM.CREATE.S", { name: "S", subjects: ["s.*"], ...cfg });
+  for (let i = 1; i <= n; i++) await pub(bus, `s.${i % 2 ? "odd" : "even"}`, `m${i}`);
+}
+
+describe("consumers", () => {
+  it("validates configs with nats-server's errors", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await setup(bus, 1);
+      const c = (cfg: J, subj = "$JS.API.CONSUMER.CREATE.S") => api(bus, subj, { stream_name: "S", config: cfg });
+      assert.equal(err(await c({ durable_name: "d" }, "$JS.API.CONSUMER.CREATE.NOPE"))?.err_code, 10056);
+      assert.equal(err(await api(bus, "$JS.API.CONSUMER.CREATE.NOPE", { stream_name: "NOPE", config: {} }))?.err_code, 10059);
+      assert.equal(err(await api(bus, "$JS.API.CONSUMER.CREATE.S", { stream_name: "S" })), undefined); // as nats-server
+      assert.equal(err(await c({ idle_heartbeat: 1000 * MS }))?.err_code, 10088);
+      assert.equal(err(await c({ flow_control: true }))?.err_code, 10089);
+      assert.equal(err(await c({ deliver_subject: "dx", idle_heartbeat: MS }))?.err_code, 10083);
+      assert.equal(err(await c({ deliver_subject: "dx", max_ack_pending: 5 }))?.err_code, 10082);
+      assert.equal(err(await c({ max_waiting: -1 }))?.err_code, 10087);
+      assert.equal(err(await c({ durable_name: "d" }))?.err_code, 10020);
+      assert.equal(err(await c({ durable_name: "x" }, "$JS.API.CONSUMER.DURABLE.CREATE.S.d"))?.err_code, 10017);
+      assert.equal(err(await c({ durable_name: "a.b" }, "$JS.API.CONSUMER.DURABLE.CREATE.S.a.b"))?.code, 400);
+      assert.equal(err(await c({ deliver_policy: "by_start_sequence" }))?.err_code, 10094);
+      assert.equal(err(await c({ filter_subject: "other.x" }))?.err_code, 10093);
+      assert.equal(err(await c({ ack_policy: "bogus" }))?.err_code, 10025);
+      assert.equal(err(await c({ max_deliver: 2, backoff: [1, 2, 3] }))?.err_code, 10116);
+      const ok = await c({ durable_name: "d", ack_policy: "explicit" }, "$JS.API.CONSUMER.DURABLE.CREATE.S.d");
+      assert.equal(ok.type, "io.nats.jetstream.api.v1.consumer_create_response");
+      assert.equal(ok.name, "d");
+      const eph = await c({ ack_policy: "none" });
+      assert.equal(typeof eph.name, "string");
+      const named = await c({ name: "n1", ack_policy: "explicit" }, "$JS.API.CONSUMER.CREATE.S.n1");
+      assert.equal(named.name, "n1");
+      const names = await api(bus, "$JS.API.CONSUMER.NAMES.S", {});
+      assert.equal(names.total, 4);
+      const list = await api(bus, "$JS.API.CONSUMER.LIST.S", {});
+      assert.equal((list.consumers as J[]).length, 4);
+      assert.equal(err(await api(bus, "$JS.API.CONSUMER.INFO.S.zzz"))?.err_code, 10014);
+      assert.equal((await api(bus, "$JS.API.CONSUMER.DELETE.S.n1")).success, true);
+      assert.equal(err(await api(bus, "$JS.API.CONSUMER.DELETE.S.n1"))?.err_code, 10014);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("answers pull requests with messages and 404/408/409 statuses", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await setup(bus, 5);
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.p", { stream_name: "S", config: { durable_name: "p", ack_policy: "explicit", max_batch: 10 } });
+      let got = await pull(bus, "S", "p", { batch: 2 });
+      assert.deepEqual(data(got), ["m1", "m2"]);
+      const parts = (got[0].reply ?? "").split(".");
+      assert.equal(parts.length, 9);
+      assert.equal(parts[5], "1"); // stream seq
+      assert.equal(parts[8], "4"); // pending after m1
+      got = await pull(bus, "S", "p", "3");
+      assert.deepEqual(data(got), ["m3", "m4", "m5"]);
+      got = await pull(bus, "S", "p", { batch: 1, no_wait: true });
+      assert.deepEqual(statuses(got), [404]);
+      got = await pull(bus, "S", "p", { batch: 5, expires: 50 * MS }, 200);
+      assert.deepEqual(statuses(got), [408]);
+      assert.equal(findHeader(got[0].headers ?? new Uint8Array(), "Nats-Pending-Messages"), "5");
+      got = await pull(bus, "S", "p", { batch: 50 });
+      assert.deepEqual(statuses(got), [409]);
+      got = await pull(bus, "S", "p", { batch: 1, expires: 100 * MS, idle_heartbeat: 30 * MS }, 150);
+      assert.ok(statuses(got).includes(100));
+      // A waiting request gets the next publish.
+      const inbox = "_INBOX.wait";
+      const waiting: BusMsg[] = [];
+      bus.subscribe(inbox, (m) => waiting.push(m));
+      bus.publish("$JS.API.CONSUMER.MSG.NEXT.S.p", new TextEncoder().encode(JSON.stringify({ batch: 1, expires: 1000 * MS })), { reply: inbox });
+      await sleep(20);
+      await pub(bus, "s.odd", "late");
+      await sleep(20);
+      assert.deepEqual(data(waiting), ["late"]);
+      const info = await api(bus, "$JS.API.CONSUMER.INFO.S.p");
+      assert.equal(info.num_ack_pending, 6);
+      assert.equal(info.num_pending, 0);
+      // Deleting the consumer tells waiting requests.
+      const w2: BusMsg[] = [];
+      bus.subscribe("_INBOX.w2", (m) => w2.push(m));
+      bus.publish("$JS.API.CONSUMER.MSG.NEXT.S.p", new TextEncoder().encode(JSON.stringify({ batch: 1, expires: 1000 * MS })), { reply: "_INBOX.w2" });
+      await sleep(10);
+      await api(bus, "$JS.API.CONSUMER.DELETE.S.p");
+      await sleep(10);
+      assert.deepEqual(statuses(w2), [409]);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("tracks acks, naks, redelivery, max_deliver, term and ack all", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await setup(bus, 4);
+      const advisories: BusMsg[] = [];
+      bus.subscribe("$JS.EVENT.ADVISORY.>", (m) => advisories.push(m));
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.e", { stream_name: "S", config: { durable_name: "e", ack_policy: "explicit", ack_wait: 60 * MS, max_deliver: 2 } });
+      let got = await pull(bus, "S", "e", { batch: 4 });
+      assert.deepEqual(data(got), ["m1", "m2", "m3", "m4"]);
+      await ack(bus, got[0]);
+      await ack(bus, got[1], "-NAK");
+      await ack(bus, got[2], "+TERM");
+      await ack(bus, got[3], "+WPI");
+      let info = await api(bus, "$JS.API.CONSUMER.INFO.S.e");
+      assert.equal(info.num_ack_pending, 2);
+      assert.deepEqual(info.ack_floor, { consumer_seq: 1, stream_seq: 1 });
+      got = await pull(bus, "S", "e", { batch: 1 });
+      assert.deepEqual(data(got), ["m2"]);
+      assert.equal((got[0].reply ?? "").split(".")[4], "2"); // delivery count
+      // m4 and m2 expire after ack_wait and m4 comes back once more; max_deliver=2 stops the rest.
+      await sleep(200);
+      got = await pull(bus, "S", "e", { batch: 5, expires: 300 * MS }, 400);
+      assert.deepEqual(data(got), ["m4"]);
+      await sleep(200);
+      got = await pull(bus, "S", "e", { batch: 5, no_wait: true });
+      assert.deepEqual(data(got), []);
+      info = await api(bus, "$JS.API.CONSUMER.INFO.S.e");
+      assert.equal(info.num_ack_pending, 0);
+      const kinds = advisories.map((m) => m.subject.split(".").slice(3, 5).join("."));
+      assert.ok(kinds.includes("CONSUMER.CREATED"));
+      assert.ok(kinds.includes("CONSUMER.MSG_TERMINATED"));
+      assert.ok(kinds.includes("CONSUMER.MAX_DELIVERIES"));
+      const md = JSON.parse(text(advisories.find((m) => m.subject.includes("MAX_DELIVERIES")) as BusMsg));
+      assert.equal(md.type, "io.nats.jetstream.advisory.v1.max_deliver");
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.all", { stream_name: "S", config: { durable_name: "all", ack_policy: "all" } });
+      got = await pull(bus, "S", "all", { batch: 3 });
+      await ack(bus, got[2]);
+      info = await api(bus, "$JS.API.CONSUMER.INFO.S.all");
+      assert.equal(info.num_ack_pending, 0);
+      assert.deepEqual(info.ack_floor, { consumer_seq: 3, stream_seq: 3 });
+      // -NAK with a delay holds the redelivery back.
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.nd", { stream_name: "S", config: { durable_name: "nd", ack_policy: "explicit", ack_wait: 5000 * MS } });
+      got = await pull(bus, "S", "nd", { batch: 1 });
+      await ack(bus, got[0], `-NAK {"delay": ${100 * MS}}`);
+      assert.deepEqual(data(await pull(bus, "S", "nd", { batch: 1, no_wait: true })), ["m2"]);
+      await sleep(150);
+      assert.deepEqual(data(await pull(bus, "S", "nd", { batch: 1, expires: 400 * MS }, 350)), ["m1"]);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("follows backoff for redeliveries and serves +NXT", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await setup(bus, 3);
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.bo", {
+        stream_name: "S",
+        config: { durable_name: "bo", ack_policy: "explicit", backoff: [50 * MS, 400 * MS], max_deliver: 3 },
+      });
+      const first = await pull(bus, "S", "bo", { batch: 1 });
+      assert.deepEqual(data(first), ["m1"]);
+      // First redelivery after ~50ms, the next one only after the second backoff step.
+      const second = await pull(bus, "S", "bo", { batch: 1, expires: 300 * MS }, 320);
+      assert.deepEqual(data(second), ["m1"]);
+      const early = await pull(bus, "S", "bo", { batch: 1, no_wait: true });
+      assert.deepEqual(data(early), ["m2"]);
+      // +NXT acks m2 and asks for the next message on the same reply.
+      const nxt = await bus.request(early[0].reply ?? "", "+NXT");
+      assert.equal(text(nxt), "m3");
+      const info = await api(bus, "$JS.API.CONSUMER.INFO.S.bo");
+      assert.equal(info.num_ack_pending, 2); // m1 and m3
+      assert.equal(info.num_redelivered, 1);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("starts where the deliver policy says and filters subjects", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await setup(bus, 6);
+      const mk = async (name: string, cfg: J) => {
+        const r = await api(bus, `$JS.API.CONSUMER.CREATE.S.${name}`, { stream_name: "S", config: { name, ack_policy: "none", ...cfg } });
+        assert.equal(err(r), undefined);
+        return data(await pull(bus, "S", name, { batch: 10, no_wait: true }));
+      };
+      assert.deepEqual(await mk("all", {}), ["m1", "m2", "m3", "m4", "m5", "m6"]);
+      assert.deepEqual(await mk("last", { deliver_policy: "last" }), ["m6"]);
+      assert.deepEqual(await mk("new", { deliver_policy: "new" }), []);
+      assert.deepEqual(await mk("seq", { deliver_policy: "by_start_sequence", opt_start_seq: 5 }), ["m5", "m6"]);
+      assert.deepEqual(await mk("time", { deliver_policy: "by_start_time", opt_start_time: new Date(Date.now() + 60_000).toISOString() }), []);
+      assert.deepEqual(await mk("lps", { deliver_policy: "last_per_subject", filter_subject: "s.*" }), ["m5", "m6"]);
+      assert.deepEqual(await mk("odd", { filter_subject: "s.odd" }), ["m1", "m3", "m5"]);
+      assert.deepEqual(await mk("multi", { filter_subjects: ["s.odd", "s.even"], deliver_policy: "last" }), ["m6"]);
+      const hdr = await pull(bus, "S", "all", { batch: 1, no_wait: true });
+      assert.deepEqual(statuses(hdr), [404]);
+      await api(bus, "$JS.API.CONSUMER.CREATE.S.ho", { stream_name: "S", config: { name: "ho", ack_policy: "none", headers_only: true } });
+      const ho = await pull(bus, "S", "ho", { batch: 1 });
+      assert.equal(ho[0].payload.length, 0);
+      assert.equal(findHeader(ho[0].headers ?? new Uint8Array(), "Nats-Msg-Size"), "2");
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("ends a pull request at max_bytes and shares a push consumer across a deliver group", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await setup(bus, 4);
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.b", { stream_name: "S", config: { durable_name: "b", ack_policy: "none" } });
+      const got = await pull(bus, "S", "b", { batch: 4, max_bytes: 10, expires: 500 * MS });
+      assert.deepEqual(data(got), ["m1"]); // "s.odd" + "m1" = 7 bytes; the next does not fit in 10
+      assert.deepEqual(statuses(got), [409]);
+      const a: string[] = [];
+      const b: string[] = [];
+      bus.subscribe("grp", (m) => a.push(text(m)), { queue: "q" });
+      bus.subscribe("grp", (m) => b.push(text(m)), { queue: "q" });
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.g", { stream_name: "S", config: { durable_name: "g", deliver_subject: "grp", deliver_group: "q", ack_policy: "none" } });
+      await sleep(30);
+      assert.equal(a.length + b.length, 4);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("stalls a flow-controlled push consumer until the subscriber answers", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await api(bus, "$JS.API.STREAM.CREATE.F", { name: "F", subjects: ["f"] });
+      const big = "x".repeat(100_000);
+      for (let i = 0; i < 15; i++) await pub(bus, "f", big);
+      const got: BusMsg[] = [];
+      bus.subscribe("fc.in", (m) => got.push(m));
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.F.f", {
+        stream_name: "F",
+        config: { durable_name: "f", deliver_subject: "fc.in", ack_policy: "none", flow_control: true, idle_heartbeat: 100 * MS },
+      });
+      await sleep(50);
+      const fc = got.find((m) => m.headers && headerStatus(m.headers) === 100 && m.reply?.startsWith("$JS.FC."));
+      assert.ok(fc, "no flow control request");
+      const before = data(got).length;
+      assert.ok(before < 15, `delivered ${before} without waiting for flow control`);
+      await sleep(300);
+      assert.equal(data(got).length, before);
+      bus.publish(fc.reply ?? "", new Uint8Array(0));
+      await sleep(100);
+      assert.equal(data(got).length, 15);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("replays at the original pace with replay_policy original", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await api(bus, "$JS.API.STREAM.CREATE.RO", { name: "RO", subjects: ["ro"] });
+      for (let i = 0; i < 3; i++) {
+        await pub(bus, "ro", `r${i}`);
+        await sleep(80);
+      }
+      const times: number[] = [];
+      bus.subscribe("ro.out", () => times.push(Date.now()));
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.RO.r", {
+        stream_name: "RO",
+        config: { durable_name: "r", deliver_subject: "ro.out", ack_policy: "none", replay_policy: "original" },
+      });
+      for (let i = 0; i < 100 && times.length < 3; i++) await sleep(10);
+      assert.equal(times.length, 3);
+      assert.ok(times[2] - times[0] >= 140, `replayed in ${times[2] - times[0]}ms`);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("limits outstanding acks with max_ack_pending", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await setup(bus, 5);
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.m", { stream_name: "S", config: { durable_name: "m", ack_policy: "explicit", max_ack_pending: 2 } });
+      const got = await pull(bus, "S", "m", { batch: 5, expires: 100 * MS }, 200);
+      assert.deepEqual(data(got), ["m1", "m2"]);
+      await ack(bus, got[0]);
+      assert.deepEqual(data(await pull(bus, "S", "m", { batch: 5, expires: 100 * MS }, 200)), ["m3"]);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("keeps interest-retention messages until every consumer acked", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await api(bus, "$JS.API.STREAM.CREATE.I", { name: "I", subjects: ["i"], retention: "interest" });
+      await pub(bus, "i", "dropped"); // nobody interested yet
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.I.a", { stream_name: "I", config: { durable_name: "a", ack_policy: "explicit" } });
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.I.b", { stream_name: "I", config: { durable_name: "b", ack_policy: "explicit" } });
+      await pub(bus, "i", "kept");
+      const st = async () => ((await api(bus, "$JS.API.STREAM.INFO.I")).state as J).messages;
+      assert.equal(await st(), 1);
+      const a = await pull(bus, "I", "a", { batch: 1 });
+      await ack(bus, a[0]);
+      assert.equal(await st(), 1);
+      const b = await pull(bus, "I", "b", { batch: 1 });
+      await ack(bus, b[0]);
+      assert.equal(await st(), 0);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("pushes to a deliver subject with heartbeats and flow control settings", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await setup(bus, 3);
+      const got: BusMsg[] = [];
+      bus.subscribe("deliver.x", (m) => got.push(m));
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.push", {
+        stream_name: "S",
+        config: { durable_name: "push", deliver_subject: "deliver.x", ack_policy: "explicit", flow_control: true, idle_heartbeat: 100 * MS },
+      });
+      await sleep(30);
+      assert.deepEqual(data(got), ["m1", "m2", "m3"]);
+      assert.equal(got[0].subject, "s.odd");
+      await sleep(400);
+      const hb = got.find((m) => m.headers && headerStatus(m.headers) === 100);
+      assert.ok(hb);
+      assert.equal(findHeader(hb.headers ?? new Uint8Array(), "Nats-Last-Stream"), "3");
+      assert.equal(err(await api(bus, "$JS.API.CONSUMER.CREATE.S", { stream_name: "S", config: { deliver_subject: "x.*" } }))?.err_code, 10079);
+      assert.equal(err(await api(bus, "$JS.API.CONSUMER.CREATE.S", { stream_name: "S", config: { deliver_subject: "x", flow_control: true } }))?.err_code, 10108);
+    } finally {
+      js.stop();
+    }
+  });
+});
