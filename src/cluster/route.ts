@@ -385,6 +385,10 @@ export class RouteConn implements ConnHandler, SubOwner {
     return this.state === "closed";
   }
 
+  backlog(): number {
+    return this.out.len + this.duplex.bufferedAmount();
+  }
+
   isBehind(): boolean {
     return this.out.len + this.duplex.bufferedAmount() > ROUTE_STALL_AT;
   }

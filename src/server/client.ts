@@ -114,6 +114,10 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     return this.state === "closed";
   }
 
+  backlog(): number {
+    return this.out.len + this.duplex.bufferedAmount();
+  }
+
   /** Is our backlog (unflushed plus held by the transport) past half of max_pending? */
   isBehind(): boolean {
     return this.out.len + this.duplex.bufferedAmount() > this.host.options.max_pending / 2;

@@ -1,14 +1,17 @@
 /**
  * Flow control on the producer side, as nats-server does it: when a consumer of a client's messages falls
  * behind, the client's input is held (a stall) until the consumer catches up or a short cap passes, so that a
- * reader that keeps up is not dropped just because one publisher is fast. A consumer that made no progress for
- * a whole stall is marked exhausted and stalls nobody until it drains; max_pending then drops it.
+ * reader that keeps up is not dropped just because one publisher is fast, and a slower reader slows the
+ * publisher down instead of being dropped. A consumer whose backlog did not shrink at all during a whole stall
+ * is stuck: it is marked exhausted and stalls nobody until it drains; max_pending then drops it.
  */
 
 /** A receiver a publishing client can wait for (a client, or a route whose backlog is growing). */
 export interface FlowConsumer {
   isClosed(): boolean;
   isBehind(): boolean;
+  /** Bytes waiting to reach the peer. */
+  backlog(): number;
   stallExhausted: boolean;
 }
 
@@ -20,6 +23,8 @@ export class InputGate {
   readonly #closed: () => boolean;
   readonly #capMs: number;
   #stallingOn: Set<FlowConsumer> | undefined;
+  /** Each consumer's backlog when the stall began, to tell a slow reader from a stuck one. */
+  #marks = new Map<FlowConsumer, number>();
   #stallStart = 0;
   #held: Uint8Array[] = [];
 
@@ -49,6 +54,7 @@ export class InputGate {
       setTimeout(() => this.#check(), 1);
     }
     this.#stallingOn.add(consumer);
+    if (!this.#marks.has(consumer)) this.#marks.set(consumer, consumer.backlog());
   }
 
   #process(data: Uint8Array): void {
@@ -75,7 +81,8 @@ export class InputGate {
       setTimeout(() => this.#check(), 2);
       return;
     }
-    for (const c of set) c.stallExhausted = true;
+    for (const c of set) if (c.backlog() >= (this.#marks.get(c) ?? 0)) c.stallExhausted = true;
+    this.#marks.clear();
     this.#stallingOn = undefined;
     const held = this.#held;
     this.#held = [];

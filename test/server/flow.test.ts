@@ -6,8 +6,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (chunks: Uint8Array[]) => chunks.map((c) => new TextDecoder().decode(c)).join("");
 
-function consumer(behind: boolean): FlowConsumer & { behind: boolean } {
-  return { behind, isClosed: () => false, isBehind() { return this.behind; }, stallExhausted: false };
+function consumer(behind: boolean): FlowConsumer & { behind: boolean; pending: number } {
+  return {
+    behind,
+    pending: 1000,
+    isClosed: () => false,
+    isBehind() {
+      return this.behind;
+    },
+    backlog() {
+      return this.pending;
+    },
+    stallExhausted: false,
+  };
 }
 
 describe("input gate (producer stalls)", () => {
@@ -36,7 +47,19 @@ describe("input gate (producer stalls)", () => {
     assert.equal(g.stalled, false);
   });
 
-  it("gives up after the cap and marks the consumer exhausted", async () => {
+  it("a consumer that is behind but draining is not marked exhausted when the cap passes", async () => {
+    const fed: Uint8Array[] = [];
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 30);
+    const c = consumer(true);
+    g.stallFor(c);
+    g.push(bytes("x"));
+    c.pending = 500;
+    await sleep(100);
+    assert.equal(text(fed), "x");
+    assert.equal(c.stallExhausted, false);
+  });
+
+  it("gives up after the cap and marks a stuck consumer exhausted", async () => {
     const fed: Uint8Array[] = [];
     const g = new InputGate((d) => fed.push(d.slice()), () => false, 30);
     const c = consumer(true);
