@@ -6,6 +6,7 @@ import type { ServerOptions } from "../src/config/schema.ts";
 import type { PetrelExtension } from "../src/petrel.ts";
 import type { Runtime } from "../src/runtime/types.ts";
 import { clusterExtension } from "../src/cluster/extension.ts";
+import { gatewayExtension } from "../src/gateway/extension.ts";
 import { webSocketExtension } from "../transports/ws_extension.ts";
 import { jetStreamExtension } from "./storage/jetstream_extension.ts";
 
@@ -14,6 +15,8 @@ export function defaultExtensions(options: ServerOptions, _rt: Runtime): PetrelE
   // WebSocket first: its client URL must be known before routes exchange INFO.
   if (options.websocket !== undefined && options.websocket.port !== 0) list.push(webSocketExtension());
   if (options.cluster !== undefined) list.push(clusterExtension());
+  // After the cluster: the gateway counts the routes' interest as this cluster's.
+  if (options.gateway !== undefined && options.gateway.name !== "") list.push(gatewayExtension());
   if (options.jetstream?.enabled) list.push(jetStreamExtension(options.jetstream));
   return list;
 }

@@ -1,0 +1,25 @@
+/** Plugs gateways into a Petrel: gateway listener and connections, monitoring sections, ports file entry. */
+import type { PetrelExtension } from "../petrel.ts";
+import { Gateway } from "./gateway.ts";
+import { gatewayz, varzGateway } from "./monitor.ts";
+
+export function gatewayExtension(): PetrelExtension {
+  return {
+    name: "gateway",
+    async start(server, { logger, services }) {
+      const options = server.options.gateway;
+      if (options === undefined || options.name === "") return;
+      const gateway = new Gateway(server, options, { transport: services.transport, logger });
+      await gateway.start();
+      server.monitorSections.set("gatewayz", (q) => gatewayz(gateway, q));
+      server.monitorSections.set("varz.gateway", () => varzGateway(gateway));
+      server.onShutdown(() => gateway.stop());
+      const url = gateway.url;
+      const ports: Record<string, string[]> = url !== undefined ? { gateway: [`nats://${url}`] } : {};
+      return {
+        ports,
+        stop: () => gateway.stop(),
+      };
+    },
+  };
+}

@@ -1,0 +1,350 @@
+/**
+ * An inbound gateway connection: a server of another cluster dialed us to send its messages. We expect its
+ * CONNECT (gateway name, credentials) and INFO, then tell it that the global account is interest-only and
+ * send our cluster's whole interest (RS+), then every change of it. Messages that arrive (RMSG/HMSG) are
+ * delivered to this server's subscribers and to the other servers of our cluster (routes), never to
+ * another gateway. A mapped reply subject (`_GR_.<our cluster>...`) is unwrapped back to the original.
+ */
+import type { ConnHandler, Duplex } from "../transport/types.ts";
+import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser } from "../protocol/parser.ts";
+import { OutBuffer } from "../server/outbound.ts";
+import type { RoutedMsg, Subscription } from "../server/types.ts";
+import { interestLine, routedArgs } from "../cluster/protocol.ts";
+import {
+  CMD_ALL_SUBS_COMPLETE,
+  CMD_ALL_SUBS_START,
+  GW_REPLY_HEAD,
+  interestModeInfo,
+  parseGatewayConnect,
+  parseGatewayInfo,
+  parseMappedReply,
+} from "./protocol.ts";
+import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
+
+const enc = new TextEncoder();
+const PING = enc.encode("PING\r\n");
+const PONG = enc.encode("PONG\r\n");
+const MAX_CONTROL_LINE = 64 * 1024;
+const HANDSHAKE_TIMEOUT_MS = 5000;
+/** Accounts nats-server has that Petrel does not; switched to interest-only so their traffic is not sent. */
+const FOREIGN_ACCOUNTS = ["$SYS"];
+
+export class InboundGateway implements ConnHandler, GatewayConnView {
+  readonly cid: number;
+  readonly duplex: Duplex;
+  readonly host: GatewayHost;
+  readonly parser: Parser;
+  readonly out = new OutBuffer(16 * 1024);
+  readonly stats: GatewayStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
+  readonly start = new Date();
+  lastActivity = Date.now();
+  rttMs = 0;
+  state: "handshake" | "active" | "closed" = "handshake";
+  closeReason = "";
+  remoteId = "";
+  remoteGateway = "";
+  #connectSeen = false;
+  #flushQueued = false;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #pingsOut = 0;
+  #pingSentAt = 0;
+
+  constructor(cid: number, duplex: Duplex, host: GatewayHost) {
+    this.cid = cid;
+    this.duplex = duplex;
+    this.host = host;
+    this.parser = new Parser("route", this, { maxControlLine: MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
+  }
+
+  begin(timeoutMs = HANDSHAKE_TIMEOUT_MS): void {
+    this.out.text(`INFO ${this.host.infoJson()}\r\n`);
+    this.flushSoon();
+    this.#handshakeTimer = setTimeout(() => {
+      if (this.state === "handshake") this.close("Gateway Handshake Timeout");
+    }, timeoutMs);
+    const interval = this.host.server.options.ping_interval;
+    if (interval > 0) this.#pingTimer = setInterval(() => this.#onPingTimer(), Math.min(interval, 15_000));
+  }
+
+  #onPingTimer(): void {
+    if (this.state === "closed") return;
+    if (this.#pingsOut + 1 > this.host.server.options.ping_max) {
+      this.closeWithError("Stale Connection", "Stale Connection");
+      return;
+    }
+    this.#pingsOut++;
+    this.#pingSentAt = Date.now();
+    this.out.bytes(PING);
+    this.flushSoon();
+  }
+
+  // ---- transport ----
+
+  onData(data: Uint8Array): void {
+    if (this.state === "closed") return;
+    this.lastActivity = Date.now();
+    this.parser.feed(data);
+  }
+
+  onDrain(): void {}
+
+  onClose(_err?: Error): void {
+    if (this.state !== "closed") this.#teardown(this.closeReason || "Gateway Closed");
+  }
+
+  // ---- parser ----
+
+  onError(err: ParseError): void {
+    this.host.logger.debug(`${this.label()} - Gateway parser ERROR: ${err.detail}`);
+    // Before CONNECT, nats-server answers anything it cannot use as an authorization failure.
+    if (!this.#connectSeen) this.closeWithError("Authorization Violation", "Authorization Violation");
+    else if (err.kind === "unknown_op") this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+    else this.close("Protocol Violation");
+  }
+
+  onControl(op: OpCode, args: Args): void {
+    if (!this.#connectSeen && op !== OP.CONNECT) {
+      this.closeWithError("Authorization Violation", "Authorization Violation");
+      return;
+    }
+    switch (op) {
+      case OP.CONNECT:
+        this.#processConnect(args.count > 0 ? argString(args, 0) : "");
+        return;
+      case OP.INFO:
+        this.#processInfo(args.count > 0 ? argString(args, 0) : "");
+        return;
+      case OP.PING:
+        this.out.bytes(PONG);
+        this.flushSoon();
+        return;
+      case OP.PONG:
+        if (this.#pingSentAt > 0) this.rttMs = Date.now() - this.#pingSentAt;
+        this.#pingsOut = 0;
+        return;
+      case OP.OK:
+        return;
+      case OP.ERR:
+        this.host.logger.error(`${this.label()} - Gateway Error ${bytesToString(args.line, 0, args.line.length)}`);
+        return;
+      default:
+        this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+    }
+  }
+
+  onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
+    if (!this.#connectSeen) {
+      this.closeWithError("Authorization Violation", "Authorization Violation");
+      return;
+    }
+    if (this.state !== "active" || (op !== OP.RMSG && op !== OP.HMSG)) {
+      this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+      return;
+    }
+    const sizes = op === OP.HMSG ? 2 : 1;
+    if (args.count < 2 + sizes) {
+      this.close("Protocol Violation");
+      return;
+    }
+    this.stats.in_msgs++;
+    this.stats.in_bytes += payload.length;
+    const st = this.host.server.stats;
+    st.in_msgs++;
+    st.in_bytes += payload.length;
+    if (!isGlobalAccount(args)) return; // Petrel has only the global account
+    const ra = routedArgs(args.line, args.starts, args.ends, args.count, 2, sizes);
+    if (ra === undefined) {
+      this.close("Protocol Violation");
+      return;
+    }
+    let subject = argString(args, 1);
+    let subjectBytes = args.line.slice(args.starts[1], args.ends[1]);
+    if (subject.length > GW_REPLY_HEAD && subject.startsWith("_GR_.")) {
+      // A reply to a request this cluster sent: unwrap it if it is ours, drop it otherwise.
+      const m = parseMappedReply(subject);
+      if (m === undefined || m.cluster !== this.host.clusterHash) return;
+      subject = m.reply;
+      subjectBytes = enc.encode(subject);
+    }
+    let reply = ra.reply >= 0 ? args.line.slice(args.starts[ra.reply], args.ends[ra.reply]) : null;
+    if (reply !== null && reply.length > GW_REPLY_HEAD && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95) {
+      // "_GR_.": subscribers see the original reply, as with nats-server; responses are mapped back.
+      const mapped = argString(args, ra.reply);
+      const m = parseMappedReply(mapped);
+      if (m !== undefined) {
+        if (m.cluster !== this.host.clusterHash) this.host.trackReply(mapped, m.reply, m.cluster);
+        reply = enc.encode(m.reply);
+      }
+    }
+    const queues: string[] = [];
+    for (let i = ra.queueFrom; i < ra.queueTo; i++) queues.push(argString(args, i));
+    const msg: RoutedMsg = {
+      subject,
+      subjectBytes,
+      reply,
+      hdrSize,
+      payload,
+    };
+    deliverFromGateway(this.host, msg, queues);
+  }
+
+  #processConnect(json: string): void {
+    if (this.#connectSeen) {
+      this.close("Protocol Violation");
+      return;
+    }
+    const c = parseGatewayConnect(json);
+    if (c === undefined) {
+      this.close("Protocol Violation");
+      return;
+    }
+    if (c.gateway === undefined || c.gateway === "") {
+      // A client or a route dialed the gateway port.
+      this.host.logger.error(`${this.label()} - attempted to connect to gateway port`);
+      this.closeWithError("attempted to connect to gateway port", "Wrong Port");
+      return;
+    }
+    const refused = this.host.checkConnect(c);
+    if (refused !== undefined) {
+      this.host.logger.error(`${this.label()} - ${refused}`);
+      this.closeWithError(refused, refused === "Authorization Violation" ? refused : "Wrong Gateway");
+      return;
+    }
+    this.#connectSeen = true;
+    this.remoteGateway = c.gateway;
+    this.remoteId = c.name ?? "";
+  }
+
+  #processInfo(json: string): void {
+    const info = parseGatewayInfo(json);
+    if (info === undefined) {
+      this.close("Protocol Violation");
+      return;
+    }
+    if (this.state === "active") return; // later INFOs (URL updates) change nothing on this side
+    if (info.server_id !== undefined) this.remoteId = info.server_id;
+    if (info.gateway !== undefined && info.gateway !== "") this.remoteGateway = info.gateway;
+    if (!this.host.registerInbound(this, info)) return;
+    this.state = "active";
+    clearTimeout(this.#handshakeTimer);
+    this.#sendAllInterest();
+  }
+
+  /** Interest-only from the start, as nats-server 2.9 does: mode switch, every subscription, done. */
+  #sendAllInterest(): void {
+    const name = this.host.name;
+    this.out.text(interestModeInfo(name, CMD_ALL_SUBS_START, "$G"));
+    for (const i of this.host.interest()) this.out.text(interestLine(true, i.subject, i.queue, 1));
+    this.out.text(interestModeInfo(name, CMD_ALL_SUBS_COMPLETE, "$G"));
+    for (const acc of FOREIGN_ACCOUNTS) {
+      this.out.text(interestModeInfo(name, CMD_ALL_SUBS_START, acc));
+      this.out.text(interestModeInfo(name, CMD_ALL_SUBS_COMPLETE, acc));
+    }
+    this.flushSoon();
+  }
+
+  sendInterest(added: boolean, subject: string, queue: string | undefined): void {
+    if (this.state !== "active") return;
+    this.out.text(interestLine(added, subject, queue, 1));
+    this.flushSoon();
+  }
+
+  sendInfo(json: string): void {
+    if (this.state === "closed") return;
+    this.out.text(`INFO ${json}\r\n`);
+    this.flushSoon();
+  }
+
+  pendingBytes(): number {
+    return this.out.len + this.duplex.bufferedAmount();
+  }
+
+  subscriptionCount(): number {
+    return 0;
+  }
+
+  flushSoon(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  flush(): void {
+    this.#flushQueued = false;
+    if (this.out.len === 0 || this.state === "closed") return;
+    this.duplex.write(this.out.take());
+  }
+
+  closeWithError(text: string, reason: string): void {
+    if (this.state === "closed") return;
+    this.out.text(`-ERR '${text}'\r\n`);
+    this.close(reason);
+  }
+
+  close(reason: string): void {
+    if (this.state === "closed") return;
+    this.#flushQueued = false;
+    if (this.out.len > 0) this.duplex.write(this.out.take());
+    this.#teardown(reason);
+    this.duplex.close();
+  }
+
+  #teardown(reason: string): void {
+    this.state = "closed";
+    this.closeReason = reason;
+    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
+    clearTimeout(this.#handshakeTimer);
+    this.host.connClosed(this);
+  }
+
+  label(): string {
+    const i = this.duplex.info;
+    return `${i.remoteHost}:${i.remotePort} - gid:${this.cid}`;
+  }
+}
+
+/**
+ * One message from another cluster: to every local subscriber and every route with interest (the origin
+ * sent it to this server only), to one member of each queue group the frame names, never to a gateway.
+ */
+export function deliverFromGateway(host: GatewayHost, msg: RoutedMsg, queues: readonly string[]): void {
+  const server = host.server;
+  const r = server.sublist.match(msg.subject);
+  for (const sub of r.psubs) {
+    if (sub.owner.kind === "gateway") continue;
+    if (sub.filtered && sub.owner.deliveryDenied?.(msg.subject)) continue;
+    deliverTo(host, sub, msg);
+  }
+  if (queues.length === 0 || r.qsubs.length === 0) return;
+  for (const group of r.qsubs) {
+    const name = group[0]?.queue;
+    if (name === undefined || !queues.includes(name)) continue;
+    const pick = pickMember(group, msg.subject);
+    if (pick !== undefined) deliverTo(host, pick, msg);
+  }
+}
+
+function deliverTo(host: GatewayHost, sub: Subscription, msg: RoutedMsg): void {
+  sub.delivered++;
+  if (sub.max > 0 && sub.delivered >= sub.max) {
+    host.server.removeSubscription(sub);
+    sub.owner.removeSub(sub);
+  }
+  sub.owner.deliver(sub, msg);
+}
+
+/** A member on this server if there is one, else one on another server of the cluster. */
+function pickMember(group: readonly Subscription[], subject: string): Subscription | undefined {
+  const ok = (s: Subscription) => s.owner.kind !== "gateway" && !(s.filtered && s.owner.deliveryDenied?.(subject));
+  const local = group.filter((s) => ok(s) && s.owner.kind !== "route");
+  const pool = local.length > 0 ? local : group.filter(ok);
+  if (pool.length === 0) return undefined;
+  return pool[Math.floor(Math.random() * pool.length)];
+}
+
+/** Is the account argument the global account "$G"? */
+function isGlobalAccount(args: Args): boolean {
+  const s = args.starts[0];
+  return args.ends[0] - s === 2 && args.line[s] === 36 && args.line[s + 1] === 71;
+}

@@ -1,0 +1,430 @@
+/**
+ * The outbound connection to one remote gateway (cluster): we dialed it, we send it our messages, and it
+ * tells us what it wants (RS+/RS-, A+/A-, interest-mode commands in INFO). The remote's interest lives in
+ * the server's sublist as subscriptions owned by this connection, so the router reaches it like a route.
+ *
+ * Interest modes for the global account, as nats-server 2.9 has them:
+ * - optimistic (until the remote switches us): one catch-all subscription sends everything, except
+ *   subjects the remote answered RS- for, or nothing at all after A-; queue interest is always explicit.
+ * - interest-only (after gateway_cmd 2): only subjects the remote announced with RS+.
+ *
+ * A request's reply subject is mapped to `_GR_.<our cluster>.<our server>.<reply>` when it has a subscriber
+ * here, so the response comes back to this server whatever the remote knows of our interest yet.
+ * Only control lines arrive on this connection (messages flow the other way), so it splits lines itself.
+ */
+import type { ConnHandler, Duplex } from "../transport/types.ts";
+import { OutBuffer } from "../server/outbound.ts";
+import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
+import { RouteOutbox } from "../cluster/outbox.ts";
+import { CMD_ALL_SUBS_COMPLETE, CMD_ALL_SUBS_START, CMD_GOSSIP, commandAccount, type GatewayInfo, parseGatewayInfo } from "./protocol.ts";
+import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const PING = enc.encode("PING\r\n");
+const PONG = enc.encode("PONG\r\n");
+/** INFO lines carry URL lists; anything longer is not a gateway talking. */
+const MAX_LINE = 1 << 20;
+const HANDSHAKE_TIMEOUT_MS = 5000;
+const MAX_PENDING = 512 * 1024 * 1024;
+const CATCH_ALL = ">";
+
+export type InterestMode = "optimistic" | "interest-only";
+
+interface GatewaySub extends Subscription {
+  readonly queueBytes: Uint8Array | undefined;
+}
+
+export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
+  readonly cid: number;
+  readonly kind = "gateway" as const;
+  readonly echo = true;
+  readonly duplex: Duplex;
+  readonly host: GatewayHost;
+  /** The gateway (cluster) name we dialed. */
+  readonly remoteGateway: string;
+  readonly out = new OutBuffer(16 * 1024);
+  readonly outbox = new RouteOutbox(this.out);
+  readonly subs = new Map<string, GatewaySub>();
+  readonly stats: GatewayStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
+  readonly start = new Date();
+  lastActivity = Date.now();
+  rttMs = 0;
+  state: "handshake" | "active" | "closed" = "handshake";
+  closeReason = "";
+  remoteId = "";
+  remoteInfo: GatewayInfo | undefined;
+  mode: InterestMode = "optimistic";
+  /** Optimistic mode: subjects the remote said it has no interest in (RS-). */
+  readonly noInterest = new Set<string>();
+  /** Optimistic mode: the remote has no interest in the account at all (A-). */
+  accountNoInterest = false;
+  #catchAll: GatewaySub | undefined;
+  #line = new Uint8Array(256);
+  #lineLen = 0;
+  #flushQueued = false;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #pingsOut = 0;
+  #pingSentAt = 0;
+  /** Messages whose reply was mapped, so that the outbox still sees one message per route() call. */
+  #mapped = new WeakMap<RoutedMsg, RoutedMsg>();
+
+  constructor(cid: number, duplex: Duplex, host: GatewayHost, remoteGateway: string) {
+    this.cid = cid;
+    this.duplex = duplex;
+    this.host = host;
+    this.remoteGateway = remoteGateway;
+  }
+
+  /** The remote speaks first (INFO); we only arm the timers. */
+  begin(): void {
+    this.#handshakeTimer = setTimeout(() => {
+      if (this.state === "handshake") this.close("Gateway Handshake Timeout");
+    }, HANDSHAKE_TIMEOUT_MS);
+    const interval = this.host.server.options.ping_interval;
+    if (interval > 0) this.#pingTimer = setInterval(() => this.#onPingTimer(), Math.min(interval, 15_000));
+  }
+
+  #onPingTimer(): void {
+    if (this.state === "closed") return;
+    if (this.#pingsOut + 1 > this.host.server.options.ping_max) {
+      this.closeWithError("Stale Connection", "Stale Connection");
+      return;
+    }
+    this.#pingsOut++;
+    this.#pingSentAt = Date.now();
+    this.out.bytes(PING);
+    this.flushSoon();
+  }
+
+  // ---- transport: split control lines ----
+
+  onData(data: Uint8Array): void {
+    if (this.state === "closed") return;
+    this.lastActivity = Date.now();
+    let from = 0;
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] !== 10) continue;
+      this.#append(data, from, i);
+      from = i + 1;
+      let n = this.#lineLen;
+      if (n > 0 && this.#line[n - 1] === 13) n--;
+      const text = dec.decode(this.#line.subarray(0, n));
+      this.#lineLen = 0;
+      this.#processLine(text);
+      if (this.isClosed()) return;
+    }
+    this.#append(data, from, data.length);
+    if (this.#lineLen > MAX_LINE) this.closeWithError("Maximum Control Line Exceeded", "Maximum Control Line Exceeded");
+  }
+
+  #append(data: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    if (n <= 0) return;
+    if (this.#lineLen + n > this.#line.length) {
+      const next = new Uint8Array(Math.max(this.#line.length * 2, this.#lineLen + n));
+      next.set(this.#line.subarray(0, this.#lineLen));
+      this.#line = next;
+    }
+    this.#line.set(data.subarray(from, to), this.#lineLen);
+    this.#lineLen += n;
+  }
+
+  onDrain(): void {}
+
+  onClose(_err?: Error): void {
+    if (this.state !== "closed") this.#teardown(this.closeReason || "Gateway Closed");
+  }
+
+  #processLine(line: string): void {
+    const sp = line.indexOf(" ");
+    const op = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
+    const rest = sp < 0 ? "" : line.slice(sp + 1).trim();
+    if (op === "") return;
+    if (op === "INFO") {
+      this.#processInfo(rest);
+      return;
+    }
+    if (this.state !== "active") {
+      if (op === "PING" || op === "PONG" || op === "-ERR" || op === "+OK") this.#simple(op, rest);
+      else this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+      return;
+    }
+    switch (op) {
+      case "RS+":
+      case "RS-":
+        this.#interest(op === "RS+", rest.split(/\s+/));
+        return;
+      case "A+":
+      case "A-":
+        if (rest.split(/\s+/)[0] === "$G") this.accountNoInterest = op === "A-";
+        return;
+      default:
+        this.#simple(op, rest);
+    }
+  }
+
+  #simple(op: string, rest: string): void {
+    switch (op) {
+      case "PING":
+        this.out.bytes(PONG);
+        this.flushSoon();
+        return;
+      case "PONG":
+        if (this.#pingSentAt > 0) this.rttMs = Date.now() - this.#pingSentAt;
+        this.#pingsOut = 0;
+        return;
+      case "+OK":
+        return;
+      case "-ERR":
+        this.host.logger.error(`${this.label()} - Gateway Error ${rest}`);
+        return;
+      default:
+        this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+    }
+  }
+
+  #processInfo(json: string): void {
+    const info = parseGatewayInfo(json);
+    if (info === undefined) {
+      this.close("Protocol Violation");
+      return;
+    }
+    if (this.state === "handshake") {
+      this.#firstInfo(info);
+      return;
+    }
+    const cmd = info.gateway_cmd ?? 0;
+    if (cmd === CMD_GOSSIP) {
+      if (info.gateway !== undefined && info.gateway !== this.remoteGateway) this.host.gossiped(info);
+      return;
+    }
+    if (cmd === CMD_ALL_SUBS_START || cmd === CMD_ALL_SUBS_COMPLETE) {
+      if (commandAccount(info) === "$G") this.#switchMode(cmd);
+      return;
+    }
+    if (cmd === 0 && info.gateway === this.remoteGateway) this.remoteInfo = { ...this.remoteInfo, ...info };
+  }
+
+  #firstInfo(info: GatewayInfo): void {
+    if (info.gateway === undefined || info.gateway === "") {
+      this.host.logger.error(`${this.label()} - Attempt to connect to gateway ${JSON.stringify(this.remoteGateway)} using wrong port`);
+      this.closeWithError(`Attempt to connect to gateway "${this.remoteGateway}" using wrong port`, "Wrong Port");
+      return;
+    }
+    if (info.gateway !== this.remoteGateway) {
+      this.host.logger.error(`${this.label()} - Failing connection to gateway ${JSON.stringify(this.remoteGateway)}, remote gateway name is ${JSON.stringify(info.gateway)}`);
+      this.closeWithError(
+        `Connection from "${this.host.name}" rejected, wanted to connect to "${this.remoteGateway}", this is "${info.gateway}"`,
+        "Wrong Gateway",
+      );
+      return;
+    }
+    this.remoteId = info.server_id ?? "";
+    this.remoteInfo = info;
+    this.out.text(`CONNECT ${this.host.connectJson(this.remoteGateway)}\r\n`);
+    this.out.text(`INFO ${this.host.infoJson()}\r\n`);
+    this.flushSoon();
+    if (!this.host.registerOutbound(this, info)) return;
+    this.state = "active";
+    clearTimeout(this.#handshakeTimer);
+    this.#setCatchAll(true);
+  }
+
+  /** gateway_cmd 2: the remote is about to send all its subscriptions; 3: it has. */
+  #switchMode(cmd: number): void {
+    if (cmd === CMD_ALL_SUBS_START) {
+      this.mode = "interest-only";
+      this.noInterest.clear();
+      this.accountNoInterest = false;
+      this.#setCatchAll(false);
+    }
+    // CMD_ALL_SUBS_COMPLETE changes nothing more: from the start command on, only RS+ interest counts.
+  }
+
+  #setCatchAll(on: boolean): void {
+    const server = this.host.server;
+    if (on && this.#catchAll === undefined && this.mode === "optimistic") {
+      this.#catchAll = this.#newSub(CATCH_ALL, undefined, CATCH_ALL);
+      server.addSubscription(this.#catchAll);
+    } else if (!on && this.#catchAll !== undefined) {
+      server.removeSubscription(this.#catchAll);
+      this.#catchAll = undefined;
+    }
+  }
+
+  /** RS+ `acc subject [queue weight]`, RS- `acc subject [queue]`. */
+  #interest(added: boolean, a: string[]): void {
+    if (a.length < 2 || a.length > 4) {
+      this.close("Protocol Violation");
+      return;
+    }
+    if (a[0] !== "$G") return;
+    const subject = a[1];
+    const queue = a.length >= 3 ? a[2] : undefined;
+    if (queue === undefined && this.mode === "optimistic") {
+      // Optimistic mode: RS- is negative interest, RS+ takes it back.
+      if (added) this.noInterest.delete(subject);
+      else this.noInterest.add(subject);
+      return;
+    }
+    const key = queue === undefined ? subject : `${subject} ${queue}`;
+    const server = this.host.server;
+    const existing = this.subs.get(key);
+    if (!added) {
+      if (existing !== undefined) {
+        this.subs.delete(key);
+        server.removeSubscription(existing);
+      }
+      return;
+    }
+    const weight = a.length === 4 ? Math.max(1, Number.parseInt(a[3], 10) || 1) : 1;
+    if (existing !== undefined) {
+      existing.weight = weight;
+      return;
+    }
+    const sub = this.#newSub(subject, queue, key);
+    sub.weight = weight;
+    this.subs.set(key, sub);
+    server.addSubscription(sub);
+  }
+
+  #newSub(subject: string, queue: string | undefined, key: string): GatewaySub {
+    return {
+      subject,
+      queue,
+      queueBytes: queue === undefined ? undefined : enc.encode(queue),
+      sid: key,
+      sidBytes: enc.encode(key),
+      owner: this,
+      max: 0,
+      delivered: 0,
+      filtered: false,
+      weight: 1,
+    };
+  }
+
+  // ---- SubOwner: local messages to the remote cluster ----
+
+  deliver(sub: Subscription, msg: RoutedMsg): void {
+    if (this.state !== "active") return;
+    if (sub === this.#catchAll && (this.accountNoInterest || this.noInterest.has(msg.subject) || startsWithGR(msg.subjectBytes))) return;
+    // A response to a request from another cluster goes back under its mapped subject (see Gateway.trackReply).
+    if (this.host.isTrackedReply(msg.subject)) return;
+    this.#send(this.#withMappedReply(msg), (sub as GatewaySub).queueBytes);
+  }
+
+  /** A response to a mapped reply subject of the remote's: sent whatever its interest. */
+  sendReply(msg: RoutedMsg): void {
+    if (this.state !== "active") return;
+    this.#send(msg, undefined);
+  }
+
+  #send(msg: RoutedMsg, queue: Uint8Array | undefined): void {
+    if (!this.outbox.add(msg, queue)) return;
+    this.stats.out_msgs++;
+    this.stats.out_bytes += msg.payload.length;
+    const st = this.host.server.stats;
+    st.out_msgs++;
+    st.out_bytes += msg.payload.length;
+    if (this.out.len > MAX_PENDING) {
+      this.host.logger.info(`${this.label()} - Slow Consumer Detected (gateway)`);
+      st.slow_consumers++;
+      this.out.len = 0;
+      this.#teardown("Slow Consumer");
+      this.duplex.close();
+      return;
+    }
+    this.flushSoon();
+  }
+
+  /** The same message with `_GR_.<cluster>.<server>.` before its reply, when the reply has a subscriber here. */
+  #withMappedReply(msg: RoutedMsg): RoutedMsg {
+    const reply = msg.reply;
+    if (reply === null || reply.length === 0 || startsWithGR(reply)) return msg;
+    const seen = this.#mapped.get(msg);
+    if (seen !== undefined) return seen;
+    if (!hasLocalInterest(this.host, dec.decode(reply))) return msg;
+    const prefix = this.host.replyPrefix;
+    const mapped = new Uint8Array(prefix.length + reply.length);
+    mapped.set(prefix);
+    mapped.set(reply, prefix.length);
+    const out: RoutedMsg = { ...msg, reply: mapped };
+    this.#mapped.set(msg, out);
+    return out;
+  }
+
+  isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  removeSub(sub: Subscription): void {
+    if (this.subs.get(sub.sid) === sub) this.subs.delete(sub.sid);
+  }
+
+  pendingBytes(): number {
+    return this.out.len + this.duplex.bufferedAmount();
+  }
+
+  subscriptionCount(): number {
+    return this.subs.size;
+  }
+
+  flushSoon(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  flush(): void {
+    this.#flushQueued = false;
+    this.outbox.forget();
+    if (this.out.len === 0 || this.state === "closed") return;
+    this.duplex.write(this.out.take());
+  }
+
+  closeWithError(text: string, reason: string): void {
+    if (this.state === "closed") return;
+    this.out.text(`-ERR '${text}'\r\n`);
+    this.close(reason);
+  }
+
+  close(reason: string): void {
+    if (this.state === "closed") return;
+    this.#flushQueued = false;
+    this.outbox.forget();
+    if (this.out.len > 0) this.duplex.write(this.out.take());
+    this.#teardown(reason);
+    this.duplex.close();
+  }
+
+  #teardown(reason: string): void {
+    this.state = "closed";
+    this.closeReason = reason;
+    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
+    clearTimeout(this.#handshakeTimer);
+    const server = this.host.server;
+    this.#setCatchAll(false);
+    for (const sub of this.subs.values()) server.removeSubscription(sub);
+    this.subs.clear();
+    this.host.connClosed(this);
+  }
+
+  label(): string {
+    const i = this.duplex.info;
+    return `${i.remoteHost}:${i.remotePort} - gid:${this.cid}`;
+  }
+}
+
+function startsWithGR(b: Uint8Array): boolean {
+  return b.length > 5 && b[0] === 95 && b[1] === 71 && b[2] === 82 && b[3] === 95 && b[4] === 46; // "_GR_."
+}
+
+/** Does a subscriber on this server or elsewhere in the cluster (not another gateway) want `subject`? */
+function hasLocalInterest(host: GatewayHost, subject: string): boolean {
+  const r = host.server.sublist.match(subject);
+  for (const s of r.psubs) if (s.owner.kind !== "gateway") return true;
+  for (const g of r.qsubs) for (const s of g) if (s.owner.kind !== "gateway") return true;
+  return false;
+}

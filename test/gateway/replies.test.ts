@@ -1,0 +1,53 @@
+// Reply routing across gateways, on a bare server: responses to a tracked (formerly mapped) reply go back
+// under the mapped subject to the cluster that sent the request, responses published to a mapped subject
+// go to the cluster its hash names (or are unwrapped when it names ours), and stop() forgets everything.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { applyDefaults } from "../../src/config/normalize.ts";
+import { Server } from "../../src/server/server.ts";
+import type { RoutedMsg, SubOwner } from "../../src/server/types.ts";
+import { GatewayReplies } from "../../src/gateway/replies.ts";
+
+const enc = new TextEncoder();
+
+function msgOn(subject: string): RoutedMsg {
+  return { subject, subjectBytes: enc.encode(subject), reply: null, hdrSize: -1, payload: enc.encode("r") };
+}
+
+describe("gateway replies", () => {
+  const server = new Server(applyDefaults({}));
+  const toWest: string[] = [];
+  const here: string[] = [];
+  const replies = new GatewayReplies({
+    server,
+    clusterHash: "EASTxx",
+    outboundByHash: (h) => (h === "WESTxx" ? { sendReply: (m: RoutedMsg) => toWest.push(m.subject) } : undefined),
+    deliverHere: (m) => here.push(m.subject),
+  });
+  const client: SubOwner = { cid: 99, kind: "client", echo: true, deliver() {}, removeSub() {} };
+
+  it("sends responses to a tracked reply back under the mapped subject", () => {
+    replies.start();
+    replies.track("_GR_.WESTxx.srv001._INBOX.a", "_INBOX.a", "WESTxx");
+    assert.equal(replies.isTracked("_INBOX.a"), true);
+    assert.equal(replies.isTracked("_INBOX.b"), false);
+    server.route(client, msgOn("_INBOX.a"));
+    assert.deepEqual(toWest, ["_GR_.WESTxx.srv001._INBOX.a"]);
+  });
+
+  it("routes mapped subjects by cluster hash, unwrapping our own", () => {
+    server.route(client, msgOn("_GR_.WESTxx.srv002._INBOX.c"));
+    server.route(client, msgOn("_GR_.EASTxx.srv003._INBOX.d"));
+    server.route(client, msgOn("_GR_.NOBODY.srv004._INBOX.e"));
+    assert.deepEqual(toWest, ["_GR_.WESTxx.srv001._INBOX.a", "_GR_.WESTxx.srv002._INBOX.c"]);
+    assert.deepEqual(here, ["_INBOX.d"]);
+  });
+
+  it("forgets tracked replies and its subscriptions on stop", () => {
+    replies.stop();
+    assert.equal(replies.trackedCount, 0);
+    assert.equal(server.sublist.count, 0);
+    server.route(client, msgOn("_INBOX.a"));
+    assert.equal(toWest.length, 2);
+  });
+});
