@@ -337,21 +337,20 @@ export class Server implements ClientHost, InternalRouter {
   }
 }
 
+/** Queue members are chosen nearest first: this server, then the cluster (routes), then other clusters. */
+function tier(s: Subscription): number {
+  const k = s.owner.kind;
+  return k === "gateway" ? 2 : k === "route" ? 1 : 0;
+}
+
 function pickQueueMember(group: readonly Subscription[], from: SubOwner, subject: string, fromRemote: boolean): Subscription | undefined {
-  // Prefer members on this server; fall back to remote ones (routes) only when no local member exists.
-  let local = 0;
-  let eligible = 0;
+  const counts = [0, 0, 0];
+  for (const s of group) if (eligibleMember(s, from, subject, fromRemote)) counts[tier(s)]++;
+  const want = counts[0] > 0 ? 0 : counts[1] > 0 ? 1 : counts[2] > 0 ? 2 : -1;
+  if (want < 0) return undefined;
+  let k = Math.floor(Math.random() * counts[want]);
   for (const s of group) {
-    if (!eligibleMember(s, from, subject, fromRemote)) continue;
-    eligible++;
-    if (s.owner.kind !== "route" && s.owner.kind !== "gateway") local++;
-  }
-  if (eligible === 0) return undefined;
-  const wantLocal = local > 0;
-  let k = Math.floor(Math.random() * (wantLocal ? local : eligible));
-  for (const s of group) {
-    if (!eligibleMember(s, from, subject, fromRemote)) continue;
-    if (wantLocal && (s.owner.kind === "route" || s.owner.kind === "gateway")) continue;
+    if (tier(s) !== want || !eligibleMember(s, from, subject, fromRemote)) continue;
     if (k-- === 0) return s;
   }
   return undefined;
