@@ -92,6 +92,7 @@ export class Petrel {
       const h = await ext.start(this.server, { logger: this.#logger, services: this.#services });
       if (h) this.#handles.push(h);
     }
+    this.#logger.info("Server is ready");
   }
 
   ports(): PortsInfo {

@@ -116,7 +116,6 @@ export class Server implements ClientHost, InternalRouter {
       this.logger.info(`Listening for client connections on ${hostPort(this.#listener.host, this.#listener.port)}`);
     }
     this.#housekeeping = setInterval(() => this.#housekeep(), 1000);
-    this.logger.info(`Server is ready`);
   }
 
   onShutdown(fn: () => Promise<void> | void): void {
