@@ -342,17 +342,24 @@ function tier(s: Subscription): number {
   return k === "gateway" ? 2 : k === "route" ? 1 : 0;
 }
 
+/**
+ * One member of a queue group: nearest tier first; within the tier at random, remote members weighted by the
+ * number of queue subscribers they stand for (the weight their server announced).
+ */
 function pickQueueMember(group: readonly Subscription[], from: SubOwner, subject: string, fromRemote: boolean): Subscription | undefined {
-  const counts = [0, 0, 0];
-  for (const s of group) if (eligibleMember(s, from, subject, fromRemote)) counts[tier(s)]++;
-  const want = counts[0] > 0 ? 0 : counts[1] > 0 ? 1 : counts[2] > 0 ? 2 : -1;
+  const totals = [0, 0, 0];
+  for (const s of group) if (eligibleMember(s, from, subject, fromRemote)) totals[tier(s)] += s.weight ?? 1;
+  const want = totals[0] > 0 ? 0 : totals[1] > 0 ? 1 : totals[2] > 0 ? 2 : -1;
   if (want < 0) return undefined;
-  let k = Math.floor(Math.random() * counts[want]);
+  let k = Math.random() * totals[want];
+  let last: Subscription | undefined;
   for (const s of group) {
     if (tier(s) !== want || !eligibleMember(s, from, subject, fromRemote)) continue;
-    if (k-- === 0) return s;
+    last = s;
+    k -= s.weight ?? 1;
+    if (k < 0) return s;
   }
-  return undefined;
+  return last;
 }
 
 function eligibleMember(s: Subscription, from: SubOwner, subject: string, fromRemote: boolean): boolean {
