@@ -30,7 +30,9 @@ export function jetStreamExtension(opts: JetStreamOptions, onStart?: (js: JetStr
     async start(server: Server) {
       const storeDir = opts.store_dir || defaultStoreDir();
       const storage = await openStorage({ kind: opts.storage ?? "file", storeDir, sync: opts.sync_interval });
-      const client = server.createInternalClient("$JS");
+      // Per-server JetStream: its API and stream subscriptions are not announced to routes, so in a cluster
+      // each server answers for its own streams only (instead of every server answering every request).
+      const client = server.createInternalClient("$JS", { local: true });
       const listeners: SubscriptionListener[] = [];
       const bus: JsBus = {
         subscribe: (s, h, o) => client.subscribe(s, h, o),

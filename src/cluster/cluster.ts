@@ -123,7 +123,7 @@ export class Cluster implements RouteHost {
       this.logger.info(`Listening for route connections on ${joinHostPort(this.#listener.host, this.#listener.port)}`);
     }
     this.server.infoExtras.cluster = this.#name;
-    this.server.subscriptionListeners.add(this.#onSub);
+    this.server.exportListeners.add(this.#onSub);
     for (const sub of this.server.sublist.all()) this.#interest.changed(sub, true);
     this.#refreshConnectUrls();
     for (const s of this.#solicits) this.#scheduleSolicit(s, 0);
@@ -132,7 +132,7 @@ export class Cluster implements RouteHost {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.server.subscriptionListeners.delete(this.#onSub);
+    this.server.exportListeners.delete(this.#onSub);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     for (const s of this.#solicits) if (s.timer !== undefined) clearTimeout(s.timer);

@@ -126,7 +126,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     }
     // nats-server requires the cluster name to be the gateway name; clients see it in INFO.
     this.server.infoExtras.cluster ??= this.name;
-    this.server.subscriptionListeners.add(this.#onSub);
+    this.server.exportListeners.add(this.#onSub);
     for (const sub of this.server.sublist.all()) this.#interest.changed(sub, true);
     this.#replies.start();
     for (const r of this.remotes.values()) this.#schedule(r, 0);
@@ -135,7 +135,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.server.subscriptionListeners.delete(this.#onSub);
+    this.server.exportListeners.delete(this.#onSub);
     this.#replies.stop();
     for (const r of this.remotes.values()) if (r.timer !== undefined) clearTimeout(r.timer);
     const l = this.#listener;

@@ -37,10 +37,13 @@ export class InternalClient implements SubOwner {
   #closed = false;
   stats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
 
-  constructor(cid: number, name: string, router: InternalRouter) {
+  readonly #local: boolean;
+
+  constructor(cid: number, name: string, router: InternalRouter, local = false) {
     this.cid = cid;
     this.name = name;
     this.#router = router;
+    this.#local = local;
   }
 
   get subscriptionCount(): number {
@@ -59,6 +62,7 @@ export class InternalClient implements SubOwner {
       max: opts.max ?? 0,
       delivered: 0,
       filtered: false,
+      local: this.#local,
     };
     this.#subs.set(sid, { sub, handler });
     this.#handlers.set(sub, handler);

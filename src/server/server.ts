@@ -54,6 +54,8 @@ export class Server implements ClientHost, InternalRouter {
   /** Extra INFO fields contributed by extensions (e.g. jetstream: true, domain). */
   readonly infoExtras: Record<string, unknown> = {};
   readonly subscriptionListeners = new Set<SubscriptionListener>();
+  /** Like subscriptionListeners, for interest other servers may learn of (routes, gateways): no `local` subs. */
+  readonly exportListeners = new Set<SubscriptionListener>();
   /** Extensions report their monitoring sections here (jetstream, websocket, cluster...). */
   readonly monitorSections = new Map<string, (q?: URLSearchParams) => unknown>();
   readonly #shutdownHooks: (() => Promise<void> | void)[] = [];
@@ -202,8 +204,9 @@ export class Server implements ClientHost, InternalRouter {
     }
   }
 
-  createInternalClient(name: string): InternalClient {
-    const c = new InternalClient(this.#nextCid++, name, this);
+  /** `local`: its subscriptions are not announced to other servers. */
+  createInternalClient(name: string, opts: { local?: boolean } = {}): InternalClient {
+    const c = new InternalClient(this.#nextCid++, name, this, opts.local ?? false);
     this.internals.set(c.cid, c);
     return c;
   }
@@ -267,11 +270,13 @@ export class Server implements ClientHost, InternalRouter {
   addSubscription(sub: Subscription): void {
     this.sublist.insert(sub);
     for (const l of this.subscriptionListeners) l(sub, true);
+    if (sub.local !== true) for (const l of this.exportListeners) l(sub, true);
   }
 
   removeSubscription(sub: Subscription): void {
     if (this.sublist.remove(sub)) {
       for (const l of this.subscriptionListeners) l(sub, false);
+      if (sub.local !== true) for (const l of this.exportListeners) l(sub, false);
     }
   }
 

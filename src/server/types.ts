@@ -21,6 +21,8 @@ export interface Subscription extends Subscribable {
   readonly filtered: boolean;
   /** Queue weight for remote (route) queue interest; 1 for local subscriptions. */
   weight?: number;
+  /** Interest that stays on this server: not announced to routes or gateways (per-server JetStream). */
+  readonly local?: boolean;
 }
 
 /** One message as the router passes it along; all byte views are valid only during the call. */
