@@ -21,7 +21,7 @@ export interface HttpServer {
 
 export interface Runtime {
   readonly name: RuntimeName;
-  /** Runtime version, e.g. "2.9.6" for Deno or "1.4.5" for Bun. */
+  /** Runtime version, e.g. "2.9.5" (Deno) or "1.4.5" (Bun) */
   readonly version: string;
   readonly pid: number;
   /** CLI arguments after the script. */
