@@ -1,36 +1,50 @@
 /**
- * This server's own interest as the cluster sees it: subscriptions of clients and internal clients counted
- * per subject (plain) and per subject + queue group. A plain subject is announced once (RS+ on the first
- * subscription, RS- after the last); a queue group is announced again whenever its weight (the number of
- * local members) changes. Route-owned subscriptions are other servers' interest and never counted.
+ * Interest as another server or cluster must hear of it: subscriptions counted per subject (plain) and per
+ * subject + queue group. A plain subject is announced once (RS+ on the first subscription, RS- after the
+ * last). Routes also hear a queue group again whenever its weight (the number of members) changes;
+ * gateways hear of it once, as nats-server announces queue interest there with weight 1.
+ * Subscriptions owned by the connections being told (other servers', other clusters') are never counted.
  */
 import type { Subscription } from "../server/types.ts";
 
 export interface InterestEntry {
   readonly subject: string;
   readonly queue: string | undefined;
-  /** Local subscriptions; the queue weight for a queue group. */
+  /** Subscriptions counted; the queue weight for a queue group. */
   count: number;
 }
 
-/** What to tell the routes after a change: RS+ (added) with the entry's weight, or RS-. */
+/** What to tell the peers after a change: RS+ (added) with the entry's weight, or RS-. */
 export type Announce = (added: boolean, entry: InterestEntry) => void;
 
-export class LocalInterest {
+export interface InterestPolicy {
+  /** Owner kinds whose subscriptions are not counted. */
+  readonly ignored: readonly string[];
+  /** Announce a queue group again on every change of its weight. */
+  readonly weightedQueues: boolean;
+}
+
+export class InterestCounter {
   readonly #entries = new Map<string, InterestEntry>();
   readonly #announce: Announce;
+  readonly #policy: InterestPolicy;
 
-  constructor(announce: Announce) {
+  constructor(announce: Announce, policy: InterestPolicy) {
     this.#announce = announce;
+    this.#policy = policy;
   }
 
   entries(): Iterable<InterestEntry> {
     return this.#entries.values();
   }
 
+  get size(): number {
+    return this.#entries.size;
+  }
+
   changed(sub: Subscription, added: boolean): void {
-    const kind = sub.owner.kind;
-    if (kind === "route" || kind === "gateway") return;
+    if (this.#policy.ignored.includes(sub.owner.kind)) return;
+    const weighted = this.#policy.weightedQueues;
     const key = sub.queue === undefined ? sub.subject : `${sub.subject} ${sub.queue}`;
     let entry = this.#entries.get(key);
     if (added) {
@@ -39,7 +53,7 @@ export class LocalInterest {
         this.#entries.set(key, entry);
       }
       entry.count++;
-      if (entry.count === 1 || entry.queue !== undefined) this.#announce(true, entry);
+      if (entry.count === 1 || (weighted && entry.queue !== undefined)) this.#announce(true, entry);
       return;
     }
     if (entry === undefined) return;
@@ -47,8 +61,15 @@ export class LocalInterest {
     if (entry.count <= 0) {
       this.#entries.delete(key);
       this.#announce(false, entry);
-    } else if (entry.queue !== undefined) {
+    } else if (weighted && entry.queue !== undefined) {
       this.#announce(true, entry);
     }
+  }
+}
+
+/** This server's own interest as the cluster sees it: local and internal clients' subscriptions. */
+export class LocalInterest extends InterestCounter {
+  constructor(announce: Announce) {
+    super(announce, { ignored: ["route", "gateway"], weightedQueues: true });
   }
 }

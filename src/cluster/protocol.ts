@@ -4,6 +4,7 @@
  * names nats-server puts in them. Pure functions; the connection state lives in route.ts.
  */
 import { z } from "zod";
+import type { Args } from "../protocol/parser.ts";
 import type { OutBuffer } from "../server/outbound.ts";
 import { writeInt } from "../server/outbound.ts";
 
@@ -45,22 +46,30 @@ const routeConnectSchema = z.looseObject({
 });
 export type RouteConnect = z.infer<typeof routeConnectSchema>;
 
-function parseJson(text: string): unknown {
+/** The JSON argument of an INFO or CONNECT, if it is JSON of the schema's shape (also used by gateways). */
+export function parseJsonAs<T>(schema: z.ZodType<T>, text: string): T | undefined {
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch {
     return undefined;
   }
+  const r = schema.safeParse(json);
+  return r.success ? r.data : undefined;
 }
 
 export function parseRouteInfo(text: string): RouteInfo | undefined {
-  const r = routeInfoSchema.safeParse(parseJson(text));
-  return r.success ? r.data : undefined;
+  return parseJsonAs(routeInfoSchema, text);
 }
 
 export function parseRouteConnect(text: string): RouteConnect | undefined {
-  const r = routeConnectSchema.safeParse(parseJson(text));
-  return r.success ? r.data : undefined;
+  return parseJsonAs(routeConnectSchema, text);
+}
+
+/** Is argument i the global account "$G"? (compared as bytes: this is on every routed message) */
+export function isGlobalAccount(args: Args, i: number): boolean {
+  const s = args.starts[i];
+  return args.ends[i] - s === 2 && args.line[s] === 36 && args.line[s + 1] === 71;
 }
 
 /** `RS+ $G subject [queue weight]` / `RS- $G subject [queue]`. */

@@ -6,16 +6,14 @@
  */
 import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
-import { OutBuffer } from "../server/outbound.ts";
+import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "./outbox.ts";
-import { interestLine, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
+import { interestLine, isGlobalAccount, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import type { RouteHost } from "./types.ts";
-import { Keepalive } from "../server/keepalive.ts";
+import { WireConn, type WireState } from "../server/wire_conn.ts";
 
 const enc = new TextEncoder();
-const PING = enc.encode("PING\r\n");
-const PONG = enc.encode("PONG\r\n");
 const NO_EXTRAS: RoutedArgs = { reply: -1, queueFrom: 0, queueTo: 0 };
 /** Routes carry the cluster's whole traffic; they get more room than a client before being cut. */
 const ROUTE_MAX_PENDING = 512 * 1024 * 1024;
@@ -26,7 +24,7 @@ const ROUTE_MAX_CONTROL_LINE = 64 * 1024;
 /** Time for CONNECT and INFO to be exchanged before the connection is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 5000;
 
-export type RouteState = "handshake" | "active" | "closed";
+export type RouteState = WireState;
 
 /** A remote subscription as the router sees it, with the queue name ready for RMSG frames. */
 interface RouteSub extends Subscription {
@@ -51,15 +49,14 @@ export class RouteConn implements ConnHandler, SubOwner {
   /** The configured URL this connection was dialed for (explicit routes only). */
   readonly configuredUrl: string | undefined;
   readonly parser: Parser;
-  readonly out = new OutBuffer(16 * 1024);
+  readonly wire: WireConn;
+  readonly out: OutBuffer;
   /** Message frames for the peer, one per message however many of the peer's subscriptions match. */
-  readonly outbox = new RouteOutbox(this.out);
+  readonly outbox: RouteOutbox;
   readonly subs = new Map<string, RouteSub>();
   readonly stats: RouteStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
   readonly start = new Date();
   lastActivity = Date.now();
-  state: RouteState = "handshake";
-  closeReason = "";
   remoteId = "";
   remoteName = "";
   remoteInfo: RouteInfo | undefined;
@@ -69,10 +66,7 @@ export class RouteConn implements ConnHandler, SubOwner {
   wsConnectUrls: string[] = [];
 
   #connectSeen = false;
-  #flushQueued = false;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
-  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #keepalive: Keepalive;
   /** The last incoming subject, as a string and as bytes (see #readSubject). */
   #subject = "";
   #subjectBytes = new Uint8Array(0);
@@ -85,14 +79,27 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.configuredUrl = opts.configuredUrl;
     this.parser = new Parser("route", this, { maxControlLine: ROUTE_MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
     const o = host.server.options;
-    this.#keepalive = new Keepalive(o.ping_interval, o.ping_max, () => {
-      this.out.bytes(PING);
-      this.flushSoon();
-    }, () => this.closeWithError("Stale Connection", "Stale Connection"));
+    this.wire = new WireConn(duplex, { cid, tag: "rid", pingInterval: o.ping_interval, pingMax: o.ping_max }, {
+      teardown: () => this.#teardown(),
+      beforeWrite: () => this.outbox.forget(),
+      afterFlush: () => {
+        if (this.stallExhausted && this.duplex.bufferedAmount() < ROUTE_STALL_AT / 2) this.stallExhausted = false;
+      },
+    });
+    this.out = this.wire.out;
+    this.outbox = new RouteOutbox(this.out);
+  }
+
+  get state(): RouteState {
+    return this.wire.state;
+  }
+
+  get closeReason(): string {
+    return this.wire.closeReason;
   }
 
   get rttMs(): number {
-    return this.#keepalive.rttMs;
+    return this.wire.rttMs;
   }
 
   /** Send CONNECT (when we dialed) and INFO; arm the auth and ping timers. */
@@ -104,12 +111,9 @@ export class RouteConn implements ConnHandler, SubOwner {
       this.#authTimer = setTimeout(() => this.closeWithError("Authentication Timeout", "Authentication Timeout"), authTimeoutMs);
     }
     this.out.text(`INFO ${this.host.routeInfoJson()}\r\n`);
-    this.flushSoon();
+    this.wire.flushSoon();
     // Whatever answers on the other end must complete the handshake; a silent or foreign peer is dropped.
-    this.#handshakeTimer = setTimeout(() => {
-      if (this.state === "handshake") this.close("Route Handshake Timeout");
-    }, Math.max(HANDSHAKE_TIMEOUT_MS, authTimeoutMs ?? 0));
-    this.#keepalive.start();
+    this.wire.startTimers(Math.max(HANDSHAKE_TIMEOUT_MS, authTimeoutMs ?? 0), "Route Handshake Timeout");
   }
 
   // ---- transport callbacks ----
@@ -123,7 +127,7 @@ export class RouteConn implements ConnHandler, SubOwner {
   onDrain(): void {}
 
   onClose(_err?: Error): void {
-    if (this.state !== "closed") this.#teardown(this.closeReason || "Route Closed");
+    this.wire.closed("Route Closed");
   }
 
   // ---- parser callbacks ----
@@ -142,11 +146,10 @@ export class RouteConn implements ConnHandler, SubOwner {
     }
     switch (op) {
       case OP.PING:
-        this.out.bytes(PONG);
-        this.flushSoon();
+        this.wire.ping();
         return;
       case OP.PONG:
-        this.#keepalive.pong();
+        this.wire.pong();
         return;
       case OP.CONNECT:
         this.#processConnect(args.count > 0 ? argString(args, 0) : "");
@@ -245,25 +248,15 @@ export class RouteConn implements ConnHandler, SubOwner {
     for (const sub of r.psubs) {
       if (isRemote(sub)) continue;
       if (sub.filtered && sub.owner.deliveryDenied?.(msg.subject)) continue;
-      this.#deliverTo(sub, msg);
+      deliverTo(server, sub, msg);
     }
     if (qTo <= qFrom || r.qsubs.length === 0) return;
     for (const group of r.qsubs) {
       const name = group[0]?.queue;
       if (name === undefined || !namedIn(args, qFrom, qTo, name)) continue;
       const pick = pickLocal(group, msg.subject);
-      if (pick !== undefined) this.#deliverTo(pick, msg);
+      if (pick !== undefined) deliverTo(server, pick, msg);
     }
-  }
-
-  #deliverTo(sub: Subscription, msg: RoutedMsg): void {
-    const server = this.host.server;
-    sub.delivered++;
-    if (sub.max > 0 && sub.delivered >= sub.max) {
-      server.removeSubscription(sub);
-      sub.owner.removeSub(sub);
-    }
-    sub.owner.deliver(sub, msg);
   }
 
   #processConnect(json: string): void {
@@ -304,10 +297,9 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.connectUrls = info.connect_urls ?? [];
     this.wsConnectUrls = info.ws_connect_urls ?? [];
     if (!this.host.register(this, info)) return;
-    this.state = "active";
-    clearTimeout(this.#handshakeTimer);
+    this.wire.activate();
     for (const i of this.host.localInterest()) this.out.text(interestLine(true, i.subject, i.queue, i.weight));
-    this.flushSoon();
+    this.wire.flushSoon();
   }
 
   /** RS+/LS+ `acc subject [queue weight]`, RS-/LS- `acc subject [queue]` (offset skips LS's origin). */
@@ -368,12 +360,10 @@ export class RouteConn implements ConnHandler, SubOwner {
     if (this.out.len > ROUTE_MAX_PENDING) {
       this.host.logger.info(`${this.label()} - Slow Consumer Detected (route)`);
       this.host.server.stats.slow_consumers++;
-      this.out.len = 0;
-      this.#teardown("Slow Consumer");
-      this.duplex.close();
+      this.wire.drop("Slow Consumer");
       return;
     }
-    this.flushSoon();
+    this.wire.flushSoon();
     // A route that falls behind holds back the publishing client instead of buffering without bound.
     if (!this.stallExhausted && this.isBehind()) this.host.server.currentProducer?.stallFor(this);
   }
@@ -401,53 +391,27 @@ export class RouteConn implements ConnHandler, SubOwner {
   /** Announce a change of local interest. */
   sendInterest(added: boolean, subject: string, queue: string | undefined, weight: number): void {
     if (this.state !== "active") return;
-    this.out.text(interestLine(added, subject, queue, weight));
-    this.flushSoon();
+    this.wire.send(interestLine(added, subject, queue, weight));
   }
 
   sendInfo(json: string): void {
     if (this.state === "closed") return;
-    this.out.text(`INFO ${json}\r\n`);
-    this.flushSoon();
-  }
-
-  flushSoon(): void {
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    queueMicrotask(() => this.flush());
-  }
-
-  flush(): void {
-    this.#flushQueued = false;
-    this.outbox.forget();
-    if (this.out.len === 0 || this.state === "closed") return;
-    this.duplex.write(this.out.take());
-    if (this.stallExhausted && this.duplex.bufferedAmount() < ROUTE_STALL_AT / 2) this.stallExhausted = false;
+    this.wire.send(`INFO ${json}\r\n`);
   }
 
   // ---- closing ----
 
   closeWithError(text: string, reason: string): void {
-    if (this.state === "closed") return;
-    this.out.text(`-ERR '${text}'\r\n`);
-    this.close(reason);
+    this.wire.closeWithError(text, reason);
   }
 
   close(reason: string): void {
-    if (this.state === "closed") return;
-    this.#flushQueued = false;
-    this.outbox.forget();
-    if (this.out.len > 0) this.duplex.write(this.out.take());
-    this.#teardown(reason);
-    this.duplex.close();
+    this.wire.close(reason);
   }
 
-  #teardown(reason: string): void {
-    this.state = "closed";
-    this.closeReason = reason;
-    this.#keepalive.stop();
+  /** The connection ended (see WireConn): release the peer's subscriptions and tell the cluster. */
+  #teardown(): void {
     if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
-    clearTimeout(this.#handshakeTimer);
     const server = this.host.server;
     for (const sub of this.subs.values()) server.removeSubscription(sub);
     this.subs.clear();
@@ -455,8 +419,7 @@ export class RouteConn implements ConnHandler, SubOwner {
   }
 
   label(): string {
-    const i = this.duplex.info;
-    return `${i.remoteHost}:${i.remotePort} - rid:${this.cid}`;
+    return this.wire.label();
   }
 }
 
@@ -465,10 +428,14 @@ function isRemote(sub: Subscription): boolean {
   return k === "route" || k === "gateway";
 }
 
-/** Is argument i the global account "$G"? (compared as bytes: this is on every routed message) */
-function isGlobalAccount(args: Args, i: number): boolean {
-  const s = args.starts[i];
-  return args.ends[i] - s === 2 && args.line[s] === 36 && args.line[s + 1] === 71;
+/** One delivery of a message from another server, counting it against the subscription's auto-unsubscribe. */
+export function deliverTo(server: { removeSubscription(sub: Subscription): void }, sub: Subscription, msg: RoutedMsg): void {
+  sub.delivered++;
+  if (sub.max > 0 && sub.delivered >= sub.max) {
+    server.removeSubscription(sub);
+    sub.owner.removeSub(sub);
+  }
+  sub.owner.deliver(sub, msg);
 }
 
 function namedIn(args: Args, from: number, to: number, name: string): boolean {

@@ -7,9 +7,11 @@
  */
 import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser } from "../protocol/parser.ts";
-import { OutBuffer } from "../server/outbound.ts";
+import type { OutBuffer } from "../server/outbound.ts";
+import { WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, Subscription } from "../server/types.ts";
-import { interestLine, routedArgs } from "../cluster/protocol.ts";
+import { interestLine, isGlobalAccount, routedArgs } from "../cluster/protocol.ts";
+import { deliverTo } from "../cluster/route.ts";
 import {
   CMD_ALL_SUBS_COMPLETE,
   CMD_ALL_SUBS_START,
@@ -22,8 +24,6 @@ import {
 import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
 
 const enc = new TextEncoder();
-const PING = enc.encode("PING\r\n");
-const PONG = enc.encode("PONG\r\n");
 const MAX_CONTROL_LINE = 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 5000;
 /** Accounts nats-server has that Petrel does not; switched to interest-only so their traffic is not sent. */
@@ -34,49 +34,44 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
   readonly duplex: Duplex;
   readonly host: GatewayHost;
   readonly parser: Parser;
-  readonly out = new OutBuffer(16 * 1024);
+  readonly wire: WireConn;
+  readonly out: OutBuffer;
   readonly stats: GatewayStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
   readonly start = new Date();
   lastActivity = Date.now();
-  rttMs = 0;
-  state: "handshake" | "active" | "closed" = "handshake";
-  closeReason = "";
   remoteId = "";
   remoteGateway = "";
   #connectSeen = false;
-  #flushQueued = false;
-  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  #pingTimer: ReturnType<typeof setInterval> | undefined;
-  #pingsOut = 0;
-  #pingSentAt = 0;
 
   constructor(cid: number, duplex: Duplex, host: GatewayHost) {
     this.cid = cid;
     this.duplex = duplex;
     this.host = host;
+    const o = host.server.options;
+    // Gateways ping at least every 15s whatever the client ping interval, as nats-server does.
+    this.wire = new WireConn(duplex, { cid, tag: "gid", pingInterval: Math.min(o.ping_interval, 15_000), pingMax: o.ping_max }, {
+      teardown: () => this.#teardown(),
+    });
+    this.out = this.wire.out;
     this.parser = new Parser("route", this, { maxControlLine: MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
+  }
+
+  get state(): "handshake" | "active" | "closed" {
+    return this.wire.state;
+  }
+
+  get closeReason(): string {
+    return this.wire.closeReason;
+  }
+
+  get rttMs(): number {
+    return this.wire.rttMs;
   }
 
   begin(timeoutMs = HANDSHAKE_TIMEOUT_MS): void {
     this.out.text(`INFO ${this.host.infoJson()}\r\n`);
-    this.flushSoon();
-    this.#handshakeTimer = setTimeout(() => {
-      if (this.state === "handshake") this.close("Gateway Handshake Timeout");
-    }, timeoutMs);
-    const interval = this.host.server.options.ping_interval;
-    if (interval > 0) this.#pingTimer = setInterval(() => this.#onPingTimer(), Math.min(interval, 15_000));
-  }
-
-  #onPingTimer(): void {
-    if (this.state === "closed") return;
-    if (this.#pingsOut + 1 > this.host.server.options.ping_max) {
-      this.closeWithError("Stale Connection", "Stale Connection");
-      return;
-    }
-    this.#pingsOut++;
-    this.#pingSentAt = Date.now();
-    this.out.bytes(PING);
-    this.flushSoon();
+    this.wire.flushSoon();
+    this.wire.startTimers(timeoutMs, "Gateway Handshake Timeout");
   }
 
   // ---- transport ----
@@ -90,7 +85,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
   onDrain(): void {}
 
   onClose(_err?: Error): void {
-    if (this.state !== "closed") this.#teardown(this.closeReason || "Gateway Closed");
+    this.wire.closed("Gateway Closed");
   }
 
   // ---- parser ----
@@ -116,12 +111,10 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
         this.#processInfo(args.count > 0 ? argString(args, 0) : "");
         return;
       case OP.PING:
-        this.out.bytes(PONG);
-        this.flushSoon();
+        this.wire.ping();
         return;
       case OP.PONG:
-        if (this.#pingSentAt > 0) this.rttMs = Date.now() - this.#pingSentAt;
-        this.#pingsOut = 0;
+        this.wire.pong();
         return;
       case OP.OK:
         return;
@@ -152,7 +145,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
     const st = this.host.server.stats;
     st.in_msgs++;
     st.in_bytes += payload.length;
-    if (!isGlobalAccount(args)) return; // Petrel has only the global account
+    if (!isGlobalAccount(args, 0)) return; // Petrel has only the global account
     const ra = routedArgs(args.line, args.starts, args.ends, args.count, 2, sizes);
     if (ra === undefined) {
       this.close("Protocol Violation");
@@ -226,8 +219,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
     if (info.server_id !== undefined) this.remoteId = info.server_id;
     if (info.gateway !== undefined && info.gateway !== "") this.remoteGateway = info.gateway;
     if (!this.host.registerInbound(this, info)) return;
-    this.state = "active";
-    clearTimeout(this.#handshakeTimer);
+    this.wire.activate();
     this.#sendAllInterest();
   }
 
@@ -241,19 +233,17 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
       this.out.text(interestModeInfo(name, CMD_ALL_SUBS_START, acc));
       this.out.text(interestModeInfo(name, CMD_ALL_SUBS_COMPLETE, acc));
     }
-    this.flushSoon();
+    this.wire.flushSoon();
   }
 
   sendInterest(added: boolean, subject: string, queue: string | undefined): void {
     if (this.state !== "active") return;
-    this.out.text(interestLine(added, subject, queue, 1));
-    this.flushSoon();
+    this.wire.send(interestLine(added, subject, queue, 1));
   }
 
   sendInfo(json: string): void {
     if (this.state === "closed") return;
-    this.out.text(`INFO ${json}\r\n`);
-    this.flushSoon();
+    this.wire.send(`INFO ${json}\r\n`);
   }
 
   pendingBytes(): number {
@@ -264,43 +254,21 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
     return 0;
   }
 
-  flushSoon(): void {
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    queueMicrotask(() => this.flush());
-  }
-
-  flush(): void {
-    this.#flushQueued = false;
-    if (this.out.len === 0 || this.state === "closed") return;
-    this.duplex.write(this.out.take());
-  }
-
   closeWithError(text: string, reason: string): void {
-    if (this.state === "closed") return;
-    this.out.text(`-ERR '${text}'\r\n`);
-    this.close(reason);
+    this.wire.closeWithError(text, reason);
   }
 
   close(reason: string): void {
-    if (this.state === "closed") return;
-    this.#flushQueued = false;
-    if (this.out.len > 0) this.duplex.write(this.out.take());
-    this.#teardown(reason);
-    this.duplex.close();
+    this.wire.close(reason);
   }
 
-  #teardown(reason: string): void {
-    this.state = "closed";
-    this.closeReason = reason;
-    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
-    clearTimeout(this.#handshakeTimer);
+  /** The connection ended (see WireConn): tell the gateway manager. */
+  #teardown(): void {
     this.host.connClosed(this);
   }
 
   label(): string {
-    const i = this.duplex.info;
-    return `${i.remoteHost}:${i.remotePort} - gid:${this.cid}`;
+    return this.wire.label();
   }
 }
 
@@ -314,24 +282,15 @@ export function deliverFromGateway(host: GatewayHost, msg: RoutedMsg, queues: re
   for (const sub of r.psubs) {
     if (sub.owner.kind === "gateway") continue;
     if (sub.filtered && sub.owner.deliveryDenied?.(msg.subject)) continue;
-    deliverTo(host, sub, msg);
+    deliverTo(server, sub, msg);
   }
   if (queues.length === 0 || r.qsubs.length === 0) return;
   for (const group of r.qsubs) {
     const name = group[0]?.queue;
     if (name === undefined || !queues.includes(name)) continue;
     const pick = pickMember(group, msg.subject);
-    if (pick !== undefined) deliverTo(host, pick, msg);
+    if (pick !== undefined) deliverTo(server, pick, msg);
   }
-}
-
-function deliverTo(host: GatewayHost, sub: Subscription, msg: RoutedMsg): void {
-  sub.delivered++;
-  if (sub.max > 0 && sub.delivered >= sub.max) {
-    host.server.removeSubscription(sub);
-    sub.owner.removeSub(sub);
-  }
-  sub.owner.deliver(sub, msg);
 }
 
 /** A member on this server if there is one, else one on another server of the cluster. */
@@ -341,10 +300,4 @@ function pickMember(group: readonly Subscription[], subject: string): Subscripti
   const pool = local.length > 0 ? local : group.filter(ok);
   if (pool.length === 0) return undefined;
   return pool[Math.floor(Math.random() * pool.length)];
-}
-
-/** Is the account argument the global account "$G"? */
-function isGlobalAccount(args: Args): boolean {
-  const s = args.starts[0];
-  return args.ends[0] - s === 2 && args.line[s] === 36 && args.line[s + 1] === 71;
 }

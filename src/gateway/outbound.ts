@@ -13,7 +13,8 @@
  * Only control lines arrive on this connection (messages flow the other way), so it splits lines itself.
  */
 import type { ConnHandler, Duplex } from "../transport/types.ts";
-import { OutBuffer } from "../server/outbound.ts";
+import type { OutBuffer } from "../server/outbound.ts";
+import { WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "../cluster/outbox.ts";
 import { CMD_ALL_SUBS_COMPLETE, CMD_ALL_SUBS_START, CMD_GOSSIP, commandAccount, type GatewayInfo, parseGatewayInfo } from "./protocol.ts";
@@ -21,8 +22,6 @@ import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const PING = enc.encode("PING\r\n");
-const PONG = enc.encode("PONG\r\n");
 /** INFO lines carry URL lists; anything longer is not a gateway talking. */
 const MAX_LINE = 1 << 20;
 const HANDSHAKE_TIMEOUT_MS = 5000;
@@ -43,15 +42,13 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   readonly host: GatewayHost;
   /** The gateway (cluster) name we dialed. */
   readonly remoteGateway: string;
-  readonly out = new OutBuffer(16 * 1024);
-  readonly outbox = new RouteOutbox(this.out);
+  readonly wire: WireConn;
+  readonly out: OutBuffer;
+  readonly outbox: RouteOutbox;
   readonly subs = new Map<string, GatewaySub>();
   readonly stats: GatewayStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
   readonly start = new Date();
   lastActivity = Date.now();
-  rttMs = 0;
-  state: "handshake" | "active" | "closed" = "handshake";
-  closeReason = "";
   remoteId = "";
   remoteInfo: GatewayInfo | undefined;
   mode: InterestMode = "optimistic";
@@ -62,11 +59,6 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   #catchAll: GatewaySub | undefined;
   #line = new Uint8Array(256);
   #lineLen = 0;
-  #flushQueued = false;
-  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  #pingTimer: ReturnType<typeof setInterval> | undefined;
-  #pingsOut = 0;
-  #pingSentAt = 0;
   /** Messages whose reply was mapped, so that the outbox still sees one message per route() call. */
   #mapped = new WeakMap<RoutedMsg, RoutedMsg>();
 
@@ -74,28 +66,32 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     this.cid = cid;
     this.duplex = duplex;
     this.host = host;
+    const o = host.server.options;
+    // Gateways ping at least every 15s whatever the client ping interval, as nats-server does.
+    this.wire = new WireConn(duplex, { cid, tag: "gid", pingInterval: Math.min(o.ping_interval, 15_000), pingMax: o.ping_max }, {
+      teardown: () => this.#teardown(),
+      beforeWrite: () => this.outbox.forget(),
+    });
+    this.out = this.wire.out;
+    this.outbox = new RouteOutbox(this.out);
     this.remoteGateway = remoteGateway;
+  }
+
+  get state(): "handshake" | "active" | "closed" {
+    return this.wire.state;
+  }
+
+  get closeReason(): string {
+    return this.wire.closeReason;
+  }
+
+  get rttMs(): number {
+    return this.wire.rttMs;
   }
 
   /** The remote speaks first (INFO); we only arm the timers. */
   begin(): void {
-    this.#handshakeTimer = setTimeout(() => {
-      if (this.state === "handshake") this.close("Gateway Handshake Timeout");
-    }, HANDSHAKE_TIMEOUT_MS);
-    const interval = this.host.server.options.ping_interval;
-    if (interval > 0) this.#pingTimer = setInterval(() => this.#onPingTimer(), Math.min(interval, 15_000));
-  }
-
-  #onPingTimer(): void {
-    if (this.state === "closed") return;
-    if (this.#pingsOut + 1 > this.host.server.options.ping_max) {
-      this.closeWithError("Stale Connection", "Stale Connection");
-      return;
-    }
-    this.#pingsOut++;
-    this.#pingSentAt = Date.now();
-    this.out.bytes(PING);
-    this.flushSoon();
+    this.wire.startTimers(HANDSHAKE_TIMEOUT_MS, "Gateway Handshake Timeout");
   }
 
   // ---- transport: split control lines ----
@@ -134,7 +130,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   onDrain(): void {}
 
   onClose(_err?: Error): void {
-    if (this.state !== "closed") this.#teardown(this.closeReason || "Gateway Closed");
+    this.wire.closed("Gateway Closed");
   }
 
   #processLine(line: string): void {
@@ -168,12 +164,10 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   #simple(op: string, rest: string): void {
     switch (op) {
       case "PING":
-        this.out.bytes(PONG);
-        this.flushSoon();
+        this.wire.ping();
         return;
       case "PONG":
-        if (this.#pingSentAt > 0) this.rttMs = Date.now() - this.#pingSentAt;
-        this.#pingsOut = 0;
+        this.wire.pong();
         return;
       case "+OK":
         return;
@@ -225,10 +219,9 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     this.remoteInfo = info;
     this.out.text(`CONNECT ${this.host.connectJson(this.remoteGateway)}\r\n`);
     this.out.text(`INFO ${this.host.infoJson()}\r\n`);
-    this.flushSoon();
+    this.wire.flushSoon();
     if (!this.host.registerOutbound(this, info)) return;
-    this.state = "active";
-    clearTimeout(this.#handshakeTimer);
+    this.wire.activate();
     this.#setCatchAll(true);
   }
 
@@ -331,12 +324,10 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     if (this.out.len > MAX_PENDING) {
       this.host.logger.info(`${this.label()} - Slow Consumer Detected (gateway)`);
       st.slow_consumers++;
-      this.out.len = 0;
-      this.#teardown("Slow Consumer");
-      this.duplex.close();
+      this.wire.drop("Slow Consumer");
       return;
     }
-    this.flushSoon();
+    this.wire.flushSoon();
   }
 
   /** The same message with `_GR_.<cluster>.<server>.` before its reply, when the reply has a subscriber here. */
@@ -371,39 +362,16 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     return this.subs.size;
   }
 
-  flushSoon(): void {
-    if (this.#flushQueued) return;
-    this.#flushQueued = true;
-    queueMicrotask(() => this.flush());
-  }
-
-  flush(): void {
-    this.#flushQueued = false;
-    this.outbox.forget();
-    if (this.out.len === 0 || this.state === "closed") return;
-    this.duplex.write(this.out.take());
-  }
-
   closeWithError(text: string, reason: string): void {
-    if (this.state === "closed") return;
-    this.out.text(`-ERR '${text}'\r\n`);
-    this.close(reason);
+    this.wire.closeWithError(text, reason);
   }
 
   close(reason: string): void {
-    if (this.state === "closed") return;
-    this.#flushQueued = false;
-    this.outbox.forget();
-    if (this.out.len > 0) this.duplex.write(this.out.take());
-    this.#teardown(reason);
-    this.duplex.close();
+    this.wire.close(reason);
   }
 
-  #teardown(reason: string): void {
-    this.state = "closed";
-    this.closeReason = reason;
-    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
-    clearTimeout(this.#handshakeTimer);
+  /** The connection ended (see WireConn): release the remote's interest and tell the gateway manager. */
+  #teardown(): void {
     const server = this.host.server;
     this.#setCatchAll(false);
     for (const sub of this.subs.values()) server.removeSubscription(sub);
@@ -412,8 +380,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   }
 
   label(): string {
-    const i = this.duplex.info;
-    return `${i.remoteHost}:${i.remotePort} - gid:${this.cid}`;
+    return this.wire.label();
   }
 }
 

@@ -6,6 +6,7 @@
  * Message framing (RMSG/HMSG, RS+/RS-) is the route protocol's, reused from src/cluster/protocol.ts.
  */
 import { z } from "zod";
+import { parseJsonAs } from "../cluster/protocol.ts";
 
 export const CMD_GOSSIP = 1;
 export const CMD_ALL_SUBS_START = 2;
@@ -43,22 +44,12 @@ const gatewayConnectSchema = z.looseObject({
 });
 export type GatewayConnect = z.infer<typeof gatewayConnectSchema>;
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 export function parseGatewayInfo(text: string): GatewayInfo | undefined {
-  const r = gatewayInfoSchema.safeParse(parseJson(text));
-  return r.success ? r.data : undefined;
+  return parseJsonAs(gatewayInfoSchema, text);
 }
 
 export function parseGatewayConnect(text: string): GatewayConnect | undefined {
-  const r = gatewayConnectSchema.safeParse(parseJson(text));
-  return r.success ? r.data : undefined;
+  return parseJsonAs(gatewayConnectSchema, text);
 }
 
 /** The account named by an interest-mode command (base64 in JSON, as Go marshals a byte slice). */

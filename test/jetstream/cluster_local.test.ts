@@ -25,7 +25,11 @@ describe("JetStream on a cluster of Petrel servers", () => {
 
       // Count raw replies to one API request: exactly one server must answer.
       let answers = 0;
-      a.subscribe("_INBOX.count.>", { callback: () => answers++ });
+      a.subscribe("_INBOX.count.>", {
+        callback: () => {
+          answers++;
+        },
+      });
       a.publish("$JS.API.INFO", "", { reply: "_INBOX.count.1" });
       await a.flush();
       await new Promise((r) => setTimeout(r, 300));

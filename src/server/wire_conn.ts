@@ -1,0 +1,148 @@
+/**
+ * The plumbing a server-to-server connection (route, gateway) shares, used by composition: the pending
+ * output and its flush (once per microtask however many writes queued it), the handshake deadline, server
+ * PINGs with stale detection, the label in log lines, and the one way such a connection ends: what is
+ * pending is written, the owner is told once (teardown hook) to release what it holds, the transport is
+ * closed. The owner keeps its protocol, its subscriptions and its own timers.
+ */
+import type { Duplex } from "../transport/types.ts";
+import { Keepalive } from "./keepalive.ts";
+import { OutBuffer } from "./outbound.ts";
+
+const enc = new TextEncoder();
+const PING = enc.encode("PING\r\n");
+const PONG = enc.encode("PONG\r\n");
+
+export type WireState = "handshake" | "active" | "closed";
+
+export interface WireOptions {
+  readonly cid: number;
+  /** Connection id tag in log lines: "rid" for routes, "gid" for gateways. */
+  readonly tag: string;
+  /** Milliseconds between server PINGs; 0 or less sends none. */
+  readonly pingInterval: number;
+  /** Unanswered PINGs after which the connection is stale. */
+  readonly pingMax: number;
+}
+
+export interface WireHooks {
+  /** The connection ended (once, whoever ended it): release what the owner holds. */
+  teardown(reason: string): void;
+  /** Just before pending output is handed over (flush and close), e.g. to forget frames an outbox tracks. */
+  beforeWrite?(): void;
+  /** After a flush handed output to the transport. */
+  afterFlush?(): void;
+}
+
+export class WireConn {
+  readonly duplex: Duplex;
+  readonly out = new OutBuffer(16 * 1024);
+  state: WireState = "handshake";
+  closeReason = "";
+  readonly #cid: number;
+  readonly #tag: string;
+  readonly #hooks: WireHooks;
+  readonly #keepalive: Keepalive;
+  #flushQueued = false;
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(duplex: Duplex, opts: WireOptions, hooks: WireHooks) {
+    this.duplex = duplex;
+    this.#cid = opts.cid;
+    this.#tag = opts.tag;
+    this.#hooks = hooks;
+    this.#keepalive = new Keepalive(opts.pingInterval, opts.pingMax, () => {
+      this.out.bytes(PING);
+      this.flushSoon();
+    }, () => this.closeWithError("Stale Connection", "Stale Connection"));
+  }
+
+  get rttMs(): number {
+    return this.#keepalive.rttMs;
+  }
+
+  /** Arm the handshake deadline (closing with `reason` if still in handshake then) and the PINGs. */
+  startTimers(handshakeMs: number, reason: string): void {
+    this.#handshakeTimer = setTimeout(() => {
+      if (this.state === "handshake") this.close(reason);
+    }, handshakeMs);
+    this.#keepalive.start();
+  }
+
+  /** The handshake is complete. */
+  activate(): void {
+    this.state = "active";
+    clearTimeout(this.#handshakeTimer);
+  }
+
+  /** The peer pinged us. */
+  ping(): void {
+    this.out.bytes(PONG);
+    this.flushSoon();
+  }
+
+  /** The peer answered our PING. */
+  pong(): void {
+    this.#keepalive.pong();
+  }
+
+  send(line: string): void {
+    this.out.text(line);
+    this.flushSoon();
+  }
+
+  flushSoon(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  flush(): void {
+    this.#flushQueued = false;
+    this.#hooks.beforeWrite?.();
+    if (this.out.len === 0 || this.state === "closed") return;
+    this.duplex.write(this.out.take());
+    this.#hooks.afterFlush?.();
+  }
+
+  closeWithError(text: string, reason: string): void {
+    if (this.state === "closed") return;
+    this.out.text(`-ERR '${text}'\r\n`);
+    this.close(reason);
+  }
+
+  /** End the connection after writing what is pending. */
+  close(reason: string): void {
+    if (this.state === "closed") return;
+    this.#flushQueued = false;
+    this.#hooks.beforeWrite?.();
+    if (this.out.len > 0) this.duplex.write(this.out.take());
+    this.#end(reason);
+    this.duplex.close();
+  }
+
+  /** End the connection dropping what is pending (a slow consumer). */
+  drop(reason: string): void {
+    this.out.len = 0;
+    this.#end(reason);
+    this.duplex.close();
+  }
+
+  /** The transport closed under us. */
+  closed(defaultReason: string): void {
+    if (this.state !== "closed") this.#end(this.closeReason || defaultReason);
+  }
+
+  #end(reason: string): void {
+    this.state = "closed";
+    this.closeReason = reason;
+    this.#keepalive.stop();
+    clearTimeout(this.#handshakeTimer);
+    this.#hooks.teardown(reason);
+  }
+
+  label(): string {
+    const i = this.duplex.info;
+    return `${i.remoteHost}:${i.remotePort} - ${this.#tag}:${this.#cid}`;
+  }
+}
