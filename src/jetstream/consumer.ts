@@ -1,5 +1,16 @@
 import { appendHeaderLines } from "../protocol/headers.ts";
-import { parsePullRequest, type PullRequest, status } from "./pull.ts";
+import {
+  consumerDeleted,
+  earliestExpiry,
+  endNoWait,
+  expireRequests,
+  heartbeatRequests,
+  parsePullRequest,
+  type PullRequest,
+  status,
+} from "./pull.ts";
+import * as acks from "./acks.ts";
+import * as push from "./push.ts";
 import { subjectMatches } from "../subjects/subject.ts";
 import { type ConsumerConfig, consumerFilters, DEFAULT_INACTIVE_THRESHOLD } from "./config.ts";
 import type { Stream, StreamListener } from "./stream.ts";
@@ -9,8 +20,6 @@ import type { Advisories } from "./advisories.ts";
 const NS = 1_000_000;
 const enc = new TextEncoder();
 const EMPTY = new Uint8Array(0);
-/** Bytes delivered to a flow-controlled push consumer before it is asked to confirm it keeps up. */
-const FC_WINDOW = 512 * 1024;
 
 export interface SeqPair {
   consumer_seq: number;
@@ -19,18 +28,8 @@ export interface SeqPair {
 }
 
 /** What is persisted for a consumer between restarts. */
-export interface ConsumerState {
-  delivered: { consumer_seq: number; stream_seq: number };
-  ack_floor: { consumer_seq: number; stream_seq: number };
-  /** [stream seq, consumer seq, delivery time ms, delivery count] */
-  pending: Array<[number, number, number, number]>;
+export interface ConsumerState extends acks.AckSnapshot {
   cursor: number;
-  num_redelivered: number;
-}
-
-interface PendingEntry {
-  dseq: number;
-  time: number;
 }
 
 export interface ConsumerHost {
@@ -41,17 +40,15 @@ export interface ConsumerHost {
   remove(c: Consumer): void;
 }
 
-/** A consumer: a cursor over a stream plus delivery and ack bookkeeping, pull or push. */
+/**
+ * A consumer: a cursor over a stream that delivers to pull requests or a push subject, around its ack
+ * bookkeeping (acks.ts), pull requests (pull.ts) and push flow control (push.ts).
+ */
 export class Consumer implements StreamListener {
   private cursor: number;
-  private dseq = 0;
-  private lastDeliveredSseq = 0;
-  private ackFloor = { consumer_seq: 0, stream_seq: 0 };
-  private readonly pending = new Map<number, PendingEntry>();
-  private readonly deliveries = new Map<number, number>();
-  private redeliverQ: number[] = [];
+  /** Ack bookkeeping: delivered, pending, due again. */
+  private readonly book: acks.AckState;
   private lastPerSubject: number[] = [];
-  private numRedelivered = 0;
   private readonly waiting: PullRequest[] = [];
   private scheduled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -59,13 +56,20 @@ export class Consumer implements StreamListener {
   private lastDeliveryTime = 0;
   private closed = false;
   private readonly filterList: string[];
-  private fcCount = 0;
+  private readonly fc = push.newFlowControl();
   private replayBase: { msgTime: number; wallTime: number } | undefined;
   private replayTimer: ReturnType<typeof setTimeout> | undefined;
   private expiryTimer: ReturnType<typeof setTimeout> | undefined;
   private expiryAt = 0;
-  private fcBytes = 0;
-  private fcOutstanding: string | undefined;
+  /** Created once: called per acked or dropped message. */
+  private readonly released = (seq: number): void => {
+    if (this.stream.cfg.retention === "limits") return;
+    const meta = this.stream.metas.get(seq);
+    if (meta) this.stream.checkInterest(seq, meta.subject);
+  };
+  private readonly maxDelivered = (seq: number, n: number): void => {
+    this.host.advisories?.maxDeliveries(this.stream.name, this.name, seq, n);
+  };
 
   constructor(
     readonly name: string,
@@ -79,18 +83,11 @@ export class Consumer implements StreamListener {
     this.lastActivity = host.now();
     if (saved) {
       this.cursor = saved.cursor;
-      this.dseq = saved.delivered.consumer_seq;
-      this.lastDeliveredSseq = saved.delivered.stream_seq;
-      this.ackFloor = { ...saved.ack_floor };
-      this.numRedelivered = saved.num_redelivered;
-      for (const [s, d, t, n] of saved.pending) {
-        this.pending.set(s, { dseq: d, time: t });
-        this.deliveries.set(s, n);
-      }
+      this.book = acks.restoreAckState(saved);
     } else {
       this.cursor = this.startSeq();
       // nats-server reports the position before the first message to deliver as already "delivered".
-      this.lastDeliveredSseq = Math.max(0, this.cursor - 1);
+      this.book = acks.newAckState(Math.max(0, this.cursor - 1));
     }
     this.timer = setInterval(() => this.tick(), this.tickInterval());
     if (!this.isPull) this.kick();
@@ -153,20 +150,12 @@ export class Consumer implements StreamListener {
   }
   onRemoved(firstSeq: number, gone: number[]): void {
     if (this.cursor < firstSeq) this.cursor = firstSeq;
-    if (this.pending.size === 0) return;
-    let changed = false;
-    for (const s of gone) {
-      if (this.pending.delete(s)) {
-        this.deliveries.delete(s);
-        changed = true;
-      }
-    }
-    if (changed) this.updateAckFloor();
+    acks.forgetRemoved(this.book, gone);
   }
   needs(seq: number, subject: string): boolean {
     if (!this.matches(subject)) return false;
     if (seq >= this.cursor) return true;
-    return this.pending.has(seq);
+    return this.book.pending.has(seq);
   }
 
   // ---- delivery ----
@@ -184,24 +173,8 @@ export class Consumer implements StreamListener {
   }
 
   private nextSeq(): { seq: number; redelivery: boolean } | undefined {
-    while (this.redeliverQ.length > 0) {
-      const seq = this.redeliverQ[0];
-      if (!this.pending.has(seq) || !this.stream.metas.has(seq)) {
-        this.redeliverQ.shift();
-        this.pending.delete(seq);
-        continue;
-      }
-      const n = this.deliveries.get(seq) ?? 1;
-      if (this.cfg.max_deliver > 0 && n >= this.cfg.max_deliver) {
-        this.redeliverQ.shift();
-        this.pending.delete(seq);
-        this.host.advisories?.maxDeliveries(this.stream.name, this.name, seq, n);
-        this.updateAckFloor();
-        continue;
-      }
-      this.redeliverQ.shift();
-      return { seq, redelivery: true };
-    }
+    const again = acks.nextRedelivery(this.book, this.cfg.max_deliver, this.stream.metas, this.maxDelivered);
+    if (again !== undefined) return { seq: again, redelivery: true };
     while (this.lastPerSubject.length > 0) {
       const seq = this.lastPerSubject.shift() ?? 0;
       if (this.stream.metas.has(seq)) return { seq, redelivery: false };
@@ -241,24 +214,20 @@ export class Consumer implements StreamListener {
 
   /** The subscriber answered a flow control request: resume. */
   flowControlReply(subject: string): void {
-    if (subject !== this.fcOutstanding) return;
-    this.fcOutstanding = undefined;
-    this.fcBytes = 0;
-    this.kick();
+    if (push.answered(this.fc, subject)) this.kick();
   }
 
   private deliverLoop(): void {
     if (this.closed) return;
     if (!this.isPull && !this.pushActive()) return;
-    // Flow control: with an unanswered request outstanding, stop after a second window (nats-server stalls too).
-    if (this.fcOutstanding !== undefined && this.fcBytes >= 2 * FC_WINDOW) return;
+    if (push.stalled(this.fc)) return;
     const now = this.host.now();
     // Pending is counted once per pass, then kept by decrementing (counting with wildcard filters walks subjects).
     let pend = -1;
     for (;;) {
       let req: PullRequest | undefined;
       if (this.isPull) {
-        this.expireRequests(now);
+        expireRequests(this.waiting, now, this.host.bus);
         req = this.waiting[0];
         if (!req) break;
         // A requester that went away (closed connection, stopped iterator) gets nothing: nats-server checks too.
@@ -268,9 +237,9 @@ export class Consumer implements StreamListener {
           continue;
         }
       }
-      if (this.cfg.max_ack_pending > 0 && this.pending.size >= this.cfg.max_ack_pending &&
-        (this.redeliverQ.length === 0)) break;
-      if (this.fcOutstanding !== undefined && this.fcBytes >= 2 * FC_WINDOW) break;
+      if (this.cfg.max_ack_pending > 0 && this.book.pending.size >= this.cfg.max_ack_pending &&
+        (this.book.redeliverQ.length === 0)) break;
+      if (push.stalled(this.fc)) break;
       const next = this.nextSeq();
       if (!next) break;
       const msg = this.stream.load(next.seq);
@@ -279,26 +248,16 @@ export class Consumer implements StreamListener {
       const size = msg.data.length + (msg.headers?.length ?? 0) + msg.subject.length;
       if (req && req.maxBytes > 0 && req.bytes + size > req.maxBytes) {
         // Give the message back and end this request.
-        if (next.redelivery) this.redeliverQ.unshift(next.seq);
+        if (next.redelivery) this.book.redeliverQ.unshift(next.seq);
         else this.cursor = Math.min(this.cursor, next.seq);
         this.waiting.shift();
         this.host.bus.publish(req.reply, EMPTY, { headers: status(409, "Message Size Exceeds MaxBytes") });
         continue;
       }
-      const dc = (this.deliveries.get(next.seq) ?? 0) + 1;
-      this.deliveries.set(next.seq, dc);
-      if (next.redelivery) this.numRedelivered++;
-      this.dseq++;
-      if (next.seq > this.lastDeliveredSseq) this.lastDeliveredSseq = next.seq;
-      if (this.cfg.ack_policy === "none") {
-        this.deliveries.delete(next.seq);
-        this.ackFloor = { consumer_seq: this.dseq, stream_seq: next.seq };
-      } else {
-        this.pending.set(next.seq, { dseq: this.dseq, time: now });
-      }
+      const dc = acks.recordDelivery(this.book, next.seq, next.redelivery, this.cfg.ack_policy !== "none", now);
       if (!next.redelivery) pend = pend < 0 ? this.pendingCount() : Math.max(0, pend - 1);
       const pendingLeft = pend < 0 ? this.pendingCount() : pend;
-      const reply = `$JS.ACK.${this.stream.name}.${this.name}.${dc}.${next.seq}.${this.dseq}.${msg.time}000000.${pendingLeft}`;
+      const reply = `$JS.ACK.${this.stream.name}.${this.name}.${dc}.${next.seq}.${this.book.dseq}.${msg.time}000000.${pendingLeft}`;
       let headers = msg.headers;
       let data = msg.data;
       if (this.cfg.headers_only) {
@@ -316,48 +275,18 @@ export class Consumer implements StreamListener {
         req.lastSent = now;
         if (req.delivered >= req.batch) this.waiting.shift();
       } else if (this.cfg.flow_control) {
-        this.fcBytes += size;
-        if (this.fcOutstanding === undefined && this.fcBytes >= FC_WINDOW) {
-          this.fcCount++;
-          this.fcOutstanding = `$JS.FC.${this.stream.name}.${this.name}.${this.fcCount}`;
-          this.host.bus.publish(this.cfg.deliver_subject ?? "", EMPTY, {
-            reply: this.fcOutstanding,
-            headers: status(100, "FlowControl Request"),
-          });
+        const ask = push.countDelivered(this.fc, size, this.stream.name, this.name);
+        if (ask !== undefined) {
+          const headers = push.flowControlRequest();
+          this.host.bus.publish(this.cfg.deliver_subject ?? "", EMPTY, { reply: ask, headers });
         }
       }
       if (this.cfg.ack_policy === "none" && this.stream.cfg.retention !== "limits") {
         this.stream.checkInterest(next.seq, msg.subject);
       }
     }
-    if (this.isPull) {
-      // no_wait requests that found nothing more end now.
-      for (let i = 0; i < this.waiting.length; i++) {
-        const r = this.waiting[i];
-        if (!r.noWait) continue;
-        this.waiting.splice(i--, 1);
-        if (r.delivered === 0) this.host.bus.publish(r.reply, EMPTY, { headers: status(404, "No Messages") });
-        else this.host.bus.publish(r.reply, EMPTY, { headers: status(408, "Request Timeout", this.pendingHeaders(r)) });
-      }
-    }
+    if (this.isPull) endNoWait(this.waiting, this.host.bus);
     this.host.persist(this);
-  }
-
-  private pendingHeaders(r: PullRequest): Array<[string, string]> {
-    return [["Nats-Pending-Messages", String(r.batch - r.delivered)], [
-      "Nats-Pending-Bytes",
-      String(r.maxBytes > 0 ? r.maxBytes - r.bytes : 0),
-    ]];
-  }
-
-  private expireRequests(now: number): void {
-    for (let i = 0; i < this.waiting.length; i++) {
-      const r = this.waiting[i];
-      if (r.expiresAt > 0 && r.expiresAt <= now) {
-        this.waiting.splice(i--, 1);
-        this.host.bus.publish(r.reply, EMPTY, { headers: status(408, "Request Timeout", this.pendingHeaders(r)) });
-      }
-    }
   }
 
   /** `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>` */
@@ -382,10 +311,8 @@ export class Consumer implements StreamListener {
     this.expiryTimer = setTimeout(() => {
       this.expiryTimer = undefined;
       if (this.closed) return;
-      const now = this.host.now();
-      this.expireRequests(now);
-      let next = Infinity;
-      for (const w of this.waiting) if (w.expiresAt > 0 && w.expiresAt < next) next = w.expiresAt;
+      expireRequests(this.waiting, this.host.now(), this.host.bus);
+      const next = earliestExpiry(this.waiting);
       if (next !== Infinity) this.armExpiry(next);
     }, Math.max(1, at - this.host.now() + 1));
   }
@@ -394,48 +321,21 @@ export class Consumer implements StreamListener {
   private tick(): void {
     if (this.closed) return;
     const now = this.host.now();
-    if (this.pending.size > 0) {
-      const backoff = this.cfg.backoff;
-      let added = false;
-      const queued = new Set(this.redeliverQ);
-      for (const [seq, p] of this.pending) {
-        if (queued.has(seq)) continue;
-        const n = this.deliveries.get(seq) ?? 1;
-        const wait = backoff && backoff.length > 0 ? backoff[Math.min(n - 1, backoff.length - 1)] / NS : this.cfg.ack_wait / NS;
-        if (p.time + wait <= now) {
-          this.redeliverQ.push(seq);
-          added = true;
-        }
-      }
-      if (added) {
-        this.redeliverQ.sort((a, b) => a - b);
-        this.kick();
-      }
-    }
+    if (acks.queueExpired(this.book, this.cfg.ack_wait, this.cfg.backoff, now)) this.kick();
     if (this.isPull) {
       if (this.waiting.length > 0) {
-        this.expireRequests(now);
-        for (const r of this.waiting) {
-          if (r.heartbeat > 0 && now - r.lastSent >= r.heartbeat) {
-            r.lastSent = now;
-            this.host.bus.publish(r.reply, EMPTY, { headers: status(100, "Idle Heartbeat") });
-          }
-        }
+        expireRequests(this.waiting, now, this.host.bus);
+        heartbeatRequests(this.waiting, now, this.host.bus);
         this.lastActivity = now;
       }
     } else {
-      const stalled = this.fcOutstanding !== undefined && this.fcBytes >= 2 * FC_WINDOW;
-      if (!stalled && this.pushActive() && this.stream.nextMatching(this.cursor, this.filterList) !== undefined) {
-        this.kick();
-      }
+      if (
+        !push.stalled(this.fc) && this.pushActive() && this.stream.nextMatching(this.cursor, this.filterList) !== undefined
+      ) this.kick();
       if (this.cfg.idle_heartbeat && now - this.lastDeliveryTime >= this.cfg.idle_heartbeat / NS) {
         this.lastDeliveryTime = now;
         this.host.bus.publish(this.cfg.deliver_subject ?? "", EMPTY, {
-          headers: status(100, "Idle Heartbeat", [
-            ["Nats-Last-Consumer", String(this.dseq)],
-            ["Nats-Last-Stream", String(this.lastDeliveredSseq)],
-            ...(this.fcOutstanding ? [["Nats-Consumer-Stalled", this.fcOutstanding] as [string, string]] : []),
-          ]),
+          headers: push.idleHeartbeat(this.book.dseq, this.book.lastDeliveredSseq, this.fc),
         });
       }
     }
@@ -461,38 +361,19 @@ export class Consumer implements StreamListener {
       case "+ACK":
         this.ack(sseq);
         break;
-      case "-NAK": {
-        const p = this.pending.get(sseq);
-        if (p) {
-          let delay = 0;
-          const rest = text.slice(4).trim();
-          if (rest.startsWith("{")) {
-            try {
-              const j = JSON.parse(rest) as { delay?: number };
-              delay = (j.delay ?? 0) / NS;
-            } catch {
-              // plain nak
-            }
-          }
-          if (delay > 0) {
-            // Re-arm as if delivered now with an ack wait of `delay`.
-            p.time = this.host.now() - this.cfg.ack_wait / NS + delay;
-          } else if (!this.redeliverQ.includes(sseq)) {
-            this.redeliverQ.push(sseq);
-            this.redeliverQ.sort((a, b) => a - b);
-            this.kick();
-          }
+      case "-NAK":
+        if (this.book.pending.has(sseq)) {
+          const delay = acks.nakDelay(text.slice(4));
+          if (acks.nak(this.book, sseq, delay, this.cfg.ack_wait, this.host.now())) this.kick();
         }
         break;
-      }
-      case "+WPI": {
-        const p = this.pending.get(sseq);
-        if (p) p.time = this.host.now();
+      case "+WPI":
+        acks.inProgress(this.book, sseq, this.host.now());
         break;
-      }
       case "+TER": {
-        const p = this.pending.get(sseq);
-        if (p) this.host.advisories?.terminated(this.stream.name, this.name, sseq, p.dseq, this.deliveries.get(sseq) ?? 1);
+        const p = this.book.pending.get(sseq);
+        const n = this.book.deliveries.get(sseq) ?? 1;
+        if (p) this.host.advisories?.terminated(this.stream.name, this.name, sseq, p.dseq, n);
         this.ack(sseq);
         break;
       }
@@ -513,65 +394,33 @@ export class Consumer implements StreamListener {
   }
 
   private ack(sseq: number): void {
-    if (this.cfg.ack_policy === "all") {
-      const acked: number[] = [];
-      for (const s of this.pending.keys()) if (s <= sseq) acked.push(s);
-      for (const s of acked) this.ackOne(s);
-    } else {
-      this.ackOne(sseq);
-    }
-    this.updateAckFloor();
+    acks.ack(this.book, sseq, this.cfg.ack_policy === "all", this.released);
     this.kick();
-  }
-
-  private ackOne(sseq: number): void {
-    if (!this.pending.delete(sseq)) return;
-    this.deliveries.delete(sseq);
-    if (this.stream.cfg.retention !== "limits") {
-      const meta = this.stream.metas.get(sseq);
-      if (meta) this.stream.checkInterest(sseq, meta.subject);
-    }
-  }
-
-  private updateAckFloor(): void {
-    if (this.pending.size === 0) {
-      this.ackFloor = { consumer_seq: this.dseq, stream_seq: this.lastDeliveredSseq };
-      return;
-    }
-    let minS = Infinity;
-    let minD = Infinity;
-    for (const [s, p] of this.pending) {
-      if (s < minS) minS = s;
-      if (p.dseq < minD) minD = p.dseq;
-    }
-    this.ackFloor = { consumer_seq: minD - 1, stream_seq: minS - 1 };
   }
 
   // ---- info / state ----
   state(): ConsumerState {
-    const pending: Array<[number, number, number, number]> = [];
-    for (const [s, p] of this.pending) pending.push([s, p.dseq, p.time, this.deliveries.get(s) ?? 1]);
+    const b = this.book;
     return {
-      delivered: { consumer_seq: this.dseq, stream_seq: this.lastDeliveredSseq },
-      ack_floor: { ...this.ackFloor },
-      pending,
+      delivered: { consumer_seq: b.dseq, stream_seq: b.lastDeliveredSseq },
+      ack_floor: { ...b.ackFloor },
+      pending: acks.pendingSnapshot(b),
       cursor: this.cursor,
-      num_redelivered: this.numRedelivered,
+      num_redelivered: b.numRedelivered,
     };
   }
 
   info(clusterName: string | undefined, serverName: string): Record<string, unknown> {
-    const redelivered = new Set<number>();
-    for (const [s, n] of this.deliveries) if (n > 1 && this.pending.has(s)) redelivered.add(s);
+    const b = this.book;
     const info: Record<string, unknown> = {
       stream_name: this.stream.name,
       name: this.name,
       created: this.created,
       config: this.cfg,
-      delivered: { consumer_seq: this.dseq, stream_seq: this.lastDeliveredSseq },
-      ack_floor: { ...this.ackFloor },
-      num_ack_pending: this.pending.size,
-      num_redelivered: redelivered.size,
+      delivered: { consumer_seq: b.dseq, stream_seq: b.lastDeliveredSseq },
+      ack_floor: { ...b.ackFloor },
+      num_ack_pending: b.pending.size,
+      num_redelivered: acks.redeliveredPending(b),
       num_waiting: this.waiting.length,
       num_pending: this.pendingCount(),
       cluster: clusterName ? { name: clusterName, leader: serverName } : { leader: serverName },
@@ -591,9 +440,7 @@ export class Consumer implements StreamListener {
     this.expiryTimer = undefined;
     if (this.replayTimer !== undefined) clearTimeout(this.replayTimer);
     this.replayTimer = undefined;
-    if (deleted) {
-      for (const r of this.waiting) this.host.bus.publish(r.reply, EMPTY, { headers: status(409, "Consumer Deleted") });
-    }
+    if (deleted) consumerDeleted(this.waiting, this.host.bus);
     this.waiting.length = 0;
   }
 }

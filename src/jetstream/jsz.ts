@@ -35,6 +35,21 @@ function configOf(js: JetStream): Json {
   return c;
 }
 
+type Totals = ReturnType<typeof totals>;
+
+/** The usage block shared by /jsz, its account details and /varz (`accounts` is 0 inside an account). */
+function usage(js: JetStream, t: Totals, accounts: number): Json {
+  return {
+    memory: t.memory,
+    storage: t.storage,
+    reserved_memory: 0,
+    reserved_storage: 0,
+    accounts,
+    ha_assets: 0,
+    api: { total: js.apiStats.total, errors: js.apiStats.errors },
+  };
+}
+
 export function jsz(js: JetStream, q: JszQuery = {}): Json {
   const t = totals(js);
   const server = js.opts.server_name ?? "petrel";
@@ -42,13 +57,7 @@ export function jsz(js: JetStream, q: JszQuery = {}): Json {
     server_id: js.opts.server_id ?? "",
     now: new Date(js.now()).toISOString(),
     config: configOf(js),
-    memory: t.memory,
-    storage: t.storage,
-    reserved_memory: 0,
-    reserved_storage: 0,
-    accounts: 1,
-    ha_assets: 0,
-    api: { total: js.apiStats.total, errors: js.apiStats.errors },
+    ...usage(js, t, 1),
     streams: t.streams,
     consumers: t.consumers,
     messages: t.messages,
@@ -74,13 +83,7 @@ export function jsz(js: JetStream, q: JszQuery = {}): Json {
     out.account_details = [{
       name: "$G",
       id: "$G",
-      memory: t.memory,
-      storage: t.storage,
-      reserved_memory: 0,
-      reserved_storage: 0,
-      accounts: 0,
-      ha_assets: 0,
-      api: { total: js.apiStats.total, errors: js.apiStats.errors },
+      ...usage(js, t, 0),
       stream_detail: streams,
     }];
   }
@@ -100,14 +103,6 @@ export function varzJetStream(js: JetStream): Json {
   const t = totals(js);
   return {
     config: configOf(js),
-    stats: {
-      memory: t.memory,
-      storage: t.storage,
-      reserved_memory: 0,
-      reserved_storage: 0,
-      accounts: 1,
-      ha_assets: 0,
-      api: { total: js.apiStats.total, errors: js.apiStats.errors },
-    },
+    stats: usage(js, t, 1),
   };
 }

@@ -1,5 +1,6 @@
 import { encodeHeaders } from "../protocol/headers.ts";
 import type { ConsumerConfig } from "./config.ts";
+import type { JsBus } from "./types.ts";
 
 /** Pull requests (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`) and the status messages around them. */
 
@@ -76,4 +77,60 @@ export function parsePullRequest(
     bytes: 0,
     delivered: 0,
   };
+}
+
+// ---- the waiting list: requests a pull consumer still owes messages or a final status ----
+
+const EMPTY = new Uint8Array(0);
+
+/** The 408 that ends a request before it is full, telling what it still had room for. */
+export function requestTimeout(r: PullRequest): Uint8Array {
+  return status(408, "Request Timeout", [["Nats-Pending-Messages", String(r.batch - r.delivered)], [
+    "Nats-Pending-Bytes",
+    String(r.maxBytes > 0 ? r.maxBytes - r.bytes : 0),
+  ]]);
+}
+
+/** Ends the requests whose expiry passed. */
+export function expireRequests(waiting: PullRequest[], now: number, bus: JsBus): void {
+  for (let i = 0; i < waiting.length; i++) {
+    const r = waiting[i];
+    if (r.expiresAt > 0 && r.expiresAt <= now) {
+      waiting.splice(i--, 1);
+      bus.publish(r.reply, EMPTY, { headers: requestTimeout(r) });
+    }
+  }
+}
+
+/** no_wait requests that found nothing more end now: 404 when they got nothing at all. */
+export function endNoWait(waiting: PullRequest[], bus: JsBus): void {
+  for (let i = 0; i < waiting.length; i++) {
+    const r = waiting[i];
+    if (!r.noWait) continue;
+    waiting.splice(i--, 1);
+    if (r.delivered === 0) bus.publish(r.reply, EMPTY, { headers: status(404, "No Messages") });
+    else bus.publish(r.reply, EMPTY, { headers: requestTimeout(r) });
+  }
+}
+
+/** The earliest expiry among the waiting requests; Infinity when none expires. */
+export function earliestExpiry(waiting: PullRequest[]): number {
+  let next = Infinity;
+  for (const w of waiting) if (w.expiresAt > 0 && w.expiresAt < next) next = w.expiresAt;
+  return next;
+}
+
+/** Idle heartbeats to requests that got nothing for their heartbeat interval. */
+export function heartbeatRequests(waiting: PullRequest[], now: number, bus: JsBus): void {
+  for (const r of waiting) {
+    if (r.heartbeat > 0 && now - r.lastSent >= r.heartbeat) {
+      r.lastSent = now;
+      bus.publish(r.reply, EMPTY, { headers: status(100, "Idle Heartbeat") });
+    }
+  }
+}
+
+/** The consumer went away: every waiting request hears so. */
+export function consumerDeleted(waiting: PullRequest[], bus: JsBus): void {
+  for (const r of waiting) bus.publish(r.reply, EMPTY, { headers: status(409, "Consumer Deleted") });
 }

@@ -1,0 +1,229 @@
+/**
+ * Ack bookkeeping of one consumer: what was delivered, what still awaits an ack, what is due again. Plain state
+ * plus functions over it; the consumer decides when to call them and what to publish.
+ */
+
+const NS = 1_000_000;
+
+export interface PendingEntry {
+  dseq: number;
+  /** When it was (last) delivered, ms; moved by +WPI and delayed naks. */
+  time: number;
+}
+
+/** The persisted part of the bookkeeping. */
+export interface AckSnapshot {
+  delivered: { consumer_seq: number; stream_seq: number };
+  ack_floor: { consumer_seq: number; stream_seq: number };
+  /** [stream seq, consumer seq, delivery time ms, delivery count] */
+  pending: Array<[number, number, number, number]>;
+  num_redelivered: number;
+}
+
+export interface AckState {
+  /** Last consumer sequence handed out. */
+  dseq: number;
+  lastDeliveredSseq: number;
+  ackFloor: { consumer_seq: number; stream_seq: number };
+  /** Stream seq -> delivery awaiting an ack. */
+  readonly pending: Map<number, PendingEntry>;
+  /** Stream seq -> how many times it went out. */
+  readonly deliveries: Map<number, number>;
+  /** Stream seqs due for redelivery, ascending. */
+  redeliverQ: number[];
+  numRedelivered: number;
+}
+
+export function newAckState(lastDeliveredSseq: number): AckState {
+  return {
+    dseq: 0,
+    lastDeliveredSseq,
+    ackFloor: { consumer_seq: 0, stream_seq: 0 },
+    pending: new Map(),
+    deliveries: new Map(),
+    redeliverQ: [],
+    numRedelivered: 0,
+  };
+}
+
+export function restoreAckState(saved: AckSnapshot): AckState {
+  const st = newAckState(saved.delivered.stream_seq);
+  st.dseq = saved.delivered.consumer_seq;
+  st.ackFloor = { ...saved.ack_floor };
+  st.numRedelivered = saved.num_redelivered;
+  for (const [s, d, t, n] of saved.pending) {
+    st.pending.set(s, { dseq: d, time: t });
+    st.deliveries.set(s, n);
+  }
+  return st;
+}
+
+export function pendingSnapshot(st: AckState): Array<[number, number, number, number]> {
+  const pending: Array<[number, number, number, number]> = [];
+  for (const [s, p] of st.pending) pending.push([s, p.dseq, p.time, st.deliveries.get(s) ?? 1]);
+  return pending;
+}
+
+/**
+ * Books one delivery of stream seq `seq` and returns its delivery count. Without acks (`awaitAck` false) the
+ * message counts as acked at once.
+ */
+export function recordDelivery(st: AckState, seq: number, redelivery: boolean, awaitAck: boolean, now: number): number {
+  const dc = (st.deliveries.get(seq) ?? 0) + 1;
+  st.deliveries.set(seq, dc);
+  if (redelivery) st.numRedelivered++;
+  st.dseq++;
+  if (seq > st.lastDeliveredSseq) st.lastDeliveredSseq = seq;
+  if (awaitAck) {
+    st.pending.set(seq, { dseq: st.dseq, time: now });
+  } else {
+    st.deliveries.delete(seq);
+    st.ackFloor = { consumer_seq: st.dseq, stream_seq: seq };
+  }
+  return dc;
+}
+
+/**
+ * The next stream seq to redeliver, dropping queued ones that were acked or left the stream, and those that
+ * reached `maxDeliver` (reported through `onMaxDeliver`).
+ */
+export function nextRedelivery(
+  st: AckState,
+  maxDeliver: number,
+  stored: { has(seq: number): boolean },
+  onMaxDeliver: (seq: number, deliveries: number) => void,
+): number | undefined {
+  const q = st.redeliverQ;
+  while (q.length > 0) {
+    const seq = q[0];
+    if (!st.pending.has(seq) || !stored.has(seq)) {
+      q.shift();
+      st.pending.delete(seq);
+      continue;
+    }
+    const n = st.deliveries.get(seq) ?? 1;
+    if (maxDeliver > 0 && n >= maxDeliver) {
+      q.shift();
+      st.pending.delete(seq);
+      onMaxDeliver(seq, n);
+      updateAckFloor(st);
+      continue;
+    }
+    q.shift();
+    return seq;
+  }
+  return undefined;
+}
+
+/**
+ * Queues for redelivery every pending message whose ack wait (or backoff step for its delivery count) ran out.
+ * Returns whether any was queued.
+ */
+export function queueExpired(
+  st: AckState,
+  ackWait: number,
+  backoff: number[] | null | undefined,
+  now: number,
+): boolean {
+  if (st.pending.size === 0) return false;
+  let added = false;
+  const queued = new Set(st.redeliverQ);
+  for (const [seq, p] of st.pending) {
+    if (queued.has(seq)) continue;
+    const n = st.deliveries.get(seq) ?? 1;
+    const wait = backoff && backoff.length > 0 ? backoff[Math.min(n - 1, backoff.length - 1)] / NS : ackWait / NS;
+    if (p.time + wait <= now) {
+      st.redeliverQ.push(seq);
+      added = true;
+    }
+  }
+  if (added) st.redeliverQ.sort((a, b) => a - b);
+  return added;
+}
+
+/** The `{"delay": ns}` of a `-NAK {...}` body (the text after `-NAK`), in ms; 0 for a plain nak. */
+export function nakDelay(rest: string): number {
+  const s = rest.trim();
+  if (!s.startsWith("{")) return 0;
+  try {
+    const j = JSON.parse(s) as { delay?: number };
+    return (j.delay ?? 0) / NS;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A nak of a pending message: with a delay it is re-armed as if delivered now with an ack wait of `delay`,
+ * without one it is queued for redelivery. Returns whether it was queued (delivery should run).
+ */
+export function nak(st: AckState, sseq: number, delay: number, ackWait: number, now: number): boolean {
+  const p = st.pending.get(sseq);
+  if (!p) return false;
+  if (delay > 0) {
+    p.time = now - ackWait / NS + delay;
+    return false;
+  }
+  if (st.redeliverQ.includes(sseq)) return false;
+  st.redeliverQ.push(sseq);
+  st.redeliverQ.sort((a, b) => a - b);
+  return true;
+}
+
+/** +WPI: the ack wait starts over. */
+export function inProgress(st: AckState, sseq: number, now: number): void {
+  const p = st.pending.get(sseq);
+  if (p) p.time = now;
+}
+
+/** Acks `sseq` (and, with `all`, every pending message below it); `onAcked` sees each seq that was pending. */
+export function ack(st: AckState, sseq: number, all: boolean, onAcked: (seq: number) => void): void {
+  if (all) {
+    const acked: number[] = [];
+    for (const s of st.pending.keys()) if (s <= sseq) acked.push(s);
+    for (const s of acked) ackOne(st, s, onAcked);
+  } else {
+    ackOne(st, sseq, onAcked);
+  }
+  updateAckFloor(st);
+}
+
+function ackOne(st: AckState, sseq: number, onAcked: (seq: number) => void): void {
+  if (!st.pending.delete(sseq)) return;
+  st.deliveries.delete(sseq);
+  onAcked(sseq);
+}
+
+/** Forgets pending messages the stream removed. */
+export function forgetRemoved(st: AckState, gone: number[]): void {
+  if (st.pending.size === 0) return;
+  let changed = false;
+  for (const s of gone) {
+    if (st.pending.delete(s)) {
+      st.deliveries.delete(s);
+      changed = true;
+    }
+  }
+  if (changed) updateAckFloor(st);
+}
+
+export function updateAckFloor(st: AckState): void {
+  if (st.pending.size === 0) {
+    st.ackFloor = { consumer_seq: st.dseq, stream_seq: st.lastDeliveredSseq };
+    return;
+  }
+  let minS = Infinity;
+  let minD = Infinity;
+  for (const [s, p] of st.pending) {
+    if (s < minS) minS = s;
+    if (p.dseq < minD) minD = p.dseq;
+  }
+  st.ackFloor = { consumer_seq: minD - 1, stream_seq: minS - 1 };
+}
+
+/** Pending messages that went out more than once (`num_redelivered` of consumer info). */
+export function redeliveredPending(st: AckState): number {
+  let n = 0;
+  for (const [s, c] of st.deliveries) if (c > 1 && st.pending.has(s)) n++;
+  return n;
+}
