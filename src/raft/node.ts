@@ -8,76 +8,41 @@
  * and hard state to storage, `sync()` when `mustSync`, then send the messages and apply the committed
  * entries, before the next input. Sending only after the sync is what makes votes and acknowledgements
  * durable, and it is also why the leader may count its own log in the commit quorum.
+ *
+ * This class owns the state and the role transitions; the rules live in term_gate.ts, election.ts,
+ * replication.ts (leader), follower.ts and membership.ts.
  */
+import { type CampaignKind, grantsVote, quorumActive, randomTimeout, tally, voteRequests } from "./election.ts";
+import { acceptAppend, acceptSnapshot } from "./follower.ts";
 import { RaftLog } from "./log.ts";
-import { Progress, quorumMatch } from "./progress.ts";
-import type { HardState, StoredState } from "./storage.ts";
+import { applyChange } from "./membership.ts";
+import type {
+  BugName,
+  MembershipChange,
+  OutMessage,
+  ProposeError,
+  ProposeResult,
+  RaftNodeConfig,
+  Ready,
+  Role,
+} from "./node_types.ts";
+import type { Progress } from "./progress.ts";
+import { type AppendLimits, appendsFor, heartbeatCommit, nextCommit, syncProgress } from "./replication.ts";
+import type { StoredState } from "./storage.ts";
+import { judgeTerm } from "./term_gate.ts";
 import type { Entry, Membership, Message, PeerId, Random, Snapshot } from "./types.ts";
 
-export type Role = "follower" | "preCandidate" | "candidate" | "leader";
-
-/** Deliberate protocol bugs, switched on only by tests to prove the simulator's checkers catch them. */
-export type BugName =
-  | "doubleVote"
-  | "voteIgnoresLog"
-  | "skipPrevCheck"
-  | "commitOldTerm"
-  | "commitBeyondMatch"
-  | "ackBeforeSync";
-
-export const BUG_NAMES: readonly BugName[] = [
-  "doubleVote",
-  "voteIgnoresLog",
-  "skipPrevCheck",
-  "commitOldTerm",
-  "commitBeyondMatch",
-  "ackBeforeSync",
-];
-
-export interface RaftNodeConfig {
-  readonly id: PeerId;
-  /** Membership used when storage holds none (bootstrap). A joining node passes an empty one. */
-  readonly initial: Membership;
-  readonly random: Random;
-  /** Election timeout in ticks; the real timeout is randomized in [electionTicks, 2*electionTicks). */
-  readonly electionTicks?: number;
-  readonly heartbeatTicks?: number;
-  /** Most entries in one append message. */
-  readonly maxBatch?: number;
-  /** Most bytes of entry data in one append message. */
-  readonly maxBatchBytes?: number;
-  /** Most append messages in flight to one follower (pipelining). */
-  readonly maxInflight?: number;
-  readonly bugs?: ReadonlySet<BugName>;
-}
-
-export interface OutMessage {
-  readonly to: PeerId;
-  readonly msg: Message;
-}
-
-export interface Ready {
-  readonly hardState: HardState | null;
-  /** A snapshot to store: `installed` means it replaces the log and the application state. */
-  readonly snapshot: Snapshot | null;
-  readonly installed: boolean;
-  /** Entries to store; any stored entry at or after entries[0].index is discarded first. */
-  readonly entries: readonly Entry[];
-  readonly mustSync: boolean;
-  readonly messages: readonly OutMessage[];
-  /** Committed entries to apply, in order. */
-  readonly committed: readonly Entry[];
-}
-
-export type ProposeError = "not_leader" | "transferring" | "change_pending" | "invalid";
-export type ProposeResult =
-  | { readonly ok: true; readonly index: number; readonly term: number }
-  | { readonly ok: false; readonly error: ProposeError; readonly leader: PeerId | null };
-
-export type MembershipChange =
-  | { readonly op: "addVoter"; readonly peer: PeerId }
-  | { readonly op: "addObserver"; readonly peer: PeerId }
-  | { readonly op: "remove"; readonly peer: PeerId };
+export {
+  BUG_NAMES,
+  type BugName,
+  type MembershipChange,
+  type OutMessage,
+  type ProposeError,
+  type ProposeResult,
+  type RaftNodeConfig,
+  type Ready,
+  type Role,
+} from "./node_types.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -94,9 +59,7 @@ export class RaftNode {
   #random: Random;
   #electionTicks: number;
   #heartbeatTicks: number;
-  #maxBatch: number;
-  #maxBatchBytes: number;
-  #maxInflight: number;
+  #limits: AppendLimits;
   #bugs: ReadonlySet<BugName>;
 
   #electionElapsed = 0;
@@ -118,9 +81,11 @@ export class RaftNode {
     this.#random = cfg.random;
     this.#electionTicks = cfg.electionTicks ?? 10;
     this.#heartbeatTicks = cfg.heartbeatTicks ?? 1;
-    this.#maxBatch = cfg.maxBatch ?? 512;
-    this.#maxBatchBytes = cfg.maxBatchBytes ?? 1 << 20;
-    this.#maxInflight = cfg.maxInflight ?? 64;
+    this.#limits = {
+      maxBatch: cfg.maxBatch ?? 512,
+      maxBatchBytes: cfg.maxBatchBytes ?? 1 << 20,
+      maxInflight: cfg.maxInflight ?? 64,
+    };
     this.#bugs = cfg.bugs ?? new Set();
     this.term = stored.hard.term;
     this.vote = stored.hard.vote;
@@ -190,7 +155,7 @@ export class RaftNode {
       if (this.#transferee !== null && ++this.#transferElapsed >= this.#electionTicks) this.#transferee = null;
       if (this.#electionElapsed >= this.#electionTicks) {
         this.#electionElapsed = 0;
-        if (!this.#quorumActive()) {
+        if (!quorumActive(this.log.membership().voters, this.id, this.#progress)) {
           this.#becomeFollower(this.term, null);
           return;
         }
@@ -203,13 +168,7 @@ export class RaftNode {
   }
 
   propose(data: Uint8Array): ProposeResult {
-    const err = this.#checkPropose();
-    if (err) return { ok: false, error: err, leader: this.leader };
-    const e: Entry = { index: this.log.lastIndex() + 1, term: this.term, kind: "cmd", data };
-    this.log.push(e);
-    this.#bcastAppend();
-    this.#maybeCommit();
-    return { ok: true, index: e.index, term: e.term };
+    return this.proposeBatch([data]);
   }
 
   /** Propose several commands as one batch (one append per follower). */
@@ -233,19 +192,9 @@ export class RaftNode {
     if (this.log.lastConfIndex() > this.commit || this.commit < this.#termStart) {
       return { ok: false, error: "change_pending", leader: this.leader };
     }
-    const m = this.log.membership();
-    const voters = m.voters.filter((p) => p !== change.peer);
-    const observers = m.observers.filter((p) => p !== change.peer);
-    if (change.op === "addVoter") voters.push(change.peer);
-    if (change.op === "addObserver") observers.push(change.peer);
-    if (voters.length === 0) return { ok: false, error: "invalid", leader: this.leader };
-    const e: Entry = {
-      index: this.log.lastIndex() + 1,
-      term: this.term,
-      kind: "conf",
-      data: EMPTY,
-      conf: { voters, observers },
-    };
+    const conf = applyChange(this.log.membership(), change);
+    if (conf === null) return { ok: false, error: "invalid", leader: this.leader };
+    const e: Entry = { index: this.log.lastIndex() + 1, term: this.term, kind: "conf", data: EMPTY, conf };
     this.log.push(e);
     this.#membershipChanged();
     this.#bcastAppend();
@@ -286,34 +235,13 @@ export class RaftNode {
   }
 
   step(from: PeerId, msg: Message): void {
-    if (msg.term > this.term) {
-      if (msg.type === "preVote" || msg.type === "vote") {
-        const force = msg.type === "vote" && msg.transfer;
-        if (!force && this.#inLease()) return;
-      }
-      if (msg.type === "preVote" || (msg.type === "preVoteResp" && msg.granted)) {
-        // A pre-vote never moves terms: that is its whole point.
-      } else {
-        const isLeaderMsg = msg.type === "append" || msg.type === "heartbeat" || msg.type === "snapshot";
-        this.#becomeFollower(msg.term, isLeaderMsg ? from : null);
-      }
-    } else if (msg.term < this.term) {
-      switch (msg.type) {
-        case "append":
-        case "heartbeat":
-        case "snapshot":
-          // Tell a stale leader about the newer term so it steps down.
-          this.#send(from, { type: "heartbeatResp", term: this.term });
-          break;
-        case "preVote":
-          this.#send(from, { type: "preVoteResp", term: this.term, granted: false });
-          break;
-        case "vote":
-          this.#send(from, { type: "voteResp", term: this.term, granted: false });
-          break;
-      }
+    const verdict = judgeTerm(msg, this.term, this.#inLease());
+    if (verdict.kind === "drop") return;
+    if (verdict.kind === "stale") {
+      if (verdict.reply) this.#send(from, verdict.reply);
       return;
     }
+    if (verdict.kind === "adopt") this.#becomeFollower(msg.term, verdict.fromLeader ? from : null);
 
     switch (msg.type) {
       case "preVote":
@@ -350,14 +278,14 @@ export class RaftNode {
     }
   }
 
-  // ---- elections ----
+  // ---- role transitions ----
 
   #inLease(): boolean {
     return this.leader !== null && this.#electionElapsed < this.#electionTicks;
   }
 
   #resetTimeout(): void {
-    this.#timeout = this.#electionTicks + Math.floor(this.#random() * this.#electionTicks);
+    this.#timeout = randomTimeout(this.#electionTicks, this.#random);
   }
 
   #becomeFollower(term: number, leader: PeerId | null): void {
@@ -381,7 +309,7 @@ export class RaftNode {
     this.#electionElapsed = 0;
   }
 
-  #campaign(kind: "pre" | "real" | "transfer"): void {
+  #campaign(kind: CampaignKind): void {
     this.#votes.clear();
     this.leader = null;
     this.#electionElapsed = 0;
@@ -398,20 +326,15 @@ export class RaftNode {
       term = this.term;
     }
     this.#votes.set(this.id, true);
-    const lastIndex = this.log.lastIndex(), lastTerm = this.log.lastTerm();
-    for (const p of this.log.membership().voters) {
-      if (p === this.id) continue;
-      if (kind === "pre") this.#send(p, { type: "preVote", term, lastIndex, lastTerm });
-      else this.#send(p, { type: "vote", term, lastIndex, lastTerm, transfer: kind === "transfer" });
-    }
+    for (const m of voteRequests(kind, term, this.id, this.log.membership().voters, this.log)) this.#msgs.push(m);
     this.#tally();
   }
 
   #handleVoteRequest(from: PeerId, msg: Extract<Message, { type: "preVote" | "vote" }>): void {
-    const canVote = this.#bugs.has("doubleVote") || this.vote === from ||
-      (this.vote === null && this.leader === null) || (msg.type === "preVote" && msg.term > this.term);
-    const upToDate = this.#bugs.has("voteIgnoresLog") || this.log.isUpToDate(msg.lastIndex, msg.lastTerm);
-    const grant = canVote && upToDate;
+    const grant = grantsVote(this, from, msg, {
+      doubleVote: this.#bugs.has("doubleVote"),
+      voteIgnoresLog: this.#bugs.has("voteIgnoresLog"),
+    });
     if (msg.type === "preVote") {
       this.#send(from, { type: "preVoteResp", term: grant ? msg.term : this.term, granted: grant });
       return;
@@ -430,18 +353,11 @@ export class RaftNode {
   }
 
   #tally(): void {
-    const voters = this.log.membership().voters;
-    const q = Math.floor(voters.length / 2) + 1;
-    let yes = 0, no = 0;
-    for (const p of voters) {
-      const v = this.#votes.get(p);
-      if (v === true) yes++;
-      else if (v === false) no++;
-    }
-    if (yes >= q) {
+    const result = tally(this.log.membership().voters, this.#votes);
+    if (result === "won") {
       if (this.role === "preCandidate") this.#campaign("real");
       else if (this.role === "candidate") this.#becomeLeader();
-    } else if (no >= q) {
+    } else if (result === "lost") {
       this.#becomeFollower(this.term, null);
     }
   }
@@ -464,13 +380,6 @@ export class RaftNode {
     this.#maybeCommit();
   }
 
-  #quorumActive(): boolean {
-    const voters = this.log.membership().voters;
-    let active = 0;
-    for (const p of voters) if (p === this.id || this.#progress.get(p)?.recentActive) active++;
-    return active >= Math.floor(voters.length / 2) + 1;
-  }
-
   // ---- replication (leader) ----
 
   #checkPropose(): ProposeError | null {
@@ -479,16 +388,8 @@ export class RaftNode {
     return null;
   }
 
-  /** Keep one Progress per member other than self (leader only). */
   #membershipChanged(): void {
-    if (this.role !== "leader") return;
-    const m = this.log.membership();
-    const members = new Set([...m.voters, ...m.observers]);
-    members.delete(this.id);
-    for (const p of [...this.#progress.keys()]) if (!members.has(p)) this.#progress.delete(p);
-    for (const p of members) {
-      if (!this.#progress.has(p)) this.#progress.set(p, new Progress(this.log.lastIndex() + 1));
-    }
+    if (this.role === "leader") syncProgress(this.#progress, this.log.membership(), this.id, this.log.lastIndex());
   }
 
   #bcastAppend(): void {
@@ -496,44 +397,16 @@ export class RaftNode {
   }
 
   #bcastHeartbeat(): void {
+    const beyondMatch = this.#bugs.has("commitBeyondMatch");
     for (const [p, pr] of this.#progress) {
-      const commit = this.#bugs.has("commitBeyondMatch") ? this.commit : Math.min(pr.match, this.commit);
-      this.#send(p, { type: "heartbeat", term: this.term, commit });
+      this.#send(p, { type: "heartbeat", term: this.term, commit: heartbeatCommit(pr, this.commit, beyondMatch) });
     }
   }
 
   #sendAppend(to: PeerId, allowEmpty: boolean): void {
     const pr = this.#progress.get(to);
     if (!pr) return;
-    const last = this.log.lastIndex();
-    while (pr.canSend(this.#maxInflight)) {
-      const prevIndex = pr.next - 1;
-      const prevTerm = this.log.termAt(prevIndex);
-      if (prevTerm < 0) {
-        // The entries it needs are compacted away: send the snapshot instead.
-        const snap = this.log.snapshot;
-        if (!snap) return;
-        pr.sendingSnapshot();
-        this.#send(to, { type: "snapshot", term: this.term, snapshot: snap });
-        return;
-      }
-      const entries = this.#batch(pr.next, last);
-      if (entries.length === 0 && !allowEmpty) return;
-      this.#send(to, { type: "append", term: this.term, prevIndex, prevTerm, entries, commit: this.commit });
-      pr.sent(entries.length > 0 ? entries[entries.length - 1].index : prevIndex);
-      if (entries.length === 0 || pr.next > last) return;
-    }
-  }
-
-  #batch(from: number, last: number): Entry[] {
-    const hi = Math.min(last, from + this.#maxBatch - 1);
-    const entries = this.log.slice(from, hi);
-    let bytes = 0;
-    for (let i = 0; i < entries.length; i++) {
-      bytes += entries[i].data.length;
-      if (bytes > this.#maxBatchBytes && i > 0) return entries.slice(0, i);
-    }
-    return entries;
+    for (const msg of appendsFor(pr, this.log, this.term, this.commit, this.#limits, allowEmpty)) this.#send(to, msg);
   }
 
   #handleAppendResp(from: PeerId, msg: Extract<Message, { type: "appendResp" }>): void {
@@ -565,14 +438,17 @@ export class RaftNode {
   }
 
   #maybeCommit(): boolean {
-    const voters = this.log.membership().voters;
-    if (voters.length === 0) return false;
-    const candidate = quorumMatch(
-      voters.map((p) => p === this.id ? this.log.lastIndex() : this.#progress.get(p)?.match ?? 0),
+    const next = nextCommit(
+      this.log.membership().voters,
+      this.id,
+      this.log,
+      this.#progress,
+      this.commit,
+      this.term,
+      this.#bugs.has("commitOldTerm"),
     );
-    if (candidate <= this.commit) return false;
-    if (this.log.termAt(candidate) !== this.term && !this.#bugs.has("commitOldTerm")) return false;
-    this.commit = candidate;
+    if (next === null) return false;
+    this.commit = next;
     // A leader that removed itself hands over once the change is committed.
     if (!this.isVoter() && this.commit >= this.log.lastConfIndex()) this.#becomeFollower(this.term, null);
     return true;
@@ -581,50 +457,24 @@ export class RaftNode {
   // ---- replication (follower) ----
 
   #handleAppend(from: PeerId, msg: Extract<Message, { type: "append" }>): void {
-    if (msg.prevIndex < this.commit) {
-      // Everything up to our commit is settled; accept only what follows it.
-      const rest = msg.entries.filter((e) => e.index > this.commit);
-      const prevIndex = this.commit, prevTerm = this.log.termAt(this.commit);
-      if (rest.length === 0) {
-        this.#send(from, { type: "appendResp", term: this.term, success: true, index: this.commit, hint: 0 });
-        return;
-      }
-      return this.#handleAppend(from, { ...msg, prevIndex, prevTerm, entries: rest });
-    }
-    const prevOk = this.log.matchTerm(msg.prevIndex, msg.prevTerm) ||
-      (this.#bugs.has("skipPrevCheck") && msg.prevIndex <= this.log.lastIndex());
-    if (!prevOk) {
-      const hint = Math.min(msg.prevIndex - 1, this.log.lastIndex());
-      this.#send(from, { type: "appendResp", term: this.term, success: false, index: msg.prevIndex, hint });
-      return;
-    }
-    const hadConfs = this.log.confs.length;
-    const lastConf = this.log.lastConfIndex();
-    this.log.merge(msg.entries);
-    if (this.log.confs.length !== hadConfs || this.log.lastConfIndex() !== lastConf) this.#membershipChanged();
-    // Entries past the last new one are not known to match the leader's, so they cannot be committed yet.
-    const lastNew = msg.prevIndex + msg.entries.length;
-    const commitable = this.#bugs.has("commitBeyondMatch") ? this.log.lastIndex() : lastNew;
-    if (msg.commit > this.commit) this.commit = Math.min(msg.commit, commitable);
-    this.#send(from, { type: "appendResp", term: this.term, success: true, index: lastNew, hint: 0 });
+    const out = acceptAppend(this.log, this.commit, msg, {
+      skipPrevCheck: this.#bugs.has("skipPrevCheck"),
+      commitBeyondMatch: this.#bugs.has("commitBeyondMatch"),
+    });
+    if (out.confChanged) this.#membershipChanged();
+    this.commit = out.commit;
+    this.#send(from, { type: "appendResp", term: this.term, ...out.answer });
   }
 
   #handleSnapshot(from: PeerId, snap: Snapshot): void {
-    const idx = snap.meta.index;
-    if (idx <= this.commit) {
-      this.#send(from, { type: "appendResp", term: this.term, success: true, index: this.commit, hint: 0 });
-      return;
-    }
-    if (this.log.matchTerm(idx, snap.meta.term)) {
-      this.commit = idx;
-    } else {
-      this.log.install(snap);
-      this.commit = idx;
-      this.applied = idx;
+    const out = acceptSnapshot(this.log, this.commit, snap);
+    this.commit = out.commit;
+    if (out.kind === "installed") {
+      this.applied = out.commit;
       this.#snap = snap;
       this.#snapInstalled = true;
     }
-    this.#send(from, { type: "appendResp", term: this.term, success: true, index: idx, hint: 0 });
+    this.#send(from, { type: "appendResp", term: this.term, success: true, index: out.commit, hint: 0 });
   }
 
   #send(to: PeerId, msg: Message): void {
