@@ -7,18 +7,7 @@ import type { HardState, RaftStorage, StoredState } from "../../src/raft/storage
 import { EMPTY_HARD_STATE } from "../../src/raft/storage.ts";
 import type { Entry, EntryKind, Membership, Snapshot } from "../../src/raft/types.ts";
 
-export type SqlValue = string | number | null | Uint8Array;
-
-export interface SqlStatement {
-  run(...params: SqlValue[]): void;
-  all(...params: SqlValue[]): Record<string, unknown>[];
-}
-
-export interface SqlDb {
-  exec(sql: string): void;
-  prepare(sql: string): SqlStatement;
-  close(): void;
-}
+import type { SqliteDb as SqlDb, SqliteStatement as SqlStatement } from "../sqlite/types.ts";
 
 const SCHEMA = `
 PRAGMA journal_mode=WAL;

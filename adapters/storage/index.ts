@@ -2,7 +2,7 @@ import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import type { StorageKind, StorageProvider, SyncPolicy } from "../../src/jetstream/store/types.ts";
 import { FileStorage } from "./file_store.ts";
 import { SqliteStorage } from "./sqlite_store.ts";
-import type { OpenSqlite } from "./sqlite_types.ts";
+import { sqliteDriver } from "../sqlite/open.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -12,13 +12,6 @@ export interface StorageOptions {
   storeDir?: string;
   /** "always" fsyncs every write; a number is the background sync interval in ms. */
   sync?: SyncPolicy;
-}
-
-/** bun:sqlite on Bun, node:sqlite elsewhere (Deno). */
-async function sqliteDriver(): Promise<OpenSqlite> {
-  const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-  const mod: { openSqlite: OpenSqlite } = isBun ? await import("./sqlite_bun.ts") : await import("./sqlite_deno.ts");
-  return mod.openSqlite;
 }
 
 /** Opens the storage a JetStream server persists into. */

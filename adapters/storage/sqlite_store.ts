@@ -6,7 +6,7 @@ import {
   type StreamBackend,
   type SyncPolicy,
 } from "../../src/jetstream/store/types.ts";
-import type { SqliteDb, SqliteStatement, SqlValue } from "./sqlite_types.ts";
+import type { SqliteDb, SqliteStatement, SqlValue } from "../sqlite/types.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS msgs (stream TEXT NOT NULL, seq INTEGER NOT NULL, subject TEXT NOT NULL,

@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import type { SqliteDb, SqliteStatement, SqlRow, SqlValue } from "./sqlite_types.ts";
+import type { SqliteDb, SqliteStatement, SqlRow, SqlValue } from "./types.ts";
 
 /** bun:sqlite behind the common SqliteDb interface. */
 export function openSqlite(path: string): SqliteDb {

@@ -1,5 +1,5 @@
 import { DatabaseSync } from "node:sqlite";
-import type { SqliteDb, SqliteStatement, SqlRow, SqlValue } from "./sqlite_types.ts";
+import type { SqliteDb, SqliteStatement, SqlRow, SqlValue } from "./types.ts";
 
 /** node:sqlite (Deno, Node) behind the common SqliteDb interface. */
 export function openSqlite(path: string): SqliteDb {
