@@ -2,18 +2,10 @@
  * The `websocket {}` block, normalized for the WebSocket transports. Keys keep nats-server's snake_case names;
  * durations are milliseconds and sizes bytes, like the rest of ServerOptions.
  */
+import type { ServerOptions, WebSocketOptions } from "../config/schema.ts";
 
-export interface WebSocketSettings {
-  host: string;
-  /** 0 picks a free port (the config layer maps nats-server's -1 to 0). */
-  port: number;
-  /** Advertised "host:port" for ws_connect_urls, when set. */
-  advertise?: string;
-  no_tls: boolean;
-  same_origin: boolean;
-  allowed_origins: string[];
-  compression: boolean;
-  handshake_timeout: number;
+/** The listener's settings: the `websocket` block (with `port` 0 meaning a free port) plus derived limits. */
+export interface WebSocketSettings extends WebSocketOptions {
   /** Largest WebSocket message accepted from a client; larger ones are closed with 1009. */
   max_message: number;
   /** Bytes queued towards one client before the transport drops it as a slow consumer (1008). */
@@ -96,21 +88,7 @@ export function resolveWebSocketSettings(
 }
 
 /** The normalized `websocket` option and the limits it inherits from the top level. */
-export interface ServerWebSocketOptions {
-  max_payload: number;
-  max_pending: number;
-  websocket?: {
-    host: string;
-    /** 0 = WebSocket off; -1 = random. */
-    port: number;
-    advertise?: string;
-    no_tls: boolean;
-    same_origin: boolean;
-    allowed_origins: string[];
-    compression: boolean;
-    handshake_timeout: number;
-  };
-}
+export type ServerWebSocketOptions = Pick<ServerOptions, "max_payload" | "max_pending" | "websocket">;
 
 /** Settings for the listener from normalized ServerOptions; undefined when no WebSocket listener is wanted. */
 export function webSocketSettingsFor(o: ServerWebSocketOptions): WebSocketSettings | undefined {
