@@ -74,6 +74,10 @@ export function createMonitorApp(s: Server, ctx: VarzContext): Hono {
     accounts: 0,
     ha_assets: 0,
     api: { total: 0, errors: 0 },
+    streams: 0,
+    consumers: 0,
+    messages: 0,
+    bytes: 0,
   }));
   app.get("/healthz", (c) => {
     const check = s.monitorSections.get("healthz");
