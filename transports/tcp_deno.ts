@@ -9,7 +9,7 @@ import type { TcpOptions } from "./tcp_bun.ts";
 
 /** Read buffers start small (many idle connections are cheap) and grow while reads fill them. */
 const MIN_READ = 4 * 1024;
-const MAX_READ = 64 * 1024;
+const MAX_READ = 256 * 1024;
 
 const NOOP_HANDLER: ConnHandler = { onData() {}, onDrain() {}, onClose() {} };
 
