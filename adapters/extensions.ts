@@ -7,6 +7,7 @@ import type { PetrelExtension } from "../src/petrel.ts";
 import type { Runtime } from "../src/runtime/types.ts";
 import { clusterExtension } from "../src/cluster/extension.ts";
 import { gatewayExtension } from "../src/gateway/extension.ts";
+import { leafNodeExtension } from "../src/leafnode/extension.ts";
 import { webSocketExtension } from "../transports/ws_extension.ts";
 import { jetStreamExtension } from "./storage/jetstream_extension.ts";
 
@@ -17,6 +18,8 @@ export function defaultExtensions(options: ServerOptions, _rt: Runtime): PetrelE
   if (options.cluster !== undefined) list.push(clusterExtension());
   // After the cluster: the gateway counts the routes' interest as this cluster's.
   if (options.gateway !== undefined && options.gateway.name !== "") list.push(gatewayExtension());
+  // After the gateway: leafnodes hear of the cluster's interest but not of other clusters'.
+  if (options.leafnodes !== undefined) list.push(leafNodeExtension());
   if (options.jetstream?.enabled) list.push(jetStreamExtension(options.jetstream));
   return list;
 }

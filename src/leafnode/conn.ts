@@ -1,0 +1,320 @@
+/**
+ * One leafnode connection, either side: the hub accepted it (INFO first, then the leaf's CONNECT) or this
+ * server dialed a hub as a leaf (wait for INFO, answer CONNECT). Once active, the peer's interest (LS+/LS-)
+ * lives as leaf-owned subscriptions in the server's sublist and messages flow as LMSG/HMSG both ways.
+ * A message from the peer is routed here, never back to the peer: its own subscriptions are skipped.
+ */
+import type { ConnHandler, Duplex } from "../transport/types.ts";
+import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
+import type { OutBuffer } from "../server/outbound.ts";
+import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
+import { WireConn, type WireState } from "../server/wire_conn.ts";
+import { routedArgs } from "../cluster/protocol.ts";
+import { LeafOutbox } from "./outbox.ts";
+import { leafInterestLine, type LeafConnect, type LeafInfo, parseLeafConnect, parseLeafInfo } from "./protocol.ts";
+import { deliverFromLeaf } from "./route_in.ts";
+import type { LeafHost } from "./types.ts";
+
+const enc = new TextEncoder();
+const LEAF_MAX_PENDING = 64 * 1024 * 1024;
+const LEAF_MAX_CONTROL_LINE = 64 * 1024;
+const HANDSHAKE_TIMEOUT_MS = 5000;
+
+export interface LeafSub extends Subscription {
+  readonly queueBytes: Uint8Array | undefined;
+}
+
+export interface LeafStats {
+  in_msgs: number;
+  out_msgs: number;
+  in_bytes: number;
+  out_bytes: number;
+}
+
+export class LeafConn implements ConnHandler, SubOwner {
+  readonly cid: number;
+  readonly kind = "leaf" as const;
+  /** Never echo: a message that came from this peer does not go back to it. */
+  readonly echo = false;
+  readonly duplex: Duplex;
+  readonly host: LeafHost;
+  /** We dialed it (this server is the leaf) rather than accepted it (this server is the hub). */
+  readonly solicited: boolean;
+  readonly parser: Parser;
+  readonly wire: WireConn;
+  readonly out: OutBuffer;
+  readonly outbox: LeafOutbox;
+  readonly subs = new Map<string, LeafSub>();
+  readonly stats: LeafStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
+  readonly start = new Date();
+  remoteId = "";
+  remoteName = "";
+  /** Part of a cycle: the manager waits longer before dialing again. */
+  loopDetected = false;
+  /** Interest announced to the peer: subject or "subject queue" -> count (the queue weight). */
+  readonly announced = new Map<string, { subject: string; queue: string | undefined; count: number }>();
+
+  constructor(cid: number, duplex: Duplex, host: LeafHost, solicited: boolean) {
+    this.cid = cid;
+    this.duplex = duplex;
+    this.host = host;
+    this.solicited = solicited;
+    this.parser = new Parser("leaf", this, { maxControlLine: LEAF_MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
+    const o = host.server.options;
+    this.wire = new WireConn(duplex, { cid, tag: "lid", pingInterval: o.ping_interval, pingMax: o.ping_max }, {
+      teardown: () => this.#teardown(),
+      beforeWrite: () => this.outbox.forget(),
+    });
+    this.out = this.wire.out;
+    this.outbox = new LeafOutbox(this.out);
+  }
+
+  get state(): WireState {
+    return this.wire.state;
+  }
+
+  /** Round trip of the last server PING, or of the one sent on connect until the first of those. */
+  get rttMs(): number {
+    return this.wire.rttMs > 0 ? this.wire.rttMs : this.#firstRtt;
+  }
+
+  #probeAt = 0;
+  #firstRtt = 0;
+
+  #pong(): void {
+    if (this.#probeAt > 0) {
+      this.#firstRtt = performance.now() - this.#probeAt;
+      this.#probeAt = 0;
+    }
+    this.wire.pong();
+  }
+
+  /** The hub greets with INFO; a leaf waits for it. Either way the handshake is bounded. */
+  begin(): void {
+    if (!this.solicited) {
+      this.out.text(`INFO ${this.host.infoJson(this)}\r\n`);
+      this.wire.flushSoon();
+    }
+    this.wire.startTimers(HANDSHAKE_TIMEOUT_MS, "Leafnode Handshake Timeout");
+  }
+
+  // ---- transport callbacks ----
+
+  onData(data: Uint8Array): void {
+    if (this.state === "closed") return;
+    this.parser.feed(data);
+  }
+
+  onDrain(): void {}
+
+  onClose(_err?: Error): void {
+    this.wire.closed("Leafnode Closed");
+  }
+
+  // ---- parser callbacks ----
+
+  onError(err: ParseError): void {
+    this.host.logger.debug(`${this.wire.label()} - Leafnode parser ERROR: ${err.detail}`);
+    if (err.kind === "unknown_op") this.wire.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+    else this.wire.close("Protocol Violation");
+  }
+
+  onControl(op: OpCode, args: Args): void {
+    const json = () => (args.count > 0 ? argString(args, 0) : "");
+    if (this.state === "handshake") {
+      // The hub must hear CONNECT first; the leaf must hear INFO first.
+      if (!this.solicited && op === OP.CONNECT) return this.#processConnect(json());
+      if (this.solicited && op === OP.INFO) return this.#processInfo(json());
+      if (op === OP.PING) return this.wire.ping();
+      if (op === OP.PONG) return this.#pong();
+      if (this.solicited && op === OP.ERR) {
+        this.host.logger.error(`${this.wire.label()} - Leafnode Error ${bytesToString(args.line, 0, args.line.length)}`);
+        return;
+      }
+      this.wire.closeWithError("Authorization Violation", "Authorization Violation");
+      return;
+    }
+    switch (op) {
+      case OP.PING:
+        return this.wire.ping();
+      case OP.PONG:
+        return this.#pong();
+      case OP.INFO:
+      case OP.OK:
+        return; // async INFO (connect_info, leafnode_urls updates): nothing we act on
+      case OP.ERR: {
+        const text = bytesToString(args.line, 0, args.line.length);
+        this.host.logger.error(`${this.wire.label()} - Leafnode Error ${text}`);
+        // The hub saw our own loop-detection subject come back: this link closes a cycle.
+        if (text.includes("Loop detected")) this.loopDetected = true;
+        return;
+      }
+      case OP.LSPLUS:
+        return this.#interest(args, true);
+      case OP.LSMINUS:
+        return this.#interest(args, false);
+      default:
+        this.wire.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+    }
+  }
+
+  onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
+    if (this.state !== "active" || (op !== OP.LMSG && op !== OP.HMSG)) {
+      this.wire.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+      return;
+    }
+    const sizes = op === OP.HMSG ? 2 : 1;
+    const ra = routedArgs(args.line, args.starts, args.ends, args.count, 1, sizes);
+    if (ra === undefined) {
+      this.wire.close("Protocol Violation");
+      return;
+    }
+    this.stats.in_msgs++;
+    this.stats.in_bytes += payload.length;
+    const st = this.host.server.stats;
+    st.in_msgs++;
+    st.in_bytes += payload.length;
+    const msg: RoutedMsg = {
+      subject: argString(args, 0),
+      subjectBytes: args.line.slice(args.starts[0], args.ends[0]),
+      reply: ra.reply >= 0 ? args.line.slice(args.starts[ra.reply], args.ends[ra.reply]) : null,
+      hdrSize,
+      payload,
+    };
+    const queues: string[] = [];
+    for (let i = ra.queueFrom; i < ra.queueTo; i++) queues.push(argString(args, i));
+    deliverFromLeaf(this.host.server, this, msg, queues);
+  }
+
+  #processConnect(text: string): void {
+    const c = parseLeafConnect(text);
+    if (c === undefined) {
+      this.wire.close("Protocol Violation");
+      return;
+    }
+    if (c.lang !== undefined) {
+      this.host.logger.error(`${this.wire.label()} - attempted to connect to leaf node port`);
+      this.wire.closeWithError("attempted to connect to leaf node port", "Incorrect Port");
+      return;
+    }
+    this.remoteId = c.server_id ?? "";
+    this.remoteName = c.name ?? c.server_id ?? "";
+    // A nats-server leaf finishes its side of the handshake (and stops its 2 s timer) on this second INFO.
+    this.out.text(`INFO ${this.host.infoJson(this, true)}\r\n`);
+    this.#activate(c);
+  }
+
+  #processInfo(text: string): void {
+    const info = parseLeafInfo(text);
+    if (info === undefined) {
+      this.wire.close("Protocol Violation");
+      return;
+    }
+    this.remoteId = info.server_id;
+    this.remoteName = info.server_name ?? info.server_id;
+    this.out.text(`CONNECT ${this.host.connectJson()}\r\n`);
+    this.#activate(info);
+  }
+
+  #activate(peer: LeafConnect | LeafInfo): void {
+    if (!this.host.register(this, peer)) return;
+    this.wire.activate();
+    // As nats-server does: a first PING right away, so /leafz has a round trip to show.
+    this.#probeAt = performance.now();
+    this.out.text("PING\r\n");
+    this.out.text(leafInterestLine(true, this.host.ldsSubject, undefined, 1));
+    for (const e of this.host.interestFor(this)) {
+      this.announced.set(e.queue === undefined ? e.subject : `${e.subject} ${e.queue}`, e);
+      this.out.text(leafInterestLine(true, e.subject, e.queue, e.count));
+    }
+    this.wire.flushSoon();
+  }
+
+  /** `LS+ subject [queue weight]`, `LS- subject [queue]`. */
+  #interest(args: Args, added: boolean): void {
+    const n = args.count;
+    if (n < 1 || n > 3) {
+      this.wire.close("Protocol Violation");
+      return;
+    }
+    const subject = argString(args, 0);
+    if (added && subject === this.host.ldsSubject) {
+      this.host.logger.error(`${this.wire.label()} - Loop detected for leafnode account "$G"`);
+      this.loopDetected = true;
+      this.wire.closeWithError("Loop detected", "Loop Detected");
+      return;
+    }
+    const queue = n >= 2 ? argString(args, 1) : undefined;
+    const key = queue === undefined ? subject : `${subject} ${queue}`;
+    const existing = this.subs.get(key);
+    const server = this.host.server;
+    if (!added) {
+      if (existing !== undefined) {
+        this.subs.delete(key);
+        server.removeSubscription(existing);
+      }
+      return;
+    }
+    const weight = n === 3 ? Math.max(1, parseSize(args.line, args.starts[2], args.ends[2])) : 1;
+    if (existing !== undefined) {
+      existing.weight = weight;
+      return;
+    }
+    const sub: LeafSub = {
+      subject,
+      queue,
+      queueBytes: queue === undefined ? undefined : enc.encode(queue),
+      sid: key,
+      sidBytes: enc.encode(key),
+      owner: this,
+      max: 0,
+      delivered: 0,
+      filtered: false,
+      weight,
+      // Loop-detection interest is the peer's own business: other peers get it through us anyway.
+      local: false,
+    };
+    this.subs.set(key, sub);
+    server.addSubscription(sub);
+  }
+
+  // ---- SubOwner ----
+
+  deliver(sub: Subscription, msg: RoutedMsg): void {
+    if (this.state !== "active") return;
+    if (!this.outbox.add(msg, (sub as LeafSub).queueBytes)) return;
+    this.stats.out_msgs++;
+    this.stats.out_bytes += msg.payload.length;
+    const st = this.host.server.stats;
+    st.out_msgs++;
+    st.out_bytes += msg.payload.length;
+    if (this.out.len > LEAF_MAX_PENDING) {
+      this.host.logger.info(`${this.wire.label()} - Slow Consumer Detected (leafnode)`);
+      st.slow_consumers++;
+      this.wire.drop("Slow Consumer");
+      return;
+    }
+    this.wire.flushSoon();
+  }
+
+  removeSub(sub: Subscription): void {
+    if (this.subs.get(sub.sid) === sub) this.subs.delete(sub.sid);
+  }
+
+  /** Tell the peer of a change of interest on this side. */
+  sendInterest(added: boolean, subject: string, queue: string | undefined, weight: number): void {
+    if (this.state !== "active") return;
+    this.wire.send(leafInterestLine(added, subject, queue, weight));
+  }
+
+  close(reason: string): void {
+    this.wire.close(reason);
+  }
+
+  #teardown(): void {
+    const server = this.host.server;
+    for (const sub of this.subs.values()) server.removeSubscription(sub);
+    this.subs.clear();
+    this.host.leafClosed(this);
+  }
+}

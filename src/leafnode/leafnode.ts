@@ -1,0 +1,304 @@
+/**
+ * The leafnode manager: the listener hubs accept leafnodes on, the remotes a leaf dials (each retried for
+ * as long as the server runs, rotating through its URLs), and the interest each connection is told of:
+ * every subscription on this server except the connection's own, other clusters' (gateways') and
+ * server-local ones, a subject once, a queue group with its weight.
+ */
+import type { LeafNodeOptions } from "../config/server_options.ts";
+import type { Logger } from "../log/logger.ts";
+import { PETREL_VERSION, type Server, VERSION } from "../server/server.ts";
+import type { Subscription } from "../server/types.ts";
+import type { Duplex, Listener, Transport } from "../transport/types.ts";
+import { joinHostPort, reachableHost } from "../cluster/urls.ts";
+import { LeafConn } from "./conn.ts";
+import { LDS_PREFIX } from "./protocol.ts";
+import type { LeafHost, LeafInterest } from "./types.ts";
+
+const DEFAULT_LEAF_PORT = 7422;
+/** nats-server's default leafnode reconnect interval. */
+const RECONNECT_MS = 1000;
+/** nats-server's delay before dialing again a remote that closed a cycle. */
+const RECONNECT_AFTER_LOOP_MS = 30_000;
+
+export interface LeafUrl {
+  host: string;
+  port: number;
+  user?: string;
+  password?: string;
+}
+
+/** nats://, nats-leaf:// or tls:// URLs, or bare host:port; the port defaults to 7422. */
+export function parseLeafUrl(text: string): LeafUrl | undefined {
+  const raw = text.trim();
+  let u: URL;
+  try {
+    u = new URL(raw.includes("://") ? raw.replace(/^[a-z-]+:\/\//i, "nats://") : `nats://${raw}`);
+  } catch {
+    return undefined;
+  }
+  let host = u.hostname;
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  if (host === "") return undefined;
+  const port = u.port === "" ? DEFAULT_LEAF_PORT : Number(u.port);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  const out: LeafUrl = { host, port };
+  if (u.username !== "") out.user = decodeURIComponent(u.username);
+  if (u.password !== "") out.password = decodeURIComponent(u.password);
+  return out;
+}
+
+interface Remote {
+  urls: LeafUrl[];
+  next: number;
+  conn?: LeafConn;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+export interface LeafNodeDeps {
+  transport: Transport;
+  logger: Logger;
+}
+
+export class LeafNodes implements LeafHost {
+  readonly server: Server;
+  readonly logger: Logger;
+  readonly options: LeafNodeOptions;
+  readonly ldsSubject: string;
+  readonly #transport: Transport;
+  #listener: Listener | undefined;
+  /** Live connections, in handshake or active. */
+  readonly conns = new Set<LeafConn>();
+  readonly #remotes: Remote[] = [];
+  readonly #dials = new Set<Promise<unknown>>();
+  #nextLid = 1;
+  #stopped = false;
+  readonly #onSub = (sub: Subscription, added: boolean) => this.#interestChanged(sub, added);
+
+  constructor(server: Server, options: LeafNodeOptions, deps: LeafNodeDeps) {
+    this.server = server;
+    this.options = options;
+    this.logger = deps.logger;
+    this.#transport = deps.transport;
+    // One per server (not per manager), so that every link of this server recognises it.
+    this.ldsSubject = `${LDS_PREFIX}${server.serverId}`;
+    for (const r of options.remotes) {
+      const urls: LeafUrl[] = [];
+      for (const text of r.urls) {
+        const u = parseLeafUrl(text);
+        if (u === undefined) this.logger.error(`Error parsing leafnode remote URL ${JSON.stringify(text)}, ignoring it`);
+        else urls.push(u);
+      }
+      if (urls.length > 0) this.#remotes.push({ urls, next: 0 });
+    }
+  }
+
+  get port(): number {
+    return this.#listener?.port ?? 0;
+  }
+
+  /** host:port leaves dial, as in the ports file and leafnode_urls. */
+  get url(): string | undefined {
+    if (this.#listener === undefined) return undefined;
+    return joinHostPort(reachableHost(this.#listener.host), this.#listener.port);
+  }
+
+  /** Active connections (handshake done). */
+  get active(): LeafConn[] {
+    return [...this.conns].filter((c) => c.state === "active");
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    if (o.port !== 0) {
+      const port = o.port < 0 ? 0 : o.port;
+      this.#listener = await this.#transport.listen({ host: o.host, port }, (d) => this.#accept(d));
+      this.logger.info(`Listening for leafnode connections on ${joinHostPort(this.#listener.host, this.#listener.port)}`);
+    }
+    this.server.exportListeners.add(this.#onSub);
+    for (const r of this.#remotes) this.#schedule(r, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.server.exportListeners.delete(this.#onSub);
+    for (const r of this.#remotes) clearTimeout(r.timer);
+    const l = this.#listener;
+    this.#listener = undefined;
+    if (l !== undefined) await l.close().catch(() => {});
+    for (const c of [...this.conns]) c.close("Server Shutdown");
+    if (this.#dials.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const limit = new Promise<void>((r) => (timer = setTimeout(r, 1000)));
+      await Promise.race([Promise.allSettled([...this.#dials]), limit]);
+      clearTimeout(timer);
+    }
+  }
+
+  // ---- connections ----
+
+  #accept(duplex: Duplex): LeafConn {
+    const c = new LeafConn(this.#nextLid++, duplex, this, false);
+    this.conns.add(c);
+    if (this.#stopped) {
+      queueMicrotask(() => c.close("Server Shutdown"));
+      return c;
+    }
+    this.logger.info(`${c.wire.label()} - Leafnode connection created`);
+    c.begin();
+    return c;
+  }
+
+  #schedule(r: Remote, delayMs: number): void {
+    if (this.#stopped) return;
+    clearTimeout(r.timer);
+    r.timer = setTimeout(() => {
+      r.timer = undefined;
+      this.#dial(r);
+    }, delayMs);
+  }
+
+  #dial(r: Remote): void {
+    if (this.#stopped) return;
+    const url = r.urls[r.next];
+    r.next = (r.next + 1) % r.urls.length;
+    const dialing = this.#transport.dial({ host: url.host, port: url.port }, (d) => {
+      const c = new LeafConn(this.#nextLid++, d, this, true);
+      r.conn = c;
+      this.conns.add(c);
+      remoteOf.set(c, { remote: r, url });
+      if (this.#stopped) queueMicrotask(() => c.close("Server Shutdown"));
+      else {
+        this.logger.info(`${c.wire.label()} - Leafnode connection created`);
+        c.begin();
+      }
+      return c;
+    });
+    this.#dials.add(dialing);
+    const done = () => this.#dials.delete(dialing);
+    dialing.then(done, () => {
+      done();
+      this.logger.debug(`Error trying to connect as leafnode to remote server ${joinHostPort(url.host, url.port)}`);
+      this.#schedule(r, RECONNECT_MS);
+    });
+  }
+
+  // ---- LeafHost ----
+
+  infoJson(c: LeafConn, connected = false): string {
+    const o = this.options;
+    const info: Record<string, unknown> = {
+      server_id: this.server.serverId,
+      server_name: this.server.serverName,
+      version: VERSION,
+      proto: 1,
+      go: `petrel${PETREL_VERSION}`,
+      host: o.host,
+      port: this.port,
+      headers: true,
+      max_payload: this.server.options.max_payload,
+      ip: c.duplex.info.localHost,
+      client_id: c.cid,
+      info_on_connect: true,
+    };
+    const url = o.advertise ?? this.url;
+    if (!o.no_advertise && url !== undefined) info.leafnode_urls = [url];
+    const cluster = this.server.infoExtras.cluster;
+    if (typeof cluster === "string") info.cluster = cluster;
+    if (connected) {
+      info.connect_info = true;
+      info.remote_account = "$G";
+    }
+    return JSON.stringify(info);
+  }
+
+  connectJson(): string {
+    const c: Record<string, unknown> = {
+      version: VERSION,
+      tls_required: false,
+      server_id: this.server.serverId,
+      name: this.server.serverName,
+      headers: true,
+    };
+    const cluster = this.server.infoExtras.cluster;
+    c.cluster = typeof cluster === "string" ? cluster : this.server.serverName;
+    return JSON.stringify(c);
+  }
+
+  register(c: LeafConn): boolean {
+    if (this.#stopped) {
+      c.close("Server Shutdown");
+      return false;
+    }
+    if (c.remoteId === this.server.serverId) {
+      this.logger.error(`${c.wire.label()} - Leafnode connection to self, closing`);
+      c.close("Duplicate Server ID");
+      return false;
+    }
+    this.logger.info(`${c.wire.label()} - Leafnode connection ${c.solicited ? "to hub" : "from leaf"} ${c.remoteName} registered`);
+    return true;
+  }
+
+  interestFor(c: LeafConn): LeafInterest[] {
+    const m = new Map<string, LeafInterest>();
+    for (const sub of this.server.sublist.all()) {
+      if (!counts(sub, c)) continue;
+      const key = keyOf(sub);
+      const e = m.get(key);
+      if (e !== undefined) e.count++;
+      else m.set(key, { subject: sub.subject, queue: sub.queue, count: 1 });
+    }
+    return [...m.values()];
+  }
+
+  leafClosed(c: LeafConn): void {
+    if (!this.conns.delete(c)) return;
+    this.logger.info(`${c.wire.label()} - Leafnode connection closed: ${c.wire.closeReason}`);
+    const link = remoteOf.get(c);
+    if (link !== undefined && link.remote.conn === c) {
+      link.remote.conn = undefined;
+      this.#schedule(link.remote, c.loopDetected ? RECONNECT_AFTER_LOOP_MS : RECONNECT_MS);
+    }
+  }
+
+  #interestChanged(sub: Subscription, added: boolean): void {
+    for (const c of this.conns) {
+      if (c.state !== "active" || !counts(sub, c)) continue;
+      const key = keyOf(sub);
+      let e = c.announced.get(key);
+      if (added) {
+        if (e === undefined) {
+          e = { subject: sub.subject, queue: sub.queue, count: 0 };
+          c.announced.set(key, e);
+        }
+        e.count++;
+        if (e.count === 1 || e.queue !== undefined) c.sendInterest(true, e.subject, e.queue, e.count);
+        continue;
+      }
+      if (e === undefined) continue;
+      e.count--;
+      if (e.count <= 0) {
+        c.announced.delete(key);
+        c.sendInterest(false, e.subject, e.queue, 0);
+      } else if (e.queue !== undefined) {
+        c.sendInterest(true, e.subject, e.queue, e.count);
+      }
+    }
+  }
+}
+
+const remoteOf = new WeakMap<LeafConn, { remote: Remote; url: LeafUrl }>();
+
+function keyOf(sub: Subscription): string {
+  return sub.queue === undefined ? sub.subject : `${sub.subject} ${sub.queue}`;
+}
+
+/** Is `sub` interest that leafnode connection `c` must hear of? */
+function counts(sub: Subscription, c: LeafConn): boolean {
+  if (sub.owner === c || sub.local === true) return false;
+  // A loop-detection subject the peer announced itself is never echoed back to it: that would make the peer
+  // see a cycle through a second link that merely brought the subject here again.
+  if (sub.subject.startsWith(LDS_PREFIX) && c.subs.has(sub.subject)) return false;
+  // Other clusters' interest stays behind the gateway, as in nats-server.
+  return sub.owner.kind !== "gateway";
+}

@@ -1,0 +1,27 @@
+/** What a leafnode connection needs from the leafnode manager. */
+import type { Logger } from "../log/logger.ts";
+import type { Server } from "../server/server.ts";
+import type { LeafConn } from "./conn.ts";
+import type { LeafConnect, LeafInfo } from "./protocol.ts";
+
+export interface LeafInterest {
+  readonly subject: string;
+  readonly queue: string | undefined;
+  /** Subscriptions behind it: the queue weight for a queue group. */
+  count: number;
+}
+
+export interface LeafHost {
+  readonly server: Server;
+  readonly logger: Logger;
+  /** `$LDS.<id>`: this server's loop-detection subject. */
+  readonly ldsSubject: string;
+  /** `connected`: the INFO that acknowledges the leaf's CONNECT. */
+  infoJson(c: LeafConn, connected?: boolean): string;
+  connectJson(): string;
+  /** The handshake completed; false when the connection was refused (and closed). */
+  register(c: LeafConn, peer: LeafConnect | LeafInfo): boolean;
+  /** The interest to announce to `c` on connect: everything here but `c`'s own. */
+  interestFor(c: LeafConn): LeafInterest[];
+  leafClosed(c: LeafConn): void;
+}
