@@ -341,10 +341,10 @@ export class Server implements ClientHost, InternalRouter {
   }
 }
 
-/** Queue members are chosen nearest first: this server, then the cluster (routes), then other clusters. */
+/** Queue members are chosen nearest first: this server, then the cluster (routes) and leafnodes, then other clusters. */
 function tier(s: Subscription): number {
   const k = s.owner.kind;
-  return k === "gateway" ? 2 : k === "route" ? 1 : 0;
+  return k === "gateway" ? 2 : k === "route" || k === "leaf" ? 1 : 0;
 }
 
 /**
