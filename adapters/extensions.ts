@@ -1,5 +1,5 @@
 /**
- * Which extensions a configuration turns on (JetStream, WebSocket, cluster), bound to the runtime's
+ * Which extensions a configuration turns on (WebSocket, cluster, gateway, leafnodes, JetStream), bound to the runtime's
  * services. Lives outside src/ because the extensions need runtime adapters (storage, HTTP upgrade).
  */
 import type { ServerOptions } from "../src/config/schema.ts";
