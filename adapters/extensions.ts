@@ -1,6 +1,6 @@
 /**
- * Which extensions a configuration turns on (WebSocket, cluster, gateway, leafnodes, JetStream), bound to the runtime's
- * services. Lives outside src/ because the extensions need runtime adapters (storage, HTTP upgrade).
+ * Which extensions a configuration turns on (WebSocket, cluster, gateway, leafnodes, JetStream), bound to the
+ * runtime's services. Lives outside src/ because the extensions need runtime adapters (storage, HTTP upgrade).
  */
 import type { ServerOptions } from "../src/config/schema.ts";
 import type { PetrelExtension } from "../src/petrel.ts";
