@@ -7,7 +7,7 @@
  */
 import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg } from "../server/types.ts";
-import { writeRoutedMsg } from "./protocol.ts";
+import { type FrameWriter, writeRoutedMsg } from "./protocol.ts";
 
 const RECENT_FRAMES = 4;
 const NO_QUEUES: readonly Uint8Array[] = [];
@@ -19,14 +19,17 @@ interface Frame {
   queues: Uint8Array[];
 }
 
+/** Used by routes and gateways (RMSG) and, with the LMSG writer, by leafnodes. */
 export class RouteOutbox {
   readonly out: OutBuffer;
+  readonly #write: FrameWriter;
   readonly #frames: Frame[] = Array.from({ length: RECENT_FRAMES }, () => ({ msg: undefined, start: 0, end: 0, queues: [] }));
   #count = 0;
   #next = 0;
 
-  constructor(out: OutBuffer) {
+  constructor(out: OutBuffer, write: FrameWriter = writeRoutedMsg) {
     this.out = out;
+    this.#write = write;
   }
 
   /**
@@ -37,7 +40,7 @@ export class RouteOutbox {
     const seen = this.#frameOf(msg);
     if (seen !== undefined) {
       // A plain subscription adds nothing: the peer delivers to all its plain subscribers anyway.
-      if (queue !== undefined) {
+      if (queue !== undefined && !seen.queues.some((q) => sameBytes(q, queue))) {
         seen.queues.push(queue);
         this.#rewrite(seen);
       }
@@ -48,7 +51,7 @@ export class RouteOutbox {
     if (this.#count < RECENT_FRAMES) this.#count++;
     f.msg = msg;
     f.queues = queue === undefined ? [] : [queue];
-    f.start = writeRoutedMsg(this.out, msg.subjectBytes, msg.reply, queue === undefined ? NO_QUEUES : f.queues, msg.hdrSize, msg.payload);
+    f.start = this.#write(this.out, msg.subjectBytes, msg.reply, queue === undefined ? NO_QUEUES : f.queues, msg.hdrSize, msg.payload);
     f.end = this.out.len;
     return true;
   }
@@ -87,7 +90,13 @@ export class RouteOutbox {
       out.len = f.start;
     }
     const msg = f.msg as RoutedMsg;
-    f.start = writeRoutedMsg(out, msg.subjectBytes, msg.reply, f.queues, msg.hdrSize, msg.payload);
+    f.start = this.#write(out, msg.subjectBytes, msg.reply, f.queues, msg.hdrSize, msg.payload);
     f.end = out.len;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -94,6 +94,26 @@ export function writeRoutedMsg(
   hdrSize: number,
   payload: Uint8Array,
 ): number {
+  return writeMsgFrame(out, 82, true, subject, reply, queues, hdrSize, payload);
+}
+
+/** A frame writer: RMSG for routes and gateways, LMSG for leafnodes. */
+export type FrameWriter = typeof writeRoutedMsg;
+
+/**
+ * The message frame servers exchange: `<op>MSG [$G ]subject [+ reply q1 q2 | | q1 q2 | reply] size` (op `R` for
+ * routes and gateways, `L` for leafnodes, which name no account), `HMSG` when the message has headers.
+ */
+export function writeMsgFrame(
+  out: OutBuffer,
+  op: number,
+  withAccount: boolean,
+  subject: Uint8Array,
+  reply: Uint8Array | null,
+  queues: readonly Uint8Array[],
+  hdrSize: number,
+  payload: Uint8Array,
+): number {
   let qlen = 0;
   for (const q of queues) qlen += q.length + 1;
   const hasReply = reply !== null && reply.length > 0;
@@ -101,14 +121,16 @@ export function writeRoutedMsg(
   const b = out.buf;
   const start = out.len;
   let i = start;
-  // "RMSG $G " / "HMSG $G ", byte by byte: cheaper than set() for a handful of bytes.
-  b[i++] = hdrSize >= 0 ? 72 : 82;
+  // "RMSG $G " / "HMSG $G " / "LMSG ", byte by byte: cheaper than set() for a handful of bytes.
+  b[i++] = hdrSize >= 0 ? 72 : op;
   b[i++] = 77;
   b[i++] = 83;
   b[i++] = 71;
-  b[i++] = SP;
-  b[i++] = 36;
-  b[i++] = 71;
+  if (withAccount) {
+    b[i++] = SP;
+    b[i++] = 36;
+    b[i++] = 71;
+  }
   b[i++] = SP;
   i = copy(b, i, subject);
   b[i++] = SP;

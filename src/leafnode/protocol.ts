@@ -5,9 +5,8 @@
  * The account is bound to the connection, so unlike routes no account name appears on the wire.
  */
 import { z } from "zod";
-import { parseJsonAs } from "../cluster/protocol.ts";
+import { parseJsonAs, writeMsgFrame } from "../cluster/protocol.ts";
 import type { OutBuffer } from "../server/outbound.ts";
-import { copy, writeInt } from "../server/outbound.ts";
 
 const leafInfoSchema = z.looseObject({
   server_id: z.string().min(1),
@@ -52,10 +51,6 @@ export function leafInterestLine(added: boolean, subject: string, queue: string 
   return queue === undefined ? `LS+ ${subject}\r\n` : `LS+ ${subject} ${queue} ${weight}\r\n`;
 }
 
-const SP = 32;
-const PLUS = 43;
-const BAR = 124;
-
 /** Append one message frame for a leafnode peer; returns the frame's start offset. */
 export function writeLeafMsg(
   out: OutBuffer,
@@ -65,42 +60,5 @@ export function writeLeafMsg(
   hdrSize: number,
   payload: Uint8Array,
 ): number {
-  let qlen = 0;
-  for (const q of queues) qlen += q.length + 1;
-  const hasReply = reply !== null && reply.length > 0;
-  out.ensure(subject.length + (hasReply ? reply.length : 0) + qlen + payload.length + 64);
-  const b = out.buf;
-  const start = out.len;
-  let i = start;
-  b[i++] = hdrSize >= 0 ? 72 : 76; // H / L
-  b[i++] = 77;
-  b[i++] = 83;
-  b[i++] = 71;
-  b[i++] = SP;
-  i = copy(b, i, subject);
-  b[i++] = SP;
-  if (queues.length > 0) {
-    b[i++] = hasReply ? PLUS : BAR;
-    b[i++] = SP;
-  }
-  if (hasReply) {
-    i = copy(b, i, reply);
-    b[i++] = SP;
-  }
-  for (const q of queues) {
-    i = copy(b, i, q);
-    b[i++] = SP;
-  }
-  if (hdrSize >= 0) {
-    i = writeInt(b, i, hdrSize);
-    b[i++] = SP;
-  }
-  i = writeInt(b, i, payload.length);
-  b[i++] = 13;
-  b[i++] = 10;
-  i = copy(b, i, payload);
-  b[i++] = 13;
-  b[i++] = 10;
-  out.len = i;
-  return start;
+  return writeMsgFrame(out, 76, false, subject, reply, queues, hdrSize, payload);
 }
