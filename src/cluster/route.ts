@@ -12,8 +12,8 @@ import { RouteOutbox } from "./outbox.ts";
 import { interestLine, isGlobalAccount, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import type { RouteHost } from "./types.ts";
 import { WireConn, type WireState } from "../server/wire_conn.ts";
+import { applyRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
 
-const enc = new TextEncoder();
 const NO_EXTRAS: RoutedArgs = { reply: -1, queueFrom: 0, queueTo: 0 };
 /** Routes carry the cluster's whole traffic; they get more room than a client before being cut. */
 const ROUTE_MAX_PENDING = 512 * 1024 * 1024;
@@ -27,9 +27,7 @@ const HANDSHAKE_TIMEOUT_MS = 5000;
 export type RouteState = WireState;
 
 /** A remote subscription as the router sees it, with the queue name ready for RMSG frames. */
-interface RouteSub extends Subscription {
-  readonly queueBytes: Uint8Array | undefined;
-}
+type RouteSub = RemoteSub;
 
 export interface RouteStats {
   in_msgs: number;
@@ -316,35 +314,8 @@ export class RouteConn implements ConnHandler, SubOwner {
     if (!isGlobalAccount(args, offset)) return;
     const subject = argString(args, offset + 1);
     const queue = n >= 3 ? argString(args, offset + 2) : undefined;
-    const key = queue === undefined ? subject : `${subject} ${queue}`;
-    const existing = this.subs.get(key);
-    const server = this.host.server;
-    if (!added) {
-      if (existing !== undefined) {
-        this.subs.delete(key);
-        server.removeSubscription(existing);
-      }
-      return;
-    }
     const weight = n === 4 ? Math.max(1, parseSize(args.line, args.starts[offset + 3], args.ends[offset + 3])) : 1;
-    if (existing !== undefined) {
-      existing.weight = weight;
-      return;
-    }
-    const sub: RouteSub = {
-      subject,
-      queue,
-      queueBytes: queue === undefined ? undefined : enc.encode(queue),
-      sid: key,
-      sidBytes: enc.encode(key),
-      owner: this,
-      max: 0,
-      delivered: 0,
-      filtered: false,
-      weight,
-    };
-    this.subs.set(key, sub);
-    server.addSubscription(sub);
+    applyRemoteInterest(this.host.server, this.subs, this, added, subject, queue, weight);
   }
 
   // ---- SubOwner: messages from local publishers to the peer ----

@@ -19,8 +19,8 @@ import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "../cluster/outbox.ts";
 import { CMD_ALL_SUBS_COMPLETE, CMD_ALL_SUBS_START, CMD_GOSSIP, commandAccount, type GatewayInfo, parseGatewayInfo } from "./protocol.ts";
 import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
+import { applyRemoteInterest, type RemoteSub, remoteSub } from "../server/remote_interest.ts";
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 /** INFO lines carry URL lists; anything longer is not a gateway talking. */
 const MAX_LINE = 1 << 20;
@@ -30,9 +30,7 @@ const CATCH_ALL = ">";
 
 export type InterestMode = "optimistic" | "interest-only";
 
-interface GatewaySub extends Subscription {
-  readonly queueBytes: Uint8Array | undefined;
-}
+type GatewaySub = RemoteSub;
 
 export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   readonly cid: number;
@@ -239,7 +237,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   #setCatchAll(on: boolean): void {
     const server = this.host.server;
     if (on && this.#catchAll === undefined && this.mode === "optimistic") {
-      this.#catchAll = this.#newSub(CATCH_ALL, undefined, CATCH_ALL);
+      this.#catchAll = remoteSub(this, CATCH_ALL, undefined);
       server.addSubscription(this.#catchAll);
     } else if (!on && this.#catchAll !== undefined) {
       server.removeSubscription(this.#catchAll);
@@ -262,40 +260,8 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
       else this.noInterest.add(subject);
       return;
     }
-    const key = queue === undefined ? subject : `${subject} ${queue}`;
-    const server = this.host.server;
-    const existing = this.subs.get(key);
-    if (!added) {
-      if (existing !== undefined) {
-        this.subs.delete(key);
-        server.removeSubscription(existing);
-      }
-      return;
-    }
     const weight = a.length === 4 ? Math.max(1, Number.parseInt(a[3], 10) || 1) : 1;
-    if (existing !== undefined) {
-      existing.weight = weight;
-      return;
-    }
-    const sub = this.#newSub(subject, queue, key);
-    sub.weight = weight;
-    this.subs.set(key, sub);
-    server.addSubscription(sub);
-  }
-
-  #newSub(subject: string, queue: string | undefined, key: string): GatewaySub {
-    return {
-      subject,
-      queue,
-      queueBytes: queue === undefined ? undefined : enc.encode(queue),
-      sid: key,
-      sidBytes: enc.encode(key),
-      owner: this,
-      max: 0,
-      delivered: 0,
-      filtered: false,
-      weight: 1,
-    };
+    applyRemoteInterest(this.host.server, this.subs, this, added, subject, queue, weight);
   }
 
   // ---- SubOwner: local messages to the remote cluster ----

@@ -14,15 +14,13 @@ import { LeafOutbox } from "./outbox.ts";
 import { leafInterestLine, type LeafConnect, type LeafInfo, parseLeafConnect, parseLeafInfo } from "./protocol.ts";
 import { deliverFromLeaf } from "./route_in.ts";
 import type { LeafHost } from "./types.ts";
+import { applyRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
 
-const enc = new TextEncoder();
 const LEAF_MAX_PENDING = 64 * 1024 * 1024;
 const LEAF_MAX_CONTROL_LINE = 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 5000;
 
-export interface LeafSub extends Subscription {
-  readonly queueBytes: Uint8Array | undefined;
-}
+export type LeafSub = RemoteSub;
 
 export interface LeafStats {
   in_msgs: number;
@@ -245,37 +243,8 @@ export class LeafConn implements ConnHandler, SubOwner {
       return;
     }
     const queue = n >= 2 ? argString(args, 1) : undefined;
-    const key = queue === undefined ? subject : `${subject} ${queue}`;
-    const existing = this.subs.get(key);
-    const server = this.host.server;
-    if (!added) {
-      if (existing !== undefined) {
-        this.subs.delete(key);
-        server.removeSubscription(existing);
-      }
-      return;
-    }
     const weight = n === 3 ? Math.max(1, parseSize(args.line, args.starts[2], args.ends[2])) : 1;
-    if (existing !== undefined) {
-      existing.weight = weight;
-      return;
-    }
-    const sub: LeafSub = {
-      subject,
-      queue,
-      queueBytes: queue === undefined ? undefined : enc.encode(queue),
-      sid: key,
-      sidBytes: enc.encode(key),
-      owner: this,
-      max: 0,
-      delivered: 0,
-      filtered: false,
-      weight,
-      // Loop-detection interest is the peer's own business: other peers get it through us anyway.
-      local: false,
-    };
-    this.subs.set(key, sub);
-    server.addSubscription(sub);
+    applyRemoteInterest(this.host.server, this.subs, this, added, subject, queue, weight);
   }
 
   // ---- SubOwner ----
