@@ -43,11 +43,44 @@ export interface PurgeRequest {
   keep?: number;
 }
 
+/**
+ * A state change of a stream, as it travels through the log (a log of one on a single server). `apply`
+ * takes everything it needs from the entry: sequence and time are assigned once, by whoever proposes.
+ */
+export type StreamEntry =
+  | {
+    readonly op: "msg";
+    readonly seq: number;
+    /** Store time, milliseconds since the epoch. */
+    readonly ts: number;
+    readonly subject: string;
+    readonly headers: Uint8Array | undefined;
+    readonly data: Uint8Array;
+    /** A mirror's copy: the origin's sequence, no dedupe, rollup or republish. */
+    readonly mirrored?: boolean;
+    /** Parsed by `prepare` from the headers (re-parsed by `apply` when absent). */
+    readonly msgId?: string;
+    readonly rollup?: string;
+  }
+  | { readonly op: "purge"; readonly req: PurgeRequest }
+  /** Explicit removals: message deletes, acknowledged work-queue/interest messages, max_age expiry. */
+  | { readonly op: "remove"; readonly seqs: readonly number[] };
+
+/** What `apply` returns: the PubAck of a message, or how many messages a purge/remove took. */
+export type ApplyResult = PubAck | number;
+
+/** Proposes an entry: a single server applies it at once; a replicated stream hands it to its Raft group. */
+export type Submit = (s: Stream, e: StreamEntry) => ApplyResult | undefined;
+
 const ZERO_TS = "0001-01-01T00:00:00Z";
 const NS = 1_000_000;
 
 export function tsString(ms: number): string {
   return ms > 0 ? new Date(ms).toISOString() : ZERO_TS;
+}
+
+export function isEntry(v: StreamEntry | PubAck | ApiError): v is StreamEntry {
+  return "op" in v;
 }
 
 function matchesAny(subject: string, filters: string[]): boolean {
@@ -75,6 +108,11 @@ export class Stream {
   republish: ((m: StoredMsg, lastSeq: number) => void) | undefined;
   /** Streams fed by this one (mirrors and sources on the same server). */
   readonly downstream = new Set<(m: StoredMsg) => void>();
+  /**
+   * Where state changes that do not come from a publish go (age expiry, interest acks, API deletes and
+   * purges). Default: apply now. Clustering replaces it with a proposal to the stream's group.
+   */
+  submit: Submit = (st, e) => st.apply(e);
 
   constructor(
     public cfg: StreamConfig,
@@ -234,17 +272,33 @@ export class Stream {
   }
 
   /**
-   * The write path: checks preconditions, stores, applies limits. `headers` may be undefined (fast path).
-   * Returns the PubAck or an API error; nothing is stored when an error is returned.
+   * The write path of a single server: `prepare` then `apply`. Returns the PubAck or an API error; nothing
+   * is stored when an error is returned.
    */
   publish(subject: string, headers: Uint8Array | undefined, data: Uint8Array): PubAck | ApiError {
+    const e = this.prepare(subject, headers, data, this.now(), this.lastSeq);
+    if (!isEntry(e)) return e;
+    return this.apply(e) as PubAck;
+  }
+
+  /**
+   * Validates a publish against the stream's state and turns it into an entry with the next sequence after
+   * `lastSeq` (a replicated leader passes the last sequence it proposed) and the time `now`. A duplicate
+   * `Nats-Msg-Id` yields its PubAck; a failed precondition its API error. Changes nothing.
+   */
+  prepare(
+    subject: string,
+    headers: Uint8Array | undefined,
+    data: Uint8Array,
+    now: number,
+    lastSeq: number,
+  ): StreamEntry | PubAck | ApiError {
     const cfg = this.cfg;
     if (cfg.sealed) return Errors.streamSealed();
     const hlen = headers ? headers.length : 0;
     if (cfg.max_msg_size >= 0 && hlen + data.length > cfg.max_msg_size) return Errors.streamMessageExceedsMaximum();
     let msgId: string | undefined;
     let rollup: string | undefined;
-    const now = this.now();
     if (headers) {
       msgId = findHeader(headers, "Nats-Msg-Id");
       if (msgId) {
@@ -255,7 +309,7 @@ export class Stream {
       const es = findHeader(headers, "Nats-Expected-Stream");
       if (es !== undefined && es !== cfg.name) return Errors.streamNotMatch();
       const els = findHeader(headers, "Nats-Expected-Last-Sequence");
-      if (els !== undefined && Number(els) !== this.lastSeq) return Errors.streamWrongLastSequence(this.lastSeq);
+      if (els !== undefined && Number(els) !== lastSeq) return Errors.streamWrongLastSequence(lastSeq);
       const elss = findHeader(headers, "Nats-Expected-Last-Subject-Sequence");
       if (elss !== undefined) {
         const last = this.bySubject.get(subject)?.last() ?? 0;
@@ -284,39 +338,70 @@ export class Stream {
         return Errors.streamStoreFailed("maximum bytes exceeded");
       }
     }
+    return { op: "msg", seq: lastSeq + 1, ts: now, subject, headers, data, msgId, rollup };
+  }
+
+  /**
+   * The one door for state changes: deterministic, no clock, sequence and time from the entry. Every replica
+   * applying the same entries in the same order holds the same stream.
+   */
+  apply(e: StreamEntry): ApplyResult {
+    switch (e.op) {
+      case "msg":
+        return this.applyMsg(e);
+      case "purge":
+        return this.applyPurge(e.req);
+      case "remove":
+        return this.removeSeqs(e.seqs);
+    }
+  }
+
+  private applyMsg(e: Extract<StreamEntry, { op: "msg" }>): PubAck {
+    const cfg = this.cfg;
+    const { seq, ts: time, subject, headers, data } = e;
+    if (e.mirrored ? seq <= this.lastSeq : seq !== this.lastSeq + 1) {
+      // Sequences only grow: a replica that sees anything else holds a corrupted stream.
+      if (e.mirrored) return { stream: cfg.name, seq };
+      throw new Error(`stream ${cfg.name}: entry seq ${seq} does not follow last seq ${this.lastSeq}`);
+    }
     const prevLast = this.lastSeq;
-    const seq = prevLast + 1;
-    const msg: StoredMsg = { seq, subject, headers, data, time: now };
+    const msg: StoredMsg = { seq, subject, headers, data, time };
+    const size = storedSize(subject.length, headers?.length ?? 0, data.length, cfg.storage === "file");
     this.backend.append(msg);
     this.markDirty(this);
-    this.index({ seq, subject, size, time: now });
-    if (msgId) {
-      this.dedupe.set(msgId, { seq, time: now });
-      this.lastMsgId = msgId;
-    } else this.lastMsgId = undefined;
-    if (rollup === "sub") this.purge({ filter: subject, keep: 1 });
-    else if (rollup === "all") this.purge({ keep: 1 });
+    this.index({ seq, subject, size, time });
+    if (!e.mirrored) {
+      const msgId = e.msgId ?? (headers ? findHeader(headers, "Nats-Msg-Id") : undefined);
+      const rollup = e.rollup ?? (headers ? findHeader(headers, "Nats-Rollup") : undefined);
+      if (msgId) {
+        this.expireDedupe(time);
+        this.dedupe.set(msgId, { seq, time });
+        this.lastMsgId = msgId;
+      } else this.lastMsgId = undefined;
+      if (rollup === "sub") this.applyPurge({ filter: subject, keep: 1 });
+      else if (rollup === "all") this.applyPurge({ keep: 1 });
+    }
     this.enforceLimits(subject);
     if (this.ageTimer === undefined) this.scheduleAge();
     for (const l of this.listeners) l.onStored(seq, subject);
-    if (cfg.retention === "interest" && this.metas.has(seq)) this.checkInterest(seq, subject);
+    if (!e.mirrored && cfg.retention === "interest" && this.metas.has(seq)) this.checkInterest(seq, subject);
     for (const d of this.downstream) d(msg);
-    if (this.republish) this.republish(msg, prevLast);
+    if (!e.mirrored && this.republish) this.republish(msg, prevLast);
     return { stream: cfg.name, seq };
   }
 
   /** Stores a message keeping its original sequence (mirrors). */
   storeMirrored(m: StoredMsg): void {
     if (m.seq <= this.lastSeq) return;
-    const msg = { ...m, time: this.now() };
-    this.backend.append(msg);
-    this.markDirty(this);
-    const size = storedSize(m.subject.length, m.headers?.length ?? 0, m.data.length, this.cfg.storage === "file");
-    this.index({ seq: m.seq, subject: m.subject, size, time: msg.time });
-    this.enforceLimits(m.subject);
-    if (this.ageTimer === undefined) this.scheduleAge();
-    for (const l of this.listeners) l.onStored(m.seq, m.subject);
-    for (const d of this.downstream) d(msg);
+    this.submit(this, {
+      op: "msg",
+      seq: m.seq,
+      ts: this.now(),
+      subject: m.subject,
+      headers: m.headers,
+      data: m.data,
+      mirrored: true,
+    });
   }
 
   private enforceLimits(subject: string): void {
@@ -375,7 +460,7 @@ export class Stream {
       if (!m || m.time > cutoff) break;
       drop.push(seq);
     }
-    if (drop.length > 0) this.removeSeqs(drop);
+    if (drop.length > 0) this.submit(this, { op: "remove", seqs: drop });
   }
 
   /** Retention interest/workqueue: drop a message no consumer needs any more. */
@@ -387,11 +472,11 @@ export class Stream {
     }
     // A work queue keeps what no consumer has taken yet.
     if (this.cfg.retention === "workqueue" && !matched) return;
-    this.removeSeqs([seq]);
+    this.submit(this, { op: "remove", seqs: [seq] });
   }
 
   /** Removes messages from index and backend; persists the high-water mark when the tail goes. */
-  removeSeqs(seqs: number[]): number {
+  private removeSeqs(seqs: readonly number[]): number {
     const gone: number[] = [];
     for (const seq of seqs) {
       const m = this.metas.get(seq);
@@ -419,11 +504,19 @@ export class Stream {
     this.storage.putMeta(this.name, "state", JSON.stringify({ last_seq: this.lastSeq, last_ts: this.lastTime }));
   }
 
-  deleteMsg(seq: number): boolean {
-    return this.removeSeqs([seq]) === 1;
+  /** Deletes one message; `undefined` when the change was handed to a replicated group. */
+  deleteMsg(seq: number): boolean | undefined {
+    const r = this.submit(this, { op: "remove", seqs: [seq] });
+    return r === undefined ? undefined : r === 1;
   }
 
-  purge(req: PurgeRequest): number {
+  /** Purges; `undefined` when the change was handed to a replicated group. */
+  purge(req: PurgeRequest): number | undefined {
+    const r = this.submit(this, { op: "purge", req });
+    return typeof r === "number" ? r : undefined;
+  }
+
+  private applyPurge(req: PurgeRequest): number {
     const { filter, seq, keep } = req;
     let candidates: number[];
     if (filter && filter !== ">") {
