@@ -115,6 +115,24 @@ export function nextRedelivery(
   return undefined;
 }
 
+/** How long a delivery with count `n` may stay unacked: its backoff step, else the ack wait (ms). */
+export function ackWaitFor(n: number, ackWait: number, backoff: number[] | null | undefined): number {
+  return backoff && backoff.length > 0 ? backoff[Math.min(n - 1, backoff.length - 1)] / NS : ackWait / NS;
+}
+
+/** The earliest ack deadline among pending messages not yet queued for redelivery; Infinity when none. */
+export function nextDeadline(st: AckState, ackWait: number, backoff: number[] | null | undefined): number {
+  if (st.pending.size === 0) return Infinity;
+  const queued = st.redeliverQ.length > 0 ? new Set(st.redeliverQ) : undefined;
+  let best = Infinity;
+  for (const [seq, p] of st.pending) {
+    if (queued?.has(seq)) continue;
+    const at = p.time + ackWaitFor(st.deliveries.get(seq) ?? 1, ackWait, backoff);
+    if (at < best) best = at;
+  }
+  return best;
+}
+
 /**
  * Queues for redelivery every pending message whose ack wait (or backoff step for its delivery count) ran out.
  * Returns whether any was queued.
@@ -130,9 +148,7 @@ export function queueExpired(
   const queued = new Set(st.redeliverQ);
   for (const [seq, p] of st.pending) {
     if (queued.has(seq)) continue;
-    const n = st.deliveries.get(seq) ?? 1;
-    const wait = backoff && backoff.length > 0 ? backoff[Math.min(n - 1, backoff.length - 1)] / NS : ackWait / NS;
-    if (p.time + wait <= now) {
+    if (p.time + ackWaitFor(st.deliveries.get(seq) ?? 1, ackWait, backoff) <= now) {
       st.redeliverQ.push(seq);
       added = true;
     }

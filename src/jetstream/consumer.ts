@@ -5,10 +5,12 @@ import {
   endNoWait,
   expireRequests,
   heartbeatRequests,
+  nextHeartbeat,
   parsePullRequest,
   type PullRequest,
   status,
 } from "./pull.ts";
+import type { Clock, Timer } from "../runtime/clock.ts";
 import * as acks from "./acks.ts";
 import * as push from "./push.ts";
 import { subjectMatches } from "../subjects/subject.ts";
@@ -35,6 +37,8 @@ export interface ConsumerState extends acks.AckSnapshot {
 export interface ConsumerHost {
   bus: JsBus;
   advisories?: Advisories;
+  /** Time and timers: every deadline of the consumer is scheduled here (tests inject a ManualClock). */
+  clock: Clock;
   now(): number;
   persist(c: Consumer): void;
   remove(c: Consumer): void;
@@ -51,16 +55,20 @@ export class Consumer implements StreamListener {
   private lastPerSubject: number[] = [];
   private readonly waiting: PullRequest[] = [];
   private scheduled = false;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * The consumer's one timer, armed for its earliest deadline: an ack wait or backoff step running out, a pull
+   * request expiring or owing a heartbeat, a push idle heartbeat, the inactivity threshold. It may fire early
+   * (a deadline moved later); `wake` then just re-arms. It never fires later than the earliest deadline.
+   */
+  private wakeTimer: Timer | undefined;
+  private wakeAt = Infinity;
   private lastActivity: number;
   private lastDeliveryTime = 0;
   private closed = false;
   private readonly filterList: string[];
   private readonly fc = push.newFlowControl();
   private replayBase: { msgTime: number; wallTime: number } | undefined;
-  private replayTimer: ReturnType<typeof setTimeout> | undefined;
-  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
-  private expiryAt = 0;
+  private replayTimer: Timer | undefined;
   /** Created once: called per acked or dropped message. */
   private readonly released = (seq: number): void => {
     if (this.stream.cfg.retention === "limits") return;
@@ -89,7 +97,7 @@ export class Consumer implements StreamListener {
       // nats-server reports the position before the first message to deliver as already "delivered".
       this.book = acks.newAckState(Math.max(0, this.cursor - 1));
     }
-    this.timer = setInterval(() => this.tick(), this.tickInterval());
+    this.rearm(this.host.now());
     if (!this.isPull) this.kick();
   }
 
@@ -98,12 +106,6 @@ export class Consumer implements StreamListener {
   }
   get durable(): boolean {
     return !!this.cfg.durable_name;
-  }
-
-  private tickInterval(): number {
-    let t = Math.min(this.cfg.ack_wait / NS, 1000);
-    if (this.cfg.idle_heartbeat) t = Math.min(t, this.cfg.idle_heartbeat / NS);
-    return Math.max(10, Math.min(t, 250));
   }
 
   private startSeq(): number {
@@ -204,10 +206,10 @@ export class Consumer implements StreamListener {
     if (due <= now) return false;
     if (seq < this.cursor) this.cursor = seq;
     if (this.replayTimer === undefined) {
-      this.replayTimer = setTimeout(() => {
+      this.replayTimer = this.host.clock.after(due - now, () => {
         this.replayTimer = undefined;
         this.kick();
-      }, due - now);
+      });
     }
     return true;
   }
@@ -224,6 +226,8 @@ export class Consumer implements StreamListener {
     const now = this.host.now();
     // Pending is counted once per pass, then kept by decrementing (counting with wildcard filters walks subjects).
     let pend = -1;
+    /** The earliest ack deadline of what this pass delivers. */
+    let ackDue = Infinity;
     for (;;) {
       let req: PullRequest | undefined;
       if (this.isPull) {
@@ -255,6 +259,9 @@ export class Consumer implements StreamListener {
         continue;
       }
       const dc = acks.recordDelivery(this.book, next.seq, next.redelivery, this.cfg.ack_policy !== "none", now);
+      if (this.cfg.ack_policy !== "none") {
+        ackDue = Math.min(ackDue, now + acks.ackWaitFor(dc, this.cfg.ack_wait, this.cfg.backoff));
+      }
       if (!next.redelivery) pend = pend < 0 ? this.pendingCount() : Math.max(0, pend - 1);
       const pendingLeft = pend < 0 ? this.pendingCount() : pend;
       const reply = `$JS.ACK.${this.stream.name}.${this.name}.${dc}.${next.seq}.${this.book.dseq}.${msg.time}000000.${pendingLeft}`;
@@ -286,6 +293,7 @@ export class Consumer implements StreamListener {
       }
     }
     if (this.isPull) endNoWait(this.waiting, this.host.bus);
+    if (ackDue !== Infinity) this.arm(ackDue);
     this.host.persist(this);
   }
 
@@ -300,27 +308,50 @@ export class Consumer implements StreamListener {
     }
     this.waiting.push(r);
     this.deliverLoop();
-    if (r.expiresAt > 0 && this.waiting.includes(r)) this.armExpiry(r.expiresAt);
+    if (this.waiting.includes(r)) {
+      if (r.expiresAt > 0) this.arm(r.expiresAt);
+      if (r.heartbeat > 0) this.arm(r.lastSent + r.heartbeat);
+    }
   }
 
-  /** Expiring requests get their 408 on time, not at the next tick. One timer, for the earliest expiry. */
-  private armExpiry(at: number): void {
-    if (this.expiryTimer !== undefined && this.expiryAt <= at) return;
-    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
-    this.expiryAt = at;
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = undefined;
-      if (this.closed) return;
-      expireRequests(this.waiting, this.host.now(), this.host.bus);
-      const next = earliestExpiry(this.waiting);
-      if (next !== Infinity) this.armExpiry(next);
-    }, Math.max(1, at - this.host.now() + 1));
+  // ---- time ----
+  /** Makes sure the timer fires no later than `at` (ms since the epoch). */
+  private arm(at: number): void {
+    if (this.closed || at >= this.wakeAt) return;
+    this.wakeTimer?.cancel();
+    this.wakeAt = at;
+    this.wakeTimer = this.host.clock.after(at - this.host.now(), () => this.wake());
   }
 
-  /** Periodic work: ack-wait expiry, request expiry, heartbeats, inactivity. */
-  private tick(): void {
+  private wake(): void {
+    this.wakeTimer = undefined;
+    this.wakeAt = Infinity;
     if (this.closed) return;
     const now = this.host.now();
+    this.service(now);
+    this.rearm(now);
+  }
+
+  /** Arms the timer for the earliest deadline there is now. */
+  private rearm(now: number): void {
+    if (this.closed) return;
+    let at = acks.nextDeadline(this.book, this.cfg.ack_wait, this.cfg.backoff);
+    if (this.isPull) {
+      at = Math.min(at, earliestExpiry(this.waiting), nextHeartbeat(this.waiting));
+    } else {
+      if (this.cfg.idle_heartbeat) at = Math.min(at, this.lastDeliveryTime + this.cfg.idle_heartbeat / NS);
+      // A push consumer with a backlog looks again now and then (a safety net: interest, acks and flow control
+      // replies kick it directly).
+      if (this.stream.nextMatching(this.cursor, this.filterList) !== undefined) at = Math.min(at, now + 1000);
+    }
+    if (!this.durable && (this.isPull || this.host.bus.hasInterest)) {
+      at = Math.min(at, this.lastActivity + (this.cfg.inactive_threshold || DEFAULT_INACTIVE_THRESHOLD) / NS + 1);
+    }
+    if (at !== Infinity) this.arm(Math.max(at, now));
+  }
+
+  /** The work of a deadline: ack-wait expiry, request expiry, heartbeats, inactivity. */
+  private service(now: number): void {
     if (acks.queueExpired(this.book, this.cfg.ack_wait, this.cfg.backoff, now)) this.kick();
     if (this.isPull) {
       if (this.waiting.length > 0) {
@@ -364,7 +395,9 @@ export class Consumer implements StreamListener {
       case "-NAK":
         if (this.book.pending.has(sseq)) {
           const delay = acks.nakDelay(text.slice(4));
-          if (acks.nak(this.book, sseq, delay, this.cfg.ack_wait, this.host.now())) this.kick();
+          const now = this.host.now();
+          if (acks.nak(this.book, sseq, delay, this.cfg.ack_wait, now)) this.kick();
+          else if (delay > 0) this.arm(now + delay);
         }
         break;
       case "+WPI":
@@ -434,11 +467,10 @@ export class Consumer implements StreamListener {
   close(deleted: boolean): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
-    if (this.replayTimer !== undefined) clearTimeout(this.replayTimer);
+    this.wakeTimer?.cancel();
+    this.wakeTimer = undefined;
+    this.wakeAt = Infinity;
+    this.replayTimer?.cancel();
     this.replayTimer = undefined;
     if (deleted) consumerDeleted(this.waiting, this.host.bus);
     this.waiting.length = 0;

@@ -16,6 +16,7 @@ import { MemoryStorage } from "./store/memory.ts";
 import type { StorageProvider, StoredMsg } from "./store/types.ts";
 import { type PubAck, Stream } from "./stream.ts";
 import type { BusMsg, EngineOptions, JsBus } from "./types.ts";
+import { type Clock, runtimeClock } from "../runtime/clock.ts";
 
 const enc = new TextEncoder();
 
@@ -38,6 +39,8 @@ export class JetStream implements ConsumerHost {
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   readonly apiStats = { total: 0, errors: 0 };
   readonly now: () => number;
+  /** Consumers' deadlines run on this clock (`opts.clock`, else the runtime's timers). */
+  readonly clock: Clock;
   private stopped = false;
   private readonly dirtyStreams = new Set<Stream>();
   /** reply, payload, reply, payload... */
@@ -49,7 +52,8 @@ export class JetStream implements ConsumerHost {
   readonly advisories: Advisories;
 
   constructor(readonly bus: JsBus, readonly opts: EngineOptions, readonly storage: StorageProvider) {
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? (opts.now ? { now: opts.now, after: runtimeClock.after } : runtimeClock);
+    this.now = opts.now ?? (() => this.clock.now());
     this.advisories = new Advisories(bus, this.now, opts.domain);
     this.memStorage = storage.kind === "memory" ? storage : new MemoryStorage();
   }

@@ -120,6 +120,13 @@ export function earliestExpiry(waiting: PullRequest[]): number {
   return next;
 }
 
+/** When the next idle heartbeat to a waiting request is due; Infinity when none asked for one. */
+export function nextHeartbeat(waiting: PullRequest[]): number {
+  let next = Infinity;
+  for (const r of waiting) if (r.heartbeat > 0 && r.lastSent + r.heartbeat < next) next = r.lastSent + r.heartbeat;
+  return next;
+}
+
 /** Idle heartbeats to requests that got nothing for their heartbeat interval. */
 export function heartbeatRequests(waiting: PullRequest[], now: number, bus: JsBus): void {
   for (const r of waiting) {

@@ -1,3 +1,5 @@
+import type { Clock } from "../runtime/clock.ts";
+
 /**
  * The engine's view of the server: a tiny bus it subscribes and publishes on. The server's internal client
  * (`server.createInternalClient("$JS")`) satisfies it; tests use an in-process bus.
@@ -40,6 +42,8 @@ export interface EngineOptions {
   server_name?: string;
   server_id?: string;
   store_dir?: string;
-  /** Clock, for tests. */
+  /** Clock, for tests (prefer `clock`). */
   now?: () => number;
+  /** Time and timers for consumer deadlines; tests inject a ManualClock. Default: the runtime's. */
+  clock?: Clock;
 }

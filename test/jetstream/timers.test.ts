@@ -1,0 +1,206 @@
+// Redelivery deadlines (backoff steps, delayed naks, ack wait) fire at their deadline: on an injected clock
+// exactly, and on the wire against nats-server and Petrel alike within a few ms.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { ManualClock } from "../../src/runtime/clock.ts";
+import { startJetStream } from "../../src/jetstream/engine.ts";
+import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
+import type { BusMsg } from "../../src/jetstream/types.ts";
+import { startServer } from "../helpers/servers.ts";
+import { api, pub, TestBus } from "./helpers.ts";
+import { removeDir, startJsServer } from "./server.ts";
+
+const MS = 1_000_000;
+const enc = new TextEncoder();
+
+/** Lets queued microtasks and zero-delay callbacks run (the bus delivers asynchronously); no time passes. */
+const settle = () => new Promise<void>((r) => setTimeout(r, 0));
+/** Delivery count: the 5th token of `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>...`. */
+const dc = (m: { reply?: string }) => Number((m.reply ?? "").split(".")[4]);
+
+describe("redelivery deadlines on an injected clock", () => {
+  it("backoff steps, a delayed nak and ack wait fire exactly at their deadline", async () => {
+    const clock = new ManualClock();
+    const bus = new TestBus();
+    const js = startJetStream(bus, { server_name: "t", clock }, new MemoryStorage());
+    try {
+      await api(bus, "$JS.API.STREAM.CREATE.S", { name: "S", subjects: ["s.*"] });
+      await pub(bus, "s.a", "one");
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.b", {
+        stream_name: "S",
+        config: { durable_name: "b", ack_policy: "explicit", backoff: [250 * MS, 1000 * MS], max_deliver: 5 },
+      });
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.w", {
+        stream_name: "S",
+        config: { durable_name: "w", ack_policy: "explicit", ack_wait: 2000 * MS },
+      });
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.n", {
+        stream_name: "S",
+        config: { durable_name: "n", ack_policy: "explicit", ack_wait: 30_000 * MS },
+      });
+      const got: Record<string, BusMsg[]> = { b: [], w: [], n: [] };
+      for (const c of ["b", "w", "n"]) {
+        bus.subscribe(`in.${c}`, (m) => got[c].push(m));
+        bus.publish(`$JS.API.CONSUMER.MSG.NEXT.S.${c}`, enc.encode('{"batch":10}'), { reply: `in.${c}` });
+      }
+      await settle();
+      assert.deepEqual([got.b.length, got.w.length, got.n.length], [1, 1, 1]);
+
+      // backoff[0] = 250 ms
+      clock.advance(249);
+      await settle();
+      assert.equal(got.b.length, 1, "not before the first backoff step");
+      clock.advance(1);
+      await settle();
+      assert.deepEqual(got.b.map(dc), [1, 2]);
+      // backoff[1] = 1 s
+      clock.advance(999);
+      await settle();
+      assert.equal(got.b.length, 2, "not before the second backoff step");
+      clock.advance(1);
+      await settle();
+      assert.deepEqual(got.b.map(dc), [1, 2, 3]);
+      // -NAK with a 700 ms delay, sent at 1250 ms (other deadlines run meanwhile: ack wait of "w" at 2000 ms)
+      bus.publish(got.n[0].reply ?? "", enc.encode('-NAK {"delay": 700000000}'));
+      await settle();
+      clock.advance(699);
+      await settle();
+      assert.equal(got.n.length, 1, "not before the nak delay");
+      clock.advance(1);
+      await settle();
+      assert.deepEqual(got.n.map(dc), [1, 2]);
+      assert.equal(got.b.length, 3, "next backoff step still 1 s away");
+      assert.equal(got.w.length, 1, "ack wait 2 s not yet over (1950 ms)");
+      clock.advance(49);
+      await settle();
+      assert.equal(got.w.length, 1);
+      clock.advance(1);
+      await settle();
+      assert.deepEqual(got.w.map(dc), [1, 2]);
+    } finally {
+      js.stop();
+    }
+  });
+
+  it("an ack before the deadline cancels the redelivery; timers stop with the consumer", async () => {
+    const clock = new ManualClock();
+    const bus = new TestBus();
+    const js = startJetStream(bus, { server_name: "t", clock }, new MemoryStorage());
+    try {
+      await api(bus, "$JS.API.STREAM.CREATE.S", { name: "S", subjects: ["s.*"] });
+      await pub(bus, "s.a", "one");
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.c", {
+        stream_name: "S",
+        config: { durable_name: "c", ack_policy: "explicit", ack_wait: 1000 * MS },
+      });
+      const got: BusMsg[] = [];
+      bus.subscribe("in", (m) => got.push(m));
+      bus.publish("$JS.API.CONSUMER.MSG.NEXT.S.c", enc.encode('{"batch":10}'), { reply: "in" });
+      await settle();
+      assert.equal(got.length, 1);
+      bus.publish(got[0].reply ?? "", enc.encode("+ACK"));
+      await settle();
+      clock.advance(5000);
+      await settle();
+      assert.equal(got.length, 1, "acked: never redelivered");
+      await api(bus, "$JS.API.CONSUMER.DELETE.S.c");
+      await api(bus, "$JS.API.STREAM.DELETE.S");
+      assert.equal(clock.pending, 0, "nothing left scheduled");
+    } finally {
+      js.stop();
+    }
+  });
+});
+
+interface Side {
+  name: string;
+  nc: NatsConnection;
+  stop(): Promise<void>;
+}
+
+async function call(nc: NatsConnection, subject: string, body: unknown): Promise<Record<string, unknown>> {
+  const r = (await nc.request(subject, JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
+  assert.equal(r.error, undefined, `${subject}: ${JSON.stringify(r.error)}`);
+  return r;
+}
+
+/** Pulls `n` deliveries (redeliveries included) of one message, noting when each arrived. */
+async function timedDeliveries(
+  nc: NatsConnection,
+  consumer: string,
+  n: number,
+  onDelivery: (m: Msg, i: number) => void = () => {},
+): Promise<number[]> {
+  const inbox = `in.${consumer}`;
+  const times: number[] = [];
+  const sub = nc.subscribe(inbox);
+  nc.publish(`$JS.API.CONSUMER.MSG.NEXT.T.${consumer}`, JSON.stringify({ batch: n, expires: 10_000 * MS }), {
+    reply: inbox,
+  });
+  for await (const m of sub) {
+    if (m.headers?.hasError || (m.headers && m.data.length === 0 && m.headers.code)) {
+      throw new Error(`status ${m.headers.code} ${m.headers.description}`);
+    }
+    times.push(performance.now());
+    onDelivery(m, times.length - 1);
+    if (times.length === n) break;
+  }
+  return times;
+}
+
+describe("redelivery deadlines: nats-server vs Petrel", () => {
+  const sides: Side[] = [];
+  before(async () => {
+    const n = await startServer("nats-server", { jetstream: true });
+    sides.push({ name: "nats-server", nc: await connect({ servers: n.url }), stop: () => n.stop() });
+    const p = await startJsServer();
+    sides.push({
+      name: "petrel",
+      nc: await connect({ servers: p.url }),
+      stop: async () => {
+        await p.stop();
+        removeDir(p.dir);
+      },
+    });
+  });
+  after(async () => {
+    for (const s of sides) {
+      await s.nc.close();
+      await s.stop();
+    }
+  });
+
+  it("a 250 ms / 500 ms backoff and a 300 ms nak delay are kept within a few ms", async () => {
+    const gaps: Record<string, number[]> = {};
+    for (const s of sides) {
+      await call(s.nc, "$JS.API.STREAM.CREATE.T", { name: "T", subjects: ["t.*"] });
+      await s.nc.request("t.a", "x", { timeout: 5000 });
+      await call(s.nc, "$JS.API.CONSUMER.DURABLE.CREATE.T.bo", {
+        stream_name: "T",
+        config: { durable_name: "bo", ack_policy: "explicit", backoff: [250 * MS, 500 * MS], max_deliver: 4 },
+      });
+      await call(s.nc, "$JS.API.CONSUMER.DURABLE.CREATE.T.nk", {
+        stream_name: "T",
+        config: { durable_name: "nk", ack_policy: "explicit", ack_wait: 30_000 * MS },
+      });
+      const bo = await timedDeliveries(s.nc, "bo", 3);
+      let nakAt = 0;
+      const nk = await timedDeliveries(s.nc, "nk", 2, (m, i) => {
+        if (i === 0) {
+          nakAt = performance.now();
+          m.respond('-NAK {"delay": 300000000}');
+        }
+      });
+      gaps[s.name] = [bo[1] - bo[0], bo[2] - bo[1], nk[1] - nakAt];
+    }
+    for (const [name, [g1, g2, g3]] of Object.entries(gaps)) {
+      const msg = `${name}: ${gaps[name].map((g) => g.toFixed(1)).join(", ")} ms`;
+      // Lower bound with a little slack for clock granularity; upper bound generous for a loaded machine but
+      // far below a polling tick (the old 250 ms backoff arrived after ~495 ms).
+      assert.ok(g1 >= 240 && g1 < 330, msg);
+      assert.ok(g2 >= 490 && g2 < 580, msg);
+      assert.ok(g3 >= 290 && g3 < 380, msg);
+    }
+  });
+});
