@@ -5,6 +5,7 @@ import {
   endNoWait,
   expireRequests,
   heartbeatRequests,
+  maxBytesExceeded,
   nextHeartbeat,
   parsePullRequest,
   type PullRequest,
@@ -249,22 +250,10 @@ export class Consumer implements StreamListener {
       const msg = this.stream.load(next.seq);
       if (!msg) continue;
       if (this.cfg.replay_policy === "original" && !next.redelivery && this.holdForReplay(next.seq, msg.time, now)) break;
-      const size = msg.data.length + (msg.headers?.length ?? 0) + msg.subject.length;
-      if (req && req.maxBytes > 0 && req.bytes + size > req.maxBytes) {
-        // Give the message back and end this request.
-        if (next.redelivery) this.book.redeliverQ.unshift(next.seq);
-        else this.cursor = Math.min(this.cursor, next.seq);
-        this.waiting.shift();
-        this.host.bus.publish(req.reply, EMPTY, { headers: status(409, "Message Size Exceeds MaxBytes") });
-        continue;
-      }
-      const dc = acks.recordDelivery(this.book, next.seq, next.redelivery, this.cfg.ack_policy !== "none", now);
-      if (this.cfg.ack_policy !== "none") {
-        ackDue = Math.min(ackDue, now + acks.ackWaitFor(dc, this.cfg.ack_wait, this.cfg.backoff));
-      }
-      if (!next.redelivery) pend = pend < 0 ? this.pendingCount() : Math.max(0, pend - 1);
-      const pendingLeft = pend < 0 ? this.pendingCount() : pend;
-      const reply = `$JS.ACK.${this.stream.name}.${this.name}.${dc}.${next.seq}.${this.book.dseq}.${msg.time}000000.${pendingLeft}`;
+      // The ack reply names this delivery's count, consumer sequence and what is left: known before booking it.
+      const dcNext = (this.book.deliveries.get(next.seq) ?? 0) + 1;
+      const pendingLeft = pend < 0 ? this.pendingCount() : next.redelivery ? pend : Math.max(0, pend - 1);
+      const reply = `$JS.ACK.${this.stream.name}.${this.name}.${dcNext}.${next.seq}.${this.book.dseq + 1}.${msg.time}000000.${pendingLeft}`;
       let headers = msg.headers;
       let data = msg.data;
       if (this.cfg.headers_only) {
@@ -272,6 +261,22 @@ export class Consumer implements StreamListener {
         headers = appendHeaderLines(headers, extra);
         data = EMPTY;
       }
+      // A request's max_bytes counts what the client sees of a message: subject, ack reply, headers, payload.
+      const size = msg.subject.length + reply.length + (headers?.length ?? 0) + data.length;
+      if (req && req.maxBytes > 0 && req.bytes + size > req.maxBytes) {
+        // Give the message back and end this request, telling what it still had open.
+        if (next.redelivery) this.book.redeliverQ.unshift(next.seq);
+        else this.cursor = Math.min(this.cursor, next.seq);
+        this.waiting.shift();
+        this.host.bus.publish(req.reply, EMPTY, { headers: maxBytesExceeded(req) });
+        continue;
+      }
+      const dc = acks.recordDelivery(this.book, next.seq, next.redelivery, this.cfg.ack_policy !== "none", now);
+      if (dc !== dcNext) throw new Error(`consumer ${this.name}: delivery count ${dc}, announced ${dcNext}`);
+      if (this.cfg.ack_policy !== "none") {
+        ackDue = Math.min(ackDue, now + acks.ackWaitFor(dc, this.cfg.ack_wait, this.cfg.backoff));
+      }
+      if (!next.redelivery) pend = pendingLeft;
       const target = req ? req.reply : (this.cfg.deliver_subject ?? "");
       this.host.bus.publish(msg.subject, data, { reply, headers, deliverTo: target });
       this.lastDeliveryTime = now;
@@ -280,7 +285,8 @@ export class Consumer implements StreamListener {
         req.delivered++;
         req.bytes += size;
         req.lastSent = now;
-        if (req.delivered >= req.batch) this.waiting.shift();
+        // Full (by count, or max_bytes used up exactly): the request ends without a status, as in nats-server.
+        if (req.delivered >= req.batch || (req.maxBytes > 0 && req.bytes >= req.maxBytes)) this.waiting.shift();
       } else if (this.cfg.flow_control) {
         const ask = push.countDelivered(this.fc, size, this.stream.name, this.name);
         if (ask !== undefined) {

@@ -83,12 +83,22 @@ export function parsePullRequest(
 
 const EMPTY = new Uint8Array(0);
 
+/** What a request still had open, as the status messages that end it tell the client. */
+function pendingHeaders(r: PullRequest): Array<[string, string]> {
+  return [
+    ["Nats-Pending-Messages", String(r.batch - r.delivered)],
+    ["Nats-Pending-Bytes", String(r.maxBytes > 0 ? r.maxBytes - r.bytes : 0)],
+  ];
+}
+
 /** The 408 that ends a request before it is full, telling what it still had room for. */
 export function requestTimeout(r: PullRequest): Uint8Array {
-  return status(408, "Request Timeout", [["Nats-Pending-Messages", String(r.batch - r.delivered)], [
-    "Nats-Pending-Bytes",
-    String(r.maxBytes > 0 ? r.maxBytes - r.bytes : 0),
-  ]]);
+  return status(408, "Request Timeout", pendingHeaders(r));
+}
+
+/** The 409 that ends a request whose next message would not fit in what is left of its max_bytes. */
+export function maxBytesExceeded(r: PullRequest): Uint8Array {
+  return status(409, "Message Size Exceeds MaxBytes", pendingHeaders(r));
 }
 
 /** Ends the requests whose expiry passed. */
