@@ -228,8 +228,9 @@ describe("consumers", () => {
     try {
       await setup(bus, 4);
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.b", { stream_name: "S", config: { durable_name: "b", ack_policy: "none" } });
-      const got = await pull(bus, "S", "b", { batch: 4, max_bytes: 10, expires: 500 * MS });
-      assert.deepEqual(data(got), ["m1"]); // "s.odd" + "m1" = 7 bytes; the next does not fit in 10
+      const got = await pull(bus, "S", "b", { batch: 4, max_bytes: 60, expires: 500 * MS });
+      // Sizes count subject + ack reply (39 bytes here) + payload: 5 + 39 + 2 = 46; the next (47) does not fit in 60
+      assert.deepEqual(data(got), ["m1"]);
       assert.deepEqual(statuses(got), [409]);
       const a: string[] = [];
       const b: string[] = [];
