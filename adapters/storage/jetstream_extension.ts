@@ -51,25 +51,22 @@ export function jetStreamExtension(opts: JetStreamOptions, onStart?: (js: JetStr
             body.set(o.headers, 0);
             body.set(p, hdrSize);
           }
-          server.route(client, {
+          client.account.deliver({
             subject: o.deliverTo,
             subjectBytes: enc.encode(s),
             reply: o.reply ? enc.encode(o.reply) : null,
             hdrSize,
             payload: body,
-          });
+          }, client);
         },
         onSubscribe: (fn) => {
-          const l: SubscriptionListener = (sub, added) => {
-            if (added && sub.owner !== client) fn(sub.subject);
+          const l: SubscriptionListener = (sub, added, account) => {
+            if (added && account === client.account && sub.owner !== client) fn(sub.subject);
           };
           listeners.push(l);
           server.subscriptionListeners.add(l);
         },
-        hasInterest: (s) => {
-          const r = server.sublist.match(s);
-          return r.psubs.length > 0 || r.qsubs.length > 0;
-        },
+        hasInterest: (s) => client.account.sublist.hasInterest(s),
       };
       const engine = startJetStream(bus, {
         server_name: server.serverName,

@@ -10,6 +10,7 @@ import { secretMatches } from "../server/auth.ts";
 import { randomToken } from "../server/ids.ts";
 import { PETREL_VERSION, type Server, VERSION } from "../server/server.ts";
 import type { Subscription } from "../server/types.ts";
+import type { Account } from "../accounts/account.ts";
 import type { Duplex, Listener, Transport } from "../transport/types.ts";
 import type { RouteConnect, RouteInfo } from "./protocol.ts";
 import { ownWsConnectUrl } from "../websocket/varz.ts";
@@ -66,7 +67,9 @@ export class Cluster implements RouteHost {
   });
   #nextRid = 1;
   #stopped = false;
-  readonly #onSub = (sub: Subscription, added: boolean) => this.#interest.changed(sub, added);
+  readonly #onSub = (sub: Subscription, added: boolean, account: Account) => {
+    if (account === this.server.accounts.global) this.#interest.changed(sub, added);
+  };
 
   constructor(server: Server, options: ClusterOptions, deps: ClusterDeps) {
     this.server = server;
@@ -124,7 +127,7 @@ export class Cluster implements RouteHost {
     }
     this.server.infoExtras.cluster = this.#name;
     this.server.exportListeners.add(this.#onSub);
-    for (const sub of this.server.sublist.all()) this.#interest.changed(sub, true);
+    for (const sub of this.server.accounts.global.sublist.all()) this.#interest.changed(sub, true);
     this.#refreshConnectUrls();
     for (const s of this.#solicits) this.#scheduleSolicit(s, 0);
   }

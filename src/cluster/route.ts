@@ -12,7 +12,7 @@ import { RouteOutbox } from "./outbox.ts";
 import { interestLine, isGlobalAccount, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import type { RouteHost } from "./types.ts";
 import { WireConn, type WireState } from "../server/wire_conn.ts";
-import { applyRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
+import { applyRemoteInterest, dropRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
 
 const NO_EXTRAS: RoutedArgs = { reply: -1, queueFrom: 0, queueTo: 0 };
 /** Routes carry the cluster's whole traffic; they get more room than a client before being cut. */
@@ -200,7 +200,8 @@ export class RouteConn implements ConnHandler, SubOwner {
     const st = this.host.server.stats;
     st.in_msgs++;
     st.in_bytes += payload.length;
-    if (!isGlobalAccount(args, first)) return; // other accounts ($SYS) have no subscribers here
+    const account = this.host.server.accounts.byBytes(args.line, args.starts[first], args.ends[first]);
+    if (account === undefined) return; // an account this server does not have: no subscribers here
     const ra = args.count === first + 2 + sizes ? NO_EXTRAS : routedArgs(args.line, args.starts, args.ends, args.count, first + 2, sizes);
     if (ra === undefined) {
       this.close("Protocol Violation");
@@ -215,7 +216,7 @@ export class RouteConn implements ConnHandler, SubOwner {
       hdrSize,
       payload,
     };
-    this.#deliverLocal(msg, args, ra.queueFrom, ra.queueTo);
+    account.deliver(msg, this, ra.queueTo > ra.queueFrom ? queueNames(args, ra.queueFrom, ra.queueTo) : undefined);
   }
 
   /**
@@ -237,24 +238,6 @@ export class RouteConn implements ConnHandler, SubOwner {
     }
     this.#subjectBytes = line.slice(s, e);
     this.#subject = bytesToString(line, s, e);
-  }
-
-  /** One hop: a message from a route goes to local subscribers only, each named queue group once. */
-  #deliverLocal(msg: RoutedMsg, args: Args, qFrom: number, qTo: number): void {
-    const server = this.host.server;
-    const r = server.sublist.match(msg.subject);
-    for (const sub of r.psubs) {
-      if (isRemote(sub)) continue;
-      if (sub.filtered && sub.owner.deliveryDenied?.(msg.subject)) continue;
-      deliverTo(server, sub, msg);
-    }
-    if (qTo <= qFrom || r.qsubs.length === 0) return;
-    for (const group of r.qsubs) {
-      const name = group[0]?.queue;
-      if (name === undefined || !namedIn(args, qFrom, qTo, name)) continue;
-      const pick = pickLocal(group, msg.subject);
-      if (pick !== undefined) deliverTo(server, pick, msg);
-    }
   }
 
   #processConnect(json: string): void {
@@ -315,7 +298,7 @@ export class RouteConn implements ConnHandler, SubOwner {
     const subject = argString(args, offset + 1);
     const queue = n >= 3 ? argString(args, offset + 2) : undefined;
     const weight = n === 4 ? Math.max(1, parseSize(args.line, args.starts[offset + 3], args.ends[offset + 3])) : 1;
-    applyRemoteInterest(this.host.server, this.subs, this, added, subject, queue, weight);
+    applyRemoteInterest(this.host.server.accounts.global, this.subs, this, added, subject, queue, weight);
   }
 
   // ---- SubOwner: messages from local publishers to the peer ----
@@ -383,9 +366,7 @@ export class RouteConn implements ConnHandler, SubOwner {
   /** The connection ended (see WireConn): release the peer's subscriptions and tell the cluster. */
   #teardown(): void {
     if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
-    const server = this.host.server;
-    for (const sub of this.subs.values()) server.removeSubscription(sub);
-    this.subs.clear();
+    dropRemoteInterest(this.subs);
     this.host.routeClosed(this);
   }
 
@@ -394,46 +375,9 @@ export class RouteConn implements ConnHandler, SubOwner {
   }
 }
 
-function isRemote(sub: Subscription): boolean {
-  const k = sub.owner.kind;
-  return k === "route" || k === "gateway";
-}
-
-/** One delivery of a message from another server, counting it against the subscription's auto-unsubscribe. */
-export function deliverTo(server: { removeSubscription(sub: Subscription): void }, sub: Subscription, msg: RoutedMsg): void {
-  sub.delivered++;
-  if (sub.max > 0 && sub.delivered >= sub.max) {
-    server.removeSubscription(sub);
-    sub.owner.removeSub(sub);
-  }
-  sub.owner.deliver(sub, msg);
-}
-
-function namedIn(args: Args, from: number, to: number, name: string): boolean {
-  for (let i = from; i < to; i++) {
-    const s = args.starts[i];
-    const e = args.ends[i];
-    if (e - s !== name.length) continue;
-    let same = true;
-    for (let k = 0; k < name.length; k++) {
-      if (args.line[s + k] !== name.charCodeAt(k)) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return true;
-  }
-  return false;
-}
-
-function pickLocal(group: readonly Subscription[], subject: string): Subscription | undefined {
-  let n = 0;
-  for (const s of group) if (!isRemote(s) && !(s.filtered && s.owner.deliveryDenied?.(subject))) n++;
-  if (n === 0) return undefined;
-  let k = Math.floor(Math.random() * n);
-  for (const s of group) {
-    if (isRemote(s) || (s.filtered && s.owner.deliveryDenied?.(subject))) continue;
-    if (k-- === 0) return s;
-  }
-  return undefined;
+/** The queue groups a frame names (arguments [from, to)). */
+function queueNames(args: Args, from: number, to: number): string[] {
+  const out: string[] = [];
+  for (let i = from; i < to; i++) out.push(argString(args, i));
+  return out;
 }

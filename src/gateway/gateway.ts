@@ -11,10 +11,11 @@ import type { GatewayOptions } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { secretMatches } from "../server/auth.ts";
 import { PETREL_VERSION, type Server, VERSION } from "../server/server.ts";
-import type { RoutedMsg, Subscription } from "../server/types.ts";
+import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import type { Duplex, Listener, Transport } from "../transport/types.ts";
 import { reachableHost } from "../cluster/urls.ts";
-import { deliverFromGateway, InboundGateway } from "./inbound.ts";
+import { InboundGateway } from "./inbound.ts";
+import type { Account } from "../accounts/account.ts";
 import { ClusterInterest, type GatewayInterestEntry } from "./interest.ts";
 import { OutboundGateway } from "./outbound.ts";
 import { type GatewayConnect, gatewayHash, type GatewayInfo, type GatewayUrl, GW_REPLY_PREFIX, parseGatewayUrl } from "./protocol.ts";
@@ -64,7 +65,9 @@ export class Gateway implements GatewayHost, ReplyRoutes {
   readonly #interest = new ClusterInterest((added, e) => {
     for (const c of this.inbound) c.sendInterest(added, e.subject, e.queue);
   });
-  readonly #onSub = (sub: Subscription, added: boolean) => this.#interest.changed(sub, added);
+  readonly #onSub = (sub: Subscription, added: boolean, account: Account) => {
+    if (account === this.server.accounts.global) this.#interest.changed(sub, added);
+  };
   readonly #replies: GatewayReplies;
 
   constructor(server: Server, options: GatewayOptions, deps: GatewayDeps) {
@@ -127,7 +130,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     // nats-server requires the cluster name to be the gateway name; clients see it in INFO.
     this.server.infoExtras.cluster ??= this.name;
     this.server.exportListeners.add(this.#onSub);
-    for (const sub of this.server.sublist.all()) this.#interest.changed(sub, true);
+    for (const sub of this.server.accounts.global.sublist.all()) this.#interest.changed(sub, true);
     this.#replies.start();
     for (const r of this.remotes.values()) this.#schedule(r, 0);
   }
@@ -378,9 +381,12 @@ export class Gateway implements GatewayHost, ReplyRoutes {
   }
 
   deliverHere(msg: RoutedMsg): void {
-    deliverFromGateway(this, msg, []);
+    this.server.accounts.global.deliver(msg, REPLY_ORIGIN);
   }
 }
+
+/** Where a response to one of this cluster's own requests comes from: another cluster (never sent back there). */
+const REPLY_ORIGIN: SubOwner = { cid: 0, kind: "gateway", echo: true, deliver: () => {}, removeSub: () => {} };
 
 /** Credentials an outbound connection presents in its CONNECT. */
 const gatewayCreds = new WeakMap<OutboundGateway, { user?: string; password?: string }>();

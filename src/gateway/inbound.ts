@@ -9,9 +9,8 @@ import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser } from "../protocol/parser.ts";
 import type { OutBuffer } from "../server/outbound.ts";
 import { WireConn } from "../server/wire_conn.ts";
-import type { RoutedMsg, Subscription } from "../server/types.ts";
+import type { RoutedMsg, SubOwner } from "../server/types.ts";
 import { interestLine, isGlobalAccount, routedArgs } from "../cluster/protocol.ts";
-import { deliverTo } from "../cluster/route.ts";
 import {
   CMD_ALL_SUBS_COMPLETE,
   CMD_ALL_SUBS_START,
@@ -29,8 +28,11 @@ const HANDSHAKE_TIMEOUT_MS = 5000;
 /** Accounts nats-server has that Petrel does not; switched to interest-only so their traffic is not sent. */
 const FOREIGN_ACCOUNTS = ["$SYS"];
 
-export class InboundGateway implements ConnHandler, GatewayConnView {
+export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
   readonly cid: number;
+  /** As the origin of the messages it brings (it owns no subscriptions: interest goes the other way). */
+  readonly kind = "gateway" as const;
+  readonly echo = true;
   readonly duplex: Duplex;
   readonly host: GatewayHost;
   readonly parser: Parser;
@@ -179,7 +181,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
       hdrSize,
       payload,
     };
-    deliverFromGateway(this.host, msg, queues);
+    this.host.server.accounts.global.deliver(msg, this, queues);
   }
 
   #processConnect(json: string): void {
@@ -246,6 +248,10 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
     this.wire.send(`INFO ${json}\r\n`);
   }
 
+  deliver(): void {}
+
+  removeSub(): void {}
+
   pendingBytes(): number {
     return this.out.len + this.duplex.bufferedAmount();
   }
@@ -270,34 +276,4 @@ export class InboundGateway implements ConnHandler, GatewayConnView {
   label(): string {
     return this.wire.label();
   }
-}
-
-/**
- * One message from another cluster: to every local subscriber and every route with interest (the origin
- * sent it to this server only), to one member of each queue group the frame names, never to a gateway.
- */
-export function deliverFromGateway(host: GatewayHost, msg: RoutedMsg, queues: readonly string[]): void {
-  const server = host.server;
-  const r = server.sublist.match(msg.subject);
-  for (const sub of r.psubs) {
-    if (sub.owner.kind === "gateway") continue;
-    if (sub.filtered && sub.owner.deliveryDenied?.(msg.subject)) continue;
-    deliverTo(server, sub, msg);
-  }
-  if (queues.length === 0 || r.qsubs.length === 0) return;
-  for (const group of r.qsubs) {
-    const name = group[0]?.queue;
-    if (name === undefined || !queues.includes(name)) continue;
-    const pick = pickMember(group, msg.subject);
-    if (pick !== undefined) deliverTo(server, pick, msg);
-  }
-}
-
-/** A member on this server if there is one, else one on another server of the cluster. */
-function pickMember(group: readonly Subscription[], subject: string): Subscription | undefined {
-  const ok = (s: Subscription) => s.owner.kind !== "gateway" && !(s.filtered && s.owner.deliveryDenied?.(subject));
-  const local = group.filter((s) => ok(s) && s.owner.kind !== "route");
-  const pool = local.length > 0 ? local : group.filter(ok);
-  if (pool.length === 0) return undefined;
-  return pool[Math.floor(Math.random() * pool.length)];
 }

@@ -19,7 +19,7 @@ import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "../cluster/outbox.ts";
 import { CMD_ALL_SUBS_COMPLETE, CMD_ALL_SUBS_START, CMD_GOSSIP, commandAccount, type GatewayInfo, parseGatewayInfo } from "./protocol.ts";
 import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
-import { applyRemoteInterest, type RemoteSub, remoteSub } from "../server/remote_interest.ts";
+import { applyRemoteInterest, dropRemoteInterest, type RemoteSub, remoteSub } from "../server/remote_interest.ts";
 
 const dec = new TextDecoder();
 /** INFO lines carry URL lists; anything longer is not a gateway talking. */
@@ -237,10 +237,10 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   #setCatchAll(on: boolean): void {
     const server = this.host.server;
     if (on && this.#catchAll === undefined && this.mode === "optimistic") {
-      this.#catchAll = remoteSub(this, CATCH_ALL, undefined);
-      server.addSubscription(this.#catchAll);
+      this.#catchAll = remoteSub(this, server.accounts.global, CATCH_ALL, undefined);
+      server.accounts.global.addSubscription(this.#catchAll);
     } else if (!on && this.#catchAll !== undefined) {
-      server.removeSubscription(this.#catchAll);
+      server.accounts.global.removeSubscription(this.#catchAll);
       this.#catchAll = undefined;
     }
   }
@@ -261,7 +261,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
       return;
     }
     const weight = a.length === 4 ? Math.max(1, Number.parseInt(a[3], 10) || 1) : 1;
-    applyRemoteInterest(this.host.server, this.subs, this, added, subject, queue, weight);
+    applyRemoteInterest(this.host.server.accounts.global, this.subs, this, added, subject, queue, weight);
   }
 
   // ---- SubOwner: local messages to the remote cluster ----
@@ -338,10 +338,8 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
 
   /** The connection ended (see WireConn): release the remote's interest and tell the gateway manager. */
   #teardown(): void {
-    const server = this.host.server;
     this.#setCatchAll(false);
-    for (const sub of this.subs.values()) server.removeSubscription(sub);
-    this.subs.clear();
+    dropRemoteInterest(this.subs);
     this.host.connClosed(this);
   }
 
@@ -356,7 +354,7 @@ function startsWithGR(b: Uint8Array): boolean {
 
 /** Does a subscriber on this server or elsewhere in the cluster (not another gateway) want `subject`? */
 function hasLocalInterest(host: GatewayHost, subject: string): boolean {
-  const r = host.server.sublist.match(subject);
+  const r = host.server.accounts.global.sublist.match(subject);
   for (const s of r.psubs) if (s.owner.kind !== "gateway") return true;
   for (const g of r.qsubs) for (const s of g) if (s.owner.kind !== "gateway") return true;
   return false;

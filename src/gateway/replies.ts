@@ -55,13 +55,13 @@ export class GatewayReplies {
   start(): void {
     const subject = `${GW_REPLY_PREFIX}>`;
     this.#routerSub = { subject, sid: subject, sidBytes: enc.encode(subject), owner: this.#router, max: 0, delivered: 0, filtered: false };
-    this.#routes.server.addSubscription(this.#routerSub);
+    this.#routes.server.accounts.global.addSubscription(this.#routerSub);
     this.#sweep = setInterval(() => this.#expire(Date.now()), REPLY_TRACK_MS / 2);
   }
 
   stop(): void {
     clearInterval(this.#sweep);
-    if (this.#routerSub !== undefined) this.#routes.server.removeSubscription(this.#routerSub);
+    if (this.#routerSub !== undefined) this.#routes.server.accounts.global.removeSubscription(this.#routerSub);
     this.#routerSub = undefined;
     this.#expire(Number.POSITIVE_INFINITY);
   }
@@ -78,10 +78,10 @@ export class GatewayReplies {
       t.expires = now + REPLY_TRACK_MS;
       return;
     }
-    if (t !== undefined) this.#routes.server.removeSubscription(t.sub);
+    if (t !== undefined) this.#routes.server.accounts.global.removeSubscription(t.sub);
     const sub: Subscription = { subject: reply, sid: mapped, sidBytes: enc.encode(mapped), owner: this.#tracker, max: 0, delivered: 0, filtered: false };
     this.#tracked.set(reply, { mapped, mappedBytes: enc.encode(mapped), clusterHash, sub, expires: now + REPLY_TRACK_MS });
-    this.#routes.server.addSubscription(sub);
+    this.#routes.server.accounts.global.addSubscription(sub);
   }
 
   /** Responses to a tracked reply are sent by the tracker; the outbound links leave them alone. */
@@ -110,7 +110,7 @@ export class GatewayReplies {
     for (const [reply, t] of this.#tracked) {
       if (t.expires > now) continue;
       this.#tracked.delete(reply);
-      this.#routes.server.removeSubscription(t.sub);
+      this.#routes.server.accounts.global.removeSubscription(t.sub);
     }
   }
 }

@@ -12,9 +12,8 @@ import { WireConn, type WireState } from "../server/wire_conn.ts";
 import { routedArgs } from "../cluster/protocol.ts";
 import { LeafOutbox } from "./outbox.ts";
 import { leafInterestLine, type LeafConnect, type LeafInfo, parseLeafConnect, parseLeafInfo } from "./protocol.ts";
-import { deliverFromLeaf } from "./route_in.ts";
 import type { LeafHost } from "./types.ts";
-import { applyRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
+import { applyRemoteInterest, dropRemoteInterest, interestKey, type RemoteSub } from "../server/remote_interest.ts";
 
 const LEAF_MAX_PENDING = 64 * 1024 * 1024;
 const LEAF_MAX_CONTROL_LINE = 64 * 1024;
@@ -181,7 +180,7 @@ export class LeafConn implements ConnHandler, SubOwner {
     };
     const queues: string[] = [];
     for (let i = ra.queueFrom; i < ra.queueTo; i++) queues.push(argString(args, i));
-    deliverFromLeaf(this.host.server, this, msg, queues);
+    this.host.server.accounts.global.deliver(msg, this, queues);
   }
 
   #processConnect(text: string): void {
@@ -244,7 +243,7 @@ export class LeafConn implements ConnHandler, SubOwner {
     }
     const queue = n >= 2 ? argString(args, 1) : undefined;
     const weight = n === 3 ? Math.max(1, parseSize(args.line, args.starts[2], args.ends[2])) : 1;
-    applyRemoteInterest(this.host.server, this.subs, this, added, subject, queue, weight);
+    applyRemoteInterest(this.host.server.accounts.global, this.subs, this, added, subject, queue, weight);
   }
 
   // ---- SubOwner ----
@@ -266,6 +265,11 @@ export class LeafConn implements ConnHandler, SubOwner {
     this.wire.flushSoon();
   }
 
+  /** Did the peer announce this loop-detection subject itself? */
+  announcedLds(subject: string): boolean {
+    return this.subs.has(interestKey(this.host.server.accounts.global, subject, undefined));
+  }
+
   removeSub(sub: Subscription): void {
     if (this.subs.get(sub.sid) === sub) this.subs.delete(sub.sid);
   }
@@ -281,9 +285,7 @@ export class LeafConn implements ConnHandler, SubOwner {
   }
 
   #teardown(): void {
-    const server = this.host.server;
-    for (const sub of this.subs.values()) server.removeSubscription(sub);
-    this.subs.clear();
+    dropRemoteInterest(this.subs);
     this.host.leafClosed(this);
   }
 }

@@ -8,6 +8,7 @@ import type { LeafNodeOptions } from "../config/server_options.ts";
 import type { Logger } from "../log/logger.ts";
 import { PETREL_VERSION, type Server, VERSION } from "../server/server.ts";
 import type { Subscription } from "../server/types.ts";
+import type { Account } from "../accounts/account.ts";
 import type { Duplex, Listener, Transport } from "../transport/types.ts";
 import { joinHostPort, reachableHost } from "../cluster/urls.ts";
 import { LeafConn } from "./conn.ts";
@@ -72,7 +73,9 @@ export class LeafNodes implements LeafHost {
   readonly #dials = new Set<Promise<unknown>>();
   #nextLid = 1;
   #stopped = false;
-  readonly #onSub = (sub: Subscription, added: boolean) => this.#interestChanged(sub, added);
+  readonly #onSub = (sub: Subscription, added: boolean, account: Account) => {
+    if (account === this.server.accounts.global) this.#interestChanged(sub, added);
+  };
 
   constructor(server: Server, options: LeafNodeOptions, deps: LeafNodeDeps) {
     this.server = server;
@@ -241,7 +244,7 @@ export class LeafNodes implements LeafHost {
 
   interestFor(c: LeafConn): LeafInterest[] {
     const m = new Map<string, LeafInterest>();
-    for (const sub of this.server.sublist.all()) {
+    for (const sub of this.server.accounts.global.sublist.all()) {
       if (!counts(sub, c)) continue;
       const key = keyOf(sub);
       const e = m.get(key);
@@ -298,7 +301,7 @@ function counts(sub: Subscription, c: LeafConn): boolean {
   if (sub.owner === c || sub.local === true) return false;
   // A loop-detection subject the peer announced itself is never echoed back to it: that would make the peer
   // see a cycle through a second link that merely brought the subject here again.
-  if (sub.subject.startsWith(LDS_PREFIX) && c.subs.has(sub.subject)) return false;
+  if (sub.subject.startsWith(LDS_PREFIX) && sub.owner.kind === "leaf" && c.announcedLds(sub.subject)) return false;
   // Other clusters' interest stays behind the gateway, as in nats-server.
   return sub.owner.kind !== "gateway";
 }

@@ -79,7 +79,7 @@ function connInfo(c: ClientConn, q: ConnzQuery, now: number): Record<string, unk
   if (q.subs && c.subs.size > 0) {
     if (q.subsDetail) {
       out.subscriptions_list_detail = [...c.subs.values()].map((s) => ({
-        account: "$G",
+        account: c.account.name,
         subject: s.subject,
         qgroup: s.queue,
         sid: s.sid,

@@ -3,12 +3,13 @@ import type { Server } from "../server/server.ts";
 import { rfc3339 } from "./format.ts";
 
 export function subsz(s: Server, q: URLSearchParams): Record<string, unknown> {
-  const all = s.sublist.all();
+  const accounts = [...s.accounts];
+  const all = accounts.flatMap((a) => a.sublist.all().map((sub) => ({ sub, account: a.name })));
   const out: Record<string, unknown> = {
     server_id: s.serverId,
     now: rfc3339(new Date()),
-    num_subscriptions: s.sublist.count,
-    num_cache: s.sublist.cacheSize(),
+    num_subscriptions: s.numSubscriptions,
+    num_cache: accounts.reduce((n, a) => n + a.sublist.cacheSize(), 0),
     num_inserts: 0,
     num_removes: 0,
     num_matches: 0,
@@ -21,17 +22,19 @@ export function subsz(s: Server, q: URLSearchParams): Record<string, unknown> {
     const test = q.get("test");
     const offset = Number(q.get("offset") ?? 0) || 0;
     const limit = Number(q.get("limit") ?? 1024) || 1024;
-    let list = all.filter((x) => x.owner.kind === "client" || x.owner.kind === "internal");
+    let list = all.filter((x) => x.sub.owner.kind === "client" || x.sub.owner.kind === "internal");
     if (test !== null && test !== "") {
-      const r = s.sublist.match(test);
-      const hits = new Set([...r.psubs, ...r.qsubs.flat()]);
-      list = list.filter((x) => hits.has(x));
+      const hits = new Set(accounts.flatMap((a) => {
+        const r = a.sublist.match(test);
+        return [...r.psubs, ...r.qsubs.flat()];
+      }));
+      list = list.filter((x) => hits.has(x.sub));
     }
     out.total = list.length;
     out.offset = offset;
     out.limit = limit;
-    out.subscriptions_list = list.slice(offset, offset + limit).map((x) => ({
-      account: "$G",
+    out.subscriptions_list = list.slice(offset, offset + limit).map(({ sub: x, account }) => ({
+      account,
       subject: x.subject,
       qgroup: x.queue,
       sid: x.sid,

@@ -62,7 +62,7 @@ export function varz(s: Server, ctx: VarzContext): Record<string, unknown> {
     in_bytes: s.stats.in_bytes,
     out_bytes: s.stats.out_bytes,
     slow_consumers: s.stats.slow_consumers,
-    subscriptions: s.sublist.count,
+    subscriptions: s.numSubscriptions,
     http_req_stats: {},
     config_load_time: rfc3339(s.startTime),
     system_account: "$SYS",

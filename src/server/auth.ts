@@ -11,6 +11,8 @@ export interface AuthUser {
   password?: string;
   nkey?: string;
   permissions?: PermissionsConfig;
+  /** The account the user belongs to (declared inside `accounts { X { users } }`); `$G` when absent. */
+  account?: string;
 }
 
 export interface AuthConfig {
@@ -48,7 +50,7 @@ function verifyNkey(pub: string, nonce: string, sig: string): boolean {
 }
 
 export type AuthOutcome =
-  | { ok: true; user?: string; permissions?: PermissionsConfig }
+  | { ok: true; user?: string; permissions?: PermissionsConfig; account?: string }
   | { ok: false };
 
 export function authRequired(a: AuthConfig | undefined): boolean {
@@ -81,7 +83,7 @@ export function authenticate(cfg: AuthConfig | undefined, creds: Credentials, no
   if (creds.nkey !== undefined) {
     const u = cfg.users.find((x) => x.nkey === creds.nkey);
     if (u === undefined || nonce === undefined || creds.sig === undefined) return { ok: false };
-    return verifyNkey(creds.nkey, nonce, creds.sig) ? { ok: true, user: u.user, permissions: u.permissions } : { ok: false };
+    return verifyNkey(creds.nkey, nonce, creds.sig) ? userOutcome(u) : { ok: false };
   }
   if (cfg.token !== undefined) {
     return secretMatches(cfg.token, creds.auth_token) ? { ok: true, permissions: cfg.permissions } : { ok: false };
@@ -90,7 +92,7 @@ export function authenticate(cfg: AuthConfig | undefined, creds: Credentials, no
   let pass = creds.pass;
   if (user === undefined && creds.auth_token === undefined && cfg.no_auth_user !== undefined) {
     const u = cfg.users.find((x) => x.user === cfg.no_auth_user);
-    if (u !== undefined) return { ok: true, user: u.user, permissions: u.permissions };
+    if (u !== undefined) return userOutcome(u);
   }
   if (cfg.user !== undefined) {
     if (user === cfg.user && cfg.password !== undefined && secretMatches(cfg.password, pass)) {
@@ -101,7 +103,11 @@ export function authenticate(cfg: AuthConfig | undefined, creds: Credentials, no
   const u = cfg.users.find((x) => x.user === user && x.nkey === undefined);
   if (u === undefined) return { ok: false };
   if (u.password !== undefined && !secretMatches(u.password, pass)) return { ok: false };
-  user = u.user;
-  pass = undefined;
-  return { ok: true, user, permissions: u.permissions };
+  return userOutcome(u);
+}
+
+function userOutcome(u: AuthUser): AuthOutcome {
+  const out: AuthOutcome = { ok: true, user: u.user, permissions: u.permissions };
+  if (u.account !== undefined) out.account = u.account;
+  return out;
 }

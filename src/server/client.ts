@@ -13,6 +13,7 @@ import { Keepalive } from "./keepalive.ts";
 import { type FlowConsumer, InputGate } from "./flow.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import type { ClientHost } from "./client_host.ts";
+import type { Account } from "../accounts/account.ts";
 
 const enc = new TextEncoder();
 const PONG = enc.encode("PONG\r\n");
@@ -52,6 +53,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   lang = "";
   version = "";
   user: string | undefined;
+  /** The account this client lives in: `$G` until CONNECT binds it to its user's account. */
+  account: Account;
   perms: Permissions | undefined;
   /** The nonce sent in INFO, when nkey users exist. */
   nonce: string | undefined;
@@ -69,6 +72,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.cid = cid;
     this.duplex = duplex;
     this.host = host;
+    this.account = host.accountFor(undefined);
     const o = host.options;
     this.parser = new Parser("client", this, { maxControlLine: o.max_control_line, maxPayload: o.max_payload });
     // A stall is short (nats-server caps it near a second): a consumer that stays behind is a slow consumer.
@@ -230,10 +234,10 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     // An empty header block means no headers (nats-server delivers it as MSG).
     const msg: RoutedMsg = { subject, subjectBytes, reply, hdrSize: hdrSize === 0 ? -1 : hdrSize, payload };
     this.host.currentProducer = this;
-    const delivered = this.host.route(this, msg);
+    const delivered = this.account.deliver(msg, this);
     this.host.currentProducer = undefined;
     if (delivered === 0 && reply !== null && this.noResponders && this.headers) {
-      this.host.noResponders(this, bytesToString(reply, 0, reply.length));
+      this.account.noResponders(this, bytesToString(reply, 0, reply.length));
     }
   }
 
@@ -273,11 +277,20 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.lang = c.lang ?? "";
     this.version = c.version ?? "";
     this.user = auth.user;
+    this.#bind(this.host.accountFor(auth.account));
     if (auth.permissions !== undefined) this.perms = new Permissions(auth.permissions);
     if (this.verbose) {
       this.out.bytes(OK);
       this.flushSoon();
     }
+  }
+
+  /** Bind to `account`; subscriptions made before (no auth, or a second CONNECT) move with the client. */
+  #bind(account: Account): void {
+    if (account === this.account) return;
+    for (const sub of this.subs.values()) this.account.removeSubscription(sub);
+    this.account = account;
+    for (const sub of this.subs.values()) account.addSubscription(sub);
   }
 
   #processSub(args: Args): void {
@@ -321,7 +334,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
       filtered: this.perms?.needsDeliveryFilter(subject) ?? false,
     };
     this.subs.set(sid, sub);
-    this.host.addSubscription(sub);
+    this.account.addSubscription(sub);
     if (this.verbose) this.#ok();
   }
 
@@ -351,7 +364,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   removeSub(sub: Subscription): void {
     if (this.subs.get(sub.sid) !== sub) return;
     this.subs.delete(sub.sid);
-    this.host.removeSubscription(sub);
+    this.account.removeSubscription(sub);
   }
 
   // ---- delivery ----
@@ -471,7 +484,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.closeReason = reason;
     this.#keepalive.stop();
     if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
-    for (const sub of this.subs.values()) this.host.removeSubscription(sub);
+    for (const sub of this.subs.values()) this.account.removeSubscription(sub);
     this.host.clientClosed(this);
   }
 

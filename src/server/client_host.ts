@@ -4,7 +4,7 @@ import type { Logger } from "../log/logger.ts";
 import type { AuthOutcome } from "./auth.ts";
 import type { ConnectOptions } from "./connect.ts";
 import type { ClientConn } from "./client.ts";
-import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
+import type { Account } from "../accounts/account.ts";
 
 export interface ServerStats {
   in_msgs: number;
@@ -24,12 +24,8 @@ export interface ClientHost {
   /** The client whose message is being routed right now (for flow control). */
   currentProducer: ClientConn | undefined;
   authenticate(c: ConnectOptions, nonce?: string): AuthOutcome;
-  /** Deliver a message to every interested subscription; returns how many deliveries were made. */
-  route(from: SubOwner, msg: RoutedMsg): number;
-  /** Answer a request that found no subscriber with a 503 status message. */
-  noResponders(from: ClientConn, reply: string): void;
-  addSubscription(sub: Subscription): void;
-  removeSubscription(sub: Subscription): void;
+  /** The account a client binds to after authentication (undefined: the global account `$G`). */
+  accountFor(name: string | undefined): Account;
   scheduleFlush(c: ClientConn): void;
   clientClosed(c: ClientConn): void;
 }

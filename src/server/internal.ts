@@ -1,7 +1,9 @@
 /**
- * A client that lives inside the server (JetStream, system services). It subscribes and publishes through
- * the same router as network clients, but receives copies of messages as plain objects.
+ * A client that lives inside the server (JetStream, system services). It is bound to one account and
+ * subscribes and publishes through that account's router like network clients, but receives copies of
+ * messages as plain objects.
  */
+import type { Account } from "../accounts/account.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 
 export interface InternalMsg {
@@ -14,10 +16,8 @@ export interface InternalMsg {
 
 export type InternalHandler = (msg: InternalMsg) => void;
 
-export interface InternalRouter {
-  route(from: SubOwner, msg: RoutedMsg): number;
-  addSubscription(sub: Subscription): void;
-  removeSubscription(sub: Subscription): void;
+/** Where an internal client reports that it closed. */
+export interface InternalHost {
   internalClosed(c: InternalClient): void;
 }
 
@@ -29,7 +29,9 @@ export class InternalClient implements SubOwner {
   readonly kind = "internal" as const;
   readonly echo = true;
   readonly name: string;
-  readonly #router: InternalRouter;
+  /** The account it lives in: its subscriptions and publishes stay there. */
+  readonly account: Account;
+  readonly #host: InternalHost;
   readonly #subs = new Map<number, { sub: Subscription; handler: InternalHandler }>();
   /** By subscription: the router forgets an auto-unsubscribed sub just before handing over its last message. */
   readonly #handlers = new WeakMap<Subscription, InternalHandler>();
@@ -39,10 +41,11 @@ export class InternalClient implements SubOwner {
 
   readonly #local: boolean;
 
-  constructor(cid: number, name: string, router: InternalRouter, local = false) {
+  constructor(cid: number, name: string, account: Account, host: InternalHost, local = false) {
     this.cid = cid;
     this.name = name;
-    this.#router = router;
+    this.account = account;
+    this.#host = host;
     this.#local = local;
   }
 
@@ -66,7 +69,7 @@ export class InternalClient implements SubOwner {
     };
     this.#subs.set(sid, { sub, handler });
     this.#handlers.set(sub, handler);
-    this.#router.addSubscription(sub);
+    this.account.addSubscription(sub);
     return sid;
   }
 
@@ -75,7 +78,7 @@ export class InternalClient implements SubOwner {
     if (e === undefined) return;
     this.#subs.delete(sid);
     this.#handlers.delete(e.sub);
-    this.#router.removeSubscription(e.sub);
+    this.account.removeSubscription(e.sub);
   }
 
   removeSub(sub: Subscription): void {
@@ -95,13 +98,13 @@ export class InternalClient implements SubOwner {
     }
     this.stats.out_msgs++;
     this.stats.out_bytes += body.length;
-    return this.#router.route(this, {
+    return this.account.deliver({
       subject,
       subjectBytes: enc.encode(subject),
       reply: opts.reply !== undefined && opts.reply !== "" ? enc.encode(opts.reply) : null,
       hdrSize,
       payload: body,
-    });
+    }, this);
   }
 
   deliver(sub: Subscription, msg: RoutedMsg): void {
@@ -122,8 +125,8 @@ export class InternalClient implements SubOwner {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const { sub } of this.#subs.values()) this.#router.removeSubscription(sub);
+    for (const { sub } of this.#subs.values()) this.account.removeSubscription(sub);
     this.#subs.clear();
-    this.#router.internalClosed(this);
+    this.#host.internalClosed(this);
   }
 }

@@ -1,27 +1,26 @@
 /**
  * Interest another server announced (routes RS+/RS-, gateways RS+/RS-, leafnodes LS+/LS-): one subscription in
- * this server's sublist per subject and queue group, owned by the connection to that server.
+ * the named account's sublist per subject and queue group, owned by the connection to that server.
  */
+import type { Account } from "../accounts/account.ts";
 import type { SubOwner, Subscription } from "./types.ts";
 
 export interface RemoteSub extends Subscription {
   /** The queue name as bytes, for the frames that name the chosen queue groups. */
   readonly queueBytes: Uint8Array | undefined;
-}
-
-export interface InterestTarget {
-  addSubscription(sub: Subscription): void;
-  removeSubscription(sub: Subscription): void;
+  /** The account the interest is in (its name goes into the frames sent for it). */
+  readonly account: Account;
 }
 
 const enc = new TextEncoder();
 
-export function remoteSub(owner: SubOwner, subject: string, queue: string | undefined, weight = 1): RemoteSub {
-  const key = interestKey(subject, queue);
+export function remoteSub(owner: SubOwner, account: Account, subject: string, queue: string | undefined, weight = 1): RemoteSub {
+  const key = interestKey(account, subject, queue);
   return {
     subject,
     queue,
     queueBytes: queue === undefined ? undefined : enc.encode(queue),
+    account,
     sid: key,
     sidBytes: enc.encode(key),
     owner,
@@ -32,17 +31,18 @@ export function remoteSub(owner: SubOwner, subject: string, queue: string | unde
   };
 }
 
-export function interestKey(subject: string, queue: string | undefined): string {
-  return queue === undefined ? subject : `${subject} ${queue}`;
+/** One key per account, subject and queue group. */
+export function interestKey(account: Account, subject: string, queue: string | undefined): string {
+  return queue === undefined ? `${account.name} ${subject}` : `${account.name} ${subject} ${queue}`;
 }
 
 /**
- * Apply one announcement to `subs` (the connection's view of the peer's interest) and to the server: added
+ * Apply one announcement to `subs` (the connection's view of the peer's interest) and to the account: added
  * interest inserts a subscription, or updates the queue weight of one already there; withdrawn interest
  * removes it.
  */
 export function applyRemoteInterest(
-  server: InterestTarget,
+  account: Account,
   subs: Map<string, RemoteSub>,
   owner: SubOwner,
   added: boolean,
@@ -50,12 +50,12 @@ export function applyRemoteInterest(
   queue: string | undefined,
   weight: number,
 ): void {
-  const key = interestKey(subject, queue);
+  const key = interestKey(account, subject, queue);
   const existing = subs.get(key);
   if (!added) {
     if (existing !== undefined) {
       subs.delete(key);
-      server.removeSubscription(existing);
+      account.removeSubscription(existing);
     }
     return;
   }
@@ -63,7 +63,13 @@ export function applyRemoteInterest(
     existing.weight = weight;
     return;
   }
-  const sub = remoteSub(owner, subject, queue, weight);
+  const sub = remoteSub(owner, account, subject, queue, weight);
   subs.set(key, sub);
-  server.addSubscription(sub);
+  account.addSubscription(sub);
+}
+
+/** Withdraw all of a closed connection's interest. */
+export function dropRemoteInterest(subs: Map<string, RemoteSub>): void {
+  for (const sub of subs.values()) sub.account.removeSubscription(sub);
+  subs.clear();
 }

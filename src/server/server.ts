@@ -6,20 +6,18 @@
 import type { ServerOptions } from "../config/schema.ts";
 import type { ConnHandler, Duplex, Listener, Transport } from "../transport/types.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { Sublist } from "../subjects/sublist.ts";
-import { authenticate, type AuthConfig, type AuthOutcome, authRequired, usesNkeys } from "./auth.ts";
+import type { Account, InterestListener } from "../accounts/account.ts";
+import { AccountRegistry } from "../accounts/registry.ts";
+import { accountsOf, accountUsers, systemAccountOf } from "../accounts/config.ts";
+import { authenticate, type AuthConfig, type AuthOutcome, authRequired, type AuthUser, usesNkeys } from "./auth.ts";
 import { ClientConn } from "./client.ts";
 import type { ClientHost, ServerStats } from "./client_host.ts";
 import type { ConnectOptions } from "./connect.ts";
 import { randomServerId, randomToken } from "./ids.ts";
-import { InternalClient, type InternalRouter } from "./internal.ts";
-import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
+import { InternalClient } from "./internal.ts";
 
 export const VERSION = "2.9.10";
 export const PETREL_VERSION = "0.1.0";
-
-const enc = new TextEncoder();
-const NO_RESPONDERS_HDR = enc.encode("NATS/1.0 503\r\n\r\n");
 
 export interface ServerDeps {
   /** How to listen for clients. Without it the server only takes connections through acceptConnection. */
@@ -27,14 +25,15 @@ export interface ServerDeps {
   logger?: Logger;
 }
 
-export type SubscriptionListener = (sub: Subscription, added: boolean) => void;
+export type SubscriptionListener = InterestListener;
 
-export class Server implements ClientHost, InternalRouter {
+export class Server implements ClientHost {
   options: ServerOptions;
   readonly logger: Logger;
   readonly serverId = randomServerId();
   readonly serverName: string;
-  readonly sublist = new Sublist<Subscription>();
+  /** Every account; `accounts.global` ($G) serves clients of a server without accounts. */
+  readonly accounts: AccountRegistry;
   readonly clients = new Map<number, ClientConn>();
   readonly internals = new Map<number, InternalClient>();
   readonly stats: ServerStats = {
@@ -53,9 +52,10 @@ export class Server implements ClientHost, InternalRouter {
   wsConnectUrls: string[] = [];
   /** Extra INFO fields contributed by extensions (e.g. jetstream: true, domain). */
   readonly infoExtras: Record<string, unknown> = {};
-  readonly subscriptionListeners = new Set<SubscriptionListener>();
+  /** Told of every subscription added to or removed from any account. */
+  readonly subscriptionListeners = new Set<InterestListener>();
   /** Like subscriptionListeners, for interest other servers may learn of (routes, gateways): no `local` subs. */
-  readonly exportListeners = new Set<SubscriptionListener>();
+  readonly exportListeners = new Set<InterestListener>();
   /** Extensions report their monitoring sections here (jetstream, websocket, cluster...). */
   readonly monitorSections = new Map<string, (q?: URLSearchParams) => unknown>();
   readonly #shutdownHooks: (() => Promise<void> | void)[] = [];
@@ -76,6 +76,7 @@ export class Server implements ClientHost, InternalRouter {
     this.logger = deps.logger ?? silentLogger;
     this.#transport = deps.transport;
     this.serverName = options.server_name !== "" ? options.server_name : this.serverId;
+    this.accounts = new AccountRegistry(this, accountsOf(options).keys(), systemAccountOf(options));
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth);
   }
@@ -86,6 +87,7 @@ export class Server implements ClientHost, InternalRouter {
    */
   reload(options: ServerOptions): void {
     this.options = { ...options, host: this.options.host, port: this.options.port };
+    for (const name of accountsOf(options).keys()) this.accounts.ensure(name);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth);
   }
@@ -204,9 +206,14 @@ export class Server implements ClientHost, InternalRouter {
     }
   }
 
-  /** `local`: its subscriptions are not announced to other servers. */
-  createInternalClient(name: string, opts: { local?: boolean } = {}): InternalClient {
-    const c = new InternalClient(this.#nextCid++, name, this, opts.local ?? false);
+  /**
+   * A client inside the server, bound to `account` (default `$G`; created if it does not exist): it
+   * subscribes and publishes within that account only. `local`: its subscriptions are not announced to
+   * other servers.
+   */
+  createInternalClient(name: string, opts: { account?: string; local?: boolean } = {}): InternalClient {
+    const account = opts.account === undefined ? this.accounts.global : this.accounts.ensure(opts.account);
+    const c = new InternalClient(this.#nextCid++, name, account, this, opts.local ?? false);
     this.internals.set(c.cid, c);
     return c;
   }
@@ -265,60 +272,14 @@ export class Server implements ClientHost, InternalRouter {
     }
   }
 
-  // ---- subscriptions and routing ----
+  // ---- accounts ----
 
-  addSubscription(sub: Subscription): void {
-    this.sublist.insert(sub);
-    for (const l of this.subscriptionListeners) l(sub, true);
-    if (sub.local !== true) for (const l of this.exportListeners) l(sub, true);
-  }
-
-  removeSubscription(sub: Subscription): void {
-    if (this.sublist.remove(sub)) {
-      for (const l of this.subscriptionListeners) l(sub, false);
-      if (sub.local !== true) for (const l of this.exportListeners) l(sub, false);
-    }
-  }
-
-  route(from: SubOwner, msg: RoutedMsg): number {
-    const r = this.sublist.match(msg.subject);
-    let n = 0;
-    // Messages that came over a route are delivered locally only: one hop, as in a full mesh.
-    const fromRemote = from.kind === "route" || from.kind === "gateway";
-    for (const sub of r.psubs) {
-      const owner = sub.owner;
-      if (owner === from && !from.echo) continue;
-      if (fromRemote && (owner.kind === "route" || owner.kind === "gateway")) continue;
-      if (sub.filtered && owner.deliveryDenied?.(msg.subject)) continue;
-      this.#deliver(sub, msg);
-      n++;
-    }
-    for (const group of r.qsubs) {
-      const pick = pickQueueMember(group, from, msg.subject, fromRemote);
-      if (pick !== undefined) {
-        this.#deliver(pick, msg);
-        n++;
-      }
-    }
-    return n;
-  }
-
-  #deliver(sub: Subscription, msg: RoutedMsg): void {
-    sub.delivered++;
-    if (sub.max > 0 && sub.delivered >= sub.max) {
-      this.removeSubscription(sub);
-      sub.owner.removeSub(sub);
-    }
-    sub.owner.deliver(sub, msg);
-  }
-
-  noResponders(from: ClientConn, reply: string): void {
-    const r = this.sublist.match(reply);
-    // Only the requester's own plain subscription gets the 503, as in nats-server.
-    const mine = r.psubs.find((s) => s.owner === from);
-    if (mine === undefined) return;
-    const subjectBytes = enc.encode(reply);
-    this.#deliver(mine, { subject: reply, subjectBytes, reply: null, hdrSize: NO_RESPONDERS_HDR.length, payload: NO_RESPONDERS_HDR });
+  /** The account a client binds to: the one its user belongs to, `$G` without one. */
+  accountFor(name: string | undefined): Account {
+    if (name === undefined) return this.accounts.global;
+    const a = this.accounts.get(name);
+    if (a === undefined) throw new Error(`invariant: user bound to unknown account "${name}"`);
+    return a;
   }
 
   scheduleFlush(c: ClientConn): void {
@@ -335,55 +296,24 @@ export class Server implements ClientHost, InternalRouter {
     for (const c of list) c.flush();
   }
 
-  /** Subscriptions of network clients (for /subsz and /connz). */
+  /** Subscriptions in every account (for /varz and /subsz). */
   get numSubscriptions(): number {
-    return this.sublist.count;
+    let n = 0;
+    for (const a of this.accounts) n += a.subscriptionCount;
+    return n;
   }
-}
-
-/** Queue members are chosen nearest first: this server, then the cluster (routes) and leafnodes, then other clusters. */
-function tier(s: Subscription): number {
-  const k = s.owner.kind;
-  return k === "gateway" ? 2 : k === "route" || k === "leaf" ? 1 : 0;
-}
-
-/**
- * One member of a queue group: nearest tier first; within the tier at random, remote members weighted by the
- * number of queue subscribers they stand for (the weight their server announced).
- */
-function pickQueueMember(group: readonly Subscription[], from: SubOwner, subject: string, fromRemote: boolean): Subscription | undefined {
-  const totals = [0, 0, 0];
-  for (const s of group) if (eligibleMember(s, from, subject, fromRemote)) totals[tier(s)] += s.weight ?? 1;
-  const want = totals[0] > 0 ? 0 : totals[1] > 0 ? 1 : totals[2] > 0 ? 2 : -1;
-  if (want < 0) return undefined;
-  let k = Math.random() * totals[want];
-  let last: Subscription | undefined;
-  for (const s of group) {
-    if (tier(s) !== want || !eligibleMember(s, from, subject, fromRemote)) continue;
-    last = s;
-    k -= s.weight ?? 1;
-    if (k < 0) return s;
-  }
-  return last;
-}
-
-function eligibleMember(s: Subscription, from: SubOwner, subject: string, fromRemote: boolean): boolean {
-  const owner = s.owner;
-  if (owner === from && !from.echo) return false;
-  if (fromRemote && (owner.kind === "route" || owner.kind === "gateway")) return false;
-  if (s.filtered && owner.deliveryDenied?.(subject)) return false;
-  return true;
 }
 
 function authConfigOf(options: ServerOptions): AuthConfig | undefined {
   const a = options.authorization;
-  if (a === undefined) return undefined;
+  const inAccounts: AuthUser[] = accountUsers(accountsOf(options));
+  if (a === undefined && inAccounts.length === 0) return undefined;
   return {
-    user: a.user,
-    password: a.password,
-    token: a.token,
-    users: a.users,
-    permissions: a.permissions,
+    user: a?.user,
+    password: a?.password,
+    token: a?.token,
+    users: [...(a?.users ?? []), ...inAccounts],
+    permissions: a?.permissions,
     no_auth_user: options.no_auth_user,
   };
 }

@@ -53,14 +53,14 @@ describe("routes over an unreliable network", () => {
     const onC = c.server.createInternalClient("test");
     onC.subscribe("mem.>", (m) => got.push(new TextDecoder().decode(m.payload)));
     const pubB = b.server.createInternalClient("pub");
-    await waitFor("B sees C's interest", () => b.server.sublist.match("mem.x").psubs.length === 1);
+    await waitFor("B sees C's interest", () => b.server.accounts.global.sublist.match("mem.x").psubs.length === 1);
 
     // The gossiped B-C route and the configured B-A route both drop.
     assert.ok(net.dropBetween("b", "c") > 0);
     assert.ok(net.dropBetween("a", "b") > 0);
     await sleep(20);
     await waitFor("mesh again", () => meshed(nodes), 5000);
-    await waitFor("B sees C's interest again", () => b.server.sublist.match("mem.x").psubs.length === 1);
+    await waitFor("B sees C's interest again", () => b.server.accounts.global.sublist.match("mem.x").psubs.length === 1);
     pubB.publish("mem.x", te.encode("after reset"));
     await waitFor("delivery", () => got.length === 1);
     await sleep(50);

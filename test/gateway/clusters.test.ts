@@ -104,7 +104,7 @@ describe("a two-server east cluster and a one-server west, from conf files", () 
     await n2.flush();
     await nw.flush();
     await waitForGatewayInterest(west!, "jobs", { queue: "g" });
-    await waitFor("e1 knows e2's queue member", () => e1!.server.sublist.match("jobs").qsubs.some((g) => g.some((s) => s.owner.kind === "route")));
+    await waitFor("e1 knows e2's queue member", () => e1!.server.accounts.global.sublist.match("jobs").qsubs.some((g) => g.some((s) => s.owner.kind === "route")));
     for (let i = 0; i < 10; i++) nw.publish("jobs", te.encode(String(i)));
     await qw.until(10);
     await sleep(100);
@@ -112,7 +112,7 @@ describe("a two-server east cluster and a one-server west, from conf files", () 
     assert.equal(q2.msgs.length, 0);
     qw.sub.unsubscribe();
     await nw.flush();
-    await waitFor("west's member gone from e1", () => !e1!.server.sublist.match("jobs").qsubs.some((g) => g.some((s) => s.owner.kind === "gateway")));
+    await waitFor("west's member gone from e1", () => !e1!.server.accounts.global.sublist.match("jobs").qsubs.some((g) => g.some((s) => s.owner.kind === "gateway")));
     for (let i = 0; i < 10; i++) nw.publish("jobs", te.encode(String(i)));
     await q2.until(10);
     await sleep(100);

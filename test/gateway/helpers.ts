@@ -51,7 +51,7 @@ export async function waitForLinks(p: Petrel, names: string[], timeoutMs = 8000,
 
 /** Does `p` hold another cluster's interest in exactly `subject` (and `queue`), as a gateway-owned subscription? */
 export function hasGatewayInterest(p: Petrel, subject: string, queue?: string): boolean {
-  const r = p.server.sublist.match(subject);
+  const r = p.server.accounts.global.sublist.match(subject);
   if (queue === undefined) return r.psubs.some((s) => s.owner.kind === "gateway" && s.subject === subject);
   return r.qsubs.some((g) => g.some((s) => s.owner.kind === "gateway" && s.subject === subject && s.queue === queue));
 }

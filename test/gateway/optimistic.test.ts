@@ -100,7 +100,7 @@ describe("an outbound link in optimistic mode", () => {
 
   it("switches to interest-only on gateway_cmd 2, then sends only announced subjects", async () => {
     fake.send(`INFO {"gateway":"west","gateway_cmd":2,"gateway_cmd_payload":"JEc="}\r\nRS+ $G opt.only\r\nINFO {"gateway":"west","gateway_cmd":3,"gateway_cmd_payload":"JEc="}\r\n`);
-    await waitFor("interest in opt.only", () => east!.server.sublist.match("opt.only").psubs.some((s) => s.owner.kind === "gateway" && s.subject === "opt.only"));
+    await waitFor("interest in opt.only", () => east!.server.accounts.global.sublist.match("opt.only").psubs.some((s) => s.owner.kind === "gateway" && s.subject === "opt.only"));
     assert.equal(await sent("opt.two", "b5"), false);
     assert.ok(await sent("opt.only", "c1"));
   });

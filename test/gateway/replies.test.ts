@@ -31,14 +31,14 @@ describe("gateway replies", () => {
     replies.track("_GR_.WESTxx.srv001._INBOX.a", "_INBOX.a", "WESTxx");
     assert.equal(replies.isTracked("_INBOX.a"), true);
     assert.equal(replies.isTracked("_INBOX.b"), false);
-    server.route(client, msgOn("_INBOX.a"));
+    server.accounts.global.deliver(msgOn("_INBOX.a"), client);
     assert.deepEqual(toWest, ["_GR_.WESTxx.srv001._INBOX.a"]);
   });
 
   it("routes mapped subjects by cluster hash, unwrapping our own", () => {
-    server.route(client, msgOn("_GR_.WESTxx.srv002._INBOX.c"));
-    server.route(client, msgOn("_GR_.EASTxx.srv003._INBOX.d"));
-    server.route(client, msgOn("_GR_.NOBODY.srv004._INBOX.e"));
+    server.accounts.global.deliver(msgOn("_GR_.WESTxx.srv002._INBOX.c"), client);
+    server.accounts.global.deliver(msgOn("_GR_.EASTxx.srv003._INBOX.d"), client);
+    server.accounts.global.deliver(msgOn("_GR_.NOBODY.srv004._INBOX.e"), client);
     assert.deepEqual(toWest, ["_GR_.WESTxx.srv001._INBOX.a", "_GR_.WESTxx.srv002._INBOX.c"]);
     assert.deepEqual(here, ["_INBOX.d"]);
   });
@@ -46,8 +46,8 @@ describe("gateway replies", () => {
   it("forgets tracked replies and its subscriptions on stop", () => {
     replies.stop();
     assert.equal(replies.trackedCount, 0);
-    assert.equal(server.sublist.count, 0);
-    server.route(client, msgOn("_INBOX.a"));
+    assert.equal(server.accounts.global.sublist.count, 0);
+    server.accounts.global.deliver(msgOn("_INBOX.a"), client);
     assert.equal(toWest.length, 2);
   });
 });

@@ -40,7 +40,7 @@ export async function waitLeafs(p: Petrel, n: number, timeoutMs = 5000): Promise
 
 /** Does `p` hold a leafnode peer's interest in `subject` (and `queue`)? */
 export function hasLeafInterest(p: Petrel, subject: string, queue?: string): boolean {
-  const r = p.server.sublist.match(subject);
+  const r = p.server.accounts.global.sublist.match(subject);
   if (queue === undefined) return r.psubs.some((s) => s.owner.kind === "leaf" && s.subject === subject);
   return r.qsubs.some((g) => g.some((s) => s.owner.kind === "leaf" && s.subject === subject && s.queue === queue));
 }

@@ -39,7 +39,7 @@ describe("leaf reconnecting to its hub", () => {
     await waitLeafs(hub2, 1, 5000);
     const nh = await connect({ servers: hub2.clientUrl, reconnect: false });
     conns.push(nh);
-    await waitFor("interest announced again", () => hub2.server.sublist.match("again.x").psubs.some((s) => s.owner.kind === "leaf"), 3000, 10);
+    await waitFor("interest announced again", () => hub2.server.accounts.global.sublist.match("again.x").psubs.some((s) => s.owner.kind === "leaf"), 3000, 10);
     nh.publish("again.x", te.encode("back"));
     assert.equal(td.decode((await got.until(1))[0].data), "back");
   });

@@ -14,9 +14,10 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startServer(layer: OptionLayer = {}, net: MemoryNetworkOptions = {}): Promise<Harness> {
+/** `extra`: options set after the defaults (sections the option layer does not carry yet, such as accounts). */
+export async function startServer(layer: OptionLayer = {}, net: MemoryNetworkOptions = {}, extra: object = {}): Promise<Harness> {
   const { network, transport } = createMemoryTransport(net);
-  const server = new Server(applyDefaults({ host: "127.0.0.1", port: 0, ...layer }), { transport });
+  const server = new Server({ ...applyDefaults({ host: "127.0.0.1", port: 0, ...layer }), ...extra }, { transport });
   await server.start();
   const conns: RawConn[] = [];
   return {

@@ -79,14 +79,14 @@ describe("server: internal clients", () => {
     const c = await h.client();
     c.write("SUB jobs w 1\r\n");
     await sync(c);
-    const before = h.server.sublist.count;
+    const before = h.server.accounts.global.sublist.count;
     const pub = h.server.createInternalClient("producer");
     const N = 40;
     for (let i = 0; i < N; i++) assert.equal(pub.publish("jobs", enc.encode(String(i))), 1);
     await sync(c);
     assert.equal(internalCount + frames(c.text()).length, N);
     ic.unsubscribe(sid);
-    assert.equal(h.server.sublist.count, before - 1);
+    assert.equal(h.server.accounts.global.sublist.count, before - 1);
     internalCount = 0;
     pub.publish("jobs", enc.encode("after"));
     assert.equal(internalCount, 0);
@@ -94,7 +94,7 @@ describe("server: internal clients", () => {
     ic.subscribe("y", () => {});
     assert.equal(ic.subscriptionCount, 2);
     ic.close();
-    assert.equal(h.server.sublist.count, before - 1);
+    assert.equal(h.server.accounts.global.sublist.count, before - 1);
     assert.equal(pub.publish("x.a", enc.encode("")), 0);
     assert.equal(h.server.internals.has(ic.cid), false);
     pub.close();
@@ -110,7 +110,7 @@ describe("server: internal clients", () => {
     for (let i = 0; i < 5; i++) pub.publish("m", new Uint8Array(0));
     assert.equal(n, 2);
     assert.equal(ic.subscriptionCount, 0);
-    assert.equal(h.server.sublist.hasInterest("m"), false);
+    assert.equal(h.server.accounts.global.sublist.hasInterest("m"), false);
     ic.close();
     pub.close();
   });
@@ -121,6 +121,6 @@ describe("server: internal clients", () => {
     ic.subscribe("a", () => {});
     await h2.stop();
     assert.equal(h2.server.internals.size, 0);
-    assert.equal(h2.server.sublist.count, 0);
+    assert.equal(h2.server.accounts.global.sublist.count, 0);
   });
 });

@@ -137,7 +137,7 @@ describe("server: limits", () => {
       c.write("SUB a 1\r\nSUB b 2\r\nSUB c 3\r\n");
       await c.waitFor("-ERR 'maximum subscriptions exceeded'");
       await sync(c);
-      assert.equal(h.server.sublist.count, 2);
+      assert.equal(h.server.accounts.global.sublist.count, 2);
     } finally {
       await h.stop();
     }
@@ -181,7 +181,7 @@ describe("server: limits", () => {
       }
       assert.equal(h.server.stats.slow_consumers, 1);
       assert.equal(h.server.clients.size, 1, "the slow consumer was removed");
-      assert.equal(h.server.sublist.count, 1, "and its subscription with it");
+      assert.equal(h.server.accounts.global.sublist.count, 1, "and its subscription with it");
       assert.equal(frames(fast.text()).length, 40, "other subscribers are not affected");
       h.network.heal();
       await slow.closed;

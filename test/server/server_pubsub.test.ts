@@ -97,13 +97,13 @@ describe("server: pub/sub over the memory transport", () => {
     const sub = await h.client();
     sub.write("SUB auto 1\r\nUNSUB 1 3\r\n");
     await sync(sub);
-    const before = h.server.sublist.count;
+    const before = h.server.accounts.global.sublist.count;
     const pub = await h.client();
     pub.write("PUB auto 1\r\na\r\n".repeat(5));
     await sync(pub);
     await sync(sub);
     assert.equal(frames(sub.text()).length, 3);
-    assert.equal(h.server.sublist.count, before - 1);
+    assert.equal(h.server.accounts.global.sublist.count, before - 1);
     // UNSUB with a max already reached removes at once
     sub.clear();
     sub.write("SUB auto 2\r\n");

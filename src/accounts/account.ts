@@ -1,0 +1,115 @@
+/**
+ * An account: one subject space. It owns the sublist of its subscriptions (clients, internal clients, and
+ * the interest routes, gateways and leafnodes announced for it) and the one router of the server,
+ * `deliver(msg, origin)`: every message, whoever published it or whichever link brought it, is delivered by
+ * the account it belongs to. Nothing outside an account inserts into or removes from its sublist; others
+ * read it through `sublist` (monitoring, interest snapshots).
+ */
+import { Sublist } from "../subjects/sublist.ts";
+import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
+import { isPeerKind, pickQueueMember, reaches } from "./queue_policy.ts";
+
+/** Told of every subscription added to or removed from an account. */
+export type InterestListener = (sub: Subscription, added: boolean, account: Account) => void;
+
+/** Where an account reports changes of its interest (the server's listener sets). */
+export interface AccountHooks {
+  /** Every subscription. */
+  readonly subscriptionListeners: ReadonlySet<InterestListener>;
+  /** Subscriptions other servers may learn of: not `local` ones. */
+  readonly exportListeners: ReadonlySet<InterestListener>;
+}
+
+/** The read side of an account's sublist. */
+export type SublistView = Pick<Sublist<Subscription>, "match" | "hasInterest" | "all" | "count" | "cacheSize" | "genId">;
+
+const enc = new TextEncoder();
+const NO_RESPONDERS_HDR = enc.encode("NATS/1.0 503\r\n\r\n");
+const NO_HOOKS: AccountHooks = { subscriptionListeners: new Set(), exportListeners: new Set() };
+
+export class Account {
+  readonly name: string;
+  /** The name as bytes, for frames that carry it (RS+, RMSG, A+). */
+  readonly nameBytes: Uint8Array;
+  readonly #sublist = new Sublist<Subscription>();
+  readonly #hooks: AccountHooks;
+  /** Which account holds each subscription: a subscription lives in exactly one. */
+  static readonly #home = new WeakMap<Subscription, Account>();
+
+  constructor(name: string, hooks: AccountHooks = NO_HOOKS) {
+    this.name = name;
+    this.nameBytes = enc.encode(name);
+    this.#hooks = hooks;
+  }
+
+  get sublist(): SublistView {
+    return this.#sublist;
+  }
+
+  /** Number of subscriptions in the account (all kinds of owner). */
+  get subscriptionCount(): number {
+    return this.#sublist.count;
+  }
+
+  addSubscription(sub: Subscription): void {
+    const home = Account.#home.get(sub);
+    if (home !== undefined && home !== this) {
+      throw new Error(`invariant: subscription on "${sub.subject}" of account "${home.name}" added to account "${this.name}"`);
+    }
+    Account.#home.set(sub, this);
+    this.#sublist.insert(sub);
+    for (const l of this.#hooks.subscriptionListeners) l(sub, true, this);
+    if (sub.local !== true) for (const l of this.#hooks.exportListeners) l(sub, true, this);
+  }
+
+  removeSubscription(sub: Subscription): void {
+    if (!this.#sublist.remove(sub)) return;
+    Account.#home.delete(sub);
+    for (const l of this.#hooks.subscriptionListeners) l(sub, false, this);
+    if (sub.local !== true) for (const l of this.#hooks.exportListeners) l(sub, false, this);
+  }
+
+  /**
+   * The router: hand `msg` to every subscription of this account that may have it from `origin`, and to one
+   * member of each queue group (for a message a peer server sent, only the groups its frame named in
+   * `queues`). Returns the number of deliveries.
+   */
+  deliver(msg: RoutedMsg, origin: SubOwner, queues?: readonly string[]): number {
+    const r = this.#sublist.match(msg.subject);
+    const subject = msg.subject;
+    let n = 0;
+    for (const sub of r.psubs) {
+      if (!reaches(sub, origin, subject)) continue;
+      this.#deliverTo(sub, msg);
+      n++;
+    }
+    if (r.qsubs.length === 0) return n;
+    const named = isPeerKind(origin.kind);
+    if (named && (queues === undefined || queues.length === 0)) return n;
+    for (const group of r.qsubs) {
+      if (named && !(queues as readonly string[]).includes(group[0].queue as string)) continue;
+      const pick = pickQueueMember(group, origin, subject);
+      if (pick === undefined) continue;
+      this.#deliverTo(pick, msg);
+      n++;
+    }
+    return n;
+  }
+
+  /** A request that found no subscriber: only the requester's own plain subscription gets the 503. */
+  noResponders(requester: SubOwner, reply: string): void {
+    const mine = this.#sublist.match(reply).psubs.find((s) => s.owner === requester);
+    if (mine === undefined) return;
+    this.#deliverTo(mine, { subject: reply, subjectBytes: enc.encode(reply), reply: null, hdrSize: NO_RESPONDERS_HDR.length, payload: NO_RESPONDERS_HDR });
+  }
+
+  /** One delivery, counted against the subscription's auto-unsubscribe limit. */
+  #deliverTo(sub: Subscription, msg: RoutedMsg): void {
+    sub.delivered++;
+    if (sub.max > 0 && sub.delivered >= sub.max) {
+      this.removeSubscription(sub);
+      sub.owner.removeSub(sub);
+    }
+    sub.owner.deliver(sub, msg);
+  }
+}

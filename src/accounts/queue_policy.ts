@@ -1,0 +1,70 @@
+/**
+ * Who may receive a message, by where it came from, and which member of a queue group gets it. One policy
+ * for every origin (client, internal, route, gateway, leafnode), as nats-server 2.9 has it in
+ * processMsgResults:
+ * - a message from a route reaches this server's subscribers and leafnodes only (one hop in a full mesh);
+ * - a message from a gateway never goes back to a gateway (one hop between clusters);
+ * - a message from a leafnode goes everywhere but back to that leafnode;
+ * - a message from a server's peer (route, gateway, leafnode) serves only the queue groups its frame names
+ *   (the peer chose this server for them); a local publish serves every group.
+ * Queue members are chosen nearest first: this server's own, then the cluster's routes, then leafnodes
+ * (nats-server keeps a leaf member as the fallback when a route or local member is there), then other
+ * clusters. Within a rank at random, a remote member weighted by the queue subscribers it stands for.
+ */
+import type { OwnerKind, SubOwner, Subscription } from "../server/types.ts";
+
+/** Rank of a member by who owns it: lower is nearer. */
+export function queueRank(kind: OwnerKind): number {
+  switch (kind) {
+    case "client":
+    case "internal":
+      return 0;
+    case "route":
+      return 1;
+    case "leaf":
+      return 2;
+    default:
+      return 3;
+  }
+}
+
+const RANKS = 4;
+
+/** Links to other servers: their frames name the queue groups they want served here. */
+export function isPeerKind(kind: OwnerKind): boolean {
+  return kind === "route" || kind === "gateway" || kind === "leaf";
+}
+
+/** May a message from `origin` be handed to `sub` (ignoring queue choice)? */
+export function reaches(sub: Subscription, origin: SubOwner, subject: string): boolean {
+  const owner = sub.owner;
+  if (owner === origin && (!origin.echo || isPeerKind(origin.kind))) return false;
+  const to = owner.kind;
+  switch (origin.kind) {
+    case "route":
+      if (to === "route" || to === "gateway") return false;
+      break;
+    case "gateway":
+      if (to === "gateway") return false;
+      break;
+  }
+  return !(sub.filtered && owner.deliveryDenied?.(subject) === true);
+}
+
+/** One member of a queue group for a message from `origin`, or undefined when none may have it. */
+export function pickQueueMember(group: readonly Subscription[], origin: SubOwner, subject: string): Subscription | undefined {
+  const totals = [0, 0, 0, 0];
+  for (const s of group) if (reaches(s, origin, subject)) totals[queueRank(s.owner.kind)] += s.weight ?? 1;
+  let want = 0;
+  while (want < RANKS && totals[want] === 0) want++;
+  if (want === RANKS) return undefined;
+  let k = Math.random() * totals[want];
+  let last: Subscription | undefined;
+  for (const s of group) {
+    if (queueRank(s.owner.kind) !== want || !reaches(s, origin, subject)) continue;
+    last = s;
+    k -= s.weight ?? 1;
+    if (k < 0) return s;
+  }
+  return last;
+}
