@@ -9,6 +9,7 @@ import { connz, parseConnzQuery } from "./connz.ts";
 import { subsz } from "./subsz.ts";
 import { varz, type VarzContext } from "./varz.ts";
 import { rfc3339 } from "./format.ts";
+import { mountDashboard } from "../dashboard/mount.ts";
 
 const ENDPOINTS = ["varz", "connz", "routez", "gatewayz", "leafz", "subsz", "accountz", "jsz", "healthz"];
 
@@ -16,11 +17,8 @@ export function createMonitorApp(s: Server, ctx: VarzContext): Hono {
   const app = new Hono();
   const q = (url: string) => new URL(url).searchParams;
 
-  app.get("/", (c) =>
-    c.html(
-      `<html><head><title>Petrel</title></head><body><h1>Petrel ${s.serverName}</h1><ul>` +
-        ENDPOINTS.map((e) => `<li><a href="/${e}">/${e}</a></li>`).join("") + `</ul></body></html>`,
-    ));
+  // "/" is the live dashboard; it keeps the endpoint index links.
+  mountDashboard(app, s, { endpoints: ENDPOINTS });
   app.get("/varz", (c) => c.json(varz(s, ctx)));
   app.get("/connz", (c) => {
     const parsed = parseConnzQuery(q(c.req.url));
