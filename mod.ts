@@ -74,7 +74,8 @@ async function main(): Promise<void> {
     rt.exit(0);
   }
   if (action === "test") {
-    rt.writeStdout(`nats-server: configuration file ${configFile ?? ""} test is successful\n`);
+    // nats-server's words, on stderr like nats-server.
+    rt.writeStderr(`nats-server: configuration file ${configFile ?? ""} is valid\n`);
     rt.exit(0);
   }
   const write = options.log_file !== undefined

@@ -9,15 +9,15 @@ import {
   type GatewayOptions,
   type JetStreamOptions,
   type LeafNodeOptions,
-  type Permissions,
   type RawConfig,
   type RouteAuthorization,
   type ServerOptions,
-  type SubjectPermission,
   type UserEntry,
   type WebSocketOptions,
 } from "./schema.ts";
 import { parseListen, toBytes, toDurationMs } from "./units.ts";
+import { normalizeUser, permissions } from "./users.ts";
+import { normalizeAccounts } from "./accounts.ts";
 import type { ConfigError, ConfPath, Result, SourceLoc } from "./types.ts";
 
 type Scalars = Omit<ServerOptions, "authorization" | "cluster" | "jetstream" | "gateway" | "websocket" | "leafnodes">;
@@ -31,9 +31,6 @@ export type OptionLayer = Partial<Scalars> & {
   websocket?: Partial<WebSocketOptions>;
   leafnodes?: Partial<LeafNodeOptions>;
 };
-
-const DEFAULT_RESPONSE_MAX = 1;
-const DEFAULT_RESPONSE_EXPIRES_MS = 120_000;
 
 // --- small converters (inputs are already validated by the schema) -----------------------------
 
@@ -57,33 +54,6 @@ function list(v: string | (string | number)[] | undefined): string[] | undefined
 function defined<T extends object>(o: T): T {
   for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
   return o;
-}
-
-type RawPermissions = NonNullable<NonNullable<RawConfig["authorization"]>["permissions"]>;
-type RawSubjectPermission = NonNullable<RawPermissions["publish"]>;
-
-function subjectPermission(v: RawSubjectPermission): SubjectPermission {
-  return defined({ allow: list(v.allow ?? v.allows), deny: list(v.deny ?? v.denies) });
-}
-
-function permissions(p: RawPermissions): Permissions {
-  const out: Permissions = {};
-  const pub = p.publish ?? p.pub ?? p.import;
-  if (pub !== undefined) out.publish = subjectPermission(pub);
-  const sub = p.subscribe ?? p.sub ?? p.export;
-  if (sub !== undefined) out.subscribe = subjectPermission(sub);
-  const resp = p.allow_responses ?? p.allow_resp;
-  if (resp !== undefined) {
-    if (typeof resp === "boolean" || typeof resp === "string") {
-      if (bool(resp)) out.allow_responses = { max: DEFAULT_RESPONSE_MAX, expires: DEFAULT_RESPONSE_EXPIRES_MS };
-    } else {
-      out.allow_responses = {
-        max: resp.max ?? resp.max_msgs ?? resp.max_messages ?? resp.max_responses ?? DEFAULT_RESPONSE_MAX,
-        expires: ms(resp.expires ?? resp.expiration ?? resp.ttl) ?? DEFAULT_RESPONSE_EXPIRES_MS,
-      };
-    }
-  }
-  return out;
 }
 
 type RawRouteAuth = NonNullable<NonNullable<RawConfig["cluster"]>["authorization"]>;
@@ -162,22 +132,34 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       const seen = new Set<string>();
       const users: UserEntry[] = [];
       a.users.forEach((u, i) => {
-        const nkey = str(u.nkey);
-        const name = str(u.user ?? u.username) ?? nkey;
-        if (name === undefined) {
-          err(["authorization", "users", i], `authorization.users[${i}]: a user needs "user" or "nkey"`);
+        const r = normalizeUser(u, fallback);
+        if (!r.ok) {
+          err(["authorization", "users", i], `authorization.users[${i}]: ${r.message}`);
           return;
         }
+        const name = r.user.user;
         if (seen.has(name)) err(["authorization", "users", i], `authorization.users[${i}]: duplicate user "${name}"`);
         seen.add(name);
-        const p = u.permissions ?? u.permission;
-        const perms = p ? permissions(p) : fallback;
-        users.push(defined({ user: name, password: str(u.password ?? u.pass), nkey, permissions: perms }));
+        users.push(r.user);
       });
       auth.users = users;
     }
     layer.authorization = auth;
   }
+
+  const acc = normalizeAccounts({
+    accounts: raw.accounts,
+    system_account: raw.system_account,
+    system: raw.system,
+    no_auth_user: layer.no_auth_user,
+    authorization: layer.authorization,
+  });
+  for (const e of acc.errors) {
+    const loc = ctx.locate(e.path);
+    errors.push({ file: loc.file, line: loc.line, key: e.path.join("."), message: e.message });
+  }
+  if (acc.layer.accounts !== undefined) layer.accounts = acc.layer.accounts;
+  if (acc.layer.system_account !== undefined) layer.system_account = acc.layer.system_account;
 
   if (raw.cluster) {
     const c = raw.cluster;
@@ -247,13 +229,11 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       handshake_timeout: ms(ws.handshake_timeout),
       advertise: str(ws.advertise),
     });
+    // Fail closed (not_implemented.ts): nats-server refuses a websocket block without tls unless no_tls is
+    // true, and Petrel has no WebSocket TLS yet, so the only accepted form is an explicit no_tls: true.
     if (layer.websocket.no_tls !== true) {
-      const loc = ctx.locate([raw.websocket ? "websocket" : "ws"]);
-      warnings.push({
-        ...loc,
-        key: "websocket",
-        message: "websocket: TLS is not supported by Petrel yet; serving plain WebSocket (nats-server needs no_tls: true here)",
-      });
+      const key = raw.websocket ? "websocket" : "ws";
+      err([key], `${key}: TLS for WebSocket is not implemented by Petrel yet; set no_tls: true to serve plain WebSocket (nats-server also requires tls {} or no_tls: true)`);
     }
   }
 
@@ -325,6 +305,8 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
   if (l.pid_file !== undefined) opts.pid_file = l.pid_file;
   if (l.ports_file_dir !== undefined) opts.ports_file_dir = l.ports_file_dir;
   if (l.no_auth_user !== undefined) opts.no_auth_user = l.no_auth_user;
+  if (l.accounts !== undefined) opts.accounts = l.accounts;
+  if (l.system_account !== undefined) opts.system_account = l.system_account;
   if (l.authorization) {
     const a = l.authorization;
     opts.authorization = defined({

@@ -114,7 +114,7 @@ export const permissionsSchema = block(
   "permissions { publish, subscribe, allow_responses }",
 );
 
-const userSchema = block(
+export const userSchema = block(
   {
     user: opt(confString),
     username: opt(confString),
@@ -122,6 +122,7 @@ const userSchema = block(
     pass: opt(confString),
     permissions: opt(permissionsSchema),
     permission: opt(permissionsSchema),
+    authorization: opt(permissionsSchema),
     nkey: opt(confString),
     account: unsupported,
     allowed_connection_types: unsupported,
@@ -260,6 +261,112 @@ export const jetstreamSchema = z.preprocess(
   ),
 );
 
+// --- accounts ----------------------------------------------------------------------------------
+
+const RESPONSE_TYPE_WORDS = new Set(["single", "singleton", "stream", "chunk", "chunked"]);
+
+export const confResponseType = z.custom<string>(
+  (v) => typeof v === "string" && RESPONSE_TYPE_WORDS.has(v.toLowerCase()),
+  { error: 'a response type ("singleton", "stream" or "chunked")' },
+);
+/** A Go duration string only, as nats-server requires for response thresholds. */
+export const confGoDuration = z.custom<string>(
+  (v) => typeof v === "string" && (parseGoDuration(v) ?? -1) >= 0,
+  { error: 'a duration string (e.g. "2s")' },
+);
+const confSubject = z.custom<string>((v) => typeof v === "string" && v !== "", { error: "a subject" });
+const confName = z.custom<string | number>(
+  (v) => (typeof v === "string" && v !== "") || (typeof v === "number" && Number.isFinite(v)),
+  { error: "an account name" },
+);
+/** JetStream limits are plain numbers (sizes with suffixes), as nats-server reads them. */
+const confLimit = z.custom<number | string>((v) => toBytes(v) !== undefined, { error: "a number or a size (e.g. 1G)" });
+
+const accountExportEntry = block(
+  {
+    stream: opt(confSubject),
+    service: opt(confSubject),
+    accounts: opt(z.array(confName, { error: "a list of account names" })),
+    response_type: opt(confResponseType),
+    response: opt(confResponseType),
+    response_threshold: opt(confGoDuration),
+    threshold: opt(confGoDuration),
+    response_max_time: opt(confGoDuration),
+    response_time: opt(confGoDuration),
+  },
+  "an export { stream | service, accounts, response_type }",
+);
+
+const importSourceSchema = block(
+  { account: opt(confName), subject: opt(confSubject) },
+  "{ account, subject }",
+  "an account map { account, subject }",
+);
+
+const accountImportEntry = block(
+  {
+    stream: opt(importSourceSchema),
+    service: opt(importSourceSchema),
+    prefix: opt(confSubject),
+    to: opt(confSubject),
+  },
+  "an import { stream | service: { account, subject }, prefix, to }",
+);
+
+const ACCOUNT_JS_WORDS: Record<string, boolean> = { enabled: true, enable: true, disabled: false, disable: false };
+
+// `jetstream: enabled | disabled | true | false | { limits }` inside an account.
+export const accountJetStreamSchema = z.preprocess(
+  (v) => {
+    if (typeof v === "boolean") return { enabled: v };
+    if (typeof v === "string" && Object.hasOwn(ACCOUNT_JS_WORDS, v.toLowerCase())) {
+      return { enabled: ACCOUNT_JS_WORDS[v.toLowerCase()] };
+    }
+    return v;
+  },
+  block(
+    {
+      enabled: opt(confBool),
+      max_memory: opt(confLimit),
+      max_mem: opt(confLimit),
+      mem: opt(confLimit),
+      memory: opt(confLimit),
+      max_store: opt(confLimit),
+      max_file: opt(confLimit),
+      max_disk: opt(confLimit),
+      store: opt(confLimit),
+      disk: opt(confLimit),
+      max_streams: opt(confLimit),
+      streams: opt(confLimit),
+      max_consumers: opt(confLimit),
+      consumers: opt(confLimit),
+    },
+    "jetstream { max_mem, max_file, max_streams, max_consumers }",
+    '"enabled", "disabled", a boolean or a map { max_mem, max_file, max_streams, max_consumers }',
+  ),
+);
+
+export const accountSchema = block(
+  {
+    users: opt(z.array(userSchema, { error: "a list of users" })),
+    exports: opt(z.array(accountExportEntry, { error: "a list of exports" })),
+    imports: opt(z.array(accountImportEntry, { error: "a list of imports" })),
+    jetstream: opt(accountJetStreamSchema),
+    default_permissions: opt(permissionsSchema),
+  },
+  "an account { users, exports, imports, jetstream }",
+);
+
+// `accounts: [A, B]` (names only) is the short form of `accounts { A: {}, B: {} }`. Duplicate names in the
+// list form are reported by accounts.ts before this runs.
+export const accountsSchema = z.preprocess(
+  (v) =>
+    Array.isArray(v) && v.every((x) => typeof x === "string" || typeof x === "number")
+      ? Object.fromEntries(v.map((x) => [String(x), {}]))
+      : v,
+  z.record(z.string(), accountSchema, { error: "a map of accounts { NAME: { users, exports, imports } } or a list of names" }),
+);
+
 export const websocketSchema = block(
   {
     ...listenKeys,
@@ -352,10 +459,10 @@ export const rawConfigSchema = block(
     ws: opt(websocketSchema),
     leafnodes: opt(leafnodesSchema),
     leaf: opt(leafnodesSchema),
+    accounts: opt(accountsSchema),
+    system_account: opt(confName),
+    system: opt(confName),
     // Known to nats-server, not implemented by Petrel yet.
-    accounts: unsupported,
-    system_account: unsupported,
-    system: unsupported,
     no_system_account: unsupported,
     mappings: unsupported,
     maps: unsupported,

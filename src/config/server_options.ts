@@ -1,26 +1,9 @@
 // The options a Petrel server runs with: nats-server's key names, every default applied,
 // durations in milliseconds, sizes in bytes. Produced by normalize.ts from a file and/or flags.
 
-export interface SubjectPermission {
-  allow?: string[];
-  deny?: string[];
-}
-
-export interface Permissions {
-  publish?: SubjectPermission;
-  subscribe?: SubjectPermission;
-  /** Reply-subject permissions; `expires` in ms (0 = no expiry). */
-  allow_responses?: { max: number; expires: number };
-}
-
-export interface UserEntry {
-  /** The user name; for an nkey user, its public key. */
-  user: string;
-  password?: string;
-  /** Public nkey ("U..."): the client proves it by signing the INFO nonce. */
-  nkey?: string;
-  permissions?: Permissions;
-}
+// Users and permissions share their schema with accounts (account_options.ts): types come from the zod schemas.
+export type { Permissions, SubjectPermission, UserEntry } from "./account_options.ts";
+import type { AccountsOptions, Permissions, UserEntry } from "./account_options.ts";
 
 export interface AuthorizationOptions {
   user?: string;
@@ -132,8 +115,13 @@ export interface ServerOptions {
   log_file?: string;
   pid_file?: string;
   ports_file_dir?: string;
+  /** A user (in `authorization.users` or an account) that clients without credentials are bound to. */
   no_auth_user?: string;
   authorization?: AuthorizationOptions;
+  /** `accounts {}`: name -> users, exports, imports, JetStream limits (see account_options.ts). */
+  accounts?: AccountsOptions;
+  /** The system account's name when set in the file (default "$SYS", created implicitly). */
+  system_account?: string;
   cluster?: ClusterOptions;
   jetstream?: JetStreamOptions;
   gateway?: GatewayOptions;

@@ -4,6 +4,8 @@
 
 import { z } from "zod";
 import { type RawConfig, rawConfigSchema, unsupported } from "./schema.ts";
+import { notImplementedAt, notImplementedMessage } from "./not_implemented.ts";
+import { accountListErrors } from "./accounts.ts";
 import {
   type ConfigError,
   type ConfMap,
@@ -28,7 +30,8 @@ export interface ValidatedConfig {
 export function validateConfig(parsed: ParsedConfig): Result<ValidatedConfig, ConfigError[]> {
   const locs = new Map<string, SourceLoc>();
   const warnings: ConfigError[] = [];
-  const canonical = canonicalize(parsed, rawConfigSchema, parsed.value, [], [], locs, warnings);
+  const refused: ConfigError[] = [];
+  const canonical = canonicalize(parsed, rawConfigSchema, parsed.value, [], [], locs, { warnings, refused });
   const locate = (path: ConfPath): SourceLoc => {
     for (let n = path.length; n > 0; n--) {
       const loc = locs.get(pathKey(path.slice(0, n)));
@@ -36,10 +39,11 @@ export function validateConfig(parsed: ParsedConfig): Result<ValidatedConfig, Co
     }
     return { file: parsed.file, line: 0 };
   };
+  const listErrors = accountListErrors(canonical, locate);
   const result = rawConfigSchema.safeParse(canonical);
-  if (!result.success) {
-    return { ok: false, error: issuesToErrors(result.error.issues, canonical, locate) };
-  }
+  const schemaErrors = result.success ? [] : issuesToErrors(result.error.issues, canonical, locate);
+  const errors = [...refused, ...listErrors, ...schemaErrors];
+  if (!result.success || errors.length > 0) return { ok: false, error: errors };
   return { ok: true, value: { raw: result.data, file: parsed.file, locate, warnings } };
 }
 
@@ -95,6 +99,15 @@ function shapeFor(schema: z.ZodType, value: ConfValue): Shape | undefined {
   return undefined;
 }
 
+/** The value schema of a record (a map keyed by names, e.g. accounts), looking through wrappers. */
+function recordValueFor(schema: z.ZodType, value: ConfValue): z.ZodType | undefined {
+  if (!isConfMap(value)) return undefined;
+  if (schema instanceof z.ZodOptional) return recordValueFor(schema.unwrap() as z.ZodType, value);
+  if (schema instanceof z.ZodPipe) return recordValueFor(schema.out as z.ZodType, value);
+  if (schema instanceof z.ZodRecord) return schema.valueType as z.ZodType;
+  return undefined;
+}
+
 function elementFor(schema: z.ZodType): z.ZodType | undefined {
   if (schema instanceof z.ZodOptional) return elementFor(schema.unwrap() as z.ZodType);
   if (schema instanceof z.ZodPipe) return elementFor(schema.out as z.ZodType);
@@ -102,9 +115,16 @@ function elementFor(schema: z.ZodType): z.ZodType | undefined {
   return undefined;
 }
 
+interface Findings {
+  warnings: ConfigError[];
+  /** Keys Petrel does not implement and must not ignore (not_implemented.ts). */
+  refused: ConfigError[];
+}
+
 /**
- * Copy the value with known keys lower-cased, record locations under canonical paths, and warn about
- * unknown and unsupported keys. Keys referenced as `$VAR` are variables, not options: no warning.
+ * Copy the value with known keys lower-cased, record locations under canonical paths, warn about unknown
+ * and unsupported keys, refuse not-implemented ones. Keys referenced as `$VAR` are variables, not options.
+ * Names in a record (account names) keep their case.
  */
 function canonicalize(
   parsed: ParsedConfig,
@@ -113,17 +133,33 @@ function canonicalize(
   origPath: ConfPath,
   path: ConfPath,
   locs: Map<string, SourceLoc>,
-  warnings: ConfigError[],
+  found: Findings,
 ): ConfValue {
+  const { warnings, refused } = found;
   const loc = parsed.locs.get(pathKey(origPath));
   if (loc && path.length > 0) locs.set(pathKey(path), loc);
+  const recordValue = recordValueFor(schema, value);
+  if (recordValue && isConfMap(value)) {
+    const out: ConfMap = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = canonicalize(parsed, recordValue, v, [...origPath, k], [...path, k], locs, found);
+    }
+    return out;
+  }
   const shape = shapeFor(schema, value);
   if (shape && isConfMap(value)) {
     const out: ConfMap = {};
     for (const [k, v] of Object.entries(value)) {
       const lower = k.toLowerCase();
-      const known = Object.hasOwn(shape, k) ? k : Object.hasOwn(shape, lower) ? lower : undefined;
       const childOrig = [...origPath, k];
+      const notImplemented = notImplementedAt([...path, lower]);
+      if (notImplemented !== undefined) {
+        const at = parsed.locs.get(pathKey(childOrig)) ?? loc ?? { file: parsed.file, line: 0 };
+        const key = pathLabel([...path, k]);
+        refused.push({ ...at, key, message: notImplementedMessage(key, notImplemented) });
+        continue;
+      }
+      const known = Object.hasOwn(shape, k) ? k : Object.hasOwn(shape, lower) ? lower : undefined;
       if (known === undefined) {
         if (!parsed.usedVariables.has(pathKey(childOrig))) {
           const at = parsed.locs.get(pathKey(childOrig)) ?? loc ?? { file: parsed.file, line: 0 };
@@ -139,13 +175,13 @@ function canonicalize(
         warnings.push({ ...at, key, message: `"${key}" is not supported by Petrel yet (ignored)` });
         continue;
       }
-      out[known] = canonicalize(parsed, child, v, childOrig, [...path, known], locs, warnings);
+      out[known] = canonicalize(parsed, child, v, childOrig, [...path, known], locs, found);
     }
     return out;
   }
   const element = elementFor(schema);
   if (element && Array.isArray(value)) {
-    return value.map((v, i) => canonicalize(parsed, element, v, [...origPath, i], [...path, i], locs, warnings));
+    return value.map((v, i) => canonicalize(parsed, element, v, [...origPath, i], [...path, i], locs, found));
   }
   return value;
 }

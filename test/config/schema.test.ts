@@ -74,7 +74,7 @@ log_file: "/var/log/petrel.log"
 pid_file: /run/petrel.pid
 ports_file_dir: /tmp
 no_auth_user: guest
-authorization { timeout: 0.5 }
+authorization { timeout: 0.5, users: [{user: guest}] }
 `);
     assert.deepEqual(warnings, []);
     assert.equal(o.server_name, "hub-1");
@@ -217,11 +217,11 @@ describe("options: warnings", () => {
     assert.deepEqual(warnings, []);
   });
 
-  it("warns about accepted but unsupported keys (accounts, tls)", () => {
-    const { warnings } = options("accounts { A: { users: [{user: a}] } }\ntls { cert_file: x }");
+  it("warns about accepted but unsupported tuning keys", () => {
+    const { warnings } = options("port: 1\nsyslog: true\njetstream { unique_tag: az }");
     assert.deepEqual(warnings, [
-      'petrel.conf:1: "accounts" is not supported by Petrel yet (ignored)',
-      'petrel.conf:2: "tls" is not supported by Petrel yet (ignored)',
+      'petrel.conf:2: "syslog" is not supported by Petrel yet (ignored)',
+      'petrel.conf:3: "jetstream.unique_tag" is not supported by Petrel yet (ignored)',
     ]);
   });
 });
@@ -381,15 +381,16 @@ describe("options: cluster, gateway, jetstream, websocket, leafnodes", () => {
     };
     assert.deepEqual(options(`websocket ${ws}`).options.websocket, expected);
     assert.deepEqual(options(`ws ${ws}`).options.websocket, expected);
-    const { warnings } = options("websocket { port: 8080 }");
-    assert.match(warnings[0], /petrel\.conf:1: websocket: TLS is not supported/);
+    const e = errorOf("port: 1\nwebsocket { port: 8080 }");
+    assert.equal(e.line, 2);
+    assert.match(e.message, /websocket: TLS for WebSocket is not implemented by Petrel yet; set no_tls: true/);
   });
 
   it("reads leafnodes (and its leaf alias)", () => {
     const leaf = `{
   listen: 7422
   remotes = [
-    {url: "nats-leaf://hub:7422", account: A, credentials: "/c/a.creds"}
+    {url: "nats-leaf://hub:7422"}
     {urls: ["nats-leaf://h1:7422", "nats-leaf://h2:7422"]}
   ]
 }`;
@@ -398,13 +399,13 @@ describe("options: cluster, gateway, jetstream, websocket, leafnodes", () => {
       port: 7422,
       no_advertise: false,
       remotes: [
-        { urls: ["nats-leaf://hub:7422"], account: "A", credentials: "/c/a.creds" },
+        { urls: ["nats-leaf://hub:7422"] },
         { urls: ["nats-leaf://h1:7422", "nats-leaf://h2:7422"] },
       ],
     };
     assert.deepEqual(options(`leafnodes ${leaf}`).options.leafnodes, expected);
     assert.deepEqual(options(`leaf ${leaf}`).options.leafnodes, expected);
-    assert.match(errorOf("leafnodes { remotes: [ {account: A} ] }").message, /leafnodes\.remotes\[0\]/);
+    assert.match(errorOf("leafnodes { remotes: [ {no_advertise: true} ] }").message, /leafnodes\.remotes\[0\]/);
   });
 });
 

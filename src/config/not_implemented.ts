@@ -1,0 +1,117 @@
+// The ONE list of configuration keys nats-server accepts that Petrel does not implement yet and that must not
+// be ignored: security (TLS, operator/JWT, authorization in places not enforced yet, account features that
+// would otherwise silently widen or narrow what crosses an account boundary). A file that sets one of them
+// refuses to start, naming the key, its file and line — never "warn and run unprotected".
+//
+// When you implement one: give the key its real schema in schema.ts (and normalize.ts), then delete its entry
+// here. Keys that are safe to ignore (tuning) stay `unsupported` in schema.ts and only warn.
+//
+// Path syntax: canonical (lower-case) key names joined by ".", "[]" for any list item, "*" for any map key
+// (account names). `ws` and `leaf` are matched as their aliases `websocket` and `leafnodes`.
+
+import type { ConfPath } from "./types.ts";
+
+export interface NotImplementedKey {
+  path: string;
+  /** What the key turns on, for the error text. */
+  what: string;
+  /** The engineer expected to implement it (and delete the entry). */
+  owner: "tls" | "accounts" | "acconfig" | "jsacc";
+}
+
+export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
+  // --- TLS (tls) ---
+  { path: "tls", what: "TLS for client connections", owner: "tls" },
+  { path: "allow_non_tls", what: "mixed TLS/plain client connections", owner: "tls" },
+  { path: "https", what: "HTTPS monitoring", owner: "tls" },
+  { path: "https_port", what: "HTTPS monitoring", owner: "tls" },
+  { path: "ocsp", what: "OCSP stapling", owner: "tls" },
+  { path: "cluster.tls", what: "TLS for routes", owner: "tls" },
+  { path: "gateway.tls", what: "TLS for gateways", owner: "tls" },
+  { path: "gateway.gateways[].tls", what: "TLS for gateways", owner: "tls" },
+  { path: "websocket.tls", what: "TLS for WebSocket", owner: "tls" },
+  { path: "leafnodes.tls", what: "TLS for leafnodes", owner: "tls" },
+  { path: "leafnodes.remotes[].tls", what: "TLS for leafnode remotes", owner: "tls" },
+  // --- operator / JWT (tls) ---
+  { path: "operator", what: "operator (JWT) mode", owner: "tls" },
+  { path: "operators", what: "operator (JWT) mode", owner: "tls" },
+  { path: "trusted", what: "trusted operator keys", owner: "tls" },
+  { path: "trusted_keys", what: "trusted operator keys", owner: "tls" },
+  { path: "resolver", what: "the account JWT resolver", owner: "tls" },
+  { path: "resolver_preload", what: "preloaded account JWTs", owner: "tls" },
+  { path: "resolver_tls", what: "TLS for the account resolver", owner: "tls" },
+  // --- authorization not enforced yet (accounts) ---
+  { path: "websocket.authorization", what: "WebSocket authorization", owner: "accounts" },
+  { path: "websocket.no_auth_user", what: "WebSocket no_auth_user", owner: "accounts" },
+  { path: "websocket.jwt_cookie", what: "WebSocket JWT cookie authentication", owner: "accounts" },
+  { path: "leafnodes.authorization", what: "leafnode authorization", owner: "accounts" },
+  { path: "leafnodes.remotes[].account", what: "binding a leafnode remote to an account", owner: "accounts" },
+  { path: "leafnodes.remotes[].local", what: "binding a leafnode remote to an account", owner: "accounts" },
+  { path: "leafnodes.remotes[].credentials", what: "leafnode remote credentials", owner: "accounts" },
+  { path: "leafnodes.remotes[].creds", what: "leafnode remote credentials", owner: "accounts" },
+  { path: "leafnodes.remotes[].deny_imports", what: "leafnode remote permissions", owner: "accounts" },
+  { path: "leafnodes.remotes[].deny_exports", what: "leafnode remote permissions", owner: "accounts" },
+  { path: "cluster.authorization.users", what: "multiple route users", owner: "accounts" },
+  { path: "gateway.authorization.users", what: "multiple gateway users", owner: "accounts" },
+  { path: "cluster.permissions", what: "route import/export permissions", owner: "accounts" },
+  { path: "authorization.nkeys", what: "the nkeys list", owner: "accounts" },
+  { path: "authorization.auth_callout", what: "auth callout", owner: "accounts" },
+  { path: "authorization.users[].allowed_connection_types", what: "per-user connection types", owner: "accounts" },
+  { path: "authorization.users[].connection_types", what: "per-user connection types", owner: "accounts" },
+  { path: "authorization.users[].clients", what: "per-user connection types", owner: "accounts" },
+  // --- account features (accounts / jsacc) ---
+  { path: "accounts.*.users[].allowed_connection_types", what: "per-user connection types", owner: "accounts" },
+  { path: "accounts.*.users[].connection_types", what: "per-user connection types", owner: "accounts" },
+  { path: "accounts.*.users[].clients", what: "per-user connection types", owner: "accounts" },
+  { path: "accounts.*.nkey", what: "account nkeys", owner: "accounts" },
+  { path: "accounts.*.mappings", what: "account subject mappings", owner: "accounts" },
+  { path: "accounts.*.maps", what: "account subject mappings", owner: "accounts" },
+  { path: "accounts.*.limits", what: "account connection/subscription/payload limits", owner: "accounts" },
+  { path: "accounts.*.exports[].latency", what: "service latency tracking", owner: "accounts" },
+  { path: "accounts.*.exports[].account_token_position", what: "account token position in exports", owner: "accounts" },
+  { path: "accounts.*.imports[].share", what: "sharing requester information with a service", owner: "accounts" },
+  { path: "accounts.*.jetstream.max_bytes_required", what: "JetStream account limit", owner: "jsacc" },
+  { path: "accounts.*.jetstream.max_stream_bytes", what: "JetStream account limit", owner: "jsacc" },
+  { path: "accounts.*.jetstream.max_bytes", what: "JetStream account limit", owner: "jsacc" },
+  { path: "accounts.*.jetstream.mem_max_stream_bytes", what: "JetStream account limit", owner: "jsacc" },
+  { path: "accounts.*.jetstream.memory_max_stream_bytes", what: "JetStream account limit", owner: "jsacc" },
+  { path: "accounts.*.jetstream.disk_max_stream_bytes", what: "JetStream account limit", owner: "jsacc" },
+  { path: "accounts.*.jetstream.store_max_stream_bytes", what: "JetStream account limit", owner: "jsacc" },
+  { path: "accounts.*.jetstream.max_ack_pending", what: "JetStream account limit", owner: "jsacc" },
+  // --- JetStream encryption at rest ---
+  { path: "jetstream.key", what: "JetStream encryption at rest", owner: "jsacc" },
+  { path: "jetstream.ek", what: "JetStream encryption at rest", owner: "jsacc" },
+  { path: "jetstream.encryption_key", what: "JetStream encryption at rest", owner: "jsacc" },
+  { path: "jetstream.cipher", what: "JetStream encryption at rest", owner: "jsacc" },
+];
+
+const ALIASES: Record<string, string> = { ws: "websocket", leaf: "leafnodes" };
+
+function patternOf(path: ConfPath): string[] {
+  return path.map((p, i) => {
+    if (typeof p === "number") return "[]";
+    const k = p.toLowerCase();
+    return i === 0 ? (ALIASES[k] ?? k) : k;
+  });
+}
+
+function split(pattern: string): string[] {
+  return pattern.replace(/\[\]/g, ".[]").split(".");
+}
+
+const TABLE = NOT_IMPLEMENTED.map((k) => ({ key: k, parts: split(k.path) }));
+
+/** The entry refusing this canonical key path, if any. */
+export function notImplementedAt(path: ConfPath): NotImplementedKey | undefined {
+  const parts = patternOf(path);
+  for (const { key, parts: want } of TABLE) {
+    if (want.length !== parts.length) continue;
+    if (want.every((w, i) => w === parts[i] || (w === "*" && parts[i] !== "[]"))) return key;
+  }
+  return undefined;
+}
+
+/** The refusal text for a key (its label as written, e.g. "cluster.tls"). */
+export function notImplementedMessage(label: string, k: NotImplementedKey): string {
+  return `${label}: ${k.what} is not implemented by Petrel yet; refusing to start without it (remove "${label}" to run without it)`;
+}

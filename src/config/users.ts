@@ -1,0 +1,86 @@
+// Users and permissions from a validated raw file to typed options: one converter for `authorization.users`
+// and for the users of every account, so both read the same spellings and obey the same rules
+// (a user has "user" or an nkey, an nkey user has no password, an nkey is a valid public user key).
+
+import { fromPublic } from "@nats-io/nkeys";
+import type { Permissions, SubjectPermission, UserEntry } from "./account_options.ts";
+import type { RawConfig } from "./schema.ts";
+import { toDurationMs } from "./units.ts";
+
+type RawAuthorization = NonNullable<RawConfig["authorization"]>;
+export type RawPermissions = NonNullable<RawAuthorization["permissions"]>;
+type RawSubjectPermission = NonNullable<RawPermissions["publish"]>;
+export type RawUser = NonNullable<RawAuthorization["users"]>[number];
+
+const DEFAULT_RESPONSE_MAX = 1;
+const DEFAULT_RESPONSE_EXPIRES_MS = 120_000;
+
+function list(v: string | (string | number)[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return typeof v === "string" ? [v] : v.map(String);
+}
+
+function isTrue(v: boolean | string): boolean {
+  return typeof v === "boolean" ? v : ["true", "yes", "on"].includes(v.toLowerCase());
+}
+
+function subjectPermission(v: RawSubjectPermission): SubjectPermission {
+  const out: SubjectPermission = {};
+  const allow = list(v.allow ?? v.allows);
+  const deny = list(v.deny ?? v.denies);
+  if (allow !== undefined) out.allow = allow;
+  if (deny !== undefined) out.deny = deny;
+  return out;
+}
+
+export function permissions(p: RawPermissions): Permissions {
+  const out: Permissions = {};
+  const pub = p.publish ?? p.pub ?? p.import;
+  if (pub !== undefined) out.publish = subjectPermission(pub);
+  const sub = p.subscribe ?? p.sub ?? p.export;
+  if (sub !== undefined) out.subscribe = subjectPermission(sub);
+  const resp = p.allow_responses ?? p.allow_resp;
+  if (resp !== undefined) {
+    if (typeof resp === "boolean" || typeof resp === "string") {
+      if (isTrue(resp)) out.allow_responses = { max: DEFAULT_RESPONSE_MAX, expires: DEFAULT_RESPONSE_EXPIRES_MS };
+    } else {
+      const expires = resp.expires ?? resp.expiration ?? resp.ttl;
+      out.allow_responses = {
+        max: resp.max ?? resp.max_msgs ?? resp.max_messages ?? resp.max_responses ?? DEFAULT_RESPONSE_MAX,
+        expires: (expires === undefined ? undefined : toDurationMs(expires)) ?? DEFAULT_RESPONSE_EXPIRES_MS,
+      };
+    }
+  }
+  return out;
+}
+
+/** Is this a valid public user nkey ("U" + checksum), as nats-server requires for nkey users? */
+export function isPublicUserKey(key: string): boolean {
+  if (!key.startsWith("U")) return false;
+  try {
+    fromPublic(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One user entry; `fallback` = the block's default permissions for users without their own. */
+export function normalizeUser(u: RawUser, fallback: Permissions | undefined): { ok: true; user: UserEntry } | { ok: false; message: string } {
+  const nkey = u.nkey === undefined ? undefined : String(u.nkey);
+  const name = u.user ?? u.username;
+  const password = u.password ?? u.pass;
+  if (nkey !== undefined) {
+    if (!isPublicUserKey(nkey)) return { ok: false, message: `not a valid public nkey for a user: "${nkey}"` };
+    if (name !== undefined || password !== undefined) return { ok: false, message: "nkey users do not take usernames or passwords" };
+  } else if (name === undefined) {
+    return { ok: false, message: 'a user needs "user" or "nkey"' };
+  }
+  const user: UserEntry = { user: nkey ?? String(name) };
+  if (password !== undefined) user.password = String(password);
+  if (nkey !== undefined) user.nkey = nkey;
+  const p = u.permissions ?? u.permission ?? u.authorization;
+  const perms = p ? permissions(p) : fallback;
+  if (perms !== undefined) user.permissions = perms;
+  return { ok: true, user };
+}

@@ -1,0 +1,84 @@
+// Fail closed: every key listed in src/config/not_implemented.ts stops start-up with an error naming the key,
+// its file and line — in conf and YAML, at every depth — while tuning keys only warn. The table is read from
+// the module itself, so deleting an entry (when it gets implemented) removes its case here too.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { loadConfigText } from "../../src/config/load.ts";
+import { NOT_IMPLEMENTED, notImplementedAt } from "../../src/config/not_implemented.ts";
+import { loadServerOptions } from "../../src/cli/load_options.ts";
+
+function load(text: string, file = "petrel.conf") {
+  return loadConfigText(text, file, { readFile: () => undefined, env: () => undefined });
+}
+
+/** A conf text (JSON, which nats-server's syntax accepts) setting exactly the key at `pattern`, on line 1. */
+function confSetting(pattern: string): { text: string; label: string } {
+  const parts = pattern.replace(/\[\]/g, ".[]").split(".");
+  let value: unknown = "x";
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const p = parts[i];
+    if (p === "[]") value = [value];
+    else if (p === "*") value = { ACC: value };
+    else value = { [p]: value };
+  }
+  const label = parts.map((p) => (p === "[]" ? "[0]" : p === "*" ? "ACC" : p)).reduce((acc, p, i) =>
+    p === "[0]" ? acc + p : i === 0 ? p : `${acc}.${p}`, "");
+  return { text: JSON.stringify(value), label };
+}
+
+describe("fail closed: not implemented keys refuse to start", () => {
+  for (const entry of NOT_IMPLEMENTED) {
+    it(`${entry.path} (${entry.owner})`, () => {
+      const { text, label } = confSetting(entry.path);
+      const r = load(text);
+      if (r.ok) assert.fail(`${entry.path} was accepted: ${JSON.stringify(r.value.warnings)}`);
+      const hit = r.error.errors.find((e) => e.key === label);
+      assert.ok(hit, `no error for ${label}: ${JSON.stringify(r.error.errors)}`);
+      assert.equal(hit.file, "petrel.conf");
+      assert.equal(hit.line, 1);
+      assert.match(hit.message, new RegExp(`^${label.replace(/[.[\]]/g, "\\$&")}: .* is not implemented by Petrel yet`));
+    });
+  }
+
+  it("names the line of a nested key in a multi-line file, any case, and through the ws/leaf aliases", () => {
+    const r = load("port: 1\ncluster {\n  name: c\n  TLS {\n    cert_file: x\n  }\n}\nws { no_tls: true, authorization { user: a } }\n");
+    if (r.ok) assert.fail("accepted");
+    assert.deepEqual(r.error.errors.map((e) => [e.line, e.key]), [[4, "cluster.TLS"], [8, "ws.authorization"]]);
+  });
+
+  it("refuses in YAML too", () => {
+    const r = load("port: 1\noperator: /etc/op.jwt\n", "petrel.yaml");
+    if (r.ok) assert.fail("accepted");
+    assert.equal(r.error.file, "petrel.yaml");
+    assert.equal(r.error.line, 2);
+    assert.equal(r.error.key, "operator");
+  });
+
+  it("stops -t and start-up alike (the CLI path)", () => {
+    for (const argv of [["-t", "-c", "s.conf"], ["-c", "s.conf"]]) {
+      const r = loadServerOptions(argv, { readFile: () => "port: 1\ntls {\n  cert_file: a\n}\n", env: () => undefined });
+      if (r.ok) assert.fail("accepted");
+      assert.equal(r.error.text, 's.conf:2: tls: TLS for client connections is not implemented by Petrel yet; refusing to start without it (remove "tls" to run without it)');
+    }
+  });
+
+  it("matches only the listed paths: a key of the same name elsewhere is not refused by the list", () => {
+    assert.equal(notImplementedAt(["tls"])?.path, "tls");
+    assert.equal(notImplementedAt(["leaf", "remotes", 3, "TLS"])?.path, "leafnodes.remotes[].tls");
+    assert.equal(notImplementedAt(["accounts", "Sales", "mappings"])?.path, "accounts.*.mappings");
+    assert.equal(notImplementedAt(["cluster", "authorization"]), undefined);
+    assert.equal(notImplementedAt(["authorization", "users", 0, "permissions"]), undefined);
+    assert.equal(notImplementedAt(["accounts", "mappings"]), undefined);
+  });
+
+  it("tuning keys nats-server knows keep a warning and do not stop start-up", () => {
+    const r = load("port: 1\nsyslog: true\ndisable_sublist_cache: true\nleafnodes { reconnect: 2 }\n");
+    if (!r.ok) assert.fail(JSON.stringify(r.error));
+    assert.deepEqual(r.value.warnings, [
+      'petrel.conf:2: "syslog" is not supported by Petrel yet (ignored)',
+      'petrel.conf:3: "disable_sublist_cache" is not supported by Petrel yet (ignored)',
+      'petrel.conf:4: "leafnodes.reconnect" is not supported by Petrel yet (ignored)',
+    ]);
+  });
+});
