@@ -77,5 +77,12 @@ export function loadServerOptions(argv: readonly string[], io: ConfigIO): LoadRe
     if (e.key !== undefined) error.key = e.key;
     return { ok: false, error };
   }
+  const [refused, ...more] = loaded.value.refusals;
+  if (refused !== undefined) {
+    const fmt = (x: { file: string; line: number; message: string }) =>
+      x.line > 0 ? `${x.file}:${x.line}: ${x.message}` : `${x.file}: ${x.message}`;
+    const error: StartupError = { text: fmt(refused), file: refused.file, line: refused.line, key: refused.key, all: [refused, ...more].map(fmt) };
+    return { ok: false, error };
+  }
   return done(loaded.value.layer, loaded.value.warnings);
 }

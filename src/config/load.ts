@@ -5,6 +5,7 @@ import { layerFromRaw, type OptionLayer } from "./normalize.ts";
 import { type ConfigError, type ConfigIO, formatConfigError, type ParsedConfig, type Result } from "./types.ts";
 import { validateConfig } from "./validate.ts";
 import { parseYamlConfig } from "./yaml_parser.ts";
+import { runtimeRefusals } from "./not_implemented.ts";
 
 export function isYamlFile(file: string): boolean {
   return /\.ya?ml$/i.test(file);
@@ -20,6 +21,11 @@ export interface LoadedConfig {
   layer: OptionLayer;
   /** Formatted "file:line: message" warnings (unknown or unsupported keys...). */
   warnings: string[];
+  /**
+   * Options read and checked completely whose runtime is not implemented yet (not_implemented.ts): the file
+   * is valid, but the server must not start with it. The CLI path (`-t` included) refuses on these.
+   */
+  refusals: ConfigError[];
 }
 
 /**
@@ -38,5 +44,6 @@ export function loadConfigText(
   const layered = layerFromRaw(validated.value.raw, validated.value);
   if (!layered.ok) return { ok: false, error: { ...layered.error[0], errors: layered.error } };
   const warnings = [...validated.value.warnings, ...layered.value.warnings].map(formatConfigError);
-  return { ok: true, value: { layer: layered.value.layer, warnings } };
+  const refusals = runtimeRefusals(layered.value.layer).map((r) => ({ ...validated.value.locate([r.key]), ...r }));
+  return { ok: true, value: { layer: layered.value.layer, warnings, refusals } };
 }

@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadConfigText } from "../../src/config/load.ts";
-import { NOT_IMPLEMENTED, notImplementedAt } from "../../src/config/not_implemented.ts";
+import { NOT_IMPLEMENTED, notImplementedAt, RUNTIME_NOT_IMPLEMENTED } from "../../src/config/not_implemented.ts";
 import { loadServerOptions } from "../../src/cli/load_options.ts";
 
 function load(text: string, file = "petrel.conf") {
@@ -38,6 +38,27 @@ describe("fail closed: not implemented keys refuse to start", () => {
       assert.equal(hit.file, "petrel.conf");
       assert.equal(hit.line, 1);
       assert.match(hit.message, new RegExp(`^${label.replace(/[.[\]]/g, "\\$&")}: .* is not implemented by Petrel yet`));
+    });
+  }
+
+  for (const r of RUNTIME_NOT_IMPLEMENTED) {
+    it(`${r.option}: read and checked, but the CLI (-t and start-up) refuses it until its runtime lands (${r.owner})`, () => {
+      const text = "port: 1\naccounts {\n  A: { users: [{user: a, password: a}] }\n}\n";
+      const loaded = load(text);
+      if (!loaded.ok) assert.fail(JSON.stringify(loaded.error));
+      assert.deepEqual(loaded.value.refusals.map((x) => [x.line, x.key]), [[2, r.option]]);
+      for (const argv of [["-t", "-c", "s.conf"], ["-c", "s.conf"]]) {
+        const cli = loadServerOptions(argv, { readFile: () => text, env: () => undefined });
+        if (cli.ok) assert.fail("accepted");
+        assert.match(cli.error.text, new RegExp(`^s\\.conf:2: ${r.option}: .* is not implemented by Petrel yet`));
+      }
+      // A mistake inside is still reported first, as a configuration error.
+      const bad = loadServerOptions(["-t", "-c", "s.conf"], {
+        readFile: () => "accounts {\n  B: { imports: [{stream: {account: Z, subject: a}}] }\n}\n",
+        env: () => undefined,
+      });
+      if (bad.ok) assert.fail("accepted");
+      assert.match(bad.error.text, /^s\.conf:2: accounts\.B\.imports\[0\]: account "Z" is not defined/);
     });
   }
 
