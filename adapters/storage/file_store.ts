@@ -392,15 +392,49 @@ function safeName(name: string): string {
   return encodeURIComponent(name).replace(/\./g, "%2E");
 }
 
-/** One directory per stream under `<store_dir>/jetstream/`. */
+/**
+ * An account's directory name under `<store_dir>/jetstream/`: the name itself, as nats-server writes it, with
+ * only what a path cannot hold escaped.
+ */
+export function accountDirName(account: string): string {
+  if (account === "" || account === "." || account === "..") return account.replace(/\./g, "%2E") || "%00";
+  // deno-lint-ignore no-control-regex
+  return account.replace(/[\/\\%\x00-\x1f]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0"));
+}
+
+/**
+ * Streams written before accounts lived in `<store_dir>/jetstream/streams/<stream>`; they are `$G`'s and move
+ * (one rename each, atomic) to `<store_dir>/jetstream/$G/streams/<stream>`. A stream present in both places is
+ * a conflict nobody should resolve silently: start-up stops and names both directories.
+ */
+export function migrateLegacyStreams(jsDir: string, target: string): void {
+  const legacy = path.join(jsDir, "streams");
+  if (!fs.existsSync(legacy) || !fs.statSync(legacy).isDirectory()) return;
+  for (const d of fs.readdirSync(legacy)) {
+    const from = path.join(legacy, d);
+    // An account named "streams" has <jsDir>/streams/streams/<stream>: not a stream directory itself.
+    if (!fs.existsSync(path.join(from, "meta")) && !fs.existsSync(path.join(from, "msgs"))) continue;
+    const to = path.join(target, d);
+    if (fs.existsSync(to)) {
+      throw new Error(`jetstream: stream store ${from} (layout before accounts) and ${to} both exist; move one away`);
+    }
+    fs.mkdirSync(target, { recursive: true });
+    fs.renameSync(from, to);
+  }
+  if (fs.readdirSync(legacy).length === 0) fs.rmdirSync(legacy);
+}
+
+/** One directory per stream under `<store_dir>/jetstream/<account>/streams/`, as nats-server lays it out. */
 export class FileStorage implements StorageProvider {
   readonly kind = "file" as const;
   private readonly root: string;
   private readonly open = new Map<string, FileBackend>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(storeDir: string, private readonly syncPolicy: SyncPolicy) {
-    this.root = path.join(storeDir, "jetstream", "streams");
+  constructor(storeDir: string, private readonly syncPolicy: SyncPolicy, account = "$G") {
+    const jsDir = path.join(storeDir, "jetstream");
+    this.root = path.join(jsDir, accountDirName(account), "streams");
+    if (account === "$G") migrateLegacyStreams(jsDir, this.root);
     fs.mkdirSync(this.root, { recursive: true });
     if (typeof syncPolicy === "number" && syncPolicy > 0) {
       this.timer = setInterval(() => this.sync(), syncPolicy);

@@ -6,12 +6,13 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import type { JetStreamOptions } from "../../src/config/schema.ts";
-import { type JetStream, startJetStream } from "../../src/jetstream/engine.ts";
+import { type AccountBus, JetStreamAccounts, planAccounts } from "../../src/jetstream/accounts.ts";
+import type { JetStream } from "../../src/jetstream/engine.ts";
+import type { AccountJetStreamConfig } from "../../src/jetstream/limits.ts";
 import { jsz, jszQuery, varzJetStream } from "../../src/jetstream/jsz.ts";
-import type { JsBus } from "../../src/jetstream/types.ts";
 import type { PetrelExtension } from "../../src/petrel.ts";
 import type { Server, SubscriptionListener } from "../../src/server/server.ts";
-import { openStorage } from "./index.ts";
+import { openAccountStores } from "./index.ts";
 
 const enc = new TextEncoder();
 
@@ -24,51 +25,76 @@ export function defaultStoreDir(): string {
   return path.join(os.tmpdir(), "nats", "jetstream");
 }
 
-export function jetStreamExtension(opts: JetStreamOptions, onStart?: (js: JetStream) => void): PetrelExtension {
+/** The accounts block as the accounts contract (BRIEF.md) shapes it; read loosely until every piece landed. */
+interface AccountsView {
+  accounts?: Record<string, { jetstream?: AccountJetStreamConfig }>;
+  system_account?: string;
+}
+
+/**
+ * The bus of one account's engine: an internal client bound to the account. Its subscriptions are `local`
+ * (not announced to routes): in a cluster each server answers for its own streams only.
+ */
+function accountBus(server: Server, account: string): AccountBus {
+  const client = server.createInternalClient(account === "$G" ? "$JS" : `$JS ${account}`, { local: true, account });
+  const listeners: SubscriptionListener[] = [];
+  return {
+    subscribe: (s, h, o) => client.subscribe(s, h, o),
+    unsubscribe: (sid) => client.unsubscribe(sid),
+    publish: (s, p, o) => {
+      if (o?.deliverTo === undefined) {
+        client.publish(s, p, o);
+        return;
+      }
+      // Route by the delivery subject, show the stored subject (what nats-server does for JS deliveries).
+      let body = p;
+      let hdrSize = -1;
+      if (o.headers !== undefined && o.headers.length > 0) {
+        hdrSize = o.headers.length;
+        body = new Uint8Array(hdrSize + p.length);
+        body.set(o.headers, 0);
+        body.set(p, hdrSize);
+      }
+      client.account.deliver({
+        subject: o.deliverTo,
+        subjectBytes: enc.encode(s),
+        reply: o.reply ? enc.encode(o.reply) : null,
+        hdrSize,
+        payload: body,
+      }, client);
+    },
+    onSubscribe: (fn) => {
+      const l: SubscriptionListener = (sub, added, acc) => {
+        if (added && acc === client.account && sub.owner !== client) fn(sub.subject);
+      };
+      listeners.push(l);
+      server.subscriptionListeners.add(l);
+    },
+    hasInterest: (s) => client.account.sublist.hasInterest(s),
+    close: () => {
+      for (const l of listeners) server.subscriptionListeners.delete(l);
+      client.close();
+    },
+  };
+}
+
+/**
+ * JetStream for every account that has it (`$G` alone without an accounts block). `onStart` gets `$G`'s engine
+ * when `$G` has JetStream, and the per-account registry.
+ */
+export function jetStreamExtension(
+  opts: JetStreamOptions,
+  onStart?: (js: JetStream | undefined, all: JetStreamAccounts) => void,
+): PetrelExtension {
   return {
     name: "jetstream",
     async start(server: Server) {
       const storeDir = opts.store_dir || defaultStoreDir();
-      const storage = await openStorage({ kind: opts.storage ?? "file", storeDir, sync: opts.sync_interval });
-      // Per-server JetStream: its API and stream subscriptions are not announced to routes, so in a cluster
-      // each server answers for its own streams only (instead of every server answering every request).
-      const client = server.createInternalClient("$JS", { local: true });
-      const listeners: SubscriptionListener[] = [];
-      const bus: JsBus = {
-        subscribe: (s, h, o) => client.subscribe(s, h, o),
-        unsubscribe: (sid) => client.unsubscribe(sid),
-        publish: (s, p, o) => {
-          if (o?.deliverTo === undefined) {
-            client.publish(s, p, o);
-            return;
-          }
-          // Route by the delivery subject, show the stored subject (what nats-server does for JS deliveries).
-          let body = p;
-          let hdrSize = -1;
-          if (o.headers !== undefined && o.headers.length > 0) {
-            hdrSize = o.headers.length;
-            body = new Uint8Array(hdrSize + p.length);
-            body.set(o.headers, 0);
-            body.set(p, hdrSize);
-          }
-          client.account.deliver({
-            subject: o.deliverTo,
-            subjectBytes: enc.encode(s),
-            reply: o.reply ? enc.encode(o.reply) : null,
-            hdrSize,
-            payload: body,
-          }, client);
-        },
-        onSubscribe: (fn) => {
-          const l: SubscriptionListener = (sub, added, account) => {
-            if (added && account === client.account && sub.owner !== client) fn(sub.subject);
-          };
-          listeners.push(l);
-          server.subscriptionListeners.add(l);
-        },
-        hasInterest: (s) => client.account.sublist.hasInterest(s),
-      };
-      const engine = startJetStream(bus, {
+      const stores = await openAccountStores({ kind: opts.storage ?? "file", storeDir, sync: opts.sync_interval });
+      const all = new JetStreamAccounts({
+        busFor: (account) => accountBus(server, account),
+        storageFor: (account) => stores.forAccount(account),
+      }, {
         server_name: server.serverName,
         server_id: server.serverId,
         domain: opts.domain,
@@ -76,18 +102,24 @@ export function jetStreamExtension(opts: JetStreamOptions, onStart?: (js: JetStr
         store_dir: path.join(storeDir, "jetstream"),
         max_memory_store: opts.max_memory_store,
         max_file_store: opts.max_file_store,
-      }, storage);
+      });
+      const view = server.options as AccountsView;
+      try {
+        all.startAll(planAccounts(view.accounts, view.system_account));
+      } catch (err) {
+        all.stop();
+        stores.close();
+        throw err;
+      }
       server.infoExtras.jetstream = true;
       if (opts.domain) server.infoExtras.domain = opts.domain;
-      server.monitorSections.set("jsz", (q) => jsz(engine, jszQuery(q)));
-      server.monitorSections.set("varz.jetstream", () => varzJetStream(engine));
-      onStart?.(engine);
+      server.monitorSections.set("jsz", (q) => jsz(all, jszQuery(q)));
+      server.monitorSections.set("varz.jetstream", () => varzJetStream(all));
+      onStart?.(all.get("$G"), all);
       return {
         stop: () => {
-          for (const l of listeners) server.subscriptionListeners.delete(l);
-          engine.stop();
-          storage.close();
-          client.close();
+          all.stop();
+          stores.close();
           return Promise.resolve();
         },
       };

@@ -9,6 +9,7 @@ import {
 import { directGet, msgGet } from "./direct.ts";
 import type { JetStream } from "./engine.ts";
 import { type ApiError, Errors } from "./errors.ts";
+import { limitsInfo, usedBytes } from "./limits.ts";
 import type { Stream } from "./stream.ts";
 import type { BusMsg } from "./types.ts";
 import { subjectMatches } from "../subjects/subject.ts";
@@ -91,34 +92,16 @@ export function handleApi(js: JetStream, m: BusMsg): void {
   // nats-server does not answer subjects it does not serve.
 }
 
+/** `$JS.API.INFO`: the account's usage and limits, in nats-server 2.9's shape (no tiers for config accounts). */
 function accountInfo(js: JetStream, m: BusMsg): void {
-  let memory = 0;
-  let storage = 0;
-  let consumers = 0;
-  for (const s of js.streams.values()) {
-    const b = s.state().bytes;
-    if (s.cfg.storage === "memory") memory += b;
-    else storage += b;
-    consumers += js.consumers.get(s.name)?.size ?? 0;
-  }
+  const usage = js.usage();
   const info: Json = {
     type: T + "account_info_response",
-    memory,
-    storage,
-    reserved_memory: 0,
-    reserved_storage: 0,
+    memory: usedBytes(usage, true),
+    storage: usedBytes(usage, false),
     streams: js.streams.size,
-    consumers,
-    limits: {
-      max_memory: -1,
-      max_storage: -1,
-      max_streams: -1,
-      max_consumers: -1,
-      max_ack_pending: -1,
-      memory_max_stream_bytes: -1,
-      storage_max_stream_bytes: -1,
-      max_bytes_required: false,
-    },
+    consumers: js.consumerCount(),
+    limits: limitsInfo(js.limits),
     api: { total: js.apiStats.total, errors: js.apiStats.errors },
   };
   if (js.opts.domain) info.domain = js.opts.domain;
@@ -187,16 +170,12 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
   if (err) return fail(js, m, type, err);
   const existing = js.streams.get(name);
   if (js.overlapping(cfg.subjects, name)) return fail(js, m, type, Errors.streamSubjectOverlap());
-  // A stream may not ask for more than the server's jetstream { max_*_store } allows.
-  const memory = cfg.storage === "memory";
-  const cap = memory ? js.opts.max_memory_store : js.opts.max_file_store;
-  if (cap !== undefined && cap > 0 && cfg.max_bytes > cap) {
-    return fail(js, m, type, memory ? Errors.memoryResourcesExceeded() : Errors.storageResourcesExceeded());
-  }
   if (update) {
     if (!existing) return fail(js, m, type, Errors.streamNotFound());
     const uerr = checkStreamUpdate(existing.cfg, cfg);
     if (uerr) return fail(js, m, type, uerr);
+    const limitErr = js.checkStreamLimits(cfg, true);
+    if (limitErr) return fail(js, m, type, limitErr);
     js.updateStream(existing, cfg);
     return respond(js, m, { type: T + type, ...streamInfo(js, existing) });
   }
@@ -204,6 +183,9 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
     if (JSON.stringify(existing.cfg) !== JSON.stringify(cfg)) return fail(js, m, type, Errors.streamNameExist());
     return respond(js, m, { type: T + type, ...streamInfo(js, existing), did_create: false });
   }
+  // Stream count and the bytes max_bytes reserves: the account's limits, then the server's max_*_store.
+  const limitErr = js.checkStreamLimits(cfg, false);
+  if (limitErr) return fail(js, m, type, limitErr);
   const s = js.createStream(cfg);
   respond(js, m, { type: T + type, ...streamInfo(js, s), did_create: true });
 }

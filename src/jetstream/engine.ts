@@ -12,8 +12,18 @@ import {
 import { Consumer, type ConsumerHost, type ConsumerState } from "./consumer.ts";
 import { type ApiError, Errors } from "./errors.ts";
 import { Advisories } from "./advisories.ts";
+import {
+  type AccountLimits,
+  checkConsumerLimit,
+  checkStoreLimit,
+  checkStreamLimits,
+  reservedBytes,
+  type StreamUsage,
+  UNLIMITED,
+  usedBytes,
+} from "./limits.ts";
 import { MemoryStorage } from "./store/memory.ts";
-import type { StorageProvider, StoredMsg } from "./store/types.ts";
+import { type StorageProvider, storedSize, type StoredMsg } from "./store/types.ts";
 import { type PubAck, Stream } from "./stream.ts";
 import type { BusMsg, EngineOptions, JsBus } from "./types.ts";
 import { type Clock, runtimeClock } from "../runtime/clock.ts";
@@ -27,8 +37,10 @@ interface SavedConsumer {
 }
 
 /**
- * The JetStream engine of one server: streams, their consumers and the `$JS.API` service, all driven through
- * the bus (the server's internal client).
+ * The JetStream engine of one account on one server: the account's streams, their consumers and the account's
+ * `$JS.API` service, all driven through the bus (an internal client bound to the account, so everything it
+ * subscribes and publishes stays in the account's subject space). Names (streams, consumers) are unique within
+ * the account only; the server holds one engine per JetStream-enabled account (see accounts.ts).
  */
 export class JetStream implements ConsumerHost {
   readonly streams = new Map<string, Stream>();
@@ -50,8 +62,14 @@ export class JetStream implements ConsumerHost {
   readonly memStorage: StorageProvider;
 
   readonly advisories: Advisories;
+  /** The account this engine serves (`$G` when the server has no accounts). */
+  readonly account: string;
+  /** The account's limits (`accounts.X.jetstream`); unlimited for `$G` without an accounts block. */
+  limits: AccountLimits;
 
   constructor(readonly bus: JsBus, readonly opts: EngineOptions, readonly storage: StorageProvider) {
+    this.account = opts.account ?? "$G";
+    this.limits = opts.limits ?? UNLIMITED;
     this.clock = opts.clock ?? (opts.now ? { now: opts.now, after: runtimeClock.after } : runtimeClock);
     this.now = opts.now ?? (() => this.clock.now());
     this.advisories = new Advisories(bus, this.now, opts.domain);
@@ -182,8 +200,10 @@ export class JetStream implements ConsumerHost {
 
   private onStreamMsg(s: Stream, m: BusMsg): void {
     let res: PubAck | ApiError;
+    const headers = m.headers && m.headers.length > 0 ? m.headers : undefined;
     try {
-      res = s.publish(m.subject, m.headers && m.headers.length > 0 ? m.headers : undefined, m.payload);
+      res = this.overAccountLimit(s, m.subject, headers, m.payload) ??
+        s.publish(m.subject, headers, m.payload);
     } catch (err) {
       // A storage failure (disk full, I/O error) fails this publish; the server keeps serving.
       res = Errors.streamStoreFailed(err instanceof Error ? err.message : String(err));
@@ -192,6 +212,50 @@ export class JetStream implements ConsumerHost {
     // PubAcks go out after the batch they belong to was written (see flushWrites).
     this.acks.push(m.reply, pubAckBytes(res, s.name, this.opts.domain));
     this.scheduleFlush();
+  }
+
+  /** The account's byte limit for the stream's storage type, checked before the message is stored. */
+  private overAccountLimit(s: Stream, subject: string, hdr: Uint8Array | undefined, data: Uint8Array): ApiError | undefined {
+    const memory = s.cfg.storage === "memory";
+    if ((memory ? this.limits.max_memory : this.limits.max_storage) < 0) return undefined;
+    const size = storedSize(subject.length, hdr ? hdr.length : 0, data.length, !memory);
+    return checkStoreLimit(this.limits, usedBytes(this.usage(), memory), size, memory);
+  }
+
+  // ---- account usage and limits ----
+  /** Each stream's config and stored bytes, for the limit checks and account info. */
+  usage(): StreamUsage[] {
+    const out: StreamUsage[] = [];
+    for (const s of this.streams.values()) out.push({ cfg: s.cfg, bytes: s.state().bytes });
+    return out;
+  }
+
+  /** Bytes reserved by `max_bytes` on one storage type, leaving out the stream named `except`. */
+  reserved(memory: boolean, except?: string): number {
+    return reservedBytes(this.usage(), memory, except);
+  }
+
+  consumerCount(): number {
+    let n = 0;
+    for (const m of this.consumers.values()) n += m.size;
+    return n;
+  }
+
+  /**
+   * A stream create or update against the account's limits and the server's `max_*_store`: nats-server counts
+   * the bytes every stream's `max_bytes` reserves, on this account and (for the server) on all accounts.
+   */
+  checkStreamLimits(cfg: StreamConfig, existing: boolean): ApiError | undefined {
+    const err = checkStreamLimits(this.limits, this.usage(), this.streams.size, cfg, existing);
+    if (err) return err;
+    const memory = cfg.storage === "memory";
+    const cap = memory ? this.opts.max_memory_store : this.opts.max_file_store;
+    if (cap === undefined || cap <= 0 || cfg.max_bytes <= 0) return undefined;
+    const others = this.opts.reservedElsewhere?.(memory) ?? 0;
+    if (others + this.reserved(memory, cfg.name) + cfg.max_bytes > cap) {
+      return memory ? Errors.memoryResourcesExceeded() : Errors.storageResourcesExceeded();
+    }
+    return undefined;
   }
 
   private markDirty(s: Stream): void {
@@ -331,6 +395,8 @@ export class JetStream implements ConsumerHost {
       return existing;
     }
     if (s.cfg.max_consumers > 0 && map.size >= s.cfg.max_consumers) return Errors.maximumConsumersLimit();
+    const limitErr = checkConsumerLimit(this.limits, this.consumerCount());
+    if (limitErr) return limitErr;
     if (s.cfg.retention === "workqueue") {
       const mine = consumerFilters(cfg);
       for (const other of map.values()) {

@@ -1,7 +1,11 @@
 import { streamInfo } from "./api.ts";
+import type { JetStreamAccounts } from "./accounts.ts";
 import type { JetStream } from "./engine.ts";
 
-/** Monitoring views of the engine in nats-server's shapes: `/jsz` and the `jetstream` section of `/varz`. */
+/**
+ * Monitoring views of the server's JetStream in nats-server's shapes: `/jsz` (server totals, and per account
+ * with `accounts=true`, `acc=<name>`, `streams`, `consumers`, `config`) and the `jetstream` section of `/varz`.
+ */
 
 type Json = Record<string, unknown>;
 
@@ -10,99 +14,164 @@ export interface JszQuery {
   consumers?: boolean;
   config?: boolean;
   accounts?: boolean;
+  /** Only this account's details. */
+  acc?: string;
 }
 
-function totals(js: JetStream): { memory: number; storage: number; streams: number; consumers: number; messages: number; bytes: number } {
-  let memory = 0, storage = 0, consumers = 0, messages = 0, bytes = 0;
-  for (const s of js.streams.values()) {
-    const st = s.state();
-    if (s.cfg.storage === "memory") memory += st.bytes;
-    else storage += st.bytes;
-    messages += st.messages;
-    bytes += st.bytes;
-    consumers += js.consumers.get(s.name)?.size ?? 0;
-  }
-  return { memory, storage, streams: js.streams.size, consumers, messages, bytes };
+/** nats-server prints an unlimited (-1) reservation as the uint64 it is stored in. */
+const UINT64_MAX = 18446744073709551615;
+
+interface Totals {
+  memory: number;
+  storage: number;
+  reservedMemory: number;
+  reservedStorage: number;
+  streams: number;
+  consumers: number;
+  messages: number;
+  bytes: number;
+  api: { total: number; errors: number };
 }
 
-function configOf(js: JetStream): Json {
-  const c: Json = {
-    max_memory: js.opts.max_memory_store ?? -1,
-    max_storage: js.opts.max_file_store ?? -1,
-    store_dir: js.opts.store_dir ?? "",
+function totals(engines: Iterable<JetStream>): Totals {
+  const t: Totals = {
+    memory: 0,
+    storage: 0,
+    reservedMemory: 0,
+    reservedStorage: 0,
+    streams: 0,
+    consumers: 0,
+    messages: 0,
+    bytes: 0,
+    api: { total: 0, errors: 0 },
   };
-  if (js.opts.domain) c.domain = js.opts.domain;
+  for (const js of engines) {
+    for (const s of js.streams.values()) {
+      const st = s.state();
+      const mem = s.cfg.storage === "memory";
+      if (mem) t.memory += st.bytes;
+      else t.storage += st.bytes;
+      if (s.cfg.max_bytes > 0) {
+        if (mem) t.reservedMemory += s.cfg.max_bytes;
+        else t.reservedStorage += s.cfg.max_bytes;
+      }
+      t.messages += st.messages;
+      t.bytes += st.bytes;
+    }
+    t.streams += js.streams.size;
+    t.consumers += js.consumerCount();
+    t.api.total += js.apiStats.total;
+    t.api.errors += js.apiStats.errors;
+  }
+  return t;
+}
+
+function configOf(all: JetStreamAccounts): Json {
+  const o = all.opts;
+  const c: Json = {
+    max_memory: o.max_memory_store ?? -1,
+    max_storage: o.max_file_store ?? -1,
+    store_dir: o.store_dir ?? "",
+  };
+  if (o.domain) c.domain = o.domain;
   return c;
 }
 
-type Totals = ReturnType<typeof totals>;
-
-/** The usage block shared by /jsz, its account details and /varz (`accounts` is 0 inside an account). */
-function usage(js: JetStream, t: Totals, accounts: number): Json {
+/** The server-wide usage block of /jsz and /varz. */
+function usage(t: Totals, accounts: number): Json {
   return {
     memory: t.memory,
     storage: t.storage,
-    reserved_memory: 0,
-    reserved_storage: 0,
+    reserved_memory: t.reservedMemory,
+    reserved_storage: t.reservedStorage,
     accounts,
     ha_assets: 0,
-    api: { total: js.apiStats.total, errors: js.apiStats.errors },
+    api: t.api,
   };
 }
 
-export function jsz(js: JetStream, q: JszQuery = {}): Json {
-  const t = totals(js);
+function reservation(limit: number): number {
+  return limit < 0 ? UINT64_MAX : limit;
+}
+
+function accountDetail(js: JetStream, q: JszQuery): Json {
+  const t = totals([js]);
+  const d: Json = {
+    name: js.account,
+    id: js.account,
+    memory: t.memory,
+    storage: t.storage,
+    // Per account, nats-server reports the account's limits here.
+    reserved_memory: reservation(js.limits.max_memory),
+    reserved_storage: reservation(js.limits.max_storage),
+    accounts: 0,
+    ha_assets: 0,
+    api: t.api,
+  };
+  if ((q.streams || q.consumers) && js.streams.size > 0) d.stream_detail = streamDetails(js, q);
+  return d;
+}
+
+function streamDetails(js: JetStream, q: JszQuery): Json[] {
   const server = js.opts.server_name ?? "petrel";
+  return [...js.streams.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => {
+    const info = streamInfo(js, s);
+    const d: Json = { name: s.name, created: s.created, cluster: info.cluster, state: info.state };
+    if (q.config) d.config = s.cfg;
+    if (q.consumers) {
+      d.consumer_detail = [...(js.consumers.get(s.name)?.values() ?? [])].map((c) => {
+        const ci = c.info(undefined, server);
+        if (!q.config) delete ci.config;
+        // nats-server's consumer_detail carries neither of these.
+        delete ci.cluster;
+        delete ci.ts;
+        return ci;
+      });
+    }
+    return d;
+  });
+}
+
+export function jsz(all: JetStreamAccounts, q: JszQuery = {}): Json {
+  const engines = [...all.engines.values()].sort((a, b) => (a.account < b.account ? -1 : 1));
+  const t = totals(engines);
   const out: Json = {
-    server_id: js.opts.server_id ?? "",
-    now: new Date(js.now()).toISOString(),
-    config: configOf(js),
-    ...usage(js, t, 1),
+    server_id: all.opts.server_id ?? "",
+    now: new Date((all.opts.now ?? Date.now)()).toISOString(),
+    config: configOf(all),
+    ...usage(t, engines.length),
     streams: t.streams,
     consumers: t.consumers,
     messages: t.messages,
     bytes: t.bytes,
   };
-  if (q.streams || q.consumers || q.accounts) {
-    const streams = [...js.streams.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => {
-      const info = streamInfo(js, s);
-      const d: Json = { name: s.name, created: s.created, cluster: info.cluster, state: info.state };
-      if (q.config) d.config = s.cfg;
-      if (q.consumers) {
-        d.consumer_detail = [...(js.consumers.get(s.name)?.values() ?? [])].map((c) => {
-          const ci = c.info(undefined, server);
-          if (!q.config) delete ci.config;
-          // nats-server's consumer_detail carries neither of these.
-          delete ci.cluster;
-          delete ci.ts;
-          return ci;
-        });
-      }
-      return d;
-    });
-    out.account_details = [{
-      name: "$G",
-      id: "$G",
-      ...usage(js, t, 0),
-      stream_detail: streams,
-    }];
+  if (q.accounts || q.streams || q.consumers || q.acc !== undefined) {
+    const chosen = q.acc !== undefined ? engines.filter((e) => e.account === q.acc) : engines;
+    if (chosen.length > 0) out.account_details = chosen.map((e) => accountDetail(e, q));
   }
   return out;
 }
 
-/** Parses /jsz query flags (`streams=1`, `consumers=true`, ...). */
+/** Parses /jsz query flags (`streams=1`, `consumers=true`, `acc=A`, ...). */
 export function jszQuery(params?: URLSearchParams): JszQuery {
   const on = (k: string) => {
     const v = params?.get(k);
     return v !== null && v !== undefined && v !== "0" && v !== "false";
   };
-  return { streams: on("streams"), consumers: on("consumers"), config: on("config"), accounts: on("accounts") };
+  const acc = params?.get("acc");
+  return {
+    streams: on("streams"),
+    consumers: on("consumers"),
+    config: on("config"),
+    accounts: on("accounts"),
+    ...(acc ? { acc } : {}),
+  };
 }
 
-export function varzJetStream(js: JetStream): Json {
-  const t = totals(js);
+export function varzJetStream(all: JetStreamAccounts): Json {
+  const t = totals(all.engines.values());
   return {
-    config: configOf(js),
-    stats: usage(js, t, 1),
+    config: configOf(all),
+    stats: usage(t, all.engines.size),
   };
 }

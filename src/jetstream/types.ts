@@ -1,4 +1,5 @@
 import type { Clock } from "../runtime/clock.ts";
+import type { AccountLimits } from "./limits.ts";
 
 /**
  * The engine's view of the server: a tiny bus it subscribes and publishes on. The server's internal client
@@ -33,8 +34,17 @@ export interface JsBus {
   onSubscribe?(fn: (subject: string) => void): void;
 }
 
-/** The subset of the server's `jetstream {}` options the engine reads. */
+/** The subset of the server's `jetstream {}` options the engine reads, and the account it serves. */
 export interface EngineOptions {
+  /** The account this engine serves; `$G` by default. */
+  account?: string;
+  /** The account's JetStream limits; unlimited by default. */
+  limits?: AccountLimits;
+  /**
+   * Bytes reserved by streams' `max_bytes` in the server's other accounts, on memory or file storage: the
+   * server's `max_*_store` caps the sum over all accounts.
+   */
+  reservedElsewhere?: (memory: boolean) => number;
   domain?: string;
   max_memory_store?: number;
   max_file_store?: number;

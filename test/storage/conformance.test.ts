@@ -106,7 +106,7 @@ describe("file store specifics", () => {
     const b = st.openStream("S");
     for (let i = 1; i <= 5; i++) b.append(msg(i));
     st.close();
-    const msgs = path.join(dir, "jetstream", "streams", "S", "msgs");
+    const msgs = path.join(dir, "jetstream", "$G", "streams", "S", "msgs");
     const seg = path.join(msgs, fs.readdirSync(msgs)[0]);
     fs.appendFileSync(seg, new Uint8Array([200, 0, 0, 0, 1, 2, 3]));
     st = await openStorage({ kind: "file", storeDir: dir });
@@ -126,7 +126,7 @@ describe("file store specifics", () => {
     const b = st.openStream("S");
     const big = "y".repeat(64 * 1024);
     for (let i = 1; i <= 300; i++) b.append(msg(i, "s", big)); // ~19MB, 3 segments
-    const msgs = path.join(dir, "jetstream", "streams", "S", "msgs");
+    const msgs = path.join(dir, "jetstream", "$G", "streams", "S", "msgs");
     const before = fs.readdirSync(msgs).length;
     assert.ok(before >= 3);
     b.remove(Array.from({ length: 250 }, (_, i) => i + 1));

@@ -1,0 +1,324 @@
+// JetStream per account, at the engine level: one engine per account (each on its own bus, as each account has
+// its own subject space), limits and their errors, the "not enabled for account" responder, /jsz per account,
+// and the per-account store layout (file and SQLite), including stores written before accounts existed.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { type AccountBus, JetStreamAccounts, planAccounts } from "../../src/jetstream/accounts.ts";
+import { disabledResponse } from "../../src/jetstream/disabled.ts";
+import { jsz, jszQuery } from "../../src/jetstream/jsz.ts";
+import { type AccountLimits, limitsFromConfig, UNLIMITED } from "../../src/jetstream/limits.ts";
+import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
+import type { StorageKind, StorageProvider } from "../../src/jetstream/store/types.ts";
+import { openAccountStores, openStorage } from "../../adapters/storage/index.ts";
+import { api, TestBus } from "./bus.ts";
+
+type J = Record<string, unknown>;
+const err = (r: J) => r.error as { code: number; err_code: number; description: string } | undefined;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+const dirs: string[] = [];
+function tmpDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-jsacc-"));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** One TestBus per account: what an internal client bound to the account gives the engine. */
+class Host {
+  readonly buses = new Map<string, TestBus>();
+  constructor(readonly storage: (account: string) => StorageProvider = () => new MemoryStorage()) {}
+  busFor(account: string): AccountBus {
+    const bus = this.buses.get(account) ?? new TestBus();
+    this.buses.set(account, bus);
+    return Object.assign(bus, { close: () => {} });
+  }
+  storageFor(account: string): StorageProvider {
+    return this.storage(account);
+  }
+  bus(account: string): TestBus {
+    const b = this.buses.get(account);
+    assert.ok(b, `no bus for ${account}`);
+    return b;
+  }
+}
+
+async function pub(bus: TestBus, subject: string, data: string): Promise<J> {
+  const m = await bus.request(subject, enc.encode(data));
+  return JSON.parse(dec.decode(m.payload)) as J;
+}
+
+function start(accounts: Record<string, AccountLimits>, disabled: string[] = [], host = new Host()) {
+  const all = new JetStreamAccounts(host, { server_name: "test", max_memory_store: -1, max_file_store: -1 });
+  all.startAll({ enabled: new Map(Object.entries(accounts)), disabled });
+  return { all, host };
+}
+
+describe("JetStream per account (engine)", () => {
+  it("keeps same-named streams, messages and consumers apart per account", async () => {
+    const { all, host } = start({ A: UNLIMITED, B: UNLIMITED });
+    try {
+      const a = host.bus("A");
+      const b = host.bus("B");
+      for (const bus of [a, b]) {
+        assert.equal(err(await api(bus, "$JS.API.STREAM.CREATE.ORDERS", { name: "ORDERS", subjects: ["orders.>"] })), undefined);
+      }
+      assert.equal((await pub(a, "orders.1", "a1")).seq, 1);
+      assert.equal((await pub(a, "orders.2", "a2")).seq, 2);
+      assert.equal((await pub(b, "orders.1", "b1")).seq, 1);
+      const ia = await api(a, "$JS.API.STREAM.INFO.ORDERS");
+      const ib = await api(b, "$JS.API.STREAM.INFO.ORDERS");
+      assert.equal((ia.state as J).messages, 2);
+      assert.equal((ib.state as J).messages, 1);
+      const got = await api(b, "$JS.API.STREAM.MSG.GET.ORDERS", { seq: 1 });
+      assert.equal(atob((got.message as J).data as string), "b1");
+      assert.equal(err(await api(a, "$JS.API.CONSUMER.DURABLE.CREATE.ORDERS.C", { stream_name: "ORDERS", config: { durable_name: "C", ack_policy: "explicit" } })), undefined);
+      assert.equal(err(await api(b, "$JS.API.CONSUMER.INFO.ORDERS.C"))?.err_code, 10014);
+      // A KV bucket is a stream: same bucket name, separate keys.
+      for (const bus of [a, b]) {
+        const r = await api(bus, "$JS.API.STREAM.CREATE.KV_cfg", { name: "KV_cfg", subjects: ["$KV.cfg.>"], max_msgs_per_subject: 1, allow_rollup_hdrs: true, deny_delete: true, allow_direct: true });
+        assert.equal(err(r), undefined);
+      }
+      await pub(a, "$KV.cfg.color", "red");
+      const last = await api(b, "$JS.API.STREAM.MSG.GET.KV_cfg", { last_by_subj: "$KV.cfg.color" });
+      assert.equal(err(last)?.err_code, 10037);
+      assert.deepEqual((await api(a, "$JS.API.STREAM.NAMES")).streams, ["KV_cfg", "ORDERS"]);
+      const infoA = await api(a, "$JS.API.INFO");
+      const infoB = await api(b, "$JS.API.INFO");
+      assert.equal(infoA.consumers, 1);
+      assert.equal(infoB.consumers, 0);
+      assert.equal(all.get("A")?.account, "A");
+    } finally {
+      all.stop();
+    }
+  });
+
+  it("enforces account limits with nats-server's errors and reports them in account info", async () => {
+    const limits = limitsFromConfig({ max_mem: 1_000_000, max_file: 10_000_000, max_streams: 2, max_consumers: 3 });
+    const { all, host } = start({ A: limits });
+    try {
+      const a = host.bus("A");
+      const info = await api(a, "$JS.API.INFO");
+      assert.deepEqual(info.limits, {
+        max_memory: 1_000_000,
+        max_storage: 10_000_000,
+        max_streams: 2,
+        max_consumers: 3,
+        max_ack_pending: -1,
+        memory_max_stream_bytes: -1,
+        storage_max_stream_bytes: -1,
+        max_bytes_required: false,
+      });
+      assert.equal(info.tiers, undefined);
+      // max_bytes reservations against max_mem / max_file.
+      assert.equal(err(await api(a, "$JS.API.STREAM.CREATE.M1", { name: "M1", storage: "memory", max_bytes: 600_000 })), undefined);
+      const m2 = await api(a, "$JS.API.STREAM.CREATE.M2", { name: "M2", storage: "memory", max_bytes: 600_000 });
+      assert.deepEqual(err(m2), { code: 500, err_code: 10028, description: "insufficient memory resources available" });
+      const f = await api(a, "$JS.API.STREAM.CREATE.F", { name: "F", max_bytes: 20_000_000 });
+      assert.deepEqual(err(f), { code: 500, err_code: 10047, description: "insufficient storage resources available" });
+      assert.equal(err(await api(a, "$JS.API.STREAM.CREATE.M2", { name: "M2", storage: "memory" })), undefined);
+      // The stream's own reservation does not count against an update of it; the others' do.
+      assert.equal(err(await api(a, "$JS.API.STREAM.UPDATE.M1", { name: "M1", storage: "memory", max_bytes: 900_000 })), undefined);
+      assert.equal(err(await api(a, "$JS.API.STREAM.UPDATE.M2", { name: "M2", storage: "memory", max_bytes: 500_000 }))?.err_code, 10028);
+      const s3 = await api(a, "$JS.API.STREAM.CREATE.S3", { name: "S3", storage: "memory" });
+      assert.deepEqual(err(s3), { code: 400, err_code: 10027, description: "maximum number of streams reached" });
+      // Creating an existing stream again with the same config is not a new stream.
+      assert.equal(err(await api(a, "$JS.API.STREAM.CREATE.M2", { name: "M2", storage: "memory" })), undefined);
+      // Consumers count over the whole account.
+      for (const [s, c] of [["M1", "c1"], ["M2", "c2"], ["M2", "c3"]]) {
+        assert.equal(err(await api(a, `$JS.API.CONSUMER.DURABLE.CREATE.${s}.${c}`, { stream_name: s, config: { durable_name: c, ack_policy: "explicit" } })), undefined);
+      }
+      const c4 = await api(a, "$JS.API.CONSUMER.DURABLE.CREATE.M1.c4", { stream_name: "M1", config: { durable_name: "c4", ack_policy: "explicit" } });
+      assert.deepEqual(err(c4), { code: 400, err_code: 10026, description: "maximum consumers limit reached" });
+      // Stored bytes: a message that would take the account over max_mem is refused in its PubAck.
+      const big = "x".repeat(100 * 1024);
+      let refusedAt = -1;
+      for (let i = 0; i < 12; i++) {
+        const r = await pub(a, "M2", big);
+        if (r.error) {
+          assert.deepEqual(r, { error: { code: 400, err_code: 10002, description: "resource limits exceeded for account" }, stream: "M2", seq: 0 });
+          refusedAt = i;
+          break;
+        }
+      }
+      assert.equal(refusedAt, 9, "nine 100 KiB messages fit under 1 MB, the tenth does not");
+      const after = await api(a, "$JS.API.INFO");
+      assert.equal(after.memory, 9 * (2 + 100 * 1024 + 16));
+      assert.equal(after.streams, 2);
+      assert.equal(after.consumers, 3);
+      assert.equal(after.reserved_memory, undefined, "nats-server 2.9 does not report reservations in account info");
+    } finally {
+      all.stop();
+    }
+  });
+
+  it("answers an account without JetStream with 10039 in each response's shape", async () => {
+    const { all, host } = start({ A: UNLIMITED }, ["C"]);
+    try {
+      const c = host.bus("C");
+      assert.deepEqual(await api(c, "$JS.API.INFO"), {
+        type: "io.nats.jetstream.api.v1.account_info_response",
+        error: { code: 503, err_code: 10039, description: "JetStream not enabled for account" },
+      });
+      assert.deepEqual(await api(c, "$JS.API.STREAM.NAMES"), {
+        type: "io.nats.jetstream.api.v1.stream_names_response",
+        error: { code: 503, err_code: 10039, description: "JetStream not enabled for account" },
+        total: 0,
+        offset: 0,
+        limit: 0,
+        streams: null,
+      });
+      const created = await api(c, "$JS.API.STREAM.CREATE.S", { name: "S" });
+      assert.equal(err(created)?.err_code, 10039);
+      assert.equal(created.type, "io.nats.jetstream.api.v1.stream_create_response");
+      assert.deepEqual((await api(c, "$JS.API.STREAM.PURGE.S")).purged, 0);
+      assert.deepEqual((await api(c, "$JS.API.CONSUMER.LIST.S")).consumers, []);
+      // Silent where nats-server is silent: the client sees no responders / a timeout.
+      assert.equal(disabledResponse("$JS.API.CONSUMER.MSG.NEXT.S.C"), undefined);
+      assert.equal(disabledResponse("$JS.API.DIRECT.GET.S"), undefined);
+      assert.equal(disabledResponse("$JS.API.NOPE"), undefined);
+      // A enables normally and never sees C's requests.
+      assert.equal(err(await api(host.bus("A"), "$JS.API.STREAM.CREATE.S", { name: "S" })), undefined);
+    } finally {
+      all.stop();
+    }
+  });
+
+  it("plans accounts the way nats-server enables them", () => {
+    assert.deepEqual([...planAccounts(undefined).enabled.keys()], ["$G"]);
+    assert.deepEqual([...planAccounts({ SYS: {} }, "SYS").enabled.keys()], ["$G"], "the system account alone is not an accounts block");
+    const p = planAccounts({ A: { jetstream: { max_mem: 1024, max_file: -1, max_streams: 2, max_consumers: -1 } }, B: { jetstream: {} }, C: {} });
+    assert.deepEqual([...p.enabled.keys()], ["A", "B"]);
+    assert.deepEqual(p.enabled.get("A"), { max_memory: 1024, max_storage: -1, max_streams: 2, max_consumers: -1 });
+    assert.deepEqual(p.enabled.get("B"), UNLIMITED);
+    assert.deepEqual(p.disabled.sort(), ["$G", "C"]);
+  });
+
+  it("reports /jsz per account", async () => {
+    const { all, host } = start({ A: limitsFromConfig({ max_mem: 1000, max_file: 5000 }), B: UNLIMITED });
+    try {
+      const a = host.bus("A");
+      const b = host.bus("B");
+      await api(a, "$JS.API.STREAM.CREATE.S", { name: "S", max_bytes: 4000 });
+      await api(b, "$JS.API.STREAM.CREATE.S", { name: "S", storage: "memory" });
+      await api(b, "$JS.API.STREAM.CREATE.T", { name: "T" });
+      await api(b, "$JS.API.CONSUMER.DURABLE.CREATE.S.d", { stream_name: "S", config: { durable_name: "d", ack_policy: "explicit" } });
+      await pub(b, "S", "hello");
+      const plain = jsz(all, jszQuery(new URLSearchParams("")));
+      assert.equal(plain.accounts, 2);
+      assert.equal(plain.streams, 3);
+      assert.equal(plain.consumers, 1);
+      assert.equal(plain.messages, 1);
+      assert.equal(plain.reserved_storage, 4000);
+      assert.equal(plain.account_details, undefined);
+      assert.deepEqual((plain.api as J).total, 4);
+      const accs = jsz(all, jszQuery(new URLSearchParams("accounts=true")));
+      const details = accs.account_details as J[];
+      assert.deepEqual(details.map((d) => d.name), ["A", "B"]);
+      assert.equal(details[0].reserved_memory, 1000);
+      assert.equal(details[0].reserved_storage, 5000);
+      assert.equal(details[1].reserved_memory, 18446744073709551615);
+      assert.equal(details[1].stream_detail, undefined, "stream_detail only with streams or consumers");
+      assert.equal((details[1].api as J).total, 3);
+      const one = jsz(all, jszQuery(new URLSearchParams("acc=B&consumers=true")));
+      const [bd] = one.account_details as J[];
+      assert.equal((one.account_details as J[]).length, 1);
+      const streams = bd.stream_detail as J[];
+      assert.deepEqual(streams.map((s) => s.name), ["S", "T"]);
+      assert.equal((streams[0].consumer_detail as J[]).length, 1);
+      assert.equal(jsz(all, jszQuery(new URLSearchParams("acc=NOPE"))).account_details, undefined);
+    } finally {
+      all.stop();
+    }
+  });
+
+  it("caps the server's max_*_store over all accounts' reservations", async () => {
+    const host = new Host();
+    const all = new JetStreamAccounts(host, { max_memory_store: 1000, max_file_store: -1 });
+    all.startAll({ enabled: new Map([["A", UNLIMITED], ["B", UNLIMITED]]), disabled: [] });
+    try {
+      assert.equal(err(await api(host.bus("A"), "$JS.API.STREAM.CREATE.S", { name: "S", storage: "memory", max_bytes: 700 })), undefined);
+      assert.equal(err(await api(host.bus("B"), "$JS.API.STREAM.CREATE.S", { name: "S", storage: "memory", max_bytes: 700 }))?.err_code, 10028);
+      assert.equal(err(await api(host.bus("B"), "$JS.API.STREAM.CREATE.S", { name: "S", storage: "memory", max_bytes: 300 })), undefined);
+    } finally {
+      all.stop();
+    }
+  });
+});
+
+describe("JetStream store per account", () => {
+  async function roundTrip(kind: StorageKind, dir: string) {
+    const stores = await openAccountStores({ kind, storeDir: dir });
+    const { all, host } = start({ $G: UNLIMITED, A: UNLIMITED }, [], new Host((acc) => stores.forAccount(acc)));
+    for (const acc of ["$G", "A"]) {
+      await api(host.bus(acc), "$JS.API.STREAM.CREATE.S", { name: "S", subjects: ["s"] });
+      await pub(host.bus(acc), "s", `from ${acc}`);
+    }
+    await pub(host.bus("A"), "s", "again");
+    all.stop();
+    stores.close();
+    const stores2 = await openAccountStores({ kind, storeDir: dir });
+    const again = start({ $G: UNLIMITED, A: UNLIMITED }, [], new Host((acc) => stores2.forAccount(acc)));
+    try {
+      const g = await api(again.host.bus("$G"), "$JS.API.STREAM.INFO.S");
+      const a = await api(again.host.bus("A"), "$JS.API.STREAM.INFO.S");
+      assert.equal((g.state as J).messages, 1);
+      assert.equal((a.state as J).messages, 2);
+      const m = await api(again.host.bus("$G"), "$JS.API.STREAM.MSG.GET.S", { seq: 1 });
+      assert.equal(atob((m.message as J).data as string), "from $G");
+    } finally {
+      again.all.stop();
+      stores2.close();
+    }
+  }
+
+  it("lays the file store out as nats-server does: <store_dir>/jetstream/<account>/streams/<stream>", async () => {
+    const dir = tmpDir();
+    await roundTrip("file", dir);
+    assert.ok(fs.existsSync(path.join(dir, "jetstream", "$G", "streams", "S", "meta")));
+    assert.ok(fs.existsSync(path.join(dir, "jetstream", "A", "streams", "S", "msgs")));
+  });
+
+  it("keeps accounts apart in one SQLite database", async () => {
+    await roundTrip("sqlite", tmpDir());
+  });
+
+  it("opens a file store written before accounts as $G's, moving it into place", async () => {
+    const dir = tmpDir();
+    // Write $G's stream, then put it where Petrel kept streams before accounts: <store_dir>/jetstream/streams.
+    let stores = await openAccountStores({ kind: "file", storeDir: dir });
+    let run = start({ $G: UNLIMITED }, [], new Host((acc) => stores.forAccount(acc)));
+    await api(run.host.bus("$G"), "$JS.API.STREAM.CREATE.OLD", { name: "OLD", subjects: ["old"] });
+    await pub(run.host.bus("$G"), "old", "kept");
+    run.all.stop();
+    stores.close();
+    fs.renameSync(path.join(dir, "jetstream", "$G", "streams"), path.join(dir, "jetstream", "streams"));
+    fs.rmdirSync(path.join(dir, "jetstream", "$G"));
+    stores = await openAccountStores({ kind: "file", storeDir: dir });
+    run = start({ $G: UNLIMITED }, [], new Host((acc) => stores.forAccount(acc)));
+    try {
+      const m = await api(run.host.bus("$G"), "$JS.API.STREAM.MSG.GET.OLD", { seq: 1 });
+      assert.equal(atob((m.message as J).data as string), "kept");
+      assert.ok(fs.existsSync(path.join(dir, "jetstream", "$G", "streams", "OLD")));
+      assert.ok(!fs.existsSync(path.join(dir, "jetstream", "streams")), "the old directory is gone once empty");
+    } finally {
+      run.all.stop();
+      stores.close();
+    }
+  });
+
+  it("refuses to start when a stream exists in both the old and the new layout", async () => {
+    const dir = tmpDir();
+    const st = await openStorage({ kind: "file", storeDir: dir });
+    st.putMeta("S", "config", "{}");
+    st.close();
+    fs.cpSync(path.join(dir, "jetstream", "$G", "streams"), path.join(dir, "jetstream", "streams"), { recursive: true });
+    await assert.rejects(() => openStorage({ kind: "file", storeDir: dir }), /both exist/);
+  });
+});
