@@ -28,7 +28,6 @@ export function defaultStoreDir(): string {
 /** The accounts block as the accounts contract (BRIEF.md) shapes it; read loosely until every piece landed. */
 interface AccountsView {
   accounts?: Record<string, { jetstream?: AccountJetStreamConfig }>;
-  system_account?: string;
 }
 
 /**
@@ -105,7 +104,13 @@ export function jetStreamExtension(
       });
       const view = server.options as AccountsView;
       try {
-        all.startAll(planAccounts(view.accounts, view.system_account));
+        const system = server.accounts.system;
+        const plan = planAccounts(view.accounts, system.name);
+        // Every other account this server knows answers its $JS.API with "not enabled for account".
+        for (const acc of server.accounts) {
+          if (acc !== system && !plan.enabled.has(acc.name) && !plan.disabled.includes(acc.name)) plan.disabled.push(acc.name);
+        }
+        all.startAll(plan);
       } catch (err) {
         all.stop();
         stores.close();
