@@ -55,6 +55,36 @@ export function msgGet(js: JetStream, m: BusMsg, s: Stream, req: Json): void {
 }
 
 /**
+ * Reads a Direct Get body as nats-server 2.9.10 does: nothing at all or nothing set is an "Empty Request", JSON
+ * that does not decode into `{seq: uint, last_by_subj: string, next_by_subj: string}` is a "Malformed Request",
+ * seq together with last_by_subj, or last_by_subj with next_by_subj, is a "Bad Request".
+ */
+export function directRequest(payload: Uint8Array): Json | string {
+  if (payload.length === 0) return "Empty Request";
+  let v: unknown;
+  try {
+    v = JSON.parse(dec.decode(payload));
+  } catch {
+    return "Malformed Request";
+  }
+  if (v === null) return "Empty Request";
+  if (typeof v !== "object" || Array.isArray(v)) return "Malformed Request";
+  const r = v as Json;
+  const seq = r.seq ?? 0;
+  const last = r.last_by_subj ?? "";
+  const next = r.next_by_subj ?? "";
+  if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0) return "Malformed Request";
+  if (typeof last !== "string" || typeof next !== "string") return "Malformed Request";
+  if (seq === 0 && last === "" && next === "") return "Empty Request";
+  if ((seq > 0 && last !== "") || (last !== "" && next !== "")) return "Bad Request";
+  const out: Json = {};
+  if (seq > 0) out.seq = seq;
+  if (last !== "") out.last_by_subj = last;
+  if (next !== "") out.next_by_subj = next;
+  return out;
+}
+
+/**
  * `$JS.API.DIRECT.GET.<stream>` (JSON body) and `$JS.API.DIRECT.GET.<stream>.<subject>` (last for subject):
  * the raw message with `Nats-Stream/-Subject/-Sequence/-Time-Stamp` headers, or a 404/408 status.
  */
@@ -66,29 +96,18 @@ export function directGet(js: JetStream, m: BusMsg, stream: string, subjectInTok
     js.bus.publish(m.reply, EMPTY, { headers: encodeHeaders([], 404, "Message Not Found") });
     return;
   }
-  let req: Json = {};
+  const status = (code: number, text: string) => js.bus.publish(m.reply ?? "", EMPTY, { headers: encodeHeaders([], code, text) });
+  let req: Json;
   if (subjectInToken) {
-    if (m.payload.length > 0) {
-      js.bus.publish(m.reply, EMPTY, { headers: encodeHeaders([], 408, "Bad Request") });
-      return;
-    }
+    if (m.payload.length > 0) return status(408, "Bad Request");
     req = { last_by_subj: subjectInToken };
   } else {
-    try {
-      const v: unknown = JSON.parse(dec.decode(m.payload));
-      if (typeof v !== "object" || v === null) throw new Error("not an object");
-      req = v as Json;
-    } catch {
-      js.bus.publish(m.reply, EMPTY, { headers: encodeHeaders([], 408, "Bad Request") });
-      return;
-    }
+    const parsed = directRequest(m.payload);
+    if (typeof parsed === "string") return status(408, parsed);
+    req = parsed;
   }
   const found = lookup(s, req);
-  if ("err_code" in found) {
-    const hdr = found.code === 404 ? encodeHeaders([], 404, "Message Not Found") : encodeHeaders([], 408, "Bad Request");
-    js.bus.publish(m.reply, EMPTY, { headers: hdr });
-    return;
-  }
+  if ("err_code" in found) return found.code === 404 ? status(404, "Message Not Found") : status(408, "Bad Request");
   const entries: Array<[string, string]> = [];
   if (found.headers && found.headers.length > 0) {
     const parsed = parseHeaders(found.headers);
