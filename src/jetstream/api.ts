@@ -4,6 +4,8 @@ import {
   type ConsumerConfig,
   consumerConfigSchema,
   describeZodError,
+  markGeneratedName,
+  streamConfigJson,
   streamConfigSchema,
 } from "./config.ts";
 import { directGet, msgGet } from "./direct.ts";
@@ -12,7 +14,7 @@ import { type ApiError, Errors } from "./errors.ts";
 import { limitsInfo, usedBytes } from "./limits.ts";
 import type { Stream } from "./stream.ts";
 import type { BusMsg } from "./types.ts";
-import { subjectMatches } from "../subjects/subject.ts";
+import { subjectMatches, subjectsIntersect } from "../subjects/subject.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -62,8 +64,10 @@ export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
     for (let q = s.firstSequence; q <= s.lastSequence; q++) if (!s.metas.has(q)) deleted.push(q);
     state.deleted = deleted;
   }
+  // Go's encoder leaves empty `omitempty` fields out.
+  if (state.num_subjects === 0) delete state.num_subjects;
   const info: Json = {
-    config: s.cfg,
+    config: streamConfigJson(s.cfg),
     created: s.created,
     state,
     cluster: { leader: js.opts.server_name ?? "petrel" },
@@ -166,7 +170,7 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
   if (!parsed.success) return fail(js, m, type, Errors.invalidJson(describeZodError(parsed.error)));
   const cfg = parsed.data;
   if (cfg.name !== name) return fail(js, m, type, Errors.streamMismatch());
-  const err = checkStreamConfig(cfg);
+  const err = checkStreamConfig(cfg, { update });
   if (err) return fail(js, m, type, err);
   const existing = js.streams.get(name);
   if (js.overlapping(cfg.subjects, name)) return fail(js, m, type, Errors.streamSubjectOverlap());
@@ -198,7 +202,8 @@ function streamList(js: JetStream, m: BusMsg, namesOnly: boolean): void {
   const subject = typeof req.subject === "string" ? req.subject : undefined;
   let all = [...js.streams.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   if (subject) {
-    all = all.filter((s) => s.cfg.subjects.some((x) => subjectMatches(x, subject) || subjectMatches(subject, x)));
+    // Every stream whose subjects could share a message with the filter (`*.A` finds `foo.*`), as nats-server.
+    all = all.filter((s) => s.cfg.subjects.some((x) => subjectsIntersect(x, subject)));
   }
   const limit = namesOnly ? NAMES_LIMIT : LIST_LIMIT;
   const page = all.slice(offset, offset + limit);
@@ -206,7 +211,6 @@ function streamList(js: JetStream, m: BusMsg, namesOnly: boolean): void {
   if (namesOnly) out.streams = page.map((s) => s.name);
   else {
     out.streams = page.map((s) => streamInfo(js, s));
-    out.missing = [];
   }
   respond(js, m, out);
 }
@@ -269,8 +273,10 @@ function consumerCreate(
     if (!cfg.durable_name) return fail(js, m, type, Errors.consumerDurableNameNotSet());
     if (cfg.durable_name !== nameInSubject) return fail(js, m, type, Errors.consumerDurableNameNotMatchSubject());
   } else if (nameInSubject) {
-    const reqName = cfg.name ?? cfg.durable_name;
-    if (reqName && reqName !== nameInSubject) return fail(js, m, type, Errors.consumerDurableNameNotMatchSubject());
+    // nats-server 2.9 compares the subject's name with `durable_name` only (a differing `name` is overridden).
+    if (cfg.durable_name && cfg.durable_name !== nameInSubject) {
+      return fail(js, m, type, Errors.consumerDurableNameNotMatchSubject());
+    }
     cfg.name = nameInSubject;
     if (filterInSubject && cfg.filter_subject && cfg.filter_subject !== filterInSubject) {
       return fail(js, m, type, Errors.consumerCreate("consumer create request did not match filtered subject from create subject"));
@@ -279,8 +285,10 @@ function consumerCreate(
     return fail(js, m, type, Errors.consumerEphemeralWithDurableName());
   }
   // `action` (sent by 2.10-era clients) is ignored, as nats-server 2.9 does: an existing consumer is updated.
+  const generated = !cfg.name && !cfg.durable_name;
   const c = js.createConsumer(s, cfg);
   if (isErr(c)) return fail(js, m, type, c);
+  if (generated) markGeneratedName(c.cfg);
   respond(js, m, { type: T + type, ...c.info(undefined, js.opts.server_name ?? "petrel") });
 }
 
@@ -299,7 +307,6 @@ function consumerList(js: JetStream, m: BusMsg, streamName: string | undefined, 
   if (namesOnly) out.consumers = page.map((c) => c.name);
   else {
     out.consumers = page.map((c) => c.info(undefined, server));
-    out.missing = [];
   }
   respond(js, m, out);
 }

@@ -105,16 +105,18 @@ function validName(name: string): boolean {
   return name.length > 0 && !/[.*>\s/\\]/.test(name);
 }
 
-/** Checks a parsed stream config and fills defaults the way nats-server does (`checkStreamCfg`). */
-export function checkStreamConfig(cfg: StreamConfig): ApiError | undefined {
+/**
+ * Checks a parsed stream config and fills defaults the way nats-server does (`checkStreamCfg`). A single server
+ * refuses replicas > 1 on create; nats-server 2.9.10 takes (and reports) them on an update (`update: true`).
+ */
+export function checkStreamConfig(cfg: StreamConfig, opts: { update?: boolean } = {}): ApiError | undefined {
   if (!cfg.name) return Errors.streamInvalidConfig("stream name is required");
   if (!validName(cfg.name)) return Errors.streamInvalidConfig("stream name can not contain '.', '*', '>'");
   if (cfg.name.length > 255) return Errors.streamInvalidConfig("stream name is too long, maximum allowed is 255");
+  if (cfg.num_replicas < 0) return Errors.replicasCountCannotBeNegative();
   if (cfg.num_replicas === 0) cfg.num_replicas = 1;
-  if (cfg.num_replicas > 1) return Errors.streamReplicasNotSupported();
-  if (cfg.num_replicas < 0 || cfg.num_replicas > 5) {
-    return Errors.streamInvalidConfig("replicas > 5 not supported");
-  }
+  if (cfg.num_replicas > 5) return Errors.streamInvalidConfig("maximum replicas is 5");
+  if (cfg.num_replicas > 1 && !opts.update) return Errors.streamReplicasNotSupported();
   if (cfg.max_msgs === 0) cfg.max_msgs = -1;
   if (cfg.max_bytes === 0) cfg.max_bytes = -1;
   if (cfg.max_msg_size === 0) cfg.max_msg_size = -1;
@@ -154,6 +156,14 @@ export function checkStreamConfig(cfg: StreamConfig): ApiError | undefined {
   if (cfg.subjects.some((s) => subjectsIntersect(s, "$JS.API.>"))) {
     return Errors.streamInvalidConfig("subjects overlap with jetstream api");
   }
+  if (cfg.discard_new_per_subject) {
+    if (cfg.discard !== "new") {
+      return Errors.streamInvalidConfig("discard new per subject requires discard new policy to be set");
+    }
+    if (cfg.max_msgs_per_subject <= 0) {
+      return Errors.streamInvalidConfig("discard new per subject requires max msgs per subject > 0");
+    }
+  }
   if (cfg.mirror_direct && !cfg.mirror) return Errors.streamInvalidConfig("stream has no mirror but does have mirror direct");
   if (cfg.republish && !isValidSubject(cfg.republish.dest)) {
     return Errors.streamInvalidConfig("stream republish destination subject is not valid");
@@ -182,6 +192,9 @@ export function checkStreamUpdate(old: StreamConfig, cfg: StreamConfig): ApiErro
 
 /** Checks and defaults a consumer config against its stream (nats-server's `checkConsumerCfg`). */
 export function checkConsumerConfig(cfg: ConsumerConfig, stream: StreamConfig): ApiError | undefined {
+  // nats-server checks replicas before anything else; a single server has no peers to place them on.
+  if (cfg.num_replicas < 0) return Errors.replicasCountCannotBeNegative();
+  if (cfg.num_replicas > 1) return Errors.streamReplicasNotSupported();
   const name = cfg.name ?? cfg.durable_name;
   if (cfg.durable_name && cfg.name && cfg.durable_name !== cfg.name) {
     return Errors.consumerCreate("consumer name in request does not match durable name");
@@ -211,16 +224,18 @@ export function checkConsumerConfig(cfg: ConsumerConfig, stream: StreamConfig): 
     if (cfg.max_waiting === 0) cfg.max_waiting = DEFAULT_MAX_WAITING;
   }
   if (cfg.flow_control && !cfg.idle_heartbeat) return Errors.consumerFCRequiresHB();
-  if (cfg.ack_wait === 0) cfg.ack_wait = DEFAULT_ACK_WAIT;
+  const acked = cfg.ack_policy !== "none";
+  // Like nats-server, only acked consumers get the default ack wait and max ack pending.
+  if (cfg.ack_wait === 0 && acked) cfg.ack_wait = DEFAULT_ACK_WAIT;
   if (cfg.ack_wait < 0) return Errors.consumerInvalidPolicy("consumer ack wait needs to be positive");
   if (cfg.max_deliver === 0) cfg.max_deliver = -1;
   if (cfg.backoff && cfg.backoff.length > 0) {
     if (cfg.max_deliver !== -1 && cfg.max_deliver <= cfg.backoff.length) return Errors.consumerMaxDeliverBackoff();
     cfg.ack_wait = cfg.backoff[0];
   }
-  if (cfg.max_ack_pending === 0 && cfg.ack_policy !== "none") cfg.max_ack_pending = DEFAULT_MAX_ACK_PENDING;
-  if (cfg.ack_policy === "none") cfg.max_ack_pending = cfg.max_ack_pending === 0 ? -1 : cfg.max_ack_pending;
-  if (cfg.num_replicas < 0) return Errors.consumerInvalidPolicy("consumer replicas needs to be positive");
+  if (cfg.max_ack_pending === 0 && acked) cfg.max_ack_pending = DEFAULT_MAX_ACK_PENDING;
+  // Ephemerals report the threshold they go away after.
+  if (!cfg.durable_name && !cfg.inactive_threshold) cfg.inactive_threshold = DEFAULT_INACTIVE_THRESHOLD;
   switch (cfg.deliver_policy) {
     case "by_start_sequence":
       if (!cfg.opt_start_seq) {
@@ -275,4 +290,88 @@ export function consumerFilters(cfg: ConsumerConfig): string[] {
   if (cfg.filter_subjects && cfg.filter_subjects.length > 0) return cfg.filter_subjects;
   if (cfg.filter_subject) return [cfg.filter_subject];
   return [];
+}
+
+// ---- echoes: configs as nats-server's JSON encoder writes them ----
+
+/** Stream config fields Go's encoder leaves out when empty (`omitempty` in nats-server's StreamConfig). */
+const STREAM_OMIT_EMPTY = [
+  "description",
+  "subjects",
+  "no_ack",
+  "template_owner",
+  "duplicate_window",
+  "placement",
+  "mirror",
+  "sources",
+  "republish",
+  "discard_new_per_subject",
+  "metadata",
+  "first_seq",
+];
+
+/** Consumer config fields with `omitempty` in nats-server's ConsumerConfig (the rest are always written). */
+const CONSUMER_OMIT_EMPTY = [
+  "durable_name",
+  "name",
+  "description",
+  "deliver_subject",
+  "deliver_group",
+  "opt_start_seq",
+  "opt_start_time",
+  "ack_wait",
+  "max_deliver",
+  "backoff",
+  "filter_subject",
+  "filter_subjects",
+  "rate_limit_bps",
+  "sample_freq",
+  "max_waiting",
+  "max_ack_pending",
+  "flow_control",
+  "idle_heartbeat",
+  "headers_only",
+  "max_batch",
+  "max_expires",
+  "max_bytes",
+  "inactive_threshold",
+  "mem_storage",
+  "metadata",
+];
+
+/** Go's notion of an empty value: false, 0, "", null/undefined, an empty array or object. */
+export function isGoEmpty(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === "") return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === "object") return Object.keys(v).length === 0;
+  return false;
+}
+
+function withoutEmpty<T extends Record<string, unknown>>(cfg: T, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...cfg };
+  for (const k of keys) if (isGoEmpty(out[k])) delete out[k];
+  return out;
+}
+
+/** A stream config as API responses show it. */
+export function streamConfigJson(cfg: StreamConfig): Record<string, unknown> {
+  return withoutEmpty(cfg, STREAM_OMIT_EMPTY);
+}
+
+/** Configs whose `name` Petrel generated (an ephemeral created without one): nats-server does not echo those. */
+const generatedNames = new WeakSet<ConsumerConfig>();
+
+export function markGeneratedName(cfg: ConsumerConfig): void {
+  generatedNames.add(cfg);
+}
+
+/**
+ * A consumer config as API responses show it: `mem_storage: false` and the like are left out, and so is a `name`
+ * the client did not give (Petrel keeps the consumer's name in its config; nats-server 2.9 echoes it only when
+ * it was asked for, not for a durable named by `durable_name` nor for a generated ephemeral name).
+ */
+export function consumerConfigJson(cfg: ConsumerConfig): Record<string, unknown> {
+  const out = withoutEmpty(cfg, CONSUMER_OMIT_EMPTY);
+  if (out.name !== undefined && (out.name === cfg.durable_name || generatedNames.has(cfg))) delete out.name;
+  return out;
 }

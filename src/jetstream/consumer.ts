@@ -15,7 +15,7 @@ import type { Clock, Timer } from "../runtime/clock.ts";
 import * as acks from "./acks.ts";
 import * as push from "./push.ts";
 import { subjectMatches } from "../subjects/subject.ts";
-import { type ConsumerConfig, consumerFilters, DEFAULT_INACTIVE_THRESHOLD } from "./config.ts";
+import { type ConsumerConfig, consumerConfigJson, consumerFilters, DEFAULT_INACTIVE_THRESHOLD } from "./config.ts";
 import type { Stream, StreamListener } from "./stream.ts";
 import type { JsBus } from "./types.ts";
 import type { Advisories } from "./advisories.ts";
@@ -455,7 +455,7 @@ export class Consumer implements StreamListener {
       stream_name: this.stream.name,
       name: this.name,
       created: this.created,
-      config: this.cfg,
+      config: consumerConfigJson(this.cfg),
       delivered: { consumer_seq: b.dseq, stream_seq: b.lastDeliveredSseq },
       ack_floor: { ...b.ackFloor },
       num_ack_pending: b.pending.size,

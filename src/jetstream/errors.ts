@@ -20,6 +20,7 @@ export const Errors = {
   streamInvalidConfig: (err: string) => e(500, 10052, err),
   streamSubjectOverlap: () => e(400, 10065, "subjects overlap with an existing stream"),
   streamUpdate: (err: string) => e(500, 10069, err),
+  replicasCountCannotBeNegative: () => e(400, 10133, "replicas count cannot be negative"),
   streamReplicasNotSupported: () => e(500, 10074, "replicas > 1 not supported in non-clustered mode"),
   streamMsgDeleteFailed: (err: string) => e(500, 10057, err),
   streamPurgeFailed: (err: string) => e(500, 10110, err),
