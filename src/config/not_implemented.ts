@@ -133,3 +133,11 @@ export function runtimeRefusals(options: { accounts?: unknown }): { key: string;
     message: `${r.option}: ${r.what} is not implemented by Petrel yet; refusing to start without it (remove "${r.option}" to run without it)`,
   }));
 }
+
+/** nats-server command-line flags that turn on something Petrel does not implement: refused, like the keys. */
+export const NOT_IMPLEMENTED_FLAGS: readonly { names: string[]; kind: "bool" | "string"; what: string; owner: NotImplementedKey["owner"] }[] = [
+  { names: ["tls"], kind: "bool", what: "TLS for client connections", owner: "tls" },
+  { names: ["tlsverify"], kind: "bool", what: "TLS client certificate verification", owner: "tls" },
+  { names: ["tlscert", "tlskey", "tlscacert"], kind: "string", what: "TLS for client connections", owner: "tls" },
+  { names: ["ms", "https_port"], kind: "string", what: "HTTPS monitoring", owner: "tls" },
+];

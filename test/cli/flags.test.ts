@@ -118,9 +118,16 @@ describe("flags: spellings", () => {
   });
 
   it("warns about nats-server flags Petrel ignores", () => {
-    const a = args("--tls", "--tlscert", "c.pem", "-s");
-    assert.equal(a.warnings.length, 3);
-    assert.match(a.warnings[0], /-tls is not supported/);
+    const a = args("-s", "--profile", "6060");
+    assert.equal(a.warnings.length, 2);
+    assert.match(a.warnings[0], /-s is not supported/);
+  });
+
+  it("refuses flags of features Petrel does not implement (TLS, HTTPS), naming them", () => {
+    assert.equal(argError("-p", "1", "--tls").message, "flag -tls: TLS for client connections is not implemented by Petrel yet; refusing to start without it");
+    assert.match(argError("--tlscert", "c.pem").message, /^flag -tlscert: TLS .* not implemented/);
+    assert.match(argError("-ms", "8443").message, /^flag -ms: HTTPS monitoring is not implemented/);
+    assert.equal(args("--tls=false").action, "run");
   });
 });
 

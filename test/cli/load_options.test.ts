@@ -86,8 +86,8 @@ jetstream { store_dir: /file, max_mem: 1G }
   });
 
   it("returns warnings from the file and from flags", () => {
-    const r = load(["-c", "w.conf", "--tls"], { "w.conf": "port: 1\nfoo: 2\n" });
-    assert.deepEqual(r.warnings, ['w.conf:2: unknown configuration key "foo" (ignored)', "flag -tls is not supported by Petrel yet (ignored)"]);
+    const r = load(["-c", "w.conf", "--syslog"], { "w.conf": "port: 1\nfoo: 2\n" });
+    assert.deepEqual(r.warnings, ['w.conf:2: unknown configuration key "foo" (ignored)', "flag -syslog is not supported by Petrel yet (ignored)"]);
   });
 
   it("does not read the config file for help and version", () => {
