@@ -34,6 +34,7 @@ export function pageHtml(serverName: string, endpoints: readonly string[]): stri
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="dark light">
 <title>Petrel ${name}</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%234fb3ff'/%3E%3C/svg%3E">
 <link rel="stylesheet" href="/dashboard/app.css">
 <script type="module" src="/dashboard/app.js"></script>
 </head>
@@ -104,7 +105,7 @@ figcaption .now { color: var(--muted); font-variant-numeric: tabular-nums; }
 .swatch-a { color: var(--accent); } .swatch-b { color: var(--accent2); }
 .scale { color: var(--muted); font-size: 11px; }
 .topo { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 8px; }
-.topo svg { width: 100%; max-height: 360px; display: block; }
+.topo svg { width: 100%; max-height: 320px; display: block; }
 .topo .edge { stroke: var(--muted); stroke-width: 1.5; } .topo .edge.up { stroke: var(--good); } .topo .edge.down { stroke: var(--bad); stroke-dasharray: 5 4; }
 .topo circle { stroke: var(--line); stroke-width: 2; fill: var(--panel2); }
 .topo .self circle { fill: var(--accent); } .topo .gateway circle { fill: var(--accent2); } .topo .leaf circle { fill: var(--panel2); stroke: var(--accent); }
@@ -131,14 +132,15 @@ tr.sub td { background: var(--panel2); white-space: normal; }
 .msg pre { margin: 6px 0 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 13px; max-height: 240px; overflow: auto; }
 .msg .meta { color: var(--muted); font-size: 12px; display: flex; gap: 12px; flex-wrap: wrap; }
 .keys { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 6px; }
-.browse { display: grid; grid-template-columns: minmax(200px, 1fr) 2fr; gap: 12px; }
+.browse { display: grid; grid-template-columns: 1fr; gap: 12px; } .browse.kv { grid-template-columns: minmax(200px, 1fr) 2fr; }
 .endpoints { padding: 8px 16px 24px; max-width: 1400px; margin: 0 auto; color: var(--muted); }
 .endpoints ul { display: flex; flex-wrap: wrap; gap: 6px 14px; list-style: none; padding: 0; margin: 0; }
 @media (max-width: 700px) {
   main { padding: 10px; }
-  .browse { grid-template-columns: 1fr; }
+  .browse.kv { grid-template-columns: 1fr; }
   .cards { grid-template-columns: repeat(2, 1fr); }
   .charts { grid-template-columns: 1fr; }
   th, td { padding: 5px 7px; }
+  .topo text { font-size: 22px; }
 }
 `;

@@ -56,7 +56,8 @@ export function browserPanel(): BrowserPanel {
     keys);
   const notice = h("p", { class: "notice", id: "browse-off", hidden: true },
     "The message browser is off: this server requires client credentials and the dashboard has none.");
-  const root = h("div", {}, notice, form, h("div", { class: "browse" }, keysBox, out));
+  const grid = h("div", { class: "browse" }, keysBox, out);
+  const root = h("div", {}, notice, form, grid);
 
   let known = "";
   const kvOf = new Map<string, string>();
@@ -76,6 +77,7 @@ export function browserPanel(): BrowserPanel {
   async function loadKeys(): Promise<void> {
     const b = bucket();
     keysBox.hidden = b === undefined;
+    grid.classList.toggle("kv", b !== undefined);
     if (b === undefined) return;
     const q = new URLSearchParams({ q: keyFilter.value.trim() });
     const r = await getJson<{ keys: Array<{ key: string; revisions: number }>; total: number }>(

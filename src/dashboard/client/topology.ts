@@ -29,7 +29,7 @@ export function topologyView(t: Topology): HTMLElement {
   const items: SVGElement[] = [];
   const nodes: SVGElement[] = [];
   drawn.forEach((n, i) => {
-    const a = (2 * Math.PI * i) / Math.max(drawn.length, 1) - Math.PI / 2;
+    const a = Math.PI + (2 * Math.PI * i) / Math.max(drawn.length, 1); // the first peer to the left, then round
     const rx = n.kind === "leaf" ? W * 0.42 : W * 0.32;
     const ry = n.kind === "leaf" ? H * 0.4 : H * 0.34;
     const x = cx + rx * Math.cos(a);
