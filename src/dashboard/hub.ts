@@ -178,11 +178,11 @@ export class DashboardHub {
         return { subscriptions: pageOf(rows, view, SUB_COLUMNS, "subject", subMatches) };
       }
       case "jetstream": {
-        const rows = streamRows(await this.#get("/jsz?accounts=true&consumers=true&config=true")).filter((r) => acc(r.account));
+        const rows = streamRows(await this.#get("/jsz?accounts=true&streams=true&consumers=true&config=true")).filter((r) => acc(r.account));
         return { streams: pageOf(rows, view, STREAM_COLUMNS, "name", streamMatches) };
       }
       case "browser": {
-        const rows = streamRows(await this.#get("/jsz?accounts=true&config=true")).filter((r) => acc(r.account));
+        const rows = streamRows(await this.#get("/jsz?accounts=true&streams=true&config=true")).filter((r) => acc(r.account));
         return { stream_names: rows.map((r) => ({ name: r.name, kv: r.kv })).sort((a, b) => (a.name < b.name ? -1 : 1)) };
       }
       default:

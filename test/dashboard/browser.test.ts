@@ -20,7 +20,7 @@ import { connect } from "@nats-io/transport-node";
 import { launchChromium } from "../browser/chromium.ts";
 import { waitForMesh } from "../cluster/helpers.ts";
 
-const SHOTS = process.env.PETREL_SCREENSHOTS ?? fileURLToPath(new URL("../../.tmp/dashboard-screenshots/", import.meta.url));
+const SHOTS = process.env.PETREL_SCREENSHOTS ?? fileURLToPath(new URL("../../.tmp/dashboard-screenshots/", import.meta.url).href);
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 const runtime = isBun ? "bun" : "deno";
 
