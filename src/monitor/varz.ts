@@ -76,7 +76,13 @@ export function varz(s: Server, ctx: VarzContext): Record<string, unknown> {
     if (f !== undefined) out[key] = f();
   }
   const routes = s.monitorSections.get("varz.routes");
-  if (routes !== undefined) out.routes = routes();
+  if (routes !== undefined) {
+    out.routes = routes();
+    // nats-server's `remotes`: the other servers of the cluster (one route each here).
+    out.remotes = out.routes;
+  }
+  // Client URLs of every cluster member, as INFO gives them to clients: tools watch this to see a cluster form.
+  if (s.connectUrls.length > 0) out.connect_urls = [...s.connectUrls];
   if (out.auth_required === undefined) delete out.auth_required;
   return out;
 }
