@@ -20,7 +20,7 @@ import type { RawConfig } from "./schema.ts";
 import { type ConfMap, type ConfPath, type ConfValue, type ConfigError, isConfMap, type SourceLoc } from "./types.ts";
 import { normalizeUser, permissions } from "./users.ts";
 import { parseGoDuration, toBytes } from "./units.ts";
-import { isValidSubject, subjectIsSubsetOf, subjectsIntersect } from "../subjects/subject.ts";
+import { isLiteral, isValidSubject, subjectIsSubsetOf, subjectsIntersect } from "../subjects/subject.ts";
 
 export interface PathError {
   path: ConfPath;
@@ -125,15 +125,62 @@ function normalizeImport(i: RawImport, path: ConfPath, errors: PathError[]): Acc
       return undefined;
     }
   }
-  if (kind === "service" && i.prefix !== undefined) {
-    errors.push({ path: [...path, "prefix"], message: `${label(path)}.prefix: service imports take "to", not "prefix"` });
+  const out: AccountImport = kind === "stream" ? { stream: from } : { service: from };
+  if (kind === "stream" && i.prefix !== undefined && i.to !== undefined) {
+    // nats-server 2.9 accepts or refuses this depending on map iteration order; refuse it always.
+    errors.push({ path: [...path, "to"], message: `${label(path)}: a stream import cannot have both "prefix" and "to"` });
     return undefined;
   }
-  const out: AccountImport = kind === "stream" ? { stream: from } : { service: from };
-  // nats-server: a stream import with a prefix ignores "to".
-  if (i.prefix !== undefined) out.prefix = i.prefix;
-  else if (i.to !== undefined) out.to = i.to;
+  if (kind === "stream" && i.prefix !== undefined) {
+    // The prefix is literal.
+    if (!isLiteral(i.prefix)) {
+      errors.push({ path: [...path, "prefix"], message: `${label(path)}.prefix: "${i.prefix}" must not contain wildcards` });
+      return undefined;
+    }
+    out.prefix = i.prefix;
+  } else if (i.to !== undefined) {
+    // Stream: messages on `subject` are delivered on `to`. Service: requests on `to` reach `subject`.
+    // (A service `to` that names wildcards with $n / {{wildcard(n)}} is the destination of the subject's.)
+    const [src, dst, strict] = kind === "stream"
+      ? [from.subject, i.to, true]
+      : hasWildcardRefs(i.to)
+      ? [from.subject, i.to, false]
+      : [i.to, from.subject, false];
+    const problem = mappingProblem(src, dst, strict);
+    if (problem !== undefined) {
+      errors.push({ path: [...path, "to"], message: `${label(path)}.to: cannot map "${src}" to "${dst}": ${problem}` });
+      return undefined;
+    }
+    out.to = i.to;
+  }
+  // nats-server ignores "prefix" on a service import.
   return out;
+}
+
+const WILDCARD_REF = /\$(\d+)|\{\{\s*wildcard\s*\(\s*(\d+)\s*\)\s*\}\}/gi;
+
+function hasWildcardRefs(subject: string): boolean {
+  return [...subject.matchAll(WILDCARD_REF)].length > 0;
+}
+
+/**
+ * Can `source` be rewritten to `dest` token by token, as nats-server's import transforms do? `*` in `dest`
+ * takes the source's wildcards in order (all of them when `strict`, as stream imports require), `$n` and
+ * `{{wildcard(n)}}` name one; `>` only maps to `>`.
+ */
+function mappingProblem(source: string, dest: string, strict: boolean): string | undefined {
+  const stars = source.split(".").filter((t) => t === "*").length;
+  const srcFull = source.endsWith(">");
+  const dstFull = dest.split(".").at(-1) === ">";
+  if (dstFull && !srcFull) return `">" in the destination needs ">" in the source`;
+  const refs = [...dest.matchAll(WILDCARD_REF)].map((m) => Number(m[1] ?? m[2]));
+  if (refs.length > 0) {
+    const bad = refs.find((n) => n < 1 || n > stars);
+    return bad === undefined ? undefined : `wildcard ${bad} does not exist in the source (it has ${stars})`;
+  }
+  const destStars = dest.split(".").filter((t) => t === "*").length;
+  if (destStars > stars || (strict && destStars !== stars)) return "not using all of the token wildcard(s)";
+  return undefined;
 }
 
 function limit(v: number | string | undefined): number {

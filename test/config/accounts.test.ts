@@ -153,12 +153,19 @@ no_auth_user: a
     assert.deepEqual(o.accounts?.C.jetstream, { max_mem: -1, max_file: -1, max_streams: -1, max_consumers: -1 });
   });
 
-  it("a stream import with a prefix ignores 'to' (as nats-server), and 'to' maps a stream import otherwise", () => {
-    const base = 'A: { exports: [{stream: "q.>"}] }';
-    const { options: o } = options(`accounts { ${base}, B: { imports: [{stream: {account: A, subject: "q.>"}, to: "r.>", prefix: p}, {stream: {account: A, subject: "q.x"}, to: "s.x"}] } }`);
+  it("maps imports with 'to' (wildcards kept in order, or named), and ignores 'prefix' on a service import as nats-server", () => {
+    const base = 'A: { exports: [{stream: "q.>"}, {service: "s.>"}] }';
+    const { options: o } = options(`accounts { ${base}, B: { imports: [
+      {stream: {account: A, subject: "q.>"}, to: "r.>"}
+      {stream: {account: A, subject: "q.*.*"}, to: "t.$2.$1"}
+      {service: {account: A, subject: "s.x"}, to: "svc.x", prefix: ignored}
+      {service: {account: A, subject: "s.*"}, to: "svc.*.all"}
+    ] } }`);
     assert.deepEqual(o.accounts?.B.imports, [
-      { stream: { account: "A", subject: "q.>" }, prefix: "p" },
-      { stream: { account: "A", subject: "q.x" }, to: "s.x" },
+      { stream: { account: "A", subject: "q.>" }, to: "r.>" },
+      { stream: { account: "A", subject: "q.*.*" }, to: "t.$2.$1" },
+      { service: { account: "A", subject: "s.x" }, to: "svc.x" },
+      { service: { account: "A", subject: "s.*" }, to: "svc.*.all" },
     ]);
   });
 
@@ -261,6 +268,10 @@ describe("accounts: start-up errors name file, line and key", () => {
     ["an account nkey given as a user", `accounts {\n  A: { users: [{nkey: ${createAccount().getPublicKey()}}] }\n}`, 2, /not a valid public nkey for a user/],
     ["an nkey user with a password", `accounts {\n  A: { users: [{nkey: ${createUser().getPublicKey()}, password: x}] }\n}`, 2, /nkey users do not take usernames or passwords/],
     ["a user without a name", "accounts {\n  A: { users: [{password: x}] }\n}", 2, /needs "user" or "nkey"/],
+    ["a stream import with prefix and to", 'accounts {\n  A: { exports: [{stream: "q.>"}] }\n  B: { imports: [{stream: {account: A, subject: "q.>"}, to: "r.>", prefix: p}] }\n}', 3, /cannot have both "prefix" and "to"/],
+    ["a prefix with a wildcard", 'accounts {\n  A: { exports: [{stream: "q.>"}] }\n  B: { imports: [{stream: {account: A, subject: "q.a"}, prefix: "p.*"}] }\n}', 3, /prefix: "p\.\*" must not contain wildcards/],
+    ["a stream import dropping a wildcard", 'accounts {\n  A: { exports: [{stream: "q.>"}] }\n  B: { imports: [{stream: {account: A, subject: "q.*"}, to: "r.x"}] }\n}', 3, /imports\[0\]\.to: cannot map "q\.\*" to "r\.x": not using all of the token wildcard/],
+    ["a mapping naming a wildcard that does not exist", 'accounts {\n  A: { exports: [{stream: "q.>"}] }\n  B: { imports: [{stream: {account: A, subject: "q.*"}, to: "r.$2"}] }\n}', 3, /wildcard 2 does not exist in the source \(it has 1\)/],
     [
       "two service imports on the same local subject",
       'accounts {\n  A: { exports: [{service: "q.>"}] }\n  B: { imports: [{service: {account: A, subject: "q.a"}}, {service: {account: A, subject: "q.b"}, to: "q.a"}] }\n}',

@@ -26,6 +26,9 @@ interface Case {
 const UK = createUser().getPublicKey();
 const AK = createAccount().getPublicKey();
 const EXP_A = 'A: { exports: [{stream: "q.>"}, {service: "s.>"}] }';
+const EXP_ALL = 'A: { exports: [{stream: ">"}, {service: ">"}] }';
+const imp = (kind: string, subject: string, extra: string) =>
+  `accounts { ${EXP_ALL}, B: { imports: [{${kind}: {account: A, subject: "${subject}"}, ${extra}}] } }`;
 
 const CASES: Case[] = [
   // --- accepted by both ---
@@ -49,7 +52,6 @@ no_auth_user: a`,
   },
   { name: "list form", accept: true, conf: "accounts: [A, B]" },
   { name: "stream import with to", accept: true, conf: `accounts { ${EXP_A}, B: { imports: [{stream: {account: A, subject: "q.>"}, to: "r.>"}] } }` },
-  { name: "stream import with to and prefix", accept: true, conf: `accounts { ${EXP_A}, B: { imports: [{stream: {account: A, subject: "q.>"}, to: "r.>", prefix: p}] } }` },
   { name: "response aliases", accept: true, conf: 'accounts { A: { exports: [{service: "q.>", response: chunk, threshold: "2s"}, {service: "r", response_type: single}] } }' },
   { name: "jetstream disabled", accept: true, conf: "accounts { A: { jetstream: disabled }, B: { jetstream: false } }" },
   { name: "jetstream limit aliases", accept: true, conf: "accounts { A: { jetstream: { max_memory: 1G, max_store: 2GB, streams: 10, consumers: 5 } } }" },
@@ -65,6 +67,14 @@ no_auth_user: a`,
   { name: "authorization users and account users", accept: true, conf: "authorization { users: [{user: x, password: x}] }\naccounts { A: { users: [{user: a, password: a}] } }" },
   { name: "chain of imports without a cycle", accept: true, conf: 'accounts { A: { exports: [{stream: "q.>"}] }, B: { exports: [{stream: "q.>"}], imports: [{stream: {account: A, subject: "q.>"}}] }, C: { imports: [{stream: {account: B, subject: "q.>"}}] } }' },
   { name: "websocket with no_tls", accept: true, conf: "websocket { port: -1, no_tls: true }" },
+  { name: "service import with a prefix (ignored)", accept: true, conf: imp("service", "a.b", 'prefix: "x"') },
+  { name: "service import to a literal from a wildcard", accept: true, conf: imp("service", "a.b", 'to: "x.*"') },
+  { name: "service import mapping >", accept: true, conf: imp("service", "a.>", 'to: "x.>"') },
+  { name: "service import mapping $2.$1", accept: true, conf: imp("service", "a.*.*", 'to: "x.$2.$1"') },
+  { name: "service import mapping *.*", accept: true, conf: imp("service", "a.*.*", 'to: "x.*.*"') },
+  { name: "stream import mapping * in another place", accept: true, conf: imp("stream", "a.*", 'to: "x.*.y"') },
+  { name: "stream import mapping >", accept: true, conf: imp("stream", "a.>", 'to: "x.>"') },
+  { name: "stream import mapping wildcard()", accept: true, conf: imp("stream", "a.*.*", 'to: "x.{{wildcard(2)}}.{{wildcard(1)}}"') },
   // --- refused by both ---
   { name: "import from undefined account", accept: false, conf: 'accounts { B: { imports: [{stream: {account: Z, subject: "a.>"}}] } }' },
   { name: "service import not exported", accept: false, conf: 'accounts { A: { exports: [{service: "q.a"}] }, B: { imports: [{service: {account: A, subject: "q.b"}}] } }' },
@@ -93,6 +103,16 @@ no_auth_user: a`,
   { name: "nkey user with password", accept: false, conf: `accounts { A: { users: [{nkey: ${UK}, password: x}] } }` },
   { name: "user without a name", accept: false, conf: "accounts { A: { users: [{password: x}] } }" },
   { name: "duplicate service import subject", accept: false, conf: 'accounts { A: { exports: [{service: "q.>"}] }, B: { imports: [{service: {account: A, subject: "q.a"}}, {service: {account: A, subject: "q.b"}, to: "q.a"}] } }' },
+  { name: "stream import prefix with a wildcard", accept: false, conf: imp("stream", "a.b", 'prefix: "p.*"') },
+  { name: "stream import prefix with >", accept: false, conf: imp("stream", "a.b", 'prefix: "p.>"') },
+  { name: "service import to a literal needing a wildcard", accept: false, conf: imp("service", "a.*", 'to: "b.c"') },
+  { name: "service import to * from >", accept: false, conf: imp("service", "a.>", 'to: "x.*"') },
+  { name: "stream import dropping a wildcard", accept: false, conf: imp("stream", "a.*", 'to: "b.c"') },
+  { name: "stream import to > from *", accept: false, conf: imp("stream", "a.*", 'to: "x.>"') },
+  { name: "export accounts not a list", accept: false, conf: 'accounts { A: { exports: [{stream: "a", accounts: B}] }, B: {} }' },
+  { name: "account not a map", accept: false, conf: "accounts { A: 1 }" },
+  { name: "users not a list", accept: false, conf: "accounts { A: { users: {user: a} } }" },
+  { name: "import from $SYS not defined", accept: false, conf: 'accounts { A: { imports: [{service: {account: "$SYS", subject: "$SYS.REQ.>"}}] } }' },
   // --- refused by nats-server only when it starts; by Petrel already when checking ---
   { name: "undefined system account", accept: false, atStart: true, conf: "system_account: ZZ\naccounts { A: {} }" },
   { name: "undefined system account, no accounts", accept: false, atStart: true, conf: "system_account: ZZ" },
