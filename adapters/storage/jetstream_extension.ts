@@ -8,7 +8,6 @@ import * as path from "node:path";
 import type { JetStreamOptions } from "../../src/config/schema.ts";
 import { type AccountBus, JetStreamAccounts, planAccounts } from "../../src/jetstream/accounts.ts";
 import type { JetStream } from "../../src/jetstream/engine.ts";
-import type { AccountJetStreamConfig } from "../../src/jetstream/limits.ts";
 import { jsz, jszQuery, varzJetStream } from "../../src/jetstream/jsz.ts";
 import type { PetrelExtension } from "../../src/petrel.ts";
 import type { Server, SubscriptionListener } from "../../src/server/server.ts";
@@ -23,11 +22,6 @@ export interface JetStreamHandle {
 /** nats-server's default store directory when none is configured. */
 export function defaultStoreDir(): string {
   return path.join(os.tmpdir(), "nats", "jetstream");
-}
-
-/** The accounts block as the accounts contract (BRIEF.md) shapes it; read loosely until every piece landed. */
-interface AccountsView {
-  accounts?: Record<string, { jetstream?: AccountJetStreamConfig }>;
 }
 
 /**
@@ -102,10 +96,9 @@ export function jetStreamExtension(
         max_memory_store: opts.max_memory_store,
         max_file_store: opts.max_file_store,
       });
-      const view = server.options as AccountsView;
       try {
         const system = server.accounts.system;
-        const plan = planAccounts(view.accounts, system.name);
+        const plan = planAccounts(server.options.accounts, system.name);
         // Every other account this server knows answers its $JS.API with "not enabled for account".
         for (const acc of server.accounts) {
           if (acc !== system && !plan.enabled.has(acc.name) && !plan.disabled.includes(acc.name)) plan.disabled.push(acc.name);

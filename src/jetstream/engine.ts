@@ -394,8 +394,7 @@ export class JetStream implements ConsumerHost {
       this.saveConsumer(existing);
       return existing;
     }
-    if (s.cfg.max_consumers > 0 && map.size >= s.cfg.max_consumers) return Errors.maximumConsumersLimit();
-    const limitErr = checkConsumerLimit(this.limits, this.consumerCount());
+    const limitErr = checkConsumerLimit(this.limits, s.cfg.max_consumers, map.size);
     if (limitErr) return limitErr;
     if (s.cfg.retention === "workqueue") {
       const mine = consumerFilters(cfg);

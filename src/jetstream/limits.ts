@@ -1,9 +1,10 @@
 /**
  * An account's JetStream limits (`accounts { A: { jetstream: { max_mem, max_file, max_streams, max_consumers } } }`)
  * and the checks nats-server 2.9 makes against them: stream count and byte reservations when a stream is created
- * or updated, consumer count when a consumer is created, and stored bytes when a message is stored.
+ * or updated, consumers per stream when a consumer is created, and stored bytes when a message is stored.
  * Pure functions over the account's streams; the engine calls them at its API and write doors.
  */
+import type { AccountJetStreamLimits } from "../config/account_options.ts";
 import type { StreamConfig } from "./config.ts";
 import { type ApiError, Errors } from "./errors.ts";
 
@@ -22,13 +23,8 @@ export const UNLIMITED: AccountLimits = Object.freeze({
   max_consumers: -1,
 });
 
-/** The `jetstream` block of an account in the configuration (the accounts contract in BRIEF.md). */
-export interface AccountJetStreamConfig {
-  max_mem?: number;
-  max_file?: number;
-  max_streams?: number;
-  max_consumers?: number;
-}
+/** The `jetstream` block of an account in the configuration (its schema is the config's); missing = unlimited. */
+export type AccountJetStreamConfig = Partial<AccountJetStreamLimits>;
 
 /** Config shape -> limits; a missing or negative value is unlimited, as nats-server reads it. */
 export function limitsFromConfig(cfg: AccountJetStreamConfig | undefined): AccountLimits {
@@ -76,7 +72,9 @@ export function checkStreamLimits(
   cfg: StreamConfig,
   existing: boolean,
 ): ApiError | undefined {
-  if (!existing && limits.max_streams >= 0 && count >= limits.max_streams) return Errors.maximumStreamsLimit();
+  if (!existing && limits.max_streams > 0 && count >= limits.max_streams) return Errors.maximumStreamsLimit();
+  // A stream may not allow more consumers than the account does.
+  if (limits.max_consumers > 0 && cfg.max_consumers > limits.max_consumers) return Errors.maximumConsumersLimit();
   const memory = cfg.storage === "memory";
   const max = memory ? limits.max_memory : limits.max_storage;
   if (max >= 0 && cfg.max_bytes > 0 && reservedBytes(streams, memory, cfg.name) + cfg.max_bytes > max) {
@@ -85,9 +83,14 @@ export function checkStreamLimits(
   return undefined;
 }
 
-/** A new consumer against the account's consumer count (all streams together). */
-export function checkConsumerLimit(limits: AccountLimits, consumers: number): ApiError | undefined {
-  if (limits.max_consumers >= 0 && consumers >= limits.max_consumers) return Errors.maximumConsumersLimit();
+/**
+ * A new consumer on a stream that has `consumers` already. nats-server 2.9 applies the account's
+ * `max_consumers` per stream, as a cap on the stream's own `max_consumers` (the smaller one wins).
+ */
+export function checkConsumerLimit(limits: AccountLimits, streamMax: number, consumers: number): ApiError | undefined {
+  let max = streamMax;
+  if (max <= 0 || (limits.max_consumers > 0 && limits.max_consumers < max)) max = limits.max_consumers;
+  if (max > 0 && consumers >= max) return Errors.maximumConsumersLimit();
   return undefined;
 }
 

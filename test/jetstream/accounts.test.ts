@@ -130,12 +130,15 @@ describe("JetStream per account (engine)", () => {
       assert.deepEqual(err(s3), { code: 400, err_code: 10027, description: "maximum number of streams reached" });
       // Creating an existing stream again with the same config is not a new stream.
       assert.equal(err(await api(a, "$JS.API.STREAM.CREATE.M2", { name: "M2", storage: "memory" })), undefined);
-      // Consumers count over the whole account.
-      for (const [s, c] of [["M1", "c1"], ["M2", "c2"], ["M2", "c3"]]) {
-        assert.equal(err(await api(a, `$JS.API.CONSUMER.DURABLE.CREATE.${s}.${c}`, { stream_name: s, config: { durable_name: c, ack_policy: "explicit" } })), undefined);
-      }
-      const c4 = await api(a, "$JS.API.CONSUMER.DURABLE.CREATE.M1.c4", { stream_name: "M1", config: { durable_name: "c4", ack_policy: "explicit" } });
+      // nats-server 2.9 applies max_consumers per stream (capping the stream's own max_consumers).
+      const consumer = (s: string, c: string) =>
+        api(a, `$JS.API.CONSUMER.DURABLE.CREATE.${s}.${c}`, { stream_name: s, config: { durable_name: c, ack_policy: "explicit" } });
+      for (const c of ["c1", "c2", "c3"]) assert.equal(err(await consumer("M2", c)), undefined);
+      const c4 = await consumer("M2", "c4");
       assert.deepEqual(err(c4), { code: 400, err_code: 10026, description: "maximum consumers limit reached" });
+      assert.equal(err(await consumer("M1", "c4")), undefined);
+      const wide = await api(a, "$JS.API.STREAM.UPDATE.M1", { name: "M1", storage: "memory", max_bytes: 900_000, max_consumers: 5 });
+      assert.equal(err(wide)?.err_code, 10026);
       // Stored bytes: a message that would take the account over max_mem is refused in its PubAck.
       const big = "x".repeat(100 * 1024);
       let refusedAt = -1;
@@ -151,7 +154,7 @@ describe("JetStream per account (engine)", () => {
       const after = await api(a, "$JS.API.INFO");
       assert.equal(after.memory, 9 * (2 + 100 * 1024 + 16));
       assert.equal(after.streams, 2);
-      assert.equal(after.consumers, 3);
+      assert.equal(after.consumers, 4);
       assert.equal(after.reserved_memory, undefined, "nats-server 2.9 does not report reservations in account info");
     } finally {
       all.stop();

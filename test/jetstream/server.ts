@@ -2,7 +2,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startPetrel } from "../../mod.ts";
-import type { Petrel } from "../../src/petrel.ts";
+import { Petrel } from "../../src/petrel.ts";
+import { applyDefaults } from "../../src/config/normalize.ts";
+import type { ServerOptions } from "../../src/config/schema.ts";
+import { currentRuntime } from "../../adapters/runtime/index.ts";
+import type { JetStreamAccounts } from "../../src/jetstream/accounts.ts";
 import type { JetStream } from "../../src/jetstream/engine.ts";
 import { jetStreamExtension } from "../../adapters/storage/jetstream_extension.ts";
 import type { StorageKind } from "../../src/jetstream/store/types.ts";
@@ -44,4 +48,33 @@ export async function startJsServer(
 
 export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * An in-process Petrel with accounts (options in the accounts contract's shape) and JetStream, for tests that
+ * need accounts before every config path reads them.
+ */
+export async function startAccountsPetrel(
+  opts: { dir: string; accounts: NonNullable<ServerOptions["accounts"]>; monitor?: boolean; storage?: StorageKind },
+): Promise<JsServer & { all: JetStreamAccounts }> {
+  const rt = currentRuntime();
+  let all: JetStreamAccounts | undefined;
+  const options = {
+    ...applyDefaults({ port: -1, host: "127.0.0.1", ...(opts.monitor ? { http_port: -1 } : {}) }),
+    accounts: opts.accounts,
+  };
+  const petrel = new Petrel(options, {
+    transport: rt.tcp,
+    serveHttp: (o, f) => rt.serveHttp(o, f),
+    extensions: [
+      jetStreamExtension(
+        { enabled: true, store_dir: opts.dir, max_memory_store: -1, max_file_store: -1, storage: opts.storage ?? "file" },
+        (_e, a) => (all = a),
+      ),
+    ],
+  });
+  await petrel.start();
+  if (!all) throw new Error("jetstream did not start");
+  const engine = all.get("$G") ?? [...all.engines.values()][0];
+  return { petrel, url: petrel.clientUrl, dir: opts.dir, engine, all, stop: () => petrel.stop() };
 }
