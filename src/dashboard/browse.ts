@@ -78,7 +78,8 @@ export class MessageBrowser {
   /** One JetStream API request; a reply with `error` or no reply in time is an error value. */
   async #api(subject: string, body: Json): Promise<Result<Json>> {
     if (this.#client === undefined) {
-      this.#client = this.#server.createInternalClient("$DASHBOARD");
+      // The global account: where a client that presents no credentials lands.
+      this.#client = this.#server.createInternalClient("$DASHBOARD", { account: this.#server.accounts.global.name });
       this.#inbox = `_INBOX.${randomToken()}`;
       this.#client.subscribe(`${this.#inbox}.*`, (m) => {
         const token = m.subject.slice(this.#inbox.length + 1);

@@ -35,6 +35,8 @@ export interface HubOptions {
   historySize?: number;
   /** Whether the message browser is available to show in the page. */
   browse: () => boolean;
+  /** The account whose streams the message browser reads. */
+  browseAccount: () => string;
   now?: () => number;
 }
 
@@ -120,7 +122,14 @@ export class DashboardHub {
       const base = await this.#base();
       const rate = addSample(this.#rates, counters(base.server, base.t));
       const frame: Tick = { ...base, rate };
-      for (const v of [...this.#viewers]) await this.#frameFor(v, frame);
+      // Viewers on the same tab share one read of each endpoint per tick.
+      const memo = new Map<string, Promise<Json>>();
+      const get: LocalGet = (path) => {
+        let p = memo.get(path);
+        if (p === undefined) memo.set(path, p = this.#get(path));
+        return p;
+      };
+      for (const v of [...this.#viewers]) await this.#frameFor(v, frame, get);
     } catch (e) {
       // A monitoring read failing is a bug elsewhere; say so on every stream rather than go silent.
       const msg = e instanceof Error ? e.message : String(e);
@@ -149,7 +158,7 @@ export class DashboardHub {
   }
 
   /** The viewer's frame: the shared part plus its tab's table. `shared` undefined: a first frame, read now. */
-  async #frameFor(v: Viewer, shared: Tick | undefined): Promise<void> {
+  async #frameFor(v: Viewer, shared: Tick | undefined, get: LocalGet = this.#get): Promise<void> {
     try {
       let base: Tick;
       if (shared !== undefined) base = shared;
@@ -159,30 +168,32 @@ export class DashboardHub {
         if (this.#rates.last === undefined) addSample(this.#rates, counters(b.server, b.t));
         base = { ...b, rate: this.#rates.history.at(-1) };
       }
-      const frame: Tick = { ...base, ...(await this.#table(v.view)) };
+      const frame: Tick = { ...base, ...(await this.#table(v.view, get)) };
       this.#send(v, "tick", frame);
     } catch (e) {
       this.#send(v, "failure", { error: e instanceof Error ? e.message : String(e) });
     }
   }
 
-  async #table(view: View): Promise<Partial<Tick>> {
+  async #table(view: View, get: LocalGet): Promise<Partial<Tick>> {
     const acc = (a: string) => view.acc === "" || a === view.acc;
     switch (view.tab) {
       case "connections": {
-        const rows = connRows(await this.#get(`/connz?limit=${ALL}&subs=detail`)).filter((r) => acc(r.account));
+        const rows = connRows(await get(`/connz?limit=${ALL}&subs=detail`)).filter((r) => acc(r.account));
         return { connections: pageOf(rows, { ...view, sort: view.sort || "cid" }, CONN_COLUMNS, "cid", connMatches) };
       }
       case "subscriptions": {
-        const rows = subRows(await this.#get(`/subsz?subs=1&limit=${ALL}`)).filter((r) => acc(r.account));
+        const rows = subRows(await get(`/subsz?subs=1&limit=${ALL}`)).filter((r) => acc(r.account));
         return { subscriptions: pageOf(rows, view, SUB_COLUMNS, "subject", subMatches) };
       }
       case "jetstream": {
-        const rows = streamRows(await this.#get("/jsz?accounts=true&streams=true&consumers=true&config=true")).filter((r) => acc(r.account));
+        const rows = streamRows(await get("/jsz?accounts=true&streams=true&consumers=true&config=true")).filter((r) => acc(r.account));
         return { streams: pageOf(rows, view, STREAM_COLUMNS, "name", streamMatches) };
       }
       case "browser": {
-        const rows = streamRows(await this.#get("/jsz?accounts=true&streams=true&config=true")).filter((r) => acc(r.account));
+        // Only the account the browser reads as (see browse.ts).
+        const rows = streamRows(await get("/jsz?accounts=true&streams=true&config=true"))
+          .filter((r) => r.account === this.#opts.browseAccount());
         return { stream_names: rows.map((r) => ({ name: r.name, kv: r.kv })).sort((a, b) => (a.name < b.name ? -1 : 1)) };
       }
       default:

@@ -36,7 +36,11 @@ export function mountDashboard(app: Hono, s: Server, opts: DashboardOptions): Da
   // The browser reads messages; only where clients need no credentials, i.e. where anyone who can reach the
   // client port can read them already.
   const browseAllowed = () => !s.authRequired;
-  const hub = new DashboardHub(local, { intervalMs: opts.intervalMs, browse: browseAllowed });
+  const hub = new DashboardHub(local, {
+    intervalMs: opts.intervalMs,
+    browse: browseAllowed,
+    browseAccount: () => s.accounts.global.name,
+  });
   const browser = new MessageBrowser(s);
   s.onShutdown(() => {
     hub.close();
