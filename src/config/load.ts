@@ -44,6 +44,10 @@ export function loadConfigText(
   const layered = layerFromRaw(validated.value.raw, validated.value);
   if (!layered.ok) return { ok: false, error: { ...layered.error[0], errors: layered.error } };
   const warnings = [...validated.value.warnings, ...layered.value.warnings].map(formatConfigError);
-  const refusals = runtimeRefusals(layered.value.layer).map((r) => ({ ...validated.value.locate([r.key]), ...r }));
+  const refusals = runtimeRefusals(layered.value.layer).map((r) => ({
+    ...validated.value.locate(r.path),
+    key: r.key,
+    message: r.message,
+  }));
   return { ok: true, value: { layer: layered.value.layer, warnings, refusals } };
 }

@@ -118,20 +118,37 @@ export function notImplementedMessage(label: string, k: NotImplementedKey): stri
 
 /**
  * Options that the configuration reads and checks completely (so `-t` reports every mistake in them) but
- * whose runtime has not landed yet: the server must still refuse to start with them. Delete the entry when
- * the runtime lands (the `accounts` engineer: `accounts`, once users bind to accounts and imports/exports
- * route).
+ * whose runtime has not landed yet: the server must still refuse to start with them. `find` returns the key
+ * paths (for file:line) where the options use it. Delete the entry when the runtime lands (the `accounts`
+ * engineer: imports, once they route across accounts).
  */
-export const RUNTIME_NOT_IMPLEMENTED: readonly { option: "accounts"; what: string; owner: NotImplementedKey["owner"] }[] = [
-  { option: "accounts", what: "accounts (users bound to accounts, exports and imports)", owner: "accounts" },
+export const RUNTIME_NOT_IMPLEMENTED: readonly {
+  key: string;
+  what: string;
+  owner: NotImplementedKey["owner"];
+  find(options: { accounts?: Record<string, { imports?: unknown[] }> }): ConfPath[];
+}[] = [
+  {
+    key: "accounts.*.imports",
+    what: "stream and service imports between accounts",
+    owner: "accounts",
+    find: (o) =>
+      Object.entries(o.accounts ?? {}).filter(([, a]) => (a.imports?.length ?? 0) > 0).map(([n]) => ["accounts", n, "imports"]),
+  },
 ];
 
-/** Options set but not implemented at runtime yet: the key and the refusal text (without file:line). */
-export function runtimeRefusals(options: { accounts?: unknown }): { key: string; message: string }[] {
-  return RUNTIME_NOT_IMPLEMENTED.filter((r) => options[r.option] !== undefined).map((r) => ({
-    key: r.option,
-    message: `${r.option}: ${r.what} is not implemented by Petrel yet; refusing to start without it (remove "${r.option}" to run without it)`,
-  }));
+/** Options set but not implemented at runtime yet: where (key path) and the refusal text (without file:line). */
+export function runtimeRefusals(options: { accounts?: Record<string, { imports?: unknown[] }> }): { path: ConfPath; key: string; message: string }[] {
+  return RUNTIME_NOT_IMPLEMENTED.flatMap((r) =>
+    r.find(options).map((path) => {
+      const key = path.join(".");
+      return {
+        path,
+        key,
+        message: `${key}: ${r.what} is not implemented by Petrel yet; refusing to start without it (remove "${key}" to run without it)`,
+      };
+    })
+  );
 }
 
 /** nats-server command-line flags that turn on something Petrel does not implement: refused, like the keys. */
