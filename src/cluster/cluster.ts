@@ -63,13 +63,11 @@ export class Cluster implements RouteHost {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #dials = new Set<Promise<unknown>>();
   readonly #interest = new LocalInterest((added, i) => {
-    for (const r of this.remotes.values()) r.sendInterest(added, i.subject, i.queue, i.count);
+    for (const r of this.remotes.values()) r.sendInterest(added, i.subject, i.queue, i.count, i.account);
   });
   #nextRid = 1;
   #stopped = false;
-  readonly #onSub = (sub: Subscription, added: boolean, account: Account) => {
-    if (account === this.server.accounts.global) this.#interest.changed(sub, added);
-  };
+  readonly #onSub = (sub: Subscription, added: boolean, account: Account) => this.#interest.changed(sub, added, account.name);
 
   constructor(server: Server, options: ClusterOptions, deps: ClusterDeps) {
     this.server = server;
@@ -127,7 +125,7 @@ export class Cluster implements RouteHost {
     }
     this.server.infoExtras.cluster = this.#name;
     this.server.exportListeners.add(this.#onSub);
-    for (const sub of this.server.accounts.global.sublist.all()) this.#interest.changed(sub, true);
+    for (const a of this.server.accounts) for (const sub of a.sublist.all()) this.#interest.changed(sub, true, a.name);
     this.#refreshConnectUrls();
     for (const s of this.#solicits) this.#scheduleSolicit(s, 0);
   }
@@ -440,8 +438,8 @@ export class Cluster implements RouteHost {
     }
   }
 
-  *localInterest(): Iterable<{ subject: string; queue: string | undefined; weight: number }> {
-    for (const i of this.#interest.entries()) yield { subject: i.subject, queue: i.queue, weight: i.count };
+  *localInterest(): Iterable<{ account: string; subject: string; queue: string | undefined; weight: number }> {
+    for (const i of this.#interest.entries()) yield { account: i.account, subject: i.subject, queue: i.queue, weight: i.count };
   }
 
   // ---- client URLs ----

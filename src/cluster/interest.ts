@@ -1,6 +1,6 @@
 /**
- * Interest as another server or cluster must hear of it: subscriptions counted per subject (plain) and per
- * subject + queue group. A plain subject is announced once (RS+ on the first subscription, RS- after the
+ * Interest as another server or cluster must hear of it: subscriptions counted per account and subject
+ * (plain) and per account, subject and queue group. A plain subject is announced once (RS+ on the first subscription, RS- after the
  * last). Routes also hear a queue group again whenever its weight (the number of members) changes;
  * gateways hear of it once, as nats-server announces queue interest there with weight 1.
  * Subscriptions owned by the connections being told (other servers', other clusters') are never counted.
@@ -8,6 +8,8 @@
 import type { Subscription } from "../server/types.ts";
 
 export interface InterestEntry {
+  /** The account the interest is in. */
+  readonly account: string;
   readonly subject: string;
   readonly queue: string | undefined;
   /** Subscriptions counted; the queue weight for a queue group. */
@@ -42,14 +44,15 @@ export class InterestCounter {
     return this.#entries.size;
   }
 
-  changed(sub: Subscription, added: boolean): void {
+  /** A subscription of `account` was added or removed. */
+  changed(sub: Subscription, added: boolean, account: string): void {
     if (this.#policy.ignored.includes(sub.owner.kind)) return;
     const weighted = this.#policy.weightedQueues;
-    const key = sub.queue === undefined ? sub.subject : `${sub.subject} ${sub.queue}`;
+    const key = sub.queue === undefined ? `${account} ${sub.subject}` : `${account} ${sub.subject} ${sub.queue}`;
     let entry = this.#entries.get(key);
     if (added) {
       if (entry === undefined) {
-        entry = { subject: sub.subject, queue: sub.queue, count: 0 };
+        entry = { account, subject: sub.subject, queue: sub.queue, count: 0 };
         this.#entries.set(key, entry);
       }
       entry.count++;

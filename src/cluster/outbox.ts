@@ -1,19 +1,20 @@
 /**
  * A route's outgoing message frames. The router calls a route once per matching subscription, but the peer
  * must get each message once: a plain match sends the frame, and each queue group the router then picks
- * this route for is added to that same frame (`RMSG $G subj | q1 q2 ...`), rewritten in place. The last few
+ * this route for is added to that same frame (`RMSG <acc> subj | q1 q2 ...`), rewritten in place. The last few
  * frames since the flush are remembered, not just the last one, because a delivery may publish
  * synchronously (a service replying from its handler) before the router is done with the first message.
  */
 import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg } from "../server/types.ts";
-import { type FrameWriter, writeRoutedMsg } from "./protocol.ts";
+import { type FrameWriter, GLOBAL_ACCOUNT_BYTES, writeRoutedMsg } from "./protocol.ts";
 
 const RECENT_FRAMES = 4;
 const NO_QUEUES: readonly Uint8Array[] = [];
 
 interface Frame {
   msg: RoutedMsg | undefined;
+  account: Uint8Array;
   start: number;
   end: number;
   queues: Uint8Array[];
@@ -23,7 +24,7 @@ interface Frame {
 export class RouteOutbox {
   readonly out: OutBuffer;
   readonly #write: FrameWriter;
-  readonly #frames: Frame[] = Array.from({ length: RECENT_FRAMES }, () => ({ msg: undefined, start: 0, end: 0, queues: [] }));
+  readonly #frames: Frame[] = Array.from({ length: RECENT_FRAMES }, () => ({ msg: undefined, account: GLOBAL_ACCOUNT_BYTES, start: 0, end: 0, queues: [] }));
   #count = 0;
   #next = 0;
 
@@ -33,10 +34,10 @@ export class RouteOutbox {
   }
 
   /**
-   * Queue `msg` for the peer because of a subscription in queue group `queue` (undefined: a plain one).
-   * Returns true when a new frame was written, false when the message was already in the buffer.
+   * Queue `msg` of `account` for the peer because of a subscription in queue group `queue` (undefined: a
+   * plain one). Returns true when a new frame was written, false when the message was already in the buffer.
    */
-  add(msg: RoutedMsg, queue: Uint8Array | undefined): boolean {
+  add(msg: RoutedMsg, queue: Uint8Array | undefined, account: Uint8Array = GLOBAL_ACCOUNT_BYTES): boolean {
     const seen = this.#frameOf(msg);
     if (seen !== undefined) {
       // A plain subscription adds nothing: the peer delivers to all its plain subscribers anyway.
@@ -50,8 +51,9 @@ export class RouteOutbox {
     this.#next = (this.#next + 1) % RECENT_FRAMES;
     if (this.#count < RECENT_FRAMES) this.#count++;
     f.msg = msg;
+    f.account = account;
     f.queues = queue === undefined ? [] : [queue];
-    f.start = this.#write(this.out, msg.subjectBytes, msg.reply, queue === undefined ? NO_QUEUES : f.queues, msg.hdrSize, msg.payload);
+    f.start = this.#write(this.out, msg.subjectBytes, msg.reply, queue === undefined ? NO_QUEUES : f.queues, msg.hdrSize, msg.payload, account);
     f.end = this.out.len;
     return true;
   }
@@ -90,7 +92,7 @@ export class RouteOutbox {
       out.len = f.start;
     }
     const msg = f.msg as RoutedMsg;
-    f.start = this.#write(out, msg.subjectBytes, msg.reply, f.queues, msg.hdrSize, msg.payload);
+    f.start = this.#write(out, msg.subjectBytes, msg.reply, f.queues, msg.hdrSize, msg.payload, f.account);
     f.end = out.len;
   }
 }

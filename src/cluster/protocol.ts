@@ -8,7 +8,7 @@ import type { Args } from "../protocol/parser.ts";
 import type { OutBuffer } from "../server/outbound.ts";
 import { writeInt } from "../server/outbound.ts";
 
-/** The only account Petrel has; nats-server calls the global account "$G". */
+/** The account of clients without one; nats-server calls the global account "$G". */
 export const GLOBAL_ACCOUNT = "$G";
 export const GLOBAL_ACCOUNT_BYTES = new TextEncoder().encode(GLOBAL_ACCOUNT);
 
@@ -72,10 +72,10 @@ export function isGlobalAccount(args: Args, i: number): boolean {
   return args.ends[i] - s === 2 && args.line[s] === 36 && args.line[s + 1] === 71;
 }
 
-/** `RS+ $G subject [queue weight]` / `RS- $G subject [queue]`. */
-export function interestLine(added: boolean, subject: string, queue: string | undefined, weight: number): string {
-  if (!added) return queue === undefined ? `RS- $G ${subject}\r\n` : `RS- $G ${subject} ${queue}\r\n`;
-  return queue === undefined ? `RS+ $G ${subject}\r\n` : `RS+ $G ${subject} ${queue} ${weight}\r\n`;
+/** `RS+ <acc> subject [queue weight]` / `RS- <acc> subject [queue]`. */
+export function interestLine(added: boolean, subject: string, queue: string | undefined, weight: number, account = GLOBAL_ACCOUNT): string {
+  if (!added) return queue === undefined ? `RS- ${account} ${subject}\r\n` : `RS- ${account} ${subject} ${queue}\r\n`;
+  return queue === undefined ? `RS+ ${account} ${subject}\r\n` : `RS+ ${account} ${subject} ${queue} ${weight}\r\n`;
 }
 
 const SP = 32;
@@ -83,7 +83,7 @@ const PLUS = 43;
 const BAR = 124;
 
 /**
- * Append one routed message: `RMSG $G subject [+ reply q1 q2 | | q1 q2 | reply] size`, the HMSG form with
+ * Append one routed message: `RMSG <acc> subject [+ reply q1 q2 | | q1 q2 | reply] size`, the HMSG form with
  * the header size before the total when the message has headers. Returns the frame's start offset.
  */
 export function writeRoutedMsg(
@@ -93,21 +93,22 @@ export function writeRoutedMsg(
   queues: readonly Uint8Array[],
   hdrSize: number,
   payload: Uint8Array,
+  account: Uint8Array = GLOBAL_ACCOUNT_BYTES,
 ): number {
-  return writeMsgFrame(out, 82, true, subject, reply, queues, hdrSize, payload);
+  return writeMsgFrame(out, 82, account, subject, reply, queues, hdrSize, payload);
 }
 
 /** A frame writer: RMSG for routes and gateways, LMSG for leafnodes. */
 export type FrameWriter = typeof writeRoutedMsg;
 
 /**
- * The message frame servers exchange: `<op>MSG [$G ]subject [+ reply q1 q2 | | q1 q2 | reply] size` (op `R` for
- * routes and gateways, `L` for leafnodes, which name no account), `HMSG` when the message has headers.
+ * The message frame servers exchange: `<op>MSG [<acc> ]subject [+ reply q1 q2 | | q1 q2 | reply] size` (op `R`
+ * for routes and gateways, `L` for leafnodes, which name no account: null), `HMSG` when the message has headers.
  */
 export function writeMsgFrame(
   out: OutBuffer,
   op: number,
-  withAccount: boolean,
+  account: Uint8Array | null,
   subject: Uint8Array,
   reply: Uint8Array | null,
   queues: readonly Uint8Array[],
@@ -117,19 +118,18 @@ export function writeMsgFrame(
   let qlen = 0;
   for (const q of queues) qlen += q.length + 1;
   const hasReply = reply !== null && reply.length > 0;
-  out.ensure(subject.length + (hasReply ? reply.length : 0) + qlen + payload.length + 64);
+  out.ensure(subject.length + (hasReply ? reply.length : 0) + qlen + payload.length + (account === null ? 0 : account.length) + 64);
   const b = out.buf;
   const start = out.len;
   let i = start;
-  // "RMSG $G " / "HMSG $G " / "LMSG ", byte by byte: cheaper than set() for a handful of bytes.
+  // "RMSG <acc> " / "HMSG <acc> " / "LMSG ", byte by byte: cheaper than set() for a handful of bytes.
   b[i++] = hdrSize >= 0 ? 72 : op;
   b[i++] = 77;
   b[i++] = 83;
   b[i++] = 71;
-  if (withAccount) {
+  if (account !== null) {
     b[i++] = SP;
-    b[i++] = 36;
-    b[i++] = 71;
+    i = copy(b, i, account);
   }
   b[i++] = SP;
   i = copy(b, i, subject);

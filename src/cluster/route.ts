@@ -9,7 +9,7 @@ import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, 
 import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "./outbox.ts";
-import { interestLine, isGlobalAccount, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
+import { interestLine, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import type { RouteHost } from "./types.ts";
 import { WireConn, type WireState } from "../server/wire_conn.ts";
 import { applyRemoteInterest, dropRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
@@ -279,7 +279,7 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.wsConnectUrls = info.ws_connect_urls ?? [];
     if (!this.host.register(this, info)) return;
     this.wire.activate();
-    for (const i of this.host.localInterest()) this.out.text(interestLine(true, i.subject, i.queue, i.weight));
+    for (const i of this.host.localInterest()) this.out.text(interestLine(true, i.subject, i.queue, i.weight, i.account));
     this.wire.flushSoon();
   }
 
@@ -294,18 +294,21 @@ export class RouteConn implements ConnHandler, SubOwner {
       this.close("Protocol Violation");
       return;
     }
-    if (!isGlobalAccount(args, offset)) return;
+    // Interest in an account this server was not configured with has no publishers here.
+    const account = this.host.server.accounts.byBytes(args.line, args.starts[offset], args.ends[offset]);
+    if (account === undefined) return;
     const subject = argString(args, offset + 1);
     const queue = n >= 3 ? argString(args, offset + 2) : undefined;
     const weight = n === 4 ? Math.max(1, parseSize(args.line, args.starts[offset + 3], args.ends[offset + 3])) : 1;
-    applyRemoteInterest(this.host.server.accounts.global, this.subs, this, added, subject, queue, weight);
+    applyRemoteInterest(account, this.subs, this, added, subject, queue, weight);
   }
 
   // ---- SubOwner: messages from local publishers to the peer ----
 
   deliver(sub: Subscription, msg: RoutedMsg): void {
     if (this.state !== "active") return;
-    if (!this.outbox.add(msg, (sub as RouteSub).queueBytes)) return;
+    const rs = sub as RouteSub;
+    if (!this.outbox.add(msg, rs.queueBytes, rs.account.nameBytes)) return;
     this.stats.out_msgs++;
     this.stats.out_bytes += msg.payload.length;
     const st = this.host.server.stats;
@@ -342,10 +345,10 @@ export class RouteConn implements ConnHandler, SubOwner {
     if (this.subs.get(key) === sub) this.subs.delete(key);
   }
 
-  /** Announce a change of local interest. */
-  sendInterest(added: boolean, subject: string, queue: string | undefined, weight: number): void {
+  /** Announce a change of local interest in `account`. */
+  sendInterest(added: boolean, subject: string, queue: string | undefined, weight: number, account: string): void {
     if (this.state !== "active") return;
-    this.wire.send(interestLine(added, subject, queue, weight));
+    this.wire.send(interestLine(added, subject, queue, weight, account));
   }
 
   sendInfo(json: string): void {

@@ -24,5 +24,5 @@ export interface RouteHost {
   asyncInfo(route: RouteConn, info: RouteInfo): void;
   routeClosed(route: RouteConn): void;
   /** Local interest to announce on a newly registered route, as RS+ lines. */
-  localInterest(): Iterable<{ subject: string; queue: string | undefined; weight: number }>;
+  localInterest(): Iterable<{ account: string; subject: string; queue: string | undefined; weight: number }>;
 }

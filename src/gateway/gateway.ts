@@ -63,11 +63,9 @@ export class Gateway implements GatewayHost, ReplyRoutes {
   #stopped = false;
   readonly #dials = new Set<Promise<unknown>>();
   readonly #interest = new ClusterInterest((added, e) => {
-    for (const c of this.inbound) c.sendInterest(added, e.subject, e.queue);
+    for (const c of this.inbound) c.sendInterest(added, e.subject, e.queue, e.account);
   });
-  readonly #onSub = (sub: Subscription, added: boolean, account: Account) => {
-    if (account === this.server.accounts.global) this.#interest.changed(sub, added);
-  };
+  readonly #onSub = (sub: Subscription, added: boolean, account: Account) => this.#interest.changed(sub, added, account.name);
   readonly #replies: GatewayReplies;
 
   constructor(server: Server, options: GatewayOptions, deps: GatewayDeps) {
@@ -130,7 +128,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     // nats-server requires the cluster name to be the gateway name; clients see it in INFO.
     this.server.infoExtras.cluster ??= this.name;
     this.server.exportListeners.add(this.#onSub);
-    for (const sub of this.server.accounts.global.sublist.all()) this.#interest.changed(sub, true);
+    for (const a of this.server.accounts) for (const sub of a.sublist.all()) this.#interest.changed(sub, true, a.name);
     this.#replies.start();
     for (const r of this.remotes.values()) this.#schedule(r, 0);
   }
@@ -365,14 +363,18 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     return this.#interest.entries();
   }
 
-  // ---- mapped replies ----
-
-  trackReply(mapped: string, reply: string, clusterHash: string): void {
-    this.#replies.track(mapped, reply, clusterHash);
+  interestOf(account: string): GatewayInterestEntry[] {
+    return [...this.#interest.entries()].filter((e) => e.account === account);
   }
 
-  isTrackedReply(subject: string): boolean {
-    return this.#replies.isTracked(subject);
+  // ---- mapped replies ----
+
+  trackReply(account: Account, mapped: string, reply: string, clusterHash: string): void {
+    this.#replies.track(account, mapped, reply, clusterHash);
+  }
+
+  isTrackedReply(account: Account, subject: string): boolean {
+    return this.#replies.isTracked(account, subject);
   }
 
   outboundByHash(hash: string): OutboundGateway | undefined {
@@ -380,8 +382,8 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     return undefined;
   }
 
-  deliverHere(msg: RoutedMsg): void {
-    this.server.accounts.global.deliver(msg, REPLY_ORIGIN);
+  deliverHere(msg: RoutedMsg, account: Account): void {
+    account.deliver(msg, REPLY_ORIGIN);
   }
 }
 

@@ -10,7 +10,7 @@ import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, 
 import type { OutBuffer } from "../server/outbound.ts";
 import { WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, SubOwner } from "../server/types.ts";
-import { interestLine, isGlobalAccount, routedArgs } from "../cluster/protocol.ts";
+import { interestLine, routedArgs } from "../cluster/protocol.ts";
 import {
   CMD_ALL_SUBS_COMPLETE,
   CMD_ALL_SUBS_START,
@@ -25,8 +25,6 @@ import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
 const enc = new TextEncoder();
 const MAX_CONTROL_LINE = 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 5000;
-/** Accounts nats-server has that Petrel does not; switched to interest-only so their traffic is not sent. */
-const FOREIGN_ACCOUNTS = ["$SYS"];
 
 export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
   readonly cid: number;
@@ -147,7 +145,12 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
     const st = this.host.server.stats;
     st.in_msgs++;
     st.in_bytes += payload.length;
-    if (!isGlobalAccount(args, 0)) return; // Petrel has only the global account
+    const account = this.host.server.accounts.byBytes(args.line, args.starts[0], args.ends[0]);
+    if (account === undefined) {
+      // An account this server does not have: tell the remote once to stop sending it (A-).
+      this.#noAccount(argString(args, 0));
+      return;
+    }
     const ra = routedArgs(args.line, args.starts, args.ends, args.count, 2, sizes);
     if (ra === undefined) {
       this.close("Protocol Violation");
@@ -168,7 +171,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       const mapped = argString(args, ra.reply);
       const m = parseMappedReply(mapped);
       if (m !== undefined) {
-        if (m.cluster !== this.host.clusterHash) this.host.trackReply(mapped, m.reply, m.cluster);
+        if (m.cluster !== this.host.clusterHash) this.host.trackReply(account, mapped, m.reply, m.cluster);
         reply = enc.encode(m.reply);
       }
     }
@@ -181,7 +184,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       hdrSize,
       payload,
     };
-    this.host.server.accounts.global.deliver(msg, this, queues);
+    account.deliver(msg, this, queues);
   }
 
   #processConnect(json: string): void {
@@ -225,22 +228,32 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
     this.#sendAllInterest();
   }
 
-  /** Interest-only from the start, as nats-server 2.9 does: mode switch, every subscription, done. */
+  /**
+   * Interest-only from the start for every account, as nats-server 2.9 does: per account the mode switch,
+   * every subscription, done.
+   */
   #sendAllInterest(): void {
     const name = this.host.name;
-    this.out.text(interestModeInfo(name, CMD_ALL_SUBS_START, "$G"));
-    for (const i of this.host.interest()) this.out.text(interestLine(true, i.subject, i.queue, 1));
-    this.out.text(interestModeInfo(name, CMD_ALL_SUBS_COMPLETE, "$G"));
-    for (const acc of FOREIGN_ACCOUNTS) {
-      this.out.text(interestModeInfo(name, CMD_ALL_SUBS_START, acc));
-      this.out.text(interestModeInfo(name, CMD_ALL_SUBS_COMPLETE, acc));
+    for (const account of this.host.server.accounts) {
+      this.out.text(interestModeInfo(name, CMD_ALL_SUBS_START, account.name));
+      for (const i of this.host.interestOf(account.name)) this.out.text(interestLine(true, i.subject, i.queue, 1, account.name));
+      this.out.text(interestModeInfo(name, CMD_ALL_SUBS_COMPLETE, account.name));
     }
     this.wire.flushSoon();
   }
 
-  sendInterest(added: boolean, subject: string, queue: string | undefined): void {
+  /** `A- <acc>`: the remote sent a message of an account this server does not have. */
+  #noAccount(name: string): void {
+    if (this.#refused.has(name)) return;
+    this.#refused.add(name);
+    this.wire.send(`A- ${name}\r\n`);
+  }
+
+  readonly #refused = new Set<string>();
+
+  sendInterest(added: boolean, subject: string, queue: string | undefined, account: string): void {
     if (this.state !== "active") return;
-    this.wire.send(interestLine(added, subject, queue, 1));
+    this.wire.send(interestLine(added, subject, queue, 1, account));
   }
 
   sendInfo(json: string): void {

@@ -3,7 +3,7 @@
  * tells us what it wants (RS+/RS-, A+/A-, interest-mode commands in INFO). The remote's interest lives in
  * the server's sublist as subscriptions owned by this connection, so the router reaches it like a route.
  *
- * Interest modes for the global account, as nats-server 2.9 has them:
+ * Interest modes, per account, as nats-server 2.9 has them:
  * - optimistic (until the remote switches us): one catch-all subscription sends everything, except
  *   subjects the remote answered RS- for, or nothing at all after A-; queue interest is always explicit.
  * - interest-only (after gateway_cmd 2): only subjects the remote announced with RS+.
@@ -20,6 +20,7 @@ import { RouteOutbox } from "../cluster/outbox.ts";
 import { CMD_ALL_SUBS_COMPLETE, CMD_ALL_SUBS_START, CMD_GOSSIP, commandAccount, type GatewayInfo, parseGatewayInfo } from "./protocol.ts";
 import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
 import { applyRemoteInterest, dropRemoteInterest, type RemoteSub, remoteSub } from "../server/remote_interest.ts";
+import type { Account } from "../accounts/account.ts";
 
 const dec = new TextDecoder();
 /** INFO lines carry URL lists; anything longer is not a gateway talking. */
@@ -31,6 +32,16 @@ const CATCH_ALL = ">";
 export type InterestMode = "optimistic" | "interest-only";
 
 type GatewaySub = RemoteSub;
+
+/** What the remote told us about one account. */
+interface AccountLink {
+  mode: InterestMode;
+  /** Optimistic mode: subjects the remote said it has no interest in (RS-). */
+  readonly noInterest: Set<string>;
+  /** Optimistic mode: the remote has no interest in the account at all (A-). */
+  accountNoInterest: boolean;
+  catchAll: GatewaySub | undefined;
+}
 
 export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   readonly cid: number;
@@ -49,12 +60,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   lastActivity = Date.now();
   remoteId = "";
   remoteInfo: GatewayInfo | undefined;
-  mode: InterestMode = "optimistic";
-  /** Optimistic mode: subjects the remote said it has no interest in (RS-). */
-  readonly noInterest = new Set<string>();
-  /** Optimistic mode: the remote has no interest in the account at all (A-). */
-  accountNoInterest = false;
-  #catchAll: GatewaySub | undefined;
+  readonly #links = new Map<Account, AccountLink>();
   #line = new Uint8Array(256);
   #lineLen = 0;
   /** Messages whose reply was mapped, so that the outbox still sees one message per route() call. */
@@ -151,9 +157,11 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
         this.#interest(op === "RS+", rest.split(/\s+/));
         return;
       case "A+":
-      case "A-":
-        if (rest.split(/\s+/)[0] === "$G") this.accountNoInterest = op === "A-";
+      case "A-": {
+        const account = this.host.server.accounts.get(rest.split(/\s+/)[0]);
+        if (account !== undefined) this.#link(account).accountNoInterest = op === "A-";
         return;
+      }
       default:
         this.#simple(op, rest);
     }
@@ -193,7 +201,9 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
       return;
     }
     if (cmd === CMD_ALL_SUBS_START || cmd === CMD_ALL_SUBS_COMPLETE) {
-      if (commandAccount(info) === "$G") this.#switchMode(cmd);
+      const name = commandAccount(info);
+      const account = name === undefined ? undefined : this.host.server.accounts.get(name);
+      if (account !== undefined) this.#switchMode(account, cmd);
       return;
     }
     if (cmd === 0 && info.gateway === this.remoteGateway) this.remoteInfo = { ...this.remoteInfo, ...info };
@@ -220,28 +230,44 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     this.wire.flushSoon();
     if (!this.host.registerOutbound(this, info)) return;
     this.wire.activate();
-    this.#setCatchAll(true);
+    // Optimistic for every account until the remote switches it to interest-only.
+    for (const account of this.host.server.accounts) this.#setCatchAll(account, this.#link(account), true);
   }
 
-  /** gateway_cmd 2: the remote is about to send all its subscriptions; 3: it has. */
-  #switchMode(cmd: number): void {
+  /** The remote's view of `account` (optimistic until told otherwise). */
+  #link(account: Account): AccountLink {
+    let l = this.#links.get(account);
+    if (l === undefined) {
+      l = { mode: "optimistic", noInterest: new Set(), accountNoInterest: false, catchAll: undefined };
+      this.#links.set(account, l);
+    }
+    return l;
+  }
+
+  /** The interest mode of `account` on this link. */
+  modeOf(account: Account): InterestMode {
+    return this.#links.get(account)?.mode ?? "optimistic";
+  }
+
+  /** gateway_cmd 2: the remote is about to send all its subscriptions of `account`; 3: it has. */
+  #switchMode(account: Account, cmd: number): void {
     if (cmd === CMD_ALL_SUBS_START) {
-      this.mode = "interest-only";
-      this.noInterest.clear();
-      this.accountNoInterest = false;
-      this.#setCatchAll(false);
+      const l = this.#link(account);
+      l.mode = "interest-only";
+      l.noInterest.clear();
+      l.accountNoInterest = false;
+      this.#setCatchAll(account, l, false);
     }
     // CMD_ALL_SUBS_COMPLETE changes nothing more: from the start command on, only RS+ interest counts.
   }
 
-  #setCatchAll(on: boolean): void {
-    const server = this.host.server;
-    if (on && this.#catchAll === undefined && this.mode === "optimistic") {
-      this.#catchAll = remoteSub(this, server.accounts.global, CATCH_ALL, undefined);
-      server.accounts.global.addSubscription(this.#catchAll);
-    } else if (!on && this.#catchAll !== undefined) {
-      server.accounts.global.removeSubscription(this.#catchAll);
-      this.#catchAll = undefined;
+  #setCatchAll(account: Account, l: AccountLink, on: boolean): void {
+    if (on && l.catchAll === undefined && l.mode === "optimistic") {
+      l.catchAll = remoteSub(this, account, CATCH_ALL, undefined);
+      account.addSubscription(l.catchAll);
+    } else if (!on && l.catchAll !== undefined) {
+      account.removeSubscription(l.catchAll);
+      l.catchAll = undefined;
     }
   }
 
@@ -251,37 +277,44 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
       this.close("Protocol Violation");
       return;
     }
-    if (a[0] !== "$G") return;
+    const account = this.host.server.accounts.get(a[0]);
+    if (account === undefined) return; // an account this server does not have sends nothing
     const subject = a[1];
     const queue = a.length >= 3 ? a[2] : undefined;
-    if (queue === undefined && this.mode === "optimistic") {
+    const l = this.#link(account);
+    if (queue === undefined && l.mode === "optimistic") {
       // Optimistic mode: RS- is negative interest, RS+ takes it back.
-      if (added) this.noInterest.delete(subject);
-      else this.noInterest.add(subject);
+      if (added) l.noInterest.delete(subject);
+      else l.noInterest.add(subject);
       return;
     }
     const weight = a.length === 4 ? Math.max(1, Number.parseInt(a[3], 10) || 1) : 1;
-    applyRemoteInterest(this.host.server.accounts.global, this.subs, this, added, subject, queue, weight);
+    applyRemoteInterest(account, this.subs, this, added, subject, queue, weight);
   }
 
   // ---- SubOwner: local messages to the remote cluster ----
 
   deliver(sub: Subscription, msg: RoutedMsg): void {
     if (this.state !== "active") return;
-    if (sub === this.#catchAll && (this.accountNoInterest || this.noInterest.has(msg.subject) || startsWithGR(msg.subjectBytes))) return;
+    const gs = sub as GatewaySub;
+    const account = gs.account;
+    if (gs.queue === undefined && gs.subject === CATCH_ALL) {
+      const l = this.#links.get(account);
+      if (l !== undefined && l.catchAll === sub && (l.accountNoInterest || l.noInterest.has(msg.subject) || startsWithGR(msg.subjectBytes))) return;
+    }
     // A response to a request from another cluster goes back under its mapped subject (see Gateway.trackReply).
-    if (this.host.isTrackedReply(msg.subject)) return;
-    this.#send(this.#withMappedReply(msg), (sub as GatewaySub).queueBytes);
+    if (this.host.isTrackedReply(account, msg.subject)) return;
+    this.#send(this.#withMappedReply(msg, account), gs.queueBytes, account);
   }
 
   /** A response to a mapped reply subject of the remote's: sent whatever its interest. */
-  sendReply(msg: RoutedMsg): void {
+  sendReply(msg: RoutedMsg, account: Account): void {
     if (this.state !== "active") return;
-    this.#send(msg, undefined);
+    this.#send(msg, undefined, account);
   }
 
-  #send(msg: RoutedMsg, queue: Uint8Array | undefined): void {
-    if (!this.outbox.add(msg, queue)) return;
+  #send(msg: RoutedMsg, queue: Uint8Array | undefined, account: Account): void {
+    if (!this.outbox.add(msg, queue, account.nameBytes)) return;
     this.stats.out_msgs++;
     this.stats.out_bytes += msg.payload.length;
     const st = this.host.server.stats;
@@ -297,12 +330,12 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   }
 
   /** The same message with `_GR_.<cluster>.<server>.` before its reply, when the reply has a subscriber here. */
-  #withMappedReply(msg: RoutedMsg): RoutedMsg {
+  #withMappedReply(msg: RoutedMsg, account: Account): RoutedMsg {
     const reply = msg.reply;
     if (reply === null || reply.length === 0 || startsWithGR(reply)) return msg;
     const seen = this.#mapped.get(msg);
     if (seen !== undefined) return seen;
-    if (!hasLocalInterest(this.host, dec.decode(reply))) return msg;
+    if (!hasLocalInterest(account, dec.decode(reply))) return msg;
     const prefix = this.host.replyPrefix;
     const mapped = new Uint8Array(prefix.length + reply.length);
     mapped.set(prefix);
@@ -338,7 +371,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
 
   /** The connection ended (see WireConn): release the remote's interest and tell the gateway manager. */
   #teardown(): void {
-    this.#setCatchAll(false);
+    for (const [account, l] of this.#links) this.#setCatchAll(account, l, false);
     dropRemoteInterest(this.subs);
     this.host.connClosed(this);
   }
@@ -353,8 +386,8 @@ function startsWithGR(b: Uint8Array): boolean {
 }
 
 /** Does a subscriber on this server or elsewhere in the cluster (not another gateway) want `subject`? */
-function hasLocalInterest(host: GatewayHost, subject: string): boolean {
-  const r = host.server.accounts.global.sublist.match(subject);
+function hasLocalInterest(account: Account, subject: string): boolean {
+  const r = account.sublist.match(subject);
   for (const s of r.psubs) if (s.owner.kind !== "gateway") return true;
   for (const g of r.qsubs) for (const s of g) if (s.owner.kind !== "gateway") return true;
   return false;

@@ -1,5 +1,5 @@
 /**
- * Replies across gateways. A request sent to another cluster carries its reply mapped to
+ * Replies across gateways, per account. A request sent to another cluster carries its reply mapped to
  * `_GR_.<cluster hash>.<server hash>.<reply>`, so the response finds its way back before that cluster has
  * heard of the requester's interest. Two halves live here:
  * - responses published here to a mapped subject go straight to the cluster the hash names (one
@@ -8,6 +8,7 @@
  *   clients never see `_GR_.`), and for a short while responses to that plain reply are sent back under
  *   the mapped subject (a subscription per tracked reply). Later responses follow interest like any message.
  */
+import type { Account } from "../accounts/account.ts";
 import type { Server } from "../server/server.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { GW_REPLY_PREFIX, parseMappedReply } from "./protocol.ts";
@@ -19,7 +20,7 @@ const enc = new TextEncoder();
 
 /** Where a response goes: the outbound link to the cluster with this hash. */
 export interface ReplyTarget {
-  sendReply(msg: RoutedMsg): void;
+  sendReply(msg: RoutedMsg, account: Account): void;
 }
 
 export interface ReplyRoutes {
@@ -27,10 +28,11 @@ export interface ReplyRoutes {
   readonly clusterHash: string;
   outboundByHash(hash: string): ReplyTarget | undefined;
   /** A response to one of this cluster's own requests: delivered here and in the cluster. */
-  deliverHere(msg: RoutedMsg): void;
+  deliverHere(msg: RoutedMsg, account: Account): void;
 }
 
 interface TrackedReply {
+  readonly account: Account;
   readonly mapped: string;
   readonly mappedBytes: Uint8Array;
   readonly clusterHash: string;
@@ -38,31 +40,37 @@ interface TrackedReply {
   expires: number;
 }
 
+/** The subscribers of one account: the catch-all for mapped subjects and the tracker of plain replies. */
+interface AccountSide {
+  readonly router: SubOwner;
+  readonly tracker: SubOwner;
+  routerSub: Subscription | undefined;
+}
+
 export class GatewayReplies {
   readonly #routes: ReplyRoutes;
+  /** By account name and reply subject. */
   readonly #tracked = new Map<string, TrackedReply>();
-  readonly #router: SubOwner;
-  readonly #tracker: SubOwner;
-  #routerSub: Subscription | undefined;
+  readonly #sides = new Map<Account, AccountSide>();
   #sweep: ReturnType<typeof setInterval> | undefined;
 
   constructor(routes: ReplyRoutes) {
     this.#routes = routes;
-    this.#router = { cid: 0, kind: "gateway", echo: true, deliver: (_s, msg) => this.#routeMapped(msg), removeSub: () => {} };
-    this.#tracker = { cid: 0, kind: "gateway", echo: true, deliver: (s, msg) => this.#answerTracked(s, msg), removeSub: () => {} };
   }
 
+  /** Catch mapped subjects in every account the server has. */
   start(): void {
-    const subject = `${GW_REPLY_PREFIX}>`;
-    this.#routerSub = { subject, sid: subject, sidBytes: enc.encode(subject), owner: this.#router, max: 0, delivered: 0, filtered: false };
-    this.#routes.server.accounts.global.addSubscription(this.#routerSub);
+    for (const account of this.#routes.server.accounts) this.#side(account);
     this.#sweep = setInterval(() => this.#expire(Date.now()), REPLY_TRACK_MS / 2);
   }
 
   stop(): void {
     clearInterval(this.#sweep);
-    if (this.#routerSub !== undefined) this.#routes.server.accounts.global.removeSubscription(this.#routerSub);
-    this.#routerSub = undefined;
+    for (const [account, side] of this.#sides) {
+      if (side.routerSub !== undefined) account.removeSubscription(side.routerSub);
+      side.routerSub = undefined;
+    }
+    this.#sides.clear();
     this.#expire(Number.POSITIVE_INFINITY);
   }
 
@@ -70,47 +78,64 @@ export class GatewayReplies {
     return this.#tracked.size;
   }
 
-  /** A request from the cluster `clusterHash` arrived with reply `mapped`; its subscribers see `reply`. */
-  track(mapped: string, reply: string, clusterHash: string): void {
+  #side(account: Account): AccountSide {
+    let side = this.#sides.get(account);
+    if (side !== undefined) return side;
+    side = {
+      router: { cid: 0, kind: "gateway", echo: true, deliver: (_s, msg) => this.#routeMapped(msg, account), removeSub: () => {} },
+      tracker: { cid: 0, kind: "gateway", echo: true, deliver: (s, msg) => this.#answerTracked(account, s, msg), removeSub: () => {} },
+      routerSub: undefined,
+    };
+    const subject = `${GW_REPLY_PREFIX}>`;
+    side.routerSub = { subject, sid: subject, sidBytes: enc.encode(subject), owner: side.router, max: 0, delivered: 0, filtered: false };
+    account.addSubscription(side.routerSub);
+    this.#sides.set(account, side);
+    return side;
+  }
+
+  /** A request of `account` from the cluster `clusterHash` arrived with reply `mapped`; its subscribers see `reply`. */
+  track(account: Account, mapped: string, reply: string, clusterHash: string): void {
     const now = Date.now();
-    const t = this.#tracked.get(reply);
+    const key = `${account.name} ${reply}`;
+    const t = this.#tracked.get(key);
     if (t !== undefined && t.mapped === mapped) {
       t.expires = now + REPLY_TRACK_MS;
       return;
     }
-    if (t !== undefined) this.#routes.server.accounts.global.removeSubscription(t.sub);
-    const sub: Subscription = { subject: reply, sid: mapped, sidBytes: enc.encode(mapped), owner: this.#tracker, max: 0, delivered: 0, filtered: false };
-    this.#tracked.set(reply, { mapped, mappedBytes: enc.encode(mapped), clusterHash, sub, expires: now + REPLY_TRACK_MS });
-    this.#routes.server.accounts.global.addSubscription(sub);
+    if (t !== undefined) account.removeSubscription(t.sub);
+    const owner = this.#side(account).tracker;
+    const sub: Subscription = { subject: reply, sid: mapped, sidBytes: enc.encode(mapped), owner, max: 0, delivered: 0, filtered: false };
+    this.#tracked.set(key, { account, mapped, mappedBytes: enc.encode(mapped), clusterHash, sub, expires: now + REPLY_TRACK_MS });
+    account.addSubscription(sub);
   }
 
   /** Responses to a tracked reply are sent by the tracker; the outbound links leave them alone. */
-  isTracked(subject: string): boolean {
-    return this.#tracked.size > 0 && this.#tracked.has(subject);
+  isTracked(account: Account, subject: string): boolean {
+    return this.#tracked.size > 0 && this.#tracked.has(`${account.name} ${subject}`);
   }
 
-  #answerTracked(sub: Subscription, msg: RoutedMsg): void {
-    const t = this.#tracked.get(sub.subject);
+  #answerTracked(account: Account, sub: Subscription, msg: RoutedMsg): void {
+    const t = this.#tracked.get(`${account.name} ${sub.subject}`);
     if (t === undefined || t.sub !== sub) return;
-    this.#routes.outboundByHash(t.clusterHash)?.sendReply({ ...msg, subject: t.mapped, subjectBytes: t.mappedBytes });
+    this.#routes.outboundByHash(t.clusterHash)?.sendReply({ ...msg, subject: t.mapped, subjectBytes: t.mappedBytes }, account);
   }
 
   /** A response published here to `_GR_.<cluster>.<server>.<reply>`: to the cluster it names. */
-  #routeMapped(msg: RoutedMsg): void {
+  #routeMapped(msg: RoutedMsg, account: Account): void {
     const m = parseMappedReply(msg.subject);
     if (m === undefined) return;
     if (m.cluster === this.#routes.clusterHash) {
-      this.#routes.deliverHere({ ...msg, subject: m.reply, subjectBytes: enc.encode(m.reply) });
+      this.#routes.deliverHere({ ...msg, subject: m.reply, subjectBytes: enc.encode(m.reply) }, account);
       return;
     }
-    this.#routes.outboundByHash(m.cluster)?.sendReply(msg);
+    this.#routes.outboundByHash(m.cluster)?.sendReply(msg, account);
   }
 
   #expire(now: number): void {
-    for (const [reply, t] of this.#tracked) {
+    for (const [key, t] of this.#tracked) {
       if (t.expires > now) continue;
-      this.#tracked.delete(reply);
-      this.#routes.server.accounts.global.removeSubscription(t.sub);
+      this.#tracked.delete(key);
+      t.account.removeSubscription(t.sub);
     }
   }
 }

@@ -2,6 +2,7 @@
  * What a gateway connection needs from the gateway manager that owns it. An interface so that the
  * connections do not depend on the manager (and tests can drive one alone).
  */
+import type { Account } from "../accounts/account.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Server } from "../server/server.ts";
 import type { GatewayInterestEntry } from "./interest.ts";
@@ -60,9 +61,11 @@ export interface GatewayHost {
    * A message from another cluster carried a mapped reply (`_GR_.<cluster>.<server>.<reply>`): its
    * subscribers see the plain reply, and responses published to it here go back under the mapped subject.
    */
-  trackReply(mapped: string, reply: string, clusterHash: string): void;
-  /** Is `subject` a tracked reply (responses to it are sent by the tracker, not by interest)? */
-  isTrackedReply(subject: string): boolean;
+  trackReply(account: Account, mapped: string, reply: string, clusterHash: string): void;
+  /** Is `subject` a tracked reply of `account` (responses to it are sent by the tracker, not by interest)? */
+  isTrackedReply(account: Account, subject: string): boolean;
   /** The interest this cluster announces to other clusters. */
   interest(): Iterable<GatewayInterestEntry>;
+  /** The part of it in one account. */
+  interestOf(account: string): GatewayInterestEntry[];
 }

@@ -60,5 +60,5 @@ export function writeLeafMsg(
   hdrSize: number,
   payload: Uint8Array,
 ): number {
-  return writeMsgFrame(out, 76, false, subject, reply, queues, hdrSize, payload);
+  return writeMsgFrame(out, 76, null, subject, reply, queues, hdrSize, payload);
 }

@@ -18,11 +18,11 @@ describe("local interest", () => {
     const li = new LocalInterest((added, e) => log.push(`${added ? "+" : "-"}${e.subject}`));
     const a = sub("foo.*");
     const b = sub("foo.*", undefined, "internal");
-    li.changed(a, true);
-    li.changed(b, true);
-    li.changed(a, false);
+    li.changed(a, true, "$G");
+    li.changed(b, true, "$G");
+    li.changed(a, false, "$G");
     assert.deepEqual(log, ["+foo.*"]);
-    li.changed(b, false);
+    li.changed(b, false, "$G");
     assert.deepEqual(log, ["+foo.*", "-foo.*"]);
     assert.deepEqual([...li.entries()], []);
   });
@@ -32,18 +32,29 @@ describe("local interest", () => {
     const li = new LocalInterest((added, e) => log.push(added ? `+${e.subject} ${e.queue} ${e.count}` : `-${e.subject} ${e.queue}`));
     const m1 = sub("work", "q");
     const m2 = sub("work", "q");
-    li.changed(m1, true);
-    li.changed(m2, true);
-    li.changed(m1, false);
-    li.changed(m2, false);
+    li.changed(m1, true, "$G");
+    li.changed(m2, true, "$G");
+    li.changed(m1, false, "$G");
+    li.changed(m2, false, "$G");
     assert.deepEqual(log, ["+work q 1", "+work q 2", "+work q 1", "-work q"]);
+  });
+
+  it("counts each account's interest apart", () => {
+    const log: string[] = [];
+    const li = new LocalInterest((added, e) => log.push(`${added ? "+" : "-"}${e.account} ${e.subject}`));
+    const a = sub("foo");
+    const b = sub("foo");
+    li.changed(a, true, "A");
+    li.changed(b, true, "B");
+    li.changed(a, false, "A");
+    assert.deepEqual(log, ["+A foo", "+B foo", "-A foo"]);
   });
 
   it("ignores other servers' interest", () => {
     const log: string[] = [];
     const li = new LocalInterest((_a, e) => log.push(e.subject));
-    li.changed(sub("x", undefined, "route"), true);
-    li.changed(sub("y", undefined, "gateway"), true);
+    li.changed(sub("x", undefined, "route"), true, "$G");
+    li.changed(sub("y", undefined, "gateway"), true, "$G");
     assert.deepEqual(log, []);
   });
 });

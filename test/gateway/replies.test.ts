@@ -21,32 +21,35 @@ describe("gateway replies", () => {
   const replies = new GatewayReplies({
     server,
     clusterHash: "EASTxx",
-    outboundByHash: (h) => (h === "WESTxx" ? { sendReply: (m: RoutedMsg) => toWest.push(m.subject) } : undefined),
-    deliverHere: (m) => here.push(m.subject),
+    outboundByHash: (h) => (h === "WESTxx" ? { sendReply: (m: RoutedMsg, a) => toWest.push(`${a.name}:${m.subject}`) } : undefined),
+    deliverHere: (m, a) => here.push(`${a.name}:${m.subject}`),
   });
   const client: SubOwner = { cid: 99, kind: "client", echo: true, deliver() {}, removeSub() {} };
 
   it("sends responses to a tracked reply back under the mapped subject", () => {
     replies.start();
-    replies.track("_GR_.WESTxx.srv001._INBOX.a", "_INBOX.a", "WESTxx");
-    assert.equal(replies.isTracked("_INBOX.a"), true);
-    assert.equal(replies.isTracked("_INBOX.b"), false);
+    replies.track(server.accounts.global, "_GR_.WESTxx.srv001._INBOX.a", "_INBOX.a", "WESTxx");
+    assert.equal(replies.isTracked(server.accounts.global, "_INBOX.a"), true);
+    assert.equal(replies.isTracked(server.accounts.global, "_INBOX.b"), false);
+    assert.equal(replies.isTracked(server.accounts.system, "_INBOX.a"), false, "tracked in its account only");
     server.accounts.global.deliver(msgOn("_INBOX.a"), client);
-    assert.deepEqual(toWest, ["_GR_.WESTxx.srv001._INBOX.a"]);
+    assert.deepEqual(toWest, ["$G:_GR_.WESTxx.srv001._INBOX.a"]);
   });
 
   it("routes mapped subjects by cluster hash, unwrapping our own", () => {
     server.accounts.global.deliver(msgOn("_GR_.WESTxx.srv002._INBOX.c"), client);
     server.accounts.global.deliver(msgOn("_GR_.EASTxx.srv003._INBOX.d"), client);
     server.accounts.global.deliver(msgOn("_GR_.NOBODY.srv004._INBOX.e"), client);
-    assert.deepEqual(toWest, ["_GR_.WESTxx.srv001._INBOX.a", "_GR_.WESTxx.srv002._INBOX.c"]);
-    assert.deepEqual(here, ["_INBOX.d"]);
+    assert.deepEqual(toWest, ["$G:_GR_.WESTxx.srv001._INBOX.a", "$G:_GR_.WESTxx.srv002._INBOX.c"]);
+    assert.deepEqual(here, ["$G:_INBOX.d"]);
+    server.accounts.system.deliver(msgOn("_GR_.EASTxx.srv003._INBOX.s"), client);
+    assert.deepEqual(here, ["$G:_INBOX.d", "$SYS:_INBOX.s"], "mapped subjects are caught in every account");
   });
 
   it("forgets tracked replies and its subscriptions on stop", () => {
     replies.stop();
     assert.equal(replies.trackedCount, 0);
-    assert.equal(server.accounts.global.sublist.count, 0);
+    assert.equal(server.numSubscriptions, 0);
     server.accounts.global.deliver(msgOn("_INBOX.a"), client);
     assert.equal(toWest.length, 2);
   });
