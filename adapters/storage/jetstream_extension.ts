@@ -99,9 +99,10 @@ export function jetStreamExtension(
       try {
         const system = server.accounts.system;
         const plan = planAccounts(server.options.accounts, system.name);
-        // Every other account this server knows answers its $JS.API with "not enabled for account".
+        // Every other account this server knows (the system account too) answers its $JS.API with "not enabled
+        // for account", as nats-server does.
         for (const acc of server.accounts) {
-          if (acc !== system && !plan.enabled.has(acc.name) && !plan.disabled.includes(acc.name)) plan.disabled.push(acc.name);
+          if (!plan.enabled.has(acc.name) && !plan.disabled.includes(acc.name)) plan.disabled.push(acc.name);
         }
         all.startAll(plan);
       } catch (err) {

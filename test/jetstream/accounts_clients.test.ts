@@ -25,13 +25,16 @@ export const ACCOUNTS = {
   },
   B: { users: [{ user: "b", password: "b" }], exports: [], imports: [], jetstream: { max_mem: -1, max_file: -1, max_streams: -1, max_consumers: -1 } },
   C: { users: [{ user: "c", password: "c" }], exports: [], imports: [] },
+  SYS: { users: [{ user: "s", password: "s" }], exports: [], imports: [] },
 };
 
 export const ACCOUNTS_CONF = `
+system_account: SYS
 accounts {
   A: { users: [{user: a, password: a}], jetstream: { max_mem: 1000000, max_file: 10000000, max_streams: 3, max_consumers: 3 } }
   B: { users: [{user: b, password: b}], jetstream: enabled }
   C: { users: [{user: c, password: c}] }
+  SYS: { users: [{user: s, password: s}] }
 }
 `;
 
@@ -47,7 +50,7 @@ async function start(kind: string): Promise<Target> {
     return { url: s.url, monitorUrl: s.monitorUrl, stop: () => s.stop() };
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-jsacc-"));
-  const s = await startAccountsPetrel({ dir, accounts: ACCOUNTS, monitor: true });
+  const s = await startAccountsPetrel({ dir, accounts: ACCOUNTS, system_account: "SYS", monitor: true });
   return {
     url: s.url,
     monitorUrl: s.petrel.monitorUrl,
@@ -79,8 +82,8 @@ async function raw(nc: NatsConnection, subject: string, body = ""): Promise<J> {
 /** Runs the scenario and returns what both servers must agree on. */
 async function scenario(t: Target): Promise<J> {
   const out: J = {};
-  const [a, b, c] = await Promise.all(
-    ["a", "b", "c"].map((u) => connect({ servers: t.url, user: u, pass: u, reconnect: false })),
+  const [a, b, c, sys] = await Promise.all(
+    ["a", "b", "c", "s"].map((u) => connect({ servers: t.url, user: u, pass: u, reconnect: false })),
   );
   try {
     const jsmA = await jetstreamManager(a);
@@ -136,6 +139,7 @@ async function scenario(t: Target): Promise<J> {
     // C has no JetStream.
     out.cInfo = await raw(c, "$JS.API.INFO");
     out.cNames = await raw(c, "$JS.API.STREAM.NAMES");
+    out.sysInfo = await raw(sys, "$JS.API.INFO");
     out.cCreate = await raw(c, "$JS.API.STREAM.CREATE.S", JSON.stringify({ name: "S", subjects: ["s"] }));
     try {
       await jetstreamManager(c);
@@ -163,7 +167,7 @@ async function scenario(t: Target): Promise<J> {
       out.jszB = (one.account_details as J[]).map((d) => d.name);
     }
   } finally {
-    await Promise.all([a, b, c].map((n) => n.close()));
+    await Promise.all([a, b, c, sys].map((n) => n.close()));
   }
   return out;
 }

@@ -55,13 +55,20 @@ export function removeDir(dir: string): void {
  * need accounts before every config path reads them.
  */
 export async function startAccountsPetrel(
-  opts: { dir: string; accounts: NonNullable<ServerOptions["accounts"]>; monitor?: boolean; storage?: StorageKind },
+  opts: {
+    dir: string;
+    accounts: NonNullable<ServerOptions["accounts"]>;
+    system_account?: string;
+    monitor?: boolean;
+    storage?: StorageKind;
+  },
 ): Promise<JsServer & { all: JetStreamAccounts }> {
   const rt = currentRuntime();
   let all: JetStreamAccounts | undefined;
   const options = {
     ...applyDefaults({ port: -1, host: "127.0.0.1", ...(opts.monitor ? { http_port: -1 } : {}) }),
     accounts: opts.accounts,
+    ...(opts.system_account ? { system_account: opts.system_account } : {}),
   };
   const petrel = new Petrel(options, {
     transport: rt.tcp,
