@@ -7,6 +7,9 @@ import type { ServerOptions } from "./config/schema.ts";
 import type { Logger } from "./log/logger.ts";
 import { silentLogger } from "./log/logger.ts";
 import { createMonitorApp } from "./monitor/app.ts";
+import { createMonitorEndpoints, type MonitorEndpoints } from "./monitor/endpoints.ts";
+import type { VarzContext } from "./monitor/varz.ts";
+import { SystemServices } from "./system/services.ts";
 import type { FetchHandler, HttpServer } from "./runtime/types.ts";
 import { hostPort, Server } from "./server/server.ts";
 import type { Transport } from "./transport/types.ts";
@@ -49,8 +52,12 @@ export class Petrel {
   readonly options: ServerOptions;
   readonly #services: PetrelServices;
   readonly #logger: Logger;
+  /** The monitoring endpoints, shared by the HTTP app and the system account's services. */
+  readonly endpoints: MonitorEndpoints;
+  readonly #varzContext: VarzContext;
   #http: HttpServer | undefined;
   #handles: ExtensionHandle[] = [];
+  #system: SystemServices | undefined;
   #stopped: Promise<void> | undefined;
 
   constructor(options: ServerOptions, services: PetrelServices) {
@@ -58,6 +65,18 @@ export class Petrel {
     this.#services = services;
     this.#logger = services.logger ?? silentLogger;
     this.server = new Server(options, { transport: services.transport, logger: this.#logger });
+    // Read live: the HTTP port is known only once the listener is up.
+    const self = this;
+    this.#varzContext = {
+      get httpHost() {
+        return self.#http?.host ?? options.http_host;
+      },
+      get httpPort() {
+        return self.#http?.port ?? options.http_port;
+      },
+      memory: services.memory,
+    };
+    this.endpoints = createMonitorEndpoints(this.server, this.#varzContext);
   }
 
   get clientUrl(): string {
@@ -72,16 +91,16 @@ export class Petrel {
   readonly monitorFetch: FetchHandler = (req) => this.#app(req);
   #appInstance: ReturnType<typeof createMonitorApp> | undefined;
   #app(req: Request): Response | Promise<Response> {
-    this.#appInstance ??= createMonitorApp(this.server, {
-      httpHost: this.#http?.host ?? this.options.http_host,
-      httpPort: this.#http?.port ?? this.options.http_port,
-      memory: this.#services.memory,
-    });
+    this.#appInstance ??= createMonitorApp(this.server, this.#varzContext, this.endpoints);
     return this.#appInstance.fetch(req);
   }
 
   async start(): Promise<void> {
     await this.server.start();
+    // The system account's services, as an internal client of that account (nats-server runs them always).
+    const sys = this.server.accounts.system.name;
+    this.#system = new SystemServices(this.server, this.endpoints, this.server.createInternalClient("$SYS services", { account: sys }));
+    this.#system.start();
     const o = this.options;
     if (o.http_port !== 0 && this.#services.serveHttp !== undefined) {
       const port = o.http_port < 0 ? 0 : o.http_port;
@@ -112,6 +131,7 @@ export class Petrel {
 
   async #doStop(): Promise<void> {
     for (const h of [...this.#handles].reverse()) await h.stop?.().catch(() => {});
+    this.#system?.stop();
     await this.server.shutdown();
     if (this.#http !== undefined) await this.#http.close().catch(() => {});
   }

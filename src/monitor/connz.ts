@@ -1,6 +1,7 @@
-/** /connz: open client connections, with paging, sorting and optional subscription lists. */
+/** /connz: open client connections, with paging, sorting, an account filter and optional subscription lists. */
 import type { ClientConn } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
+import { accountExists, accountOfClient, clientsOf } from "./accounts_view.ts";
 import { goDuration, rfc3339, uptime } from "./format.ts";
 
 export interface ConnzQuery {
@@ -10,6 +11,10 @@ export interface ConnzQuery {
   offset: number;
   limit: number;
   sort: string;
+  /** `acc=`: only this account's connections. */
+  account?: string;
+  /** `auth=true`: include the authorized user and the account. */
+  auth: boolean;
 }
 
 export function parseConnzQuery(q: URLSearchParams): ConnzQuery | string {
@@ -35,7 +40,11 @@ export function parseConnzQuery(q: URLSearchParams): ConnzQuery | string {
   const sort = q.get("sort") ?? "cid";
   if (!SORTS.has(sort)) return `invalid sorting option: ${sort}`;
   // As nats-server: a negative offset means 0, a limit <= 0 means the default.
-  return { subs, subsDetail, cid, offset: Math.max(0, offset), limit: limit > 0 ? limit : 1024, sort };
+  const acc = q.get("acc");
+  const account = acc !== null && acc !== "" ? acc : undefined;
+  const authRaw = q.get("auth") ?? "";
+  const auth = authRaw === "1" || authRaw === "true";
+  return { subs, subsDetail, cid, offset: Math.max(0, offset), limit: limit > 0 ? limit : 1024, sort, account, auth };
 }
 
 const SORTS = new Map<string, (a: ClientConn, b: ClientConn) => number>([
@@ -75,11 +84,13 @@ function connInfo(c: ClientConn, q: ConnzQuery, now: number): Record<string, unk
   if (c.name !== "") out.name = c.name;
   if (c.lang !== "") out.lang = c.lang;
   if (c.version !== "") out.version = c.version;
-  if (c.user !== undefined) out.authorized_user = c.user;
+  if (q.auth) {
+    if (c.user !== undefined) out.authorized_user = c.user;
+    out.account = accountOfClient(c);
+  }
   if (q.subs && c.subs.size > 0) {
     if (q.subsDetail) {
       out.subscriptions_list_detail = [...c.subs.values()].map((s) => ({
-        account: c.account.name,
         subject: s.subject,
         qgroup: s.queue,
         sid: s.sid,
@@ -96,7 +107,11 @@ function connInfo(c: ClientConn, q: ConnzQuery, now: number): Record<string, unk
 
 export function connz(s: Server, q: ConnzQuery): Record<string, unknown> {
   const now = Date.now();
-  let list = [...s.clients.values()];
+  if (q.account !== undefined && !accountExists(s, q.account)) {
+    // nats-server answers an unknown account with an empty, id-less report.
+    return { server_id: "", now: rfc3339(new Date(now)), num_connections: 0, total: 0, offset: q.offset, limit: q.limit, connections: null };
+  }
+  let list = clientsOf(s, q.account);
   if (q.cid !== undefined) list = list.filter((c) => c.cid === q.cid);
   list.sort(SORTS.get(q.sort));
   const total = list.length;

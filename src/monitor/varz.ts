@@ -1,6 +1,7 @@
 /** /varz: the server's configuration and counters, with nats-server's field names. */
 import type { Server } from "../server/server.ts";
 import { PETREL_VERSION, VERSION } from "../server/server.ts";
+import { systemAccountName } from "./accounts_view.ts";
 import { nanos, rfc3339, uptime } from "./format.ts";
 
 export interface VarzContext {
@@ -65,7 +66,7 @@ export function varz(s: Server, ctx: VarzContext): Record<string, unknown> {
     subscriptions: s.numSubscriptions,
     http_req_stats: {},
     config_load_time: rfc3339(s.startTime),
-    system_account: "$SYS",
+    system_account: systemAccountName(s),
     slow_consumer_stats: { clients: s.stats.slow_consumers, routes: 0, gateways: 0, leafs: 0 },
   };
   // Extensions (cluster, gateway, jetstream, websocket) fill their own sections and counters.

@@ -279,6 +279,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.user = auth.user;
     this.#bind(this.host.accountFor(auth.account));
     if (auth.permissions !== undefined) this.perms = new Permissions(auth.permissions);
+    this.host.clientConnected(this);
     if (this.verbose) {
       this.out.bytes(OK);
       this.flushSoon();

@@ -27,5 +27,7 @@ export interface ClientHost {
   /** The account a client binds to after authentication (undefined: the global account `$G`). */
   accountFor(name: string | undefined): Account;
   scheduleFlush(c: ClientConn): void;
+  /** The client finished CONNECT and was authenticated (system events start here). */
+  clientConnected(c: ClientConn): void;
   clientClosed(c: ClientConn): void;
 }

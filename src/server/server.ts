@@ -26,6 +26,8 @@ export interface ServerDeps {
 }
 
 export type SubscriptionListener = InterestListener;
+/** Told when a client finished CONNECT (`up`) and when a connected client is gone (system account events). */
+export type ConnectionListener = (c: ClientConn, up: boolean) => void;
 
 export class Server implements ClientHost {
   options: ServerOptions;
@@ -56,6 +58,7 @@ export class Server implements ClientHost {
   readonly subscriptionListeners = new Set<InterestListener>();
   /** Like subscriptionListeners, for interest other servers may learn of (routes, gateways): no `local` subs. */
   readonly exportListeners = new Set<InterestListener>();
+  readonly connectionListeners = new Set<ConnectionListener>();
   /** Extensions report their monitoring sections here (jetstream, websocket, cluster...). */
   readonly monitorSections = new Map<string, (q?: URLSearchParams) => unknown>();
   readonly #shutdownHooks: (() => Promise<void> | void)[] = [];
@@ -200,9 +203,14 @@ export class Server implements ClientHost {
     return c;
   }
 
+  clientConnected(c: ClientConn): void {
+    for (const l of this.connectionListeners) l(c, true);
+  }
+
   clientClosed(c: ClientConn): void {
     if (this.clients.delete(c.cid)) {
       this.logger.debug(`${c.duplex.info.remoteHost}:${c.duplex.info.remotePort} - cid:${c.cid} - Client connection closed: ${c.closeReason}`);
+      for (const l of this.connectionListeners) l(c, false);
     }
   }
 

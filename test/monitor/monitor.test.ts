@@ -190,3 +190,67 @@ describe("monitoring app: stopped server", () => {
     assert.equal(typeof h.body.error, "string");
   });
 });
+
+describe("monitoring app: accounts", () => {
+  const { transport } = createMemoryTransport();
+  const server = new Server(applyDefaults({ host: "127.0.0.1", port: 0, server_name: "acc-test" }), { transport });
+  const app = createMonitorApp(server, { httpHost: "127.0.0.1", httpPort: 8222 });
+  const conns: RawConn[] = [];
+
+  before(async () => {
+    await server.start();
+    const c = await openRaw(transport, { host: "127.0.0.1", port: server.clientPort });
+    conns.push(c);
+    await c.waitFor("INFO");
+    c.write(`CONNECT {"verbose":false,"pedantic":false,"name":"one"}\r\nSUB x 1\r\nPUB x 2\r\nhi\r\n`);
+    await sync(c);
+  });
+  after(async () => {
+    for (const c of conns) c.close();
+    await server.shutdown();
+  });
+
+  it("/accountz lists the accounts; ?acc= gives one account's detail; an unknown one is a 400", async () => {
+    const list = await get(app, "/accountz");
+    assert.equal(list.body.system_account, "$SYS");
+    assert.deepEqual((list.body.accounts as string[]).sort(), ["$G", "$SYS"]);
+    const g = await get(app, "/accountz?acc=$G");
+    const d = g.body.account_detail as Json;
+    assert.equal(d.account_name, "$G");
+    assert.equal(d.client_connections, 1);
+    assert.equal(d.subscriptions, 1);
+    assert.equal(d.is_system, undefined);
+    assert.equal(((await get(app, "/accountz?acc=$SYS")).body.account_detail as Json).is_system, true);
+    const missing = await get(app, "/accountz?acc=NOPE");
+    assert.equal(missing.status, 400);
+    assert.equal(missing.text, "Account NOPE does not exist");
+  });
+
+  it("/accstatz reports accounts with connections, all with unused=1", async () => {
+    const used = (await get(app, "/accstatz")).body.account_statz as Json[];
+    assert.deepEqual(used.map((a) => a.acc), ["$G"]);
+    assert.deepEqual(used[0].sent, { msgs: 1, bytes: 2 });
+    assert.deepEqual(used[0].received, { msgs: 1, bytes: 2 });
+    assert.equal(used[0].conns, 1);
+    const all = (await get(app, "/accstatz?unused=1")).body.account_statz as Json[];
+    assert.deepEqual(all.map((a) => a.acc).sort(), ["$G", "$SYS"]);
+  });
+
+  it("acc= filters /connz and /subsz; unknown accounts answer as nats-server does", async () => {
+    const connz = await get(app, "/connz?acc=$G");
+    assert.equal(connz.body.num_connections, 1);
+    const none = await get(app, "/connz?acc=NOPE");
+    assert.equal(none.body.server_id, "");
+    assert.equal(none.body.connections, null);
+    const sys = await get(app, "/connz?acc=$SYS");
+    assert.deepEqual(sys.body.connections, []);
+    const subsz = await get(app, "/subsz?acc=$G&subs=1");
+    assert.deepEqual((subsz.body.subscriptions_list as Json[]).map((s) => [s.account, s.subject]), [["$G", "x"]]);
+    const unknown = await get(app, "/subsz?acc=NOPE");
+    assert.equal(unknown.body.server_id, undefined);
+    assert.equal(unknown.body.num_subscriptions, 0);
+    const withAuth = await get(app, "/connz?auth=1");
+    assert.equal((withAuth.body.connections as Json[])[0].account, "$G");
+    assert.equal(((await get(app, "/connz")).body.connections as Json[])[0].account, undefined);
+  });
+});

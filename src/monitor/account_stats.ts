@@ -1,0 +1,92 @@
+/**
+ * Per-account traffic counters for /accstatz and `$SYS.REQ.ACCOUNT.<acc>.STATZ`: what closed connections
+ * carried is kept here when they go, and added to what the live connections of the account carry now.
+ */
+import type { ClientConn } from "../server/client.ts";
+import type { Server } from "../server/server.ts";
+import { accountOfClient, accountOfOwner, clientsOf } from "./accounts_view.ts";
+
+export interface DataStats {
+  msgs: number;
+  bytes: number;
+}
+
+/** One account's entry in nats-server's account_statz list. */
+export interface AccountStat {
+  acc: string;
+  conns: number;
+  leafnodes: number;
+  total_conns: number;
+  sent: DataStats;
+  received: DataStats;
+  slow_consumers: number;
+}
+
+interface Tally {
+  /** Delivered to the account's connections. */
+  sent: DataStats;
+  /** Published by the account's connections. */
+  received: DataStats;
+  slow_consumers: number;
+}
+
+export class AccountStats {
+  readonly #closed = new Map<string, Tally>();
+  readonly #server: Server;
+
+  constructor(server: Server) {
+    this.#server = server;
+    server.connectionListeners.add((c, up) => {
+      if (!up) this.#retire(c);
+    });
+  }
+
+  #retire(c: ClientConn): void {
+    const t = this.#tally(accountOfClient(c));
+    t.sent.msgs += c.stats.out_msgs;
+    t.sent.bytes += c.stats.out_bytes;
+    t.received.msgs += c.stats.in_msgs;
+    t.received.bytes += c.stats.in_bytes;
+    if (c.closeReason === "Slow Consumer") t.slow_consumers++;
+  }
+
+  #tally(account: string): Tally {
+    let t = this.#closed.get(account);
+    if (t === undefined) {
+      t = { sent: { msgs: 0, bytes: 0 }, received: { msgs: 0, bytes: 0 }, slow_consumers: 0 };
+      this.#closed.set(account, t);
+    }
+    return t;
+  }
+
+  /** The account's counters now: closed connections plus the live ones (internal clients included). */
+  stat(account: string, leafnodes = 0): AccountStat {
+    const closed = this.#closed.get(account);
+    const sent = { msgs: closed?.sent.msgs ?? 0, bytes: closed?.sent.bytes ?? 0 };
+    const received = { msgs: closed?.received.msgs ?? 0, bytes: closed?.received.bytes ?? 0 };
+    const live = clientsOf(this.#server, account);
+    for (const c of live) {
+      sent.msgs += c.stats.out_msgs;
+      sent.bytes += c.stats.out_bytes;
+      received.msgs += c.stats.in_msgs;
+      received.bytes += c.stats.in_bytes;
+    }
+    for (const ic of this.#server.internals.values()) {
+      if (accountOfOwner(ic) !== account) continue;
+      // An internal client's deliveries are what the account was sent; its publishes, what it sent in.
+      sent.msgs += ic.stats.in_msgs;
+      sent.bytes += ic.stats.in_bytes;
+      received.msgs += ic.stats.out_msgs;
+      received.bytes += ic.stats.out_bytes;
+    }
+    return {
+      acc: account,
+      conns: live.length,
+      leafnodes,
+      total_conns: live.length + leafnodes,
+      sent,
+      received,
+      slow_consumers: closed?.slow_consumers ?? 0,
+    };
+  }
+}

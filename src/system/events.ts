@@ -1,0 +1,97 @@
+/**
+ * The system account's event messages in nats-server's JSON: client connect/disconnect advisories, the
+ * account connection count, and the server statistics heartbeat. Pure builders; the services publish them.
+ */
+import type { ClientConn } from "../server/client.ts";
+import type { AccountStat } from "../monitor/account_stats.ts";
+import { nanos } from "../monitor/format.ts";
+import type { ServerInfo } from "./server_info.ts";
+
+export const CONNECT_EVENT_TYPE = "io.nats.server.advisory.v1.client_connect";
+export const DISCONNECT_EVENT_TYPE = "io.nats.server.advisory.v1.client_disconnect";
+export const ACCOUNT_CONNS_EVENT_TYPE = "io.nats.server.advisory.v1.account_connections";
+
+export const subjects = {
+  connect: (acc: string) => `$SYS.ACCOUNT.${acc}.CONNECT`,
+  disconnect: (acc: string) => `$SYS.ACCOUNT.${acc}.DISCONNECT`,
+  accountConns: (acc: string) => `$SYS.ACCOUNT.${acc}.SERVER.CONNS`,
+  /** The older subject nats-server still publishes alongside. */
+  accountConnsOld: (acc: string) => `$SYS.SERVER.ACCOUNT.${acc}.CONNS`,
+  statsz: (serverId: string) => `$SYS.SERVER.${serverId}.STATSZ`,
+};
+
+type Json = Record<string, unknown>;
+
+/** nats-server's ClientInfo block for a client connection (`stop` and `rtt` on disconnect). */
+export function clientInfo(c: ClientConn, account: string, stop?: Date): Json {
+  const out: Json = {
+    start: c.start.toISOString(),
+    host: c.duplex.info.remoteHost,
+    id: c.cid,
+    acc: account,
+  };
+  if (c.user !== undefined && c.user !== "") out.user = c.user;
+  if (c.name !== "") out.name = c.name;
+  if (c.lang !== "") out.lang = c.lang;
+  if (c.version !== "") out.ver = c.version;
+  if (stop !== undefined) {
+    const rtt = nanos(c.rttMs);
+    if (rtt > 0) out.rtt = rtt;
+    out.stop = stop.toISOString();
+  }
+  out.kind = "Client";
+  out.client_type = c.duplex.info.kind === "ws" ? "websocket" : "nats";
+  return out;
+}
+
+export function connectEvent(id: string, now: Date, server: ServerInfo, c: ClientConn, account: string): Json {
+  return { type: CONNECT_EVENT_TYPE, id, timestamp: now.toISOString(), server, client: clientInfo(c, account) };
+}
+
+export function disconnectEvent(id: string, now: Date, server: ServerInfo, c: ClientConn, account: string): Json {
+  return {
+    type: DISCONNECT_EVENT_TYPE,
+    id,
+    timestamp: now.toISOString(),
+    server,
+    client: clientInfo(c, account, now),
+    // From the client's side, as nats-server reports it: what it sent in, what it was sent.
+    sent: { msgs: c.stats.in_msgs, bytes: c.stats.in_bytes },
+    received: { msgs: c.stats.out_msgs, bytes: c.stats.out_bytes },
+    reason: c.closeReason !== "" ? c.closeReason : "Client Closed",
+  };
+}
+
+export function accountConnsEvent(id: string, now: Date, server: ServerInfo, stat: AccountStat): Json {
+  return { type: ACCOUNT_CONNS_EVENT_TYPE, id, timestamp: now.toISOString(), server, ...stat };
+}
+
+/** The `statsz` block (ServerStats), built from the /varz and /routez views. */
+export function serverStats(varz: Json, routez: Json | undefined, activeAccounts: number): Json {
+  const n = (k: string): number => (typeof varz[k] === "number" ? varz[k] as number : 0);
+  const out: Json = {
+    start: varz.start,
+    mem: n("mem"),
+    cores: n("cores"),
+    cpu: n("cpu"),
+    connections: n("connections"),
+    total_connections: n("total_connections"),
+    active_accounts: activeAccounts,
+    subscriptions: n("subscriptions"),
+    sent: { msgs: n("out_msgs"), bytes: n("out_bytes") },
+    received: { msgs: n("in_msgs"), bytes: n("in_bytes") },
+    slow_consumers: n("slow_consumers"),
+  };
+  const routes = (routez?.routes ?? []) as Json[];
+  if (routes.length > 0) {
+    out.routes = routes.map((r) => ({
+      rid: r.rid,
+      name: r.remote_name,
+      sent: { msgs: r.out_msgs, bytes: r.out_bytes },
+      received: { msgs: r.in_msgs, bytes: r.in_bytes },
+      pending: r.pending_size ?? 0,
+    }));
+  }
+  out.active_servers = 1 + routes.length;
+  return out;
+}

@@ -1,0 +1,225 @@
+/**
+ * The system account's services: an internal client of the system account that answers `$SYS.REQ.*`
+ * requests with the monitoring endpoints (the same functions HTTP serves), publishes connect/disconnect and
+ * account-connection events, and sends the periodic `STATSZ` heartbeat. It subscribes and publishes like any
+ * other client, so across a cluster every server's services hear a PING through the routes and answer it.
+ */
+import type { ClientConn } from "../server/client.ts";
+import type { InternalClient, InternalMsg } from "../server/internal.ts";
+import type { Server } from "../server/server.ts";
+import { randomToken } from "../server/ids.ts";
+import { accountOfClient, accountExists, accountNames, clientsOf, GLOBAL_ACCOUNT } from "../monitor/accounts_view.ts";
+import { accountDetail, accountStatList, leafCounts } from "../monitor/accountz.ts";
+import type { EndpointName, EndpointResult, MonitorEndpoints } from "../monitor/endpoints.ts";
+import { rfc3339 } from "../monitor/format.ts";
+import { accountConnsEvent, connectEvent, disconnectEvent, serverStats, subjects } from "./events.ts";
+import { type FilterTarget, filterMatches, type OptionsKind, parseRequestBody } from "./request_options.ts";
+import { clusterNameOf, type ServerInfo, ServerInfoStamp } from "./server_info.ts";
+
+/** `$SYS.REQ.SERVER.PING.<name>` and `$SYS.REQ.SERVER.<id>.<name>`: the endpoint each one answers with. */
+const SERVER_ENDPOINTS: Record<string, EndpointName | "statsz"> = {
+  STATSZ: "statsz",
+  VARZ: "varz",
+  CONNZ: "connz",
+  SUBSZ: "subsz",
+  ROUTEZ: "routez",
+  GATEWAYZ: "gatewayz",
+  LEAFZ: "leafz",
+  JSZ: "jsz",
+  HEALTHZ: "healthz",
+  ACCOUNTZ: "accountz",
+};
+
+/** `$SYS.REQ.ACCOUNT.<acc>.<name>`, as nats-server 2.9 has them. */
+const ACCOUNT_ENDPOINTS = ["SUBSZ", "CONNZ", "LEAFZ", "JSZ", "INFO", "CONNS", "STATZ"] as const;
+type AccountEndpoint = typeof ACCOUNT_ENDPOINTS[number];
+
+export interface SystemServicesOptions {
+  /** The STATSZ heartbeat period (nats-server: 10 s); the first ones come faster, from 250 ms doubling. */
+  statszIntervalMs?: number;
+  statszFirstMs?: number;
+  now?: () => Date;
+}
+
+type Json = Record<string, unknown>;
+const enc = new TextEncoder();
+
+export class SystemServices {
+  readonly #server: Server;
+  readonly #endpoints: MonitorEndpoints;
+  readonly #client: InternalClient;
+  readonly #stamp: ServerInfoStamp;
+  readonly #now: () => Date;
+  readonly #interval: number;
+  #nextDelay: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Clients we announced, so a disconnect is only reported for a connect that was. */
+  readonly #announced = new Set<ClientConn>();
+  readonly #listener = (c: ClientConn, up: boolean) => (up ? this.#clientUp(c) : this.#clientDown(c));
+  #stopped = false;
+
+  constructor(server: Server, endpoints: MonitorEndpoints, client: InternalClient, opts: SystemServicesOptions = {}) {
+    this.#server = server;
+    this.#endpoints = endpoints;
+    this.#client = client;
+    this.#now = opts.now ?? (() => new Date());
+    this.#stamp = new ServerInfoStamp(server, this.#now);
+    this.#interval = opts.statszIntervalMs ?? 10_000;
+    this.#nextDelay = Math.min(opts.statszFirstMs ?? 250, this.#interval);
+  }
+
+  start(): void {
+    const c = this.#client;
+    const id = this.#server.serverId;
+    c.subscribe("$SYS.REQ.SERVER.PING", (m) => this.#serverRequest("STATSZ", m));
+    for (const name of Object.keys(SERVER_ENDPOINTS)) {
+      c.subscribe(`$SYS.REQ.SERVER.PING.${name}`, (m) => this.#serverRequest(name, m));
+      c.subscribe(`$SYS.REQ.SERVER.${id}.${name}`, (m) => this.#serverRequest(name, m));
+    }
+    for (const name of ACCOUNT_ENDPOINTS) {
+      c.subscribe(`$SYS.REQ.ACCOUNT.*.${name}`, (m) => this.#accountRequest(name, m));
+    }
+    this.#server.connectionListeners.add(this.#listener);
+    this.#scheduleStatsz();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#server.connectionListeners.delete(this.#listener);
+    this.#client.close();
+  }
+
+  // ---- requests ----
+
+  #serverRequest(name: string, m: InternalMsg): void {
+    if (m.reply === undefined) return;
+    const kind = name as OptionsKind;
+    const parsed = parseRequestBody(kind, m.payload);
+    if (!parsed.ok) return this.#reply(m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
+    if (!filterMatches(parsed.filter, this.#filterTarget())) return;
+    const endpoint = SERVER_ENDPOINTS[name];
+    if (endpoint === "statsz") return this.#reply(m.reply, { server: this.#stamp.next(), statsz: this.statsz() });
+    this.#replyResult(m.reply, this.#endpoints.run[endpoint](parsed.query));
+  }
+
+  #accountRequest(name: AccountEndpoint, m: InternalMsg): void {
+    if (m.reply === undefined) return;
+    const account = m.subject.split(".")[3];
+    const parsed = parseRequestBody(name, m.payload);
+    if (!parsed.ok) return this.#reply(m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
+    if (!filterMatches(parsed.filter, this.#filterTarget())) return;
+    const q = parsed.query;
+    const run = this.#endpoints.run;
+    switch (name) {
+      case "SUBSZ":
+        q.set("acc", account);
+        if (!q.has("subs")) q.set("subs", "1");
+        return this.#replyResult(m.reply, run.subsz(q));
+      case "CONNZ":
+        q.set("acc", account);
+        return this.#replyResult(m.reply, run.connz(q));
+      case "LEAFZ":
+        q.set("acc", account);
+        return this.#replyResult(m.reply, run.leafz(q));
+      case "JSZ":
+        if (this.#server.monitorSections.get("jsz") === undefined) {
+          return this.#reply(m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: "jetstream not enabled" } });
+        }
+        q.set("acc", account);
+        return this.#replyResult(m.reply, run.jsz(q));
+      case "INFO":
+        if (!accountExists(this.#server, account)) {
+          return this.#reply(m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: `Account ${account} does not exist` } });
+        }
+        return this.#reply(m.reply, { server: this.#stamp.next(), data: accountDetail(this.#server, account) });
+      case "CONNS": {
+        // Only a server with connections in the account answers (the others stay silent).
+        if (!accountExists(this.#server, account)) return;
+        const stat = this.#endpoints.accountStats.stat(account, leafCounts(this.#server).get(account) ?? 0);
+        if (stat.total_conns === 0) return;
+        return this.#reply(m.reply, accountConnsEvent(randomToken(22), this.#now(), this.#stamp.next(), stat));
+      }
+      case "STATZ": {
+        // `PING` asks for every account (or the body's list); a name asks for that account.
+        const accounts = account === "PING" ? (q.get("accs") ?? "").split(",").filter((a) => a !== "") : [account];
+        const list = accountStatList(this.#server, this.#endpoints.accountStats, { accounts, includeUnused: q.get("unused") === "1" });
+        if (list.length === 0) return;
+        return this.#reply(m.reply, {
+          server: this.#stamp.next(),
+          data: { server_id: this.#server.serverId, now: rfc3339(this.#now()), account_statz: list },
+        });
+      }
+    }
+  }
+
+  #replyResult(reply: string, r: EndpointResult): void {
+    const server = this.#stamp.next();
+    if (r.ok) this.#reply(reply, { server, data: r.data });
+    else this.#reply(reply, { server, data: null, error: { code: 500, description: r.error } });
+  }
+
+  #reply(subject: string, body: Json): void {
+    this.#client.publish(subject, enc.encode(JSON.stringify(body)));
+  }
+
+  #filterTarget(): FilterTarget {
+    const s = this.#server;
+    const tags = (s.options as { server_tags?: string[] }).server_tags ?? [];
+    return { name: s.serverName, host: s.options.host, cluster: clusterNameOf(s) ?? "", tags, domain: s.options.jetstream?.domain ?? "" };
+  }
+
+  // ---- statistics ----
+
+  /** The server's statistics block (nats-server's ServerStats), as PING and the heartbeat carry it. */
+  statsz(): Json {
+    const run = this.#endpoints.run;
+    const varz = run.varz(new URLSearchParams());
+    const routez = run.routez(new URLSearchParams());
+    const active = accountNames(this.#server).filter((a) => clientsOf(this.#server, a).length > 0).length;
+    return serverStats(varz.ok ? varz.data as Json : {}, routez.ok ? routez.data as Json : undefined, active);
+  }
+
+  #scheduleStatsz(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#stopped) return;
+      this.#publish(subjects.statsz(this.#server.serverId), { server: this.#stamp.next(), statsz: this.statsz() });
+      this.#nextDelay = Math.min(this.#nextDelay * 2, this.#interval);
+      this.#scheduleStatsz();
+    }, this.#nextDelay);
+  }
+
+  // ---- events ----
+
+  #clientUp(c: ClientConn): void {
+    const account = accountOfClient(c);
+    // As nats-server: the global account's activity is not reported.
+    if (account === GLOBAL_ACCOUNT) return;
+    this.#announced.add(c);
+    this.#accountConns(account);
+    this.#publish(subjects.connect(account), connectEvent(randomToken(22), this.#now(), this.#stamp.next(), c, account));
+  }
+
+  #clientDown(c: ClientConn): void {
+    if (!this.#announced.delete(c)) return;
+    const account = accountOfClient(c);
+    this.#accountConns(account);
+    this.#publish(subjects.disconnect(account), disconnectEvent(randomToken(22), this.#now(), this.#stamp.next(), c, account));
+  }
+
+  #accountConns(account: string): void {
+    const stat = this.#endpoints.accountStats.stat(account, leafCounts(this.#server).get(account) ?? 0);
+    const id = randomToken(22);
+    const now = this.#now();
+    this.#publish(subjects.accountConnsOld(account), accountConnsEvent(id, now, this.#stamp.next(), stat));
+    this.#publish(subjects.accountConns(account), accountConnsEvent(id, now, this.#stamp.next(), stat));
+  }
+
+  #publish(subject: string, body: Json): void {
+    this.#client.publish(subject, enc.encode(JSON.stringify(body)));
+  }
+}
+
+export type { ServerInfo };
