@@ -2,7 +2,7 @@
  * /accountz (the account list, or one account's detail with `acc=`) and /accstatz (per-account connection
  * and traffic counters), in nats-server 2.9's JSON shapes.
  */
-import { type AccountConfig, accountsOf } from "../accounts/config.ts";
+import type { AccountOptions } from "../config/account_options.ts";
 import type { Server } from "../server/server.ts";
 import type { AccountStat, AccountStats } from "./account_stats.ts";
 import { accountExists, accountNames, clientsOf, GLOBAL_ACCOUNT, sublistTotals, systemAccountName } from "./accounts_view.ts";
@@ -10,16 +10,13 @@ import { rfc3339 } from "./format.ts";
 
 type Json = Record<string, unknown>;
 
-/** The account's block in the configuration (the accounts layer's schema; `jetstream` passes through it). */
-type AccountConfigView = AccountConfig & { jetstream?: unknown };
-
-function accountConfig(s: Server, name: string): AccountConfigView | undefined {
-  return accountsOf(s.options).get(name);
+function accountConfig(s: Server, name: string): AccountOptions | undefined {
+  return s.options.accounts?.[name];
 }
 
 const RESPONSE_TYPES: Record<string, string> = { singleton: "Singleton", stream: "Streamed", chunked: "Chunked" };
 
-function exportsOf(cfg: AccountConfigView | undefined): Json[] {
+function exportsOf(cfg: AccountOptions | undefined): Json[] {
   return (cfg?.exports ?? []).map((e) => {
     const out: Json = e.service !== undefined
       ? { subject: e.service, type: "service", response_type: RESPONSE_TYPES[e.response_type ?? "singleton"] ?? "Singleton" }
@@ -29,7 +26,7 @@ function exportsOf(cfg: AccountConfigView | undefined): Json[] {
   });
 }
 
-function importsOf(cfg: AccountConfigView | undefined): Json[] {
+function importsOf(cfg: AccountOptions | undefined): Json[] {
   const flags = { invalid: false, share: false, tracking: false };
   return (cfg?.imports ?? []).map((i) => {
     if (i.stream !== undefined) {
@@ -45,9 +42,9 @@ function importsOf(cfg: AccountConfigView | undefined): Json[] {
 
 function jetStreamEnabled(s: Server, name: string): boolean {
   const cfg = accountConfig(s, name);
-  if (cfg?.jetstream !== undefined && cfg.jetstream !== false && cfg.jetstream !== "disabled") return true;
+  if (cfg?.jetstream !== undefined) return true;
   // Without configured accounts, JetStream belongs to the global account.
-  const hasAccounts = accountsOf(s.options).size > 0;
+  const hasAccounts = Object.keys(s.options.accounts ?? {}).length > 0;
   return name === GLOBAL_ACCOUNT && !hasAccounts && s.infoExtras.jetstream === true;
 }
 

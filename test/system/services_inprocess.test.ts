@@ -22,7 +22,10 @@ describe("system services (in-process)", () => {
   let nc: NatsConnection;
 
   before(async () => {
-    const accounts = { SYS: { users: [{ user: "sys", password: "sys" }] }, A: { users: [{ user: "a", password: "a" }] } };
+    const accounts = {
+      SYS: { users: [{ user: "sys", password: "sys" }], exports: [], imports: [] },
+      A: { users: [{ user: "a", password: "a" }], exports: [], imports: [] },
+    };
     const options = { ...applyDefaults({ host: "127.0.0.1", port: -1, server_name: "sys-1" }), accounts, system_account: "SYS" };
     petrel = new Petrel(options, { transport: currentRuntime().tcp });
     await petrel.start();
@@ -130,7 +133,10 @@ describe("system account: isolation and connect/disconnect events (in-process)",
   let sys: NatsConnection;
 
   before(async () => {
-    const accounts = { SYS: { users: [{ user: "sys", password: "sys" }] }, A: { users: [{ user: "a", password: "a" }] } };
+    const accounts = {
+      SYS: { users: [{ user: "sys", password: "sys" }], exports: [], imports: [] },
+      A: { users: [{ user: "a", password: "a" }], exports: [], imports: [] },
+    };
     const options = { ...applyDefaults({ host: "127.0.0.1", port: -1, server_name: "sys-ev" }), accounts, system_account: "SYS" };
     petrel = new Petrel(options, { transport: currentRuntime().tcp });
     await petrel.start();
