@@ -7,7 +7,7 @@ import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argBytes, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import { isValidPublishSubject, isValidQueueName, isValidSubject } from "../subjects/subject.ts";
 import { OutBuffer } from "./outbound.ts";
-import { parseConnect } from "./connect.ts";
+import { type ConnectOptions, parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
 import { type FlowConsumer, InputGate } from "./flow.ts";
@@ -60,6 +60,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   nonce: string | undefined;
 
   #connectSeen = false;
+  /** The CONNECT this client authenticated with, checked again when the configuration is reloaded. */
+  #connectOpts: ConnectOptions | undefined;
   readonly #keepalive: Keepalive;
   readonly #gate: InputGate;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
@@ -249,6 +251,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
       return;
     }
     const auth = this.host.authenticate(c, this.nonce);
+    this.#connectOpts = c;
     if (!auth.ok) {
       this.host.logger.error(`${this.#label()} - authentication error`);
       this.host.stats.auth_failures = (this.host.stats.auth_failures ?? 0) + 1;
@@ -284,6 +287,41 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
       this.out.bytes(OK);
       this.flushSoon();
     }
+  }
+
+  /**
+   * A reloaded configuration applies to this live connection, as nats-server applies it: a user no longer
+   * configured is dropped, credentials that no longer pass get -ERR 'Authorization Violation', and subscriptions
+   * the new permissions deny are removed, each with a Permissions Violation naming its sid.
+   */
+  reauthorize(): void {
+    const c = this.#connectOpts;
+    if (this.state !== "connected" || c === undefined) return;
+    const auth = this.host.authenticate(c, this.nonce);
+    if (!auth.ok) {
+      if (this.user !== undefined && this.host.knowsUser?.(this.user) === false) this.close("Authentication Failure");
+      else this.closeWithError("Authorization Violation", "Authentication Failure");
+      return;
+    }
+    this.user = auth.user;
+    this.#bind(this.host.accountFor(auth.account));
+    const perms = auth.permissions !== undefined ? new Permissions(auth.permissions) : undefined;
+    this.perms = perms;
+    for (const [sid, sub] of [...this.subs]) {
+      const allowed = perms === undefined || perms.canSubscribe(sub.subject, sub.queue);
+      const filtered = perms?.needsDeliveryFilter(sub.subject) ?? false;
+      if (allowed && filtered === sub.filtered) continue;
+      this.subs.delete(sid);
+      this.account.removeSubscription(sub);
+      if (!allowed) {
+        this.sendErr(`Permissions Violation for Subscription to "${sub.subject}" (sid "${sid}")`);
+        continue;
+      }
+      const again: Subscription = { ...sub, filtered };
+      this.subs.set(sid, again);
+      this.account.addSubscription(again);
+    }
+    this.flushSoon();
   }
 
   /** Bind to `account`; subscriptions made before (no auth, or a second CONNECT) move with the client. */

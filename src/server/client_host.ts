@@ -24,6 +24,8 @@ export interface ClientHost {
   /** The client whose message is being routed right now (for flow control). */
   currentProducer: ClientConn | undefined;
   authenticate(c: ConnectOptions, nonce?: string): AuthOutcome;
+  /** Is `user` still a configured user (a reload tells a removed user from changed credentials by this)? */
+  knowsUser?(user: string): boolean;
   /** The account a client binds to after authentication (undefined: the global account `$G`). */
   accountFor(name: string | undefined): Account;
   scheduleFlush(c: ClientConn): void;

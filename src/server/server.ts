@@ -85,14 +85,21 @@ export class Server implements ClientHost {
   }
 
   /**
-   * Apply a reloaded configuration (SIGHUP). Authorization and limits apply to connections made from now
-   * on; listeners keep their addresses, as with nats-server.
+   * Apply a reloaded configuration (SIGHUP). Authorization applies to connected clients at once (removed users
+   * are dropped, lost subscriptions removed); listeners keep their addresses, as with nats-server.
    */
   reload(options: ServerOptions): void {
     this.options = { ...options, host: this.options.host, port: this.options.port };
     for (const name of accountsOf(options).keys()) this.accounts.ensure(name);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth);
+    // As nats-server: the new authorization applies to live connections too (see ClientConn.reauthorize).
+    for (const c of [...this.clients.values()]) c.reauthorize();
+  }
+
+  knowsUser(user: string): boolean {
+    const a = this.#auth;
+    return a !== undefined && (a.user === user || a.users.some((u) => u.user === user));
   }
 
   // ---- lifecycle ----
