@@ -56,6 +56,8 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   { path: "cluster.permissions", what: "route import/export permissions", owner: "accounts" },
   { path: "authorization.nkeys", what: "the nkeys list", owner: "accounts" },
   { path: "authorization.auth_callout", what: "auth callout", owner: "accounts" },
+  { path: "authorization.users[].account", what: "binding an authorization user to an account", owner: "accounts" },
+  { path: "accounts.*.users[].account", what: "binding a user to another account", owner: "accounts" },
   { path: "authorization.users[].allowed_connection_types", what: "per-user connection types", owner: "accounts" },
   { path: "authorization.users[].connection_types", what: "per-user connection types", owner: "accounts" },
   { path: "authorization.users[].clients", what: "per-user connection types", owner: "accounts" },
@@ -114,6 +116,27 @@ export function notImplementedAt(path: ConfPath): NotImplementedKey | undefined 
 /** The refusal text for a key (its label as written, e.g. "cluster.tls"). */
 export function notImplementedMessage(label: string, k: NotImplementedKey): string {
   return `${label}: ${k.what} is not implemented by Petrel yet; refusing to start without it (remove "${label}" to run without it)`;
+}
+
+/**
+ * Security blocks where an unknown key is refused instead of warned about (as nats-server refuses every unknown
+ * key): a misspelt `permissions` or JetStream limit would otherwise leave a user or an account unrestricted.
+ */
+export const STRICT_BLOCKS: readonly string[] = [
+  "authorization",
+  "accounts",
+  "cluster.authorization",
+  "gateway.authorization",
+  "websocket.authorization",
+  "leafnodes.authorization",
+];
+
+const STRICT = STRICT_BLOCKS.map(split);
+
+/** Is this canonical key path inside a strict block? */
+export function inStrictBlock(path: ConfPath): boolean {
+  const parts = patternOf(path);
+  return STRICT.some((want) => want.length <= parts.length && want.every((w, i) => w === parts[i]));
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import { z } from "zod";
 import { type RawConfig, rawConfigSchema, unsupported } from "./schema.ts";
-import { notImplementedAt, notImplementedMessage } from "./not_implemented.ts";
+import { inStrictBlock, notImplementedAt, notImplementedMessage } from "./not_implemented.ts";
 import { accountListErrors } from "./accounts.ts";
 import {
   type ConfigError,
@@ -164,7 +164,11 @@ function canonicalize(
         if (!parsed.usedVariables.has(pathKey(childOrig))) {
           const at = parsed.locs.get(pathKey(childOrig)) ?? loc ?? { file: parsed.file, line: 0 };
           const key = pathLabel([...path, k]);
-          warnings.push({ ...at, key, message: `unknown configuration key "${key}" (ignored)` });
+          if (inStrictBlock([...path, k])) {
+            refused.push({ ...at, key, message: `${key}: unknown key in a security block; refusing to start rather than ignore it` });
+          } else {
+            warnings.push({ ...at, key, message: `unknown configuration key "${key}" (ignored)` });
+          }
         }
         continue;
       }

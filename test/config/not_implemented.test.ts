@@ -102,6 +102,19 @@ describe("fail closed: not implemented keys refuse to start", () => {
     assert.equal(notImplementedAt(["accounts", "mappings"]), undefined);
   });
 
+  it("an unknown key inside a security block is refused (a misspelt permissions would leave a user unrestricted)", () => {
+    const r = load("port: 1\nauthorization {\n  users: [\n    {user: a, password: a, permisions: {publish: x}}\n  ]\n}\naccounts {\n  A: { jetstream { max_memory_store: 1G } }\n}\n");
+    if (r.ok) assert.fail("accepted");
+    assert.deepEqual(r.error.errors.map((e) => [e.line, e.key, e.message]), [
+      [4, "authorization.users[0].permisions", "authorization.users[0].permisions: unknown key in a security block; refusing to start rather than ignore it"],
+      [8, "accounts.A.jetstream.max_memory_store", "accounts.A.jetstream.max_memory_store: unknown key in a security block; refusing to start rather than ignore it"],
+    ]);
+    // Elsewhere an unknown key stays a warning.
+    const ok = load("port: 1\ncluster { colour: blue }\n");
+    if (!ok.ok) assert.fail(JSON.stringify(ok.error));
+    assert.deepEqual(ok.value.warnings, ['petrel.conf:2: unknown configuration key "cluster.colour" (ignored)']);
+  });
+
   it("tuning keys nats-server knows keep a warning and do not stop start-up", () => {
     const r = load("port: 1\nsyslog: true\ndisable_sublist_cache: true\nleafnodes { reconnect: 2 }\n");
     if (!r.ok) assert.fail(JSON.stringify(r.error));
