@@ -140,15 +140,23 @@ export class DashboardHub {
   }
 
   async #base(): Promise<Omit<Tick, "rate">> {
+    // /varz is the frame; the others each fill one part, and one failing leaves its part empty and says so.
+    const errors: string[] = [];
+    const part = (path: string) =>
+      this.#get(path).catch((e: unknown) => {
+        errors.push(e instanceof Error ? e.message : String(e));
+        return {} as Json;
+      });
     const [varz, routez, gatewayz, leafz, accountz, jsz] = await Promise.all([
       this.#get("/varz"),
-      this.#get("/routez"),
-      this.#get("/gatewayz"),
-      this.#get("/leafz"),
-      this.#get("/accountz"),
-      this.#get("/jsz"),
+      part("/routez"),
+      part("/gatewayz"),
+      part("/leafz"),
+      part("/accountz"),
+      part("/jsz"),
     ]);
     return {
+      ...(errors.length > 0 ? { errors } : {}),
       t: this.#now(),
       server: serverSummary(varz),
       topology: topology(varz, routez, gatewayz, leafz),

@@ -99,6 +99,10 @@ export function topology(varz: Json, routez: Json, gatewayz: Json, leafz: Json):
   const addDirection = (n: TopologyNode, d: string) => {
     n.direction = n.direction === undefined || n.direction === d ? d : "both";
   };
+  const addServer = (n: TopologyNode, id: unknown) => {
+    const s = str(id);
+    if (s !== "" && !(n.servers ??= []).includes(s)) n.servers.push(s);
+  };
   for (const [name, v] of Object.entries(obj(gatewayz.outbound_gateways))) {
     if (name === str(gatewayz.name)) continue;
     const conn = obj(obj(v).connection);
@@ -110,6 +114,7 @@ export function topology(varz: Json, routez: Json, gatewayz: Json, leafz: Json):
       n.in_msgs = num(n.in_msgs) + num(conn.in_msgs);
       n.out_msgs = num(n.out_msgs) + num(conn.out_msgs);
       addDirection(n, "outbound");
+      addServer(n, conn.name);
     }
   }
   for (const [name, list] of Object.entries(obj(gatewayz.inbound_gateways))) {
@@ -122,6 +127,7 @@ export function topology(varz: Json, routez: Json, gatewayz: Json, leafz: Json):
       n.in_msgs = num(n.in_msgs) + num(conn.in_msgs);
       n.out_msgs = num(n.out_msgs) + num(conn.out_msgs);
       addDirection(n, "inbound");
+      addServer(n, conn.name);
     }
   }
   nodes.push(...[...gws.values()].sort((a, b) => (a.name < b.name ? -1 : 1)));

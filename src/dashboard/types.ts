@@ -30,6 +30,8 @@ export interface TopologyNode {
   /** For gateways: "outbound", "inbound" or both. */
   direction?: string;
   account?: string;
+  /** For gateways: the remote cluster's servers (by id) linked with this one. */
+  servers?: string[];
   in_msgs?: number;
   out_msgs?: number;
 }
@@ -167,6 +169,8 @@ export interface Tick {
   streams?: Page<StreamRow>;
   /** Names of all streams (for the message browser's picker), when that tab is open. */
   stream_names?: Array<{ name: string; kv?: string }>;
+  /** Monitoring reads that failed this tick (the rest of the frame is still shown). */
+  errors?: string[];
 }
 
 /** The first event on a stream ("hello"): the rate history so far. */

@@ -132,12 +132,25 @@ describe("dashboard in a browser", () => {
     await kv.put("feature.flags", JSON.stringify({ dark: true }));
     await page.click("#browse-keys-refresh");
     await page.click("#browse-keys button[data-key='feature.flags']", { timeout: 10_000 });
-    await page.waitForFunction(() => /"dark":true/.test(document.querySelector("#browse-messages")?.textContent ?? ""));
+    await page.waitForFunction(() => /"dark": ?true/.test(document.querySelector("#browse-messages")?.textContent ?? ""));
     await shot("kv-desktop-light");
     await page.selectOption("#browse-stream", "ORDERS");
     await page.click("#browse-load");
-    await page.waitForFunction(() => /"total":42/.test(document.querySelector("#browse-messages")?.textContent ?? ""));
+    await page.waitForFunction(() => /"total": ?42/.test(document.querySelector("#browse-messages")?.textContent ?? ""));
     await shot("messages-desktop-light");
+  });
+
+  it("switches theme from the keyboard: system, dark, light", async () => {
+    await page.focus("#theme");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "light");
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(bg, "rgb(246, 247, 249)");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), undefined);
+    assert.match(await page.locator("#theme").getAttribute("aria-label") ?? "", /system/);
   });
 
   it("fits a phone's width, dark and light", async () => {

@@ -58,10 +58,15 @@ describe("topology", () => {
         name: "east",
         outbound_gateways: {
           east: { connection: { name: "IDA" } },
-          west: { configured: true, connection: { ip: "127.0.0.1", port: 7222, in_msgs: 2, out_msgs: 3 } },
+          west: { configured: true, connection: { name: "IDW1", ip: "127.0.0.1", port: 7222, in_msgs: 2, out_msgs: 3 } },
           north: { configured: true },
         },
-        inbound_gateways: { west: [{ connection: { ip: "127.0.0.1", port: 5555, in_msgs: 1, out_msgs: 1 } }] },
+        inbound_gateways: {
+          west: [
+            { connection: { name: "IDW1", ip: "127.0.0.1", port: 5555, in_msgs: 1, out_msgs: 1 } },
+            { connection: { name: "IDW2", ip: "127.0.0.1", port: 5556 } },
+          ],
+        },
       },
       { leafs: [{ name: "edge-1", account: "$G", ip: "127.0.0.1", port: 9999, is_spoke: false }] },
     );
@@ -77,6 +82,7 @@ describe("topology", () => {
     const west = t.nodes.find((n) => n.name === "west");
     assert.equal(west?.direction, "both");
     assert.equal(west?.in_msgs, 3);
+    assert.deepEqual(west?.servers, ["IDW1", "IDW2"]);
   });
 });
 

@@ -33,7 +33,18 @@ function msgView(m: BrowsedMsg, current: boolean): HTMLElement {
       current ? h("span", { class: "pill current" }, "current") : "",
       m.binary ? h("span", { class: "pill" }, "binary, base64") : ""),
     m.headers ? h("pre", { class: "muted" }, m.headers.trim()) : "",
-    h("pre", { class: "data" }, m.data));
+    h("pre", { class: "data" }, m.binary ? m.data : pretty(m.data)));
+}
+
+/** JSON objects and arrays are indented for reading; anything else is shown as it is. */
+function pretty(text: string): string {
+  const t = text.trimStart();
+  if (!t.startsWith("{") && !t.startsWith("[")) return text;
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
 }
 
 export function browserPanel(): BrowserPanel {

@@ -229,10 +229,10 @@ function render(t: Tick): void {
   byId("server-name").textContent = t.server.name;
   const peers = t.topology.nodes.filter((n) => n.kind === "route").length;
   const live = byId("live");
-  live.className = "live ok";
+  live.className = t.errors ? "live down" : "live ok";
   live.textContent = `live · ${peers + 1} server${peers === 0 ? "" : "s"}${t.topology.cluster ? ` in ${t.topology.cluster}` : ""} · ${
     new Date(t.t).toLocaleTimeString("en-GB")
-  }`;
+  }${t.errors ? ` · not shown: ${t.errors.join("; ")}` : ""}`;
   switch (tab) {
     case "overview":
       renderOverview(t);

@@ -55,7 +55,7 @@ export function topologyView(t: Topology): HTMLElement {
       h("td", {}, KIND_LABEL[n.kind]),
       h("td", { class: "wrap" }, n.name),
       h("td", {}, h("span", { class: `pill ${n.state}` }, n.state)),
-      h("td", {}, n.direction ?? ""),
+      h("td", {}, n.direction ?? "", n.servers ? ` · ${n.servers.length} server${n.servers.length === 1 ? "" : "s"}` : ""),
       h("td", {}, n.address ?? ""),
       h("td", {}, n.account ?? ""),
       h("td", {}, n.rtt ?? ""),
