@@ -90,6 +90,17 @@ jetstream { store_dir: /file, max_mem: 1G }
     assert.deepEqual(r.warnings, ['w.conf:2: unknown configuration key "foo" (ignored)', "flag -syslog is not supported by Petrel yet (ignored)"]);
   });
 
+  it("refuses --user or --auth next to users in accounts, as nats-server", () => {
+    const files = { "a.conf": "accounts { A: { users: [{user: a, password: a}] } }\n" };
+    const user = loadServerOptions(["-c", "a.conf", "--user", "x", "--pass", "y"], io(files));
+    assert.ok(!user.ok);
+    assert.equal(user.error.text, "--user: cannot have a single user/password and users in accounts");
+    const token = loadServerOptions(["-c", "a.conf", "--auth", "t"], io(files));
+    assert.ok(!token.ok);
+    assert.equal(token.error.text, "--auth: cannot have a token and users in accounts");
+    assert.ok(loadServerOptions(["-c", "a.conf"], io(files)).ok);
+  });
+
   it("does not read the config file for help and version", () => {
     assert.equal(load(["-c", "missing.conf", "-h"]).action, "help");
     assert.equal(load(["-c", "missing.conf", "--version"]).action, "version");
