@@ -26,7 +26,8 @@ export function lineChart(id: string, title: string): Chart {
   return {
     root,
     update(series, fmt) {
-      const max = Math.max(1e-9, ...series.flatMap((x) => x.values));
+      const top = Math.max(0, ...series.flatMap((x) => x.values));
+      const max = Math.max(1e-9, top * 1.15); // headroom, so a flat line at the maximum is not drawn on the edge
       const n = Math.max(2, ...series.map((x) => x.values.length));
       const grid = [0.25, 0.5, 0.75].map((f) => s("line", { class: "grid", x1: 0, x2: W, y1: H * f, y2: H * f }));
       const lines = series.map((x) => {
@@ -41,7 +42,7 @@ export function lineChart(id: string, title: string): Chart {
         h("span", { class: `swatch-${x.cls}` }, "■ "),
         `${x.label} ${fmt(x.values.at(-1) ?? 0)}`,
       ]));
-      scale.textContent = `(max ${fmt(max < 1e-6 ? 0 : max)})`;
+      scale.textContent = `(max ${fmt(top)})`;
       svg.setAttribute("aria-label", `${title}: ${current.join(", ")}`);
     },
   };

@@ -6,7 +6,6 @@ import type { Topology, TopologyNode } from "../types.ts";
 import { compact, h, s } from "./dom.ts";
 
 const W = 640;
-const H = 300;
 const MAX_DRAWN = 24;
 
 const KIND_LABEL: Record<TopologyNode["kind"], string> = {
@@ -24,6 +23,8 @@ export function topologyView(t: Topology): HTMLElement {
   const self = t.nodes[0];
   const others = t.nodes.slice(1);
   const drawn = others.slice(0, MAX_DRAWN);
+  // Two peers or fewer sit on a line: a short picture, not a tall empty one.
+  const H = drawn.length <= 2 ? 150 : 300;
   const cx = W / 2;
   const cy = H / 2;
   const items: SVGElement[] = [];
