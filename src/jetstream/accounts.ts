@@ -33,6 +33,8 @@ export interface AccountPlan {
   enabled: Map<string, AccountLimits>;
   /** Accounts that exist but have no JetStream (they get 10039 answers). */
   disabled: string[];
+  /** Per disabled account, the local subjects of its service imports (not refused: the exporter answers). */
+  imported?: Map<string, string[]>;
 }
 
 /**
@@ -40,12 +42,17 @@ export interface AccountPlan {
  * JetStream; with them, exactly the accounts whose config has a `jetstream` entry do.
  */
 export function planAccounts(
-  accounts: Record<string, { jetstream?: AccountJetStreamConfig }> | undefined,
+  accounts: Record<string, PlannedAccount> | undefined,
   systemAccount?: string,
 ): AccountPlan {
+  const imported = new Map<string, string[]>();
+  for (const [n, a] of Object.entries(accounts ?? {})) {
+    const subjects = (a.imports ?? []).flatMap((i) => (i.service ? [i.to ?? i.service.subject] : []));
+    if (subjects.length > 0) imported.set(n, subjects);
+  }
   const names = Object.keys(accounts ?? {}).filter((n) => n !== systemAccount);
   if (names.length === 0) {
-    return { enabled: new Map([["$G", UNLIMITED]]), disabled: [] };
+    return { enabled: new Map([["$G", UNLIMITED]]), disabled: [], imported };
   }
   const enabled = new Map<string, AccountLimits>();
   const disabled: string[] = [];
@@ -55,7 +62,13 @@ export function planAccounts(
     else disabled.push(n);
   }
   if (!enabled.has("$G")) disabled.push("$G");
-  return { enabled, disabled };
+  return { enabled, disabled, imported };
+}
+
+/** What planning reads of an account's configuration. */
+export interface PlannedAccount {
+  jetstream?: AccountJetStreamConfig;
+  imports?: ReadonlyArray<{ service?: { subject: string }; stream?: unknown; to?: string }>;
 }
 
 export class JetStreamAccounts {
@@ -85,11 +98,14 @@ export class JetStreamAccounts {
     return engine;
   }
 
-  /** Answers `account`'s `$JS.API` with nats-server's "not enabled for account". */
-  refuse(account: string): void {
+  /**
+   * Answers `account`'s `$JS.API` with nats-server's "not enabled for account", except on the subjects it
+   * imports as services (`imported`, the local subjects): another account's JetStream answers those.
+   */
+  refuse(account: string, imported: readonly string[] = []): void {
     if (this.engines.has(account) || this.refusals.has(account)) return;
     const bus = this.host.busFor(account);
-    const stop = serveDisabledAccount(bus);
+    const stop = serveDisabledAccount(bus, imported);
     this.refusals.set(account, () => {
       stop();
       bus.close();
@@ -99,7 +115,7 @@ export class JetStreamAccounts {
   /** Applies a plan: enabled accounts get engines, the others the refusal. */
   startAll(plan: AccountPlan): void {
     for (const [name, limits] of plan.enabled) this.enable(name, limits);
-    for (const name of plan.disabled) this.refuse(name);
+    for (const name of plan.disabled) this.refuse(name, plan.imported?.get(name));
   }
 
   get(account: string): JetStream | undefined {

@@ -3,6 +3,7 @@
  * it knows with "JetStream not enabled for account" (10039) in that request's response shape, and stays silent
  * on the rest (DIRECT.GET, CONSUMER.MSG.NEXT, unknown subjects), which the client sees as no responders.
  */
+import { subjectMatches } from "../subjects/subject.ts";
 import { Errors } from "./errors.ts";
 import type { BusMsg, JsBus } from "./types.ts";
 
@@ -50,10 +51,16 @@ export function disabledResponse(subject: string): Json | undefined {
   return { type: T + type, error: Errors.notEnabledForAccount(), ...extra };
 }
 
-/** Serves the refusal on the account's bus; returns the function that stops it. */
-export function serveDisabledAccount(bus: JsBus): () => void {
+/**
+ * Serves the refusal on the account's bus; returns the function that stops it. `imported` are the subjects the
+ * account imports as services from an account that has JetStream: those requests are the exporter's to answer
+ * (nats-server does not add its own `$JS.API` import over an account's explicit one).
+ */
+export function serveDisabledAccount(bus: JsBus, imported: readonly string[] = []): () => void {
+  if (imported.some((s) => subjectMatches("$JS.API.>", s) || s === "$JS.>" || s === ">")) return () => {};
   const sid = bus.subscribe("$JS.API.>", (m: BusMsg) => {
     if (!m.reply) return;
+    if (imported.some((s) => subjectMatches(m.subject, s))) return;
     const r = disabledResponse(m.subject);
     if (r) bus.publish(m.reply, enc.encode(JSON.stringify(r)));
   });

@@ -193,6 +193,27 @@ describe("JetStream per account (engine)", () => {
     }
   });
 
+  it("leaves the subjects an account imports as services to the exporter", async () => {
+    const host = new Host();
+    const all = new JetStreamAccounts(host, {});
+    try {
+      all.refuse("D", ["$JS.API.>"]);
+      assert.equal(host.bus("D").hasInterest("$JS.API.INFO"), false, "a full import: no refusal at all");
+      all.refuse("E", ["$JS.API.CONSUMER.INFO.S.*"]);
+      const e = host.bus("E");
+      // The imported request goes unanswered here; the marker request after it is refused, and arrives alone.
+      const got = e.collect("_INBOX.e", 1, 2000);
+      e.publish("$JS.API.CONSUMER.INFO.S.C", new Uint8Array(0), { reply: "_INBOX.e" });
+      e.publish("$JS.API.INFO", new Uint8Array(0), { reply: "_INBOX.e" });
+      const answers = (await got.done).map((m) => JSON.parse(dec.decode(m.payload)) as J);
+      assert.deepEqual(answers.map((r) => r.type), ["io.nats.jetstream.api.v1.account_info_response"]);
+      const plan = planAccounts({ A: { jetstream: {} }, B: { imports: [{ service: { subject: "$JS.API.>" }, to: "JS.A.API.>" }, { stream: { subject: "x" } }] } });
+      assert.deepEqual(plan.imported?.get("B"), ["JS.A.API.>"]);
+    } finally {
+      all.stop();
+    }
+  });
+
   it("plans accounts the way nats-server enables them", () => {
     assert.deepEqual([...planAccounts(undefined).enabled.keys()], ["$G"]);
     assert.deepEqual([...planAccounts({ SYS: {} }, "SYS").enabled.keys()], ["$G"], "the system account alone is not an accounts block");
