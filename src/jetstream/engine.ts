@@ -20,7 +20,6 @@ import {
   reservedBytes,
   type StreamUsage,
   UNLIMITED,
-  usedBytes,
 } from "./limits.ts";
 import { MemoryStorage } from "./store/memory.ts";
 import { type StorageProvider, storedSize, type StoredMsg } from "./store/types.ts";
@@ -219,14 +218,16 @@ export class JetStream implements ConsumerHost {
     const memory = s.cfg.storage === "memory";
     if ((memory ? this.limits.max_memory : this.limits.max_storage) < 0) return undefined;
     const size = storedSize(subject.length, hdr ? hdr.length : 0, data.length, !memory);
-    return checkStoreLimit(this.limits, usedBytes(this.usage(), memory), size, memory);
+    let used = 0;
+    for (const st of this.streams.values()) if ((st.cfg.storage === "memory") === memory) used += st.storedBytes;
+    return checkStoreLimit(this.limits, used, size, memory);
   }
 
   // ---- account usage and limits ----
   /** Each stream's config and stored bytes, for the limit checks and account info. */
   usage(): StreamUsage[] {
     const out: StreamUsage[] = [];
-    for (const s of this.streams.values()) out.push({ cfg: s.cfg, bytes: s.state().bytes });
+    for (const s of this.streams.values()) out.push({ cfg: s.cfg, bytes: s.storedBytes });
     return out;
   }
 

@@ -198,6 +198,10 @@ export class Stream {
   get lastSequence(): number {
     return this.lastSeq;
   }
+  /** Bytes stored, as nats-server counts them (cheap: account limits read it on every publish). */
+  get storedBytes(): number {
+    return this.bytes;
+  }
   get firstSequence(): number {
     return this.order.first() ?? this.lastSeq + 1;
   }
