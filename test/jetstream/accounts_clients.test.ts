@@ -212,3 +212,35 @@ describe("JetStream per account: Petrel answers as nats-server 2.9.10 does", () 
     assert.deepEqual(pt, ns);
   });
 });
+
+describe("JetStream per account: restart", () => {
+  it("finds each account's streams again, in nats-server's layout", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-jsacc-"));
+    try {
+      let s = await startAccountsPetrel({ dir, accounts: ACCOUNTS });
+      for (const u of ["a", "b"]) {
+        const nc = await connect({ servers: s.url, user: u, pass: u, reconnect: false });
+        const jsm = await jetstreamManager(nc);
+        await jsm.streams.add({ name: "KEEP", subjects: ["keep"] });
+        await jetstream(nc).publish("keep", `from ${u}`);
+        await nc.close();
+      }
+      await s.stop();
+      assert.ok(fs.existsSync(path.join(dir, "jetstream", "A", "streams", "KEEP")));
+      assert.ok(fs.existsSync(path.join(dir, "jetstream", "B", "streams", "KEEP")));
+      s = await startAccountsPetrel({ dir, accounts: ACCOUNTS });
+      try {
+        for (const u of ["a", "b"]) {
+          const nc = await connect({ servers: s.url, user: u, pass: u, reconnect: false });
+          const m = await (await jetstreamManager(nc)).streams.getMessage("KEEP", { seq: 1 });
+          assert.equal(td.decode(m?.data), `from ${u}`);
+          await nc.close();
+        }
+      } finally {
+        await s.stop();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
