@@ -3,7 +3,18 @@
  * kernel took. Writes are gathered for one microtask and handed to the socket as one buffer; what the kernel
  * refuses stays queued, in order, until Bun's `drain` callback.
  */
-import type { AcceptFn, ConnHandler, ConnInfo, Duplex, Listener, ListenOptions, Transport } from "../src/transport/types.ts";
+import type {
+  AcceptFn,
+  ConnHandler,
+  ConnInfo,
+  Duplex,
+  Listener,
+  ListenOptions,
+  TlsInfo,
+  TlsSettings,
+  Transport,
+} from "../src/transport/types.ts";
+import { prepareTls, TlsSession } from "./tls_session.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
 
 export interface TcpOptions {
@@ -18,8 +29,11 @@ type BunSocket = Bun.Socket<BunConn | undefined>;
 const NOOP_HANDLER: ConnHandler = { onData() {}, onDrain() {}, onClose() {} };
 
 class BunConn implements Duplex {
-  readonly info: ConnInfo;
+  info: ConnInfo;
   handler: ConnHandler = NOOP_HANDLER;
+  /** Set by startTls: from then on the socket carries ciphertext and the session sits between it and the core. */
+  private tls: TlsSession | undefined;
+  private tlsEnding = false;
   private readonly queue = new WriteQueue();
   /** Taken from the queue and refused (in part) by the kernel; always sent before the queue. */
   private pending: Uint8Array | null = null;
@@ -48,6 +62,35 @@ class BunConn implements Duplex {
   }
 
   write(data: Uint8Array): boolean {
+    const tls = this.tls;
+    if (tls === undefined) return this.writeRaw(data);
+    if (this.tlsEnding || this.closing || this.closed) return false;
+    if (data.length > 0) tls.write(data);
+    if (this.bufferedAmount() < this.hwm) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  startTls(settings: TlsSettings): Promise<TlsInfo> {
+    if (this.tls !== undefined || this.closing || this.closed) {
+      return Promise.reject(new Error("startTls: connection already upgraded or closing"));
+    }
+    const session = new TlsSession(settings, {
+      rawWrite: (d) => void this.writeRaw(d),
+      rawClose: () => this.closeRaw(),
+    }, {
+      onClear: (d) => this.deliver(d),
+      onFailure: () => this.closeRaw(),
+    });
+    this.tls = session;
+    return session.handshake.then((tls) => {
+      this.info = { ...this.info, tls };
+      return tls;
+    });
+  }
+
+  /** Queue bytes for the socket itself (ciphertext once TLS is on). */
+  private writeRaw(data: Uint8Array): boolean {
     if (this.closing || this.closed) return false;
     if (data.length === 0) return this.bufferedAmount() < this.hwm;
     this.queue.push(data);
@@ -61,11 +104,22 @@ class BunConn implements Duplex {
   }
 
   bufferedAmount(): number {
-    return this.queue.bytes + (this.pending === null ? 0 : this.pending.length);
+    return (this.tls === undefined ? 0 : this.tls.buffered()) + this.queue.bytes + (this.pending === null ? 0 : this.pending.length);
   }
 
   close(): void {
+    const tls = this.tls;
+    if (tls === undefined) return this.closeRaw();
+    if (this.tlsEnding || this.closing || this.closed) return;
+    // close_notify first; the session closes the socket after it (the timer bounds a session that never does)
+    this.tlsEnding = true;
+    this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
+    tls.end();
+  }
+
+  private closeRaw(): void {
     if (this.closing || this.closed) return;
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.closing = true;
     this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
     if (!this.scheduled && this.pending === null) {
@@ -136,6 +190,16 @@ class BunConn implements Duplex {
 
   onSocketData(data: Uint8Array): void {
     if (this.closing || this.closed) return;
+    if (this.tls !== undefined) {
+      this.tls.feed(data);
+      return;
+    }
+    this.deliver(data);
+  }
+
+  /** Cleartext to the core. */
+  private deliver(data: Uint8Array): void {
+    if (this.closing || this.closed) return;
     try {
       this.handler.onData(data);
     } catch (e) {
@@ -152,6 +216,7 @@ class BunConn implements Duplex {
     }
     if (this.closed) return;
     this.closed = true;
+    this.tls?.destroy();
     this.handler.onClose(err);
   }
 }
@@ -250,7 +315,7 @@ export function createBunTcpTransport(options: TcpOptions = {}): Transport {
     return conn;
   }
 
-  return { listen, dial };
+  return { listen, dial, prepareTls };
 }
 
 export const bunTcpTransport: Transport = createBunTcpTransport();

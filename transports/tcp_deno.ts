@@ -3,7 +3,18 @@
  * loop that never has two writes in flight: whatever is written while a write is pending is gathered into ONE
  * buffer for the next write, so a burst of small messages costs one syscall.
  */
-import type { AcceptFn, ConnHandler, ConnInfo, Duplex, Listener, ListenOptions, Transport } from "../src/transport/types.ts";
+import type {
+  AcceptFn,
+  ConnHandler,
+  ConnInfo,
+  Duplex,
+  Listener,
+  ListenOptions,
+  TlsInfo,
+  TlsSettings,
+  Transport,
+} from "../src/transport/types.ts";
+import { prepareTls, TlsSession } from "./tls_session.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
 import type { TcpOptions } from "./tcp_bun.ts";
 
@@ -18,8 +29,11 @@ function netAddr(a: Deno.Addr): { host: string; port: number } {
 }
 
 class DenoConn implements Duplex {
-  readonly info: ConnInfo;
+  info: ConnInfo;
   handler: ConnHandler = NOOP_HANDLER;
+  /** Set by startTls: from then on the socket carries ciphertext and the session sits between it and the core. */
+  private tls: TlsSession | undefined;
+  private tlsEnding = false;
   private readonly queue = new WriteQueue();
   /** Bytes handed to the in-flight write and not yet confirmed. */
   private inFlight = 0;
@@ -46,6 +60,35 @@ class DenoConn implements Duplex {
   }
 
   write(data: Uint8Array): boolean {
+    const tls = this.tls;
+    if (tls === undefined) return this.writeRaw(data);
+    if (this.tlsEnding || this.closing || this.closed) return false;
+    if (data.length > 0) tls.write(data);
+    if (this.bufferedAmount() < this.hwm) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  startTls(settings: TlsSettings): Promise<TlsInfo> {
+    if (this.tls !== undefined || this.closing || this.closed) {
+      return Promise.reject(new Error("startTls: connection already upgraded or closing"));
+    }
+    const session = new TlsSession(settings, {
+      rawWrite: (d) => void this.writeRaw(d),
+      rawClose: () => this.closeRaw(),
+    }, {
+      onClear: (d) => this.deliver(d),
+      onFailure: () => this.closeRaw(),
+    });
+    this.tls = session;
+    return session.handshake.then((tls) => {
+      this.info = { ...this.info, tls };
+      return tls;
+    });
+  }
+
+  /** Queue bytes for the socket itself (ciphertext once TLS is on). */
+  private writeRaw(data: Uint8Array): boolean {
     if (this.closing || this.closed) return false;
     if (data.length > 0) {
       this.queue.push(data);
@@ -60,11 +103,22 @@ class DenoConn implements Duplex {
   }
 
   bufferedAmount(): number {
-    return this.queue.bytes + this.inFlight;
+    return (this.tls === undefined ? 0 : this.tls.buffered()) + this.queue.bytes + this.inFlight;
   }
 
   close(): void {
+    const tls = this.tls;
+    if (tls === undefined) return this.closeRaw();
+    if (this.tlsEnding || this.closing || this.closed) return;
+    // close_notify first; the session closes the socket after it (the timer bounds a session that never does)
+    this.tlsEnding = true;
+    this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
+    tls.end();
+  }
+
+  private closeRaw(): void {
     if (this.closing || this.closed) return;
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.closing = true;
     this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
     if (!this.writing) {
@@ -79,6 +133,16 @@ class DenoConn implements Duplex {
     this.finish(err);
   }
 
+  /** Cleartext to the core (from the TLS session). */
+  private deliver(data: Uint8Array): void {
+    if (this.closing || this.closed) return;
+    try {
+      this.handler.onData(data);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
   start(): void {
     this.readLoop().catch((e) => this.fail(e));
   }
@@ -90,7 +154,8 @@ class DenoConn implements Duplex {
       const n = await this.conn.read(buf);
       if (n === null) break;
       if (this.closing || this.closed) continue; // after our close: drain the peer's bytes until it closes
-      this.handler.onData(buf.subarray(0, n));
+      if (this.tls !== undefined) this.tls.feed(buf.subarray(0, n));
+      else this.handler.onData(buf.subarray(0, n));
       if (n === buf.length) {
         small = 0;
         if (buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
@@ -161,6 +226,7 @@ class DenoConn implements Duplex {
     }
     if (this.closed) return;
     this.closed = true;
+    this.tls?.destroy();
     this.handler.onClose(err);
   }
 }
@@ -242,7 +308,7 @@ export function createDenoTcpTransport(options: TcpOptions = {}): Transport {
     return adopt(conn, handlerFor);
   }
 
-  return { listen, dial };
+  return { listen, dial, prepareTls };
 }
 
 export const denoTcpTransport: Transport = createDenoTcpTransport();

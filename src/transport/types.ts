@@ -12,6 +12,51 @@ export interface ConnInfo {
   readonly remotePort: number;
   readonly localHost: string;
   readonly localPort: number;
+  /** Set once a TLS handshake on this connection has completed (see `Duplex.startTls`). */
+  readonly tls?: TlsInfo;
+}
+
+/**
+ * What a TLS upgrade needs, runtime-free: PEM text (files are read by the caller), and the policy. One value is
+ * made per listener or remote and reused for every connection, so a transport may cache what it builds from it.
+ */
+export interface TlsSettings {
+  /** "server": we answer the handshake (client, route, gateway, leaf listeners); "client": we start it. */
+  readonly role: "server" | "client";
+  /** Our certificate chain and key (required for a server; a client presents them when given). */
+  readonly cert?: string;
+  readonly key?: string;
+  /** CAs that verify the peer's certificate; without it, the runtime's default roots. */
+  readonly ca?: string;
+  /** server: request a client certificate and refuse the handshake without a valid one. client: ignored. */
+  readonly verify: boolean;
+  /** client: do not verify the server's certificate (nats-server's `insecure`). */
+  readonly insecure?: boolean;
+  /** client: the name the server's certificate must carry (SNI too). */
+  readonly serverName?: string;
+  /** Lowest protocol version accepted. */
+  readonly minVersion?: "TLSv1.2" | "TLSv1.3";
+  /** OpenSSL-style cipher list (TLS 1.2 suites), when restricted. */
+  readonly ciphers?: string;
+}
+
+/** The peer's certificate, as much as the core needs (verify_and_map, monitoring). */
+export interface PeerCertificate {
+  /** Subject attributes in the certificate's order, e.g. [["CN","alice"],["O","Acme"]]. */
+  readonly subject: readonly (readonly [string, string])[];
+  readonly emails: readonly string[];
+  readonly dnsNames: readonly string[];
+  readonly uris: readonly string[];
+}
+
+/** What a completed handshake negotiated. */
+export interface TlsInfo {
+  /** "1.2" or "1.3" (nats-server's spelling in /connz). */
+  readonly version: string;
+  /** IANA cipher suite name, e.g. "TLS_AES_128_GCM_SHA256". */
+  readonly cipher: string;
+  /** Present when the peer sent a certificate (it has been verified when the settings asked for it). */
+  readonly peer?: PeerCertificate;
 }
 
 /** The transport's half of a connection, as handed to the core. */
@@ -26,6 +71,13 @@ export interface Duplex {
   bufferedAmount(): number;
   /** Close the connection after flushing what was already written (best effort). */
   close(): void;
+  /**
+   * Capability: turn this connection into TLS in place (the STARTTLS-like upgrade nats-server does after its
+   * plain INFO). Bytes written before the call go out in the clear first; afterwards `write` takes cleartext and
+   * `onData` delivers cleartext. Resolves with what was negotiated (also in `info.tls`); rejects when the
+   * handshake fails, and the connection is then closed. Absent on transports that cannot upgrade.
+   */
+  startTls?(settings: TlsSettings): Promise<TlsInfo>;
 }
 
 /** The core's half of a connection: the transport calls these. */
@@ -64,4 +116,9 @@ export type DialFn = (opts: { host: string; port: number }, handlerFor: (conn: D
 export interface Transport {
   listen: ListenFn;
   dial: DialFn;
+  /**
+   * Check TLS settings once, at start-up (cert and key parse and match, CA parses), so a bad file stops the
+   * server instead of failing every handshake. Throws an Error naming the problem. Absent: no TLS here.
+   */
+  prepareTls?(settings: TlsSettings): void;
 }
