@@ -47,6 +47,7 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
   const petrel = new Petrel(options, {
     transport: rt.tcp,
     serveHttp: (o, f) => rt.serveHttp(o, f),
+    readFile: (p) => rt.readTextFileSync(p),
     logger: so.logger ?? silentLogger,
     memory,
     extensions: so.extensions ?? defaultExtensions(options, rt),
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
     petrel = new Petrel(options, {
       transport: rt.tcp,
       serveHttp: (o, f) => rt.serveHttp(o, f),
+      readFile: (p) => rt.readTextFileSync(p),
       logger,
       memory,
       extensions: defaultExtensions(options, rt),

@@ -18,6 +18,8 @@ export interface PetrelServices {
   transport: Transport;
   serveHttp?: (opts: { host: string; port: number }, fetch: FetchHandler) => Promise<HttpServer>;
   logger?: Logger;
+  /** Reads files named by the configuration (TLS certificates); undefined when a file does not exist. */
+  readFile?: (path: string) => string | undefined;
   /** Resident memory in bytes, for /varz. */
   memory?: () => number;
   /** Extensions started after the core server is listening (JetStream, WebSocket, cluster...). */
@@ -64,7 +66,7 @@ export class Petrel {
     this.options = options;
     this.#services = services;
     this.#logger = services.logger ?? silentLogger;
-    this.server = new Server(options, { transport: services.transport, logger: this.#logger });
+    this.server = new Server(options, { transport: services.transport, logger: this.#logger, readFile: services.readFile });
     // Read live: the HTTP port is known only once the listener is up.
     const self = this;
     this.#varzContext = {

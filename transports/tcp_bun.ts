@@ -79,14 +79,14 @@ class BunConn implements Duplex {
       rawWrite: (d) => void this.writeRaw(d),
       rawClose: () => this.closeRaw(),
     }, {
+      onSecure: (tls) => {
+        this.info = { ...this.info, tls };
+      },
       onClear: (d) => this.deliver(d),
       onFailure: () => this.closeRaw(),
     });
     this.tls = session;
-    return session.handshake.then((tls) => {
-      this.info = { ...this.info, tls };
-      return tls;
-    });
+    return session.handshake;
   }
 
   /** Queue bytes for the socket itself (ciphertext once TLS is on). */
@@ -109,7 +109,8 @@ class BunConn implements Duplex {
 
   close(): void {
     const tls = this.tls;
-    if (tls === undefined) return this.closeRaw();
+    // before the handshake is done there is no session to close politely
+    if (tls === undefined || tls.info === undefined) return this.closeRaw();
     if (this.tlsEnding || this.closing || this.closed) return;
     // close_notify first; the session closes the socket after it (the timer bounds a session that never does)
     this.tlsEnding = true;

@@ -21,6 +21,8 @@ export interface RawSide {
 
 /** What the session reports to the connection. */
 export interface SessionEvents {
+  /** The handshake is done; called before any cleartext is delivered (the promise settles a tick later). */
+  onSecure(info: TlsInfo): void;
   onClear(data: Uint8Array): void;
   /** The TLS layer failed or ended; the connection should go away. */
   onFailure(err: Error): void;
@@ -212,6 +214,7 @@ export class TlsSession {
         }
       }
       this.info = infoOf(this.#sock);
+      events.onSecure(this.info);
       resolve(this.info);
     };
     if (settings.role === "server") {

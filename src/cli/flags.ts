@@ -59,6 +59,11 @@ function jetstream(s: State): NonNullable<OptionLayer["jetstream"]> {
   return s.args.overrides.jetstream;
 }
 
+function tls(s: State): NonNullable<OptionLayer["tls"]> {
+  s.args.overrides.tls ??= {};
+  return s.args.overrides.tls;
+}
+
 const ignored = (kind: "bool" | "string", ...names: string[]): FlagSpec => ({
   names,
   kind,
@@ -168,6 +173,11 @@ const FLAGS: FlagSpec[] = [
     refuse: f.what,
     apply: () => undefined,
   })),
+  { names: ["tls"], kind: "bool", apply: (s, v) => void (v === "true" && (tls(s).verify ??= false)) },
+  { names: ["tlsverify"], kind: "bool", apply: (s, v) => void (tls(s).verify = v === "true") },
+  { names: ["tlscert"], kind: "string", apply: (s, v) => void (tls(s).cert_file = v) },
+  { names: ["tlskey"], kind: "string", apply: (s, v) => void (tls(s).key_file = v) },
+  { names: ["tlscacert"], kind: "string", apply: (s, v) => void (tls(s).ca_file = v) },
 ];
 
 const BY_NAME = new Map<string, FlagSpec>(FLAGS.flatMap((f) => f.names.map((n) => [n, f] as const)));

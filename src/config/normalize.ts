@@ -18,9 +18,10 @@ import {
 import { parseListen, toBytes, toDurationMs } from "./units.ts";
 import { normalizeUser, permissions } from "./users.ts";
 import { normalizeAccounts } from "./accounts.ts";
+import { DEFAULT_TLS_TIMEOUT_MS, type TlsConfig, tlsConfigFromRaw } from "../tls/config.ts";
 import type { ConfigError, ConfPath, Result, SourceLoc } from "./types.ts";
 
-type Scalars = Omit<ServerOptions, "authorization" | "cluster" | "jetstream" | "gateway" | "websocket" | "leafnodes">;
+type Scalars = Omit<ServerOptions, "authorization" | "cluster" | "jetstream" | "gateway" | "websocket" | "leafnodes" | "tls">;
 
 /** Explicitly set values (from a file or from flags), before defaults. */
 export type OptionLayer = Partial<Scalars> & {
@@ -30,6 +31,7 @@ export type OptionLayer = Partial<Scalars> & {
   gateway?: Partial<GatewayOptions>;
   websocket?: Partial<WebSocketOptions>;
   leafnodes?: Partial<LeafNodeOptions>;
+  tls?: Partial<TlsConfig>;
 };
 
 // --- small converters (inputs are already validated by the schema) -----------------------------
@@ -259,13 +261,19 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
     });
   }
 
+  if (raw.tls !== undefined) {
+    const t = tlsConfigFromRaw(raw.tls, "tls");
+    if (t.ok) layer.tls = t.value;
+    else err(["tls"], t.error);
+  }
+
   if (errors.length > 0) return { ok: false, error: errors };
   return { ok: true, value: { layer, warnings } };
 }
 
 // --- layers -> options -------------------------------------------------------------------------
 
-const NESTED = ["authorization", "cluster", "jetstream", "gateway", "websocket", "leafnodes"] as const;
+const NESTED = ["authorization", "cluster", "jetstream", "gateway", "websocket", "leafnodes", "tls"] as const;
 
 /** Lay `top` over `base`: scalars replace, blocks merge key by key (lists replace). */
 export function mergeLayers(base: OptionLayer, top: OptionLayer): OptionLayer {
@@ -377,6 +385,19 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       advertise: f.advertise,
       no_advertise: f.no_advertise ?? false,
       remotes: f.remotes ?? [],
+    });
+  }
+  if (l.tls) {
+    const t = l.tls;
+    opts.tls = defined({
+      cert_file: t.cert_file,
+      key_file: t.key_file,
+      ca_file: t.ca_file,
+      verify: (t.verify ?? false) || (t.verify_and_map ?? false),
+      verify_and_map: t.verify_and_map ?? false,
+      insecure: t.insecure ?? false,
+      timeout: t.timeout ?? DEFAULT_TLS_TIMEOUT_MS,
+      min_version: t.min_version,
     });
   }
   return opts;

@@ -21,7 +21,6 @@ export interface NotImplementedKey {
 
 export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   // --- TLS (tls) ---
-  { path: "tls", what: "TLS for client connections", owner: "tls" },
   { path: "allow_non_tls", what: "mixed TLS/plain client connections", owner: "tls" },
   { path: "https", what: "HTTPS monitoring", owner: "tls" },
   { path: "https_port", what: "HTTPS monitoring", owner: "tls" },
@@ -176,8 +175,5 @@ export function runtimeRefusals(options: { accounts?: Record<string, { imports?:
 
 /** nats-server command-line flags that turn on something Petrel does not implement: refused, like the keys. */
 export const NOT_IMPLEMENTED_FLAGS: readonly { names: string[]; kind: "bool" | "string"; what: string; owner: NotImplementedKey["owner"] }[] = [
-  { names: ["tls"], kind: "bool", what: "TLS for client connections", owner: "tls" },
-  { names: ["tlsverify"], kind: "bool", what: "TLS client certificate verification", owner: "tls" },
-  { names: ["tlscert", "tlskey", "tlscacert"], kind: "string", what: "TLS for client connections", owner: "tls" },
   { names: ["ms", "https_port"], kind: "string", what: "HTTPS monitoring", owner: "tls" },
 ];

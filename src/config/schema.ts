@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import { parseGoDuration, parseListen, toBytes, toDurationMs } from "./units.ts";
+import { tlsBlockSchema } from "../tls/config.ts";
 
 // --- leaf validators ---------------------------------------------------------------------------
 
@@ -466,7 +467,7 @@ export const rawConfigSchema = block(
     no_system_account: unsupported,
     mappings: unsupported,
     maps: unsupported,
-    tls: unsupported,
+    tls: opt(tlsBlockSchema),
     allow_non_tls: unsupported,
     https: unsupported,
     https_port: unsupported,

@@ -5,6 +5,9 @@
 export type { Permissions, SubjectPermission, UserEntry } from "./account_options.ts";
 import type { AccountsOptions, Permissions, UserEntry } from "./account_options.ts";
 
+import type { TlsConfig } from "../tls/config.ts";
+export type { TlsConfig } from "../tls/config.ts";
+
 export interface AuthorizationOptions {
   user?: string;
   password?: string;
@@ -127,5 +130,7 @@ export interface ServerOptions {
   gateway?: GatewayOptions;
   websocket?: WebSocketOptions;
   leafnodes?: LeafNodeOptions;
+  /** TLS on the client listener (plain INFO, then the client upgrades). */
+  tls?: TlsConfig;
 }
 

@@ -84,6 +84,10 @@ function connInfo(c: ClientConn, q: ConnzQuery, now: number): Record<string, unk
   if (c.name !== "") out.name = c.name;
   if (c.lang !== "") out.lang = c.lang;
   if (c.version !== "") out.version = c.version;
+  if (i.tls !== undefined) {
+    out.tls_version = i.tls.version;
+    out.tls_cipher_suite = i.tls.cipher;
+  }
   if (q.auth) {
     if (c.user !== undefined) out.authorized_user = c.user;
     out.account = accountOfClient(c);

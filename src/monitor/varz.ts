@@ -3,6 +3,7 @@ import type { Server } from "../server/server.ts";
 import { PETREL_VERSION, VERSION } from "../server/server.ts";
 import { systemAccountName } from "./accounts_view.ts";
 import { nanos, rfc3339, uptime } from "./format.ts";
+import { DEFAULT_TLS_TIMEOUT_MS } from "../tls/config.ts";
 
 export interface VarzContext {
   httpHost: string;
@@ -26,6 +27,8 @@ export function varz(s: Server, ctx: VarzContext): Record<string, unknown> {
     host: o.host,
     port: s.clientPort,
     auth_required: s.authRequired || undefined,
+    tls_required: o.tls !== undefined || undefined,
+    tls_verify: o.tls?.verify === true || undefined,
     max_connections: o.max_connections,
     max_subscriptions: o.max_subscriptions,
     ping_interval: nanos(o.ping_interval),
@@ -44,7 +47,7 @@ export function varz(s: Server, ctx: VarzContext): Record<string, unknown> {
     mqtt: {},
     websocket: {},
     jetstream: {},
-    tls_timeout: 2,
+    tls_timeout: (o.tls?.timeout ?? DEFAULT_TLS_TIMEOUT_MS) / 1000,
     write_deadline: nanos(o.write_deadline),
     start: rfc3339(s.startTime),
     now: rfc3339(now),
@@ -85,5 +88,7 @@ export function varz(s: Server, ctx: VarzContext): Record<string, unknown> {
   // Client URLs of every cluster member, as INFO gives them to clients: tools watch this to see a cluster form.
   if (s.connectUrls.length > 0) out.connect_urls = [...s.connectUrls];
   if (out.auth_required === undefined) delete out.auth_required;
+  if (out.tls_required === undefined) delete out.tls_required;
+  if (out.tls_verify === undefined) delete out.tls_verify;
   return out;
 }

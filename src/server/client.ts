@@ -56,6 +56,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   /** The account this client lives in: `$G` until CONNECT binds it to its user's account. */
   account: Account;
   perms: Permissions | undefined;
+  /** Came through a TLS listener: its INFO says tls_required and the connection is upgraded after it. */
+  tlsRequired = false;
   /** The nonce sent in INFO, when nkey users exist. */
   nonce: string | undefined;
 
@@ -250,7 +252,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
       this.close("Protocol Violation");
       return;
     }
-    const auth = this.host.authenticate(c, this.nonce);
+    const auth = this.host.authenticate(c, this.nonce, this.duplex.info.tls);
     this.#connectOpts = c;
     if (!auth.ok) {
       this.host.logger.error(`${this.#label()} - authentication error`);

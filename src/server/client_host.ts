@@ -1,6 +1,7 @@
 /** What a client connection needs from the server it belongs to (kept narrow so clients stay testable). */
 import type { ServerOptions } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
+import type { TlsInfo } from "../transport/types.ts";
 import type { AuthOutcome } from "./auth.ts";
 import type { ConnectOptions } from "./connect.ts";
 import type { ClientConn } from "./client.ts";
@@ -23,7 +24,8 @@ export interface ClientHost {
   readonly authRequired: boolean;
   /** The client whose message is being routed right now (for flow control). */
   currentProducer: ClientConn | undefined;
-  authenticate(c: ConnectOptions, nonce?: string): AuthOutcome;
+  /** `tls`: what the connection's TLS handshake negotiated (verify_and_map takes the user from its certificate). */
+  authenticate(c: ConnectOptions, nonce?: string, tls?: TlsInfo): AuthOutcome;
   /** Is `user` still a configured user (a reload tells a removed user from changed credentials by this)? */
   knowsUser?(user: string): boolean;
   /** The account a client binds to after authentication (undefined: the global account `$G`). */

@@ -4,7 +4,10 @@
  * at the bottom (subscription listeners, internal clients, INFO extras, shutdown hooks).
  */
 import type { ServerOptions } from "../config/schema.ts";
-import type { ConnHandler, Duplex, Listener, Transport } from "../transport/types.ts";
+import type { ConnHandler, Duplex, Listener, TlsInfo, TlsSettings, Transport } from "../transport/types.ts";
+import { type ReadText, tlsSettingsFor } from "../tls/config.ts";
+import { mapCertificateToUser } from "../tls/map.ts";
+import { upgradeToTls } from "../tls/upgrade.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { Account, InterestListener } from "../accounts/account.ts";
 import { AccountRegistry } from "../accounts/registry.ts";
@@ -23,6 +26,8 @@ export interface ServerDeps {
   /** How to listen for clients. Without it the server only takes connections through acceptConnection. */
   transport?: Transport;
   logger?: Logger;
+  /** Reads certificate files named by `tls {}` blocks (the runtime's; start-up fails on a missing file). */
+  readFile?: ReadText;
 }
 
 export type SubscriptionListener = InterestListener;
@@ -64,6 +69,9 @@ export class Server implements ClientHost {
   readonly #shutdownHooks: (() => Promise<void> | void)[] = [];
 
   readonly #transport: Transport | undefined;
+  readonly #readFile: ReadText | undefined;
+  /** The client listener's TLS, read and checked at start. */
+  #clientTls: TlsSettings | undefined;
   #auth: AuthConfig | undefined;
   #listener: Listener | undefined;
   #nextCid = 1;
@@ -78,6 +86,7 @@ export class Server implements ClientHost {
     this.options = options;
     this.logger = deps.logger ?? silentLogger;
     this.#transport = deps.transport;
+    this.#readFile = deps.readFile;
     this.serverName = options.server_name !== "" ? options.server_name : this.serverId;
     this.accounts = new AccountRegistry(this, accountsOf(options).keys(), systemAccountOf(options));
     this.#auth = authConfigOf(options);
@@ -123,13 +132,37 @@ export class Server implements ClientHost {
 
   async start(): Promise<void> {
     if (this.#running) return;
+    if (this.#transport !== undefined) this.#clientTls = this.prepareTls("tls", this.options.tls, "server");
     this.#running = true;
     if (this.#transport !== undefined) {
       const port = this.options.port < 0 ? 0 : this.options.port;
-      this.#listener = await this.#transport.listen({ host: this.options.host, port }, (d) => this.acceptConnection(d));
+      const tls = this.#clientTls;
+      this.#listener = await this.#transport.listen({ host: this.options.host, port }, (d) => this.acceptConnection(d, tls));
       this.logger.info(`Listening for client connections on ${hostPort(this.#listener.host, this.#listener.port)}`);
     }
     this.#housekeeping = setInterval(() => this.#housekeep(), 1000);
+  }
+
+  /**
+   * Read and check a `tls {}` block for this server's transport (listeners: "server"; remotes: "client").
+   * Throws an Error naming the block and file on anything wrong: a TLS listener never starts in the clear.
+   */
+  prepareTls(what: string, cfg: ServerOptions["tls"], role: "server" | "client", serverName?: string): TlsSettings | undefined {
+    if (cfg === undefined) return undefined;
+    if (this.#readFile === undefined) throw new Error(`${what}: TLS is configured but this host cannot read certificate files`);
+    if (this.#transport?.prepareTls === undefined) throw new Error(`${what}: TLS is configured but the transport cannot do TLS`);
+    const settings = tlsSettingsFor(cfg, role, this.#readFile, what, serverName);
+    try {
+      this.#transport.prepareTls(settings);
+    } catch (e) {
+      throw new Error(`${what}: ${e instanceof Error ? e.message.replace(/^tls: /, "") : String(e)}`);
+    }
+    return settings;
+  }
+
+  /** Does the client listener require TLS (for /varz)? */
+  get clientTlsRequired(): boolean {
+    return this.options.tls !== undefined;
   }
 
   onShutdown(fn: () => Promise<void> | void): void {
@@ -191,9 +224,11 @@ export class Server implements ClientHost {
 
   // ---- connections ----
 
-  acceptConnection(duplex: Duplex): ConnHandler {
+  /** `tls`: the listener requires TLS; the INFO says so and the connection is upgraded right after it. */
+  acceptConnection(duplex: Duplex, tls?: TlsSettings): ConnHandler {
     const cid = this.#nextCid++;
     const c = new ClientConn(cid, duplex, this);
+    c.tlsRequired = tls !== undefined;
     if (!this.#running || this.#lameDuck) {
       queueMicrotask(() => c.close("Server Shutdown"));
       return c;
@@ -207,11 +242,25 @@ export class Server implements ClientHost {
     this.clients.set(cid, c);
     this.logger.debug(`${duplex.info.remoteHost}:${duplex.info.remotePort} - cid:${cid} - Client connection created`);
     c.begin(this.clientInfo(c));
+    if (tls !== undefined) this.#startClientTls(c, tls);
     return c;
   }
 
   clientConnected(c: ClientConn): void {
     for (const l of this.connectionListeners) l(c, true);
+  }
+
+  #startClientTls(c: ClientConn, tls: TlsSettings): void {
+    const who = `${c.duplex.info.remoteHost}:${c.duplex.info.remotePort} - cid:${c.cid}`;
+    this.logger.debug(`${who} - Starting TLS client connection handshake`);
+    c.flush(); // the INFO goes out in the clear, before the handshake
+    upgradeToTls(c.duplex, tls, this.options.tls?.timeout ?? 0, {
+      onSecure: (info) => this.logger.debug(`${who} - TLS handshake complete (${info.version}, ${info.cipher})`),
+      onFailure: (reason) => {
+        this.logger.error(`${who} - TLS handshake error: ${reason}`);
+        c.close("TLS Handshake Failure");
+      },
+    });
   }
 
   clientClosed(c: ClientConn): void {
@@ -237,8 +286,16 @@ export class Server implements ClientHost {
     this.internals.delete(c.cid);
   }
 
-  authenticate(c: ConnectOptions, nonce?: string): AuthOutcome {
-    return authenticate(this.#auth, c, nonce);
+  authenticate(c: ConnectOptions, nonce?: string, tls?: TlsInfo): AuthOutcome {
+    const auth = this.#auth;
+    // verify_and_map: the verified certificate names the user; no password is asked for.
+    if (this.options.tls?.verify_and_map === true && tls !== undefined && auth !== undefined && auth.users.length > 0) {
+      if (tls.peer === undefined) return { ok: false };
+      const name = mapCertificateToUser(tls.peer, auth.users.map((u) => u.user));
+      const u = name === undefined ? undefined : auth.users.find((x) => x.user === name);
+      return u === undefined ? { ok: false } : { ok: true, user: u.user, permissions: u.permissions, account: u.account };
+    }
+    return authenticate(auth, c, nonce);
   }
 
   /** INFO carries a per-connection nonce when some user signs in with an nkey. */
@@ -248,7 +305,8 @@ export class Server implements ClientHost {
 
   // ---- INFO ----
 
-  infoObject(): Record<string, unknown> {
+  /** `tls`: the INFO of a TLS listener (tls_required, and tls_verify when client certificates are required). */
+  infoObject(tls = false): Record<string, unknown> {
     const o = this.options;
     const info: Record<string, unknown> = {
       server_id: this.serverId,
@@ -259,8 +317,12 @@ export class Server implements ClientHost {
       host: o.host,
       port: this.clientPort,
       headers: true,
-      max_payload: o.max_payload,
     };
+    if (tls) {
+      info.tls_required = true;
+      if (o.tls?.verify === true) info.tls_verify = true;
+    }
+    info.max_payload = o.max_payload;
     if (this.authRequired) info.auth_required = true;
     Object.assign(info, this.infoExtras);
     if (this.connectUrls.length > 0) info.connect_urls = this.connectUrls;
@@ -270,7 +332,7 @@ export class Server implements ClientHost {
   }
 
   clientInfo(c: ClientConn): string {
-    const info = this.infoObject();
+    const info = this.infoObject(c.tlsRequired);
     info.client_id = c.cid;
     info.client_ip = c.duplex.info.remoteHost;
     if (this.wantsNonce) {

@@ -123,10 +123,14 @@ describe("flags: spellings", () => {
     assert.match(a.warnings[0], /-s is not supported/);
   });
 
-  it("refuses flags of features Petrel does not implement (TLS, HTTPS), naming them", () => {
-    assert.equal(argError("-p", "1", "--tls").message, "flag -tls: TLS for client connections is not implemented by Petrel yet; refusing to start without it");
-    assert.match(argError("--tlscert", "c.pem").message, /^flag -tlscert: TLS .* not implemented/);
+  it("refuses flags of features Petrel does not implement (HTTPS), naming them", () => {
     assert.match(argError("-ms", "8443").message, /^flag -ms: HTTPS monitoring is not implemented/);
+  });
+
+  it("reads the TLS flags", () => {
+    const a = args("--tlsverify", "--tlscert", "c.pem", "--tlskey", "k.pem", "--tlscacert", "ca.pem");
+    assert.deepEqual(a.overrides.tls, { verify: true, cert_file: "c.pem", key_file: "k.pem", ca_file: "ca.pem" });
+    assert.deepEqual(args("--tls").overrides.tls, { verify: false });
     assert.equal(args("--tls=false").action, "run");
   });
 });

@@ -224,6 +224,21 @@ describe("options: warnings", () => {
       'petrel.conf:3: "jetstream.unique_tag" is not supported by Petrel yet (ignored)',
     ]);
   });
+
+  it("reads the tls block (seconds to ms, verify_and_map implies verify)", () => {
+    const { options: o, warnings } = options("tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, verify_and_map: true, timeout: 0.5, min_version: \"1.3\" }");
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(o.tls, {
+      cert_file: "c.pem",
+      key_file: "k.pem",
+      ca_file: "ca.pem",
+      verify: true,
+      verify_and_map: true,
+      insecure: false,
+      timeout: 500,
+      min_version: "TLSv1.3",
+    });
+  });
 });
 
 describe("options: authorization", () => {

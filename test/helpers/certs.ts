@@ -2,7 +2,7 @@
 // certificate for localhost/127.0.0.1, client certificates with a subject and an email SAN, and a second,
 // unrelated CA with its own client certificate (the "other CA" a server must refuse). Made once per process.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -48,6 +48,7 @@ function makeLeaf(dir: string, ca: string, name: string, subj: string, ext: stri
 export function testCerts(): TestCerts {
   if (made !== undefined) return made;
   const dir = mkdtempSync(join(tmpdir(), "petrel-certs-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
   makeCa(dir, "ca", "Petrel Test CA");
   makeCa(dir, "other-ca", "Other Test CA");
   makeLeaf(dir, "ca", "server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");

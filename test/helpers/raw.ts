@@ -45,12 +45,13 @@ export function connectRaw(port: number, host = "127.0.0.1", timeoutMs = 3000): 
     });
     sock.once("connect", () => {
       clearTimeout(timer);
-      resolve(wrap(sock));
+      resolve(wrapSocket(sock));
     });
   });
 }
 
-function wrap(sock: Socket): RawClient {
+/** A RawClient over an already connected socket (a TLS socket too). */
+export function wrapSocket(sock: Socket): RawClient {
   let buf = "";
   let cursor = 0;
   let received = 0;

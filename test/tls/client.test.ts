@@ -1,0 +1,215 @@
+// TLS on the client listener, differential against nats-server 2.9: plain INFO with tls_required, then the
+// client upgrades the same socket. The official client (tls: { caFile }), raw sockets upgraded with node:tls,
+// client certificates (verify), verify_and_map, /connz and /varz, bad input (plaintext, no certificate, a
+// certificate from another CA, a handshake that never starts), and start-up errors for unreadable files.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectRaw, readInfo } from "../helpers/raw.ts";
+import { connectTlsRaw } from "../helpers/tls_raw.ts";
+import { forEachServer, monitorJson, type RunningServer, startServer } from "../helpers/servers.ts";
+import { collect, connectTo, te } from "../helpers/nats.ts";
+import { testCerts } from "../helpers/certs.ts";
+
+const certs = testCerts();
+const q = (p: string) => JSON.stringify(p);
+
+function tlsConf(extra = ""): string {
+  return `tls {\n  cert_file: ${q(certs.serverCert)}\n  key_file: ${q(certs.serverKey)}\n  ca_file: ${q(certs.caFile)}\n${extra}}\n`;
+}
+
+async function roundTrip(nc: NatsConnection, subject = "tls.echo"): Promise<void> {
+  const got = collect(nc, subject);
+  await nc.flush();
+  nc.publish(subject, te.encode("over tls"));
+  await got.until(1);
+  assert.equal(new TextDecoder().decode(got.msgs[0].data), "over tls");
+  got.sub.unsubscribe();
+}
+
+interface ConnzConn {
+  cid: number;
+  tls_version?: string;
+  tls_cipher_suite?: string;
+  authorized_user?: string;
+  name?: string;
+}
+
+forEachServer(["nats-server", "petrel"], (kind) => {
+  describe("tls {} without client certificates", () => {
+    let server: RunningServer;
+    before(async () => {
+      server = await startServer(kind, { conf: tlsConf("  timeout: 1\n"), monitor: true });
+    });
+    after(() => server?.stop());
+
+    it("sends a plain INFO with tls_required, then the official client upgrades", async () => {
+      const raw = await connectRaw(server.port);
+      const info = await readInfo(raw);
+      raw.close();
+      assert.equal(info.tls_required, true);
+      assert.equal(info.tls_verify, undefined);
+      const nc = await connectTo(server, { tls: { caFile: certs.caFile }, name: "tls-client" });
+      try {
+        await roundTrip(nc);
+        const connz = await monitorJson<{ connections: ConnzConn[] }>(server, "/connz");
+        const me = connz.connections.find((c) => c.name === "tls-client");
+        assert.ok(me !== undefined);
+        assert.match(me.tls_version ?? "", /^1\.[23]$/);
+        assert.match(me.tls_cipher_suite ?? "", /^TLS_/);
+        const varz = await monitorJson<Record<string, unknown>>(server, "/varz");
+        assert.equal(varz.tls_required, true);
+        assert.equal(varz.tls_verify, undefined);
+        assert.equal(varz.tls_timeout, 1);
+      } finally {
+        await nc.close();
+      }
+    });
+
+    it("speaks the protocol inside TLS on a raw socket", async () => {
+      const { c } = await connectTlsRaw(server.port, { ca: certs.pem(certs.caFile) });
+      try {
+        await c.send('CONNECT {"verbose":false,"pedantic":false}\r\nSUB raw.tls 1\r\nPUB raw.tls 5\r\nhello\r\nPING\r\n');
+        const text = await c.readUntil("PONG\r\n");
+        assert.match(text, /MSG raw\.tls 1 5\r\nhello\r\n/);
+      } finally {
+        c.close();
+      }
+    });
+
+    it("a plaintext client gets the INFO and is then dropped without a reply", async () => {
+      const raw = await connectRaw(server.port);
+      await readInfo(raw);
+      await raw.send('CONNECT {"verbose":false}\r\nPING\r\n');
+      await raw.expectClosed(3000);
+      assert.ok(!raw.text().includes("PONG"));
+      // the server is unaffected
+      const nc = await connectTo(server, { tls: { caFile: certs.caFile } });
+      await roundTrip(nc);
+      await nc.close();
+    });
+
+    it("a handshake that never starts is dropped after the timeout", async () => {
+      const raw = await connectRaw(server.port);
+      await readInfo(raw);
+      await raw.expectClosed(4000);
+    });
+
+    it("the client refuses a server certificate from a CA it does not trust", async () => {
+      await assert.rejects(connectTlsRaw(server.port, { ca: certs.pem(certs.otherCaFile) }));
+    });
+  });
+
+  describe("tls { verify: true }", () => {
+    let server: RunningServer;
+    before(async () => {
+      server = await startServer(kind, { conf: tlsConf("  verify: true\n"), monitor: true });
+    });
+    after(() => server?.stop());
+
+    it("accepts a client certificate signed by ca_file", async () => {
+      const raw = await connectRaw(server.port);
+      const info = await readInfo(raw);
+      raw.close();
+      assert.equal(info.tls_verify, true);
+      const nc = await connectTo(server, { tls: { caFile: certs.caFile, certFile: certs.clientCert, keyFile: certs.clientKey } });
+      await roundTrip(nc);
+      await nc.close();
+      const varz = await monitorJson<Record<string, unknown>>(server, "/varz");
+      assert.equal(varz.tls_verify, true);
+    });
+
+    it("refuses a client without a certificate and one from another CA", async () => {
+      for (const tls of [
+        { caFile: certs.caFile },
+        { caFile: certs.caFile, certFile: certs.otherClientCert, keyFile: certs.otherClientKey },
+      ]) {
+        await assert.rejects(connectTo(server, { tls, timeout: 3000 }));
+      }
+      // raw: whatever the handshake said, no PONG ever comes back
+      const r = await connectTlsRaw(server.port, {
+        ca: certs.pem(certs.caFile),
+        cert: certs.pem(certs.otherClientCert),
+        key: certs.pem(certs.otherClientKey),
+      }).catch(() => undefined);
+      if (r !== undefined) {
+        await r.c.send("CONNECT {}\r\nPING\r\n");
+        await r.c.expectClosed(3000);
+        assert.ok(!r.c.text().includes("PONG"));
+      }
+    });
+  });
+
+  describe("tls { verify_and_map: true }", () => {
+    let server: RunningServer;
+    before(async () => {
+      const users = `authorization {\n  users = [\n    { user: "alice@petrel.test", permissions: { publish: "alice.>", subscribe: "alice.>" } }\n    { user: "CN=bob,OU=ops,O=Petrel" }\n  ]\n}\n`;
+      server = await startServer(kind, { conf: tlsConf("  verify_and_map: true\n") + users, monitor: true });
+    });
+    after(() => server?.stop());
+
+    it("maps the email SAN and the subject to configured users", async () => {
+      const alice = await connectTo(server, { name: "alice", tls: { caFile: certs.caFile, certFile: certs.clientCert, keyFile: certs.clientKey } });
+      const bob = await connectTo(server, { name: "bob", tls: { caFile: certs.caFile, certFile: certs.bobCert, keyFile: certs.bobKey } });
+      try {
+        await roundTrip(alice, "alice.x");
+        await roundTrip(bob, "anything");
+        const connz = await monitorJson<{ connections: ConnzConn[] }>(server, "/connz?auth=true");
+        const byName = new Map(connz.connections.map((c) => [c.name, c.authorized_user]));
+        assert.equal(byName.get("alice"), "alice@petrel.test");
+        assert.equal(byName.get("bob"), "CN=bob,OU=ops,O=Petrel");
+      } finally {
+        await alice.close();
+        await bob.close();
+      }
+    });
+  });
+
+  describe("--tls flags", () => {
+    let server: RunningServer;
+    before(async () => {
+      server = await startServer(kind, { args: ["--tls", "--tlscert", certs.serverCert, "--tlskey", certs.serverKey] });
+    });
+    after(() => server?.stop());
+
+    it("serve TLS like the tls {} block", async () => {
+      const nc = await connectTo(server, { tls: { caFile: certs.caFile } });
+      assert.equal(nc.info?.tls_required, true);
+      await roundTrip(nc);
+      await nc.close();
+    });
+  });
+
+  describe("start-up", () => {
+    it("stops with an error naming a missing certificate file", async () => {
+      const missing = join(certs.dir, "nope.pem");
+      const conf = `tls {\n  cert_file: ${q(missing)}\n  key_file: ${q(certs.serverKey)}\n}\n`;
+      await assert.rejects(startServer(kind, { conf, startTimeoutMs: 8000 }), (e: Error) => {
+        assert.match(e.message, /nope\.pem/);
+        return true;
+      });
+    });
+  });
+});
+
+describe("petrel only", () => {
+  it("refuses a tls key it does not implement instead of ignoring it", async () => {
+    const conf = tlsConf("  pinned_certs: [\"abc\"]\n");
+    await assert.rejects(startServer("petrel", { conf, startTimeoutMs: 8000 }), (e: Error) => {
+      assert.match(e.message, /pinned_certs/);
+      return true;
+    });
+  });
+
+  it("a cert_file that holds no certificate stops start-up", async () => {
+    const bad = join(certs.dir, "garbage.pem");
+    writeFileSync(bad, "not a certificate\n");
+    const conf = `tls {\n  cert_file: ${q(bad)}\n  key_file: ${q(certs.serverKey)}\n}\n`;
+    await assert.rejects(startServer("petrel", { conf, startTimeoutMs: 8000 }), (e: Error) => {
+      assert.match(e.message, /cert_file/);
+      return true;
+    });
+  });
+});
