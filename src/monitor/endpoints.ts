@@ -77,10 +77,11 @@ export function createMonitorEndpoints(s: Server, ctx: VarzContext): MonitorEndp
       inbound_gateways: {},
     }),
     leafz: (q) => {
-      const data = section("leafz", q) as { leafs?: Array<{ account?: string }> } | undefined;
+      const data = section("leafz", q) as { leafs?: Array<{ account?: string }> | null } | undefined;
       const acc = q.get("acc");
-      if (data === undefined) return ok({ server_id: s.serverId, now: rfc3339(new Date()), leafnodes: 0, leafs: [] });
-      if (acc === null || acc === "" || data.leafs === undefined) return ok(data);
+      // Without leafnodes nats-server reports `leafs: null`.
+      if (data === undefined) return ok({ server_id: s.serverId, now: rfc3339(new Date()), leafnodes: 0, leafs: null });
+      if (acc === null || acc === "" || data.leafs === undefined || data.leafs === null) return ok(data);
       const leafs = data.leafs.filter((l) => (l.account ?? "$G") === acc);
       return ok({ ...data, leafnodes: leafs.length, leafs });
     },

@@ -1,0 +1,197 @@
+// Differential: the system account's requests, events and the account monitoring endpoints give the same JSON
+// field names (and the same errors) on nats-server 2.9.10 and Petrel, with the same configuration file.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { closeAll, connectTo, td } from "../helpers/nats.ts";
+import { monitorJson, type RunningServer, type ServerKind, startServer, testTargets } from "../helpers/servers.ts";
+
+type Json = Record<string, unknown>;
+
+const CONF = `server_name: diff
+accounts {
+  SYS: { users: [{ user: sys, password: sys }] }
+  A: { users: [{ user: a, password: a }] }
+  B: { users: [{ user: b, password: b }] }
+}
+system_account: SYS
+`;
+
+/**
+ * The field names of a JSON value, recursively (arrays by their first element). Lists nats-server fills with
+ * its own internal entries are left out by the caller.
+ */
+function shape(v: unknown): unknown {
+  if (Array.isArray(v)) return v.length === 0 ? [] : [shape(v[0])];
+  if (v !== null && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = shape((v as Json)[k]);
+    return out;
+  }
+  return v === null ? null : typeof v;
+}
+
+async function requestAll(nc: NatsConnection, subject: string, body = ""): Promise<Json[]> {
+  const out: Json[] = [];
+  const it = await nc.requestMany(subject, body, { maxWait: 300 });
+  for await (const m of it) out.push(JSON.parse(td.decode(m.data)) as Json);
+  return out;
+}
+
+interface Observed {
+  requests: Record<string, Json[]>;
+  http: Record<string, Json>;
+  events: Record<string, Json>;
+}
+
+const PROBES: Array<[string, string]> = [
+  ["$SYS.REQ.SERVER.PING", ""],
+  ["$SYS.REQ.SERVER.PING.STATSZ", ""],
+  ["$SYS.REQ.SERVER.PING.VARZ", ""],
+  ["$SYS.REQ.SERVER.PING.CONNZ", JSON.stringify({ acc: "A", subscriptions_detail: true })],
+  ["$SYS.REQ.SERVER.PING.SUBSZ", JSON.stringify({ subscriptions: true, account: "A", test: "a.sub" })],
+  ["$SYS.REQ.SERVER.PING.ROUTEZ", ""],
+  ["$SYS.REQ.SERVER.PING.GATEWAYZ", ""],
+  ["$SYS.REQ.SERVER.PING.LEAFZ", ""],
+  ["$SYS.REQ.SERVER.PING.JSZ", ""],
+  ["$SYS.REQ.SERVER.PING.HEALTHZ", ""],
+  ["$SYS.REQ.SERVER.PING.ACCOUNTZ", ""],
+  ["$SYS.REQ.SERVER.PING.ACCOUNTZ", JSON.stringify({ account: "NOPE" })],
+  ["$SYS.REQ.SERVER.PING.CONNZ", "{bad"],
+  ["$SYS.REQ.SERVER.PING.CONNZ", JSON.stringify({ sort: "bogus" })],
+  ["$SYS.REQ.SERVER.PING", JSON.stringify({ server_name: "nomatch" })],
+  ["$SYS.REQ.ACCOUNT.A.CONNZ", ""],
+  ["$SYS.REQ.ACCOUNT.NOPE.CONNZ", ""],
+  ["$SYS.REQ.ACCOUNT.A.LEAFZ", ""],
+  ["$SYS.REQ.ACCOUNT.A.JSZ", ""],
+  ["$SYS.REQ.ACCOUNT.NOPE.INFO", ""],
+  ["$SYS.REQ.ACCOUNT.A.CONNS", ""],
+  ["$SYS.REQ.ACCOUNT.B.CONNS", ""],
+  ["$SYS.REQ.ACCOUNT.A.STATZ", ""],
+  ["$SYS.REQ.ACCOUNT.B.STATZ", ""],
+  ["$SYS.REQ.ACCOUNT.B.STATZ", JSON.stringify({ include_unused: true })],
+];
+
+const HTTP = ["/accountz", "/accountz?acc=B", "/accstatz", "/accstatz?unused=1", "/connz?acc=A", "/connz?acc=NOPE", "/connz?acc=A&auth=1", "/subsz?acc=A&subs=1", "/subsz?acc=NOPE"];
+
+async function observe(kind: ServerKind): Promise<Observed> {
+  const server: RunningServer = await startServer(kind, { monitor: true, conf: CONF });
+  const conns: NatsConnection[] = [];
+  try {
+    const sys = await connectTo(server, { user: "sys", pass: "sys" });
+    conns.push(sys);
+    const events: Record<string, Json> = {};
+    sys.subscribe("$SYS.ACCOUNT.A.>", {
+      callback: (_e, m) => {
+        events[m.subject] = JSON.parse(td.decode(m.data)) as Json;
+      },
+    });
+    await sys.flush();
+    const a = await connectTo(server, { user: "a", pass: "a", name: "diff-a" });
+    conns.push(a);
+    a.subscribe("a.sub");
+    a.publish("a.sub", "x");
+    await a.flush();
+    const requests: Record<string, Json[]> = {};
+    for (const [subject, body] of PROBES) requests[`${subject} ${body}`] = await requestAll(sys, subject, body);
+    const http: Record<string, Json> = {};
+    for (const path of HTTP) {
+      const res = await fetch(server.monitorUrl + path);
+      const text = await res.text();
+      http[path] = { status: res.status, body: res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text };
+    }
+    const missing = await fetch(`${server.monitorUrl}/accountz?acc=NOPE`);
+    http["/accountz?acc=NOPE"] = { status: missing.status, body: (await missing.text()).trim() };
+    await a.close();
+    const deadline = Date.now() + 3000;
+    while (events["$SYS.ACCOUNT.A.DISCONNECT"] === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return { requests, http, events };
+  } finally {
+    await closeAll(conns);
+    await server.stop();
+  }
+}
+
+/** nats-server lists its own service imports (`$SYS.REQ.ACCOUNT.PING.CONNZ`, ...) in every account; Petrel has none. */
+function withoutSystemImports(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutSystemImports);
+  if (v === null || typeof v !== "object") return v;
+  const out: Json = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k === "imports" || k === "exports") continue;
+    out[k] = withoutSystemImports(x);
+  }
+  return out;
+}
+
+const both = testTargets().length === 2;
+
+const SUPERSET = new Set(["$SYS.REQ.SERVER.PING.VARZ", "$SYS.REQ.SERVER.PING.ROUTEZ"]);
+
+/** Every field of `want` (recursively) is in `got`, with the same kind of value. */
+function assertHasFields(got: unknown, want: unknown, where: string): void {
+  if (want === null || typeof want !== "object" || Array.isArray(want)) {
+    assert.deepEqual(got, want, where);
+    return;
+  }
+  assert.ok(got !== null && typeof got === "object", where);
+  for (const [k, v] of Object.entries(want)) assertHasFields((got as Json)[k], v, `${where}.${k}`);
+}
+
+/** The round-trip time is only reported once measured (Go's omitempty); nats-server measures it at connect. */
+function withoutRtt(v: unknown): unknown {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+  const out: Json = {};
+  for (const [k, x] of Object.entries(v)) if (k !== "rtt") out[k] = withoutRtt(x);
+  return out;
+}
+
+describe("system account: field names as nats-server 2.9.10", { skip: both ? false : "needs both targets" }, () => {
+  let ref: Observed;
+  let ours: Observed;
+  before(async () => {
+    [ref, ours] = await Promise.all([observe("nats-server"), observe("petrel")]);
+  });
+  after(() => {});
+
+  for (const [subject, body] of PROBES) {
+    const key = `${subject} ${body}`;
+    it(`${subject} ${body}: same answers, same fields`, () => {
+      const r = ref.requests[key];
+      const o = ours.requests[key];
+      assert.equal(o.length, r.length, "number of answers");
+      // Subscription lists: nats-server counts its own system-import subscriptions in every account.
+      const norm = (x: Json[]) => x.map((m) => shape(withoutSystemImports(m)));
+      if (SUPERSET.has(subject)) {
+        // /varz and /routez belong to other areas and carry some extra fields: every one of nats-server's must be there.
+        for (let i = 0; i < r.length; i++) assertHasFields(norm(o)[i], norm(r)[i], subject);
+      } else {
+        assert.deepEqual(norm(o), norm(r));
+      }
+      for (let i = 0; i < r.length; i++) {
+        const err = r[i].error as Json | undefined;
+        if (err === undefined) continue;
+        // A malformed body's text is Go's JSON decoder's own; the code must match.
+        if (err.code === 400) assert.equal((o[i].error as Json).code, 400);
+        else assert.deepEqual(o[i].error, err);
+      }
+    });
+  }
+
+  for (const path of [...HTTP, "/accountz?acc=NOPE"]) {
+    it(`GET ${path}: same status and fields`, () => {
+      const r = ref.http[path] as { status: number; body: unknown };
+      const o = ours.http[path] as { status: number; body: unknown };
+      assert.equal(o.status, r.status);
+      if (typeof r.body === "string") assert.equal(o.body, r.body);
+      else assert.deepEqual(shape(withoutSystemImports(o.body)), shape(withoutSystemImports(r.body)));
+    });
+  }
+
+  it("connect, disconnect and account-connections events have the same fields", () => {
+    assert.deepEqual(Object.keys(ours.events).sort(), Object.keys(ref.events).sort());
+    for (const subject of Object.keys(ref.events)) {
+      assert.deepEqual(shape(withoutRtt(ours.events[subject])), shape(withoutRtt(ref.events[subject])), subject);
+    }
+  });
+});
