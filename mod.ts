@@ -6,6 +6,7 @@ import { loadServerOptions } from "./src/cli/load_options.ts";
 import { USAGE } from "./src/cli/flags.ts";
 import type { ServerOptions } from "./src/config/schema.ts";
 import { applyDefaults, type OptionLayer } from "./src/config/normalize.ts";
+import { checkAccountsOptions } from "./src/config/accounts.ts";
 import { createLogger, type Logger, silentLogger } from "./src/log/logger.ts";
 import { Petrel, type PetrelExtension } from "./src/petrel.ts";
 import { PETREL_VERSION, VERSION } from "./src/server/server.ts";
@@ -43,6 +44,9 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
     options = r.value.options;
   } else {
     options = applyDefaults(so.options ?? {});
+    // Options built in code skip the file checks: run the account ones here (undefined names, cycles, ...).
+    const problems = checkAccountsOptions(options);
+    if (problems.length > 0) throw new Error(problems.join("; "));
   }
   const petrel = new Petrel(options, {
     transport: rt.tcp,

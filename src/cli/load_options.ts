@@ -31,7 +31,7 @@ export function resolveOptions(config: OptionLayer | undefined, flags: OptionLay
     return { ok: false, error: { text, all: [text] } };
   }
   // nats-server: a single user or a token (from flags or the file) cannot sit beside users in accounts.
-  const accountUsers = Object.values(options.accounts ?? {}).some((acc) => acc.users.length > 0);
+  const accountUsers = Object.values(options.accounts ?? {}).some((acc) => (acc.users?.length ?? 0) > 0);
   if (a && accountUsers && (a.user !== undefined || a.token !== undefined)) {
     const what = a.token !== undefined ? "--auth: cannot have a token" : "--user: cannot have a single user/password";
     const text = `${what} and users in accounts`;

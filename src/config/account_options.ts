@@ -65,10 +65,12 @@ export const accountJetStreamSchema = z.object({
   max_consumers: z.number(),
 });
 
+// The arrays are optional (the contract's shape, and what options written in code look like); options read from
+// a file always have all three.
 export const accountOptionsSchema = z.object({
-  users: z.array(userEntrySchema),
-  exports: z.array(accountExportSchema),
-  imports: z.array(accountImportSchema),
+  users: z.array(userEntrySchema).optional(),
+  exports: z.array(accountExportSchema).optional(),
+  imports: z.array(accountImportSchema).optional(),
   /** Absent = JetStream disabled for this account; `jetstream: enabled` = all limits -1. */
   jetstream: accountJetStreamSchema.optional(),
 });

@@ -10,6 +10,7 @@ import {
   type AccountJetStreamLimits,
   type AccountOptions,
   type AccountsOptions,
+  accountsOptionsSchema,
   DEFAULT_RESPONSE_THRESHOLD_MS,
   DEFAULT_SYSTEM_ACCOUNT,
   GLOBAL_ACCOUNT,
@@ -233,7 +234,10 @@ export function normalizeAccounts(input: AccountsInput): { layer: AccountsLayer;
     if (name === GLOBAL_ACCOUNT) continue; // reported by accountListErrors
     const base: ConfPath = ["accounts", name];
     const fallback = raw.default_permissions ? permissions(raw.default_permissions) : undefined;
-    const acc: AccountOptions = { users: [], exports: [], imports: [] };
+    const users: UserEntry[] = [];
+    const exports: AccountExport[] = [];
+    const imports: AccountImport[] = [];
+    const acc: AccountOptions = { users, exports, imports };
     (raw.users ?? []).forEach((u, i) => {
       const path = [...base, "users", i];
       const r = normalizeUser(u, fallback);
@@ -249,9 +253,9 @@ export function normalizeAccounts(input: AccountsInput): { layer: AccountsLayer;
         return;
       }
       userPaths.set(r.user.user, base);
-      acc.users.push(r.user);
+      users.push(r.user);
     });
-    if (acc.users.length > 0 && input.authorization !== undefined) {
+    if (users.length > 0 && input.authorization !== undefined) {
       if (input.authorization.user !== undefined) {
         errors.push({ path: [...base, "users"], message: `${label([...base, "users"])}: cannot have a single user/password in authorization and users in accounts` });
       } else if (input.authorization.token !== undefined) {
@@ -260,7 +264,7 @@ export function normalizeAccounts(input: AccountsInput): { layer: AccountsLayer;
     }
     (raw.exports ?? []).forEach((e, i) => {
       const x = normalizeExport(e, [...base, "exports", i], errors);
-      if (x) acc.exports.push(x);
+      if (x) exports.push(x);
     });
     const serviceTo = new Map<string, AccountImport>();
     (raw.imports ?? []).forEach((e, i) => {
@@ -279,7 +283,7 @@ export function normalizeAccounts(input: AccountsInput): { layer: AccountsLayer;
         }
         serviceTo.set(local, x);
       }
-      acc.imports.push(x);
+      imports.push(x);
     });
     if (raw.jetstream !== undefined) {
       const js = normalizeJetStream(raw.jetstream);
@@ -303,7 +307,7 @@ export function normalizeAccounts(input: AccountsInput): { layer: AccountsLayer;
   if (input.no_auth_user !== undefined) {
     const n = input.no_auth_user;
     const any = userPaths.size > 0;
-    const isPlainUser = [...(input.authorization?.users ?? []), ...Object.values(accounts).flatMap((a) => a.users)]
+    const isPlainUser = [...(input.authorization?.users ?? []), ...Object.values(accounts).flatMap((a) => a.users ?? [])]
       .some((u) => u.user === n && u.nkey === undefined);
     if (!any) errors.push({ path: ["no_auth_user"], message: `no_auth_user: "${n}" is set, but no users are defined` });
     else if (!isPlainUser) {
@@ -336,7 +340,7 @@ function crossCheck(accounts: AccountsOptions): PathError[] {
   const errors: PathError[] = [];
   const names = new Set(Object.keys(accounts));
   for (const [name, acc] of Object.entries(accounts)) {
-    acc.exports.forEach((e, i) => {
+    (acc.exports ?? []).forEach((e, i) => {
       for (const a of e.accounts ?? []) {
         if (!names.has(a)) {
           const kind = e.stream !== undefined ? "stream" : "service";
@@ -347,7 +351,7 @@ function crossCheck(accounts: AccountsOptions): PathError[] {
   }
   const edges: Edge[] = [];
   for (const [name, acc] of Object.entries(accounts)) {
-    acc.imports.forEach((imp, i) => {
+    (acc.imports ?? []).forEach((imp, i) => {
       const path: ConfPath = ["accounts", name, "imports", i];
       const kind = imp.stream ? "stream" : "service";
       const src = (imp.stream ?? imp.service) as { account: string; subject: string };
@@ -356,7 +360,7 @@ function crossCheck(accounts: AccountsOptions): PathError[] {
         errors.push({ path, message: `${label(path)}: account "${src.account}" is not defined (${kind} import)` });
         return;
       }
-      const authorized = exporter.exports.some((e) => {
+      const authorized = (exporter.exports ?? []).some((e) => {
         const subject = kind === "stream" ? e.stream : e.service;
         if (subject === undefined) return false;
         if (e.accounts !== undefined && !e.accounts.includes(name)) return false;
@@ -401,4 +405,35 @@ function formsCycle(edge: Edge, accepted: readonly Edge[]): boolean {
     return false;
   };
   return walk(edge.exporter, edge.from);
+}
+
+/**
+ * The same checks for options built in code (the embedding API skips the file path): shape, reserved and
+ * undefined names, users unique across accounts, imports authorized and acyclic. Problems as printable text.
+ */
+export function checkAccountsOptions(o: { accounts?: unknown; system_account?: string }): string[] {
+  const out: string[] = [];
+  if (o.accounts !== undefined) {
+    const parsed = accountsOptionsSchema.safeParse(o.accounts);
+    if (!parsed.success) {
+      return parsed.error.issues.map((i) => `accounts.${i.path.map(String).join(".")}: ${i.message}`);
+    }
+    const accounts = parsed.data;
+    if (Object.hasOwn(accounts, GLOBAL_ACCOUNT)) out.push(`accounts: "${GLOBAL_ACCOUNT}" is a reserved account`);
+    const seen = new Map<string, string>();
+    for (const [name, acc] of Object.entries(accounts)) {
+      for (const u of acc.users ?? []) {
+        const prev = seen.get(u.user);
+        if (prev !== undefined) out.push(`accounts.${name}.users: duplicate user "${u.user}" (already defined in account "${prev}")`);
+        seen.set(u.user, name);
+      }
+    }
+    out.push(...crossCheck(accounts).map((e) => e.message));
+  }
+  const sys = o.system_account;
+  if (sys !== undefined && sys !== DEFAULT_SYSTEM_ACCOUNT) {
+    const names = typeof o.accounts === "object" && o.accounts !== null ? Object.keys(o.accounts) : [];
+    if (!names.includes(sys)) out.push(`system_account: account "${sys}" is not defined in accounts`);
+  }
+  return out;
 }

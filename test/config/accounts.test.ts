@@ -7,6 +7,8 @@ import { createAccount, createUser } from "@nats-io/nkeys";
 import { loadConfigText } from "../../src/config/load.ts";
 import { applyDefaults } from "../../src/config/normalize.ts";
 import { accountsOptionsSchema } from "../../src/config/account_options.ts";
+import { checkAccountsOptions } from "../../src/config/accounts.ts";
+import { startPetrel } from "../../mod.ts";
 import type { ServerOptions } from "../../src/config/schema.ts";
 
 function load(text: string, file = "petrel.conf") {
@@ -299,5 +301,34 @@ describe("accounts: start-up errors name file, line and key", () => {
 
   it("accepts an import from the account itself, as nats-server does", () => {
     options('accounts { A: { exports: [{stream: "q.>"}], imports: [{stream: {account: A, subject: "q.>"}, prefix: p}] } }');
+  });
+});
+
+describe("accounts: options built in code (embedding API)", () => {
+  it("runs the same checks on typed options; arrays may be left out", () => {
+    assert.deepEqual(checkAccountsOptions({ accounts: { A: { users: [{ user: "a" }] }, B: {} }, system_account: "A" }), []);
+    assert.deepEqual(
+      checkAccountsOptions({
+        accounts: {
+          A: { users: [{ user: "a" }], exports: [{ stream: "q.a" }] },
+          B: { users: [{ user: "a" }], imports: [{ stream: { account: "A", subject: "q.b" } }, { service: { account: "Z", subject: "x" } }] },
+        },
+        system_account: "S",
+      }),
+      [
+        'accounts.B.users: duplicate user "a" (already defined in account "A")',
+        'accounts.B.imports[0]: stream import "q.b" from account "A" is not authorized: no stream export of "A" covers it for account "B"',
+        'accounts.B.imports[1]: account "Z" is not defined (service import)',
+        'system_account: account "S" is not defined in accounts',
+      ],
+    );
+    assert.match(checkAccountsOptions({ accounts: { A: { users: "a" } } })[0], /^accounts\.A\.users: /);
+  });
+
+  it("startPetrel refuses inconsistent accounts before listening", async () => {
+    await assert.rejects(
+      startPetrel({ options: { host: "127.0.0.1", port: -1, accounts: { B: { imports: [{ stream: { account: "Z", subject: "a" } }] } } } }),
+      /accounts\.B\.imports\[0\]: account "Z" is not defined/,
+    );
   });
 });
