@@ -187,7 +187,7 @@ export class DashboardHub {
     const acc = (a: string) => view.acc === "" || a === view.acc;
     switch (view.tab) {
       case "connections": {
-        const rows = connRows(await get(`/connz?limit=${ALL}&subs=detail`)).filter((r) => acc(r.account));
+        const rows = connRows(await get(`/connz?limit=${ALL}&subs=detail&auth=true`)).filter((r) => acc(r.account));
         return { connections: pageOf(rows, { ...view, sort: view.sort || "cid" }, CONN_COLUMNS, "cid", connMatches) };
       }
       case "subscriptions": {

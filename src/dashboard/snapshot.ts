@@ -201,7 +201,7 @@ export function pageOf<T extends Row>(
 }
 
 export const CONN_COLUMNS = [
-  "cid", "name", "account", "ip", "lang", "subscriptions", "in_msgs", "out_msgs", "in_bytes", "out_bytes",
+  "cid", "name", "account", "user", "ip", "lang", "subscriptions", "in_msgs", "out_msgs", "in_bytes", "out_bytes",
   "pending_bytes", "uptime", "idle", "rtt",
 ] as const;
 
@@ -213,6 +213,7 @@ export function connRows(connz: Json): ConnRow[] {
       cid: num(c.cid),
       name: str(c.name),
       account: str(c.account) || str(detail[0]?.account) || "$G",
+      user: str(c.authorized_user),
       ip: str(c.ip),
       port: num(c.port),
       lang: str(c.lang),
@@ -233,7 +234,7 @@ export function connRows(connz: Json): ConnRow[] {
 
 export function connMatches(r: ConnRow, q: string): boolean {
   return String(r.cid) === q || r.name.toLowerCase().includes(q) || r.ip.includes(q) ||
-    r.account.toLowerCase().includes(q) || r.lang.toLowerCase().includes(q) ||
+    r.account.toLowerCase().includes(q) || r.user.toLowerCase().includes(q) || r.lang.toLowerCase().includes(q) ||
     r.subjects.some((s) => s.toLowerCase().includes(q));
 }
 

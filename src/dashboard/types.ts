@@ -73,6 +73,8 @@ export interface ConnRow {
   cid: number;
   name: string;
   account: string;
+  /** The authorized user, as /connz?auth=true shows it. */
+  user: string;
   ip: string;
   port: number;
   lang: string;

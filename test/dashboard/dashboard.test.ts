@@ -245,6 +245,45 @@ describe("dashboard on a server that requires credentials", () => {
   });
 });
 
+describe("dashboard on a server with accounts", () => {
+  let server: RunningServer;
+  const conns: NatsConnection[] = [];
+  before(async () => {
+    server = await startServer("petrel", {
+      monitor: true,
+      conf: `accounts {
+  APP: { users: [{ user: app, password: pw }] }
+  OPS: { users: [{ user: ops, password: pw }] }
+}
+`,
+    });
+    conns.push(await connectTo(server, { user: "app", pass: "pw", name: "app-conn" }));
+    conns.push(await connectTo(server, { user: "ops", pass: "pw", name: "ops-conn" }));
+    conns[0].subscribe("app.orders", { callback: () => {} });
+    conns[1].subscribe("ops.alerts", { callback: () => {} });
+    await Promise.all(conns.map((c) => c.flush()));
+  }, { timeout: 30_000 });
+  after(async () => {
+    await closeAll(conns);
+    await server?.stop();
+  });
+
+  it("lists the accounts and filters connections and subscriptions by account", async () => {
+    const s = await openSse(`${server.monitorUrl}/dashboard/events?tab=connections&acc=OPS`);
+    const u = await openSse(`${server.monitorUrl}/dashboard/events?tab=subscriptions&acc=APP`);
+    try {
+      const t = tick(await s.waitFor((e) => e.event === "tick"));
+      for (const a of ["APP", "OPS"]) assert.ok(t.accounts.includes(a), `account ${a} listed`);
+      assert.deepEqual(t.connections!.rows.map((r) => [r.name, r.account, r.user]), [["ops-conn", "OPS", "ops"]]);
+      const v = tick(await u.waitFor((e) => e.event === "tick"));
+      assert.deepEqual(v.subscriptions!.rows.map((r) => [r.subject, r.account]), [["app.orders", "APP"]]);
+    } finally {
+      await s.close();
+      await u.close();
+    }
+  });
+});
+
 describe("dashboard script bundle", () => {
   it("is the build of src/dashboard/client/ (run npm run build:dashboard after changing it)", () => {
     assert.equal(readFileSync(BUNDLE_MODULE, "utf8"), bundleModule(buildClient()));

@@ -104,6 +104,7 @@ const connTable = dataTable<ConnRow>({
     { key: "cid", label: "CID", num: true, cell: (r) => String(r.cid) },
     { key: "name", label: "Name", wrap: true, cell: (r) => r.name },
     { key: "account", label: "Account", cell: (r) => r.account },
+    { key: "user", label: "User", cell: (r) => r.user },
     { key: "ip", label: "Address", cell: (r) => `${r.ip}:${r.port}` },
     { key: "lang", label: "Client", cell: (r) => [r.lang, r.version].filter((x) => x !== "").join(" ") },
     { key: "subscriptions", label: "Subs", num: true, cell: (r) => int(r.subscriptions) },
