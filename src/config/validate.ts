@@ -142,6 +142,8 @@ function canonicalize(
   if (recordValue && isConfMap(value)) {
     const out: ConfMap = {};
     for (const [k, v] of Object.entries(value)) {
+      // A variable defined among the names (e.g. a password used by an account below) is not an entry.
+      if (parsed.usedVariables.has(pathKey([...origPath, k]))) continue;
       out[k] = canonicalize(parsed, recordValue, v, [...origPath, k], [...path, k], locs, found);
     }
     return out;

@@ -176,6 +176,12 @@ no_auth_user: a
     assert.equal(o.system_account, "$SYS");
   });
 
+  it("skips variables defined inside the accounts block, as nats-server", () => {
+    const { options: o, warnings } = options("accounts {\n  PASS: secret\n  A: { users: [{user: a, password: $PASS}] }\n}\n");
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(o.accounts, { A: { users: [{ user: "a", password: "secret" }], exports: [], imports: [] } });
+  });
+
   it("leaves accounts out of the options when the file has none", () => {
     const { options: o } = options("port: 1");
     assert.equal(o.accounts, undefined);
