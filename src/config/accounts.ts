@@ -19,7 +19,7 @@ import {
 } from "./account_options.ts";
 import type { RawConfig } from "./schema.ts";
 import { type ConfMap, type ConfPath, type ConfValue, type ConfigError, isConfMap, type SourceLoc } from "./types.ts";
-import { normalizeUser, permissions } from "./users.ts";
+import { normalizeUser, permissions, permissionsProblem } from "./users.ts";
 import { parseGoDuration, toBytes } from "./units.ts";
 import { isLiteral, isValidSubject, subjectIsSubsetOf, subjectsIntersect } from "../subjects/subject.ts";
 
@@ -234,6 +234,10 @@ export function normalizeAccounts(input: AccountsInput): { layer: AccountsLayer;
     if (name === GLOBAL_ACCOUNT) continue; // reported by accountListErrors
     const base: ConfPath = ["accounts", name];
     const fallback = raw.default_permissions ? permissions(raw.default_permissions) : undefined;
+    const defaultsProblem = fallback ? permissionsProblem(fallback) : undefined;
+    if (defaultsProblem !== undefined) {
+      errors.push({ path: [...base, "default_permissions"], message: `${label(base)}.default_${defaultsProblem}` });
+    }
     const users: UserEntry[] = [];
     const exports: AccountExport[] = [];
     const imports: AccountImport[] = [];

@@ -16,7 +16,7 @@ import {
   type WebSocketOptions,
 } from "./schema.ts";
 import { parseListen, toBytes, toDurationMs } from "./units.ts";
-import { normalizeUser, permissions } from "./users.ts";
+import { normalizeUser, permissions, permissionsProblem } from "./users.ts";
 import { normalizeAccounts } from "./accounts.ts";
 import { DEFAULT_TLS_TIMEOUT_MS, type TlsConfig, tlsConfigFromRaw } from "../tls/config.ts";
 import type { ConfigError, ConfPath, Result, SourceLoc } from "./types.ts";
@@ -124,6 +124,10 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
     });
     const own = a.permissions ? permissions(a.permissions) : undefined;
     const fallback = a.default_permissions ? permissions(a.default_permissions) : own;
+    for (const [key, perms] of [["permissions", own], ["default_permissions", a.default_permissions ? fallback : undefined]] as const) {
+      const problem = perms ? permissionsProblem(perms) : undefined;
+      if (problem !== undefined) err(["authorization", key], `authorization.${key}: ${problem.replace(/^permissions\./, "")}`);
+    }
     if (own) auth.permissions = own;
     if ((auth.user !== undefined || auth.password !== undefined) && auth.token !== undefined) {
       err(["authorization"], "authorization: cannot have a user/password and a token");

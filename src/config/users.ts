@@ -6,6 +6,7 @@ import { fromPublic } from "@nats-io/nkeys";
 import type { Permissions, SubjectPermission, UserEntry } from "./account_options.ts";
 import type { RawConfig } from "./schema.ts";
 import { toDurationMs } from "./units.ts";
+import { isValidSubject } from "../subjects/subject.ts";
 
 type RawAuthorization = NonNullable<RawConfig["authorization"]>;
 export type RawPermissions = NonNullable<RawAuthorization["permissions"]>;
@@ -54,6 +55,22 @@ export function permissions(p: RawPermissions): Permissions {
   return out;
 }
 
+/**
+ * The first subject in permissions that is not a valid subject (a "subject queue" pair is allowed, as nats-server
+ * allows it for subscriptions), as an error text; a typo in a deny list must not silently deny nothing.
+ */
+export function permissionsProblem(p: Permissions): string | undefined {
+  for (const [dir, sp] of [["publish", p.publish], ["subscribe", p.subscribe]] as const) {
+    for (const [kind, list] of [["allow", sp?.allow], ["deny", sp?.deny]] as const) {
+      for (const s of list ?? []) {
+        const parts = s.trim().split(/\s+/);
+        if (parts.length > 2 || !isValidSubject(parts[0])) return `permissions.${dir}.${kind}: subject "${s}" is not a valid subject`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Is this a valid public user nkey ("U" + checksum), as nats-server requires for nkey users? */
 export function isPublicUserKey(key: string): boolean {
   if (!key.startsWith("U")) return false;
@@ -81,6 +98,8 @@ export function normalizeUser(u: RawUser, fallback: Permissions | undefined): { 
   if (nkey !== undefined) user.nkey = nkey;
   const p = u.permissions ?? u.permission ?? u.authorization;
   const perms = p ? permissions(p) : fallback;
+  const problem = p && perms ? permissionsProblem(perms) : undefined;
+  if (problem !== undefined) return { ok: false, message: problem };
   if (perms !== undefined) user.permissions = perms;
   return { ok: true, user };
 }

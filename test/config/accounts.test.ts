@@ -280,6 +280,7 @@ describe("accounts: start-up errors name file, line and key", () => {
     ["a prefix with a wildcard", 'accounts {\n  A: { exports: [{stream: "q.>"}] }\n  B: { imports: [{stream: {account: A, subject: "q.a"}, prefix: "p.*"}] }\n}', 3, /prefix: "p\.\*" must not contain wildcards/],
     ["a stream import dropping a wildcard", 'accounts {\n  A: { exports: [{stream: "q.>"}] }\n  B: { imports: [{stream: {account: A, subject: "q.*"}, to: "r.x"}] }\n}', 3, /imports\[0\]\.to: cannot map "q\.\*" to "r\.x": not using all of the token wildcard/],
     ["a mapping naming a wildcard that does not exist", 'accounts {\n  A: { exports: [{stream: "q.>"}] }\n  B: { imports: [{stream: {account: A, subject: "q.*"}, to: "r.$2"}] }\n}', 3, /wildcard 2 does not exist in the source \(it has 1\)/],
+    ["an invalid deny subject (a typo must not deny nothing)", "accounts {\n  A: {\n    users: [{user: a, password: a, permissions: {subscribe: {deny: \"a b c\"}}}]\n  }\n}", 3, /accounts\.A\.users\[0\]: permissions\.subscribe\.deny: subject "a b c" is not a valid subject/],
     [
       "two service imports on the same local subject",
       'accounts {\n  A: { exports: [{service: "q.>"}] }\n  B: { imports: [{service: {account: A, subject: "q.a"}}, {service: {account: A, subject: "q.b"}, to: "q.a"}] }\n}',
