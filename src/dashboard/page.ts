@@ -42,7 +42,8 @@ export function pageHtml(serverName: string, endpoints: readonly string[]): stri
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
 <h1><span class="brand">Petrel</span> <span id="server-name">${name}</span></h1>
-<p id="live" role="status" aria-live="polite" class="live">connecting…</p>
+<p id="live" class="live" aria-hidden="true">connecting…</p>
+<p id="live-sr" class="sr-only" role="status" aria-live="polite">connecting</p>
 <button type="button" id="theme" class="theme" aria-label="Colour theme: system">Theme: system</button>
 </header>
 <nav role="tablist" aria-label="Dashboard sections" class="tabs">${tabs}</nav>

@@ -82,6 +82,7 @@ describe("dashboard in a browser", () => {
   it("shows the three servers, and a rate that follows published messages", async () => {
     await page.goto(`${url}/`);
     await page.waitForFunction(() => /3 servers in dash/.test(document.getElementById("live")?.textContent ?? ""), undefined, { timeout: 15_000 });
+    assert.equal(await page.locator("#live-sr").textContent(), "live, 3 servers in dash", "screen readers hear the state, not the clock");
     const topo = await page.locator("#topology-table tbody").innerText();
     for (const n of ["alpha", "bravo", "charlie"]) assert.match(topo, new RegExp(n));
     assert.match(await page.locator("#topology svg").getAttribute("aria-label") ?? "", /2 routes/);

@@ -229,11 +229,9 @@ function build(): void {
 function render(t: Tick): void {
   byId("server-name").textContent = t.server.name;
   const peers = t.topology.nodes.filter((n) => n.kind === "route").length;
-  const live = byId("live");
-  live.className = t.errors ? "live down" : "live ok";
-  live.textContent = `live · ${peers + 1} server${peers === 0 ? "" : "s"}${t.topology.cluster ? ` in ${t.topology.cluster}` : ""} · ${
-    new Date(t.t).toLocaleTimeString("en-GB")
-  }${t.errors ? ` · not shown: ${t.errors.join("; ")}` : ""}`;
+  const where = `${peers + 1} server${peers === 0 ? "" : "s"}${t.topology.cluster ? ` in ${t.topology.cluster}` : ""}`;
+  const problem = t.errors ? ` · not shown: ${t.errors.join("; ")}` : "";
+  status(t.errors ? "down" : "ok", `live · ${where} · ${new Date(t.t).toLocaleTimeString("en-GB")}${problem}`, `live, ${where}${problem}`);
   switch (tab) {
     case "overview":
       renderOverview(t);
@@ -251,6 +249,18 @@ function render(t: Tick): void {
       browser.update(t.stream_names ?? [], browse);
       break;
   }
+}
+
+/**
+ * The visible status line changes every tick; screen readers hear only changes of state (the sr-only live
+ * region), not a clock ticking once a second.
+ */
+function status(state: "ok" | "down", shown: string, spoken: string): void {
+  const live = byId("live");
+  live.className = `live ${state}`;
+  live.textContent = shown;
+  const sr = byId("live-sr");
+  if (sr.textContent !== spoken) sr.textContent = spoken;
 }
 
 // ---- the live stream ----
@@ -275,15 +285,13 @@ function connect(): void {
     render(t);
   });
   es.addEventListener("failure", (e) => {
-    const live = byId("live");
-    live.className = "live down";
-    live.textContent = `error: ${(JSON.parse((e as MessageEvent<string>).data) as { error: string }).error}`;
+    const msg = `error: ${(JSON.parse((e as MessageEvent<string>).data) as { error: string }).error}`;
+    status("down", msg, msg);
   });
   es.onerror = () => {
     if (source !== es) return;
-    const live = byId("live");
-    live.className = "live down";
-    live.textContent = es.readyState === EventSource.CLOSED ? "disconnected" : "reconnecting…";
+    const msg = es.readyState === EventSource.CLOSED ? "disconnected" : "reconnecting…";
+    status("down", msg, msg);
   };
 }
 

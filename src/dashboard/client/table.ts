@@ -133,7 +133,8 @@ export function dataTable<T>(o: TableOptions<T>): Table<T> {
     if (rows.length === 0) rows.push(h("tr", {}, h("td", { colspan: span, class: "muted" }, v.q ? "nothing matches" : "none")));
     tbody.replaceChildren(...rows);
     const from = page.total === 0 ? 0 : page.offset + 1;
-    status.textContent = `${int(from)}–${int(page.offset + page.rows.length)} of ${int(page.total)}`;
+    const text = `${int(from)}–${int(page.offset + page.rows.length)} of ${int(page.total)}`;
+    if (status.textContent !== text) status.textContent = text; // announced only when it changes
     prev.disabled = page.offset === 0;
     next.disabled = page.offset + page.limit >= page.total;
   };
