@@ -4,7 +4,7 @@
  */
 import type { ClientConn } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
-import { accountOfClient, accountOfOwner, clientsOf } from "./accounts_view.ts";
+import { accountOfClient, accountOfOwner, clientsOf, GLOBAL_ACCOUNT } from "./accounts_view.ts";
 
 export interface DataStats {
   msgs: number;
@@ -32,16 +32,43 @@ interface Tally {
 
 export class AccountStats {
   readonly #closed = new Map<string, Tally>();
+  /** Connected clients by account, so one account's numbers cost its own connections only. */
+  readonly #live = new Map<string, Set<ClientConn>>();
+  readonly #joined = new Map<ClientConn, string>();
   readonly #server: Server;
 
   constructor(server: Server) {
     this.#server = server;
-    server.connectionListeners.add((c, up) => {
-      if (!up) this.#retire(c);
-    });
+    server.connectionListeners.add((c, up) => (up ? this.#join(c) : this.#retire(c)));
+  }
+
+  #join(c: ClientConn): void {
+    const account = accountOfClient(c);
+    const before = this.#joined.get(c);
+    if (before === account) return;
+    // A second CONNECT may bind the client to another account.
+    if (before !== undefined) this.#live.get(before)?.delete(c);
+    this.#joined.set(c, account);
+    let set = this.#live.get(account);
+    if (set === undefined) {
+      set = new Set();
+      this.#live.set(account, set);
+    }
+    set.add(c);
+  }
+
+  /** The account's connections now: `$G` also holds clients that have not sent CONNECT yet. */
+  #clients(account: string): Iterable<ClientConn> {
+    if (account === GLOBAL_ACCOUNT) return clientsOf(this.#server, account);
+    return this.#live.get(account) ?? [];
   }
 
   #retire(c: ClientConn): void {
+    const joined = this.#joined.get(c);
+    if (joined !== undefined) {
+      this.#joined.delete(c);
+      this.#live.get(joined)?.delete(c);
+    }
     const t = this.#tally(accountOfClient(c));
     t.sent.msgs += c.stats.out_msgs;
     t.sent.bytes += c.stats.out_bytes;
@@ -64,8 +91,9 @@ export class AccountStats {
     const closed = this.#closed.get(account);
     const sent = { msgs: closed?.sent.msgs ?? 0, bytes: closed?.sent.bytes ?? 0 };
     const received = { msgs: closed?.received.msgs ?? 0, bytes: closed?.received.bytes ?? 0 };
-    const live = clientsOf(this.#server, account);
-    for (const c of live) {
+    let conns = 0;
+    for (const c of this.#clients(account)) {
+      conns++;
       sent.msgs += c.stats.out_msgs;
       sent.bytes += c.stats.out_bytes;
       received.msgs += c.stats.in_msgs;
@@ -81,9 +109,9 @@ export class AccountStats {
     }
     return {
       acc: account,
-      conns: live.length,
+      conns,
       leafnodes,
-      total_conns: live.length + leafnodes,
+      total_conns: conns + leafnodes,
       sent,
       received,
       slow_consumers: closed?.slow_consumers ?? 0,

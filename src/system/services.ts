@@ -8,7 +8,7 @@ import type { ClientConn } from "../server/client.ts";
 import type { InternalClient, InternalMsg } from "../server/internal.ts";
 import type { Server } from "../server/server.ts";
 import { randomToken } from "../server/ids.ts";
-import { accountOfClient, accountExists, accountNames, clientsOf, GLOBAL_ACCOUNT } from "../monitor/accounts_view.ts";
+import { accountExists, accountOfClient, clientsOf, GLOBAL_ACCOUNT } from "../monitor/accounts_view.ts";
 import { accountDetail, accountStatList, leafCounts } from "../monitor/accountz.ts";
 import type { EndpointName, EndpointResult, MonitorEndpoints } from "../monitor/endpoints.ts";
 import { rfc3339 } from "../monitor/format.ts";
@@ -122,12 +122,20 @@ export class SystemServices {
       case "LEAFZ":
         q.set("acc", account);
         return this.#replyResult(m.reply, run.leafz(q));
-      case "JSZ":
+      case "JSZ": {
         if (this.#server.monitorSections.get("jsz") === undefined) {
           return this.#reply(m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: "jetstream not enabled" } });
         }
+        // The account's own entry of /jsz (nats-server answers with the account detail, not the whole report).
         q.set("acc", account);
-        return this.#replyResult(m.reply, run.jsz(q));
+        q.set("accounts", "true");
+        const r = run.jsz(q);
+        const detail = r.ok ? ((r.data as Json).account_details as Json[] | undefined)?.find((d) => d.name === account) : undefined;
+        if (detail === undefined) {
+          return this.#reply(m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: `account ${JSON.stringify(account)} not jetstream enabled` } });
+        }
+        return this.#reply(m.reply, { server: this.#stamp.next(), data: detail });
+      }
       case "INFO":
         if (!accountExists(this.#server, account)) {
           return this.#reply(m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: `Account ${account} does not exist` } });
@@ -176,7 +184,7 @@ export class SystemServices {
     const run = this.#endpoints.run;
     const varz = run.varz(new URLSearchParams());
     const routez = run.routez(new URLSearchParams());
-    const active = accountNames(this.#server).filter((a) => clientsOf(this.#server, a).length > 0).length;
+    const active = new Set(clientsOf(this.#server).map(accountOfClient)).size;
     return serverStats(varz.ok ? varz.data as Json : {}, routez.ok ? routez.data as Json : undefined, active);
   }
 

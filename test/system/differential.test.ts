@@ -74,8 +74,38 @@ const PROBES: Array<[string, string]> = [
 
 const HTTP = ["/accountz", "/accountz?acc=B", "/accstatz", "/accstatz?unused=1", "/connz?acc=A", "/connz?acc=NOPE", "/connz?acc=A&auth=1", "/subsz?acc=A&subs=1", "/subsz?acc=NOPE"];
 
-async function observe(kind: ServerKind): Promise<Observed> {
-  const server: RunningServer = await startServer(kind, { monitor: true, conf: CONF });
+interface Scenario {
+  conf: string;
+  jetstream?: boolean;
+  probes: Array<[string, string]>;
+  http: string[];
+}
+
+const BASIC: Scenario = { conf: CONF, probes: PROBES, http: HTTP };
+
+const JS_CONF = `server_name: diffjs
+accounts {
+  SYS: { users: [{ user: sys, password: sys }] }
+  A: { users: [{ user: a, password: a }], jetstream: enabled }
+  B: { users: [{ user: b, password: b }] }
+}
+system_account: SYS
+`;
+
+const JETSTREAM: Scenario = {
+  conf: JS_CONF,
+  jetstream: true,
+  probes: [
+    ["$SYS.REQ.ACCOUNT.A.JSZ", ""],
+    ["$SYS.REQ.ACCOUNT.B.JSZ", ""],
+    ["$SYS.REQ.SERVER.PING.JSZ", JSON.stringify({ accounts: true })],
+    ["$SYS.REQ.ACCOUNT.A.INFO", ""],
+  ],
+  http: ["/jsz?acc=A", "/jsz?accounts=true", "/accountz?acc=A"],
+};
+
+async function observe(kind: ServerKind, sc: Scenario = BASIC): Promise<Observed> {
+  const server: RunningServer = await startServer(kind, { monitor: true, conf: sc.conf, jetstream: sc.jetstream });
   const conns: NatsConnection[] = [];
   try {
     const sys = await connectTo(server, { user: "sys", pass: "sys" });
@@ -93,9 +123,9 @@ async function observe(kind: ServerKind): Promise<Observed> {
     a.publish("a.sub", "x");
     await a.flush();
     const requests: Record<string, Json[]> = {};
-    for (const [subject, body] of PROBES) requests[`${subject} ${body}`] = await requestAll(sys, subject, body);
+    for (const [subject, body] of sc.probes) requests[`${subject} ${body}`] = await requestAll(sys, subject, body);
     const http: Record<string, Json> = {};
-    for (const path of HTTP) {
+    for (const path of sc.http) {
       const res = await fetch(server.monitorUrl + path);
       const text = await res.text();
       http[path] = { status: res.status, body: res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text };
@@ -194,4 +224,32 @@ describe("system account: field names as nats-server 2.9.10", { skip: both ? fal
       assert.deepEqual(shape(withoutRtt(ours.events[subject])), shape(withoutRtt(ref.events[subject])), subject);
     }
   });
+});
+
+describe("system account with JetStream: field names as nats-server 2.9.10", { skip: both ? false : "needs both targets" }, () => {
+  let ref: Observed;
+  let ours: Observed;
+  before(async () => {
+    [ref, ours] = await Promise.all([observe("nats-server", JETSTREAM), observe("petrel", JETSTREAM)]);
+  });
+
+  for (const [subject, body] of JETSTREAM.probes) {
+    const key = `${subject} ${body}`;
+    it(`${subject} ${body}: same answers, same fields, same errors`, () => {
+      const norm = (x: Json[]) => x.map((m) => shape(withoutSystemImports(m)));
+      assert.deepEqual(norm(ours.requests[key]), norm(ref.requests[key]));
+      ref.requests[key].forEach((r, i) => {
+        if (r.error !== undefined) assert.deepEqual(ours.requests[key][i].error, r.error);
+      });
+    });
+  }
+
+  for (const path of JETSTREAM.http) {
+    it(`GET ${path}: same status and fields`, () => {
+      const r = ref.http[path] as { status: number; body: unknown };
+      const o = ours.http[path] as { status: number; body: unknown };
+      assert.equal(o.status, r.status);
+      assert.deepEqual(shape(withoutSystemImports(o.body)), shape(withoutSystemImports(r.body)));
+    });
+  }
 });
