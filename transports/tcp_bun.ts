@@ -15,6 +15,7 @@ import type {
   Transport,
 } from "../src/transport/types.ts";
 import { prepareTls, TlsSession } from "./tls_session.ts";
+import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
 
 export interface TcpOptions {
@@ -54,9 +55,9 @@ class BunConn implements Duplex {
   ) {
     this.info = {
       kind: "tcp",
-      remoteHost: socket.remoteAddress,
+      remoteHost: unmapIPv4(socket.remoteAddress),
       remotePort: socket.remotePort,
-      localHost: socket.localAddress,
+      localHost: unmapIPv4(socket.localAddress),
       localPort: socket.localPort,
     };
   }
@@ -268,16 +269,18 @@ export function createBunTcpTransport(options: TcpOptions = {}): Transport {
 
   function listen(lo: ListenOptions, accept: AcceptFn): Promise<Listener> {
     try {
-      const server = Bun.listen<BunConn | undefined>({
-        hostname: lo.host,
-        port: lo.port,
-        exclusive: true,
-        data: undefined,
-        socket: handlers(opts, accept, () => {}),
-      });
+      const server = bindFirst(bindCandidates(lo.host), (hostname) =>
+        Bun.listen<BunConn | undefined>({
+          hostname,
+          port: lo.port,
+          exclusive: true,
+          data: undefined,
+          socket: handlers(opts, accept, () => {}),
+        }));
       let stopped = false;
       return Promise.resolve({
-        host: server.hostname,
+        // The configured host ("0.0.0.0" stays "0.0.0.0" though "::" is bound), as nats-server reports it.
+        host: server.hostname === "::" && lo.host !== "::" ? lo.host : server.hostname,
         port: server.port,
         close() {
           if (!stopped) {

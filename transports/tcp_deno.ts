@@ -15,6 +15,7 @@ import type {
   Transport,
 } from "../src/transport/types.ts";
 import { prepareTls, TlsSession } from "./tls_session.ts";
+import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
 import type { TcpOptions } from "./tcp_bun.ts";
 
@@ -25,7 +26,7 @@ const MAX_READ = 256 * 1024;
 const NOOP_HANDLER: ConnHandler = { onData() {}, onDrain() {}, onClose() {} };
 
 function netAddr(a: Deno.Addr): { host: string; port: number } {
-  return a.transport === "tcp" || a.transport === "udp" ? { host: a.hostname, port: a.port } : { host: "", port: 0 };
+  return a.transport === "tcp" || a.transport === "udp" ? { host: unmapIPv4(a.hostname), port: a.port } : { host: "", port: 0 };
 }
 
 class DenoConn implements Duplex {
@@ -256,7 +257,7 @@ export function createDenoTcpTransport(options: TcpOptions = {}): Transport {
   function listen(lo: ListenOptions, accept: AcceptFn): Promise<Listener> {
     let listener: Deno.TcpListener;
     try {
-      listener = Deno.listen({ hostname: lo.host, port: lo.port, transport: "tcp" });
+      listener = bindFirst(bindCandidates(lo.host), (hostname) => Deno.listen({ hostname, port: lo.port, transport: "tcp" }));
     } catch (e) {
       return Promise.reject(toError(e));
     }
@@ -286,7 +287,8 @@ export function createDenoTcpTransport(options: TcpOptions = {}): Transport {
     const done = loop();
     const addr = netAddr(listener.addr);
     return Promise.resolve({
-      host: addr.host,
+      // The configured host ("0.0.0.0" stays "0.0.0.0" though "::" is bound), as nats-server reports it.
+      host: addr.host === "::" && lo.host !== "::" ? lo.host : addr.host,
       port: addr.port,
       async close() {
         if (stopped) return;

@@ -460,6 +460,11 @@ export class Cluster implements RouteHost {
       for (const u of r.connectUrls) if (!urls.includes(u)) urls.push(u);
       for (const u of r.wsConnectUrls) if (!ws.includes(u)) ws.push(u);
     }
+    // A server with no peers advertises none (nats-server: no connect_urls in INFO or /varz while alone).
+    if (this.remotes.size === 0) {
+      urls.length = 0;
+      ws.length = 0;
+    }
     const s = this.server;
     if (sameList(s.connectUrls, urls) && sameList(s.wsConnectUrls, ws)) return;
     s.connectUrls = urls;

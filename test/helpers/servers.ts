@@ -23,6 +23,8 @@ export interface StartOptions {
   port?: number;
   /** How long to wait for the server to become reachable. */
   startTimeoutMs?: number;
+  /** Client listen host instead of 127.0.0.1 (e.g. "::1"); readiness is checked on it (":: "/"0.0.0.0": on 127.0.0.1). */
+  host?: string;
 }
 
 export interface RunningServer {
@@ -91,9 +93,9 @@ function portOf(url: string): number {
   return Number(new URL(url).port);
 }
 
-export function tcpAccepts(port: number, timeoutMs = 1000): Promise<boolean> {
+export function tcpAccepts(port: number, timeoutMs = 1000, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = netConnect({ host: "127.0.0.1", port });
+    const sock = netConnect({ host, port });
     const timer = setTimeout(() => {
       sock.destroy();
       resolve(false);
@@ -113,7 +115,9 @@ export function tcpAccepts(port: number, timeoutMs = 1000): Promise<boolean> {
 export async function startServer(kind: ServerKind, opts: StartOptions = {}): Promise<RunningServer> {
   installExitHook();
   const dir = mkdtempSync(join(tmpdir(), `petrel-test-${kind}-`));
-  const args = ["-a", "127.0.0.1", "-p", String(opts.port ?? -1), "--ports_file_dir", dir];
+  const host = opts.host ?? "127.0.0.1";
+  const args = ["-a", host, "-p", String(opts.port ?? -1), "--ports_file_dir", dir];
+  const reachAt = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   if (opts.monitor) args.push("-m", "-1");
   if (opts.jetstream) args.push("-js", "-sd", join(dir, "store"));
   if (opts.conf !== undefined) {
@@ -196,7 +200,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     throw new Error(`${kind}: no ports file in ${dir} after start timeout:\n${out}`);
   }
   const port = portOf(ports.nats[0]);
-  while (!(await tcpAccepts(port, 500))) {
+  while (!(await tcpAccepts(port, 500, reachAt))) {
     if (Date.now() > deadline || exitValue !== undefined) {
       await kill("SIGKILL", 0);
       throw new Error(`${kind}: client port ${port} never accepted:\n${out}`);
@@ -207,9 +211,9 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
   const monitoring = ports.monitoring?.[0];
   return {
     kind,
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${reachAt.includes(":") ? `[${reachAt}]` : reachAt}:${port}`,
     port,
-    monitorUrl: monitoring ? `http://127.0.0.1:${portOf(monitoring)}` : undefined,
+    monitorUrl: monitoring ? `http://${reachAt.includes(":") ? `[${reachAt}]` : reachAt}:${portOf(monitoring)}` : undefined,
     clusterPort: ports.cluster?.[0] ? portOf(ports.cluster[0]) : undefined,
     pid: child.pid ?? -1,
     stop: () => kill("SIGTERM", 5000),

@@ -1,0 +1,58 @@
+// IPv6 as nats-server 2.9.10 does it: the wildcard listener ("0.0.0.0") also takes IPv6 clients (a client that
+// resolves localhost to ::1 connects), "-a ::" and "[::1]:port" listen strings work, and INFO, /varz and /connz
+// report addresses the same way (IPv4 peers of a dual-stack socket as plain IPv4). Same steps, both servers.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connectRaw } from "../helpers/raw.ts";
+import { monitorJson, type ServerKind, startServer, type StartOptions } from "../helpers/servers.ts";
+
+type J = Record<string, unknown>;
+
+/** Connects from each address, then reports what the server said about the listener and the peers. */
+async function observe(kind: ServerKind, opts: StartOptions, from: string[]): Promise<J> {
+  const s = await startServer(kind, { ...opts, monitor: true });
+  try {
+    const seen: J[] = [];
+    for (const addr of from) {
+      const c = await connectRaw(s.port, addr);
+      try {
+        await c.send("CONNECT {\"verbose\":false}\r\nPING\r\n");
+        const text = await c.readUntil("PONG\r\n", 3000);
+        const info = JSON.parse(text.slice(5, text.indexOf("\r\n"))) as J;
+        const connz = await monitorJson<{ connections: Array<{ ip: string }> }>(s, "/connz");
+        seen.push({ from: addr, host: info.host, client_ip: info.client_ip, connz_ip: connz.connections.map((x) => x.ip) });
+      } finally {
+        c.close();
+      }
+    }
+    const varz = await monitorJson(s, "/varz");
+    const cluster = varz.cluster as J;
+    return { seen, varz_host: varz.host, connect_urls: varz.connect_urls, cluster_addr: cluster.addr };
+  } finally {
+    await s.stop();
+  }
+}
+
+const cases: Array<[string, StartOptions, string[]]> = [
+  ["0.0.0.0 takes IPv4 and IPv6 clients", { host: "0.0.0.0" }, ["127.0.0.1", "::1"]],
+  ["-a :: reports IPv4 peers as IPv4", { host: "::" }, ["127.0.0.1", "::1"]],
+  ["-a ::1 with a [::1]:port cluster listen", { host: "::1", conf: 'cluster {\n  name: c6\n  listen: "[::1]:-1"\n}\n' }, ["::1"]],
+];
+
+describe("IPv6 listeners and addresses: nats-server vs Petrel", () => {
+  for (const [label, opts, from] of cases) {
+    it(label, { timeout: 30_000 }, async () => {
+      const ref = await observe("nats-server", opts, from);
+      const ours = await observe("petrel", opts, from);
+      assert.deepEqual(ours, ref);
+    });
+  }
+
+  it("the reference itself: dual-stack wildcard, plain IPv4 peers", async () => {
+    const ref = await observe("nats-server", { host: "0.0.0.0" }, ["127.0.0.1", "::1"]);
+    assert.deepEqual(ref.seen, [
+      { from: "127.0.0.1", host: "0.0.0.0", client_ip: "127.0.0.1", connz_ip: ["127.0.0.1"] },
+      { from: "::1", host: "0.0.0.0", client_ip: "::1", connz_ip: ["::1"] },
+    ]);
+  });
+});
