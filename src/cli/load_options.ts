@@ -4,7 +4,8 @@
 import { loadConfigText } from "../config/load.ts";
 import { applyDefaults, mergeLayers, type OptionLayer } from "../config/normalize.ts";
 import type { ServerOptions } from "../config/schema.ts";
-import type { ConfigIO } from "../config/types.ts";
+import type { ConfigIO, ConfPath, SourceLoc } from "../config/types.ts";
+import { DEFAULT_SYSTEM_ACCOUNT } from "../config/account_options.ts";
 import { type CliAction, parseArgs } from "./flags.ts";
 
 /** A start-up problem, ready to print (`text`), with its location when it comes from a file. */
@@ -22,7 +23,12 @@ export type ResolveResult =
   | { ok: false; error: StartupError };
 
 /** Merge the file's values (if any) with command-line overrides (which win), then apply defaults. */
-export function resolveOptions(config: OptionLayer | undefined, flags: OptionLayer, warnings: string[] = []): ResolveResult {
+export function resolveOptions(
+  config: OptionLayer | undefined,
+  flags: OptionLayer,
+  warnings: string[] = [],
+  locate?: (path: ConfPath) => SourceLoc,
+): ResolveResult {
   const merged = config ? mergeLayers(config, flags) : flags;
   const options = applyDefaults(merged);
   const a = options.authorization;
@@ -36,6 +42,17 @@ export function resolveOptions(config: OptionLayer | undefined, flags: OptionLay
     const what = a.token !== undefined ? "--auth: cannot have a token" : "--user: cannot have a single user/password";
     const text = `${what} and users in accounts`;
     return { ok: false, error: { text, key: a.token !== undefined ? "auth" : "user", all: [text] } };
+  }
+  // nats-server refuses JetStream on the system account once JetStream is on (from the file or -js).
+  const sys = options.system_account ?? DEFAULT_SYSTEM_ACCOUNT;
+  if (options.jetstream?.enabled === true && options.accounts?.[sys]?.jetstream !== undefined) {
+    const path = ["accounts", sys, "jetstream"];
+    const loc = locate?.(path);
+    const message = `accounts.${sys}.jetstream: JetStream cannot be enabled on the system account`;
+    const text = loc && loc.line > 0 ? `${loc.file}:${loc.line}: ${message}` : message;
+    const error: StartupError = { text, key: path.join("."), all: [text] };
+    if (loc) Object.assign(error, { file: loc.file, line: loc.line });
+    return { ok: false, error };
   }
   return { ok: true, options, warnings };
 }
@@ -61,8 +78,8 @@ export function loadServerOptions(argv: readonly string[], io: ConfigIO): LoadRe
     return { ok: false, error: { text, key: args.error.flag, all: [text] } };
   }
   const { action, configFile, overrides, warnings } = args.value;
-  const done = (fileLayer: OptionLayer | undefined, fileWarnings: string[]): LoadResult => {
-    const r = resolveOptions(fileLayer, overrides, [...fileWarnings, ...warnings]);
+  const done = (fileLayer: OptionLayer | undefined, fileWarnings: string[], locate?: (path: ConfPath) => SourceLoc): LoadResult => {
+    const r = resolveOptions(fileLayer, overrides, [...fileWarnings, ...warnings], locate);
     if (!r.ok) return r;
     const value: LoadedOptions = { action, options: r.options, warnings: r.warnings };
     if (configFile !== undefined) value.configFile = configFile;
@@ -91,5 +108,5 @@ export function loadServerOptions(argv: readonly string[], io: ConfigIO): LoadRe
     const error: StartupError = { text: fmt(refused), file: refused.file, line: refused.line, key: refused.key, all: [refused, ...more].map(fmt) };
     return { ok: false, error };
   }
-  return done(loaded.value.layer, loaded.value.warnings);
+  return done(loaded.value.layer, loaded.value.warnings, loaded.value.locate);
 }

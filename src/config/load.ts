@@ -2,7 +2,15 @@
 
 import { parseConf } from "./conf_parser.ts";
 import { layerFromRaw, type OptionLayer } from "./normalize.ts";
-import { type ConfigError, type ConfigIO, formatConfigError, type ParsedConfig, type Result } from "./types.ts";
+import {
+  type ConfigError,
+  type ConfigIO,
+  type ConfPath,
+  formatConfigError,
+  type ParsedConfig,
+  type Result,
+  type SourceLoc,
+} from "./types.ts";
 import { validateConfig } from "./validate.ts";
 import { parseYamlConfig } from "./yaml_parser.ts";
 import { runtimeRefusals } from "./not_implemented.ts";
@@ -26,6 +34,8 @@ export interface LoadedConfig {
    * is valid, but the server must not start with it. The CLI path (`-t` included) refuses on these.
    */
   refusals: ConfigError[];
+  /** Where a (canonical) key path was written, for checks made after flags are merged. */
+  locate(path: ConfPath): SourceLoc;
 }
 
 /**
@@ -49,5 +59,5 @@ export function loadConfigText(
     key: r.key,
     message: r.message,
   }));
-  return { ok: true, value: { layer: layered.value.layer, warnings, refusals } };
+  return { ok: true, value: { layer: layered.value.layer, warnings, refusals, locate: validated.value.locate } };
 }

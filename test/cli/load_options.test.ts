@@ -101,6 +101,17 @@ jetstream { store_dir: /file, max_mem: 1G }
     assert.ok(loadServerOptions(["-c", "a.conf"], io(files)).ok);
   });
 
+  it("refuses JetStream on the system account once JetStream is on, from the file or -js (as nats-server)", () => {
+    const conf = "system_account: SYS\naccounts {\n  SYS: { jetstream: enabled }\n}\n";
+    assert.ok(loadServerOptions(["-c", "s.conf"], io({ "s.conf": conf })).ok);
+    const js = loadServerOptions(["-c", "s.conf", "-js"], io({ "s.conf": conf }));
+    assert.ok(!js.ok);
+    assert.equal(js.error.text, "s.conf:3: accounts.SYS.jetstream: JetStream cannot be enabled on the system account");
+    const inFile = loadServerOptions(["-c", "s.conf"], io({ "s.conf": 'jetstream: enabled\naccounts {\n  "$SYS": { jetstream: enabled }\n}\n' }));
+    assert.ok(!inFile.ok);
+    assert.match(inFile.error.text, /^s\.conf:3: accounts\.\$SYS\.jetstream: JetStream cannot be enabled/);
+  });
+
   it("does not read the config file for help and version", () => {
     assert.equal(load(["-c", "missing.conf", "-h"]).action, "help");
     assert.equal(load(["-c", "missing.conf", "--version"]).action, "version");

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAccount, createUser } from "@nats-io/nkeys";
 import { loadConfigText } from "../../src/config/load.ts";
+import { resolveOptions } from "../../src/cli/load_options.ts";
 import { MOD_TS, NATS_SERVER_BIN } from "../helpers/servers.ts";
 
 interface Case {
@@ -23,6 +24,7 @@ interface Case {
   atStart?: boolean;
 }
 
+const dir = mkdtempSync(join(tmpdir(), "petrel-check-"));
 const UK = createUser().getPublicKey();
 const AK = createAccount().getPublicKey();
 const EXP_A = 'A: { exports: [{stream: "q.>"}, {service: "s.>"}] }';
@@ -130,9 +132,9 @@ no_auth_user: a`,
   { name: "no_auth_user naming nobody", accept: false, atStart: true, conf: "no_auth_user: nobody\naccounts { A: { users: [{user: a, password: a}] } }" },
   { name: "no_auth_user without users", accept: false, atStart: true, conf: "no_auth_user: nobody" },
   { name: "websocket without tls or no_tls", accept: false, atStart: true, conf: "websocket { port: -1 }" },
+  { name: "JetStream on the system account", accept: false, atStart: true, conf: `jetstream: { store_dir: "${dir}/js" }\naccounts { "$SYS": { jetstream: enabled } }` },
 ];
 
-const dir = mkdtempSync(join(tmpdir(), "petrel-check-"));
 
 function confFile(name: string, text: string): string {
   const file = join(dir, `${name.replace(/[^a-z0-9]+/gi, "_")}.conf`);
@@ -151,8 +153,11 @@ function natsServerAccepts(c: Case, file: string): { ok: boolean; out: string } 
 
 function petrelAccepts(text: string, file: string): { ok: boolean; out: string } {
   const r = loadConfigText(text, file, { readFile: () => undefined, env: () => undefined });
-  if (r.ok) return { ok: true, out: r.value.warnings.join("\n") };
-  return { ok: false, out: r.error.errors.map((e) => `${e.file}:${e.line}: ${e.message}`).join("\n") };
+  if (!r.ok) return { ok: false, out: r.error.errors.map((e) => `${e.file}:${e.line}: ${e.message}`).join("\n") };
+  // The checks made once flags are merged (none given here), as the CLI runs them.
+  const merged = resolveOptions(r.value.layer, {}, [], r.value.locate);
+  if (!merged.ok) return { ok: false, out: merged.error.text };
+  return { ok: true, out: r.value.warnings.join("\n") };
 }
 
 describe("differential: configuration checks, nats-server 2.9.10 vs Petrel", () => {
