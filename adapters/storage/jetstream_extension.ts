@@ -7,6 +7,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { JetStreamOptions } from "../../src/config/schema.ts";
 import { type AccountBus, JetStreamAccounts, planAccounts } from "../../src/jetstream/accounts.ts";
+import { JetStreamCluster } from "../../src/jetstream/cluster/controller.ts";
+import type { JsBus } from "../../src/jetstream/types.ts";
+import { MemoryStorage as RaftMemoryStorage } from "../../src/raft/memory_storage.ts";
+import type { RaftStorage } from "../../src/raft/storage.ts";
+import { FileStorage as RaftFileStorage } from "../raft/file_storage.ts";
+import * as fs from "node:fs";
 import type { JetStream } from "../../src/jetstream/engine.ts";
 import { jsz, jszQuery, varzJetStream } from "../../src/jetstream/jsz.ts";
 import type { PetrelExtension } from "../../src/petrel.ts";
@@ -25,11 +31,12 @@ export function defaultStoreDir(): string {
 }
 
 /**
- * The bus of one account's engine: an internal client bound to the account. Its subscriptions are `local`
- * (not announced to routes): in a cluster each server answers for its own streams only.
+ * The bus of one account's engine: an internal client bound to the account. A single server's JetStream keeps
+ * its subscriptions to itself (`local`); replicated JetStream announces them to routes, so every server hears
+ * every API request and stream message and the right leader answers.
  */
-function accountBus(server: Server, account: string): AccountBus {
-  const client = server.createInternalClient(account === "$G" ? "$JS" : `$JS ${account}`, { local: true, account });
+function accountBus(server: Server, account: string, clustered = false): AccountBus {
+  const client = server.createInternalClient(account === "$G" ? "$JS" : `$JS ${account}`, { local: !clustered, account });
   const listeners: SubscriptionListener[] = [];
   return {
     subscribe: (s, h, o) => client.subscribe(s, h, o),
@@ -54,6 +61,8 @@ function accountBus(server: Server, account: string): AccountBus {
         reply: o.reply ? enc.encode(o.reply) : null,
         hdrSize,
         payload: body,
+        // The consumer's leader may not be the subscriber's server: tell routes where it goes.
+        deliverReply: clustered ? enc.encode(`${o.reply ?? ""}@${o.deliverTo}`) : undefined,
       }, client);
     },
     onSubscribe: (fn) => {
@@ -82,11 +91,26 @@ export function jetStreamExtension(
   return {
     name: "jetstream",
     async start(server: Server) {
+      const clustered = server.options.cluster !== undefined && server.options.cluster.port !== 0;
+      if (clustered) {
+        // nats-server's start-up errors, in its order.
+        if (!server.options.server_name) throw new Error("jetstream cluster requires `server_name` to be set");
+        if (!server.options.cluster?.name) throw new Error("jetstream cluster requires `cluster.name` to be set");
+      }
       const storeDir = opts.store_dir || defaultStoreDir();
-      const stores = await openAccountStores({ kind: opts.storage ?? "file", storeDir, sync: opts.sync_interval });
+      const kind = opts.storage ?? "file";
+      const stores = await openAccountStores({ kind, storeDir, sync: opts.sync_interval });
+      // Replicated JetStream covers the global account; other accounts keep per-server JetStream for now.
+      let cluster: JetStreamCluster | undefined;
+      let nrg: ReturnType<Server["createInternalClient"]> | undefined;
       const all = new JetStreamAccounts({
-        busFor: (account) => accountBus(server, account),
+        busFor: (account) => accountBus(server, account, clustered && account === "$G"),
         storageFor: (account) => stores.forAccount(account),
+        prepare: (account, engine) => {
+          if (!clustered || account !== "$G") return;
+          nrg = server.createInternalClient("$NRG", { account: server.accounts.system.name });
+          cluster = startCluster(server, engine, nrg, path.join(storeDir, "jetstream", "_raft"), kind);
+        },
       }, {
         server_name: server.serverName,
         server_id: server.serverId,
@@ -105,6 +129,7 @@ export function jetStreamExtension(
           if (!plan.enabled.has(acc.name) && !plan.disabled.includes(acc.name)) plan.disabled.push(acc.name);
         }
         all.startAll(plan);
+        cluster?.start();
       } catch (err) {
         all.stop();
         stores.close();
@@ -112,11 +137,17 @@ export function jetStreamExtension(
       }
       server.infoExtras.jetstream = true;
       if (opts.domain) server.infoExtras.domain = opts.domain;
-      server.monitorSections.set("jsz", (q) => jsz(all, jszQuery(q)));
+      server.monitorSections.set("jsz", (q) => {
+        const out = jsz(all, jszQuery(q));
+        if (cluster) out.meta_cluster = cluster.metaInfo();
+        return out;
+      });
       server.monitorSections.set("varz.jetstream", () => varzJetStream(all));
       onStart?.(all.get("$G"), all);
       return {
         stop: () => {
+          cluster?.stop();
+          nrg?.close();
           all.stop();
           stores.close();
           return Promise.resolve();
@@ -124,4 +155,64 @@ export function jetStreamExtension(
       };
     },
   };
+}
+
+/** The replicated JetStream of `engine`: Raft over routes through `nrg` (a system-account client), logs in `raftDir`. */
+function startCluster(
+  server: Server,
+  engine: JetStream,
+  nrg: ReturnType<Server["createInternalClient"]>,
+  raftDir: string,
+  kind: string,
+): JetStreamCluster {
+  const sysBus: JsBus = {
+    subscribe: (s, h, o) => nrg.subscribe(s, h, o),
+    unsubscribe: (sid) => nrg.unsubscribe(sid),
+    publish: (s, p, o) => nrg.publish(s, p, o),
+  };
+  const peersFile = path.join(raftDir, "meta.peers.json");
+  const memory = kind === "memory";
+  const cluster = new JetStreamCluster({
+    engine,
+    serverName: server.serverName,
+    clusterName: server.options.cluster?.name ?? "",
+    sysBus,
+    openStorage: (g): RaftStorage => memory ? new RaftMemoryStorage() : new RaftFileStorage(path.join(raftDir, g)),
+    dropStorage: (g) => {
+      if (!memory) fs.rmSync(path.join(raftDir, g), { recursive: true, force: true });
+    },
+    loadMetaPeers: () => {
+      if (memory || !fs.existsSync(peersFile)) return undefined;
+      return JSON.parse(fs.readFileSync(peersFile, "utf8")) as string[];
+    },
+    saveMetaPeers: (peers) => {
+      if (memory) return;
+      fs.mkdirSync(raftDir, { recursive: true });
+      fs.writeFileSync(peersFile, JSON.stringify(peers));
+    },
+    random: Math.random,
+    expectedPeers: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port),
+  });
+  engine.cluster = cluster;
+  return cluster;
+}
+
+/**
+ * How many servers the configured routes name, this one included: the meta group forms as soon as all of
+ * them are seen. A route to this server's own port on a loopback or unspecified host is this server.
+ */
+export function expectedPeers(routes: readonly string[], ownPort: number | undefined): number {
+  const others = new Set<string>();
+  for (const r of routes) {
+    let u: URL;
+    try {
+      u = new URL(r);
+    } catch {
+      continue;
+    }
+    const local = ["127.0.0.1", "localhost", "0.0.0.0", "[::1]"].includes(u.hostname);
+    if (local && ownPort !== undefined && ownPort > 0 && Number(u.port) === ownPort) continue;
+    others.add(`${u.hostname}:${u.port}`);
+  }
+  return others.size + 1;
 }

@@ -53,7 +53,7 @@ export class RouteOutbox {
     f.msg = msg;
     f.account = account;
     f.queues = queue === undefined ? [] : [queue];
-    f.start = this.#write(this.out, msg.subjectBytes, msg.reply, queue === undefined ? NO_QUEUES : f.queues, msg.hdrSize, msg.payload, account);
+    f.start = this.#write(this.out, msg.subjectBytes, msg.deliverReply ?? msg.reply, queue === undefined ? NO_QUEUES : f.queues, msg.hdrSize, msg.payload, account);
     f.end = this.out.len;
     return true;
   }
@@ -92,7 +92,7 @@ export class RouteOutbox {
       out.len = f.start;
     }
     const msg = f.msg as RoutedMsg;
-    f.start = this.#write(out, msg.subjectBytes, msg.reply, f.queues, msg.hdrSize, msg.payload, f.account);
+    f.start = this.#write(out, msg.subjectBytes, msg.deliverReply ?? msg.reply, f.queues, msg.hdrSize, msg.payload, f.account);
     f.end = out.len;
   }
 }

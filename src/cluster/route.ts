@@ -209,13 +209,15 @@ export class RouteConn implements ConnHandler, SubOwner {
     }
     const si = first + 1;
     this.#readSubject(args.line, args.starts[si], args.ends[si]);
-    const msg: RoutedMsg = {
-      subject: this.#subject,
-      subjectBytes: this.#subjectBytes,
-      reply: ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null,
-      hdrSize,
-      payload,
-    };
+    let reply = ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null;
+    let subject = this.#subject;
+    // `reply@deliver`: a JetStream delivery, routed by `deliver` and shown with the message's own subject.
+    const at = reply === null ? -1 : reply.lastIndexOf(64);
+    if (reply !== null && at >= 0) {
+      subject = bytesToString(reply, at + 1, reply.length);
+      reply = at > 0 ? reply.subarray(0, at) : null;
+    }
+    const msg: RoutedMsg = { subject, subjectBytes: this.#subjectBytes, reply, hdrSize, payload };
     account.deliver(msg, this, ra.queueTo > ra.queueFrom ? queueNames(args, ra.queueFrom, ra.queueTo) : undefined);
   }
 

@@ -25,6 +25,8 @@ export interface JetStreamHost {
   busFor(account: string): AccountBus;
   /** The account's storage (opened lazily; closed by the host after `stop`). */
   storageFor(account: string): StorageProvider;
+  /** Called with a new engine before it starts (replicated JetStream plugs in here). */
+  prepare?(account: string, engine: JetStream): void;
 }
 
 /** Which accounts have JetStream, and with what limits. */
@@ -94,6 +96,7 @@ export class JetStreamAccounts {
       reservedElsewhere: (memory) => this.reservedExcept(account, memory),
     }, this.host.storageFor(account));
     this.engines.set(account, engine);
+    this.host.prepare?.(account, engine);
     engine.start();
     return engine;
   }

@@ -70,7 +70,7 @@ export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
     config: streamConfigJson(s.cfg),
     created: s.created,
     state,
-    cluster: { leader: js.opts.server_name ?? "petrel" },
+    cluster: js.cluster?.streamCluster(s) ?? { leader: js.opts.server_name ?? "petrel" },
     ts: new Date(js.now()).toISOString(),
   };
   if (s.cfg.mirror) info.mirror = sourceInfo(js, s.cfg.mirror.name, s);

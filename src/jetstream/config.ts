@@ -107,16 +107,17 @@ function validName(name: string): boolean {
 
 /**
  * Checks a parsed stream config and fills defaults the way nats-server does (`checkStreamCfg`). A single server
- * refuses replicas > 1 on create; nats-server 2.9.10 takes (and reports) them on an update (`update: true`).
+ * refuses replicas > 1 on create; nats-server 2.9.10 takes (and reports) them on an update (`update: true`);
+ * a JetStream cluster (`clustered: true`) places them.
  */
-export function checkStreamConfig(cfg: StreamConfig, opts: { update?: boolean } = {}): ApiError | undefined {
+export function checkStreamConfig(cfg: StreamConfig, opts: { update?: boolean; clustered?: boolean } = {}): ApiError | undefined {
   if (!cfg.name) return Errors.streamInvalidConfig("stream name is required");
   if (!validName(cfg.name)) return Errors.streamInvalidConfig("stream name can not contain '.', '*', '>'");
   if (cfg.name.length > 255) return Errors.streamInvalidConfig("stream name is too long, maximum allowed is 255");
   if (cfg.num_replicas < 0) return Errors.replicasCountCannotBeNegative();
   if (cfg.num_replicas === 0) cfg.num_replicas = 1;
   if (cfg.num_replicas > 5) return Errors.streamInvalidConfig("maximum replicas is 5");
-  if (cfg.num_replicas > 1 && !opts.update) return Errors.streamReplicasNotSupported();
+  if (cfg.num_replicas > 1 && !opts.update && !opts.clustered) return Errors.streamReplicasNotSupported();
   if (cfg.max_msgs === 0) cfg.max_msgs = -1;
   if (cfg.max_bytes === 0) cfg.max_bytes = -1;
   if (cfg.max_msg_size === 0) cfg.max_msg_size = -1;

@@ -29,6 +29,25 @@ import { type Clock, runtimeClock } from "../runtime/clock.ts";
 
 const enc = new TextEncoder();
 
+/**
+ * What replicated JetStream (src/jetstream/cluster/) plugs into the engine of a clustered server: it takes
+ * API requests it answers itself, turns publishes into proposals and replicates consumer changes.
+ */
+export interface EngineCluster {
+  /** An API request: true when the cluster layer took it (answered it, or it is another server's to answer). */
+  api(m: BusMsg): boolean;
+  /** A message on a stream's subjects (the stream's leader proposes it, the others ignore it). */
+  publish(s: Stream, m: BusMsg): void;
+  /** A consumer was created or updated by this server's API handler. */
+  consumerChanged(c: Consumer): void;
+  /** A consumer was deleted by this server's API handler. */
+  consumerDeleted(c: Consumer): void;
+  /** A consumer's delivery/ack state changed (coalesced). */
+  consumerState(c: Consumer): void;
+  /** The `cluster` block of a stream's info. */
+  streamCluster(s: Stream): Record<string, unknown>;
+}
+
 interface SavedConsumer {
   config: ConsumerConfig;
   created: string;
@@ -65,6 +84,8 @@ export class JetStream implements ConsumerHost {
   readonly account: string;
   /** The account's limits (`accounts.X.jetstream`); unlimited for `$G` without an accounts block. */
   limits: AccountLimits;
+  /** Set before `start()` on a server of a JetStream cluster. */
+  cluster: EngineCluster | undefined;
 
   constructor(readonly bus: JsBus, readonly opts: EngineOptions, readonly storage: StorageProvider) {
     this.account = opts.account ?? "$G";
@@ -81,7 +102,8 @@ export class JetStream implements ConsumerHost {
 
   /** Loads persisted streams and consumers, then starts serving the API. */
   start(): void {
-    for (const name of this.storage.streamNames()) {
+    // In a cluster the meta group's log says which streams exist; they are opened as it is applied.
+    for (const name of this.cluster ? [] : this.storage.streamNames()) {
       const raw = this.storage.getMeta(name, "config");
       if (!raw) continue;
       const saved = JSON.parse(raw) as { config: unknown; created: string };
@@ -123,6 +145,7 @@ export class JetStream implements ConsumerHost {
   private onApi(m: BusMsg): void {
     this.apiStats.total++;
     try {
+      if (this.cluster?.api(m)) return;
       handleApi(this, m);
     } catch (err) {
       // A bug must not take the server down; answer like nats-server's generic failure.
@@ -198,6 +221,7 @@ export class JetStream implements ConsumerHost {
   }
 
   private onStreamMsg(s: Stream, m: BusMsg): void {
+    if (this.cluster) return this.cluster.publish(s, m);
     let res: PubAck | ApiError;
     const headers = m.headers && m.headers.length > 0 ? m.headers : undefined;
     try {
@@ -301,8 +325,7 @@ export class JetStream implements ConsumerHost {
     return false;
   }
 
-  createStream(cfg: StreamConfig): Stream {
-    const created = new Date(this.now()).toISOString();
+  createStream(cfg: StreamConfig, created = new Date(this.now()).toISOString()): Stream {
     this.providerFor(cfg).putMeta(cfg.name, "config", JSON.stringify({ config: cfg, created }));
     const s = this.openStream(cfg, created);
     this.wireSources();
@@ -393,6 +416,7 @@ export class JetStream implements ConsumerHost {
       if (upd) return upd;
       existing.cfg = cfg;
       this.saveConsumer(existing);
+      this.cluster?.consumerChanged(existing);
       return existing;
     }
     const limitErr = checkConsumerLimit(this.limits, s.cfg.max_consumers, map.size);
@@ -408,6 +432,7 @@ export class JetStream implements ConsumerHost {
     const c = this.attachConsumer(s.name, cfg, new Date(this.now()).toISOString());
     if (!c) return Errors.streamNotFound();
     this.saveConsumer(c);
+    this.cluster?.consumerChanged(c);
     this.advisories.consumerAction(s.name, c.name, "create");
     return c;
   }
@@ -418,6 +443,7 @@ export class JetStream implements ConsumerHost {
     c.stream.listeners.delete(c);
     this.dirty.delete(c);
     this.providerFor(c.stream.cfg).deleteMeta(c.stream.name, `c.${c.name}`);
+    this.cluster?.consumerDeleted(c);
     this.advisories.consumerAction(c.stream.name, c.name, "delete");
     // Interest retention: messages only this consumer held may go now.
     if (c.stream.cfg.retention === "interest") {
@@ -437,7 +463,7 @@ export class JetStream implements ConsumerHost {
 
   // ConsumerHost
   persist(c: Consumer): void {
-    if (!this.persisted(c) || this.stopped) return;
+    if ((!this.persisted(c) && !this.cluster) || this.stopped) return;
     this.dirty.add(c);
     if (this.flushTimer === undefined) {
       this.flushTimer = setTimeout(() => this.flushConsumers(), 25);
@@ -449,7 +475,10 @@ export class JetStream implements ConsumerHost {
 
   private flushConsumers(): void {
     this.flushTimer = undefined;
-    for (const c of this.dirty) this.saveConsumer(c);
+    for (const c of this.dirty) {
+      this.saveConsumer(c);
+      this.cluster?.consumerState(c);
+    }
     this.dirty.clear();
   }
 

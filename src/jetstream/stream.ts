@@ -41,6 +41,11 @@ export interface PurgeRequest {
   filter?: string;
   seq?: number;
   keep?: number;
+  /**
+   * Only messages up to this sequence (the last one when the purge was proposed): replaying a purge from a
+   * replicated log after a restart then never takes messages stored after it.
+   */
+  upTo?: number;
 }
 
 /**
@@ -521,7 +526,7 @@ export class Stream {
   }
 
   private applyPurge(req: PurgeRequest): number {
-    const { filter, seq, keep } = req;
+    const { filter, seq, keep, upTo } = req;
     let candidates: number[];
     if (filter && filter !== ">") {
       candidates = [];
@@ -534,6 +539,7 @@ export class Stream {
       candidates = [];
       for (let i = 0; i < this.order.size; i++) candidates.push(this.order.at(i));
     }
+    if (upTo !== undefined) candidates = candidates.filter((s) => s <= upTo);
     if (seq !== undefined && seq > 0) candidates = candidates.filter((s) => s < seq);
     else if (keep !== undefined && keep > 0) {
       candidates = candidates.slice(0, Math.max(0, candidates.length - keep));

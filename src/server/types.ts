@@ -33,6 +33,12 @@ export interface RoutedMsg {
   /** Header block length inside `payload`, or -1 for a message without headers. */
   hdrSize: number;
   payload: Uint8Array;
+  /**
+   * Set when `subject` (where it is routed) differs from `subjectBytes` (what subscribers see), as for
+   * JetStream deliveries: other servers get `reply@subject` as the reply (nats-server's convention) and
+   * route by the part after the `@`.
+   */
+  deliverReply?: Uint8Array;
 }
 
 export interface SubOwner {

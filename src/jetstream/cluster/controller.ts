@@ -1,0 +1,696 @@
+/**
+ * Replicated JetStream on one server of a cluster: the server's RaftHost (Raft over routes), the meta group
+ * of all JetStream servers (its leader answers the cluster-wide API and places streams), and this server's
+ * stream replicas. It plugs into the engine as its `EngineCluster`: every server hears every `$JS.API`
+ * request and exactly one answers it — the meta leader for cluster-wide requests, the stream's leader for a
+ * stream's own.
+ */
+import { RaftGroup, RaftHost } from "../../raft/host.ts";
+import type { RaftStorage } from "../../raft/storage.ts";
+import type { Entry, PeerId, Random, Snapshot } from "../../raft/types.ts";
+import { subjectMatches, subjectsIntersect } from "../../subjects/subject.ts";
+import { streamInfo } from "../api.ts";
+import { checkStreamConfig, checkStreamUpdate, describeZodError, type StreamConfig, streamConfigSchema } from "../config.ts";
+import type { Consumer } from "../consumer.ts";
+import type { EngineCluster, JetStream } from "../engine.ts";
+import { type ApiError, Errors } from "../errors.ts";
+import type { Stream } from "../stream.ts";
+import type { BusMsg, JsBus } from "../types.ts";
+import { decodeMeta, encodeMeta, type MetaChange, type MetaCmd, MetaState, type StreamAssignment } from "./meta.ts";
+import { type PeerInfo, placeReplicas } from "./placement.ts";
+import { StreamReplica } from "./stream_replica.ts";
+import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const T = "io.nats.jetstream.api.v1.";
+const META_GROUP = "_meta_";
+const HELLO = "$JSC.HELLO";
+/** A replayed assignment older than this does not answer its request again. */
+const FRESH_MS = 10_000;
+/** A peer not heard from for this long is offline. */
+const OFFLINE_MS = 6_000;
+/** Without the expected number of peers, bootstrap once everyone seen agrees for this long. */
+const SETTLE_MS = 1_500;
+
+type Json = Record<string, unknown>;
+
+export interface ClusterOptions {
+  readonly engine: JetStream;
+  readonly serverName: string;
+  readonly clusterName: string;
+  readonly tags?: readonly string[];
+  /** Carries Raft batches and peer discovery (the system account's internal client once accounts land). */
+  readonly sysBus: JsBus;
+  readonly openStorage: (group: string) => RaftStorage;
+  readonly dropStorage: (group: string) => void;
+  /** The meta group's founding members once decided (persisted so a restart does not decide again). */
+  readonly loadMetaPeers: () => string[] | undefined;
+  readonly saveMetaPeers: (peers: string[]) => void;
+  readonly random: Random;
+  readonly now?: () => number;
+  readonly tickMs?: number;
+  /** How many JetStream servers the configuration names (routes + this one): bootstrap as soon as all are seen. */
+  readonly expectedPeers?: number;
+}
+
+interface Hello {
+  name: string;
+  cluster: string;
+  tags: string[];
+  seen: string[];
+  /** The meta group's voters as this server knows them (empty before it joined one). */
+  meta: string[];
+}
+
+interface KnownPeer {
+  hello: Hello;
+  lastSeen: number;
+}
+
+export class JetStreamCluster implements EngineCluster {
+  readonly host: RaftHost;
+  readonly meta = new MetaState();
+  readonly replicas = new Map<string, StreamReplica>();
+  metaGroup: RaftGroup | undefined;
+  readonly #o: ClusterOptions;
+  readonly #engine: JetStream;
+  readonly #now: () => number;
+  readonly #peers = new Map<string, KnownPeer>();
+  #transport: RouteTransport;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #helloSid: number | undefined;
+  #lastHello = 0;
+  #seenKey = "";
+  #seenSince = 0;
+  #answered = new Set<string>();
+  #stopped = false;
+
+  constructor(o: ClusterOptions) {
+    this.#o = o;
+    this.#engine = o.engine;
+    this.#now = o.now ?? Date.now;
+    this.#transport = routeTransport(o.sysBus, o.serverName, (b) => this.host.receive(b));
+    this.host = new RaftHost({ id: o.serverName, transport: this.#transport, random: o.random });
+  }
+
+  get self(): PeerId {
+    return this.#o.serverName;
+  }
+
+  start(): void {
+    this.#helloSid = this.#o.sysBus.subscribe(HELLO, (m) => this.#onHello(m));
+    const stored = this.#o.loadMetaPeers();
+    if (stored !== undefined) this.#startMeta(stored);
+    this.#sayHello();
+    this.#timer = setInterval(() => this.#tick(), this.#o.tickMs ?? 50);
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#helloSid !== undefined) this.#o.sysBus.unsubscribe(this.#helloSid);
+    this.host.flush();
+    for (const r of this.replicas.values()) r.close();
+    for (const g of [...this.host.groups.keys()]) this.host.removeGroup(g);
+    this.#transport.close();
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    this.host.tick();
+    const now = this.#now();
+    if (now - this.#lastHello >= (this.metaGroup ? 2_000 : 250)) this.#sayHello();
+    if (!this.metaGroup) this.#maybeBootstrap(now);
+  }
+
+  // ---- peers and the meta group ----
+
+  #sayHello(): void {
+    this.#lastHello = this.#now();
+    const hello: Hello = {
+      name: this.self,
+      cluster: this.#o.clusterName,
+      tags: [...(this.#o.tags ?? [])],
+      seen: this.#seen(),
+      meta: this.metaGroup ? [...this.metaGroup.node.membership().voters] : [],
+    };
+    this.#o.sysBus.publish(HELLO, enc.encode(JSON.stringify(hello)));
+  }
+
+  #seen(): string[] {
+    const now = this.#now();
+    const names = [this.self];
+    for (const [name, p] of this.#peers) if (now - p.lastSeen < OFFLINE_MS) names.push(name);
+    return names.sort();
+  }
+
+  #onHello(m: BusMsg): void {
+    let h: Hello;
+    try {
+      h = JSON.parse(dec.decode(m.payload)) as Hello;
+    } catch {
+      return;
+    }
+    if (typeof h?.name !== "string" || h.name === this.self || !Array.isArray(h.seen) || !Array.isArray(h.meta)) return;
+    const isNew = !this.#peers.has(h.name);
+    this.#peers.set(h.name, { hello: h, lastSeen: this.#now() });
+    if (isNew) this.#sayHello();
+    // The meta leader brings servers that are not members yet into the group (one change at a time).
+    const g = this.metaGroup;
+    if (g && g.isLeader() && !g.node.membership().voters.includes(h.name)) {
+      g.proposeMembership({ op: "addVoter", peer: h.name });
+    }
+  }
+
+  #maybeBootstrap(now: number): void {
+    // Someone already runs a meta group: join it (its leader adds us).
+    for (const p of this.#peers.values()) {
+      if (p.hello.meta.length > 0) {
+        this.#o.saveMetaPeers([]);
+        this.#startMeta([]);
+        return;
+      }
+    }
+    const seen = this.#seen();
+    const key = seen.join(",");
+    if (key !== this.#seenKey) {
+      this.#seenKey = key;
+      this.#seenSince = now;
+    }
+    for (const name of seen) {
+      if (name === this.self) continue;
+      if (this.#peers.get(name)?.hello.seen.join(",") !== key) return;
+    }
+    // Everyone seen sees the same set: start with it once it holds every configured server, or once it has
+    // been stable for a while (a server started alone, or routes that do not name every server).
+    const expected = this.#o.expectedPeers ?? 0;
+    if (!(expected > 0 && seen.length >= expected) && now - this.#seenSince < SETTLE_MS) return;
+    this.#o.saveMetaPeers(seen);
+    this.#startMeta(seen);
+  }
+
+  #startMeta(voters: string[]): void {
+    if (this.metaGroup) return;
+    const g = this.host.addGroup({
+      group: META_GROUP,
+      storage: this.#o.openStorage(META_GROUP),
+      initial: { voters, observers: [] },
+      handlers: {
+        apply: (e) => this.#applyMeta(e),
+        restore: (s) => this.#restoreMeta(s),
+      },
+    });
+    this.metaGroup = g;
+    this.#sayHello();
+  }
+
+  isMetaLeader(): boolean {
+    return this.metaGroup?.isLeader() ?? false;
+  }
+
+  #applyMeta(e: Entry): void {
+    if (e.kind !== "cmd") return;
+    const cmd = decodeMeta(e.data);
+    if (cmd instanceof Error) throw new Error(`meta group: corrupted log entry ${e.index}: ${cmd.message}`);
+    const change = this.meta.apply(cmd);
+    this.#onMetaChange(change);
+    // The assignments are small: keep them as the snapshot so a restart never replays a delete over a
+    // later stream of the same name.
+    this.metaGroup?.compact(e.index, this.meta.encode());
+  }
+
+  #restoreMeta(s: Snapshot): void {
+    this.meta.restore(s.data);
+    this.#reconcile();
+  }
+
+  #onMetaChange(c: MetaChange): void {
+    switch (c.kind) {
+      case "added":
+        if (c.a.peers.includes(this.self)) this.#openReplica(c.a);
+        return;
+      case "updated": {
+        const r = this.replicas.get(c.a.name);
+        if (!r) return;
+        this.#engine.updateStream(r.stream, c.a.config);
+        if (c.reply && r.isLeader() && this.#fresh(c.ts)) {
+          this.#respond(c.reply, { type: T + "stream_update_response", ...streamInfo(this.#engine, r.stream) });
+        }
+        return;
+      }
+      case "removed":
+        if (this.replicas.has(c.a.name)) this.#closeReplica(c.a.name, true);
+        if (c.reply && this.isMetaLeader() && this.#fresh(c.ts)) {
+          this.#respond(c.reply, { type: T + "stream_delete_response", success: true });
+        }
+        return;
+      case "none":
+        return;
+    }
+  }
+
+  #fresh(ts: number): boolean {
+    return this.#now() - ts < FRESH_MS;
+  }
+
+  /** After a snapshot: open what is assigned here, drop what no longer is. */
+  #reconcile(): void {
+    for (const [name, r] of this.replicas) {
+      const a = this.meta.streams.get(name);
+      if (!a || a.group !== r.group.id || !a.peers.includes(this.self)) this.#closeReplica(name, true);
+    }
+    for (const a of this.meta.streams.values()) {
+      if (a.peers.includes(this.self) && !this.replicas.has(a.name)) this.#openReplica(a);
+    }
+  }
+
+  #openReplica(a: StreamAssignment): void {
+    const engine = this.#engine;
+    const s = engine.streams.get(a.name) ?? engine.createStream(structuredClone(a.config), a.created);
+    const r = new StreamReplica(s, {
+      engine,
+      self: this.self,
+      now: this.#now,
+      onLeaderReady: (rep) => this.#leaderReady(rep),
+    });
+    const storage = this.#o.openStorage(a.group);
+    const fresh = storage.load().entries.length === 0;
+    r.group = this.host.addGroup({
+      group: a.group,
+      storage,
+      initial: { voters: [...a.peers], observers: [] },
+      handlers: {
+        apply: (e) => r.apply(e),
+        restore: () => {},
+        leaderChanged: (leader) => r.leaderChanged(leader),
+      },
+    });
+    this.replicas.set(a.name, r);
+    // A new group's preferred first leader campaigns at once instead of waiting out an election timeout.
+    if (fresh && a.peers[0] === this.self) {
+      for (let i = 0; i < 40; i++) r.group.node.tick();
+      this.host.markDirty(r.group);
+    }
+  }
+
+  #closeReplica(name: string, drop: boolean): void {
+    const r = this.replicas.get(name);
+    if (!r) return;
+    this.replicas.delete(name);
+    r.close();
+    const group = r.group.id;
+    this.host.removeGroup(group);
+    if (drop) {
+      this.#o.dropStorage(group);
+      const s = this.#engine.streams.get(name);
+      if (s) this.#engine.deleteStream(s);
+    }
+  }
+
+  /** The stream's leader has applied its whole log: answer the create request that made the stream. */
+  #leaderReady(r: StreamReplica): void {
+    const a = this.meta.streams.get(r.stream.name);
+    if (!a || !a.reply || this.#answered.has(a.group) || !this.#fresh(a.ts)) return;
+    this.#answered.add(a.group);
+    this.#respond(a.reply, { type: T + "stream_create_response", ...streamInfo(this.#engine, r.stream), did_create: true });
+  }
+
+  #respond(reply: string | undefined, body: Json): void {
+    if ("error" in body) this.#engine.apiStats.errors++;
+    if (reply) this.#engine.bus.publish(reply, enc.encode(JSON.stringify(body)));
+  }
+
+  #fail(m: BusMsg, type: string, err: ApiError): void {
+    this.#respond(m.reply, { type: T + type, error: err });
+  }
+
+  #proposeMeta(cmd: MetaCmd): boolean {
+    const g = this.metaGroup;
+    if (!g) return false;
+    return g.propose(encodeMeta(cmd)).ok;
+  }
+
+  // ---- EngineCluster ----
+
+  api(m: BusMsg): boolean {
+    const op = m.subject.split(".").slice(2);
+    const metaLeader = this.isMetaLeader();
+    const k = op.join(".");
+    if (k === "INFO") {
+      if (metaLeader) this.#accountInfo(m);
+      return true;
+    }
+    if (k === "META.LEADER.STEPDOWN") {
+      if (metaLeader) {
+        this.#respond(m.reply, { type: T + "meta_leader_stepdown_response", success: true });
+        this.#stepDown(this.metaGroup!);
+      }
+      return true;
+    }
+    if (op[0] === "STREAM") {
+      const verb = op[1];
+      if (verb === "NAMES" || verb === "LIST") {
+        if (metaLeader) this.#streamList(m, verb === "NAMES");
+        return true;
+      }
+      if ((verb === "CREATE" || verb === "UPDATE") && op.length === 3) {
+        if (metaLeader) this.#streamCreate(m, op[2], verb === "UPDATE");
+        return true;
+      }
+      if (verb === "DELETE" && op.length === 3) {
+        if (metaLeader) this.#streamDelete(m, op[2]);
+        return true;
+      }
+    }
+    const stream = streamOf(op);
+    if (stream === undefined) return !metaLeader; // the meta leader answers what nobody else owns
+    const a = this.meta.streams.get(stream);
+    // An unknown stream: the meta leader's engine does not have it either and answers "not found".
+    if (!a) return !metaLeader || this.#engine.streams.has(stream);
+    const r = this.replicas.get(stream);
+    if (!r || !r.isLeader() || !r.ready) return true;
+    if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
+      this.#respond(m.reply, { type: T + "stream_leader_stepdown_response", success: true });
+      this.#stepDown(r.group);
+      return true;
+    }
+    if (op[0] === "STREAM" && op[1] === "PURGE") return this.#purge(m, r), true;
+    if (op[0] === "STREAM" && op[1] === "MSG" && op[2] === "DELETE") return this.#msgDelete(m, r), true;
+    return false; // this server leads the stream: its engine answers
+  }
+
+  publish(s: Stream, m: BusMsg): void {
+    this.replicas.get(s.name)?.publish(m);
+  }
+
+  consumerChanged(c: Consumer): void {
+    this.replicas.get(c.stream.name)?.consumerChanged(c);
+  }
+
+  consumerDeleted(c: Consumer): void {
+    this.replicas.get(c.stream.name)?.consumerDeleted(c);
+  }
+
+  consumerState(c: Consumer): void {
+    this.replicas.get(c.stream.name)?.consumerState(c);
+  }
+
+  streamCluster(s: Stream): Json {
+    const r = this.replicas.get(s.name);
+    const a = this.meta.streams.get(s.name);
+    const out: Json = { name: this.#o.clusterName };
+    if (!r || !a) return out;
+    const leader = r.group.leader;
+    if (leader) out.leader = leader;
+    const progress = r.isLeader() ? r.group.node.progress() : new Map();
+    const last = r.group.node.log.lastIndex();
+    const replicas: Json[] = [];
+    for (const p of a.peers) {
+      if (p === leader) continue;
+      const pr = progress.get(p);
+      const lag = pr ? Math.max(0, last - pr.match) : 0;
+      const online = this.#online(p);
+      const d: Json = { name: p, current: online && lag === 0, active: this.#activeNs(p), lag };
+      if (!online) d.offline = true;
+      replicas.push(d);
+    }
+    if (replicas.length > 0) out.replicas = replicas;
+    return out;
+  }
+
+  #online(name: string): boolean {
+    if (name === this.self) return true;
+    const p = this.#peers.get(name);
+    return p !== undefined && this.#now() - p.lastSeen < OFFLINE_MS;
+  }
+
+  #activeNs(name: string): number {
+    if (name === this.self) return 0;
+    const p = this.#peers.get(name);
+    return p ? Math.max(0, this.#now() - p.lastSeen) * 1_000_000 : 0;
+  }
+
+  /** `/jsz` `meta_cluster`. */
+  metaInfo(): Json {
+    const g = this.metaGroup;
+    const out: Json = { name: this.#o.clusterName, peer: peerToken(this.self), cluster_size: 0 };
+    if (!g) return out;
+    const voters = g.node.membership().voters;
+    out.cluster_size = voters.length;
+    if (g.leader) out.leader = g.leader;
+    const progress = g.isLeader() ? g.node.progress() : new Map();
+    const last = g.node.log.lastIndex();
+    out.replicas = voters.filter((v) => v !== g.leader).map((v) => {
+      const pr = progress.get(v);
+      const online = this.#online(v);
+      const d: Json = { name: v, current: online && (!pr || pr.match >= last), active: this.#activeNs(v) };
+      if (!online) d.offline = true;
+      return d;
+    });
+    return out;
+  }
+
+  /** Hands leadership to the most caught-up other voter (or just steps down). */
+  #stepDown(g: RaftGroup): void {
+    let best: string | undefined;
+    let bestMatch = -1;
+    for (const [p, pr] of g.node.progress()) {
+      if (p === this.self || !this.#online(p) || !g.node.isVoter(p)) continue;
+      if (pr.match > bestMatch) {
+        best = p;
+        bestMatch = pr.match;
+      }
+    }
+    queueMicrotask(() => {
+      if (best !== undefined && g.transferLeadership(best).ok) return;
+      g.stepDown();
+    });
+  }
+
+  // ---- the meta leader's API ----
+
+  #peerInfos(): PeerInfo[] {
+    const out: PeerInfo[] = [];
+    const voters = this.metaGroup?.node.membership().voters ?? [];
+    for (const v of voters) {
+      if (v === this.self) {
+        out.push({ name: v, cluster: this.#o.clusterName, tags: [...(this.#o.tags ?? [])], online: true });
+        continue;
+      }
+      const p = this.#peers.get(v);
+      out.push({ name: v, cluster: p?.hello.cluster ?? this.#o.clusterName, tags: p?.hello.tags ?? [], online: this.#online(v) });
+    }
+    return out;
+  }
+
+  #streamCreate(m: BusMsg, name: string, update: boolean): void {
+    const type = update ? "stream_update_response" : "stream_create_response";
+    const req = parseBody(m);
+    if (isErr(req)) return this.#fail(m, type, req);
+    const parsed = streamConfigSchema.safeParse(req);
+    if (!parsed.success) return this.#fail(m, type, Errors.invalidJson(describeZodError(parsed.error)));
+    const cfg = parsed.data;
+    if (cfg.name !== name) return this.#fail(m, type, Errors.streamMismatch());
+    const err = checkStreamConfig(cfg, { clustered: true });
+    if (err) return this.#fail(m, type, err);
+    for (const other of this.meta.streams.values()) {
+      if (other.name === name) continue;
+      for (const x of other.config.subjects) {
+        for (const y of cfg.subjects) if (subjectsIntersect(x, y)) return this.#fail(m, type, Errors.streamSubjectOverlap());
+      }
+    }
+    const existing = this.meta.streams.get(name);
+    const now = this.#now();
+    if (update) {
+      if (!existing) return this.#fail(m, type, Errors.streamNotFound());
+      const uerr = checkStreamUpdate(existing.config, cfg);
+      if (uerr) return this.#fail(m, type, uerr);
+      if (cfg.num_replicas !== existing.config.num_replicas) {
+        return this.#fail(m, type, Errors.streamUpdate("replicas configuration can not be updated"));
+      }
+      this.#proposeMeta({ op: "update", name, config: cfg, reply: m.reply, ts: now });
+      return;
+    }
+    if (existing) {
+      if (JSON.stringify(existing.config) !== JSON.stringify(cfg)) return this.#fail(m, type, Errors.streamNameExist());
+      return this.#respond(m.reply, { type: T + type, ...this.#infoOf(existing), did_create: false });
+    }
+    const placement = placementOf(cfg);
+    const peers = placeReplicas(name, this.#peerInfos(), { replicas: cfg.num_replicas, ...placement }, this.meta.load());
+    if (!peers) return this.#fail(m, type, Errors.insufficientResources());
+    const id = Math.floor(this.#o.random() * 2 ** 32).toString(36);
+    const a: StreamAssignment = {
+      name,
+      config: cfg,
+      created: new Date(now).toISOString(),
+      peers,
+      group: `S-${peerToken(name)}-${id}`,
+      reply: m.reply,
+      ts: now,
+    };
+    this.#proposeMeta({ op: "stream", a });
+  }
+
+  /** Info of a stream from wherever it is known: this server's replica, or its assignment. */
+  #infoOf(a: StreamAssignment): Json {
+    const s = this.#engine.streams.get(a.name);
+    if (s) return streamInfo(this.#engine, s);
+    const ts = "0001-01-01T00:00:00Z";
+    return {
+      config: a.config,
+      created: a.created,
+      state: {
+        messages: 0,
+        bytes: 0,
+        first_seq: 0,
+        first_ts: ts,
+        last_seq: 0,
+        last_ts: ts,
+        consumer_count: 0,
+      },
+      cluster: { name: this.#o.clusterName },
+      ts: new Date(this.#now()).toISOString(),
+    };
+  }
+
+  #streamDelete(m: BusMsg, name: string): void {
+    if (!this.meta.streams.has(name)) return this.#fail(m, "stream_delete_response", Errors.streamNotFound());
+    this.#proposeMeta({ op: "delete", name, reply: m.reply, ts: this.#now() });
+  }
+
+  #streamList(m: BusMsg, namesOnly: boolean): void {
+    const type = namesOnly ? "stream_names_response" : "stream_list_response";
+    const req = parseBody(m);
+    if (isErr(req)) return this.#fail(m, type, req);
+    const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
+    const subject = typeof req.subject === "string" ? req.subject : undefined;
+    let all = [...this.meta.streams.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    if (subject) {
+      all = all.filter((a) => a.config.subjects.some((x) => subjectMatches(x, subject) || subjectMatches(subject, x)));
+    }
+    const limit = namesOnly ? 1024 : 256;
+    const page = all.slice(offset, offset + limit);
+    const out: Json = { type: T + type, total: all.length, offset, limit };
+    if (namesOnly) out.streams = page.map((a) => a.name);
+    else {
+      out.streams = page.map((a) => this.#infoOf(a));
+      out.missing = [];
+    }
+    this.#respond(m.reply, out);
+  }
+
+  #accountInfo(m: BusMsg): void {
+    let memory = 0, storage = 0, consumers = 0;
+    for (const a of this.meta.streams.values()) {
+      const s = this.#engine.streams.get(a.name);
+      const r = this.replicas.get(a.name);
+      consumers += r?.consumers.size ?? 0;
+      if (!s) continue;
+      if (s.cfg.storage === "memory") memory += s.state().bytes;
+      else storage += s.state().bytes;
+    }
+    const info: Json = {
+      type: T + "account_info_response",
+      memory,
+      storage,
+      reserved_memory: 0,
+      reserved_storage: 0,
+      streams: this.meta.streams.size,
+      consumers,
+      limits: {
+        max_memory: -1,
+        max_storage: -1,
+        max_streams: -1,
+        max_consumers: -1,
+        max_ack_pending: -1,
+        memory_max_stream_bytes: -1,
+        storage_max_stream_bytes: -1,
+        max_bytes_required: false,
+      },
+      api: { total: this.#engine.apiStats.total, errors: this.#engine.apiStats.errors },
+    };
+    if (this.#engine.opts.domain) info.domain = this.#engine.opts.domain;
+    this.#respond(m.reply, info);
+  }
+
+  // ---- the stream leader's API (changes that must go through the log) ----
+
+  #purge(m: BusMsg, r: StreamReplica): void {
+    const type = "stream_purge_response";
+    const pfail = (e: ApiError) => this.#respond(m.reply, { type: T + type, error: e, purged: 0 });
+    const s = r.stream;
+    if (s.cfg.sealed) return pfail(Errors.streamSealed());
+    if (s.cfg.deny_purge) return pfail(Errors.streamPurgeFailed("stream purge not permitted"));
+    const req = parseBody(m);
+    if (isErr(req)) return pfail(req);
+    const filter = typeof req.filter === "string" ? req.filter : undefined;
+    const seq = typeof req.seq === "number" ? req.seq : undefined;
+    const keep = typeof req.keep === "number" ? req.keep : undefined;
+    if (seq !== undefined && keep !== undefined) return pfail(Errors.badRequest());
+    r.propose({ op: "purge", req: { filter, seq, keep, upTo: Math.max(s.lastSequence, seq ?? 0) } }, (n) => {
+      this.#respond(m.reply, { type: T + type, success: true, purged: typeof n === "number" ? n : 0 });
+    });
+  }
+
+  #msgDelete(m: BusMsg, r: StreamReplica): void {
+    const type = "stream_msg_delete_response";
+    const s = r.stream;
+    if (s.cfg.sealed) return this.#fail(m, type, Errors.streamSealed());
+    if (s.cfg.deny_delete) return this.#fail(m, type, Errors.streamMsgDeleteFailed("message delete not permitted"));
+    const req = parseBody(m);
+    if (isErr(req)) return this.#fail(m, type, req);
+    const seq = req.seq;
+    if (typeof seq !== "number" || seq <= 0) return this.#fail(m, type, Errors.badRequest());
+    if (!s.metas.has(seq)) {
+      return this.#fail(m, type, Errors.streamMsgDeleteFailed(seq > s.lastSequence ? "stream store EOF" : "no message found"));
+    }
+    r.propose({ op: "remove", seqs: [seq] }, (n) => {
+      if (n === 1) this.#respond(m.reply, { type: T + type, success: true });
+      else this.#fail(m, type, Errors.streamMsgDeleteFailed("no message found"));
+    });
+  }
+}
+
+/** The stream a stream- or consumer-scoped API subject names (`$JS.API.` stripped), if any. */
+export function streamOf(op: readonly string[]): string | undefined {
+  if (op[0] === "STREAM") {
+    if (op[1] === "MSG" || op[1] === "LEADER" || op[1] === "PEER") return op[3];
+    if (op[1] === "INFO" || op[1] === "PURGE") return op[2];
+    return undefined;
+  }
+  if (op[0] === "DIRECT" && op[1] === "GET") return op[2];
+  if (op[0] === "CONSUMER") {
+    if (op[1] === "DURABLE" || op[1] === "MSG" || op[1] === "LEADER") return op[3];
+    return op[2];
+  }
+  return undefined;
+}
+
+function placementOf(cfg: StreamConfig): { cluster?: string; tags?: string[] } {
+  const p = (cfg as Record<string, unknown>).placement;
+  if (typeof p !== "object" || p === null) return {};
+  const o = p as Record<string, unknown>;
+  return {
+    cluster: typeof o.cluster === "string" ? o.cluster : undefined,
+    tags: Array.isArray(o.tags) ? o.tags.filter((t): t is string => typeof t === "string") : undefined,
+  };
+}
+
+function parseBody(m: BusMsg): Json | ApiError {
+  if (m.payload.length === 0) return {};
+  const text = dec.decode(m.payload);
+  if (text.trim() === "") return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== "object" || v === null || Array.isArray(v)) return Errors.invalidJson("expected a JSON object");
+    return v as Json;
+  } catch (e) {
+    return Errors.invalidJson(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function isErr(v: unknown): v is ApiError {
+  return typeof v === "object" && v !== null && "err_code" in v;
+}

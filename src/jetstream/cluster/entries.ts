@@ -1,0 +1,68 @@
+/**
+ * The commands of a stream's Raft group and their bytes. A stored message is binary (it is the hot path);
+ * the rare commands (purge, removals, consumer changes) are a tag byte and JSON.
+ */
+import type { ConsumerConfig } from "../config.ts";
+import type { ConsumerState } from "../consumer.ts";
+import type { StreamEntry } from "../stream.ts";
+
+/** Everything a stream group's log carries: the stream's own entries plus its consumers' changes. */
+export type GroupCmd =
+  | StreamEntry
+  | { readonly op: "cadd"; readonly name: string; readonly config: ConsumerConfig; readonly created: string }
+  | { readonly op: "cdel"; readonly name: string }
+  | { readonly op: "cstate"; readonly name: string; readonly state: ConsumerState };
+
+const TAG_MSG = 1, TAG_JSON = 2;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function encodeCmd(c: GroupCmd): Uint8Array {
+  if (c.op !== "msg") {
+    const body = enc.encode(JSON.stringify(c));
+    const out = new Uint8Array(body.length + 1);
+    out[0] = TAG_JSON;
+    out.set(body, 1);
+    return out;
+  }
+  const subj = enc.encode(c.subject);
+  const hlen = c.headers?.length ?? 0;
+  const out = new Uint8Array(1 + 1 + 8 + 8 + 2 + subj.length + 4 + hlen + c.data.length);
+  const v = new DataView(out.buffer);
+  out[0] = TAG_MSG;
+  out[1] = c.mirrored ? 1 : 0;
+  v.setFloat64(2, c.seq);
+  v.setFloat64(10, c.ts);
+  v.setUint16(18, subj.length);
+  out.set(subj, 20);
+  let o = 20 + subj.length;
+  v.setUint32(o, hlen);
+  o += 4;
+  if (c.headers) out.set(c.headers, o);
+  out.set(c.data, o + hlen);
+  return out;
+}
+
+/** Decodes a command; an Error for bytes that are not one (a corrupted log is a bug, the caller throws). */
+export function decodeCmd(b: Uint8Array): GroupCmd | Error {
+  if (b.length === 0) return new Error("empty command");
+  if (b[0] === TAG_JSON) {
+    try {
+      return JSON.parse(dec.decode(b.subarray(1))) as GroupCmd;
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
+    }
+  }
+  if (b[0] !== TAG_MSG || b.length < 24) return new Error(`unknown command tag ${b[0]}`);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const slen = v.getUint16(18);
+  let o = 20 + slen;
+  if (o + 4 > b.length) return new Error("truncated message command");
+  const subject = dec.decode(b.subarray(20, o));
+  const hlen = v.getUint32(o);
+  o += 4;
+  if (o + hlen > b.length) return new Error("truncated message command");
+  const headers = hlen > 0 ? b.slice(o, o + hlen) : undefined;
+  const data = b.slice(o + hlen);
+  return { op: "msg", seq: v.getFloat64(2), ts: v.getFloat64(10), subject, headers, data, mirrored: b[1] === 1 };
+}

@@ -1,0 +1,87 @@
+/**
+ * The meta group's replicated state: which streams exist, with which config and on which servers. Every
+ * JetStream server of the cluster applies the same commands in the same order (`apply`), so every server
+ * knows every assignment; the meta leader proposes them.
+ */
+import type { StreamConfig } from "../config.ts";
+
+export interface StreamAssignment {
+  readonly name: string;
+  readonly config: StreamConfig;
+  readonly created: string;
+  /** Servers holding a replica, by server name; the first is the preferred first leader. */
+  readonly peers: readonly string[];
+  /** The Raft group's id (unique per incarnation of the stream: a re-created stream gets a fresh group). */
+  readonly group: string;
+  /** Where the create/update response goes (answered by the stream's first leader). */
+  readonly reply?: string;
+  /** Meta leader's clock when proposed (ms): a replayed assignment does not answer a long-gone request. */
+  readonly ts: number;
+}
+
+export type MetaCmd =
+  | { readonly op: "stream"; readonly a: StreamAssignment }
+  | { readonly op: "update"; readonly name: string; readonly config: StreamConfig; readonly reply?: string; readonly ts: number }
+  | { readonly op: "delete"; readonly name: string; readonly reply?: string; readonly ts: number };
+
+/** What an applied command changed, for the server to act on (open, reconfigure or drop a replica). */
+export type MetaChange =
+  | { readonly kind: "added"; readonly a: StreamAssignment }
+  | { readonly kind: "updated"; readonly a: StreamAssignment; readonly reply?: string; readonly ts: number }
+  | { readonly kind: "removed"; readonly a: StreamAssignment; readonly reply?: string; readonly ts: number }
+  | { readonly kind: "none" };
+
+export class MetaState {
+  readonly streams = new Map<string, StreamAssignment>();
+
+  apply(cmd: MetaCmd): MetaChange {
+    switch (cmd.op) {
+      case "stream": {
+        if (this.streams.has(cmd.a.name)) return { kind: "none" };
+        this.streams.set(cmd.a.name, cmd.a);
+        return { kind: "added", a: cmd.a };
+      }
+      case "update": {
+        const a = this.streams.get(cmd.name);
+        if (!a) return { kind: "none" };
+        const next: StreamAssignment = { ...a, config: cmd.config };
+        this.streams.set(cmd.name, next);
+        return { kind: "updated", a: next, reply: cmd.reply, ts: cmd.ts };
+      }
+      case "delete": {
+        const a = this.streams.get(cmd.name);
+        if (!a) return { kind: "none" };
+        this.streams.delete(cmd.name);
+        return { kind: "removed", a, reply: cmd.reply, ts: cmd.ts };
+      }
+    }
+  }
+
+  /** How many replicas each server holds (placement spreads the load). */
+  load(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const a of this.streams.values()) for (const p of a.peers) out.set(p, (out.get(p) ?? 0) + 1);
+    return out;
+  }
+
+  encode(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify([...this.streams.values()]));
+  }
+
+  restore(b: Uint8Array): void {
+    this.streams.clear();
+    for (const a of JSON.parse(new TextDecoder().decode(b)) as StreamAssignment[]) this.streams.set(a.name, a);
+  }
+}
+
+export function encodeMeta(c: MetaCmd): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(c));
+}
+
+export function decodeMeta(b: Uint8Array): MetaCmd | Error {
+  try {
+    return JSON.parse(new TextDecoder().decode(b)) as MetaCmd;
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}

@@ -1,0 +1,121 @@
+// Replicated JetStream on three Petrel servers, driven by the official nats.js client: the meta group forms,
+// an R3 stream is placed on all three, publishes are acknowledged once replicated, and a client on any server
+// sees the same stream.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { startJsCluster, waitMetaLeader } from "./helpers.ts";
+import { waitFor } from "../helpers/servers.ts";
+
+describe("replicated JetStream (3 servers)", () => {
+  it("creates an R3 stream, replicates publishes and answers from every server", { timeout: 60_000 }, async () => {
+    const c = await startJsCluster(3);
+    const conns: NatsConnection[] = [];
+    try {
+      const leader = await waitMetaLeader(c);
+      assert.ok(c.names.includes(leader));
+      for (const p of c.nodes) conns.push(await connect({ servers: p!.clientUrl }));
+      const jsm = await jetstreamManager(conns[0]);
+      const si = await jsm.streams.add({ name: "ORDERS", subjects: ["orders.>"], num_replicas: 3 });
+      assert.equal(si.config.num_replicas, 3);
+      assert.ok(si.cluster?.leader);
+      const js = jetstream(conns[1]);
+      for (let i = 1; i <= 20; i++) {
+        const ack = await js.publish(`orders.${i}`, `o${i}`);
+        assert.equal(ack.seq, i);
+      }
+      for (const nc of conns) {
+        const info = await (await jetstreamManager(nc)).streams.info("ORDERS");
+        assert.equal(info.state.messages, 20);
+        assert.equal(info.cluster?.replicas?.length, 2);
+      }
+      // Every replica holds the 20 messages.
+      await waitFor("all replicas hold 20 messages", async () => {
+        for (const p of c.nodes) {
+          const jsz = await (await p!.monitorFetch(new Request("http://localhost/jsz"))).json() as { messages: number };
+          if (jsz.messages !== 20) return false;
+        }
+        return true;
+      });
+      assert.deepEqual(await jsm.streams.names().next(), ["ORDERS"]);
+    } finally {
+      for (const nc of conns) await nc.close().catch(() => {});
+      await c.close();
+    }
+  });
+});
+
+async function publishRetrying(nc: NatsConnection, subject: string, data: string, id: string): Promise<number> {
+  const js = jetstream(nc);
+  for (let attempt = 0; attempt < 40; attempt++) {
+    try {
+      const ack = await js.publish(subject, data, { msgID: id, timeout: 1000 });
+      return ack.seq;
+    } catch {
+      // No leader yet (election after a kill): retry with the same Nats-Msg-Id.
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`publish ${id} never acknowledged`);
+}
+
+async function messagesOn(p: { monitorFetch(r: Request): Response | Promise<Response> }): Promise<number> {
+  const jsz = await (await p.monitorFetch(new Request("http://localhost/jsz"))).json() as { messages: number };
+  return jsz.messages;
+}
+
+describe("replicated JetStream: failures", () => {
+  it("keeps every acknowledged message across a leader stop, re-election and restart", { timeout: 90_000 }, async () => {
+    const c = await startJsCluster(3);
+    const conns = new Map<number, NatsConnection>();
+    try {
+      await waitMetaLeader(c);
+      const nc0 = await connect({ servers: c.nodes[0]!.clientUrl });
+      conns.set(0, nc0);
+      const jsm = await jetstreamManager(nc0);
+      await jsm.streams.add({ name: "R3", subjects: ["r3.>"], num_replicas: 3 });
+      const acked: number[] = [];
+      for (let i = 1; i <= 30; i++) acked.push(await publishRetrying(nc0, "r3.a", `m${i}`, `id-${i}`));
+      // A durable pull consumer takes and acknowledges the first 10.
+      await jsm.consumers.add("R3", { durable_name: "work", ack_policy: "explicit" });
+      const cons = await jetstream(nc0).consumers.get("R3", "work");
+      const first = await cons.fetch({ max_messages: 10, expires: 2000 });
+      for await (const m of first) m.ack();
+      await waitFor("ack floor 10", async () => (await jsm.consumers.info("R3", "work")).ack_floor.stream_seq === 10);
+
+      const leader = (await jsm.streams.info("R3")).cluster!.leader!;
+      const li = c.names.indexOf(leader);
+      const survivors = [0, 1, 2].filter((i) => i !== li);
+      if (li === 0) {
+        await nc0.close();
+        conns.delete(0);
+      }
+      await c.stop(li);
+      const nc = await connect({ servers: c.nodes[survivors[0]]!.clientUrl });
+      conns.set(survivors[0], nc);
+      for (let i = 31; i <= 60; i++) acked.push(await publishRetrying(nc, "r3.b", `m${i}`, `id-${i}`));
+      assert.deepEqual(acked, Array.from({ length: 60 }, (_, i) => i + 1), "sequences 1..60, no gap, no duplicate");
+      const jsm2 = await jetstreamManager(nc);
+      const info = await jsm2.streams.info("R3");
+      assert.notEqual(info.cluster?.leader, leader);
+      assert.equal(info.state.messages, 60);
+
+      // The consumer moved with the stream and resumes after its ack floor.
+      const cons2 = await jetstream(nc).consumers.get("R3", "work");
+      const next = await cons2.next({ expires: 3000 });
+      assert.equal(next?.seq, 11, "nothing acknowledged is redelivered");
+      next?.ack();
+
+      await c.start(li);
+      await waitFor("the restarted replica caught up", async () => (await messagesOn(c.nodes[li]!)) === 60, 20_000);
+      for (const i of survivors) assert.equal(await messagesOn(c.nodes[i]!), 60);
+      const all = await jsm2.streams.info("R3");
+      assert.equal(all.state.first_seq, 1);
+      assert.equal(all.state.last_seq, 60);
+    } finally {
+      for (const nc of conns.values()) await nc.close().catch(() => {});
+      await c.close();
+    }
+  });
+});

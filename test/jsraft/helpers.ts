@@ -1,0 +1,97 @@
+// In-process JetStream clusters of Petrel nodes for the replicated JetStream tests: fixed route ports, so
+// every node names all the others (as nats-server's documented three-node setup does).
+import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startPetrel } from "../../mod.ts";
+import type { Petrel } from "../../src/petrel.ts";
+import { waitFor } from "../helpers/servers.ts";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface JsCluster {
+  readonly dir: string;
+  readonly names: string[];
+  readonly ports: number[];
+  readonly nodes: Array<Petrel | undefined>;
+  start(i: number): Promise<Petrel>;
+  stop(i: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts `n` JetStream nodes routed to each other (file storage under one temp dir). */
+export async function startJsCluster(n: number, opts: { storage?: "file" | "memory" } = {}): Promise<JsCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-"));
+  const names = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
+  const nodes: Array<Petrel | undefined> = new Array(n).fill(undefined);
+  const start = async (i: number): Promise<Petrel> => {
+    const p = await startPetrel({
+      options: {
+        server_name: names[i],
+        host: "127.0.0.1",
+        port: -1,
+        jetstream: { enabled: true, store_dir: join(dir, names[i]), storage: opts.storage ?? "file" },
+        cluster: {
+          name: "jsc",
+          host: "127.0.0.1",
+          port: ports[i],
+          routes: ports.map((p) => `nats://127.0.0.1:${p}`),
+        },
+      },
+    });
+    nodes[i] = p;
+    return p;
+  };
+  const c: JsCluster = {
+    dir,
+    names,
+    ports,
+    nodes,
+    start,
+    async stop(i) {
+      const p = nodes[i];
+      nodes[i] = undefined;
+      await p?.stop();
+    },
+    async close() {
+      for (let i = 0; i < n; i++) await c.stop(i).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await Promise.all(names.map((_, i) => start(i)));
+  return c;
+}
+
+/** The meta group has a leader every running node agrees on. */
+export async function waitMetaLeader(c: JsCluster, timeoutMs = 10_000): Promise<string> {
+  let leader = "";
+  await waitFor("a meta leader", async () => {
+    const leaders = new Set<string | null>();
+    for (const p of c.nodes) {
+      if (!p) continue;
+      const jsz = await (await p.monitorFetch(new Request("http://localhost/jsz"))).json() as {
+        meta_cluster?: { leader?: string };
+      };
+      leaders.add(jsz.meta_cluster?.leader ?? null);
+    }
+    if (leaders.size !== 1) return false;
+    const [l] = [...leaders];
+    if (!l) return false;
+    leader = l;
+    return true;
+  }, timeoutMs);
+  return leader;
+}
