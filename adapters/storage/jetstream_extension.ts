@@ -100,7 +100,8 @@ export function jetStreamExtension(
       const storeDir = opts.store_dir || defaultStoreDir();
       const kind = opts.storage ?? "file";
       const stores = await openAccountStores({ kind, storeDir, sync: opts.sync_interval });
-      // Replicated JetStream covers the global account; other accounts keep per-server JetStream for now.
+      // Replicated JetStream covers the global account; other accounts keep per-server JetStream for now. Raft
+      // traffic uses the global account until routes carry interest per account (then: the system account).
       let cluster: JetStreamCluster | undefined;
       let nrg: ReturnType<Server["createInternalClient"]> | undefined;
       const all = new JetStreamAccounts({
@@ -108,7 +109,7 @@ export function jetStreamExtension(
         storageFor: (account) => stores.forAccount(account),
         prepare: (account, engine) => {
           if (!clustered || account !== "$G") return;
-          nrg = server.createInternalClient("$NRG", { account: server.accounts.system.name });
+          nrg = server.createInternalClient("$NRG");
           cluster = startCluster(server, engine, nrg, path.join(storeDir, "jetstream", "_raft"), kind);
         },
       }, {

@@ -473,7 +473,8 @@ export class JetStream implements ConsumerHost {
     this.deleteConsumer(c);
   }
 
-  private flushConsumers(): void {
+  /** Saves (and, in a cluster, proposes) every consumer state changed since the last flush. */
+  flushConsumers(): void {
     this.flushTimer = undefined;
     for (const c of this.dirty) {
       this.saveConsumer(c);

@@ -104,7 +104,7 @@ describe("replicated JetStream: failures", () => {
       // The consumer moved with the stream and resumes after its ack floor.
       const cons2 = await jetstream(nc).consumers.get("R3", "work");
       const next = await cons2.next({ expires: 3000 });
-      assert.equal(next?.seq, 11, "nothing acknowledged is redelivered");
+      assert.equal(next?.seq, 11, `nothing acknowledged is redelivered (got ${next?.seq})`);
       next?.ack();
 
       await c.start(li);

@@ -111,6 +111,9 @@ export class JetStreamCluster implements EngineCluster {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#helloSid !== undefined) this.#o.sysBus.unsubscribe(this.#helloSid);
+    // What the leaders still hold goes out first: consumer states, then one last flush to the peers.
+    this.#engine.flushConsumers();
+    for (const r of this.replicas.values()) r.flushNow();
     this.host.flush();
     for (const r of this.replicas.values()) r.close();
     for (const g of [...this.host.groups.keys()]) this.host.removeGroup(g);
@@ -165,11 +168,13 @@ export class JetStreamCluster implements EngineCluster {
   }
 
   #maybeBootstrap(now: number): void {
-    // Someone already runs a meta group: join it (its leader adds us).
+    // Someone already runs a meta group. If it was founded with us, start with the same founding members
+    // (they are not in the log); otherwise start empty and let its leader add us (a logged change).
     for (const p of this.#peers.values()) {
       if (p.hello.meta.length > 0) {
-        this.#o.saveMetaPeers([]);
-        this.#startMeta([]);
+        const founders = p.hello.meta.includes(this.self) ? [...p.hello.meta].sort() : [];
+        this.#o.saveMetaPeers(founders);
+        this.#startMeta(founders);
         return;
       }
     }

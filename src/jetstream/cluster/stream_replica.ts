@@ -123,6 +123,11 @@ export class StreamReplica {
     queueMicrotask(() => this.#flushBatch());
   }
 
+  /** Proposes what is queued now (on shutdown: the last consumer states reach the followers). */
+  flushNow(): void {
+    this.#flushBatch();
+  }
+
   /** Everything proposed in one turn goes out as one batch (one append per follower). */
   #flushBatch(): void {
     this.#batchScheduled = false;

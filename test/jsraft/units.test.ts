@@ -1,0 +1,103 @@
+// The pure pieces of replicated JetStream: placement, the stream group's command bytes, the meta state, and
+// nats-server's start-up errors for a JetStream cluster without a server or cluster name.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { placeReplicas, type PeerInfo } from "../../src/jetstream/cluster/placement.ts";
+import { decodeCmd, encodeCmd } from "../../src/jetstream/cluster/entries.ts";
+import { MetaState } from "../../src/jetstream/cluster/meta.ts";
+import { streamOf } from "../../src/jetstream/cluster/controller.ts";
+import { streamConfigSchema } from "../../src/jetstream/config.ts";
+import { startPetrel } from "../../mod.ts";
+import { expectedPeers } from "../../adapters/storage/jetstream_extension.ts";
+
+const peer = (name: string, tags: string[] = [], online = true, cluster = "c1"): PeerInfo => ({ name, cluster, tags, online });
+
+describe("placement", () => {
+  const peers = [peer("a", ["ssd"]), peer("b", ["ssd", "east"]), peer("c"), peer("d", [], false), peer("e", [], true, "c2")];
+  it("never puts two replicas on one server and skips offline servers", () => {
+    const got = placeReplicas("S", peers, { replicas: 4 }, new Map());
+    assert.equal(got?.length, 4);
+    assert.equal(new Set(got).size, 4);
+    assert.ok(!got?.includes("d"));
+    assert.equal(placeReplicas("S", peers, { replicas: 5 }, new Map()), null, "only four servers are online");
+  });
+  it("honours placement cluster and tags", () => {
+    assert.deepEqual(placeReplicas("S", peers, { replicas: 1, cluster: "c2" }, new Map()), ["e"]);
+    assert.deepEqual(placeReplicas("S", peers, { replicas: 2, tags: ["ssd"] }, new Map())?.sort(), ["a", "b"]);
+    assert.deepEqual(placeReplicas("S", peers, { replicas: 1, tags: ["ssd", "east"] }, new Map()), ["b"]);
+    assert.equal(placeReplicas("S", peers, { replicas: 1, tags: ["gpu"] }, new Map()), null);
+  });
+  it("prefers the least loaded servers", () => {
+    const load = new Map([["a", 5], ["b", 5]]);
+    assert.deepEqual(placeReplicas("S", peers, { replicas: 1, cluster: "c1" }, load), ["c"]);
+    assert.equal(placeReplicas("S", peers, { replicas: 2, cluster: "c1" }, load)?.[0], "c");
+  });
+});
+
+describe("stream group commands", () => {
+  it("round-trip messages (binary) and the rest (JSON)", () => {
+    const hdr = new TextEncoder().encode("NATS/1.0\r\nA: b\r\n\r\n");
+    const msg = { op: "msg" as const, seq: 42, ts: 1_700_000_000_123, subject: "a.b", headers: hdr, data: new Uint8Array([1, 2, 3]), mirrored: false };
+    assert.deepEqual(decodeCmd(encodeCmd(msg)), msg);
+    const bare = { ...msg, headers: undefined };
+    assert.deepEqual(decodeCmd(encodeCmd(bare)), bare);
+    const purge = { op: "purge" as const, req: { filter: "a.*", upTo: 9 } };
+    assert.deepEqual(decodeCmd(encodeCmd(purge)), purge);
+    assert.ok(decodeCmd(new Uint8Array([9, 9])) instanceof Error);
+    assert.ok(decodeCmd(encodeCmd(msg).subarray(0, 22)) instanceof Error);
+  });
+});
+
+describe("meta state", () => {
+  it("applies assignments deterministically and snapshots them", () => {
+    const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s"] });
+    const a = { name: "S", config: cfg, created: "t", peers: ["x", "y", "z"], group: "S-1", ts: 1 };
+    const m = new MetaState();
+    assert.equal(m.apply({ op: "stream", a }).kind, "added");
+    assert.equal(m.apply({ op: "stream", a }).kind, "none", "an assignment is applied once");
+    assert.deepEqual(m.load(), new Map([["x", 1], ["y", 1], ["z", 1]]));
+    const copy = new MetaState();
+    copy.restore(m.encode());
+    assert.deepEqual([...copy.streams], [...m.streams]);
+    assert.equal(m.apply({ op: "delete", name: "S", ts: 2 }).kind, "removed");
+    assert.equal(m.streams.size, 0);
+  });
+  it("knows which stream an API subject is about", () => {
+    const op = (s: string) => s.split(".").slice(2);
+    assert.equal(streamOf(op("$JS.API.STREAM.INFO.S")), "S");
+    assert.equal(streamOf(op("$JS.API.STREAM.MSG.GET.S")), "S");
+    assert.equal(streamOf(op("$JS.API.STREAM.LEADER.STEPDOWN.S")), "S");
+    assert.equal(streamOf(op("$JS.API.CONSUMER.CREATE.S.c.f")), "S");
+    assert.equal(streamOf(op("$JS.API.CONSUMER.DURABLE.CREATE.S.c")), "S");
+    assert.equal(streamOf(op("$JS.API.CONSUMER.MSG.NEXT.S.c")), "S");
+    assert.equal(streamOf(op("$JS.API.DIRECT.GET.S")), "S");
+    assert.equal(streamOf(op("$JS.API.STREAM.NAMES")), undefined);
+  });
+  it("counts the servers the routes name", () => {
+    assert.equal(expectedPeers(["nats://127.0.0.1:1", "nats://127.0.0.1:2", "nats://127.0.0.1:3"], 2), 3);
+    assert.equal(expectedPeers(["nats://h1:6222", "nats://h2:6222"], 6222), 3);
+    assert.equal(expectedPeers([], -1), 1);
+  });
+});
+
+describe("JetStream cluster start-up", () => {
+  for (const [what, opts, error] of [
+    ["server_name", { cluster: { name: "c", host: "127.0.0.1", port: -1 } }, "jetstream cluster requires `server_name` to be set"],
+    ["cluster.name", { server_name: "x", cluster: { host: "127.0.0.1", port: -1 } }, "jetstream cluster requires `cluster.name` to be set"],
+  ] as const) {
+    it(`refuses to start without ${what}, as nats-server does`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-start-"));
+      try {
+        await assert.rejects(
+          startPetrel({ options: { host: "127.0.0.1", port: -1, jetstream: { enabled: true, store_dir: dir }, ...opts } }),
+          (e: Error) => e.message.includes(error),
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
