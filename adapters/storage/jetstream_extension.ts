@@ -101,7 +101,7 @@ export function jetStreamExtension(
       const kind = opts.storage ?? "file";
       const stores = await openAccountStores({ kind, storeDir, sync: opts.sync_interval });
       // Replicated JetStream covers the global account; other accounts keep per-server JetStream for now. Raft
-      // traffic uses the global account until routes carry interest per account (then: the system account).
+      // traffic and peer discovery travel in the system account, out of every client account's reach.
       let cluster: JetStreamCluster | undefined;
       let nrg: ReturnType<Server["createInternalClient"]> | undefined;
       const all = new JetStreamAccounts({
@@ -109,7 +109,7 @@ export function jetStreamExtension(
         storageFor: (account) => stores.forAccount(account),
         prepare: (account, engine) => {
           if (!clustered || account !== "$G") return;
-          nrg = server.createInternalClient("$NRG");
+          nrg = server.createInternalClient("$NRG", { account: server.accounts.system.name });
           cluster = startCluster(server, engine, nrg, path.join(storeDir, "jetstream", "_raft"), kind);
         },
       }, {
