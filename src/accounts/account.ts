@@ -8,6 +8,7 @@
 import { Sublist } from "../subjects/sublist.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { isPeerKind, pickQueueMember, reaches } from "./queue_policy.ts";
+import type { ExportRule } from "./imports.ts";
 
 /** Told of every subscription added to or removed from an account. */
 export type InterestListener = (sub: Subscription, added: boolean, account: Account) => void;
@@ -26,6 +27,8 @@ export type SublistView = Pick<Sublist<Subscription>, "match" | "hasInterest" | 
 const enc = new TextEncoder();
 const NO_RESPONDERS_HDR = enc.encode("NATS/1.0 503\r\n\r\n");
 const NO_HOOKS: AccountHooks = { subscriptionListeners: new Set(), exportListeners: new Set() };
+/** The origin of a service response crossing back to the requester's account: delivered like a local publish. */
+const RESPONSE_ORIGIN: SubOwner = { cid: 0, kind: "internal", echo: true, deliver: () => {}, removeSub: () => {} };
 
 export class Account {
   readonly name: string;
@@ -33,6 +36,8 @@ export class Account {
   readonly nameBytes: Uint8Array;
   readonly #sublist = new Sublist<Subscription>();
   readonly #hooks: AccountHooks;
+  /** What other accounts may import from this one. */
+  #exports: readonly ExportRule[] = [];
   /** Which account holds each subscription: a subscription lives in exactly one. */
   static readonly #home = new WeakMap<Subscription, Account>();
 
@@ -40,6 +45,15 @@ export class Account {
     this.name = name;
     this.nameBytes = enc.encode(name);
     this.#hooks = hooks;
+  }
+
+  get exports(): readonly ExportRule[] {
+    return this.#exports;
+  }
+
+  /** Set the account's exports (from the configuration, before imports are linked). */
+  setExports(exports: readonly ExportRule[]): void {
+    this.#exports = exports;
   }
 
   get sublist(): SublistView {
@@ -80,7 +94,7 @@ export class Account {
     let n = 0;
     for (const sub of r.psubs) {
       if (!reaches(sub, origin, subject)) continue;
-      this.#deliverTo(sub, msg);
+      this.#deliverTo(sub, msg, origin);
       n++;
     }
     if (r.qsubs.length === 0) return n;
@@ -90,10 +104,30 @@ export class Account {
       if (named && !(queues as readonly string[]).includes(group[0].queue as string)) continue;
       const pick = pickQueueMember(group, origin, subject);
       if (pick === undefined) continue;
-      this.#deliverTo(pick, msg);
+      this.#deliverTo(pick, msg, origin);
       n++;
     }
     return n;
+  }
+
+  /**
+   * Deliver a message that crossed into this account from `other` through `exp`: a stream export of `other`
+   * (this account imports it) or a service export of this account (`other` imports it). The one door
+   * between accounts: a crossing that no export allows is a bug and stops loudly.
+   */
+  deliverImported(msg: RoutedMsg, origin: SubOwner, other: Account, exp: ExportRule): number {
+    const exporter = exp.service !== undefined ? this : other;
+    const importer = exporter === this ? other : this;
+    if (!exporter.#exports.includes(exp) || (exp.accounts !== undefined && !exp.accounts.includes(importer.name))) {
+      throw new Error(`invariant: message on "${msg.subject}" crossed from account "${other.name}" to "${this.name}" without an export`);
+    }
+    return this.deliver(msg, origin);
+  }
+
+  /** A response to a request this account sent through a service import of `exporter`'s. */
+  deliverResponse(msg: RoutedMsg, exporter: Account): number {
+    if (exporter === this) throw new Error(`invariant: service response within account "${this.name}"`);
+    return this.deliver(msg, RESPONSE_ORIGIN);
   }
 
   /** A request that found no subscriber: only the requester's own plain subscription gets the 503. */
@@ -104,12 +138,12 @@ export class Account {
   }
 
   /** One delivery, counted against the subscription's auto-unsubscribe limit. */
-  #deliverTo(sub: Subscription, msg: RoutedMsg): void {
+  #deliverTo(sub: Subscription, msg: RoutedMsg, origin?: SubOwner): void {
     sub.delivered++;
     if (sub.max > 0 && sub.delivered >= sub.max) {
       this.removeSubscription(sub);
       sub.owner.removeSub(sub);
     }
-    sub.owner.deliver(sub, msg);
+    sub.owner.deliver(sub, msg, origin);
   }
 }

@@ -5,6 +5,8 @@
  * - a message from a route reaches this server's subscribers and leafnodes only (one hop in a full mesh);
  * - a message from a gateway never goes back to a gateway (one hop between clusters);
  * - a message from a leafnode goes everywhere but back to that leafnode;
+ * - a message a stream import mapped into its account stays on this server (every server with the import
+ *   maps the exporter's messages for its own subscribers, as nats-server's shadow subscriptions do);
  * - a message from a server's peer (route, gateway, leafnode) serves only the queue groups its frame names
  *   (the peer chose this server for them); a local publish serves every group.
  * Queue members are chosen nearest first: this server's own, then the cluster's routes, then leafnodes
@@ -42,6 +44,7 @@ export function reaches(sub: Subscription, origin: SubOwner, subject: string): b
   const to = owner.kind;
   switch (origin.kind) {
     case "route":
+    case "import":
       if (to === "route" || to === "gateway") return false;
       break;
     case "gateway":

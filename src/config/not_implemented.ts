@@ -150,13 +150,6 @@ export const RUNTIME_NOT_IMPLEMENTED: readonly {
   owner: NotImplementedKey["owner"];
   find(options: { accounts?: Record<string, { imports?: unknown[] }> }): ConfPath[];
 }[] = [
-  {
-    key: "accounts.*.imports",
-    what: "stream and service imports between accounts",
-    owner: "accounts",
-    find: (o) =>
-      Object.entries(o.accounts ?? {}).filter(([, a]) => (a.imports?.length ?? 0) > 0).map(([n]) => ["accounts", n, "imports"]),
-  },
 ];
 
 /** Options set but not implemented at runtime yet: where (key path) and the refusal text (without file:line). */

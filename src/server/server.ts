@@ -12,6 +12,7 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import type { Account, InterestListener } from "../accounts/account.ts";
 import { AccountRegistry } from "../accounts/registry.ts";
 import { accountsOf, accountUsers, systemAccountOf } from "../accounts/config.ts";
+import { type ImportLink, linkAccounts } from "../accounts/imports.ts";
 import { authenticate, type AuthConfig, type AuthOutcome, authRequired, type AuthUser, usesNkeys } from "./auth.ts";
 import { ClientConn } from "./client.ts";
 import type { ClientHost, ServerStats } from "./client_host.ts";
@@ -81,6 +82,8 @@ export class Server implements ClientHost {
   #running = false;
   #lameDuck = false;
   #shutdownPromise: Promise<void> | undefined;
+  /** Stream and service imports between accounts (their subscriptions and pending responses). */
+  #importLinks: ImportLink[] = [];
 
   constructor(options: ServerOptions, deps: ServerDeps = {}) {
     this.options = options;
@@ -88,7 +91,9 @@ export class Server implements ClientHost {
     this.#transport = deps.transport;
     this.#readFile = deps.readFile;
     this.serverName = options.server_name !== "" ? options.server_name : this.serverId;
-    this.accounts = new AccountRegistry(this, accountsOf(options).keys(), systemAccountOf(options));
+    const accountRules = accountsOf(options);
+    this.accounts = new AccountRegistry(this, accountRules.keys(), systemAccountOf(options));
+    this.#importLinks = linkAccounts((n) => this.accounts.get(n), accountRules);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth);
   }
@@ -190,6 +195,8 @@ export class Server implements ClientHost {
     }
     for (const c of [...this.clients.values()]) c.close("Server Shutdown");
     for (const c of [...this.internals.values()]) c.close();
+    for (const l of this.#importLinks) l.close();
+    this.#importLinks = [];
     this.logger.info("Server Exiting..");
   }
 

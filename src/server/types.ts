@@ -5,7 +5,8 @@
  */
 import type { Subscribable } from "../subjects/sublist.ts";
 
-export type OwnerKind = "client" | "internal" | "route" | "gateway" | "leaf";
+/** `import`: the origin of a message a stream import mapped into its account (owns no subscriptions). */
+export type OwnerKind = "client" | "internal" | "route" | "gateway" | "leaf" | "import";
 
 export interface Subscription extends Subscribable {
   readonly subject: string;
@@ -46,7 +47,8 @@ export interface SubOwner {
   readonly kind: OwnerKind;
   /** false when the owner asked not to receive its own messages. */
   readonly echo: boolean;
-  deliver(sub: Subscription, msg: RoutedMsg): void;
+  /** `origin`: who published the message or which link brought it (import subscriptions map by it). */
+  deliver(sub: Subscription, msg: RoutedMsg, origin?: SubOwner): void;
   /** Forget a subscription that reached its auto-unsubscribe count (the router already removed it). */
   removeSub(sub: Subscription): void;
   /** Subject deny rules that apply at delivery (subscribe deny overlapping a wildcard). */

@@ -130,3 +130,34 @@ export async function twoAccountsAcross(pubPort: number, subPort: number): Promi
   }
 }
 
+
+/** Accounts with exports and imports: A exports streams and services, B and C import them (also used in a cluster). */
+export const IMPORTS_CONF = `accounts {
+  A: {
+    users: [{user: a, password: pa}]
+    exports: [
+      {stream: "feed.>"}
+      {service: "svc.>"}
+      {stream: "private.>", accounts: [C]}
+      {service: "one", response_type: singleton}
+      {service: "many", response_type: stream}
+    ]
+  }
+  B: {
+    users: [{user: b, password: pb}]
+    imports: [
+      {stream: {account: A, subject: "feed.>"}, prefix: "fromA"}
+      {service: {account: A, subject: "svc.echo"}, to: "echo"}
+      {service: {account: A, subject: "one"}}
+      {service: {account: A, subject: "many"}}
+    ]
+  }
+  C: {
+    users: [{user: c, password: pc}]
+    imports: [
+      {stream: {account: A, subject: "private.>"}, to: "priv.>"}
+      {service: {account: A, subject: "svc.*"}}
+    ]
+  }
+}
+`;

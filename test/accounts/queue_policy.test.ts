@@ -106,4 +106,19 @@ describe("account subscriptions", () => {
     assert.equal(b.subscriptionCount, 1);
     assert.equal(a.subscriptionCount, 0);
   });
+
+  it("lets a message cross into another account only through an export that allows it", () => {
+    const a = new Account("A");
+    const b = new Account("B");
+    const got = new Map<number, number>();
+    b.addSubscription(qsub(owner("client", 1, got), 1, undefined));
+    const from = owner("client", 2, new Map());
+    const open = { stream: "work" };
+    const toC = { stream: "work", accounts: ["C"] };
+    assert.throws(() => b.deliverImported(msg(), from, a, open), /invariant/, "not one of A's exports");
+    a.setExports([open, toC]);
+    assert.equal(b.deliverImported(msg(), from, a, open), 1);
+    assert.throws(() => b.deliverImported(msg(), from, a, toC), /invariant/, "A exports it to C only");
+    assert.throws(() => a.deliverResponse(msg(), a), /invariant/);
+  });
 });

@@ -1,0 +1,244 @@
+/**
+ * Exports and imports at routing time: the only way a message crosses from one account to another.
+ * - A stream import of B from A is a subscription in A (on the exported subject the import names) whose
+ *   deliveries are re-delivered into B under the mapped subject (`prefix` / `to`).
+ * - A service import of B from A is a subscription in B (on `to`, default the service subject) whose
+ *   deliveries are re-delivered into A under the service subject, with the reply replaced by a fresh
+ *   `_R_.` subject in A; a response on it is delivered back into B under the requester's reply. A singleton
+ *   response closes the mapping; stream and chunked responses keep it for the response threshold.
+ * As nats-server does it, so that mixed clusters deliver once:
+ * - a stream import's subscription in A is interest like any other (announced to routes and gateways): every
+ *   server with the import maps A's messages for the subscribers it has in B, whatever link brought them, and
+ *   the mapped message stays on that server;
+ * - a service import's subscription in B stays on this server: the request is mapped where it was published
+ *   (a request that came over a route or gateway was mapped there) and then travels in A like any other; the
+ *   reply subject in A is announced, so the response comes back to the mapping server from anywhere.
+ * Every crossing is checked against the exporter's exports (public, or listing the importer).
+ */
+import type { Account } from "./account.ts";
+import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
+import { compileTransform, prefixTransform, type SubjectTransform } from "./transform.ts";
+import { subjectIsSubsetOf } from "../subjects/subject.ts";
+
+export type ResponseType = "singleton" | "stream" | "chunked";
+
+export interface ExportRule {
+  stream?: string;
+  service?: string;
+  accounts?: string[];
+  response_type?: ResponseType;
+  response_threshold?: number;
+}
+
+export interface ImportRule {
+  stream?: { account: string; subject: string };
+  service?: { account: string; subject: string };
+  prefix?: string;
+  to?: string;
+}
+
+/** nats-server's default service response threshold. */
+const DEFAULT_THRESHOLD_MS = 120_000;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** The export of `exporter` that lets `importer` take `subject` (stream or service), or undefined. */
+export function exportFor(exports: readonly ExportRule[], kind: "stream" | "service", subject: string, importer: string): ExportRule | undefined {
+  for (const e of exports) {
+    const pattern = kind === "stream" ? e.stream : e.service;
+    if (pattern === undefined) continue;
+    if (e.accounts !== undefined && !e.accounts.includes(importer)) continue;
+    if (subject === pattern || subjectIsSubsetOf(subject, pattern)) return e;
+  }
+  return undefined;
+}
+
+function importSub(owner: SubOwner, subject: string, local: boolean): Subscription {
+  return { subject, sid: `import ${subject}`, sidBytes: enc.encode(`import ${subject}`), owner, max: 0, delivered: 0, filtered: false, local };
+}
+
+/** Requests that came over a route or gateway were mapped by the server they were published on. */
+function mappedAlready(origin: SubOwner): boolean {
+  return origin.kind === "route" || origin.kind === "gateway";
+}
+
+/** The origin of messages a stream import delivers: this server's subscribers only. */
+const IMPORT_ORIGIN: SubOwner = { cid: 0, kind: "import", echo: true, deliver: () => {}, removeSub: () => {} };
+
+/** A mapped reply waiting for its response(s). */
+interface PendingResponse {
+  readonly sub: Subscription;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One import link; `close` removes its subscriptions. */
+export interface ImportLink {
+  readonly kind: "stream" | "service";
+  readonly importer: Account;
+  readonly exporter: Account;
+  close(): void;
+}
+
+/** B's stream import from A: A's messages on `subject` delivered into B under the mapped subject. */
+export function linkStreamImport(importer: Account, exporter: Account, exp: ExportRule, subject: string, rule: ImportRule): ImportLink {
+  const map: SubjectTransform = rule.prefix !== undefined && rule.prefix !== ""
+    ? prefixTransform(rule.prefix)
+    : compileTransform(subject, rule.to !== undefined && rule.to !== "" ? rule.to : subject);
+  let last: { subject: string; bytes: Uint8Array } = { subject: "", bytes: new Uint8Array(0) };
+  // A message this import delivered must not come back through it (an account importing from itself).
+  let busy = false;
+  const owner: SubOwner = {
+    cid: 0,
+    kind: "internal",
+    echo: true,
+    removeSub: () => {},
+    deliver: (_sub, msg) => {
+      if (busy) return;
+      const local = map(msg.subject);
+      if (last.subject !== local) last = { subject: local, bytes: enc.encode(local) };
+      busy = true;
+      try {
+        importer.deliverImported({ ...msg, subject: local, subjectBytes: last.bytes }, IMPORT_ORIGIN, exporter, exp);
+      } finally {
+        busy = false;
+      }
+    },
+  };
+  const sub = importSub(owner, subject, false);
+  exporter.addSubscription(sub);
+  return { kind: "stream", importer, exporter, close: () => exporter.removeSubscription(sub) };
+}
+
+/**
+ * B's service import from A: requests published in B on `to` (default: the service subject) are delivered into
+ * A on the service subject, with a reply that leads the response back to the requester in B.
+ */
+export function linkServiceImport(
+  importer: Account,
+  exporter: Account,
+  exp: ExportRule,
+  subject: string,
+  rule: ImportRule,
+): ImportLink {
+  const local = rule.to !== undefined && rule.to !== "" ? rule.to : subject;
+  const map = compileTransform(local, subject);
+  const responseType: ResponseType = exp.response_type ?? "singleton";
+  const threshold = exp.response_threshold ?? DEFAULT_THRESHOLD_MS;
+  const pending = new Set<PendingResponse>();
+  let closed = false;
+  let busy = false;
+
+  const owner: SubOwner = {
+    cid: 0,
+    kind: "internal",
+    echo: true,
+    removeSub: () => {},
+    deliver: (_sub, msg, origin) => {
+      if (closed || busy || origin === undefined || mappedAlready(origin)) return;
+      const target = map(msg.subject);
+      let reply: Uint8Array | null = null;
+      if (msg.reply !== null && msg.reply.length > 0) reply = respondVia(dec.decode(msg.reply));
+      busy = true;
+      try {
+        exporter.deliverImported({ ...msg, subject: target, subjectBytes: enc.encode(target), reply }, origin, importer, exp);
+      } finally {
+        busy = false;
+      }
+    },
+  };
+
+  /** A fresh reply subject in A whose responses go to `requesterReply` in B. */
+  function respondVia(requesterReply: string): Uint8Array {
+    const mapped = `_R_.${randomToken()}`;
+    const replyBytes = enc.encode(requesterReply);
+    const drop = () => {
+      if (!pending.delete(entry)) return;
+      clearTimeout(entry.timer);
+      exporter.removeSubscription(entry.sub);
+    };
+    const responder: SubOwner = {
+      cid: 0,
+      kind: "internal",
+      echo: true,
+      removeSub: () => drop(),
+      deliver: (_s, msg) => {
+        // The response crosses back into B, to the requester's reply subject.
+        importer.deliverResponse({ ...msg, subject: requesterReply, subjectBytes: replyBytes }, exporter);
+        if (responseType === "singleton") drop();
+        else {
+          clearTimeout(entry.timer);
+          entry.timer = setTimeout(drop, threshold);
+        }
+      },
+    };
+    // Not local: the responder may sit on another server of the cluster, which must route the response here.
+    const entry: PendingResponse = {
+      sub: { subject: mapped, sid: mapped, sidBytes: enc.encode(mapped), owner: responder, max: 0, delivered: 0, filtered: false },
+      timer: setTimeout(drop, threshold),
+    };
+    pending.add(entry);
+    exporter.addSubscription(entry.sub);
+    return enc.encode(mapped);
+  }
+
+  const sub = importSub(owner, local, true);
+  importer.addSubscription(sub);
+  return {
+    kind: "service",
+    importer,
+    exporter,
+    close: () => {
+      closed = true;
+      importer.removeSubscription(sub);
+      for (const e of [...pending]) {
+        clearTimeout(e.timer);
+        exporter.removeSubscription(e.sub);
+      }
+      pending.clear();
+    },
+  };
+}
+
+function randomToken(): string {
+  const b = new Uint8Array(12);
+  crypto.getRandomValues(b);
+  let s = "";
+  for (const x of b) s += "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"[x % 62];
+  return s;
+}
+
+/** The configured exports and imports of every account, as the runtime reads them. */
+export interface AccountRules {
+  exports?: readonly ExportRule[];
+  imports?: readonly ImportRule[];
+}
+
+/**
+ * Set every account's exports, then link every import (importer, exporter and export checked: an import the
+ * exporter does not allow is refused with an error naming it). Returns the links, to close at shutdown.
+ */
+export function linkAccounts(lookup: (name: string) => Account | undefined, rules: ReadonlyMap<string, AccountRules>): ImportLink[] {
+  for (const [name, r] of rules) {
+    const a = lookup(name);
+    if (a === undefined) throw new Error(`invariant: account "${name}" not created`);
+    a.setExports(r.exports ?? []);
+  }
+  const links: ImportLink[] = [];
+  for (const [name, r] of rules) {
+    const importer = lookup(name) as Account;
+    for (const imp of r.imports ?? []) {
+      const kind = imp.stream !== undefined ? "stream" : "service";
+      const src = imp.stream ?? imp.service;
+      if (src === undefined) continue;
+      const exporter = lookup(src.account);
+      if (exporter === undefined) throw new Error(`accounts.${name}.imports: account "${src.account}" does not exist`);
+      const exp = exportFor(exporter.exports, kind, src.subject, name);
+      if (exp === undefined) {
+        throw new Error(`accounts.${name}.imports: account "${src.account}" does not export ${kind} "${src.subject}" to "${name}"`);
+      }
+      links.push(kind === "stream" ? linkStreamImport(importer, exporter, exp, src.subject, imp) : linkServiceImport(importer, exporter, exp, src.subject, imp));
+    }
+  }
+  return links;
+}
