@@ -19,6 +19,7 @@ import type {
 } from "./types.ts";
 import type { View } from "./view.ts";
 import type { Counters } from "./rates.ts";
+import { goDuration } from "../monitor/format.ts";
 
 export type Json = Record<string, unknown>;
 
@@ -261,7 +262,8 @@ function clusterInfo(v: unknown): ClusterInfo | undefined {
   const replicas: ReplicaInfo[] = arr(c.replicas).map(obj).map((r) => ({
     name: str(r.name),
     current: typeof r.current === "boolean" ? r.current : undefined,
-    active: r.active === undefined ? undefined : str(r.active),
+    // nats-server prints a peer's last activity as a Go duration in nanoseconds.
+    active: r.active === undefined ? undefined : typeof r.active === "number" ? goDuration(r.active / 1e6) : str(r.active),
     lag: r.lag === undefined ? undefined : num(r.lag),
     offline: r.offline === true ? true : undefined,
     peer: r.peer === undefined ? undefined : str(r.peer),

@@ -96,6 +96,7 @@ describe("jetstream shapes", () => {
     assert.equal(js.meta?.leader, "a");
     assert.equal(js.meta?.cluster_size, 3);
     assert.deepEqual(js.meta?.replicas?.map((r) => [r.name, r.current, r.offline]), [["b", true, undefined], ["c", false, true]]);
+    assert.equal(js.meta?.replicas?.[0].active, "1µs", "nanoseconds, as nats-server prints a duration");
     const rows = streamRows({
       account_details: [{
         name: "APP",

@@ -3,7 +3,7 @@
  * (reopened with new parameters when the viewer changes tab, account, search, sort or page), the panels it
  * renders, keyboard-operable tabs, and the colour theme switch. Bundled into ../client_bundle.ts.
  */
-import type { ConnRow, Hello, RatePoint, StreamRow, SubRow, Tick } from "../types.ts";
+import type { ConnRow, Hello, RatePoint, ReplicaInfo, StreamRow, SubRow, Tick } from "../types.ts";
 import { browserPanel } from "./browser.ts";
 import { lineChart } from "./charts.ts";
 import { byId, bytes, compact, fill, h, int } from "./dom.ts";
@@ -140,12 +140,17 @@ const subTable = dataTable<SubRow>({
   ],
 });
 
+/** A replica or meta group peer: name, current or lagging (by how much), and when it was last seen. */
+function peerText(p: ReplicaInfo): string {
+  const state = p.offline ? "offline" : p.current === false ? `lag ${p.lag ?? "?"}` : "current";
+  return `${p.name} ${state}${p.active ? `, seen ${p.active} ago` : ""}`;
+}
+
 function replicas(r: StreamRow): Node {
   const c = r.cluster;
   if (c?.replicas === undefined || c.replicas.length === 0) return document.createTextNode("");
   return h("span", {}, ...c.replicas.map((p) =>
-    h("span", { class: `pill ${p.current === false || p.offline ? "behind" : "current"}`, title: `active ${p.active ?? "?"}, lag ${p.lag ?? 0}` },
-      `${p.name}${p.offline ? " offline" : p.current === false ? ` lag ${p.lag ?? "?"}` : ""}`)
+    h("span", { class: `pill ${p.current === false || p.offline ? "behind" : "current"}` }, peerText(p)), " "
   ));
 }
 
@@ -207,9 +212,8 @@ function renderJetStream(t: Tick): void {
         h("h3", { id: "js-meta-h" }, `Meta group${meta.name ? ` of cluster ${meta.name}` : ""}`),
         h("p", {}, "Leader: ", h("strong", { id: "js-meta-leader" }, meta.leader || "none"),
           meta.cluster_size !== undefined ? ` · ${meta.cluster_size} servers` : ""),
-        h("ul", { class: "keys" }, ...(meta.replicas ?? []).map((p) =>
-          h("li", { class: `pill ${p.current === false || p.offline ? "behind" : "current"}` },
-            `${p.name}${p.offline ? " offline" : p.current === false ? ` lag ${p.lag ?? "?"}` : " current"}${p.active ? `, seen ${p.active} ago` : ""}`)))));
+        h("ul", { class: "keys", "aria-label": "Meta group members" }, ...(meta.replicas ?? []).map((p) =>
+          h("li", { class: `pill ${p.current === false || p.offline ? "behind" : "current"}` }, peerText(p))))));
   }
   streamTable.update(t.streams, t.accounts);
 }
