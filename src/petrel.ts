@@ -132,8 +132,9 @@ export class Petrel {
   }
 
   async #doStop(): Promise<void> {
-    for (const h of [...this.#handles].reverse()) await h.stop?.().catch(() => {});
+    // The system services first: their SHUTDOWN event still reaches other servers over the routes.
     this.#system?.stop();
+    for (const h of [...this.#handles].reverse()) await h.stop?.().catch(() => {});
     await this.server.shutdown();
     if (this.#http !== undefined) await this.#http.close().catch(() => {});
   }

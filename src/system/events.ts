@@ -18,6 +18,7 @@ export const subjects = {
   /** The older subject nats-server still publishes alongside. */
   accountConnsOld: (acc: string) => `$SYS.SERVER.ACCOUNT.${acc}.CONNS`,
   statsz: (serverId: string) => `$SYS.SERVER.${serverId}.STATSZ`,
+  shutdown: (serverId: string) => `$SYS.SERVER.${serverId}.SHUTDOWN`,
 };
 
 type Json = Record<string, unknown>;
@@ -66,8 +67,8 @@ export function accountConnsEvent(id: string, now: Date, server: ServerInfo, sta
   return { type: ACCOUNT_CONNS_EVENT_TYPE, id, timestamp: now.toISOString(), server, ...stat };
 }
 
-/** The `statsz` block (ServerStats), built from the /varz and /routez views. */
-export function serverStats(varz: Json, routez: Json | undefined, activeAccounts: number): Json {
+/** The `statsz` block (ServerStats), built from the /varz, /routez and /gatewayz views. */
+export function serverStats(varz: Json, routez: Json | undefined, gatewayz: Json | undefined, activeAccounts: number): Json {
   const n = (k: string): number => (typeof varz[k] === "number" ? varz[k] as number : 0);
   const out: Json = {
     start: varz.start,
@@ -92,6 +93,29 @@ export function serverStats(varz: Json, routez: Json | undefined, activeAccounts
       pending: r.pending_size ?? 0,
     }));
   }
+  const gateways = gatewayStats(gatewayz);
+  if (gateways.length > 0) out.gateways = gateways;
   out.active_servers = 1 + routes.length;
   return out;
+}
+
+/** Per remote gateway: the outbound link's sent counters, and the received counters of its inbound links. */
+function gatewayStats(gatewayz: Json | undefined): Json[] {
+  const outbound = (gatewayz?.outbound_gateways ?? {}) as Record<string, { connection?: Json }>;
+  const inbound = (gatewayz?.inbound_gateways ?? {}) as Record<string, Array<{ connection?: Json }>>;
+  const num = (v: unknown): number => (typeof v === "number" ? v : 0);
+  return Object.entries(outbound).map(([name, o]) => {
+    const ins = inbound[name] ?? [];
+    const c = o.connection ?? {};
+    return {
+      gwid: c.cid,
+      name,
+      sent: { msgs: num(c.out_msgs), bytes: num(c.out_bytes) },
+      received: {
+        msgs: ins.reduce((n, i) => n + num(i.connection?.in_msgs), 0),
+        bytes: ins.reduce((n, i) => n + num(i.connection?.in_bytes), 0),
+      },
+      inbound_connections: ins.length,
+    };
+  });
 }

@@ -83,10 +83,14 @@ export class SystemServices {
     this.#scheduleStatsz();
   }
 
+  /** Says goodbye on `$SYS.SERVER.<id>.SHUTDOWN` (other servers forget this one), then stops. */
   stop(): void {
+    if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#server.connectionListeners.delete(this.#listener);
+    const info = this.#stamp.next();
+    this.#publish(subjects.shutdown(this.#server.serverId), info);
     this.#client.close();
   }
 
@@ -184,8 +188,10 @@ export class SystemServices {
     const run = this.#endpoints.run;
     const varz = run.varz(new URLSearchParams());
     const routez = run.routez(new URLSearchParams());
+    const gatewayz = run.gatewayz(new URLSearchParams());
     const active = new Set(clientsOf(this.#server).map(accountOfClient)).size;
-    return serverStats(varz.ok ? varz.data as Json : {}, routez.ok ? routez.data as Json : undefined, active);
+    const data = (r: EndpointResult): Json | undefined => (r.ok ? r.data as Json : undefined);
+    return serverStats(data(varz) ?? {}, data(routez), data(gatewayz), active);
   }
 
   #scheduleStatsz(): void {
@@ -225,7 +231,7 @@ export class SystemServices {
     this.#publish(subjects.accountConns(account), accountConnsEvent(id, now, this.#stamp.next(), stat));
   }
 
-  #publish(subject: string, body: Json): void {
+  #publish(subject: string, body: object): void {
     this.#client.publish(subject, enc.encode(JSON.stringify(body)));
   }
 }
