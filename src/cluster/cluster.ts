@@ -278,6 +278,10 @@ export class Cluster implements RouteHost {
     };
     const auth = this.options.authorization;
     if (auth !== undefined && (auth.user !== undefined || auth.token !== undefined)) info.auth_required = true;
+    if (this.options.tls !== undefined) {
+      info.tls_required = true;
+      if (this.options.tls.verify) info.tls_verify = true;
+    }
     if (this.#dynamic) info.cluster_dynamic = true;
     if (!this.options.no_advertise) {
       info.connect_urls = [this.ownClientUrl()];
@@ -304,7 +308,7 @@ export class Cluster implements RouteHost {
       c.user = creds.user;
       c.pass = creds.password;
     }
-    Object.assign(c, { tls_required: false, headers: true, name: this.server.serverId, cluster: this.#name });
+    Object.assign(c, { tls_required: this.options.tls !== undefined, headers: true, name: this.server.serverId, cluster: this.#name });
     if (this.#dynamic) c.dynamic = true;
     c.lnoc = true;
     return JSON.stringify(c);

@@ -1,6 +1,7 @@
 /** Plugs the cluster into a Petrel: route listener, monitoring sections, ports file entry. */
 import type { PetrelExtension } from "../petrel.ts";
 import { Cluster } from "./cluster.ts";
+import { linkTransport } from "../tls/links.ts";
 import { routez, varzCluster } from "./monitor.ts";
 
 export function clusterExtension(): PetrelExtension {
@@ -9,7 +10,9 @@ export function clusterExtension(): PetrelExtension {
     async start(server, { logger, services }) {
       const options = server.options.cluster;
       if (options === undefined) return;
-      const cluster = new Cluster(server, options, { transport: services.transport, logger });
+      // cluster { tls {} }: every route does TLS first, both ways
+      const transport = linkTransport(server, services.transport, "cluster.tls", options.tls, "route", logger);
+      const cluster = new Cluster(server, options, { transport, logger });
       await cluster.start();
       server.monitorSections.set("routez", (q) => routez(cluster, q));
       server.monitorSections.set("varz.cluster", () => varzCluster(cluster));

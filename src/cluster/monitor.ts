@@ -59,6 +59,11 @@ export function varzCluster(c: Cluster): Record<string, unknown> {
   };
   const urls = c.configuredUrls;
   if (urls.length > 0) out.urls = urls;
-  out.tls_timeout = 2;
+  const tls = c.options.tls;
+  out.tls_timeout = (tls?.timeout ?? 2000) / 1000;
+  if (tls !== undefined) {
+    out.tls_required = true;
+    if (tls.verify) out.tls_verify = true;
+  }
   return out;
 }

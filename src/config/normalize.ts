@@ -18,7 +18,7 @@ import {
 import { parseListen, toBytes, toDurationMs } from "./units.ts";
 import { normalizeUser, permissions, permissionsProblem } from "./users.ts";
 import { normalizeAccounts } from "./accounts.ts";
-import { DEFAULT_TLS_TIMEOUT_MS, type TlsConfig, tlsConfigFromRaw } from "../tls/config.ts";
+import { DEFAULT_TLS_TIMEOUT_MS, type RawTlsBlock, type TlsConfig, tlsConfigFromRaw } from "../tls/config.ts";
 import type { ConfigError, ConfPath, Result, SourceLoc } from "./types.ts";
 
 type Scalars = Omit<ServerOptions, "authorization" | "cluster" | "jetstream" | "gateway" | "websocket" | "leafnodes" | "tls">;
@@ -82,6 +82,14 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
   const err = (path: ConfPath, message: string) => {
     const loc = ctx.locate(path);
     errors.push({ file: loc.file, line: loc.line, key: path.join("."), message });
+  };
+
+  const tlsBlock = (t: RawTlsBlock | undefined, path: ConfPath): TlsConfig | undefined => {
+    if (t === undefined) return undefined;
+    const r = tlsConfigFromRaw(t, path.join("."));
+    if (r.ok) return r.value;
+    err(path, r.error);
+    return undefined;
   };
 
   const listen = raw.listen !== undefined ? parseListen(raw.listen) : undefined;
@@ -179,6 +187,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       routes: list(c.routes),
       authorization: c.authorization ? routeAuthorization(c.authorization) as RouteAuthorization : undefined,
       connect_retries: c.connect_retries,
+      tls: tlsBlock(c.tls, ["cluster", "tls"]),
     });
   }
 
@@ -201,6 +210,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       gateways,
       authorization: g.authorization ? routeAuthorization(g.authorization) as RouteAuthorization : undefined,
       reject_unknown_cluster: bool(g.reject_unknown_cluster ?? g.reject_unknown),
+      tls: tlsBlock(g.tls, ["gateway", "tls"]),
     });
   }
 
@@ -342,6 +352,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       routes: c.routes ?? [],
       authorization: routeAuth(c.authorization),
       connect_retries: c.connect_retries ?? 0,
+      tls: c.tls,
     });
   }
   if (l.jetstream) {
@@ -366,6 +377,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       gateways: g.gateways ?? [],
       authorization: routeAuth(g.authorization),
       reject_unknown_cluster: g.reject_unknown_cluster ?? false,
+      tls: g.tls,
     });
   }
   if (l.websocket) {

@@ -25,8 +25,6 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   { path: "https", what: "HTTPS monitoring", owner: "tls" },
   { path: "https_port", what: "HTTPS monitoring", owner: "tls" },
   { path: "ocsp", what: "OCSP stapling", owner: "tls" },
-  { path: "cluster.tls", what: "TLS for routes", owner: "tls" },
-  { path: "gateway.tls", what: "TLS for gateways", owner: "tls" },
   { path: "gateway.gateways[].tls", what: "TLS for gateways", owner: "tls" },
   { path: "websocket.tls", what: "TLS for WebSocket", owner: "tls" },
   { path: "leafnodes.tls", what: "TLS for leafnodes", owner: "tls" },

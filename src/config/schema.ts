@@ -179,7 +179,7 @@ export const clusterSchema = block(
     routes: opt(confStringList),
     authorization: opt(routeAuthorizationSchema),
     connect_retries: opt(confCount),
-    tls: unsupported,
+    tls: opt(tlsBlockSchema),
     permissions: unsupported,
     pool_size: unsupported,
     compression: unsupported,
@@ -204,7 +204,7 @@ export const gatewaySchema = block(
     connect_retries: opt(confCount),
     reject_unknown_cluster: opt(confBool),
     reject_unknown: opt(confBool),
-    tls: unsupported,
+    tls: opt(tlsBlockSchema),
   },
   "gateway { name, listen, gateways }",
 );

@@ -34,6 +34,8 @@ export interface ClusterOptions {
   no_advertise: boolean;
   routes: string[];
   authorization?: RouteAuthorization;
+  /** TLS on every route, both ways (the handshake comes first, as nats-server). */
+  tls?: TlsConfig;
   connect_retries: number;
 }
 
@@ -60,6 +62,8 @@ export interface GatewayOptions {
   advertise?: string;
   gateways: { name: string; urls: string[] }[];
   authorization?: RouteAuthorization;
+  /** TLS on every gateway connection, both ways. */
+  tls?: TlsConfig;
   reject_unknown_cluster: boolean;
 }
 

@@ -1,6 +1,7 @@
 /** Plugs gateways into a Petrel: gateway listener and connections, monitoring sections, ports file entry. */
 import type { PetrelExtension } from "../petrel.ts";
 import { Gateway } from "./gateway.ts";
+import { linkTransport } from "../tls/links.ts";
 import { gatewayz, varzGateway } from "./monitor.ts";
 
 export function gatewayExtension(): PetrelExtension {
@@ -9,7 +10,9 @@ export function gatewayExtension(): PetrelExtension {
     async start(server, { logger, services }) {
       const options = server.options.gateway;
       if (options === undefined || options.name === "") return;
-      const gateway = new Gateway(server, options, { transport: services.transport, logger });
+      // gateway { tls {} }: every gateway connection does TLS first, both ways
+      const transport = linkTransport(server, services.transport, "gateway.tls", options.tls, "gateway", logger);
+      const gateway = new Gateway(server, options, { transport, logger });
       await gateway.start();
       server.monitorSections.set("gatewayz", (q) => gatewayz(gateway, q));
       server.monitorSections.set("varz.gateway", () => varzGateway(gateway));

@@ -273,6 +273,10 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     };
     const auth = this.options.authorization;
     if (auth !== undefined && (auth.user !== undefined || auth.token !== undefined)) info.auth_required = true;
+    if (this.options.tls !== undefined) {
+      info.tls_required = true;
+      if (this.options.tls.verify) info.tls_verify = true;
+    }
     return info;
   }
 
@@ -289,7 +293,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
       c.user = creds.user;
       c.pass = creds.password;
     }
-    Object.assign(c, { tls_required: false, headers: true, name: this.server.serverId, cluster: "", gateway: this.name });
+    Object.assign(c, { tls_required: this.options.tls !== undefined, headers: true, name: this.server.serverId, cluster: "", gateway: this.name });
     return JSON.stringify(c);
   }
 

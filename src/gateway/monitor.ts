@@ -58,8 +58,12 @@ export function varzGateway(g: Gateway): Record<string, unknown> {
     host: g.host,
     port: g.port,
     auth_timeout: (g.options.authorization?.timeout ?? 2000) / 1000,
-    tls_timeout: 2,
+    tls_timeout: (g.options.tls?.timeout ?? 2000) / 1000,
   };
+  if (g.options.tls !== undefined) {
+    out.tls_required = true;
+    if (g.options.tls.verify) out.tls_verify = true;
+  }
   const gateways = [...g.remotes.values()].map((r) => ({ name: r.name, urls: [...r.urls.keys()] }));
   if (gateways.length > 0) out.gateways = gateways;
   if (g.options.reject_unknown_cluster) out.reject_unknown = true;

@@ -1,0 +1,185 @@
+// TLS between servers: routes (a 3-node Petrel cluster, and mixed clusters with nats-server 2.9 both ways) and
+// gateways (Petrel and nats-server clusters joined over TLS). Routes and gateways do the handshake first, as
+// nats-server does; a peer with a certificate from another CA, or speaking in the clear, never joins.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectRaw } from "../helpers/raw.ts";
+import { monitorJson, type RunningServer, type ServerKind, startServer, waitFor } from "../helpers/servers.ts";
+import { closeAll, collect, connectTo, te, td } from "../helpers/nats.ts";
+import { testCerts } from "../helpers/certs.ts";
+
+const certs = testCerts();
+const q = (p: string) => JSON.stringify(p);
+
+interface Routez {
+  server_id: string;
+  num_routes: number;
+  routes: { remote_id: string; subscriptions_list?: string[] }[];
+}
+
+function tlsBlock(opts: { cert?: string; key?: string; ca?: string; verify?: boolean } = {}): string {
+  return `  tls {\n    cert_file: ${q(opts.cert ?? certs.serverCert)}\n    key_file: ${q(opts.key ?? certs.serverKey)}\n    ca_file: ${q(opts.ca ?? certs.caFile)}\n    verify: ${opts.verify ?? true}\n    timeout: 2\n  }\n`;
+}
+
+function clusterConf(name: string, routes: number[], tls = tlsBlock()): string {
+  const r = routes.length === 0 ? "" : `  routes: [${routes.map((p) => `"nats-route://127.0.0.1:${p}"`).join(", ")}]\n`;
+  return `cluster {\n  name: ${name}\n  listen: "127.0.0.1:-1"\n${tls}${r}}\n`;
+}
+
+async function idOf(s: RunningServer): Promise<string> {
+  return (await monitorJson<{ server_id: string }>(s, "/varz")).server_id;
+}
+
+async function waitForMesh(nodes: RunningServer[], timeoutMs = 10_000): Promise<void> {
+  const ids = await Promise.all(nodes.map(idOf));
+  await waitFor(`a full mesh of ${nodes.length}`, async () => {
+    for (let i = 0; i < nodes.length; i++) {
+      const r = await monitorJson<Routez>(nodes[i], "/routez");
+      const remote = r.routes.map((x) => x.remote_id).sort();
+      const want = ids.filter((_, j) => j !== i).sort();
+      if (r.num_routes !== nodes.length - 1 || JSON.stringify(remote) !== JSON.stringify(want)) return false;
+    }
+    return true;
+  }, timeoutMs, 50);
+}
+
+async function waitForInterest(node: RunningServer, subject: string): Promise<void> {
+  await waitFor(`remote interest on ${subject}`, async () => {
+    const r = await monitorJson<Routez>(node, "/routez?subs=1");
+    return r.routes.some((route) => (route.subscriptions_list ?? []).includes(subject));
+  }, 5000, 25);
+}
+
+/** A subscriber on one node receives what a publisher on another sends. */
+async function crosses(from: RunningServer, to: RunningServer, subject: string): Promise<void> {
+  const sub = await connectTo(to);
+  const pub = await connectTo(from);
+  try {
+    const got = collect(sub, subject);
+    await sub.flush();
+    await waitForInterest(from, subject);
+    for (let i = 0; i < 10; i++) pub.publish(subject, te.encode(String(i)));
+    await pub.flush();
+    await got.until(10);
+    assert.deepEqual(got.msgs.map((m) => td.decode(m.data)), Array.from({ length: 10 }, (_, i) => String(i)));
+  } finally {
+    await closeAll([sub, pub]);
+  }
+}
+
+async function stopAll(servers: (RunningServer | undefined)[]): Promise<void> {
+  await Promise.all(servers.map((s) => s?.stop()));
+}
+
+describe("routes over TLS", () => {
+  it("3 Petrel nodes with verified certificates form a mesh and pass messages", { timeout: 60_000 }, async () => {
+    const servers: RunningServer[] = [];
+    try {
+      const a = await startServer("petrel", { conf: clusterConf("tlsc", []), monitor: true });
+      servers.push(a);
+      const b = await startServer("petrel", { conf: clusterConf("tlsc", [a.clusterPort ?? 0]), monitor: true });
+      const c = await startServer("petrel", { conf: clusterConf("tlsc", [a.clusterPort ?? 0]), monitor: true });
+      servers.push(b, c);
+      await waitForMesh([a, b, c]);
+      const varz = await monitorJson<{ cluster: Record<string, unknown> }>(a, "/varz");
+      assert.equal(varz.cluster.tls_required, true);
+      assert.equal(varz.cluster.tls_verify, true);
+      await crosses(b, c, "mesh.bc");
+      await crosses(c, a, "mesh.ca");
+    } finally {
+      await stopAll(servers);
+    }
+  });
+
+  for (const [seedKind, memberKind] of [["nats-server", "petrel"], ["petrel", "nats-server"]] as [ServerKind, ServerKind][]) {
+    it(`mixed: ${memberKind} joins a ${seedKind} seed over TLS`, { timeout: 60_000 }, async () => {
+      const servers: RunningServer[] = [];
+      try {
+        const seed = await startServer(seedKind, { conf: clusterConf("mixed", []), monitor: true });
+        servers.push(seed);
+        const member = await startServer(memberKind, { conf: clusterConf("mixed", [seed.clusterPort ?? 0]), monitor: true });
+        servers.push(member);
+        await waitForMesh([seed, member]);
+        await crosses(seed, member, "mixed.a");
+        await crosses(member, seed, "mixed.b");
+      } finally {
+        await stopAll(servers);
+      }
+    });
+  }
+
+  it("a member whose certificate another CA signed never joins; a plaintext peer is dropped", { timeout: 60_000 }, async () => {
+    const servers: RunningServer[] = [];
+    try {
+      const seed = await startServer("petrel", { conf: clusterConf("tlsc", []), monitor: true });
+      servers.push(seed);
+      const bad = tlsBlock({ cert: certs.otherClientCert, key: certs.otherClientKey, verify: true });
+      const intruder = await startServer("nats-server", { conf: clusterConf("tlsc", [seed.clusterPort ?? 0], bad), monitor: true });
+      servers.push(intruder);
+      // a good member joins after the intruder tried: the seed is unaffected
+      const good = await startServer("petrel", { conf: clusterConf("tlsc", [seed.clusterPort ?? 0]), monitor: true });
+      servers.push(good);
+      await waitForMesh([seed, good]);
+      await waitFor("the intruder's refusal in the seed's log", () => /TLS route handshake error/.test(seed.logs()), 5000);
+      const r = await monitorJson<Routez>(seed, "/routez");
+      assert.equal(r.num_routes, 1);
+      const raw = await connectRaw(seed.clusterPort ?? 0);
+      await raw.send('CONNECT {"verbose":false}\r\nPING\r\n');
+      await raw.expectClosed(4000);
+      assert.ok(!raw.text().includes("INFO"), "nothing is sent in the clear");
+    } finally {
+      await stopAll(servers);
+    }
+  });
+});
+
+function gatewayConf(name: string, remotes: { name: string; port: number }[]): string {
+  const gws = remotes.map((r) => `    { name: ${r.name}, url: "nats://127.0.0.1:${r.port}" }`).join("\n");
+  return `gateway {\n  name: ${name}\n  listen: "127.0.0.1:-1"\n${tlsBlock()}  gateways: [\n${gws}\n  ]\n}\n`;
+}
+
+async function gatewayPort(s: RunningServer): Promise<number> {
+  const v = await monitorJson<{ gateway: { port: number } }>(s, "/varz");
+  return v.gateway.port;
+}
+
+describe("gateways over TLS", () => {
+  for (const [aKind, bKind] of [["petrel", "petrel"], ["nats-server", "petrel"], ["petrel", "nats-server"]] as [ServerKind, ServerKind][]) {
+    it(`${aKind} cluster A and ${bKind} cluster B exchange messages`, { timeout: 60_000 }, async () => {
+      const servers: RunningServer[] = [];
+      const conns: NatsConnection[] = [];
+      try {
+        const a = await startServer(aKind, { conf: gatewayConf("A", []), monitor: true });
+        servers.push(a);
+        const b = await startServer(bKind, { conf: gatewayConf("B", [{ name: "A", port: await gatewayPort(a) }]), monitor: true });
+        servers.push(b);
+        await waitFor("gateways connected both ways", async () => {
+          for (const s of [a, b]) {
+            const g = await monitorJson<{ outbound_gateways: Record<string, unknown>; inbound_gateways: Record<string, unknown> }>(s, "/gatewayz");
+            if (Object.keys(g.outbound_gateways ?? {}).length !== 1 || Object.keys(g.inbound_gateways ?? {}).length !== 1) return false;
+          }
+          return true;
+        }, 15_000, 100);
+        const sub = await connectTo(b);
+        const pub = await connectTo(a);
+        conns.push(sub, pub);
+        const got = collect(sub, "gw.tls");
+        await sub.flush();
+        // gateways learn interest on demand: publish until the first message arrives, then count a batch
+        await waitFor("a message across the gateway", async () => {
+          pub.publish("gw.tls", te.encode("probe"));
+          await pub.flush();
+          return got.msgs.length > 0;
+        }, 10_000, 100);
+        const before = got.msgs.length;
+        for (let i = 0; i < 5; i++) pub.publish("gw.tls", te.encode(`m${i}`));
+        await pub.flush();
+        await got.until(before + 5);
+      } finally {
+        await closeAll(conns);
+        await stopAll(servers);
+      }
+    });
+  }
+});
