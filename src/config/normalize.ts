@@ -264,7 +264,12 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
         err([key, "remotes", i], `${key}.remotes[${i}]: "url" or "urls" is required`);
         return;
       }
-      remotes.push(defined({ urls, account: str(r.account ?? r.local), credentials: str(r.credentials ?? r.creds) }));
+      remotes.push(defined({
+        urls,
+        account: str(r.account ?? r.local),
+        credentials: str(r.credentials ?? r.creds),
+        tls: tlsBlock(r.tls, [key, "remotes", i, "tls"]),
+      }));
     });
     layer.leafnodes = defined({
       host: str(leaf.host ?? leaf.net) ?? l?.host,
@@ -272,6 +277,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       advertise: str(leaf.advertise),
       no_advertise: bool(leaf.no_advertise),
       remotes,
+      tls: tlsBlock(leaf.tls, [key, "tls"]),
     });
   }
 
@@ -401,6 +407,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       advertise: f.advertise,
       no_advertise: f.no_advertise ?? false,
       remotes: f.remotes ?? [],
+      tls: f.tls,
     });
   }
   if (l.tls) {

@@ -27,8 +27,6 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   { path: "ocsp", what: "OCSP stapling", owner: "tls" },
   { path: "gateway.gateways[].tls", what: "TLS for gateways", owner: "tls" },
   { path: "websocket.tls", what: "TLS for WebSocket", owner: "tls" },
-  { path: "leafnodes.tls", what: "TLS for leafnodes", owner: "tls" },
-  { path: "leafnodes.remotes[].tls", what: "TLS for leafnode remotes", owner: "tls" },
   // --- operator / JWT (tls) ---
   { path: "operator", what: "operator (JWT) mode", owner: "tls" },
   { path: "operators", what: "operator (JWT) mode", owner: "tls" },

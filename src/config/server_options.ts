@@ -86,7 +86,9 @@ export interface LeafNodeOptions {
   port: number;
   advertise?: string;
   no_advertise: boolean;
-  remotes: { urls: string[]; account?: string; credentials?: string }[];
+  remotes: { urls: string[]; account?: string; credentials?: string; tls?: TlsConfig }[];
+  /** TLS on the hub listener: plain INFO with tls_required, then the leaf upgrades. */
+  tls?: TlsConfig;
 }
 
 export interface ServerOptions {

@@ -209,6 +209,8 @@ export class LeafConn implements ConnHandler, SubOwner {
     }
     this.remoteId = info.server_id;
     this.remoteName = info.server_name ?? info.server_id;
+    // TLS before CONNECT (the CONNECT waits inside the TLS session until the handshake is done)
+    if (this.host.startLeafTls?.(this, info.tls_required === true) === false) return;
     this.out.text(`CONNECT ${this.host.connectJson()}\r\n`);
     this.#activate(info);
   }

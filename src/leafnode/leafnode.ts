@@ -9,7 +9,9 @@ import type { Logger } from "../log/logger.ts";
 import { PETREL_VERSION, type Server, VERSION } from "../server/server.ts";
 import type { Subscription } from "../server/types.ts";
 import type { Account } from "../accounts/account.ts";
-import type { Duplex, Listener, Transport } from "../transport/types.ts";
+import type { Duplex, Listener, TlsSettings, Transport } from "../transport/types.ts";
+import type { TlsConfig } from "../tls/config.ts";
+import { upgradeToTls } from "../tls/upgrade.ts";
 import { joinHostPort, reachableHost } from "../cluster/urls.ts";
 import { LeafConn } from "./conn.ts";
 import { LDS_PREFIX } from "./protocol.ts";
@@ -26,6 +28,8 @@ export interface LeafUrl {
   port: number;
   user?: string;
   password?: string;
+  /** tls:// : the leaf does TLS even when the hub's INFO does not ask for it. */
+  tls?: boolean;
 }
 
 /** nats://, nats-leaf:// or tls:// URLs, or bare host:port; the port defaults to 7422. */
@@ -45,11 +49,16 @@ export function parseLeafUrl(text: string): LeafUrl | undefined {
   const out: LeafUrl = { host, port };
   if (u.username !== "") out.user = decodeURIComponent(u.username);
   if (u.password !== "") out.password = decodeURIComponent(u.password);
+  if (/^tls:\/\//i.test(raw)) out.tls = true;
   return out;
 }
 
 interface Remote {
   urls: LeafUrl[];
+  /** The remote's `tls {}` block (its settings per host are made at dial time). */
+  tlsConfig?: TlsConfig;
+  /** Where the remote sits in the configuration, for messages ("leafnodes.remotes[0].tls"). */
+  what: string;
   next: number;
   conn?: LeafConn;
   timer?: ReturnType<typeof setTimeout>;
@@ -73,6 +82,9 @@ export class LeafNodes implements LeafHost {
   readonly #dials = new Set<Promise<unknown>>();
   #nextLid = 1;
   #stopped = false;
+  /** The hub listener's TLS (leafnodes { tls {} }): plain INFO, then the leaf upgrades. */
+  #listenerTls: TlsSettings | undefined;
+  readonly #clientTls = new Map<string, TlsSettings>();
   readonly #onSub = (sub: Subscription, added: boolean, account: Account) => {
     if (account === this.server.accounts.global) this.#interestChanged(sub, added);
   };
@@ -84,14 +96,14 @@ export class LeafNodes implements LeafHost {
     this.#transport = deps.transport;
     // One per server (not per manager), so that every link of this server recognises it.
     this.ldsSubject = `${LDS_PREFIX}${server.serverId}`;
-    for (const r of options.remotes) {
+    for (const [i, r] of options.remotes.entries()) {
       const urls: LeafUrl[] = [];
       for (const text of r.urls) {
         const u = parseLeafUrl(text);
         if (u === undefined) this.logger.error(`Error parsing leafnode remote URL ${JSON.stringify(text)}, ignoring it`);
         else urls.push(u);
       }
-      if (urls.length > 0) this.#remotes.push({ urls, next: 0 });
+      if (urls.length > 0) this.#remotes.push({ urls, next: 0, tlsConfig: r.tls, what: `leafnodes.remotes[${i}].tls` });
     }
   }
 
@@ -112,6 +124,11 @@ export class LeafNodes implements LeafHost {
 
   async start(): Promise<void> {
     const o = this.options;
+    // Read and check every certificate before listening or dialing: a bad file stops start-up.
+    this.#listenerTls = this.server.prepareTls("leafnodes.tls", o.tls, "server");
+    for (const r of this.#remotes) {
+      for (const u of r.urls) if (r.tlsConfig !== undefined) this.#clientSettings(r, u.host);
+    }
     if (o.port !== 0) {
       const port = o.port < 0 ? 0 : o.port;
       this.#listener = await this.#transport.listen({ host: o.host, port }, (d) => this.#accept(d));
@@ -149,7 +166,61 @@ export class LeafNodes implements LeafHost {
     }
     this.logger.info(`${c.wire.label()} - Leafnode connection created`);
     c.begin();
+    const tls = this.#listenerTls;
+    if (tls !== undefined) {
+      this.logger.debug(`${c.wire.label()} - Starting TLS leafnode server handshake`);
+      c.wire.flush(); // the INFO goes out in the clear first
+      upgradeToTls(duplex, tls, this.options.tls?.timeout ?? 0, {
+        onSecure: () => {},
+        onFailure: (reason) => {
+          this.logger.error(`${c.wire.label()} - TLS leafnode handshake error: ${reason}`);
+          c.close("TLS Handshake Failure");
+        },
+      });
+    }
     return c;
+  }
+
+  #clientSettings(r: Remote, host: string): TlsSettings | undefined {
+    if (r.tlsConfig === undefined) return undefined;
+    const key = `${r.what}|${host}`;
+    let s = this.#clientTls.get(key);
+    if (s === undefined) {
+      s = this.server.prepareTls(r.what, r.tlsConfig, "client", host);
+      if (s === undefined) return undefined;
+      this.#clientTls.set(key, s);
+    }
+    return s;
+  }
+
+  /**
+   * The leaf side, on the hub's INFO: upgrade before CONNECT when the hub requires TLS, the remote has a
+   * `tls {}` block, or its URL is tls://. Without a block the runtime's default roots verify the hub. Returns
+   * false when the connection cannot go on (it is being closed).
+   */
+  startLeafTls(c: LeafConn, hubRequires: boolean): boolean {
+    const link = remoteOf.get(c);
+    if (link === undefined) return true;
+    const wanted = hubRequires || link.url.tls === true || link.remote.tlsConfig !== undefined;
+    if (!wanted) return true;
+    let settings: TlsSettings | undefined;
+    try {
+      settings = this.#clientSettings(link.remote, link.url.host) ??
+        { role: "client", verify: true, serverName: link.url.host };
+    } catch (e) {
+      this.logger.error(`${c.wire.label()} - ${e instanceof Error ? e.message : String(e)}`);
+      c.close("TLS Handshake Failure");
+      return false;
+    }
+    this.logger.debug(`${c.wire.label()} - Starting TLS leafnode client handshake`);
+    upgradeToTls(c.duplex, settings, link.remote.tlsConfig?.timeout ?? 2000, {
+      onSecure: () => {},
+      onFailure: (reason) => {
+        this.logger.error(`${c.wire.label()} - TLS leafnode handshake error: ${reason}`);
+        c.close("TLS Handshake Failure");
+      },
+    });
+    return true;
   }
 
   #schedule(r: Remote, delayMs: number): void {
@@ -199,11 +270,17 @@ export class LeafNodes implements LeafHost {
       host: o.host,
       port: this.port,
       headers: true,
+    };
+    if (this.#listenerTls !== undefined) {
+      info.tls_required = true;
+      if (this.options.tls?.verify === true) info.tls_verify = true;
+    }
+    Object.assign(info, {
       max_payload: this.server.options.max_payload,
       ip: c.duplex.info.localHost,
       client_id: c.cid,
       info_on_connect: true,
-    };
+    });
     const url = o.advertise ?? this.url;
     if (!o.no_advertise && url !== undefined) info.leafnode_urls = [url];
     const cluster = this.server.infoExtras.cluster;

@@ -14,6 +14,7 @@ const leafInfoSchema = z.looseObject({
   version: z.string().optional(),
   headers: z.boolean().optional(),
   auth_required: z.boolean().optional(),
+  tls_required: z.boolean().optional(),
   nonce: z.string().optional(),
   leafnode_urls: z.array(z.string()).optional(),
   cluster: z.string().optional(),

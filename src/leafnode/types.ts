@@ -24,4 +24,6 @@ export interface LeafHost {
   /** The interest to announce to `c` on connect: everything here but `c`'s own. */
   interestFor(c: LeafConn): LeafInterest[];
   leafClosed(c: LeafConn): void;
+  /** The leaf side, on the hub's INFO: upgrade to TLS when required; false when the connection is closing. */
+  startLeafTls?(c: LeafConn, hubRequires: boolean): boolean;
 }

@@ -68,9 +68,9 @@ describe("fail closed: not implemented keys refuse to start", () => {
   });
 
   it("names the line of a nested key in a multi-line file, any case, and through the ws/leaf aliases", () => {
-    const r = load("port: 1\ncluster {\n  name: c\n  TLS {\n    cert_file: x\n  }\n}\nws { no_tls: true, authorization { user: a } }\n");
+    const r = load("port: 1\ncluster {\n  name: c\n  PERMISSIONS {\n    import: x\n  }\n}\nws { no_tls: true, authorization { user: a } }\n");
     if (r.ok) assert.fail("accepted");
-    assert.deepEqual(r.error.errors.map((e) => [e.line, e.key]), [[4, "cluster.TLS"], [8, "ws.authorization"]]);
+    assert.deepEqual(r.error.errors.map((e) => [e.line, e.key]), [[4, "cluster.PERMISSIONS"], [8, "ws.authorization"]]);
   });
 
   it("refuses in YAML too", () => {
@@ -91,7 +91,7 @@ describe("fail closed: not implemented keys refuse to start", () => {
 
   it("matches only the listed paths: a key of the same name elsewhere is not refused by the list", () => {
     assert.equal(notImplementedAt(["operator"])?.path, "operator");
-    assert.equal(notImplementedAt(["leaf", "remotes", 3, "TLS"])?.path, "leafnodes.remotes[].tls");
+    assert.equal(notImplementedAt(["leaf", "remotes", 3, "DENY_IMPORTS"])?.path, "leafnodes.remotes[].deny_imports");
     assert.equal(notImplementedAt(["accounts", "Sales", "mappings"])?.path, "accounts.*.mappings");
     assert.equal(notImplementedAt(["cluster", "authorization"]), undefined);
     assert.equal(notImplementedAt(["authorization", "users", 0, "permissions"]), undefined);

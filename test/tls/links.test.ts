@@ -183,3 +183,79 @@ describe("gateways over TLS", () => {
     });
   }
 });
+
+function hubConf(verify: boolean): string {
+  return `leafnodes {\n  listen: "127.0.0.1:-1"\n${tlsBlock({ verify })}}\n`;
+}
+
+function leafConf(hubPort: number, client: { cert?: string; key?: string; ca?: string } = {}, scheme = "nats-leaf"): string {
+  const c = client.cert !== undefined ? `      cert_file: ${q(client.cert)}\n      key_file: ${q(client.key ?? "")}\n` : "";
+  return `leafnodes {\n  remotes: [\n    {\n      url: "${scheme}://127.0.0.1:${hubPort}"\n      tls {\n${c}        ca_file: ${q(client.ca ?? certs.caFile)}\n      }\n    }\n  ]\n}\n`;
+}
+
+async function leafPort(s: RunningServer): Promise<number> {
+  return (await monitorJson<{ leaf: { port: number } }>(s, "/varz")).leaf.port;
+}
+
+async function leafCount(s: RunningServer): Promise<number> {
+  return (await monitorJson<{ leafnodes: number }>(s, "/leafz")).leafnodes ?? 0;
+}
+
+describe("leafnodes over TLS", () => {
+  for (const [hubKind, leafKind] of [["petrel", "petrel"], ["nats-server", "petrel"], ["petrel", "nats-server"]] as [ServerKind, ServerKind][]) {
+    it(`a ${leafKind} leaf with a client certificate joins a ${hubKind} hub that verifies it`, { timeout: 60_000 }, async () => {
+      const servers: RunningServer[] = [];
+      try {
+        const hub = await startServer(hubKind, { conf: hubConf(true), monitor: true });
+        servers.push(hub);
+        const leaf = await startServer(leafKind, {
+          conf: leafConf(await leafPort(hub), { cert: certs.serverCert, key: certs.serverKey }),
+          monitor: true,
+        });
+        servers.push(leaf);
+        await waitFor("the leaf connected", async () => (await leafCount(hub)) === 1 && (await leafCount(leaf)) === 1, 15_000, 100);
+        const hubNc = await connectTo(hub);
+        const leafNc = await connectTo(leaf);
+        try {
+          const up = collect(hubNc, "leaf.up");
+          await hubNc.flush();
+          await waitFor("a message from the leaf to the hub", async () => {
+            leafNc.publish("leaf.up", te.encode("u"));
+            await leafNc.flush();
+            return up.msgs.length > 0;
+          }, 10_000, 100);
+          const down = collect(leafNc, "leaf.down");
+          await leafNc.flush();
+          await waitFor("a message from the hub to the leaf", async () => {
+            hubNc.publish("leaf.down", te.encode("d"));
+            await hubNc.flush();
+            return down.msgs.length > 0;
+          }, 10_000, 100);
+        } finally {
+          await closeAll([hubNc, leafNc]);
+        }
+      } finally {
+        await stopAll(servers);
+      }
+    });
+  }
+
+  it("a hub that verifies refuses a leaf without a certificate; the hub's INFO says tls_required", { timeout: 60_000 }, async () => {
+    const servers: RunningServer[] = [];
+    try {
+      const hub = await startServer("petrel", { conf: hubConf(true), monitor: true });
+      servers.push(hub);
+      const raw = await connectRaw(await leafPort(hub));
+      const info = await raw.readUntil(/INFO [^\r\n]*\r\n/);
+      raw.close();
+      assert.match(info, /"tls_required":true/);
+      assert.match(info, /"tls_verify":true/);
+      const leaf = await startServer("petrel", { conf: leafConf(await leafPort(hub)), monitor: true });
+      servers.push(leaf);
+      await waitFor("the refusal in the hub's log", () => /TLS leafnode handshake error/.test(hub.logs()), 10_000);
+      assert.equal(await leafCount(hub), 0);
+    } finally {
+      await stopAll(servers);
+    }
+  });
+});
