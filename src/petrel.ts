@@ -16,7 +16,7 @@ import type { Transport } from "./transport/types.ts";
 
 export interface PetrelServices {
   transport: Transport;
-  serveHttp?: (opts: { host: string; port: number }, fetch: FetchHandler) => Promise<HttpServer>;
+  serveHttp?: (opts: { host: string; port: number; tls?: { cert: string; key: string } }, fetch: FetchHandler) => Promise<HttpServer>;
   logger?: Logger;
   /** Reads files named by the configuration (TLS certificates); undefined when a file does not exist. */
   readFile?: (path: string) => string | undefined;
@@ -58,6 +58,8 @@ export class Petrel {
   readonly endpoints: MonitorEndpoints;
   readonly #varzContext: VarzContext;
   #http: HttpServer | undefined;
+  /** The monitor listens with HTTPS (https_port / -ms). */
+  #https = false;
   #handles: ExtensionHandle[] = [];
   #system: SystemServices | undefined;
   #stopped: Promise<void> | undefined;
@@ -74,7 +76,7 @@ export class Petrel {
         return self.#http?.host ?? options.http_host;
       },
       get httpPort() {
-        return self.#http?.port ?? options.http_port;
+        return self.#https ? 0 : self.#http?.port ?? options.http_port;
       },
       memory: services.memory,
     };
@@ -86,7 +88,8 @@ export class Petrel {
   }
 
   get monitorUrl(): string | undefined {
-    return this.#http === undefined ? undefined : `http://${hostPort(advertiseHost(this.#http.host), this.#http.port)}`;
+    if (this.#http === undefined) return undefined;
+    return `${this.#https ? "https" : "http"}://${hostPort(advertiseHost(this.#http.host), this.#http.port)}`;
   }
 
   /** The monitoring app's fetch handler (also usable without a listener, e.g. in a serverless host). */
@@ -104,7 +107,18 @@ export class Petrel {
     this.#system = new SystemServices(this.server, this.endpoints, this.server.createInternalClient("$SYS services", { account: sys }));
     this.#system.start();
     const o = this.options;
-    if (o.http_port !== 0 && this.#services.serveHttp !== undefined) {
+    const httpsPort = o.https_port ?? 0;
+    if (httpsPort !== 0) {
+      // HTTPS monitoring uses the client listener's certificate, as nats-server does; never falls back to HTTP.
+      if (o.http_port !== 0) throw new Error(`can't specify both HTTP (${o.http_port}) and HTTPs (${httpsPort}) ports`);
+      if (this.#services.serveHttp === undefined) throw new Error("https_port: this host cannot serve HTTPS");
+      const tls = this.server.prepareTls("https_port (tls)", o.tls ?? missingTls(), "server");
+      if (tls?.cert === undefined || tls.key === undefined) throw new Error("https_port: TLS cert and key required for HTTPS");
+      this.#https = true;
+      const port = httpsPort < 0 ? 0 : httpsPort;
+      this.#http = await this.#services.serveHttp({ host: o.http_host, port, tls: { cert: tls.cert, key: tls.key } }, this.monitorFetch);
+      this.#logger.info(`Starting https monitor on ${hostPort(this.#http.host, this.#http.port)}`);
+    } else if (o.http_port !== 0 && this.#services.serveHttp !== undefined) {
       const port = o.http_port < 0 ? 0 : o.http_port;
       this.#http = await this.#services.serveHttp({ host: o.http_host, port }, this.monitorFetch);
       this.#logger.info(`Starting http monitor on ${hostPort(this.#http.host, this.#http.port)}`);
@@ -138,6 +152,10 @@ export class Petrel {
     await this.server.shutdown();
     if (this.#http !== undefined) await this.#http.close().catch(() => {});
   }
+}
+
+function missingTls(): never {
+  throw new Error("https_port: TLS cert and key required for HTTPS (a tls {} block or --tlscert/--tlskey)");
 }
 
 /** A wildcard bind address is reached through loopback. */

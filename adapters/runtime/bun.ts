@@ -76,6 +76,7 @@ export function createBunRuntime(): Runtime {
           development: false,
           reusePort: false,
           fetch,
+          ...(opts.tls !== undefined ? { tls: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
           error: () => new Response("Internal Server Error", { status: 500 }),
         });
         let closing: Promise<void> | undefined;

@@ -79,6 +79,7 @@ export function createDenoRuntime(): Runtime {
           hostname: opts.host,
           port: opts.port,
           onListen() {}, // quiet: no "Listening on" banner
+          ...(opts.tls !== undefined ? { cert: opts.tls.cert, key: opts.tls.key } : {}),
           onError: () => new Response("Internal Server Error", { status: 500 }),
         }, fetch);
         const addr = server.addr;

@@ -96,6 +96,15 @@ const FLAGS: FlagSpec[] = [
     },
   },
   {
+    names: ["ms", "https_port"],
+    kind: "string",
+    apply(s, v) {
+      const p = port(v);
+      if (p === undefined) return "expected a port number (or -1 for a random port)";
+      s.args.overrides.https_port = p;
+    },
+  },
+  {
     names: ["http"],
     kind: "string",
     apply(s, v) {
@@ -245,6 +254,7 @@ Server Options:
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
     -m, --http_port <port>           Use port for http monitoring
+    -ms,--https_port <port>          Use port for https monitoring
         --http <host:port>           Bind monitoring to host:port
     -c, --config <file>              Configuration file (.conf, or .yaml/.yml)
     -t                               Test configuration and exit

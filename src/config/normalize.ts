@@ -93,14 +93,16 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
   };
 
   const listen = raw.listen !== undefined ? parseListen(raw.listen) : undefined;
-  const http = raw.http !== undefined ? parseListen(raw.http) : undefined;
+  const http = raw.http !== undefined ? parseListen(raw.http) : raw.https !== undefined ? parseListen(raw.https) : undefined;
+  const https = raw.https !== undefined ? parseListen(raw.https) : undefined;
   const layer: OptionLayer = defined({
     server_name: str(raw.server_name),
     host: str(raw.host ?? raw.net) ?? listen?.host,
     port: raw.port ?? listen?.port,
     client_advertise: str(raw.client_advertise),
     http_host: http?.host,
-    http_port: raw.http_port ?? raw.monitor_port ?? http?.port,
+    http_port: raw.http_port ?? raw.monitor_port ?? (raw.http !== undefined ? http?.port : undefined),
+    https_port: raw.https_port ?? https?.port,
     max_payload: bytes(raw.max_payload),
     max_pending: bytes(raw.max_pending),
     max_control_line: bytes(raw.max_control_line),
@@ -329,6 +331,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
     logtime: l.logtime ?? DEFAULTS.logtime,
   };
   if (l.client_advertise !== undefined) opts.client_advertise = l.client_advertise;
+  if (l.https_port !== undefined && l.https_port !== 0) opts.https_port = l.https_port;
   if (l.log_file !== undefined) opts.log_file = l.log_file;
   if (l.pid_file !== undefined) opts.pid_file = l.pid_file;
   if (l.ports_file_dir !== undefined) opts.ports_file_dir = l.ports_file_dir;

@@ -22,8 +22,6 @@ export interface NotImplementedKey {
 export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   // --- TLS (tls) ---
   { path: "allow_non_tls", what: "mixed TLS/plain client connections", owner: "tls" },
-  { path: "https", what: "HTTPS monitoring", owner: "tls" },
-  { path: "https_port", what: "HTTPS monitoring", owner: "tls" },
   { path: "ocsp", what: "OCSP stapling", owner: "tls" },
   { path: "gateway.gateways[].tls", what: "TLS for gateways", owner: "tls" },
   { path: "websocket.tls", what: "TLS for WebSocket", owner: "tls" },
@@ -164,5 +162,4 @@ export function runtimeRefusals(options: { accounts?: Record<string, { imports?:
 
 /** nats-server command-line flags that turn on something Petrel does not implement: refused, like the keys. */
 export const NOT_IMPLEMENTED_FLAGS: readonly { names: string[]; kind: "bool" | "string"; what: string; owner: NotImplementedKey["owner"] }[] = [
-  { names: ["ms", "https_port"], kind: "string", what: "HTTPS monitoring", owner: "tls" },
 ];

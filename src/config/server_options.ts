@@ -101,6 +101,8 @@ export interface ServerOptions {
   http_host: string;
   /** 0 = monitoring off; -1 = random. */
   http_port: number;
+  /** Monitoring over HTTPS with the tls {} block's certificate (0/absent = off; -1 = random). */
+  https_port?: number;
   max_payload: number;
   max_pending: number;
   max_control_line: number;

@@ -36,7 +36,8 @@ export function varz(s: Server, ctx: VarzContext): Record<string, unknown> {
     http_host: ctx.httpHost,
     http_port: ctx.httpPort,
     http_base_path: "",
-    https_port: 0,
+    // the configured value, as nats-server reports it (-1 stays -1)
+    https_port: o.https_port ?? 0,
     auth_timeout: o.auth_timeout / 1000,
     max_control_line: o.max_control_line,
     max_payload: o.max_payload,

@@ -47,6 +47,6 @@ export interface Runtime {
   writeStdout(text: string): void;
 
   readonly tcp: Transport;
-  /** Serve `fetch` on host:port (0 = any free port), quietly (no banner). */
-  serveHttp(opts: { host: string; port: number }, fetch: FetchHandler): Promise<HttpServer>;
+  /** Serve `fetch` on host:port (0 = any free port), quietly (no banner); over HTTPS when `tls` is given (PEM). */
+  serveHttp(opts: { host: string; port: number; tls?: { cert: string; key: string } }, fetch: FetchHandler): Promise<HttpServer>;
 }

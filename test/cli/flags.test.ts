@@ -123,8 +123,10 @@ describe("flags: spellings", () => {
     assert.match(a.warnings[0], /-s is not supported/);
   });
 
-  it("refuses flags of features Petrel does not implement (HTTPS), naming them", () => {
-    assert.match(argError("-ms", "8443").message, /^flag -ms: HTTPS monitoring is not implemented/);
+  it("reads -ms / --https_port", () => {
+    assert.equal(args("-ms", "8443").overrides.https_port, 8443);
+    assert.equal(args("--https_port=-1").overrides.https_port, -1);
+    assert.match(argError("-ms", "x").message, /port/);
   });
 
   it("reads the TLS flags", () => {

@@ -5,6 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectRaw, readInfo } from "../helpers/raw.ts";
@@ -179,6 +180,35 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       assert.equal(nc.info?.tls_required, true);
       await roundTrip(nc);
       await nc.close();
+    });
+  });
+
+  describe("monitoring over HTTPS (-ms)", () => {
+    let server: RunningServer;
+    before(async () => {
+      server = await startServer(kind, { conf: tlsConf(), args: ["-ms", "-1"] });
+    });
+    after(() => server?.stop());
+
+    it("serves /varz over HTTPS with the tls {} certificate, and nothing in the clear", async () => {
+      assert.ok(server.monitorUrl !== undefined, "the ports file lists the monitoring URL");
+      const port = Number(new URL(server.monitorUrl).port);
+      const body = await new Promise<string>((resolve, reject) => {
+        httpsGet({ host: "127.0.0.1", port, path: "/varz", ca: certs.pem(certs.caFile), servername: "localhost" }, (res) => {
+          let text = "";
+          res.on("data", (d: Buffer) => (text += d.toString()));
+          res.on("end", () => resolve(text));
+        }).on("error", reject);
+      });
+      const varz = JSON.parse(body) as Record<string, unknown>;
+      assert.equal(varz.https_port, -1, "the configured value, as nats-server reports it");
+      assert.equal(varz.http_port, 0);
+      assert.equal(varz.tls_required, true);
+      await assert.rejects(async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/varz`);
+        if (r.status === 200) await r.json();
+        else throw new Error(`HTTP ${r.status}`);
+      });
     });
   });
 
