@@ -4,7 +4,7 @@
  * The timer runs only while someone watches; streams end when the server shuts down (so the HTTP listener
  * can close), and a viewer that does not keep up misses frames instead of growing a queue.
  */
-import { addSample, newRateState, type RateState } from "./rates.ts";
+import { addSample, newRateState, type RateState, rebaseIfStale } from "./rates.ts";
 import {
   accountNames,
   CONN_COLUMNS,
@@ -172,8 +172,9 @@ export class DashboardHub {
       if (shared !== undefined) base = shared;
       else {
         const b = await this.#base();
-        // The first viewer's first frame is the rates' baseline, so the next tick already has a rate.
-        if (this.#rates.last === undefined) addSample(this.#rates, counters(b.server, b.t));
+        // A viewer arriving when nobody watched sets the rates' baseline, so the next tick has a rate of the
+        // last second, not an average over the time nobody looked.
+        rebaseIfStale(this.#rates, counters(b.server, b.t), 2 * this.intervalMs);
         base = { ...b, rate: this.#rates.history.at(-1) };
       }
       const frame: Tick = { ...base, ...(await this.#table(v.view, get)) };

@@ -46,3 +46,8 @@ export function addSample(st: RateState, c: Counters): RatePoint | undefined {
   if (st.history.length > st.capacity) st.history.splice(0, st.history.length - st.capacity);
   return p;
 }
+
+/** Starts measuring afresh from `c` when the last sample is older than `maxAgeMs` (nobody watched meanwhile). */
+export function rebaseIfStale(st: RateState, c: Counters, maxAgeMs: number): void {
+  if (st.last === undefined || c.t - st.last.t > maxAgeMs) st.last = c;
+}

@@ -2,7 +2,7 @@
 // /routez, /gatewayz and /leafz shapes (as nats-server and Petrel print them).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { addSample, newRateState } from "../../src/dashboard/rates.ts";
+import { addSample, newRateState, rebaseIfStale } from "../../src/dashboard/rates.ts";
 import { durationMs, jsSummary, pageOf, streamRows, topology } from "../../src/dashboard/snapshot.ts";
 import { ViewSchema } from "../../src/dashboard/view.ts";
 import { escapeHtml, pageHtml } from "../../src/dashboard/page.ts";
@@ -20,6 +20,11 @@ describe("rates", () => {
     addSample(st, c(6000, 170));
     assert.deepEqual(st.history.map((p) => p.t), [4000, 5000, 6000]);
     assert.throws(() => newRateState(0));
+    // Nobody watched for a minute: the next rate is of the last second, not an average over the minute.
+    rebaseIfStale(st, c(66_000, 1170), 2000);
+    assert.equal(addSample(st, c(67_000, 1180))?.in_msgs, 10);
+    rebaseIfStale(st, c(67_500, 9999), 2000);
+    assert.equal(st.last?.t, 67_000, "a recent baseline stays");
   });
 });
 
