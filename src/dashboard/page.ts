@@ -124,7 +124,7 @@ th[aria-sort="ascending"] button::after { content: " ▲"; } th[aria-sort="desce
 td.num, th.num { text-align: right; }
 tr.sub td { background: var(--panel2); white-space: normal; }
 .pager { display: flex; gap: 8px; align-items: center; margin: 8px 0; color: var(--muted); flex-wrap: wrap; }
-.pill { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; border: 1px solid var(--line); }
+.pill { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; border: 1px solid var(--line); margin: 1px 0; white-space: nowrap; }
 .pill.up, .pill.current { color: var(--good); border-color: var(--good); } .pill.down, .pill.behind { color: var(--bad); border-color: var(--bad); }
 .muted { color: var(--muted); }
 .notice { background: var(--panel2); border-left: 3px solid var(--accent2); padding: 8px 12px; border-radius: 4px; }

@@ -1,8 +1,8 @@
 // The dashboard in a real browser (Debian's chromium, headless, via playwright-core) against a running
-// 3-node cluster whose first node has JetStream with a stream and a KV bucket: it renders without console
-// errors, shows the three servers and the stream's leader, updates a rate after messages are published, and
-// the KV browser shows a value that was just put. Screenshots (desktop and phone, dark and light) are saved to
-// $PETREL_SCREENSHOTS (default .tmp/dashboard-screenshots/) for a person to look at.
+// 3-node cluster with replicated JetStream, a stream and a KV bucket: it renders without console errors, shows
+// the three servers, the meta group and the stream's leader and replicas, updates a rate after messages are
+// published, and the KV browser shows a value that was just put. Screenshots (desktop and phone, dark and
+// light) are saved to $PETREL_SCREENSHOTS (default .tmp/dashboard-screenshots/) for a person to look at.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -19,6 +19,7 @@ import { closeAll } from "../helpers/nats.ts";
 import { connect } from "@nats-io/transport-node";
 import { launchChromium } from "../browser/chromium.ts";
 import { waitForMesh } from "../cluster/helpers.ts";
+import { waitFor } from "../helpers/servers.ts";
 
 const SHOTS = process.env.PETREL_SCREENSHOTS ?? fileURLToPath(new URL("../../.tmp/dashboard-screenshots/", import.meta.url).href);
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
@@ -33,14 +34,19 @@ describe("dashboard in a browser", () => {
   let url: string;
   const problems: string[] = [];
 
-  const node = async (name: string, routes: string[], js: boolean) => {
+  const node = async (name: string, routes: string[]) => {
     const args = ["-a", "127.0.0.1", "-p", "-1", "-m", "-1", "-n", name, "--cluster_name", "dash", "--cluster", "nats://127.0.0.1:-1"];
     if (routes.length > 0) args.push("--routes", routes.join(","));
-    if (js) args.push("-js", "-sd", join(store, name));
+    args.push("-js", "-sd", join(store, name));
     const p = await startPetrel({ args });
     nodes.push(p);
     return p;
   };
+  const jsz = async (p: Petrel) => await (await fetch(`${p.monitorUrl}/jsz?accounts=true&streams=true`)).json() as {
+    meta_cluster?: { cluster_size?: number; leader?: string };
+    account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: { leader?: string } }> }>;
+  };
+  let ordersLeader = "";
 
   const shot = async (name: string) => {
     mkdirSync(SHOTS, { recursive: true });
@@ -49,19 +55,28 @@ describe("dashboard in a browser", () => {
 
   before(async () => {
     store = mkdtempSync(join(tmpdir(), "petrel-dash-js-"));
-    const a = await node("alpha", [], true);
+    const a = await node("alpha", []);
     const seed = a.ports().cluster![0];
-    await node("bravo", [seed], false);
-    await node("charlie", [seed], false);
+    await node("bravo", [seed]);
+    await node("charlie", [seed]);
     await waitForMesh(nodes);
+    // The meta group takes a few seconds to gather the cluster's JetStream servers.
+    await waitFor("a meta group of three", async () => {
+      const m = (await jsz(a)).meta_cluster;
+      return m?.cluster_size === 3 && m.leader !== undefined && m.leader !== "";
+    }, 30_000, 100);
     url = a.monitorUrl!;
     nc = await connect({ servers: a.clientUrl, name: "order-service", reconnect: false, timeout: 5000 });
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: "ORDERS", subjects: ["orders.>"] });
+    await jsm.streams.add({ name: "ORDERS", subjects: ["orders.>"], num_replicas: 3 });
     await jsm.consumers.add("ORDERS", { durable_name: "billing", ack_policy: "explicit" });
     await jetstream(nc).publish("orders.created", JSON.stringify({ id: 1, total: 42 }));
-    const kv = await new Kvm(nc).create("config", { history: 3 });
+    const kv = await new Kvm(nc).create("config", { history: 3, replicas: 3 });
     await kv.put("region", "eu-west");
+    ordersLeader = await waitFor("the stream's leader in /jsz", async () => {
+      const d = (await jsz(a)).account_details?.[0]?.stream_detail?.find((x) => x.name === "ORDERS");
+      return d?.cluster?.leader || undefined;
+    }, 10_000, 50);
     browser = await launchChromium();
     page = await browser.context.newPage();
     page.on("console", (m) => {
@@ -70,7 +85,7 @@ describe("dashboard in a browser", () => {
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.emulateMedia({ colorScheme: "dark" });
-  }, { timeout: 90_000 });
+  }, { timeout: 120_000 });
 
   after(async () => {
     await browser?.close();
@@ -101,16 +116,33 @@ describe("dashboard in a browser", () => {
     await shot("overview-desktop-light");
   });
 
-  it("lists the stream with its leader and consumer, and connections by search", async () => {
+  it("shows the meta group, the stream's leader and replicas, and its consumer on the leader", async () => {
     await page.click("#tab-jetstream");
-    await page.waitForSelector("#streams-table tbody tr[data-key='$G/ORDERS']", { timeout: 10_000 });
-    const row = await page.locator("#streams-table tbody tr[data-key='$G/ORDERS']").innerText();
-    assert.match(row, /ORDERS/);
-    assert.match(row, /alpha/, "the stream's leader");
-    await page.click("#streams-table tbody tr[data-key='$G/ORDERS'] button[aria-expanded]");
+    const orders = "#streams-table tbody tr[data-key='$G/ORDERS']";
+    await page.waitForSelector(orders, { timeout: 10_000 });
+    await page.waitForSelector("#js-meta-leader");
+    assert.match(await page.locator("#js-meta").innerText(), /Meta group of cluster dash[\s\S]*3 servers/);
+    assert.match(await page.locator("#js-meta-leader").innerText(), /^(alpha|bravo|charlie)$/);
+    await page.waitForFunction((sel) => /current/.test(document.querySelector(sel)?.textContent ?? ""), orders);
+    const cells = await page.locator(`${orders} td`).allInnerTexts();
+    assert.equal(cells[1], "ORDERS");
+    assert.equal(cells[4], "3", "three replicas");
+    assert.equal(cells[10], ordersLeader, "the stream's leader");
+    const others = ["alpha", "bravo", "charlie"].filter((n) => n !== ordersLeader);
+    for (const n of others) assert.match(cells[11], new RegExp(`${n} current`), `replica ${n}`);
+    await shot("jetstream-desktop-light");
+    // Consumers live on the stream's leader: its own dashboard lists them.
+    const leader = nodes.find((n) => n.server.serverName === ordersLeader)!;
+    await page.goto(`${leader.monitorUrl}/#jetstream`);
+    await page.waitForSelector(orders, { timeout: 10_000 });
+    await page.click(`${orders} button[aria-expanded]`);
     await page.waitForSelector("#streams-table tr.sub table");
     assert.match(await page.locator("#streams-table tr.sub").innerText(), /billing/);
-    await shot("jetstream-desktop-light");
+    await page.goto(`${url}/#jetstream`);
+    await page.waitForSelector(orders, { timeout: 10_000 });
+  });
+
+  it("finds a connection by searching, from the keyboard", async () => {
 
     // Keyboard: from the JetStream tab, ArrowLeft twice reaches Connections... via Subscriptions.
     await page.focus("#tab-jetstream");

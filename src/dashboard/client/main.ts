@@ -172,7 +172,7 @@ const streamTable = dataTable<StreamRow>({
     { key: "last_seq", label: "Last seq", num: true, cell: (r) => int(r.last_seq) },
     { key: "consumer_count", label: "Consumers", num: true, cell: (r) => int(r.consumer_count) },
     { key: "leader", label: "Leader", sortable: false, cell: (r) => r.cluster?.leader ?? "" },
-    { key: "peers", label: "Replicas", sortable: false, cell: replicas },
+    { key: "peers", label: "Replicas", sortable: false, wrap: true, cell: replicas },
   ],
   expand: (r) => {
     const subj = h("p", {}, h("strong", {}, "Subjects: "), r.subjects.join(", ") || "(none)");
