@@ -115,7 +115,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
 
   /** Called by a consumer whose backlog passed half of max_pending while delivering our message. */
   stallFor(consumer: FlowConsumer): void {
-    this.#gate.stallFor(consumer);
+    this.#gate.stallFor(consumer, consumer !== this);
   }
 
   isClosed(): boolean {
@@ -431,7 +431,10 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.flushSoon();
     if ((this.out.len > this.host.options.max_pending / 2 || this.#stalledSince > 0) && !this.stallExhausted) {
       const producer = this.host.currentProducer;
-      if (producer !== undefined && producer !== this && this.isBehind()) producer.stallFor(this);
+      // The producer may be this very client (it subscribes to what it publishes): its input then waits for its
+      // own backlog with no cap (nats-server's read loop blocks on its own write), so a client that keeps
+      // reading is paced, never dropped; one that stops reading meets the write deadline.
+      if (producer !== undefined && this.isBehind()) producer.stallFor(this);
     }
   }
 

@@ -27,6 +27,8 @@ export class InputGate {
   #marks = new Map<FlowConsumer, number>();
   #stallStart = 0;
   #held: Uint8Array[] = [];
+  /** Consumers of the current stall that are waited for without the cap. */
+  #uncapped = new Set<FlowConsumer>();
 
   constructor(feed: (data: Uint8Array) => void, closed: () => boolean, capMs: number) {
     this.#feed = feed;
@@ -47,13 +49,18 @@ export class InputGate {
     this.#process(data);
   }
 
-  stallFor(consumer: FlowConsumer): void {
+  /**
+   * Holds input until `consumer` catches up. `capped` (the default) ends the wait after the cap; uncapped waits
+   * last as long as the consumer is behind and open (the producer waiting for its own backlog).
+   */
+  stallFor(consumer: FlowConsumer, capped = true): void {
     if (this.#stallingOn === undefined) {
       this.#stallingOn = new Set();
       this.#stallStart = Date.now();
       setTimeout(() => this.#check(), 1);
     }
     this.#stallingOn.add(consumer);
+    if (!capped) this.#uncapped.add(consumer);
     if (!this.#marks.has(consumer)) this.#marks.set(consumer, consumer.backlog());
   }
 
@@ -76,13 +83,26 @@ export class InputGate {
   #check(): void {
     const set = this.#stallingOn;
     if (set === undefined || this.#closed()) return;
-    for (const c of set) if (c.isClosed() || !c.isBehind()) set.delete(c);
-    if (set.size > 0 && Date.now() - this.#stallStart < this.#capMs) {
+    for (const c of set) {
+      if (c.isClosed() || !c.isBehind()) {
+        set.delete(c);
+        this.#uncapped.delete(c);
+      }
+    }
+    if (Date.now() - this.#stallStart >= this.#capMs) {
+      // The cap is over for the others; a consumer whose backlog did not shrink at all is stuck.
+      for (const c of set) {
+        if (this.#uncapped.has(c)) continue;
+        if (c.backlog() >= (this.#marks.get(c) ?? 0)) c.stallExhausted = true;
+        set.delete(c);
+      }
+    }
+    if (set.size > 0) {
       setTimeout(() => this.#check(), 2);
       return;
     }
-    for (const c of set) if (c.backlog() >= (this.#marks.get(c) ?? 0)) c.stallExhausted = true;
     this.#marks.clear();
+    this.#uncapped.clear();
     this.#stallingOn = undefined;
     const held = this.#held;
     this.#held = [];

@@ -47,6 +47,24 @@ describe("input gate (producer stalls)", () => {
     assert.equal(g.stalled, false);
   });
 
+  it("an uncapped wait (a producer behind on its own output) outlasts the cap; capped ones still end at it", async () => {
+    const fed: Uint8Array[] = [];
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 20);
+    const self = consumer(true);
+    const other = consumer(true);
+    g.stallFor(other);
+    g.stallFor(self, false);
+    g.push(bytes("x"));
+    await sleep(80);
+    assert.equal(text(fed), "", "still held after four caps: the client itself is behind");
+    assert.equal(other.stallExhausted, true, "the other consumer's wait ended at the cap");
+    assert.equal(self.stallExhausted, false);
+    self.behind = false;
+    await sleep(30);
+    assert.equal(text(fed), "x");
+    assert.equal(g.stalled, false);
+  });
+
   it("a consumer that is behind but draining is not marked exhausted when the cap passes", async () => {
     const fed: Uint8Array[] = [];
     const g = new InputGate((d) => fed.push(d.slice()), () => false, 30);
