@@ -143,5 +143,6 @@ tr.sub td { background: var(--panel2); white-space: normal; }
   .charts { grid-template-columns: 1fr; }
   th, td { padding: 5px 7px; }
   .topo text { font-size: 22px; }
+  th.wide, td.wide { display: none; }
 }
 `;

@@ -22,6 +22,8 @@ export interface Column<T> {
   /** Default true. */
   sortable?: boolean;
   wrap?: boolean;
+  /** Hidden at phone widths, to keep the columns that matter on screen (the server still sorts by it). */
+  wide?: boolean;
   cell(row: T): Node | string;
 }
 
@@ -40,6 +42,10 @@ export interface TableOptions<T> {
 export interface Table<T> {
   root: HTMLElement;
   update(page: Page<T> | undefined, accounts: string[]): void;
+}
+
+function cls<T>(c: Column<T>, extra: string): string {
+  return [c.num ? "num" : "", c.wide ? "wide" : "", extra].filter((x) => x !== "").join(" ");
 }
 
 export function dataTable<T>(o: TableOptions<T>): Table<T> {
@@ -63,7 +69,7 @@ export function dataTable<T>(o: TableOptions<T>): Table<T> {
   const expanded = new Set<string>();
   let last: Page<T> | undefined;
   const heads = o.columns.map((c) => {
-    const th = h("th", { scope: "col", class: c.num ? "num" : undefined });
+    const th = h("th", { scope: "col", class: cls(c, "") || undefined });
     if (c.sortable === false) th.textContent = c.label;
     else {
       const b = h("button", { type: "button" }, c.label);
@@ -123,7 +129,7 @@ export function dataTable<T>(o: TableOptions<T>): Table<T> {
         });
         tr.append(h("td", {}, b));
       }
-      for (const c of o.columns) tr.append(h("td", { class: c.num ? "num" : c.wrap ? "wrap" : undefined }, c.cell(r)));
+      for (const c of o.columns) tr.append(h("td", { class: cls(c, c.wrap ? "wrap" : "") || undefined }, c.cell(r)));
       rows.push(tr);
       if (o.expand && expanded.has(key)) {
         const d = o.expand(r);
