@@ -66,13 +66,26 @@ function accountBus(server: Server, account: string, clustered = false): Account
       }, client);
     },
     onSubscribe: (fn) => {
+      // Accounts that import streams from this one: their subscriptions may be interest in our deliveries.
+      const importers = new Set<string>();
+      for (const [name, a] of Object.entries(server.options.accounts ?? {})) {
+        if ((a.imports ?? []).some((i) => i.stream?.account === account)) importers.add(name);
+      }
       const l: SubscriptionListener = (sub, added, acc) => {
-        if (added && acc === client.account && sub.owner !== client) fn(sub.subject);
+        if (!added || sub.owner === client) return;
+        if (acc === client.account) fn(sub.subject);
+        else if (importers.has(acc.name)) fn(undefined);
       };
       listeners.push(l);
       server.subscriptionListeners.add(l);
     },
-    hasInterest: (s) => client.account.sublist.hasInterest(s),
+    hasInterest: (s) => {
+      // A stream import's subscription is interest only while the importing account listens.
+      const r = client.account.sublist.match(s);
+      for (const sub of r.psubs) if (sub.owner.importInterest?.(s) ?? true) return true;
+      for (const g of r.qsubs) for (const sub of g) if (sub.owner.importInterest?.(s) ?? true) return true;
+      return false;
+    },
     close: () => {
       for (const l of listeners) server.subscriptionListeners.delete(l);
       client.close();

@@ -58,6 +58,19 @@ function importSub(owner: SubOwner, subject: string, local: boolean): Subscripti
   return { subject, sid: `import ${subject}`, sidBytes: enc.encode(`import ${subject}`), owner, max: 0, delivered: 0, filtered: false, local };
 }
 
+/**
+ * Does `msg` show a subject other than the one it is routed by? JetStream deliveries do: they route by the
+ * deliver subject or the pull request's reply and show the stored message's subject, and keep showing it when
+ * an import carries them into another account (as nats-server does; clients tell messages from status by it).
+ */
+export function showsOtherSubject(msg: RoutedMsg): boolean {
+  const b = msg.subjectBytes;
+  const s = msg.subject;
+  if (b.length !== s.length) return dec.decode(b) !== s;
+  for (let i = 0; i < b.length; i++) if (b[i] !== s.charCodeAt(i)) return dec.decode(b) !== s;
+  return false;
+}
+
 /** Requests that came over a route or gateway were mapped by the server they were published on. */
 function mappedAlready(origin: SubOwner): boolean {
   return origin.kind === "route" || origin.kind === "gateway";
@@ -93,13 +106,15 @@ export function linkStreamImport(importer: Account, exporter: Account, exp: Expo
     kind: "internal",
     echo: true,
     removeSub: () => {},
+    importInterest: (s) => importer.sublist.hasInterest(map(s)),
     deliver: (_sub, msg) => {
       if (busy) return;
       const local = map(msg.subject);
       if (last.subject !== local) last = { subject: local, bytes: enc.encode(local) };
       busy = true;
       try {
-        importer.deliverImported({ ...msg, subject: local, subjectBytes: last.bytes }, IMPORT_ORIGIN, exporter, exp);
+        const shown = showsOtherSubject(msg) ? msg.subjectBytes : last.bytes;
+        importer.deliverImported({ ...msg, subject: local, subjectBytes: shown }, IMPORT_ORIGIN, exporter, exp);
       } finally {
         busy = false;
       }
@@ -164,7 +179,8 @@ export function linkServiceImport(
       removeSub: () => drop(),
       deliver: (_s, msg) => {
         // The response crosses back into B, to the requester's reply subject.
-        importer.deliverResponse({ ...msg, subject: requesterReply, subjectBytes: replyBytes }, exporter);
+        const shown = showsOtherSubject(msg) ? msg.subjectBytes : replyBytes;
+        importer.deliverResponse({ ...msg, subject: requesterReply, subjectBytes: shown }, exporter);
         if (responseType === "singleton") drop();
         else {
           clearTimeout(entry.timer);

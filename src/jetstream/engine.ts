@@ -123,7 +123,10 @@ export class JetStream implements ConsumerHost {
     this.bus.onSubscribe?.((subject) => {
       if (this.stopped) return;
       for (const m of this.consumers.values()) {
-        for (const c of m.values()) if (c.cfg.deliver_subject === subject) c.kick();
+        for (const c of m.values()) {
+          const d = c.cfg.deliver_subject;
+          if (d && (subject === undefined || d === subject)) c.kick();
+        }
       }
     });
     this.sids.push(this.bus.subscribe("$JS.API.>", (m) => this.onApi(m)));

@@ -30,8 +30,11 @@ export interface JsBus {
   publish(subject: string, payload: Uint8Array, opts?: PublishOpts): void;
   /** Optional: is anyone subscribed to `subject`? Lets ephemeral push consumers go away with their subscriber. */
   hasInterest?(subject: string): boolean;
-  /** Optional: calls `fn` with the subject of every new subscription (push consumers start on interest). */
-  onSubscribe?(fn: (subject: string) => void): void;
+  /**
+   * Optional: calls `fn` with the subject of every new subscription (push consumers start on interest), or with
+   * undefined for a new subscription in an account that imports from this one (its subject space differs).
+   */
+  onSubscribe?(fn: (subject: string | undefined) => void): void;
 }
 
 /** The subset of the server's `jetstream {}` options the engine reads, and the account it serves. */

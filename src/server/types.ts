@@ -53,4 +53,10 @@ export interface SubOwner {
   removeSub(sub: Subscription): void;
   /** Subject deny rules that apply at delivery (subscribe deny overlapping a wildcard). */
   deliveryDenied?(subject: string): boolean;
+  /**
+   * Owners that forward into another account (a stream import's subscription in the exporter): does anyone
+   * there listen to `subject`? Interest checks (JetStream's push consumers) ask it instead of counting the
+   * forwarding subscription as a listener, as nats-server's import interest only exists while the importer has it.
+   */
+  importInterest?(subject: string): boolean;
 }
