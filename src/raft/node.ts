@@ -118,6 +118,7 @@ export class RaftNode {
   }
 
   ready(): Ready {
+    this.#checkInvariants();
     const entries = this.log.unstable();
     const hardState = this.#hardDirty ? { term: this.term, vote: this.vote } : null;
     const snapshot = this.#snap;
@@ -140,6 +141,16 @@ export class RaftNode {
     this.#snap = null;
     this.#snapInstalled = false;
     return r;
+  }
+
+  /** `applied <= commit <= lastIndex`: a node that breaks it holds a corrupted log and must stop loudly. */
+  #checkInvariants(): void {
+    const last = this.log.lastIndex();
+    if (this.commit > last || this.applied > this.commit || this.applied < this.log.snapIndex) {
+      throw new Error(
+        `raft ${this.id}: invariant broken: applied ${this.applied}, commit ${this.commit}, last ${last}, snapshot ${this.log.snapIndex}`,
+      );
+    }
   }
 
   // ---- inputs ----

@@ -32,6 +32,8 @@ export interface ReplicaDeps {
   readonly now: () => number;
   /** Called the first time this replica is the leader with everything applied (answers a create request). */
   readonly onLeaderReady?: (r: StreamReplica) => void;
+  /** How a proposal batch is scheduled (default: a microtask); the simulator passes its own queue. */
+  readonly schedule?: (fn: () => void) => void;
 }
 
 export class StreamReplica {
@@ -120,7 +122,7 @@ export class StreamReplica {
     this.#batch.push({ data, done, msgId });
     if (this.#batchScheduled) return;
     this.#batchScheduled = true;
-    queueMicrotask(() => this.#flushBatch());
+    (this.#deps.schedule ?? queueMicrotask)(() => this.#flushBatch());
   }
 
   /** Proposes what is queued now (on shutdown: the last consumer states reach the followers). */
