@@ -119,3 +119,69 @@ describe("replicated JetStream: failures", () => {
     }
   });
 });
+
+describe("replicated JetStream: API", () => {
+  it("steps leaders down, serves an R3 KV bucket and deletes streams everywhere", { timeout: 60_000 }, async () => {
+    const c = await startJsCluster(3);
+    const conns: NatsConnection[] = [];
+    try {
+      const metaLeader = await waitMetaLeader(c);
+      for (const p of c.nodes) conns.push(await connect({ servers: p!.clientUrl }));
+      const jsm = await jetstreamManager(conns[0]);
+
+      // Meta leader step-down: another server leads the meta group.
+      const r = await conns[1].request("$JS.API.META.LEADER.STEPDOWN", "");
+      assert.equal((r.json() as { success?: boolean }).success, true);
+      const next = await waitMetaLeader(c);
+      assert.notEqual(next, metaLeader);
+
+      // Stream leader step-down.
+      await jsm.streams.add({ name: "SD", subjects: ["sd.>"], num_replicas: 3 });
+      await jetstream(conns[2]).publish("sd.1", "x");
+      const before = (await jsm.streams.info("SD")).cluster!.leader!;
+      const sd = await conns[2].request("$JS.API.STREAM.LEADER.STEPDOWN.SD", "");
+      assert.equal((sd.json() as { success?: boolean }).success, true);
+      await waitFor("a new stream leader", async () => {
+        const l = (await jsm.streams.info("SD").catch(() => undefined))?.cluster?.leader;
+        return l !== undefined && l !== before;
+      }, 10_000);
+      assert.equal((await jetstream(conns[0]).publish("sd.2", "y")).seq, 2);
+
+      // An R3 key-value bucket, written and read from different servers, with history and a watcher.
+      const { Kvm } = await import("@nats-io/kv");
+      const kv = await new Kvm(conns[0]).create("cfg", { replicas: 3, history: 5 });
+      const kvB = await new Kvm(conns[1]).open("cfg");
+      const watch = await kvB.watch({ key: "k" });
+      await kv.put("k", "v1");
+      await kv.put("k", "v2");
+      assert.equal((await kvB.get("k"))?.string(), "v2");
+      const hist: string[] = [];
+      for await (const e of await kvB.history({ key: "k" })) hist.push(e.string());
+      assert.deepEqual(hist, ["v1", "v2"]);
+      const seen: string[] = [];
+      for await (const e of watch) {
+        seen.push(e.string());
+        if (seen.length === 2) break;
+      }
+      assert.deepEqual(seen, ["v1", "v2"]);
+      await assert.rejects(kv.create("k", "again"), "create refuses an existing key");
+      const info = await jsm.streams.info("KV_cfg");
+      assert.equal(info.config.num_replicas, 3);
+      assert.equal(info.cluster?.replicas?.length, 2);
+
+      // Delete: gone from every server.
+      await jsm.streams.delete("SD");
+      await waitFor("SD gone everywhere", async () => {
+        for (const p of c.nodes) {
+          const jsz = await (await p!.monitorFetch(new Request("http://localhost/jsz"))).json() as { streams: number };
+          if (jsz.streams !== 1) return false;
+        }
+        return true;
+      });
+      await assert.rejects(jsm.streams.info("SD"), /stream not found/);
+    } finally {
+      for (const nc of conns) await nc.close().catch(() => {});
+      await c.close();
+    }
+  });
+});
