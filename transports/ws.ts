@@ -49,12 +49,14 @@ export function serveFetchApp(app: WebSocketFetchApp, settings: WebSocketSetting
       settings.host,
       settings.port,
       settings.handshake_timeout,
+      settings.tls_pem,
     );
   }
   return serveDeno(
     (req, info) => app.fetch(req, info) ?? new Response("upgrade failed\n", { status: 500 }),
     settings.host,
     settings.port,
+    settings.tls_pem,
   );
 }
 

@@ -82,10 +82,12 @@ export function serveBun(
   host: string,
   port: number,
   handshakeTimeoutMs: number,
+  tls?: { cert: string; key: string },
 ): Promise<Listener> {
   const server: BunServer = Bun.serve<BunWsData>({
     hostname: host,
     port,
+    ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key } } : {}),
     // Bun's HTTP idle timeout (whole seconds) is the closest knob to handshake_timeout; it closes idle
     // keep-alive connections but does not bound a request that is still arriving.
     idleTimeout: Math.min(255, Math.max(1, Math.ceil(handshakeTimeoutMs / 1000))),

@@ -72,11 +72,13 @@ export function serveDeno(
   fetch: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
   host: string,
   port: number,
+  tls?: { cert: string; key: string },
 ): Promise<Listener> {
   return new Promise((resolve) => {
     const server = Deno.serve({
       hostname: host,
       port,
+      ...(tls !== undefined ? { cert: tls.cert, key: tls.key } : {}),
       onListen: (addr) => {
         resolve({ host, port: addr.transport === "tcp" ? addr.port : port, close: () => server.shutdown() });
       },

@@ -18,15 +18,23 @@ export interface WebSocketListener extends Listener {
 
 /** Start the WebSocket listener if the options ask for one; undefined when they do not. */
 export async function startWebSocket(server: Server, fallback?: HttpFallback): Promise<WebSocketListener | undefined> {
-  const settings = webSocketSettingsFor(server.options);
-  if (settings === undefined) return undefined;
+  const base = webSocketSettingsFor(server.options);
+  if (base === undefined) return undefined;
+  // wss://: the certificate is read and checked now; a bad file stops start-up (no plain fallback).
+  const tlsCfg = server.options.websocket?.tls;
+  let settings = base;
+  if (tlsCfg !== undefined) {
+    const t = server.prepareTls("websocket.tls", tlsCfg, "server");
+    if (t?.cert === undefined || t.key === undefined) throw new Error("websocket.tls: cert_file and key_file are required");
+    settings = { ...base, tls_pem: { cert: t.cert, key: t.key } };
+  }
   const listener = await listenWebSocket(settings, (d) => server.acceptConnection(d), fallback);
   server.monitorSections.set("varz.websocket", () => websocketVarz(settings, listener.port));
   server.onShutdown(() => listener.close());
   const host = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
-  server.logger.info(`Listening for websocket clients on ws://${host}:${listener.port}`);
-  // Petrel's listener never has TLS (terminate it in front), as nats-server warns for no_tls.
-  server.logger.warn("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+  server.logger.info(`Listening for websocket clients on ${settings.tls_pem ? "wss" : "ws"}://${host}:${listener.port}`);
+  // as nats-server warns for no_tls
+  if (settings.tls_pem === undefined) server.logger.warn("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
   const connectUrl = wsConnectUrl(settings, listener.port, server.clientHost);
   setOwnWsConnectUrl(server, connectUrl);
   return { host: listener.host, port: listener.port, close: () => listener.close(), connectUrl };

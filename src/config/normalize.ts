@@ -246,12 +246,17 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       compression: bool(ws.compression),
       handshake_timeout: ms(ws.handshake_timeout),
       advertise: str(ws.advertise),
+      tls: tlsBlock(ws.tls, [raw.websocket ? "websocket" : "ws", "tls"]),
     });
-    // Fail closed (not_implemented.ts): nats-server refuses a websocket block without tls unless no_tls is
-    // true, and Petrel has no WebSocket TLS yet, so the only accepted form is an explicit no_tls: true.
-    if (layer.websocket.no_tls !== true) {
-      const key = raw.websocket ? "websocket" : "ws";
-      err([key], `${key}: TLS for WebSocket is not implemented by Petrel yet; set no_tls: true to serve plain WebSocket (nats-server also requires tls {} or no_tls: true)`);
+    // Fail closed, as nats-server: a websocket listener has a tls {} block or says no_tls: true.
+    const key = raw.websocket ? "websocket" : "ws";
+    const wt = layer.websocket.tls;
+    if (layer.websocket.no_tls !== true && wt === undefined) {
+      err([key], `${key}: websocket requires TLS configuration (a tls {} block) or no_tls: true`);
+    } else if (layer.websocket.no_tls === true && wt !== undefined) {
+      err([key], `${key}: no_tls: true and a tls {} block contradict each other`);
+    } else if (wt !== undefined && wt.verify) {
+      err([key, "tls"], `${key}.tls: client certificates (verify, verify_and_map) on WebSocket are not implemented by Petrel yet; refusing to start without them`);
     }
   }
 
@@ -400,6 +405,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       compression: w.compression ?? false,
       handshake_timeout: w.handshake_timeout ?? DEFAULTS.websocket_handshake_timeout,
       advertise: w.advertise,
+      tls: w.tls,
     });
   }
   if (l.leafnodes) {

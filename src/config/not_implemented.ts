@@ -24,7 +24,6 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   { path: "allow_non_tls", what: "mixed TLS/plain client connections", owner: "tls" },
   { path: "ocsp", what: "OCSP stapling", owner: "tls" },
   { path: "gateway.gateways[].tls", what: "TLS for gateways", owner: "tls" },
-  { path: "websocket.tls", what: "TLS for WebSocket", owner: "tls" },
   // --- operator / JWT (tls) ---
   { path: "operator", what: "operator (JWT) mode", owner: "tls" },
   { path: "operators", what: "operator (JWT) mode", owner: "tls" },

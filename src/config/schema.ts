@@ -378,7 +378,7 @@ export const websocketSchema = block(
     allowed_origin: opt(confStringList),
     compression: opt(confBool),
     handshake_timeout: opt(confDuration),
-    tls: unsupported,
+    tls: opt(tlsBlockSchema),
     no_auth_user: unsupported,
     authorization: unsupported,
     jwt_cookie: unsupported,

@@ -78,6 +78,8 @@ export interface WebSocketOptions {
   /** ms */
   handshake_timeout: number;
   advertise?: string;
+  /** wss:// with this certificate (client certificates are not asked for: verify is refused). */
+  tls?: TlsConfig;
 }
 
 export interface LeafNodeOptions {

@@ -9,7 +9,7 @@ export interface HandshakeRejection {
   message: string;
 }
 
-type OriginPolicy = Pick<WebSocketSettings, "same_origin" | "allowed_origins">;
+type OriginPolicy = Pick<WebSocketSettings, "same_origin" | "allowed_origins"> & { tls_pem?: unknown };
 
 /** True when the request asks for a WebSocket upgrade at all (anything else is plain HTTP). */
 export function isUpgradeRequest(req: Request): boolean {
@@ -31,7 +31,7 @@ export function validateHandshake(req: Request, policy: OriginPolicy): Handshake
   const key = req.headers.get("sec-websocket-key");
   if (key === null || key.trim() === "") return { status: 400, message: "key missing" };
   if (!isNonceKey(key.trim())) return { status: 400, message: "invalid key" };
-  const originError = checkOrigin(req.headers.get("origin"), req.headers.get("host"), policy);
+  const originError = checkOrigin(req.headers.get("origin"), req.headers.get("host"), policy, policy.tls_pem !== undefined);
   if (originError !== undefined) return { status: 403, message: originError };
   return undefined;
 }
@@ -41,14 +41,14 @@ export function validateHandshake(req: Request, policy: OriginPolicy): Handshake
  * same_origin: the origin's host and port must be the request's Host. allowed_origins: scheme, host and
  * port must equal one entry. Both may apply.
  */
-export function checkOrigin(origin: string | null, host: string | null, policy: OriginPolicy): string | undefined {
+export function checkOrigin(origin: string | null, host: string | null, policy: OriginPolicy, tls = false): string | undefined {
   if (origin === null || origin === "") return undefined;
   if (!policy.same_origin && policy.allowed_origins.length === 0) return undefined;
   const o = parseOrigin(origin);
   if (o === undefined) return `origin ${JSON.stringify(origin)} not allowed: not a valid origin`;
   if (policy.same_origin) {
-    // The listener has no TLS, so a Host without a port means port 80.
-    const h = host === null ? undefined : parseOrigin(`http://${host}`);
+    // A Host without a port means the scheme's default: 443 on a wss:// listener, 80 otherwise.
+    const h = host === null ? undefined : parseOrigin(`${tls ? "https" : "http"}://${host}`);
     if (h === undefined || h.host !== o.host || h.port !== o.port) {
       return `origin ${JSON.stringify(origin)} not allowed: not same origin`;
     }

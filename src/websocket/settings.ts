@@ -10,6 +10,8 @@ export interface WebSocketSettings extends WebSocketOptions {
   max_message: number;
   /** Bytes queued towards one client before the transport drops it as a slow consumer (1008). */
   max_pending: number;
+  /** wss://: the listener's certificate chain and key (PEM), read at start from the block's tls {}. */
+  tls_pem?: { cert: string; key: string };
 }
 
 /** What may be written in the block (any subset); unknown keys are the config layer's business. */

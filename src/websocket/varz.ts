@@ -8,6 +8,7 @@ export function websocketVarz(s: WebSocketSettings, boundPort: number): Record<s
   // nats-server reports the configured duration (nanoseconds), and nothing when left at its default.
   if (s.handshake_timeout !== DEFAULT_HANDSHAKE_TIMEOUT_MS) out.handshake_timeout = s.handshake_timeout * 1_000_000;
   out.no_tls = s.no_tls;
+  if (s.tls_pem !== undefined) out.tls_required = true;
   if (s.same_origin) out.same_origin = true;
   if (s.allowed_origins.length > 0) out.allowed_origins = s.allowed_origins;
   if (s.compression) out.compression = true;

@@ -398,7 +398,8 @@ describe("options: cluster, gateway, jetstream, websocket, leafnodes", () => {
     assert.deepEqual(options(`ws ${ws}`).options.websocket, expected);
     const e = errorOf("port: 1\nwebsocket { port: 8080 }");
     assert.equal(e.line, 2);
-    assert.match(e.message, /websocket: TLS for WebSocket is not implemented by Petrel yet; set no_tls: true/);
+    assert.match(e.message, /websocket: websocket requires TLS configuration \(a tls \{\} block\) or no_tls: true/);
+    assert.match(errorOf("websocket { port: 8080, tls { cert_file: c, key_file: k, ca_file: a, verify: true } }").message, /verify.*not implemented/);
   });
 
   it("reads leafnodes (and its leaf alias)", () => {

@@ -13,6 +13,7 @@ import { connectTlsRaw } from "../helpers/tls_raw.ts";
 import { forEachServer, monitorJson, type RunningServer, startServer } from "../helpers/servers.ts";
 import { collect, connectTo, te } from "../helpers/nats.ts";
 import { testCerts } from "../helpers/certs.ts";
+import { connectWss } from "../helpers/wss.ts";
 
 const certs = testCerts();
 const q = (p: string) => JSON.stringify(p);
@@ -209,6 +210,35 @@ forEachServer(["nats-server", "petrel"], (kind) => {
         if (r.status === 200) await r.json();
         else throw new Error(`HTTP ${r.status}`);
       });
+    });
+  });
+
+  describe("websocket { tls {} } (wss://)", () => {
+    let server: RunningServer;
+    before(async () => {
+      const ws = `websocket {\n  listen: "127.0.0.1:-1"\n  tls {\n    cert_file: ${q(certs.serverCert)}\n    key_file: ${q(certs.serverKey)}\n  }\n}\n`;
+      server = await startServer(kind, { conf: ws, monitor: true });
+    });
+    after(() => server?.stop());
+
+    it("speaks NATS over wss:// with a certificate the test CA signed", async () => {
+      const varz = await monitorJson<{ websocket: { port: number; no_tls?: boolean } }>(server, "/varz");
+      const ws = await connectWss(varz.websocket.port, certs.pem(certs.caFile));
+      try {
+        await ws.readUntil("INFO ");
+        ws.send('CONNECT {"verbose":false,"pedantic":false}\r\nSUB wss.x 1\r\nPUB wss.x 2\r\nhi\r\nPING\r\n');
+        const text = await ws.readUntil("PONG\r\n");
+        assert.match(text, /MSG wss\.x 1 2\r\nhi\r\n/);
+      } finally {
+        ws.close();
+      }
+      // plain HTTP on the wss:// port is refused (a TLS error, or Go's "400 client sent an HTTP request to an
+      // HTTPS server"), never served
+      const plain = await fetch(`http://127.0.0.1:${varz.websocket.port}/`).then(async (r) => {
+        await r.text();
+        return r.status;
+      }, () => 0);
+      assert.ok(plain === 0 || plain === 400, `plain HTTP got ${plain}`);
     });
   });
 
