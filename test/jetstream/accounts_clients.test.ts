@@ -44,21 +44,10 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function start(kind: string): Promise<Target> {
-  if (kind === "nats-server") {
-    const s: RunningServer = await startServer("nats-server", { jetstream: true, monitor: true, conf: ACCOUNTS_CONF });
-    return { url: s.url, monitorUrl: s.monitorUrl, stop: () => s.stop() };
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-jsacc-"));
-  const s = await startAccountsPetrel({ dir, accounts: ACCOUNTS, system_account: "SYS", monitor: true });
-  return {
-    url: s.url,
-    monitorUrl: s.petrel.monitorUrl,
-    stop: async () => {
-      await s.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/** The same conf file for both, each a child process (Petrel as the drop-in it is). */
+async function start(kind: "nats-server" | "petrel"): Promise<Target> {
+  const s: RunningServer = await startServer(kind, { jetstream: true, monitor: true, conf: ACCOUNTS_CONF });
+  return { url: s.url, monitorUrl: s.monitorUrl, stop: () => s.stop() };
 }
 
 async function apiErr(p: Promise<unknown>): Promise<J> {
@@ -176,7 +165,7 @@ describe("JetStream per account: Petrel answers as nats-server 2.9.10 does", () 
   const results = new Map<string, J>();
   const targets = new Map<string, Target>();
   before(async () => {
-    for (const kind of ["nats-server", "petrel"]) targets.set(kind, await start(kind));
+    for (const kind of ["nats-server", "petrel"] as const) targets.set(kind, await start(kind));
   });
   after(async () => {
     for (const t of targets.values()) await t.stop();

@@ -4,14 +4,10 @@
 // Differential: the same conf on nats-server 2.9.10 and Petrel, the same client code, the same transcript.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { type RunningServer, startServer } from "../helpers/servers.ts";
-import { startAccountsPetrel } from "./server.ts";
 
 const td = new TextDecoder();
 type J = Record<string, unknown>;
@@ -40,49 +36,15 @@ accounts {
 }
 `;
 
-const ACCOUNTS = {
-  A: {
-    users: [{ user: "a", password: "a" }],
-    jetstream: { max_mem: -1, max_file: -1, max_streams: -1, max_consumers: -1 },
-    exports: [
-      { service: "$JS.API.>", response_type: "stream" as const },
-      { service: "$JS.ACK.>" },
-      { stream: "deliver.b.>" },
-      { stream: "_INBOX_B.>" },
-    ],
-    imports: [],
-  },
-  B: {
-    users: [{ user: "b", password: "b" }],
-    exports: [],
-    imports: [
-      { service: { account: "A", subject: "$JS.API.>" }, to: "JS.A.API.>" },
-      { service: { account: "A", subject: "$JS.ACK.>" } },
-      { stream: { account: "A", subject: "deliver.b.>" } },
-      { stream: { account: "A", subject: "_INBOX_B.>" } },
-    ],
-  },
-};
-
 interface Target {
   url: string;
   stop(): Promise<void>;
 }
 
-async function start(kind: string): Promise<Target> {
-  if (kind === "nats-server") {
-    const s: RunningServer = await startServer("nats-server", { jetstream: true, conf: CONF });
-    return { url: s.url, stop: () => s.stop() };
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-jsacc-"));
-  const s = await startAccountsPetrel({ dir, accounts: ACCOUNTS });
-  return {
-    url: s.url,
-    stop: async () => {
-      await s.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+/** The same conf file for both, each a child process (Petrel as the drop-in it is). */
+async function start(kind: "nats-server" | "petrel"): Promise<Target> {
+  const s: RunningServer = await startServer(kind, { jetstream: true, conf: CONF });
+  return { url: s.url, stop: () => s.stop() };
 }
 
 async function scenario(t: Target): Promise<J> {
@@ -172,7 +134,7 @@ describe("JetStream shared across accounts through imports (apiPrefix)", () => {
   const results = new Map<string, J>();
   const targets = new Map<string, Target>();
   before(async () => {
-    for (const kind of ["nats-server", "petrel"]) targets.set(kind, await start(kind));
+    for (const kind of ["nats-server", "petrel"] as const) targets.set(kind, await start(kind));
   });
   after(async () => {
     for (const t of targets.values()) await t.stop();
