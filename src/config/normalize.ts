@@ -247,6 +247,13 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       handshake_timeout: ms(ws.handshake_timeout),
       advertise: str(ws.advertise),
       tls: tlsBlock(ws.tls, [raw.websocket ? "websocket" : "ws", "tls"]),
+      no_auth_user: str(ws.no_auth_user),
+      authorization: ws.authorization === undefined ? undefined : defined({
+        user: str(ws.authorization.user ?? ws.authorization.username),
+        password: str(ws.authorization.password ?? ws.authorization.pass),
+        token: str(ws.authorization.token),
+        timeout: ms(ws.authorization.timeout),
+      }),
     });
     // Fail closed, as nats-server: a websocket listener has a tls {} block or says no_tls: true.
     const key = raw.websocket ? "websocket" : "ws";
@@ -278,6 +285,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
         tls: tlsBlock(r.tls, [key, "remotes", i, "tls"]),
       }));
     });
+    const la = leaf.authorization;
     layer.leafnodes = defined({
       host: str(leaf.host ?? leaf.net) ?? l?.host,
       port: leaf.port ?? l?.port,
@@ -285,6 +293,13 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       no_advertise: bool(leaf.no_advertise),
       remotes,
       tls: tlsBlock(leaf.tls, [key, "tls"]),
+      authorization: la === undefined ? undefined : defined({
+        user: str(la.user ?? la.username),
+        password: str(la.password ?? la.pass),
+        account: str(la.account),
+        timeout: ms(la.timeout),
+        users: (la.users ?? []).map((u) => defined({ user: str(u.user ?? u.username) ?? "", password: str(u.password ?? u.pass), account: str(u.account) })),
+      }),
     });
   }
 
@@ -406,6 +421,8 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       handshake_timeout: w.handshake_timeout ?? DEFAULTS.websocket_handshake_timeout,
       advertise: w.advertise,
       tls: w.tls,
+      authorization: w.authorization,
+      no_auth_user: w.no_auth_user,
     });
   }
   if (l.leafnodes) {
@@ -417,6 +434,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       no_advertise: f.no_advertise ?? false,
       remotes: f.remotes ?? [],
       tls: f.tls,
+      authorization: f.authorization,
     });
   }
   if (l.tls) {

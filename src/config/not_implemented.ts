@@ -33,12 +33,7 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   { path: "resolver_preload", what: "preloaded account JWTs", owner: "tls" },
   { path: "resolver_tls", what: "TLS for the account resolver", owner: "tls" },
   // --- authorization not enforced yet (accounts) ---
-  { path: "websocket.authorization", what: "WebSocket authorization", owner: "accounts" },
-  { path: "websocket.no_auth_user", what: "WebSocket no_auth_user", owner: "accounts" },
   { path: "websocket.jwt_cookie", what: "WebSocket JWT cookie authentication", owner: "accounts" },
-  { path: "leafnodes.authorization", what: "leafnode authorization", owner: "accounts" },
-  { path: "leafnodes.remotes[].account", what: "binding a leafnode remote to an account", owner: "accounts" },
-  { path: "leafnodes.remotes[].local", what: "binding a leafnode remote to an account", owner: "accounts" },
   { path: "leafnodes.remotes[].credentials", what: "leafnode remote credentials", owner: "accounts" },
   { path: "leafnodes.remotes[].creds", what: "leafnode remote credentials", owner: "accounts" },
   { path: "leafnodes.remotes[].deny_imports", what: "leafnode remote permissions", owner: "accounts" },

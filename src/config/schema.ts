@@ -162,6 +162,45 @@ const routeAuthorizationSchema = block(
   "authorization { user, password, token, timeout }",
 );
 
+/** `websocket { authorization {} }`: one user or a token for WebSocket clients, as nats-server 2.9 reads it. */
+const wsAuthorizationSchema = block(
+  {
+    user: opt(confString),
+    username: opt(confString),
+    password: opt(confString),
+    pass: opt(confString),
+    token: opt(confString),
+    timeout: opt(confDuration),
+    users: unsupported,
+  },
+  "authorization { user, password, token, timeout }",
+);
+
+const leafUserSchema = block(
+  {
+    user: opt(confString),
+    username: opt(confString),
+    password: opt(confString),
+    pass: opt(confString),
+    account: opt(confString),
+  },
+  "a leafnode user { user, password, account }",
+);
+
+/** `leafnodes { authorization {} }`: who may connect as a leafnode, and the account each is bound to. */
+const leafAuthorizationSchema = block(
+  {
+    user: opt(confString),
+    username: opt(confString),
+    password: opt(confString),
+    pass: opt(confString),
+    account: opt(confString),
+    timeout: opt(confDuration),
+    users: opt(z.array(leafUserSchema, { error: "a list of users" })),
+  },
+  "authorization { user, password, account, users, timeout }",
+);
+
 const listenKeys = {
   listen: opt(confListen),
   host: opt(confString),
@@ -379,11 +418,11 @@ export const websocketSchema = block(
     compression: opt(confBool),
     handshake_timeout: opt(confDuration),
     tls: opt(tlsBlockSchema),
-    no_auth_user: unsupported,
-    authorization: unsupported,
+    no_auth_user: opt(confString),
+    authorization: opt(wsAuthorizationSchema),
     jwt_cookie: unsupported,
   },
-  "websocket { listen, no_tls, same_origin, allowed_origins, compression }",
+  "websocket { listen, no_tls, same_origin, allowed_origins, compression, authorization, no_auth_user }",
 );
 
 const leafRemote = block(
@@ -410,7 +449,7 @@ export const leafnodesSchema = block(
     advertise: opt(confString),
     no_advertise: opt(confBool),
     remotes: opt(z.array(leafRemote, { error: "a list of remotes" })),
-    authorization: unsupported,
+    authorization: opt(leafAuthorizationSchema),
     tls: opt(tlsBlockSchema),
     reconnect: unsupported,
     reconnect_delay: unsupported,

@@ -80,6 +80,29 @@ export interface WebSocketOptions {
   advertise?: string;
   /** wss:// with this certificate (client certificates are not asked for: verify is refused). */
   tls?: TlsConfig;
+  /** Credentials WebSocket clients must present instead of the server's (one user or a token). */
+  authorization?: WebSocketAuthorization;
+  /** A user of the server's to sign in WebSocket clients that present no credentials as. */
+  no_auth_user?: string;
+}
+
+export interface WebSocketAuthorization {
+  user?: string;
+  password?: string;
+  token?: string;
+  /** ms */
+  timeout?: number;
+}
+
+/** Who may connect as a leafnode; each user bound to an account (`$G` when none is named). */
+export interface LeafNodeAuthorization {
+  user?: string;
+  password?: string;
+  /** The account of the single `user`. */
+  account?: string;
+  /** ms */
+  timeout?: number;
+  users: { user: string; password?: string; account?: string }[];
 }
 
 export interface LeafNodeOptions {
@@ -91,6 +114,7 @@ export interface LeafNodeOptions {
   remotes: { urls: string[]; account?: string; credentials?: string; tls?: TlsConfig }[];
   /** TLS on the hub listener: plain INFO with tls_required, then the leaf upgrades. */
   tls?: TlsConfig;
+  authorization?: LeafNodeAuthorization;
 }
 
 export interface ServerOptions {

@@ -1,7 +1,8 @@
 /**
  * One leafnode connection, either side: the hub accepted it (INFO first, then the leaf's CONNECT) or this
  * server dialed a hub as a leaf (wait for INFO, answer CONNECT). Once active, the peer's interest (LS+/LS-)
- * lives as leaf-owned subscriptions in the server's sublist and messages flow as LMSG/HMSG both ways.
+ * lives as leaf-owned subscriptions in the sublist of the account the link is bound to (the remote's `account`
+ * on the leaf side, the authenticated user's account on the hub side) and messages flow as LMSG/HMSG both ways.
  * A message from the peer is routed here, never back to the peer: its own subscriptions are skipped.
  */
 import type { ConnHandler, Duplex } from "../transport/types.ts";
@@ -13,6 +14,7 @@ import { routedArgs } from "../cluster/protocol.ts";
 import { LeafOutbox } from "./outbox.ts";
 import { leafInterestLine, type LeafConnect, type LeafInfo, parseLeafConnect, parseLeafInfo } from "./protocol.ts";
 import type { LeafHost } from "./types.ts";
+import type { Account } from "../accounts/account.ts";
 import { applyRemoteInterest, dropRemoteInterest, interestKey, type RemoteSub } from "../server/remote_interest.ts";
 
 const LEAF_MAX_PENDING = 64 * 1024 * 1024;
@@ -48,14 +50,20 @@ export class LeafConn implements ConnHandler, SubOwner {
   remoteName = "";
   /** Part of a cycle: the manager waits longer before dialing again. */
   loopDetected = false;
+  /**
+   * The account the link carries: a leaf binds it from its remote's `account`, a hub from the user the leaf
+   * authenticated as (`$G` until then, and without one).
+   */
+  account: Account;
   /** Interest announced to the peer: subject or "subject queue" -> count (the queue weight). */
   readonly announced = new Map<string, { subject: string; queue: string | undefined; count: number }>();
 
-  constructor(cid: number, duplex: Duplex, host: LeafHost, solicited: boolean) {
+  constructor(cid: number, duplex: Duplex, host: LeafHost, solicited: boolean, account: Account) {
     this.cid = cid;
     this.duplex = duplex;
     this.host = host;
     this.solicited = solicited;
+    this.account = account;
     this.parser = new Parser("leaf", this, { maxControlLine: LEAF_MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
     const o = host.server.options;
     this.wire = new WireConn(duplex, { cid, tag: "lid", pingInterval: o.ping_interval, pingMax: o.ping_max }, {
@@ -180,7 +188,7 @@ export class LeafConn implements ConnHandler, SubOwner {
     };
     const queues: string[] = [];
     for (let i = ra.queueFrom; i < ra.queueTo; i++) queues.push(argString(args, i));
-    this.host.server.accounts.global.deliver(msg, this, queues);
+    this.account.deliver(msg, this, queues);
   }
 
   #processConnect(text: string): void {
@@ -194,6 +202,13 @@ export class LeafConn implements ConnHandler, SubOwner {
       this.wire.closeWithError("attempted to connect to leaf node port", "Incorrect Port");
       return;
     }
+    const bound = this.host.authorize(this, c);
+    if (bound === undefined) {
+      this.host.logger.error(`${this.wire.label()} - Leafnode authentication error`);
+      this.wire.closeWithError("Authorization Violation", "Authentication Failure");
+      return;
+    }
+    this.account = bound;
     this.remoteId = c.server_id ?? "";
     this.remoteName = c.name ?? c.server_id ?? "";
     // A nats-server leaf finishes its side of the handshake (and stops its 2 s timer) on this second INFO.
@@ -211,7 +226,7 @@ export class LeafConn implements ConnHandler, SubOwner {
     this.remoteName = info.server_name ?? info.server_id;
     // TLS before CONNECT (the CONNECT waits inside the TLS session until the handshake is done)
     if (this.host.startLeafTls?.(this, info.tls_required === true) === false) return;
-    this.out.text(`CONNECT ${this.host.connectJson()}\r\n`);
+    this.out.text(`CONNECT ${this.host.connectJson(this, info)}\r\n`);
     this.#activate(info);
   }
 
@@ -238,14 +253,14 @@ export class LeafConn implements ConnHandler, SubOwner {
     }
     const subject = argString(args, 0);
     if (added && subject === this.host.ldsSubject) {
-      this.host.logger.error(`${this.wire.label()} - Loop detected for leafnode account "$G"`);
+      this.host.logger.error(`${this.wire.label()} - Loop detected for leafnode account ${JSON.stringify(this.account.name)}`);
       this.loopDetected = true;
       this.wire.closeWithError("Loop detected", "Loop Detected");
       return;
     }
     const queue = n >= 2 ? argString(args, 1) : undefined;
     const weight = n === 3 ? Math.max(1, parseSize(args.line, args.starts[2], args.ends[2])) : 1;
-    applyRemoteInterest(this.host.server.accounts.global, this.subs, this, added, subject, queue, weight);
+    applyRemoteInterest(this.account, this.subs, this, added, subject, queue, weight);
   }
 
   // ---- SubOwner ----
@@ -269,7 +284,7 @@ export class LeafConn implements ConnHandler, SubOwner {
 
   /** Did the peer announce this loop-detection subject itself? */
   announcedLds(subject: string): boolean {
-    return this.subs.has(interestKey(this.host.server.accounts.global, subject, undefined));
+    return this.subs.has(interestKey(this.account, subject, undefined));
   }
 
   removeSub(sub: Subscription): void {

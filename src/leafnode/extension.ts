@@ -9,7 +9,7 @@ export function leafNodeExtension(): PetrelExtension {
     async start(server, { logger, services }) {
       const options = server.options.leafnodes;
       if (options === undefined) return;
-      const leafs = new LeafNodes(server, options, { transport: services.transport, logger });
+      const leafs = new LeafNodes(server, options, { transport: services.transport, logger, readFile: services.readFile });
       await leafs.start();
       server.monitorSections.set("leafz", (q) => leafz(leafs, q));
       server.monitorSections.set("varz.leaf", () => varzLeaf(leafs));

@@ -14,7 +14,9 @@ import type { TlsConfig } from "../tls/config.ts";
 import { upgradeToTls } from "../tls/upgrade.ts";
 import { joinHostPort, reachableHost } from "../cluster/urls.ts";
 import { LeafConn } from "./conn.ts";
-import { LDS_PREFIX } from "./protocol.ts";
+import { LDS_PREFIX, type LeafConnect, type LeafInfo } from "./protocol.ts";
+import { secretMatches } from "../server/auth.ts";
+import { parseCredentials, signNonce } from "./credentials.ts";
 import type { LeafHost, LeafInterest } from "./types.ts";
 
 const DEFAULT_LEAF_PORT = 7422;
@@ -59,6 +61,10 @@ interface Remote {
   tlsConfig?: TlsConfig;
   /** Where the remote sits in the configuration, for messages ("leafnodes.remotes[0].tls"). */
   what: string;
+  /** The local account the link carries (`account` / `local`, `$G` by default). */
+  account: Account;
+  /** A credentials file (user JWT and nkey seed) to sign in to the hub with. */
+  credentials?: string;
   next: number;
   conn?: LeafConn;
   timer?: ReturnType<typeof setTimeout>;
@@ -67,6 +73,8 @@ interface Remote {
 export interface LeafNodeDeps {
   transport: Transport;
   logger: Logger;
+  /** Reads a remote's credentials file. */
+  readFile?: (path: string) => string | undefined;
 }
 
 export class LeafNodes implements LeafHost {
@@ -85,26 +93,37 @@ export class LeafNodes implements LeafHost {
   /** The hub listener's TLS (leafnodes { tls {} }): plain INFO, then the leaf upgrades. */
   #listenerTls: TlsSettings | undefined;
   readonly #clientTls = new Map<string, TlsSettings>();
-  readonly #onSub = (sub: Subscription, added: boolean, account: Account) => {
-    if (account === this.server.accounts.global) this.#interestChanged(sub, added);
-  };
+  readonly #onSub = (sub: Subscription, added: boolean, account: Account) => this.#interestChanged(sub, added, account);
+  readonly #readFile: ((path: string) => string | undefined) | undefined;
 
   constructor(server: Server, options: LeafNodeOptions, deps: LeafNodeDeps) {
     this.server = server;
     this.options = options;
     this.logger = deps.logger;
     this.#transport = deps.transport;
+    this.#readFile = deps.readFile;
+    for (const u of options.authorization?.users ?? []) this.#accountNamed(u.account, "leafnodes.authorization.users");
+    this.#accountNamed(options.authorization?.account, "leafnodes.authorization.account");
     // One per server (not per manager), so that every link of this server recognises it.
     this.ldsSubject = `${LDS_PREFIX}${server.serverId}`;
-    for (const [i, r] of options.remotes.entries()) {
+    options.remotes.forEach((r, i) => {
+      const account = this.#accountNamed(r.account, `leafnodes.remotes[${i}].account`);
       const urls: LeafUrl[] = [];
       for (const text of r.urls) {
         const u = parseLeafUrl(text);
         if (u === undefined) this.logger.error(`Error parsing leafnode remote URL ${JSON.stringify(text)}, ignoring it`);
         else urls.push(u);
       }
-      if (urls.length > 0) this.#remotes.push({ urls, next: 0, tlsConfig: r.tls, what: `leafnodes.remotes[${i}].tls` });
-    }
+      if (urls.length > 0) this.#remotes.push({ urls, account, credentials: r.credentials, next: 0, tlsConfig: r.tls, what: `leafnodes.remotes[${i}].tls` });
+    });
+  }
+
+  /** The account a leafnode setting names (`$G` when none); an account the server lacks stops start-up. */
+  #accountNamed(name: string | undefined, key: string): Account {
+    if (name === undefined) return this.server.accounts.global;
+    const a = this.server.accounts.get(name);
+    if (a === undefined) throw new Error(`${key}: account ${JSON.stringify(name)} is not defined`);
+    return a;
   }
 
   get port(): number {
@@ -158,7 +177,7 @@ export class LeafNodes implements LeafHost {
   // ---- connections ----
 
   #accept(duplex: Duplex): LeafConn {
-    const c = new LeafConn(this.#nextLid++, duplex, this, false);
+    const c = new LeafConn(this.#nextLid++, duplex, this, false, this.server.accounts.global);
     this.conns.add(c);
     if (this.#stopped) {
       queueMicrotask(() => c.close("Server Shutdown"));
@@ -237,7 +256,7 @@ export class LeafNodes implements LeafHost {
     const url = r.urls[r.next];
     r.next = (r.next + 1) % r.urls.length;
     const dialing = this.#transport.dial({ host: url.host, port: url.port }, (d) => {
-      const c = new LeafConn(this.#nextLid++, d, this, true);
+      const c = new LeafConn(this.#nextLid++, d, this, true, r.account);
       r.conn = c;
       this.conns.add(c);
       remoteOf.set(c, { remote: r, url });
@@ -285,14 +304,15 @@ export class LeafNodes implements LeafHost {
     if (!o.no_advertise && url !== undefined) info.leafnode_urls = [url];
     const cluster = this.server.infoExtras.cluster;
     if (typeof cluster === "string") info.cluster = cluster;
+    if (!c.solicited && this.#authRequired()) info.auth_required = true;
     if (connected) {
       info.connect_info = true;
-      info.remote_account = "$G";
+      info.remote_account = c.account.name;
     }
     return JSON.stringify(info);
   }
 
-  connectJson(): string {
+  connectJson(conn: LeafConn, info: LeafInfo): string {
     const c: Record<string, unknown> = {
       version: VERSION,
       tls_required: false,
@@ -302,7 +322,56 @@ export class LeafNodes implements LeafHost {
     };
     const cluster = this.server.infoExtras.cluster;
     c.cluster = typeof cluster === "string" ? cluster : this.server.serverName;
+    const link = remoteOf.get(conn);
+    if (link?.url.user !== undefined) {
+      c.user = link.url.user;
+      if (link.url.password !== undefined) c.pass = link.url.password;
+    }
+    const creds = link?.remote.credentials;
+    if (creds !== undefined) Object.assign(c, this.#signIn(creds, info.nonce));
     return JSON.stringify(c);
+  }
+
+  /**
+   * `jwt` and `sig` (the hub's nonce signed with the seed) from a credentials file. A file that cannot be
+   * read is logged and nothing is presented: the hub refuses the link, and the remote keeps retrying.
+   */
+  #signIn(path: string, nonce: string | undefined): { jwt?: string; sig?: string } {
+    const text = this.#readFile?.(path);
+    const creds = text === undefined ? undefined : parseCredentials(text);
+    if (creds === undefined) {
+      this.logger.error(`Leafnode remote credentials ${JSON.stringify(path)}: no user JWT and seed could be read`);
+      return {};
+    }
+    if (nonce === undefined) return { jwt: creds.jwt };
+    return { jwt: creds.jwt, sig: signNonce(creds.seed, nonce) };
+  }
+
+  /** Does a leaf have to authenticate (leafnode users, or the server's own users)? */
+  #authRequired(): boolean {
+    const a = this.options.authorization;
+    return (a !== undefined && (a.user !== undefined || a.users.length > 0)) || this.server.authRequired;
+  }
+
+  /**
+   * The account a leaf's CONNECT binds its link to, or undefined to refuse it. `leafnodes { authorization }`
+   * decides when it names users; otherwise a leaf signs in as one of the server's users (its account), and
+   * a server without users takes leafs into `$G`, as nats-server 2.9 does.
+   */
+  authorize(_c: LeafConn, connect: LeafConnect): Account | undefined {
+    const a = this.options.authorization;
+    if (a !== undefined && (a.user !== undefined || a.users.length > 0)) {
+      if (a.user !== undefined && connect.user === a.user && a.password !== undefined && secretMatches(a.password, connect.pass)) {
+        return this.#accountNamed(a.account, "leafnodes.authorization.account");
+      }
+      const u = a.users.find((x) => x.user === connect.user);
+      if (u === undefined || connect.user === undefined) return undefined;
+      if (u.password !== undefined && !secretMatches(u.password, connect.pass)) return undefined;
+      return this.#accountNamed(u.account, "leafnodes.authorization.users");
+    }
+    if (!this.server.authRequired) return this.server.accounts.global;
+    const out = this.server.authenticate({ user: connect.user, pass: connect.pass, auth_token: connect.auth_token });
+    return out.ok ? this.server.accountFor(out.account) : undefined;
   }
 
   register(c: LeafConn): boolean {
@@ -321,7 +390,7 @@ export class LeafNodes implements LeafHost {
 
   interestFor(c: LeafConn): LeafInterest[] {
     const m = new Map<string, LeafInterest>();
-    for (const sub of this.server.accounts.global.sublist.all()) {
+    for (const sub of c.account.sublist.all()) {
       if (!counts(sub, c)) continue;
       const key = keyOf(sub);
       const e = m.get(key);
@@ -341,9 +410,9 @@ export class LeafNodes implements LeafHost {
     }
   }
 
-  #interestChanged(sub: Subscription, added: boolean): void {
+  #interestChanged(sub: Subscription, added: boolean, account: Account): void {
     for (const c of this.conns) {
-      if (c.state !== "active" || !counts(sub, c)) continue;
+      if (c.state !== "active" || c.account !== account || !counts(sub, c)) continue;
       const key = keyOf(sub);
       let e = c.announced.get(key);
       if (added) {

@@ -9,7 +9,7 @@ export function leafz(l: LeafNodes, q?: URLSearchParams): Record<string, unknown
     const entry: Record<string, unknown> = {
       name: c.remoteName,
       is_spoke: c.solicited,
-      account: "$G",
+      account: c.account.name,
       ip: info.remoteHost,
       port: info.remotePort,
       rtt: goDuration(c.rttMs),

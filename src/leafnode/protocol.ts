@@ -30,6 +30,10 @@ const leafConnectSchema = z.looseObject({
   is_hub: z.boolean().optional(),
   user: z.string().optional(),
   pass: z.string().optional(),
+  auth_token: z.string().optional(),
+  /** Credentials-file sign-in (operator mode): the user JWT and the nonce signed with its seed. */
+  jwt: z.string().optional(),
+  sig: z.string().optional(),
   /** Only client libraries send it: a client dialed the leafnode port. */
   lang: z.string().optional(),
 });

@@ -1,4 +1,5 @@
 /** What a leafnode connection needs from the leafnode manager. */
+import type { Account } from "../accounts/account.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Server } from "../server/server.ts";
 import type { LeafConn } from "./conn.ts";
@@ -18,7 +19,10 @@ export interface LeafHost {
   readonly ldsSubject: string;
   /** `connected`: the INFO that acknowledges the leaf's CONNECT. */
   infoJson(c: LeafConn, connected?: boolean): string;
-  connectJson(): string;
+  /** The CONNECT a leaf sends its hub (credentials of the remote `c` was dialed for, the nonce signed). */
+  connectJson(c: LeafConn, info: LeafInfo): string;
+  /** A hub checks a leaf's CONNECT: the account the link is bound to, or undefined to refuse it. */
+  authorize(c: LeafConn, connect: LeafConnect): Account | undefined;
   /** The handshake completed; false when the connection was refused (and closed). */
   register(c: LeafConn, peer: LeafConnect | LeafInfo): boolean;
   /** The interest to announce to `c` on connect: everything here but `c`'s own. */

@@ -91,9 +91,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   begin(info: string): void {
     this.out.text(`INFO ${info}\r\n`);
     this.flushSoon();
-    const o = this.host.options;
-    if (this.host.authRequired) {
-      this.#authTimer = setTimeout(() => this.closeWithError("Authentication Timeout", "Authentication Timeout"), o.auth_timeout);
+    const kind = this.duplex.info.kind;
+    if (this.host.authRequiredFor(kind)) {
+      this.#authTimer = setTimeout(() => this.closeWithError("Authentication Timeout", "Authentication Timeout"), this.host.authTimeoutFor(kind));
     }
     this.#keepalive.start();
   }
@@ -168,7 +168,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
 
   onControl(op: OpCode, args: Args): void {
     if (this.host.logger.traceEnabled) this.#traceIn(op, args);
-    if (!this.#connectSeen && op !== OP.CONNECT && this.host.authRequired) {
+    if (!this.#connectSeen && op !== OP.CONNECT && this.host.authRequiredFor(this.duplex.info.kind)) {
       this.closeWithError("Authorization Violation", "Authorization Violation");
       return;
     }
@@ -197,7 +197,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
 
   onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
     if (this.host.logger.traceEnabled) this.#traceIn(op, args);
-    if (!this.#connectSeen && this.host.authRequired) {
+    if (!this.#connectSeen && this.host.authRequiredFor(this.duplex.info.kind)) {
       this.closeWithError("Authorization Violation", "Authorization Violation");
       return;
     }
@@ -252,7 +252,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
       this.close("Protocol Violation");
       return;
     }
-    const auth = this.host.authenticate(c, this.nonce, this.duplex.info.tls);
+    const auth = this.host.authenticate(c, this.nonce, this.duplex.info.tls, this.duplex.info.kind);
     this.#connectOpts = c;
     if (!auth.ok) {
       this.host.logger.error(`${this.#label()} - authentication error`);
@@ -299,7 +299,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   reauthorize(): void {
     const c = this.#connectOpts;
     if (this.state !== "connected" || c === undefined) return;
-    const auth = this.host.authenticate(c, this.nonce);
+    const auth = this.host.authenticate(c, this.nonce, this.duplex.info.tls, this.duplex.info.kind);
     if (!auth.ok) {
       if (this.user !== undefined && this.host.knowsUser?.(this.user) === false) this.close("Authentication Failure");
       else this.closeWithError("Authorization Violation", "Authentication Failure");

@@ -25,7 +25,11 @@ export interface ClientHost {
   /** The client whose message is being routed right now (for flow control). */
   currentProducer: ClientConn | undefined;
   /** `tls`: what the connection's TLS handshake negotiated (verify_and_map takes the user from its certificate). */
-  authenticate(c: ConnectOptions, nonce?: string, tls?: TlsInfo): AuthOutcome;
+  authenticate(c: ConnectOptions, nonce?: string, tls?: TlsInfo, kind?: string): AuthOutcome;
+  /** Must a client of this transport kind ("tcp", "ws", ...) authenticate? */
+  authRequiredFor(kind: string): boolean;
+  /** How long a client of this transport kind has to authenticate, ms. */
+  authTimeoutFor(kind: string): number;
   /** Is `user` still a configured user (a reload tells a removed user from changed credentials by this)? */
   knowsUser?(user: string): boolean;
   /** The account a client binds to after authentication (undefined: the global account `$G`). */

@@ -293,7 +293,23 @@ export class Server implements ClientHost {
     this.internals.delete(c.cid);
   }
 
-  authenticate(c: ConnectOptions, nonce?: string, tls?: TlsInfo): AuthOutcome {
+  /**
+   * Authenticate a CONNECT. `kind` is the transport: WebSocket clients answer to `websocket { authorization }`
+   * when it names a user or token (they are then in `$G`), and sign in as `websocket { no_auth_user }` when they
+   * present no credentials, as nats-server 2.9 does.
+   */
+  authenticate(c: ConnectOptions, nonce?: string, tls?: TlsInfo, kind?: string): AuthOutcome {
+    if (kind === "ws" && this.options.websocket !== undefined) {
+      const ws = this.options.websocket;
+      const wa = ws.authorization;
+      const noCreds = c.user === undefined && c.auth_token === undefined && c.nkey === undefined;
+      if (noCreds && ws.no_auth_user !== undefined && this.#auth !== undefined) {
+        return authenticate({ ...this.#auth, no_auth_user: ws.no_auth_user }, c, nonce);
+      }
+      if (wa !== undefined && (wa.user !== undefined || wa.token !== undefined)) {
+        return authenticate({ user: wa.user, password: wa.password, token: wa.token, users: [] }, c, nonce);
+      }
+    }
     const auth = this.#auth;
     // verify_and_map: the verified certificate names the user; no password is asked for.
     if (this.options.tls?.verify_and_map === true && tls !== undefined && auth !== undefined && auth.users.length > 0) {
@@ -303,6 +319,19 @@ export class Server implements ClientHost {
       return u === undefined ? { ok: false } : { ok: true, user: u.user, permissions: u.permissions, account: u.account };
     }
     return authenticate(auth, c, nonce);
+  }
+
+  /** Must a client of this transport kind authenticate? (WebSocket has its own `authorization`.) */
+  authRequiredFor(kind: string): boolean {
+    const wa = this.options.websocket?.authorization;
+    if (kind === "ws" && wa !== undefined && (wa.user !== undefined || wa.token !== undefined)) return true;
+    return this.authRequired;
+  }
+
+  /** How long a client of this transport kind has to authenticate, ms. */
+  authTimeoutFor(kind: string): number {
+    const t = kind === "ws" ? this.options.websocket?.authorization?.timeout : undefined;
+    return t ?? this.options.auth_timeout;
   }
 
   /** INFO carries a per-connection nonce when some user signs in with an nkey. */
@@ -340,6 +369,8 @@ export class Server implements ClientHost {
 
   clientInfo(c: ClientConn): string {
     const info = this.infoObject(c.tlsRequired);
+    if (this.authRequiredFor(c.duplex.info.kind)) info.auth_required = true;
+    else delete info.auth_required;
     info.client_id = c.cid;
     info.client_ip = c.duplex.info.remoteHost;
     if (this.wantsNonce) {

@@ -33,6 +33,10 @@ export interface RunningServer {
   port: number;
   monitorUrl?: string;
   clusterPort?: number;
+  /** The WebSocket port, when the server listens for WebSocket clients. */
+  wsPort?: number;
+  /** The leafnode listener's port, when it has one. */
+  leafPort?: number;
   pid: number;
   /** SIGTERM, then SIGKILL after 5 s. */
   stop(): Promise<void>;
@@ -77,6 +81,7 @@ interface PortsFile {
   monitoring?: string[];
   cluster?: string[];
   websocket?: string[];
+  leafnode?: string[];
 }
 
 function readPortsFile(dir: string): PortsFile | undefined {
@@ -215,6 +220,8 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     port,
     monitorUrl: monitoring ? `http://${reachAt.includes(":") ? `[${reachAt}]` : reachAt}:${portOf(monitoring)}` : undefined,
     clusterPort: ports.cluster?.[0] ? portOf(ports.cluster[0]) : undefined,
+    wsPort: ports.websocket?.[0] ? portOf(ports.websocket[0]) : undefined,
+    leafPort: ports.leafnode?.[0] ? portOf(ports.leafnode[0]) : undefined,
     pid: child.pid ?? -1,
     stop: () => kill("SIGTERM", 5000),
     kill9: () => kill("SIGKILL", 0),
