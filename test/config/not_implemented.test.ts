@@ -68,9 +68,9 @@ describe("fail closed: not implemented keys refuse to start", () => {
   });
 
   it("names the line of a nested key in a multi-line file, any case, and through the ws/leaf aliases", () => {
-    const r = load("port: 1\ncluster {\n  name: c\n  PERMISSIONS {\n    import: x\n  }\n}\nws { no_tls: true, authorization { user: a } }\n");
+    const r = load("port: 1\ncluster {\n  name: c\n  PERMISSIONS {\n    import: x\n  }\n}\nws { no_tls: true, jwt_cookie: c }\n");
     if (r.ok) assert.fail("accepted");
-    assert.deepEqual(r.error.errors.map((e) => [e.line, e.key]), [[4, "cluster.PERMISSIONS"], [8, "ws.authorization"]]);
+    assert.deepEqual(r.error.errors.map((e) => [e.line, e.key]), [[4, "cluster.PERMISSIONS"], [8, "ws.jwt_cookie"]]);
   });
 
   it("refuses in YAML too", () => {
