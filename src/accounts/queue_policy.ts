@@ -11,7 +11,9 @@
  *   (the peer chose this server for them); a local publish serves every group.
  * Queue members are chosen nearest first: this server's own, then the cluster's routes, then leafnodes
  * (nats-server keeps a leaf member as the fallback when a route or local member is there), then other
- * clusters. Within a rank at random, a remote member weighted by the queue subscribers it stands for.
+ * clusters, the one behind the gateway with the lowest measured RTT first (unmeasured links last). Within a
+ * rank (and, for other clusters, that nearest one) at random, a remote member weighted by the queue
+ * subscribers it stands for.
  */
 import type { OwnerKind, SubOwner, Subscription } from "../server/types.ts";
 
@@ -31,6 +33,22 @@ export function queueRank(kind: OwnerKind): number {
 }
 
 const RANKS = 4;
+const GATEWAY_RANK = 3;
+
+/** The RTT of the link a remote member stands behind; unmeasured counts as farthest. */
+function linkRtt(s: Subscription): number {
+  const rtt = s.owner.rttMs ?? 0;
+  return rtt > 0 ? rtt : Infinity;
+}
+
+function nearestRtt(group: readonly Subscription[], origin: SubOwner, subject: string): number {
+  let best = Infinity;
+  for (const s of group) {
+    if (queueRank(s.owner.kind) !== GATEWAY_RANK || !reaches(s, origin, subject)) continue;
+    best = Math.min(best, linkRtt(s));
+  }
+  return best;
+}
 
 /** Links to other servers: their frames name the queue groups they want served here. */
 export function isPeerKind(kind: OwnerKind): boolean {
@@ -61,10 +79,20 @@ export function pickQueueMember(group: readonly Subscription[], origin: SubOwner
   let want = 0;
   while (want < RANKS && totals[want] === 0) want++;
   if (want === RANKS) return undefined;
+  let rtt = Infinity;
+  if (want === GATEWAY_RANK) {
+    // Other clusters: only those behind the nearest gateway.
+    rtt = nearestRtt(group, origin, subject);
+    totals[want] = 0;
+    for (const s of group) {
+      if (queueRank(s.owner.kind) === want && reaches(s, origin, subject) && linkRtt(s) === rtt) totals[want] += s.weight ?? 1;
+    }
+  }
   let k = Math.random() * totals[want];
   let last: Subscription | undefined;
   for (const s of group) {
     if (queueRank(s.owner.kind) !== want || !reaches(s, origin, subject)) continue;
+    if (want === GATEWAY_RANK && linkRtt(s) !== rtt) continue;
     last = s;
     k -= s.weight ?? 1;
     if (k < 0) return s;

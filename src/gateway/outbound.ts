@@ -230,6 +230,8 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     this.wire.flushSoon();
     if (!this.host.registerOutbound(this, info)) return;
     this.wire.activate();
+    // Queue groups prefer the nearest cluster: know this link's RTT from the start, as nats-server does.
+    this.wire.measureRtt();
     // Optimistic for every account until the remote switches it to interest-only.
     for (const account of this.host.server.accounts) this.#setCatchAll(account, this.#link(account), true);
   }

@@ -34,6 +34,13 @@ export class Keepalive {
     this.#sendPing();
   }
 
+  /** One PING now, outside the interval, to measure the round trip at once (a new gateway link). */
+  pingNow(): void {
+    this.#outstanding++;
+    this.#sentAt = Date.now();
+    this.#sendPing();
+  }
+
   pong(): void {
     if (this.#sentAt > 0) this.rttMs = Date.now() - this.#sentAt;
     this.#outstanding = 0;

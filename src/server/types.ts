@@ -59,4 +59,6 @@ export interface SubOwner {
    * forwarding subscription as a listener, as nats-server's import interest only exists while the importer has it.
    */
   importInterest?(subject: string): boolean;
+  /** Measured round trip of a link to another server, ms (0 = not measured yet); ranks other clusters. */
+  readonly rttMs?: number;
 }

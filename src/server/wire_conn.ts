@@ -75,6 +75,11 @@ export class WireConn {
     clearTimeout(this.#handshakeTimer);
   }
 
+  /** Measure the round trip now (one PING), instead of at the first keepalive. */
+  measureRtt(): void {
+    this.#keepalive.pingNow();
+  }
+
   /** The peer pinged us. */
   ping(): void {
     this.out.bytes(PONG);
