@@ -25,6 +25,20 @@ export function accountExists(s: Server, name: string): boolean {
   return s.accounts.get(name) !== undefined;
 }
 
+/**
+ * The name of the internal clients that answer an account's own `$SYS.REQ.*.PING.*` requests in it
+ * (src/system). Their subscriptions count in the account, but subscription lists leave them out: listings
+ * show what the account's users and services subscribed.
+ */
+export const SYSTEM_IMPORTS_CLIENT = "$SYS imports";
+
+/** Whether /subsz lists a subscription: clients' and internal services', not links' nor the system imports'. */
+export function listedSubscription(sub: Subscription): boolean {
+  const o = sub.owner;
+  if (o.kind === "client") return true;
+  return o.kind === "internal" && (o as { name?: string }).name !== SYSTEM_IMPORTS_CLIENT;
+}
+
 /** The account a client connection is bound to. */
 export function accountOfClient(c: ClientConn): string {
   return c.account.name;

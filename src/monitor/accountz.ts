@@ -40,6 +40,20 @@ function importsOf(cfg: AccountOptions | undefined): Json[] {
   });
 }
 
+/** The system account's services every account reaches (src/system answers them in each account). */
+function systemExports(_system: string): Json[] {
+  return ["CONNZ", "STATZ"].map((ep) => ({ subject: `$SYS.REQ.ACCOUNT.*.${ep}`, type: "service", response_type: "Streamed" }));
+}
+
+function systemImports(system: string, account: string): Json[] {
+  const flags = { type: "service", invalid: false, share: false, tracking: false };
+  return [
+    { subject: "$SYS.REQ.ACCOUNT.PING.CONNZ", account: system, to: `$SYS.REQ.ACCOUNT.${account}.CONNZ`, ...flags },
+    { subject: "$SYS.REQ.SERVER.PING.CONNZ", account: system, to: `$SYS.REQ.ACCOUNT.${account}.CONNZ`, ...flags },
+    { subject: "$SYS.REQ.ACCOUNT.PING.STATZ", account: system, to: `$SYS.REQ.ACCOUNT.${account}.STATZ`, ...flags },
+  ];
+}
+
 function jetStreamEnabled(s: Server, name: string): boolean {
   const cfg = accountConfig(s, name);
   if (cfg?.jetstream !== undefined) return true;
@@ -76,9 +90,10 @@ export function accountDetail(s: Server, name: string): Json {
     client_connections: clientsOf(s, name).length,
     subscriptions: numSubs,
   });
-  const exports = exportsOf(cfg);
+  const system = systemAccountName(s);
+  const exports = name === system ? [...systemExports(name), ...exportsOf(cfg)] : exportsOf(cfg);
   if (exports.length > 0) out.exports = exports;
-  const imports = importsOf(cfg);
+  const imports = name === system ? importsOf(cfg) : [...systemImports(system, name), ...importsOf(cfg)];
   if (imports.length > 0) out.imports = imports;
   out.sublist_stats = {
     num_subscriptions: numSubs,

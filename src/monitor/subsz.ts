@@ -1,6 +1,6 @@
 /** /subsz: subscription index statistics, optionally with the subscriptions themselves, for one account or all. */
 import type { Server } from "../server/server.ts";
-import { accountExists, matchingSubscriptions, sublistTotals, subscriptionsOf } from "./accounts_view.ts";
+import { accountExists, listedSubscription, matchingSubscriptions, sublistTotals, subscriptionsOf } from "./accounts_view.ts";
 import { rfc3339 } from "./format.ts";
 
 export interface SubszQuery {
@@ -46,7 +46,7 @@ export function subsz(s: Server, q: SubszQuery): Record<string, unknown> {
     num_cache: totals.cache,
   };
   if (q.subs) {
-    let list = subscriptionsOf(s, q.account).filter((x) => x.sub.owner.kind === "client" || x.sub.owner.kind === "internal");
+    let list = subscriptionsOf(s, q.account).filter((x) => listedSubscription(x.sub));
     if (q.test !== undefined) {
       const hits = matchingSubscriptions(s, q.test, q.account);
       list = list.filter((x) => hits.has(x.sub));

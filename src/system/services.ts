@@ -8,7 +8,7 @@ import type { ClientConn } from "../server/client.ts";
 import type { InternalClient, InternalMsg } from "../server/internal.ts";
 import type { Server } from "../server/server.ts";
 import { randomToken } from "../server/ids.ts";
-import { accountExists, accountOfClient, clientsOf, GLOBAL_ACCOUNT } from "../monitor/accounts_view.ts";
+import { accountExists, accountOfClient, clientsOf, GLOBAL_ACCOUNT, SYSTEM_IMPORTS_CLIENT } from "../monitor/accounts_view.ts";
 import { accountDetail, accountStatList, leafCounts } from "../monitor/accountz.ts";
 import type { EndpointName, EndpointResult, MonitorEndpoints } from "../monitor/endpoints.ts";
 import { rfc3339 } from "../monitor/format.ts";
@@ -48,6 +48,8 @@ export class SystemServices {
   readonly #server: Server;
   readonly #endpoints: MonitorEndpoints;
   readonly #client: InternalClient;
+  /** One per other account, answering that account's own requests. */
+  readonly #accountClients: InternalClient[] = [];
   readonly #stamp: ServerInfoStamp;
   readonly #now: () => Date;
   readonly #interval: number;
@@ -79,8 +81,27 @@ export class SystemServices {
     for (const name of ACCOUNT_ENDPOINTS) {
       c.subscribe(`$SYS.REQ.ACCOUNT.*.${name}`, (m) => this.#accountRequest(name, m));
     }
+    for (const account of this.#server.accounts) {
+      if (account === this.#server.accounts.system) continue;
+      this.#startAccountImports(account.name);
+    }
     this.#server.connectionListeners.add(this.#listener);
     this.#scheduleStatsz();
+  }
+
+  /**
+   * nats-server gives every account service imports from the system account, so its users can ask about
+   * their own account: `$SYS.REQ.SERVER.PING.CONNZ` and `$SYS.REQ.ACCOUNT.PING.CONNZ` answer with the account's
+   * connections, `$SYS.REQ.ACCOUNT.PING.STATZ` with its statistics, from every server. Here an internal client
+   * in the account answers the same subjects (announced to routes, so every server answers as well).
+   */
+  #startAccountImports(account: string): void {
+    const c = this.#server.createInternalClient(SYSTEM_IMPORTS_CLIENT, { account });
+    this.#accountClients.push(c);
+    const bound = { account, via: c };
+    c.subscribe("$SYS.REQ.ACCOUNT.PING.CONNZ", (m) => this.#accountRequest("CONNZ", m, bound));
+    c.subscribe("$SYS.REQ.SERVER.PING.CONNZ", (m) => this.#accountRequest("CONNZ", m, bound));
+    c.subscribe("$SYS.REQ.ACCOUNT.PING.STATZ", (m) => this.#accountRequest("STATZ", m, bound));
   }
 
   /** Says goodbye on `$SYS.SERVER.<id>.SHUTDOWN` (other servers forget this one), then stops. */
@@ -92,26 +113,33 @@ export class SystemServices {
     const info = this.#stamp.next();
     this.#publish(subjects.shutdown(this.#server.serverId), info);
     this.#client.close();
+    for (const c of this.#accountClients) c.close();
   }
 
   // ---- requests ----
 
   #serverRequest(name: string, m: InternalMsg): void {
     if (m.reply === undefined) return;
+    const via = this.#client;
     const kind = name as OptionsKind;
     const parsed = parseRequestBody(kind, m.payload);
-    if (!parsed.ok) return this.#reply(m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
+    if (!parsed.ok) return this.#reply(via, m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
     if (!filterMatches(parsed.filter, this.#filterTarget())) return;
     const endpoint = SERVER_ENDPOINTS[name];
-    if (endpoint === "statsz") return this.#reply(m.reply, { server: this.#stamp.next(), statsz: this.statsz() });
-    this.#replyResult(m.reply, this.#endpoints.run[endpoint](parsed.query));
+    if (endpoint === "statsz") return this.#reply(via, m.reply, { server: this.#stamp.next(), statsz: this.statsz() });
+    this.#replyResult(via, m.reply, this.#endpoints.run[endpoint](parsed.query));
   }
 
-  #accountRequest(name: AccountEndpoint, m: InternalMsg): void {
+  /**
+   * `bound`: an account asking through its own imported subjects (it only ever sees itself); the answer then
+   * goes out through that account's client, where the requester's inbox is.
+   */
+  #accountRequest(name: AccountEndpoint, m: InternalMsg, bound?: { account: string; via: InternalClient }): void {
     if (m.reply === undefined) return;
-    const account = m.subject.split(".")[3];
+    const account = bound?.account ?? m.subject.split(".")[3];
+    const via = bound?.via ?? this.#client;
     const parsed = parseRequestBody(name, m.payload);
-    if (!parsed.ok) return this.#reply(m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
+    if (!parsed.ok) return this.#reply(via, m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
     if (!filterMatches(parsed.filter, this.#filterTarget())) return;
     const q = parsed.query;
     const run = this.#endpoints.run;
@@ -119,16 +147,16 @@ export class SystemServices {
       case "SUBSZ":
         q.set("acc", account);
         if (!q.has("subs")) q.set("subs", "1");
-        return this.#replyResult(m.reply, run.subsz(q));
+        return this.#replyResult(via, m.reply, run.subsz(q));
       case "CONNZ":
         q.set("acc", account);
-        return this.#replyResult(m.reply, run.connz(q));
+        return this.#replyResult(via, m.reply, run.connz(q));
       case "LEAFZ":
         q.set("acc", account);
-        return this.#replyResult(m.reply, run.leafz(q));
+        return this.#replyResult(via, m.reply, run.leafz(q));
       case "JSZ": {
         if (this.#server.monitorSections.get("jsz") === undefined) {
-          return this.#reply(m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: "jetstream not enabled" } });
+          return this.#reply(via, m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: "jetstream not enabled" } });
         }
         // The account's own entry of /jsz (nats-server answers with the account detail, not the whole report).
         q.set("acc", account);
@@ -136,28 +164,28 @@ export class SystemServices {
         const r = run.jsz(q);
         const detail = r.ok ? ((r.data as Json).account_details as Json[] | undefined)?.find((d) => d.name === account) : undefined;
         if (detail === undefined) {
-          return this.#reply(m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: `account ${JSON.stringify(account)} not jetstream enabled` } });
+          return this.#reply(via, m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: `account ${JSON.stringify(account)} not jetstream enabled` } });
         }
-        return this.#reply(m.reply, { server: this.#stamp.next(), data: detail });
+        return this.#reply(via, m.reply, { server: this.#stamp.next(), data: detail });
       }
       case "INFO":
         if (!accountExists(this.#server, account)) {
-          return this.#reply(m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: `Account ${account} does not exist` } });
+          return this.#reply(via, m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: `Account ${account} does not exist` } });
         }
-        return this.#reply(m.reply, { server: this.#stamp.next(), data: accountDetail(this.#server, account) });
+        return this.#reply(via, m.reply, { server: this.#stamp.next(), data: accountDetail(this.#server, account) });
       case "CONNS": {
         // Only a server with connections in the account answers (the others stay silent).
         if (!accountExists(this.#server, account)) return;
         const stat = this.#endpoints.accountStats.stat(account, leafCounts(this.#server).get(account) ?? 0);
         if (stat.total_conns === 0) return;
-        return this.#reply(m.reply, accountConnsEvent(randomToken(22), this.#now(), this.#stamp.next(), stat));
+        return this.#reply(via, m.reply, accountConnsEvent(randomToken(22), this.#now(), this.#stamp.next(), stat));
       }
       case "STATZ": {
         // `PING` asks for every account (or the body's list); a name asks for that account.
         const accounts = account === "PING" ? (q.get("accs") ?? "").split(",").filter((a) => a !== "") : [account];
         const list = accountStatList(this.#server, this.#endpoints.accountStats, { accounts, includeUnused: q.get("unused") === "1" });
         if (list.length === 0) return;
-        return this.#reply(m.reply, {
+        return this.#reply(via, m.reply, {
           server: this.#stamp.next(),
           data: { server_id: this.#server.serverId, now: rfc3339(this.#now()), account_statz: list },
         });
@@ -165,14 +193,14 @@ export class SystemServices {
     }
   }
 
-  #replyResult(reply: string, r: EndpointResult): void {
+  #replyResult(via: InternalClient, reply: string, r: EndpointResult): void {
     const server = this.#stamp.next();
-    if (r.ok) this.#reply(reply, { server, data: r.data });
-    else this.#reply(reply, { server, data: null, error: { code: 500, description: r.error } });
+    if (r.ok) this.#reply(via, reply, { server, data: r.data });
+    else this.#reply(via, reply, { server, data: null, error: { code: 500, description: r.error } });
   }
 
-  #reply(subject: string, body: Json): void {
-    this.#client.publish(subject, enc.encode(JSON.stringify(body)));
+  #reply(via: InternalClient, subject: string, body: Json): void {
+    via.publish(subject, enc.encode(JSON.stringify(body)));
   }
 
   #filterTarget(): FilterTarget {
