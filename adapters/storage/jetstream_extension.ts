@@ -81,9 +81,12 @@ function accountBus(server: Server, account: string, clustered = false): Account
     },
     hasInterest: (s) => {
       // A stream import's subscription is interest only while the importing account listens.
+      // JetStream's own subscriptions (a stream capturing `*`, say) are nobody listening, as in nats-server.
       const r = client.account.sublist.match(s);
-      for (const sub of r.psubs) if (sub.owner.importInterest?.(s) ?? true) return true;
-      for (const g of r.qsubs) for (const sub of g) if (sub.owner.importInterest?.(s) ?? true) return true;
+      for (const sub of r.psubs) if (sub.owner !== client && (sub.owner.importInterest?.(s) ?? true)) return true;
+      for (const g of r.qsubs) {
+        for (const sub of g) if (sub.owner !== client && (sub.owner.importInterest?.(s) ?? true)) return true;
+      }
       return false;
     },
     close: () => {

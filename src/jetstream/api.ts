@@ -21,6 +21,8 @@ const dec = new TextDecoder();
 const T = "io.nats.jetstream.api.v1.";
 const NAMES_LIMIT = 1024;
 const LIST_LIMIT = 256;
+/** nats-server's page size for the subjects of a stream info with subjects_filter. */
+const SUBJECTS_LIMIT = 100_000;
 
 type Json = Record<string, unknown>;
 
@@ -62,7 +64,7 @@ export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
   if (req?.deleted_details === true) {
     const deleted: number[] = [];
     for (let q = s.firstSequence; q <= s.lastSequence; q++) if (!s.metas.has(q)) deleted.push(q);
-    state.deleted = deleted;
+    if (deleted.length > 0) state.deleted = deleted;
   }
   // Go's encoder leaves empty `omitempty` fields out.
   if (state.num_subjects === 0) delete state.num_subjects;
@@ -125,7 +127,8 @@ function streamApi(js: JetStream, m: BusMsg, op: string[]): void {
     return msgDelete(js, m, s, req);
   }
   const name = op[1];
-  if (op.length !== 2 || !name) return fail(js, m, "error_response", Errors.badRequest());
+  // nats-server serves only the subjects it knows; anything else gets no answer at all.
+  if (op.length !== 2 || !name) return;
   switch (verb) {
     case "CREATE":
     case "UPDATE":
@@ -135,7 +138,12 @@ function streamApi(js: JetStream, m: BusMsg, op: string[]): void {
       if (!s) return fail(js, m, "stream_info_response", Errors.streamNotFound());
       const req = body(m);
       if (isErr(req)) return fail(js, m, "stream_info_response", req);
-      return respond(js, m, { type: T + "stream_info_response", total: 0, offset: 0, limit: 0, ...streamInfo(js, s, req) });
+      const info = streamInfo(js, s, req);
+      // With subjects_filter, the subjects are a page: nats-server reports their count and its page size.
+      const subjects = (info.state as Json).subjects;
+      const total = subjects ? Object.keys(subjects as Json).length : 0;
+      const paging = subjects ? { total, offset: 0, limit: SUBJECTS_LIMIT } : { total: 0, offset: 0, limit: 0 };
+      return respond(js, m, { type: T + "stream_info_response", ...paging, ...info });
     }
     case "DELETE": {
       const s = js.streams.get(name);
@@ -159,11 +167,12 @@ function streamApi(js: JetStream, m: BusMsg, op: string[]): void {
       return respond(js, m, { type: T + "stream_purge_response", success: true, purged });
     }
   }
-  fail(js, m, "error_response", Errors.badRequest());
 }
 
 function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): void {
   const type = update ? "stream_update_response" : "stream_create_response";
+  // A create or update needs a config: nats-server decodes the empty body and fails.
+  if (m.payload.length === 0) return fail(js, m, type, Errors.invalidJson());
   const req = body(m);
   if (isErr(req)) return fail(js, m, type, req);
   const parsed = streamConfigSchema.safeParse(req);
@@ -173,16 +182,18 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
   const err = checkStreamConfig(cfg, { update });
   if (err) return fail(js, m, type, err);
   const existing = js.streams.get(name);
-  if (js.overlapping(cfg.subjects, name)) return fail(js, m, type, Errors.streamSubjectOverlap());
   if (update) {
     if (!existing) return fail(js, m, type, Errors.streamNotFound());
+    // What an update may not change is checked before the subjects (as nats-server orders it).
     const uerr = checkStreamUpdate(existing.cfg, cfg);
     if (uerr) return fail(js, m, type, uerr);
+    if (js.overlapping(cfg.subjects, name)) return fail(js, m, type, Errors.streamSubjectOverlap());
     const limitErr = js.checkStreamLimits(cfg, true);
     if (limitErr) return fail(js, m, type, limitErr);
     js.updateStream(existing, cfg);
     return respond(js, m, { type: T + type, ...streamInfo(js, existing) });
   }
+  if (js.overlapping(cfg.subjects, name)) return fail(js, m, type, Errors.streamSubjectOverlap());
   if (existing) {
     if (JSON.stringify(existing.cfg) !== JSON.stringify(cfg)) return fail(js, m, type, Errors.streamNameExist());
     return respond(js, m, { type: T + type, ...streamInfo(js, existing), did_create: false });
@@ -191,7 +202,9 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
   const limitErr = js.checkStreamLimits(cfg, false);
   if (limitErr) return fail(js, m, type, limitErr);
   const s = js.createStream(cfg);
-  respond(js, m, { type: T + type, ...streamInfo(js, s), did_create: true });
+  // nats-server's create response has no mirror/sources state (STREAM.INFO has).
+  const { mirror: _m, sources: _s, ...created } = streamInfo(js, s);
+  respond(js, m, { type: T + type, ...created, did_create: true });
 }
 
 function streamList(js: JetStream, m: BusMsg, namesOnly: boolean): void {
@@ -206,12 +219,12 @@ function streamList(js: JetStream, m: BusMsg, namesOnly: boolean): void {
     all = all.filter((s) => s.cfg.subjects.some((x) => subjectsIntersect(x, subject)));
   }
   const limit = namesOnly ? NAMES_LIMIT : LIST_LIMIT;
-  const page = all.slice(offset, offset + limit);
-  const out: Json = { type: T + type, total: all.length, offset, limit };
-  if (namesOnly) out.streams = page.map((s) => s.name);
-  else {
-    out.streams = page.map((s) => streamInfo(js, s));
-  }
+  // nats-server clamps the offset to the total, and an empty page of names is null (Go's nil slice).
+  const from = Math.min(offset, all.length);
+  const page = all.slice(from, from + limit);
+  const out: Json = { type: T + type, total: all.length, offset: from, limit };
+  if (namesOnly) out.streams = page.length > 0 ? page.map((s) => s.name) : null;
+  else out.streams = page.map((s) => streamInfo(js, s));
   respond(js, m, out);
 }
 
@@ -247,7 +260,7 @@ function consumerApi(js: JetStream, m: BusMsg, op: string[]): void {
     js.deleteConsumer(c);
     return respond(js, m, { type: T + type, success: true });
   }
-  fail(js, m, "error_response", Errors.badRequest());
+  // Not a subject nats-server serves: no answer.
 }
 
 function consumerCreate(
@@ -301,8 +314,9 @@ function consumerList(js: JetStream, m: BusMsg, streamName: string | undefined, 
   const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
   const all = [...(js.consumers.get(s.name)?.values() ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
   const limit = namesOnly ? NAMES_LIMIT : LIST_LIMIT;
-  const page = all.slice(offset, offset + limit);
-  const out: Json = { type: T + type, total: all.length, offset, limit };
+  const from = Math.min(offset, all.length);
+  const page = all.slice(from, from + limit);
+  const out: Json = { type: T + type, total: all.length, offset: from, limit };
   const server = js.opts.server_name ?? "petrel";
   if (namesOnly) out.consumers = page.map((c) => c.name);
   else {

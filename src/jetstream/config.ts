@@ -114,6 +114,7 @@ export function checkStreamConfig(cfg: StreamConfig, opts: { update?: boolean; c
   if (!cfg.name) return Errors.streamInvalidConfig("stream name is required");
   if (!validName(cfg.name)) return Errors.streamInvalidConfig("stream name can not contain '.', '*', '>'");
   if (cfg.name.length > 255) return Errors.streamInvalidConfig("stream name is too long, maximum allowed is 255");
+  if (cfg.sealed && !opts.update) return Errors.streamInvalidConfig("stream configuration for create can not be sealed");
   if (cfg.num_replicas < 0) return Errors.replicasCountCannotBeNegative();
   if (cfg.num_replicas === 0) cfg.num_replicas = 1;
   if (cfg.num_replicas > 5) return Errors.streamInvalidConfig("maximum replicas is 5");
@@ -126,7 +127,7 @@ export function checkStreamConfig(cfg: StreamConfig, opts: { update?: boolean; c
   // Like nats-server, other negative limits are taken as given (and mean "no limit").
   if (cfg.max_age < 0) return Errors.streamInvalidConfig("duplicates window can not be negative");
   if (cfg.duplicate_window < 0) return Errors.streamInvalidConfig("duplicates window can not be negative");
-  if (cfg.duplicate_window === 0) {
+  if (cfg.duplicate_window === 0 && !cfg.mirror) {
     cfg.duplicate_window = cfg.max_age > 0 && cfg.max_age < DEFAULT_DUPLICATE_WINDOW
       ? cfg.max_age
       : DEFAULT_DUPLICATE_WINDOW;
@@ -168,6 +169,13 @@ export function checkStreamConfig(cfg: StreamConfig, opts: { update?: boolean; c
   if (cfg.mirror_direct && !cfg.mirror) return Errors.streamInvalidConfig("stream has no mirror but does have mirror direct");
   if (cfg.republish && !isValidSubject(cfg.republish.dest)) {
     return Errors.streamInvalidConfig("stream republish destination subject is not valid");
+  }
+  if (cfg.republish) {
+    for (const subj of cfg.subjects) {
+      if (subjectsIntersect(subj, cfg.republish.dest)) {
+        return Errors.streamInvalidConfig("stream configuration for republish destination forms a cycle");
+      }
+    }
   }
   return undefined;
 }
