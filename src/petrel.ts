@@ -9,7 +9,7 @@ import { silentLogger } from "./log/logger.ts";
 import { createMonitorApp } from "./monitor/app.ts";
 import { createMonitorEndpoints, type MonitorEndpoints } from "./monitor/endpoints.ts";
 import type { VarzContext } from "./monitor/varz.ts";
-import { SystemServices } from "./system/services.ts";
+import { SystemServices, type SystemServicesOptions } from "./system/services.ts";
 import type { FetchHandler, HttpServer } from "./runtime/types.ts";
 import { hostPort, Server } from "./server/server.ts";
 import type { Transport } from "./transport/types.ts";
@@ -22,6 +22,8 @@ export interface PetrelServices {
   readFile?: (path: string) => string | undefined;
   /** Resident memory in bytes, for /varz. */
   memory?: () => number;
+  /** Timing of the system account's heartbeats (tests shorten them). */
+  system?: SystemServicesOptions;
   /** Extensions started after the core server is listening (JetStream, WebSocket, cluster...). */
   extensions?: PetrelExtension[];
 }
@@ -104,7 +106,7 @@ export class Petrel {
     await this.server.start();
     // The system account's services, as an internal client of that account (nats-server runs them always).
     const sys = this.server.accounts.system.name;
-    this.#system = new SystemServices(this.server, this.endpoints, this.server.createInternalClient("$SYS services", { account: sys }));
+    this.#system = new SystemServices(this.server, this.endpoints, this.server.createInternalClient("$SYS services", { account: sys }), this.#services.system);
     this.#system.start();
     const o = this.options;
     const httpsPort = o.https_port ?? 0;

@@ -64,6 +64,11 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   #connectSeen = false;
   /** The CONNECT this client authenticated with, checked again when the configuration is reloaded. */
   #connectOpts: ConnectOptions | undefined;
+
+  /** The last CONNECT's options, also one that failed authentication (the system account reports it). */
+  get connectOptions(): ConnectOptions | undefined {
+    return this.#connectOpts;
+  }
   readonly #keepalive: Keepalive;
   readonly #gate: InputGate;
   #authTimer: ReturnType<typeof setTimeout> | undefined;

@@ -19,6 +19,7 @@ export const subjects = {
   accountConnsOld: (acc: string) => `$SYS.SERVER.ACCOUNT.${acc}.CONNS`,
   statsz: (serverId: string) => `$SYS.SERVER.${serverId}.STATSZ`,
   shutdown: (serverId: string) => `$SYS.SERVER.${serverId}.SHUTDOWN`,
+  authError: (serverId: string) => `$SYS.SERVER.${serverId}.CLIENT.AUTH.ERR`,
 };
 
 type Json = Record<string, unknown>;
@@ -31,10 +32,16 @@ export function clientInfo(c: ClientConn, account: string, stop?: Date): Json {
     id: c.cid,
     acc: account,
   };
-  if (c.user !== undefined && c.user !== "") out.user = c.user;
-  if (c.name !== "") out.name = c.name;
-  if (c.lang !== "") out.lang = c.lang;
-  if (c.version !== "") out.ver = c.version;
+  // A CONNECT that failed authentication still names its client: report what it claimed.
+  const claimed = c.connectOptions;
+  const user = c.user ?? claimed?.user;
+  const name = c.name !== "" ? c.name : claimed?.name ?? "";
+  const lang = c.lang !== "" ? c.lang : claimed?.lang ?? "";
+  const version = c.version !== "" ? c.version : claimed?.version ?? "";
+  if (user !== undefined && user !== "") out.user = user;
+  if (name !== "") out.name = name;
+  if (lang !== "") out.lang = lang;
+  if (version !== "") out.ver = version;
   if (stop !== undefined) {
     const rtt = nanos(c.rttMs);
     if (rtt > 0) out.rtt = rtt;
@@ -61,6 +68,11 @@ export function disconnectEvent(id: string, now: Date, server: ServerInfo, c: Cl
     received: { msgs: c.stats.out_msgs, bytes: c.stats.out_bytes },
     reason: c.closeReason !== "" ? c.closeReason : "Client Closed",
   };
+}
+
+/** `$SYS.SERVER.<id>.CLIENT.AUTH.ERR`: a disconnect advisory for a client that failed to authenticate. */
+export function authErrorEvent(id: string, now: Date, server: ServerInfo, c: ClientConn, account: string): Json {
+  return { ...disconnectEvent(id, now, server, c, account), reason: "Authentication Failure" };
 }
 
 export function accountConnsEvent(id: string, now: Date, server: ServerInfo, stat: AccountStat): Json {

@@ -12,7 +12,7 @@ import { accountExists, accountOfClient, clientsOf, GLOBAL_ACCOUNT, SYSTEM_IMPOR
 import { accountDetail, accountStatList, leafCounts } from "../monitor/accountz.ts";
 import type { EndpointName, EndpointResult, MonitorEndpoints } from "../monitor/endpoints.ts";
 import { rfc3339 } from "../monitor/format.ts";
-import { accountConnsEvent, connectEvent, disconnectEvent, serverStats, subjects } from "./events.ts";
+import { accountConnsEvent, authErrorEvent, connectEvent, disconnectEvent, serverStats, subjects } from "./events.ts";
 import { type FilterTarget, filterMatches, type OptionsKind, parseRequestBody } from "./request_options.ts";
 import { clusterNameOf, type ServerInfo, ServerInfoStamp } from "./server_info.ts";
 
@@ -35,6 +35,8 @@ const ACCOUNT_ENDPOINTS = ["SUBSZ", "CONNZ", "LEAFZ", "JSZ", "INFO", "CONNS", "S
 type AccountEndpoint = typeof ACCOUNT_ENDPOINTS[number];
 
 export interface SystemServicesOptions {
+  /** How often accounts with connections repeat their SERVER.CONNS count (nats-server: 30 s). */
+  accountConnsIntervalMs?: number;
   /** The STATSZ heartbeat period (nats-server: 10 s); the first ones come faster, from 250 ms doubling. */
   statszIntervalMs?: number;
   statszFirstMs?: number;
@@ -55,6 +57,8 @@ export class SystemServices {
   readonly #interval: number;
   #nextDelay: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #connsTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #connsInterval: number;
   /** Clients we announced, so a disconnect is only reported for a connect that was. */
   readonly #announced = new Set<ClientConn>();
   readonly #listener = (c: ClientConn, up: boolean) => (up ? this.#clientUp(c) : this.#clientDown(c));
@@ -67,6 +71,7 @@ export class SystemServices {
     this.#now = opts.now ?? (() => new Date());
     this.#stamp = new ServerInfoStamp(server, this.#now);
     this.#interval = opts.statszIntervalMs ?? 10_000;
+    this.#connsInterval = opts.accountConnsIntervalMs ?? 30_000;
     this.#nextDelay = Math.min(opts.statszFirstMs ?? 250, this.#interval);
   }
 
@@ -87,6 +92,14 @@ export class SystemServices {
     }
     this.#server.connectionListeners.add(this.#listener);
     this.#scheduleStatsz();
+    this.#connsTimer = setInterval(() => this.#accountConnsHeartbeat(), this.#connsInterval);
+  }
+
+  /** The periodic SERVER.CONNS of every account (but `$G`) that has connections here. */
+  #accountConnsHeartbeat(): void {
+    const accounts = new Set(clientsOf(this.#server).map(accountOfClient));
+    accounts.delete(GLOBAL_ACCOUNT);
+    for (const account of accounts) this.#accountConns(account);
   }
 
   /**
@@ -109,6 +122,7 @@ export class SystemServices {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#connsTimer !== undefined) clearInterval(this.#connsTimer);
     this.#server.connectionListeners.delete(this.#listener);
     const info = this.#stamp.next();
     this.#publish(subjects.shutdown(this.#server.serverId), info);
@@ -245,7 +259,13 @@ export class SystemServices {
   }
 
   #clientDown(c: ClientConn): void {
-    if (!this.#announced.delete(c)) return;
+    if (!this.#announced.delete(c)) {
+      if (c.closeReason === "Authentication Failure") {
+        const sid = this.#server.serverId;
+        this.#publish(subjects.authError(sid), authErrorEvent(randomToken(22), this.#now(), this.#stamp.next(), c, accountOfClient(c)));
+      }
+      return;
+    }
     const account = accountOfClient(c);
     this.#accountConns(account);
     this.#publish(subjects.disconnect(account), disconnectEvent(randomToken(22), this.#now(), this.#stamp.next(), c, account));

@@ -122,7 +122,13 @@ async function observe(kind: ServerKind, sc: Scenario = BASIC): Promise<Observed
         events[m.subject] = JSON.parse(td.decode(m.data)) as Json;
       },
     });
+    sys.subscribe("$SYS.SERVER.*.CLIENT.AUTH.ERR", {
+      callback: (_e, m) => {
+        events["$SYS.SERVER.<id>.CLIENT.AUTH.ERR"] = JSON.parse(td.decode(m.data)) as Json;
+      },
+    });
     await sys.flush();
+    await assert.rejects(connectTo(server, { user: "a", pass: "wrong", name: "intruder" }));
     const a = await connectTo(server, { user: "a", pass: "a", name: "diff-a" });
     conns.push(a);
     a.subscribe("a.sub");
@@ -142,7 +148,7 @@ async function observe(kind: ServerKind, sc: Scenario = BASIC): Promise<Observed
     http["/accountz?acc=NOPE"] = { status: missing.status, body: (await missing.text()).trim() };
     await a.close();
     const deadline = Date.now() + 3000;
-    while (events["$SYS.ACCOUNT.A.DISCONNECT"] === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((events["$SYS.ACCOUNT.A.DISCONNECT"] === undefined || events["$SYS.SERVER.<id>.CLIENT.AUTH.ERR"] === undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     return { requests, fromA, http, events };
   } finally {
     await closeAll(conns);
@@ -223,7 +229,14 @@ describe("system account: field names as nats-server 2.9.10", { skip: both ? fal
     });
   }
 
-  it("connect, disconnect and account-connections events have the same fields", () => {
+  it("a failed login is reported on CLIENT.AUTH.ERR with what it claimed", () => {
+    const r = ref.events["$SYS.SERVER.<id>.CLIENT.AUTH.ERR"];
+    const o = ours.events["$SYS.SERVER.<id>.CLIENT.AUTH.ERR"];
+    assert.equal(o.reason, r.reason);
+    for (const k of ["acc", "user", "name"]) assert.equal((o.client as Json)[k], (r.client as Json)[k], k);
+  });
+
+  it("connect, disconnect, auth error and account-connections events have the same fields", () => {
     assert.deepEqual(Object.keys(ours.events).sort(), Object.keys(ref.events).sort());
     for (const subject of Object.keys(ref.events)) {
       assert.deepEqual(shape(withoutRtt(ours.events[subject])), shape(withoutRtt(ref.events[subject])), subject);

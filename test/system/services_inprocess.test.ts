@@ -194,3 +194,54 @@ describe("system account: isolation and connect/disconnect events (in-process)",
     assert.ok(typeof (dis.client as Json).stop === "string");
   });
 });
+
+describe("system account: heartbeats and failed logins (in-process)", () => {
+  let petrel: Petrel;
+  let sys: NatsConnection;
+
+  before(async () => {
+    const accounts = {
+      SYS: { users: [{ user: "sys", password: "sys" }], exports: [], imports: [] },
+      A: { users: [{ user: "a", password: "a" }], exports: [], imports: [] },
+    };
+    const options = { ...applyDefaults({ host: "127.0.0.1", port: -1, server_name: "sys-hb" }), accounts, system_account: "SYS" };
+    petrel = new Petrel(options, { transport: currentRuntime().tcp, system: { accountConnsIntervalMs: 100 } });
+    await petrel.start();
+    sys = await connect({ servers: petrel.clientUrl, reconnect: false, user: "sys", pass: "sys" });
+  });
+  after(async () => {
+    await sys?.close().catch(() => {});
+    await petrel?.stop();
+  });
+
+  it("repeats SERVER.CONNS for an account with connections, and reports a failed login on CLIENT.AUTH.ERR", async () => {
+    const beats: Json[] = [];
+    const authErrors: Json[] = [];
+    const sub = sys.subscribe("$SYS.ACCOUNT.A.SERVER.CONNS", {
+      callback: (_e, m) => {
+        beats.push(JSON.parse(td.decode(m.data)) as Json);
+      },
+    });
+    const errSub = sys.subscribe(`$SYS.SERVER.${petrel.server.serverId}.CLIENT.AUTH.ERR`, {
+      callback: (_e, m) => {
+        authErrors.push(JSON.parse(td.decode(m.data)) as Json);
+      },
+    });
+    await sys.flush();
+    const a = await connect({ servers: petrel.clientUrl, reconnect: false, user: "a", pass: "a" });
+    try {
+      const deadline = Date.now() + 5000;
+      while (beats.filter((b) => b.conns === 1).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(beats.filter((b) => b.conns === 1).length >= 3, `heartbeats: ${beats.length}`);
+      await assert.rejects(connect({ servers: petrel.clientUrl, reconnect: false, user: "a", pass: "nope", name: "intruder" }));
+      while (authErrors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(authErrors[0].reason, "Authentication Failure");
+      assert.equal((authErrors[0].client as Json).name, "intruder");
+      assert.equal((authErrors[0].client as Json).user, "a");
+    } finally {
+      sub.unsubscribe();
+      errSub.unsubscribe();
+      await a.close();
+    }
+  });
+});
