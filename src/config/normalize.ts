@@ -163,10 +163,12 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
     layer.authorization = auth;
   }
 
+  // In operator mode the system account is an account public key the resolver knows, not an accounts {} entry.
+  const operatorMode = raw.operator !== undefined || raw.operators !== undefined;
   const acc = normalizeAccounts({
     accounts: raw.accounts,
-    system_account: raw.system_account,
-    system: raw.system,
+    system_account: operatorMode ? undefined : raw.system_account,
+    system: operatorMode ? undefined : raw.system,
     no_auth_user: layer.no_auth_user,
     authorization: layer.authorization,
   });
@@ -176,6 +178,8 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
   }
   if (acc.layer.accounts !== undefined) layer.accounts = acc.layer.accounts;
   if (acc.layer.system_account !== undefined) layer.system_account = acc.layer.system_account;
+  const sysRaw = raw.system_account ?? raw.system;
+  if (operatorMode && sysRaw !== undefined) layer.system_account = String(sysRaw);
 
   if (raw.cluster) {
     const c = raw.cluster;
@@ -303,6 +307,26 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
     });
   }
 
+  const operators = list(raw.operator ?? raw.operators);
+  if (operators !== undefined || raw.resolver !== undefined || raw.resolver_preload !== undefined) {
+    const opKey = raw.operator !== undefined ? "operator" : "operators";
+    if (operators === undefined || operators.length === 0) {
+      err([raw.resolver !== undefined ? "resolver" : "resolver_preload"], "resolver: only valid in operator mode (set operator)");
+    } else if (raw.resolver === undefined) {
+      err([opKey], `${opKey}: operator mode needs a resolver (resolver: MEMORY)`);
+    } else if (typeof raw.resolver !== "string" || raw.resolver.trim().toUpperCase() !== "MEMORY") {
+      err(["resolver"], "resolver: only the MEMORY resolver is implemented by Petrel yet; refusing to start without it");
+    } else if (raw.authorization !== undefined) {
+      err(["authorization"], "authorization: not allowed in operator mode (users come from JWTs)");
+    } else if (raw.accounts !== undefined) {
+      err(["accounts"], "accounts: not allowed in operator mode (accounts come from JWTs)");
+    } else {
+      const preload: Record<string, string> = {};
+      for (const [k, v] of Object.entries(raw.resolver_preload ?? {})) preload[k] = String(v);
+      layer.operator = { operators, resolver: "MEMORY", resolver_preload: preload };
+    }
+  }
+
   if (raw.tls !== undefined) {
     const t = tlsConfigFromRaw(raw.tls, "tls");
     if (t.ok) layer.tls = t.value;
@@ -352,6 +376,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
   };
   if (l.client_advertise !== undefined) opts.client_advertise = l.client_advertise;
   if (l.https_port !== undefined && l.https_port !== 0) opts.https_port = l.https_port;
+  if (l.operator !== undefined) opts.operator = l.operator;
   if (l.log_file !== undefined) opts.log_file = l.log_file;
   if (l.pid_file !== undefined) opts.pid_file = l.pid_file;
   if (l.ports_file_dir !== undefined) opts.ports_file_dir = l.ports_file_dir;

@@ -25,12 +25,8 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   { path: "ocsp", what: "OCSP stapling", owner: "tls" },
   { path: "gateway.gateways[].tls", what: "TLS for gateways", owner: "tls" },
   // --- operator / JWT (tls) ---
-  { path: "operator", what: "operator (JWT) mode", owner: "tls" },
-  { path: "operators", what: "operator (JWT) mode", owner: "tls" },
   { path: "trusted", what: "trusted operator keys", owner: "tls" },
   { path: "trusted_keys", what: "trusted operator keys", owner: "tls" },
-  { path: "resolver", what: "the account JWT resolver", owner: "tls" },
-  { path: "resolver_preload", what: "preloaded account JWTs", owner: "tls" },
   { path: "resolver_tls", what: "TLS for the account resolver", owner: "tls" },
   // --- authorization not enforced yet (accounts) ---
   { path: "websocket.jwt_cookie", what: "WebSocket JWT cookie authentication", owner: "accounts" },

@@ -117,6 +117,15 @@ export interface LeafNodeOptions {
   authorization?: LeafNodeAuthorization;
 }
 
+export interface OperatorOptions {
+  /** Operator JWTs, or paths of files holding them (read at start). */
+  operators: string[];
+  /** Only the in-memory resolver is implemented. */
+  resolver: "MEMORY";
+  /** Account public key -> account JWT. */
+  resolver_preload: Record<string, string>;
+}
+
 export interface ServerOptions {
   /** "" = let the server generate one. */
   server_name: string;
@@ -164,6 +173,8 @@ export interface ServerOptions {
   gateway?: GatewayOptions;
   websocket?: WebSocketOptions;
   leafnodes?: LeafNodeOptions;
+  /** Operator (JWT) mode: `operator`, `resolver: MEMORY`, `resolver_preload`. */
+  operator?: OperatorOptions;
   /** TLS on the client listener (plain INFO, then the client upgrades). */
   tls?: TlsConfig;
 }

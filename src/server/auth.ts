@@ -50,8 +50,8 @@ function verifyNkey(pub: string, nonce: string, sig: string): boolean {
 }
 
 export type AuthOutcome =
-  | { ok: true; user?: string; permissions?: PermissionsConfig; account?: string }
-  | { ok: false };
+  | { ok: true; user?: string; permissions?: PermissionsConfig; account?: string; /** ms since the epoch (user JWTs) */ expiresAt?: number }
+  | { ok: false; /** -ERR text when it is not "Authorization Violation" */ error?: string };
 
 export function authRequired(a: AuthConfig | undefined): boolean {
   if (a === undefined) return false;

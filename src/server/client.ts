@@ -72,6 +72,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   readonly #keepalive: Keepalive;
   readonly #gate: InputGate;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A user JWT's expiry: the client is told and dropped then, as nats-server does. */
+  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
   #flushQueued = false;
   #stalledSince = 0;
   /** Transport backlog when the stall began: less than this later means the reader is making progress. */
@@ -260,9 +262,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     const auth = this.host.authenticate(c, this.nonce, this.duplex.info.tls, this.duplex.info.kind);
     this.#connectOpts = c;
     if (!auth.ok) {
-      this.host.logger.error(`${this.#label()} - authentication error`);
+      this.host.logger.error(`${this.#label()} - ${auth.error ?? "authentication error"}`);
       this.host.stats.auth_failures = (this.host.stats.auth_failures ?? 0) + 1;
-      this.closeWithError("Authorization Violation", "Authentication Failure");
+      this.closeWithError(auth.error ?? "Authorization Violation", "Authentication Failure");
       return;
     }
     if ((c.protocol ?? 0) > 1 || (c.protocol ?? 0) < 0) {
@@ -289,6 +291,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.user = auth.user;
     this.#bind(this.host.accountFor(auth.account));
     if (auth.permissions !== undefined) this.perms = new Permissions(auth.permissions);
+    if (auth.expiresAt !== undefined) this.#expireAt(auth.expiresAt);
     this.host.clientConnected(this);
     if (this.verbose) {
       this.out.bytes(OK);
@@ -528,8 +531,20 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.duplex.close();
   }
 
+  #expireAt(at: number): void {
+    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
+    // timers hold 32-bit delays: a far expiry is re-armed when the first wait ends
+    const wait = Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1);
+    this.#expiryTimer = setTimeout(() => {
+      this.#expiryTimer = undefined;
+      if (Date.now() < at) this.#expireAt(at);
+      else this.closeWithError("User Authentication Expired", "Authentication Expired");
+    }, wait);
+  }
+
   #teardown(reason: string): void {
     this.state = "closed";
+    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
     this.closeReason = reason;
     this.#keepalive.stop();
     if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);

@@ -7,6 +7,7 @@ import type { ServerOptions } from "../config/schema.ts";
 import type { ConnHandler, Duplex, Listener, TlsInfo, TlsSettings, Transport } from "../transport/types.ts";
 import { type ReadText, tlsSettingsFor } from "../tls/config.ts";
 import { mapCertificateToUser } from "../tls/map.ts";
+import { isJwtText, jwtFromFile, OperatorTrust } from "../jwt/operator.ts";
 import { upgradeToTls } from "../tls/upgrade.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { Account, InterestListener } from "../accounts/account.ts";
@@ -74,6 +75,8 @@ export class Server implements ClientHost {
   /** The client listener's TLS, read and checked at start. */
   #clientTls: TlsSettings | undefined;
   #auth: AuthConfig | undefined;
+  /** Operator mode: the trusted operators and the accounts the resolver knows. */
+  readonly #trust: OperatorTrust | undefined;
   #listener: Listener | undefined;
   #nextCid = 1;
   #pendingFlush: ClientConn[] = [];
@@ -92,10 +95,14 @@ export class Server implements ClientHost {
     this.#readFile = deps.readFile;
     this.serverName = options.server_name !== "" ? options.server_name : this.serverId;
     const accountRules = accountsOf(options);
-    this.accounts = new AccountRegistry(this, accountRules.keys(), systemAccountOf(options));
+    this.#trust = options.operator === undefined ? undefined : loadOperator(options.operator, deps.readFile);
+    const system = this.#trust === undefined
+      ? systemAccountOf(options)
+      : options.system_account ?? this.#trust.systemAccount ?? systemAccountOf(options);
+    this.accounts = new AccountRegistry(this, [...accountRules.keys(), ...(this.#trust?.accountKeys() ?? [])], system);
     this.#importLinks = linkAccounts((n) => this.accounts.get(n), accountRules);
     this.#auth = authConfigOf(options);
-    this.authRequired = authRequired(this.#auth);
+    this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
   }
 
   /**
@@ -106,7 +113,7 @@ export class Server implements ClientHost {
     this.options = { ...options, host: this.options.host, port: this.options.port };
     for (const name of accountsOf(options).keys()) this.accounts.ensure(name);
     this.#auth = authConfigOf(options);
-    this.authRequired = authRequired(this.#auth);
+    this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
     // As nats-server: the new authorization applies to live connections too (see ClientConn.reauthorize).
     for (const c of [...this.clients.values()]) c.reauthorize();
   }
@@ -299,6 +306,26 @@ export class Server implements ClientHost {
    * present no credentials, as nats-server 2.9 does.
    */
   authenticate(c: ConnectOptions, nonce?: string, tls?: TlsInfo, kind?: string): AuthOutcome {
+    const trust = this.#trust;
+    if (trust !== undefined) {
+      // Operator mode: only user JWTs, checked along the operator -> account -> user chain.
+      const r = trust.authenticate(c.jwt, c.sig, nonce, Date.now());
+      if (!r.ok) {
+        this.logger.debug(`operator mode: ${r.error}`);
+        return { ok: false };
+      }
+      const u = r.value;
+      if (u.accountMaxConnections >= 0) {
+        let n = 0;
+        for (const x of this.clients.values()) if (x.state === "connected" && x.account.name === u.account) n++;
+        if (n >= u.accountMaxConnections) return { ok: false, error: "maximum account active connections exceeded" };
+      }
+      this.accounts.ensure(u.account);
+      const out: AuthOutcome = { ok: true, user: u.user, account: u.account };
+      if (u.permissions !== undefined) out.permissions = u.permissions;
+      if (u.expiresAt !== undefined) out.expiresAt = u.expiresAt;
+      return out;
+    }
     if (kind === "ws" && this.options.websocket !== undefined) {
       const ws = this.options.websocket;
       const wa = ws.authorization;
@@ -336,7 +363,7 @@ export class Server implements ClientHost {
 
   /** INFO carries a per-connection nonce when some user signs in with an nkey. */
   get wantsNonce(): boolean {
-    return usesNkeys(this.#auth);
+    return this.#trust !== undefined || usesNkeys(this.#auth);
   }
 
   // ---- INFO ----
@@ -431,6 +458,25 @@ function authConfigOf(options: ServerOptions): AuthConfig | undefined {
     permissions: a?.permissions,
     no_auth_user: options.no_auth_user,
   };
+}
+
+/** The operator JWTs (inline, or read from their files) and the resolver: throws naming what is wrong. */
+function loadOperator(o: NonNullable<ServerOptions["operator"]>, read: ReadText | undefined): OperatorTrust {
+  const jwts = o.operators.map((v) => {
+    if (isJwtText(v)) return v.trim();
+    if (read === undefined) throw new Error(`operator: cannot read "${v}" on this host`);
+    let text: string | undefined;
+    try {
+      text = read(v);
+    } catch {
+      text = undefined;
+    }
+    if (text === undefined) throw new Error(`operator: cannot read the operator JWT file "${v}"`);
+    const jwt = jwtFromFile(text);
+    if (jwt === undefined) throw new Error(`operator: "${v}" holds no JWT`);
+    return jwt;
+  });
+  return new OperatorTrust({ operators: jwts, preload: o.resolver_preload }, Date.now());
 }
 
 export function hostPort(host: string, port: number): string {

@@ -83,14 +83,14 @@ describe("fail closed: not implemented keys refuse to start", () => {
 
   it("stops -t and start-up alike (the CLI path)", () => {
     for (const argv of [["-t", "-c", "s.conf"], ["-c", "s.conf"]]) {
-      const r = loadServerOptions(argv, { readFile: () => "port: 1\noperator: /etc/op.jwt\n", env: () => undefined });
+      const r = loadServerOptions(argv, { readFile: () => "port: 1\ntrusted_keys: [\"OABC\"]\n", env: () => undefined });
       if (r.ok) assert.fail("accepted");
-      assert.equal(r.error.text, 's.conf:2: operator: operator (JWT) mode is not implemented by Petrel yet; refusing to start without it (remove "operator" to run without it)');
+      assert.equal(r.error.text, 's.conf:2: trusted_keys: trusted operator keys is not implemented by Petrel yet; refusing to start without it (remove "trusted_keys" to run without it)');
     }
   });
 
   it("matches only the listed paths: a key of the same name elsewhere is not refused by the list", () => {
-    assert.equal(notImplementedAt(["operator"])?.path, "operator");
+    assert.equal(notImplementedAt(["trusted"])?.path, "trusted");
     assert.equal(notImplementedAt(["leaf", "remotes", 3, "DENY_IMPORTS"])?.path, "leafnodes.remotes[].deny_imports");
     assert.equal(notImplementedAt(["accounts", "Sales", "mappings"])?.path, "accounts.*.mappings");
     assert.equal(notImplementedAt(["cluster", "authorization"]), undefined);

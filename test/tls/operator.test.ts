@@ -1,0 +1,208 @@
+// Operator mode (JWT authentication), differential against nats-server 2.9: an operator, accounts preloaded into
+// the MEMORY resolver, users with .creds files as the official client loads them. Keys and JWTs are made at test
+// time with @nats-io/nkeys and @nats-io/jwt. Checked: the chain, account isolation, permissions from the claims,
+// expired, revoked and foreign users, a wrong nonce signature, and a user dropped when its JWT expires.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { credsAuthenticator, errors, type NatsConnection } from "@nats-io/transport-node";
+import { createAccount, createOperator, createUser, type KeyPair } from "@nats-io/nkeys";
+import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from "@nats-io/jwt";
+import { connectRaw, readInfo } from "../helpers/raw.ts";
+import { forEachServer, type RunningServer, startServer } from "../helpers/servers.ts";
+import { collect, connectTo, te } from "../helpers/nats.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "petrel-jwt-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+
+interface World {
+  conf: string;
+  /** An account that allows one connection. */
+  accountC: KeyPair;
+  operatorFile: string;
+  accountA: KeyPair;
+  accountB: KeyPair;
+  /** A user of an account the resolver does not know (signed by another operator). */
+  strangerCreds: Uint8Array;
+  revokedCreds: Uint8Array;
+  expiredCreds: Uint8Array;
+  creds(account: KeyPair, opts?: Parameters<typeof encodeUser>[3], exp?: number): Promise<{ creds: Uint8Array; jwt: string; user: KeyPair }>;
+}
+
+async function makeWorld(): Promise<World> {
+  const op = createOperator();
+  const sys = createAccount();
+  const a = createAccount();
+  const b = createAccount();
+  const opJwt = await encodeOperator("OP", op, { system_account: sys.getPublicKey() });
+  const operatorFile = join(dir, "op.jwt");
+  writeFileSync(operatorFile, opJwt);
+  const creds = async (account: KeyPair, opts: Parameters<typeof encodeUser>[3] = {}, exp?: number) => {
+    const user = createUser();
+    const jwt = await encodeUser("u", user, account, opts, exp !== undefined ? { exp } : {});
+    return { creds: fmtCreds(jwt, user), jwt, user };
+  };
+  const revoked = await creds(a);
+  // revocations: users whose JWT was issued at or before this time are refused
+  const revokeAt = Math.floor(Date.now() / 1000) + 5;
+  // a JWT without limits allows no connections (nats-server reads missing limits as 0)
+  const limits = { conn: -1, subs: -1, data: -1, payload: -1, imports: -1, exports: -1, leaf: -1, wildcards: true };
+  const sysJwt = await encodeAccount("SYS", sys, { limits }, { signer: op });
+  const aJwt = await encodeAccount("A", a, { limits, revocations: { [revoked.user.getPublicKey()]: revokeAt } }, { signer: op });
+  const bJwt = await encodeAccount("B", b, { limits }, { signer: op });
+  const c = createAccount();
+  const cJwt = await encodeAccount("C", c, { limits: { ...limits, conn: 1 } }, { signer: op });
+  const otherOp = createOperator();
+  const stranger = createAccount();
+  await encodeAccount("S", stranger, {}, { signer: otherOp });
+  const expired = await creds(a, {}, Math.floor(Date.now() / 1000) - 60);
+  const conf = `operator: ${JSON.stringify(operatorFile)}\nsystem_account: ${sys.getPublicKey()}\nresolver: MEMORY\nresolver_preload: {\n` +
+    `  ${sys.getPublicKey()}: "${sysJwt}"\n  ${a.getPublicKey()}: "${aJwt}"\n  ${b.getPublicKey()}: "${bJwt}"\n  ${c.getPublicKey()}: "${cJwt}"\n}\n`;
+  return {
+    conf,
+    operatorFile,
+    accountA: a,
+    accountB: b,
+    accountC: c,
+    strangerCreds: (await creds(stranger)).creds,
+    revokedCreds: revoked.creds,
+    expiredCreds: expired.creds,
+    creds,
+  };
+}
+
+const world = await makeWorld();
+
+async function assertRefused(server: RunningServer, creds: Uint8Array): Promise<void> {
+  await assert.rejects(connectTo(server, { authenticator: credsAuthenticator(creds) }), (e: unknown) => {
+    assert.ok(e instanceof errors.AuthorizationError, `expected an authorization error, got ${String(e)}`);
+    return true;
+  });
+}
+
+forEachServer(["nats-server", "petrel"], (kind) => {
+  describe("operator mode with a MEMORY resolver", () => {
+    let server: RunningServer;
+    before(async () => {
+      server = await startServer(kind, { conf: world.conf });
+    });
+    after(() => server?.stop());
+
+    it("accepts users of preloaded accounts (.creds) and keeps accounts apart", async () => {
+      const a1 = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(world.accountA)).creds) });
+      const a2 = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(world.accountA)).creds) });
+      const b1 = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(world.accountB)).creds) });
+      try {
+        assert.equal(a1.info?.auth_required, true);
+        assert.ok(typeof a1.info?.nonce === "string");
+        const inA = collect(a2, "shared.>");
+        const inB = collect(b1, "shared.>");
+        await a2.flush();
+        await b1.flush();
+        a1.publish("shared.x", te.encode("for A"));
+        await inA.until(1);
+        // B's marker, published in B after A's message, arrives; A's message never does
+        const bSelf = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(world.accountB)).creds) });
+        bSelf.publish("shared.marker", te.encode("marker"));
+        await inB.until(1);
+        assert.deepEqual(inB.msgs.map((m) => m.subject), ["shared.marker"]);
+        await bSelf.close();
+      } finally {
+        await Promise.all([a1.close(), a2.close(), b1.close()]);
+      }
+    });
+
+    it("applies the user's permissions from its JWT", async () => {
+      const { creds } = await world.creds(world.accountA, { pub: { allow: ["ok.>"] }, sub: { allow: ["ok.>", "_INBOX.>"] } });
+      const nc = await connectTo(server, { authenticator: credsAuthenticator(creds) });
+      const errs: Error[] = [];
+      (async () => {
+        for await (const s of nc.status()) if (s.type === "error") errs.push(s.error);
+      })().catch(() => {});
+      try {
+        const got = collect(nc, "ok.1");
+        await nc.flush();
+        nc.publish("denied.1", te.encode("x"));
+        nc.publish("ok.1", te.encode("y"));
+        await got.until(1);
+        await nc.flush();
+        assert.ok(errs.some((e) => /Permissions Violation for Publish to "denied.1"/i.test(e.message)), errs.map(String).join());
+      } finally {
+        await nc.close();
+      }
+    });
+
+    it("refuses an expired user, a revoked user, and a user of an account the resolver does not know", async () => {
+      await assertRefused(server, world.expiredCreds);
+      await assertRefused(server, world.revokedCreds);
+      await assertRefused(server, world.strangerCreds);
+    });
+
+    it("refuses a nonce signed by another key, and a client without a JWT", async () => {
+      const { jwt } = await world.creds(world.accountA);
+      const wrong = createUser();
+      const c = await connectRaw(server.port);
+      const info = await readInfo(c);
+      const sig = Buffer.from(wrong.sign(te.encode(String(info.nonce)))).toString("base64url");
+      await c.send(`CONNECT ${JSON.stringify({ jwt, sig, verbose: false, pedantic: false })}\r\nPING\r\n`);
+      await c.readUntil("-ERR 'Authorization Violation'\r\n");
+      await c.expectClosed();
+      const plain = await connectRaw(server.port);
+      await readInfo(plain);
+      await plain.send('CONNECT {"verbose":false}\r\nPING\r\n');
+      await plain.readUntil("-ERR 'Authorization Violation'\r\n");
+    });
+
+    it("holds an account to its connection limit", async () => {
+      const first = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(world.accountC)).creds) });
+      try {
+        const { jwt, user } = await world.creds(world.accountC);
+        const c = await connectRaw(server.port);
+        const info = await readInfo(c);
+        const sig = Buffer.from(user.sign(te.encode(String(info.nonce)))).toString("base64url");
+        await c.send(`CONNECT ${JSON.stringify({ jwt, sig, verbose: false, pedantic: false })}\r\nPING\r\n`);
+        await c.readUntil("-ERR 'maximum account active connections exceeded'\r\n");
+        await c.expectClosed();
+      } finally {
+        await first.close();
+      }
+    });
+
+    it("drops a user when its JWT expires, telling it why", async () => {
+      const exp = Math.floor(Date.now() / 1000) + 2;
+      const { jwt, user } = await world.creds(world.accountA, {}, exp);
+      const c = await connectRaw(server.port);
+      const info = await readInfo(c);
+      const sig = Buffer.from(user.sign(te.encode(String(info.nonce)))).toString("base64url");
+      await c.send(`CONNECT ${JSON.stringify({ jwt, sig, verbose: false, pedantic: false })}\r\nPING\r\n`);
+      await c.readUntil("PONG\r\n");
+      await c.readUntil("-ERR 'User Authentication Expired'\r\n", 5000);
+      await c.expectClosed();
+    });
+  });
+
+  describe("operator mode start-up", () => {
+    it("stops when the operator file cannot be read", async () => {
+      const conf = world.conf.replace(JSON.stringify(world.operatorFile), JSON.stringify(join(dir, "missing.jwt")));
+      await assert.rejects(startServer(kind, { conf, startTimeoutMs: 8000 }), (e: Error) => {
+        assert.match(e.message, /missing\.jwt/);
+        return true;
+      });
+    });
+  });
+});
+
+describe("petrel only", () => {
+  let nc: NatsConnection | undefined;
+  after(() => nc?.close());
+
+  it("refuses a resolver it does not implement instead of ignoring it", async () => {
+    const conf = world.conf.replace("resolver: MEMORY", "resolver: { type: full, dir: \"/tmp/jwt\" }");
+    await assert.rejects(startServer("petrel", { conf, startTimeoutMs: 8000 }), (e: Error) => {
+      assert.match(e.message, /resolver: only the MEMORY resolver/);
+      return true;
+    });
+  });
+});
