@@ -72,6 +72,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   readonly #keepalive: Keepalive;
   readonly #gate: InputGate;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A user JWT's `subs` limit (-1: none). */
+  #userMaxSubs = -1;
   /** A user JWT's expiry: the client is told and dropped then, as nats-server does. */
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
   #flushQueued = false;
@@ -292,6 +294,11 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.#bind(this.host.accountFor(auth.account));
     if (auth.permissions !== undefined) this.perms = new Permissions(auth.permissions);
     if (auth.expiresAt !== undefined) this.#expireAt(auth.expiresAt);
+    // A user JWT's limits narrow the server's (nats-server applies the smaller).
+    if (auth.maxSubscriptions !== undefined && auth.maxSubscriptions >= 0) this.#userMaxSubs = auth.maxSubscriptions;
+    if (auth.maxPayload !== undefined && auth.maxPayload >= 0 && auth.maxPayload < this.parser.limits.maxPayload) {
+      this.parser.limits = { ...this.parser.limits, maxPayload: auth.maxPayload };
+    }
     this.host.clientConnected(this);
     if (this.verbose) {
       this.out.bytes(OK);
@@ -367,8 +374,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
       if (this.verbose) this.#ok();
       return;
     }
-    const maxSubs = this.host.options.max_subscriptions;
-    if (maxSubs > 0 && this.subs.size >= maxSubs) {
+    const serverMax = this.host.options.max_subscriptions;
+    const maxSubs = this.#userMaxSubs >= 0 && (serverMax <= 0 || this.#userMaxSubs < serverMax) ? this.#userMaxSubs : serverMax;
+    if ((maxSubs > 0 || this.#userMaxSubs === 0) && this.subs.size >= maxSubs) {
       this.sendErr("maximum subscriptions exceeded");
       return;
     }

@@ -324,6 +324,8 @@ export class Server implements ClientHost {
       const out: AuthOutcome = { ok: true, user: u.user, account: u.account };
       if (u.permissions !== undefined) out.permissions = u.permissions;
       if (u.expiresAt !== undefined) out.expiresAt = u.expiresAt;
+      out.maxSubscriptions = u.maxSubscriptions;
+      out.maxPayload = u.maxPayload;
       return out;
     }
     if (kind === "ws" && this.options.websocket !== undefined) {

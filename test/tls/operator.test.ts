@@ -170,6 +170,24 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       }
     });
 
+    for (const subs of [1, 0]) {
+      it(`applies the user's subs (${subs}) and payload limits`, async () => {
+        const { jwt, user } = await world.creds(world.accountA, { subs, payload: 8 });
+        const c = await connectRaw(server.port);
+        const info = await readInfo(c);
+        const sig = Buffer.from(user.sign(te.encode(String(info.nonce)))).toString("base64url");
+        await c.send(`CONNECT ${JSON.stringify({ jwt, sig, verbose: false, pedantic: false })}\r\nSUB a 1\r\nSUB b 2\r\nPING\r\n`);
+        const text = await c.readUntil("PONG\r\n");
+        const errs = text.split("\r\n").filter((l) => l.startsWith("-ERR"));
+        // 0 allows none (nats-server reads it so; -1 is "no limit")
+        const refused = subs === 1 ? 1 : 2;
+        assert.deepEqual(errs, Array(refused).fill("-ERR 'maximum subscriptions exceeded'"), text);
+        await c.send("PUB a 12\r\n0123456789ab\r\n");
+        await c.readUntil("-ERR 'Maximum Payload Violation'\r\n");
+        await c.expectClosed();
+      });
+    }
+
     it("drops a user when its JWT expires, telling it why", async () => {
       const exp = Math.floor(Date.now() / 1000) + 2;
       const { jwt, user } = await world.creds(world.accountA, {}, exp);
