@@ -153,6 +153,12 @@ export class OperatorTrust {
     const revoked = account.claims.nats.revocations ?? {};
     const at1 = revoked[u.sub] ?? revoked["*"];
     if (at1 !== undefined && u.iat <= at1) return { ok: false, error: "user JWT has been revoked" };
+    // Restrictions Petrel cannot enforce yet refuse the user rather than admit it more widely than nats-server would.
+    if ((u.nats.src ?? []).length > 0) return { ok: false, error: "user JWT restricts source networks (src), not implemented by Petrel: refused" };
+    if ((u.nats.times ?? []).length > 0) return { ok: false, error: "user JWT restricts connect times (times), not implemented by Petrel: refused" };
+    if ((u.nats.allowed_connection_types ?? []).length > 0) {
+      return { ok: false, error: "user JWT restricts connection types, not implemented by Petrel: refused" };
+    }
     const bearer = u.nats.bearer_token === true;
     if (bearer && account.claims.nats.limits?.disallow_bearer === true) {
       return { ok: false, error: "bearer tokens are not allowed by the account" };
@@ -169,7 +175,9 @@ export class OperatorTrust {
       maxPayload: u.nats.payload ?? -1,
       accountMaxConnections: account.claims.nats.limits?.conn ?? 0,
     };
-    const perms = permissionsOf(u.nats);
+    // A user without permissions of its own gets the account's default_permissions.
+    const own = u.nats.pub !== undefined || u.nats.sub !== undefined;
+    const perms = permissionsOf(own ? u.nats : account.claims.nats.default_permissions ?? {});
     if (perms !== undefined) auth.permissions = perms;
     if (u.exp !== undefined && u.exp > 0) auth.expiresAt = u.exp * 1000;
     return { ok: true, value: auth };
