@@ -1,25 +1,44 @@
 /**
  * Which extensions a configuration turns on (WebSocket, cluster, gateway, leafnodes, JetStream), bound to the
  * runtime's services. Lives outside src/ because the extensions need runtime adapters (storage, HTTP upgrade).
+ * Each extension's code is imported only when the configuration turns it on: a plain server neither parses
+ * nor holds JetStream, Raft, routes, gateways, leafnodes or WebSocket (cold start and idle memory).
  */
 import type { ServerOptions } from "../src/config/schema.ts";
-import type { PetrelExtension } from "../src/petrel.ts";
+import type { ExtensionHandle, PetrelExtension } from "../src/petrel.ts";
 import type { Runtime } from "../src/runtime/types.ts";
-import { clusterExtension } from "../src/cluster/extension.ts";
-import { gatewayExtension } from "../src/gateway/extension.ts";
-import { leafNodeExtension } from "../src/leafnode/extension.ts";
-import { webSocketExtension } from "../transports/ws_extension.ts";
-import { jetStreamExtension } from "./storage/jetstream_extension.ts";
+
+/** An extension whose module is loaded when it starts. */
+function lazy(name: string, load: () => Promise<PetrelExtension>): PetrelExtension {
+  return {
+    name,
+    async start(server, ctx): Promise<ExtensionHandle | void> {
+      const ext = await load();
+      return ext.start(server, ctx);
+    },
+  };
+}
 
 export function defaultExtensions(options: ServerOptions, _rt: Runtime): PetrelExtension[] {
   const list: PetrelExtension[] = [];
   // WebSocket first: its client URL must be known before routes exchange INFO.
-  if (options.websocket !== undefined && options.websocket.port !== 0) list.push(webSocketExtension());
-  if (options.cluster !== undefined) list.push(clusterExtension());
+  if (options.websocket !== undefined && options.websocket.port !== 0) {
+    list.push(lazy("websocket", async () => (await import("../transports/ws_extension.ts")).webSocketExtension()));
+  }
+  if (options.cluster !== undefined) {
+    list.push(lazy("cluster", async () => (await import("../src/cluster/extension.ts")).clusterExtension()));
+  }
   // After the cluster: the gateway counts the routes' interest as this cluster's.
-  if (options.gateway !== undefined && options.gateway.name !== "") list.push(gatewayExtension());
+  if (options.gateway !== undefined && options.gateway.name !== "") {
+    list.push(lazy("gateway", async () => (await import("../src/gateway/extension.ts")).gatewayExtension()));
+  }
   // After the gateway: leafnodes hear of the cluster's interest but not of other clusters'.
-  if (options.leafnodes !== undefined) list.push(leafNodeExtension());
-  if (options.jetstream?.enabled) list.push(jetStreamExtension(options.jetstream));
+  if (options.leafnodes !== undefined) {
+    list.push(lazy("leafnode", async () => (await import("../src/leafnode/extension.ts")).leafNodeExtension()));
+  }
+  const js = options.jetstream;
+  if (js?.enabled) {
+    list.push(lazy("jetstream", async () => (await import("./storage/jetstream_extension.ts")).jetStreamExtension(js)));
+  }
   return list;
 }

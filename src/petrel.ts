@@ -6,7 +6,7 @@
 import type { ServerOptions } from "./config/schema.ts";
 import type { Logger } from "./log/logger.ts";
 import { silentLogger } from "./log/logger.ts";
-import { createMonitorApp } from "./monitor/app.ts";
+import type { createMonitorApp } from "./monitor/app.ts";
 import { createMonitorEndpoints, type MonitorEndpoints } from "./monitor/endpoints.ts";
 import type { VarzContext } from "./monitor/varz.ts";
 import { SystemServices, type SystemServicesOptions } from "./system/services.ts";
@@ -97,9 +97,15 @@ export class Petrel {
   /** The monitoring app's fetch handler (also usable without a listener, e.g. in a serverless host). */
   readonly monitorFetch: FetchHandler = (req) => this.#app(req);
   #appInstance: ReturnType<typeof createMonitorApp> | undefined;
+  #appLoading: Promise<ReturnType<typeof createMonitorApp>> | undefined;
   #app(req: Request): Response | Promise<Response> {
-    this.#appInstance ??= createMonitorApp(this.server, this.#varzContext, this.endpoints);
-    return this.#appInstance.fetch(req);
+    if (this.#appInstance !== undefined) return this.#appInstance.fetch(req);
+    // The HTTP app (hono, the dashboard) is loaded on the first request: a server nobody monitors never holds it.
+    this.#appLoading ??= import("./monitor/app.ts").then((m) => {
+      this.#appInstance ??= m.createMonitorApp(this.server, this.#varzContext, this.endpoints);
+      return this.#appInstance;
+    });
+    return this.#appLoading.then((app) => app.fetch(req));
   }
 
   async start(): Promise<void> {
