@@ -10,9 +10,11 @@
  *
  * A request's reply subject is mapped to `_GR_.<our cluster>.<our server>.<reply>` when it has a subscriber
  * here, so the response comes back to this server whatever the remote knows of our interest yet.
- * Only control lines arrive on this connection (messages flow the other way), so it splits lines itself.
+ * Only control lines arrive on this connection (messages flow the other way): the route protocol's parser
+ * reads them (RS+/RS-, A+/A-, INFO, PING/PONG).
  */
 import type { ConnHandler, Duplex } from "../transport/types.ts";
+import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import type { OutBuffer } from "../server/outbound.ts";
 import { WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
@@ -23,8 +25,8 @@ import { applyRemoteInterest, dropRemoteInterest, type RemoteSub, remoteSub } fr
 import type { Account } from "../accounts/account.ts";
 
 const dec = new TextDecoder();
-/** INFO lines carry URL lists; anything longer is not a gateway talking. */
-const MAX_LINE = 1 << 20;
+/** A gateway control line may carry a long subject plus account and queue. */
+const MAX_CONTROL_LINE = 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 5000;
 const MAX_PENDING = 512 * 1024 * 1024;
 const CATCH_ALL = ">";
@@ -54,6 +56,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   readonly wire: WireConn;
   readonly out: OutBuffer;
   readonly outbox: RouteOutbox;
+  readonly parser: Parser;
   readonly subs = new Map<string, GatewaySub>();
   readonly stats: GatewayStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
   readonly start = new Date();
@@ -61,8 +64,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   remoteId = "";
   remoteInfo: GatewayInfo | undefined;
   readonly #links = new Map<Account, AccountLink>();
-  #line = new Uint8Array(256);
-  #lineLen = 0;
+
   /** Messages whose reply was mapped, so that the outbox still sees one message per route() call. */
   #mapped = new WeakMap<RoutedMsg, RoutedMsg>();
 
@@ -78,6 +80,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     });
     this.out = this.wire.out;
     this.outbox = new RouteOutbox(this.out);
+    this.parser = new Parser("route", this, { maxControlLine: MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
     this.remoteGateway = remoteGateway;
   }
 
@@ -98,37 +101,12 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     this.wire.startTimers(HANDSHAKE_TIMEOUT_MS, "Gateway Handshake Timeout");
   }
 
-  // ---- transport: split control lines ----
+  // ---- transport and parser: the route protocol's parser, control lines only ----
 
   onData(data: Uint8Array): void {
     if (this.state === "closed") return;
     this.lastActivity = Date.now();
-    let from = 0;
-    for (let i = 0; i < data.length; i++) {
-      if (data[i] !== 10) continue;
-      this.#append(data, from, i);
-      from = i + 1;
-      let n = this.#lineLen;
-      if (n > 0 && this.#line[n - 1] === 13) n--;
-      const text = dec.decode(this.#line.subarray(0, n));
-      this.#lineLen = 0;
-      this.#processLine(text);
-      if (this.isClosed()) return;
-    }
-    this.#append(data, from, data.length);
-    if (this.#lineLen > MAX_LINE) this.closeWithError("Maximum Control Line Exceeded", "Maximum Control Line Exceeded");
-  }
-
-  #append(data: Uint8Array, from: number, to: number): void {
-    const n = to - from;
-    if (n <= 0) return;
-    if (this.#lineLen + n > this.#line.length) {
-      const next = new Uint8Array(Math.max(this.#line.length * 2, this.#lineLen + n));
-      next.set(this.#line.subarray(0, this.#lineLen));
-      this.#line = next;
-    }
-    this.#line.set(data.subarray(from, to), this.#lineLen);
-    this.#lineLen += n;
+    this.parser.feed(data);
   }
 
   onDrain(): void {}
@@ -137,49 +115,51 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     this.wire.closed("Gateway Closed");
   }
 
-  #processLine(line: string): void {
-    const sp = line.indexOf(" ");
-    const op = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
-    const rest = sp < 0 ? "" : line.slice(sp + 1).trim();
-    if (op === "") return;
-    if (op === "INFO") {
-      this.#processInfo(rest);
-      return;
-    }
-    if (this.state !== "active") {
-      if (op === "PING" || op === "PONG" || op === "-ERR" || op === "+OK") this.#simple(op, rest);
-      else this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
-      return;
-    }
-    switch (op) {
-      case "RS+":
-      case "RS-":
-        this.#interest(op === "RS+", rest.split(/\s+/));
-        return;
-      case "A+":
-      case "A-": {
-        const account = this.host.server.accounts.get(rest.split(/\s+/)[0]);
-        if (account !== undefined) this.#link(account).accountNoInterest = op === "A-";
-        return;
-      }
-      default:
-        this.#simple(op, rest);
-    }
+  onError(err: ParseError): void {
+    this.host.logger.debug(`${this.label()} - Gateway parser ERROR: ${err.detail}`);
+    if (err.kind === "unknown_op") this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+    else if (err.kind === "max_control_line") this.closeWithError("Maximum Control Line Exceeded", "Maximum Control Line Exceeded");
+    else this.close("Protocol Violation");
   }
 
-  #simple(op: string, rest: string): void {
+  /** Messages flow the other way on this connection. */
+  onMessage(): void {
+    this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+  }
+
+  onControl(op: OpCode, args: Args): void {
     switch (op) {
-      case "PING":
+      case OP.INFO:
+        this.#processInfo(args.count > 0 ? argString(args, 0) : "");
+        return;
+      case OP.PING:
         this.wire.ping();
         return;
-      case "PONG":
+      case OP.PONG:
         this.wire.pong();
         return;
-      case "+OK":
+      case OP.OK:
         return;
-      case "-ERR":
-        this.host.logger.error(`${this.label()} - Gateway Error ${rest}`);
+      case OP.ERR:
+        this.host.logger.error(`${this.label()} - Gateway Error ${bytesToString(args.line, 0, args.line.length)}`);
         return;
+    }
+    if (this.state !== "active") {
+      this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+      return;
+    }
+    switch (op) {
+      case OP.RSPLUS:
+      case OP.RSMINUS:
+        this.#interest(op === OP.RSPLUS, args);
+        return;
+      case OP.APLUS:
+      case OP.AMINUS: {
+        if (args.count < 1) return;
+        const account = this.host.server.accounts.byBytes(args.line, args.starts[0], args.ends[0]);
+        if (account !== undefined) this.#link(account).accountNoInterest = op === OP.AMINUS;
+        return;
+      }
       default:
         this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
     }
@@ -274,15 +254,16 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   }
 
   /** RS+ `acc subject [queue weight]`, RS- `acc subject [queue]`. */
-  #interest(added: boolean, a: string[]): void {
-    if (a.length < 2 || a.length > 4) {
+  #interest(added: boolean, args: Args): void {
+    const n = args.count;
+    if (n < 2 || n > 4) {
       this.close("Protocol Violation");
       return;
     }
-    const account = this.host.server.accounts.get(a[0]);
+    const account = this.host.server.accounts.byBytes(args.line, args.starts[0], args.ends[0]);
     if (account === undefined) return; // an account this server does not have sends nothing
-    const subject = a[1];
-    const queue = a.length >= 3 ? a[2] : undefined;
+    const subject = argString(args, 1);
+    const queue = n >= 3 ? argString(args, 2) : undefined;
     const l = this.#link(account);
     if (queue === undefined && l.mode === "optimistic") {
       // Optimistic mode: RS- is negative interest, RS+ takes it back.
@@ -290,7 +271,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
       else l.noInterest.add(subject);
       return;
     }
-    const weight = a.length === 4 ? Math.max(1, Number.parseInt(a[3], 10) || 1) : 1;
+    const weight = n === 4 ? Math.max(1, parseSize(args.line, args.starts[3], args.ends[3])) : 1;
     applyRemoteInterest(account, this.subs, this, added, subject, queue, weight);
   }
 

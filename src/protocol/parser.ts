@@ -38,6 +38,9 @@ export const OP = {
   LSPLUS: 16,
   LSMINUS: 17,
   LMSG: 18,
+  /** Gateways: the sender has interest in an account again (A+) / none at all (A-). */
+  APLUS: 19,
+  AMINUS: 20,
 } as const;
 export type OpCode = typeof OP[keyof typeof OP];
 
@@ -88,6 +91,7 @@ function isWs(c: number): boolean {
 function identify(b: Uint8Array, s: number, e: number): OpCode | 0 {
   const n = e - s;
   const c0 = b[s] | 32;
+  if (n === 2) return c0 === 97 ? (b[s + 1] === 43 ? OP.APLUS : b[s + 1] === 45 ? OP.AMINUS : 0) : 0; // a+ a-
   if (n === 3) {
     const c1 = b[s + 1] | 32;
     const c2 = b[s + 2] | 32;
@@ -132,7 +136,7 @@ const ALLOWED: Record<ParserMode, ReadonlySet<number>> = {
   client: new Set([OP.PUB, OP.HPUB, OP.SUB, OP.UNSUB, OP.CONNECT, OP.INFO, OP.PING, OP.PONG, OP.OK]),
   route: new Set([
     OP.INFO, OP.CONNECT, OP.PING, OP.PONG, OP.OK, OP.ERR, OP.RSPLUS, OP.RSMINUS, OP.RMSG, OP.HMSG,
-    OP.LSPLUS, OP.LSMINUS, OP.LMSG, OP.MSG, OP.SUB, OP.UNSUB, OP.PUB, OP.HPUB,
+    OP.LSPLUS, OP.LSMINUS, OP.LMSG, OP.MSG, OP.SUB, OP.UNSUB, OP.PUB, OP.HPUB, OP.APLUS, OP.AMINUS,
   ]),
   leaf: new Set([
     OP.INFO, OP.CONNECT, OP.PING, OP.PONG, OP.OK, OP.ERR, OP.LSPLUS, OP.LSMINUS, OP.LMSG, OP.HMSG, OP.MSG,

@@ -95,6 +95,13 @@ describe("parser: operations", () => {
       { op: OP.HMSG, args: ["$G", "foo", "12", "14"], payload: "NATS/1.0\r\n\r\nok", hdr: 12 },
     ]);
   });
+  it("route mode: gateway account interest A+ / A-", () => {
+    assert.deepEqual(parse("route", "A+ ACC\r\na- $G\r\n"), [
+      { op: OP.APLUS, args: ["ACC"] },
+      { op: OP.AMINUS, args: ["$G"] },
+    ]);
+    assert.equal(lastError(parse("client", "A+ ACC\r\n")), "unknown_op");
+  });
   it("client mode rejects route and server-to-client ops", () => {
     for (const line of ["RMSG $G foo 2\r\nhi\r\n", "RS+ $G foo\r\n", "LS+ foo\r\n", "MSG foo 1 2\r\nhi\r\n", "HMSG foo 1 12 12\r\n"]) {
       assert.equal(lastError(parse("client", line)), "unknown_op", line);
