@@ -9,16 +9,13 @@ import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, 
 import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "./outbox.ts";
+import { LinkOutput } from "../server/link_output.ts";
 import { interestLine, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import type { RouteHost } from "./types.ts";
 import { WireConn, type WireState } from "../server/wire_conn.ts";
 import { applyRemoteInterest, dropRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
 
 const NO_EXTRAS: RoutedArgs = { reply: -1, queueFrom: 0, queueTo: 0 };
-/** Routes carry the cluster's whole traffic; they get more room than a client before being cut. */
-const ROUTE_MAX_PENDING = 512 * 1024 * 1024;
-/** Backlog at which a route stalls the publisher feeding it (as nats-server stalls fast producers). */
-const ROUTE_STALL_AT = 4 * 1024 * 1024;
 /** A route control line may carry a long subject plus account and queue. */
 const ROUTE_MAX_CONTROL_LINE = 64 * 1024;
 /** Time for CONNECT and INFO to be exchanged before the connection is dropped. */
@@ -51,6 +48,8 @@ export class RouteConn implements ConnHandler, SubOwner {
   readonly out: OutBuffer;
   /** Message frames for the peer, one per message however many of the peer's subscriptions match. */
   readonly outbox: RouteOutbox;
+  /** The shared outbound path of links (framing, counters, slow consumer, producer stall). */
+  readonly output: LinkOutput;
   readonly subs = new Map<string, RouteSub>();
   readonly stats: RouteStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
   readonly start = new Date();
@@ -80,12 +79,11 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.wire = new WireConn(duplex, { cid, tag: "rid", pingInterval: o.ping_interval, pingMax: o.ping_max }, {
       teardown: () => this.#teardown(),
       beforeWrite: () => this.outbox.forget(),
-      afterFlush: () => {
-        if (this.stallExhausted && this.duplex.bufferedAmount() < ROUTE_STALL_AT / 2) this.stallExhausted = false;
-      },
+      afterFlush: () => this.output.flushed(),
     });
     this.out = this.wire.out;
     this.outbox = new RouteOutbox(this.out);
+    this.output = new LinkOutput(this.wire, this.outbox, this.stats, host.server, "route");
   }
 
   get state(): RouteState {
@@ -310,36 +308,7 @@ export class RouteConn implements ConnHandler, SubOwner {
   deliver(sub: Subscription, msg: RoutedMsg): void {
     if (this.state !== "active") return;
     const rs = sub as RouteSub;
-    if (!this.outbox.add(msg, rs.queueBytes, rs.account.nameBytes)) return;
-    this.stats.out_msgs++;
-    this.stats.out_bytes += msg.payload.length;
-    const st = this.host.server.stats;
-    st.out_msgs++;
-    st.out_bytes += msg.payload.length;
-    if (this.out.len > ROUTE_MAX_PENDING) {
-      this.host.logger.info(`${this.label()} - Slow Consumer Detected (route)`);
-      this.host.server.stats.slow_consumers++;
-      this.wire.drop("Slow Consumer");
-      return;
-    }
-    this.wire.flushSoon();
-    // A route that falls behind holds back the publishing client instead of buffering without bound.
-    if (!this.stallExhausted && this.isBehind()) this.host.server.currentProducer?.stallFor(this);
-  }
-
-  /** A producer already waited a whole stall for this route; don't stall anyone until it catches up. */
-  stallExhausted = false;
-
-  isClosed(): boolean {
-    return this.state === "closed";
-  }
-
-  backlog(): number {
-    return this.out.len + this.duplex.bufferedAmount();
-  }
-
-  isBehind(): boolean {
-    return this.out.len + this.duplex.bufferedAmount() > ROUTE_STALL_AT;
+    this.output.send(msg, rs.queueBytes, rs.account.nameBytes);
   }
 
   removeSub(sub: Subscription): void {

@@ -19,6 +19,7 @@ import type { OutBuffer } from "../server/outbound.ts";
 import { WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "../cluster/outbox.ts";
+import { LinkOutput } from "../server/link_output.ts";
 import { CMD_ALL_SUBS_COMPLETE, CMD_ALL_SUBS_START, CMD_GOSSIP, commandAccount, type GatewayInfo, parseGatewayInfo } from "./protocol.ts";
 import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
 import { applyRemoteInterest, dropRemoteInterest, type RemoteSub, remoteSub } from "../server/remote_interest.ts";
@@ -28,7 +29,6 @@ const dec = new TextDecoder();
 /** A gateway control line may carry a long subject plus account and queue. */
 const MAX_CONTROL_LINE = 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 5000;
-const MAX_PENDING = 512 * 1024 * 1024;
 const CATCH_ALL = ">";
 
 export type InterestMode = "optimistic" | "interest-only";
@@ -56,6 +56,8 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   readonly wire: WireConn;
   readonly out: OutBuffer;
   readonly outbox: RouteOutbox;
+  /** The shared outbound path of links (framing, counters, slow consumer, producer stall). */
+  readonly output: LinkOutput;
   readonly parser: Parser;
   readonly subs = new Map<string, GatewaySub>();
   readonly stats: GatewayStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
@@ -77,9 +79,11 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     this.wire = new WireConn(duplex, { cid, tag: "gid", pingInterval: Math.min(o.ping_interval, 15_000), pingMax: o.ping_max }, {
       teardown: () => this.#teardown(),
       beforeWrite: () => this.outbox.forget(),
+      afterFlush: () => this.output.flushed(),
     });
     this.out = this.wire.out;
     this.outbox = new RouteOutbox(this.out);
+    this.output = new LinkOutput(this.wire, this.outbox, this.stats, host.server, "gateway");
     this.parser = new Parser("route", this, { maxControlLine: MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
     this.remoteGateway = remoteGateway;
   }
@@ -297,19 +301,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   }
 
   #send(msg: RoutedMsg, queue: Uint8Array | undefined, account: Account): void {
-    if (!this.outbox.add(msg, queue, account.nameBytes)) return;
-    this.stats.out_msgs++;
-    this.stats.out_bytes += msg.payload.length;
-    const st = this.host.server.stats;
-    st.out_msgs++;
-    st.out_bytes += msg.payload.length;
-    if (this.out.len > MAX_PENDING) {
-      this.host.logger.info(`${this.label()} - Slow Consumer Detected (gateway)`);
-      st.slow_consumers++;
-      this.wire.drop("Slow Consumer");
-      return;
-    }
-    this.wire.flushSoon();
+    this.output.send(msg, queue, account.nameBytes);
   }
 
   /** The same message with `_GR_.<cluster>.<server>.` before its reply, when the reply has a subscriber here. */

@@ -12,12 +12,12 @@ import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { WireConn, type WireState } from "../server/wire_conn.ts";
 import { routedArgs } from "../cluster/protocol.ts";
 import { LeafOutbox } from "./outbox.ts";
+import { LinkOutput } from "../server/link_output.ts";
 import { leafInterestLine, type LeafConnect, type LeafInfo, parseLeafConnect, parseLeafInfo } from "./protocol.ts";
 import type { LeafHost } from "./types.ts";
 import type { Account } from "../accounts/account.ts";
 import { applyRemoteInterest, dropRemoteInterest, interestKey, type RemoteSub } from "../server/remote_interest.ts";
 
-const LEAF_MAX_PENDING = 64 * 1024 * 1024;
 const LEAF_MAX_CONTROL_LINE = 64 * 1024;
 const HANDSHAKE_TIMEOUT_MS = 5000;
 
@@ -43,6 +43,8 @@ export class LeafConn implements ConnHandler, SubOwner {
   readonly wire: WireConn;
   readonly out: OutBuffer;
   readonly outbox: LeafOutbox;
+  /** The shared outbound path of links (framing, counters, slow consumer, producer stall). */
+  readonly output: LinkOutput;
   readonly subs = new Map<string, LeafSub>();
   readonly stats: LeafStats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
   readonly start = new Date();
@@ -69,9 +71,11 @@ export class LeafConn implements ConnHandler, SubOwner {
     this.wire = new WireConn(duplex, { cid, tag: "lid", pingInterval: o.ping_interval, pingMax: o.ping_max }, {
       teardown: () => this.#teardown(),
       beforeWrite: () => this.outbox.forget(),
+      afterFlush: () => this.output.flushed(),
     });
     this.out = this.wire.out;
     this.outbox = new LeafOutbox(this.out);
+    this.output = new LinkOutput(this.wire, this.outbox, this.stats, host.server, "leafnode");
   }
 
   get state(): WireState {
@@ -267,19 +271,8 @@ export class LeafConn implements ConnHandler, SubOwner {
 
   deliver(sub: Subscription, msg: RoutedMsg): void {
     if (this.state !== "active") return;
-    if (!this.outbox.add(msg, (sub as LeafSub).queueBytes)) return;
-    this.stats.out_msgs++;
-    this.stats.out_bytes += msg.payload.length;
-    const st = this.host.server.stats;
-    st.out_msgs++;
-    st.out_bytes += msg.payload.length;
-    if (this.out.len > LEAF_MAX_PENDING) {
-      this.host.logger.info(`${this.wire.label()} - Slow Consumer Detected (leafnode)`);
-      st.slow_consumers++;
-      this.wire.drop("Slow Consumer");
-      return;
-    }
-    this.wire.flushSoon();
+    // LMSG names no account: the link is bound to one.
+    this.output.send(msg, (sub as LeafSub).queueBytes, undefined);
   }
 
   /** Did the peer announce this loop-detection subject itself? */

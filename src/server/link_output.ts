@@ -1,0 +1,84 @@
+/**
+ * The one outbound path of every server-to-server link (route, gateway, leafnode): a message is framed once
+ * per peer (see RouteOutbox), counted, and the flush scheduled; one slow-consumer policy for all three: a peer
+ * that falls behind holds back the client publishing to it (as nats-server stalls fast producers) and one
+ * whose backlog passes the limit is cut as a slow consumer.
+ */
+import type { RouteOutbox } from "../cluster/outbox.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ServerStats } from "./client_host.ts";
+import type { FlowConsumer } from "./flow.ts";
+import type { RoutedMsg } from "./types.ts";
+import type { WireConn } from "./wire_conn.ts";
+
+/** Links carry many clients' traffic: they get more room than a client before being cut. */
+export const LINK_MAX_PENDING = 512 * 1024 * 1024;
+/** Backlog at which a link stalls the publisher feeding it. */
+export const LINK_STALL_AT = 4 * 1024 * 1024;
+
+export interface LinkStats {
+  out_msgs: number;
+  out_bytes: number;
+}
+
+/** What the output needs of the server: its counters, the publisher being routed, the log. */
+export interface LinkServer {
+  readonly stats: ServerStats;
+  readonly logger: Logger;
+  readonly currentProducer: { stallFor(c: FlowConsumer): void } | undefined;
+}
+
+export class LinkOutput implements FlowConsumer {
+  readonly #wire: WireConn;
+  readonly #outbox: RouteOutbox;
+  readonly #stats: LinkStats;
+  readonly #server: LinkServer;
+  /** "route", "gateway", "leafnode": named in the slow consumer log line. */
+  readonly #kind: string;
+  /** A producer already waited a whole stall for this link; don't stall anyone until it catches up. */
+  stallExhausted = false;
+
+  constructor(wire: WireConn, outbox: RouteOutbox, stats: LinkStats, server: LinkServer, kind: string) {
+    this.#wire = wire;
+    this.#outbox = outbox;
+    this.#stats = stats;
+    this.#server = server;
+    this.#kind = kind;
+  }
+
+  /** Queue `msg` of `account` for the peer (for queue group `queue`, or a plain subscription). */
+  send(msg: RoutedMsg, queue: Uint8Array | undefined, account: Uint8Array | undefined): void {
+    if (!this.#outbox.add(msg, queue, account)) return;
+    const n = msg.payload.length;
+    this.#stats.out_msgs++;
+    this.#stats.out_bytes += n;
+    const st = this.#server.stats;
+    st.out_msgs++;
+    st.out_bytes += n;
+    if (this.#wire.out.len > LINK_MAX_PENDING) {
+      this.#server.logger.info(`${this.#wire.label()} - Slow Consumer Detected (${this.#kind})`);
+      st.slow_consumers++;
+      this.#wire.drop("Slow Consumer");
+      return;
+    }
+    this.#wire.flushSoon();
+    if (!this.stallExhausted && this.isBehind()) this.#server.currentProducer?.stallFor(this);
+  }
+
+  /** After a flush: a link that caught up may stall producers again. */
+  flushed(): void {
+    if (this.stallExhausted && this.#wire.duplex.bufferedAmount() < LINK_STALL_AT / 2) this.stallExhausted = false;
+  }
+
+  isClosed(): boolean {
+    return this.#wire.state === "closed";
+  }
+
+  backlog(): number {
+    return this.#wire.out.len + this.#wire.duplex.bufferedAmount();
+  }
+
+  isBehind(): boolean {
+    return this.backlog() > LINK_STALL_AT;
+  }
+}
