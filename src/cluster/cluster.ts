@@ -15,14 +15,14 @@ import type { Duplex, Listener, Transport } from "../transport/types.ts";
 import type { RouteConnect, RouteInfo } from "./protocol.ts";
 import { ownWsConnectUrl } from "../websocket/varz.ts";
 import { LocalInterest } from "./interest.ts";
+import { backoff, LINK_BACKOFF, Redial } from "../server/redial.ts";
 import { RouteConn } from "./route.ts";
 import type { RouteHost } from "./types.ts";
 import { joinHostPort, parseRouteUrl, reachableHost, type RouteUrl } from "./urls.ts";
 
 /** The route protocol version nats-server 2.9 announces in its route INFO. */
 const ROUTE_PROTO = 2;
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 1000;
+const RETRY_MIN_MS = LINK_BACKOFF.minMs;
 /** While a configured peer is connected (by either side), check again this often. */
 const IDLE_CHECK_MS = 1000;
 /** How long stop() waits for route dials still in flight. */
@@ -35,8 +35,8 @@ interface Solicit {
   knownId?: string;
   conn?: RouteConn;
   dialing: boolean;
-  attempts: number;
-  timer?: ReturnType<typeof setTimeout>;
+  /** Its dial timer and failed attempts (see Redial). */
+  redial: Redial;
   self: boolean;
 }
 
@@ -82,7 +82,8 @@ export class Cluster implements RouteHost {
         this.logger.error(`Error parsing route URL ${JSON.stringify(text)}, ignoring it`);
         continue;
       }
-      this.#solicits.push({ url, dialing: false, attempts: 0, self: false });
+      const s: Solicit = { url, dialing: false, self: false, redial: new Redial(() => this.#solicitTick(s)) };
+      this.#solicits.push(s);
     }
   }
 
@@ -136,7 +137,7 @@ export class Cluster implements RouteHost {
     this.server.exportListeners.delete(this.#onSub);
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    for (const s of this.#solicits) if (s.timer !== undefined) clearTimeout(s.timer);
+    for (const s of this.#solicits) s.redial.stop();
     const l = this.#listener;
     this.#listener = undefined;
     if (l !== undefined) await l.close().catch(() => {});
@@ -189,11 +190,7 @@ export class Cluster implements RouteHost {
 
   #scheduleSolicit(s: Solicit, delayMs: number): void {
     if (this.#stopped || s.self) return;
-    if (s.timer !== undefined) clearTimeout(s.timer);
-    s.timer = setTimeout(() => {
-      s.timer = undefined;
-      this.#solicitTick(s);
-    }, delayMs);
+    s.redial.schedule(delayMs);
   }
 
   #solicitTick(s: Solicit): void {
@@ -208,15 +205,15 @@ export class Cluster implements RouteHost {
     this.#dial(s.url, s, { user: s.url.user, password: s.url.password }).then((conn) => {
       s.dialing = false;
       s.conn = conn;
-      s.attempts = 0;
+      s.redial.succeeded();
       if (conn.state === "closed") this.#scheduleSolicit(s, backoff(1));
     }, (e: unknown) => {
       s.dialing = false;
-      s.attempts++;
-      if (s.attempts === 1 || s.attempts % 30 === 0) {
-        this.logger.debug(`Error trying to connect to route (attempt ${s.attempts}): ${e instanceof Error ? e.message : String(e)}`);
+      const n = ++s.redial.attempts;
+      if (n === 1 || n % 30 === 0) {
+        this.logger.debug(`Error trying to connect to route (attempt ${n}): ${e instanceof Error ? e.message : String(e)}`);
       }
-      this.#scheduleSolicit(s, backoff(s.attempts));
+      if (!this.#stopped && !s.self) s.redial.retry();
     });
   }
 
@@ -484,9 +481,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 /** Credentials a solicited route presents in its CONNECT. */
 const routeCreds = new WeakMap<RouteConn, { user?: string; password?: string }>();
 
-function backoff(attempt: number): number {
-  return Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.max(0, attempt - 1));
-}
 
 function sameHost(a: string, b: string): boolean {
   const norm = (h: string) => (h === "localhost" ? "127.0.0.1" : h);

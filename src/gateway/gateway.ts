@@ -15,6 +15,7 @@ import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import type { Duplex, Listener, Transport } from "../transport/types.ts";
 import { reachableHost } from "../cluster/urls.ts";
 import { InboundGateway } from "./inbound.ts";
+import { backoff, LINK_BACKOFF, Redial } from "../server/redial.ts";
 import type { Account } from "../accounts/account.ts";
 import { ClusterInterest, type GatewayInterestEntry } from "./interest.ts";
 import { OutboundGateway } from "./outbound.ts";
@@ -22,8 +23,6 @@ import { type GatewayConnect, gatewayHash, type GatewayInfo, type GatewayUrl, GW
 import { GatewayReplies, type ReplyRoutes } from "./replies.ts";
 import type { GatewayConnView, GatewayHost } from "./types.ts";
 
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 1000;
 /** Dials still in flight that stop() waits for. */
 const DIAL_DRAIN_MS = 1000;
 /** A gossiped or inbound-learned gateway is dialed this many times before giving up (while no inbound remains). */
@@ -38,9 +37,9 @@ export interface RemoteGateway {
   hash: string;
   conn: OutboundGateway | undefined;
   dialing: boolean;
-  attempts: number;
+  /** Its dial timer and attempts (see Redial). */
+  readonly redial: Redial;
   next: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export interface GatewayDeps {
@@ -138,7 +137,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     this.#stopped = true;
     this.server.exportListeners.delete(this.#onSub);
     this.#replies.stop();
-    for (const r of this.remotes.values()) if (r.timer !== undefined) clearTimeout(r.timer);
+    for (const r of this.remotes.values()) r.redial.stop();
     const l = this.#listener;
     this.#listener = undefined;
     if (l !== undefined) await l.close().catch(() => {});
@@ -169,7 +168,8 @@ export class Gateway implements GatewayHost, ReplyRoutes {
   #remote(name: string, configured: boolean): RemoteGateway {
     let r = this.remotes.get(name);
     if (r === undefined) {
-      r = { name, configured, urls: new Map(), hash: "", conn: undefined, dialing: false, attempts: 0, next: 0, timer: undefined };
+      const remote: RemoteGateway = { name, configured, urls: new Map(), hash: "", conn: undefined, dialing: false, next: 0, redial: new Redial(() => this.#solicit(remote)) };
+      r = remote;
       this.remotes.set(name, r);
     }
     return r;
@@ -177,16 +177,12 @@ export class Gateway implements GatewayHost, ReplyRoutes {
 
   #schedule(r: RemoteGateway, delayMs: number): void {
     if (this.#stopped) return;
-    if (r.timer !== undefined) clearTimeout(r.timer);
-    r.timer = setTimeout(() => {
-      r.timer = undefined;
-      this.#solicit(r);
-    }, delayMs);
+    r.redial.schedule(delayMs);
   }
 
   #solicit(r: RemoteGateway): void {
     if (this.#stopped || r.dialing || (r.conn !== undefined && r.conn.state !== "closed")) return;
-    if (!r.configured && r.attempts >= IMPLICIT_ATTEMPTS && !this.#hasInbound(r.name)) {
+    if (!r.configured && r.redial.attempts >= IMPLICIT_ATTEMPTS && !this.#hasInbound(r.name)) {
       this.remotes.delete(r.name);
       return;
     }
@@ -194,9 +190,9 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     if (urls.length === 0) return;
     const u = urls[r.next++ % urls.length];
     r.dialing = true;
-    r.attempts++;
+    const attempt = ++r.redial.attempts;
     const kind = r.configured ? "explicit" : "implicit";
-    if (r.attempts === 1) this.logger.info(`Connecting to ${kind} gateway ${JSON.stringify(r.name)} (${u.key}) at ${u.key} (attempt ${r.attempts})`);
+    if (attempt === 1) this.logger.info(`Connecting to ${kind} gateway ${JSON.stringify(r.name)} (${u.key}) at ${u.key} (attempt ${attempt})`);
     let conn: OutboundGateway | undefined;
     const dialing = this.#transport.dial({ host: u.host, port: u.port }, (d) => {
       conn = new OutboundGateway(this.#nextGid++, d, this, r.name);
@@ -211,14 +207,14 @@ export class Gateway implements GatewayHost, ReplyRoutes {
       this.#dials.delete(dialing);
       r.dialing = false;
       if (this.#stopped) conn?.close("Server Shutdown");
-      else if (conn === undefined || conn.state === "closed") this.#schedule(r, backoff(r.attempts));
+      else if (conn === undefined || conn.state === "closed") r.redial.retry();
     }, (e: unknown) => {
       this.#dials.delete(dialing);
       r.dialing = false;
-      if (r.attempts === 1 || r.attempts % 30 === 0) {
+      if (attempt === 1 || attempt % 30 === 0) {
         this.logger.debug(`Error connecting to ${kind} gateway ${JSON.stringify(r.name)} (${u.key}): ${e instanceof Error ? e.message : String(e)}`);
       }
-      this.#schedule(r, backoff(r.attempts));
+      if (!this.#stopped) r.redial.retry();
     });
   }
 
@@ -237,7 +233,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
       if (u !== undefined && !r.urls.has(u.key)) r.urls.set(u.key, u);
     }
     if (known !== undefined) {
-      if (r.conn === undefined && !r.dialing && r.timer === undefined) this.#schedule(r, 0);
+      if (r.conn === undefined && !r.dialing && !r.redial.pending) this.#schedule(r, 0);
       return;
     }
     if (r.urls.size === 0) {
@@ -316,7 +312,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
       conn.close(this.#stopped ? "Server Shutdown" : "Duplicate Gateway");
       return false;
     }
-    r.attempts = 0;
+    r.redial.succeeded();
     for (const text of info.gateway_urls ?? []) {
       const u = parseGatewayUrl(text);
       if (u !== undefined && !r.urls.has(u.key)) r.urls.set(u.key, u);
@@ -360,7 +356,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     this.logger.info(`${conn.label()} - Gateway connection closed: ${conn.closeReason}`);
     if (r === undefined || r.conn !== conn) return;
     r.conn = undefined;
-    if (!this.#stopped && !r.dialing) this.#schedule(r, backoff(1) + Math.floor(Math.random() * RETRY_MIN_MS));
+    if (!this.#stopped && !r.dialing) this.#schedule(r, backoff(1) + Math.floor(Math.random() * LINK_BACKOFF.minMs));
   }
 
   interest(): Iterable<GatewayInterestEntry> {
@@ -397,6 +393,3 @@ const REPLY_ORIGIN: SubOwner = { cid: 0, kind: "gateway", echo: true, deliver: (
 /** Credentials an outbound connection presents in its CONNECT. */
 const gatewayCreds = new WeakMap<OutboundGateway, { user?: string; password?: string }>();
 
-function backoff(attempt: number): number {
-  return Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.max(0, attempt - 1));
-}

@@ -14,6 +14,7 @@ import type { TlsConfig } from "../tls/config.ts";
 import { upgradeToTls } from "../tls/upgrade.ts";
 import { joinHostPort, reachableHost } from "../cluster/urls.ts";
 import { LeafConn } from "./conn.ts";
+import { Redial, type RedialPolicy } from "../server/redial.ts";
 import { LDS_PREFIX, type LeafConnect, type LeafInfo } from "./protocol.ts";
 import { secretMatches } from "../server/auth.ts";
 import { parseCredentials, signNonce } from "./credentials.ts";
@@ -24,6 +25,7 @@ const DEFAULT_LEAF_PORT = 7422;
 const RECONNECT_MS = 1000;
 /** nats-server's delay before dialing again a remote that closed a cycle. */
 const RECONNECT_AFTER_LOOP_MS = 30_000;
+const LEAF_REDIAL: RedialPolicy = { minMs: RECONNECT_MS, maxMs: RECONNECT_MS };
 
 export interface LeafUrl {
   host: string;
@@ -67,7 +69,8 @@ interface Remote {
   credentials?: string;
   next: number;
   conn?: LeafConn;
-  timer?: ReturnType<typeof setTimeout>;
+  /** Its dial timer (see Redial); leafnodes redial at a fixed interval, as nats-server does. */
+  readonly redial: Redial;
 }
 
 export interface LeafNodeDeps {
@@ -114,7 +117,17 @@ export class LeafNodes implements LeafHost {
         if (u === undefined) this.logger.error(`Error parsing leafnode remote URL ${JSON.stringify(text)}, ignoring it`);
         else urls.push(u);
       }
-      if (urls.length > 0) this.#remotes.push({ urls, account, credentials: r.credentials, next: 0, tlsConfig: r.tls, what: `leafnodes.remotes[${i}].tls` });
+      if (urls.length === 0) return;
+      const remote: Remote = {
+        urls,
+        account,
+        credentials: r.credentials,
+        next: 0,
+        tlsConfig: r.tls,
+        what: `leafnodes.remotes[${i}].tls`,
+        redial: new Redial(() => this.#dial(remote), LEAF_REDIAL),
+      };
+      this.#remotes.push(remote);
     });
   }
 
@@ -161,7 +174,7 @@ export class LeafNodes implements LeafHost {
     if (this.#stopped) return;
     this.#stopped = true;
     this.server.exportListeners.delete(this.#onSub);
-    for (const r of this.#remotes) clearTimeout(r.timer);
+    for (const r of this.#remotes) r.redial.stop();
     const l = this.#listener;
     this.#listener = undefined;
     if (l !== undefined) await l.close().catch(() => {});
@@ -244,11 +257,7 @@ export class LeafNodes implements LeafHost {
 
   #schedule(r: Remote, delayMs: number): void {
     if (this.#stopped) return;
-    clearTimeout(r.timer);
-    r.timer = setTimeout(() => {
-      r.timer = undefined;
-      this.#dial(r);
-    }, delayMs);
+    r.redial.schedule(delayMs);
   }
 
   #dial(r: Remote): void {
