@@ -307,6 +307,12 @@ export class Consumer implements StreamListener {
   pullRequest(reply: string, body: Uint8Array): void {
     const now = this.host.now();
     this.lastActivity = now;
+    if (!this.isPull) {
+      this.host.bus.publish(reply, EMPTY, { headers: status(409, "Consumer is push based") });
+      return;
+    }
+    // Full: first drop what is expired or has nobody waiting for it any more (nats-server does so too).
+    if (this.waiting.length >= this.cfg.max_waiting) this.dropStaleRequests(now);
     const r = parsePullRequest(reply, body, this.cfg, this.waiting.length, now);
     if (r instanceof Uint8Array) {
       this.host.bus.publish(reply, EMPTY, { headers: r });
@@ -317,6 +323,15 @@ export class Consumer implements StreamListener {
     if (this.waiting.includes(r)) {
       if (r.expiresAt > 0) this.arm(r.expiresAt);
       if (r.heartbeat > 0) this.arm(r.lastSent + r.heartbeat);
+    }
+  }
+
+  private dropStaleRequests(now: number): void {
+    expireRequests(this.waiting, now, this.host.bus);
+    const interest = this.host.bus.hasInterest;
+    if (!interest) return;
+    for (let i = 0; i < this.waiting.length; i++) {
+      if (!interest.call(this.host.bus, this.waiting[i].reply)) this.waiting.splice(i--, 1);
     }
   }
 

@@ -1,6 +1,7 @@
 import { encodeHeaders } from "../protocol/headers.ts";
 import type { ConsumerConfig } from "./config.ts";
 import type { JsBus } from "./types.ts";
+import { goDuration } from "../monitor/format.ts";
 
 /** Pull requests (`$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`) and the status messages around them. */
 
@@ -26,9 +27,35 @@ export function status(code: number, text: string, extra: Array<[string, string]
   return encodeHeaders(extra, code, text);
 }
 
+/** Go's type names for the fields of a pull request, for nats-server's decode errors. */
+const FIELD_TYPES: Record<string, "int" | "time.Duration" | "bool"> = {
+  batch: "int",
+  max_bytes: "int",
+  expires: "time.Duration",
+  idle_heartbeat: "time.Duration",
+  no_wait: "bool",
+};
+
+/** The error Go's JSON decoder gives for `v` in field `f`, or undefined when `v` fits. */
+function decodeError(f: string, v: unknown): string | undefined {
+  const goType = FIELD_TYPES[f];
+  if (goType === undefined || v === null || v === undefined) return undefined;
+  let kind: string;
+  if (goType === "bool") {
+    if (typeof v === "boolean") return undefined;
+    kind = typeof v === "number" ? "number" : typeof v === "string" ? "string" : Array.isArray(v) ? "array" : "object";
+  } else {
+    if (typeof v === "number" && Number.isInteger(v)) return undefined;
+    kind = typeof v === "number" ? `number ${v}` : typeof v === "string" ? "string" : typeof v === "boolean" ? "bool"
+      : Array.isArray(v) ? "array" : "object";
+  }
+  return `json: cannot unmarshal ${kind} into Go struct field JSApiConsumerGetNextRequest.${f} of type ${goType}`;
+}
+
 /**
- * Reads a pull request body: empty (one message), a number (batch) or JSON `{batch, expires, no_wait,
- * max_bytes, idle_heartbeat}`. Returns the request, or the status block to answer with instead.
+ * Reads a pull request body as nats-server 2.9.10 does: empty (one message), a JSON object `{batch, expires,
+ * no_wait, max_bytes, idle_heartbeat}`, or a number (batch); anything else asks for one message. Returns the
+ * request, or the status block to answer with instead.
  */
 export function parsePullRequest(
   reply: string,
@@ -42,26 +69,31 @@ export function parsePullRequest(
   let noWait = false;
   let maxBytes = 0;
   let heartbeat = 0;
-  const text = dec.decode(body).trim();
-  if (text.length > 0) {
-    if (/^\d+$/.test(text)) batch = Number(text);
-    else {
-      try {
-        const j = JSON.parse(text) as Record<string, unknown>;
-        batch = typeof j.batch === "number" ? j.batch : 1;
-        expires = typeof j.expires === "number" ? j.expires : 0;
-        noWait = j.no_wait === true;
-        maxBytes = typeof j.max_bytes === "number" ? j.max_bytes : 0;
-        heartbeat = typeof j.idle_heartbeat === "number" ? j.idle_heartbeat : 0;
-      } catch {
-        return status(400, "Bad Request");
-      }
+  const text = dec.decode(body);
+  if (text.startsWith("{")) {
+    let j: Record<string, unknown>;
+    try {
+      j = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return status(400, "Bad Request");
     }
+    for (const [f, v] of Object.entries(j)) {
+      const err = decodeError(f, v);
+      if (err !== undefined) return status(400, `Bad Request - ${err}`);
+    }
+    batch = typeof j.batch === "number" ? j.batch : 1;
+    expires = typeof j.expires === "number" ? j.expires : 0;
+    noWait = j.no_wait === true;
+    maxBytes = typeof j.max_bytes === "number" ? j.max_bytes : 0;
+    heartbeat = typeof j.idle_heartbeat === "number" ? j.idle_heartbeat : 0;
+    if (heartbeat > 0 && heartbeat > expires / 2) return status(400, "Bad Request - heartbeat value too large");
+  } else if (/^[+-]?\d+$/.test(text)) {
+    batch = Number(text);
   }
   if (batch <= 0) batch = 1;
   if (cfg.max_batch && batch > cfg.max_batch) return status(409, `Exceeded MaxRequestBatch of ${cfg.max_batch}`);
   if (cfg.max_expires && expires > cfg.max_expires) {
-    return status(409, `Exceeded MaxRequestExpires of ${cfg.max_expires / NS}ms`);
+    return status(409, `Exceeded MaxRequestExpires of ${goDuration(cfg.max_expires / NS)}`);
   }
   if (cfg.max_bytes && maxBytes > cfg.max_bytes) return status(409, `Exceeded MaxRequestMaxBytes of ${cfg.max_bytes}`);
   if (waiting >= cfg.max_waiting) return status(409, "Exceeded MaxWaiting");
