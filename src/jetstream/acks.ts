@@ -3,6 +3,8 @@
  * plus functions over it; the consumer decides when to call them and what to publish.
  */
 
+import { parseGoDuration } from "../config/units.ts";
+
 const NS = 1_000_000;
 
 export interface PendingEntry {
@@ -157,13 +159,17 @@ export function queueExpired(
   return added;
 }
 
-/** The `{"delay": ns}` of a `-NAK {...}` body (the text after `-NAK`), in ms; 0 for a plain nak. */
+/**
+ * The delay of a `-NAK` (the text after it), in ms: `{"delay": ns}` or a Go duration ("300ms", "1.5s"), as
+ * nats-server reads it; 0 for a plain nak or one it cannot read.
+ */
 export function nakDelay(rest: string): number {
   const s = rest.trim();
-  if (!s.startsWith("{")) return 0;
+  if (s === "") return 0;
+  if (!s.startsWith("{")) return Math.max(0, parseGoDuration(s) ?? 0);
   try {
     const j = JSON.parse(s) as { delay?: number };
-    return (j.delay ?? 0) / NS;
+    return typeof j.delay === "number" ? Math.max(0, j.delay / NS) : 0;
   } catch {
     return 0;
   }

@@ -75,6 +75,10 @@ describe("ack bookkeeping", () => {
     deliver(st, [5], 0);
     assert.equal(acks.nakDelay(' {"delay": 2000000000}'), 2000);
     assert.equal(acks.nakDelay(" {bad"), 0);
+    assert.equal(acks.nakDelay(" 300ms"), 300);
+    assert.equal(acks.nakDelay(" 1.5s"), 1500);
+    assert.equal(acks.nakDelay(" junk"), 0);
+    assert.equal(acks.nakDelay(""), 0);
     assert.equal(acks.nak(st, 5, 2000, 30_000 * NS, 100), false);
     assert.equal(st.pending.get(5)?.time, 100 - 30_000 + 2000);
     acks.inProgress(st, 5, 200);

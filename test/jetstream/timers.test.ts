@@ -171,7 +171,7 @@ describe("redelivery deadlines: nats-server vs Petrel", () => {
     }
   });
 
-  it("a 250 ms / 500 ms backoff and a 300 ms nak delay are kept within a few ms", async () => {
+  it("a 250 ms / 500 ms backoff and 300 ms nak delays are kept within a few ms", async () => {
     const gaps: Record<string, number[]> = {};
     for (const s of sides) {
       await call(s.nc, "$JS.API.STREAM.CREATE.T", { name: "T", subjects: ["t.*"] });
@@ -192,15 +192,27 @@ describe("redelivery deadlines: nats-server vs Petrel", () => {
           m.respond('-NAK {"delay": 300000000}');
         }
       });
-      gaps[s.name] = [bo[1] - bo[0], bo[2] - bo[1], nk[1] - nakAt];
+      await call(s.nc, "$JS.API.CONSUMER.DURABLE.CREATE.T.nt", {
+        stream_name: "T",
+        config: { durable_name: "nt", ack_policy: "explicit", ack_wait: 30_000 * MS },
+      });
+      let textNakAt = 0;
+      const nt = await timedDeliveries(s.nc, "nt", 2, (m, i) => {
+        if (i === 0) {
+          textNakAt = performance.now();
+          m.respond("-NAK 300ms"); // a Go duration works as well as {"delay": ns}
+        }
+      });
+      gaps[s.name] = [bo[1] - bo[0], bo[2] - bo[1], nk[1] - nakAt, nt[1] - textNakAt];
     }
-    for (const [name, [g1, g2, g3]] of Object.entries(gaps)) {
+    for (const [name, [g1, g2, g3, g4]] of Object.entries(gaps)) {
       const msg = `${name}: ${gaps[name].map((g) => g.toFixed(1)).join(", ")} ms`;
       // Lower bound with a little slack for clock granularity; upper bound generous for a loaded machine but
       // far below a polling tick (the old 250 ms backoff arrived after ~495 ms).
       assert.ok(g1 >= 240 && g1 < 330, msg);
       assert.ok(g2 >= 490 && g2 < 580, msg);
       assert.ok(g3 >= 290 && g3 < 380, msg);
+      assert.ok(g4 >= 290 && g4 < 380, msg);
     }
   });
 });
