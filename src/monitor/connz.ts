@@ -1,8 +1,10 @@
-/** /connz: open client connections, with paging, sorting, an account filter and optional subscription lists. */
+/** /connz: client connections (open, closed or both), with paging, sorting, an account filter and subscription lists. */
 import type { ClientConn } from "../server/client.ts";
 import type { Server } from "../server/server.ts";
 import { accountExists, accountOfClient, clientsOf } from "./accounts_view.ts";
 import { goDuration, rfc3339, uptime } from "./format.ts";
+
+export type ConnState = "open" | "closed" | "all";
 
 export interface ConnzQuery {
   subs: boolean;
@@ -15,7 +17,13 @@ export interface ConnzQuery {
   account?: string;
   /** `auth=true`: include the authorized user and the account. */
   auth: boolean;
+  /** `state=open|closed|all` (nats-server also takes `any`). */
+  state: ConnState;
+  /** `user=`: only this user's connections. */
+  user?: string;
 }
+
+const STATES: Record<string, ConnState> = { open: "open", closed: "closed", all: "all", any: "all" };
 
 export function parseConnzQuery(q: URLSearchParams): ConnzQuery | string {
   const subsRaw = q.get("subs") ?? "";
@@ -37,64 +45,164 @@ export function parseConnzQuery(q: URLSearchParams): ConnzQuery | string {
     cid = Number(cidRaw);
     if (!Number.isInteger(cid)) return `invalid cid: ${cidRaw}`;
   }
+  const stateRaw = q.get("state") ?? "";
+  const state = stateRaw === "" ? "open" : STATES[stateRaw.toLowerCase()];
+  if (state === undefined) return `Error decoding state for ${stateRaw}`;
   const sort = q.get("sort") ?? "cid";
   if (!SORTS.has(sort)) return `invalid sorting option: ${sort}`;
-  // As nats-server: a negative offset means 0, a limit <= 0 means the default.
+  if ((sort === "stop" || sort === "reason") && state !== "closed") return `sort by ${sort} only valid on closed connections`;
   const acc = q.get("acc");
   const account = acc !== null && acc !== "" ? acc : undefined;
   const authRaw = q.get("auth") ?? "";
   const auth = authRaw === "1" || authRaw === "true";
-  return { subs, subsDetail, cid, offset: Math.max(0, offset), limit: limit > 0 ? limit : 1024, sort, account, auth };
+  const userRaw = q.get("user");
+  const user = userRaw !== null && userRaw !== "" ? userRaw : undefined;
+  // As nats-server: a negative offset means 0, a limit <= 0 means the default.
+  return { subs, subsDetail, cid, offset: Math.max(0, offset), limit: limit > 0 ? limit : 1024, sort, account, auth, state, user };
 }
 
-const SORTS = new Map<string, (a: ClientConn, b: ClientConn) => number>([
-  ["cid", (a, b) => a.cid - b.cid],
-  ["start", (a, b) => a.start.getTime() - b.start.getTime()],
-  ["subs", (a, b) => b.subs.size - a.subs.size],
-  ["pending", (a, b) => b.duplex.bufferedAmount() - a.duplex.bufferedAmount()],
-  ["msgs_to", (a, b) => b.stats.out_msgs - a.stats.out_msgs],
-  ["msgs_from", (a, b) => b.stats.in_msgs - a.stats.in_msgs],
-  ["bytes_to", (a, b) => b.stats.out_bytes - a.stats.out_bytes],
-  ["bytes_from", (a, b) => b.stats.in_bytes - a.stats.in_bytes],
-  ["last", (a, b) => b.lastActivity - a.lastActivity],
-  ["idle", (a, b) => a.lastActivity - b.lastActivity],
-  ["uptime", (a, b) => a.start.getTime() - b.start.getTime()],
-]);
+/** What /connz reports of a connection: read from a live client, or frozen when it closed. */
+export interface ConnSnapshot {
+  cid: number;
+  type: string;
+  ip: string;
+  port: number;
+  start: number;
+  lastActivity: number;
+  /** Closed connections only. */
+  stop?: number;
+  reason?: string;
+  rttMs: number;
+  pending: number;
+  in_msgs: number;
+  out_msgs: number;
+  in_bytes: number;
+  out_bytes: number;
+  subs: Array<{ subject: string; queue?: string; sid: string; delivered: number; max: number }>;
+  name: string;
+  lang: string;
+  version: string;
+  user?: string;
+  /** Undefined for a connection that never authenticated (nats-server reports no account for it). */
+  account?: string;
+  tls?: { version: string; cipher: string };
+}
 
-function connInfo(c: ClientConn, q: ConnzQuery, now: number): Record<string, unknown> {
+export function snapshotOf(c: ClientConn, closed?: { stop: number; reason: string; authenticated: boolean }): ConnSnapshot {
   const i = c.duplex.info;
-  const out: Record<string, unknown> = {
+  const snap: ConnSnapshot = {
     cid: c.cid,
-    kind: "Client",
     type: i.kind === "ws" ? "websocket" : "nats",
     ip: i.remoteHost,
     port: i.remotePort,
-    start: rfc3339(c.start),
-    last_activity: rfc3339(new Date(c.lastActivity)),
-    rtt: goDuration(c.rttMs),
-    uptime: uptime(now - c.start.getTime()),
-    idle: uptime(now - c.lastActivity),
-    pending_bytes: c.duplex.bufferedAmount() + c.out.len,
+    start: c.start.getTime(),
+    lastActivity: c.lastActivity,
+    rttMs: c.rttMs,
+    pending: closed !== undefined ? 0 : c.duplex.bufferedAmount() + c.out.len,
     in_msgs: c.stats.in_msgs,
     out_msgs: c.stats.out_msgs,
     in_bytes: c.stats.in_bytes,
     out_bytes: c.stats.out_bytes,
-    subscriptions: c.subs.size,
+    subs: [...c.subs.values()].map((x) => ({ subject: x.subject, queue: x.queue, sid: x.sid, delivered: x.delivered, max: x.max })),
+    // A connection whose CONNECT failed authentication still shows what it claimed (as nats-server does).
+    name: c.name !== "" ? c.name : c.connectOptions?.name ?? "",
+    lang: c.lang !== "" ? c.lang : c.connectOptions?.lang ?? "",
+    version: c.version !== "" ? c.version : c.connectOptions?.version ?? "",
+    user: c.user ?? c.connectOptions?.user,
+    account: closed === undefined || closed.authenticated ? accountOfClient(c) : undefined,
   };
+  if (i.tls !== undefined) snap.tls = { version: i.tls.version, cipher: i.tls.cipher };
+  if (closed !== undefined) {
+    snap.stop = closed.stop;
+    snap.reason = closed.reason;
+  }
+  return snap;
+}
+
+/** The most recently closed connections (nats-server keeps 10000), for `/connz?state=closed`. */
+export class ClosedConnections {
+  readonly #ring: ConnSnapshot[] = [];
+  readonly #capacity: number;
+  readonly #authenticated = new WeakSet<ClientConn>();
+
+  constructor(server: Server, capacity = 10_000) {
+    this.#capacity = capacity;
+    server.connectionListeners.add((c, up) => {
+      if (up) {
+        this.#authenticated.add(c);
+        return;
+      }
+      const reason = c.closeReason !== "" ? c.closeReason : "Client Closed";
+      this.#add(snapshotOf(c, { stop: Date.now(), reason, authenticated: this.#authenticated.has(c) }));
+    });
+  }
+
+  #add(snap: ConnSnapshot): void {
+    this.#ring.push(snap);
+    if (this.#ring.length > this.#capacity) this.#ring.shift();
+  }
+
+  list(): ConnSnapshot[] {
+    return [...this.#ring];
+  }
+}
+
+const SORTS = new Map<string, (a: ConnSnapshot, b: ConnSnapshot) => number>([
+  ["cid", (a, b) => a.cid - b.cid],
+  ["start", (a, b) => a.start - b.start],
+  ["subs", (a, b) => b.subs.length - a.subs.length],
+  ["pending", (a, b) => b.pending - a.pending],
+  ["msgs_to", (a, b) => b.out_msgs - a.out_msgs],
+  ["msgs_from", (a, b) => b.in_msgs - a.in_msgs],
+  ["bytes_to", (a, b) => b.out_bytes - a.out_bytes],
+  ["bytes_from", (a, b) => b.in_bytes - a.in_bytes],
+  ["last", (a, b) => b.lastActivity - a.lastActivity],
+  ["idle", (a, b) => a.lastActivity - b.lastActivity],
+  ["uptime", (a, b) => a.start - b.start],
+  ["stop", (a, b) => (b.stop ?? 0) - (a.stop ?? 0)],
+  ["reason", (a, b) => (a.reason ?? "").localeCompare(b.reason ?? "")],
+]);
+
+function connInfo(c: ConnSnapshot, q: ConnzQuery, now: number): Record<string, unknown> {
+  const end = c.stop ?? now;
+  const out: Record<string, unknown> = {
+    cid: c.cid,
+    kind: "Client",
+    type: c.type,
+    ip: c.ip,
+    port: c.port,
+    start: rfc3339(new Date(c.start)),
+    last_activity: rfc3339(new Date(c.lastActivity)),
+  };
+  if (c.stop !== undefined) {
+    out.stop = rfc3339(new Date(c.stop));
+    out.reason = c.reason;
+  }
+  Object.assign(out, {
+    rtt: goDuration(c.rttMs),
+    uptime: uptime(end - c.start),
+    idle: uptime(end - c.lastActivity),
+    pending_bytes: c.pending,
+    in_msgs: c.in_msgs,
+    out_msgs: c.out_msgs,
+    in_bytes: c.in_bytes,
+    out_bytes: c.out_bytes,
+    subscriptions: c.subs.length,
+  });
   if (c.name !== "") out.name = c.name;
   if (c.lang !== "") out.lang = c.lang;
   if (c.version !== "") out.version = c.version;
-  if (i.tls !== undefined) {
-    out.tls_version = i.tls.version;
-    out.tls_cipher_suite = i.tls.cipher;
+  if (c.tls !== undefined) {
+    out.tls_version = c.tls.version;
+    out.tls_cipher_suite = c.tls.cipher;
   }
   if (q.auth) {
     if (c.user !== undefined) out.authorized_user = c.user;
-    out.account = accountOfClient(c);
+    if (c.account !== undefined) out.account = c.account;
   }
-  if (q.subs && c.subs.size > 0) {
+  if (q.subs && c.subs.length > 0) {
     if (q.subsDetail) {
-      out.subscriptions_list_detail = [...c.subs.values()].map((s) => ({
+      out.subscriptions_list_detail = c.subs.map((s) => ({
         subject: s.subject,
         qgroup: s.queue,
         sid: s.sid,
@@ -103,20 +211,24 @@ function connInfo(c: ClientConn, q: ConnzQuery, now: number): Record<string, unk
         cid: c.cid,
       }));
     } else {
-      out.subscriptions_list = [...c.subs.values()].map((s) => s.subject);
+      out.subscriptions_list = c.subs.map((s) => s.subject);
     }
   }
   return out;
 }
 
-export function connz(s: Server, q: ConnzQuery): Record<string, unknown> {
+/** `closed`: the closed connections kept so far (state=closed and state=all list them). */
+export function connz(s: Server, q: ConnzQuery, closed: ConnSnapshot[] = []): Record<string, unknown> {
   const now = Date.now();
   if (q.account !== undefined && !accountExists(s, q.account)) {
     // nats-server answers an unknown account with an empty, id-less report.
     return { server_id: "", now: rfc3339(new Date(now)), num_connections: 0, total: 0, offset: q.offset, limit: q.limit, connections: null };
   }
-  let list = clientsOf(s, q.account);
+  let list: ConnSnapshot[] = [];
+  if (q.state !== "closed") list.push(...clientsOf(s, q.account).map((c) => snapshotOf(c)));
+  if (q.state !== "open") list.push(...closed.filter((c) => q.account === undefined || c.account === q.account));
   if (q.cid !== undefined) list = list.filter((c) => c.cid === q.cid);
+  if (q.user !== undefined) list = list.filter((c) => c.user === q.user);
   list.sort(SORTS.get(q.sort));
   const total = list.length;
   const page = list.slice(q.offset, q.offset + q.limit);

@@ -7,7 +7,7 @@ import { isValidPublishSubject } from "../subjects/subject.ts";
 import type { Server } from "../server/server.ts";
 import { AccountStats } from "./account_stats.ts";
 import { accountz, accstatz } from "./accountz.ts";
-import { connz, parseConnzQuery } from "./connz.ts";
+import { ClosedConnections, connz, parseConnzQuery } from "./connz.ts";
 import { rfc3339 } from "./format.ts";
 import { parseSubszQuery, subsz } from "./subsz.ts";
 import { varz, type VarzContext } from "./varz.ts";
@@ -36,6 +36,7 @@ export type Endpoint = (q: URLSearchParams) => EndpointResult;
 export interface MonitorEndpoints {
   readonly run: Record<EndpointName, Endpoint>;
   readonly accountStats: AccountStats;
+  readonly closed: ClosedConnections;
 }
 
 const ok = (data: unknown, status?: number): EndpointResult => ({ ok: true, data, status });
@@ -49,12 +50,13 @@ function flag(q: URLSearchParams, name: string): boolean {
 /** Builds the endpoints for a server. Create it once per server: it starts counting account traffic. */
 export function createMonitorEndpoints(s: Server, ctx: VarzContext): MonitorEndpoints {
   const accountStats = new AccountStats(s);
+  const closed = new ClosedConnections(s);
   const section = (name: string, q: URLSearchParams): unknown => s.monitorSections.get(name)?.(q);
   const run: Record<EndpointName, Endpoint> = {
     varz: () => ok(varz(s, ctx)),
     connz: (q) => {
       const parsed = parseConnzQuery(q);
-      return typeof parsed === "string" ? bad(parsed) : ok(connz(s, parsed));
+      return typeof parsed === "string" ? bad(parsed) : ok(connz(s, parsed, closed.list()));
     },
     subsz: (q) => {
       const test = q.get("test");
@@ -119,5 +121,5 @@ export function createMonitorEndpoints(s: Server, ctx: VarzContext): MonitorEndp
       return ok({ status: "ok" });
     },
   };
-  return { run, accountStats };
+  return { run, accountStats, closed };
 }

@@ -53,8 +53,10 @@ const OPTIONS = {
       limit: int,
       cid: int,
       acc: str,
+      user: str,
+      state: int,
     }),
-    query: (o: { sort?: string; auth?: boolean; subscriptions?: boolean; subscriptions_detail?: boolean; offset?: number; limit?: number; cid?: number; acc?: string }): Query => ({
+    query: (o: { sort?: string; auth?: boolean; subscriptions?: boolean; subscriptions_detail?: boolean; offset?: number; limit?: number; cid?: number; acc?: string; user?: string; state?: number }): Query => ({
       sort: o.sort,
       auth: o.auth ? "1" : undefined,
       subs: o.subscriptions_detail ? "detail" : o.subscriptions ? "1" : undefined,
@@ -62,6 +64,9 @@ const OPTIONS = {
       limit: num(o.limit),
       cid: o.cid !== undefined && o.cid !== 0 ? String(o.cid) : undefined,
       acc: o.acc,
+      user: o.user,
+      // nats-server's ConnState: 0 open, 1 closed, 2 all.
+      state: o.state === 1 ? "closed" : o.state === 2 ? "all" : undefined,
     }),
   },
   SUBSZ: {

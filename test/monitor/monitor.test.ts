@@ -254,3 +254,44 @@ describe("monitoring app: accounts", () => {
     assert.equal(((await get(app, "/connz")).body.connections as Json[])[0].account, undefined);
   });
 });
+
+describe("monitoring app: closed connections and user filter", () => {
+  const { transport } = createMemoryTransport();
+  const server = new Server(applyDefaults({ host: "127.0.0.1", port: 0, server_name: "closed-test" }), { transport });
+  const app = createMonitorApp(server, { httpHost: "127.0.0.1", httpPort: 8222 });
+
+  before(async () => {
+    await server.start();
+  });
+  after(async () => {
+    await server.shutdown();
+  });
+
+  it("/connz?state=closed lists a connection that left, with stop and reason; sort=stop needs closed", async () => {
+    const c = await openRaw(transport, { host: "127.0.0.1", port: server.clientPort });
+    await c.waitFor("INFO");
+    c.write(`CONNECT {"verbose":false,"pedantic":false,"name":"leaver"}\r\nSUB gone 1\r\n`);
+    await sync(c);
+    const open = await get(app, "/connz");
+    assert.deepEqual((open.body.connections as Json[]).map((x) => x.name), ["leaver"]);
+    c.close();
+    let closed: Json[] = [];
+    for (let i = 0; i < 100 && closed.length === 0; i++) {
+      closed = (await get(app, "/connz?state=closed&subs=1")).body.connections as Json[];
+      if (closed.length === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(closed.length, 1);
+    assert.equal(closed[0].name, "leaver");
+    assert.equal(typeof closed[0].stop, "string");
+    assert.equal(typeof closed[0].reason, "string");
+    assert.deepEqual(closed[0].subscriptions_list, ["gone"]);
+    assert.deepEqual((await get(app, "/connz")).body.connections, []);
+    assert.equal(((await get(app, "/connz?state=all")).body.connections as Json[]).length, 1);
+    const bySort = await get(app, "/connz?sort=stop");
+    assert.equal(bySort.status, 400);
+    assert.equal(bySort.text, "sort by stop only valid on closed connections");
+    assert.equal((await get(app, "/connz?state=closed&sort=stop")).status, 200);
+    assert.equal((await get(app, "/connz?state=bogus")).status, 400);
+    assert.deepEqual((await get(app, "/connz?state=closed&user=nobody")).body.connections, []);
+  });
+});

@@ -78,7 +78,7 @@ const PROBES: Array<[string, string]> = [
 
 const FROM_A = ["$SYS.REQ.SERVER.PING.CONNZ", "$SYS.REQ.ACCOUNT.PING.CONNZ", "$SYS.REQ.ACCOUNT.PING.STATZ"];
 
-const HTTP = ["/accountz", "/accountz?acc=B", "/accstatz", "/accstatz?unused=1", "/connz?acc=A", "/connz?acc=NOPE", "/connz?acc=A&auth=1", "/subsz?acc=A&subs=1", "/subsz?acc=NOPE"];
+const HTTP = ["/connz?state=closed&auth=1", "/connz?state=closed&sort=stop", "/connz?sort=stop", "/connz?state=bogus", "/accountz", "/accountz?acc=B", "/accstatz", "/accstatz?unused=1", "/connz?acc=A", "/connz?acc=NOPE", "/connz?acc=A&auth=1", "/subsz?acc=A&subs=1", "/subsz?acc=NOPE"];
 
 interface Scenario {
   conf: string;
