@@ -40,5 +40,9 @@ export function defaultExtensions(options: ServerOptions, _rt: Runtime): PetrelE
   if (js?.enabled) {
     list.push(lazy("jetstream", async () => (await import("./storage/jetstream_extension.ts")).jetStreamExtension(js)));
   }
+  const stan = options.streaming;
+  if (stan !== undefined) {
+    list.push(lazy("streaming", async () => (await import("./storage/stan_extension.ts")).stanExtension(stan)));
+  }
   return list;
 }

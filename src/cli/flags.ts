@@ -3,7 +3,7 @@
 // at the first non-flag argument or `--`).
 
 import type { OptionLayer } from "../config/normalize.ts";
-import { isPort, parseListen, urlCredentials } from "../config/units.ts";
+import { isPort, parseListen, toBytes, toDurationMs, urlCredentials } from "../config/units.ts";
 import { NOT_IMPLEMENTED_FLAGS } from "../config/not_implemented.ts";
 
 export type CliAction = "run" | "help" | "version" | "test";
@@ -63,6 +63,29 @@ function tls(s: State): NonNullable<OptionLayer["tls"]> {
   s.args.overrides.tls ??= {};
   return s.args.overrides.tls;
 }
+
+function streaming(s: State): NonNullable<OptionLayer["streaming"]> {
+  s.args.overrides.streaming ??= {};
+  return s.args.overrides.streaming;
+}
+
+/** A NATS Streaming limit flag: a count, a size or a duration, set into the streaming layer. */
+function streamingLimit(
+  names: string[],
+  key: "max_channels" | "max_msgs" | "max_bytes" | "max_age" | "max_subs",
+  parse: (v: string) => number | undefined,
+): FlagSpec {
+  return {
+    names,
+    kind: "string",
+    apply(s, v) {
+      const n = parse(v);
+      if (n === undefined || n < 0) return key === "max_age" ? 'expected a duration (e.g. "24h")' : key === "max_bytes" ? "expected a size" : "expected a non-negative integer";
+      streaming(s)[key] = n;
+    },
+  };
+}
+const count = (v: string) => (/^\d+$/.test(v) ? Number(v) : undefined);
 
 const ignored = (kind: "bool" | "string", ...names: string[]): FlagSpec => ({
   names,
@@ -165,6 +188,61 @@ const FLAGS: FlagSpec[] = [
   },
   { names: ["js", "jetstream"], kind: "bool", apply: (s, v) => void (jetstream(s).enabled = v === "true") },
   { names: ["sd", "store_dir"], kind: "string", apply: (s, v) => void (jetstream(s).store_dir = v) },
+  // NATS Streaming (nats-streaming-server's flags): any of them turns streaming on.
+  {
+    names: ["cid", "cluster_id"],
+    kind: "string",
+    apply(s, v) {
+      if (!/^[a-zA-Z0-9_-]+$/.test(v)) return 'only alphanumeric, "-" and "_"';
+      streaming(s).cluster_id = v;
+    },
+  },
+  {
+    names: ["st", "store_type"],
+    kind: "string",
+    apply(s, v) {
+      const k = v.toLowerCase();
+      if (k !== "file" && k !== "memory") return 'expected "file" or "memory" (the SQL store is not implemented by Petrel)';
+      streaming(s).store = k;
+    },
+  },
+  { names: ["dir"], kind: "string", apply: (s, v) => void (streaming(s).dir = v) },
+  { names: ["discover_prefix"], kind: "string", apply: (s, v) => void (streaming(s).discover_prefix = v) },
+  streamingLimit(["mc", "max_channels"], "max_channels", count),
+  streamingLimit(["mm", "max_msgs"], "max_msgs", count),
+  streamingLimit(["mb", "max_bytes"], "max_bytes", (v) => toBytes(/^\d+$/.test(v) ? Number(v) : v)),
+  streamingLimit(["ma", "max_age"], "max_age", (v) => toDurationMs(v)),
+  streamingLimit(["msu", "max_subs"], "max_subs", count),
+  {
+    names: ["hbi", "hb_interval"],
+    kind: "string",
+    apply(s, v) {
+      const d = toDurationMs(v);
+      if (d === undefined || d <= 0) return 'expected a duration (e.g. "30s")';
+      streaming(s).hb_interval = d;
+    },
+  },
+  {
+    names: ["hbt", "hb_timeout"],
+    kind: "string",
+    apply(s, v) {
+      const d = toDurationMs(v);
+      if (d === undefined || d <= 0) return 'expected a duration (e.g. "10s")';
+      streaming(s).hb_timeout = d;
+    },
+  },
+  {
+    names: ["hbf", "hb_fail_count"],
+    kind: "string",
+    apply(s, v) {
+      const n = count(v);
+      if (n === undefined || n < 1) return "expected a positive integer";
+      streaming(s).hb_fail_count = n;
+    },
+  },
+  ignored("bool", "SD", "stan_debug"),
+  ignored("bool", "SV", "stan_trace"),
+  ignored("bool", "SDV"),
   { names: ["client_advertise"], kind: "string", apply: (s, v) => void (s.args.overrides.client_advertise = v) },
   { names: ["ports_file_dir"], kind: "string", apply: (s, v) => void (s.args.overrides.ports_file_dir = v) },
   { names: ["h", "help", "help_tls"], kind: "bool", apply: (s, v) => void (v === "true" && (s.args.action = "help")) },
@@ -273,6 +351,19 @@ Logging Options:
 JetStream Options:
     -js, --jetstream                 Enable JetStream functionality
     -sd, --store_dir <dir>           Set the storage directory
+
+NATS Streaming Options:
+    -cid, --cluster_id <string>      Cluster ID (default: test-cluster)
+    -st, --store_type <string>       Store type: MEMORY|FILE (default: MEMORY)
+    -dir <string>                    For FILE store type, the root directory
+    -mc, --max_channels <int>        Max number of channels (0 for unlimited)
+    -msu, --max_subs <int>           Max number of subscriptions per channel (0 for unlimited)
+    -mm, --max_msgs <int>            Max number of messages per channel (0 for unlimited)
+    -mb, --max_bytes <size>          Max messages total size per channel (0 for unlimited)
+    -ma, --max_age <duration>        Max duration a message can be stored ("0s" for unlimited)
+    -hbi, --hb_interval <duration>   Interval at which server sends heartbeat to a client
+    -hbt, --hb_timeout <duration>    How long server waits for a heartbeat response
+    -hbf, --hb_fail_count <int>      Number of failed heartbeats before server closes the client connection
 
 Authorization Options:
         --user <user>                User required for connections

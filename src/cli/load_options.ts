@@ -5,6 +5,7 @@ import { loadConfigText } from "../config/load.ts";
 import { applyDefaults, mergeLayers, type OptionLayer } from "../config/normalize.ts";
 import type { ServerOptions } from "../config/schema.ts";
 import type { ConfigIO, ConfPath, SourceLoc } from "../config/types.ts";
+import { streamingProblem } from "../config/streaming.ts";
 import { DEFAULT_SYSTEM_ACCOUNT } from "../config/account_options.ts";
 import { type CliAction, parseArgs } from "./flags.ts";
 
@@ -43,6 +44,8 @@ export function resolveOptions(
     const text = `${what} and users in accounts`;
     return { ok: false, error: { text, key: a.token !== undefined ? "auth" : "user", all: [text] } };
   }
+  const streamingProblemText = options.streaming ? streamingProblem(options.streaming) : undefined;
+  if (streamingProblemText !== undefined) return { ok: false, error: { text: streamingProblemText, key: "streaming", all: [streamingProblemText] } };
   // nats-server refuses JetStream on the system account once JetStream is on (from the file or -js).
   const sys = options.system_account ?? DEFAULT_SYSTEM_ACCOUNT;
   if (options.jetstream?.enabled === true && options.accounts?.[sys]?.jetstream !== undefined) {

@@ -18,16 +18,18 @@ import {
 import { parseListen, toBytes, toDurationMs } from "./units.ts";
 import { normalizeUser, permissions, permissionsProblem } from "./users.ts";
 import { normalizeAccounts } from "./accounts.ts";
+import { type StreamingLayer, streamingLayer, streamingOptions } from "./streaming.ts";
 import { DEFAULT_TLS_TIMEOUT_MS, type RawTlsBlock, type TlsConfig, tlsConfigFromRaw } from "../tls/config.ts";
 import type { ConfigError, ConfPath, Result, SourceLoc } from "./types.ts";
 
-type Scalars = Omit<ServerOptions, "authorization" | "cluster" | "jetstream" | "gateway" | "websocket" | "leafnodes" | "tls">;
+type Scalars = Omit<ServerOptions, "authorization" | "cluster" | "jetstream" | "streaming" | "gateway" | "websocket" | "leafnodes" | "tls">;
 
 /** Explicitly set values (from a file or from flags), before defaults. */
 export type OptionLayer = Partial<Scalars> & {
   authorization?: Partial<AuthorizationOptions> & { timeout?: number };
   cluster?: Partial<ClusterOptions>;
   jetstream?: Partial<JetStreamOptions>;
+  streaming?: StreamingLayer;
   gateway?: Partial<GatewayOptions>;
   websocket?: Partial<WebSocketOptions>;
   leafnodes?: Partial<LeafNodeOptions>;
@@ -238,6 +240,8 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
   }
   if (topStoreDir !== undefined) layer.jetstream = { ...(layer.jetstream ?? {}), store_dir: topStoreDir };
 
+  if (raw.streaming !== undefined) layer.streaming = streamingLayer(raw.streaming);
+
   const ws = raw.websocket ?? raw.ws;
   if (ws) {
     const l = ws.listen !== undefined ? parseListen(ws.listen) : undefined;
@@ -339,7 +343,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
 
 // --- layers -> options -------------------------------------------------------------------------
 
-const NESTED = ["authorization", "cluster", "jetstream", "gateway", "websocket", "leafnodes", "tls"] as const;
+const NESTED = ["authorization", "cluster", "jetstream", "streaming", "gateway", "websocket", "leafnodes", "tls"] as const;
 
 /** Lay `top` over `base`: scalars replace, blocks merge key by key (lists replace). */
 export function mergeLayers(base: OptionLayer, top: OptionLayer): OptionLayer {
@@ -421,6 +425,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       storage: j.storage ?? DEFAULTS.jetstream_storage,
     });
   }
+  if (l.streaming) opts.streaming = streamingOptions(l.streaming);
   if (l.gateway) {
     const g = l.gateway;
     opts.gateway = defined({

@@ -16,7 +16,7 @@ export interface NotImplementedKey {
   /** What the key turns on, for the error text. */
   what: string;
   /** The engineer expected to implement it (and delete the entry). */
-  owner: "tls" | "accounts" | "acconfig" | "jsacc";
+  owner: "tls" | "accounts" | "acconfig" | "jsacc" | "stan";
 }
 
 export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
@@ -68,6 +68,25 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   { path: "jetstream.ek", what: "JetStream encryption at rest", owner: "jsacc" },
   { path: "jetstream.encryption_key", what: "JetStream encryption at rest", owner: "jsacc" },
   { path: "jetstream.cipher", what: "JetStream encryption at rest", owner: "jsacc" },
+  // --- NATS Streaming (stan) ---
+  { path: "streaming.cluster", what: "clustered NATS Streaming", owner: "stan" },
+  { path: "streaming.ft_group", what: "NATS Streaming fault-tolerance groups", owner: "stan" },
+  { path: "streaming.ft_group_name", what: "NATS Streaming fault-tolerance groups", owner: "stan" },
+  { path: "streaming.nats_server_url", what: "NATS Streaming on a remote NATS server", owner: "stan" },
+  { path: "streaming.ns", what: "NATS Streaming on a remote NATS server", owner: "stan" },
+  { path: "streaming.partitioning", what: "NATS Streaming partitioning", owner: "stan" },
+  { path: "streaming.encrypt", what: "NATS Streaming encryption at rest", owner: "stan" },
+  { path: "streaming.encryption_cipher", what: "NATS Streaming encryption at rest", owner: "stan" },
+  { path: "streaming.encryption_key", what: "NATS Streaming encryption at rest", owner: "stan" },
+  { path: "streaming.sql_options", what: "the NATS Streaming SQL store", owner: "stan" },
+  { path: "streaming.secure", what: "TLS for NATS Streaming's own connection", owner: "stan" },
+  { path: "streaming.tls", what: "TLS for NATS Streaming's own connection", owner: "stan" },
+  { path: "streaming.username", what: "NATS Streaming's own credentials", owner: "stan" },
+  { path: "streaming.user", what: "NATS Streaming's own credentials", owner: "stan" },
+  { path: "streaming.password", what: "NATS Streaming's own credentials", owner: "stan" },
+  { path: "streaming.token", what: "NATS Streaming's own credentials", owner: "stan" },
+  { path: "streaming.nkey_seed_file", what: "NATS Streaming's own credentials", owner: "stan" },
+  { path: "streaming.credentials", what: "NATS Streaming's own credentials", owner: "stan" },
 ];
 
 const ALIASES: Record<string, string> = { ws: "websocket", leaf: "leafnodes" };
@@ -152,4 +171,12 @@ export function runtimeRefusals(options: { accounts?: Record<string, { imports?:
 
 /** nats-server command-line flags that turn on something Petrel does not implement: refused, like the keys. */
 export const NOT_IMPLEMENTED_FLAGS: readonly { names: string[]; kind: "bool" | "string"; what: string; owner: NotImplementedKey["owner"] }[] = [
+  { names: ["clustered"], kind: "bool", what: "clustered NATS Streaming", owner: "stan" },
+  { names: ["cluster_node_id"], kind: "string", what: "clustered NATS Streaming", owner: "stan" },
+  { names: ["cluster_peers"], kind: "string", what: "clustered NATS Streaming", owner: "stan" },
+  { names: ["cluster_log_path"], kind: "string", what: "clustered NATS Streaming", owner: "stan" },
+  { names: ["cluster_bootstrap"], kind: "bool", what: "clustered NATS Streaming", owner: "stan" },
+  { names: ["ft_group"], kind: "string", what: "NATS Streaming fault-tolerance groups", owner: "stan" },
+  { names: ["ns", "nats_server"], kind: "string", what: "NATS Streaming on a remote NATS server", owner: "stan" },
+  { names: ["encrypt"], kind: "bool", what: "NATS Streaming encryption at rest", owner: "stan" },
 ];

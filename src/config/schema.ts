@@ -5,6 +5,7 @@
 // ("petrel.conf:3: max_payload: expected a size (e.g. 1MB), got "abc""). Blocks are loose objects: unknown
 // keys are reported as warnings by validate.ts, never as errors.
 
+import { streamingSchema } from "./streaming.ts";
 import { z } from "zod";
 import { parseGoDuration, parseListen, toBytes, toDurationMs } from "./units.ts";
 import { tlsBlockSchema } from "../tls/config.ts";
@@ -495,6 +496,7 @@ export const rawConfigSchema = block(
     cluster: opt(clusterSchema),
     gateway: opt(gatewaySchema),
     jetstream: opt(jetstreamSchema),
+    streaming: opt(streamingSchema),
     websocket: opt(websocketSchema),
     ws: opt(websocketSchema),
     leafnodes: opt(leafnodesSchema),

@@ -6,6 +6,7 @@ export type { Permissions, SubjectPermission, UserEntry } from "./account_option
 import type { AccountsOptions, Permissions, UserEntry } from "./account_options.ts";
 
 import type { TlsConfig } from "../tls/config.ts";
+import type { StreamingOptions } from "./streaming.ts";
 export type { TlsConfig } from "../tls/config.ts";
 
 export interface AuthorizationOptions {
@@ -170,6 +171,8 @@ export interface ServerOptions {
   system_account?: string;
   cluster?: ClusterOptions;
   jetstream?: JetStreamOptions;
+  /** NATS Streaming (STAN) served on top of the stream engine: `streaming {}` or its flags. */
+  streaming?: StreamingOptions;
   gateway?: GatewayOptions;
   websocket?: WebSocketOptions;
   leafnodes?: LeafNodeOptions;

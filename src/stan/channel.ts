@@ -1,0 +1,330 @@
+/**
+ * A NATS Streaming channel: its messages live in one stream of Petrel's stream engine (`Stream`, so every stored
+ * message goes through the engine's one `apply`), and its subscriptions are delivery groups over that stream.
+ *
+ * A group is the cursor (`lastSent`) that one plain subscription, or all members of a queue group, advance
+ * together; each member has its own unacknowledged messages (`pending`), at most `maxInflight` of them, each
+ * redelivered with the redelivered flag after `ackWait`. A durable group outlives its members: closed, its
+ * cursor and unacknowledged messages are kept (and stored, so they survive a server restart) until a
+ * subscriber with the same durable name resumes it; unsubscribed, it is gone.
+ */
+import type { Clock, Timer } from "../runtime/clock.ts";
+import type { StoredMsg } from "../jetstream/store/types.ts";
+import type { StorageProvider } from "../jetstream/store/types.ts";
+import type { Stream } from "../jetstream/stream.ts";
+import type { ChannelLimits } from "../config/streaming.ts";
+
+export interface PendingMsg {
+  /** When it is redelivered if not acknowledged (ms since the epoch). */
+  deadline: number;
+  /** How many times it was redelivered. */
+  count: number;
+}
+
+/** One subscriber (a client's subscription, or one member of a queue group). */
+export class Sub {
+  readonly pending = new Map<number, PendingMsg>();
+  timer: Timer | undefined;
+  constructor(
+    readonly clientID: string,
+    /** Where its messages go. */
+    readonly inbox: string,
+    /** Where it acknowledges (identifies it in unsubscribe/close requests). */
+    readonly ackInbox: string,
+    readonly group: Group,
+    public maxInflight: number,
+    /** ms */
+    public ackWait: number,
+  ) {}
+}
+
+/** The state of a durable as it is stored (meta record `d.<key>` of the channel's stream). */
+export interface SavedDurable {
+  key: string;
+  durable: string;
+  qgroup?: string;
+  clientID: string;
+  lastSent: number;
+  pending: number[];
+  maxInflight: number;
+  ackWait: number;
+}
+
+export class Group {
+  readonly members: Sub[] = [];
+  /** Unacknowledged messages of a durable nobody is attached to: redelivered when it is resumed. */
+  parked: number[] = [];
+  #rr = 0;
+  #lastSent: number;
+  constructor(
+    readonly key: string,
+    readonly durable: string | undefined,
+    readonly qgroup: string | undefined,
+    /** The client that created it (for a plain durable: the only client that may resume it). */
+    readonly clientID: string,
+    lastSent: number,
+  ) {
+    this.#lastSent = lastSent;
+  }
+
+  get lastSent(): number {
+    return this.#lastSent;
+  }
+  set lastSent(seq: number) {
+    // The cursor only moves forward: going back would deliver messages twice as new.
+    if (seq < this.#lastSent) throw new Error(`stan group ${this.key}: lastSent ${seq} < ${this.#lastSent}`);
+    this.#lastSent = seq;
+  }
+
+  /** The next member with room for one more message, round-robin. */
+  nextWithRoom(): Sub | undefined {
+    const n = this.members.length;
+    for (let i = 0; i < n; i++) {
+      const s = this.members[(this.#rr + i) % n];
+      if (s.pending.size < s.maxInflight) {
+        this.#rr = (this.#rr + i + 1) % n;
+        return s;
+      }
+    }
+    return undefined;
+  }
+
+  /** Any member, round-robin (to hand over a departing member's messages). */
+  nextAny(): Sub | undefined {
+    if (this.members.length === 0) return undefined;
+    const s = this.members[this.#rr % this.members.length];
+    this.#rr = (this.#rr + 1) % this.members.length;
+    return s;
+  }
+}
+
+/** What a channel needs from the server: time, the wire, and persistence scheduling. */
+export interface ChannelHost {
+  readonly clock: Clock;
+  /** Sends a stored message to a subscriber. */
+  send(sub: Sub, m: StoredMsg, redelivered: boolean, count: number): void;
+}
+
+export class Channel {
+  readonly groups = new Map<string, Group>();
+  readonly #dirty = new Set<Group>();
+  #flushQueued = false;
+
+  constructor(
+    readonly name: string,
+    readonly stream: Stream,
+    readonly storage: StorageProvider,
+    readonly limits: ChannelLimits,
+    readonly host: ChannelHost,
+  ) {}
+
+  /** Subscriptions counted against max_subs: every member, and every durable nobody is attached to. */
+  subCount(): number {
+    let n = 0;
+    for (const g of this.groups.values()) n += g.members.length > 0 ? g.members.length : 1;
+    return n;
+  }
+
+  /** Restores the durables stored with the channel (after a restart). */
+  loadDurables(): void {
+    for (const [, raw] of this.storage.listMeta(this.stream.name, "d.")) {
+      let d: SavedDurable;
+      try {
+        d = JSON.parse(raw) as SavedDurable;
+      } catch {
+        continue;
+      }
+      const g = new Group(d.key, d.durable, d.qgroup, d.clientID, d.lastSent);
+      g.parked = d.pending.filter((s) => s <= d.lastSent);
+      this.groups.set(d.key, g);
+    }
+  }
+
+  /** The cursor for a new group, from a subscription's start position (nats-streaming-server's rules). */
+  startCursor(position: number, startSequence: number, startTimeDeltaNs: number): number {
+    const last = this.stream.lastSequence;
+    const first = this.stream.firstSequence;
+    switch (position) {
+      case 1: // last received
+        return last > 0 && first <= last ? last - 1 : last;
+      case 2: { // time delta
+        const since = this.host.clock.now() - Math.floor(startTimeDeltaNs / 1_000_000);
+        return this.stream.seqForTime(since) - 1;
+      }
+      case 3: // at sequence: clamped to what is stored
+        if (startSequence < first) return first - 1;
+        if (startSequence > last) return last;
+        return startSequence - 1;
+      case 4: // all available
+        return first - 1;
+      default: // new only
+        return last;
+    }
+  }
+
+  /** Attaches a subscriber to its group, hands it the group's parked messages, and starts delivering. */
+  attach(sub: Sub): void {
+    const g = sub.group;
+    g.members.push(sub);
+    const parked = g.parked;
+    g.parked = [];
+    for (const seq of parked) this.#resend(sub, seq, 0);
+    this.markDirty(g);
+    this.pump(g);
+  }
+
+  /**
+   * Detaches a subscriber. Its unacknowledged messages go to the other members; with none left, a durable
+   * that is only closed keeps them (parked), anything else is forgotten. Returns whether the group is gone.
+   */
+  detach(sub: Sub, keepDurable: boolean): boolean {
+    const g = sub.group;
+    const i = g.members.indexOf(sub);
+    if (i < 0) return false;
+    g.members.splice(i, 1);
+    sub.timer?.cancel();
+    sub.timer = undefined;
+    const seqs = [...sub.pending.keys()];
+    sub.pending.clear();
+    if (g.members.length > 0) {
+      for (const seq of seqs) {
+        const to = g.nextAny();
+        if (to) this.#resend(to, seq, 0);
+      }
+      this.markDirty(g);
+      this.pump(g);
+      return false;
+    }
+    if (g.durable !== undefined && keepDurable) {
+      g.parked = [...g.parked, ...seqs].sort((a, b) => a - b);
+      this.markDirty(g);
+      return false;
+    }
+    this.groups.delete(g.key);
+    if (g.durable !== undefined) {
+      this.#dirty.delete(g);
+      this.storage.deleteMeta(this.stream.name, `d.${g.key}`);
+    }
+    return true;
+  }
+
+  /** Delivers new messages to a group while its members have room. */
+  pump(g: Group): void {
+    const last = this.stream.lastSequence;
+    let moved = false;
+    while (g.lastSent < last) {
+      const sub = g.nextWithRoom();
+      if (sub === undefined) break;
+      const seq = Math.max(g.lastSent + 1, this.stream.firstSequence);
+      if (seq > last) break;
+      const m = this.stream.load(seq);
+      g.lastSent = seq;
+      moved = true;
+      if (m === undefined) continue; // removed by a limit: skip the gap
+      sub.pending.set(seq, { deadline: this.host.clock.now() + sub.ackWait, count: 0 });
+      this.host.send(sub, m, false, 0);
+      this.#arm(sub);
+    }
+    if (moved) this.markDirty(g);
+  }
+
+  /** New messages were stored: every group with members gets them. */
+  pumpAll(): void {
+    for (const g of this.groups.values()) if (g.members.length > 0) this.pump(g);
+  }
+
+  ack(sub: Sub, seq: number): void {
+    if (!sub.pending.delete(seq)) return;
+    if (sub.pending.size === 0) {
+      sub.timer?.cancel();
+      sub.timer = undefined;
+    }
+    this.markDirty(sub.group);
+    this.pump(sub.group);
+  }
+
+  /** Sends a message again (or for the first time to this member), flagged redelivered. */
+  #resend(sub: Sub, seq: number, count: number): void {
+    const m = this.stream.load(seq);
+    if (m === undefined) return; // gone (limits): nothing left to redeliver
+    sub.pending.set(seq, { deadline: this.host.clock.now() + sub.ackWait, count: count + 1 });
+    this.host.send(sub, m, true, count + 1);
+    this.#arm(sub);
+  }
+
+  #arm(sub: Sub): void {
+    if (sub.timer !== undefined) return;
+    let next = Infinity;
+    for (const p of sub.pending.values()) if (p.deadline < next) next = p.deadline;
+    if (next === Infinity) return;
+    sub.timer = this.host.clock.after(next - this.host.clock.now(), () => {
+      sub.timer = undefined;
+      this.#redeliver(sub);
+    });
+  }
+
+  /** The ack wait of some messages passed: send them again, flagged. */
+  #redeliver(sub: Sub): void {
+    if (!sub.group.members.includes(sub)) return;
+    const now = this.host.clock.now();
+    const due: Array<[number, PendingMsg]> = [];
+    for (const e of sub.pending) if (e[1].deadline <= now) due.push(e);
+    due.sort((a, b) => a[0] - b[0]);
+    let gone = false;
+    for (const [seq, p] of due) {
+      const m = this.stream.load(seq);
+      if (m === undefined) {
+        sub.pending.delete(seq);
+        gone = true;
+        continue;
+      }
+      p.count++;
+      p.deadline = now + sub.ackWait;
+      this.host.send(sub, m, true, p.count);
+    }
+    this.#arm(sub);
+    if (gone) this.pump(sub.group);
+  }
+
+  /** A durable's state changed: store it soon (coalesced: many acks, one write). */
+  markDirty(g: Group): void {
+    if (g.durable === undefined) return;
+    this.#dirty.add(g);
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => this.flushDurables());
+  }
+
+  flushDurables(): void {
+    this.#flushQueued = false;
+    for (const g of this.#dirty) {
+      if (this.groups.get(g.key) !== g) continue;
+      const pending: number[] = [...g.parked];
+      for (const s of g.members) pending.push(...s.pending.keys());
+      const first = g.members[0];
+      const saved: SavedDurable = {
+        key: g.key,
+        durable: g.durable ?? "",
+        clientID: g.clientID,
+        lastSent: g.lastSent,
+        pending: pending.sort((a, b) => a - b),
+        maxInflight: first?.maxInflight ?? 0,
+        ackWait: first?.ackWait ?? 0,
+      };
+      if (g.qgroup !== undefined) saved.qgroup = g.qgroup;
+      this.storage.putMeta(this.stream.name, `d.${g.key}`, JSON.stringify(saved));
+    }
+    this.#dirty.clear();
+  }
+
+  close(): void {
+    this.flushDurables();
+    for (const g of this.groups.values()) {
+      for (const s of g.members) {
+        s.timer?.cancel();
+        s.timer = undefined;
+      }
+    }
+    this.stream.close();
+  }
+}

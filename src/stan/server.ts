@@ -1,0 +1,428 @@
+/**
+ * NATS Streaming (STAN) served by Petrel: the protocol's request subjects (discover, publish, subscribe,
+ * unsubscribe, subscription close, close, ping, acks) answered through one internal client of an account, over
+ * channels stored in Petrel's stream engine (channel.ts). It never touches a sublist: everything it hears and
+ * says goes through the account's router like any client's messages.
+ */
+import { isValidPublishSubject, subjectMatches } from "../subjects/subject.ts";
+import type { Clock, Timer } from "../runtime/clock.ts";
+import type { StorageProvider, StoredMsg } from "../jetstream/store/types.ts";
+import { streamConfigSchema } from "../jetstream/config.ts";
+import { Stream } from "../jetstream/stream.ts";
+import { findHeader } from "../protocol/headers.ts";
+import type { ChannelLimits, StreamingOptions } from "../config/streaming.ts";
+import { Channel, type ChannelHost, Group, Sub } from "./channel.ts";
+import { decode, encode, StartPosition } from "./proto.ts";
+import { StanErrors } from "./errors.ts";
+
+/** The internal client STAN speaks through (an account's `InternalClient`). */
+export interface StanBus {
+  subscribe(subject: string, handler: (m: { subject: string; reply?: string; payload: Uint8Array }) => void): number;
+  publish(subject: string, payload: Uint8Array, opts?: { reply?: string; headers?: Uint8Array }): number;
+  close(): void;
+}
+
+interface StanClient {
+  id: string;
+  hbInbox: string;
+  connID: string;
+  /** Number in the heartbeat reply subject. */
+  num: number;
+  subs: Set<Sub>;
+  hbTimer: Timer | undefined;
+  hbOutstanding: boolean;
+  hbMisses: number;
+}
+
+const enc = new TextEncoder();
+const CLIENT_ID = /^[a-zA-Z0-9_-]+$/;
+/** Where the server's own records live in the store: not a valid subject, so never a channel's name. */
+const SERVER_RECORD = "stan server";
+/** How long a connect with a known client ID waits for the known client to answer a heartbeat. */
+const DUP_CHECK_MS = 500;
+const DEFAULT_PING_INTERVAL_S = 5;
+const DEFAULT_PING_MAX_OUT = 3;
+
+function hex(b: Uint8Array): string {
+  let s = "";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  return s;
+}
+
+function randomKey(): string {
+  const b = new Uint8Array(11);
+  crypto.getRandomValues(b);
+  return hex(b).toUpperCase();
+}
+
+export interface StanServerDeps {
+  bus: StanBus;
+  storage: StorageProvider;
+  clock: Clock;
+  log?: (msg: string) => void;
+}
+
+export class StanServer {
+  readonly channels = new Map<string, Channel>();
+  readonly clients = new Map<string, StanClient>();
+  readonly #byConn = new Map<string, StanClient>();
+  readonly #byNum = new Map<number, StanClient>();
+  readonly #byAckInbox = new Map<string, { client: StanClient; sub: Sub; channel: Channel }>();
+  /** Client IDs whose duplicate check is running. */
+  readonly #checking = new Set<string>();
+  readonly #dupChecks = new Map<string, () => void>();
+  #nextNum = 1;
+  #nextAck = 1;
+  #stopped = false;
+  readonly #bus: StanBus;
+  readonly #storage: StorageProvider;
+  readonly clock: Clock;
+  readonly #host: ChannelHost;
+  readonly #logFn: ((msg: string) => void) | undefined;
+  readonly subjects: {
+    discover: string;
+    pub: string;
+    sub: string;
+    unsub: string;
+    subClose: string;
+    close: string;
+    ping: string;
+    ack: string;
+    hb: string;
+  };
+
+  constructor(readonly opts: StreamingOptions, deps: StanServerDeps) {
+    this.#bus = deps.bus;
+    this.#storage = deps.storage;
+    this.clock = deps.clock;
+    this.#logFn = deps.log;
+    this.#host = { clock: deps.clock, send: (sub, m, redelivered, count) => this.#send(sub, m, redelivered, count) };
+    // The request subjects survive a restart of a file store: connected clients keep using them.
+    let key = this.#storage.getMeta(SERVER_RECORD, "info");
+    let k = key ? (JSON.parse(key) as { key?: string }).key : undefined;
+    if (!k) {
+      k = randomKey();
+      this.#storage.putMeta(SERVER_RECORD, "info", JSON.stringify({ key: k, cluster_id: opts.cluster_id }));
+    }
+    key = k;
+    const discover = `${opts.discover_prefix}.${opts.cluster_id}`;
+    this.subjects = {
+      discover,
+      pub: `_STAN.pub.${key}`,
+      sub: `_STAN.sub.${key}`,
+      unsub: `_STAN.unsub.${key}`,
+      subClose: `_STAN.subclose.${key}`,
+      close: `_STAN.close.${key}`,
+      ping: `${discover}.pings`,
+      ack: `_STAN.ack.${key}`,
+      hb: `_STAN.hb.${key}`,
+    };
+  }
+
+  /** Opens the stored channels and their durables, then starts answering. */
+  start(): void {
+    for (const name of this.#storage.streamNames()) {
+      if (name === SERVER_RECORD || !isValidPublishSubject(name)) continue;
+      const ch = this.#openChannel(name);
+      ch.loadDurables();
+    }
+    const b = this.#bus;
+    const s = this.subjects;
+    b.subscribe(s.discover, (m) => this.#onConnect(m.payload, m.reply));
+    b.subscribe(`${s.pub}.>`, (m) => this.#onPublish(m.subject, m.payload, m.reply));
+    b.subscribe(s.sub, (m) => this.#onSubscribe(m.payload, m.reply));
+    b.subscribe(s.unsub, (m) => this.#onUnsubscribe(m.payload, m.reply, false));
+    b.subscribe(s.subClose, (m) => this.#onUnsubscribe(m.payload, m.reply, true));
+    b.subscribe(s.close, (m) => this.#onClose(m.payload, m.reply));
+    b.subscribe(s.ping, (m) => this.#onPing(m.payload, m.reply));
+    b.subscribe(`${s.ack}.*`, (m) => this.#onAck(m.subject, m.payload));
+    b.subscribe(`${s.hb}.*`, (m) => this.#onHeartbeatReply(m.subject));
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const c of this.clients.values()) c.hbTimer?.cancel();
+    for (const ch of this.channels.values()) ch.close();
+    this.#bus.close();
+  }
+
+  // --- channels -----------------------------------------------------------------------------------
+
+  /** A channel's limits: the global ones, overridden by the first `channels` entry matching its name. */
+  limitsFor(name: string): ChannelLimits {
+    const l = { ...this.opts.limits };
+    const exact = this.opts.channels[name];
+    const match = exact ?? Object.entries(this.opts.channels).find(([p]) => subjectMatches(name, p))?.[1];
+    if (match) Object.assign(l, match);
+    return l;
+  }
+
+  #openChannel(name: string): Channel {
+    const l = this.limitsFor(name);
+    const cfg = streamConfigSchema.parse({
+      name,
+      subjects: [name],
+      storage: this.opts.store === "file" ? "file" : "memory",
+      max_msgs: l.max_msgs > 0 ? l.max_msgs : -1,
+      max_bytes: l.max_bytes > 0 ? l.max_bytes : -1,
+      max_age: l.max_age > 0 ? l.max_age * 1_000_000 : 0,
+    });
+    const created = new Date(this.clock.now()).toISOString();
+    if (this.#storage.getMeta(name, "config") === undefined) {
+      this.#storage.putMeta(name, "config", JSON.stringify({ config: cfg, created }));
+    }
+    const stream = new Stream(cfg, created, this.#storage, () => this.clock.now());
+    const ch = new Channel(name, stream, this.#storage, l, this.#host);
+    this.channels.set(name, ch);
+    return ch;
+  }
+
+  /** The channel, created on first use within max_channels; an error text otherwise. */
+  #channel(name: string): Channel | string {
+    const ch = this.channels.get(name);
+    if (ch) return ch;
+    if (this.opts.max_channels > 0 && this.channels.size >= this.opts.max_channels) return StanErrors.tooManyChannels;
+    return this.#openChannel(name);
+  }
+
+  // --- connect / close / ping / heartbeats ---------------------------------------------------------
+
+  #reply(reply: string | undefined, bytes: Uint8Array): void {
+    if (reply) this.#bus.publish(reply, bytes);
+  }
+
+  #onConnect(payload: Uint8Array, reply: string | undefined): void {
+    const fail = (error: string) => this.#reply(reply, encode("ConnectResponse", { error }));
+    const r = decode("ConnectRequest", payload);
+    if (!r.ok) return fail(StanErrors.invalidConnReq);
+    const req = r.value;
+    if (req.clientID === "" || req.heartbeatInbox === "") return fail(StanErrors.invalidConnReq);
+    if (!CLIENT_ID.test(req.clientID)) return fail(StanErrors.invalidClientID);
+    if (this.#checking.has(req.clientID)) return fail(StanErrors.clientRegistered);
+    const known = this.clients.get(req.clientID);
+    if (known === undefined) return this.#register(req, reply);
+    // nats-streaming-server's rule: the known client keeps its ID if it still answers a heartbeat.
+    this.#checking.add(req.clientID);
+    const token = `chk${this.#nextNum++}`;
+    let done = false;
+    const finish = (alive: boolean) => {
+      if (done) return;
+      done = true;
+      timer.cancel();
+      this.#dupChecks.delete(token);
+      this.#checking.delete(req.clientID);
+      if (this.#stopped) return;
+      if (alive && this.clients.get(req.clientID) === known) return fail(StanErrors.clientRegistered);
+      const still = this.clients.get(req.clientID);
+      if (still) this.#closeClient(still);
+      this.#register(req, reply);
+    };
+    const timer = this.clock.after(DUP_CHECK_MS, () => finish(false));
+    this.#dupChecks.set(token, () => finish(true));
+    this.#bus.publish(known.hbInbox, new Uint8Array(0), { reply: `${this.subjects.hb}.${token}` });
+  }
+
+  #register(req: { clientID: string; heartbeatInbox: string; connID: Uint8Array; protocol: number; pingInterval: number; pingMaxOut: number }, reply: string | undefined): void {
+    const c: StanClient = {
+      id: req.clientID,
+      hbInbox: req.heartbeatInbox,
+      connID: hex(req.connID),
+      num: this.#nextNum++,
+      subs: new Set(),
+      hbTimer: undefined,
+      hbOutstanding: false,
+      hbMisses: 0,
+    };
+    this.clients.set(c.id, c);
+    if (c.connID !== "") this.#byConn.set(c.connID, c);
+    this.#byNum.set(c.num, c);
+    this.#scheduleHeartbeat(c);
+    const s = this.subjects;
+    const withPings = req.protocol >= 1;
+    this.#reply(
+      reply,
+      encode("ConnectResponse", {
+        pubPrefix: s.pub,
+        subRequests: s.sub,
+        unsubRequests: s.unsub,
+        closeRequests: s.close,
+        subCloseRequests: s.subClose,
+        pingRequests: withPings ? s.ping : undefined,
+        pingInterval: withPings ? (req.pingInterval !== 0 ? req.pingInterval : DEFAULT_PING_INTERVAL_S) : undefined,
+        pingMaxOut: withPings ? (req.pingMaxOut > 0 ? req.pingMaxOut : DEFAULT_PING_MAX_OUT) : undefined,
+        protocol: withPings ? 1 : 0,
+      }),
+    );
+  }
+
+  #scheduleHeartbeat(c: StanClient): void {
+    c.hbTimer = this.clock.after(this.opts.hb_interval, () => {
+      if (this.clients.get(c.id) !== c) return;
+      c.hbOutstanding = true;
+      this.#bus.publish(c.hbInbox, new Uint8Array(0), { reply: `${this.subjects.hb}.${c.num}` });
+      c.hbTimer = this.clock.after(this.opts.hb_timeout, () => {
+        if (this.clients.get(c.id) !== c) return;
+        if (c.hbOutstanding) c.hbMisses++;
+        else c.hbMisses = 0;
+        if (c.hbMisses >= this.opts.hb_fail_count) {
+          this.#log(`STAN client ${c.id} missed ${c.hbMisses} heartbeats: closed`);
+          this.#closeClient(c);
+          return;
+        }
+        this.#scheduleHeartbeat(c);
+      });
+    });
+  }
+
+  #onHeartbeatReply(subject: string): void {
+    const token = subject.slice(this.subjects.hb.length + 1);
+    const check = this.#dupChecks.get(token);
+    if (check) return check();
+    const c = this.#byNum.get(Number(token));
+    if (c) {
+      c.hbOutstanding = false;
+      c.hbMisses = 0;
+    }
+  }
+
+  #onPing(payload: Uint8Array, reply: string | undefined): void {
+    const r = decode("Ping", payload);
+    const c = r.ok ? this.#byConn.get(hex(r.value.connID)) : undefined;
+    if (c === undefined) return this.#reply(reply, encode("PingResponse", { error: StanErrors.clientReplaced }));
+    this.#reply(reply, new Uint8Array(0));
+  }
+
+  #onClose(payload: Uint8Array, reply: string | undefined): void {
+    const r = decode("CloseRequest", payload);
+    if (!r.ok || r.value.clientID === "") return this.#reply(reply, encode("CloseResponse", { error: StanErrors.invalidCloseReq }));
+    const c = this.clients.get(r.value.clientID);
+    if (c === undefined) return this.#reply(reply, encode("CloseResponse", { error: StanErrors.unknownClient }));
+    this.#closeClient(c);
+    this.#reply(reply, encode("CloseResponse", {}));
+  }
+
+  /** Forgets a client: its subscriptions close (durables are kept for a later resume). */
+  #closeClient(c: StanClient): void {
+    if (this.clients.get(c.id) !== c) return;
+    this.clients.delete(c.id);
+    if (this.#byConn.get(c.connID) === c) this.#byConn.delete(c.connID);
+    this.#byNum.delete(c.num);
+    c.hbTimer?.cancel();
+    for (const sub of [...c.subs]) {
+      const e = this.#byAckInbox.get(sub.ackInbox);
+      if (e) this.#removeSub(e, true);
+    }
+  }
+
+  #log(msg: string): void {
+    this.#logFn?.(msg);
+  }
+
+  // --- publish ------------------------------------------------------------------------------------
+
+  #onPublish(subject: string, payload: Uint8Array, reply: string | undefined): void {
+    const r = decode("PubMsg", payload);
+    if (!r.ok) return this.#reply(reply, encode("PubAck", { guid: "", error: StanErrors.invalidPubReq }));
+    const pm = r.value;
+    const ack = (error?: string) => this.#reply(reply, encode("PubAck", { guid: pm.guid, error }));
+    const channelName = subject.slice(this.subjects.pub.length + 1);
+    if (pm.guid === "" || !isValidPublishSubject(pm.subject) || pm.subject !== channelName) {
+      return ack(StanErrors.invalidPubReq);
+    }
+    const c = pm.connID.length > 0 ? this.#byConn.get(hex(pm.connID)) : this.clients.get(pm.clientID);
+    if (c === undefined || (pm.clientID !== "" && c.id !== pm.clientID)) return ack(StanErrors.invalidPubReq);
+    const ch = this.#channel(pm.subject);
+    if (typeof ch === "string") return ack(ch);
+    const headers = pm.reply !== "" ? enc.encode(`NATS/1.0\r\nStan-Reply: ${pm.reply}\r\n\r\n`) : undefined;
+    const res = ch.stream.publish(pm.subject, headers, pm.data);
+    if (!("seq" in res)) return ack(`stan: ${res.description}`);
+    ack();
+    ch.pumpAll();
+  }
+
+  #send(sub: Sub, m: StoredMsg, redelivered: boolean, count: number): void {
+    const reply = m.headers ? findHeader(m.headers, "Stan-Reply") : undefined;
+    this.#bus.publish(
+      sub.inbox,
+      encode("MsgProto", {
+        sequence: m.seq,
+        subject: m.subject,
+        reply,
+        data: m.data,
+        timestamp: BigInt(m.time) * 1_000_000n,
+        redelivered: redelivered || undefined,
+        redeliveryCount: count > 0 ? count : undefined,
+      }),
+    );
+  }
+
+  // --- subscriptions ------------------------------------------------------------------------------
+
+  #onSubscribe(payload: Uint8Array, reply: string | undefined): void {
+    const fail = (error: string) => this.#reply(reply, encode("SubscriptionResponse", { error }));
+    const r = decode("SubscriptionRequest", payload);
+    if (!r.ok) return fail(StanErrors.invalidSubReq);
+    const sr = r.value;
+    if (sr.clientID === "") return fail(StanErrors.missingClient);
+    const c = this.clients.get(sr.clientID);
+    if (c === undefined) return fail(StanErrors.unknownClient);
+    if (!isValidPublishSubject(sr.subject)) return fail(StanErrors.invalidSubject);
+    if (sr.inbox === "" || !isValidPublishSubject(sr.inbox)) return fail(StanErrors.invalidSubReq);
+    if (sr.ackWaitInSecs <= 0) return fail(StanErrors.invalidAckWait);
+    if (sr.maxInFlight <= 0) return fail(StanErrors.invalidMaxInflight);
+    if (sr.startPosition < StartPosition.NewOnly || sr.startPosition > StartPosition.First) return fail(StanErrors.invalidStart);
+    if (sr.qGroup !== "" && sr.durableName.includes(":")) return fail(StanErrors.invalidDurName);
+    const ch = this.#channel(sr.subject);
+    if (typeof ch === "string") return fail(ch);
+
+    const durable = sr.durableName !== "" ? sr.durableName : undefined;
+    const qgroup = sr.qGroup !== "" ? sr.qGroup : undefined;
+    let key: string;
+    if (qgroup !== undefined) key = durable !== undefined ? `dq:${durable}:${qgroup}` : `q:${qgroup}`;
+    else if (durable !== undefined) key = `dur:${sr.clientID}:${durable}`;
+    else key = `sub:${this.#nextAck}`;
+    let g = ch.groups.get(key);
+    if (g && qgroup === undefined && g.members.length > 0) return fail(StanErrors.dupDurable);
+    // A resumed durable was already counted while nobody was attached to it.
+    const after = ch.subCount() + (g !== undefined && g.members.length === 0 ? 0 : 1);
+    if (ch.limits.max_subs > 0 && after > ch.limits.max_subs) return fail(StanErrors.tooManySubs);
+    if (g === undefined) {
+      g = new Group(key, durable, qgroup, sr.clientID, ch.startCursor(sr.startPosition, sr.startSequence, sr.startTimeDelta));
+      ch.groups.set(key, g);
+    }
+    const ackInbox = `${this.subjects.ack}.${this.#nextAck++}`;
+    const sub = new Sub(sr.clientID, sr.inbox, ackInbox, g, sr.maxInFlight, sr.ackWaitInSecs * 1000);
+    c.subs.add(sub);
+    this.#byAckInbox.set(ackInbox, { client: c, sub, channel: ch });
+    // The response first: the client learns where to ack before its first message arrives.
+    this.#reply(reply, encode("SubscriptionResponse", { ackInbox }));
+    ch.attach(sub);
+  }
+
+  #onUnsubscribe(payload: Uint8Array, reply: string | undefined, close: boolean): void {
+    const fail = (error: string) => this.#reply(reply, encode("SubscriptionResponse", { error }));
+    const r = decode("UnsubscribeRequest", payload);
+    if (!r.ok || r.value.clientID === "" || r.value.inbox === "") return fail(StanErrors.invalidUnsubReq);
+    const e = this.#byAckInbox.get(r.value.inbox);
+    if (e === undefined || e.client.id !== r.value.clientID || e.channel.name !== r.value.subject) {
+      return fail(StanErrors.invalidSub);
+    }
+    this.#removeSub(e, close);
+    this.#reply(reply, encode("SubscriptionResponse", {}));
+  }
+
+  #removeSub(e: { client: StanClient; sub: Sub; channel: Channel }, keepDurable: boolean): void {
+    this.#byAckInbox.delete(e.sub.ackInbox);
+    e.client.subs.delete(e.sub);
+    e.channel.detach(e.sub, keepDurable);
+  }
+
+  #onAck(subject: string, payload: Uint8Array): void {
+    const e = this.#byAckInbox.get(subject);
+    if (e === undefined) return;
+    const r = decode("Ack", payload);
+    if (!r.ok || r.value.subject !== e.channel.name) return;
+    e.channel.ack(e.sub, r.value.sequence);
+  }
+}
