@@ -14,7 +14,7 @@ import type {
   TlsSettings,
   Transport,
 } from "../src/transport/types.ts";
-import { prepareTls, TlsSession } from "./tls_session.ts";
+import { infoOf, prepareTls, TlsSession, verifyClientCertificate } from "./tls_session.ts";
 import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
 
@@ -35,6 +35,10 @@ class BunConn implements Duplex {
   /** Set by startTls: from then on the socket carries ciphertext and the session sits between it and the core. */
   private tls: TlsSession | undefined;
   private tlsEnding = false;
+  /** Upgraded with Bun's own TLS (socket.upgradeTLS): `socket` is the TLS socket, the rest works as on plain TCP. */
+  private nativeTls = false;
+  /** Rejects a native handshake still in progress when the socket goes away. */
+  private nativeAbort: ((e: Error) => void) | undefined;
   private readonly queue = new WriteQueue();
   /** Taken from the queue and refused (in part) by the kernel; always sent before the queue. */
   private pending: Uint8Array | null = null;
@@ -49,7 +53,7 @@ class BunConn implements Duplex {
   };
 
   constructor(
-    private readonly socket: BunSocket,
+    private socket: BunSocket,
     private readonly hwm: number,
     private readonly closeTimeoutMs: number,
   ) {
@@ -72,9 +76,20 @@ class BunConn implements Duplex {
     return false;
   }
 
+  /** Is this Bun socket the one this connection speaks through (not the raw one under a native TLS socket)? */
+  owns(socket: BunSocket): boolean {
+    return socket === this.socket;
+  }
+
   startTls(settings: TlsSettings): Promise<TlsInfo> {
-    if (this.tls !== undefined || this.closing || this.closed) {
+    if (this.tls !== undefined || this.nativeTls || this.closing || this.closed) {
       return Promise.reject(new Error("startTls: connection already upgraded or closing"));
+    }
+    // The server side takes Bun's native TLS (OpenSSL in the runtime, several times cheaper per message than
+    // node:tls over a JS stream) once the plain INFO is in the kernel's hands; otherwise the portable session.
+    if (settings.role === "server" && settings.minVersion === undefined) {
+      this.flush();
+      if (this.pending === null && this.queue.isEmpty() && !this.closed) return this.upgradeNative(settings);
     }
     const session = new TlsSession(settings, {
       rawWrite: (d) => void this.writeRaw(d),
@@ -88,6 +103,81 @@ class BunConn implements Duplex {
     });
     this.tls = session;
     return session.handshake;
+  }
+
+  private upgradeNative(settings: TlsSettings): Promise<TlsInfo> {
+    let resolve!: (i: TlsInfo) => void;
+    let reject!: (e: Error) => void;
+    const done = new Promise<TlsInfo>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      this.nativeAbort = undefined;
+      reject(e);
+    };
+    this.nativeAbort = fail;
+    const conn = this;
+    const options: Bun.TLSOptions & { isServer: boolean } = {
+      isServer: true,
+      cert: settings.cert,
+      key: settings.key,
+      requestCert: settings.verify,
+      rejectUnauthorized: settings.verify,
+    };
+    if (settings.ca !== undefined) options.ca = settings.ca;
+    if (settings.ciphers !== undefined) options.ciphers = settings.ciphers;
+    const [, secure] = this.socket.upgradeTLS<BunConn | undefined>({
+      data: this,
+      tls: options,
+      socket: {
+        binaryType: "uint8array",
+        handshake(sock, success, authError) {
+          // !success: the handshake itself failed (plaintext, reset, a refused certificate). authError alone speaks
+          // of the peer's certificate, which matters only when one is required.
+          if (!success || (settings.verify && authError !== null)) {
+            fail(authError ?? new Error("TLS handshake failed"));
+            conn.destroy();
+            return;
+          }
+          if (settings.verify) {
+            const why = verifyClientCertificate(sock, settings, Date.now());
+            if (why !== undefined) {
+              fail(new Error(`client certificate refused: ${why}`));
+              conn.destroy();
+              return;
+            }
+          }
+          const info = infoOf(sock, sock.getTLSVersion());
+          conn.info = { ...conn.info, tls: info };
+          settled = true;
+          conn.nativeAbort = undefined;
+          resolve(info);
+        },
+        data(sock, data) {
+          if (conn.owns(sock)) conn.onSocketData(data);
+        },
+        drain(sock) {
+          if (conn.owns(sock)) conn.flush();
+        },
+        close(sock, err) {
+          if (!conn.owns(sock)) return;
+          fail(err ?? new Error("connection closed before the TLS handshake completed"));
+          conn.onSocketClose(err);
+        },
+        error(sock, err) {
+          if (!conn.owns(sock)) return;
+          fail(err);
+          conn.destroy(err);
+        },
+      },
+    });
+    this.socket = secure;
+    this.nativeTls = true;
+    return done;
   }
 
   /** Queue bytes for the socket itself (ciphertext once TLS is on). */
@@ -219,6 +309,7 @@ class BunConn implements Duplex {
     if (this.closed) return;
     this.closed = true;
     this.tls?.destroy();
+    this.nativeAbort?.(err ?? new Error("connection closed before the TLS handshake completed"));
     this.handler.onClose(err);
   }
 }
@@ -241,18 +332,24 @@ function handlers(
         conn.destroy(toError(e));
       }
     },
+    // After a native TLS upgrade the raw socket's events are the TLS socket's business: only the socket the
+    // connection speaks through is listened to.
     data(socket, data) {
-      socket.data?.onSocketData(data);
+      const c = socket.data;
+      if (c !== undefined && c.owns(socket)) c.onSocketData(data);
     },
     drain(socket) {
-      socket.data?.flush();
+      const c = socket.data;
+      if (c !== undefined && c.owns(socket)) c.flush();
     },
     close(socket, err) {
-      socket.data?.onSocketClose(err);
+      const c = socket.data;
+      if (c !== undefined && c.owns(socket)) c.onSocketClose(err);
     },
     error(socket, err) {
       // A handler threw (a bug in the core) or the socket failed: the connection cannot be trusted any more.
-      socket.data?.destroy(err);
+      const c = socket.data;
+      if (c !== undefined && c.owns(socket)) c.destroy(err);
     },
   };
 }

@@ -52,7 +52,13 @@ function caCertificates(s: TlsSettings): X509Certificate[] {
  * both runtimes: issued and signed by a certificate of ca_file, and within its validity period. Deno does not
  * expose the peer's intermediates, so ca_file must hold the issuing CA itself (nats-server accepts that too).
  */
-function verifyClientCertificate(sock: tls.TLSSocket, s: TlsSettings, now: number): string | undefined {
+/** What node:tls sockets and Bun's native TLS sockets both offer. */
+export interface TlsEndpoint {
+  getPeerCertificate(): unknown;
+  getCipher(): unknown;
+}
+
+export function verifyClientCertificate(sock: TlsEndpoint, s: TlsSettings, now: number): string | undefined {
   let der: Buffer | undefined;
   try {
     der = (sock.getPeerCertificate() as { raw?: Buffer }).raw;
@@ -140,10 +146,10 @@ function splitSans(alt: string | undefined): { emails: string[]; dnsNames: strin
   return out;
 }
 
-function peerOf(sock: tls.TLSSocket): PeerCertificate | undefined {
+function peerOf(sock: TlsEndpoint): PeerCertificate | undefined {
   let c: tls.PeerCertificate | undefined;
   try {
-    c = sock.getPeerCertificate();
+    c = sock.getPeerCertificate() as tls.PeerCertificate | undefined;
   } catch {
     return undefined;
   }
@@ -155,10 +161,11 @@ function peerOf(sock: tls.TLSSocket): PeerCertificate | undefined {
   return { subject, ...splitSans(c.subjectaltname) };
 }
 
-function infoOf(sock: tls.TLSSocket): TlsInfo {
+/** What a finished handshake negotiated; `protocol` as the runtime spells it ("TLSv1.3"). */
+export function infoOf(sock: TlsEndpoint, protocol: string | null): TlsInfo {
   const cipher = sock.getCipher() as (tls.CipherNameAndProtocol & { standardName?: string }) | null;
   const info: { version: string; cipher: string; peer?: PeerCertificate } = {
-    version: versionName(sock.getProtocol()),
+    version: versionName(protocol),
     cipher: cipher?.standardName ?? cipher?.name ?? "",
   };
   const peer = peerOf(sock);
@@ -213,7 +220,7 @@ export class TlsSession {
           return;
         }
       }
-      this.info = infoOf(this.#sock);
+      this.info = infoOf(this.#sock, this.#sock.getProtocol());
       events.onSecure(this.info);
       resolve(this.info);
     };
