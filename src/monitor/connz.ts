@@ -124,6 +124,7 @@ export class ClosedConnections {
   readonly #ring: ConnSnapshot[] = [];
   readonly #capacity: number;
   readonly #authenticated = new WeakSet<ClientConn>();
+  #next = 0;
 
   constructor(server: Server, capacity = 10_000) {
     this.#capacity = capacity;
@@ -138,12 +139,16 @@ export class ClosedConnections {
   }
 
   #add(snap: ConnSnapshot): void {
-    this.#ring.push(snap);
-    if (this.#ring.length > this.#capacity) this.#ring.shift();
+    // A ring: once full, the oldest entry is overwritten (no shifting of 10000 entries per close).
+    if (this.#ring.length < this.#capacity) this.#ring.push(snap);
+    else this.#ring[this.#next] = snap;
+    this.#next = (this.#next + 1) % this.#capacity;
   }
 
+  /** Oldest first. */
   list(): ConnSnapshot[] {
-    return [...this.#ring];
+    if (this.#ring.length < this.#capacity) return [...this.#ring];
+    return [...this.#ring.slice(this.#next), ...this.#ring.slice(0, this.#next)];
   }
 }
 

@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { createMonitorApp } from "../../src/monitor/app.ts";
+import { ClosedConnections } from "../../src/monitor/connz.ts";
 import { applyDefaults } from "../../src/config/normalize.ts";
 import { Server } from "../../src/server/server.ts";
 import { createMemoryTransport } from "../../transports/memory.ts";
@@ -293,5 +294,18 @@ describe("monitoring app: closed connections and user filter", () => {
     assert.equal((await get(app, "/connz?state=closed&sort=stop")).status, 200);
     assert.equal((await get(app, "/connz?state=bogus")).status, 400);
     assert.deepEqual((await get(app, "/connz?state=closed&user=nobody")).body.connections, []);
+  });
+
+  it("keeps only the most recent closed connections, oldest first", async () => {
+    const ring = new ClosedConnections(server, 2);
+    for (const name of ["c1", "c2", "c3"]) {
+      const c = await openRaw(transport, { host: "127.0.0.1", port: server.clientPort });
+      await c.waitFor("INFO");
+      c.write(`CONNECT {"verbose":false,"pedantic":false,"name":"${name}"}\r\n`);
+      await sync(c);
+      c.close();
+      for (let i = 0; i < 100 && !ring.list().some((x) => x.name === name); i++) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(ring.list().map((x) => x.name), ["c2", "c3"]);
   });
 });
