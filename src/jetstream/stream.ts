@@ -63,6 +63,11 @@ export type StreamEntry =
     readonly data: Uint8Array;
     /** A mirror's copy: the origin's sequence, no dedupe, rollup or republish. */
     readonly mirrored?: boolean;
+    /**
+     * A replica catching up copies a message another replica already applied: gaps in sequence are fine and
+     * its Nats-Msg-Id is remembered, but rollups, republish and retention already happened there.
+     */
+    readonly restored?: boolean;
     /** Parsed by `prepare` from the headers (re-parsed by `apply` when absent). */
     readonly msgId?: string;
     readonly rollup?: string;
@@ -368,9 +373,10 @@ export class Stream {
   private applyMsg(e: Extract<StreamEntry, { op: "msg" }>): PubAck {
     const cfg = this.cfg;
     const { seq, ts: time, subject, headers, data } = e;
-    if (e.mirrored ? seq <= this.lastSeq : seq !== this.lastSeq + 1) {
+    const copy = e.mirrored === true || e.restored === true;
+    if (copy ? seq <= this.lastSeq : seq !== this.lastSeq + 1) {
       // Sequences only grow: a replica that sees anything else holds a corrupted stream.
-      if (e.mirrored) return { stream: cfg.name, seq };
+      if (copy) return { stream: cfg.name, seq };
       throw new Error(`stream ${cfg.name}: entry seq ${seq} does not follow last seq ${this.lastSeq}`);
     }
     const prevLast = this.lastSeq;
@@ -387,15 +393,15 @@ export class Stream {
         this.dedupe.set(msgId, { seq, time });
         this.lastMsgId = msgId;
       } else this.lastMsgId = undefined;
-      if (rollup === "sub") this.applyPurge({ filter: subject, keep: 1 });
-      else if (rollup === "all") this.applyPurge({ keep: 1 });
+      if (rollup === "sub" && !e.restored) this.applyPurge({ filter: subject, keep: 1 });
+      else if (rollup === "all" && !e.restored) this.applyPurge({ keep: 1 });
     }
-    this.enforceLimits(subject);
+    if (!e.restored) this.enforceLimits(subject);
     if (this.ageTimer === undefined) this.scheduleAge();
     for (const l of this.listeners) l.onStored(seq, subject);
-    if (!e.mirrored && cfg.retention === "interest" && this.metas.has(seq)) this.checkInterest(seq, subject);
+    if (!copy && cfg.retention === "interest" && this.metas.has(seq)) this.checkInterest(seq, subject);
     for (const d of this.downstream) d(msg);
-    if (!e.mirrored && this.republish) this.republish(msg, prevLast);
+    if (!copy && this.republish) this.republish(msg, prevLast);
     return { stream: cfg.name, seq };
   }
 

@@ -185,3 +185,52 @@ describe("replicated JetStream: API", () => {
     }
   });
 });
+
+describe("replicated JetStream: catch-up from a snapshot", () => {
+  it("brings back a replica that missed more than the leader's log holds", { timeout: 90_000 }, async () => {
+    const c = await startJsCluster(3);
+    let nc: NatsConnection | undefined;
+    try {
+      await waitMetaLeader(c);
+      nc = await connect({ servers: c.nodes[0]!.clientUrl });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: "BIG", subjects: ["big.>"], num_replicas: 3 });
+      const js = jetstream(nc);
+      await js.publish("big.0", "first");
+      await jsm.streams.purge("BIG", { filter: "big.0" });
+      // Stop a follower (not the stream leader, not the server the client uses).
+      const leader = (await jsm.streams.info("BIG")).cluster!.leader!;
+      const off = [1, 2].find((i) => c.names[i] !== leader)!;
+      await c.stop(off);
+      // More entries than the log keeps (8192 between compactions): the leader compacts behind them.
+      const total = 9000;
+      const pending: Array<Promise<unknown>> = [];
+      for (let i = 1; i <= total; i++) {
+        pending.push(js.publish(`big.${i % 7}`, `m${i}`));
+        if (pending.length >= 500) await Promise.all(pending.splice(0));
+      }
+      await Promise.all(pending);
+      await jsm.streams.deleteMessage("BIG", 5);
+      await c.start(off);
+      await waitFor("the stopped replica caught up", async () => (await messagesOn(c.nodes[off]!)) === total - 1, 30_000);
+      const jsz = await (await c.nodes[off]!.monitorFetch(new Request("http://localhost/jsz?streams=true"))).json() as {
+        account_details: Array<{ stream_detail: Array<{ state: { first_seq: number; last_seq: number; messages: number } }> }>;
+      };
+      const st = jsz.account_details[0].stream_detail[0].state;
+      assert.equal(st.first_seq, 2);
+      assert.equal(st.last_seq, total + 1);
+      // And the caught-up replica can lead: step the others down until it does, then publish.
+      await waitFor("the caught-up replica leads", async () => {
+        const info = await jsm.streams.info("BIG");
+        if (info.cluster?.leader === c.names[off]) return true;
+        await nc!.request("$JS.API.STREAM.LEADER.STEPDOWN.BIG", "").catch(() => {});
+        await new Promise((r) => setTimeout(r, 1500));
+        return false;
+      }, 40_000, 200);
+      assert.equal((await js.publish("big.x", "after")).seq, total + 2);
+    } finally {
+      await nc?.close().catch(() => {});
+      await c.close();
+    }
+  });
+});

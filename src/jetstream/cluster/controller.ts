@@ -19,6 +19,7 @@ import type { BusMsg, JsBus } from "../types.ts";
 import { decodeMeta, encodeMeta, type MetaChange, type MetaCmd, MetaState, type StreamAssignment } from "./meta.ts";
 import { type PeerInfo, placeReplicas } from "./placement.ts";
 import { StreamReplica } from "./stream_replica.ts";
+import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 
 const enc = new TextEncoder();
@@ -26,6 +27,12 @@ const dec = new TextDecoder();
 const T = "io.nats.jetstream.api.v1.";
 const META_GROUP = "_meta_";
 const HELLO = "$JSC.HELLO";
+/**
+ * `$JSC.SYNC.<group>.<server>`: a replica catching up asks one other replica for messages; the answers come on
+ * `$JSC.SYNCR.<server>`.
+ */
+const SYNC = "$JSC.SYNC.";
+const SYNC_REPLY = "$JSC.SYNCR.";
 /** A replayed assignment older than this does not answer its request again. */
 const FRESH_MS = 10_000;
 /** A peer not heard from for this long is offline. */
@@ -79,7 +86,7 @@ export class JetStreamCluster implements EngineCluster {
   readonly #peers = new Map<string, KnownPeer>();
   #transport: RouteTransport;
   #timer: ReturnType<typeof setInterval> | undefined;
-  #helloSid: number | undefined;
+  #sids: number[] = [];
   #lastHello = 0;
   #seenKey = "";
   #seenSince = 0;
@@ -99,7 +106,14 @@ export class JetStreamCluster implements EngineCluster {
   }
 
   start(): void {
-    this.#helloSid = this.#o.sysBus.subscribe(HELLO, (m) => this.#onHello(m));
+    const bus = this.#o.sysBus;
+    this.#sids.push(bus.subscribe(HELLO, (m) => this.#onHello(m)));
+    this.#sids.push(bus.subscribe(`${SYNC}*.${peerToken(this.self)}`, (m) => this.#onSyncRequest(m)));
+    this.#sids.push(bus.subscribe(`${SYNC_REPLY}${peerToken(this.self)}`, (m) => {
+      const b = decodeSyncBatch(m.payload);
+      if (b instanceof Error) return;
+      for (const r of this.replicas.values()) if (r.group.id === b.group) r.onSyncBatch(b);
+    }));
     const stored = this.#o.loadMetaPeers();
     if (stored !== undefined) this.#startMeta(stored);
     this.#sayHello();
@@ -110,7 +124,7 @@ export class JetStreamCluster implements EngineCluster {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    if (this.#helloSid !== undefined) this.#o.sysBus.unsubscribe(this.#helloSid);
+    for (const sid of this.#sids) this.#o.sysBus.unsubscribe(sid);
     // What the leaders still hold goes out first: consumer states, then one last flush to the peers.
     this.#engine.flushConsumers();
     for (const r of this.replicas.values()) r.flushNow();
@@ -123,9 +137,27 @@ export class JetStreamCluster implements EngineCluster {
   #tick(): void {
     if (this.#stopped) return;
     this.host.tick();
+    for (const r of this.replicas.values()) r.tick();
     const now = this.#now();
     if (now - this.#lastHello >= (this.metaGroup ? 2_000 : 250)) this.#sayHello();
     if (!this.metaGroup) this.#maybeBootstrap(now);
+  }
+
+  /** Another replica catches up after a snapshot: a replica that has the range answers. */
+  #onSyncRequest(m: BusMsg): void {
+    const group = m.subject.slice(SYNC.length, m.subject.lastIndexOf("."));
+    let req: { from?: unknown; to?: unknown; index?: unknown };
+    try {
+      req = JSON.parse(dec.decode(m.payload)) as { from?: unknown; to?: unknown; index?: unknown };
+    } catch {
+      return;
+    }
+    if (typeof req.from !== "number" || typeof req.to !== "number" || typeof req.index !== "number" || !m.reply) return;
+    for (const r of this.replicas.values()) {
+      if (r.group.id !== group) continue;
+      const b = r.serveSync(req.from, req.to, req.index);
+      if (b) this.#o.sysBus.publish(m.reply, encodeSyncBatch(b));
+    }
   }
 
   // ---- peers and the meta group ----
@@ -279,6 +311,20 @@ export class JetStreamCluster implements EngineCluster {
       self: this.self,
       now: this.#now,
       onLeaderReady: (rep) => this.#leaderReady(rep),
+      syncStore: () => engine.providerFor(s.cfg).sync(),
+      requestSync: (group, from, to, index, attempt) => {
+        // Ask the leader first, then (on retries) the other replicas in turn.
+        const others = a.peers.filter((p) => p !== this.self);
+        const leader = r.group?.leader;
+        const target = leader && leader !== this.self && attempt % 2 === 0 ? leader : others[attempt % others.length];
+        if (target === undefined) return;
+        // Not from inside the delivery of the previous batch: publish once the route is done with it.
+        queueMicrotask(() => {
+          this.#o.sysBus.publish(`${SYNC}${group}.${peerToken(target)}`, enc.encode(JSON.stringify({ from, to, index })), {
+            reply: `${SYNC_REPLY}${peerToken(this.self)}`,
+          });
+        });
+      },
     });
     const storage = this.#o.openStorage(a.group);
     const fresh = storage.load().entries.length === 0;
@@ -288,7 +334,7 @@ export class JetStreamCluster implements EngineCluster {
       initial: { voters: [...a.peers], observers: [] },
       handlers: {
         apply: (e) => r.apply(e),
-        restore: () => {},
+        restore: (snap) => r.restore(snap),
         leaderChanged: (leader) => r.leaderChanged(leader),
       },
     });
@@ -457,19 +503,16 @@ export class JetStreamCluster implements EngineCluster {
     return out;
   }
 
-  /** Hands leadership to the most caught-up other voter (or just steps down). */
+  /** Hands leadership to a caught-up other voter, chosen at random (or just steps down). */
   #stepDown(g: RaftGroup): void {
-    let best: string | undefined;
-    let bestMatch = -1;
+    const last = g.node.log.lastIndex();
+    const current: string[] = [];
     for (const [p, pr] of g.node.progress()) {
-      if (p === this.self || !this.#online(p) || !g.node.isVoter(p)) continue;
-      if (pr.match > bestMatch) {
-        best = p;
-        bestMatch = pr.match;
-      }
+      if (p !== this.self && this.#online(p) && g.node.isVoter(p) && pr.match >= last) current.push(p);
     }
+    const pick = current.length > 0 ? current[Math.floor(this.#o.random() * current.length)] : undefined;
     queueMicrotask(() => {
-      if (best !== undefined && g.transferLeadership(best).ok) return;
+      if (pick !== undefined && g.transferLeadership(pick).ok) return;
       g.stepDown();
     });
   }

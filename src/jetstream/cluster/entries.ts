@@ -30,7 +30,7 @@ export function encodeCmd(c: GroupCmd): Uint8Array {
   const out = new Uint8Array(1 + 1 + 8 + 8 + 2 + subj.length + 4 + hlen + c.data.length);
   const v = new DataView(out.buffer);
   out[0] = TAG_MSG;
-  out[1] = c.mirrored ? 1 : 0;
+  out[1] = (c.mirrored ? 1 : 0) | (c.restored ? 2 : 0);
   v.setFloat64(2, c.seq);
   v.setFloat64(10, c.ts);
   v.setUint16(18, subj.length);
@@ -64,5 +64,63 @@ export function decodeCmd(b: Uint8Array): GroupCmd | Error {
   if (o + hlen > b.length) return new Error("truncated message command");
   const headers = hlen > 0 ? b.slice(o, o + hlen) : undefined;
   const data = b.slice(o + hlen);
-  return { op: "msg", seq: v.getFloat64(2), ts: v.getFloat64(10), subject, headers, data, mirrored: b[1] === 1 };
+  const m = { op: "msg" as const, seq: v.getFloat64(2), ts: v.getFloat64(10), subject, headers, data, mirrored: (b[1] & 1) === 1 };
+  return (b[1] & 2) === 2 ? { ...m, restored: true } : m;
+}
+
+/** A piece of a stream sent to a replica catching up after a snapshot: messages from `from`, and where to go on. */
+export interface SyncBatch {
+  readonly group: string;
+  /** The first sequence the batch covers: every message the sender holds in `from..next-1` is in it. */
+  readonly from: number;
+  readonly msgs: ReadonlyArray<Extract<StreamEntry, { op: "msg" }>>;
+  /** The next sequence to ask for (past the requested range: done). */
+  readonly next: number;
+}
+
+export function encodeSyncBatch(b: SyncBatch): Uint8Array {
+  const g = enc.encode(b.group);
+  const parts = b.msgs.map((m) => encodeCmd(m));
+  let size = 2 + g.length + 16 + 4;
+  for (const p of parts) size += 4 + p.length;
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, g.length);
+  out.set(g, 2);
+  let o = 2 + g.length;
+  v.setFloat64(o, b.from);
+  v.setFloat64(o + 8, b.next);
+  v.setUint32(o + 16, parts.length);
+  o += 20;
+  for (const p of parts) {
+    v.setUint32(o, p.length);
+    out.set(p, o + 4);
+    o += 4 + p.length;
+  }
+  return out;
+}
+
+export function decodeSyncBatch(b: Uint8Array): SyncBatch | Error {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < 2) return new Error("truncated sync batch");
+  const gl = v.getUint16(0);
+  let o = 2 + gl;
+  if (o + 20 > b.length) return new Error("truncated sync batch");
+  const group = dec.decode(b.subarray(2, o));
+  const from = v.getFloat64(o);
+  const next = v.getFloat64(o + 8);
+  const n = v.getUint32(o + 16);
+  o += 20;
+  const msgs: Array<Extract<StreamEntry, { op: "msg" }>> = [];
+  for (let i = 0; i < n; i++) {
+    if (o + 4 > b.length) return new Error("truncated sync batch");
+    const len = v.getUint32(o);
+    if (o + 4 + len > b.length) return new Error("truncated sync batch");
+    const c = decodeCmd(b.subarray(o + 4, o + 4 + len));
+    if (c instanceof Error) return c;
+    if (c.op !== "msg") return new Error("sync batch holds a non-message");
+    msgs.push(c);
+    o += 4 + len;
+  }
+  return { group, from, msgs, next };
 }

@@ -6,17 +6,30 @@
  * from it when they become leader.
  */
 import type { RaftGroup } from "../../raft/host.ts";
-import type { Entry, PeerId } from "../../raft/types.ts";
+import type { Entry, PeerId, Snapshot } from "../../raft/types.ts";
 import type { ConsumerConfig } from "../config.ts";
 import type { Consumer, ConsumerState } from "../consumer.ts";
 import { type JetStream, pubAckBytes } from "../engine.ts";
 import type { ApiError } from "../errors.ts";
 import { type ApplyResult, isEntry, type Stream, type StreamEntry } from "../stream.ts";
 import type { BusMsg } from "../types.ts";
-import { decodeCmd, encodeCmd, type GroupCmd } from "./entries.ts";
+import { decodeCmd, encodeCmd, type GroupCmd, type SyncBatch } from "./entries.ts";
 
 /** Publishes held while a new leader catches up with its log (beyond this, they are dropped: clients retry). */
 const MAX_QUEUED = 10_000;
+/** Compact the Raft log behind the stream's store every this many entries (default). */
+const COMPACT_EVERY = 8192;
+/** Messages in one catch-up batch. */
+const SYNC_BATCH = 512;
+/** Ticks without catch-up progress before asking again. */
+const SYNC_RETRY_TICKS = 20;
+
+/** What a stream group's snapshot holds: where the stream stands (its messages are in the store) and the consumers. */
+interface SnapData {
+  lastSeq: number;
+  firstSeq: number;
+  consumers: Array<[string, ConsumerRecord]>;
+}
 
 export interface ConsumerRecord {
   config: ConsumerConfig;
@@ -34,6 +47,15 @@ export interface ReplicaDeps {
   readonly onLeaderReady?: (r: StreamReplica) => void;
   /** How a proposal batch is scheduled (default: a microtask); the simulator passes its own queue. */
   readonly schedule?: (fn: () => void) => void;
+  /** Make the stream's store durable (before the log behind it is compacted away). */
+  readonly syncStore?: () => void;
+  /**
+   * Ask the group's other replicas for messages `from..to` as they stand once log entry `index` is applied
+   * (answers come to `onSyncBatch`).
+   */
+  readonly requestSync?: (group: string, from: number, to: number, index: number, attempt: number) => void;
+  /** Entries between log compactions (tests use small numbers). */
+  readonly compactEvery?: number;
 }
 
 export class StreamReplica {
@@ -45,12 +67,18 @@ export class StreamReplica {
   #clseq = 0;
   #ready = false;
   #pending = new Map<number, { term: number; done: Done | undefined; msgId: string | undefined }>();
-  #inflightIds = new Map<string, number>();
+  /** Nats-Msg-Id of proposals not yet applied, with the replies of retries waiting for the same entry. */
+  #inflightIds = new Map<string, string[]>();
   #queue: BusMsg[] = [];
   #batch: Array<{ data: Uint8Array; done: Done | undefined; msgId?: string }> = [];
   #batchScheduled = false;
   /** Applied commands (not counting no-ops), for tests and monitoring. */
   applied = 0;
+  /** Catching up after a snapshot: the stream's store must reach `target` before the log goes on. */
+  #sync: { target: number; firstSeq: number; index: number; idle: number; expect: number; attempt: number } | undefined;
+  /** The last log entry applied to the stream (a replica serving a catch-up must be at least there). */
+  #appliedIndex = 0;
+  #held: Entry[] = [];
 
   constructor(stream: Stream, deps: ReplicaDeps) {
     this.stream = stream;
@@ -95,12 +123,13 @@ export class StreamReplica {
     }
     if (e.op !== "msg") throw new Error("prepare returned a non-message entry");
     if (e.msgId) {
-      const inflight = this.#inflightIds.get(e.msgId);
-      if (inflight !== undefined) {
-        if (reply) this.#answer(reply, { stream: s.name, seq: inflight, duplicate: true });
+      // A retry of a publish still in flight is answered when (and only if) that one is applied.
+      const waiting = this.#inflightIds.get(e.msgId);
+      if (waiting !== undefined) {
+        if (reply) waiting.push(reply);
         return;
       }
-      this.#inflightIds.set(e.msgId, e.seq);
+      this.#inflightIds.set(e.msgId, []);
     }
     this.#clseq = e.seq;
     this.#enqueue(encodeCmd(e), reply ? (r) => this.#answer(reply, r) : undefined, e.msgId);
@@ -161,6 +190,18 @@ export class StreamReplica {
 
   /** The group's apply handler: a committed entry, in log order. */
   apply(entry: Entry): void {
+    if (this.#sync) {
+      // The store is behind the snapshot this log continues from: keep the entries until it caught up.
+      this.#held.push(entry);
+      return;
+    }
+    this.#applyEntry(entry);
+    this.#appliedIndex = entry.index;
+    const every = this.#deps.compactEvery ?? COMPACT_EVERY;
+    if (entry.index - this.group.node.log.snapIndex >= every) this.#compact(entry.index);
+  }
+
+  #applyEntry(entry: Entry): void {
     if (entry.kind !== "cmd") {
       // The new leader's no-op: everything before it is applied, so its view is complete.
       if (entry.kind === "noop" && this.isLeader() && entry.term === this.group.node.term) this.#becomeReady();
@@ -173,9 +214,123 @@ export class StreamReplica {
     const p = this.#pending.get(entry.index);
     if (p !== undefined) {
       this.#pending.delete(entry.index);
+      const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
       if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
-      if (p.term === entry.term) p.done?.(result);
+      if (p.term === entry.term) {
+        p.done?.(result);
+        if (typeof result !== "number") {
+          for (const r of retries ?? []) this.#answer(r, { ...result, duplicate: true });
+        }
+      }
     }
+  }
+
+  // ---- snapshots and catch-up ----
+
+  /** The store holds everything through `index`: make it durable and drop the log behind it. */
+  #compact(index: number): void {
+    this.stream.flush();
+    this.#deps.syncStore?.();
+    const data: SnapData = {
+      lastSeq: this.stream.lastSequence,
+      firstSeq: this.stream.firstSequence,
+      consumers: [...this.consumers],
+    };
+    this.group.compact(index, new TextEncoder().encode(JSON.stringify(data)));
+  }
+
+  /** The group's restore handler: a snapshot (on start, or sent by the leader to a replica far behind). */
+  restore(snap: Snapshot): void {
+    const d = JSON.parse(new TextDecoder().decode(snap.data)) as SnapData;
+    this.#appliedIndex = snap.meta.index;
+    this.consumers.clear();
+    for (const [name, rec] of d.consumers) this.consumers.set(name, rec);
+    this.#held = [];
+    // On start (the group is not bound yet) the snapshot is this replica's own: the store was made durable
+    // before the log behind it was dropped, so unless it was lost it holds at least that state. A snapshot
+    // sent by the leader may cover removals this store never saw: the range is reconciled with another replica.
+    if (!this.group && this.stream.lastSequence >= d.lastSeq) {
+      this.#sync = undefined;
+      this.#trimTo(d.firstSeq, d.lastSeq);
+      return;
+    }
+    this.#sync = { target: d.lastSeq, firstSeq: d.firstSeq, index: snap.meta.index, idle: 0, expect: 0, attempt: 0 };
+    this.#askSync();
+  }
+
+  get catchingUp(): boolean {
+    return this.#sync !== undefined;
+  }
+
+  #askSync(): void {
+    const s = this.#sync;
+    if (!s || !this.group) return;
+    // From the store's first message: the range is reconciled, so removals the store missed are caught too.
+    s.expect = Math.min(this.stream.firstSequence, this.stream.lastSequence + 1);
+    this.#deps.requestSync?.(this.group.id, s.expect, s.target, s.index, s.attempt++);
+  }
+
+  /** Called on every host tick: a catch-up that stalled asks again. */
+  tick(): void {
+    const s = this.#sync;
+    if (s && ++s.idle >= SYNC_RETRY_TICKS) {
+      s.idle = 0;
+      this.#askSync();
+    }
+  }
+
+  /**
+   * Messages `from..to` this replica can give one that is catching up to the snapshot at log `index`
+   * (undefined: it cannot, its stream is not there yet).
+   */
+  serveSync(from: number, to: number, index: number): SyncBatch | undefined {
+    const s = this.stream;
+    if (this.#sync || this.#appliedIndex < index || s.lastSequence < to) return undefined;
+    const msgs: Array<Extract<StreamEntry, { op: "msg" }>> = [];
+    let next = to + 1;
+    for (let q = s.nextMatching(from, []); q !== undefined && q <= to; q = s.nextMatching(q + 1, [])) {
+      if (msgs.length === SYNC_BATCH) {
+        next = q;
+        break;
+      }
+      const m = s.load(q);
+      if (m) msgs.push({ op: "msg", seq: m.seq, ts: m.time, subject: m.subject, headers: m.headers, data: m.data, restored: true });
+    }
+    return { group: this.group.id, from, msgs, next };
+  }
+
+  onSyncBatch(b: SyncBatch): void {
+    const sync = this.#sync;
+    // Only the answer to the outstanding request counts (a retry may bring two).
+    if (!sync || b.from !== sync.expect) return;
+    const s = this.stream;
+    // Messages this store holds in the batch's range that the sender no longer has were removed meanwhile.
+    const end = Math.min(b.next - 1, sync.target, s.lastSequence);
+    const have = new Set(b.msgs.map((m) => m.seq));
+    const gone: number[] = [];
+    for (let q = s.nextMatching(b.from, []); q !== undefined && q <= end; q = s.nextMatching(q + 1, [])) {
+      if (!have.has(q)) gone.push(q);
+    }
+    if (gone.length > 0) s.apply({ op: "remove", seqs: gone });
+    for (const m of b.msgs) if (m.seq > s.lastSequence && m.seq <= sync.target) s.apply(m);
+    sync.idle = 0;
+    if (b.next <= sync.target) {
+      sync.expect = b.next;
+      this.#deps.requestSync?.(this.group.id, b.next, sync.target, sync.index, sync.attempt);
+      return;
+    }
+    this.#trimTo(sync.firstSeq, sync.target);
+    this.#sync = undefined;
+    const held = this.#held;
+    this.#held = [];
+    for (const e of held) this.apply(e);
+  }
+
+  /** Make the store's range `firstSeq..lastSeq` what the snapshot says (purged heads, deleted tails). */
+  #trimTo(firstSeq: number, lastSeq: number): void {
+    const s = this.stream;
+    if (s.lastSequence < lastSeq) s.apply({ op: "purge", req: { seq: lastSeq + 1, upTo: 0 } });
+    if (s.firstSequence < firstSeq) s.apply({ op: "purge", req: { seq: firstSeq } });
   }
 
   #applyCmd(cmd: GroupCmd): ApplyResult {
