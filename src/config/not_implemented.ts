@@ -30,8 +30,6 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   { path: "resolver_tls", what: "TLS for the account resolver", owner: "tls" },
   // --- authorization not enforced yet (accounts) ---
   { path: "websocket.jwt_cookie", what: "WebSocket JWT cookie authentication", owner: "accounts" },
-  { path: "leafnodes.remotes[].credentials", what: "leafnode remote credentials", owner: "accounts" },
-  { path: "leafnodes.remotes[].creds", what: "leafnode remote credentials", owner: "accounts" },
   { path: "leafnodes.remotes[].deny_imports", what: "leafnode remote permissions", owner: "accounts" },
   { path: "leafnodes.remotes[].deny_exports", what: "leafnode remote permissions", owner: "accounts" },
   { path: "cluster.authorization.users", what: "multiple route users", owner: "accounts" },

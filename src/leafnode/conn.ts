@@ -57,6 +57,8 @@ export class LeafConn implements ConnHandler, SubOwner {
    * authenticated as (`$G` until then, and without one).
    */
   account: Account;
+  /** The nonce in the hub's INFO, when the leaf signs in with a key (operator mode, nkeys). */
+  nonce: string | undefined;
   /** Interest announced to the peer: subject or "subject queue" -> count (the queue weight). */
   readonly announced = new Map<string, { subject: string; queue: string | undefined; count: number }>();
 

@@ -17,6 +17,7 @@ import { LeafConn } from "./conn.ts";
 import { Redial, type RedialPolicy } from "../server/redial.ts";
 import { LDS_PREFIX, type LeafConnect, type LeafInfo } from "./protocol.ts";
 import { secretMatches } from "../server/auth.ts";
+import { randomToken } from "../server/ids.ts";
 import { parseCredentials, signNonce } from "./credentials.ts";
 import type { LeafHost, LeafInterest } from "./types.ts";
 
@@ -314,6 +315,11 @@ export class LeafNodes implements LeafHost {
     const cluster = this.server.infoExtras.cluster;
     if (typeof cluster === "string") info.cluster = cluster;
     if (!c.solicited && this.#authRequired()) info.auth_required = true;
+    // Operator mode (or nkey users): the leaf proves its key by signing this nonce.
+    if (!c.solicited && this.server.wantsNonce) {
+      c.nonce ??= randomToken(22);
+      info.nonce = c.nonce;
+    }
     if (connected) {
       info.connect_info = true;
       info.remote_account = c.account.name;
@@ -367,7 +373,7 @@ export class LeafNodes implements LeafHost {
    * decides when it names users; otherwise a leaf signs in as one of the server's users (its account), and
    * a server without users takes leafs into `$G`, as nats-server 2.9 does.
    */
-  authorize(_c: LeafConn, connect: LeafConnect): Account | undefined {
+  authorize(c: LeafConn, connect: LeafConnect): Account | undefined {
     const a = this.options.authorization;
     if (a !== undefined && (a.user !== undefined || a.users.length > 0)) {
       if (a.user !== undefined && connect.user === a.user && a.password !== undefined && secretMatches(a.password, connect.pass)) {
@@ -379,7 +385,8 @@ export class LeafNodes implements LeafHost {
       return this.#accountNamed(u.account, "leafnodes.authorization.users");
     }
     if (!this.server.authRequired) return this.server.accounts.global;
-    const out = this.server.authenticate({ user: connect.user, pass: connect.pass, auth_token: connect.auth_token });
+    const creds = { user: connect.user, pass: connect.pass, auth_token: connect.auth_token, jwt: connect.jwt, sig: connect.sig };
+    const out = this.server.authenticate(creds, c.nonce);
     return out.ok ? this.server.accountFor(out.account) : undefined;
   }
 
