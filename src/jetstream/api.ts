@@ -31,6 +31,12 @@ function respond(js: JetStream, m: BusMsg, body: Json): void {
   if (m.reply) js.bus.publish(m.reply, enc.encode(JSON.stringify(body)));
 }
 
+/** A stream or consumer info as the API shows it: a server outside a JetStream cluster has no `cluster` block. */
+function shown(js: JetStream, info: Json): Json {
+  if (js.cluster === undefined) delete info.cluster;
+  return info;
+}
+
 function fail(js: JetStream, m: BusMsg, type: string, err: ApiError): void {
   respond(js, m, { type: T + type, error: err });
 }
@@ -138,7 +144,7 @@ function streamApi(js: JetStream, m: BusMsg, op: string[]): void {
       if (!s) return fail(js, m, "stream_info_response", Errors.streamNotFound());
       const req = body(m);
       if (isErr(req)) return fail(js, m, "stream_info_response", req);
-      const info = streamInfo(js, s, req);
+      const info = shown(js, streamInfo(js, s, req));
       // With subjects_filter, the subjects are a page: nats-server reports their count and its page size.
       const subjects = (info.state as Json).subjects;
       const total = subjects ? Object.keys(subjects as Json).length : 0;
@@ -191,19 +197,19 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
     const limitErr = js.checkStreamLimits(cfg, true);
     if (limitErr) return fail(js, m, type, limitErr);
     js.updateStream(existing, cfg);
-    return respond(js, m, { type: T + type, ...streamInfo(js, existing) });
+    return respond(js, m, { type: T + type, ...shown(js, streamInfo(js, existing)) });
   }
   if (js.overlapping(cfg.subjects, name)) return fail(js, m, type, Errors.streamSubjectOverlap());
   if (existing) {
     if (JSON.stringify(existing.cfg) !== JSON.stringify(cfg)) return fail(js, m, type, Errors.streamNameExist());
-    return respond(js, m, { type: T + type, ...streamInfo(js, existing), did_create: false });
+    return respond(js, m, { type: T + type, ...shown(js, streamInfo(js, existing)), did_create: false });
   }
   // Stream count and the bytes max_bytes reserves: the account's limits, then the server's max_*_store.
   const limitErr = js.checkStreamLimits(cfg, false);
   if (limitErr) return fail(js, m, type, limitErr);
   const s = js.createStream(cfg);
   // nats-server's create response has no mirror/sources state (STREAM.INFO has).
-  const { mirror: _m, sources: _s, ...created } = streamInfo(js, s);
+  const { mirror: _m, sources: _s, ...created } = shown(js, streamInfo(js, s));
   respond(js, m, { type: T + type, ...created, did_create: true });
 }
 
@@ -224,7 +230,7 @@ function streamList(js: JetStream, m: BusMsg, namesOnly: boolean): void {
   const page = all.slice(from, from + limit);
   const out: Json = { type: T + type, total: all.length, offset: from, limit };
   if (namesOnly) out.streams = page.length > 0 ? page.map((s) => s.name) : null;
-  else out.streams = page.map((s) => streamInfo(js, s));
+  else out.streams = page.map((s) => shown(js, streamInfo(js, s)));
   respond(js, m, out);
 }
 
@@ -256,7 +262,7 @@ function consumerApi(js: JetStream, m: BusMsg, op: string[]): void {
     if (!js.streams.has(op[1])) return fail(js, m, type, Errors.streamNotFound());
     const c = js.consumers.get(op[1])?.get(op[2]);
     if (!c) return fail(js, m, type, Errors.consumerNotFound());
-    if (verb === "INFO") return respond(js, m, { type: T + type, ...c.info(undefined, js.opts.server_name ?? "petrel") });
+    if (verb === "INFO") return respond(js, m, { type: T + type, ...shown(js, c.info(undefined, js.opts.server_name ?? "petrel")) });
     js.deleteConsumer(c);
     return respond(js, m, { type: T + type, success: true });
   }
@@ -302,7 +308,7 @@ function consumerCreate(
   const c = js.createConsumer(s, cfg);
   if (isErr(c)) return fail(js, m, type, c);
   if (generated) markGeneratedName(c.cfg);
-  respond(js, m, { type: T + type, ...c.info(undefined, js.opts.server_name ?? "petrel") });
+  respond(js, m, { type: T + type, ...shown(js, c.info(undefined, js.opts.server_name ?? "petrel")) });
 }
 
 function consumerList(js: JetStream, m: BusMsg, streamName: string | undefined, namesOnly: boolean): void {
@@ -320,7 +326,7 @@ function consumerList(js: JetStream, m: BusMsg, streamName: string | undefined, 
   const server = js.opts.server_name ?? "petrel";
   if (namesOnly) out.consumers = page.map((c) => c.name);
   else {
-    out.consumers = page.map((c) => c.info(undefined, server));
+    out.consumers = page.map((c) => shown(js, c.info(undefined, server)));
   }
   respond(js, m, out);
 }
