@@ -80,7 +80,7 @@ export function accountConnsEvent(id: string, now: Date, server: ServerInfo, sta
 }
 
 /** The `statsz` block (ServerStats), built from the /varz, /routez and /gatewayz views. */
-export function serverStats(varz: Json, routez: Json | undefined, gatewayz: Json | undefined, activeAccounts: number): Json {
+export function serverStats(varz: Json, routez: Json | undefined, gatewayz: Json | undefined, activeAccounts: number, activeServers: number): Json {
   const n = (k: string): number => (typeof varz[k] === "number" ? varz[k] as number : 0);
   const out: Json = {
     start: varz.start,
@@ -107,7 +107,7 @@ export function serverStats(varz: Json, routez: Json | undefined, gatewayz: Json
   }
   const gateways = gatewayStats(gatewayz);
   if (gateways.length > 0) out.gateways = gateways;
-  out.active_servers = 1 + routes.length;
+  out.active_servers = activeServers;
   return out;
 }
 

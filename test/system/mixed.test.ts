@@ -53,8 +53,8 @@ describe("system account in a mixed nats-server / Petrel cluster", { skip: both 
       conns.push(sys);
       const answers = await waitFor("two answers", async () => {
         const r = await requestAll(sys, "$SYS.REQ.SERVER.PING");
-        return r.length === 2 ? r : undefined;
-      }, 10_000, 100);
+        return r.length === 2 && r.every((a) => (a.statsz as Json).active_servers === 2) ? r : undefined;
+      }, 15_000, 100);
       assert.deepEqual(answers.map((a) => (a.server as Json).name).sort(), ["ns1", "pt1"]);
       for (const a of answers) assert.equal((a.server as Json).cluster, "mixed");
       const connz = await requestAll(sys, "$SYS.REQ.ACCOUNT.SYS.CONNZ");
