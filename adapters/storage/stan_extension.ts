@@ -9,6 +9,7 @@ import type { StorageProvider } from "../../src/jetstream/store/types.ts";
 import type { PetrelExtension } from "../../src/petrel.ts";
 import { runtimeClock } from "../../src/runtime/clock.ts";
 import { StanServer } from "../../src/stan/server.ts";
+import { stanMonitorSections } from "../../src/stan/monitor.ts";
 import type { Server } from "../../src/server/server.ts";
 import { FileStorage } from "./file_store.ts";
 
@@ -42,6 +43,9 @@ export function stanExtension(opts: StreamingOptions, onStart?: (stan: StanServe
         throw err;
       }
       ctx.logger.info(`Starting NATS Streaming with cluster ID "${opts.cluster_id}" (${opts.store} store${opts.dir ? ` in ${opts.dir}` : ""})`);
+      for (const [name, f] of Object.entries(stanMonitorSections(stan))) {
+        server.monitorSections.set(`streaming/${name}`, (q) => f(q ?? new URLSearchParams()));
+      }
       onStart?.(stan);
       return Promise.resolve({
         stop() {

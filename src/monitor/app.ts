@@ -23,6 +23,15 @@ export function createMonitorApp(s: Server, ctx: VarzContext, endpoints?: Monito
   };
   for (const name of ENDPOINT_NAMES) app.get(`/${name}`, serve(name));
   app.get("/subscriptionsz", serve("subsz"));
+  // NATS Streaming's pages (/streaming/serverz, ...), present while it runs; their section answers with the
+  // data or an error text and status, as nats-streaming-server (indented JSON).
+  app.get("/streaming/:page", (c) => {
+    const f = s.monitorSections.get(`streaming/${c.req.param("page")}`);
+    if (f === undefined) return c.text("404 page not found\n", 404);
+    const r = f(new URL(c.req.url).searchParams) as { ok: true; data: unknown } | { ok: false; status: number; error: string };
+    if (!r.ok) return c.text(r.error, r.status as 404);
+    return c.body(JSON.stringify(r.data, null, 2), 200, { "Content-Type": "application/json" });
+  });
   app.notFound((c) => c.text("404 page not found\n", 404));
   return app;
 }

@@ -57,6 +57,7 @@ export class Group {
   #rr = 0;
   #lastSent: number;
   constructor(
+    readonly channel: string,
     readonly key: string,
     readonly durable: string | undefined,
     readonly qgroup: string | undefined,
@@ -134,7 +135,7 @@ export class Channel {
       } catch {
         continue;
       }
-      const g = new Group(d.key, d.durable, d.qgroup, d.clientID, d.lastSent);
+      const g = new Group(this.name, d.key, d.durable, d.qgroup, d.clientID, d.lastSent);
       g.parked = d.pending.filter((s) => s <= d.lastSent);
       this.groups.set(d.key, g);
     }

@@ -22,7 +22,7 @@ export interface StanBus {
   close(): void;
 }
 
-interface StanClient {
+export interface StanClient {
   id: string;
   hbInbox: string;
   connID: string;
@@ -64,6 +64,11 @@ export interface StanServerDeps {
 
 export class StanServer {
   readonly channels = new Map<string, Channel>();
+  /** Messages and payload bytes published into channels and delivered to subscribers. */
+  readonly stats = { in_msgs: 0, in_bytes: 0, out_msgs: 0, out_bytes: 0 };
+  /** ms since the epoch. */
+  readonly startTime: number;
+  readonly serverId: string;
   readonly clients = new Map<string, StanClient>();
   readonly #byConn = new Map<string, StanClient>();
   readonly #byNum = new Map<number, StanClient>();
@@ -96,6 +101,8 @@ export class StanServer {
     this.#storage = deps.storage;
     this.clock = deps.clock;
     this.#logFn = deps.log;
+    this.startTime = deps.clock.now();
+    this.serverId = randomKey();
     this.#host = { clock: deps.clock, send: (sub, m, redelivered, count) => this.#send(sub, m, redelivered, count) };
     // The request subjects survive a restart of a file store: connected clients keep using them.
     let key = this.#storage.getMeta(SERVER_RECORD, "info");
@@ -337,12 +344,16 @@ export class StanServer {
     const headers = pm.reply !== "" ? enc.encode(`NATS/1.0\r\nStan-Reply: ${pm.reply}\r\n\r\n`) : undefined;
     const res = ch.stream.publish(pm.subject, headers, pm.data);
     if (!("seq" in res)) return ack(`stan: ${res.description}`);
+    this.stats.in_msgs++;
+    this.stats.in_bytes += pm.data.length;
     ack();
     ch.pumpAll();
   }
 
   #send(sub: Sub, m: StoredMsg, redelivered: boolean, count: number): void {
     const reply = m.headers ? findHeader(m.headers, "Stan-Reply") : undefined;
+    this.stats.out_msgs++;
+    this.stats.out_bytes += m.data.length;
     this.#bus.publish(
       sub.inbox,
       encode("MsgProto", {
@@ -388,7 +399,7 @@ export class StanServer {
     const after = ch.subCount() + (g !== undefined && g.members.length === 0 ? 0 : 1);
     if (ch.limits.max_subs > 0 && after > ch.limits.max_subs) return fail(StanErrors.tooManySubs);
     if (g === undefined) {
-      g = new Group(key, durable, qgroup, sr.clientID, ch.startCursor(sr.startPosition, sr.startSequence, sr.startTimeDelta));
+      g = new Group(ch.name, key, durable, qgroup, sr.clientID, ch.startCursor(sr.startPosition, sr.startSequence, sr.startTimeDelta));
       ch.groups.set(key, g);
     }
     const ackInbox = `${this.subjects.ack}.${this.#nextAck++}`;

@@ -1,0 +1,67 @@
+// store_limits and heartbeats: max_channels, max_subs, max_msgs as nats-streaming-server enforces them, and a
+// client that stops answering heartbeats is closed by the server.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { type RunningServer, startServer } from "../helpers/servers.ts";
+import { closeStan, connectStan, publish, subReady, subscribe } from "./helpers.ts";
+
+describe("STAN limits and heartbeats (Petrel)", () => {
+  let s: RunningServer;
+  before(async () => {
+    s = await startServer("petrel", {
+      monitor: true,
+      conf: `streaming {
+        cluster_id: "lim"
+        hb_interval: "100ms"
+        hb_timeout: "100ms"
+        hb_fail_count: 2
+        store_limits { max_channels: 3, max_msgs: 3, max_subs: 2, channels: { "big": { max_msgs: 0 } } }
+      }`,
+    });
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  test("max_channels, max_subs and max_msgs", async () => {
+    const sc = await connectStan(s.url, "limited", {}, "lim");
+    try {
+      for (let i = 1; i <= 5; i++) await publish(sc, "small", `s${i}`);
+      // Only the last three are kept: an all-available subscriber starts at 3.
+      const all = await subReady(sc, "small", sc.subscriptionOptions().setDeliverAllAvailable());
+      assert.deepEqual((await all.next(3)).map((m) => [m.seq, m.data]), [[3, "s3"], [4, "s4"], [5, "s5"]]);
+      // The per-channel override: unlimited.
+      for (let i = 1; i <= 5; i++) await publish(sc, "big", `b${i}`);
+      const big = await subReady(sc, "big", sc.subscriptionOptions().setDeliverAllAvailable());
+      assert.equal((await big.next(5))[0].seq, 1);
+
+      await subReady(sc, "small");
+      const third = subscribe(sc, "small");
+      assert.equal((await third.failed).message, "too many subscriptions per channel");
+
+      await publish(sc, "c3", "x");
+      await assert.rejects(publish(sc, "c4", "x"), /too many channels/);
+    } finally {
+      await closeStan(sc);
+    }
+  });
+
+  test("a client that stops answering heartbeats is closed", async () => {
+    const old = await connectStan(s.url, "silent", {}, "lim");
+    const nc = (old as unknown as { nc: { close(): void } }).nc;
+    const total = async () => {
+      const r = await fetch(`${s.monitorUrl}/streaming/clientsz?client=silent`);
+      await r.body?.cancel();
+      return r.status;
+    };
+    assert.equal(await total(), 200);
+    nc.close();
+    // Two missed heartbeats of 100 ms + 100 ms: gone within a bounded number of checks.
+    let status = 200;
+    for (let i = 0; i < 100 && status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = await total();
+    }
+    assert.equal(status, 404);
+  });
+});
