@@ -14,8 +14,11 @@ import { currentRuntime } from "./adapters/runtime/index.ts";
 import type { Runtime } from "./src/runtime/types.ts";
 import { defaultExtensions } from "./adapters/extensions.ts";
 import process from "node:process";
+import { networkInterfaces } from "node:os";
 
 const memory = () => process.memoryUsage().rss;
+/** The host's interface addresses (both runtimes provide node:os); a wildcard listener advertises them. */
+const interfaceAddresses = (): string[] => Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
 
 export { Petrel } from "./src/petrel.ts";
 export { Server } from "./src/server/server.ts";
@@ -54,6 +57,7 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
     readFile: (p) => rt.readTextFileSync(p),
     logger: so.logger ?? silentLogger,
     memory,
+    interfaceAddresses,
     extensions: so.extensions ?? defaultExtensions(options, rt),
   });
   await petrel.start();
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
       readFile: (p) => rt.readTextFileSync(p),
       logger,
       memory,
+    interfaceAddresses,
       extensions: defaultExtensions(options, rt),
     });
     logger.info(`  Name:     ${petrel.server.serverName}`);

@@ -22,6 +22,8 @@ export interface PetrelServices {
   readFile?: (path: string) => string | undefined;
   /** Resident memory in bytes, for /varz. */
   memory?: () => number;
+  /** Every IP address of the host's interfaces: a wildcard listener advertises the reachable ones. */
+  interfaceAddresses?: () => string[];
   /** Timing of the system account's heartbeats (tests shorten them). */
   system?: SystemServicesOptions;
   /** Extensions started after the core server is listening (JetStream, WebSocket, cluster...). */

@@ -19,6 +19,7 @@ import { backoff, LINK_BACKOFF, Redial } from "../server/redial.ts";
 import { RouteConn } from "./route.ts";
 import type { RouteHost } from "./types.ts";
 import { joinHostPort, parseRouteUrl, reachableHost, type RouteUrl } from "./urls.ts";
+import { advertisedHosts } from "../transport/addr.ts";
 
 /** The route protocol version nats-server 2.9 announces in its route INFO. */
 const ROUTE_PROTO = 2;
@@ -43,6 +44,8 @@ interface Solicit {
 export interface ClusterDeps {
   transport: Transport;
   logger: Logger;
+  /** The host's interface addresses, advertised for a wildcard client listener (as nats-server does). */
+  interfaceAddresses?: () => string[];
 }
 
 export class Cluster implements RouteHost {
@@ -69,11 +72,14 @@ export class Cluster implements RouteHost {
   #stopped = false;
   readonly #onSub = (sub: Subscription, added: boolean, account: Account) => this.#interest.changed(sub, added, account.name);
 
+  readonly #interfaceAddresses: (() => string[]) | undefined;
+
   constructor(server: Server, options: ClusterOptions, deps: ClusterDeps) {
     this.server = server;
     this.options = options;
     this.logger = deps.logger;
     this.#transport = deps.transport;
+    this.#interfaceAddresses = deps.interfaceAddresses;
     this.#dynamic = options.name === undefined || options.name === "";
     this.#name = this.#dynamic ? randomToken(22) : options.name as string;
     for (const text of options.routes) {
@@ -281,7 +287,7 @@ export class Cluster implements RouteHost {
     }
     if (this.#dynamic) info.cluster_dynamic = true;
     if (!this.options.no_advertise) {
-      info.connect_urls = [this.ownClientUrl()];
+      info.connect_urls = this.ownClientUrls();
       const ws = ownWsConnectUrl(s);
       if (ws !== undefined) info.ws_connect_urls = [ws];
     }
@@ -445,16 +451,23 @@ export class Cluster implements RouteHost {
 
   // ---- client URLs ----
 
-  ownClientUrl(): string {
+  /**
+   * This server's client URLs for connect_urls: `client_advertise` if set; for a wildcard listener every
+   * reachable address of the host (nats-server lists them all); else the listen host.
+   */
+  ownClientUrls(): string[] {
     const o = this.server.options;
-    if (o.client_advertise !== undefined && o.client_advertise !== "") return o.client_advertise;
-    return joinHostPort(reachableHost(this.server.clientHost), this.server.clientPort);
+    if (o.client_advertise !== undefined && o.client_advertise !== "") return [o.client_advertise];
+    const host = this.server.clientHost;
+    const hosts = advertisedHosts(host, this.#interfaceAddresses?.() ?? []);
+    if (hosts.length === 0) hosts.push(reachableHost(host));
+    return hosts.map((h) => joinHostPort(h, this.server.clientPort));
   }
 
   /** Client (and WebSocket client) URLs of every member; clients that understand async INFO get changes. */
   #refreshConnectUrls(): void {
     if (this.options.no_advertise) return;
-    const urls = [this.ownClientUrl()];
+    const urls = this.ownClientUrls();
     const own = ownWsConnectUrl(this.server);
     const ws = own === undefined ? [] : [own];
     for (const r of this.remotes.values()) {

@@ -12,7 +12,7 @@ export function clusterExtension(): PetrelExtension {
       if (options === undefined) return;
       // cluster { tls {} }: every route does TLS first, both ways
       const transport = linkTransport(server, services.transport, "cluster.tls", options.tls, "route", logger);
-      const cluster = new Cluster(server, options, { transport, logger });
+      const cluster = new Cluster(server, options, { transport, logger, interfaceAddresses: services.interfaceAddresses });
       await cluster.start();
       server.monitorSections.set("routez", (q) => routez(cluster, q));
       server.monitorSections.set("varz.cluster", () => varzCluster(cluster));

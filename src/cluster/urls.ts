@@ -36,7 +36,7 @@ export function joinHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** A wildcard bind address is reached through loopback (Petrel cannot list interfaces portably). */
+/** A wildcard bind address is reached through loopback (the fallback when no address of the host is known). */
 export function reachableHost(host: string): string {
   if (host === "0.0.0.0" || host === "") return "127.0.0.1";
   if (host === "::") return "::1";

@@ -32,3 +32,40 @@ export function bindFirst<T>(hosts: string[], bind: (host: string) => T): T {
   }
   throw last;
 }
+
+/** Is this a wildcard listen host (every interface)? */
+export function isWildcardHost(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "" || host === "[::]";
+}
+
+/**
+ * Go's `IP.IsGlobalUnicast`: an address others can reach this host on — not unspecified, loopback, link-local,
+ * multicast or the IPv4 broadcast address.
+ */
+export function isGlobalUnicast(ip: string): boolean {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    if (ip === "0.0.0.0" || ip === "255.255.255.255") return false;
+    if (a === 127 || a >= 224 || (a === 169 && b === 254)) return false;
+    return true;
+  }
+  if (!ip.includes(":")) return false;
+  const h = ip.toLowerCase();
+  if (h === "::" || h === "::1") return false;
+  if (h.startsWith("ff")) return false; // multicast
+  if (/^fe[89ab]/.test(h)) return false; // link-local fe80::/10
+  return true;
+}
+
+/**
+ * The hosts a server advertises to clients for its listener host, as nats-server does: for a wildcard host every
+ * global unicast address of the machine (in interface order), else the host itself. Empty when a wildcard host
+ * has no such address (the caller falls back to loopback).
+ */
+export function advertisedHosts(host: string, interfaceAddresses: readonly string[]): string[] {
+  if (!isWildcardHost(host)) return [host];
+  const out: string[] = [];
+  for (const a of interfaceAddresses) if (isGlobalUnicast(a) && !out.includes(a)) out.push(a);
+  return out;
+}

@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connectRaw } from "../helpers/raw.ts";
-import { monitorJson, type ServerKind, startServer, type StartOptions } from "../helpers/servers.ts";
+import { monitorJson, type ServerKind, startServer, type StartOptions, waitFor } from "../helpers/servers.ts";
 
 type J = Record<string, unknown>;
 
@@ -47,6 +47,30 @@ describe("IPv6 listeners and addresses: nats-server vs Petrel", () => {
       assert.deepEqual(ours, ref);
     });
   }
+
+  it("a cluster on a wildcard host advertises every reachable address of the host in connect_urls", { timeout: 30_000 }, async () => {
+    const seed = `cluster {\n  name: cw\n  listen: "127.0.0.1:-1"\n}\n`;
+    const member = (p: number) => `cluster {\n  name: cw\n  listen: "127.0.0.1:-1"\n  routes: ["nats-route://127.0.0.1:${p}"]\n}\n`;
+    const advertised = async (kind: ServerKind, host: string) => {
+      const a = await startServer(kind, { host, conf: seed, monitor: true });
+      const b = await startServer(kind, { host, conf: member(a.clusterPort ?? 0), monitor: true });
+      try {
+        const urls = await waitFor(`${kind}: connect_urls of both`, async () => {
+          const u = (await monitorJson(a, "/varz")).connect_urls as string[] | undefined;
+          return u !== undefined && u.some((x) => x.endsWith(`:${b.port}`)) ? u : undefined;
+        }, 10_000, 50);
+        // Ports differ per run: name them by server.
+        return urls.map((u) => u.replace(`:${a.port}`, ":A").replace(`:${b.port}`, ":B"));
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+      }
+    };
+    for (const host of ["0.0.0.0", "::"]) {
+      const ref = await advertised("nats-server", host);
+      assert.ok(ref.length >= 2 && ref.every((u) => !u.startsWith("127.") && !u.startsWith("[::1]")), ref.join(" "));
+      assert.deepEqual(await advertised("petrel", host), ref);
+    }
+  });
 
   it("the reference itself: dual-stack wildcard, plain IPv4 peers", async () => {
     const ref = await observe("nats-server", { host: "0.0.0.0" }, ["127.0.0.1", "::1"]);
