@@ -105,6 +105,11 @@ export function serverStats(varz: Json, routez: Json | undefined, gatewayz: Json
       pending: r.pending_size ?? 0,
     }));
   }
+  // With JetStream on, its limits and usage (the /varz jetstream section, without the store directory).
+  const js = varz.jetstream as { config?: Json; stats?: Json } | undefined;
+  if (js?.config !== undefined && js.stats !== undefined) {
+    out.jetstream = { config: { max_memory: js.config.max_memory, max_storage: js.config.max_storage }, stats: js.stats };
+  }
   const gateways = gatewayStats(gatewayz);
   if (gateways.length > 0) out.gateways = gateways;
   out.active_servers = activeServers;
