@@ -137,15 +137,18 @@ export function jetStreamExtension(
         max_memory_store: opts.max_memory_store,
         max_file_store: opts.max_file_store,
       });
-      try {
-        const system = server.accounts.system;
-        const plan = planAccounts(server.options.accounts, system.name);
+      const plan = () => {
+        const p = planAccounts(server.options.accounts, server.accounts.system.name);
         // Every other account this server knows (the system account too) answers its $JS.API with "not enabled
         // for account", as nats-server does.
         for (const acc of server.accounts) {
-          if (!plan.enabled.has(acc.name) && !plan.disabled.includes(acc.name)) plan.disabled.push(acc.name);
+          if (!p.enabled.has(acc.name) && !p.disabled.includes(acc.name)) p.disabled.push(acc.name);
         }
-        all.startAll(plan);
+        return p;
+      };
+      const onReload = () => all.apply(plan());
+      try {
+        all.startAll(plan());
         cluster?.start();
       } catch (err) {
         all.stop();
@@ -161,8 +164,10 @@ export function jetStreamExtension(
       });
       server.monitorSections.set("varz.jetstream", () => varzJetStream(all));
       onStart?.(all.get("$G"), all);
+      server.reloadListeners.add(onReload);
       return {
         stop: () => {
+          server.reloadListeners.delete(onReload);
           cluster?.stop();
           nrg?.close();
           all.stop();

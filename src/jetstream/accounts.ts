@@ -121,6 +121,22 @@ export class JetStreamAccounts {
     for (const name of plan.disabled) this.refuse(name, plan.imported?.get(name));
   }
 
+  /**
+   * A reloaded configuration, as nats-server applies `accounts` on reload: enabled accounts take their new
+   * limits (existing streams stay; the next create, consumer or publish is checked against them), newly enabled
+   * ones start and load their stored streams, new accounts without JetStream are refused. An account that loses
+   * JetStream keeps serving until restart (replicated JetStream hangs off `$G`'s engine; stopping it under the
+   * cluster would strand it).
+   */
+  apply(plan: AccountPlan): void {
+    for (const [name, limits] of plan.enabled) {
+      const e = this.engines.get(name);
+      if (e) e.limits = limits;
+      else this.enable(name, limits);
+    }
+    for (const name of plan.disabled) this.refuse(name, plan.imported?.get(name));
+  }
+
   get(account: string): JetStream | undefined {
     return this.engines.get(account);
   }

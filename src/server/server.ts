@@ -116,7 +116,11 @@ export class Server implements ClientHost {
     this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
     // As nats-server: the new authorization applies to live connections too (see ClientConn.reauthorize).
     for (const c of [...this.clients.values()]) c.reauthorize();
+    for (const l of this.reloadListeners) l(this.options);
   }
+
+  /** Extensions that apply a reloaded configuration themselves (JetStream: accounts' limits). */
+  readonly reloadListeners = new Set<(options: ServerOptions) => void>();
 
   knowsUser(user: string): boolean {
     const a = this.#auth;

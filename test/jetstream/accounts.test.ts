@@ -214,6 +214,21 @@ describe("JetStream per account (engine)", () => {
     }
   });
 
+  it("applies a reloaded plan: new limits, newly enabled accounts", async () => {
+    const { all, host } = start({ A: limitsFromConfig({ max_streams: 1 }) }, ["C"]);
+    try {
+      assert.equal(err(await api(host.bus("A"), "$JS.API.STREAM.CREATE.S1", { name: "S1" })), undefined);
+      assert.equal(err(await api(host.bus("A"), "$JS.API.STREAM.CREATE.S2", { name: "S2" }))?.err_code, 10027);
+      all.apply({ enabled: new Map([["A", limitsFromConfig({ max_streams: 2 })], ["C", UNLIMITED]]), disabled: [] });
+      assert.equal(err(await api(host.bus("A"), "$JS.API.STREAM.CREATE.S2", { name: "S2" })), undefined);
+      const c = await api(host.bus("C"), "$JS.API.INFO");
+      assert.equal(err(c), undefined);
+      assert.equal((c.limits as J).max_streams, -1);
+    } finally {
+      all.stop();
+    }
+  });
+
   it("plans accounts the way nats-server enables them", () => {
     assert.deepEqual([...planAccounts(undefined).enabled.keys()], ["$G"]);
     assert.deepEqual([...planAccounts({ SYS: {} }, "SYS").enabled.keys()], ["$G"], "the system account alone is not an accounts block");

@@ -63,8 +63,8 @@ async function apiErr(p: Promise<unknown>): Promise<J> {
   throw new Error("expected an API error");
 }
 
-async function raw(nc: NatsConnection, subject: string, body = ""): Promise<J> {
-  const m = await nc.request(subject, te.encode(body), { timeout: 2000 });
+async function raw(nc: NatsConnection, subject: string, body = "", timeout = 2000): Promise<J> {
+  const m = await nc.request(subject, te.encode(body), { timeout });
   return JSON.parse(td.decode(m.data)) as J;
 }
 
@@ -232,4 +232,56 @@ describe("JetStream per account: restart", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("JetStream per account: reload", () => {
+  const before = `
+accounts {
+  A: { users: [{user: a, password: a}], jetstream: { max_mem: 1000000, max_file: 10000000, max_streams: 2, max_consumers: 3 } }
+  C: { users: [{user: c, password: c}] }
+}
+`;
+  const after = before.replace("max_streams: 2", "max_streams: 5").replace("C: { users: [{user: c, password: c}] }", "C: { users: [{user: c, password: c}], jetstream: enabled }");
+
+  for (const kind of ["nats-server", "petrel"] as const) {
+    it(`${kind}: SIGHUP applies new account limits and enables JetStream for an account`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-jsacc-reload-"));
+      const conf = path.join(dir, "accounts.conf");
+      // JetStream in the file, not as -js: nats-server's reload reads the file alone and would turn it off.
+      const js = `jetstream { store_dir: ${JSON.stringify(path.join(dir, "store"))} }\n`;
+      fs.writeFileSync(conf, js + before);
+      const s = await startServer(kind, { args: ["-c", conf] });
+      const [a, c] = await Promise.all(["a", "c"].map((u) => connect({ servers: s.url, user: u, pass: u, reconnect: false })));
+      try {
+        assert.equal(((await raw(a, "$JS.API.INFO")).limits as J).max_streams, 2);
+        assert.equal(((await raw(c, "$JS.API.INFO")).error as J).err_code, 10039);
+        fs.writeFileSync(conf, js + after);
+        process.kill(s.pid, "SIGHUP");
+        // The reload is done when A's limit moved and C answers (bounded). nats-server re-wires the accounts'
+        // JetStream during a reload: a request in that window may find no responder, so each try asks anew.
+        const info = async (u: string) => {
+          const nc = await connect({ servers: s.url, user: u, pass: u, reconnect: false });
+          try {
+            return await raw(nc, "$JS.API.INFO", "", 500).catch(() => ({}) as J);
+          } finally {
+            await nc.close();
+          }
+        };
+        let ai: J = {};
+        let ci: J = {};
+        for (let i = 0; i < 100; i++) {
+          [ai, ci] = await Promise.all([info("a"), info("c")]);
+          if ((ai.limits as J | undefined)?.max_streams === 5 && ci.limits !== undefined) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal((ai.limits as J | undefined)?.max_streams, 5, `${kind}: ${JSON.stringify(ai)} ${JSON.stringify(ci)}`);
+        assert.equal(ci.error, undefined);
+        assert.equal((ci.limits as J).max_streams, -1);
+      } finally {
+        await Promise.all([a.close(), c.close()]);
+        await s.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
