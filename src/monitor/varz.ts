@@ -69,7 +69,7 @@ export function varz(s: Server, ctx: VarzContext): Record<string, unknown> {
     slow_consumers: s.stats.slow_consumers,
     subscriptions: s.numSubscriptions,
     http_req_stats: {},
-    config_load_time: rfc3339(s.startTime),
+    config_load_time: rfc3339(s.configLoadTime),
     system_account: systemAccountName(s),
     slow_consumer_stats: { clients: s.stats.slow_consumers, routes: 0, gateways: 0, leafs: 0 },
   };

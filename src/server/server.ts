@@ -54,6 +54,8 @@ export class Server implements ClientHost {
     total_connections: 0,
   };
   readonly startTime = new Date();
+  /** When the configuration was last (re)loaded: /varz config_load_time. */
+  configLoadTime = this.startTime;
   authRequired: boolean;
   currentProducer: ClientConn | undefined;
   /** Client URLs of the whole cluster, advertised to clients in INFO (set by the cluster layer). */
@@ -114,7 +116,14 @@ export class Server implements ClientHost {
     for (const name of accountsOf(options).keys()) this.accounts.ensure(name);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
-    // As nats-server: the new authorization applies to live connections too (see ClientConn.reauthorize).
+    this.configLoadTime = new Date();
+    // As nats-server: a lowered max_connections closes the connections over it (the newest here), then the new
+    // authorization applies to the live ones (see ClientConn.reauthorize).
+    const max = this.options.max_connections;
+    if (max > 0 && this.clients.size > max) {
+      const newest = [...this.clients.values()].sort((a, b) => b.cid - a.cid).slice(0, this.clients.size - max);
+      for (const c of newest) c.closeWithError("maximum connections exceeded", "Maximum Connections Exceeded");
+    }
     for (const c of [...this.clients.values()]) c.reauthorize();
     for (const l of this.reloadListeners) l(this.options);
   }

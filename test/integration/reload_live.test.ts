@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { forEachServer, startServer } from "../helpers/servers.ts";
+import { forEachServer, monitorJson, startServer, waitFor } from "../helpers/servers.ts";
 import { connectRaw, type RawClient } from "../helpers/raw.ts";
 
 const BEFORE = `authorization {
@@ -80,6 +80,41 @@ forEachServer(["nats-server", "petrel"], (kind) => {
           "MSG foo 1 6\r\nmarker\r\n",
       );
       await alice.expectOpen();
+    } finally {
+      for (const c of clients) c.close();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+forEachServer(["nats-server", "petrel"], (kind) => {
+  it("a lowered max_connections closes the connections over it; /varz config_load_time moves", { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "petrel-reload-max-"));
+    const conf = join(dir, "max.conf");
+    writeFileSync(conf, "max_connections: 10\n");
+    const server = await startServer(kind, { args: ["-c", conf], monitor: true });
+    const clients: RawClient[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await connectRaw(server.port);
+        clients.push(c);
+        await c.send(`CONNECT {"verbose":false}\r\nPING\r\n`);
+        await c.readUntil("PONG\r\n");
+      }
+      const loaded = (await monitorJson(server, "/varz")).config_load_time;
+      writeFileSync(conf, "max_connections: 2\n");
+      process.kill(server.pid, "SIGHUP");
+      const dropped = await waitFor("one connection dropped", () => {
+        const gone = clients.filter((c) => c.closed());
+        return gone.length > 0 ? gone : undefined;
+      }, 10_000);
+      assert.equal(dropped.length, 1);
+      assert.equal(afterInfo(dropped[0]), "PONG\r\n-ERR 'maximum connections exceeded'\r\n");
+      for (const c of clients.filter((x) => !x.closed())) await c.expectOpen();
+      const v = await monitorJson(server, "/varz");
+      assert.equal(v.max_connections, 2);
+      assert.notEqual(v.config_load_time, loaded);
     } finally {
       for (const c of clients) c.close();
       await server.stop();
