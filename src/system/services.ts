@@ -63,7 +63,7 @@ export class SystemServices {
   readonly #remoteServers = new Map<string, number>();
   /** Clients we announced, so a disconnect is only reported for a connect that was. */
   readonly #announced = new Set<ClientConn>();
-  readonly #listener = (c: ClientConn, up: boolean) => (up ? this.#clientUp(c) : this.#clientDown(c));
+  readonly #listener = (c: ClientConn, up: boolean) => this.#safely("connection event", () => (up ? this.#clientUp(c) : this.#clientDown(c)));
   #stopped = false;
 
   constructor(server: Server, endpoints: MonitorEndpoints, client: InternalClient, opts: SystemServicesOptions = {}) {
@@ -80,7 +80,7 @@ export class SystemServices {
   start(): void {
     const c = this.#client;
     const id = this.#server.serverId;
-    c.subscribe("$SYS.REQ.SERVER.PING", (m) => this.#serverRequest("STATSZ", m));
+    c.subscribe("$SYS.REQ.SERVER.PING", (m) => this.#guard(m, c, () => this.#serverRequest("STATSZ", m)));
     // Other servers' heartbeats and goodbyes: which servers are alive (statsz `active_servers`).
     c.subscribe("$SYS.SERVER.*.STATSZ", (m) => {
       const sid = m.subject.split(".")[2];
@@ -88,11 +88,11 @@ export class SystemServices {
     });
     c.subscribe("$SYS.SERVER.*.SHUTDOWN", (m) => this.#remoteServers.delete(m.subject.split(".")[2]));
     for (const name of Object.keys(SERVER_ENDPOINTS)) {
-      c.subscribe(`$SYS.REQ.SERVER.PING.${name}`, (m) => this.#serverRequest(name, m));
-      c.subscribe(`$SYS.REQ.SERVER.${id}.${name}`, (m) => this.#serverRequest(name, m));
+      c.subscribe(`$SYS.REQ.SERVER.PING.${name}`, (m) => this.#guard(m, c, () => this.#serverRequest(name, m)));
+      c.subscribe(`$SYS.REQ.SERVER.${id}.${name}`, (m) => this.#guard(m, c, () => this.#serverRequest(name, m)));
     }
     for (const name of ACCOUNT_ENDPOINTS) {
-      c.subscribe(`$SYS.REQ.ACCOUNT.*.${name}`, (m) => this.#accountRequest(name, m));
+      c.subscribe(`$SYS.REQ.ACCOUNT.*.${name}`, (m) => this.#guard(m, c, () => this.#accountRequest(name, m)));
     }
     for (const account of this.#server.accounts) {
       if (account === this.#server.accounts.system) continue;
@@ -100,7 +100,7 @@ export class SystemServices {
     }
     this.#server.connectionListeners.add(this.#listener);
     this.#scheduleStatsz();
-    this.#connsTimer = setInterval(() => this.#accountConnsHeartbeat(), this.#connsInterval);
+    this.#connsTimer = setInterval(() => this.#safely("SERVER.CONNS heartbeat", () => this.#accountConnsHeartbeat()), this.#connsInterval);
   }
 
   /** The periodic SERVER.CONNS of every account (but `$G`) that has connections here. */
@@ -120,9 +120,9 @@ export class SystemServices {
     const c = this.#server.createInternalClient(SYSTEM_IMPORTS_CLIENT, { account });
     this.#accountClients.push(c);
     const bound = { account, via: c };
-    c.subscribe("$SYS.REQ.ACCOUNT.PING.CONNZ", (m) => this.#accountRequest("CONNZ", m, bound));
-    c.subscribe("$SYS.REQ.SERVER.PING.CONNZ", (m) => this.#accountRequest("CONNZ", m, bound));
-    c.subscribe("$SYS.REQ.ACCOUNT.PING.STATZ", (m) => this.#accountRequest("STATZ", m, bound));
+    c.subscribe("$SYS.REQ.ACCOUNT.PING.CONNZ", (m) => this.#guard(m, c, () => this.#accountRequest("CONNZ", m, bound)));
+    c.subscribe("$SYS.REQ.SERVER.PING.CONNZ", (m) => this.#guard(m, c, () => this.#accountRequest("CONNZ", m, bound)));
+    c.subscribe("$SYS.REQ.ACCOUNT.PING.STATZ", (m) => this.#guard(m, c, () => this.#accountRequest("STATZ", m, bound)));
   }
 
   /** Says goodbye on `$SYS.SERVER.<id>.SHUTDOWN` (other servers forget this one), then stops. */
@@ -139,6 +139,28 @@ export class SystemServices {
   }
 
   // ---- requests ----
+
+  /**
+   * A request is answered inside the requester's publish: a failure in building the answer must not travel
+   * back into that client's connection. It is logged and answered as nats-server answers a failed request.
+   */
+  #guard(m: InternalMsg, via: InternalClient, answer: () => void): void {
+    try {
+      answer();
+    } catch (e) {
+      this.#server.logger.error(`system request ${m.subject} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      if (m.reply !== undefined) this.#reply(via, m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: String(e) } });
+    }
+  }
+
+  /** Events and heartbeats run inside connection handling and timers: a failure is logged, never thrown there. */
+  #safely(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.#server.logger.error(`system account ${what} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    }
+  }
 
   #serverRequest(name: string, m: InternalMsg): void {
     if (m.reply === undefined) return;
@@ -256,7 +278,7 @@ export class SystemServices {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#stopped) return;
-      this.#publish(subjects.statsz(this.#server.serverId), { server: this.#stamp.next(), statsz: this.statsz() });
+      this.#safely("STATSZ heartbeat", () => this.#publish(subjects.statsz(this.#server.serverId), { server: this.#stamp.next(), statsz: this.statsz() }));
       this.#nextDelay = Math.min(this.#nextDelay * 2, this.#interval);
       this.#scheduleStatsz();
     }, this.#nextDelay);

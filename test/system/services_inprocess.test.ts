@@ -103,6 +103,22 @@ describe("system services (in-process)", () => {
     assert.deepEqual(badSort.error, { code: 500, description: "invalid sorting option: bogus" });
   });
 
+  it("a failing endpoint answers 500 and the requester's connection goes on", async () => {
+    petrel.server.monitorSections.set("gatewayz", () => {
+      throw new Error("boom");
+    });
+    try {
+      const [r] = await requestAll(nc, "$SYS.REQ.SERVER.PING.GATEWAYZ");
+      assert.equal(r.data, null);
+      assert.equal((r.error as Json).code, 500);
+      assert.match(String((r.error as Json).description), /boom/);
+      const [health] = await requestAll(nc, "$SYS.REQ.SERVER.PING.HEALTHZ");
+      assert.deepEqual(health.data, { status: "ok" });
+    } finally {
+      petrel.server.monitorSections.delete("gatewayz");
+    }
+  });
+
   it("account requests: INFO, CONNZ, SUBSZ, STATZ; unknown accounts as nats-server answers them", async () => {
     const [info] = await requestAll(nc, "$SYS.REQ.ACCOUNT.SYS.INFO");
     assert.equal((info.data as Json).account_name, "SYS");
