@@ -76,6 +76,10 @@ export class StanServer {
   /** Client IDs whose duplicate check is running. */
   readonly #checking = new Set<string>();
   readonly #dupChecks = new Map<string, () => void>();
+  /** Channels written since the last flush, and the PubAcks waiting for it (reply, bytes, ...). */
+  readonly #written = new Set<Channel>();
+  #acks: Array<string | Uint8Array> = [];
+  #flushQueued = false;
   #nextNum = 1;
   #nextAck = 1;
   #stopped = false;
@@ -148,6 +152,7 @@ export class StanServer {
 
   stop(): void {
     if (this.#stopped) return;
+    this.#flush();
     this.#stopped = true;
     for (const c of this.clients.values()) c.hbTimer?.cancel();
     for (const ch of this.channels.values()) ch.close();
@@ -179,7 +184,8 @@ export class StanServer {
     if (this.#storage.getMeta(name, "config") === undefined) {
       this.#storage.putMeta(name, "config", JSON.stringify({ config: cfg, created }));
     }
-    const stream = new Stream(cfg, created, this.#storage, () => this.clock.now());
+    // Writes are flushed once per batch of publishes, before their PubAcks (see #flush).
+    const stream = new Stream(cfg, created, this.#storage, () => this.clock.now(), () => undefined);
     const ch = new Channel(name, stream, this.#storage, l, this.#host);
     this.channels.set(name, ch);
     return ch;
@@ -346,8 +352,27 @@ export class StanServer {
     if (!("seq" in res)) return ack(`stan: ${res.description}`);
     this.stats.in_msgs++;
     this.stats.in_bytes += pm.data.length;
-    ack();
-    ch.pumpAll();
+    this.#written.add(ch);
+    if (reply) this.#acks.push(reply, encode("PubAck", { guid: pm.guid }));
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /**
+   * After a batch of publishes (everything handled in one turn): one write per channel, then the PubAcks, then
+   * the deliveries — a message is acknowledged and delivered only once it reached the operating system.
+   */
+  #flush(): void {
+    this.#flushQueued = false;
+    const written = [...this.#written];
+    this.#written.clear();
+    for (const ch of written) ch.stream.flush();
+    const acks = this.#acks;
+    this.#acks = [];
+    for (let i = 0; i < acks.length; i += 2) this.#bus.publish(acks[i] as string, acks[i + 1] as Uint8Array);
+    for (const ch of written) ch.pumpAll();
   }
 
   #send(sub: Sub, m: StoredMsg, redelivered: boolean, count: number): void {
