@@ -6,7 +6,8 @@
  * together; each member has its own unacknowledged messages (`pending`), at most `maxInflight` of them, each
  * redelivered with the redelivered flag after `ackWait`. A durable group outlives its members: closed, its
  * cursor and unacknowledged messages are kept (and stored, so they survive a server restart) until a
- * subscriber with the same durable name resumes it; unsubscribed, it is gone.
+ * subscriber with the same durable name resumes it; unsubscribed, it is gone. Every group is stored with its
+ * members (coalesced, one write per batch), so a restarted server goes on serving the clients it had.
  */
 import type { Clock, Timer } from "../runtime/clock.ts";
 import type { StoredMsg } from "../jetstream/store/types.ts";
@@ -38,16 +39,43 @@ export class Sub {
   ) {}
 }
 
-/** The state of a durable as it is stored (meta record `d.<key>` of the channel's stream). */
-export interface SavedDurable {
+/** A member as it is stored: enough to go on delivering to it after a restart. */
+export interface SavedMember {
+  clientID: string;
+  inbox: string;
+  ackInbox: string;
+  maxInflight: number;
+  ackWait: number;
+  /** Unacknowledged sequences as [first, last] ranges (mostly one range: they are sent in order). */
+  pending: Array<[number, number]>;
+}
+
+/** A group as it is stored (meta record `g.<key>` of the channel's stream). */
+export interface SavedGroup {
   key: string;
-  durable: string;
+  durable?: string;
   qgroup?: string;
   clientID: string;
   lastSent: number;
-  pending: number[];
-  maxInflight: number;
-  ackWait: number;
+  parked: Array<[number, number]>;
+  members: SavedMember[];
+}
+
+/** Sorted sequences as ranges, and back. */
+export function toRanges(seqs: number[]): Array<[number, number]> {
+  const sorted = [...seqs].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (const s of sorted) {
+    const last = out[out.length - 1];
+    if (last && s === last[1] + 1) last[1] = s;
+    else if (!last || s > last[1]) out.push([s, s]);
+  }
+  return out;
+}
+export function fromRanges(r: Array<[number, number]>): number[] {
+  const out: number[] = [];
+  for (const [a, b] of r) for (let s = a; s <= b; s++) out.push(s);
+  return out;
 }
 
 export class Group {
@@ -126,18 +154,49 @@ export class Channel {
     return n;
   }
 
-  /** Restores the durables stored with the channel (after a restart). */
-  loadDurables(): void {
-    for (const [, raw] of this.storage.listMeta(this.stream.name, "d.")) {
-      let d: SavedDurable;
+  /**
+   * Restores the groups stored with the channel (after a restart). `member` turns a stored member back into a
+   * subscriber of a restored client, or says its client is gone (undefined): a durable then keeps the member's
+   * unacknowledged messages for its next subscriber, anything else loses the member.
+   */
+  loadGroups(member: (m: SavedMember, g: Group) => Sub | undefined): void {
+    for (const [, raw] of this.storage.listMeta(this.stream.name, "g.")) {
+      let d: SavedGroup;
       try {
-        d = JSON.parse(raw) as SavedDurable;
+        d = JSON.parse(raw) as SavedGroup;
       } catch {
         continue;
       }
       const g = new Group(this.name, d.key, d.durable, d.qgroup, d.clientID, d.lastSent);
-      g.parked = d.pending.filter((s) => s <= d.lastSent);
+      g.parked = fromRanges(d.parked).filter((s) => s <= d.lastSent);
       this.groups.set(d.key, g);
+      const now = this.host.clock.now();
+      for (const m of d.members) {
+        const seqs = fromRanges(m.pending).filter((s) => s <= d.lastSent);
+        const sub = member(m, g);
+        if (sub === undefined) {
+          if (g.durable !== undefined) g.parked.push(...seqs);
+          continue;
+        }
+        g.members.push(sub);
+        // Their ack wait starts again: the subscriber may have acknowledged while the server was away.
+        for (const seq of seqs) sub.pending.set(seq, { deadline: now + sub.ackWait, count: 0 });
+        this.#arm(sub);
+      }
+      g.parked.sort((a, b) => a - b);
+      if (g.members.length > 0) {
+        // A gone member's messages go to the members that are back.
+        const parked = g.parked;
+        g.parked = [];
+        for (const seq of parked) {
+          const to = g.nextAny();
+          if (to) this.#resend(to, seq, 0);
+        }
+      }
+      if (g.members.length === 0 && g.durable === undefined) {
+        this.groups.delete(g.key);
+        this.storage.deleteMeta(this.stream.name, `g.${g.key}`);
+      } else this.markDirty(g);
     }
   }
 
@@ -202,10 +261,8 @@ export class Channel {
       return false;
     }
     this.groups.delete(g.key);
-    if (g.durable !== undefined) {
-      this.#dirty.delete(g);
-      this.storage.deleteMeta(this.stream.name, `d.${g.key}`);
-    }
+    this.#dirty.delete(g);
+    this.storage.deleteMeta(this.stream.name, `g.${g.key}`);
     return true;
   }
 
@@ -287,39 +344,41 @@ export class Channel {
     if (gone) this.pump(sub.group);
   }
 
-  /** A durable's state changed: store it soon (coalesced: many acks, one write). */
+  /** A group's state changed: store it soon (coalesced: many sends and acks, one write). */
   markDirty(g: Group): void {
-    if (g.durable === undefined) return;
     this.#dirty.add(g);
     if (this.#flushQueued) return;
     this.#flushQueued = true;
-    queueMicrotask(() => this.flushDurables());
+    queueMicrotask(() => this.flushGroups());
   }
 
-  flushDurables(): void {
+  flushGroups(): void {
     this.#flushQueued = false;
     for (const g of this.#dirty) {
       if (this.groups.get(g.key) !== g) continue;
-      const pending: number[] = [...g.parked];
-      for (const s of g.members) pending.push(...s.pending.keys());
-      const first = g.members[0];
-      const saved: SavedDurable = {
+      const saved: SavedGroup = {
         key: g.key,
-        durable: g.durable ?? "",
         clientID: g.clientID,
         lastSent: g.lastSent,
-        pending: pending.sort((a, b) => a - b),
-        maxInflight: first?.maxInflight ?? 0,
-        ackWait: first?.ackWait ?? 0,
+        parked: toRanges(g.parked),
+        members: g.members.map((m) => ({
+          clientID: m.clientID,
+          inbox: m.inbox,
+          ackInbox: m.ackInbox,
+          maxInflight: m.maxInflight,
+          ackWait: m.ackWait,
+          pending: toRanges([...m.pending.keys()]),
+        })),
       };
+      if (g.durable !== undefined) saved.durable = g.durable;
       if (g.qgroup !== undefined) saved.qgroup = g.qgroup;
-      this.storage.putMeta(this.stream.name, `d.${g.key}`, JSON.stringify(saved));
+      this.storage.putMeta(this.stream.name, `g.${g.key}`, JSON.stringify(saved));
     }
     this.#dirty.clear();
   }
 
   close(): void {
-    this.flushDurables();
+    this.flushGroups();
     for (const g of this.groups.values()) {
       for (const s of g.members) {
         s.timer?.cancel();

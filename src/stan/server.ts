@@ -132,11 +132,29 @@ export class StanServer {
 
   /** Opens the stored channels and their durables, then starts answering. */
   start(): void {
+    // Clients and their subscriptions come back as they were: a client that reconnects to the restarted
+    // server goes on; one that does not is closed by the heartbeats.
+    for (const [, raw] of this.#storage.listMeta(SERVER_RECORD, "c.")) {
+      const saved = JSON.parse(raw) as { id: string; hbInbox: string; connID: string };
+      this.#addClient(saved.id, saved.hbInbox, saved.connID);
+    }
     for (const name of this.#storage.streamNames()) {
       if (name === SERVER_RECORD || !isValidPublishSubject(name)) continue;
       const ch = this.#openChannel(name);
-      ch.loadDurables();
+      ch.loadGroups((m, g) => {
+        const c = this.clients.get(m.clientID);
+        if (c === undefined) return undefined;
+        const sub = new Sub(m.clientID, m.inbox, m.ackInbox, g, m.maxInflight, m.ackWait);
+        c.subs.add(sub);
+        this.#byAckInbox.set(m.ackInbox, { client: c, sub, channel: ch });
+        this.#nextAck = Math.max(this.#nextAck, Number(m.ackInbox.slice(this.subjects.ack.length + 1)) + 1 || 0);
+        return sub;
+      });
+      for (const key of ch.groups.keys()) {
+        if (key.startsWith("sub:")) this.#nextAck = Math.max(this.#nextAck, Number(key.slice(4)) + 1 || 0);
+      }
     }
+    for (const ch of this.channels.values()) ch.pumpAll();
     const b = this.#bus;
     const s = this.subjects;
     b.subscribe(s.discover, (m) => this.#onConnect(m.payload, m.reply));
@@ -236,11 +254,11 @@ export class StanServer {
     this.#bus.publish(known.hbInbox, new Uint8Array(0), { reply: `${this.subjects.hb}.${token}` });
   }
 
-  #register(req: { clientID: string; heartbeatInbox: string; connID: Uint8Array; protocol: number; pingInterval: number; pingMaxOut: number }, reply: string | undefined): void {
+  #addClient(id: string, hbInbox: string, connID: string): StanClient {
     const c: StanClient = {
-      id: req.clientID,
-      hbInbox: req.heartbeatInbox,
-      connID: hex(req.connID),
+      id,
+      hbInbox,
+      connID,
       num: this.#nextNum++,
       subs: new Set(),
       hbTimer: undefined,
@@ -251,6 +269,12 @@ export class StanServer {
     if (c.connID !== "") this.#byConn.set(c.connID, c);
     this.#byNum.set(c.num, c);
     this.#scheduleHeartbeat(c);
+    return c;
+  }
+
+  #register(req: { clientID: string; heartbeatInbox: string; connID: Uint8Array; protocol: number; pingInterval: number; pingMaxOut: number }, reply: string | undefined): void {
+    const c = this.#addClient(req.clientID, req.heartbeatInbox, hex(req.connID));
+    this.#storage.putMeta(SERVER_RECORD, `c.${c.id}`, JSON.stringify({ id: c.id, hbInbox: c.hbInbox, connID: c.connID }));
     const s = this.subjects;
     const withPings = req.protocol >= 1;
     this.#reply(
@@ -319,6 +343,7 @@ export class StanServer {
   #closeClient(c: StanClient): void {
     if (this.clients.get(c.id) !== c) return;
     this.clients.delete(c.id);
+    this.#storage.deleteMeta(SERVER_RECORD, `c.${c.id}`);
     if (this.#byConn.get(c.connID) === c) this.#byConn.delete(c.connID);
     this.#byNum.delete(c.num);
     c.hbTimer?.cancel();

@@ -55,6 +55,38 @@ describe("STAN file store (node-nats-streaming against Petrel)", () => {
     }
   });
 
+  test("clients and their subscriptions outlive a server restart: a reconnected client goes on", async () => {
+    const conf = `streaming { cluster_id: "stan-live", store: file, dir: "${dir}/live" }`;
+    let s: RunningServer = await startServer("petrel", { conf });
+    const port = s.port;
+    try {
+      const sc = await connectStan(s.url, "keeper", { reconnectTimeWait: 100 }, "stan-live");
+      const lost = new Promise<unknown>((resolve) => sc.once("connection_lost", resolve));
+      const plain = await subReady(sc, "live");
+      const queue = await subReady(sc, "live", sc.subscriptionOptions().setManualAckMode(true).setAckWait(60_000), "workers");
+      await publish(sc, "live", "before");
+      assert.equal((await plain.next(1))[0].data, "before");
+      const [unacked] = await queue.next(1);
+      assert.equal(unacked.data, "before");
+
+      const reconnected = new Promise<void>((resolve) => sc.once("reconnect", () => resolve()));
+      await s.stop();
+      s = await startServer("petrel", { conf, port });
+      await reconnected;
+      // Same client, same subscriptions, same request subjects: publishing and delivery go on.
+      await publish(sc, "live", "after");
+      assert.deepEqual((await plain.next(1)).map((m) => [m.seq, m.data]), [[2, "after"]]);
+      const [next] = await queue.next(1);
+      assert.deepEqual([next.seq, next.data], [2, "after"]);
+      next.msg.ack();
+      unacked.msg.ack();
+      assert.equal(await Promise.race([lost, Promise.resolve("still connected")]), "still connected");
+      await closeStan(sc);
+    } finally {
+      await s.stop();
+    }
+  });
+
   test("a client whose connection died is replaced by a new connect with its ID", async () => {
     const s = await startServer("petrel", { conf: `streaming { cluster_id: "test-cluster" }` });
     try {
