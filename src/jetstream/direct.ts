@@ -91,11 +91,8 @@ export function directRequest(payload: Uint8Array): Json | string {
 export function directGet(js: JetStream, m: BusMsg, stream: string, subjectInToken: string): void {
   if (!m.reply) return;
   const s = js.streams.get(stream);
-  if (!s || !s.cfg.allow_direct) {
-    // nats-server has no responder for such streams; the closest we can say without one.
-    js.bus.publish(m.reply, EMPTY, { headers: encodeHeaders([], 404, "Message Not Found") });
-    return;
-  }
+  // nats-server serves Direct Get only for streams with allow_direct: any other request gets no answer at all.
+  if (!s || !s.cfg.allow_direct) return;
   const status = (code: number, text: string) => js.bus.publish(m.reply ?? "", EMPTY, { headers: encodeHeaders([], code, text) });
   let req: Json;
   if (subjectInToken) {
