@@ -187,6 +187,13 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
   if (cfg.name !== name) return fail(js, m, type, Errors.streamMismatch());
   const err = checkStreamConfig(cfg, { update });
   if (err) return fail(js, m, type, err);
+  // Sourcing through another account's or domain's API is not implemented: refuse it rather than quietly
+  // mirror nothing (or a local stream that happens to share the name).
+  const ext = [...(cfg.mirror ? [cfg.mirror] : []), ...(cfg.sources ?? [])].find((x) => x.external?.api);
+  if (ext) {
+    const what = `stream source "${ext.name}" with external api "${ext.external?.api}" is not implemented by Petrel`;
+    return fail(js, m, type, Errors.streamInvalidConfig(what));
+  }
   const existing = js.streams.get(name);
   if (update) {
     if (!existing) return fail(js, m, type, Errors.streamNotFound());

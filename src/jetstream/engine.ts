@@ -363,6 +363,8 @@ export class JetStream implements ConsumerHost {
       const cfg = target.cfg;
       const origins = cfg.mirror ? [cfg.mirror] : (cfg.sources ?? []);
       for (const src of origins) {
+        // An external source lives in another account or domain, never in this engine.
+        if (src.external?.api) continue;
         const origin = this.streams.get(src.name);
         if (!origin || origin === target) continue;
         const mirror = !!cfg.mirror;

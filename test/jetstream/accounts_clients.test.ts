@@ -259,8 +259,10 @@ accounts {
         process.kill(s.pid, "SIGHUP");
         // The reload is done when A's limit moved and C answers (bounded). nats-server re-wires the accounts'
         // JetStream during a reload: a request in that window may find no responder, so each try asks anew.
-        const info = async (u: string) => {
-          const nc = await connect({ servers: s.url, user: u, pass: u, reconnect: false });
+        const info = async (u: string): Promise<J> => {
+          // Mid-reload, nats-server may also refuse a connection for a moment (users being swapped).
+          const nc = await connect({ servers: s.url, user: u, pass: u, reconnect: false }).catch(() => undefined);
+          if (!nc) return {};
           try {
             return await raw(nc, "$JS.API.INFO", "", 500).catch(() => ({}) as J);
           } finally {
