@@ -22,6 +22,7 @@ accounts {
       {service: "$JS.ACK.>"}
       {stream: "deliver.b.>"}
       {stream: "_INBOX_B.>"}
+      {service: "orders.>"}
     ]
   }
   B: {
@@ -31,6 +32,7 @@ accounts {
       {service: {account: A, subject: "$JS.ACK.>"}}
       {stream: {account: A, subject: "deliver.b.>"}}
       {stream: {account: A, subject: "_INBOX_B.>"}}
+      {service: {account: A, subject: "orders.>"}}
     ]
   }
 }
@@ -116,6 +118,9 @@ async function scenario(t: Target): Promise<J> {
       if (seen.length === 2) break;
     }
     out.watched = seen;
+    // B publishes into A's stream through a service import; the PubAck comes back through the reply mapping.
+    const ack = await jsB.publish("orders.9", "from b");
+    out.bPublish = [ack.stream, ack.seq];
     // B has no JetStream of its own and no other way in: its plain $JS.API goes nowhere.
     try {
       await b.request("$JS.API.INFO", "", { timeout: 500 });
@@ -156,6 +161,7 @@ describe("JetStream shared across accounts through imports (apiPrefix)", () => {
       assert.deepEqual(r.late, ["o1", "o2", "o3"]);
       assert.equal(r.kvGet, "red");
       assert.deepEqual(r.watched, ["color=red", "color=green"]);
+      assert.deepEqual(r.bPublish, ["ORDERS", 4]);
     });
   }
 
