@@ -13,6 +13,7 @@ import { PETREL_VERSION, VERSION } from "./src/server/server.ts";
 import { currentRuntime } from "./adapters/runtime/index.ts";
 import type { Runtime } from "./src/runtime/types.ts";
 import { defaultExtensions } from "./adapters/extensions.ts";
+import { createDirJwtStore } from "./adapters/jwt_dir_store.ts";
 import process from "node:process";
 import { networkInterfaces } from "node:os";
 
@@ -55,6 +56,7 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
     transport: rt.tcp,
     serveHttp: (o, f) => rt.serveHttp(o, f),
     readFile: (p) => rt.readTextFileSync(p),
+    jwtStore: createDirJwtStore,
     logger: so.logger ?? silentLogger,
     memory,
     interfaceAddresses,
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
       transport: rt.tcp,
       serveHttp: (o, f) => rt.serveHttp(o, f),
       readFile: (p) => rt.readTextFileSync(p),
+      jwtStore: createDirJwtStore,
       logger,
       memory,
     interfaceAddresses,

@@ -13,6 +13,7 @@ import { SystemServices, type SystemServicesOptions } from "./system/services.ts
 import type { FetchHandler, HttpServer } from "./runtime/types.ts";
 import { hostPort, Server } from "./server/server.ts";
 import type { Transport } from "./transport/types.ts";
+import type { JwtStore } from "./jwt/store.ts";
 
 export interface PetrelServices {
   transport: Transport;
@@ -20,6 +21,8 @@ export interface PetrelServices {
   logger?: Logger;
   /** Reads files named by the configuration (TLS certificates); undefined when a file does not exist. */
   readFile?: (path: string) => string | undefined;
+  /** The full resolver's JWT directory (operator mode). */
+  jwtStore?: (dir: string) => JwtStore;
   /** Resident memory in bytes, for /varz. */
   memory?: () => number;
   /** Every IP address of the host's interfaces: a wildcard listener advertises the reachable ones. */
@@ -72,7 +75,7 @@ export class Petrel {
     this.options = options;
     this.#services = services;
     this.#logger = services.logger ?? silentLogger;
-    this.server = new Server(options, { transport: services.transport, logger: this.#logger, readFile: services.readFile });
+    this.server = new Server(options, { transport: services.transport, logger: this.#logger, readFile: services.readFile, jwtStore: services.jwtStore });
     // Read live: the HTTP port is known only once the listener is up.
     const self = this;
     this.#varzContext = {

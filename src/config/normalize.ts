@@ -71,6 +71,16 @@ function routeAuthorization(a: RawRouteAuth): Partial<RouteAuthorization> {
   });
 }
 
+/** `resolver: MEMORY`, or `resolver { type: full, dir, allow_delete?, interval?, timeout?, limit? }`. */
+function resolverOf(r: string | Record<string, unknown>): NonNullable<ServerOptions["operator"]>["resolver"] | undefined {
+  if (typeof r === "string") return r.trim().toUpperCase() === "MEMORY" ? "MEMORY" : undefined;
+  const known = new Set(["type", "dir", "allow_delete", "interval", "timeout", "limit"]);
+  if (Object.keys(r).some((k) => !known.has(k.toLowerCase()))) return undefined;
+  const type = typeof r.type === "string" ? r.type.toLowerCase() : "";
+  if (type !== "full" || typeof r.dir !== "string" || r.dir === "") return undefined;
+  return { type: "full", dir: r.dir, allow_delete: r.allow_delete === true };
+}
+
 // --- raw file -> layer -------------------------------------------------------------------------
 
 export interface NormalizeContext {
@@ -318,8 +328,8 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       err([raw.resolver !== undefined ? "resolver" : "resolver_preload"], "resolver: only valid in operator mode (set operator)");
     } else if (raw.resolver === undefined) {
       err([opKey], `${opKey}: operator mode needs a resolver (resolver: MEMORY)`);
-    } else if (typeof raw.resolver !== "string" || raw.resolver.trim().toUpperCase() !== "MEMORY") {
-      err(["resolver"], "resolver: only the MEMORY resolver is implemented by Petrel yet; refusing to start without it");
+    } else if (resolverOf(raw.resolver) === undefined) {
+      err(["resolver"], "resolver: only MEMORY and { type: full, dir } are implemented by Petrel yet; refusing to start without it");
     } else if (raw.authorization !== undefined) {
       err(["authorization"], "authorization: not allowed in operator mode (users come from JWTs)");
     } else if (raw.accounts !== undefined) {
@@ -327,7 +337,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
     } else {
       const preload: Record<string, string> = {};
       for (const [k, v] of Object.entries(raw.resolver_preload ?? {})) preload[k] = String(v);
-      layer.operator = { operators, resolver: "MEMORY", resolver_preload: preload };
+      layer.operator = { operators, resolver: resolverOf(raw.resolver) ?? "MEMORY", resolver_preload: preload };
     }
   }
 

@@ -121,8 +121,8 @@ export interface LeafNodeOptions {
 export interface OperatorOptions {
   /** Operator JWTs, or paths of files holding them (read at start). */
   operators: string[];
-  /** Only the in-memory resolver is implemented. */
-  resolver: "MEMORY";
+  /** MEMORY (resolver_preload only), or the NATS-based full resolver storing account JWTs in `dir`. */
+  resolver: "MEMORY" | { type: "full"; dir: string; allow_delete: boolean };
   /** Account public key -> account JWT. */
   resolver_preload: Record<string, string>;
 }

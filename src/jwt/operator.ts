@@ -23,6 +23,8 @@ export interface OperatorConfig {
 export interface UserAuth {
   /** The user's public key (what /connz shows as the authorized user). */
   user: string;
+  /** When the user's JWT was issued (seconds): revocations compare against it. */
+  issuedAt: number;
   name: string;
   /** The account's public key: the account the client binds to. */
   account: string;
@@ -94,7 +96,7 @@ export class OperatorTrust {
   /** The operator's system account (a public key), when it names one. */
   readonly systemAccount: string | undefined;
 
-  constructor(cfg: OperatorConfig, nowMs: number) {
+  constructor(cfg: OperatorConfig, nowMs: number, stored: Record<string, string> = {}) {
     let system: string | undefined;
     for (const [i, jwt] of cfg.operators.entries()) {
       const r = decodeAs<Operator>(jwt, "operator");
@@ -108,11 +110,17 @@ export class OperatorTrust {
       system ??= op.nats.system_account;
     }
     this.systemAccount = system;
+    // Stored JWTs first (the full resolver's directory), then resolver_preload: a newer stored one wins.
+    for (const [key, jwt] of Object.entries(stored)) {
+      const r = this.#verifyAccount(jwt, nowMs);
+      if (r.ok && r.value.claims.sub === key) this.#accounts.set(key, r.value);
+    }
     for (const [key, jwt] of Object.entries(cfg.preload)) {
       const r = this.#verifyAccount(jwt, nowMs);
       if (!r.ok) throw new Error(`resolver_preload: account ${key}: ${r.error}`);
       if (r.value.claims.sub !== key) throw new Error(`resolver_preload: account ${key}: the JWT is for ${r.value.claims.sub}`);
-      this.#accounts.set(key, r.value);
+      const held = this.#accounts.get(key);
+      if (held === undefined || held.claims.iat <= r.value.claims.iat) this.#accounts.set(key, r.value);
     }
   }
 
@@ -124,6 +132,29 @@ export class OperatorTrust {
     const t = timeError(c, nowMs);
     if (t !== undefined) return { ok: false, error: `account JWT ${t}` };
     return { ok: true, value: { claims: c, signingKeys: keysOf(c.nats.signing_keys) } };
+  }
+
+  /**
+   * A new or updated account JWT (the full resolver's `$SYS.REQ.CLAIMS.UPDATE`): checked like a preloaded one;
+   * an older JWT than the one held is refused. Returns the account's public key.
+   */
+  update(jwt: string, nowMs: number): JwtResult<string> {
+    const r = this.#verifyAccount(jwt, nowMs);
+    if (!r.ok) return r;
+    const key = r.value.claims.sub;
+    const old = this.#accounts.get(key);
+    if (old !== undefined && r.value.claims.iat < old.claims.iat) {
+      return { ok: false, error: "the JWT is older than the one held" };
+    }
+    this.#accounts.set(key, r.value);
+    return { ok: true, value: key };
+  }
+
+  /** Is this user (public key, JWT issued at `iat` seconds) revoked by its account now? */
+  isRevoked(account: string, user: string, iat: number): boolean {
+    const revoked = this.#accounts.get(account)?.claims.nats.revocations ?? {};
+    const at = revoked[user] ?? revoked["*"];
+    return at !== undefined && iat <= at;
   }
 
   /** Accounts the resolver knows (public keys). */
@@ -150,9 +181,7 @@ export class OperatorTrust {
     if (u.iss !== accountKey && !account.signingKeys.has(u.iss)) {
       return { ok: false, error: "user JWT issuer is neither the account nor one of its signing keys" };
     }
-    const revoked = account.claims.nats.revocations ?? {};
-    const at1 = revoked[u.sub] ?? revoked["*"];
-    if (at1 !== undefined && u.iat <= at1) return { ok: false, error: "user JWT has been revoked" };
+    if (this.isRevoked(accountKey, u.sub, u.iat)) return { ok: false, error: "user JWT has been revoked" };
     // Restrictions Petrel cannot enforce yet refuse the user rather than admit it more widely than nats-server would.
     if ((u.nats.src ?? []).length > 0) return { ok: false, error: "user JWT restricts source networks (src), not implemented by Petrel: refused" };
     if ((u.nats.times ?? []).length > 0) return { ok: false, error: "user JWT restricts connect times (times), not implemented by Petrel: refused" };
@@ -169,6 +198,7 @@ export class OperatorTrust {
     }
     const auth: UserAuth = {
       user: u.sub,
+      issuedAt: u.iat,
       name: u.name,
       account: accountKey,
       maxSubscriptions: u.nats.subs ?? -1,

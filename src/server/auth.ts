@@ -50,7 +50,7 @@ function verifyNkey(pub: string, nonce: string, sig: string): boolean {
 }
 
 export type AuthOutcome =
-  | { ok: true; user?: string; permissions?: PermissionsConfig; account?: string; /** ms since the epoch (user JWTs) */ expiresAt?: number; /** user JWT limits (-1 = none) */ maxSubscriptions?: number; maxPayload?: number }
+  | { ok: true; user?: string; permissions?: PermissionsConfig; account?: string; /** ms since the epoch (user JWTs) */ expiresAt?: number; /** user JWT limits (-1 = none) */ maxSubscriptions?: number; maxPayload?: number; /** user JWT iat (s) */ issuedAt?: number }
   | { ok: false; /** -ERR text when it is not "Authorization Violation" */ error?: string };
 
 export function authRequired(a: AuthConfig | undefined): boolean {

@@ -72,6 +72,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   readonly #keepalive: Keepalive;
   readonly #gate: InputGate;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the user's JWT was issued (seconds), in operator mode: a later revocation compares against it. */
+  jwtIssuedAt: number | undefined;
   /** A user JWT's `subs` limit (-1: none). */
   #userMaxSubs = -1;
   /** A user JWT's expiry: the client is told and dropped then, as nats-server does. */
@@ -294,6 +296,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.#bind(this.host.accountFor(auth.account));
     if (auth.permissions !== undefined) this.perms = new Permissions(auth.permissions);
     if (auth.expiresAt !== undefined) this.#expireAt(auth.expiresAt);
+    this.jwtIssuedAt = auth.issuedAt;
     // A user JWT's limits narrow the server's (nats-server applies the smaller).
     if (auth.maxSubscriptions !== undefined && auth.maxSubscriptions >= 0) this.#userMaxSubs = auth.maxSubscriptions;
     if (auth.maxPayload !== undefined && auth.maxPayload >= 0 && auth.maxPayload < this.parser.limits.maxPayload) {

@@ -8,6 +8,8 @@ import type { ConnHandler, Duplex, Listener, TlsInfo, TlsSettings, Transport } f
 import { type ReadText, tlsSettingsFor } from "../tls/config.ts";
 import { mapCertificateToUser } from "../tls/map.ts";
 import { isJwtText, jwtFromFile, OperatorTrust } from "../jwt/operator.ts";
+import type { JwtStore } from "../jwt/store.ts";
+import { startClaimsUpdates } from "../jwt/claims_update.ts";
 import { upgradeToTls } from "../tls/upgrade.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { Account, InterestListener } from "../accounts/account.ts";
@@ -30,6 +32,8 @@ export interface ServerDeps {
   logger?: Logger;
   /** Reads certificate files named by `tls {}` blocks (the runtime's; start-up fails on a missing file). */
   readFile?: ReadText;
+  /** The full resolver's JWT directory (operator mode with `resolver { type: full, dir }`). */
+  jwtStore?: (dir: string) => JwtStore;
 }
 
 export type SubscriptionListener = InterestListener;
@@ -79,6 +83,8 @@ export class Server implements ClientHost {
   #auth: AuthConfig | undefined;
   /** Operator mode: the trusted operators and the accounts the resolver knows. */
   readonly #trust: OperatorTrust | undefined;
+  /** The full resolver's directory (operator mode), kept up to date by $SYS.REQ.CLAIMS.UPDATE. */
+  readonly #jwtStore: JwtStore | undefined;
   #listener: Listener | undefined;
   #nextCid = 1;
   #pendingFlush: ClientConn[] = [];
@@ -97,7 +103,12 @@ export class Server implements ClientHost {
     this.#readFile = deps.readFile;
     this.serverName = options.server_name !== "" ? options.server_name : this.serverId;
     const accountRules = accountsOf(options);
-    this.#trust = options.operator === undefined ? undefined : loadOperator(options.operator, deps.readFile);
+    const resolver = options.operator?.resolver;
+    if (resolver !== undefined && resolver !== "MEMORY") {
+      if (deps.jwtStore === undefined) throw new Error("resolver: this host cannot keep a JWT directory");
+      this.#jwtStore = deps.jwtStore(resolver.dir);
+    }
+    this.#trust = options.operator === undefined ? undefined : loadOperator(options.operator, deps.readFile, this.#jwtStore);
     const system = this.#trust === undefined
       ? systemAccountOf(options)
       : options.system_account ?? this.#trust.systemAccount ?? systemAccountOf(options);
@@ -159,6 +170,10 @@ export class Server implements ClientHost {
     if (this.#running) return;
     if (this.#transport !== undefined) this.#clientTls = this.prepareTls("tls", this.options.tls, "server");
     this.#running = true;
+    if (this.#trust !== undefined && this.#jwtStore !== undefined) {
+      const stop = startClaimsUpdates(this, this.#trust, this.#jwtStore);
+      this.onShutdown(stop);
+    }
     if (this.#transport !== undefined) {
       const port = this.options.port < 0 ? 0 : this.options.port;
       const tls = this.#clientTls;
@@ -334,7 +349,7 @@ export class Server implements ClientHost {
         if (n >= u.accountMaxConnections) return { ok: false, error: "maximum account active connections exceeded" };
       }
       this.accounts.ensure(u.account);
-      const out: AuthOutcome = { ok: true, user: u.user, account: u.account };
+      const out: AuthOutcome = { ok: true, user: u.user, account: u.account, issuedAt: u.issuedAt };
       if (u.permissions !== undefined) out.permissions = u.permissions;
       if (u.expiresAt !== undefined) out.expiresAt = u.expiresAt;
       out.maxSubscriptions = u.maxSubscriptions;
@@ -476,7 +491,7 @@ function authConfigOf(options: ServerOptions): AuthConfig | undefined {
 }
 
 /** The operator JWTs (inline, or read from their files) and the resolver: throws naming what is wrong. */
-function loadOperator(o: NonNullable<ServerOptions["operator"]>, read: ReadText | undefined): OperatorTrust {
+function loadOperator(o: NonNullable<ServerOptions["operator"]>, read: ReadText | undefined, store?: JwtStore): OperatorTrust {
   const jwts = o.operators.map((v) => {
     if (isJwtText(v)) return v.trim();
     if (read === undefined) throw new Error(`operator: cannot read "${v}" on this host`);
@@ -491,7 +506,15 @@ function loadOperator(o: NonNullable<ServerOptions["operator"]>, read: ReadText 
     if (jwt === undefined) throw new Error(`operator: "${v}" holds no JWT`);
     return jwt;
   });
-  return new OperatorTrust({ operators: jwts, preload: o.resolver_preload }, Date.now());
+  let stored: Record<string, string> = {};
+  if (store !== undefined) {
+    try {
+      stored = store.load();
+    } catch (e) {
+      throw new Error(`resolver: cannot read the JWT directory: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return new OperatorTrust({ operators: jwts, preload: o.resolver_preload }, Date.now(), stored);
 }
 
 export function hostPort(host: string, port: number): string {

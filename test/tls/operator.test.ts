@@ -19,6 +19,13 @@ process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 
 interface World {
   conf: string;
+  operator: KeyPair;
+  sys: KeyPair;
+  limits: Record<string, unknown>;
+  /** The conf without the resolver line and preload, for other resolvers. */
+  trustConf(resolver: string, preload: [KeyPair, string][]): string;
+  sysJwt: string;
+  aJwt: string;
   /** An account that allows one connection. */
   accountC: KeyPair;
   operatorFile: string;
@@ -60,8 +67,17 @@ async function makeWorld(): Promise<World> {
   const expired = await creds(a, {}, Math.floor(Date.now() / 1000) - 60);
   const conf = `operator: ${JSON.stringify(operatorFile)}\nsystem_account: ${sys.getPublicKey()}\nresolver: MEMORY\nresolver_preload: {\n` +
     `  ${sys.getPublicKey()}: "${sysJwt}"\n  ${a.getPublicKey()}: "${aJwt}"\n  ${b.getPublicKey()}: "${bJwt}"\n  ${c.getPublicKey()}: "${cJwt}"\n}\n`;
+  const trustConf = (resolver: string, preload: [KeyPair, string][]) =>
+    `operator: ${JSON.stringify(operatorFile)}\nsystem_account: ${sys.getPublicKey()}\nresolver: ${resolver}\nresolver_preload: {\n` +
+    preload.map(([k, j]) => `  ${k.getPublicKey()}: "${j}"\n`).join("") + "}\n";
   return {
     conf,
+    operator: op,
+    sys,
+    limits,
+    trustConf,
+    sysJwt,
+    aJwt,
     operatorFile,
     accountA: a,
     accountB: b,
@@ -212,14 +228,86 @@ forEachServer(["nats-server", "petrel"], (kind) => {
   });
 });
 
+forEachServer(["nats-server", "petrel"], (kind) => {
+  describe("the full resolver ($SYS.REQ.CLAIMS.UPDATE)", () => {
+    const jwtDir = join(dir, `jwt-${kind}`);
+    const conf = () => world.trustConf(`{ type: full, dir: ${JSON.stringify(jwtDir)} }`, [[world.sys, world.sysJwt], [world.accountA, world.aJwt]]);
+    let server: RunningServer;
+    before(async () => {
+      server = await startServer(kind, { conf: conf() });
+    });
+    after(() => server?.stop());
+
+    it("learns a new account pushed by a system user, keeps it across a restart, and applies revocations live", async () => {
+      const d = createAccount();
+      const dJwt = await encodeAccount("D", d, { limits: world.limits }, { signer: world.operator });
+      const dUser = await world.creds(d);
+      await assertRefused(server, dUser.creds);
+      const sysUser = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(world.sys)).creds) });
+      try {
+        const r = await sysUser.request("$SYS.REQ.CLAIMS.UPDATE", te.encode(dJwt), { timeout: 3000 });
+        const body = JSON.parse(new TextDecoder().decode(r.data)) as { data?: { account: string; code: number; message: string } };
+        assert.equal(body.data?.code, 200, JSON.stringify(body));
+        assert.equal(body.data?.account, d.getPublicKey());
+        const nc = await connectTo(server, { authenticator: credsAuthenticator(dUser.creds) });
+        await nc.close();
+
+        // a connected user of A, then A's JWT revokes it: the server drops it
+        const victim = await world.creds(world.accountA);
+        const c = await connectRaw(server.port);
+        const info = await readInfo(c);
+        const sig = Buffer.from(victim.user.sign(te.encode(String(info.nonce)))).toString("base64url");
+        await c.send(`CONNECT ${JSON.stringify({ jwt: victim.jwt, sig, verbose: false, pedantic: false })}\r\nPING\r\n`);
+        await c.readUntil("PONG\r\n");
+        // a newer JWT needs a later issue time (seconds)
+        const issued = JSON.parse(Buffer.from(world.aJwt.split(".")[1], "base64url").toString()).iat as number;
+        while (Math.floor(Date.now() / 1000) <= issued) await new Promise((r) => setTimeout(r, 100));
+        const revoking = await encodeAccount("A", world.accountA, {
+          limits: world.limits,
+          revocations: { [victim.user.getPublicKey()]: Math.floor(Date.now() / 1000) + 5 },
+        }, { signer: world.operator });
+        const r2 = await sysUser.request(`$SYS.REQ.ACCOUNT.${world.accountA.getPublicKey()}.CLAIMS.UPDATE`, te.encode(revoking), { timeout: 3000 });
+        assert.match(new TextDecoder().decode(r2.data), /"code":200/);
+        await c.expectClosed(5000);
+        await assertRefused(server, victim.creds);
+        // a user the new JWT does not revoke is still welcome
+        const other = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(world.accountA)).creds) });
+        await other.close();
+      } finally {
+        await sysUser.close();
+      }
+      // the pushed account survives a restart (the directory keeps it)
+      await server.stop();
+      server = await startServer(kind, { conf: conf() });
+      const again = await connectTo(server, { authenticator: credsAuthenticator(dUser.creds) });
+      await again.close();
+    });
+
+    it("never admits users of an account JWT signed by an operator it does not trust", async () => {
+      const sysUser = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(world.sys)).creds) });
+      try {
+        const x = createAccount();
+        const xJwt = await encodeAccount("X", x, { limits: world.limits }, { signer: createOperator() });
+        // nats-server answers "jwt updated" and refuses the account's users later; Petrel refuses the update
+        const r = await sysUser.request("$SYS.REQ.CLAIMS.UPDATE", te.encode(xJwt), { timeout: 3000 });
+        const body = JSON.parse(new TextDecoder().decode(r.data)) as { error?: { code: number }; data?: unknown };
+        if (kind === "petrel") assert.ok(body.error !== undefined && body.error.code >= 400, JSON.stringify(body));
+        await assertRefused(server, (await world.creds(x)).creds);
+      } finally {
+        await sysUser.close();
+      }
+    });
+  });
+});
+
 describe("petrel only", () => {
   let nc: NatsConnection | undefined;
   after(() => nc?.close());
 
   it("refuses a resolver it does not implement instead of ignoring it", async () => {
-    const conf = world.conf.replace("resolver: MEMORY", "resolver: { type: full, dir: \"/tmp/jwt\" }");
+    const conf = world.conf.replace("resolver: MEMORY", "resolver: { type: cache, dir: \"/tmp/jwt\" }");
     await assert.rejects(startServer("petrel", { conf, startTimeoutMs: 8000 }), (e: Error) => {
-      assert.match(e.message, /resolver: only the MEMORY resolver/);
+      assert.match(e.message, /resolver: only MEMORY and \{ type: full, dir \}/);
       return true;
     });
   });
