@@ -12,22 +12,31 @@ import { StanServer } from "../../src/stan/server.ts";
 import { stanMonitorSections } from "../../src/stan/monitor.ts";
 import type { Server } from "../../src/server/server.ts";
 import { FileStorage } from "./file_store.ts";
+import { SqliteStorage } from "./sqlite_store.ts";
+import { sqliteDriver } from "../sqlite/open.ts";
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 /**
  * The file store keeps each cluster ID's channels apart, under `<dir>/jetstream/$STAN.<cluster_id>/streams`
  * (the stream engine's layout, as an account of its own), so a JetStream store in the same directory never
- * mixes with it.
+ * mixes with it; SQLite uses `<dir>/stan/<cluster_id>.sqlite`.
  */
-function openStanStorage(opts: StreamingOptions): StorageProvider {
+async function openStanStorage(opts: StreamingOptions): Promise<StorageProvider> {
   if (opts.store === "memory") return new MemoryStorage();
-  return new FileStorage(opts.dir, 120_000, `$STAN.${opts.cluster_id}`);
+  if (opts.store === "file") return new FileStorage(opts.dir, 120_000, `$STAN.${opts.cluster_id}`);
+  // SQLite (Petrel's): one database per cluster ID, apart from JetStream's.
+  const dir = path.join(opts.dir, "stan");
+  fs.mkdirSync(dir, { recursive: true });
+  const open = await sqliteDriver();
+  return new SqliteStorage(open(path.join(dir, `${encodeURIComponent(opts.cluster_id)}.sqlite`)), 120_000);
 }
 
 export function stanExtension(opts: StreamingOptions, onStart?: (stan: StanServer) => void): PetrelExtension {
   return {
     name: "streaming",
-    start(server: Server, ctx) {
-      const storage = openStanStorage(opts);
+    async start(server: Server, ctx) {
+      const storage = await openStanStorage(opts);
       const client = server.createInternalClient("STAN", {});
       const stan = new StanServer(opts, {
         bus: client,
@@ -47,14 +56,14 @@ export function stanExtension(opts: StreamingOptions, onStart?: (stan: StanServe
         server.monitorSections.set(`streaming/${name}`, (q) => f(q ?? new URLSearchParams()));
       }
       onStart?.(stan);
-      return Promise.resolve({
+      return {
         stop() {
           stan.stop();
           storage.sync();
           storage.close();
           return Promise.resolve();
         },
-      });
+      };
     },
   };
 }

@@ -202,7 +202,9 @@ const FLAGS: FlagSpec[] = [
     kind: "string",
     apply(s, v) {
       const k = v.toLowerCase();
-      if (k !== "file" && k !== "memory") return 'expected "file" or "memory" (the SQL store is not implemented by Petrel)';
+      if (k !== "file" && k !== "memory" && k !== "sqlite") {
+        return 'expected "file", "memory" or "sqlite" (the SQL store for MySQL/Postgres is not implemented by Petrel)';
+      }
       streaming(s).store = k;
     },
   },
@@ -354,7 +356,7 @@ JetStream Options:
 
 NATS Streaming Options:
     -cid, --cluster_id <string>      Cluster ID (default: test-cluster)
-    -st, --store_type <string>       Store type: MEMORY|FILE (default: MEMORY)
+    -st, --store_type <string>       Store type: MEMORY|FILE|SQLITE (default: MEMORY)
     -dir <string>                    For FILE store type, the root directory
     -mc, --max_channels <int>        Max number of channels (0 for unlimited)
     -msu, --max_subs <int>           Max number of subscriptions per channel (0 for unlimited)

@@ -16,9 +16,9 @@ const confSize = z.custom<number | string>((v) => (toBytes(v) ?? -1) >= 0, { err
 const confDuration = z.custom<number | string>((v) => (toDurationMs(v) ?? -1) >= 0, {
   error: 'a duration (e.g. "30s", "24h")',
 });
-const STORE_WORDS = new Set(["file", "memory"]);
+const STORE_WORDS = new Set(["file", "memory", "sqlite"]);
 const confStore = z.custom<string>((v) => typeof v === "string" && STORE_WORDS.has(v.toLowerCase()), {
-  error: 'one of "file", "memory" (the SQL store is not implemented by Petrel)',
+  error: 'one of "file", "memory", "sqlite" (the SQL store for MySQL/Postgres is not implemented by Petrel)',
 });
 const unsupported = z.unknown().optional();
 const opt = <T extends z.ZodType>(t: T) => t.optional();
@@ -107,8 +107,9 @@ export interface ChannelLimits {
 export interface StreamingOptions {
   cluster_id: string;
   discover_prefix: string;
-  store: "file" | "memory";
-  /** Required for the file store. */
+  /** `sqlite` is Petrel's: the channels in an SQLite database under `dir`. */
+  store: "file" | "memory" | "sqlite";
+  /** Required for the file and SQLite stores. */
   dir: string;
   /** ms: how often the server checks a client is alive, how long it waits, how many misses close it. */
   hb_interval: number;
@@ -165,7 +166,7 @@ export function streamingLayer(raw: RawStreaming): StreamingLayer {
   return defined({
     cluster_id: id === undefined ? undefined : String(id),
     discover_prefix: raw.discover_prefix === undefined ? undefined : String(raw.discover_prefix),
-    store: st === undefined ? undefined : st.toLowerCase() as "file" | "memory",
+    store: st === undefined ? undefined : st.toLowerCase() as StreamingOptions["store"],
     dir: dir === undefined ? undefined : String(dir),
     hb_interval: raw.hb_interval === undefined ? undefined : toDurationMs(raw.hb_interval),
     hb_timeout: raw.hb_timeout === undefined ? undefined : toDurationMs(raw.hb_timeout),
@@ -199,7 +200,7 @@ export function streamingOptions(l: StreamingLayer): StreamingOptions {
 
 /** Why these options cannot run (naming the setting), or undefined. */
 export function streamingProblem(o: StreamingOptions): string | undefined {
-  if (o.store === "file" && o.dir === "") return "streaming: the file store needs a directory (streaming { dir } or -dir)";
+  if (o.store !== "memory" && o.dir === "") return `streaming: the ${o.store} store needs a directory (streaming { dir } or -dir)`;
   if (!/^[a-zA-Z0-9_-]+$/.test(o.cluster_id)) {
     return `streaming.cluster_id: invalid cluster ID "${o.cluster_id}" (only alphanumeric, "-" and "_")`;
   }

@@ -106,7 +106,7 @@ export function storez(stan: StanServer): StanMonitorResult {
       cluster_id: o.cluster_id,
       server_id: stan.serverId,
       now: now(stan),
-      type: o.store === "file" ? "FILE" : "MEMORY",
+      type: o.store.toUpperCase(),
       limits,
       total_msgs: t.msgs,
       total_bytes: t.bytes,

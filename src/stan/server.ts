@@ -193,7 +193,7 @@ export class StanServer {
     const cfg = streamConfigSchema.parse({
       name,
       subjects: [name],
-      storage: this.opts.store === "file" ? "file" : "memory",
+      storage: this.opts.store === "memory" ? "memory" : "file",
       max_msgs: l.max_msgs > 0 ? l.max_msgs : -1,
       max_bytes: l.max_bytes > 0 ? l.max_bytes : -1,
       max_age: l.max_age > 0 ? l.max_age * 1_000_000 : 0,

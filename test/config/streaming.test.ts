@@ -104,8 +104,10 @@ describe("streaming configuration", () => {
   });
 
   it("refuses bad values and a file store without a directory", () => {
-    assert.match(refused(["-c", "b.conf"], { "b.conf": "streaming { store: sql }\n" }), /b\.conf:1: .*SQL store is not implemented/);
-    assert.match(refused(["-st", "sql"]), /-st.*SQL store is not implemented/);
+    assert.match(refused(["-c", "b.conf"], { "b.conf": "streaming { store: sql }\n" }), /b\.conf:1: .*SQL store for MySQL\/Postgres is not implemented/);
+    assert.match(refused(["-st", "sql"]), /-st.*SQL store for MySQL\/Postgres is not implemented/);
+    assert.match(refused(["-st", "sqlite"]), /the sqlite store needs a directory/);
+    assert.equal(load(["-st", "SQLite", "-dir", "/d"]).options.streaming?.store, "sqlite");
     assert.match(refused(["-cid", "bad.id"]), /-cid/);
     assert.match(refused(["-c", "f.conf"], { "f.conf": "streaming { store: file }\n" }), /file store needs a directory/);
     assert.match(refused(["-mm", "lots"]), /-mm/);
