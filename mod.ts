@@ -144,7 +144,12 @@ async function main(): Promise<void> {
       logger.error(`Failed to reload server configuration: ${r.error.text}`);
       return;
     }
-    petrel.server.reload(r.value.options);
+    try {
+      petrel.server.reload(r.value.options);
+    } catch (e) {
+      logger.error(`Failed to reload server configuration: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
     rt.reopenAppendFiles();
     logger.info("Reloaded server configuration");
   });

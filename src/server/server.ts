@@ -123,6 +123,16 @@ export class Server implements ClientHost {
    * are dropped, lost subscriptions removed); listeners keep their addresses, as with nats-server.
    */
   reload(options: ServerOptions): void {
+    // The client listener's certificates are read again (rotation); a bad file fails the reload and the old
+    // ones stay. Turning TLS on or off changes what the listener promises in INFO: that needs a restart.
+    let clientTls = this.#clientTls;
+    if (this.#running && this.#transport !== undefined) {
+      if ((options.tls === undefined) !== (this.#clientTls === undefined)) {
+        throw new Error("tls: turning TLS on or off for client connections needs a restart");
+      }
+      clientTls = this.prepareTls("tls", options.tls, "server");
+    }
+    this.#clientTls = clientTls;
     this.options = { ...options, host: this.options.host, port: this.options.port };
     for (const name of accountsOf(options).keys()) this.accounts.ensure(name);
     this.#auth = authConfigOf(options);
@@ -176,8 +186,8 @@ export class Server implements ClientHost {
     }
     if (this.#transport !== undefined) {
       const port = this.options.port < 0 ? 0 : this.options.port;
-      const tls = this.#clientTls;
-      this.#listener = await this.#transport.listen({ host: this.options.host, port }, (d) => this.acceptConnection(d, tls));
+      // read per connection: a reload may have rotated the certificates
+      this.#listener = await this.#transport.listen({ host: this.options.host, port }, (d) => this.acceptConnection(d, this.#clientTls));
       this.logger.info(`Listening for client connections on ${hostPort(this.#listener.host, this.#listener.port)}`);
     }
     this.#housekeeping = setInterval(() => this.#housekeep(), 1000);

@@ -11,6 +11,9 @@ export interface TestCerts {
   caFile: string;
   serverCert: string;
   serverKey: string;
+  /** A second server certificate (another key) for the same names: certificate rotation. */
+  server2Cert: string;
+  server2Key: string;
   /** CN=alice, O=Petrel, email SAN alice@petrel.test */
   clientCert: string;
   clientKey: string;
@@ -52,6 +55,7 @@ export function testCerts(): TestCerts {
   makeCa(dir, "ca", "Petrel Test CA");
   makeCa(dir, "other-ca", "Other Test CA");
   makeLeaf(dir, "ca", "server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
+  makeLeaf(dir, "ca", "server2", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
   makeLeaf(dir, "ca", "client", "/O=Petrel/CN=alice", "subjectAltName=email:alice@petrel.test\nextendedKeyUsage=clientAuth\n");
   makeLeaf(dir, "ca", "bob", "/O=Petrel/OU=ops/CN=bob", "extendedKeyUsage=clientAuth\n");
   makeLeaf(dir, "other-ca", "mallory", "/CN=mallory", "extendedKeyUsage=clientAuth\n");
@@ -61,6 +65,8 @@ export function testCerts(): TestCerts {
     caFile: f("ca.pem"),
     serverCert: f("server-cert.pem"),
     serverKey: f("server-key.pem"),
+    server2Cert: f("server2-cert.pem"),
+    server2Key: f("server2-key.pem"),
     clientCert: f("client-cert.pem"),
     clientKey: f("client-key.pem"),
     bobCert: f("bob-cert.pem"),

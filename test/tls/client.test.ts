@@ -10,7 +10,8 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectRaw, readInfo } from "../helpers/raw.ts";
 import { connectTlsRaw } from "../helpers/tls_raw.ts";
-import { forEachServer, monitorJson, type RunningServer, startServer } from "../helpers/servers.ts";
+import { forEachServer, monitorJson, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
+import { X509Certificate } from "node:crypto";
 import { collect, connectTo, te } from "../helpers/nats.ts";
 import { testCerts } from "../helpers/certs.ts";
 import { connectWss } from "../helpers/wss.ts";
@@ -239,6 +240,37 @@ forEachServer(["nats-server", "petrel"], (kind) => {
         return r.status;
       }, () => 0);
       assert.ok(plain === 0 || plain === 400, `plain HTTP got ${plain}`);
+    });
+  });
+
+  describe("reload (SIGHUP)", () => {
+    async function servedFingerprint(port: number): Promise<string> {
+      const { c, socket } = await connectTlsRaw(port, { ca: certs.pem(certs.caFile) });
+      const fp = socket.getPeerCertificate().fingerprint256;
+      c.close();
+      return fp;
+    }
+
+    it("rotates the certificate; a reload naming a missing file keeps the current one", async () => {
+      const confPath = join(certs.dir, `reload-${kind}.conf`);
+      const conf = (cert: string, key: string) =>
+        `tls {\n  cert_file: ${q(cert)}\n  key_file: ${q(key)}\n}\n`;
+      writeFileSync(confPath, conf(certs.serverCert, certs.serverKey));
+      const server = await startServer(kind, { args: ["-c", confPath] });
+      try {
+        const first = new X509Certificate(certs.pem(certs.serverCert)).fingerprint256;
+        const second = new X509Certificate(certs.pem(certs.server2Cert)).fingerprint256;
+        assert.equal(await servedFingerprint(server.port), first);
+        writeFileSync(confPath, conf(certs.server2Cert, certs.server2Key));
+        process.kill(server.pid, "SIGHUP");
+        await waitFor("the rotated certificate", async () => (await servedFingerprint(server.port)) === second, 5000, 50);
+        writeFileSync(confPath, conf(join(certs.dir, "gone.pem"), certs.server2Key));
+        process.kill(server.pid, "SIGHUP");
+        await waitFor("the failed reload in the log", () => /Failed to reload/.test(server.logs()), 5000, 50);
+        assert.equal(await servedFingerprint(server.port), second);
+      } finally {
+        await server.stop();
+      }
     });
   });
 
