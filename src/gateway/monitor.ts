@@ -64,7 +64,8 @@ export function varzGateway(g: Gateway): Record<string, unknown> {
     out.tls_required = true;
     if (g.options.tls.verify) out.tls_verify = true;
   }
-  const gateways = [...g.remotes.values()].map((r) => ({ name: r.name, urls: [...r.urls.keys()] }));
+  // Only configured gateways: nats-server does not list the ones it learned of.
+  const gateways = [...g.remotes.values()].filter((r) => r.configured).map((r) => ({ name: r.name, urls: [...r.urls.keys()] }));
   if (gateways.length > 0) out.gateways = gateways;
   if (g.options.reject_unknown_cluster) out.reject_unknown = true;
   return out;

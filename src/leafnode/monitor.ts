@@ -30,16 +30,30 @@ export function leafz(l: LeafNodes, q?: URLSearchParams): Record<string, unknown
   };
 }
 
+/**
+ * The /varz leaf section as nats-server fills it: the listener's fields only when there is a listener (Go leaves
+ * the empty ones out), and each remote's URLs as host:port (no scheme, no credentials).
+ */
 export function varzLeaf(l: LeafNodes): Record<string, unknown> {
   const o = l.options;
-  const out: Record<string, unknown> = {
-    host: o.host,
-    port: l.port,
-    auth_timeout: 1,
-    tls_timeout: 2,
-  };
+  const out: Record<string, unknown> = {};
+  if (l.port !== 0) {
+    out.host = o.host;
+    out.port = l.port;
+    out.auth_timeout = (o.authorization?.timeout ?? 2000) / 1000;
+    out.tls_timeout = 2;
+  }
   if (o.remotes.length > 0) {
-    out.remotes = o.remotes.map((r) => ({ local_account: r.account ?? "$G", urls: r.urls }));
+    out.remotes = o.remotes.map((r) => ({ local_account: r.account ?? "$G", urls: r.urls.map(urlHost) }));
   }
   return out;
+}
+
+/** "nats://user:pass@host:7422" -> "host:7422", as Go's url.URL.Host. */
+function urlHost(u: string): string {
+  try {
+    return new URL(u.includes("://") ? u : `nats://${u}`).host;
+  } catch {
+    return u;
+  }
 }

@@ -56,3 +56,44 @@ describe("/varz cluster fields: nats-server vs Petrel", () => {
     assert.deepEqual(ours, ref);
   });
 });
+
+/** /varz gateway and leaf sections of linked servers, ports abstracted. */
+async function linkSections(kind: ServerKind): Promise<J> {
+  const servers: RunningServer[] = [];
+  const start = async (conf: string) => {
+    const s = await startServer(kind, { monitor: true, conf });
+    servers.push(s);
+    return s;
+  };
+  const ports = (o: unknown) =>
+    JSON.parse(JSON.stringify(o, (k, v) =>
+      typeof v === "number" && /port/.test(k) ? "P" : typeof v === "string" ? v.replace(/127\.0\.0\.1:\d+/g, "127.0.0.1:P") : v));
+  try {
+    const b = await start(`gateway {\n  name: B\n  listen: "127.0.0.1:-1"\n}\n`);
+    const bPort = ((await monitorJson(b, "/varz")).gateway as J).port;
+    const a = await start(
+      `gateway {\n  name: A\n  listen: "127.0.0.1:-1"\n  gateways: [ { name: B, urls: ["nats://127.0.0.1:${bPort}"] } ]\n}\n`,
+    );
+    const hub = await start(`leafnodes {\n  listen: "127.0.0.1:-1"\n}\n`);
+    const leafPort = ((await monitorJson(hub, "/varz")).leaf as J).port;
+    const spoke = await start(`leafnodes {\n  remotes: [ { url: "nats://u:secret@127.0.0.1:${leafPort}" } ]\n}\n`);
+    // Linked: B has heard of A (it would list a learned gateway if it listed those), the leafnode is up.
+    await waitFor(`${kind}: gateway and leafnode links`, async () => {
+      const gz = await monitorJson<{ inbound_gateways: J }>(b, "/gatewayz");
+      const lz = (await monitorJson(spoke, "/varz")).leafnodes;
+      return Object.keys(gz.inbound_gateways ?? {}).length > 0 && lz === 1;
+    }, 10_000, 50);
+    const v = await Promise.all([a, b, hub, spoke].map((s) => monitorJson(s, "/varz")));
+    return ports({ a_gateway: v[0].gateway, b_gateway: v[1].gateway, hub_leaf: v[2].leaf, spoke_leaf: v[3].leaf });
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+describe("/varz gateway and leaf sections: nats-server vs Petrel", () => {
+  it("list configured gateways only, a leaf listener's fields only with a listener, remote URLs as host:port", { timeout: 45_000 }, async () => {
+    const ref = await linkSections("nats-server");
+    assert.deepEqual(ref.spoke_leaf, { remotes: [{ local_account: "$G", urls: ["127.0.0.1:P"] }] }, "no credentials shown");
+    assert.deepEqual(await linkSections("petrel"), ref);
+  });
+});
