@@ -218,7 +218,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       const urls = [...(r.url !== undefined ? [String(r.url)] : []), ...(list(r.urls) ?? [])];
       if (r.name === undefined) err(["gateway", "gateways", i], `gateway.gateways[${i}]: "name" is required`);
       else if (urls.length === 0) err(["gateway", "gateways", i], `gateway.gateways[${i}]: "url" or "urls" is required`);
-      else gateways.push({ name: String(r.name), urls });
+      else gateways.push(defined({ name: String(r.name), urls, tls: tlsBlock(r.tls, ["gateway", "gateways", i, "tls"]) }));
     });
     layer.gateway = defined({
       name: str(g.name),

@@ -23,7 +23,6 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   // --- TLS (tls) ---
   { path: "allow_non_tls", what: "mixed TLS/plain client connections", owner: "tls" },
   { path: "ocsp", what: "OCSP stapling", owner: "tls" },
-  { path: "gateway.gateways[].tls", what: "TLS for gateways", owner: "tls" },
   // --- operator / JWT (tls) ---
   { path: "trusted", what: "trusted operator keys", owner: "tls" },
   { path: "trusted_keys", what: "trusted operator keys", owner: "tls" },

@@ -229,7 +229,7 @@ export const clusterSchema = block(
 );
 
 const gatewayRemote = block(
-  { name: opt(confString), url: opt(confString), urls: opt(confStringList), tls: unsupported },
+  { name: opt(confString), url: opt(confString), urls: opt(confStringList), tls: opt(tlsBlockSchema) },
   "a gateway { name, urls }",
 );
 

@@ -61,7 +61,8 @@ export interface GatewayOptions {
   /** 0 = no gateway listener; -1 = random. */
   port: number;
   advertise?: string;
-  gateways: { name: string; urls: string[] }[];
+  /** `tls`: this remote's own block, used to dial it (the gateway-level block otherwise). */
+  gateways: { name: string; urls: string[]; tls?: TlsConfig }[];
   authorization?: RouteAuthorization;
   /** TLS on every gateway connection, both ways. */
   tls?: TlsConfig;

@@ -10,10 +10,10 @@ import type { ConnHandler, Duplex, TlsSettings, Transport } from "../transport/t
 import { upgradeToTls } from "./upgrade.ts";
 
 export interface TlsFirstOptions {
-  /** Our side of accepted connections. */
-  server: TlsSettings;
-  /** Our side of dialed connections, for the host dialed (the name its certificate must carry). */
-  client: (host: string) => TlsSettings;
+  /** Our side of accepted connections (absent: the listener is plain). */
+  server?: TlsSettings;
+  /** Our side of a dialed connection, for the host dialed (the name its certificate must carry); absent: plain. */
+  client: (host: string, port: number) => TlsSettings | undefined;
   timeoutMs: number;
   logger: Logger;
   /** "route", "gateway": for the log lines, as nats-server words them. */
@@ -36,12 +36,13 @@ export function tlsFirst(inner: Transport, o: TlsFirstOptions): Transport {
   return {
     listen: (lo, accept) =>
       inner.listen(lo, (d): ConnHandler => {
-        start(d, o.server, o, "server");
+        if (o.server !== undefined) start(d, o.server, o, "server");
         return accept(d);
       }),
     dial: (to, handlerFor) =>
       inner.dial(to, (d) => {
-        start(d, o.client(to.host), o, "client");
+        const s = o.client(to.host, to.port);
+        if (s !== undefined) start(d, s, o, "client");
         return handlerFor(d);
       }),
     prepareTls: inner.prepareTls,

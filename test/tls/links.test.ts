@@ -184,6 +184,42 @@ describe("gateways over TLS", () => {
   }
 });
 
+describe("a gateway remote's own tls {}", () => {
+  for (const [aKind, bKind] of [["petrel", "petrel"], ["nats-server", "petrel"], ["petrel", "nats-server"]] as [ServerKind, ServerKind][]) {
+    it(`${bKind} B dials ${aKind} A with the remote's block, not the gateway-level one`, { timeout: 60_000 }, async () => {
+      const servers: RunningServer[] = [];
+      const conns: NatsConnection[] = [];
+      try {
+        const a = await startServer(aKind, { conf: gatewayConf("A", []), monitor: true });
+        servers.push(a);
+        // B's own block trusts only the other CA (it would refuse A); the remote entry for A trusts the right one
+        const bLevel = tlsBlock({ ca: certs.otherCaFile, verify: false });
+        const remote = `    {\n      name: A\n      url: "nats://127.0.0.1:${await gatewayPort(a)}"\n      tls {\n        cert_file: ${q(certs.serverCert)}\n        key_file: ${q(certs.serverKey)}\n        ca_file: ${q(certs.caFile)}\n      }\n    }`;
+        const bConf = `gateway {\n  name: B\n  listen: "127.0.0.1:-1"\n${bLevel}  gateways: [\n${remote}\n  ]\n}\n`;
+        const b = await startServer(bKind, { conf: bConf, monitor: true });
+        servers.push(b);
+        await waitFor("B's outbound gateway to A", async () => {
+          const g = await monitorJson<{ outbound_gateways: Record<string, unknown> }>(b, "/gatewayz");
+          return Object.keys(g.outbound_gateways ?? {}).length === 1;
+        }, 15_000, 100);
+        const sub = await connectTo(a);
+        const pub = await connectTo(b);
+        conns.push(sub, pub);
+        const got = collect(sub, "gw.remote");
+        await sub.flush();
+        await waitFor("a message from B to A", async () => {
+          pub.publish("gw.remote", te.encode("x"));
+          await pub.flush();
+          return got.msgs.length > 0;
+        }, 10_000, 100);
+      } finally {
+        await closeAll(conns);
+        await stopAll(servers);
+      }
+    });
+  }
+});
+
 function hubConf(verify: boolean): string {
   return `leafnodes {\n  listen: "127.0.0.1:-1"\n${tlsBlock({ verify })}}\n`;
 }
