@@ -81,14 +81,20 @@ export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
     cluster: js.cluster?.streamCluster(s) ?? { leader: js.opts.server_name ?? "petrel" },
     ts: new Date(js.now()).toISOString(),
   };
-  if (s.cfg.mirror) info.mirror = sourceInfo(js, s.cfg.mirror.name, s);
-  if (s.cfg.sources && s.cfg.sources.length > 0) info.sources = s.cfg.sources.map((x) => sourceInfo(js, x.name, s));
+  if (s.cfg.mirror) info.mirror = sourceInfo(js, s.cfg.mirror, s);
+  if (s.cfg.sources && s.cfg.sources.length > 0) info.sources = s.cfg.sources.map((x) => sourceInfo(js, x, s));
   return info;
 }
 
-function sourceInfo(js: JetStream, name: string, s: Stream): Json {
-  const origin = js.streams.get(name);
-  return { name, lag: origin ? Math.max(0, origin.lastSequence - s.lastSequence) : 0, active: 0 };
+function sourceInfo(js: JetStream, src: { name: string; external?: { api: string; deliver?: string } }, s: Stream): Json {
+  if (src.external?.api) {
+    // Fed through another API: lag as the origin's consumer last reported it, active in ns since it spoke.
+    const feed = js.externalFeed(s.name, src.name);
+    const active = feed && feed.lastActive > 0 ? Math.max(0, js.now() - feed.lastActive) * 1_000_000 : -1;
+    return { name: src.name, external: src.external, lag: feed?.lag ?? 0, active };
+  }
+  const origin = js.streams.get(src.name);
+  return { name: src.name, lag: origin ? Math.max(0, origin.lastSequence - s.lastSequence) : 0, active: 0 };
 }
 
 /** Routes one `$JS.API.>` request. */
@@ -187,13 +193,6 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
   if (cfg.name !== name) return fail(js, m, type, Errors.streamMismatch());
   const err = checkStreamConfig(cfg, { update });
   if (err) return fail(js, m, type, err);
-  // Sourcing through another account's or domain's API is not implemented: refuse it rather than quietly
-  // mirror nothing (or a local stream that happens to share the name).
-  const ext = [...(cfg.mirror ? [cfg.mirror] : []), ...(cfg.sources ?? [])].find((x) => x.external?.api);
-  if (ext) {
-    const what = `stream source "${ext.name}" with external api "${ext.external?.api}" is not implemented by Petrel`;
-    return fail(js, m, type, Errors.streamInvalidConfig(what));
-  }
   const existing = js.streams.get(name);
   if (update) {
     if (!existing) return fail(js, m, type, Errors.streamNotFound());

@@ -12,6 +12,7 @@ import {
 import { Consumer, type ConsumerHost, type ConsumerState } from "./consumer.ts";
 import { type ApiError, Errors } from "./errors.ts";
 import { Advisories } from "./advisories.ts";
+import { type ExternalOrigin, ExternalFeed } from "./external.ts";
 import {
   type AccountLimits,
   checkConsumerLimit,
@@ -359,12 +360,16 @@ export class JetStream implements ConsumerHost {
   /** Mirrors and sources between streams of this server: downstream hooks plus a catch-up copy. */
   private wireSources(): void {
     for (const s of this.streams.values()) s.downstream.clear();
+    const wanted = new Set<string>();
     for (const target of this.streams.values()) {
       const cfg = target.cfg;
       const origins = cfg.mirror ? [cfg.mirror] : (cfg.sources ?? []);
       for (const src of origins) {
-        // An external source lives in another account or domain, never in this engine.
-        if (src.external?.api) continue;
+        // An external source lives behind another API (another account or domain): fed through it.
+        if (src.external?.api) {
+          wanted.add(this.wireExternal(target, src, !!cfg.mirror));
+          continue;
+        }
         const origin = this.streams.get(src.name);
         if (!origin || origin === target) continue;
         const mirror = !!cfg.mirror;
@@ -392,6 +397,43 @@ export class JetStream implements ConsumerHost {
         if (!mirror) this.providerFor(cfg).putMeta(cfg.name, key, String(origin.lastSequence));
       }
     }
+    for (const [key, f] of this.externalFeeds) {
+      if (wanted.has(key)) continue;
+      f.feed.close();
+      this.externalFeeds.delete(key);
+    }
+  }
+
+  /** Feeds of external mirrors and sources, by target stream, origin config and kind. */
+  private readonly externalFeeds = new Map<string, { feed: ExternalFeed; target: Stream }>();
+
+  /** Starts (or keeps) the feed of `target` from an external origin; returns its key. */
+  private wireExternal(target: Stream, src: ExternalOrigin, mirror: boolean): string {
+    const key = `${target.name}\u0000${mirror ? "M" : "S"}\u0000${JSON.stringify(src)}`;
+    const existing = this.externalFeeds.get(key);
+    if (existing?.target === target) return key;
+    existing?.feed.close();
+    const feed = new ExternalFeed({
+      bus: this.bus,
+      now: this.now,
+      resumeAfter: () => (mirror ? target.lastSequence : lastSourced(target, src.name)),
+      store: (m) => {
+        if (this.stopped || this.streams.get(target.name) !== target) return;
+        if (mirror) target.storeMirrored(m);
+        else target.publish(m.subject, m.headers, m.data);
+      },
+    }, src, mirror);
+    this.externalFeeds.set(key, { feed, target });
+    feed.start();
+    return key;
+  }
+
+  /** The feed of an external mirror or source of `stream`, for stream info (`lag`, `active`). */
+  externalFeed(stream: string, origin: string): ExternalFeed | undefined {
+    for (const [key, f] of this.externalFeeds) {
+      if (key.startsWith(stream + "\u0000") && f.feed.origin.name === origin) return f.feed;
+    }
+    return undefined;
   }
 
   // ---- consumers ----
@@ -495,6 +537,8 @@ export class JetStream implements ConsumerHost {
     this.flushWrites();
     this.flushConsumers();
     this.stopped = true;
+    for (const f of this.externalFeeds.values()) f.feed.close();
+    this.externalFeeds.clear();
     for (const sid of this.sids) this.bus.unsubscribe(sid);
     for (const sids of this.captureSids.values()) for (const sid of sids) this.bus.unsubscribe(sid);
     for (const m of this.consumers.values()) for (const c of m.values()) c.close(false);

@@ -4,6 +4,7 @@
  * messages as plain objects.
  */
 import type { Account } from "../accounts/account.ts";
+import { showsOtherSubject } from "../accounts/imports.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 
 export interface InternalMsg {
@@ -115,7 +116,8 @@ export class InternalClient implements SubOwner {
     const h = msg.hdrSize;
     // Copies: the router's byte views are only valid during this call.
     handler({
-      subject: msg.subject,
+      // What a network client would see on its MSG line: a JetStream delivery shows the stored subject.
+      subject: showsOtherSubject(msg) ? dec.decode(msg.subjectBytes) : msg.subject,
       reply: msg.reply !== null ? dec.decode(msg.reply) : undefined,
       headers: h >= 0 ? msg.payload.slice(0, h) : undefined,
       payload: h >= 0 ? msg.payload.slice(h) : msg.payload.slice(),

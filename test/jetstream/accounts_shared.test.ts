@@ -172,3 +172,81 @@ describe("JetStream shared across accounts through imports (apiPrefix)", () => {
     assert.deepEqual(pt, ns);
   });
 });
+
+// A mirror and a filtered source in B of A's stream, through A's API imported under a prefix
+// (`external: { api, deliver }`), the deliveries coming back through a stream import.
+const EXTERNAL_CONF = `
+accounts {
+  A: { users: [{user: a, password: a}], jetstream: enabled,
+    exports: [ {service: "$JS.API.>", response_type: stream}, {stream: "deliver.b.>"}, {service: "$JS.FC.>"} ] }
+  B: { users: [{user: b, password: b}], jetstream: enabled,
+    imports: [ {service: {account: A, subject: "$JS.API.>"}, to: "JS.A.API.>"}, {stream: {account: A, subject: "deliver.b.>"}},
+      {service: {account: A, subject: "$JS.FC.>"}} ] }
+}
+`;
+
+async function externalScenario(url: string): Promise<J> {
+  const out: J = {};
+  const a = await connect({ servers: url, user: "a", pass: "a", reconnect: false });
+  const b = await connect({ servers: url, user: "b", pass: "b", reconnect: false });
+  try {
+    const jsmA = await jetstreamManager(a);
+    await jsmA.streams.add({ name: "ORDERS", subjects: ["orders.>"] });
+    const jsA = jetstream(a);
+    for (let i = 1; i <= 3; i++) await jsA.publish(`orders.${i}`, `o${i}`);
+    const jsmB = await jetstreamManager(b);
+    const m = await jsmB.streams.add({ name: "M", mirror: { name: "ORDERS", external: { api: "JS.A.API", deliver: "deliver.b.m" } } });
+    out.mirrorConfig = m.config.mirror;
+    await jsmB.streams.add({
+      name: "SRC",
+      sources: [{ name: "ORDERS", filter_subject: "orders.2", external: { api: "JS.A.API", deliver: "deliver.b.s" } }],
+    });
+    await jsA.publish("orders.2", "later");
+    // Both catch up by themselves; wait (bounded) until they hold what A has for them.
+    const until = async (stream: string, n: number) => {
+      for (let i = 0; i < 250; i++) {
+        if ((await jsmB.streams.info(stream)).state.messages >= n) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until("M", 4);
+    await until("SRC", 2);
+    const mi = await jsmB.streams.info("M");
+    out.mirror = { messages: mi.state.messages, last_seq: mi.state.last_seq, lag: mi.mirror?.lag, external: (mi.mirror as { external?: unknown } | undefined)?.external };
+    const m4 = await jsmB.streams.getMessage("M", { seq: 4 });
+    out.mirrorLast = [m4?.subject, td.decode(m4?.data), m4?.seq];
+    const si = await jsmB.streams.info("SRC");
+    out.source = { messages: si.state.messages, external: (si.sources?.[0] as { external?: unknown } | undefined)?.external };
+    const s1 = await jsmB.streams.getMessage("SRC", { seq: 2 });
+    out.sourceLast = [s1?.subject, td.decode(s1?.data), s1?.header.get("Nats-Stream-Source") ? "has source header" : "none"];
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  return out;
+}
+
+describe("JetStream mirror and source from another account (external api)", () => {
+  const results = new Map<string, J>();
+  for (const kind of ["nats-server", "petrel"] as const) {
+    it(`${kind}: B mirrors and sources A's stream through its imports`, async () => {
+      const s = await startServer(kind, { jetstream: true, conf: EXTERNAL_CONF });
+      try {
+        const r = await externalScenario(s.url);
+        results.set(kind, r);
+        assert.deepEqual(r.mirror, { messages: 4, last_seq: 4, lag: 0, external: { api: "JS.A.API", deliver: "deliver.b.m" } });
+        assert.deepEqual(r.mirrorLast, ["orders.2", "later", 4]);
+        assert.equal((r.source as J).messages, 2);
+        assert.deepEqual(r.sourceLast, ["orders.2", "later", "has source header"]);
+      } finally {
+        await s.stop();
+      }
+    });
+  }
+  it("both servers gave the same answers", () => {
+    const ns = results.get("nats-server");
+    const pt = results.get("petrel");
+    assert.ok(ns && pt, "both scenarios ran");
+    assert.deepEqual(pt, ns);
+  });
+});
