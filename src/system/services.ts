@@ -191,6 +191,13 @@ export class SystemServices {
       case "SUBSZ":
         q.set("acc", account);
         if (!q.has("subs")) q.set("subs", "1");
+        if (!accountExists(this.#server, account)) {
+          // Unlike HTTP, nats-server answers an unknown account here with an empty, paged report.
+          const zero = run.subsz(q);
+          const paging = { total: 0, offset: Number(q.get("offset") ?? 0) || 0, limit: Number(q.get("limit") ?? 1024) || 1024 };
+          const data = { server_id: this.#server.serverId, now: rfc3339(this.#now()), ...(zero.ok ? zero.data as Json : {}), ...paging };
+          return this.#reply(via, m.reply, { server: this.#stamp.next(), data });
+        }
         return this.#replyResult(via, m.reply, run.subsz(q));
       case "CONNZ":
         q.set("acc", account);
