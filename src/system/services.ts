@@ -51,7 +51,7 @@ export class SystemServices {
   readonly #endpoints: MonitorEndpoints;
   readonly #client: InternalClient;
   /** One per other account, answering that account's own requests. */
-  readonly #accountClients: InternalClient[] = [];
+  readonly #accountClients = new Map<string, InternalClient>();
   readonly #stamp: ServerInfoStamp;
   readonly #now: () => Date;
   readonly #interval: number;
@@ -94,10 +94,7 @@ export class SystemServices {
     for (const name of ACCOUNT_ENDPOINTS) {
       c.subscribe(`$SYS.REQ.ACCOUNT.*.${name}`, (m) => this.#guard(m, c, () => this.#accountRequest(name, m)));
     }
-    for (const account of this.#server.accounts) {
-      if (account === this.#server.accounts.system) continue;
-      this.#startAccountImports(account.name);
-    }
+    for (const account of this.#server.accounts) this.#startAccountImports(account.name);
     this.#server.connectionListeners.add(this.#listener);
     this.#scheduleStatsz();
     this.#connsTimer = setInterval(() => this.#safely("SERVER.CONNS heartbeat", () => this.#accountConnsHeartbeat()), this.#connsInterval);
@@ -117,8 +114,9 @@ export class SystemServices {
    * in the account answers the same subjects (announced to routes, so every server answers as well).
    */
   #startAccountImports(account: string): void {
+    if (this.#accountClients.has(account) || account === this.#server.accounts.system.name) return;
     const c = this.#server.createInternalClient(SYSTEM_IMPORTS_CLIENT, { account });
-    this.#accountClients.push(c);
+    this.#accountClients.set(account, c);
     const bound = { account, via: c };
     c.subscribe("$SYS.REQ.ACCOUNT.PING.CONNZ", (m) => this.#guard(m, c, () => this.#accountRequest("CONNZ", m, bound)));
     c.subscribe("$SYS.REQ.SERVER.PING.CONNZ", (m) => this.#guard(m, c, () => this.#accountRequest("CONNZ", m, bound)));
@@ -135,7 +133,7 @@ export class SystemServices {
     const info = this.#stamp.next();
     this.#publish(subjects.shutdown(this.#server.serverId), info);
     this.#client.close();
-    for (const c of this.#accountClients) c.close();
+    for (const c of this.#accountClients.values()) c.close();
   }
 
   // ---- requests ----
@@ -295,6 +293,8 @@ export class SystemServices {
 
   #clientUp(c: ClientConn): void {
     const account = accountOfClient(c);
+    // An account added by a reload gets its own services with its first connection.
+    this.#startAccountImports(account);
     // As nats-server: the global account's activity is not reported.
     if (account === GLOBAL_ACCOUNT) return;
     this.#announced.add(c);
