@@ -96,13 +96,14 @@ describe("replicated JetStream: failures", () => {
       conns.set(survivors[0], nc);
       for (let i = 31; i <= 60; i++) acked.push(await publishRetrying(nc, "r3.b", `m${i}`, `id-${i}`));
       assert.deepEqual(acked, Array.from({ length: 60 }, (_, i) => i + 1), "sequences 1..60, no gap, no duplicate");
-      const jsm2 = await jetstreamManager(nc);
-      const info = await jsm2.streams.info("R3");
+      // The stopped server may have led the meta group too: wait for the API to answer again.
+      const jsm2 = await waitFor("the API answers", () => jetstreamManager(nc, { timeout: 1000 }).catch(() => undefined), 15_000);
+      const info = await waitFor("stream info", () => jsm2.streams.info("R3").catch(() => undefined), 15_000);
       assert.notEqual(info.cluster?.leader, leader);
       assert.equal(info.state.messages, 60);
 
       // The consumer moved with the stream and resumes after its ack floor.
-      const cons2 = await jetstream(nc).consumers.get("R3", "work");
+      const cons2 = await waitFor("the consumer on the new leader", () => jetstream(nc).consumers.get("R3", "work").catch(() => undefined), 15_000);
       const next = await cons2.next({ expires: 3000 });
       assert.equal(next?.seq, 11, `nothing acknowledged is redelivered (got ${next?.seq})`);
       next?.ack();

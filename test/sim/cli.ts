@@ -1,8 +1,10 @@
 /**
- * `npm run sim -- --seeds N [--start S] [--seed K] [--bug NAME] [--duration MS]`
- * Runs seeds S..S+N-1 (or the single seed K), prints each failure and a one-line summary.
+ * `npm run sim -- --seeds N [--start S] [--seed K] [--bug NAME] [--duration MS] [--stream-seeds M]`
+ * Runs seeds S..S+N-1 (or the single seed K) of the Raft KV simulation, then M seeds (default 20) of the
+ * replicated-stream simulation (stream_sim.ts), prints each failure and a one-line summary of each.
  */
 import { runSim, SIM_BUGS, type SimBug } from "./sim.ts";
+import { runStreamSim } from "./stream_sim.ts";
 
 const BUGS: readonly string[] = SIM_BUGS;
 
@@ -55,3 +57,24 @@ if (failed.length > 0) {
 }
 console.log(`(${secs} s${bug ? `, bug ${bug}` : ""})`);
 console.log(`${passed} seeds passed, ${failed.length} failed`);
+
+// The replicated stream (StreamReplica + Stream over RaftHost) under loss, cuts, crashes and lost stores.
+const streamSeeds = Number(flag(args, "--stream-seeds") ?? (single !== undefined || bug ? "0" : "20"));
+let streamFailed = 0, acked = 0, faults = 0;
+const s0 = performance.now();
+for (let seed = start; seed < start + streamSeeds; seed++) {
+  const r = runStreamSim({ seed, steps: 2500 });
+  if (r.violation !== null) {
+    streamFailed++;
+    console.log(`stream seed ${seed} FAILED: ${r.violation}`);
+  } else {
+    acked += r.result?.acked ?? 0;
+    faults += r.result?.faults ?? 0;
+  }
+}
+if (streamSeeds > 0) {
+  console.log(`(${((performance.now() - s0) / 1000).toFixed(1)} s) stream: ${streamSeeds - streamFailed} seeds passed, ${streamFailed} failed; ${faults} faults, ${acked} acked, 0 lost`);
+}
+if (failed.length > 0 || streamFailed > 0) {
+  (globalThis as { process?: { exitCode?: number } }).process!.exitCode = 1;
+}
