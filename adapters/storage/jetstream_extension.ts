@@ -198,6 +198,7 @@ function startCluster(
     engine,
     serverName: server.serverName,
     clusterName: server.options.cluster?.name ?? "",
+    tags: server.options.server_tags ?? [],
     sysBus,
     openStorage: (g): RaftStorage => memory ? new RaftMemoryStorage() : new RaftFileStorage(path.join(raftDir, g)),
     dropStorage: (g) => {
@@ -238,3 +239,4 @@ export function expectedPeers(routes: readonly string[], ownPort: number | undef
   }
   return others.size + 1;
 }
+

@@ -109,6 +109,8 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
   const https = raw.https !== undefined ? parseListen(raw.https) : undefined;
   const layer: OptionLayer = defined({
     server_name: str(raw.server_name),
+    server_tags: list(typeof raw.server_tags === "string" ? raw.server_tags.split(",") : raw.server_tags)
+      ?.map((t) => t.trim().toLowerCase()).filter((t) => t !== ""),
     host: str(raw.host ?? raw.net) ?? listen?.host,
     port: raw.port ?? listen?.port,
     client_advertise: str(raw.client_advertise),
@@ -369,6 +371,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
   const host = l.host ?? DEFAULTS.host;
   const opts: ServerOptions = {
     server_name: l.server_name ?? "",
+    ...(l.server_tags !== undefined ? { server_tags: l.server_tags } : {}),
     host,
     port: l.port ?? DEFAULTS.port,
     http_host: l.http_host ?? host,

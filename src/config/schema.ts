@@ -535,7 +535,7 @@ export const rawConfigSchema = block(
     disable_sublist_cache: unsupported,
     no_sublist_cache: unsupported,
     prof_port: unsupported,
-    server_tags: unsupported,
+    server_tags: opt(confStringList),
     default_js_domain: unsupported,
     connect_error_reports: unsupported,
     reconnect_error_reports: unsupported,

@@ -131,6 +131,8 @@ export interface OperatorOptions {
 export interface ServerOptions {
   /** "" = let the server generate one. */
   server_name: string;
+  /** `server_tags`: this server's placement tags (JetStream clusters place replicas by them), lower-cased. */
+  server_tags?: string[];
   host: string;
   /** -1 = random. */
   port: number;

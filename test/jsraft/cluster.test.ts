@@ -235,3 +235,32 @@ describe("replicated JetStream: catch-up from a snapshot", () => {
     }
   });
 });
+
+describe("replicated JetStream: placement", () => {
+  it("places replicas by placement tags against server_tags, and refuses what no server can hold", { timeout: 60_000 }, async () => {
+    const c = await startJsCluster(3, { tags: [["ssd", "az:1"], ["az:2"], ["ssd", "az:3"]] });
+    let nc: NatsConnection | undefined;
+    try {
+      await waitMetaLeader(c);
+      nc = await connect({ servers: c.nodes[1]!.clientUrl });
+      const jsm = await jetstreamManager(nc);
+      const ssd = await jsm.streams.add({ name: "SSD", subjects: ["ssd.>"], num_replicas: 2, placement: { tags: ["ssd"] } });
+      const on = [ssd.cluster?.leader, ...(ssd.cluster?.replicas ?? []).map((r) => r.name)].sort();
+      assert.deepEqual(on, ["n1", "n3"]);
+      const one = await jsm.streams.add({ name: "AZ2", subjects: ["az2.>"], placement: { tags: ["AZ:2"] } });
+      assert.equal(one.cluster?.leader, "n2");
+      await assert.rejects(
+        jsm.streams.add({ name: "GPU", subjects: ["gpu.>"], placement: { tags: ["gpu"] } }),
+        /insufficient resources/,
+      );
+      await assert.rejects(jsm.streams.add({ name: "R5", subjects: ["r5.>"], num_replicas: 5 }), /insufficient resources/);
+      await assert.rejects(
+        jsm.streams.add({ name: "ELSEWHERE", subjects: ["e.>"], placement: { cluster: "other" } }),
+        /insufficient resources/,
+      );
+    } finally {
+      await nc?.close().catch(() => {});
+      await c.close();
+    }
+  });
+});

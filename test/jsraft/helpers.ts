@@ -31,7 +31,10 @@ export interface JsCluster {
 }
 
 /** Starts `n` JetStream nodes routed to each other (file storage under one temp dir). */
-export async function startJsCluster(n: number, opts: { storage?: "file" | "memory" } = {}): Promise<JsCluster> {
+export async function startJsCluster(
+  n: number,
+  opts: { storage?: "file" | "memory"; tags?: string[][] } = {},
+): Promise<JsCluster> {
   const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-"));
   const names = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const ports: number[] = [];
@@ -41,6 +44,7 @@ export async function startJsCluster(n: number, opts: { storage?: "file" | "memo
     const p = await startPetrel({
       options: {
         server_name: names[i],
+        ...(opts.tags?.[i] ? { server_tags: opts.tags[i] } : {}),
         host: "127.0.0.1",
         port: -1,
         jetstream: { enabled: true, store_dir: join(dir, names[i]), storage: opts.storage ?? "file" },

@@ -34,7 +34,7 @@ export function placeReplicas(
   const want = req.tags ?? [];
   const fit = peers.filter((p) =>
     p.online && (req.cluster === undefined || req.cluster === "" || p.cluster === req.cluster) &&
-    want.every((t) => p.tags.includes(t.toLowerCase()) || p.tags.includes(t))
+    want.every((t) => p.tags.includes(t.toLowerCase()))
   );
   const unique = [...new Map(fit.map((p) => [p.name, p])).values()];
   if (req.replicas < 1 || unique.length < req.replicas) return null;

@@ -336,10 +336,19 @@ export class StreamReplica {
   #applyCmd(cmd: GroupCmd): ApplyResult {
     const s = this.stream;
     switch (cmd.op) {
-      case "msg":
+      case "msg": {
         // Replayed after a restart: the store already holds it.
         if (cmd.seq <= s.lastSequence) return { stream: s.name, seq: cmd.seq };
-        return s.apply(cmd);
+        if (this.isLeader() || s.republish === undefined) return s.apply(cmd);
+        // `republish` is a side effect for the world: only the leader sends it, not every replica.
+        const rp = s.republish;
+        s.republish = undefined;
+        try {
+          return s.apply(cmd);
+        } finally {
+          s.republish = rp;
+        }
+      }
       case "purge":
       case "remove":
         return s.apply(cmd);
