@@ -157,6 +157,7 @@ export function jetStreamExtension(
       }
       server.infoExtras.jetstream = true;
       if (opts.domain) server.infoExtras.domain = opts.domain;
+      if (cluster) server.monitorSections.set("healthz", () => cluster?.healthProblem());
       server.monitorSections.set("jsz", (q) => {
         const out = jsz(all, jszQuery(q));
         if (cluster) out.meta_cluster = cluster.metaInfo();
@@ -168,6 +169,7 @@ export function jetStreamExtension(
       return {
         stop: () => {
           server.reloadListeners.delete(onReload);
+          if (cluster) server.monitorSections.delete("healthz");
           cluster?.stop();
           nrg?.close();
           all.stop();

@@ -147,6 +147,19 @@ describe("replicated JetStream: API", () => {
         return l !== undefined && l !== before;
       }, 10_000);
       assert.equal((await jetstream(conns[0]).publish("sd.2", "y")).seq, 2);
+      // A consumer moves with its stream's leadership.
+      await jsm.consumers.add("SD", { durable_name: "c1", ack_policy: "explicit" });
+      const nope = await conns[1].request("$JS.API.CONSUMER.LEADER.STEPDOWN.SD.nope", "");
+      assert.equal((nope.json() as { error?: { err_code: number } }).error?.err_code, 10014);
+      const csd = await conns[1].request("$JS.API.CONSUMER.LEADER.STEPDOWN.SD.c1", "");
+      assert.equal((csd.json() as { success?: boolean }).success, true);
+      await waitFor("the consumer answers again", async () => {
+        const ci = await jsm.consumers.info("SD", "c1").catch(() => undefined);
+        return ci?.num_pending === 2;
+      }, 10_000);
+      for (const p of c.nodes) {
+        await waitFor("healthz ok", async () => (await p!.monitorFetch(new Request("http://localhost/healthz"))).status === 200);
+      }
 
       // An R3 key-value bucket, written and read from different servers, with history and a watcher.
       const { Kvm } = await import("@nats-io/kv");

@@ -427,6 +427,16 @@ export class JetStreamCluster implements EngineCluster {
       this.#stepDown(r.group);
       return true;
     }
+    if (op[0] === "CONSUMER" && op[1] === "LEADER" && op[2] === "STEPDOWN" && op.length === 5) {
+      // A consumer runs on its stream's leader: it moves with the stream's leadership.
+      if (!r.consumers.has(op[4])) {
+        this.#fail(m, "consumer_leader_stepdown_response", Errors.consumerNotFound());
+        return true;
+      }
+      this.#respond(m.reply, { type: T + "consumer_leader_stepdown_response", success: true });
+      this.#stepDown(r.group);
+      return true;
+    }
     if (op[0] === "STREAM" && op[1] === "PURGE") return this.#purge(m, r), true;
     if (op[0] === "STREAM" && op[1] === "MSG" && op[2] === "DELETE") return this.#msgDelete(m, r), true;
     return false; // this server leads the stream: its engine answers
@@ -481,6 +491,17 @@ export class JetStreamCluster implements EngineCluster {
     if (name === this.self) return 0;
     const p = this.#peers.get(name);
     return p ? Math.max(0, this.#now() - p.lastSeen) * 1_000_000 : 0;
+  }
+
+  /** What `/healthz` reports while this server is not ready (nats-server's wording), undefined when it is. */
+  healthProblem(): string | undefined {
+    if (!this.metaGroup || this.metaGroup.leader === null) {
+      return "JetStream has not established contact with a meta leader";
+    }
+    for (const [name, r] of this.replicas) {
+      if (r.catchingUp || r.group.leader === null) return `JetStream stream '$G > ${name}' is not current`;
+    }
+    return undefined;
   }
 
   /** `/jsz` `meta_cluster`. */
