@@ -257,18 +257,18 @@ describe("replicated JetStream: placement", () => {
       await waitMetaLeader(c);
       nc = await connect({ servers: c.nodes[1]!.clientUrl });
       const jsm = await jetstreamManager(nc);
-      const ssd = await jsm.streams.add({ name: "SSD", subjects: ["ssd.>"], num_replicas: 2, placement: { tags: ["ssd"] } });
+      const ssd = await jsm.streams.add({ name: "SSD", subjects: ["ssd.>"], num_replicas: 2, placement: { cluster: "", tags: ["ssd"] } });
       const on = [ssd.cluster?.leader, ...(ssd.cluster?.replicas ?? []).map((r) => r.name)].sort();
       assert.deepEqual(on, ["n1", "n3"]);
-      const one = await jsm.streams.add({ name: "AZ2", subjects: ["az2.>"], placement: { tags: ["AZ:2"] } });
+      const one = await jsm.streams.add({ name: "AZ2", subjects: ["az2.>"], placement: { cluster: "", tags: ["AZ:2"] } });
       assert.equal(one.cluster?.leader, "n2");
       await assert.rejects(
-        jsm.streams.add({ name: "GPU", subjects: ["gpu.>"], placement: { tags: ["gpu"] } }),
+        jsm.streams.add({ name: "GPU", subjects: ["gpu.>"], placement: { cluster: "", tags: ["gpu"] } }),
         /insufficient resources/,
       );
       await assert.rejects(jsm.streams.add({ name: "R5", subjects: ["r5.>"], num_replicas: 5 }), /insufficient resources/);
       await assert.rejects(
-        jsm.streams.add({ name: "ELSEWHERE", subjects: ["e.>"], placement: { cluster: "other" } }),
+        jsm.streams.add({ name: "ELSEWHERE", subjects: ["e.>"], placement: { cluster: "other", tags: [] } }),
         /insufficient resources/,
       );
     } finally {
