@@ -3,8 +3,8 @@ import { isLiteral, subjectMatches } from "../subjects/subject.ts";
 import type { StreamConfig } from "./config.ts";
 import { type ApiError, Errors } from "./errors.ts";
 import { SeqList } from "./seqlist.ts";
-import { SeqMap } from "./seqmap.ts";
-import { type MsgMeta, type StorageProvider, storedSize, type StoredMsg, type StreamBackend } from "./store/types.ts";
+import { MetaIndex } from "./meta_index.ts";
+import { type StorageProvider, storedSize, type StoredMsg, type StreamBackend } from "./store/types.ts";
 
 /** The stream's half of a consumer: what the stream tells its consumers and asks them. */
 export interface StreamListener {
@@ -99,11 +99,19 @@ function matchesAny(subject: string, filters: string[]): boolean {
   return false;
 }
 
+/** The stored sequences of one subject, holding the subject string every row of it shares. */
+export class SubjectSeqs extends SeqList {
+  constructor(readonly subject: string) {
+    super();
+  }
+}
+
 /** One stream: config, in-memory index over its backend, limits, dedupe and publish preconditions. */
 export class Stream {
-  readonly metas = new SeqMap<MsgMeta>();
+  /** Time, size and subject of every stored message, in columns (no object per message). */
+  readonly metas = new MetaIndex();
   readonly order = new SeqList();
-  readonly bySubject = new Map<string, SeqList>();
+  readonly bySubject = new Map<string, SubjectSeqs>();
   readonly listeners = new Set<StreamListener>();
   private readonly backend: StreamBackend;
   private lastSeq = 0;
@@ -133,11 +141,20 @@ export class Stream {
     private readonly markDirty: (s: Stream) => void = (st) => st.flush(),
   ) {
     this.backend = storage.openStream(cfg.name);
-    for (const m of this.backend.scan()) {
-      if (cfg.storage === "file") m.size = m.size - 16 - (m.hdr ?? 0) + storedSize(0, m.hdr ?? 0, 0, true);
-      m.hdr = undefined;
-      this.index(m);
-    }
+    const file = cfg.storage === "file";
+    let prev = 0;
+    // Only messages with headers can carry a Nats-Msg-Id: the dedupe window is rebuilt from those alone.
+    const withHeaders: number[] = [];
+    const visit = (seq: number, subject: string, size: number, time: number, hdr: number) => {
+      if (seq <= prev) throw new Error(`stream ${cfg.name}: store read back seq ${seq} after ${prev}`);
+      prev = seq;
+      // hdr < 0: a backend that does not say; its message may have headers.
+      if (hdr !== 0) withHeaders.push(seq);
+      const h = Math.max(hdr, 0);
+      this.index(seq, subject, file ? size - 16 - h + storedSize(0, h, 0, true) : size, time);
+    };
+    if (this.backend.scanEach !== undefined) this.backend.scanEach(visit);
+    else for (const m of this.backend.scan()) visit(m.seq, m.subject, m.size, m.time, m.hdr ?? -1);
     const st = storage.getMeta(cfg.name, "state");
     if (st) {
       const parsed = JSON.parse(st) as { last_seq?: number; last_ts?: number };
@@ -147,7 +164,7 @@ export class Stream {
       }
     }
     if (this.lastSeq === 0 && cfg.first_seq && cfg.first_seq > 1) this.lastSeq = cfg.first_seq - 1;
-    this.rebuildDedupe();
+    this.rebuildDedupe(withHeaders);
     this.scheduleAge();
   }
 
@@ -155,46 +172,48 @@ export class Stream {
     return this.cfg.name;
   }
 
-  private index(m: MsgMeta): void {
-    this.metas.set(m.seq, m);
-    this.order.push(m.seq);
-    let l = this.bySubject.get(m.subject);
+  private index(seq: number, subject: string, size: number, time: number): void {
+    let l = this.bySubject.get(subject);
     if (!l) {
-      l = new SeqList();
-      this.bySubject.set(m.subject, l);
+      l = new SubjectSeqs(subject);
+      this.bySubject.set(subject, l);
     }
-    l.push(m.seq);
-    this.bytes += m.size;
-    if (m.seq > this.lastSeq) {
-      this.lastSeq = m.seq;
-      this.lastTime = m.time;
+    // The subject's one string, shared by all its rows (the publisher's copy is garbage after this).
+    this.metas.add(seq, l.subject, size, time);
+    this.order.push(seq);
+    l.push(seq);
+    this.bytes += size;
+    if (seq > this.lastSeq) {
+      this.lastSeq = seq;
+      this.lastTime = time;
     }
   }
 
-  private rebuildDedupe(): void {
+  /** `candidates`: the stored messages that have headers, ascending. */
+  private rebuildDedupe(candidates: readonly number[]): void {
     const cutoff = this.now() - this.cfg.duplicate_window / NS;
     const recent: Array<[string, { seq: number; time: number }]> = [];
-    for (let i = this.order.size - 1; i >= 0; i--) {
-      const seq = this.order.at(i);
-      const meta = this.metas.get(seq);
-      if (!meta || meta.time < cutoff) break;
+    for (let i = candidates.length - 1; i >= 0; i--) {
+      const seq = candidates[i];
+      const time = this.metas.timeOf(seq);
+      if (!(time >= cutoff)) break;
       const m = this.backend.load(seq);
       const id = m?.headers ? findHeader(m.headers, "Nats-Msg-Id") : undefined;
-      if (id) recent.push([id, { seq, time: meta.time }]);
+      if (id) recent.push([id, { seq, time }]);
     }
     for (let i = recent.length - 1; i >= 0; i--) this.dedupe.set(recent[i][0], recent[i][1]);
   }
 
   state(): StreamState {
     const first = this.order.first();
-    const firstMeta = first !== undefined ? this.metas.get(first) : undefined;
+    const firstTime = first !== undefined ? this.metas.timeOf(first) : NaN;
     const msgs = this.order.size;
     const st: StreamState = {
       messages: msgs,
       bytes: this.bytes,
       // nats-server reports 0 for a stream that never held a message.
       first_seq: first ?? (this.lastSeq > 0 ? this.lastSeq + 1 : 0),
-      first_ts: tsString(firstMeta?.time ?? 0),
+      first_ts: tsString(firstTime >= 0 ? firstTime : 0),
       last_seq: this.lastSeq,
       last_ts: tsString(this.lastTime),
       num_subjects: this.bySubject.size,
@@ -229,8 +248,8 @@ export class Stream {
     // Walk forward in sequence order for a while (a match is usually close), then ask each subject.
     let steps = 0;
     for (const seq of this.order.from(from)) {
-      const m = this.metas.get(seq);
-      if (m && matchesAny(m.subject, filters)) return seq;
+      const subject = this.metas.subjectOf(seq);
+      if (subject !== undefined && matchesAny(subject, filters)) return seq;
       if (++steps >= 256 && this.bySubject.size > 64) break;
     }
     if (steps < 256 || this.bySubject.size <= 64) return undefined;
@@ -279,8 +298,7 @@ export class Stream {
   seqForTime(ms: number): number {
     for (let i = 0; i < this.order.size; i++) {
       const seq = this.order.at(i);
-      const meta = this.metas.get(seq);
-      if (meta && meta.time >= ms) return seq;
+      if (this.metas.timeOf(seq) >= ms) return seq;
     }
     return this.lastSeq + 1;
   }
@@ -384,7 +402,7 @@ export class Stream {
     const size = storedSize(subject.length, headers?.length ?? 0, data.length, cfg.storage === "file");
     this.backend.append(msg);
     this.markDirty(this);
-    this.index({ seq, subject, size, time });
+    this.index(seq, subject, size, time);
     if (!e.mirrored) {
       const msgId = e.msgId ?? (headers ? findHeader(headers, "Nats-Msg-Id") : undefined);
       const rollup = e.rollup ?? (headers ? findHeader(headers, "Nats-Rollup") : undefined);
@@ -438,7 +456,7 @@ export class Stream {
         const seq = this.order.at(i);
         drop2.push(seq);
         n--;
-        b -= this.metas.get(seq)?.size ?? 0;
+        b -= this.metas.sizeOf(seq) || 0;
       }
       if (drop2.length > 0) this.removeSeqs(drop2);
     }
@@ -456,9 +474,9 @@ export class Stream {
     if (this.closed || this.cfg.max_age <= 0) return;
     const first = this.order.first();
     if (first === undefined) return;
-    const meta = this.metas.get(first);
-    if (!meta) return;
-    const due = meta.time + this.cfg.max_age / NS - this.now();
+    const firstTime = this.metas.timeOf(first);
+    if (Number.isNaN(firstTime)) return;
+    const due = firstTime + this.cfg.max_age / NS - this.now();
     this.ageTimer = setTimeout(() => {
       this.ageTimer = undefined;
       this.expireAge();
@@ -471,8 +489,7 @@ export class Stream {
     const drop: number[] = [];
     for (let i = 0; i < this.order.size; i++) {
       const seq = this.order.at(i);
-      const m = this.metas.get(seq);
-      if (!m || m.time > cutoff) break;
+      if (!(this.metas.timeOf(seq) <= cutoff)) break;
       drop.push(seq);
     }
     if (drop.length > 0) this.submit(this, { op: "remove", seqs: drop });
@@ -494,16 +511,17 @@ export class Stream {
   private removeSeqs(seqs: readonly number[]): number {
     const gone: number[] = [];
     for (const seq of seqs) {
-      const m = this.metas.get(seq);
-      if (!m) continue;
+      const subject = this.metas.subjectOf(seq);
+      if (subject === undefined) continue;
+      const size = this.metas.sizeOf(seq);
       this.metas.delete(seq);
       this.order.remove(seq);
-      const l = this.bySubject.get(m.subject);
+      const l = this.bySubject.get(subject);
       if (l) {
         l.remove(seq);
-        if (l.size === 0) this.bySubject.delete(m.subject);
+        if (l.size === 0) this.bySubject.delete(subject);
       }
-      this.bytes -= m.size;
+      this.bytes -= size;
       gone.push(seq);
     }
     if (gone.length === 0) return 0;
@@ -576,7 +594,7 @@ export class Stream {
       for (const subj of [...this.bySubject.keys()]) this.enforceLimits(subj);
     } else {
       const s = this.order.first();
-      if (s !== undefined) this.enforceLimits(this.metas.get(s)?.subject ?? "");
+      if (s !== undefined) this.enforceLimits(this.metas.subjectOf(s) ?? "");
     }
   }
 

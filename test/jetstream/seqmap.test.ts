@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { SeqMap } from "../../src/jetstream/seqmap.ts";
 import { SeqList } from "../../src/jetstream/seqlist.ts";
+import { SeqTable } from "../../src/jetstream/seqtable.ts";
 
 describe("SeqMap and SeqList", () => {
   it("SeqMap behaves like a Map under random operations", () => {
@@ -26,6 +27,53 @@ describe("SeqMap and SeqList", () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it("SeqTable behaves like a Map of rows under random operations (window, gaps, front trims, extras)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(9), fc.integer({ min: 1, max: 9000 }))), (ops) => {
+        const a = new SeqTable<string>(["f64", "u32"], true);
+        const b = new Map<number, [number, number, string]>();
+        let next = 1;
+        for (const [op, n] of ops) {
+          if (op <= 4) {
+            // Mostly dense appends; sometimes a jump (padded or out of the window) or a rewrite of an old one.
+            const seq = op === 4 ? n * 3 : next++;
+            const row: [number, number, string] = [seq * 1.5, seq % 1000, `s${seq % 3}`];
+            a.set(seq, [row[0], row[1]], row[2]);
+            b.set(seq, row);
+          } else if (op <= 7) {
+            // Removals from the front, as limits and acks do.
+            const first = [...b.keys()].sort((x, y) => x - y)[0];
+            if (first !== undefined) assert.equal(a.delete(first), b.delete(first));
+          } else {
+            assert.equal(a.delete(n), b.delete(n));
+          }
+          assert.equal(a.size, b.size);
+        }
+        for (const [k, [t, sz, r]] of b) {
+          assert.ok(a.has(k));
+          assert.equal(a.num(k, 0), t);
+          assert.equal(a.num(k, 1), sz);
+          assert.equal(a.ref(k), r);
+        }
+        assert.deepEqual([...a.seqs()].sort((x, y) => x - y), [...b.keys()].sort((x, y) => x - y));
+        assert.ok(Number.isNaN(a.num(1e9, 0)));
+        assert.equal(a.ref(1e9), undefined);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("SeqTable keeps working once most of its front is trimmed away", () => {
+    const t = new SeqTable(["u32"]);
+    for (let s = 1; s <= 100_000; s++) t.set(s, [s]);
+    for (let s = 1; s <= 99_990; s++) assert.ok(t.delete(s));
+    assert.equal(t.size, 10);
+    assert.deepEqual([...t.seqs()], [99_991, 99_992, 99_993, 99_994, 99_995, 99_996, 99_997, 99_998, 99_999, 100_000]);
+    t.set(100_001, [7]);
+    assert.equal(t.num(100_001, 0), 7);
+    assert.throws(() => t.set(100_002, [1, 2]), /2 values for 1 columns/);
   });
 
   it("SeqList keeps order, counts and removes", () => {

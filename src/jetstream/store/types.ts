@@ -33,6 +33,11 @@ export interface StreamBackend {
   /** Metadata of every stored message, ascending by sequence (used once, to rebuild the index on start). */
   scan(): MsgMeta[];
   /**
+   * The same as `scan`, one call per message and nothing built per message: what a large store uses so that
+   * opening it holds no list of every message. `hdr` is the header length.
+   */
+  scanEach?(visit: (seq: number, subject: string, size: number, time: number, hdr: number) => void): void;
+  /**
    * Hand everything appended or removed so far to the OS (one write for a batch of appends). The engine
    * calls it before it acknowledges what it stored; backends also flush by themselves when a batch grows.
    */
