@@ -408,40 +408,30 @@ export class Consumer implements StreamListener {
   processAck(sseq: number, body: Uint8Array, reply: string | undefined): void {
     this.lastActivity = this.host.now();
     const text = body.length === 0 ? "+ACK" : new TextDecoder().decode(body);
-    const kind = text.slice(0, 4);
-    switch (kind) {
-      case "+ACK":
-        this.ack(sseq);
-        break;
-      case "-NAK":
-        if (this.book.pending.has(sseq)) {
-          const delay = acks.nakDelay(text.slice(4));
-          const now = this.host.now();
-          if (acks.nak(this.book, sseq, delay, this.cfg.ack_wait, now)) this.kick();
-          else if (delay > 0) this.arm(now + delay);
-        }
-        break;
-      case "+WPI":
-        acks.inProgress(this.book, sseq, this.host.now());
-        break;
-      case "+TER": {
-        const p = this.book.pending.get(sseq);
-        const n = this.book.deliveries.get(sseq) ?? 1;
-        if (p) this.host.advisories?.terminated(this.stream.name, this.name, sseq, p.dseq, n);
-        this.ack(sseq);
-        break;
+    // nats-server 2.9's reading: +ACK, +OK, +WPI and +TERM exactly, -NAK and +NXT as prefixes; anything else is
+    // no ack at all (the message comes back when its ack wait runs out).
+    if (text === "+ACK" || text === "+OK") {
+      this.ack(sseq);
+    } else if (text.startsWith("-NAK")) {
+      if (this.book.pending.has(sseq)) {
+        const delay = acks.nakDelay(text.slice(4));
+        const now = this.host.now();
+        if (acks.nak(this.book, sseq, delay, this.cfg.ack_wait, now)) this.kick();
+        else if (delay > 0) this.arm(now + delay);
       }
-      case "+NXT": {
-        this.ack(sseq);
-        if (reply && this.isPull) {
-          const rest = text.slice(4).trim();
-          this.pullRequest(reply, enc.encode(rest));
-          reply = undefined;
-        }
-        break;
+    } else if (text === "+WPI") {
+      acks.inProgress(this.book, sseq, this.host.now());
+    } else if (text === "+TERM") {
+      const p = this.book.pending.get(sseq);
+      const n = this.book.deliveries.get(sseq) ?? 1;
+      if (p) this.host.advisories?.terminated(this.stream.name, this.name, sseq, p.dseq, n);
+      this.ack(sseq);
+    } else if (text.startsWith("+NXT")) {
+      this.ack(sseq);
+      if (reply && this.isPull) {
+        this.pullRequest(reply, enc.encode(text.slice(4)));
+        reply = undefined;
       }
-      default:
-        this.ack(sseq);
     }
     if (reply) this.host.bus.publish(reply, EMPTY);
     this.host.persist(this);

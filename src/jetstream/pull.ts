@@ -69,7 +69,8 @@ export function parsePullRequest(
   let noWait = false;
   let maxBytes = 0;
   let heartbeat = 0;
-  const text = dec.decode(body);
+  // Surrounding whitespace does not count (Go's bytes.TrimSpace in nats-server).
+  const text = dec.decode(body).trim();
   if (text.startsWith("{")) {
     let j: Record<string, unknown>;
     try {
