@@ -513,3 +513,32 @@ websocket:
     assert.equal(options("debug: yes\ntrace: on\n", "p.yaml").options.trace, true);
   });
 });
+
+describe("options: TLS and operator blocks", () => {
+  it("reads tls {} in cluster, gateway (and a gateway remote), leafnodes (and a remote) and websocket", () => {
+    const t = "tls { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem, verify: true }";
+    const o = options(`cluster { port: -1, ${t} }\ngateway { name: g, port: -1, ${t}, gateways: [ { name: h, url: "nats://127.0.0.1:7222", tls { ca_file: x.pem } } ] }\nleafnodes { port: -1, ${t}, remotes: [ { url: "tls://127.0.0.1:7422", tls { ca_file: x.pem } } ] }\nwebsocket { port: -1, tls { cert_file: c.pem, key_file: k.pem } }`).options;
+    assert.equal(o.cluster?.tls?.verify, true);
+    assert.equal(o.gateway?.tls?.ca_file, "ca.pem");
+    assert.equal(o.gateway?.gateways[0].tls?.ca_file, "x.pem");
+    assert.equal(o.leafnodes?.tls?.cert_file, "c.pem");
+    assert.equal(o.leafnodes?.remotes[0].tls?.ca_file, "x.pem");
+    assert.equal(o.websocket?.tls?.key_file, "k.pem");
+  });
+
+  it("refuses tls keys Petrel does not implement, websocket no_tls with tls, and half a certificate", () => {
+    assert.match(errorOf("tls { cert_file: c, key_file: k, cipher_suites: [a] }").message, /cipher_suites/);
+    assert.match(errorOf("websocket { port: -1, no_tls: true, tls { cert_file: c, key_file: k } }").message, /contradict/);
+    assert.match(errorOf("tls { cert_file: c }").message, /cert_file and key_file/);
+  });
+
+  it("reads operator mode: MEMORY or a full resolver; refuses the cache resolver and operator mode without a resolver", () => {
+    const mem = options("operator: eyJa.eyJb.c\nresolver: MEMORY\nresolver_preload: { AAA: \"eyJx.eyJy.z\" }").options;
+    assert.deepEqual(mem.operator, { operators: ["eyJa.eyJb.c"], resolver: "MEMORY", resolver_preload: { AAA: "eyJx.eyJy.z" } });
+    const full = options("operator: /op.jwt\nresolver { type: full, dir: /var/jwt, interval: \"2m\" }").options;
+    assert.deepEqual(full.operator?.resolver, { type: "full", dir: "/var/jwt", allow_delete: false });
+    assert.match(errorOf("operator: /op.jwt\nresolver { type: cache, dir: /var/jwt }").message, /only MEMORY and/);
+    assert.match(errorOf("operator: /op.jwt").message, /needs a resolver/);
+    assert.match(errorOf("resolver: MEMORY").message, /only valid in operator mode/);
+  });
+});
