@@ -1,4 +1,5 @@
 /** The cluster's monitoring views in nats-server's shape: /routez, the cluster section of /varz. */
+import { defaultAuthTimeoutMs } from "../tls/config.ts";
 import { goDuration, rfc3339, uptime } from "../monitor/format.ts";
 import type { Cluster } from "./cluster.ts";
 
@@ -55,7 +56,7 @@ export function varzCluster(c: Cluster): Record<string, unknown> {
     name: c.clusterName,
     addr: c.host,
     cluster_port: c.port,
-    auth_timeout: (c.options.authorization?.timeout ?? 2000) / 1000,
+    auth_timeout: (c.options.authorization?.timeout ?? defaultAuthTimeoutMs(c.options.tls)) / 1000,
   };
   const urls = c.configuredUrls;
   if (urls.length > 0) out.urls = urls;

@@ -384,7 +384,8 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
     ping_interval: l.ping_interval ?? DEFAULTS.ping_interval,
     ping_max: l.ping_max ?? DEFAULTS.ping_max,
     write_deadline: l.write_deadline ?? DEFAULTS.write_deadline,
-    auth_timeout: l.auth_timeout ?? DEFAULTS.auth_timeout,
+    // nats-server: with TLS the default auth timeout is the TLS timeout plus a second (the handshake comes first)
+    auth_timeout: l.auth_timeout ?? (l.tls !== undefined ? (l.tls.timeout ?? DEFAULT_TLS_TIMEOUT_MS) + 1000 : DEFAULTS.auth_timeout),
     lame_duck_duration: l.lame_duck_duration ?? DEFAULTS.lame_duck_duration,
     lame_duck_grace_period: l.lame_duck_grace_period ?? DEFAULTS.lame_duck_grace_period,
     debug: l.debug ?? false,

@@ -1,4 +1,5 @@
 /** The gateway's monitoring views in nats-server's shape: /gatewayz and the gateway section of /varz. */
+import { defaultAuthTimeoutMs } from "../tls/config.ts";
 import { goDuration, rfc3339, uptime } from "../monitor/format.ts";
 import type { Gateway } from "./gateway.ts";
 import type { GatewayConnView } from "./types.ts";
@@ -57,7 +58,7 @@ export function varzGateway(g: Gateway): Record<string, unknown> {
     name: g.name,
     host: g.host,
     port: g.port,
-    auth_timeout: (g.options.authorization?.timeout ?? 2000) / 1000,
+    auth_timeout: (g.options.authorization?.timeout ?? defaultAuthTimeoutMs(g.options.tls)) / 1000,
     tls_timeout: (g.options.tls?.timeout ?? 2000) / 1000,
   };
   if (g.options.tls !== undefined) {

@@ -1,4 +1,5 @@
 /** /leafz and the /varz leaf section, in nats-server's JSON shape. */
+import { defaultAuthTimeoutMs } from "../tls/config.ts";
 import { goDuration, rfc3339 } from "../monitor/format.ts";
 import type { LeafNodes } from "./leafnode.ts";
 
@@ -40,8 +41,12 @@ export function varzLeaf(l: LeafNodes): Record<string, unknown> {
   if (l.port !== 0) {
     out.host = o.host;
     out.port = l.port;
-    out.auth_timeout = (o.authorization?.timeout ?? 2000) / 1000;
-    out.tls_timeout = 2;
+    out.auth_timeout = (o.authorization?.timeout ?? defaultAuthTimeoutMs(o.tls)) / 1000;
+    out.tls_timeout = (o.tls?.timeout ?? 2000) / 1000;
+    if (o.tls !== undefined) {
+      out.tls_required = true;
+      if (o.tls.verify) out.tls_verify = true;
+    }
   }
   if (o.remotes.length > 0) {
     out.remotes = o.remotes.map((r) => ({ local_account: r.account ?? "$G", urls: r.urls.map(urlHost) }));

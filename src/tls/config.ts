@@ -141,3 +141,8 @@ export function tlsSettingsFor(cfg: TlsConfig, role: "server" | "client", read: 
   }
   return s;
 }
+
+/** nats-server's default auth timeout of a listener: its TLS timeout plus a second when it has TLS, else 2 s. */
+export function defaultAuthTimeoutMs(tls: TlsConfig | undefined): number {
+  return tls === undefined ? 2000 : tls.timeout + 1000;
+}

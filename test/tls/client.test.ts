@@ -66,6 +66,7 @@ forEachServer(["nats-server", "petrel"], (kind) => {
         assert.equal(varz.tls_required, true);
         assert.equal(varz.tls_verify, undefined);
         assert.equal(varz.tls_timeout, 1);
+        assert.equal(varz.auth_timeout, 2, "with TLS the default auth timeout is the TLS timeout + 1 s");
       } finally {
         await nc.close();
       }

@@ -281,6 +281,10 @@ describe("leafnodes over TLS", () => {
     try {
       const hub = await startServer("petrel", { conf: hubConf(true), monitor: true });
       servers.push(hub);
+      const varz = await monitorJson<{ leaf: Record<string, unknown> }>(hub, "/varz");
+      assert.equal(varz.leaf.tls_required, true);
+      assert.equal(varz.leaf.tls_verify, true);
+      assert.equal(varz.leaf.auth_timeout, 3);
       const raw = await connectRaw(await leafPort(hub));
       const info = await raw.readUntil(/INFO [^\r\n]*\r\n/);
       raw.close();
