@@ -377,7 +377,7 @@ export class Consumer implements StreamListener {
     if (this.isPull) {
       if (this.waiting.length > 0) {
         expireRequests(this.waiting, now, this.host.bus);
-        heartbeatRequests(this.waiting, now, this.host.bus);
+        heartbeatRequests(this.waiting, now, this.host.bus, { dseq: this.book.dseq, sseq: this.book.lastDeliveredSseq });
         this.lastActivity = now;
       }
     } else {

@@ -170,12 +170,25 @@ export function nextHeartbeat(waiting: PullRequest[]): number {
   return next;
 }
 
-/** Idle heartbeats to requests that got nothing for their heartbeat interval. */
-export function heartbeatRequests(waiting: PullRequest[], now: number, bus: JsBus): void {
+/**
+ * Idle heartbeats to requests that got nothing for their heartbeat interval, naming the last consumer and stream
+ * sequences delivered as nats-server's do.
+ */
+export function heartbeatRequests(
+  waiting: PullRequest[],
+  now: number,
+  bus: JsBus,
+  last: { dseq: number; sseq: number },
+): void {
+  let hb: Uint8Array | undefined;
   for (const r of waiting) {
     if (r.heartbeat > 0 && now - r.lastSent >= r.heartbeat) {
       r.lastSent = now;
-      bus.publish(r.reply, EMPTY, { headers: status(100, "Idle Heartbeat") });
+      hb ??= status(100, "Idle Heartbeat", [
+        ["Nats-Last-Consumer", String(last.dseq)],
+        ["Nats-Last-Stream", String(last.sseq)],
+      ]);
+      bus.publish(r.reply, EMPTY, { headers: hb });
     }
   }
 }

@@ -205,14 +205,16 @@ describe("redelivery deadlines: nats-server vs Petrel", () => {
       });
       gaps[s.name] = [bo[1] - bo[0], bo[2] - bo[1], nk[1] - nakAt, nt[1] - textNakAt];
     }
-    for (const [name, [g1, g2, g3, g4]] of Object.entries(gaps)) {
-      const msg = `${name}: ${gaps[name].map((g) => g.toFixed(1)).join(", ")} ms`;
-      // Lower bound with a little slack for clock granularity; upper bound generous for a loaded machine but
-      // far below a polling tick (the old 250 ms backoff arrived after ~495 ms).
-      assert.ok(g1 >= 240 && g1 < 330, msg);
-      assert.ok(g2 >= 490 && g2 < 580, msg);
-      assert.ok(g3 >= 290 && g3 < 380, msg);
-      assert.ok(g4 >= 290 && g4 < 380, msg);
+    const targets = [250, 500, 300, 300];
+    const msg = Object.entries(gaps).map(([n, g]) => `${n}: ${g.map((x) => x.toFixed(1)).join(", ")} ms`).join("; ");
+    for (const [i, target] of targets.entries()) {
+      const ref = gaps["nats-server"][i];
+      const ours = gaps["petrel"][i];
+      // Never early (a little slack for clock granularity).
+      assert.ok(ref >= target - 10 && ours >= target - 10, msg);
+      // On time: within 80 ms of the deadline, plus whatever lateness the loaded machine imposed on nats-server
+      // itself for the same event; a polling tick (the old 250 ms backoff came after ~495 ms) does not fit.
+      assert.ok(ours < target + 80 + Math.max(0, ref - target), msg);
     }
   });
 });
