@@ -46,11 +46,12 @@ describe("STAN limits and heartbeats (Petrel)", () => {
     }
   });
 
-  test("a client that stops answering heartbeats is closed", async () => {
+  test("a client that stops answering heartbeats is closed; one that answers stays", async () => {
+    const alive = await connectStan(s.url, "alive", {}, "lim");
     const old = await connectStan(s.url, "silent", {}, "lim");
     const nc = (old as unknown as { nc: { close(): void } }).nc;
-    const total = async () => {
-      const r = await fetch(`${s.monitorUrl}/streaming/clientsz?client=silent`);
+    const total = async (id = "silent") => {
+      const r = await fetch(`${s.monitorUrl}/streaming/clientsz?client=${id}`);
       await r.body?.cancel();
       return r.status;
     };
@@ -63,5 +64,9 @@ describe("STAN limits and heartbeats (Petrel)", () => {
       status = await total();
     }
     assert.equal(status, 404);
+    // The other client answered the same heartbeats all along.
+    assert.equal(await total("alive"), 200);
+    await publish(alive, "small", "still here");
+    await closeStan(alive);
   });
 });
