@@ -108,14 +108,13 @@ export class StanServer {
     this.startTime = deps.clock.now();
     this.serverId = randomKey();
     this.#host = { clock: deps.clock, send: (sub, m, redelivered, count) => this.#send(sub, m, redelivered, count) };
-    // The request subjects survive a restart of a file store: connected clients keep using them.
-    let key = this.#storage.getMeta(SERVER_RECORD, "info");
-    let k = key ? (JSON.parse(key) as { key?: string }).key : undefined;
-    if (!k) {
-      k = randomKey();
-      this.#storage.putMeta(SERVER_RECORD, "info", JSON.stringify({ key: k, cluster_id: opts.cluster_id }));
+    // The request subjects survive a restart of a stored server: connected clients keep using them.
+    const info = this.#storage.getMeta(SERVER_RECORD, "info");
+    let key = info ? (JSON.parse(info) as { key?: string }).key : undefined;
+    if (!key) {
+      key = randomKey();
+      this.#storage.putMeta(SERVER_RECORD, "info", JSON.stringify({ key, cluster_id: opts.cluster_id }));
     }
-    key = k;
     const discover = `${opts.discover_prefix}.${opts.cluster_id}`;
     this.subjects = {
       discover,

@@ -92,7 +92,7 @@ describe("STAN channel delivery (injected clock)", () => {
   });
 
   test("a message taken by a limit is not redelivered; the cursor skips what is gone and never goes back", () => {
-    const { clock, ch, publish, take, sub } = setup(2);
+    const { clock, publish, take, sub } = setup(2);
     const g = new Group("ch", "sub:1", undefined, undefined, "c", 0);
     sub(g, "a", 1, 1000);
     publish(1);
