@@ -98,3 +98,29 @@ export function endSub(inbox: Inbox, how: "close" | "unsubscribe"): Promise<void
     else inbox.sub.unsubscribe();
   });
 }
+
+/**
+ * Registers a STAN client over a plain NATS connection, then drops that connection: the server holds a client
+ * that will never answer a heartbeat (a crashed application). Done with raw protobuf because closing
+ * node-nats-streaming's NATS connection behind its back leaves its ping timer throwing later.
+ */
+export async function registerDeadClient(url: string, clientID: string, clusterID = "test-cluster"): Promise<void> {
+  const { connect } = await import("nats");
+  const { decode, encode } = await import("../../src/stan/proto.ts");
+  const nc = await connect({ servers: url });
+  try {
+    const req = encode("ConnectRequest", {
+      clientID,
+      heartbeatInbox: `_INBOX.dead.${clientID}`,
+      protocol: 1,
+      connID: new TextEncoder().encode(`dead-${clientID}`),
+      pingInterval: 5,
+      pingMaxOut: 3,
+    });
+    const r = await nc.request(`_STAN.discover.${clusterID}`, req, { timeout: 5000 });
+    const d = decode("ConnectResponse", r.data);
+    if (!d.ok || (d.value.error ?? "") !== "") throw new Error(`connect failed: ${d.ok ? d.value.error : d.error}`);
+  } finally {
+    await nc.close();
+  }
+}

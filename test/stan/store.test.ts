@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningServer, startServer } from "../helpers/servers.ts";
-import { closeStan, connectStan, publish, subReady } from "./helpers.ts";
+import { closeStan, connectStan, publish, registerDeadClient, subReady } from "./helpers.ts";
 
 describe("STAN stores (node-nats-streaming against Petrel)", () => {
   let dir: string;
@@ -92,9 +92,8 @@ describe("STAN stores (node-nats-streaming against Petrel)", () => {
   test("a client whose connection died is replaced by a new connect with its ID", async () => {
     const s = await startServer("petrel", { conf: `streaming { cluster_id: "test-cluster" }` });
     try {
-      const old = await connectStan(s.url, "phoenix");
       // The NATS connection goes away without a STAN close: the server still lists the client.
-      (old as unknown as { nc: { close(): void } }).nc.close();
+      await registerDeadClient(s.url, "phoenix");
       const sc = await connectStan(s.url, "phoenix");
       await publish(sc, "alive", "yes");
       await closeStan(sc);
