@@ -45,7 +45,15 @@ export class FileStorage implements RaftStorage {
   #info: FileStorageInfo = { discardedBytes: 0 };
   #replaySnap = 0;
 
-  constructor(dir: string) {
+  /**
+   * `"always"` (default) fsyncs on every `sync()`; a number of milliseconds writes to the OS on every `sync()`
+   * (what survives a killed process) and fsyncs at most that often, as JetStream's `sync_interval` means.
+   */
+  readonly #fsync: "always" | number;
+  #lastFsync = 0;
+
+  constructor(dir: string, fsync: "always" | number = "always") {
+    this.#fsync = fsync;
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
     const path = join(dir, "log");
@@ -109,12 +117,17 @@ export class FileStorage implements RaftStorage {
       this.#size += data.length;
       this.#out.pos = 0;
     }
-    fsyncSync(this.#fd);
+    const now = Date.now();
+    if (this.#fsync === "always" || now - this.#lastFsync >= this.#fsync) {
+      fsyncSync(this.#fd);
+      this.#lastFsync = now;
+    }
     if (this.#deadBytes > REWRITE_AFTER) this.#rewrite();
     this.#removeStaleSnapshots();
   }
 
   close(): void {
+    fsyncSync(this.#fd);
     closeSync(this.#fd);
   }
 

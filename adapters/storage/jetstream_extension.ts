@@ -126,7 +126,7 @@ export function jetStreamExtension(
         prepare: (account, engine) => {
           if (!clustered || account !== "$G") return;
           nrg = server.createInternalClient("$NRG", { account: server.accounts.system.name });
-          cluster = startCluster(server, engine, nrg, path.join(storeDir, "jetstream", "_raft"), kind);
+          cluster = startCluster(server, engine, nrg, path.join(storeDir, "jetstream", "_raft"), kind, opts.sync_interval);
         },
       }, {
         server_name: server.serverName,
@@ -188,6 +188,7 @@ function startCluster(
   nrg: ReturnType<Server["createInternalClient"]>,
   raftDir: string,
   kind: string,
+  syncInterval: "always" | number | undefined,
 ): JetStreamCluster {
   const sysBus: JsBus = {
     subscribe: (s, h, o) => nrg.subscribe(s, h, o),
@@ -202,7 +203,7 @@ function startCluster(
     clusterName: server.options.cluster?.name ?? "",
     tags: server.options.server_tags ?? [],
     sysBus,
-    openStorage: (g): RaftStorage => memory ? new RaftMemoryStorage() : new RaftFileStorage(path.join(raftDir, g)),
+    openStorage: (g): RaftStorage => memory ? new RaftMemoryStorage() : new RaftFileStorage(path.join(raftDir, g), syncInterval ?? 120_000),
     dropStorage: (g) => {
       if (!memory) fs.rmSync(path.join(raftDir, g), { recursive: true, force: true });
     },
