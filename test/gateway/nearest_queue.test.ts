@@ -1,7 +1,7 @@
 // Queue groups across gateways go to the nearest cluster, as nats-server 2.9 does: with members in two remote
 // clusters, each request goes to the cluster whose gateway has the lowest measured RTT, and to the other once the
-// nearer one has no member left. The links to the remote clusters run through delaying proxies (60 ms and 80 ms
-// round trips); the same steps against three nats-servers and against three Petrels.
+// nearer one has no member left. The links to the remote clusters run through delaying proxies (60 ms
+// and 200 ms round trips); the same steps against three nats-servers and against three Petrels.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket, connect as netConnect } from "node:net";
@@ -74,7 +74,8 @@ async function scenario(kind: ServerKind): Promise<Record<string, unknown>> {
     const c = await startServer(kind, { conf: gatewayConf("C"), monitor: true, args: ["-n", "C1"] });
     servers.push(c);
     const toB = await delayProxy(await gatewayPort(b), 30);
-    const toC = await delayProxy(await gatewayPort(c), 40);
+    // C much farther than B, so that a noisy RTT sample on a loaded machine cannot swap them.
+    const toC = await delayProxy(await gatewayPort(c), 100);
     proxies.push(toB, toC);
     const a = await startServer(kind, { conf: gatewayConf("A", [["B", toB.port], ["C", toC.port]]), monitor: true, args: ["-n", "A1"] });
     servers.push(a);
