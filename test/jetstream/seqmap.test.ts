@@ -76,6 +76,49 @@ describe("SeqMap and SeqList", () => {
     assert.throws(() => t.set(100_002, [1, 2]), /2 values for 1 columns/);
   });
 
+  it("SeqList (runs of consecutive sequences) answers like a sorted array under random pushes and removals", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(9), fc.nat(400))), (ops) => {
+        const l = new SeqList();
+        let ref: number[] = [];
+        let next = 1;
+        for (const [op, n] of ops) {
+          if (op <= 4) {
+            next += op === 4 ? 1 + (n % 5) : 0; // sometimes a gap
+            l.push(next);
+            ref.push(next);
+            next++;
+          } else if (op <= 6 && ref.length > 0) {
+            assert.equal(l.remove(ref[0]), true);
+            ref = ref.slice(1);
+          } else {
+            const seq = 1 + (n % (next + 2));
+            assert.equal(l.remove(seq), ref.includes(seq));
+            ref = ref.filter((x) => x !== seq);
+          }
+          assert.equal(l.size, ref.length);
+        }
+        assert.equal(l.first(), ref[0]);
+        assert.equal(l.last(), ref[ref.length - 1]);
+        for (let i = 0; i < ref.length; i++) assert.equal(l.at(i), ref[i]);
+        for (let q = 0; q <= next + 1; q++) {
+          const lb = ref.findIndex((x) => x >= q);
+          assert.equal(l.lowerBound(q), lb < 0 ? ref.length : lb);
+          assert.equal(l.ceil(q), ref.find((x) => x >= q));
+          assert.equal(l.floor(q), [...ref].reverse().find((x) => x <= q));
+          assert.equal(l.countFrom(q), ref.filter((x) => x >= q).length);
+        }
+        assert.deepEqual([...l.from(3)], ref.filter((x) => x >= 3));
+      }),
+      { numRuns: 300 },
+    );
+    assert.throws(() => {
+      const l = new SeqList();
+      l.push(5);
+      l.push(5);
+    }, /push 5 after 5/);
+  });
+
   it("SeqList keeps order, counts and removes", () => {
     const l = new SeqList();
     for (let i = 1; i <= 3000; i++) l.push(i * 2);
