@@ -1,6 +1,7 @@
 /**
  * What a stream keeps in memory for each stored message (time, size, subject), as columns of a SeqTable:
- * about 20 bytes a message and no object each. `get` builds a MsgMeta for callers that want one; the write
+ * 16 bytes a message and no object or reference each (subjects are interned to numeric ids, counted so an
+ * id is freed with its subject's last message). `get` builds a MsgMeta for callers that want one; the write
  * path and the limits use the column accessors and allocate nothing.
  */
 import type { MsgMeta } from "./store/types.ts";
@@ -8,9 +9,15 @@ import { SeqTable } from "./seqtable.ts";
 
 const TIME = 0;
 const SIZE = 1;
+const SUBJ = 2;
 
 export class MetaIndex {
-  readonly #t = new SeqTable<string>(["f64", "u32"], true);
+  readonly #t = new SeqTable(["f64", "u32", "u32"]);
+  readonly #ids = new Map<string, number>();
+  /** Subject of each id ("" for a free id), and how many stored messages use it. */
+  readonly #names: string[] = [];
+  readonly #uses: number[] = [];
+  readonly #free: number[] = [];
 
   get size(): number {
     return this.#t.size;
@@ -20,9 +27,30 @@ export class MetaIndex {
     return this.#t.has(seq);
   }
 
-  /** `subject` should be the stream's interned copy: every row of a subject then shares one string. */
+  #intern(subject: string): number {
+    let id = this.#ids.get(subject);
+    if (id === undefined) {
+      id = this.#free.pop() ?? this.#names.length;
+      this.#ids.set(subject, id);
+      this.#names[id] = subject;
+      this.#uses[id] = 0;
+    }
+    this.#uses[id]++;
+    return id;
+  }
+
+  #release(id: number): void {
+    if (--this.#uses[id] > 0) return;
+    this.#ids.delete(this.#names[id]);
+    this.#names[id] = "";
+    this.#free.push(id);
+  }
+
   add(seq: number, subject: string, size: number, time: number): void {
-    this.#t.set(seq, [time, size], subject);
+    const old = this.#t.num(seq, SUBJ);
+    const id = this.#intern(subject);
+    this.#t.set(seq, [time, size, id]);
+    if (!Number.isNaN(old)) this.#release(old);
   }
 
   set(seq: number, m: MsgMeta): void {
@@ -30,13 +58,14 @@ export class MetaIndex {
   }
 
   get(seq: number): MsgMeta | undefined {
-    const subject = this.#t.ref(seq);
-    if (subject === undefined) return undefined;
-    return { seq, subject, size: this.#t.num(seq, SIZE), time: this.#t.num(seq, TIME) };
+    const id = this.#t.num(seq, SUBJ);
+    if (Number.isNaN(id)) return undefined;
+    return { seq, subject: this.#names[id], size: this.#t.num(seq, SIZE), time: this.#t.num(seq, TIME) };
   }
 
   subjectOf(seq: number): string | undefined {
-    return this.#t.ref(seq);
+    const id = this.#t.num(seq, SUBJ);
+    return Number.isNaN(id) ? undefined : this.#names[id];
   }
 
   /** Store time in ms; NaN when absent. */
@@ -50,7 +79,11 @@ export class MetaIndex {
   }
 
   delete(seq: number): boolean {
-    return this.#t.delete(seq);
+    const id = this.#t.num(seq, SUBJ);
+    if (Number.isNaN(id)) return false;
+    this.#t.delete(seq);
+    this.#release(id);
+    return true;
   }
 
   *entries(): IterableIterator<[number, MsgMeta]> {
