@@ -157,6 +157,22 @@ export class OperatorTrust {
     return at !== undefined && iat <= at;
   }
 
+  /**
+   * The JetStream limits the account JWTs grant, keyed by account (as an `accounts {}` block's `jetstream`):
+   * enabled when the JWT gives memory or disk storage (-1 = unlimited), as nats-server reads the claims.
+   */
+  jetStreamAccounts(): Record<string, { max_mem: number; max_file: number; max_streams: number; max_consumers: number }> {
+    const out: Record<string, { max_mem: number; max_file: number; max_streams: number; max_consumers: number }> = {};
+    for (const [key, a] of this.#accounts) {
+      const l = a.claims.nats.limits ?? {};
+      const mem = l.mem_storage ?? 0;
+      const disk = l.disk_storage ?? 0;
+      if (mem === 0 && disk === 0) continue;
+      out[key] = { max_mem: mem, max_file: disk, max_streams: l.streams ?? -1, max_consumers: l.consumer ?? -1 };
+    }
+    return out;
+  }
+
   /** Accounts the resolver knows (public keys). */
   accountKeys(): string[] {
     return [...this.#accounts.keys()];

@@ -113,6 +113,7 @@ export class Server implements ClientHost {
       ? systemAccountOf(options)
       : options.system_account ?? this.#trust.systemAccount ?? systemAccountOf(options);
     this.accounts = new AccountRegistry(this, [...accountRules.keys(), ...(this.#trust?.accountKeys() ?? [])], system);
+    this.options = this.#withJwtAccounts(options);
     this.#importLinks = linkAccounts((n) => this.accounts.get(n), accountRules);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
@@ -133,7 +134,7 @@ export class Server implements ClientHost {
       clientTls = this.prepareTls("tls", options.tls, "server");
     }
     this.#clientTls = clientTls;
-    this.options = { ...options, host: this.options.host, port: this.options.port };
+    this.options = this.#withJwtAccounts({ ...options, host: this.options.host, port: this.options.port });
     for (const name of accountsOf(options).keys()) this.accounts.ensure(name);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
@@ -191,6 +192,15 @@ export class Server implements ClientHost {
       this.logger.info(`Listening for client connections on ${hostPort(this.#listener.host, this.#listener.port)}`);
     }
     this.#housekeeping = setInterval(() => this.#housekeep(), 1000);
+  }
+
+  /** Operator mode: the account JWTs that grant JetStream enable it for their account, as `accounts {}` would. */
+  #withJwtAccounts(options: ServerOptions): ServerOptions {
+    const js = this.#trust?.jetStreamAccounts() ?? {};
+    if (Object.keys(js).length === 0) return options;
+    const accounts = { ...(options.accounts ?? {}) };
+    for (const [key, limits] of Object.entries(js)) accounts[key] = { ...(accounts[key] ?? {}), jetstream: limits };
+    return { ...options, accounts };
   }
 
   /**

@@ -11,6 +11,7 @@ import { credsAuthenticator, errors, type NatsConnection } from "@nats-io/transp
 import { createAccount, createOperator, createUser, type KeyPair } from "@nats-io/nkeys";
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from "@nats-io/jwt";
 import { connectRaw, readInfo } from "../helpers/raw.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { forEachServer, type RunningServer, startServer } from "../helpers/servers.ts";
 import { collect, connectTo, te } from "../helpers/nats.ts";
 
@@ -295,6 +296,37 @@ forEachServer(["nats-server", "petrel"], (kind) => {
         await assertRefused(server, (await world.creds(x)).creds);
       } finally {
         await sysUser.close();
+      }
+    });
+  });
+});
+
+forEachServer(["nats-server", "petrel"], (kind) => {
+  describe("JetStream from the account JWT", () => {
+    let server: RunningServer;
+    let jsAccount: KeyPair;
+    before(async () => {
+      jsAccount = createAccount();
+      const jsLimits = { ...world.limits, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 };
+      const jJwt = await encodeAccount("J", jsAccount, { limits: jsLimits }, { signer: world.operator });
+      const conf = world.trustConf("MEMORY", [[world.sys, world.sysJwt], [world.accountA, world.aJwt], [jsAccount, jJwt]]);
+      server = await startServer(kind, { conf, jetstream: true });
+    });
+    after(() => server?.stop());
+
+    it("is on for an account whose JWT grants storage and off for one whose JWT does not", async () => {
+      const j = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(jsAccount)).creds) });
+      const a = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(world.accountA)).creds) });
+      try {
+        const jsm = await jetstreamManager(j);
+        const si = await jsm.streams.add({ name: "JWTS", subjects: ["jwt.>"] });
+        assert.equal(si.config.name, "JWTS");
+        await assert.rejects(jetstreamManager(a).then((m) => m.streams.add({ name: "NOPE", subjects: ["nope.>"] })), (e: Error) => {
+          assert.match(e.message, /not enabled for account/i);
+          return true;
+        });
+      } finally {
+        await Promise.all([j.close(), a.close()]);
       }
     });
   });
