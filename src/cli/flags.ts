@@ -72,7 +72,7 @@ function streaming(s: State): NonNullable<OptionLayer["streaming"]> {
 /** A NATS Streaming limit flag: a count, a size or a duration, set into the streaming layer. */
 function streamingLimit(
   names: string[],
-  key: "max_channels" | "max_msgs" | "max_bytes" | "max_age" | "max_subs",
+  key: "max_channels" | "max_msgs" | "max_bytes" | "max_age" | "max_subs" | "max_inactivity",
   parse: (v: string) => number | undefined,
 ): FlagSpec {
   return {
@@ -80,7 +80,10 @@ function streamingLimit(
     kind: "string",
     apply(s, v) {
       const n = parse(v);
-      if (n === undefined || n < 0) return key === "max_age" ? 'expected a duration (e.g. "24h")' : key === "max_bytes" ? "expected a size" : "expected a non-negative integer";
+      if (n === undefined || n < 0) {
+        if (key === "max_age" || key === "max_inactivity") return 'expected a duration (e.g. "24h")';
+        return key === "max_bytes" ? "expected a size" : "expected a non-negative integer";
+      }
       streaming(s)[key] = n;
     },
   };
@@ -215,6 +218,7 @@ const FLAGS: FlagSpec[] = [
   streamingLimit(["mb", "max_bytes"], "max_bytes", (v) => toBytes(/^\d+$/.test(v) ? Number(v) : v)),
   streamingLimit(["ma", "max_age"], "max_age", (v) => toDurationMs(v)),
   streamingLimit(["msu", "max_subs"], "max_subs", count),
+  streamingLimit(["mi", "max_inactivity"], "max_inactivity", (v) => toDurationMs(v)),
   {
     names: ["hbi", "hb_interval"],
     kind: "string",
@@ -363,6 +367,7 @@ NATS Streaming Options:
     -mm, --max_msgs <int>            Max number of messages per channel (0 for unlimited)
     -mb, --max_bytes <size>          Max messages total size per channel (0 for unlimited)
     -ma, --max_age <duration>        Max duration a message can be stored ("0s" for unlimited)
+    -mi, --max_inactivity <duration> Max inactivity (no new message, no subscription) after which a channel is removed
     -hbi, --hb_interval <duration>   Interval at which server sends heartbeat to a client
     -hbt, --hb_timeout <duration>    How long server waits for a heartbeat response
     -hbf, --hb_fail_count <int>      Number of failed heartbeats before server closes the client connection

@@ -33,10 +33,13 @@ const limitKeys = {
   max_subs: opt(confCount),
   msu: opt(confCount),
   max_subscriptions: opt(confCount),
-  max_inactivity: unsupported,
+  max_inactivity: opt(confDuration),
+  mi: opt(confDuration),
 };
 
-const channelLimitsSchema = z.looseObject(limitKeys, { error: "a map (channel limits { max_msgs, max_bytes, max_age, max_subs })" });
+const channelLimitsSchema = z.looseObject(limitKeys, {
+  error: "a map (channel limits { max_msgs, max_bytes, max_age, max_subs, max_inactivity })",
+});
 
 export const storeLimitsSchema = z.looseObject({
   ...limitKeys,
@@ -102,6 +105,8 @@ export interface ChannelLimits {
   max_bytes: number;
   max_age: number;
   max_subs: number;
+  /** A channel with no subscription and no new message for this long is deleted (0: never). */
+  max_inactivity: number;
 }
 
 export interface StreamingOptions {
@@ -137,6 +142,7 @@ export const STREAMING_DEFAULTS = {
   max_bytes: 1024 * 1024 * 1000,
   max_age: 0,
   max_subs: 1000,
+  max_inactivity: 0,
 } as const;
 
 function defined<T extends object>(o: T): T {
@@ -147,11 +153,13 @@ function defined<T extends object>(o: T): T {
 function channelLimits(l: RawLimits): Partial<ChannelLimits> {
   const bytes = l.max_bytes ?? l.mb;
   const age = l.max_age ?? l.ma;
+  const inactivity = l.max_inactivity ?? l.mi;
   return defined({
     max_msgs: l.max_msgs ?? l.mm,
     max_bytes: bytes === undefined ? undefined : toBytes(bytes),
     max_age: age === undefined ? undefined : toDurationMs(age),
     max_subs: l.max_subs ?? l.msu ?? l.max_subscriptions,
+    max_inactivity: inactivity === undefined ? undefined : toDurationMs(inactivity),
   });
 }
 
@@ -193,6 +201,7 @@ export function streamingOptions(l: StreamingLayer): StreamingOptions {
       max_bytes: l.max_bytes ?? STREAMING_DEFAULTS.max_bytes,
       max_age: l.max_age ?? STREAMING_DEFAULTS.max_age,
       max_subs: l.max_subs ?? STREAMING_DEFAULTS.max_subs,
+      max_inactivity: l.max_inactivity ?? STREAMING_DEFAULTS.max_inactivity,
     },
     channels: l.channels ?? {},
   };

@@ -90,6 +90,7 @@ function limitsz(l: Partial<ChannelLimits>): Record<string, number> {
   // A Go time.Duration: nanoseconds.
   if (l.max_age !== undefined) out.max_age = l.max_age * 1_000_000;
   if (l.max_subs !== undefined) out.max_subscriptions = l.max_subs;
+  if (l.max_inactivity !== undefined) out.max_inactivity = l.max_inactivity * 1_000_000;
   return out;
 }
 
@@ -97,8 +98,8 @@ export function storez(stan: StanServer): StanMonitorResult {
   const t = totals(stan);
   const o = stan.opts;
   const channels: Record<string, unknown> = {};
-  for (const [name, l] of Object.entries(o.channels)) channels[name] = { ...limitsz({ ...o.limits, ...l }), max_inactivity: 0 };
-  const limits: Record<string, unknown> = { max_channels: o.max_channels, ...limitsz(o.limits), max_inactivity: 0 };
+  for (const [name, l] of Object.entries(o.channels)) channels[name] = limitsz({ ...o.limits, ...l });
+  const limits: Record<string, unknown> = { max_channels: o.max_channels, ...limitsz(o.limits) };
   if (Object.keys(channels).length > 0) limits.channels = channels;
   return {
     ok: true,

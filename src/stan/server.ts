@@ -80,6 +80,8 @@ export class StanServer {
   readonly #written = new Set<Channel>();
   #acks: Array<string | Uint8Array> = [];
   #flushQueued = false;
+  /** Channels without subscriptions waiting out max_inactivity. */
+  readonly #idle = new Map<Channel, Timer>();
   #nextNum = 1;
   #nextAck = 1;
   #stopped = false;
@@ -153,7 +155,10 @@ export class StanServer {
         if (key.startsWith("sub:")) this.#nextAck = Math.max(this.#nextAck, Number(key.slice(4)) + 1 || 0);
       }
     }
-    for (const ch of this.channels.values()) ch.pumpAll();
+    for (const ch of this.channels.values()) {
+      ch.pumpAll();
+      this.#touch(ch);
+    }
     const b = this.#bus;
     const s = this.subjects;
     b.subscribe(s.discover, (m) => this.#onConnect(m.payload, m.reply));
@@ -172,6 +177,7 @@ export class StanServer {
     this.#flush();
     this.#stopped = true;
     for (const c of this.clients.values()) c.hbTimer?.cancel();
+    for (const t of this.#idle.values()) t.cancel();
     for (const ch of this.channels.values()) ch.close();
     this.#bus.close();
   }
@@ -213,7 +219,29 @@ export class StanServer {
     const ch = this.channels.get(name);
     if (ch) return ch;
     if (this.opts.max_channels > 0 && this.channels.size >= this.opts.max_channels) return StanErrors.tooManyChannels;
-    return this.#openChannel(name);
+    const opened = this.#openChannel(name);
+    this.#touch(opened);
+    return opened;
+  }
+
+  /**
+   * Something happened on a channel (a message, a subscription change): with max_inactivity, a channel without
+   * subscriptions is deleted once that long passes with nothing new (nats-streaming-server's rule).
+   */
+  #touch(ch: Channel): void {
+    const ms = ch.limits.max_inactivity;
+    if (ms <= 0) return;
+    this.#idle.get(ch)?.cancel();
+    this.#idle.delete(ch);
+    if (ch.groups.size > 0) return;
+    this.#idle.set(ch, this.clock.after(ms, () => {
+      this.#idle.delete(ch);
+      if (this.#stopped || this.channels.get(ch.name) !== ch || ch.groups.size > 0) return;
+      this.channels.delete(ch.name);
+      ch.close();
+      this.#storage.dropStream(ch.name);
+      this.#log(`STAN channel "${ch.name}" deleted after ${ms} ms of inactivity`);
+    }));
   }
 
   // --- connect / close / ping / heartbeats ---------------------------------------------------------
@@ -377,6 +405,7 @@ export class StanServer {
     this.stats.in_msgs++;
     this.stats.in_bytes += pm.data.length;
     this.#written.add(ch);
+    this.#touch(ch);
     if (reply) this.#acks.push(reply, encode("PubAck", { guid: pm.guid }));
     if (!this.#flushQueued) {
       this.#flushQueued = true;
@@ -458,6 +487,7 @@ export class StanServer {
     // The response first: the client learns where to ack before its first message arrives.
     this.#reply(reply, encode("SubscriptionResponse", { ackInbox }));
     ch.attach(sub);
+    this.#touch(ch);
   }
 
   #onUnsubscribe(payload: Uint8Array, reply: string | undefined, close: boolean): void {
@@ -476,6 +506,7 @@ export class StanServer {
     this.#byAckInbox.delete(e.sub.ackInbox);
     e.client.subs.delete(e.sub);
     e.channel.detach(e.sub, keepDurable);
+    this.#touch(e.channel);
   }
 
   #onAck(subject: string, payload: Uint8Array): void {

@@ -75,7 +75,7 @@ describe("streaming configuration", () => {
       hb_timeout: 10_000,
       hb_fail_count: 10,
       max_channels: 10,
-      limits: { max_msgs: 500, max_bytes: 1024 * 1024, max_age: 3_600_000, max_subs: 20 },
+      limits: { max_msgs: 500, max_bytes: 1024 * 1024, max_age: 3_600_000, max_subs: 20, max_inactivity: 0 },
       channels: { "orders.*": { max_msgs: 50 }, audit: { max_age: 86_400_000 } },
     });
   });
@@ -96,7 +96,7 @@ describe("streaming configuration", () => {
     assert.equal(s?.cluster_id, "flagged");
     assert.equal(s?.store, "memory");
     assert.equal(s?.max_channels, 3);
-    assert.deepEqual(s?.limits, { max_msgs: 7, max_bytes: 2048, max_age: 30_000, max_subs: 4 });
+    assert.deepEqual(s?.limits, { max_msgs: 7, max_bytes: 2048, max_age: 30_000, max_subs: 4, max_inactivity: 0 });
     // Values the flags did not set come from the file.
     assert.equal(s?.dir, "/data/stan");
     const only = load(["--cluster_id", "solo", "--store_type", "file", "-dir", "/x"]).options.streaming;

@@ -17,7 +17,7 @@ function setup(maxMsgs = -1) {
   const cfg = streamConfigSchema.parse({ name: "ch", subjects: ["ch"], storage: "memory", max_msgs: maxMsgs });
   const stream = new Stream(cfg, new Date(clock.now()).toISOString(), storage, () => clock.now());
   const sent: Array<{ to: string; seq: number; redelivered: boolean; count: number }> = [];
-  const ch = new Channel("ch", stream, storage, { max_msgs: 0, max_bytes: 0, max_age: 0, max_subs: 0 }, {
+  const ch = new Channel("ch", stream, storage, { max_msgs: 0, max_bytes: 0, max_age: 0, max_subs: 0, max_inactivity: 0 }, {
     clock,
     send: (sub, m, redelivered, count) => sent.push({ to: sub.inbox, seq: m.seq, redelivered, count }),
   });

@@ -68,3 +68,45 @@ describe("STAN limits and heartbeats (Petrel)", () => {
     await closeStan(alive);
   });
 });
+
+describe("STAN max_inactivity (Petrel)", () => {
+  let s: RunningServer;
+  before(async () => {
+    s = await startServer("petrel", {
+      monitor: true,
+      conf: `streaming { cluster_id: "idle", store_limits { max_inactivity: "200ms" } }`,
+    });
+  });
+  after(async () => {
+    await s.stop();
+  });
+
+  test("a channel without subscriptions and new messages is deleted; one with a subscription stays", async () => {
+    const sc = await connectStan(s.url, "idler", {}, "idle");
+    try {
+      const channel = async (name: string) => {
+        const r = await fetch(`${s.monitorUrl}/streaming/channelsz?channel=${name}`);
+        await r.body?.cancel();
+        return r.status;
+      };
+      await subReady(sc, "kept");
+      await publish(sc, "kept", "k");
+      await publish(sc, "gone", "g1");
+      await publish(sc, "gone", "g2");
+      assert.equal(await channel("gone"), 200);
+      let status = 200;
+      for (let i = 0; i < 100 && status === 200; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = await channel("gone");
+      }
+      assert.equal(status, 404);
+      assert.equal(await channel("kept"), 200);
+      // Its messages went with it: the channel starts over.
+      await publish(sc, "gone", "again");
+      const all = await subReady(sc, "gone", sc.subscriptionOptions().setDeliverAllAvailable());
+      assert.deepEqual((await all.next(1)).map((m) => [m.seq, m.data]), [[1, "again"]]);
+    } finally {
+      await closeStan(sc);
+    }
+  });
+});
