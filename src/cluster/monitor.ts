@@ -32,7 +32,7 @@ export function routez(c: Cluster, q?: URLSearchParams): Record<string, unknown>
     if (withSubs && subs.length > 0) info.subscriptions_list = subs.map((s) => s.subject);
     if (withDetail && subs.length > 0) {
       info.subscriptions_list_detail = subs.map((s) => ({
-        account: "$G",
+        account: s.account.name,
         subject: s.subject,
         qgroup: s.queue,
         sid: s.sid,

@@ -4,7 +4,6 @@
  * names nats-server puts in them. Pure functions; the connection state lives in route.ts.
  */
 import { z } from "zod";
-import type { Args } from "../protocol/parser.ts";
 import type { OutBuffer } from "../server/outbound.ts";
 import { writeInt } from "../server/outbound.ts";
 
@@ -64,12 +63,6 @@ export function parseRouteInfo(text: string): RouteInfo | undefined {
 
 export function parseRouteConnect(text: string): RouteConnect | undefined {
   return parseJsonAs(routeConnectSchema, text);
-}
-
-/** Is argument i the global account "$G"? (compared as bytes: this is on every routed message) */
-export function isGlobalAccount(args: Args, i: number): boolean {
-  const s = args.starts[i];
-  return args.ends[i] - s === 2 && args.line[s] === 36 && args.line[s + 1] === 71;
 }
 
 /** `RS+ <acc> subject [queue weight]` / `RS- <acc> subject [queue]`. */
