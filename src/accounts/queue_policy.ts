@@ -74,25 +74,23 @@ export function reaches(sub: Subscription, origin: SubOwner, subject: string): b
 
 /** One member of a queue group for a message from `origin`, or undefined when none may have it. */
 export function pickQueueMember(group: readonly Subscription[], origin: SubOwner, subject: string): Subscription | undefined {
-  const totals = [0, 0, 0, 0];
-  for (const s of group) if (reaches(s, origin, subject)) totals[queueRank(s.owner.kind)] += s.weight ?? 1;
-  let want = 0;
-  while (want < RANKS && totals[want] === 0) want++;
-  if (want === RANKS) return undefined;
-  let rtt = Infinity;
-  if (want === GATEWAY_RANK) {
-    // Other clusters: only those behind the nearest gateway.
-    rtt = nearestRtt(group, origin, subject);
-    totals[want] = 0;
-    for (const s of group) {
-      if (queueRank(s.owner.kind) === want && reaches(s, origin, subject) && linkRtt(s) === rtt) totals[want] += s.weight ?? 1;
-    }
+  // Per-rank totals in locals (no array per message: this runs for every queue delivery).
+  let t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+  for (const s of group) {
+    if (!reaches(s, origin, subject)) continue;
+    const w = s.weight ?? 1;
+    const r = queueRank(s.owner.kind);
+    if (r === 0) t0 += w;
+    else if (r === 1) t1 += w;
+    else if (r === 2) t2 += w;
+    else t3 += w;
   }
-  let k = Math.random() * totals[want];
+  const want = t0 > 0 ? 0 : t1 > 0 ? 1 : t2 > 0 ? 2 : t3 > 0 ? 3 : -1;
+  if (want < 0) return undefined;
+  let k = Math.random() * (want === 0 ? t0 : want === 1 ? t1 : want === 2 ? t2 : t3);
   let last: Subscription | undefined;
   for (const s of group) {
     if (queueRank(s.owner.kind) !== want || !reaches(s, origin, subject)) continue;
-    if (want === GATEWAY_RANK && linkRtt(s) !== rtt) continue;
     last = s;
     k -= s.weight ?? 1;
     if (k < 0) return s;
