@@ -32,7 +32,6 @@ export function queueRank(kind: OwnerKind): number {
   }
 }
 
-const RANKS = 4;
 const GATEWAY_RANK = 3;
 
 /** The RTT of the link a remote member stands behind; unmeasured counts as farthest. */
@@ -85,12 +84,23 @@ export function pickQueueMember(group: readonly Subscription[], origin: SubOwner
     else if (r === 2) t2 += w;
     else t3 += w;
   }
-  const want = t0 > 0 ? 0 : t1 > 0 ? 1 : t2 > 0 ? 2 : t3 > 0 ? 3 : -1;
+  const want = t0 > 0 ? 0 : t1 > 0 ? 1 : t2 > 0 ? 2 : t3 > 0 ? GATEWAY_RANK : -1;
   if (want < 0) return undefined;
-  let k = Math.random() * (want === 0 ? t0 : want === 1 ? t1 : want === 2 ? t2 : t3);
+  let total = want === 0 ? t0 : want === 1 ? t1 : want === 2 ? t2 : t3;
+  let rtt = Infinity;
+  if (want === GATEWAY_RANK) {
+    // Other clusters: only those behind the nearest gateway.
+    rtt = nearestRtt(group, origin, subject);
+    total = 0;
+    for (const s of group) {
+      if (queueRank(s.owner.kind) === want && reaches(s, origin, subject) && linkRtt(s) === rtt) total += s.weight ?? 1;
+    }
+  }
+  let k = Math.random() * total;
   let last: Subscription | undefined;
   for (const s of group) {
     if (queueRank(s.owner.kind) !== want || !reaches(s, origin, subject)) continue;
+    if (want === GATEWAY_RANK && linkRtt(s) !== rtt) continue;
     last = s;
     k -= s.weight ?? 1;
     if (k < 0) return s;
