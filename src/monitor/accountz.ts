@@ -54,6 +54,22 @@ function systemImports(system: string, account: string): Json[] {
   ];
 }
 
+/**
+ * With a JetStream domain, a JetStream account's API is also reachable under `$JS.<domain>.API` (the engine
+ * answers both); nats-server lists that as the account's subject mappings.
+ */
+function jetStreamDomainMappings(s: Server, name: string): Json | undefined {
+  const domain = s.options.jetstream?.domain ?? "";
+  if (domain === "" || !jetStreamEnabled(s, name)) return undefined;
+  const to = (subject: string) => [{ subject, weight: 100 }];
+  const prefix = `$JS.${domain}.API`;
+  const out: Json = { [`${prefix}.$KV.>`]: to("$KV.>"), [`${prefix}.$OBJ.>`]: to("$OBJ.>") };
+  for (const api of ["ACCOUNT.>", "CONSUMER.>", "DIRECT.>", "INFO", "META.>", "SERVER.>", "STREAM.>"]) {
+    out[`${prefix}.${api}`] = to(`$JS.API.${api}`);
+  }
+  return out;
+}
+
 function jetStreamEnabled(s: Server, name: string): boolean {
   const cfg = accountConfig(s, name);
   if (cfg?.jetstream !== undefined) return true;
@@ -90,6 +106,8 @@ export function accountDetail(s: Server, name: string): Json {
     client_connections: clientsOf(s, name).length,
     subscriptions: numSubs,
   });
+  const mappings = jetStreamDomainMappings(s, name);
+  if (mappings !== undefined) out.mappings = mappings;
   const system = systemAccountName(s);
   const exports = name === system ? [...systemExports(name), ...exportsOf(cfg)] : exportsOf(cfg);
   if (exports.length > 0) out.exports = exports;

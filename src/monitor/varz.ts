@@ -71,6 +71,7 @@ export function varz(s: Server, ctx: VarzContext): Record<string, unknown> {
     http_req_stats: {},
     config_load_time: rfc3339(s.configLoadTime),
     system_account: systemAccountName(s),
+    ...((o.server_tags ?? []).length > 0 ? { tags: o.server_tags } : {}),
     slow_consumer_stats: { clients: s.stats.slow_consumers, routes: 0, gateways: 0, leafs: 0 },
   };
   // Extensions (cluster, gateway, jetstream, websocket) fill their own sections and counters.

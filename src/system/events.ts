@@ -108,7 +108,9 @@ export function serverStats(varz: Json, routez: Json | undefined, gatewayz: Json
   // With JetStream on, its limits and usage (the /varz jetstream section, without the store directory).
   const js = varz.jetstream as { config?: Json; stats?: Json } | undefined;
   if (js?.config !== undefined && js.stats !== undefined) {
-    out.jetstream = { config: { max_memory: js.config.max_memory, max_storage: js.config.max_storage }, stats: js.stats };
+    const config: Json = { max_memory: js.config.max_memory, max_storage: js.config.max_storage };
+    if (js.config.domain !== undefined) config.domain = js.config.domain;
+    out.jetstream = { config, stats: js.stats };
   }
   const gateways = gatewayStats(gatewayz);
   if (gateways.length > 0) out.gateways = gateways;

@@ -32,7 +32,8 @@ export function filterMatches(f: EventFilter, t: FilterTarget): boolean {
   if (f.server_name !== undefined && f.server_name !== "" && !t.name.includes(f.server_name)) return false;
   if (f.host !== undefined && f.host !== "" && !t.host.includes(f.host)) return false;
   if (f.cluster !== undefined && f.cluster !== "" && !t.cluster.includes(f.cluster)) return false;
-  if (f.tags !== undefined && f.tags.some((tag) => !t.tags.includes(tag))) return false;
+  // Tags compare as nats-server's tag lists do: without regard to case.
+  if (f.tags !== undefined && f.tags.some((tag) => !t.tags.some((mine) => mine.toLowerCase() === tag.toLowerCase()))) return false;
   if (f.domain !== undefined && f.domain !== "" && f.domain !== t.domain) return false;
   return true;
 }

@@ -10,7 +10,9 @@ export interface ServerInfo {
   host: string;
   id: string;
   cluster?: string;
+  domain?: string;
   ver: string;
+  tags?: string[];
   seq: number;
   jetstream: boolean;
   time: string;
@@ -34,15 +36,25 @@ export class ServerInfoStamp {
     this.#now = now;
   }
 
-  /** A fresh block for the next message (its own sequence number). */
+  /** A fresh block for the next message (its own sequence number), fields in nats-server's order. */
   next(): ServerInfo {
     const s = this.#server;
-    const info: ServerInfo = { name: s.serverName, host: s.options.host, id: s.serverId, ver: VERSION, seq: ++this.#seq, jetstream: s.infoExtras.jetstream === true, time: this.#now().toISOString() };
     const cluster = clusterNameOf(s);
-    if (cluster !== undefined) {
-      // Field order as nats-server writes it: cluster after id.
-      return { name: info.name, host: info.host, id: info.id, cluster, ver: info.ver, seq: info.seq, jetstream: info.jetstream, time: info.time };
-    }
-    return info;
+    const domain = s.options.jetstream?.domain ?? "";
+    const tags = s.options.server_tags ?? [];
+    return {
+      name: s.serverName,
+      host: s.options.host,
+      id: s.serverId,
+      ...(cluster !== undefined ? { cluster } : {}),
+      ...(domain !== "" ? { domain } : {}),
+      ver: VERSION,
+      ...(tags.length > 0 ? { tags } : {}),
+      seq: ++this.#seq,
+      jetstream: s.infoExtras.jetstream === true,
+      time: this.#now().toISOString(),
+    };
   }
+
+
 }

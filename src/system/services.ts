@@ -254,7 +254,7 @@ export class SystemServices {
 
   #filterTarget(): FilterTarget {
     const s = this.#server;
-    const tags = (s.options as { server_tags?: string[] }).server_tags ?? [];
+    const tags = s.options.server_tags ?? [];
     return { name: s.serverName, host: s.options.host, cluster: clusterNameOf(s) ?? "", tags, domain: s.options.jetstream?.domain ?? "" };
   }
 

@@ -9,6 +9,7 @@ import { monitorJson, type RunningServer, type ServerKind, startServer, testTarg
 type Json = Record<string, unknown>;
 
 const CONF = `server_name: diff
+server_tags: ["az:1", "ssd"]
 accounts {
   SYS: { users: [{ user: sys, password: sys }] }
   A: { users: [{ user: a, password: a }] }
@@ -64,6 +65,8 @@ const PROBES: Array<[string, string]> = [
   ["$SYS.REQ.SERVER.PING", JSON.stringify({ server_name: "nomatch" })],
   ["$SYS.REQ.SERVER.PING", JSON.stringify({ server_name: "dif", host: "127" })],
   ["$SYS.REQ.SERVER.PING.STATSZ", JSON.stringify({ cluster: "none" })],
+  ["$SYS.REQ.SERVER.PING.STATSZ", JSON.stringify({ tags: ["SSD", "az:1"] })],
+  ["$SYS.REQ.SERVER.PING.STATSZ", JSON.stringify({ tags: ["ssd", "hdd"] })],
   ["$SYS.REQ.SERVER.PING.CONNZ", JSON.stringify({ subscriptions: true, auth: true, sort: "msgs_from", limit: 1 })],
   ["$SYS.REQ.SERVER.PING.CONNZ", JSON.stringify({ state: 1, auth: true })],
   ["$SYS.REQ.SERVER.PING.SUBSZ", JSON.stringify({ subscriptions: true, offset: 1, limit: 1 })],
@@ -103,6 +106,7 @@ interface Scenario {
 const BASIC: Scenario = { conf: CONF, probes: PROBES, http: HTTP };
 
 const JS_CONF = `server_name: diffjs
+jetstream { domain: hub }
 accounts {
   SYS: { users: [{ user: sys, password: sys }] }
   A: { users: [{ user: a, password: a }], jetstream: enabled }
@@ -116,6 +120,8 @@ const JETSTREAM: Scenario = {
   jetstream: true,
   probes: [
     ["$SYS.REQ.SERVER.PING", ""],
+    ["$SYS.REQ.SERVER.PING", JSON.stringify({ domain: "hub" })],
+    ["$SYS.REQ.SERVER.PING", JSON.stringify({ domain: "elsewhere" })],
     ["$SYS.REQ.SERVER.PING.VARZ", ""],
     ["$SYS.REQ.ACCOUNT.A.JSZ", ""],
     ["$SYS.REQ.ACCOUNT.B.JSZ", ""],
