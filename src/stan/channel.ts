@@ -39,6 +39,37 @@ export class Sub {
   ) {}
 }
 
+/** Who a new member is. */
+export interface MemberSpec {
+  clientID: string;
+  inbox: string;
+  ackInbox: string;
+  maxInflight: number;
+  /** ms */
+  ackWait: number;
+}
+
+/** A change of a channel's subscription state (see `Channel.apply`). Members are named by their ack inbox. */
+export type ChannelEntry =
+  /** A subscriber joins group `key`, which starts at cursor `start` if it is new. */
+  | { op: "join"; key: string; durable?: string; qgroup?: string; start: number; member: MemberSpec }
+  /** A subscriber leaves; its unacknowledged messages wait in the group (kept by a closed durable alone). */
+  | { op: "leave"; to: string; keep: boolean }
+  /** Group `key`'s cursor moves to `seq`; member `to` (none for a gap) owes an ack for it by `ts` + ack wait. */
+  | { op: "deliver"; key: string; seq: number; to?: string; ts: number }
+  /** Member `to` got `seq` again (redelivery or hand-over), its `count`th time, due by `ts` + ack wait. */
+  | { op: "redeliver"; to: string; seq: number; count: number; ts: number }
+  /** Member `to` no longer owes `seq` (acknowledged, or the message is gone). */
+  | { op: "ack"; to: string; seq: number };
+
+/** Takes `seq` out of a group's parked messages; says whether it was there. */
+function unpark(g: Group, seq: number): boolean {
+  const i = g.parked.indexOf(seq);
+  if (i < 0) return false;
+  g.parked.splice(i, 1);
+  return true;
+}
+
 /** A member as it is stored: enough to go on delivering to it after a restart. */
 export interface SavedMember {
   clientID: string;
@@ -136,6 +167,8 @@ export interface ChannelHost {
 
 export class Channel {
   readonly groups = new Map<string, Group>();
+  /** Every member of every group, by ack inbox. */
+  readonly #members = new Map<string, Sub>();
   readonly #dirty = new Set<Group>();
   #flushQueued = false;
 
@@ -155,11 +188,12 @@ export class Channel {
   }
 
   /**
-   * Restores the groups stored with the channel (after a restart). `member` turns a stored member back into a
-   * subscriber of a restored client, or says its client is gone (undefined): a durable then keeps the member's
+   * Restores the groups stored with the channel (a snapshot, after a restart) and returns the members that
+   * came back. `alive` says whether a stored member's client was restored: if not, a durable keeps the member's
    * unacknowledged messages for its next subscriber, anything else loses the member.
    */
-  loadGroups(member: (m: SavedMember, g: Group) => Sub | undefined): void {
+  loadGroups(alive: (m: SavedMember) => boolean): Sub[] {
+    const back: Sub[] = [];
     for (const [, raw] of this.storage.listMeta(this.stream.name, "g.")) {
       let d: SavedGroup;
       try {
@@ -173,31 +207,34 @@ export class Channel {
       const now = this.host.clock.now();
       for (const m of d.members) {
         const seqs = fromRanges(m.pending).filter((s) => s <= d.lastSent);
-        const sub = member(m, g);
-        if (sub === undefined) {
+        if (!alive(m)) {
           if (g.durable !== undefined) g.parked.push(...seqs);
           continue;
         }
+        const sub = new Sub(m.clientID, m.inbox, m.ackInbox, g, m.maxInflight, m.ackWait);
         g.members.push(sub);
+        this.#members.set(m.ackInbox, sub);
+        back.push(sub);
         // Their ack wait starts again: the subscriber may have acknowledged while the server was away.
         for (const seq of seqs) sub.pending.set(seq, { deadline: now + sub.ackWait, count: 0 });
         this.#arm(sub);
       }
       g.parked.sort((a, b) => a - b);
-      if (g.members.length > 0) {
-        // A gone member's messages go to the members that are back.
-        const parked = g.parked;
-        g.parked = [];
-        for (const seq of parked) {
-          const to = g.nextAny();
-          if (to) this.#resend(to, seq, 0);
-        }
-      }
       if (g.members.length === 0 && g.durable === undefined) {
         this.groups.delete(g.key);
         this.storage.deleteMeta(this.stream.name, `g.${g.key}`);
-      } else this.markDirty(g);
+        continue;
+      }
+      this.markDirty(g);
+      // A gone member's messages go to the members that are back.
+      if (g.members.length > 0) {
+        for (const seq of [...g.parked]) {
+          const to = g.nextAny();
+          if (to) this.#resend(to, seq, 1);
+        }
+      }
     }
+    return back;
   }
 
   /** The cursor for a new group, from a subscription's start position (nats-streaming-server's rules). */
@@ -222,68 +259,112 @@ export class Channel {
     }
   }
 
-  /** Attaches a subscriber to its group, hands it the group's parked messages, and starts delivering. */
-  attach(sub: Sub): void {
-    const g = sub.group;
-    g.members.push(sub);
-    const parked = g.parked;
-    g.parked = [];
-    for (const seq of parked) this.#resend(sub, seq, 0);
-    this.markDirty(g);
-    this.pump(g);
+  /**
+   * The one door for subscription state: every change of a group, a member or an unacknowledged message is an
+   * entry applied here. It is deterministic (time comes in the entry, the member in `to` was chosen by the
+   * caller) and does no I/O but the store's records, so replaying the same entries gives the same state.
+   * Sending messages and arming ack timers are the caller's effects, after the entry is applied.
+   */
+  apply(e: ChannelEntry): Sub | undefined {
+    switch (e.op) {
+      case "join": {
+        let g = this.groups.get(e.key);
+        if (g === undefined) {
+          g = new Group(this.name, e.key, e.durable, e.qgroup, e.member.clientID, e.start);
+          this.groups.set(e.key, g);
+        }
+        const m = e.member;
+        const sub = new Sub(m.clientID, m.inbox, m.ackInbox, g, m.maxInflight, m.ackWait);
+        g.members.push(sub);
+        this.#members.set(m.ackInbox, sub);
+        this.markDirty(g);
+        return sub;
+      }
+      case "leave": {
+        const sub = this.#members.get(e.to);
+        if (sub === undefined) return undefined;
+        const g = sub.group;
+        this.#members.delete(e.to);
+        g.members.splice(g.members.indexOf(sub), 1);
+        // Its unacknowledged messages wait in the group: for the other members, or a resumed durable.
+        g.parked = [...g.parked, ...sub.pending.keys()].sort((x, y) => x - y);
+        sub.pending.clear();
+        if (g.members.length === 0 && !(g.durable !== undefined && e.keep)) {
+          this.groups.delete(g.key);
+          this.#dirty.delete(g);
+          this.storage.deleteMeta(this.stream.name, `g.${g.key}`);
+        } else this.markDirty(g);
+        return sub;
+      }
+      case "deliver": {
+        const g = this.groups.get(e.key);
+        if (g === undefined) throw new Error(`stan channel ${this.name}: deliver to unknown group ${e.key}`);
+        g.lastSent = e.seq;
+        const sub = e.to !== undefined ? this.#members.get(e.to) : undefined;
+        if (sub) sub.pending.set(e.seq, { deadline: e.ts + sub.ackWait, count: 0 });
+        this.markDirty(g);
+        return sub;
+      }
+      case "redeliver": {
+        const sub = this.#members.get(e.to);
+        if (sub === undefined) return undefined;
+        unpark(sub.group, e.seq);
+        sub.pending.set(e.seq, { deadline: e.ts + sub.ackWait, count: e.count });
+        this.markDirty(sub.group);
+        return sub;
+      }
+      case "ack": {
+        const sub = this.#members.get(e.to);
+        if (sub === undefined) return undefined;
+        const had = sub.pending.delete(e.seq);
+        if (!had && !unpark(sub.group, e.seq)) return undefined;
+        this.markDirty(sub.group);
+        return sub;
+      }
+    }
+  }
+
+  /** A subscriber joins its group (created at `start` when new), gets the group's parked messages, then new ones. */
+  join(key: string, durable: string | undefined, qgroup: string | undefined, start: number, member: MemberSpec): Sub {
+    const sub = this.apply({ op: "join", key, durable, qgroup, start, member });
+    if (sub === undefined) throw new Error(`stan channel ${this.name}: join of ${member.ackInbox} failed`);
+    for (const seq of [...sub.group.parked]) this.#resend(sub, seq, 1);
+    this.pump(sub.group);
+    return sub;
   }
 
   /**
-   * Detaches a subscriber. Its unacknowledged messages go to the other members; with none left, a durable
-   * that is only closed keeps them (parked), anything else is forgotten. Returns whether the group is gone.
+   * A subscriber leaves. Its unacknowledged messages go to the other members; with none left, a durable that
+   * is only closed keeps them (parked), anything else is forgotten.
    */
-  detach(sub: Sub, keepDurable: boolean): boolean {
-    const g = sub.group;
-    const i = g.members.indexOf(sub);
-    if (i < 0) return false;
-    g.members.splice(i, 1);
+  leave(sub: Sub, keepDurable: boolean): void {
     sub.timer?.cancel();
     sub.timer = undefined;
-    const seqs = [...sub.pending.keys()];
-    sub.pending.clear();
-    if (g.members.length > 0) {
-      for (const seq of seqs) {
-        const to = g.nextAny();
-        if (to) this.#resend(to, seq, 0);
-      }
-      this.markDirty(g);
-      this.pump(g);
-      return false;
+    if (this.apply({ op: "leave", to: sub.ackInbox, keep: keepDurable }) === undefined) return;
+    const g = sub.group;
+    if (g.members.length === 0) return;
+    for (const seq of [...g.parked]) {
+      const to = g.nextAny();
+      if (to) this.#resend(to, seq, 1);
     }
-    if (g.durable !== undefined && keepDurable) {
-      g.parked = [...g.parked, ...seqs].sort((a, b) => a - b);
-      this.markDirty(g);
-      return false;
-    }
-    this.groups.delete(g.key);
-    this.#dirty.delete(g);
-    this.storage.deleteMeta(this.stream.name, `g.${g.key}`);
-    return true;
+    this.pump(g);
   }
 
   /** Delivers new messages to a group while its members have room. */
   pump(g: Group): void {
     const last = this.stream.lastSequence;
-    let moved = false;
     while (g.lastSent < last) {
       const sub = g.nextWithRoom();
       if (sub === undefined) break;
       const seq = Math.max(g.lastSent + 1, this.stream.firstSequence);
       if (seq > last) break;
       const m = this.stream.load(seq);
-      g.lastSent = seq;
-      moved = true;
-      if (m === undefined) continue; // removed by a limit: skip the gap
-      sub.pending.set(seq, { deadline: this.host.clock.now() + sub.ackWait, count: 0 });
+      // A message removed by a limit: the cursor skips the gap, nobody owes an ack for it.
+      this.apply({ op: "deliver", key: g.key, seq, to: m ? sub.ackInbox : undefined, ts: this.host.clock.now() });
+      if (m === undefined) continue;
       this.host.send(sub, m, false, 0);
       this.#arm(sub);
     }
-    if (moved) this.markDirty(g);
   }
 
   /** New messages were stored: every group with members gets them. */
@@ -292,21 +373,24 @@ export class Channel {
   }
 
   ack(sub: Sub, seq: number): void {
-    if (!sub.pending.delete(seq)) return;
+    if (this.apply({ op: "ack", to: sub.ackInbox, seq }) === undefined) return;
     if (sub.pending.size === 0) {
       sub.timer?.cancel();
       sub.timer = undefined;
     }
-    this.markDirty(sub.group);
     this.pump(sub.group);
   }
 
-  /** Sends a message again (or for the first time to this member), flagged redelivered. */
+  /** Sends a message again (or for the first time to this member), flagged redelivered, its `count`th time. */
   #resend(sub: Sub, seq: number, count: number): void {
     const m = this.stream.load(seq);
-    if (m === undefined) return; // gone (limits): nothing left to redeliver
-    sub.pending.set(seq, { deadline: this.host.clock.now() + sub.ackWait, count: count + 1 });
-    this.host.send(sub, m, true, count + 1);
+    if (m === undefined) {
+      // Gone (limits): nothing left to redeliver, nobody owes an ack for it.
+      this.apply({ op: "ack", to: sub.ackInbox, seq });
+      return;
+    }
+    this.apply({ op: "redeliver", to: sub.ackInbox, seq, count, ts: this.host.clock.now() });
+    this.host.send(sub, m, true, count);
     this.#arm(sub);
   }
 
@@ -323,25 +407,15 @@ export class Channel {
 
   /** The ack wait of some messages passed: send them again, flagged. */
   #redeliver(sub: Sub): void {
-    if (!sub.group.members.includes(sub)) return;
+    if (this.#members.get(sub.ackInbox) !== sub) return;
     const now = this.host.clock.now();
-    const due: Array<[number, PendingMsg]> = [];
-    for (const e of sub.pending) if (e[1].deadline <= now) due.push(e);
+    const due: Array<[number, number]> = [];
+    for (const [seq, p] of sub.pending) if (p.deadline <= now) due.push([seq, p.count]);
     due.sort((a, b) => a[0] - b[0]);
-    let gone = false;
-    for (const [seq, p] of due) {
-      const m = this.stream.load(seq);
-      if (m === undefined) {
-        sub.pending.delete(seq);
-        gone = true;
-        continue;
-      }
-      p.count++;
-      p.deadline = now + sub.ackWait;
-      this.host.send(sub, m, true, p.count);
-    }
+    const before = sub.pending.size;
+    for (const [seq, count] of due) this.#resend(sub, seq, count + 1);
     this.#arm(sub);
-    if (gone) this.pump(sub.group);
+    if (sub.pending.size < before) this.pump(sub.group);
   }
 
   /** A group's state changed: store it soon (coalesced: many sends and acks, one write). */

@@ -11,7 +11,7 @@ import { streamConfigSchema } from "../jetstream/config.ts";
 import { Stream } from "../jetstream/stream.ts";
 import { findHeader } from "../protocol/headers.ts";
 import type { ChannelLimits, StreamingOptions } from "../config/streaming.ts";
-import { Channel, type ChannelHost, Group, Sub } from "./channel.ts";
+import { Channel, type ChannelHost, type Sub } from "./channel.ts";
 import { decode, encode, StartPosition } from "./proto.ts";
 import { StanErrors } from "./errors.ts";
 
@@ -142,15 +142,14 @@ export class StanServer {
     for (const name of this.#storage.streamNames()) {
       if (name === SERVER_RECORD || !isValidPublishSubject(name)) continue;
       const ch = this.#openChannel(name);
-      ch.loadGroups((m, g) => {
-        const c = this.clients.get(m.clientID);
-        if (c === undefined) return undefined;
-        const sub = new Sub(m.clientID, m.inbox, m.ackInbox, g, m.maxInflight, m.ackWait);
+      const back = ch.loadGroups((m) => this.clients.has(m.clientID));
+      for (const sub of back) {
+        const c = this.clients.get(sub.clientID);
+        if (c === undefined) throw new Error(`stan: restored member ${sub.ackInbox} without its client`);
         c.subs.add(sub);
-        this.#byAckInbox.set(m.ackInbox, { client: c, sub, channel: ch });
-        this.#nextAck = Math.max(this.#nextAck, Number(m.ackInbox.slice(this.subjects.ack.length + 1)) + 1 || 0);
-        return sub;
-      });
+        this.#byAckInbox.set(sub.ackInbox, { client: c, sub, channel: ch });
+        this.#nextAck = Math.max(this.#nextAck, Number(sub.ackInbox.slice(this.subjects.ack.length + 1)) + 1 || 0);
+      }
       for (const key of ch.groups.keys()) {
         if (key.startsWith("sub:")) this.#nextAck = Math.max(this.#nextAck, Number(key.slice(4)) + 1 || 0);
       }
@@ -471,22 +470,19 @@ export class StanServer {
     if (qgroup !== undefined) key = durable !== undefined ? `dq:${durable}:${qgroup}` : `q:${qgroup}`;
     else if (durable !== undefined) key = `dur:${sr.clientID}:${durable}`;
     else key = `sub:${this.#nextAck}`;
-    let g = ch.groups.get(key);
+    const g = ch.groups.get(key);
     if (g && qgroup === undefined && g.members.length > 0) return fail(StanErrors.dupDurable);
     // A resumed durable was already counted while nobody was attached to it.
     const after = ch.subCount() + (g !== undefined && g.members.length === 0 ? 0 : 1);
     if (ch.limits.max_subs > 0 && after > ch.limits.max_subs) return fail(StanErrors.tooManySubs);
-    if (g === undefined) {
-      g = new Group(ch.name, key, durable, qgroup, sr.clientID, ch.startCursor(sr.startPosition, sr.startSequence, sr.startTimeDelta));
-      ch.groups.set(key, g);
-    }
+    const start = g === undefined ? ch.startCursor(sr.startPosition, sr.startSequence, sr.startTimeDelta) : g.lastSent;
     const ackInbox = `${this.subjects.ack}.${this.#nextAck++}`;
-    const sub = new Sub(sr.clientID, sr.inbox, ackInbox, g, sr.maxInFlight, sr.ackWaitInSecs * 1000);
-    c.subs.add(sub);
-    this.#byAckInbox.set(ackInbox, { client: c, sub, channel: ch });
     // The response first: the client learns where to ack before its first message arrives.
     this.#reply(reply, encode("SubscriptionResponse", { ackInbox }));
-    ch.attach(sub);
+    const member = { clientID: sr.clientID, inbox: sr.inbox, ackInbox, maxInflight: sr.maxInFlight, ackWait: sr.ackWaitInSecs * 1000 };
+    const sub = ch.join(key, durable, qgroup, start, member);
+    c.subs.add(sub);
+    this.#byAckInbox.set(ackInbox, { client: c, sub, channel: ch });
     this.#touch(ch);
   }
 
@@ -505,7 +501,7 @@ export class StanServer {
   #removeSub(e: { client: StanClient; sub: Sub; channel: Channel }, keepDurable: boolean): void {
     this.#byAckInbox.delete(e.sub.ackInbox);
     e.client.subs.delete(e.sub);
-    e.channel.detach(e.sub, keepDurable);
+    e.channel.leave(e.sub, keepDurable);
     this.#touch(e.channel);
   }
 
