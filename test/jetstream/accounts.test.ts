@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { type AccountBus, JetStreamAccounts, planAccounts } from "../../src/jetstream/accounts.ts";
 import { disabledResponse } from "../../src/jetstream/disabled.ts";
+import { ackInfo } from "../../src/jetstream/external.ts";
 import { jsz, jszQuery } from "../../src/jetstream/jsz.ts";
 import { type AccountLimits, limitsFromConfig, UNLIMITED } from "../../src/jetstream/limits.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
@@ -227,6 +228,14 @@ describe("JetStream per account (engine)", () => {
     } finally {
       all.stop();
     }
+  });
+
+  it("reads the origin sequence and pending count of an external feed's deliveries from the ack reply", () => {
+    assert.deepEqual(ackInfo("$JS.ACK.ORDERS.c1.1.42.7.1700000000000000000.3"), { seq: 42, pending: 3 });
+    assert.deepEqual(ackInfo("$JS.ACK.hub.ACCHASH.ORDERS.c1.1.42.7.1700000000000000000.3.rand"), { seq: 42, pending: 3 });
+    assert.equal(ackInfo("$JS.ACK.ORDERS.c1.1"), undefined);
+    assert.equal(ackInfo("_INBOX.x"), undefined);
+    assert.equal(ackInfo(undefined), undefined);
   });
 
   it("plans accounts the way nats-server enables them", () => {
