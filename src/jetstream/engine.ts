@@ -415,7 +415,7 @@ export class JetStream implements ConsumerHost {
     existing?.feed.close();
     const feed = new ExternalFeed({
       bus: this.bus,
-      now: this.now,
+      clock: this.clock,
       resumeAfter: () => (mirror ? target.lastSequence : lastSourced(target, src.name)),
       store: (m) => {
         if (this.stopped || this.streams.get(target.name) !== target) return;

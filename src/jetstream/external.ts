@@ -7,6 +7,7 @@
  * heartbeats (or whose consumer could not be made) asks again from where it is.
  */
 import { appendHeaderLines } from "../protocol/headers.ts";
+import type { Clock, Timer } from "../runtime/clock.ts";
 import type { StoredMsg } from "./store/types.ts";
 import type { BusMsg, JsBus } from "./types.ts";
 
@@ -26,7 +27,8 @@ export interface ExternalOrigin {
 /** What the feed needs from the engine and the target stream. */
 export interface FeedTarget {
   readonly bus: JsBus;
-  readonly now: () => number;
+  /** The engine's clock: the silence check is scheduled on it. */
+  readonly clock: Clock;
   /** Mirror: the target's last sequence (the origin's, one for one). Source: the last origin sequence taken. */
   resumeAfter(): number;
   /** Stores one origin message (origin sequence `seq`). */
@@ -57,7 +59,7 @@ function token(): string {
 export class ExternalFeed {
   private deliverSid: number | undefined;
   private replySid: number | undefined;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: Timer | undefined;
   private lastHeard: number;
   private closed = false;
   /** Messages the origin still had for us at the last delivery (the `lag` of stream info). */
@@ -66,22 +68,27 @@ export class ExternalFeed {
   lastActive = 0;
 
   constructor(private readonly target: FeedTarget, readonly origin: ExternalOrigin, private readonly mirror: boolean) {
-    this.lastHeard = target.now();
+    this.lastHeard = target.clock.now();
   }
 
   start(): void {
     this.subscribe();
-    this.timer = setInterval(() => {
+    this.check();
+  }
+
+  /** Every heartbeat interval: three silent ones and the consumer is asked for again. */
+  private check(): void {
+    this.timer = this.target.clock.after(HEARTBEAT_MS, () => {
       if (this.closed) return;
-      if (this.target.now() - this.lastHeard > 3 * HEARTBEAT_MS) this.subscribe();
-    }, HEARTBEAT_MS);
-    (this.timer as unknown as { unref?: () => void }).unref?.();
+      if (this.target.clock.now() - this.lastHeard > 3 * HEARTBEAT_MS) this.subscribe();
+      this.check();
+    });
   }
 
   /** (Re)creates the origin's consumer from where the target stands. */
   private subscribe(): void {
     this.unsubscribe();
-    this.lastHeard = this.target.now();
+    this.lastHeard = this.target.clock.now();
     const ext = this.origin.external;
     if (!ext) throw new Error(`invariant: external feed for ${this.origin.name} without external`);
     const bus = this.target.bus;
@@ -115,7 +122,7 @@ export class ExternalFeed {
 
   private onDelivery(m: BusMsg): void {
     if (this.closed) return;
-    const now = this.target.now();
+    const now = this.target.clock.now();
     this.lastHeard = now;
     this.lastActive = now;
     if (m.headers && m.headers.length > 0 && isStatus(m.headers)) {
@@ -145,7 +152,7 @@ export class ExternalFeed {
 
   close(): void {
     this.closed = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer?.cancel();
     this.unsubscribe();
   }
 }

@@ -9,6 +9,8 @@ import * as path from "node:path";
 import { type AccountBus, JetStreamAccounts, planAccounts } from "../../src/jetstream/accounts.ts";
 import { disabledResponse } from "../../src/jetstream/disabled.ts";
 import { ackInfo } from "../../src/jetstream/external.ts";
+import { startJetStream } from "../../src/jetstream/engine.ts";
+import { ManualClock } from "../../src/runtime/clock.ts";
 import { jsz, jszQuery } from "../../src/jetstream/jsz.ts";
 import { type AccountLimits, limitsFromConfig, UNLIMITED } from "../../src/jetstream/limits.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
@@ -236,6 +238,50 @@ describe("JetStream per account (engine)", () => {
     assert.equal(ackInfo("$JS.ACK.ORDERS.c1.1"), undefined);
     assert.equal(ackInfo("_INBOX.x"), undefined);
     assert.equal(ackInfo(undefined), undefined);
+  });
+
+  it("feeds an external mirror through the other API, answering flow control and asking again after silence", async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const bus = new TestBus();
+    const requests: J[] = [];
+    bus.subscribe("X.API.CONSUMER.CREATE.ORDERS", (m) => requests.push(JSON.parse(dec.decode(m.payload)) as J));
+    const js = startJetStream(bus, { clock }, new MemoryStorage());
+    const tick = () => new Promise((r) => setTimeout(r, 0));
+    try {
+      const r = await api(bus, "$JS.API.STREAM.CREATE.M", { name: "M", mirror: { name: "ORDERS", external: { api: "X.API", deliver: "d" } } });
+      assert.equal(err(r), undefined);
+      await tick();
+      assert.equal(requests.length, 1);
+      const cfg = requests[0].config as J;
+      assert.equal(cfg.ack_policy, "none");
+      assert.equal(cfg.flow_control, true);
+      const deliver = String(cfg.deliver_subject);
+      assert.match(deliver, /^d\.M\./);
+      // A delivery: the origin sequence comes from the ack reply; flow control gets its answer.
+      bus.publish(deliver, enc.encode("o1"), { reply: "$JS.ACK.ORDERS.c.1.1.1.1700000000000000000.0" });
+      const fc = bus.collect("$JS.FC.ORDERS.c.x", 1, 2000);
+      bus.publish(deliver, new Uint8Array(0), { reply: "$JS.FC.ORDERS.c.x", headers: enc.encode("NATS/1.0 100 FlowControl Request\r\n\r\n") });
+      assert.equal((await fc.done).length, 1);
+      await tick();
+      const m1 = await api(bus, "$JS.API.STREAM.MSG.GET.M", { seq: 1 });
+      assert.equal(atob((m1.message as J).data as string), "o1");
+      // Heartbeats keep the feed; silence for three of them makes it ask again, from after what it holds.
+      for (let i = 0; i < 5; i++) {
+        clock.advance(1000);
+        bus.publish(deliver, new Uint8Array(0), { headers: enc.encode("NATS/1.0 100 Idle Heartbeat\r\n\r\n") });
+        await tick();
+      }
+      assert.equal(requests.length, 1);
+      clock.advance(4000);
+      await tick();
+      assert.equal(requests.length, 2);
+      const again = requests[1].config as J;
+      assert.equal(again.deliver_policy, "by_start_sequence");
+      assert.equal(again.opt_start_seq, 2);
+      assert.notEqual(again.deliver_subject, deliver);
+    } finally {
+      js.stop();
+    }
   });
 
   it("plans accounts the way nats-server enables them", () => {
