@@ -66,6 +66,12 @@ class BunConn implements Duplex {
     };
   }
 
+  pauseReading(paused: boolean): void {
+    if (this.closing || this.closed) return;
+    if (paused) this.socket.pause();
+    else this.socket.resume();
+  }
+
   write(data: Uint8Array): boolean {
     const tls = this.tls;
     if (tls === undefined) return this.writeRaw(data);
@@ -212,6 +218,8 @@ class BunConn implements Duplex {
   private closeRaw(): void {
     if (this.closing || this.closed) return;
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    // A paused reader must still see the peer's close.
+    this.socket.resume();
     this.closing = true;
     this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
     if (!this.scheduled && this.pending === null) {

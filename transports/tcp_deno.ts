@@ -122,6 +122,8 @@ class DenoConn implements Duplex {
     if (this.closing || this.closed) return;
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.closing = true;
+    // A paused reader must still see the peer's close.
+    this.pauseReading(false);
     this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
     if (!this.writing) {
       this.writing = true;
@@ -149,10 +151,28 @@ class DenoConn implements Duplex {
     this.readLoop().catch((e) => this.fail(e));
   }
 
+  /** Set while reading is paused (pauseReading): the read loop waits on it. */
+  private readPaused: { promise: Promise<void>; resolve: () => void } | undefined;
+
+  pauseReading(paused: boolean): void {
+    if (paused) {
+      if (this.readPaused === undefined) {
+        let resolve = () => {};
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.readPaused = { promise, resolve };
+      }
+      return;
+    }
+    const p = this.readPaused;
+    this.readPaused = undefined;
+    p?.resolve();
+  }
+
   private async readLoop(): Promise<void> {
     let buf = new Uint8Array(MIN_READ);
     let small = 0;
     for (;;) {
+      if (this.readPaused !== undefined && !this.closing && !this.closed) await this.readPaused.promise;
       const n = await this.conn.read(buf);
       if (n === null) break;
       if (this.closing || this.closed) continue; // after our close: drain the peer's bytes until it closes
@@ -228,6 +248,7 @@ class DenoConn implements Duplex {
     }
     if (this.closed) return;
     this.closed = true;
+    this.pauseReading(false);
     this.tls?.destroy();
     this.handler.onClose(err);
   }

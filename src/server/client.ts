@@ -91,7 +91,12 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     const o = host.options;
     this.parser = new Parser("client", this, { maxControlLine: o.max_control_line, maxPayload: o.max_payload });
     // A stall is short (nats-server caps it near a second): a consumer that stays behind is a slow consumer.
-    this.#gate = new InputGate((d) => this.parser.feed(d), () => this.isClosed(), Math.min(o.write_deadline / 2, 750));
+    this.#gate = new InputGate(
+      (d) => this.parser.feed(d),
+      () => this.isClosed(),
+      Math.min(o.write_deadline / 2, 750),
+      (paused) => this.duplex.pauseReading?.(paused),
+    );
     this.#keepalive = new Keepalive(o.ping_interval, o.ping_max, () => {
       this.out.bytes(PING);
       this.flushSoon();

@@ -17,6 +17,11 @@ export interface FlowConsumer {
 
 /** nats-server reads at most this much at a time; parsing in such slices gives stalls a chance between them. */
 const READ_SLICE = 64 * 1024;
+/**
+ * Input held during a stall past which the transport stops reading: what a stalled connection holds is
+ * bounded by this (plus one read), and the rest waits in the kernel and, by TCP, in the sender.
+ */
+const HOLD_MAX = 256 * 1024;
 
 export class InputGate {
   readonly #feed: (data: Uint8Array) => void;
@@ -27,13 +32,32 @@ export class InputGate {
   #marks = new Map<FlowConsumer, number>();
   #stallStart = 0;
   #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  readonly #pause: ((paused: boolean) => void) | undefined;
+  #paused = false;
   /** Consumers of the current stall that are waited for without the cap. */
   #uncapped = new Set<FlowConsumer>();
 
-  constructor(feed: (data: Uint8Array) => void, closed: () => boolean, capMs: number) {
+  /** `pause`: stops (true) and resumes (false) the transport's reading, when it can. */
+  constructor(feed: (data: Uint8Array) => void, closed: () => boolean, capMs: number, pause?: (paused: boolean) => void) {
     this.#feed = feed;
     this.#closed = closed;
     this.#capMs = capMs;
+    this.#pause = pause;
+  }
+
+  /** Bytes held while stalled (bounded by HOLD_MAX plus a read when the transport can pause). */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  #hold(chunk: Uint8Array): void {
+    this.#held.push(chunk);
+    this.#heldBytes += chunk.length;
+    if (!this.#paused && this.#pause !== undefined && this.#heldBytes > HOLD_MAX) {
+      this.#paused = true;
+      this.#pause(true);
+    }
   }
 
   get stalled(): boolean {
@@ -43,7 +67,7 @@ export class InputGate {
   /** Input from the transport (valid only during the call). */
   push(data: Uint8Array): void {
     if (this.#stallingOn !== undefined) {
-      this.#held.push(data.slice());
+      this.#hold(data.slice());
       return;
     }
     this.#process(data);
@@ -72,7 +96,7 @@ export class InputGate {
     }
     for (let off = 0; off < n; off += READ_SLICE) {
       if (this.#stallingOn !== undefined) {
-        this.#held.push(data.slice(off));
+        this.#hold(data.slice(off));
         return;
       }
       if (this.#closed()) return;
@@ -106,19 +130,33 @@ export class InputGate {
     this.#stallingOn = undefined;
     const held = this.#held;
     this.#held = [];
+    this.#heldBytes = 0;
     for (let i = 0; i < held.length; i++) {
       if (this.#closed()) return;
       if (this.#stallingOn !== undefined) {
         // Stalled again while replaying: keep the rest, in order.
         this.#held = held.slice(i).concat(this.#held);
+        this.#heldBytes = byteCount(this.#held);
         return;
       }
       this.#process(held[i]);
       if (this.#held.length > 0) {
         // Stalled part-way through this chunk, whose remainder is held: the rest goes after it.
         this.#held = this.#held.concat(held.slice(i + 1));
+        this.#heldBytes = byteCount(this.#held);
         return;
       }
     }
+    // Everything held is through: take input again.
+    if (this.#paused) {
+      this.#paused = false;
+      this.#pause?.(false);
+    }
   }
+}
+
+function byteCount(chunks: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  return n;
 }

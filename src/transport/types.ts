@@ -72,6 +72,12 @@ export interface Duplex {
   /** Close the connection after flushing what was already written (best effort). */
   close(): void;
   /**
+   * Capability: stop (true) or resume (false) taking input from the peer. While paused the kernel's buffers
+   * fill and TCP slows the sender: the back-pressure that bounds what a stalled connection holds in memory.
+   * Absent on transports that cannot pause; the core then holds what arrives.
+   */
+  pauseReading?(paused: boolean): void;
+  /**
    * Capability: turn this connection into TLS in place (the STARTTLS-like upgrade nats-server does after its
    * plain INFO). Bytes written before the call go out in the clear first; afterwards `write` takes cleartext and
    * `onData` delivers cleartext. Resolves with what was negotiated (also in `info.tls`); rejects when the

@@ -30,6 +30,33 @@ describe("input gate (producer stalls)", () => {
     assert.equal(text(fed), "ab");
   });
 
+  it("past 256 KiB held during a stall it pauses the transport's reading, and resumes once all is replayed", async () => {
+    const fed: Uint8Array[] = [];
+    const pauses: boolean[] = [];
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 60_000, (p) => pauses.push(p));
+    const c = consumer(true);
+    g.stallFor(c);
+    const chunk = new Uint8Array(64 * 1024);
+    for (let i = 0; i < 4; i++) g.push(chunk.fill(i + 1));
+    assert.deepEqual(pauses, [], "256 KiB held: still reading");
+    assert.equal(g.heldBytes, 256 * 1024);
+    g.push(chunk.fill(5));
+    assert.deepEqual(pauses, [true], "past the bound: reading paused");
+    c.behind = false;
+    const deadline = Date.now() + 5000;
+    while (pauses.length < 2 && Date.now() < deadline) await sleep(2);
+    assert.deepEqual(pauses, [true, false]);
+    assert.equal(g.heldBytes, 0);
+    const all = new Uint8Array(fed.reduce((n, f) => n + f.length, 0));
+    let o = 0;
+    for (const f of fed) {
+      all.set(f, o);
+      o += f.length;
+    }
+    assert.equal(all.length, 5 * 64 * 1024);
+    for (let i = 0; i < 5; i++) assert.equal(all[i * 64 * 1024], i + 1, "replayed in order");
+  });
+
   it("holds input while a consumer is behind and replays it, in order, once it catches up", async () => {
     const fed: Uint8Array[] = [];
     const g = new InputGate((d) => fed.push(d.slice()), () => false, 5000);
