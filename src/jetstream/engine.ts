@@ -416,7 +416,7 @@ export class JetStream implements ConsumerHost {
     const feed = new ExternalFeed({
       bus: this.bus,
       clock: this.clock,
-      resumeAfter: () => (mirror ? target.lastSequence : lastSourced(target, src.name)),
+      resumeAfter: (iname) => (mirror ? target.lastSequence : lastSourced(target, iname)),
       store: (m) => {
         if (this.stopped || this.streams.get(target.name) !== target) return;
         if (mirror) target.storeMirrored(m);

@@ -29,8 +29,11 @@ export interface FeedTarget {
   readonly bus: JsBus;
   /** The engine's clock: the silence check is scheduled on it. */
   readonly clock: Clock;
-  /** Mirror: the target's last sequence (the origin's, one for one). Source: the last origin sequence taken. */
-  resumeAfter(): number;
+  /**
+   * Mirror: the target's last sequence (the origin's, one for one). Source: the last origin sequence taken,
+   * found by the `Nats-Stream-Source` header that starts with `iname` (`<origin>:<hash of the api>`).
+   */
+  resumeAfter(iname: string): number;
   /** Stores one origin message (origin sequence `seq`). */
   store(m: StoredMsg): void;
 }
@@ -46,6 +49,16 @@ export function ackInfo(reply: string | undefined): { seq: number; pending: numb
   const pending = Number(t[base + 6]);
   if (!Number.isSafeInteger(seq) || seq <= 0) return undefined;
   return { seq, pending: Number.isSafeInteger(pending) ? pending : 0 };
+}
+
+const DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/** nats-server's short hash of a name: SHA-256, the first 8 bytes mapped onto base-62 digits. */
+export async function apiHash(api: string): Promise<string> {
+  const sum = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(api)));
+  let out = "";
+  for (let i = 0; i < 8; i++) out += DIGITS[sum[i] % DIGITS.length];
+  return out;
 }
 
 function token(): string {
@@ -71,9 +84,16 @@ export class ExternalFeed {
     this.lastHeard = target.clock.now();
   }
 
+  /** `<origin>:<hash of the api>`, nats-server's name for an external origin in `Nats-Stream-Source`. */
+  private iname = "";
+
   start(): void {
-    this.subscribe();
-    this.check();
+    void apiHash(this.origin.external?.api ?? "").then((h) => {
+      if (this.closed) return;
+      this.iname = `${this.origin.name}:${h}`;
+      this.subscribe();
+      this.check();
+    });
   }
 
   /** Every heartbeat interval: three silent ones and the consumer is asked for again. */
@@ -94,7 +114,7 @@ export class ExternalFeed {
     const bus = this.target.bus;
     const deliver = `${ext.deliver || "_INBOX"}.${this.mirror ? "M" : "S"}.${token()}`;
     this.deliverSid = bus.subscribe(deliver, (m) => this.onDelivery(m));
-    const after = this.target.resumeAfter();
+    const after = this.target.resumeAfter(this.iname);
     const start = Math.max(after + 1, this.origin.opt_start_seq ?? 1);
     const config: Record<string, unknown> = {
       deliver_policy: start > 1 ? "by_start_sequence" : "all",
@@ -138,7 +158,7 @@ export class ExternalFeed {
       this.target.store({ seq: info.seq, subject: m.subject, headers, data: m.payload, time: now });
       return;
     }
-    const hdr = appendHeaderLines(headers, [["Nats-Stream-Source", `${this.origin.name} ${info.seq} > >`]]);
+    const hdr = appendHeaderLines(headers, [["Nats-Stream-Source", `${this.iname} ${info.seq}`]]);
     this.target.store({ seq: info.seq, subject: m.subject, headers: hdr, data: m.payload, time: now });
   }
 

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { type AccountBus, JetStreamAccounts, planAccounts } from "../../src/jetstream/accounts.ts";
 import { disabledResponse } from "../../src/jetstream/disabled.ts";
-import { ackInfo } from "../../src/jetstream/external.ts";
+import { ackInfo, apiHash } from "../../src/jetstream/external.ts";
 import { startJetStream } from "../../src/jetstream/engine.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import { jsz, jszQuery } from "../../src/jetstream/jsz.ts";
@@ -232,6 +232,10 @@ describe("JetStream per account (engine)", () => {
     }
   });
 
+  it("names an external origin as nats-server does (its api's short hash)", async () => {
+    assert.equal(await apiHash("JS.A.API"), "3V17LQ3b");
+  });
+
   it("reads the origin sequence and pending count of an external feed's deliveries from the ack reply", () => {
     assert.deepEqual(ackInfo("$JS.ACK.ORDERS.c1.1.42.7.1700000000000000000.3"), { seq: 42, pending: 3 });
     assert.deepEqual(ackInfo("$JS.ACK.hub.ACCHASH.ORDERS.c1.1.42.7.1700000000000000000.3.rand"), { seq: 42, pending: 3 });
@@ -250,7 +254,7 @@ describe("JetStream per account (engine)", () => {
     try {
       const r = await api(bus, "$JS.API.STREAM.CREATE.M", { name: "M", mirror: { name: "ORDERS", external: { api: "X.API", deliver: "d" } } });
       assert.equal(err(r), undefined);
-      await tick();
+      for (let i = 0; i < 100 && requests.length === 0; i++) await tick();
       assert.equal(requests.length, 1);
       const cfg = requests[0].config as J;
       assert.equal(cfg.ack_policy, "none");
