@@ -28,6 +28,8 @@ type Json = Record<string, unknown>;
 
 function respond(js: JetStream, m: BusMsg, body: Json): void {
   if ("error" in body) js.apiStats.errors++;
+  // Counted once answered (an $JS.API.INFO reports the requests before itself), as nats-server counts.
+  js.apiStats.total++;
   if (m.reply) js.bus.publish(m.reply, enc.encode(JSON.stringify(body)));
 }
 

@@ -43,7 +43,9 @@ export function msgGet(js: JetStream, m: BusMsg, s: Stream, req: Json): void {
   const found = lookup(s, req);
   let out: Json;
   if ("err_code" in found) {
+    // nats-server counts a failed message get in api.total, a successful one not.
     js.apiStats.errors++;
+    js.apiStats.total++;
     out = { type, error: found };
   } else {
     const message: Json = { subject: found.subject, seq: found.seq, time: tsString(found.time) };

@@ -147,13 +147,15 @@ export class JetStream implements ConsumerHost {
   }
 
   private onApi(m: BusMsg): void {
-    this.apiStats.total++;
+    // api.total counts answered API requests, after the answer (see api.ts respond), as nats-server does: pull
+    // requests, Direct Gets and subjects nobody serves are not API requests there.
     try {
       if (this.cluster?.api(m)) return;
       handleApi(this, m);
     } catch (err) {
       // A bug must not take the server down; answer like nats-server's generic failure.
       this.apiStats.errors++;
+      this.apiStats.total++;
       if (m.reply) {
         const e: ApiError = { code: 500, err_code: 10000 + 0, description: String(err) };
         this.bus.publish(m.reply, enc.encode(JSON.stringify({ error: e })));

@@ -210,8 +210,9 @@ describe("redelivery deadlines: nats-server vs Petrel", () => {
     for (const [i, target] of targets.entries()) {
       const ref = gaps["nats-server"][i];
       const ours = gaps["petrel"][i];
-      // Never early (a little slack for clock granularity).
-      assert.ok(ref >= target - 10 && ours >= target - 10, msg);
+      // Not early. Gaps are seen by the client, whose own delays on a loaded machine blur them by a few tens of
+      // ms either way (the injected-clock test above checks the deadlines exactly).
+      assert.ok(ref >= target - 30 && ours >= target - 30, msg);
       // On time: within 80 ms of the deadline, plus whatever lateness the loaded machine imposed on nats-server
       // itself for the same event; a polling tick (the old 250 ms backoff came after ~495 ms) does not fit.
       assert.ok(ours < target + 80 + Math.max(0, ref - target), msg);

@@ -370,6 +370,7 @@ export class JetStreamCluster implements EngineCluster {
 
   #respond(reply: string | undefined, body: Json): void {
     if ("error" in body) this.#engine.apiStats.errors++;
+    this.#engine.apiStats.total++;
     if (reply) this.#engine.bus.publish(reply, enc.encode(JSON.stringify(body)));
   }
 
