@@ -135,7 +135,11 @@ export class Server implements ClientHost {
     }
     this.#clientTls = clientTls;
     this.options = this.#withJwtAccounts({ ...options, host: this.options.host, port: this.options.port });
-    for (const name of accountsOf(options).keys()) this.accounts.ensure(name);
+    const accountRules = accountsOf(options);
+    for (const name of accountRules.keys()) this.accounts.ensure(name);
+    // Exports and imports as the new file has them (a removed export must stop what crossed through it).
+    for (const l of this.#importLinks) l.close();
+    this.#importLinks = linkAccounts((n) => this.accounts.get(n), accountRules);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
     this.configLoadTime = new Date();

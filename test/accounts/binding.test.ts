@@ -69,3 +69,31 @@ describe("accounts: clients bound by user", () => {
     inA.close();
   });
 });
+
+describe("accounts: a reload relinks exports and imports", () => {
+  it("stops a stream import the new configuration drops", async () => {
+    const withImport = {
+      A: { users: [{ user: "a", password: "pa" }], exports: [{ stream: "feed.>" }] },
+      B: { users: [{ user: "b", password: "pb" }], imports: [{ stream: { account: "A", subject: "feed.>" }, prefix: "fromA" }] },
+    };
+    const h = await startServer({}, {}, { accounts: withImport });
+    try {
+      const a = await h.client({ user: "a", pass: "pa" });
+      const b = await h.client({ user: "b", pass: "pb" });
+      b.write("SUB fromA.> 1\r\nSUB marker 2\r\n");
+      await sync(b);
+      a.write("PUB feed.x 3\r\none\r\n");
+      await sync(a);
+      await sync(b);
+      assert.deepEqual(frames(b.text()).map((f) => `${f.subject}:${f.payload}`), ["fromA.feed.x:one"]);
+      h.server.reload({ ...h.server.options, accounts: { A: withImport.A, B: { users: withImport.B.users } } } as typeof h.server.options);
+      a.write("PUB feed.x 3\r\ntwo\r\n");
+      await sync(a);
+      b.write("PUB marker 3\r\nend\r\n");
+      await sync(b);
+      assert.deepEqual(frames(b.text()).map((f) => `${f.subject}:${f.payload}`), ["fromA.feed.x:one", "marker:end"]);
+    } finally {
+      await h.stop();
+    }
+  });
+});
