@@ -41,7 +41,7 @@ function importsOf(cfg: AccountOptions | undefined): Json[] {
 }
 
 /** The system account's services every account reaches (src/system answers them in each account). */
-function systemExports(_system: string): Json[] {
+function systemExports(): Json[] {
   return ["CONNZ", "STATZ"].map((ep) => ({ subject: `$SYS.REQ.ACCOUNT.*.${ep}`, type: "service", response_type: "Streamed" }));
 }
 
@@ -109,7 +109,7 @@ export function accountDetail(s: Server, name: string): Json {
   const mappings = jetStreamDomainMappings(s, name);
   if (mappings !== undefined) out.mappings = mappings;
   const system = systemAccountName(s);
-  const exports = name === system ? [...systemExports(name), ...exportsOf(cfg)] : exportsOf(cfg);
+  const exports = name === system ? [...systemExports(), ...exportsOf(cfg)] : exportsOf(cfg);
   if (exports.length > 0) out.exports = exports;
   const imports = name === system ? importsOf(cfg) : [...systemImports(system, name), ...importsOf(cfg)];
   if (imports.length > 0) out.imports = imports;
