@@ -4,6 +4,9 @@
 // Differential: the same conf on nats-server 2.9.10 and Petrel, the same client code, the same transcript.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -249,4 +252,58 @@ describe("JetStream mirror and source from another account (external api)", () =
     assert.ok(ns && pt, "both scenarios ran");
     assert.deepEqual(pt, ns);
   });
+});
+
+describe("JetStream external mirror and source across a restart", () => {
+  for (const kind of ["nats-server", "petrel"] as const) {
+    it(`${kind}: picks up after what it holds, without duplicates`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-jsacc-ext-"));
+      const conf = path.join(dir, "ext.conf");
+      fs.writeFileSync(conf, `jetstream { store_dir: ${JSON.stringify(path.join(dir, "store"))} }\n${EXTERNAL_CONF}`);
+      const counts = async (url: string, want: [number, number]): Promise<[number, number]> => {
+        const b = await connect({ servers: url, user: "b", pass: "b", reconnect: false });
+        try {
+          const jsm = await jetstreamManager(b);
+          let got: [number, number] = [0, 0];
+          for (let i = 0; i < 250; i++) {
+            got = [(await jsm.streams.info("M")).state.messages, (await jsm.streams.info("SRC")).state.messages];
+            if (got[0] >= want[0] && got[1] >= want[1]) break;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          return got;
+        } finally {
+          await b.close();
+        }
+      };
+      try {
+        let s = await startServer(kind, { args: ["-c", conf] });
+        try {
+          const a = await connect({ servers: s.url, user: "a", pass: "a", reconnect: false });
+          const b = await connect({ servers: s.url, user: "b", pass: "b", reconnect: false });
+          await (await jetstreamManager(a)).streams.add({ name: "ORDERS", subjects: ["orders.>"] });
+          for (let i = 1; i <= 3; i++) await jetstream(a).publish(`orders.${i % 2}`, `o${i}`);
+          const jsmB = await jetstreamManager(b);
+          await jsmB.streams.add({ name: "M", mirror: { name: "ORDERS", external: { api: "JS.A.API", deliver: "deliver.b.m" } } });
+          await jsmB.streams.add({ name: "SRC", sources: [{ name: "ORDERS", filter_subject: "orders.1", external: { api: "JS.A.API", deliver: "deliver.b.s" } }] });
+          await a.close();
+          await b.close();
+          assert.deepEqual(await counts(s.url, [3, 2]), [3, 2]);
+        } finally {
+          await s.stop();
+        }
+        s = await startServer(kind, { args: ["-c", conf] });
+        try {
+          const a = await connect({ servers: s.url, user: "a", pass: "a", reconnect: false });
+          for (let i = 4; i <= 5; i++) await jetstream(a).publish(`orders.${i % 2}`, `o${i}`);
+          await a.close();
+          // 5 in the mirror, o1 o3 o5 in the source: nothing twice.
+          assert.deepEqual(await counts(s.url, [5, 3]), [5, 3]);
+        } finally {
+          await s.stop();
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
