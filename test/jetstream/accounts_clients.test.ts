@@ -123,6 +123,8 @@ async function scenario(t: Target): Promise<J> {
     const infoA = await jsmA.getAccountInfo();
     out.infoA = { streams: infoA.streams, consumers: infoA.consumers, limits: infoA.limits, tiers: infoA.tiers };
     out.infoAKeys = Object.keys(await raw(a, "$JS.API.INFO")).sort();
+    // A request for another account's stream: B has no stream M, whatever A has.
+    out.bOtherStream = await apiErr(jsmB.streams.info("M"));
     const infoB = await jsmB.getAccountInfo();
     out.infoB = { streams: infoB.streams, consumers: infoB.consumers, limits: infoB.limits };
     // C has no JetStream.
@@ -191,6 +193,7 @@ describe("JetStream per account: Petrel answers as nats-server 2.9.10 does", () 
       const refused = r.refused as J;
       assert.deepEqual(refused.error, { code: 400, err_code: 10002, description: "resource limits exceeded for account" });
       assert.equal((r.cInfo as J).error && ((r.cInfo as J).error as J).err_code, 10039);
+      assert.deepEqual(r.bOtherStream, { code: 404, err_code: 10059, description: "stream not found" });
     });
   }
 
