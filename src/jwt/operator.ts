@@ -158,6 +158,54 @@ export class OperatorTrust {
   }
 
   /**
+   * Every account the JWTs define, as `accounts {}` entries: public exports (`token_req` exports need activation
+   * tokens, not implemented: left out), imports of the same subject on both sides that an export of the other
+   * account covers (imports with `to`, `local_subject`, `token` or `share` are left out, as are ones nothing
+   * exports: nothing crosses that nats-server would not let cross), and JetStream when the JWT grants storage.
+   * What was left out is returned for the log.
+   */
+  accountRules(): { rules: Record<string, AccountRule>; skipped: string[] } {
+    const rules: Record<string, AccountRule> = {};
+    const skipped: string[] = [];
+    const js = this.jetStreamAccounts();
+    for (const [key, a] of this.#accounts) {
+      const exports: AccountRule["exports"] = [];
+      for (const e of a.claims.nats.exports ?? []) {
+        if (e.token_req === true) {
+          skipped.push(`account ${key}: export ${e.subject} needs activation tokens (not implemented)`);
+          continue;
+        }
+        if (e.type === "stream") exports.push({ stream: e.subject });
+        else {
+          const x: AccountRule["exports"][number] = { service: e.subject };
+          if (e.response_type !== undefined) x.response_type = e.response_type.toLowerCase() as "singleton" | "stream" | "chunked";
+          if (e.response_threshold !== undefined && e.response_threshold > 0) x.response_threshold = Math.round(e.response_threshold / 1_000_000);
+          exports.push(x);
+        }
+      }
+      rules[key] = { exports, imports: [] };
+      if (js[key] !== undefined) rules[key].jetstream = js[key];
+    }
+    for (const [key, a] of this.#accounts) {
+      for (const i of a.claims.nats.imports ?? []) {
+        const plain = (i.to ?? "") === "" && (i.local_subject ?? "") === "" && (i.token ?? "") === "" && i.share !== true;
+        const exporter = rules[i.account];
+        const kind = i.type === "stream" ? "stream" : "service";
+        const covered = exporter?.exports.some((e) => {
+          const subject = kind === "stream" ? e.stream : e.service;
+          return subject !== undefined && subjectCovers(subject, i.subject);
+        }) ?? false;
+        if (!plain || !covered || i.account === key) {
+          skipped.push(`account ${key}: ${kind} import ${i.subject} from ${i.account} not applied`);
+          continue;
+        }
+        rules[key].imports.push(kind === "stream" ? { stream: { account: i.account, subject: i.subject } } : { service: { account: i.account, subject: i.subject } });
+      }
+    }
+    return { rules, skipped };
+  }
+
+  /**
    * The JetStream limits the account JWTs grant, keyed by account (as an `accounts {}` block's `jetstream`):
    * enabled when the JWT gives memory or disk storage (-1 = unlimited), as nats-server reads the claims.
    */
@@ -228,6 +276,29 @@ export class OperatorTrust {
     if (u.exp !== undefined && u.exp > 0) auth.expiresAt = u.exp * 1000;
     return { ok: true, value: auth };
   }
+}
+
+/** An `accounts {}` entry made from an account JWT. */
+export interface AccountRule {
+  exports: { stream?: string; service?: string; response_type?: "singleton" | "stream" | "chunked"; response_threshold?: number }[];
+  imports: { stream?: { account: string; subject: string }; service?: { account: string; subject: string } }[];
+  jetstream?: { max_mem: number; max_file: number; max_streams: number; max_consumers: number };
+}
+
+/** Does an export's subject (wildcards allowed) cover an import's subject (token by token)? */
+function subjectCovers(exported: string, imported: string): boolean {
+  const e = exported.split(".");
+  const i = imported.split(".");
+  for (let k = 0; k < e.length; k++) {
+    if (e[k] === ">") return i.length > k;
+    if (k >= i.length) return false;
+    if (e[k] === "*") {
+      if (i[k] === ">") return false;
+      continue;
+    }
+    if (e[k] !== i[k]) return false;
+  }
+  return e.length === i.length;
 }
 
 function verifySig(pub: string, nonce: string, sig: string): boolean {

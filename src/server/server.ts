@@ -102,18 +102,20 @@ export class Server implements ClientHost {
     this.#transport = deps.transport;
     this.#readFile = deps.readFile;
     this.serverName = options.server_name !== "" ? options.server_name : this.serverId;
-    const accountRules = accountsOf(options);
     const resolver = options.operator?.resolver;
     if (resolver !== undefined && resolver !== "MEMORY") {
       if (deps.jwtStore === undefined) throw new Error("resolver: this host cannot keep a JWT directory");
       this.#jwtStore = deps.jwtStore(resolver.dir);
     }
     this.#trust = options.operator === undefined ? undefined : loadOperator(options.operator, deps.readFile, this.#jwtStore);
+    // Operator mode: the account JWTs become accounts {} entries (exports, imports, JetStream) for the engine.
+    this.options = this.#withJwtAccounts(options);
+    for (const why of this.#trust?.accountRules().skipped ?? []) this.logger.warn(`operator mode: ${why}`);
+    const accountRules = accountsOf(this.options);
     const system = this.#trust === undefined
       ? systemAccountOf(options)
       : options.system_account ?? this.#trust.systemAccount ?? systemAccountOf(options);
     this.accounts = new AccountRegistry(this, [...accountRules.keys(), ...(this.#trust?.accountKeys() ?? [])], system);
-    this.options = this.#withJwtAccounts(options);
     this.#importLinks = linkAccounts((n) => this.accounts.get(n), accountRules);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
@@ -198,12 +200,14 @@ export class Server implements ClientHost {
     this.#housekeeping = setInterval(() => this.#housekeep(), 1000);
   }
 
-  /** Operator mode: the account JWTs that grant JetStream enable it for their account, as `accounts {}` would. */
+  /** Operator mode: the account JWTs as `accounts {}` entries (exports, imports, JetStream); else unchanged. */
   #withJwtAccounts(options: ServerOptions): ServerOptions {
-    const js = this.#trust?.jetStreamAccounts() ?? {};
-    if (Object.keys(js).length === 0) return options;
+    if (this.#trust === undefined) return options;
     const accounts = { ...(options.accounts ?? {}) };
-    for (const [key, limits] of Object.entries(js)) accounts[key] = { ...(accounts[key] ?? {}), jetstream: limits };
+    for (const [key, rule] of Object.entries(this.#trust.accountRules().rules)) {
+      accounts[key] = { ...(accounts[key] ?? {}), users: [], exports: rule.exports, imports: rule.imports };
+      if (rule.jetstream !== undefined) accounts[key].jetstream = rule.jetstream;
+    }
     return { ...options, accounts };
   }
 

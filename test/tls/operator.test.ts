@@ -332,6 +332,54 @@ forEachServer(["nats-server", "petrel"], (kind) => {
   });
 });
 
+forEachServer(["nats-server", "petrel"], (kind) => {
+  describe("exports and imports from the account JWTs", () => {
+    let server: RunningServer;
+    let exporter: KeyPair;
+    let importer: KeyPair;
+    before(async () => {
+      exporter = createAccount();
+      importer = createAccount();
+      const eJwt = await encodeAccount("E", exporter, {
+        limits: world.limits,
+        exports: [{ name: "svc", subject: "svc.>", type: "service" }, { name: "feed", subject: "feed.>", type: "stream" }],
+      }, { signer: world.operator });
+      const iJwt = await encodeAccount("I", importer, {
+        limits: world.limits,
+        imports: [
+          { name: "svc", subject: "svc.echo", account: exporter.getPublicKey(), type: "service" },
+          { name: "feed", subject: "feed.>", account: exporter.getPublicKey(), type: "stream" },
+          { name: "nothing", subject: "secret.>", account: exporter.getPublicKey(), type: "stream" },
+        ],
+      }, { signer: world.operator });
+      const conf = world.trustConf("MEMORY", [[world.sys, world.sysJwt], [exporter, eJwt], [importer, iJwt]]);
+      server = await startServer(kind, { conf });
+    });
+    after(() => server?.stop());
+
+    it("answers an imported service and delivers an imported stream; what is not exported stays put", async () => {
+      const e = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(exporter)).creds) });
+      const i = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(importer)).creds) });
+      try {
+        e.subscribe("svc.echo", { callback: (_err, m) => void m.respond(te.encode(`echo:${m.string()}`)) });
+        await e.flush();
+        const r = await i.request("svc.echo", te.encode("hi"), { timeout: 3000 });
+        assert.equal(r.string(), "echo:hi");
+        const feed = collect(i, "feed.>");
+        const secret = collect(i, "secret.>");
+        await i.flush();
+        e.publish("secret.x", te.encode("no"));
+        e.publish("feed.x", te.encode("yes"));
+        await feed.until(1);
+        assert.equal(feed.msgs[0].string(), "yes");
+        assert.equal(secret.msgs.length, 0, "secret.> was never exported");
+      } finally {
+        await Promise.all([e.close(), i.close()]);
+      }
+    });
+  });
+});
+
 describe("petrel only", () => {
   let nc: NatsConnection | undefined;
   after(() => nc?.close());
