@@ -194,12 +194,14 @@ forEachServer(["nats-server", "petrel"], (kind) => {
         const info = await readInfo(c);
         const sig = Buffer.from(user.sign(te.encode(String(info.nonce)))).toString("base64url");
         await c.send(`CONNECT ${JSON.stringify({ jwt, sig, verbose: false, pedantic: false })}\r\nSUB a 1\r\nSUB b 2\r\nPING\r\n`);
-        await c.readUntil("PONG\r\n");
-        const text = c.text();
+        const text = await c.readUntil("PONG\r\n");
         const errs = text.split("\r\n").filter((l) => l.startsWith("-ERR"));
-        // 0 allows none (nats-server reads it so; -1 is "no limit")
+        // 0 allows none (nats-server reads it so; -1 is "no limit"). nats-server with subs: 0 sometimes sends one
+        // more such -ERR of its own around the PONG: for it, at least the two SUBs must be refused.
         const refused = subs === 1 ? 1 : 2;
-        assert.deepEqual(errs, Array(refused).fill("-ERR 'maximum subscriptions exceeded'"), text);
+        const want = Array(refused).fill("-ERR 'maximum subscriptions exceeded'");
+        if (kind === "petrel") assert.deepEqual(errs, want, text);
+        else assert.deepEqual(errs.slice(0, refused), want, text);
         await c.send("PUB a 12\r\n0123456789ab\r\n");
         await c.readUntil("-ERR 'Maximum Payload Violation'\r\n");
         await c.expectClosed();
