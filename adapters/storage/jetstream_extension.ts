@@ -67,14 +67,23 @@ function accountBus(server: Server, account: string, clustered = false): Account
     },
     onSubscribe: (fn) => {
       // Accounts that import streams from this one: their subscriptions may be interest in our deliveries.
-      const importers = new Set<string>();
-      for (const [name, a] of Object.entries(server.options.accounts ?? {})) {
-        if ((a.imports ?? []).some((i) => i.stream?.account === account)) importers.add(name);
-      }
+      // Recomputed when a reload replaced the options.
+      let seen: object | undefined;
+      let importers = new Set<string>();
+      const importsFromUs = (name: string): boolean => {
+        if (seen !== server.options) {
+          seen = server.options;
+          importers = new Set();
+          for (const [n, a] of Object.entries(server.options.accounts ?? {})) {
+            if ((a.imports ?? []).some((i) => i.stream?.account === account)) importers.add(n);
+          }
+        }
+        return importers.has(name);
+      };
       const l: SubscriptionListener = (sub, added, acc) => {
         if (!added || sub.owner === client) return;
         if (acc === client.account) fn(sub.subject);
-        else if (importers.has(acc.name)) fn(undefined);
+        else if (importsFromUs(acc.name)) fn(undefined);
       };
       listeners.push(l);
       server.subscriptionListeners.add(l);
