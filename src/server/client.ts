@@ -71,6 +71,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
   }
   readonly #keepalive: Keepalive;
   readonly #gate: InputGate;
+  /** The subject of the last PUB (a copy) and its string: a publisher mostly repeats its subject. */
+  #lastSubjectBytes = new Uint8Array(0);
+  #lastSubject = "";
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the user's JWT was issued (seconds), in operator mode: a later revocation compares against it. */
   jwtIssuedAt: number | undefined;
@@ -211,6 +214,27 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     }
   }
 
+  /** The PUB's subject as bytes of its own (not a view of the read buffer); sets #lastSubject. */
+  #subjectBytes(args: Args): Uint8Array {
+    const line = args.line;
+    const s = args.starts[0];
+    const e = args.ends[0];
+    const last = this.#lastSubjectBytes;
+    if (last.length === e - s) {
+      let same = true;
+      for (let k = 0; k < last.length; k++) {
+        if (last[k] !== line[s + k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return last;
+    }
+    this.#lastSubjectBytes = line.slice(s, e);
+    this.#lastSubject = bytesToString(line, s, e);
+    return this.#lastSubjectBytes;
+  }
+
   onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
     if (this.host.logger.traceEnabled) this.#traceIn(op, args);
     if (!this.#connectSeen && this.host.authRequiredFor(this.duplex.info.kind)) {
@@ -229,8 +253,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
       this.close("Protocol Violation");
       return;
     }
-    const subject = argString(args, 0);
-    const subjectBytes = argBytes(args, 0);
+    const subjectBytes = this.#subjectBytes(args);
+    const subject = this.#lastSubject;
     const reply = rest === 2 ? argBytes(args, 1) : null;
     this.stats.in_msgs++;
     this.stats.in_bytes += payload.length;
