@@ -14,6 +14,7 @@ import { currentRuntime } from "./adapters/runtime/index.ts";
 import type { Runtime } from "./src/runtime/types.ts";
 import { defaultExtensions } from "./adapters/extensions.ts";
 import { createDirJwtStore } from "./adapters/jwt_dir_store.ts";
+import { checkTlsFiles } from "./src/tls/check.ts";
 import process from "node:process";
 import { networkInterfaces } from "node:os";
 
@@ -85,6 +86,12 @@ async function main(): Promise<void> {
     rt.exit(0);
   }
   if (action === "test") {
+    // Certificate files are part of the configuration: -t reads and checks them, as nats-server's does.
+    const tlsProblem = checkTlsFiles(options, (p) => rt.readTextFileSync(p), rt.tcp.prepareTls);
+    if (tlsProblem !== undefined) {
+      rt.writeStderr(`nats-server: ${tlsProblem}\n`);
+      rt.exit(1);
+    }
     // nats-server's words, on stderr like nats-server.
     rt.writeStderr(`nats-server: configuration file ${configFile ?? ""} is valid\n`);
     rt.exit(0);

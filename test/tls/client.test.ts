@@ -10,7 +10,8 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectRaw, readInfo } from "../helpers/raw.ts";
 import { connectTlsRaw } from "../helpers/tls_raw.ts";
-import { forEachServer, monitorJson, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
+import { forEachServer, MOD_TS, monitorJson, NATS_SERVER_BIN, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
+import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { collect, connectTo, te } from "../helpers/nats.ts";
 import { testCerts } from "../helpers/certs.ts";
@@ -276,6 +277,18 @@ forEachServer(["nats-server", "petrel"], (kind) => {
   });
 
   describe("start-up", () => {
+    it("-t reads the certificate files: a missing one fails the check, naming it", () => {
+      const conf = join(certs.dir, `t-${kind}.conf`);
+      writeFileSync(conf, `tls {\n  cert_file: ${q(join(certs.dir, "absent.pem"))}\n  key_file: ${q(certs.serverKey)}\n}\n`);
+      const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+      const [cmd, pre] = kind === "nats-server"
+        ? [NATS_SERVER_BIN, [] as string[]]
+        : deno !== undefined ? [deno.execPath(), ["run", "-A", MOD_TS]] : [process.execPath, ["run", MOD_TS]];
+      const r = spawnSync(cmd, [...pre, "-t", "-c", conf], { encoding: "utf8", timeout: 20_000 });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /absent\.pem/);
+    });
+
     it("stops with an error naming a missing certificate file", async () => {
       const missing = join(certs.dir, "nope.pem");
       const conf = `tls {\n  cert_file: ${q(missing)}\n  key_file: ${q(certs.serverKey)}\n}\n`;
