@@ -4,7 +4,8 @@
  * processMsgResults:
  * - a message from a route reaches this server's subscribers and leafnodes only (one hop in a full mesh);
  * - a message from a gateway never goes back to a gateway (one hop between clusters);
- * - a message from a leafnode goes everywhere but back to that leafnode;
+ * - a message from a leafnode goes everywhere but back to that leafnode, and not over routes when this server
+ *   is the hub's spoke on that link (each server of a leaf cluster has its own link to the hub);
  * - a message a stream import mapped into its account stays on this server (every server with the import
  *   maps the exporter's messages for its own subscribers, as nats-server's shadow subscriptions do);
  * - a message from a server's peer (route, gateway, leafnode) serves only the queue groups its frame names
@@ -66,6 +67,9 @@ export function reaches(sub: Subscription, origin: SubOwner, subject: string): b
       break;
     case "gateway":
       if (to === "gateway") return false;
+      break;
+    case "leaf":
+      if (to === "route" && origin.spoke === true) return false;
       break;
   }
   return !(sub.filtered && owner.deliveryDenied?.(subject) === true);

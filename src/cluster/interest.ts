@@ -24,6 +24,8 @@ export interface InterestPolicy {
   readonly ignored: readonly string[];
   /** Announce a queue group again on every change of its weight. */
   readonly weightedQueues: boolean;
+  /** Leave out interest learned from a hub on a link this server dialed (see SubOwner.spoke). */
+  readonly ignoreSpokes?: boolean;
 }
 
 export class InterestCounter {
@@ -47,6 +49,7 @@ export class InterestCounter {
   /** A subscription of `account` was added or removed. */
   changed(sub: Subscription, added: boolean, account: string): void {
     if (this.#policy.ignored.includes(sub.owner.kind)) return;
+    if (this.#policy.ignoreSpokes === true && sub.owner.spoke === true) return;
     const weighted = this.#policy.weightedQueues;
     const key = sub.queue === undefined ? `${account} ${sub.subject}` : `${account} ${sub.subject} ${sub.queue}`;
     let entry = this.#entries.get(key);
@@ -70,9 +73,13 @@ export class InterestCounter {
   }
 }
 
-/** This server's own interest as the cluster sees it: local and internal clients' subscriptions. */
+/**
+ * This server's own interest as the cluster sees it: local and internal clients' subscriptions, and leafnodes
+ * hanging off this server; not the hub's interest on a link this server dialed (every server of a leaf
+ * cluster has its own link to the hub, so a route must not carry it).
+ */
 export class LocalInterest extends InterestCounter {
   constructor(announce: Announce) {
-    super(announce, { ignored: ["route", "gateway"], weightedQueues: true });
+    super(announce, { ignored: ["route", "gateway"], weightedQueues: true, ignoreSpokes: true });
   }
 }

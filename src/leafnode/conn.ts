@@ -39,6 +39,8 @@ export class LeafConn implements ConnHandler, SubOwner {
   readonly host: LeafHost;
   /** We dialed it (this server is the leaf) rather than accepted it (this server is the hub). */
   readonly solicited: boolean;
+  /** This server is the hub's spoke on this link: what comes from the hub is not forwarded over routes. */
+  readonly spoke: boolean;
   readonly parser: Parser;
   readonly wire: WireConn;
   readonly out: OutBuffer;
@@ -67,6 +69,7 @@ export class LeafConn implements ConnHandler, SubOwner {
     this.duplex = duplex;
     this.host = host;
     this.solicited = solicited;
+    this.spoke = solicited;
     this.account = account;
     this.parser = new Parser("leaf", this, { maxControlLine: LEAF_MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
     const o = host.server.options;

@@ -465,5 +465,10 @@ function counts(sub: Subscription, c: LeafConn): boolean {
   // see a cycle through a second link that merely brought the subject here again.
   if (sub.subject.startsWith(LDS_PREFIX) && sub.owner.kind === "leaf" && c.announcedLds(sub.subject)) return false;
   // Other clusters' interest stays behind the gateway, as in nats-server.
-  return sub.owner.kind !== "gateway";
+  const kind = sub.owner.kind;
+  if (kind === "gateway") return false;
+  // A spoke (this server dialed the hub) tells the hub of its own clients and of the leafnodes hanging off it
+  // only: every server of a leaf cluster links to the hub itself, so its routes' interest is told by them.
+  if (c.solicited) return kind === "client" || kind === "internal" || (kind === "leaf" && sub.owner.spoke !== true);
+  return true;
 }

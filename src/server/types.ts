@@ -47,6 +47,11 @@ export interface SubOwner {
   readonly kind: OwnerKind;
   /** false when the owner asked not to receive its own messages. */
   readonly echo: boolean;
+  /**
+   * A leafnode link this server dialed (it is the hub's spoke): messages from the hub are not forwarded over
+   * routes, as every server of the leaf cluster has its own link to the hub (nats-server does the same).
+   */
+  readonly spoke?: boolean;
   /** `origin`: who published the message or which link brought it (import subscriptions map by it). */
   deliver(sub: Subscription, msg: RoutedMsg, origin?: SubOwner): void;
   /** Forget a subscription that reached its auto-unsubscribe count (the router already removed it). */
