@@ -14,6 +14,7 @@ import { forEachServer, MOD_TS, monitorJson, NATS_SERVER_BIN, type RunningServer
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { collect, connectTo, te } from "../helpers/nats.ts";
+import { connect as legacyConnect } from "nats";
 import { testCerts } from "../helpers/certs.ts";
 import { connectWss } from "../helpers/wss.ts";
 
@@ -68,6 +69,20 @@ forEachServer(["nats-server", "petrel"], (kind) => {
         assert.equal(varz.tls_verify, undefined);
         assert.equal(varz.tls_timeout, 1);
         assert.equal(varz.auth_timeout, 2, "with TLS the default auth timeout is the TLS timeout + 1 s");
+      } finally {
+        await nc.close();
+      }
+    });
+
+    it("the legacy client (nats v2) connects with its tls options too", async () => {
+      const nc = await legacyConnect({ servers: server.url, tls: { caFile: certs.caFile }, reconnect: false, timeout: 5000 });
+      try {
+        const got: string[] = [];
+        nc.subscribe("legacy.tls", { callback: (_e, m) => void got.push(new TextDecoder().decode(m.data)) });
+        nc.publish("legacy.tls", te.encode("v2"));
+        await nc.flush();
+        await waitFor("the legacy client's message", () => got.length === 1, 3000, 10);
+        assert.deepEqual(got, ["v2"]);
       } finally {
         await nc.close();
       }
