@@ -59,8 +59,9 @@ describe("IPv6 listeners and addresses: nats-server vs Petrel", () => {
           const u = (await monitorJson(a, "/varz")).connect_urls as string[] | undefined;
           return u !== undefined && u.some((x) => x.endsWith(`:${b.port}`)) ? u : undefined;
         }, 10_000, 50);
-        // Ports differ per run: name them by server.
-        return urls.map((u) => u.replace(`:${a.port}`, ":A").replace(`:${b.port}`, ":B"));
+        // Ports differ per run: name them by server. nats-server keeps connect_urls in a Go map (refCountedUrlSet)
+        // and lists them in map order, which varies run to run: compare the set (every server, every address).
+        return urls.map((u) => u.replace(`:${a.port}`, ":A").replace(`:${b.port}`, ":B")).sort();
       } finally {
         await Promise.all([a.stop(), b.stop()]);
       }
