@@ -2,7 +2,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { findHeader, headerStatus } from "../../src/protocol/headers.ts";
 import type { BusMsg } from "../../src/jetstream/types.ts";
-import { api, pub, sleep, startEngine, type TestBus, text } from "./helpers.ts";
+import { ManualClock } from "../../src/runtime/clock.ts";
+import { startJetStream } from "../../src/jetstream/engine.ts";
+import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
+import { api, pub, sleep, startEngine, TestBus, text } from "./helpers.ts";
 
 type J = Record<string, unknown>;
 const err = (r: J) => r.error as { code: number; err_code: number; description: string } | undefined;
@@ -170,7 +173,11 @@ describe("consumers", () => {
   });
 
   it("follows backoff for redeliveries and serves +NXT", async () => {
-    const { bus, js } = startEngine();
+    // The backoff steps run on an injected clock: only `clock.advance` moves the consumer's deadlines, so a slow
+    // machine cannot make the second step fall due before the no_wait pull below.
+    const clock = new ManualClock();
+    const bus = new TestBus();
+    const js = startJetStream(bus, { server_name: "test", clock }, new MemoryStorage());
     try {
       await setup(bus, 3);
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.bo", {
@@ -179,9 +186,11 @@ describe("consumers", () => {
       });
       const first = await pull(bus, "S", "bo", { batch: 1 });
       assert.deepEqual(data(first), ["m1"]);
-      // First redelivery after ~50ms, the next one only after the second backoff step.
-      const second = await pull(bus, "S", "bo", { batch: 1, expires: 300 * MS }, 320);
+      // First redelivery after 50ms (it goes before m2), the next one only after the second backoff step.
+      clock.advance(50);
+      const second = await pull(bus, "S", "bo", { batch: 1, expires: 300 * MS });
       assert.deepEqual(data(second), ["m1"]);
+      clock.advance(399);
       const early = await pull(bus, "S", "bo", { batch: 1, no_wait: true });
       assert.deepEqual(data(early), ["m2"]);
       // +NXT acks m2 and asks for the next message on the same reply.
