@@ -30,10 +30,9 @@ export class SeqMap<T> {
     const i = seq - this.base;
     if (i >= this.arr.length && i - this.arr.length <= 4096) {
       // Small gaps (deleted or skipped sequences) are padded so the array path keeps working.
-      while (this.arr.length < i) this.arr.push(undefined);
-      this.arr.push(v);
-      this.count++;
-      return;
+      const from = this.arr.length;
+      while (this.arr.length <= i) this.arr.push(undefined);
+      if (this.extra.size > 0) this.absorb(from);
     }
     if (i >= 0 && i < this.arr.length) {
       if (this.arr[i] === undefined) this.count++;
@@ -58,6 +57,20 @@ export class SeqMap<T> {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Moves the extras the array now covers (indexes `from` and up) into it: `get` reads only the array for a
+   * sequence in its range, so an entry left in `extra` there would be lost.
+   */
+  private absorb(from: number): void {
+    for (const [seq, v] of this.extra) {
+      const i = seq - this.base;
+      if (i >= from && i < this.arr.length) {
+        this.arr[i] = v;
+        this.extra.delete(seq);
+      }
+    }
   }
 
   private trimFront(): void {

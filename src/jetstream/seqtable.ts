@@ -80,9 +80,11 @@ export class SeqTable<R = never> {
     }
     let i = seq - this.#base;
     if (i >= this.#used && i - this.#used <= MAX_GAP) {
+      const from = this.#used;
       this.#grow(i + 1);
       // Padding rows are dead already (zeroed on allocation and on removal).
       this.#used = i + 1;
+      if (this.#extra.size > 0) this.#absorb(from);
     } else if (i < this.#lo || i >= this.#used) {
       const had = this.#extra.has(seq);
       this.#extra.set(seq, { nums: [...nums], ref });
@@ -94,6 +96,21 @@ export class SeqTable<R = never> {
     this.#live[i] = 1;
     for (let c = 0; c < nums.length; c++) this.#cols[c][i] = nums[c];
     if (this.#refs !== undefined) this.#refs[i] = ref;
+  }
+
+  /**
+   * Moves the extra rows the window now covers (rows `from` and up) into it: lookups read only the window for a
+   * sequence in its range, so a row left in the extra map there would be lost.
+   */
+  #absorb(from: number): void {
+    for (const [seq, x] of this.#extra) {
+      const i = seq - this.#base;
+      if (i < from || i >= this.#used) continue;
+      this.#live[i] = 1;
+      for (let c = 0; c < x.nums.length; c++) this.#cols[c][i] = x.nums[c];
+      if (this.#refs !== undefined) this.#refs[i] = x.ref;
+      this.#extra.delete(seq);
+    }
   }
 
   delete(seq: number): boolean {

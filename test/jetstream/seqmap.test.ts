@@ -65,6 +65,35 @@ describe("SeqMap and SeqList", () => {
     );
   });
 
+  it("an entry kept aside (a far jump) stays found once the dense part grows over it", () => {
+    // fast-check's counterexample: 4900 is too far from 1 for the array, then 3059 and 7049 pad the array past it.
+    const m = new SeqMap<number>();
+    const t = new SeqTable<string>(["u32"], true);
+    for (const seq of [1, 4900, 3059, 7049]) {
+      m.set(seq, seq * 2);
+      t.set(seq, [seq * 2], `r${seq}`);
+    }
+    for (const seq of [1, 4900, 3059, 7049]) {
+      assert.equal(m.get(seq), seq * 2, `SeqMap ${seq}`);
+      assert.equal(t.num(seq, 0), seq * 2, `SeqTable ${seq}`);
+      assert.equal(t.ref(seq), `r${seq}`);
+    }
+    assert.equal(m.size, 4);
+    assert.equal(t.size, 4);
+    assert.deepEqual([...m.keys()].sort((x, y) => x - y), [1, 3059, 4900, 7049]);
+    assert.deepEqual([...t.seqs()].sort((x, y) => x - y), [1, 3059, 4900, 7049]);
+    // Rewriting and deleting it go through the array now.
+    m.set(4900, 1);
+    t.set(4900, [1], "x");
+    assert.equal(m.size, 4);
+    assert.equal(t.size, 4);
+    assert.ok(m.delete(4900) && t.delete(4900));
+    assert.equal(m.get(4900), undefined);
+    assert.equal(t.has(4900), false);
+    assert.equal(m.size, 3);
+    assert.equal(t.size, 3);
+  });
+
   it("SeqTable keeps working once most of its front is trimmed away", () => {
     const t = new SeqTable(["u32"]);
     for (let s = 1; s <= 100_000; s++) t.set(s, [s]);
