@@ -174,6 +174,8 @@ forEachServer(["nats-server", "petrel"], (kind) => {
   });
 
   it("/subsz counts subscriptions", async () => {
+    // Earlier tests' UNSUBs (unflushed) must reach the server before the baseline is read.
+    await Promise.all([pub.flush(), subA.flush(), subB.flush()]);
     const before = await monitorJson<{ num_subscriptions: number }>(server, "/subsz");
     const subs = [subA.subscribe("subsz.a"), subA.subscribe("subsz.b"), subB.subscribe("subsz.*")];
     await Promise.all([subA.flush(), subB.flush()]);
