@@ -15,6 +15,8 @@ export class AccountRegistry implements Iterable<Account> {
   readonly #hooks: AccountHooks;
   readonly global: Account;
   #system: Account;
+  /** Told of every account created after start-up (operator mode creates them as users sign in). */
+  readonly createdListeners = new Set<(a: Account) => void>();
 
   constructor(hooks: AccountHooks, names: Iterable<string> = [], systemAccount = DEFAULT_SYSTEM_ACCOUNT) {
     this.#hooks = hooks;
@@ -44,6 +46,7 @@ export class AccountRegistry implements Iterable<Account> {
       if (name === "") throw new Error("invariant: an account needs a name");
       a = new Account(name, this.#hooks);
       this.#accounts.set(name, a);
+      for (const l of this.createdListeners) l(a);
     }
     return a;
   }

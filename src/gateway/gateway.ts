@@ -65,6 +65,11 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     for (const c of this.inbound) c.sendInterest(added, e.subject, e.queue, e.account);
   });
   readonly #onSub = (sub: Subscription, added: boolean, account: Account) => this.#interest.changed(sub, added, account.name);
+  /** An account created after the links came up: each link learns of it as of the others (see accountCreated). */
+  readonly #onAccount = (a: Account) => {
+    for (const c of this.inbound) c.accountCreated(a);
+    for (const r of this.remotes.values()) r.conn?.accountCreated(a);
+  };
   readonly #replies: GatewayReplies;
 
   constructor(server: Server, options: GatewayOptions, deps: GatewayDeps) {
@@ -127,6 +132,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     // nats-server requires the cluster name to be the gateway name; clients see it in INFO.
     this.server.infoExtras.cluster ??= this.name;
     this.server.exportListeners.add(this.#onSub);
+    this.server.accounts.createdListeners.add(this.#onAccount);
     for (const a of this.server.accounts) for (const sub of a.sublist.all()) this.#interest.changed(sub, true, a.name);
     this.#replies.start();
     for (const r of this.remotes.values()) this.#schedule(r, 0);
@@ -136,6 +142,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     if (this.#stopped) return;
     this.#stopped = true;
     this.server.exportListeners.delete(this.#onSub);
+    this.server.accounts.createdListeners.delete(this.#onAccount);
     this.#replies.stop();
     for (const r of this.remotes.values()) r.redial.stop();
     const l = this.#listener;

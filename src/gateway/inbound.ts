@@ -10,6 +10,7 @@ import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, 
 import type { OutBuffer } from "../server/outbound.ts";
 import { WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, SubOwner } from "../server/types.ts";
+import type { Account } from "../accounts/account.ts";
 import { interestLine, routedArgs } from "../cluster/protocol.ts";
 import {
   CMD_ALL_SUBS_COMPLETE,
@@ -239,6 +240,20 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       for (const i of this.host.interestOf(account.name)) this.out.text(interestLine(true, i.subject, i.queue, 1, account.name));
       this.out.text(interestModeInfo(name, CMD_ALL_SUBS_COMPLETE, account.name));
     }
+    this.wire.flushSoon();
+  }
+
+  /**
+   * An account created since the link came up (operator mode): if we told the remote we had none (A-), take
+   * that back, and make the account interest-only with its interest so far, like the others.
+   */
+  accountCreated(account: Account): void {
+    if (this.state !== "active") return;
+    if (this.#refused.delete(account.name)) this.out.text(`A+ ${account.name}\r\n`);
+    const name = this.host.name;
+    this.out.text(interestModeInfo(name, CMD_ALL_SUBS_START, account.name));
+    for (const i of this.host.interestOf(account.name)) this.out.text(interestLine(true, i.subject, i.queue, 1, account.name));
+    this.out.text(interestModeInfo(name, CMD_ALL_SUBS_COMPLETE, account.name));
     this.wire.flushSoon();
   }
 

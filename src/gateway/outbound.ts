@@ -230,6 +230,12 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     return l;
   }
 
+  /** An account created since the link came up (operator mode): optimistic, like the others were at first. */
+  accountCreated(account: Account): void {
+    if (this.state !== "active") return;
+    this.#setCatchAll(account, this.#link(account), true);
+  }
+
   /** The interest mode of `account` on this link. */
   modeOf(account: Account): InterestMode {
     return this.#links.get(account)?.mode ?? "optimistic";
