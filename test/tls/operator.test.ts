@@ -383,6 +383,37 @@ forEachServer(["nats-server", "petrel"], (kind) => {
   });
 });
 
+forEachServer(["nats-server", "petrel"], (kind) => {
+  describe("signing keys", () => {
+    it("accepts an account signed by an operator signing key and a user signed by an account signing key", async () => {
+      const op = createOperator();
+      const opSk = createOperator();
+      const sys = createAccount();
+      const acc = createAccount();
+      const accSk = createAccount();
+      const opJwt = await encodeOperator("OP2", op, { system_account: sys.getPublicKey(), signing_keys: [opSk.getPublicKey()] });
+      const sysJwt = await encodeAccount("SYS", sys, { limits: world.limits }, { signer: opSk });
+      const accJwt = await encodeAccount("S", acc, { limits: world.limits, signing_keys: [accSk.getPublicKey()] }, { signer: opSk });
+      const conf = `operator: ${opJwt}\nsystem_account: ${sys.getPublicKey()}\nresolver: MEMORY\nresolver_preload: {\n  ${sys.getPublicKey()}: "${sysJwt}"\n  ${acc.getPublicKey()}: "${accJwt}"\n}\n`;
+      const server = await startServer(kind, { conf });
+      try {
+        const user = createUser();
+        const jwt = await encodeUser("scoped", user, acc, {}, { signer: accSk });
+        const nc = await connectTo(server, { authenticator: credsAuthenticator(fmtCreds(jwt, user)) });
+        await nc.flush();
+        await nc.close();
+        // signed by a key the account does not list: refused
+        const rogue = createAccount();
+        const ru = createUser();
+        const bad = await encodeUser("rogue", ru, acc, {}, { signer: rogue });
+        await assertRefused(server, fmtCreds(bad, ru));
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+});
+
 describe("petrel only", () => {
   let nc: NatsConnection | undefined;
   after(() => nc?.close());
