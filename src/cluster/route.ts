@@ -120,7 +120,9 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.parser.feed(data);
   }
 
-  onDrain(): void {}
+  onDrain(): void {
+    this.output.drained();
+  }
 
   onClose(_err?: Error): void {
     this.wire.closed("Route Closed");

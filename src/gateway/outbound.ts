@@ -113,7 +113,9 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     this.parser.feed(data);
   }
 
-  onDrain(): void {}
+  onDrain(): void {
+    this.output.drained();
+  }
 
   onClose(_err?: Error): void {
     this.wire.closed("Gateway Closed");

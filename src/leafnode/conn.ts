@@ -119,7 +119,9 @@ export class LeafConn implements ConnHandler, SubOwner {
     this.parser.feed(data);
   }
 
-  onDrain(): void {}
+  onDrain(): void {
+    this.output.drained();
+  }
 
   onClose(_err?: Error): void {
     this.wire.closed("Leafnode Closed");

@@ -150,9 +150,20 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     return this.out.len + this.duplex.bufferedAmount() > this.host.options.max_pending / 2;
   }
 
+  #drainWaiters: Array<() => void> = [];
+
+  whenDrained(wake: () => void): void {
+    if (!this.#drainWaiters.includes(wake)) this.#drainWaiters.push(wake);
+  }
+
   onDrain(): void {
     this.#stalledSince = 0;
     this.stallExhausted = false;
+    if (this.#drainWaiters.length > 0) {
+      const w = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const f of w) f();
+    }
   }
 
   onClose(_err?: Error): void {

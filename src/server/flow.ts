@@ -13,6 +13,8 @@ export interface FlowConsumer {
   /** Bytes waiting to reach the peer. */
   backlog(): number;
   stallExhausted: boolean;
+  /** Call `wake` once, when the transport has handed all it held to the OS (a stall then ends at once). */
+  whenDrained?(wake: () => void): void;
 }
 
 /** nats-server reads at most this much at a time; parsing in such slices gives stalls a chance between them. */
@@ -31,6 +33,9 @@ export class InputGate {
   /** Each consumer's backlog when the stall began, to tell a slow reader from a stuck one. */
   #marks = new Map<FlowConsumer, number>();
   #stallStart = 0;
+  /** The one pending re-check of a stall (woken early by a consumer's drain). */
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #wake = () => this.#check();
   #held: Uint8Array[] = [];
   #heldBytes = 0;
   readonly #pause: ((paused: boolean) => void) | undefined;
@@ -81,8 +86,9 @@ export class InputGate {
     if (this.#stallingOn === undefined) {
       this.#stallingOn = new Set();
       this.#stallStart = Date.now();
-      setTimeout(() => this.#check(), 1);
+      this.#recheck(1);
     }
+    if (!this.#stallingOn.has(consumer)) consumer.whenDrained?.(this.#wake);
     this.#stallingOn.add(consumer);
     if (!capped) this.#uncapped.add(consumer);
     if (!this.#marks.has(consumer)) this.#marks.set(consumer, consumer.backlog());
@@ -104,7 +110,16 @@ export class InputGate {
     }
   }
 
+  #recheck(ms: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.#wake, ms);
+  }
+
   #check(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     const set = this.#stallingOn;
     if (set === undefined || this.#closed()) return;
     for (const c of set) {
@@ -122,7 +137,8 @@ export class InputGate {
       }
     }
     if (set.size > 0) {
-      setTimeout(() => this.#check(), 2);
+      // Polling stays as the fallback for consumers that cannot say when they drained.
+      this.#recheck(2);
       return;
     }
     this.#marks.clear();

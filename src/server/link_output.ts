@@ -65,6 +65,20 @@ export class LinkOutput implements FlowConsumer {
     if (!this.stallExhausted && this.isBehind()) this.#server.currentProducer?.stallFor(this);
   }
 
+  #drainWaiters: Array<() => void> = [];
+
+  whenDrained(wake: () => void): void {
+    if (!this.#drainWaiters.includes(wake)) this.#drainWaiters.push(wake);
+  }
+
+  /** The link's transport handed everything to the OS: producers waiting for it go on at once. */
+  drained(): void {
+    if (this.#drainWaiters.length === 0) return;
+    const w = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const f of w) f();
+  }
+
   /** After a flush: a link that caught up may stall producers again. */
   flushed(): void {
     if (this.stallExhausted && this.#wire.duplex.bufferedAmount() < LINK_STALL_AT / 2) this.stallExhausted = false;

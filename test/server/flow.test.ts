@@ -57,6 +57,22 @@ describe("input gate (producer stalls)", () => {
     for (let i = 0; i < 5; i++) assert.equal(all[i * 64 * 1024], i + 1, "replayed in order");
   });
 
+  it("a consumer that says when it drained ends the stall then, not at the next poll", () => {
+    const fed: Uint8Array[] = [];
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 60_000);
+    let wake: (() => void) | undefined;
+    const c = { ...consumer(true), whenDrained: (w: () => void) => (wake = w) };
+    g.stallFor(c);
+    g.push(bytes("held"));
+    assert.equal(text(fed), "");
+    assert.ok(wake !== undefined, "the gate asked to be woken");
+    c.behind = false;
+    wake();
+    // Synchronously: the replay happened inside the drain notification.
+    assert.equal(text(fed), "held");
+    assert.equal(g.stalled, false);
+  });
+
   it("holds input while a consumer is behind and replays it, in order, once it catches up", async () => {
     const fed: Uint8Array[] = [];
     const g = new InputGate((d) => fed.push(d.slice()), () => false, 5000);
