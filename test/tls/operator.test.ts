@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { credsAuthenticator, errors, type NatsConnection } from "@nats-io/transport-node";
+import { credsAuthenticator, errors, jwtAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { createAccount, createOperator, createUser, type KeyPair } from "@nats-io/nkeys";
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from "@nats-io/jwt";
 import { connectRaw, readInfo } from "../helpers/raw.ts";
@@ -170,6 +170,15 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       await readInfo(plain);
       await plain.send('CONNECT {"verbose":false}\r\nPING\r\n');
       await plain.readUntil("-ERR 'Authorization Violation'\r\n");
+    });
+
+    it("admits a bearer-token user without a nonce signature, and no other user without one", async () => {
+      const { jwt } = await world.creds(world.accountA, { bearer_token: true });
+      const nc = await connectTo(server, { authenticator: jwtAuthenticator(jwt) });
+      await nc.flush();
+      await nc.close();
+      const plain = await world.creds(world.accountA);
+      await assert.rejects(connectTo(server, { authenticator: jwtAuthenticator(plain.jwt) }));
     });
 
     it("holds an account to its connection limit", async () => {
