@@ -111,6 +111,19 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       await nc.close();
     });
 
+    it("a truncated handshake, then a hang-up, leaves the server serving others", async () => {
+      for (let i = 0; i < 3; i++) {
+        const raw = await connectRaw(server.port);
+        await readInfo(raw);
+        // the first bytes of a TLS ClientHello record, and no more
+        await raw.send(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+        raw.close();
+      }
+      const nc = await connectTo(server, { tls: { caFile: certs.caFile } });
+      await roundTrip(nc, "after.truncated");
+      await nc.close();
+    });
+
     it("a handshake that never starts is dropped after the timeout", async () => {
       const raw = await connectRaw(server.port);
       await readInfo(raw);
