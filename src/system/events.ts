@@ -80,7 +80,7 @@ export function accountConnsEvent(id: string, now: Date, server: ServerInfo, sta
 }
 
 /** The `statsz` block (ServerStats), built from the /varz, /routez and /gatewayz views. */
-export function serverStats(varz: Json, routez: Json | undefined, gatewayz: Json | undefined, activeAccounts: number, activeServers: number): Json {
+export function serverStats(varz: Json, routez: Json | undefined, gatewayz: Json | undefined, activeAccounts: number): Json {
   const n = (k: string): number => (typeof varz[k] === "number" ? varz[k] as number : 0);
   const out: Json = {
     start: varz.start,
@@ -114,7 +114,11 @@ export function serverStats(varz: Json, routez: Json | undefined, gatewayz: Json
   }
   const gateways = gatewayStats(gatewayz);
   if (gateways.length > 0) out.gateways = gateways;
-  out.active_servers = activeServers;
+  // The servers this one is linked to: its routes, and every server of other clusters that dialed its gateway.
+  // (nats-server counts the servers it hears heartbeats from; listening to every heartbeat here would send
+  // them across gateways without anyone asking.)
+  const inbound = Object.values((gatewayz?.inbound_gateways ?? {}) as Record<string, unknown[]>).reduce((n, l) => n + l.length, 0);
+  out.active_servers = 1 + routes.length + inbound;
   return out;
 }
 

@@ -59,8 +59,6 @@ export class SystemServices {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #connsTimer: ReturnType<typeof setInterval> | undefined;
   readonly #connsInterval: number;
-  /** Other servers heard on `$SYS.SERVER.<id>.STATSZ`, by id: when last heard (ms). */
-  readonly #remoteServers = new Map<string, number>();
   /** Clients we announced, so a disconnect is only reported for a connect that was. */
   readonly #announced = new Set<ClientConn>();
   readonly #listener = (c: ClientConn, up: boolean) => this.#safely("connection event", () => (up ? this.#clientUp(c) : this.#clientDown(c)));
@@ -81,12 +79,6 @@ export class SystemServices {
     const c = this.#client;
     const id = this.#server.serverId;
     c.subscribe("$SYS.REQ.SERVER.PING", (m) => this.#guard(m, c, () => this.#serverRequest("STATSZ", m)));
-    // Other servers' heartbeats and goodbyes: which servers are alive (statsz `active_servers`).
-    c.subscribe("$SYS.SERVER.*.STATSZ", (m) => {
-      const sid = m.subject.split(".")[2];
-      if (sid !== id) this.#remoteServers.set(sid, this.#now().getTime());
-    });
-    c.subscribe("$SYS.SERVER.*.SHUTDOWN", (m) => this.#remoteServers.delete(m.subject.split(".")[2]));
     for (const name of Object.keys(SERVER_ENDPOINTS)) {
       c.subscribe(`$SYS.REQ.SERVER.PING.${name}`, (m) => this.#guard(m, c, () => this.#serverRequest(name, m)));
       c.subscribe(`$SYS.REQ.SERVER.${id}.${name}`, (m) => this.#guard(m, c, () => this.#serverRequest(name, m)));
@@ -268,14 +260,7 @@ export class SystemServices {
     const gatewayz = run.gatewayz(new URLSearchParams());
     const active = new Set(clientsOf(this.#server).map(accountOfClient)).size;
     const data = (r: EndpointResult): Json | undefined => (r.ok ? r.data as Json : undefined);
-    return serverStats(data(varz) ?? {}, data(routez), data(gatewayz), active, 1 + this.#aliveRemoteServers());
-  }
-
-  /** Servers heard within nats-server's orphan limit (five account heartbeats, 150 s); older ones are dropped. */
-  #aliveRemoteServers(): number {
-    const limit = this.#now().getTime() - 5 * this.#connsInterval;
-    for (const [sid, seen] of this.#remoteServers) if (seen < limit) this.#remoteServers.delete(sid);
-    return this.#remoteServers.size;
+    return serverStats(data(varz) ?? {}, data(routez), data(gatewayz), active);
   }
 
   #scheduleStatsz(): void {

@@ -68,6 +68,7 @@ describe("system account across a gateway", () => {
     assert.deepEqual(servers.map((s) => s.cluster).sort(), ["east", "west"]);
     const gw = answers.map((a) => ((a.statsz as Json).gateways as Json[] | undefined)?.map((g) => g.name));
     assert.deepEqual(gw.map((g) => g?.join()).sort(), ["east", "west"]);
+    for (const a of answers) assert.equal((a.statsz as Json).active_servers, 2);
   });
 
   it("a client of A connecting on east is announced on west", { timeout: 20_000 }, async () => {
