@@ -36,6 +36,8 @@ export class Account {
   readonly nameBytes: Uint8Array;
   readonly #sublist = new Sublist<Subscription>();
   readonly #hooks: AccountHooks;
+  /** Told of this account's subscriptions only (imports keep their queue shadows by it). */
+  readonly interestListeners = new Set<InterestListener>();
   /** What other accounts may import from this one. */
   #exports: readonly ExportRule[] = [];
   /** Which account holds each subscription: a subscription lives in exactly one. */
@@ -74,6 +76,7 @@ export class Account {
     this.#sublist.insert(sub);
     for (const l of this.#hooks.subscriptionListeners) l(sub, true, this);
     if (sub.local !== true) for (const l of this.#hooks.exportListeners) l(sub, true, this);
+    for (const l of this.interestListeners) l(sub, true, this);
   }
 
   removeSubscription(sub: Subscription): void {
@@ -81,6 +84,7 @@ export class Account {
     Account.#home.delete(sub);
     for (const l of this.#hooks.subscriptionListeners) l(sub, false, this);
     if (sub.local !== true) for (const l of this.#hooks.exportListeners) l(sub, false, this);
+    for (const l of this.interestListeners) l(sub, false, this);
   }
 
   /**
@@ -115,13 +119,13 @@ export class Account {
    * (this account imports it) or a service export of this account (`other` imports it). The one door
    * between accounts: a crossing that no export allows is a bug and stops loudly.
    */
-  deliverImported(msg: RoutedMsg, origin: SubOwner, other: Account, exp: ExportRule): number {
+  deliverImported(msg: RoutedMsg, origin: SubOwner, other: Account, exp: ExportRule, queues?: readonly string[]): number {
     const exporter = exp.service !== undefined ? this : other;
     const importer = exporter === this ? other : this;
     if (!exporter.#exports.includes(exp) || (exp.accounts !== undefined && !exp.accounts.includes(importer.name))) {
       throw new Error(`invariant: message on "${msg.subject}" crossed from account "${other.name}" to "${this.name}" without an export`);
     }
-    return this.deliver(msg, origin);
+    return this.deliver(msg, origin, queues);
   }
 
   /** A response to a request this account sent through a service import of `exporter`'s. */

@@ -93,7 +93,12 @@ export interface ImportLink {
   close(): void;
 }
 
-/** B's stream import from A: A's messages on `subject` delivered into B under the mapped subject. */
+/**
+ * B's stream import from A: A's messages on `subject` delivered into B under the mapped subject. The plain
+ * subscription in A serves B's plain subscribers on this server. B's queue groups are served through shadow
+ * queue subscriptions in A (one per queue group B has members of on this server, weighted by them), so that
+ * A's queue policy picks one server of the cluster per message, as nats-server's shadow subscriptions do.
+ */
 export function linkStreamImport(importer: Account, exporter: Account, exp: ExportRule, subject: string, rule: ImportRule): ImportLink {
   const map: SubjectTransform = rule.prefix !== undefined && rule.prefix !== ""
     ? prefixTransform(rule.prefix)
@@ -101,28 +106,81 @@ export function linkStreamImport(importer: Account, exporter: Account, exp: Expo
   let last: { subject: string; bytes: Uint8Array } = { subject: "", bytes: new Uint8Array(0) };
   // A message this import delivered must not come back through it (an account importing from itself).
   let busy = false;
+  const NO_QUEUES: readonly string[] = [];
+  const forward = (msg: RoutedMsg, queues: readonly string[]) => {
+    if (busy) return;
+    const local = map(msg.subject);
+    if (last.subject !== local) last = { subject: local, bytes: enc.encode(local) };
+    busy = true;
+    try {
+      const shown = showsOtherSubject(msg) ? msg.subjectBytes : last.bytes;
+      importer.deliverImported({ ...msg, subject: local, subjectBytes: shown }, IMPORT_ORIGIN, exporter, exp, queues);
+    } finally {
+      busy = false;
+    }
+  };
   const owner: SubOwner = {
     cid: 0,
     kind: "internal",
     echo: true,
     removeSub: () => {},
     importInterest: (s) => importer.sublist.hasInterest(map(s)),
-    deliver: (_sub, msg) => {
-      if (busy) return;
-      const local = map(msg.subject);
-      if (last.subject !== local) last = { subject: local, bytes: enc.encode(local) };
-      busy = true;
-      try {
-        const shown = showsOtherSubject(msg) ? msg.subjectBytes : last.bytes;
-        importer.deliverImported({ ...msg, subject: local, subjectBytes: shown }, IMPORT_ORIGIN, exporter, exp);
-      } finally {
-        busy = false;
-      }
-    },
+    deliver: (_sub, msg) => forward(msg, NO_QUEUES),
   };
   const sub = importSub(owner, subject, false);
   exporter.addSubscription(sub);
-  return { kind: "stream", importer, exporter, close: () => exporter.removeSubscription(sub) };
+
+  // Queue shadows: queue name -> the shadow in A and how many of B's members on this server it stands for.
+  const shadows = new Map<string, { sub: Subscription; members: number }>();
+  const shadowOwner: SubOwner = {
+    cid: 0,
+    kind: "internal",
+    echo: true,
+    removeSub: () => {},
+    importInterest: (s) => importer.sublist.hasInterest(map(s)),
+    deliver: (s, msg) => forward(msg, [s.queue as string]),
+  };
+  const onImporter = (s: Subscription, added: boolean) => {
+    const q = s.queue;
+    const k = s.owner.kind;
+    // Members on other servers have their own shadows there.
+    if (q === undefined || k === "route" || k === "gateway" || k === "import") return;
+    let e = shadows.get(q);
+    if (added) {
+      if (e === undefined) {
+        const shadow: Subscription = { subject, queue: q, sid: `import ${subject} ${q}`, sidBytes: enc.encode(`import ${subject} ${q}`), owner: shadowOwner, max: 0, delivered: 0, filtered: false, weight: 0 };
+        e = { sub: shadow, members: 0 };
+        shadows.set(q, e);
+        e.members++;
+        shadow.weight = e.members;
+        exporter.addSubscription(shadow);
+        return;
+      }
+      e.members++;
+      e.sub.weight = e.members;
+      return;
+    }
+    if (e === undefined) return;
+    e.members--;
+    e.sub.weight = e.members;
+    if (e.members <= 0) {
+      shadows.delete(q);
+      exporter.removeSubscription(e.sub);
+    }
+  };
+  for (const s of importer.sublist.all()) onImporter(s, true);
+  importer.interestListeners.add(onImporter);
+  return {
+    kind: "stream",
+    importer,
+    exporter,
+    close: () => {
+      importer.interestListeners.delete(onImporter);
+      exporter.removeSubscription(sub);
+      for (const e of shadows.values()) exporter.removeSubscription(e.sub);
+      shadows.clear();
+    },
+  };
 }
 
 /**

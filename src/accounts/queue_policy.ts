@@ -50,9 +50,12 @@ function nearestRtt(group: readonly Subscription[], origin: SubOwner, subject: s
   return best;
 }
 
-/** Links to other servers: their frames name the queue groups they want served here. */
+/**
+ * Links to other servers, and stream imports: they name the queue groups they want served here (an import's
+ * queue groups are chosen in the exporting account, through their shadow queue subscriptions).
+ */
 export function isPeerKind(kind: OwnerKind): boolean {
-  return kind === "route" || kind === "gateway" || kind === "leaf";
+  return kind === "route" || kind === "gateway" || kind === "leaf" || kind === "import";
 }
 
 /** May a message from `origin` be handed to `sub` (ignoring queue choice)? */

@@ -85,4 +85,37 @@ describe("imports across a mixed cluster", () => {
       await responder.flush();
     });
   }
+
+  it("stream import into a queue group spread over the cluster: each message to one member", { timeout: 20_000 }, async () => {
+    const pub = await as(servers[1], "a");
+    const subs = await Promise.all(servers.map((s) => as(s, "b")));
+    const jobs: string[] = [];
+    const ends = servers.map(() => [] as string[]);
+    subs.forEach((nc, i) => {
+      nc.subscribe("fromA.feed.jobs", { queue: "workers", callback: (_e, m) => void jobs.push(td.decode(m.data)) });
+      nc.subscribe("fromA.feed.end", { callback: (_e, m) => void ends[i].push(td.decode(m.data)) });
+    });
+    await Promise.all(subs.map((nc) => nc.flush()));
+    await waitFor("every server's subscriber reached", async () => {
+      pub.publish("feed.end", te.encode("probe"));
+      await pub.flush();
+      await new Promise((r) => setTimeout(r, 20));
+      return ends.every((e) => e.includes("probe"));
+    }, 10_000, 0);
+    await waitFor("the queue group reached", async () => {
+      pub.publish("feed.jobs", te.encode("probe"));
+      await pub.flush();
+      await new Promise((r) => setTimeout(r, 20));
+      return jobs.includes("probe");
+    }, 10_000, 0);
+    await pub.flush();
+    jobs.length = 0;
+    for (let i = 0; i < 10; i++) pub.publish("feed.jobs", te.encode(`j${i}`));
+    pub.publish("feed.end", te.encode("end"));
+    await pub.flush();
+    // Jobs went out before the marker on every path: once each server's subscriber has it, every copy is in.
+    await waitFor("the marker on every server", () => ends.every((e) => e.includes("end")), 5000, 5);
+    const real = jobs.filter((j) => j !== "probe").sort();
+    assert.deepEqual(real, Array.from({ length: 10 }, (_, i) => `j${i}`).sort());
+  });
 });
