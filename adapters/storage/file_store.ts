@@ -126,7 +126,7 @@ class FileBackend implements StreamBackend {
   }
 
   private setLoc(seq: number, seg: Segment, off: number, len: number): void {
-    this.index.set(seq, [seg.id, off, len]);
+    this.index.set3(seq, seg.id, off, len);
   }
 
   private segPath(id: number): string {

@@ -49,7 +49,7 @@ export class MetaIndex {
   add(seq: number, subject: string, size: number, time: number): void {
     const old = this.#t.num(seq, SUBJ);
     const id = this.#intern(subject);
-    this.#t.set(seq, [time, size, id]);
+    this.#t.set3(seq, time, size, id);
     if (!Number.isNaN(old)) this.#release(old);
   }
 

@@ -73,12 +73,43 @@ export class SeqTable<R = never> {
   /** Inserts or replaces `seq`'s row. */
   set(seq: number, nums: readonly number[], ref?: R): void {
     if (nums.length !== this.#kinds.length) throw new Error(`SeqTable: ${nums.length} values for ${this.#kinds.length} columns`);
+    const i = this.#slot(seq);
+    if (i < 0) {
+      this.#setExtra(seq, [...nums], ref);
+      return;
+    }
+    for (let c = 0; c < nums.length; c++) this.#cols[c][i] = nums[c];
+    if (this.#refs !== undefined) this.#refs[i] = ref;
+  }
+
+  /** `set` for a table of three columns, without an array per call (the write path and store loading). */
+  set3(seq: number, a: number, b: number, c: number): void {
+    if (this.#kinds.length !== 3) throw new Error(`SeqTable: 3 values for ${this.#kinds.length} columns`);
+    const i = this.#slot(seq);
+    if (i < 0) {
+      this.#setExtra(seq, [a, b, c], undefined);
+      return;
+    }
+    this.#cols[0][i] = a;
+    this.#cols[1][i] = b;
+    this.#cols[2][i] = c;
+    if (this.#refs !== undefined) this.#refs[i] = undefined;
+  }
+
+  #setExtra(seq: number, nums: number[], ref: R | undefined): void {
+    const had = this.#extra.has(seq);
+    this.#extra.set(seq, { nums, ref });
+    if (!had) this.#count++;
+  }
+
+  /** The window row that will hold `seq` (made live and counted), or -1 when it belongs in the extra map. */
+  #slot(seq: number): number {
     if (this.#count === 0 && this.#extra.size === 0) {
       this.#base = seq;
       this.#lo = 0;
       this.#used = 0;
     }
-    let i = seq - this.#base;
+    const i = seq - this.#base;
     if (i >= this.#used && i - this.#used <= MAX_GAP) {
       const from = this.#used;
       this.#grow(i + 1);
@@ -86,16 +117,11 @@ export class SeqTable<R = never> {
       this.#used = i + 1;
       if (this.#extra.size > 0) this.#absorb(from);
     } else if (i < this.#lo || i >= this.#used) {
-      const had = this.#extra.has(seq);
-      this.#extra.set(seq, { nums: [...nums], ref });
-      if (!had) this.#count++;
-      return;
+      return -1;
     }
-    i = seq - this.#base;
     if (this.#live[i] !== 1) this.#count++;
     this.#live[i] = 1;
-    for (let c = 0; c < nums.length; c++) this.#cols[c][i] = nums[c];
-    if (this.#refs !== undefined) this.#refs[i] = ref;
+    return i;
   }
 
   /**

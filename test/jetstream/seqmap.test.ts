@@ -103,6 +103,13 @@ describe("SeqMap and SeqList", () => {
     t.set(100_001, [7]);
     assert.equal(t.num(100_001, 0), 7);
     assert.throws(() => t.set(100_002, [1, 2]), /2 values for 1 columns/);
+    assert.throws(() => t.set3(100_002, 1, 2, 3), /3 values for 1 columns/);
+    // set3 is set for three columns: in the window, padded past a gap, and out of it.
+    const t3 = new SeqTable(["f64", "u32", "u32"]);
+    for (const seq of [10, 11, 500, 5_000_000, 3]) t3.set3(seq, seq + 0.5, seq % 7, 1);
+    assert.equal(t3.size, 5);
+    for (const seq of [10, 11, 500, 5_000_000, 3]) assert.deepEqual([t3.num(seq, 0), t3.num(seq, 1), t3.num(seq, 2)], [seq + 0.5, seq % 7, 1]);
+    assert.ok(!t3.has(12));
   });
 
   it("SeqList (runs of consecutive sequences) answers like a sorted array under random pushes and removals", () => {
