@@ -85,6 +85,8 @@ export class Server implements ClientHost {
   readonly #trust: OperatorTrust | undefined;
   /** The full resolver's directory (operator mode), kept up to date by $SYS.REQ.CLAIMS.UPDATE. */
   readonly #jwtStore: JwtStore | undefined;
+  /** A reload is checking live connections again: they already hold their place under connection limits. */
+  #reauthorizing = false;
   #listener: Listener | undefined;
   #nextCid = 1;
   #pendingFlush: ClientConn[] = [];
@@ -137,7 +139,8 @@ export class Server implements ClientHost {
     }
     this.#clientTls = clientTls;
     this.options = this.#withJwtAccounts({ ...options, host: this.options.host, port: this.options.port });
-    const accountRules = accountsOf(options);
+    // (operator mode: the accounts the JWTs define, with their exports and imports, are part of the rules)
+    const accountRules = accountsOf(this.options);
     for (const name of accountRules.keys()) this.accounts.ensure(name);
     // Exports and imports as the new file has them (a removed export must stop what crossed through it).
     for (const l of this.#importLinks) l.close();
@@ -152,7 +155,12 @@ export class Server implements ClientHost {
       const newest = [...this.clients.values()].sort((a, b) => b.cid - a.cid).slice(0, this.clients.size - max);
       for (const c of newest) c.closeWithError("maximum connections exceeded", "Maximum Connections Exceeded");
     }
-    for (const c of [...this.clients.values()]) c.reauthorize();
+    this.#reauthorizing = true;
+    try {
+      for (const c of [...this.clients.values()]) c.reauthorize();
+    } finally {
+      this.#reauthorizing = false;
+    }
     for (const l of this.reloadListeners) l(this.options);
   }
 
@@ -371,7 +379,7 @@ export class Server implements ClientHost {
         return { ok: false };
       }
       const u = r.value;
-      if (u.accountMaxConnections >= 0) {
+      if (u.accountMaxConnections >= 0 && !this.#reauthorizing) {
         let n = 0;
         for (const x of this.clients.values()) if (x.state === "connected" && x.account.name === u.account) n++;
         if (n >= u.accountMaxConnections) return { ok: false, error: "maximum account active connections exceeded" };

@@ -12,7 +12,7 @@ import { createAccount, createOperator, createUser, type KeyPair } from "@nats-i
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from "@nats-io/jwt";
 import { connectRaw, readInfo } from "../helpers/raw.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { forEachServer, type RunningServer, startServer } from "../helpers/servers.ts";
+import { forEachServer, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { collect, connectTo, te } from "../helpers/nats.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "petrel-jwt-"));
@@ -420,6 +420,34 @@ forEachServer(["nats-server", "petrel"], (kind) => {
         await server.stop();
       }
     });
+  });
+});
+
+describe("petrel only: operator mode across a reload (SIGHUP)", () => {
+  // nats-server 2.9 closes these clients on a reload in operator mode; Petrel keeps them and their imports.
+  it("keeps imports and a connection under an account connection limit", async () => {
+    const exporter = createAccount();
+    const importer = createAccount();
+    const eJwt = await encodeAccount("E", exporter, { limits: world.limits, exports: [{ name: "svc", subject: "svc.>", type: "service" }] }, { signer: world.operator });
+    const iJwt = await encodeAccount("I", importer, {
+      limits: { ...world.limits, conn: 1 },
+      imports: [{ name: "svc", subject: "svc.echo", account: exporter.getPublicKey(), type: "service" }],
+    }, { signer: world.operator });
+    const server = await startServer("petrel", { conf: world.trustConf("MEMORY", [[world.sys, world.sysJwt], [exporter, eJwt], [importer, iJwt]]) });
+    const e = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(exporter)).creds) });
+    const i = await connectTo(server, { authenticator: credsAuthenticator((await world.creds(importer)).creds) });
+    try {
+      e.subscribe("svc.echo", { callback: (_err, m) => void m.respond(te.encode(`echo:${m.string()}`)) });
+      await e.flush();
+      const before = server.logs().length;
+      process.kill(server.pid, "SIGHUP");
+      await waitFor("the reload", () => /Reloaded server configuration/.test(server.logs().slice(before)), 5000, 20);
+      const r = await i.request("svc.echo", te.encode("again"), { timeout: 3000 });
+      assert.equal(r.string(), "echo:again");
+    } finally {
+      await Promise.all([e.close(), i.close()]);
+      await server.stop();
+    }
   });
 });
 
