@@ -145,7 +145,7 @@ class FileBackend implements StreamBackend {
 
   private loadSegment(id: number): void {
     const file = this.segPath(id);
-    const buf = new Uint8Array(fs.readFileSync(file));
+    const buf: Uint8Array = fs.readFileSync(file); // a Buffer is a Uint8Array: no copy
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const seg: Segment = { id, file, fd: -1, size: 0, written: 0, liveBytes: 0, live: 0, tombs: [], minSeq: Infinity, maxSeq: 0 };
     this.segById.set(id, seg);
@@ -380,7 +380,7 @@ class FileBackend implements StreamBackend {
     let lastBytes = new Uint8Array(0);
     let lastSubject = "";
     for (const seg of this.segs) {
-      const buf = new Uint8Array(fs.readFileSync(seg.file));
+      const buf: Uint8Array = fs.readFileSync(seg.file);
       const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       for (let o = 0; o + HEAD <= seg.size;) {
         const body = dv.getUint32(o, true);
@@ -388,10 +388,9 @@ class FileBackend implements StreamBackend {
           const seq = dv.getFloat64(o + 5, true);
           if (this.index.num(seq, 0) === seg.id && this.index.num(seq, 1) === o) {
             const sl = dv.getUint16(o + 21, true);
-            const sb = buf.subarray(o + 31, o + 31 + sl);
-            if (!sameBytes(sb, lastBytes)) {
-              lastBytes = sb;
-              lastSubject = dec.decode(sb);
+            if (!sameBytesAt(buf, o + 31, sl, lastBytes)) {
+              lastBytes = buf.slice(o + 31, o + 31 + sl);
+              lastSubject = dec.decode(lastBytes);
             }
             const hdr = dv.getUint32(o + 23, true);
             const size = sl + hdr + dv.getUint32(o + 27, true) + 16;
@@ -422,9 +421,10 @@ class FileBackend implements StreamBackend {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Does buf[at, at + len) hold the bytes of `b`? */
+function sameBytesAt(buf: Uint8Array, at: number, len: number, b: Uint8Array): boolean {
+  if (len !== b.length) return false;
+  for (let i = 0; i < len; i++) if (buf[at + i] !== b[i]) return false;
   return true;
 }
 
