@@ -1,7 +1,9 @@
 /**
  * NATS Streaming as a Petrel extension: opens the streaming store (`streaming { store, dir }`) and serves the
- * STAN protocol through an internal client of the global account. Lives in adapters/ because it opens runtime
- * storage (the filesystem).
+ * STAN protocol through an internal client of the global account. In clustered mode (`streaming { cluster {
+ * node_id, peers, log_path } }`) the STAN cluster's state is one Raft group hosted like JetStream's (a RaftHost
+ * whose batches travel over the routes in the system account, `$NRG.<node_id>`), its log under `log_path`; the
+ * channels are rebuilt from that log at start. Lives in adapters/ because it opens runtime storage.
  */
 import type { StreamingOptions } from "../../src/config/streaming.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
@@ -16,6 +18,12 @@ import { SqliteStorage } from "./sqlite_store.ts";
 import { sqliteDriver } from "../sqlite/open.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { RaftHost } from "../../src/raft/host.ts";
+import { runHost } from "../../src/raft/driver.ts";
+import { MemoryStorage as RaftMemoryStorage } from "../../src/raft/memory_storage.ts";
+import type { RaftStorage } from "../../src/raft/storage.ts";
+import { routeTransport } from "../../src/jetstream/cluster/transport.ts";
+import { FileStorage as RaftFileStorage } from "../raft/file_storage.ts";
 
 /**
  * The file store keeps each cluster ID's channels apart, under `<dir>/jetstream/$STAN.<cluster_id>/streams`
@@ -23,7 +31,8 @@ import * as path from "node:path";
  * mixes with it; SQLite uses `<dir>/stan/<cluster_id>.sqlite`.
  */
 async function openStanStorage(opts: StreamingOptions): Promise<StorageProvider> {
-  if (opts.store === "memory") return new MemoryStorage();
+  // Clustered: the Raft log is what is kept; the channels are rebuilt from it in memory.
+  if (opts.store === "memory" || opts.cluster) return new MemoryStorage();
   if (opts.store === "file") return new FileStorage(opts.dir, 120_000, `$STAN.${opts.cluster_id}`);
   // SQLite (Petrel's): one database per cluster ID, apart from JetStream's.
   const dir = path.join(opts.dir, "stan");
@@ -36,17 +45,24 @@ export function stanExtension(opts: StreamingOptions, onStart?: (stan: StanServe
   return {
     name: "streaming",
     async start(server: Server, ctx) {
+      if (opts.cluster && !server.options.cluster) {
+        throw new Error("streaming.cluster: clustered NATS Streaming needs a cluster {} block (its Raft traffic travels over the routes)");
+      }
       const storage = await openStanStorage(opts);
       const client = server.createInternalClient("STAN", {});
+      const raft = opts.cluster ? startRaft(server, opts) : undefined;
       const stan = new StanServer(opts, {
         bus: client,
         storage,
         clock: runtimeClock,
         log: (m) => ctx.logger.info(m),
+        replication: raft ? { propose: (d) => raft.propose(d) } : undefined,
       });
       try {
         stan.start();
+        raft?.join(stan);
       } catch (err) {
+        raft?.stop();
         stan.stop();
         storage.close();
         throw err;
@@ -58,12 +74,60 @@ export function stanExtension(opts: StreamingOptions, onStart?: (stan: StanServe
       onStart?.(stan);
       return {
         stop() {
+          raft?.stop();
           stan.stop();
           storage.sync();
           storage.close();
           return Promise.resolve();
         },
       };
+    },
+  };
+}
+
+/** The STAN cluster's Raft group on this node: hosted and transported as JetStream's groups are. */
+function startRaft(server: Server, opts: StreamingOptions) {
+  const c = opts.cluster;
+  if (c === undefined) throw new Error("stan: startRaft without streaming.cluster");
+  const nrg = server.createInternalClient("$STAN NRG", { account: server.accounts.system.name });
+  const transport = routeTransport({
+    subscribe: (s, h, o) => nrg.subscribe(s, h, o),
+    unsubscribe: (sid) => nrg.unsubscribe(sid),
+    publish: (s, p, o) => nrg.publish(s, p, o),
+  }, c.node_id, (b) => host.receive(b));
+  const host = new RaftHost({ id: c.node_id, transport, random: Math.random });
+  const groupId = `_stan_${opts.cluster_id}`;
+  let group: ReturnType<RaftHost["addGroup"]> | undefined;
+  let stopTicks: (() => void) | undefined;
+  return {
+    propose(d: Uint8Array): boolean {
+      return group?.propose(d).ok ?? false;
+    },
+    join(stan: StanServer): void {
+      const storage: RaftStorage = c.log_path === ""
+        ? new RaftMemoryStorage()
+        : new RaftFileStorage(path.join(c.log_path, opts.cluster_id), 1_000);
+      group = host.addGroup({
+        group: groupId,
+        storage,
+        initial: { voters: c.peers, observers: [] },
+        handlers: {
+          apply: (e) => stan.applyEntry(e),
+          restore: () => {
+            // The STAN group never compacts its log, so no leader ever sends a snapshot.
+            throw new Error("stan: a Raft snapshot arrived, but the STAN group takes none");
+          },
+          leaderChanged: (leader) => stan.leaderChanged(leader === c.node_id),
+        },
+      });
+      stopTicks = runHost(host, 50);
+    },
+    stop(): void {
+      stopTicks?.();
+      host.flush();
+      host.removeGroup(groupId);
+      transport.close();
+      nrg.close();
     },
   };
 }

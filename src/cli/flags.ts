@@ -69,6 +69,12 @@ function streaming(s: State): NonNullable<OptionLayer["streaming"]> {
   return s.args.overrides.streaming;
 }
 
+function streamingCluster(s: State): NonNullable<NonNullable<OptionLayer["streaming"]>["cluster"]> {
+  const st = streaming(s);
+  st.cluster ??= { node_id: "", peers: [], log_path: "" };
+  return st.cluster;
+}
+
 /** A NATS Streaming limit flag: a count, a size or a duration, set into the streaming layer. */
 function streamingLimit(
   names: string[],
@@ -246,6 +252,20 @@ const FLAGS: FlagSpec[] = [
       streaming(s).hb_fail_count = n;
     },
   },
+  // Clustered NATS Streaming: any of them turns clustering on (the other values from the file's cluster block
+  // are replaced by the flags' as a whole, like every nested block).
+  {
+    names: ["clustered"],
+    kind: "bool",
+    apply: (s, v) => void (v === "true" && streamingCluster(s)),
+  },
+  { names: ["cluster_node_id"], kind: "string", apply: (s, v) => void (streamingCluster(s).node_id = v) },
+  {
+    names: ["cluster_peers"],
+    kind: "string",
+    apply: (s, v) => void (streamingCluster(s).peers = v.split(",").map((p) => p.trim()).filter((p) => p !== "")),
+  },
+  { names: ["cluster_log_path"], kind: "string", apply: (s, v) => void (streamingCluster(s).log_path = v) },
   ignored("bool", "SD", "stan_debug"),
   ignored("bool", "SV", "stan_trace"),
   ignored("bool", "SDV"),
@@ -371,6 +391,10 @@ NATS Streaming Options:
     -hbi, --hb_interval <duration>   Interval at which server sends heartbeat to a client
     -hbt, --hb_timeout <duration>    How long server waits for a heartbeat response
     -hbf, --hb_fail_count <int>      Number of failed heartbeats before server closes the client connection
+    --clustered <bool>               Run the server in a cluster (Raft over this server's routes)
+    --cluster_node_id <string>       ID of this node within the cluster
+    --cluster_peers <string>         List of the cluster's node IDs (comma separated)
+    --cluster_log_path <string>      Directory of the Raft log (default: <dir>/raft)
 
 Authorization Options:
         --user <user>                User required for connections

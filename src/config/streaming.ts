@@ -1,7 +1,8 @@
 // The `streaming {}` block of NATS Streaming (nats-streaming-server's configuration, alongside the NATS options
 // in one file): its raw schema, its normalized options and nats-streaming-server's defaults. Clustering
-// (`cluster {}`), fault tolerance (`ft_group`), the SQL store, encryption and connecting to a remote NATS server
-// are not implemented: they are refused at start-up (not_implemented.ts), never ignored.
+// (`cluster { node_id, peers, log_path }`) replicates the channels over Raft (src/stan/replication.ts). Fault
+// tolerance (`ft_group`), the SQL store, encryption and connecting to a remote NATS server are not implemented:
+// they are refused at start-up (not_implemented.ts), never ignored.
 
 import { z } from "zod";
 import { toBytes, toDurationMs } from "./units.ts";
@@ -21,6 +22,29 @@ const confStore = z.custom<string>((v) => typeof v === "string" && STORE_WORDS.h
   error: 'one of "file", "memory", "sqlite" (the SQL store for MySQL/Postgres is not implemented by Petrel)',
 });
 const unsupported = z.unknown().optional();
+const confStrings = z.custom<string[] | string>(
+  (v) => typeof v === "string" || (Array.isArray(v) && v.every((x) => typeof x === "string" || typeof x === "number")),
+  { error: "a list of node IDs" },
+);
+
+/** nats-streaming-server's `cluster {}` block; the Raft tuning keys are accepted and left to Petrel's Raft. */
+export const streamingClusterSchema = z.looseObject({
+  node_id: z.custom<string | number>((v) => typeof v === "string" || typeof v === "number", { error: "a node ID" }).optional(),
+  peers: confStrings.optional(),
+  log_path: z.custom<string>((v) => typeof v === "string", { error: "a directory" }).optional(),
+  bootstrap: z.boolean().optional(),
+  sync: z.boolean().optional(),
+  trailing_logs: z.unknown().optional(),
+  raft_logging: z.unknown().optional(),
+  raft_heartbeat_timeout: z.unknown().optional(),
+  raft_election_timeout: z.unknown().optional(),
+  raft_lease_timeout: z.unknown().optional(),
+  raft_commit_timeout: z.unknown().optional(),
+  proceed_on_restore_failure: z.unknown().optional(),
+  allow_add_remove_node: z.unknown().optional(),
+  log_cache_size: z.unknown().optional(),
+  log_snapshots: z.unknown().optional(),
+}, { error: "a map (cluster { node_id, peers, log_path })" });
 const opt = <T extends z.ZodType>(t: T) => t.optional();
 
 const limitKeys = {
@@ -63,8 +87,8 @@ export const streamingSchema = z.looseObject({
   hb_fail_count: opt(confCount),
   store_limits: opt(storeLimitsSchema),
   limits: opt(storeLimitsSchema),
+  cluster: opt(streamingClusterSchema),
   // Refused (not_implemented.ts): they change where or how messages are kept or who may connect.
-  cluster: unsupported,
   ft_group: unsupported,
   ft_group_name: unsupported,
   nats_server_url: unsupported,
@@ -124,6 +148,17 @@ export interface StreamingOptions {
   limits: ChannelLimits;
   /** Per channel (the key may be a wildcard subject); unset values inherit the global limits. */
   channels: Record<string, Partial<ChannelLimits>>;
+  /** Set in clustered mode. */
+  cluster?: StreamingCluster;
+}
+
+/** Clustered mode: this node's Raft identity, the other nodes, where the Raft log lives. */
+export interface StreamingCluster {
+  node_id: string;
+  /** Every node of the STAN cluster, this one included, sorted. */
+  peers: string[];
+  /** Directory of the Raft log ("" with the memory store: the log stays in memory). */
+  log_path: string;
 }
 
 /** The streaming block as set by a file or by flags (before defaults). */
@@ -170,6 +205,12 @@ export function streamingLayer(raw: RawStreaming): StreamingLayer {
   const dir = raw.dir ?? raw.datastore;
   const id = raw.cluster_id ?? raw.id;
   const channels: Record<string, Partial<ChannelLimits>> = {};
+  const cl = raw.cluster;
+  const cluster: StreamingCluster | undefined = cl === undefined ? undefined : {
+    node_id: cl.node_id === undefined ? "" : String(cl.node_id),
+    peers: (typeof cl.peers === "string" ? cl.peers.split(",") : (cl.peers ?? [])).map((p) => String(p).trim()).filter((p) => p !== ""),
+    log_path: cl.log_path ?? "",
+  };
   for (const [name, c] of Object.entries(l?.channels ?? l?.channels_limits ?? {})) channels[name] = channelLimits(c);
   return defined({
     cluster_id: id === undefined ? undefined : String(id),
@@ -182,6 +223,7 @@ export function streamingLayer(raw: RawStreaming): StreamingLayer {
     max_channels: l?.max_channels ?? l?.mc,
     ...(l ? channelLimits(l) : {}),
     channels: Object.keys(channels).length > 0 ? channels : undefined,
+    cluster,
   });
 }
 
@@ -204,6 +246,16 @@ export function streamingOptions(l: StreamingLayer): StreamingOptions {
       max_inactivity: l.max_inactivity ?? STREAMING_DEFAULTS.max_inactivity,
     },
     channels: l.channels ?? {},
+    ...(l.cluster
+      ? {
+        cluster: {
+          node_id: l.cluster.node_id,
+          peers: [...new Set([...l.cluster.peers, l.cluster.node_id])].filter((p) => p !== "").sort(),
+          // nats-streaming-server keeps the Raft log apart from the store; Petrel defaults it under the store.
+          log_path: l.cluster.log_path !== "" ? l.cluster.log_path : l.dir ? `${l.dir.replace(/\/+$/, "")}/raft` : "",
+        },
+      }
+      : {}),
   };
 }
 
@@ -212,6 +264,18 @@ export function streamingProblem(o: StreamingOptions): string | undefined {
   if (o.store !== "memory" && o.dir === "") return `streaming: the ${o.store} store needs a directory (streaming { dir } or -dir)`;
   if (!/^[a-zA-Z0-9_-]+$/.test(o.cluster_id)) {
     return `streaming.cluster_id: invalid cluster ID "${o.cluster_id}" (only alphanumeric, "-" and "_")`;
+  }
+  const c = o.cluster;
+  if (c) {
+    if (c.node_id === "") return "streaming.cluster.node_id: clustered NATS Streaming needs this node's ID";
+    if (!/^[A-Za-z0-9_-]+$/.test(c.node_id)) return `streaming.cluster.node_id: invalid node ID "${c.node_id}" (only alphanumeric, "-" and "_")`;
+    const bad = c.peers.find((p) => !/^[A-Za-z0-9_-]+$/.test(p));
+    if (bad !== undefined) return `streaming.cluster.peers: invalid node ID "${bad}"`;
+    if (c.peers.length < 2) return "streaming.cluster.peers: clustered NATS Streaming needs the other nodes' IDs";
+    if (o.store !== "memory" && c.log_path === "") return "streaming.cluster.log_path: the Raft log needs a directory";
+    if (o.limits.max_inactivity > 0 || Object.values(o.channels).some((x) => (x.max_inactivity ?? 0) > 0)) {
+      return "streaming.max_inactivity: deleting inactive channels is not implemented in clustered mode";
+    }
   }
   return undefined;
 }

@@ -163,6 +163,8 @@ export interface ChannelHost {
   readonly clock: Clock;
   /** Sends a stored message to a subscriber. */
   send(sub: Sub, m: StoredMsg, redelivered: boolean, count: number): void;
+  /** An entry was applied here first (not replayed): clustered mode replicates it to the other nodes. */
+  applied?(channel: Channel, e: ChannelEntry): void;
 }
 
 export class Channel {
@@ -264,8 +266,16 @@ export class Channel {
    * entry applied here. It is deterministic (time comes in the entry, the member in `to` was chosen by the
    * caller) and does no I/O but the store's records, so replaying the same entries gives the same state.
    * Sending messages and arming ack timers are the caller's effects, after the entry is applied.
+   * `replayed`: the entry comes from another node's log (clustered mode), so it is not handed on again.
    */
-  apply(e: ChannelEntry): Sub | undefined {
+  apply(e: ChannelEntry, replayed = false): Sub | undefined {
+    const sub = this.#applyEntry(e);
+    // An entry that changed nothing changes nothing on the other nodes either (they hold the same state).
+    if (!replayed && (sub !== undefined || e.op === "deliver")) this.host.applied?.(this, e);
+    return sub;
+  }
+
+  #applyEntry(e: ChannelEntry): Sub | undefined {
     switch (e.op) {
       case "join": {
         let g = this.groups.get(e.key);
@@ -348,6 +358,25 @@ export class Channel {
       if (to) this.#resend(to, seq, 1);
     }
     this.pump(g);
+  }
+
+  /**
+   * This node starts serving the channel (clustered mode: it became the leader): every member's ack timer is
+   * armed from the deadlines the entries carried, and what is stored and not yet sent goes out.
+   */
+  resume(): void {
+    for (const g of this.groups.values()) for (const s of g.members) this.#arm(s);
+    this.pumpAll();
+  }
+
+  /** This node stops serving the channel (it lost the leadership): no timer of its may act any more. */
+  suspend(): void {
+    for (const g of this.groups.values()) {
+      for (const s of g.members) {
+        s.timer?.cancel();
+        s.timer = undefined;
+      }
+    }
   }
 
   /** Delivers new messages to a group while its members have room. */

@@ -14,6 +14,8 @@ import type { ChannelLimits, StreamingOptions } from "../config/streaming.ts";
 import { Channel, type ChannelHost, type Sub } from "./channel.ts";
 import { decode, encode, StartPosition } from "./proto.ts";
 import { StanErrors } from "./errors.ts";
+import { decodeStanEntry, encodeStanEntry, type StanEntry } from "./replication.ts";
+import type { Entry } from "../raft/types.ts";
 
 /** The internal client STAN speaks through (an account's `InternalClient`). */
 export interface StanBus {
@@ -55,11 +57,29 @@ function randomKey(): string {
   return hex(b).toUpperCase();
 }
 
+/** Clustered mode: how the leader hands an entry to the STAN cluster's Raft log. */
+export interface StanReplication {
+  /** Proposes an entry; false when this node cannot (it is not the leader). */
+  propose(data: Uint8Array): boolean;
+}
+
 export interface StanServerDeps {
   bus: StanBus;
   storage: StorageProvider;
   clock: Clock;
   log?: (msg: string) => void;
+  /** Set in clustered mode: the state lives in the Raft log, applied through `applyEntry`. */
+  replication?: StanReplication;
+}
+
+/** In clustered mode the request subjects are the same on every node (clients keep them across a fail-over). */
+function clusterKey(clusterID: string): string {
+  let h1 = 0x811c9dc5, h2 = 0x01000193;
+  for (let i = 0; i < clusterID.length; i++) {
+    h1 = Math.imul(h1 ^ clusterID.charCodeAt(i), 16777619) >>> 0;
+    h2 = Math.imul(h2 ^ clusterID.charCodeAt(i), 2246822519) >>> 0;
+  }
+  return (h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0")).toUpperCase();
 }
 
 export class StanServer {
@@ -85,6 +105,11 @@ export class StanServer {
   #nextNum = 1;
   #nextAck = 1;
   #stopped = false;
+  /** Whether this node serves the protocol: always standalone; in clustered mode the leader, once caught up. */
+  #active: boolean;
+  /** Time of the publish being applied (clustered mode: from the entry). */
+  #applyTs: number | undefined;
+  readonly #replication: StanReplication | undefined;
   readonly #bus: StanBus;
   readonly #storage: StorageProvider;
   readonly clock: Clock;
@@ -109,10 +134,16 @@ export class StanServer {
     this.#logFn = deps.log;
     this.startTime = deps.clock.now();
     this.serverId = randomKey();
-    this.#host = { clock: deps.clock, send: (sub, m, redelivered, count) => this.#send(sub, m, redelivered, count) };
+    this.#replication = deps.replication;
+    this.#active = deps.replication === undefined;
+    this.#host = {
+      clock: deps.clock,
+      send: (sub, m, redelivered, count) => this.#send(sub, m, redelivered, count),
+      applied: (ch, e) => this.#record({ op: "ch", origin: this.serverId, ch: ch.name, e }),
+    };
     // The request subjects survive a restart of a stored server: connected clients keep using them.
     const info = this.#storage.getMeta(SERVER_RECORD, "info");
-    let key = info ? (JSON.parse(info) as { key?: string }).key : undefined;
+    let key = opts.cluster ? clusterKey(opts.cluster_id) : info ? (JSON.parse(info) as { key?: string }).key : undefined;
     if (!key) {
       key = randomKey();
       this.#storage.putMeta(SERVER_RECORD, "info", JSON.stringify({ key, cluster_id: opts.cluster_id }));
@@ -158,17 +189,142 @@ export class StanServer {
       ch.pumpAll();
       this.#touch(ch);
     }
-    const b = this.#bus;
     const s = this.subjects;
-    b.subscribe(s.discover, (m) => this.#onConnect(m.payload, m.reply));
-    b.subscribe(`${s.pub}.>`, (m) => this.#onPublish(m.subject, m.payload, m.reply));
-    b.subscribe(s.sub, (m) => this.#onSubscribe(m.payload, m.reply));
-    b.subscribe(s.unsub, (m) => this.#onUnsubscribe(m.payload, m.reply, false));
-    b.subscribe(s.subClose, (m) => this.#onUnsubscribe(m.payload, m.reply, true));
-    b.subscribe(s.close, (m) => this.#onClose(m.payload, m.reply));
-    b.subscribe(s.ping, (m) => this.#onPing(m.payload, m.reply));
-    b.subscribe(`${s.ack}.*`, (m) => this.#onAck(m.subject, m.payload));
-    b.subscribe(`${s.hb}.*`, (m) => this.#onHeartbeatReply(m.subject));
+    // Every node of a cluster hears every request; only the serving one (the leader) answers, the others stay
+    // silent as nats-streaming-server's followers do.
+    const on = (subject: string, h: (m: { subject: string; reply?: string; payload: Uint8Array }) => void) => {
+      this.#bus.subscribe(subject, (m) => {
+        if (this.#active) h(m);
+      });
+    };
+    on(s.discover, (m) => this.#onConnect(m.payload, m.reply));
+    on(`${s.pub}.>`, (m) => this.#onPublish(m.subject, m.payload, m.reply));
+    on(s.sub, (m) => this.#onSubscribe(m.payload, m.reply));
+    on(s.unsub, (m) => this.#onUnsubscribe(m.payload, m.reply, false));
+    on(s.subClose, (m) => this.#onUnsubscribe(m.payload, m.reply, true));
+    on(s.close, (m) => this.#onClose(m.payload, m.reply));
+    on(s.ping, (m) => this.#onPing(m.payload, m.reply));
+    on(`${s.ack}.*`, (m) => this.#onAck(m.subject, m.payload));
+    on(`${s.hb}.*`, (m) => this.#onHeartbeatReply(m.subject));
+  }
+
+  // --- clustered mode -----------------------------------------------------------------------------
+
+  /** Whether this node answers clients (standalone: always; clustered: the leader once it caught up). */
+  get serving(): boolean {
+    return this.#active;
+  }
+
+  #record(e: StanEntry): void {
+    if (this.#replication === undefined || this.#stopped) return;
+    if (!this.#replication.propose(encodeStanEntry(e))) this.#log(`STAN: ${e.op} entry not replicated (no longer the leader)`);
+  }
+
+  /** Leadership of the STAN cluster's Raft group changed. */
+  leaderChanged(isLeader: boolean): void {
+    if (this.#stopped || this.#replication === undefined) return;
+    if (!isLeader) {
+      if (this.#active) this.#deactivate();
+      return;
+    }
+    // Serve once everything logged before this term is applied here: the barrier entry says so.
+    if (!this.#active) this.#replication.propose(encodeStanEntry({ op: "lead", origin: this.serverId }));
+  }
+
+  #activate(): void {
+    this.#active = true;
+    this.#log(`STAN: this node is the leader of cluster "${this.opts.cluster_id}" and serves its clients`);
+    for (const c of this.clients.values()) {
+      c.hbOutstanding = false;
+      c.hbMisses = 0;
+      c.hbTimer?.cancel();
+      this.#scheduleHeartbeat(c);
+    }
+    for (const ch of this.channels.values()) ch.resume();
+  }
+
+  #deactivate(): void {
+    this.#active = false;
+    this.#log(`STAN: this node is no longer the leader of cluster "${this.opts.cluster_id}"`);
+    for (const c of this.clients.values()) {
+      c.hbTimer?.cancel();
+      c.hbTimer = undefined;
+    }
+    for (const ch of this.channels.values()) ch.suspend();
+  }
+
+  /** A committed entry of the STAN cluster's Raft log, on every node in log order. */
+  applyEntry(entry: Entry): void {
+    if (entry.kind !== "cmd" || this.#stopped) return;
+    const e = decodeStanEntry(entry.data);
+    if (e instanceof Error) throw new Error(`stan: corrupted Raft log entry ${entry.index}: ${e.message}`);
+    const own = e.origin === this.serverId;
+    switch (e.op) {
+      case "lead":
+        if (own && !this.#active) this.#activate();
+        return;
+      case "pub":
+        return this.#applyPublish(e, own);
+      case "conn": {
+        if (own) return;
+        const old = this.clients.get(e.id);
+        if (old) this.#forgetClient(old);
+        this.#addClient(e.id, e.hbInbox, e.connID);
+        return;
+      }
+      case "close": {
+        const c = this.clients.get(e.id);
+        if (!own && c) this.#forgetClient(c);
+        return;
+      }
+      case "ch": {
+        if (own) return;
+        const ch = this.channels.get(e.ch) ?? this.#openChannel(e.ch);
+        const sub = ch.apply(e.e, true);
+        if (e.e.op === "join" && sub) {
+          const c = this.clients.get(sub.clientID);
+          if (c === undefined) throw new Error(`stan: replicated join of ${sub.ackInbox} without its client`);
+          c.subs.add(sub);
+          this.#byAckInbox.set(sub.ackInbox, { client: c, sub, channel: ch });
+          this.#nextAck = Math.max(this.#nextAck, Number(sub.ackInbox.slice(this.subjects.ack.length + 1)) + 1 || 0);
+        } else if (e.e.op === "leave" && sub) {
+          this.#byAckInbox.delete(sub.ackInbox);
+          this.clients.get(sub.clientID)?.subs.delete(sub);
+        }
+        return;
+      }
+    }
+  }
+
+  #applyPublish(e: Extract<StanEntry, { op: "pub" }>, own: boolean): void {
+    const ch = this.channels.get(e.ch) ?? this.#openChannel(e.ch);
+    const headers = e.reply !== undefined ? enc.encode(`NATS/1.0\r\nStan-Reply: ${e.reply}\r\n\r\n`) : undefined;
+    this.#applyTs = e.ts;
+    let res: ReturnType<typeof ch.stream.publish>;
+    try {
+      res = ch.stream.publish(e.ch, headers, e.data);
+    } finally {
+      this.#applyTs = undefined;
+    }
+    const answer = own && this.#active;
+    if (!("seq" in res)) {
+      if (answer) this.#reply(e.ack, encode("PubAck", { guid: e.guid, error: `stan: ${res.description}` }));
+      return;
+    }
+    this.stats.in_msgs++;
+    this.stats.in_bytes += e.data.length;
+    if (!answer) return;
+    this.#reply(e.ack, encode("PubAck", { guid: e.guid }));
+    ch.pumpAll();
+  }
+
+  /** A follower forgets a client the leader closed (its subscriptions left in entries of their own). */
+  #forgetClient(c: StanClient): void {
+    this.clients.delete(c.id);
+    if (this.#byConn.get(c.connID) === c) this.#byConn.delete(c.connID);
+    this.#byNum.delete(c.num);
+    c.hbTimer?.cancel();
+    for (const sub of c.subs) this.#byAckInbox.delete(sub.ackInbox);
   }
 
   stop(): void {
@@ -207,7 +363,7 @@ export class StanServer {
       this.#storage.putMeta(name, "config", JSON.stringify({ config: cfg, created }));
     }
     // Writes are flushed once per batch of publishes, before their PubAcks (see #flush).
-    const stream = new Stream(cfg, created, this.#storage, () => this.clock.now(), () => undefined);
+    const stream = new Stream(cfg, created, this.#storage, () => this.#applyTs ?? this.clock.now(), () => undefined);
     const ch = new Channel(name, stream, this.#storage, l, this.#host);
     this.channels.set(name, ch);
     return ch;
@@ -294,12 +450,13 @@ export class StanServer {
     this.clients.set(c.id, c);
     if (c.connID !== "") this.#byConn.set(c.connID, c);
     this.#byNum.set(c.num, c);
-    this.#scheduleHeartbeat(c);
+    if (this.#active) this.#scheduleHeartbeat(c);
     return c;
   }
 
   #register(req: { clientID: string; heartbeatInbox: string; connID: Uint8Array; protocol: number; pingInterval: number; pingMaxOut: number }, reply: string | undefined): void {
     const c = this.#addClient(req.clientID, req.heartbeatInbox, hex(req.connID));
+    this.#record({ op: "conn", origin: this.serverId, id: c.id, hbInbox: c.hbInbox, connID: c.connID });
     this.#storage.putMeta(SERVER_RECORD, `c.${c.id}`, JSON.stringify({ id: c.id, hbInbox: c.hbInbox, connID: c.connID }));
     const s = this.subjects;
     const withPings = req.protocol >= 1;
@@ -377,6 +534,7 @@ export class StanServer {
       const e = this.#byAckInbox.get(sub.ackInbox);
       if (e) this.#removeSub(e, true);
     }
+    this.#record({ op: "close", origin: this.serverId, id: c.id });
   }
 
   #log(msg: string): void {
@@ -398,6 +556,19 @@ export class StanServer {
     if (c === undefined || (pm.clientID !== "" && c.id !== pm.clientID)) return ack(StanErrors.invalidPubReq);
     const ch = this.#channel(pm.subject);
     if (typeof ch === "string") return ack(ch);
+    if (this.#replication !== undefined) {
+      // Stored (by every node) and acknowledged once committed: see #applyPublish.
+      return this.#record({
+        op: "pub",
+        origin: this.serverId,
+        ch: pm.subject,
+        ts: this.clock.now(),
+        guid: pm.guid,
+        ack: reply,
+        reply: pm.reply !== "" ? pm.reply : undefined,
+        data: pm.data,
+      });
+    }
     const headers = pm.reply !== "" ? enc.encode(`NATS/1.0\r\nStan-Reply: ${pm.reply}\r\n\r\n`) : undefined;
     const res = ch.stream.publish(pm.subject, headers, pm.data);
     if (!("seq" in res)) return ack(`stan: ${res.description}`);

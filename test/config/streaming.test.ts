@@ -113,16 +113,26 @@ describe("streaming configuration", () => {
     assert.match(refused(["-mm", "lots"]), /-mm/);
   });
 
-  it("refuses clustering, fault tolerance and other unimplemented streaming settings, naming them", () => {
-    const cluster = `streaming {\n  cluster_id: c\n  cluster {\n    node_id: "a"\n    peers: ["b", "c"]\n    log_path: /tmp/raft\n  }\n}\n`;
-    assert.match(refused(["-c", "c.conf"], { "c.conf": cluster }), /c\.conf:3: streaming\.cluster: clustered NATS Streaming is not implemented/);
+  it("reads the cluster block and the clustering flags (this node among the peers, sorted)", () => {
+    const cluster = `streaming {\n  cluster_id: c\n  store: file\n  dir: /d\n  cluster {\n    node_id: "a"\n    peers: ["b", "c"]\n    log_path: /tmp/raft\n  }\n}\n`;
+    assert.deepEqual(load(["-c", "c.conf"], { "c.conf": cluster }).options.streaming?.cluster, { node_id: "a", peers: ["a", "b", "c"], log_path: "/tmp/raft" });
+    const yaml = "streaming:\n  store: file\n  dir: /d/\n  cluster:\n    node_id: b\n    peers: [a, b, c]\n";
+    assert.deepEqual(load(["-c", "y.yaml"], { "y.yaml": yaml }).options.streaming?.cluster, { node_id: "b", peers: ["a", "b", "c"], log_path: "/d/raft" });
+    const flags = load(["--clustered", "--cluster_node_id", "c", "--cluster_peers", "a, b", "--cluster_log_path", "/l", "-st", "file", "-dir", "/d"]);
+    assert.deepEqual(flags.options.streaming?.cluster, { node_id: "c", peers: ["a", "b", "c"], log_path: "/l" });
+    assert.equal(load(["-c", "s.conf"], { "s.conf": "streaming { dir: /d }\n" }).options.streaming?.cluster, undefined);
+  });
+
+  it("refuses an incomplete cluster block, fault tolerance and other unimplemented streaming settings, naming them", () => {
+    assert.match(refused(["-c", "n.conf"], { "n.conf": "streaming { cluster { peers: [b, c] } }\n" }), /streaming\.cluster\.node_id/);
+    assert.match(refused(["-c", "p.conf"], { "p.conf": "streaming { cluster { node_id: a } }\n" }), /streaming\.cluster\.peers/);
+    assert.match(refused(["-c", "b.conf"], { "b.conf": "streaming { cluster { node_id: a, peers: [b, \"x.y\"] } }\n" }), /invalid node ID "x\.y"/);
+    assert.match(refused(["-c", "i.conf"], { "i.conf": "streaming { store_limits { max_inactivity: \"1m\" }, cluster { node_id: a, peers: [b] } }\n" }), /max_inactivity.*clustered mode/);
+    assert.match(refused(["--clustered", "-st", "file", "-dir", "/d"]), /streaming\.cluster\.node_id/);
     assert.match(refused(["-c", "ft.conf"], { "ft.conf": "streaming { ft_group: grp }\n" }), /streaming\.ft_group: NATS Streaming fault-tolerance groups is not implemented/);
-    assert.match(refused(["-c", "y.yaml"], { "y.yaml": "streaming:\n  cluster:\n    node_id: a\n" }), /streaming\.cluster/);
     assert.match(refused(["-c", "e.conf"], { "e.conf": "streaming { encrypt: true }\n" }), /streaming\.encrypt/);
     assert.match(refused(["-c", "n.conf"], { "n.conf": 'streaming { nats_server_url: "nats://x:4222" }\n' }), /streaming\.nats_server_url/);
-    assert.match(refused(["--clustered"]), /flag -clustered: clustered NATS Streaming is not implemented/);
-    assert.match(refused(["--cluster_node_id", "a"]), /-cluster_node_id/);
-    assert.match(refused(["--cluster_peers", "a,b"]), /-cluster_peers/);
+    assert.match(refused(["--cluster_bootstrap"]), /-cluster_bootstrap/);
     assert.match(refused(["-ft_group", "g"]), /-ft_group/);
   });
 });
