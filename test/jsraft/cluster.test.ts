@@ -277,3 +277,50 @@ describe("replicated JetStream: placement", () => {
     }
   });
 });
+
+describe("replicated JetStream: five servers and quorum", () => {
+  it("places R5 on all five, R3 on three; without a quorum a stream takes nothing, and resumes with it", { timeout: 90_000 }, async () => {
+    const c = await startJsCluster(5);
+    const conns = new Map<number, NatsConnection>();
+    try {
+      await waitMetaLeader(c, 15_000);
+      const nc = await connect({ servers: c.nodes.map((p) => p!.clientUrl) });
+      const jsm = await jetstreamManager(nc);
+      const r5 = await jsm.streams.add({ name: "FIVE", subjects: ["five.>"], num_replicas: 5 });
+      assert.equal((r5.cluster?.replicas?.length ?? 0) + 1, 5);
+      const r3 = await jsm.streams.add({ name: "THREE", subjects: ["three.>"], num_replicas: 3 });
+      const peers = [r3.cluster!.leader!, ...r3.cluster!.replicas!.map((r) => r.name)];
+      assert.equal(new Set(peers).size, 3);
+      const js = jetstream(nc, { timeout: 1500 });
+      for (let i = 1; i <= 5; i++) assert.equal((await js.publish("three.x", `a${i}`, { msgID: `a${i}` })).seq, i);
+      assert.equal((await js.publish("five.x", "f")).seq, 1);
+
+      // Two of THREE's three replicas go: no quorum, nothing is stored (the publish is not answered).
+      const gone = peers.slice(0, 2).map((n) => c.names.indexOf(n));
+      const client = [0, 1, 2, 3, 4].find((i) => !gone.includes(i))!;
+      const nc2 = await connect({ servers: c.nodes[client]!.clientUrl });
+      conns.set(client, nc2);
+      await nc.close();
+      for (const i of gone) await c.stop(i);
+      const js2 = jetstream(nc2, { timeout: 1500 });
+      await assert.rejects(js2.publish("three.x", "lost?", { msgID: "q1" }));
+      // R5 keeps a quorum (3 of 5) and goes on.
+      const f = await waitFor("FIVE takes a publish", () => js2.publish("five.x", "f2").catch(() => undefined), 15_000);
+      assert.equal(f.seq, 2);
+
+      // One replica back: quorum again; the retried publish is stored once, after every acknowledged one.
+      await c.start(gone[0]);
+      const back = await waitFor("THREE takes publishes again", () => js2.publish("three.x", "q", { msgID: "q1" }).catch(() => undefined), 20_000);
+      assert.equal(back.seq, 6);
+      assert.equal(back.duplicate, false);
+      const jsm2 = await jetstreamManager(nc2);
+      const info = await waitFor("THREE info", () => jsm2.streams.info("THREE").catch(() => undefined), 10_000);
+      assert.equal(info.state.messages, 6);
+      const offline = info.cluster?.replicas?.find((r) => r.name === c.names[gone[1]]);
+      assert.equal(offline?.current, false);
+    } finally {
+      for (const x of conns.values()) await x.close().catch(() => {});
+      await c.close();
+    }
+  });
+});
