@@ -33,7 +33,9 @@ export interface JsCluster {
 /** Starts `n` JetStream nodes routed to each other (file storage under one temp dir). */
 export async function startJsCluster(
   n: number,
-  opts: { storage?: "file" | "memory"; tags?: string[][] } = {},
+  /** `routes: "earlier"`: each node routes to the ones started before it (gossip completes the mesh). */
+  opts: { storage?: "file" | "memory"; tags?: string[][]; routes?: "all" | "earlier" } = {},
+  attempt = 1,
 ): Promise<JsCluster> {
   const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-"));
   const names = Array.from({ length: n }, (_, i) => `n${i + 1}`);
@@ -52,7 +54,7 @@ export async function startJsCluster(
           name: "jsc",
           host: "127.0.0.1",
           port: ports[i],
-          routes: ports.map((p) => `nats://127.0.0.1:${p}`),
+          routes: (opts.routes === "earlier" ? ports.slice(0, i) : ports).map((p) => `nats://127.0.0.1:${p}`),
         },
       },
     });
@@ -75,27 +77,41 @@ export async function startJsCluster(
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await Promise.all(names.map((_, i) => start(i)));
+  try {
+    for (let i = 0; i < n; i++) await start(i);
+  } catch (e) {
+    await c.close();
+    // A port picked as free was taken meanwhile (other test runs share the machine): start over on new ones.
+    if (attempt < 3 && /AddrInUse|EADDRINUSE|address already in use/i.test(String(e))) return startJsCluster(n, opts, attempt + 1);
+    throw e;
+  }
   return c;
 }
 
 /** The meta group has a leader every running node agrees on. */
 export async function waitMetaLeader(c: JsCluster, timeoutMs = 10_000): Promise<string> {
   let leader = "";
+  let seen = "";
   await waitFor("a meta leader", async () => {
     const leaders = new Set<string | null>();
+    const views: string[] = [];
     for (const p of c.nodes) {
       if (!p) continue;
       const jsz = await (await p.monitorFetch(new Request("http://localhost/jsz"))).json() as {
-        meta_cluster?: { leader?: string };
+        meta_cluster?: { leader?: string; cluster_size?: number };
       };
+      const routes = await (await p.monitorFetch(new Request("http://localhost/routez"))).json() as { num_routes: number };
       leaders.add(jsz.meta_cluster?.leader ?? null);
+      views.push(`${jsz.meta_cluster?.leader ?? "-"}/${jsz.meta_cluster?.cluster_size ?? 0}/routes ${routes.num_routes}`);
     }
+    seen = views.join(", ");
     if (leaders.size !== 1) return false;
     const [l] = [...leaders];
     if (!l) return false;
     leader = l;
     return true;
-  }, timeoutMs);
+  }, timeoutMs).catch((e: Error) => {
+    throw new Error(`${e.message} (leader/size/routes per node: ${seen})`);
+  });
   return leader;
 }

@@ -192,10 +192,13 @@ export class JetStreamCluster implements EngineCluster {
     const isNew = !this.#peers.has(h.name);
     this.#peers.set(h.name, { hello: h, lastSeen: this.#now() });
     if (isNew) this.#sayHello();
-    // The meta leader brings servers that are not members yet into the group (one change at a time).
+    // The meta leader brings JetStream servers that are not members yet into the group, one change at a time:
+    // those it hears, and those its members hear (a server it has no route to yet).
     const g = this.metaGroup;
-    if (g && g.isLeader() && !g.node.membership().voters.includes(h.name)) {
-      g.proposeMembership({ op: "addVoter", peer: h.name });
+    if (g && g.isLeader()) {
+      const voters = g.node.membership().voters;
+      const missing = [h.name, ...h.seen].find((n) => !voters.includes(n));
+      if (missing !== undefined) g.proposeMembership({ op: "addVoter", peer: missing });
     }
   }
 
@@ -216,14 +219,18 @@ export class JetStreamCluster implements EngineCluster {
       this.#seenKey = key;
       this.#seenSince = now;
     }
-    for (const name of seen) {
-      if (name === this.self) continue;
-      if (this.#peers.get(name)?.hello.seen.join(",") !== key) return;
+    // The group is founded by one server: the lowest-named one anyone in view knows of, once it sees a
+    // majority of the configured servers (all of them, or a majority that stayed the same for a while). Two
+    // founders would each need a majority, and any two majorities share a server that knows the lower name.
+    const expected = this.#o.expectedPeers ?? 1;
+    if (seen.length < Math.floor(expected / 2) + 1) return;
+    if (seen.length < expected && now - this.#seenSince < SETTLE_MS) return;
+    let lowest = this.self;
+    for (const p of this.#peers.values()) {
+      if (now - p.lastSeen >= OFFLINE_MS) continue;
+      for (const n of [p.hello.name, ...p.hello.seen]) if (n < lowest) lowest = n;
     }
-    // Everyone seen sees the same set: start with it once it holds every configured server, or once it has
-    // been stable for a while (a server started alone, or routes that do not name every server).
-    const expected = this.#o.expectedPeers ?? 0;
-    if (!(expected > 0 && seen.length >= expected) && now - this.#seenSince < SETTLE_MS) return;
+    if (lowest !== this.self) return;
     this.#o.saveMetaPeers(seen);
     this.#startMeta(seen);
   }
