@@ -334,3 +334,45 @@ describe("replicated JetStream: five servers and quorum", () => {
     }
   });
 });
+
+describe("replicated JetStream: push consumers and object store across servers", () => {
+  it("delivers a push consumer's messages to a subscriber on another server and serves an R3 object store", { timeout: 60_000 }, async () => {
+    const c = await startJsCluster(3);
+    const conns: NatsConnection[] = [];
+    try {
+      await waitMetaLeader(c);
+      for (const p of c.nodes) conns.push(await connect({ servers: p!.clientUrl }));
+      const jsm = await jetstreamManager(conns[0]);
+      const si = await jsm.streams.add({ name: "PUSH", subjects: ["push.>"], num_replicas: 3 });
+      // The subscriber sits on a server that does not lead the stream.
+      const other = conns[(c.names.indexOf(si.cluster!.leader!) + 1) % 3];
+      const got: Array<[string, number]> = [];
+      const done = new Promise<void>((resolve) => {
+        other.subscribe("deliver.push", {
+          callback: (_e, m) => {
+            got.push([m.subject, Number(m.reply?.split(".")[5])]);
+            m.respond(); // ack
+            if (got.length === 5) resolve();
+          },
+        });
+      });
+      await other.flush();
+      await jsm.consumers.add("PUSH", { durable_name: "p", deliver_subject: "deliver.push", ack_policy: "explicit" });
+      for (let i = 1; i <= 5; i++) await jetstream(conns[0]).publish(`push.${i}`, `m${i}`);
+      await done;
+      assert.deepEqual(got, [1, 2, 3, 4, 5].map((i) => [`push.${i}`, i]), "stored subjects, in order, with their ack replies");
+      await waitFor("acks reached the leader", async () => (await jsm.consumers.info("PUSH", "p")).ack_floor.stream_seq === 5);
+
+      const { Objm } = await import("@nats-io/obj");
+      const os = await new Objm(conns[1]).create("files", { replicas: 3 });
+      const blob = new Uint8Array(300_000).map((_, i) => i % 251);
+      await os.putBlob({ name: "blob" }, blob);
+      const back = await (await new Objm(conns[2]).open("files")).getBlob("blob");
+      assert.deepEqual(back, blob);
+      assert.equal((await jsm.streams.info("OBJ_files")).config.num_replicas, 3);
+    } finally {
+      for (const nc of conns) await nc.close().catch(() => {});
+      await c.close();
+    }
+  });
+});
