@@ -22,6 +22,7 @@ import { RaftHost } from "../../src/raft/host.ts";
 import { runHost } from "../../src/raft/driver.ts";
 import { MemoryStorage as RaftMemoryStorage } from "../../src/raft/memory_storage.ts";
 import type { RaftStorage } from "../../src/raft/storage.ts";
+import type { Entry } from "../../src/raft/types.ts";
 import { routeTransport } from "../../src/jetstream/cluster/transport.ts";
 import { FileStorage as RaftFileStorage } from "../raft/file_storage.ts";
 
@@ -56,7 +57,7 @@ export function stanExtension(opts: StreamingOptions, onStart?: (stan: StanServe
         storage,
         clock: runtimeClock,
         log: (m) => ctx.logger.info(m),
-        replication: raft ? { propose: (d) => raft.propose(d) } : undefined,
+        replication: raft ? { propose: (d) => raft.propose(d), applied: () => raft.applied() } : undefined,
       });
       try {
         stan.start();
@@ -102,6 +103,9 @@ function startRaft(server: Server, opts: StreamingOptions) {
   return {
     propose(d: Uint8Array): boolean {
       return group?.propose(d).ok ?? false;
+    },
+    applied(): readonly Entry[] {
+      return group ? group.node.log.slice(1, group.node.applied) : [];
     },
     join(stan: StanServer): void {
       const storage: RaftStorage = c.log_path === ""

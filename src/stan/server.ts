@@ -61,6 +61,8 @@ function randomKey(): string {
 export interface StanReplication {
   /** Proposes an entry; false when this node cannot (it is not the leader). */
   propose(data: Uint8Array): boolean;
+  /** The entries this node applied so far, in log order (the STAN group keeps its whole log). */
+  applied(): readonly Entry[];
 }
 
 export interface StanServerDeps {
@@ -110,6 +112,11 @@ export class StanServer {
   /** Time of the publish being applied (clustered mode: from the entry). */
   #applyTs: number | undefined;
   readonly #replication: StanReplication | undefined;
+  /**
+   * Marks the entries this incarnation applied first, as the leader (`origin`): they are not applied twice.
+   * Renewed when the state is rebuilt, so that no earlier entry of ours counts as held any more.
+   */
+  #origin: string;
   readonly #bus: StanBus;
   readonly #storage: StorageProvider;
   readonly clock: Clock;
@@ -136,10 +143,11 @@ export class StanServer {
     this.serverId = randomKey();
     this.#replication = deps.replication;
     this.#active = deps.replication === undefined;
+    this.#origin = this.serverId;
     this.#host = {
       clock: deps.clock,
       send: (sub, m, redelivered, count) => this.#send(sub, m, redelivered, count),
-      applied: (ch, e) => this.#record({ op: "ch", origin: this.serverId, ch: ch.name, e }),
+      applied: (ch, e) => this.#record({ op: "ch", origin: this.#origin, ch: ch.name, e }),
     };
     // The request subjects survive a restart of a stored server: connected clients keep using them.
     const info = this.#storage.getMeta(SERVER_RECORD, "info");
@@ -224,11 +232,14 @@ export class StanServer {
   leaderChanged(isLeader: boolean): void {
     if (this.#stopped || this.#replication === undefined) return;
     if (!isLeader) {
-      if (this.#active) this.#deactivate();
+      if (this.#active) {
+        this.#deactivate();
+        this.#rebuild();
+      }
       return;
     }
     // Serve once everything logged before this term is applied here: the barrier entry says so.
-    if (!this.#active) this.#replication.propose(encodeStanEntry({ op: "lead", origin: this.serverId }));
+    if (!this.#active) this.#replication.propose(encodeStanEntry({ op: "lead", origin: this.#origin }));
   }
 
   #activate(): void {
@@ -253,12 +264,49 @@ export class StanServer {
     for (const ch of this.channels.values()) ch.suspend();
   }
 
+  /**
+   * A leader that lost its leadership may hold changes it applied first and that never made it into the log:
+   * its state is rebuilt from the entries it applied (committed, so in every node's log), and what comes later
+   * is applied like any follower's.
+   */
+  #rebuild(): void {
+    const replication = this.#replication;
+    if (replication === undefined) return;
+    for (const c of this.clients.values()) c.hbTimer?.cancel();
+    for (const ch of this.channels.values()) {
+      ch.close();
+      this.#storage.dropStream(ch.name);
+    }
+    this.channels.clear();
+    this.clients.clear();
+    this.#byConn.clear();
+    this.#byNum.clear();
+    this.#byAckInbox.clear();
+    this.#written.clear();
+    this.#acks = [];
+    this.stats.in_msgs = 0;
+    this.stats.in_bytes = 0;
+    this.#origin = randomKey();
+    let n = 0;
+    for (const entry of replication.applied()) {
+      if (entry.kind !== "cmd") continue;
+      const e = decodeStanEntry(entry.data);
+      if (e instanceof Error) throw new Error(`stan: corrupted Raft log entry ${entry.index}: ${e.message}`);
+      this.#applyDecoded(e, false, entry.index);
+      n++;
+    }
+    this.#log(`STAN: state rebuilt from ${n} applied entries after losing the leadership`);
+  }
+
   /** A committed entry of the STAN cluster's Raft log, on every node in log order. */
   applyEntry(entry: Entry): void {
     if (entry.kind !== "cmd" || this.#stopped) return;
     const e = decodeStanEntry(entry.data);
     if (e instanceof Error) throw new Error(`stan: corrupted Raft log entry ${entry.index}: ${e.message}`);
-    const own = e.origin === this.serverId;
+    this.#applyDecoded(e, e.origin === this.#origin, entry.index);
+  }
+
+  #applyDecoded(e: StanEntry, own: boolean, index: number): void {
     switch (e.op) {
       case "lead":
         if (own && !this.#active) this.#activate();
@@ -283,7 +331,7 @@ export class StanServer {
         const sub = ch.apply(e.e, true);
         if (e.e.op === "join" && sub) {
           const c = this.clients.get(sub.clientID);
-          if (c === undefined) throw new Error(`stan: replicated join of ${sub.ackInbox} without its client`);
+          if (c === undefined) throw new Error(`stan: replicated join of ${sub.ackInbox} without its client (entry ${index})`);
           c.subs.add(sub);
           this.#byAckInbox.set(sub.ackInbox, { client: c, sub, channel: ch });
           this.#nextAck = Math.max(this.#nextAck, Number(sub.ackInbox.slice(this.subjects.ack.length + 1)) + 1 || 0);
@@ -425,7 +473,7 @@ export class StanServer {
       timer.cancel();
       this.#dupChecks.delete(token);
       this.#checking.delete(req.clientID);
-      if (this.#stopped) return;
+      if (this.#stopped || !this.#active) return;
       if (alive && this.clients.get(req.clientID) === known) return fail(StanErrors.clientRegistered);
       const still = this.clients.get(req.clientID);
       if (still) this.#closeClient(still);
@@ -456,7 +504,7 @@ export class StanServer {
 
   #register(req: { clientID: string; heartbeatInbox: string; connID: Uint8Array; protocol: number; pingInterval: number; pingMaxOut: number }, reply: string | undefined): void {
     const c = this.#addClient(req.clientID, req.heartbeatInbox, hex(req.connID));
-    this.#record({ op: "conn", origin: this.serverId, id: c.id, hbInbox: c.hbInbox, connID: c.connID });
+    this.#record({ op: "conn", origin: this.#origin, id: c.id, hbInbox: c.hbInbox, connID: c.connID });
     this.#storage.putMeta(SERVER_RECORD, `c.${c.id}`, JSON.stringify({ id: c.id, hbInbox: c.hbInbox, connID: c.connID }));
     const s = this.subjects;
     const withPings = req.protocol >= 1;
@@ -534,7 +582,7 @@ export class StanServer {
       const e = this.#byAckInbox.get(sub.ackInbox);
       if (e) this.#removeSub(e, true);
     }
-    this.#record({ op: "close", origin: this.serverId, id: c.id });
+    this.#record({ op: "close", origin: this.#origin, id: c.id });
   }
 
   #log(msg: string): void {
@@ -560,7 +608,7 @@ export class StanServer {
       // Stored (by every node) and acknowledged once committed: see #applyPublish.
       return this.#record({
         op: "pub",
-        origin: this.serverId,
+        origin: this.#origin,
         ch: pm.subject,
         ts: this.clock.now(),
         guid: pm.guid,

@@ -1,0 +1,147 @@
+// Clustered STAN's state machine with the Raft log in the test's hands (which entries commit, who leads):
+// a follower fed the committed entries holds what the leader holds; a leader that loses its leadership with
+// changes that never committed rebuilds its state from the committed entries alone; entries are checked.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { ManualClock } from "../../src/runtime/clock.ts";
+import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
+import { subjectMatches } from "../../src/subjects/subject.ts";
+import { streamingOptions } from "../../src/config/streaming.ts";
+import { type StanBus, StanServer } from "../../src/stan/server.ts";
+import { decode, encode } from "../../src/stan/proto.ts";
+import { decodeStanEntry, encodeStanEntry } from "../../src/stan/replication.ts";
+import type { Entry } from "../../src/raft/types.ts";
+
+type Handler = (m: { subject: string; reply?: string; payload: Uint8Array }) => void;
+
+/** One node: its server, what it sent, what it proposed, and the entries it applied. */
+function node(clock: ManualClock) {
+  const subs: Array<[string, Handler]> = [];
+  const out: Array<{ subject: string; payload: Uint8Array }> = [];
+  const bus: StanBus = {
+    subscribe: (s, h) => subs.push([s, h]),
+    publish: (subject, payload) => out.push({ subject, payload }),
+    close: () => undefined,
+  };
+  const proposed: Uint8Array[] = [];
+  const applied: Entry[] = [];
+  const opts = streamingOptions({ cluster_id: "c", cluster: { node_id: "x", peers: ["x", "y", "z"], log_path: "" } });
+  const stan = new StanServer(opts, {
+    bus,
+    storage: new MemoryStorage(),
+    clock,
+    replication: { propose: (d) => proposed.push(d) > 0, applied: () => applied },
+  });
+  stan.start();
+  const deliver = (subject: string, payload: Uint8Array, reply?: string) => {
+    for (const [s, h] of subs) if (subjectMatches(subject, s)) h({ subject, payload, reply });
+  };
+  const apply = (e: Entry) => {
+    applied.push(e);
+    stan.applyEntry(e);
+  };
+  return { stan, out, proposed, apply, deliver };
+}
+
+function entry(index: number, data: Uint8Array): Entry {
+  return { index, term: 1, kind: "cmd", data };
+}
+
+describe("clustered STAN state machine", () => {
+  test("a follower holds what the leader holds; a deposed leader drops what never committed", () => {
+    const clock = new ManualClock();
+    const x = node(clock);
+    const y = node(clock);
+    const log: Entry[] = [];
+    /** Commits everything x proposed so far, on both nodes. */
+    const commit = () => {
+      for (const d of x.proposed.splice(0)) {
+        const e = entry(log.length + 1, d);
+        log.push(e);
+        x.apply(e);
+        y.apply(e);
+      }
+    };
+
+    x.stan.leaderChanged(true);
+    assert.equal(x.stan.serving, false, "not serving before its barrier is applied");
+    commit();
+    assert.equal(x.stan.serving, true);
+    assert.equal(y.stan.serving, false);
+
+    // A request to the follower goes unanswered.
+    const conn = encode("ConnectRequest", { clientID: "app", heartbeatInbox: "hb", protocol: 1, connID: new Uint8Array([1]), pingInterval: 5, pingMaxOut: 3 });
+    y.deliver("_STAN.discover.c", conn, "r.y");
+    assert.equal(y.out.length, 0, "followers stay silent");
+    x.deliver("_STAN.discover.c", conn, "r.x");
+    const cr = decode("ConnectResponse", x.out.find((o) => o.subject === "r.x")?.payload ?? new Uint8Array());
+    assert.ok(cr.ok && cr.value.pubPrefix !== undefined);
+    commit();
+    assert.deepEqual([...y.stan.clients.keys()], ["app"]);
+
+    // A publish is acknowledged only once committed.
+    const pub = encode("PubMsg", { clientID: "app", guid: "g1", subject: "foo", reply: "", data: new Uint8Array([7]), connID: new Uint8Array([1]) });
+    x.deliver(`${cr.ok ? cr.value.pubPrefix : ""}.foo`, pub, "ack.1");
+    assert.equal(x.out.filter((o) => o.subject === "ack.1").length, 0, "no PubAck before the commit");
+    commit();
+    assert.equal(x.out.filter((o) => o.subject === "ack.1").length, 1, "PubAck once committed");
+    assert.equal(y.stan.channels.get("foo")?.stream.lastSequence, 1);
+
+    // A subscription, committed: the follower has the group and the delivered message as unacknowledged.
+    const sub = (inbox: string) =>
+      encode("SubscriptionRequest", {
+        clientID: "app",
+        subject: "foo",
+        qGroup: "",
+        inbox,
+        maxInFlight: 10,
+        ackWaitInSecs: 30,
+        durableName: "",
+        startPosition: 4,
+        startSequence: 0,
+        startTimeDelta: 0,
+      });
+    x.deliver(cr.ok ? cr.value.subRequests ?? "" : "", sub("in.1"), "s.1");
+    assert.equal(x.out.filter((o) => o.subject === "in.1").length, 1, "the stored message delivered");
+    commit();
+    const pendingOf = (n: ReturnType<typeof node>) => [...(n.stan.channels.get("foo")?.groups.values() ?? [])].map((g) => g.members.map((m) => [...m.pending.keys()]));
+    assert.deepEqual(pendingOf(y), [[[1]]]);
+    assert.deepEqual(pendingOf(y), pendingOf(x));
+
+    // A second subscription the leader applied first, then it is deposed before that entry commits.
+    x.deliver(cr.ok ? cr.value.subRequests ?? "" : "", sub("in.2"), "s.2");
+    assert.equal(x.stan.channels.get("foo")?.groups.size, 2);
+    x.proposed.splice(0);
+    x.stan.leaderChanged(false);
+    assert.equal(x.stan.serving, false);
+    assert.equal(x.stan.channels.get("foo")?.groups.size, 1, "the uncommitted subscription is gone");
+    assert.deepEqual(pendingOf(x), pendingOf(y));
+    assert.deepEqual([...x.stan.clients.keys()], ["app"]);
+    assert.equal(x.stan.channels.get("foo")?.stream.lastSequence, 1);
+
+    // Leadership moves to y: it serves once its own barrier is applied, and x follows it.
+    y.stan.leaderChanged(true);
+    for (const d of y.proposed.splice(0)) {
+      const e = entry(log.length + 1, d);
+      log.push(e);
+      x.apply(e);
+      y.apply(e);
+    }
+    assert.equal(y.stan.serving, true);
+    assert.equal(x.stan.serving, false);
+  });
+
+  test("entries round-trip and damaged ones are errors", () => {
+    const pub = { op: "pub" as const, origin: "o", ch: "foo", ts: 5, guid: "g", ack: "a", data: new Uint8Array([1, 2, 3]) };
+    const back = decodeStanEntry(encodeStanEntry(pub));
+    assert.ok(!(back instanceof Error));
+    assert.deepEqual(back, pub);
+    assert.ok(decodeStanEntry(new Uint8Array([0, 0])) instanceof Error);
+    assert.ok(decodeStanEntry(new Uint8Array([0, 0, 0, 9, 1])) instanceof Error);
+    const bad = new TextEncoder().encode('{"op":"nope","origin":"o"}');
+    const framed = new Uint8Array(4 + bad.length);
+    new DataView(framed.buffer).setUint32(0, bad.length);
+    framed.set(bad, 4);
+    assert.ok(decodeStanEntry(framed) instanceof Error);
+  });
+});
