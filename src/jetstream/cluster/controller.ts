@@ -19,6 +19,7 @@ import type { BusMsg, JsBus } from "../types.ts";
 import { decodeMeta, encodeMeta, type MetaChange, type MetaCmd, MetaState, type StreamAssignment } from "./meta.ts";
 import { type PeerInfo, placeReplicas } from "./placement.ts";
 import { StreamReplica } from "./stream_replica.ts";
+import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 
@@ -92,6 +93,8 @@ export class JetStreamCluster implements EngineCluster {
   #seenSince = 0;
   #answered = new Set<string>();
   #stopped = false;
+  /** Servers taken out of the meta group by SERVER.REMOVE: not brought back in when they say hello. */
+  #removedServers = new Set<string>();
 
   constructor(o: ClusterOptions) {
     this.#o = o;
@@ -137,7 +140,11 @@ export class JetStreamCluster implements EngineCluster {
   #tick(): void {
     if (this.#stopped) return;
     this.host.tick();
-    for (const r of this.replicas.values()) r.tick();
+    for (const [name, r] of this.replicas) {
+      r.tick();
+      const a = this.meta.streams.get(name);
+      if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#stepDown(r.group));
+    }
     const now = this.#now();
     if (now - this.#lastHello >= (this.metaGroup ? 2_000 : 250)) this.#sayHello();
     if (!this.metaGroup) this.#maybeBootstrap(now);
@@ -197,7 +204,7 @@ export class JetStreamCluster implements EngineCluster {
     const g = this.metaGroup;
     if (g && g.isLeader()) {
       const voters = g.node.membership().voters;
-      const missing = [h.name, ...h.seen].find((n) => !voters.includes(n));
+      const missing = [h.name, ...h.seen].find((n) => !voters.includes(n) && !this.#removedServers.has(n));
       if (missing !== undefined) g.proposeMembership({ op: "addVoter", peer: missing });
     }
   }
@@ -290,6 +297,12 @@ export class JetStreamCluster implements EngineCluster {
           this.#respond(c.reply, { type: T + "stream_delete_response", success: true });
         }
         return;
+      case "peers": {
+        const mine = c.a.peers.includes(this.self);
+        if (!mine && this.replicas.has(c.a.name)) this.#closeReplica(c.a.name, true);
+        else if (mine && !this.replicas.has(c.a.name)) this.#openReplica(c.a);
+        return;
+      }
       case "none":
         return;
     }
@@ -338,7 +351,7 @@ export class JetStreamCluster implements EngineCluster {
     r.group = this.host.addGroup({
       group: a.group,
       storage,
-      initial: { voters: [...a.peers], observers: [] },
+      initial: { voters: [...(a.founders ?? a.peers)], observers: [] },
       handlers: {
         apply: (e) => r.apply(e),
         restore: (snap) => r.restore(snap),
@@ -406,6 +419,14 @@ export class JetStreamCluster implements EngineCluster {
         this.#respond(m.reply, { type: T + "meta_leader_stepdown_response", success: true });
         this.#stepDown(this.metaGroup!);
       }
+      return true;
+    }
+    if (k === "SERVER.REMOVE") {
+      if (metaLeader) this.#serverRemove(m);
+      return true;
+    }
+    if (op[0] === "STREAM" && op[1] === "PEER" && op[2] === "REMOVE" && op.length === 4) {
+      if (metaLeader) this.#peerRemove(m, op[3]);
       return true;
     }
     if (op[0] === "STREAM") {
@@ -479,9 +500,11 @@ export class JetStreamCluster implements EngineCluster {
     for (const p of a.peers) {
       if (p === leader) continue;
       const pr = progress.get(p);
-      const lag = pr ? Math.max(0, last - pr.match) : 0;
+      // On the leader, a peer without progress is not in the group yet (a replacement about to join).
+      const lag = pr ? Math.max(0, last - pr.match) : r.isLeader() ? last : 0;
       const online = this.#online(p);
-      const d: Json = { name: p, current: online && lag === 0, active: this.#activeNs(p), lag };
+      const joined = !r.isLeader() || pr !== undefined;
+      const d: Json = { name: p, current: online && joined && lag === 0, active: this.#activeNs(p), lag };
       if (!online) d.offline = true;
       replicas.push(d);
     }
@@ -630,6 +653,41 @@ export class JetStreamCluster implements EngineCluster {
       cluster: { name: this.#o.clusterName },
       ts: new Date(this.#now()).toISOString(),
     };
+  }
+
+  /** `$JS.API.STREAM.PEER.REMOVE.<stream>`: a new peer set, answered once proposed (as nats-server does). */
+  #peerRemove(m: BusMsg, name: string): void {
+    const type = "stream_remove_peer_response";
+    const peer = parsePeerRemove(m.payload);
+    if (typeof peer !== "string") return this.#fail(m, type, peer);
+    const a = this.meta.streams.get(name);
+    if (!a) return this.#fail(m, type, Errors.streamNotFound());
+    const plan = planPeerRemove(a, peer, this.#peerInfos(), this.meta.load());
+    if (isErr(plan)) return this.#fail(m, type, plan);
+    if (!this.#proposeMeta({ op: "peers", name, peers: plan.peers, ts: this.#now() })) {
+      return this.#fail(m, type, OpsErrors.peerRemap());
+    }
+    if (plan.short) return this.#fail(m, type, OpsErrors.peerRemap());
+    this.#respond(m.reply, { type: T + type, success: true });
+  }
+
+  /** `$JS.API.SERVER.REMOVE`: the server leaves the meta group and every stream it held is re-placed. */
+  #serverRemove(m: BusMsg): void {
+    const type = "meta_server_remove_response";
+    const name = parseServerRemove(m.payload);
+    if (typeof name !== "string") return this.#fail(m, type, name);
+    const g = this.metaGroup!;
+    if (!g.node.membership().voters.includes(name)) return this.#fail(m, type, OpsErrors.serverNotMember());
+    this.#removedServers.add(name);
+    const now = this.#now();
+    for (const a of this.meta.streams.values()) {
+      if (!a.peers.includes(name)) continue;
+      const plan = planPeerRemove(a, name, this.#peerInfos().filter((p) => p.name !== name), this.meta.load());
+      if (!isErr(plan)) this.#proposeMeta({ op: "peers", name: a.name, peers: plan.peers, ts: now });
+    }
+    if (name === this.self) this.#stepDown(g);
+    else g.proposeMembership({ op: "remove", peer: name });
+    this.#respond(m.reply, { type: T + type, success: true });
   }
 
   #streamDelete(m: BusMsg, name: string): void {

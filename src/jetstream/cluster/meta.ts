@@ -17,18 +17,25 @@ export interface StreamAssignment {
   readonly reply?: string;
   /** Meta leader's clock when proposed (ms): a replayed assignment does not answer a long-gone request. */
   readonly ts: number;
+  /**
+   * The Raft group's first voters, once its peers changed (a peer-remove): the start of its log assumes them,
+   * so a replica that joins later starts from them too and learns the rest from the log.
+   */
+  readonly founders?: readonly string[];
 }
 
 export type MetaCmd =
   | { readonly op: "stream"; readonly a: StreamAssignment }
   | { readonly op: "update"; readonly name: string; readonly config: StreamConfig; readonly reply?: string; readonly ts: number }
-  | { readonly op: "delete"; readonly name: string; readonly reply?: string; readonly ts: number };
+  | { readonly op: "delete"; readonly name: string; readonly reply?: string; readonly ts: number }
+  | { readonly op: "peers"; readonly name: string; readonly peers: readonly string[]; readonly ts: number };
 
 /** What an applied command changed, for the server to act on (open, reconfigure or drop a replica). */
 export type MetaChange =
   | { readonly kind: "added"; readonly a: StreamAssignment }
   | { readonly kind: "updated"; readonly a: StreamAssignment; readonly reply?: string; readonly ts: number }
   | { readonly kind: "removed"; readonly a: StreamAssignment; readonly reply?: string; readonly ts: number }
+  | { readonly kind: "peers"; readonly a: StreamAssignment; readonly prev: StreamAssignment }
   | { readonly kind: "none" };
 
 export class MetaState {
@@ -47,6 +54,13 @@ export class MetaState {
         const next: StreamAssignment = { ...a, config: cmd.config };
         this.streams.set(cmd.name, next);
         return { kind: "updated", a: next, reply: cmd.reply, ts: cmd.ts };
+      }
+      case "peers": {
+        const a = this.streams.get(cmd.name);
+        if (!a) return { kind: "none" };
+        const next: StreamAssignment = { ...a, peers: [...cmd.peers], founders: a.founders ?? a.peers };
+        this.streams.set(cmd.name, next);
+        return { kind: "peers", a: next, prev: a };
       }
       case "delete": {
         const a = this.streams.get(cmd.name);
