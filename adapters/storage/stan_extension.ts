@@ -100,8 +100,10 @@ function startRaft(server: Server, opts: StreamingOptions) {
   const groupId = `_stan_${opts.cluster_id}`;
   let group: ReturnType<RaftHost["addGroup"]> | undefined;
   let stopTicks: (() => void) | undefined;
+  let stopped = false;
   return {
     propose(d: Uint8Array): boolean {
+      if (stopped) return false;
       return group?.propose(d).ok ?? false;
     },
     applied(): readonly Entry[] {
@@ -127,6 +129,8 @@ function startRaft(server: Server, opts: StreamingOptions) {
       stopTicks = runHost(host, 50);
     },
     stop(): void {
+      if (stopped) return;
+      stopped = true;
       stopTicks?.();
       host.flush();
       host.removeGroup(groupId);

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "nats";
 import type { Petrel } from "../../src/petrel.ts";
+import { startPetrel } from "../../mod.ts";
 import { monitor, routeUrl, startNode, stopAll, waitForMesh } from "../cluster/helpers.ts";
 import { waitFor } from "../helpers/servers.ts";
 import { closeStan, connectStan, endSub, publish, type Stan, subReady } from "./helpers.ts";
@@ -54,6 +55,13 @@ async function pendingOn(node: Petrel, channel: string): Promise<number> {
 }
 
 describe("clustered NATS Streaming (three Petrel servers, Raft over routes)", () => {
+  it("refuses to start without a cluster {} block for its routes", async () => {
+    await assert.rejects(
+      startPetrel({ options: { host: "127.0.0.1", port: -1, streaming: { cluster: { node_id: "a", peers: IDS, log_path: "" } } } }),
+      /streaming\.cluster: .*needs a cluster \{\} block/,
+    );
+  });
+
   it("serves from the leader, fails over without losing an acknowledged message, restarts a node from its log", { timeout: 30_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "petrel-stanc-"));
     const nodes: (Petrel | undefined)[] = [];
