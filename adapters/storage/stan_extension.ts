@@ -57,7 +57,15 @@ export function stanExtension(opts: StreamingOptions, onStart?: (stan: StanServe
         storage,
         clock: runtimeClock,
         log: (m) => ctx.logger.info(m),
-        replication: raft ? { propose: (d) => raft.propose(d), applied: () => raft.applied() } : undefined,
+        replication: raft
+          ? {
+            propose: (d) => raft.propose(d),
+            applied: () => raft.applied(),
+            snapshot: () => raft.snapshot(),
+            compact: (index, data) => raft.compact(index, data),
+            compactEvery: opts.cluster?.compact_every ?? 10_000,
+          }
+          : undefined,
       });
       try {
         stan.start();
@@ -109,6 +117,12 @@ function startRaft(server: Server, opts: StreamingOptions) {
     applied(): readonly Entry[] {
       return group ? group.node.log.slice(1, group.node.applied) : [];
     },
+    snapshot(): Uint8Array | undefined {
+      return group?.node.log.snapshot?.data;
+    },
+    compact(index: number, data: Uint8Array): void {
+      group?.compact(index, data);
+    },
     join(stan: StanServer): void {
       const storage: RaftStorage = c.log_path === ""
         ? new RaftMemoryStorage()
@@ -119,10 +133,7 @@ function startRaft(server: Server, opts: StreamingOptions) {
         initial: { voters: c.peers, observers: [] },
         handlers: {
           apply: (e) => stan.applyEntry(e),
-          restore: () => {
-            // The STAN group never compacts its log, so no leader ever sends a snapshot.
-            throw new Error("stan: a Raft snapshot arrived, but the STAN group takes none");
-          },
+          restore: (snap) => stan.restoreSnapshot(snap.data),
           leaderChanged: (leader) => stan.leaderChanged(leader === c.node_id),
         },
       });

@@ -159,6 +159,8 @@ export interface StreamingCluster {
   peers: string[];
   /** Directory of the Raft log ("" with the memory store: the log stays in memory). */
   log_path: string;
+  /** Petrel's (embedding and tests, not in conf files): entries between snapshots of the STAN state. */
+  compact_every?: number;
 }
 
 /** The streaming block as set by a file or by flags (before defaults). */
@@ -253,6 +255,7 @@ export function streamingOptions(l: StreamingLayer): StreamingOptions {
           peers: [...new Set([...l.cluster.peers, l.cluster.node_id])].filter((p) => p !== "").sort(),
           // nats-streaming-server keeps the Raft log apart from the store; Petrel defaults it under the store.
           log_path: l.cluster.log_path !== "" ? l.cluster.log_path : l.dir ? `${l.dir.replace(/\/+$/, "")}/raft` : "",
+          ...(l.cluster.compact_every !== undefined ? { compact_every: l.cluster.compact_every } : {}),
         },
       }
       : {}),

@@ -455,27 +455,59 @@ export class Channel {
     queueMicrotask(() => this.flushGroups());
   }
 
+  /** Every group as it is stored (clustered mode: for a snapshot of the STAN state). */
+  savedGroups(): SavedGroup[] {
+    return [...this.groups.values()].map((g) => this.#saved(g));
+  }
+
+  /**
+   * Clustered mode: the groups of a snapshot, as they were. Nothing is sent and no timer armed (the leader does
+   * that when it starts serving); unacknowledged messages are due one ack wait from now.
+   */
+  restoreGroups(saved: readonly SavedGroup[]): Sub[] {
+    const back: Sub[] = [];
+    const now = this.host.clock.now();
+    for (const d of saved) {
+      const g = new Group(this.name, d.key, d.durable, d.qgroup, d.clientID, d.lastSent);
+      g.parked = fromRanges(d.parked);
+      this.groups.set(d.key, g);
+      for (const m of d.members) {
+        const sub = new Sub(m.clientID, m.inbox, m.ackInbox, g, m.maxInflight, m.ackWait);
+        g.members.push(sub);
+        this.#members.set(m.ackInbox, sub);
+        back.push(sub);
+        for (const seq of fromRanges(m.pending)) sub.pending.set(seq, { deadline: now + sub.ackWait, count: 0 });
+      }
+      this.markDirty(g);
+    }
+    return back;
+  }
+
+  #saved(g: Group): SavedGroup {
+    const saved: SavedGroup = {
+      key: g.key,
+      clientID: g.clientID,
+      lastSent: g.lastSent,
+      parked: toRanges(g.parked),
+      members: g.members.map((m) => ({
+        clientID: m.clientID,
+        inbox: m.inbox,
+        ackInbox: m.ackInbox,
+        maxInflight: m.maxInflight,
+        ackWait: m.ackWait,
+        pending: toRanges([...m.pending.keys()]),
+      })),
+    };
+    if (g.durable !== undefined) saved.durable = g.durable;
+    if (g.qgroup !== undefined) saved.qgroup = g.qgroup;
+    return saved;
+  }
+
   flushGroups(): void {
     this.#flushQueued = false;
     for (const g of this.#dirty) {
       if (this.groups.get(g.key) !== g) continue;
-      const saved: SavedGroup = {
-        key: g.key,
-        clientID: g.clientID,
-        lastSent: g.lastSent,
-        parked: toRanges(g.parked),
-        members: g.members.map((m) => ({
-          clientID: m.clientID,
-          inbox: m.inbox,
-          ackInbox: m.ackInbox,
-          maxInflight: m.maxInflight,
-          ackWait: m.ackWait,
-          pending: toRanges([...m.pending.keys()]),
-        })),
-      };
-      if (g.durable !== undefined) saved.durable = g.durable;
-      if (g.qgroup !== undefined) saved.qgroup = g.qgroup;
-      this.storage.putMeta(this.stream.name, `g.${g.key}`, JSON.stringify(saved));
+      this.storage.putMeta(this.stream.name, `g.${g.key}`, JSON.stringify(this.#saved(g)));
     }
     this.#dirty.clear();
   }

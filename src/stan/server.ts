@@ -11,7 +11,7 @@ import { streamConfigSchema } from "../jetstream/config.ts";
 import { Stream } from "../jetstream/stream.ts";
 import { findHeader } from "../protocol/headers.ts";
 import type { ChannelLimits, StreamingOptions } from "../config/streaming.ts";
-import { Channel, type ChannelHost, type Sub } from "./channel.ts";
+import { Channel, type ChannelHost, type SavedGroup, type Sub } from "./channel.ts";
 import { decode, encode, StartPosition } from "./proto.ts";
 import { StanErrors } from "./errors.ts";
 import { decodeStanEntry, encodeStanEntry, type StanEntry } from "./replication.ts";
@@ -61,8 +61,14 @@ function randomKey(): string {
 export interface StanReplication {
   /** Proposes an entry; false when this node cannot (it is not the leader). */
   propose(data: Uint8Array): boolean;
-  /** The entries this node applied so far, in log order (the STAN group keeps its whole log). */
+  /** The entries this node applied after its last snapshot, in log order. */
   applied(): readonly Entry[];
+  /** The last snapshot of the log (what `applied()` follows), if any. */
+  snapshot(): Uint8Array | undefined;
+  /** Replace the log through `index` with a snapshot of the state there. */
+  compact(index: number, data: Uint8Array): void;
+  /** Compact after this many applied entries (0: never). */
+  readonly compactEvery: number;
 }
 
 export interface StanServerDeps {
@@ -117,6 +123,8 @@ export class StanServer {
    * Renewed when the state is rebuilt, so that no earlier entry of ours counts as held any more.
    */
   #origin: string;
+  /** Entries applied since the last snapshot. */
+  #sinceSnapshot = 0;
   readonly #bus: StanBus;
   readonly #storage: StorageProvider;
   readonly clock: Clock;
@@ -272,6 +280,23 @@ export class StanServer {
   #rebuild(): void {
     const replication = this.#replication;
     if (replication === undefined) return;
+    this.#reset();
+    this.#origin = randomKey();
+    const snap = replication.snapshot();
+    if (snap) this.#loadSnapshot(snap);
+    let n = 0;
+    for (const entry of replication.applied()) {
+      if (entry.kind !== "cmd") continue;
+      const e = decodeStanEntry(entry.data);
+      if (e instanceof Error) throw new Error(`stan: corrupted Raft log entry ${entry.index}: ${e.message}`);
+      this.#applyDecoded(e, false, entry.index);
+      n++;
+    }
+    this.#log(`STAN: state rebuilt from ${snap ? "the snapshot and " : ""}${n} applied entries after losing the leadership`);
+  }
+
+  /** Forgets every client and channel (before a rebuild or a snapshot). */
+  #reset(): void {
     for (const c of this.clients.values()) c.hbTimer?.cancel();
     for (const ch of this.channels.values()) {
       ch.close();
@@ -286,16 +311,79 @@ export class StanServer {
     this.#acks = [];
     this.stats.in_msgs = 0;
     this.stats.in_bytes = 0;
-    this.#origin = randomKey();
-    let n = 0;
-    for (const entry of replication.applied()) {
-      if (entry.kind !== "cmd") continue;
-      const e = decodeStanEntry(entry.data);
-      if (e instanceof Error) throw new Error(`stan: corrupted Raft log entry ${entry.index}: ${e.message}`);
-      this.#applyDecoded(e, false, entry.index);
-      n++;
+  }
+
+  /**
+   * The whole STAN state (clients, channels with their messages and groups) as a snapshot: a JSON header (u32
+   * length first) and the messages' data after it, in the header's order. Taken only by a node that does not
+   * serve, whose state is exactly the log it applied.
+   */
+  snapshot(): Uint8Array {
+    const blobs: Uint8Array[] = [];
+    const channels = [...this.channels.values()].map((ch) => {
+      const msgs: Array<[number, number, number, string | null]> = [];
+      for (let seq = ch.stream.firstSequence; seq <= ch.stream.lastSequence && seq > 0; seq++) {
+        const m = ch.stream.load(seq);
+        if (m === undefined) continue;
+        const reply = m.headers ? findHeader(m.headers, "Stan-Reply") ?? null : null;
+        msgs.push([m.seq, m.time, m.data.length, reply]);
+        blobs.push(m.data);
+      }
+      return { name: ch.name, last: ch.stream.lastSequence, msgs, groups: ch.savedGroups() };
+    });
+    const clients = [...this.clients.values()].map((c) => ({ id: c.id, hbInbox: c.hbInbox, connID: c.connID }));
+    const head = enc.encode(JSON.stringify({ nextAck: this.#nextAck, clients, channels }));
+    let size = 4 + head.length;
+    for (const b of blobs) size += b.length;
+    const out = new Uint8Array(size);
+    new DataView(out.buffer).setUint32(0, head.length);
+    out.set(head, 4);
+    let at = 4 + head.length;
+    for (const b of blobs) {
+      out.set(b, at);
+      at += b.length;
     }
-    this.#log(`STAN: state rebuilt from ${n} applied entries after losing the leadership`);
+    return out;
+  }
+
+  /** The leader sent a snapshot (or a restart starts from one): the state becomes the snapshot's. */
+  restoreSnapshot(data: Uint8Array): void {
+    this.#reset();
+    this.#loadSnapshot(data);
+    this.#sinceSnapshot = 0;
+  }
+
+  #loadSnapshot(data: Uint8Array): void {
+    const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+    const head = JSON.parse(new TextDecoder().decode(data.subarray(4, 4 + n))) as {
+      nextAck: number;
+      clients: Array<{ id: string; hbInbox: string; connID: string }>;
+      channels: Array<{ name: string; last: number; msgs: Array<[number, number, number, string | null]>; groups: SavedGroup[] }>;
+    };
+    this.#nextAck = Math.max(this.#nextAck, head.nextAck);
+    for (const c of head.clients) this.#addClient(c.id, c.hbInbox, c.connID);
+    let at = 4 + n;
+    for (const saved of head.channels) {
+      const ch = this.#openChannel(saved.name);
+      for (const [seq, ts, len, reply] of saved.msgs) {
+        const headers = reply !== null ? enc.encode(`NATS/1.0\r\nStan-Reply: ${reply}\r\n\r\n`) : undefined;
+        ch.stream.apply({ op: "msg", seq, ts, subject: saved.name, headers, data: data.slice(at, at + len), restored: true });
+        at += len;
+        this.stats.in_msgs++;
+        this.stats.in_bytes += len;
+      }
+      if (ch.stream.lastSequence < saved.last) {
+        // The last messages are gone (limits): the sequence still goes on from where it was.
+        ch.stream.apply({ op: "msg", seq: saved.last, ts: 0, subject: saved.name, headers: undefined, data: new Uint8Array(0), restored: true });
+        ch.stream.apply({ op: "remove", seqs: [saved.last] });
+      }
+      for (const sub of ch.restoreGroups(saved.groups)) {
+        const c = this.clients.get(sub.clientID);
+        if (c === undefined) throw new Error(`stan: snapshot member ${sub.ackInbox} without its client`);
+        c.subs.add(sub);
+        this.#byAckInbox.set(sub.ackInbox, { client: c, sub, channel: ch });
+      }
+    }
   }
 
   /** A committed entry of the STAN cluster's Raft log, on every node in log order. */
@@ -304,6 +392,12 @@ export class StanServer {
     const e = decodeStanEntry(entry.data);
     if (e instanceof Error) throw new Error(`stan: corrupted Raft log entry ${entry.index}: ${e.message}`);
     this.#applyDecoded(e, e.origin === this.#origin, entry.index);
+    // Only a node that does not serve holds exactly what its log says (a leader applied some changes first).
+    const every = this.#replication?.compactEvery ?? 0;
+    if (every > 0 && ++this.#sinceSnapshot >= every && !this.#active) {
+      this.#sinceSnapshot = 0;
+      this.#replication?.compact(entry.index, this.snapshot());
+    }
   }
 
   #applyDecoded(e: StanEntry, own: boolean, index: number): void {

@@ -2,7 +2,8 @@
 // peers, log_path } }`. The official client (node-nats-streaming) publishes through one node and subscribes
 // through another; only the Raft leader answers; the leader is stopped, a new one takes over, the same client
 // connections go on publishing and receiving; no acknowledged message is lost or reordered; a durable resumes
-// on a third connection; the stopped node restarts from its Raft log and catches up.
+// on a third connection; the stopped node restarts from its Raft log (a snapshot and the entries after it) and
+// catches up.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -71,7 +72,8 @@ describe("clustered NATS Streaming (three Petrel servers, Raft over routes)", ()
         cluster_id: "stanc",
         store: "file" as const,
         dir: join(dir, id, "store"),
-        cluster: { node_id: id, peers: IDS, log_path: join(dir, id, "raft") },
+        // Snapshots every few entries: the restart below starts from one, and catches up through the leader's.
+        cluster: { node_id: id, peers: IDS, log_path: join(dir, id, "raft"), compact_every: 5 },
       },
     });
     try {
@@ -144,6 +146,17 @@ describe("clustered NATS Streaming (three Petrel servers, Raft over routes)", ()
       assert.equal((await serverz(back)).role, "Follower");
       await publish(pub, "orders", "m12");
       await waitFor("and follows on", async () => (await serverz(back)).total_msgs === 12);
+
+      // As a follower it took snapshots: stopped and restarted again, it starts from its last one.
+      await back.stop();
+      nodes[gone] = undefined;
+      await publish(pub, "orders", "m13");
+      const again2 = await startNode({ name: IDS[gone], routes: [routeUrl(f1), routeUrl(f2)], extra: streaming(IDS[gone]) });
+      nodes[gone] = again2;
+      await waitFor("the node restarted from its snapshot caught up", async () => (await serverz(again2)).total_msgs === 13, 10_000);
+      const ch = await monitor<{ last_seq: number; subscriptions?: { last_sent: number }[] }>(again2, "/streaming/channelsz?channel=orders&subs=1");
+      assert.equal(ch.last_seq, 13);
+      assert.deepEqual(ch.subscriptions?.map((x) => x.last_sent), [13], "the durable's position came back with the snapshot");
     } finally {
       await Promise.all(clients.map((sc) => closeStan(sc).catch(() => {})));
       await stopAll(nodes);

@@ -15,7 +15,7 @@ import type { Entry } from "../../src/raft/types.ts";
 type Handler = (m: { subject: string; reply?: string; payload: Uint8Array }) => void;
 
 /** One node: its server, what it sent, what it proposed, and the entries it applied. */
-function node(clock: ManualClock) {
+function node(clock: ManualClock, compactEvery = 0) {
   const subs: Array<[string, Handler]> = [];
   const out: Array<{ subject: string; payload: Uint8Array }> = [];
   const bus: StanBus = {
@@ -24,13 +24,23 @@ function node(clock: ManualClock) {
     close: () => undefined,
   };
   const proposed: Uint8Array[] = [];
-  const applied: Entry[] = [];
+  let applied: Entry[] = [];
+  const snaps: Array<{ index: number; data: Uint8Array }> = [];
   const opts = streamingOptions({ cluster_id: "c", cluster: { node_id: "x", peers: ["x", "y", "z"], log_path: "" } });
   const stan = new StanServer(opts, {
     bus,
     storage: new MemoryStorage(),
     clock,
-    replication: { propose: (d) => proposed.push(d) > 0, applied: () => applied },
+    replication: {
+      propose: (d) => proposed.push(d) > 0,
+      applied: () => applied,
+      snapshot: () => snaps[snaps.length - 1]?.data,
+      compact: (index, data) => {
+        snaps.push({ index, data });
+        applied = applied.filter((e) => e.index > index);
+      },
+      compactEvery,
+    },
   });
   stan.start();
   const deliver = (subject: string, payload: Uint8Array, reply?: string) => {
@@ -40,7 +50,7 @@ function node(clock: ManualClock) {
     applied.push(e);
     stan.applyEntry(e);
   };
-  return { stan, out, proposed, apply, deliver };
+  return { stan, out, proposed, apply, deliver, snaps };
 }
 
 function entry(index: number, data: Uint8Array): Entry {
@@ -129,6 +139,70 @@ describe("clustered STAN state machine", () => {
     }
     assert.equal(y.stan.serving, true);
     assert.equal(x.stan.serving, false);
+  });
+
+  test("followers compact their log into snapshots; a node restored from one holds the same state", () => {
+    const clock = new ManualClock();
+    const x = node(clock, 4);
+    const y = node(clock, 4);
+    const log: Entry[] = [];
+    const commit = () => {
+      for (const d of x.proposed.splice(0)) {
+        const e = entry(log.length + 1, d);
+        log.push(e);
+        x.apply(e);
+        y.apply(e);
+      }
+    };
+    x.stan.leaderChanged(true);
+    commit();
+    const conn = encode("ConnectRequest", { clientID: "app", heartbeatInbox: "hb", protocol: 1, connID: new Uint8Array([1]), pingInterval: 5, pingMaxOut: 3 });
+    x.deliver("_STAN.discover.c", conn, "r.x");
+    commit();
+    const cr = decode("ConnectResponse", x.out.find((o) => o.subject === "r.x")?.payload ?? new Uint8Array());
+    assert.ok(cr.ok);
+    const subReq = encode("SubscriptionRequest", {
+      clientID: "app",
+      subject: "foo",
+      qGroup: "",
+      inbox: "in.d",
+      maxInFlight: 2,
+      ackWaitInSecs: 30,
+      durableName: "dur",
+      startPosition: 4,
+      startSequence: 0,
+      startTimeDelta: 0,
+    });
+    x.deliver(cr.value.subRequests ?? "", subReq, "s.1");
+    commit();
+    for (let i = 1; i <= 7; i++) {
+      const pub = encode("PubMsg", { clientID: "app", guid: `g${i}`, subject: "foo", reply: i === 3 ? "rep" : "", data: new Uint8Array([i]), connID: new Uint8Array([1]) });
+      x.deliver(`${cr.value.pubPrefix}.foo`, pub, `ack.${i}`);
+      commit();
+      commit();
+    }
+    assert.equal(x.snaps.length, 0, "the serving leader never snapshots");
+    assert.ok(y.snaps.length >= 2, `the follower compacted (${y.snaps.length} snapshots)`);
+
+    // A third node starts from the follower's last snapshot and the entries after it.
+    const z = node(clock);
+    const last = y.snaps[y.snaps.length - 1];
+    z.stan.restoreSnapshot(last.data);
+    for (const e of log.filter((e) => e.index > last.index)) z.apply(e);
+    const view = (n: ReturnType<typeof node>) => {
+      const ch = n.stan.channels.get("foo");
+      return {
+        clients: [...n.stan.clients.keys()],
+        last: ch?.stream.lastSequence,
+        msgs: ch?.stream.state().messages,
+        reply: ch?.stream.load(3)?.headers !== undefined,
+        groups: ch?.savedGroups(),
+      };
+    };
+    assert.deepEqual(view(z), view(y));
+    assert.deepEqual(view(y), view(x));
+    assert.equal(view(z).last, 7);
+    assert.deepEqual(view(z).groups?.[0].members[0].pending, [[1, 2]], "max_inflight 2: two unacknowledged");
   });
 
   test("entries round-trip and damaged ones are errors", () => {
