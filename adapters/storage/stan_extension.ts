@@ -110,9 +110,10 @@ function startRaft(server: Server, opts: StreamingOptions) {
   let stopTicks: (() => void) | undefined;
   let stopped = false;
   return {
-    propose(d: Uint8Array): boolean {
-      if (stopped) return false;
-      return group?.propose(d).ok ?? false;
+    propose(d: Uint8Array): number {
+      if (stopped || group === undefined) return 0;
+      const r = group.propose(d);
+      return r.ok ? r.index : 0;
     },
     applied(): readonly Entry[] {
       return group ? group.node.log.slice(1, group.node.applied) : [];

@@ -59,8 +59,8 @@ function randomKey(): string {
 
 /** Clustered mode: how the leader hands an entry to the STAN cluster's Raft log. */
 export interface StanReplication {
-  /** Proposes an entry; false when this node cannot (it is not the leader). */
-  propose(data: Uint8Array): boolean;
+  /** Proposes an entry: its log index, or 0 when this node cannot (it is not the leader). */
+  propose(data: Uint8Array): number;
   /** The entries this node applied after its last snapshot, in log order. */
   applied(): readonly Entry[];
   /** The last snapshot of the log (what `applied()` follows), if any. */
@@ -125,6 +125,8 @@ export class StanServer {
   #origin: string;
   /** Entries applied since the last snapshot. */
   #sinceSnapshot = 0;
+  /** The log index of this node's last proposal: until it is applied, the leader holds changes ahead of its log. */
+  #lastProposed = 0;
   readonly #bus: StanBus;
   readonly #storage: StorageProvider;
   readonly clock: Clock;
@@ -233,7 +235,9 @@ export class StanServer {
 
   #record(e: StanEntry): void {
     if (this.#replication === undefined || this.#stopped) return;
-    if (!this.#replication.propose(encodeStanEntry(e))) this.#log(`STAN: ${e.op} entry not replicated (no longer the leader)`);
+    const index = this.#replication.propose(encodeStanEntry(e));
+    if (index === 0) this.#log(`STAN: ${e.op} entry not replicated (no longer the leader)`);
+    else this.#lastProposed = Math.max(this.#lastProposed, index);
   }
 
   /** Leadership of the STAN cluster's Raft group changed. */
@@ -392,9 +396,11 @@ export class StanServer {
     const e = decodeStanEntry(entry.data);
     if (e instanceof Error) throw new Error(`stan: corrupted Raft log entry ${entry.index}: ${e.message}`);
     this.#applyDecoded(e, e.origin === this.#origin, entry.index);
-    // Only a node that does not serve holds exactly what its log says (a leader applied some changes first).
+    // A snapshot must hold exactly what the log says through this entry: a leader that applied changes before
+    // they committed waits until all of them are in (the entries commute: a change of a subscription only
+    // names messages committed before it).
     const every = this.#replication?.compactEvery ?? 0;
-    if (every > 0 && ++this.#sinceSnapshot >= every && !this.#active) {
+    if (every > 0 && ++this.#sinceSnapshot >= every && (!this.#active || this.#lastProposed <= entry.index)) {
       this.#sinceSnapshot = 0;
       this.#replication?.compact(entry.index, this.snapshot());
     }
