@@ -106,6 +106,17 @@ describe("clustered NATS Streaming (three Petrel servers, Raft over routes)", ()
       clients.push(subc);
       const opts = subc.subscriptionOptions().setDeliverAllAvailable().setDurableName("dur").setManualAckMode(true).setAckWait(2_000);
       const inbox = await subReady(subc, "orders", opts);
+      // A queue group with a member on each follower's connection: each message goes to one of them.
+      const qopts = (sc: Stan) => sc.subscriptionOptions().setDeliverAllAvailable().setManualAckMode(true).setAckWait(2_000);
+      const q1 = await subReady(pub, "orders", qopts(pub), "workers");
+      const q2 = await subReady(subc, "orders", qopts(subc), "workers");
+      const firstTimes = new Map<number, number>();
+      for (const q of [q1, q2]) {
+        q.sub.on("message", (m: { getSequence(): number; isRedelivered(): boolean; ack(): void }) => {
+          if (!m.isRedelivered()) firstTimes.set(m.getSequence(), (firstTimes.get(m.getSequence()) ?? 0) + 1);
+          m.ack();
+        });
+      }
       for (let i = 1; i <= 5; i++) await publish(pub, "orders", `m${i}`);
       const first = await inbox.next(5);
       assert.deepEqual(first.map((m) => [m.seq, m.data]), [[1, "m1"], [2, "m2"], [3, "m3"], [4, "m4"], [5, "m5"]]);
@@ -127,6 +138,10 @@ describe("clustered NATS Streaming (three Petrel servers, Raft over routes)", ()
       while (fresh.length < 5) fresh.push(...(await inbox.next(1)).filter((m) => !m.redelivered));
       assert.deepEqual(fresh.map((m) => [m.seq, m.data]), [[6, "m6"], [7, "m7"], [8, "m8"], [9, "m9"], [10, "m10"]]);
       for (const m of [...more, ...fresh]) m.msg.ack();
+      // The queue group got every message, each one first delivered to exactly one member (a redelivery after
+      // the fail-over is flagged).
+      await waitFor("the queue group got all ten", () => firstTimes.size === 10 || [...firstTimes.values()].some((n) => n > 1));
+      assert.deepEqual([...firstTimes.entries()].sort((x, y) => x[0] - y[0]), Array.from({ length: 10 }, (_, i) => [i + 1, 1]));
 
       // The durable is closed and resumed by the same client ID through the new leader's node.
       await endSub(inbox, "close");
@@ -156,7 +171,7 @@ describe("clustered NATS Streaming (three Petrel servers, Raft over routes)", ()
       await waitFor("the node restarted from its snapshot caught up", async () => (await serverz(again2)).total_msgs === 13, 10_000);
       const ch = await monitor<{ last_seq: number; subscriptions?: { last_sent: number }[] }>(again2, "/streaming/channelsz?channel=orders&subs=1");
       assert.equal(ch.last_seq, 13);
-      assert.deepEqual(ch.subscriptions?.map((x) => x.last_sent), [13], "the durable's position came back with the snapshot");
+      assert.deepEqual(ch.subscriptions?.map((x) => x.last_sent), [13, 13], "the durable's and the queue group's positions came back with the snapshot");
     } finally {
       await Promise.all(clients.map((sc) => closeStan(sc).catch(() => {})));
       await stopAll(nodes);
