@@ -225,8 +225,10 @@ export class RaftHost {
       const dirty = [...this.#dirty];
       this.#dirty.clear();
       for (const g of dirty) {
-        while (g.node.hasReady()) this.#handle(g, g.node.ready());
-        g.notifyLeader();
+        // A group removed while an earlier one applied its entries (a stream dropped from this server) has
+        // closed its storage: nothing more of it is persisted, sent or applied.
+        while (this.#groups.get(g.id) === g && g.node.hasReady()) this.#handle(g, g.node.ready());
+        if (this.#groups.get(g.id) === g) g.notifyLeader();
       }
     }
     for (const [to, box] of this.#out) {

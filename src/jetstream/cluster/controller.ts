@@ -20,6 +20,7 @@ import { decodeMeta, encodeMeta, type MetaChange, type MetaCmd, MetaState, type 
 import { type PeerInfo, placeReplicas } from "./placement.ts";
 import { StreamReplica } from "./stream_replica.ts";
 import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
+import { planReplicaChange } from "./replicas.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 
@@ -40,6 +41,8 @@ const FRESH_MS = 10_000;
 const OFFLINE_MS = 6_000;
 /** Without the expected number of peers, bootstrap once everyone seen agrees for this long. */
 const SETTLE_MS = 1_500;
+/** A replica taken out of its stream's peers is dropped at the latest this long after (if the group never told it). */
+const LEAVE_MS = 5_000;
 
 type Json = Record<string, unknown>;
 
@@ -95,6 +98,8 @@ export class JetStreamCluster implements EngineCluster {
   #stopped = false;
   /** Servers taken out of the meta group by SERVER.REMOVE: not brought back in when they say hello. */
   #removedServers = new Set<string>();
+  /** Replicas of this server that a peer change took out, with when: closed once the group let them go. */
+  #leaving = new Map<string, number>();
 
   constructor(o: ClusterOptions) {
     this.#o = o;
@@ -146,6 +151,18 @@ export class JetStreamCluster implements EngineCluster {
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#stepDown(r.group));
     }
     const now = this.#now();
+    for (const [name, since] of this.#leaving) {
+      const r = this.replicas.get(name);
+      const a = this.meta.streams.get(name);
+      if (!r || !a || a.peers.includes(this.self)) {
+        this.#leaving.delete(name);
+        continue;
+      }
+      if (!r.group.node.isVoter() || now - since > LEAVE_MS) {
+        this.#leaving.delete(name);
+        this.#closeReplica(name, true);
+      }
+    }
     if (now - this.#lastHello >= (this.metaGroup ? 2_000 : 250)) this.#sayHello();
     if (!this.metaGroup) this.#maybeBootstrap(now);
   }
@@ -299,8 +316,13 @@ export class JetStreamCluster implements EngineCluster {
         return;
       case "peers": {
         const mine = c.a.peers.includes(this.self);
-        if (!mine && this.replicas.has(c.a.name)) this.#closeReplica(c.a.name, true);
-        else if (mine && !this.replicas.has(c.a.name)) this.#openReplica(c.a);
+        // A replica taken out stays a member until the group has removed it (its vote may be needed to
+        // commit the removal of another one), or until LEAVE_MS have passed.
+        if (!mine && this.replicas.has(c.a.name)) this.#leaving.set(c.a.name, this.#now());
+        else if (mine) {
+          this.#leaving.delete(c.a.name);
+          if (!this.replicas.has(c.a.name)) this.#openReplica(c.a);
+        }
         return;
       }
       case "none":
@@ -607,10 +629,14 @@ export class JetStreamCluster implements EngineCluster {
       if (!existing) return this.#fail(m, type, Errors.streamNotFound());
       const uerr = checkStreamUpdate(existing.config, cfg);
       if (uerr) return this.#fail(m, type, uerr);
-      if (cfg.num_replicas !== existing.config.num_replicas) {
-        return this.#fail(m, type, Errors.streamUpdate("replicas configuration can not be updated"));
+      let peers: string[] | undefined;
+      if (cfg.num_replicas !== existing.peers.length) {
+        const plan = planReplicaChange(existing, cfg.num_replicas, this.replicas.get(name)?.group.leader ?? undefined, this.#peerInfos(), this.meta.load());
+        if (isErr(plan)) return this.#fail(m, type, plan);
+        peers = plan;
       }
       this.#proposeMeta({ op: "update", name, config: cfg, reply: m.reply, ts: now });
+      if (peers) this.#proposeMeta({ op: "peers", name, peers, ts: now });
       return;
     }
     if (existing) {
