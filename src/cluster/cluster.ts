@@ -331,6 +331,8 @@ export class Cluster implements RouteHost {
   }
 
   register(route: RouteConn, info: RouteInfo): boolean {
+    // A closed route registered would stay in `remotes` for good (its close was already handled).
+    if (route.state === "closed") throw new Error(`invariant: ${route.label()} registered after it closed`);
     if (this.#stopped) {
       route.close("Server Shutdown");
       return false;

@@ -137,6 +137,10 @@ export class RouteConn implements ConnHandler, SubOwner {
   }
 
   onControl(op: OpCode, args: Args): void {
+    // The parser goes on through the rest of a chunk after the connection closed (a duplicate dropped at
+    // registration, say). The gossip INFO that follows must not be taken for the handshake: it would
+    // register the closed route under another server's id and point a configured route at that server.
+    if (this.state === "closed") return;
     if (!this.#connectSeen && op !== OP.CONNECT) {
       // An accepted connection must present CONNECT (credentials, cluster name) before anything else.
       this.closeWithError("Authorization Violation", "Authorization Violation");
@@ -179,6 +183,7 @@ export class RouteConn implements ConnHandler, SubOwner {
   }
 
   onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
+    if (this.state === "closed") return; // the rest of a chunk read before the close (see onControl)
     if (this.state !== "active") {
       this.close("Protocol Violation");
       return;

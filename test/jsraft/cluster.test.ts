@@ -280,10 +280,8 @@ describe("replicated JetStream: placement", () => {
 
 describe("replicated JetStream: five servers and quorum", () => {
   it("places R5 on all five, R3 on three; without a quorum a stream takes nothing, and resumes with it", { timeout: 90_000 }, async () => {
-    // Each server routes to those started before it: the first forms the meta group alone and the others
-    // join it one by one (membership changes in the meta log). Five servers that all name each other
-    // sometimes keep a partial route mesh on Deno (a route-layer race outside JetStream).
-    const c = await startJsCluster(5, { routes: "earlier" });
+    // Every server names all five in its routes, as a deployment would.
+    const c = await startJsCluster(5);
     const conns = new Map<number, NatsConnection>();
     try {
       await waitFor("all five in the meta group", async () => {
