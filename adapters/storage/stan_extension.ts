@@ -3,7 +3,8 @@
  * STAN protocol through an internal client of the global account. In clustered mode (`streaming { cluster {
  * node_id, peers, log_path } }`) the STAN cluster's state is one Raft group hosted like JetStream's (a RaftHost
  * whose batches travel over the routes in the system account, `$NRG.<node_id>`), its log under `log_path`; the
- * channels are rebuilt from that log at start. Lives in adapters/ because it opens runtime storage.
+ * channels are rebuilt from that log at start. In fault-tolerance mode (`ft_group`) it stands by until it holds
+ * the shared store's lock (src/stan/ft.ts). Lives in adapters/ because it opens runtime storage.
  */
 import type { StreamingOptions } from "../../src/config/streaming.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
@@ -25,6 +26,8 @@ import type { RaftStorage } from "../../src/raft/storage.ts";
 import type { Entry } from "../../src/raft/types.ts";
 import { routeTransport } from "../../src/jetstream/cluster/transport.ts";
 import { FileStorage as RaftFileStorage } from "../raft/file_storage.ts";
+import { FT_HB_INTERVAL, ftSubject, startFaultTolerance } from "../../src/stan/ft.ts";
+import { storeLock } from "./store_lock.ts";
 
 /**
  * The file store keeps each cluster ID's channels apart, under `<dir>/jetstream/$STAN.<cluster_id>/streams`
@@ -45,51 +48,105 @@ async function openStanStorage(opts: StreamingOptions): Promise<StorageProvider>
 export function stanExtension(opts: StreamingOptions, onStart?: (stan: StanServer) => void): PetrelExtension {
   return {
     name: "streaming",
-    async start(server: Server, ctx) {
+    start(server: Server, ctx) {
       if (opts.cluster && !server.options.cluster) {
-        throw new Error("streaming.cluster: clustered NATS Streaming needs a cluster {} block (its Raft traffic travels over the routes)");
+        return Promise.reject(new Error("streaming.cluster: clustered NATS Streaming needs a cluster {} block (its Raft traffic travels over the routes)"));
       }
-      const storage = await openStanStorage(opts);
-      const client = server.createInternalClient("STAN", {});
-      const raft = opts.cluster ? startRaft(server, opts) : undefined;
-      const stan = new StanServer(opts, {
-        bus: client,
-        storage,
-        clock: runtimeClock,
-        log: (m) => ctx.logger.info(m),
-        replication: raft
-          ? {
-            propose: (d) => raft.propose(d),
-            applied: () => raft.applied(),
-            snapshot: () => raft.snapshot(),
-            compact: (index, data) => raft.compact(index, data),
-            compactEvery: opts.cluster?.compact_every ?? 10_000,
-          }
-          : undefined,
-      });
-      try {
-        stan.start();
-        raft?.join(stan);
-      } catch (err) {
-        raft?.stop();
-        stan.stop();
-        storage.close();
-        throw err;
+      const log = (m: string) => ctx.logger.info(m);
+      if (opts.ft_group === undefined) return serveStan(server, opts, log, onStart);
+      return Promise.resolve(standBy(server, opts, opts.ft_group, log, onStart));
+    },
+  };
+}
+
+/**
+ * Fault-tolerance mode: stand by (not serving STAN) until the active server's heartbeats stop and this server
+ * takes the store lock, then open the store and serve.
+ */
+function standBy(server: Server, opts: StreamingOptions, group: string, log: (m: string) => void, onStart?: (stan: StanServer) => void) {
+  const client = server.createInternalClient("STAN FT", {});
+  const id = crypto.randomUUID();
+  const lock = storeLock(opts.dir, id, FT_HB_INTERVAL * 3);
+  let serving: { stop(): Promise<void> } | undefined;
+  const ft = startFaultTolerance({
+    subject: ftSubject(opts.cluster_id, group),
+    id,
+    clock: runtimeClock,
+    interval: FT_HB_INTERVAL,
+    missedAfter: FT_HB_INTERVAL * 3,
+    subscribe(subject, handler) {
+      const sid = client.subscribe(subject, (m) => handler(m.payload));
+      return () => client.unsubscribe(sid);
+    },
+    publish: (subject, payload) => void client.publish(subject, payload),
+    tryLock: () => lock.tryLock(),
+    refreshLock: () => lock.refresh(),
+    releaseLock: () => lock.release(),
+    async activate() {
+      serving = await serveStan(server, opts, log, onStart);
+    },
+    async deactivate() {
+      const s = serving;
+      serving = undefined;
+      await s?.stop();
+    },
+    log,
+  });
+  return {
+    async stop() {
+      ft.stop();
+      const s = serving;
+      serving = undefined;
+      await s?.stop();
+      lock.release();
+      client.close();
+    },
+  };
+}
+
+async function serveStan(server: Server, opts: StreamingOptions, log: (m: string) => void, onStart?: (stan: StanServer) => void) {
+  const storage = await openStanStorage(opts);
+  const client = server.createInternalClient("STAN", {});
+  const raft = opts.cluster ? startRaft(server, opts) : undefined;
+  const stan = new StanServer(opts, {
+    bus: client,
+    storage,
+    clock: runtimeClock,
+    log,
+    replication: raft
+      ? {
+        propose: (d) => raft.propose(d),
+        applied: () => raft.applied(),
+        snapshot: () => raft.snapshot(),
+        compact: (index, data) => raft.compact(index, data),
+        compactEvery: opts.cluster?.compact_every ?? 10_000,
       }
-      ctx.logger.info(`Starting NATS Streaming with cluster ID "${opts.cluster_id}" (${opts.store} store${opts.dir ? ` in ${opts.dir}` : ""})`);
-      for (const [name, f] of Object.entries(stanMonitorSections(stan))) {
-        server.monitorSections.set(`streaming/${name}`, (q) => f(q ?? new URLSearchParams()));
-      }
-      onStart?.(stan);
-      return {
-        stop() {
-          raft?.stop();
-          stan.stop();
-          storage.sync();
-          storage.close();
-          return Promise.resolve();
-        },
-      };
+      : undefined,
+  });
+  try {
+    stan.start();
+    raft?.join(stan);
+  } catch (err) {
+    raft?.stop();
+    stan.stop();
+    storage.close();
+    throw err;
+  }
+  log(`Starting NATS Streaming with cluster ID "${opts.cluster_id}" (${opts.store} store${opts.dir ? ` in ${opts.dir}` : ""})`);
+  const sections = Object.entries(stanMonitorSections(stan));
+  for (const [name, f] of sections) {
+    server.monitorSections.set(`streaming/${name}`, (q) => f(q ?? new URLSearchParams()));
+  }
+  onStart?.(stan);
+  return {
+    stop() {
+      for (const [name] of sections) server.monitorSections.delete(`streaming/${name}`);
+      raft?.stop();
+      stan.stop();
+      storage.sync();
+      storage.close();
+      client.close();
+      return Promise.resolve();
     },
   };
 }

@@ -207,6 +207,14 @@ const FLAGS: FlagSpec[] = [
     },
   },
   {
+    names: ["ft_group", "ft_group_name"],
+    kind: "string",
+    apply(s, v) {
+      if (!/^[A-Za-z0-9_-]+$/.test(v)) return 'only alphanumeric, "-" and "_"';
+      streaming(s).ft_group = v;
+    },
+  },
+  {
     names: ["st", "store_type"],
     kind: "string",
     apply(s, v) {
@@ -391,6 +399,7 @@ NATS Streaming Options:
     -hbi, --hb_interval <duration>   Interval at which server sends heartbeat to a client
     -hbt, --hb_timeout <duration>    How long server waits for a heartbeat response
     -hbf, --hb_fail_count <int>      Number of failed heartbeats before server closes the client connection
+    --ft_group <string>              Name of this server's fault-tolerance group (servers sharing one store)
     --clustered <bool>               Run the server in a cluster (Raft over this server's routes)
     --cluster_node_id <string>       ID of this node within the cluster
     --cluster_peers <string>         List of the cluster's node IDs (comma separated)

@@ -66,8 +66,6 @@ export const NOT_IMPLEMENTED: readonly NotImplementedKey[] = [
   { path: "jetstream.encryption_key", what: "JetStream encryption at rest", owner: "jsacc" },
   { path: "jetstream.cipher", what: "JetStream encryption at rest", owner: "jsacc" },
   // --- NATS Streaming (stan) ---
-  { path: "streaming.ft_group", what: "NATS Streaming fault-tolerance groups", owner: "stan" },
-  { path: "streaming.ft_group_name", what: "NATS Streaming fault-tolerance groups", owner: "stan" },
   { path: "streaming.nats_server_url", what: "NATS Streaming on a remote NATS server", owner: "stan" },
   { path: "streaming.ns", what: "NATS Streaming on a remote NATS server", owner: "stan" },
   { path: "streaming.partitioning", what: "NATS Streaming partitioning", owner: "stan" },
@@ -168,7 +166,6 @@ export function runtimeRefusals(options: { accounts?: Record<string, { imports?:
 /** nats-server command-line flags that turn on something Petrel does not implement: refused, like the keys. */
 export const NOT_IMPLEMENTED_FLAGS: readonly { names: string[]; kind: "bool" | "string"; what: string; owner: NotImplementedKey["owner"] }[] = [
   { names: ["cluster_bootstrap"], kind: "bool", what: "clustered NATS Streaming", owner: "stan" },
-  { names: ["ft_group"], kind: "string", what: "NATS Streaming fault-tolerance groups", owner: "stan" },
   { names: ["ns", "nats_server"], kind: "string", what: "NATS Streaming on a remote NATS server", owner: "stan" },
   { names: ["encrypt"], kind: "bool", what: "NATS Streaming encryption at rest", owner: "stan" },
 ];

@@ -1,8 +1,8 @@
 // The `streaming {}` block of NATS Streaming (nats-streaming-server's configuration, alongside the NATS options
 // in one file): its raw schema, its normalized options and nats-streaming-server's defaults. Clustering
 // (`cluster { node_id, peers, log_path }`) replicates the channels over Raft (src/stan/replication.ts). Fault
-// tolerance (`ft_group`), the SQL store, encryption and connecting to a remote NATS server are not implemented:
-// they are refused at start-up (not_implemented.ts), never ignored.
+// tolerance (`ft_group`: servers sharing one store, one active, src/stan/ft.ts). The SQL store, encryption and
+// connecting to a remote NATS server are not implemented: they are refused at start-up (not_implemented.ts).
 
 import { z } from "zod";
 import { toBytes, toDurationMs } from "./units.ts";
@@ -88,9 +88,9 @@ export const streamingSchema = z.looseObject({
   store_limits: opt(storeLimitsSchema),
   limits: opt(storeLimitsSchema),
   cluster: opt(streamingClusterSchema),
+  ft_group: opt(confString),
+  ft_group_name: opt(confString),
   // Refused (not_implemented.ts): they change where or how messages are kept or who may connect.
-  ft_group: unsupported,
-  ft_group_name: unsupported,
   nats_server_url: unsupported,
   ns: unsupported,
   partitioning: unsupported,
@@ -150,6 +150,8 @@ export interface StreamingOptions {
   channels: Record<string, Partial<ChannelLimits>>;
   /** Set in clustered mode. */
   cluster?: StreamingCluster;
+  /** Fault-tolerance group: the servers sharing `dir` with this name; one is active, the others stand by. */
+  ft_group?: string;
 }
 
 /** Clustered mode: this node's Raft identity, the other nodes, where the Raft log lives. */
@@ -214,7 +216,9 @@ export function streamingLayer(raw: RawStreaming): StreamingLayer {
     log_path: cl.log_path ?? "",
   };
   for (const [name, c] of Object.entries(l?.channels ?? l?.channels_limits ?? {})) channels[name] = channelLimits(c);
+  const ft = raw.ft_group ?? raw.ft_group_name;
   return defined({
+    ft_group: ft === undefined ? undefined : String(ft),
     cluster_id: id === undefined ? undefined : String(id),
     discover_prefix: raw.discover_prefix === undefined ? undefined : String(raw.discover_prefix),
     store: st === undefined ? undefined : st.toLowerCase() as StreamingOptions["store"],
@@ -248,6 +252,7 @@ export function streamingOptions(l: StreamingLayer): StreamingOptions {
       max_inactivity: l.max_inactivity ?? STREAMING_DEFAULTS.max_inactivity,
     },
     channels: l.channels ?? {},
+    ...(l.ft_group !== undefined ? { ft_group: l.ft_group } : {}),
     ...(l.cluster
       ? {
         cluster: {
@@ -267,6 +272,11 @@ export function streamingProblem(o: StreamingOptions): string | undefined {
   if (o.store !== "memory" && o.dir === "") return `streaming: the ${o.store} store needs a directory (streaming { dir } or -dir)`;
   if (!/^[a-zA-Z0-9_-]+$/.test(o.cluster_id)) {
     return `streaming.cluster_id: invalid cluster ID "${o.cluster_id}" (only alphanumeric, "-" and "_")`;
+  }
+  if (o.ft_group !== undefined) {
+    if (!/^[A-Za-z0-9_-]+$/.test(o.ft_group)) return `streaming.ft_group: invalid group name "${o.ft_group}" (only alphanumeric, "-" and "_")`;
+    if (o.store === "memory") return "streaming.ft_group: fault tolerance needs a shared file or sqlite store (streaming { store, dir })";
+    if (o.cluster) return "streaming.ft_group: fault tolerance and clustering cannot be combined";
   }
   const c = o.cluster;
   if (c) {

@@ -129,10 +129,17 @@ describe("streaming configuration", () => {
     assert.match(refused(["-c", "b.conf"], { "b.conf": "streaming { cluster { node_id: a, peers: [b, \"x.y\"] } }\n" }), /invalid node ID "x\.y"/);
     assert.match(refused(["-c", "i.conf"], { "i.conf": "streaming { store_limits { max_inactivity: \"1m\" }, cluster { node_id: a, peers: [b] } }\n" }), /max_inactivity.*clustered mode/);
     assert.match(refused(["--clustered", "-st", "file", "-dir", "/d"]), /streaming\.cluster\.node_id/);
-    assert.match(refused(["-c", "ft.conf"], { "ft.conf": "streaming { ft_group: grp }\n" }), /streaming\.ft_group: NATS Streaming fault-tolerance groups is not implemented/);
+    assert.match(refused(["-c", "ft.conf"], { "ft.conf": "streaming { ft_group: grp }\n" }), /streaming\.ft_group: fault tolerance needs a shared file or sqlite store/);
     assert.match(refused(["-c", "e.conf"], { "e.conf": "streaming { encrypt: true }\n" }), /streaming\.encrypt/);
     assert.match(refused(["-c", "n.conf"], { "n.conf": 'streaming { nats_server_url: "nats://x:4222" }\n' }), /streaming\.nats_server_url/);
     assert.match(refused(["--cluster_bootstrap"]), /-cluster_bootstrap/);
-    assert.match(refused(["-ft_group", "g"]), /-ft_group/);
+    assert.match(refused(["-ft_group", "g"]), /streaming\.ft_group: fault tolerance needs/);
+    assert.match(refused(["-ft_group", "a.b", "-st", "file", "-dir", "/d"]), /-ft_group/);
+  });
+
+  it("reads the fault-tolerance group from the file and the flag", () => {
+    assert.equal(load(["-c", "ft.conf"], { "ft.conf": "streaming { store: file, dir: /d, ft_group: grp }\n" }).options.streaming?.ft_group, "grp");
+    assert.equal(load(["-c", "ft.conf"], { "ft.conf": "streaming { store: file, dir: /d, ft_group_name: g2 }\n" }).options.streaming?.ft_group, "g2");
+    assert.equal(load(["--ft_group", "g3", "-st", "file", "-dir", "/d"]).options.streaming?.ft_group, "g3");
   });
 });
