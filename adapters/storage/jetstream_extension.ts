@@ -176,14 +176,15 @@ export function jetStreamExtension(
       onStart?.(all.get("$G"), all);
       server.reloadListeners.add(onReload);
       return {
-        stop: () => {
+        stop: async () => {
           server.reloadListeners.delete(onReload);
           if (cluster) server.monitorSections.delete("healthz");
+          // Leaderships move to other servers while the routes are still up (a rolling restart loses no publish).
+          if (cluster) await cluster.handOff();
           cluster?.stop();
           nrg?.close();
           all.stop();
           stores.close();
-          return Promise.resolve();
         },
       };
     },

@@ -21,6 +21,7 @@ import { type PeerInfo, placeReplicas } from "./placement.ts";
 import { StreamReplica } from "./stream_replica.ts";
 import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
 import { planReplicaChange } from "./replicas.ts";
+import { handOffLeaderships } from "./lame_duck.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 
@@ -126,6 +127,26 @@ export class JetStreamCluster implements EngineCluster {
     if (stored !== undefined) this.#startMeta(stored);
     this.#sayHello();
     this.#timer = setInterval(() => this.#tick(), this.#o.tickMs ?? 50);
+  }
+
+  /**
+   * Before stopping: hand the leadership of every group this server leads to a caught-up peer (bounded by
+   * `budgetMs`); resolves to how many it still leads.
+   */
+  handOff(budgetMs = 3_000): Promise<number> {
+    if (this.#stopped) return Promise.resolve(0);
+    for (const r of this.replicas.values()) if (r.isLeader() && r.group.node.membership().voters.length > 1) r.handingOff = true;
+    const groups = () => {
+      const out = [...this.replicas.values()].map((r) => r.group);
+      if (this.metaGroup) out.push(this.metaGroup);
+      return out;
+    };
+    const inFlight = () => {
+      let n = 0;
+      for (const r of this.replicas.values()) n += r.inFlight;
+      return n;
+    };
+    return handOffLeaderships(groups, (g) => this.#stepDown(g), budgetMs, inFlight, this.#now);
   }
 
   stop(): void {

@@ -79,6 +79,9 @@ export class StreamReplica {
   /** The last log entry applied to the stream (a replica serving a catch-up must be at least there). */
   #appliedIndex = 0;
   #held: Entry[] = [];
+  /** Set while this leader hands its leadership over (graceful stop): publishes wait in `#handoff`. */
+  handingOff = false;
+  #handoff: BusMsg[] = [];
 
   constructor(stream: Stream, deps: ReplicaDeps) {
     this.stream = stream;
@@ -95,6 +98,11 @@ export class StreamReplica {
     return this.group.isLeader();
   }
 
+  /** Proposals of this server not applied yet (a server handing off waits for their answers before it stops). */
+  get inFlight(): number {
+    return this.#pending.size + this.#handoff.length;
+  }
+
   get ready(): boolean {
     return this.#ready;
   }
@@ -108,6 +116,12 @@ export class StreamReplica {
 
   /** A message on the stream's subjects: the leader prepares and proposes it; the others ignore it. */
   publish(m: BusMsg): void {
+    if (this.handingOff) {
+      // Leadership is moving (this server stops): until the successor leads, publishes wait here and then go
+      // to it — also while the successor is only a candidate and no server would take them.
+      if (this.#handoff.length < MAX_QUEUED) this.#handoff.push(m);
+      return;
+    }
     if (!this.isLeader()) return;
     if (!this.#ready) {
       if (this.#queue.length < MAX_QUEUED) this.#queue.push(m);
@@ -176,11 +190,13 @@ export class StreamReplica {
     }
   }
 
-  /** Leadership lost: nothing in flight will be answered here; clients retry (with Nats-Msg-Id, safely). */
+  /**
+   * Leadership lost. What was proposed stays pending: an entry this server proposed that the next leader
+   * commits (a hand-off waits for the successor to hold every entry) is answered here once applied with the
+   * same term; one overwritten by another term is dropped unanswered, and its client retries (Nats-Msg-Id).
+   */
   #lost(): void {
     this.#ready = false;
-    this.#pending.clear();
-    this.#inflightIds.clear();
     this.#batch = [];
     this.#queue = [];
     this.#stopConsumers();
@@ -386,6 +402,13 @@ export class StreamReplica {
 
   leaderChanged(leader: PeerId | null): void {
     if (leader !== this.#deps.self) this.#lost();
+    if (leader !== null && leader !== this.#deps.self && this.handingOff) {
+      // The successor leads: the publishes that came during the hand-off go to the stream's subject again.
+      const moved = this.#handoff;
+      this.#handoff = [];
+      this.handingOff = false;
+      for (const m of moved) this.#deps.engine.bus.publish(m.subject, m.payload, { reply: m.reply, headers: m.headers });
+    }
   }
 
   // ---- consumers (live on the leader only) ----
