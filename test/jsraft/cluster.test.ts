@@ -320,7 +320,8 @@ describe("replicated JetStream: five servers and quorum", () => {
       await c.start(gone[0]);
       const back = await waitFor("THREE takes publishes again", () => js2.publish("three.x", "q", { msgID: "q1" }).catch(() => undefined), 20_000);
       assert.equal(back.seq, 6);
-      assert.equal(back.duplicate, false);
+      // A graceful stop hands THREE's leadership to the survivor, which may have logged the unanswered first
+      // try: committed once the quorum is back, the retry is then its duplicate. Stored once either way.
       const jsm2 = await jetstreamManager(nc2);
       const info = await waitFor("THREE info", () => jsm2.streams.info("THREE").catch(() => undefined), 10_000);
       assert.equal(info.state.messages, 6);

@@ -135,6 +135,9 @@ export class JetStreamCluster implements EngineCluster {
    */
   handOff(budgetMs = 3_000): Promise<number> {
     if (this.#stopped) return Promise.resolve(0);
+    // The consumers' latest states go into the log first: the successor resumes from them.
+    this.#engine.flushConsumers();
+    for (const r of this.replicas.values()) r.flushNow();
     for (const r of this.replicas.values()) if (r.isLeader() && r.group.node.membership().voters.length > 1) r.handingOff = true;
     const groups = () => {
       const out = [...this.replicas.values()].map((r) => r.group);
