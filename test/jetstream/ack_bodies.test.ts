@@ -3,9 +3,8 @@
 // when its ack wait runs out). The same bodies against both servers, all consumers at once.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { startServer } from "../helpers/servers.ts";
-import { removeDir, startJsServer } from "./server.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type JsSide, type JsSides, startJsSides } from "../helpers/js_sides.ts";
 
 const MS = 1_000_000;
 const ACK_WAIT_MS = 1500;
@@ -48,24 +47,14 @@ async function transcript(nc: NatsConnection): Promise<Record<string, string>> {
 }
 
 describe("ack bodies: nats-server vs Petrel", () => {
-  const sides: Array<{ nc: NatsConnection; stop(): Promise<void> }> = [];
+  let both: JsSides | undefined;
+  let sides: JsSide[] = [];
   before(async () => {
-    const n = await startServer("nats-server", { jetstream: true });
-    sides.push({ nc: await connect({ servers: n.url }), stop: () => n.stop() });
-    const p = await startJsServer();
-    sides.push({
-      nc: await connect({ servers: p.url }),
-      stop: async () => {
-        await p.stop();
-        removeDir(p.dir);
-      },
-    });
+    both = await startJsSides();
+    sides = both.sides;
   });
   after(async () => {
-    for (const s of sides) {
-      await s.nc.close();
-      await s.stop();
-    }
+    await both?.stop();
   });
 
   it("reads each body as nats-server does", { timeout: 60_000 }, async () => {

@@ -2,9 +2,8 @@
 // responses compared (minus what is unique per server: timestamps and generated names).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { startServer } from "../helpers/servers.ts";
-import { removeDir, startJsServer } from "./server.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type JsSide, type JsSides, startJsSides } from "../helpers/js_sides.ts";
 
 type J = Record<string, unknown>;
 const VOLATILE = new Set(["created", "ts", "first_ts", "last_ts"]);
@@ -112,24 +111,14 @@ const steps: Array<[string, string, unknown?]> = [
 ];
 
 describe("JetStream API checks and echoes: nats-server vs Petrel", () => {
-  const sides: Array<{ nc: NatsConnection; stop(): Promise<void> }> = [];
+  let both: JsSides | undefined;
+  let sides: JsSide[] = [];
   before(async () => {
-    const n = await startServer("nats-server", { jetstream: true });
-    sides.push({ nc: await connect({ servers: n.url }), stop: () => n.stop() });
-    const p = await startJsServer();
-    sides.push({
-      nc: await connect({ servers: p.url }),
-      stop: async () => {
-        await p.stop();
-        removeDir(p.dir);
-      },
-    });
+    both = await startJsSides();
+    sides = both.sides;
   });
   after(async () => {
-    for (const s of sides) {
-      await s.nc.close();
-      await s.stop();
-    }
+    await both?.stop();
   });
 
   it("answers every step as nats-server does", async () => {

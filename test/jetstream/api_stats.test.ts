@@ -3,9 +3,8 @@
 // serves are not counted, a failed message get is and a successful one is not. Same steps, both servers.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { startServer } from "../helpers/servers.ts";
-import { removeDir, startJsServer } from "./server.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type JsSide, type JsSides, startJsSides } from "../helpers/js_sides.ts";
 
 async function transcript(nc: NatsConnection): Promise<string[]> {
   /** A request; requests nats-server does not answer end by timing out, which is expected here. */
@@ -51,24 +50,14 @@ async function transcript(nc: NatsConnection): Promise<string[]> {
 }
 
 describe("JetStream API counters: nats-server vs Petrel", () => {
-  const sides: Array<{ nc: NatsConnection; stop(): Promise<void> }> = [];
+  let both: JsSides | undefined;
+  let sides: JsSide[] = [];
   before(async () => {
-    const n = await startServer("nats-server", { jetstream: true });
-    sides.push({ nc: await connect({ servers: n.url }), stop: () => n.stop() });
-    const p = await startJsServer();
-    sides.push({
-      nc: await connect({ servers: p.url }),
-      stop: async () => {
-        await p.stop();
-        removeDir(p.dir);
-      },
-    });
+    both = await startJsSides();
+    sides = both.sides;
   });
   after(async () => {
-    for (const s of sides) {
-      await s.nc.close();
-      await s.stop();
-    }
+    await both?.stop();
   });
 
   it("count the same requests", { timeout: 30_000 }, async () => {

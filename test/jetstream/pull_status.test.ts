@@ -3,9 +3,8 @@
 // + payload). The same requests run against both servers and the transcripts must be equal.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { startServer } from "../helpers/servers.ts";
-import { removeDir, startJsServer } from "./server.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { type JsSide, type JsSides, startJsSides } from "../helpers/js_sides.ts";
 
 const MS = 1_000_000;
 
@@ -58,24 +57,14 @@ async function transcript(nc: NatsConnection): Promise<unknown[]> {
 }
 
 describe("pull request status headers: nats-server vs Petrel", () => {
-  const sides: Array<{ nc: NatsConnection; stop(): Promise<void> }> = [];
+  let both: JsSides | undefined;
+  let sides: JsSide[] = [];
   before(async () => {
-    const n = await startServer("nats-server", { jetstream: true });
-    sides.push({ nc: await connect({ servers: n.url }), stop: () => n.stop() });
-    const p = await startJsServer();
-    sides.push({
-      nc: await connect({ servers: p.url }),
-      stop: async () => {
-        await p.stop();
-        removeDir(p.dir);
-      },
-    });
+    both = await startJsSides();
+    sides = both.sides;
   });
   after(async () => {
-    for (const s of sides) {
-      await s.nc.close();
-      await s.stop();
-    }
+    await both?.stop();
   });
 
   it("408/409 that end a request carry the same pending counts", async () => {
