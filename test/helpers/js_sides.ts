@@ -1,5 +1,6 @@
 // The two sides of a JetStream differential test: nats-server with JetStream and an in-process Petrel with
 // JetStream, each with one client connection, started together and stopped (store removed) together.
+import { after, before } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startServer } from "./servers.ts";
 import { removeDir, startJsServer } from "../jetstream/server.ts";
@@ -41,4 +42,22 @@ export async function startJsSides(): Promise<JsSides> {
     throw e;
   }
   return { sides, stop };
+}
+
+/**
+ * For a describe block: starts both sides before its tests and stops them after. The returned array is filled
+ * in by the before hook ([nats-server, Petrel]) and emptied by the after hook.
+ */
+export function useJsSides(): JsSide[] {
+  const sides: JsSide[] = [];
+  let both: JsSides | undefined;
+  before(async () => {
+    both = await startJsSides();
+    sides.push(...both.sides);
+  });
+  after(async () => {
+    sides.length = 0;
+    await both?.stop();
+  });
+  return sides;
 }

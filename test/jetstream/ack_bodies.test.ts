@@ -1,10 +1,10 @@
 // What counts as an ack, a nak, progress or a term, read as nats-server 2.9.10 reads an ack body: "+ACK", "+OK",
 // "+WPI" and "+TERM" exactly, "-NAK" and "+NXT" as prefixes, anything else as no ack at all (the message returns
 // when its ack wait runs out). The same bodies against both servers, all consumers at once.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type JsSide, type JsSides, startJsSides } from "../helpers/js_sides.ts";
+import { useJsSides } from "../helpers/js_sides.ts";
 
 const MS = 1_000_000;
 const ACK_WAIT_MS = 1500;
@@ -47,15 +47,7 @@ async function transcript(nc: NatsConnection): Promise<Record<string, string>> {
 }
 
 describe("ack bodies: nats-server vs Petrel", () => {
-  let both: JsSides | undefined;
-  let sides: JsSide[] = [];
-  before(async () => {
-    both = await startJsSides();
-    sides = both.sides;
-  });
-  after(async () => {
-    await both?.stop();
-  });
+  const sides = useJsSides();
 
   it("reads each body as nats-server does", { timeout: 60_000 }, async () => {
     const [ref, ours] = await Promise.all(sides.map((s) => transcript(s.nc)));

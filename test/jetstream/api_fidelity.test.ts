@@ -1,9 +1,9 @@
 // JetStream API checks and echoes against nats-server 2.9.10: the same raw requests to both servers, the whole
 // responses compared (minus what is unique per server: timestamps and generated names).
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type JsSide, type JsSides, startJsSides } from "../helpers/js_sides.ts";
+import { useJsSides } from "../helpers/js_sides.ts";
 
 type J = Record<string, unknown>;
 const VOLATILE = new Set(["created", "ts", "first_ts", "last_ts"]);
@@ -111,15 +111,7 @@ const steps: Array<[string, string, unknown?]> = [
 ];
 
 describe("JetStream API checks and echoes: nats-server vs Petrel", () => {
-  let both: JsSides | undefined;
-  let sides: JsSide[] = [];
-  before(async () => {
-    both = await startJsSides();
-    sides = both.sides;
-  });
-  after(async () => {
-    await both?.stop();
-  });
+  const sides = useJsSides();
 
   it("answers every step as nats-server does", async () => {
     const results: unknown[][] = [[], []];

@@ -1,10 +1,10 @@
 // $JS.API.INFO's api.total and api.errors count what nats-server 2.9.10 counts: answered API requests, each
 // after its answer (an INFO reports the requests before itself); pull requests, Direct Gets and subjects nobody
 // serves are not counted, a failed message get is and a successful one is not. Same steps, both servers.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type JsSide, type JsSides, startJsSides } from "../helpers/js_sides.ts";
+import { useJsSides } from "../helpers/js_sides.ts";
 
 async function transcript(nc: NatsConnection): Promise<string[]> {
   /** A request; requests nats-server does not answer end by timing out, which is expected here. */
@@ -50,15 +50,7 @@ async function transcript(nc: NatsConnection): Promise<string[]> {
 }
 
 describe("JetStream API counters: nats-server vs Petrel", () => {
-  let both: JsSides | undefined;
-  let sides: JsSide[] = [];
-  before(async () => {
-    both = await startJsSides();
-    sides = both.sides;
-  });
-  after(async () => {
-    await both?.stop();
-  });
+  const sides = useJsSides();
 
   it("count the same requests", { timeout: 30_000 }, async () => {
     const ref = await transcript(sides[0].nc);

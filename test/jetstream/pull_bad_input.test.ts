@@ -1,10 +1,10 @@
 // Bad and borderline pull requests get the status nats-server 2.9.10 gives (code and text), the same requests
 // to both servers: Go's decode errors for wrongly typed fields, heartbeat limits, the consumer's request limits,
 // a push consumer asked to pull, and a full waiting list that first sheds requests nobody waits for.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type JsSide, type JsSides, startJsSides } from "../helpers/js_sides.ts";
+import { useJsSides } from "../helpers/js_sides.ts";
 
 const MS = 1_000_000;
 
@@ -64,15 +64,7 @@ async function transcript(nc: NatsConnection): Promise<string[]> {
 }
 
 describe("pull requests, bad and borderline: nats-server vs Petrel", () => {
-  let both: JsSides | undefined;
-  let sides: JsSide[] = [];
-  before(async () => {
-    both = await startJsSides();
-    sides = both.sides;
-  });
-  after(async () => {
-    await both?.stop();
-  });
+  const sides = useJsSides();
 
   it("answers each as nats-server does", { timeout: 60_000 }, async () => {
     const ref = await transcript(sides[0].nc);

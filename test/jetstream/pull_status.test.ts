@@ -1,10 +1,10 @@
 // The status messages that end a pull request (408/409) carry Nats-Pending-Messages / Nats-Pending-Bytes exactly as
 // nats-server 2.9.10 sends them, and max_bytes counts a message as nats-server does (subject + ack reply + headers
 // + payload). The same requests run against both servers and the transcripts must be equal.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { type JsSide, type JsSides, startJsSides } from "../helpers/js_sides.ts";
+import { useJsSides } from "../helpers/js_sides.ts";
 
 const MS = 1_000_000;
 
@@ -57,15 +57,7 @@ async function transcript(nc: NatsConnection): Promise<unknown[]> {
 }
 
 describe("pull request status headers: nats-server vs Petrel", () => {
-  let both: JsSides | undefined;
-  let sides: JsSide[] = [];
-  before(async () => {
-    both = await startJsSides();
-    sides = both.sides;
-  });
-  after(async () => {
-    await both?.stop();
-  });
+  const sides = useJsSides();
 
   it("408/409 that end a request carry the same pending counts", async () => {
     const ref = await transcript(sides[0].nc);
