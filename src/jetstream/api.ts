@@ -43,8 +43,8 @@ function fail(js: JetStream, m: BusMsg, type: string, err: ApiError): void {
   respond(js, m, { type: T + type, error: err });
 }
 
-/** Parses a JSON request body; empty bodies are `{}`. */
-function body(m: BusMsg): Json | ApiError {
+/** Parses a JSON request body; empty bodies are `{}`. Shared by the single-server and the clustered API. */
+export function body(m: BusMsg): Json | ApiError {
   if (m.payload.length === 0) return {};
   const text = dec.decode(m.payload);
   if (text.trim() === "") return {};
@@ -57,7 +57,7 @@ function body(m: BusMsg): Json | ApiError {
   }
 }
 
-function isErr(v: unknown): v is ApiError {
+export function isErr(v: unknown): v is ApiError {
   return typeof v === "object" && v !== null && "err_code" in v;
 }
 

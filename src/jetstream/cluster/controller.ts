@@ -9,7 +9,7 @@ import { RaftGroup, RaftHost } from "../../raft/host.ts";
 import type { RaftStorage } from "../../raft/storage.ts";
 import type { Entry, PeerId, Random, Snapshot } from "../../raft/types.ts";
 import { subjectMatches, subjectsIntersect } from "../../subjects/subject.ts";
-import { streamInfo } from "../api.ts";
+import { body as parseBody, isErr, streamInfo } from "../api.ts";
 import { checkStreamConfig, checkStreamUpdate, describeZodError, type StreamConfig, streamConfigSchema } from "../config.ts";
 import type { Consumer } from "../consumer.ts";
 import type { EngineCluster, JetStream } from "../engine.ts";
@@ -863,19 +863,3 @@ function placementOf(cfg: StreamConfig): { cluster?: string; tags?: string[] } {
   };
 }
 
-function parseBody(m: BusMsg): Json | ApiError {
-  if (m.payload.length === 0) return {};
-  const text = dec.decode(m.payload);
-  if (text.trim() === "") return {};
-  try {
-    const v: unknown = JSON.parse(text);
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return Errors.invalidJson("expected a JSON object");
-    return v as Json;
-  } catch (e) {
-    return Errors.invalidJson(e instanceof Error ? e.message : String(e));
-  }
-}
-
-function isErr(v: unknown): v is ApiError {
-  return typeof v === "object" && v !== null && "err_code" in v;
-}
