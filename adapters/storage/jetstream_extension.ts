@@ -175,6 +175,13 @@ export function jetStreamExtension(
       server.monitorSections.set("varz.jetstream", () => varzJetStream(all));
       onStart?.(all.get("$G"), all);
       server.reloadListeners.add(onReload);
+      // SIGUSR2: leaderships move before the clients are drained (nats-server transfers its Raft leaders first).
+      if (cluster) {
+        const c = cluster;
+        server.onLameDuck(async () => {
+          await c.lameDuck();
+        });
+      }
       return {
         stop: async () => {
           server.reloadListeners.delete(onReload);

@@ -75,6 +75,7 @@ export class Server implements ClientHost {
   /** Extensions report their monitoring sections here (jetstream, websocket, cluster...). */
   readonly monitorSections = new Map<string, (q?: URLSearchParams) => unknown>();
   readonly #shutdownHooks: (() => Promise<void> | void)[] = [];
+  readonly #lameDuckHooks: (() => Promise<void> | void)[] = [];
 
   readonly #transport: Transport | undefined;
   readonly #readFile: ReadText | undefined;
@@ -245,6 +246,14 @@ export class Server implements ClientHost {
     this.#shutdownHooks.push(fn);
   }
 
+  /**
+   * Runs when lame-duck mode starts, before clients are drained (JetStream hands its Raft leaderships over
+   * there, as nats-server does, so the drained clients' publishes find a leader elsewhere).
+   */
+  onLameDuck(fn: () => Promise<void> | void): void {
+    this.#lameDuckHooks.push(fn);
+  }
+
   shutdown(): Promise<void> {
     this.#shutdownPromise ??= this.#doShutdown();
     return this.#shutdownPromise;
@@ -282,6 +291,13 @@ export class Server implements ClientHost {
     const l = this.#listener;
     this.#listener = undefined;
     if (l !== undefined) await l.close().catch(() => {});
+    for (const hook of this.#lameDuckHooks) {
+      try {
+        await hook();
+      } catch (e) {
+        this.logger.error(`lame duck hook failed: ${String(e)}`);
+      }
+    }
     for (const c of this.clients.values()) if (c.protocol >= 1) c.sendInfo(this.clientInfo(c));
     const o = this.options;
     await sleep(o.lame_duck_grace_period);

@@ -21,7 +21,7 @@ import { type PeerInfo, placeReplicas } from "./placement.ts";
 import { StreamReplica } from "./stream_replica.ts";
 import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
 import { planReplicaChange } from "./replicas.ts";
-import { handOffLeaderships } from "./lame_duck.ts";
+import { handOffLeaderships, stayFollower } from "./lame_duck.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 
@@ -101,6 +101,8 @@ export class JetStreamCluster implements EngineCluster {
   #removedServers = new Set<string>();
   /** Replicas of this server that a peer change took out, with when: closed once the group let them go. */
   #leaving = new Map<string, number>();
+  /** Lame-duck mode (SIGUSR2): groups that elect this server are handed on again (group id → last asked). */
+  #lameDuck: Map<string, number> | undefined;
 
   constructor(o: ClusterOptions) {
     this.#o = o;
@@ -152,6 +154,21 @@ export class JetStreamCluster implements EngineCluster {
     return handOffLeaderships(groups, (g) => this.#stepDown(g), budgetMs, inFlight, this.#now);
   }
 
+  /**
+   * Lame-duck mode (SIGUSR2): hand every leadership over now, before the clients are drained, and stay a
+   * follower until the server stops.
+   */
+  lameDuck(budgetMs = 3_000): Promise<number> {
+    this.#lameDuck ??= new Map();
+    return this.handOff(budgetMs);
+  }
+
+  #groups(): RaftGroup[] {
+    const out = [...this.replicas.values()].map((r) => r.group);
+    if (this.metaGroup) out.push(this.metaGroup);
+    return out;
+  }
+
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
@@ -175,6 +192,7 @@ export class JetStreamCluster implements EngineCluster {
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#stepDown(r.group));
     }
     const now = this.#now();
+    if (this.#lameDuck) stayFollower(this.#groups(), (g) => this.#stepDown(g), this.#lameDuck, now);
     for (const [name, since] of this.#leaving) {
       const r = this.replicas.get(name);
       const a = this.meta.streams.get(name);

@@ -39,3 +39,22 @@ export async function handOffLeaderships(
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
+
+/**
+ * In lame-duck mode a server stays a follower until it stops: a group that elected it anyway (its peers were
+ * restarting, say) is handed on again, at most once per RETRY_MS. `asked` remembers when each group was asked.
+ */
+export function stayFollower(
+  groups: readonly RaftGroup[],
+  stepDown: (g: RaftGroup) => void,
+  asked: Map<string, number>,
+  now: number,
+): void {
+  for (const g of groups) {
+    if (!g.isLeader() || g.node.membership().voters.length <= 1) continue;
+    const last = asked.get(g.id);
+    if (last !== undefined && now - last < RETRY_MS) continue;
+    asked.set(g.id, now);
+    stepDown(g);
+  }
+}

@@ -1,0 +1,106 @@
+// SIGUSR2 (lame duck) on the server leading the meta group and a replicated stream, three real processes: the
+// leaderships move to the other servers while the lame duck is still running (before its clients are
+// drained), no publish through another server fails meanwhile, and the server exits 0 afterwards.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { monitorJson, type RunningServer, startServer, waitFor } from "../../helpers/servers.ts";
+import { freePort } from "../../jsraft/helpers.ts";
+
+interface Jsz {
+  meta_cluster?: { leader?: string };
+}
+
+describe("SIGUSR2 lame duck hands leaderships over first", () => {
+  it("moves the meta and stream leaderships before draining; no publish fails", { timeout: 90_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "petrel-ldm-"));
+    const names = ["l1", "l2", "l3"];
+    const ports = [await freePort(), await freePort(), await freePort()];
+    // The grace period is long enough that a hand-off at shutdown (the bug) would come too late to be seen.
+    const conf = (i: number) => `
+server_name: ${names[i]}
+lame_duck_grace_period: "3s"
+lame_duck_duration: "4s"
+jetstream { store_dir: "${join(dir, names[i])}" }
+cluster {
+  name: ldm
+  listen: 127.0.0.1:${ports[i]}
+  routes: [${ports.map((p) => `nats://127.0.0.1:${p}`).join(", ")}]
+}
+`;
+    const servers: Array<RunningServer | undefined> = [];
+    let nc: NatsConnection | undefined;
+    let nc2: NatsConnection | undefined;
+    try {
+      for (const s of await Promise.all([0, 1, 2].map((i) => startServer("petrel", { conf: conf(i), monitor: true })))) {
+        servers.push(s);
+      }
+      nc = await connect({ servers: servers.map((s) => s!.url) });
+      const jsm = await waitFor("the meta group answers", async () => await jetstreamManager(nc!, { timeout: 1000 }), 20_000);
+      await waitFor("stream created", async () => {
+        await jsm.streams.add({ name: "LDM", subjects: ["ldm.>"], num_replicas: 3 });
+        return true;
+      }, 20_000);
+      // Make one server lead both the meta group and the stream.
+      const metaLeader = async () => (await monitorJson<Jsz>(servers[0]!, "/jsz")).meta_cluster?.leader;
+      await waitFor("meta leader known", async () => (await metaLeader()) !== undefined, 20_000);
+      const victimName = (await metaLeader())!;
+      const victim = names.indexOf(victimName);
+      await waitFor(`${victimName} leads the stream`, async () => {
+        const info = await jsm.streams.info("LDM");
+        if (info.cluster?.leader === victimName && (info.cluster.replicas ?? []).every((r) => r.current)) return true;
+        await nc!.request("$JS.API.STREAM.LEADER.STEPDOWN.LDM", undefined, { timeout: 2000 }).catch(() => {});
+        return false;
+      }, 30_000);
+
+      // A publisher through another server, with a short timeout: an election after the fact would fail some.
+      const other = servers[(victim + 1) % 3]!;
+      nc2 = await connect({ servers: other.url });
+      const js = jetstream(nc2, { timeout: 1500 });
+      const otherJsm = await jetstreamManager(nc2, { timeout: 1000 });
+      const failures: string[] = [];
+      const acked: number[] = [];
+      let stop = false;
+      const publisher = (async () => {
+        for (let n = 1; !stop && n <= 5000; n++) {
+          try {
+            acked.push((await js.publish(`ldm.${n}`, `m${n}`, { msgID: `ldm-${n}` })).seq);
+          } catch (e) {
+            failures.push(`${n}: ${(e as Error).message}`);
+          }
+        }
+      })();
+      await waitFor("some publishes", () => acked.length >= 20);
+
+      let exited = false;
+      void servers[victim]!.exited.then(() => (exited = true));
+      process.kill(servers[victim]!.pid, "SIGUSR2");
+      await waitFor("the leaderships moved", async () => {
+        const info = await otherJsm.streams.info("LDM").catch(() => undefined);
+        const meta = (await monitorJson<Jsz>(other, "/jsz")).meta_cluster?.leader;
+        return info?.cluster?.leader !== undefined && info.cluster.leader !== victimName && meta !== undefined &&
+          meta !== victimName;
+      }, 10_000);
+      assert.equal(exited, false, "the leaderships moved while the lame duck was still running");
+      const before = acked.length;
+      await waitFor("publishes go on", () => acked.length >= before + 20, 10_000);
+      assert.equal(await servers[victim]!.exited, 0);
+      servers[victim] = undefined;
+      const after = acked.length;
+      await waitFor("publishes go on after the exit", () => acked.length >= after + 20, 10_000);
+      stop = true;
+      await publisher;
+      assert.deepEqual(failures, []);
+      assert.deepEqual(acked, Array.from({ length: acked.length }, (_, i) => i + 1));
+    } finally {
+      await nc2?.close().catch(() => {});
+      await nc?.close().catch(() => {});
+      for (const s of servers) await s?.stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
