@@ -12,7 +12,7 @@ import { RouteOutbox } from "./outbox.ts";
 import { LinkOutput } from "../server/link_output.ts";
 import { interestLine, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import type { RouteHost } from "./types.ts";
-import { WireConn, type WireState } from "../server/wire_conn.ts";
+import { linkInput, WireConn, type WireState } from "../server/wire_conn.ts";
 import { applyRemoteInterest, dropRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
 
 const NO_EXTRAS: RoutedArgs = { reply: -1, queueFrom: 0, queueTo: 0 };
@@ -76,7 +76,8 @@ export class RouteConn implements ConnHandler, SubOwner {
     this.configuredUrl = opts.configuredUrl;
     this.parser = new Parser("route", this, { maxControlLine: ROUTE_MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
     const o = host.server.options;
-    this.wire = new WireConn(duplex, { cid, tag: "rid", pingInterval: o.ping_interval, pingMax: o.ping_max }, {
+    this.wire = new WireConn(duplex, { cid, tag: "rid", pingInterval: o.ping_interval, pingMax: o.ping_max, ...linkInput(host.server) }, {
+      feed: (data) => this.parser.feed(data),
       teardown: () => this.#teardown(),
       beforeWrite: () => this.outbox.forget(),
       afterFlush: () => this.output.flushed(),
@@ -117,7 +118,7 @@ export class RouteConn implements ConnHandler, SubOwner {
   onData(data: Uint8Array): void {
     if (this.state === "closed") return;
     this.lastActivity = Date.now();
-    this.parser.feed(data);
+    this.wire.receive(data);
   }
 
   onDrain(): void {

@@ -8,7 +8,7 @@
 import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser } from "../protocol/parser.ts";
 import type { OutBuffer } from "../server/outbound.ts";
-import { WireConn } from "../server/wire_conn.ts";
+import { linkInput, WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, SubOwner } from "../server/types.ts";
 import type { Account } from "../accounts/account.ts";
 import { interestLine, routedArgs } from "../cluster/protocol.ts";
@@ -50,7 +50,8 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
     this.host = host;
     const o = host.server.options;
     // Gateways ping at least every 15s whatever the client ping interval, as nats-server does.
-    this.wire = new WireConn(duplex, { cid, tag: "gid", pingInterval: Math.min(o.ping_interval, 15_000), pingMax: o.ping_max }, {
+    this.wire = new WireConn(duplex, { cid, tag: "gid", pingInterval: Math.min(o.ping_interval, 15_000), pingMax: o.ping_max, ...linkInput(host.server) }, {
+      feed: (data) => this.parser.feed(data),
       teardown: () => this.#teardown(),
     });
     this.out = this.wire.out;
@@ -80,7 +81,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
   onData(data: Uint8Array): void {
     if (this.state === "closed") return;
     this.lastActivity = Date.now();
-    this.parser.feed(data);
+    this.wire.receive(data);
   }
 
   onDrain(): void {}

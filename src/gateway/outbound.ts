@@ -16,7 +16,7 @@
 import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import type { OutBuffer } from "../server/outbound.ts";
-import { WireConn } from "../server/wire_conn.ts";
+import { linkInput, WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "../cluster/outbox.ts";
 import { LinkOutput } from "../server/link_output.ts";
@@ -76,7 +76,8 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
     this.host = host;
     const o = host.server.options;
     // Gateways ping at least every 15s whatever the client ping interval, as nats-server does.
-    this.wire = new WireConn(duplex, { cid, tag: "gid", pingInterval: Math.min(o.ping_interval, 15_000), pingMax: o.ping_max }, {
+    this.wire = new WireConn(duplex, { cid, tag: "gid", pingInterval: Math.min(o.ping_interval, 15_000), pingMax: o.ping_max, ...linkInput(host.server) }, {
+      feed: (data) => this.parser.feed(data),
       teardown: () => this.#teardown(),
       beforeWrite: () => this.outbox.forget(),
       afterFlush: () => this.output.flushed(),
@@ -110,7 +111,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   onData(data: Uint8Array): void {
     if (this.state === "closed") return;
     this.lastActivity = Date.now();
-    this.parser.feed(data);
+    this.wire.receive(data);
   }
 
   onDrain(): void {

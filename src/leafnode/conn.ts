@@ -9,7 +9,7 @@ import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
-import { WireConn, type WireState } from "../server/wire_conn.ts";
+import { linkInput, WireConn, type WireState } from "../server/wire_conn.ts";
 import { routedArgs } from "../cluster/protocol.ts";
 import { LeafOutbox } from "./outbox.ts";
 import { LinkOutput } from "../server/link_output.ts";
@@ -73,7 +73,8 @@ export class LeafConn implements ConnHandler, SubOwner {
     this.account = account;
     this.parser = new Parser("leaf", this, { maxControlLine: LEAF_MAX_CONTROL_LINE, maxPayload: Number.MAX_SAFE_INTEGER });
     const o = host.server.options;
-    this.wire = new WireConn(duplex, { cid, tag: "lid", pingInterval: o.ping_interval, pingMax: o.ping_max }, {
+    this.wire = new WireConn(duplex, { cid, tag: "lid", pingInterval: o.ping_interval, pingMax: o.ping_max, ...linkInput(host.server) }, {
+      feed: (data) => this.parser.feed(data),
       teardown: () => this.#teardown(),
       beforeWrite: () => this.outbox.forget(),
       afterFlush: () => this.output.flushed(),
@@ -116,7 +117,7 @@ export class LeafConn implements ConnHandler, SubOwner {
 
   onData(data: Uint8Array): void {
     if (this.state === "closed") return;
-    this.parser.feed(data);
+    this.wire.receive(data);
   }
 
   onDrain(): void {

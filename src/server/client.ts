@@ -10,7 +10,7 @@ import { OutBuffer } from "./outbound.ts";
 import { type ConnectOptions, parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
-import { type FlowConsumer, InputGate } from "./flow.ts";
+import { type FlowConsumer, InputGate, type Producer, producerStallCapMs } from "./flow.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import type { ClientHost } from "./client_host.ts";
 import type { Account } from "../accounts/account.ts";
@@ -29,7 +29,7 @@ export interface ClientStats {
   out_bytes: number;
 }
 
-export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
+export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer {
   readonly cid: number;
   readonly kind = "client" as const;
   readonly duplex: Duplex;
@@ -93,11 +93,11 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     this.account = host.accountFor(undefined);
     const o = host.options;
     this.parser = new Parser("client", this, { maxControlLine: o.max_control_line, maxPayload: o.max_payload });
-    // A stall is short (nats-server caps it near a second): a consumer that stays behind is a slow consumer.
+    // A stall is short: a consumer that stays behind is a slow consumer.
     this.#gate = new InputGate(
       (d) => this.parser.feed(d),
       () => this.isClosed(),
-      Math.min(o.write_deadline / 2, 750),
+      producerStallCapMs(o.write_deadline),
       (paused) => this.duplex.pauseReading?.(paused),
     );
     this.#keepalive = new Keepalive(o.ping_interval, o.ping_max, () => {
@@ -288,9 +288,10 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer {
     }
     // An empty header block means no headers (nats-server delivers it as MSG).
     const msg: RoutedMsg = { subject, subjectBytes, reply, hdrSize: hdrSize === 0 ? -1 : hdrSize, payload };
+    const prev = this.host.currentProducer;
     this.host.currentProducer = this;
     const delivered = this.account.deliver(msg, this);
-    this.host.currentProducer = undefined;
+    this.host.currentProducer = prev;
     if (delivered === 0 && reply !== null && this.noResponders && this.headers) {
       this.account.noResponders(this, bytesToString(reply, 0, reply.length));
     }

@@ -5,6 +5,7 @@ import type { TlsInfo } from "../transport/types.ts";
 import type { AuthOutcome } from "./auth.ts";
 import type { ConnectOptions } from "./connect.ts";
 import type { ClientConn } from "./client.ts";
+import type { Producer } from "./flow.ts";
 import type { Account } from "../accounts/account.ts";
 
 export interface ServerStats {
@@ -23,7 +24,7 @@ export interface ClientHost {
   readonly stats: ServerStats;
   readonly authRequired: boolean;
   /** The client whose message is being routed right now (for flow control). */
-  currentProducer: ClientConn | undefined;
+  currentProducer: Producer | undefined;
   /** `tls`: what the connection's TLS handshake negotiated (verify_and_map takes the user from its certificate). */
   authenticate(c: ConnectOptions, nonce?: string, tls?: TlsInfo, kind?: string): AuthOutcome;
   /** Must a client of this transport kind ("tcp", "ws", ...) authenticate? */

@@ -15,6 +15,31 @@ export interface FlowConsumer {
   stallExhausted: boolean;
   /** Call `wake` once, when the transport has handed all it held to the OS (a stall then ends at once). */
   whenDrained?(wake: () => void): void;
+  /**
+   * A server-to-server link (route, gateway, leafnode output). Only clients wait for a link: a link's reader
+   * waiting for another link could wait in a circle (two routes each waiting for the other to read).
+   */
+  readonly link?: boolean;
+  /** How long a producer waits for this consumer before the stall is over (the gate's own cap when absent). */
+  readonly stallCapMs?: number;
+}
+
+/**
+ * Whoever's input is being routed right now: a publishing client, or the reader of a route, gateway or leafnode
+ * link. A consumer that falls behind while taking its messages asks it to hold its input.
+ */
+export interface Producer {
+  stallFor(consumer: FlowConsumer): void;
+}
+
+/** Where the server keeps the producer being routed (set around the routing, restored after: it may nest). */
+export interface ProducerSlot {
+  currentProducer: Producer | undefined;
+}
+
+/** How long a producer waits for a consumer that fell behind: short (nats-server caps it near a second). */
+export function producerStallCapMs(writeDeadlineMs: number): number {
+  return Math.min(writeDeadlineMs / 2, 750);
 }
 
 /** nats-server reads at most this much at a time; parsing in such slices gives stalls a chance between them. */
@@ -128,13 +153,12 @@ export class InputGate {
         this.#uncapped.delete(c);
       }
     }
-    if (Date.now() - this.#stallStart >= this.#capMs) {
-      // The cap is over for the others; a consumer whose backlog did not shrink at all is stuck.
-      for (const c of set) {
-        if (this.#uncapped.has(c)) continue;
-        if (c.backlog() >= (this.#marks.get(c) ?? 0)) c.stallExhausted = true;
-        set.delete(c);
-      }
+    const waited = Date.now() - this.#stallStart;
+    for (const c of set) {
+      // Past its cap a consumer is waited for no longer; one whose backlog did not shrink at all is stuck.
+      if (this.#uncapped.has(c) || waited < (c.stallCapMs ?? this.#capMs)) continue;
+      if (c.backlog() >= (this.#marks.get(c) ?? 0)) c.stallExhausted = true;
+      set.delete(c);
     }
     if (set.size > 0) {
       // Polling stays as the fallback for consumers that cannot say when they drained.

@@ -7,7 +7,7 @@
 import type { RouteOutbox } from "../cluster/outbox.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ServerStats } from "./client_host.ts";
-import type { FlowConsumer } from "./flow.ts";
+import type { FlowConsumer, Producer } from "./flow.ts";
 import type { RoutedMsg } from "./types.ts";
 import type { WireConn } from "./wire_conn.ts";
 
@@ -21,11 +21,12 @@ export interface LinkStats {
   out_bytes: number;
 }
 
-/** What the output needs of the server: its counters, the publisher being routed, the log. */
+/** What the output needs of the server: its counters, the publisher being routed, the log, write_deadline. */
 export interface LinkServer {
   readonly stats: ServerStats;
   readonly logger: Logger;
-  readonly currentProducer: { stallFor(c: FlowConsumer): void } | undefined;
+  readonly currentProducer: Producer | undefined;
+  readonly options: { readonly write_deadline: number };
 }
 
 export class LinkOutput implements FlowConsumer {
@@ -37,6 +38,13 @@ export class LinkOutput implements FlowConsumer {
   readonly #kind: string;
   /** A producer already waited a whole stall for this link; don't stall anyone until it catches up. */
   stallExhausted = false;
+  /** Only clients wait for a link (see FlowConsumer.link). */
+  readonly link = true;
+  /**
+   * A publisher waits for a link up to the write deadline, not a client's short stall: a route carries every
+   * subscriber of the peer, and a link is never cut for a fast publisher (nats-server's routes are not either).
+   */
+  readonly stallCapMs: number;
 
   constructor(wire: WireConn, outbox: RouteOutbox, stats: LinkStats, server: LinkServer, kind: string) {
     this.#wire = wire;
@@ -44,6 +52,7 @@ export class LinkOutput implements FlowConsumer {
     this.#stats = stats;
     this.#server = server;
     this.#kind = kind;
+    this.stallCapMs = server.options.write_deadline;
   }
 
   /** Queue `msg` of `account` for the peer (for queue group `queue`, or a plain subscription). */

@@ -18,6 +18,7 @@ import { accountsOf, accountUsers, systemAccountOf } from "../accounts/config.ts
 import { type ImportLink, linkAccounts } from "../accounts/imports.ts";
 import { authenticate, type AuthConfig, type AuthOutcome, authRequired, type AuthUser, usesNkeys } from "./auth.ts";
 import { ClientConn } from "./client.ts";
+import type { Producer } from "./flow.ts";
 import type { ClientHost, ServerStats } from "./client_host.ts";
 import type { ConnectOptions } from "./connect.ts";
 import { randomServerId, randomToken } from "./ids.ts";
@@ -61,7 +62,7 @@ export class Server implements ClientHost {
   /** When the configuration was last (re)loaded: /varz config_load_time. */
   configLoadTime = this.startTime;
   authRequired: boolean;
-  currentProducer: ClientConn | undefined;
+  currentProducer: Producer | undefined;
   /** Client URLs of the whole cluster, advertised to clients in INFO (set by the cluster layer). */
   connectUrls: string[] = [];
   wsConnectUrls: string[] = [];

@@ -4,8 +4,13 @@
  * PINGs with stale detection, the label in log lines, and the one way such a connection ends: what is
  * pending is written, the owner is told once (teardown hook) to release what it holds, the transport is
  * closed. The owner keeps its protocol, its subscriptions and its own timers.
+ *
+ * Its input goes through an InputGate: while a message it carries is routed, the link is the server's current
+ * producer, and a local client falling behind on those messages holds the link's reading (capped like a client
+ * publisher's stall), so that TCP slows the peer instead of the client's backlog growing until it is cut.
  */
 import type { Duplex } from "../transport/types.ts";
+import { type FlowConsumer, InputGate, type Producer, producerStallCapMs, type ProducerSlot } from "./flow.ts";
 import { Keepalive } from "./keepalive.ts";
 import { OutBuffer } from "./outbound.ts";
 
@@ -23,9 +28,15 @@ export interface WireOptions {
   readonly pingInterval: number;
   /** Unanswered PINGs after which the connection is stale. */
   readonly pingMax: number;
+  /** The server's current-producer slot: input is routed with this link as the producer. */
+  readonly producers?: ProducerSlot;
+  /** How long the link's input waits for a local consumer that falls behind (ms). */
+  readonly stallCapMs?: number;
 }
 
 export interface WireHooks {
+  /** Input from the peer, in order (held while a stall lasts). */
+  feed?(data: Uint8Array): void;
   /** The connection ended (once, whoever ended it): release what the owner holds. */
   teardown(reason: string): void;
   /** Just before pending output is handed over (flush and close), e.g. to forget frames an outbox tracks. */
@@ -34,7 +45,12 @@ export interface WireHooks {
   afterFlush?(): void;
 }
 
-export class WireConn {
+/** The options that make a link's input a producer of `server`, its stalls capped as a client's are. */
+export function linkInput(server: ProducerSlot & { readonly options: { readonly write_deadline: number } }): Pick<WireOptions, "producers" | "stallCapMs"> {
+  return { producers: server, stallCapMs: producerStallCapMs(server.options.write_deadline) };
+}
+
+export class WireConn implements Producer {
   readonly duplex: Duplex;
   readonly out = new OutBuffer(16 * 1024);
   state: WireState = "handshake";
@@ -45,12 +61,26 @@ export class WireConn {
   readonly #keepalive: Keepalive;
   #flushQueued = false;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #gate: InputGate | undefined;
 
   constructor(duplex: Duplex, opts: WireOptions, hooks: WireHooks) {
     this.duplex = duplex;
     this.#cid = opts.cid;
     this.#tag = opts.tag;
     this.#hooks = hooks;
+    const feed = hooks.feed;
+    const slot = opts.producers;
+    if (feed !== undefined && slot !== undefined) {
+      this.#gate = new InputGate((data) => {
+        const prev = slot.currentProducer;
+        slot.currentProducer = this;
+        try {
+          feed(data);
+        } finally {
+          slot.currentProducer = prev;
+        }
+      }, () => this.state === "closed", opts.stallCapMs ?? producerStallCapMs(10_000), (paused) => duplex.pauseReading?.(paused));
+    }
     this.#keepalive = new Keepalive(opts.pingInterval, opts.pingMax, () => {
       this.out.bytes(PING);
       this.flushSoon();
@@ -59,6 +89,23 @@ export class WireConn {
 
   get rttMs(): number {
     return this.#keepalive.rttMs;
+  }
+
+  /** Input from the transport (valid only during the call): fed to the owner now, or held during a stall. */
+  receive(data: Uint8Array): void {
+    if (this.#gate !== undefined) this.#gate.push(data);
+    else this.#hooks.feed?.(data);
+  }
+
+  /** Is the input held because a consumer fell behind? */
+  get inputStalled(): boolean {
+    return this.#gate?.stalled ?? false;
+  }
+
+  /** A local consumer fell behind on what this link carries in: hold the input (never for another link). */
+  stallFor(consumer: FlowConsumer): void {
+    if (consumer.link === true) return;
+    this.#gate?.stallFor(consumer, true);
   }
 
   /** Arm the handshake deadline (closing with `reason` if still in handshake then) and the PINGs. */

@@ -25,6 +25,8 @@ export interface RawClient {
   text(): string;
   /** Stop reading from the socket (kernel buffers fill up; the server sees a slow consumer). */
   pause(): void;
+  /** Read from the socket again after pause(). */
+  resume(): void;
   closed(): boolean;
   close(): void;
   /** Bytes received so far. */
@@ -168,6 +170,9 @@ export function wrapSocket(sock: Socket): RawClient {
     text: () => buf,
     pause() {
       sock.pause();
+    },
+    resume() {
+      sock.resume();
     },
     closed: () => isClosed,
     close() {

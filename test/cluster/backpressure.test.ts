@@ -1,0 +1,66 @@
+// Back-pressure across a route: a subscriber on C that reads slower than a publisher on A publishes is paced,
+// not cut. C's route holds its reading while C's client is behind, the route's backlog on A grows, and A holds
+// the publisher (TCP slows it), as nats-server paces a fast producer instead of dropping what a route carries.
+// Before this, C read the route as fast as it arrived and cut its client as a slow consumer (messages lost).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Petrel } from "../../src/petrel.ts";
+import { waitFor } from "../helpers/servers.ts";
+import { connectReady, type RawClient } from "../helpers/raw.ts";
+import { monitor, routeUrl, routez, startNode, stopAll, waitForMesh, waitForRemoteInterest } from "./helpers.ts";
+
+const SIZE = 1024;
+/** Enough to fill the kernel's socket buffers on both hops and then some (~24 MB). */
+const COUNT = 24 * 1024;
+/** Bytes of one delivered frame: `MSG bp 1 1024\r\n` + payload + CRLF. */
+const FRAME = `MSG bp 1 ${SIZE}\r\n`.length + SIZE + 2;
+const MARKER = "MSG bp 1 3\r\nend\r\n";
+
+describe("a route between a fast publisher and a slow subscriber", () => {
+  let a: Petrel, c: Petrel;
+  const raws: RawClient[] = [];
+
+  before(async () => {
+    a = await startNode({ name: "A" });
+    // A small max_pending: without back-pressure C's client is cut long before the flood is through.
+    c = await startNode({ name: "C", routes: [routeUrl(a)], extra: { max_pending: 512 * 1024 } });
+    await waitForMesh([a, c]);
+  });
+  after(async () => {
+    for (const r of raws) r.close();
+    await stopAll([a, c]);
+  });
+
+  it("paces the publisher through the route instead of cutting the subscriber", async () => {
+    const { c: sub } = await connectReady(c.server.clientPort);
+    raws.push(sub);
+    await sub.send("SUB bp 1\r\nPING\r\n");
+    await sub.readUntil("PONG\r\n");
+    const base = sub.bytesReceived();
+    await waitForRemoteInterest(a, "bp", 1);
+    const { c: pub } = await connectReady(a.server.clientPort);
+    raws.push(pub);
+
+    sub.pause();
+    const frame = `PUB bp ${SIZE}\r\n${"x".repeat(SIZE)}\r\n`;
+    const chunk = frame.repeat(1024);
+    const sent: Promise<void>[] = [];
+    for (let i = 0; i < COUNT / 1024; i++) sent.push(pub.send(chunk));
+    sent.push(pub.send("PUB bp 3\r\nend\r\n"));
+
+    // Either C cut the subscriber (no back-pressure) or C stopped reading the route and A's side backs up.
+    const outcome = await waitFor("the route to back up or the subscriber to be cut", async () => {
+      const varz = await monitor<{ slow_consumers: number }>(c, "/varz");
+      if (varz.slow_consumers > 0) return "cut";
+      const r = (await routez(a)).routes[0] as unknown as { pending_size: number } | undefined;
+      return r !== undefined && r.pending_size > 1024 * 1024 ? "paced" : undefined;
+    }, 20_000, 5);
+    sub.resume();
+    assert.equal(outcome, "paced", "C cut its slow subscriber instead of holding the route");
+
+    await sub.readUntil(MARKER, 30_000);
+    await Promise.all(sent);
+    assert.equal(sub.bytesReceived() - base, COUNT * FRAME + MARKER.length, "every message arrived once, before the marker");
+    for (const n of [a, c]) assert.equal((await monitor<{ slow_consumers: number }>(n, "/varz")).slow_consumers, 0);
+  });
+});
