@@ -234,10 +234,21 @@ function startCluster(
       fs.writeFileSync(peersFile, JSON.stringify(peers));
     },
     random: Math.random,
-    expectedPeers: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port),
+    // A supercluster's meta group spans every cluster: the other clusters' gateway URLs count too, so one
+    // cluster alone (a minority) never founds a meta group of its own before the gateways are up.
+    expectedPeers: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port) +
+      gatewayPeers(server.options.gateway),
   });
   engine.cluster = cluster;
   return cluster;
+}
+
+/** How many servers of other clusters the gateway block names (one per URL; the own cluster's entry is skipped). */
+export function gatewayPeers(gw: { name: string; gateways: readonly { name: string; urls: readonly string[] }[] } | undefined): number {
+  if (!gw || gw.name === "") return 0;
+  let n = 0;
+  for (const g of gw.gateways) if (g.name !== gw.name) n += new Set(g.urls).size;
+  return n;
 }
 
 /**

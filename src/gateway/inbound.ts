@@ -160,14 +160,21 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
     }
     let subject = argString(args, 1);
     let subjectBytes = args.line.slice(args.starts[1], args.ends[1]);
+    let reply = ra.reply >= 0 ? args.line.slice(args.starts[ra.reply], args.ends[ra.reply]) : null;
+    // `reply@deliver`: a JetStream delivery (as on routes), routed by `deliver`, shown with its own subject.
+    const at = reply === null ? -1 : reply.lastIndexOf(64);
+    const jsDelivery = reply !== null && at >= 0;
+    if (reply !== null && at >= 0) {
+      subject = bytesToString(reply, at + 1, reply.length);
+      reply = at > 0 ? reply.subarray(0, at) : null;
+    }
     if (subject.length > GW_REPLY_HEAD && subject.startsWith("_GR_.")) {
       // A reply to a request this cluster sent: unwrap it if it is ours, drop it otherwise.
       const m = parseMappedReply(subject);
       if (m === undefined || m.cluster !== this.host.clusterHash) return;
       subject = m.reply;
-      subjectBytes = enc.encode(subject);
+      if (!jsDelivery) subjectBytes = enc.encode(subject);
     }
-    let reply = ra.reply >= 0 ? args.line.slice(args.starts[ra.reply], args.ends[ra.reply]) : null;
     if (reply !== null && reply.length > GW_REPLY_HEAD && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95) {
       // "_GR_.": subscribers see the original reply, as with nats-server; responses are mapped back.
       const mapped = argString(args, ra.reply);

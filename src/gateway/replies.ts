@@ -117,7 +117,18 @@ export class GatewayReplies {
   #answerTracked(account: Account, sub: Subscription, msg: RoutedMsg): void {
     const t = this.#tracked.get(`${account.name} ${sub.subject}`);
     if (t === undefined || t.sub !== sub) return;
-    this.#routes.outboundByHash(t.clusterHash)?.sendReply({ ...msg, subject: t.mapped, subjectBytes: t.mappedBytes }, account);
+    const out = this.#routes.outboundByHash(t.clusterHash);
+    if (msg.deliverReply !== undefined) {
+      // A JetStream delivery keeps its stored subject: the mapped subject goes after the `@` instead.
+      const reply = msg.reply ?? new Uint8Array();
+      const dr = new Uint8Array(reply.length + 1 + t.mappedBytes.length);
+      dr.set(reply);
+      dr[reply.length] = 64;
+      dr.set(t.mappedBytes, reply.length + 1);
+      out?.sendReply({ ...msg, subject: t.mapped, deliverReply: dr }, account);
+      return;
+    }
+    out?.sendReply({ ...msg, subject: t.mapped, subjectBytes: t.mappedBytes }, account);
   }
 
   /** A response published here to `_GR_.<cluster>.<server>.<reply>`: to the cluster it names. */

@@ -12,6 +12,8 @@ export interface BusMsg {
   /** Raw `NATS/1.0...\r\n\r\n` block. */
   headers?: Uint8Array;
   payload: Uint8Array;
+  /** Published on this server (not brought by a route or gateway): set by the server's internal client. */
+  local?: boolean;
 }
 
 export interface PublishOpts {

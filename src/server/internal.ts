@@ -13,6 +13,8 @@ export interface InternalMsg {
   /** Raw header block ("NATS/1.0...\r\n\r\n"), when the message has headers. */
   headers?: Uint8Array;
   payload: Uint8Array;
+  /** Published on this server (a client, leafnode or internal client here), not brought by a route or gateway. */
+  local?: boolean;
 }
 
 export type InternalHandler = (msg: InternalMsg) => void;
@@ -108,7 +110,7 @@ export class InternalClient implements SubOwner {
     }, this);
   }
 
-  deliver(sub: Subscription, msg: RoutedMsg): void {
+  deliver(sub: Subscription, msg: RoutedMsg, origin?: SubOwner): void {
     const handler = this.#handlers.get(sub);
     if (handler === undefined || this.#closed) return;
     this.stats.in_msgs++;
@@ -121,6 +123,7 @@ export class InternalClient implements SubOwner {
       reply: msg.reply !== null ? dec.decode(msg.reply) : undefined,
       headers: h >= 0 ? msg.payload.slice(0, h) : undefined,
       payload: h >= 0 ? msg.payload.slice(h) : msg.payload.slice(),
+      local: origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway"),
     });
   }
 

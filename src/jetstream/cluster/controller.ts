@@ -17,7 +17,8 @@ import { type ApiError, Errors } from "../errors.ts";
 import type { Stream } from "../stream.ts";
 import type { BusMsg, JsBus } from "../types.ts";
 import { decodeMeta, encodeMeta, type MetaChange, type MetaCmd, MetaState, type StreamAssignment } from "./meta.ts";
-import { type PeerInfo, placeReplicas } from "./placement.ts";
+import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
+import { decodeOrigin, encodeOrigin, ORIGIN_SUBJECT, OriginNotes } from "./origin.ts";
 import { StreamReplica } from "./stream_replica.ts";
 import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
 import { planReplicaChange } from "./replicas.ts";
@@ -103,6 +104,8 @@ export class JetStreamCluster implements EngineCluster {
   #leaving = new Map<string, number>();
   /** Lame-duck mode (SIGUSR2): groups that elect this server are handed on again (group id → last asked). */
   #lameDuck: Map<string, number> | undefined;
+  /** Superclusters: the cluster each stream create came from (origin.ts). */
+  readonly #origins = new OriginNotes();
 
   constructor(o: ClusterOptions) {
     this.#o = o;
@@ -119,6 +122,10 @@ export class JetStreamCluster implements EngineCluster {
   start(): void {
     const bus = this.#o.sysBus;
     this.#sids.push(bus.subscribe(HELLO, (m) => this.#onHello(m)));
+    this.#sids.push(bus.subscribe(ORIGIN_SUBJECT, (m) => {
+      const n = decodeOrigin(m.payload);
+      if (n) this.#origins.note(n, this.#now());
+    }));
     this.#sids.push(bus.subscribe(`${SYNC}*.${peerToken(this.self)}`, (m) => this.#onSyncRequest(m)));
     this.#sids.push(bus.subscribe(`${SYNC_REPLY}${peerToken(this.self)}`, (m) => {
       const b = decodeSyncBatch(m.payload);
@@ -192,6 +199,7 @@ export class JetStreamCluster implements EngineCluster {
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#stepDown(r.group));
     }
     const now = this.#now();
+    this.#origins.sweep(now);
     if (this.#lameDuck) stayFollower(this.#groups(), (g) => this.#stepDown(g), this.#lameDuck, now);
     for (const [name, since] of this.#leaving) {
       const r = this.replicas.get(name);
@@ -500,7 +508,11 @@ export class JetStreamCluster implements EngineCluster {
         return true;
       }
       if ((verb === "CREATE" || verb === "UPDATE") && op.length === 3) {
-        if (metaLeader) this.#streamCreate(m, op[2], verb === "UPDATE");
+        if (metaLeader) this.#createFrom(m, op[2], verb === "UPDATE");
+        else if (verb === "CREATE" && m.local && m.reply && this.#clusters().length > 1) {
+          // A client of this server asks: the meta leader places the stream in this cluster by default.
+          this.#o.sysBus.publish(ORIGIN_SUBJECT, encodeOrigin({ reply: m.reply, cluster: this.#o.clusterName }));
+        }
         return true;
       }
       if (verb === "DELETE" && op.length === 3) {
@@ -649,7 +661,27 @@ export class JetStreamCluster implements EngineCluster {
     return out;
   }
 
-  #streamCreate(m: BusMsg, name: string, update: boolean): void {
+  /** The clusters of the meta group's servers, this server's first. */
+  #clusters(): string[] {
+    const out = new Set([this.#o.clusterName]);
+    for (const p of this.#peerInfos()) out.add(p.cluster);
+    return [...out];
+  }
+
+  /**
+   * A create in a supercluster is placed, by default, in the cluster of the client's server: a request that
+   * crossed a route or gateway waits (bounded) for that server's note first.
+   */
+  #createFrom(m: BusMsg, name: string, update: boolean): void {
+    if (update || m.local || !m.reply || this.#clusters().length === 1) {
+      return this.#streamCreate(m, name, update, this.#o.clusterName);
+    }
+    this.#origins.wait(m.reply, this.#now(), (cluster) => {
+      if (this.isMetaLeader()) this.#streamCreate(m, name, false, cluster);
+    });
+  }
+
+  #streamCreate(m: BusMsg, name: string, update: boolean, origin?: string): void {
     const type = update ? "stream_update_response" : "stream_create_response";
     const req = parseBody(m);
     if (isErr(req)) return this.#fail(m, type, req);
@@ -686,8 +718,17 @@ export class JetStreamCluster implements EngineCluster {
       return this.#respond(m.reply, { type: T + type, ...this.#infoOf(existing), did_create: false });
     }
     const placement = placementOf(cfg);
-    const peers = placeReplicas(name, this.#peerInfos(), { replicas: cfg.num_replicas, ...placement }, this.meta.load());
-    if (!peers) return this.#fail(m, type, Errors.insufficientResources());
+    const infos = this.#peerInfos();
+    // nats-server: the named cluster; or the client's, then the others (its "alternates").
+    const clusters = placement.cluster ? [placement.cluster] : [...new Set([origin ?? this.#o.clusterName, ...this.#clusters()])];
+    let peers: string[] | null = null;
+    let cluster = clusters[0];
+    for (const c of clusters) {
+      peers = placeReplicas(name, infos, { replicas: cfg.num_replicas, tags: placement.tags, cluster: c }, this.meta.load());
+      cluster = c;
+      if (peers) break;
+    }
+    if (!peers) return this.#fail(m, type, placementFailure(infos, { replicas: cfg.num_replicas, tags: placement.tags, cluster: clusters[0] }));
     const id = Math.floor(this.#o.random() * 2 ** 32).toString(36);
     const a: StreamAssignment = {
       name,
@@ -697,6 +738,7 @@ export class JetStreamCluster implements EngineCluster {
       group: `S-${peerToken(name)}-${id}`,
       reply: m.reply,
       ts: now,
+      cluster,
     };
     this.#proposeMeta({ op: "stream", a });
   }
@@ -718,7 +760,7 @@ export class JetStreamCluster implements EngineCluster {
         last_ts: ts,
         consumer_count: 0,
       },
-      cluster: { name: this.#o.clusterName },
+      cluster: { name: a.cluster ?? this.#o.clusterName },
       ts: new Date(this.#now()).toISOString(),
     };
   }

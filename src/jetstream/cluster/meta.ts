@@ -22,6 +22,8 @@ export interface StreamAssignment {
    * so a replica that joins later starts from them too and learns the rest from the log.
    */
   readonly founders?: readonly string[];
+  /** The cluster its replicas are placed in (superclusters: replacements and new replicas stay there). */
+  readonly cluster?: string;
 }
 
 export type MetaCmd =

@@ -41,11 +41,17 @@ export function planPeerRemove(
   if (!a.peers.includes(peer)) return OpsErrors.peerNotMember();
   const keep = a.peers.filter((p) => p !== peer);
   const candidates = peers.filter((p) => !a.peers.includes(p.name));
-  const placement = placementOf(a.config);
+  const placement = placementFor(a);
   const pick = placeReplicas(a.name, candidates, { replicas: 1, ...placement }, load);
   if (pick && pick.length === 1) return { peers: [...keep, pick[0]], short: false };
   if (keep.length === 0) return OpsErrors.peerRemap();
   return { peers: keep, short: true };
+}
+
+/** Where more replicas of an existing stream go: its requested placement, in the cluster it is placed in. */
+export function placementFor(a: StreamAssignment): { cluster?: string; tags?: string[] } {
+  const p = placementOf(a.config);
+  return { ...p, cluster: p.cluster || a.cluster || undefined };
 }
 
 /** A stream's requested placement (cluster and tags), as placement reads it. */

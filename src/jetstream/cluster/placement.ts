@@ -43,3 +43,20 @@ export function placeReplicas(
   );
   return unique.slice(0, req.replicas).map((p) => p.name);
 }
+
+/**
+ * Why `placeReplicas` found too few servers, in nats-server 2.9's words (400/10005): with a cluster nobody is in,
+ * plain "no suitable peers for placement"; otherwise, when tags were asked for, the first tag after which too
+ * few servers are left is named (`tags not matched ['x']`).
+ */
+export function placementFailure(peers: readonly PeerInfo[], req: PlacementRequest): { code: number; err_code: number; description: string } {
+  const plain = { code: 400, err_code: 10005, description: "no suitable peers for placement" };
+  const inCluster = peers.filter((p) => p.online && (req.cluster === undefined || req.cluster === "" || p.cluster === req.cluster));
+  if (inCluster.length === 0) return plain;
+  let left = inCluster;
+  for (const t of req.tags ?? []) {
+    left = left.filter((p) => p.tags.includes(t.toLowerCase()));
+    if (left.length < req.replicas) return { ...plain, description: `${plain.description}, tags not matched ['${t}']` };
+  }
+  return plain;
+}

@@ -6,8 +6,8 @@
  */
 import type { ApiError } from "../errors.ts";
 import type { StreamAssignment } from "./meta.ts";
-import { placementOf } from "./peer_remove.ts";
-import { type PeerInfo, placeReplicas } from "./placement.ts";
+import { placementFor } from "./peer_remove.ts";
+import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
 
 export const noSuitablePeers = (): ApiError => ({ code: 400, err_code: 10005, description: "no suitable peers for placement" });
 
@@ -25,7 +25,7 @@ export function planReplicaChange(
     return [...first, ...current.filter((p) => p !== leader)].slice(0, replicas);
   }
   const candidates = peers.filter((p) => !current.includes(p.name));
-  const more = placeReplicas(a.name, candidates, { replicas: replicas - current.length, ...placementOf(a.config) }, load);
-  if (!more) return noSuitablePeers();
+  const more = placeReplicas(a.name, candidates, { replicas: replicas - current.length, ...placementFor(a) }, load);
+  if (!more) return placementFailure(peers, { replicas, ...placementFor(a) });
   return [...current, ...more];
 }

@@ -1,0 +1,93 @@
+// A supercluster of two clusters (east, west; two servers each) joined by gateways: one meta group spans all
+// four servers (its Raft traffic crosses the gateways); a client anywhere creates a stream placed in a named
+// cluster and uses it through the gateways; a create without a cluster lands in the client's own cluster; an
+// unknown cluster or tags no server has get nats-server 2.9.10's errors.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type JsSupercluster, startJsSupercluster, waitSuperMeta } from "../../jsraft/supercluster.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+describe("JetStream across a supercluster", () => {
+  let sc: JsSupercluster;
+  const conns: NatsConnection[] = [];
+  const client = async (name: string) => {
+    const nc = await connect({ servers: sc.node(name).clientUrl });
+    conns.push(nc);
+    return nc;
+  };
+  const api = async (nc: NatsConnection, subject: string, body: unknown) =>
+    JSON.parse(dec.decode((await nc.request(subject, enc.encode(JSON.stringify(body)), { timeout: 5000 })).data)) as {
+      error?: unknown;
+      cluster?: { name?: string; leader?: string };
+    };
+
+  before(async () => {
+    sc = await startJsSupercluster(["east", "west"], 2, { tags: (n) => [`az:${n}`] });
+    await waitSuperMeta(sc);
+  });
+  after(async () => {
+    for (const nc of conns) await nc.close().catch(() => {});
+    await sc?.close();
+  });
+
+  it("places a stream in the named cluster and serves it to a client in the other cluster", { timeout: 30_000 }, async () => {
+    const nc = await client("e1");
+    const jsm = await jetstreamManager(nc);
+    const si = await jsm.streams.add({ name: "WEST", subjects: ["west.>"], num_replicas: 2, placement: { cluster: "west", tags: [] } });
+    assert.equal(si.cluster?.name, "west");
+    const on = [si.cluster?.leader, ...(si.cluster?.replicas ?? []).map((r) => r.name)].sort();
+    assert.deepEqual(on, ["w1", "w2"]);
+    const js = jetstream(nc);
+    for (let i = 1; i <= 20; i++) assert.equal((await js.publish(`west.${i}`, `m${i}`)).seq, i);
+    const info = await jsm.streams.info("WEST");
+    assert.equal(info.state.messages, 20);
+    assert.equal(info.cluster?.name, "west");
+    // A consumer on west, read from east through the gateways.
+    await jsm.consumers.add("WEST", { durable_name: "D", ack_policy: AckPolicy.Explicit });
+    const c = await js.consumers.get("WEST", "D");
+    const got: number[] = [];
+    for await (const m of await c.fetch({ max_messages: 20, expires: 5000 })) {
+      got.push(m.seq);
+      m.ack();
+    }
+    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i + 1));
+    // The list from a west server tells the same cluster.
+    const wl = await jetstreamManager(await client("w1"));
+    assert.equal((await wl.streams.info("WEST")).cluster?.name, "west");
+  });
+
+  it("places a stream without a cluster in the cluster of the client's server", { timeout: 30_000 }, async () => {
+    const fromWest = await jetstreamManager(await client("w2"));
+    const a = await fromWest.streams.add({ name: "HOMEW", subjects: ["homew.>"], num_replicas: 2 });
+    assert.equal(a.cluster?.name, "west");
+    const fromEast = await jetstreamManager(await client("e2"));
+    const b = await fromEast.streams.add({ name: "HOMEE", subjects: ["homee.>"], num_replicas: 2 });
+    assert.equal(b.cluster?.name, "east");
+    assert.deepEqual([b.cluster?.leader, ...(b.cluster?.replicas ?? []).map((r) => r.name)].sort(), ["e1", "e2"]);
+  });
+
+  it("refuses an unknown cluster and tags no server has, with nats-server's errors", { timeout: 30_000 }, async () => {
+    const nc = await client("w1");
+    const base = { subjects: ["bad.>"], retention: "limits", storage: "file", num_replicas: 1 };
+    assert.deepEqual((await api(nc, "$JS.API.STREAM.CREATE.BAD", { name: "BAD", ...base, placement: { cluster: "north" } })).error, {
+      code: 400,
+      err_code: 10005,
+      description: "no suitable peers for placement",
+    });
+    assert.deepEqual(
+      (await api(nc, "$JS.API.STREAM.CREATE.BAD", { name: "BAD", ...base, placement: { cluster: "east", tags: ["az:w1"] } })).error,
+      { code: 400, err_code: 10005, description: "no suitable peers for placement, tags not matched ['az:w1']" },
+    );
+    // Two replicas in a two-server cluster fit; three do not (and are not spread over the other cluster).
+    assert.deepEqual(
+      (await api(nc, "$JS.API.STREAM.CREATE.BAD", { name: "BAD", ...base, num_replicas: 3, placement: { cluster: "east" } })).error,
+      { code: 400, err_code: 10005, description: "no suitable peers for placement" },
+    );
+    const names = await api(nc, "$JS.API.STREAM.NAMES", {}) as { streams?: string[] };
+    assert.ok(!(names.streams ?? []).includes("BAD"), "nothing was created");
+  });
+});
