@@ -65,13 +65,11 @@ export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
   const state: Json = { ...s.state() };
   const filter = typeof req?.subjects_filter === "string" ? req.subjects_filter : undefined;
   if (filter) {
-    const subjects: Record<string, number> = {};
-    for (const [subj, list] of s.bySubject) if (subjectMatches(subj, filter)) subjects[subj] = list.size;
-    state.subjects = subjects;
+    state.subjects = s.subjectCounts(filter);
   }
   if (req?.deleted_details === true) {
     const deleted: number[] = [];
-    for (let q = s.firstSequence; q <= s.lastSequence; q++) if (!s.metas.has(q)) deleted.push(q);
+    for (let q = s.firstSequence; q <= s.lastSequence; q++) if (!s.has(q)) deleted.push(q);
     if (deleted.length > 0) state.deleted = deleted;
   }
   // Go's encoder leaves empty `omitempty` fields out.

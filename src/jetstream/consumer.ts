@@ -73,8 +73,8 @@ export class Consumer implements StreamListener {
   /** Created once: called per acked or dropped message. */
   private readonly released = (seq: number): void => {
     if (this.stream.cfg.retention === "limits") return;
-    const meta = this.stream.metas.get(seq);
-    if (meta) this.stream.checkInterest(seq, meta.subject);
+    const subject = this.stream.subjectOf(seq);
+    if (subject !== undefined) this.stream.checkInterest(seq, subject);
   };
   private readonly maxDelivered = (seq: number, n: number): void => {
     this.host.advisories?.maxDeliveries(this.stream.name, this.name, seq, n);
@@ -176,11 +176,11 @@ export class Consumer implements StreamListener {
   }
 
   private nextSeq(): { seq: number; redelivery: boolean } | undefined {
-    const again = acks.nextRedelivery(this.book, this.cfg.max_deliver, this.stream.metas, this.maxDelivered);
+    const again = acks.nextRedelivery(this.book, this.cfg.max_deliver, this.stream, this.maxDelivered);
     if (again !== undefined) return { seq: again, redelivery: true };
     while (this.lastPerSubject.length > 0) {
       const seq = this.lastPerSubject.shift() ?? 0;
-      if (this.stream.metas.has(seq)) return { seq, redelivery: false };
+      if (this.stream.has(seq)) return { seq, redelivery: false };
     }
     const seq = this.stream.nextMatching(this.cursor, this.filterList);
     if (seq === undefined) return undefined;

@@ -496,7 +496,9 @@ export class JetStream implements ConsumerHost {
     this.advisories.consumerAction(c.stream.name, c.name, "delete");
     // Interest retention: messages only this consumer held may go now.
     if (c.stream.cfg.retention === "interest") {
-      for (const [seq, m] of [...c.stream.metas]) c.stream.checkInterest(seq, m.subject);
+      const held: Array<[number, string]> = [];
+      c.stream.index.forEach(0, (seq, subject) => void held.push([seq, subject]));
+      for (const [seq, subject] of held) c.stream.checkInterest(seq, subject);
     }
   }
 
@@ -600,12 +602,18 @@ export function mapSubject(subject: string, src: string, dest: string): string |
 /** The origin sequence of the newest message `target` got from `origin` (its Nats-Stream-Source header). */
 function lastSourced(target: Stream, origin: string): number {
   const prefix = origin + " ";
-  for (let i = target.order.size - 1, n = 0; i >= 0 && n < 10_000; i--, n++) {
-    const m = target.load(target.order.at(i));
+  let found = 0;
+  let n = 0;
+  target.index.forEachBack(target.lastSequence, (seq) => {
+    if (n++ >= 10_000) return false;
+    const m = target.load(seq);
     const v = m?.headers ? findHeader(m.headers, "Nats-Stream-Source") : undefined;
-    if (v && v.startsWith(prefix)) return Number(v.slice(prefix.length).split(" ")[0]) || 0;
-  }
-  return 0;
+    if (v && v.startsWith(prefix)) {
+      found = Number(v.slice(prefix.length).split(" ")[0]) || 0;
+      return false;
+    }
+  });
+  return found;
 }
 
 function randomName(): string {

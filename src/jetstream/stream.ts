@@ -2,8 +2,7 @@ import { findHeader } from "../protocol/headers.ts";
 import { isLiteral, subjectMatches } from "../subjects/subject.ts";
 import type { StreamConfig } from "./config.ts";
 import { type ApiError, Errors } from "./errors.ts";
-import { SeqList } from "./seqlist.ts";
-import { MetaIndex } from "./meta_index.ts";
+import { MemoryIndex, type MsgIndex } from "./store/msg_index.ts";
 import { type StorageProvider, storedSize, type StoredMsg, type StreamBackend } from "./store/types.ts";
 
 /** The stream's half of a consumer: what the stream tells its consumers and asks them. */
@@ -99,24 +98,21 @@ function matchesAny(subject: string, filters: string[]): boolean {
   return false;
 }
 
-/** The stored sequences of one subject, holding the subject string every row of it shares. */
-export class SubjectSeqs extends SeqList {
-  constructor(readonly subject: string) {
-    super();
-  }
-}
+export { SubjectSeqs } from "./store/msg_index.ts";
 
 /** One stream: config, in-memory index over its backend, limits, dedupe and publish preconditions. */
 export class Stream {
-  /** Time, size and subject of every stored message, in columns (no object per message). */
-  readonly metas = new MetaIndex();
-  readonly order = new SeqList();
-  readonly bySubject = new Map<string, SubjectSeqs>();
+  /**
+   * Which messages are stored, with subject, size and time, and the per-subject state: the backend's own
+   * index when it keeps one (the file store, on disk), else one in memory.
+   */
+  readonly index: MsgIndex;
+  /** Whether `index` is the backend's (kept by append/remove) or ours (kept here). */
+  private readonly ownIndex: boolean;
   readonly listeners = new Set<StreamListener>();
   private readonly backend: StreamBackend;
   private lastSeq = 0;
   private lastTime = 0;
-  private bytes = 0;
   /** Nats-Msg-Id -> seq, insertion-ordered by time for expiry. */
   private readonly dedupe = new Map<string, { seq: number; time: number }>();
   private lastMsgId: string | undefined;
@@ -141,20 +137,26 @@ export class Stream {
     private readonly markDirty: (s: Stream) => void = (st) => st.flush(),
   ) {
     this.backend = storage.openStream(cfg.name);
-    const file = cfg.storage === "file";
-    let prev = 0;
-    // Only messages with headers can carry a Nats-Msg-Id: the dedupe window is rebuilt from those alone.
-    const withHeaders: number[] = [];
-    const visit = (seq: number, subject: string, size: number, time: number, hdr: number) => {
-      if (seq <= prev) throw new Error(`stream ${cfg.name}: store read back seq ${seq} after ${prev}`);
-      prev = seq;
-      // hdr < 0: a backend that does not say; its message may have headers.
-      if (hdr !== 0) withHeaders.push(seq);
-      const h = Math.max(hdr, 0);
-      this.index(seq, subject, file ? size - 16 - h + storedSize(0, h, 0, true) : size, time);
-    };
-    if (this.backend.scanEach !== undefined) this.backend.scanEach(visit);
-    else for (const m of this.backend.scan()) visit(m.seq, m.subject, m.size, m.time, m.hdr ?? -1);
+    const own = this.backend.ownIndex?.();
+    this.ownIndex = own !== undefined;
+    this.index = own ?? new MemoryIndex();
+    if (own === undefined) {
+      const file = cfg.storage === "file";
+      let prev = 0;
+      const visit = (seq: number, subject: string, size: number, time: number, hdr: number) => {
+        if (seq <= prev) throw new Error(`stream ${cfg.name}: store read back seq ${seq} after ${prev}`);
+        prev = seq;
+        const h = Math.max(hdr, 0);
+        this.index.add(seq, subject, file ? size - 16 - h + storedSize(0, h, 0, true) : size, time, hdr);
+      };
+      if (this.backend.scanEach !== undefined) this.backend.scanEach(visit);
+      else for (const m of this.backend.scan()) visit(m.seq, m.subject, m.size, m.time, m.hdr ?? -1);
+    }
+    const top = this.index.last();
+    if (top !== undefined) {
+      this.lastSeq = top;
+      this.lastTime = this.index.timeOf(top);
+    }
     const st = storage.getMeta(cfg.name, "state");
     if (st) {
       const parsed = JSON.parse(st) as { last_seq?: number; last_ts?: number };
@@ -164,7 +166,7 @@ export class Stream {
       }
     }
     if (this.lastSeq === 0 && cfg.first_seq && cfg.first_seq > 1) this.lastSeq = cfg.first_seq - 1;
-    this.rebuildDedupe(withHeaders);
+    this.rebuildDedupe();
     this.scheduleAge();
   }
 
@@ -172,51 +174,45 @@ export class Stream {
     return this.cfg.name;
   }
 
-  private index(seq: number, subject: string, size: number, time: number): void {
-    let l = this.bySubject.get(subject);
-    if (!l) {
-      l = new SubjectSeqs(subject);
-      this.bySubject.set(subject, l);
-    }
-    // The subject's one string, shared by all its rows (the publisher's copy is garbage after this).
-    this.metas.add(seq, l.subject, size, time);
-    this.order.push(seq);
-    l.push(seq);
-    this.bytes += size;
-    if (seq > this.lastSeq) {
-      this.lastSeq = seq;
-      this.lastTime = time;
-    }
-  }
-
-  /** `candidates`: the stored messages that have headers, ascending. */
-  private rebuildDedupe(candidates: readonly number[]): void {
+  /** The Nats-Msg-Ids of the dedupe window, from the newest stored messages that have headers. */
+  private rebuildDedupe(): void {
     const cutoff = this.now() - this.cfg.duplicate_window / NS;
     const recent: Array<[string, { seq: number; time: number }]> = [];
-    for (let i = candidates.length - 1; i >= 0; i--) {
-      const seq = candidates[i];
-      const time = this.metas.timeOf(seq);
-      if (!(time >= cutoff)) break;
+    this.index.forEachBack(this.lastSeq, (seq, _subject, _size, time, hdr) => {
+      if (!(time >= cutoff)) return false;
+      // hdr < 0: an index that does not say; the message may have headers. Only those carry a Nats-Msg-Id.
+      if (hdr === 0) return;
       const m = this.backend.load(seq);
       const id = m?.headers ? findHeader(m.headers, "Nats-Msg-Id") : undefined;
       if (id) recent.push([id, { seq, time }]);
-    }
+    });
     for (let i = recent.length - 1; i >= 0; i--) this.dedupe.set(recent[i][0], recent[i][1]);
   }
 
+  /** Seqs of the messages with exactly `subject`, ascending, at most `max`. */
+  private subjectSeqs(subject: string, max = Infinity): number[] {
+    const out: number[] = [];
+    let s = this.index.subjectFirst(subject);
+    while (s !== undefined && out.length < max) {
+      out.push(s);
+      s = this.index.subjectCeil(subject, s + 1);
+    }
+    return out;
+  }
+
   state(): StreamState {
-    const first = this.order.first();
-    const firstTime = first !== undefined ? this.metas.timeOf(first) : NaN;
-    const msgs = this.order.size;
+    const first = this.index.first();
+    const firstTime = first !== undefined ? this.index.timeOf(first) : NaN;
+    const msgs = this.index.count;
     const st: StreamState = {
       messages: msgs,
-      bytes: this.bytes,
+      bytes: this.index.bytes,
       // nats-server reports 0 for a stream that never held a message.
       first_seq: first ?? (this.lastSeq > 0 ? this.lastSeq + 1 : 0),
       first_ts: tsString(firstTime >= 0 ? firstTime : 0),
       last_seq: this.lastSeq,
       last_ts: tsString(this.lastTime),
-      num_subjects: this.bySubject.size,
+      num_subjects: this.index.numSubjects,
       consumer_count: this.listeners.size,
     };
     const deleted = msgs > 0 ? this.lastSeq - (first ?? 0) + 1 - msgs : 0;
@@ -229,34 +225,56 @@ export class Stream {
   }
   /** Bytes stored, as nats-server counts them (cheap: account limits read it on every publish). */
   get storedBytes(): number {
-    return this.bytes;
+    return this.index.bytes;
   }
   get firstSequence(): number {
-    return this.order.first() ?? this.lastSeq + 1;
+    return this.index.first() ?? this.lastSeq + 1;
+  }
+  /** Stored messages. */
+  get count(): number {
+    return this.index.count;
+  }
+  has(seq: number): boolean {
+    return this.index.has(seq);
+  }
+  subjectOf(seq: number): string | undefined {
+    return this.index.subjectOf(seq);
   }
 
   load(seq: number): StoredMsg | undefined {
-    return this.metas.has(seq) ? this.backend.load(seq) : undefined;
+    return this.index.has(seq) ? this.backend.load(seq) : undefined;
+  }
+
+  /** Stored subjects matching `filter`, with their message counts. */
+  subjectCounts(filter: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const subj of this.index.subjects()) if (subjectMatches(subj, filter)) out[subj] = this.index.subjectCount(subj);
+    return out;
   }
 
   /** First stored seq >= `from` whose subject matches one of `filters` (all when empty). */
   nextMatching(from: number, filters: string[]): number | undefined {
-    if (filters.length === 0) return this.order.ceil(from);
-    if (filters.length === 1 && (this.bySubject.has(filters[0]) || isLiteral(filters[0]))) {
-      return this.bySubject.get(filters[0])?.ceil(from);
+    const ix = this.index;
+    if (filters.length === 0) return ix.ceil(from);
+    if (filters.length === 1 && (isLiteral(filters[0]) || ix.subjectCount(filters[0]) > 0)) {
+      return ix.subjectCeil(filters[0], from);
     }
     // Walk forward in sequence order for a while (a match is usually close), then ask each subject.
     let steps = 0;
-    for (const seq of this.order.from(from)) {
-      const subject = this.metas.subjectOf(seq);
-      if (subject !== undefined && matchesAny(subject, filters)) return seq;
-      if (++steps >= 256 && this.bySubject.size > 64) break;
-    }
-    if (steps < 256 || this.bySubject.size <= 64) return undefined;
+    let found: number | undefined;
+    const many = ix.numSubjects > 64;
+    ix.forEach(from, (seq, subject) => {
+      if (matchesAny(subject, filters)) {
+        found = seq;
+        return false;
+      }
+      if (++steps >= 256 && many) return false;
+    });
+    if (found !== undefined || steps < 256 || !many) return found;
     let best: number | undefined;
-    for (const [subj, list] of this.bySubject) {
+    for (const subj of ix.subjects()) {
       if (!matchesAny(subj, filters)) continue;
-      const c = list.ceil(from);
+      const c = ix.subjectCeil(subj, from);
       if (c !== undefined && (best === undefined || c < best)) best = c;
     }
     return best;
@@ -264,20 +282,22 @@ export class Stream {
 
   /** Count of stored messages with seq >= from matching `filters`. */
   countFrom(from: number, filters: string[]): number {
-    if (filters.length === 0) return this.order.countFrom(from);
-    if (filters.length === 1 && isLiteral(filters[0])) return this.bySubject.get(filters[0])?.countFrom(from) ?? 0;
+    const ix = this.index;
+    if (filters.length === 0) return ix.countFrom(from);
+    if (filters.length === 1 && isLiteral(filters[0])) return ix.subjectCountFrom(filters[0], from);
     let n = 0;
-    for (const [subj, list] of this.bySubject) if (matchesAny(subj, filters)) n += list.countFrom(from);
+    for (const subj of ix.subjects()) if (matchesAny(subj, filters)) n += ix.subjectCountFrom(subj, from);
     return n;
   }
 
   lastBySubject(subject: string): number | undefined {
-    const l = this.bySubject.get(subject);
-    if (l) return l.last();
+    const ix = this.index;
+    const l = ix.subjectLast(subject);
+    if (l !== undefined) return l;
     let best: number | undefined;
-    for (const [subj, list] of this.bySubject) {
+    for (const subj of ix.subjects()) {
       if (!subjectMatches(subj, subject)) continue;
-      const c = list.last();
+      const c = ix.subjectLast(subj);
       if (c !== undefined && (best === undefined || c > best)) best = c;
     }
     return best;
@@ -286,9 +306,9 @@ export class Stream {
   /** Last message seq of each subject matching `filters`, ascending (deliver_policy last_per_subject). */
   lastPerSubject(filters: string[]): number[] {
     const out: number[] = [];
-    for (const [subj, list] of this.bySubject) {
+    for (const subj of this.index.subjects()) {
       if (!matchesAny(subj, filters)) continue;
-      const l = list.last();
+      const l = this.index.subjectLast(subj);
       if (l !== undefined) out.push(l);
     }
     return out.sort((a, b) => a - b);
@@ -296,11 +316,14 @@ export class Stream {
 
   /** First seq whose time >= ms. */
   seqForTime(ms: number): number {
-    for (let i = 0; i < this.order.size; i++) {
-      const seq = this.order.at(i);
-      if (this.metas.timeOf(seq) >= ms) return seq;
-    }
-    return this.lastSeq + 1;
+    let found = this.lastSeq + 1;
+    this.index.forEach(0, (seq, _subject, _size, time) => {
+      if (time >= ms) {
+        found = seq;
+        return false;
+      }
+    });
+    return found;
   }
 
   /**
@@ -344,7 +367,7 @@ export class Stream {
       if (els !== undefined && Number(els) !== lastSeq) return Errors.streamWrongLastSequence(lastSeq);
       const elss = findHeader(headers, "Nats-Expected-Last-Subject-Sequence");
       if (elss !== undefined) {
-        const last = this.bySubject.get(subject)?.last() ?? 0;
+        const last = this.index.subjectLast(subject) ?? 0;
         if (Number(elss) !== last) return Errors.streamWrongLastSequence(last);
       }
       const elid = findHeader(headers, "Nats-Expected-Last-Msg-Id");
@@ -361,12 +384,12 @@ export class Stream {
     const size = storedSize(subject.length, hlen, data.length, cfg.storage === "file");
     if (cfg.discard === "new") {
       const perSubj = cfg.max_msgs_per_subject > 0 && cfg.discard_new_per_subject &&
-        (this.bySubject.get(subject)?.size ?? 0) >= cfg.max_msgs_per_subject;
+        this.index.subjectCount(subject) >= cfg.max_msgs_per_subject;
       if (perSubj) return Errors.streamStoreFailed("maximum messages per subject exceeded");
-      if (cfg.max_msgs > 0 && this.order.size >= cfg.max_msgs && rollup === undefined) {
+      if (cfg.max_msgs > 0 && this.index.count >= cfg.max_msgs && rollup === undefined) {
         return Errors.streamStoreFailed("maximum messages exceeded");
       }
-      if (cfg.max_bytes > 0 && this.bytes + size > cfg.max_bytes && rollup === undefined) {
+      if (cfg.max_bytes > 0 && this.index.bytes + size > cfg.max_bytes && rollup === undefined) {
         return Errors.streamStoreFailed("maximum bytes exceeded");
       }
     }
@@ -400,9 +423,11 @@ export class Stream {
     const prevLast = this.lastSeq;
     const msg: StoredMsg = { seq, subject, headers, data, time };
     const size = storedSize(subject.length, headers?.length ?? 0, data.length, cfg.storage === "file");
-    this.backend.append(msg);
+    this.backend.append(msg, size);
     this.markDirty(this);
-    this.index(seq, subject, size, time);
+    if (!this.ownIndex) this.index.add(seq, subject, size, time, headers?.length ?? 0);
+    this.lastSeq = seq;
+    this.lastTime = time;
     if (!e.mirrored) {
       const msgId = e.msgId ?? (headers ? findHeader(headers, "Nats-Msg-Id") : undefined);
       const rollup = e.rollup ?? (headers ? findHeader(headers, "Nats-Rollup") : undefined);
@@ -417,7 +442,7 @@ export class Stream {
     if (!e.restored) this.enforceLimits(subject);
     if (this.ageTimer === undefined) this.scheduleAge();
     for (const l of this.listeners) l.onStored(seq, subject);
-    if (!copy && cfg.retention === "interest" && this.metas.has(seq)) this.checkInterest(seq, subject);
+    if (!copy && cfg.retention === "interest" && this.index.has(seq)) this.checkInterest(seq, subject);
     for (const d of this.downstream) d(msg);
     if (!copy && this.republish) this.republish(msg, prevLast);
     return { stream: cfg.name, seq };
@@ -441,22 +466,22 @@ export class Stream {
     const cfg = this.cfg;
     const drop: number[] = [];
     if (cfg.max_msgs_per_subject > 0) {
-      const l = this.bySubject.get(subject);
-      if (l && l.size > cfg.max_msgs_per_subject) {
-        for (let i = 0; i < l.size - cfg.max_msgs_per_subject; i++) drop.push(l.at(i));
-      }
+      const over = this.index.subjectCount(subject) - cfg.max_msgs_per_subject;
+      if (over > 0) drop.push(...this.subjectSeqs(subject, over));
     }
     if (drop.length > 0) this.removeSeqs(drop);
     if (cfg.discard === "old") {
       const drop2: number[] = [];
-      let n = this.order.size;
-      let b = this.bytes;
-      for (let i = 0; i < this.order.size; i++) {
-        if (!((cfg.max_msgs > 0 && n > cfg.max_msgs) || (cfg.max_bytes > 0 && b > cfg.max_bytes))) break;
-        const seq = this.order.at(i);
-        drop2.push(seq);
-        n--;
-        b -= this.metas.sizeOf(seq) || 0;
+      let n = this.index.count;
+      let b = this.index.bytes;
+      const over = () => (cfg.max_msgs > 0 && n > cfg.max_msgs) || (cfg.max_bytes > 0 && b > cfg.max_bytes);
+      if (over()) {
+        this.index.forEach(0, (seq, _subject, size) => {
+          if (!over()) return false;
+          drop2.push(seq);
+          n--;
+          b -= size || 0;
+        });
       }
       if (drop2.length > 0) this.removeSeqs(drop2);
     }
@@ -472,9 +497,9 @@ export class Stream {
 
   private scheduleAge(): void {
     if (this.closed || this.cfg.max_age <= 0) return;
-    const first = this.order.first();
+    const first = this.index.first();
     if (first === undefined) return;
-    const firstTime = this.metas.timeOf(first);
+    const firstTime = this.index.timeOf(first);
     if (Number.isNaN(firstTime)) return;
     const due = firstTime + this.cfg.max_age / NS - this.now();
     this.ageTimer = setTimeout(() => {
@@ -487,11 +512,10 @@ export class Stream {
   private expireAge(): void {
     const cutoff = this.now() - this.cfg.max_age / NS;
     const drop: number[] = [];
-    for (let i = 0; i < this.order.size; i++) {
-      const seq = this.order.at(i);
-      if (!(this.metas.timeOf(seq) <= cutoff)) break;
+    this.index.forEach(0, (seq, _subject, _size, time) => {
+      if (!(time <= cutoff)) return false;
       drop.push(seq);
-    }
+    });
     if (drop.length > 0) this.submit(this, { op: "remove", seqs: drop });
   }
 
@@ -510,24 +534,19 @@ export class Stream {
   /** Removes messages from index and backend; persists the high-water mark when the tail goes. */
   private removeSeqs(seqs: readonly number[]): number {
     const gone: number[] = [];
-    for (const seq of seqs) {
-      const subject = this.metas.subjectOf(seq);
-      if (subject === undefined) continue;
-      const size = this.metas.sizeOf(seq);
-      this.metas.delete(seq);
-      this.order.remove(seq);
-      const l = this.bySubject.get(subject);
-      if (l) {
-        l.remove(seq);
-        if (l.size === 0) this.bySubject.delete(subject);
-      }
-      this.bytes -= size;
-      gone.push(seq);
+    const ix = this.index;
+    if (this.ownIndex) {
+      for (const seq of seqs) if (ix.has(seq)) gone.push(seq);
+      if (gone.length === 0) return 0;
+      // The backend's index forgets them as it removes them.
+      this.backend.remove(gone);
+    } else {
+      for (const seq of seqs) if (ix.delete(seq)) gone.push(seq);
+      if (gone.length === 0) return 0;
+      this.backend.remove(gone);
     }
-    if (gone.length === 0) return 0;
-    this.backend.remove(gone);
     this.markDirty(this);
-    if (this.order.size === 0 || gone.includes(this.lastSeq)) this.saveState();
+    if (ix.count === 0 || gone.includes(this.lastSeq)) this.saveState();
     const first = this.firstSequence;
     for (const l of this.listeners) l.onRemoved(first, gone);
     return gone.length;
@@ -551,18 +570,13 @@ export class Stream {
 
   private applyPurge(req: PurgeRequest): number {
     const { filter, seq, keep, upTo } = req;
-    let candidates: number[];
-    if (filter && filter !== ">") {
-      candidates = [];
-      for (const [subj, list] of this.bySubject) {
-        if (!subjectMatches(subj, filter)) continue;
-        for (let i = 0; i < list.size; i++) candidates.push(list.at(i));
-      }
-      candidates.sort((a, b) => a - b);
-    } else {
-      candidates = [];
-      for (let i = 0; i < this.order.size; i++) candidates.push(this.order.at(i));
-    }
+    let candidates: number[] = [];
+    if (filter && filter !== ">" && isLiteral(filter)) candidates = this.subjectSeqs(filter);
+    else if (filter && filter !== ">") {
+      this.index.forEach(0, (s, subj) => {
+        if (subjectMatches(subj, filter)) candidates.push(s);
+      });
+    } else this.index.forEach(0, (s) => void candidates.push(s));
     if (upTo !== undefined) candidates = candidates.filter((s) => s <= upTo);
     if (seq !== undefined && seq > 0) candidates = candidates.filter((s) => s < seq);
     else if (keep !== undefined && keep > 0) {
@@ -591,10 +605,10 @@ export class Stream {
 
   private enforceAll(): void {
     if (this.cfg.max_msgs_per_subject > 0) {
-      for (const subj of [...this.bySubject.keys()]) this.enforceLimits(subj);
+      for (const subj of [...this.index.subjects()]) this.enforceLimits(subj);
     } else {
-      const s = this.order.first();
-      if (s !== undefined) this.enforceLimits(this.metas.subjectOf(s) ?? "");
+      const s = this.index.first();
+      if (s !== undefined) this.enforceLimits(this.index.subjectOf(s) ?? "");
     }
   }
 

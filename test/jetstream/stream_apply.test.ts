@@ -16,10 +16,10 @@ function mk(now: () => number, extra: Record<string, unknown> = {}): Stream {
 
 function snapshot(s: Stream): Array<[number, string, number, string]> {
   const out: Array<[number, string, number, string]> = [];
-  for (let i = 0; i < s.order.size; i++) {
-    const m = s.load(s.order.at(i))!;
+  s.index.forEach(0, (seq) => {
+    const m = s.load(seq)!;
     out.push([m.seq, m.subject, m.time, new TextDecoder().decode(m.data)]);
-  }
+  });
   return out;
 }
 

@@ -31,16 +31,16 @@ describe("Stream reopened on a file store", () => {
       a.deleteMsg(2500);
       a.purge({ filter: "s.3" });
       const before = a.state();
-      const subjects = [...a.bySubject.keys()].sort();
+      const subjects = [...a.index.subjects()].sort();
       a.close();
 
       const b = new Stream(cfg, new Date(0).toISOString(), new FileStorage(dir, 60_000), now);
       assert.deepEqual(b.state(), before);
-      assert.deepEqual([...b.bySubject.keys()].sort(), subjects);
-      assert.equal(b.metas.size, before.messages);
-      assert.equal(b.metas.get(2)?.subject, "s.2");
-      assert.equal(b.metas.get(2)?.time, 1_000_002);
-      assert.equal(b.metas.has(2500), false);
+      assert.deepEqual([...b.index.subjects()].sort(), subjects);
+      assert.equal(b.count, before.messages);
+      assert.equal(b.subjectOf(2), "s.2");
+      assert.equal(b.index.timeOf(2), 1_000_002);
+      assert.equal(b.has(2500), false);
       assert.equal(b.load(4999)?.subject, "s.1");
       // A duplicate of a Msg-Id stored before the restart is still answered as one.
       const dup = b.publish("s.1", encodeHeaders([["Nats-Msg-Id", "id-5000"]]), enc.encode("again"));

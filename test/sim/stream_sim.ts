@@ -242,10 +242,10 @@ export class StreamSim {
     for (const n of this.nodes.values()) {
       const s = n.replica!.stream;
       const msgs: Array<[number, string, string]> = [];
-      for (let i = 0; i < s.order.size; i++) {
-        const m = s.load(s.order.at(i))!;
+      s.index.forEach(0, (seq) => {
+        const m = s.load(seq)!;
         msgs.push([m.seq, m.subject, m.headers ? findHeader(m.headers, "Nats-Msg-Id") ?? "" : ""]);
-      }
+      });
       stores.set(n.name, msgs);
     }
     return { acked: this.acked.size, faults: this.faults, syncs: this.syncs, stores };

@@ -888,7 +888,7 @@ export class JetStreamCluster implements EngineCluster {
     if (isErr(req)) return this.#fail(m, type, req);
     const seq = req.seq;
     if (typeof seq !== "number" || seq <= 0) return this.#fail(m, type, Errors.badRequest());
-    if (!s.metas.has(seq)) {
+    if (!s.has(seq)) {
       return this.#fail(m, type, Errors.streamMsgDeleteFailed(seq > s.lastSequence ? "stream store EOF" : "no message found"));
     }
     r.propose({ op: "remove", seqs: [seq] }, (n) => {

@@ -1,8 +1,10 @@
 /**
  * The neutral storage contract between the stream engine and the storage adapters (memory, file, SQLite).
- * Backends persist bytes and small metadata records; the message index (per-subject lookups, limits) lives
- * in the engine so every backend behaves the same way.
+ * Backends persist bytes and small metadata records. The message index (per-subject lookups, limits) is a
+ * `MsgIndex`: a backend that keeps one of its own on disk (the file store) hands it out through `ownIndex`,
+ * so a stream's memory does not grow with what it stores; otherwise the engine keeps a `MemoryIndex`.
  */
+import type { MsgIndex } from "./msg_index.ts";
 
 export interface StoredMsg {
   seq: number;
@@ -27,7 +29,8 @@ export interface MsgMeta {
 
 /** Messages of one stream. All calls are synchronous so the write path never yields between store and ack. */
 export interface StreamBackend {
-  append(msg: StoredMsg): void;
+  /** `size`: the message's size as the stream accounts it (see storedSize). */
+  append(msg: StoredMsg, size: number): void;
   load(seq: number): StoredMsg | undefined;
   remove(seqs: number[]): void;
   /** Metadata of every stored message, ascending by sequence (used once, to rebuild the index on start). */
@@ -42,6 +45,11 @@ export interface StreamBackend {
    * calls it before it acknowledges what it stored; backends also flush by themselves when a batch grows.
    */
   flush(): void;
+  /**
+   * The backend's own index of what it stores, kept current by `append` and `remove` (the stream then
+   * neither scans the backend on open nor keeps an index of its own). Called once, after opening.
+   */
+  ownIndex?(): MsgIndex;
   /** Make what was appended durable now (fsync where the backend has a disk). */
   sync(): void;
   close(): void;
