@@ -7,7 +7,8 @@ import {
   type StreamBackend,
   type SyncPolicy,
 } from "../../src/jetstream/store/types.ts";
-import { SeqTable } from "../../src/jetstream/seqtable.ts";
+import type { MsgIndex } from "../../src/jetstream/store/msg_index.ts";
+import { type Block, FileIndex, newBlock, type RecordVisit } from "./file_index.ts";
 
 /**
  * Filesystem store. Each stream is a directory with append-only segment files (`msgs/NNNNNNNN.blk`) and a
@@ -16,10 +17,11 @@ import { SeqTable } from "../../src/jetstream/seqtable.ts";
  * Record layout (little endian): u32 bodyLen | u8 type | f64 seq | ... body
  *   type 1 (message): f64 time | u16 subjLen | u32 hdrLen | u32 dataLen | subject | hdr | data
  *   type 2 (delete):  nothing more
- * The index (seq -> segment, offset, length) is rebuilt by scanning the segments on open and kept in typed
- * columns, 12 bytes a message; a torn record at the
- * tail (kill -9 mid-write) is cut off. Segments whose messages are mostly deleted are rewritten, empty ones
- * unlinked: deletes of old messages never grow the disk forever.
+ * The index is the store's own (`FileIndex`, handed to the stream by `ownIndex`): a summary per segment in
+ * memory, per-message detail parsed from segment files into a bounded cache. A clean close writes the
+ * summaries to `index.json`, which the next open reads instead of the segments (and deletes, so a crash after
+ * it rebuilds from the segments); a torn record at the tail (kill -9 mid-write) is cut off. Segments whose
+ * messages are mostly deleted are rewritten, empty ones unlinked: deletes never grow the disk forever.
  */
 
 const MSG = 1;
@@ -28,29 +30,23 @@ const HEAD = 4 + 1 + 8;
 const MSG_FIXED = 8 + 2 + 4 + 4;
 const SEGMENT_MAX = 8 * 1024 * 1024;
 const BATCH_MAX = 256 * 1024;
+/** A sequence jump larger than this starts a new segment (a segment's deleted-bitmap spans its range). */
+const GAP_MAX = 1024;
+const SUMMARY = "index.json";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-interface Loc {
-  seg: Segment;
-  off: number;
-  len: number;
-}
-
-interface Segment {
-  id: number;
+interface Segment extends Block {
   file: string;
   fd: number;
   /** Logical size, including bytes still in the write batch. */
   size: number;
   /** Bytes already handed to the OS. */
   written: number;
-  liveBytes: number;
-  live: number;
-  /** Seqs deleted by tombstones stored in this segment (needed while the target's segment exists). */
-  tombs: number[];
-  minSeq: number;
-  maxSeq: number;
+  /** Tombstones stored in this segment, and the range of seqs they delete (a bound). */
+  tombs: number;
+  tombMin: number;
+  tombMax: number;
 }
 
 function encodeMsg(m: StoredMsg): Uint8Array {
@@ -99,89 +95,169 @@ function decodeMsg(buf: Uint8Array): StoredMsg {
   return { seq, time, subject, headers, data: buf.slice(o, o + dl) };
 }
 
+/**
+ * Walks the records of a segment file: messages (with their subject decoded once per run of equal subjects)
+ * and tombstones. Returns the length of the well-formed prefix (anything after it is a torn tail).
+ */
+function parseSegment(
+  buf: Uint8Array,
+  onMsg: RecordVisit | undefined,
+  onDel: ((seq: number) => void) | undefined,
+): number {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let lastBytes = new Uint8Array(0);
+  let lastSubject = "";
+  let o = 0;
+  while (o + 4 <= buf.length) {
+    const body = dv.getUint32(o, true);
+    if (body < 9 || o + 4 + body > buf.length) break; // torn tail
+    const type = buf[o + 4];
+    const seq = dv.getFloat64(o + 5, true);
+    if (type === MSG) {
+      const sl = dv.getUint16(o + 21, true);
+      const hl = dv.getUint32(o + 23, true);
+      const dl = dv.getUint32(o + 27, true);
+      if (31 + sl + hl + dl !== 4 + body) break;
+      if (onMsg !== undefined) {
+        if (!sameBytesAt(buf, o + 31, sl, lastBytes)) {
+          lastBytes = buf.slice(o + 31, o + 31 + sl);
+          lastSubject = dec.decode(lastBytes);
+        }
+        onMsg(seq, o, 4 + body, dv.getFloat64(o + 13, true), lastSubject, hl);
+      }
+    } else if (type === DEL) {
+      onDel?.(seq);
+    } else break;
+    o += 4 + body;
+  }
+  return o;
+}
+
 class FileBackend implements StreamBackend {
-  private readonly segs: Segment[] = [];
-  /** seq -> segment id, offset, record length. */
-  private readonly index = new SeqTable(["u32", "u32", "u32"]);
-  private readonly segById = new Map<number, Segment>();
+  private segs: Segment[] = [];
+  private readonly ix: FileIndex;
   private nextId = 1;
   private bbuf = new Uint8Array(1024 * 1024);
   private bview = new DataView(this.bbuf.buffer);
   private blen = 0;
   private batchSeg: Segment | undefined;
 
-  constructor(private readonly dir: string, private readonly syncAlways: boolean) {
+  constructor(private readonly dir: string, private readonly syncAlways: boolean, private readonly segmentMax: number) {
     fs.mkdirSync(dir, { recursive: true });
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith(".blk")).sort();
-    for (const f of files) this.loadSegment(Number(f.slice(0, -4)));
+    this.ix = new FileIndex((b, visit) => this.readSegment(b as Segment, visit));
+    const ids = fs.readdirSync(dir).filter((f) => f.endsWith(".blk")).map((f) => Number(f.slice(0, -4)))
+      .sort((a, b) => a - b);
+    if (!this.openFromSummary(ids)) this.rebuild(ids);
+    for (const id of ids) if (id >= this.nextId) this.nextId = id + 1;
     if (this.segs.length === 0) this.newSegment();
   }
 
-  private loc(seq: number): Loc | undefined {
-    const id = this.index.num(seq, 0);
-    if (Number.isNaN(id)) return undefined;
-    const seg = this.segById.get(id);
-    if (seg === undefined) throw new Error(`file store: message ${seq} indexed in unknown segment ${id}`);
-    return { seg, off: this.index.num(seq, 1), len: this.index.num(seq, 2) };
-  }
-
-  private setLoc(seq: number, seg: Segment, off: number, len: number): void {
-    this.index.set3(seq, seg.id, off, len);
+  ownIndex(): MsgIndex {
+    return this.ix;
   }
 
   private segPath(id: number): string {
     return path.join(this.dir, String(id).padStart(8, "0") + ".blk");
   }
 
-  private newSegment(): Segment {
-    const id = this.nextId++;
-    const file = this.segPath(id);
-    const fd = fs.openSync(file, "a+");
-    const s: Segment = { id, file, fd, size: 0, written: 0, liveBytes: 0, live: 0, tombs: [], minSeq: Infinity, maxSeq: 0 };
-    this.segs.push(s);
-    this.segById.set(id, s);
+  private segment(b: Block, file: string, size: number): Segment {
+    const s = b as Segment;
+    s.file = file;
+    s.fd = fs.openSync(file, "a+");
+    s.size = size;
+    s.written = size;
+    s.tombs ??= 0;
+    s.tombMin ??= Infinity;
+    s.tombMax ??= 0;
     return s;
   }
 
-  private loadSegment(id: number): void {
-    const file = this.segPath(id);
-    const buf: Uint8Array = fs.readFileSync(file); // a Buffer is a Uint8Array: no copy
-    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    const seg: Segment = { id, file, fd: -1, size: 0, written: 0, liveBytes: 0, live: 0, tombs: [], minSeq: Infinity, maxSeq: 0 };
-    this.segById.set(id, seg);
-    let o = 0;
-    while (o + 4 <= buf.length) {
-      const body = dv.getUint32(o, true);
-      if (body < 9 || o + 4 + body > buf.length) break; // torn tail
-      const type = buf[o + 4];
-      const seq = dv.getFloat64(o + 5, true);
-      if (type === MSG) {
-        const sl = dv.getUint16(o + 21, true);
-        const hl = dv.getUint32(o + 23, true);
-        const dl = dv.getUint32(o + 27, true);
-        if (31 + sl + hl + dl !== 4 + body) break;
-        this.setLoc(seq, seg, o, 4 + body);
-        seg.live++;
-        seg.liveBytes += 4 + body;
-        if (seq < seg.minSeq) seg.minSeq = seq;
-        if (seq > seg.maxSeq) seg.maxSeq = seq;
-      } else if (type === DEL) {
-        seg.tombs.push(seq);
-        const loc = this.loc(seq);
-        if (loc) {
-          this.index.delete(seq);
-          loc.seg.live--;
-          loc.seg.liveBytes -= loc.len;
-        }
-      } else break;
-      o += 4 + body;
+  /** Opens on the summary of the last clean close; false when there is none or it does not fit the files. */
+  private openFromSummary(ids: number[]): boolean {
+    const f = path.join(this.dir, SUMMARY);
+    let text: string;
+    try {
+      text = fs.readFileSync(f, "utf8");
+    } catch {
+      return false;
     }
-    if (o < buf.length) fs.truncateSync(file, o);
-    seg.size = o;
-    seg.written = o;
-    seg.fd = fs.openSync(file, "a+");
-    this.segs.push(seg);
-    if (id >= this.nextId) this.nextId = id + 1;
+    // Whatever happens next, a crash from here on must rebuild from the segments.
+    fs.rmSync(f, { force: true });
+    let v: { sizes?: number[]; tombs?: Array<[number, number | null, number]>; index?: unknown };
+    try {
+      v = JSON.parse(text);
+    } catch {
+      return false;
+    }
+    const sizes = v.sizes;
+    if (!Array.isArray(sizes) || sizes.length !== ids.length) return false;
+    for (let i = 0; i < ids.length; i++) {
+      if (fs.statSync(this.segPath(ids[i])).size !== sizes[i]) return false;
+    }
+    const blocks = this.ix.loadSummary(v.index, ids);
+    if (blocks === undefined) return false;
+    this.segs = blocks.map((b, i) => {
+      const s = this.segment(b, this.segPath(ids[i]), sizes[i]);
+      const t = v.tombs?.[i];
+      if (t) [s.tombs, s.tombMin, s.tombMax] = [t[0], t[1] ?? Infinity, t[2]];
+      return s;
+    });
+    this.ix.setBlocks(this.segs);
+    return true;
+  }
+
+  /** Rebuilds from the segment files: tombstones first (they delete seqs of earlier segments), then messages. */
+  private rebuild(ids: number[]): void {
+    const gone = new Set<number>();
+    const sizes: number[] = [];
+    const tombs: Array<[number, number, number]> = [];
+    for (const id of ids) {
+      const file = this.segPath(id);
+      const buf: Uint8Array = fs.readFileSync(file);
+      const t: [number, number, number] = [0, Infinity, 0];
+      const ok = parseSegment(buf, undefined, (seq) => {
+        gone.add(seq);
+        t[0]++;
+        if (seq < t[1]) t[1] = seq;
+        if (seq > t[2]) t[2] = seq;
+      });
+      if (ok < buf.length) fs.truncateSync(file, ok);
+      sizes.push(ok);
+      tombs.push(t);
+    }
+    this.segs = ids.map((id, i) => {
+      const b = newBlock(id);
+      const file = this.segPath(id);
+      this.ix.rebuildBlock(b, (visit) => {
+        const buf: Uint8Array = fs.readFileSync(file);
+        parseSegment(buf.subarray(0, sizes[i]), visit, undefined);
+      }, gone);
+      const s = this.segment(b, file, sizes[i]);
+      [s.tombs, s.tombMin, s.tombMax] = tombs[i];
+      return s;
+    });
+    this.ix.setBlocks(this.segs);
+  }
+
+  /** The message records of a segment, for the index's cache. */
+  private readSegment(s: Segment, visit: RecordVisit): void {
+    if (s === this.batchSeg) this.flush();
+    const buf = new Uint8Array(s.written);
+    let r = 0;
+    while (r < s.written) {
+      const n = fs.readSync(s.fd, buf, r, s.written - r, r);
+      if (n <= 0) break;
+      r += n;
+    }
+    parseSegment(buf.subarray(0, r), visit, undefined);
+  }
+
+  private newSegment(): Segment {
+    const id = this.nextId++;
+    const s = this.segment(newBlock(id), this.segPath(id), 0);
+    this.segs.push(s);
+    this.ix.addBlock(s);
+    return s;
   }
 
   private active(): Segment {
@@ -229,7 +305,7 @@ class FileBackend implements StreamBackend {
 
   append(m: StoredMsg): void {
     let seg = this.active();
-    if (seg.size >= SEGMENT_MAX) {
+    if (seg.size >= this.segmentMax || (seg.min <= seg.max && m.seq - seg.max > GAP_MAX)) {
       this.compact(seg);
       seg = this.newSegment();
     }
@@ -241,15 +317,15 @@ class FileBackend implements StreamBackend {
         break;
       }
     }
+    const hl = m.headers ? m.headers.length : 0;
     if (!ascii) {
       const rec = encodeMsg(m);
       const off = this.write(seg, rec);
-      this.indexAppended(seg, m.seq, off, rec.length);
+      this.ix.appended(seg, m.seq, off, rec.length, m.time, subject, hl);
       return;
     }
     // The common case, encoded straight into the batch buffer.
     const sl = subject.length;
-    const hl = m.headers ? m.headers.length : 0;
     const dl = m.data.length;
     const body = 1 + 8 + MSG_FIXED + sl + hl + dl;
     const len = 4 + body;
@@ -270,24 +346,17 @@ class FileBackend implements StreamBackend {
     p += hl;
     b.set(m.data, p);
     seg.size += len;
-    this.indexAppended(seg, m.seq, off, len);
+    this.ix.appended(seg, m.seq, off, len, m.time, subject, hl);
     if (this.blen >= BATCH_MAX) this.flush();
   }
 
-  private indexAppended(seg: Segment, seq: number, off: number, len: number): void {
-    this.setLoc(seq, seg, off, len);
-    seg.live++;
-    seg.liveBytes += len;
-    if (seq < seg.minSeq) seg.minSeq = seq;
-    if (seq > seg.maxSeq) seg.maxSeq = seq;
-  }
-
   load(seq: number): StoredMsg | undefined {
-    const loc = this.loc(seq);
+    const loc = this.ix.loc(seq);
     if (!loc) return undefined;
-    if (loc.off + loc.len > loc.seg.written) this.flush();
+    const seg = loc.block as Segment;
+    if (loc.off + loc.len > seg.written) this.flush();
     const buf = new Uint8Array(loc.len);
-    fs.readSync(loc.seg.fd, buf, 0, loc.len, loc.off);
+    fs.readSync(seg.fd, buf, 0, loc.len, loc.off);
     return decodeMsg(buf);
   }
 
@@ -295,110 +364,97 @@ class FileBackend implements StreamBackend {
     const touched = new Set<Segment>();
     const act = this.active();
     for (const seq of seqs) {
-      const loc = this.loc(seq);
-      if (!loc) continue;
-      this.index.delete(seq);
-      loc.seg.live--;
-      loc.seg.liveBytes -= loc.len;
-      touched.add(loc.seg);
-      if (loc.seg.live === 0 && loc.seg !== act) continue; // the whole segment goes; no tombstone needed
+      const r = this.ix.removed(seq);
+      if (r === undefined) continue;
+      const seg = r.block as Segment;
+      touched.add(seg);
+      if (seg.live === 0 && seg !== act) continue; // the whole segment goes; no tombstone needed
       this.write(act, encodeDel(seq));
-      act.tombs.push(seq);
+      act.tombs++;
+      if (seq < act.tombMin) act.tombMin = seq;
+      if (seq > act.tombMax) act.tombMax = seq;
     }
     for (const s of touched) this.compact(s);
+  }
+
+  /** Could a tombstone of `seg` still delete a message of another segment? (a bound: may say yes for none) */
+  private tombsNeeded(seg: Segment): boolean {
+    if (seg.tombs === 0) return false;
+    for (const s of this.segs) {
+      if (s === seg || s.min > s.max) continue;
+      if (s.max >= seg.tombMin && s.min <= seg.tombMax) return true;
+    }
+    return false;
   }
 
   /** Unlinks a segment with nothing left in it, rewrites one that is mostly dead. */
   private compact(seg: Segment): void {
     this.flush();
-    if (seg === this.active() && seg.size < SEGMENT_MAX) {
+    if (seg === this.active() && seg.size < this.segmentMax) {
       if (seg.live > 0 || seg.size === 0) return;
     }
-    const keepTombs = seg.tombs.filter((t) => {
-      const owner = this.segs.find((s) => s !== seg && t >= s.minSeq && t <= s.maxSeq);
-      return owner !== undefined;
-    });
-    if (seg.live === 0 && keepTombs.length === 0) {
+    if (seg.live === 0 && !this.tombsNeeded(seg)) {
       if (this.batchSeg === seg) this.batchSeg = undefined;
       fs.closeSync(seg.fd);
       fs.rmSync(seg.file, { force: true });
       this.segs.splice(this.segs.indexOf(seg), 1);
-      this.segById.delete(seg.id);
+      this.ix.removeBlock(seg);
       if (this.segs.length === 0) this.newSegment();
       return;
     }
-    if (seg.liveBytes + keepTombs.length * HEAD > seg.size / 2) return;
+    if (seg.liveBytes + seg.tombs * HEAD > seg.size / 2) return;
     // Rewrite live records + needed tombstones into a fresh file, then swap it in.
-    const tmp = seg.file + ".tmp";
+    const buf = new Uint8Array(seg.written);
+    fs.readSync(seg.fd, buf, 0, seg.written, 0);
     const parts: Uint8Array[] = [];
-    const moved: Array<[number, number, number]> = [];
     let off = 0;
-    // In ascending order: a store is read back segment by segment, and each segment in file order.
-    const seqs: number[] = [];
-    for (const seq of this.index.seqs()) if (this.index.num(seq, 0) === seg.id) seqs.push(seq);
-    seqs.sort((x, y) => x - y);
-    for (const seq of seqs) {
-      const loc = this.loc(seq);
-      if (loc === undefined) continue;
-      const buf = new Uint8Array(loc.len);
-      fs.readSync(seg.fd, buf, 0, loc.len, loc.off);
-      parts.push(buf);
-      moved.push([seq, off, loc.len]);
-      off += loc.len;
-    }
-    for (const t of keepTombs) {
-      parts.push(encodeDel(t));
+    const t: [number, number, number] = [0, Infinity, 0];
+    parseSegment(buf, (seq, o, len) => {
+      if (!this.ix.has(seq) || this.ix.find(seq) !== seg) return;
+      parts.push(buf.subarray(o, o + len));
+      off += len;
+    }, (seq) => {
+      const owner = this.ix.find(seq);
+      if (owner === undefined || owner === seg) return;
+      parts.push(encodeDel(seq));
       off += HEAD;
-    }
+      t[0]++;
+      if (seq < t[1]) t[1] = seq;
+      if (seq > t[2]) t[2] = seq;
+    });
     const all = new Uint8Array(off);
     let o = 0;
     for (const p of parts) {
       all.set(p, o);
       o += p.length;
     }
+    const tmp = seg.file + ".tmp";
     fs.writeFileSync(tmp, all);
     fs.closeSync(seg.fd);
     fs.renameSync(tmp, seg.file);
     seg.fd = fs.openSync(seg.file, "a+");
     seg.size = off;
     seg.written = off;
-    seg.liveBytes = off - keepTombs.length * HEAD;
-    seg.tombs = keepTombs;
-    for (const [seq, so, len] of moved) this.setLoc(seq, seg, so, len);
+    [seg.tombs, seg.tombMin, seg.tombMax] = t;
+    // Offsets moved: the parsed detail is read again when next needed.
+    this.ix.invalidate(seg);
+    if (seg.live === 0 && !this.tombsNeeded(seg) && seg !== this.active()) this.compact(seg);
   }
 
   scan(): MsgMeta[] {
     const out: MsgMeta[] = [];
     this.scanEach((seq, subject, size, time, hdr) => out.push({ seq, subject, size, time, hdr }));
-    return out.sort((a, b) => a.seq - b.seq);
+    return out;
   }
 
-  /** Live messages segment by segment (ascending, as segments are written in order); nothing kept per message. */
+  /** Live messages ascending, with the memory store's size (subject + headers + data + 16). */
   scanEach(visit: (seq: number, subject: string, size: number, time: number, hdr: number) => void): void {
     this.flush();
-    // Consecutive messages mostly share a subject: decode it once, not once per message.
-    let lastBytes = new Uint8Array(0);
-    let lastSubject = "";
-    for (const seg of this.segs) {
-      const buf: Uint8Array = fs.readFileSync(seg.file);
-      const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      for (let o = 0; o + HEAD <= seg.size;) {
-        const body = dv.getUint32(o, true);
-        if (buf[o + 4] === MSG) {
-          const seq = dv.getFloat64(o + 5, true);
-          if (this.index.num(seq, 0) === seg.id && this.index.num(seq, 1) === o) {
-            const sl = dv.getUint16(o + 21, true);
-            if (!sameBytesAt(buf, o + 31, sl, lastBytes)) {
-              lastBytes = buf.slice(o + 31, o + 31 + sl);
-              lastSubject = dec.decode(lastBytes);
-            }
-            const hdr = dv.getUint32(o + 23, true);
-            const size = sl + hdr + dv.getUint32(o + 27, true) + 16;
-            visit(seq, lastSubject, size, dv.getFloat64(o + 13, true), hdr);
-          }
-        }
-        o += 4 + body;
-      }
+    for (const s of this.segs) {
+      if (s.live === 0) continue;
+      this.readSegment(s, (seq, _o, len, time, subject, hdr) => {
+        if (this.ix.has(seq) && this.ix.find(seq) === s) visit(seq, subject, len - 15, time, hdr);
+      });
     }
   }
 
@@ -408,6 +464,7 @@ class FileBackend implements StreamBackend {
   }
 
   close(): void {
+    if (this.segs.length === 0) return;
     this.flush();
     for (const s of this.segs) {
       try {
@@ -416,6 +473,19 @@ class FileBackend implements StreamBackend {
       } catch {
         // already closed
       }
+    }
+    // The summary the next open starts from; written last, after every segment is on disk.
+    const summary = {
+      sizes: this.segs.map((s) => s.written),
+      tombs: this.segs.map((s) => [s.tombs, s.tombMin === Infinity ? null : s.tombMin, s.tombMax]),
+      index: this.ix.summary(),
+    };
+    const f = path.join(this.dir, SUMMARY);
+    try {
+      fs.writeFileSync(f + ".tmp", JSON.stringify(summary));
+      fs.renameSync(f + ".tmp", f);
+    } catch {
+      // The stream directory went away (dropped): nothing to summarise.
     }
     this.segs.length = 0;
   }
@@ -471,7 +541,13 @@ export class FileStorage implements StorageProvider {
   private readonly open = new Map<string, FileBackend>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(storeDir: string, private readonly syncPolicy: SyncPolicy, account = "$G") {
+  /** `segmentMax`: bytes after which a new segment starts (tests make it small to get many). */
+  constructor(
+    storeDir: string,
+    private readonly syncPolicy: SyncPolicy,
+    account = "$G",
+    private readonly segmentMax = SEGMENT_MAX,
+  ) {
     const jsDir = path.join(storeDir, "jetstream");
     this.root = path.join(jsDir, accountDirName(account), "streams");
     if (account === "$G") migrateLegacyStreams(jsDir, this.root);
@@ -490,7 +566,7 @@ export class FileStorage implements StorageProvider {
   openStream(name: string): StreamBackend {
     let b = this.open.get(name);
     if (!b) {
-      b = new FileBackend(path.join(this.streamDir(name), "msgs"), this.syncPolicy === "always");
+      b = new FileBackend(path.join(this.streamDir(name), "msgs"), this.syncPolicy === "always", this.segmentMax);
       this.open.set(name, b);
     }
     return b;

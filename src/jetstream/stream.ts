@@ -423,7 +423,7 @@ export class Stream {
     const prevLast = this.lastSeq;
     const msg: StoredMsg = { seq, subject, headers, data, time };
     const size = storedSize(subject.length, headers?.length ?? 0, data.length, cfg.storage === "file");
-    this.backend.append(msg, size);
+    this.backend.append(msg);
     this.markDirty(this);
     if (!this.ownIndex) this.index.add(seq, subject, size, time, headers?.length ?? 0);
     this.lastSeq = seq;

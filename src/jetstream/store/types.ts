@@ -29,8 +29,7 @@ export interface MsgMeta {
 
 /** Messages of one stream. All calls are synchronous so the write path never yields between store and ack. */
 export interface StreamBackend {
-  /** `size`: the message's size as the stream accounts it (see storedSize). */
-  append(msg: StoredMsg, size: number): void;
+  append(msg: StoredMsg): void;
   load(seq: number): StoredMsg | undefined;
   remove(seqs: number[]): void;
   /** Metadata of every stored message, ascending by sequence (used once, to rebuild the index on start). */
@@ -47,7 +46,8 @@ export interface StreamBackend {
   flush(): void;
   /**
    * The backend's own index of what it stores, kept current by `append` and `remove` (the stream then
-   * neither scans the backend on open nor keeps an index of its own). Called once, after opening.
+   * neither scans the backend on open nor keeps an index of its own). Called once, after opening. Sizes in
+   * it are the file store's accounting (storedSize with file = true).
    */
   ownIndex?(): MsgIndex;
   /** Make what was appended durable now (fsync where the backend has a disk). */

@@ -1,0 +1,173 @@
+// Property test of the file store's own index (per-block summaries in memory, detail read from disk into a
+// bounded cache): a stream on it, with tiny segments so there are many blocks and the cache evicts, holds the
+// same state and answers every query the same as a stream on the in-memory index, through random publishes,
+// sequence gaps, deletes, purges, limits and reopens (clean close, and a crash that loses the summary).
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import fc from "fast-check";
+import { streamConfigSchema } from "../../src/jetstream/config.ts";
+import { Stream } from "../../src/jetstream/stream.ts";
+import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
+import { encodeHeaders } from "../../src/protocol/headers.ts";
+import { FileStorage } from "../../adapters/storage/file_store.ts";
+
+const SUBJECTS = ["s.a", "s.b", "s.c.1", "s.c.2", "s.d"];
+const FILTERS = ["s.a", "s.c.*", "s.>", "s.*", "s.zz"];
+
+type Op =
+  | { k: "pub"; subj: number; hdr: boolean; len: number }
+  | { k: "gap"; by: number; subj: number }
+  | { k: "del"; at: number }
+  | { k: "purge"; filter: number; keep: number; seq: number }
+  | { k: "reopen"; crash: boolean };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ k: fc.constant("pub" as const), subj: fc.nat(4), hdr: fc.boolean(), len: fc.nat(60) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("gap" as const), by: fc.integer({ min: 2, max: 3000 }), subj: fc.nat(4) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant("del" as const), at: fc.nat(1000) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant("purge" as const), filter: fc.nat(5), keep: fc.nat(3), seq: fc.nat(60) }),
+  },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("reopen" as const), crash: fc.boolean() }) },
+);
+
+const enc = new TextEncoder();
+
+function compare(f: Stream, m: Stream, probe: number): void {
+  assert.deepEqual(f.state(), m.state());
+  const all = (s: Stream) => {
+    const out: Array<[number, string, number, number]> = [];
+    s.index.forEach(0, (seq, subj, size, time) => void out.push([seq, subj, size, time]));
+    return out;
+  };
+  const fa = all(f);
+  assert.deepEqual(fa, all(m));
+  const back = (s: Stream) => {
+    const out: number[] = [];
+    s.index.forEachBack(probe, (seq) => void out.push(seq));
+    return out;
+  };
+  assert.deepEqual(back(f), back(m));
+  assert.deepEqual([...f.index.subjects()].sort(), [...m.index.subjects()].sort());
+  const last = m.lastSequence + 2;
+  for (const from of [0, 1, probe, probe + 1, last]) {
+    assert.equal(f.index.ceil(from), m.index.ceil(from), `ceil ${from}`);
+    assert.equal(f.index.countFrom(from), m.index.countFrom(from), `countFrom ${from}`);
+    for (const subj of SUBJECTS) {
+      assert.equal(f.index.subjectCeil(subj, from), m.index.subjectCeil(subj, from), `subjectCeil ${subj} ${from}`);
+      assert.equal(f.index.subjectCountFrom(subj, from), m.index.subjectCountFrom(subj, from), `subjectCountFrom ${subj} ${from}`);
+    }
+    for (const flt of FILTERS) {
+      assert.equal(f.nextMatching(from, [flt]), m.nextMatching(from, [flt]), `nextMatching ${flt} ${from}`);
+      assert.equal(f.countFrom(from, [flt]), m.countFrom(from, [flt]), `countFrom ${flt} ${from}`);
+    }
+  }
+  for (const subj of SUBJECTS) {
+    assert.equal(f.index.subjectCount(subj), m.index.subjectCount(subj));
+    assert.equal(f.index.subjectFirst(subj), m.index.subjectFirst(subj));
+    assert.equal(f.index.subjectLast(subj), m.index.subjectLast(subj));
+  }
+  for (const flt of FILTERS) {
+    assert.equal(f.lastBySubject(flt), m.lastBySubject(flt));
+    assert.deepEqual(f.lastPerSubject([flt]), m.lastPerSubject([flt]));
+  }
+  for (let q = Math.max(0, probe - 5); q <= probe + 5; q++) {
+    assert.equal(f.has(q), m.has(q), `has ${q}`);
+    assert.equal(f.subjectOf(q), m.subjectOf(q));
+    assert.equal(f.index.sizeOf(q), m.index.sizeOf(q));
+    assert.equal(f.index.timeOf(q), m.index.timeOf(q));
+    const a = f.load(q);
+    const b = m.load(q);
+    assert.deepEqual(a && { ...a, data: [...a.data] }, b && { ...b, data: [...b.data] });
+  }
+}
+
+describe("file store index (property)", () => {
+  it("behaves as the in-memory index through random operations and reopens", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-fidx-"));
+    let run = 0;
+    try {
+      fc.assert(
+        fc.property(
+          fc.array(op, { minLength: 1, maxLength: 120 }),
+          fc.record({ perSubject: fc.constantFrom(0, 0, 3), maxMsgs: fc.constantFrom(0, 0, 40) }),
+          fc.nat(200),
+          (ops, lim, probe) => {
+            const dir = path.join(root, String(run++));
+            const cfg = streamConfigSchema.parse({
+              name: "S",
+              subjects: ["s.>"],
+              storage: "file",
+              max_msgs_per_subject: lim.perSubject,
+              max_msgs: lim.maxMsgs,
+              duplicate_window: 1e9,
+            });
+            let t = 1_000;
+            const now = () => t;
+            const created = new Date(0).toISOString();
+            const openFile = () => new Stream(cfg, created, new FileStorage(dir, 60_000, "$G", 700), now);
+            let f = openFile();
+            const m = new Stream(cfg, created, new MemoryStorage(), now);
+            try {
+              for (const o of ops) {
+                t += 3;
+                if (o.k === "pub") {
+                  const h = o.hdr ? encodeHeaders([["X", "y"]]) : undefined;
+                  const data = enc.encode("x".repeat(o.len));
+                  assert.deepEqual(f.publish(SUBJECTS[o.subj], h, data), m.publish(SUBJECTS[o.subj], h, data));
+                } else if (o.k === "gap") {
+                  const e = {
+                    op: "msg" as const,
+                    seq: m.lastSequence + o.by,
+                    ts: t,
+                    subject: SUBJECTS[o.subj],
+                    headers: undefined,
+                    data: enc.encode("g"),
+                    restored: true,
+                  };
+                  assert.deepEqual(f.apply(e), m.apply(e));
+                } else if (o.k === "del") {
+                  const first = m.firstSequence;
+                  const seq = first + (o.at % Math.max(1, m.lastSequence - first + 1));
+                  assert.equal(f.deleteMsg(seq), m.deleteMsg(seq));
+                } else if (o.k === "purge") {
+                  const req = {
+                    filter: o.filter < FILTERS.length ? FILTERS[o.filter] : undefined,
+                    keep: o.keep > 0 && o.seq % 2 === 0 ? o.keep : undefined,
+                    seq: o.seq % 2 === 1 ? m.firstSequence + o.seq : undefined,
+                  };
+                  assert.equal(f.purge(req), m.purge(req));
+                } else {
+                  if (o.crash) {
+                    // A crash: the segments stay as written, the summary of a clean close is never written.
+                    f.flush();
+                    f = openFile();
+                  } else {
+                    f.close();
+                    f = openFile();
+                  }
+                }
+                assert.deepEqual(f.state(), m.state());
+              }
+              compare(f, m, probe);
+              f.close();
+              f = openFile();
+              compare(f, m, probe);
+            } finally {
+              f.close();
+              m.close();
+              fs.rmSync(dir, { recursive: true, force: true });
+            }
+          },
+        ),
+        { numRuns: Number(process.env.FILE_INDEX_RUNS ?? 60) },
+      );
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
