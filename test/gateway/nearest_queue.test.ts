@@ -119,7 +119,14 @@ async function scenario(kind: ServerKind): Promise<Record<string, unknown>> {
     // Failover: the nearer cluster's member leaves.
     subB.unsubscribe();
     await ncB.flush();
-    await waitFor(`${kind}: A fails over to C`, async () => (await requester.request("svc", "", { timeout: 5000 })).string() === "C", 15_000, 10);
+    // Until A has B's unsubscribe, a request still goes to B and goes unanswered: ask again soon, not after 5 s.
+    await waitFor(`${kind}: A fails over to C`, async () => {
+      try {
+        return (await requester.request("svc", "", { timeout: 500 })).string() === "C";
+      } catch {
+        return false;
+      }
+    }, 15_000, 10);
     const afterB = await whoAnswers(requester, 10);
     return { both, afterB };
   } finally {
