@@ -100,6 +100,17 @@ function matchesAny(subject: string, filters: string[]): boolean {
 
 export { SubjectSeqs } from "./store/msg_index.ts";
 
+/**
+ * What a replicated leader has proposed but not applied yet: two compare-and-set publishes on one subject in
+ * flight at once must not both pass against the applied state (the second is checked against the first).
+ */
+export interface InFlight {
+  /** Subject -> sequence of its latest proposal not applied yet. */
+  readonly subjects: ReadonlyMap<string, number>;
+  /** Msg-Id of the latest proposal when one is in flight (null: it had none), undefined when nothing is. */
+  readonly lastMsgId: string | null | undefined;
+}
+
 /** One stream: config, in-memory index over its backend, limits, dedupe and publish preconditions. */
 export class Stream {
   /**
@@ -347,6 +358,8 @@ export class Stream {
     data: Uint8Array,
     now: number,
     lastSeq: number,
+    /** A replicated leader's proposals not applied yet: conditions are checked against them too. */
+    inflight?: InFlight,
   ): StreamEntry | PubAck | ApiError {
     const cfg = this.cfg;
     if (cfg.sealed) return Errors.streamSealed();
@@ -367,12 +380,13 @@ export class Stream {
       if (els !== undefined && Number(els) !== lastSeq) return Errors.streamWrongLastSequence(lastSeq);
       const elss = findHeader(headers, "Nats-Expected-Last-Subject-Sequence");
       if (elss !== undefined) {
-        const last = this.index.subjectLast(subject) ?? 0;
+        const last = inflight?.subjects.get(subject) ?? this.index.subjectLast(subject) ?? 0;
         if (Number(elss) !== last) return Errors.streamWrongLastSequence(last);
       }
       const elid = findHeader(headers, "Nats-Expected-Last-Msg-Id");
-      if (elid !== undefined && elid !== (this.lastMsgId ?? "")) {
-        return Errors.streamWrongLastMsgId(this.lastMsgId ?? "");
+      const lastId = inflight?.lastMsgId !== undefined ? inflight.lastMsgId : this.lastMsgId;
+      if (elid !== undefined && elid !== (lastId ?? "")) {
+        return Errors.streamWrongLastMsgId(lastId ?? "");
       }
       rollup = findHeader(headers, "Nats-Rollup");
       if (rollup !== undefined) {

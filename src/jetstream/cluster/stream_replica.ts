@@ -69,6 +69,9 @@ export class StreamReplica {
   #pending = new Map<number, { term: number; done: Done | undefined; msgId: string | undefined }>();
   /** Nats-Msg-Id of proposals not yet applied, with the replies of retries waiting for the same entry. */
   #inflightIds = new Map<string, string[]>();
+  /** Proposed, not yet applied: each subject's latest sequence and the latest Msg-Id (for conditional publishes). */
+  #inflightSubjects = new Map<string, number>();
+  #inflightLast: { seq: number; msgId: string | null } | undefined;
   #queue: BusMsg[] = [];
   #batch: Array<{ data: Uint8Array; done: Done | undefined; msgId?: string }> = [];
   #batchScheduled = false;
@@ -129,7 +132,10 @@ export class StreamReplica {
     }
     const s = this.stream;
     const hdr = m.headers && m.headers.length > 0 ? m.headers : undefined;
-    const e = s.prepare(m.subject, hdr, m.payload, this.#deps.now(), this.#clseq);
+    const e = s.prepare(m.subject, hdr, m.payload, this.#deps.now(), this.#clseq, {
+      subjects: this.#inflightSubjects,
+      lastMsgId: this.#inflightLast?.msgId,
+    });
     const reply = m.reply && !s.cfg.no_ack ? m.reply : undefined;
     if (!isEntry(e)) {
       if (reply) this.#answer(reply, e);
@@ -146,6 +152,8 @@ export class StreamReplica {
       this.#inflightIds.set(e.msgId, []);
     }
     this.#clseq = e.seq;
+    this.#inflightSubjects.set(e.subject, e.seq);
+    this.#inflightLast = { seq: e.seq, msgId: e.msgId ?? null };
     this.#enqueue(encodeCmd(e), reply ? (r) => this.#answer(reply, r) : undefined, e.msgId);
   }
 
@@ -199,6 +207,8 @@ export class StreamReplica {
     this.#ready = false;
     this.#batch = [];
     this.#queue = [];
+    this.#inflightSubjects.clear();
+    this.#inflightLast = undefined;
     this.#stopConsumers();
   }
 
@@ -227,6 +237,10 @@ export class StreamReplica {
     if (cmd instanceof Error) throw new Error(`stream ${this.stream.name}: corrupted log entry ${entry.index}: ${cmd.message}`);
     const result = this.#applyCmd(cmd);
     this.applied++;
+    if (cmd.op === "msg") {
+      if (this.#inflightSubjects.get(cmd.subject) === cmd.seq) this.#inflightSubjects.delete(cmd.subject);
+      if (this.#inflightLast?.seq === cmd.seq) this.#inflightLast = undefined;
+    }
     const p = this.#pending.get(entry.index);
     if (p !== undefined) {
       this.#pending.delete(entry.index);
@@ -393,6 +407,8 @@ export class StreamReplica {
   #becomeReady(): void {
     this.#ready = true;
     this.#clseq = this.stream.lastSequence;
+    this.#inflightSubjects.clear();
+    this.#inflightLast = undefined;
     for (const name of this.consumers.keys()) if (!this.#live(name)) this.#startConsumer(name);
     this.#deps.onLeaderReady?.(this);
     const q = this.#queue;
