@@ -1,0 +1,220 @@
+/**
+ * The chaos harness: a 5-server cluster of real Petrel processes (JetStream, file store, an R3 stream with an
+ * R3 durable consumer, an R3 KV bucket), a workload running through faults chosen by the seed, and a checker
+ * at the end. `runChaos` returns the verdict; cli.ts prints its one line, chaos.test.ts runs a short budget.
+ */
+import { writeFileSync } from "node:fs";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { seededRandom } from "../../src/raft/prng.ts";
+import { checkKv, checkStream, describeHistory, readReplica, type StoredEntry, firstDifference } from "./check.ts";
+import { FaultInjector, type FaultRecord, streamCluster } from "./faults.ts";
+import { ChaosCluster } from "./procs.ts";
+import {
+  BUCKET,
+  clientConnect,
+  CONSUMER,
+  jetstream,
+  jetstreamManager,
+  KvClient,
+  openKv,
+  Publisher,
+  setupStreams,
+  STREAM,
+  Worker,
+} from "./workload.ts";
+
+export interface ChaosOptions {
+  seconds: number;
+  seed: number;
+  servers?: number;
+  log?: (line: string) => void;
+  keepDir?: boolean;
+  /** Write the KV history, redeliveries and faults here (JSON) for a closer look. */
+  dumpFile?: string;
+}
+
+export interface ChaosVerdict {
+  ok: boolean;
+  line: string;
+  faults: FaultRecord[];
+  acked: number;
+  lost: number;
+  duplicated: number;
+  linearizable: boolean;
+  problems: string[];
+  /** Longest time the stream and bucket took to answer again after a fault. */
+  maxRecoveryMs: number;
+  retries: number;
+  delivered: number;
+  kvOps: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  while (performance.now() < deadline) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms: ${what}${last ? ` (${String(last)})` : ""}`);
+}
+
+/** Both replicated streams answer with a leader. */
+async function serving(nc: NatsConnection): Promise<boolean> {
+  const [a, b] = await Promise.all([streamCluster(nc, STREAM), streamCluster(nc, `KV_${BUCKET}`)]);
+  return !!a?.leader && !!b?.leader;
+}
+
+interface JszStream {
+  name: string;
+  state: { messages: number; last_seq: number };
+}
+
+/** Every replica of `stream` (per its stream info) is current and reports the leader's last sequence. */
+async function replicasCaughtUp(c: ChaosCluster, nc: NatsConnection, stream: string): Promise<string[] | false> {
+  const ci = await streamCluster(nc, stream);
+  if (!ci?.leader || !ci.replicas) return false;
+  const peers = [ci.leader, ...ci.replicas.map((r) => r.name)];
+  const lasts = new Set<number>();
+  for (const p of peers) {
+    const i = c.names.indexOf(p);
+    const jsz = await c.monitor<{ account_details?: Array<{ stream_detail?: JszStream[] }> }>(i, "/jsz?streams=true");
+    const d = jsz?.account_details?.flatMap((a) => a.stream_detail ?? []).find((s) => s.name === stream);
+    if (!d) return false;
+    lasts.add(d.state.last_seq);
+  }
+  return lasts.size === 1 ? peers : false;
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
+  const log = o.log ?? (() => {});
+  const rand = seededRandom(o.seed);
+  const c = new ChaosCluster(o.servers ?? 5, o.keepDir);
+  const conns: NatsConnection[] = [];
+  const problems: string[] = [];
+  let maxRecoveryMs = 0;
+  try {
+    await c.start();
+    log(`cluster up: ${c.names.join(" ")} in ${c.dir}`);
+    const admin = await clientConnect(c.clientUrls, "admin");
+    conns.push(admin);
+    await until("streams created", 60_000, async () => {
+      await setupStreams(admin);
+      return true;
+    });
+    const pubs: Publisher[] = [];
+    for (let i = 0; i < 2; i++) {
+      const nc = await clientConnect(c.clientUrls, `pub${i}`);
+      conns.push(nc);
+      pubs.push(new Publisher(i, jetstream(nc, { timeout: 2000 })));
+    }
+    const wnc = await clientConnect(c.clientUrls, "worker");
+    conns.push(wnc);
+    const worker = new Worker(jetstream(wnc, { timeout: 2000 }));
+    const keys = ["a", "b", "c", "d", "e", "f"];
+    const kvs: KvClient[] = [];
+    for (let i = 0; i < 3; i++) {
+      const nc = await clientConnect(c.clientUrls, `kv${i}`);
+      conns.push(nc);
+      kvs.push(new KvClient(i, await openKv(nc), keys, seededRandom(o.seed * 7919 + i)));
+    }
+    for (const x of [...pubs, worker, ...kvs]) x.start();
+    await until("first acknowledgements", 30_000, async () => pubs.every((p) => p.acked.size > 0));
+
+    const t0 = performance.now();
+    const injector = new FaultInjector(c, admin, rand, t0);
+    const deadline = t0 + o.seconds * 1000;
+    while (performance.now() < deadline) {
+      const f = await injector.injectOne();
+      const r0 = performance.now();
+      await until("the stream and the bucket serve again", 60_000, () => serving(admin)).catch((e) => {
+        problems.push(`after ${f.kind} ${f.target}: ${String(e)}`);
+      });
+      const rec = Math.round(performance.now() - r0);
+      maxRecoveryMs = Math.max(maxRecoveryMs, rec);
+      const acked = pubs.reduce((s, p) => s + p.acked.size, 0);
+      log(`+${(f.at / 1000).toFixed(1)}s ${f.kind} ${f.target} (${f.ms} ms${f.note ? `, ${f.note}` : ""}), serving again after ${rec} ms; ${acked} acked`);
+      await sleep(300 + Math.floor(rand() * 1500));
+    }
+
+    // Wind down: everything back, the workload stopped, every replica caught up.
+    await c.recoverAll();
+    await Promise.all([...pubs, ...kvs].map((x) => x.stop()));
+    await worker.stop();
+    const orders = await until(`${STREAM} replicas caught up`, 90_000, () => replicasCaughtUp(c, admin, STREAM)).catch((e) => {
+      problems.push(String(e));
+      return [] as string[];
+    });
+    const kvPeers = await until(`KV_${BUCKET} replicas caught up`, 90_000, () => replicasCaughtUp(c, admin, `KV_${BUCKET}`)).catch((e) => {
+      problems.push(String(e));
+      return [] as string[];
+    });
+    // Final reads of every key close the KV history.
+    for (const k of keys) await kvs[0].get(k);
+    // Drain the consumer: whatever is left is delivered and acked; nothing acked may come back.
+    const jsm = await jetstreamManager(admin, { timeout: 5000 });
+    await until("the consumer drained", 60_000, async () => {
+      await worker.pullOnce(500, 500).catch(() => 0);
+      const ci = await jsm.consumers.info(STREAM, CONSUMER);
+      return ci.num_pending === 0 && ci.num_ack_pending === 0;
+    }).catch((e) => problems.push(String(e)));
+
+    for (const nc of conns) await nc.close().catch(() => {});
+    conns.length = 0;
+    await c.stopAll();
+
+    // The checker: every replica's store read from disk.
+    const replicas = new Map<string, StoredEntry[]>();
+    for (const p of orders) replicas.set(p, await readReplica(c.storeDir(c.names.indexOf(p)), STREAM));
+    const sv = checkStream(pubs, replicas);
+    problems.push(...sv.problems);
+    const kvReplicas: Array<[string, StoredEntry[]]> = [];
+    for (const p of kvPeers) kvReplicas.push([p, await readReplica(c.storeDir(c.names.indexOf(p)), `KV_${BUCKET}`)]);
+    for (let i = 1; i < kvReplicas.length; i++) {
+      const d = firstDifference(kvReplicas[0][1], kvReplicas[i][1]);
+      if (d) problems.push(`KV replicas ${kvReplicas[0][0]} and ${kvReplicas[i][0]} differ: ${d}`);
+    }
+    for (const w of worker.redelivered.slice(0, 10)) {
+      problems.push(`consumer redelivered seq ${w.seq}, acked (confirmed) at ${w.ackedAt.toFixed(0)} ms, pull issued at ${w.fetchedAt.toFixed(0)} ms`);
+    }
+    if (worker.redelivered.length > 10) problems.push(`... ${worker.redelivered.length} acknowledged redeliveries in all`);
+    const history = kvs.flatMap((k) => k.history);
+    const kv = checkKv(history);
+    problems.push(...kv.problems);
+    for (const key of kv.failedKeys) {
+      log(`history of KV key ${key} (first operations):\n  ${describeHistory(history.filter((h) => h.key === key)).join("\n  ")}`);
+    }
+    if (o.dumpFile) writeFileSync(o.dumpFile, JSON.stringify({ history, redelivered: worker.redelivered, faults: injector.log }));
+    if (kv.unknown.length > 0) log(`KV keys not decided within the search budget: ${kv.unknown.join(", ")}`);
+    const retries = pubs.reduce((s, p) => s + p.retries, 0);
+    const faults = injector.log;
+    const ok = problems.length === 0;
+    const line = `${faults.length} faults, ${sv.acked} acked, ${sv.lost} lost, ${sv.duplicated} duplicated, ${kv.linearizable ? "linearizable" : "NOT linearizable"}` +
+      (ok ? "" : ` (${problems.length} problems)`);
+    log(`${retries} publish retries, ${worker.delivered} deliveries, ${worker.confirmed.size} acks confirmed, ${history.length} KV ops, longest recovery ${maxRecoveryMs} ms`);
+    return {
+      ok,
+      line,
+      faults,
+      acked: sv.acked,
+      lost: sv.lost,
+      duplicated: sv.duplicated,
+      linearizable: kv.linearizable,
+      problems,
+      maxRecoveryMs,
+      retries,
+      delivered: worker.delivered,
+      kvOps: history.length,
+    };
+  } finally {
+    for (const nc of conns) await nc.close().catch(() => {});
+    await c.close();
+  }
+}
