@@ -18,6 +18,7 @@ import type { Stream } from "../stream.ts";
 import type { BusMsg, JsBus } from "../types.ts";
 import { decodeMeta, encodeMeta, type MetaChange, type MetaCmd, MetaState, type StreamAssignment } from "./meta.ts";
 import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
+import { decodeMoved, moveCaughtUp, MOVED_SUBJECT, planMove } from "./moves.ts";
 import { decodeOrigin, encodeOrigin, ORIGIN_SUBJECT, OriginNotes } from "./origin.ts";
 import { StreamReplica } from "./stream_replica.ts";
 import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
@@ -106,6 +107,8 @@ export class JetStreamCluster implements EngineCluster {
   #lameDuck: Map<string, number> | undefined;
   /** Superclusters: the cluster each stream create came from (origin.ts). */
   readonly #origins = new OriginNotes();
+  /** Stream groups whose move this server (their leader) reported done, with when. */
+  readonly #movedSaid = new Map<string, number>();
 
   constructor(o: ClusterOptions) {
     this.#o = o;
@@ -122,6 +125,7 @@ export class JetStreamCluster implements EngineCluster {
   start(): void {
     const bus = this.#o.sysBus;
     this.#sids.push(bus.subscribe(HELLO, (m) => this.#onHello(m)));
+    this.#sids.push(bus.subscribe(MOVED_SUBJECT, (m) => this.#onMoved(m)));
     this.#sids.push(bus.subscribe(ORIGIN_SUBJECT, (m) => {
       const n = decodeOrigin(m.payload);
       if (n) this.#origins.note(n, this.#now());
@@ -197,6 +201,7 @@ export class JetStreamCluster implements EngineCluster {
       r.tick();
       const a = this.meta.streams.get(name);
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#stepDown(r.group));
+      if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo)) this.#sayMoved(a);
     }
     const now = this.#now();
     this.#origins.sweep(now);
@@ -661,6 +666,32 @@ export class JetStreamCluster implements EngineCluster {
     return out;
   }
 
+  /** The cluster a stream is placed in (older assignments did not record it: its first server's). */
+  #clusterOf(a: StreamAssignment): string {
+    if (a.cluster) return a.cluster;
+    return this.#peerInfos().find((p) => p.name === a.peers[0])?.cluster ?? this.#o.clusterName;
+  }
+
+  /** On the stream leader: the servers a move goes to hold everything; tell the meta leader (at most once a second). */
+  #sayMoved(a: StreamAssignment): void {
+    const now = this.#now();
+    const last = this.#movedSaid.get(a.group);
+    if (last !== undefined && now - last < 1_000) return;
+    this.#movedSaid.set(a.group, now);
+    this.#o.sysBus.publish(MOVED_SUBJECT, enc.encode(JSON.stringify({ stream: a.name, group: a.group })));
+  }
+
+  /** On the meta leader: a move's new servers caught up; the stream shrinks to them (the old ones leave). */
+  #onMoved(m: BusMsg): void {
+    if (!this.isMetaLeader()) return;
+    const n = decodeMoved(m.payload);
+    const a = n ? this.meta.streams.get(n.stream) : undefined;
+    if (!n || !a || a.group !== n.group || !a.moveTo) return;
+    const to = a.moveTo;
+    const cluster = this.#peerInfos().find((p) => p.name === to[0])?.cluster ?? a.cluster;
+    this.#proposeMeta({ op: "peers", name: a.name, peers: to, cluster, ts: this.#now() });
+  }
+
   /** The clusters of the meta group's servers, this server's first. */
   #clusters(): string[] {
     const out = new Set([this.#o.clusterName]);
@@ -704,7 +735,16 @@ export class JetStreamCluster implements EngineCluster {
       const uerr = checkStreamUpdate(existing.config, cfg);
       if (uerr) return this.#fail(m, type, uerr);
       let peers: string[] | undefined;
-      if (cfg.num_replicas !== existing.peers.length) {
+      const move = planMove(existing, cfg, this.#clusterOf(existing), this.#peerInfos(), this.meta.load());
+      if (isErr(move)) return this.#fail(m, type, move);
+      if (move.kind === "move") {
+        // Old and new servers together until the new ones hold everything (moves.ts).
+        const both = [...existing.peers, ...move.to.filter((p) => !existing.peers.includes(p))];
+        this.#proposeMeta({ op: "update", name, config: cfg, reply: m.reply, ts: now });
+        this.#proposeMeta({ op: "peers", name, peers: both, moveTo: move.to, cluster: existing.cluster, ts: now });
+        return;
+      }
+      if (!existing.moveTo && cfg.num_replicas !== existing.peers.length) {
         const plan = planReplicaChange(existing, cfg.num_replicas, this.replicas.get(name)?.group.leader ?? undefined, this.#peerInfos(), this.meta.load());
         if (isErr(plan)) return this.#fail(m, type, plan);
         peers = plan;

@@ -24,13 +24,24 @@ export interface StreamAssignment {
   readonly founders?: readonly string[];
   /** The cluster its replicas are placed in (superclusters: replacements and new replicas stay there). */
   readonly cluster?: string;
+  /** A placement move in progress (moves.ts): the servers it goes to; `peers` holds old and new meanwhile. */
+  readonly moveTo?: readonly string[];
 }
 
 export type MetaCmd =
   | { readonly op: "stream"; readonly a: StreamAssignment }
   | { readonly op: "update"; readonly name: string; readonly config: StreamConfig; readonly reply?: string; readonly ts: number }
   | { readonly op: "delete"; readonly name: string; readonly reply?: string; readonly ts: number }
-  | { readonly op: "peers"; readonly name: string; readonly peers: readonly string[]; readonly ts: number };
+  | {
+    readonly op: "peers";
+    readonly name: string;
+    readonly peers: readonly string[];
+    readonly ts: number;
+    /** Starts a placement move (the new servers), or, absent, ends one. */
+    readonly moveTo?: readonly string[];
+    /** The cluster the stream is placed in from now on (a move to another cluster). */
+    readonly cluster?: string;
+  };
 
 /** What an applied command changed, for the server to act on (open, reconfigure or drop a replica). */
 export type MetaChange =
@@ -60,7 +71,13 @@ export class MetaState {
       case "peers": {
         const a = this.streams.get(cmd.name);
         if (!a) return { kind: "none" };
-        const next: StreamAssignment = { ...a, peers: [...cmd.peers], founders: a.founders ?? a.peers };
+        const next: StreamAssignment = {
+          ...a,
+          peers: [...cmd.peers],
+          founders: a.founders ?? a.peers,
+          moveTo: cmd.moveTo ? [...cmd.moveTo] : undefined,
+          cluster: cmd.cluster ?? a.cluster,
+        };
         this.streams.set(cmd.name, next);
         return { kind: "peers", a: next, prev: a };
       }

@@ -1,12 +1,14 @@
 // A supercluster of two clusters (east, west; two servers each) joined by gateways: one meta group spans all
 // four servers (its Raft traffic crosses the gateways); a client anywhere creates a stream placed in a named
 // cluster and uses it through the gateways; a create without a cluster lands in the client's own cluster; an
-// unknown cluster or tags no server has get nats-server 2.9.10's errors.
+// unknown cluster or tags no server has get nats-server 2.9.10's errors; an update moves a stream to the other
+// cluster.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type JsSupercluster, startJsSupercluster, waitSuperMeta } from "../../jsraft/supercluster.ts";
+import { waitFor } from "../../helpers/servers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -58,6 +60,21 @@ describe("JetStream across a supercluster", () => {
     // The list from a west server tells the same cluster.
     const wl = await jetstreamManager(await client("w1"));
     assert.equal((await wl.streams.info("WEST")).cluster?.name, "west");
+  });
+
+  it("moves a stream to the other cluster by an update, with its messages", { timeout: 30_000 }, async () => {
+    const nc = await client("w2");
+    const jsm = await jetstreamManager(nc);
+    const cfg = (await jsm.streams.info("WEST")).config;
+    await jsm.streams.update("WEST", { ...cfg, placement: { cluster: "east", tags: [] } });
+    await waitFor("WEST is on east", async () => {
+      const info = await jsm.streams.info("WEST").catch(() => undefined);
+      const on = [info?.cluster?.leader, ...(info?.cluster?.replicas ?? []).map((r) => r.name)].sort();
+      return info?.cluster?.name === "east" && on.join() === "e1,e2" && info.state.messages === 20;
+    }, 20_000);
+    const js = jetstream(nc);
+    assert.equal((await js.publish("west.21", "m21")).seq, 21);
+    assert.equal((await jsm.streams.getMessage("WEST", { seq: 7 }))?.subject, "west.7");
   });
 
   it("places a stream without a cluster in the cluster of the client's server", { timeout: 30_000 }, async () => {

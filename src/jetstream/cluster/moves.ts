@@ -1,0 +1,92 @@
+/**
+ * Placement moves by stream update (another set of tags, another cluster of the supercluster), as nats-server
+ * 2.9 does them: the meta leader first grows the stream's peers by the servers of the new placement
+ * (`moveTo`), the stream leader adds them to its Raft group one at a time and they catch up from the log or a
+ * snapshot; once every one of them holds the whole log, the stream leader says so on `$JSC.MOVED` and the meta
+ * leader shrinks the peers to the new ones (the old ones leave the group, a leader among them hands over
+ * first). At no point does the group have fewer caught-up replicas than before, so nothing acknowledged is lost.
+ */
+import type { RaftGroup } from "../../raft/host.ts";
+import type { PeerId } from "../../raft/types.ts";
+import type { StreamConfig } from "../config.ts";
+import type { ApiError } from "../errors.ts";
+import type { StreamAssignment } from "./meta.ts";
+import { placementOf } from "./peer_remove.ts";
+import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
+
+export const MOVED_SUBJECT = "$JSC.MOVED";
+
+/** nats-server's refusals (server/errors.json). */
+export const MoveErrors = {
+  moveAndScale: (): ApiError => ({ code: 400, err_code: 10123, description: "can not move and scale a stream in a single update" }),
+  inProgress: (): ApiError => ({ code: 400, err_code: 10124, description: "stream move already in progress" }),
+};
+
+export type MovePlan =
+  | { readonly kind: "none" }
+  | { readonly kind: "move"; readonly to: string[]; readonly cluster: string };
+
+/**
+ * What an update to `cfg` does to the placement of `a`: nothing (its servers already fit the new placement), a
+ * move to `to` (the current servers that still fit, plus new ones placed as a create would), or an error.
+ * `currentCluster` is where the stream is placed now.
+ */
+export function planMove(
+  a: StreamAssignment,
+  cfg: StreamConfig,
+  currentCluster: string,
+  peers: readonly PeerInfo[],
+  load: ReadonlyMap<string, number>,
+): MovePlan | ApiError {
+  const want = placementOf(cfg);
+  const cluster = want.cluster || currentCluster;
+  const tags = (want.tags ?? []).map((t) => t.toLowerCase());
+  const fits = (name: string) => {
+    const p = peers.find((x) => x.name === name);
+    return p !== undefined && p.cluster === cluster && tags.every((t) => p.tags.includes(t));
+  };
+  if (a.moveTo !== undefined) {
+    // The same placement again is fine (a config-only update); anything else waits for the move to end.
+    return a.moveTo.every(fits) && cfg.num_replicas === a.moveTo.length ? { kind: "none" } : MoveErrors.inProgress();
+  }
+  const keep = a.peers.filter(fits);
+  if (keep.length === a.peers.length) return { kind: "none" };
+  if (cfg.num_replicas !== a.peers.length) return MoveErrors.moveAndScale();
+  const others = peers.filter((p) => !a.peers.includes(p.name));
+  const more = placeReplicas(a.name, others, { replicas: a.peers.length - keep.length, cluster, tags }, load);
+  if (!more) return placementFailure(peers, { replicas: a.peers.length, cluster, tags: want.tags });
+  return { kind: "move", to: [...keep, ...more], cluster };
+}
+
+/**
+ * On the stream leader: has every server the stream moves to joined the group and stored the whole log?
+ * (Then the old servers may go.)
+ */
+export function moveCaughtUp(g: RaftGroup, moveTo: readonly PeerId[]): boolean {
+  if (!g.isLeader()) return false;
+  const voters = g.node.membership().voters;
+  const last = g.node.log.lastIndex();
+  const progress = g.node.progress();
+  for (const p of moveTo) {
+    if (!voters.includes(p)) return false;
+    if (p === g.node.id) continue;
+    const pr = progress.get(p);
+    if (pr === undefined || pr.match < last) return false;
+  }
+  return true;
+}
+
+export interface MovedNote {
+  readonly stream: string;
+  readonly group: string;
+}
+
+export function decodeMoved(b: Uint8Array): MovedNote | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(b)) as Partial<MovedNote>;
+    if (typeof v?.stream !== "string" || typeof v.group !== "string") return undefined;
+    return { stream: v.stream, group: v.group };
+  } catch {
+    return undefined;
+  }
+}
