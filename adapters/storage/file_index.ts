@@ -21,6 +21,8 @@ export interface Block {
   live: number;
   /** Bytes of live records in the file (compaction). */
   liveBytes: number;
+  /** Live messages with headers (the dedupe window is rebuilt from those: blocks without any are skipped). */
+  hdrLive: number;
   /** Live size as the stream accounts it. */
   acct: number;
   /** Bit i set: seq min+i is not stored (deleted, or never written here). Absent while there is none. */
@@ -62,7 +64,7 @@ export function acctOf(len: number, hasHdr: boolean): number {
 }
 
 export function newBlock(id: number): Block {
-  return { id, min: 1, max: 0, live: 0, liveBytes: 0, acct: 0, dead: undefined, firstLive: 0, lastLive: 0 };
+  return { id, min: 1, max: 0, live: 0, liveBytes: 0, hdrLive: 0, acct: 0, dead: undefined, firstLive: 0, lastLive: 0 };
 }
 
 function newCache(min: number, cap: number): BlockCache {
@@ -259,6 +261,7 @@ export class FileIndex implements MsgIndex {
     b.max = seq;
     b.live++;
     b.liveBytes += len;
+    if (hdr > 0) b.hdrLive++;
     const acct = acctOf(len, hdr > 0);
     b.acct += acct;
     if (b.firstLive === 0) b.firstLive = seq;
@@ -291,6 +294,7 @@ export class FileIndex implements MsgIndex {
     markDead(b, seq);
     b.live--;
     b.liveBytes -= len;
+    if (c.hdr[i] > 0) b.hdrLive--;
     b.acct -= acct;
     if (b.live === 0) {
       b.firstLive = 0;
@@ -417,6 +421,18 @@ export class FileIndex implements MsgIndex {
       }
     }
   }
+  forEachWithHeaders(since: number, visit: (seq: number, time: number) => boolean | void): void {
+    for (let k = this.blocks.length - 1; k >= 0; k--) {
+      const b = this.blocks[k];
+      if (b.hdrLive === 0) continue;
+      const c = this.cache(b);
+      for (let s = b.lastLive; s >= b.firstLive; s--) {
+        const i = s - c.min;
+        if (c.hdr[i] === 0 || isDead(b, s)) continue;
+        if (!(c.time[i] >= since) || visit(s, c.time[i]) === false) return;
+      }
+    }
+  }
   subjects(): Iterable<string> {
     return this.#subjects.keys();
   }
@@ -512,7 +528,7 @@ export class FileIndex implements MsgIndex {
 
   summary(): unknown {
     return {
-      v: 1,
+      v: 2,
       count: this.#count,
       bytes: this.#bytes,
       blocks: this.blocks.map((b) => ({
@@ -521,6 +537,7 @@ export class FileIndex implements MsgIndex {
         max: b.max,
         live: b.live,
         liveBytes: b.liveBytes,
+        hdrLive: b.hdrLive,
         acct: b.acct,
         firstLive: b.firstLive,
         lastLive: b.lastLive,
@@ -539,7 +556,7 @@ export class FileIndex implements MsgIndex {
       blocks: Array<Omit<Block, "dead"> & { dead?: string }>;
       subjects: Array<[string, number, number, number]>;
     };
-    if (s?.v !== 1 || !Array.isArray(s.blocks) || s.blocks.length !== blockIds.length) return undefined;
+    if (s?.v !== 2 || !Array.isArray(s.blocks) || s.blocks.length !== blockIds.length) return undefined;
     for (let i = 0; i < blockIds.length; i++) if (s.blocks[i].id !== blockIds[i]) return undefined;
     const out = s.blocks.map((b) => ({ ...b, dead: b.dead !== undefined ? fromB64(b.dead) : undefined }));
     this.#count = s.count;
@@ -563,6 +580,7 @@ export class FileIndex implements MsgIndex {
       }
       b.live++;
       b.liveBytes += len;
+      if (hdr > 0) b.hdrLive++;
       const acct = acctOf(len, hdr > 0);
       b.acct += acct;
       if (b.firstLive === 0) b.firstLive = seq;

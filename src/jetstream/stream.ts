@@ -189,10 +189,7 @@ export class Stream {
   private rebuildDedupe(): void {
     const cutoff = this.now() - this.cfg.duplicate_window / NS;
     const recent: Array<[string, { seq: number; time: number }]> = [];
-    this.index.forEachBack(this.lastSeq, (seq, _subject, _size, time, hdr) => {
-      if (!(time >= cutoff)) return false;
-      // hdr < 0: an index that does not say; the message may have headers. Only those carry a Nats-Msg-Id.
-      if (hdr === 0) return;
+    this.index.forEachWithHeaders(cutoff, (seq, time) => {
       const m = this.backend.load(seq);
       const id = m?.headers ? findHeader(m.headers, "Nats-Msg-Id") : undefined;
       if (id) recent.push([id, { seq, time }]);

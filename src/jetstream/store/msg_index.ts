@@ -34,6 +34,11 @@ export interface MsgIndex {
   forEach(from: number, visit: MsgVisit): void;
   /** Stored messages descending from `from` (inclusive). */
   forEachBack(from: number, visit: MsgVisit): void;
+  /**
+   * Stored messages that may carry headers (only those can hold a Nats-Msg-Id), newest first, until one is
+   * older than `since`.
+   */
+  forEachWithHeaders(since: number, visit: (seq: number, time: number) => boolean | void): void;
   /** Every stored subject (no order promised). */
   subjects(): Iterable<string>;
   subjectCount(subject: string): number;
@@ -60,6 +65,8 @@ export class MemoryIndex implements MsgIndex {
   readonly #metas = new MetaIndex();
   readonly #order = new SeqList();
   readonly #bySubject = new Map<string, SubjectSeqs>();
+  /** Seqs that may carry headers (hdr != 0 when added): runs, so cheap when every message has them. */
+  readonly #hdr = new SeqList();
   #bytes = 0;
 
   get count(): number {
@@ -109,6 +116,14 @@ export class MemoryIndex implements MsgIndex {
       if (visit(seq, m.subjectOf(seq) ?? "", m.sizeOf(seq), m.timeOf(seq), -1) === false) return;
     }
   }
+  forEachWithHeaders(since: number, visit: (seq: number, time: number) => boolean | void): void {
+    const h = this.#hdr;
+    for (let i = h.size - 1; i >= 0; i--) {
+      const seq = h.at(i);
+      const time = this.#metas.timeOf(seq);
+      if (!(time >= since) || visit(seq, time) === false) return;
+    }
+  }
   subjects(): Iterable<string> {
     return this.#bySubject.keys();
   }
@@ -127,7 +142,7 @@ export class MemoryIndex implements MsgIndex {
   subjectCountFrom(subject: string, from: number): number {
     return this.#bySubject.get(subject)?.countFrom(from) ?? 0;
   }
-  add(seq: number, subject: string, size: number, time: number, _hdr: number): void {
+  add(seq: number, subject: string, size: number, time: number, hdr: number): void {
     let l = this.#bySubject.get(subject);
     if (!l) {
       l = new SubjectSeqs(subject);
@@ -137,6 +152,7 @@ export class MemoryIndex implements MsgIndex {
     this.#metas.add(seq, l.subject, size, time);
     this.#order.push(seq);
     l.push(seq);
+    if (hdr !== 0) this.#hdr.push(seq);
     this.#bytes += size;
   }
   delete(seq: number): boolean {
@@ -145,6 +161,7 @@ export class MemoryIndex implements MsgIndex {
     this.#bytes -= this.#metas.sizeOf(seq);
     this.#metas.delete(seq);
     this.#order.remove(seq);
+    this.#hdr.remove(seq);
     const l = this.#bySubject.get(subject);
     if (l) {
       l.remove(seq);
