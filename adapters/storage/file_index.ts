@@ -27,9 +27,11 @@ export interface Block {
   acct: number;
   /** Bit i set: seq min+i is not stored (deleted, or never written here). Absent while there is none. */
   dead: Uint8Array | undefined;
-  /** Lowest and highest live seq (0 when none). */
+  /** Lowest and highest live seq (0 when none), and their times (read without parsing the block). */
   firstLive: number;
   lastLive: number;
+  firstTime: number;
+  lastTime: number;
 }
 
 /** The per-message detail of one block, indexed by seq - min. */
@@ -64,7 +66,7 @@ export function acctOf(len: number, hasHdr: boolean): number {
 }
 
 export function newBlock(id: number): Block {
-  return { id, min: 1, max: 0, live: 0, liveBytes: 0, hdrLive: 0, acct: 0, dead: undefined, firstLive: 0, lastLive: 0 };
+  return { id, min: 1, max: 0, live: 0, liveBytes: 0, hdrLive: 0, acct: 0, dead: undefined, firstLive: 0, lastLive: 0, firstTime: 0, lastTime: 0 };
 }
 
 function newCache(min: number, cap: number): BlockCache {
@@ -264,8 +266,12 @@ export class FileIndex implements MsgIndex {
     if (hdr > 0) b.hdrLive++;
     const acct = acctOf(len, hdr > 0);
     b.acct += acct;
-    if (b.firstLive === 0) b.firstLive = seq;
+    if (b.firstLive === 0) {
+      b.firstLive = seq;
+      b.firstTime = time;
+    }
     b.lastLive = seq;
+    b.lastTime = time;
     this.#count++;
     this.#bytes += acct;
     let st = this.#subjects.get(subject);
@@ -304,11 +310,13 @@ export class FileIndex implements MsgIndex {
         let s = seq + 1;
         while (isDead(b, s)) s++;
         b.firstLive = s;
+        b.firstTime = c.time[s - c.min];
       }
       if (seq === b.lastLive) {
         let s = seq - 1;
         while (isDead(b, s)) s--;
         b.lastLive = s;
+        b.lastTime = c.time[s - c.min];
       }
     }
     this.#count--;
@@ -352,7 +360,10 @@ export class FileIndex implements MsgIndex {
   }
   timeOf(seq: number): number {
     if (!this.has(seq)) return NaN;
-    const c = this.cache(this.find(seq) as Block);
+    const b = this.find(seq) as Block;
+    if (seq === b.firstLive) return b.firstTime;
+    if (seq === b.lastLive) return b.lastTime;
+    const c = this.cache(b);
     return c.time[seq - c.min];
   }
   sizeOf(seq: number): number {
@@ -528,7 +539,7 @@ export class FileIndex implements MsgIndex {
 
   summary(): unknown {
     return {
-      v: 2,
+      v: 3,
       count: this.#count,
       bytes: this.#bytes,
       blocks: this.blocks.map((b) => ({
@@ -541,6 +552,8 @@ export class FileIndex implements MsgIndex {
         acct: b.acct,
         firstLive: b.firstLive,
         lastLive: b.lastLive,
+        firstTime: b.firstTime,
+        lastTime: b.lastTime,
         dead: b.dead ? toB64(b.dead) : undefined,
       })),
       subjects: [...this.#subjects.values()].map((s) => [s.subject, s.count, s.first, s.last]),
@@ -556,7 +569,7 @@ export class FileIndex implements MsgIndex {
       blocks: Array<Omit<Block, "dead"> & { dead?: string }>;
       subjects: Array<[string, number, number, number]>;
     };
-    if (s?.v !== 2 || !Array.isArray(s.blocks) || s.blocks.length !== blockIds.length) return undefined;
+    if (s?.v !== 3 || !Array.isArray(s.blocks) || s.blocks.length !== blockIds.length) return undefined;
     for (let i = 0; i < blockIds.length; i++) if (s.blocks[i].id !== blockIds[i]) return undefined;
     const out = s.blocks.map((b) => ({ ...b, dead: b.dead !== undefined ? fromB64(b.dead) : undefined }));
     this.#count = s.count;
@@ -567,7 +580,7 @@ export class FileIndex implements MsgIndex {
 
   /** Rebuild: a block's records with `gone` (tombstoned seqs) applied. */
   rebuildBlock(b: Block, records: (visit: RecordVisit) => void, gone: Set<number>): void {
-    records((seq, _off, len, _time, subject, hdr) => {
+    records((seq, _off, len, time, subject, hdr) => {
       if (b.min > b.max) {
         b.min = seq;
         b.max = seq - 1;
@@ -583,8 +596,12 @@ export class FileIndex implements MsgIndex {
       if (hdr > 0) b.hdrLive++;
       const acct = acctOf(len, hdr > 0);
       b.acct += acct;
-      if (b.firstLive === 0) b.firstLive = seq;
+      if (b.firstLive === 0) {
+        b.firstLive = seq;
+        b.firstTime = time;
+      }
       b.lastLive = seq;
+      b.lastTime = time;
       this.#count++;
       this.#bytes += acct;
       let st = this.#subjects.get(subject);

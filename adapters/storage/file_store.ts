@@ -95,6 +95,56 @@ function decodeMsg(buf: Uint8Array): StoredMsg {
   return { seq, time, subject, headers, data: buf.slice(o, o + dl) };
 }
 
+/** Bytes a segment is read in (a block is parsed through this, never read whole). */
+const CHUNK = 256 * 1024;
+
+/**
+ * Walks the records of the first `size` bytes of a segment file, reading it in chunks: messages (offsets are
+ * file offsets) and tombstones. Returns the length of the well-formed prefix (after it: a torn tail).
+ */
+function scanFile(
+  fd: number,
+  size: number,
+  onMsg: RecordVisit | undefined,
+  onDel: ((seq: number) => void) | undefined,
+): number {
+  let buf = new Uint8Array(Math.min(CHUNK, Math.max(size, 16)));
+  let base = 0; // file offset of buf[0]
+  let have = 0; // valid bytes in buf
+  for (;;) {
+    // Fill the buffer from the file.
+    while (have < buf.length && base + have < size) {
+      const n = fs.readSync(fd, buf, have, Math.min(buf.length - have, size - base - have), base + have);
+      if (n <= 0) break;
+      have += n;
+    }
+    const used = parseSegment(buf.subarray(0, have), onMsg, onDel, base);
+    const end = base + have;
+    if (end >= size) return base + used;
+    if (used === 0) {
+      // One record larger than the buffer (or a bad length): grow to hold it, or stop at the torn tail.
+      const body = have >= 4 ? new DataView(buf.buffer).getUint32(0, true) : 0;
+      if (body < 9 || base + 4 + body > size) return base;
+      const nb = new Uint8Array(4 + body);
+      nb.set(buf.subarray(0, have));
+      buf = nb;
+      continue;
+    }
+    if (used < have && !recordStartsWell(buf, used, have)) return base + used;
+    buf.copyWithin(0, used, have);
+    have -= used;
+    base += used;
+  }
+}
+
+/** Is what follows `at` the start of a record that just did not fit (rather than garbage)? */
+function recordStartsWell(buf: Uint8Array, at: number, have: number): boolean {
+  if (have - at < 5) return true;
+  const body = new DataView(buf.buffer, buf.byteOffset).getUint32(at, true);
+  const type = buf[at + 4];
+  return body >= 9 && (type === MSG || type === DEL) && at + 4 + body > have;
+}
+
 /**
  * Walks the records of a segment file: messages (with their subject decoded once per run of equal subjects)
  * and tombstones. Returns the length of the well-formed prefix (anything after it is a torn tail).
@@ -103,6 +153,7 @@ function parseSegment(
   buf: Uint8Array,
   onMsg: RecordVisit | undefined,
   onDel: ((seq: number) => void) | undefined,
+  base = 0,
 ): number {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let lastBytes = new Uint8Array(0);
@@ -123,7 +174,7 @@ function parseSegment(
           lastBytes = buf.slice(o + 31, o + 31 + sl);
           lastSubject = dec.decode(lastBytes);
         }
-        onMsg(seq, o, 4 + body, dv.getFloat64(o + 13, true), lastSubject, hl);
+        onMsg(seq, base + o, 4 + body, dv.getFloat64(o + 13, true), lastSubject, hl);
       }
     } else if (type === DEL) {
       onDel?.(seq);
@@ -213,15 +264,17 @@ class FileBackend implements StreamBackend {
     const tombs: Array<[number, number, number]> = [];
     for (const id of ids) {
       const file = this.segPath(id);
-      const buf: Uint8Array = fs.readFileSync(file);
+      const fd = fs.openSync(file, "r");
+      const size = fs.fstatSync(fd).size;
       const t: [number, number, number] = [0, Infinity, 0];
-      const ok = parseSegment(buf, undefined, (seq) => {
+      const ok = scanFile(fd, size, undefined, (seq) => {
         gone.add(seq);
         t[0]++;
         if (seq < t[1]) t[1] = seq;
         if (seq > t[2]) t[2] = seq;
       });
-      if (ok < buf.length) fs.truncateSync(file, ok);
+      fs.closeSync(fd);
+      if (ok < size) fs.truncateSync(file, ok);
       sizes.push(ok);
       tombs.push(t);
     }
@@ -229,8 +282,9 @@ class FileBackend implements StreamBackend {
       const b = newBlock(id);
       const file = this.segPath(id);
       this.ix.rebuildBlock(b, (visit) => {
-        const buf: Uint8Array = fs.readFileSync(file);
-        parseSegment(buf.subarray(0, sizes[i]), visit, undefined);
+        const fd = fs.openSync(file, "r");
+        scanFile(fd, sizes[i], visit, undefined);
+        fs.closeSync(fd);
       }, gone);
       const s = this.segment(b, file, sizes[i]);
       [s.tombs, s.tombMin, s.tombMax] = tombs[i];
@@ -242,14 +296,7 @@ class FileBackend implements StreamBackend {
   /** The message records of a segment, for the index's cache. */
   private readSegment(s: Segment, visit: RecordVisit): void {
     if (s === this.batchSeg) this.flush();
-    const buf = new Uint8Array(s.written);
-    let r = 0;
-    while (r < s.written) {
-      const n = fs.readSync(s.fd, buf, r, s.written - r, r);
-      if (n <= 0) break;
-      r += n;
-    }
-    parseSegment(buf.subarray(0, r), visit, undefined);
+    scanFile(s.fd, s.written, visit, undefined);
   }
 
   private newSegment(): Segment {
