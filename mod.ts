@@ -2,7 +2,7 @@
  * Petrel's entry point. As a script (`deno run -A mod.ts`, `bun run mod.ts`) it is a drop-in nats-server:
  * same flags, same config files, same signals. As a module it is the embedding API: `startPetrel(options)`.
  */
-import { loadServerOptions } from "./src/cli/load_options.ts";
+import { loadServerOptions, prepareServerOptions } from "./src/cli/load_options.ts";
 import { USAGE } from "./src/cli/flags.ts";
 import type { ServerOptions } from "./src/config/schema.ts";
 import { applyDefaults, type OptionLayer } from "./src/config/normalize.ts";
@@ -44,6 +44,7 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
   const rt = so.runtime ?? currentRuntime();
   let options: ServerOptions;
   if (so.args !== undefined) {
+    await prepareServerOptions(so.args);
     const r = loadServerOptions(so.args, { readFile: (p) => rt.readTextFileSync(p), env: (n) => rt.env(n) });
     if (!r.ok) throw new Error(r.error.text);
     options = r.value.options;
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
   const rt: Runtime = currentRuntime();
   const argv = rt.args();
   const io = { readFile: (p: string) => rt.readTextFileSync(p), env: (n: string) => rt.env(n) };
+  await prepareServerOptions(argv);
   const loaded = loadServerOptions(argv, io);
   if (!loaded.ok) {
     rt.writeStderr(`nats-server: ${loaded.error.text}\n`);

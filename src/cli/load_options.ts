@@ -1,7 +1,7 @@
 // From argv (+ injected file reading and environment) to the options the server starts with.
 // Flags win over the configuration file; defaults come last.
 
-import { loadConfigText } from "../config/load.ts";
+import { loadConfigSupport, loadConfigText } from "../config/load.ts";
 import { applyDefaults, mergeLayers, type OptionLayer } from "../config/normalize.ts";
 import type { ServerOptions } from "../config/schema.ts";
 import type { ConfigIO, ConfPath, SourceLoc } from "../config/types.ts";
@@ -69,6 +69,12 @@ export interface LoadedOptions {
 }
 
 export type LoadResult = { ok: true; value: LoadedOptions } | { ok: false; error: StartupError };
+
+/** Load what reading the config file named in `argv` needs (the YAML parser for a YAML file); before loadServerOptions. */
+export async function prepareServerOptions(argv: readonly string[]): Promise<void> {
+  const args = parseArgs(argv);
+  if (args.ok) await loadConfigSupport(args.value.configFile);
+}
 
 /**
  * The whole start-up path for mod.ts: parse flags, read and check the config file (format chosen by

@@ -12,16 +12,32 @@ import {
   type SourceLoc,
 } from "./types.ts";
 import { validateConfig } from "./validate.ts";
-import { parseYamlConfig } from "./yaml_parser.ts";
+import type { parseYamlConfig } from "./yaml_parser.ts";
 import { runtimeRefusals } from "./not_implemented.ts";
 
 export function isYamlFile(file: string): boolean {
   return /\.ya?ml$/i.test(file);
 }
 
+/** The YAML parser, loaded on demand: the YAML library is large, and most configurations are nats conf files. */
+let yamlParser: typeof parseYamlConfig | undefined;
+
+/** Load the YAML parser (once). Call before parsing a .yaml/.yml file; a nats conf file needs nothing. */
+export async function loadYamlSupport(): Promise<void> {
+  yamlParser ??= (await import("./yaml_parser.ts")).parseYamlConfig;
+}
+
+/** Load what parsing `file` needs (the YAML parser for a .yaml/.yml file). */
+export async function loadConfigSupport(file: string | undefined): Promise<void> {
+  if (file !== undefined && isYamlFile(file)) await loadYamlSupport();
+}
+
 /** Parse text in the format chosen by the file extension (.yaml/.yml: YAML; anything else: nats conf). */
 export function parseConfigText(text: string, file: string, io?: Partial<ConfigIO>): Result<ParsedConfig> {
-  if (isYamlFile(file)) return parseYamlConfig(text, file);
+  if (isYamlFile(file)) {
+    if (yamlParser === undefined) throw new Error(`bug: ${file} parsed before loadYamlSupport()`);
+    return yamlParser(text, file);
+  }
   return parseConf(text, { file, readFile: io?.readFile, env: io?.env });
 }
 

@@ -3,6 +3,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loadServerOptions } from "../../src/cli/load_options.ts";
+import { loadYamlSupport } from "../../src/config/load.ts";
+
+// YAML files below are parsed synchronously: the parser is loaded on demand (see config/load.ts).
+await loadYamlSupport();
 
 function io(files: Record<string, string>) {
   return { readFile: (p: string) => files[p], env: (_n: string) => undefined };
