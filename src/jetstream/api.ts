@@ -15,6 +15,7 @@ import { limitsInfo, usedBytes } from "./limits.ts";
 import type { Stream } from "./stream.ts";
 import type { BusMsg } from "./types.ts";
 import { subjectMatches, subjectsIntersect } from "../subjects/subject.ts";
+import { notClusteredAnswer } from "./cluster/not_clustered.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -104,6 +105,10 @@ export function handleApi(js: JetStream, m: BusMsg): void {
   const op = t.slice(2);
   const k = op.join(".");
   if (k === "INFO") return accountInfo(js, m);
+  if (js.cluster === undefined) {
+    const alone = notClusteredAnswer(op);
+    if (alone) return respond(js, m, alone);
+  }
   if (op[0] === "STREAM") return streamApi(js, m, op.slice(1));
   if (op[0] === "CONSUMER") return consumerApi(js, m, op.slice(1));
   if (op[0] === "DIRECT" && op[1] === "GET" && op.length >= 3) return directGet(js, m, op[2], op.slice(3).join("."));

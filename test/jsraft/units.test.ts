@@ -65,6 +65,18 @@ describe("meta state", () => {
     assert.equal(m.apply({ op: "delete", name: "S", ts: 2 }).kind, "removed");
     assert.equal(m.streams.size, 0);
   });
+  it("keeps the servers SERVER.REMOVE took out in the replicated state and its snapshots", () => {
+    const m = new MetaState();
+    m.apply({ op: "removeServer", server: "gone", ts: 1 });
+    const copy = new MetaState();
+    copy.restore(m.encode());
+    assert.deepEqual([...copy.removedServers], ["gone"]);
+    // A snapshot from before (a bare list of assignments) still restores.
+    const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s"] });
+    copy.restore(new TextEncoder().encode(JSON.stringify([{ name: "S", config: cfg, created: "t", peers: ["x"], group: "g", ts: 1 }])));
+    assert.equal(copy.streams.size, 1);
+    assert.equal(copy.removedServers.size, 0);
+  });
   it("knows which stream an API subject is about", () => {
     const op = (s: string) => s.split(".").slice(2);
     assert.equal(streamOf(op("$JS.API.STREAM.INFO.S")), "S");

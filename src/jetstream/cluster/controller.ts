@@ -99,8 +99,6 @@ export class JetStreamCluster implements EngineCluster {
   #seenSince = 0;
   #answered = new Set<string>();
   #stopped = false;
-  /** Servers taken out of the meta group by SERVER.REMOVE: not brought back in when they say hello. */
-  #removedServers = new Set<string>();
   /** Replicas of this server that a peer change took out, with when: closed once the group let them go. */
   #leaving = new Map<string, number>();
   /** Lame-duck mode (SIGUSR2): groups that elect this server are handed on again (group id → last asked). */
@@ -276,7 +274,7 @@ export class JetStreamCluster implements EngineCluster {
     const g = this.metaGroup;
     if (g && g.isLeader()) {
       const voters = g.node.membership().voters;
-      const missing = [h.name, ...h.seen].find((n) => !voters.includes(n) && !this.#removedServers.has(n));
+      const missing = [h.name, ...h.seen].find((n) => !voters.includes(n) && !this.meta.removedServers.has(n));
       if (missing !== undefined) g.proposeMembership({ op: "addVoter", peer: missing });
     }
   }
@@ -828,8 +826,9 @@ export class JetStreamCluster implements EngineCluster {
     if (typeof name !== "string") return this.#fail(m, type, name);
     const g = this.metaGroup!;
     if (!g.node.membership().voters.includes(name)) return this.#fail(m, type, OpsErrors.serverNotMember());
-    this.#removedServers.add(name);
     const now = this.#now();
+    // In the replicated meta state: a later meta leader does not bring it back either.
+    this.#proposeMeta({ op: "removeServer", server: name, ts: now });
     for (const a of this.meta.streams.values()) {
       if (!a.peers.includes(name)) continue;
       const plan = planPeerRemove(a, name, this.#peerInfos().filter((p) => p.name !== name), this.meta.load());

@@ -32,6 +32,8 @@ export type MetaCmd =
   | { readonly op: "stream"; readonly a: StreamAssignment }
   | { readonly op: "update"; readonly name: string; readonly config: StreamConfig; readonly reply?: string; readonly ts: number }
   | { readonly op: "delete"; readonly name: string; readonly reply?: string; readonly ts: number }
+  /** `$JS.API.SERVER.REMOVE`: the server is out of the meta group for good (every meta leader knows it). */
+  | { readonly op: "removeServer"; readonly server: string; readonly ts: number }
   | {
     readonly op: "peers";
     readonly name: string;
@@ -53,6 +55,8 @@ export type MetaChange =
 
 export class MetaState {
   readonly streams = new Map<string, StreamAssignment>();
+  /** Servers removed by SERVER.REMOVE: not brought back into the meta group when they say hello again. */
+  readonly removedServers = new Set<string>();
 
   apply(cmd: MetaCmd): MetaChange {
     switch (cmd.op) {
@@ -81,6 +85,9 @@ export class MetaState {
         this.streams.set(cmd.name, next);
         return { kind: "peers", a: next, prev: a };
       }
+      case "removeServer":
+        this.removedServers.add(cmd.server);
+        return { kind: "none" };
       case "delete": {
         const a = this.streams.get(cmd.name);
         if (!a) return { kind: "none" };
@@ -98,12 +105,17 @@ export class MetaState {
   }
 
   encode(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify([...this.streams.values()]));
+    return new TextEncoder().encode(JSON.stringify({ streams: [...this.streams.values()], removed: [...this.removedServers] }));
   }
 
   restore(b: Uint8Array): void {
     this.streams.clear();
-    for (const a of JSON.parse(new TextDecoder().decode(b)) as StreamAssignment[]) this.streams.set(a.name, a);
+    this.removedServers.clear();
+    const v = JSON.parse(new TextDecoder().decode(b)) as StreamAssignment[] | { streams: StreamAssignment[]; removed?: string[] };
+    // Snapshots written before the removed servers were kept are a bare list of assignments.
+    const streams = Array.isArray(v) ? v : v.streams;
+    for (const a of streams) this.streams.set(a.name, a);
+    if (!Array.isArray(v)) for (const s of v.removed ?? []) this.removedServers.add(s);
   }
 }
 

@@ -190,6 +190,15 @@ describe("STREAM.PEER.REMOVE", () => {
           .json() as { meta_cluster?: { cluster_size?: number } };
         return jsz.meta_cluster?.cluster_size === 3;
       });
+      // Another meta leader knows of the removal too (it is in the replicated meta state).
+      assert.equal((await api(nc, "$JS.API.META.LEADER.STEPDOWN", {}) as { success?: boolean }).success, true);
+      await waitFor("a new meta leader of 3", async () => {
+        const views = await Promise.all(c.nodes.filter((p) => p).map(async (p) =>
+          (await (await p!.monitorFetch(new Request("http://localhost/jsz"))).json() as { meta_cluster?: { leader?: string; cluster_size?: number } })
+            .meta_cluster
+        ));
+        return views.every((v) => v?.leader && v.leader !== metaLeader && v.leader === views[0]?.leader && v.cluster_size === 3);
+      }, 20_000);
     } finally {
       await nc?.close().catch(() => {});
       await c.close();
