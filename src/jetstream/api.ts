@@ -10,6 +10,7 @@ import {
 } from "./config.ts";
 import { directGet, msgGet } from "./direct.ts";
 import type { JetStream } from "./engine.ts";
+import type { Consumer } from "./consumer.ts";
 import { type ApiError, Errors } from "./errors.ts";
 import { limitsInfo, usedBytes } from "./limits.ts";
 import type { Stream } from "./stream.ts";
@@ -38,6 +39,14 @@ function respond(js: JetStream, m: BusMsg, body: Json): void {
 function shown(js: JetStream, info: Json): Json {
   if (js.cluster === undefined) delete info.cluster;
   return info;
+}
+
+/** A consumer's info; in a JetStream cluster with the consumer group's `cluster` block. */
+function consumerShown(js: JetStream, c: Consumer): Json {
+  const info = c.info(undefined, js.opts.server_name ?? "petrel");
+  const cl = js.cluster?.consumerCluster?.(c);
+  if (cl) info.cluster = cl;
+  return shown(js, info);
 }
 
 function fail(js: JetStream, m: BusMsg, type: string, err: ApiError): void {
@@ -273,7 +282,7 @@ function consumerApi(js: JetStream, m: BusMsg, op: string[]): void {
     if (!js.streams.has(op[1])) return fail(js, m, type, Errors.streamNotFound());
     const c = js.consumers.get(op[1])?.get(op[2]);
     if (!c) return fail(js, m, type, Errors.consumerNotFound());
-    if (verb === "INFO") return respond(js, m, { type: T + type, ...shown(js, c.info(undefined, js.opts.server_name ?? "petrel")) });
+    if (verb === "INFO") return respond(js, m, { type: T + type, ...consumerShown(js, c) });
     js.deleteConsumer(c);
     return respond(js, m, { type: T + type, success: true });
   }
@@ -319,7 +328,7 @@ function consumerCreate(
   const c = js.createConsumer(s, cfg);
   if (isErr(c)) return fail(js, m, type, c);
   if (generated) markGeneratedName(c.cfg);
-  respond(js, m, { type: T + type, ...shown(js, c.info(undefined, js.opts.server_name ?? "petrel")) });
+  respond(js, m, { type: T + type, ...consumerShown(js, c) });
 }
 
 function consumerList(js: JetStream, m: BusMsg, streamName: string | undefined, namesOnly: boolean): void {

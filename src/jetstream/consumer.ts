@@ -43,6 +43,8 @@ export interface ConsumerHost {
   now(): number;
   persist(c: Consumer): void;
   remove(c: Consumer): void;
+  /** An ack's reply: true when the host sends it later (once the ack is replicated). */
+  holdAckReply?(c: Consumer, reply: string): boolean;
 }
 
 /**
@@ -66,6 +68,11 @@ export class Consumer implements StreamListener {
   private lastActivity: number;
   private lastDeliveryTime = 0;
   private closed = false;
+  /**
+   * Set while this server may not deliver yet (a replicated consumer just created here, before its group has
+   * chosen where it runs): pull requests wait, nothing goes out.
+   */
+  paused = false;
   private readonly filterList: string[];
   private readonly fc = push.newFlowControl();
   private replayBase: { msgTime: number; wallTime: number } | undefined;
@@ -221,7 +228,7 @@ export class Consumer implements StreamListener {
   }
 
   private deliverLoop(): void {
-    if (this.closed) return;
+    if (this.closed || this.paused) return;
     if (!this.isPull && !this.pushActive()) return;
     if (push.stalled(this.fc)) return;
     const now = this.host.now();
@@ -433,7 +440,7 @@ export class Consumer implements StreamListener {
         reply = undefined;
       }
     }
-    if (reply) this.host.bus.publish(reply, EMPTY);
+    if (reply && !this.host.holdAckReply?.(this, reply)) this.host.bus.publish(reply, EMPTY);
     this.host.persist(this);
   }
 
@@ -472,6 +479,11 @@ export class Consumer implements StreamListener {
     };
     if (!this.isPull && this.host.bus.hasInterest?.(this.cfg.deliver_subject ?? "")) info.push_bound = true;
     return info;
+  }
+
+  /** Hands over the pull requests still waiting (the consumer moves to another server). */
+  takeWaiting(): PullRequest[] {
+    return this.waiting.splice(0);
   }
 
   /** Tells waiting pull requests the consumer is gone. */

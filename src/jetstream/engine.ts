@@ -45,6 +45,10 @@ export interface EngineCluster {
   consumerDeleted(c: Consumer): void;
   /** A consumer's delivery/ack state changed (coalesced). */
   consumerState(c: Consumer): void;
+  /** An ack asked for a reply: true when the cluster sends it once the ack is replicated. */
+  ackReply?(c: Consumer, reply: string): boolean;
+  /** The `cluster` block of a consumer's info (undefined: the consumer is not replicated here). */
+  consumerCluster?(c: Consumer): Record<string, unknown> | undefined;
   /** The `cluster` block of a stream's info. */
   streamCluster(s: Stream): Record<string, unknown>;
 }
@@ -522,6 +526,9 @@ export class JetStream implements ConsumerHost {
   }
   remove(c: Consumer): void {
     this.deleteConsumer(c);
+  }
+  holdAckReply(c: Consumer, reply: string): boolean {
+    return this.cluster?.ackReply?.(c, reply) ?? false;
   }
 
   /** Saves (and, in a cluster, proposes) every consumer state changed since the last flush. */

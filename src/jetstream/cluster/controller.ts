@@ -21,6 +21,7 @@ import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
 import { decodeMoved, moveCaughtUp, MOVED_SUBJECT, planMove } from "./moves.ts";
 import { decodeOrigin, encodeOrigin, ORIGIN_SUBJECT, OriginNotes } from "./origin.ts";
 import { StreamReplica } from "./stream_replica.ts";
+import { ConsumerGroups } from "./consumer_groups.ts";
 import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
 import { planReplicaChange } from "./replicas.ts";
 import { handOffLeaderships, stayFollower } from "./lame_duck.ts";
@@ -87,6 +88,8 @@ export class JetStreamCluster implements EngineCluster {
   readonly meta = new MetaState();
   readonly replicas = new Map<string, StreamReplica>();
   metaGroup: RaftGroup | undefined;
+  /** The consumers of this server's stream replicas, each a Raft group of its own. */
+  readonly consumers: ConsumerGroups;
   readonly #o: ClusterOptions;
   readonly #engine: JetStream;
   readonly #now: () => number;
@@ -114,6 +117,23 @@ export class JetStreamCluster implements EngineCluster {
     this.#now = o.now ?? Date.now;
     this.#transport = routeTransport(o.sysBus, o.serverName, (b) => this.host.receive(b));
     this.host = new RaftHost({ id: o.serverName, transport: this.#transport, random: o.random });
+    this.consumers = new ConsumerGroups({
+      engine: o.engine,
+      host: this.host,
+      self: o.serverName,
+      clusterName: o.clusterName,
+      sysBus: o.sysBus,
+      random: o.random,
+      now: this.#now,
+      openStorage: o.openStorage,
+      dropStorage: o.dropStorage,
+      replicas: this.replicas,
+      assignment: (name) => this.meta.streams.get(name),
+      stepDown: (g) => this.#stepDown(g),
+      online: (p) => this.#online(p),
+      activeNs: (p) => this.#activeNs(p),
+      respond: (reply, body) => this.#respond(reply, body),
+    });
   }
 
   get self(): PeerId {
@@ -134,6 +154,7 @@ export class JetStreamCluster implements EngineCluster {
       if (b instanceof Error) return;
       for (const r of this.replicas.values()) if (r.group.id === b.group) r.onSyncBatch(b);
     }));
+    this.consumers.start();
     const stored = this.#o.loadMetaPeers();
     if (stored !== undefined) this.#startMeta(stored);
     this.#sayHello();
@@ -148,10 +169,12 @@ export class JetStreamCluster implements EngineCluster {
     if (this.#stopped) return Promise.resolve(0);
     // The consumers' latest states go into the log first: the successor resumes from them.
     this.#engine.flushConsumers();
+    this.consumers.flushAll();
     for (const r of this.replicas.values()) r.flushNow();
     for (const r of this.replicas.values()) if (r.isLeader() && r.group.node.membership().voters.length > 1) r.handingOff = true;
     const groups = () => {
       const out = [...this.replicas.values()].map((r) => r.group);
+      out.push(...this.consumers.groups());
       if (this.metaGroup) out.push(this.metaGroup);
       return out;
     };
@@ -185,8 +208,10 @@ export class JetStreamCluster implements EngineCluster {
     for (const sid of this.#sids) this.#o.sysBus.unsubscribe(sid);
     // What the leaders still hold goes out first: consumer states, then one last flush to the peers.
     this.#engine.flushConsumers();
+    this.consumers.flushAll();
     for (const r of this.replicas.values()) r.flushNow();
     this.host.flush();
+    this.consumers.stop();
     for (const r of this.replicas.values()) r.close();
     for (const g of [...this.host.groups.keys()]) this.host.removeGroup(g);
     this.#transport.close();
@@ -201,6 +226,7 @@ export class JetStreamCluster implements EngineCluster {
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#stepDown(r.group));
       if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo)) this.#sayMoved(a);
     }
+    this.consumers.tick();
     const now = this.#now();
     this.#origins.sweep(now);
     if (this.#lameDuck) stayFollower(this.#groups(), (g) => this.#stepDown(g), this.#lameDuck, now);
@@ -407,6 +433,7 @@ export class JetStreamCluster implements EngineCluster {
       now: this.#now,
       onLeaderReady: (rep) => this.#leaderReady(rep),
       syncStore: () => engine.providerFor(s.cfg).sync(),
+      consumersChanged: () => this.consumers.reconcile(),
       requestSync: (group, from, to, index, attempt) => {
         // Ask the leader first, then (on retries) the other replicas in turn.
         const others = a.peers.filter((p) => p !== this.self);
@@ -446,6 +473,7 @@ export class JetStreamCluster implements EngineCluster {
     if (!r) return;
     this.replicas.delete(name);
     r.close();
+    this.consumers.reconcile();
     const group = r.group.id;
     this.host.removeGroup(group);
     if (drop) {
@@ -529,19 +557,10 @@ export class JetStreamCluster implements EngineCluster {
     // An unknown stream: the meta leader's engine does not have it either and answers "not found".
     if (!a) return !metaLeader || this.#engine.streams.has(stream);
     const r = this.replicas.get(stream);
+    if (op[0] === "CONSUMER") return this.consumers.api(m, op, r);
     if (!r || !r.isLeader() || !r.ready) return true;
     if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
       this.#respond(m.reply, { type: T + "stream_leader_stepdown_response", success: true });
-      this.#stepDown(r.group);
-      return true;
-    }
-    if (op[0] === "CONSUMER" && op[1] === "LEADER" && op[2] === "STEPDOWN" && op.length === 5) {
-      // A consumer runs on its stream's leader: it moves with the stream's leadership.
-      if (!r.consumers.has(op[4])) {
-        this.#fail(m, "consumer_leader_stepdown_response", Errors.consumerNotFound());
-        return true;
-      }
-      this.#respond(m.reply, { type: T + "consumer_leader_stepdown_response", success: true });
       this.#stepDown(r.group);
       return true;
     }
@@ -555,15 +574,23 @@ export class JetStreamCluster implements EngineCluster {
   }
 
   consumerChanged(c: Consumer): void {
-    this.replicas.get(c.stream.name)?.consumerChanged(c);
+    this.consumers.changed(c);
   }
 
   consumerDeleted(c: Consumer): void {
-    this.replicas.get(c.stream.name)?.consumerDeleted(c);
+    this.consumers.deleted(c);
   }
 
   consumerState(c: Consumer): void {
-    this.replicas.get(c.stream.name)?.consumerState(c);
+    this.consumers.state(c);
+  }
+
+  ackReply(c: Consumer, reply: string): boolean {
+    return this.consumers.ackReply(c, reply);
+  }
+
+  consumerCluster(c: Consumer): Json | undefined {
+    return this.consumers.cluster(c);
   }
 
   streamCluster(s: Stream): Json {

@@ -6,10 +6,22 @@ import type { ConsumerConfig } from "../config.ts";
 import type { ConsumerState } from "../consumer.ts";
 import type { StreamEntry } from "../stream.ts";
 
-/** Everything a stream group's log carries: the stream's own entries plus its consumers' changes. */
+/**
+ * Everything a stream group's log carries: the stream's own entries plus its consumers' assignments (`cstate`
+ * is read from older logs only: consumer state now rides in each consumer's own group).
+ */
 export type GroupCmd =
   | StreamEntry
-  | { readonly op: "cadd"; readonly name: string; readonly config: ConsumerConfig; readonly created: string }
+  | {
+    readonly op: "cadd";
+    readonly name: string;
+    readonly config: ConsumerConfig;
+    readonly created: string;
+    /** A new consumer's Raft group, founding peers and first state (an update of an existing one has none). */
+    readonly group?: string;
+    readonly peers?: readonly string[];
+    readonly state?: ConsumerState;
+  }
   | { readonly op: "cdel"; readonly name: string }
   | { readonly op: "cstate"; readonly name: string; readonly state: ConsumerState };
 

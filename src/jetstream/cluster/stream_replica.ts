@@ -2,13 +2,13 @@
  * One server's replica of a replicated stream: the stream (opened by the engine) bound to its Raft group.
  * The leader validates publishes and API changes, assigns sequence and time, proposes; every replica applies
  * committed entries through `Stream.apply` and the consumer records; the leader answers once its entry is
- * applied. Consumers run on the leader only; the others keep their replicated config and state and take over
- * from it when they become leader.
+ * applied. The log also carries its consumers' assignments (`cadd`/`cdel`); each consumer runs in a Raft group
+ * of its own (consumer_groups.ts, consumer_replica.ts).
  */
 import type { RaftGroup } from "../../raft/host.ts";
 import type { Entry, PeerId, Snapshot } from "../../raft/types.ts";
 import type { ConsumerConfig } from "../config.ts";
-import type { Consumer, ConsumerState } from "../consumer.ts";
+import type { ConsumerState } from "../consumer.ts";
 import { type JetStream, pubAckBytes } from "../engine.ts";
 import type { ApiError } from "../errors.ts";
 import { type ApplyResult, isEntry, type Stream, type StreamEntry } from "../stream.ts";
@@ -34,7 +34,11 @@ interface SnapData {
 export interface ConsumerRecord {
   config: ConsumerConfig;
   created: string;
+  /** The consumer's first state (its start position, computed once by the server that created it). */
   state?: ConsumerState;
+  /** The consumer's Raft group and its founding peers (the first is the preferred first leader). */
+  group?: string;
+  peers?: readonly string[];
 }
 
 type Done = (r: ApplyResult) => void;
@@ -56,6 +60,8 @@ export interface ReplicaDeps {
   readonly requestSync?: (group: string, from: number, to: number, index: number, attempt: number) => void;
   /** Entries between log compactions (tests use small numbers). */
   readonly compactEvery?: number;
+  /** A consumer assignment was applied (added, updated or removed): the consumer groups follow. */
+  readonly consumersChanged?: () => void;
 }
 
 export class StreamReplica {
@@ -209,7 +215,6 @@ export class StreamReplica {
     this.#queue = [];
     this.#inflightSubjects.clear();
     this.#inflightLast = undefined;
-    this.#stopConsumers();
   }
 
   // ---- every replica ----
@@ -384,21 +389,22 @@ export class StreamReplica {
         return s.apply(cmd);
       case "cadd": {
         const rec = this.consumers.get(cmd.name);
-        this.consumers.set(cmd.name, { config: cmd.config, created: cmd.created, state: rec?.state });
-        const live = this.#live(cmd.name);
-        if (live) live.cfg = cmd.config;
-        else if (this.isLeader() && this.#ready) this.#startConsumer(cmd.name);
+        // An update keeps the consumer's group; a new assignment brings its group, peers and first state.
+        const group = rec?.group ?? cmd.group;
+        const peers = rec?.group ? rec.peers : cmd.peers;
+        this.consumers.set(cmd.name, { config: cmd.config, created: rec?.created ?? cmd.created, state: rec?.state ?? cmd.state, group, peers });
+        this.#deps.consumersChanged?.();
         return 0;
       }
       case "cdel": {
         this.consumers.delete(cmd.name);
-        const live = this.#live(cmd.name);
-        if (live) this.#deps.engine.deleteConsumer(live);
+        this.#deps.consumersChanged?.();
         return 0;
       }
       case "cstate": {
+        // Logs written before consumers had groups of their own: the state becomes the first state.
         const rec = this.consumers.get(cmd.name);
-        if (rec) rec.state = cmd.state;
+        if (rec && !rec.group) rec.state = cmd.state;
         return 0;
       }
     }
@@ -409,7 +415,6 @@ export class StreamReplica {
     this.#clseq = this.stream.lastSequence;
     this.#inflightSubjects.clear();
     this.#inflightLast = undefined;
-    for (const name of this.consumers.keys()) if (!this.#live(name)) this.#startConsumer(name);
     this.#deps.onLeaderReady?.(this);
     const q = this.#queue;
     this.#queue = [];
@@ -427,44 +432,7 @@ export class StreamReplica {
     }
   }
 
-  // ---- consumers (live on the leader only) ----
-
-  #live(name: string): Consumer | undefined {
-    return this.#deps.engine.consumers.get(this.stream.name)?.get(name);
-  }
-
-  #startConsumer(name: string): void {
-    const rec = this.consumers.get(name);
-    if (!rec) return;
-    this.#deps.engine.attachConsumer(this.stream.name, structuredClone(rec.config), rec.created, rec.state);
-  }
-
-  #stopConsumers(): void {
-    const map = this.#deps.engine.consumers.get(this.stream.name);
-    if (!map) return;
-    for (const c of map.values()) {
-      c.close(false);
-      this.stream.listeners.delete(c);
-    }
-    map.clear();
-  }
-
-  /** The leader's API created or updated a consumer: replicate its config. */
-  consumerChanged(c: Consumer): void {
-    this.propose({ op: "cadd", name: c.name, config: c.cfg, created: c.created }, undefined);
-  }
-
-  consumerDeleted(c: Consumer): void {
-    if (!this.consumers.has(c.name)) return;
-    this.propose({ op: "cdel", name: c.name }, undefined);
-  }
-
-  consumerState(c: Consumer): void {
-    if (!this.consumers.has(c.name)) return;
-    this.propose({ op: "cstate", name: c.name, state: c.state() }, undefined);
-  }
-
-  /** Closes the consumers this replica runs (the group itself is removed by the host). */
+  /** Stops leading (the group itself is removed by the host; the consumer groups close their own). */
   close(): void {
     this.#lost();
   }

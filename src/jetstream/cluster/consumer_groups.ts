@@ -1,0 +1,394 @@
+/**
+ * The consumers of this server's stream replicas, each a Raft group of its own (consumer_replica.ts). A
+ * consumer's assignment — config, created, group id, founding peers, first state — rides in its stream's log
+ * (`cadd`/`cdel`, proposed by the stream leader); its state rides in its own group's log. This module opens and
+ * closes the groups as the assignments say, routes the consumer-scoped API to the consumer's leader, answers
+ * consumer step-down, and builds the `cluster` block of consumer info.
+ *
+ * Replica count: the consumer's `num_replicas`, else the stream's; ephemeral consumers of a limits stream are
+ * R1 (as nats-server 2.9), placed on the server that created them.
+ */
+import { type RaftGroup, type RaftHost } from "../../raft/host.ts";
+import type { RaftStorage } from "../../raft/storage.ts";
+import type { PeerId, Random } from "../../raft/types.ts";
+import { body as parseBody, isErr } from "../api.ts";
+import type { ConsumerConfig, StreamConfig } from "../config.ts";
+import { consumerConfigJson } from "../config.ts";
+import type { Consumer } from "../consumer.ts";
+import type { JetStream } from "../engine.ts";
+import { Errors } from "../errors.ts";
+import type { BusMsg, JsBus } from "../types.ts";
+import { ConsumerReplica } from "./consumer_replica.ts";
+import { decodeCmd, encodeCmd, type GroupCmd } from "./entries.ts";
+import type { StreamAssignment } from "./meta.ts";
+import { reconcileMembership } from "./peer_remove.ts";
+import type { ConsumerRecord, StreamReplica } from "./stream_replica.ts";
+import { peerToken } from "./transport.ts";
+
+const T = "io.nats.jetstream.api.v1.";
+/** `$JSC.CPROP.<stream group>`: a consumer leader that does not lead the stream asks its leader to propose. */
+const CPROP = "$JSC.CPROP.";
+/** A consumer replica no longer placed here is closed at the latest this long after (if its group never told it). */
+const LEAVE_MS = 5_000;
+
+type Json = Record<string, unknown>;
+
+export interface ConsumerGroupsDeps {
+  readonly engine: JetStream;
+  readonly host: RaftHost;
+  readonly self: PeerId;
+  readonly clusterName: string;
+  readonly sysBus: JsBus;
+  readonly random: Random;
+  readonly now: () => number;
+  readonly openStorage: (group: string) => RaftStorage;
+  readonly dropStorage: (group: string) => void;
+  readonly replicas: ReadonlyMap<string, StreamReplica>;
+  readonly assignment: (stream: string) => StreamAssignment | undefined;
+  readonly stepDown: (g: RaftGroup) => void;
+  readonly online: (peer: string) => boolean;
+  readonly activeNs: (peer: string) => number;
+  readonly respond: (reply: string | undefined, body: Json) => void;
+}
+
+/** How many replicas a consumer of a stream with `streamReplicas` gets. */
+export function consumerReplicaCount(cfg: ConsumerConfig, scfg: StreamConfig): number {
+  const n = (cfg as { num_replicas?: number }).num_replicas;
+  if (typeof n === "number" && n > 0) return Math.min(n, scfg.num_replicas);
+  if (!cfg.durable_name && scfg.retention === "limits") return 1;
+  return scfg.num_replicas;
+}
+
+function key(stream: string, name: string): string {
+  return `${stream}\u0000${name}`;
+}
+
+export class ConsumerGroups {
+  readonly replicas = new Map<string, ConsumerReplica>();
+  readonly #d: ConsumerGroupsDeps;
+  #sid: number | undefined;
+  /** Consumer replicas whose placement no longer includes this server, with when that was seen. */
+  #leaving = new Map<string, number>();
+  /** New groups created here, with the ticks until they campaign. */
+  #campaign = new Map<ConsumerReplica, number>();
+
+  constructor(d: ConsumerGroupsDeps) {
+    this.#d = d;
+  }
+
+  start(): void {
+    this.#sid = this.#d.sysBus.subscribe(`${CPROP}*`, (m) => {
+      const group = m.subject.slice(CPROP.length);
+      const cmd = decodeCmd(m.payload);
+      if (cmd instanceof Error || (cmd.op !== "cadd" && cmd.op !== "cdel")) return;
+      for (const r of this.#d.replicas.values()) {
+        if (peerToken(r.group.id) === group && r.isLeader()) this.#proposeCmd(r, cmd);
+      }
+    });
+  }
+
+  stop(): void {
+    if (this.#sid !== undefined) this.#d.sysBus.unsubscribe(this.#sid);
+    for (const k of [...this.replicas.keys()]) this.#close(k, false);
+  }
+
+  get(stream: string, name: string): ConsumerReplica | undefined {
+    return this.replicas.get(key(stream, name));
+  }
+
+  /** Where a consumer is placed now: its founders when R1, else its stream's current peers. */
+  #placement(rec: ConsumerRecord, a: StreamAssignment | undefined): readonly string[] {
+    const founders = rec.peers ?? [];
+    if (founders.length <= 1 || !a) return founders;
+    return a.peers;
+  }
+
+  /** Opens, reconfigures and closes consumer replicas as the stream replicas' records say. */
+  reconcile(): void {
+    const d = this.#d;
+    const now = d.now();
+    const wanted = new Set<string>();
+    for (const [stream, sr] of d.replicas) {
+      const a = d.assignment(stream);
+      for (const [name, rec] of sr.consumers) {
+        if (!rec.group || !rec.peers) continue;
+        const k = key(stream, name);
+        const placed = this.#placement(rec, a).includes(d.self);
+        const existing = this.replicas.get(k);
+        if (existing && existing.group.id !== rec.group) {
+          this.#close(k, true); // a consumer re-created under the same name
+        } else if (existing) {
+          wanted.add(k);
+          if (JSON.stringify(existing.config) !== JSON.stringify(rec.config)) existing.configure(rec.config);
+          if (placed) {
+            this.#leaving.delete(k);
+            if (a && rec.peers.length > 1) reconcileMembership(existing.group, { ...a, peers: a.peers }, d.self, () => this.#stepDownNow(existing));
+          } else {
+            const since = this.#leaving.get(k) ?? now;
+            this.#leaving.set(k, since);
+            if (!existing.group.node.isVoter() || now - since > LEAVE_MS) {
+              this.#leaving.delete(k);
+              this.#close(k, true);
+              wanted.delete(k);
+            }
+          }
+          continue;
+        }
+        if (!placed) continue;
+        wanted.add(k);
+        this.#open(sr, name, rec);
+      }
+    }
+    for (const k of [...this.replicas.keys()]) if (!wanted.has(k)) this.#close(k, true);
+  }
+
+  #open(sr: StreamReplica, name: string, rec: ConsumerRecord): void {
+    const d = this.#d;
+    const r = new ConsumerReplica(sr.stream, name, structuredClone(rec.config), rec.created, rec.state ? structuredClone(rec.state) : undefined, {
+      engine: d.engine,
+      self: d.self,
+    });
+    const storage = d.openStorage(rec.group!);
+    const stored = storage.load();
+    const fresh = stored.entries.length === 0 && !stored.snapshot;
+    r.group = d.host.addGroup({
+      group: rec.group!,
+      storage,
+      initial: { voters: [...rec.peers!], observers: [] },
+      handlers: {
+        apply: (e) => r.apply(e),
+        restore: (s) => r.restore(s),
+        leaderChanged: (l) => r.leaderChanged(l),
+      },
+    });
+    this.replicas.set(key(sr.stream.name, name), r);
+    // The server that created the consumer campaigns first (it answered the create and its clients pull
+    // next), a few ticks on, once the other replicas have the group too.
+    if (fresh && rec.peers![0] === d.self) this.#campaign.set(r, 2);
+  }
+
+  #close(k: string, drop: boolean): void {
+    const r = this.replicas.get(k);
+    if (!r) return;
+    this.replicas.delete(k);
+    this.#leaving.delete(k);
+    r.close();
+    this.#d.host.removeGroup(r.group.id);
+    if (drop) this.#d.dropStorage(r.group.id);
+  }
+
+  /** Every consumer group this server holds (hand-off on stop). */
+  groups(): RaftGroup[] {
+    return [...this.replicas.values()].map((r) => r.group);
+  }
+
+  /** Proposes what the live consumers hold now (before a hand-off or stop). */
+  flushAll(): void {
+    for (const r of this.replicas.values()) r.flush();
+  }
+
+  // ---- the engine's consumer hooks ----
+
+  /** This server's API created or updated consumer `c` (it leads the stream, or the consumer): replicate it. */
+  changed(c: Consumer): void {
+    const sr = this.#d.replicas.get(c.stream.name);
+    if (!sr) return;
+    const rec = sr.consumers.get(c.name);
+    const cmd: GroupCmd = rec?.group
+      ? { op: "cadd", name: c.name, config: c.cfg, created: rec.created, group: rec.group, peers: rec.peers }
+      : this.#newAssignment(sr, c);
+    // A new consumer waits (pull requests held) until its group has chosen where it runs.
+    if (!rec?.group) c.paused = true;
+    this.#proposeCmd(sr, cmd);
+  }
+
+  #newAssignment(sr: StreamReplica, c: Consumer): GroupCmd {
+    const d = this.#d;
+    const a = d.assignment(sr.stream.name);
+    const n = consumerReplicaCount(c.cfg, sr.stream.cfg);
+    const others = (a?.peers ?? []).filter((p) => p !== d.self);
+    const peers = [d.self, ...others].slice(0, Math.max(1, n));
+    const id = Math.floor(d.random() * 2 ** 32).toString(36);
+    return {
+      op: "cadd",
+      name: c.name,
+      config: c.cfg,
+      created: c.created,
+      group: `C-${peerToken(sr.stream.name)}-${peerToken(c.name)}-${id}`,
+      peers,
+      state: c.state(),
+    };
+  }
+
+  deleted(c: Consumer): void {
+    const sr = this.#d.replicas.get(c.stream.name);
+    if (!sr || !sr.consumers.has(c.name)) return;
+    this.get(c.stream.name, c.name)?.close();
+    this.#proposeCmd(sr, { op: "cdel", name: c.name });
+  }
+
+  /** A live consumer's state changed: its replica proposes it. */
+  state(c: Consumer): void {
+    const r = this.get(c.stream.name, c.name);
+    if (r?.live === c) r.noteState();
+  }
+
+  /** An ack asked for a reply: held until replicated (true), or answered at once by the caller (false). */
+  ackReply(c: Consumer, reply: string): boolean {
+    const r = this.get(c.stream.name, c.name);
+    if (r?.live !== c) return false;
+    r.holdAckReply(reply);
+    return true;
+  }
+
+  /** Stream-group commands go through the stream's leader: here, or forwarded to it. */
+  #proposeCmd(sr: StreamReplica, cmd: GroupCmd): void {
+    if (sr.isLeader() && sr.propose(cmd, undefined)) return;
+    const leader = sr.group.leader;
+    if (leader === null || leader === this.#d.self) return;
+    this.#d.sysBus.publish(`${CPROP}${peerToken(sr.group.id)}`, encodeCmd(cmd));
+  }
+
+  // ---- the API ----
+
+  /**
+   * A consumer-scoped request (`op` is the subject after `$JS.API.`): true when taken here (answered, or another
+   * server's to answer); false when this server's engine answers it (it runs the consumer, or leads the stream
+   * and the consumer does not exist).
+   */
+  api(m: BusMsg, op: readonly string[], sr: StreamReplica | undefined): boolean {
+    if (!sr) return true;
+    const streamLeads = sr.isLeader() && sr.ready;
+    const verb = op[1];
+    if (verb === "NAMES" || verb === "LIST") {
+      if (streamLeads) this.#list(m, sr, verb === "NAMES");
+      return true;
+    }
+    const name = consumerNameOf(m, op);
+    // Where the consumer runs (its group's leader, or the server whose API just created it), its engine answers.
+    const live = name !== undefined ? this.#d.engine.consumers.get(sr.stream.name)?.get(name) : undefined;
+    if (live) {
+      if (verb !== "LEADER") return false;
+      const r = this.get(sr.stream.name, live.name);
+      this.#d.respond(m.reply, { type: T + "consumer_leader_stepdown_response", success: true });
+      if (r && r.isLeader() && r.ready) r.stepDownAfterFlush(() => this.#stepDownNow(r));
+      return true;
+    }
+    if (name !== undefined && sr.consumers.has(name)) {
+      // Its leader is applying its log before it runs it: pull requests wait for it.
+      const r = this.get(sr.stream.name, name);
+      if (verb === "MSG" && r && r.isLeader() && !r.ready && m.reply) r.holdPull(m.reply, m.payload);
+      return true; // another server runs it
+    }
+    if (!streamLeads) return true;
+    if (verb === "LEADER") {
+      this.#d.respond(m.reply, { type: T + "consumer_leader_stepdown_response", error: Errors.consumerNotFound() });
+      return true;
+    }
+    return false;
+  }
+
+  #stepDownNow(r: ConsumerReplica): void {
+    this.#d.stepDown(r.group);
+  }
+
+  #list(m: BusMsg, sr: StreamReplica, namesOnly: boolean): void {
+    const type = namesOnly ? "consumer_names_response" : "consumer_list_response";
+    const req = parseBody(m);
+    if (isErr(req)) return this.#d.respond(m.reply, { type: T + type, error: req });
+    const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
+    const names = [...sr.consumers.keys()].sort();
+    const limit = namesOnly ? 1024 : 256;
+    const from = Math.min(offset, names.length);
+    const page = names.slice(from, from + limit);
+    const out: Json = { type: T + type, total: names.length, offset: from, limit };
+    if (namesOnly) out.consumers = page;
+    else out.consumers = page.map((n) => this.#info(sr, n));
+    this.#d.respond(m.reply, out);
+  }
+
+  #info(sr: StreamReplica, name: string): Json {
+    const r = this.get(sr.stream.name, name);
+    const now = new Date(this.#d.now()).toISOString();
+    if (r?.live) {
+      const info = r.live.info(undefined, this.#d.self);
+      info.cluster = this.clusterOf(r);
+      return info;
+    }
+    if (r) return { ...r.info(), config: consumerConfigJson(r.config), cluster: this.clusterOf(r), ts: now };
+    const rec = sr.consumers.get(name)!;
+    return { stream_name: sr.stream.name, name, created: rec.created, config: consumerConfigJson(rec.config), cluster: { name: this.#d.clusterName }, ts: now };
+  }
+
+  /** The `cluster` block of a consumer's info, on the server running it (or any replica). */
+  cluster(c: Consumer): Json | undefined {
+    const r = this.get(c.stream.name, c.name);
+    if (r) return this.clusterOf(r);
+    // Just created here, its group not formed yet: this server runs it.
+    return this.#d.replicas.has(c.stream.name) ? { name: this.#d.clusterName, leader: this.#d.self } : undefined;
+  }
+
+  clusterOf(r: ConsumerReplica): Json {
+    const d = this.#d;
+    const g = r.group;
+    const out: Json = { name: d.clusterName };
+    // Before the group's first election, the server whose API created the consumer holds it.
+    const leader = g.leader ?? (d.engine.consumers.get(r.stream.name)?.has(r.name) ? d.self : null);
+    if (leader) out.leader = leader;
+    const progress = g.isLeader() ? g.node.progress() : new Map();
+    const last = g.node.log.lastIndex();
+    const replicas: Json[] = [];
+    for (const p of g.node.membership().voters) {
+      if (p === leader) continue;
+      const pr = progress.get(p);
+      const lag = pr ? Math.max(0, last - pr.match) : 0;
+      const online = d.online(p);
+      const e: Json = { name: p, current: online && lag === 0, active: d.activeNs(p) };
+      if (lag > 0) e.lag = lag;
+      if (!online) e.offline = true;
+      replicas.push(e);
+    }
+    if (replicas.length > 0) out.replicas = replicas;
+    return out;
+  }
+
+  /** Called on every host tick. */
+  tick(): void {
+    this.reconcile();
+    for (const r of this.replicas.values()) r.tick();
+    for (const [r, n] of this.#campaign) {
+      if (n > 1) {
+        this.#campaign.set(r, n - 1);
+        continue;
+      }
+      this.#campaign.delete(r);
+      if (this.replicas.get(key(r.stream.name, r.name)) !== r || r.group.leader !== null) continue;
+      for (let i = 0; i < 40; i++) r.group.node.tick();
+      this.#d.host.markDirty(r.group);
+    }
+  }
+}
+
+/** The consumer a consumer-scoped request names (in the subject, else in a create request's config). */
+export function consumerNameOf(m: BusMsg, op: readonly string[]): string | undefined {
+  switch (op[1]) {
+    case "DURABLE":
+    case "MSG":
+    case "LEADER":
+      return op[4];
+    case "INFO":
+    case "DELETE":
+      return op[3];
+    case "CREATE": {
+      if (op[3] !== undefined) return op[3];
+      const req = parseBody(m);
+      if (isErr(req)) return undefined;
+      const cfg = req.config as { durable_name?: unknown; name?: unknown } | undefined;
+      if (typeof cfg?.durable_name === "string") return cfg.durable_name;
+      if (typeof cfg?.name === "string") return cfg.name;
+      return undefined;
+    }
+  }
+  return undefined;
+}
+

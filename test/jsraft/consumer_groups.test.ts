@@ -1,0 +1,176 @@
+// Consumers of replicated streams as Raft groups of their own, on three Petrel servers driven by the official
+// nats.js client: consumer info carries the group's `cluster` block from every server, consumer step-down elects
+// another consumer leader, pull and push consumers, KV (history, watch) and the object store work from clients
+// on any server across stream- and consumer-leader changes with nothing acknowledged redelivered, and a restart
+// of the whole cluster keeps consumer state. One cluster for the file.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, type ConsumerInfo, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { type JsCluster, startJsCluster, waitMetaLeader } from "./helpers.ts";
+import { waitFor } from "../helpers/servers.ts";
+
+let c: JsCluster;
+const conns: NatsConnection[] = [];
+let jsm: JetStreamManager;
+
+async function connectAll(): Promise<void> {
+  for (const nc of conns) await nc.close().catch(() => {});
+  conns.length = 0;
+  for (const p of c.nodes) conns.push(await connect({ servers: p!.clientUrl }));
+  // Short request timeouts: while a group elects, a request goes unanswered and the wait asks again.
+  jsm = await jetstreamManager(conns[0], { timeout: 1000 });
+}
+
+/** The consumer's info once its group has a leader that answers (from the connection `i`). */
+async function consumerInfo(stream: string, name: string, i = 0): Promise<ConsumerInfo> {
+  const m = await jetstreamManager(conns[i], { timeout: 1000 });
+  return await waitFor(`info of ${stream} > ${name}`, () => m.consumers.info(stream, name).catch(() => undefined), 15_000);
+}
+
+async function stepDownConsumer(stream: string, name: string, via: number): Promise<string> {
+  const before = (await consumerInfo(stream, name)).cluster!.leader!;
+  const r = await conns[via].request(`$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.${name}`, "");
+  assert.equal((r.json() as { success?: boolean }).success, true);
+  return await waitFor("a new consumer leader", async () => {
+    const l = (await jsm.consumers.info(stream, name).catch(() => undefined))?.cluster?.leader;
+    return l !== undefined && l !== before ? l : undefined;
+  }, 15_000);
+}
+
+async function stepDownStream(stream: string, via: number): Promise<string> {
+  const before = (await jsm.streams.info(stream)).cluster!.leader!;
+  const r = await conns[via].request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, "");
+  assert.equal((r.json() as { success?: boolean }).success, true);
+  return await waitFor("a new stream leader", async () => {
+    const l = (await jsm.streams.info(stream).catch(() => undefined))?.cluster?.leader;
+    return l !== undefined && l !== before ? l : undefined;
+  }, 15_000);
+}
+
+describe("replicated JetStream: consumers as Raft groups", () => {
+  before(async () => {
+    c = await startJsCluster(3);
+    await waitMetaLeader(c);
+    await connectAll();
+  });
+  after(async () => {
+    for (const nc of conns) await nc.close().catch(() => {});
+    await c?.close();
+  });
+
+  it("gives a durable consumer a group on the stream's peers, shown in consumer info from every server", { timeout: 60_000 }, async () => {
+    await jsm.streams.add({ name: "P", subjects: ["p.>"], num_replicas: 3 });
+    await jsm.consumers.add("P", { durable_name: "work", ack_policy: AckPolicy.Explicit });
+    for (let i = 0; i < 3; i++) {
+      const ci = await consumerInfo("P", "work", i);
+      assert.equal(ci.cluster?.name, "jsc");
+      assert.ok(ci.cluster?.leader && c.names.includes(ci.cluster.leader));
+      assert.equal(ci.cluster?.replicas?.length, 2, JSON.stringify(ci.cluster));
+      assert.ok(!ci.cluster.replicas.some((r) => r.name === ci.cluster?.leader));
+    }
+    const names = await jsm.consumers.list("P").next();
+    assert.deepEqual(names.map((x) => x.name), ["work"]);
+    assert.equal((await jsm.streams.info("P")).state.consumer_count, 1);
+  });
+
+  it("pull: acknowledged messages stay acknowledged across consumer- and stream-leader changes", { timeout: 90_000 }, async () => {
+    const js = jetstream(conns[1]);
+    for (let i = 1; i <= 30; i++) await js.publish(`p.${i}`, `m${i}`);
+    const got: number[] = [];
+    const take = async (via: number, n: number) => {
+      const cons = await waitFor("the consumer", () => jetstream(conns[via], { timeout: 1000 }).consumers.get("P", "work").catch(() => undefined), 15_000);
+      const batch = await cons.fetch({ max_messages: n, expires: 5000 });
+      for await (const m of batch) {
+        got.push(m.seq);
+        assert.ok(await m.ackAck(), `ack of ${m.seq} confirmed`);
+      }
+    };
+    await take(1, 10);
+    const l1 = await stepDownConsumer("P", "work", 2);
+    await take(2, 10);
+    const sl = (await jsm.streams.info("P")).cluster!.leader!;
+    const sl2 = await stepDownStream("P", 0);
+    assert.notEqual(sl, sl2);
+    const l2 = await stepDownConsumer("P", "work", 0);
+    assert.notEqual(l1, l2);
+    await take(0, 10);
+    assert.deepEqual(got, Array.from({ length: 30 }, (_, i) => i + 1), "each message once, in order");
+    const ci = await consumerInfo("P", "work", 2);
+    assert.equal(ci.ack_floor.stream_seq, 30);
+    assert.equal(ci.num_ack_pending, 0);
+    assert.equal(ci.num_pending, 0);
+  });
+
+  it("push: a subscriber on another server gets every message once across a consumer-leader change", { timeout: 60_000 }, async () => {
+    await jsm.streams.add({ name: "Q", subjects: ["q.>"], num_replicas: 3 });
+    await jsm.consumers.add("Q", { durable_name: "pusher", ack_policy: AckPolicy.Explicit, deliver_subject: "deliver.q" });
+    const seen: number[] = [];
+    const sub = conns[2].subscribe("deliver.q");
+    const done = (async () => {
+      for await (const m of sub) {
+        const seq = Number(m.reply?.split(".")[5]);
+        seen.push(seq);
+        m.respond(new Uint8Array(0)); // +ACK
+        if (seq === 20) return;
+      }
+    })();
+    const js = jetstream(conns[0]);
+    for (let i = 1; i <= 10; i++) await js.publish(`q.${i}`, `m${i}`);
+    await waitFor("first ten delivered and acknowledged", async () => (await jsm.consumers.info("Q", "pusher")).ack_floor.stream_seq === 10, 15_000);
+    await stepDownConsumer("Q", "pusher", 1);
+    for (let i = 11; i <= 20; i++) await js.publish(`q.${i}`, `m${i}`);
+    await done;
+    sub.unsubscribe();
+    assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it("KV (R3, history, watch) and the object store from clients on other servers across a stream-leader change", { timeout: 90_000 }, async () => {
+    const { Kvm } = await import("@nats-io/kv");
+    const kv = await new Kvm(conns[0]).create("cfg", { replicas: 3, history: 5 });
+    const kvB = await new Kvm(conns[1]).open("cfg");
+    const watch = await kvB.watch({ key: "k" });
+    await kv.put("k", "v1");
+    await kv.put("k", "v2");
+    await stepDownStream("KV_cfg", 2);
+    const kvC = await new Kvm(conns[2]).open("cfg");
+    await waitFor("a put after the change", () => kvC.put("k", "v3").catch(() => undefined), 15_000);
+    const seen: string[] = [];
+    for await (const e of watch) {
+      seen.push(e.string());
+      if (seen.length === 3) break;
+    }
+    assert.deepEqual(seen, ["v1", "v2", "v3"]);
+    const hist: string[] = [];
+    for await (const e of await kvB.history({ key: "k" })) hist.push(e.string());
+    assert.deepEqual(hist, ["v1", "v2", "v3"]);
+    assert.equal((await kv.get("k"))?.string(), "v3");
+
+    const { Objm } = await import("@nats-io/obj");
+    const os = await new Objm(conns[1]).create("files", { replicas: 3 });
+    const blob = new Uint8Array(300_000).map((_, i) => i % 251);
+    await os.putBlob({ name: "a.bin" }, blob);
+    await stepDownStream("OBJ_files", 0);
+    const osC = await new Objm(conns[2]).open("files");
+    const back = await waitFor("the object", () => osC.getBlob("a.bin").catch(() => undefined), 15_000);
+    assert.deepEqual(back, blob);
+  });
+
+  it("a restart of the whole cluster keeps consumer state", { timeout: 90_000 }, async () => {
+    const js = jetstream(conns[0]);
+    for (let i = 31; i <= 35; i++) await js.publish(`p.${i}`, `m${i}`);
+    for (const nc of conns) await nc.close().catch(() => {});
+    conns.length = 0;
+    for (let i = 0; i < 3; i++) await c.stop(i);
+    for (let i = 0; i < 3; i++) await c.start(i);
+    await waitMetaLeader(c, 20_000);
+    await connectAll();
+    const ci = await consumerInfo("P", "work", 1);
+    assert.equal(ci.ack_floor.stream_seq, 30);
+    assert.equal(ci.num_pending, 5);
+    const cons = await jetstream(conns[2]).consumers.get("P", "work");
+    const m = await cons.next({ expires: 5000 });
+    assert.equal(m?.seq, 31, `nothing acknowledged is redelivered (got ${m?.seq})`);
+    await m?.ackAck();
+  });
+});
