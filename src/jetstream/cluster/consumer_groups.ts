@@ -120,9 +120,10 @@ export class ConsumerGroups {
         } else if (existing) {
           wanted.add(k);
           if (JSON.stringify(existing.config) !== JSON.stringify(rec.config)) existing.configure(rec.config);
+          // The group follows its stream's peers (a leader taken out hands over first, then leaves).
+          if (a && rec.peers.length > 1 && existing.ready) reconcileMembership(existing.group, a, d.self, () => this.#stepDownNow(existing));
           if (placed) {
             this.#leaving.delete(k);
-            if (a && rec.peers.length > 1) reconcileMembership(existing.group, { ...a, peers: a.peers }, d.self, () => this.#stepDownNow(existing));
           } else {
             const since = this.#leaving.get(k) ?? now;
             this.#leaving.set(k, since);
