@@ -196,7 +196,7 @@ export class ConsumerReplica {
     const stillPending = new Set(next.pending.map((p) => p[0]));
     const check = (seq: number) => {
       if (stillPending.has(seq)) return;
-      const subject = s.metas.subjectOf(seq);
+      const subject = s.index.subjectOf(seq);
       if (subject !== undefined) s.checkInterest(seq, subject);
     };
     for (const p of prev.pending) check(p[0]);
