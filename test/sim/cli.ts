@@ -1,10 +1,12 @@
 /**
- * `npm run sim -- --seeds N [--start S] [--seed K] [--bug NAME] [--duration MS] [--stream-seeds M]`
+ * `npm run sim -- --seeds N [--start S] [--seed K] [--bug NAME] [--duration MS] [--stream-seeds M] [--consumer-seeds M]`
  * Runs seeds S..S+N-1 (or the single seed K) of the Raft KV simulation, then M seeds (default 20) of the
- * replicated-stream simulation (stream_sim.ts), prints each failure and a one-line summary of each.
+ * replicated-stream simulation (stream_sim.ts) and of the replicated-consumer simulation (consumer_sim.ts),
+ * prints each failure and a one-line summary of each.
  */
 import { runSim, SIM_BUGS, type SimBug } from "./sim.ts";
 import { runStreamSim } from "./stream_sim.ts";
+import { runConsumerSim } from "./consumer_sim.ts";
 
 const BUGS: readonly string[] = SIM_BUGS;
 
@@ -75,6 +77,26 @@ for (let seed = start; seed < start + streamSeeds; seed++) {
 if (streamSeeds > 0) {
   console.log(`(${((performance.now() - s0) / 1000).toFixed(1)} s) stream: ${streamSeeds - streamFailed} seeds passed, ${streamFailed} failed; ${faults} faults, ${acked} acked, 0 lost`);
 }
-if (failed.length > 0 || streamFailed > 0) {
+// The replicated consumer (ConsumerReplica + Consumer over RaftHost) under loss, cuts, crashes and step-downs.
+const consumerSeeds = Number(flag(args, "--consumer-seeds") ?? (single !== undefined || bug ? "0" : "20"));
+let consumerFailed = 0, confirmed = 0, cfaults = 0, redelivered = 0;
+const c0 = performance.now();
+for (let seed = start; seed < start + consumerSeeds; seed++) {
+  const r = await runConsumerSim({ seed, steps: 2500 });
+  if (r.violation !== null) {
+    consumerFailed++;
+    console.log(`consumer seed ${seed} FAILED: ${r.violation}`);
+  } else {
+    confirmed += r.result?.confirmed ?? 0;
+    cfaults += r.result?.faults ?? 0;
+    redelivered += r.result?.redeliveries ?? 0;
+  }
+}
+if (consumerSeeds > 0) {
+  console.log(
+    `(${((performance.now() - c0) / 1000).toFixed(1)} s) consumer: ${consumerSeeds - consumerFailed} seeds passed, ${consumerFailed} failed; ${cfaults} faults, ${confirmed} acks confirmed, ${redelivered} redeliveries (of unacknowledged), ack floors never back`,
+  );
+}
+if (failed.length > 0 || streamFailed > 0 || consumerFailed > 0) {
   (globalThis as { process?: { exitCode?: number } }).process!.exitCode = 1;
 }
