@@ -38,9 +38,28 @@ export function defaultStoreDir(): string {
 function accountBus(server: Server, account: string, clustered = false): AccountBus {
   const client = server.createInternalClient(account === "$G" ? "$JS" : `$JS ${account}`, { local: !clustered, account });
   const listeners: SubscriptionListener[] = [];
+  /** Subjects of the engine's own subscriptions that are a listener all the same (a mirror's feed), by sid. */
+  const feeds = new Map<number, string>();
+  const feedCount = new Map<string, number>();
   return {
-    subscribe: (s, h, o) => client.subscribe(s, h, o),
-    unsubscribe: (sid) => client.unsubscribe(sid),
+    subscribe: (s, h, o) => {
+      const sid = client.subscribe(s, h, o);
+      if (o?.interest === true) {
+        feeds.set(sid, s);
+        feedCount.set(s, (feedCount.get(s) ?? 0) + 1);
+      }
+      return sid;
+    },
+    unsubscribe: (sid) => {
+      const s = feeds.get(sid);
+      if (s !== undefined) {
+        feeds.delete(sid);
+        const n = (feedCount.get(s) ?? 1) - 1;
+        if (n > 0) feedCount.set(s, n);
+        else feedCount.delete(s);
+      }
+      client.unsubscribe(sid);
+    },
     publish: (s, p, o) => {
       if (o?.deliverTo === undefined) {
         client.publish(s, p, o);
@@ -89,6 +108,7 @@ function accountBus(server: Server, account: string, clustered = false): Account
       server.subscriptionListeners.add(l);
     },
     hasInterest: (s) => {
+      if (feedCount.has(s)) return true;
       // A stream import's subscription is interest only while the importing account listens.
       // JetStream's own subscriptions (a stream capturing `*`, say) are nobody listening, as in nats-server.
       const r = client.account.sublist.match(s);

@@ -97,11 +97,15 @@ export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
 }
 
 function sourceInfo(js: JetStream, src: { name: string; external?: { api: string; deliver?: string } }, s: Stream): Json {
-  if (src.external?.api) {
-    // Fed through another API: lag as the origin's consumer last reported it, active in ns since it spoke.
+  if (src.external?.api || js.cluster) {
+    // Fed through an API (another one, or a replicated stream's leader through its own): lag as the origin's
+    // consumer last reported it, active in ns since it spoke, the origin's refusal as nats-server shows it.
     const feed = js.externalFeed(s.name, src.name);
     const active = feed && feed.lastActive > 0 ? Math.max(0, js.now() - feed.lastActive) * 1_000_000 : -1;
-    return { name: src.name, external: src.external, lag: feed?.lag ?? 0, active };
+    const out: Json = { name: src.name, lag: feed?.lag ?? 0, active };
+    if (src.external?.api) out.external = src.external;
+    if (feed?.error) out.error = feed.error;
+    return out;
   }
   const origin = js.streams.get(src.name);
   return { name: src.name, lag: origin ? Math.max(0, origin.lastSequence - s.lastSequence) : 0, active: 0 };

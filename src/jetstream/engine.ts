@@ -51,6 +51,8 @@ export interface EngineCluster {
   consumerCluster?(c: Consumer): Record<string, unknown> | undefined;
   /** The `cluster` block of a stream's info. */
   streamCluster(s: Stream): Record<string, unknown>;
+  /** The feed of a mirror or source of `stream` this server runs (its leader), for stream info. */
+  feedOf?(stream: string, origin: string): ExternalFeed | undefined;
 }
 
 interface SavedConsumer {
@@ -138,16 +140,20 @@ export class JetStream implements ConsumerHost {
     const domain = this.opts.domain;
     if (domain) {
       // Clients that name the domain use $JS.<domain>.API.>: the same API under another prefix.
+      // Announced across leafnode links (not local): a leaf in another domain reaches this API by its name,
+      // while `$JS.API` stays each domain's own.
       const prefix = `$JS.${domain}.API.`;
       this.sids.push(this.bus.subscribe(`${prefix}>`, (m) => {
         this.onApi({ ...m, subject: "$JS.API." + m.subject.slice(prefix.length) });
-      }));
+      }, { local: false }));
     }
     this.sids.push(this.bus.subscribe("$JS.ACK.>", (m) => this.onAck(m)));
+    // With a domain, consumers may deliver to another domain's mirror feed: its flow control answers come back
+    // over the leafnode link.
     this.sids.push(this.bus.subscribe("$JS.FC.>", (m) => {
       const t = m.subject.split(".");
       this.consumers.get(t[2])?.get(t[3])?.flowControlReply(m.subject);
-    }));
+    }, domain ? { local: false } : undefined));
   }
 
   private onApi(m: BusMsg): void {
@@ -365,6 +371,8 @@ export class JetStream implements ConsumerHost {
 
   /** Mirrors and sources between streams of this server: downstream hooks plus a catch-up copy. */
   private wireSources(): void {
+    // Replicated streams: their leaders feed mirrors and sources through the API (cluster/mirror_replica.ts).
+    if (this.cluster) return;
     for (const s of this.streams.values()) s.downstream.clear();
     const wanted = new Set<string>();
     for (const target of this.streams.values()) {
@@ -436,6 +444,7 @@ export class JetStream implements ConsumerHost {
 
   /** The feed of an external mirror or source of `stream`, for stream info (`lag`, `active`). */
   externalFeed(stream: string, origin: string): ExternalFeed | undefined {
+    if (this.cluster) return this.cluster.feedOf?.(stream, origin);
     for (const [key, f] of this.externalFeeds) {
       if (key.startsWith(stream + "\u0000") && f.feed.origin.name === origin) return f.feed;
     }

@@ -1,12 +1,15 @@
 /**
- * A mirror or source whose origin stream lives behind another JetStream API (`external: { api, deliver }`):
- * another account reached through a service import of its `$JS.API` under a prefix, or another domain. As
- * nats-server does it, the feed asks the origin's API for an ephemeral push consumer (no acks, flow control,
- * idle heartbeats) delivering on `<deliver>.<M|S>.<random>`, a subject the origin's account exports as a
- * stream; deliveries carry the origin sequence in their ack reply. A feed that hears nothing for three
- * heartbeats (or whose consumer could not be made) asks again from where it is.
+ * The feed of a mirror or source through a JetStream API: the origin's own account in a cluster (`$JS.API`,
+ * the origin's leader may be another server), or another API (`external: { api, deliver }`): another account
+ * reached through a service import of its `$JS.API` under a prefix, or another domain (`$JS.<domain>.API`
+ * across a leafnode link). As nats-server does it, the feed asks the origin's API for an ephemeral push
+ * consumer (no acks, flow control, idle heartbeats) delivering on `<deliver>.<M|S>.<random>`; deliveries carry
+ * the origin and consumer sequences in their ack reply. The feed is ordered: a consumer sequence that skips
+ * (deliveries lost while a link was down), or a heartbeat saying more was delivered than arrived, makes it ask
+ * for a new consumer from the last origin sequence it stored, as does silence for three heartbeats or a
+ * refused create. Deliveries at or below that sequence are dropped, so nothing is stored twice.
  */
-import { appendHeaderLines } from "../protocol/headers.ts";
+import { appendHeaderLines, findHeader } from "../protocol/headers.ts";
 import type { Clock, Timer } from "../runtime/clock.ts";
 import type { StoredMsg } from "./store/types.ts";
 import type { BusMsg, JsBus } from "./types.ts";
@@ -38,17 +41,21 @@ export interface FeedTarget {
   store(m: StoredMsg): void;
 }
 
-/** The origin sequence and the pending count from a JetStream ack reply (`$JS.ACK.<stream>.<consumer>...`). */
-export function ackInfo(reply: string | undefined): { seq: number; pending: number } | undefined {
+/** The API a feed asks when the origin is not external: the target's own account. */
+export const LOCAL_API = "$JS.API";
+
+/** The origin and consumer sequences and the pending count from a JetStream ack reply (`$JS.ACK.<stream>.<consumer>...`). */
+export function ackInfo(reply: string | undefined): { seq: number; dseq: number; pending: number } | undefined {
   if (!reply || !reply.startsWith("$JS.ACK.")) return undefined;
   const t = reply.split(".");
   // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>, or with <domain>.<account hash> first.
   const base = t.length === 9 ? 2 : t.length >= 11 ? 4 : -1;
   if (base < 0) return undefined;
   const seq = Number(t[base + 3]);
+  const dseq = Number(t[base + 4]);
   const pending = Number(t[base + 6]);
   if (!Number.isSafeInteger(seq) || seq <= 0) return undefined;
-  return { seq, pending: Number.isSafeInteger(pending) ? pending : 0 };
+  return { seq, dseq: Number.isSafeInteger(dseq) ? dseq : 0, pending: Number.isSafeInteger(pending) ? pending : 0 };
 }
 
 const DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -69,28 +76,51 @@ function token(): string {
   return s;
 }
 
+/** What the origin's API answered to the last consumer create, when it refused (shown as `error` in stream info). */
+export interface FeedError {
+  code: number;
+  err_code?: number;
+  description?: string;
+}
+
 export class ExternalFeed {
   private deliverSid: number | undefined;
   private replySid: number | undefined;
   private timer: Timer | undefined;
   private lastHeard: number;
   private closed = false;
+  /** The last origin sequence stored (or handed to the target): later deliveries at or below it are dropped. */
+  private position = 0;
+  /** The consumer sequence of the last delivery of the current consumer (0: none yet). */
+  private dseq = 0;
+  /** The origin's name of the current consumer (from its create response), deleted when the feed moves on. */
+  private consumer: string | undefined;
   /** Messages the origin still had for us at the last delivery (the `lag` of stream info). */
   lag = 0;
   /** When the last delivery or heartbeat arrived (ms), for `active` in stream info. */
   lastActive = 0;
+  /** The origin API's refusal of the last consumer create (e.g. stream not found), cleared by a delivery. */
+  error: FeedError | undefined;
+  /** How many consumers the feed asked for (tests: a resume is one more). */
+  creates = 0;
 
   constructor(private readonly target: FeedTarget, readonly origin: ExternalOrigin, private readonly mirror: boolean) {
     this.lastHeard = target.clock.now();
   }
 
-  /** `<origin>:<hash of the api>`, nats-server's name for an external origin in `Nats-Stream-Source`. */
+  /** `<origin>:<hash of the api>` for an external origin (nats-server's name in `Nats-Stream-Source`), else the origin's name. */
   private iname = "";
 
+  get api(): string {
+    return this.origin.external?.api || LOCAL_API;
+  }
+
   start(): void {
-    void apiHash(this.origin.external?.api ?? "").then((h) => {
+    const ext = this.origin.external?.api;
+    const named = ext ? apiHash(ext).then((h) => `${this.origin.name}:${h}`) : Promise.resolve(this.origin.name);
+    void named.then((iname) => {
       if (this.closed) return;
-      this.iname = `${this.origin.name}:${h}`;
+      this.iname = iname;
       this.subscribe();
       this.check();
     });
@@ -109,13 +139,15 @@ export class ExternalFeed {
   private subscribe(): void {
     this.unsubscribe();
     this.lastHeard = this.target.clock.now();
+    this.creates++;
     const ext = this.origin.external;
-    if (!ext) throw new Error(`invariant: external feed for ${this.origin.name} without external`);
     const bus = this.target.bus;
-    const deliver = `${ext.deliver || "_INBOX"}.${this.mirror ? "M" : "S"}.${token()}`;
-    this.deliverSid = bus.subscribe(deliver, (m) => this.onDelivery(m));
-    const after = this.target.resumeAfter(this.iname);
-    const start = Math.max(after + 1, this.origin.opt_start_seq ?? 1);
+    const deliver = `${ext?.deliver || "_INBOX"}.${this.mirror ? "M" : "S"}.${token()}`;
+    // Not local: the origin may be behind a route or a leafnode link.
+    this.deliverSid = bus.subscribe(deliver, (m) => this.onDelivery(m), { local: false, interest: true });
+    this.position = Math.max(this.position, this.target.resumeAfter(this.iname));
+    this.dseq = 0;
+    const start = Math.max(this.position + 1, this.origin.opt_start_seq ?? 1);
     const config: Record<string, unknown> = {
       deliver_policy: start > 1 ? "by_start_sequence" : "all",
       ack_policy: "none",
@@ -129,15 +161,40 @@ export class ExternalFeed {
     };
     if (start > 1) config.opt_start_seq = start;
     if (this.origin.filter_subject) config.filter_subject = this.origin.filter_subject;
+    this.currentDeliver = deliver;
     const reply = `_INBOX.${token()}`;
-    this.replySid = bus.subscribe(reply, (m) => {
-      if (this.replySid !== undefined) bus.unsubscribe(this.replySid);
-      this.replySid = undefined;
-      // A refusal leaves the feed silent: the heartbeat check asks again.
-      void m;
-    });
+    const sid = bus.subscribe(reply, (m) => {
+      bus.unsubscribe(sid);
+      if (this.replySid === sid) this.replySid = undefined;
+      this.onCreated(m, deliver);
+    }, { local: false });
+    this.replySid = sid;
     const req = { stream_name: this.origin.name, config };
-    bus.publish(`${ext.api}.CONSUMER.CREATE.${this.origin.name}`, enc.encode(JSON.stringify(req)), { reply });
+    bus.publish(`${this.api}.CONSUMER.CREATE.${this.origin.name}`, enc.encode(JSON.stringify(req)), { reply });
+  }
+
+  /** The deliver subject of the consumer asked for last. */
+  private currentDeliver = "";
+
+  /** The create response: a refusal is remembered for stream info (the silence check asks again). */
+  private onCreated(m: BusMsg, deliver: string): void {
+    let r: { error?: FeedError; name?: string; config?: { deliver_subject?: string } };
+    try {
+      r = JSON.parse(dec.decode(m.payload)) as typeof r;
+    } catch {
+      return;
+    }
+    if (this.closed) return;
+    if (r.error) {
+      this.error = r.error;
+      return;
+    }
+    this.error = undefined;
+    if (typeof r.name === "string") {
+      // A late answer for a consumer the feed already gave up on: that one goes.
+      if (deliver === this.currentDeliver) this.consumer = r.name;
+      else this.deleteConsumer(r.name);
+    }
   }
 
   private onDelivery(m: BusMsg): void {
@@ -146,26 +203,46 @@ export class ExternalFeed {
     this.lastHeard = now;
     this.lastActive = now;
     if (m.headers && m.headers.length > 0 && isStatus(m.headers)) {
-      // Flow control asks for an answer; heartbeats only keep the feed alive.
+      // Flow control asks for an answer; heartbeats keep the feed alive and say how far delivery went.
       if (m.reply) this.target.bus.publish(m.reply, new Uint8Array(0));
+      const last = findHeader(m.headers, "Nats-Last-Consumer");
+      if (last !== undefined && Number(last) > this.dseq) this.subscribe();
       return;
     }
     const info = ackInfo(m.reply);
     if (!info) return;
+    if (info.dseq > this.dseq + 1) {
+      // Deliveries were lost (a link was down): start over from what is stored.
+      this.subscribe();
+      return;
+    }
+    if (info.dseq <= this.dseq) return;
+    this.dseq = info.dseq;
     this.lag = info.pending;
+    this.error = undefined;
+    if (info.seq <= this.position) return;
+    this.position = info.seq;
     const headers = m.headers && m.headers.length > 0 ? m.headers : undefined;
     if (this.mirror) {
       this.target.store({ seq: info.seq, subject: m.subject, headers, data: m.payload, time: now });
       return;
     }
+    // nats-server 2.9's form: `<origin> <seq>` (the origin's name carries the api's hash when external).
     const hdr = appendHeaderLines(headers, [["Nats-Stream-Source", `${this.iname} ${info.seq}`]]);
     this.target.store({ seq: info.seq, subject: m.subject, headers: hdr, data: m.payload, time: now });
+  }
+
+  /** Asks the origin to drop a consumer this feed no longer reads (it would go away when idle anyway). */
+  private deleteConsumer(name: string): void {
+    this.target.bus.publish(`${this.api}.CONSUMER.DELETE.${this.origin.name}.${name}`, new Uint8Array(0));
   }
 
   private unsubscribe(): void {
     const bus = this.target.bus;
     if (this.deliverSid !== undefined) bus.unsubscribe(this.deliverSid);
     if (this.replySid !== undefined) bus.unsubscribe(this.replySid);
+    if (this.consumer !== undefined) this.deleteConsumer(this.consumer);
+    this.consumer = undefined;
     this.deliverSid = undefined;
     this.replySid = undefined;
   }

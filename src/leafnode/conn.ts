@@ -16,6 +16,7 @@ import { LinkOutput } from "../server/link_output.ts";
 import { leafInterestLine, type LeafConnect, type LeafInfo, parseLeafConnect, parseLeafInfo } from "./protocol.ts";
 import type { LeafHost } from "./types.ts";
 import type { Account } from "../accounts/account.ts";
+import { jsDeliveryShown } from "./outbox.ts";
 import { applyRemoteInterest, dropRemoteInterest, interestKey, type RemoteSub } from "../server/remote_interest.ts";
 
 const LEAF_MAX_CONTROL_LINE = 64 * 1024;
@@ -198,6 +199,13 @@ export class LeafConn implements ConnHandler, SubOwner {
       hdrSize,
       payload,
     };
+    const shown = jsDeliveryShown(msg.reply);
+    if (shown !== undefined) {
+      // `LMSG <deliver> $JS.ACK...@<subject>`: a JetStream delivery, routed by its deliver subject and shown
+      // with the stored message's subject (nats-server's form on leafnode links).
+      msg.subjectBytes = shown.subject;
+      msg.reply = shown.reply;
+    }
     const queues: string[] = [];
     for (let i = ra.queueFrom; i < ra.queueTo; i++) queues.push(argString(args, i));
     this.account.deliver(msg, this, queues);
@@ -264,6 +272,11 @@ export class LeafConn implements ConnHandler, SubOwner {
       return;
     }
     const subject = argString(args, 0);
+    if (subject.startsWith("$JS.API.") && this.#ownJsDomain()) {
+      // A server with JetStream in a domain of its own keeps `$JS.API` to itself, as nats-server denies it on
+      // leafnode links: the other side's API is asked for by its domain's name (`$JS.<domain>.API`).
+      return;
+    }
     if (added && subject === this.host.ldsSubject) {
       this.host.logger.error(`${this.wire.label()} - Loop detected for leafnode account ${JSON.stringify(this.account.name)}`);
       this.loopDetected = true;
@@ -273,6 +286,11 @@ export class LeafConn implements ConnHandler, SubOwner {
     const queue = n >= 2 ? argString(args, 1) : undefined;
     const weight = n === 3 ? Math.max(1, parseSize(args.line, args.starts[2], args.ends[2])) : 1;
     applyRemoteInterest(this.account, this.subs, this, added, subject, queue, weight);
+  }
+
+  #ownJsDomain(): boolean {
+    const js = this.host.server.options.jetstream;
+    return js !== undefined && js.enabled !== false && (js.domain ?? "") !== "";
   }
 
   // ---- SubOwner ----

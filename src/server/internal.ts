@@ -56,7 +56,8 @@ export class InternalClient implements SubOwner {
     return this.#subs.size;
   }
 
-  subscribe(subject: string, handler: InternalHandler, opts: { queue?: string; max?: number } = {}): number {
+  /** `opts.local` overrides the client's default: whether the subscription stays off routes and leafnode links. */
+  subscribe(subject: string, handler: InternalHandler, opts: { queue?: string; max?: number; local?: boolean } = {}): number {
     const sid = this.#nextSid++;
     const sidStr = String(sid);
     const sub: Subscription = {
@@ -68,7 +69,7 @@ export class InternalClient implements SubOwner {
       max: opts.max ?? 0,
       delivered: 0,
       filtered: false,
-      local: this.#local,
+      local: opts.local ?? this.#local,
     };
     this.#subs.set(sid, { sub, handler });
     this.#handlers.set(sub, handler);

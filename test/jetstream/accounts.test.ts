@@ -236,9 +236,9 @@ describe("JetStream per account (engine)", () => {
     assert.equal(await apiHash("JS.A.API"), "3V17LQ3b");
   });
 
-  it("reads the origin sequence and pending count of an external feed's deliveries from the ack reply", () => {
-    assert.deepEqual(ackInfo("$JS.ACK.ORDERS.c1.1.42.7.1700000000000000000.3"), { seq: 42, pending: 3 });
-    assert.deepEqual(ackInfo("$JS.ACK.hub.ACCHASH.ORDERS.c1.1.42.7.1700000000000000000.3.rand"), { seq: 42, pending: 3 });
+  it("reads the origin and consumer sequences and pending count of an external feed's deliveries from the ack reply", () => {
+    assert.deepEqual(ackInfo("$JS.ACK.ORDERS.c1.1.42.7.1700000000000000000.3"), { seq: 42, dseq: 7, pending: 3 });
+    assert.deepEqual(ackInfo("$JS.ACK.hub.ACCHASH.ORDERS.c1.1.42.7.1700000000000000000.3.rand"), { seq: 42, dseq: 7, pending: 3 });
     assert.equal(ackInfo("$JS.ACK.ORDERS.c1.1"), undefined);
     assert.equal(ackInfo("_INBOX.x"), undefined);
     assert.equal(ackInfo(undefined), undefined);

@@ -27,6 +27,8 @@ import { planReplicaChange } from "./replicas.ts";
 import { handOffLeaderships, stayFollower } from "./lame_duck.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
+import { ReplicatedFeeds } from "./mirror_replica.ts";
+import type { ExternalFeed } from "../external.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -110,6 +112,8 @@ export class JetStreamCluster implements EngineCluster {
   readonly #origins = new OriginNotes();
   /** Stream groups whose move this server (their leader) reported done, with when. */
   readonly #movedSaid = new Map<string, number>();
+  /** The mirror and source feeds of the streams this server leads. */
+  readonly #feeds: ReplicatedFeeds;
 
   constructor(o: ClusterOptions) {
     this.#o = o;
@@ -134,6 +138,7 @@ export class JetStreamCluster implements EngineCluster {
       activeNs: (p) => this.#activeNs(p),
       respond: (reply, body) => this.#respond(reply, body),
     });
+    this.#feeds = new ReplicatedFeeds({ engine: o.engine, clock: o.engine.clock, now: this.#now });
   }
 
   get self(): PeerId {
@@ -206,6 +211,7 @@ export class JetStreamCluster implements EngineCluster {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     for (const sid of this.#sids) this.#o.sysBus.unsubscribe(sid);
+    this.#feeds.close();
     // What the leaders still hold goes out first: consumer states, then one last flush to the peers.
     this.#engine.flushConsumers();
     this.consumers.flushAll();
@@ -227,6 +233,7 @@ export class JetStreamCluster implements EngineCluster {
       if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo)) this.#sayMoved(a);
     }
     this.consumers.tick();
+    this.#feeds.tick(this.replicas);
     const now = this.#now();
     this.#origins.sweep(now);
     if (this.#lameDuck) stayFollower(this.#groups(), (g) => this.#stepDown(g), this.#lameDuck, now);
@@ -591,6 +598,10 @@ export class JetStreamCluster implements EngineCluster {
 
   consumerCluster(c: Consumer): Json | undefined {
     return this.consumers.cluster(c);
+  }
+
+  feedOf(stream: string, origin: string): ExternalFeed | undefined {
+    return this.#feeds.feedOf(stream, origin);
   }
 
   streamCluster(s: Stream): Json {
