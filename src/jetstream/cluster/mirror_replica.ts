@@ -33,12 +33,17 @@ function inameOf(value: string): string {
 
 /** The last origin sequence a stored message of `s` records for `iname` (newest first, bounded). */
 export function scanSourced(s: Stream, iname: string): number {
-  for (let i = s.order.size - 1, n = 0; i >= 0 && n < SCAN_LIMIT; i--, n++) {
-    const m = s.load(s.order.at(i));
-    const seq = sourcedSeq(m?.headers ? findHeader(m.headers, "Nats-Stream-Source") : undefined, iname);
-    if (seq !== undefined) return seq;
-  }
-  return 0;
+  let found = 0;
+  let n = 0;
+  s.index.forEachBack(s.lastSequence, (seq) => {
+    if (n++ >= SCAN_LIMIT) return false;
+    const m = s.load(seq);
+    const at = sourcedSeq(m?.headers ? findHeader(m.headers, "Nats-Stream-Source") : undefined, iname);
+    if (at === undefined) return;
+    found = at;
+    return false;
+  });
+  return found;
 }
 
 /** The origins a stream config feeds from, with whether it is a mirror. */
