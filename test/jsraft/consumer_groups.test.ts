@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, type ConsumerInfo, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerInfo, RetentionPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { type JsCluster, startJsCluster, waitMetaLeader } from "./helpers.ts";
 import { waitFor } from "../helpers/servers.ts";
 
@@ -46,6 +46,16 @@ async function stepDownStream(stream: string, via: number): Promise<string> {
     const l = (await jsm.streams.info(stream).catch(() => undefined))?.cluster?.leader;
     return l !== undefined && l !== before ? l : undefined;
   }, 15_000);
+}
+
+/** Step the consumer's leadership down until it is not on the stream's leader (bounded). */
+async function leadElsewhere(stream: string, name: string): Promise<void> {
+  for (let i = 0; i < 6; i++) {
+    const sl = (await jsm.streams.info(stream)).cluster?.leader;
+    if ((await consumerInfo(stream, name)).cluster?.leader !== sl) return;
+    await stepDownConsumer(stream, name, 0);
+  }
+  throw new Error(`${stream} > ${name} kept leading on its stream's leader`);
 }
 
 describe("replicated JetStream: consumers as Raft groups", () => {
@@ -156,9 +166,70 @@ describe("replicated JetStream: consumers as Raft groups", () => {
     assert.deepEqual(back, blob);
   });
 
-  it("a restart of the whole cluster keeps consumer state", { timeout: 90_000 }, async () => {
+  it("a work-queue stream drops what its consumer acknowledged while the consumer leads elsewhere", { timeout: 60_000 }, async () => {
+    await jsm.streams.add({ name: "WQ", subjects: ["wq.>"], num_replicas: 3, retention: RetentionPolicy.Workqueue });
+    await jsm.consumers.add("WQ", { durable_name: "w", ack_policy: AckPolicy.Explicit });
+    await leadElsewhere("WQ", "w");
+    const js = jetstream(conns[0]);
+    for (let i = 1; i <= 10; i++) await js.publish(`wq.${i}`, `m${i}`);
+    assert.equal((await jsm.streams.info("WQ")).state.messages, 10, "kept until taken");
+    const cons = await jetstream(conns[1]).consumers.get("WQ", "w");
+    const seen: number[] = [];
+    for await (const m of await cons.fetch({ max_messages: 10, expires: 5000 })) {
+      seen.push(m.seq);
+      await m.ackAck();
+    }
+    assert.deepEqual(seen, Array.from({ length: 10 }, (_, i) => i + 1));
+    await waitFor("the stream emptied by the acks", async () => (await jsm.streams.info("WQ")).state.messages === 0, 10_000);
+  });
+
+  it("updates and deletes a consumer through its leader when that is not the stream's leader", { timeout: 60_000 }, async () => {
+    await jsm.consumers.add("P", { durable_name: "tmp", ack_policy: AckPolicy.Explicit });
+    await leadElsewhere("P", "tmp");
+    const upd = await jsm.consumers.update("P", "tmp", { description: "changed", max_deliver: 7 });
+    assert.equal(upd.config.max_deliver, 7);
+    for (let i = 0; i < 3; i++) {
+      await waitFor(`the update seen through server ${i}`, async () => (await consumerInfo("P", "tmp", i)).config.description === "changed", 10_000);
+    }
+    // Adding it again with its config is no change.
+    assert.equal((await jsm.consumers.add("P", { durable_name: "tmp", ack_policy: AckPolicy.Explicit, description: "changed", max_deliver: 7 })).name, "tmp");
+    assert.equal(await jsm.consumers.delete("P", "tmp"), true);
+    for (let i = 0; i < 3; i++) {
+      const m = await jetstreamManager(conns[i], { timeout: 1000 });
+      await waitFor(`gone through server ${i}`, async () => !(await m.consumers.list("P").next()).some((x) => x.name === "tmp"), 10_000);
+    }
+    await assert.rejects(jsm.consumers.info("P", "tmp"), /consumer not found/);
+  });
+
+  it("a stopped consumer leader's successor resumes after the ack floor; restarted, the server holds the state", { timeout: 90_000 }, async () => {
     const js = jetstream(conns[0]);
     for (let i = 31; i <= 35; i++) await js.publish(`p.${i}`, `m${i}`);
+    const leader = (await consumerInfo("P", "work")).cluster!.leader!;
+    const li = c.names.indexOf(leader);
+    const other = [0, 1, 2].find((i) => i !== li)!;
+    await conns[li].close();
+    await c.stop(li);
+    jsm = await jetstreamManager(conns[other], { timeout: 1000 });
+    const cons = await waitFor("the consumer on its new leader", () => jetstream(conns[other], { timeout: 1000 }).consumers.get("P", "work").catch(() => undefined), 15_000);
+    const m = await cons.next({ expires: 5000 });
+    assert.equal(m?.seq, 31, `nothing acknowledged is redelivered (got ${m?.seq})`);
+    assert.ok(await m!.ackAck());
+    await c.start(li);
+    conns[li] = await connect({ servers: c.nodes[li]!.clientUrl });
+    // The restarted server leads the consumer again (step-downs until it does): it resumes from the state.
+    for (let i = 0; i < 6 && (await consumerInfo("P", "work", other)).cluster?.leader !== leader; i++) {
+      await stepDownConsumer("P", "work", other).catch(() => undefined);
+    }
+    const ci = await consumerInfo("P", "work", li);
+    assert.equal(ci.cluster?.leader, leader);
+    assert.equal(ci.ack_floor.stream_seq, 31);
+    assert.equal(ci.num_pending, 4);
+    jsm = await jetstreamManager(conns[0], { timeout: 1000 });
+  });
+
+  it("a restart of the whole cluster keeps consumer state", { timeout: 90_000 }, async () => {
+    const js = jetstream(conns[0]);
+    for (let i = 36; i <= 40; i++) await js.publish(`p.${i}`, `m${i}`);
     for (const nc of conns) await nc.close().catch(() => {});
     conns.length = 0;
     for (let i = 0; i < 3; i++) await c.stop(i);
@@ -166,11 +237,11 @@ describe("replicated JetStream: consumers as Raft groups", () => {
     await waitMetaLeader(c, 20_000);
     await connectAll();
     const ci = await consumerInfo("P", "work", 1);
-    assert.equal(ci.ack_floor.stream_seq, 30);
-    assert.equal(ci.num_pending, 5);
+    assert.equal(ci.ack_floor.stream_seq, 31);
+    assert.equal(ci.num_pending, 9);
     const cons = await jetstream(conns[2]).consumers.get("P", "work");
     const m = await cons.next({ expires: 5000 });
-    assert.equal(m?.seq, 31, `nothing acknowledged is redelivered (got ${m?.seq})`);
+    assert.equal(m?.seq, 32, `nothing acknowledged is redelivered (got ${m?.seq})`);
     await m?.ackAck();
   });
 });

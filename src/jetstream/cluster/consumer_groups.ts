@@ -272,7 +272,8 @@ export class ConsumerGroups {
       if (verb !== "LEADER") return false;
       const r = this.get(sr.stream.name, live.name);
       this.#d.respond(m.reply, { type: T + "consumer_leader_stepdown_response", success: true });
-      if (r && r.isLeader() && r.ready) r.stepDownAfterFlush(() => this.#stepDownNow(r));
+      // Before its group's first election the step-down waits for it (a moot one if another server wins).
+      if (r) r.stepDownAfterFlush(() => this.#stepDownNow(r));
       return true;
     }
     if (name !== undefined && sr.consumers.has(name)) {

@@ -123,6 +123,8 @@ export class ConsumerReplica {
   /** Pull requests the consumer held when it stopped running here: they go to whoever runs it next. */
   #orphans: PullRequest[] = [];
   #heldPulls: Array<{ reply: string; body: Uint8Array }> = [];
+  /** A step-down asked for before this replica led with its log applied. */
+  #stepWhenReady: (() => void) | undefined;
   /** Applied state entries (tests, monitoring). */
   applied = 0;
 
@@ -233,11 +235,15 @@ export class ConsumerReplica {
     this.#handOverOrphans();
     this.noteState();
     this.#deps.onLeaderReady?.(this);
+    const sd = this.#stepWhenReady;
+    this.#stepWhenReady = undefined;
+    if (sd) this.stepDownAfterFlush(sd);
   }
 
   /** Leadership changed: a server that no longer leads stops delivering and keeps the replicated state. */
   leaderChanged(leader: PeerId | null): void {
     if (leader === this.#deps.self) return;
+    if (leader !== null) this.#stepWhenReady = undefined;
     this.#lost();
     // Another server leads: a consumer this server's API created meanwhile does not run here.
     const stray = leader !== null ? this.#engineConsumer() : undefined;
@@ -346,6 +352,10 @@ export class ConsumerReplica {
    * applied here (committed), so the successor resumes from every ack this leader took.
    */
   stepDownAfterFlush(fn: () => void): void {
+    if (!this.isLeader() || !this.#ready) {
+      this.#stepWhenReady = fn;
+      return;
+    }
     this.flush();
     if (this.#lastIndex <= this.group.node.applied) return queueMicrotask(fn);
     this.#stepAfter = { index: this.#lastIndex, fn, ticks: 0 };
