@@ -1,10 +1,13 @@
 /**
- * `npm run chaos -- --seconds 120 --seed N [--servers 5] [--keep] [--dump FILE]`: runs the chaos harness (harness.ts) once
+ * `npm run chaos -- --seconds 120 --seed N [--servers 5] [--keep] [--dump FILE]
+ * [--plan kill9,freeze,isolate,cut-pair,stepdown,meta-stepdown,peer-remove] [--hold MIN,MAX] [--no-consumer]`: runs the
+ * chaos harness (harness.ts) once
  * and prints one verdict line (`N faults, M acked, 0 lost, 0 duplicated, linearizable`); exits 1 otherwise.
  * Servers run on the runtime running this script (`deno run -A test/chaos/cli.ts` puts them on Deno).
  */
 import process from "node:process";
 import { runChaos } from "./harness.ts";
+import type { FaultKind } from "./faults.ts";
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -27,6 +30,9 @@ const v = await runChaos({
   servers,
   keepDir: args.includes("--keep"),
   dumpFile: flag(args, "--dump"),
+  plan: flag(args, "--plan")?.split(",") as FaultKind[] | undefined,
+  hold: flag(args, "--hold")?.split(",").map(Number) as [number, number] | undefined,
+  consumer: !args.includes("--no-consumer"),
   log: (l) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${l}`),
 });
 for (const p of v.problems) console.error(`PROBLEM: ${p}`);

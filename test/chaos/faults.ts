@@ -46,7 +46,14 @@ export class FaultInjector {
   peerRemovals = 0;
   #lastPeerRemove = -Infinity;
 
-  constructor(private readonly c: ChaosCluster, private readonly nc: NatsConnection, private readonly rand: Random, private readonly t0: number) {}
+  constructor(
+    private readonly c: ChaosCluster,
+    private readonly nc: NatsConnection,
+    private readonly rand: Random,
+    private readonly t0: number,
+    /** How long a victim stays down, frozen or cut off: [min, max) ms. */
+    private readonly hold: readonly [number, number] = [1000, 5000],
+  ) {}
 
   #index(name: string | undefined): number {
     return name === undefined ? -1 : this.c.names.indexOf(name);
@@ -72,12 +79,13 @@ export class FaultInjector {
   }
 
   /** Inject one fault, chosen and timed by the seed; resolves once it is over (the victim back). */
-  async injectOne(): Promise<FaultRecord> {
+  async injectOne(forced?: FaultKind): Promise<FaultRecord> {
     const kinds: FaultKind[] = ["kill9", "kill9", "freeze", "freeze", "isolate", "cut-pair", "stepdown", "meta-stepdown"];
     // Peer removal re-places a whole replica: at most one per 20 s so catch-up is not the only thing going on.
     if (performance.now() - this.#lastPeerRemove > 20_000) kinds.push("peer-remove");
-    const kind = pick(this.rand, kinds);
-    const hold = 1000 + Math.floor(this.rand() * 4000);
+    const drawn = pick(this.rand, kinds);
+    const kind = forced ?? drawn;
+    const hold = this.hold[0] + Math.floor(this.rand() * (this.hold[1] - this.hold[0]));
     const at = performance.now() - this.t0;
     const t = performance.now();
     let target = "";

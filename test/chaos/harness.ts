@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { seededRandom } from "../../src/raft/prng.ts";
 import { checkKv, checkStream, describeHistory, readReplica, type StoredEntry, firstDifference } from "./check.ts";
-import { FaultInjector, type FaultRecord, streamCluster } from "./faults.ts";
+import { FaultInjector, type FaultKind, type FaultRecord, streamCluster } from "./faults.ts";
 import { ChaosCluster } from "./procs.ts";
 import {
   BUCKET,
@@ -29,6 +29,12 @@ export interface ChaosOptions {
   servers?: number;
   log?: (line: string) => void;
   keepDir?: boolean;
+  /** Inject exactly these faults, in order (targets and timing still from the seed), instead of `seconds` of drawn ones. */
+  plan?: FaultKind[];
+  /** How long a victim stays down, frozen or cut off: [min, max) ms (default 1-5 s). */
+  hold?: [number, number];
+  /** Run the acking consumer and judge it (default true). */
+  consumer?: boolean;
   /** Write the KV history, redeliveries and faults here (JSON) for a closer look. */
   dumpFile?: string;
 }
@@ -125,23 +131,27 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
       conns.push(nc);
       kvs.push(new KvClient(i, await openKv(nc), keys, seededRandom(o.seed * 7919 + i)));
     }
-    for (const x of [...pubs, worker, ...kvs]) x.start();
+    const withConsumer = o.consumer ?? true;
+    for (const x of [...pubs, ...(withConsumer ? [worker] : []), ...kvs]) x.start();
     await until("first acknowledgements", 30_000, async () => pubs.every((p) => p.acked.size > 0));
 
     const t0 = performance.now();
-    const injector = new FaultInjector(c, admin, rand, t0);
+    const injector = new FaultInjector(c, admin, rand, t0, o.hold);
     const deadline = t0 + o.seconds * 1000;
-    while (performance.now() < deadline) {
-      const f = await injector.injectOne();
+    const plan = o.plan ? [...o.plan] : undefined;
+    while (plan ? plan.length > 0 : performance.now() < deadline) {
+      const f = await injector.injectOne(plan?.shift());
       const r0 = performance.now();
-      await until("the stream and the bucket serve again", 60_000, () => serving(admin)).catch((e) => {
+      // Serving again: both streams answer with a leader and every publisher got a new acknowledgement.
+      const base = pubs.map((p) => p.acked.size);
+      await until("the stream and the bucket serve again", 60_000, async () => pubs.every((p, i) => p.acked.size > base[i]) && await serving(admin)).catch((e) => {
         problems.push(`after ${f.kind} ${f.target}: ${String(e)}`);
       });
       const rec = Math.round(performance.now() - r0);
       maxRecoveryMs = Math.max(maxRecoveryMs, rec);
       const acked = pubs.reduce((s, p) => s + p.acked.size, 0);
       log(`+${(f.at / 1000).toFixed(1)}s ${f.kind} ${f.target} (${f.ms} ms${f.note ? `, ${f.note}` : ""}), serving again after ${rec} ms; ${acked} acked`);
-      await sleep(300 + Math.floor(rand() * 1500));
+      await sleep(o.plan ? 200 : 300 + Math.floor(rand() * 1500));
     }
 
     // Wind down: everything back, the workload stopped, every replica caught up.
@@ -160,12 +170,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     for (const k of keys) await kvs[0].get(k);
     // Drain the consumer: whatever is left is delivered and acked; nothing acked may come back.
     const jsm = await jetstreamManager(admin, { timeout: 5000 });
-    await until("the consumer drained", 60_000, async () => {
-      await worker.pullOnce(500, 500).catch(() => 0);
-      const ci = await jsm.consumers.info(STREAM, CONSUMER);
-      return ci.num_pending === 0 && ci.num_ack_pending === 0;
-    }).catch((e) => problems.push(String(e)));
-
+    // Bounded by progress: 30 s without a single delivery (longer than ack_wait, 10 s) is a stuck consumer.
+    let lastProgress = performance.now();
+    while (withConsumer) {
+      if ((await worker.pullOnce(500, 500).catch(() => 0)) > 0) lastProgress = performance.now();
+      const ci = await jsm.consumers.info(STREAM, CONSUMER).catch(() => undefined);
+      if (ci && ci.num_pending === 0 && ci.num_ack_pending === 0) break;
+      if (performance.now() - lastProgress > 30_000) {
+        problems.push(`the consumer did not drain: no delivery for 30 s (pending ${ci?.num_pending}, ack pending ${ci?.num_ack_pending})`);
+        log(`stream ${JSON.stringify(await streamCluster(admin, STREAM))}; consumer ${JSON.stringify(ci?.cluster)} delivered ${JSON.stringify(ci?.delivered)} ack floor ${JSON.stringify(ci?.ack_floor)}`);
+        for (let i = 0; i < c.size; i++) {
+          const jsz = await c.monitor<{ account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: unknown; consumer_detail?: unknown[] }> }> }>(i, "/jsz?streams=true&consumers=true");
+          const d = jsz?.account_details?.flatMap((a) => a.stream_detail ?? []).find((x) => x.name === STREAM);
+          log(`${c.names[i]}: ${JSON.stringify(d?.cluster)} consumers ${JSON.stringify(d?.consumer_detail)}`);
+        }
+        break;
+      }
+    }
     for (const nc of conns) await nc.close().catch(() => {});
     conns.length = 0;
     await c.stopAll();

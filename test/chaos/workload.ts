@@ -108,18 +108,18 @@ export class Worker {
     const fetchedAt = now();
     const batch = await c.fetch({ max_messages: max, expires });
     let got = 0;
+    const acks: Promise<void>[] = [];
     for await (const m of batch) {
       got++;
       this.delivered++;
       const ackedAt = this.confirmed.get(m.seq);
       // Only a fetch issued after the ack was confirmed proves the server delivered past its ack floor.
       if (ackedAt !== undefined && ackedAt < fetchedAt) this.redelivered.push({ seq: m.seq, ackedAt, fetchedAt });
-      try {
-        if (await m.ackAck({ timeout: 2000 })) {
-          if (!this.confirmed.has(m.seq)) this.confirmed.set(m.seq, now());
-        }
-      } catch { /* unconfirmed: it may come again, legitimately */ }
+      acks.push(m.ackAck({ timeout: 2000 }).then((ok) => {
+        if (ok && !this.confirmed.has(m.seq)) this.confirmed.set(m.seq, now());
+      }, () => { /* unconfirmed: it may come again, legitimately */ }));
     }
+    await Promise.all(acks);
     return got;
   }
 
@@ -207,7 +207,7 @@ export class KvClient {
 export async function setupStreams(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc, { timeout: 5000 });
   await jsm.streams.add({ name: STREAM, subjects: ["orders.>"], num_replicas: 3, duplicate_window: 120_000_000_000 });
-  await jsm.consumers.add(STREAM, { durable_name: CONSUMER, ack_policy: AckPolicy.Explicit, ack_wait: 30_000_000_000 });
+  await jsm.consumers.add(STREAM, { durable_name: CONSUMER, ack_policy: AckPolicy.Explicit, ack_wait: 10_000_000_000 });
   await new Kvm(nc).create(BUCKET, { replicas: 3, history: 1, allow_direct: false });
 }
 
