@@ -44,6 +44,8 @@ export class FileStorage implements RaftStorage {
   #deadBytes = 0;
   #info: FileStorageInfo = { discardedBytes: 0 };
   #replaySnap = 0;
+  /** A snapshot file was written since stale ones were last removed (only then is the directory listed). */
+  #snapWritten = true;
 
   /**
    * `"always"` (default) fsyncs on every `sync()`; a number of milliseconds writes to the OS on every `sync()`
@@ -123,7 +125,7 @@ export class FileStorage implements RaftStorage {
       this.#lastFsync = now;
     }
     if (this.#deadBytes > REWRITE_AFTER) this.#rewrite();
-    this.#removeStaleSnapshots();
+    if (this.#snapWritten) this.#removeStaleSnapshots();
   }
 
   close(): void {
@@ -230,6 +232,7 @@ export class FileStorage implements RaftStorage {
     const path = this.#snapPath(snap.meta.index);
     writeFileDurably(path, w.buf.subarray(0, w.pos));
     syncDir(this.dir);
+    this.#snapWritten = true;
   }
 
   #readSnapshotFile(index: number): Snapshot {
@@ -242,6 +245,8 @@ export class FileStorage implements RaftStorage {
 
   /** Keep only the snapshot the durable log points at (and none newer that no record names yet). */
   #removeStaleSnapshots(): void {
+    // Once the records are written, every stale file goes in this pass; until then it is tried again.
+    if (this.#out.pos === 0) this.#snapWritten = false;
     const keep = this.#snapshot ? this.#snapPath(this.#snapshot.meta.index) : "";
     for (const name of readdirSync(this.dir)) {
       if (!name.startsWith("snap-")) continue;

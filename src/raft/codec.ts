@@ -53,7 +53,18 @@ export class ByteWriter {
   }
 
   str(s: string): void {
-    this.bytes(enc.encode(s));
+    // Encoded in place: no intermediate array per string (group ids and peer names are on every message).
+    const n = utf8Length(s);
+    this.u32(n);
+    this.#room(n);
+    if (n === s.length) {
+      const b = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    } else {
+      enc.encodeInto(s, this.buf.subarray(this.pos, this.pos + n));
+    }
+    this.pos += n;
   }
 
   strOrNull(s: string | null): void {
@@ -65,6 +76,29 @@ export class ByteWriter {
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
+
+  /** What was written, without a copy when the buffer was sized exactly (the writer is done with it). */
+  take(): Uint8Array {
+    return this.pos === this.buf.length ? this.buf : this.buf.slice(0, this.pos);
+  }
+}
+
+/** UTF-8 byte length of a string, without encoding it. */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // a surrogate pair: 4 bytes for 2 UTF-16 units
+        i++;
+      } else n += 2;
+    } else n += 2;
+  }
+  return n;
 }
 
 export class ByteReader {
@@ -106,8 +140,21 @@ export class ByteReader {
     return b;
   }
 
+  /** Like `bytes()` but a view into the input, for callers that own the input and never change it. */
+  bytesView(): Uint8Array {
+    const n = this.u32();
+    this.#need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
   str(): string {
-    return dec.decode(this.bytes());
+    const n = this.u32();
+    this.#need(n);
+    const s = dec.decode(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return s;
   }
 
   strOrNull(): string | null {
@@ -139,11 +186,12 @@ export function writeEntry(w: ByteWriter, e: Entry): void {
   if (e.kind === "conf") writeMembership(w, e.conf ?? { voters: [], observers: [] });
 }
 
-export function readEntry(r: ByteReader): Entry {
+/** `share`: the entry's data is a view into the reader's input (which the caller owns and never changes). */
+export function readEntry(r: ByteReader, share = false): Entry {
   const index = r.num(), term = r.num();
   const kind = KINDS[r.u8()];
   if (kind === undefined) throw new RangeError("bad entry kind");
-  const data = r.bytes();
+  const data = share ? r.bytesView() : r.bytes();
   return kind === "conf" ? { index, term, kind, data, conf: readMembership(r) } : { index, term, kind, data };
 }
 
@@ -214,7 +262,7 @@ function writeMessage(w: ByteWriter, m: Message): void {
   }
 }
 
-function readMessage(r: ByteReader): Message {
+function readMessage(r: ByteReader, share: boolean): Message {
   const type = TYPES[r.u8()];
   const term = r.num();
   switch (type) {
@@ -228,7 +276,7 @@ function readMessage(r: ByteReader): Message {
     case "append": {
       const prevIndex = r.num(), prevTerm = r.num(), commit = r.num();
       const entries: Entry[] = [];
-      for (let n = r.u32(); n > 0; n--) entries.push(readEntry(r));
+      for (let n = r.u32(); n > 0; n--) entries.push(readEntry(r, share));
       return { type, term, prevIndex, prevTerm, commit, entries };
     }
     case "appendResp":
@@ -245,8 +293,55 @@ function readMessage(r: ByteReader): Message {
   }
 }
 
+function membershipSize(m: Membership): number {
+  let n = 8;
+  for (const p of m.voters) n += 4 + utf8Length(p);
+  for (const p of m.observers) n += 4 + utf8Length(p);
+  return n;
+}
+
+function entrySize(e: Entry): number {
+  return 21 + e.data.length + (e.kind === "conf" ? membershipSize(e.conf ?? { voters: [], observers: [] }) : 0);
+}
+
+function messageSize(m: Message): number {
+  switch (m.type) {
+    case "preVote":
+      return 25;
+    case "vote":
+      return 26;
+    case "preVoteResp":
+    case "voteResp":
+      return 10;
+    case "append": {
+      let n = 37;
+      for (const e of m.entries) n += entrySize(e);
+      return n;
+    }
+    case "appendResp":
+      return 26;
+    case "heartbeat":
+      return 17;
+    case "snapshot":
+      return 9 + 16 + membershipSize(m.snapshot.meta.membership) + 4 + m.snapshot.data.length;
+    case "heartbeatResp":
+    case "timeoutNow":
+      return 9;
+  }
+}
+
+/** The exact encoded size of a batch, so it is written into one buffer of the right size (no growth, no copy). */
+export function wireBatchSize(b: WireBatch): number {
+  let n = 8 + utf8Length(b.from) + utf8Length(b.to) + 12;
+  for (const e of b.envelopes) n += 4 + utf8Length(e.group) + messageSize(e.msg);
+  for (const h of b.beats) n += 4 + utf8Length(h.group) + 16;
+  for (const a of b.beatAcks) n += 4 + utf8Length(a.group) + 8;
+  return n;
+}
+
 export function encodeWireBatch(b: WireBatch): Uint8Array {
-  const w = new ByteWriter(1024);
+  const size = wireBatchSize(b);
+  const w = new ByteWriter(size);
   w.str(b.from);
   w.str(b.to);
   w.u32(b.envelopes.length);
@@ -265,16 +360,20 @@ export function encodeWireBatch(b: WireBatch): Uint8Array {
     w.str(a.group);
     w.num(a.term);
   }
-  return w.finish();
+  if (w.pos !== size) throw new Error(`raft codec: batch size computed ${size}, written ${w.pos}`);
+  return w.take();
 }
 
-/** Decode a batch; a malformed one is an error value, never a partial batch. */
-export function decodeWireBatch(data: Uint8Array): WireBatch | Error {
+/**
+ * Decode a batch; a malformed one is an error value, never a partial batch. `share`: entries' data are views
+ * into `data` instead of copies, for a caller that owns `data` and never changes it.
+ */
+export function decodeWireBatch(data: Uint8Array, share = false): WireBatch | Error {
   try {
     const r = new ByteReader(data);
     const from = r.str(), to = r.str();
     const envelopes: Envelope[] = [];
-    for (let n = r.u32(); n > 0; n--) envelopes.push({ group: r.str(), from, to, msg: readMessage(r) });
+    for (let n = r.u32(); n > 0; n--) envelopes.push({ group: r.str(), from, to, msg: readMessage(r, share) });
     const beats: BeatItem[] = [];
     for (let n = r.u32(); n > 0; n--) beats.push({ group: r.str(), term: r.num(), commit: r.num() });
     const beatAcks: BeatAck[] = [];

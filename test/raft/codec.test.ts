@@ -49,6 +49,38 @@ test("codec: a wire batch with every message type round-trips", () => {
   assert.deepEqual(decodeWireBatch(encodeWireBatch(batch)), batch);
 });
 
+test("codec: names in any script round-trip; a batch is encoded at its exact size", () => {
+  const m = { voters: ["nœud-1", "узел"], observers: ["\u{1F426}", "lone \ud800 surrogate"] };
+  const batch: WireBatch = {
+    from: "café",
+    to: "東京",
+    envelopes: [{
+      group: "S-ö",
+      from: "café",
+      to: "東京",
+      msg: {
+        type: "append",
+        term: 1,
+        prevIndex: 0,
+        prevTerm: 0,
+        commit: 0,
+        entries: [{ index: 1, term: 1, kind: "conf", data: new Uint8Array(0), conf: m }],
+      },
+    }],
+    beats: [{ group: "G-\u{1F600}", term: 1, commit: 0 }],
+    beatAcks: [],
+  };
+  const bytes = encodeWireBatch(batch);
+  assert.equal(bytes.length, bytes.buffer.byteLength);
+  const back = decodeWireBatch(bytes, true);
+  assert.ok(!(back instanceof Error));
+  // A lone surrogate is not valid UTF-16: it comes back as U+FFFD, as TextEncoder writes it.
+  const seen = { voters: m.voters, observers: [m.observers[0], "lone \ufffd surrogate"] };
+  const env = batch.envelopes[0];
+  const msg = { ...env.msg, entries: [{ index: 1, term: 1, kind: "conf", data: new Uint8Array(0), conf: seen }] };
+  assert.deepEqual(back, { ...batch, envelopes: [{ ...env, msg }] });
+});
+
 test("codec: truncated or padded input is an error value", () => {
   const bytes = encodeWireBatch({ from: "a", to: "b", envelopes: [], beats: [{ group: "g", term: 1, commit: 1 }], beatAcks: [] });
   assert.ok(decodeWireBatch(bytes.subarray(0, bytes.length - 1)) instanceof Error);

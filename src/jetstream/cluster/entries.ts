@@ -74,8 +74,9 @@ export function decodeCmd(b: Uint8Array): GroupCmd | Error {
   const hlen = v.getUint32(o);
   o += 4;
   if (o + hlen > b.length) return new Error("truncated message command");
-  const headers = hlen > 0 ? b.slice(o, o + hlen) : undefined;
-  const data = b.slice(o + hlen);
+  // Views, not copies: a log entry's bytes never change once proposed or received.
+  const headers = hlen > 0 ? b.subarray(o, o + hlen) : undefined;
+  const data = b.subarray(o + hlen);
   const m = { op: "msg" as const, seq: v.getFloat64(2), ts: v.getFloat64(10), subject, headers, data, mirrored: (b[1] & 1) === 1 };
   return (b[1] & 2) === 2 ? { ...m, restored: true } : m;
 }

@@ -72,14 +72,15 @@ export class StreamReplica {
   /** The last sequence this leader proposed (ahead of the stream's while entries are in flight). */
   #clseq = 0;
   #ready = false;
-  #pending = new Map<number, { term: number; done: Done | undefined; msgId: string | undefined }>();
+  /** This leader's proposals by log index; `cmd` is the message as proposed (applied without decoding it again). */
+  #pending = new Map<number, { term: number; done: Done | undefined; msgId: string | undefined; cmd: GroupCmd | undefined }>();
   /** Nats-Msg-Id of proposals not yet applied, with the replies of retries waiting for the same entry. */
   #inflightIds = new Map<string, string[]>();
   /** Proposed, not yet applied: each subject's latest sequence and the latest Msg-Id (for conditional publishes). */
   #inflightSubjects = new Map<string, number>();
   #inflightLast: { seq: number; msgId: string | null } | undefined;
   #queue: BusMsg[] = [];
-  #batch: Array<{ data: Uint8Array; done: Done | undefined; msgId?: string }> = [];
+  #batch: Array<{ data: Uint8Array; done: Done | undefined; msgId?: string; cmd?: GroupCmd }> = [];
   #batchScheduled = false;
   /** Applied commands (not counting no-ops), for tests and monitoring. */
   applied = 0;
@@ -160,7 +161,7 @@ export class StreamReplica {
     this.#clseq = e.seq;
     this.#inflightSubjects.set(e.subject, e.seq);
     this.#inflightLast = { seq: e.seq, msgId: e.msgId ?? null };
-    this.#enqueue(encodeCmd(e), reply ? (r) => this.#answer(reply, r) : undefined, e.msgId);
+    this.#enqueue(encodeCmd(e), reply ? (r) => this.#answer(reply, r) : undefined, e.msgId, e);
   }
 
   #answer(reply: string, r: ApplyResult | ApiError): void {
@@ -175,8 +176,8 @@ export class StreamReplica {
     return true;
   }
 
-  #enqueue(data: Uint8Array, done: Done | undefined, msgId?: string): void {
-    this.#batch.push({ data, done, msgId });
+  #enqueue(data: Uint8Array, done: Done | undefined, msgId?: string, cmd?: GroupCmd): void {
+    this.#batch.push({ data, done, msgId, cmd });
     if (this.#batchScheduled) return;
     this.#batchScheduled = true;
     (this.#deps.schedule ?? queueMicrotask)(() => this.#flushBatch());
@@ -200,7 +201,8 @@ export class StreamReplica {
     }
     const first = r.index - batch.length + 1;
     for (let i = 0; i < batch.length; i++) {
-      this.#pending.set(first + i, { term: r.term, done: batch[i].done, msgId: batch[i].msgId });
+      const b = batch[i];
+      this.#pending.set(first + i, { term: r.term, done: b.done, msgId: b.msgId, cmd: b.cmd });
     }
   }
 
@@ -238,7 +240,10 @@ export class StreamReplica {
       if (entry.kind === "noop" && this.isLeader() && entry.term === this.group.node.term) this.#becomeReady();
       return;
     }
-    const cmd = decodeCmd(entry.data);
+    const p = this.#pending.get(entry.index);
+    // The entry this leader proposed at this index in this term is the one committed there (one entry per index
+    // per term): its message is applied as prepared, not decoded again. Every other entry is decoded.
+    const cmd = p !== undefined && p.cmd !== undefined && p.term === entry.term ? p.cmd : decodeCmd(entry.data);
     if (cmd instanceof Error) throw new Error(`stream ${this.stream.name}: corrupted log entry ${entry.index}: ${cmd.message}`);
     const result = this.#applyCmd(cmd);
     this.applied++;
@@ -246,7 +251,6 @@ export class StreamReplica {
       if (this.#inflightSubjects.get(cmd.subject) === cmd.seq) this.#inflightSubjects.delete(cmd.subject);
       if (this.#inflightLast?.seq === cmd.seq) this.#inflightLast = undefined;
     }
-    const p = this.#pending.get(entry.index);
     if (p !== undefined) {
       this.#pending.delete(entry.index);
       const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;

@@ -24,7 +24,8 @@ export interface RouteTransport extends RaftTransport {
 export function routeTransport(bus: JsBus, self: PeerId, receive: (b: WireBatch) => void): RouteTransport {
   let rejected = 0;
   const sid = bus.subscribe(`$NRG.${peerToken(self)}`, (m) => {
-    const b = decodeWireBatch(m.payload);
+    // The bus hands each handler its own copy of the payload: entries can be views into it.
+    const b = decodeWireBatch(m.payload, true);
     if (b instanceof Error || b.to !== self) {
       rejected++;
       return;
