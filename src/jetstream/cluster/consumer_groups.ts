@@ -14,7 +14,7 @@ import type { PeerId, Random } from "../../raft/types.ts";
 import { body as parseBody, isErr } from "../api.ts";
 import type { ConsumerConfig, StreamConfig } from "../config.ts";
 import { consumerConfigJson } from "../config.ts";
-import type { Consumer } from "../consumer.ts";
+import type { Consumer, ConsumerState } from "../consumer.ts";
 import type { JetStream } from "../engine.ts";
 import { Errors } from "../errors.ts";
 import type { BusMsg, JsBus } from "../types.ts";
@@ -69,6 +69,8 @@ export class ConsumerGroups {
   #sid: number | undefined;
   /** Consumer replicas whose placement no longer includes this server, with when that was seen. */
   #leaving = new Map<string, number>();
+  /** Consumers of older logs this server (as stream leader) proposed a group for. */
+  #migrating = new Set<string>();
   /** New groups created here, with the ticks until they campaign. */
   #campaign = new Map<ConsumerReplica, number>();
 
@@ -111,7 +113,15 @@ export class ConsumerGroups {
     for (const [stream, sr] of d.replicas) {
       const a = d.assignment(stream);
       for (const [name, rec] of sr.consumers) {
-        if (!rec.group || !rec.peers) continue;
+        if (!rec.group || !rec.peers) {
+          // Assigned before consumers had groups of their own (an older log): the stream's leader gives it one.
+          const mk = `${sr.group.id}\u0000${name}`;
+          if (sr.isLeader() && sr.ready && !this.#migrating.has(mk)) {
+            this.#migrating.add(mk);
+            sr.propose(this.#assignment(sr, name, rec.config, rec.created, rec.state), undefined);
+          }
+          continue;
+        }
         const k = key(stream, name);
         const placed = this.#placement(rec, a).includes(d.self);
         const existing = this.replicas.get(k);
@@ -204,21 +214,18 @@ export class ConsumerGroups {
   }
 
   #newAssignment(sr: StreamReplica, c: Consumer): GroupCmd {
+    return this.#assignment(sr, c.name, c.cfg, c.created, c.state());
+  }
+
+  /** A consumer's assignment: a fresh group on the stream's peers, this server first (it campaigns first). */
+  #assignment(sr: StreamReplica, name: string, config: ConsumerConfig, created: string, state: ConsumerState | undefined): GroupCmd {
     const d = this.#d;
     const a = d.assignment(sr.stream.name);
-    const n = consumerReplicaCount(c.cfg, sr.stream.cfg);
+    const n = consumerReplicaCount(config, sr.stream.cfg);
     const others = (a?.peers ?? []).filter((p) => p !== d.self);
     const peers = [d.self, ...others].slice(0, Math.max(1, n));
     const id = Math.floor(d.random() * 2 ** 32).toString(36);
-    return {
-      op: "cadd",
-      name: c.name,
-      config: c.cfg,
-      created: c.created,
-      group: `C-${peerToken(sr.stream.name)}-${peerToken(c.name)}-${id}`,
-      peers,
-      state: c.state(),
-    };
+    return { op: "cadd", name, config, created, group: `C-${peerToken(sr.stream.name)}-${peerToken(name)}-${id}`, peers, state };
   }
 
   deleted(c: Consumer): void {

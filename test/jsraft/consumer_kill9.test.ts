@@ -1,0 +1,88 @@
+// Three Petrel processes with replicated JetStream (file storage). A durable pull consumer of an R3 stream is
+// drained by a client that acknowledges every message and waits for each ack to be confirmed; the consumer's
+// leader (a Raft group of its own) is killed with SIGKILL in the middle of it and restarted later. No message
+// whose ack was confirmed is ever delivered again, every message ends acknowledged, and the restarted server
+// holds the consumer's state.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
+import { freePort } from "./helpers.ts";
+
+describe("replicated JetStream: kill -9 of a consumer's leader", () => {
+  it("never redelivers a confirmed ack, and the restarted server keeps the consumer's state", { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-ck9-"));
+    const names = ["q1", "q2", "q3"];
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const conf = (i: number) => `
+server_name: ${names[i]}
+jetstream { store_dir: "${join(dir, names[i])}" }
+cluster {
+  name: ck9
+  listen: 127.0.0.1:${ports[i]}
+  routes: [${ports.map((p) => `nats://127.0.0.1:${p}`).join(", ")}]
+}
+`;
+    const servers: Array<RunningServer | undefined> = [];
+    const start = (i: number) => startServer("petrel", { conf: conf(i), monitor: true });
+    let nc: NatsConnection | undefined;
+    try {
+      for (const s of await Promise.all([0, 1, 2].map(start))) servers.push(s);
+      nc = await connect({ servers: servers.map((s) => s!.url), reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+      const jsm = await waitFor("the meta group answers", async () => await jetstreamManager(nc!, { timeout: 1000 }), 20_000);
+      await waitFor("stream created", async () => {
+        await jsm.streams.add({ name: "WORK", subjects: ["work.>"], num_replicas: 3 });
+        return true;
+      }, 20_000);
+      const total = 300;
+      const js = jetstream(nc, { timeout: 2000 });
+      for (let i = 1; i <= total; i++) await js.publish(`work.${i % 5}`, String(i));
+      await jsm.consumers.add("WORK", { durable_name: "d", ack_policy: AckPolicy.Explicit, ack_wait: 2_000_000_000 });
+
+      const confirmed = new Set<number>();
+      let killed = -1;
+      for (let round = 0; confirmed.size < total && round < 400; round++) {
+        const cons = await jetstream(nc, { timeout: 1000 }).consumers.get("WORK", "d").catch(() => undefined);
+        if (!cons) continue;
+        const batch = await cons.fetch({ max_messages: 20, expires: 1000 }).catch(() => undefined);
+        if (!batch) continue;
+        try {
+          for await (const m of batch) {
+            assert.ok(!confirmed.has(m.seq), `${m.seq} delivered again after its ack was confirmed`);
+            if (await m.ackAck({ timeout: 1000 }).catch(() => false)) confirmed.add(m.seq);
+            if (confirmed.size === 100 && killed < 0) {
+              const info = await jsm.consumers.info("WORK", "d");
+              killed = names.indexOf(info.cluster?.leader ?? "");
+              assert.ok(killed >= 0, `consumer leader ${info.cluster?.leader}`);
+              await servers[killed]!.kill9();
+              servers[killed] = undefined;
+            }
+          }
+        } catch (e) {
+          if (e instanceof assert.AssertionError) throw e;
+        }
+      }
+      assert.ok(killed >= 0, "the consumer's leader was killed");
+      assert.equal(confirmed.size, total, "every message acknowledged");
+
+      servers[killed] = await start(killed);
+      // The restarted server catches up with the consumer's log and can lead it with the whole state.
+      const jsm2 = await jetstreamManager(nc, { timeout: 1000 });
+      await waitFor("the restarted server leads the consumer with its state", async () => {
+        const info = await jsm2.consumers.info("WORK", "d").catch(() => undefined);
+        if (!info) return false;
+        if (info.cluster?.leader === names[killed]) return info.ack_floor.stream_seq === total && info.num_pending === 0;
+        await nc!.request("$JS.API.CONSUMER.LEADER.STEPDOWN.WORK.d", "", { timeout: 1000 }).catch(() => undefined);
+        return false;
+      }, 30_000, 300);
+    } finally {
+      await nc?.close().catch(() => {});
+      for (const s of servers) await s?.stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
