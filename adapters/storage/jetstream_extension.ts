@@ -189,7 +189,10 @@ export function jetStreamExtension(
       if (cluster) server.monitorSections.set("healthz", () => cluster?.healthProblem());
       server.monitorSections.set("jsz", (q) => {
         const out = jsz(all, jszQuery(q));
-        if (cluster) out.meta_cluster = cluster.metaInfo();
+        if (cluster) {
+          out.meta_cluster = cluster.metaInfo();
+          out.ha_assets = cluster.haAssets();
+        }
         return out;
       });
       server.monitorSections.set("varz.jetstream", () => varzJetStream(all));

@@ -53,6 +53,8 @@ export interface EngineCluster {
   streamCluster(s: Stream): Record<string, unknown>;
   /** The feed of a mirror or source of `stream` this server runs (its leader), for stream info. */
   feedOf?(stream: string, origin: string): ExternalFeed | undefined;
+  /** The `cluster` block of a stream in `/jsz`: the group as this server sees it (every peer but itself). */
+  jszCluster?(s: Stream): Record<string, unknown>;
 }
 
 interface SavedConsumer {

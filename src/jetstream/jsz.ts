@@ -116,14 +116,17 @@ function streamDetails(js: JetStream, q: JszQuery): Json[] {
   const server = js.opts.server_name ?? "petrel";
   return [...js.streams.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => {
     const info = streamInfo(js, s);
-    const d: Json = { name: s.name, created: s.created, cluster: info.cluster, state: info.state };
+    const d: Json = { name: s.name, created: s.created, cluster: js.cluster?.jszCluster?.(s) ?? info.cluster, state: info.state };
     if (q.config) d.config = s.cfg;
     if (q.consumers) {
       d.consumer_detail = [...(js.consumers.get(s.name)?.values() ?? [])].map((c) => {
         const ci = c.info(undefined, server);
         if (!q.config) delete ci.config;
-        // nats-server's consumer_detail carries neither of these.
+        // nats-server's consumer_detail carries neither of these (a cluster's does carry `cluster`: consumers
+        // run on their stream's leader, so the stream's picture is theirs).
         delete ci.cluster;
+        const picture = js.cluster?.jszCluster?.(s);
+        if (picture) ci.cluster = picture;
         delete ci.ts;
         return ci;
       });

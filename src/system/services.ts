@@ -161,7 +161,17 @@ export class SystemServices {
     if (!filterMatches(parsed.filter, this.#filterTarget())) return;
     const endpoint = SERVER_ENDPOINTS[name];
     if (endpoint === "statsz") return this.#reply(via, m.reply, { server: this.#stamp.next(), statsz: this.statsz() });
-    this.#replyResult(via, m.reply, this.#endpoints.run[endpoint](parsed.query));
+    const result = this.#endpoints.run[endpoint](parsed.query);
+    // `leader_only`: only the JetStream meta leader answers (a server running JetStream alone leads itself).
+    if (endpoint === "jsz" && parsed.query.get("leader_only") === "true" && !this.#leadsJetStream(result)) return;
+    this.#replyResult(via, m.reply, result);
+  }
+
+  #leadsJetStream(r: EndpointResult): boolean {
+    if (!r.ok) return false;
+    const d = r.data as { disabled?: boolean; meta_cluster?: { leader?: string } };
+    if (d.disabled) return false;
+    return d.meta_cluster === undefined || d.meta_cluster.leader === this.#server.serverName;
   }
 
   /**

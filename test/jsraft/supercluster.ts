@@ -24,6 +24,7 @@ export async function startJsSupercluster(
   clusters: string[],
   perCluster: number,
   opts: { tags?: (name: string) => string[] | undefined; storage?: "file" | "memory" } = {},
+  attempt = 1,
 ): Promise<JsSupercluster> {
   const dir = mkdtempSync(join(tmpdir(), "petrel-jssc-"));
   const routePorts: number[][] = [];
@@ -90,6 +91,10 @@ export async function startJsSupercluster(
     }
   } catch (e) {
     await sc.close();
+    // A port picked as free was taken meanwhile (other test runs share the machine): start over on new ones.
+    if (attempt < 3 && /AddrInUse|EADDRINUSE|address already in use/i.test(String(e))) {
+      return startJsSupercluster(clusters, perCluster, opts, attempt + 1);
+    }
     throw e;
   }
   return sc;

@@ -18,6 +18,7 @@ import type { Stream } from "../stream.ts";
 import type { BusMsg, JsBus } from "../types.ts";
 import { decodeMeta, encodeMeta, type MetaChange, type MetaCmd, MetaState, type StreamAssignment } from "./meta.ts";
 import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
+import { clusterPicture } from "./jsz_cluster.ts";
 import { decodeMoved, moveCaughtUp, MOVED_SUBJECT, planMove } from "./moves.ts";
 import { decodeOrigin, encodeOrigin, ORIGIN_SUBJECT, OriginNotes } from "./origin.ts";
 import { StreamReplica } from "./stream_replica.ts";
@@ -627,6 +628,28 @@ export class JetStreamCluster implements EngineCluster {
     }
     if (replicas.length > 0) out.replicas = replicas;
     return out;
+  }
+
+  jszCluster(s: Stream): Json {
+    const r = this.replicas.get(s.name);
+    const a = this.meta.streams.get(s.name);
+    if (!r || !a) return { name: this.#o.clusterName };
+    return clusterPicture({
+      cluster: this.#clusterOf(a),
+      self: this.self,
+      leader: r.group.leader,
+      peers: a.peers,
+      progress: r.isLeader() ? r.group.node.progress() : undefined,
+      lastIndex: r.group.node.log.lastIndex(),
+      online: (n) => this.#online(n),
+      activeNs: (n) => this.#activeNs(n),
+      peerId: peerToken,
+    });
+  }
+
+  /** Raft groups on this server (`/jsz` `ha_assets`): the meta group and every replica's. */
+  haAssets(): number {
+    return this.host.groups.size;
   }
 
   #online(name: string): boolean {

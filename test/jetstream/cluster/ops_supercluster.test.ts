@@ -62,6 +62,70 @@ describe("JetStream across a supercluster", () => {
     assert.equal((await wl.streams.info("WEST")).cluster?.name, "west");
   });
 
+  it("draws the cluster picture in /jsz on every server and gathers it with \$SYS.REQ.SERVER.PING.JSZ", { timeout: 30_000 }, async () => {
+    interface Detail {
+      name: string;
+      config?: { name: string };
+      cluster?: { name?: string; leader?: string; replicas?: Array<{ name: string; current: boolean; peer: string }> };
+      consumer_detail?: Array<{ name: string; cluster?: { leader?: string } }>;
+    }
+    interface Jsz {
+      ha_assets: number;
+      meta_cluster?: { leader?: string; cluster_size?: number };
+      account_details?: Array<{ stream_detail?: Detail[] }>;
+    }
+    const detail = (j: Jsz) => (j.account_details ?? []).flatMap((a) => a.stream_detail ?? []).find((d) => d.name === "WEST");
+    const jszOf = async (name: string) =>
+      await (await sc.node(name).monitorFetch(new Request("http://localhost/jsz?streams=true&consumers=true&config=true"))).json() as Jsz;
+    await waitFor("both west replicas current in the leader's picture", async () => {
+      for (const n of ["w1", "w2"]) {
+        const d = detail(await jszOf(n));
+        if (d?.cluster?.leader !== n) continue;
+        return d.cluster.replicas?.length === 1 && d.cluster.replicas[0].current;
+      }
+      return false;
+    }, 10_000);
+    for (const n of ["w1", "w2"]) {
+      const j = await jszOf(n);
+      const d = detail(j)!;
+      assert.equal(d.cluster?.name, "west");
+      // Every peer but the server itself, the leader included when seen from the follower.
+      assert.deepEqual(d.cluster?.replicas?.map((r) => r.name), [n === "w1" ? "w2" : "w1"]);
+      assert.equal(d.config?.name, "WEST");
+      if (d.cluster?.leader === n) {
+        // Consumers run on the stream's leader (their own groups on every replica are jscons' work).
+        assert.equal(d.consumer_detail?.[0]?.name, "D");
+        assert.equal(d.consumer_detail?.[0]?.cluster?.leader, n);
+      }
+      assert.ok(j.ha_assets >= 2, "the meta group and the stream's group");
+      assert.equal(j.meta_cluster?.cluster_size, 4);
+    }
+    assert.equal(detail(await jszOf("e1")), undefined, "a server without a replica lists no stream (as nats-server)");
+
+    // The same picture from every server of both clusters, asked once in the system account.
+    const sys = sc.node("e1").server.createInternalClient("ping test", { account: sc.node("e1").server.accounts.system.name });
+    try {
+      const got: Array<{ server: { name: string }; data?: Jsz & { server_id?: string }; statsz?: unknown }> = [];
+      sys.subscribe("_INBOX.pingjsz", (m) => got.push(JSON.parse(dec.decode(m.payload))));
+      sys.publish("$SYS.REQ.SERVER.PING.JSZ", enc.encode(JSON.stringify({ streams: true, consumer: true, config: true })), { reply: "_INBOX.pingjsz" });
+      await waitFor("four answers", () => got.length === 4, 10_000);
+      assert.deepEqual(got.map((g) => g.server.name).sort(), ["e1", "e2", "w1", "w2"]);
+      for (const g of got) {
+        assert.equal(detail(g.data!)?.cluster?.name, g.server.name.startsWith("w") ? "west" : undefined);
+      }
+      // leader_only: the meta leader alone answers (the STATSZ pings after it, on the same paths, mark the end).
+      got.length = 0;
+      sys.publish("$SYS.REQ.SERVER.PING.JSZ", enc.encode(JSON.stringify({ leader_only: true })), { reply: "_INBOX.pingjsz" });
+      sys.publish("$SYS.REQ.SERVER.PING.STATSZ", enc.encode("{}"), { reply: "_INBOX.pingjsz" });
+      await waitFor("four STATSZ answers", () => got.filter((g) => g.statsz).length === 4, 10_000);
+      const jszAnswers = got.filter((g) => g.data);
+      assert.equal(jszAnswers.length, 1);
+      assert.equal(jszAnswers[0].server.name, jszAnswers[0].data?.meta_cluster?.leader);
+    } finally {
+      sys.close();
+    }
+  });
+
   it("moves a stream to the other cluster by an update, with its messages", { timeout: 30_000 }, async () => {
     const nc = await client("w2");
     const jsm = await jetstreamManager(nc);
