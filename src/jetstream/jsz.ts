@@ -122,10 +122,10 @@ function streamDetails(js: JetStream, q: JszQuery): Json[] {
       d.consumer_detail = [...(js.consumers.get(s.name)?.values() ?? [])].map((c) => {
         const ci = c.info(undefined, server);
         if (!q.config) delete ci.config;
-        // nats-server's consumer_detail carries neither of these (a cluster's does carry `cluster`: consumers
-        // run on their stream's leader, so the stream's picture is theirs).
+        // nats-server's consumer_detail carries neither of these; a cluster's does carry `cluster` (the
+        // consumer's own group when it has one, else its stream's, whose leader runs it).
         delete ci.cluster;
-        const picture = js.cluster?.jszCluster?.(s);
+        const picture = js.cluster?.consumerCluster?.(c) ?? js.cluster?.jszCluster?.(s);
         if (picture) ci.cluster = picture;
         delete ci.ts;
         return ci;
