@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, type Consumer, type ConsumerMessages, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { freePort } from "./helpers.ts";
 
@@ -46,9 +46,9 @@ cluster {
       const confirmed = new Set<number>();
       let killed = -1;
       for (let round = 0; confirmed.size < total && round < 400; round++) {
-        const cons = await jetstream(nc, { timeout: 1000 }).consumers.get("WORK", "d").catch(() => undefined);
+        const cons: Consumer | undefined = await jetstream(nc, { timeout: 1000 }).consumers.get("WORK", "d").catch(() => undefined);
         if (!cons) continue;
-        const batch = await cons.fetch({ max_messages: 20, expires: 1000 }).catch(() => undefined);
+        const batch: ConsumerMessages | undefined = await cons.fetch({ max_messages: 20, expires: 1000 }).catch(() => undefined);
         if (!batch) continue;
         try {
           for await (const m of batch) {
