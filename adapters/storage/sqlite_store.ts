@@ -7,6 +7,8 @@ import {
   type SyncPolicy,
 } from "../../src/jetstream/store/types.ts";
 import type { SqliteDb, SqliteStatement, SqlValue } from "../sqlite/types.ts";
+import type { MsgIndex } from "../../src/jetstream/store/msg_index.ts";
+import { SqliteIndex, sqliteIndexSchema } from "./sqlite_index.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS msgs (stream TEXT NOT NULL, seq INTEGER NOT NULL, subject TEXT NOT NULL,
@@ -25,10 +27,18 @@ function bytes(v: SqlValue | undefined): Uint8Array | undefined {
 }
 
 class SqliteBackend implements StreamBackend {
+  #ix: SqliteIndex | undefined;
   constructor(private readonly st: Statements, private readonly name: string) {}
+  /** Queries on the table; totals and per-subject counts in memory (nothing per message). */
+  ownIndex(): MsgIndex {
+    this.#ix ??= new SqliteIndex(this.st.db, this.name);
+    return this.#ix;
+  }
   append(m: StoredMsg): void {
     this.st.begin();
     this.st.insert.run(this.name, m.seq, m.subject, m.time, m.headers ?? null, m.data);
+    const hl = m.headers ? m.headers.length : 0;
+    this.#ix?.appended(m.seq, m.subject, 30 + m.subject.length + m.data.length + (hl > 0 ? 4 + hl : 0));
   }
   flush(): void {
     this.st.commit();
@@ -46,7 +56,10 @@ class SqliteBackend implements StreamBackend {
   }
   remove(seqs: number[]): void {
     this.st.begin();
-    for (const s of seqs) this.st.remove.run(this.name, s);
+    for (const s of seqs) {
+      if (this.#ix !== undefined && !this.#ix.removing(s)) continue;
+      this.st.remove.run(this.name, s);
+    }
   }
   scan(): MsgMeta[] {
     return this.st.scan.all(this.name).map((r) => {
@@ -86,6 +99,7 @@ export class SqliteStorage implements StorageProvider {
     // WAL + NORMAL survives a process kill (the OS has the pages); FULL also survives power loss.
     db.exec(`PRAGMA synchronous=${sync === "always" ? "FULL" : "NORMAL"}`);
     db.exec(SCHEMA);
+    sqliteIndexSchema(db);
     let inTx = false;
     let writes = 0;
     const commit = () => {
@@ -121,10 +135,19 @@ export class SqliteStorage implements StorageProvider {
     this.listM = db.prepare("SELECT key, value FROM meta WHERE stream = ? AND substr(key, 1, ?) = ? ORDER BY key");
   }
 
+  /** One backend per stream: its index counts what goes through it. */
+  private readonly open = new Map<string, SqliteBackend>();
+
   openStream(name: string): StreamBackend {
-    return new SqliteBackend(this.st, name);
+    let b = this.open.get(name);
+    if (!b) {
+      b = new SqliteBackend(this.st, name);
+      this.open.set(name, b);
+    }
+    return b;
   }
   dropStream(name: string): void {
+    this.open.delete(name);
     this.st.commit();
     this.db.prepare("DELETE FROM msgs WHERE stream = ?").run(name);
     this.db.prepare("DELETE FROM meta WHERE stream = ?").run(name);

@@ -1,6 +1,7 @@
-// Property test of the file store's own index (per-block summaries in memory, detail read from disk into a
-// bounded cache): a stream on it, with tiny segments so there are many blocks and the cache evicts, holds the
-// same state and answers every query the same as a stream on the in-memory index, through random publishes,
+// Property test of the stores' own indexes (the file store's per-block summaries in memory with detail read
+// from disk into a bounded cache; the SQLite store's queries): a stream on each, with tiny file segments so
+// there are many blocks and the cache evicts, holds the same state and answers every query the same as a
+// stream on the in-memory index, through random publishes,
 // sequence gaps, deletes, purges, limits, Nats-Msg-Id duplicates and reopens (clean close, and a crash that
 // loses the summary).
 import { describe, it } from "node:test";
@@ -14,6 +15,9 @@ import { Stream } from "../../src/jetstream/stream.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { encodeHeaders } from "../../src/protocol/headers.ts";
 import { FileStorage } from "../../adapters/storage/file_store.ts";
+import { SqliteStorage } from "../../adapters/storage/sqlite_store.ts";
+import { sqliteDriver } from "../../adapters/sqlite/open.ts";
+import type { StorageProvider } from "../../src/jetstream/store/types.ts";
 
 const SUBJECTS = ["s.a", "s.b", "s.c.1", "s.c.2", "s.d"];
 const FILTERS = ["s.a", "s.c.*", "s.>", "s.*", "s.zz"];
@@ -87,7 +91,9 @@ function compare(f: Stream, m: Stream, probe: number): void {
   }
 }
 
-describe("file store index (property)", () => {
+const openSqlite = await sqliteDriver();
+
+for (const kind of ["file", "sqlite"] as const) describe(`${kind} store index (property)`, () => {
   it("behaves as the in-memory index through random operations and reopens", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-fidx-"));
     let run = 0;
@@ -110,7 +116,19 @@ describe("file store index (property)", () => {
             let t = 1_000;
             const now = () => t;
             const created = new Date(0).toISOString();
-            const openFile = () => new Stream(cfg, created, new FileStorage(dir, 60_000, "$G", 700), now);
+            let storage: StorageProvider | undefined;
+            const openFile = () => {
+              if (kind === "sqlite") {
+                fs.mkdirSync(dir, { recursive: true });
+                storage = new SqliteStorage(openSqlite(path.join(dir, "s.sqlite")), 60_000);
+              } else storage = new FileStorage(dir, 60_000, "$G", 700);
+              return new Stream(cfg, created, storage, now);
+            };
+            // The SQLite store is one database for every stream: its storage is closed with the stream.
+            const closeFile = (s: Stream) => {
+              s.close();
+              if (kind === "sqlite") storage?.close();
+            };
             let f = openFile();
             let ids = 0;
             const idSeq = new Map<number, number>();
@@ -154,23 +172,23 @@ describe("file store index (property)", () => {
                   };
                   assert.equal(f.purge(req), m.purge(req));
                 } else {
-                  if (o.crash) {
+                  if (o.crash && kind === "file") {
                     // A crash: the segments stay as written, the summary of a clean close is never written.
                     f.flush();
                     f = openFile();
                   } else {
-                    f.close();
+                    closeFile(f);
                     f = openFile();
                   }
                 }
                 assert.deepEqual(f.state(), m.state());
               }
               compare(f, m, probe);
-              f.close();
+              closeFile(f);
               f = openFile();
               compare(f, m, probe);
             } finally {
-              f.close();
+              closeFile(f);
               m.close();
               fs.rmSync(dir, { recursive: true, force: true });
             }
