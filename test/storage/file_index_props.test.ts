@@ -194,7 +194,7 @@ for (const kind of ["file", "sqlite"] as const) describe(`${kind} store index (p
             }
           },
         ),
-        { numRuns: Number(process.env.FILE_INDEX_RUNS ?? 60) },
+        { numRuns: Number(process.env.FILE_INDEX_RUNS ?? (kind === "sqlite" ? 30 : 60)) },
       );
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
