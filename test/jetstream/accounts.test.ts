@@ -288,6 +288,67 @@ describe("JetStream per account (engine)", () => {
     }
   });
 
+  it("keeps an external feed ordered: a skipped consumer sequence or a heartbeat ahead asks again from what is stored; a refusal shows", async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const bus = new TestBus();
+    const requests: Array<{ config: J; reply?: string }> = [];
+    bus.subscribe("X.API.CONSUMER.CREATE.ORDERS", (m) => requests.push({ config: (JSON.parse(dec.decode(m.payload)) as J).config as J, reply: m.reply }));
+    const js = startJetStream(bus, { clock }, new MemoryStorage());
+    const tick = () => new Promise((r) => setTimeout(r, 0));
+    const waitRequests = async (n: number) => {
+      for (let i = 0; i < 100 && requests.length < n; i++) await tick();
+      assert.equal(requests.length, n);
+      return requests[n - 1];
+    };
+    const ack = (sseq: number, dseq: number, pending: number) => `$JS.ACK.ORDERS.c.1.${sseq}.${dseq}.1700000000000000000.${pending}`;
+    try {
+      await api(bus, "$JS.API.STREAM.CREATE.M", { name: "M", mirror: { name: "ORDERS", external: { api: "X.API", deliver: "d" } } });
+      // The origin refuses: stream info shows its error, and no activity yet.
+      const first = await waitRequests(1);
+      bus.publish(first.reply!, enc.encode(JSON.stringify({ error: { code: 404, err_code: 10059, description: "stream not found" } })));
+      await tick();
+      let info = await api(bus, "$JS.API.STREAM.INFO.M");
+      assert.deepEqual(info.mirror, { name: "ORDERS", lag: 0, active: -1, external: { api: "X.API", deliver: "d" }, error: { code: 404, err_code: 10059, description: "stream not found" } });
+      // Three silent heartbeats: asked again; this time deliveries come, in order.
+      clock.advance(4000);
+      const second = await waitRequests(2);
+      const deliver = String(second.config.deliver_subject);
+      bus.publish(deliver, enc.encode("o1"), { reply: ack(1, 1, 4) });
+      bus.publish(deliver, enc.encode("o2"), { reply: ack(2, 2, 3) });
+      await tick();
+      info = await api(bus, "$JS.API.STREAM.INFO.M");
+      assert.equal((info.state as J).last_seq, 2);
+      assert.equal((info.mirror as J).lag, 3);
+      assert.equal("error" in (info.mirror as J), false);
+      // A delivery with consumer sequence 4 after 2: one was lost on the way. Not stored; asked again from 3.
+      bus.publish(deliver, enc.encode("o4"), { reply: ack(4, 4, 1) });
+      const third = await waitRequests(3);
+      assert.equal(third.config.opt_start_seq, 3);
+      assert.equal(((await api(bus, "$JS.API.STREAM.INFO.M")).state as J).last_seq, 2);
+      // The old consumer's subject is no longer heard; the new one redelivers 3 and 4 (2 again is dropped).
+      const d3 = String(third.config.deliver_subject);
+      assert.notEqual(d3, deliver);
+      bus.publish(deliver, enc.encode("late"), { reply: ack(5, 5, 0) });
+      bus.publish(d3, enc.encode("o2"), { reply: ack(2, 1, 3) });
+      bus.publish(d3, enc.encode("o3"), { reply: ack(3, 2, 2) });
+      bus.publish(d3, enc.encode("o4"), { reply: ack(4, 3, 1) });
+      await tick();
+      assert.equal(((await api(bus, "$JS.API.STREAM.INFO.M")).state as J).last_seq, 4);
+      // A heartbeat saying the consumer delivered more than arrived: asked again from 5.
+      bus.publish(d3, new Uint8Array(0), { headers: enc.encode("NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 4\r\nNats-Last-Stream: 5\r\n\r\n") });
+      const fourth = await waitRequests(4);
+      assert.equal(fourth.config.opt_start_seq, 5);
+      const got: string[] = [];
+      for (let seq = 1; seq <= 4; seq++) {
+        const r = await api(bus, "$JS.API.STREAM.MSG.GET.M", { seq });
+        got.push(atob((r.message as J).data as string));
+      }
+      assert.deepEqual(got, ["o1", "o2", "o3", "o4"]);
+    } finally {
+      js.stop();
+    }
+  });
+
   it("plans accounts the way nats-server enables them", () => {
     assert.deepEqual([...planAccounts(undefined).enabled.keys()], ["$G"]);
     assert.deepEqual([...planAccounts({ SYS: {} }, "SYS").enabled.keys()], ["$G"], "the system account alone is not an accounts block");

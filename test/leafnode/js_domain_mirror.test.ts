@@ -1,0 +1,211 @@
+// Mirrors and sources across JetStream domains, differential: a leafnode server in domain `edge` mirrors and
+// sources a stream of its hub (domain `hub`) through `$JS.hub.API` (`external { api, deliver }`), as nats-server's
+// documentation sets it up. The leaf link runs through a loopback proxy that is cut while the hub takes more
+// messages and then healed, then cut again while the hub restarts (its consumers are gone): the leaf redials and
+// both streams resume with every message once, at nats-server's sequences and `Nats-Stream-Source` values. Each
+// domain keeps `$JS.API` to itself.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { type RunningServer, type ServerKind, startServer, waitFor } from "../helpers/servers.ts";
+import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
+import { freePort } from "../jsraft/helpers.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const td = new TextDecoder();
+const HUB_API = "$JS.hub.API";
+
+interface Side {
+  kind: ServerKind;
+  hub: RunningServer;
+  hubConf: string;
+  leaf: RunningServer;
+  proxy: LinkProxy;
+  hubNc: NatsConnection;
+  leafNc: NatsConnection;
+  dir: string;
+}
+
+async function startSide(kind: ServerKind): Promise<Side> {
+  // nats-server's ports file does not name the leafnode listener: a port picked here. The hub's store is ours,
+  // so that a restart keeps it. The hub advertises the proxy as its leafnode address: a nats-server leaf redials
+  // the advertised addresses too, and would otherwise go around the proxy.
+  const leafPort = await freePort();
+  const proxy = await startLinkProxy(leafPort);
+  const dir = mkdtempSync(join(tmpdir(), "petrel-jsdomain-"));
+  const hubConf = `server_name: hub1\njetstream { store_dir: "${join(dir, "hub")}", domain: hub }\n` +
+    `leafnodes { listen: "127.0.0.1:${leafPort}", advertise: "127.0.0.1:${proxy.port}" }\n`;
+  const hub = await startServer(kind, { conf: hubConf });
+  const leaf = await startServer(kind, {
+    jetstream: true,
+    conf: `server_name: leaf1\njetstream { domain: edge }\nleafnodes { remotes: [ { url: "${proxy.url}" } ] }\n`,
+  });
+  const hubNc = await connect({ servers: hub.url });
+  const leafNc = await connect({ servers: leaf.url });
+  return { kind, hub, hubConf, leaf, proxy, hubNc, leafNc, dir };
+}
+
+async function stopSide(s: Side | undefined): Promise<void> {
+  if (!s) return;
+  await s.hubNc.close().catch(() => {});
+  await s.leafNc.close().catch(() => {});
+  await s.leaf.stop();
+  await s.proxy.close();
+  await s.hub.stop();
+  rmSync(s.dir, { recursive: true, force: true });
+}
+
+/** Stops the hub and starts it again on the same ports and store (its ephemeral consumers are gone). */
+async function restartHub(s: Side): Promise<void> {
+  await s.hubNc.close();
+  await s.hub.stop();
+  s.hub = await startServer(s.kind, { conf: s.hubConf, port: s.hub.port });
+  s.hubNc = await connect({ servers: s.hub.url });
+}
+
+/** Does the leaf reach the hub's API (the link is up and the hub's interest known there)? */
+async function hubReachable(nc: NatsConnection): Promise<boolean> {
+  try {
+    const r = await nc.request(`${HUB_API}.INFO`, "", { timeout: 500 });
+    return (r.json() as { domain?: string }).domain === "hub";
+  } catch {
+    return false;
+  }
+}
+
+interface Outcome {
+  /** Which domains answer `$JS.API.INFO` asked on the leaf, and on the hub. */
+  apiOnLeaf: string[];
+  apiOnHub: string[];
+  mirror: { messages: number; first: number; last: number; subjects: string[]; lag?: number; external?: unknown };
+  source: { messages: number; sourced: string[]; lag?: number; external?: unknown };
+}
+
+async function domainsAnswering(nc: NatsConnection, subject: string): Promise<string[]> {
+  const inbox = `_INBOX.domains.${Math.random().toString(36).slice(2)}`;
+  const got: string[] = [];
+  const sub = nc.subscribe(inbox, {
+    callback: (_e, m) => {
+      got.push((JSON.parse(td.decode(m.data)) as { domain?: string }).domain ?? "");
+    },
+  });
+  nc.publish(subject, "", { reply: inbox });
+  // A marker after the request on the same path: answers to it have come by the time the marker's answer has.
+  await nc.request(`${HUB_API}.INFO`, "", { timeout: 2000 });
+  await nc.request("$JS.API.INFO", "", { timeout: 2000 });
+  sub.unsubscribe();
+  return got.sort();
+}
+
+async function scenario(s: Side): Promise<Outcome> {
+  await waitFor("the leaf reaches the hub's API", () => hubReachable(s.leafNc), 15_000);
+  const hjsm = await jetstreamManager(s.hubNc);
+  const ljsm = await jetstreamManager(s.leafNc, { domain: "edge" });
+  const hjs = jetstream(s.hubNc);
+  await hjsm.streams.add({ name: "ORDERS", subjects: ["orders.>"] });
+  for (let i = 1; i <= 5; i++) await hjs.publish(`orders.${i % 2 === 0 ? "b" : "a"}`, `o${i}`);
+  await ljsm.streams.add({ name: "M", mirror: { name: "ORDERS", external: { api: HUB_API, deliver: "deliver.edge.m" } } });
+  await ljsm.streams.add({
+    name: "S",
+    subjects: ["local.>"],
+    sources: [{ name: "ORDERS", filter_subject: "orders.a", external: { api: HUB_API, deliver: "deliver.edge.s" } }],
+  });
+  const holds = (name: string, n: number) =>
+    waitFor(`${name} holds ${n}`, async () => (await ljsm.streams.info(name)).state.messages === n, 15_000);
+  await holds("M", 5);
+  await holds("S", 3);
+
+  // Cut the leaf link; the hub goes on taking messages; heal it: the leaf redials and the feeds resume.
+  s.proxy.cut();
+  await waitFor("the leaf lost the hub", async () => !(await hubReachable(s.leafNc)), 15_000);
+  for (let i = 6; i <= 10; i++) await hjs.publish(`orders.${i % 2 === 0 ? "b" : "a"}`, `o${i}`);
+  assert.equal((await ljsm.streams.info("M")).state.messages, 5, "nothing reaches the leaf while the link is cut");
+  s.proxy.heal();
+  await holds("M", 10);
+  await holds("S", 5);
+  // One more after the resume: it arrives once, after the rest.
+  await hjs.publish("orders.a", "o11");
+  await holds("M", 11);
+  await holds("S", 6);
+
+  // Cut again and restart the hub meanwhile: the consumers that fed the leaf are gone; once the link is back the
+  // feeds ask for new ones from where they stand.
+  s.proxy.cut();
+  await waitFor("the leaf lost the hub", async () => !(await hubReachable(s.leafNc)), 15_000);
+  await restartHub(s);
+  const hjs2 = jetstream(s.hubNc);
+  for (let i = 12; i <= 14; i++) await hjs2.publish(`orders.${i % 2 === 0 ? "b" : "a"}`, `o${i}`);
+  s.proxy.heal();
+  await holds("M", 14);
+  await holds("S", 7);
+
+  const mi: StreamInfo = await ljsm.streams.info("M", { subjects_filter: ">" });
+  const subjects: string[] = [];
+  for (let seq = mi.state.first_seq; seq <= mi.state.last_seq; seq++) {
+    const m = await ljsm.streams.getMessage("M", { seq });
+    subjects.push(`${m!.seq} ${m!.subject} ${td.decode(m!.data)}`);
+  }
+  const si: StreamInfo = await ljsm.streams.info("S");
+  const sourced: string[] = [];
+  for (let seq = si.state.first_seq; seq <= si.state.last_seq; seq++) {
+    const m = await ljsm.streams.getMessage("S", { seq });
+    sourced.push(`${m!.seq} ${m!.subject} ${td.decode(m!.data)} ${m!.header?.get("Nats-Stream-Source")}`);
+  }
+  return {
+    apiOnLeaf: await domainsAnswering(s.leafNc, "$JS.API.INFO"),
+    apiOnHub: await domainsAnswering(s.hubNc, "$JS.API.INFO"),
+    mirror: {
+      messages: mi.state.messages,
+      first: mi.state.first_seq,
+      last: mi.state.last_seq,
+      subjects,
+      lag: mi.mirror?.lag,
+      external: (mi.mirror as { external?: unknown } | undefined)?.external,
+    },
+    source: {
+      messages: si.state.messages,
+      sourced,
+      lag: si.sources?.[0]?.lag,
+      external: (si.sources?.[0] as { external?: unknown } | undefined)?.external,
+    },
+  };
+}
+
+describe("JetStream mirror and source across domains (leafnode, link cut and healed)", () => {
+  const outcomes = new Map<ServerKind, Outcome>();
+  for (const kind of ["nats-server", "petrel"] as ServerKind[]) {
+    let side: Side | undefined;
+    describe(kind, () => {
+      before(async () => {
+        side = await startSide(kind);
+      });
+      after(async () => {
+        await stopSide(side);
+      });
+      it(`${kind}: the edge mirrors and sources the hub through $JS.hub.API and resumes after the link is cut`, { timeout: 90_000 }, async () => {
+        const o = await scenario(side!);
+        outcomes.set(kind, o);
+        assert.deepEqual(o.apiOnLeaf, ["edge"]);
+        assert.deepEqual(o.apiOnHub, ["hub"]);
+        const subjectOf = (q: number) => q === 11 || q % 2 === 1 ? "a" : "b";
+        assert.deepEqual(o.mirror.subjects, Array.from({ length: 14 }, (_, i) => `${i + 1} orders.${subjectOf(i + 1)} o${i + 1}`));
+        assert.equal(o.mirror.lag, 0);
+        assert.deepEqual(o.mirror.external, { api: HUB_API, deliver: "deliver.edge.m" });
+        const originSeqs = [1, 3, 5, 7, 9, 11, 13];
+        assert.deepEqual(o.source.sourced.map((l) => l.split(" ").slice(0, 3).join(" ")), originSeqs.map((q, i) => `${i + 1} orders.a o${q}`));
+        assert.equal(o.source.lag, 0);
+        assert.ok(s(o.source.sourced).every((l, i) => new RegExp(`^ORDERS:\\w{8} ${originSeqs[i]}$`).test(l)), o.source.sourced.join(", "));
+        const ref = outcomes.get("nats-server");
+        if (kind === "petrel" && ref) assert.deepEqual(o, ref, "Petrel as nats-server");
+      });
+    });
+  }
+});
+
+/** The `Nats-Stream-Source` values of `sourced` lines. */
+function s(lines: string[]): string[] {
+  return lines.map((l) => l.split(" ").slice(3).join(" "));
+}
