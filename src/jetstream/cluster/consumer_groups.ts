@@ -9,6 +9,7 @@
  * R1 (as nats-server 2.9), placed on the server that created them.
  */
 import { type RaftGroup, type RaftHost } from "../../raft/host.ts";
+import { MemoryStorage as MemoryRaftStorage } from "../../raft/memory_storage.ts";
 import type { RaftStorage } from "../../raft/storage.ts";
 import type { PeerId, Random } from "../../raft/types.ts";
 import { body as parseBody, isErr } from "../api.ts";
@@ -159,7 +160,8 @@ export class ConsumerGroups {
       engine: d.engine,
       self: d.self,
     });
-    const storage = d.openStorage(rec.group!);
+    // A memory consumer (`mem_storage`: ordered consumers, KV watchers) keeps its log in memory, as nats-server.
+    const storage = this.#inMemory(rec, sr) ? new MemoryRaftStorage() : d.openStorage(rec.group!);
     const stored = storage.load();
     const fresh = stored.entries.length === 0 && !stored.snapshot;
     r.group = d.host.addGroup({
@@ -178,6 +180,10 @@ export class ConsumerGroups {
     if (fresh && rec.peers![0] === d.self) this.#campaign.set(r, 2);
   }
 
+  #inMemory(rec: ConsumerRecord, sr: StreamReplica): boolean {
+    return rec.config.mem_storage === true || sr.stream.cfg.storage === "memory";
+  }
+
   #close(k: string, drop: boolean): void {
     const r = this.replicas.get(k);
     if (!r) return;
@@ -185,7 +191,7 @@ export class ConsumerGroups {
     this.#leaving.delete(k);
     r.close();
     this.#d.host.removeGroup(r.group.id);
-    if (drop) this.#d.dropStorage(r.group.id);
+    if (drop && !(r.config.mem_storage === true || r.stream.cfg.storage === "memory")) this.#d.dropStorage(r.group.id);
   }
 
   /** Every consumer group this server holds (hand-off on stop). */
