@@ -23,6 +23,7 @@ import { ConsumerReplica } from "./consumer_replica.ts";
 import { decodeCmd, encodeCmd, type GroupCmd } from "./entries.ts";
 import type { StreamAssignment } from "./meta.ts";
 import { reconcileMembership } from "./peer_remove.ts";
+import { r1ConsumerHome, r1GroupStillMoving, walkR1Group } from "./moves.ts";
 import type { ConsumerRecord, StreamReplica } from "./stream_replica.ts";
 import { peerToken } from "./transport.ts";
 
@@ -74,6 +75,8 @@ export class ConsumerGroups {
   #migrating = new Set<string>();
   /** New groups created here, with the ticks until they campaign. */
   #campaign = new Map<ConsumerReplica, number>();
+  /** Keys of the R1 consumers hosted here (they move with their stream: moves.ts). */
+  #r1 = new Set<string>();
 
   constructor(d: ConsumerGroupsDeps) {
     this.#d = d;
@@ -99,11 +102,20 @@ export class ConsumerGroups {
     return this.replicas.get(key(stream, name));
   }
 
-  /** Where a consumer is placed now: its founders when R1, else its stream's current peers. */
+  /** Where a consumer is placed now: its founder when R1 (moved with its stream, moves.ts), else its stream's current peers. */
   #placement(rec: ConsumerRecord, a: StreamAssignment | undefined): readonly string[] {
     const founders = rec.peers ?? [];
-    if (founders.length <= 1 || !a) return founders;
+    if (founders.length === 1) return [r1ConsumerHome(founders[0], a)];
+    if (founders.length === 0 || !a) return founders;
     return a.peers;
+  }
+
+  /** An R1 consumer of `stream` hosted here that has not finished moving with its stream (moves.ts). */
+  r1StillMoving(stream: string, moveTo: readonly string[]): boolean {
+    for (const [k, r] of this.replicas) {
+      if (k.startsWith(key(stream, "")) && this.#r1.has(k) && r1GroupStillMoving(r.group, moveTo)) return true;
+    }
+    return false;
   }
 
   /** Opens, reconfigures and closes consumer replicas as the stream replicas' records say. */
@@ -133,12 +145,19 @@ export class ConsumerGroups {
           if (JSON.stringify(existing.config) !== JSON.stringify(rec.config)) existing.configure(rec.config);
           // The group follows its stream's peers (a leader taken out hands over first, then leaves).
           if (a && rec.peers.length > 1 && existing.ready) reconcileMembership(existing.group, a, d.self, () => this.#stepDownNow(existing));
+          if (rec.peers.length === 1) {
+            this.#r1.add(k);
+            // An R1 consumer moves with its stream: the new server joins, then the old one leaves.
+            if (existing.ready) walkR1Group(existing.group, r1ConsumerHome(rec.peers[0], a), () => this.#stepDownNow(existing));
+          }
           if (placed) {
             this.#leaving.delete(k);
           } else {
             const since = this.#leaving.get(k) ?? now;
             this.#leaving.set(k, since);
-            if (!existing.group.node.isVoter() || now - since > LEAVE_MS) {
+            // An R1 consumer on its way to another server holds its only copy until that one joined.
+            const timedOut = now - since > LEAVE_MS && !(rec.peers.length === 1 && existing.group.isLeader());
+            if (!existing.group.node.isVoter() || timedOut) {
               this.#leaving.delete(k);
               this.#close(k, true);
               wanted.delete(k);
@@ -189,6 +208,7 @@ export class ConsumerGroups {
     if (!r) return;
     this.replicas.delete(k);
     this.#leaving.delete(k);
+    this.#r1.delete(k);
     r.close();
     this.#d.host.removeGroup(r.group.id);
     if (drop && !(r.config.mem_storage === true || r.stream.cfg.storage === "memory")) this.#d.dropStorage(r.group.id);

@@ -231,7 +231,8 @@ export class JetStreamCluster implements EngineCluster {
       r.tick();
       const a = this.meta.streams.get(name);
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#stepDown(r.group));
-      if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo)) this.#sayMoved(a);
+      // Done when the stream's new servers hold its whole log and its R1 consumers hosted here moved too.
+      if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo) && !this.consumers.r1StillMoving(name, a.moveTo)) this.#sayMoved(a);
     }
     this.consumers.tick();
     this.#feeds.tick(this.replicas);

@@ -90,3 +90,47 @@ export function decodeMoved(b: Uint8Array): MovedNote | undefined {
     return undefined;
   }
 }
+
+/**
+ * Where an R1 consumer of a stream lives: its founding server while the stream stays there, else the first
+ * server the stream moves to (an R1 consumer moves with its stream; larger ones follow the stream's peers).
+ */
+export function r1ConsumerHome(founder: string, a: StreamAssignment | undefined): string {
+  if (!a) return founder;
+  const dest = a.moveTo ?? a.peers;
+  return dest.includes(founder) || dest.length === 0 ? founder : dest[0];
+}
+
+/**
+ * Walks a one-server group to `home` on its leader's tick: the new server joins first (it catches up from the
+ * log), then the old one leaves (handing its leadership over first). One change at a time.
+ */
+export function walkR1Group(g: RaftGroup, home: PeerId, handover: () => void): void {
+  if (!g.isLeader()) return;
+  const voters = g.node.membership().voters;
+  if (!voters.includes(home)) {
+    g.proposeMembership({ op: "addVoter", peer: home });
+    return;
+  }
+  const extra = voters.filter((v) => v !== home);
+  if (extra.length === 0) return;
+  const other = extra.find((v) => v !== g.node.id);
+  if (other !== undefined) {
+    g.proposeMembership({ op: "remove", peer: other });
+    return;
+  }
+  // This server is the one leaving: hand over once the new one holds the whole log.
+  const pr = g.node.progress().get(home);
+  if (pr !== undefined && pr.match >= g.node.log.lastIndex()) handover();
+}
+
+/**
+ * Is a one-server group (an R1 consumer) of a moving stream, as this server sees it, still to move? It is
+ * done once a server of `moveTo` is a voter and this one no longer leads (a removed server never hears of its
+ * own removal, so its view keeps both).
+ */
+export function r1GroupStillMoving(g: RaftGroup, moveTo: readonly PeerId[]): boolean {
+  const voters = g.node.membership().voters;
+  if (voters.every((v) => moveTo.includes(v))) return false;
+  return g.isLeader() || !voters.some((v) => moveTo.includes(v));
+}

@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startJsCluster, waitMetaLeader } from "../../jsraft/helpers.ts";
 import { waitFor } from "../../helpers/servers.ts";
 import { planMove } from "../../../src/jetstream/cluster/moves.ts";
@@ -50,6 +50,8 @@ describe("placement moves by stream update", () => {
       const base = { name: "MV", subjects: ["mv.>"], num_replicas: 1 };
       const si = await jsm.streams.add({ ...base, placement: { cluster: "", tags: ["az:1"] } });
       assert.equal(si.cluster?.leader, "n1");
+      // A durable consumer moves with its stream, keeping its ack floor.
+      await jsm.consumers.add("MV", { durable_name: "DUR", ack_policy: AckPolicy.Explicit });
 
       const acked = new Map<number, number>();
       const failures: string[] = [];
@@ -67,6 +69,8 @@ describe("placement moves by stream update", () => {
         }
       })();
       await waitFor("some publishes", () => acked.size >= 50);
+      const dur = await js.consumers.get("MV", "DUR");
+      for await (const m of await dur.fetch({ max_messages: 10, expires: 5000 })) await m.ackAck();
 
       // Refused: a move and a scale in one update; tags nobody has. Nothing changes.
       const upd = async (cfg: unknown) =>
@@ -107,6 +111,11 @@ describe("placement moves by stream update", () => {
       assert.equal(info.state.messages, acked.size, `every acknowledged message is kept (retried: ${failures.length})`);
       console.log(`moves: ${acked.size} acknowledged, ${failures.length} retried`);
       assert.equal(info.state.last_seq, seqs[seqs.length - 1]);
+      const ci = await jsm.consumers.info("MV", "DUR");
+      assert.equal(ci.ack_floor.stream_seq, 10, "the consumer kept its ack floor");
+      assert.equal(ci.cluster?.leader, "n3");
+      const next = await (await js.consumers.get("MV", "DUR")).next({ expires: 5000 });
+      assert.equal(next?.seq, 11);
       // Each acknowledged message at its sequence, on the new server.
       for (const [n, seq] of [...acked].filter((_, i) => i % 25 === 0)) {
         assert.equal((await jsm.streams.getMessage("MV", { seq }))?.subject, `mv.${n}`);
