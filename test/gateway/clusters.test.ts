@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
-import { sleep, waitFor } from "../helpers/servers.ts";
-import { closeAll, collect, te, td } from "../helpers/nats.ts";
+import { waitFor } from "../helpers/servers.ts";
+import { closeAll, collect, markerThrough, te, td } from "../helpers/nats.ts";
 import { routeUrl, waitForMesh } from "../cluster/helpers.ts";
 import { gatewayUrl, gatewayz, stopAll, waitForGatewayInterest, waitForLinks } from "./helpers.ts";
 
@@ -72,7 +72,7 @@ describe("a two-server east cluster and a one-server west, from conf files", () 
     await waitForGatewayInterest(west!, "deep.subject");
     nw.publish("deep.subject", te.encode("across"));
     await c.until(1);
-    await sleep(100);
+    await markerThrough(nw, n2);
     assert.equal(c.msgs.length, 1);
     assert.equal(td.decode(c.msgs[0].data), "across");
     c.sub.unsubscribe();
@@ -107,7 +107,8 @@ describe("a two-server east cluster and a one-server west, from conf files", () 
     await waitFor("e1 knows e2's queue member", () => e1!.server.accounts.global.sublist.match("jobs").qsubs.some((g) => g.some((s) => s.owner.kind === "route")));
     for (let i = 0; i < 10; i++) nw.publish("jobs", te.encode(String(i)));
     await qw.until(10);
-    await sleep(100);
+    await markerThrough(nw, n2);
+    await markerThrough(nw, nw);
     assert.equal(qw.msgs.length, 10);
     assert.equal(q2.msgs.length, 0);
     qw.sub.unsubscribe();
@@ -115,7 +116,7 @@ describe("a two-server east cluster and a one-server west, from conf files", () 
     await waitFor("west's member gone from e1", () => !e1!.server.accounts.global.sublist.match("jobs").qsubs.some((g) => g.some((s) => s.owner.kind === "gateway")));
     for (let i = 0; i < 10; i++) nw.publish("jobs", te.encode(String(i)));
     await q2.until(10);
-    await sleep(100);
+    await markerThrough(nw, n2);
     assert.equal(q2.msgs.length, 10);
   });
 });

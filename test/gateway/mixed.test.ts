@@ -4,8 +4,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Petrel } from "../../src/petrel.ts";
-import { monitorJson, type RunningServer, sleep, startServer, waitFor } from "../helpers/servers.ts";
-import { closeAll, collect, connectTo, te, td } from "../helpers/nats.ts";
+import { monitorJson, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
+import { closeAll, collect, connectTo, markerThrough, te, td } from "../helpers/nats.ts";
 import { type GatewayzJson, startGatewayNode, stopAll, waitForGatewayInterest, waitForLinks } from "./helpers.ts";
 
 describe("Petrel east linked to a nats-server west", () => {
@@ -49,7 +49,8 @@ describe("Petrel east linked to a nats-server west", () => {
     nw.publish("mixed.b", te.encode("from west"));
     await onWest.until(1);
     await onEast.until(1);
-    await sleep(100);
+    await markerThrough(ne, nw);
+    await markerThrough(nw, ne);
     assert.equal(onWest.msgs.length, 1);
     assert.equal(td.decode(onWest.msgs[0].data), "from east");
     assert.equal(onEast.msgs.length, 1);
@@ -67,15 +68,14 @@ describe("Petrel east linked to a nats-server west", () => {
     for (let i = 0; i < 10; i++) nw.publish("mixed.work", te.encode(String(i)));
     for (let i = 0; i < 10; i++) ne.publish("mixed.work", te.encode(String(i)));
     await waitFor("20 queue deliveries", () => qe.msgs.length + qw.msgs.length >= 20);
-    await sleep(100);
+    for (const [a, b] of [[ne, nw], [nw, ne], [ne, ne], [nw, nw]]) await markerThrough(a, b);
     assert.equal(qe.msgs.length, 10, "east's member gets east's messages");
     assert.equal(qw.msgs.length, 10, "west's member gets west's messages");
     qw.sub.unsubscribe();
     await nw.flush();
-    await sleep(100);
     for (let i = 0; i < 10; i++) nw.publish("mixed.work", te.encode(String(i)));
     await qe.until(20);
-    await sleep(100);
+    await markerThrough(nw, ne);
     assert.equal(qe.msgs.length, 20);
     qe.sub.unsubscribe();
   });

@@ -5,8 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Petrel } from "../../src/petrel.ts";
-import { sleep } from "../helpers/servers.ts";
-import { closeAll, collect, te, td } from "../helpers/nats.ts";
+import { closeAll, collect, markerThrough, te, td } from "../helpers/nats.ts";
 import { connectRaw } from "../helpers/raw.ts";
 import { gatewayUrl, gatewayz, startGatewayNode, stopAll, waitForGatewayInterest, waitForLinks } from "./helpers.ts";
 
@@ -53,7 +52,7 @@ describe("east and west linked by gateways", () => {
     await waitForGatewayInterest(east!, "greet.>");
     ne.publish("greet.w", te.encode("hello"));
     const msgs = await c.until(1);
-    await sleep(100);
+    await markerThrough(ne, nw);
     assert.equal(msgs.length, 1);
     assert.equal(td.decode(msgs[0].data), "hello");
     assert.equal(msgs[0].subject, "greet.w");
@@ -61,12 +60,18 @@ describe("east and west linked by gateways", () => {
   });
 
   it("does not send what the other cluster has no interest in", async () => {
+    // One message west does want, published after the others: once it has arrived, east has sent whatever it
+    // was going to, and only that one counts.
+    const marker = collect(nw, "somebody.listens");
+    await nw.flush();
+    await waitForGatewayInterest(east!, "somebody.listens");
     const before = (await gatewayz(east!)).outbound_gateways.west.connection.out_msgs;
     for (let i = 0; i < 5; i++) ne.publish("nobody.listens", te.encode("x"));
-    await ne.flush();
-    await sleep(50);
+    ne.publish("somebody.listens", te.encode("marker"));
+    await marker.until(1);
     const afterCount = (await gatewayz(east!)).outbound_gateways.west.connection.out_msgs;
-    assert.equal(afterCount, before);
+    assert.equal(afterCount, before + 1);
+    marker.sub.unsubscribe();
   });
 
   it("delivers to a queue group spread over both clusters exactly once, local members first", async () => {
@@ -78,7 +83,8 @@ describe("east and west linked by gateways", () => {
     await waitForGatewayInterest(west!, "work", { queue: "q" });
     for (let i = 0; i < 20; i++) ne.publish("work", te.encode(String(i)));
     await qe.until(20);
-    await sleep(100);
+    await markerThrough(ne, nw);
+    await markerThrough(ne, ne);
     assert.equal(qe.msgs.length + qw.msgs.length, 20);
     assert.equal(qw.msgs.length, 0, "east members are preferred for east's publishes");
     // Without a member in east, west's member gets each message once.
@@ -87,7 +93,7 @@ describe("east and west linked by gateways", () => {
     await waitForGatewayInterest(west!, "work", { queue: "q", present: false });
     for (let i = 0; i < 10; i++) ne.publish("work", te.encode(String(i)));
     await qw.until(10);
-    await sleep(100);
+    await markerThrough(ne, nw);
     assert.equal(qw.msgs.length, 10);
     qw.sub.unsubscribe();
   });
@@ -124,7 +130,7 @@ describe("east and west linked by gateways", () => {
     await waitForGatewayInterest(west!, "my.inbox.1");
     ne.publish("svc.west", te.encode("d"), { reply: "my.inbox.1" });
     await inbox.until(1);
-    await sleep(100);
+    await markerThrough(nw, ne);
     assert.equal(inbox.msgs.length, 1);
     assert.equal(td.decode(inbox.msgs[0].data), "west:d");
     inbox.sub.unsubscribe();

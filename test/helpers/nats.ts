@@ -38,3 +38,29 @@ export const td = new TextDecoder();
 export async function closeAll(conns: Array<NatsConnection | undefined>): Promise<void> {
   await Promise.all(conns.map((nc) => (nc && !nc.isClosed() ? nc.close().catch(() => {}) : Promise.resolve())));
 }
+
+let markers = 0;
+
+/**
+ * Shows that what `pub` published before this call towards `sub` has all arrived — the way to show that something
+ * did NOT arrive without sleeping: a marker published after it on the same path (client, servers, links, client)
+ * arrives behind it. The marker goes out again every 20 ms until one arrives, since the marker's own interest may
+ * still be crossing links; whichever arrives first was still published after everything before this call.
+ */
+export async function markerThrough(pub: NatsConnection, sub: NatsConnection, timeoutMs = 5000): Promise<void> {
+  const subject = `_marker.${++markers}.${Math.random().toString(36).slice(2)}`;
+  let arrived = false;
+  const s = sub.subscribe(subject, { callback: () => void (arrived = true) });
+  try {
+    await sub.flush();
+    const deadline = Date.now() + timeoutMs;
+    while (!arrived) {
+      if (Date.now() > deadline) throw new Error(`no marker arrived on ${subject} within ${timeoutMs} ms`);
+      pub.publish(subject);
+      await pub.flush();
+      for (let i = 0; i < 4 && !arrived; i++) await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    s.unsubscribe();
+  }
+}

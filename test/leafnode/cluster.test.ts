@@ -4,8 +4,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Petrel } from "../../src/petrel.ts";
-import { sleep, waitFor } from "../helpers/servers.ts";
-import { closeAll, collect, td, te } from "../helpers/nats.ts";
+import { waitFor } from "../helpers/servers.ts";
+import { closeAll, collect, markerThrough, td, te } from "../helpers/nats.ts";
 import { routeUrl, startNode, stopAll, waitForMesh } from "../cluster/helpers.ts";
 import { hasLeafInterest, leafUrl, startLeaf, waitLeafs } from "./helpers.ts";
 
@@ -40,7 +40,8 @@ describe("leaves on a Petrel cluster", () => {
     nl1.publish("x.across", te.encode("1"));
     await got.until(1);
     await onHub.until(1);
-    await sleep(100);
+    await markerThrough(nl1, nl2);
+    await markerThrough(nl1, n1);
     assert.equal(got.msgs.length, 1);
     assert.equal(onHub.msgs.length, 1);
     assert.equal(td.decode(got.msgs[0].data), "1");

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { connect as netConnect } from "node:net";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import type { Petrel } from "../../src/petrel.ts";
-import { sleep, waitFor } from "../helpers/servers.ts";
-import { closeAll, collect, td, te } from "../helpers/nats.ts";
+import { waitFor } from "../helpers/servers.ts";
+import { closeAll, collect, markerThrough, td, te } from "../helpers/nats.ts";
 import { flushInterest, hasLeafInterest, leafUrl, leafz, startHub, startLeaf, waitLeafs } from "./helpers.ts";
 
 describe("Petrel hub and Petrel leaf", () => {
@@ -67,7 +67,7 @@ describe("Petrel hub and Petrel leaf", () => {
     for (let i = 0; i < 20; i++) nl.publish("work", te.encode(String(i)));
     for (let i = 0; i < 20; i++) nh.publish("work", te.encode(String(i)));
     await waitFor("40 queue deliveries", () => n >= 40, 3000, 10);
-    await sleep(100);
+    for (const [a, b] of [[nl, nh], [nl, nl], [nh, nh], [nh, nl]]) await markerThrough(a, b);
     assert.equal(n, 40);
     for (const s of subs) s.unsubscribe();
   });
@@ -80,7 +80,8 @@ describe("Petrel hub and Petrel leaf", () => {
     nl.publish("echo.t", te.encode("once"));
     await nl.flush();
     await waitFor("hub got it", () => theirs.msgs.length === 1, 3000, 10);
-    await sleep(100);
+    await markerThrough(nl, nh);
+    await markerThrough(nl, nl);
     assert.equal(mine.msgs.length, 1);
     assert.equal(theirs.msgs.length, 1);
   });
@@ -90,8 +91,11 @@ describe("Petrel hub and Petrel leaf", () => {
     const b = nl.subscribe("gone.x");
     await flushInterest(nl, hub!, "gone.x");
     a.unsubscribe();
-    await nl.flush();
-    await sleep(50);
+    // Interest in another subject, announced after the unsubscribe on the same link: once the hub has it, the
+    // hub would also have had any withdrawal of gone.x.
+    const marker = nl.subscribe("gone.marker");
+    await flushInterest(nl, hub!, "gone.marker");
+    marker.unsubscribe();
     assert.ok(hasLeafInterest(hub!, "gone.x"), "one subscriber is left");
     b.unsubscribe();
     await nl.flush();

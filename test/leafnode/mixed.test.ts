@@ -4,32 +4,21 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Petrel } from "../../src/petrel.ts";
-import { monitorJson, type RunningServer, sleep, startServer, waitFor } from "../helpers/servers.ts";
-import { closeAll, collect, connectTo, td, te } from "../helpers/nats.ts";
+import { monitorJson, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
+import { closeAll, collect, connectTo, markerThrough, td, te } from "../helpers/nats.ts";
 import { type LeafzJson, leafUrl, leafz, startHub, startLeaf, waitLeafs } from "./helpers.ts";
 
-/** Round trips through both sides until `subject` interest has crossed the link. */
-async function crossed(pub: NatsConnection, sub: NatsConnection, subject: string): Promise<void> {
-  await sub.flush();
-  await waitFor(`interest in ${subject} crossed`, async () => {
-    const r = collect(sub, `${subject}.probe`, { max: 1 });
-    await sub.flush();
-    await sleep(20);
-    pub.publish(`${subject}.probe`);
-    await pub.flush();
-    await sleep(30);
-    r.sub.unsubscribe();
-    return r.msgs.length > 0;
-  }, 5000, 0);
-}
+/** Waits until the interest `sub` has announced so far has crossed the link towards `pub`: a marker's interest,
+ * announced after it on the same link, has (its marker arrived). */
+const crossed = (pub: NatsConnection, sub: NatsConnection): Promise<void> => markerThrough(pub, sub);
 
 function exercise(side: () => { hubNc: NatsConnection; leafNc: NatsConnection }): void {
   it("carries messages both ways", async () => {
     const { hubNc, leafNc } = side();
     const up = collect(hubNc, "mx.up");
     const down = collect(leafNc, "mx.down");
-    await crossed(leafNc, hubNc, "mx.up");
-    await crossed(hubNc, leafNc, "mx.down");
+    await crossed(leafNc, hubNc);
+    await crossed(hubNc, leafNc);
     leafNc.publish("mx.up", te.encode("u"));
     hubNc.publish("mx.down", te.encode("d"));
     assert.equal(td.decode((await up.until(1))[0].data), "u");
@@ -40,21 +29,20 @@ function exercise(side: () => { hubNc: NatsConnection; leafNc: NatsConnection })
     const { hubNc, leafNc } = side();
     const a = hubNc.subscribe("mx.svc", { callback: (_e, m) => void m.respond(te.encode("hub")) });
     const b = leafNc.subscribe("mx.svc2", { callback: (_e, m) => void m.respond(te.encode("leaf")) });
-    await crossed(leafNc, hubNc, "mx.svc");
-    await crossed(hubNc, leafNc, "mx.svc2");
+    await crossed(leafNc, hubNc);
+    await crossed(hubNc, leafNc);
     assert.equal(td.decode((await leafNc.request("mx.svc", undefined, { timeout: 2000 })).data), "hub");
     assert.equal(td.decode((await hubNc.request("mx.svc2", undefined, { timeout: 2000 })).data), "leaf");
     a.unsubscribe();
     b.unsubscribe();
     let n = 0;
     const qs = [hubNc, leafNc].map((nc) => nc.subscribe("mx.work", { queue: "w", callback: () => void n++ }));
-    await hubNc.flush();
-    await leafNc.flush();
-    await sleep(200);
+    await crossed(leafNc, hubNc);
+    await crossed(hubNc, leafNc);
     for (let i = 0; i < 10; i++) leafNc.publish("mx.work");
     for (let i = 0; i < 10; i++) hubNc.publish("mx.work");
     await waitFor("20 queue deliveries", () => n >= 20, 3000, 10);
-    await sleep(100);
+    for (const [a, b] of [[leafNc, hubNc], [hubNc, leafNc], [leafNc, leafNc], [hubNc, hubNc]]) await markerThrough(a, b);
     assert.equal(n, 20);
     for (const s of qs) s.unsubscribe();
   });
