@@ -4,7 +4,8 @@
  *    `$JS.API.STREAM.PEER.REMOVE`; time until a new peer holds every message and is current (back to R3);
  *  - rolling restart: 3 servers, an R3 stream, 16 publishers (Nats-Msg-Id, retrying what is not acknowledged)
  *    while each server in turn is stopped (SIGTERM) and restarted; acknowledged msgs/s over the whole restart,
- *    failed publish attempts, and msgs/s with no restart for reference.
+ *    failed publish attempts, and msgs/s with no restart for reference. A restarted server counts as back once
+ *    its /healthz says 200 and the stream reports every replica current; 2 s of service follow before the next.
  *
  * `bun bench/ops_bench.ts [--msgs 100000] [--rounds 1] [--only petrel|nats-server] [--skip peer-remove|rolling]`
  * Servers run on the runtime running this script (Deno: `deno run -A bench/ops_bench.ts`).
@@ -234,12 +235,16 @@ async function rolling(kind: ServerKind): Promise<RollingResult> {
     for (let i = 0; i < c.n; i++) {
       await c.stopOne(i);
       await c.startOne(i);
-      // Back in the group: its replica is current again before the next server goes.
+      // Back in the group: healthy (/healthz: JetStream current) and its replica current again, then the same
+      // 2 s of normal service for both servers before the next one goes.
       await until("restarted replica current", 120_000, async () => {
+        const h = await fetch(`${c.servers[i]!.monitorUrl}/healthz`);
+        if (h.status !== 200) return false;
         const ci = await streamCluster(nc!, "ROLL");
         const all = [ci?.leader, ...(ci?.replicas ?? []).map((r) => r.name)];
         return all.includes(c.names[i]) && (ci?.replicas ?? []).every((r) => r.current);
       });
+      await sleep(2000);
     }
     const rollingMs = performance.now() - t0;
     const rollingRate = (acked - a0) / (rollingMs / 1000);
