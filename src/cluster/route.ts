@@ -219,11 +219,14 @@ export class RouteConn implements ConnHandler, SubOwner {
     let subject = this.#subject;
     // `reply@deliver`: a JetStream delivery, routed by `deliver` and shown with the message's own subject.
     const at = reply === null ? -1 : reply.lastIndexOf(64);
+    // Kept for the next hop (a gateway, another route): the delivery must stay one there too.
+    let deliverReply: Uint8Array | undefined;
     if (reply !== null && at >= 0) {
+      deliverReply = reply;
       subject = bytesToString(reply, at + 1, reply.length);
       reply = at > 0 ? reply.subarray(0, at) : null;
     }
-    const msg: RoutedMsg = { subject, subjectBytes: this.#subjectBytes, reply, hdrSize, payload };
+    const msg: RoutedMsg = { subject, subjectBytes: this.#subjectBytes, reply, hdrSize, payload, deliverReply };
     account.deliver(msg, this, ra.queueTo > ra.queueFrom ? queueNames(args, ra.queueFrom, ra.queueTo) : undefined);
   }
 

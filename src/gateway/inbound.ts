@@ -164,6 +164,8 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
     // `reply@deliver`: a JetStream delivery (as on routes), routed by `deliver`, shown with its own subject.
     const at = reply === null ? -1 : reply.lastIndexOf(64);
     const jsDelivery = reply !== null && at >= 0;
+    // Kept for the next hop (a route to the subscriber's server): the delivery must stay one there too.
+    const deliverReply = jsDelivery ? reply ?? undefined : undefined;
     if (reply !== null && at >= 0) {
       subject = bytesToString(reply, at + 1, reply.length);
       reply = at > 0 ? reply.subarray(0, at) : null;
@@ -192,6 +194,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       reply,
       hdrSize,
       payload,
+      deliverReply,
     };
     account.deliver(msg, this, queues);
   }

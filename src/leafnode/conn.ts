@@ -205,6 +205,8 @@ export class LeafConn implements ConnHandler, SubOwner {
       // with the stored message's subject (nats-server's form on leafnode links).
       msg.subjectBytes = shown.subject;
       msg.reply = shown.reply;
+      // Routes and gateways carry it on in their own form (`reply@deliver`).
+      msg.deliverReply = shown.routed(msg.subject);
     }
     const queues: string[] = [];
     for (let i = ra.queueFrom; i < ra.queueTo; i++) queues.push(argString(args, i));

@@ -21,11 +21,26 @@ function isJsAck(reply: Uint8Array | null): reply is Uint8Array {
 }
 
 /** The shown subject and the reply of a JetStream delivery received as `<reply>@<subject>`, if it is one. */
-export function jsDeliveryShown(reply: Uint8Array | null): { subject: Uint8Array; reply: Uint8Array } | undefined {
+export function jsDeliveryShown(
+  reply: Uint8Array | null,
+): { subject: Uint8Array; reply: Uint8Array; routed(deliver: string): Uint8Array } | undefined {
   if (!isJsAck(reply)) return undefined;
   const at = reply.lastIndexOf(AT);
   if (at < 0 || at === reply.length - 1) return undefined;
-  return { subject: reply.slice(at + 1), reply: reply.slice(0, at) };
+  const plain = reply.slice(0, at);
+  return {
+    subject: reply.slice(at + 1),
+    reply: plain,
+    // The form routes and gateways use: `<reply>@<deliver subject>`.
+    routed: (deliver) => {
+      const d = enc.encode(deliver);
+      const out = new Uint8Array(plain.length + 1 + d.length);
+      out.set(plain, 0);
+      out[plain.length] = AT;
+      out.set(d, plain.length + 1);
+      return out;
+    },
+  };
 }
 
 export class LeafOutbox extends RouteOutbox {
