@@ -23,6 +23,7 @@ import { decodeMoved, moveCaughtUp, MOVED_SUBJECT, planMove } from "./moves.ts";
 import { decodeOrigin, encodeOrigin, ORIGIN_SUBJECT, OriginNotes } from "./origin.ts";
 import { StreamReplica } from "./stream_replica.ts";
 import { ConsumerGroups } from "./consumer_groups.ts";
+import { stepDownBodyError, unknownStreamStepDown } from "./not_clustered.ts";
 import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
 import { planReplicaChange } from "./replicas.ts";
 import { handOffLeaderships, stayFollower } from "./lame_duck.ts";
@@ -528,6 +529,8 @@ export class JetStreamCluster implements EngineCluster {
     }
     if (k === "META.LEADER.STEPDOWN") {
       if (metaLeader) {
+        const bad = stepDownBodyError(m.payload);
+        if (bad) return this.#fail(m, "meta_leader_stepdown_response", bad), true;
         this.#respond(m.reply, { type: T + "meta_leader_stepdown_response", success: true });
         this.#stepDown(this.metaGroup!);
       }
@@ -564,7 +567,12 @@ export class JetStreamCluster implements EngineCluster {
     if (stream === undefined) return !metaLeader; // the meta leader answers what nobody else owns
     const a = this.meta.streams.get(stream);
     // An unknown stream: the meta leader's engine does not have it either and answers "not found".
-    if (!a) return !metaLeader || this.#engine.streams.has(stream);
+    if (!a) {
+      // A step-down of a stream nobody has: the meta leader says so (the engine would not answer it).
+      const stepDown = unknownStreamStepDown(op);
+      if (stepDown && metaLeader && !this.#engine.streams.has(stream)) return this.#fail(m, stepDown, Errors.streamNotFound()), true;
+      return !metaLeader || this.#engine.streams.has(stream);
+    }
     const r = this.replicas.get(stream);
     if (op[0] === "CONSUMER") return this.consumers.api(m, op, r);
     if (!r || !r.isLeader() || !r.ready) return true;
@@ -874,6 +882,13 @@ export class JetStreamCluster implements EngineCluster {
     if (!a) return this.#fail(m, type, Errors.streamNotFound());
     const plan = planPeerRemove(a, peer, this.#peerInfos(), this.meta.load());
     if (isErr(plan)) return this.#fail(m, type, plan);
+    if (a.peers.length === 1 && !plan.short && this.#online(peer)) {
+      // A single replica is moved, not dropped: the new server joins and catches up, then the old one leaves (moves.ts).
+      if (!this.#proposeMeta({ op: "peers", name, peers: [peer, ...plan.peers], moveTo: plan.peers, ts: this.#now() })) {
+        return this.#fail(m, type, OpsErrors.peerRemap());
+      }
+      return this.#respond(m.reply, { type: T + type, success: true });
+    }
     if (!this.#proposeMeta({ op: "peers", name, peers: plan.peers, ts: this.#now() })) {
       return this.#fail(m, type, OpsErrors.peerRemap());
     }

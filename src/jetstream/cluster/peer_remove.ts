@@ -109,6 +109,8 @@ export function parsePeerRemove(payload: Uint8Array): string | ApiError {
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) return Errors.invalidJson();
   const peer = (v as Record<string, unknown>).peer;
+  // A field of the wrong type fails to decode in nats-server: "invalid JSON".
+  if (peer !== undefined && typeof peer !== "string") return Errors.invalidJson();
   if (typeof peer !== "string" || peer === "") return Errors.badRequest();
   return peer;
 }
@@ -125,6 +127,9 @@ export function parseServerRemove(payload: Uint8Array): string | ApiError {
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) return Errors.invalidJson();
   const o = v as Record<string, unknown>;
+  if ((o.peer !== undefined && typeof o.peer !== "string") || (o.server !== undefined && typeof o.server !== "string")) {
+    return Errors.invalidJson();
+  }
   if (typeof o.peer === "string" && o.peer !== "") return o.peer;
   if (typeof o.server === "string" && o.server !== "") return o.server;
   return OpsErrors.serverNotMember();

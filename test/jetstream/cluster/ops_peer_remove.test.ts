@@ -120,6 +120,21 @@ describe("STREAM.PEER.REMOVE", () => {
       }
       assert.equal(seen.length, 60);
       assert.deepEqual(seen, Array.from({ length: 60 }, (_, i) => i + 1));
+
+      // An R1 stream's only replica is moved, not dropped (as nats-server answers: success): the new server
+      // catches up first, and its consumer comes along.
+      const one = await jsm.streams.add({ name: "SOLO", subjects: ["solo.>"], num_replicas: 1 });
+      const home = one.cluster!.leader!;
+      for (let i = 1; i <= 10; i++) await js.publish(`solo.${i}`, `s${i}`);
+      await jsm.consumers.add("SOLO", { durable_name: "S", ack_policy: AckPolicy.Explicit });
+      assert.equal((await api(nc, "$JS.API.STREAM.PEER.REMOVE.SOLO", { peer: home })).success, true);
+      await waitFor("SOLO led elsewhere with its messages", async () => {
+        const info = await jsm.streams.info("SOLO").catch(() => undefined);
+        return !!info?.cluster?.leader && info.cluster.leader !== home && (info.cluster.replicas ?? []).length === 0 &&
+          info.state.messages === 10;
+      }, 20_000);
+      const next = await (await js.consumers.get("SOLO", "S")).next({ expires: 5000 });
+      assert.equal(next?.seq, 1);
     } finally {
       await nc?.close().catch(() => {});
       await c.close();
@@ -134,6 +149,21 @@ describe("STREAM.PEER.REMOVE", () => {
       nc = await connect({ servers: c.nodes[0]!.clientUrl });
       const jsm = await jetstreamManager(nc);
       await jsm.streams.add({ name: "ONE", subjects: ["one.>"], num_replicas: 3 });
+      // Bad bodies and unknown names, answered as nats-server 2.9.10 answers them (checked side by side).
+      const invalid = { code: 400, err_code: 10025, description: "invalid JSON" };
+      assert.deepEqual((await api(nc, "$JS.API.STREAM.PEER.REMOVE.ONE", { peer: 123 })).error, invalid);
+      assert.deepEqual((await api(nc, "$JS.API.SERVER.REMOVE", { peer: 123 })).error, invalid);
+      const garbage = JSON.parse(dec.decode((await nc.request("$JS.API.META.LEADER.STEPDOWN", enc.encode("garbage"), { timeout: 5000 })).data));
+      assert.deepEqual(garbage, { type: "io.nats.jetstream.api.v1.meta_leader_stepdown_response", error: invalid });
+      const notFound = { code: 404, err_code: 10059, description: "stream not found" };
+      assert.deepEqual(await api(nc, "$JS.API.STREAM.LEADER.STEPDOWN.NOPE", {}), {
+        type: "io.nats.jetstream.api.v1.stream_leader_stepdown_response",
+        error: notFound,
+      });
+      assert.deepEqual(await api(nc, "$JS.API.CONSUMER.LEADER.STEPDOWN.NOPE.C", {}), {
+        type: "io.nats.jetstream.api.v1.consumer_leader_stepdown_response",
+        error: notFound,
+      });
       assert.deepEqual(await api(nc, "$JS.API.SERVER.REMOVE", { server: "nobody" }), {
         type: "io.nats.jetstream.api.v1.meta_server_remove_response",
         error: { code: 400, err_code: 10044, description: "server is not a member of the cluster" },
