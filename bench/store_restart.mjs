@@ -41,7 +41,7 @@ function streamInfo() {
     const t = setTimeout(() => {
       s.destroy();
       resolve(false);
-    }, 250);
+    }, 25);
     s.on("data", (d) => {
       buf += d;
       const m = buf.match(/"messages":(\d+)/);

@@ -10,7 +10,7 @@
 import type { MsgIndex, MsgVisit } from "../../src/jetstream/store/msg_index.ts";
 
 /** Parsed blocks kept besides the one being written. */
-export const CACHE_BLOCKS = 4;
+export const CACHE_BLOCKS = 3;
 
 /** One block (segment file) as the index sees it. */
 export interface Block {
@@ -282,7 +282,12 @@ export class FileIndex implements MsgIndex {
     st.count++;
     st.last = seq;
     if (b === this.#activeBlock) {
-      if (this.#activeCache === undefined && b.live === 1 && b.min === seq) this.#activeCache = newCache(seq, 1024);
+      if (this.#activeCache === undefined && b.live === 1 && b.min === seq) {
+        // Sized like the block before (no growing and copying while a block fills).
+        const prev = this.blocks.length > 1 ? this.blocks[this.blocks.length - 2] : undefined;
+        const cap = prev !== undefined && prev.min <= prev.max ? Math.min(prev.max - prev.min + 1, 1 << 20) : 1024;
+        this.#activeCache = newCache(seq, cap);
+      }
       if (this.#activeCache !== undefined) this.#put(this.#activeCache, seq, off, len, time, st.subject, hdr);
     }
   }

@@ -111,6 +111,16 @@ export interface InFlight {
   readonly lastMsgId: string | null | undefined;
 }
 
+/** The smallest first seq >= `from` among `subjects`. */
+function minCeil(ix: MsgIndex, subjects: Iterable<string>, from: number): number | undefined {
+  let best: number | undefined;
+  for (const subj of subjects) {
+    const c = ix.subjectCeil(subj, from);
+    if (c !== undefined && (best === undefined || c < best)) best = c;
+  }
+  return best;
+}
+
 /** One stream: config, in-memory index over its backend, limits, dedupe and publish preconditions. */
 export class Stream {
   /**
@@ -270,22 +280,36 @@ export class Stream {
     // Walk forward in sequence order for a while (a match is usually close), then ask each subject.
     let steps = 0;
     let found: number | undefined;
-    const many = ix.numSubjects > 64;
-    ix.forEach(from, (seq, subject) => {
-      if (matchesAny(subject, filters)) {
-        found = seq;
-        return false;
-      }
-      if (++steps >= 256 && many) return false;
-    });
+    // On a disk index the walk is always bounded first: asking a subject there reads blocks too.
+    const many = ix.numSubjects > 64 || this.ownIndex;
+    const walk = (start: number, limit: number) => {
+      ix.forEach(start, (seq, subject) => {
+        if (matchesAny(subject, filters)) {
+          found = seq;
+          return false;
+        }
+        if (++steps >= limit) return false;
+      });
+    };
+    walk(from, many ? 256 : Infinity);
     if (found !== undefined || steps < 256 || !many) return found;
-    let best: number | undefined;
-    for (const subj of ix.subjects()) {
-      if (!matchesAny(subj, filters)) continue;
-      const c = ix.subjectCeil(subj, from);
-      if (c !== undefined && (best === undefined || c < best)) best = c;
+    if (this.ownIndex) {
+      // The subjects that still have a message at or after `from`: few, ask each; many, walk on.
+      const live: string[] = [];
+      for (const subj of ix.subjects()) {
+        if (!matchesAny(subj, filters) || !((ix.subjectLast(subj) ?? -1) >= from)) continue;
+        live.push(subj);
+        if (live.length > 16) break;
+      }
+      if (live.length > 16) {
+        walk(from, Infinity);
+        return found;
+      }
+      return minCeil(ix, live, from);
     }
-    return best;
+    const all: string[] = [];
+    for (const subj of ix.subjects()) if (matchesAny(subj, filters)) all.push(subj);
+    return minCeil(ix, all, from);
   }
 
   /** Count of stored messages with seq >= from matching `filters`. */
@@ -294,7 +318,24 @@ export class Stream {
     if (filters.length === 0) return ix.countFrom(from);
     if (filters.length === 1 && isLiteral(filters[0])) return ix.subjectCountFrom(filters[0], from);
     let n = 0;
-    for (const subj of ix.subjects()) if (matchesAny(subj, filters)) n += ix.subjectCountFrom(subj, from);
+    if (!this.ownIndex) {
+      for (const subj of ix.subjects()) if (matchesAny(subj, filters)) n += ix.subjectCountFrom(subj, from);
+      return n;
+    }
+    // On a disk index: whole subjects from their bounds; the ones `from` cuts through counted per subject
+    // when few, else in one pass over the messages from `from`.
+    const cut = new Set<string>();
+    for (const subj of ix.subjects()) {
+      if (!matchesAny(subj, filters)) continue;
+      if ((ix.subjectFirst(subj) ?? Infinity) >= from) n += ix.subjectCount(subj);
+      else if ((ix.subjectLast(subj) ?? -1) >= from) cut.add(subj);
+    }
+    if (cut.size <= 16) for (const subj of cut) n += ix.subjectCountFrom(subj, from);
+    else {
+      ix.forEach(from, (_seq, subj) => {
+        if (cut.has(subj)) n++;
+      });
+    }
     return n;
   }
 

@@ -233,3 +233,33 @@ describe("file store segments read in chunks", () => {
     }
   });
 });
+
+describe("file store index with many subjects", () => {
+  it("finds and counts filtered messages far apart and across many subjects as the in-memory index does", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-fmany-"));
+    try {
+      const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s.>"], storage: "file" });
+      const now = () => 1;
+      const f = new Stream(cfg, "x", new FileStorage(dir, 60_000, "$G", 4096), now);
+      const m = new Stream(cfg, "x", new MemoryStorage(), now);
+      const pub = (subj: string) => assert.deepEqual(f.publish(subj, undefined, enc.encode(subj)), m.publish(subj, undefined, enc.encode(subj)));
+      for (let i = 0; i < 300; i++) pub("s.a.x");
+      for (let i = 0; i < 700; i++) pub(`s.m.${i % 40}`);
+      pub("s.z.1");
+      for (let i = 0; i < 300; i++) pub(`s.m.${i % 40}`);
+      pub("s.z.2");
+      for (const seq of [5, 6, 701, 400, 1001]) assert.equal(f.deleteMsg(seq), m.deleteMsg(seq));
+      const filters = [["s.z.*"], ["s.z.*", "s.q.*"], ["s.m.*"], ["s.m.1", "s.z.>"], ["s.q.*"], ["s.*.3"], [">"]];
+      for (const flt of filters) {
+        for (const from of [0, 1, 7, 300, 650, 701, 702, 900, 1001, 1002, 1003, 1301, 1302, 1303]) {
+          assert.equal(f.nextMatching(from, flt), m.nextMatching(from, flt), `nextMatching ${flt} ${from}`);
+          assert.equal(f.countFrom(from, flt), m.countFrom(from, flt), `countFrom ${flt} ${from}`);
+        }
+      }
+      f.close();
+      m.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
