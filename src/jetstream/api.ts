@@ -84,6 +84,10 @@ export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
   }
   // Go's encoder leaves empty `omitempty` fields out.
   if (state.num_subjects === 0) delete state.num_subjects;
+  // Mirrors' and sources' consumers on this stream are not counted, as nats-server does.
+  for (const c of js.consumers.get(s.name)?.values() ?? []) {
+    if (c.cfg.direct === true && s.listeners.has(c)) state.consumer_count = Number(state.consumer_count) - 1;
+  }
   const info: Json = {
     config: streamConfigJson(s.cfg),
     created: s.created,
@@ -342,7 +346,9 @@ function consumerList(js: JetStream, m: BusMsg, streamName: string | undefined, 
   const req = body(m);
   if (isErr(req)) return fail(js, m, type, req);
   const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
-  const all = [...(js.consumers.get(s.name)?.values() ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1));
+  // A mirror's or source's consumer (`direct`) is not listed, as nats-server does.
+  const all = [...(js.consumers.get(s.name)?.values() ?? [])].filter((c) => c.cfg.direct !== true)
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
   const limit = namesOnly ? NAMES_LIMIT : LIST_LIMIT;
   const from = Math.min(offset, all.length);
   const page = all.slice(from, from + limit);

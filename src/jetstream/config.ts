@@ -82,6 +82,8 @@ export const consumerConfigSchema = z.looseObject({
   num_replicas: int.default(0),
   mem_storage: z.boolean().optional(),
   metadata: z.record(z.string(), z.string()).nullish(),
+  /** A mirror's or source's feed: left out of consumer listings and counts, as nats-server does. */
+  direct: z.boolean().optional(),
 });
 export type ConsumerConfig = z.output<typeof consumerConfigSchema>;
 

@@ -77,6 +77,7 @@ async function hubReachable(nc: NatsConnection): Promise<boolean> {
 }
 
 interface Outcome {
+  hubConsumers: { names: string[]; count: number; account: number };
   /** Which domains answer `$JS.API.INFO` asked on the leaf, and on the hub. */
   apiOnLeaf: string[];
   apiOnHub: string[];
@@ -154,7 +155,11 @@ async function scenario(s: Side): Promise<Outcome> {
     const m = await ljsm.streams.getMessage("S", { seq });
     sourced.push(`${m!.seq} ${m!.subject} ${td.decode(m!.data)} ${m!.header?.get("Nats-Stream-Source")}`);
   }
+  // The feeds' consumers on the hub are not listed and not in the stream's consumer count (nats-server's `direct`).
+  const hub = await jetstreamManager(s.hubNc);
+  const names = (await s.hubNc.request("$JS.API.CONSUMER.NAMES.ORDERS", "", { timeout: 2000 })).json() as { consumers?: string[] };
   return {
+    hubConsumers: { names: names.consumers ?? [], count: (await hub.streams.info("ORDERS")).state.consumer_count, account: (await hub.getAccountInfo()).consumers },
     apiOnLeaf: await domainsAnswering(s.leafNc, "$JS.API.INFO"),
     apiOnHub: await domainsAnswering(s.hubNc, "$JS.API.INFO"),
     mirror: {
@@ -188,6 +193,8 @@ describe("JetStream mirror and source across domains (leafnode, link cut and hea
       it(`${kind}: the edge mirrors and sources the hub through $JS.hub.API and resumes after the link is cut`, { timeout: 90_000 }, async () => {
         const o = await scenario(side!);
         outcomes.set(kind, o);
+        // Account info counts them (nats-server 2.9.10 does).
+        assert.deepEqual(o.hubConsumers, { names: [], count: 0, account: 2 });
         assert.deepEqual(o.apiOnLeaf, ["edge"]);
         assert.deepEqual(o.apiOnHub, ["hub"]);
         const subjectOf = (q: number) => q === 11 || q % 2 === 1 ? "a" : "b";
