@@ -261,6 +261,7 @@ function startCluster(
     // cluster alone (a minority) never founds a meta group of its own before the gateways are up.
     expectedPeers: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port) +
       gatewayPeers(server.options.gateway),
+    clusterPeers: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port),
   });
   engine.cluster = cluster;
   return cluster;

@@ -49,6 +49,12 @@ const FRESH_MS = 10_000;
 const OFFLINE_MS = 6_000;
 /** Without the expected number of peers, bootstrap once everyone seen agrees for this long. */
 const SETTLE_MS = 1_500;
+/**
+ * Superclusters where some clusters run no JetStream: their servers never say hello, so a majority of all the
+ * configured servers may never be seen. A majority of this cluster's own servers that stayed the same for this
+ * long founds the group then (long enough for the gateways of a JetStream supercluster to have come up).
+ */
+const SUPER_SETTLE_MS = 6_000;
 /** A replica taken out of its stream's peers is dropped at the latest this long after (if the group never told it). */
 const LEAVE_MS = 5_000;
 
@@ -71,6 +77,8 @@ export interface ClusterOptions {
   readonly tickMs?: number;
   /** How many JetStream servers the configuration names (routes + this one): bootstrap as soon as all are seen. */
   readonly expectedPeers?: number;
+  /** Of those, how many are in this cluster (routes + this one); the rest are other clusters' (gateways). */
+  readonly clusterPeers?: number;
 }
 
 interface Hello {
@@ -336,7 +344,10 @@ export class JetStreamCluster implements EngineCluster {
     // majority of the configured servers (all of them, or a majority that stayed the same for a while). Two
     // founders would each need a majority, and any two majorities share a server that knows the lower name.
     const expected = this.#o.expectedPeers ?? 1;
-    if (seen.length < Math.floor(expected / 2) + 1) return;
+    const own = this.#o.clusterPeers ?? expected;
+    const settled = now - this.#seenSince;
+    const superFallback = own < expected && seen.length >= Math.floor(own / 2) + 1 && settled >= SUPER_SETTLE_MS;
+    if (seen.length < Math.floor(expected / 2) + 1 && !superFallback) return;
     if (seen.length < expected && now - this.#seenSince < SETTLE_MS) return;
     let lowest = this.self;
     for (const p of this.#peers.values()) {
