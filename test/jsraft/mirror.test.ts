@@ -128,6 +128,26 @@ describe("replicated mirrors and sources (3 servers)", () => {
     assert.deepEqual(sourced, Array.from({ length: 22 }, (_, i) => `o${2 * i + 2} ORDERS ${2 * i + 2}`));
   });
 
+  it("takes a source added by a stream update, next to the ones it had", { timeout: 60_000 }, async () => {
+    const jsm = await jetstreamManager(conns[2]);
+    await jsm.streams.add({ name: "ORD2", subjects: ["ord2.>"], num_replicas: 3 });
+    const js = jetstream(conns[0]);
+    for (let i = 1; i <= 2; i++) await js.publish("ord2.x", `p${i}`);
+    const cfg = (await jsm.streams.info("S")).config;
+    await jsm.streams.update("S", { ...cfg, sources: [...(cfg.sources ?? []), { name: "ORD2" }] });
+    await allHold(c, "S", 24, 24);
+    await js.publish("orders.even", "o46");
+    await allHold(c, "S", 25, 25);
+    const tail: string[] = [];
+    for (let seq = 23; seq <= 25; seq++) {
+      const msg = await jsm.streams.getMessage("S", { seq });
+      tail.push(`${new TextDecoder().decode(msg!.data)} ${msg!.header?.get("Nats-Stream-Source")}`);
+    }
+    assert.deepEqual(tail, ["p1 ORD2 1", "p2 ORD2 2", "o46 ORDERS 46"]);
+    const info = await jsm.streams.info("S");
+    assert.deepEqual(info.sources?.map((x) => [x.name, x.lag]).sort(), [["ORD2", 0], ["ORDERS", 0]]);
+  });
+
   it("shows nats-server's error for a mirror of a stream that does not exist, and catches up once it does", { timeout: 60_000 }, async () => {
     const jsm = await jetstreamManager(conns[1]);
     const created = await jsm.streams.add({ name: "MNOPE", mirror: { name: "NOPE" }, num_replicas: 3 });
