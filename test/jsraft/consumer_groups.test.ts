@@ -82,6 +82,12 @@ describe("replicated JetStream: consumers as Raft groups", () => {
     const names = await jsm.consumers.list("P").next();
     assert.deepEqual(names.map((x) => x.name), ["work"]);
     assert.equal((await jsm.streams.info("P")).state.consumer_count, 1);
+    // A consumer's own num_replicas: an R1 group on an R3 stream.
+    await jsm.consumers.add("P", { durable_name: "one", ack_policy: AckPolicy.Explicit, num_replicas: 1 });
+    const one = await consumerInfo("P", "one", 2);
+    assert.ok(one.cluster?.leader);
+    assert.equal(one.cluster?.replicas, undefined, JSON.stringify(one.cluster));
+    await jsm.consumers.delete("P", "one");
   });
 
   it("pull: acknowledged messages stay acknowledged across consumer- and stream-leader changes", { timeout: 90_000 }, async () => {
