@@ -207,6 +207,38 @@ describe("replicated JetStream: consumers as Raft groups", () => {
     await assert.rejects(jsm.consumers.info("P", "tmp"), /consumer not found/);
   });
 
+  it("a durable consumer grows and shrinks with its stream's replicas (R1 → R3 → R1), keeping its acks", { timeout: 60_000 }, async () => {
+    await jsm.streams.add({ name: "G", subjects: ["g.>"], num_replicas: 1 });
+    const js = jetstream(conns[0]);
+    for (let i = 1; i <= 6; i++) await js.publish(`g.${i}`, `m${i}`);
+    await jsm.consumers.add("G", { durable_name: "gd", ack_policy: AckPolicy.Explicit });
+    const take = async (n: number): Promise<number[]> => {
+      const cons = await waitFor("the consumer", () => jetstream(conns[1], { timeout: 1000 }).consumers.get("G", "gd").catch(() => undefined), 15_000);
+      const got: number[] = [];
+      for await (const m of await cons.fetch({ max_messages: n, expires: 5000 })) {
+        got.push(m.seq);
+        assert.ok(await m.ackAck());
+      }
+      return got;
+    };
+    assert.deepEqual(await take(2), [1, 2]);
+    assert.equal((await consumerInfo("G", "gd")).cluster?.replicas, undefined);
+    const cfg = (await jsm.streams.info("G")).config;
+    await jsm.streams.update("G", { ...cfg, num_replicas: 3 });
+    await waitFor("the consumer's group on three servers", async () => {
+      const cl = (await consumerInfo("G", "gd")).cluster;
+      return cl?.replicas?.length === 2 && cl.replicas.every((r) => r.current);
+    }, 20_000);
+    await stepDownConsumer("G", "gd", 2);
+    assert.deepEqual(await take(2), [3, 4]);
+    await jsm.streams.update("G", { ...cfg, num_replicas: 1 });
+    await waitFor("the consumer's group back on one server", async () => {
+      const ci = await jsm.consumers.info("G", "gd").catch(() => undefined);
+      return ci !== undefined && ci.cluster?.replicas === undefined && ci.ack_floor.stream_seq === 4;
+    }, 20_000);
+    assert.deepEqual(await take(2), [5, 6]);
+  });
+
   it("a stopped consumer leader's successor resumes after the ack floor; restarted, the server holds the state", { timeout: 90_000 }, async () => {
     const js = jetstream(conns[0]);
     for (let i = 31; i <= 35; i++) await js.publish(`p.${i}`, `m${i}`);

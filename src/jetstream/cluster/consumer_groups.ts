@@ -102,10 +102,14 @@ export class ConsumerGroups {
     return this.replicas.get(key(stream, name));
   }
 
-  /** Where a consumer is placed now: its founder when R1 (moved with its stream, moves.ts), else its stream's current peers. */
-  #placement(rec: ConsumerRecord, a: StreamAssignment | undefined): readonly string[] {
+  /**
+   * Where a consumer is placed now: an R1 consumer on its founder (moved with its stream, moves.ts); one with
+   * more replicas on its stream's current peers. The count is the consumer's own `num_replicas`, else its
+   * stream's — which a stream update may change: an R1-founded consumer grows with its stream, and shrinks.
+   */
+  #placement(rec: ConsumerRecord, a: StreamAssignment | undefined, r1: boolean): readonly string[] {
     const founders = rec.peers ?? [];
-    if (founders.length === 1) return [r1ConsumerHome(founders[0], a)];
+    if (r1) return founders.length > 0 ? [r1ConsumerHome(founders[0], a)] : [];
     if (founders.length === 0 || !a) return founders;
     return a.peers;
   }
@@ -136,7 +140,8 @@ export class ConsumerGroups {
           continue;
         }
         const k = key(stream, name);
-        const placed = this.#placement(rec, a).includes(d.self);
+        const r1 = consumerReplicaCount(rec.config, sr.stream.cfg) <= 1;
+        const placed = this.#placement(rec, a, r1).includes(d.self);
         const existing = this.replicas.get(k);
         if (existing && existing.group.id !== rec.group) {
           this.#close(k, true); // a consumer re-created under the same name
@@ -144,19 +149,19 @@ export class ConsumerGroups {
           wanted.add(k);
           if (JSON.stringify(existing.config) !== JSON.stringify(rec.config)) existing.configure(rec.config);
           // The group follows its stream's peers (a leader taken out hands over first, then leaves).
-          if (a && rec.peers.length > 1 && existing.ready) reconcileMembership(existing.group, a, d.self, () => this.#stepDownNow(existing));
-          if (rec.peers.length === 1) {
+          if (a && !r1 && existing.ready) reconcileMembership(existing.group, a, d.self, () => this.#stepDownNow(existing));
+          if (r1) {
             this.#r1.add(k);
             // An R1 consumer moves with its stream: the new server joins, then the old one leaves.
-            if (existing.ready) walkR1Group(existing.group, r1ConsumerHome(rec.peers[0], a), () => this.#stepDownNow(existing));
-          }
+            if (existing.ready && rec.peers.length > 0) walkR1Group(existing.group, r1ConsumerHome(rec.peers[0], a), () => this.#stepDownNow(existing));
+          } else this.#r1.delete(k);
           if (placed) {
             this.#leaving.delete(k);
           } else {
             const since = this.#leaving.get(k) ?? now;
             this.#leaving.set(k, since);
             // An R1 consumer on its way to another server holds its only copy until that one joined.
-            const timedOut = now - since > LEAVE_MS && !(rec.peers.length === 1 && existing.group.isLeader());
+            const timedOut = now - since > LEAVE_MS && !(r1 && existing.group.isLeader());
             if (!existing.group.node.isVoter() || timedOut) {
               this.#leaving.delete(k);
               this.#close(k, true);
