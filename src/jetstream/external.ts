@@ -24,6 +24,7 @@ export interface ExternalOrigin {
   name: string;
   filter_subject?: string;
   opt_start_seq?: number;
+  opt_start_time?: string;
   external?: { api: string; deliver?: string };
 }
 
@@ -160,6 +161,11 @@ export class ExternalFeed {
       direct: true,
     };
     if (start > 1) config.opt_start_seq = start;
+    else if (this.origin.opt_start_time) {
+      // Nothing taken yet: from the configured time on.
+      config.deliver_policy = "by_start_time";
+      config.opt_start_time = this.origin.opt_start_time;
+    }
     if (this.origin.filter_subject) config.filter_subject = this.origin.filter_subject;
     this.currentDeliver = deliver;
     const reply = `_INBOX.${token()}`;

@@ -349,6 +349,22 @@ describe("JetStream per account (engine)", () => {
     }
   });
 
+  it("starts an external source at its opt_start_time until it has taken something", async () => {
+    const bus = new TestBus();
+    const requests: J[] = [];
+    bus.subscribe("X.API.CONSUMER.CREATE.ORDERS", (m) => requests.push((JSON.parse(dec.decode(m.payload)) as J).config as J));
+    const js = startJetStream(bus, {}, new MemoryStorage());
+    try {
+      const at = "2026-01-02T03:04:05Z";
+      await api(bus, "$JS.API.STREAM.CREATE.S", { name: "S", sources: [{ name: "ORDERS", opt_start_time: at, external: { api: "X.API" } }] });
+      for (let i = 0; i < 100 && requests.length === 0; i++) await new Promise((r) => setTimeout(r, 0));
+      assert.equal(requests[0].deliver_policy, "by_start_time");
+      assert.equal(requests[0].opt_start_time, at);
+    } finally {
+      js.stop();
+    }
+  });
+
   it("plans accounts the way nats-server enables them", () => {
     assert.deepEqual([...planAccounts(undefined).enabled.keys()], ["$G"]);
     assert.deepEqual([...planAccounts({ SYS: {} }, "SYS").enabled.keys()], ["$G"], "the system account alone is not an accounts block");
