@@ -49,6 +49,8 @@ const FRESH_MS = 10_000;
 const OFFLINE_MS = 6_000;
 /** Without the expected number of peers, bootstrap once everyone seen agrees for this long. */
 const SETTLE_MS = 1_500;
+/** A leader leaving its group that still leads after this long takes up the publishes it held again. */
+const HANDOVER_MS = 3_000;
 /**
  * Superclusters where some clusters run no JetStream: their servers never say hello, so a majority of all the
  * configured servers may never be seen. A majority of this cluster's own servers that stayed the same for this
@@ -120,6 +122,8 @@ export class JetStreamCluster implements EngineCluster {
   #lameDuck: Map<string, number> | undefined;
   /** Superclusters: the cluster each stream create came from (origin.ts). */
   readonly #origins = new OriginNotes();
+  /** Stream leaderships being handed over because this server leaves the group (`#handOver`). */
+  readonly #handovers = new Map<string, { since: number; asked: number }>();
   /** Stream groups whose move this server (their leader) reported done, with when. */
   readonly #movedSaid = new Map<string, number>();
   /** The mirror and source feeds of the streams this server leads. */
@@ -239,7 +243,7 @@ export class JetStreamCluster implements EngineCluster {
     for (const [name, r] of this.replicas) {
       r.tick();
       const a = this.meta.streams.get(name);
-      if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#stepDown(r.group));
+      if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#handOver(name, r));
       // Done when the stream's new servers hold its whole log and its R1 consumers hosted here moved too.
       if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo) && !this.consumers.r1StillMoving(name, a.moveTo)) this.#sayMoved(a);
     }
@@ -247,6 +251,7 @@ export class JetStreamCluster implements EngineCluster {
     this.#feeds.tick(this.replicas);
     const now = this.#now();
     this.#origins.sweep(now);
+    this.#expireHandovers(now);
     if (this.#lameDuck) stayFollower(this.#groups(), (g) => this.#stepDown(g), this.#lameDuck, now);
     for (const [name, since] of this.#leaving) {
       const r = this.replicas.get(name);
@@ -749,6 +754,32 @@ export class JetStreamCluster implements EngineCluster {
   #clusterOf(a: StreamAssignment): string {
     if (a.cluster) return a.cluster;
     return this.#peerInfos().find((p) => p.name === a.peers[0])?.cluster ?? this.#o.clusterName;
+  }
+
+  /**
+   * The stream leader is taken out of its group (a move, a peer removal, fewer replicas): publishes that come
+   * while the leadership moves wait for the successor instead of being dropped (as on a graceful stop). Asked
+   * again at most every 400 ms; given up after HANDOVER_MS if this server still leads (the held publishes are
+   * then taken up here).
+   */
+  #handOver(name: string, r: StreamReplica): void {
+    const now = this.#now();
+    const h = this.#handovers.get(name);
+    if (h && now - h.asked < 400) return;
+    if (!r.handingOff) r.handingOff = true;
+    this.#handovers.set(name, { since: h?.since ?? now, asked: now });
+    this.#stepDown(r.group);
+  }
+
+  #expireHandovers(now: number): void {
+    for (const [name, h] of this.#handovers) {
+      const r = this.replicas.get(name);
+      if (!r || !r.handingOff) this.#handovers.delete(name);
+      else if (r.isLeader() && now - h.since > HANDOVER_MS && !this.#lameDuck) {
+        this.#handovers.delete(name);
+        r.cancelHandOff();
+      }
+    }
   }
 
   /** On the stream leader: the servers a move goes to hold everything; tell the meta leader (at most once a second). */

@@ -436,6 +436,15 @@ export class StreamReplica {
     }
   }
 
+  /** A hand-off that did not happen (still leading): the publishes held meanwhile are taken up here again. */
+  cancelHandOff(): void {
+    if (!this.handingOff) return;
+    const held = this.#handoff;
+    this.#handoff = [];
+    this.handingOff = false;
+    for (const m of held) this.publish(m);
+  }
+
   /** Stops leading (the group itself is removed by the host; the consumer groups close their own). */
   close(): void {
     this.#lost();
