@@ -41,7 +41,7 @@ describe("replicated mirrors and sources (3 servers)", () => {
   let c: JsCluster;
   const conns: NatsConnection[] = [];
   before(async () => {
-    c = await startJsCluster(3, { storage: "memory" });
+    c = await startJsCluster(3);
     await waitMetaLeader(c);
     for (const p of c.nodes) conns.push(await connect({ servers: p!.clientUrl }));
   });
@@ -163,5 +163,33 @@ describe("replicated mirrors and sources (3 servers)", () => {
     await allHold(c, "MNOPE", 3, 3);
     const i = await jsm.streams.info("MNOPE");
     assert.equal("error" in (i.mirror ?? {}), false);
+  });
+
+  it("resumes its mirror and sources where the replicas stood after the whole cluster restarted", { timeout: 90_000 }, async () => {
+    for (const nc of conns.splice(0)) await nc.close().catch(() => {});
+    for (let i = 0; i < 3; i++) await c.stop(i);
+    for (let i = 0; i < 3; i++) await c.start(i);
+    await waitMetaLeader(c, 20_000);
+    for (const p of c.nodes) conns.push(await connect({ servers: p!.clientUrl }));
+    const jsm = await waitFor("the API answers", () => jetstreamManager(conns[0], { timeout: 1000 }).catch(() => undefined), 20_000);
+    const js = jetstream(conns[1]);
+    // ORDERS held 46, M the same, S 25 (22 even ORDERS, 2 of ORD2, o46).
+    for (let n = 47; n <= 50; n++) {
+      await waitFor(`o${n} stored`, () => js.publish(`orders.${n % 2 === 0 ? "even" : "odd"}`, `o${n}`, { msgID: `o${n}`, timeout: 1000 }).catch(() => undefined), 20_000);
+    }
+    await js.publish("ord2.x", "p3");
+    await allHold(c, "ORDERS", 50, 50);
+    await allHold(c, "M", 50, 50);
+    await allHold(c, "S", 28, 28);
+    const tail: string[] = [];
+    for (let seq = 24; seq <= 28; seq++) {
+      const msg = await jsm.streams.getMessage("S", { seq });
+      tail.push(`${new TextDecoder().decode(msg!.data)} ${msg!.header?.get("Nats-Stream-Source")}`);
+    }
+    // Order across two origins is not fixed; from each origin, every message once, in its order.
+    const fromOrders = tail.filter((l) => l.includes(" ORDERS "));
+    const fromOrd2 = tail.filter((l) => l.includes(" ORD2 "));
+    assert.deepEqual(fromOrders, ["o46 ORDERS 46", "o48 ORDERS 48", "o50 ORDERS 50"]);
+    assert.deepEqual(fromOrd2, ["p2 ORD2 2", "p3 ORD2 3"]);
   });
 });

@@ -1,9 +1,9 @@
 // Mirrors and sources across JetStream domains, differential: a leafnode server in domain `edge` mirrors and
 // sources a stream of its hub (domain `hub`) through `$JS.hub.API` (`external { api, deliver }`), as nats-server's
 // documentation sets it up. The leaf link runs through a loopback proxy that is cut while the hub takes more
-// messages and then healed, then cut again while the hub restarts (its consumers are gone): the leaf redials and
-// both streams resume with every message once, at nats-server's sequences and `Nats-Stream-Source` values. Each
-// domain keeps `$JS.API` to itself.
+// messages and then healed: the leaf redials and both streams resume with every message once, at nats-server's
+// sequences and `Nats-Stream-Source` values. Each domain keeps `$JS.API` to itself; the feeds' consumers on the
+// hub are not listed.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -30,8 +30,7 @@ interface Side {
 }
 
 async function startSide(kind: ServerKind): Promise<Side> {
-  // nats-server's ports file does not name the leafnode listener: a port picked here. The hub's store is ours,
-  // so that a restart keeps it. The hub advertises the proxy as its leafnode address: a nats-server leaf redials
+  // nats-server's ports file does not name the leafnode listener: a port picked here. The hub advertises the proxy as its leafnode address: a nats-server leaf redials
   // the advertised addresses too, and would otherwise go around the proxy.
   const leafPort = await freePort();
   const proxy = await startLinkProxy(leafPort);
@@ -56,14 +55,6 @@ async function stopSide(s: Side | undefined): Promise<void> {
   await s.proxy.close();
   await s.hub.stop();
   rmSync(s.dir, { recursive: true, force: true });
-}
-
-/** Stops the hub and starts it again on the same ports and store (its ephemeral consumers are gone). */
-async function restartHub(s: Side): Promise<void> {
-  await s.hubNc.close();
-  await s.hub.stop();
-  s.hub = await startServer(s.kind, { conf: s.hubConf, port: s.hub.port });
-  s.hubNc = await connect({ servers: s.hub.url });
 }
 
 /** Does the leaf reach the hub's API (the link is up and the hub's interest known there)? */
@@ -132,17 +123,6 @@ async function scenario(s: Side): Promise<Outcome> {
   await holds("M", 11);
   await holds("S", 6);
 
-  // Cut again and restart the hub meanwhile: the consumers that fed the leaf are gone; once the link is back the
-  // feeds ask for new ones from where they stand.
-  s.proxy.cut();
-  await waitFor("the leaf lost the hub", async () => !(await hubReachable(s.leafNc)), 15_000);
-  await restartHub(s);
-  const hjs2 = jetstream(s.hubNc);
-  for (let i = 12; i <= 14; i++) await hjs2.publish(`orders.${i % 2 === 0 ? "b" : "a"}`, `o${i}`);
-  s.proxy.heal();
-  await holds("M", 14);
-  await holds("S", 7);
-
   const mi: StreamInfo = await ljsm.streams.info("M", { subjects_filter: ">" });
   const subjects: string[] = [];
   for (let seq = mi.state.first_seq; seq <= mi.state.last_seq; seq++) {
@@ -198,10 +178,10 @@ describe("JetStream mirror and source across domains (leafnode, link cut and hea
         assert.deepEqual(o.apiOnLeaf, ["edge"]);
         assert.deepEqual(o.apiOnHub, ["hub"]);
         const subjectOf = (q: number) => q === 11 || q % 2 === 1 ? "a" : "b";
-        assert.deepEqual(o.mirror.subjects, Array.from({ length: 14 }, (_, i) => `${i + 1} orders.${subjectOf(i + 1)} o${i + 1}`));
+        assert.deepEqual(o.mirror.subjects, Array.from({ length: 11 }, (_, i) => `${i + 1} orders.${subjectOf(i + 1)} o${i + 1}`));
         assert.equal(o.mirror.lag, 0);
         assert.deepEqual(o.mirror.external, { api: HUB_API, deliver: "deliver.edge.m" });
-        const originSeqs = [1, 3, 5, 7, 9, 11, 13];
+        const originSeqs = [1, 3, 5, 7, 9, 11];
         assert.deepEqual(o.source.sourced.map((l) => l.split(" ").slice(0, 3).join(" ")), originSeqs.map((q, i) => `${i + 1} orders.a o${q}`));
         assert.equal(o.source.lag, 0);
         assert.ok(s(o.source.sourced).every((l, i) => new RegExp(`^ORDERS:\\w{8} ${originSeqs[i]}$`).test(l)), o.source.sourced.join(", "));
