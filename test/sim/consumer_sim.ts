@@ -285,7 +285,7 @@ export class ConsumerSim {
     // Heal everything, bring everyone back, and let the client take and ack the rest.
     this.net.heal();
     for (const n of this.nodes.values()) if (!n.alive) this.start(n.name);
-    for (let i = 0; i < 3000 && !this.allAcked(); i++) {
+    for (let i = 0; i < 1000 && !this.allAcked(); i++) {
       this.pull();
       this.tick();
       await this.drain(400);
