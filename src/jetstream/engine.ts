@@ -394,7 +394,7 @@ export class JetStream implements ConsumerHost {
           if (filter && !subjectsIntersect(filter, m.subject)) return;
           if (mirror) target.storeMirrored(m);
           else {
-            const hdr = appendHeaderLines(m.headers, [["Nats-Stream-Source", `${origin.name} ${m.seq} > >`]]);
+            const hdr = appendHeaderLines(m.headers, [["Nats-Stream-Source", `${origin.name} ${m.seq}`]]);
             target.publish(m.subject, hdr, m.data);
           }
         };
