@@ -80,9 +80,7 @@ class PassiveListener implements StreamListener {
     if (!this.matchesSubject(subject)) return false;
     const st = this.rep.state;
     if (!st) return true;
-    if (seq >= st.cursor) return true;
-    for (const p of st.pending) if (p[0] === seq) return true;
-    return false;
+    return seq >= st.cursor || this.rep.pendingSeqs.has(seq);
   }
 }
 
@@ -107,6 +105,8 @@ export class ConsumerReplica {
   readonly created: string;
   /** The replicated state (what `apply` made of the log); undefined before the first state. */
   state: ConsumerState | undefined;
+  /** The stream sequences pending in `state` (what a passive replica tells its stream it still needs). */
+  pendingSeqs = new Set<number>();
   readonly #deps: ConsumerReplicaDeps;
   #ready = false;
   #live: Consumer | undefined;
@@ -139,6 +139,7 @@ export class ConsumerReplica {
     this.config = config;
     this.created = created;
     this.state = initial;
+    if (initial) this.pendingSeqs = new Set(initial.pending.map((p) => p[0]));
     this.#deps = deps;
     // The server whose API just created the consumer runs it already; the others stand in for it.
     if (!this.#engineConsumer()) this.#setPassive(true);
@@ -191,13 +192,13 @@ export class ConsumerReplica {
     const prev = this.state;
     assertForward(`consumer ${this.stream.name} > ${this.name} on ${this.#deps.self}`, prev, next);
     this.state = next;
+    this.pendingSeqs = new Set(next.pending.map((p) => p[0]));
     // Interest and work-queue retention: what this state acknowledged may leave the stream (its leader
     // proposes the removal; elsewhere `submit` does nothing).
     const s = this.stream;
     if (s.cfg.retention === "limits" || this.#live || !prev) return;
-    const stillPending = new Set(next.pending.map((p) => p[0]));
     const check = (seq: number) => {
-      if (stillPending.has(seq)) return;
+      if (this.pendingSeqs.has(seq)) return;
       const subject = s.index.subjectOf(seq);
       if (subject !== undefined) s.checkInterest(seq, subject);
     };
@@ -213,6 +214,7 @@ export class ConsumerReplica {
       // A snapshot sent by the leader replaces an older state; it never goes back either.
       if (this.group) assertForward(`consumer ${this.stream.name} > ${this.name} on ${this.#deps.self} (snapshot)`, this.state, st);
       this.state = st;
+      this.pendingSeqs = new Set(st.pending.map((p) => p[0]));
     }
   }
 
