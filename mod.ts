@@ -7,6 +7,7 @@ import { USAGE } from "./src/cli/flags.ts";
 import type { ServerOptions } from "./src/config/schema.ts";
 import { applyDefaults, type OptionLayer } from "./src/config/normalize.ts";
 import { checkAccountsOptions } from "./src/config/accounts.ts";
+import { loadSchemas } from "./src/config/schemas_on_demand.ts";
 import { createLogger, type Logger, silentLogger } from "./src/log/logger.ts";
 import { Petrel, type PetrelExtension } from "./src/petrel.ts";
 import { PETREL_VERSION, VERSION } from "./src/server/server.ts";
@@ -27,6 +28,8 @@ export { Server } from "./src/server/server.ts";
 export type { ServerOptions } from "./src/config/schema.ts";
 export type { InternalClient, InternalMsg } from "./src/server/internal.ts";
 export { createMemoryTransport } from "./transports/memory.ts";
+/** Embedders building `new Petrel(options)` with accounts themselves await this first (startPetrel does). */
+export { loadSchemas } from "./src/config/schemas_on_demand.ts";
 
 export interface StartOptions {
   /** Options as in a config file (nats-server key names); missing ones take nats-server's defaults. */
@@ -49,6 +52,7 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
     if (!r.ok) throw new Error(r.error.text);
     options = r.value.options;
   } else {
+    await loadSchemas();
     options = applyDefaults(so.options ?? {});
     // Options built in code skip the file checks: run the account ones here (undefined names, cycles, ...).
     const problems = checkAccountsOptions(options);

@@ -3,44 +3,11 @@
  * which accounts exist, the users bound to each, and their exports and imports. Read through a narrow, tolerant
  * view of `options.accounts`, so the runtime works whatever else the config layer keeps there.
  */
-import { z } from "zod";
 import type { PermissionsConfig } from "../server/permissions.ts";
+import type { AccountConfig } from "./config_schema.ts";
+import { schemas } from "../config/schemas_on_demand.ts";
 
-const ruleSchema = z.looseObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() });
-const permissionsSchema = z.looseObject({ publish: ruleSchema.optional(), subscribe: ruleSchema.optional() });
-
-const userSchema = z.looseObject({
-  user: z.string().optional(),
-  password: z.string().optional(),
-  nkey: z.string().optional(),
-  permissions: permissionsSchema.optional(),
-});
-
-const exportSchema = z.looseObject({
-  stream: z.string().optional(),
-  service: z.string().optional(),
-  accounts: z.array(z.string()).optional(),
-  response_type: z.enum(["singleton", "stream", "chunked"]).optional(),
-  response_threshold: z.number().optional(),
-});
-
-const importSchema = z.looseObject({
-  stream: z.looseObject({ account: z.string(), subject: z.string() }).optional(),
-  service: z.looseObject({ account: z.string(), subject: z.string() }).optional(),
-  prefix: z.string().optional(),
-  to: z.string().optional(),
-});
-
-const accountSchema = z.looseObject({
-  users: z.array(userSchema).optional(),
-  exports: z.array(exportSchema).optional(),
-  imports: z.array(importSchema).optional(),
-});
-
-export type AccountUserConfig = z.infer<typeof userSchema>;
-export type AccountExportConfig = z.infer<typeof exportSchema>;
-export type AccountImportConfig = z.infer<typeof importSchema>;
-export type AccountConfig = z.infer<typeof accountSchema>;
+export type { AccountConfig, AccountExportConfig, AccountImportConfig, AccountUserConfig } from "./config_schema.ts";
 
 /** A user of some account, as authentication sees it. */
 export interface AccountUser {
@@ -59,7 +26,7 @@ export function accountsOf(options: object): Map<string, AccountConfig> {
   if (typeof raw !== "object" || Array.isArray(raw)) throw new Error("accounts: expected a map of account name to account");
   for (const [name, value] of Object.entries(raw)) {
     // nats-server accepts `A: {}` and a bare `A` (no users); both mean an empty account.
-    const r = accountSchema.safeParse(value ?? {});
+    const r = schemas().accountConfig.accountSchema.safeParse(value ?? {});
     if (!r.success) throw new Error(`accounts.${name}: ${r.error.issues[0]?.message ?? "invalid account"}`);
     out.set(name, r.data);
   }

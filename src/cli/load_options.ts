@@ -6,7 +6,7 @@ import { applyDefaults, mergeLayers, type OptionLayer } from "../config/normaliz
 import type { ServerOptions } from "../config/schema.ts";
 import type { ConfigIO, ConfPath, SourceLoc } from "../config/types.ts";
 import { streamingProblem } from "../config/streaming.ts";
-import { DEFAULT_SYSTEM_ACCOUNT } from "../config/account_options.ts";
+import { DEFAULT_SYSTEM_ACCOUNT } from "../config/account_names.ts";
 import { type CliAction, parseArgs } from "./flags.ts";
 
 /** A start-up problem, ready to print (`text`), with its location when it comes from a file. */

@@ -26,10 +26,9 @@ export const userEntrySchema = z.object({
   permissions: permissionsOptionsSchema.optional(),
 });
 
-export const RESPONSE_TYPES = ["singleton", "stream", "chunked"] as const;
+import { RESPONSE_TYPES } from "./account_names.ts";
 
-/** nats-server's default service response threshold (2 minutes), in ms. */
-export const DEFAULT_RESPONSE_THRESHOLD_MS = 120_000;
+export { DEFAULT_RESPONSE_THRESHOLD_MS, DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT, RESPONSE_TYPES } from "./account_names.ts";
 
 /** Exactly one of `stream` / `service`. No `accounts` = public export. */
 export const accountExportSchema = z.object({
@@ -88,7 +87,3 @@ export type AccountJetStreamLimits = z.infer<typeof accountJetStreamSchema>;
 export type AccountOptions = z.infer<typeof accountOptionsSchema>;
 export type AccountsOptions = z.infer<typeof accountsOptionsSchema>;
 
-/** The global account every client without an account is bound to. Reserved: cannot be configured. */
-export const GLOBAL_ACCOUNT = "$G";
-/** The system account's default name; nats-server creates it implicitly. */
-export const DEFAULT_SYSTEM_ACCOUNT = "$SYS";

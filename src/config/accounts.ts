@@ -4,19 +4,17 @@
 // export open to the importer, no import cycles, `system_account` and `no_auth_user` naming something.
 // Every problem comes back with the key path it concerns, for file:line reporting.
 
-import {
-  type AccountExport,
-  type AccountImport,
-  type AccountJetStreamLimits,
-  type AccountOptions,
-  type AccountsOptions,
-  accountsOptionsSchema,
-  DEFAULT_RESPONSE_THRESHOLD_MS,
-  DEFAULT_SYSTEM_ACCOUNT,
-  GLOBAL_ACCOUNT,
-  type ResponseType,
-  type UserEntry,
+import type {
+  AccountExport,
+  AccountImport,
+  AccountJetStreamLimits,
+  AccountOptions,
+  AccountsOptions,
+  ResponseType,
+  UserEntry,
 } from "./account_options.ts";
+import { DEFAULT_RESPONSE_THRESHOLD_MS, DEFAULT_SYSTEM_ACCOUNT, GLOBAL_ACCOUNT } from "./account_names.ts";
+import { schemas } from "./schemas_on_demand.ts";
 import type { RawConfig } from "./schema.ts";
 import { type ConfMap, type ConfPath, type ConfValue, type ConfigError, isConfMap, type SourceLoc } from "./types.ts";
 import { normalizeUser, permissions, permissionsProblem } from "./users.ts";
@@ -418,7 +416,7 @@ function formsCycle(edge: Edge, accepted: readonly Edge[]): boolean {
 export function checkAccountsOptions(o: { accounts?: unknown; system_account?: string }): string[] {
   const out: string[] = [];
   if (o.accounts !== undefined) {
-    const parsed = accountsOptionsSchema.safeParse(o.accounts);
+    const parsed = schemas().accountOptions.accountsOptionsSchema.safeParse(o.accounts);
     if (!parsed.success) {
       return parsed.error.issues.map((i) => `accounts.${i.path.map(String).join(".")}: ${i.message}`);
     }

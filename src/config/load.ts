@@ -11,7 +11,7 @@ import {
   type Result,
   type SourceLoc,
 } from "./types.ts";
-import { validateConfig } from "./validate.ts";
+import { loadSchemas, schemas } from "./schemas_on_demand.ts";
 import type { parseYamlConfig } from "./yaml_parser.ts";
 import { runtimeRefusals } from "./not_implemented.ts";
 
@@ -27,9 +27,17 @@ export async function loadYamlSupport(): Promise<void> {
   yamlParser ??= (await import("./yaml_parser.ts")).parseYamlConfig;
 }
 
-/** Load what parsing `file` needs (the YAML parser for a .yaml/.yml file). */
+/** Load everything any config file may need (tests and tools that parse files of every kind synchronously). */
+export async function loadConfigFormats(): Promise<void> {
+  await loadSchemas();
+  await loadYamlSupport();
+}
+
+/** Load what loading `file` needs: the schemas that validate it, and the YAML parser for a .yaml/.yml file. */
 export async function loadConfigSupport(file: string | undefined): Promise<void> {
-  if (file !== undefined && isYamlFile(file)) await loadYamlSupport();
+  if (file === undefined) return;
+  await loadSchemas();
+  if (isYamlFile(file)) await loadYamlSupport();
 }
 
 /** Parse text in the format chosen by the file extension (.yaml/.yml: YAML; anything else: nats conf). */
@@ -65,7 +73,7 @@ export function loadConfigText(
 ): Result<LoadedConfig, ConfigError & { errors: ConfigError[] }> {
   const parsed = parseConfigText(text, file, io);
   if (!parsed.ok) return { ok: false, error: { ...parsed.error, errors: [parsed.error] } };
-  const validated = validateConfig(parsed.value);
+  const validated = schemas().validate.validateConfig(parsed.value);
   if (!validated.ok) return { ok: false, error: { ...validated.error[0], errors: validated.error } };
   const layered = layerFromRaw(validated.value.raw, validated.value);
   if (!layered.ok) return { ok: false, error: { ...layered.error[0], errors: layered.error } };

@@ -2,19 +2,19 @@
 // defaults applied. Works in layers so command-line flags can be laid over the file before defaults
 // (e.g. `-a HOST` must also move the monitoring host when the file does not set `http`).
 
-import {
-  type AuthorizationOptions,
-  type ClusterOptions,
-  DEFAULTS,
-  type GatewayOptions,
-  type JetStreamOptions,
-  type LeafNodeOptions,
-  type RawConfig,
-  type RouteAuthorization,
-  type ServerOptions,
-  type UserEntry,
-  type WebSocketOptions,
+import type {
+  AuthorizationOptions,
+  ClusterOptions,
+  GatewayOptions,
+  JetStreamOptions,
+  LeafNodeOptions,
+  RawConfig,
+  RouteAuthorization,
+  ServerOptions,
+  UserEntry,
+  WebSocketOptions,
 } from "./schema.ts";
+import { DEFAULTS } from "./defaults.ts";
 import { parseListen, toBytes, toDurationMs } from "./units.ts";
 import { normalizeUser, permissions, permissionsProblem } from "./users.ts";
 import { normalizeAccounts } from "./accounts.ts";

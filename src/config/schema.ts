@@ -5,10 +5,10 @@
 // ("petrel.conf:3: max_payload: expected a size (e.g. 1MB), got "abc""). Blocks are loose objects: unknown
 // keys are reported as warnings by validate.ts, never as errors.
 
-import { streamingSchema } from "./streaming.ts";
+import { streamingSchema } from "./streaming_schema.ts";
 import { z } from "zod";
 import { parseGoDuration, parseListen, toBytes, toDurationMs } from "./units.ts";
-import { tlsBlockSchema } from "../tls/config.ts";
+import { tlsBlockSchema } from "../tls/schema.ts";
 
 // --- leaf validators ---------------------------------------------------------------------------
 
@@ -562,24 +562,5 @@ export type {
   WebSocketOptions,
 } from "./server_options.ts";
 
-/** nats-server 2.9 defaults (server/const.go), in bytes and milliseconds. */
-export const DEFAULTS = {
-  host: "0.0.0.0",
-  port: 4222,
-  http_port: 0,
-  max_payload: 1024 * 1024,
-  max_pending: 64 * 1024 * 1024,
-  max_control_line: 4096,
-  max_connections: 64 * 1024,
-  max_subscriptions: 0,
-  ping_interval: 120_000,
-  ping_max: 2,
-  write_deadline: 10_000,
-  auth_timeout: 2_000,
-  lame_duck_duration: 120_000,
-  lame_duck_grace_period: 10_000,
-  logtime: true,
-  cluster_port: 0,
-  websocket_handshake_timeout: 2_000,
-  jetstream_storage: "file",
-} as const;
+/** nats-server 2.9 defaults: in defaults.ts, which loads without zod (the plain start-up path needs no schema). */
+export { DEFAULTS } from "./defaults.ts";

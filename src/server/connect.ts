@@ -1,26 +1,14 @@
-/** The CONNECT options a client sends, validated with zod; unknown fields are kept and ignored. */
-import { z } from "zod";
+/**
+ * The CONNECT options a client sends, checked against the shape of `ConnectSchema` (connect_schema.ts) by hand:
+ * every client sends one, and zod costs an idle server about 10 MB it otherwise never needs. Unknown fields are
+ * kept and ignored, as the schema's looseObject does; a test holds the two to the same answers.
+ */
+import type { ConnectOptions } from "./connect_schema.ts";
 
-export const ConnectSchema = z.looseObject({
-  verbose: z.boolean().optional(),
-  pedantic: z.boolean().optional(),
-  echo: z.boolean().optional(),
-  headers: z.boolean().optional(),
-  no_responders: z.boolean().optional(),
-  tls_required: z.boolean().optional(),
-  user: z.string().optional(),
-  pass: z.string().optional(),
-  auth_token: z.string().optional(),
-  name: z.string().optional(),
-  lang: z.string().optional(),
-  version: z.string().optional(),
-  protocol: z.number().optional(),
-  jwt: z.string().optional(),
-  nkey: z.string().optional(),
-  sig: z.string().optional(),
-});
+export type { ConnectOptions } from "./connect_schema.ts";
 
-export type ConnectOptions = z.infer<typeof ConnectSchema>;
+const BOOLEANS = ["verbose", "pedantic", "echo", "headers", "no_responders", "tls_required"] as const;
+const STRINGS = ["user", "pass", "auth_token", "name", "lang", "version", "jwt", "nkey", "sig"] as const;
 
 export function parseConnect(json: string): ConnectOptions | undefined {
   let raw: unknown;
@@ -29,6 +17,10 @@ export function parseConnect(json: string): ConnectOptions | undefined {
   } catch {
     return undefined;
   }
-  const r = ConnectSchema.safeParse(raw);
-  return r.success ? r.data : undefined;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
+  const o = raw as Record<string, unknown>;
+  for (const k of BOOLEANS) if (o[k] !== undefined && typeof o[k] !== "boolean") return undefined;
+  for (const k of STRINGS) if (o[k] !== undefined && typeof o[k] !== "string") return undefined;
+  if (o.protocol !== undefined && (typeof o.protocol !== "number" || !Number.isFinite(o.protocol))) return undefined;
+  return { ...o } as ConnectOptions;
 }

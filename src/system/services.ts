@@ -13,7 +13,8 @@ import { accountDetail, accountStatList, leafCounts } from "../monitor/accountz.
 import type { EndpointName, EndpointResult, MonitorEndpoints } from "../monitor/endpoints.ts";
 import { rfc3339 } from "../monitor/format.ts";
 import { accountConnsEvent, authErrorEvent, connectEvent, disconnectEvent, serverStats, subjects } from "./events.ts";
-import { type FilterTarget, filterMatches, type OptionsKind, parseRequestBody } from "./request_options.ts";
+import type * as RequestOptions from "./request_options.ts";
+import type { FilterTarget, OptionsKind } from "./request_options.ts";
 import { clusterNameOf, type ServerInfo, ServerInfoStamp } from "./server_info.ts";
 
 /** `$SYS.REQ.SERVER.PING.<name>` and `$SYS.REQ.SERVER.<id>.<name>`: the endpoint each one answers with. */
@@ -78,13 +79,13 @@ export class SystemServices {
   start(): void {
     const c = this.#client;
     const id = this.#server.serverId;
-    c.subscribe("$SYS.REQ.SERVER.PING", (m) => this.#guard(m, c, () => this.#serverRequest("STATSZ", m)));
+    c.subscribe("$SYS.REQ.SERVER.PING", (m) => this.#guard(m, c, (r) => this.#serverRequest("STATSZ", r)));
     for (const name of Object.keys(SERVER_ENDPOINTS)) {
-      c.subscribe(`$SYS.REQ.SERVER.PING.${name}`, (m) => this.#guard(m, c, () => this.#serverRequest(name, m)));
-      c.subscribe(`$SYS.REQ.SERVER.${id}.${name}`, (m) => this.#guard(m, c, () => this.#serverRequest(name, m)));
+      c.subscribe(`$SYS.REQ.SERVER.PING.${name}`, (m) => this.#guard(m, c, (r) => this.#serverRequest(name, r)));
+      c.subscribe(`$SYS.REQ.SERVER.${id}.${name}`, (m) => this.#guard(m, c, (r) => this.#serverRequest(name, r)));
     }
     for (const name of ACCOUNT_ENDPOINTS) {
-      c.subscribe(`$SYS.REQ.ACCOUNT.*.${name}`, (m) => this.#guard(m, c, () => this.#accountRequest(name, m)));
+      c.subscribe(`$SYS.REQ.ACCOUNT.*.${name}`, (m) => this.#guard(m, c, (r) => this.#accountRequest(name, r)));
     }
     for (const account of this.#server.accounts) this.#startAccountImports(account.name);
     this.#server.connectionListeners.add(this.#listener);
@@ -110,9 +111,9 @@ export class SystemServices {
     const c = this.#server.createInternalClient(SYSTEM_IMPORTS_CLIENT, { account });
     this.#accountClients.set(account, c);
     const bound = { account, via: c };
-    c.subscribe("$SYS.REQ.ACCOUNT.PING.CONNZ", (m) => this.#guard(m, c, () => this.#accountRequest("CONNZ", m, bound)));
-    c.subscribe("$SYS.REQ.SERVER.PING.CONNZ", (m) => this.#guard(m, c, () => this.#accountRequest("CONNZ", m, bound)));
-    c.subscribe("$SYS.REQ.ACCOUNT.PING.STATZ", (m) => this.#guard(m, c, () => this.#accountRequest("STATZ", m, bound)));
+    c.subscribe("$SYS.REQ.ACCOUNT.PING.CONNZ", (m) => this.#guard(m, c, (r) => this.#accountRequest("CONNZ", r, bound)));
+    c.subscribe("$SYS.REQ.SERVER.PING.CONNZ", (m) => this.#guard(m, c, (r) => this.#accountRequest("CONNZ", r, bound)));
+    c.subscribe("$SYS.REQ.ACCOUNT.PING.STATZ", (m) => this.#guard(m, c, (r) => this.#accountRequest("STATZ", r, bound)));
   }
 
   /** Says goodbye on `$SYS.SERVER.<id>.SHUTDOWN` (other servers forget this one), then stops. */
@@ -130,13 +131,31 @@ export class SystemServices {
 
   // ---- requests ----
 
+  /** Request bodies are checked with zod schemas, loaded with the first request (an idle server loads no zod). */
+  #requestOptions: typeof RequestOptions | undefined;
+  #requestOptionsLoad: Promise<void> | undefined;
+
+  #loadRequestOptions(): Promise<void> {
+    return this.#requestOptionsLoad ??= import("./request_options.ts").then((mod) => {
+      this.#requestOptions = mod;
+    });
+  }
+
   /**
    * A request is answered inside the requester's publish: a failure in building the answer must not travel
    * back into that client's connection. It is logged and answered as nats-server answers a failed request.
    */
-  #guard(m: InternalMsg, via: InternalClient, answer: () => void): void {
+  #guard(m: InternalMsg, via: InternalClient, answer: (m: InternalMsg) => void): void {
+    if (this.#requestOptions === undefined) {
+      // The first request loads the body parser (zod): answer once it is there, with a copy of the body.
+      const held: InternalMsg = { ...m, payload: m.payload.slice(), headers: m.headers?.slice() };
+      this.#loadRequestOptions().then(() => this.#guard(held, via, answer), (e) => {
+        this.#server.logger.error(`system request ${m.subject} failed: ${e instanceof Error ? e.message : String(e)}`);
+      });
+      return;
+    }
     try {
-      answer();
+      answer(m);
     } catch (e) {
       this.#server.logger.error(`system request ${m.subject} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
       if (m.reply !== undefined) this.#reply(via, m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: String(e) } });
@@ -156,9 +175,10 @@ export class SystemServices {
     if (m.reply === undefined) return;
     const via = this.#client;
     const kind = name as OptionsKind;
-    const parsed = parseRequestBody(kind, m.payload);
+    const ro = this.#requestOptions as typeof RequestOptions;
+    const parsed = ro.parseRequestBody(kind, m.payload);
     if (!parsed.ok) return this.#reply(via, m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
-    if (!filterMatches(parsed.filter, this.#filterTarget())) return;
+    if (!ro.filterMatches(parsed.filter, this.#filterTarget())) return;
     const endpoint = SERVER_ENDPOINTS[name];
     if (endpoint === "statsz") return this.#reply(via, m.reply, { server: this.#stamp.next(), statsz: this.statsz() });
     const result = this.#endpoints.run[endpoint](parsed.query);
@@ -182,9 +202,10 @@ export class SystemServices {
     if (m.reply === undefined) return;
     const account = bound?.account ?? m.subject.split(".")[3];
     const via = bound?.via ?? this.#client;
-    const parsed = parseRequestBody(name, m.payload);
+    const ro = this.#requestOptions as typeof RequestOptions;
+    const parsed = ro.parseRequestBody(name, m.payload);
     if (!parsed.ok) return this.#reply(via, m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
-    if (!filterMatches(parsed.filter, this.#filterTarget())) return;
+    if (!ro.filterMatches(parsed.filter, this.#filterTarget())) return;
     const q = parsed.query;
     const run = this.#endpoints.run;
     switch (name) {

@@ -12,6 +12,10 @@ import { Petrel } from "../../src/petrel.ts";
 import { currentRuntime } from "../../adapters/runtime/index.ts";
 import { defaultExtensions } from "../../adapters/extensions.ts";
 import { silentLogger } from "../../src/log/logger.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 /** Two accounts, two users each side: a/b sign in to A/B. */
 export const TWO_ACCOUNTS = {

@@ -11,6 +11,10 @@ import { tcpTransport } from "../../transports/tcp.ts";
 import { startWebSocket } from "../../transports/ws_server.ts";
 import { buildPageBundle, pageFallback } from "./bundle.ts";
 import { launchChromium } from "./chromium.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 const te = new TextEncoder();
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";

@@ -17,6 +17,10 @@ import { startWebSocket } from "../../transports/ws_server.ts";
 import { testCerts } from "../helpers/certs.ts";
 import { buildPageBundle, pageFallback } from "./bundle.ts";
 import { launchChromium } from "./chromium.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 function spkiHash(certPem: string): string {
   const der = new X509Certificate(certPem).publicKey.export({ type: "spki", format: "der" });

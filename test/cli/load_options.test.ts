@@ -1,10 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type LoadedOptions, loadServerOptions, resolveOptions } from "../../src/cli/load_options.ts";
-import { loadYamlSupport } from "../../src/config/load.ts";
+import { loadConfigFormats } from "../../src/config/load.ts";
 
-// YAML files below are parsed synchronously: the parser is loaded on demand (see config/load.ts).
-await loadYamlSupport();
+// Config files below are parsed synchronously: the schemas and the YAML parser load on demand (config/load.ts).
+await loadConfigFormats();
 
 function io(files: Record<string, string>, env: Record<string, string> = {}) {
   return { readFile: (p: string) => files[p], env: (n: string) => env[n] };

@@ -8,6 +8,10 @@ import { applyDefaults } from "../../src/config/normalize.ts";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { sleep, waitFor } from "../helpers/servers.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 interface Node {
   name: string;

@@ -4,15 +4,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createAccount, createUser } from "@nats-io/nkeys";
-import { loadConfigText, loadYamlSupport } from "../../src/config/load.ts";
+import { loadConfigText, loadConfigFormats } from "../../src/config/load.ts";
 import { applyDefaults } from "../../src/config/normalize.ts";
 import { accountsOptionsSchema } from "../../src/config/account_options.ts";
 import { checkAccountsOptions } from "../../src/config/accounts.ts";
 import { startPetrel } from "../../mod.ts";
 import type { ServerOptions } from "../../src/config/schema.ts";
 
-// YAML files below are parsed synchronously: the parser is loaded on demand (see config/load.ts).
-await loadYamlSupport();
+// Config files below are parsed synchronously: the schemas and the YAML parser load on demand (config/load.ts).
+await loadConfigFormats();
 
 function load(text: string, file = "petrel.conf") {
   return loadConfigText(text, file, { readFile: () => undefined, env: () => undefined });

@@ -7,6 +7,10 @@ import fc from "fast-check";
 import { loadConfigText } from "../../src/config/load.ts";
 import { accountsOptionsSchema } from "../../src/config/account_options.ts";
 import { applyDefaults } from "../../src/config/normalize.ts";
+import { loadConfigFormats } from "../../src/config/load.ts";
+
+// Config files below are parsed synchronously: the schemas and the YAML parser load on demand (config/load.ts).
+await loadConfigFormats();
 
 const KEYS = [
   "users", "exports", "imports", "jetstream", "default_permissions", "user", "password", "nkey", "permissions",

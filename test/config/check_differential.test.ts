@@ -13,6 +13,10 @@ import { join } from "node:path";
 import { createAccount, createUser } from "@nats-io/nkeys";
 import { loadServerOptions } from "../../src/cli/load_options.ts";
 import { MOD_TS, NATS_SERVER_BIN } from "../helpers/servers.ts";
+import { loadConfigFormats } from "../../src/config/load.ts";
+
+// Config files below are parsed synchronously: the schemas and the YAML parser load on demand (config/load.ts).
+await loadConfigFormats();
 
 interface Case {
   name: string;

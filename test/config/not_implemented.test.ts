@@ -4,12 +4,12 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { loadConfigText, loadYamlSupport } from "../../src/config/load.ts";
+import { loadConfigText, loadConfigFormats } from "../../src/config/load.ts";
 import { NOT_IMPLEMENTED, notImplementedAt, RUNTIME_NOT_IMPLEMENTED } from "../../src/config/not_implemented.ts";
 import { loadServerOptions } from "../../src/cli/load_options.ts";
 
-// YAML files below are parsed synchronously: the parser is loaded on demand (see config/load.ts).
-await loadYamlSupport();
+// Config files below are parsed synchronously: the schemas and the YAML parser load on demand (config/load.ts).
+await loadConfigFormats();
 
 function load(text: string, file = "petrel.conf") {
   return loadConfigText(text, file, { readFile: () => undefined, env: () => undefined });

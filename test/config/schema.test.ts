@@ -1,11 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { loadConfigText, loadYamlSupport } from "../../src/config/load.ts";
+import { loadConfigText, loadConfigFormats } from "../../src/config/load.ts";
 import { applyDefaults } from "../../src/config/normalize.ts";
 import { DEFAULTS, type ServerOptions } from "../../src/config/schema.ts";
 
-// YAML files below are parsed synchronously: the parser is loaded on demand (see config/load.ts).
-await loadYamlSupport();
+// Config files below are parsed synchronously: the schemas and the YAML parser load on demand (config/load.ts).
+await loadConfigFormats();
 
 function load(text: string, file = "petrel.conf", files: Record<string, string> = {}) {
   return loadConfigText(text, file, { readFile: (p) => files[p], env: () => undefined });

@@ -7,6 +7,10 @@ import { applyDefaults } from "../../src/config/normalize.ts";
 import { Server } from "../../src/server/server.ts";
 import type { RoutedMsg, SubOwner } from "../../src/server/types.ts";
 import { GatewayReplies } from "../../src/gateway/replies.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 const enc = new TextEncoder();
 

@@ -10,6 +10,10 @@ import type { JetStreamAccounts } from "../../src/jetstream/accounts.ts";
 import type { JetStream } from "../../src/jetstream/engine.ts";
 import { jetStreamExtension } from "../../adapters/storage/jetstream_extension.ts";
 import type { StorageKind } from "../../src/jetstream/store/types.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 export interface JsServer {
   petrel: Petrel;

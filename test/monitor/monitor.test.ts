@@ -7,6 +7,10 @@ import { applyDefaults } from "../../src/config/normalize.ts";
 import { Server } from "../../src/server/server.ts";
 import { createMemoryTransport } from "../../transports/memory.ts";
 import { openRaw, type RawConn } from "../../transports/raw_client.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 type Json = Record<string, unknown>;
 

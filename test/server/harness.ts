@@ -4,6 +4,10 @@ import { Server } from "../../src/server/server.ts";
 import { createMemoryTransport, type MemoryNetwork, type MemoryNetworkOptions } from "../../transports/memory.ts";
 import { openRaw, type RawConn } from "../../transports/raw_client.ts";
 import type { Transport } from "../../src/transport/types.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 export interface Harness {
   server: Server;

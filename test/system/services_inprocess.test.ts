@@ -6,6 +6,10 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { currentRuntime } from "../../adapters/runtime/index.ts";
 import { applyDefaults } from "../../src/config/normalize.ts";
 import { Petrel } from "../../src/petrel.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 type Json = Record<string, unknown>;
 const td = new TextDecoder();

@@ -4,6 +4,10 @@ import { applyDefaults } from "../../src/config/normalize.ts";
 import { Server } from "../../src/server/server.ts";
 import { tcpTransport } from "../../transports/tcp.ts";
 import { startWebSocket } from "../../transports/ws_server.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 const server = new Server(
   applyDefaults({

@@ -11,6 +11,10 @@ import { tcpTransport } from "../../transports/tcp.ts";
 import { startWebSocket, type WebSocketListener } from "../../transports/ws_server.ts";
 import { ownWsConnectUrl } from "../../src/websocket/varz.ts";
 import { closeInfo, OP_BINARY, OP_CLOSE, OP_TEXT, rawWebSocket } from "./raw_ws.ts";
+import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+
+// Servers built here directly (not through startPetrel): the configuration schemas load first.
+await loadSchemas();
 
 const te = new TextEncoder();
 

@@ -1,0 +1,35 @@
+/**
+ * The zod schemas the server needs only when there is a configuration to check: a config file, accounts given
+ * in code, account entries read at start-up. zod and the schemas are the largest part of an idle server's
+ * memory (about 12 MB on Bun, 10 MB on Deno), so a server started from flags alone never loads them. Whoever can
+ * bring such a configuration calls `loadSchemas()` first (the config loader, the embedding API); a schema used
+ * before that is a bug and throws.
+ */
+import type * as AccountOptions from "./account_options.ts";
+import type * as AccountConfig from "../accounts/config_schema.ts";
+import type * as Validate from "./validate.ts";
+
+export interface OnDemandSchemas {
+  readonly accountOptions: typeof AccountOptions;
+  readonly accountConfig: typeof AccountConfig;
+  readonly validate: typeof Validate;
+}
+
+let loaded: OnDemandSchemas | undefined;
+
+/** Load the schemas (once; later calls return at once). */
+export async function loadSchemas(): Promise<void> {
+  if (loaded !== undefined) return;
+  const [accountOptions, accountConfig, validate] = await Promise.all([
+    import("./account_options.ts"),
+    import("../accounts/config_schema.ts"),
+    import("./validate.ts"),
+  ]);
+  loaded = { accountOptions, accountConfig, validate };
+}
+
+/** The loaded schemas; throws when loadSchemas() was not awaited first (a bug in the caller). */
+export function schemas(): OnDemandSchemas {
+  if (loaded === undefined) throw new Error("bug: a configuration schema was used before loadSchemas()");
+  return loaded;
+}
