@@ -15,11 +15,13 @@
 import { defaultExtensions } from "./adapters/extensions.ts";
 import { currentRuntime } from "./adapters/runtime/index.ts";
 import { createLogger } from "./src/log/logger.ts";
-import { createServerlessBroker, serverlessOptions } from "./transports/ws_serverless.ts";
+import { createServerlessBroker, prepareServerlessOptions, serverlessOptions } from "./transports/ws_serverless.ts";
 
 const rt = currentRuntime();
+const env = { args: rt.env("PETREL_ARGS"), config: rt.env("PETREL_CONFIG") };
+await prepareServerlessOptions(env);
 const loaded = serverlessOptions(
-  { args: rt.env("PETREL_ARGS"), config: rt.env("PETREL_CONFIG") },
+  env,
   { readFile: (p) => rt.readTextFileSync(p), env: (n) => rt.env(n) },
 );
 if (!loaded.ok) throw new Error(`petrel serve: ${loaded.error}`);

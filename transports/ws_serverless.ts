@@ -4,7 +4,7 @@
  * State lives in the process; extensions (JetStream with its configured storage adapter, ...) attach as in a
  * normal start-up, except the WebSocket listener, which this fetch application replaces.
  */
-import { loadServerOptions } from "../src/cli/load_options.ts";
+import { loadServerOptions, prepareServerOptions } from "../src/cli/load_options.ts";
 import type { ServerOptions } from "../src/config/schema.ts";
 import type { ConfigIO } from "../src/config/types.ts";
 import { type Logger, silentLogger } from "../src/log/logger.ts";
@@ -87,6 +87,17 @@ const noTcp: Transport = {
   dial: () => Promise.reject(new Error("no raw TCP in serverless mode (cluster, gateway, leafnodes need it)")),
 };
 
+function serverlessArgs(env: { args?: string; config?: string }): string[] {
+  const argv = (env.args ?? "").split(/\s+/).filter((a) => a !== "");
+  if (env.config !== undefined && env.config !== "") argv.unshift("-c", env.config);
+  return argv;
+}
+
+/** Load what reading the configuration named by the environment needs (schemas, YAML); before serverlessOptions. */
+export function prepareServerlessOptions(env: { args?: string; config?: string }): Promise<void> {
+  return prepareServerOptions(serverlessArgs(env));
+}
+
 /**
  * Options for the serverless entry, from the environment: PETREL_ARGS holds nats-server flags as for mod.ts
  * (e.g. "-c petrel.conf -js"), PETREL_CONFIG is a shortcut for "-c <file>". Errors as values.
@@ -95,9 +106,7 @@ export function serverlessOptions(
   env: { args?: string; config?: string },
   io: ConfigIO,
 ): { ok: true; value: ServerOptions; warnings: string[] } | { ok: false; error: string } {
-  const argv = (env.args ?? "").split(/\s+/).filter((a) => a !== "");
-  if (env.config !== undefined && env.config !== "") argv.unshift("-c", env.config);
-  const r = loadServerOptions(argv, io);
+  const r = loadServerOptions(serverlessArgs(env), io);
   if (!r.ok) return { ok: false, error: r.error.text };
   return { ok: true, value: r.value.options, warnings: r.value.warnings };
 }

@@ -8,7 +8,7 @@ import { wsconnect } from "@nats-io/nats-core";
 import { applyDefaults } from "../../src/config/normalize.ts";
 import type { Listener } from "../../src/transport/types.ts";
 import { serveFetchApp } from "../../transports/ws.ts";
-import { createServerlessBroker, type ServerlessBroker, serverlessOptions } from "../../transports/ws_serverless.ts";
+import { createServerlessBroker, prepareServerlessOptions, type ServerlessBroker, serverlessOptions } from "../../transports/ws_serverless.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,11 +95,12 @@ describe("serverless options from the environment", () => {
     },
     env: () => undefined,
   };
-  it("reads PETREL_CONFIG and PETREL_ARGS like mod.ts's flags, and reports errors as values", () => {
+  it("reads PETREL_CONFIG and PETREL_ARGS like mod.ts's flags, and reports errors as values", async () => {
     const dir = mkdtempSync(join(tmpdir(), "petrel-serve-"));
     try {
       const conf = join(dir, "edge.conf");
       writeFileSync(conf, "server_name: edge1\nwebsocket { no_tls: true, same_origin: true }\n");
+      await prepareServerlessOptions({ config: conf });
       const r = serverlessOptions({ config: conf, args: "-n from-flags" }, io);
       assert.ok(r.ok, r.ok ? "" : r.error);
       assert.equal(r.value.server_name, "from-flags", "flags override the file");
