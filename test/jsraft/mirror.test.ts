@@ -89,6 +89,12 @@ describe("replicated mirrors and sources (3 servers)", () => {
       assert.equal(si.sources?.[0].lag, 0);
     }
 
+    // The feeds' consumers on the origin are not listed nor counted (nats-server 2.9.10 in a cluster).
+    const names = (await conns[0].request("$JS.API.CONSUMER.NAMES.ORDERS", "", { timeout: 5000 })).json() as { consumers?: string[] };
+    assert.deepEqual(names.consumers, []);
+    assert.equal((await jsm.getAccountInfo()).consumers, 0);
+    assert.equal((await jsm.streams.info("ORDERS")).state.consumer_count, 0);
+
     // Leader changes of the mirror, of the source and of the origin, each while the origin takes publishes.
     for (const stream of ["M", "S", "ORDERS"]) {
       const before = (await jsm.streams.info(stream)).cluster?.leader;

@@ -337,7 +337,8 @@ export class ConsumerGroups {
     const req = parseBody(m);
     if (isErr(req)) return this.#d.respond(m.reply, { type: T + type, error: req });
     const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
-    const names = [...sr.consumers.keys()].sort();
+    // A mirror's or source's consumer (`direct`) is not listed, as nats-server does.
+    const names = [...sr.consumers].filter(([, rec]) => rec.config.direct !== true).map(([n]) => n).sort();
     const limit = namesOnly ? 1024 : 256;
     const from = Math.min(offset, names.length);
     const page = names.slice(from, from + limit);

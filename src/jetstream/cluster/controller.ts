@@ -989,7 +989,8 @@ export class JetStreamCluster implements EngineCluster {
     for (const a of this.meta.streams.values()) {
       const s = this.#engine.streams.get(a.name);
       const r = this.replicas.get(a.name);
-      consumers += r?.consumers.size ?? 0;
+      // Mirrors' and sources' consumers (`direct`) are not counted in a cluster (nats-server 2.9.10).
+      for (const rec of r?.consumers.values() ?? []) if (rec.config.direct !== true) consumers++;
       if (!s) continue;
       if (s.cfg.storage === "memory") memory += s.state().bytes;
       else storage += s.state().bytes;
