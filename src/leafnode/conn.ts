@@ -274,7 +274,7 @@ export class LeafConn implements ConnHandler, SubOwner {
       return;
     }
     const subject = argString(args, 0);
-    if (subject.startsWith("$JS.API.") && this.#ownJsDomain()) {
+    if (subject.startsWith("$JS.API.") && this.keepsJsApi()) {
       // A server with JetStream in a domain of its own keeps `$JS.API` to itself, as nats-server denies it on
       // leafnode links: the other side's API is asked for by its domain's name (`$JS.<domain>.API`).
       return;
@@ -290,7 +290,8 @@ export class LeafConn implements ConnHandler, SubOwner {
     applyRemoteInterest(this.account, this.subs, this, added, subject, queue, weight);
   }
 
-  #ownJsDomain(): boolean {
+  /** This server runs JetStream in a domain of its own: `$JS.API` does not cross its leafnode links. */
+  keepsJsApi(): boolean {
     const js = this.host.server.options.jetstream;
     return js !== undefined && js.enabled !== false && (js.domain ?? "") !== "";
   }

@@ -464,6 +464,8 @@ function counts(sub: Subscription, c: LeafConn): boolean {
   // A loop-detection subject the peer announced itself is never echoed back to it: that would make the peer
   // see a cycle through a second link that merely brought the subject here again.
   if (sub.subject.startsWith(LDS_PREFIX) && sub.owner.kind === "leaf" && c.announcedLds(sub.subject)) return false;
+  // In a JetStream domain of its own, this server's `$JS.API` is not offered to the other side (nats-server denies it).
+  if (sub.subject.startsWith("$JS.API.") && c.keepsJsApi()) return false;
   // Other clusters' interest stays behind the gateway, as in nats-server.
   const kind = sub.owner.kind;
   if (kind === "gateway") return false;

@@ -12,6 +12,8 @@ import { type RunningServer, type ServerKind, startServer, waitFor } from "../he
 import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
 import { freePort } from "../jsraft/helpers.ts";
 import { mkdtempSync, rmSync } from "node:fs";
+import { startPetrel } from "../../mod.ts";
+import { flushInterest, hasLeafInterest, leafUrl, startHub, waitLeafs } from "./helpers.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -196,3 +198,42 @@ describe("JetStream mirror and source across domains (leafnode, link cut and hea
 function s(lines: string[]): string[] {
   return lines.map((l) => l.split(" ").slice(3).join(" "));
 }
+
+describe("a leaf in a JetStream domain of its own keeps $JS.API off its link", () => {
+  it("neither offers its $JS.API interest to the hub nor takes the hub's", { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "petrel-jsdomain-"));
+    const hub = await startHub("hub0");
+    const leaf = await startPetrel({
+      options: {
+        server_name: "edge0",
+        host: "127.0.0.1",
+        port: -1,
+        jetstream: { enabled: true, store_dir: dir, domain: "edge" },
+        leafnodes: { host: "127.0.0.1", port: 0, remotes: [{ urls: [leafUrl(hub)] }] },
+      },
+    });
+    const onHub = await connect({ servers: hub.clientUrl });
+    const onLeaf = await connect({ servers: leaf.clientUrl });
+    try {
+      await waitLeafs(hub, 1);
+      // A client's interest in $JS.API on either side stays there; a marker subscription after it crosses.
+      onLeaf.subscribe("$JS.API.>");
+      onHub.subscribe("$JS.API.>");
+      onLeaf.subscribe("marker.leaf");
+      await flushInterest(onLeaf, hub, "marker.leaf");
+      onHub.subscribe("marker.hub");
+      await flushInterest(onHub, leaf, "marker.hub");
+      assert.equal(hasLeafInterest(hub, "$JS.API.>"), false);
+      assert.equal(hasLeafInterest(leaf, "$JS.API.>"), false);
+      // The domain's own API does cross: the hub's clients reach the edge by its name.
+      const r = await onHub.request("$JS.edge.API.INFO", "", { timeout: 2000 });
+      assert.equal((r.json() as { domain?: string }).domain, "edge");
+    } finally {
+      await onHub.close();
+      await onLeaf.close();
+      await leaf.stop();
+      await hub.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
