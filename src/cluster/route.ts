@@ -225,6 +225,11 @@ export class RouteConn implements ConnHandler, SubOwner {
       deliverReply = reply;
       subject = bytesToString(reply, at + 1, reply.length);
       reply = at > 0 ? reply.subarray(0, at) : null;
+    } else if (reply !== null && reply.length > 5 && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95 && reply[4] === 46) {
+      // "_GR_.": a request another cluster sent, forwarded by the server its gateway reached: tracked here too,
+      // so a response from this server goes back to that cluster (Server.mappedReply); subscribers see the plain reply.
+      const plain = this.host.server.mappedReply?.(account, bytesToString(reply, 0, reply.length));
+      if (plain !== undefined) reply = new TextEncoder().encode(plain);
     }
     const msg: RoutedMsg = { subject, subjectBytes: this.#subjectBytes, reply, hdrSize, payload, deliverReply };
     account.deliver(msg, this, ra.queueTo > ra.queueFrom ? queueNames(args, ra.queueFrom, ra.queueTo) : undefined);

@@ -19,7 +19,7 @@ import { backoff, LINK_BACKOFF, Redial } from "../server/redial.ts";
 import type { Account } from "../accounts/account.ts";
 import { ClusterInterest, type GatewayInterestEntry } from "./interest.ts";
 import { OutboundGateway } from "./outbound.ts";
-import { type GatewayConnect, gatewayHash, type GatewayInfo, type GatewayUrl, GW_REPLY_PREFIX, parseGatewayUrl } from "./protocol.ts";
+import { type GatewayConnect, gatewayHash, type GatewayInfo, type GatewayUrl, GW_REPLY_PREFIX, parseGatewayUrl, parseMappedReply } from "./protocol.ts";
 import { GatewayReplies, type ReplyRoutes } from "./replies.ts";
 import type { GatewayConnView, GatewayHost } from "./types.ts";
 
@@ -131,6 +131,12 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     }
     // nats-server requires the cluster name to be the gateway name; clients see it in INFO.
     this.server.infoExtras.cluster ??= this.name;
+    this.server.mappedReply = (account, mapped) => {
+      const m = parseMappedReply(mapped);
+      if (m === undefined || m.cluster === this.clusterHash) return undefined;
+      this.trackReply(account, mapped, m.reply, m.cluster);
+      return m.reply;
+    };
     this.server.exportListeners.add(this.#onSub);
     this.server.accounts.createdListeners.add(this.#onAccount);
     for (const a of this.server.accounts) for (const sub of a.sublist.all()) this.#interest.changed(sub, true, a.name);
@@ -143,6 +149,7 @@ export class Gateway implements GatewayHost, ReplyRoutes {
     this.#stopped = true;
     this.server.exportListeners.delete(this.#onSub);
     this.server.accounts.createdListeners.delete(this.#onAccount);
+    this.server.mappedReply = undefined;
     this.#replies.stop();
     for (const r of this.remotes.values()) r.redial.stop();
     const l = this.#listener;

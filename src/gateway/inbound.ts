@@ -177,12 +177,18 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       subject = m.reply;
       if (!jsDelivery) subjectBytes = enc.encode(subject);
     }
-    if (reply !== null && reply.length > GW_REPLY_HEAD && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95) {
+    let routeReply: Uint8Array | undefined;
+    if (!jsDelivery && reply !== null && reply.length > GW_REPLY_HEAD && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95) {
       // "_GR_.": subscribers see the original reply, as with nats-server; responses are mapped back.
       const mapped = argString(args, ra.reply);
       const m = parseMappedReply(mapped);
       if (m !== undefined) {
-        if (m.cluster !== this.host.clusterHash) this.host.trackReply(account, mapped, m.reply, m.cluster);
+        if (m.cluster !== this.host.clusterHash) {
+          this.host.trackReply(account, mapped, m.reply, m.cluster);
+          // Other servers of this cluster get the mapped reply (a route carries it): whichever answers, the
+          // response goes back to the requester's cluster, known interest or not (see Server.mappedReply).
+          routeReply = reply;
+        }
         reply = enc.encode(m.reply);
       }
     }
@@ -194,7 +200,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       reply,
       hdrSize,
       payload,
-      deliverReply,
+      deliverReply: deliverReply ?? routeReply,
     };
     account.deliver(msg, this, queues);
   }

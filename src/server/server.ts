@@ -68,6 +68,13 @@ export class Server implements ClientHost {
   wsConnectUrls: string[] = [];
   /** Extra INFO fields contributed by extensions (e.g. jetstream: true, domain). */
   readonly infoExtras: Record<string, unknown> = {};
+  /**
+   * Set by the gateway: a request that came from another cluster crosses routes with its mapped reply
+   * (`_GR_.<cluster>.<server>.<reply>`); the route that receives it hands the mapped reply here, which tracks it
+   * (responses published here go back to that cluster whatever its interest) and returns the plain reply its
+   * subscribers see. Undefined for a reply that is not another cluster's.
+   */
+  mappedReply: ((account: Account, mapped: string) => string | undefined) | undefined;
   /** Told of every subscription added to or removed from any account. */
   readonly subscriptionListeners = new Set<InterestListener>();
   /** Like subscriptionListeners, for interest other servers may learn of (routes, gateways): no `local` subs. */

@@ -141,6 +141,13 @@ describe("JetStream across a supercluster", () => {
     const js = jetstream(nc);
     assert.equal((await js.publish("west.21", "m21")).seq, 21);
     assert.equal((await jsm.streams.getMessage("WEST", { seq: 7 }))?.subject, "west.7");
+    // Its consumer came along with its ack floor: the next message is the new one.
+    const ci = await jsm.consumers.info("WEST", "D");
+    assert.equal(ci.cluster?.name, "east");
+    assert.equal(ci.ack_floor.stream_seq, 20);
+    const east = jetstream(await client("e1"));
+    const next = await (await east.consumers.get("WEST", "D")).next({ expires: 5000 });
+    assert.equal(next?.seq, 21);
   });
 
   it("places a stream without a cluster in the cluster of the client's server", { timeout: 30_000 }, async () => {
