@@ -118,8 +118,12 @@ function streamDetails(js: JetStream, q: JszQuery): Json[] {
     const info = streamInfo(js, s);
     const d: Json = { name: s.name, created: s.created, cluster: js.cluster?.jszCluster?.(s) ?? info.cluster, state: info.state };
     if (q.config) d.config = s.cfg;
+    // The mirror's and sources' lag and activity, as nats-server's stream detail shows them.
+    if (info.mirror) d.mirror = info.mirror;
+    if (info.sources) d.sources = info.sources;
     if (q.consumers) {
-      d.consumer_detail = [...(js.consumers.get(s.name)?.values() ?? [])].map((c) => {
+      // A mirror's or source's consumer on this stream (`direct`) is not shown, as nats-server does.
+      d.consumer_detail = [...(js.consumers.get(s.name)?.values() ?? [])].filter((c) => c.cfg.direct !== true).map((c) => {
         const ci = c.info(undefined, server);
         if (!q.config) delete ci.config;
         // nats-server's consumer_detail carries neither of these; a cluster's does carry `cluster` (the

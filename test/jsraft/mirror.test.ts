@@ -89,6 +89,15 @@ describe("replicated mirrors and sources (3 servers)", () => {
       assert.equal(si.sources?.[0].lag, 0);
     }
 
+    // /jsz shows the mirror and the sources in each server's stream detail, as nats-server does.
+    for (const p of c.nodes) {
+      const jsz = await (await p!.monitorFetch(new Request("http://localhost/jsz?accounts=true&streams=true"))).json() as {
+        account_details?: Array<{ stream_detail?: Array<{ name: string; mirror?: { name: string }; sources?: Array<{ name: string }> }> }>;
+      };
+      const all = (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []);
+      assert.equal(all.find((d) => d.name === "M")?.mirror?.name, "ORDERS");
+      assert.deepEqual(all.find((d) => d.name === "S")?.sources?.map((x) => x.name), ["ORDERS"]);
+    }
     // The feeds' consumers on the origin are not listed nor counted (nats-server 2.9.10 in a cluster).
     const names = (await conns[0].request("$JS.API.CONSUMER.NAMES.ORDERS", "", { timeout: 5000 })).json() as { consumers?: string[] };
     assert.deepEqual(names.consumers, []);
