@@ -34,6 +34,70 @@ export interface AckState {
   /** Stream seqs due for redelivery, ascending. */
   redeliverQ: number[];
   numRedelivered: number;
+  /** Finds the ack floor without scanning every pending message (built on first use). */
+  floorIndex?: FloorIndex;
+}
+
+/**
+ * Pending stream seqs in first-delivery order, and (consumer seq, stream seq) pairs in delivery order. An entry
+ * whose message is no longer pending (or was delivered again, with a newer consumer seq) is stale and skipped
+ * when it reaches the head, so the smallest pending consumer seq is at the head, and so is the smallest stream
+ * seq while deliveries came in stream order (`ordered`; else the floor is found by a scan, which rebuilds this).
+ */
+interface FloorIndex {
+  seqs: number[];
+  seqHead: number;
+  ordered: boolean;
+  pairs: number[];
+  pairHead: number;
+}
+
+function buildFloorIndex(st: AckState): FloorIndex {
+  const seqs = [...st.pending.keys()].sort((a, b) => a - b);
+  const byD = [...st.pending].sort((a, b) => a[1].dseq - b[1].dseq);
+  const pairs: number[] = [];
+  for (const [seq, p] of byD) pairs.push(p.dseq, seq);
+  return { seqs, seqHead: 0, ordered: true, pairs, pairHead: 0 };
+}
+
+/** A new pending delivery (or a redelivery of a pending one, `had`) enters the index. */
+function indexDelivery(st: AckState, seq: number, dseq: number, had: boolean): void {
+  const ix = st.floorIndex;
+  if (!ix) return;
+  if (st.pending.size === 1) {
+    st.floorIndex = { seqs: [seq], seqHead: 0, ordered: true, pairs: [dseq, seq], pairHead: 0 };
+    return;
+  }
+  if (!had) {
+    if (ix.seqs.length > ix.seqHead && seq < ix.seqs[ix.seqs.length - 1]) ix.ordered = false;
+    ix.seqs.push(seq);
+  }
+  ix.pairs.push(dseq, seq);
+}
+
+/** The smallest pending stream seq and consumer seq (pending is not empty). */
+function pendingMinima(st: AckState): { minS: number; minD: number } {
+  let ix = st.floorIndex;
+  if (!ix || !ix.ordered) ix = st.floorIndex = buildFloorIndex(st);
+  while (ix.seqHead < ix.seqs.length && !st.pending.has(ix.seqs[ix.seqHead])) ix.seqHead++;
+  while (ix.pairHead < ix.pairs.length && st.pending.get(ix.pairs[ix.pairHead + 1])?.dseq !== ix.pairs[ix.pairHead]) {
+    ix.pairHead += 2;
+  }
+  if (ix.seqHead >= ix.seqs.length || ix.pairHead >= ix.pairs.length) {
+    throw new Error(`ack floor index lost a pending message (${st.pending.size} pending)`);
+  }
+  const minS = ix.seqs[ix.seqHead];
+  const minD = ix.pairs[ix.pairHead];
+  // Drop the consumed heads now and then (amortized: each entry is skipped once).
+  if (ix.seqHead > 1024 && ix.seqHead * 2 > ix.seqs.length) {
+    ix.seqs = ix.seqs.slice(ix.seqHead);
+    ix.seqHead = 0;
+  }
+  if (ix.pairHead > 2048 && ix.pairHead * 2 > ix.pairs.length) {
+    ix.pairs = ix.pairs.slice(ix.pairHead);
+    ix.pairHead = 0;
+  }
+  return { minS, minD };
 }
 
 export function newAckState(lastDeliveredSseq: number): AckState {
@@ -77,7 +141,9 @@ export function recordDelivery(st: AckState, seq: number, redelivery: boolean, a
   st.dseq++;
   if (seq > st.lastDeliveredSseq) st.lastDeliveredSseq = seq;
   if (awaitAck) {
+    const had = st.pending.has(seq);
     st.pending.set(seq, { dseq: st.dseq, time: now });
+    indexDelivery(st, seq, st.dseq, had);
   } else {
     st.deliveries.delete(seq);
     st.ackFloor = { consumer_seq: st.dseq, stream_seq: seq };
@@ -234,12 +300,7 @@ export function updateAckFloor(st: AckState): void {
     st.ackFloor = { consumer_seq: st.dseq, stream_seq: st.lastDeliveredSseq };
     return;
   }
-  let minS = Infinity;
-  let minD = Infinity;
-  for (const [s, p] of st.pending) {
-    if (s < minS) minS = s;
-    if (p.dseq < minD) minD = p.dseq;
-  }
+  const { minS, minD } = pendingMinima(st);
   st.ackFloor = { consumer_seq: minD - 1, stream_seq: minS - 1 };
 }
 
