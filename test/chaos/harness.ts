@@ -83,20 +83,36 @@ interface JszStream {
   state: { messages: number; last_seq: number };
 }
 
+/** What the last look at a stream's replicas saw (peers and each one's last sequence), for the report. */
+const lastSeen = new Map<string, { peers: string[]; view: string }>();
+
 /** Every replica of `stream` (per its stream info) is current and reports the leader's last sequence. */
 async function replicasCaughtUp(c: ChaosCluster, nc: NatsConnection, stream: string): Promise<string[] | false> {
   const ci = await streamCluster(nc, stream);
   if (!ci?.leader || !ci.replicas) return false;
   const peers = [ci.leader, ...ci.replicas.map((r) => r.name)];
   const lasts = new Set<number>();
+  const view: string[] = [];
   for (const p of peers) {
     const i = c.names.indexOf(p);
     const jsz = await c.monitor<{ account_details?: Array<{ stream_detail?: JszStream[] }> }>(i, "/jsz?streams=true");
     const d = jsz?.account_details?.flatMap((a) => a.stream_detail ?? []).find((s) => s.name === stream);
-    if (!d) return false;
-    lasts.add(d.state.last_seq);
+    view.push(`${p}${p === ci.leader ? "*" : ""}: ${d ? `last ${d.state.last_seq}, ${d.state.messages} msgs` : "no stream"}`);
+    lasts.add(d ? d.state.last_seq : -1);
   }
-  return lasts.size === 1 ? peers : false;
+  lastSeen.set(stream, { peers, view: `${view.join("; ")} (info: ${JSON.stringify(ci.replicas)})` });
+  return lasts.size === 1 && !lasts.has(-1) ? peers : false;
+}
+
+/** Waits for the replicas to agree; if they never do, reports what it last saw and checks those peers anyway. */
+async function caughtUpOrReport(c: ChaosCluster, nc: NatsConnection, stream: string, problems: string[]): Promise<string[]> {
+  try {
+    return await until(`${stream} replicas caught up`, 90_000, () => replicasCaughtUp(c, nc, stream));
+  } catch (e) {
+    const seen = lastSeen.get(stream);
+    problems.push(`${String(e)}; last seen: ${seen?.view ?? "no stream info"}`);
+    return seen?.peers ?? [];
+  }
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
@@ -158,14 +174,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     await c.recoverAll();
     await Promise.all([...pubs, ...kvs].map((x) => x.stop()));
     await worker.stop();
-    const orders = await until(`${STREAM} replicas caught up`, 90_000, () => replicasCaughtUp(c, admin, STREAM)).catch((e) => {
-      problems.push(String(e));
-      return [] as string[];
-    });
-    const kvPeers = await until(`KV_${BUCKET} replicas caught up`, 90_000, () => replicasCaughtUp(c, admin, `KV_${BUCKET}`)).catch((e) => {
-      problems.push(String(e));
-      return [] as string[];
-    });
+    const orders = await caughtUpOrReport(c, admin, STREAM, problems);
+    const kvPeers = await caughtUpOrReport(c, admin, `KV_${BUCKET}`, problems);
     // Final reads of every key close the KV history.
     for (const k of keys) await kvs[0].get(k);
     // Drain the consumer: whatever is left is delivered and acked; nothing acked may come back.
@@ -173,11 +183,22 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     // Bounded by progress: 30 s without a single delivery (longer than ack_wait, 10 s) is a stuck consumer.
     let lastProgress = performance.now();
     while (withConsumer) {
-      if ((await worker.pullOnce(500, 500).catch(() => 0)) > 0) lastProgress = performance.now();
+      const got = await worker.pullOnce(500, 500).catch((e) => {
+        worker.lastError = String(e);
+        return 0;
+      });
+      if (got > 0) lastProgress = performance.now();
       const ci = await jsm.consumers.info(STREAM, CONSUMER).catch(() => undefined);
       if (ci && ci.num_pending === 0 && ci.num_ack_pending === 0) break;
       if (performance.now() - lastProgress > 30_000) {
         problems.push(`the consumer did not drain: no delivery for 30 s (pending ${ci?.num_pending}, ack pending ${ci?.num_ack_pending})`);
+        log(`worker's last pull error: ${worker.lastError || "none"}`);
+        // The same pull from a fresh connection tells a stuck client connection from a stuck consumer.
+        const fresh = await clientConnect(c.clientUrls, "fresh");
+        conns.push(fresh);
+        worker.js = jetstream(fresh, { timeout: 2000 });
+        const n = await worker.pullOnce(500, 3000).catch((e) => `error ${String(e)}`);
+        log(`a fresh connection's pull got ${n}`);
         log(`stream ${JSON.stringify(await streamCluster(admin, STREAM))}; consumer ${JSON.stringify(ci?.cluster)} delivered ${JSON.stringify(ci?.delivered)} ack floor ${JSON.stringify(ci?.ack_floor)}`);
         for (let i = 0; i < c.size; i++) {
           const jsz = await c.monitor<{ account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: unknown; consumer_detail?: unknown[] }> }> }>(i, "/jsz?streams=true&consumers=true");

@@ -60,17 +60,37 @@ cluster {
       this.routePorts.push(await freePort());
     }
     this.proxy.routePorts = this.routePorts;
-    await Promise.all(this.names.map((_, i) => this.restart(i)));
+    await Promise.all(this.names.map(async (_, i) => {
+      for (let attempt = 1;; attempt++) {
+        try {
+          return await this.restart(i, 1);
+        } catch (e) {
+          // A port picked as free was taken meanwhile (the machine is shared): new ones, before any client knows.
+          if (attempt >= 3 || !/Failed to listen|AddrInUse|EADDRINUSE/i.test(String(e))) throw e;
+          this.clientPorts[i] = await freePort();
+          this.routePorts[i] = await freePort();
+        }
+      }
+    }));
   }
 
-  async restart(i: number): Promise<void> {
+  /** Starts server i again on its ports; a port held by someone else for a moment is tried again. */
+  async restart(i: number, attempts = 5): Promise<void> {
     if (this.state[i] !== "down") throw new Error(`${this.names[i]} is ${this.state[i]}, not down`);
-    this.servers[i] = await startServer("petrel", {
-      conf: this.#conf(i),
-      port: this.clientPorts[i],
-      monitor: true,
-      startTimeoutMs: 30_000,
-    });
+    for (let attempt = 1;; attempt++) {
+      try {
+        this.servers[i] = await startServer("petrel", {
+          conf: this.#conf(i),
+          port: this.clientPorts[i],
+          monitor: true,
+          startTimeoutMs: 30_000,
+        });
+        break;
+      } catch (e) {
+        if (attempt >= attempts || !/Failed to listen|AddrInUse|EADDRINUSE/i.test(String(e))) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     this.state[i] = "up";
   }
 

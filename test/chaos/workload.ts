@@ -90,15 +90,21 @@ export class Worker {
   #stop = false;
   #done: Promise<void> | undefined;
 
-  constructor(private readonly js: JetStreamClient) {}
+  constructor(public js: JetStreamClient) {}
 
   start(): void {
     this.#done = this.#run();
   }
 
+  /** The last error a pull ended with (for the report when the consumer gets stuck). */
+  lastError = "";
+
   async #run(): Promise<void> {
     while (!this.#stop) {
-      await this.pullOnce(100, 1000).catch(() => sleep(100));
+      await this.pullOnce(100, 1000).catch((e) => {
+        this.lastError = String(e);
+        return sleep(100);
+      });
     }
   }
 
