@@ -1,8 +1,9 @@
 // The chaos harness (harness.ts) on a short CI budget: 5 Petrel processes, one fault of each disruptive kind
 // in turn (kill -9 and restart, SIGSTOP/SIGCONT, a server cut off through the loopback proxy, a peer removal,
-// a step-down), targets and timing from CHAOS_SEED (default 11). The acking consumer is left to the long runs
-// (`npm run chaos -- --seconds 120 --seed N`, README): consumer groups are being rebuilt (issue 10 item 4) and
-// the long runs still find acknowledged messages redelivered after a leader change.
+// a step-down), targets and timing from CHAOS_SEED (default 11), with the publishers and the KV clients. The
+// acking consumer runs in the long runs (`npm run chaos -- --seconds 120 --seed N`, README) only: with it this
+// short run still sees, now and then, a message delivered again right after its ack was confirmed around the
+// kill -9 of the consumer's leader (consumer groups, issue 10 item 4), and CI must not flake.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
@@ -16,8 +17,8 @@ describe("chaos harness (short budget)", () => {
       seconds: 0,
       seed,
       plan: ["kill9", "freeze", "isolate", "peer-remove", "stepdown"],
-      consumer: false,
       hold: [700, 1500],
+      consumer: false,
       log: (l) => lines.push(l),
     });
     console.log(`chaos seed ${seed}: ${v.line}; faults: ${v.faults.map((f) => `${f.kind} ${f.target}`).join(", ")}`);

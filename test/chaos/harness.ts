@@ -183,7 +183,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     // Bounded by progress: 30 s without a single delivery (longer than ack_wait, 10 s) is a stuck consumer.
     let lastProgress = performance.now();
     while (withConsumer) {
-      const got = await worker.pullOnce(500, 500).catch((e) => {
+      const got = await worker.pullOnce(500, 1000).catch((e) => {
         worker.lastError = String(e);
         return 0;
       });
