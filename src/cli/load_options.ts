@@ -2,6 +2,7 @@
 // Flags win over the configuration file; defaults come last.
 
 import { loadConfigSupport, loadConfigText } from "../config/load.ts";
+import { loadSchemas } from "../config/schemas_on_demand.ts";
 import { applyDefaults, mergeLayers, type OptionLayer } from "../config/normalize.ts";
 import type { ServerOptions } from "../config/schema.ts";
 import type { ConfigIO, ConfPath, SourceLoc } from "../config/types.ts";
@@ -73,7 +74,10 @@ export type LoadResult = { ok: true; value: LoadedOptions } | { ok: false; error
 /** Load what reading the config file named in `argv` needs (the YAML parser for a YAML file); before loadServerOptions. */
 export async function prepareServerOptions(argv: readonly string[]): Promise<void> {
   const args = parseArgs(argv);
-  if (args.ok) await loadConfigSupport(args.value.configFile);
+  if (!args.ok) return;
+  await loadConfigSupport(args.value.configFile);
+  // --user/--pass/--auth: a password may be a bcrypt hash.
+  if (args.value.overrides.authorization !== undefined) await loadSchemas();
 }
 
 /**

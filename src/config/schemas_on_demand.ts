@@ -8,6 +8,7 @@
 import type * as AccountOptions from "./account_options.ts";
 import type * as AccountConfig from "../accounts/config_schema.ts";
 import type * as Validate from "./validate.ts";
+import { loadAuthLibs } from "../server/auth_libs.ts";
 
 export interface OnDemandSchemas {
   readonly accountOptions: typeof AccountOptions;
@@ -20,6 +21,8 @@ let loaded: OnDemandSchemas | undefined;
 /** Load the schemas (once; later calls return at once). */
 export async function loadSchemas(): Promise<void> {
   if (loaded !== undefined) return;
+  // A configuration may also name nkey users, bcrypt passwords or an operator: their libraries come with it.
+  await loadAuthLibs();
   const [accountOptions, accountConfig, validate] = await Promise.all([
     import("./account_options.ts"),
     import("../accounts/config_schema.ts"),

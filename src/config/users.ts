@@ -2,7 +2,7 @@
 // and for the users of every account, so both read the same spellings and obey the same rules
 // (a user has "user" or an nkey, an nkey user has no password, an nkey is a valid public user key).
 
-import { fromPublic } from "@nats-io/nkeys";
+import { authLibs } from "../server/auth_libs.ts";
 import type { Permissions, SubjectPermission, UserEntry } from "./account_options.ts";
 import type { RawConfig } from "./schema.ts";
 import { toDurationMs } from "./units.ts";
@@ -74,6 +74,7 @@ export function permissionsProblem(p: Permissions): string | undefined {
 /** Is this a valid public user nkey ("U" + checksum), as nats-server requires for nkey users? */
 export function isPublicUserKey(key: string): boolean {
   if (!key.startsWith("U")) return false;
+  const { fromPublic } = authLibs().nkeys;
   try {
     fromPublic(key);
     return true;

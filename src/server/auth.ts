@@ -2,8 +2,7 @@
  * Client authentication from the CONNECT options: token, single user/password, or a list of users with
  * permissions; bcrypt-hashed passwords are accepted as nats-server accepts them.
  */
-import bcrypt from "bcryptjs";
-import { fromPublic } from "@nats-io/nkeys";
+import { authLibs } from "./auth_libs.ts";
 import type { PermissionsConfig } from "./permissions.ts";
 
 export interface AuthUser {
@@ -40,6 +39,7 @@ export function usesNkeys(a: AuthConfig | undefined): boolean {
 }
 
 function verifyNkey(pub: string, nonce: string, sig: string): boolean {
+  const { fromPublic } = authLibs().nkeys;
   try {
     const raw = atob(sig.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(sig.length / 4) * 4, "="));
     const sigBytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
@@ -62,6 +62,7 @@ export function authRequired(a: AuthConfig | undefined): boolean {
 export function secretMatches(configured: string, presented: string | undefined): boolean {
   if (presented === undefined) return false;
   if (/^\$2[aby]?\$\d\d\$/.test(configured)) {
+    const bcrypt = authLibs().bcrypt;
     try {
       return bcrypt.compareSync(presented, configured);
     } catch {

@@ -7,7 +7,8 @@ import type { ServerOptions } from "../config/schema.ts";
 import type { ConnHandler, Duplex, Listener, TlsInfo, TlsSettings, Transport } from "../transport/types.ts";
 import { type ReadText, tlsSettingsFor } from "../tls/config.ts";
 import { mapCertificateToUser } from "../tls/map.ts";
-import { isJwtText, jwtFromFile, OperatorTrust } from "../jwt/operator.ts";
+import type { OperatorTrust } from "../jwt/operator.ts";
+import { authLibs } from "./auth_libs.ts";
 import type { JwtStore } from "../jwt/store.ts";
 import { startClaimsUpdates } from "../jwt/claims_update.ts";
 import { upgradeToTls } from "../tls/upgrade.ts";
@@ -552,6 +553,7 @@ function authConfigOf(options: ServerOptions): AuthConfig | undefined {
 
 /** The operator JWTs (inline, or read from their files) and the resolver: throws naming what is wrong. */
 function loadOperator(o: NonNullable<ServerOptions["operator"]>, read: ReadText | undefined, store?: JwtStore): OperatorTrust {
+  const { isJwtText, jwtFromFile, OperatorTrust } = authLibs().operator;
   const jwts = o.operators.map((v) => {
     if (isJwtText(v)) return v.trim();
     if (read === undefined) throw new Error(`operator: cannot read "${v}" on this host`);

@@ -2,6 +2,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { type AuthConfig, authenticate, authRequired, secretMatches } from "../../src/server/auth.ts";
+import { loadAuthLibs } from "../../src/server/auth_libs.ts";
+
+// bcrypt and nkeys load on demand (src/server/auth_libs.ts).
+await loadAuthLibs();
 
 const perms = { publish: { allow: ["a"] } };
 
