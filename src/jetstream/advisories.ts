@@ -44,6 +44,16 @@ export class Advisories {
     });
   }
 
+  /** A clustered consumer's new leader runs it (sent by that leader). */
+  consumerLeaderElected(stream: string, consumer: string, leader: string, replicas: unknown[]): void {
+    this.send(`$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.${stream}.${consumer}`, "consumer_leader_elected", {
+      stream,
+      consumer,
+      leader,
+      replicas,
+    });
+  }
+
   terminated(stream: string, consumer: string, streamSeq: number, consumerSeq: number, deliveries: number): void {
     this.send(`$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${stream}.${consumer}`, "terminated", {
       stream,

@@ -103,7 +103,15 @@ describe("replicated JetStream: consumers as Raft groups", () => {
       }
     };
     await take(1, 10);
+    // The new leader announces itself (nats-server's consumer_leader_elected advisory).
+    const adv = conns[0].subscribe("$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.P.work", { max: 1 });
+    await conns[0].flush();
     const l1 = await stepDownConsumer("P", "work", 2);
+    for await (const m of adv) {
+      const a = m.json<{ type: string; stream: string; consumer: string; leader: string; replicas: unknown[] }>();
+      assert.equal(a.type, "io.nats.jetstream.advisory.v1.consumer_leader_elected");
+      assert.deepEqual([a.stream, a.consumer, a.leader, a.replicas.length], ["P", "work", l1, 2]);
+    }
     await take(2, 10);
     const sl = (await jsm.streams.info("P")).cluster!.leader!;
     const sl2 = await stepDownStream("P", 0);

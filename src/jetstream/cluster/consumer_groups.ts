@@ -183,6 +183,10 @@ export class ConsumerGroups {
     const r = new ConsumerReplica(sr.stream, name, structuredClone(rec.config), rec.created, rec.state ? structuredClone(rec.state) : undefined, {
       engine: d.engine,
       self: d.self,
+      onLeaderReady: (rep) => {
+        const replicas = (this.clusterOf(rep).replicas ?? []) as unknown[];
+        d.engine.advisories.consumerLeaderElected(rep.stream.name, rep.name, d.self, replicas);
+      },
     });
     // A memory consumer (`mem_storage`: ordered consumers, KV watchers) keeps its log in memory, as nats-server.
     const storage = this.#inMemory(rec, sr) ? new MemoryRaftStorage() : d.openStorage(rec.group!);
