@@ -165,7 +165,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
     const at = reply === null ? -1 : reply.lastIndexOf(64);
     const jsDelivery = reply !== null && at >= 0;
     // Kept for the next hop (a route to the subscriber's server): the delivery must stay one there too.
-    const deliverReply = jsDelivery ? reply ?? undefined : undefined;
+    let deliverReply = jsDelivery ? reply ?? undefined : undefined;
     if (reply !== null && at >= 0) {
       subject = bytesToString(reply, at + 1, reply.length);
       reply = at > 0 ? reply.subarray(0, at) : null;
@@ -176,6 +176,9 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       if (m === undefined || m.cluster !== this.host.clusterHash) return;
       subject = m.reply;
       if (!jsDelivery) subjectBytes = enc.encode(subject);
+      // A delivery to another server of this cluster goes on to the plain subject (a route does not hand
+      // messages to the `_GR_.>` catch-all, which only takes what is published here).
+      else deliverReply = enc.encode(`${reply === null ? "" : bytesToString(reply, 0, reply.length)}@${subject}`);
     }
     let routeReply: Uint8Array | undefined;
     if (!jsDelivery && reply !== null && reply.length > GW_REPLY_HEAD && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95) {
