@@ -668,6 +668,11 @@ export class Stream {
     this.backend.flush();
   }
 
+  /** Make this stream's messages durable now (fsync where the backend has a disk), not every stream's. */
+  sync(): void {
+    this.backend.sync();
+  }
+
   close(): void {
     this.closed = true;
     if (this.ageTimer !== undefined) clearTimeout(this.ageTimer);

@@ -50,6 +50,21 @@ export interface HostOptions {
   readonly random: Random;
   /** How a flush is scheduled after proposals and received batches. Default: queueMicrotask. */
   readonly schedule?: (fn: () => void) => void;
+  /**
+   * When set, what a flush would apply (committed entries, installed snapshots, leader changes) runs in a job
+   * handed to this scheduler once the flush has sent its batches, in order: a follower's acknowledgement and a
+   * leader's appends leave before the state machines do their work, which is then off the commit path. A
+   * scheduler that runs jobs after the transport's own (queueMicrotask with a microtask-flushed transport) lets
+   * the bytes reach the peers first. Default: applied inside the flush.
+   */
+  readonly deferApply?: (fn: () => void) => void;
+}
+
+/** Work a flush left for after its sends: one group's snapshot, committed entries and leader change, in order. */
+interface ApplyJob {
+  readonly g: RaftGroup;
+  readonly snapshot: Snapshot | null;
+  readonly committed: readonly Entry[];
 }
 
 export class RaftGroup {
@@ -135,6 +150,9 @@ export class RaftHost {
   #dirty = new Set<RaftGroup>();
   #out = new Map<PeerId, Outbox>();
   #scheduled = false;
+  readonly #deferApply: ((fn: () => void) => void) | undefined;
+  #jobs: ApplyJob[] = [];
+  #jobsScheduled = false;
   /** Batches sent, for tests and monitoring. */
   batchesSent = 0;
 
@@ -143,6 +161,7 @@ export class RaftHost {
     this.#transport = opts.transport;
     this.#random = opts.random;
     this.#schedule = opts.schedule ?? queueMicrotask;
+    this.#deferApply = opts.deferApply;
   }
 
   get groups(): ReadonlyMap<GroupId, RaftGroup> {
@@ -228,15 +247,44 @@ export class RaftHost {
         // A group removed while an earlier one applied its entries (a stream dropped from this server) has
         // closed its storage: nothing more of it is persisted, sent or applied.
         while (this.#groups.get(g.id) === g && g.node.hasReady()) this.#handle(g, g.node.ready());
-        if (this.#groups.get(g.id) === g) g.notifyLeader();
+        if (this.#groups.get(g.id) !== g) continue;
+        if (this.#deferApply === undefined) g.notifyLeader();
+        else this.#jobs.push({ g, snapshot: null, committed: [] });
       }
     }
     for (const [to, box] of this.#out) {
       if (box.envelopes.length === 0 && box.beats.length === 0 && box.beatAcks.length === 0) continue;
       this.#out.set(to, { envelopes: [], beats: [], beatAcks: [] });
       this.batchesSent++;
-      this.#transport.send({ from: this.id, to, ...box });
+      this.#transport.send({ from: this.id, to, envelopes: box.envelopes, beats: box.beats, beatAcks: box.beatAcks });
     }
+    if (this.#jobs.length > 0 && !this.#jobsScheduled && this.#deferApply !== undefined) {
+      this.#jobsScheduled = true;
+      this.#deferApply(this.#runJobs);
+    }
+  }
+
+  /** The deferred applies, in the order the flushes produced them (a later flush's jobs wait for these). */
+  readonly #runJobs = (): void => {
+    this.#jobsScheduled = false;
+    const jobs = this.#jobs;
+    this.#jobs = [];
+    for (const j of jobs) {
+      const g = j.g;
+      // A group removed meanwhile (its stream dropped from this server) applies nothing more.
+      if (this.#groups.get(g.id) !== g) continue;
+      if (j.snapshot !== null) g.handlers.restore(j.snapshot);
+      for (const e of j.committed) {
+        g.handlers.apply(e);
+        if (this.#groups.get(g.id) !== g) break;
+      }
+      if (this.#groups.get(g.id) === g) g.notifyLeader();
+    }
+  };
+
+  /** Runs the applies still waiting for their job now (before a stop, say). */
+  drainApplies(): void {
+    if (this.#jobs.length > 0) this.#runJobs();
   }
 
   #handle(g: RaftGroup, rd: Ready): void {
@@ -249,7 +297,12 @@ export class RaftHost {
       else if (msg.type === "heartbeatResp") box.beatAcks.push({ group: g.id, term: msg.term });
       else box.envelopes.push({ group: g.id, from: this.id, to: m.to, msg });
     }
-    if (rd.snapshot && rd.installed) g.handlers.restore(rd.snapshot);
+    const snap = rd.snapshot && rd.installed ? rd.snapshot : null;
+    if (this.#deferApply !== undefined) {
+      if (snap !== null || rd.committed.length > 0) this.#jobs.push({ g, snapshot: snap, committed: rd.committed });
+      return;
+    }
+    if (snap !== null) g.handlers.restore(snap);
     for (const e of rd.committed) g.handlers.apply(e);
   }
 }

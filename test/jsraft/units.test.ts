@@ -49,6 +49,18 @@ describe("stream group commands", () => {
     assert.ok(decodeCmd(new Uint8Array([9, 9])) instanceof Error);
     assert.ok(decodeCmd(encodeCmd(msg).subarray(0, 22)) instanceof Error);
   });
+
+  it("keep the byte layout (big-endian numbers) and carry any subject, long or not ASCII", () => {
+    const msg = { op: "msg" as const, seq: 2 ** 40 + 3, ts: 1_700_000_000_123.5, subject: "prix.€.東京", headers: undefined, data: new Uint8Array(300_000), mirrored: true };
+    const bytes = encodeCmd(msg);
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    assert.equal(v.getFloat64(2), msg.seq);
+    assert.equal(v.getFloat64(10), msg.ts);
+    assert.equal(v.getUint16(18), new TextEncoder().encode(msg.subject).length);
+    assert.deepEqual(decodeCmd(bytes), msg);
+    const long = { ...msg, subject: "x".repeat(100) + ".y", headers: new Uint8Array(70_000).fill(65), restored: true };
+    assert.deepEqual(decodeCmd(encodeCmd(long)), long);
+  });
 });
 
 describe("meta state", () => {

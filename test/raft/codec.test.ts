@@ -93,6 +93,25 @@ test("crc32 matches the IEEE check value", () => {
   assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
 });
 
+test("crc32 four bytes at a time equals the bitwise definition on any range", () => {
+  const bitwise = (d: Uint8Array, start: number, end: number) => {
+    let c = 0xffffffff;
+    for (let i = start; i < end; i++) {
+      c ^= d[i];
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    }
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const data = new Uint8Array(300);
+  let x = 12345;
+  for (let i = 0; i < data.length; i++) data[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  for (let start = 0; start < 9; start++) {
+    for (const end of [start, start + 1, start + 3, start + 4, start + 7, 100, 299, 300]) {
+      assert.equal(crc32(data, start, end), bitwise(data, start, end), `range ${start}..${end}`);
+    }
+  }
+});
+
 test("kv state machine: put, get, cas, snapshot and restore", () => {
   const kv = new KvStateMachine();
   const e = (index: number, cmd: Parameters<typeof encodeKvCommand>[0]) => ({ index, term: 1, kind: "cmd" as const, data: encodeKvCommand(cmd) });

@@ -87,3 +87,69 @@ test("driver: hosts on real timers elect a leader and commit, then stop", async 
     for (const stop of stops) stop();
   }
 });
+
+test("host: with deferApply a flush sends first and applies in a later job, in log order", () => {
+  const queue: Array<() => void> = [];
+  const jobs: Array<() => void> = [];
+  const events: string[] = [];
+  const hosts = new Map<string, RaftHost>();
+  const ids = ["s1", "s2"];
+  for (const [i, id] of ids.entries()) {
+    const h = new RaftHost({
+      id,
+      transport: {
+        send: (b) => {
+          for (const e of b.envelopes) if (e.msg.type === "appendResp") events.push(`${id} acks ${e.msg.index}`);
+          queue.push(() => hosts.get(b.to)?.receive(b));
+        },
+      },
+      random: seededRandom(i + 3),
+      schedule: (fn) => queue.push(fn),
+      deferApply: (fn) => jobs.push(fn),
+    });
+    h.addGroup({
+      group: "g",
+      storage: new MemoryStorage(),
+      initial: { voters: ids, observers: [] },
+      handlers: {
+        apply: (e) => void (e.kind === "cmd" && events.push(`${id} applies ${e.index}`)),
+        restore: () => {},
+      },
+    });
+    hosts.set(id, h);
+  }
+  const settle = () => {
+    for (let n = 0; n < 1000 && (queue.length > 0 || jobs.length > 0); n++) {
+      // Messages and flushes first; a job only when nothing else is queued (as after the transport's writes).
+      if (queue.length > 0) queue.shift()!();
+      else jobs.shift()!();
+    }
+  };
+  for (let t = 0; t < 60 && ![...hosts.values()].some((h) => h.groups.get("g")!.isLeader()); t++) {
+    for (const h of hosts.values()) h.tick();
+    settle();
+  }
+  const leader = [...hosts.values()].find((h) => h.groups.get("g")!.isLeader())!;
+  assert.ok(leader, "no leader");
+  const follower = ids.find((id) => id !== leader.id)!;
+  settle();
+  events.length = 0;
+  const r1 = leader.groups.get("g")!.propose(new Uint8Array([1]));
+  const r2 = leader.groups.get("g")!.propose(new Uint8Array([2]));
+  assert.ok(r1.ok && r2.ok);
+  // Messages and flushes only: the entries replicate and commit everywhere, but nothing is applied yet.
+  const drain = () => {
+    for (let n = 0; n < 1000 && queue.length > 0; n++) queue.shift()!();
+  };
+  drain();
+  for (const h of hosts.values()) h.tick(); // the commit reaches the follower
+  drain();
+  assert.ok(events.includes(`${follower} acks ${r2.index}`), `${events}`);
+  assert.ok(!events.some((e) => e.includes("applies")), `applied inside a flush: ${events}`);
+  assert.ok(jobs.length > 0);
+  settle();
+  for (const id of ids) {
+    const order = events.filter((e) => e.startsWith(`${id} applies`));
+    assert.deepEqual(order, [`${id} applies ${r1.index}`, `${id} applies ${r2.index}`]);
+  }
+});

@@ -159,7 +159,7 @@ export class ConsumerSim {
         transport.send(b);
       },
     };
-    const host = new RaftHost({ id: name, transport: lossy, random: this.rand, schedule });
+    const host = new RaftHost({ id: name, transport: lossy, random: this.rand, schedule, deferApply: schedule });
     rep.group = host.addGroup({
       group: "C",
       storage: n.raftStore,

@@ -117,7 +117,7 @@ export class StreamSim {
         transport.send(b);
       },
     };
-    const host = new RaftHost({ id: name, transport: lossy, random: this.rand, schedule });
+    const host = new RaftHost({ id: name, transport: lossy, random: this.rand, schedule, deferApply: schedule });
     const skip = this.o.skipApply;
     replica.group = host.addGroup({
       group: "S",

@@ -45,6 +45,11 @@ const SYNC = "$JSC.SYNC.";
 const SYNC_REPLY = "$JSC.SYNCR.";
 /** A replayed assignment older than this does not answer its request again. */
 const FRESH_MS = 10_000;
+/**
+ * A stream group compacts its log at most this often (unless far behind): each compaction makes the stream's
+ * store and the snapshot durable (fsyncs), which under a fast publisher would otherwise run several times a second.
+ */
+const COMPACT_INTERVAL_MS = 1_000;
 /** A peer not heard from for this long is offline. */
 const OFFLINE_MS = 6_000;
 /** Without the expected number of peers, bootstrap once everyone seen agrees for this long. */
@@ -134,7 +139,7 @@ export class JetStreamCluster implements EngineCluster {
     this.#engine = o.engine;
     this.#now = o.now ?? Date.now;
     this.#transport = routeTransport(o.sysBus, o.serverName, (b) => this.host.receive(b));
-    this.host = new RaftHost({ id: o.serverName, transport: this.#transport, random: o.random });
+    this.host = new RaftHost({ id: o.serverName, transport: this.#transport, random: o.random, deferApply: afterWrites });
     this.consumers = new ConsumerGroups({
       engine: o.engine,
       host: this.host,
@@ -231,6 +236,7 @@ export class JetStreamCluster implements EngineCluster {
     this.consumers.flushAll();
     for (const r of this.replicas.values()) r.flushNow();
     this.host.flush();
+    this.host.drainApplies();
     this.consumers.stop();
     for (const r of this.replicas.values()) r.close();
     for (const g of [...this.host.groups.keys()]) this.host.removeGroup(g);
@@ -458,7 +464,8 @@ export class JetStreamCluster implements EngineCluster {
       self: this.self,
       now: this.#now,
       onLeaderReady: (rep) => this.#leaderReady(rep),
-      syncStore: () => engine.providerFor(s.cfg).sync(),
+      syncStore: () => s.sync(),
+      compactIntervalMs: COMPACT_INTERVAL_MS,
       consumersChanged: () => this.consumers.reconcile(),
       requestSync: (group, from, to, index, attempt) => {
         // Ask the leader first, then (on retries) the other replicas in turn.
@@ -1055,6 +1062,16 @@ export class JetStreamCluster implements EngineCluster {
       else this.#fail(m, type, Errors.streamMsgDeleteFailed("no message found"));
     });
   }
+}
+
+/**
+ * Runs `fn` once the writes a Raft flush queued have been handed to the sockets: a route's output flushes in a
+ * microtask, and the socket in another one queued by it, so two hops later they are done. Applying committed
+ * entries there takes the state machines' work (storing, answering) off the commit path: a follower's
+ * acknowledgement and a leader's appends leave first.
+ */
+function afterWrites(fn: () => void): void {
+  queueMicrotask(() => queueMicrotask(() => queueMicrotask(fn)));
 }
 
 /** The stream a stream- or consumer-scoped API subject names (`$JS.API.` stripped), if any. */

@@ -29,6 +29,38 @@ const TAG_MSG = 1, TAG_JSON = 2;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** Big-endian float64 through one scratch word: no DataView per command. */
+const F64 = new Float64Array(1);
+const F64B = new Uint8Array(F64.buffer);
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function putF64(out: Uint8Array, o: number, v: number): void {
+  F64[0] = v;
+  if (LITTLE) for (let i = 0; i < 8; i++) out[o + i] = F64B[7 - i];
+  else out.set(F64B, o);
+}
+
+function getF64(b: Uint8Array, o: number): number {
+  if (LITTLE) for (let i = 0; i < 8; i++) F64B[7 - i] = b[o + i];
+  else for (let i = 0; i < 8; i++) F64B[i] = b[o + i];
+  return F64[0];
+}
+
+/** A subject's bytes, written in place when it is ASCII (the common case); its length. */
+function putSubject(out: Uint8Array, o: number, subject: string, utf8: Uint8Array | undefined): number {
+  if (utf8 !== undefined) {
+    out.set(utf8, o);
+    return utf8.length;
+  }
+  for (let i = 0; i < subject.length; i++) out[o + i] = subject.charCodeAt(i);
+  return subject.length;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 127) return false;
+  return true;
+}
+
 export function encodeCmd(c: GroupCmd): Uint8Array {
   if (c.op !== "msg") {
     const body = enc.encode(JSON.stringify(c));
@@ -37,18 +69,21 @@ export function encodeCmd(c: GroupCmd): Uint8Array {
     out.set(body, 1);
     return out;
   }
-  const subj = enc.encode(c.subject);
+  const utf8 = isAscii(c.subject) ? undefined : enc.encode(c.subject);
+  const slen = utf8 === undefined ? c.subject.length : utf8.length;
   const hlen = c.headers?.length ?? 0;
-  const out = new Uint8Array(1 + 1 + 8 + 8 + 2 + subj.length + 4 + hlen + c.data.length);
-  const v = new DataView(out.buffer);
+  const out = new Uint8Array(1 + 1 + 8 + 8 + 2 + slen + 4 + hlen + c.data.length);
   out[0] = TAG_MSG;
   out[1] = (c.mirrored ? 1 : 0) | (c.restored ? 2 : 0);
-  v.setFloat64(2, c.seq);
-  v.setFloat64(10, c.ts);
-  v.setUint16(18, subj.length);
-  out.set(subj, 20);
-  let o = 20 + subj.length;
-  v.setUint32(o, hlen);
+  putF64(out, 2, c.seq);
+  putF64(out, 10, c.ts);
+  out[18] = slen >>> 8;
+  out[19] = slen & 0xff;
+  let o = 20 + putSubject(out, 20, c.subject, utf8);
+  out[o] = hlen >>> 24;
+  out[o + 1] = (hlen >>> 16) & 0xff;
+  out[o + 2] = (hlen >>> 8) & 0xff;
+  out[o + 3] = hlen & 0xff;
   o += 4;
   if (c.headers) out.set(c.headers, o);
   out.set(c.data, o + hlen);
@@ -66,19 +101,30 @@ export function decodeCmd(b: Uint8Array): GroupCmd | Error {
     }
   }
   if (b[0] !== TAG_MSG || b.length < 24) return new Error(`unknown command tag ${b[0]}`);
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const slen = v.getUint16(18);
+  const slen = (b[18] << 8) | b[19];
   let o = 20 + slen;
   if (o + 4 > b.length) return new Error("truncated message command");
-  const subject = dec.decode(b.subarray(20, o));
-  const hlen = v.getUint32(o);
+  const subject = asciiOrUtf8(b, 20, o);
+  const hlen = ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
   o += 4;
   if (o + hlen > b.length) return new Error("truncated message command");
   // Views, not copies: a log entry's bytes never change once proposed or received.
   const headers = hlen > 0 ? b.subarray(o, o + hlen) : undefined;
   const data = b.subarray(o + hlen);
-  const m = { op: "msg" as const, seq: v.getFloat64(2), ts: v.getFloat64(10), subject, headers, data, mirrored: (b[1] & 1) === 1 };
+  const m = { op: "msg" as const, seq: getF64(b, 2), ts: getF64(b, 10), subject, headers, data, mirrored: (b[1] & 1) === 1 };
   return (b[1] & 2) === 2 ? { ...m, restored: true } : m;
+}
+
+/** A short ASCII subject without TextDecoder's overhead; anything else through it. */
+function asciiOrUtf8(b: Uint8Array, from: number, to: number): string {
+  if (to - from > 64) return dec.decode(b.subarray(from, to));
+  let s = "";
+  for (let i = from; i < to; i++) {
+    const c = b[i];
+    if (c > 127) return dec.decode(b.subarray(from, to));
+    s += String.fromCharCode(c);
+  }
+  return s;
 }
 
 /** A piece of a stream sent to a replica catching up after a snapshot: messages from `from`, and where to go on. */

@@ -19,6 +19,8 @@ import { decodeCmd, encodeCmd, type GroupCmd, type SyncBatch } from "./entries.t
 const MAX_QUEUED = 10_000;
 /** Compact the Raft log behind the stream's store every this many entries (default). */
 const COMPACT_EVERY = 8192;
+/** Past this many times `compactEvery` entries behind, a compaction does not wait for `compactIntervalMs`. */
+const COMPACT_BEHIND_FACTOR = 8;
 /** Messages in one catch-up batch. */
 const SYNC_BATCH = 512;
 /** Ticks without catch-up progress before asking again. */
@@ -60,6 +62,11 @@ export interface ReplicaDeps {
   readonly requestSync?: (group: string, from: number, to: number, index: number, attempt: number) => void;
   /** Entries between log compactions (tests use small numbers). */
   readonly compactEvery?: number;
+  /**
+   * At most one compaction per this many milliseconds (by `now`) while fewer than COMPACT_BEHIND_FACTOR times
+   * `compactEvery` entries wait: the log holds a little more, the store and snapshot are fsynced less often.
+   */
+  readonly compactIntervalMs?: number;
   /** A consumer assignment was applied (added, updated or removed): the consumer groups follow. */
   readonly consumersChanged?: () => void;
 }
@@ -89,6 +96,8 @@ export class StreamReplica {
   /** The last log entry applied to the stream (a replica serving a catch-up must be at least there). */
   #appliedIndex = 0;
   #held: Entry[] = [];
+  /** When this replica last compacted its log (by `now`). */
+  #lastCompact = 0;
   /** Set while this leader hands its leadership over (graceful stop): publishes wait in `#handoff`. */
   handingOff = false;
   #handoff: BusMsg[] = [];
@@ -231,7 +240,8 @@ export class StreamReplica {
     this.#applyEntry(entry);
     this.#appliedIndex = entry.index;
     const every = this.#deps.compactEvery ?? COMPACT_EVERY;
-    if (entry.index - this.group.node.log.snapIndex >= every) this.#compact(entry.index);
+    const behind = entry.index - this.group.node.log.snapIndex;
+    if (behind >= every && (behind >= every * COMPACT_BEHIND_FACTOR || this.#compactDue())) this.#compact(entry.index);
   }
 
   #applyEntry(entry: Entry): void {
@@ -266,8 +276,14 @@ export class StreamReplica {
 
   // ---- snapshots and catch-up ----
 
+  #compactDue(): boolean {
+    const gap = this.#deps.compactIntervalMs ?? 0;
+    return gap <= 0 || this.#deps.now() - this.#lastCompact >= gap;
+  }
+
   /** The store holds everything through `index`: make it durable and drop the log behind it. */
   #compact(index: number): void {
+    this.#lastCompact = this.#deps.now();
     this.stream.flush();
     this.#deps.syncStore?.();
     const data: SnapData = {
