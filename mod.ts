@@ -93,6 +93,7 @@ async function main(): Promise<void> {
   }
   if (action === "test") {
     // Certificate files are part of the configuration: -t reads and checks them, as nats-server's does.
+    await rt.tcp.loadTls?.();
     const tlsProblem = checkTlsFiles(options, (p) => rt.readTextFileSync(p), rt.tcp.prepareTls);
     if (tlsProblem !== undefined) {
       rt.writeStderr(`nats-server: ${tlsProblem}\n`);

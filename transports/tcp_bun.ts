@@ -14,7 +14,8 @@ import type {
   TlsSettings,
   Transport,
 } from "../src/transport/types.ts";
-import { infoOf, prepareTls, TlsSession, verifyClientCertificate } from "./tls_session.ts";
+import type { TlsSession } from "./tls_session.ts";
+import { loadTls, tlsModule } from "./tls_loader.ts";
 import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
 
@@ -97,7 +98,7 @@ class BunConn implements Duplex {
       this.flush();
       if (this.pending === null && this.queue.isEmpty() && !this.closed) return this.upgradeNative(settings);
     }
-    const session = new TlsSession(settings, {
+    const session = new (tlsModule().TlsSession)(settings, {
       rawWrite: (d) => void this.writeRaw(d),
       rawClose: () => this.closeRaw(),
     }, {
@@ -150,14 +151,14 @@ class BunConn implements Duplex {
             return;
           }
           if (settings.verify) {
-            const why = verifyClientCertificate(sock, settings, Date.now());
+            const why = tlsModule().verifyClientCertificate(sock, settings, Date.now());
             if (why !== undefined) {
               fail(new Error(`client certificate refused: ${why}`));
               conn.destroy();
               return;
             }
           }
-          const info = infoOf(sock, sock.getTLSVersion());
+          const info = tlsModule().infoOf(sock, sock.getTLSVersion());
           conn.info = { ...conn.info, tls: info };
           settled = true;
           conn.nativeAbort = undefined;
@@ -424,7 +425,7 @@ export function createBunTcpTransport(options: TcpOptions = {}): Transport {
     return conn;
   }
 
-  return { listen, dial, prepareTls };
+  return { listen, dial, prepareTls: (s) => tlsModule().prepareTls(s), loadTls };
 }
 
 export const bunTcpTransport: Transport = createBunTcpTransport();

@@ -14,7 +14,8 @@ import type {
   TlsSettings,
   Transport,
 } from "../src/transport/types.ts";
-import { prepareTls, TlsSession } from "./tls_session.ts";
+import type { TlsSession } from "./tls_session.ts";
+import { loadTls, tlsModule } from "./tls_loader.ts";
 import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
 import type { TcpOptions } from "./tcp_bun.ts";
@@ -74,7 +75,7 @@ class DenoConn implements Duplex {
     if (this.tls !== undefined || this.closing || this.closed) {
       return Promise.reject(new Error("startTls: connection already upgraded or closing"));
     }
-    const session = new TlsSession(settings, {
+    const session = new (tlsModule().TlsSession)(settings, {
       rawWrite: (d) => void this.writeRaw(d),
       rawClose: () => this.closeRaw(),
     }, {
@@ -332,7 +333,7 @@ export function createDenoTcpTransport(options: TcpOptions = {}): Transport {
     return adopt(conn, handlerFor);
   }
 
-  return { listen, dial, prepareTls };
+  return { listen, dial, prepareTls: (s) => tlsModule().prepareTls(s), loadTls };
 }
 
 export const denoTcpTransport: Transport = createDenoTcpTransport();

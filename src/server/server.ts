@@ -5,7 +5,7 @@
  */
 import type { ServerOptions } from "../config/schema.ts";
 import type { ConnHandler, Duplex, Listener, TlsInfo, TlsSettings, Transport } from "../transport/types.ts";
-import { type ReadText, tlsSettingsFor } from "../tls/config.ts";
+import { optionsUseTls, type ReadText, tlsSettingsFor } from "../tls/config.ts";
 import { mapCertificateToUser } from "../tls/map.ts";
 import type { OperatorTrust } from "../jwt/operator.ts";
 import { authLibs } from "./auth_libs.ts";
@@ -203,6 +203,7 @@ export class Server implements ClientHost {
 
   async start(): Promise<void> {
     if (this.#running) return;
+    if (this.#transport?.loadTls !== undefined && optionsUseTls(this.options)) await this.#transport.loadTls();
     if (this.#transport !== undefined) this.#clientTls = this.prepareTls("tls", this.options.tls, "server");
     this.#running = true;
     if (this.#trust !== undefined && this.#jwtStore !== undefined) {

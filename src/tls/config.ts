@@ -109,3 +109,23 @@ export function tlsSettingsFor(cfg: TlsConfig, role: "server" | "client", read: 
 export function defaultAuthTimeoutMs(tls: TlsConfig | undefined): number {
   return tls === undefined ? 2000 : tls.timeout + 1000;
 }
+
+/**
+ * Does anything in the options ask for TLS: a `tls` block at any level (client, cluster, gateway and its remotes,
+ * leafnodes and their remotes, websocket) or an HTTPS monitoring port? The server loads the transport's TLS code
+ * only then.
+ */
+export function optionsUseTls(options: object): boolean {
+  const o = options as { https_port?: number };
+  if (o.https_port !== undefined && o.https_port !== 0) return true;
+  const walk = (v: unknown, depth: number): boolean => {
+    if (depth > 8 || v === null || typeof v !== "object") return false;
+    if (Array.isArray(v)) return v.some((x) => walk(x, depth + 1));
+    for (const [k, x] of Object.entries(v)) {
+      if (k === "tls" && x !== undefined && x !== null && x !== false) return true;
+      if (walk(x, depth + 1)) return true;
+    }
+    return false;
+  };
+  return walk(options, 0);
+}

@@ -46,5 +46,6 @@ export function tlsFirst(inner: Transport, o: TlsFirstOptions): Transport {
         return handlerFor(d);
       }),
     prepareTls: inner.prepareTls,
+    loadTls: inner.loadTls,
   };
 }

@@ -127,4 +127,9 @@ export interface Transport {
    * server instead of failing every handshake. Throws an Error naming the problem. Absent: no TLS here.
    */
   prepareTls?(settings: TlsSettings): void;
+  /**
+   * Load what TLS needs, when the transport keeps it out of a plain server's memory. Awaited before the first
+   * `prepareTls`/`startTls` (the server does so at start when its options use TLS anywhere). Absent: nothing to load.
+   */
+  loadTls?(): Promise<void>;
 }

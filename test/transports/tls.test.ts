@@ -7,6 +7,9 @@ import { tcpTransport } from "../../transports/tcp.ts";
 import { testCerts } from "../helpers/certs.ts";
 import { collector, concat, equalBytes, newEvents, pattern, until } from "./echo.ts";
 
+// The TLS code loads on demand (transports/tls_loader.ts); the server awaits it when its options use TLS.
+await tcpTransport.loadTls?.();
+
 const enc = new TextEncoder();
 const listeners: Listener[] = [];
 after(async () => {
