@@ -9,6 +9,7 @@ import {
   streamConfigSchema,
 } from "./config.ts";
 import { directGet, msgGet } from "./direct.ts";
+import { sourceCycle } from "./cycles.ts";
 import type { JetStream } from "./engine.ts";
 import type { Consumer } from "./consumer.ts";
 import { type ApiError, Errors } from "./errors.ts";
@@ -100,7 +101,7 @@ export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
   return info;
 }
 
-function sourceInfo(js: JetStream, src: { name: string; external?: { api: string; deliver?: string } }, s: Stream): Json {
+function sourceInfo(js: JetStream, src: { name: string; external?: { api?: string; deliver?: string } }, s: Stream): Json {
   if (src.external?.api || js.cluster) {
     // Fed through an API (another one, or a replicated stream's leader through its own): lag as the origin's
     // consumer last reported it, active in ns since it spoke, the origin's refusal as nats-server shows it.
@@ -215,6 +216,7 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
   if (cfg.name !== name) return fail(js, m, type, Errors.streamMismatch());
   const err = checkStreamConfig(cfg, { update });
   if (err) return fail(js, m, type, err);
+  if (sourceCycle(cfg, (n) => js.streams.get(n)?.cfg)) return fail(js, m, type, Errors.streamInvalidConfig("detected cycle"));
   const existing = js.streams.get(name);
   if (update) {
     if (!existing) return fail(js, m, type, Errors.streamNotFound());

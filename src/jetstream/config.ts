@@ -7,7 +7,8 @@ import { type ApiError, Errors } from "./errors.ts";
 const int = z.number().int();
 const ns = z.number().int();
 
-const externalSchema = z.looseObject({ api: z.string(), deliver: z.string().optional() });
+// nats-server takes an `external` without `api` (the origin is then looked for on this API).
+const externalSchema = z.looseObject({ api: z.string().optional(), deliver: z.string().optional() });
 const streamSourceSchema = z.looseObject({
   name: z.string(),
   opt_start_seq: int.optional(),

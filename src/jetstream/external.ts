@@ -25,7 +25,7 @@ export interface ExternalOrigin {
   filter_subject?: string;
   opt_start_seq?: number;
   opt_start_time?: string;
-  external?: { api: string; deliver?: string };
+  external?: { api?: string; deliver?: string };
 }
 
 /** What the feed needs from the engine and the target stream. */

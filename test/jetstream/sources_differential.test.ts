@@ -1,7 +1,8 @@
 // Sources and mirrors on one server, differential against nats-server 2.9.10: a stream that gets a source by
 // update takes the origin's messages with `Nats-Stream-Source: <origin> <seq>`, drops those whose expected-last
 // headers fail against it (as nats-server does, logging a warning) and goes on; a mirror keeps the origin's
-// sequences; stream info names the origins.
+// sequences; stream info names the origins. Creates and updates that would make a mirror/source cycle get
+// nats-server's "detected cycle".
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -50,6 +51,24 @@ async function scenario(nc: NatsConnection): Promise<unknown> {
   };
 }
 
+/** Creates and updates that form (or do not form) a mirror/source cycle, and an `external` without `api`. */
+async function badInput(nc: NatsConnection): Promise<string[]> {
+  const out: string[] = [];
+  const ask = async (label: string, subject: string, cfg: Record<string, unknown>) => {
+    const r = (await nc.request(subject, JSON.stringify(cfg), { timeout: 5000 })).json() as { error?: unknown; config?: unknown };
+    out.push(`${label}: ${JSON.stringify(r.error ?? (r.config ? "ok" : r))}`);
+  };
+  await ask("mirror of itself", "$JS.API.STREAM.CREATE.CA", { name: "CA", mirror: { name: "CA" } });
+  await ask("source of itself", "$JS.API.STREAM.CREATE.CB", { name: "CB", sources: [{ name: "CB" }] });
+  await ask("source of a missing stream", "$JS.API.STREAM.CREATE.CP", { name: "CP", subjects: ["cp.>"], sources: [{ name: "CQ" }] });
+  await ask("the missing one sourcing back", "$JS.API.STREAM.CREATE.CQ", { name: "CQ", subjects: ["cq.>"], sources: [{ name: "CP" }] });
+  await ask("a mirror of it", "$JS.API.STREAM.CREATE.CR", { name: "CR", mirror: { name: "CP" } });
+  await ask("update closing the loop", "$JS.API.STREAM.UPDATE.CP", { name: "CP", subjects: ["cp.>"], sources: [{ name: "CQ" }, { name: "CR" }] });
+  await ask("external of itself", "$JS.API.STREAM.CREATE.CT", { name: "CT", subjects: ["ct.>"], sources: [{ name: "CT", external: { api: "$JS.x.API" } }] });
+  await ask("external without api", "$JS.API.STREAM.CREATE.CU", { name: "CU", mirror: { name: "CP", external: { deliver: "d" } } });
+  return out;
+}
+
 describe("JetStream sources and mirrors on one server (differential)", () => {
   const sides = useJsSides();
   it("takes an origin's messages as nats-server does", { timeout: 60_000 }, async () => {
@@ -60,6 +79,22 @@ describe("JetStream sources and mirrors on one server (differential)", () => {
       sources: [{ name: "ORDERS", lag: 0 }],
       mirror: { name: "ORDERS", lag: 0 },
     });
+    assert.deepEqual(petrel, ref);
+  });
+
+  it("refuses mirror/source cycles with nats-server's error", { timeout: 30_000 }, async () => {
+    const [ref, petrel] = [await badInput(sides[0].nc), await badInput(sides[1].nc)];
+    const cycle = JSON.stringify({ code: 500, err_code: 10052, description: "detected cycle" });
+    assert.deepEqual(ref, [
+      `mirror of itself: ${cycle}`,
+      `source of itself: ${cycle}`,
+      `source of a missing stream: "ok"`,
+      `the missing one sourcing back: ${cycle}`,
+      `a mirror of it: "ok"`,
+      `update closing the loop: ${cycle}`,
+      `external of itself: "ok"`,
+      `external without api: "ok"`,
+    ]);
     assert.deepEqual(petrel, ref);
   });
 });

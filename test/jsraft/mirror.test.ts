@@ -165,6 +165,9 @@ describe("replicated mirrors and sources (3 servers)", () => {
 
   it("shows nats-server's error for a mirror of a stream that does not exist, and catches up once it does", { timeout: 60_000 }, async () => {
     const jsm = await jetstreamManager(conns[1]);
+    // A mirror of itself is a cycle: nats-server's error from the meta leader.
+    const self = (await conns[1].request("$JS.API.STREAM.CREATE.SELF", JSON.stringify({ name: "SELF", mirror: { name: "SELF" }, num_replicas: 3 }), { timeout: 5000 })).json() as { error?: unknown };
+    assert.deepEqual(self.error, { code: 500, err_code: 10052, description: "detected cycle" });
     const created = await jsm.streams.add({ name: "MNOPE", mirror: { name: "NOPE" }, num_replicas: 3 });
     assert.equal(created.config.mirror?.name, "NOPE");
     const shown = await waitFor("the mirror's error", async () => {
@@ -186,13 +189,15 @@ describe("replicated mirrors and sources (3 servers)", () => {
     for (let i = 0; i < 3; i++) await c.start(i);
     await waitMetaLeader(c, 20_000);
     for (const p of c.nodes) conns.push(await connect({ servers: p!.clientUrl }));
-    const jsm = await waitFor("the API answers", () => jetstreamManager(conns[0], { timeout: 1000 }).catch(() => undefined), 20_000);
+    await waitFor("the API answers", () => jetstreamManager(conns[0], { timeout: 1000 }).catch(() => undefined), 20_000);
+    const jsm = await jetstreamManager(conns[0]);
     const js = jetstream(conns[1]);
     // ORDERS held 46, M the same, S 25 (22 even ORDERS, 2 of ORD2, o46).
     for (let n = 47; n <= 50; n++) {
       await waitFor(`o${n} stored`, () => js.publish(`orders.${n % 2 === 0 ? "even" : "odd"}`, `o${n}`, { msgID: `o${n}`, timeout: 1000 }).catch(() => undefined), 20_000);
     }
-    await js.publish("ord2.x", "p3");
+    // Each stream's group elects its leader on its own: retried until ORD2's has.
+    await waitFor("p3 stored", () => js.publish("ord2.x", "p3", { msgID: "p3", timeout: 1000 }).catch(() => undefined), 20_000);
     await allHold(c, "ORDERS", 50, 50);
     await allHold(c, "M", 50, 50);
     await allHold(c, "S", 28, 28);

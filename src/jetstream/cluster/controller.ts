@@ -30,6 +30,7 @@ import { handOffLeaderships, stayFollower } from "./lame_duck.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 import { ReplicatedFeeds } from "./mirror_replica.ts";
+import { sourceCycle } from "../cycles.ts";
 import type { ExternalFeed } from "../external.ts";
 
 const enc = new TextEncoder();
@@ -839,6 +840,7 @@ export class JetStreamCluster implements EngineCluster {
     if (cfg.name !== name) return this.#fail(m, type, Errors.streamMismatch());
     const err = checkStreamConfig(cfg, { clustered: true });
     if (err) return this.#fail(m, type, err);
+    if (sourceCycle(cfg, (n) => this.meta.streams.get(n)?.config)) return this.#fail(m, type, Errors.streamInvalidConfig("detected cycle"));
     for (const other of this.meta.streams.values()) {
       if (other.name === name) continue;
       for (const x of other.config.subjects) {
