@@ -10,7 +10,8 @@ const ns = z.number().int();
 // nats-server takes an `external` without `api` (the origin is then looked for on this API).
 const externalSchema = z.looseObject({ api: z.string().optional(), deliver: z.string().optional() });
 const streamSourceSchema = z.looseObject({
-  name: z.string(),
+  // nats-server takes a mirror or source without a name (it then feeds nothing).
+  name: z.string().default(""),
   opt_start_seq: int.optional(),
   opt_start_time: z.string().optional(),
   filter_subject: z.string().optional(),

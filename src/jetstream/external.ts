@@ -117,6 +117,8 @@ export class ExternalFeed {
   }
 
   start(): void {
+    // An origin without a name (nats-server accepts the config) has nothing to feed.
+    if (this.origin.name === "") return;
     const ext = this.origin.external?.api;
     const named = ext ? apiHash(ext).then((h) => `${this.origin.name}:${h}`) : Promise.resolve(this.origin.name);
     void named.then((iname) => {

@@ -51,7 +51,7 @@ async function scenario(nc: NatsConnection): Promise<unknown> {
   };
 }
 
-/** Creates and updates that form (or do not form) a mirror/source cycle, and an `external` without `api`. */
+/** Creates and updates that form (or do not form) a mirror/source cycle; odd origins nats-server accepts. */
 async function badInput(nc: NatsConnection): Promise<string[]> {
   const out: string[] = [];
   const ask = async (label: string, subject: string, cfg: Record<string, unknown>) => {
@@ -66,6 +66,8 @@ async function badInput(nc: NatsConnection): Promise<string[]> {
   await ask("update closing the loop", "$JS.API.STREAM.UPDATE.CP", { name: "CP", subjects: ["cp.>"], sources: [{ name: "CQ" }, { name: "CR" }] });
   await ask("external of itself", "$JS.API.STREAM.CREATE.CT", { name: "CT", subjects: ["ct.>"], sources: [{ name: "CT", external: { api: "$JS.x.API" } }] });
   await ask("external without api", "$JS.API.STREAM.CREATE.CU", { name: "CU", mirror: { name: "CP", external: { deliver: "d" } } });
+  await ask("mirror without a name", "$JS.API.STREAM.CREATE.CV", { name: "CV", mirror: {} });
+  await ask("source without a name", "$JS.API.STREAM.CREATE.CW", { name: "CW", sources: [{}] });
   return out;
 }
 
@@ -94,6 +96,8 @@ describe("JetStream sources and mirrors on one server (differential)", () => {
       `update closing the loop: ${cycle}`,
       `external of itself: "ok"`,
       `external without api: "ok"`,
+      `mirror without a name: "ok"`,
+      `source without a name: "ok"`,
     ]);
     assert.deepEqual(petrel, ref);
   });
