@@ -145,17 +145,21 @@ export function jetStreamExtension(
       const storeDir = opts.store_dir || defaultStoreDir();
       const kind = opts.storage ?? "file";
       const stores = await openAccountStores({ kind, storeDir, sync: opts.sync_interval });
-      // Replicated JetStream covers the global account; other accounts keep per-server JetStream for now. Raft
-      // traffic and peer discovery travel in the system account, out of every client account's reach.
+      // Replicated JetStream covers every JetStream-enabled account: one meta group and one Raft host per
+      // server, each account's engine plugged in with its account. Raft traffic and peer discovery travel in the
+      // system account, out of every client account's reach.
       let cluster: JetStreamCluster | undefined;
       let nrg: ReturnType<Server["createInternalClient"]> | undefined;
-      const all = new JetStreamAccounts({
-        busFor: (account) => accountBus(server, account, clustered && account === "$G"),
+      const all: JetStreamAccounts = new JetStreamAccounts({
+        busFor: (account) => accountBus(server, account, clustered),
         storageFor: (account) => stores.forAccount(account),
         prepare: (account, engine) => {
-          if (!clustered || account !== "$G") return;
-          nrg = server.createInternalClient("$NRG", { account: server.accounts.system.name });
-          cluster = startCluster(server, engine, nrg, path.join(storeDir, "jetstream", "_raft"), kind, opts.sync_interval);
+          if (!clustered) return;
+          if (!cluster) {
+            nrg = server.createInternalClient("$NRG", { account: server.accounts.system.name });
+            cluster = startCluster(server, all.engines, nrg, path.join(storeDir, "jetstream", "_raft"), kind, opts.sync_interval);
+          }
+          engine.cluster = cluster.forAccount(account);
         },
       }, {
         server_name: server.serverName,
@@ -186,7 +190,7 @@ export function jetStreamExtension(
       }
       server.infoExtras.jetstream = true;
       if (opts.domain) server.infoExtras.domain = opts.domain;
-      if (cluster) server.monitorSections.set("healthz", () => cluster?.healthProblem());
+      if (cluster) server.monitorSections.set("healthz", (q) => cluster?.healthProblem(q));
       server.monitorSections.set("jsz", (q) => {
         const out = jsz(all, jszQuery(q));
         if (cluster) {
@@ -221,10 +225,10 @@ export function jetStreamExtension(
   };
 }
 
-/** The replicated JetStream of `engine`: Raft over routes through `nrg` (a system-account client), logs in `raftDir`. */
+/** The replicated JetStream of `engines` (by account): Raft over routes through `nrg` (a system-account client), logs in `raftDir`. */
 function startCluster(
   server: Server,
-  engine: JetStream,
+  engines: ReadonlyMap<string, JetStream>,
   nrg: ReturnType<Server["createInternalClient"]>,
   raftDir: string,
   kind: string,
@@ -238,7 +242,7 @@ function startCluster(
   const peersFile = path.join(raftDir, "meta.peers.json");
   const memory = kind === "memory";
   const cluster = new JetStreamCluster({
-    engine,
+    engines,
     serverName: server.serverName,
     clusterName: server.options.cluster?.name ?? "",
     tags: server.options.server_tags ?? [],
@@ -263,7 +267,6 @@ function startCluster(
       gatewayPeers(server.options.gateway),
     clusterPeers: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port),
   });
-  engine.cluster = cluster;
   return cluster;
 }
 

@@ -6,7 +6,8 @@
  *
  * How the pieces are made is the host's business (the server extension in adapters/ opens storage and creates
  * internal clients; tests pass in-process buses), so this file stays runtime-free. Replicated JetStream builds on
- * the same map: every per-account decision (limits, names, API) lives in that account's engine.
+ * the same map: every JetStream-enabled account's engine is plugged into the one cluster controller with its
+ * account (cluster/controller.ts `forAccount`); limits are checked there against the account's assignments.
  */
 import { serveDisabledAccount } from "./disabled.ts";
 import { JetStream } from "./engine.ts";
@@ -125,8 +126,8 @@ export class JetStreamAccounts {
    * A reloaded configuration, as nats-server applies `accounts` on reload: enabled accounts take their new
    * limits (existing streams stay; the next create, consumer or publish is checked against them), newly enabled
    * ones start and load their stored streams, new accounts without JetStream are refused. An account that loses
-   * JetStream keeps serving until restart (replicated JetStream hangs off `$G`'s engine; stopping it under the
-   * cluster would strand it).
+   * JetStream keeps serving until restart (in a cluster its replicas belong to Raft groups; stopping the engine
+   * under them would strand them).
    */
   apply(plan: AccountPlan): void {
     for (const [name, limits] of plan.enabled) {

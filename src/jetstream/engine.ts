@@ -347,7 +347,8 @@ export class JetStream implements ConsumerHost {
     this.providerFor(cfg).putMeta(cfg.name, "config", JSON.stringify({ config: cfg, created }));
     const s = this.openStream(cfg, created);
     this.wireSources();
-    this.advisories.streamAction(cfg.name, "create");
+    // In a cluster every replica runs this; the right leader announces the change once (cluster/controller.ts).
+    if (!this.cluster) this.advisories.streamAction(cfg.name, "create");
     return s;
   }
 
@@ -356,7 +357,7 @@ export class JetStream implements ConsumerHost {
     this.providerFor(cfg).putMeta(cfg.name, "config", JSON.stringify({ config: cfg, created: s.created }));
     this.capture(s);
     this.wireSources();
-    this.advisories.streamAction(cfg.name, "update");
+    if (!this.cluster) this.advisories.streamAction(cfg.name, "update");
   }
 
   deleteStream(s: Stream): void {
@@ -368,7 +369,7 @@ export class JetStream implements ConsumerHost {
     s.close();
     this.providerFor(s.cfg).dropStream(s.name);
     this.wireSources();
-    this.advisories.streamAction(s.name, "delete");
+    if (!this.cluster) this.advisories.streamAction(s.name, "delete");
   }
 
   /** Mirrors and sources between streams of this server: downstream hooks plus a catch-up copy. */

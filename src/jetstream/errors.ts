@@ -72,6 +72,8 @@ export const Errors = {
   storageResourcesExceeded: () => e(500, 10047, "insufficient storage resources available"),
   memoryResourcesExceeded: () => e(500, 10028, "insufficient memory resources available"),
   insufficientResources: () => e(503, 10023, "insufficient resources"),
+  /** A cluster without a meta leader (or a stream without a leader): nats-server 2.9 answers this meanwhile. */
+  clusterNotAvailable: () => e(503, 10008, "JetStream system temporarily unavailable"),
   accountResourcesExceeded: () => e(400, 10002, "resource limits exceeded for account"),
   notEnabledForAccount: () => e(503, 10039, "JetStream not enabled for account"),
 } as const;

@@ -114,9 +114,9 @@ export function createMonitorEndpoints(s: Server, ctx: VarzContext): MonitorEndp
         messages: 0,
         bytes: 0,
       }),
-    healthz: () => {
+    healthz: (q) => {
       const check = s.monitorSections.get("healthz");
-      const problem = !s.running ? "server not running" : check !== undefined ? (check() as string | undefined) : undefined;
+      const problem = !s.running ? "server not running" : check !== undefined ? (check(q) as string | undefined) : undefined;
       if (problem !== undefined) return ok({ status: "unavailable", error: problem }, 503);
       return ok({ status: "ok" });
     },

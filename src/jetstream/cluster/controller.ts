@@ -11,12 +11,26 @@ import type { Entry, PeerId, Random, Snapshot } from "../../raft/types.ts";
 import { subjectMatches, subjectsIntersect } from "../../subjects/subject.ts";
 import { body as parseBody, isErr, streamInfo } from "../api.ts";
 import { checkStreamConfig, checkStreamUpdate, describeZodError, type StreamConfig, streamConfigSchema } from "../config.ts";
-import type { Consumer } from "../consumer.ts";
 import type { EngineCluster, JetStream } from "../engine.ts";
 import { type ApiError, Errors } from "../errors.ts";
 import type { Stream } from "../stream.ts";
 import type { BusMsg, JsBus } from "../types.ts";
-import { decodeMeta, encodeMeta, type MetaChange, type MetaCmd, MetaState, type StreamAssignment } from "./meta.ts";
+import {
+  accountOf,
+  accountOfKey,
+  decodeMeta,
+  encodeMeta,
+  keyOf,
+  type MetaChange,
+  type MetaCmd,
+  MetaState,
+  type StreamAssignment,
+  streamKey,
+} from "./meta.ts";
+import { limitsInfo } from "../limits.ts";
+import { checkClusteredStreamLimits } from "./account_limits.ts";
+import { InfoQueries } from "./info_query.ts";
+import { designatedResponder, LeaderlessSince, unavailableResponse } from "./leaderless.ts";
 import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
 import { clusterPicture } from "./jsz_cluster.ts";
 import { decodeMoved, moveCaughtUp, MOVED_SUBJECT, planMove } from "./moves.ts";
@@ -51,6 +65,8 @@ const FRESH_MS = 10_000;
  * store and the snapshot durable (fsyncs), which under a fast publisher would otherwise run several times a second.
  */
 const COMPACT_INTERVAL_MS = 1_000;
+/** How long account info waits for the stream leaders' usage (clients ask it on connect, with short timeouts). */
+const ACCOUNT_INFO_WAIT_MS = 300;
 /** A peer not heard from for this long is offline. */
 const OFFLINE_MS = 6_000;
 /** Without the expected number of peers, bootstrap once everyone seen agrees for this long. */
@@ -69,7 +85,8 @@ const LEAVE_MS = 5_000;
 type Json = Record<string, unknown>;
 
 export interface ClusterOptions {
-  readonly engine: JetStream;
+  /** This server's JetStream engines by account (every JetStream-enabled account is replicated). */
+  readonly engines: ReadonlyMap<string, JetStream>;
   readonly serverName: string;
   readonly clusterName: string;
   readonly tags?: readonly string[];
@@ -103,15 +120,18 @@ interface KnownPeer {
   lastSeen: number;
 }
 
-export class JetStreamCluster implements EngineCluster {
+export class JetStreamCluster {
   readonly host: RaftHost;
   readonly meta = new MetaState();
   readonly replicas = new Map<string, StreamReplica>();
   metaGroup: RaftGroup | undefined;
   /** The consumers of this server's stream replicas, each a Raft group of its own. */
-  readonly consumers: ConsumerGroups;
+  /** Per account: the consumers of this server's stream replicas, each a Raft group of its own. */
+  readonly consumers = new Map<string, ConsumerGroups>();
+  /** Per account: its stream replicas on this server by stream name (what its ConsumerGroups sees). */
+  readonly #byAccount = new Map<string, Map<string, StreamReplica>>();
+  #started = false;
   readonly #o: ClusterOptions;
-  readonly #engine: JetStream;
   readonly #now: () => number;
   readonly #peers = new Map<string, KnownPeer>();
   #transport: RouteTransport;
@@ -132,17 +152,86 @@ export class JetStreamCluster implements EngineCluster {
   readonly #handovers = new Map<string, { since: number; asked: number }>();
   /** Stream groups whose move this server (their leader) reported done, with when. */
   readonly #movedSaid = new Map<string, number>();
-  /** The mirror and source feeds of the streams this server leads. */
-  readonly #feeds: ReplicatedFeeds;
+  /** Per account: the mirror and source feeds of the streams this server leads. */
+  readonly #feeds = new Map<string, ReplicatedFeeds>();
+  /** Stream infos from their leaders (stream list and account info on the meta leader). */
+  #infoQueries: InfoQueries;
+  /** Since when the meta group (`META_GROUP`) and each stream replica (its key) have had no leader. */
+  readonly #leaderless = new LeaderlessSince();
 
   constructor(o: ClusterOptions) {
     this.#o = o;
-    this.#engine = o.engine;
     this.#now = o.now ?? Date.now;
     this.#transport = routeTransport(o.sysBus, o.serverName, (b) => this.host.receive(b));
     this.host = new RaftHost({ id: o.serverName, transport: this.#transport, random: o.random, deferApply: afterWrites });
-    this.consumers = new ConsumerGroups({
-      engine: o.engine,
+    this.#infoQueries = new InfoQueries({
+      bus: o.sysBus,
+      self: o.serverName,
+      serve: (token) => {
+        for (const [key, r] of this.replicas) {
+          if (peerToken(r.group.id) !== token || !r.isLeader() || !r.ready) continue;
+          const engine = this.#engineOf(accountOfKey(key));
+          return engine ? streamInfo(engine, r.stream) : undefined;
+        }
+        return undefined;
+      },
+    });
+  }
+
+  get self(): PeerId {
+    return this.#o.serverName;
+  }
+
+  /** The engine of `account` on this server (undefined: the account has no JetStream here). */
+  #engineOf(account: string): JetStream | undefined {
+    return this.#o.engines.get(account);
+  }
+
+  /** What the engine of `account` plugs in as its `cluster`: every call carries the account. */
+  forAccount(account: string): EngineCluster {
+    const key = (s: Stream) => streamKey(account, s.name);
+    const cg = this.#consumersOf(account);
+    const feeds = this.#feedsOf(account);
+    return {
+      api: (m) => this.#api(account, m),
+      publish: (s, m) => this.replicas.get(key(s))?.publish(m),
+      consumerChanged: (c) => cg.changed(c),
+      consumerDeleted: (c) => cg.deleted(c),
+      consumerState: (c) => cg.state(c),
+      ackReply: (c, reply) => cg.ackReply(c, reply),
+      consumerCluster: (c) => cg.cluster(c),
+      feedOf: (stream, origin) => feeds.feedOf(stream, origin),
+      jszCluster: (s) => this.#jszCluster(account, s),
+      streamCluster: (s) => this.#streamCluster(account, s),
+    };
+  }
+
+  /** The mirror/source feeds of `account`'s streams this server leads (made with the account's engine). */
+  #feedsOf(account: string): ReplicatedFeeds {
+    let f = this.#feeds.get(account);
+    if (f) return f;
+    const engine = this.#engineOf(account);
+    if (!engine) throw new Error(`jetstream cluster: no engine for account ${account}`);
+    f = new ReplicatedFeeds({ engine, clock: engine.clock, now: this.#now });
+    this.#feeds.set(account, f);
+    return f;
+  }
+
+  #accountReplicas(account: string): Map<string, StreamReplica> {
+    let m = this.#byAccount.get(account);
+    if (!m) this.#byAccount.set(account, m = new Map());
+    return m;
+  }
+
+  /** The consumer groups of `account` (made on first use; one set per account, as names are per account). */
+  #consumersOf(account: string): ConsumerGroups {
+    let cg = this.consumers.get(account);
+    if (cg) return cg;
+    const engine = this.#engineOf(account);
+    if (!engine) throw new Error(`jetstream cluster: no engine for account ${account}`);
+    const o = this.#o;
+    cg = new ConsumerGroups({
+      engine,
       host: this.host,
       self: o.serverName,
       clusterName: o.clusterName,
@@ -151,18 +240,16 @@ export class JetStreamCluster implements EngineCluster {
       now: this.#now,
       openStorage: o.openStorage,
       dropStorage: o.dropStorage,
-      replicas: this.replicas,
-      assignment: (name) => this.meta.streams.get(name),
+      replicas: this.#accountReplicas(account),
+      assignment: (name) => this.meta.streams.get(streamKey(account, name)),
       stepDown: (g) => this.#stepDown(g),
       online: (p) => this.#online(p),
       activeNs: (p) => this.#activeNs(p),
-      respond: (reply, body) => this.#respond(reply, body),
+      respond: (reply, body) => this.#respond(account, reply, body),
     });
-    this.#feeds = new ReplicatedFeeds({ engine: o.engine, clock: o.engine.clock, now: this.#now });
-  }
-
-  get self(): PeerId {
-    return this.#o.serverName;
+    this.consumers.set(account, cg);
+    if (this.#started) cg.start();
+    return cg;
   }
 
   start(): void {
@@ -179,7 +266,9 @@ export class JetStreamCluster implements EngineCluster {
       if (b instanceof Error) return;
       for (const r of this.replicas.values()) if (r.group.id === b.group) r.onSyncBatch(b);
     }));
-    this.consumers.start();
+    this.#started = true;
+    for (const cg of this.consumers.values()) cg.start();
+    this.#infoQueries.start();
     const stored = this.#o.loadMetaPeers();
     if (stored !== undefined) this.#startMeta(stored);
     this.#sayHello();
@@ -193,13 +282,13 @@ export class JetStreamCluster implements EngineCluster {
   handOff(budgetMs = 3_000): Promise<number> {
     if (this.#stopped) return Promise.resolve(0);
     // The consumers' latest states go into the log first: the successor resumes from them.
-    this.#engine.flushConsumers();
-    this.consumers.flushAll();
+    for (const e of this.#o.engines.values()) e.flushConsumers();
+    for (const cg of this.consumers.values()) cg.flushAll();
     for (const r of this.replicas.values()) r.flushNow();
     for (const r of this.replicas.values()) if (r.isLeader() && r.group.node.membership().voters.length > 1) r.handingOff = true;
     const groups = () => {
       const out = [...this.replicas.values()].map((r) => r.group);
-      out.push(...this.consumers.groups());
+      for (const cg of this.consumers.values()) out.push(...cg.groups());
       if (this.metaGroup) out.push(this.metaGroup);
       return out;
     };
@@ -231,14 +320,15 @@ export class JetStreamCluster implements EngineCluster {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     for (const sid of this.#sids) this.#o.sysBus.unsubscribe(sid);
-    this.#feeds.close();
+    for (const f of this.#feeds.values()) f.close();
+    this.#infoQueries.stop();
     // What the leaders still hold goes out first: consumer states, then one last flush to the peers.
-    this.#engine.flushConsumers();
-    this.consumers.flushAll();
+    for (const e of this.#o.engines.values()) e.flushConsumers();
+    for (const cg of this.consumers.values()) cg.flushAll();
     for (const r of this.replicas.values()) r.flushNow();
     this.host.flush();
     this.host.drainApplies();
-    this.consumers.stop();
+    for (const cg of this.consumers.values()) cg.stop();
     for (const r of this.replicas.values()) r.close();
     for (const g of [...this.host.groups.keys()]) this.host.removeGroup(g);
     this.#transport.close();
@@ -252,10 +342,13 @@ export class JetStreamCluster implements EngineCluster {
       const a = this.meta.streams.get(name);
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#handOver(name, r));
       // Done when the stream's new servers hold its whole log and its R1 consumers hosted here moved too.
-      if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo) && !this.consumers.r1StillMoving(name, a.moveTo)) this.#sayMoved(a);
+      if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo) && !this.#consumersOf(accountOf(a)).r1StillMoving(a.name, a.moveTo)) this.#sayMoved(a);
     }
-    this.consumers.tick();
-    this.#feeds.tick(this.replicas);
+    for (const cg of this.consumers.values()) cg.tick();
+    const at = this.#now();
+    this.#leaderless.note(META_GROUP, this.metaGroup !== undefined && this.metaGroup.leader !== null, at);
+    for (const [key, r] of this.replicas) this.#leaderless.note(key, r.group.leader !== null, at);
+    for (const [acc, f] of this.#feeds) f.tick(this.#accountReplicas(acc));
     const now = this.#now();
     this.#origins.sweep(now);
     this.#expireHandovers(now);
@@ -412,28 +505,32 @@ export class JetStreamCluster implements EngineCluster {
         if (c.a.peers.includes(this.self)) this.#openReplica(c.a);
         return;
       case "updated": {
-        const r = this.replicas.get(c.a.name);
-        if (!r) return;
-        this.#engine.updateStream(r.stream, c.a.config);
+        const r = this.replicas.get(keyOf(c.a));
+        const engine = this.#engineOf(accountOf(c.a));
+        if (!r || !engine) return;
+        engine.updateStream(r.stream, c.a.config);
+        if (r.isLeader()) engine.advisories.streamAction(c.a.name, "update");
         if (c.reply && r.isLeader() && this.#fresh(c.ts)) {
-          this.#respond(c.reply, { type: T + "stream_update_response", ...streamInfo(this.#engine, r.stream) });
+          this.#respond(accountOf(c.a), c.reply, { type: T + "stream_update_response", ...streamInfo(engine, r.stream) });
         }
         return;
       }
       case "removed":
-        if (this.replicas.has(c.a.name)) this.#closeReplica(c.a.name, true);
+        if (this.replicas.has(keyOf(c.a))) this.#closeReplica(keyOf(c.a), true);
+        if (this.isMetaLeader()) this.#engineOf(accountOf(c.a))?.advisories.streamAction(c.a.name, "delete");
         if (c.reply && this.isMetaLeader() && this.#fresh(c.ts)) {
-          this.#respond(c.reply, { type: T + "stream_delete_response", success: true });
+          this.#respond(accountOf(c.a), c.reply, { type: T + "stream_delete_response", success: true });
         }
         return;
       case "peers": {
         const mine = c.a.peers.includes(this.self);
         // A replica taken out stays a member until the group has removed it (its vote may be needed to
         // commit the removal of another one), or until LEAVE_MS have passed.
-        if (!mine && this.replicas.has(c.a.name)) this.#leaving.set(c.a.name, this.#now());
+        const key = keyOf(c.a);
+        if (!mine && this.replicas.has(key)) this.#leaving.set(key, this.#now());
         else if (mine) {
-          this.#leaving.delete(c.a.name);
-          if (!this.replicas.has(c.a.name)) this.#openReplica(c.a);
+          this.#leaving.delete(key);
+          if (!this.replicas.has(key)) this.#openReplica(c.a);
         }
         return;
       }
@@ -453,21 +550,24 @@ export class JetStreamCluster implements EngineCluster {
       if (!a || a.group !== r.group.id || !a.peers.includes(this.self)) this.#closeReplica(name, true);
     }
     for (const a of this.meta.streams.values()) {
-      if (a.peers.includes(this.self) && !this.replicas.has(a.name)) this.#openReplica(a);
+      if (a.peers.includes(this.self) && !this.replicas.has(keyOf(a))) this.#openReplica(a);
     }
   }
 
   #openReplica(a: StreamAssignment): void {
-    const engine = this.#engine;
+    const engine = this.#engineOf(accountOf(a));
+    // The account has no JetStream on this server (its configuration differs from the meta leader's).
+    if (!engine) return;
+    const key = keyOf(a);
     const s = engine.streams.get(a.name) ?? engine.createStream(structuredClone(a.config), a.created);
     const r = new StreamReplica(s, {
       engine,
       self: this.self,
       now: this.#now,
-      onLeaderReady: (rep) => this.#leaderReady(rep),
+      onLeaderReady: (rep) => this.#leaderReady(key, rep),
       syncStore: () => s.sync(),
       compactIntervalMs: COMPACT_INTERVAL_MS,
-      consumersChanged: () => this.consumers.reconcile(),
+      consumersChanged: () => this.#consumersOf(accountOf(a)).reconcile(),
       requestSync: (group, from, to, index, attempt) => {
         // Ask the leader first, then (on retries) the other replicas in turn.
         const others = a.peers.filter((p) => p !== this.self);
@@ -494,7 +594,8 @@ export class JetStreamCluster implements EngineCluster {
         leaderChanged: (leader) => r.leaderChanged(leader),
       },
     });
-    this.replicas.set(a.name, r);
+    this.replicas.set(key, r);
+    this.#accountReplicas(accountOf(a)).set(a.name, r);
     // A new group's preferred first leader campaigns at once instead of waiting out an election timeout.
     if (fresh && a.peers[0] === this.self) {
       for (let i = 0; i < 40; i++) r.group.node.tick();
@@ -502,37 +603,51 @@ export class JetStreamCluster implements EngineCluster {
     }
   }
 
-  #closeReplica(name: string, drop: boolean): void {
-    const r = this.replicas.get(name);
+  /** `key` is the stream's `keyOf` (the replicas map's key). */
+  #closeReplica(key: string, drop: boolean): void {
+    const r = this.replicas.get(key);
     if (!r) return;
-    this.replicas.delete(name);
+    this.replicas.delete(key);
+    this.#leaderless.forget(key);
+    this.#accountReplicas(accountOfKey(key)).delete(r.stream.name);
     r.close();
-    this.consumers.reconcile();
+    this.#consumersOf(accountOfKey(key)).reconcile();
     const group = r.group.id;
     this.host.removeGroup(group);
     if (drop) {
       this.#o.dropStorage(group);
-      const s = this.#engine.streams.get(name);
-      if (s) this.#engine.deleteStream(s);
+      const engine = this.#engineOf(accountOfKey(key));
+      const s = engine?.streams.get(r.stream.name);
+      if (engine && s) engine.deleteStream(s);
     }
   }
 
-  /** The stream's leader has applied its whole log: answer the create request that made the stream. */
-  #leaderReady(r: StreamReplica): void {
-    const a = this.meta.streams.get(r.stream.name);
-    if (!a || !a.reply || this.#answered.has(a.group) || !this.#fresh(a.ts)) return;
+  /**
+   * The stream's leader has applied its whole log: the first time, it announces the stream (once, not once per
+   * replica) and answers the create request that made it.
+   */
+  #leaderReady(key: string, r: StreamReplica): void {
+    const a = this.meta.streams.get(key);
+    if (!a || this.#answered.has(a.group)) return;
     this.#answered.add(a.group);
-    this.#respond(a.reply, { type: T + "stream_create_response", ...streamInfo(this.#engine, r.stream), did_create: true });
+    const engine = this.#engineOf(accountOf(a));
+    if (!engine || !this.#fresh(a.ts)) return;
+    engine.advisories.streamAction(a.name, "create");
+    if (!a.reply) return;
+    this.#respond(accountOf(a), a.reply, { type: T + "stream_create_response", ...streamInfo(engine, r.stream), did_create: true });
   }
 
-  #respond(reply: string | undefined, body: Json): void {
-    if ("error" in body) this.#engine.apiStats.errors++;
-    this.#engine.apiStats.total++;
-    if (reply) this.#engine.bus.publish(reply, enc.encode(JSON.stringify(body)));
+  /** An API answer on the account's bus (its subject space), counted in the account's API stats. */
+  #respond(account: string, reply: string | undefined, body: Json): void {
+    const engine = this.#engineOf(account);
+    if (!engine) return;
+    if ("error" in body) engine.apiStats.errors++;
+    engine.apiStats.total++;
+    if (reply) engine.bus.publish(reply, enc.encode(JSON.stringify(body)));
   }
 
-  #fail(m: BusMsg, type: string, err: ApiError): void {
-    this.#respond(m.reply, { type: T + type, error: err });
+  #fail(account: string, m: BusMsg, type: string, err: ApiError): void {
+    this.#respond(account, m.reply, { type: T + type, error: err });
   }
 
   #proposeMeta(cmd: MetaCmd): boolean {
@@ -541,106 +656,124 @@ export class JetStreamCluster implements EngineCluster {
     return g.propose(encodeMeta(cmd)).ok;
   }
 
-  // ---- EngineCluster ----
+  // ---- the API of every account (each engine's `cluster` calls in with its account) ----
 
-  api(m: BusMsg): boolean {
+  /**
+   * An API request of `acc`: true when the cluster layer took it (answered it, or it is another server's to
+   * answer); false when this server leads the stream and its engine answers.
+   */
+  #api(acc: string, m: BusMsg): boolean {
     const op = m.subject.split(".").slice(2);
     const metaLeader = this.isMetaLeader();
+    // Without a meta leader, one server (the lowest-named JetStream server in view) answers what the meta
+    // leader would, as nats-server 2.9 does meanwhile: "JetStream system temporarily unavailable".
+    const metaDown = (!this.metaGroup || this.metaGroup.leader === null) && this.#leaderless.unavailable(META_GROUP, this.#now());
+    const meta = (fn: () => void): boolean => {
+      if (metaLeader) fn();
+      else if (metaDown && this.#answersForLeaderless(this.#seen())) this.#unavailable(acc, m);
+      return true;
+    };
     const k = op.join(".");
-    if (k === "INFO") {
-      if (metaLeader) this.#accountInfo(m);
-      return true;
-    }
+    if (k === "INFO") return meta(() => this.#accountInfo(acc, m));
     if (k === "META.LEADER.STEPDOWN") {
-      if (metaLeader) {
+      return meta(() => {
         const bad = stepDownBodyError(m.payload);
-        if (bad) return this.#fail(m, "meta_leader_stepdown_response", bad), true;
-        this.#respond(m.reply, { type: T + "meta_leader_stepdown_response", success: true });
+        if (bad) return this.#fail(acc, m, "meta_leader_stepdown_response", bad);
+        this.#respond(acc, m.reply, { type: T + "meta_leader_stepdown_response", success: true });
         this.#stepDown(this.metaGroup!);
-      }
-      return true;
+      });
     }
-    if (k === "SERVER.REMOVE") {
-      if (metaLeader) this.#serverRemove(m);
-      return true;
-    }
+    if (k === "SERVER.REMOVE") return meta(() => this.#serverRemove(acc, m));
     if (op[0] === "STREAM" && op[1] === "PEER" && op[2] === "REMOVE" && op.length === 4) {
-      if (metaLeader) this.#peerRemove(m, op[3]);
-      return true;
+      return meta(() => this.#peerRemove(acc, m, op[3]));
     }
     if (op[0] === "STREAM") {
       const verb = op[1];
-      if (verb === "NAMES" || verb === "LIST") {
-        if (metaLeader) this.#streamList(m, verb === "NAMES");
-        return true;
-      }
+      if (verb === "NAMES" || verb === "LIST") return meta(() => this.#streamList(acc, m, verb === "NAMES"));
       if ((verb === "CREATE" || verb === "UPDATE") && op.length === 3) {
-        if (metaLeader) this.#createFrom(m, op[2], verb === "UPDATE");
-        else if (verb === "CREATE" && m.local && m.reply && this.#clusters().length > 1) {
+        if (!metaLeader && verb === "CREATE" && m.local && m.reply && this.#clusters().length > 1) {
           // A client of this server asks: the meta leader places the stream in this cluster by default.
           this.#o.sysBus.publish(ORIGIN_SUBJECT, encodeOrigin({ reply: m.reply, cluster: this.#o.clusterName }));
         }
-        return true;
+        return meta(() => this.#createFrom(acc, m, op[2], verb === "UPDATE"));
       }
-      if (verb === "DELETE" && op.length === 3) {
-        if (metaLeader) this.#streamDelete(m, op[2]);
-        return true;
-      }
+      if (verb === "DELETE" && op.length === 3) return meta(() => this.#streamDelete(acc, m, op[2]));
     }
+    const engine = this.#engineOf(acc);
     const stream = streamOf(op);
-    if (stream === undefined) return !metaLeader; // the meta leader answers what nobody else owns
-    const a = this.meta.streams.get(stream);
+    // The meta leader's engine answers what nobody else owns.
+    if (stream === undefined) return metaLeader ? false : meta(() => {});
+    const a = this.meta.streams.get(streamKey(acc, stream));
     // An unknown stream: the meta leader's engine does not have it either and answers "not found".
     if (!a) {
       // A step-down of a stream nobody has: the meta leader says so (the engine would not answer it).
       const stepDown = unknownStreamStepDown(op);
-      if (stepDown && metaLeader && !this.#engine.streams.has(stream)) return this.#fail(m, stepDown, Errors.streamNotFound()), true;
-      return !metaLeader || this.#engine.streams.has(stream);
+      const known = engine?.streams.has(stream) ?? false;
+      if (stepDown && metaLeader && !known) return this.#fail(acc, m, stepDown, Errors.streamNotFound()), true;
+      return metaLeader ? engine === undefined || known : meta(() => {});
     }
-    const r = this.replicas.get(stream);
-    if (op[0] === "CONSUMER") return this.consumers.api(m, op, r);
+    const r = this.replicas.get(keyOf(a));
+    // Consumer requests other than create/delete go to the consumer's own group, whatever its stream's state.
+    const streamLed = op[0] !== "CONSUMER" || op[1] === "CREATE" || op[1] === "DURABLE" || op[1] === "DELETE";
+    if (r && r.group.leader === null && streamLed) {
+      // A stream without a leader (no quorum): one of its replicas answers (its info, else "unavailable").
+      const long = this.#leaderless.unavailable(keyOf(a), this.#now());
+      if (long && this.#answersForLeaderless(a.peers.filter((p) => this.#online(p)))) this.#leaderlessStream(acc, m, op, r);
+      return true;
+    }
+    if (op[0] === "CONSUMER") return this.#consumersOf(acc).api(m, op, r);
     if (!r || !r.isLeader() || !r.ready) return true;
     if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
-      this.#respond(m.reply, { type: T + "stream_leader_stepdown_response", success: true });
+      this.#respond(acc, m.reply, { type: T + "stream_leader_stepdown_response", success: true });
       this.#stepDown(r.group);
       return true;
     }
-    if (op[0] === "STREAM" && op[1] === "PURGE") return this.#purge(m, r), true;
-    if (op[0] === "STREAM" && op[1] === "MSG" && op[2] === "DELETE") return this.#msgDelete(m, r), true;
+    if (op[0] === "STREAM" && op[1] === "PURGE") return this.#purge(acc, m, r), true;
+    if (op[0] === "STREAM" && op[1] === "MSG" && op[2] === "DELETE") return this.#msgDelete(acc, m, r), true;
     return false; // this server leads the stream: its engine answers
   }
 
-  publish(s: Stream, m: BusMsg): void {
-    this.replicas.get(s.name)?.publish(m);
+  /** This server is the one of `candidates` (server names) that answers for a missing leader. */
+  #answersForLeaderless(candidates: readonly string[]): boolean {
+    return designatedResponder(candidates, this.self) === this.self;
   }
 
-  consumerChanged(c: Consumer): void {
-    this.consumers.changed(c);
+  /** nats-server 2.9's answer while the meta group (or a stream) has no leader, in the request's shape. */
+  #unavailable(acc: string, m: BusMsg): void {
+    const body = unavailableResponse(m.subject);
+    if (body) this.#respond(acc, m.reply, body);
   }
 
-  consumerDeleted(c: Consumer): void {
-    this.consumers.deleted(c);
+  /** A request for a stream without a leader: its info as this replica holds it, anything else "unavailable". */
+  #leaderlessStream(acc: string, m: BusMsg, op: readonly string[], r: StreamReplica): void {
+    const engine = this.#engineOf(acc);
+    if (op[0] === "STREAM" && op[1] === "INFO" && op.length === 3 && engine) {
+      this.#respond(acc, m.reply, { type: T + "stream_info_response", total: 0, offset: 0, limit: 0, ...streamInfo(engine, r.stream) });
+      return;
+    }
+    this.#unavailable(acc, m);
   }
 
-  consumerState(c: Consumer): void {
-    this.consumers.state(c);
+  #jszCluster(acc: string, s: Stream): Json {
+    const r = this.replicas.get(streamKey(acc, s.name));
+    const a = this.meta.streams.get(streamKey(acc, s.name));
+    if (!r || !a) return { name: this.#o.clusterName };
+    return clusterPicture({
+      cluster: this.#clusterOf(a),
+      self: this.self,
+      leader: r.group.leader,
+      peers: a.peers,
+      progress: r.isLeader() ? r.group.node.progress() : undefined,
+      lastIndex: r.group.node.log.lastIndex(),
+      online: (n) => this.#online(n),
+      activeNs: (n) => this.#activeNs(n),
+      peerId: peerToken,
+    });
   }
 
-  ackReply(c: Consumer, reply: string): boolean {
-    return this.consumers.ackReply(c, reply);
-  }
-
-  consumerCluster(c: Consumer): Json | undefined {
-    return this.consumers.cluster(c);
-  }
-
-  feedOf(stream: string, origin: string): ExternalFeed | undefined {
-    return this.#feeds.feedOf(stream, origin);
-  }
-
-  streamCluster(s: Stream): Json {
-    const r = this.replicas.get(s.name);
-    const a = this.meta.streams.get(s.name);
+  #streamCluster(acc: string, s: Stream): Json {
+    const r = this.replicas.get(streamKey(acc, s.name));
+    const a = this.meta.streams.get(streamKey(acc, s.name));
     const out: Json = { name: this.#o.clusterName };
     if (!r || !a) return out;
     const leader = r.group.leader;
@@ -655,29 +788,12 @@ export class JetStreamCluster implements EngineCluster {
       const lag = pr ? Math.max(0, last - pr.match) : r.isLeader() ? last : 0;
       const online = this.#online(p);
       const joined = !r.isLeader() || pr !== undefined;
-      const d: Json = { name: p, current: online && joined && lag === 0, active: this.#activeNs(p), lag };
+      const d: Json = { name: p, current: online && joined && lag === 0 && leader !== null, active: this.#activeNs(p), lag };
       if (!online) d.offline = true;
       replicas.push(d);
     }
     if (replicas.length > 0) out.replicas = replicas;
     return out;
-  }
-
-  jszCluster(s: Stream): Json {
-    const r = this.replicas.get(s.name);
-    const a = this.meta.streams.get(s.name);
-    if (!r || !a) return { name: this.#o.clusterName };
-    return clusterPicture({
-      cluster: this.#clusterOf(a),
-      self: this.self,
-      leader: r.group.leader,
-      peers: a.peers,
-      progress: r.isLeader() ? r.group.node.progress() : undefined,
-      lastIndex: r.group.node.log.lastIndex(),
-      online: (n) => this.#online(n),
-      activeNs: (n) => this.#activeNs(n),
-      peerId: peerToken,
-    });
   }
 
   /** Raft groups on this server (`/jsz` `ha_assets`): the meta group and every replica's. */
@@ -697,13 +813,18 @@ export class JetStreamCluster implements EngineCluster {
     return p ? Math.max(0, this.#now() - p.lastSeen) * 1_000_000 : 0;
   }
 
-  /** What `/healthz` reports while this server is not ready (nats-server's wording), undefined when it is. */
-  healthProblem(): string | undefined {
+  /**
+   * What `/healthz` reports while this server is not ready (nats-server's wording), undefined when it is.
+   * `js-enabled-only` only asks whether JetStream runs; `js-server-only` skips the streams.
+   */
+  healthProblem(q?: URLSearchParams): string | undefined {
+    if (flag(q, "js-enabled-only") || flag(q, "js-enabled")) return undefined;
     if (!this.metaGroup || this.metaGroup.leader === null) {
       return "JetStream has not established contact with a meta leader";
     }
-    for (const [name, r] of this.replicas) {
-      if (r.catchingUp || r.group.leader === null) return `JetStream stream '$G > ${name}' is not current`;
+    if (flag(q, "js-server-only")) return undefined;
+    for (const [key, r] of this.replicas) {
+      if (r.catchingUp || r.group.leader === null) return `JetStream stream '${accountOfKey(key)} > ${r.stream.name}' is not current`;
     }
     return undefined;
   }
@@ -803,11 +924,12 @@ export class JetStreamCluster implements EngineCluster {
   #onMoved(m: BusMsg): void {
     if (!this.isMetaLeader()) return;
     const n = decodeMoved(m.payload);
-    const a = n ? this.meta.streams.get(n.stream) : undefined;
-    if (!n || !a || a.group !== n.group || !a.moveTo) return;
+    // By group: it is unique across accounts (a stream name is not).
+    const a = n ? [...this.meta.streams.values()].find((x) => x.group === n.group) : undefined;
+    if (!n || !a || a.name !== n.stream || !a.moveTo) return;
     const to = a.moveTo;
     const cluster = this.#peerInfos().find((p) => p.name === to[0])?.cluster ?? a.cluster;
-    this.#proposeMeta({ op: "peers", name: a.name, peers: to, cluster, ts: this.#now() });
+    this.#proposeMeta({ op: "peers", account: a.account, name: a.name, peers: to, cluster, ts: this.#now() });
   }
 
   /** The clusters of the meta group's servers, this server's first. */
@@ -821,61 +943,73 @@ export class JetStreamCluster implements EngineCluster {
    * A create in a supercluster is placed, by default, in the cluster of the client's server: a request that
    * crossed a route or gateway waits (bounded) for that server's note first.
    */
-  #createFrom(m: BusMsg, name: string, update: boolean): void {
+  #createFrom(acc: string, m: BusMsg, name: string, update: boolean): void {
     if (update || m.local || !m.reply || this.#clusters().length === 1) {
-      return this.#streamCreate(m, name, update, this.#o.clusterName);
+      return this.#streamCreate(acc, m, name, update, this.#o.clusterName);
     }
     this.#origins.wait(m.reply, this.#now(), (cluster) => {
-      if (this.isMetaLeader()) this.#streamCreate(m, name, false, cluster);
+      if (this.isMetaLeader()) this.#streamCreate(acc, m, name, false, cluster);
     });
   }
 
-  #streamCreate(m: BusMsg, name: string, update: boolean, origin?: string): void {
+  #streamCreate(acc: string, m: BusMsg, name: string, update: boolean, origin?: string): void {
     const type = update ? "stream_update_response" : "stream_create_response";
+    const fail = (e: ApiError) => this.#fail(acc, m, type, e);
+    const engine = this.#engineOf(acc);
+    if (!engine) return;
     const req = parseBody(m);
-    if (isErr(req)) return this.#fail(m, type, req);
+    if (isErr(req)) return fail(req);
     const parsed = streamConfigSchema.safeParse(req);
-    if (!parsed.success) return this.#fail(m, type, Errors.invalidJson(describeZodError(parsed.error)));
+    if (!parsed.success) return fail(Errors.invalidJson(describeZodError(parsed.error)));
     const cfg = parsed.data;
-    if (cfg.name !== name) return this.#fail(m, type, Errors.streamMismatch());
+    if (cfg.name !== name) return fail(Errors.streamMismatch());
     const err = checkStreamConfig(cfg, { clustered: true });
-    if (err) return this.#fail(m, type, err);
-    if (sourceCycle(cfg, (n) => this.meta.streams.get(n)?.config)) return this.#fail(m, type, Errors.streamInvalidConfig("detected cycle"));
-    for (const other of this.meta.streams.values()) {
+    if (err) return fail(err);
+    if (sourceCycle(cfg, (n) => this.meta.streams.get(streamKey(acc, n))?.config)) return fail(Errors.streamInvalidConfig("detected cycle"));
+    const mine = [...this.meta.ofAccount(acc)];
+    // Subjects overlap only within an account: each has its own subject space.
+    for (const other of mine) {
       if (other.name === name) continue;
       for (const x of other.config.subjects) {
-        for (const y of cfg.subjects) if (subjectsIntersect(x, y)) return this.#fail(m, type, Errors.streamSubjectOverlap());
+        for (const y of cfg.subjects) if (subjectsIntersect(x, y)) return fail(Errors.streamSubjectOverlap());
       }
     }
-    const existing = this.meta.streams.get(name);
+    const key = streamKey(acc, name);
+    const existing = this.meta.streams.get(key);
     const now = this.#now();
+    const account = acc;
     if (update) {
-      if (!existing) return this.#fail(m, type, Errors.streamNotFound());
-      const uerr = checkStreamUpdate(existing.config, cfg);
-      if (uerr) return this.#fail(m, type, uerr);
+      if (!existing) return fail(Errors.streamNotFound());
+      const uerr = checkStreamUpdate(existing.config, cfg) ?? checkClusteredStreamLimits(engine.limits, mine, cfg, true);
+      if (uerr) return fail(uerr);
       let peers: string[] | undefined;
       const move = planMove(existing, cfg, this.#clusterOf(existing), this.#peerInfos(), this.meta.load());
-      if (isErr(move)) return this.#fail(m, type, move);
+      if (isErr(move)) return fail(move);
       if (move.kind === "move") {
         // Old and new servers together until the new ones hold everything (moves.ts).
         const both = [...existing.peers, ...move.to.filter((p) => !existing.peers.includes(p))];
-        this.#proposeMeta({ op: "update", name, config: cfg, reply: m.reply, ts: now });
-        this.#proposeMeta({ op: "peers", name, peers: both, moveTo: move.to, cluster: existing.cluster, ts: now });
+        this.#proposeMeta({ op: "update", account, name, config: cfg, reply: m.reply, ts: now });
+        this.#proposeMeta({ op: "peers", account, name, peers: both, moveTo: move.to, cluster: existing.cluster, ts: now });
         return;
       }
       if (!existing.moveTo && cfg.num_replicas !== existing.peers.length) {
-        const plan = planReplicaChange(existing, cfg.num_replicas, this.replicas.get(name)?.group.leader ?? undefined, this.#peerInfos(), this.meta.load());
-        if (isErr(plan)) return this.#fail(m, type, plan);
+        const plan = planReplicaChange(existing, cfg.num_replicas, this.replicas.get(key)?.group.leader ?? undefined, this.#peerInfos(), this.meta.load());
+        if (isErr(plan)) return fail(plan);
         peers = plan;
       }
-      this.#proposeMeta({ op: "update", name, config: cfg, reply: m.reply, ts: now });
-      if (peers) this.#proposeMeta({ op: "peers", name, peers, ts: now });
+      this.#proposeMeta({ op: "update", account, name, config: cfg, reply: m.reply, ts: now });
+      if (peers) this.#proposeMeta({ op: "peers", account, name, peers, ts: now });
       return;
     }
     if (existing) {
-      if (JSON.stringify(existing.config) !== JSON.stringify(cfg)) return this.#fail(m, type, Errors.streamNameExist());
-      return this.#respond(m.reply, { type: T + type, ...this.#infoOf(existing), did_create: false });
+      if (JSON.stringify(existing.config) !== JSON.stringify(cfg)) return fail(Errors.streamNameExist());
+      this.#gatherInfos([existing], (infos) => {
+        this.#respond(acc, m.reply, { type: T + type, ...(infos.get(key) ?? this.#infoOf(existing)), did_create: false });
+      });
+      return;
     }
+    const lerr = checkClusteredStreamLimits(engine.limits, mine, cfg, false);
+    if (lerr) return fail(lerr);
     const placement = placementOf(cfg);
     const infos = this.#peerInfos();
     // nats-server: the named cluster; or the client's, then the others (its "alternates").
@@ -887,9 +1021,10 @@ export class JetStreamCluster implements EngineCluster {
       cluster = c;
       if (peers) break;
     }
-    if (!peers) return this.#fail(m, type, placementFailure(infos, { replicas: cfg.num_replicas, tags: placement.tags, cluster: clusters[0] }));
+    if (!peers) return fail(placementFailure(infos, { replicas: cfg.num_replicas, tags: placement.tags, cluster: clusters[0] }));
     const id = Math.floor(this.#o.random() * 2 ** 32).toString(36);
     const a: StreamAssignment = {
+      ...(acc === "$G" ? {} : { account: acc }),
       name,
       config: cfg,
       created: new Date(now).toISOString(),
@@ -902,10 +1037,11 @@ export class JetStreamCluster implements EngineCluster {
     this.#proposeMeta({ op: "stream", a });
   }
 
-  /** Info of a stream from wherever it is known: this server's replica, or its assignment. */
+  /** Info of a stream from what this server knows: its replica, or else its assignment (no state). */
   #infoOf(a: StreamAssignment): Json {
-    const s = this.#engine.streams.get(a.name);
-    if (s) return streamInfo(this.#engine, s);
+    const engine = this.#engineOf(accountOf(a));
+    const s = engine?.streams.get(a.name);
+    if (engine && s) return streamInfo(engine, s);
     const ts = "0001-01-01T00:00:00Z";
     return {
       config: a.config,
@@ -924,115 +1060,139 @@ export class JetStreamCluster implements EngineCluster {
     };
   }
 
+  /**
+   * The infos of `list` as their stream leaders hold them (the meta leader is not every stream's leader):
+   * this server's own leaderships locally, the others asked over the system account; `done` gets what
+   * arrived (by `keyOf`) once all answered or the wait is over.
+   */
+  #gatherInfos(list: readonly StreamAssignment[], done: (infos: Map<string, Json>) => void, timeoutMs?: number): void {
+    const out = new Map<string, Json>();
+    const ask: StreamAssignment[] = [];
+    for (const a of list) {
+      const r = this.replicas.get(keyOf(a));
+      const engine = this.#engineOf(accountOf(a));
+      if (r && r.isLeader() && engine) out.set(keyOf(a), streamInfo(engine, r.stream));
+      else ask.push(a);
+    }
+    if (ask.length === 0) return done(out);
+    this.#infoQueries.gather(ask, (a) => keyOf(a), (a) => a.group, (infos) => {
+      for (const [k, v] of infos) out.set(k, v);
+      done(out);
+    }, timeoutMs);
+  }
+
   /** `$JS.API.STREAM.PEER.REMOVE.<stream>`: a new peer set, answered once proposed (as nats-server does). */
-  #peerRemove(m: BusMsg, name: string): void {
+  #peerRemove(acc: string, m: BusMsg, name: string): void {
     const type = "stream_remove_peer_response";
     const peer = parsePeerRemove(m.payload);
-    if (typeof peer !== "string") return this.#fail(m, type, peer);
-    const a = this.meta.streams.get(name);
-    if (!a) return this.#fail(m, type, Errors.streamNotFound());
+    if (typeof peer !== "string") return this.#fail(acc, m, type, peer);
+    const a = this.meta.streams.get(streamKey(acc, name));
+    if (!a) return this.#fail(acc, m, type, Errors.streamNotFound());
     const plan = planPeerRemove(a, peer, this.#peerInfos(), this.meta.load());
-    if (isErr(plan)) return this.#fail(m, type, plan);
+    if (isErr(plan)) return this.#fail(acc, m, type, plan);
     if (a.peers.length === 1 && !plan.short && this.#online(peer)) {
       // A single replica is moved, not dropped: the new server joins and catches up, then the old one leaves (moves.ts).
-      if (!this.#proposeMeta({ op: "peers", name, peers: [peer, ...plan.peers], moveTo: plan.peers, ts: this.#now() })) {
-        return this.#fail(m, type, OpsErrors.peerRemap());
+      if (!this.#proposeMeta({ op: "peers", account: a.account, name, peers: [peer, ...plan.peers], moveTo: plan.peers, ts: this.#now() })) {
+        return this.#fail(acc, m, type, OpsErrors.peerRemap());
       }
-      return this.#respond(m.reply, { type: T + type, success: true });
+      return this.#respond(acc, m.reply, { type: T + type, success: true });
     }
-    if (!this.#proposeMeta({ op: "peers", name, peers: plan.peers, ts: this.#now() })) {
-      return this.#fail(m, type, OpsErrors.peerRemap());
+    if (!this.#proposeMeta({ op: "peers", account: a.account, name, peers: plan.peers, ts: this.#now() })) {
+      return this.#fail(acc, m, type, OpsErrors.peerRemap());
     }
-    if (plan.short) return this.#fail(m, type, OpsErrors.peerRemap());
-    this.#respond(m.reply, { type: T + type, success: true });
+    if (plan.short) return this.#fail(acc, m, type, OpsErrors.peerRemap());
+    this.#respond(acc, m.reply, { type: T + type, success: true });
   }
 
   /** `$JS.API.SERVER.REMOVE`: the server leaves the meta group and every stream it held is re-placed. */
-  #serverRemove(m: BusMsg): void {
+  #serverRemove(acc: string, m: BusMsg): void {
     const type = "meta_server_remove_response";
     const name = parseServerRemove(m.payload);
-    if (typeof name !== "string") return this.#fail(m, type, name);
+    if (typeof name !== "string") return this.#fail(acc, m, type, name);
     const g = this.metaGroup!;
-    if (!g.node.membership().voters.includes(name)) return this.#fail(m, type, OpsErrors.serverNotMember());
+    if (!g.node.membership().voters.includes(name)) return this.#fail(acc, m, type, OpsErrors.serverNotMember());
     const now = this.#now();
     // In the replicated meta state: a later meta leader does not bring it back either.
     this.#proposeMeta({ op: "removeServer", server: name, ts: now });
     for (const a of this.meta.streams.values()) {
       if (!a.peers.includes(name)) continue;
       const plan = planPeerRemove(a, name, this.#peerInfos().filter((p) => p.name !== name), this.meta.load());
-      if (!isErr(plan)) this.#proposeMeta({ op: "peers", name: a.name, peers: plan.peers, ts: now });
+      if (!isErr(plan)) this.#proposeMeta({ op: "peers", account: a.account, name: a.name, peers: plan.peers, ts: now });
     }
     if (name === this.self) this.#stepDown(g);
     else g.proposeMembership({ op: "remove", peer: name });
-    this.#respond(m.reply, { type: T + type, success: true });
+    this.#respond(acc, m.reply, { type: T + type, success: true });
   }
 
-  #streamDelete(m: BusMsg, name: string): void {
-    if (!this.meta.streams.has(name)) return this.#fail(m, "stream_delete_response", Errors.streamNotFound());
-    this.#proposeMeta({ op: "delete", name, reply: m.reply, ts: this.#now() });
+  #streamDelete(acc: string, m: BusMsg, name: string): void {
+    if (!this.meta.streams.has(streamKey(acc, name))) return this.#fail(acc, m, "stream_delete_response", Errors.streamNotFound());
+    this.#proposeMeta({ op: "delete", account: acc, name, reply: m.reply, ts: this.#now() });
   }
 
-  #streamList(m: BusMsg, namesOnly: boolean): void {
+  #streamList(acc: string, m: BusMsg, namesOnly: boolean): void {
     const type = namesOnly ? "stream_names_response" : "stream_list_response";
     const req = parseBody(m);
-    if (isErr(req)) return this.#fail(m, type, req);
+    if (isErr(req)) return this.#fail(acc, m, type, req);
     const offset = typeof req.offset === "number" && req.offset > 0 ? req.offset : 0;
     const subject = typeof req.subject === "string" ? req.subject : undefined;
-    let all = [...this.meta.streams.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    let all = [...this.meta.ofAccount(acc)].sort((a, b) => (a.name < b.name ? -1 : 1));
     if (subject) {
       all = all.filter((a) => a.config.subjects.some((x) => subjectMatches(x, subject) || subjectMatches(subject, x)));
     }
     const limit = namesOnly ? 1024 : 256;
     const page = all.slice(offset, offset + limit);
     const out: Json = { type: T + type, total: all.length, offset, limit };
-    if (namesOnly) out.streams = page.map((a) => a.name);
-    else {
-      out.streams = page.map((a) => this.#infoOf(a));
-      out.missing = [];
+    if (namesOnly) {
+      out.streams = page.map((a) => a.name);
+      return this.#respond(acc, m.reply, out);
     }
-    this.#respond(m.reply, out);
+    // Each stream as its leader has it; a stream whose leader did not answer (no quorum) is listed as missing.
+    this.#gatherInfos(page, (infos) => {
+      out.streams = page.flatMap((a) => infos.get(keyOf(a)) ?? []);
+      out.missing = page.filter((a) => !infos.has(keyOf(a))).map((a) => a.name);
+      this.#respond(acc, m.reply, out);
+    });
   }
 
-  #accountInfo(m: BusMsg): void {
-    let memory = 0, storage = 0, consumers = 0;
-    for (const a of this.meta.streams.values()) {
-      const s = this.#engine.streams.get(a.name);
-      const r = this.replicas.get(a.name);
-      // Mirrors' and sources' consumers (`direct`) are not counted in a cluster (nats-server 2.9.10).
-      for (const rec of r?.consumers.values() ?? []) if (rec.config.direct !== true) consumers++;
-      if (!s) continue;
-      if (s.cfg.storage === "memory") memory += s.state().bytes;
-      else storage += s.state().bytes;
-    }
-    const info: Json = {
-      type: T + "account_info_response",
-      memory,
-      storage,
-      reserved_memory: 0,
-      reserved_storage: 0,
-      streams: this.meta.streams.size,
-      consumers,
-      limits: {
-        max_memory: -1,
-        max_storage: -1,
-        max_streams: -1,
-        max_consumers: -1,
-        max_ack_pending: -1,
-        memory_max_stream_bytes: -1,
-        storage_max_stream_bytes: -1,
-        max_bytes_required: false,
-      },
-      api: { total: this.#engine.apiStats.total, errors: this.#engine.apiStats.errors },
-    };
-    if (this.#engine.opts.domain) info.domain = this.#engine.opts.domain;
-    this.#respond(m.reply, info);
+  #accountInfo(acc: string, m: BusMsg): void {
+    const engine = this.#engineOf(acc);
+    if (!engine) return;
+    const mine = [...this.meta.ofAccount(acc)];
+    // Usage as the stream leaders have it (the meta leader holds only some of the streams); clients ask this
+    // when they start, so a leader that does not answer soon is counted as this server knows the stream.
+    this.#gatherInfos(mine, (found) => {
+      const infos = new Map(found);
+      for (const a of mine) if (!infos.has(keyOf(a)) && this.replicas.has(keyOf(a))) infos.set(keyOf(a), this.#infoOf(a));
+      let memory = 0, storage = 0, consumers = 0;
+      for (const a of mine) {
+        const info = infos.get(keyOf(a));
+        const st = info?.state as { bytes?: number; consumer_count?: number } | undefined;
+        // Mirrors' and sources' consumers (`direct`) are not counted in a cluster (nats-server 2.9.10).
+        const recs = this.replicas.get(keyOf(a))?.consumers;
+        if (recs) for (const rec of recs.values()) consumers += rec.config.direct === true ? 0 : 1;
+        else consumers += st?.consumer_count ?? 0;
+        if (a.config.storage === "memory") memory += st?.bytes ?? 0;
+        else storage += st?.bytes ?? 0;
+      }
+      const info: Json = {
+        type: T + "account_info_response",
+        memory,
+        storage,
+        streams: mine.length,
+        consumers,
+        limits: limitsInfo(engine.limits),
+        api: { total: engine.apiStats.total, errors: engine.apiStats.errors },
+      };
+      if (engine.opts.domain) info.domain = engine.opts.domain;
+      this.#respond(acc, m.reply, info);
+    }, ACCOUNT_INFO_WAIT_MS);
   }
 
   // ---- the stream leader's API (changes that must go through the log) ----
 
-  #purge(m: BusMsg, r: StreamReplica): void {
+  #purge(acc: string, m: BusMsg, r: StreamReplica): void {
     const type = "stream_purge_response";
-    const pfail = (e: ApiError) => this.#respond(m.reply, { type: T + type, error: e, purged: 0 });
+    const pfail = (e: ApiError) => this.#respond(acc, m.reply, { type: T + type, error: e, purged: 0 });
     const s = r.stream;
     if (s.cfg.sealed) return pfail(Errors.streamSealed());
     if (s.cfg.deny_purge) return pfail(Errors.streamPurgeFailed("stream purge not permitted"));
@@ -1043,25 +1203,25 @@ export class JetStreamCluster implements EngineCluster {
     const keep = typeof req.keep === "number" ? req.keep : undefined;
     if (seq !== undefined && keep !== undefined) return pfail(Errors.badRequest());
     r.propose({ op: "purge", req: { filter, seq, keep, upTo: Math.max(s.lastSequence, seq ?? 0) } }, (n) => {
-      this.#respond(m.reply, { type: T + type, success: true, purged: typeof n === "number" ? n : 0 });
+      this.#respond(acc, m.reply, { type: T + type, success: true, purged: typeof n === "number" ? n : 0 });
     });
   }
 
-  #msgDelete(m: BusMsg, r: StreamReplica): void {
+  #msgDelete(acc: string, m: BusMsg, r: StreamReplica): void {
     const type = "stream_msg_delete_response";
     const s = r.stream;
-    if (s.cfg.sealed) return this.#fail(m, type, Errors.streamSealed());
-    if (s.cfg.deny_delete) return this.#fail(m, type, Errors.streamMsgDeleteFailed("message delete not permitted"));
+    if (s.cfg.sealed) return this.#fail(acc, m, type, Errors.streamSealed());
+    if (s.cfg.deny_delete) return this.#fail(acc, m, type, Errors.streamMsgDeleteFailed("message delete not permitted"));
     const req = parseBody(m);
-    if (isErr(req)) return this.#fail(m, type, req);
+    if (isErr(req)) return this.#fail(acc, m, type, req);
     const seq = req.seq;
-    if (typeof seq !== "number" || seq <= 0) return this.#fail(m, type, Errors.badRequest());
+    if (typeof seq !== "number" || seq <= 0) return this.#fail(acc, m, type, Errors.badRequest());
     if (!s.has(seq)) {
-      return this.#fail(m, type, Errors.streamMsgDeleteFailed(seq > s.lastSequence ? "stream store EOF" : "no message found"));
+      return this.#fail(acc, m, type, Errors.streamMsgDeleteFailed(seq > s.lastSequence ? "stream store EOF" : "no message found"));
     }
     r.propose({ op: "remove", seqs: [seq] }, (n) => {
-      if (n === 1) this.#respond(m.reply, { type: T + type, success: true });
-      else this.#fail(m, type, Errors.streamMsgDeleteFailed("no message found"));
+      if (n === 1) this.#respond(acc, m.reply, { type: T + type, success: true });
+      else this.#fail(acc, m, type, Errors.streamMsgDeleteFailed("no message found"));
     });
   }
 }
@@ -1089,6 +1249,12 @@ export function streamOf(op: readonly string[]): string | undefined {
     return op[2];
   }
   return undefined;
+}
+
+/** A monitoring flag: present and not false/0. */
+function flag(q: URLSearchParams | undefined, name: string): boolean {
+  const v = q?.get(name);
+  return v !== null && v !== undefined && v !== "false" && v !== "0";
 }
 
 function placementOf(cfg: StreamConfig): { cluster?: string; tags?: string[] } {

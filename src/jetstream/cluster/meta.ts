@@ -6,6 +6,8 @@
 import type { StreamConfig } from "../config.ts";
 
 export interface StreamAssignment {
+  /** The account owning the stream (absent: `$G`, as in logs written before every account was replicated). */
+  readonly account?: string;
   readonly name: string;
   readonly config: StreamConfig;
   readonly created: string;
@@ -30,12 +32,13 @@ export interface StreamAssignment {
 
 export type MetaCmd =
   | { readonly op: "stream"; readonly a: StreamAssignment }
-  | { readonly op: "update"; readonly name: string; readonly config: StreamConfig; readonly reply?: string; readonly ts: number }
-  | { readonly op: "delete"; readonly name: string; readonly reply?: string; readonly ts: number }
+  | { readonly op: "update"; readonly account?: string; readonly name: string; readonly config: StreamConfig; readonly reply?: string; readonly ts: number }
+  | { readonly op: "delete"; readonly account?: string; readonly name: string; readonly reply?: string; readonly ts: number }
   /** `$JS.API.SERVER.REMOVE`: the server is out of the meta group for good (every meta leader knows it). */
   | { readonly op: "removeServer"; readonly server: string; readonly ts: number }
   | {
     readonly op: "peers";
+    readonly account?: string;
     readonly name: string;
     readonly peers: readonly string[];
     readonly ts: number;
@@ -44,6 +47,31 @@ export type MetaCmd =
     /** The cluster the stream is placed in from now on (a move to another cluster). */
     readonly cluster?: string;
   };
+
+/** The account of an assignment or command (`$G` when it names none). */
+export function accountOf(x: { readonly account?: string }): string {
+  return x.account ?? "$G";
+}
+
+/**
+ * The key of a stream across accounts: `$G`'s streams keep their bare name (so code and logs from before
+ * per-account replication still find them); another account's is `<account> <name>` (a stream name has no
+ * spaces, so the last space splits it).
+ */
+export function streamKey(account: string, name: string): string {
+  return account === "$G" ? name : `${account} ${name}`;
+}
+
+/** The account of a `streamKey`. */
+export function accountOfKey(key: string): string {
+  const i = key.lastIndexOf(" ");
+  return i < 0 ? "$G" : key.slice(0, i);
+}
+
+/** The key of an assignment or command. */
+export function keyOf(x: { readonly account?: string; readonly name: string }): string {
+  return streamKey(accountOf(x), x.name);
+}
 
 /** What an applied command changed, for the server to act on (open, reconfigure or drop a replica). */
 export type MetaChange =
@@ -54,6 +82,7 @@ export type MetaChange =
   | { readonly kind: "none" };
 
 export class MetaState {
+  /** Assignments by `keyOf` (account and stream name). */
   readonly streams = new Map<string, StreamAssignment>();
   /** Servers removed by SERVER.REMOVE: not brought back into the meta group when they say hello again. */
   readonly removedServers = new Set<string>();
@@ -61,19 +90,19 @@ export class MetaState {
   apply(cmd: MetaCmd): MetaChange {
     switch (cmd.op) {
       case "stream": {
-        if (this.streams.has(cmd.a.name)) return { kind: "none" };
-        this.streams.set(cmd.a.name, cmd.a);
+        if (this.streams.has(keyOf(cmd.a))) return { kind: "none" };
+        this.streams.set(keyOf(cmd.a), cmd.a);
         return { kind: "added", a: cmd.a };
       }
       case "update": {
-        const a = this.streams.get(cmd.name);
+        const a = this.streams.get(keyOf(cmd));
         if (!a) return { kind: "none" };
         const next: StreamAssignment = { ...a, config: cmd.config };
-        this.streams.set(cmd.name, next);
+        this.streams.set(keyOf(cmd), next);
         return { kind: "updated", a: next, reply: cmd.reply, ts: cmd.ts };
       }
       case "peers": {
-        const a = this.streams.get(cmd.name);
+        const a = this.streams.get(keyOf(cmd));
         if (!a) return { kind: "none" };
         const next: StreamAssignment = {
           ...a,
@@ -82,19 +111,24 @@ export class MetaState {
           moveTo: cmd.moveTo ? [...cmd.moveTo] : undefined,
           cluster: cmd.cluster ?? a.cluster,
         };
-        this.streams.set(cmd.name, next);
+        this.streams.set(keyOf(cmd), next);
         return { kind: "peers", a: next, prev: a };
       }
       case "removeServer":
         this.removedServers.add(cmd.server);
         return { kind: "none" };
       case "delete": {
-        const a = this.streams.get(cmd.name);
+        const a = this.streams.get(keyOf(cmd));
         if (!a) return { kind: "none" };
-        this.streams.delete(cmd.name);
+        this.streams.delete(keyOf(cmd));
         return { kind: "removed", a, reply: cmd.reply, ts: cmd.ts };
       }
     }
+  }
+
+  /** The assignments of one account. */
+  *ofAccount(account: string): Iterable<StreamAssignment> {
+    for (const a of this.streams.values()) if (accountOf(a) === account) yield a;
   }
 
   /** How many replicas each server holds (placement spreads the load). */
@@ -114,7 +148,7 @@ export class MetaState {
     const v = JSON.parse(new TextDecoder().decode(b)) as StreamAssignment[] | { streams: StreamAssignment[]; removed?: string[] };
     // Snapshots written before the removed servers were kept are a bare list of assignments.
     const streams = Array.isArray(v) ? v : v.streams;
-    for (const a of streams) this.streams.set(a.name, a);
+    for (const a of streams) this.streams.set(keyOf(a), a);
     if (!Array.isArray(v)) for (const s of v.removed ?? []) this.removedServers.add(s);
   }
 }

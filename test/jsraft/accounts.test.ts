@@ -1,0 +1,276 @@
+// Replicated JetStream for every account, and the API from anywhere: three Petrel JetStream servers with two
+// JetStream accounts (A unlimited, B with max_streams and max_file) and a plain nats-server 2.9.10 (no
+// JetStream) routed into the same cluster. Both accounts' streams go through the one meta group (same stream
+// name in both, no overlap across accounts), limits count replicas as nats-server does, list/info show the
+// leaders' state from every server, requests are answered once, and without a quorum the API answers
+// nats-server's 10008 while a publish finds no responders; with the peers back it resumes.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { startPetrel } from "../../mod.ts";
+import type { Petrel } from "../../src/petrel.ts";
+import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
+import { freePort } from "./helpers.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const NAMES = ["n1", "n2", "n3"];
+
+function accountsBlock(js: boolean): string {
+  const a = js ? "jetstream: enabled, " : "";
+  const b = js ? "jetstream { max_streams: 2, max_file: 1MB }, " : "";
+  return `accounts {
+  A { ${a}users: [{user: a, password: a}] }
+  B { ${b}users: [{user: b, password: b}] }
+  SYS { users: [{user: sys, password: sys}] }
+}
+system_account: SYS
+`;
+}
+
+interface Reply {
+  [k: string]: unknown;
+  error?: { code: number; err_code: number; description: string };
+}
+
+describe("replicated JetStream: every account, the API from anywhere, quorum loss", () => {
+  let dir = "";
+  let routePorts: number[] = [];
+  const nodes: Array<Petrel | undefined> = [];
+  let plain: RunningServer | undefined;
+  const conns: NatsConnection[] = [];
+
+  const conf = (i: number) => join(dir, `${NAMES[i]}.conf`);
+  const start = async (i: number): Promise<Petrel> => {
+    const p = await startPetrel({ args: ["-c", conf(i)] });
+    nodes[i] = p;
+    return p;
+  };
+  const jsz = async (p: Petrel, q = ""): Promise<Record<string, unknown>> =>
+    await (await p.monitorFetch(new Request(`http://localhost/jsz${q}`))).json() as Record<string, unknown>;
+  const healthz = async (p: Petrel, q = ""): Promise<[number, Record<string, unknown>]> => {
+    const r = await p.monitorFetch(new Request(`http://localhost/healthz${q}`));
+    return [r.status, await r.json() as Record<string, unknown>];
+  };
+  const metaLeader = async (): Promise<string> =>
+    await waitFor("one meta leader on every running node", async () => {
+      const seen = new Set<string | undefined>();
+      for (const p of nodes) {
+        if (p) seen.add(((await jsz(p)).meta_cluster as { leader?: string } | undefined)?.leader);
+      }
+      const [l] = [...seen];
+      return seen.size === 1 && l ? l : undefined;
+    }, 20_000);
+  const client = async (port: number, user: string): Promise<NatsConnection> => {
+    const nc = await connect({ port, user, pass: user, reconnect: false });
+    conns.push(nc);
+    return nc;
+  };
+  const req = async (nc: NatsConnection, subject: string, body?: unknown): Promise<Reply> => {
+    const data = body === undefined ? new Uint8Array(0) : enc.encode(JSON.stringify(body));
+    const m = await nc.request(subject, data, { timeout: 15_000 }).catch((e: Error) => {
+      throw new Error(`${subject} via ${nc.info?.server_name}: ${e.message}`);
+    });
+    return JSON.parse(dec.decode(m.data)) as Reply;
+  };
+  const portOf = (p: Petrel) => Number(new URL(p.clientUrl).port);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "petrel-jsacc-"));
+    routePorts = [];
+    for (let i = 0; i < 3; i++) routePorts.push(await freePort());
+    const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(", ");
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(
+        conf(i),
+        `server_name: ${NAMES[i]}
+listen: 127.0.0.1:-1
+jetstream { store_dir: "${join(dir, NAMES[i])}" }
+${accountsBlock(true)}
+cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
+`,
+      );
+    }
+    for (let i = 0; i < 3; i++) await start(i);
+    plain = await startServer("nats-server", {
+      monitor: true,
+      conf: `server_name: plain\n${accountsBlock(false)}\ncluster { name: jsacc, listen: 127.0.0.1:-1, routes: [nats://127.0.0.1:${routePorts[0]}] }\n`,
+    });
+    await metaLeader();
+  });
+
+  after(async () => {
+    for (const nc of conns) await nc.close().catch(() => {});
+    await plain?.stop();
+    for (let i = 0; i < nodes.length; i++) await nodes[i]?.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("replicates both accounts' streams through one meta group, with per-account limits", { timeout: 60_000 }, async () => {
+    const [n1, n2, n3] = nodes as Petrel[];
+    const a1 = await client(portOf(n1), "a");
+    const b2 = await client(portOf(n2), "b");
+    // The same name and subjects in both accounts: separate subject spaces, no overlap.
+    const ja = await jetstreamManager(a1, { timeout: 15_000 });
+    const jb = await jetstreamManager(b2, { timeout: 15_000 });
+    // Advisories: one per event, from the right leader (not one per replica).
+    const created: string[] = [];
+    const adv = a1.subscribe("$JS.EVENT.ADVISORY.STREAM.CREATED.>", { callback: (_e, m) => void created.push(m.subject) });
+    await a1.flush();
+    const sa = await ja.streams.add({ name: "ORDERS", subjects: ["orders.>"], num_replicas: 3 });
+    // The marker: another stream's advisory, after which a second one for ORDERS would have arrived too.
+    await ja.streams.add({ name: "MARK", subjects: ["mark"], num_replicas: 3 });
+    await waitFor("MARK's advisory", () => created.includes("$JS.EVENT.ADVISORY.STREAM.CREATED.MARK"), 10_000);
+    await ja.streams.delete("MARK");
+    adv.unsubscribe();
+    assert.deepEqual(created.filter((s) => s.endsWith(".ORDERS")), ["$JS.EVENT.ADVISORY.STREAM.CREATED.ORDERS"]);
+    assert.equal(sa.cluster?.replicas?.length, 2);
+    const sb = await jb.streams.add({ name: "ORDERS", subjects: ["orders.>"], num_replicas: 3, max_bytes: 300_000 });
+    assert.equal(sb.config.max_bytes, 300_000);
+    // Publishes from other servers (and from the plain nats-server) land in their own account's stream.
+    const a3 = await client(portOf(n3), "a");
+    const bp = await client(plain!.port, "b");
+    for (let i = 0; i < 3; i++) await jetstream(a3, { timeout: 15_000 }).publish(`orders.a${i}`, "x");
+    const ack = await jetstream(bp, { timeout: 15_000 }).publish("orders.b", "y");
+    assert.equal(ack.seq, 1);
+    // Consumers of the same name in both accounts, each a group of its own account, read from other servers.
+    await ja.consumers.add("ORDERS", { durable_name: "w", ack_policy: AckPolicy.Explicit });
+    await jb.consumers.add("ORDERS", { durable_name: "w", ack_policy: AckPolicy.Explicit });
+    // (Deliveries to a client of the plain nats-server do not arrive: Petrel marks a delivery's target for
+    // its own routes, which nats-server does not read; see the README.)
+    const b1c = await client(portOf(n1), "b");
+    for (const [nc, want] of [[a3, ["orders.a0", "orders.a1", "orders.a2"]], [b1c, ["orders.b"]]] as const) {
+      const c = await jetstream(nc).consumers.get("ORDERS", "w");
+      const got: string[] = [];
+      const it = await c.fetch({ max_messages: want.length, expires: 5_000 });
+      for await (const m of it) {
+        got.push(m.subject);
+        await m.ackAck();
+      }
+      assert.deepEqual(got, want);
+    }
+    // B's limits count replicas: 300 KB x3 reserved, another 200 KB x3 exceeds its 1 MB (nats-server: 10047).
+    const over = await req(b2, "$JS.API.STREAM.CREATE.MORE", { name: "MORE", subjects: ["more"], num_replicas: 3, max_bytes: 200_000 });
+    assert.equal(over.error?.err_code, 10047, JSON.stringify(over));
+    assert.equal(over.error?.code, 500);
+    // max_streams: 2 across the cluster, whichever server is asked.
+    const r1 = await req(bp, "$JS.API.STREAM.CREATE.B1", { name: "B1", subjects: ["b1"], num_replicas: 1 });
+    assert.equal(r1.error, undefined, JSON.stringify(r1));
+    const third = await req(b2, "$JS.API.STREAM.CREATE.B3", { name: "B3", subjects: ["b3"], num_replicas: 1 });
+    assert.equal(third.error?.err_code, 10027, JSON.stringify(third));
+    // Stream info and list from every server (the plain one too) show the leader's state of the right account.
+    for (const port of [...nodes.map((p) => portOf(p!)), plain!.port]) {
+      const a = await client(port, "a");
+      const info = await req(a, "$JS.API.STREAM.INFO.ORDERS");
+      assert.equal((info.state as { messages: number }).messages, 3, `account A's ORDERS via ${port}`);
+      assert.ok((info.cluster as { leader?: string }).leader, "info names the stream's leader");
+      const list = await req(a, "$JS.API.STREAM.LIST", {});
+      assert.equal(list.total, 1);
+      assert.deepEqual((list.streams as Array<{ state: { messages: number } }>).map((s) => s.state.messages), [3]);
+      const b = await client(port, "b");
+      const blist = await req(b, "$JS.API.STREAM.LIST", {});
+      assert.equal(blist.total, 2);
+      const bstates = (blist.streams as Array<{ config: { name: string }; state: { messages: number } }>).map((s) => [s.config.name, s.state.messages]);
+      assert.deepEqual(bstates, [["B1", 0], ["ORDERS", 1]]);
+      assert.deepEqual(blist.missing, []);
+      const binfo = await req(b, "$JS.API.INFO");
+      assert.equal(binfo.streams, 2);
+      assert.deepEqual((binfo.limits as { max_streams: number }).max_streams, 2);
+    }
+    // An R1 stream led by a server that is not the meta leader: the meta leader's list shows its leader's state.
+    await jetstream(b2, { timeout: 15_000 }).publish("b1", "1");
+    const b1leader = ((await req(b2, "$JS.API.STREAM.INFO.B1")).cluster as { leader: string }).leader;
+    if (b1leader === await metaLeader()) {
+      await req(b2, "$JS.API.META.LEADER.STEPDOWN");
+      await waitFor("another meta leader", async () => (await metaLeader()) !== b1leader, 20_000, 100);
+    }
+    const ml = nodes[NAMES.indexOf(await metaLeader())]!;
+    const onMeta = await client(portOf(ml), "b");
+    const listed = await req(onMeta, "$JS.API.STREAM.LIST", {});
+    const b1 = (listed.streams as Array<{ config: { name: string }; state: { messages: number } }>).find((s) => s.config.name === "B1");
+    assert.equal(b1?.state.messages, 1, `B1 led by ${b1leader}, listed by the meta leader`);
+    // /jsz?accounts=true on a replica shows both accounts.
+    const z = await jsz(n2, "?accounts=true");
+    const names = ((z.account_details ?? []) as Array<{ name: string }>).map((d) => d.name).sort();
+    assert.deepEqual(names, ["A", "B"]);
+  });
+
+  it("answers each request once, from any server", { timeout: 30_000 }, async () => {
+    const nc = await client(plain!.port, "a");
+    const inbox = "_INBOX.once";
+    const got: string[] = [];
+    const sub = nc.subscribe(`${inbox}.>`, { callback: (_e, m) => void got.push(m.subject) });
+    await nc.flush();
+    const asks: Array<[string, string]> = [
+      ["$JS.API.INFO", ""],
+      ["$JS.API.STREAM.INFO.ORDERS", ""],
+      ["$JS.API.STREAM.NAMES", "{}"],
+      ["$JS.API.STREAM.LIST", "{}"],
+      ["$JS.API.STREAM.INFO.NOPE", ""],
+      ["$JS.API.STREAM.MSG.GET.ORDERS", JSON.stringify({ seq: 1 })],
+    ];
+    for (const [i, [s, b]] of asks.entries()) nc.publish(s, b, { reply: `${inbox}.${i}` });
+    // The marker: one more request on the same path, answered after the others were heard by every server.
+    await waitFor("every answer", () => got.length >= asks.length, 20_000);
+    const marker = await req(nc, "$JS.API.STREAM.INFO.ORDERS");
+    assert.ok(marker.config);
+    for (const p of nodes) await (await client(portOf(p!), "a")).flush();
+    sub.unsubscribe();
+    assert.deepEqual(got.sort(), asks.map((_, i) => `${inbox}.${i}`).sort());
+  });
+
+  it("without a quorum answers 10008 and takes no publish; with a peer back it resumes", { timeout: 90_000 }, async () => {
+    const leader = await metaLeader();
+    // Keep the lowest-named server that is not the meta leader; stop the two others.
+    const keep = NAMES.findIndex((n) => n !== leader);
+    for (let i = 0; i < 3; i++) if (i !== keep) {
+      const p = nodes[i];
+      nodes[i] = undefined;
+      await p!.stop();
+    }
+    const survivor = nodes[keep]!;
+    const a = await client(portOf(survivor), "a");
+    const ap = await client(plain!.port, "a");
+    await waitFor("10008 from the survivor", async () => {
+      const r = await req(a, "$JS.API.STREAM.CREATE.NEW", { name: "NEW", subjects: ["new"], num_replicas: 1 });
+      return r.error?.err_code === 10008;
+    }, 30_000, 200);
+    for (const nc of [a, ap]) {
+      const c = await req(nc, "$JS.API.STREAM.CREATE.NEW", { name: "NEW", subjects: ["new"] });
+      assert.deepEqual(c, {
+        type: "io.nats.jetstream.api.v1.stream_create_response",
+        error: { code: 503, err_code: 10008, description: "JetStream system temporarily unavailable" },
+      });
+      const names = await req(nc, "$JS.API.STREAM.NAMES", {});
+      assert.equal(names.error?.err_code, 10008);
+      assert.equal(names.streams, null);
+      // The R3 stream's replica here answers its info: its state, no leader.
+      const info = await req(nc, "$JS.API.STREAM.INFO.ORDERS");
+      assert.equal((info.state as { messages: number }).messages, 3);
+      assert.equal((info.cluster as { leader?: string }).leader, undefined);
+      // A publish finds no one to take it.
+      await assert.rejects(jetstream(nc).publish("orders.z", "z", { timeout: 2_000 }));
+    }
+    const [status, body] = await healthz(survivor);
+    assert.equal(status, 503);
+    assert.equal(body.error, "JetStream has not established contact with a meta leader");
+    assert.equal((await healthz(survivor, "?js-enabled-only=true"))[0], 200);
+    // One peer back: a quorum again; the stream takes publishes and has every message.
+    const back = NAMES.findIndex((_, i) => i !== keep);
+    await start(back);
+    await metaLeader();
+    const ack = await waitFor("a publish accepted", async () => {
+      try {
+        return await jetstream(a).publish("orders.after", "w", { timeout: 2_000 });
+      } catch {
+        return undefined;
+      }
+    }, 30_000, 200);
+    assert.equal(ack.seq, 4);
+    await waitFor("healthz ok", async () => (await healthz(survivor))[0] === 200, 20_000, 100);
+  });
+});
