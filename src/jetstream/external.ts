@@ -104,6 +104,8 @@ export class ExternalFeed {
   error: FeedError | undefined;
   /** How many consumers the feed asked for (tests: a resume is one more). */
   creates = 0;
+  /** The origin refused the last consumer create. */
+  private refused = false;
 
   constructor(private readonly target: FeedTarget, readonly origin: ExternalOrigin, private readonly mirror: boolean) {
     this.lastHeard = target.clock.now();
@@ -133,7 +135,7 @@ export class ExternalFeed {
   private check(): void {
     this.timer = this.target.clock.after(HEARTBEAT_MS, () => {
       if (this.closed) return;
-      if (this.target.clock.now() - this.lastHeard > 3 * HEARTBEAT_MS) this.subscribe();
+      if (this.refused || this.target.clock.now() - this.lastHeard > 3 * HEARTBEAT_MS) this.subscribe();
       this.check();
     });
   }
@@ -141,6 +143,7 @@ export class ExternalFeed {
   /** (Re)creates the origin's consumer from where the target stands. */
   private subscribe(): void {
     this.unsubscribe();
+    this.refused = false;
     this.lastHeard = this.target.clock.now();
     this.creates++;
     const ext = this.origin.external;
@@ -194,7 +197,9 @@ export class ExternalFeed {
     }
     if (this.closed) return;
     if (r.error) {
+      // Asked again at the next check (a second), not after three silent heartbeats: nothing will come.
       this.error = r.error;
+      if (deliver === this.currentDeliver) this.refused = true;
       return;
     }
     this.error = undefined;
