@@ -166,7 +166,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
       const rec = Math.round(performance.now() - r0);
       maxRecoveryMs = Math.max(maxRecoveryMs, rec);
       const acked = pubs.reduce((s, p) => s + p.acked.size, 0);
-      log(`+${(f.at / 1000).toFixed(1)}s ${f.kind} ${f.target} (${f.ms} ms${f.note ? `, ${f.note}` : ""}), serving again after ${rec} ms; ${acked} acked`);
+      log(`+${(f.at / 1000).toFixed(1)}s (t=${(t0 + f.at).toFixed(0)} ms) ${f.kind} ${f.target} (${f.ms} ms${f.note ? `, ${f.note}` : ""}), serving again after ${rec} ms; ${acked} acked`);
       await sleep(o.plan ? 200 : 300 + Math.floor(rand() * 1500));
     }
 
@@ -224,7 +224,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
       if (d) problems.push(`KV replicas ${kvReplicas[0][0]} and ${kvReplicas[i][0]} differ: ${d}`);
     }
     for (const w of worker.redelivered.slice(0, 10)) {
-      problems.push(`consumer redelivered seq ${w.seq}, acked (confirmed) at ${w.ackedAt.toFixed(0)} ms, pull issued at ${w.fetchedAt.toFixed(0)} ms`);
+      problems.push(
+        `consumer redelivered seq ${w.seq}, acked (confirmed) at ${w.ackedAt.toFixed(0)} ms (${w.first}), pull issued at ${w.fetchedAt.toFixed(0)} ms (${w.again})`,
+      );
     }
     if (worker.redelivered.length > 10) problems.push(`... ${worker.redelivered.length} acknowledged redeliveries in all`);
     const history = kvs.flatMap((k) => k.history);

@@ -79,12 +79,17 @@ export interface Redelivery {
   seq: number;
   ackedAt: number;
   fetchedAt: number;
+  /** Consumer sequence and delivery count of the delivery that was acked, and of the one that came again. */
+  first: string;
+  again: string;
 }
 
 /** A pull consumer that acks every message and waits for the server's confirmation of each ack. */
 export class Worker {
   /** stream seq -> time the server confirmed the ack. */
   readonly confirmed = new Map<number, number>();
+  /** stream seq -> "dseq/delivery count" of the delivery that was acked. */
+  readonly #how = new Map<number, string>();
   readonly redelivered: Redelivery[] = [];
   delivered = 0;
   #stop = false;
@@ -120,9 +125,15 @@ export class Worker {
       this.delivered++;
       const ackedAt = this.confirmed.get(m.seq);
       // Only a fetch issued after the ack was confirmed proves the server delivered past its ack floor.
-      if (ackedAt !== undefined && ackedAt < fetchedAt) this.redelivered.push({ seq: m.seq, ackedAt, fetchedAt });
+      const how = `dseq ${m.info.deliverySequence}/count ${m.info.deliveryCount}`;
+      if (ackedAt !== undefined && ackedAt < fetchedAt) {
+        this.redelivered.push({ seq: m.seq, ackedAt, fetchedAt, first: this.#how.get(m.seq) ?? "?", again: how });
+      }
       acks.push(m.ackAck({ timeout: 2000 }).then((ok) => {
-        if (ok && !this.confirmed.has(m.seq)) this.confirmed.set(m.seq, now());
+        if (ok && !this.confirmed.has(m.seq)) {
+          this.confirmed.set(m.seq, now());
+          this.#how.set(m.seq, how);
+        }
       }, () => { /* unconfirmed: it may come again, legitimately */ }));
     }
     await Promise.all(acks);
