@@ -7,7 +7,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Random } from "../../src/raft/types.ts";
 import type { ChaosCluster } from "./procs.ts";
-import { BUCKET, STREAM } from "./workload.ts";
+import { BUCKET, CONSUMER, STREAM } from "./workload.ts";
 
 export type FaultKind = "kill9" | "freeze" | "isolate" | "cut-pair" | "stepdown" | "meta-stepdown" | "peer-remove";
 
@@ -73,6 +73,19 @@ export class FaultInjector {
     return i >= 0 && this.c.state[i] === "up" ? i : this.#anyUp();
   }
 
+  /** Which groups server i leads now (stream, its consumer, the bucket, meta), for the fault log. */
+  async #roles(i: number): Promise<string> {
+    const name = this.c.names[i];
+    const roles: string[] = [];
+    if ((await streamCluster(this.nc, STREAM))?.leader === name) roles.push("stream");
+    const ci = await jsApi(this.nc, `$JS.API.CONSUMER.INFO.${STREAM}.${CONSUMER}`);
+    if ((ci?.cluster as { leader?: string } | undefined)?.leader === name) roles.push("consumer");
+    if ((await streamCluster(this.nc, `KV_${BUCKET}`))?.leader === name) roles.push("kv");
+    const jsz = await this.c.monitor<{ meta_cluster?: { leader?: string } }>(this.#anyUp(), "/jsz");
+    if (jsz?.meta_cluster?.leader === name) roles.push("meta");
+    return roles.length > 0 ? `leads ${roles.join("+")}` : "follower";
+  }
+
   #anyUp(): number {
     const up = this.c.state.map((s, i) => (s === "up" ? i : -1)).filter((i) => i >= 0);
     return pick(this.rand, up);
@@ -94,6 +107,7 @@ export class FaultInjector {
       case "kill9": {
         const i = await this.#leaderOrAny();
         target = this.c.names[i];
+        note = await this.#roles(i);
         await this.c.kill9(i);
         await sleep(hold);
         await this.c.restart(i);
@@ -102,6 +116,7 @@ export class FaultInjector {
       case "freeze": {
         const i = await this.#leaderOrAny();
         target = this.c.names[i];
+        note = await this.#roles(i);
         this.c.freeze(i);
         await sleep(hold);
         this.c.thaw(i);
@@ -110,6 +125,7 @@ export class FaultInjector {
       case "isolate": {
         const i = await this.#leaderOrAny();
         target = this.c.names[i];
+        note = await this.#roles(i);
         for (let j = 0; j < this.c.size; j++) if (j !== i) this.c.proxy.cut(i, j);
         await sleep(hold);
         this.c.proxy.healAll();
