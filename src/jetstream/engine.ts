@@ -238,6 +238,20 @@ export class JetStream implements ConsumerHost {
     this.captureSids.set(s.name, sids);
   }
 
+  /**
+   * Replicated streams: a stream whose group has lost its leader stops taking its subjects (a publish finds no
+   * responders, as with nats-server, where only the stream's leader listens) and takes them again with a leader.
+   */
+  setCapturing(s: Stream, on: boolean): void {
+    const sids = this.captureSids.get(s.name);
+    if (on) {
+      if (!sids || sids.length === 0) this.capture(s);
+      return;
+    }
+    for (const sid of sids ?? []) this.bus.unsubscribe(sid);
+    this.captureSids.set(s.name, []);
+  }
+
   private onStreamMsg(s: Stream, m: BusMsg): void {
     if (this.cluster) return this.cluster.publish(s, m);
     let res: PubAck | ApiError;

@@ -158,6 +158,8 @@ export class JetStreamCluster {
   #infoQueries: InfoQueries;
   /** Since when the meta group (`META_GROUP`) and each stream replica (its key) have had no leader. */
   readonly #leaderless = new LeaderlessSince();
+  /** Stream replicas (keys) not listening on their subjects while their group has no leader. */
+  readonly #deaf = new Set<string>();
 
   constructor(o: ClusterOptions) {
     this.#o = o;
@@ -347,7 +349,17 @@ export class JetStreamCluster {
     for (const cg of this.consumers.values()) cg.tick();
     const at = this.#now();
     this.#leaderless.note(META_GROUP, this.metaGroup !== undefined && this.metaGroup.leader !== null, at);
-    for (const [key, r] of this.replicas) this.#leaderless.note(key, r.group.leader !== null, at);
+    for (const [key, r] of this.replicas) {
+      this.#leaderless.note(key, r.group.leader !== null, at);
+      // Without a leader for a while (no quorum) the stream stops listening on its subjects: a publish finds
+      // no responders, as nats-server shows it; with a leader again every replica listens again.
+      const off = this.#leaderless.unavailable(key, at);
+      if (off !== this.#deaf.has(key)) {
+        this.#engineOf(accountOfKey(key))?.setCapturing(r.stream, !off);
+        if (off) this.#deaf.add(key);
+        else this.#deaf.delete(key);
+      }
+    }
     for (const [acc, f] of this.#feeds) f.tick(this.#accountReplicas(acc));
     const now = this.#now();
     this.#origins.sweep(now);
@@ -609,6 +621,7 @@ export class JetStreamCluster {
     if (!r) return;
     this.replicas.delete(key);
     this.#leaderless.forget(key);
+    this.#deaf.delete(key);
     this.#accountReplicas(accountOfKey(key)).delete(r.stream.name);
     r.close();
     this.#consumersOf(accountOfKey(key)).reconcile();
