@@ -107,9 +107,11 @@ function scanFile(
   size: number,
   onMsg: RecordVisit | undefined,
   onDel: ((seq: number) => void) | undefined,
+  start = 0,
+  onDelAt?: (seq: number, off: number) => void,
 ): number {
-  let buf = new Uint8Array(Math.min(CHUNK, Math.max(size, 16)));
-  let base = 0; // file offset of buf[0]
+  let buf = new Uint8Array(Math.min(CHUNK, Math.max(size - start, 16)));
+  let base = start; // file offset of buf[0]
   let have = 0; // valid bytes in buf
   for (;;) {
     // Fill the buffer from the file.
@@ -118,7 +120,7 @@ function scanFile(
       if (n <= 0) break;
       have += n;
     }
-    const used = parseSegment(buf.subarray(0, have), onMsg, onDel, base);
+    const used = parseSegment(buf.subarray(0, have), onMsg, onDel, base, onDelAt);
     const end = base + have;
     if (end >= size) return base + used;
     if (used === 0) {
@@ -154,6 +156,7 @@ function parseSegment(
   onMsg: RecordVisit | undefined,
   onDel: ((seq: number) => void) | undefined,
   base = 0,
+  onDelAt?: (seq: number, off: number) => void,
 ): number {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let lastBytes = new Uint8Array(0);
@@ -178,6 +181,7 @@ function parseSegment(
       }
     } else if (type === DEL) {
       onDel?.(seq);
+      onDelAt?.(seq, base + o);
     } else break;
     o += 4 + body;
   }
@@ -223,29 +227,32 @@ class FileBackend implements StreamBackend {
     return s;
   }
 
-  /** Opens on the summary of the last clean close; false when there is none or it does not fit the files. */
+  /**
+   * Opens on the last summary (written by close and by every sync) plus what was written after it: records
+   * and tombstones past each segment's summarised size, and segments newer than it, are replayed in order.
+   * False when there is no summary or it does not fit the files (a segment rewritten or gone since: compaction
+   * deletes the summary first), and the store is rebuilt from the segments.
+   */
   private openFromSummary(ids: number[]): boolean {
     const f = path.join(this.dir, SUMMARY);
-    let text: string;
+    let v: { sizes?: number[]; ids?: number[]; tombs?: Array<[number, number | null, number]>; index?: unknown };
     try {
-      text = fs.readFileSync(f, "utf8");
-    } catch {
-      return false;
-    }
-    // Whatever happens next, a crash from here on must rebuild from the segments.
-    fs.rmSync(f, { force: true });
-    let v: { sizes?: number[]; tombs?: Array<[number, number | null, number]>; index?: unknown };
-    try {
-      v = JSON.parse(text);
+      v = JSON.parse(fs.readFileSync(f, "utf8"));
     } catch {
       return false;
     }
     const sizes = v.sizes;
-    if (!Array.isArray(sizes) || sizes.length !== ids.length) return false;
-    for (let i = 0; i < ids.length; i++) {
-      if (fs.statSync(this.segPath(ids[i])).size !== sizes[i]) return false;
+    const known = v.ids;
+    if (!Array.isArray(sizes) || !Array.isArray(known) || known.length !== sizes.length || known.length > ids.length) {
+      return false;
     }
-    const blocks = this.ix.loadSummary(v.index, ids);
+    const now: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const size = fs.statSync(this.segPath(ids[i])).size;
+      if (i < known.length && (ids[i] !== known[i] || size < sizes[i])) return false;
+      now.push(size);
+    }
+    const blocks = this.ix.loadSummary(v.index, known);
     if (blocks === undefined) return false;
     this.segs = blocks.map((b, i) => {
       const s = this.segment(b, this.segPath(ids[i]), sizes[i]);
@@ -254,11 +261,43 @@ class FileBackend implements StreamBackend {
       return s;
     });
     this.ix.setBlocks(this.segs);
+    // Replay what came after the summary, segment by segment (appends and tombstones only ever go to the
+    // newest segment, so this is the order they were written in).
+    for (let i = 0; i < ids.length; i++) {
+      let seg: Segment;
+      const from = i < known.length ? sizes[i] : 0;
+      if (i < known.length) seg = this.segs[i];
+      else {
+        seg = this.segment(newBlock(ids[i]), this.segPath(ids[i]), 0);
+        this.segs.push(seg);
+        this.ix.addBlock(seg);
+      }
+      if (now[i] === from) continue;
+      // The whole file is readable while its tail is replayed (a tombstone may hit a record just replayed).
+      seg.written = now[i];
+      let end = from;
+      const ok = scanFile(seg.fd, now[i], (seq, off, len, time, subject, hl) => {
+        if (off < from) return;
+        this.ix.appended(seg, seq, off, len, time, subject, hl);
+        end = off + len;
+      }, undefined, from, (seq, off) => {
+        if (off < from) return;
+        this.ix.removed(seq);
+        seg.tombs++;
+        if (seq < seg.tombMin) seg.tombMin = seq;
+        if (seq > seg.tombMax) seg.tombMax = seq;
+        end = off + HEAD;
+      });
+      if (ok < now[i]) fs.truncateSync(seg.file, ok);
+      seg.size = seg.written = Math.max(ok, end);
+      this.ix.invalidate(seg);
+    }
     return true;
   }
 
   /** Rebuilds from the segment files: tombstones first (they delete seqs of earlier segments), then messages. */
   private rebuild(ids: number[]): void {
+    this.dropSummary();
     const gone = new Set<number>();
     const sizes: number[] = [];
     const tombs: Array<[number, number, number]> = [];
@@ -441,6 +480,7 @@ class FileBackend implements StreamBackend {
       if (seg.live > 0 || seg.size === 0) return;
     }
     if (seg.live === 0 && !this.tombsNeeded(seg)) {
+      this.dropSummary();
       if (this.batchSeg === seg) this.batchSeg = undefined;
       fs.closeSync(seg.fd);
       fs.rmSync(seg.file, { force: true });
@@ -451,6 +491,7 @@ class FileBackend implements StreamBackend {
     }
     if (seg.liveBytes + seg.tombs * HEAD > seg.size / 2) return;
     // Rewrite live records + needed tombstones into a fresh file, then swap it in.
+    this.dropSummary();
     const buf = new Uint8Array(seg.written);
     fs.readSync(seg.fd, buf, 0, seg.written, 0);
     const parts: Uint8Array[] = [];
@@ -508,6 +549,8 @@ class FileBackend implements StreamBackend {
   sync(): void {
     this.flush();
     for (const s of this.segs) fs.fsyncSync(s.fd);
+    // A crash after this replays only what is written after it.
+    if (this.segs.length > 0) this.writeSummary();
   }
 
   close(): void {
@@ -521,8 +564,14 @@ class FileBackend implements StreamBackend {
         // already closed
       }
     }
-    // The summary the next open starts from; written last, after every segment is on disk.
+    this.writeSummary();
+    this.segs.length = 0;
+  }
+
+  /** The summary the next open starts from; written after every segment is on disk (flushed and synced). */
+  private writeSummary(): void {
     const summary = {
+      ids: this.segs.map((s) => s.id),
       sizes: this.segs.map((s) => s.written),
       tombs: this.segs.map((s) => [s.tombs, s.tombMin === Infinity ? null : s.tombMin, s.tombMax]),
       index: this.ix.summary(),
@@ -534,7 +583,11 @@ class FileBackend implements StreamBackend {
     } catch {
       // The stream directory went away (dropped): nothing to summarise.
     }
-    this.segs.length = 0;
+  }
+
+  /** Before a segment is rewritten or unlinked: the summary would no longer fit (the next sync writes one). */
+  private dropSummary(): void {
+    fs.rmSync(path.join(this.dir, SUMMARY), { force: true });
   }
 }
 
