@@ -196,7 +196,9 @@ export class DashboardHub {
         return { subscriptions: pageOf(rows, view, SUB_COLUMNS, "subject", subMatches) };
       }
       case "jetstream": {
-        const rows = streamRows(await get("/jsz?accounts=true&streams=true&consumers=true&config=true")).filter((r) => acc(r.account));
+        const [jsz, varz] = await Promise.all([get("/jsz?accounts=true&streams=true&consumers=true&config=true"), get("/varz")]);
+        const self = typeof varz.server_name === "string" ? varz.server_name : undefined;
+        const rows = streamRows(jsz, self).filter((r) => acc(r.account));
         return { streams: pageOf(rows, view, STREAM_COLUMNS, "name", streamMatches) };
       }
       case "browser": {

@@ -299,8 +299,19 @@ export const STREAM_COLUMNS = [
   "name", "account", "storage", "replicas", "messages", "bytes", "first_seq", "last_seq", "consumer_count",
 ] as const;
 
-/** Streams of every account in /jsz?accounts=true&consumers=true&config=true. */
-export function streamRows(jsz: Json): StreamRow[] {
+/**
+ * A stream's group as /jsz draws it on one server (nats-server's way: every peer but that server, the leader
+ * included when it is a follower) turned into the group seen from the leader: the leader, and the others as
+ * replicas — the viewing server among them, current (it holds a replica and applies the log).
+ */
+export function groupView(c: ClusterInfo | undefined, self: string | undefined): ClusterInfo | undefined {
+  if (!c?.leader || !self || c.leader === self) return c;
+  const others = (c.replicas ?? []).filter((r) => r.name !== c.leader && r.name !== self);
+  return { ...c, replicas: [...others, { name: self, current: true }] };
+}
+
+/** Streams of every account in /jsz?accounts=true&consumers=true&config=true; `self`: the server it came from. */
+export function streamRows(jsz: Json, self?: string): StreamRow[] {
   const out: StreamRow[] = [];
   for (const acc of arr(jsz.account_details).map(obj)) {
     const account = str(acc.name) || "$G";
@@ -330,7 +341,7 @@ export function streamRows(jsz: Json): StreamRow[] {
         consumer_count: num(state.consumer_count) || consumers.length,
         subjects: arr(cfg.subjects).map(str),
         kv: name.startsWith("KV_") ? name.slice(3) : undefined,
-        cluster: clusterInfo(s.cluster),
+        cluster: groupView(clusterInfo(s.cluster), self),
         consumers,
       });
     }

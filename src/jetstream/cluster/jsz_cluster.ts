@@ -1,7 +1,8 @@
 /**
  * The `cluster` block of a stream in `/jsz` (and `$SYS.REQ.SERVER.PING.JSZ`), as nats-server 2.9 draws it on
  * each server that holds a replica: the placed cluster, the leader, and every other peer of the group as
- * `replicas` (the leader too, seen from a follower), each with `current`, `active` (ns since last heard),
+ * `replicas` (the leader too, seen from a follower), each with `current` (on a follower: heard from lately),
+ * `active` (ns since last heard),
  * `peer` (its short id), `lag` (entries behind, known on the leader) and `offline`. Pure: the controller
  * hands in what it knows.
  */
@@ -35,8 +36,8 @@ export function clusterPicture(o: PictureInput): Json {
       d.current = online && pr !== undefined && lag === 0;
       if (lag > 0) d.lag = lag;
     } else {
-      // A follower knows the leader is current when it hears from it; of the others it knows nothing.
-      d.current = online && p === o.leader;
+      // A follower knows no log positions but its own: a peer it hears from counts as current.
+      d.current = online;
     }
     if (!online) d.offline = true;
     replicas.push(d);
