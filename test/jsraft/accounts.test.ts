@@ -42,6 +42,8 @@ describe("replicated JetStream: every account, the API from anywhere, quorum los
   let routePorts: number[] = [];
   const nodes: Array<Petrel | undefined> = [];
   let plain: RunningServer | undefined;
+  /** A Petrel without JetStream in the same cluster. */
+  let plainPetrel: Petrel | undefined;
   const conns: NatsConnection[] = [];
 
   const conf = (i: number) => join(dir, `${NAMES[i]}.conf`);
@@ -100,12 +102,19 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
       monitor: true,
       conf: `server_name: plain\n${accountsBlock(false)}\ncluster { name: jsacc, listen: 127.0.0.1:-1, routes: [nats://127.0.0.1:${routePorts[0]}] }\n`,
     });
+    const pconf = join(dir, "pp.conf");
+    writeFileSync(
+      pconf,
+      `server_name: pp\nlisten: 127.0.0.1:-1\n${accountsBlock(false)}\ncluster { name: jsacc, listen: 127.0.0.1:-1, routes: [nats://127.0.0.1:${routePorts[1]}] }\n`,
+    );
+    plainPetrel = await startPetrel({ args: ["-c", pconf] });
     await metaLeader();
   });
 
   after(async () => {
     for (const nc of conns) await nc.close().catch(() => {});
     await plain?.stop();
+    await plainPetrel?.stop();
     for (let i = 0; i < nodes.length; i++) await nodes[i]?.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   });
@@ -163,7 +172,7 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
     const third = await req(b2, "$JS.API.STREAM.CREATE.B3", { name: "B3", subjects: ["b3"], num_replicas: 1 });
     assert.equal(third.error?.err_code, 10027, JSON.stringify(third));
     // Stream info and list from every server (the plain one too) show the leader's state of the right account.
-    for (const port of [...nodes.map((p) => portOf(p!)), plain!.port]) {
+    for (const port of [...nodes.map((p) => portOf(p!)), plain!.port, portOf(plainPetrel!)]) {
       const a = await client(port, "a");
       const info = await req(a, "$JS.API.STREAM.INFO.ORDERS");
       assert.equal((info.state as { messages: number }).messages, 3, `account A's ORDERS via ${port}`);
@@ -199,29 +208,31 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
     assert.deepEqual(names, ["A", "B"]);
   });
 
-  it("answers each request once, from any server", { timeout: 30_000 }, async () => {
-    const nc = await client(plain!.port, "a");
-    const inbox = "_INBOX.once";
-    const got: string[] = [];
-    const sub = nc.subscribe(`${inbox}.>`, { callback: (_e, m) => void got.push(m.subject) });
-    await nc.flush();
-    const asks: Array<[string, string]> = [
-      ["$JS.API.INFO", ""],
-      ["$JS.API.STREAM.INFO.ORDERS", ""],
-      ["$JS.API.STREAM.NAMES", "{}"],
-      ["$JS.API.STREAM.LIST", "{}"],
-      ["$JS.API.STREAM.INFO.NOPE", ""],
-      ["$JS.API.STREAM.MSG.GET.ORDERS", JSON.stringify({ seq: 1 })],
-    ];
-    for (const [i, [s, b]] of asks.entries()) nc.publish(s, b, { reply: `${inbox}.${i}` });
-    // The marker: one more request on the same path, answered after the others were heard by every server.
-    await waitFor("every answer", () => got.length >= asks.length, 20_000);
-    const marker = await req(nc, "$JS.API.STREAM.INFO.ORDERS");
-    assert.ok(marker.config);
-    for (const p of nodes) await (await client(portOf(p!), "a")).flush();
-    sub.unsubscribe();
-    assert.deepEqual(got.sort(), asks.map((_, i) => `${inbox}.${i}`).sort());
-  });
+  for (const via of ["nats-server", "petrel"]) {
+    it(`answers each request once, from a plain ${via} without JetStream`, { timeout: 30_000 }, async () => {
+      const nc = await client(via === "petrel" ? portOf(plainPetrel!) : plain!.port, "a");
+      const inbox = `_INBOX.once.${via}`;
+      const got: string[] = [];
+      const sub = nc.subscribe(`${inbox}.>`, { callback: (_e, m) => void got.push(m.subject) });
+      await nc.flush();
+      const asks: Array<[string, string]> = [
+        ["$JS.API.INFO", ""],
+        ["$JS.API.STREAM.INFO.ORDERS", ""],
+        ["$JS.API.STREAM.NAMES", "{}"],
+        ["$JS.API.STREAM.LIST", "{}"],
+        ["$JS.API.STREAM.INFO.NOPE", ""],
+        ["$JS.API.STREAM.MSG.GET.ORDERS", JSON.stringify({ seq: 1 })],
+      ];
+      for (const [i, [s, b]] of asks.entries()) nc.publish(s, b, { reply: `${inbox}.${i}` });
+      // The marker: one more request on the same path, answered after the others were heard by every server.
+      await waitFor("every answer", () => got.length >= asks.length, 20_000);
+      const marker = await req(nc, "$JS.API.STREAM.INFO.ORDERS");
+      assert.ok(marker.config);
+      for (const p of nodes) await (await client(portOf(p!), "a")).flush();
+      sub.unsubscribe();
+      assert.deepEqual(got.sort(), asks.map((_, i) => `${inbox}.${i}`).sort());
+    });
+  }
 
   it("without a quorum answers 10008 and takes no publish; with a peer back it resumes", { timeout: 90_000 }, async () => {
     const leader = await metaLeader();
@@ -235,11 +246,12 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
     const survivor = nodes[keep]!;
     const a = await client(portOf(survivor), "a");
     const ap = await client(plain!.port, "a");
+    const app = await client(portOf(plainPetrel!), "a");
     await waitFor("10008 from the survivor", async () => {
       const r = await req(a, "$JS.API.STREAM.CREATE.NEW", { name: "NEW", subjects: ["new"], num_replicas: 1 });
       return r.error?.err_code === 10008;
     }, 30_000, 200);
-    for (const nc of [a, ap]) {
+    for (const nc of [a, ap, app]) {
       const c = await req(nc, "$JS.API.STREAM.CREATE.NEW", { name: "NEW", subjects: ["new"] });
       assert.deepEqual(c, {
         type: "io.nats.jetstream.api.v1.stream_create_response",
