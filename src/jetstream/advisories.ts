@@ -44,6 +44,11 @@ export class Advisories {
     });
   }
 
+  /** A replicated stream's new leader takes publishes (sent by that leader, once per election). */
+  streamLeaderElected(stream: string, leader: string, replicas: unknown[]): void {
+    this.send(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${stream}`, "stream_leader_elected", { stream, leader, replicas });
+  }
+
   /** A clustered consumer's new leader runs it (sent by that leader). */
   consumerLeaderElected(stream: string, consumer: string, leader: string, replicas: unknown[]): void {
     this.send(`$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.${stream}.${consumer}`, "consumer_leader_elected", {

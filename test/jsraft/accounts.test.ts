@@ -202,6 +202,24 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
     const listed = await req(onMeta, "$JS.API.STREAM.LIST", {});
     const b1 = (listed.streams as Array<{ config: { name: string }; state: { messages: number } }>).find((s) => s.config.name === "B1");
     assert.equal(b1?.state.messages, 1, `B1 led by ${b1leader}, listed by the meta leader`);
+    // A stream leader step-down: one leader-elected advisory, from the new leader.
+    const elected: string[] = [];
+    const sub = a1.subscribe("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.ORDERS", {
+      callback: (_e, m) => void elected.push((m.json() as { leader: string }).leader),
+    });
+    await a1.flush();
+    const was = ((await req(a1, "$JS.API.STREAM.INFO.ORDERS")).cluster as { leader: string }).leader;
+    await req(a1, "$JS.API.STREAM.LEADER.STEPDOWN.ORDERS");
+    await waitFor("the leader-elected advisory", () => elected.length > 0, 15_000);
+    const now = await waitFor("the new leader in info", async () => {
+      const l = ((await req(a1, "$JS.API.STREAM.INFO.ORDERS")).cluster as { leader?: string }).leader;
+      return l && l !== was ? l : undefined;
+    }, 15_000);
+    // The marker: a publish acknowledged by the new leader, after which a second advisory would have come too.
+    await jetstream(a1, { timeout: 15_000 }).publish("orders.m", "m");
+    for (const p of nodes) await (await client(portOf(p!), "a")).flush();
+    sub.unsubscribe();
+    assert.deepEqual(elected, [now]);
     // /jsz?accounts=true on a replica shows both accounts.
     const z = await jsz(n2, "?accounts=true");
     const names = ((z.account_details ?? []) as Array<{ name: string }>).map((d) => d.name).sort();
@@ -262,7 +280,7 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
       assert.equal(names.streams, null);
       // The R3 stream's replica here answers its info: its state, no leader.
       const info = await req(nc, "$JS.API.STREAM.INFO.ORDERS");
-      assert.equal((info.state as { messages: number }).messages, 3);
+      assert.equal((info.state as { messages: number }).messages, 4);
       assert.equal((info.cluster as { leader?: string }).leader, undefined);
       // A publish finds no one to take it: no responders, as nats-server shows it (only a leader listens).
       await waitFor("no responders for a publish", () =>
@@ -283,7 +301,7 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
         return undefined;
       }
     }, 30_000, 200);
-    assert.equal(ack.seq, 4);
+    assert.equal(ack.seq, 5);
     await waitFor("healthz ok", async () => (await healthz(survivor))[0] === 200, 20_000, 100);
   });
 });

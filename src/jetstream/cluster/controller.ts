@@ -641,7 +641,12 @@ export class JetStreamCluster {
    */
   #leaderReady(key: string, r: StreamReplica): void {
     const a = this.meta.streams.get(key);
-    if (!a || this.#answered.has(a.group)) return;
+    if (!a) return;
+    const acc = accountOf(a);
+    // Every election: the new leader says so (nats-server's stream_leader_elected), once, from the leader.
+    const replicas = this.#streamCluster(acc, r.stream).replicas;
+    this.#engineOf(acc)?.advisories.streamLeaderElected(a.name, this.self, Array.isArray(replicas) ? replicas : []);
+    if (this.#answered.has(a.group)) return;
     this.#answered.add(a.group);
     const engine = this.#engineOf(accountOf(a));
     if (!engine || !this.#fresh(a.ts)) return;
