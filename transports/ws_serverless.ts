@@ -5,6 +5,7 @@
  * normal start-up, except the WebSocket listener, which this fetch application replaces.
  */
 import { loadServerOptions, prepareServerOptions } from "../src/cli/load_options.ts";
+import { loadSchemas } from "../src/config/schemas_on_demand.ts";
 import type { ServerOptions } from "../src/config/schema.ts";
 import type { ConfigIO } from "../src/config/types.ts";
 import { type Logger, silentLogger } from "../src/log/logger.ts";
@@ -41,6 +42,8 @@ export async function createServerlessBroker(
   deps: ServerlessDeps = {},
 ): Promise<ServerlessBroker> {
   const logger = deps.logger ?? silentLogger;
+  // Options built in code may carry accounts or nkey users: their schemas and libraries load first.
+  await loadSchemas();
   // No transport for the server: the only way in is the fetch handler's WebSocket upgrade.
   const server = new Server(options, { logger });
   await server.start();
