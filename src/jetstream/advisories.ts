@@ -49,6 +49,11 @@ export class Advisories {
     this.send(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${stream}`, "stream_leader_elected", { stream, leader, replicas });
   }
 
+  /** A replicated stream's leader lost its quorum (sent by that former leader, once per loss). */
+  streamQuorumLost(stream: string, replicas: unknown[]): void {
+    this.send(`$JS.EVENT.ADVISORY.STREAM.QUORUM_LOST.${stream}`, "stream_quorum_lost", { stream, replicas });
+  }
+
   /** A clustered consumer's new leader runs it (sent by that leader). */
   consumerLeaderElected(stream: string, consumer: string, leader: string, replicas: unknown[]): void {
     this.send(`$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.${stream}.${consumer}`, "consumer_leader_elected", {

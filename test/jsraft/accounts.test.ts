@@ -256,6 +256,11 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
     const leader = await metaLeader();
     // Keep the lowest-named server that is not the meta leader; stop the two others.
     const keep = NAMES.findIndex((n) => n !== leader);
+    // The survivor leads the R3 streams at the end (graceful stops hand leaderships over) and reports the loss.
+    const watcher = await client(portOf(nodes[keep]!), "a");
+    const lost: string[] = [];
+    watcher.subscribe("$JS.EVENT.ADVISORY.STREAM.QUORUM_LOST.>", { callback: (_e, m) => void lost.push(m.subject) });
+    await watcher.flush();
     for (let i = 0; i < 3; i++) if (i !== keep) {
       const p = nodes[i];
       nodes[i] = undefined;
@@ -286,6 +291,7 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
       await waitFor("no responders for a publish", () =>
         nc.request("orders.z", "z", { timeout: 2_000 }).then(() => false, (e: Error) => /no responders/i.test(e.message)), 10_000, 100);
     }
+    assert.deepEqual(lost, ["$JS.EVENT.ADVISORY.STREAM.QUORUM_LOST.ORDERS"]);
     const [status, body] = await healthz(survivor);
     assert.equal(status, 503);
     assert.equal(body.error, "JetStream has not established contact with a meta leader");

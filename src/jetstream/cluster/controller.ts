@@ -160,6 +160,8 @@ export class JetStreamCluster {
   readonly #leaderless = new LeaderlessSince();
   /** Stream replicas (keys) not listening on their subjects while their group has no leader. */
   readonly #deaf = new Set<string>();
+  /** The last leader each stream replica knew (the one that reports a lost quorum). */
+  readonly #lastLeader = new Map<string, string>();
 
   constructor(o: ClusterOptions) {
     this.#o = o;
@@ -353,11 +355,18 @@ export class JetStreamCluster {
       this.#leaderless.note(key, r.group.leader !== null, at);
       // Without a leader for a while (no quorum) the stream stops listening on its subjects: a publish finds
       // no responders, as nats-server shows it; with a leader again every replica listens again.
+      if (r.group.leader !== null) this.#lastLeader.set(key, r.group.leader);
       const off = this.#leaderless.unavailable(key, at);
       if (off !== this.#deaf.has(key)) {
-        this.#engineOf(accountOfKey(key))?.setCapturing(r.stream, !off);
+        const engine = this.#engineOf(accountOfKey(key));
+        engine?.setCapturing(r.stream, !off);
         if (off) this.#deaf.add(key);
         else this.#deaf.delete(key);
+        // The last leader, leaderless since, says its stream lost its quorum (nats-server's stream_quorum_lost).
+        if (off && this.#lastLeader.get(key) === this.self) {
+          const replicas = this.#streamCluster(accountOfKey(key), r.stream).replicas;
+          engine?.advisories.streamQuorumLost(r.stream.name, Array.isArray(replicas) ? replicas : []);
+        }
       }
     }
     for (const [acc, f] of this.#feeds) f.tick(this.#accountReplicas(acc));
@@ -622,6 +631,7 @@ export class JetStreamCluster {
     this.replicas.delete(key);
     this.#leaderless.forget(key);
     this.#deaf.delete(key);
+    this.#lastLeader.delete(key);
     this.#accountReplicas(accountOfKey(key)).delete(r.stream.name);
     r.close();
     this.#consumersOf(accountOfKey(key)).reconcile();
