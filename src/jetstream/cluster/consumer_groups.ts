@@ -276,11 +276,16 @@ export class ConsumerGroups {
     if (r?.live === c) r.noteState();
   }
 
-  /** An ack asked for a reply: held until replicated (true), or answered at once by the caller (false). */
+  /**
+   * An ack asked for a reply: held until replicated (true), or answered at once by the caller (false). Only the
+   * consumer's leader answers: a copy that does not run it here (a consumer this server's API just created,
+   * before its group chose where it runs) takes the ack too but says nothing — its confirmation would not be
+   * replicated.
+   */
   ackReply(c: Consumer, reply: string): boolean {
+    if (!this.#d.replicas.has(c.stream.name)) return false;
     const r = this.get(c.stream.name, c.name);
-    if (r?.live !== c) return false;
-    r.holdAckReply(reply);
+    if (r?.live === c) r.holdAckReply(reply);
     return true;
   }
 

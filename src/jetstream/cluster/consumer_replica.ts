@@ -127,6 +127,8 @@ export class ConsumerReplica {
   #stepWhenReady: (() => void) | undefined;
   /** Applied state entries (tests, monitoring). */
   applied = 0;
+  /** No state from the log yet (none applied, no snapshot): only then may a just-created consumer be adopted. */
+  #fresh = true;
 
   constructor(
     readonly stream: Stream,
@@ -192,6 +194,7 @@ export class ConsumerReplica {
     const prev = this.state;
     assertForward(`consumer ${this.stream.name} > ${this.name} on ${this.#deps.self}`, prev, next);
     this.state = next;
+    this.#fresh = false;
     this.pendingSeqs = new Set(next.pending.map((p) => p[0]));
     // Interest and work-queue retention: what this state acknowledged may leave the stream (its leader
     // proposes the removal; elsewhere `submit` does nothing).
@@ -215,6 +218,7 @@ export class ConsumerReplica {
       if (this.group) assertForward(`consumer ${this.stream.name} > ${this.name} on ${this.#deps.self} (snapshot)`, this.state, st);
       this.state = st;
       this.pendingSeqs = new Set(st.pending.map((p) => p[0]));
+      this.#fresh = false;
     }
   }
 
@@ -223,7 +227,7 @@ export class ConsumerReplica {
     this.#ready = true;
     const engine = this.#deps.engine;
     const existing = this.#engineConsumer();
-    if (existing && this.applied === 0) {
+    if (existing && this.#fresh) {
       // The consumer this server's API just created (its first state is not replicated yet): it runs now.
       this.#live = existing;
       existing.paused = false;
