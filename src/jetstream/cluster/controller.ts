@@ -590,8 +590,10 @@ export class JetStreamCluster {
       compactIntervalMs: COMPACT_INTERVAL_MS,
       consumersChanged: () => this.#consumersOf(accountOf(a)).reconcile(),
       requestSync: (group, from, to, index, attempt) => {
-        // Ask the leader first, then (on retries) the other replicas in turn.
-        const others = a.peers.filter((p) => p !== this.self);
+        // Ask the leader first, then (on retries) the other replicas in turn: the group's voters now, not the
+        // peers it was created with (a peer removal or re-placement changed them since).
+        const voters = r.group?.node.membership().voters ?? a.peers;
+        const others = voters.filter((p) => p !== this.self);
         const leader = r.group?.leader;
         const target = leader && leader !== this.self && attempt % 2 === 0 ? leader : others[attempt % others.length];
         if (target === undefined) return;

@@ -92,7 +92,7 @@ export class StreamReplica {
   /** Applied commands (not counting no-ops), for tests and monitoring. */
   applied = 0;
   /** Catching up after a snapshot: the stream's store must reach `target` before the log goes on. */
-  #sync: { target: number; firstSeq: number; index: number; idle: number; expect: number; attempt: number } | undefined;
+  #sync: { target: number; firstSeq: number; index: number; idle: number; expect: number; attempt: number; asked: number } | undefined;
   /** The last log entry applied to the stream (a replica serving a catch-up must be at least there). */
   #appliedIndex = 0;
   #held: Entry[] = [];
@@ -309,7 +309,7 @@ export class StreamReplica {
       this.#trimTo(d.firstSeq, d.lastSeq);
       return;
     }
-    this.#sync = { target: d.lastSeq, firstSeq: d.firstSeq, index: snap.meta.index, idle: 0, expect: 0, attempt: 0 };
+    this.#sync = { target: d.lastSeq, firstSeq: d.firstSeq, index: snap.meta.index, idle: 0, expect: 0, attempt: 0, asked: 0 };
     this.#askSync();
   }
 
@@ -320,9 +320,13 @@ export class StreamReplica {
   #askSync(): void {
     const s = this.#sync;
     if (!s || !this.group) return;
-    // From the store's first message: the range is reconciled, so removals the store missed are caught too.
-    s.expect = Math.min(this.stream.firstSequence, this.stream.lastSequence + 1);
-    this.#deps.requestSync?.(this.group.id, s.expect, s.target, s.index, s.attempt++);
+    // From the store's first message: the range is reconciled, so removals the store missed are caught too. A
+    // retry goes on from where the last answer left off (what came before is reconciled already): starting over
+    // each time, a chain that keeps stalling after its first batch never got anywhere (found by the chaos
+    // harness: two replicas catching up at once, each asking the other for the rest).
+    if (s.expect === 0) s.expect = Math.min(this.stream.firstSequence, this.stream.lastSequence + 1);
+    s.asked = s.attempt++;
+    this.#deps.requestSync?.(this.group.id, s.expect, s.target, s.index, s.asked);
   }
 
   /** Called on every host tick: a catch-up that stalled asks again. */
@@ -371,7 +375,8 @@ export class StreamReplica {
     sync.idle = 0;
     if (b.next <= sync.target) {
       sync.expect = b.next;
-      this.#deps.requestSync?.(this.group.id, b.next, sync.target, sync.index, sync.attempt);
+      // The rest from the replica that answered (the same attempt picks the same one): it can serve the range.
+      this.#deps.requestSync?.(this.group.id, b.next, sync.target, sync.index, sync.asked);
       return;
     }
     this.#trimTo(sync.firstSeq, sync.target);
