@@ -852,9 +852,17 @@ export class JetStreamCluster {
     if (!this.metaGroup || this.metaGroup.leader === null) {
       return "JetStream has not established contact with a meta leader";
     }
-    if (flag(q, "js-server-only")) return undefined;
+    // A leader this server has not heard from lately (it died; the term has not changed yet).
+    const ml = this.metaGroup.leader;
+    if (ml !== this.self && !this.#online(ml)) return "JetStream is not current with the meta leader";
+    if (flag(q, "js-server-only") || flag(q, "js-meta-only")) return undefined;
     for (const [key, r] of this.replicas) {
       if (r.catchingUp || r.group.leader === null) return `JetStream stream '${accountOfKey(key)} > ${r.stream.name}' is not current`;
+    }
+    for (const [acc, cg] of this.consumers) {
+      for (const c of cg.replicas.values()) {
+        if (c.group.leader === null) return `JetStream consumer '${acc} > ${c.stream.name} > ${c.name}' is not current`;
+      }
     }
     return undefined;
   }
