@@ -5,7 +5,7 @@
  * the account it belongs to. Nothing outside an account inserts into or removes from its sublist; others
  * read it through `sublist` (monitoring, interest snapshots).
  */
-import { Sublist } from "../subjects/sublist.ts";
+import { type MatchResult, Sublist } from "../subjects/sublist.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { isPeerKind, pickQueueMember, reaches } from "./queue_policy.ts";
 import type { ExportRule } from "./imports.ts";
@@ -93,7 +93,17 @@ export class Account {
    * `queues`). Returns the number of deliveries.
    */
   deliver(msg: RoutedMsg, origin: SubOwner, queues?: readonly string[]): number {
-    const r = this.#sublist.match(msg.subject);
+    return this.deliverMatched(this.#sublist.match(msg.subject), msg, origin, queues);
+  }
+
+  /** Who `subject` reaches in this account, or undefined when nobody: a publisher may skip building the message. */
+  interestIn(subject: string): MatchResult<Subscription> | undefined {
+    const r = this.#sublist.match(subject);
+    return r.psubs.length === 0 && r.qsubs.length === 0 ? undefined : r;
+  }
+
+  /** deliver() with the match already made (by interestIn, for msg.subject). */
+  deliverMatched(r: MatchResult<Subscription>, msg: RoutedMsg, origin: SubOwner, queues?: readonly string[]): number {
     const subject = msg.subject;
     let n = 0;
     for (const sub of r.psubs) {

@@ -66,6 +66,12 @@ export interface ParserHandler {
    * the H-variants (`hdrSize` > 0, else -1). Valid only during the callback.
    */
   onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void;
+  /**
+   * Optional: the same for a payload that lies whole in the read buffer, as `buf[start, start + size)` (valid only
+   * during the callback). A handler that drops many messages unread (a PUB nobody subscribed to) then makes no
+   * view of their payloads. Without it, onMessage gets the view.
+   */
+  onMessageIn?(op: OpCode, args: Args, buf: Uint8Array, start: number, size: number, hdrSize: number): void;
   onError(err: ParseError): void;
 }
 
@@ -380,7 +386,9 @@ export class Parser {
         return;
       }
       this.#skip = size + 2;
-      this.#handler.onMessage(op, args, buf.subarray(next, next + size), hdr);
+      const h = this.#handler;
+      if (h.onMessageIn !== undefined) h.onMessageIn(op, args, buf, next, size, hdr);
+      else h.onMessage(op, args, buf.subarray(next, next + size), hdr);
       return;
     }
     this.#stash(op, args, size, hdr);

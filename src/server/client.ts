@@ -247,6 +247,16 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   }
 
   onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
+    this.#publish(op, args, payload, 0, payload.length, hdrSize);
+  }
+
+  /** A PUB whose payload lies whole in the read buffer: no view of it is made unless someone receives it. */
+  onMessageIn(op: OpCode, args: Args, buf: Uint8Array, start: number, size: number, hdrSize: number): void {
+    this.#publish(op, args, buf, start, size, hdrSize);
+  }
+
+  /** PUB/HPUB with its payload at `buf[start, start + size)`. */
+  #publish(op: OpCode, args: Args, buf: Uint8Array, start: number, size: number, hdrSize: number): void {
     if (this.host.logger.traceEnabled) this.#traceIn(op, args);
     if (!this.#connectSeen && this.host.authRequiredFor(this.duplex.info.kind)) {
       this.closeWithError("Authorization Violation", "Authorization Violation");
@@ -268,9 +278,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     const subject = this.#lastSubject;
     const reply = rest === 2 ? argBytes(args, 1) : null;
     this.stats.in_msgs++;
-    this.stats.in_bytes += payload.length;
+    this.stats.in_bytes += size;
     this.host.stats.in_msgs++;
-    this.host.stats.in_bytes += payload.length;
+    this.host.stats.in_bytes += size;
     if (this.pedantic && !isValidPublishSubject(subject)) {
       // nats-server still acknowledges the frame itself to a verbose client.
       this.sendErr("Invalid Publish Subject");
@@ -286,12 +296,18 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       this.out.bytes(OK);
       this.flushSoon();
     }
-    // An empty header block means no headers (nats-server delivers it as MSG).
-    const msg: RoutedMsg = { subject, subjectBytes, reply, hdrSize: hdrSize === 0 ? -1 : hdrSize, payload };
-    const prev = this.host.currentProducer;
-    this.host.currentProducer = this;
-    const delivered = this.account.deliver(msg, this);
-    this.host.currentProducer = prev;
+    // Nobody to receive it (a pub-only load): no payload view, no message object.
+    const interest = this.account.interestIn(subject);
+    let delivered = 0;
+    if (interest !== undefined) {
+      const payload = start === 0 && size === buf.length ? buf : buf.subarray(start, start + size);
+      // An empty header block means no headers (nats-server delivers it as MSG).
+      const msg: RoutedMsg = { subject, subjectBytes, reply, hdrSize: hdrSize === 0 ? -1 : hdrSize, payload };
+      const prev = this.host.currentProducer;
+      this.host.currentProducer = this;
+      delivered = this.account.deliverMatched(interest, msg, this);
+      this.host.currentProducer = prev;
+    }
     if (delivered === 0 && reply !== null && this.noResponders && this.headers) {
       this.account.noResponders(this, bytesToString(reply, 0, reply.length));
     }
