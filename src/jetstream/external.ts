@@ -102,8 +102,6 @@ export class ExternalFeed {
   lastActive = 0;
   /** The origin API's refusal of the last consumer create (e.g. stream not found), cleared by a delivery. */
   error: FeedError | undefined;
-  /** How many consumers the feed asked for (tests: a resume is one more). */
-  creates = 0;
   /** The origin refused the last consumer create. */
   private refused = false;
 
@@ -145,7 +143,6 @@ export class ExternalFeed {
     this.unsubscribe();
     this.refused = false;
     this.lastHeard = this.target.clock.now();
-    this.creates++;
     const ext = this.origin.external;
     const bus = this.target.bus;
     const deliver = `${ext?.deliver || "_INBOX"}.${this.mirror ? "M" : "S"}.${token()}`;
@@ -187,7 +184,7 @@ export class ExternalFeed {
   /** The deliver subject of the consumer asked for last. */
   private currentDeliver = "";
 
-  /** The create response: a refusal is remembered for stream info (the silence check asks again). */
+  /** The create response: a refusal is remembered for stream info (and asked again at the next check). */
   private onCreated(m: BusMsg, deliver: string): void {
     let r: { error?: FeedError; name?: string; config?: { deliver_subject?: string } };
     try {
