@@ -151,7 +151,7 @@ export function jetStreamExtension(
       let cluster: JetStreamCluster | undefined;
       let nrg: ReturnType<Server["createInternalClient"]> | undefined;
       const all: JetStreamAccounts = new JetStreamAccounts({
-        busFor: (account) => accountBus(server, account, clustered),
+        busFor: (account, o) => accountBus(server, account, clustered && o?.local !== true),
         storageFor: (account) => stores.forAccount(account),
         prepare: (account, engine) => {
           if (!clustered) return;

@@ -22,8 +22,11 @@ export interface AccountBus extends JsBus {
 
 /** What the server gives JetStream for one account. */
 export interface JetStreamHost {
-  /** A bus bound to `account`: subscriptions and publishes stay in its subject space. */
-  busFor(account: string): AccountBus;
+  /**
+   * A bus bound to `account`: subscriptions and publishes stay in its subject space. `local`: its subscriptions
+   * stay on this server even in a cluster (a refusal answers this server's own clients; every server has one).
+   */
+  busFor(account: string, opts?: { local?: boolean }): AccountBus;
   /** The account's storage (opened lazily; closed by the host after `stop`). */
   storageFor(account: string): StorageProvider;
   /** Called with a new engine before it starts (replicated JetStream plugs in here). */
@@ -108,7 +111,7 @@ export class JetStreamAccounts {
    */
   refuse(account: string, imported: readonly string[] = []): void {
     if (this.engines.has(account) || this.refusals.has(account)) return;
-    const bus = this.host.busFor(account);
+    const bus = this.host.busFor(account, { local: true });
     const stop = serveDisabledAccount(bus, imported);
     this.refusals.set(account, () => {
       stop();

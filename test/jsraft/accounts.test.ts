@@ -26,6 +26,7 @@ function accountsBlock(js: boolean): string {
   return `accounts {
   A { ${a}users: [{user: a, password: a}] }
   B { ${b}users: [{user: b, password: b}] }
+  C { users: [{user: c, password: c}] }
   SYS { users: [{user: sys, password: sys}] }
 }
 system_account: SYS
@@ -224,6 +225,24 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
     const z = await jsz(n2, "?accounts=true");
     const names = ((z.account_details ?? []) as Array<{ name: string }>).map((d) => d.name).sort();
     assert.deepEqual(names, ["A", "B"]);
+  });
+
+  it("an account without JetStream gets one 'not enabled for account' (10039), from its own server", { timeout: 30_000 }, async () => {
+    const nc = await client(portOf(nodes[0]!), "c");
+    const got: Reply[] = [];
+    const sub = nc.subscribe("_INBOX.c.>", { callback: (_e, m) => void got.push(m.json() as Reply) });
+    await nc.flush();
+    nc.publish("$JS.API.INFO", "", { reply: "_INBOX.c.1" });
+    await waitFor("the answer", () => got.length > 0, 10_000);
+    // The marker: a second request on the same path, answered after any other server's answer to the first.
+    nc.publish("$JS.API.STREAM.NAMES", "{}", { reply: "_INBOX.c.2" });
+    await waitFor("the marker's answer", () => got.length > 1, 10_000);
+    for (const p of nodes) await (await client(portOf(p!), "c")).flush();
+    sub.unsubscribe();
+    assert.deepEqual(got.map((r) => [r.type, r.error?.err_code]), [
+      ["io.nats.jetstream.api.v1.account_info_response", 10039],
+      ["io.nats.jetstream.api.v1.stream_names_response", 10039],
+    ]);
   });
 
   for (const via of ["nats-server", "petrel"]) {
