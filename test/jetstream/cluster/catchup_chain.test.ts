@@ -37,7 +37,7 @@ describe("replicated stream: catch-up from a snapshot while another follower is 
     await c?.close();
   });
 
-  /** `n` publishes, 200 in flight, each retried with its Nats-Msg-Id until acknowledged. */
+  /** `n` publishes, 500 in flight, each retried with its Nats-Msg-Id until acknowledged. */
   async function publish(n: number, tag: string): Promise<void> {
     const one = async (i: number) => {
       for (let t = 0;; t++) {
@@ -48,7 +48,7 @@ describe("replicated stream: catch-up from a snapshot while another follower is 
         }
       }
     };
-    for (let i = 0; i < n; i += 200) await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, k) => one(i + k)));
+    for (let i = 0; i < n; i += 500) await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, k) => one(i + k)));
   }
 
   for (const pick of [0, 1]) {
