@@ -225,6 +225,11 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
     const z = await jsz(n2, "?accounts=true");
     const names = ((z.account_details ?? []) as Array<{ name: string }>).map((d) => d.name).sort();
     assert.deepEqual(names, ["A", "B"]);
+    // B's max_file counts each replica of what is stored: B's ORDERS (R3) holds ~0.2 MB x3 after one 200 KB
+    // message; a second one would take the account past 1 MB (nats-server: 400/10002).
+    const bjs = jetstream(b2, { timeout: 15_000 });
+    assert.equal((await bjs.publish("orders.big", new Uint8Array(200_000))).seq, 2);
+    await assert.rejects(bjs.publish("orders.big", new Uint8Array(200_000)), /resource limits exceeded for account/);
   });
 
   it("an account without JetStream gets one 'not enabled for account' (10039), from its own server", { timeout: 30_000 }, async () => {

@@ -11,7 +11,7 @@ import type { Entry, PeerId, Random, Snapshot } from "../../raft/types.ts";
 import { subjectMatches, subjectsIntersect } from "../../subjects/subject.ts";
 import { body as parseBody, isErr, streamInfo } from "../api.ts";
 import { checkStreamConfig, checkStreamUpdate, describeZodError, type StreamConfig, streamConfigSchema } from "../config.ts";
-import type { EngineCluster, JetStream } from "../engine.ts";
+import { type EngineCluster, type JetStream, pubAckBytes } from "../engine.ts";
 import { type ApiError, Errors } from "../errors.ts";
 import type { Stream } from "../stream.ts";
 import type { BusMsg, JsBus } from "../types.ts";
@@ -28,7 +28,8 @@ import {
   streamKey,
 } from "./meta.ts";
 import { limitsInfo } from "../limits.ts";
-import { checkClusteredStreamLimits } from "./account_limits.ts";
+import { checkClusteredStore, checkClusteredStreamLimits } from "./account_limits.ts";
+import { storedSize } from "../store/types.ts";
 import { InfoQueries } from "./info_query.ts";
 import { designatedResponder, LeaderlessSince, unavailableResponse } from "./leaderless.ts";
 import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
@@ -198,7 +199,12 @@ export class JetStreamCluster {
     const feeds = this.#feedsOf(account);
     return {
       api: (m) => this.#api(account, m),
-      publish: (s, m) => this.replicas.get(key(s))?.publish(m),
+      publish: (s, m) => {
+        const r = this.replicas.get(key(s));
+        if (!r) return;
+        if (r.isLeader() && this.#overAccountLimit(account, s, m)) return;
+        r.publish(m);
+      },
       consumerChanged: (c) => cg.changed(c),
       consumerDeleted: (c) => cg.deleted(c),
       consumerState: (c) => cg.state(c),
@@ -208,6 +214,28 @@ export class JetStreamCluster {
       jszCluster: (s) => this.#jszCluster(account, s),
       streamCluster: (s) => this.#streamCluster(account, s),
     };
+  }
+
+  /**
+   * On a stream's leader: the account's storage limit, counting each replica (nats-server's 10002). True when the
+   * publish was refused (and answered).
+   */
+  #overAccountLimit(account: string, s: Stream, m: BusMsg): boolean {
+    const engine = this.#engineOf(account);
+    if (!engine) return false;
+    const memory = s.cfg.storage === "memory";
+    if ((memory ? engine.limits.max_memory : engine.limits.max_storage) < 0) return false;
+    let used = 0;
+    for (const st of engine.streams.values()) {
+      if ((st.cfg.storage === "memory") !== memory) continue;
+      used += st.storedBytes * (this.meta.streams.get(streamKey(account, st.name))?.peers.length ?? 1);
+    }
+    const hdr = m.headers && m.headers.length > 0 ? m.headers.length : 0;
+    const size = storedSize(m.subject.length, hdr, m.payload.length, !memory);
+    const err = checkClusteredStore(engine.limits, used, size, s.cfg.num_replicas, memory);
+    if (!err) return false;
+    if (m.reply && !s.cfg.no_ack) engine.bus.publish(m.reply, pubAckBytes(err, s.name, engine.opts.domain));
+    return true;
   }
 
   /** The mirror/source feeds of `account`'s streams this server leads (made with the account's engine). */
