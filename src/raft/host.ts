@@ -54,8 +54,10 @@ export interface HostOptions {
    * When set, what a flush would apply (committed entries, installed snapshots, leader changes) runs in a job
    * handed to this scheduler once the flush has sent its batches, in order: a follower's acknowledgement and a
    * leader's appends leave before the state machines do their work, which is then off the commit path. A
-   * scheduler that runs jobs after the transport's own (queueMicrotask with a microtask-flushed transport) lets
-   * the bytes reach the peers first. Default: applied inside the flush.
+   * leader's own new entries are stored in such a job too (after they were sent). A scheduler that runs jobs
+   * after the transport's own (queueMicrotask with a microtask-flushed transport) lets the bytes reach the peers
+   * first, and no answer from a peer can be handled before the jobs ran. Default: stored and applied inside
+   * the flush.
    */
   readonly deferApply?: (fn: () => void) => void;
 }
@@ -65,6 +67,8 @@ interface ApplyJob {
   readonly g: RaftGroup;
   readonly snapshot: Snapshot | null;
   readonly committed: readonly Entry[];
+  /** Write the leader's own entries that the flush sent before storing them. */
+  readonly persist?: boolean;
 }
 
 export class RaftGroup {
@@ -152,6 +156,13 @@ export class RaftHost {
   #scheduled = false;
   readonly #deferApply: ((fn: () => void) => void) | undefined;
   #jobs: ApplyJob[] = [];
+  /**
+   * A leader's own new entries, sent to the followers before they are stored here (Raft lets a leader write its
+   * log in parallel with replicating it; it counts itself towards a commit only through a follower's answer,
+   * which cannot arrive before the job that stores them has run). Stored, in order, before anything else
+   * of the group is.
+   */
+  #unstored = new Map<RaftGroup, Entry[]>();
   #jobsScheduled = false;
   /** Batches sent, for tests and monitoring. */
   batchesSent = 0;
@@ -192,6 +203,7 @@ export class RaftHost {
     if (!g) return;
     this.#groups.delete(group);
     this.#dirty.delete(g);
+    this.#store(g);
     g.storage.close();
   }
 
@@ -273,6 +285,10 @@ export class RaftHost {
       const g = j.g;
       // A group removed meanwhile (its stream dropped from this server) applies nothing more.
       if (this.#groups.get(g.id) !== g) continue;
+      if (j.persist === true) {
+        this.#store(g);
+        continue;
+      }
       if (j.snapshot !== null) g.handlers.restore(j.snapshot);
       for (const e of j.committed) {
         g.handlers.apply(e);
@@ -282,13 +298,30 @@ export class RaftHost {
     }
   };
 
+  /** Stores a leader's entries that were sent before they were stored (see #unstored). */
+  #store(g: RaftGroup): void {
+    const q = this.#unstored.get(g);
+    if (q === undefined) return;
+    this.#unstored.delete(g);
+    g.storage.append(q);
+    g.storage.sync();
+  }
+
   /** Runs the applies still waiting for their job now (before a stop, say). */
   drainApplies(): void {
     if (this.#jobs.length > 0) this.#runJobs();
   }
 
   #handle(g: RaftGroup, rd: Ready): void {
-    persistReady(g.storage, rd);
+    if (this.#deferApply !== undefined && g.node.role === "leader" && rd.hardState === null && rd.snapshot === null && rd.entries.length > 0) {
+      let q = this.#unstored.get(g);
+      if (q === undefined) this.#unstored.set(g, q = []);
+      for (const e of rd.entries) q.push(e);
+      this.#jobs.push({ g, snapshot: null, committed: [], persist: true });
+    } else {
+      this.#store(g);
+      persistReady(g.storage, rd);
+    }
     for (const m of rd.messages) {
       let box = this.#out.get(m.to);
       if (!box) this.#out.set(m.to, box = { envelopes: [], beats: [], beatAcks: [] });
