@@ -11,6 +11,17 @@ import type { MsgIndex, MsgVisit } from "../../src/jetstream/store/msg_index.ts"
 
 /** Parsed blocks kept besides the one being written. */
 export const CACHE_BLOCKS = 3;
+/** Subjects a block counts on its own (what lets counts and subject scans skip whole blocks). */
+const SUBJ_MAX = 16;
+
+function countSubject(b: Block, subject: string, by: number): void {
+  const m = b.subj;
+  if (m === null) return;
+  const n = (m.get(subject) ?? 0) + by;
+  if (n > 0) m.set(subject, n);
+  else m.delete(subject);
+  if (m.size > SUBJ_MAX) b.subj = null;
+}
 
 /** One block (segment file) as the index sees it. */
 export interface Block {
@@ -23,6 +34,8 @@ export interface Block {
   liveBytes: number;
   /** Live messages with headers (the dedupe window is rebuilt from those: blocks without any are skipped). */
   hdrLive: number;
+  /** Live messages per subject while the block holds at most SUBJ_MAX subjects; null past that (unknown). */
+  subj: Map<string, number> | null;
   /** Live size as the stream accounts it. */
   acct: number;
   /** Bit i set: seq min+i is not stored (deleted, or never written here). Absent while there is none. */
@@ -66,7 +79,7 @@ export function acctOf(len: number, hasHdr: boolean): number {
 }
 
 export function newBlock(id: number): Block {
-  return { id, min: 1, max: 0, live: 0, liveBytes: 0, hdrLive: 0, acct: 0, dead: undefined, firstLive: 0, lastLive: 0, firstTime: 0, lastTime: 0 };
+  return { id, min: 1, max: 0, live: 0, liveBytes: 0, hdrLive: 0, subj: new Map(), acct: 0, dead: undefined, firstLive: 0, lastLive: 0, firstTime: 0, lastTime: 0 };
 }
 
 function newCache(min: number, cap: number): BlockCache {
@@ -136,6 +149,17 @@ export class FileIndex implements MsgIndex {
   /** The block whose range holds `seq`. */
   find(seq: number): Block | undefined {
     const bs = this.blocks;
+    for (let i = this.#lowerBound(seq); i < bs.length; i++) {
+      const b = bs[i];
+      if (b.min > b.max) continue;
+      return seq >= b.min && seq <= b.max ? b : undefined;
+    }
+    return undefined;
+  }
+
+  /** Index of the first block whose max >= seq (blocks.length when none). */
+  #lowerBound(seq: number): number {
+    const bs = this.blocks;
     let lo = 0;
     let hi = bs.length - 1;
     // A block without records has max = the previous block's max (see addBlock): max never goes down.
@@ -144,12 +168,7 @@ export class FileIndex implements MsgIndex {
       if (bs[mid].max < seq) lo = mid + 1;
       else hi = mid - 1;
     }
-    for (let i = lo; i < bs.length; i++) {
-      const b = bs[i];
-      if (b.min > b.max) continue;
-      return seq >= b.min && seq <= b.max ? b : undefined;
-    }
-    return undefined;
+    return lo;
   }
 
   #indexOf(b: Block): number {
@@ -265,6 +284,7 @@ export class FileIndex implements MsgIndex {
     b.live++;
     b.liveBytes += len;
     if (hdr > 0) b.hdrLive++;
+    countSubject(b, subject, 1);
     const acct = acctOf(len, hdr > 0);
     b.acct += acct;
     if (b.firstLive === 0) {
@@ -307,6 +327,7 @@ export class FileIndex implements MsgIndex {
     b.live--;
     b.liveBytes -= len;
     if (c.hdr[i] > 0) b.hdrLive--;
+    countSubject(b, subject, -1);
     b.acct -= acct;
     if (b.live === 0) {
       b.firstLive = 0;
@@ -400,15 +421,9 @@ export class FileIndex implements MsgIndex {
     }
     return n;
   }
+  /** The first block whose range ends at or after `from` (the one holding it, or the next). */
   #startBlock(from: number): number {
-    const b = this.find(from);
-    if (b !== undefined) return this.#indexOf(b);
-    // Before every block, between two, or after all: the first block whose range ends at or after `from`.
-    for (let k = 0; k < this.blocks.length; k++) {
-      const x = this.blocks[k];
-      if (x.min <= x.max && x.max >= from) return k;
-    }
-    return this.blocks.length;
+    return this.#lowerBound(from);
   }
   forEach(from: number, visit: MsgVisit): void {
     for (let k = this.#startBlock(from); k < this.blocks.length; k++) {
@@ -461,7 +476,7 @@ export class FileIndex implements MsgIndex {
     for (let k = this.#startBlock(from); k < this.blocks.length; k++) {
       const b = this.blocks[k];
       if (b.min > to) break;
-      if (b.live === 0 || b.lastLive < from) continue;
+      if (b.live === 0 || b.lastLive < from || (b.subj !== null && !b.subj.has(subject))) continue;
       const c = this.cache(b);
       const id = c.ids.get(subject);
       if (id === undefined) continue;
@@ -478,7 +493,7 @@ export class FileIndex implements MsgIndex {
     for (; k >= 0; k--) {
       const b = this.blocks[k];
       if (b.min <= b.max && b.max < to) break;
-      if (b.live === 0 || b.firstLive > from) continue;
+      if (b.live === 0 || b.firstLive > from || (b.subj !== null && !b.subj.has(subject))) continue;
       const c = this.cache(b);
       const id = c.ids.get(subject);
       if (id === undefined) continue;
@@ -523,16 +538,36 @@ export class FileIndex implements MsgIndex {
     this.#resolve(st);
     if (from <= st.first) return st.count;
     if (from > st.last) return 0;
-    // Count the shorter side.
+    return this.countFromWhere(from, (subj) => subj === subject, st.last);
+  }
+
+  /**
+   * Stored messages with seq >= `from` (and <= `to`) whose subject `match`es: whole blocks from their subject
+   * counts, only the block `from` cuts (or one with too many subjects to count) read record by record.
+   */
+  countFromWhere(from: number, match: (subject: string) => boolean, to = Infinity): number {
+    const seen = new Map<string, boolean>();
+    const test = (subj: string) => {
+      let r = seen.get(subj);
+      if (r === undefined) seen.set(subj, r = match(subj));
+      return r;
+    };
     let n = 0;
-    const fromEnd = st.last - from < from - st.first;
-    const lo = fromEnd ? from : st.first;
-    const hi = fromEnd ? st.last : from - 1;
-    this.forEach(lo, (s, subj) => {
-      if (s > hi) return false;
-      if (subj === subject) n++;
-    });
-    return fromEnd ? n : st.count - n;
+    for (let k = this.#startBlock(from); k < this.blocks.length; k++) {
+      const b = this.blocks[k];
+      if (b.min <= b.max && b.min > to) break;
+      if (b.live === 0 || b.lastLive < from) continue;
+      if (b.subj !== null && b.firstLive >= from && b.lastLive <= to) {
+        for (const [subj, c] of b.subj) if (test(subj)) n += c;
+        continue;
+      }
+      const c = this.cache(b);
+      const end = Math.min(b.lastLive, to);
+      for (let s = Math.max(from, b.firstLive); s <= end; s++) {
+        if (!isDead(b, s) && test(c.names[c.subj[s - c.min]])) n++;
+      }
+    }
+    return n;
   }
   add(): void {
     throw new Error("file store: its index is kept by append");
@@ -545,7 +580,7 @@ export class FileIndex implements MsgIndex {
 
   summary(): unknown {
     return {
-      v: 3,
+      v: 4,
       count: this.#count,
       bytes: this.#bytes,
       blocks: this.blocks.map((b) => ({
@@ -555,6 +590,7 @@ export class FileIndex implements MsgIndex {
         live: b.live,
         liveBytes: b.liveBytes,
         hdrLive: b.hdrLive,
+        subj: b.subj === null ? null : [...b.subj],
         acct: b.acct,
         firstLive: b.firstLive,
         lastLive: b.lastLive,
@@ -572,12 +608,16 @@ export class FileIndex implements MsgIndex {
       v?: number;
       count: number;
       bytes: number;
-      blocks: Array<Omit<Block, "dead"> & { dead?: string }>;
+      blocks: Array<Omit<Block, "dead" | "subj"> & { dead?: string; subj: Array<[string, number]> | null }>;
       subjects: Array<[string, number, number, number]>;
     };
-    if (s?.v !== 3 || !Array.isArray(s.blocks) || s.blocks.length !== blockIds.length) return undefined;
+    if (s?.v !== 4 || !Array.isArray(s.blocks) || s.blocks.length !== blockIds.length) return undefined;
     for (let i = 0; i < blockIds.length; i++) if (s.blocks[i].id !== blockIds[i]) return undefined;
-    const out = s.blocks.map((b) => ({ ...b, dead: b.dead !== undefined ? fromB64(b.dead) : undefined }));
+    const out = s.blocks.map((b) => ({
+      ...b,
+      dead: b.dead !== undefined ? fromB64(b.dead) : undefined,
+      subj: b.subj === null ? null : new Map(b.subj),
+    }));
     this.#count = s.count;
     this.#bytes = s.bytes;
     for (const [subject, count, first, last] of s.subjects) this.#subjects.set(subject, { subject, count, first, last });
@@ -600,6 +640,7 @@ export class FileIndex implements MsgIndex {
       b.live++;
       b.liveBytes += len;
       if (hdr > 0) b.hdrLive++;
+      countSubject(b, subject, 1);
       const acct = acctOf(len, hdr > 0);
       b.acct += acct;
       if (b.firstLive === 0) {

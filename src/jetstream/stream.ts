@@ -318,6 +318,7 @@ export class Stream {
     if (filters.length === 0) return ix.countFrom(from);
     if (filters.length === 1 && isLiteral(filters[0])) return ix.subjectCountFrom(filters[0], from);
     let n = 0;
+    if (ix.countFromWhere !== undefined) return ix.countFromWhere(from, (subj) => matchesAny(subj, filters));
     if (!this.ownIndex) {
       for (const subj of ix.subjects()) if (matchesAny(subj, filters)) n += ix.subjectCountFrom(subj, from);
       return n;

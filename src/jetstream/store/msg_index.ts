@@ -47,6 +47,8 @@ export interface MsgIndex {
   /** First seq >= `from` stored under exactly `subject`. */
   subjectCeil(subject: string, from: number): number | undefined;
   subjectCountFrom(subject: string, from: number): number;
+  /** Optional fast path: messages with seq >= `from` whose subject `match`es, in one pass over the index. */
+  countFromWhere?(from: number, match: (subject: string) => boolean): number;
   /** Records a stored message (ascending seqs). Backends with their own index do this in `append`. */
   add(seq: number, subject: string, size: number, time: number, hdr: number): void;
   /** Forgets a message; false when it was not stored. Backends with their own index do this in `remove`. */
