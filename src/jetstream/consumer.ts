@@ -45,6 +45,11 @@ export interface ConsumerHost {
   remove(c: Consumer): void;
   /** An ack's reply: true when the host sends it later (once the ack is replicated). */
   holdAckReply?(c: Consumer, reply: string): boolean;
+  /**
+   * Whether this consumer may have been run by another server just before (a replicated consumer's new
+   * leader): an ack beyond what it delivered is then one of the previous leader's deliveries, taken over.
+   */
+  takesOverAcks?(): boolean;
 }
 
 /**
@@ -445,8 +450,24 @@ export class Consumer implements StreamListener {
   }
 
   private ack(sseq: number): void {
+    if (sseq >= this.cursor && this.host.takesOverAcks?.()) this.takeOver(sseq);
     acks.ack(this.book, sseq, this.cfg.ack_policy === "all", this.released);
     this.kick();
+  }
+
+  /**
+   * An ack for a message this leader has not delivered: the previous leader delivered it (and what came before
+   * it) after its last replicated state. Those deliveries are booked here — the acked one to be acked now, the
+   * others pending, due again after their ack wait — so an acknowledged message is not delivered again.
+   */
+  private takeOver(sseq: number): void {
+    const now = this.host.now();
+    const awaitAck = this.cfg.ack_policy !== "none";
+    for (let q = this.stream.nextMatching(this.cursor, this.filterList); q !== undefined && q <= sseq; q = this.stream.nextMatching(q + 1, this.filterList)) {
+      if (!this.book.pending.has(q)) acks.recordDelivery(this.book, q, false, awaitAck, now);
+    }
+    if (sseq >= this.cursor) this.cursor = sseq + 1;
+    this.rearm(now);
   }
 
   // ---- info / state ----

@@ -120,7 +120,9 @@ export class JetStream implements ConsumerHost {
       if (!parsed.success) continue;
       this.openStream(parsed.data, saved.created);
     }
-    for (const [name] of this.streams) {
+    // In a cluster a consumer's state lives in its own Raft group (cluster/consumer_groups.ts), which starts it
+    // where it runs; the streams the meta group opened before this point must not get copies from the store.
+    for (const [name] of this.cluster ? [] : this.streams) {
       for (const [, raw] of this.storage.listMeta(name, "c.")) {
         const saved = JSON.parse(raw) as SavedConsumer;
         const cfg = consumerConfigSchema.safeParse(saved.config);
@@ -537,7 +539,7 @@ export class JetStream implements ConsumerHost {
   }
 
   private saveConsumer(c: Consumer): void {
-    if (!this.persisted(c)) return;
+    if (!this.persisted(c) || this.cluster) return;
     const rec: SavedConsumer = { config: c.cfg, created: c.created, state: c.state() };
     this.providerFor(c.stream.cfg).putMeta(c.stream.name, `c.${c.name}`, JSON.stringify(rec));
   }
@@ -552,6 +554,9 @@ export class JetStream implements ConsumerHost {
   }
   remove(c: Consumer): void {
     this.deleteConsumer(c);
+  }
+  takesOverAcks(): boolean {
+    return this.cluster !== undefined;
   }
   holdAckReply(c: Consumer, reply: string): boolean {
     return this.cluster?.ackReply?.(c, reply) ?? false;

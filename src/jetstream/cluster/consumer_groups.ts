@@ -223,6 +223,25 @@ export class ConsumerGroups {
     if (drop && !(r.config.mem_storage === true || r.stream.cfg.storage === "memory")) this.#d.dropStorage(r.group.id);
   }
 
+  /**
+   * A consumer of a replicated stream runs only where its replica leads it (or, paused, where the API just
+   * created it): any other engine copy — with no replica here at all — is stopped, so no stale copy delivers
+   * or confirms acks.
+   */
+  #reapOrphans(): void {
+    const engine = this.#d.engine;
+    for (const stream of this.#d.replicas.keys()) {
+      const map = engine.consumers.get(stream);
+      if (!map) continue;
+      for (const [name, c] of [...map]) {
+        if (c.paused || this.replicas.has(key(stream, name))) continue;
+        c.close(false);
+        c.stream.listeners.delete(c);
+        map.delete(name);
+      }
+    }
+  }
+
   /** Every consumer group this server holds (hand-off on stop). */
   groups(): RaftGroup[] {
     return [...this.replicas.values()].map((r) => r.group);
@@ -405,7 +424,11 @@ export class ConsumerGroups {
   /** Called on every host tick. */
   tick(): void {
     this.reconcile();
-    for (const r of this.replicas.values()) r.tick();
+    for (const r of this.replicas.values()) {
+      r.tick();
+      r.reapStray();
+    }
+    this.#reapOrphans();
     for (const [r, n] of this.#campaign) {
       if (n > 1) {
         this.#campaign.set(r, n - 1);

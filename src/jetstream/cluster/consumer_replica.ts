@@ -297,6 +297,14 @@ export class ConsumerReplica {
     if (!this.#closed && !this.#engineConsumer()) this.#setPassive(true);
   }
 
+  /** An engine copy of this consumer that this replica does not run (and that is not a fresh creation): stopped. */
+  reapStray(): void {
+    const c = this.#engineConsumer();
+    if (!c || c === this.#live || c.paused) return;
+    this.#detach(c);
+    if (!this.#closed) this.#setPassive(true);
+  }
+
   #detach(c: Consumer): void {
     if (!this.#closed) this.#orphans.push(...c.takeWaiting());
     c.close(false);
