@@ -295,8 +295,10 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
     const ap = await client(plain!.port, "a");
     const app = await client(portOf(plainPetrel!), "a");
     await waitFor("10008 from the survivor", async () => {
-      const r = await req(a, "$JS.API.STREAM.CREATE.NEW", { name: "NEW", subjects: ["new"], num_replicas: 1 });
-      return r.error?.err_code === 10008;
+      // Unanswered while the election may still end (nats-server: a timeout then too), so ask with a short wait.
+      const body = JSON.stringify({ name: "NEW", subjects: ["new"], num_replicas: 1 });
+      const m = await a.request("$JS.API.STREAM.CREATE.NEW", body, { timeout: 1_000 }).catch(() => undefined);
+      return m !== undefined && (m.json() as Reply).error?.err_code === 10008;
     }, 30_000, 200);
     for (const nc of [a, ap, app]) {
       const c = await req(nc, "$JS.API.STREAM.CREATE.NEW", { name: "NEW", subjects: ["new"] });
