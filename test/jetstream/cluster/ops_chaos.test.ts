@@ -36,7 +36,9 @@ describe("chaos (bounded)", () => {
       let stop = false;
       let n = 0;
       const publisher = (async () => {
-        while (!stop && n < 3000) {
+        // Until told to stop (the cap is only a bound): a capped publisher that ran out before the last fault
+        // would leave "publishes go on" waiting in vain on a fast machine.
+        while (!stop && n < 30_000) {
           n++;
           const id = `ch-${n}`;
           // Retried with the same id until acknowledged (bounded: 60 tries of at most 2 s).
@@ -76,7 +78,7 @@ describe("chaos (bounded)", () => {
       await jsm.consumers.add("CH", { durable_name: "CHK", ack_policy: AckPolicy.None });
       const cons = await js.consumers.get("CH", "CHK");
       const seen = new Map<string, number>();
-      for (let round = 0; round < 20 && seen.size < total; round++) {
+      for (let round = 0; round < Math.ceil(total / 500) + 10 && seen.size < total; round++) {
         const batch = await cons.fetch({ max_messages: 500, expires: 2000 });
         for await (const m of batch) {
           const id = m.string();

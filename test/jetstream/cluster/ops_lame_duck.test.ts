@@ -42,8 +42,9 @@ describe("graceful stop hands leaderships over", () => {
         for await (const st of nc.status()) if (st.type === "disconnect") disconnects++;
       })();
       const publisher = (async () => {
-        // Bounded: at most 5000 publishes, one at a time, each retried at most 3 times after a disconnect.
-        while (!stop && n < 5000) {
+        // Bounded: at most 50,000 publishes (5000 could run out before the last restart on a fast machine, and
+        // "publishes go on" then waited in vain), one at a time, each retried at most 3 times after a disconnect.
+        while (!stop && n < 50_000) {
           n++;
           for (let attempt = 0; attempt < 4; attempt++) {
             const seen = disconnects;
