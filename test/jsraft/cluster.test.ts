@@ -235,12 +235,16 @@ describe("replicated JetStream: catch-up from a snapshot", () => {
       assert.equal(st.last_seq, total + 1);
       // And the caught-up replica can lead: step the others down until it does, then publish.
       await waitFor("the caught-up replica leads", async () => {
-        const info = await jsm.streams.info("BIG");
-        if (info.cluster?.leader === c.names[off]) return true;
+        const was = (await jsm.streams.info("BIG")).cluster?.leader;
+        if (was === c.names[off]) return true;
         await nc!.request("$JS.API.STREAM.LEADER.STEPDOWN.BIG", "").catch(() => {});
-        await new Promise((r) => setTimeout(r, 1500));
+        // The next round once another leader is in place (not a fixed pause).
+        await waitFor("a new stream leader", async () => {
+          const now = (await jsm.streams.info("BIG").catch(() => undefined))?.cluster?.leader;
+          return now !== undefined && now !== was;
+        }, 10_000);
         return false;
-      }, 40_000, 200);
+      }, 40_000, 10);
       assert.equal((await js.publish("big.x", "after")).seq, total + 2);
     } finally {
       await nc?.close().catch(() => {});
