@@ -216,8 +216,6 @@ export function jetStreamExtension(
           // Leaderships move to other servers while the routes are still up (a rolling restart loses no publish).
           if (cluster) await cluster.handOff();
           cluster?.stop();
-          // Its last flush and goodbye reach the routes' sockets before the routes close.
-          if (cluster) await new Promise((r) => setTimeout(r, 0));
           nrg?.close();
           all.stop();
           stores.close();

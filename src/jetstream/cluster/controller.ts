@@ -54,12 +54,6 @@ const T = "io.nats.jetstream.api.v1.";
 const META_GROUP = "_meta_";
 const HELLO = "$JSC.HELLO";
 /**
- * A server stopping says so (after handing its leaderships over): the others count it offline at once, as
- * nats-server does on a server's shutdown event, instead of after OFFLINE_MS of silence. Without it, the next
- * server to stop picks the gone one as its successor and waits out its hand-off budget.
- */
-const BYE = "$JSC.BYE";
-/**
  * `$JSC.SYNC.<group>.<server>`: a replica catching up asks one other replica for messages; the answers come on
  * `$JSC.SYNCR.<server>`.
  */
@@ -125,8 +119,6 @@ interface Hello {
 interface KnownPeer {
   hello: Hello;
   lastSeen: number;
-  /** It said it is stopping (until it says hello again). */
-  left?: boolean;
 }
 
 export class JetStreamCluster {
@@ -295,10 +287,6 @@ export class JetStreamCluster {
   start(): void {
     const bus = this.#o.sysBus;
     this.#sids.push(bus.subscribe(HELLO, (m) => this.#onHello(m)));
-    this.#sids.push(bus.subscribe(BYE, (m) => {
-      const p = this.#peers.get(dec.decode(m.payload));
-      if (p) p.left = true;
-    }));
     this.#sids.push(bus.subscribe(MOVED_SUBJECT, (m) => this.#onMoved(m)));
     this.#sids.push(bus.subscribe(ORIGIN_SUBJECT, (m) => {
       const n = decodeOrigin(m.payload);
@@ -363,7 +351,6 @@ export class JetStreamCluster {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#o.sysBus.publish(BYE, enc.encode(this.self));
     for (const sid of this.#sids) this.#o.sysBus.unsubscribe(sid);
     for (const f of this.#feeds.values()) f.close();
     this.#infoQueries.stop();
@@ -465,7 +452,7 @@ export class JetStreamCluster {
   #seen(): string[] {
     const now = this.#now();
     const names = [this.self];
-    for (const [name, p] of this.#peers) if (!p.left && now - p.lastSeen < OFFLINE_MS) names.push(name);
+    for (const [name, p] of this.#peers) if (now - p.lastSeen < OFFLINE_MS) names.push(name);
     return names.sort();
   }
 
@@ -477,9 +464,7 @@ export class JetStreamCluster {
       return;
     }
     if (typeof h?.name !== "string" || h.name === this.self || !Array.isArray(h.seen) || !Array.isArray(h.meta)) return;
-    // Back after it said bye (restarted): as new, it hears our hello at once.
-    const prev = this.#peers.get(h.name);
-    const isNew = prev === undefined || prev.left === true;
+    const isNew = !this.#peers.has(h.name);
     this.#peers.set(h.name, { hello: h, lastSeen: this.#now() });
     if (isNew) this.#sayHello();
     // The meta leader brings JetStream servers that are not members yet into the group, one change at a time:
@@ -520,7 +505,7 @@ export class JetStreamCluster {
     if (seen.length < expected && now - this.#seenSince < SETTLE_MS) return;
     let lowest = this.self;
     for (const p of this.#peers.values()) {
-      if (p.left || now - p.lastSeen >= OFFLINE_MS) continue;
+      if (now - p.lastSeen >= OFFLINE_MS) continue;
       for (const n of [p.hello.name, ...p.hello.seen]) if (n < lowest) lowest = n;
     }
     if (lowest !== this.self) return;
@@ -877,7 +862,7 @@ export class JetStreamCluster {
   #online(name: string): boolean {
     if (name === this.self) return true;
     const p = this.#peers.get(name);
-    return p !== undefined && !p.left && this.#now() - p.lastSeen < OFFLINE_MS;
+    return p !== undefined && this.#now() - p.lastSeen < OFFLINE_MS;
   }
 
   #activeNs(name: string): number {
