@@ -310,7 +310,13 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
       assert.equal(names.error?.err_code, 10008);
       assert.equal(names.streams, null);
       // The R3 stream's replica here answers its info: its state, no leader.
-      const info = await req(nc, "$JS.API.STREAM.INFO.ORDERS");
+      // (Asked again until answered: right after the quorum went, the replicas may still be electing.)
+      let info: Reply = {};
+      await waitFor("a replica answers STREAM.INFO", async () => {
+        const m = await nc.request("$JS.API.STREAM.INFO.ORDERS", new Uint8Array(0), { timeout: 1_000 }).catch(() => undefined);
+        if (m) info = JSON.parse(dec.decode(m.data)) as Reply;
+        return m !== undefined;
+      }, 30_000, 100);
       assert.equal((info.state as { messages: number }).messages, 4);
       assert.equal((info.cluster as { leader?: string }).leader, undefined);
       // A publish finds no one to take it: no responders, as nats-server shows it (only a leader listens).

@@ -165,8 +165,14 @@ describe("replicated JetStream: consumers as Raft groups", () => {
       if (seen.length === 3) break;
     }
     assert.deepEqual(seen, ["v1", "v2", "v3"]);
-    const hist: string[] = [];
-    for await (const e of await kvB.history({ key: "k" })) hist.push(e.string());
+    // History from another server, read again until it holds the put after the change (an ordered consumer
+    // created right after a leader change has been seen to find nothing once, under load: see the README).
+    let hist: string[] = [];
+    await waitFor("the history from another server", async () => {
+      hist = [];
+      for await (const e of await kvB.history({ key: "k" })) hist.push(e.string());
+      return hist.length === 3;
+    }, 15_000, 100);
     assert.deepEqual(hist, ["v1", "v2", "v3"]);
     assert.equal((await kv.get("k"))?.string(), "v3");
 
@@ -263,9 +269,14 @@ describe("replicated JetStream: consumers as Raft groups", () => {
     await c.start(li);
     conns[li] = await connect({ servers: c.nodes[li]!.clientUrl });
     // The restarted server leads the consumer again (step-downs until it does): it resumes from the state.
-    for (let i = 0; i < 6 && (await consumerInfo("P", "work", other)).cluster?.leader !== leader; i++) {
-      await stepDownConsumer("P", "work", other).catch(() => undefined);
-    }
+    // (Each step-down picks a caught-up peer at random, and the restarted one may still be catching up: ask again,
+    // after the next leader is known, until it is the one.)
+    await waitFor("the restarted server leads the consumer", async () => {
+      const l = (await consumerInfo("P", "work", other).catch(() => undefined))?.cluster?.leader;
+      if (l === leader) return true;
+      if (l !== undefined) await stepDownConsumer("P", "work", other).catch(() => undefined);
+      return false;
+    }, 30_000, 300);
     const ci = await consumerInfo("P", "work", li);
     assert.equal(ci.cluster?.leader, leader);
     assert.equal(ci.ack_floor.stream_seq, 31);
