@@ -11,22 +11,13 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, type Consumer, type ConsumerMessages, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
-import { freePort } from "./helpers.ts";
+import { processClusterConf } from "./helpers.ts";
 
 describe("replicated JetStream: kill -9 of a consumer's leader", () => {
   it("never redelivers a confirmed ack, and the restarted server keeps the consumer's state", { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-ck9-"));
     const names = ["q1", "q2", "q3"];
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const conf = (i: number) => `
-server_name: ${names[i]}
-jetstream { store_dir: "${join(dir, names[i])}" }
-cluster {
-  name: ck9
-  listen: 127.0.0.1:${ports[i]}
-  routes: [${ports.map((p) => `nats://127.0.0.1:${p}`).join(", ")}]
-}
-`;
+    const conf = await processClusterConf("ck9", names, dir);
     const servers: Array<RunningServer | undefined> = [];
     const start = (i: number) => startServer("petrel", { conf: conf(i), monitor: true });
     let nc: NatsConnection | undefined;

@@ -20,6 +20,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The .conf of server `i` of a JetStream cluster of separate processes (kill -9, signals): `names[i]`, its store
+ * under `dir`, route ports picked now, and routes naming every server. `extra` lines go at the top level.
+ */
+export async function processClusterConf(cluster: string, names: readonly string[], dir: string, extra = ""): Promise<(i: number) => string> {
+  const ports: number[] = [];
+  for (const _ of names) ports.push(await freePort());
+  return (i) => `
+server_name: ${names[i]}
+${extra}jetstream { store_dir: "${join(dir, names[i])}" }
+cluster {
+  name: ${cluster}
+  listen: 127.0.0.1:${ports[i]}
+  routes: [${ports.map((p) => `nats://127.0.0.1:${p}`).join(", ")}]
+}
+`;
+}
+
 export interface JsCluster {
   readonly dir: string;
   readonly names: string[];

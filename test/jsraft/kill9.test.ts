@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { monitorJson, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
-import { freePort } from "./helpers.ts";
+import { processClusterConf } from "./helpers.ts";
 
 interface StreamDetail {
   name: string;
@@ -27,16 +27,7 @@ describe("replicated JetStream: kill -9 of the stream leader under load", () => 
   it("keeps every acknowledged message exactly once, in order, on every replica", { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-k9-"));
     const names = ["p1", "p2", "p3"];
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const conf = (i: number) => `
-server_name: ${names[i]}
-jetstream { store_dir: "${join(dir, names[i])}" }
-cluster {
-  name: k9
-  listen: 127.0.0.1:${ports[i]}
-  routes: [${ports.map((p) => `nats://127.0.0.1:${p}`).join(", ")}]
-}
-`;
+    const conf = await processClusterConf("k9", names, dir);
     const servers: Array<RunningServer | undefined> = [];
     const start = (i: number) => startServer("petrel", { conf: conf(i), monitor: true });
     let nc: NatsConnection | undefined;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { monitorJson, type RunningServer, startServer, waitFor } from "../../helpers/servers.ts";
-import { freePort } from "../../jsraft/helpers.ts";
+import { processClusterConf } from "../../jsraft/helpers.ts";
 
 interface Jsz {
   meta_cluster?: { leader?: string };
@@ -19,19 +19,8 @@ describe("SIGUSR2 lame duck hands leaderships over first", () => {
   it("moves the meta and stream leaderships before draining; no publish fails", { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "petrel-ldm-"));
     const names = ["l1", "l2", "l3"];
-    const ports = [await freePort(), await freePort(), await freePort()];
     // The grace period is long enough that a hand-off at shutdown (the bug) would come too late to be seen.
-    const conf = (i: number) => `
-server_name: ${names[i]}
-lame_duck_grace_period: "3s"
-lame_duck_duration: "4s"
-jetstream { store_dir: "${join(dir, names[i])}" }
-cluster {
-  name: ldm
-  listen: 127.0.0.1:${ports[i]}
-  routes: [${ports.map((p) => `nats://127.0.0.1:${p}`).join(", ")}]
-}
-`;
+    const conf = await processClusterConf("ldm", names, dir, `lame_duck_grace_period: "3s"\nlame_duck_duration: "4s"\n`);
     const servers: Array<RunningServer | undefined> = [];
     let nc: NatsConnection | undefined;
     let nc2: NatsConnection | undefined;
