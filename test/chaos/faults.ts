@@ -8,6 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Random } from "../../src/raft/types.ts";
 import type { ChaosCluster } from "./procs.ts";
 import { BUCKET, CONSUMER, STREAM } from "./workload.ts";
+import { sleep } from "../helpers/servers.ts";
 
 export type FaultKind = "kill9" | "freeze" | "isolate" | "cut-pair" | "stepdown" | "meta-stepdown" | "peer-remove";
 
@@ -19,7 +20,6 @@ export interface FaultRecord {
   note?: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pick = <T>(rand: Random, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 
 interface ClusterInfo {

@@ -9,6 +9,7 @@ import { seededRandom } from "../../src/raft/prng.ts";
 import { checkKv, checkStream, describeHistory, readReplica, type StoredEntry, firstDifference } from "./check.ts";
 import { FaultInjector, type FaultKind, type FaultRecord, streamCluster } from "./faults.ts";
 import { ChaosCluster } from "./procs.ts";
+import { sleep, waitFor } from "../helpers/servers.ts";
 import {
   BUCKET,
   clientConnect,
@@ -55,23 +56,6 @@ export interface ChaosVerdict {
   kvOps: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown;
-  while (performance.now() < deadline) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms: ${what}${last ? ` (${String(last)})` : ""}`);
-}
-
 /** Both replicated streams answer with a leader. */
 async function serving(nc: NatsConnection): Promise<boolean> {
   const [a, b] = await Promise.all([streamCluster(nc, STREAM), streamCluster(nc, `KV_${BUCKET}`)]);
@@ -107,7 +91,7 @@ async function replicasCaughtUp(c: ChaosCluster, nc: NatsConnection, stream: str
 /** Waits for the replicas to agree; if they never do, reports what it last saw and checks those peers anyway. */
 async function caughtUpOrReport(c: ChaosCluster, nc: NatsConnection, stream: string, problems: string[]): Promise<string[]> {
   try {
-    return await until(`${stream} replicas caught up`, 90_000, () => replicasCaughtUp(c, nc, stream));
+    return await waitFor(`${stream} replicas caught up`, () => replicasCaughtUp(c, nc, stream), 90_000, 100);
   } catch (e) {
     const seen = lastSeen.get(stream);
     problems.push(`${String(e)}; last seen: ${seen?.view ?? "no stream info"}`);
@@ -127,10 +111,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     log(`cluster up: ${c.names.join(" ")} in ${c.dir}`);
     const admin = await clientConnect(c.clientUrls, "admin");
     conns.push(admin);
-    await until("streams created", 60_000, async () => {
+    await waitFor("streams created", async () => {
       await setupStreams(admin);
       return true;
-    });
+    }, 60_000, 100);
     const pubs: Publisher[] = [];
     for (let i = 0; i < 2; i++) {
       const nc = await clientConnect(c.clientUrls, `pub${i}`);
@@ -149,7 +133,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     }
     const withConsumer = o.consumer ?? true;
     for (const x of [...pubs, ...(withConsumer ? [worker] : []), ...kvs]) x.start();
-    await until("first acknowledgements", 30_000, async () => pubs.every((p) => p.acked.size > 0));
+    await waitFor("first acknowledgements", () => pubs.every((p) => p.acked.size > 0), 30_000, 100);
 
     const t0 = performance.now();
     const injector = new FaultInjector(c, admin, rand, t0, o.hold);
@@ -160,7 +144,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
       const r0 = performance.now();
       // Serving again: both streams answer with a leader and every publisher got a new acknowledgement.
       const base = pubs.map((p) => p.acked.size);
-      await until("the stream and the bucket serve again", 60_000, async () => pubs.every((p, i) => p.acked.size > base[i]) && await serving(admin)).catch((e) => {
+      await waitFor("the stream and the bucket serve again", async () => pubs.every((p, i) => p.acked.size > base[i]) && await serving(admin), 60_000, 100).catch((e) => {
         problems.push(`after ${f.kind} ${f.target}: ${String(e)}`);
       });
       const rec = Math.round(performance.now() - r0);

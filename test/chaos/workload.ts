@@ -9,12 +9,12 @@ import { AckPolicy, type JetStreamClient, jetstream, jetstreamManager } from "@n
 import { Kvm, type KV } from "@nats-io/kv";
 import type { HistoryOp } from "../../src/raft/kv/linearizability.ts";
 import type { Random } from "../../src/raft/types.ts";
+import { sleep } from "../helpers/servers.ts";
 
 export const STREAM = "ORDERS";
 export const BUCKET = "CHAOS";
 export const CONSUMER = "WORKER";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
 
 export function clientConnect(servers: string[], name: string): Promise<NatsConnection> {
