@@ -155,6 +155,11 @@ export class LeafNodes implements LeafHost {
     return [...this.conns].filter((c) => c.state === "active");
   }
 
+  /** Each remote's pending redial delay in ms, in configuration order (undefined: none pending). */
+  get redialDelays(): (number | undefined)[] {
+    return this.#remotes.map((r) => r.redial.delayMs);
+  }
+
   async start(): Promise<void> {
     const o = this.options;
     // Read and check every certificate before listening or dialing: a bad file stops start-up.

@@ -6,6 +6,8 @@
  * is stuck: it is marked exhausted and stalls nobody until it drains; max_pending then drops it.
  */
 
+import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
+
 /** A receiver a publishing client can wait for (a client, or a route whose backlog is growing). */
 export interface FlowConsumer {
   isClosed(): boolean;
@@ -59,7 +61,7 @@ export class InputGate {
   #marks = new Map<FlowConsumer, number>();
   #stallStart = 0;
   /** The one pending re-check of a stall (woken early by a consumer's drain). */
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: Timer | undefined;
   readonly #wake = () => this.#check();
   #held: Uint8Array[] = [];
   #heldBytes = 0;
@@ -67,13 +69,24 @@ export class InputGate {
   #paused = false;
   /** Consumers of the current stall that are waited for without the cap. */
   #uncapped = new Set<FlowConsumer>();
+  readonly #clock: Clock;
 
-  /** `pause`: stops (true) and resumes (false) the transport's reading, when it can. */
-  constructor(feed: (data: Uint8Array) => void, closed: () => boolean, capMs: number, pause?: (paused: boolean) => void) {
+  /**
+   * `pause`: stops (true) and resumes (false) the transport's reading, when it can. `clock`: the stall cap and
+   * the re-check poll are timed by it (tests inject a ManualClock).
+   */
+  constructor(
+    feed: (data: Uint8Array) => void,
+    closed: () => boolean,
+    capMs: number,
+    pause?: (paused: boolean) => void,
+    clock: Clock = runtimeClock,
+  ) {
     this.#feed = feed;
     this.#closed = closed;
     this.#capMs = capMs;
     this.#pause = pause;
+    this.#clock = clock;
   }
 
   /** Bytes held while stalled (bounded by HOLD_MAX plus a read when the transport can pause). */
@@ -110,7 +123,7 @@ export class InputGate {
   stallFor(consumer: FlowConsumer, capped = true): void {
     if (this.#stallingOn === undefined) {
       this.#stallingOn = new Set();
-      this.#stallStart = Date.now();
+      this.#stallStart = this.#clock.now();
       this.#recheck(1);
     }
     if (!this.#stallingOn.has(consumer)) consumer.whenDrained?.(this.#wake);
@@ -136,13 +149,13 @@ export class InputGate {
   }
 
   #recheck(ms: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = setTimeout(this.#wake, ms);
+    this.#timer?.cancel();
+    this.#timer = this.#clock.after(ms, this.#wake);
   }
 
   #check(): void {
     if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
+      this.#timer.cancel();
       this.#timer = undefined;
     }
     const set = this.#stallingOn;
@@ -153,7 +166,7 @@ export class InputGate {
         this.#uncapped.delete(c);
       }
     }
-    const waited = Date.now() - this.#stallStart;
+    const waited = this.#clock.now() - this.#stallStart;
     for (const c of set) {
       // Past its cap a consumer is waited for no longer; one whose backlog did not shrink at all is stuck.
       if (this.#uncapped.has(c) || waited < (c.stallCapMs ?? this.#capMs)) continue;

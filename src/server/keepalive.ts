@@ -2,52 +2,63 @@
  * Server-initiated PINGs, shared by client and route connections: one PING per interval, and a connection
  * with `max` PINGs unanswered is stale. A PONG measures the round trip.
  */
+import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
+
 export class Keepalive {
   readonly #interval: number;
   readonly #max: number;
   readonly #sendPing: () => void;
   readonly #onStale: () => void;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #clock: Clock;
+  #timer: Timer | undefined;
   #outstanding = 0;
   #sentAt = 0;
   rttMs = 0;
 
-  constructor(interval: number, max: number, sendPing: () => void, onStale: () => void) {
+  /** `clock`: times the interval and the round trip (tests inject a ManualClock). */
+  constructor(interval: number, max: number, sendPing: () => void, onStale: () => void, clock: Clock = runtimeClock) {
     this.#interval = interval;
     this.#max = max;
     this.#sendPing = sendPing;
     this.#onStale = onStale;
+    this.#clock = clock;
   }
 
   start(): void {
-    if (this.#interval > 0 && this.#timer === undefined) this.#timer = setInterval(() => this.#tick(), this.#interval);
+    if (this.#interval > 0 && this.#timer === undefined) this.#arm();
+  }
+
+  #arm(): void {
+    this.#timer = this.#clock.after(this.#interval, () => this.#tick());
   }
 
   #tick(): void {
+    this.#timer = undefined;
     if (this.#outstanding + 1 > this.#max) {
       this.stop();
       this.#onStale();
       return;
     }
     this.#outstanding++;
-    this.#sentAt = Date.now();
+    this.#sentAt = this.#clock.now();
+    this.#arm();
     this.#sendPing();
   }
 
   /** One PING now, outside the interval, to measure the round trip at once (a new gateway link). */
   pingNow(): void {
     this.#outstanding++;
-    this.#sentAt = Date.now();
+    this.#sentAt = this.#clock.now();
     this.#sendPing();
   }
 
   pong(): void {
-    if (this.#sentAt > 0) this.rttMs = Date.now() - this.#sentAt;
+    if (this.#sentAt > 0) this.rttMs = this.#clock.now() - this.#sentAt;
     this.#outstanding = 0;
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
   }
 }

@@ -22,6 +22,7 @@ export class Redial {
   readonly #dial: () => void;
   readonly #policy: RedialPolicy;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #delayMs: number | undefined;
   #stopped = false;
   /** Failed (or not yet successful) attempts since the last success. */
   attempts = 0;
@@ -36,10 +37,16 @@ export class Redial {
     return this.#timer !== undefined;
   }
 
+  /** The delay the pending dial was scheduled with (undefined when none is pending). */
+  get delayMs(): number | undefined {
+    return this.#timer === undefined ? undefined : this.#delayMs;
+  }
+
   /** Dial after `delayMs`, replacing a pending dial. */
   schedule(delayMs: number): void {
     if (this.#stopped) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#delayMs = delayMs;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (!this.#stopped) this.#dial();

@@ -10,6 +10,7 @@
  * publisher's stall), so that TCP slows the peer instead of the client's backlog growing until it is cut.
  */
 import type { Duplex } from "../transport/types.ts";
+import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
 import { type FlowConsumer, InputGate, type Producer, producerStallCapMs, type ProducerSlot } from "./flow.ts";
 import { Keepalive } from "./keepalive.ts";
 import { OutBuffer } from "./outbound.ts";
@@ -32,6 +33,8 @@ export interface WireOptions {
   readonly producers?: ProducerSlot;
   /** How long the link's input waits for a local consumer that falls behind (ms). */
   readonly stallCapMs?: number;
+  /** Times the handshake deadline, the PINGs and the stall cap (tests inject a ManualClock). */
+  readonly clock?: Clock;
 }
 
 export interface WireHooks {
@@ -60,14 +63,16 @@ export class WireConn implements Producer {
   readonly #hooks: WireHooks;
   readonly #keepalive: Keepalive;
   #flushQueued = false;
-  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #handshakeTimer: Timer | undefined;
   readonly #gate: InputGate | undefined;
+  readonly #clock: Clock;
 
   constructor(duplex: Duplex, opts: WireOptions, hooks: WireHooks) {
     this.duplex = duplex;
     this.#cid = opts.cid;
     this.#tag = opts.tag;
     this.#hooks = hooks;
+    this.#clock = opts.clock ?? runtimeClock;
     const feed = hooks.feed;
     const slot = opts.producers;
     if (feed !== undefined && slot !== undefined) {
@@ -79,12 +84,12 @@ export class WireConn implements Producer {
         } finally {
           slot.currentProducer = prev;
         }
-      }, () => this.state === "closed", opts.stallCapMs ?? producerStallCapMs(10_000), (paused) => duplex.pauseReading?.(paused));
+      }, () => this.state === "closed", opts.stallCapMs ?? producerStallCapMs(10_000), (paused) => duplex.pauseReading?.(paused), this.#clock);
     }
     this.#keepalive = new Keepalive(opts.pingInterval, opts.pingMax, () => {
       this.out.bytes(PING);
       this.flushSoon();
-    }, () => this.closeWithError("Stale Connection", "Stale Connection"));
+    }, () => this.closeWithError("Stale Connection", "Stale Connection"), this.#clock);
   }
 
   get rttMs(): number {
@@ -110,16 +115,16 @@ export class WireConn implements Producer {
 
   /** Arm the handshake deadline (closing with `reason` if still in handshake then) and the PINGs. */
   startTimers(handshakeMs: number, reason: string): void {
-    this.#handshakeTimer = setTimeout(() => {
+    this.#handshakeTimer = this.#clock.after(handshakeMs, () => {
       if (this.state === "handshake") this.close(reason);
-    }, handshakeMs);
+    });
     this.#keepalive.start();
   }
 
   /** The handshake is complete. */
   activate(): void {
     this.state = "active";
-    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer?.cancel();
   }
 
   /** Measure the round trip now (one PING), instead of at the first keepalive. */
@@ -189,7 +194,7 @@ export class WireConn implements Producer {
     this.state = "closed";
     this.closeReason = reason;
     this.#keepalive.stop();
-    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer?.cancel();
     this.#hooks.teardown(reason);
   }
 

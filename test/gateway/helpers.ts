@@ -2,6 +2,7 @@
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import type { OptionLayer } from "../../src/config/normalize.ts";
+import type { Logger } from "../../src/log/logger.ts";
 import { gatewayExtension } from "../../src/gateway/extension.ts";
 import { waitFor } from "../helpers/servers.ts";
 
@@ -13,9 +14,18 @@ export interface GatewayzJson {
   inbound_gateways: Record<string, { configured: boolean; connection: { name: string; in_msgs: number } }[]>;
 }
 
-/** A single-server cluster named `name` with a gateway listener; `remotes` are the gateways it dials. */
-export function startGatewayNode(name: string, remotes: { name: string; urls: string[] }[] = [], extra: OptionLayer = {}): Promise<Petrel> {
+/**
+ * A single-server cluster named `name` with a gateway listener; `remotes` are the gateways it dials. `logger`:
+ * to watch for what the server logs (a refusal, say).
+ */
+export function startGatewayNode(
+  name: string,
+  remotes: { name: string; urls: string[] }[] = [],
+  extra: OptionLayer = {},
+  logger?: Logger,
+): Promise<Petrel> {
   return startPetrel({
+    logger,
     options: {
       server_name: `${name}-1`,
       host: "127.0.0.1",

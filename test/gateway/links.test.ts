@@ -5,7 +5,8 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Petrel } from "../../src/petrel.ts";
-import { sleep, waitFor } from "../helpers/servers.ts";
+import { waitFor } from "../helpers/servers.ts";
+import { createLogger } from "../../src/log/logger.ts";
 import { closeAll, collect, te } from "../helpers/nats.ts";
 import { gatewayUrl, gatewayz, startGatewayNode, stopAll, waitForGatewayInterest, waitForLinks } from "./helpers.ts";
 
@@ -40,11 +41,15 @@ describe("gateway links", () => {
   });
 
   it("refuses clusters it was not told of with reject_unknown_cluster", async () => {
-    const west = await startGatewayNode("west", [{ name: "east", urls: ["nats://127.0.0.1:1"] }], { gateway: { reject_unknown_cluster: true } });
+    const lines: string[] = [];
+    const log = createLogger({ debug: false, trace: false, logtime: false, pid: 0, write: (l) => void lines.push(l) });
+    const west = await startGatewayNode("west", [{ name: "east", urls: ["nats://127.0.0.1:1"] }], { gateway: { reject_unknown_cluster: true } }, log);
     nodes.push(west);
     const other = await startGatewayNode("other", [{ name: "west", urls: [gatewayUrl(west)] }]);
     nodes.push(other);
-    await sleep(300);
+    // West reads other's CONNECT and refuses it; other dials again and is refused again (the refusal holds).
+    const refusals = () => lines.filter((l) => l.includes(`Connection to gateway "west" rejected`)).length;
+    await waitFor("other refused twice", () => refusals() >= 2, 5000, 10);
     assert.equal((await gatewayz(west)).inbound_gateways.other, undefined);
     await stopAll([other, west]);
   });

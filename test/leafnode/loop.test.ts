@@ -6,7 +6,7 @@ import { startPetrel } from "../../mod.ts";
 import { currentRuntime } from "../../adapters/runtime/index.ts";
 import { LeafNodes } from "../../src/leafnode/leafnode.ts";
 import type { Petrel } from "../../src/petrel.ts";
-import { sleep, waitFor } from "../helpers/servers.ts";
+import { waitFor } from "../helpers/servers.ts";
 import { leafUrl, leafz } from "./helpers.ts";
 
 describe("a leafnode cycle", () => {
@@ -30,11 +30,15 @@ describe("a leafnode cycle", () => {
       transport: currentRuntime().tcp,
       logger: a!.server.logger,
     });
+    const first = (await leafz(b!)).leafs.map((l) => l.port);
+    assert.equal(first.length, 1);
     try {
       await back.start();
-      await sleep(1500); // past the ordinary 1 s redial
-      assert.equal(back.active.length, 0, "the cycle-closing link is gone");
-      assert.equal((await leafz(b!)).leafnodes, 1, "b keeps its first link");
+      // The cycle-closing link is refused, and its next dial is put off for 30 s (not the ordinary 1 s redial:
+      // with that, the delay seen here would be 1000 and this wait would time out).
+      await waitFor("the cycle-closing link gone, its redial put off 30 s", () => back.conns.size === 0 && back.redialDelays[0] === 30_000, 5000, 10);
+      await waitFor("b back to its first link only", async () => (await leafz(b!)).leafnodes === 1, 5000, 10);
+      assert.deepEqual((await leafz(b!)).leafs.map((l) => l.port), first, "b keeps its first link");
       assert.equal((await leafz(a!)).leafnodes, 1, "a keeps its first link");
     } finally {
       await back.stop();

@@ -1,8 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type FlowConsumer, InputGate } from "../../src/server/flow.ts";
+import { ManualClock } from "../../src/runtime/clock.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// The stall cap and the gate's re-check poll are timers: every test drives them with a ManualClock (no sleeps).
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (chunks: Uint8Array[]) => chunks.map((c) => new TextDecoder().decode(c)).join("");
 
@@ -30,10 +31,11 @@ describe("input gate (producer stalls)", () => {
     assert.equal(text(fed), "ab");
   });
 
-  it("past 256 KiB held during a stall it pauses the transport's reading, and resumes once all is replayed", async () => {
+  it("past 256 KiB held during a stall it pauses the transport's reading, and resumes once all is replayed", () => {
     const fed: Uint8Array[] = [];
     const pauses: boolean[] = [];
-    const g = new InputGate((d) => fed.push(d.slice()), () => false, 60_000, (p) => pauses.push(p));
+    const clock = new ManualClock();
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 60_000, (p) => pauses.push(p), clock);
     const c = consumer(true);
     g.stallFor(c);
     const chunk = new Uint8Array(64 * 1024);
@@ -43,8 +45,7 @@ describe("input gate (producer stalls)", () => {
     g.push(chunk.fill(5));
     assert.deepEqual(pauses, [true], "past the bound: reading paused");
     c.behind = false;
-    const deadline = Date.now() + 5000;
-    while (pauses.length < 2 && Date.now() < deadline) await sleep(2);
+    clock.advance(2);
     assert.deepEqual(pauses, [true, false]);
     assert.equal(g.heldBytes, 0);
     const all = new Uint8Array(fed.reduce((n, f) => n + f.length, 0));
@@ -73,75 +74,85 @@ describe("input gate (producer stalls)", () => {
     assert.equal(g.stalled, false);
   });
 
-  it("holds input while a consumer is behind and replays it, in order, once it catches up", async () => {
+  it("holds input while a consumer is behind and replays it, in order, once it catches up", () => {
     const fed: Uint8Array[] = [];
-    const g = new InputGate((d) => fed.push(d.slice()), () => false, 5000);
+    const clock = new ManualClock();
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 5000, undefined, clock);
     const c = consumer(true);
     g.push(bytes("1"));
     g.stallFor(c);
     g.push(bytes("2"));
     g.push(bytes("3"));
-    await sleep(20);
+    clock.advance(20);
     assert.equal(text(fed), "1", "held while the consumer is behind");
     c.behind = false;
-    await sleep(30);
+    clock.advance(2);
     assert.equal(text(fed), "123");
     assert.equal(c.stallExhausted, false);
     assert.equal(g.stalled, false);
   });
 
-  it("an uncapped wait (a producer behind on its own output) outlasts the cap; capped ones still end at it", async () => {
+  it("an uncapped wait (a producer behind on its own output) outlasts the cap; capped ones still end at it", () => {
     const fed: Uint8Array[] = [];
-    const g = new InputGate((d) => fed.push(d.slice()), () => false, 20);
+    const clock = new ManualClock();
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 20, undefined, clock);
     const self = consumer(true);
     const other = consumer(true);
     g.stallFor(other);
     g.stallFor(self, false);
     g.push(bytes("x"));
-    await sleep(80);
+    clock.advance(80);
     assert.equal(text(fed), "", "still held after four caps: the client itself is behind");
     assert.equal(other.stallExhausted, true, "the other consumer's wait ended at the cap");
     assert.equal(self.stallExhausted, false);
     self.behind = false;
-    await sleep(30);
+    clock.advance(2);
     assert.equal(text(fed), "x");
     assert.equal(g.stalled, false);
   });
 
-  it("a consumer that is behind but draining is not marked exhausted when the cap passes", async () => {
+  it("a consumer that is behind but draining is not marked exhausted when the cap passes", () => {
     const fed: Uint8Array[] = [];
-    const g = new InputGate((d) => fed.push(d.slice()), () => false, 30);
+    const clock = new ManualClock();
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 30, undefined, clock);
     const c = consumer(true);
     g.stallFor(c);
     g.push(bytes("x"));
     c.pending = 500;
-    await sleep(100);
+    clock.advance(29);
+    assert.equal(text(fed), "", "held until the cap");
+    clock.advance(71);
     assert.equal(text(fed), "x");
     assert.equal(c.stallExhausted, false);
   });
 
-  it("gives up after the cap and marks a stuck consumer exhausted", async () => {
+  it("gives up after the cap and marks a stuck consumer exhausted", () => {
     const fed: Uint8Array[] = [];
-    const g = new InputGate((d) => fed.push(d.slice()), () => false, 30);
+    const clock = new ManualClock();
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 30, undefined, clock);
     const c = consumer(true);
     g.stallFor(c);
     g.push(bytes("x"));
-    await sleep(100);
+    clock.advance(29);
+    assert.equal(text(fed), "", "held until the cap");
+    assert.equal(c.stallExhausted, false);
+    clock.advance(71);
     assert.equal(text(fed), "x");
     assert.equal(c.stallExhausted, true);
   });
 
-  it("parses a large read in 64 KiB slices and stops between slices when a stall begins", async () => {
+  it("parses a large read in 64 KiB slices and stops between slices when a stall begins", () => {
     const sizes: number[] = [];
     const c = consumer(true);
+    const clock = new ManualClock();
     const g: InputGate = new InputGate((d) => {
       sizes.push(d.length);
       if (sizes.length === 2) g.stallFor(c);
-    }, () => false, 5000);
+    }, () => false, 5000, undefined, clock);
     g.push(new Uint8Array(300 * 1024));
     assert.deepEqual(sizes, [65536, 65536], "the third slice waits for the stall");
     c.behind = false;
-    await sleep(30);
+    clock.advance(2);
     assert.equal(sizes.reduce((a, b) => a + b, 0), 300 * 1024, "nothing lost");
   });
 });

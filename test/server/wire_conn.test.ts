@@ -2,9 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { WireConn, type WireHooks, type WireOptions } from "../../src/server/wire_conn.ts";
 import type { Duplex } from "../../src/transport/types.ts";
+import { ManualClock } from "../../src/runtime/clock.ts";
 
 const td = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tick = () => new Promise<void>((r) => queueMicrotask(r));
 
 interface FakeDuplex extends Duplex {
@@ -93,23 +93,32 @@ describe("wire connection plumbing", () => {
     assert.equal(b.duplex.closes, 0, "the transport is already gone");
   });
 
-  it("closes a connection still in handshake when the deadline passes, not an active one", async () => {
-    const a = setup();
+  it("closes a connection still in handshake when the deadline passes, not an active one", () => {
+    const clock = new ManualClock();
+    const a = setup({ clock });
     a.wire.startTimers(20, "Route Handshake Timeout");
-    const b = setup();
+    const b = setup({ clock });
     b.wire.startTimers(20, "Route Handshake Timeout");
     b.wire.activate();
-    await sleep(60);
+    clock.advance(19);
+    assert.deepEqual(a.ended, [], "not before the deadline");
+    clock.advance(1);
     assert.deepEqual(a.ended, ["Route Handshake Timeout"]);
     assert.equal(b.wire.state, "active");
     b.wire.close("done");
   });
 
   it("pings on its interval and closes a stale connection with -ERR", async () => {
-    const { duplex, wire, ended } = setup({ pingInterval: 15, pingMax: 1 });
+    const clock = new ManualClock();
+    const { duplex, wire, ended } = setup({ pingInterval: 15, pingMax: 1, clock });
     wire.startTimers(5000, "Route Handshake Timeout");
     wire.activate();
-    await sleep(80);
+    clock.advance(15);
+    await tick(); // the PING is flushed once per microtask
+    assert.deepEqual(duplex.writes, ["PING\r\n"]);
+    assert.deepEqual(ended, []);
+    clock.advance(15);
+    await tick();
     assert.deepEqual(ended, ["Stale Connection"]);
     assert.deepEqual(duplex.writes, ["PING\r\n", "-ERR 'Stale Connection'\r\n"]);
   });

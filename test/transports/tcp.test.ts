@@ -10,13 +10,18 @@ import {
   type EchoServer,
   equalBytes,
   newEvents,
+  type Events,
   pattern,
-  sleep,
   startEcho,
   until,
 } from "./echo.ts";
 
 const servers: EchoServer[] = [];
+/**
+ * Ends whose onClose must have been called exactly once. A second call would come later, so instead of sleeping
+ * after each close the check is the file's last test: every test in between is the window a late repeat must miss.
+ */
+const closedOnce: Array<{ what: string; ev: Events }> = [];
 after(async () => {
   for (const s of servers) {
     for (const c of s.conns) c.close();
@@ -94,8 +99,7 @@ describe("tcp transport", () => {
       await until(() => ev.closes.length === 1, "client sees close", 10000);
       assert.equal(ev.bytes, payload.length);
       assert.ok(equalBytes(concat(ev.data), payload));
-      await sleep(20);
-      assert.equal(ev.closes.length, 1);
+      closedOnce.push({ what: "client of a server that wrote then closed", ev });
     } finally {
       await l.close();
     }
@@ -121,8 +125,9 @@ describe("tcp transport", () => {
     const srv2 = s.events[s.events.length - 1];
     s.conns[s.conns.length - 1].close();
     await until(() => ev2.closes.length === 1 && srv2.closes.length === 1, "both closes");
-    await sleep(30);
     assert.deepEqual([ev1.closes.length, srv1.closes.length, ev2.closes.length, srv2.closes.length], [1, 1, 1, 1]);
+    closedOnce.push({ what: "closing client", ev: ev1 }, { what: "its server end", ev: srv1 });
+    closedOnce.push({ what: "client of a closing server", ev: ev2 }, { what: "the closing server end", ev: srv2 });
   });
 
   it("survives a peer that vanishes mid-stream", async () => {
@@ -152,10 +157,8 @@ describe("tcp transport", () => {
       while (server!.write(chunk)) { /* fill */ }
       await until(() => cev.bytes > 256 * 1024, "some bytes arrive");
       destroy(c);
-      await until(() => sev.closes.length === 1, "server notices the vanished peer", 10000);
-      await sleep(30);
-      assert.equal(sev.closes.length, 1);
-      assert.equal(cev.closes.length, 1);
+      await until(() => sev.closes.length === 1 && cev.closes.length === 1, "server notices the vanished peer", 10000);
+      closedOnce.push({ what: "server end of a vanished peer", ev: sev }, { what: "the vanished client", ev: cev });
       assert.equal(server!.write(chunk), false);
     } finally {
       await l.close();
@@ -223,5 +226,10 @@ describe("tcp transport", () => {
     assert.equal(text, "PING\r\na much longer line than sixteen bytes\r\n");
     raw.close();
     assert.equal(await raw.closed, undefined);
+  });
+
+  it("called each onClose above exactly once (checked last: the tests in between are the window)", () => {
+    assert.equal(closedOnce.length, 7, "every close above was registered");
+    for (const { what, ev } of closedOnce) assert.equal(ev.closes.length, 1, `${what}: onClose called ${ev.closes.length} times`);
   });
 });
