@@ -14,14 +14,15 @@ import { PETREL_VERSION, VERSION } from "./src/server/server.ts";
 import { currentRuntime } from "./adapters/runtime/index.ts";
 import type { Runtime } from "./src/runtime/types.ts";
 import { defaultExtensions } from "./adapters/extensions.ts";
-import { createDirJwtStore } from "./adapters/jwt_dir_store.ts";
 import { checkTlsFiles } from "./src/tls/check.ts";
-import process from "node:process";
-import { networkInterfaces } from "node:os";
+import type { JwtStore } from "./src/jwt/store.ts";
 
-const memory = () => process.memoryUsage().rss;
-/** The host's interface addresses (both runtimes provide node:os); a wildcard listener advertises them. */
-const interfaceAddresses = (): string[] => Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address));
+/** The JWT directory store (node:fs) only for a configuration with a full resolver: a plain start loads no node:fs. */
+async function jwtStoreFor(options: ServerOptions): Promise<((dir: string) => JwtStore) | undefined> {
+  const resolver = options.operator?.resolver;
+  if (resolver === undefined || resolver === "MEMORY") return undefined;
+  return (await import("./adapters/jwt_dir_store.ts")).createDirJwtStore;
+}
 
 export { Petrel } from "./src/petrel.ts";
 export { Server } from "./src/server/server.ts";
@@ -62,10 +63,10 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
     transport: rt.tcp,
     serveHttp: (o, f) => rt.serveHttp(o, f),
     readFile: (p) => rt.readTextFileSync(p),
-    jwtStore: createDirJwtStore,
+    jwtStore: await jwtStoreFor(options),
     logger: so.logger ?? silentLogger,
-    memory,
-    interfaceAddresses,
+    memory: () => rt.memoryRss(),
+    interfaceAddresses: () => rt.interfaceAddresses(),
     extensions: so.extensions ?? defaultExtensions(options, rt),
   });
   await petrel.start();
@@ -119,10 +120,10 @@ async function main(): Promise<void> {
       transport: rt.tcp,
       serveHttp: (o, f) => rt.serveHttp(o, f),
       readFile: (p) => rt.readTextFileSync(p),
-      jwtStore: createDirJwtStore,
+      jwtStore: await jwtStoreFor(options),
       logger,
-      memory,
-    interfaceAddresses,
+      memory: () => rt.memoryRss(),
+      interfaceAddresses: () => rt.interfaceAddresses(),
       extensions: defaultExtensions(options, rt),
     });
     logger.info(`  Name:     ${petrel.server.serverName}`);

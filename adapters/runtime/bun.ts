@@ -1,14 +1,30 @@
-/** Runtime services on Bun. Touches `Bun` only when called, so importing this file on Deno is harmless. */
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import process from "node:process";
+/**
+ * Runtime services on Bun. Touches `Bun` only when called, so importing this file on Deno is harmless.
+ * No `node:` module is imported up front: Bun's node:fs, node:fs/promises and node:path cost ~4 MB of RSS when
+ * loaded (and Deno loads them too, as this file is in its graph), and a plain start needs none of them. Files are
+ * reached through `process.getBuiltinModule` when first used; stdio goes through Bun's console, which writes
+ * synchronously (nothing lost at `process.exit`) and is built in.
+ */
 import type { FetchHandler, HttpServer, Runtime, SignalName } from "../../src/runtime/types.ts";
 import type { Transport } from "../../src/transport/types.ts";
 import { createBunTcpTransport } from "../../transports/tcp_bun.ts";
 
+type NodeFs = typeof import("node:fs");
+let nodeFs: NodeFs | undefined;
+const fs = (): NodeFs => (nodeFs ??= process.getBuiltinModule("node:fs"));
+
 function writeAllSync(fd: number, text: string): void {
   let buf = new TextEncoder().encode(text);
-  while (buf.length > 0) buf = buf.subarray(writeSync(fd, buf));
+  while (buf.length > 0) buf = buf.subarray(fs().writeSync(fd, buf));
+}
+
+/** A line goes out through the console (verbatim for one string argument, which appends the newline). */
+function writeStdio(fd: 1 | 2, text: string): void {
+  if (text.endsWith("\n")) {
+    const line = text.slice(0, -1);
+    if (fd === 2) console.error(line);
+    else console.log(line);
+  } else writeAllSync(fd, text);
 }
 
 function isNotFound(e: unknown): boolean {
@@ -28,21 +44,21 @@ export function createBunRuntime(): Runtime {
 
     readTextFileSync(path) {
       try {
-        return readFileSync(path, "utf8");
+        return fs().readFileSync(path, "utf8");
       } catch (e) {
         if (isNotFound(e)) return undefined;
         throw e;
       }
     },
-    writeTextFile: (path, text) => writeFile(path, text),
-    removeFile: (path) => rm(path, { force: true }),
+    writeTextFile: (path, text) => fs().promises.writeFile(path, text),
+    removeFile: (path) => fs().promises.rm(path, { force: true }),
     async mkdir(path) {
-      await mkdir(path, { recursive: true });
+      await fs().promises.mkdir(path, { recursive: true });
     },
     appendFile(path, text) {
       let fd = appendFds.get(path);
       if (fd === undefined) {
-        fd = openSync(path, "a");
+        fd = fs().openSync(path, "a");
         appendFds.set(path, fd);
       }
       writeAllSync(fd, text);
@@ -50,7 +66,7 @@ export function createBunRuntime(): Runtime {
     reopenAppendFiles() {
       for (const fd of appendFds.values()) {
         try {
-          closeSync(fd);
+          fs().closeSync(fd);
         } catch {
           // already closed
         }
@@ -62,8 +78,12 @@ export function createBunRuntime(): Runtime {
       process.on(sig, fn);
     },
     exit: (code) => process.exit(code),
-    writeStderr: (text) => writeAllSync(2, text),
-    writeStdout: (text) => writeAllSync(1, text),
+    writeStderr: (text) => writeStdio(2, text),
+    writeStdout: (text) => writeStdio(1, text),
+
+    memoryRss: () => process.memoryUsage.rss(),
+    interfaceAddresses: () =>
+      Object.values(process.getBuiltinModule("node:os").networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address)),
 
     get tcp(): Transport {
       return (tcp ??= createBunTcpTransport());

@@ -70,6 +70,9 @@ export function createDenoRuntime(): Runtime {
     writeStderr: (text) => writeAllSync(Deno.stderr, text),
     writeStdout: (text) => writeAllSync(Deno.stdout, text),
 
+    memoryRss: () => Deno.memoryUsage().rss,
+    interfaceAddresses: () => Deno.networkInterfaces().map((i) => i.address),
+
     get tcp(): Transport {
       return (tcp ??= createDenoTcpTransport());
     },

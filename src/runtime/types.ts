@@ -46,6 +46,11 @@ export interface Runtime {
   writeStderr(text: string): void;
   writeStdout(text: string): void;
 
+  /** Resident set size of this process in bytes (monitoring). */
+  memoryRss(): number;
+  /** The host's interface addresses; a wildcard cluster listener advertises them. */
+  interfaceAddresses(): string[];
+
   readonly tcp: Transport;
   /** Serve `fetch` on host:port (0 = any free port), quietly (no banner); over HTTPS when `tls` is given (PEM). */
   serveHttp(opts: { host: string; port: number; tls?: { cert: string; key: string } }, fetch: FetchHandler): Promise<HttpServer>;

@@ -1,6 +1,9 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { Buffer } from "node:buffer";
+import process from "node:process";
 import { currentRuntime, detectRuntime } from "../../adapters/runtime/index.ts";
 import { openRaw } from "../../transports/raw_client.ts";
 
@@ -108,8 +111,35 @@ describe("runtime services", () => {
     assert.equal(fired, false);
   });
 
-  it("writes to stdout and stderr synchronously", () => {
+  it("writes to stdout and stderr synchronously: nothing lost at exit, verbatim, in order", async () => {
     rt.writeStdout("");
     rt.writeStderr("");
+    // More than a pipe holds (64 KiB), written just before exit: every byte must still arrive.
+    const n = 5000;
+    const exe = typeof Bun !== "undefined" ? process.execPath : Deno.execPath();
+    const script = new URL("./fixtures/stdio_child.ts", import.meta.url).pathname;
+    const args = typeof Bun !== "undefined" ? ["run", script, String(n)] : ["run", "-A", "--no-check", script, String(n)];
+    const child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(code, 3);
+    const errText = Buffer.concat(err).toString("utf8");
+    const outText = Buffer.concat(out).toString("utf8");
+    let wantErr = "";
+    let wantOut = "";
+    for (let i = 0; i < n; i++) {
+      wantErr += `err ${i} %s %d ✓\n`;
+      wantOut += `out ${i}\n`;
+    }
+    assert.equal(errText, wantErr + "no newline at the end");
+    assert.equal(outText, wantOut);
+  });
+
+  it("reports its resident memory and the host's interface addresses", () => {
+    assert.ok(rt.memoryRss() > 1_000_000, "RSS in bytes");
+    assert.ok(rt.interfaceAddresses().includes("127.0.0.1"), "loopback is an interface address");
   });
 });
