@@ -274,34 +274,9 @@ export class FileIndex implements MsgIndex {
 
   /** A message record appended to the active block `b`. */
   appended(b: Block, seq: number, off: number, len: number, time: number, subject: string, hdr: number): void {
-    if (b.min > b.max) {
-      b.min = seq;
-      b.max = seq - 1;
-    }
-    if (seq <= b.max) throw new Error(`file store: append of seq ${seq} after ${b.max}`);
-    for (let s = b.max + 1; s < seq; s++) markDead(b, s);
-    b.max = seq;
-    b.live++;
-    b.liveBytes += len;
-    if (hdr > 0) b.hdrLive++;
-    countSubject(b, subject, 1);
-    const acct = acctOf(len, hdr > 0);
-    b.acct += acct;
-    if (b.firstLive === 0) {
-      b.firstLive = seq;
-      b.firstTime = time;
-    }
-    b.lastLive = seq;
-    b.lastTime = time;
-    this.#count++;
-    this.#bytes += acct;
-    let st = this.#subjects.get(subject);
-    if (st === undefined) {
-      st = { subject, count: 0, first: seq, last: seq };
-      this.#subjects.set(subject, st);
-    }
-    st.count++;
-    st.last = seq;
+    if (b.min <= b.max && seq <= b.max) throw new Error(`file store: append of seq ${seq} after ${b.max}`);
+    extendTo(b, seq);
+    const st = this.#countLive(b, seq, len, time, subject, hdr);
     if (b === this.#activeBlock) {
       if (this.#activeCache === undefined && b.live === 1 && b.min === seq) {
         // Sized like the block before (no growing and copying while a block fills).
@@ -627,39 +602,53 @@ export class FileIndex implements MsgIndex {
   /** Rebuild: a block's records with `gone` (tombstoned seqs) applied. */
   rebuildBlock(b: Block, records: (visit: RecordVisit) => void, gone: Set<number>): void {
     records((seq, _off, len, time, subject, hdr) => {
-      if (b.min > b.max) {
-        b.min = seq;
-        b.max = seq - 1;
-      }
-      for (let s = b.max + 1; s < seq; s++) markDead(b, s);
-      b.max = seq;
+      extendTo(b, seq);
       if (gone.has(seq)) {
         markDead(b, seq);
         return;
       }
-      b.live++;
-      b.liveBytes += len;
-      if (hdr > 0) b.hdrLive++;
-      countSubject(b, subject, 1);
-      const acct = acctOf(len, hdr > 0);
-      b.acct += acct;
-      if (b.firstLive === 0) {
-        b.firstLive = seq;
-        b.firstTime = time;
-      }
-      b.lastLive = seq;
-      b.lastTime = time;
-      this.#count++;
-      this.#bytes += acct;
-      let st = this.#subjects.get(subject);
-      if (st === undefined) {
-        st = { subject, count: 0, first: seq, last: seq };
-        this.#subjects.set(subject, st);
-      }
-      st.count++;
-      st.last = seq;
+      this.#countLive(b, seq, len, time, subject, hdr);
     });
   }
+
+  /**
+   * A live message `seq` of block `b` (appended, or found by a rebuild): the block's, the store's and its
+   * subject's counts. Returns the subject's state (its `subject` is the one string kept for that subject).
+   */
+  #countLive(b: Block, seq: number, len: number, time: number, subject: string, hdr: number): SubjectState {
+    b.live++;
+    b.liveBytes += len;
+    if (hdr > 0) b.hdrLive++;
+    countSubject(b, subject, 1);
+    const acct = acctOf(len, hdr > 0);
+    b.acct += acct;
+    if (b.firstLive === 0) {
+      b.firstLive = seq;
+      b.firstTime = time;
+    }
+    b.lastLive = seq;
+    b.lastTime = time;
+    this.#count++;
+    this.#bytes += acct;
+    let st = this.#subjects.get(subject);
+    if (st === undefined) {
+      st = { subject, count: 0, first: seq, last: seq };
+      this.#subjects.set(subject, st);
+    }
+    st.count++;
+    st.last = seq;
+    return st;
+  }
+}
+
+/** Block `b` reaches to `seq` (which follows its last): the sequences skipped on the way are dead. */
+function extendTo(b: Block, seq: number): void {
+  if (b.min > b.max) {
+    b.min = seq;
+    b.max = seq - 1;
+  }
+  for (let s = b.max + 1; s < seq; s++) markDead(b, s);
+  b.max = seq;
 }
 
 function toB64(a: Uint8Array): string {
