@@ -5,30 +5,20 @@
 // holds the consumer's state.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, type Consumer, type ConsumerMessages, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
-import { processClusterConf } from "./helpers.ts";
+import { waitFor } from "../helpers/servers.ts";
+import { addStreamWhenReady, type ProcessCluster, startProcessCluster } from "./helpers.ts";
 
 describe("replicated JetStream: kill -9 of a consumer's leader", () => {
   it("never redelivers a confirmed ack, and the restarted server keeps the consumer's state", { timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-ck9-"));
-    const names = ["q1", "q2", "q3"];
-    const conf = await processClusterConf("ck9", names, dir);
-    const servers: Array<RunningServer | undefined> = [];
-    const start = (i: number) => startServer("petrel", { conf: conf(i), monitor: true });
+    let pc: ProcessCluster | undefined;
     let nc: NatsConnection | undefined;
     try {
-      for (const s of await Promise.all([0, 1, 2].map(start))) servers.push(s);
+      pc = await startProcessCluster("ck9", ["q1", "q2", "q3"]);
+      const { servers, start, names } = pc;
       nc = await connect({ servers: servers.map((s) => s!.url), reconnectTimeWait: 100, maxReconnectAttempts: -1 });
-      const jsm = await waitFor("the meta group answers", async () => await jetstreamManager(nc!, { timeout: 1000 }), 20_000);
-      await waitFor("stream created", async () => {
-        await jsm.streams.add({ name: "WORK", subjects: ["work.>"], num_replicas: 3 });
-        return true;
-      }, 20_000);
+      const jsm = await addStreamWhenReady(nc, { name: "WORK", subjects: ["work.>"], num_replicas: 3 });
       const total = 300;
       const js = jetstream(nc, { timeout: 2000 });
       for (let i = 1; i <= total; i++) await js.publish(`work.${i % 5}`, String(i));
@@ -72,8 +62,7 @@ describe("replicated JetStream: kill -9 of a consumer's leader", () => {
       }, 30_000, 300);
     } finally {
       await nc?.close().catch(() => {});
-      for (const s of servers) await s?.stop().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      await pc?.close();
     }
   });
 });

@@ -4,9 +4,11 @@ import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
-import { waitFor } from "../helpers/servers.ts";
+import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,6 +38,56 @@ cluster {
   routes: [${ports.map((p) => `nats://127.0.0.1:${p}`).join(", ")}]
 }
 `;
+}
+
+/** A JetStream cluster of Petrel processes (kill -9, signals), its store under one temp dir. */
+export interface ProcessCluster {
+  readonly dir: string;
+  readonly names: readonly string[];
+  /** Server i, or undefined while it is down. */
+  readonly servers: Array<RunningServer | undefined>;
+  /** Starts server i (again) on its .conf; it becomes `servers[i]`. */
+  start(i: number): Promise<RunningServer>;
+  /** Stops every server and removes the stores. */
+  close(): Promise<void>;
+}
+
+/** Starts one Petrel process per name on processClusterConf's configuration (`extra` lines at the top level). */
+export async function startProcessCluster(cluster: string, names: readonly string[], extra = ""): Promise<ProcessCluster> {
+  const dir = mkdtempSync(join(tmpdir(), `petrel-${cluster}-`));
+  const conf = await processClusterConf(cluster, names, dir, extra);
+  const servers: Array<RunningServer | undefined> = names.map(() => undefined);
+  const pc: ProcessCluster = {
+    dir,
+    names,
+    servers,
+    async start(i) {
+      const s = await startServer("petrel", { conf: conf(i), monitor: true });
+      servers[i] = s;
+      return s;
+    },
+    async close() {
+      for (const s of servers) await s?.stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const started = await Promise.allSettled(names.map((_, i) => pc.start(i)));
+  const failed = started.find((r) => r.status === "rejected");
+  if (failed !== undefined) {
+    await pc.close();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return pc;
+}
+
+/** Once the meta group answers through `nc`, creates stream `cfg` (retried while no leader places it). */
+export async function addStreamWhenReady(nc: NatsConnection, cfg: Partial<StreamConfig> & { name: string }): Promise<JetStreamManager> {
+  const jsm = await waitFor("the meta group answers", async () => await jetstreamManager(nc, { timeout: 1000 }), 20_000);
+  await waitFor(`stream ${cfg.name} created`, async () => {
+    await jsm.streams.add(cfg);
+    return true;
+  }, 20_000);
+  return jsm;
 }
 
 export interface JsCluster {

@@ -4,13 +4,10 @@
 // every replica must report the same stream.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { monitorJson, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
-import { processClusterConf } from "./helpers.ts";
+import { jetstream } from "@nats-io/jetstream";
+import { monitorJson, type RunningServer, waitFor } from "../helpers/servers.ts";
+import { addStreamWhenReady, type ProcessCluster, startProcessCluster } from "./helpers.ts";
 
 interface StreamDetail {
   name: string;
@@ -25,20 +22,13 @@ async function streamOn(s: RunningServer): Promise<StreamDetail["state"] | undef
 
 describe("replicated JetStream: kill -9 of the stream leader under load", () => {
   it("keeps every acknowledged message exactly once, in order, on every replica", { timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-k9-"));
-    const names = ["p1", "p2", "p3"];
-    const conf = await processClusterConf("k9", names, dir);
-    const servers: Array<RunningServer | undefined> = [];
-    const start = (i: number) => startServer("petrel", { conf: conf(i), monitor: true });
+    let pc: ProcessCluster | undefined;
     let nc: NatsConnection | undefined;
     try {
-      for (const s of await Promise.all([0, 1, 2].map(start))) servers.push(s);
+      pc = await startProcessCluster("k9", ["p1", "p2", "p3"]);
+      const { servers, start, names } = pc;
       nc = await connect({ servers: servers.map((s) => s!.url), reconnectTimeWait: 100, maxReconnectAttempts: -1 });
-      const jsm = await waitFor("the meta group answers", async () => await jetstreamManager(nc!, { timeout: 1000 }), 20_000);
-      await waitFor("stream created", async () => {
-        await jsm.streams.add({ name: "LOAD", subjects: ["load.>"], num_replicas: 3 });
-        return true;
-      }, 20_000);
+      const jsm = await addStreamWhenReady(nc, { name: "LOAD", subjects: ["load.>"], num_replicas: 3 });
       const js = jetstream(nc, { timeout: 1500 });
       const total = 600;
       const acked = new Map<string, number>();
@@ -98,8 +88,7 @@ describe("replicated JetStream: kill -9 of the stream leader under load", () => 
       for (const [id, seq] of acked) assert.equal(seen.get(id), seq, `${id} at its acknowledged sequence`);
     } finally {
       await nc?.close().catch(() => {});
-      for (const s of servers) await s?.stop().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      await pc?.close();
     }
   });
 });

@@ -3,13 +3,10 @@
 // drained), no publish through another server fails meanwhile, and the server exits 0 afterwards.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { monitorJson, type RunningServer, startServer, waitFor } from "../../helpers/servers.ts";
-import { processClusterConf } from "../../jsraft/helpers.ts";
+import { monitorJson, waitFor } from "../../helpers/servers.ts";
+import { addStreamWhenReady, type ProcessCluster, startProcessCluster } from "../../jsraft/helpers.ts";
 
 interface Jsz {
   meta_cluster?: { leader?: string };
@@ -17,23 +14,15 @@ interface Jsz {
 
 describe("SIGUSR2 lame duck hands leaderships over first", () => {
   it("moves the meta and stream leaderships before draining; no publish fails", { timeout: 90_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "petrel-ldm-"));
-    const names = ["l1", "l2", "l3"];
-    // The grace period is long enough that a hand-off at shutdown (the bug) would come too late to be seen.
-    const conf = await processClusterConf("ldm", names, dir, `lame_duck_grace_period: "3s"\nlame_duck_duration: "4s"\n`);
-    const servers: Array<RunningServer | undefined> = [];
+    let pc: ProcessCluster | undefined;
     let nc: NatsConnection | undefined;
     let nc2: NatsConnection | undefined;
     try {
-      for (const s of await Promise.all([0, 1, 2].map((i) => startServer("petrel", { conf: conf(i), monitor: true })))) {
-        servers.push(s);
-      }
+      // The grace period is long enough that a hand-off at shutdown (the bug) would come too late to be seen.
+      pc = await startProcessCluster("ldm", ["l1", "l2", "l3"], `lame_duck_grace_period: "3s"\nlame_duck_duration: "4s"\n`);
+      const { servers, names } = pc;
       nc = await connect({ servers: servers.map((s) => s!.url) });
-      const jsm = await waitFor("the meta group answers", async () => await jetstreamManager(nc!, { timeout: 1000 }), 20_000);
-      await waitFor("stream created", async () => {
-        await jsm.streams.add({ name: "LDM", subjects: ["ldm.>"], num_replicas: 3 });
-        return true;
-      }, 20_000);
+      const jsm = await addStreamWhenReady(nc, { name: "LDM", subjects: ["ldm.>"], num_replicas: 3 });
       // Make one server lead both the meta group and the stream.
       const metaLeader = async () => (await monitorJson<Jsz>(servers[0]!, "/jsz")).meta_cluster?.leader;
       await waitFor("meta leader known", async () => (await metaLeader()) !== undefined, 20_000);
@@ -90,8 +79,7 @@ describe("SIGUSR2 lame duck hands leaderships over first", () => {
     } finally {
       await nc2?.close().catch(() => {});
       await nc?.close().catch(() => {});
-      for (const s of servers) await s?.stop().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      await pc?.close();
     }
   });
 });
