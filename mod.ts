@@ -12,6 +12,7 @@ import { createLogger, type Logger, silentLogger } from "./src/log/logger.ts";
 import { Petrel, type PetrelExtension } from "./src/petrel.ts";
 import { PETREL_VERSION, VERSION } from "./src/server/server.ts";
 import { currentRuntime } from "./adapters/runtime/index.ts";
+import { lowerCompilerThreads } from "./adapters/runtime/compiler_threads.ts";
 import type { Runtime } from "./src/runtime/types.ts";
 import { defaultExtensions } from "./adapters/extensions.ts";
 import { checkTlsFiles } from "./src/tls/check.ts";
@@ -139,9 +140,11 @@ async function main(): Promise<void> {
   if (options.pid_file !== undefined) await rt.writeTextFile(options.pid_file, String(rt.pid));
 
   let exiting = false;
+  let stopThreadSweep = () => {};
   const stop = async (why: string) => {
     if (exiting) return;
     exiting = true;
+    stopThreadSweep();
     logger.info(`Trapped "${why}" signal`);
     await petrel.stop();
     if (portsFile !== undefined) await rt.removeFile(portsFile);
@@ -168,6 +171,8 @@ async function main(): Promise<void> {
     rt.reopenAppendFiles();
     logger.info("Reloaded server configuration");
   });
+  // Once serving: the JIT's compiler threads below the event loop (tail latency on small hosts).
+  stopThreadSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"));
 }
 
 if (import.meta.main) await main();

@@ -1,0 +1,94 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isCompilerThread, niceFromEnv, sweep } from "../../adapters/runtime/compiler_threads.ts";
+import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
+
+describe("compiler threads: which and when", () => {
+  const dir = mkdtempSync(join(tmpdir(), "petrel-tasks-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const thread = (tid: number, comm: string) => {
+    mkdirSync(join(dir, String(tid)), { recursive: true });
+    writeFileSync(join(dir, String(tid), "comm"), comm + "\n");
+  };
+
+  it("names the JIT threads of both runtimes, nothing else", () => {
+    assert.ok(isCompilerThread("JITWorker"));
+    assert.ok(isCompilerThread("V8 DefaultWorke"));
+    for (const other of ["bun", "deno", "HeapHelper", "Collector Thread", "tokio-runtime-w", "Bun Pool 0"]) {
+      assert.ok(!isCompilerThread(other), other);
+    }
+  });
+
+  it("lowers each new compiler thread once and forgets threads that ended", () => {
+    thread(100, "bun");
+    thread(101, "JITWorker");
+    thread(102, "HeapHelper");
+    thread(103, "V8 DefaultWorke");
+    const calls: Array<[number, number]> = [];
+    const set = (tid: number, nice: number) => {
+      calls.push([tid, nice]);
+      return true;
+    };
+    let known = sweep(new Set(), 19, set, dir);
+    assert.deepEqual(calls.sort(), [[101, 19], [103, 19]]);
+    assert.deepEqual([...known].sort(), [100, 101, 102, 103]);
+    calls.length = 0;
+    known = sweep(known, 19, set, dir);
+    assert.deepEqual(calls, [], "already lowered");
+    // JavaScriptCore ends an idle compiler thread and starts another later.
+    rmSync(join(dir, "101"), { recursive: true });
+    thread(104, "JITWorker");
+    known = sweep(known, 19, set, dir);
+    assert.deepEqual(calls, [[104, 19]]);
+    assert.ok(!known.has(101));
+  });
+
+  it("PETREL_JIT_NICE: default 19, 0 leaves the threads alone, nonsense is the default", () => {
+    assert.equal(niceFromEnv(undefined), 19);
+    assert.equal(niceFromEnv(""), 19);
+    assert.equal(niceFromEnv("10"), 10);
+    assert.equal(niceFromEnv("0"), undefined);
+    assert.equal(niceFromEnv("-5"), 19);
+    assert.equal(niceFromEnv("high"), 19);
+  });
+});
+
+/** [tid, name, nice] of every thread of a process, from /proc (the name sits in parentheses, may hold spaces). */
+function threadsOf(pid: number): Array<[number, string, number]> {
+  const out: Array<[number, string, number]> = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const name = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" "); // fields[0] is field 3 (state); nice is field 19
+      out.push([Number(tid), name, Number(fields[16])]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+describe("compiler threads of a running server", () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await startServer("petrel");
+  });
+  after(() => server.stop());
+
+  it("run at nice 19 while the event loop keeps its priority", async () => {
+    const threads = await waitFor("a compiler thread at nice 19", () => {
+      const t = threadsOf(server.pid);
+      return t.some(([, name, nice]) => isCompilerThread(name) && nice === 19) ? t : undefined;
+    });
+    // The event-loop thread and the others keep the priority the process started with.
+    const main = threads.find(([tid]) => tid === server.pid);
+    assert.ok(main, JSON.stringify(threads));
+    assert.ok(main[2] < 19, JSON.stringify(threads));
+    for (const [, name, nice] of threads) if (!isCompilerThread(name)) assert.equal(nice, main[2], name);
+  });
+});
