@@ -1,0 +1,74 @@
+/**
+ * Guards the idle footprint: what `mod.ts` imports statically is what every plain start pays for, on both
+ * runtimes (Bun loads and transpiles it, Deno too, even when only Bun code uses a module). Node compatibility
+ * modules are the expensive part (node:fs alone is +3.4 MB RSS on Bun and +8 MB on Deno, node:process +4.5 MB
+ * on Deno), then npm packages (zod, yaml, nkeys). Anything a configuration may not use is imported dynamically
+ * where it is needed (adapters/extensions.ts, src/config/schemas_on_demand.ts, mod.ts's JWT directory store).
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+const root = join(dirname(new URL(import.meta.url).pathname), "..", "..");
+
+/** Value imports and re-exports of one module (type-only ones are erased by both runtimes' transpilers). */
+export function staticImports(source: string): string[] {
+  const out: string[] = [];
+  const re = /^\s*(import|export)\s+(type\s+)?([^;]*?)\s*from\s*["']([^"']+)["']|^\s*import\s+["']([^"']+)["']/gm;
+  for (const m of source.matchAll(re)) {
+    if (m[5] !== undefined) {
+      out.push(m[5]);
+      continue;
+    }
+    if (m[2] !== undefined) continue; // import type / export type
+    const clause = m[3];
+    const named = /^\{([^}]*)\}$/s.exec(clause.trim());
+    if (named !== null) {
+      const names = named[1].split(",").map((s) => s.trim()).filter((s) => s !== "");
+      if (names.length > 0 && names.every((n) => n.startsWith("type "))) continue;
+    }
+    out.push(m[4]);
+  }
+  return out;
+}
+
+/** The static import graph from `entry`: our files, and the outside modules they name. */
+function graph(entry: string): { files: Set<string>; outside: Map<string, string> } {
+  const files = new Set<string>();
+  const outside = new Map<string, string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const spec of staticImports(readFileSync(join(root, file), "utf8"))) {
+      if (spec.startsWith(".")) visit(join(dirname(file), spec));
+      else if (!outside.has(spec)) outside.set(spec, file);
+    }
+  };
+  visit(entry);
+  return { files, outside };
+}
+
+describe("what a plain start loads", () => {
+  it("reads value imports, skips type-only ones", () => {
+    const src = [
+      `import { a } from "./a.ts";`,
+      `import type { B } from "./b.ts";`,
+      `import { type C, type D } from "./c.ts";`,
+      `import { type E, f } from "./e.ts";`,
+      `import {\n  g,\n  h,\n} from "node:fs";`,
+      `export { i } from "./i.ts";`,
+      `export type { J } from "./j.ts";`,
+      `import "./side.ts";`,
+      `const lazy = () => import("./lazy.ts");`,
+    ].join("\n");
+    assert.deepEqual(staticImports(src), ["./a.ts", "./e.ts", "node:fs", "./i.ts", "./side.ts"]);
+  });
+
+  it("mod.ts imports no node:, bun: or npm module statically", () => {
+    const { files, outside } = graph("mod.ts");
+    assert.ok(files.has("src/server/server.ts") && files.has("adapters/runtime/index.ts"), "the graph was walked");
+    const found = [...outside].map(([spec, by]) => `${spec} (imported by ${by})`);
+    assert.deepEqual(found, [], "load these with a dynamic import where they are needed, not at every start");
+  });
+});
