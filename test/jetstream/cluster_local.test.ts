@@ -11,6 +11,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Petrel } from "../../src/petrel.ts";
 import { routeUrl, startNode, stopAll, waitForMesh } from "../cluster/helpers.ts";
 import { waitFor } from "../helpers/servers.ts";
+import { markerThrough } from "../helpers/nats.ts";
 
 async function metaSize(p: Petrel): Promise<{ size: number; leader?: string }> {
   const jsz = await (await p.monitorFetch(new Request("http://localhost/jsz"))).json() as {
@@ -46,7 +47,10 @@ describe("JetStream on a cluster of Petrel servers", () => {
       a.publish("$JS.API.INFO", "", { reply: "_INBOX.count.1" });
       await a.flush();
       await waitFor("an answer", () => answers > 0);
-      await new Promise((r) => setTimeout(r, 300));
+      // A second answer, from either server, would be ahead of these markers: the first follows the request to
+      // b (a -> route -> b), the second comes back from b to a behind whatever b answered.
+      await markerThrough(a, b);
+      await markerThrough(b, a);
       assert.equal(answers, 1, "one answer to $JS.API.INFO");
 
       const jsmA = await jetstreamManager(a);

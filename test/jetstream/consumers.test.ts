@@ -5,21 +5,66 @@ import type { BusMsg } from "../../src/jetstream/types.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import { startJetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
-import { api, pub, sleep, startEngine, TestBus, text } from "./helpers.ts";
+import { api, pub, TestBus, text } from "./helpers.ts";
+
+// Every consumer deadline (ack wait, backoff, nak delay, pull expiry, heartbeats, replay pacing) runs on the
+// engine's injected ManualClock: time passes only through passTime(), and what a step causes is awaited with
+// settle() (the bus delivers in microtasks). No test here sleeps.
 
 type J = Record<string, unknown>;
 const err = (r: J) => r.error as { code: number; err_code: number; description: string } | undefined;
 const MS = 1_000_000;
 
-/** Sends a pull request and gathers what arrives on its inbox for `waitMs`. */
-async function pull(bus: TestBus, stream: string, consumer: string, req: unknown, waitMs = 60): Promise<BusMsg[]> {
+interface Env {
+  bus: TestBus;
+  clock: ManualClock;
+  js: { stop(): void };
+}
+
+function startEngine(): Env {
+  const clock = new ManualClock();
+  const bus = new TestBus();
+  return { bus, clock, js: startJetStream(bus, { server_name: "test", clock }, new MemoryStorage()) };
+}
+
+/** Runs what is queued (microtasks, then callbacks due now on the clock) until nothing is left for now. */
+async function settle(clock: ManualClock): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    await new Promise<void>((r) => setTimeout(r, 0));
+    const next = clock.nextAt();
+    if (next === undefined || next > clock.now()) return;
+    clock.advance(0);
+  }
+  throw new Error("the engine keeps scheduling work for now");
+}
+
+/** Moves the clock `ms` forward, one due callback at a time, settling what each one causes. */
+async function passTime(clock: ManualClock, ms: number): Promise<void> {
+  const end = clock.now() + ms;
+  await settle(clock);
+  for (let next = clock.nextAt(); next !== undefined && next <= end; next = clock.nextAt()) {
+    clock.advance(Math.max(0, next - clock.now()));
+    await settle(clock);
+  }
+  clock.advance(end - clock.now());
+  await settle(clock);
+}
+
+/** Sends a pull request whose inbox gathers what arrives until `close()`. */
+function pullOpen({ bus }: Env, stream: string, consumer: string, req: unknown): { got: BusMsg[]; close(): void } {
   const inbox = `_INBOX.pull.${Math.random().toString(36).slice(2)}`;
   const got: BusMsg[] = [];
   const sid = bus.subscribe(inbox, (m) => got.push(m));
   bus.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, new TextEncoder().encode(typeof req === "string" ? req : JSON.stringify(req)), { reply: inbox });
-  await sleep(waitMs);
-  bus.unsubscribe(sid);
-  return got;
+  return { got, close: () => bus.unsubscribe(sid) };
+}
+
+/** Sends a pull request and gathers what arrives on its inbox at once and while `passMs` of clock time pass. */
+async function pull(e: Env, stream: string, consumer: string, req: unknown, passMs = 0): Promise<BusMsg[]> {
+  const p = pullOpen(e, stream, consumer, req);
+  await passTime(e.clock, passMs);
+  p.close();
+  return p.got;
 }
 const data = (ms: BusMsg[]) => ms.filter((m) => !m.headers || headerStatus(m.headers) === 0).map(text);
 const statuses = (ms: BusMsg[]) => ms.map((m) => (m.headers ? headerStatus(m.headers) : 0)).filter((c) => c > 0);
@@ -74,35 +119,41 @@ describe("consumers", () => {
   });
 
   it("answers pull requests with messages and 404/408/409 statuses", async () => {
-    const { bus, js } = startEngine();
+    const e = startEngine();
+    const { bus, clock, js } = e;
     try {
       await setup(bus, 5);
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.p", { stream_name: "S", config: { durable_name: "p", ack_policy: "explicit", max_batch: 10 } });
-      let got = await pull(bus, "S", "p", { batch: 2 });
+      let got = await pull(e, "S", "p", { batch: 2 });
       assert.deepEqual(data(got), ["m1", "m2"]);
       const parts = (got[0].reply ?? "").split(".");
       assert.equal(parts.length, 9);
       assert.equal(parts[5], "1"); // stream seq
       assert.equal(parts[8], "4"); // pending after m1
-      got = await pull(bus, "S", "p", "3");
+      got = await pull(e, "S", "p", "3");
       assert.deepEqual(data(got), ["m3", "m4", "m5"]);
-      got = await pull(bus, "S", "p", { batch: 1, no_wait: true });
+      got = await pull(e, "S", "p", { batch: 1, no_wait: true });
       assert.deepEqual(statuses(got), [404]);
-      got = await pull(bus, "S", "p", { batch: 5, expires: 50 * MS }, 200);
+      const expiring = pullOpen(e, "S", "p", { batch: 5, expires: 50 * MS });
+      await passTime(clock, 49);
+      assert.deepEqual(statuses(expiring.got), [], "not before it expires");
+      await passTime(clock, 1);
+      expiring.close();
+      got = expiring.got;
       assert.deepEqual(statuses(got), [408]);
       assert.equal(findHeader(got[0].headers ?? new Uint8Array(), "Nats-Pending-Messages"), "5");
-      got = await pull(bus, "S", "p", { batch: 50 });
+      got = await pull(e, "S", "p", { batch: 50 });
       assert.deepEqual(statuses(got), [409]);
-      got = await pull(bus, "S", "p", { batch: 1, expires: 100 * MS, idle_heartbeat: 30 * MS }, 150);
-      assert.ok(statuses(got).includes(100));
+      got = await pull(e, "S", "p", { batch: 1, expires: 100 * MS, idle_heartbeat: 30 * MS }, 150);
+      assert.deepEqual(statuses(got), [100, 100, 100, 408], "a heartbeat every 30 ms until it expires");
       // A waiting request gets the next publish.
       const inbox = "_INBOX.wait";
       const waiting: BusMsg[] = [];
       bus.subscribe(inbox, (m) => waiting.push(m));
       bus.publish("$JS.API.CONSUMER.MSG.NEXT.S.p", new TextEncoder().encode(JSON.stringify({ batch: 1, expires: 1000 * MS })), { reply: inbox });
-      await sleep(20);
+      await settle(clock);
       await pub(bus, "s.odd", "late");
-      await sleep(20);
+      await settle(clock);
       assert.deepEqual(data(waiting), ["late"]);
       const info = await api(bus, "$JS.API.CONSUMER.INFO.S.p");
       assert.equal(info.num_ack_pending, 6);
@@ -111,9 +162,9 @@ describe("consumers", () => {
       const w2: BusMsg[] = [];
       bus.subscribe("_INBOX.w2", (m) => w2.push(m));
       bus.publish("$JS.API.CONSUMER.MSG.NEXT.S.p", new TextEncoder().encode(JSON.stringify({ batch: 1, expires: 1000 * MS })), { reply: "_INBOX.w2" });
-      await sleep(10);
+      await settle(clock);
       await api(bus, "$JS.API.CONSUMER.DELETE.S.p");
-      await sleep(10);
+      await settle(clock);
       assert.deepEqual(statuses(w2), [409]);
     } finally {
       js.stop();
@@ -121,13 +172,14 @@ describe("consumers", () => {
   });
 
   it("tracks acks, naks, redelivery, max_deliver, term and ack all", async () => {
-    const { bus, js } = startEngine();
+    const e = startEngine();
+    const { bus, clock, js } = e;
     try {
       await setup(bus, 4);
       const advisories: BusMsg[] = [];
       bus.subscribe("$JS.EVENT.ADVISORY.>", (m) => advisories.push(m));
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.e", { stream_name: "S", config: { durable_name: "e", ack_policy: "explicit", ack_wait: 60 * MS, max_deliver: 2 } });
-      let got = await pull(bus, "S", "e", { batch: 4 });
+      let got = await pull(e, "S", "e", { batch: 4 });
       assert.deepEqual(data(got), ["m1", "m2", "m3", "m4"]);
       await ack(bus, got[0]);
       await ack(bus, got[1], "-NAK");
@@ -136,15 +188,15 @@ describe("consumers", () => {
       let info = await api(bus, "$JS.API.CONSUMER.INFO.S.e");
       assert.equal(info.num_ack_pending, 2);
       assert.deepEqual(info.ack_floor, { consumer_seq: 1, stream_seq: 1 });
-      got = await pull(bus, "S", "e", { batch: 1 });
+      got = await pull(e, "S", "e", { batch: 1 });
       assert.deepEqual(data(got), ["m2"]);
       assert.equal((got[0].reply ?? "").split(".")[4], "2"); // delivery count
       // m4 and m2 expire after ack_wait and m4 comes back once more; max_deliver=2 stops the rest.
-      await sleep(200);
-      got = await pull(bus, "S", "e", { batch: 5, expires: 300 * MS }, 400);
+      await passTime(clock, 200);
+      got = await pull(e, "S", "e", { batch: 5, expires: 300 * MS }, 400);
       assert.deepEqual(data(got), ["m4"]);
-      await sleep(200);
-      got = await pull(bus, "S", "e", { batch: 5, no_wait: true });
+      await passTime(clock, 200);
+      got = await pull(e, "S", "e", { batch: 5, no_wait: true });
       assert.deepEqual(data(got), []);
       info = await api(bus, "$JS.API.CONSUMER.INFO.S.e");
       assert.equal(info.num_ack_pending, 0);
@@ -155,18 +207,21 @@ describe("consumers", () => {
       const md = JSON.parse(text(advisories.find((m) => m.subject.includes("MAX_DELIVERIES")) as BusMsg));
       assert.equal(md.type, "io.nats.jetstream.advisory.v1.max_deliver");
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.all", { stream_name: "S", config: { durable_name: "all", ack_policy: "all" } });
-      got = await pull(bus, "S", "all", { batch: 3 });
+      got = await pull(e, "S", "all", { batch: 3 });
       await ack(bus, got[2]);
       info = await api(bus, "$JS.API.CONSUMER.INFO.S.all");
       assert.equal(info.num_ack_pending, 0);
       assert.deepEqual(info.ack_floor, { consumer_seq: 3, stream_seq: 3 });
       // -NAK with a delay holds the redelivery back.
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.nd", { stream_name: "S", config: { durable_name: "nd", ack_policy: "explicit", ack_wait: 5000 * MS } });
-      got = await pull(bus, "S", "nd", { batch: 1 });
+      got = await pull(e, "S", "nd", { batch: 1 });
       await ack(bus, got[0], `-NAK {"delay": ${100 * MS}}`);
-      assert.deepEqual(data(await pull(bus, "S", "nd", { batch: 1, no_wait: true })), ["m2"]);
-      await sleep(150);
-      assert.deepEqual(data(await pull(bus, "S", "nd", { batch: 1, expires: 400 * MS }, 350)), ["m1"]);
+      assert.deepEqual(data(await pull(e, "S", "nd", { batch: 1, no_wait: true })), ["m2"]);
+      await passTime(clock, 99);
+      // A redelivery goes before new messages: m3 first shows m1 is still held back.
+      assert.deepEqual(data(await pull(e, "S", "nd", { batch: 1, no_wait: true })), ["m3"], "m1 held back until the delay passes");
+      await passTime(clock, 1);
+      assert.deepEqual(data(await pull(e, "S", "nd", { batch: 1, no_wait: true })), ["m1"]);
     } finally {
       js.stop();
     }
@@ -175,23 +230,22 @@ describe("consumers", () => {
   it("follows backoff for redeliveries and serves +NXT", async () => {
     // The backoff steps run on an injected clock: only `clock.advance` moves the consumer's deadlines, so a slow
     // machine cannot make the second step fall due before the no_wait pull below.
-    const clock = new ManualClock();
-    const bus = new TestBus();
-    const js = startJetStream(bus, { server_name: "test", clock }, new MemoryStorage());
+    const e = startEngine();
+    const { bus, clock, js } = e;
     try {
       await setup(bus, 3);
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.bo", {
         stream_name: "S",
         config: { durable_name: "bo", ack_policy: "explicit", backoff: [50 * MS, 400 * MS], max_deliver: 3 },
       });
-      const first = await pull(bus, "S", "bo", { batch: 1 });
+      const first = await pull(e, "S", "bo", { batch: 1 });
       assert.deepEqual(data(first), ["m1"]);
       // First redelivery after 50ms (it goes before m2), the next one only after the second backoff step.
-      clock.advance(50);
-      const second = await pull(bus, "S", "bo", { batch: 1, expires: 300 * MS });
+      await passTime(clock, 50);
+      const second = await pull(e, "S", "bo", { batch: 1, expires: 300 * MS });
       assert.deepEqual(data(second), ["m1"]);
-      clock.advance(399);
-      const early = await pull(bus, "S", "bo", { batch: 1, no_wait: true });
+      await passTime(clock, 399);
+      const early = await pull(e, "S", "bo", { batch: 1, no_wait: true });
       assert.deepEqual(data(early), ["m2"]);
       // +NXT acks m2 and asks for the next message on the same reply.
       const nxt = await bus.request(early[0].reply ?? "", "+NXT");
@@ -205,13 +259,14 @@ describe("consumers", () => {
   });
 
   it("starts where the deliver policy says and filters subjects", async () => {
-    const { bus, js } = startEngine();
+    const e = startEngine();
+    const { bus, js } = e;
     try {
       await setup(bus, 6);
       const mk = async (name: string, cfg: J) => {
         const r = await api(bus, `$JS.API.CONSUMER.CREATE.S.${name}`, { stream_name: "S", config: { name, ack_policy: "none", ...cfg } });
         assert.equal(err(r), undefined);
-        return data(await pull(bus, "S", name, { batch: 10, no_wait: true }));
+        return data(await pull(e, "S", name, { batch: 10, no_wait: true }));
       };
       assert.deepEqual(await mk("all", {}), ["m1", "m2", "m3", "m4", "m5", "m6"]);
       assert.deepEqual(await mk("last", { deliver_policy: "last" }), ["m6"]);
@@ -221,10 +276,10 @@ describe("consumers", () => {
       assert.deepEqual(await mk("lps", { deliver_policy: "last_per_subject", filter_subject: "s.*" }), ["m5", "m6"]);
       assert.deepEqual(await mk("odd", { filter_subject: "s.odd" }), ["m1", "m3", "m5"]);
       assert.deepEqual(await mk("multi", { filter_subjects: ["s.odd", "s.even"], deliver_policy: "last" }), ["m6"]);
-      const hdr = await pull(bus, "S", "all", { batch: 1, no_wait: true });
+      const hdr = await pull(e, "S", "all", { batch: 1, no_wait: true });
       assert.deepEqual(statuses(hdr), [404]);
       await api(bus, "$JS.API.CONSUMER.CREATE.S.ho", { stream_name: "S", config: { name: "ho", ack_policy: "none", headers_only: true } });
-      const ho = await pull(bus, "S", "ho", { batch: 1 });
+      const ho = await pull(e, "S", "ho", { batch: 1 });
       assert.equal(ho[0].payload.length, 0);
       assert.equal(findHeader(ho[0].headers ?? new Uint8Array(), "Nats-Msg-Size"), "2");
     } finally {
@@ -233,11 +288,12 @@ describe("consumers", () => {
   });
 
   it("ends a pull request at max_bytes and shares a push consumer across a deliver group", async () => {
-    const { bus, js } = startEngine();
+    const e = startEngine();
+    const { bus, clock, js } = e;
     try {
       await setup(bus, 4);
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.b", { stream_name: "S", config: { durable_name: "b", ack_policy: "none" } });
-      const got = await pull(bus, "S", "b", { batch: 4, max_bytes: 60, expires: 500 * MS });
+      const got = await pull(e, "S", "b", { batch: 4, max_bytes: 60, expires: 500 * MS });
       // Sizes count subject + ack reply (39 bytes here) + payload: 5 + 39 + 2 = 46; the next (47) does not fit in 60
       assert.deepEqual(data(got), ["m1"]);
       assert.deepEqual(statuses(got), [409]);
@@ -246,7 +302,7 @@ describe("consumers", () => {
       bus.subscribe("grp", (m) => a.push(text(m)), { queue: "q" });
       bus.subscribe("grp", (m) => b.push(text(m)), { queue: "q" });
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.g", { stream_name: "S", config: { durable_name: "g", deliver_subject: "grp", deliver_group: "q", ack_policy: "none" } });
-      await sleep(30);
+      await settle(clock);
       assert.equal(a.length + b.length, 4);
     } finally {
       js.stop();
@@ -254,7 +310,7 @@ describe("consumers", () => {
   });
 
   it("stalls a flow-controlled push consumer until the subscriber answers", async () => {
-    const { bus, js } = startEngine();
+    const { bus, clock, js } = startEngine();
     try {
       await api(bus, "$JS.API.STREAM.CREATE.F", { name: "F", subjects: ["f"] });
       const big = "x".repeat(100_000);
@@ -265,15 +321,15 @@ describe("consumers", () => {
         stream_name: "F",
         config: { durable_name: "f", deliver_subject: "fc.in", ack_policy: "none", flow_control: true, idle_heartbeat: 100 * MS },
       });
-      await sleep(50);
+      await settle(clock);
       const fc = got.find((m) => m.headers && headerStatus(m.headers) === 100 && m.reply?.startsWith("$JS.FC."));
       assert.ok(fc, "no flow control request");
       const before = data(got).length;
       assert.ok(before < 15, `delivered ${before} without waiting for flow control`);
-      await sleep(300);
-      assert.equal(data(got).length, before);
+      await passTime(clock, 300);
+      assert.equal(data(got).length, before, "no time passing ends the stall (heartbeats still go out)");
       bus.publish(fc.reply ?? "", new Uint8Array(0));
-      await sleep(100);
+      await settle(clock);
       assert.equal(data(got).length, 15);
     } finally {
       js.stop();
@@ -281,43 +337,47 @@ describe("consumers", () => {
   });
 
   it("replays at the original pace with replay_policy original", async () => {
-    const { bus, js } = startEngine();
+    const { bus, clock, js } = startEngine();
     try {
       await api(bus, "$JS.API.STREAM.CREATE.RO", { name: "RO", subjects: ["ro"] });
       for (let i = 0; i < 3; i++) {
         await pub(bus, "ro", `r${i}`);
-        await sleep(80);
+        await passTime(clock, 80);
       }
       const times: number[] = [];
-      bus.subscribe("ro.out", () => times.push(Date.now()));
+      bus.subscribe("ro.out", () => times.push(clock.now()));
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.RO.r", {
         stream_name: "RO",
         config: { durable_name: "r", deliver_subject: "ro.out", ack_policy: "none", replay_policy: "original" },
       });
-      for (let i = 0; i < 100 && times.length < 3; i++) await sleep(10);
+      await passTime(clock, 159);
+      assert.equal(times.length, 2, "the third is not replayed before its original gap");
+      await passTime(clock, 1);
       assert.equal(times.length, 3);
-      assert.ok(times[2] - times[0] >= 140, `replayed in ${times[2] - times[0]}ms`);
+      assert.deepEqual([times[1] - times[0], times[2] - times[0]], [80, 160], "stored 80 ms apart, replayed 80 ms apart");
     } finally {
       js.stop();
     }
   });
 
   it("limits outstanding acks with max_ack_pending", async () => {
-    const { bus, js } = startEngine();
+    const e = startEngine();
+    const { bus, js } = e;
     try {
       await setup(bus, 5);
       await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.S.m", { stream_name: "S", config: { durable_name: "m", ack_policy: "explicit", max_ack_pending: 2 } });
-      const got = await pull(bus, "S", "m", { batch: 5, expires: 100 * MS }, 200);
+      const got = await pull(e, "S", "m", { batch: 5, expires: 100 * MS }, 200);
       assert.deepEqual(data(got), ["m1", "m2"]);
       await ack(bus, got[0]);
-      assert.deepEqual(data(await pull(bus, "S", "m", { batch: 5, expires: 100 * MS }, 200)), ["m3"]);
+      assert.deepEqual(data(await pull(e, "S", "m", { batch: 5, expires: 100 * MS }, 200)), ["m3"]);
     } finally {
       js.stop();
     }
   });
 
   it("keeps interest-retention messages until every consumer acked", async () => {
-    const { bus, js } = startEngine();
+    const e = startEngine();
+    const { bus, js } = e;
     try {
       await api(bus, "$JS.API.STREAM.CREATE.I", { name: "I", subjects: ["i"], retention: "interest" });
       await pub(bus, "i", "dropped"); // nobody interested yet
@@ -326,10 +386,10 @@ describe("consumers", () => {
       await pub(bus, "i", "kept");
       const st = async () => ((await api(bus, "$JS.API.STREAM.INFO.I")).state as J).messages;
       assert.equal(await st(), 1);
-      const a = await pull(bus, "I", "a", { batch: 1 });
+      const a = await pull(e, "I", "a", { batch: 1 });
       await ack(bus, a[0]);
       assert.equal(await st(), 1);
-      const b = await pull(bus, "I", "b", { batch: 1 });
+      const b = await pull(e, "I", "b", { batch: 1 });
       await ack(bus, b[0]);
       assert.equal(await st(), 0);
     } finally {
@@ -338,7 +398,7 @@ describe("consumers", () => {
   });
 
   it("pushes to a deliver subject with heartbeats and flow control settings", async () => {
-    const { bus, js } = startEngine();
+    const { bus, clock, js } = startEngine();
     try {
       await setup(bus, 3);
       const got: BusMsg[] = [];
@@ -347,10 +407,11 @@ describe("consumers", () => {
         stream_name: "S",
         config: { durable_name: "push", deliver_subject: "deliver.x", ack_policy: "explicit", flow_control: true, idle_heartbeat: 100 * MS },
       });
-      await sleep(30);
+      await settle(clock);
       assert.deepEqual(data(got), ["m1", "m2", "m3"]);
       assert.equal(got[0].subject, "s.odd");
-      await sleep(400);
+      assert.equal(got.filter((m) => m.headers && headerStatus(m.headers) === 100).length, 0, "no heartbeat while busy");
+      await passTime(clock, 400);
       const hb = got.find((m) => m.headers && headerStatus(m.headers) === 100);
       assert.ok(hb);
       assert.equal(findHeader(hb.headers ?? new Uint8Array(), "Nats-Last-Stream"), "3");

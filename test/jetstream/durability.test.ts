@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startChild } from "./child.ts";
+import { waitFor } from "../helpers/servers.ts";
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -89,7 +90,8 @@ describe("durability under kill -9", () => {
           await new Promise((r) => setTimeout(r, 0));
         }
       })();
-      await new Promise((r) => setTimeout(r, 700));
+      // The kill lands in the middle of the load: once a good number are acknowledged (more are in flight).
+      await waitFor("1000 publishes acknowledged", () => acked.size >= 1000, 20_000, 10);
       await srv.kill9();
       stop = true;
       await load;

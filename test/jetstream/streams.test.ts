@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { encodeHeaders, findHeader, headerStatus } from "../../src/protocol/headers.ts";
 import { api, pub, startEngine, TestBus } from "./helpers.ts";
+import { waitFor } from "../helpers/servers.ts";
 import { startJetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 
@@ -118,8 +119,12 @@ describe("stream API", () => {
       assert.equal(st.last_seq, 5);
       await api(bus, "$JS.API.STREAM.CREATE.AGE", { name: "AGE", subjects: ["age"], max_age: 50_000_000 });
       await pub(bus, "age", "x");
-      await new Promise((r) => setTimeout(r, 120));
-      st = state(await api(bus, "$JS.API.STREAM.INFO.AGE"));
+      assert.equal(state(await api(bus, "$JS.API.STREAM.INFO.AGE")).messages, 1);
+      // Expiry is the stream's own timer (50 ms): wait for its effect, not for a fixed time.
+      st = await waitFor("the message aged out", async () => {
+        const now = state(await api(bus, "$JS.API.STREAM.INFO.AGE"));
+        return now.messages === 0 ? now : undefined;
+      }, 5000, 10);
       assert.equal(st.messages, 0);
       assert.equal(st.first_seq, 2);
     } finally {
