@@ -2,11 +2,16 @@
  * Consuming from a replicated stream: three server processes (Petrel, then nats-server 2.9.10, same
  * configuration), an R3 file stream holding N messages, one durable pull consumer (its own Raft group) drained
  * with `consume()`, every message acknowledged. Reports messages/s until the last message arrived and until the
- * consumer's replicated ack floor reached N, for both servers, and their ratio.
+ * consumer's replicated ack floor reached N, for both servers, and their ratio; then the peak RSS of the busiest
+ * server and the bytes of the consumer's Raft group on disk (every server's directories named `C-*`: Petrel's
+ * consumer groups, nats-server's `_js_/C-*` groups and its `obs/` consumer store).
  *
- *   node_modules/.bin/bun bench/consumer_r3_bench.ts [--messages N] [--rounds R]
+ *   node_modules/.bin/bun bench/consumer_r3_bench.ts [--messages N] [--rounds R] [--fetch B] [--only petrel|nats-server]
+ *
+ * `--fetch B` takes the messages with `fetch({ max_messages: B })` batch after batch (each message acked)
+ * instead of `consume()`.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
@@ -22,8 +27,49 @@ const N = arg("--messages", 20_000);
 const ROUNDS = arg("--rounds", 1);
 /** `--single`: one server without a cluster (an R1 stream), to tell the replication's cost from the consumer's. */
 const SINGLE = process.argv.includes("--single");
+const FETCH = arg("--fetch", 0);
+const ONLY = (() => {
+  const i = process.argv.indexOf("--only");
+  return i >= 0 ? process.argv[i + 1] : undefined;
+})();
 
-async function once(kind: ServerKind): Promise<{ delivered: number; acked: number }> {
+/** Peak RSS of a process so far (VmHWM), MB. */
+function peakRss(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Bytes under `dir` in directories named like a consumer's Raft group or consumer store (`C-*`, `obs`). */
+function consumerLogBytes(dir: string, inside = false): number {
+  let n = 0;
+  let list: string[] = [];
+  try {
+    list = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of list) {
+    const p = join(dir, name);
+    const st = statSync(p);
+    if (st.isDirectory()) n += consumerLogBytes(p, inside || name.startsWith("C-") || name === "obs");
+    else if (inside) n += st.size;
+  }
+  return n;
+}
+
+interface Result {
+  delivered: number;
+  acked: number;
+  rss: number;
+  logBytes: number;
+  written: number;
+}
+
+async function once(kind: ServerKind): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), "petrel-bench-cr3-"));
   const names = ["b1", "b2", "b3"];
   const ports = [await freePort(), await freePort(), await freePort()];
@@ -40,6 +86,7 @@ cluster {
     ? [await startServer(kind, { conf: `server_name: b1\njetstream { store_dir: "${join(dir, "b1")}" }\n` })]
     : await Promise.all([0, 1, 2].map((i) => startServer(kind, { conf: conf(i) })));
   const nc = await connect({ servers: servers[0].url });
+  let sampler: ReturnType<typeof setInterval> | undefined;
   try {
     const jsm = await waitFor("the meta group answers", async () => await jetstreamManager(nc, { timeout: 1000 }), 30_000);
     await waitFor("stream created", async () => {
@@ -55,28 +102,58 @@ cluster {
     }
     await jsm.consumers.add("B", { durable_name: "d", ack_policy: AckPolicy.Explicit });
     const cons = await jetstream(nc).consumers.get("B", "d");
+    // The consumer logs' bytes, sampled while it runs: growth summed (a log file is rewritten after compactions).
+    let written = 0, prevBytes = consumerLogBytes(dir);
+    sampler = setInterval(() => {
+      const b = consumerLogBytes(dir);
+      written += Math.max(0, b - prevBytes);
+      prevBytes = b;
+    }, 100);
     const t0 = performance.now();
     let n = 0;
-    const msgs = await cons.consume({ max_messages: 1000 });
-    for await (const m of msgs) {
-      m.ack();
-      if (++n === N) break;
+    if (FETCH > 0) {
+      while (n < N) {
+        const msgs = await cons.fetch({ max_messages: FETCH, expires: 5000 });
+        for await (const m of msgs) {
+          m.ack();
+          n++;
+        }
+      }
+    } else {
+      const msgs = await cons.consume({ max_messages: 1000 });
+      for await (const m of msgs) {
+        m.ack();
+        if (++n === N) break;
+      }
     }
     const delivered = performance.now() - t0;
     await waitFor("ack floor", async () => (await jsm.consumers.info("B", "d")).ack_floor.stream_seq === N, 60_000, 20);
     const acked = performance.now() - t0;
-    return { delivered: N / (delivered / 1000), acked: N / (acked / 1000) };
+    const rss = Math.max(...servers.map((s) => peakRss(s.pid)));
+    clearInterval(sampler);
+    const logBytes = consumerLogBytes(dir);
+    written += Math.max(0, logBytes - prevBytes);
+    return { delivered: N / (delivered / 1000), acked: N / (acked / 1000), rss, logBytes, written };
   } finally {
+    clearInterval(sampler);
     await nc.close().catch(() => {});
     for (const s of servers) await s.stop().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+const f = (x: number) => Math.round(x).toLocaleString("en-US");
+const line = (kind: string, x: Result) =>
+  `${kind}: delivered/s ${f(x.delivered)}, ack floor at N/s ${f(x.acked)}, peak RSS ${x.rss.toFixed(0)} MB, consumer logs on disk at the end ${f(x.logBytes / 1024)} KiB, written while consuming ~${f(x.written / 1024)} KiB (3 servers)`;
 for (let r = 1; r <= ROUNDS; r++) {
+  if (ONLY) {
+    console.log(`round ${r}: ${N} msgs, ${FETCH > 0 ? `fetch ${FETCH}` : "consume"}: ${line(ONLY, await once(ONLY as ServerKind))}`);
+    continue;
+  }
   const ns = await once("nats-server");
   const pe = await once("petrel");
-  const f = (x: number) => Math.round(x).toLocaleString("en-US");
+  console.log(line("nats-server", ns));
+  console.log(line("petrel", pe));
   console.log(
     `round ${r}: ${N} msgs, ${SINGLE ? "R1 (one server)" : "R3"} pull consumer with acks — delivered/s nats-server ${f(ns.delivered)}, Petrel ${f(pe.delivered)} (${(pe.delivered / ns.delivered).toFixed(2)}x); ` +
       `ack floor at N/s nats-server ${f(ns.acked)}, Petrel ${f(pe.acked)} (${(pe.acked / ns.acked).toFixed(2)}x)`,

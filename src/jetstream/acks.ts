@@ -22,6 +22,21 @@ export interface AckSnapshot {
   num_redelivered: number;
 }
 
+/**
+ * Told every change of the replicated part of the bookkeeping, in order (a replicated consumer's leader logs
+ * them: cluster/consumer_log.ts). The redelivery queue is the leader's own business and is not told.
+ */
+export interface AckJournal {
+  /** A delivery: consumer seq `dseq`, delivery count `dc`, at `ts` (ms); `awaitAck` false: acked at once. */
+  delivered(sseq: number, dseq: number, dc: number, ts: number, redelivery: boolean, awaitAck: boolean): void;
+  /** A pending message was acknowledged. */
+  acked(sseq: number): void;
+  /** A pending message was given up without an ack (max deliveries, gone from the stream). */
+  dropped(sseq: number): void;
+  /** A pending message's ack wait counts from `ts` now (+WPI, a nak with a delay). */
+  timed(sseq: number, ts: number): void;
+}
+
 export interface AckState {
   /** Last consumer sequence handed out. */
   dseq: number;
@@ -36,6 +51,7 @@ export interface AckState {
   numRedelivered: number;
   /** Finds the ack floor without scanning every pending message (built on first use). */
   floorIndex?: FloorIndex;
+  journal?: AckJournal;
 }
 
 /**
@@ -136,19 +152,25 @@ export function pendingSnapshot(st: AckState): Array<[number, number, number, nu
  */
 export function recordDelivery(st: AckState, seq: number, redelivery: boolean, awaitAck: boolean, now: number): number {
   const dc = (st.deliveries.get(seq) ?? 0) + 1;
+  bookDelivery(st, seq, st.dseq + 1, dc, redelivery, awaitAck, now);
+  st.journal?.delivered(seq, st.dseq, dc, now, redelivery, awaitAck);
+  return dc;
+}
+
+/** Books delivery `dseq` (count `dc`) of stream seq `seq`: the one way a delivery enters the bookkeeping. */
+export function bookDelivery(st: AckState, seq: number, dseq: number, dc: number, redelivery: boolean, awaitAck: boolean, now: number): void {
   st.deliveries.set(seq, dc);
   if (redelivery) st.numRedelivered++;
-  st.dseq++;
+  st.dseq = dseq;
   if (seq > st.lastDeliveredSseq) st.lastDeliveredSseq = seq;
   if (awaitAck) {
     const had = st.pending.has(seq);
-    st.pending.set(seq, { dseq: st.dseq, time: now });
-    indexDelivery(st, seq, st.dseq, had);
+    st.pending.set(seq, { dseq, time: now });
+    indexDelivery(st, seq, dseq, had);
   } else {
     st.deliveries.delete(seq);
-    st.ackFloor = { consumer_seq: st.dseq, stream_seq: seq };
+    st.ackFloor = { consumer_seq: dseq, stream_seq: seq };
   }
-  return dc;
 }
 
 /**
@@ -166,13 +188,14 @@ export function nextRedelivery(
     const seq = q[0];
     if (!st.pending.has(seq) || !stored.has(seq)) {
       q.shift();
-      st.pending.delete(seq);
+      if (st.pending.delete(seq)) st.journal?.dropped(seq);
       continue;
     }
     const n = st.deliveries.get(seq) ?? 1;
     if (maxDeliver > 0 && n >= maxDeliver) {
       q.shift();
       st.pending.delete(seq);
+      st.journal?.dropped(seq);
       onMaxDeliver(seq, n);
       updateAckFloor(st);
       continue;
@@ -250,6 +273,7 @@ export function nak(st: AckState, sseq: number, delay: number, ackWait: number, 
   if (!p) return false;
   if (delay > 0) {
     p.time = now - ackWait / NS + delay;
+    st.journal?.timed(sseq, p.time);
     return false;
   }
   if (st.redeliverQ.includes(sseq)) return false;
@@ -261,7 +285,9 @@ export function nak(st: AckState, sseq: number, delay: number, ackWait: number, 
 /** +WPI: the ack wait starts over. */
 export function inProgress(st: AckState, sseq: number, now: number): void {
   const p = st.pending.get(sseq);
-  if (p) p.time = now;
+  if (!p) return;
+  p.time = now;
+  st.journal?.timed(sseq, now);
 }
 
 /** Acks `sseq` (and, with `all`, every pending message below it); `onAcked` sees each seq that was pending. */
@@ -279,6 +305,7 @@ export function ack(st: AckState, sseq: number, all: boolean, onAcked: (seq: num
 function ackOne(st: AckState, sseq: number, onAcked: (seq: number) => void): void {
   if (!st.pending.delete(sseq)) return;
   st.deliveries.delete(sseq);
+  st.journal?.acked(sseq);
   onAcked(sseq);
 }
 
@@ -289,6 +316,7 @@ export function forgetRemoved(st: AckState, gone: number[]): void {
   for (const s of gone) {
     if (st.pending.delete(s)) {
       st.deliveries.delete(s);
+      st.journal?.dropped(s);
       changed = true;
     }
   }

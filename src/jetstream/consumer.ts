@@ -471,6 +471,11 @@ export class Consumer implements StreamListener {
   }
 
   // ---- info / state ----
+  /** Every later change of the replicated state is told to `j` (a replicated consumer's leader logs them). */
+  setJournal(j: acks.AckJournal | undefined): void {
+    this.book.journal = j;
+  }
+
   state(): ConsumerState {
     const b = this.book;
     return {

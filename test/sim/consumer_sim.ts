@@ -19,7 +19,7 @@ import type { Random } from "../../src/raft/types.ts";
 import { consumerConfigSchema, streamConfigSchema } from "../../src/jetstream/config.ts";
 import { JetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
-import { type ConsumerCmd, ConsumerReplica } from "../../src/jetstream/cluster/consumer_replica.ts";
+import { type ConsumerCmd, type ConsumerEvent, ConsumerReplica } from "../../src/jetstream/cluster/consumer_replica.ts";
 import type { ConsumerState } from "../../src/jetstream/consumer.ts";
 import type { JsBus } from "../../src/jetstream/types.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
@@ -31,9 +31,9 @@ const START = 1_700_000_000_000;
 
 /** Bugs the checker must catch, planted in one replica's apply path. */
 export type ConsumerSimBug =
-  /** Replica b applies, now and then, the state before the one in the entry (a stale apply). */
+  /** Replica b applies, now and then, an entry it applied two entries before instead of the new one (a stale apply). */
   | "rewind"
-  /** Replica c forgets what is pending (as if acknowledged): a leader from it never redelivers those. */
+  /** Replica c forgets each delivery's pending message (as if given up): a leader from it never redelivers those. */
   | "forgetPending";
 export const CONSUMER_SIM_BUGS: readonly ConsumerSimBug[] = ["rewind", "forgetPending"];
 
@@ -51,6 +51,8 @@ export interface ConsumerSimResult {
   redeliveries: number;
   confirmed: number;
   leaders: number;
+  /** Snapshots a replica installed from its leader to catch up. */
+  installed: number;
   states: Map<string, ConsumerState | undefined>;
 }
 
@@ -78,9 +80,10 @@ export class ConsumerSim {
   deliveries = 0;
   redeliveries = 0;
   leaders = 0;
+  installed = 0;
   readonly #messages: number;
   #lastLeader: string | undefined;
-  #prevStates = new Map<string, ConsumerState[]>();
+  #prevCmds = new Map<string, ConsumerCmd[]>();
 
   constructor(readonly o: ConsumerSimOptions) {
     this.rand = seededRandom(o.seed);
@@ -95,15 +98,23 @@ export class ConsumerSim {
   #tamper(name: string): ((cmd: ConsumerCmd) => ConsumerCmd) | undefined {
     const bug = this.o.bug;
     if (bug === "rewind" && name === "b") {
-      // It keeps the states of the last three entries and now and then applies the oldest.
+      // It keeps the last three entries and now and then applies the oldest.
       return (cmd) => {
-        const kept = [...(this.#prevStates.get(name) ?? []), cmd.state].slice(-3);
-        this.#prevStates.set(name, kept);
-        return kept.length === 3 && this.rand() < 0.2 ? { op: "state", state: kept[0] } : cmd;
+        const kept = [...(this.#prevCmds.get(name) ?? []), cmd].slice(-3);
+        this.#prevCmds.set(name, kept);
+        return kept.length === 3 && this.rand() < 0.2 ? kept[0] : cmd;
       };
     }
     if (bug === "forgetPending" && name === "c") {
-      return (cmd) => ({ op: "state", state: { ...cmd.state, pending: [] } });
+      return (cmd) => {
+        if (cmd.op === "state") return { op: "state", state: { ...cmd.state, pending: [] } };
+        const events: ConsumerEvent[] = [];
+        for (const e of cmd.events) {
+          events.push(e);
+          if (e.k === "d" && e.awaitAck) events.push({ k: "x", sseq: e.sseq });
+        }
+        return { op: "delta", events };
+      };
     }
     return undefined;
   }
@@ -180,12 +191,13 @@ export class ConsumerSim {
     n.alive = false;
     this.net.detach(name);
     n.raftStore.crash();
+    this.installed += n.rep?.installed ?? 0;
     n.rep?.close();
     n.engine?.stop();
     n.host = undefined;
     n.rep = undefined;
     n.engine = undefined;
-    this.#prevStates.delete(name);
+    this.#prevCmds.delete(name);
     this.faults++;
   }
 
@@ -296,8 +308,12 @@ export class ConsumerSim {
     }
     await this.drain(100_000);
     const states = new Map<string, ConsumerState | undefined>();
-    for (const n of this.nodes.values()) states.set(n.name, n.rep?.state);
-    return { faults: this.faults, deliveries: this.deliveries, redeliveries: this.redeliveries, confirmed: this.confirmed.size, leaders: this.leaders, states };
+    for (const n of this.nodes.values()) {
+      states.set(n.name, n.rep?.state);
+      this.installed += n.rep?.installed ?? 0;
+    }
+    const { faults, deliveries, redeliveries, leaders, installed } = this;
+    return { faults, deliveries, redeliveries, confirmed: this.confirmed.size, leaders, installed, states };
   }
 
   /** The end: every message acknowledged, every replica holding the same state. */

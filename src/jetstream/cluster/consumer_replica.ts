@@ -1,16 +1,18 @@
 /**
  * One server's replica of a consumer of a replicated stream, bound to the consumer's own Raft group (placed on
- * the stream's peers; its leader may differ from the stream's). The group's log carries the consumer's state —
- * delivered, ack floor, pending with delivery counts and times, redelivered count, cursor — and every replica
- * (the leader too, a restart, the simulator) changes its copy only through `apply(entry)`, which asserts that
- * the ack floor and the delivered sequence never go back.
+ * the stream's peers; its leader may differ from the stream's). The group's log carries the changes of the
+ * consumer's state — deliveries, acks, messages given up, restarted ack waits (consumer_log.ts) — and every
+ * replica (the leader too, a restart, the simulator) changes its copy only through `apply(entry)`, which asserts
+ * that the ack floor and the delivered sequence never go back. Snapshots hold the whole state: the log is
+ * compacted behind them and a new or lagging replica catches up from one.
  *
  * The leader runs the live `Consumer` (it delivers, takes acks and pull requests) from the replicated state
- * once it has applied its whole log, and proposes the live consumer's state as it changes (coalesced, a full
- * state per entry, so an entry lost with a failed leader is made good by the next one). Acks that ask for a
- * reply are answered only once a state holding them is applied: an acknowledged ack survives a leader change.
- * The other replicas keep a passive stream listener that tells the stream what the consumer still needs
- * (interest and work-queue retention), from the replicated state.
+ * once it has applied its whole log; the live consumer tells its changes to a `DeltaWriter` as they happen, and
+ * they are proposed as one entry per turn (coalesced). What a failed leader had not proposed is lost with it, as
+ * in nats-server: its successor resumes from the log (an ack for a delivery it does not know is taken over,
+ * consumer.ts). Acks that ask for a reply are answered only once an entry holding them is applied: an
+ * acknowledged ack survives a leader change. The other replicas keep a passive stream listener that tells the
+ * stream what the consumer still needs (interest and work-queue retention), from the replicated state.
  */
 import type { RaftGroup } from "../../raft/host.ts";
 import type { Entry, PeerId, Snapshot } from "../../raft/types.ts";
@@ -20,42 +22,31 @@ import type { PullRequest } from "../pull.ts";
 import type { JetStream } from "../engine.ts";
 import type { Stream, StreamListener } from "../stream.ts";
 import { subjectMatches } from "../../subjects/subject.ts";
+import * as acks from "../acks.ts";
+import {
+  applyEvent,
+  assertForward,
+  bookMarks,
+  type ConsumerCmd,
+  decodeConsumerCmd,
+  decodeConsumerSnapshot,
+  DeltaWriter,
+  encodeConsumerCmd,
+  encodeConsumerSnapshot,
+  marksOf,
+  replicated,
+  type ReplicatedConsumer,
+  snapshotOf,
+} from "./consumer_log.ts";
+
+export { type ConsumerCmd, type ConsumerEvent, decodeConsumerCmd, encodeConsumerCmd } from "./consumer_log.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-/** Compact the consumer's log behind its state every this many entries (a state entry is the whole state). */
-const COMPACT_EVERY = 64;
-
-/** What the consumer group's log carries: the consumer's whole replicated state. */
-export type ConsumerCmd = { readonly op: "state"; readonly state: ConsumerState };
-
-export function encodeConsumerCmd(c: ConsumerCmd): Uint8Array {
-  return enc.encode(JSON.stringify(c));
-}
-
-export function decodeConsumerCmd(b: Uint8Array): ConsumerCmd | Error {
-  try {
-    const v = JSON.parse(dec.decode(b)) as ConsumerCmd;
-    if (v?.op !== "state" || typeof v.state !== "object" || v.state === null) return new Error("not a consumer command");
-    return v;
-  } catch (e) {
-    return e instanceof Error ? e : new Error(String(e));
-  }
-}
-
 /**
- * The invariant of a consumer's replicated state: its ack floor and delivered sequence never go back. Throws
- * (a bug: a replica applied something out of order or twice) naming what went back.
+ * Compact the consumer's log behind a snapshot once this many entries were applied since the last one and they
+ * hold at least about as many bytes as the snapshot will (so writing snapshots costs O(1) per logged byte).
  */
-export function assertForward(where: string, prev: ConsumerState | undefined, next: ConsumerState): void {
-  if (!prev) return;
-  const back = (what: string, a: number, b: number) => {
-    if (b < a) throw new Error(`${where}: ${what} went backwards (${a} -> ${b})`);
-  };
-  back("ack floor stream seq", prev.ack_floor.stream_seq, next.ack_floor.stream_seq);
-  back("ack floor consumer seq", prev.ack_floor.consumer_seq, next.ack_floor.consumer_seq);
-  back("delivered consumer seq", prev.delivered.consumer_seq, next.delivered.consumer_seq);
-}
+const COMPACT_EVERY = 64;
 
 /** A replica's stand-in on the stream while another server runs the consumer: what it still needs. */
 class PassiveListener implements StreamListener {
@@ -78,9 +69,9 @@ class PassiveListener implements StreamListener {
   }
   needs(seq: number, subject: string): boolean {
     if (!this.matchesSubject(subject)) return false;
-    const st = this.rep.state;
-    if (!st) return true;
-    return seq >= st.cursor || this.rep.pendingSeqs.has(seq);
+    const rc = this.rep.replicated;
+    if (!rc) return true;
+    return seq >= rc.cursor || rc.book.pending.has(seq);
   }
 }
 
@@ -104,9 +95,11 @@ export class ConsumerReplica {
   config: ConsumerConfig;
   readonly created: string;
   /** The replicated state (what `apply` made of the log); undefined before the first state. */
-  state: ConsumerState | undefined;
-  /** The stream sequences pending in `state` (what a passive replica tells its stream it still needs). */
-  pendingSeqs = new Set<number>();
+  #rc: ReplicatedConsumer | undefined;
+  /** The leader's changes not proposed yet. */
+  readonly #writer = new DeltaWriter();
+  /** Bytes of the entries applied since the last snapshot. */
+  #sinceSnap = 0;
   readonly #deps: ConsumerReplicaDeps;
   #ready = false;
   #live: Consumer | undefined;
@@ -115,7 +108,6 @@ export class ConsumerReplica {
   #replies: string[] = [];
   #riding = new Map<number, { term: number; replies: string[] }>();
   #scheduled = false;
-  #lastProposed = "";
   #closed = false;
   /** The last entry this leader proposed (a step-down waits until it is applied). */
   #lastIndex = 0;
@@ -125,8 +117,11 @@ export class ConsumerReplica {
   #heldPulls: Array<{ reply: string; body: Uint8Array }> = [];
   /** A step-down asked for before this replica led with its log applied. */
   #stepWhenReady: (() => void) | undefined;
-  /** Applied state entries (tests, monitoring). */
+  /** Applied entries (tests, monitoring) and their bytes. */
   applied = 0;
+  appliedBytes = 0;
+  /** Snapshots installed from the leader (catching up), not counting the one loaded at start. */
+  installed = 0;
   /** No state from the log yet (none applied, no snapshot): only then may a just-created consumer be adopted. */
   #fresh = true;
 
@@ -140,8 +135,7 @@ export class ConsumerReplica {
   ) {
     this.config = config;
     this.created = created;
-    this.state = initial;
-    if (initial) this.pendingSeqs = new Set(initial.pending.map((p) => p[0]));
+    this.#rc = initial ? replicated(initial) : undefined;
     this.#deps = deps;
     // The server whose API just created the consumer runs it already; the others stand in for it.
     if (!this.#engineConsumer()) this.#setPassive(true);
@@ -163,6 +157,16 @@ export class ConsumerReplica {
     return this.#live;
   }
 
+  /** The replicated state as this replica holds it (the passive listener reads it). */
+  get replicated(): ReplicatedConsumer | undefined {
+    return this.#rc;
+  }
+
+  /** The replicated state, whole (a copy). */
+  get state(): ConsumerState | undefined {
+    return this.#rc ? snapshotOf(this.#rc) : undefined;
+  }
+
   /** The group's apply handler: a committed entry, in log order. */
   apply(entry: Entry): void {
     if (entry.kind !== "cmd") {
@@ -172,8 +176,12 @@ export class ConsumerReplica {
     let cmd = decodeConsumerCmd(entry.data);
     if (cmd instanceof Error) throw new Error(`consumer ${this.stream.name} > ${this.name}: corrupted log entry ${entry.index}: ${cmd.message}`);
     if (this.#deps.tamper) cmd = this.#deps.tamper(cmd);
-    this.#applyState(cmd.state);
+    if (cmd.op === "state") this.#applyState(cmd.state);
+    else this.#applyDelta(cmd);
+    this.#fresh = false;
     this.applied++;
+    this.appliedBytes += entry.data.length;
+    this.#sinceSnap += entry.data.length;
     const r = this.#riding.get(entry.index);
     if (r !== undefined) {
       this.#riding.delete(entry.index);
@@ -185,41 +193,61 @@ export class ConsumerReplica {
       st.fn();
     }
     const every = this.#deps.compactEvery ?? COMPACT_EVERY;
-    if (entry.index - this.group.node.log.snapIndex >= every) {
-      this.group.compact(entry.index, enc.encode(JSON.stringify(this.state ?? null)));
+    if (entry.index - this.group.node.log.snapIndex >= every && this.#sinceSnap >= 32 + 8 * (this.#rc?.book.pending.size ?? 0)) {
+      this.group.compact(entry.index, encodeConsumerSnapshot(this.state));
+      this.#sinceSnap = 0;
     }
   }
 
+  #where(): string {
+    return `consumer ${this.stream.name} > ${this.name} on ${this.#deps.self}`;
+  }
+
+  /** Interest and work-queue retention: a message the consumer no longer needs may leave the stream (its
+   * leader proposes the removal; elsewhere `submit` does nothing). The live consumer does this itself. */
+  readonly #released = (seq: number): void => {
+    const s = this.stream;
+    if (s.cfg.retention === "limits" || this.#live) return;
+    const subject = s.index.subjectOf(seq);
+    if (subject !== undefined) s.checkInterest(seq, subject);
+  };
+
+  #applyDelta(cmd: Extract<ConsumerCmd, { op: "delta" }>): void {
+    // A consumer with no state yet (an assignment from an older log): it starts from nothing delivered.
+    const rc = this.#rc ??= { book: acks.newAckState(0), cursor: 0 };
+    const before = bookMarks(rc.book);
+    const where = this.#where();
+    for (const e of cmd.events) applyEvent(rc, e, this.#released, where);
+    assertForward(where, before, bookMarks(rc.book));
+  }
+
+  /** A whole state (the first leader adopting the consumer its API created, or an older log). */
   #applyState(next: ConsumerState): void {
-    const prev = this.state;
-    assertForward(`consumer ${this.stream.name} > ${this.name} on ${this.#deps.self}`, prev, next);
-    this.state = next;
-    this.#fresh = false;
-    this.pendingSeqs = new Set(next.pending.map((p) => p[0]));
-    // Interest and work-queue retention: what this state acknowledged may leave the stream (its leader
-    // proposes the removal; elsewhere `submit` does nothing).
+    const prev = this.#rc;
+    assertForward(this.#where(), prev && bookMarks(prev.book), marksOf(next));
+    this.#rc = replicated(next);
     const s = this.stream;
     if (s.cfg.retention === "limits" || this.#live || !prev) return;
+    const rc = this.#rc;
     const check = (seq: number) => {
-      if (this.pendingSeqs.has(seq)) return;
-      const subject = s.index.subjectOf(seq);
-      if (subject !== undefined) s.checkInterest(seq, subject);
+      if (!rc.book.pending.has(seq)) this.#released(seq);
     };
-    for (const p of prev.pending) check(p[0]);
+    for (const seq of [...prev.book.pending.keys()]) check(seq);
     const to = Math.min(next.cursor - 1, s.lastSequence);
     for (let q = s.nextMatching(Math.max(prev.cursor, s.firstSequence), []); q !== undefined && q <= to; q = s.nextMatching(q + 1, [])) check(q);
   }
 
   /** The group's restore handler: a snapshot holds the whole state. */
   restore(snap: Snapshot): void {
-    const st = JSON.parse(dec.decode(snap.data)) as ConsumerState | null;
-    if (st) {
-      // A snapshot sent by the leader replaces an older state; it never goes back either.
-      if (this.group) assertForward(`consumer ${this.stream.name} > ${this.name} on ${this.#deps.self} (snapshot)`, this.state, st);
-      this.state = st;
-      this.pendingSeqs = new Set(st.pending.map((p) => p[0]));
-      this.#fresh = false;
-    }
+    const st = decodeConsumerSnapshot(snap.data);
+    if (st instanceof Error) throw new Error(`${this.#where()}: corrupted snapshot ${snap.meta.index}: ${st.message}`);
+    this.#sinceSnap = 0;
+    if (!st) return;
+    if (this.group) this.installed++;
+    // A snapshot sent by the leader replaces an older state; it never goes back either.
+    if (this.group) assertForward(`${this.#where()} (snapshot)`, this.#rc && bookMarks(this.#rc.book), marksOf(st));
+    this.#rc = replicated(st);
+    this.#fresh = false;
   }
 
   #becomeReady(): void {
@@ -227,14 +255,19 @@ export class ConsumerReplica {
     this.#ready = true;
     const engine = this.#deps.engine;
     const existing = this.#engineConsumer();
+    this.#writer.clear();
     if (existing && this.#fresh) {
-      // The consumer this server's API just created (its first state is not replicated yet): it runs now.
+      // The consumer this server's API just created runs now; its state goes into the log whole, once, so the
+      // deltas that follow apply to exactly what it holds.
       this.#live = existing;
       existing.paused = false;
+      const r = this.group.propose(encodeConsumerCmd({ op: "state", state: existing.state() }));
+      if (r.ok) this.#lastIndex = r.index;
     } else {
       if (existing) this.#detach(existing);
-      this.#live = engine.attachConsumer(this.stream.name, structuredClone(this.config), this.created, this.state ? structuredClone(this.state) : undefined);
+      this.#live = engine.attachConsumer(this.stream.name, structuredClone(this.config), this.created, this.state);
     }
+    this.#live?.setJournal(this.#writer);
     this.#setPassive(false);
     // A pull consumer started from a state whose deliveries are due again: let it look.
     this.#live?.kick();
@@ -291,6 +324,7 @@ export class ConsumerReplica {
   #lost(): void {
     this.#ready = false;
     this.#replies = [];
+    this.#writer.clear();
     const live = this.#live;
     this.#live = undefined;
     if (live) this.#detach(live);
@@ -306,6 +340,7 @@ export class ConsumerReplica {
   }
 
   #detach(c: Consumer): void {
+    c.setJournal(undefined);
     if (!this.#closed) this.#orphans.push(...c.takeWaiting());
     c.close(false);
     this.stream.listeners.delete(c);
@@ -330,30 +365,28 @@ export class ConsumerReplica {
     if (this.#live) this.#live.cfg = structuredClone(cfg);
   }
 
-  /** The live consumer's state changed: propose it (coalesced into one entry per turn). */
+  /** The live consumer's state changed: propose what changed (coalesced into one entry per turn). */
   noteState(): void {
     if (!this.#live || !this.#ready || this.#scheduled) return;
     this.#scheduled = true;
     (this.#deps.schedule ?? queueMicrotask)(() => this.flush());
   }
 
-  /** An ack asked for a reply: it is sent once a state holding the ack is applied. */
+  /** An ack asked for a reply: it is sent once an entry holding the ack is applied. */
   holdAckReply(reply: string): void {
     this.#replies.push(reply);
     this.noteState();
   }
 
-  /** Proposes the live consumer's current state now (also before a hand-off). */
+  /** Proposes the live consumer's changes now (also before a hand-off). */
   flush(): void {
     this.#scheduled = false;
     const live = this.#live;
     if (!live || !this.#ready || !this.isLeader()) return;
-    const state = live.state();
-    const text = JSON.stringify(state);
-    if (text === this.#lastProposed && this.#replies.length === 0) return;
-    const r = this.group.propose(encodeConsumerCmd({ op: "state", state }));
+    // Nothing changed: an entry only to carry ack replies (an ack of something already acknowledged).
+    if (this.#writer.empty && this.#replies.length === 0) return;
+    const r = this.group.propose(this.#writer.take());
     if (!r.ok) return this.#lost();
-    this.#lastProposed = text;
     this.#lastIndex = r.index;
     if (this.#replies.length > 0) {
       this.#riding.set(r.index, { term: r.term, replies: this.#replies });
@@ -395,19 +428,18 @@ export class ConsumerReplica {
 
   /** Consumer info from the replicated state (a server that does not run the consumer: list, step-down). */
   info(): Record<string, unknown> {
-    const st = this.state;
+    const b = this.#rc?.book;
     const s = this.stream;
-    const pending = st?.pending ?? [];
-    const cursor = st?.cursor ?? s.firstSequence;
+    const cursor = this.#rc?.cursor ?? s.firstSequence;
     return {
       stream_name: s.name,
       name: this.name,
       created: this.created,
       config: consumerConfigJson(this.config),
-      delivered: st?.delivered ?? { consumer_seq: 0, stream_seq: 0 },
-      ack_floor: st?.ack_floor ?? { consumer_seq: 0, stream_seq: 0 },
-      num_ack_pending: pending.length,
-      num_redelivered: pending.filter((p) => p[3] > 1).length,
+      delivered: b ? { consumer_seq: b.dseq, stream_seq: b.lastDeliveredSseq } : { consumer_seq: 0, stream_seq: 0 },
+      ack_floor: b ? { ...b.ackFloor } : { consumer_seq: 0, stream_seq: 0 },
+      num_ack_pending: b?.pending.size ?? 0,
+      num_redelivered: b ? acks.redeliveredPending(b) : 0,
       num_waiting: 0,
       num_pending: s.countFrom(cursor, consumerFilters(this.config)),
     };
