@@ -28,7 +28,3 @@ export async function pub(
 export function text(m: BusMsg): string {
   return dec.decode(m.payload);
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
