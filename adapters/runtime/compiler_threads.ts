@@ -11,13 +11,28 @@
  * not a setting anyone relies on). JavaScriptCore ends compiler threads idle for a while and starts new ones (at
  * the event loop's priority) when work comes, so new threads are looked for every `SWEEP_MS`.
  * `PETREL_JIT_NICE` sets the nice value (0 leaves the threads alone).
+ *
+ * No `node:` module here: mod.ts imports this statically and a plain start must not pay for node:fs (see
+ * test/footprint/static_graph.test.ts); /proc is read through each runtime's own API (libc_bun.ts, libc_deno.ts).
  */
-import { readdirSync, readFileSync } from "node:fs";
-import process from "node:process";
 import type { RuntimeName } from "../../src/runtime/types.ts";
 
 /** Sets one thread's nice value; false when the call failed. */
 export type SetNice = (tid: number, nice: number) => boolean;
+
+/** A process's threads as /proc shows them: ids (directory names) and each one's name. */
+export interface TaskDir {
+  /** Throws where there is no such directory (not Linux, no /proc). */
+  list(): string[];
+  /** The thread's name (`comm`), undefined when it ended meanwhile. */
+  comm(tid: string): Promise<string | undefined>;
+}
+
+/** What a runtime offers for the sweep: its /proc reader and libc's setpriority. */
+export interface ThreadOs {
+  tasks(dir: string): TaskDir;
+  setNice: SetNice;
+}
 
 /** Thread names (as /proc shows them, 15 characters at most) of the runtimes' compiler threads. */
 const COMPILER_THREADS = ["JITWorker", "V8 DefaultWorke"];
@@ -33,30 +48,25 @@ export function isCompilerThread(comm: string): boolean {
  * One look at this process's threads: every compiler thread not in `known` gets `nice`. Returns the thread ids
  * present now (the next sweep's `known`, so exited threads are forgotten).
  */
-export function sweep(known: ReadonlySet<number>, nice: number, setNice: SetNice, taskDir = "/proc/self/task"): Set<number> {
+export async function sweep(known: ReadonlySet<number>, nice: number, setNice: SetNice, tasks: TaskDir): Promise<Set<number>> {
   const now = new Set<number>();
-  for (const name of readdirSync(taskDir)) {
+  for (const name of tasks.list()) {
     const tid = Number(name);
     now.add(tid);
     if (known.has(tid)) continue;
-    let comm: string;
-    try {
-      comm = readFileSync(`${taskDir}/${name}/comm`, "utf8").trim();
-    } catch {
-      continue; // the thread ended meanwhile
-    }
-    if (isCompilerThread(comm)) setNice(tid, nice);
+    const comm = await tasks.comm(name);
+    if (comm !== undefined && isCompilerThread(comm.trim())) setNice(tid, nice);
   }
   return now;
 }
 
-/** libc's setpriority through the runtime's FFI; undefined where there is none to be had. */
-async function loadSetNice(runtime: RuntimeName): Promise<SetNice | undefined> {
+/** The runtime's /proc reader and libc's setpriority through its FFI; undefined where there is none to be had. */
+async function loadThreadOs(runtime: RuntimeName): Promise<ThreadOs | undefined> {
   try {
-    const mod: { openSetNice: () => SetNice } = runtime === "bun"
+    const mod: { openThreadOs: () => ThreadOs } = runtime === "bun"
       ? await import("./libc_bun.ts")
       : await import("./libc_deno.ts");
-    return mod.openSetNice();
+    return mod.openThreadOs();
   } catch {
     return undefined;
   }
@@ -75,20 +85,26 @@ export function niceFromEnv(value: string | undefined): number | undefined {
  */
 export async function lowerCompilerThreads(runtime: RuntimeName, env: string | undefined): Promise<() => void> {
   const nice = niceFromEnv(env);
-  if (nice === undefined || process.platform !== "linux") return () => {};
-  const setNice = await loadSetNice(runtime);
-  if (setNice === undefined) return () => {};
+  if (nice === undefined) return () => {};
+  const os = await loadThreadOs(runtime);
+  if (os === undefined) return () => {};
+  const tasks = os.tasks("/proc/self/task");
   let known = new Set<number>();
-  const run = (): boolean => {
+  let busy = false;
+  const run = async (): Promise<boolean> => {
+    if (busy) return true;
+    busy = true;
     try {
-      known = sweep(known, nice, setNice);
+      known = await sweep(known, nice, os.setNice, tasks);
       return true;
     } catch {
-      return false; // no /proc/self/task (or no read permission): nothing to do
+      return false; // no /proc/self/task (not Linux, or no read permission): nothing to do
+    } finally {
+      busy = false;
     }
   };
-  if (!run()) return () => {};
-  const timer = setInterval(run, SWEEP_MS);
+  if (!(await run())) return () => {};
+  const timer = setInterval(() => void run(), SWEEP_MS);
   (timer as unknown as { unref?: () => void }).unref?.();
   return () => clearInterval(timer);
 }

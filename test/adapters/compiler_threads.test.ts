@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isCompilerThread, niceFromEnv, sweep } from "../../adapters/runtime/compiler_threads.ts";
+import { isCompilerThread, niceFromEnv, sweep, type TaskDir } from "../../adapters/runtime/compiler_threads.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 
 describe("compiler threads: which and when", () => {
@@ -22,7 +22,11 @@ describe("compiler threads: which and when", () => {
     }
   });
 
-  it("lowers each new compiler thread once and forgets threads that ended", () => {
+  const tasks: TaskDir = {
+    list: () => readdirSync(dir),
+    comm: (tid) => Promise.resolve(readFileSync(join(dir, tid, "comm"), "utf8")),
+  };
+  it("lowers each new compiler thread once and forgets threads that ended", async () => {
     thread(100, "bun");
     thread(101, "JITWorker");
     thread(102, "HeapHelper");
@@ -32,16 +36,16 @@ describe("compiler threads: which and when", () => {
       calls.push([tid, nice]);
       return true;
     };
-    let known = sweep(new Set(), 19, set, dir);
+    let known = await sweep(new Set(), 19, set, tasks);
     assert.deepEqual(calls.sort(), [[101, 19], [103, 19]]);
     assert.deepEqual([...known].sort(), [100, 101, 102, 103]);
     calls.length = 0;
-    known = sweep(known, 19, set, dir);
+    known = await sweep(known, 19, set, tasks);
     assert.deepEqual(calls, [], "already lowered");
     // JavaScriptCore ends an idle compiler thread and starts another later.
     rmSync(join(dir, "101"), { recursive: true });
     thread(104, "JITWorker");
-    known = sweep(known, 19, set, dir);
+    known = await sweep(known, 19, set, tasks);
     assert.deepEqual(calls, [[104, 19]]);
     assert.ok(!known.has(101));
   });
