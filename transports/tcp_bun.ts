@@ -73,9 +73,9 @@ class BunConn implements Duplex {
     else this.socket.resume();
   }
 
-  write(data: Uint8Array): boolean {
+  write(data: Uint8Array, release?: (data: Uint8Array) => void): boolean {
     const tls = this.tls;
-    if (tls === undefined) return this.writeRaw(data);
+    if (tls === undefined) return this.writeRaw(data, release);
     if (this.tlsEnding || this.closing || this.closed) return false;
     if (data.length > 0) tls.write(data);
     if (this.bufferedAmount() < this.hwm) return true;
@@ -188,10 +188,10 @@ class BunConn implements Duplex {
   }
 
   /** Queue bytes for the socket itself (ciphertext once TLS is on). */
-  private writeRaw(data: Uint8Array): boolean {
+  private writeRaw(data: Uint8Array, release?: (data: Uint8Array) => void): boolean {
     if (this.closing || this.closed) return false;
     if (data.length === 0) return this.bufferedAmount() < this.hwm;
-    this.queue.push(data);
+    this.queue.push(data, release);
     if (!this.scheduled && this.pending === null) {
       this.scheduled = true;
       queueMicrotask(this.flushTask);
@@ -264,6 +264,7 @@ class BunConn implements Duplex {
         return; // Bun calls `drain` when the kernel takes more
       }
       this.pending = null;
+      this.queue.done(); // the kernel has the bytes: their writer may reuse the memory
     }
     if (this.needDrain) {
       this.needDrain = false;

@@ -1,7 +1,8 @@
 /**
  * TCP on Deno (`Deno.listen` / `Deno.connect`). One read loop per connection into a reused buffer, and one write
- * loop that never has two writes in flight: whatever is written while a write is pending is gathered into ONE
- * buffer for the next write, so a burst of small messages costs one syscall.
+ * loop that never has two writes in flight: small writes queued while a write is pending are gathered into one
+ * buffer for the next write, so a burst of small messages costs one syscall; large ones are written as they are
+ * and handed back to their writer afterwards (see WriteQueue).
  */
 import type {
   AcceptFn,
@@ -61,9 +62,9 @@ class DenoConn implements Duplex {
     this.info = { kind: "tcp", remoteHost: r.host, remotePort: r.port, localHost: l.host, localPort: l.port };
   }
 
-  write(data: Uint8Array): boolean {
+  write(data: Uint8Array, release?: (data: Uint8Array) => void): boolean {
     const tls = this.tls;
-    if (tls === undefined) return this.writeRaw(data);
+    if (tls === undefined) return this.writeRaw(data, release);
     if (this.tlsEnding || this.closing || this.closed) return false;
     if (data.length > 0) tls.write(data);
     if (this.bufferedAmount() < this.hwm) return true;
@@ -90,10 +91,10 @@ class DenoConn implements Duplex {
   }
 
   /** Queue bytes for the socket itself (ciphertext once TLS is on). */
-  private writeRaw(data: Uint8Array): boolean {
+  private writeRaw(data: Uint8Array, release?: (data: Uint8Array) => void): boolean {
     if (this.closing || this.closed) return false;
     if (data.length > 0) {
-      this.queue.push(data);
+      this.queue.push(data, release);
       if (!this.writing) {
         this.writing = true;
         queueMicrotask(this.startWrites);
@@ -203,6 +204,7 @@ class DenoConn implements Duplex {
         buf = buf.subarray(n);
         this.inFlight = buf.length;
       }
+      this.queue.done(); // written: the writer may reuse the memory
     }
     this.writing = false;
     if (this.closed) return;

@@ -1,20 +1,34 @@
 /**
  * Gathers the chunks handed to `Duplex.write` until the transport can hand them to the OS, so that many small
- * writes in one tick become one syscall. Runtime-agnostic; shared by the TCP transports.
+ * writes in one tick become one syscall. Large chunks are not gathered (copying them would cost more than the
+ * syscall it saves): they go to the socket as they are, and their writer's `release` is called once the
+ * transport is done with them, so the writer can reuse the memory instead of the transport copying it.
+ * Runtime-agnostic; shared by the TCP transports.
  */
 
 /** Above this, a gathered batch gets its own allocation instead of growing the reusable scratch buffer. */
 const MAX_SCRATCH = 1 << 20;
+/** A chunk this large is written on its own, never copied into a gathered batch. */
+export const LARGE_CHUNK = 16 * 1024;
+
+type Release = ((data: Uint8Array) => void) | undefined;
 
 export class WriteQueue {
   private chunks: Uint8Array[] = [];
+  private releases: Release[] = [];
+  private head = 0;
   private count = 0;
   private scratch = new Uint8Array(16 * 1024);
+  /** The chunk last taken as it is, and its writer's release (called by `done()`). */
+  private lent: Uint8Array | undefined;
+  private lentRelease: Release;
   /** Bytes queued and not yet taken. */
   bytes = 0;
 
-  push(chunk: Uint8Array): void {
-    this.chunks[this.count++] = chunk;
+  push(chunk: Uint8Array, release?: (data: Uint8Array) => void): void {
+    const at = this.head + this.count++;
+    this.chunks[at] = chunk;
+    this.releases[at] = release;
     this.bytes += chunk.length;
   }
 
@@ -23,20 +37,30 @@ export class WriteQueue {
   }
 
   /**
-   * Everything queued, as one buffer. When several chunks were gathered the result is a view of a reused scratch
-   * buffer: it stays valid until the next `take()`, so callers must be done with it before taking again.
+   * The next bytes to write: a large chunk (or a lone one) as it is, else the small chunks up to the next large
+   * one gathered into one buffer. A gathered result is a view of a reused scratch buffer, valid until the next
+   * `take()`. Call `done()` once the taken bytes are written (or dropped), before the next `take()`.
    */
   take(): Uint8Array {
-    const n = this.count;
+    this.done();
     const chunks = this.chunks;
-    if (n === 1) {
-      const only = chunks[0];
-      chunks[0] = EMPTY;
-      this.count = 0;
-      this.bytes = 0;
-      return only;
+    const releases = this.releases;
+    const first = chunks[this.head];
+    if (this.count === 1 || first.length >= LARGE_CHUNK) {
+      this.lent = first;
+      this.lentRelease = releases[this.head];
+      this.#advance(1, first.length);
+      return first;
     }
-    const total = this.bytes;
+    let n = 0;
+    let total = 0;
+    while (n < this.count && chunks[this.head + n].length < LARGE_CHUNK) total += chunks[this.head + n++].length;
+    if (n === 1) {
+      this.lent = first;
+      this.lentRelease = releases[this.head];
+      this.#advance(1, first.length);
+      return first;
+    }
     let out: Uint8Array;
     if (total <= this.scratch.length) {
       out = this.scratch;
@@ -49,23 +73,65 @@ export class WriteQueue {
       out = new Uint8Array(total);
     }
     let off = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = this.head; i < this.head + n; i++) {
       const c = chunks[i];
       out.set(c, off);
       off += c.length;
-      chunks[i] = EMPTY; // drop the reference so the caller's buffers can be collected
+      releases[i]?.(c); // copied: the writer may reuse it now
     }
-    this.count = 0;
-    this.bytes = 0;
+    this.#advance(n, total);
     return out.length === total ? out : out.subarray(0, total);
   }
 
-  /** Forget everything (connection gone). */
+  /** The bytes last taken were written (or will never be): their writer may reuse them. */
+  done(): void {
+    const lent = this.lent;
+    if (lent === undefined) return;
+    const release = this.lentRelease;
+    this.lent = undefined;
+    this.lentRelease = undefined;
+    release?.(lent);
+  }
+
+  #advance(n: number, bytes: number): void {
+    const chunks = this.chunks;
+    const releases = this.releases;
+    for (let i = this.head; i < this.head + n; i++) {
+      chunks[i] = EMPTY; // drop the reference so the caller's buffers can be collected
+      releases[i] = undefined;
+    }
+    this.head += n;
+    this.count -= n;
+    this.bytes -= bytes;
+    if (this.count === 0) {
+      this.head = 0;
+      if (chunks.length > 1024) {
+        this.chunks = [];
+        this.releases = [];
+      }
+    } else if (this.head >= 1024) {
+      // A backlog that never empties: move what is left to the front instead of growing the arrays.
+      this.chunks = chunks.slice(this.head, this.head + this.count);
+      this.releases = releases.slice(this.head, this.head + this.count);
+      this.head = 0;
+    }
+  }
+
+  /** Forget everything (connection gone). Nothing is released: the memory is left to the collector. */
   clear(): void {
-    for (let i = 0; i < this.count; i++) this.chunks[i] = EMPTY;
+    for (let i = this.head; i < this.head + this.count; i++) {
+      this.chunks[i] = EMPTY;
+      this.releases[i] = undefined;
+    }
+    this.head = 0;
     this.count = 0;
     this.bytes = 0;
-    if (this.chunks.length > 1024) this.chunks = [];
+    this.lent = undefined;
+    this.lentRelease = undefined;
+    if (this.chunks.length > 1024) {
+      this.chunks = [];
+      this.releases = [];
+    }
   }
 }
 

@@ -554,7 +554,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
         return;
       }
     }
-    const ok = this.duplex.write(this.out.take());
+    const ok = this.duplex.write(this.out.lend(), this.out.release);
     if (!ok && this.#stalledSince === 0) {
       this.#stalledSince = now;
       this.#stallMark = this.duplex.bufferedAmount();

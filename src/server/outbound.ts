@@ -11,6 +11,10 @@ const SPACE = 32;
 const MSG_ = new Uint8Array([77, 83, 71, 32]); // "MSG "
 const HMSG_ = new Uint8Array([72, 77, 83, 71, 32]); // "HMSG "
 const enc = new TextEncoder();
+/** Batches smaller than this are copied at the flush: cheaper than keeping a second buffer for every connection. */
+const LEND_MIN = 8 * 1024;
+/** A buffer grown past this by a burst is not kept. */
+const MAX_KEPT = 4 * 1024 * 1024;
 
 export class OutBuffer {
   buf: Uint8Array;
@@ -46,9 +50,36 @@ export class OutBuffer {
     const out = this.buf.slice(0, this.len);
     this.len = 0;
     // Don't keep a huge buffer around after a burst.
-    if (this.buf.length > 4 * 1024 * 1024) this.buf = new Uint8Array(32 * 1024);
+    if (this.buf.length > MAX_KEPT) this.buf = new Uint8Array(32 * 1024);
     return out;
   }
+
+  /** A buffer handed back by the transport (see `lend`), used for the next batch instead of a new one. */
+  #spare: Uint8Array | undefined;
+
+  /**
+   * Hand the pending bytes to a writer that borrows them: small batches are copied (as `take`); a large one is
+   * given as a view of this buffer, which switches to its spare (or a new one). The writer calls `release` with
+   * the view once it no longer reads it, and that memory becomes the spare: the bytes are not copied at all.
+   */
+  lend(): Uint8Array {
+    if (this.len < LEND_MIN) return this.take();
+    const out = this.buf.subarray(0, this.len);
+    const spare = this.#spare;
+    this.#spare = undefined;
+    this.buf = spare !== undefined ? spare : new Uint8Array(this.buf.length > MAX_KEPT ? 32 * 1024 : this.buf.length);
+    this.len = 0;
+    return out;
+  }
+
+  /** The writer is done with a view `lend` gave it. */
+  readonly release = (view: Uint8Array): void => {
+    const b = view.buffer;
+    // A buffer in use must never become the spare (a release of the wrong view would corrupt the next batch).
+    if (b === this.buf.buffer || view.byteOffset !== 0) throw new Error("OutBuffer.release: not a lent buffer");
+    if (this.#spare !== undefined || b.byteLength > MAX_KEPT || b.byteLength < this.buf.length) return;
+    this.#spare = new Uint8Array(b);
+  };
 
   /**
    * Append `MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n`, or the HMSG form when hdrSize >= 0.

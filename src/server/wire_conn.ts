@@ -158,7 +158,7 @@ export class WireConn implements Producer {
     this.#flushQueued = false;
     this.#hooks.beforeWrite?.();
     if (this.out.len === 0 || this.state === "closed") return;
-    this.duplex.write(this.out.take());
+    this.duplex.write(this.out.lend(), this.out.release);
     this.#hooks.afterFlush?.();
   }
 

@@ -63,10 +63,14 @@ export interface TlsInfo {
 export interface Duplex {
   readonly info: ConnInfo;
   /**
-   * Queue bytes for the peer. The transport takes ownership of `data` (the caller will not reuse it).
+   * Queue bytes for the peer. The transport takes ownership of `data` (the caller will not reuse it), unless
+   * `release` is given: the transport then calls it once, with `data`, when it no longer reads those bytes
+   * (handed to the OS, copied, or dropped), and the caller may reuse their memory from then on (its output
+   * buffers alternate instead of being copied at each flush). A transport may never call it (the caller then
+   * leaves the memory to the collector); it must never call it early.
    * Returns false when the transport is holding unsent bytes (the core should wait for `onDrain`).
    */
-  write(data: Uint8Array): boolean;
+  write(data: Uint8Array, release?: (data: Uint8Array) => void): boolean;
   /** Bytes accepted by `write` but not yet handed to the OS / peer. */
   bufferedAmount(): number;
   /** Close the connection after flushing what was already written (best effort). */

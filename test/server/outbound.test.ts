@@ -61,6 +61,33 @@ describe("OutBuffer", () => {
     assert.equal(dec.decode(first), "abc");
     assert.equal(dec.decode(o.take()), "xyz");
   });
+  it("lend() hands a large batch over without copying and reuses it once released", () => {
+    const o = new OutBuffer(16 * 1024);
+    o.bytes(new Uint8Array(9000).fill(1));
+    const first = o.lend();
+    assert.equal(first.length, 9000);
+    assert.equal(o.len, 0);
+    // Writing on does not touch the lent bytes.
+    o.bytes(new Uint8Array(9000).fill(2));
+    assert.ok(first.every((b) => b === 1));
+    o.release(first);
+    const second = o.lend();
+    assert.ok(second.every((b) => b === 2));
+    assert.notEqual(second.buffer, first.buffer);
+    // The next batch is written into the memory released before.
+    o.bytes(new Uint8Array(9000).fill(3));
+    assert.equal(o.buf.buffer, first.buffer);
+    assert.ok(second.every((b) => b === 2));
+    // A view of the buffer in use is never taken back.
+    assert.throws(() => o.release(o.buf.subarray(0, 10)), /not a lent buffer/);
+  });
+  it("lend() copies a small batch (no second buffer for a quiet connection)", () => {
+    const o = new OutBuffer(1024);
+    o.text("PING\r\n");
+    const out = o.lend();
+    assert.notEqual(out.buffer, o.buf.buffer);
+    assert.equal(dec.decode(out), "PING\r\n");
+  });
   it("property: a stream of frames renders exactly like the string form", () => {
     const frame = fc.record({
       subject: fc.stringMatching(/^[a-z.]{1,20}$/),

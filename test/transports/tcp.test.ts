@@ -86,6 +86,37 @@ describe("tcp transport", () => {
     await until(() => ev.closes.length === 1, "client close");
   });
 
+  it("hands lent buffers back only once sent: a writer reusing them does not change what the peer gets", async () => {
+    const s = await echo();
+    const ev = newEvents();
+    const c = await tcpTransport.dial({ host: "127.0.0.1", port: s.listener.port }, () => collector(ev));
+    // Two buffers alternate, as OutBuffer.lend does; a buffer is refilled only after its release.
+    const spare: Uint8Array[] = [new Uint8Array(64 * 1024), new Uint8Array(64 * 1024)];
+    let released = 0;
+    const release = (d: Uint8Array) => {
+      released++;
+      d.fill(0xee); // scribble: if the transport still read it, the echo would show it
+      spare.push(d);
+    };
+    const want = pattern(64 * 1024 * 40, 5);
+    let off = 0;
+    while (off < want.length) {
+      if (spare.length === 0) {
+        await until(() => spare.length > 0, "a buffer handed back", 10000);
+        continue;
+      }
+      const b = spare.pop() as Uint8Array;
+      b.set(want.subarray(off, off + b.length));
+      off += b.length;
+      c.write(b, release);
+    }
+    await until(() => ev.bytes >= want.length, "echo of 2.5 MiB", 15000);
+    assert.ok(equalBytes(concat(ev.data), want));
+    assert.equal(released, 40);
+    c.close();
+    await until(() => ev.closes.length === 1, "client close");
+  });
+
   it("flushes queued bytes before closing (server writes then closes)", async () => {
     const payload = pattern(2 << 20, 3);
     const l = await tcpTransport.listen({ host: "127.0.0.1", port: 0 }, (conn) => {

@@ -1,0 +1,71 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { LARGE_CHUNK, WriteQueue } from "../../transports/write_queue.ts";
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+describe("WriteQueue", () => {
+  it("gathers small chunks into one buffer and lets their writers reuse them at once", () => {
+    const q = new WriteQueue();
+    const released: string[] = [];
+    q.push(enc.encode("PING\r\n"), (d) => released.push(dec.decode(d)));
+    q.push(enc.encode("PONG\r\n"));
+    q.push(enc.encode("+OK\r\n"), (d) => released.push(dec.decode(d)));
+    assert.equal(q.bytes, 17);
+    assert.equal(dec.decode(q.take()), "PING\r\nPONG\r\n+OK\r\n");
+    assert.deepEqual(released, ["PING\r\n", "+OK\r\n"]);
+    assert.ok(q.isEmpty());
+    assert.equal(q.bytes, 0);
+  });
+
+  it("writes a large chunk as it is and releases it only when done", () => {
+    const q = new WriteQueue();
+    const released: Uint8Array[] = [];
+    const small = enc.encode("x");
+    const big = new Uint8Array(LARGE_CHUNK).fill(7);
+    q.push(small);
+    q.push(big, (d) => released.push(d));
+    q.push(small);
+    assert.equal(q.take(), small); // the small chunk before the large one, alone: as it is
+    const b = q.take();
+    assert.equal(b, big);
+    assert.equal(released.length, 0);
+    q.done();
+    assert.deepEqual(released, [big]);
+    q.done(); // at most once
+    assert.equal(released.length, 1);
+    assert.equal(q.take(), small);
+    assert.ok(q.isEmpty());
+  });
+
+  it("releases the previous large chunk when the next one is taken, never a cleared one", () => {
+    const q = new WriteQueue();
+    let n = 0;
+    const a = new Uint8Array(LARGE_CHUNK);
+    q.push(a, () => n++);
+    q.push(new Uint8Array(LARGE_CHUNK), () => n++);
+    q.take();
+    q.take();
+    assert.equal(n, 1);
+    q.clear();
+    q.done();
+    assert.equal(n, 1);
+  });
+
+  it("keeps order over a backlog longer than its compaction point", () => {
+    const q = new WriteQueue();
+    let next = 0;
+    let want = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 60; i++) {
+        const c = new Uint8Array(LARGE_CHUNK);
+        c[0] = next++ & 255;
+        q.push(c);
+      }
+      for (let i = 0; i < 40; i++) assert.equal(q.take()[0], want++ & 255);
+    }
+    while (!q.isEmpty()) assert.equal(q.take()[0], want++ & 255);
+    assert.equal(want, next);
+  });
+});
