@@ -99,7 +99,7 @@ export class JetStream implements ConsumerHost {
   constructor(readonly bus: JsBus, readonly opts: EngineOptions, readonly storage: StorageProvider) {
     this.account = opts.account ?? "$G";
     this.limits = opts.limits ?? UNLIMITED;
-    this.clock = opts.clock ?? (opts.now ? { now: opts.now, after: runtimeClock.after } : runtimeClock);
+    this.clock = opts.clock ?? (opts.now ? { now: opts.now, after: runtimeClock.after, soon: runtimeClock.soon } : runtimeClock);
     this.now = opts.now ?? (() => this.clock.now());
     this.advisories = new Advisories(bus, this.now, opts.domain);
     this.memStorage = storage.kind === "memory" ? storage : new MemoryStorage();

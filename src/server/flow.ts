@@ -44,7 +44,10 @@ export function producerStallCapMs(writeDeadlineMs: number): number {
   return Math.min(writeDeadlineMs / 2, 750);
 }
 
-/** nats-server reads at most this much at a time; parsing in such slices gives stalls a chance between them. */
+/**
+ * nats-server reads at most this much at a time; parsing in such slices gives stalls a chance between them, and
+ * the output of each slice is flushed before the next is parsed.
+ */
 const READ_SLICE = 64 * 1024;
 /**
  * Input held during a stall past which the transport stops reading: what a stalled connection holds is
@@ -63,8 +66,15 @@ export class InputGate {
   /** The one pending re-check of a stall (woken early by a consumer's drain). */
   #timer: Timer | undefined;
   readonly #wake = () => this.#check();
+  /** Input not yet fed, in order: held during a stall, or the rest of a large read (see push). */
   #held: Uint8Array[] = [];
   #heldBytes = 0;
+  /** The next turn's continuation of a large read. */
+  #yield: Timer | undefined;
+  readonly #resume = () => {
+    this.#yield = undefined;
+    this.#replay();
+  };
   readonly #pause: ((paused: boolean) => void) | undefined;
   #paused = false;
   /** Consumers of the current stall that are waited for without the cap. */
@@ -89,7 +99,7 @@ export class InputGate {
     this.#clock = clock;
   }
 
-  /** Bytes held while stalled (bounded by HOLD_MAX plus a read when the transport can pause). */
+  /** Bytes held while stalled or between the slices of a large read (bounded by HOLD_MAX plus a read when the transport can pause). */
   get heldBytes(): number {
     return this.#heldBytes;
   }
@@ -97,7 +107,9 @@ export class InputGate {
   #hold(chunk: Uint8Array): void {
     this.#held.push(chunk);
     this.#heldBytes += chunk.length;
-    if (!this.#paused && this.#pause !== undefined && this.#heldBytes > HOLD_MAX) {
+    // Only a stall stops the reading: between the slices of large reads, each turn parses enough to keep what
+    // is held under the bound (see #replay).
+    if (!this.#paused && this.#pause !== undefined && this.#stallingOn !== undefined && this.#heldBytes > HOLD_MAX) {
       this.#paused = true;
       this.#pause(true);
     }
@@ -109,11 +121,22 @@ export class InputGate {
 
   /** Input from the transport (valid only during the call). */
   push(data: Uint8Array): void {
-    if (this.#stallingOn !== undefined) {
+    if (this.#stallingOn !== undefined || this.#yield !== undefined) {
       this.#hold(data.slice());
       return;
     }
-    this.#process(data);
+    const n = data.length;
+    if (n <= READ_SLICE) {
+      this.#feed(data);
+      return;
+    }
+    // A large read (Bun hands over up to 512 KiB at once): one slice now, the rest on the next turn of the
+    // event loop, so that what this slice produced is flushed first (nats-server flushes after each read of at
+    // most 64 KiB). Parsed whole, a read's first message waited for its last one: thousands of messages, tens
+    // of ms while the code is still cold.
+    this.#feed(data.subarray(0, READ_SLICE));
+    this.#hold(data.slice(READ_SLICE));
+    this.#continueSoon();
   }
 
   /**
@@ -126,25 +149,51 @@ export class InputGate {
       this.#stallStart = this.#clock.now();
       this.#recheck(1);
     }
+    if (!this.#paused && this.#pause !== undefined && this.#heldBytes > HOLD_MAX) {
+      // The rest of a large read is held already: past the bound, reading stops as during any stall.
+      this.#paused = true;
+      this.#pause(true);
+    }
     if (!this.#stallingOn.has(consumer)) consumer.whenDrained?.(this.#wake);
     this.#stallingOn.add(consumer);
     if (!capped) this.#uncapped.add(consumer);
     if (!this.#marks.has(consumer)) this.#marks.set(consumer, consumer.backlog());
   }
 
-  #process(data: Uint8Array): void {
-    const n = data.length;
-    if (n <= READ_SLICE) {
-      this.#feed(data);
-      return;
+  /** Go on with what is held on the next turn (unless a stall holds it: its end replays it). */
+  #continueSoon(): void {
+    if (this.#stallingOn === undefined && this.#yield === undefined && this.#held.length > 0) {
+      this.#yield = this.#clock.soon(this.#resume);
     }
-    for (let off = 0; off < n; off += READ_SLICE) {
-      if (this.#stallingOn !== undefined) {
-        this.#hold(data.slice(off));
+  }
+
+  /**
+   * Feeds what is held, in order, in READ_SLICE pieces; stops where a stall begins (its end replays the rest).
+   * Takes input again (after a stall's pause) once everything held is through.
+   */
+  #replay(): void {
+    // One slice per turn, or more when reads came in faster than that: what stays held is bounded by HOLD_MAX
+    // plus a read, as during a stall, without pausing the transport.
+    let budget = Math.max(READ_SLICE, this.#heldBytes - HOLD_MAX);
+    const held = this.#held;
+    while (held.length > 0) {
+      if (this.#closed() || this.#stallingOn !== undefined) return;
+      if (budget <= 0) {
+        this.#continueSoon();
         return;
       }
-      if (this.#closed()) return;
-      this.#feed(data.subarray(off, Math.min(off + READ_SLICE, n)));
+      const head = held[0];
+      const n = Math.min(head.length, READ_SLICE);
+      // Held chunks are copies of their own: a view of one stays valid.
+      if (n === head.length) held.shift();
+      else held[0] = head.subarray(n);
+      this.#heldBytes -= n;
+      budget -= n;
+      this.#feed(n === head.length ? head : head.subarray(0, n));
+    }
+    if (this.#paused) {
+      this.#paused = false;
+      this.#pause?.(false);
     }
   }
 
@@ -181,35 +230,6 @@ export class InputGate {
     this.#marks.clear();
     this.#uncapped.clear();
     this.#stallingOn = undefined;
-    const held = this.#held;
-    this.#held = [];
-    this.#heldBytes = 0;
-    for (let i = 0; i < held.length; i++) {
-      if (this.#closed()) return;
-      if (this.#stallingOn !== undefined) {
-        // Stalled again while replaying: keep the rest, in order.
-        this.#held = held.slice(i).concat(this.#held);
-        this.#heldBytes = byteCount(this.#held);
-        return;
-      }
-      this.#process(held[i]);
-      if (this.#held.length > 0) {
-        // Stalled part-way through this chunk, whose remainder is held: the rest goes after it.
-        this.#held = this.#held.concat(held.slice(i + 1));
-        this.#heldBytes = byteCount(this.#held);
-        return;
-      }
-    }
-    // Everything held is through: take input again.
-    if (this.#paused) {
-      this.#paused = false;
-      this.#pause?.(false);
-    }
+    this.#replay();
   }
-}
-
-function byteCount(chunks: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  return n;
 }

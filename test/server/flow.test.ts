@@ -141,7 +141,7 @@ describe("input gate (producer stalls)", () => {
     assert.equal(c.stallExhausted, true);
   });
 
-  it("parses a large read in 64 KiB slices and stops between slices when a stall begins", () => {
+  it("parses a large read in 64 KiB slices, one per turn of the event loop, and stops between slices when a stall begins", () => {
     const sizes: number[] = [];
     const c = consumer(true);
     const clock = new ManualClock();
@@ -150,9 +150,58 @@ describe("input gate (producer stalls)", () => {
       if (sizes.length === 2) g.stallFor(c);
     }, () => false, 5000, undefined, clock);
     g.push(new Uint8Array(300 * 1024));
-    assert.deepEqual(sizes, [65536, 65536], "the third slice waits for the stall");
+    assert.deepEqual(sizes, [65536], "one slice now: its output is flushed before the next is parsed");
+    g.push(bytes("after"));
+    assert.deepEqual(sizes, [65536], "a later read waits behind the rest of the first");
+    clock.advance(0);
+    assert.deepEqual(sizes, [65536, 65536], "the next slice on the next turn; the third waits for the stall");
+    clock.advance(0);
+    assert.deepEqual(sizes, [65536, 65536], "no turn-by-turn progress during a stall");
+    c.behind = false;
+    // The re-check ends the stall; the replay goes on slice by slice, turn by turn (the manual clock runs the
+    // turns it schedules within the same advance).
+    clock.advance(2);
+    assert.deepEqual(sizes.slice(0, 5), [65536, 65536, 65536, 65536, 300 * 1024 - 4 * 65536]);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 300 * 1024 + 5, "nothing lost, the later read last");
+    assert.equal(sizes[sizes.length - 1], 5);
+  });
+
+  it("between the slices of large reads the transport keeps reading; each turn parses enough to keep what is held bounded", () => {
+    const pauses: boolean[] = [];
+    let fed = 0;
+    const turns: Array<() => void> = [];
+    const manual = new ManualClock();
+    // A clock whose next turns are run one by one.
+    const clock = { now: () => manual.now(), after: (ms: number, fn: () => void) => manual.after(ms, fn), soon: (fn: () => void) => (turns.push(fn), { cancel() {} }) };
+    const g = new InputGate((d) => (fed += d.length), () => false, 5000, (p) => pauses.push(p), clock);
+    const read = 512 * 1024;
+    g.push(new Uint8Array(read));
+    assert.equal(fed, 64 * 1024);
+    g.push(new Uint8Array(read));
+    g.push(new Uint8Array(read));
+    assert.equal(g.heldBytes, 3 * read - 64 * 1024, "reads that came in meanwhile wait behind the first");
+    turns.shift()?.();
+    assert.ok(g.heldBytes <= 256 * 1024, `one turn brought what is held back under the bound (${g.heldBytes})`);
+    while (turns.length > 0) turns.shift()?.();
+    assert.equal(fed, 3 * read);
+    assert.equal(g.heldBytes, 0);
+    assert.deepEqual(pauses, [], "never paused");
+  });
+
+  it("a stall that begins with a large read's remainder held past the bound pauses the reading", () => {
+    const pauses: boolean[] = [];
+    const clock = new ManualClock();
+    const c = consumer(true);
+    let fed = 0;
+    const g: InputGate = new InputGate((d) => {
+      if (fed === 0) g.stallFor(c);
+      fed += d.length;
+    }, () => false, 5000, (p) => pauses.push(p), clock);
+    g.push(new Uint8Array(512 * 1024));
+    assert.deepEqual(pauses, [true], "448 KiB held when the stall began");
     c.behind = false;
     clock.advance(2);
-    assert.equal(sizes.reduce((a, b) => a + b, 0), 300 * 1024, "nothing lost");
+    assert.equal(fed, 512 * 1024);
+    assert.deepEqual(pauses, [true, false], "all through: reading again");
   });
 });
