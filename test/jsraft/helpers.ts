@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { type JetStreamClient, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from "@nats-io/jetstream";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
@@ -184,4 +184,50 @@ export async function waitMetaLeader(c: JsCluster, timeoutMs = 10_000): Promise<
     throw new Error(`${e.message} (leader/size/routes per node: ${seen})`);
   });
   return leader;
+}
+
+/**
+ * Publishes o1, o2, ... to orders.odd / orders.even, each with its Nats-Msg-Id and retried (up to 30 times) while
+ * leaders change: every message is in the stream once, whatever happens. `sent` counts them.
+ */
+export function ordersPublisher(js: JetStreamClient): { publish(count: number): Promise<void>; readonly sent: number } {
+  let n = 0;
+  return {
+    get sent() {
+      return n;
+    },
+    async publish(count: number) {
+      for (let i = 0; i < count; i++) {
+        n++;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await js.publish(`orders.${n % 2 === 0 ? "even" : "odd"}`, `o${n}`, { msgID: `o${n}`, timeout: 1000 });
+            break;
+          } catch (e) {
+            if (attempt > 30) throw e;
+          }
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Asks `stream`'s leader to step down (through `nc`) until another server leads it; `quick` (a manager with short
+ * request timeouts: the API does not answer during the election) polls its info. A step-down hands the
+ * leadership to a caught-up peer; should the old leader win the election again, it is asked again (5 times at
+ * most). Resolves to the info naming the new leader, or undefined.
+ */
+export async function stepDownUntilNewLeader(nc: NatsConnection, quick: JetStreamManager, stream: string): Promise<StreamInfo | undefined> {
+  const before = (await waitFor(`${stream} info`, () => quick.streams.info(stream).catch(() => undefined), 10_000)).cluster?.leader;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const r = await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, "", { timeout: 3000 }).catch(() => undefined);
+    if (r && (r.json() as { success?: boolean }).success !== true) continue;
+    const info = await waitFor(`a new leader of ${stream}`, async () => {
+      const i = await quick.streams.info(stream).catch(() => undefined);
+      return i?.cluster?.leader && i.cluster.leader !== before ? i : undefined;
+    }, 10_000).catch(() => undefined);
+    if (info) return info;
+  }
+  return undefined;
 }

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
-import { type JsCluster, startJsCluster, waitMetaLeader } from "./helpers.ts";
+import { type JsCluster, ordersPublisher, startJsCluster, stepDownUntilNewLeader, waitMetaLeader } from "./helpers.ts";
 import { waitFor } from "../helpers/servers.ts";
 
 type StreamJsz = { name: string; state: { messages: number; first_seq: number; last_seq: number } };
@@ -53,23 +53,9 @@ describe("replicated mirrors and sources (3 servers)", () => {
   it("feeds an R3 mirror and an R3 source from the leader, resuming across leader changes without gap or duplicate", { timeout: 90_000 }, async () => {
     const jsm = await jetstreamManager(conns[0]);
     const quick = await jetstreamManager(conns[0], { timeout: 1000 });
-    const js = jetstream(conns[1]);
     await jsm.streams.add({ name: "ORDERS", subjects: ["orders.>"], num_replicas: 3 });
-    let n = 0;
-    const publish = async (count: number) => {
-      for (let i = 0; i < count; i++) {
-        n++;
-        // Retried with the same id while the origin changes leader: once in the origin, whatever happens.
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await js.publish(`orders.${n % 2 === 0 ? "even" : "odd"}`, `o${n}`, { msgID: `o${n}`, timeout: 1000 });
-            break;
-          } catch (e) {
-            if (attempt > 30) throw e;
-          }
-        }
-      }
-    };
+    const orders = ordersPublisher(jetstream(conns[1]));
+    const publish = (count: number) => orders.publish(count);
     await publish(10);
     const m = await jsm.streams.add({ name: "M", mirror: { name: "ORDERS" }, num_replicas: 3 });
     assert.equal(m.config.mirror?.name, "ORDERS");
@@ -106,24 +92,13 @@ describe("replicated mirrors and sources (3 servers)", () => {
 
     // Leader changes of the mirror, of the source and of the origin, each while the origin takes publishes.
     for (const stream of ["M", "S", "ORDERS"]) {
-      const before = (await jsm.streams.info(stream)).cluster?.leader;
       const pub = publish(10);
-      // A step-down hands the leadership to a caught-up peer; should the old leader win the election again, ask again.
-      let info: StreamInfo | undefined;
-      for (let attempt = 0; attempt < 5 && !info; attempt++) {
-        const r = await conns[2].request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, "", { timeout: 3000 }).catch(() => undefined);
-        if (r && (r.json() as { success?: boolean }).success !== true) continue;
-        // During the election the API does not answer: short request timeouts, polled.
-        info = await waitFor(`a new leader of ${stream}`, async () => {
-          const i = await quick.streams.info(stream).catch(() => undefined);
-          return i?.cluster?.leader && i.cluster.leader !== before ? i : undefined;
-        }, 10_000).catch(() => undefined);
-      }
+      const info = await stepDownUntilNewLeader(conns[2], quick, stream);
       await pub;
-      assert.ok(info && info.cluster?.leader !== before, `${stream} changed leader`);
+      assert.ok(info, `${stream} changed leader`);
     }
     await publish(5);
-    assert.equal(n, 45);
+    assert.equal(orders.sent, 45);
     await allHold(c, "ORDERS", 45, 45);
     await allHold(c, "M", 45, 45);
     await allHold(c, "S", 22, 22);
