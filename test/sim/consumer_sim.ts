@@ -24,8 +24,8 @@ import type { ConsumerState } from "../../src/jetstream/consumer.ts";
 import type { JsBus } from "../../src/jetstream/types.ts";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import assert from "node:assert/strict";
+import { commonFault, NAMES } from "./faults.ts";
 
-const NAMES = ["a", "b", "c"];
 const enc = new TextEncoder();
 const START = 1_700_000_000_000;
 
@@ -275,16 +275,9 @@ export class ConsumerSim {
     const r = this.rand;
     for (let step = 0; step < this.o.steps; step++) {
       const x = r();
-      const down = [...this.nodes.values()].filter((n) => !n.alive);
       if (x < 0.35) this.pull();
       else if (x < 0.85) this.tick();
-      else if (x < 0.87 && down.length === 0) this.crash(NAMES[randInt(r, 0, 3)]);
-      else if (x < 0.9 && down.length > 0) this.start(down[0].name);
-      else if (x < 0.92) {
-        this.net.cut(NAMES[randInt(r, 0, 3)], NAMES[randInt(r, 0, 3)]);
-        this.faults++;
-      } else if (x < 0.95) this.net.heal();
-      else if (x < 0.96) {
+      else if (!commonFault(this, x, r) && x < 0.96) {
         // A step-down: the leader hands over once its latest state is applied.
         const l = this.leader();
         if (l) {

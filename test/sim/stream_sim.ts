@@ -18,8 +18,8 @@ import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
 import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
 import { encodeHeaders, findHeader } from "../../src/protocol/headers.ts";
 import assert from "node:assert/strict";
+import { commonFault, NAMES } from "./faults.ts";
 
-const NAMES = ["a", "b", "c"];
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -212,16 +212,9 @@ export class StreamSim {
     const r = this.rand;
     for (this.step = 0; this.step < this.o.steps; this.step++) {
       const x = r();
-      const down = [...this.nodes.values()].filter((n) => !n.alive);
       if (x < 0.55) this.publish();
       else if (x < 0.85) this.tick();
-      else if (x < 0.87 && down.length === 0) this.crash(NAMES[randInt(r, 0, 3)]);
-      else if (x < 0.9 && down.length > 0) this.start(down[0].name);
-      else if (x < 0.92) {
-        this.net.cut(NAMES[randInt(r, 0, 3)], NAMES[randInt(r, 0, 3)]);
-        this.faults++;
-      } else if (x < 0.95) this.net.heal();
-      else if (x < 0.96) this.leader()?.replica?.stream.purge({ filter: "s.tmp" });
+      else if (!commonFault(this, x, r) && x < 0.96) this.leader()?.replica?.stream.purge({ filter: "s.tmp" });
       this.drain(randInt(r, 1, 40));
     }
     // Heal everything, bring everyone back, and let the client finish.
