@@ -97,18 +97,25 @@ export function reconcileMembership(g: RaftGroup, a: StreamAssignment, self: Pee
   g.proposeMembership(next);
 }
 
-/** `{"peer": "<server name>"}` of a PEER.REMOVE request, or nats-server's error for the body. */
-export function parsePeerRemove(payload: Uint8Array): string | ApiError {
+/** The JSON object of a request body, or nats-server's error: "bad request" when empty, "invalid JSON" when not an object. */
+function objectBody(payload: Uint8Array): { body: Record<string, unknown> } | { error: ApiError } {
   const text = new TextDecoder().decode(payload).trim();
-  if (text === "" || text === "{}") return Errors.badRequest();
+  if (text === "" || text === "{}") return { error: Errors.badRequest() };
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch {
-    return Errors.invalidJson();
+    return { error: Errors.invalidJson() };
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return Errors.invalidJson();
-  const peer = (v as Record<string, unknown>).peer;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return { error: Errors.invalidJson() };
+  return { body: v as Record<string, unknown> };
+}
+
+/** `{"peer": "<server name>"}` of a PEER.REMOVE request, or nats-server's error for the body. */
+export function parsePeerRemove(payload: Uint8Array): string | ApiError {
+  const b = objectBody(payload);
+  if ("error" in b) return b.error;
+  const peer = b.body.peer;
   // A field of the wrong type fails to decode in nats-server: "invalid JSON".
   if (peer !== undefined && typeof peer !== "string") return Errors.invalidJson();
   if (typeof peer !== "string" || peer === "") return Errors.badRequest();
@@ -117,16 +124,9 @@ export function parsePeerRemove(payload: Uint8Array): string | ApiError {
 
 /** `{"peer": "<id>"}` or `{"server": "<name>"}` of a SERVER.REMOVE request (peer ids are server names here). */
 export function parseServerRemove(payload: Uint8Array): string | ApiError {
-  const text = new TextDecoder().decode(payload).trim();
-  if (text === "" || text === "{}") return Errors.badRequest();
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return Errors.invalidJson();
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return Errors.invalidJson();
-  const o = v as Record<string, unknown>;
+  const b = objectBody(payload);
+  if ("error" in b) return b.error;
+  const o = b.body;
   if ((o.peer !== undefined && typeof o.peer !== "string") || (o.server !== undefined && typeof o.server !== "string")) {
     return Errors.invalidJson();
   }
