@@ -87,12 +87,21 @@ describe("consumer log entries", () => {
     acks.recordDelivery(book, 10_001, false, true, T0 + 3);
     const one = w.take();
     assert.ok(one.length <= 16, `one delivery with 10,000 pending: ${one.length} bytes`);
+    // A pull batch delivered in one pass, then acked in order: runs.
     for (let seq = 10_002; seq <= 10_101; seq++) acks.recordDelivery(book, seq, false, true, T0 + 4);
     const batch = w.take();
-    assert.ok(batch.length <= 16 + 4 * 99, `100 deliveries with 10,000 pending: ${batch.length} bytes`);
+    assert.ok(batch.length <= 16 + 3, `100 deliveries in one pass: ${batch.length} bytes`);
     for (let seq = 1; seq <= 100; seq++) acks.ack(book, seq, false, none);
-    const hundred = w.take();
-    assert.ok(hundred.length <= 1 + 8 + 2 * 100, `100 acks: ${hundred.length} bytes`);
+    const inOrder = w.take();
+    assert.ok(inOrder.length <= 1 + 1 + 4 + 3, `100 acks in order: ${inOrder.length} bytes`);
+    for (let seq = 200; seq > 100; seq--) acks.ack(book, seq, false, none);
+    const reverse = w.take();
+    assert.ok(reverse.length <= 1 + 1 + 4 + 2 * 100, `100 acks in reverse order: ${reverse.length} bytes`);
+    // What the runs say, expanded.
+    const cmd = decodeConsumerCmd(batch);
+    assert.ok(!(cmd instanceof Error) && cmd.op === "delta");
+    const want = Array.from({ length: 100 }, (_, i) => [10_002 + i, 10_002 + i, 1, T0 + 4, true]);
+    assert.deepEqual(cmd.events.map((e) => e.k === "d" && [e.sseq, e.dseq, e.dc, e.ts, e.awaitAck]), want);
   });
 
   it("round-trips every event and a whole state", () => {
@@ -105,6 +114,17 @@ describe("consumer log entries", () => {
         { k: "a", sseq: 7 },
         { k: "x", sseq: 2 },
         { k: "t", sseq: 9, ts: T0 + 100 },
+        // Runs: deliveries one seq further at the same time, acks in order; a redelivery breaks a run.
+        { k: "d", sseq: 10, dseq: 6, dc: 1, ts: T0 + 100, redelivery: false, awaitAck: true },
+        { k: "d", sseq: 11, dseq: 7, dc: 1, ts: T0 + 100, redelivery: false, awaitAck: true },
+        { k: "d", sseq: 12, dseq: 8, dc: 1, ts: T0 + 100, redelivery: false, awaitAck: true },
+        { k: "d", sseq: 13, dseq: 9, dc: 2, ts: T0 + 100, redelivery: true, awaitAck: true },
+        { k: "d", sseq: 14, dseq: 10, dc: 1, ts: T0 + 100, redelivery: false, awaitAck: false },
+        { k: "d", sseq: 15, dseq: 11, dc: 1, ts: T0 + 100, redelivery: false, awaitAck: false },
+        { k: "a", sseq: 10 },
+        { k: "a", sseq: 11 },
+        { k: "a", sseq: 12 },
+        { k: "d", sseq: 16, dseq: 12, dc: 1, ts: T0 + 101, redelivery: false, awaitAck: true },
       ],
     };
     assert.deepEqual(decodeConsumerCmd(encodeConsumerCmd(cmd)), cmd);

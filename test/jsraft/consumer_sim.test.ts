@@ -11,16 +11,22 @@ import { ConsumerSim } from "../sim/consumer_sim.ts";
 const seeds = process.env.SIM_SEEDS ? Array.from({ length: Number(process.env.SIM_SEEDS) }, (_, i) => i + 1) : [1, 2, 3];
 
 describe("replicated consumer under faults (deterministic simulation)", () => {
+  /** Snapshots of the whole state installed by lagging replicas, over the seeds. */
+  let installed = 0;
   for (const seed of seeds) {
     it(`seed ${seed}: ack floors never go back and nothing confirmed is redelivered`, async () => {
       const sim = new ConsumerSim({ seed, steps: 2000 });
       const res = await sim.run();
       sim.check(res);
-      // Faults, leader changes, redeliveries, and lagging replicas caught up from a snapshot of the whole state.
-      assert.ok(res.faults > 0 && res.leaders > 1 && res.redeliveries > 0 && res.installed > 0, JSON.stringify({ ...res, states: undefined }));
+      assert.ok(res.faults > 0 && res.leaders > 1 && res.redeliveries > 0, JSON.stringify({ ...res, states: undefined }));
+      installed += res.installed;
       if (process.env.SIM_VERBOSE) console.log(`seed ${seed}: ${JSON.stringify({ ...res, states: undefined })}`);
     });
   }
+
+  it("lagging replicas caught up from snapshots in those runs", () => {
+    assert.ok(installed > 0, "no replica installed a snapshot: catch-up was not exercised");
+  });
 
   it("replays exactly: the same seed gives the same states", async () => {
     const a = await new ConsumerSim({ seed: 7, steps: 600 }).run();
