@@ -205,6 +205,11 @@ describe("parser: max_control_line parity with nats-server", () => {
     assert.deepEqual(parse("client", ok, small), [{ op: OP.SUB, args: ["a".repeat(62), "1"] }]);
     const over = `SUB ${"a".repeat(63)} 1\r\n`;
     assert.equal(lastError(parse("client", over, small)), "max_control_line");
+    // The same for a PUB whole in one read (its one-pass path) and split.
+    const pub = `PUB ${"a".repeat(62)} 1\r\nx\r\n`;
+    assert.deepEqual(parse("client", pub, small), [{ op: OP.PUB, args: ["a".repeat(62), "1"], payload: "x", hdr: -1 }]);
+    assert.equal(lastError(parse("client", `PUB ${"a".repeat(63)} 1\r\nx\r\n`, small)), "max_control_line");
+    assert.equal(lastError(parse("client", [`PUB ${"a".repeat(40)}`, `${"a".repeat(23)} 1\r\nx\r\n`], small)), "max_control_line");
   });
   it("client CONNECT over max_control_line is refused, whole or split", () => {
     const json = JSON.stringify({ verbose: false, name: "n".repeat(100) });

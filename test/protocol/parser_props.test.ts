@@ -213,6 +213,24 @@ describe("parser properties", () => {
     );
   });
 
+  it("PUB-shaped input gives the same events whole (one-pass PUB path) as byte by byte (general path)", () => {
+    const piece = fc.constantFrom(
+      "PUB ", "PUB ", "pub ", "PUB\t", "PUBX ", "P", "PU", " ", "  ", "\t", "\r\n", "\n", "\r", "a", "b.c", "r", "0", "1",
+      "3", "5", "12", "-1", "65", "0000000003", "abc", "x".repeat(40), "\r\nPUB a 3\r\nabc\r\n",
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
+        const bytes = enc.encode(pieces.join(""));
+        const whole = recorder("client", { maxControlLine: 4096, maxPayload: 40 });
+        whole.parser.feed(bytes.slice());
+        const split = recorder("client", { maxControlLine: 4096, maxPayload: 40 });
+        for (let i = 0; i < bytes.length; i++) split.parser.feed(bytes.slice(i, i + 1));
+        assert.deepEqual(whole.events, split.events);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it("a control line over the limit is max_control_line however it is split", () => {
     fc.assert(
       fc.property(fc.integer({ min: 130, max: 400 }), fc.array(fc.nat(), { maxLength: 8 }), (len, cuts) => {
