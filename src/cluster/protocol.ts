@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { OutBuffer } from "../server/outbound.ts";
 import { writeInt } from "../server/outbound.ts";
+import { type Args, argString } from "../protocol/parser.ts";
 
 /** The account of clients without one; nats-server calls the global account "$G". */
 export const GLOBAL_ACCOUNT = "$G";
@@ -167,10 +168,21 @@ function copy(b: Uint8Array, i: number, src: Uint8Array): number {
 /** Where the reply and queue names sit in an RMSG/HMSG line, as argument indexes. */
 export interface RoutedArgs {
   /** -1 when the message has no reply. */
-  reply: number;
+  readonly reply: number;
   /** Argument indexes of the queue names, [first, end). */
-  queueFrom: number;
-  queueTo: number;
+  readonly queueFrom: number;
+  readonly queueTo: number;
+}
+
+/** A frame with neither reply nor queues (the common case: one shared answer, no object per message). */
+const NO_EXTRAS: RoutedArgs = Object.freeze({ reply: -1, queueFrom: 0, queueTo: 0 });
+
+/** The queue groups a routed frame names (arguments [from, to)); undefined when it names none. */
+export function queueNames(args: Args, ra: RoutedArgs): string[] | undefined {
+  if (ra.queueTo <= ra.queueFrom) return undefined;
+  const out: string[] = [];
+  for (let i = ra.queueFrom; i < ra.queueTo; i++) out.push(argString(args, i));
+  return out;
 }
 
 /**
@@ -188,7 +200,7 @@ export function routedArgs(
   const last = count - sizes; // index after the optional part
   const n = last - first;
   if (n < 0) return undefined;
-  if (n === 0) return { reply: -1, queueFrom: 0, queueTo: 0 };
+  if (n === 0) return NO_EXTRAS;
   if (n === 1) return { reply: first, queueFrom: 0, queueTo: 0 };
   const marker = ends[first] - starts[first] === 1 ? line[starts[first]] : 0;
   if (marker === PLUS) {

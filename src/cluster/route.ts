@@ -9,8 +9,9 @@ import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, 
 import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "./outbox.ts";
+import { LastSubject } from "./last_subject.ts";
 import { LinkOutput } from "../server/link_output.ts";
-import { interestLine, parseRouteConnect, parseRouteInfo, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
+import { interestLine, parseRouteConnect, parseRouteInfo, queueNames, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import type { RouteHost } from "./types.ts";
 import { linkInput, WireConn, type WireState } from "../server/wire_conn.ts";
 import { applyRemoteInterest, dropRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
@@ -64,9 +65,7 @@ export class RouteConn implements ConnHandler, SubOwner {
 
   #connectSeen = false;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The last incoming subject, as a string and as bytes (see #readSubject). */
-  #subject = "";
-  #subjectBytes = new Uint8Array(0);
+  readonly #subject = new LastSubject();
 
   constructor(cid: number, duplex: Duplex, host: RouteHost, opts: { solicited: boolean; configuredUrl?: string }) {
     this.cid = cid;
@@ -214,9 +213,9 @@ export class RouteConn implements ConnHandler, SubOwner {
       return;
     }
     const si = first + 1;
-    this.#readSubject(args.line, args.starts[si], args.ends[si]);
+    this.#subject.read(args.line, args.starts[si], args.ends[si]);
     let reply = ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null;
-    let subject = this.#subject;
+    let subject = this.#subject.text;
     // `reply@deliver`: a JetStream delivery, routed by `deliver` and shown with the message's own subject.
     const at = reply === null ? -1 : reply.lastIndexOf(64);
     // Kept for the next hop (a gateway, another route): the delivery must stay one there too.
@@ -231,29 +230,8 @@ export class RouteConn implements ConnHandler, SubOwner {
       const plain = this.host.server.mappedReply?.(account, bytesToString(reply, 0, reply.length));
       if (plain !== undefined) reply = new TextEncoder().encode(plain);
     }
-    const msg: RoutedMsg = { subject, subjectBytes: this.#subjectBytes, reply, hdrSize, payload, deliverReply };
-    account.deliver(msg, this, ra.queueTo > ra.queueFrom ? queueNames(args, ra.queueFrom, ra.queueTo) : undefined);
-  }
-
-  /**
-   * The subject of an incoming message as a string and as bytes. Streams on a route tend to repeat the
-   * same subject, so the last one is kept and reused when the bytes match (no decode, no new view).
-   */
-  #readSubject(line: Uint8Array, s: number, e: number): void {
-    const last = this.#subjectBytes;
-    const n = e - s;
-    if (last.length === n) {
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (last[i] !== line[s + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return;
-    }
-    this.#subjectBytes = line.slice(s, e);
-    this.#subject = bytesToString(line, s, e);
+    const msg: RoutedMsg = { subject, subjectBytes: this.#subject.bytes, reply, hdrSize, payload, deliverReply };
+    account.deliver(msg, this, queueNames(args, ra));
   }
 
   #processConnect(json: string): void {
@@ -365,9 +343,3 @@ export class RouteConn implements ConnHandler, SubOwner {
   }
 }
 
-/** The queue groups a frame names (arguments [from, to)). */
-function queueNames(args: Args, from: number, to: number): string[] {
-  const out: string[] = [];
-  for (let i = from; i < to; i++) out.push(argString(args, i));
-  return out;
-}

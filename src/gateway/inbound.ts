@@ -11,7 +11,8 @@ import type { OutBuffer } from "../server/outbound.ts";
 import { linkInput, WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, SubOwner } from "../server/types.ts";
 import type { Account } from "../accounts/account.ts";
-import { interestLine, routedArgs } from "../cluster/protocol.ts";
+import { interestLine, queueNames, routedArgs } from "../cluster/protocol.ts";
+import { LastSubject } from "../cluster/last_subject.ts";
 import {
   CMD_ALL_SUBS_COMPLETE,
   CMD_ALL_SUBS_START,
@@ -43,6 +44,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
   remoteId = "";
   remoteGateway = "";
   #connectSeen = false;
+  readonly #subject = new LastSubject();
 
   constructor(cid: number, duplex: Duplex, host: GatewayHost) {
     this.cid = cid;
@@ -158,9 +160,11 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       this.close("Protocol Violation");
       return;
     }
-    let subject = argString(args, 1);
-    let subjectBytes = args.line.slice(args.starts[1], args.ends[1]);
-    let reply = ra.reply >= 0 ? args.line.slice(args.starts[ra.reply], args.ends[ra.reply]) : null;
+    this.#subject.read(args.line, args.starts[1], args.ends[1]);
+    let subject = this.#subject.text;
+    let subjectBytes = this.#subject.bytes;
+    // A view of the read buffer, like the payload: valid during the delivery, which copies what it keeps.
+    let reply = ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null;
     // `reply@deliver`: a JetStream delivery (as on routes), routed by `deliver`, shown with its own subject.
     const at = reply === null ? -1 : reply.lastIndexOf(64);
     const jsDelivery = reply !== null && at >= 0;
@@ -195,8 +199,6 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
         reply = enc.encode(m.reply);
       }
     }
-    const queues: string[] = [];
-    for (let i = ra.queueFrom; i < ra.queueTo; i++) queues.push(argString(args, i));
     const msg: RoutedMsg = {
       subject,
       subjectBytes,
@@ -205,7 +207,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       payload,
       deliverReply: deliverReply ?? routeReply,
     };
-    account.deliver(msg, this, queues);
+    account.deliver(msg, this, queueNames(args, ra));
   }
 
   #processConnect(json: string): void {

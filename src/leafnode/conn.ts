@@ -10,7 +10,8 @@ import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, 
 import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { linkInput, WireConn, type WireState } from "../server/wire_conn.ts";
-import { routedArgs } from "../cluster/protocol.ts";
+import { queueNames, routedArgs } from "../cluster/protocol.ts";
+import { LastSubject } from "../cluster/last_subject.ts";
 import { LeafOutbox } from "./outbox.ts";
 import { LinkOutput } from "../server/link_output.ts";
 import { leafInterestLine, type LeafConnect, type LeafInfo, parseLeafConnect, parseLeafInfo } from "./protocol.ts";
@@ -94,6 +95,7 @@ export class LeafConn implements ConnHandler, SubOwner {
     return this.wire.rttMs > 0 ? this.wire.rttMs : this.#firstRtt;
   }
 
+  readonly #subject = new LastSubject();
   #probeAt = 0;
   #firstRtt = 0;
 
@@ -192,9 +194,10 @@ export class LeafConn implements ConnHandler, SubOwner {
     const st = this.host.server.stats;
     st.in_msgs++;
     st.in_bytes += payload.length;
+    this.#subject.read(args.line, args.starts[0], args.ends[0]);
     const msg: RoutedMsg = {
-      subject: argString(args, 0),
-      subjectBytes: args.line.slice(args.starts[0], args.ends[0]),
+      subject: this.#subject.text,
+      subjectBytes: this.#subject.bytes,
       reply: ra.reply >= 0 ? args.line.slice(args.starts[ra.reply], args.ends[ra.reply]) : null,
       hdrSize,
       payload,
@@ -208,9 +211,7 @@ export class LeafConn implements ConnHandler, SubOwner {
       // Routes and gateways carry it on in their own form (`reply@deliver`).
       msg.deliverReply = shown.routed(msg.subject);
     }
-    const queues: string[] = [];
-    for (let i = ra.queueFrom; i < ra.queueTo; i++) queues.push(argString(args, i));
-    this.account.deliver(msg, this, queues);
+    this.account.deliver(msg, this, queueNames(args, ra));
   }
 
   #processConnect(text: string): void {
