@@ -167,11 +167,17 @@ describe("replicated JetStream (3 servers)", () => {
       const metaLeader = await ready();
       for (const p of c.nodes) conns.push(await connect({ servers: p!.clientUrl }));
       const jsm = await jetstreamManager(conns[0]);
+      // For polls across a leader change (a request that arrives mid-change goes unanswered: no 5 s wait for it).
+      const quick = await jetstreamManager(conns[0], { timeout: 1000 });
 
       // Meta leader step-down: another server leads the meta group.
       const r = await conns[1].request("$JS.API.META.LEADER.STEPDOWN", "");
       assert.equal((r.json() as { success?: boolean }).success, true);
-      const next = await waitMetaLeader(c);
+      // Every server agreeing on a leader is not enough: right after the request they may still agree on the old one.
+      const next = await waitFor("another meta leader", async () => {
+        const l = await waitMetaLeader(c);
+        return l !== metaLeader ? l : undefined;
+      }, 15_000);
       assert.notEqual(next, metaLeader);
 
       // Stream leader step-down.
@@ -181,7 +187,7 @@ describe("replicated JetStream (3 servers)", () => {
       const sd = await conns[2].request("$JS.API.STREAM.LEADER.STEPDOWN.SD", "");
       assert.equal((sd.json() as { success?: boolean }).success, true);
       await waitFor("a new stream leader", async () => {
-        const l = (await jsm.streams.info("SD").catch(() => undefined))?.cluster?.leader;
+        const l = (await quick.streams.info("SD").catch(() => undefined))?.cluster?.leader;
         return l !== undefined && l !== before;
       }, 10_000);
       assert.equal((await jetstream(conns[0]).publish("sd.2", "y")).seq, 2);
@@ -192,7 +198,7 @@ describe("replicated JetStream (3 servers)", () => {
       const csd = await conns[1].request("$JS.API.CONSUMER.LEADER.STEPDOWN.SD.c1", "");
       assert.equal((csd.json() as { success?: boolean }).success, true);
       await waitFor("the consumer answers again", async () => {
-        const ci = await jsm.consumers.info("SD", "c1").catch(() => undefined);
+        const ci = await quick.consumers.info("SD", "c1").catch(() => undefined);
         return ci?.num_pending === 2;
       }, 10_000);
       for (const p of c.nodes) {
@@ -241,6 +247,7 @@ describe("replicated JetStream (3 servers)", () => {
       await ready();
       nc = await connect({ servers: c.nodes[0]!.clientUrl });
       const jsm = await jetstreamManager(nc);
+      const quick = await jetstreamManager(nc, { timeout: 1000 });
       await jsm.streams.add({ name: "BIG", subjects: ["big.>"], num_replicas: 3 });
       const js = jetstream(nc);
       await js.publish("big.0", "first");
@@ -265,12 +272,12 @@ describe("replicated JetStream (3 servers)", () => {
       assert.equal(st.last_seq, total + 1);
       // And the caught-up replica can lead: step the others down until it does, then publish.
       await waitFor("the caught-up replica leads", async () => {
-        const was = (await jsm.streams.info("BIG")).cluster?.leader;
+        const was = (await quick.streams.info("BIG")).cluster?.leader;
         if (was === c.names[off]) return true;
         await nc!.request("$JS.API.STREAM.LEADER.STEPDOWN.BIG", "").catch(() => {});
         // The next round once another leader is in place (not a fixed pause).
         await waitFor("a new stream leader", async () => {
-          const now = (await jsm.streams.info("BIG").catch(() => undefined))?.cluster?.leader;
+          const now = (await quick.streams.info("BIG").catch(() => undefined))?.cluster?.leader;
           return now !== undefined && now !== was;
         }, 10_000);
         return false;
@@ -390,7 +397,7 @@ describe("replicated JetStream: five servers and quorum", () => {
       assert.equal(back.seq, 6);
       // A graceful stop hands THREE's leadership to the survivor, which may have logged the unanswered first
       // try: committed once the quorum is back, the retry is then its duplicate. Stored once either way.
-      const jsm2 = await jetstreamManager(nc2);
+      const jsm2 = await jetstreamManager(nc2, { timeout: 1000 });
       const info = await waitFor("THREE info", () => jsm2.streams.info("THREE").catch(() => undefined), 10_000);
       assert.equal(info.state.messages, 6);
       const offline = info.cluster?.replicas?.find((r) => r.name === c.names[gone[1]]);

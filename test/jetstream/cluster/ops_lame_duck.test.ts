@@ -23,9 +23,12 @@ describe("graceful stop hands leaderships over", () => {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
       await jsm.streams.add({ name: "LD", subjects: ["ld.>"], num_replicas: 3 });
+      // Polled with short request timeouts: an info request that reaches a server while the stream's leadership
+      // moves goes unanswered, and the next one should not wait the client's default 5 s for that.
+      const quick = await jetstreamManager(nc, { timeout: 1000 });
       const allCurrent = async () => {
         await waitFor("LD led and every replica current", async () => {
-          const info = await jsm.streams.info("LD").catch(() => undefined);
+          const info = await quick.streams.info("LD").catch(() => undefined);
           const cl = info?.cluster as ClusterInfo | undefined;
           return !!cl?.leader && cl.replicas?.length === 2 && cl.replicas.every((r) => r.current);
         }, 20_000);
