@@ -9,6 +9,7 @@ import { applyDefaults, type OptionLayer } from "./src/config/normalize.ts";
 import { checkAccountsOptions } from "./src/config/accounts.ts";
 import { loadSchemas } from "./src/config/schemas_on_demand.ts";
 import { createLogger, type Logger, silentLogger } from "./src/log/logger.ts";
+import { logUtcOffset } from "./src/log/local_offset.ts";
 import { Petrel, type PetrelExtension } from "./src/petrel.ts";
 import { PETREL_VERSION, VERSION } from "./src/server/server.ts";
 import { currentRuntime } from "./adapters/runtime/index.ts";
@@ -108,7 +109,8 @@ async function main(): Promise<void> {
   const write = options.log_file !== undefined
     ? (line: string) => rt.appendFile(options.log_file as string, line)
     : (line: string) => rt.writeStderr(line);
-  const logger = createLogger({ debug: options.debug, trace: options.trace, logtime: options.logtime, pid: rt.pid, write });
+  const utcOffsetMinutes = options.logtime ? logUtcOffset(rt.env("TZ"), (p) => rt.readBytesFileSync(p), Date.now()) : undefined;
+  const logger = createLogger({ debug: options.debug, trace: options.trace, logtime: options.logtime, pid: rt.pid, write, utcOffsetMinutes });
   for (const w of warnings) logger.warn(w);
   logger.info(`Starting nats-server`);
   logger.info(`  Version:  ${VERSION} (petrel ${PETREL_VERSION} on ${rt.name} ${rt.version})`);

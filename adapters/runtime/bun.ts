@@ -50,6 +50,15 @@ export function createBunRuntime(): Runtime {
         throw e;
       }
     },
+    readBytesFileSync(path) {
+      try {
+        // Bun.mmap: a synchronous read without loading node:fs (a copy, so the mapping can go with the view).
+        return Bun.mmap(path).slice();
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    },
     writeTextFile: (path, text) => fs().promises.writeFile(path, text),
     removeFile: (path) => fs().promises.rm(path, { force: true }),
     async mkdir(path) {

@@ -35,6 +35,14 @@ export function createDenoRuntime(): Runtime {
         throw e;
       }
     },
+    readBytesFileSync(path) {
+      try {
+        return Deno.readFileSync(path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return undefined;
+        throw e;
+      }
+    },
     writeTextFile: (path, text) => Deno.writeTextFile(path, text),
     async removeFile(path) {
       try {

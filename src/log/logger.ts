@@ -3,6 +3,8 @@
  * the core never touches stdout, stderr or files itself.
  */
 
+import { formatTimeAtOffset } from "./local_offset.ts";
+
 export type LogLevel = "FTL" | "ERR" | "WRN" | "INF" | "DBG" | "TRC";
 
 export interface Logger {
@@ -23,6 +25,11 @@ export interface LoggerOptions {
   pid: number;
   write(line: string): void;
   now?: () => Date;
+  /**
+   * The host's fixed offset from UTC in minutes (src/log/local_offset.ts), so that times are formatted without
+   * the runtime's time-zone lookup; absent: the runtime's local time.
+   */
+  utcOffsetMinutes?: number;
 }
 
 function pad(n: number, w: number): string {
@@ -36,8 +43,10 @@ export function formatTime(d: Date): string {
 
 export function createLogger(o: LoggerOptions): Logger {
   const now = o.now ?? (() => new Date());
+  const offset = o.utcOffsetMinutes;
+  const stamp = offset === undefined ? () => formatTime(now()) : () => formatTimeAtOffset(now().getTime(), offset);
   const emit = (level: LogLevel, msg: string) => {
-    const time = o.logtime ? `${formatTime(now())} ` : "";
+    const time = o.logtime ? `${stamp()} ` : "";
     o.write(`[${o.pid}] ${time}[${level}] ${msg}\n`);
   };
   return {

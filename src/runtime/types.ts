@@ -30,6 +30,8 @@ export interface Runtime {
 
   /** undefined when the file does not exist (conf includes are resolved synchronously). Other errors throw. */
   readTextFileSync(path: string): string | undefined;
+  /** As readTextFileSync, for bytes (small files: the zone file of log times). */
+  readBytesFileSync(path: string): Uint8Array | undefined;
   writeTextFile(path: string, text: string): Promise<void>;
   /** No error when the file is missing. */
   removeFile(path: string): Promise<void>;

@@ -38,6 +38,8 @@ describe("runtime services", () => {
     assert.equal(rt.readTextFileSync(f), undefined);
     await rt.writeTextFile(f, "port: 4222\n");
     assert.equal(rt.readTextFileSync(f), "port: 4222\n");
+    assert.deepEqual(rt.readBytesFileSync(f), new TextEncoder().encode("port: 4222\n"));
+    assert.equal(rt.readBytesFileSync(`${f}.missing`), undefined);
     const log = `${dir}/a/server.log`;
     rt.appendFile(log, "line 1\n");
     rt.appendFile(log, "line 2 ✓\n");

@@ -1,0 +1,98 @@
+/**
+ * The host's offset from UTC for log timestamps, when it is a fixed one, read from the zone file (TZif) the way
+ * the C library finds it (`TZ`, else /etc/localtime). Why: on Bun, the first local-time `Date` getter loads ICU's
+ * time-zone machinery, +3 MB of RSS for the life of the process, only to print log times; servers mostly run
+ * on UTC or another zone without daylight saving. A zone with daylight-saving rules, an unreadable file or a
+ * POSIX `TZ` string gives `undefined`, and the logger uses the runtime's local time as before.
+ */
+
+const ZONEINFO = "/usr/share/zoneinfo";
+
+/** Which zone file the C library would read for this `TZ`, or undefined for a POSIX rule that names no file. */
+export function zoneFilePath(tz: string | undefined): string | undefined {
+  if (tz === undefined) return "/etc/localtime";
+  const name = tz.startsWith(":") ? tz.slice(1) : tz;
+  if (name === "") return `${ZONEINFO}/UTC`;
+  if (name.startsWith("/")) return name;
+  // "EST5EDT,M3.2.0,M11.1.0" or "<+03>-3" are rules; a zone name (Europe/Paris, UTC, EST5EDT) is a file.
+  if (name.includes(",") || name.includes("<") || name.includes("..")) return undefined;
+  return `${ZONEINFO}/${name}`;
+}
+
+/**
+ * The fixed UTC offset in minutes (east positive) that a TZif file gives for `nowSec` (Unix seconds), or
+ * undefined when the zone observes daylight saving now or later, or the data is not a TZif file.
+ */
+export function fixedOffsetMinutes(tzif: Uint8Array, nowSec: number): number | undefined {
+  const view = new DataView(tzif.buffer, tzif.byteOffset, tzif.byteLength);
+  const header = (at: number) => {
+    if (at + 44 > tzif.length || view.getUint32(at) !== 0x545a6966) return undefined; // "TZif"
+    const c = (i: number) => view.getUint32(at + 20 + 4 * i);
+    return { version: tzif[at + 4], isut: c(0), isstd: c(1), leap: c(2), time: c(3), type: c(4), chars: c(5) };
+  };
+  const h1 = header(0);
+  if (h1 === undefined) return undefined;
+  const blockSize = (h: NonNullable<typeof h1>, timeSize: number) =>
+    h.time * timeSize + h.time + h.type * 6 + h.chars + h.leap * (timeSize + 4) + h.isstd + h.isut;
+  let h = h1;
+  let at = 44;
+  let timeSize = 4;
+  let footer: string | undefined;
+  if (h1.version >= 0x32) {
+    // Version 2+: the 64-bit block follows the 32-bit one, then a POSIX rule for times after the last transition.
+    const second = 44 + blockSize(h1, 4);
+    const h2 = header(second);
+    if (h2 === undefined) return undefined;
+    h = h2;
+    at = second + 44;
+    timeSize = 8;
+    const end = at + blockSize(h2, 8);
+    if (end > tzif.length) return undefined;
+    const text = new TextDecoder().decode(tzif.subarray(end)).split("\n");
+    footer = text[1];
+  }
+  if (at + blockSize(h, timeSize) > tzif.length || h.type === 0) return undefined;
+  // A rule with a daylight-saving part ("CET-1CEST,M3.5.0,M10.5.0/3") changes the offset: not fixed.
+  if (footer !== undefined && (footer.includes(",") || /^(<[^>]*>|[A-Za-z]+)[+\-]?[\d:]+(<[^>]*>|[A-Za-z]+)/.test(footer))) return undefined;
+  const time = (i: number) => timeSize === 8 ? Number(view.getBigInt64(at + 8 * i)) : view.getInt32(at + 4 * i);
+  const typesAt = at + h.time * timeSize;
+  const infosAt = typesAt + h.time;
+  let type = 0;
+  if (h.time > 0) {
+    // Only after the last transition is the offset settled (before it, the history matters; leave that to ICU).
+    if (nowSec < time(h.time - 1)) return undefined;
+    type = tzif[typesAt + h.time - 1];
+    if (type >= h.type) return undefined;
+  }
+  const utoff = view.getInt32(infosAt + 6 * type);
+  const isDst = tzif[infosAt + 6 * type + 4] !== 0;
+  if (isDst || utoff % 60 !== 0) return undefined;
+  return utoff / 60;
+}
+
+function pad(n: number, w: number): string {
+  return String(n).padStart(w, "0");
+}
+
+/** nats-server's log time, `2006/01/02 15:04:05.000000`, at a fixed offset from UTC (no time-zone lookup). */
+export function formatTimeAtOffset(ms: number, offsetMinutes: number): string {
+  const d = new Date(ms + offsetMinutes * 60_000);
+  return `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1, 2)}/${pad(d.getUTCDate(), 2)} ` +
+    `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.${pad(d.getUTCMilliseconds() * 1000, 6)}`;
+}
+
+/**
+ * The offset log times are written at: fixed for the host's zone when its file says so, else undefined (the
+ * logger then asks the runtime for local time).
+ */
+export function logUtcOffset(tz: string | undefined, readBytes: (path: string) => Uint8Array | undefined, nowMs: number): number | undefined {
+  const path = zoneFilePath(tz);
+  if (path === undefined) return undefined;
+  let data: Uint8Array | undefined;
+  try {
+    data = readBytes(path);
+  } catch {
+    return undefined;
+  }
+  return data === undefined ? undefined : fixedOffsetMinutes(data, Math.floor(nowMs / 1000));
+}
