@@ -29,6 +29,8 @@ interface Level<T> {
 }
 
 const CACHE_MAX = 4096;
+/** Slots of the cache's doorkeeper (a power of two); see `match`. */
+const DOOR_SLOTS = 4096;
 const EMPTY: MatchResult<never> = Object.freeze({ psubs: [], qsubs: [] });
 
 function newLevel<T>(): Level<T> {
@@ -50,6 +52,8 @@ function isEmptyLevel<T>(l: Level<T>): boolean {
 export class Sublist<T extends Subscribable> {
   #root: Level<T> = newLevel();
   #cache = new Map<string, MatchResult<T>>();
+  /** Hashes of subjects that missed the cache once (one per slot): the second miss is let in. */
+  #door = new Int32Array(DOOR_SLOTS);
   #count = 0;
   /** Bumped on every change; lets callers cache derived data cheaply. */
   genId = 0;
@@ -141,14 +145,24 @@ export class Sublist<T extends Subscribable> {
   match(subject: string): MatchResult<T> {
     const cached = this.#cache.get(subject);
     if (cached !== undefined) return cached;
-    const psubs: T[] = [];
-    const queues = new Map<string, T[]>();
-    matchLevel(this.#root, subject.split("."), 0, psubs, queues);
-    const result: MatchResult<T> = psubs.length === 0 && queues.size === 0
-      ? EMPTY
+    const found: Found<T> = { psubs: [], queues: undefined };
+    matchLevel(this.#root, subject.split("."), 0, found);
+    const { psubs, queues } = found;
+    const result: MatchResult<T> = queues === undefined
+      ? (psubs.length === 0 ? EMPTY : { psubs, qsubs: NO_QUEUES })
       : { psubs, qsubs: [...queues.values()] };
-    // Start over when full: unique subjects (reply inboxes, acks) would otherwise churn the cache one entry at
-    // a time, and evicting from the front of a Map slows down as deleted entries pile up.
+    // Only a subject seen before is cached. Unique subjects (reply inboxes, one per request or PubAck) would
+    // each hold an entry until the cache is next cleared: thousands of live objects that every young-generation
+    // collection walks and then promotes, which is what makes its pauses long (the tails of sync publish and
+    // request/reply). A repeated subject gets in on its second miss.
+    const h = subjectHash(subject);
+    const slot = h & (DOOR_SLOTS - 1);
+    if (this.#door[slot] !== h) {
+      this.#door[slot] = h;
+      return result;
+    }
+    // Start over when full: evicting from the front of a Map one entry at a time slows down as deleted entries
+    // pile up.
     if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
     this.#cache.set(subject, result);
     return result;
@@ -179,8 +193,19 @@ export class Sublist<T extends Subscribable> {
   }
 }
 
-function addNode<T extends Subscribable>(n: Node<T>, psubs: T[], queues: Map<string, T[]>): void {
+/** What a match collects; the queue map only once a queue group is met (most matches meet none). */
+interface Found<T> {
+  psubs: T[];
+  queues: Map<string, T[]> | undefined;
+}
+
+const NO_QUEUES: readonly never[] = Object.freeze([]);
+
+function addNode<T extends Subscribable>(n: Node<T>, found: Found<T>): void {
+  const psubs = found.psubs;
   for (const s of n.psubs) psubs.push(s);
+  if (n.qsubs.size === 0) return;
+  const queues = found.queues ??= new Map();
   for (const [q, set] of n.qsubs) {
     let arr = queues.get(q);
     if (arr === undefined) {
@@ -195,19 +220,18 @@ function matchLevel<T extends Subscribable>(
   level: Level<T>,
   tokens: string[],
   i: number,
-  psubs: T[],
-  queues: Map<string, T[]>,
+  found: Found<T>,
 ): void {
   const last = i === tokens.length - 1;
-  if (level.fwc !== undefined) addNode(level.fwc, psubs, queues);
+  if (level.fwc !== undefined) addNode(level.fwc, found);
   if (level.pwc !== undefined) {
-    if (last) addNode(level.pwc, psubs, queues);
-    else if (level.pwc.next !== undefined) matchLevel(level.pwc.next, tokens, i + 1, psubs, queues);
+    if (last) addNode(level.pwc, found);
+    else if (level.pwc.next !== undefined) matchLevel(level.pwc.next, tokens, i + 1, found);
   }
   const n = level.nodes.get(tokens[i]);
   if (n !== undefined) {
-    if (last) addNode(n, psubs, queues);
-    else if (n.next !== undefined) matchLevel(n.next, tokens, i + 1, psubs, queues);
+    if (last) addNode(n, found);
+    else if (n.next !== undefined) matchLevel(n.next, tokens, i + 1, found);
   }
 }
 
@@ -220,6 +244,13 @@ function collect<T extends Subscribable>(level: Level<T>, out: T[]): void {
   for (const n of level.nodes.values()) visit(n);
   if (level.pwc !== undefined) visit(level.pwc);
   if (level.fwc !== undefined) visit(level.fwc);
+}
+
+/** FNV-1a over the subject's UTF-16 units, never 0 (an empty doorkeeper slot). */
+function subjectHash(subject: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < subject.length; i++) h = Math.imul(h ^ subject.charCodeAt(i), 0x01000193);
+  return h === 0 ? 1 : h;
 }
 
 /** Literal subject against pattern, token by token without allocating. */

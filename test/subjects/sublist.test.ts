@@ -132,9 +132,24 @@ describe("Sublist (table)", () => {
   it("bounds the match cache", () => {
     const sl = new Sublist<Sub>();
     sl.insert({ id: 1, subject: ">" });
-    for (let i = 0; i < 5000; i++) sl.match(`s.${i}`);
-    assert.ok(sl.cacheSize() <= 4096, `cache size ${sl.cacheSize()}`);
+    for (let i = 0; i < 5000; i++) {
+      sl.match(`s.${i}`);
+      sl.match(`s.${i}`);
+    }
+    assert.ok(sl.cacheSize() > 0 && sl.cacheSize() <= 4096, `cache size ${sl.cacheSize()}`);
     assert.equal(sl.match("s.1").psubs.length, 1);
+  });
+
+  it("caches a subject on its second miss, never one seen once (reply inboxes)", () => {
+    const sl = new Sublist<Sub>();
+    sl.insert({ id: 1, subject: "_INBOX.*" });
+    for (let i = 0; i < 1000; i++) assert.equal(sl.match(`_INBOX.${i}`).psubs.length, 1);
+    assert.equal(sl.cacheSize(), 0);
+    assert.equal(sl.match("_INBOX.999").psubs.length, 1);
+    assert.equal(sl.cacheSize(), 1);
+    // A cached subject still sees a later subscription.
+    sl.insert({ id: 2, subject: "_INBOX.999" });
+    assert.equal(sl.match("_INBOX.999").psubs.length, 2);
   });
 });
 
