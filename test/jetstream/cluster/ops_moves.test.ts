@@ -46,6 +46,8 @@ describe("placement moves by stream update", () => {
       await waitMetaLeader(c, 20_000);
       nc = await connect({ servers: c.nodes[1]!.clientUrl });
       const jsm = await jetstreamManager(nc);
+      // Polls across a leader change: a request arriving mid-change goes unanswered (no 5 s wait for it).
+      const quick = await jetstreamManager(nc, { timeout: 1000 });
       const js = jetstream(nc, { timeout: 4000 });
       const base = { name: "MV", subjects: ["mv.>"], num_replicas: 1 };
       const si = await jsm.streams.add({ ...base, placement: { cluster: "", tags: ["az:1"] } });
@@ -94,7 +96,7 @@ describe("placement moves by stream update", () => {
       const moved = await upd({ ...cur, placement: { tags: ["az:3"] } });
       assert.equal(moved.error, undefined);
       await waitFor("the stream is on n3 alone", async () => {
-        const info = await jsm.streams.info("MV").catch(() => undefined);
+        const info = await quick.streams.info("MV").catch(() => undefined);
         return info?.cluster?.leader === "n3" && (info.cluster.replicas ?? []).length === 0;
       }, 30_000);
       await waitFor("n1 dropped its replica", async () => {

@@ -51,6 +51,8 @@ describe("STREAM.PEER.REMOVE", () => {
       await metaLeaderOf(c);
       nc = await connect({ servers: c.nodes[0]!.clientUrl });
       const jsm = await jetstreamManager(nc);
+      // Polls across a leader change: a request arriving mid-change goes unanswered (no 5 s wait for it).
+      const quick = await jetstreamManager(nc, { timeout: 1000 });
       const js = jetstream(nc);
       const si = await jsm.streams.add({ name: "OPS", subjects: ["ops.>"], num_replicas: 3 });
       const before = [si.cluster!.leader!, ...(si.cluster!.replicas ?? []).map((r) => r.name)].sort();
@@ -99,7 +101,7 @@ describe("STREAM.PEER.REMOVE", () => {
       assert.equal((await api(nc, "$JS.API.STREAM.PEER.REMOVE.OPS", { peer: leader })).success, true);
       const final = [...after.filter((n) => n !== leader), victim].sort();
       await waitFor("R3 again after removing the leader", async () => {
-        const info = await jsm.streams.info("OPS").catch(() => undefined);
+        const info = await quick.streams.info("OPS").catch(() => undefined);
         const cl = info?.cluster as ClusterInfo | undefined;
         if (!cl?.leader || !cl.replicas) return false;
         const names = [cl.leader, ...cl.replicas.map((r) => r.name)].sort();
@@ -131,7 +133,7 @@ describe("STREAM.PEER.REMOVE", () => {
       await jsm.consumers.add("SOLO", { durable_name: "S", ack_policy: AckPolicy.Explicit });
       assert.equal((await api(nc, "$JS.API.STREAM.PEER.REMOVE.SOLO", { peer: home })).success, true);
       await waitFor("SOLO led elsewhere with its messages", async () => {
-        const info = await jsm.streams.info("SOLO").catch(() => undefined);
+        const info = await quick.streams.info("SOLO").catch(() => undefined);
         return !!info?.cluster?.leader && info.cluster.leader !== home && (info.cluster.replicas ?? []).length === 0 &&
           info.state.messages === 10;
       }, 20_000);
@@ -150,6 +152,8 @@ describe("STREAM.PEER.REMOVE", () => {
       await metaLeaderOf(c);
       nc = await connect({ servers: c.nodes[0]!.clientUrl });
       const jsm = await jetstreamManager(nc);
+      // Polls across a leader change: a request arriving mid-change goes unanswered (no 5 s wait for it).
+      const quick = await jetstreamManager(nc, { timeout: 1000 });
       await jsm.streams.add({ name: "ONE", subjects: ["one.>"], num_replicas: 3 });
       // Bad bodies and unknown names, answered as nats-server 2.9.10 answers them (checked side by side).
       const invalid = { code: 400, err_code: 10025, description: "invalid JSON" };
@@ -197,6 +201,8 @@ describe("STREAM.PEER.REMOVE", () => {
       const metaLeader = await metaLeaderOf(c);
       nc = await connect({ servers: c.nodes[c.names.indexOf(metaLeader)]!.clientUrl });
       const jsm = await jetstreamManager(nc);
+      // Polls across a leader change: a request arriving mid-change goes unanswered (no 5 s wait for it).
+      const quick = await jetstreamManager(nc, { timeout: 1000 });
       const si0 = await jsm.streams.add({ name: "SR", subjects: ["sr.>"], num_replicas: 3 });
       const js = jetstream(nc);
       for (let i = 1; i <= 20; i++) await js.publish(`sr.${i}`, `m${i}`);
@@ -210,7 +216,7 @@ describe("STREAM.PEER.REMOVE", () => {
       });
       const spare = c.names.find((n) => !peers.includes(n))!;
       await waitFor("the stream is R3 again without the removed server", async () => {
-        const info = await jsm.streams.info("SR").catch(() => undefined);
+        const info = await quick.streams.info("SR").catch(() => undefined);
         const cl = info?.cluster as ClusterInfo | undefined;
         if (!cl?.leader || !cl.replicas) return false;
         const names = [cl.leader, ...cl.replicas.map((r) => r.name)];

@@ -19,7 +19,10 @@ async function messagesOn(c: JsCluster, name: string): Promise<number> {
   return ((await (await p.monitorFetch(new Request("http://localhost/jsz"))).json()) as { messages: number }).messages;
 }
 
-/** Waits until the stream has `n` peers, all current, and every one of them holds `msgs` messages. */
+/**
+ * Waits until the stream has `n` peers, all current, and every one of them holds `msgs` messages. `jsm` should
+ * have short request timeouts: an info request arriving while the leadership moves goes unanswered.
+ */
 async function settled(c: JsCluster, jsm: JetStreamManager, n: number, msgs: number): Promise<string[]> {
   let peers: string[] = [];
   await waitFor(`R${n} with every replica current`, async () => {
@@ -46,6 +49,7 @@ describe("replica changes by stream update", () => {
       await waitMetaLeader(c, 20_000);
       nc = await connect({ servers: c.nodes[0]!.clientUrl });
       const jsm = await jetstreamManager(nc);
+      const quick = await jetstreamManager(nc, { timeout: 1000 });
       const js = jetstream(nc);
       const si = await jsm.streams.add({ name: "RS", subjects: ["rs.>"], num_replicas: 1 });
       let seq = 0;
@@ -60,9 +64,9 @@ describe("replica changes by stream update", () => {
       for (const n of [3, 5, 3, 1]) {
         const u = await jsm.streams.update("RS", { ...si.config, num_replicas: n });
         assert.equal(u.config.num_replicas, n);
-        await settled(c, jsm, n, seq);
+        await settled(c, quick, n, seq);
         await publish(10);
-        await settled(c, jsm, n, seq);
+        await settled(c, quick, n, seq);
       }
       const info = await jsm.streams.info("RS");
       assert.equal(info.state.messages, seq);

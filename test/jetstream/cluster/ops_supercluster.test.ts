@@ -131,10 +131,12 @@ describe("JetStream across a supercluster", () => {
   it("moves a stream to the other cluster by an update, with its messages", { timeout: 30_000 }, async () => {
     const nc = await client("w2");
     const jsm = await jetstreamManager(nc);
+    // Polls across a leader change: a request arriving mid-change goes unanswered (no 5 s wait for it).
+    const quick = await jetstreamManager(nc, { timeout: 1000 });
     const cfg = (await jsm.streams.info("WEST")).config;
     await jsm.streams.update("WEST", { ...cfg, placement: { cluster: "east", tags: [] } });
     await waitFor("WEST is on east", async () => {
-      const info = await jsm.streams.info("WEST").catch(() => undefined);
+      const info = await quick.streams.info("WEST").catch(() => undefined);
       const on = [info?.cluster?.leader, ...(info?.cluster?.replicas ?? []).map((r) => r.name)].sort();
       return info?.cluster?.name === "east" && on.join() === "e1,e2" && info.state.messages === 20;
     }, 20_000);
