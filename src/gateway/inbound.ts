@@ -22,7 +22,7 @@ import {
   parseGatewayInfo,
   parseMappedReply,
 } from "./protocol.ts";
-import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
+import type { AccountMode, GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
 
 const enc = new TextEncoder();
 const MAX_CONTROL_LINE = 64 * 1024;
@@ -308,6 +308,16 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
 
   subscriptionCount(): number {
     return 0;
+  }
+
+  /** Every account is interest-only from the start on this side (see #sendAllInterest). */
+  accountModes(name?: string): AccountMode[] {
+    if (this.state !== "active") return [];
+    const out: AccountMode[] = [];
+    for (const a of this.host.server.accounts) {
+      if (name === undefined || a.name === name) out.push({ name: a.name, mode: "Interest-Only", noInterest: 0, subs: 0, queueSubs: 0 });
+    }
+    return out;
   }
 
   closeWithError(text: string, reason: string): void {

@@ -2,7 +2,7 @@
 import { defaultAuthTimeoutMs } from "../tls/config.ts";
 import { goDuration, rfc3339, uptime } from "../monitor/format.ts";
 import type { Gateway } from "./gateway.ts";
-import type { GatewayConnView } from "./types.ts";
+import type { AccountMode, GatewayConnView } from "./types.ts";
 
 function connection(c: GatewayConnView, now: number): Record<string, unknown> {
   return {
@@ -25,22 +25,42 @@ function connection(c: GatewayConnView, now: number): Record<string, unknown> {
   };
 }
 
-/** `/gatewayz`; `gw_name=` keeps one remote gateway. */
+/** nats-server's per-account entry; its switch threshold (RS- count) is fixed at 1000 there. */
+function accountEntry(a: AccountMode): Record<string, unknown> {
+  const e: Record<string, unknown> = { name: a.name, interest_mode: a.mode };
+  if (a.noInterest > 0) e.no_interest_count = a.noInterest;
+  e.interest_only_threshold = 1000;
+  if (a.subs > 0) e.num_subs = a.subs;
+  if (a.queueSubs > 0) e.num_queue_subs = a.queueSubs;
+  return e;
+}
+
+/** The accounts part of a link's entry, when asked for (`accs=1`, or `acc_name=` for one account). */
+function withAccounts(entry: Record<string, unknown>, c: GatewayConnView, accs: boolean, accName: string): Record<string, unknown> {
+  if (!accs) return entry;
+  const list = c.accountModes(accName === "" ? undefined : accName);
+  return list.length === 0 ? entry : { ...entry, accounts: list.map(accountEntry) };
+}
+
+/** `/gatewayz`; `gw_name=` keeps one remote gateway; `accs=1` adds each account's interest mode, `acc_name=` one account's. */
 export function gatewayz(g: Gateway, q?: URLSearchParams): Record<string, unknown> {
   const only = q?.get("gw_name") ?? "";
+  const accName = q?.get("acc_name") ?? "";
+  const accsRaw = q?.get("accs");
+  const accs = accName !== "" || accsRaw === "1" || accsRaw === "true";
   const now = new Date();
   const t = now.getTime();
   const outbound: Record<string, unknown> = {};
   for (const [name, c] of g.outbound()) {
     if (only !== "" && name !== only) continue;
-    outbound[name] = { configured: g.remotes.get(name)?.configured ?? false, connection: connection(c, t) };
+    outbound[name] = withAccounts({ configured: g.remotes.get(name)?.configured ?? false, connection: connection(c, t) }, c, accs, accName);
   }
   const inbound: Record<string, unknown[]> = {};
   for (const c of g.inbound) {
     if (c.state !== "active") continue;
     const name = c.remoteGateway;
     if (only !== "" && name !== only) continue;
-    (inbound[name] ??= []).push({ configured: g.remotes.get(name)?.configured ?? false, connection: connection(c, t) });
+    (inbound[name] ??= []).push(withAccounts({ configured: g.remotes.get(name)?.configured ?? false, connection: connection(c, t) }, c, accs, accName));
   }
   return {
     server_id: g.server.serverId,

@@ -21,7 +21,7 @@ import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "../cluster/outbox.ts";
 import { LinkOutput } from "../server/link_output.ts";
 import { CMD_ALL_SUBS_COMPLETE, CMD_ALL_SUBS_START, CMD_GOSSIP, commandAccount, type GatewayInfo, parseGatewayInfo } from "./protocol.ts";
-import type { GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
+import type { AccountMode, GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
 import { applyRemoteInterest, dropRemoteInterest, type RemoteSub, remoteSub } from "../server/remote_interest.ts";
 import type { Account } from "../accounts/account.ts";
 
@@ -343,6 +343,22 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
 
   subscriptionCount(): number {
     return this.subs.size;
+  }
+
+  accountModes(name?: string): AccountMode[] {
+    const out: AccountMode[] = [];
+    for (const [account, l] of this.#links) {
+      if (name !== undefined && account.name !== name) continue;
+      let subs = 0;
+      let queueSubs = 0;
+      for (const s of this.subs.values()) {
+        if (s.account !== account) continue;
+        subs++;
+        if (s.queue !== undefined) queueSubs++;
+      }
+      out.push({ name: account.name, mode: l.mode === "optimistic" ? "Optimistic" : "Interest-Only", noInterest: l.noInterest.size, subs, queueSubs });
+    }
+    return out;
   }
 
   closeWithError(text: string, reason: string): void {

@@ -17,6 +17,17 @@ export interface GatewayStats {
 }
 
 /** The parts of a connection the manager and monitoring read. */
+/** One account's interest mode on a gateway link, with what it counts (nats-server's /gatewayz account entry). */
+export interface AccountMode {
+  readonly name: string;
+  readonly mode: "Optimistic" | "Interest-Only";
+  /** Optimistic mode: subjects the remote said it has no interest in. */
+  readonly noInterest: number;
+  /** Interest-only mode (outbound): the remote's subscriptions, and how many of them are queue subscriptions. */
+  readonly subs: number;
+  readonly queueSubs: number;
+}
+
 export interface GatewayConnView {
   readonly cid: number;
   readonly stats: GatewayStats;
@@ -30,6 +41,8 @@ export interface GatewayConnView {
   readonly duplex: { readonly info: { readonly remoteHost: string; readonly remotePort: number }; bufferedAmount(): number };
   pendingBytes(): number;
   subscriptionCount(): number;
+  /** Per account, the interest mode of this link (all accounts, or only `name`): /gatewayz?accs=1. */
+  accountModes(name?: string): AccountMode[];
   label(): string;
   close(reason: string): void;
   closeWithError(text: string, reason: string): void;

@@ -46,6 +46,30 @@ describe("east and west linked by gateways", () => {
     assert.deepEqual(varz.gateway.gateways.map((g) => g.name), ["west"]);
   });
 
+  it("shows each account's interest mode with accs=1 (acc_name= for one), as nats-server 2.9: interest-only from the start", async () => {
+    const sub = nw.subscribe("modes.x");
+    const qsub = nw.subscribe("modes.q", { queue: "workers" });
+    await nw.flush();
+    await waitForGatewayInterest(east!, "modes.x");
+    await waitForGatewayInterest(east!, "modes.q", { queue: "workers" });
+    type Acc = { name: string; interest_mode: string; interest_only_threshold: number; num_subs?: number; num_queue_subs?: number };
+    type Links = { outbound_gateways: Record<string, { accounts?: Acc[] }>; inbound_gateways: Record<string, { accounts?: Acc[] }[]> };
+    const ge = await gatewayz(east!, "?accs=1") as unknown as Links;
+    const g = ge.outbound_gateways.west.accounts?.find((a) => a.name === "$G");
+    assert.equal(g?.interest_mode, "Interest-Only");
+    assert.equal(g?.interest_only_threshold, 1000);
+    assert.ok((g?.num_subs ?? 0) >= 2, `west's subscriptions counted (${g?.num_subs})`);
+    assert.ok((g?.num_queue_subs ?? 0) >= 1);
+    assert.equal(ge.inbound_gateways.west[0].accounts?.find((a) => a.name === "$G")?.interest_mode, "Interest-Only");
+    const one = await gatewayz(east!, "?acc_name=$G") as unknown as Links;
+    assert.deepEqual(one.outbound_gateways.west.accounts?.map((a) => a.name), ["$G"]);
+    const none = await gatewayz(east!) as unknown as Links;
+    assert.equal(none.outbound_gateways.west.accounts, undefined, "no accounts unless asked");
+    sub.unsubscribe();
+    qsub.unsubscribe();
+    await nw.flush();
+  });
+
   it("delivers a message published on east to a subscriber on west, once", async () => {
     const c = collect(nw, "greet.>");
     await nw.flush();
