@@ -2,6 +2,7 @@
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import type { OptionLayer } from "../../src/config/normalize.ts";
+import { createLogger, type Logger } from "../../src/log/logger.ts";
 import { waitFor } from "../helpers/servers.ts";
 
 export interface RoutezJson {
@@ -18,10 +19,20 @@ export interface NodeOptions {
   clusterPort?: number;
   extra?: OptionLayer;
   clusterExtra?: NonNullable<OptionLayer["cluster"]>;
+  /** To watch what the node logs (a refused route, say). */
+  logger?: Logger;
+}
+
+/** A logger that keeps every line, for waiting on what a node logs. */
+export function lineLogger(): { logger: Logger; lines: string[]; count(text: string): number } {
+  const lines: string[] = [];
+  const logger = createLogger({ debug: false, trace: false, logtime: false, pid: 0, write: (l) => void lines.push(l) });
+  return { logger, lines, count: (text) => lines.filter((l) => l.includes(text)).length };
 }
 
 export function startNode(o: NodeOptions): Promise<Petrel> {
   return startPetrel({
+    logger: o.logger,
     options: {
       server_name: o.name,
       host: "127.0.0.1",
