@@ -85,6 +85,8 @@ export class JetStream implements ConsumerHost {
   /** reply, payload, reply, payload... */
   private acks: Array<string | Uint8Array> = [];
   private flushScheduled = false;
+  /** One closure for every scheduled flush (not one per message). */
+  private readonly flushTask = () => this.flushWrites();
   /** Streams with `storage: memory` live here whatever the server's store is. */
   readonly memStorage: StorageProvider;
 
@@ -325,7 +327,7 @@ export class JetStream implements ConsumerHost {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    queueMicrotask(() => this.flushWrites());
+    queueMicrotask(this.flushTask);
   }
 
   /** One write per stream for everything stored since the last flush, then the PubAcks. */

@@ -100,7 +100,10 @@ export class Server implements ClientHost {
   #listener: Listener | undefined;
   #nextCid = 1;
   #pendingFlush: ClientConn[] = [];
+  /** The other list: the two take turns, so a flush allocates no array and no closure (GC work per message). */
+  #flushing: ClientConn[] = [];
   #flushScheduled = false;
+  readonly #flushAllTask = () => this.#flushAll();
   #housekeeping: ReturnType<typeof setInterval> | undefined;
   #running = false;
   #lameDuck = false;
@@ -520,14 +523,17 @@ export class Server implements ClientHost {
     this.#pendingFlush.push(c);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => this.#flushAll());
+    queueMicrotask(this.#flushAllTask);
   }
 
   #flushAll(): void {
     this.#flushScheduled = false;
     const list = this.#pendingFlush;
-    this.#pendingFlush = [];
-    for (const c of list) c.flush();
+    this.#pendingFlush = this.#flushing;
+    this.#flushing = list;
+    // A flush may schedule the next one (into the other list) but never runs one itself.
+    for (let i = 0; i < list.length; i++) list[i].flush();
+    list.length = 0;
   }
 
   /** Subscriptions in every account (for /varz and /subsz). */
