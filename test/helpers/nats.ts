@@ -46,9 +46,10 @@ let markers = 0;
  * did NOT arrive without sleeping: a marker published after it on the same path (client, servers, links, client)
  * arrives behind it. The marker goes out again every 20 ms until one arrives, since the marker's own interest may
  * still be crossing links; whichever arrives first was still published after everything before this call.
+ * `prefix`: the marker subject's first tokens, for users whose permissions allow only some subjects.
  */
-export async function markerThrough(pub: NatsConnection, sub: NatsConnection, timeoutMs = 5000): Promise<void> {
-  const subject = `_marker.${++markers}.${Math.random().toString(36).slice(2)}`;
+export async function markerThrough(pub: NatsConnection, sub: NatsConnection, timeoutMs = 5000, prefix = "_marker"): Promise<void> {
+  const subject = `${prefix}.${++markers}.${Math.random().toString(36).slice(2)}`;
   let arrived = false;
   const s = sub.subscribe(subject, { callback: () => void (arrived = true) });
   try {

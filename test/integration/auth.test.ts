@@ -5,8 +5,8 @@ import bcrypt from "bcryptjs";
 import { errors, type NatsConnection, nkeyAuthenticator, type Status } from "@nats-io/transport-node";
 import { createUser } from "@nats-io/nkeys";
 import { connectRaw, readInfo } from "../helpers/raw.ts";
-import { forEachServer, type RunningServer, sleep, startServer } from "../helpers/servers.ts";
-import { closeAll, collect, connectTo, td, te } from "../helpers/nats.ts";
+import { forEachServer, type RunningServer, sleep, startServer, waitFor } from "../helpers/servers.ts";
+import { closeAll, collect, connectTo, markerThrough, td, te } from "../helpers/nats.ts";
 
 async function assertAuthRejected(p: Promise<NatsConnection>): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -216,10 +216,10 @@ authorization {
       limited.publish("pub.fine", te.encode("yes"));
       await limited.flush();
       await watch.until(1);
-      const deadline = Date.now() + 2000;
-      while (limitedErrors.length < 2 && Date.now() < deadline) await sleep(10);
-      await admin.flush();
-      await sleep(50);
+      await waitFor("two permission errors", () => limitedErrors.length >= 2, 2000, 10).catch(() => {});
+      // The denied publishes came before the allowed one on limited's connection: had one been routed, it would
+      // be ahead of this marker on the same path.
+      await markerThrough(limited, admin, 5000, "_INBOX.marker");
       assert.deepEqual(watch.msgs.map((m) => m.subject), ["pub.fine"]);
       assert.equal(other.msgs.length, 0);
       const perms = limitedErrors.filter((e) => e instanceof errors.PermissionViolationError);
@@ -250,8 +250,7 @@ authorization {
       admin.publish("sub.secret", te.encode("hidden"));
       admin.publish("nope.x", te.encode("hidden"));
       await admin.flush();
-      await limited.flush();
-      await sleep(50);
+      await markerThrough(admin, limited, 5000, "_INBOX.marker");
       assert.equal(denied.msgs.length, 0);
       assert.equal(outside.msgs.length, 0);
       assert.ok(!limited.isClosed());

@@ -2,8 +2,8 @@
 import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { errors, headers, type NatsConnection } from "@nats-io/transport-node";
-import { forEachServer, monitorJson, type RunningServer, sleep, startServer } from "../helpers/servers.ts";
-import { closeAll, collect, connectTo, td, te } from "../helpers/nats.ts";
+import { forEachServer, monitorJson, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
+import { closeAll, collect, connectTo, markerThrough, td, te } from "../helpers/nats.ts";
 
 forEachServer(["nats-server", "petrel"], (kind) => {
   let server: RunningServer;
@@ -44,12 +44,13 @@ forEachServer(["nats-server", "petrel"], (kind) => {
     for (const s of ["w", "w.a", "w.a.b", "w.x.y", "v.x.y", "w.x"]) a.publish(s, te.encode(s));
     await a.flush();
     await all.until(6);
-    await sleep(50);
+    await markerThrough(a, b);
     const subjects = (c: ReturnType<typeof collect>) => c.msgs.map((m) => m.subject).sort();
     assert.deepEqual(subjects(star), ["w.a", "w.x"]);
     assert.deepEqual(subjects(gt), ["w.a", "w.a.b", "w.x", "w.x.y"]);
     assert.deepEqual(subjects(mid), ["v.x.y", "w.x.y"]);
-    assert.deepEqual(subjects(all), ["v.x.y", "w", "w.a", "w.a.b", "w.x", "w.x.y"]);
+    // ">" takes the marker too.
+    assert.deepEqual(subjects(all).filter((x) => !x.startsWith("_marker.")), ["v.x.y", "w", "w.a", "w.a.b", "w.x", "w.x.y"]);
     for (const c of [star, gt, mid, all]) c.sub.unsubscribe();
   });
 
@@ -64,9 +65,9 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       for (let i = 0; i < n; i++) a.publish("q.work", te.encode(String(i)));
       await plain.until(n);
       const ids = (cs: Array<ReturnType<typeof collect>>) => cs.flatMap((c) => c.msgs.map((m) => Number(td.decode(m.data))));
-      const deadline = Date.now() + 3000;
-      while ((ids(g1).length < n || ids(g2).length < n) && Date.now() < deadline) await sleep(10);
-      await sleep(50); // a duplicate would show up as more than n
+      await waitFor(`${n} deliveries to each group`, () => ids(g1).length >= n && ids(g2).length >= n, 3000, 10).catch(() => {});
+      // A duplicate would show up as more than n: anything still on its way arrives before these markers.
+      for (const nc of conns) await markerThrough(a, nc);
       for (const [name, group] of [["g1", g1], ["g2", g2]] as const) {
         const got = ids(group).sort((x, y) => x - y);
         assert.equal(got.length, n, `${name} received ${got.length} messages`);
@@ -133,8 +134,8 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       quiet.publish("echo.test", te.encode("from-quiet"));
       a.publish("echo.test", te.encode("from-a"));
       await other.until(2);
-      await quiet.flush();
-      await sleep(50);
+      // Both publishes were routed (other has them): an echo to quiet would be ahead of this marker.
+      await markerThrough(a, quiet);
       assert.deepEqual(own.msgs.map((m) => td.decode(m.data)), ["from-a"]);
     } finally {
       await quiet.close();
@@ -147,8 +148,7 @@ forEachServer(["nats-server", "petrel"], (kind) => {
     for (let i = 0; i < 10; i++) a.publish("max.test", te.encode(String(i)));
     await a.flush();
     await got.until(3);
-    await b.flush();
-    await sleep(50);
+    await markerThrough(a, b);
     assert.deepEqual(got.msgs.map((m) => td.decode(m.data)), ["0", "1", "2"]);
     assert.ok(got.sub.isClosed());
   });
@@ -190,8 +190,7 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       const varz = await monitorJson<{ connections: number }>(server, "/varz");
       assert.ok(varz.connections >= 202, `varz.connections = ${varz.connections}`);
       a.publish("fanout.test", te.encode("all"));
-      const deadline = Date.now() + 5000;
-      while (received < 200 && Date.now() < deadline) await sleep(10);
+      await waitFor("200 deliveries", () => received >= 200, 5000, 10).catch(() => {});
       assert.equal(received, 200);
     } finally {
       await closeAll(conns);
