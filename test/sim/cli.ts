@@ -79,7 +79,7 @@ if (streamSeeds > 0) {
 }
 // The replicated consumer (ConsumerReplica + Consumer over RaftHost) under loss, cuts, crashes and step-downs.
 const consumerSeeds = Number(flag(args, "--consumer-seeds") ?? (single !== undefined || bug ? "0" : "20"));
-let consumerFailed = 0, confirmed = 0, cfaults = 0, redelivered = 0;
+let consumerFailed = 0, confirmed = 0, cfaults = 0, redelivered = 0, installed = 0;
 const c0 = performance.now();
 for (let seed = start; seed < start + consumerSeeds; seed++) {
   const r = await runConsumerSim({ seed, steps: 2500 });
@@ -90,11 +90,12 @@ for (let seed = start; seed < start + consumerSeeds; seed++) {
     confirmed += r.result?.confirmed ?? 0;
     cfaults += r.result?.faults ?? 0;
     redelivered += r.result?.redeliveries ?? 0;
+    installed += r.result?.installed ?? 0;
   }
 }
 if (consumerSeeds > 0) {
   console.log(
-    `(${((performance.now() - c0) / 1000).toFixed(1)} s) consumer: ${consumerSeeds - consumerFailed} seeds passed, ${consumerFailed} failed; ${cfaults} faults, ${confirmed} acks confirmed, ${redelivered} redeliveries (of unacknowledged), ack floors never back`,
+    `(${((performance.now() - c0) / 1000).toFixed(1)} s) consumer: ${consumerSeeds - consumerFailed} seeds passed, ${consumerFailed} failed; ${cfaults} faults, ${confirmed} acks confirmed, ${redelivered} redeliveries (of unacknowledged), ${installed} snapshots installed by lagging replicas, ack floors never back`,
   );
 }
 if (failed.length > 0 || streamFailed > 0 || consumerFailed > 0) {

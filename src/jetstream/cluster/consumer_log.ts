@@ -217,6 +217,8 @@ export class DeltaWriter implements acks.AckJournal {
 
   /** Forgets what was collected (the leader lost its leadership: a successor resumes from the log). */
   clear(): void {
+    // A burst's big buffer is not kept for the quiet that follows.
+    if (this.#out.buf.length > 1 << 16) this.#out = new Out(256);
     this.#out.len = 0;
     this.#s = this.#d = this.#t = this.#events = this.#run = 0;
     this.#last = "";
