@@ -3,7 +3,8 @@
  * configuration), an R3 file stream holding N messages, one durable pull consumer (its own Raft group) drained
  * with `consume()`, every message acknowledged. Reports messages/s until the last message arrived and until the
  * consumer's replicated ack floor reached N, for both servers, and their ratio; then the peak RSS of the busiest
- * server and the bytes of the consumer's Raft group on disk (every server's directories named `C-*`: Petrel's
+ * server, the three servers' CPU time per 1,000 messages consumed (less sensitive than rates to a loaded machine)
+ * and the bytes of the consumer's Raft group on disk (every server's directories named `C-*`: Petrel's
  * consumer groups, nats-server's `_js_/C-*` groups and its `obs/` consumer store).
  *
  *   node_modules/.bin/bun bench/consumer_r3_bench.ts [--messages N] [--rounds R] [--fetch B] [--only petrel|nats-server]
@@ -43,6 +44,17 @@ function peakRss(pid: number): number {
   }
 }
 
+/** CPU time of a process so far (user + system), ms. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime, stime in clock ticks of 10 ms
+  } catch {
+    return 0;
+  }
+}
+
 /** Bytes under `dir` in directories named like a consumer's Raft group or consumer store (`C-*`, `obs`). */
 function consumerLogBytes(dir: string, inside = false): number {
   let n = 0;
@@ -67,6 +79,8 @@ interface Result {
   rss: number;
   logBytes: number;
   written: number;
+  /** CPU of the three servers while consuming, ms per 1,000 messages. */
+  cpuPer1k: number;
 }
 
 async function once(kind: ServerKind): Promise<Result> {
@@ -109,6 +123,7 @@ cluster {
       written += Math.max(0, b - prevBytes);
       prevBytes = b;
     }, 100);
+    const cpu0 = servers.reduce((a, s) => a + cpuMs(s.pid), 0);
     const t0 = performance.now();
     let n = 0;
     if (FETCH > 0) {
@@ -129,11 +144,12 @@ cluster {
     const delivered = performance.now() - t0;
     await waitFor("ack floor", async () => (await jsm.consumers.info("B", "d")).ack_floor.stream_seq === N, 60_000, 20);
     const acked = performance.now() - t0;
+    const cpu = servers.reduce((a, s) => a + cpuMs(s.pid), 0) - cpu0;
     const rss = Math.max(...servers.map((s) => peakRss(s.pid)));
     clearInterval(sampler);
     const logBytes = consumerLogBytes(dir);
     written += Math.max(0, logBytes - prevBytes);
-    return { delivered: N / (delivered / 1000), acked: N / (acked / 1000), rss, logBytes, written };
+    return { delivered: N / (delivered / 1000), acked: N / (acked / 1000), rss, logBytes, written, cpuPer1k: cpu / (N / 1000) };
   } finally {
     clearInterval(sampler);
     await nc.close().catch(() => {});
@@ -144,7 +160,7 @@ cluster {
 
 const f = (x: number) => Math.round(x).toLocaleString("en-US");
 const line = (kind: string, x: Result) =>
-  `${kind}: delivered/s ${f(x.delivered)}, ack floor at N/s ${f(x.acked)}, peak RSS ${x.rss.toFixed(0)} MB, consumer logs on disk at the end ${f(x.logBytes / 1024)} KiB, written while consuming ~${f(x.written / 1024)} KiB (3 servers)`;
+  `${kind}: delivered/s ${f(x.delivered)}, ack floor at N/s ${f(x.acked)}, servers' CPU ${x.cpuPer1k.toFixed(1)} ms per 1k msgs, peak RSS ${x.rss.toFixed(0)} MB, consumer logs on disk at the end ${f(x.logBytes / 1024)} KiB, written while consuming ~${f(x.written / 1024)} KiB (3 servers)`;
 for (let r = 1; r <= ROUNDS; r++) {
   if (ONLY) {
     console.log(`round ${r}: ${N} msgs, ${FETCH > 0 ? `fetch ${FETCH}` : "consume"}: ${line(ONLY, await once(ONLY as ServerKind))}`);
