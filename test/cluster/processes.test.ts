@@ -3,8 +3,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { monitorJson, type RunningServer, type ServerKind, sleep, startServer, waitFor } from "../helpers/servers.ts";
-import { closeAll, collect, connectTo, te, td } from "../helpers/nats.ts";
+import { monitorJson, type RunningServer, type ServerKind, startServer, waitFor } from "../helpers/servers.ts";
+import { closeAll, collect, connectTo, markerThrough, markersBetween, te, td } from "../helpers/nats.ts";
 
 interface Routez {
   server_id: string;
@@ -95,7 +95,7 @@ describe("petrel processes", () => {
       await killed;
       await publishSome(200);
       await onB.until(600, 5000);
-      await sleep(100);
+      await markerThrough(pub, subB);
       assert.equal(onB.msgs.length, 600);
       assert.deepEqual(onB.msgs.map((m) => Number(td.decode(m.data))), Array.from({ length: 600 }, (_, i) => i));
       await waitFor("A and B drop the dead route", async () => (await monitorJson<Routez>(a, "/routez")).num_routes === 1 && (await monitorJson<Routez>(b, "/routez")).num_routes === 1);
@@ -149,7 +149,8 @@ describe("petrel processes", () => {
       conns[4].publish("fan.out", te.encode("x"));
       await conns[4].flush();
       for (const s of subs) await s.until(1);
-      await sleep(200);
+      // Every node delivered its copy: a second copy, straight or forwarded, is ahead of these markers.
+      await markersBetween(conns);
       assert.deepEqual(subs.map((s) => s.msgs.length), [1, 1, 1, 1, 1]);
       const varz = await monitorJson<{ routes: number; cluster: { name: string; urls?: string[] } }>(last, "/varz");
       assert.equal(varz.routes, 4);
@@ -193,7 +194,7 @@ describe("mixed clusters of Petrel and nats-server", () => {
       await cN2.flush();
       await cP2.flush();
       for (const s of subs) await s.until(2);
-      await sleep(200);
+      await markersBetween(nc);
       assert.deepEqual(subs.map((s) => s.msgs.length), [2, 2, 2, 2]);
 
       // Queue group with members only on a nats-server node and a Petrel node: once per message.
@@ -208,7 +209,7 @@ describe("mixed clusters of Petrel and nats-server", () => {
       await cSeed.flush();
       await cP1.flush();
       await waitFor("60 queue deliveries", () => qN.msgs.length + qP.msgs.length >= 60);
-      await sleep(200);
+      await markersBetween(nc);
       assert.equal(qN.msgs.length + qP.msgs.length, 60);
       assert.equal(new Set([...qN.msgs, ...qP.msgs].map((m) => td.decode(m.data))).size, 60);
 

@@ -65,3 +65,13 @@ export async function markerThrough(pub: NatsConnection, sub: NatsConnection, ti
     s.unsubscribe();
   }
 }
+
+/**
+ * `markerThrough` between every ordered pair of `conns` (at once): once every server involved has delivered a
+ * message locally, a copy sent straight or forwarded between any two of them arrives ahead of these markers.
+ */
+export async function markersBetween(conns: readonly NatsConnection[], timeoutMs = 5000): Promise<void> {
+  const pairs: Array<[NatsConnection, NatsConnection]> = [];
+  for (const p of conns) for (const s of conns) if (p !== s) pairs.push([p, s]);
+  await Promise.all(pairs.map(([p, s]) => markerThrough(p, s, timeoutMs)));
+}
