@@ -93,7 +93,3 @@ export function frames(text: string): Frame[] {
 export function infos(text: string): Record<string, unknown>[] {
   return [...text.matchAll(/INFO (\{.*?\})\r\n/g)].map((m) => JSON.parse(m[1]) as Record<string, unknown>);
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

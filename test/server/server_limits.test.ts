@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
-import { count, frames, infos, sleep, startServer, sync } from "./harness.ts";
+import { count, frames, infos, startServer, sync } from "./harness.ts";
+import { waitFor } from "../helpers/servers.ts";
 
 describe("server: authentication", () => {
   it("token: INFO says auth_required; bad token closes with Authorization Violation; good token works", async () => {
@@ -259,8 +260,7 @@ describe("server: lifecycle", () => {
         closed = true;
       },
     });
-    await sleep(10);
-    assert.ok(closed);
+    await waitFor("the newcomer closed", () => closed, 2000, 1);
     assert.equal(written, "");
     handler.onClose();
   });
