@@ -188,7 +188,7 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       const bytes = "PUB split 5\r\nhello\r\nPING\r\n";
       for (const ch of bytes) {
         await c.send(ch);
-        await sleep(1);
+        await sleep(1); // pacing, the subject: each byte in a read of its own
       }
       await c.readUntil("PONG\r\n");
       assert.equal(await sub.readUntil("hello\r\n"), "MSG split 1 5\r\nhello\r\n");
@@ -200,7 +200,7 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       await sub.readUntil("PONG\r\n");
       const gone = await ready(server.port);
       await gone.send("PUB mid 100\r\nonly part of it");
-      await sleep(20);
+      await sleep(20); // pacing, the subject: the server reads the partial payload before the connection drops
       gone.close();
       const pub = await ready(server.port);
       await pub.send("PUB mid 5\r\nafter\r\n");
@@ -327,7 +327,11 @@ forEachServer(["nats-server", "petrel"], (kind) => {
         assert.equal(await silent.readUntil("\r\n", 3000), "PING\r\n");
         assert.equal(await silent.readUntil("\r\n", 4000), "-ERR 'Stale Connection'\r\n");
         await silent.expectClosed();
-        await sleep(1200); // the answering client outlives another ping round
+        // The answering client outlives another ping round: the server pings it again (at that tick it found
+        // the previous PING answered; unanswered, it would have closed it as it closed the silent one).
+        const pings = () => polite.text().split("PING\r\n").length - 1;
+        const seen = pings();
+        await waitFor("another PING to the answering client", () => pings() > seen, 4000, 20);
         assert.ok(!polite.closed(), "a client answering PINGs stays connected");
         assert.ok(!polite.text().includes("Stale"));
       } finally {
