@@ -7,6 +7,7 @@
  *   bun --cpu-prof --cpu-prof-md bench/gateway_path.ts     deno run -A bench/gateway_path.ts
  */
 import { connect } from "node:net";
+import process from "node:process";
 import type { Socket } from "node:net";
 import { startGatewayNode, gatewayUrl, stopAll, waitForGatewayInterest, waitForLinks } from "../test/gateway/helpers.ts";
 
@@ -56,7 +57,9 @@ for (let i = 0; i < count; i += 64) {
 }
 received = 0; // PONG and the like
 const times: number[] = [];
+const cpus: number[] = [];
 for (let r = 0; r < rounds; r++) {
+  const cpu0 = process.cpuUsage();
   const base = received;
   want = base + count * frameLen;
   const done = new Promise<void>((res) => (wake = res));
@@ -65,9 +68,13 @@ for (let r = 0; r < rounds; r++) {
   await done;
   wake = undefined;
   times.push(performance.now() - t0);
+  const cpu = process.cpuUsage(cpu0);
+  cpus.push((cpu.user + cpu.system) / 1000);
 }
 const sorted = [...times].sort((x, y) => x - y);
 console.log(`${rounds} rounds of ${count} x ${size} B: median ${sorted[Math.floor(rounds / 2)].toFixed(1)} ms, min ${sorted[0].toFixed(1)} ms, all ${times.map((t) => t.toFixed(0)).join(" ")}`);
+// CPU of the whole process (every thread: JIT compilers and GC included) per round.
+console.log(`CPU ms per round: ${cpus.map((t) => t.toFixed(0)).join(" ")}`);
 pub.destroy();
 sub.destroy();
 await stopAll([a, b]);
