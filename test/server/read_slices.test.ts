@@ -1,0 +1,39 @@
+// A large read is parsed one 64 KiB slice per turn of the event loop, and what each slice produced is flushed
+// before the next is parsed (nats-server flushes after each read of at most 64 KiB): a subscriber gets the first
+// messages of a 512 KiB write while the rest is still unparsed, not after the whole write (Bun reads up to 512 KiB
+// at once; the gateway burst harness showed the first of ~6000 messages waiting for the last).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { frames, type Harness, startServer, sync } from "./harness.ts";
+
+describe("server: a large read, slice by slice", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startServer();
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it("delivers the first slice's messages before parsing the rest of a 512 KiB write, and all of them in order", async () => {
+    const sub = await h.client();
+    sub.write("SUB burst 1\r\n");
+    await sync(sub);
+    const pub = await h.client();
+    await sync(pub);
+    sub.clear();
+    const size = 64;
+    const one = (i: number) => `PUB burst ${size}\r\n${String(i).padStart(size, "0")}\r\n`;
+    const total = Math.ceil((512 * 1024) / one(0).length);
+    const before = h.server.stats.in_msgs;
+    // One write: the memory transport hands it to the server as one read.
+    pub.write(Array.from({ length: total }, (_, i) => one(i)).join(""));
+    await sub.waitForBytes(1);
+    const parsed = h.server.stats.in_msgs - before;
+    assert.ok(parsed > 0 && parsed < total / 4, `the first output left after ${parsed} of ${total} messages were parsed`);
+    await sub.waitFor((t) => t.endsWith(`${String(total - 1).padStart(size, "0")}\r\n`), 10_000);
+    const got = frames(sub.text());
+    assert.equal(got.length, total);
+    got.forEach((f, i) => assert.equal(Number(f.payload), i));
+  });
+});
