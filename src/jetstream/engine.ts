@@ -55,6 +55,12 @@ export interface EngineCluster {
   feedOf?(stream: string, origin: string): ExternalFeed | undefined;
   /** The `cluster` block of a stream in `/jsz`: the group as this server sees it (every peer but itself). */
   jszCluster?(s: Stream): Record<string, unknown>;
+  /**
+   * Whether this server announces its interest in the stream's subjects to routes, gateways and leafnodes (its
+   * replica leads): a publish then crosses to the leader only, not to every replica. The others listen on this
+   * server alone (a local publish reaches its local replica and, through the route, the leader).
+   */
+  announces?(s: Stream): boolean;
 }
 
 interface SavedConsumer {
@@ -73,6 +79,8 @@ export class JetStream implements ConsumerHost {
   readonly streams = new Map<string, Stream>();
   readonly consumers = new Map<string, Map<string, Consumer>>();
   private readonly captureSids = new Map<string, number[]>();
+  /** Per stream: its capture subscriptions stay on this server (true), are announced (false), or the bus decides. */
+  private readonly captureLocal = new Map<string, boolean | undefined>();
   private readonly sids: number[] = [];
   private readonly dirty = new Set<Consumer>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -236,10 +244,18 @@ export class JetStream implements ConsumerHost {
     this.wireRepublish(s);
     for (const sid of this.captureSids.get(s.name) ?? []) this.bus.unsubscribe(sid);
     const sids: number[] = [];
+    const local = this.captureLocalFor(s);
+    const opts = local === undefined ? undefined : { local };
     for (const subj of s.cfg.subjects) {
-      sids.push(this.bus.subscribe(subj, (m) => this.onStreamMsg(s, m)));
+      sids.push(this.bus.subscribe(subj, (m) => this.onStreamMsg(s, m), opts));
     }
     this.captureSids.set(s.name, sids);
+    this.captureLocal.set(s.name, local);
+  }
+
+  private captureLocalFor(s: Stream): boolean | undefined {
+    const c = this.cluster;
+    return c?.announces === undefined ? undefined : !c.announces(s);
   }
 
   /**
@@ -249,7 +265,8 @@ export class JetStream implements ConsumerHost {
   setCapturing(s: Stream, on: boolean): void {
     const sids = this.captureSids.get(s.name);
     if (on) {
-      if (!sids || sids.length === 0) this.capture(s);
+      // Also when the stream's leadership moved to or from this server: only the leader's interest is announced.
+      if (!sids || sids.length === 0 || this.captureLocal.get(s.name) !== this.captureLocalFor(s)) this.capture(s);
       return;
     }
     for (const sid of sids ?? []) this.bus.unsubscribe(sid);
@@ -383,6 +400,7 @@ export class JetStream implements ConsumerHost {
     this.consumers.delete(s.name);
     for (const sid of this.captureSids.get(s.name) ?? []) this.bus.unsubscribe(sid);
     this.captureSids.delete(s.name);
+    this.captureLocal.delete(s.name);
     this.streams.delete(s.name);
     s.close();
     this.providerFor(s.cfg).dropStream(s.name);

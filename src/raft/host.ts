@@ -31,6 +31,12 @@ export interface GroupHandlers {
   restore(snapshot: Snapshot): void;
   /** Leadership changed (null: no known leader). */
   leaderChanged?(leader: PeerId | null, term: number): void;
+  /**
+   * This node became (true) or stopped being (false) the group's leader: called inside the flush, before the
+   * messages of that flush are handed to the transport (what the owner sends from here, an interest
+   * announcement say, reaches each peer ahead of the new leader's first appends), unlike `leaderChanged`.
+   */
+  roleChanged?(leading: boolean): void;
 }
 
 export interface GroupOptions {
@@ -79,6 +85,7 @@ export class RaftGroup {
   #host: RaftHost;
   #lastLeader: PeerId | null = null;
   #lastTerm = 0;
+  #leading = false;
 
   constructor(host: RaftHost, id: GroupId, node: RaftNode, storage: RaftStorage, handlers: GroupHandlers) {
     this.#host = host;
@@ -122,6 +129,14 @@ export class RaftGroup {
     const ok = this.node.compact(index, data);
     if (ok) this.#host.markDirty(this);
     return ok;
+  }
+
+  /** @internal Called by the host's flush before it sends. */
+  notifyRole(): void {
+    const leading = this.node.role === "leader";
+    if (leading === this.#leading) return;
+    this.#leading = leading;
+    this.handlers.roleChanged?.(leading);
   }
 
   /** @internal Called by the host's flush. */
@@ -260,6 +275,7 @@ export class RaftHost {
         // closed its storage: nothing more of it is persisted, sent or applied.
         while (this.#groups.get(g.id) === g && g.node.hasReady()) this.#handle(g, g.node.ready());
         if (this.#groups.get(g.id) !== g) continue;
+        g.notifyRole();
         if (this.#deferApply === undefined) g.notifyLeader();
         else this.#jobs.push({ g, snapshot: null, committed: [] });
       }

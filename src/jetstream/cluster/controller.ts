@@ -213,7 +213,22 @@ export class JetStreamCluster {
       feedOf: (stream, origin) => feeds.feedOf(stream, origin),
       jszCluster: (s) => this.#jszCluster(account, s),
       streamCluster: (s) => this.#streamCluster(account, s),
+      announces: (s) => {
+        const r = this.replicas.get(key(s));
+        return r !== undefined && r.group !== undefined && (r.isLeader() || r.handingOff);
+      },
     };
+  }
+
+  /**
+   * The stream's subjects are announced to the other servers by its leader only (and by a leader handing over,
+   * until the successor leads), as with nats-server: a publish crosses one route, to the leader, instead of
+   * reaching every replica. Called when this server's replica starts or stops leading.
+   */
+  #recapture(key: string): void {
+    const r = this.replicas.get(key);
+    if (!r) return;
+    this.#engineOf(accountOfKey(key))?.setCapturing(r.stream, !this.#deaf.has(key));
   }
 
   /**
@@ -642,11 +657,16 @@ export class JetStreamCluster {
       handlers: {
         apply: (e) => r.apply(e),
         restore: (snap) => r.restore(snap),
-        leaderChanged: (leader) => r.leaderChanged(leader),
+        leaderChanged: (leader) => {
+          r.leaderChanged(leader);
+          this.#recapture(key);
+        },
+        roleChanged: () => this.#recapture(key),
       },
     });
     this.replicas.set(key, r);
     this.#accountReplicas(accountOf(a)).set(a.name, r);
+    this.#recapture(key);
     // A new group's preferred first leader campaigns at once instead of waiting out an election timeout.
     if (fresh && a.peers[0] === this.self) {
       for (let i = 0; i < 40; i++) r.group.node.tick();
