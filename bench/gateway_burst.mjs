@@ -236,7 +236,6 @@ ${gws}
       procs.forEach((p, i) => p.stderr.on("data", (d) => errs[i].push(d)));
       try {
         await waitGateways(servers.map((sv) => port(HTTP, sv.k)), clusters.length - 1, perCluster - 1);
-        const mode = await interestMode(port(HTTP, pubIdx), "B");
         // Burst 0 warms up (JIT of servers, proxy and harness) and is not counted.
         for (let b = 0; b <= bursts; b++) {
           proxy.send("reset");
@@ -247,6 +246,9 @@ ${gws}
           const cpuOf = (ci) => servers.filter((sv) => sv.ci === ci).reduce((n, sv) => n + cpu1[sv.k] - cpu0[sv.k], 0);
           r.cpuA = cpuOf(0);
           r.cpuB = cpuOf(1);
+          // The mode A's outbound link to B was in for this burst (read after it: right after the link comes up,
+          // the remote's interest-only switch may still be on its way through the delayed link).
+          const mode = await interestMode(port(HTTP, pubIdx), "B");
           const st = await proxyStats();
           // Per message, in seq order (one gateway stream carries the burst): the sending cluster's share (send
           // to the proxy), the link's (held by the proxy), the receiving cluster's (proxy to the subscriber).
