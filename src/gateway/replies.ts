@@ -49,8 +49,12 @@ interface AccountSide {
 
 export class GatewayReplies {
   readonly #routes: ReplyRoutes;
-  /** By account name and reply subject. */
-  readonly #tracked = new Map<string, TrackedReply>();
+  /**
+   * By account, then reply subject (no key string is built: every message an outbound link sends asks
+   * isTracked while any reply is tracked).
+   */
+  readonly #tracked = new Map<Account, Map<string, TrackedReply>>();
+  #trackedCount = 0;
   readonly #sides = new Map<Account, AccountSide>();
   #sweep: ReturnType<typeof setInterval> | undefined;
 
@@ -75,7 +79,7 @@ export class GatewayReplies {
   }
 
   get trackedCount(): number {
-    return this.#tracked.size;
+    return this.#trackedCount;
   }
 
   #side(account: Account): AccountSide {
@@ -96,26 +100,31 @@ export class GatewayReplies {
   /** A request of `account` from the cluster `clusterHash` arrived with reply `mapped`; its subscribers see `reply`. */
   track(account: Account, mapped: string, reply: string, clusterHash: string): void {
     const now = Date.now();
-    const key = `${account.name} ${reply}`;
-    const t = this.#tracked.get(key);
+    let byReply = this.#tracked.get(account);
+    if (byReply === undefined) {
+      byReply = new Map();
+      this.#tracked.set(account, byReply);
+    }
+    const t = byReply.get(reply);
     if (t !== undefined && t.mapped === mapped) {
       t.expires = now + REPLY_TRACK_MS;
       return;
     }
     if (t !== undefined) account.removeSubscription(t.sub);
+    else this.#trackedCount++;
     const owner = this.#side(account).tracker;
     const sub: Subscription = { subject: reply, sid: mapped, sidBytes: enc.encode(mapped), owner, max: 0, delivered: 0, filtered: false };
-    this.#tracked.set(key, { account, mapped, mappedBytes: enc.encode(mapped), clusterHash, sub, expires: now + REPLY_TRACK_MS });
+    byReply.set(reply, { account, mapped, mappedBytes: enc.encode(mapped), clusterHash, sub, expires: now + REPLY_TRACK_MS });
     account.addSubscription(sub);
   }
 
   /** Responses to a tracked reply are sent by the tracker; the outbound links leave them alone. */
   isTracked(account: Account, subject: string): boolean {
-    return this.#tracked.size > 0 && this.#tracked.has(`${account.name} ${subject}`);
+    return this.#trackedCount > 0 && this.#tracked.get(account)?.has(subject) === true;
   }
 
   #answerTracked(account: Account, sub: Subscription, msg: RoutedMsg): void {
-    const t = this.#tracked.get(`${account.name} ${sub.subject}`);
+    const t = this.#tracked.get(account)?.get(sub.subject);
     if (t === undefined || t.sub !== sub) return;
     const out = this.#routes.outboundByHash(t.clusterHash);
     if (msg.deliverReply !== undefined) {
@@ -143,10 +152,14 @@ export class GatewayReplies {
   }
 
   #expire(now: number): void {
-    for (const [key, t] of this.#tracked) {
-      if (t.expires > now) continue;
-      this.#tracked.delete(key);
-      t.account.removeSubscription(t.sub);
+    for (const [account, byReply] of this.#tracked) {
+      for (const [reply, t] of byReply) {
+        if (t.expires > now) continue;
+        byReply.delete(reply);
+        this.#trackedCount--;
+        account.removeSubscription(t.sub);
+      }
+      if (byReply.size === 0) this.#tracked.delete(account);
     }
   }
 }
