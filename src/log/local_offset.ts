@@ -48,13 +48,17 @@ export function fixedOffsetMinutes(tzif: Uint8Array, nowSec: number): number | u
     timeSize = 8;
     const end = at + blockSize(h2, 8);
     if (end > tzif.length) return undefined;
-    const text = new TextDecoder().decode(tzif.subarray(end)).split("\n");
-    footer = text[1];
+    // "\n<rule>\n", ASCII (no decoder: this runs at every start and should touch as little as it can)
+    if (tzif[end] === 10) {
+      let stop = end + 1;
+      while (stop < tzif.length && tzif[stop] !== 10) stop++;
+      footer = String.fromCharCode(...tzif.subarray(end + 1, stop));
+    }
   }
   if (at + blockSize(h, timeSize) > tzif.length || h.type === 0) return undefined;
   // A rule with a daylight-saving part ("CET-1CEST,M3.5.0,M10.5.0/3") changes the offset: not fixed.
   if (footer !== undefined && (footer.includes(",") || /^(<[^>]*>|[A-Za-z]+)[+\-]?[\d:]+(<[^>]*>|[A-Za-z]+)/.test(footer))) return undefined;
-  const time = (i: number) => timeSize === 8 ? Number(view.getBigInt64(at + 8 * i)) : view.getInt32(at + 4 * i);
+  const time = (i: number) => timeSize === 8 ? view.getInt32(at + 8 * i) * 2 ** 32 + view.getUint32(at + 8 * i + 4) : view.getInt32(at + 4 * i);
   const typesAt = at + h.time * timeSize;
   const infosAt = typesAt + h.time;
   let type = 0;
