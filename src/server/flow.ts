@@ -54,6 +54,15 @@ const READ_SLICE = 64 * 1024;
  * bounded by this (plus one read), and the rest waits in the kernel and, by TCP, in the sender.
  */
 const HOLD_MAX = 256 * 1024;
+/**
+ * Input held between the slices of large reads past which the transport stops reading even without a stall.
+ * Between slices the bound is kept by each turn's replay, but a turn must come: Deno completes a read of a
+ * socket with data waiting at once, so a fast publisher's read loop can run on in microtasks and starve the
+ * turn that replays (fanout-16 on Deno: 400 MB held, deliveries down to a third). Past this the reading
+ * waits, the turn comes, and the reading resumes once what is held is through. Above what Bun holds between
+ * turns (a read's remainder plus one read of up to 512 KiB), where pausing costs throughput.
+ */
+const HOLD_HARD_MAX = 1024 * 1024;
 
 export class InputGate {
   readonly #feed: (data: Uint8Array) => void;
@@ -107,9 +116,11 @@ export class InputGate {
   #hold(chunk: Uint8Array): void {
     this.#held.push(chunk);
     this.#heldBytes += chunk.length;
-    // Only a stall stops the reading: between the slices of large reads, each turn parses enough to keep what
-    // is held under the bound (see #replay).
-    if (!this.#paused && this.#pause !== undefined && this.#stallingOn !== undefined && this.#heldBytes > HOLD_MAX) {
+    // A stall stops the reading past HOLD_MAX; between the slices of large reads, each turn parses enough to
+    // keep what is held under that bound (see #replay), and only a turn that does not come lets it reach
+    // HOLD_HARD_MAX, where the reading stops too.
+    const bound = this.#stallingOn !== undefined ? HOLD_MAX : HOLD_HARD_MAX;
+    if (!this.#paused && this.#pause !== undefined && this.#heldBytes > bound) {
       this.#paused = true;
       this.#pause(true);
     }

@@ -177,15 +177,37 @@ describe("input gate (producer stalls)", () => {
     const read = 512 * 1024;
     g.push(new Uint8Array(read));
     assert.equal(fed, 64 * 1024);
+    // (one more read before the turn, as Bun delivers: more with no turn between stop at 1 MiB, next test)
     g.push(new Uint8Array(read));
-    g.push(new Uint8Array(read));
-    assert.equal(g.heldBytes, 3 * read - 64 * 1024, "reads that came in meanwhile wait behind the first");
+    assert.equal(g.heldBytes, 2 * read - 64 * 1024, "a read that came in meanwhile waits behind the first");
     turns.shift()?.();
     assert.ok(g.heldBytes <= 256 * 1024, `one turn brought what is held back under the bound (${g.heldBytes})`);
     while (turns.length > 0) turns.shift()?.();
-    assert.equal(fed, 3 * read);
+    assert.equal(fed, 2 * read);
     assert.equal(g.heldBytes, 0);
     assert.deepEqual(pauses, [], "never paused");
+  });
+
+  it("reads that keep coming with no turn in between (Deno's read loop in microtasks) stop at 1 MiB held", () => {
+    const pauses: boolean[] = [];
+    let fed = 0;
+    const turns: Array<() => void> = [];
+    const manual = new ManualClock();
+    const clock = { now: () => manual.now(), after: (ms: number, fn: () => void) => manual.after(ms, fn), soon: (fn: () => void) => (turns.push(fn), { cancel() {} }) };
+    const g = new InputGate((d) => (fed += d.length), () => false, 5000, (p) => pauses.push(p), clock);
+    const read = 256 * 1024;
+    let reads = 0;
+    // The transport reads on until it is told to pause.
+    while (pauses.length === 0 && reads < 100) {
+      g.push(new Uint8Array(read));
+      reads++;
+    }
+    assert.deepEqual(pauses, [true], "reading paused");
+    assert.ok(g.heldBytes > 1024 * 1024 && g.heldBytes <= 1024 * 1024 + read, `held ${g.heldBytes} bytes, just past the bound`);
+    while (turns.length > 0) turns.shift()?.();
+    assert.equal(fed, reads * read, "everything held was parsed, in the turns that came");
+    assert.equal(g.heldBytes, 0);
+    assert.deepEqual(pauses, [true, false], "and reading resumed");
   });
 
   it("a stall that begins with a large read's remainder held past the bound pauses the reading", () => {
