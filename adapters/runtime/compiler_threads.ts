@@ -10,7 +10,11 @@
  * Linux only, and best effort: no /proc, no libc or no FFI permission leaves every priority as it is (a speed hint,
  * not a setting anyone relies on). JavaScriptCore ends compiler threads idle for a while and starts new ones (at
  * the event loop's priority) when work comes, so new threads are looked for every `SWEEP_MS`.
- * `PETREL_JIT_NICE` sets the nice value (0 leaves the threads alone).
+ * On by default on Bun only. V8's worker pool is not only the compiler: the GC's parallel phases run there too and
+ * the event loop waits for them, so on a saturated host a starved worker stretches a pause (js-r1-sync on Deno at
+ * load 20, 5 interleaved runs each: 479 stalls >= 2 ms with nice 19 against 325 without), while `perf sched` saw
+ * V8's workers take the event loop's core only twice per 20k publishes. `PETREL_JIT_NICE` sets the nice value on
+ * either runtime (0 leaves the threads alone).
  *
  * No `node:` module here: mod.ts imports this statically and a plain start must not pay for node:fs (see
  * test/footprint/static_graph.test.ts); /proc is read through each runtime's own API (libc_bun.ts, libc_deno.ts).
@@ -72,11 +76,15 @@ async function loadThreadOs(runtime: RuntimeName): Promise<ThreadOs | undefined>
   }
 }
 
-/** The nice value asked for by PETREL_JIT_NICE (default 19); undefined = leave the threads alone. */
-export function niceFromEnv(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === "") return DEFAULT_NICE;
+/**
+ * The nice value asked for by PETREL_JIT_NICE, else the runtime's default (19 on Bun, none on Deno);
+ * undefined = leave the threads alone.
+ */
+export function niceFromEnv(value: string | undefined, runtime: RuntimeName): number | undefined {
+  const fallback = runtime === "bun" ? DEFAULT_NICE : undefined;
+  if (value === undefined || value.trim() === "") return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 19) return DEFAULT_NICE;
+  if (!Number.isInteger(n) || n < 0 || n > 19) return fallback;
   return n === 0 ? undefined : n;
 }
 
@@ -84,7 +92,7 @@ export function niceFromEnv(value: string | undefined): number | undefined {
  * Starts lowering this process's compiler threads; returns a stop function (a no-op where nothing was started).
  */
 export async function lowerCompilerThreads(runtime: RuntimeName, env: string | undefined): Promise<() => void> {
-  const nice = niceFromEnv(env);
+  const nice = niceFromEnv(env, runtime);
   if (nice === undefined) return () => {};
   const os = await loadThreadOs(runtime);
   if (os === undefined) return () => {};

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { isCompilerThread, niceFromEnv, sweep, type TaskDir } from "../../adapters/runtime/compiler_threads.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 
@@ -50,13 +51,15 @@ describe("compiler threads: which and when", () => {
     assert.ok(!known.has(101));
   });
 
-  it("PETREL_JIT_NICE: default 19, 0 leaves the threads alone, nonsense is the default", () => {
-    assert.equal(niceFromEnv(undefined), 19);
-    assert.equal(niceFromEnv(""), 19);
-    assert.equal(niceFromEnv("10"), 10);
-    assert.equal(niceFromEnv("0"), undefined);
-    assert.equal(niceFromEnv("-5"), 19);
-    assert.equal(niceFromEnv("high"), 19);
+  it("PETREL_JIT_NICE: default 19 on Bun and off on Deno, 0 leaves the threads alone, nonsense is the default", () => {
+    assert.equal(niceFromEnv(undefined, "bun"), 19);
+    assert.equal(niceFromEnv("", "bun"), 19);
+    assert.equal(niceFromEnv(undefined, "deno"), undefined);
+    assert.equal(niceFromEnv("10", "bun"), 10);
+    assert.equal(niceFromEnv("19", "deno"), 19);
+    assert.equal(niceFromEnv("0", "bun"), undefined);
+    assert.equal(niceFromEnv("-5", "bun"), 19);
+    assert.equal(niceFromEnv("high", "deno"), undefined);
   });
 });
 
@@ -80,7 +83,14 @@ function threadsOf(pid: number): Array<[number, string, number]> {
 describe("compiler threads of a running server", () => {
   let server: RunningServer;
   before(async () => {
-    server = await startServer("petrel");
+    // Bun lowers its compiler threads by default, Deno when asked (the server inherits this process's environment).
+    const isDeno = typeof Deno !== "undefined";
+    if (isDeno) process.env.PETREL_JIT_NICE = "19";
+    try {
+      server = await startServer("petrel");
+    } finally {
+      if (isDeno) delete process.env.PETREL_JIT_NICE;
+    }
   });
   after(() => server.stop());
 
