@@ -34,8 +34,10 @@ export type ConsumerSimBug =
   /** Replica b applies, now and then, an entry it applied two entries before instead of the new one (a stale apply). */
   | "rewind"
   /** Replica c forgets each delivery's pending message (as if given up): a leader from it never redelivers those. */
-  | "forgetPending";
-export const CONSUMER_SIM_BUGS: readonly ConsumerSimBug[] = ["rewind", "forgetPending"];
+  | "forgetPending"
+  /** Replica c loses some of the acks in the entries it applies: a leader from it delivers acknowledged messages again. */
+  | "dropAcks";
+export const CONSUMER_SIM_BUGS: readonly ConsumerSimBug[] = ["rewind", "forgetPending", "dropAcks"];
 
 export interface ConsumerSimOptions {
   seed: number;
@@ -104,6 +106,9 @@ export class ConsumerSim {
         this.#prevCmds.set(name, kept);
         return kept.length === 3 && this.rand() < 0.2 ? kept[0] : cmd;
       };
+    }
+    if (bug === "dropAcks" && name === "c") {
+      return (cmd) => cmd.op === "state" ? cmd : { op: "delta", events: cmd.events.filter((e) => e.k !== "a" || this.rand() < 0.7) };
     }
     if (bug === "forgetPending" && name === "c") {
       return (cmd) => {
