@@ -515,29 +515,25 @@ export class Stream {
     });
   }
 
+  /** Runs after every stored message: allocates nothing unless something is over a limit (GC work per message). */
   private enforceLimits(subject: string): void {
     const cfg = this.cfg;
-    const drop: number[] = [];
     if (cfg.max_msgs_per_subject > 0) {
       const over = this.index.subjectCount(subject) - cfg.max_msgs_per_subject;
-      if (over > 0) drop.push(...this.subjectSeqs(subject, over));
+      if (over > 0) this.removeSeqs(this.subjectSeqs(subject, over));
     }
+    if (cfg.discard !== "old") return;
+    let n = this.index.count;
+    let b = this.index.bytes;
+    if (!overStreamLimits(cfg, n, b)) return;
+    const drop: number[] = [];
+    this.index.forEach(0, (seq, _subject, size) => {
+      if (!overStreamLimits(cfg, n, b)) return false;
+      drop.push(seq);
+      n--;
+      b -= size || 0;
+    });
     if (drop.length > 0) this.removeSeqs(drop);
-    if (cfg.discard === "old") {
-      const drop2: number[] = [];
-      let n = this.index.count;
-      let b = this.index.bytes;
-      const over = () => (cfg.max_msgs > 0 && n > cfg.max_msgs) || (cfg.max_bytes > 0 && b > cfg.max_bytes);
-      if (over()) {
-        this.index.forEach(0, (seq, _subject, size) => {
-          if (!over()) return false;
-          drop2.push(seq);
-          n--;
-          b -= size || 0;
-        });
-      }
-      if (drop2.length > 0) this.removeSeqs(drop2);
-    }
   }
 
   private expireDedupe(now: number): void {
@@ -681,4 +677,9 @@ export class Stream {
     this.backend.sync();
     this.backend.close();
   }
+}
+
+/** Does a stream holding `n` messages and `b` bytes exceed its max_msgs or max_bytes? */
+function overStreamLimits(cfg: StreamConfig, n: number, b: number): boolean {
+  return (cfg.max_msgs > 0 && n > cfg.max_msgs) || (cfg.max_bytes > 0 && b > cfg.max_bytes);
 }
