@@ -132,6 +132,17 @@ export class InputGate {
 
   /** Input from the transport (valid only during the call). */
   push(data: Uint8Array): void {
+    if (this.#stallingOn === undefined && this.#yield !== undefined) {
+      // Another read before the turn that goes on with the held rest: the turn may not come soon (Deno completes
+      // reads of a socket with data waiting in microtasks, which run before it), so the held part makes its
+      // progress here, one turn's worth, before this read waits behind it; the output of what was parsed
+      // before is flushed already (microtasks run between reads).
+      this.#replay();
+      if (this.#held.length === 0 && this.#stallingOn === undefined) {
+        this.#yield.cancel();
+        this.#yield = undefined;
+      }
+    }
     if (this.#stallingOn !== undefined || this.#yield !== undefined) {
       this.#hold(data.slice());
       return;
