@@ -167,58 +167,77 @@ describe("redelivery deadlines: nats-server vs Petrel", () => {
     }
   });
 
-  it("a 250 ms / 500 ms backoff and 300 ms nak delays are kept within a few ms", async () => {
+  /** One measurement on both sides, on consumers of their own (`round` names them): the gaps and the offsets. */
+  async function measure(round: number): Promise<{ gaps: Record<string, number[]>; early: Record<string, number[]> }> {
     const gaps: Record<string, number[]> = {};
     const early: Record<string, number[]> = {};
     for (const s of sides) {
-      await call(s.nc, "$JS.API.STREAM.CREATE.T", { name: "T", subjects: ["t.*"] });
-      await s.nc.request("t.a", "x", { timeout: 5000 });
-      await call(s.nc, "$JS.API.CONSUMER.DURABLE.CREATE.T.bo", {
+      if (round === 0) {
+        await call(s.nc, "$JS.API.STREAM.CREATE.T", { name: "T", subjects: ["t.*"] });
+        await s.nc.request("t.a", "x", { timeout: 5000 });
+      }
+      const [bo, nk, nt] = ["bo", "nk", "nt"].map((n) => `${n}${round}`);
+      await call(s.nc, `$JS.API.CONSUMER.DURABLE.CREATE.T.${bo}`, {
         stream_name: "T",
-        config: { durable_name: "bo", ack_policy: "explicit", backoff: [250 * MS, 500 * MS], max_deliver: 4 },
+        config: { durable_name: bo, ack_policy: "explicit", backoff: [250 * MS, 500 * MS], max_deliver: 4 },
       });
-      await call(s.nc, "$JS.API.CONSUMER.DURABLE.CREATE.T.nk", {
+      await call(s.nc, `$JS.API.CONSUMER.DURABLE.CREATE.T.${nk}`, {
         stream_name: "T",
-        config: { durable_name: "nk", ack_policy: "explicit", ack_wait: 30_000 * MS },
+        config: { durable_name: nk, ack_policy: "explicit", ack_wait: 30_000 * MS },
       });
-      const bo = await timedDeliveries(s.nc, "bo", 3);
+      const boT = await timedDeliveries(s.nc, bo, 3);
       let nakAt = 0;
-      const nk = await timedDeliveries(s.nc, "nk", 2, (m, i) => {
+      const nkT = await timedDeliveries(s.nc, nk, 2, (m, i) => {
         if (i === 0) {
           nakAt = performance.now();
           m.respond('-NAK {"delay": 300000000}');
         }
       });
-      await call(s.nc, "$JS.API.CONSUMER.DURABLE.CREATE.T.nt", {
+      await call(s.nc, `$JS.API.CONSUMER.DURABLE.CREATE.T.${nt}`, {
         stream_name: "T",
-        config: { durable_name: "nt", ack_policy: "explicit", ack_wait: 30_000 * MS },
+        config: { durable_name: nt, ack_policy: "explicit", ack_wait: 30_000 * MS },
       });
       let textNakAt = 0;
-      const nt = await timedDeliveries(s.nc, "nt", 2, (m, i) => {
+      const ntT = await timedDeliveries(s.nc, nt, 2, (m, i) => {
         if (i === 0) {
           textNakAt = performance.now();
           m.respond("-NAK 300ms"); // a Go duration works as well as {"delay": ns}
         }
       });
-      gaps[s.name] = [bo[2] - bo[1], bo[3] - bo[2], nk[2] - nakAt, nt[2] - textNakAt];
+      gaps[s.name] = [boT[2] - boT[1], boT[3] - boT[2], nkT[2] - nakAt, ntT[2] - textNakAt];
       // Not early: measured from the pull request, so a delivery this process read late cannot shorten the next
       // gap (a late read of the first redelivery once made nats-server's second step look 85 ms early).
-      early[s.name] = [bo[2] - bo[0], bo[3] - bo[0], nk[2] - nakAt, nt[2] - textNakAt];
+      early[s.name] = [boT[2] - boT[0], boT[3] - boT[0], nkT[2] - nakAt, ntT[2] - textNakAt];
     }
+    return { gaps, early };
+  }
+
+  it("a 250 ms / 500 ms backoff and 300 ms nak delays are kept within a few ms", { timeout: 30_000 }, async () => {
     const targets = [250, 500, 300, 300];
     const fromStart = [250, 750, 300, 300];
     const show = (r: Record<string, number[]>) =>
       Object.entries(r).map(([n, g]) => `${n}: ${g.map((x) => x.toFixed(1)).join(", ")} ms`).join("; ");
-    const msg = `gaps ${show(gaps)}; from the request ${show(early)}`;
-    for (const [i, target] of targets.entries()) {
-      const ref = gaps["nats-server"][i];
-      const ours = gaps["petrel"][i];
-      // Not early (a few ms of slack for timer granularity; the injected-clock test above checks the deadlines
-      // exactly).
-      assert.ok(early["nats-server"][i] >= fromStart[i] - 5 && early["petrel"][i] >= fromStart[i] - 5, msg);
-      // On time: within 80 ms of the deadline, plus whatever lateness the loaded machine imposed on nats-server
-      // itself for the same event; a polling tick (the old 250 ms backoff came after ~495 ms) does not fit.
-      assert.ok(ours < target + 80 + Math.max(0, ref - target), msg);
+    // Early is never excused. Late is measured again once: under a full suite on 2 loaded cores the Petrel child
+    // process was once starved ~200 ms on one step while nats-server was not; a timer that is really late (a
+    // polling tick) is late in both rounds.
+    let tries = "";
+    for (let round = 0; round < 2; round++) {
+      const { gaps, early } = await measure(round);
+      const msg = `gaps ${show(gaps)}; from the request ${show(early)}${tries}`;
+      let late = false;
+      for (const [i, target] of targets.entries()) {
+        const ref = gaps["nats-server"][i];
+        const ours = gaps["petrel"][i];
+        // Not early (a few ms of slack for timer granularity; the injected-clock test above checks the deadlines
+        // exactly).
+        assert.ok(early["nats-server"][i] >= fromStart[i] - 5 && early["petrel"][i] >= fromStart[i] - 5, msg);
+        // On time: within 80 ms of the deadline, plus whatever lateness the loaded machine imposed on nats-server
+        // itself for the same event; a polling tick (the old 250 ms backoff came after ~495 ms) does not fit.
+        if (!(ours < target + 80 + Math.max(0, ref - target))) late = true;
+      }
+      if (!late) return;
+      tries += ` (round ${round + 1} late: ${msg})`;
     }
+    assert.fail(`late twice:${tries}`);
   });
 });
