@@ -196,6 +196,14 @@ class FileBackend implements StreamBackend {
   private bview = new DataView(this.bbuf.buffer);
   private blen = 0;
   private batchSeg: Segment | undefined;
+  /**
+   * Bumped whenever a summary taken earlier must not be written any more: the segments changed shape (a rewrite or
+   * unlink drops the summary), a newer one was written, or the backend closed (its directory may be a new
+   * stream's by then). See syncInBackground.
+   */
+  private summaryGen = 0;
+  /** A background sync's fsyncs are running. */
+  private syncing = false;
 
   constructor(private readonly dir: string, private readonly syncAlways: boolean, private readonly segmentMax: number) {
     fs.mkdirSync(dir, { recursive: true });
@@ -553,7 +561,32 @@ class FileBackend implements StreamBackend {
     if (this.segs.length > 0) this.writeSummary();
   }
 
+  /**
+   * sync() for the `sync_interval` timer, without holding the event loop: fsync of a few tens of MB takes 40-250 ms
+   * here, and every client would wait that long every interval (a tail at the interval's rhythm). The flush and
+   * the summary are taken now; the fsyncs run on the runtime's I/O threads, and the summary is written once they
+   * are all done, unless something changed the segments' shape meanwhile (then the next sync writes one). A
+   * summary older than the files is what a sync leaves anyway: the next open replays what follows it.
+   */
+  syncInBackground(): void {
+    if (this.syncing || this.segs.length === 0) return;
+    this.flush();
+    const gen = this.summaryGen;
+    const text = this.summaryText();
+    let left = this.segs.length;
+    let failed = false;
+    this.syncing = true;
+    const done = (err: Error | null) => {
+      if (err !== null) failed = true; // a segment closed meanwhile (rewritten, or the stream closed)
+      if (--left > 0) return;
+      this.syncing = false;
+      if (!failed && gen === this.summaryGen) this.putSummary(text);
+    };
+    for (const s of this.segs) fs.fsync(s.fd, done);
+  }
+
   close(): void {
+    this.summaryGen++;
     if (this.segs.length === 0) return;
     this.flush();
     for (const s of this.segs) {
@@ -570,15 +603,24 @@ class FileBackend implements StreamBackend {
 
   /** The summary the next open starts from; written after every segment is on disk (flushed and synced). */
   private writeSummary(): void {
-    const summary = {
+    this.summaryGen++;
+    this.putSummary(this.summaryText());
+  }
+
+  /** The segments and index as they are now (flushed), as the summary file holds them. */
+  private summaryText(): string {
+    return JSON.stringify({
       ids: this.segs.map((s) => s.id),
       sizes: this.segs.map((s) => s.written),
       tombs: this.segs.map((s) => [s.tombs, s.tombMin === Infinity ? null : s.tombMin, s.tombMax]),
       index: this.ix.summary(),
-    };
+    });
+  }
+
+  private putSummary(text: string): void {
     const f = path.join(this.dir, SUMMARY);
     try {
-      fs.writeFileSync(f + ".tmp", JSON.stringify(summary));
+      fs.writeFileSync(f + ".tmp", text);
       fs.renameSync(f + ".tmp", f);
     } catch {
       // The stream directory went away (dropped): nothing to summarise.
@@ -587,6 +629,7 @@ class FileBackend implements StreamBackend {
 
   /** Before a segment is rewritten or unlinked: the summary would no longer fit (the next sync writes one). */
   private dropSummary(): void {
+    this.summaryGen++;
     fs.rmSync(path.join(this.dir, SUMMARY), { force: true });
   }
 }
@@ -653,7 +696,9 @@ export class FileStorage implements StorageProvider {
     if (account === "$G") migrateLegacyStreams(jsDir, this.root);
     fs.mkdirSync(this.root, { recursive: true });
     if (typeof syncPolicy === "number" && syncPolicy > 0) {
-      this.timer = setInterval(() => this.sync(), syncPolicy);
+      this.timer = setInterval(() => {
+        for (const b of this.open.values()) b.syncInBackground();
+      }, syncPolicy);
       const t = this.timer as unknown as { unref?: () => void };
       t.unref?.();
     }

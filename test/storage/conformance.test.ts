@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { openStorage } from "../../adapters/storage/index.ts";
 import type { StorageKind, StoredMsg } from "../../src/jetstream/store/types.ts";
+import { waitFor } from "../helpers/servers.ts";
 
 const dirs: string[] = [];
 function tmpDir(): string {
@@ -115,6 +116,31 @@ describe("file store specifics", () => {
       assert.deepEqual(b2.scan().map((m) => m.seq), [1, 2, 3, 4, 5]);
       b2.append(msg(6));
       assert.equal(b2.load(6)?.seq, 6);
+    } finally {
+      st.close();
+    }
+  });
+
+  it("sync_interval: the background sync leaves a summary a crashed store reopens from", async () => {
+    const dir = tmpDir();
+    const st = await openStorage({ kind: "file", storeDir: dir, sync: 10 });
+    const msgs = path.join(dir, "jetstream", "$G", "streams", "S", "msgs");
+    try {
+      const b = st.openStream("S");
+      for (let i = 1; i <= 5; i++) b.append(msg(i));
+      // The timer's sync: flush now, fsync off the event loop, then the summary.
+      await waitFor("the summary of the background sync", () => fs.existsSync(path.join(msgs, "index.json")), 5000, 5);
+      for (let i = 6; i <= 8; i++) b.append(msg(i));
+      b.flush();
+      // A copy taken now is the store as a kill -9 would leave it: the summary, then records written after it.
+      const crashed = tmpDir();
+      fs.cpSync(path.join(dir, "jetstream"), path.join(crashed, "jetstream"), { recursive: true });
+      const st2 = await openStorage({ kind: "file", storeDir: crashed });
+      try {
+        assert.deepEqual(st2.openStream("S").scan().map((m) => m.seq), [1, 2, 3, 4, 5, 6, 7, 8]);
+      } finally {
+        st2.close();
+      }
     } finally {
       st.close();
     }
