@@ -11,7 +11,8 @@ import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "./outbox.ts";
 import { LastSubject } from "./last_subject.ts";
 import { LinkOutput } from "../server/link_output.ts";
-import { interestLine, parseRouteConnect, parseRouteInfo, queueNames, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
+import { interestLine, parseRouteConnect, parseRouteInfo, queueNames, type RoutedArgs, type RouteInfo, routedArgs, writeRoutedMsg } from "./protocol.ts";
+import { readJsDelivery } from "./js_delivery.ts";
 import type { RouteHost } from "./types.ts";
 import { linkInput, WireConn, type WireState } from "../server/wire_conn.ts";
 import { applyRemoteInterest, dropRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
@@ -82,7 +83,7 @@ export class RouteConn implements ConnHandler, SubOwner {
       afterFlush: () => this.output.flushed(),
     });
     this.out = this.wire.out;
-    this.outbox = new RouteOutbox(this.out);
+    this.outbox = new RouteOutbox(this.out, writeRoutedMsg, true);
     this.output = new LinkOutput(this.wire, this.outbox, this.stats, host.server, "route");
   }
 
@@ -214,23 +215,16 @@ export class RouteConn implements ConnHandler, SubOwner {
     }
     const si = first + 1;
     this.#subject.read(args.line, args.starts[si], args.ends[si]);
-    let reply = ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null;
-    let subject = this.#subject.text;
-    // `reply@deliver`: a JetStream delivery, routed by `deliver` and shown with the message's own subject.
-    const at = reply === null ? -1 : reply.lastIndexOf(64);
-    // Kept for the next hop (a gateway, another route): the delivery must stay one there too.
-    let deliverReply: Uint8Array | undefined;
-    if (reply !== null && at >= 0) {
-      deliverReply = reply;
-      subject = bytesToString(reply, at + 1, reply.length);
-      reply = at > 0 ? reply.subarray(0, at) : null;
-    } else if (reply !== null && reply.length > 5 && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95 && reply[4] === 46) {
+    const reply = ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null;
+    const msg: RoutedMsg = { subject: this.#subject.text, subjectBytes: this.#subject.bytes, reply, hdrSize, payload, deliverReply: undefined };
+    // `<deliver> $JS.ACK...@<subject>`: a JetStream delivery (nats-server's form), routed by the frame's subject
+    // and shown with the stored message's; it keeps a gateway form for a next hop (see js_delivery.ts).
+    if (!readJsDelivery(msg) && reply !== null && reply.length > 5 && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95 && reply[4] === 46) {
       // "_GR_.": a request another cluster sent, forwarded by the server its gateway reached: tracked here too,
       // so a response from this server goes back to that cluster (Server.mappedReply); subscribers see the plain reply.
       const plain = this.host.server.mappedReply?.(account, bytesToString(reply, 0, reply.length));
-      if (plain !== undefined) reply = new TextEncoder().encode(plain);
+      if (plain !== undefined) msg.reply = new TextEncoder().encode(plain);
     }
-    const msg: RoutedMsg = { subject, subjectBytes: this.#subject.bytes, reply, hdrSize, payload, deliverReply };
     account.deliver(msg, this, queueNames(args, ra));
   }
 

@@ -17,7 +17,7 @@ import { LinkOutput } from "../server/link_output.ts";
 import { leafInterestLine, type LeafConnect, type LeafInfo, parseLeafConnect, parseLeafInfo } from "./protocol.ts";
 import type { LeafHost } from "./types.ts";
 import type { Account } from "../accounts/account.ts";
-import { jsDeliveryShown } from "./outbox.ts";
+import { readJsDelivery } from "../cluster/js_delivery.ts";
 import { applyRemoteInterest, dropRemoteInterest, interestKey, type RemoteSub } from "../server/remote_interest.ts";
 
 const LEAF_MAX_CONTROL_LINE = 64 * 1024;
@@ -201,16 +201,11 @@ export class LeafConn implements ConnHandler, SubOwner {
       reply: ra.reply >= 0 ? args.line.slice(args.starts[ra.reply], args.ends[ra.reply]) : null,
       hdrSize,
       payload,
+      deliverReply: undefined,
     };
-    const shown = jsDeliveryShown(msg.reply);
-    if (shown !== undefined) {
-      // `LMSG <deliver> $JS.ACK...@<subject>`: a JetStream delivery, routed by its deliver subject and shown
-      // with the stored message's subject (nats-server's form on leafnode links).
-      msg.subjectBytes = shown.subject;
-      msg.reply = shown.reply;
-      // Routes and gateways carry it on in their own form (`reply@deliver`).
-      msg.deliverReply = shown.routed(msg.subject);
-    }
+    // `LMSG <deliver> $JS.ACK...@<subject>`: a JetStream delivery, routed by its deliver subject and shown
+    // with the stored message's subject (nats-server's form on leafnode links and routes).
+    readJsDelivery(msg);
     this.account.deliver(msg, this, queueNames(args, ra));
   }
 
