@@ -89,6 +89,9 @@ export function streamInfo(js: JetStream, s: Stream, req?: Json): Json {
   for (const c of js.consumers.get(s.name)?.values() ?? []) {
     if (c.cfg.direct === true && s.listeners.has(c)) state.consumer_count = Number(state.consumer_count) - 1;
   }
+  // In a cluster: every consumer of the stream, wherever it runs (nats-server counts its assignments).
+  const everywhere = js.cluster?.consumerCount?.(s);
+  if (everywhere !== undefined) state.consumer_count = everywhere;
   const info: Json = {
     config: streamConfigJson(s.cfg),
     created: s.created,

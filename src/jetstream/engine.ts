@@ -61,6 +61,13 @@ export interface EngineCluster {
    * server alone (a local publish reaches its local replica and, through the route, the leader).
    */
   announces?(s: Stream): boolean;
+  /**
+   * `/jsz`: the consumers of `s` this server holds a replica of, each with a function giving its info (with its
+   * `cluster` block). nats-server counts and details these per server.
+   */
+  hostedConsumers?(s: Stream): ReadonlyMap<string, () => Record<string, unknown>>;
+  /** The consumers `s` has in the whole cluster (stream info's `consumer_count`); undefined: not replicated here. */
+  consumerCount?(s: Stream): number | undefined;
 }
 
 interface SavedConsumer {

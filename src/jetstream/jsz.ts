@@ -59,11 +59,23 @@ function totals(engines: Iterable<JetStream>): Totals {
       t.bytes += st.bytes;
     }
     t.streams += js.streams.size;
-    t.consumers += js.consumerCount();
+    t.consumers += consumersHere(js);
     t.api.total += js.apiStats.total;
     t.api.errors += js.apiStats.errors;
   }
   return t;
+}
+
+/**
+ * The consumers this server counts: in a cluster, those it holds a replica of (nats-server's `/jsz` is per server:
+ * an R3 consumer counts on each of its three servers, an R1 on its one), else every consumer of the engine.
+ */
+function consumersHere(js: JetStream): number {
+  const hosted = js.cluster?.hostedConsumers;
+  if (hosted === undefined) return js.consumerCount();
+  let n = 0;
+  for (const s of js.streams.values()) n += hosted(s).size;
+  return n;
 }
 
 function configOf(all: JetStreamAccounts): Json {
@@ -121,7 +133,16 @@ function streamDetails(js: JetStream, q: JszQuery): Json[] {
     // The mirror's and sources' lag and activity, as nats-server's stream detail shows them.
     if (info.mirror) d.mirror = info.mirror;
     if (info.sources) d.sources = info.sources;
-    if (q.consumers) {
+    const hosted = q.consumers ? js.cluster?.hostedConsumers?.(s) : undefined;
+    if (hosted !== undefined) {
+      // The consumers this server holds a replica of, the leader running it or not (nats-server's view).
+      d.consumer_detail = [...hosted.values()].map((infoOf) => {
+        const ci = infoOf();
+        if (!q.config) delete ci.config;
+        delete ci.ts;
+        return ci;
+      });
+    } else if (q.consumers) {
       // A mirror's or source's consumer on this stream (`direct`) is not shown, as nats-server does.
       d.consumer_detail = [...(js.consumers.get(s.name)?.values() ?? [])].filter((c) => c.cfg.direct !== true).map((c) => {
         const ci = c.info(undefined, server);

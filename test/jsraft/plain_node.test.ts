@@ -146,4 +146,58 @@ describe("JetStream deliveries to clients of plain servers in a Petrel JetStream
     assert.equal(back?.length, blob.length);
     assert.deepEqual(back, blob);
   });
+
+  it("counts consumers as nats-server: /jsz per server holding a replica, stream and account info cluster-wide", { timeout: 30_000 }, async () => {
+    await jsm.streams.add({ name: "CNT", subjects: ["cnt.>"], num_replicas: 3 });
+    await jsm.streams.add({ name: "ONE", subjects: ["one.>"], num_replicas: 1 });
+    await jsm.consumers.add("CNT", { durable_name: "r3", ack_policy: AckPolicy.Explicit });
+    await jsm.consumers.add("CNT", { durable_name: "r1", ack_policy: AckPolicy.Explicit, num_replicas: 1 });
+    await jsm.consumers.add("ONE", { durable_name: "solo", ack_policy: AckPolicy.Explicit });
+    type Jsz = {
+      consumers: number;
+      ha_assets: number;
+      account_details?: Array<{ stream_detail?: Array<{ name: string; consumer_detail?: Array<{ name: string }> }> }>;
+    };
+    const views = async () =>
+      await Promise.all(c.nodes.map(async (p) => await (await p!.monitorFetch(new Request("http://localhost/jsz?consumers=1"))).json() as Jsz));
+    const hosting = (j: Jsz, stream: string) =>
+      j.account_details?.[0]?.stream_detail?.find((s) => s.name === stream)?.consumer_detail?.map((d) => d.name).sort() ?? [];
+    // Each server lists the consumers it holds a replica of: r3 on all three, r1 and solo on one each.
+    const seen = await waitFor("each consumer listed where its replicas are", async () => {
+      const v = await views();
+      const cnt = v.map((j) => hosting(j, "CNT"));
+      if (!cnt.every((names) => names.includes("r3"))) return false;
+      if (cnt.filter((names) => names.includes("r1")).length !== 1) return false;
+      if (v.filter((j) => hosting(j, "ONE").includes("solo")).length !== 1) return false;
+      return v;
+    }, 10_000);
+    // The counts match the details, and the replicated assets (meta, R3 streams, R3 consumers) are the same everywhere.
+    for (const j of seen) {
+      const listed = (j.account_details?.[0]?.stream_detail ?? []).reduce((n, s) => n + (s.consumer_detail?.length ?? 0), 0);
+      assert.equal(j.consumers, listed);
+    }
+    assert.equal(new Set(seen.map((j) => j.ha_assets)).size, 1, `ha_assets ${seen.map((j) => j.ha_assets)}`);
+    // Stream and account info count every consumer wherever it runs, from any server (the plain ones too), as
+    // many as the lists name (asked again while a KV or object reader's ephemeral consumer may still go away).
+    const n3 = await connect({ servers: c.nodes[2]!.clientUrl, reconnect: false });
+    try {
+      for (const conn of [nc, pc, n3]) {
+        const m = await jetstreamManager(conn);
+        assert.equal((await m.streams.info("CNT")).state.consumer_count, 2);
+        assert.equal((await m.streams.info("ONE")).state.consumer_count, 1);
+        let last = "";
+        await waitFor("account info counting every listed consumer", async () => {
+          let listed = 0;
+          for (const s of await m.streams.names().next()) listed += (await m.consumers.list(s).next()).length;
+          const counted = (await m.getAccountInfo()).consumers;
+          last = `${counted} counted, ${listed} listed`;
+          return counted === listed;
+        }, 5000).catch((e: Error) => {
+          throw new Error(`${e.message} (${last})`);
+        });
+      }
+    } finally {
+      await n3.close();
+    }
+  });
 });

@@ -389,6 +389,36 @@ export class ConsumerGroups {
     return { stream_name: sr.stream.name, name, created: rec.created, config: consumerConfigJson(rec.config), cluster: { name: this.#d.clusterName }, ts: now };
   }
 
+  /**
+   * The consumers of `stream` this server holds (nats-server's `/jsz` counts and details these, per server): a
+   * replica of the consumer's group, or the engine copy the API just created before its group formed. Mirrors'
+   * and sources' consumers (`direct`) are left out, as nats-server's cluster assignments do.
+   */
+  hosted(stream: string): Map<string, () => Json> {
+    const out = new Map<string, () => Json>();
+    const sr = this.#d.replicas.get(stream);
+    if (!sr) return out;
+    for (const [name, rec] of sr.consumers) {
+      if (rec.config.direct === true) continue;
+      if (this.get(stream, name)) out.set(name, () => this.#info(sr, name));
+    }
+    for (const [name, c] of this.#d.engine.consumers.get(stream) ?? []) {
+      if (out.has(name) || c.cfg.direct === true) continue;
+      out.set(name, () => ({ ...c.info(undefined, this.#d.self), cluster: this.cluster(c) }));
+    }
+    return out;
+  }
+
+  /** How many consumers `stream` has in the whole cluster (its stream info's `consumer_count`, as nats-server). */
+  count(stream: string): number | undefined {
+    const sr = this.#d.replicas.get(stream);
+    if (!sr) return undefined;
+    let n = 0;
+    for (const rec of sr.consumers.values()) if (rec.config.direct !== true) n++;
+    for (const [name, c] of this.#d.engine.consumers.get(stream) ?? []) if (!sr.consumers.has(name) && c.cfg.direct !== true) n++;
+    return n;
+  }
+
   /** The `cluster` block of a consumer's info, on the server running it (or any replica). */
   cluster(c: Consumer): Json | undefined {
     const r = this.get(c.stream.name, c.name);

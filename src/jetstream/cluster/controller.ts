@@ -212,6 +212,8 @@ export class JetStreamCluster {
       consumerCluster: (c) => cg.cluster(c),
       feedOf: (stream, origin) => feeds.feedOf(stream, origin),
       jszCluster: (s) => this.#jszCluster(account, s),
+      hostedConsumers: (s) => cg.hosted(s.name),
+      consumerCount: (s) => cg.count(s.name),
       streamCluster: (s) => this.#streamCluster(account, s),
       announces: (s) => {
         const r = this.replicas.get(key(s));
@@ -874,9 +876,15 @@ export class JetStreamCluster {
     return out;
   }
 
-  /** Raft groups on this server (`/jsz` `ha_assets`): the meta group and every replica's. */
+  /**
+   * Replicated assets on this server (`/jsz` `ha_assets`): the meta group and every group of more than one voter
+   * (nats-server runs no Raft node for an R1 stream or consumer, so an R3 stream with an R3 consumer counts 3 on
+   * each of its servers).
+   */
   haAssets(): number {
-    return this.host.groups.size;
+    let n = 0;
+    for (const g of this.host.groups.values()) if (g === this.metaGroup || g.node.membership().voters.length > 1) n++;
+    return n;
   }
 
   #online(name: string): boolean {
@@ -1248,15 +1256,18 @@ export class JetStreamCluster {
     // when they start, so a leader that does not answer soon is counted as this server knows the stream.
     this.#gatherInfos(mine, (found) => {
       const infos = new Map(found);
+      const answered = new Set(infos.keys());
       for (const a of mine) if (!infos.has(keyOf(a)) && this.replicas.has(keyOf(a))) infos.set(keyOf(a), this.#infoOf(a));
       let memory = 0, storage = 0, consumers = 0;
       for (const a of mine) {
         const info = infos.get(keyOf(a));
         const st = info?.state as { bytes?: number; consumer_count?: number } | undefined;
-        // Mirrors' and sources' consumers (`direct`) are not counted in a cluster (nats-server 2.9.10).
+        // As the stream's leader counts them (stream info's consumer_count: every consumer of the stream, the
+        // just-created too), else as this server's replica has them. Mirrors' and sources' consumers (`direct`)
+        // are not counted in a cluster (nats-server 2.9.10).
         const recs = this.replicas.get(keyOf(a))?.consumers;
-        if (recs) for (const rec of recs.values()) consumers += rec.config.direct === true ? 0 : 1;
-        else consumers += st?.consumer_count ?? 0;
+        if (answered.has(keyOf(a)) || !recs) consumers += st?.consumer_count ?? 0;
+        else for (const rec of recs.values()) consumers += rec.config.direct === true ? 0 : 1;
         if (a.config.storage === "memory") memory += st?.bytes ?? 0;
         else storage += st?.bytes ?? 0;
       }
