@@ -204,10 +204,12 @@ export function checkStreamUpdate(old: StreamConfig, cfg: StreamConfig): ApiErro
 }
 
 /** Checks and defaults a consumer config against its stream (nats-server's `checkConsumerCfg`). */
-export function checkConsumerConfig(cfg: ConsumerConfig, stream: StreamConfig): ApiError | undefined {
-  // nats-server checks replicas before anything else; a single server has no peers to place them on.
+export function checkConsumerConfig(cfg: ConsumerConfig, stream: StreamConfig, clustered = false): ApiError | undefined {
+  // nats-server checks replicas before anything else; a single server has no peers to place them on, and in a
+  // cluster a consumer lives on its stream's peers.
   if (cfg.num_replicas < 0) return Errors.replicasCountCannotBeNegative();
-  if (cfg.num_replicas > 1) return Errors.streamReplicasNotSupported();
+  if (cfg.num_replicas > 1 && !clustered) return Errors.streamReplicasNotSupported();
+  if (cfg.num_replicas > Math.max(1, stream.num_replicas)) return Errors.consumerReplicasExceedsStream();
   const name = cfg.name ?? cfg.durable_name;
   if (cfg.durable_name && cfg.name && cfg.durable_name !== cfg.name) {
     return Errors.consumerCreate("consumer name in request does not match durable name");

@@ -509,7 +509,7 @@ export class JetStream implements ConsumerHost {
   }
 
   createConsumer(s: Stream, cfg: ConsumerConfig): Consumer | ApiError {
-    const err = checkConsumerConfig(cfg, s.cfg);
+    const err = checkConsumerConfig(cfg, s.cfg, this.cluster !== undefined);
     if (err) return err;
     const map = this.consumers.get(s.name) ?? new Map<string, Consumer>();
     let name = cfg.name ?? cfg.durable_name;

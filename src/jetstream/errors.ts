@@ -22,6 +22,7 @@ export const Errors = {
   streamUpdate: (err: string) => e(500, 10069, err),
   replicasCountCannotBeNegative: () => e(400, 10133, "replicas count cannot be negative"),
   streamReplicasNotSupported: () => e(500, 10074, "replicas > 1 not supported in non-clustered mode"),
+  consumerReplicasExceedsStream: () => e(400, 10126, "consumer config replica count exceeds parent stream"),
   streamMsgDeleteFailed: (err: string) => e(500, 10057, err),
   streamPurgeFailed: (err: string) => e(500, 10110, err),
   streamSealed: () => e(400, 10109, "invalid operation on sealed stream"),

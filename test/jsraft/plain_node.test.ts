@@ -150,7 +150,9 @@ describe("JetStream deliveries to clients of plain servers in a Petrel JetStream
   it("counts consumers as nats-server: /jsz per server holding a replica, stream and account info cluster-wide", { timeout: 30_000 }, async () => {
     await jsm.streams.add({ name: "CNT", subjects: ["cnt.>"], num_replicas: 3 });
     await jsm.streams.add({ name: "ONE", subjects: ["one.>"], num_replicas: 1 });
-    await jsm.consumers.add("CNT", { durable_name: "r3", ack_policy: AckPolicy.Explicit });
+    // An explicit R3 on an R3 stream is taken; more replicas than the stream's are refused (nats-server: 10126).
+    await jsm.consumers.add("CNT", { durable_name: "r3", ack_policy: AckPolicy.Explicit, num_replicas: 3 });
+    await assert.rejects(jsm.consumers.add("ONE", { durable_name: "r3", ack_policy: AckPolicy.Explicit, num_replicas: 3 }), /exceeds parent stream/);
     await jsm.consumers.add("CNT", { durable_name: "r1", ack_policy: AckPolicy.Explicit, num_replicas: 1 });
     await jsm.consumers.add("ONE", { durable_name: "solo", ack_policy: AckPolicy.Explicit });
     type Jsz = {
