@@ -102,6 +102,10 @@ export class Consumer implements StreamListener {
   ) {
     this.filterList = consumerFilters(cfg);
     this.lastActivity = host.now();
+    // The first idle heartbeat comes one interval after the start (nats-server's timer), not at once: a client
+    // reading a KV history takes a heartbeat before any message for "nothing more", and a consumer of a cluster
+    // waits for its group before its first delivery.
+    this.lastDeliveryTime = this.lastActivity;
     if (saved) {
       this.cursor = saved.cursor;
       this.book = acks.restoreAckState(saved);
