@@ -104,6 +104,22 @@ describe("replicated JetStream (3 servers)", () => {
         return true;
       });
       assert.ok((await jsm.streams.names().next()).includes("ORDERS"));
+      // Only the stream leader's server announces the stream's subjects (as nats-server): on every server, the
+      // routes show `orders.>` from the leader's server alone, so a publish crosses one route, not one per replica.
+      const streamLeader = (await jsm.streams.info("ORDERS")).cluster?.leader;
+      assert.ok(streamLeader);
+      await waitFor("orders.> announced by the stream leader's server only", async () => {
+        for (const p of c.nodes) {
+          const rz = await (await p!.monitorFetch(new Request("http://localhost/routez?subs=1"))).json() as {
+            routes?: Array<{ remote_name?: string; subscriptions_list?: string[] }>;
+          };
+          if ((rz.routes ?? []).length !== 2) return false;
+          for (const r of rz.routes ?? []) {
+            if ((r.subscriptions_list ?? []).includes("orders.>") !== (r.remote_name === streamLeader)) return false;
+          }
+        }
+        return true;
+      });
     } finally {
       for (const nc of conns) await nc.close().catch(() => {});
     }
