@@ -80,8 +80,8 @@ function accountBus(server: Server, account: string, clustered = false): Account
         reply: o.reply ? enc.encode(o.reply) : null,
         hdrSize,
         payload: body,
-        // The consumer's leader may not be the subscriber's server: tell routes where it goes.
-        deliverReply: clustered ? enc.encode(`${o.reply ?? ""}@${o.deliverTo}`) : undefined,
+        // Routes, gateways and leafnodes carry it in nats-server's form (src/cluster/js_delivery.ts).
+        deliverReply: undefined,
       }, client);
     },
     onSubscribe: (fn) => {

@@ -1,11 +1,12 @@
 /**
- * How a JetStream delivery crosses a route or a leafnode link: nats-server's form. A delivery is routed by its
+ * How a JetStream delivery crosses a route, a gateway or a leafnode link: nats-server's form. A delivery is routed by its
  * delivery subject (a push consumer's deliver subject, a pull request's inbox) but shown to the subscriber with the
  * stored message's subject. nats-server 2.9.10 sends it as `RMSG <acc> <deliver> <ack reply>@<stored subject>`
  * (LMSG on leafnodes, without the account) and, reading one whose reply starts with `$JS.ACK.`, routes it by the
- * frame's subject and shows the part after the last `@`. Speaking that form lets plain nats-server nodes of a Petrel
- * JetStream cluster (and leaf servers) deliver to their clients. Gateways between Petrel clusters keep Petrel's
- * own form (`<stored subject> <ack reply>@<deliver>`, see RoutedMsg.deliverReply), which their reply mapping uses.
+ * frame's subject and shows the part after the last `@` (observed on routes and on gateways, where the subject is the
+ * `_GR_.`-mapped reply of a pull request from another cluster). Speaking that form on every link lets plain
+ * nats-server nodes of a Petrel JetStream cluster, leaf servers and nats-server clusters behind a gateway deliver to
+ * their clients.
  */
 import type { RoutedMsg } from "../server/types.ts";
 
@@ -19,6 +20,11 @@ export function isJsAck(reply: Uint8Array | null): reply is Uint8Array {
   if (reply === null || reply.length <= JS_ACK.length || reply[0] !== 36) return false;
   for (let i = 1; i < JS_ACK.length; i++) if (reply[i] !== JS_ACK[i]) return false;
   return true;
+}
+
+/** A JetStream delivery (or anything else answered with a consumer's ack): its reply is an ack subject. */
+export function isJsDelivery(msg: RoutedMsg): boolean {
+  return isJsAck(msg.reply);
 }
 
 /** `a@b` as bytes. */
@@ -40,15 +46,13 @@ export function jsDeliveryShown(reply: Uint8Array | null): { subject: Uint8Array
 
 /**
  * Reads a delivery frame of nats-server's form into `msg` (routed by `msg.subject`, the frame's subject): the
- * shown subject and plain reply are set, and `deliverReply` gets the gateway form for a next hop. False when the
- * frame is not a delivery.
+ * shown subject and plain reply are set. False when the frame is not a delivery.
  */
 export function readJsDelivery(msg: RoutedMsg): boolean {
   const shown = jsDeliveryShown(msg.reply);
   if (shown === undefined) return false;
   msg.subjectBytes = shown.subject;
   msg.reply = shown.reply;
-  msg.deliverReply = joinAt(shown.reply, enc.encode(msg.subject));
   return true;
 }
 

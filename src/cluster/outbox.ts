@@ -4,7 +4,7 @@
  * this route for is added to that same frame (`RMSG <acc> subj | q1 q2 ...`), rewritten in place. The last few
  * frames since the flush are remembered, not just the last one, because a delivery may publish
  * synchronously (a service replying from its handler) before the router is done with the first message.
- * Routes and leafnodes write JetStream deliveries in nats-server's form (js_delivery.ts).
+ * JetStream deliveries are written in nats-server's form (js_delivery.ts).
  */
 import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg } from "../server/types.ts";
@@ -26,16 +26,15 @@ interface Frame {
 export class RouteOutbox {
   readonly out: OutBuffer;
   readonly #write: FrameWriter;
-  /** Routes and leafnodes frame JetStream deliveries as nats-server does (see js_delivery.ts); gateways do not. */
-  readonly #form: NatsDeliveryForm | undefined;
+  /** JetStream deliveries are framed as nats-server does (see js_delivery.ts). */
+  readonly #form = new NatsDeliveryForm();
   readonly #frames: Frame[] = Array.from({ length: RECENT_FRAMES }, () => ({ msg: undefined, account: GLOBAL_ACCOUNT_BYTES, start: 0, end: 0, queues: [] }));
   #count = 0;
   #next = 0;
 
-  constructor(out: OutBuffer, write: FrameWriter = writeRoutedMsg, natsDeliveries = false) {
+  constructor(out: OutBuffer, write: FrameWriter = writeRoutedMsg) {
     this.out = out;
     this.#write = write;
-    this.#form = natsDeliveries ? new NatsDeliveryForm() : undefined;
   }
 
   /**
@@ -43,7 +42,7 @@ export class RouteOutbox {
    * plain one). Returns true when a new frame was written, false when the message was already in the buffer.
    */
   add(m: RoutedMsg, queue: Uint8Array | undefined, account: Uint8Array = GLOBAL_ACCOUNT_BYTES): boolean {
-    const msg = this.#form === undefined ? m : this.#form.wire(m);
+    const msg = this.#form.wire(m);
     const seen = this.#frameOf(msg);
     if (seen !== undefined) {
       // A plain subscription adds nothing: the peer delivers to all its plain subscribers anyway.
@@ -68,7 +67,7 @@ export class RouteOutbox {
   forget(): void {
     for (const f of this.#frames) f.msg = undefined;
     this.#count = 0;
-    this.#form?.forget();
+    this.#form.forget();
   }
 
   #frameOf(msg: RoutedMsg): Frame | undefined {

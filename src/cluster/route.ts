@@ -11,7 +11,7 @@ import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "./outbox.ts";
 import { LastSubject } from "./last_subject.ts";
 import { LinkOutput } from "../server/link_output.ts";
-import { interestLine, parseRouteConnect, parseRouteInfo, queueNames, type RoutedArgs, type RouteInfo, routedArgs, writeRoutedMsg } from "./protocol.ts";
+import { interestLine, parseRouteConnect, parseRouteInfo, queueNames, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import { readJsDelivery } from "./js_delivery.ts";
 import type { RouteHost } from "./types.ts";
 import { linkInput, WireConn, type WireState } from "../server/wire_conn.ts";
@@ -83,7 +83,7 @@ export class RouteConn implements ConnHandler, SubOwner {
       afterFlush: () => this.output.flushed(),
     });
     this.out = this.wire.out;
-    this.outbox = new RouteOutbox(this.out, writeRoutedMsg, true);
+    this.outbox = new RouteOutbox(this.out);
     this.output = new LinkOutput(this.wire, this.outbox, this.stats, host.server, "route");
   }
 
@@ -218,7 +218,7 @@ export class RouteConn implements ConnHandler, SubOwner {
     const reply = ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null;
     const msg: RoutedMsg = { subject: this.#subject.text, subjectBytes: this.#subject.bytes, reply, hdrSize, payload, deliverReply: undefined };
     // `<deliver> $JS.ACK...@<subject>`: a JetStream delivery (nats-server's form), routed by the frame's subject
-    // and shown with the stored message's; it keeps a gateway form for a next hop (see js_delivery.ts).
+    // and shown with the stored message's (see js_delivery.ts).
     if (!readJsDelivery(msg) && reply !== null && reply.length > 5 && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95 && reply[4] === 46) {
       // "_GR_.": a request another cluster sent, forwarded by the server its gateway reached: tracked here too,
       // so a response from this server goes back to that cluster (Server.mappedReply); subscribers see the plain reply.

@@ -13,6 +13,7 @@ import type { RoutedMsg, SubOwner } from "../server/types.ts";
 import type { Account } from "../accounts/account.ts";
 import { interestLine, queueNames, routedArgs } from "../cluster/protocol.ts";
 import { LastSubject } from "../cluster/last_subject.ts";
+import { jsDeliveryShown } from "../cluster/js_delivery.ts";
 import {
   CMD_ALL_SUBS_COMPLETE,
   CMD_ALL_SUBS_START,
@@ -165,24 +166,22 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
     let subjectBytes = this.#subject.bytes;
     // A view of the read buffer, like the payload: valid during the delivery, which copies what it keeps.
     let reply = ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null;
-    // `reply@deliver`: a JetStream delivery (as on routes), routed by `deliver`, shown with its own subject.
-    const at = reply === null ? -1 : reply.lastIndexOf(64);
-    const jsDelivery = reply !== null && at >= 0;
-    // Kept for the next hop (a route to the subscriber's server): the delivery must stay one there too.
-    let deliverReply = jsDelivery ? reply ?? undefined : undefined;
-    if (reply !== null && at >= 0) {
-      subject = bytesToString(reply, at + 1, reply.length);
-      reply = at > 0 ? reply.subarray(0, at) : null;
+    // `<deliver> $JS.ACK...@<subject>`: a JetStream delivery (nats-server's form, as on routes), routed by the
+    // frame's subject and shown with the stored message's (see cluster/js_delivery.ts).
+    const shown = jsDeliveryShown(reply);
+    const jsDelivery = shown !== undefined;
+    if (shown !== undefined) {
+      subjectBytes = shown.subject;
+      reply = shown.reply;
     }
     if (subject.length > GW_REPLY_HEAD && subject.startsWith("_GR_.")) {
-      // A reply to a request this cluster sent: unwrap it if it is ours, drop it otherwise.
+      // A reply to a request this cluster sent: unwrap it if it is ours, drop it otherwise. A delivery goes on to
+      // the plain subject (a route does not hand messages to the `_GR_.>` catch-all, which only takes what is
+      // published here) and keeps its shown subject.
       const m = parseMappedReply(subject);
       if (m === undefined || m.cluster !== this.host.clusterHash) return;
       subject = m.reply;
       if (!jsDelivery) subjectBytes = enc.encode(subject);
-      // A delivery to another server of this cluster goes on to the plain subject (a route does not hand
-      // messages to the `_GR_.>` catch-all, which only takes what is published here).
-      else deliverReply = enc.encode(`${reply === null ? "" : bytesToString(reply, 0, reply.length)}@${subject}`);
     }
     let routeReply: Uint8Array | undefined;
     if (!jsDelivery && reply !== null && reply.length > GW_REPLY_HEAD && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95) {
@@ -205,7 +204,7 @@ export class InboundGateway implements ConnHandler, GatewayConnView, SubOwner {
       reply,
       hdrSize,
       payload,
-      deliverReply: deliverReply ?? routeReply,
+      deliverReply: routeReply,
     };
     account.deliver(msg, this, queueNames(args, ra));
   }

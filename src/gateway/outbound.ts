@@ -19,6 +19,7 @@ import type { OutBuffer } from "../server/outbound.ts";
 import { linkInput, WireConn } from "../server/wire_conn.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "../cluster/outbox.ts";
+import { isJsDelivery } from "../cluster/js_delivery.ts";
 import { LinkOutput } from "../server/link_output.ts";
 import { CMD_ALL_SUBS_COMPLETE, CMD_ALL_SUBS_START, CMD_GOSSIP, commandAccount, type GatewayInfo, parseGatewayInfo } from "./protocol.ts";
 import type { AccountMode, GatewayConnView, GatewayHost, GatewayStats } from "./types.ts";
@@ -316,7 +317,8 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
   /** The same message with `_GR_.<cluster>.<server>.` before its reply, when the reply has a subscriber here. */
   #withMappedReply(msg: RoutedMsg, account: Account): RoutedMsg {
     const reply = msg.reply;
-    if (reply === null || reply.length === 0 || startsWithGR(reply)) return msg;
+    // A JetStream delivery's ack reply is not mapped (nats-server neither): the ack finds the consumer by interest.
+    if (reply === null || reply.length === 0 || startsWithGR(reply) || isJsDelivery(msg)) return msg;
     const seen = this.#mapped.get(msg);
     if (seen !== undefined) return seen;
     if (!hasLocalInterest(account, dec.decode(reply))) return msg;

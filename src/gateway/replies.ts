@@ -12,6 +12,7 @@ import type { Account } from "../accounts/account.ts";
 import type { Server } from "../server/server.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { GW_REPLY_PREFIX, parseMappedReply } from "./protocol.ts";
+import { isJsDelivery } from "../cluster/js_delivery.ts";
 
 /** How long responses to a request from another cluster go back under its mapped reply subject. */
 export const REPLY_TRACK_MS = 2000;
@@ -127,14 +128,9 @@ export class GatewayReplies {
     const t = this.#tracked.get(account)?.get(sub.subject);
     if (t === undefined || t.sub !== sub) return;
     const out = this.#routes.outboundByHash(t.clusterHash);
-    if (msg.deliverReply !== undefined) {
-      // A JetStream delivery keeps its stored subject: the mapped subject goes after the `@` instead.
-      const reply = msg.reply ?? new Uint8Array();
-      const dr = new Uint8Array(reply.length + 1 + t.mappedBytes.length);
-      dr.set(reply);
-      dr[reply.length] = 64;
-      dr.set(t.mappedBytes, reply.length + 1);
-      out?.sendReply({ ...msg, subject: t.mapped, deliverReply: dr }, account);
+    // A JetStream delivery keeps its stored subject (shown after the `@` of its frame, see cluster/js_delivery.ts).
+    if (isJsDelivery(msg)) {
+      out?.sendReply({ ...msg, subject: t.mapped }, account);
       return;
     }
     out?.sendReply({ ...msg, subject: t.mapped, subjectBytes: t.mappedBytes }, account);
@@ -145,7 +141,7 @@ export class GatewayReplies {
     const m = parseMappedReply(msg.subject);
     if (m === undefined) return;
     if (m.cluster === this.#routes.clusterHash) {
-      this.#routes.deliverHere({ ...msg, subject: m.reply, subjectBytes: enc.encode(m.reply) }, account);
+      this.#routes.deliverHere({ ...msg, subject: m.reply, subjectBytes: isJsDelivery(msg) ? msg.subjectBytes : enc.encode(m.reply) }, account);
       return;
     }
     this.#routes.outboundByHash(m.cluster)?.sendReply(msg, account);

@@ -9,6 +9,6 @@ import { writeLeafMsg } from "./protocol.ts";
 
 export class LeafOutbox extends RouteOutbox {
   constructor(out: OutBuffer) {
-    super(out, writeLeafMsg, true);
+    super(out, writeLeafMsg);
   }
 }

@@ -35,9 +35,10 @@ export interface RoutedMsg {
   hdrSize: number;
   payload: Uint8Array;
   /**
-   * Set when `subject` (where it is routed) differs from `subjectBytes` (what subscribers see), as for
-   * JetStream deliveries: other servers get `reply@subject` as the reply (nats-server's convention) and
-   * route by the part after the `@`.
+   * The reply a route or gateway frame carries instead of `reply`: a request from another cluster keeps its
+   * `_GR_.` mapping on the routes of the cluster it reached, so any server answering it sends the response back.
+   * (A JetStream delivery, routed by `subject` and shown with `subjectBytes`, needs nothing here: links frame it
+   * in nats-server's form, see cluster/js_delivery.ts.)
    */
   deliverReply?: Uint8Array;
 }

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { RouteOutbox } from "../../src/cluster/outbox.ts";
 import { OutBuffer } from "../../src/server/outbound.ts";
 import type { RoutedMsg } from "../../src/server/types.ts";
-import { writeRoutedMsg } from "../../src/cluster/protocol.ts";
 import { readJsDelivery } from "../../src/cluster/js_delivery.ts";
 
 const te = new TextEncoder();
@@ -62,17 +61,14 @@ describe("route outbox", () => {
     assert.equal(text(o), "RMSG $G a 1\r\n1\r\n");
   });
 
-  it("writes a JetStream delivery in nats-server's route form on routes, in Petrel's on gateways", () => {
+  it("writes a JetStream delivery in nats-server's form: deliver subject, then ack reply @ stored subject", () => {
     // Routed by the deliver subject, shown with the stored subject.
     const ack = "$JS.ACK.S.C.1.7.3.1.0";
-    const d: RoutedMsg = { ...msg("dlv.x", "m", ack), subjectBytes: te.encode("orders.1"), deliverReply: te.encode(`${ack}@dlv.x`) };
-    const route = new RouteOutbox(new OutBuffer(16), writeRoutedMsg, true);
+    const d: RoutedMsg = { ...msg("dlv.x", "m", ack), subjectBytes: te.encode("orders.1") };
+    const route = new RouteOutbox(new OutBuffer(16));
     route.add(d, undefined);
     route.add(d, te.encode("q"));
     assert.equal(text(route), `RMSG $G dlv.x + ${ack}@orders.1 q 1\r\nm\r\n`);
-    const gateway = new RouteOutbox(new OutBuffer(16));
-    gateway.add(d, undefined);
-    assert.equal(text(gateway), `RMSG $G orders.1 ${ack}@dlv.x 1\r\nm\r\n`);
     // Other replies with an `@` are no deliveries: as they are, both ways.
     const plain = msg("a", "p", "inbox@x");
     route.add(plain, undefined);
@@ -87,7 +83,5 @@ describe("route outbox", () => {
     assert.equal(m.subject, "_INBOX.a.1");
     assert.equal(td.decode(m.subjectBytes), "orders.1");
     assert.equal(td.decode(m.reply as Uint8Array), "$JS.ACK.S.C.1.7.3.1.0");
-    // A gateway beyond gets Petrel's form.
-    assert.equal(td.decode(m.deliverReply), "$JS.ACK.S.C.1.7.3.1.0@_INBOX.a.1");
   });
 });
