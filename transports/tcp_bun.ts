@@ -67,6 +67,11 @@ class BunConn implements Duplex {
     };
   }
 
+  /** Bun hands each read over in a buffer of its own (the portable TLS session's output is not vouched for). */
+  get freshReads(): boolean {
+    return this.tls === undefined;
+  }
+
   pauseReading(paused: boolean): void {
     if (this.closing || this.closed) return;
     if (paused) this.socket.pause();

@@ -98,7 +98,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       (d) => this.parser.feed(d),
       () => this.isClosed(),
       producerStallCapMs(o.write_deadline),
-      (paused) => this.duplex.pauseReading?.(paused),
+      duplex.pauseReading !== undefined ? (paused) => this.duplex.pauseReading?.(paused) : undefined,
+      undefined,
+      () => this.duplex.freshReads === true,
     );
     this.#keepalive = new Keepalive(o.ping_interval, o.ping_max, () => {
       this.out.bytes(PING);

@@ -89,10 +89,13 @@ export class InputGate {
   /** Consumers of the current stall that are waited for without the cap. */
   #uncapped = new Set<FlowConsumer>();
   readonly #clock: Clock;
+  /** Does the transport hand over buffers of their own (Duplex.freshReads)? Then what is held is not copied. */
+  readonly #fresh: () => boolean;
 
   /**
-   * `pause`: stops (true) and resumes (false) the transport's reading, when it can. `clock`: the stall cap and
-   * the re-check poll are timed by it (tests inject a ManualClock).
+   * `pause`: stops (true) and resumes (false) the transport's reading (absent when it cannot). `clock`: the stall
+   * cap and the re-check poll are timed by it (tests inject a ManualClock). `freshInput`: the transport's reads
+   * are buffers of their own (Duplex.freshReads), held as they are instead of copied.
    */
   constructor(
     feed: (data: Uint8Array) => void,
@@ -100,7 +103,9 @@ export class InputGate {
     capMs: number,
     pause?: (paused: boolean) => void,
     clock: Clock = runtimeClock,
+    freshInput: () => boolean = () => false,
   ) {
+    this.#fresh = freshInput;
     this.#feed = feed;
     this.#closed = closed;
     this.#capMs = capMs;
@@ -144,7 +149,7 @@ export class InputGate {
       }
     }
     if (this.#stallingOn !== undefined || this.#yield !== undefined) {
-      this.#hold(data.slice());
+      this.#hold(this.#fresh() ? data : data.slice());
       return;
     }
     const n = data.length;
@@ -157,7 +162,7 @@ export class InputGate {
     // most 64 KiB). Parsed whole, a read's first message waited for its last one: thousands of messages, tens
     // of ms while the code is still cold.
     this.#feed(data.subarray(0, READ_SLICE));
-    this.#hold(data.slice(READ_SLICE));
+    this.#hold(this.#fresh() ? data.subarray(READ_SLICE) : data.slice(READ_SLICE));
     this.#continueSoon();
   }
 
@@ -206,7 +211,7 @@ export class InputGate {
       }
       const head = held[0];
       const n = Math.min(head.length, READ_SLICE);
-      // Held chunks are copies of their own: a view of one stays valid.
+      // Held chunks are copies or fresh reads of their own: a view of one stays valid.
       if (n === head.length) held.shift();
       else held[0] = head.subarray(n);
       this.#heldBytes -= n;

@@ -84,7 +84,7 @@ export class WireConn implements Producer {
         } finally {
           slot.currentProducer = prev;
         }
-      }, () => this.state === "closed", opts.stallCapMs ?? producerStallCapMs(10_000), (paused) => duplex.pauseReading?.(paused), this.#clock);
+      }, () => this.state === "closed", opts.stallCapMs ?? producerStallCapMs(10_000), duplex.pauseReading !== undefined ? (paused) => duplex.pauseReading?.(paused) : undefined, this.#clock, () => duplex.freshReads === true);
     }
     this.#keepalive = new Keepalive(opts.pingInterval, opts.pingMax, () => {
       this.out.bytes(PING);

@@ -82,6 +82,12 @@ export interface Duplex {
    */
   pauseReading?(paused: boolean): void;
   /**
+   * Capability: every buffer handed to `onData` is new and never touched by the transport again, so the core
+   * may keep it (or a view of it) past the call instead of copying what it holds back. Absent or false: the
+   * buffer is only valid during the call (the transport reuses it).
+   */
+  readonly freshReads?: boolean;
+  /**
    * Capability: turn this connection into TLS in place (the STARTTLS-like upgrade nats-server does after its
    * plain INFO). Bytes written before the call go out in the clear first; afterwards `write` takes cleartext and
    * `onData` delivers cleartext. Resolves with what was negotiated (also in `info.tls`); rejects when the

@@ -237,4 +237,20 @@ describe("input gate (producer stalls)", () => {
     assert.equal(fed, 512 * 1024);
     assert.deepEqual(pauses, [true, false], "all through: reading again");
   });
+  it("holds a fresh read as it is (no copy) and copies a reused one", () => {
+    const turns: Array<() => void> = [];
+    const manual = new ManualClock();
+    const clock = { now: () => manual.now(), after: (ms: number, fn: () => void) => manual.after(ms, fn), soon: (fn: () => void) => (turns.push(fn), { cancel() {} }) };
+    for (const fresh of [true, false]) {
+      const seen: Uint8Array[] = [];
+      const g = new InputGate((d) => seen.push(d), () => false, 5000, undefined, clock, () => fresh);
+      const read = new Uint8Array(128 * 1024).fill(1);
+      g.push(read);
+      read.fill(2); // a transport reusing its buffer
+      while (turns.length > 0) turns.shift()?.();
+      assert.equal(seen.length, 2);
+      assert.equal(seen[1].buffer === read.buffer, fresh);
+      assert.equal(seen[1][0], fresh ? 2 : 1, fresh ? "a view of the read itself" : "a copy taken before the transport reused it");
+    }
+  });
 });
