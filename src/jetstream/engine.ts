@@ -10,6 +10,7 @@ import {
   streamConfigSchema,
 } from "./config.ts";
 import { Consumer, type ConsumerHost, type ConsumerState } from "./consumer.ts";
+import { AckRoutes } from "./ack_route.ts";
 import { type ApiError, Errors } from "./errors.ts";
 import { Advisories } from "./advisories.ts";
 import { type ExternalOrigin, ExternalFeed } from "./external.ts";
@@ -112,6 +113,8 @@ export class JetStream implements ConsumerHost {
   limits: AccountLimits;
   /** Set before `start()` on a server of a JetStream cluster. */
   cluster: EngineCluster | undefined;
+  /** In a cluster: the ack subscription of each consumer this server runs (ack_route.ts). */
+  readonly ackRoutes: AckRoutes;
 
   constructor(readonly bus: JsBus, readonly opts: EngineOptions, readonly storage: StorageProvider) {
     this.account = opts.account ?? "$G";
@@ -120,6 +123,7 @@ export class JetStream implements ConsumerHost {
     this.now = opts.now ?? (() => this.clock.now());
     this.advisories = new Advisories(bus, this.now, opts.domain);
     this.memStorage = storage.kind === "memory" ? storage : new MemoryStorage();
+    this.ackRoutes = new AckRoutes(bus, (c, sseq, m) => this.ackTo(c, sseq, m));
   }
 
   providerFor(cfg: StreamConfig): StorageProvider {
@@ -168,7 +172,8 @@ export class JetStream implements ConsumerHost {
         this.onApi({ ...m, subject: "$JS.API." + m.subject.slice(prefix.length) });
       }, { local: false }));
     }
-    this.sids.push(this.bus.subscribe("$JS.ACK.>", (m) => this.onAck(m)));
+    // In a cluster each consumer's leader subscribes to its own acks (routeAcks).
+    if (!this.cluster) this.sids.push(this.bus.subscribe("$JS.ACK.>", (m) => this.onAck(m)));
     // With a domain, consumers may deliver to another domain's mirror feed: its flow control answers come back
     // over the leafnode link.
     this.sids.push(this.bus.subscribe("$JS.FC.>", (m) => {
@@ -208,11 +213,23 @@ export class JetStream implements ConsumerHost {
     } else return;
     const c = this.consumers.get(stream)?.get(consumer);
     if (!c || !Number.isFinite(sseq)) return;
+    this.ackTo(c, sseq, m);
+  }
+
+  private ackTo(c: Consumer, sseq: number, m: BusMsg): void {
     try {
       c.processAck(sseq, m.payload, m.reply);
     } catch {
       // A failing ack (storage error while removing a work-queue message) must not take the server down.
     }
+  }
+
+  /**
+   * In a cluster: consumer `c` runs on this server from now on (its acks are subscribed to before it delivers),
+   * or no longer does. A single server hears every consumer's acks on one `$JS.ACK.>` subscription.
+   */
+  routeAcks(c: Consumer, on: boolean): void {
+    if (this.cluster && !this.stopped) this.ackRoutes.set(c, on);
   }
 
   // ---- streams ----
@@ -547,6 +564,7 @@ export class JetStream implements ConsumerHost {
 
   deleteConsumer(c: Consumer): void {
     c.close(true);
+    this.ackRoutes.set(c, false);
     this.consumers.get(c.stream.name)?.delete(c.name);
     c.stream.listeners.delete(c);
     this.dirty.delete(c);
@@ -609,6 +627,7 @@ export class JetStream implements ConsumerHost {
     for (const f of this.externalFeeds.values()) f.feed.close();
     this.externalFeeds.clear();
     for (const sid of this.sids) this.bus.unsubscribe(sid);
+    this.ackRoutes.clear();
     for (const sids of this.captureSids.values()) for (const sid of sids) this.bus.unsubscribe(sid);
     for (const m of this.consumers.values()) for (const c of m.values()) c.close(false);
     for (const s of this.streams.values()) s.close();

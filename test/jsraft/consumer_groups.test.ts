@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, type ConsumerInfo, RetentionPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { type JsCluster, startJsCluster, waitMetaLeader } from "./helpers.ts";
-import { waitFor } from "../helpers/servers.ts";
+import { startServer, waitFor } from "../helpers/servers.ts";
 
 let c: JsCluster;
 const conns: NatsConnection[] = [];
@@ -147,6 +147,60 @@ describe("replicated JetStream: consumers as Raft groups", () => {
     await done;
     sub.unsubscribe();
     assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i + 1));
+  });
+
+  it("only the consumer's leader subscribes to its acks; they reach it from any server, a plain nats-server too, across a leader change", { timeout: 60_000 }, async () => {
+    await jsm.streams.add({ name: "AK", subjects: ["ak.>"], num_replicas: 3 });
+    await jsm.consumers.add("AK", { durable_name: "d", ack_policy: AckPolicy.Explicit });
+    const js = jetstream(conns[0]);
+    for (let i = 1; i <= 6; i++) await js.publish(`ak.${i}`, `m${i}`);
+    /** The servers holding an ack subscription of AK > d (none may hold the old `$JS.ACK.>` of every consumer). */
+    const holders = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await c.nodes[i]!.monitorFetch(new Request("http://localhost/subsz?subs=1&limit=100000"));
+        const list = ((await r.json()) as { subscriptions_list?: Array<{ subject: string }> }).subscriptions_list ?? [];
+        assert.ok(!list.some((x) => x.subject === "$JS.ACK.>"), `${c.names[i]} holds $JS.ACK.>`);
+        if (list.some((x) => x.subject === "$JS.ACK.AK.d.>")) out.push(c.names[i]);
+      }
+      return out;
+    };
+    const holdersAre = (leader: string) =>
+      waitFor(`only ${leader} subscribes to the acks`, async () => JSON.stringify(await holders()) === JSON.stringify([leader]), 15_000);
+    const l1 = (await consumerInfo("AK", "d")).cluster!.leader!;
+    await holdersAre(l1);
+    const other = (l: string) => c.names.findIndex((n) => n !== l);
+    // A plain nats-server routed into the cluster: the leader's interest reaches it, its client's acks cross one route.
+    const plain = await startServer("nats-server", { conf: `cluster { name: jsc, listen: 127.0.0.1:-1, routes: [nats://127.0.0.1:${c.ports[0]}] }\n` });
+    const pnc = await connect({ port: plain.port });
+    try {
+      const take = async (via: number, n: number, ackVia?: NatsConnection): Promise<number[]> => {
+        const cons = await waitFor("the consumer", () => jetstream(conns[via], { timeout: 1000 }).consumers.get("AK", "d").catch(() => undefined), 15_000);
+        const got: number[] = [];
+        for await (const m of await cons.fetch({ max_messages: n, expires: 5000 })) {
+          got.push(m.seq);
+          // The ack subject (the delivery's reply; JsMsg's interface does not show it, its class does).
+          const reply = (m as unknown as { reply: string }).reply;
+          if (ackVia) await waitFor(`ack of ${m.seq} via ${ackVia.info?.server_name}`, () => ackVia.request(reply, "+ACK", { timeout: 1000 }).then(() => true).catch(() => false), 10_000);
+          else assert.ok(await m.ackAck(), `ack of ${m.seq} confirmed`);
+        }
+        return got;
+      };
+      // Acks from a client on a follower, then from the plain node's client.
+      assert.deepEqual(await take(other(l1), 2), [1, 2]);
+      assert.deepEqual(await take(c.names.indexOf(l1), 2, pnc), [3, 4]);
+      // The new leader holds the subscription, the old one none.
+      const l2 = await stepDownConsumer("AK", "d", other(l1));
+      await holdersAre(l2);
+      assert.deepEqual(await take(c.names.indexOf(l1), 1), [5]);
+      assert.deepEqual(await take(other(l2), 1, pnc), [6]);
+      const ci = await consumerInfo("AK", "d", other(l2));
+      assert.equal(ci.ack_floor.stream_seq, 6);
+      assert.equal(ci.num_ack_pending, 0);
+    } finally {
+      await pnc.close();
+      await plain.stop();
+    }
   });
 
   it("KV (R3, history, watch) and the object store from clients on other servers across a stream-leader change", { timeout: 90_000 }, async () => {

@@ -235,6 +235,7 @@ export class ConsumerGroups {
       if (!map) continue;
       for (const [name, c] of [...map]) {
         if (c.paused || this.replicas.has(key(stream, name))) continue;
+        engine.routeAcks(c, false);
         c.close(false);
         c.stream.listeners.delete(c);
         map.delete(name);

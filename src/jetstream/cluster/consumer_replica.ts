@@ -267,6 +267,8 @@ export class ConsumerReplica {
       if (existing) this.#detach(existing);
       this.#live = engine.attachConsumer(this.stream.name, structuredClone(this.config), this.created, this.state);
     }
+    // Its acks come here from now on, subscribed before it delivers (its first delivery is a turn away).
+    if (this.#live) engine.routeAcks(this.#live, true);
     this.#live?.setJournal(this.#writer);
     this.#setPassive(false);
     // A pull consumer started from a state whose deliveries are due again: let it look.
@@ -340,6 +342,8 @@ export class ConsumerReplica {
   }
 
   #detach(c: Consumer): void {
+    // Acks in flight go nowhere until the next leader subscribes; their messages come back after the ack wait.
+    this.#deps.engine.routeAcks(c, false);
     c.setJournal(undefined);
     if (!this.#closed) this.#orphans.push(...c.takeWaiting());
     c.close(false);
