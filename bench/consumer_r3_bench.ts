@@ -81,6 +81,9 @@ interface Result {
   written: number;
   /** CPU of the three servers while consuming, ms per 1,000 messages. */
   cpuPer1k: number;
+  /** The same per server, and which servers lead the consumer and the stream. */
+  cpuEach: number[];
+  leaders: string;
 }
 
 async function once(kind: ServerKind): Promise<Result> {
@@ -123,7 +126,7 @@ cluster {
       written += Math.max(0, b - prevBytes);
       prevBytes = b;
     }, 100);
-    const cpu0 = servers.reduce((a, s) => a + cpuMs(s.pid), 0);
+    const cpu0 = servers.map((s) => cpuMs(s.pid));
     const t0 = performance.now();
     let n = 0;
     if (FETCH > 0) {
@@ -144,12 +147,16 @@ cluster {
     const delivered = performance.now() - t0;
     await waitFor("ack floor", async () => (await jsm.consumers.info("B", "d")).ack_floor.stream_seq === N, 60_000, 20);
     const acked = performance.now() - t0;
-    const cpu = servers.reduce((a, s) => a + cpuMs(s.pid), 0) - cpu0;
+    const cpuEach = servers.map((s, i) => (cpuMs(s.pid) - cpu0[i]) / (N / 1000));
+    const cpu = cpuEach.reduce((a, x) => a + x, 0) * (N / 1000);
+    const ci = await jsm.consumers.info("B", "d");
+    const si = await jsm.streams.info("B");
+    const leaders = `consumer leader ${ci.cluster?.leader ?? "-"}, stream leader ${si.cluster?.leader ?? "-"}, client on b1`;
     const rss = Math.max(...servers.map((s) => peakRss(s.pid)));
     clearInterval(sampler);
     const logBytes = consumerLogBytes(dir);
     written += Math.max(0, logBytes - prevBytes);
-    return { delivered: N / (delivered / 1000), acked: N / (acked / 1000), rss, logBytes, written, cpuPer1k: cpu / (N / 1000) };
+    return { delivered: N / (delivered / 1000), acked: N / (acked / 1000), rss, logBytes, written, cpuPer1k: cpu / (N / 1000), cpuEach, leaders };
   } finally {
     clearInterval(sampler);
     await nc.close().catch(() => {});
@@ -160,7 +167,7 @@ cluster {
 
 const f = (x: number) => Math.round(x).toLocaleString("en-US");
 const line = (kind: string, x: Result) =>
-  `${kind}: delivered/s ${f(x.delivered)}, ack floor at N/s ${f(x.acked)}, servers' CPU ${x.cpuPer1k.toFixed(1)} ms per 1k msgs, peak RSS ${x.rss.toFixed(0)} MB, consumer logs on disk at the end ${f(x.logBytes / 1024)} KiB, written while consuming ~${f(x.written / 1024)} KiB (3 servers)`;
+  `${kind}: delivered/s ${f(x.delivered)}, ack floor at N/s ${f(x.acked)}, servers' CPU ${x.cpuPer1k.toFixed(1)} ms per 1k msgs (${x.cpuEach.map((c, i) => `b${i + 1} ${c.toFixed(1)}`).join(", ")}; ${x.leaders}), peak RSS ${x.rss.toFixed(0)} MB, consumer logs on disk at the end ${f(x.logBytes / 1024)} KiB, written while consuming ~${f(x.written / 1024)} KiB (3 servers)`;
 for (let r = 1; r <= ROUNDS; r++) {
   if (ONLY) {
     console.log(`round ${r}: ${N} msgs, ${FETCH > 0 ? `fetch ${FETCH}` : "consume"}: ${line(ONLY, await once(ONLY as ServerKind))}`);
