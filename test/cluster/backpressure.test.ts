@@ -22,8 +22,10 @@ describe("a route between a fast publisher and a slow subscriber", () => {
 
   before(async () => {
     a = await startNode({ name: "A" });
-    // A small max_pending: without back-pressure C's client is cut long before the flood is through.
-    c = await startNode({ name: "C", routes: [routeUrl(a)], extra: { max_pending: 512 * 1024 } });
+    // A max_pending far below the flood (24 MB): without back-pressure C's client is cut long before the flood is
+    // through. Not smaller: a stall is capped (750 ms), and a reader starved longer than that by a loaded machine
+    // (Deno, full npm test at load 15) was cut with 512 KiB; 4 MiB leaves it slack.
+    c = await startNode({ name: "C", routes: [routeUrl(a)], extra: { max_pending: 4 * 1024 * 1024 } });
     await waitForMesh([a, c]);
   });
   after(async () => {

@@ -10,6 +10,15 @@ import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 
+/**
+ * A listen that failed because the port is taken (a port picked as free was taken meanwhile: the machine is
+ * shared). Bun's error says only "Failed to listen at 127.0.0.1" in its message; the code says why.
+ */
+export function isAddrInUse(e: unknown): boolean {
+  const code = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined;
+  return code === "EADDRINUSE" || /AddrInUse|EADDRINUSE|address already in use/i.test(String(e));
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -152,7 +161,7 @@ export async function startJsCluster(
   } catch (e) {
     await c.close();
     // A port picked as free was taken meanwhile (other test runs share the machine): start over on new ones.
-    if (attempt < 3 && /AddrInUse|EADDRINUSE|address already in use/i.test(String(e))) return startJsCluster(n, opts, attempt + 1);
+    if (attempt < 3 && isAddrInUse(e)) return startJsCluster(n, opts, attempt + 1);
     throw e;
   }
   return c;

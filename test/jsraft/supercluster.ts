@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import { waitFor } from "../helpers/servers.ts";
-import { freePort } from "./helpers.ts";
+import { freePort, isAddrInUse } from "./helpers.ts";
 
 export interface JsSupercluster {
   readonly dir: string;
@@ -92,7 +92,7 @@ export async function startJsSupercluster(
   } catch (e) {
     await sc.close();
     // A port picked as free was taken meanwhile (other test runs share the machine): start over on new ones.
-    if (attempt < 3 && /AddrInUse|EADDRINUSE|address already in use/i.test(String(e))) {
+    if (attempt < 3 && isAddrInUse(e)) {
       return startJsSupercluster(clusters, perCluster, opts, attempt + 1);
     }
     throw e;

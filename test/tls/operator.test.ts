@@ -211,8 +211,16 @@ forEachServer(["nats-server", "petrel"], (kind) => {
         const want = Array(refused).fill("-ERR 'maximum subscriptions exceeded'");
         if (kind === "petrel") assert.deepEqual(errs, want, text);
         else assert.deepEqual(errs.slice(0, refused), want, text);
-        await c.send("PUB a 12\r\n0123456789ab\r\n");
-        await c.readUntil("-ERR 'Maximum Payload Violation'\r\n");
+        try {
+          await c.send("PUB a 12\r\n0123456789ab\r\n");
+          await c.readUntil("-ERR 'Maximum Payload Violation'\r\n");
+        } catch (e) {
+          // nats-server with subs: 0 sometimes closes the connection itself after that late -ERR of its own (seen in
+          // a full npm test): the payload check never comes. Petrel must answer it.
+          const all = c.text();
+          const after = all.slice(all.indexOf("PONG\r\n"));
+          if (kind === "petrel" || subs !== 0 || !c.closed() || !after.includes("-ERR 'maximum subscriptions exceeded'")) throw e;
+        }
         await c.expectClosed();
       });
     }
