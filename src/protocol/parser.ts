@@ -150,6 +150,13 @@ const ALLOWED: Record<ParserMode, ReadonlySet<number>> = {
   ]),
 };
 
+/** The first byte of the frame #fastMsg handles ("P" of PUB, "R" of RMSG), 0 for none. */
+type FastOp = 0 | 80 | 82;
+const FAST_PUB = 80;
+function fastOpOf(mode: ParserMode): FastOp {
+  return mode === "client" ? 80 : mode === "route" ? 82 : 0;
+}
+
 function carriesPayload(op: number): boolean {
   return op === OP.PUB || op === OP.HPUB || op === OP.MSG || op === OP.HMSG || op === OP.RMSG || op === OP.LMSG;
 }
@@ -194,15 +201,15 @@ export class Parser {
   #payloadBuf = new Uint8Array(0);
   #payloadLen = 0;
   #dead = false;
-  /** Client mode: #fastPub applies (the limits it checks are a client's). */
-  #fastPubOk = false;
+  /** The frame #fastMsg takes in this mode: PUB from clients, RMSG on routes and gateways, none on leafnodes. */
+  #fast: FastOp = fastOpOf("client");
   /** Payload bytes consumed by the fast path of #processLine. */
   #skip = 0;
 
   constructor(mode: ParserMode, handler: ParserHandler, limits: ParserLimits) {
     this.#mode = mode;
     this.#allowed = ALLOWED[mode];
-    this.#fastPubOk = mode === "client";
+    this.#fast = fastOpOf(mode);
     this.#handler = handler;
     this.limits = limits;
   }
@@ -215,7 +222,7 @@ export class Parser {
   setMode(mode: ParserMode): void {
     this.#mode = mode;
     this.#allowed = ALLOWED[mode];
-    this.#fastPubOk = mode === "client";
+    this.#fast = fastOpOf(mode);
   }
 
   /** Feed bytes. After an error the parser ignores further input. */
@@ -227,9 +234,10 @@ export class Parser {
         i = this.#feedPayload(buf, i);
         continue;
       }
-      // The frame a publisher sends most, whole in this read: one pass over it (see #fastPub).
-      if (buf[i] === 80 && this.#lineLen === 0 && this.#fastPubOk) {
-        const next = this.#fastPub(buf, i);
+      // The frame this connection carries most, whole in this read: one pass over it (see #fastMsg).
+      const fast = this.#fast;
+      if (fast !== 0 && buf[i] === fast && this.#lineLen === 0) {
+        const next = this.#fastMsg(buf, i);
         if (next >= 0) {
           i = next;
           continue;
@@ -286,18 +294,26 @@ export class Parser {
   }
 
   /**
-   * `PUB subject [reply] size\r\n<payload>\r\n` at buf[i], upper case, single spaces, line and payload whole in
-   * this read, within the limits: handled in one pass over the line (the general path scans it three times).
-   * Returns the offset after the frame, or -1 when the frame is anything else (the general path then takes it,
-   * errors included).
+   * `PUB subject [reply] size\r\n<payload>\r\n` from a client, or `RMSG acc subject [reply] size\r\n<payload>\r\n`
+   * on a route, at buf[i], upper case, single spaces, no queue names, line and payload whole in this read, within
+   * the limits: handled in one pass over the line (the general path scans it three times). Returns the offset
+   * after the frame, or -1 when the frame is anything else (the general path then takes it, errors included).
    */
-  #fastPub(buf: Uint8Array, i: number): number {
+  #fastMsg(buf: Uint8Array, i: number): number {
     const n = buf.length;
-    if (i + 8 > n || buf[i + 1] !== 85 || buf[i + 2] !== 66 || buf[i + 3] !== 32) return -1;
+    const pub = this.#fast === FAST_PUB;
+    let k: number;
+    if (pub) {
+      if (i + 8 > n || buf[i + 1] !== 85 || buf[i + 2] !== 66 || buf[i + 3] !== 32) return -1;
+      k = i + 4;
+    } else {
+      if (i + 10 > n || buf[i + 1] !== 77 || buf[i + 2] !== 83 || buf[i + 3] !== 71 || buf[i + 4] !== 32) return -1;
+      k = i + 5;
+    }
+    const maxArgs = pub ? 3 : 4;
     const starts = this.#args.starts;
     const ends = this.#args.ends;
     let count = 0;
-    let k = i + 4;
     const argsFrom = k;
     for (;;) {
       const s = k;
@@ -309,7 +325,7 @@ export class Parser {
       }
       if (k === s || k >= n) return -1;
       const c = buf[k];
-      if (c === 9 || c === 10 || count === 3) return -1;
+      if (c === 9 || c === 10 || count === maxArgs) return -1;
       starts[count] = s;
       ends[count] = k;
       count++;
@@ -317,16 +333,19 @@ export class Parser {
       k++; // the one space
     }
     // k is at the CR
-    if (k + 1 >= n || buf[k + 1] !== 10 || count < 2 || k - argsFrom > this.limits.maxControlLine) return -1;
+    if (k + 1 >= n || buf[k + 1] !== 10 || count < maxArgs - 1) return -1;
+    // Only a client's arguments are bound (as on the general path); a route's queue forms (`+`, `|`) go there too.
+    if (pub ? k - argsFrom > this.limits.maxControlLine : count === 4 && ends[2] - starts[2] === 1 && (buf[starts[2]] === 43 || buf[starts[2]] === 124)) return -1;
     const size = parseSize(buf, starts[count - 1], ends[count - 1]);
     const at = k + 2;
     if (size < 0 || size > this.limits.maxPayload || at + size + 2 > n || buf[at + size] !== CR || buf[at + size + 1] !== LF) return -1;
     const args = this.#args;
     args.count = count;
     args.line = buf;
+    const op = pub ? OP.PUB : OP.RMSG;
     const h = this.#handler;
-    if (h.onMessageIn !== undefined) h.onMessageIn(OP.PUB, args, buf, at, size, -1);
-    else h.onMessage(OP.PUB, args, buf.subarray(at, at + size), -1);
+    if (h.onMessageIn !== undefined) h.onMessageIn(op, args, buf, at, size, -1);
+    else h.onMessage(op, args, buf.subarray(at, at + size), -1);
     return at + size + 2;
   }
 

@@ -231,6 +231,25 @@ describe("parser properties", () => {
     );
   });
 
+  it("RMSG-shaped input on a route gives the same events whole (one-pass path) as byte by byte (general path)", () => {
+    const piece = fc.constantFrom(
+      "RMSG ", "RMSG ", "rmsg ", "RMSG\t", "RMSGX ", "R", "RM", " ", "  ", "\t", "\r\n", "\n", "\r", "$G ", "acc", "a", "b.c",
+      "r", "+", "|", "q", "0", "1", "3", "5", "12", "-1", "0000000003", "abc", "x".repeat(40), "\r\nRMSG $G a 3\r\nabc\r\n",
+      "RMSG $G a + r q 3\r\nabc\r\n", "RMSG $G a | q 1\r\nx\r\n",
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), (pieces) => {
+        const bytes = enc.encode(pieces.join(""));
+        const whole = recorder("route");
+        whole.parser.feed(bytes.slice());
+        const split = recorder("route");
+        for (let i = 0; i < bytes.length; i++) split.parser.feed(bytes.slice(i, i + 1));
+        assert.deepEqual(whole.events, split.events);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it("a control line over the limit is max_control_line however it is split", () => {
     fc.assert(
       fc.property(fc.integer({ min: 130, max: 400 }), fc.array(fc.nat(), { maxLength: 8 }), (len, cuts) => {
