@@ -56,7 +56,8 @@ export function createBunRuntime(): Runtime {
         return Bun.mmap(path).slice();
       } catch (e) {
         if (isNotFound(e)) return undefined;
-        throw e;
+        // What mmap cannot map (an empty file, /proc) node:fs reads; real errors throw from there.
+        return new Uint8Array(fs().readFileSync(path));
       }
     },
     writeTextFile: (path, text) => fs().promises.writeFile(path, text),

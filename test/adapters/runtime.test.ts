@@ -40,6 +40,11 @@ describe("runtime services", () => {
     assert.equal(rt.readTextFileSync(f), "port: 4222\n");
     assert.deepEqual(rt.readBytesFileSync(f), new TextEncoder().encode("port: 4222\n"));
     assert.equal(rt.readBytesFileSync(`${f}.missing`), undefined);
+    await rt.writeTextFile(`${f}.empty`, "");
+    assert.deepEqual(rt.readBytesFileSync(`${f}.empty`), new Uint8Array(0));
+    assert.ok((rt.readBytesFileSync("/proc/self/statm")?.length ?? 0) > 0, "a /proc file (no size to map)");
+    assert.throws(() => rt.readBytesFileSync(`${dir}/a`), "a directory is an error, not a missing file");
+    await rt.removeFile(`${f}.empty`);
     const log = `${dir}/a/server.log`;
     rt.appendFile(log, "line 1\n");
     rt.appendFile(log, "line 2 ✓\n");
