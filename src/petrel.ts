@@ -42,7 +42,16 @@ export interface PetrelExtension {
 export interface ExtensionHandle {
   /** URLs to advertise in the ports file, keyed like nats-server's ("cluster", "websocket", "gateway", "leafnode"). */
   ports?: Record<string, string[]>;
-  stop?(): Promise<void>;
+  stop?(opts?: StopOptions): Promise<void>;
+}
+
+export interface StopOptions {
+  /**
+   * Hand the Raft leaderships this server holds to a peer before stopping (default true: a rolling restart
+   * loses no publish). False when every server of the cluster is being stopped (an embedder tearing a whole
+   * cluster down): nobody is left to take them, and a peer stopped a moment ago still looks like a successor.
+   */
+  handOff?: boolean;
 }
 
 /** The ports file nats-server writes with ports_file_dir; tools look for these keys. */
@@ -153,15 +162,16 @@ export class Petrel {
     return p;
   }
 
-  stop(): Promise<void> {
-    this.#stopped ??= this.#doStop();
+  /** Stops the server (once; a later call gets the first one's promise, whatever its options). */
+  stop(opts: StopOptions = {}): Promise<void> {
+    this.#stopped ??= this.#doStop(opts);
     return this.#stopped;
   }
 
-  async #doStop(): Promise<void> {
+  async #doStop(opts: StopOptions): Promise<void> {
     // The system services first: their SHUTDOWN event still reaches other servers over the routes.
     this.#system?.stop();
-    for (const h of [...this.#handles].reverse()) await h.stop?.().catch(() => {});
+    for (const h of [...this.#handles].reverse()) await h.stop?.(opts).catch(() => {});
     await this.server.shutdown();
     if (this.#http !== undefined) await this.#http.close().catch(() => {});
   }

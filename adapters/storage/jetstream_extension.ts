@@ -15,7 +15,7 @@ import { FileStorage as RaftFileStorage } from "../raft/file_storage.ts";
 import * as fs from "node:fs";
 import type { JetStream } from "../../src/jetstream/engine.ts";
 import { jsz, jszQuery, varzJetStream } from "../../src/jetstream/jsz.ts";
-import type { PetrelExtension } from "../../src/petrel.ts";
+import type { PetrelExtension, StopOptions } from "../../src/petrel.ts";
 import type { Server, SubscriptionListener } from "../../src/server/server.ts";
 import { openAccountStores } from "./index.ts";
 
@@ -210,11 +210,12 @@ export function jetStreamExtension(
         });
       }
       return {
-        stop: async () => {
+        stop: async (opts?: StopOptions) => {
           server.reloadListeners.delete(onReload);
           if (cluster) server.monitorSections.delete("healthz");
-          // Leaderships move to other servers while the routes are still up (a rolling restart loses no publish).
-          if (cluster) await cluster.handOff();
+          // Leaderships move to other servers while the routes are still up (a rolling restart loses no publish),
+          // unless the whole cluster is going (StopOptions.handOff).
+          if (cluster && opts?.handOff !== false) await cluster.handOff();
           cluster?.stop();
           nrg?.close();
           all.stop();

@@ -152,7 +152,12 @@ export async function startJsCluster(
       await p?.stop();
     },
     async close() {
-      for (let i = 0; i < n; i++) await c.stop(i).catch(() => {});
+      // The whole cluster goes: no leadership hand-off (the last server would wait ~1 s for peers already gone).
+      for (let i = 0; i < n; i++) {
+        const p = nodes[i];
+        nodes[i] = undefined;
+        await p?.stop({ handOff: false }).catch(() => {});
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -54,7 +54,7 @@ export async function startJsSupercluster(
       for (let i = 0; i < nodes.length; i++) {
         const p = nodes[i];
         nodes[i] = undefined;
-        await p?.stop().catch(() => {});
+        await p?.stop({ handOff: false }).catch(() => {}); // the whole supercluster goes: no hand-off
       }
       rmSync(dir, { recursive: true, force: true });
     },
