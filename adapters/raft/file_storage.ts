@@ -5,17 +5,21 @@
  * and cut off, never replayed.
  */
 import {
+  close as closeAsync,
   closeSync,
   existsSync,
   fsync,
   fsyncSync,
   ftruncateSync,
+  open as openAsync,
+  rename as renameAsync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   renameSync,
   unlinkSync,
+  write as writeAsync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -57,8 +61,23 @@ export class FileStorage implements RaftStorage {
   /** An interval fsync is running on the runtime's I/O threads. */
   #fsyncing = false;
 
-  constructor(dir: string, fsync: "always" | number = "always") {
+  /**
+   * Compactions write their snapshot file on the runtime's I/O threads (`asyncCompaction`): the REC_COMPACT record
+   * follows once the file is durable, and until then the log file keeps the entries (a crash meanwhile restarts
+   * from the previous snapshot and replays them: compaction is local, nothing acknowledged depends on it).
+   */
+  readonly #asyncCompaction: boolean;
+  /** The snapshot whose file is being written, and the newest one asked for meanwhile (written next). */
+  #writing: Snapshot | null = null;
+  #nextCompact: Snapshot | null = null;
+  /** Bumped by an installed snapshot and by close: a compaction started before it writes no record. */
+  #gen = 0;
+  #closed = false;
+  #idle: Array<() => void> = [];
+
+  constructor(dir: string, fsync: "always" | number = "always", opts: { asyncCompaction?: boolean } = {}) {
     this.#fsync = fsync;
+    this.#asyncCompaction = opts.asyncCompaction ?? false;
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
     const path = join(dir, "log");
@@ -95,15 +114,56 @@ export class FileStorage implements RaftStorage {
   }
 
   compact(snap: Snapshot): void {
+    if (this.#asyncCompaction) {
+      this.#mirrorCompact(snap);
+      if (this.#writing !== null) this.#nextCompact = snap;
+      else this.#compactInBackground(snap);
+      return;
+    }
     this.#writeSnapshotFile(snap);
     this.#mirrorCompact(snap);
+    this.#recordCompact(snap.meta.index);
+  }
+
+  #recordCompact(index: number): void {
     this.#record((w) => {
       w.u8(REC_COMPACT);
-      w.num(snap.meta.index);
+      w.num(index);
     });
   }
 
+  /** The snapshot file written and fsynced (file, then directory) off the event loop, then its record. */
+  #compactInBackground(snap: Snapshot): void {
+    this.#writing = snap;
+    const gen = this.#gen;
+    const path = this.#snapPath(snap.meta.index);
+    writeFileDurablyAsync(path, this.#snapshotBytes(snap), this.dir, (err) => {
+      this.#writing = null;
+      if (this.#closed || gen !== this.#gen) return;
+      if (err !== null) {
+        // Could not write it in the background: the synchronous way, which throws if the disk really fails.
+        this.#writeSnapshotFile(snap);
+      }
+      this.#snapWritten = true;
+      this.#recordCompact(snap.meta.index);
+      // The record goes to the OS now (as sync() would write it); its fsync is the driver's next sync.
+      this.#writeOut();
+      const next = this.#nextCompact;
+      this.#nextCompact = null;
+      if (next !== null) return this.#compactInBackground(next);
+      for (const w of this.#idle.splice(0)) w();
+    });
+  }
+
+  /** Resolves once no compaction is being written in the background (tests; a graceful stop could wait on it). */
+  whenCompacted(): Promise<void> {
+    if (this.#writing === null) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
   installSnapshot(snap: Snapshot): void {
+    this.#gen++;
+    this.#nextCompact = null;
     this.#writeSnapshotFile(snap);
     this.#snapshot = snap;
     this.#deadBytes = this.#size;
@@ -115,13 +175,7 @@ export class FileStorage implements RaftStorage {
   }
 
   sync(): void {
-    if (this.#out.pos > 0) {
-      const data = this.#out.buf.subarray(0, this.#out.pos);
-      let off = 0;
-      while (off < data.length) off += writeSync(this.#fd, data, off, data.length - off);
-      this.#size += data.length;
-      this.#out.pos = 0;
-    }
+    this.#writeOut();
     const now = Date.now();
     if (this.#fsync === "always") {
       fsyncSync(this.#fd);
@@ -136,11 +190,25 @@ export class FileStorage implements RaftStorage {
         this.#fsyncing = false;
       });
     }
+    // While a snapshot file is written in the background, the log on disk still points at the previous one: no
+    // rewrite (it would name the new one) and no clean-up (it would remove the old one) until its record is out.
+    if (this.#writing !== null) return;
     if (this.#deadBytes > REWRITE_AFTER) this.#rewrite();
     if (this.#snapWritten) this.#removeStaleSnapshots();
   }
 
+  #writeOut(): void {
+    if (this.#out.pos === 0) return;
+    const data = this.#out.buf.subarray(0, this.#out.pos);
+    let off = 0;
+    while (off < data.length) off += writeSync(this.#fd, data, off, data.length - off);
+    this.#size += data.length;
+    this.#out.pos = 0;
+  }
+
   close(): void {
+    this.#closed = true;
+    this.#gen++;
     fsyncSync(this.#fd);
     closeSync(this.#fd);
   }
@@ -236,13 +304,17 @@ export class FileStorage implements RaftStorage {
     return join(this.dir, `snap-${String(index).padStart(16, "0")}.bin`);
   }
 
-  #writeSnapshotFile(snap: Snapshot): void {
+  #snapshotBytes(snap: Snapshot): Uint8Array {
     const w = new ByteWriter(snap.data.length + 256);
     w.u32(0);
     writeSnapshot(w, snap);
     w.view.setUint32(0, crc32(w.buf, 4, w.pos));
+    return w.buf.subarray(0, w.pos);
+  }
+
+  #writeSnapshotFile(snap: Snapshot): void {
     const path = this.#snapPath(snap.meta.index);
-    writeFileDurably(path, w.buf.subarray(0, w.pos));
+    writeFileDurably(path, this.#snapshotBytes(snap));
     syncDir(this.dir);
     this.#snapWritten = true;
   }
@@ -312,6 +384,29 @@ function writeFileDurably(path: string, data: Uint8Array): void {
   fsyncSync(fd);
   closeSync(fd);
   renameSync(tmp, path);
+}
+
+/** writeFileDurably and syncDir on the runtime's I/O threads; `done(null)` once file and directory are durable. */
+function writeFileDurablyAsync(path: string, data: Uint8Array, dir: string, done: (err: Error | null) => void): void {
+  const tmp = path + ".part";
+  openAsync(tmp, "w", (err, fd) => {
+    if (err !== null) return done(err);
+    const fail = (e: Error) => closeAsync(fd, () => done(e));
+    const writeFrom = (off: number): void => {
+      if (off >= data.length) return fsync(fd, (e) => (e !== null ? fail(e) : closeAsync(fd, (c) => (c ? done(c) : renamed()))));
+      writeAsync(fd, data, off, data.length - off, null, (e, n) => (e !== null ? fail(e) : writeFrom(off + n)));
+    };
+    const renamed = () =>
+      renameAsync(tmp, path, (e) => {
+        if (e !== null) return done(e);
+        openAsync(dir, "r", (de, dfd) => {
+          // Some platforms cannot open or fsync a directory; the rename is then as durable as the OS makes it.
+          if (de !== null) return done(null);
+          fsync(dfd, () => closeAsync(dfd, () => done(null)));
+        });
+      });
+    writeFrom(0);
+  });
 }
 
 function syncDir(dir: string): void {

@@ -585,6 +585,34 @@ class FileBackend implements StreamBackend {
     for (const s of this.segs) fs.fsync(s.fd, done);
   }
 
+  /**
+   * sync() with the fsyncs on the runtime's I/O threads; `done` runs once everything flushed before the call is on
+   * disk. If a segment was rewritten or closed meanwhile (its fd gone), the segments are fsynced here instead: `done`
+   * never runs before the data is durable. What R3 log compaction waits for before it drops the log behind the store.
+   */
+  syncAsync(done: () => void): void {
+    if (this.segs.length === 0) return done();
+    this.flush();
+    const segs = this.segs.slice();
+    const gen = this.summaryGen;
+    const text = this.summaryText();
+    let left = segs.length;
+    let failed = false;
+    const one = (err: Error | null) => {
+      if (err !== null) failed = true;
+      if (--left > 0) return;
+      if (failed) {
+        try {
+          this.sync();
+        } catch {
+          // closed: close() fsynced every segment
+        }
+      } else if (gen === this.summaryGen) this.writeSummaryText(text);
+      done();
+    };
+    for (const s of segs) fs.fsync(s.fd, one);
+  }
+
   close(): void {
     this.summaryGen++;
     if (this.segs.length === 0) return;
@@ -603,8 +631,12 @@ class FileBackend implements StreamBackend {
 
   /** The summary the next open starts from; written after every segment is on disk (flushed and synced). */
   private writeSummary(): void {
+    this.writeSummaryText(this.summaryText());
+  }
+
+  private writeSummaryText(text: string): void {
     this.summaryGen++;
-    this.putSummary(this.summaryText());
+    this.putSummary(text);
   }
 
   /** The segments and index as they are now (flushed), as the summary file holds them. */

@@ -248,7 +248,7 @@ function startCluster(
     clusterName: server.options.cluster?.name ?? "",
     tags: server.options.server_tags ?? [],
     sysBus,
-    openStorage: (g): RaftStorage => memory ? new RaftMemoryStorage() : new RaftFileStorage(path.join(raftDir, g), syncInterval ?? 120_000),
+    openStorage: (g): RaftStorage => memory ? new RaftMemoryStorage() : new RaftFileStorage(path.join(raftDir, g), syncInterval ?? 120_000, { asyncCompaction: true }),
     dropStorage: (g) => {
       if (!memory) fs.rmSync(path.join(raftDir, g), { recursive: true, force: true });
     },

@@ -670,6 +670,13 @@ export class Stream {
     this.backend.sync();
   }
 
+  /** sync() off the event loop where the backend can; `done` runs once the messages stored so far are durable. */
+  syncAsync(done: () => void): void {
+    if (this.backend.syncAsync) return this.backend.syncAsync(done);
+    this.backend.sync();
+    done();
+  }
+
   close(): void {
     this.closed = true;
     if (this.ageTimer !== undefined) clearTimeout(this.ageTimer);

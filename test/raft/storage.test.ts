@@ -1,6 +1,6 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryStorage } from "../../src/raft/memory_storage.ts";
@@ -192,4 +192,30 @@ test("file storage: a torn or corrupted tail is detected and cut, earlier record
   assert.equal(again.info.discardedBytes, 0);
   assert.deepEqual(again.load().entries.map((x) => `${x.index}@${x.term}`), ["1@1", "2@1", "3@2"]);
   again.close();
+});
+
+test("file storage, asyncCompaction: the log keeps its entries until the snapshot file is durable, then the record follows", async () => {
+  const dir = join(root, "async");
+  const s = new FileStorage(dir, "always", { asyncCompaction: true });
+  s.append([e(1, 1), e(2, 1), e(3, 1), e(4, 2)]);
+  s.sync();
+  s.compact(snap(2, 1));
+  s.compact(snap(3, 1)); // asked while the first is written: written next
+  // In memory the compaction is done at once (what the node sees) ...
+  assert.deepEqual(summary(s).snap, [3, 1, "state@3"]);
+  assert.deepEqual(summary(s).entries, ["4@2:e4.2"]);
+  s.sync();
+  // ... on disk nothing points at a snapshot file yet: a crash now restarts from the whole log.
+  cpSync(dir, dir + "-early", { recursive: true });
+  const early = new FileStorage(dir + "-early");
+  assert.deepEqual(summary(early), { hard: { term: 0, vote: null }, snap: null, entries: ["1@1:e1.1", "2@1:e2.1", "3@1:e3.1", "4@2:e4.2"] });
+  early.close();
+  await s.whenCompacted();
+  s.sync();
+  s.close();
+  const r = new FileStorage(dir);
+  assert.deepEqual(summary(r).snap, [3, 1, "state@3"]);
+  assert.deepEqual(summary(r).entries, ["4@2:e4.2"]);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("snap-")), ["snap-0000000000000003.bin"]);
+  r.close();
 });

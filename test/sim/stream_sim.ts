@@ -94,6 +94,9 @@ export class StreamSim {
       schedule,
       // A small log: replicas far behind (or that lost their store) catch up from a snapshot plus messages.
       compactEvery: this.o.compactEvery ?? 40,
+      // The store's fsync completes later, as the file store's does on the I/O threads (never, if the node crashes
+      // first): compaction waits for it while entries go on being applied, snapshots installed, leaders change.
+      syncStoreAsync: (done) => schedule(done),
       requestSync: (_group, from, to, index, _attempt) => {
         this.queue.push(() => {
           if (this.rand() < 0.05) return;

@@ -632,6 +632,7 @@ export class JetStreamCluster {
       now: this.#now,
       onLeaderReady: (rep) => this.#leaderReady(key, rep),
       syncStore: () => s.sync(),
+      syncStoreAsync: (done) => s.syncAsync(done),
       compactIntervalMs: COMPACT_INTERVAL_MS,
       consumersChanged: () => this.#consumersOf(accountOf(a)).reconcile(),
       requestSync: (group, from, to, index, attempt) => {

@@ -52,6 +52,11 @@ export interface StreamBackend {
   ownIndex?(): MsgIndex;
   /** Make what was appended durable now (fsync where the backend has a disk). */
   sync(): void;
+  /**
+   * sync() without holding the caller: `done` runs once everything appended before the call is durable (never
+   * earlier). Backends without it are synced in place.
+   */
+  syncAsync?(done: () => void): void;
   close(): void;
 }
 
