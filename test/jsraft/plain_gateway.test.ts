@@ -54,7 +54,9 @@ describe("JetStream deliveries across a gateway to a plain nats-server cluster",
     });
     nc = await connectTo(west);
     const c = nc;
-    jsm = await waitFor("the API through the gateway", () => jetstreamManager(c, { timeout: 1000 }).catch(() => undefined), 20_000);
+    await waitFor("the API through the gateway", () => jetstreamManager(c, { timeout: 1000 }).catch(() => undefined), 20_000);
+    // The 1 s timeout is for that probe only (creating R3 assets across a gateway on a loaded machine takes longer).
+    jsm = await jetstreamManager(c);
     await waitFor("an R3 stream", () => jsm.streams.add({ name: "ORDERS", subjects: ["orders.>"], num_replicas: 3 }).catch(() => undefined), 10_000);
   });
 
