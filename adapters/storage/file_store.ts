@@ -199,10 +199,10 @@ class FileBackend implements StreamBackend {
   /**
    * Bumped whenever a summary taken earlier must not be written any more: the segments changed shape (a rewrite or
    * unlink drops the summary), a newer one was written, or the backend closed (its directory may be a new
-   * stream's by then). See syncInBackground.
+   * stream's by then). See syncAsync.
    */
   private summaryGen = 0;
-  /** A background sync's fsyncs are running. */
+  /** The sync_interval timer's syncAsync is running. */
   private syncing = false;
 
   constructor(private readonly dir: string, private readonly syncAlways: boolean, private readonly segmentMax: number) {
@@ -563,26 +563,14 @@ class FileBackend implements StreamBackend {
 
   /**
    * sync() for the `sync_interval` timer, without holding the event loop: fsync of a few tens of MB takes 40-250 ms
-   * here, and every client would wait that long every interval (a tail at the interval's rhythm). The flush and
-   * the summary are taken now; the fsyncs run on the runtime's I/O threads, and the summary is written once they
-   * are all done, unless something changed the segments' shape meanwhile (then the next sync writes one). A
-   * summary older than the files is what a sync leaves anyway: the next open replays what follows it.
+   * here, and every client would wait that long every interval (a tail at the interval's rhythm). One at a time.
    */
   syncInBackground(): void {
-    if (this.syncing || this.segs.length === 0) return;
-    this.flush();
-    const gen = this.summaryGen;
-    const text = this.summaryText();
-    let left = this.segs.length;
-    let failed = false;
+    if (this.syncing) return;
     this.syncing = true;
-    const done = (err: Error | null) => {
-      if (err !== null) failed = true; // a segment closed meanwhile (rewritten, or the stream closed)
-      if (--left > 0) return;
+    this.syncAsync(() => {
       this.syncing = false;
-      if (!failed && gen === this.summaryGen) this.putSummary(text);
-    };
-    for (const s of this.segs) fs.fsync(s.fd, done);
+    });
   }
 
   /**
