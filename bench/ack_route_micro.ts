@@ -16,6 +16,8 @@ function arg(name: string, def: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 }
+const enc = new TextEncoder();
+const dec = new TextDecoder();
 const K = arg("--consumers", 100);
 const N = arg("--acks", 1_000_000);
 
@@ -34,7 +36,8 @@ function subjects(): string[] {
   const out: string[] = [];
   for (let i = 0; i < N; i++) {
     const c = consumers[i % K];
-    out.push(`$JS.ACK.${c.stream}.${c.name}.1.${i + 1}.${i + 1}.1733500000000000000.${N - i}`);
+    // Decoded from bytes, as the server gets a subject (a flat string, not a concatenation's rope).
+    out.push(dec.decode(enc.encode(`$JS.ACK.${c.stream}.${c.name}.1.${i + 1}.${i + 1}.1733500000000000000.${N - i}`)));
   }
   return out;
 }
