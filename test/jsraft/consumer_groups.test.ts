@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, type ConsumerInfo, RetentionPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { type JsCluster, startJsCluster, waitMetaLeader } from "./helpers.ts";
-import { startServer, waitFor } from "../helpers/servers.ts";
+import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 
 let c: JsCluster;
 const conns: NatsConnection[] = [];
@@ -60,7 +60,7 @@ async function leadElsewhere(stream: string, name: string): Promise<void> {
 
 describe("replicated JetStream: consumers as Raft groups", () => {
   before(async () => {
-    c = await startJsCluster(3);
+    c = await startJsCluster(3, { leafnodes: true });
     await waitMetaLeader(c);
     await connectAll();
   });
@@ -149,7 +149,7 @@ describe("replicated JetStream: consumers as Raft groups", () => {
     assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
-  it("only the consumer's leader subscribes to its acks; they reach it from any server, a plain nats-server too, across a leader change", { timeout: 60_000 }, async () => {
+  it("only the consumer's leader subscribes to its acks; they reach it from any server, a plain nats-server and a leafnode too, across a leader change", { timeout: 60_000 }, async () => {
     await jsm.streams.add({ name: "AK", subjects: ["ak.>"], num_replicas: 3 });
     await jsm.consumers.add("AK", { durable_name: "d", ack_policy: AckPolicy.Explicit });
     const js = jetstream(conns[0]);
@@ -173,6 +173,8 @@ describe("replicated JetStream: consumers as Raft groups", () => {
     // A plain nats-server routed into the cluster: the leader's interest reaches it, its client's acks cross one route.
     const plain = await startServer("nats-server", { conf: `cluster { name: jsc, listen: 127.0.0.1:-1, routes: [nats://127.0.0.1:${c.ports[0]}] }\n` });
     const pnc = await connect({ port: plain.port });
+    let leaf: RunningServer | undefined;
+    let lnc: NatsConnection | undefined;
     try {
       const take = async (via: number, n: number, ackVia?: NatsConnection): Promise<number[]> => {
         const cons = await waitFor("the consumer", () => jetstream(conns[via], { timeout: 1000 }).consumers.get("AK", "d").catch(() => undefined), 15_000);
@@ -194,10 +196,18 @@ describe("replicated JetStream: consumers as Raft groups", () => {
       await holdersAre(l2);
       assert.deepEqual(await take(c.names.indexOf(l1), 1), [5]);
       assert.deepEqual(await take(other(l2), 1, pnc), [6]);
+      // A nats-server leafnode of a server that does not lead the consumer: the interest reaches it through the hub.
+      for (let i = 7; i <= 8; i++) await js.publish(`ak.${i}`, `m${i}`);
+      const hub = c.nodes[other(l2)]!.ports().leafnode![0];
+      leaf = await startServer("nats-server", { conf: `leafnodes { remotes: [{ url: "${hub}" }] }\n` });
+      lnc = await connect({ port: leaf.port });
+      assert.deepEqual(await take(c.names.indexOf(l2), 2, lnc), [7, 8]);
       const ci = await consumerInfo("AK", "d", other(l2));
-      assert.equal(ci.ack_floor.stream_seq, 6);
+      assert.equal(ci.ack_floor.stream_seq, 8);
       assert.equal(ci.num_ack_pending, 0);
     } finally {
+      await lnc?.close();
+      await leaf?.stop();
       await pnc.close();
       await plain.stop();
     }

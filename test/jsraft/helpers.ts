@@ -113,7 +113,7 @@ export interface JsCluster {
 export async function startJsCluster(
   n: number,
   /** `routes: "earlier"`: each node routes to the ones started before it (gossip completes the mesh). */
-  opts: { storage?: "file" | "memory"; tags?: string[][]; routes?: "all" | "earlier" } = {},
+  opts: { storage?: "file" | "memory"; tags?: string[][]; routes?: "all" | "earlier"; leafnodes?: boolean } = {},
   attempt = 1,
 ): Promise<JsCluster> {
   const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-"));
@@ -135,6 +135,8 @@ export async function startJsCluster(
           port: ports[i],
           routes: (opts.routes === "earlier" ? ports.slice(0, i) : ports).map((p) => `nats://127.0.0.1:${p}`),
         },
+        // `leafnodes: true`: each node also takes leafnode connections (its URL in `ports().leafnode`).
+        ...(opts.leafnodes ? { leafnodes: { host: "127.0.0.1", port: -1 } } : {}),
       },
     });
     nodes[i] = p;
