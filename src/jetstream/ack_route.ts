@@ -1,16 +1,20 @@
 /**
  * Where a consumer's acks are heard. A single server keeps one `$JS.ACK.>` subscription for all its consumers
  * (it stays on this server: one sublist entry, no interest to announce). In a JetStream cluster only the
- * server running a consumer (its group's leader) subscribes to that consumer's `$JS.ACK.<stream>.<consumer>.>`,
- * from before it delivers until it stops running it, as nats-server does: the interest crosses routes, gateways
- * and leafnodes per consumer, so an ack travels to the leader only instead of to every JetStream server.
+ * server running a consumer (its group's leader) subscribes to that consumer's acks
+ * (`$JS.ACK.<stream>.<consumer>.*.*.*.*.*`), from before it delivers until it stops running it, as nats-server
+ * does: the interest crosses routes, gateways and leafnodes per consumer, so an ack travels to the leader only
+ * instead of to every JetStream server.
  */
 import type { Consumer } from "./consumer.ts";
 import type { BusMsg, JsBus } from "./types.ts";
 
-/** The subject a consumer's acks are published on (the prefix of its deliveries' reply subjects). */
+/**
+ * The subscription that hears a consumer's acks: its deliveries' reply subjects, nats-server's nine tokens (the
+ * same subject nats-server's consumer leader subscribes to, as its /subsz shows).
+ */
 export function ackInterest(stream: string, consumer: string): string {
-  return `$JS.ACK.${stream}.${consumer}.>`;
+  return `$JS.ACK.${stream}.${consumer}.*.*.*.*.*`;
 }
 
 /**

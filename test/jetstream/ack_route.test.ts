@@ -7,7 +7,7 @@ import { ackInterest, ackSeqAfter } from "../../src/jetstream/ack_route.ts";
 describe("ack route", () => {
   const prefix = "$JS.ACK.S.C.".length;
   it("reads the stream sequence of nats-server's 9-token ack subject", () => {
-    assert.equal(ackInterest("S", "C"), "$JS.ACK.S.C.>");
+    assert.equal(ackInterest("S", "C"), "$JS.ACK.S.C.*.*.*.*.*");
     assert.equal(ackSeqAfter("$JS.ACK.S.C.1.42.7.1733500000000000000.3", prefix), 42);
     assert.equal(ackSeqAfter("$JS.ACK.S.C.2.9007199254740991.1.1.0", prefix), 9007199254740991);
   });

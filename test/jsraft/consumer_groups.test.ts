@@ -161,7 +161,7 @@ describe("replicated JetStream: consumers as Raft groups", () => {
         const r = await c.nodes[i]!.monitorFetch(new Request("http://localhost/subsz?subs=1&limit=100000"));
         const list = ((await r.json()) as { subscriptions_list?: Array<{ subject: string }> }).subscriptions_list ?? [];
         assert.ok(!list.some((x) => x.subject === "$JS.ACK.>"), `${c.names[i]} holds $JS.ACK.>`);
-        if (list.some((x) => x.subject === "$JS.ACK.AK.d.>")) out.push(c.names[i]);
+        if (list.some((x) => x.subject === "$JS.ACK.AK.d.*.*.*.*.*")) out.push(c.names[i]);
       }
       return out;
     };
