@@ -48,6 +48,12 @@ describe("stream group commands", () => {
     assert.deepEqual(decodeCmd(encodeCmd(purge)), purge);
     assert.ok(decodeCmd(new Uint8Array([9, 9])) instanceof Error);
     assert.ok(decodeCmd(encodeCmd(msg).subarray(0, 22)) instanceof Error);
+    // The last subject decoded is reused only for the same bytes (same length, another subject; then UTF-8).
+    for (const subject of ["a.b", "a.b", "a.c", "a.bc", "a.b", "ü.b", "ü.b", "a.b"]) {
+      const got = decodeCmd(encodeCmd({ ...msg, subject }));
+      assert.ok(!(got instanceof Error) && got.op === "msg");
+      assert.equal(got.subject, subject);
+    }
   });
 
   it("keep the byte layout (big-endian numbers) and carry any subject, long or not ASCII", () => {

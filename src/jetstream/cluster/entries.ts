@@ -104,7 +104,7 @@ export function decodeCmd(b: Uint8Array): GroupCmd | Error {
   const slen = (b[18] << 8) | b[19];
   let o = 20 + slen;
   if (o + 4 > b.length) return new Error("truncated message command");
-  const subject = asciiOrUtf8(b, 20, o);
+  const subject = subjectAt(b, 20, o);
   const hlen = ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
   o += 4;
   if (o + hlen > b.length) return new Error("truncated message command");
@@ -113,6 +113,24 @@ export function decodeCmd(b: Uint8Array): GroupCmd | Error {
   const data = b.subarray(o + hlen);
   const m = { op: "msg" as const, seq: getF64(b, 2), ts: getF64(b, 10), subject, headers, data, mirrored: (b[1] & 1) === 1 };
   return (b[1] & 2) === 2 ? { ...m, restored: true } : m;
+}
+
+/**
+ * The subject of a message command: a replica applies message after message on the same few subjects, so the last
+ * one decoded is kept (its bytes and its string) and a repeat costs a byte compare, no string built per message.
+ */
+let lastSubjectBytes = new Uint8Array(0);
+let lastSubject = "";
+function subjectAt(b: Uint8Array, from: number, to: number): string {
+  const n = to - from;
+  if (n === lastSubjectBytes.length) {
+    let i = 0;
+    while (i < n && b[from + i] === lastSubjectBytes[i]) i++;
+    if (i === n) return lastSubject;
+  }
+  lastSubject = asciiOrUtf8(b, from, to);
+  lastSubjectBytes = b.slice(from, to);
+  return lastSubject;
 }
 
 /** A short ASCII subject without TextDecoder's overhead; anything else through it. */
