@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { placeReplicas, type PeerInfo } from "../../src/jetstream/cluster/placement.ts";
+import { UNHEARD_WAIT_MS, UnheardWaits } from "../../src/jetstream/cluster/unheard_wait.ts";
 import { decodeCmd, encodeCmd } from "../../src/jetstream/cluster/entries.ts";
 import { MetaState } from "../../src/jetstream/cluster/meta.ts";
 import { streamOf } from "../../src/jetstream/cluster/controller.ts";
@@ -34,6 +35,23 @@ describe("placement", () => {
     const load = new Map([["a", 5], ["b", 5]]);
     assert.deepEqual(placeReplicas("S", peers, { replicas: 1, cluster: "c1" }, load), ["c"]);
     assert.equal(placeReplicas("S", peers, { replicas: 2, cluster: "c1" }, load)?.[0], "c");
+  });
+});
+
+describe("a create waiting for unheard peers", () => {
+  it("is tried again when a peer is heard, and a last time (answering) at its bound", () => {
+    const w = new UnheardWaits();
+    const tries: Array<[string, boolean]> = [];
+    w.wait(0, (last) => tries.push(["a", last]));
+    w.heard();
+    assert.deepEqual(tries, [["a", false]], "retried once a peer is heard");
+    assert.equal(w.size, 0);
+    w.wait(100, (last) => tries.push(["b", last]));
+    w.sweep(100 + UNHEARD_WAIT_MS - 1);
+    assert.equal(w.size, 1, "not before its bound");
+    w.sweep(100 + UNHEARD_WAIT_MS);
+    assert.deepEqual(tries.at(-1), ["b", true]);
+    assert.equal(w.size, 0);
   });
 });
 

@@ -44,6 +44,7 @@ import { planReplicaChange } from "./replicas.ts";
 import { handOffLeaderships, stayFollower } from "./lame_duck.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
+import { UnheardWaits } from "./unheard_wait.ts";
 import { ReplicatedFeeds } from "./mirror_replica.ts";
 import { sourceCycle } from "../cycles.ts";
 import type { ExternalFeed } from "../external.ts";
@@ -149,6 +150,7 @@ export class JetStreamCluster {
   #lameDuck: Map<string, number> | undefined;
   /** Superclusters: the cluster each stream create came from (origin.ts). */
   readonly #origins = new OriginNotes();
+  readonly #unheardWaits = new UnheardWaits();
   /** Stream leaderships being handed over because this server leaves the group (`#handOver`). */
   readonly #handovers = new Map<string, { since: number; asked: number }>();
   /** Stream groups whose move this server (their leader) reported done, with when. */
@@ -417,6 +419,7 @@ export class JetStreamCluster {
     for (const [acc, f] of this.#feeds) f.tick(this.#accountReplicas(acc));
     const now = this.#now();
     this.#origins.sweep(now);
+    this.#unheardWaits.sweep(now);
     this.#expireHandovers(now);
     if (this.#lameDuck) stayFollower(this.#groups(), (g) => this.#stepDown(g), this.#lameDuck, now);
     for (const [name, since] of this.#leaving) {
@@ -431,7 +434,7 @@ export class JetStreamCluster {
         this.#closeReplica(name, true);
       }
     }
-    if (now - this.#lastHello >= (this.metaGroup ? 2_000 : 250)) this.#sayHello();
+    if (now - this.#lastHello >= (this.metaGroup && !this.#voterUnheard() ? 2_000 : 250)) this.#sayHello();
     if (!this.metaGroup) this.#maybeBootstrap(now);
   }
 
@@ -466,6 +469,12 @@ export class JetStreamCluster {
     this.#o.sysBus.publish(HELLO, enc.encode(JSON.stringify(hello)));
   }
 
+  /** A meta voter not heard from since this server started (a restart): say hello often until it answers. */
+  #voterUnheard(): boolean {
+    const voters = this.metaGroup?.node.membership().voters ?? [];
+    return voters.some((v) => v !== this.self && !this.#peers.has(v));
+  }
+
   #seen(): string[] {
     const now = this.#now();
     const names = [this.self];
@@ -483,7 +492,11 @@ export class JetStreamCluster {
     if (typeof h?.name !== "string" || h.name === this.self || !Array.isArray(h.seen) || !Array.isArray(h.meta)) return;
     const isNew = !this.#peers.has(h.name);
     this.#peers.set(h.name, { hello: h, lastSeen: this.#now() });
-    if (isNew) this.#sayHello();
+    // A sender that does not list us (it just restarted, or its route to us is new) hears from us at once rather
+    // than at our next periodic hello: until then it counts us offline and, leading the meta group, would place
+    // nothing on us ("no suitable peers for placement" right after a restart and a step-down).
+    if (isNew || !h.seen.includes(this.self)) this.#sayHello();
+    if (isNew) this.#unheardWaits.heard();
     // The meta leader brings JetStream servers that are not members yet into the group, one change at a time:
     // those it hears, and those its members hear (a server it has no route to yet).
     const g = this.metaGroup;
@@ -1047,7 +1060,7 @@ export class JetStreamCluster {
     });
   }
 
-  #streamCreate(acc: string, m: BusMsg, name: string, update: boolean, origin?: string): void {
+  #streamCreate(acc: string, m: BusMsg, name: string, update: boolean, origin?: string, lastTry = false): void {
     const type = update ? "stream_update_response" : "stream_create_response";
     const fail = (e: ApiError) => this.#fail(acc, m, type, e);
     const engine = this.#engineOf(acc);
@@ -1116,7 +1129,16 @@ export class JetStreamCluster {
       cluster = c;
       if (peers) break;
     }
-    if (!peers) return fail(placementFailure(infos, { replicas: cfg.num_replicas, tags: placement.tags, cluster: clusters[0] }));
+    if (!peers) {
+      // Just restarted and leading before every voter's hello got through: wait for them (bounded), not fail.
+      if (!lastTry && this.#voterUnheard()) {
+        this.#unheardWaits.wait(now, (last) => {
+          if (this.isMetaLeader()) this.#streamCreate(acc, m, name, update, origin, last);
+        });
+        return;
+      }
+      return fail(placementFailure(infos, { replicas: cfg.num_replicas, tags: placement.tags, cluster: clusters[0] }));
+    }
     const id = Math.floor(this.#o.random() * 2 ** 32).toString(36);
     const a: StreamAssignment = {
       ...(acc === "$G" ? {} : { account: acc }),
