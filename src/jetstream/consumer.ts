@@ -35,6 +35,17 @@ export interface ConsumerState extends acks.AckSnapshot {
   cursor: number;
 }
 
+/** The persisted state of a consumer's ack bookkeeping and cursor (a running consumer's and a replica's alike). */
+export function consumerStateOf(b: acks.AckState, cursor: number): ConsumerState {
+  return {
+    delivered: { consumer_seq: b.dseq, stream_seq: b.lastDeliveredSseq },
+    ack_floor: { ...b.ackFloor },
+    pending: acks.pendingSnapshot(b),
+    cursor,
+    num_redelivered: b.numRedelivered,
+  };
+}
+
 export interface ConsumerHost {
   bus: JsBus;
   advisories?: Advisories;
@@ -481,14 +492,7 @@ export class Consumer implements StreamListener {
   }
 
   state(): ConsumerState {
-    const b = this.book;
-    return {
-      delivered: { consumer_seq: b.dseq, stream_seq: b.lastDeliveredSseq },
-      ack_floor: { ...b.ackFloor },
-      pending: acks.pendingSnapshot(b),
-      cursor: this.cursor,
-      num_redelivered: b.numRedelivered,
-    };
+    return consumerStateOf(this.book, this.cursor);
   }
 
   info(clusterName: string | undefined, serverName: string): Record<string, unknown> {

@@ -12,7 +12,7 @@
  * JSON state of before was ~30 bytes per pending message per entry).
  */
 import * as acks from "../acks.ts";
-import type { ConsumerState } from "../consumer.ts";
+import { type ConsumerState, consumerStateOf } from "../consumer.ts";
 
 /** One change of a consumer's replicated state. */
 export type ConsumerEvent =
@@ -386,14 +386,7 @@ export function replicated(st: ConsumerState): ReplicatedConsumer {
 }
 
 export function snapshotOf(r: ReplicatedConsumer): ConsumerState {
-  const b = r.book;
-  return {
-    delivered: { consumer_seq: b.dseq, stream_seq: b.lastDeliveredSseq },
-    ack_floor: { ...b.ackFloor },
-    pending: acks.pendingSnapshot(b),
-    cursor: r.cursor,
-    num_redelivered: b.numRedelivered,
-  };
+  return consumerStateOf(r.book, r.cursor);
 }
 
 /**
