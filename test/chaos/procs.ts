@@ -66,7 +66,7 @@ cluster {
           return await this.restart(i, 1);
         } catch (e) {
           // A port picked as free was taken meanwhile (the machine is shared): new ones, before any client knows.
-          if (attempt >= 3 || !/Failed to listen|AddrInUse|EADDRINUSE/i.test(String(e))) throw e;
+          if (attempt >= 3 || !/Failed to listen|AddrInUse|EADDRINUSE|address already in use/i.test(String(e))) throw e;
           this.clientPorts[i] = await freePort();
           this.routePorts[i] = await freePort();
         }
@@ -87,7 +87,7 @@ cluster {
         });
         break;
       } catch (e) {
-        if (attempt >= attempts || !/Failed to listen|AddrInUse|EADDRINUSE/i.test(String(e))) throw e;
+        if (attempt >= attempts || !/Failed to listen|AddrInUse|EADDRINUSE|address already in use/i.test(String(e))) throw e;
         await new Promise((r) => setTimeout(r, 500));
       }
     }

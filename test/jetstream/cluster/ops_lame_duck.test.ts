@@ -41,6 +41,7 @@ describe("graceful stop hands leaderships over", () => {
       // The client's own server going away drops a reply in flight (as with nats-server without lame duck):
       // such a publish is retried with its Nats-Msg-Id. Any other failure is the hand-off's fault.
       let disconnects = 0;
+      const timeouts: number[] = [];
       void (async () => {
         for await (const st of nc.status()) if (st.type === "disconnect") disconnects++;
       })();
@@ -70,6 +71,13 @@ describe("graceful stop hands leaderships over", () => {
               break;
             } catch (e) {
               if (disconnects !== seen && attempt < 3) continue;
+              // A publish routed to the old leader's server after it stepped down and before the new leader's
+              // interest reached this server is dropped (only a stream's leader listens, as in nats-server); the
+              // client retries it with its Nats-Msg-Id. At most one such window per hand-off.
+              if (/timeout/i.test((e as Error).message) && attempt < 3) {
+                timeouts.push(n);
+                continue;
+              }
               failures.push(`${n}: ${(e as Error).message}`);
               break;
             }
@@ -94,6 +102,7 @@ describe("graceful stop hands leaderships over", () => {
       wake();
       await publisher;
       assert.deepEqual(failures, []);
+      assert.ok(timeouts.length <= 3, `publishes unanswered: ${timeouts.join(", ")}`);
       assert.deepEqual(acked, Array.from({ length: acked.length }, (_, i) => i + 1));
       for (const p of c.nodes) {
         await waitFor("every replica holds every acknowledged message", async () => {
