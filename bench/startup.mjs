@@ -2,42 +2,16 @@
 // Time from process start to the first accepted TCP connection, and idle RSS one second later, for
 // nats-server and Petrel on Bun and Deno. Usage: node bench/startup.mjs [rounds]
 import { spawn } from "node:child_process";
-import { connect } from "node:net";
-import { readFileSync } from "node:fs";
+import { rssOfTree, serverCommand, sleep, tryConnect } from "./server_proc.mjs";
 
 const rounds = Number(process.argv[2] ?? 5);
 const port = 14600;
+const args = ["-a", "127.0.0.1", "-p", String(port)];
 const targets = [
-  ["nats-server", ["/usr/sbin/nats-server", "-a", "127.0.0.1", "-p", String(port)]],
-  ["petrel (bun)", ["node_modules/.bin/bun", "run", "mod.ts", "-a", "127.0.0.1", "-p", String(port)]],
-  ["petrel (deno)", ["node_modules/.bin/deno", "run", "-A", "mod.ts", "-a", "127.0.0.1", "-p", String(port)]],
+  ["nats-server", serverCommand("nats-server", args)],
+  ["petrel (bun)", serverCommand("bun", args)],
+  ["petrel (deno)", serverCommand("deno", args)],
 ];
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function tryConnect() {
-  return new Promise((resolve) => {
-    const s = connect(port, "127.0.0.1");
-    s.once("connect", () => { s.destroy(); resolve(true); });
-    s.once("error", () => resolve(false));
-  });
-}
-function rssOfTree(pid) {
-  // The runtime may be a child of a wrapper (npm's bin shims): sum the process group.
-  let total = 0;
-  for (const p of [pid, ...children(pid)]) {
-    try {
-      const m = readFileSync(`/proc/${p}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
-      if (m) total += Number(m[1]) * 1024;
-    } catch { /* gone */ }
-  }
-  return total;
-}
-function children(pid) {
-  try {
-    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-    return kids.flatMap((k) => [k, ...children(k)]);
-  } catch { return []; }
-}
 
 for (const [name, cmd] of targets) {
   const times = [];
@@ -45,7 +19,7 @@ for (const [name, cmd] of targets) {
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
     const p = spawn(cmd[0], cmd.slice(1), { stdio: "ignore" });
-    while (!(await tryConnect())) await sleep(2);
+    while (!(await tryConnect(port))) await sleep(2);
     times.push(performance.now() - t0);
     await sleep(1000);
     rss.push(rssOfTree(p.pid));

@@ -10,6 +10,16 @@ function writeAllSync(w: { writeSync(p: Uint8Array): number }, text: string): vo
   while (buf.length > 0) buf = buf.subarray(w.writeSync(buf));
 }
 
+/** What `read` returns, or undefined when the file does not exist; other errors throw. */
+function unlessMissing<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
 export function createDenoRuntime(): Runtime {
   const appendFiles = new Map<string, Deno.FsFile>();
   let tcp: Transport | undefined;
@@ -27,22 +37,8 @@ export function createDenoRuntime(): Runtime {
       }
     },
 
-    readTextFileSync(path) {
-      try {
-        return Deno.readTextFileSync(path);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return undefined;
-        throw e;
-      }
-    },
-    readBytesFileSync(path) {
-      try {
-        return Deno.readFileSync(path);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return undefined;
-        throw e;
-      }
-    },
+    readTextFileSync: (path) => unlessMissing(() => Deno.readTextFileSync(path)),
+    readBytesFileSync: (path) => unlessMissing(() => Deno.readFileSync(path)),
     writeTextFile: (path, text) => Deno.writeTextFile(path, text),
     async removeFile(path) {
       try {

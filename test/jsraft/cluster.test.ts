@@ -37,18 +37,10 @@ async function messagesOn(p: Node, stream: string): Promise<number> {
   return (await streamOn(p, stream))?.messages ?? 0;
 }
 
-async function publishRetrying(nc: NatsConnection, subject: string, data: string, id: string): Promise<number> {
+/** Publishes until acknowledged: no leader yet (election after a kill) is retried with the same Nats-Msg-Id. */
+function publishRetrying(nc: NatsConnection, subject: string, data: string, id: string): Promise<number> {
   const js = jetstream(nc);
-  for (let attempt = 0; attempt < 40; attempt++) {
-    try {
-      const ack = await js.publish(subject, data, { msgID: id, timeout: 1000 });
-      return ack.seq;
-    } catch {
-      // No leader yet (election after a kill): retry with the same Nats-Msg-Id.
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`publish ${id} never acknowledged`);
+  return waitFor(`publish ${id} acknowledged`, () => js.publish(subject, data, { msgID: id, timeout: 1000 }).then((a) => a.seq), 45_000, 100);
 }
 
 describe("replicated JetStream (3 servers)", () => {
