@@ -82,6 +82,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   /** A user JWT's expiry: the client is told and dropped then, as nats-server does. */
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
   #flushQueued = false;
+  /** Something the input fed since the gate's last slice reached a receiver (the gate then lets it flush first). */
+  #routed = false;
   #stalledSince = 0;
   /** Transport backlog when the stall began: less than this later means the reader is making progress. */
   #stallMark = 0;
@@ -95,12 +97,16 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     this.parser = new Parser("client", this, { maxControlLine: o.max_control_line, maxPayload: o.max_payload });
     // A stall is short: a consumer that stays behind is a slow consumer.
     this.#gate = new InputGate(
-      (d) => this.parser.feed(d),
+      (d) => {
+        this.#routed = false;
+        this.parser.feed(d);
+      },
       () => this.isClosed(),
       producerStallCapMs(o.write_deadline),
       duplex.pauseReading !== undefined ? (paused) => this.duplex.pauseReading?.(paused) : undefined,
       undefined,
       () => this.duplex.freshReads === true,
+      () => this.#routed || this.out.len > 0,
     );
     this.#keepalive = new Keepalive(o.ping_interval, o.ping_max, () => {
       this.out.bytes(PING);
@@ -302,6 +308,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     const interest = this.account.interestIn(subject);
     let delivered = 0;
     if (interest !== undefined) {
+      this.#routed = true;
       const payload = start === 0 && size === buf.length ? buf : buf.subarray(start, start + size);
       // An empty header block means no headers (nats-server delivers it as MSG).
       const msg: RoutedMsg = { subject, subjectBytes, reply, hdrSize: hdrSize === 0 ? -1 : hdrSize, payload };

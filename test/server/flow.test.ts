@@ -253,4 +253,29 @@ describe("input gate (producer stalls)", () => {
       assert.equal(seen[1][0], fresh ? 2 : 1, fresh ? "a view of the read itself" : "a copy taken before the transport reused it");
     }
   });
+  it("slices that produce no output follow each other at once; the first that does makes the rest wait for the next turn", () => {
+    const turns: Array<() => void> = [];
+    const manual = new ManualClock();
+    const clock = { now: () => manual.now(), after: (ms: number, fn: () => void) => manual.after(ms, fn), soon: (fn: () => void) => (turns.push(fn), { cancel() {} }) };
+    const sizes: number[] = [];
+    let outputFrom = Infinity; // the slice (by count) from which slices produce output
+    const g = new InputGate((d) => sizes.push(d.length), () => false, 5000, undefined, clock, () => true, () => sizes.length >= outputFrom);
+    g.push(new Uint8Array(512 * 1024));
+    assert.deepEqual(sizes, Array(8).fill(65536), "a quiet read is parsed whole, slice by slice, in this turn");
+    assert.equal(turns.length, 0, "no turn asked for");
+    assert.equal(g.heldBytes, 0);
+    sizes.length = 0;
+    outputFrom = 3;
+    g.push(new Uint8Array(512 * 1024));
+    assert.deepEqual(sizes, [65536, 65536, 65536], "up to the first slice with output");
+    assert.equal(g.heldBytes, 5 * 65536);
+    assert.equal(turns.length, 1);
+    turns.shift()?.();
+    assert.equal(sizes.length, 4, "then one slice per turn while output comes");
+    outputFrom = Infinity;
+    turns.shift()?.();
+    assert.equal(sizes.length, 8, "and the rest at once when it stops");
+    assert.equal(g.heldBytes, 0);
+    assert.equal(turns.length, 0);
+  });
 });

@@ -36,4 +36,22 @@ describe("server: a large read, slice by slice", () => {
     assert.equal(got.length, total);
     got.forEach((f, i) => assert.equal(Number(f.payload), i));
   });
+  it("parses a 512 KiB write nobody listens to in one go (no turn per slice when a slice produced no output)", async () => {
+    const pub = await h.client();
+    await sync(pub);
+    const size = 1000;
+    const one = `PUB nobody.listens ${size}\r\n${"x".repeat(size)}\r\n`;
+    const total = Math.ceil((512 * 1024) / one.length);
+    const before = h.server.stats.in_msgs;
+    pub.write(one.repeat(total));
+    // The memory transport delivers in a microtask: watch from microtasks, which run before any turn of the event
+    // loop, for the first change (a timer now and then in case the transport chose one).
+    let seen = before;
+    for (let i = 0; seen === before; i++) {
+      await (i % 1000 === 999 ? new Promise((r) => setTimeout(r, 0)) : Promise.resolve());
+      seen = h.server.stats.in_msgs;
+    }
+    assert.equal(seen - before, total, "all of the read parsed before the event loop turned");
+    await sync(pub);
+  });
 });
