@@ -1,8 +1,8 @@
 /**
  * The cluster manager: the route listener, the routes this server solicits (configured ones, retried for
- * as long as the server runs; gossiped ones, tried a few times), one registered route per peer (duplicates
- * between the same pair are resolved the same way on both ends), INFO gossip that turns seed clusters into
- * a full mesh, the local interest announced as RS+/RS-, and the client URLs of the cluster.
+ * as long as the server runs; gossiped ones, tried a few times), one registered route per peer (see register()
+ * for duplicates: a route that carried traffic is never the one closed), INFO gossip that turns seed clusters
+ * into a full mesh, the local interest announced as RS+/RS-, and the client URLs of the cluster.
  */
 import type { ClusterOptions } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
@@ -60,6 +60,12 @@ export class Cluster implements RouteHost {
   readonly routes = new Set<RouteConn>();
   /** One registered route per peer server id. */
   readonly remotes = new Map<string, RouteConn>();
+  /**
+   * More connections to a Petrel peer with a smaller server id, which decides which one stays (see register()):
+   * active like the registered one (they hear our interest and gossip, and carry messages if the peer announces
+   * interest on them) until the peer closes all but one.
+   */
+  readonly #spares = new Set<RouteConn>();
   readonly #solicits: Solicit[] = [];
   /** Gossiped peers being dialed (by server id). */
   readonly #implicitPending = new Set<string>();
@@ -67,6 +73,7 @@ export class Cluster implements RouteHost {
   readonly #dials = new Set<Promise<unknown>>();
   readonly #interest = new LocalInterest((added, i) => {
     for (const r of this.remotes.values()) r.sendInterest(added, i.subject, i.queue, i.count, i.account);
+    for (const r of this.#spares) r.sendInterest(added, i.subject, i.queue, i.count, i.account);
   });
   #nextRid = 1;
   #stopped = false;
@@ -362,14 +369,14 @@ export class Cluster implements RouteHost {
     if (solicit !== undefined) solicit.knownId = id;
     const existing = this.remotes.get(id);
     if (existing !== undefined && existing !== route) {
-      if (!this.#keepNewer(existing, route)) {
-        this.logger.debug(`${route.label()} - Detected duplicate remote route ${JSON.stringify(id)}`);
-        route.close("Duplicate Route");
-        return false;
+      if (this.#peerDecides(route)) {
+        this.#spares.add(route);
+        this.logger.debug(`${route.label()} - Second route to ${JSON.stringify(id)}, kept until the peer closes one`);
+        return true;
       }
-      this.remotes.set(id, route);
-      this.logger.debug(`${existing.label()} - Replacing duplicate remote route ${JSON.stringify(id)}`);
-      existing.close("Duplicate Route");
+      this.logger.debug(`${route.label()} - Detected duplicate remote route ${JSON.stringify(id)}`);
+      route.close("Duplicate Route");
+      return false;
     }
     this.remotes.set(id, route);
     this.logger.info(`${route.label()} - Route connection registered with ${info.server_name ?? id}`);
@@ -379,18 +386,28 @@ export class Cluster implements RouteHost {
   }
 
   /**
-   * Of two routes to the same peer keep the one solicited by the server with the smaller id, so both
-   * ends keep the same connection. nats-server keeps the first it registered; with it we do the same.
+   * A second connection to a registered peer. The end that closes one must close a connection that has carried
+   * nothing yet, and both ends must end up with the same one. A server keeps the first it registered and
+   * closes a later one at once (nats-server does the same); a route only carries messages once the far end has
+   * registered it and announced interest on it, so a route closed before it was registered has carried nothing.
+   * Crossed dials can register in opposite orders on the two ends, though, and closing on both would leave none.
+   * So between two Petrel servers only the one with the smaller id closes duplicates; the other keeps every
+   * connection as a spare and announces its interest on each, and the peer's interest (hence our traffic)
+   * arrives only on the one the peer kept. When the peer closes our registered one, a spare takes its place.
    */
-  #keepNewer(existing: RouteConn, incoming: RouteConn): boolean {
+  #peerDecides(incoming: RouteConn): boolean {
     const peerIsPetrel = typeof incoming.remoteInfo?.go === "string" && String(incoming.remoteInfo.go).startsWith("petrel");
-    if (!peerIsPetrel) return false;
-    const me = this.server.serverId;
-    const solicitor = (r: RouteConn) => r.solicited ? me : r.remoteId;
-    const a = solicitor(existing);
-    const b = solicitor(incoming);
-    if (a === b) return false;
-    return b < a;
+    return peerIsPetrel && incoming.remoteId < this.server.serverId;
+  }
+
+  /** A spare connection to `id` to take the registered one's place (see #peerDecides). */
+  #spareFor(id: string): RouteConn | undefined {
+    for (const r of this.#spares) {
+      if (r.remoteId !== id) continue;
+      if (r.state !== "active") throw new Error(`invariant: spare ${r.label()} is ${r.state}`);
+      return r;
+    }
+    return undefined;
   }
 
   /** Tell the other routes about a new peer so that they connect to it too (full mesh). */
@@ -403,6 +420,8 @@ export class Cluster implements RouteHost {
     delete fwd.nonce;
     const json = JSON.stringify(fwd);
     for (const r of this.remotes.values()) if (r !== route) r.sendInfo(json);
+    // A spare may be the connection its peer keeps.
+    for (const r of this.#spares) if (r.remoteId !== route.remoteId) r.sendInfo(json);
   }
 
   asyncInfo(route: RouteConn, info: RouteInfo): void {
@@ -418,10 +437,21 @@ export class Cluster implements RouteHost {
   routeClosed(route: RouteConn): void {
     this.routes.delete(route);
     const id = route.remoteId;
-    const wasRegistered = id !== "" && this.remotes.get(id) === route;
+    const wasSpare = this.#spares.delete(route);
+    const wasRegistered = !wasSpare && id !== "" && this.remotes.get(id) === route;
+    // The peer is gone, rather than one of several connections to it.
+    let lost = wasRegistered;
     if (wasRegistered) {
       this.remotes.delete(id);
       this.logger.info(`${route.label()} - Route connection closed: ${route.closeReason}`);
+      const spare = this.#spareFor(id);
+      if (spare !== undefined) {
+        // The peer kept this one (see #peerDecides); the closed route's interest went with it, the spare has its own.
+        this.#spares.delete(spare);
+        this.remotes.set(id, spare);
+        lost = false;
+        this.logger.info(`${spare.label()} - Route connection registered with ${spare.remoteName || id}`);
+      }
       // While shutting down, clients keep the cluster's URLs: they need them to fail over.
       if (!this.#stopped) this.#refreshConnectUrls();
     } else {
@@ -432,13 +462,13 @@ export class Cluster implements RouteHost {
       if (s.conn === route) {
         s.conn = undefined;
         this.#scheduleSolicit(s, backoff(1) + Math.floor(Math.random() * RETRY_MIN_MS));
-      } else if (wasRegistered && s.knownId === id) {
+      } else if (lost && s.knownId === id) {
         this.#scheduleSolicit(s, backoff(1) + Math.floor(Math.random() * RETRY_MIN_MS));
       }
     }
     // A gossiped peer that drops (not as a duplicate) is tried again a few times; a restarted node
     // rejoins through its own configured routes anyway.
-    if (wasRegistered && route.solicited && route.configuredUrl === undefined && route.closeReason !== "Duplicate Route" && route.remoteInfo !== undefined) {
+    if (lost && route.solicited && route.configuredUrl === undefined && route.closeReason !== "Duplicate Route" && route.remoteInfo !== undefined) {
       const info = route.remoteInfo;
       const ip = info.ip ?? (info.port ? `nats-route://${joinHostPort(route.duplex.info.remoteHost, info.port)}/` : undefined);
       if (ip !== undefined) {

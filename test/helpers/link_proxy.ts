@@ -67,3 +67,73 @@ export function startLinkProxy(targetPort: number, targetHost = "127.0.0.1"): Pr
     });
   });
 }
+
+export interface LinkGate {
+  readonly port: number;
+  readonly url: string;
+  /** Carried connections that have ended (either side closed). */
+  readonly ended: number;
+  /** Connect the held connections, and every later one, to `targetPort`. */
+  open(targetPort: number, targetHost?: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback TCP gate: connections are accepted and held, unforwarded, until `open` names where they go. A dialer
+ * behind a closed gate is connected but hears nothing, so a test decides exactly when each link's handshake runs
+ * (a gate can be listed in a server's configuration before the server it leads to is started).
+ */
+export function startLinkGate(): Promise<LinkGate> {
+  const held: Socket[] = [];
+  const pairs = new Set<[Socket, Socket]>();
+  let target: { host: string; port: number } | undefined;
+  let ended = 0;
+  const forward = (client: Socket, to: { host: string; port: number }) => {
+    const upstream = connect(to);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const drop = () => {
+      if (!pairs.delete(pair)) return;
+      ended++;
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  };
+  const server: Server = createServer((client) => {
+    if (target !== undefined) forward(client, target);
+    else {
+      client.on("error", () => client.destroy());
+      held.push(client);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const a = server.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      resolve({
+        port,
+        url: `nats://127.0.0.1:${port}`,
+        get ended() {
+          return ended;
+        },
+        open(targetPort, targetHost = "127.0.0.1") {
+          target = { host: targetHost, port: targetPort };
+          for (const c of held.splice(0)) if (!c.destroyed) forward(c, target);
+        },
+        close() {
+          for (const c of held.splice(0)) c.destroy();
+          for (const [c, u] of [...pairs]) {
+            c.destroy();
+            u.destroy();
+          }
+          return new Promise((r) => server.close(() => r()));
+        },
+      });
+    });
+  });
+}
