@@ -84,6 +84,13 @@ function accountBus(server: Server, account: string, clustered = false): Account
         deliverReply: undefined,
       }, client);
     },
+    afterInterestSpread: (done) => {
+      // Only another cluster can see a delivery before this cluster's interest (see cluster/read_barrier.ts):
+      // within one cluster a route carries the RS+ ahead of what follows it.
+      const barrier = server.afterRoutesRead;
+      if (barrier === undefined || server.options.gateway === undefined) done();
+      else barrier(done);
+    },
     onSubscribe: (fn) => {
       // Accounts that import streams from this one: their subscriptions may be interest in our deliveries.
       // Recomputed when a reload replaced the options.

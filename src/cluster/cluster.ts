@@ -20,6 +20,7 @@ import { RouteConn } from "./route.ts";
 import type { RouteHost } from "./types.ts";
 import { joinHostPort, parseRouteUrl, reachableHost, type RouteUrl } from "./urls.ts";
 import { advertisedHosts } from "../transport/addr.ts";
+import { afterAllRead } from "./read_barrier.ts";
 
 /** The route protocol version nats-server 2.9 announces in its route INFO. */
 const ROUTE_PROTO = 2;
@@ -28,6 +29,8 @@ const RETRY_MIN_MS = LINK_BACKOFF.minMs;
 const IDLE_CHECK_MS = 1000;
 /** How long stop() waits for route dials still in flight. */
 const DIAL_DRAIN_MS = 1000;
+/** How long a read barrier over the routes waits for a peer that does not answer (see read_barrier.ts). */
+const READ_BARRIER_CAP_MS = 2000;
 
 /** A configured (explicit) route: dialed until the server stops, unless it turns out to be ourselves. */
 interface Solicit {
@@ -78,6 +81,11 @@ export class Cluster implements RouteHost {
   #nextRid = 1;
   #stopped = false;
   readonly #onSub = (sub: Subscription, added: boolean, account: Account) => this.#interest.changed(sub, added, account.name);
+  /** Every registered route's peer has read what was sent to it so far (see read_barrier.ts). */
+  readonly #afterRoutesRead = (done: () => void): void => {
+    const active = [...this.remotes.values()].filter((r) => r.state === "active").map((r) => r.wire);
+    afterAllRead(active, READ_BARRIER_CAP_MS, done);
+  };
 
   readonly #interfaceAddresses: (() => string[]) | undefined;
 
@@ -139,6 +147,7 @@ export class Cluster implements RouteHost {
     }
     this.server.infoExtras.cluster = this.#name;
     this.server.exportListeners.add(this.#onSub);
+    this.server.afterRoutesRead = this.#afterRoutesRead;
     for (const a of this.server.accounts) for (const sub of a.sublist.all()) this.#interest.changed(sub, true, a.name);
     this.#refreshConnectUrls();
     for (const s of this.#solicits) this.#scheduleSolicit(s, 0);
@@ -148,6 +157,7 @@ export class Cluster implements RouteHost {
     if (this.#stopped) return;
     this.#stopped = true;
     this.server.exportListeners.delete(this.#onSub);
+    if (this.server.afterRoutesRead === this.#afterRoutesRead) this.server.afterRoutesRead = undefined;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     for (const s of this.#solicits) s.redial.stop();

@@ -50,6 +50,13 @@ export class AckRoutes {
         const sseq = ackSeqAfter(m.subject, prefixLen);
         if (!Number.isNaN(sseq)) this.deliver(c, sseq, m);
       }));
+      // Its first delivery may cross a gateway straight from here while the ack interest still travels through
+      // another server of the cluster: deliver once the interest is known there (cluster/read_barrier.ts).
+      const spread = this.bus.afterInterestSpread;
+      if (spread !== undefined) {
+        c.hold(true);
+        spread.call(this.bus, () => c.hold(false));
+      }
       return;
     }
     if (sid === undefined) return;

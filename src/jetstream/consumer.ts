@@ -89,6 +89,11 @@ export class Consumer implements StreamListener {
    * chosen where it runs): pull requests wait, nothing goes out.
    */
   paused = false;
+  /**
+   * Holds on delivering, each released once: a new leader waits until its ack interest is known where its
+   * deliveries may land first (see AckRoutes). Pull requests wait meanwhile.
+   */
+  private holds = 0;
   private readonly filterList: string[];
   private readonly fc = push.newFlowControl();
   private replayBase: { msgTime: number; wallTime: number } | undefined;
@@ -242,13 +247,23 @@ export class Consumer implements StreamListener {
     return true;
   }
 
+  /** Hold deliveries (true) or release one hold (false; delivery resumes when none is left). */
+  hold(on: boolean): void {
+    if (on) {
+      this.holds++;
+      return;
+    }
+    if (this.holds <= 0) throw new Error(`consumer ${this.name}: a hold released that was never taken`);
+    if (--this.holds === 0) this.kick();
+  }
+
   /** The subscriber answered a flow control request: resume. */
   flowControlReply(subject: string): void {
     if (push.answered(this.fc, subject)) this.kick();
   }
 
   private deliverLoop(): void {
-    if (this.closed || this.paused) return;
+    if (this.closed || this.paused || this.holds > 0) return;
     if (!this.isPull && !this.pushActive()) return;
     if (push.stalled(this.fc)) return;
     const now = this.host.now();

@@ -42,6 +42,11 @@ export interface JsBus {
    * undefined for a new subscription in an account that imports from this one (its subject space differs).
    */
   onSubscribe?(fn: (subject: string | undefined) => void): void;
+  /**
+   * Optional: calls `done` once the subscriptions made so far are known where a message this server sends next
+   * may arrive first (another cluster: a gateway hears this cluster's interest through any of its servers).
+   */
+  afterInterestSpread?(done: () => void): void;
 }
 
 /** The subset of the server's `jetstream {}` options the engine reads, and the account it serves. */

@@ -76,6 +76,11 @@ export class Server implements ClientHost {
    * subscribers see. Undefined for a reply that is not another cluster's.
    */
   mappedReply: ((account: Account, mapped: string) => string | undefined) | undefined;
+  /**
+   * Set by the cluster: calls `done` once every route's peer has read what this server sent it so far (so has
+   * passed on to its gateways what it learned), bounded in time; see cluster/read_barrier.ts.
+   */
+  afterRoutesRead: ((done: () => void) => void) | undefined;
   /** Told of every subscription added to or removed from any account. */
   readonly subscriptionListeners = new Set<InterestListener>();
   /** Like subscriptionListeners, for interest other servers may learn of (routes, gateways): no `local` subs. */

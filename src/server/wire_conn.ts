@@ -66,6 +66,11 @@ export class WireConn implements Producer {
   #handshakeTimer: Timer | undefined;
   readonly #gate: InputGate | undefined;
   readonly #clock: Clock;
+  /** PINGs sent and PONGs received: the peer answers every PING, in order (see afterPeerRead). */
+  #pingsOut = 0;
+  #pongsIn = 0;
+  /** Callers waiting for the PONG that answers PING number `at`. */
+  #readWaiters: { at: number; done: () => void }[] = [];
 
   constructor(duplex: Duplex, opts: WireOptions, hooks: WireHooks) {
     this.duplex = duplex;
@@ -87,6 +92,7 @@ export class WireConn implements Producer {
       }, () => this.state === "closed", opts.stallCapMs ?? producerStallCapMs(10_000), duplex.pauseReading !== undefined ? (paused) => duplex.pauseReading?.(paused) : undefined, this.#clock, () => duplex.freshReads === true);
     }
     this.#keepalive = new Keepalive(opts.pingInterval, opts.pingMax, () => {
+      this.#pingsOut++;
       this.out.bytes(PING);
       this.flushSoon();
     }, () => this.closeWithError("Stale Connection", "Stale Connection"), this.#clock);
@@ -141,6 +147,25 @@ export class WireConn implements Producer {
   /** The peer answered our PING. */
   pong(): void {
     this.#keepalive.pong();
+    this.#pongsIn++;
+    const w = this.#readWaiters;
+    while (w.length > 0 && w[0].at <= this.#pongsIn) w.shift()!.done();
+  }
+
+  /**
+   * Calls `done` once the peer has read and acted on everything queued for it so far (one PING after it; the
+   * PONG that answers it), or once the connection ends. What the peer did on reading it (an RS+ passed on to
+   * its own gateways, say) was queued before that PONG.
+   */
+  afterPeerRead(done: () => void): void {
+    if (this.state === "closed") {
+      done();
+      return;
+    }
+    this.#pingsOut++;
+    this.#readWaiters.push({ at: this.#pingsOut, done });
+    this.out.bytes(PING);
+    this.flushSoon();
   }
 
   send(line: string): void {
@@ -196,6 +221,10 @@ export class WireConn implements Producer {
     this.#keepalive.stop();
     this.#handshakeTimer?.cancel();
     this.#hooks.teardown(reason);
+    // Nothing more will be read there: whoever waited on the peer waits no longer.
+    const w = this.#readWaiters;
+    this.#readWaiters = [];
+    for (const x of w) x.done();
   }
 
   label(): string {

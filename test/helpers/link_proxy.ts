@@ -1,5 +1,6 @@
 // A loopback TCP proxy whose link can be cut and healed: tests put it between a leafnode and its hub (or any
-// two servers) to break the connection without stopping either server.
+// two servers) to break the connection without stopping either server. It can also hold what crosses it in one
+// direction for a fixed time (a slow link one way), keeping the order of the bytes.
 import { createServer, type Server, type Socket, connect } from "node:net";
 
 export interface LinkProxy {
@@ -10,10 +11,47 @@ export interface LinkProxy {
   /** Drops every carried connection and refuses new ones (accepts and closes them) until `heal`. */
   cut(): void;
   heal(): void;
+  /** Changes how long each direction holds what crosses it from now on. */
+  setDelays(d: LinkDelays): void;
   close(): Promise<void>;
 }
 
-export function startLinkProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<LinkProxy> {
+export interface LinkDelays {
+  /** Milliseconds every chunk from the dialer to the target is held. */
+  toTargetMs?: number;
+  /** Milliseconds every chunk from the target back to the dialer is held. */
+  fromTargetMs?: number;
+}
+
+/** `from` piped into `to`, each chunk held `ms()` first, in order (one timer for the head of the queue). */
+function delayedPipe(from: Socket, to: Socket, ms: () => number): void {
+  const queue: { at: number; chunk: Buffer }[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const drain = () => {
+    timer = undefined;
+    const now = Date.now();
+    while (queue.length > 0 && queue[0].at <= now) {
+      if (!to.destroyed) to.write(queue.shift()!.chunk);
+      else queue.shift();
+    }
+    if (queue.length > 0) timer = setTimeout(drain, queue[0].at - now);
+  };
+  from.on("data", (chunk: Buffer) => {
+    const hold = ms();
+    if (hold <= 0 && queue.length === 0) {
+      to.write(chunk);
+      return;
+    }
+    queue.push({ at: Date.now() + hold, chunk });
+    if (timer === undefined) timer = setTimeout(drain, Math.max(0, queue[0].at - Date.now()));
+  });
+  from.on("close", () => {
+    if (timer !== undefined) clearTimeout(timer);
+    queue.length = 0;
+  });
+}
+
+export function startLinkProxy(targetPort: number, targetHost = "127.0.0.1", delays: LinkDelays = {}): Promise<LinkProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let down = false;
   let accepted = 0;
@@ -33,8 +71,8 @@ export function startLinkProxy(targetPort: number, targetHost = "127.0.0.1"): Pr
     };
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    delayedPipe(client, upstream, () => delays.toTargetMs ?? 0);
+    delayedPipe(upstream, client, () => delays.fromTargetMs ?? 0);
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -58,6 +96,9 @@ export function startLinkProxy(targetPort: number, targetHost = "127.0.0.1"): Pr
         cut,
         heal() {
           down = false;
+        },
+        setDelays(d) {
+          delays = { ...d };
         },
         close() {
           cut();

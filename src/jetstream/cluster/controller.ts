@@ -727,8 +727,14 @@ export class JetStreamCluster {
     const engine = this.#engineOf(accountOf(a));
     if (!engine || !this.#fresh(a.ts)) return;
     engine.advisories.streamAction(a.name, "create");
-    if (!a.reply) return;
-    this.#respond(accountOf(a), a.reply, { type: T + "stream_create_response", ...streamInfo(engine, r.stream), did_create: true });
+    const reply = a.reply;
+    if (!reply) return;
+    const answer = () => this.#respond(acc, reply, { type: T + "stream_create_response", ...streamInfo(engine, r.stream), did_create: true });
+    // The answer may cross a gateway straight from here, ahead of the stream's subjects, which reach the other
+    // cluster through whichever server of ours it dialed: the requester's first publish would find no one.
+    const spread = engine.bus.afterInterestSpread;
+    if (spread === undefined) answer();
+    else spread.call(engine.bus, answer);
   }
 
   /** An API answer on the account's bus (its subject space), counted in the account's API stats. */
