@@ -106,15 +106,20 @@ export class Account {
   deliverMatched(r: MatchResult<Subscription>, msg: RoutedMsg, origin: SubOwner, queues?: readonly string[]): number {
     const subject = msg.subject;
     let n = 0;
-    for (const sub of r.psubs) {
+    // Indexed loops: V8 made an array iterator per for-of here (GC work per message).
+    const psubs = r.psubs;
+    for (let i = 0; i < psubs.length; i++) {
+      const sub = psubs[i];
       if (!reaches(sub, origin, subject)) continue;
       this.#deliverTo(sub, msg, origin);
       n++;
     }
-    if (r.qsubs.length === 0) return n;
+    const qsubs = r.qsubs;
+    if (qsubs.length === 0) return n;
     const named = isPeerKind(origin.kind);
     if (named && (queues === undefined || queues.length === 0)) return n;
-    for (const group of r.qsubs) {
+    for (let i = 0; i < qsubs.length; i++) {
+      const group = qsubs[i];
       if (named && !(queues as readonly string[]).includes(group[0].queue as string)) continue;
       const pick = pickQueueMember(group, origin, subject);
       if (pick === undefined) continue;

@@ -57,8 +57,11 @@ export class RouteOutbox {
     if (this.#count < RECENT_FRAMES) this.#count++;
     f.msg = msg;
     f.account = account;
-    f.queues = queue === undefined ? [] : [queue];
-    f.start = this.#write(this.out, msg.subjectBytes, msg.deliverReply ?? msg.reply, queue === undefined ? NO_QUEUES : f.queues, msg.hdrSize, msg.payload, account);
+    // The frame's own list, reused (an array per routed message otherwise).
+    const qs = f.queues;
+    if (qs.length > 0) qs.length = 0;
+    if (queue !== undefined) qs.push(queue);
+    f.start = this.#write(this.out, msg.subjectBytes, msg.deliverReply ?? msg.reply, queue === undefined ? NO_QUEUES : qs, msg.hdrSize, msg.payload, account);
     f.end = this.out.len;
     return true;
   }

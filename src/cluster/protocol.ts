@@ -110,7 +110,7 @@ export function writeMsgFrame(
   payload: Uint8Array,
 ): number {
   let qlen = 0;
-  for (const q of queues) qlen += q.length + 1;
+  for (let k = 0; k < queues.length; k++) qlen += queues[k].length + 1;
   const hasReply = reply !== null && reply.length > 0;
   out.ensure(subject.length + (hasReply ? reply.length : 0) + qlen + payload.length + (account === null ? 0 : account.length) + 64);
   const b = out.buf;
@@ -136,8 +136,8 @@ export function writeMsgFrame(
     i = copy(b, i, reply);
     b[i++] = SP;
   }
-  for (const q of queues) {
-    i = copy(b, i, q);
+  for (let k = 0; k < queues.length; k++) {
+    i = copy(b, i, queues[k]);
     b[i++] = SP;
   }
   if (hdrSize >= 0) {

@@ -99,7 +99,14 @@ export class JetStream implements ConsumerHost {
   private stopped = false;
   private readonly dirtyStreams = new Set<Stream>();
   /** reply, payload, reply, payload... */
+  /**
+   * PubAcks waiting for their batch's write: reply, ack bytes, ... in the first `ackCount` slots. Two lists
+   * that take turns, with a count instead of emptying them (emptying an array gives its storage up, and the next
+   * push allocates it again: per sync publish).
+   */
   private acks: Array<string | Uint8Array> = [];
+  private acksSpare: Array<string | Uint8Array> | undefined = [];
+  private ackCount = 0;
   private flushScheduled = false;
   /** One closure for every scheduled flush (not one per message). */
   private readonly flushTask = () => this.flushWrites();
@@ -310,7 +317,8 @@ export class JetStream implements ConsumerHost {
     }
     if (!m.reply || s.cfg.no_ack) return;
     // PubAcks go out after the batch they belong to was written (see flushWrites).
-    this.acks.push(m.reply, pubAckBytes(res, s.name, this.opts.domain));
+    this.acks[this.ackCount++] = m.reply;
+    this.acks[this.ackCount++] = pubAckBytes(res, s.name, this.opts.domain);
     this.scheduleFlush();
   }
 
@@ -375,22 +383,35 @@ export class JetStream implements ConsumerHost {
   flushWrites(): void {
     this.flushScheduled = false;
     let failure: string | undefined;
-    for (const s of this.dirtyStreams) {
-      try {
-        s.flush();
-      } catch (err) {
-        failure = err instanceof Error ? err.message : String(err);
+    if (this.dirtyStreams.size > 0) {
+      for (const s of this.dirtyStreams) {
+        try {
+          s.flush();
+        } catch (err) {
+          failure = err instanceof Error ? err.message : String(err);
+        }
       }
+      this.dirtyStreams.clear();
     }
-    this.dirtyStreams.clear();
     const acks = this.acks;
-    if (acks.length === 0) return;
-    this.acks = [];
+    const n = this.ackCount;
+    if (n === 0) return;
+    // A PubAck's delivery may store and queue the next batch: into the other list (a new one if a flush runs
+    // inside this one).
+    this.acks = this.acksSpare ?? [];
+    this.acksSpare = undefined;
+    this.ackCount = 0;
     // Nothing is acknowledged that did not reach the OS.
     const failed = failure === undefined
       ? undefined
       : enc.encode(JSON.stringify({ error: Errors.streamStoreFailed(failure) }));
-    for (let i = 0; i < acks.length; i += 2) this.bus.publish(acks[i] as string, failed ?? (acks[i + 1] as Uint8Array));
+    for (let i = 0; i < n; i += 2) {
+      const reply = acks[i] as string;
+      const ack = acks[i + 1] as Uint8Array;
+      acks[i] = acks[i + 1] = NO_ACK;
+      this.bus.publish(reply, failed ?? ack);
+    }
+    this.acksSpare = acks;
   }
 
   /** Streams overlapping `subjects`, other than `except`. */
@@ -635,6 +656,8 @@ export class JetStream implements ConsumerHost {
   }
 }
 
+/** What a sent PubAck's slots hold until the list is reused. */
+const NO_ACK = "";
 const ackPrefixes = new Map<string, Uint8Array>();
 
 /** PubAck JSON bytes. The common success case reuses a cached `{"stream":"S","seq":` prefix. */

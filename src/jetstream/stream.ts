@@ -494,9 +494,10 @@ export class Stream {
     }
     if (!e.restored) this.enforceLimits(subject);
     if (this.ageTimer === undefined) this.scheduleAge();
-    for (const l of this.listeners) l.onStored(seq, subject);
+    // Iterating an empty Set still allocates an iterator (per stored message, on the sync publish path).
+    if (this.listeners.size > 0) for (const l of this.listeners) l.onStored(seq, subject);
     if (!copy && cfg.retention === "interest" && this.index.has(seq)) this.checkInterest(seq, subject);
-    for (const d of this.downstream) d(msg);
+    if (this.downstream.size > 0) for (const d of this.downstream) d(msg);
     if (!copy && this.republish) this.republish(msg, prevLast);
     return { stream: cfg.name, seq };
   }

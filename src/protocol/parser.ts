@@ -530,11 +530,14 @@ export function argString(args: Args, i: number): string {
 
 /**
  * Subjects repeat: a direct-mapped cache from subject bytes to their string saves building the same short
- * string for every message on the hot path.
+ * string for every message on the hot path. Unique subjects (a reply inbox per request or PubAck) do not
+ * repeat: a subject is let into the cache on its second miss (a doorkeeper of hashes), so a unique one costs
+ * its string and nothing else (no copy of its bytes kept as a key, no entry evicting a subject that repeats).
  */
 const STR_CACHE_SIZE = 1024;
 const strCacheKeys: (Uint8Array | undefined)[] = new Array(STR_CACHE_SIZE);
 const strCacheVals: string[] = new Array(STR_CACHE_SIZE);
+const strDoor = new Int32Array(STR_CACHE_SIZE);
 
 export function bytesToString(b: Uint8Array, s: number, e: number): string {
   const len = e - s;
@@ -553,11 +556,12 @@ export function bytesToString(b: Uint8Array, s: number, e: number): string {
     }
     if (same) return strCacheVals[slot];
   }
-  let out = "";
-  for (let k = s; k < e; k++) {
-    const c = b[k];
-    if (c >= 128) return dec.decode(b.subarray(s, e));
-    out += String.fromCharCode(c);
+  // One native decode: building the string a character at a time made a string per character.
+  const out = dec.decode(b.subarray(s, e));
+  h |= 1; // never 0, the empty doorkeeper slot
+  if (strDoor[slot] !== h) {
+    strDoor[slot] = h;
+    return out;
   }
   strCacheKeys[slot] = b.slice(s, e);
   strCacheVals[slot] = out;

@@ -3,6 +3,7 @@
  * connection's subscriptions, its outbound buffer and its timers (auth, ping), and turns protocol violations
  * into the `-ERR` replies nats-server sends.
  */
+import { LastSubject } from "../cluster/last_subject.ts";
 import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argBytes, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import { isValidPublishSubject, isValidQueueName, isValidSubject } from "../subjects/subject.ts";
@@ -71,9 +72,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   }
   readonly #keepalive: Keepalive;
   readonly #gate: InputGate;
-  /** The subject of the last PUB (a copy) and its string: a publisher mostly repeats its subject. */
-  #lastSubjectBytes = new Uint8Array(0);
-  #lastSubject = "";
+  /** The PUB's subject: a publisher mostly repeats its subject, a replier answers a new inbox each time. */
+  readonly #subject = new LastSubject();
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the user's JWT was issued (seconds), in operator mode: a later revocation compares against it. */
   jwtIssuedAt: number | undefined;
@@ -233,27 +233,6 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     }
   }
 
-  /** The PUB's subject as bytes of its own (not a view of the read buffer); sets #lastSubject. */
-  #subjectBytes(args: Args): Uint8Array {
-    const line = args.line;
-    const s = args.starts[0];
-    const e = args.ends[0];
-    const last = this.#lastSubjectBytes;
-    if (last.length === e - s) {
-      let same = true;
-      for (let k = 0; k < last.length; k++) {
-        if (last[k] !== line[s + k]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return last;
-    }
-    this.#lastSubjectBytes = line.slice(s, e);
-    this.#lastSubject = bytesToString(line, s, e);
-    return this.#lastSubjectBytes;
-  }
-
   onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
     this.#publish(op, args, payload, 0, payload.length, hdrSize);
   }
@@ -282,8 +261,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       this.close("Protocol Violation");
       return;
     }
-    const subjectBytes = this.#subjectBytes(args);
-    const subject = this.#lastSubject;
+    this.#subject.read(args.line, args.starts[0], args.ends[0]);
+    const subjectBytes = this.#subject.bytes;
+    const subject = this.#subject.text;
     const reply = rest === 2 ? argBytes(args, 1) : null;
     this.stats.in_msgs++;
     this.stats.in_bytes += size;

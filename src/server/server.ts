@@ -104,9 +104,10 @@ export class Server implements ClientHost {
   #reauthorizing = false;
   #listener: Listener | undefined;
   #nextCid = 1;
-  #pendingFlush: ClientConn[] = [];
+  #pendingFlush: (ClientConn | undefined)[] = [];
+  #pendingCount = 0;
   /** The other list: the two take turns, so a flush allocates no array and no closure (GC work per message). */
-  #flushing: ClientConn[] = [];
+  #flushing: (ClientConn | undefined)[] = [];
   #flushScheduled = false;
   readonly #flushAllTask = () => this.#flushAll();
   #housekeeping: ReturnType<typeof setInterval> | undefined;
@@ -525,7 +526,7 @@ export class Server implements ClientHost {
   }
 
   scheduleFlush(c: ClientConn): void {
-    this.#pendingFlush.push(c);
+    this.#pendingFlush[this.#pendingCount++] = c;
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     queueMicrotask(this.#flushAllTask);
@@ -534,11 +535,17 @@ export class Server implements ClientHost {
   #flushAll(): void {
     this.#flushScheduled = false;
     const list = this.#pendingFlush;
+    const n = this.#pendingCount;
     this.#pendingFlush = this.#flushing;
     this.#flushing = list;
-    // A flush may schedule the next one (into the other list) but never runs one itself.
-    for (let i = 0; i < list.length; i++) list[i].flush();
-    list.length = 0;
+    this.#pendingCount = 0;
+    // A flush may schedule the next one (into the other list) but never runs one itself. The lists keep their
+    // storage (a count, slots cleared, instead of emptying them: an emptied array allocates again on its next push).
+    for (let i = 0; i < n; i++) {
+      const c = list[i] as ClientConn;
+      list[i] = undefined;
+      c.flush();
+    }
   }
 
   /** Subscriptions in every account (for /varz and /subsz). */

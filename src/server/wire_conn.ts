@@ -176,8 +176,11 @@ export class WireConn implements Producer {
   flushSoon(): void {
     if (this.#flushQueued) return;
     this.#flushQueued = true;
-    queueMicrotask(() => this.flush());
+    queueMicrotask(this.#flushTask);
   }
+
+  /** One closure for every flush (not one per message). */
+  readonly #flushTask = () => this.flush();
 
   flush(): void {
     this.#flushQueued = false;

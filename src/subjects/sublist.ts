@@ -20,6 +20,13 @@ interface Node<T> {
   next: Level<T> | undefined;
   psubs: Set<T>;
   qsubs: Map<string, Set<T>>;
+  /**
+   * `psubs` as an array, and a match result holding just it: built by the first match after a change (never
+   * mutated after), so a match that meets one node with plain subscriptions (a reply inbox's `_INBOX.x.*`, a
+   * stream's subject) allocates no array, no iterator and no result of its own.
+   */
+  plist: readonly T[] | undefined;
+  only: MatchResult<T> | undefined;
 }
 
 interface CacheEntry<T> {
@@ -43,7 +50,7 @@ function newLevel<T>(): Level<T> {
 }
 
 function newNode<T>(): Node<T> {
-  return { next: undefined, psubs: new Set(), qsubs: new Map() };
+  return { next: undefined, psubs: new Set(), qsubs: new Map(), plist: undefined, only: undefined };
 }
 
 function isEmptyNode<T>(n: Node<T>): boolean {
@@ -66,6 +73,8 @@ export class Sublist<T extends Subscribable> {
   /** Hashes of subjects that missed the cache once (one per slot): the second miss is let in. */
   #door = new Int32Array(DOOR_SLOTS);
   #count = 0;
+  /** What a match collects, reused (a match runs to its end before the next one starts). */
+  readonly #found: Found<T> = { single: undefined, psubs: undefined, queues: undefined };
   /** Bumped on every change; lets callers cache derived data cheaply. */
   genId = 0;
 
@@ -95,6 +104,8 @@ export class Sublist<T extends Subscribable> {
     if (sub.queue === undefined) {
       if (node.psubs.has(sub)) return;
       node.psubs.add(sub);
+      node.plist = undefined;
+      node.only = undefined;
     } else {
       let set = node.qsubs.get(sub.queue);
       if (set === undefined) {
@@ -129,6 +140,8 @@ export class Sublist<T extends Subscribable> {
     let removed = false;
     if (sub.queue === undefined) {
       removed = node.psubs.delete(sub);
+      node.plist = undefined;
+      node.only = undefined;
     } else {
       const set = node.qsubs.get(sub.queue);
       if (set !== undefined) {
@@ -157,12 +170,19 @@ export class Sublist<T extends Subscribable> {
     const h = subjectHash(subject);
     const cached = this.#cache.get(h);
     if (cached !== undefined && cached.subject === subject) return cached.result;
-    const found: Found<T> = { psubs: [], queues: undefined };
+    // Empty between matches (cleared below once read).
+    const found = this.#found;
     matchLevel(this.#root, subject, 0, found);
-    const { psubs, queues } = found;
-    const result: MatchResult<T> = queues === undefined
-      ? (psubs.length === 0 ? EMPTY : { psubs, qsubs: NO_QUEUES })
-      : { psubs, qsubs: [...queues.values()] };
+    const { single, psubs, queues } = found;
+    found.single = undefined;
+    found.psubs = undefined;
+    found.queues = undefined;
+    let result: MatchResult<T>;
+    if (queues === undefined) {
+      result = psubs !== undefined ? { psubs, qsubs: NO_QUEUES } : single !== undefined ? onlyOf(single) : EMPTY;
+    } else {
+      result = { psubs: psubs ?? (single !== undefined ? plistOf(single) : NO_QUEUES), qsubs: [...queues.values()] };
+    }
     // Only a subject seen before is cached. Unique subjects (reply inboxes, one per request or PubAck) would
     // each hold an entry until the cache is next cleared: thousands of live objects that every young-generation
     // collection walks and then promotes, which is what makes its pauses long (the tails of sync publish and
@@ -204,17 +224,39 @@ export class Sublist<T extends Subscribable> {
   }
 }
 
-/** What a match collects; the queue map only once a queue group is met (most matches meet none). */
+/**
+ * What a match collects: the one node with plain subscriptions met so far (`single`), or once a second one is
+ * met all of them in an array of the match's own; the queue map only once a queue group is met (most matches
+ * meet none).
+ */
 interface Found<T> {
-  psubs: T[];
+  single: Node<T> | undefined;
+  psubs: T[] | undefined;
   queues: Map<string, T[]> | undefined;
 }
 
 const NO_QUEUES: readonly never[] = Object.freeze([]);
 
+function plistOf<T>(n: Node<T>): readonly T[] {
+  return n.plist ??= [...n.psubs];
+}
+
+function onlyOf<T>(n: Node<T>): MatchResult<T> {
+  return n.only ??= { psubs: plistOf(n), qsubs: NO_QUEUES };
+}
+
 function addNode<T extends Subscribable>(n: Node<T>, found: Found<T>): void {
-  const psubs = found.psubs;
-  for (const s of n.psubs) psubs.push(s);
+  if (n.psubs.size > 0) {
+    if (found.psubs !== undefined) {
+      const list = plistOf(n);
+      for (let i = 0; i < list.length; i++) found.psubs.push(list[i]);
+    } else if (found.single === undefined) {
+      found.single = n;
+    } else {
+      found.psubs = [...plistOf(found.single), ...plistOf(n)];
+      found.single = undefined;
+    }
+  }
   if (n.qsubs.size === 0) return;
   const queues = found.queues ??= new Map();
   for (const [q, set] of n.qsubs) {
