@@ -151,6 +151,26 @@ describe("Sublist (table)", () => {
     sl.insert({ id: 2, subject: "_INBOX.999" });
     assert.equal(sl.match("_INBOX.999").psubs.length, 2);
   });
+
+  it("a result is a snapshot: later inserts and removes do not change it (one-node results are shared)", () => {
+    const sl = new Sublist<Sub>();
+    const a = { id: 1, subject: "r.*" };
+    sl.insert(a);
+    const first = sl.match("r.1");
+    assert.equal(sl.match("r.2"), first, "one node, no queues: the node's result is shared");
+    const b = { id: 2, subject: "r.*" };
+    sl.insert(b);
+    assert.deepEqual(first.psubs.map((s) => s.id), [1]);
+    assert.deepEqual(sl.match("r.3").psubs.map((s) => s.id).sort(), [1, 2]);
+    sl.insert({ id: 3, subject: "r.4" });
+    sl.insert({ id: 4, subject: "r.>" });
+    const merged = sl.match("r.4");
+    assert.deepEqual(merged.psubs.map((s) => s.id).sort(), [1, 2, 3, 4]);
+    sl.remove(a);
+    assert.deepEqual(merged.psubs.map((s) => s.id).sort(), [1, 2, 3, 4]);
+    assert.deepEqual(sl.match("r.5").psubs.map((s) => s.id).sort(), [2, 4]);
+    assert.deepEqual(sl.match("r.3").psubs.map((s) => s.id).sort(), [2, 4]);
+  });
 });
 
 describe("Sublist (property: against brute force)", () => {
