@@ -96,6 +96,11 @@ export class Account {
     return this.deliverMatched(this.#sublist.match(msg.subject), msg, origin, queues);
   }
 
+  /** Changes whenever a subscription of this account is added or removed: what interestIn said holds until then. */
+  get interestGen(): number {
+    return this.#sublist.genId;
+  }
+
   /** Who `subject` reaches in this account, or undefined when nobody: a publisher may skip building the message. */
   interestIn(subject: string): MatchResult<Subscription> | undefined {
     const r = this.#sublist.match(subject);

@@ -15,6 +15,7 @@ import { type FlowConsumer, InputGate, type Producer, producerStallCapMs } from 
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import type { ClientHost } from "./client_host.ts";
 import type { Account } from "../accounts/account.ts";
+import type { MatchResult } from "../subjects/sublist.ts";
 
 const enc = new TextEncoder();
 const PONG = enc.encode("PONG\r\n");
@@ -74,6 +75,11 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   readonly #gate: InputGate;
   /** The PUB's subject: a publisher mostly repeats its subject, a replier answers a new inbox each time. */
   readonly #subject = new LastSubject();
+  /** #interestIn's memory: the subject, and the account and its interest generation it was looked up in. */
+  #interestSubject = "";
+  #interestGen = -1;
+  #interestAccount: Account | undefined;
+  #interest: MatchResult<Subscription> | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the user's JWT was issued (seconds), in operator mode: a later revocation compares against it. */
   jwtIssuedAt: number | undefined;
@@ -285,7 +291,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       this.flushSoon();
     }
     // Nobody to receive it (a pub-only load): no payload view, no message object.
-    const interest = this.account.interestIn(subject);
+    const interest = this.#interestIn(subject);
     let delivered = 0;
     if (interest !== undefined) {
       this.#routed = true;
@@ -300,6 +306,23 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     if (delivered === 0 && reply !== null && this.noResponders && this.headers) {
       this.account.noResponders(this, bytesToString(reply, 0, reply.length));
     }
+  }
+
+  /**
+   * The account's interest in `subject`, remembered for the last subject while the account's subscriptions do not
+   * change: a publisher mostly repeats its subject (LastSubject then hands over the same string), and a match
+   * hashes the subject every time.
+   */
+  #interestIn(subject: string): MatchResult<Subscription> | undefined {
+    const account = this.account;
+    const gen = account.interestGen;
+    if (subject === this.#interestSubject && gen === this.#interestGen && account === this.#interestAccount) return this.#interest;
+    const r = account.interestIn(subject);
+    this.#interestSubject = subject;
+    this.#interestGen = gen;
+    this.#interestAccount = account;
+    this.#interest = r;
+    return r;
   }
 
   #processConnect(json: string): void {

@@ -58,6 +58,34 @@ describe("server: pub/sub over the memory transport", () => {
     pub.close();
   });
 
+  it("a publisher repeating one subject sees subscriptions come and go between its messages", async () => {
+    const pub = await h.client();
+    const sub = await h.client();
+    pub.write("PUB rep.subj 1\r\n0\r\nPUB rep.subj 1\r\n1\r\n");
+    await sync(pub);
+    sub.write("SUB rep.* 1\r\n");
+    await sync(sub);
+    pub.write("PUB rep.subj 1\r\n2\r\n");
+    await sync(pub);
+    sub.write("SUB rep.subj 2\r\n");
+    await sync(sub);
+    pub.write("PUB rep.subj 1\r\n3\r\n");
+    await sync(pub);
+    sub.write("UNSUB 1\r\nUNSUB 2\r\n");
+    await sync(sub);
+    pub.write("PUB rep.subj 1\r\n4\r\n");
+    await sync(pub);
+    // The marker on the same path: once it is in, message 4 would have been too.
+    sub.write("SUB rep.marker 3\r\n");
+    await sync(sub);
+    pub.write("PUB rep.marker 1\r\nm\r\n");
+    await sub.waitFor((t) => t.includes("MSG rep.marker 3 1\r\nm\r\n"));
+    const got = frames(sub.text()).map((f) => `${f.subject}|${f.sid}|${f.payload}`);
+    assert.deepEqual(got, ["rep.subj|1|2", "rep.subj|1|3", "rep.subj|2|3", "rep.marker|3|m"]);
+    pub.close();
+    sub.close();
+  });
+
   it("payloads containing CRLF and binary-ish text survive", async () => {
     const sub = await h.client();
     sub.write("SUB bin 1\r\n");
