@@ -69,7 +69,7 @@ describe("a duplicate route", () => {
       await markerThrough(pub, sub);
       assert.equal(got, sent, "each message once");
       // The busy route is the one kept: the late dial ended, the first route is still there on both ends.
-      assert.equal(gateOfSmall.ended, 1);
+      assert.ok(gateOfSmall.ended >= 1);
       assert.equal(gateOfBig.ended, 0);
 
       // One route on each end, the same connection, and it still carries the interest.
