@@ -2,6 +2,7 @@
 // walk, and so how often one lands inside a publish. In-process Petrel, external load from natsbench (a C process,
 // so its allocations are not counted):
 //   js: one server with JetStream, `natsbench js -s 128` sync publishes to an R1 file stream (js-r1-sync);
+//   req: the same server without JetStream, `natsbench req -s 16` (reqrep);
 //   rr: three routed servers, `natsbench req -s 16` request at the first, reply at the third (cluster-reqrep),
 //       the three servers' allocations summed.
 // Each measured run of N messages is paired with a run of 1 message (stream lookup, connections, warm-up of the
@@ -10,8 +11,8 @@
 // keep N small) by type, and the heap size.
 // SITES=1 on Deno: V8's sampling heap profiler (through node:inspector, young-generation garbage included) over
 // the measured runs, the allocating functions and stacks by bytes.
-// Usage: bun bench/alloc_per_msg.ts js|rr [N=400] [rounds=3]
-//        deno run -A --v8-flags=--expose-gc bench/alloc_per_msg.ts js|rr [N=400] [rounds=3]
+// Usage: bun bench/alloc_per_msg.ts js|req|rr [N=400] [rounds=3]
+//        deno run -A --v8-flags=--expose-gc bench/alloc_per_msg.ts js|req|rr [N=400] [rounds=3]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,7 +35,7 @@ const gc = () => {
 
 const dir = mkdtempSync(join(tmpdir(), "petrel-alloc-"));
 const servers = [];
-if (mode === "js") {
+if (mode === "js" || mode === "req") {
   servers.push(await startPetrel({ args: ["-a", "127.0.0.1", "-p", String(base), "-js", "-sd", dir] }));
 } else {
   const routes = [0, 1, 2].map((i) => `nats-route://127.0.0.1:${base + 10 + i}`).join(",");
@@ -51,7 +52,7 @@ const load = (count: number, warmup: number) =>
   new Promise<string>((resolve) => {
     const args = mode === "js"
       ? ["js", "-s", "128", "--replicas", "1", "-n", String(count), "--warmup", String(warmup), "--keep-stream", "--url", `nats://127.0.0.1:${base}`]
-      : ["req", "-s", "16", "-n", String(count), "--warmup", String(warmup), "--url", `nats://127.0.0.1:${base}`, "--sub-url", `nats://127.0.0.1:${base + 2}`];
+      : ["req", "-s", "16", "-n", String(count), "--warmup", String(warmup), "--url", `nats://127.0.0.1:${base}`, "--sub-url", `nats://127.0.0.1:${mode === "rr" ? base + 2 : base}`];
     const nb = spawn(natsbench, args, { stdio: ["ignore", "pipe", "ignore"] });
     let out = "";
     nb.stdout.on("data", (d) => (out += d));
@@ -62,7 +63,9 @@ type Snap = { bytes: number; types: Record<string, number> };
 const snap = (): Snap => {
   if (jsc) {
     const s = jsc.heapStats();
-    return { bytes: s.heapSize, types: s.objectTypeCounts };
+    // Cells, and what JSC was told of outside them (typed array storage, strings' characters): both count
+    // toward the next eden collection.
+    return { bytes: s.heapSize + s.extraMemorySize, types: s.objectTypeCounts };
   }
   return { bytes: (v8.getHeapStatistics() as { total_allocated_bytes?: number }).total_allocated_bytes ?? 0, types: {} };
 };
@@ -102,7 +105,9 @@ try {
   for (let r = 0; r < rounds; r++) {
     const one = await measure(1);
     if (session) await post("HeapProfiler.startSampling", { samplingInterval: 64, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+    if (process.env.MARK === "1") console.error("MEASURE START");
     const many = await measure(n);
+    if (process.env.MARK === "1") console.error("MEASURE END");
     if (session) collectSites((await post("HeapProfiler.stopSampling")).profile!.head, []);
     const per = (x: number, y: number) => (x - y) / (n - 1);
     const cells = Object.entries(many.types).map(([k, v]) => [k, per(v, one.types[k] ?? 0)] as const)

@@ -97,7 +97,14 @@ export class JetStream implements ConsumerHost {
   /** Consumers' deadlines run on this clock (`opts.clock`, else the runtime's timers). */
   readonly clock: Clock;
   private stopped = false;
+  /**
+   * Streams with writes since the last flush, in order; the set answers "already listed?". Entries leave the set
+   * one by one (clearing a Set allocates a new table on V8) and the list keeps its storage: no garbage per flush.
+   */
   private readonly dirtyStreams = new Set<Stream>();
+  private dirtyList: (Stream | undefined)[] = [];
+  private dirtySpare: (Stream | undefined)[] = [];
+  private dirtyCount = 0;
   /** reply, payload, reply, payload... */
   /**
    * PubAcks waiting for their batch's write: reply, ack bytes, ... in the first `ackCount` slots. Two lists
@@ -369,7 +376,10 @@ export class JetStream implements ConsumerHost {
   }
 
   private markDirty(s: Stream): void {
-    this.dirtyStreams.add(s);
+    if (!this.dirtyStreams.has(s)) {
+      this.dirtyStreams.add(s);
+      this.dirtyList[this.dirtyCount++] = s;
+    }
     this.scheduleFlush();
   }
 
@@ -383,15 +393,23 @@ export class JetStream implements ConsumerHost {
   flushWrites(): void {
     this.flushScheduled = false;
     let failure: string | undefined;
-    if (this.dirtyStreams.size > 0) {
-      for (const s of this.dirtyStreams) {
+    const dirty = this.dirtyList;
+    const nd = this.dirtyCount;
+    if (nd > 0) {
+      // A stream marked while these are written goes on the other list (the next flush).
+      this.dirtyList = this.dirtySpare;
+      this.dirtySpare = dirty;
+      this.dirtyCount = 0;
+      for (let i = 0; i < nd; i++) {
+        const s = dirty[i] as Stream;
+        dirty[i] = undefined;
+        this.dirtyStreams.delete(s);
         try {
           s.flush();
         } catch (err) {
           failure = err instanceof Error ? err.message : String(err);
         }
       }
-      this.dirtyStreams.clear();
     }
     const acks = this.acks;
     const n = this.ackCount;

@@ -524,9 +524,18 @@ export class Stream {
       if (over > 0) this.removeSeqs(this.subjectSeqs(subject, over));
     }
     if (cfg.discard !== "old") return;
+    if (overStreamLimits(cfg, this.index.count, this.index.bytes)) this.dropOldest();
+  }
+
+  /**
+   * Discard-old limits exceeded: drop from the front until within them. Apart from enforceLimits because of its
+   * closure: JSC allocates a function's captured variables on every call, even when it returns before the
+   * closure is made.
+   */
+  private dropOldest(): void {
+    const cfg = this.cfg;
     let n = this.index.count;
     let b = this.index.bytes;
-    if (!overStreamLimits(cfg, n, b)) return;
     const drop: number[] = [];
     this.index.forEach(0, (seq, _subject, size) => {
       if (!overStreamLimits(cfg, n, b)) return false;

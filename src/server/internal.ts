@@ -27,6 +27,9 @@ export interface InternalHost {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** The options of a plain publish (a default `{}` is a new object per call). */
+const NO_OPTS: { reply?: string; headers?: Uint8Array } = Object.freeze({});
+
 export class InternalClient implements SubOwner {
   readonly cid: number;
   readonly kind = "internal" as const;
@@ -90,7 +93,7 @@ export class InternalClient implements SubOwner {
     if (this.#subs.get(sid)?.sub === sub) this.#subs.delete(sid);
   }
 
-  publish(subject: string, payload: Uint8Array, opts: { reply?: string; headers?: Uint8Array } = {}): number {
+  publish(subject: string, payload: Uint8Array, opts: { reply?: string; headers?: Uint8Array } = NO_OPTS): number {
     if (this.#closed) return 0;
     let body = payload;
     let hdrSize = -1;
