@@ -173,8 +173,8 @@ async function main(): Promise<void> {
     rt.reopenAppendFiles();
     logger.info("Reloaded server configuration");
   });
-  // Once serving: the JIT's compiler threads below the event loop (tail latency on small hosts).
-  stopThreadSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"));
+  // Once serving and busy: the JIT's compiler threads below the event loop (tail latency on small hosts).
+  stopThreadSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"), rt.cpuTimeMs?.bind(rt));
 }
 
 if (import.meta.main) await main();

@@ -92,6 +92,10 @@ export function createBunRuntime(): Runtime {
     writeStdout: (text) => writeStdio(1, text),
 
     memoryRss: () => process.memoryUsage.rss(),
+    cpuTimeMs() {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    },
     interfaceAddresses: () =>
       Object.values(process.getBuiltinModule("node:os").networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address)),
 

@@ -18,6 +18,13 @@
  *
  * No `node:` module here: mod.ts imports this statically and a plain start must not pay for node:fs (see
  * test/footprint/static_graph.test.ts); /proc is read through each runtime's own API (libc_bun.ts, libc_deno.ts).
+ *
+ * Started when load appears, not at start-up: the FFI, the /proc reads and the timer are +2.4 MB RSS on Bun
+ * (bun:ffi's compiler, Bun.Glob, Bun.file's reads: code that then stays resident), which an idle server does not
+ * need: with nothing to compile the compiler threads take no core. Where the runtime tells its CPU time, a
+ * check every `LOAD_CHECK_MS` (a counter compare, no /proc) starts the sweep at the first check that finds the
+ * process used `BUSY_CPU_MS` of CPU since the one before (10 %); it then stays on. Short, so that the first
+ * burst of JIT compiles of a load (its first few hundred ms) already finds the sweep running.
  */
 import type { RuntimeName } from "../../src/runtime/types.ts";
 
@@ -42,6 +49,9 @@ export interface ThreadOs {
 const COMPILER_THREADS = ["JITWorker", "V8 DefaultWorke"];
 export const SWEEP_MS = 1000;
 export const DEFAULT_NICE = 19;
+/** How often an idle process looks at its CPU time, and how much of it since the last look counts as load. */
+export const LOAD_CHECK_MS = 100;
+export const BUSY_CPU_MS = 10;
 
 export function isCompilerThread(comm: string): boolean {
   for (const name of COMPILER_THREADS) if (comm.startsWith(name)) return true;
@@ -88,12 +98,62 @@ export function niceFromEnv(value: string | undefined, runtime: RuntimeName): nu
   return n === 0 ? undefined : n;
 }
 
+/** Repeats `fn` every `ms` (unref'd: it never keeps the process alive); returns the cancel function. */
+export type Every = (ms: number, fn: () => void) => () => void;
+
+const everyTimer: Every = (ms, fn) => {
+  const timer = setInterval(fn, ms);
+  (timer as unknown as { unref?: () => void }).unref?.();
+  return () => clearInterval(timer);
+};
+
 /**
- * Starts lowering this process's compiler threads; returns a stop function (a no-op where nothing was started).
+ * Calls `start` once, at the first check in which `cpuMs` grew by `BUSY_CPU_MS` or more since the check before
+ * (the first check counts from now). Returns the cancel function (no start after it).
  */
-export async function lowerCompilerThreads(runtime: RuntimeName, env: string | undefined): Promise<() => void> {
+export function whenBusy(cpuMs: () => number, start: () => void, every: Every = everyTimer): () => void {
+  let last = cpuMs();
+  let cancel: (() => void) | undefined;
+  cancel = every(LOAD_CHECK_MS, () => {
+    const now = cpuMs();
+    const used = now - last;
+    last = now;
+    if (used < BUSY_CPU_MS || cancel === undefined) return;
+    cancel();
+    cancel = undefined;
+    start();
+  });
+  return () => {
+    cancel?.();
+    cancel = undefined;
+  };
+}
+
+/**
+ * Starts lowering this process's compiler threads: at once, or when `cpuMs` (the process's CPU time) shows load.
+ * Returns a stop function (a no-op where nothing was started).
+ */
+export async function lowerCompilerThreads(runtime: RuntimeName, env: string | undefined, cpuMs?: () => number): Promise<() => void> {
   const nice = niceFromEnv(env, runtime);
   if (nice === undefined) return () => {};
+  if (cpuMs === undefined) return await startSweep(runtime, nice);
+  let stopped = false;
+  let stopSweep = () => {};
+  const stopWatch = whenBusy(cpuMs, () => {
+    void startSweep(runtime, nice).then((stop) => {
+      if (stopped) stop();
+      else stopSweep = stop;
+    });
+  });
+  return () => {
+    stopped = true;
+    stopWatch();
+    stopSweep();
+  };
+}
+
+/** Loads the runtime's FFI, lowers the compiler threads now and then every `SWEEP_MS`; returns the stop function. */
+async function startSweep(runtime: RuntimeName, nice: number): Promise<() => void> {
   const os = await loadThreadOs(runtime);
   if (os === undefined) return () => {};
   const tasks = os.tasks("/proc/self/task");
@@ -112,7 +172,5 @@ export async function lowerCompilerThreads(runtime: RuntimeName, env: string | u
     }
   };
   if (!(await run())) return () => {};
-  const timer = setInterval(() => void run(), SWEEP_MS);
-  (timer as unknown as { unref?: () => void }).unref?.();
-  return () => clearInterval(timer);
+  return everyTimer(SWEEP_MS, () => void run());
 }

@@ -50,6 +50,8 @@ export interface Runtime {
 
   /** Resident set size of this process in bytes (monitoring). */
   memoryRss(): number;
+  /** CPU time this process has used (all threads, user + system), in ms; where the runtime offers it cheaply. */
+  cpuTimeMs?(): number;
   /** The host's interface addresses; a wildcard cluster listener advertises them. */
   interfaceAddresses(): string[];
 
