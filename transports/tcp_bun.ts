@@ -18,6 +18,7 @@ import type { TlsSession } from "./tls_session.ts";
 import { loadTls, tlsModule } from "./tls_loader.ts";
 import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
+import { noteRead } from "./read_pacer_bun.ts";
 
 export interface TcpOptions {
   /** `write` returns false once this many bytes wait to be sent. */
@@ -296,6 +297,7 @@ class BunConn implements Duplex {
   }
 
   onSocketData(data: Uint8Array): void {
+    noteRead(data.length); // every read is a fresh buffer: large ones are paced into full collections
     if (this.closing || this.closed) return;
     if (this.tls !== undefined) {
       this.tls.feed(data);
