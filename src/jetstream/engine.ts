@@ -98,10 +98,9 @@ export class JetStream implements ConsumerHost {
   readonly clock: Clock;
   private stopped = false;
   /**
-   * Streams with writes since the last flush, in order; the set answers "already listed?". Entries leave the set
-   * one by one (clearing a Set allocates a new table on V8) and the list keeps its storage: no garbage per flush.
+   * Streams with writes since the last flush, in order (`Stream.flushListed` says which are listed: a Set's add
+   * and delete allocate on V8); the lists keep their storage and take turns: no garbage per flush.
    */
-  private readonly dirtyStreams = new Set<Stream>();
   private dirtyList: (Stream | undefined)[] = [];
   private dirtySpare: (Stream | undefined)[] = [];
   private dirtyCount = 0;
@@ -376,8 +375,8 @@ export class JetStream implements ConsumerHost {
   }
 
   private markDirty(s: Stream): void {
-    if (!this.dirtyStreams.has(s)) {
-      this.dirtyStreams.add(s);
+    if (!s.flushListed) {
+      s.flushListed = true;
       this.dirtyList[this.dirtyCount++] = s;
     }
     this.scheduleFlush();
@@ -403,7 +402,7 @@ export class JetStream implements ConsumerHost {
       for (let i = 0; i < nd; i++) {
         const s = dirty[i] as Stream;
         dirty[i] = undefined;
-        this.dirtyStreams.delete(s);
+        s.flushListed = false;
         try {
           s.flush();
         } catch (err) {

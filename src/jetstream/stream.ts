@@ -131,6 +131,8 @@ export class Stream {
   /** Whether `index` is the backend's (kept by append/remove) or ours (kept here). */
   private readonly ownIndex: boolean;
   readonly listeners = new Set<StreamListener>();
+  /** On the engine's list of streams to flush (engine.ts markDirty): a flag, since a Set's add and delete allocate on V8. */
+  flushListed = false;
   private readonly backend: StreamBackend;
   private lastSeq = 0;
   private lastTime = 0;
@@ -493,7 +495,8 @@ export class Stream {
       else if (rollup === "all" && !e.restored) this.applyPurge({ keep: 1 });
     }
     if (!e.restored) this.enforceLimits(subject);
-    if (this.ageTimer === undefined) this.scheduleAge();
+    // Checked here: scheduleAge's timer closure captures `this`, which costs an allocation on every call.
+    if (this.ageTimer === undefined && cfg.max_age > 0) this.scheduleAge();
     // Iterating an empty Set still allocates an iterator (per stored message, on the sync publish path).
     if (this.listeners.size > 0) for (const l of this.listeners) l.onStored(seq, subject);
     if (!copy && cfg.retention === "interest" && this.index.has(seq)) this.checkInterest(seq, subject);
