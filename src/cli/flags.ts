@@ -40,8 +40,19 @@ interface FlagSpec {
 const TRUE_WORDS = new Set(["1", "t", "true", "TRUE", "True"]);
 const FALSE_WORDS = new Set(["0", "f", "false", "FALSE", "False"]);
 
+/** An optional minus and at least one digit (no regex: flags are read at every start, see not_implemented.ts). */
+function isInteger(value: string): boolean {
+  const from = value.startsWith("-") ? 1 : 0;
+  if (value.length === from) return false;
+  for (let i = from; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 function port(value: string): number | undefined {
-  if (!/^-?\d+$/.test(value)) return undefined;
+  if (!isInteger(value)) return undefined;
   const n = Number(value);
   return isPort(n) ? n : undefined;
 }

@@ -94,7 +94,8 @@ function patternOf(path: ConfPath): string[] {
 }
 
 function split(pattern: string): string[] {
-  return pattern.replace(/\[\]/g, ".[]").split(".");
+  // No regex: this runs at every start, and the first regex run is +1–2 MB of resident JIT code on Bun.
+  return pattern.split("[]").join(".[]").split(".");
 }
 
 const TABLE = NOT_IMPLEMENTED.map((k) => ({ key: k, parts: split(k.path) }));

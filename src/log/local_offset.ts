@@ -57,7 +57,7 @@ export function fixedOffsetMinutes(tzif: Uint8Array, nowSec: number): number | u
   }
   if (at + blockSize(h, timeSize) > tzif.length || h.type === 0) return undefined;
   // A rule with a daylight-saving part ("CET-1CEST,M3.5.0,M10.5.0/3") changes the offset: not fixed.
-  if (footer !== undefined && (footer.includes(",") || /^(<[^>]*>|[A-Za-z]+)[+\-]?[\d:]+(<[^>]*>|[A-Za-z]+)/.test(footer))) return undefined;
+  if (footer !== undefined && (footer.includes(",") || namesDaylightZone(footer))) return undefined;
   const time = (i: number) => timeSize === 8 ? view.getInt32(at + 8 * i) * 2 ** 32 + view.getUint32(at + 8 * i + 4) : view.getInt32(at + 4 * i);
   const typesAt = at + h.time * timeSize;
   const infosAt = typesAt + h.time;
@@ -72,6 +72,33 @@ export function fixedOffsetMinutes(tzif: Uint8Array, nowSec: number): number | u
   const isDst = tzif[infosAt + 6 * type + 4] !== 0;
   if (isDst || utoff % 60 !== 0) return undefined;
   return utoff / 60;
+}
+
+/**
+ * Does a POSIX TZ rule name a daylight-saving zone after its standard one ("EST5EDT": name, offset, name)? By hand,
+ * not a regex: this runs at every start with log times on, and the first regex run is +1–2 MB of resident JIT
+ * code on Bun.
+ */
+export function namesDaylightZone(rule: string): boolean {
+  const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+  const isOffset = (c: number) => (c >= 48 && c <= 57) || c === 58;
+  /** The index after a zone name starting at i (`<...>` or letters), or -1 when there is none. */
+  const name = (i: number): number => {
+    if (rule.charCodeAt(i) === 60) {
+      const close = rule.indexOf(">", i + 1);
+      return close < 0 ? -1 : close + 1;
+    }
+    let j = i;
+    while (j < rule.length && isLetter(rule.charCodeAt(j))) j++;
+    return j > i ? j : -1;
+  };
+  let i = name(0);
+  if (i < 0) return false;
+  const sign = rule.charCodeAt(i);
+  if (sign === 43 || sign === 45) i++;
+  const offsetAt = i;
+  while (i < rule.length && isOffset(rule.charCodeAt(i))) i++;
+  return i > offsetAt && name(i) >= 0;
 }
 
 function pad(n: number, w: number): string {

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { fixedOffsetMinutes, formatTimeAtOffset, logUtcOffset, zoneFilePath } from "../../src/log/local_offset.ts";
+import { fixedOffsetMinutes, formatTimeAtOffset, logUtcOffset, namesDaylightZone, zoneFilePath } from "../../src/log/local_offset.ts";
 import { createLogger, formatTime } from "../../src/log/logger.ts";
 
 const zone = (name: string) => new Uint8Array(readFileSync(`/usr/share/zoneinfo/${name}`));
@@ -29,6 +29,13 @@ describe("log times at the host's fixed UTC offset (no time-zone lookup by the r
     assert.equal(fixedOffsetMinutes(zone("Asia/Tokyo"), Math.floor(Date.UTC(1950, 0, 1) / 1000)), undefined);
     assert.equal(fixedOffsetMinutes(new TextEncoder().encode("not a zone file at all, not at all"), now), undefined);
     assert.equal(fixedOffsetMinutes(zone("Asia/Tokyo").subarray(0, 60), now), undefined, "truncated");
+  });
+
+  it("tells a POSIX rule that names a daylight-saving zone (STD offset DST) from a fixed one", () => {
+    for (const rule of ["EST5EDT", "<+03>-3<+04>", "AAA-2:30BBB", "CET-1CEST", "X+1Y"]) assert.equal(namesDaylightZone(rule), true, rule);
+    for (const rule of ["UTC0", "<+03>-3", "JST-9", "EST5", "", "5EDT", "EST", "<+03-3<+04>", "EST5<EDT", "EST+EDT"]) {
+      assert.equal(namesDaylightZone(rule), false, rule);
+    }
   });
 
   it("gives the offset for a TZ value, undefined when unknown", () => {

@@ -13,6 +13,11 @@ describe("listener and peer addresses", () => {
     assert.equal(unmapIPv4("::ffff:127.0.0.1"), "127.0.0.1");
     assert.equal(unmapIPv4("::1"), "::1");
     assert.equal(unmapIPv4("10.1.2.3"), "10.1.2.3");
+    assert.equal(unmapIPv4("::FFFF:10.200.3.4"), "10.200.3.4");
+    // Only a whole dotted quad of 1–3 digit groups is unmapped.
+    for (const other of ["::ffff:1.2.3", "::ffff:1.2.3.4.5", "::ffff:1234.2.3.4", "::ffff:1..3.4", "::ffff:1.2.3.", "::ffff:a.b.c.d", "::ffff:7f00:1", "x::ffff:1.2.3.4"]) {
+      assert.equal(unmapIPv4(other), other, other);
+    }
   });
 
   it("advertises global unicast addresses for a wildcard host, as Go's IsGlobalUnicast decides", () => {
