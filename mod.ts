@@ -50,8 +50,9 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
   const rt = so.runtime ?? currentRuntime();
   let options: ServerOptions;
   if (so.args !== undefined) {
-    await prepareServerOptions(so.args);
-    const r = loadServerOptions(so.args, { readFile: (p) => rt.readTextFileSync(p), env: (n) => rt.env(n) });
+    const readFile = (p: string) => rt.readTextFileSync(p);
+    await prepareServerOptions(so.args, readFile);
+    const r = loadServerOptions(so.args, { readFile, env: (n) => rt.env(n) });
     if (!r.ok) throw new Error(r.error.text);
     options = r.value.options;
   } else {
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   const rt: Runtime = currentRuntime();
   const argv = rt.args();
   const io = { readFile: (p: string) => rt.readTextFileSync(p), env: (n: string) => rt.env(n) };
-  await prepareServerOptions(argv);
+  await prepareServerOptions(argv, io.readFile);
   const loaded = loadServerOptions(argv, io);
   if (!loaded.ok) {
     rt.writeStderr(`nats-server: ${loaded.error.text}\n`);
@@ -158,7 +159,9 @@ async function main(): Promise<void> {
   rt.onSignal("SIGUSR2", () => {
     void petrel.server.lameDuck().then(() => stop("lame duck"));
   });
-  rt.onSignal("SIGHUP", () => {
+  // The file may now name nkey users or bcrypt hashes: what it needs is loaded first, as at start-up.
+  const reload = async () => {
+    await prepareServerOptions(argv, io.readFile);
     const r = loadServerOptions(argv, io);
     if (!r.ok) {
       logger.error(`Failed to reload server configuration: ${r.error.text}`);
@@ -172,7 +175,8 @@ async function main(): Promise<void> {
     }
     rt.reopenAppendFiles();
     logger.info("Reloaded server configuration");
-  });
+  };
+  rt.onSignal("SIGHUP", () => void reload());
   // Once serving and busy: the JIT's compiler threads below the event loop (tail latency on small hosts).
   stopThreadSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"), rt.cpuTimeMs?.bind(rt));
 }

@@ -11,7 +11,7 @@ const argv = process.argv.slice(2);
 const cut = argv.indexOf("--");
 const nbArgs = cut < 0 ? argv : argv.slice(0, cut);
 const serverArgs = cut < 0 ? [] : argv.slice(cut + 1);
-const port = 16790;
+const port = Number(process.env.PORT ?? 16790);
 const mb = (n: number) => (n / 1e6).toFixed(0).padStart(4);
 const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
 const gc = () => {
@@ -41,7 +41,7 @@ if (bun && pace) {
 const petrel = await startPetrel({ args: ["-a", "127.0.0.1", "-p", String(port), ...serverArgs] });
 try {
   sample("idle");
-  const nb = spawn("/work/shared/bench/bin/natsbench", [...nbArgs, "--url", `nats://127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "ignore"] });
+  const nb = spawn(process.env.NATSBENCH ?? "/work/shared/bench/bin/natsbench", [...nbArgs, "--url", `nats://127.0.0.1:${port}`], { stdio: ["ignore", "pipe", "ignore"] });
   let out = "";
   nb.stdout.on("data", (d) => (out += d));
   const done = new Promise((r) => nb.once("exit", r));

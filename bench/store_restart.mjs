@@ -9,7 +9,7 @@ const which = process.argv[2] ?? "bun";
 const dir = process.argv[3];
 const rounds = Number(process.argv[4] ?? 1);
 if (!dir) throw new Error("usage: node bench/store_restart.mjs <nats-server|bun|deno> DIR [rounds]");
-const port = 14652;
+const port = Number(process.env.PORT ?? 14652);
 const cmd = serverCommand(which, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir]);
 
 for (let r = 0; r < rounds; r++) {

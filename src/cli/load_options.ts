@@ -71,11 +71,23 @@ export interface LoadedOptions {
 
 export type LoadResult = { ok: true; value: LoadedOptions } | { ok: false; error: StartupError };
 
-/** Load what reading the config file named in `argv` needs (the YAML parser for a YAML file); before loadServerOptions. */
-export async function prepareServerOptions(argv: readonly string[]): Promise<void> {
+/**
+ * Load what reading the config file named in `argv` needs (the YAML parser for a YAML file); before
+ * loadServerOptions. With `readFile`, the file's text decides whether the nkey/bcrypt/operator libraries load.
+ */
+export async function prepareServerOptions(argv: readonly string[], readFile?: (path: string) => string | undefined): Promise<void> {
   const args = parseArgs(argv);
   if (!args.ok) return;
-  await loadConfigSupport(args.value.configFile);
+  const file = args.value.configFile;
+  let text: string | undefined;
+  if (file !== undefined && readFile !== undefined) {
+    try {
+      text = readFile(file);
+    } catch {
+      text = undefined; // loadServerOptions reports the unreadable file
+    }
+  }
+  await loadConfigSupport(file, text);
   // --user/--pass/--auth: a password may be a bcrypt hash.
   if (args.value.overrides.authorization !== undefined) await loadSchemas();
 }

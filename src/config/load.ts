@@ -14,6 +14,7 @@ import {
 import { loadSchemas, schemas } from "./schemas_on_demand.ts";
 import type { parseYamlConfig } from "./yaml_parser.ts";
 import { runtimeRefusals } from "./not_implemented.ts";
+import { configMayNeedAuthLibs } from "./auth_need.ts";
 
 export function isYamlFile(file: string): boolean {
   return /\.ya?ml$/i.test(file);
@@ -33,10 +34,13 @@ export async function loadConfigFormats(): Promise<void> {
   await loadYamlSupport();
 }
 
-/** Load what loading `file` needs: the schemas that validate it, and the YAML parser for a .yaml/.yml file. */
-export async function loadConfigSupport(file: string | undefined): Promise<void> {
+/**
+ * Load what loading `file` needs: the schemas that validate it, the YAML parser for a .yaml/.yml file, and the
+ * nkey/bcrypt/operator libraries unless its `text` (when the caller has it) shows it cannot need them.
+ */
+export async function loadConfigSupport(file: string | undefined, text?: string): Promise<void> {
   if (file === undefined) return;
-  await loadSchemas();
+  await loadSchemas({ authLibs: text === undefined || configMayNeedAuthLibs(text) });
   if (isYamlFile(file)) await loadYamlSupport();
 }
 

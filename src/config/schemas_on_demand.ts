@@ -18,11 +18,14 @@ export interface OnDemandSchemas {
 
 let loaded: OnDemandSchemas | undefined;
 
-/** Load the schemas (once; later calls return at once). */
-export async function loadSchemas(): Promise<void> {
+/**
+ * Load the schemas (once; later calls return at once). A configuration may also name nkey users, bcrypt
+ * passwords or an operator: their libraries come with the schemas unless the caller knows the configuration
+ * names none (`authLibs: false`, a config file's text checked by configMayNeedAuthLibs).
+ */
+export async function loadSchemas(opts: { authLibs?: boolean } = {}): Promise<void> {
+  if (opts.authLibs !== false) await loadAuthLibs();
   if (loaded !== undefined) return;
-  // A configuration may also name nkey users, bcrypt passwords or an operator: their libraries come with it.
-  await loadAuthLibs();
   const [accountOptions, accountConfig, validate] = await Promise.all([
     import("./account_options.ts"),
     import("../accounts/config_schema.ts"),

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { errors, type NatsConnection } from "@nats-io/transport-node";
 import { forEachServer, startServer, waitFor } from "../helpers/servers.ts";
 import { connectTo } from "../helpers/nats.ts";
+import bcrypt from "bcryptjs";
 
 const usersConf = (users: [string, string][]) =>
   `authorization {\n  users = [\n${users.map(([u, p]) => `    { user: ${u}, password: ${p} }`).join("\n")}\n  ]\n}\n`;
@@ -40,6 +41,25 @@ forEachServer(["nats-server", "petrel"], (kind) => {
       await alice.flush();
     } finally {
       await alice?.close().catch(() => {});
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // A plain file loads no bcrypt code at start-up (src/config/auth_need.ts): a reload that brings a bcrypt hash
+  // must load it before the new users are checked.
+  it("SIGHUP to a file with a bcrypt password admits its user", { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "petrel-reload-"));
+    const conf = join(dir, "reload.conf");
+    writeFileSync(conf, usersConf([["alice", "a1"]]));
+    const server = await startServer(kind, { args: ["-c", conf] });
+    try {
+      writeFileSync(conf, usersConf([["alice", "a1"], ["bob", `"${bcrypt.hashSync("b2", 4)}"`]]));
+      process.kill(server.pid, "SIGHUP");
+      await waitFor("bob admitted after SIGHUP", () =>
+        canConnect(() => connectTo(server, { user: "bob", pass: "b2", reconnect: false })), 10_000);
+      assert.equal(await canConnect(() => connectTo(server, { user: "bob", pass: "wrong", reconnect: false })), false);
+    } finally {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     }
