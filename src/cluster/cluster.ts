@@ -29,6 +29,11 @@ const RETRY_MIN_MS = LINK_BACKOFF.minMs;
 const IDLE_CHECK_MS = 1000;
 /** How long stop() waits for route dials still in flight. */
 const DIAL_DRAIN_MS = 1000;
+/**
+ * Spare connections kept per peer (see Cluster.#peerDecides). Crossed dials make one, a gossiped dial racing a
+ * configured one two; a peer that opens more without closing any is not resolving duplicates, and gets refused.
+ */
+const MAX_SPARES_PER_PEER = 4;
 /** How long a read barrier over the routes waits for a peer that does not answer (see read_barrier.ts). */
 const READ_BARRIER_CAP_MS = 2000;
 
@@ -379,7 +384,7 @@ export class Cluster implements RouteHost {
     if (solicit !== undefined) solicit.knownId = id;
     const existing = this.remotes.get(id);
     if (existing !== undefined && existing !== route) {
-      if (this.#peerDecides(route)) {
+      if (this.#peerDecides(route) && this.#sparesOf(id) < MAX_SPARES_PER_PEER) {
         this.#spares.add(route);
         this.logger.debug(`${route.label()} - Second route to ${JSON.stringify(id)}, kept until the peer closes one`);
         return true;
@@ -408,6 +413,12 @@ export class Cluster implements RouteHost {
   #peerDecides(incoming: RouteConn): boolean {
     const peerIsPetrel = typeof incoming.remoteInfo?.go === "string" && String(incoming.remoteInfo.go).startsWith("petrel");
     return peerIsPetrel && incoming.remoteId < this.server.serverId;
+  }
+
+  #sparesOf(id: string): number {
+    let n = 0;
+    for (const r of this.#spares) if (r.remoteId === id) n++;
+    return n;
   }
 
   /** A spare connection to `id` to take the registered one's place (see #peerDecides). */

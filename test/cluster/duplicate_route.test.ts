@@ -18,6 +18,20 @@ function clientOf(p: Petrel): Promise<NatsConnection> {
   return connect({ servers: p.clientUrl, reconnect: false, timeout: 5000 });
 }
 
+/** A hand-written route to `p` that presents itself as the Petrel server `peerId` (CONNECT and INFO sent). */
+async function routeAs(p: Petrel, peerId: string, raws: RawClient[]): Promise<RawClient> {
+  const r = await connectRaw(clusterPort(p));
+  raws.push(r);
+  await readInfo(r);
+  await r.send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"${peerId}","cluster":"dup","lnoc":true}\r\n`);
+  await r.send(`INFO {"server_id":"${peerId}","server_name":"peer","version":"2.9.10","go":"petrel${PETREL_VERSION}","proto":2,"host":"127.0.0.1","port":0,"headers":true,"cluster":"dup","lnoc":true}\r\n`);
+  return r;
+}
+
+/** Base32 "2" sorts before every letter: no generated server id is smaller. */
+const SMALLEST_ID = `N${"2".repeat(55)}`;
+const LARGEST_ID = `N${"Z".repeat(55)}`;
+
 describe("a duplicate route", () => {
   it("that lands while the first route carries traffic loses nothing, and interest survives", { timeout: 20_000 }, async () => {
     // Each server dials the other through a gate, so the test decides which dial lands first: the server with the
@@ -99,18 +113,14 @@ describe("a duplicate route", () => {
     // whose crossed dials registered the other way round would: P must not close either on its own, and once
     // the peer closes the first, the second is P's route with its interest.
     const p = await startNode({ name: "P", cluster: "dup" });
-    const peerId = `N${"2".repeat(55)}`; // base32 "2" sorts before every letter
+    const peerId = SMALLEST_ID;
     const local = await clientOf(p);
     const raws: RawClient[] = [];
     try {
       const heard = collect(local, "to.p");
       await local.flush();
       const open = async (): Promise<RawClient> => {
-        const r = await connectRaw(clusterPort(p));
-        raws.push(r);
-        await readInfo(r);
-        await r.send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"${peerId}","cluster":"dup","lnoc":true}\r\n`);
-        await r.send(`INFO {"server_id":"${peerId}","server_name":"peer","version":"2.9.10","go":"petrel${PETREL_VERSION}","proto":2,"host":"127.0.0.1","port":0,"headers":true,"cluster":"dup","lnoc":true}\r\n`);
+        const r = await routeAs(p, peerId, raws);
         // P announces its interest on every route it registered.
         await r.readUntil("RS+ $G to.p\r\n");
         return r;
@@ -138,6 +148,13 @@ describe("a duplicate route", () => {
       await second.readUntil("RMSG $G to.peer 3\r\ntwo\r\n");
       await second.expectOpen();
       assert.ok(!first.text().includes("RMSG"), "nothing went to the route the peer did not keep");
+
+      // A peer that opens connections without ever closing one is refused past a few spares.
+      const more: RawClient[] = [];
+      for (let i = 0; i < 4; i++) more.push(await open());
+      const extra = await routeAs(p, peerId, raws);
+      await extra.expectClosed();
+      for (const r of more) await r.expectOpen();
     } finally {
       for (const r of raws) r.close();
       await closeAll([local]);
@@ -147,22 +164,13 @@ describe("a duplicate route", () => {
 
   it("from a Petrel peer with a larger id is refused at once, and the first route carries on", { timeout: 15_000 }, async () => {
     const p = await startNode({ name: "P", cluster: "dup" });
-    const peerId = `N${"Z".repeat(55)}`;
     const local = await clientOf(p);
     const raws: RawClient[] = [];
     try {
-      const hello = async (): Promise<RawClient> => {
-        const r = await connectRaw(clusterPort(p));
-        raws.push(r);
-        await readInfo(r);
-        await r.send(`CONNECT {"echo":true,"verbose":false,"pedantic":false,"tls_required":false,"headers":true,"name":"${peerId}","cluster":"dup","lnoc":true}\r\n`);
-        await r.send(`INFO {"server_id":"${peerId}","server_name":"peer","version":"2.9.10","go":"petrel${PETREL_VERSION}","proto":2,"host":"127.0.0.1","port":0,"headers":true,"cluster":"dup","lnoc":true}\r\n`);
-        return r;
-      };
-      const first = await hello();
+      const first = await routeAs(p, LARGEST_ID, raws);
       await first.send("RS+ $G to.peer\r\nPING\r\n");
       await first.readUntil("PONG\r\n");
-      const second = await hello();
+      const second = await routeAs(p, LARGEST_ID, raws);
       await second.expectClosed();
       local.publish("to.peer", te.encode("one"));
       await local.flush();
