@@ -14,6 +14,10 @@ export interface BusMsg {
   payload: Uint8Array;
   /** Published on this server (not brought by a route or gateway): set by the server's internal client. */
   local?: boolean;
+  /** Brought by a route (another server of this cluster sent it here by the interest it knew). */
+  viaRoute?: boolean;
+  /** Passed on by a stream's old leader to this one (see cluster/forward.ts). */
+  forwarded?: boolean;
 }
 
 export interface PublishOpts {

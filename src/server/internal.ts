@@ -15,6 +15,8 @@ export interface InternalMsg {
   payload: Uint8Array;
   /** Published on this server (a client, leafnode or internal client here), not brought by a route or gateway. */
   local?: boolean;
+  /** Brought by a route: another server of the cluster sent it here by the interest it knew of. */
+  viaRoute?: boolean;
 }
 
 export type InternalHandler = (msg: InternalMsg) => void;
@@ -128,6 +130,7 @@ export class InternalClient implements SubOwner {
       headers: h >= 0 ? msg.payload.slice(0, h) : undefined,
       payload: h >= 0 ? msg.payload.slice(h) : msg.payload.slice(),
       local: origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway"),
+      viaRoute: origin?.kind === "route",
     });
   }
 

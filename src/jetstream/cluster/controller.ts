@@ -44,6 +44,7 @@ import { planReplicaChange } from "./replicas.ts";
 import { handOffLeaderships, stayFollower } from "./lame_duck.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
+import { decodeForward, encodeForward, FORWARD_PREFIX } from "./forward.ts";
 import { UnheardWaits } from "./unheard_wait.ts";
 import { ReplicatedFeeds } from "./mirror_replica.ts";
 import { sourceCycle } from "../cycles.ts";
@@ -312,6 +313,7 @@ export class JetStreamCluster {
       if (n) this.#origins.note(n, this.#now());
     }));
     this.#sids.push(bus.subscribe(`${SYNC}*.${peerToken(this.self)}`, (m) => this.#onSyncRequest(m)));
+    this.#sids.push(bus.subscribe(`${FORWARD_PREFIX}${peerToken(this.self)}`, (m) => this.#onForwarded(m)));
     this.#sids.push(bus.subscribe(`${SYNC_REPLY}${peerToken(this.self)}`, (m) => {
       const b = decodeSyncBatch(m.payload);
       if (b instanceof Error) return;
@@ -648,6 +650,7 @@ export class JetStreamCluster {
       syncStoreAsync: (done) => s.syncAsync(done),
       compactIntervalMs: COMPACT_INTERVAL_MS,
       consumersChanged: () => this.#consumersOf(accountOf(a)).reconcile(),
+      forward: (leader, m) => this.#o.sysBus.publish(`${FORWARD_PREFIX}${peerToken(leader)}`, encodeForward(accountOf(a), a.name, m)),
       requestSync: (group, from, to, index, attempt) => {
         // Ask the leader first, then (on retries) the other replicas in turn: the group's voters now, not the
         // peers it was created with (a peer removal or re-placement changed them since).
@@ -675,6 +678,11 @@ export class JetStreamCluster {
         restore: (snap) => r.restore(snap),
         leaderChanged: (leader) => {
           r.leaderChanged(leader);
+          if (leader === this.self && this.#handovers.delete(key) && !this.#lameDuck) {
+            // Elected again after handing over (a step-down or move whose successor did not win): the publishes
+            // held meanwhile are taken up here now, not after HANDOVER_MS (a move asks again on its next tick).
+            r.cancelHandOff();
+          }
           this.#recapture(key);
         },
         roleChanged: () => this.#recapture(key),
@@ -735,6 +743,16 @@ export class JetStreamCluster {
     const spread = engine.bus.afterInterestSpread;
     if (spread === undefined) answer();
     else spread.call(engine.bus, answer);
+  }
+
+  /** A publish the stream's old leader passed on (forward.ts): taken as if it had come here directly. */
+  #onForwarded(m: BusMsg): void {
+    const f = decodeForward(m.payload);
+    if (!f) return;
+    const r = this.replicas.get(streamKey(f.account, f.stream));
+    if (!r || !r.isLeader()) return; // led elsewhere by now: dropped, as before (the client retries)
+    if (this.#overAccountLimit(f.account, r.stream, f.msg)) return;
+    r.publish(f.msg);
   }
 
   /** An API answer on the account's bus (its subject space), counted in the account's API stats. */
@@ -825,7 +843,8 @@ export class JetStreamCluster {
     if (!r || !r.isLeader() || !r.ready) return true;
     if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
       this.#respond(acc, m.reply, { type: T + "stream_leader_stepdown_response", success: true });
-      this.#stepDown(r.group);
+      // Publishes that come while the leadership moves wait for the successor (they were dropped).
+      this.#handOver(keyOf(a), r);
       return true;
     }
     if (op[0] === "STREAM" && op[1] === "PURGE") return this.#purge(acc, m, r), true;

@@ -14,6 +14,7 @@ import type { ApiError } from "../errors.ts";
 import { type ApplyResult, isEntry, type Stream, type StreamEntry } from "../stream.ts";
 import type { BusMsg } from "../types.ts";
 import { decodeCmd, encodeCmd, type GroupCmd, type SyncBatch } from "./entries.ts";
+import { RepeatFilter } from "./forward.ts";
 
 /** Publishes held while a new leader catches up with its log (beyond this, they are dropped: clients retry). */
 const MAX_QUEUED = 10_000;
@@ -74,6 +75,8 @@ export interface ReplicaDeps {
   readonly compactIntervalMs?: number;
   /** A consumer assignment was applied (added, updated or removed): the consumer groups follow. */
   readonly consumersChanged?: () => void;
+  /** Pass a publish that reached this server after it stopped leading to the group's leader (forward.ts). */
+  readonly forward?: (leader: PeerId, m: BusMsg) => void;
 }
 
 export class StreamReplica {
@@ -109,6 +112,10 @@ export class StreamReplica {
   /** Set while this leader hands its leadership over (graceful stop): publishes wait in `#handoff`. */
   handingOff = false;
   #handoff: BusMsg[] = [];
+  /** Publishes sent here for a leader this server no longer is, while no leader is known: forwarded to the next. */
+  #misrouted: BusMsg[] = [];
+  /** A new leader takes one copy of a publish that came both directly and forwarded (forward.ts). */
+  readonly #repeats = new RepeatFilter();
 
   constructor(stream: Stream, deps: ReplicaDeps) {
     this.stream = stream;
@@ -149,11 +156,15 @@ export class StreamReplica {
       if (this.#handoff.length < MAX_QUEUED) this.#handoff.push(m);
       return;
     }
-    if (!this.isLeader()) return;
+    if (!this.isLeader()) {
+      this.#misroute(m);
+      return;
+    }
     if (!this.#ready) {
       if (this.#queue.length < MAX_QUEUED) this.#queue.push(m);
       return;
     }
+    if (this.#repeats.repeat(m, this.#deps.now())) return;
     const s = this.stream;
     const hdr = m.headers && m.headers.length > 0 ? m.headers : undefined;
     const e = s.prepare(m.subject, hdr, m.payload, this.#deps.now(), this.#clseq, {
@@ -213,7 +224,9 @@ export class StreamReplica {
     if (batch.length === 0) return;
     const r = this.group.proposeBatch(batch.map((b) => b.data));
     if (!r.ok) {
-      this.#lost();
+      // While the leadership is being transferred this server still leads (the transfer may not happen): the
+      // batch is lost, not the leadership. Publishes meanwhile wait in the hand-off (see handingOff).
+      if (r.error !== "transferring") this.#lost();
       return;
     }
     const first = r.index - batch.length + 1;
@@ -471,8 +484,22 @@ export class StreamReplica {
     }
   }
 
+  /**
+   * A publish for the leader that reached this replica: another server sent it here by an interest this server
+   * no longer has (it stopped leading; its RS- was on its way). It goes on to the leader, or waits for one. A
+   * publish without a reply is not passed on (nobody waits for its acknowledgement; nats-server drops it too),
+   * nor one of this server's own clients (it reached the leader by its interest, if any).
+   */
+  #misroute(m: BusMsg): void {
+    if (m.viaRoute !== true || !m.reply || this.#deps.forward === undefined || this.#closed) return;
+    const leader = this.group.leader;
+    if (leader !== null && leader !== this.#deps.self) this.#deps.forward(leader, m);
+    else if (this.#misrouted.length < MAX_QUEUED) this.#misrouted.push(m);
+  }
+
   #becomeReady(): void {
     this.#ready = true;
+    this.#repeats.start(this.#deps.now());
     this.#clseq = this.stream.lastSequence;
     this.#inflightSubjects.clear();
     this.#inflightLast = undefined;
@@ -484,12 +511,26 @@ export class StreamReplica {
 
   leaderChanged(leader: PeerId | null): void {
     if (leader !== this.#deps.self) this.#lost();
+    if (leader !== null && this.#misrouted.length > 0) {
+      // Publishes that waited for a leader: to it, or taken here if this server leads again.
+      const waiting = this.#misrouted;
+      this.#misrouted = [];
+      for (const m of waiting) {
+        if (leader === this.#deps.self) this.publish({ ...m, viaRoute: false });
+        else this.#deps.forward?.(leader, m);
+      }
+    }
     if (leader !== null && leader !== this.#deps.self && this.handingOff) {
       // The successor leads: the publishes that came during the hand-off go to the stream's subject again.
       const moved = this.#handoff;
       this.#handoff = [];
       this.handingOff = false;
-      for (const m of moved) this.#deps.engine.bus.publish(m.subject, m.payload, { reply: m.reply, headers: m.headers });
+      const forward = this.#deps.forward;
+      for (const m of moved) {
+        // To the successor alone (forward.ts), not to every subscriber of the subject again.
+        if (forward !== undefined) forward(leader, m);
+        else this.#deps.engine.bus.publish(m.subject, m.payload, { reply: m.reply, headers: m.headers });
+      }
     }
   }
 
@@ -505,6 +546,7 @@ export class StreamReplica {
   /** Stops leading (the group itself is removed by the host; the consumer groups close their own). */
   close(): void {
     this.#closed = true;
+    this.#misrouted = [];
     this.#lost();
   }
 }

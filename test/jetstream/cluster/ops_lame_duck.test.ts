@@ -71,9 +71,9 @@ describe("graceful stop hands leaderships over", () => {
               break;
             } catch (e) {
               if (disconnects !== seen && attempt < 3) continue;
-              // A publish routed to the old leader's server after it stepped down and before the new leader's
-              // interest reached this server is dropped (only a stream's leader listens, as in nats-server); the
-              // client retries it with its Nats-Msg-Id. At most one such window per hand-off.
+              // A publish routed to the old leader's server is passed on to the new leader while that server runs
+              // (jetstream/cluster/forward.ts), but one that reaches it as it closes is lost; the client retries
+              // it with its Nats-Msg-Id. At most one such window per hand-off.
               if (/timeout/i.test((e as Error).message) && attempt < 3) {
                 timeouts.push(n);
                 continue;

@@ -1,0 +1,109 @@
+// Publishes on their way to a stream's leader when it steps down. Only a stream's leader announces its subjects,
+// so the client's server sends each publish by the interest it last heard of: those already on the route to
+// the old leader when it stops leading arrive at a server that no longer leads, and were dropped (the client
+// timed out). The old leader now passes them on to the new one; a publish the client's server sent both ways
+// (it heard the new leader's interest before the old one's was withdrawn) is taken once. The step-down request
+// hands the leadership over as a graceful stop does: publishes that come meanwhile wait for the successor (they
+// were dropped, and the old leader stayed unready if its transfer failed and it was elected again).
+// Three Petrel servers; every route crosses a proxy, and the one from the client's server to the leader holds
+// what it carries 150 ms, so that a stream of publishes is in flight there through the step-down.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JetStreamManager, jetstreamManager, type PubAck } from "@nats-io/jetstream";
+import { startPetrel } from "../../mod.ts";
+import type { Petrel } from "../../src/petrel.ts";
+import { freePort } from "./helpers.ts";
+import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
+import { waitFor } from "../helpers/servers.ts";
+
+const N = 3;
+/** How long the route from the client's server to the old leader holds what it carries. */
+const ROUTE_DELAY_MS = 150;
+const PUBLISHES = 240;
+
+describe("publishes in flight to a stream leader that steps down", () => {
+  const dir = mkdtempSync(join(tmpdir(), "petrel-fwd-"));
+  const nodes: Petrel[] = [];
+  /** `dial[i][j]`: the proxy server i dials server j through. */
+  const dial: LinkProxy[][] = [];
+  let nc: NatsConnection | undefined;
+  let admin: NatsConnection | undefined;
+  let jsm: JetStreamManager;
+
+  /** What server `from` sends server `to` is held `ms` (over either route between them). */
+  const slow = (from: number, to: number, ms: number) => {
+    dial[from][to].setDelays({ toTargetMs: ms });
+    dial[to][from].setDelays({ fromTargetMs: ms });
+  };
+
+  before(async () => {
+    const ports: number[] = [];
+    for (let i = 0; i < N; i++) ports.push(await freePort());
+    for (let i = 0; i < N; i++) {
+      dial.push([]);
+      for (let j = 0; j < N; j++) dial[i].push(i === j ? undefined! : await startLinkProxy(ports[j]));
+    }
+    for (let i = 0; i < N; i++) {
+      nodes.push(await startPetrel({
+        options: {
+          server_name: `n${i + 1}`,
+          host: "127.0.0.1",
+          port: -1,
+          jetstream: { enabled: true, store_dir: join(dir, `n${i + 1}`), storage: "file" },
+          cluster: { name: "fwd", host: "127.0.0.1", port: ports[i], routes: dial[i].filter((p) => p !== undefined).map((p) => p.url) },
+        },
+      }));
+    }
+    admin = await connect({ servers: nodes.map((p) => p.clientUrl) });
+    const a = admin;
+    await waitFor("the meta group", () => jetstreamManager(a, { timeout: 1000 }).then((m) => m.getAccountInfo()).catch(() => undefined), 20_000);
+    jsm = await jetstreamManager(admin);
+  });
+
+  after(async () => {
+    await nc?.close().catch(() => {});
+    await admin?.close().catch(() => {});
+    for (const p of nodes) await p.stop({ handOff: false }).catch(() => {});
+    for (const row of dial) for (const p of row) await p?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("every publish is acknowledged once, none times out", { timeout: 60_000 }, async () => {
+    await waitFor("an R3 stream", () => jsm.streams.add({ name: "FWD", subjects: ["fwd.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
+    const leaderName = await waitFor("its leader", async () => (await jsm.streams.info("FWD").catch(() => undefined))?.cluster?.leader);
+    const old = Number(leaderName.slice(1)) - 1;
+    const client = (old + 1) % N;
+    slow(client, old, ROUTE_DELAY_MS);
+    nc = await connect({ servers: nodes[client].clientUrl });
+    const js = jetstream(nc);
+    await waitFor("a publish from the client's server", () => js.publish("fwd.warm", "w", { timeout: 2000 }).catch(() => undefined), 10_000);
+    // A steady flow, one publish every 2 ms, each waiting up to 3 s for its acknowledgement (no retries).
+    const results: Array<Promise<PubAck | Error>> = [];
+    let stepped = false;
+    for (let i = 0; i < PUBLISHES; i++) {
+      results.push(js.publish(`fwd.${i}`, `m${i}`, { timeout: 3000, retries: 1 }).catch((e: Error) => e));
+      if (i === PUBLISHES / 3) {
+        stepped = true;
+        void admin!.request("$JS.API.STREAM.LEADER.STEPDOWN.FWD", undefined, { timeout: 5000 }).catch(() => undefined);
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.ok(stepped);
+    const out = await Promise.all(results);
+    const failed = out.filter((r): r is Error => r instanceof Error).map((e) => e.message);
+    assert.deepEqual(failed, []);
+    const seqs = (out as PubAck[]).map((a) => a.seq);
+    // One stored message per publish (the warm-up is sequence 1): none lost, none taken twice.
+    assert.equal(new Set(seqs).size, PUBLISHES);
+    // (The leadership may also come back to the old leader: a transfer whose target did not win in time.)
+    const info = await waitFor("the stream led again", async () => {
+      const i = await jsm.streams.info("FWD").catch(() => undefined);
+      return i?.cluster?.leader ? i : undefined;
+    });
+    assert.equal(info.state.messages, PUBLISHES + 1);
+  });
+});
