@@ -30,6 +30,7 @@ import type { TcpOptions } from "./tcp_bun.ts";
 const MIN_READ = 4 * 1024;
 const MAX_READ = 64 * 1024;
 
+const NO_BYTES = new Uint8Array(0);
 const NOOP_HANDLER: ConnHandler = { onData() {}, onDrain() {}, onClose() {} };
 
 function netAddr(a: Deno.Addr): { host: string; port: number } {
@@ -53,9 +54,11 @@ class DenoConn implements Duplex {
   /** The socket has been released (conn.close() called). */
   private released = false;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly startWrites = () => {
-    this.writeLoop().catch((e) => this.fail(e));
-  };
+  private readonly startWrites = () => this.writeNext();
+  /** The batch being written (what is left of it after a short write). */
+  private writeBuf: Uint8Array = NO_BYTES;
+  private readonly onWritten = (n: number) => this.written(n);
+  private readonly onWriteFailed = (e: unknown) => this.fail(e);
 
   constructor(
     private readonly conn: Deno.TcpConn,
@@ -155,7 +158,7 @@ class DenoConn implements Duplex {
   }
 
   start(): void {
-    this.readLoop().catch((e) => this.fail(e));
+    this.readNext();
   }
 
   /** Set while reading is paused (pauseReading): the read loop waits on it. */
@@ -175,42 +178,101 @@ class DenoConn implements Duplex {
     p?.resolve();
   }
 
-  private async readLoop(): Promise<void> {
-    let buf = new Uint8Array(MIN_READ);
-    let small = 0;
-    for (;;) {
-      if (this.readPaused !== undefined && !this.closing && !this.closed) await this.readPaused.promise;
-      const n = await this.conn.read(buf);
-      if (n === null) break;
-      if (this.closing || this.closed) continue; // after our close: drain the peer's bytes until it closes
-      if (this.tls !== undefined) this.tls.feed(buf.subarray(0, n));
-      else this.handler.onData(buf.subarray(0, n));
-      if (n === buf.length) {
-        small = 0;
-        if (buf.length < MAX_READ) buf = new Uint8Array(buf.length * 2);
-      } else if (n < buf.length >> 2 && buf.length > MIN_READ && ++small > 16) {
-        small = 0;
-        buf = new Uint8Array(buf.length >> 1);
+  /** The read buffer, grown and shrunk with the reads (see `read`). */
+  private rbuf = new Uint8Array(MIN_READ);
+  private smallReads = 0;
+  private readonly onRead = (n: number | null) => this.read(n);
+  private readonly onReadFailed = (e: unknown) => this.fail(e);
+  private readonly readAfterPause = () => this.readNext(true);
+
+  /**
+   * The read loop, as promise callbacks bound once (an async loop cost its own promise and frame per read: see
+   * writeNext). `resumed`: the wait for a paused reader is over, read whether or not it paused again since.
+   */
+  private readNext(resumed = false): void {
+    try {
+      const paused = this.readPaused;
+      if (!resumed && paused !== undefined && !this.closing && !this.closed) {
+        paused.promise.then(this.readAfterPause, this.onReadFailed);
+        return;
       }
+      this.conn.read(this.rbuf).then(this.onRead, this.onReadFailed);
+    } catch (e) {
+      this.fail(e);
     }
-    // EOF: the peer closed (or, after our closeWrite, acknowledged our close).
-    this.release();
-    this.finish(undefined);
   }
 
-  private async writeLoop(): Promise<void> {
-    const conn = this.conn;
-    while (!this.closed && !this.queue.isEmpty()) {
-      let buf = this.queue.take();
-      this.inFlight = buf.length;
-      while (buf.length > 0) {
-        const n = await conn.write(buf);
-        if (this.closed) return;
-        buf = buf.subarray(n);
-        this.inFlight = buf.length;
-      }
-      this.queue.done(); // written: the writer may reuse the memory
+  private read(n: number | null): void {
+    if (n === null) {
+      // EOF: the peer closed (or, after our closeWrite, acknowledged our close).
+      this.release();
+      this.finish(undefined);
+      return;
     }
+    try {
+      // After our close: drain the peer's bytes until it closes.
+      if (!this.closing && !this.closed) {
+        const buf = this.rbuf;
+        if (this.tls !== undefined) this.tls.feed(buf.subarray(0, n));
+        else this.handler.onData(buf.subarray(0, n));
+        if (n === buf.length) {
+          this.smallReads = 0;
+          if (buf.length < MAX_READ) this.rbuf = new Uint8Array(buf.length * 2);
+        } else if (n < buf.length >> 2 && buf.length > MIN_READ && ++this.smallReads > 16) {
+          this.smallReads = 0;
+          this.rbuf = new Uint8Array(buf.length >> 1);
+        }
+      }
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.readNext();
+  }
+
+  /**
+   * The write loop, as promise callbacks bound once: one batch at a time until the queue is empty. (An async
+   * loop cost its own promises and a frame per batch: on a request/reply or sync publish load, a batch per
+   * message, and their garbage sets how often V8 stops for a scavenge.)
+   */
+  private writeNext(): void {
+    try {
+      if (this.closed || this.queue.isEmpty()) {
+        this.writesDone();
+        return;
+      }
+      const buf = this.queue.take();
+      this.writeBuf = buf;
+      this.inFlight = buf.length;
+      this.conn.write(buf).then(this.onWritten, this.onWriteFailed);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private written(n: number): void {
+    if (this.closed) return;
+    try {
+      const buf = this.writeBuf;
+      if (n < buf.length) {
+        const rest = buf.subarray(n);
+        this.writeBuf = rest;
+        this.inFlight = rest.length;
+        this.conn.write(rest).then(this.onWritten, this.onWriteFailed);
+        return;
+      }
+      this.writeBuf = NO_BYTES;
+      this.inFlight = 0;
+      this.queue.done(); // written: the writer may reuse the memory
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.writeNext();
+  }
+
+  /** The queue is empty (or the connection closed): drain and close-after-flush come here. */
+  private writesDone(): void {
     this.writing = false;
     if (this.closed) return;
     if (this.needDrain) {
@@ -221,7 +283,7 @@ class DenoConn implements Duplex {
       // FIN after the flushed bytes; keep reading (and discarding) until the peer closes, so unread input does
       // not turn our close into a reset that could destroy what we just sent. The linger timer bounds the wait.
       this.finish(undefined, true);
-      await conn.closeWrite();
+      this.conn.closeWrite().catch(this.onWriteFailed);
     }
   }
 
