@@ -556,8 +556,7 @@ export function bytesToString(b: Uint8Array, s: number, e: number): string {
     }
     if (same) return strCacheVals[slot];
   }
-  // One native decode: building the string a character at a time made a string per character.
-  const out = dec.decode(b.subarray(s, e));
+  const out = asciiString(b, s, e);
   h |= 1; // never 0, the empty doorkeeper slot
   if (strDoor[slot] !== h) {
     strDoor[slot] = h;
@@ -566,6 +565,24 @@ export function bytesToString(b: Uint8Array, s: number, e: number): string {
   strCacheKeys[slot] = b.slice(s, e);
   strCacheVals[slot] = out;
   return out;
+}
+
+/** One array per length (0..64): the character codes of a subject being made into a string. */
+const CODES: number[][] = Array.from({ length: 65 }, (_, n) => new Array<number>(n).fill(0));
+
+/**
+ * `b[s, e)` (at most 64 bytes) as a string: its codes copied into a reused array and made into a string in one
+ * call, so a new subject (a reply inbox) costs its string and nothing else (a decode takes a view of the bytes,
+ * and building it a character at a time made a string per character). UTF-8 goes to the decoder.
+ */
+function asciiString(b: Uint8Array, s: number, e: number): string {
+  const codes = CODES[e - s];
+  for (let k = 0; k < codes.length; k++) {
+    const c = b[s + k];
+    if (c >= 128) return dec.decode(b.subarray(s, e));
+    codes[k] = c;
+  }
+  return String.fromCharCode.apply(null, codes);
 }
 
 export function argBytes(args: Args, i: number): Uint8Array {

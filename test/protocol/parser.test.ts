@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   type Args,
   argString,
+  bytesToString,
   OP,
   type OpCode,
   type ParseError,
@@ -223,5 +224,21 @@ describe("parser: max_control_line parity with nats-server", () => {
       { op: OP.INFO, args: [info] },
       { op: OP.RSPLUS, args: ["$G", subj] },
     ]);
+  });
+});
+
+describe("bytesToString", () => {
+  const enc = new TextEncoder();
+  it("decodes ASCII, UTF-8, empty and long subjects, the same on every call (cached or not)", () => {
+    const cases = ["", "a", "_INBOX.nb1234_5678.17", "ünïcödé.sübject", "x".repeat(64), "y".repeat(65), "日本.語"];
+    for (let round = 0; round < 3; round++) {
+      for (const c of cases) {
+        const b = enc.encode(`PUB ${c} 0`);
+        assert.equal(bytesToString(b, 4, 4 + enc.encode(c).length), c);
+      }
+    }
+    // Same bytes at another place in another buffer: still the same string.
+    const b = enc.encode("--_INBOX.nb1234_5678.17--");
+    assert.equal(bytesToString(b, 2, b.length - 2), "_INBOX.nb1234_5678.17");
   });
 });
