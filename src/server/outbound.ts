@@ -3,6 +3,7 @@
  * and that is handed to the transport once per flush. Writing MSG/HMSG frames here is the hot path of
  * delivery, so it copies bytes and writes digits directly instead of building strings.
  */
+import { outputBuffers } from "./buffer_pool.ts";
 
 const CRLF0 = 13;
 const CRLF1 = 10;
@@ -67,7 +68,8 @@ export class OutBuffer {
     const out = this.buf.subarray(0, this.len);
     const spare = this.#spare;
     this.#spare = undefined;
-    this.buf = spare !== undefined ? spare : new Uint8Array(this.buf.length > MAX_KEPT ? 32 * 1024 : this.buf.length);
+    const size = this.buf.length > MAX_KEPT ? 32 * 1024 : this.buf.length;
+    this.buf = spare ?? outputBuffers.take(size) ?? new Uint8Array(size);
     this.len = 0;
     return out;
   }
@@ -76,9 +78,13 @@ export class OutBuffer {
   readonly release = (view: Uint8Array): void => {
     const b = view.buffer;
     // A buffer in use must never become the spare (a release of the wrong view would corrupt the next batch).
-    if (b === this.buf.buffer || view.byteOffset !== 0) throw new Error("OutBuffer.release: not a lent buffer");
-    if (this.#spare !== undefined || b.byteLength > MAX_KEPT || b.byteLength < this.buf.length) return;
-    this.#spare = new Uint8Array(b);
+    if (b === this.buf.buffer || b === this.#spare?.buffer || view.byteOffset !== 0) {
+      throw new Error("OutBuffer.release: not a lent buffer");
+    }
+    if (b.byteLength > MAX_KEPT) return;
+    // The first one back is this connection's spare; the others serve any connection's next flush.
+    if (this.#spare === undefined && b.byteLength >= this.buf.length) this.#spare = new Uint8Array(b);
+    else outputBuffers.give(b as ArrayBuffer);
   };
 
   /**

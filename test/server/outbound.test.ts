@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { OutBuffer, writeInt } from "../../src/server/outbound.ts";
+import { BufferPool } from "../../src/server/buffer_pool.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -80,6 +81,37 @@ describe("OutBuffer", () => {
     assert.ok(second.every((b) => b === 2));
     // A view of the buffer in use is never taken back.
     assert.throws(() => o.release(o.buf.subarray(0, 10)), /not a lent buffer/);
+  });
+  it("buffers released beyond a connection's spare serve the next flush of another connection", () => {
+    // An odd size of its own, so that no other test's buffers are in the process-wide pool for it.
+    const size = 48 * 1024;
+    const a = new OutBuffer(size);
+    const b = new OutBuffer(size);
+    a.bytes(new Uint8Array(9000).fill(1));
+    const lent1 = a.lend();
+    a.bytes(new Uint8Array(9000).fill(2));
+    const lent2 = a.lend(); // a write still in flight: a fresh buffer
+    a.release(lent1); // a's spare
+    a.release(lent2); // to the pool
+    assert.throws(() => a.release(lent2), /not a lent buffer|released twice/);
+    b.bytes(new Uint8Array(9000).fill(3));
+    const lentB = b.lend();
+    assert.equal(b.buf.buffer, lent2.buffer, "b's next batch goes into the pooled buffer");
+    assert.ok(lentB.every((x) => x === 3));
+    b.bytes(new Uint8Array(9000).fill(4));
+    assert.ok(lentB.every((x) => x === 3), "the lent batch is not written over");
+  });
+  it("BufferPool keeps at most its limit in bytes and refuses a buffer given twice", () => {
+    const pool = new BufferPool(64 * 1024);
+    const x = new ArrayBuffer(32 * 1024);
+    pool.give(x);
+    assert.throws(() => pool.give(x), /released twice/);
+    pool.give(new ArrayBuffer(32 * 1024));
+    pool.give(new ArrayBuffer(32 * 1024)); // past the limit: left to the collector
+    assert.equal(pool.bytes, 64 * 1024);
+    assert.equal(pool.take(16 * 1024), undefined, "sizes are exact");
+    assert.equal(pool.take(32 * 1024)?.byteLength, 32 * 1024);
+    assert.equal(pool.bytes, 32 * 1024);
   });
   it("lend() copies a small batch (no second buffer for a quiet connection)", () => {
     const o = new OutBuffer(1024);

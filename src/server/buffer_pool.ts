@@ -1,0 +1,45 @@
+/**
+ * Spare output buffers shared by every connection's OutBuffer (outbound.ts). A batch lent to a transport is
+ * written asynchronously and its buffer comes back once the bytes are out. With one spare per connection, a
+ * connection whose writes lag behind its flushes allocated a fresh buffer per flush and dropped the extra ones
+ * when they came back: under fan-out on Deno that was a 64-128 KiB allocation per subscriber per turn, all of it
+ * garbage a moment later (external memory swinging 3-13 MB between collections, and malloc fragmentation that
+ * stays in RSS). Buffers that come back go here instead and the next flush of any connection takes one of the
+ * same size. Bounded in bytes; past the bound a buffer is left to the collector as before.
+ */
+
+/** At most this many bytes of spare buffers are kept process-wide. */
+export const POOL_BYTES = 4 * 1024 * 1024;
+
+export class BufferPool {
+  readonly #bySize = new Map<number, ArrayBuffer[]>();
+  /** Buffers now in the pool: one given twice would be handed to two writers at once. */
+  readonly #held = new Set<ArrayBuffer>();
+  bytes = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** A pooled buffer of exactly `size` bytes, or undefined. */
+  take(size: number): Uint8Array | undefined {
+    const list = this.#bySize.get(size);
+    const b = list?.pop();
+    if (b === undefined) return undefined;
+    this.#held.delete(b);
+    this.bytes -= b.byteLength;
+    return new Uint8Array(b);
+  }
+
+  /** A buffer nobody reads or writes any more; kept if the pool has room. */
+  give(b: ArrayBuffer): void {
+    if (this.#held.has(b)) throw new Error("BufferPool.give: buffer already in the pool (released twice)");
+    if (this.bytes + b.byteLength > this.limit) return;
+    let list = this.#bySize.get(b.byteLength);
+    if (list === undefined) this.#bySize.set(b.byteLength, (list = []));
+    list.push(b);
+    this.#held.add(b);
+    this.bytes += b.byteLength;
+  }
+}
+
+/** The process-wide pool of output buffers. */
+export const outputBuffers = new BufferPool(POOL_BYTES);
