@@ -19,6 +19,7 @@ import { loadTls, tlsModule } from "./tls_loader.ts";
 import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
 import { noteRead } from "./read_pacer_bun.ts";
+import { LARGE_READ, ReceiveWindow } from "./recv_window_bun.ts";
 
 export interface TcpOptions {
   /** `write` returns false once this many bytes wait to be sent. */
@@ -49,6 +50,10 @@ class BunConn implements Duplex {
   private closing = false;
   private closed = false;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bounds the kernel receive buffer for a fast sender on a short path; reads the fd Bun has (untyped) while open. */
+  private readonly window = new ReceiveWindow(() =>
+    this.closed || this.closing ? undefined : (this.socket as unknown as { fd?: number }).fd
+  );
   private readonly flushTask = () => {
     this.scheduled = false;
     this.flush();
@@ -299,6 +304,8 @@ class BunConn implements Duplex {
   onSocketData(data: Uint8Array): void {
     noteRead(data.length); // every read is a fresh buffer: large ones are paced into full collections
     if (this.closing || this.closed) return;
+    // a sender that outruns us: smaller reads, if the round trip allows (recv_window_bun.ts)
+    if (data.length >= LARGE_READ && this.tls === undefined && !this.nativeTls) this.window.onLargeRead();
     if (this.tls !== undefined) {
       this.tls.feed(data);
       return;
