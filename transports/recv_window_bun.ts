@@ -6,8 +6,9 @@
  * (fanout-16: 1,892 of 2,126 output batches came from such reads, each parsed whole, and 30–70 MB of dead read
  * buffers stood in RSS between collections). With the buffer bounded (`SO_RCVBUF`, which the kernel doubles for its
  * bookkeeping) the reads are a few hundred KiB, the sender waits on TCP's window instead, and the memory a fast
- * publisher can make the server allocate per read is bounded by configuration, not by its speed (fanout-16
- * in-process, interleaved: mean RSS 87–128 → 76–77 MB at 192 KiB, CPU per message not worse).
+ * publisher can make the server allocate per read is bounded by configuration, not by its speed (in-process,
+ * natsbench and server sharing a core budget, 3 interleaved runs: fanout-16 mean RSS 91–96 → 81–86 MB at 192 KiB,
+ * pubsub-1k 147–155 → 80–87 MB, msgs/s and CPU per message not worse).
  *
  * Only where the window does not limit the rate: TCP moves at most one window per round trip, so this applies only
  * when the connection's receive-side RTT estimate (`TCP_INFO`) is under `MAX_RTT_US`: 384 KiB per 500 µs is ~780 MB/s, more than
@@ -15,7 +16,12 @@
  * kernel's autotuning. Decided once per connection, on its first large reads (an idle server never loads bun:ffi);
  * Linux only and best effort: where libc or `TCP_INFO` is not there, nothing changes.
  *
- * `PETREL_SO_RCVBUF`: the bytes to ask for (default 196608; 0 leaves every connection to the kernel).
+ * Off by default (`PETREL_SO_RCVBUF` bytes turns it on; 196608 measured best). With the servers at full speed
+ * (the bench's servers and natsbench at autogroup nice -15, 2 rounds) it gave no RSS back (the RSS at the end of a
+ * run is bimodal, 94–100 or 227–243 MB on cluster-pubsub-1k's subscriber node either way) and cost
+ * cluster-pubsub-1k 14 % (485/455k → 419/377k msgs/s): the window must cover what arrives while the event loop
+ * parses the previous read, not only the round trip. It stays for small hosts that want a fast sender's input
+ * bounded (and its reads small) more than they want the last 14 %.
  */
 
 /** A read this large means the sender is ahead of us (the kernel had this much waiting). */
@@ -33,7 +39,8 @@ const TCPI_RCV_RTT_OFFSET = 92;
 const TCP_INFO_SIZE = 104;
 /** Above this round trip the window would limit the rate: leave the kernel's autotuning alone. */
 export const MAX_RTT_US = 500;
-const DEFAULT_RCVBUF = 192 * 1024;
+/** Off unless asked for (see the module comment: it cost cluster-pubsub-1k 14 % at full speed). */
+const DEFAULT_RCVBUF = 0;
 
 /** getsockopt / setsockopt on a file descriptor; undefined where they cannot be reached. */
 export interface SockOpts {
