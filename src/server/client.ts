@@ -11,7 +11,7 @@ import { OutBuffer } from "./outbound.ts";
 import { type ConnectOptions, parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
-import { type FlowConsumer, InputGate, type Producer, producerStallCapMs } from "./flow.ts";
+import { clientStallMark, type FlowConsumer, InputGate, type Producer, producerStallCapMs } from "./flow.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import type { ClientHost } from "./client_host.ts";
 import type { Account } from "../accounts/account.ts";
@@ -159,9 +159,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     return this.out.len + this.duplex.bufferedAmount();
   }
 
-  /** Is our backlog (unflushed plus held by the transport) past half of max_pending? */
+  /** Is our backlog (unflushed plus held by the transport) past the stall mark (clientStallMark)? */
   isBehind(): boolean {
-    return this.out.len + this.duplex.bufferedAmount() > this.host.options.max_pending / 2;
+    return this.out.len + this.duplex.bufferedAmount() > clientStallMark(this.host.options.max_pending);
   }
 
   #drainWaiters: Array<() => void> = [];

@@ -45,6 +45,19 @@ export function producerStallCapMs(writeDeadlineMs: number): number {
 }
 
 /**
+ * A client's backlog (unflushed plus held by the transport) past which whoever publishes to it is held: half of
+ * max_pending as in nats-server, but at most STALL_MARK_MAX. nats-server's writer goroutines keep a consumer's
+ * backlog near empty while a publisher runs; here one event loop parses a publisher's input and writes to the
+ * consumers in turns, so a consumer a little slower than its publisher filled up to 32 MiB (default max_pending)
+ * before anything slowed the publisher, and that memory stayed in RSS. A few MiB queued keep a socket busy as well.
+ */
+export const STALL_MARK_MAX = 2 * 1024 * 1024;
+
+export function clientStallMark(maxPending: number): number {
+  return Math.min(maxPending / 2, STALL_MARK_MAX);
+}
+
+/**
  * nats-server reads at most this much at a time; parsing in such slices gives stalls a chance between them, and
  * the output of each slice is flushed before the next is parsed.
  */
