@@ -28,6 +28,7 @@ import { type StorageProvider, storedSize, type StoredMsg } from "./store/types.
 import { type PubAck, Stream } from "./stream.ts";
 import type { BusMsg, EngineOptions, JsBus } from "./types.ts";
 import { type Clock, runtimeClock } from "../runtime/clock.ts";
+import { smallBytes } from "../server/small_bytes.ts";
 
 const enc = new TextEncoder();
 
@@ -691,7 +692,8 @@ export function pubAckBytes(res: PubAck | ApiError, stream: string, domain?: str
     ackPrefixes.set(stream, prefix);
   }
   const digits = String(res.seq);
-  const out = new Uint8Array(prefix.length + digits.length + 1);
+  // Slab memory (small_bytes.ts): the bytes live until the PubAck is written out.
+  const out = smallBytes(prefix.length + digits.length + 1);
   out.set(prefix, 0);
   let o = prefix.length;
   for (let i = 0; i < digits.length; i++) out[o++] = digits.charCodeAt(i);

@@ -6,6 +6,7 @@
 import type { Account } from "../accounts/account.ts";
 import { showsOtherSubject } from "../accounts/imports.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
+import { smallUtf8 } from "./small_bytes.ts";
 
 export interface InternalMsg {
   subject: string;
@@ -109,8 +110,9 @@ export class InternalClient implements SubOwner {
     this.stats.out_bytes += body.length;
     return this.account.deliver({
       subject,
-      subjectBytes: enc.encode(subject),
-      reply: opts.reply !== undefined && opts.reply !== "" ? enc.encode(opts.reply) : null,
+      // Slab memory (small_bytes.ts): the router's byte views live for this call.
+      subjectBytes: smallUtf8(subject),
+      reply: opts.reply !== undefined && opts.reply !== "" ? smallUtf8(opts.reply) : null,
       hdrSize,
       payload: body,
     }, this);

@@ -4,6 +4,7 @@
  * delivery, so it copies bytes and writes digits directly instead of building strings.
  */
 import { outputBuffers } from "./buffer_pool.ts";
+import { smallCopy } from "./small_bytes.ts";
 
 const CRLF0 = 13;
 const CRLF1 = 10;
@@ -46,9 +47,12 @@ export class OutBuffer {
     this.bytes(enc.encode(s));
   }
 
-  /** Take the pending bytes as a fresh array the transport may keep; the buffer is reused. */
+  /**
+   * Take the pending bytes as an array the transport may keep (a copy: in slab memory when small, see
+   * small_bytes.ts); the buffer is reused.
+   */
   take(): Uint8Array {
-    const out = this.buf.slice(0, this.len);
+    const out = smallCopy(this.buf, 0, this.len);
     this.len = 0;
     // Don't keep a huge buffer around after a burst.
     if (this.buf.length > MAX_KEPT) this.buf = new Uint8Array(32 * 1024);
@@ -78,9 +82,10 @@ export class OutBuffer {
   readonly release = (view: Uint8Array): void => {
     const b = view.buffer;
     // A buffer in use must never become the spare (a release of the wrong view would corrupt the next batch).
-    if (b === this.buf.buffer || b === this.#spare?.buffer || view.byteOffset !== 0) {
-      throw new Error("OutBuffer.release: not a lent buffer");
-    }
+    if (b === this.buf.buffer || b === this.#spare?.buffer) throw new Error("OutBuffer.release: not a lent buffer");
+    // A small batch was a copy (`take`, slab memory), not lent: nothing comes back (a slab is never pooled).
+    if (view.byteLength < LEND_MIN) return;
+    if (view.byteOffset !== 0) throw new Error("OutBuffer.release: not a lent buffer");
     if (b.byteLength > MAX_KEPT) return;
     // The first one back is this connection's spare; the others serve any connection's next flush.
     if (this.#spare === undefined && b.byteLength >= this.buf.length) this.#spare = new Uint8Array(b);
