@@ -1,0 +1,55 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { SMALL_MAX, smallBytes, smallCopy, smallUtf8 } from "../../src/server/small_bytes.ts";
+import { OutBuffer } from "../../src/server/outbound.ts";
+
+const enc = new TextEncoder();
+
+describe("small_bytes", () => {
+  it("hands out zero-filled views that never overlap, across slab boundaries", () => {
+    const held: Uint8Array[] = [];
+    // Over 64 KiB in total: several slabs. Each view is filled with its own byte; none may change another.
+    for (let i = 0; i < 600; i++) {
+      const n = 1 + ((i * 37) % 300);
+      const b = smallBytes(n);
+      assert.equal(b.length, n);
+      assert.ok(b.every((x) => x === 0), "zero-filled");
+      b.fill(i % 251);
+      held.push(b);
+    }
+    held.forEach((b, i) => assert.ok(b.every((x) => x === i % 251), `view ${i} intact`));
+  });
+
+  it("copies like slice, and gives large arrays their own memory", () => {
+    const src = Uint8Array.from({ length: SMALL_MAX + 10 }, (_, i) => i & 255);
+    assert.deepEqual(smallCopy(src, 3, 50), src.slice(3, 50));
+    assert.deepEqual(smallCopy(src, 0, 200), src.slice(0, 200));
+    assert.deepEqual(smallCopy(src, 5, 5), new Uint8Array(0));
+    const big = smallCopy(src, 0, src.length);
+    assert.deepEqual(big, src);
+    assert.equal(big.byteOffset, 0);
+    assert.equal(big.buffer.byteLength, src.length);
+  });
+
+  it("property: smallUtf8 encodes as TextEncoder does (ASCII, UTF-8, surrogates)", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.string({ unit: "grapheme" }), fc.array(fc.integer({ min: 0, max: 0xffff })).map((a) => String.fromCharCode(...a))), (s) => {
+        assert.deepEqual(smallUtf8(s), enc.encode(s));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("OutBuffer: a small flush from slab memory is not taken back as a spare, a buffer in use still throws", () => {
+    const o = new OutBuffer(32 * 1024);
+    o.bytes(enc.encode("PING\r\n"));
+    const small = o.lend();
+    assert.equal(new TextDecoder().decode(small), "PING\r\n");
+    o.release(small); // ignored: a copy
+    o.bytes(enc.encode("PONG\r\n"));
+    assert.equal(new TextDecoder().decode(o.lend()), "PONG\r\n");
+    assert.equal(new TextDecoder().decode(small), "PING\r\n", "the first flush's bytes are intact");
+    assert.throws(() => o.release(o.buf.subarray(0, 10)), /not a lent buffer/);
+  });
+});
