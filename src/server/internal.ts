@@ -6,7 +6,7 @@
 import type { Account } from "../accounts/account.ts";
 import { showsOtherSubject } from "../accounts/imports.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
-import { smallUtf8 } from "./small_bytes.ts";
+import { smallCopy, smallUtf8 } from "./small_bytes.ts";
 
 export interface InternalMsg {
   subject: string;
@@ -129,8 +129,9 @@ export class InternalClient implements SubOwner {
       // What a network client would see on its MSG line: a JetStream delivery shows the stored subject.
       subject: showsOtherSubject(msg) ? dec.decode(msg.subjectBytes) : msg.subject,
       reply: msg.reply !== null ? dec.decode(msg.reply) : undefined,
-      headers: h >= 0 ? msg.payload.slice(0, h) : undefined,
-      payload: h >= 0 ? msg.payload.slice(h) : msg.payload.slice(),
+      // Slab memory when small (small_bytes.ts); a store that keeps them makes its own copy (MemoryBackend).
+      headers: h >= 0 ? smallCopy(msg.payload, 0, h) : undefined,
+      payload: smallCopy(msg.payload, h >= 0 ? h : 0, msg.payload.length),
       local: origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway"),
       viaRoute: origin?.kind === "route",
     });

@@ -11,7 +11,8 @@
  * not kept long (a view pins its whole slab), never for bytes whose `.buffer` is used or transferred.
  */
 
-const SLAB = 64 * 1024;
+/** A held view pins its slab: small enough that a few stragglers cost little, large enough to amortise its allocation. */
+const SLAB = 32 * 1024;
 /** Larger requests get an array of their own (they are rare on the per-message paths, and would waste slab). */
 export const SMALL_MAX = 4 * 1024;
 

@@ -1,10 +1,20 @@
 import { type MsgMeta, msgSize, type StorageProvider, type StoredMsg, type StreamBackend } from "./types.ts";
 
+function isView(b: Uint8Array): boolean {
+  return b.byteLength !== b.buffer.byteLength;
+}
+
 /** Messages kept in a Map: the store for `storage: memory` streams and for tests. */
 export class MemoryBackend implements StreamBackend {
   private readonly msgs = new Map<number, StoredMsg>();
 
   append(msg: StoredMsg): void {
+    // Kept for the stream's life: bytes of their own, not a view that would pin a larger buffer (a read buffer,
+    // a slab of small_bytes.ts).
+    const { headers, data } = msg;
+    if (isView(data) || (headers !== undefined && isView(headers))) {
+      msg = { ...msg, data: isView(data) ? data.slice() : data, headers: headers !== undefined && isView(headers) ? headers.slice() : headers };
+    }
     this.msgs.set(msg.seq, msg);
   }
   load(seq: number): StoredMsg | undefined {
