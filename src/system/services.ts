@@ -299,10 +299,25 @@ export class SystemServices {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#stopped) return;
-      this.#safely("STATSZ heartbeat", () => this.#publish(subjects.statsz(this.#server.serverId), { server: this.#stamp.next(), statsz: this.statsz() }));
+      const subject = subjects.statsz(this.#server.serverId);
+      if (this.#mayBeHeard(subject)) {
+        this.#safely("STATSZ heartbeat", () => this.#publish(subject, { server: this.#stamp.next(), statsz: this.statsz() }));
+      }
       this.#nextDelay = Math.min(this.#nextDelay * 2, this.#interval);
       this.#scheduleStatsz();
     }, this.#nextDelay);
+  }
+
+  /**
+   * Can a heartbeat on `subject` reach anyone? A standalone server (no routes, gateways or leafnodes that could
+   * carry it on; a gateway sends without being told of interest) knows all its subscribers: with none, the
+   * heartbeat is not built, as nats-server's sendStatsz skips it. Building it (varz, routez, gatewayz, JSON, dates)
+   * is most of what an idle server runs, and its code stays resident: +1.6 MB RSS on Deno.
+   */
+  #mayBeHeard(subject: string): boolean {
+    const o = this.#server.options;
+    if (o.cluster !== undefined || (o.gateway !== undefined && o.gateway.name !== "") || o.leafnodes !== undefined) return true;
+    return this.#server.accounts.system.interestIn(subject) !== undefined;
   }
 
   // ---- events ----
