@@ -11,7 +11,7 @@ import { OutBuffer } from "./outbound.ts";
 import { type ConnectOptions, parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
-import { clientStallMark, type FlowConsumer, InputGate, type Producer, producerStallCapMs } from "./flow.ts";
+import { clientResumeMark, clientStallMark, type FlowConsumer, InputGate, type Producer, producerStallCapMs } from "./flow.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import type { ClientHost } from "./client_host.ts";
 import type { Account } from "../accounts/account.ts";
@@ -162,6 +162,10 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   /** Is our backlog (unflushed plus held by the transport) past the stall mark (clientStallMark)? */
   isBehind(): boolean {
     return this.out.len + this.duplex.bufferedAmount() > clientStallMark(this.host.options.max_pending);
+  }
+
+  caughtUp(): boolean {
+    return this.out.len + this.duplex.bufferedAmount() < clientResumeMark(this.host.options.max_pending);
   }
 
   #drainWaiters: Array<() => void> = [];

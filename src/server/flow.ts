@@ -12,6 +12,12 @@ import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
 export interface FlowConsumer {
   isClosed(): boolean;
   isBehind(): boolean;
+  /**
+   * Far enough below the mark that a stall on it may end (when absent: no longer behind). A stall that ended the
+   * moment the backlog dipped under the mark would let the producer run one slice before the next stall: a timer
+   * per 64 KiB of input.
+   */
+  caughtUp?(): boolean;
   /** Bytes waiting to reach the peer. */
   backlog(): number;
   stallExhausted: boolean;
@@ -55,6 +61,11 @@ export const STALL_MARK_MAX = 2 * 1024 * 1024;
 
 export function clientStallMark(maxPending: number): number {
   return Math.min(maxPending / 2, STALL_MARK_MAX);
+}
+
+/** A stall on a client ends once its backlog is under a quarter of the mark (see FlowConsumer.caughtUp). */
+export function clientResumeMark(maxPending: number): number {
+  return clientStallMark(maxPending) / 4;
 }
 
 /**
@@ -274,7 +285,7 @@ export class InputGate {
     const set = this.#stallingOn;
     if (set === undefined || this.#closed()) return;
     for (const c of set) {
-      if (c.isClosed() || !c.isBehind()) {
+      if (c.isClosed() || (c.caughtUp !== undefined ? c.caughtUp() : !c.isBehind())) {
         set.delete(c);
         this.#uncapped.delete(c);
       }

@@ -92,6 +92,23 @@ describe("input gate (producer stalls)", () => {
     assert.equal(g.stalled, false);
   });
 
+  it("a consumer that says when it caught up keeps the stall until then, not until it is just under the mark", () => {
+    const fed: Uint8Array[] = [];
+    const clock = new ManualClock();
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 5000, undefined, clock);
+    const c = Object.assign(consumer(true), { low: false, caughtUp: () => c.low });
+    g.stallFor(c);
+    g.push(bytes("1"));
+    c.behind = false; // under the mark, above the resume mark
+    c.pending = 500; // shrinking: not stuck
+    clock.advance(20);
+    assert.equal(text(fed), "", "still held between the marks");
+    c.low = true;
+    clock.advance(2);
+    assert.equal(text(fed), "1");
+    assert.equal(g.stalled, false);
+  });
+
   it("an uncapped wait (a producer behind on its own output) outlasts the cap; capped ones still end at it", () => {
     const fed: Uint8Array[] = [];
     const clock = new ManualClock();
