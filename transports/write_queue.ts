@@ -6,8 +6,11 @@
  * Runtime-agnostic; shared by the TCP transports.
  */
 
-/** Above this, a gathered batch gets its own allocation instead of growing the reusable scratch buffer. */
-const MAX_SCRATCH = 1 << 20;
+/**
+ * At most this much is gathered into one write: the scratch buffer a connection keeps never grows past it (it
+ * grew to 1 MiB once a backlog of small chunks had built up, and stayed that size for the connection's life).
+ */
+export const MAX_GATHER = 64 * 1024;
 /** A chunk this large is written on its own, never copied into a gathered batch. */
 export const LARGE_CHUNK = 16 * 1024;
 
@@ -54,24 +57,24 @@ export class WriteQueue {
     }
     let n = 0;
     let total = 0;
-    while (n < this.count && chunks[this.head + n].length < LARGE_CHUNK) total += chunks[this.head + n++].length;
+    while (n < this.count) {
+      const len = chunks[this.head + n].length;
+      if (len >= LARGE_CHUNK || (n > 0 && total + len > MAX_GATHER)) break;
+      total += len;
+      n++;
+    }
     if (n === 1) {
       this.lent = first;
       this.lentRelease = releases[this.head];
       this.#advance(1, first.length);
       return first;
     }
-    let out: Uint8Array;
-    if (total <= this.scratch.length) {
-      out = this.scratch;
-    } else if (total <= MAX_SCRATCH) {
+    if (total > this.scratch.length) {
       let size = this.scratch.length * 2;
       while (size < total) size *= 2;
-      this.scratch = new Uint8Array(size);
-      out = this.scratch;
-    } else {
-      out = new Uint8Array(total);
+      this.scratch = new Uint8Array(size); // at most MAX_GATHER (small chunks are < LARGE_CHUNK <= MAX_GATHER)
     }
+    const out = this.scratch;
     let off = 0;
     for (let i = this.head; i < this.head + n; i++) {
       const c = chunks[i];

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { LARGE_CHUNK, WriteQueue } from "../../transports/write_queue.ts";
+import { LARGE_CHUNK, MAX_GATHER, WriteQueue } from "../../transports/write_queue.ts";
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
@@ -67,5 +67,24 @@ describe("WriteQueue", () => {
     }
     while (!q.isEmpty()) assert.equal(q.take()[0], want++ & 255);
     assert.equal(want, next);
+  });
+
+  it("gathers at most MAX_GATHER per write, so its buffer stays that size under a backlog of small chunks", () => {
+    const q = new WriteQueue();
+    const chunk = 10_000; // small (< LARGE_CHUNK)
+    const n = 100; // ~1 MB queued: the old queue gathered it all into a 1 MiB buffer it then kept
+    for (let i = 0; i < n; i++) q.push(new Uint8Array(chunk).fill(i));
+    const got: number[] = [];
+    let batches = 0;
+    while (!q.isEmpty()) {
+      const b = q.take();
+      batches++;
+      assert.ok(b.length <= MAX_GATHER, `batch of ${b.length}`);
+      assert.ok(b.buffer.byteLength <= MAX_GATHER, `scratch of ${b.buffer.byteLength}`);
+      for (let o = 0; o < b.length; o += chunk) got.push(b[o]);
+      q.done();
+    }
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => i), "every chunk, in order");
+    assert.equal(batches, Math.ceil(n / Math.floor(MAX_GATHER / chunk)));
   });
 });
