@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, type ConsumerInfo, RetentionPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, type ConsumerInfo, RetentionPolicy, jetstream, jetstreamManager, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { type JsCluster, startJsCluster, waitMetaLeader } from "./helpers.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 
@@ -26,6 +26,11 @@ async function connectAll(): Promise<void> {
 async function consumerInfo(stream: string, name: string, i = 0): Promise<ConsumerInfo> {
   const m = await jetstreamManager(conns[i], { timeout: 1000 });
   return await waitFor(`info of ${stream} > ${name}`, () => m.consumers.info(stream, name).catch(() => undefined), 15_000);
+}
+
+/** Creates a stream, asking again while a request goes unanswered (one that reaches a server mid-election). */
+async function addStream(cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  await waitFor(`stream ${cfg.name} created`, () => jsm.streams.add(cfg).catch(() => undefined), 15_000);
 }
 
 async function stepDownConsumer(stream: string, name: string, via: number): Promise<string> {
@@ -251,7 +256,7 @@ describe("replicated JetStream: consumers as Raft groups", () => {
   });
 
   it("a work-queue stream drops what its consumer acknowledged while the consumer leads elsewhere", { timeout: 60_000 }, async () => {
-    await jsm.streams.add({ name: "WQ", subjects: ["wq.>"], num_replicas: 3, retention: RetentionPolicy.Workqueue });
+    await addStream({ name: "WQ", subjects: ["wq.>"], num_replicas: 3, retention: RetentionPolicy.Workqueue });
     await jsm.consumers.add("WQ", { durable_name: "w", ack_policy: AckPolicy.Explicit });
     await leadElsewhere("WQ", "w");
     const js = jetstream(conns[0]);
@@ -265,6 +270,64 @@ describe("replicated JetStream: consumers as Raft groups", () => {
     }
     assert.deepEqual(seen, Array.from({ length: 10 }, (_, i) => i + 1));
     await waitFor("the stream emptied by the acks", async () => (await jsm.streams.info("WQ")).state.messages === 0, 10_000);
+  });
+
+  it("places a consumer with fewer replicas than its stream on that many of the stream's servers, its leader among them", { timeout: 60_000 }, async () => {
+    await addStream({ name: "SUB", subjects: ["sub.>"], num_replicas: 3 });
+    await addStream({ name: "INT", subjects: ["int.>"], num_replicas: 3, retention: RetentionPolicy.Interest });
+    const sl = (await jsm.streams.info("SUB")).cluster!.leader!;
+    await jsm.consumers.add("SUB", { durable_name: "two", ack_policy: AckPolicy.Explicit, num_replicas: 2 });
+    await jsm.consumers.add("SUB", { durable_name: "one", ack_policy: AckPolicy.Explicit, num_replicas: 1 });
+    // Which servers hold a replica of each consumer (/jsz is per server, as nats-server's), once every server has
+    // applied both assignments (a server opens the replicas placed on it as it applies them).
+    const holders = new Map<string, string[]>([["one", []], ["two", []]]);
+    for (let i = 0; i < 3; i++) {
+      const d = await waitFor(`${c.names[i]} knows both consumers`, async () => {
+        const z = await (await c.nodes[i]!.monitorFetch(new Request("http://localhost/jsz?consumers=true"))).json() as {
+          account_details?: Array<{ stream_detail?: Array<{ name: string; state: { consumer_count: number }; consumer_detail?: Array<{ name: string }> }> }>;
+        };
+        const sd = z.account_details?.flatMap((a) => a.stream_detail ?? []).find((x) => x.name === "SUB");
+        return sd?.state.consumer_count === 2 ? sd : undefined;
+      }, 15_000);
+      for (const cd of d.consumer_detail ?? []) holders.get(cd.name)?.push(c.names[i]);
+    }
+    assert.equal(holders.get("two")!.length, 2, JSON.stringify([...holders]));
+    assert.ok(holders.get("two")!.includes(sl), `the stream leader ${sl} holds the R2 consumer: ${holders.get("two")}`);
+    assert.deepEqual(holders.get("one"), [sl]);
+    const js = jetstream(conns[0]);
+    for (let i = 1; i <= 4; i++) await js.publish(`sub.${i}`, `m${i}`);
+    // Info and pulls from every server, the one holding neither consumer too.
+    for (let i = 0; i < 3; i++) {
+      const ci = await consumerInfo("SUB", "two", i);
+      assert.ok(ci.cluster?.leader && holders.get("two")!.includes(ci.cluster.leader));
+      assert.equal(ci.cluster?.replicas?.length, 1, JSON.stringify(ci.cluster));
+      assert.ok(holders.get("two")!.includes(ci.cluster.replicas[0].name));
+      assert.equal((await consumerInfo("SUB", "one", i)).cluster?.replicas, undefined);
+    }
+    for (const [name, via] of [["two", 2], ["one", 1]] as const) {
+      const cons = await jetstream(conns[via]).consumers.get("SUB", name);
+      const seen: number[] = [];
+      for await (const m of await cons.fetch({ max_messages: 4, expires: 5000 })) {
+        seen.push(m.seq);
+        assert.ok(await m.ackAck());
+      }
+      assert.deepEqual(seen, [1, 2, 3, 4], name);
+      assert.equal((await consumerInfo("SUB", name)).ack_floor.stream_seq, 4);
+    }
+    // An interest stream whose leader holds no replica of its R1 consumer keeps what that consumer has not taken.
+    await jsm.consumers.add("INT", { durable_name: "i1", ack_policy: AckPolicy.Explicit, num_replicas: 1 });
+    const home = (await consumerInfo("INT", "i1")).cluster!.leader!;
+    if ((await jsm.streams.info("INT")).cluster?.leader === home) await stepDownStream("INT", 0);
+    for (let i = 1; i <= 3; i++) await js.publish(`int.${i}`, `m${i}`);
+    assert.equal((await jsm.streams.info("INT")).state.messages, 3);
+    const seen: number[] = [];
+    for await (const m of await (await jetstream(conns[0]).consumers.get("INT", "i1")).fetch({ max_messages: 3, expires: 5000 })) {
+      seen.push(m.seq);
+      assert.ok(await m.ackAck());
+    }
+    assert.deepEqual(seen, [1, 2, 3]);
+    await jsm.streams.delete("SUB");
+    await jsm.streams.delete("INT");
   });
 
   it("updates and deletes a consumer through its leader when that is not the stream's leader", { timeout: 60_000 }, async () => {

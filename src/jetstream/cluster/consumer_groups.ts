@@ -6,7 +6,8 @@
  * consumer step-down, and builds the `cluster` block of consumer info.
  *
  * Replica count: the consumer's `num_replicas`, else the stream's; ephemeral consumers of a limits stream are
- * R1 (as nats-server 2.9), placed on the server that created them.
+ * R1 (as nats-server 2.9), placed on the server that created them. A consumer with fewer replicas than its
+ * stream is placed on that many of the stream's servers, the one that created it (the stream's leader) first.
  */
 import { type RaftGroup, type RaftHost } from "../../raft/host.ts";
 import { MemoryStorage as MemoryRaftStorage } from "../../raft/memory_storage.ts";
@@ -14,7 +15,9 @@ import type { RaftStorage } from "../../raft/storage.ts";
 import type { PeerId, Random } from "../../raft/types.ts";
 import { body as parseBody, isErr } from "../api.ts";
 import type { ConsumerConfig, StreamConfig } from "../config.ts";
-import { consumerConfigJson } from "../config.ts";
+import { consumerConfigJson, consumerFilters } from "../config.ts";
+import type { Stream, StreamListener } from "../stream.ts";
+import { subjectMatches } from "../../subjects/subject.ts";
 import type { Consumer, ConsumerState } from "../consumer.ts";
 import type { JetStream } from "../engine.ts";
 import { Errors } from "../errors.ts";
@@ -61,6 +64,34 @@ export function consumerReplicaCount(cfg: ConsumerConfig, scfg: StreamConfig): n
   return scfg.num_replicas;
 }
 
+/**
+ * The servers of a consumer with `n` replicas on a stream of `streamReplicas` placed on `streamPeers`: its
+ * founders (the first is the server that created it, the stream's leader then) while they still hold the
+ * stream, topped up from the stream's other peers; all of the stream's peers (more than its replicas while it
+ * moves: the consumer moves with it) when `n` is not below the stream's replicas.
+ */
+export function consumerPeers(founders: readonly string[], streamPeers: readonly string[], n: number, streamReplicas: number): readonly string[] {
+  if (n >= streamReplicas || n >= streamPeers.length) return streamPeers;
+  const out = founders.filter((p) => streamPeers.includes(p)).slice(0, n);
+  for (const p of streamPeers) {
+    if (out.length >= n) break;
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+/** A listener that needs every message matching `filters` (a consumer whose state lives on other servers). */
+function holdingListener(filters: string[]): StreamListener {
+  const matches = (subject: string) => filters.length === 0 || filters.some((f) => subjectMatches(subject, f));
+  return {
+    onStored() {},
+    onRemoved() {},
+    needs: (_seq, subject) => matches(subject),
+    filters: () => filters,
+    matchesSubject: matches,
+  };
+}
+
 function key(stream: string, name: string): string {
   return `${stream}\u0000${name}`;
 }
@@ -77,6 +108,13 @@ export class ConsumerGroups {
   #campaign = new Map<ConsumerReplica, number>();
   /** Keys of the R1 consumers hosted here (they move with their stream: moves.ts). */
   #r1 = new Set<string>();
+  /**
+   * Stand-ins on this server's stream replicas for consumers of interest or work-queue streams placed on other
+   * servers (fewer replicas than the stream): they hold every message the consumer may want, so a stream
+   * leader that holds no replica of the consumer never removes what it has not acknowledged.
+   */
+  #standIns = new Map<string, { stream: Stream; listener: StreamListener }>();
+  #standing = new Set<string>();
 
   constructor(d: ConsumerGroupsDeps) {
     this.#d = d;
@@ -96,6 +134,30 @@ export class ConsumerGroups {
   stop(): void {
     if (this.#sid !== undefined) this.#d.sysBus.unsubscribe(this.#sid);
     for (const k of [...this.replicas.keys()]) this.#close(k, false);
+    for (const k of [...this.#standIns.keys()]) this.#dropStandIn(k);
+  }
+
+  /** A consumer of an interest or work-queue stream placed elsewhere gets a stand-in here (see #standIns). */
+  #standIn(sr: StreamReplica, k: string, rec: ConsumerRecord, placed: boolean): void {
+    const s = sr.stream;
+    const cur = this.#standIns.get(k);
+    if (placed || s.cfg.retention === "limits") {
+      if (cur) this.#dropStandIn(k);
+      return;
+    }
+    this.#standing.add(k);
+    if (cur?.stream === s) return;
+    if (cur) this.#dropStandIn(k);
+    const listener = holdingListener(consumerFilters(rec.config));
+    s.listeners.add(listener);
+    this.#standIns.set(k, { stream: s, listener });
+  }
+
+  #dropStandIn(k: string): void {
+    const cur = this.#standIns.get(k);
+    if (!cur) return;
+    this.#standIns.delete(k);
+    cur.stream.listeners.delete(cur.listener);
   }
 
   get(stream: string, name: string): ConsumerReplica | undefined {
@@ -107,11 +169,11 @@ export class ConsumerGroups {
    * more replicas on its stream's current peers. The count is the consumer's own `num_replicas`, else its
    * stream's — which a stream update may change: an R1-founded consumer grows with its stream, and shrinks.
    */
-  #placement(rec: ConsumerRecord, a: StreamAssignment | undefined, r1: boolean): readonly string[] {
+  #placement(rec: ConsumerRecord, a: StreamAssignment | undefined, r1: boolean, n: number): readonly string[] {
     const founders = rec.peers ?? [];
     if (r1) return founders.length > 0 ? [r1ConsumerHome(founders[0], a)] : [];
     if (founders.length === 0 || !a) return founders;
-    return a.peers;
+    return consumerPeers(founders, a.peers, n, a.config.num_replicas);
   }
 
   /** An R1 consumer of `stream` hosted here that has not finished moving with its stream (moves.ts). */
@@ -127,6 +189,7 @@ export class ConsumerGroups {
     const d = this.#d;
     const now = d.now();
     const wanted = new Set<string>();
+    this.#standing.clear();
     for (const [stream, sr] of d.replicas) {
       const a = d.assignment(stream);
       for (const [name, rec] of sr.consumers) {
@@ -140,8 +203,11 @@ export class ConsumerGroups {
           continue;
         }
         const k = key(stream, name);
-        const r1 = consumerReplicaCount(rec.config, sr.stream.cfg) <= 1;
-        const placed = this.#placement(rec, a, r1).includes(d.self);
+        const n = consumerReplicaCount(rec.config, sr.stream.cfg);
+        const r1 = n <= 1;
+        const peers = this.#placement(rec, a, r1, n);
+        const placed = peers.includes(d.self);
+        this.#standIn(sr, k, rec, placed);
         const existing = this.replicas.get(k);
         if (existing && existing.group.id !== rec.group) {
           this.#close(k, true); // a consumer re-created under the same name
@@ -149,7 +215,7 @@ export class ConsumerGroups {
           wanted.add(k);
           if (JSON.stringify(existing.config) !== JSON.stringify(rec.config)) existing.configure(rec.config);
           // The group follows its stream's peers (a leader taken out hands over first, then leaves).
-          if (a && !r1 && existing.ready) reconcileMembership(existing.group, a, d.self, () => this.#stepDownNow(existing));
+          if (a && !r1 && existing.ready) reconcileMembership(existing.group, a, d.self, () => this.#stepDownNow(existing), peers);
           if (r1) {
             this.#r1.add(k);
             // An R1 consumer moves with its stream: the new server joins, then the old one leaves.
@@ -176,6 +242,7 @@ export class ConsumerGroups {
       }
     }
     for (const k of [...this.replicas.keys()]) if (!wanted.has(k)) this.#close(k, true);
+    for (const k of [...this.#standIns.keys()]) if (!this.#standing.has(k)) this.#dropStandIn(k);
   }
 
   #open(sr: StreamReplica, name: string, rec: ConsumerRecord): void {

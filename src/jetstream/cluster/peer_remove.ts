@@ -87,11 +87,18 @@ export function nextMembershipChange(
 
 /**
  * Called on the stream leader's tick: one membership change at a time until the group's voters are the
- * assignment's peers. A change still pending is refused by the Raft node and tried again next tick.
+ * assignment's peers (or `want`: a consumer placed on some of them). A change still pending is refused by the Raft
+ * node and tried again next tick.
  */
-export function reconcileMembership(g: RaftGroup, a: StreamAssignment, self: PeerId, handover: () => void): void {
+export function reconcileMembership(
+  g: RaftGroup,
+  a: StreamAssignment,
+  self: PeerId,
+  handover: () => void,
+  want: readonly PeerId[] = a.peers,
+): void {
   if (!g.isLeader()) return;
-  const next = nextMembershipChange(g.node.membership().voters, a.peers, self);
+  const next = nextMembershipChange(g.node.membership().voters, want, self);
   if (next === undefined) return;
   if (next === "handover") return handover();
   g.proposeMembership(next);
