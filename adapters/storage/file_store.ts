@@ -97,6 +97,8 @@ function decodeMsg(buf: Uint8Array): StoredMsg {
 
 /** Bytes a segment is read in (a block is parsed through this, never read whole). */
 const CHUNK = 256 * 1024;
+/** Bytes read at once by loads in file order (see FileBackend.ra). */
+const READ_AHEAD = 32 * 1024;
 
 /**
  * Walks the records of the first `size` bytes of a segment file, reading it in chunks: messages (offsets are
@@ -204,6 +206,19 @@ class FileBackend implements StreamBackend {
   private summaryGen = 0;
   /** The sync_interval timer's syncAsync is running. */
   private syncing = false;
+  /**
+   * Read-ahead for loads in file order (a consumer walking the stream): the bytes [raOff, raOff + raLen) of
+   * segment raSeg, read in one call once a load starts where the previous one ended; a random load reads just
+   * its record. Bytes below a segment's `written` never change until the segment is rewritten or unlinked,
+   * which forget the window (`raSeg = undefined`).
+   */
+  private ra: Uint8Array | undefined;
+  private raSeg: Segment | undefined;
+  private raOff = 0;
+  private raLen = 0;
+  /** Where the last load's record ended (segment and offset). */
+  private lastSeg: Segment | undefined;
+  private lastEnd = -1;
 
   constructor(private readonly dir: string, private readonly syncAlways: boolean, private readonly segmentMax: number) {
     fs.mkdirSync(dir, { recursive: true });
@@ -448,10 +463,27 @@ class FileBackend implements StreamBackend {
     const loc = this.ix.loc(seq);
     if (!loc) return undefined;
     const seg = loc.block as Segment;
-    if (loc.off + loc.len > seg.written) this.flush();
-    const buf = new Uint8Array(loc.len);
-    fs.readSync(seg.fd, buf, 0, loc.len, loc.off);
-    return decodeMsg(buf);
+    const off = loc.off, len = loc.len;
+    const end = off + len;
+    if (end > seg.written) this.flush();
+    const sequential = seg === this.lastSeg && off >= this.lastEnd && off - this.lastEnd < 4096;
+    this.lastSeg = seg;
+    this.lastEnd = end;
+    if (seg === this.raSeg && off >= this.raOff && end <= this.raOff + this.raLen) {
+      return decodeMsg(this.ra!.subarray(off - this.raOff, end - this.raOff));
+    }
+    if (!sequential || len > READ_AHEAD / 4) {
+      const buf = new Uint8Array(len);
+      fs.readSync(seg.fd, buf, 0, len, off);
+      return decodeMsg(buf);
+    }
+    const ra = this.ra ??= new Uint8Array(READ_AHEAD);
+    const n = fs.readSync(seg.fd, ra, 0, Math.min(READ_AHEAD, seg.written - off), off);
+    if (n < len) throw new Error(`file store ${this.dir}: short read of message ${seq} (${n} of ${len} bytes at ${off})`);
+    this.raSeg = seg;
+    this.raOff = off;
+    this.raLen = n;
+    return decodeMsg(ra.subarray(0, len));
   }
 
   remove(seqs: number[]): void {
@@ -488,6 +520,7 @@ class FileBackend implements StreamBackend {
       if (seg.live > 0 || seg.size === 0) return;
     }
     if (seg.live === 0 && !this.tombsNeeded(seg)) {
+      if (this.raSeg === seg) this.raSeg = undefined;
       this.dropSummary();
       if (this.batchSeg === seg) this.batchSeg = undefined;
       fs.closeSync(seg.fd);
@@ -499,6 +532,7 @@ class FileBackend implements StreamBackend {
     }
     if (seg.liveBytes + seg.tombs * HEAD > seg.size / 2) return;
     // Rewrite live records + needed tombstones into a fresh file, then swap it in.
+    if (this.raSeg === seg) this.raSeg = undefined;
     this.dropSummary();
     const buf = new Uint8Array(seg.written);
     fs.readSync(seg.fd, buf, 0, seg.written, 0);
@@ -603,6 +637,8 @@ class FileBackend implements StreamBackend {
 
   close(): void {
     this.summaryGen++;
+    this.raSeg = undefined;
+    this.ra = undefined;
     if (this.segs.length === 0) return;
     this.flush();
     for (const s of this.segs) {

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { openStorage } from "../../adapters/storage/index.ts";
+import { FileStorage } from "../../adapters/storage/file_store.ts";
 import type { StorageKind, StoredMsg } from "../../src/jetstream/store/types.ts";
 import { waitFor } from "../helpers/servers.ts";
 
@@ -141,6 +142,28 @@ describe("file store specifics", () => {
       } finally {
         st2.close();
       }
+    } finally {
+      st.close();
+    }
+  });
+
+  it("loads in file order read ahead, and never from bytes a segment rewrite moved", async () => {
+    const st = new FileStorage(tmpDir(), 0, "$G", 8 * 1024); // segments of ~100 of these messages
+    try {
+      const b = st.openStream("S");
+      for (let i = 1; i <= 400; i++) b.append(msg(i, `s.${i % 7}`, `payload ${i} ` + "z".repeat(i % 50)));
+      const check = (seq: number) => {
+        const m = b.load(seq);
+        assert.equal(m?.seq, seq);
+        assert.equal(m?.subject, `s.${seq % 7}`);
+        assert.equal(new TextDecoder().decode(m?.data), `payload ${seq} ` + "z".repeat(seq % 50));
+      };
+      for (let q = 1; q <= 400; q++) check(q); // a consumer walking the stream
+      for (const q of [17, 3, 399, 200, 201, 5]) check(q); // random gets
+      for (let q = 1; q <= 40; q++) check(q); // a window over the first segment...
+      b.remove(Array.from({ length: 80 }, (_, i) => i + 1)); // ...whose rewrite moves what is left in it
+      for (let q = 81; q <= 400; q++) check(q);
+      assert.equal(b.load(40), undefined);
     } finally {
       st.close();
     }
