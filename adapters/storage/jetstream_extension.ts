@@ -21,6 +21,21 @@ import { openAccountStores } from "./index.ts";
 
 const enc = new TextEncoder();
 
+/**
+ * The bytes of a stored message's subject as deliveries show it, kept for the last few subjects: a consumer
+ * walking a stream meets the same subjects again and again (the bytes are only read, never written).
+ */
+const shownBytes = new Map<string, Uint8Array>();
+function subjectBytes(s: string): Uint8Array {
+  let b = shownBytes.get(s);
+  if (b === undefined) {
+    if (shownBytes.size >= 256) shownBytes.clear();
+    b = enc.encode(s);
+    shownBytes.set(s, b);
+  }
+  return b;
+}
+
 export interface JetStreamHandle {
   engine: JetStream;
 }
@@ -76,7 +91,7 @@ function accountBus(server: Server, account: string, clustered = false): Account
       }
       client.account.deliver({
         subject: o.deliverTo,
-        subjectBytes: enc.encode(s),
+        subjectBytes: subjectBytes(s),
         reply: o.reply ? enc.encode(o.reply) : null,
         hdrSize,
         payload: body,

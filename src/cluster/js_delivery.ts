@@ -63,15 +63,22 @@ export function readJsDelivery(msg: RoutedMsg): boolean {
 export class NatsDeliveryForm {
   #lastIn: RoutedMsg | undefined;
   #lastOut: RoutedMsg | undefined;
+  /** The last delivery subject and its bytes (a pull batch goes to one inbox; the bytes are only read). */
+  #lastTo = "";
+  #lastToBytes = new Uint8Array(0);
 
   /** `msg` itself unless it is a JetStream delivery; then the frame `<deliver> <ack reply>@<stored subject>`. */
   wire(msg: RoutedMsg): RoutedMsg {
     if (!isJsAck(msg.reply)) return msg;
     if (this.#lastIn !== msg || this.#lastOut === undefined) {
       this.#lastIn = msg;
+      if (msg.subject !== this.#lastTo) {
+        this.#lastTo = msg.subject;
+        this.#lastToBytes = enc.encode(msg.subject);
+      }
       this.#lastOut = {
         subject: msg.subject,
-        subjectBytes: enc.encode(msg.subject),
+        subjectBytes: this.#lastToBytes,
         reply: joinAt(msg.reply, msg.subjectBytes),
         hdrSize: msg.hdrSize,
         payload: msg.payload,

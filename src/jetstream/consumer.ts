@@ -271,18 +271,22 @@ export class Consumer implements StreamListener {
     let pend = -1;
     /** The earliest ack deadline of what this pass delivers. */
     let ackDue = Infinity;
+    /** The request whose requester was seen listening in this pass (looked up once per request and pass). */
+    let heard: PullRequest | undefined;
+    // One clock reading per pass: what expires, expires here.
+    if (this.isPull) expireRequests(this.waiting, now, this.host.bus);
     for (;;) {
       let req: PullRequest | undefined;
       if (this.isPull) {
-        expireRequests(this.waiting, now, this.host.bus);
         req = this.waiting[0];
         if (!req) break;
         // A requester that went away (closed connection, stopped iterator) gets nothing: nats-server checks too.
         const interest = this.host.bus.hasInterest;
-        if (interest && !interest.call(this.host.bus, req.reply)) {
+        if (req !== heard && interest && !interest.call(this.host.bus, req.reply)) {
           this.waiting.shift();
           continue;
         }
+        heard = req;
       }
       if (this.cfg.max_ack_pending > 0 && this.book.pending.size >= this.cfg.max_ack_pending &&
         (this.book.redeliverQ.length === 0)) break;
