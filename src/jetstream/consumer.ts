@@ -22,7 +22,14 @@ import type { Advisories } from "./advisories.ts";
 
 const NS = 1_000_000;
 const enc = new TextEncoder();
+const dec = new TextDecoder();
 const EMPTY = new Uint8Array(0);
+
+/** An ack's body as text: `+ACK` (what clients send for nearly every ack) without decoding it. */
+function ackText(body: Uint8Array): string {
+  if (body.length === 0 || (body.length === 4 && body[0] === 43 && body[1] === 65 && body[2] === 67 && body[3] === 75)) return "+ACK";
+  return dec.decode(body);
+}
 
 export interface SeqPair {
   consumer_seq: number;
@@ -453,7 +460,7 @@ export class Consumer implements StreamListener {
   /** A message on `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>`. */
   processAck(sseq: number, body: Uint8Array, reply: string | undefined): void {
     this.lastActivity = this.host.now();
-    const text = body.length === 0 ? "+ACK" : new TextDecoder().decode(body);
+    const text = ackText(body);
     // nats-server 2.9's reading: +ACK, +OK, +WPI and +TERM exactly, -NAK and +NXT as prefixes; anything else is
     // no ack at all (the message comes back when its ack wait runs out).
     if (text === "+ACK" || text === "+OK") {
