@@ -19,6 +19,8 @@ import type { TlsSession } from "./tls_session.ts";
 import { loadTls, tlsModule } from "./tls_loader.ts";
 import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
+import { lightTimeout } from "../src/runtime/light_timers.ts";
+import type { Timer } from "../src/runtime/clock.ts";
 import type { TcpOptions } from "./tcp_bun.ts";
 
 /**
@@ -53,7 +55,8 @@ class DenoConn implements Duplex {
   private closed = false;
   /** The socket has been released (conn.close() called). */
   private released = false;
-  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A light timer: a runtime setTimeout on Deno loads Node's timer layer, +3.3 MB for good (light_timers.ts). */
+  private lingerTimer: Timer | undefined;
   private readonly startWrites = () => this.writeNext();
   /** The batch being written (what is left of it after a short write). */
   private writeBuf: Uint8Array = NO_BYTES;
@@ -124,17 +127,17 @@ class DenoConn implements Duplex {
     if (this.tlsEnding || this.closing || this.closed) return;
     // close_notify first; the session closes the socket after it (the timer bounds a session that never does)
     this.tlsEnding = true;
-    this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
+    this.lingerTimer = lightTimeout(this.closeTimeoutMs, () => this.destroy());
     tls.end();
   }
 
   private closeRaw(): void {
     if (this.closing || this.closed) return;
-    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer?.cancel();
     this.closing = true;
     // A paused reader must still see the peer's close.
     this.pauseReading(false);
-    this.lingerTimer = setTimeout(() => this.destroy(), this.closeTimeoutMs);
+    this.lingerTimer = lightTimeout(this.closeTimeoutMs, () => this.destroy());
     if (!this.writing) {
       this.writing = true;
       queueMicrotask(this.startWrites);
@@ -296,7 +299,7 @@ class DenoConn implements Duplex {
 
   private release(): void {
     if (this.lingerTimer !== undefined) {
-      clearTimeout(this.lingerTimer);
+      this.lingerTimer.cancel();
       this.lingerTimer = undefined;
     }
     this.queue.clear();
@@ -313,7 +316,7 @@ class DenoConn implements Duplex {
   /** Report the end to the core exactly once. `lingering`: our graceful close still waits for the peer. */
   private finish(err: Error | undefined, lingering = false): void {
     if (!lingering && this.lingerTimer !== undefined) {
-      clearTimeout(this.lingerTimer);
+      this.lingerTimer.cancel();
       this.lingerTimer = undefined;
     }
     if (this.closed) return;

@@ -8,6 +8,7 @@
 import type { FetchHandler, HttpServer, Runtime, SignalName } from "../../src/runtime/types.ts";
 import type { Transport } from "../../src/transport/types.ts";
 import { createBunTcpTransport } from "../../transports/tcp_bun.ts";
+import { useTimerPrimitive } from "../../src/runtime/light_timers.ts";
 
 type NodeFs = typeof import("node:fs");
 let nodeFs: NodeFs | undefined;
@@ -32,6 +33,8 @@ function isNotFound(e: unknown): boolean {
 }
 
 export function createBunRuntime(): Runtime {
+  // The idle-time timers (src/runtime/light_timers.ts) on Bun's native setTimeout, unref'd.
+  useTimerPrimitive((ms, fn) => void setTimeout(fn, ms).unref());
   const appendFds = new Map<string, number>();
   let tcp: Transport | undefined;
 

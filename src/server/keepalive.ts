@@ -3,6 +3,10 @@
  * with `max` PINGs unanswered is stale. A PONG measures the round trip.
  */
 import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
+import { lightClock } from "../runtime/light_timers.ts";
+
+/** One PING timer per connection, alive while the server idles: a light timer (see light_timers.ts). */
+const keepaliveClock: Clock = lightClock(runtimeClock);
 
 export class Keepalive {
   readonly #interval: number;
@@ -16,7 +20,7 @@ export class Keepalive {
   rttMs = 0;
 
   /** `clock`: times the interval and the round trip (tests inject a ManualClock). */
-  constructor(interval: number, max: number, sendPing: () => void, onStale: () => void, clock: Clock = runtimeClock) {
+  constructor(interval: number, max: number, sendPing: () => void, onStale: () => void, clock: Clock = keepaliveClock) {
     this.#interval = interval;
     this.#max = max;
     this.#sendPing = sendPing;

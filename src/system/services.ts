@@ -16,6 +16,8 @@ import { accountConnsEvent, authErrorEvent, connectEvent, disconnectEvent, serve
 import type * as RequestOptions from "./request_options.ts";
 import type { FilterTarget, OptionsKind } from "./request_options.ts";
 import { clusterNameOf, type ServerInfo, ServerInfoStamp } from "./server_info.ts";
+import { lightInterval, lightTimeout } from "../runtime/light_timers.ts";
+import type { Timer } from "../runtime/clock.ts";
 
 /** `$SYS.REQ.SERVER.PING.<name>` and `$SYS.REQ.SERVER.<id>.<name>`: the endpoint each one answers with. */
 const SERVER_ENDPOINTS: Record<string, EndpointName | "statsz"> = {
@@ -57,8 +59,9 @@ export class SystemServices {
   readonly #now: () => Date;
   readonly #interval: number;
   #nextDelay: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #connsTimer: ReturnType<typeof setInterval> | undefined;
+  // Light timers: they run while the server idles (a runtime timer on Deno loads Node's timers, light_timers.ts).
+  #timer: Timer | undefined;
+  #connsTimer: Timer | undefined;
   readonly #connsInterval: number;
   /** Clients we announced, so a disconnect is only reported for a connect that was. */
   readonly #announced = new Set<ClientConn>();
@@ -90,7 +93,7 @@ export class SystemServices {
     for (const account of this.#server.accounts) this.#startAccountImports(account.name);
     this.#server.connectionListeners.add(this.#listener);
     this.#scheduleStatsz();
-    this.#connsTimer = setInterval(() => this.#safely("SERVER.CONNS heartbeat", () => this.#accountConnsHeartbeat()), this.#connsInterval);
+    this.#connsTimer = lightInterval(this.#connsInterval, () => this.#safely("SERVER.CONNS heartbeat", () => this.#accountConnsHeartbeat()));
   }
 
   /** The periodic SERVER.CONNS of every account (but `$G`) that has connections here. */
@@ -120,8 +123,8 @@ export class SystemServices {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#connsTimer !== undefined) clearInterval(this.#connsTimer);
+    this.#timer?.cancel();
+    this.#connsTimer?.cancel();
     this.#server.connectionListeners.delete(this.#listener);
     const info = this.#stamp.next();
     this.#publish(subjects.shutdown(this.#server.serverId), info);
@@ -296,7 +299,7 @@ export class SystemServices {
 
   #scheduleStatsz(): void {
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
+    this.#timer = lightTimeout(this.#nextDelay, () => {
       this.#timer = undefined;
       if (this.#stopped) return;
       const subject = subjects.statsz(this.#server.serverId);
@@ -305,7 +308,7 @@ export class SystemServices {
       }
       this.#nextDelay = Math.min(this.#nextDelay * 2, this.#interval);
       this.#scheduleStatsz();
-    }, this.#nextDelay);
+    });
   }
 
   /**
