@@ -68,7 +68,9 @@ export class RouteOutbox {
 
   /** The buffer was handed to the transport (or dropped): message views are no longer valid. */
   forget(): void {
-    for (const f of this.#frames) f.msg = undefined;
+    // Indexed: V8 made an array iterator per flush for a for-of here.
+    const frames = this.#frames;
+    for (let i = 0; i < frames.length; i++) frames[i].msg = undefined;
     this.#count = 0;
     this.#form.forget();
   }
