@@ -1,12 +1,15 @@
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { SMALL_MAX, smallBytes, smallCopy, smallUtf8 } from "../../src/server/small_bytes.ts";
+import { SMALL_MAX, smallBytes, smallCopy, smallUtf8, useSlabs } from "../../src/server/small_bytes.ts";
 import { OutBuffer } from "../../src/server/outbound.ts";
 
 const enc = new TextEncoder();
 
 describe("small_bytes", () => {
+  // The slab path (the Deno runtime's choice) on both runtimes; other test files keep the default.
+  before(() => useSlabs(true));
+  after(() => useSlabs(false));
   it("hands out zero-filled views that never overlap, across slab boundaries", () => {
     const held: Uint8Array[] = [];
     // Over 64 KiB in total: several slabs. Each view is filled with its own byte; none may change another.
@@ -39,6 +42,19 @@ describe("small_bytes", () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it("without slabs: plain arrays of their own", () => {
+    useSlabs(false);
+    try {
+      const b = smallBytes(10);
+      assert.equal(b.byteOffset, 0);
+      assert.equal(b.buffer.byteLength, 10);
+      assert.deepEqual(smallUtf8("a.b"), enc.encode("a.b"));
+      assert.equal(smallCopy(Uint8Array.of(1, 2, 3), 1, 3).buffer.byteLength, 2);
+    } finally {
+      useSlabs(true);
+    }
   });
 
   it("OutBuffer: a small flush from slab memory is not taken back as a spare, a buffer in use still throws", () => {
