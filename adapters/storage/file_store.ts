@@ -8,6 +8,7 @@ import {
   type SyncPolicy,
 } from "../../src/jetstream/store/types.ts";
 import type { MsgIndex } from "../../src/jetstream/store/msg_index.ts";
+import { bytesToString } from "../../src/protocol/parser.ts";
 import { type Block, FileIndex, newBlock, type RecordVisit } from "./file_index.ts";
 
 /**
@@ -88,7 +89,8 @@ function decodeMsg(buf: Uint8Array): StoredMsg {
   const hl = dv.getUint32(23, true);
   const dl = dv.getUint32(27, true);
   let o = 31;
-  const subject = dec.decode(buf.subarray(o, o + sl));
+  // Subjects repeat from message to message: the parser's cache of subject strings serves them.
+  const subject = bytesToString(buf, o, o + sl);
   o += sl;
   const headers = hl > 0 ? buf.slice(o, o + hl) : undefined;
   o += hl;

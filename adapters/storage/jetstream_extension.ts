@@ -21,6 +21,18 @@ import { openAccountStores } from "./index.ts";
 
 const enc = new TextEncoder();
 
+/** A delivery's ack reply as bytes: ASCII (nearly always) copied in a loop, cheaper than an encoder call. */
+function replyBytes(s: string): Uint8Array {
+  const n = s.length;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127) return enc.encode(s);
+    out[i] = c;
+  }
+  return out;
+}
+
 /**
  * The bytes of a stored message's subject as deliveries show it, kept for the last few subjects: a consumer
  * walking a stream meets the same subjects again and again (the bytes are only read, never written).
@@ -92,7 +104,7 @@ function accountBus(server: Server, account: string, clustered = false): Account
       client.account.deliver({
         subject: o.deliverTo,
         subjectBytes: subjectBytes(s),
-        reply: o.reply ? enc.encode(o.reply) : null,
+        reply: o.reply ? replyBytes(o.reply) : null,
         hdrSize,
         payload: body,
         // Routes, gateways and leafnodes carry it in nats-server's form (src/cluster/js_delivery.ts).
