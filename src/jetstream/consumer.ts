@@ -281,7 +281,7 @@ export class Consumer implements StreamListener {
     /** The request whose requester was seen listening in this pass (looked up once per request and pass). */
     let heard: PullRequest | undefined;
     // One clock reading per pass: what expires, expires here.
-    if (this.isPull) expireRequests(this.waiting, now, this.host.bus);
+    if (this.isPull) expireRequests(this.waiting, now, this.host.bus, this.book);
     for (;;) {
       let req: PullRequest | undefined;
       if (this.isPull) {
@@ -380,7 +380,7 @@ export class Consumer implements StreamListener {
   }
 
   private dropStaleRequests(now: number): void {
-    expireRequests(this.waiting, now, this.host.bus);
+    expireRequests(this.waiting, now, this.host.bus, this.book);
     const interest = this.host.bus.hasInterest;
     if (!interest) return;
     for (let i = 0; i < this.waiting.length; i++) {
@@ -429,8 +429,8 @@ export class Consumer implements StreamListener {
     if (acks.queueExpired(this.book, this.cfg.ack_wait, this.cfg.backoff, now)) this.kick();
     if (this.isPull) {
       if (this.waiting.length > 0) {
-        expireRequests(this.waiting, now, this.host.bus);
-        heartbeatRequests(this.waiting, now, this.host.bus, { dseq: this.book.dseq, sseq: this.book.lastDeliveredSseq });
+        expireRequests(this.waiting, now, this.host.bus, this.book);
+        heartbeatRequests(this.waiting, now, this.host.bus, this.book);
         this.lastActivity = now;
       }
     } else {

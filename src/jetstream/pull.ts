@@ -134,12 +134,32 @@ export function maxBytesExceeded(r: PullRequest): Uint8Array {
   return status(409, "Message Size Exceeds MaxBytes", pendingHeaders(r));
 }
 
-/** Ends the requests whose expiry passed. */
-export function expireRequests(waiting: PullRequest[], now: number, bus: JsBus): void {
+/** Where delivery stands, named by an idle heartbeat (a consumer's ack book is one). */
+export interface LastDelivered {
+  readonly dseq: number;
+  readonly lastDeliveredSseq: number;
+}
+
+const idleHeartbeat = (last: LastDelivered): Uint8Array =>
+  status(100, "Idle Heartbeat", [
+    ["Nats-Last-Consumer", String(last.dseq)],
+    ["Nats-Last-Stream", String(last.lastDeliveredSseq)],
+  ]);
+
+/**
+ * Ends the requests whose expiry passed. A request that was owed a heartbeat before its expiry gets it first: when
+ * the event loop was held past both deadlines (a loaded host), the requester still sees what an on-time server
+ * sends, a heartbeat and then the 408, instead of an order that depends on how late the timer ran.
+ */
+export function expireRequests(waiting: PullRequest[], now: number, bus: JsBus, last: LastDelivered): void {
   for (let i = 0; i < waiting.length; i++) {
     const r = waiting[i];
     if (r.expiresAt > 0 && r.expiresAt <= now) {
       waiting.splice(i--, 1);
+      if (r.heartbeat > 0 && r.lastSent + r.heartbeat < r.expiresAt) {
+        r.lastSent = r.expiresAt;
+        bus.publish(r.reply, EMPTY, { headers: idleHeartbeat(last) });
+      }
       bus.publish(r.reply, EMPTY, { headers: requestTimeout(r) });
     }
   }
@@ -178,16 +198,13 @@ export function heartbeatRequests(
   waiting: PullRequest[],
   now: number,
   bus: JsBus,
-  last: { dseq: number; sseq: number },
+  last: LastDelivered,
 ): void {
   let hb: Uint8Array | undefined;
   for (const r of waiting) {
     if (r.heartbeat > 0 && now - r.lastSent >= r.heartbeat) {
       r.lastSent = now;
-      hb ??= status(100, "Idle Heartbeat", [
-        ["Nats-Last-Consumer", String(last.dseq)],
-        ["Nats-Last-Stream", String(last.sseq)],
-      ]);
+      hb ??= idleHeartbeat(last);
       bus.publish(r.reply, EMPTY, { headers: hb });
     }
   }

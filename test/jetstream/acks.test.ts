@@ -131,9 +131,10 @@ describe("pull waiting list", () => {
     const waiting = [req('{"batch":2,"expires":5000000}'), req('{"batch":3,"no_wait":true}'), req('{"no_wait":true}')];
     waiting[1].delivered = 1;
     const { bus, sent } = recorder();
-    expireRequests(waiting, 1004, bus);
+    const last = { dseq: 0, lastDeliveredSseq: 0 };
+    expireRequests(waiting, 1004, bus, last);
     assert.equal(waiting.length, 3);
-    expireRequests(waiting, 1005, bus);
+    expireRequests(waiting, 1005, bus, last);
     assert.equal(waiting.length, 2);
     endNoWait(waiting, bus);
     assert.equal(waiting.length, 0);
@@ -141,6 +142,24 @@ describe("pull waiting list", () => {
       "NATS/1.0 408 Request Timeout",
       "NATS/1.0 408 Request Timeout",
       "NATS/1.0 404 No Messages",
+    ]);
+  });
+
+  it("sends a heartbeat owed before the expiry ahead of the 408 when the timer ran late", () => {
+    const cfg = consumerConfigSchema.parse({ max_waiting: 10 });
+    // expires 100 ms, a heartbeat every 30 ms; made at t=1000.
+    const body = new TextEncoder().encode(`{"batch":2,"expires":${100 * NS},"idle_heartbeat":${30 * NS}}`);
+    const late = parsePullRequest("R.late", body, cfg, 0, 1000);
+    const fresh = parsePullRequest("R.fresh", body, cfg, 0, 1000);
+    assert.ok(!(late instanceof Uint8Array) && !(fresh instanceof Uint8Array));
+    fresh.lastSent = 1080; // its last heartbeat went out at 1080: the next (1110) falls after its expiry (1100)
+    const { bus, sent } = recorder();
+    // The loop was held from t=1000 to t=1150: every deadline of both requests passed at once.
+    expireRequests([late, fresh], 1150, bus, { dseq: 3, lastDeliveredSseq: 7 });
+    assert.deepEqual(sent.map((s) => `${s.subject} ${s.status}`), [
+      "R.late NATS/1.0 100 Idle Heartbeat",
+      "R.late NATS/1.0 408 Request Timeout",
+      "R.fresh NATS/1.0 408 Request Timeout",
     ]);
   });
 });
