@@ -32,11 +32,22 @@ function shape(v: unknown): unknown {
   return v === null ? null : typeof v;
 }
 
-async function requestAll(nc: NatsConnection, subject: string, body = ""): Promise<Json[]> {
+/**
+ * Every answer to one request that arrives within `maxWait` (all of them: a second answer is a difference too).
+ * The probes of a scenario are asked at once, each with its own inbox, so the window can be wide enough for a
+ * loaded host (an answer that took over 300 ms counted as none) and still cost one window per scenario.
+ */
+async function requestAll(nc: NatsConnection, subject: string, body = "", maxWait = 2000): Promise<Json[]> {
   const out: Json[] = [];
-  const it = await nc.requestMany(subject, body, { maxWait: 300 });
+  const it = await nc.requestMany(subject, body, { maxWait });
   for await (const m of it) out.push(JSON.parse(td.decode(m.data)) as Json);
   return out;
+}
+
+/** `requestAll` for each [subject, body] at once, keyed `${subject} ${body}`. */
+async function requestEach(nc: NatsConnection, probes: ReadonlyArray<readonly [string, string]>): Promise<Record<string, Json[]>> {
+  const answers = await Promise.all(probes.map(([subject, body]) => requestAll(nc, subject, body)));
+  return Object.fromEntries(probes.map(([subject, body], i) => [`${subject} ${body}`, answers[i]]));
 }
 
 interface Observed {
@@ -155,10 +166,12 @@ async function observe(kind: ServerKind, sc: Scenario = BASIC): Promise<Observed
     a.subscribe("a.sub");
     a.publish("a.sub", "x");
     await a.flush();
-    const requests: Record<string, Json[]> = {};
-    for (const [subject, body] of sc.probes) requests[`${subject} ${body}`] = await requestAll(sys, subject, body);
-    const fromA: Record<string, Json[]> = {};
-    for (const subject of FROM_A) fromA[subject] = await requestAll(a, subject, JSON.stringify({ acc: "B" }));
+    const fromABody = JSON.stringify({ acc: "B" });
+    const [requests, fromAByKey] = await Promise.all([
+      requestEach(sys, sc.probes),
+      requestEach(a, FROM_A.map((subject) => [subject, fromABody] as const)),
+    ]);
+    const fromA: Record<string, Json[]> = Object.fromEntries(FROM_A.map((subject) => [subject, fromAByKey[`${subject} ${fromABody}`]]));
     const http: Record<string, Json> = {};
     for (const path of sc.http) {
       const res = await fetch(server.monitorUrl + path);
