@@ -141,6 +141,12 @@ function accountBus(server: Server, account: string, clustered = false): Account
       listeners.push(l);
       server.subscriptionListeners.add(l);
     },
+    routeInterest: (s) => {
+      const r = client.account.sublist.match(s);
+      for (const sub of r.psubs) if (sub.owner.kind === "route") return true;
+      for (const g of r.qsubs) for (const sub of g) if (sub.owner.kind === "route") return true;
+      return false;
+    },
     hasInterest: (s) => {
       if (feedCount.has(s)) return true;
       // A stream import's subscription is interest only while the importing account listens.

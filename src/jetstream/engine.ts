@@ -196,6 +196,11 @@ export class JetStream implements ConsumerHost {
     }, domain ? { local: false } : undefined));
   }
 
+  /** An API request brought here another way than the bus (a stream's old leader passed it on). */
+  apiRequest(m: BusMsg): void {
+    this.onApi(m);
+  }
+
   private onApi(m: BusMsg): void {
     // api.total counts answered API requests, after the answer (see api.ts respond), as nats-server does: pull
     // requests, Direct Gets and subjects nobody serves are not API requests there.

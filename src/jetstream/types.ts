@@ -51,6 +51,11 @@ export interface JsBus {
    * may arrive first (another cluster: a gateway hears this cluster's interest through any of its servers).
    */
   afterInterestSpread?(done: () => void): void;
+  /**
+   * Optional: does another server of this cluster listen to `subject` (a route carries interest in it, as a
+   * stream's leader announces its subjects)? A publish here went there too when it does.
+   */
+  routeInterest?(subject: string): boolean;
 }
 
 /** The subset of the server's `jetstream {}` options the engine reads, and the account it serves. */

@@ -224,6 +224,11 @@ export class RaftNode {
     return { ok: true, index: this.log.lastIndex(), term: this.term };
   }
 
+  /** A leadership transfer is under way (proposals are refused until it ends, either way). */
+  get transferring(): boolean {
+    return this.#transferee !== null;
+  }
+
   /** Give up leadership now; someone else will win the next election. */
   stepDown(): void {
     if (this.role === "leader") this.#becomeFollower(this.term, null);

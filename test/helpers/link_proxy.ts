@@ -51,7 +51,11 @@ function delayedPipe(from: Socket, to: Socket, ms: () => number): void {
   });
 }
 
-export function startLinkProxy(targetPort: number, targetHost = "127.0.0.1", delays: LinkDelays = {}): Promise<LinkProxy> {
+/**
+ * `targetPort` may be a function, asked at each connection: the target may bind its port after the proxy
+ * started (a connection before that is closed at once, and the dialer dials again).
+ */
+export function startLinkProxy(targetPort: number | (() => number), targetHost = "127.0.0.1", delays: LinkDelays = {}): Promise<LinkProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let down = false;
   let accepted = 0;
@@ -61,7 +65,12 @@ export function startLinkProxy(targetPort: number, targetHost = "127.0.0.1", del
       return;
     }
     accepted++;
-    const upstream = connect({ host: targetHost, port: targetPort });
+    const port = typeof targetPort === "number" ? targetPort : targetPort();
+    if (port <= 0) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect({ host: targetHost, port });
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     const drop = () => {

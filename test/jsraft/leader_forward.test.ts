@@ -16,7 +16,6 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamManager, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
-import { freePort } from "./helpers.ts";
 import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
 import { waitFor } from "../helpers/servers.ts";
 
@@ -41,11 +40,11 @@ describe("publishes in flight to a stream leader that steps down", () => {
   };
 
   before(async () => {
-    const ports: number[] = [];
-    for (let i = 0; i < N; i++) ports.push(await freePort());
+    // Each server's route port is known once it started (port -1: no port picked ahead that another may take).
+    const ports: number[] = new Array(N).fill(0);
     for (let i = 0; i < N; i++) {
       dial.push([]);
-      for (let j = 0; j < N; j++) dial[i].push(i === j ? undefined! : await startLinkProxy(ports[j]));
+      for (let j = 0; j < N; j++) dial[i].push(i === j ? undefined! : await startLinkProxy(() => ports[j]));
     }
     for (let i = 0; i < N; i++) {
       nodes.push(await startPetrel({
@@ -54,9 +53,10 @@ describe("publishes in flight to a stream leader that steps down", () => {
           host: "127.0.0.1",
           port: -1,
           jetstream: { enabled: true, store_dir: join(dir, `n${i + 1}`), storage: "file" },
-          cluster: { name: "fwd", host: "127.0.0.1", port: ports[i], routes: dial[i].filter((p) => p !== undefined).map((p) => p.url) },
+          cluster: { name: "fwd", host: "127.0.0.1", port: -1, routes: dial[i].filter((p) => p !== undefined).map((p) => p.url) },
         },
       }));
+      ports[i] = Number(new URL(nodes[i].ports().cluster![0]).port);
     }
     admin = await connect({ servers: nodes.map((p) => p.clientUrl) });
     const a = admin;
@@ -81,10 +81,19 @@ describe("publishes in flight to a stream leader that steps down", () => {
     nc = await connect({ servers: nodes[client].clientUrl });
     const js = jetstream(nc);
     await waitFor("a publish from the client's server", () => js.publish("fwd.warm", "w", { timeout: 2000 }).catch(() => undefined), 10_000);
+    const T0 = Date.now();
+    const events: string[] = [];
+    const adv = admin!.subscribe("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.FWD", {
+      callback: (_e, m) => {
+        events.push(`${Date.now() - T0}ms ${m.json<{ leader: string }>().leader}`);
+      },
+    });
+    const sent: number[] = [];
     // A steady flow, one publish every 2 ms, each waiting up to 3 s for its acknowledgement (no retries).
     const results: Array<Promise<PubAck | Error>> = [];
     let stepped = false;
     for (let i = 0; i < PUBLISHES; i++) {
+      sent.push(Date.now() - T0);
       results.push(js.publish(`fwd.${i}`, `m${i}`, { timeout: 3000, retries: 1 }).catch((e: Error) => e));
       if (i === PUBLISHES / 3) {
         stepped = true;
@@ -95,7 +104,9 @@ describe("publishes in flight to a stream leader that steps down", () => {
     assert.ok(stepped);
     const out = await Promise.all(results);
     const failed = out.filter((r): r is Error => r instanceof Error).map((e) => e.message);
-    assert.deepEqual(failed, []);
+    const lost = out.map((r, i) => r instanceof Error ? i : -1).filter((i) => i >= 0);
+    adv.unsubscribe();
+    assert.deepEqual(failed, [], `publishes ${lost.join(",")} (sent at ${lost.map((i) => sent[i]).join(",")} ms; step-down at ${sent[PUBLISHES / 3]} ms) of leader ${leaderName}, client on n${client + 1}; elected: ${events.join(", ")}`);
     const seqs = (out as PubAck[]).map((a) => a.seq);
     // One stored message per publish (the warm-up is sequence 1): none lost, none taken twice.
     assert.equal(new Set(seqs).size, PUBLISHES);
@@ -105,5 +116,47 @@ describe("publishes in flight to a stream leader that steps down", () => {
       return i?.cluster?.leader ? i : undefined;
     });
     assert.equal(info.state.messages, PUBLISHES + 1);
+  });
+
+  it("stream info asked all through a step-down is answered every time", { timeout: 60_000 }, async () => {
+    for (const row of dial) for (const p of row) p?.setDelays({});
+    await waitFor("an R3 stream", () => jsm.streams.add({ name: "INF", subjects: ["inf.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
+    const leaderName = await waitFor("its leader", async () => (await jsm.streams.info("INF").catch(() => undefined))?.cluster?.leader);
+    const old = Number(leaderName.slice(1)) - 1;
+    const client = (old + 1) % N;
+    slow(client, old, ROUTE_DELAY_MS);
+    const conn = await connect({ servers: nodes[client].clientUrl });
+    try {
+      // Each request with an inbox of its own, all heard by one subscription: every answer is counted.
+      const ASKS = 150;
+      const answers = new Map<string, string[]>();
+      const sub = conn.subscribe("inf.answers.>", {
+        callback: (_e, m) => {
+          const body = m.json<{ error?: { description: string } }>();
+          const list = answers.get(m.subject) ?? [];
+          list.push(body.error ? body.error.description : "ok");
+          answers.set(m.subject, list);
+        },
+      });
+      await conn.flush();
+      for (let i = 0; i < ASKS; i++) {
+        conn.publish("$JS.API.STREAM.INFO.INF", undefined, { reply: `inf.answers.${i}` });
+        if (i === 30) void admin!.request("$JS.API.STREAM.LEADER.STEPDOWN.INF", undefined, { timeout: 5000 }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      await waitFor("an answer to every request", () => answers.size >= ASKS, 5000).catch(() => undefined);
+      // A last request answered after all the others: a second answer to any of them would have come by then.
+      conn.publish("$JS.API.STREAM.INFO.INF", undefined, { reply: "inf.answers.last" });
+      await waitFor("the last answer", () => answers.has("inf.answers.last"), 5000);
+      sub.unsubscribe();
+      const wrong: string[] = [];
+      for (let i = 0; i < ASKS; i++) {
+        const got = answers.get(`inf.answers.${i}`) ?? [];
+        if (got.length !== 1 || got[0] !== "ok") wrong.push(`${i}: ${got.length === 0 ? "unanswered" : got.join("+")}`);
+      }
+      assert.deepEqual(wrong, []);
+    } finally {
+      await conn.close();
+    }
   });
 });

@@ -45,6 +45,7 @@ import { handOffLeaderships, stayFollower } from "./lame_duck.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 import { decodeForward, encodeForward, FORWARD_PREFIX } from "./forward.ts";
+import { ApiPassOn, FORWARD_API_PREFIX } from "./api_pass_on.ts";
 import { UnheardWaits } from "./unheard_wait.ts";
 import { ReplicatedFeeds } from "./mirror_replica.ts";
 import { sourceCycle } from "../cycles.ts";
@@ -76,6 +77,8 @@ const OFFLINE_MS = 6_000;
 const SETTLE_MS = 1_500;
 /** A leader leaving its group that still leads after this long takes up the publishes it held again. */
 const HANDOVER_MS = 3_000;
+/** A leader whose transfer ended this long ago and still leads takes its held publishes up again. */
+const TRANSFER_GRACE_MS = 100;
 /**
  * Superclusters where some clusters run no JetStream: their servers never say hello, so a majority of all the
  * configured servers may never be seen. A majority of this cluster's own servers that stayed the same for this
@@ -164,6 +167,14 @@ export class JetStreamCluster {
   readonly #leaderless = new LeaderlessSince();
   /** Stream replicas (keys) not listening on their subjects while their group has no leader. */
   readonly #deaf = new Set<string>();
+  /** A stream's API requests while its leadership moves (api_pass_on.ts). */
+  readonly #apiPassOn = new ApiPassOn((key, leader, m) => {
+    const a = this.meta.streams.get(key);
+    if (a) this.#o.sysBus.publish(`${FORWARD_API_PREFIX}${peerToken(leader)}`, encodeForward(accountOf(a), a.name, m));
+  }, (key, m) => {
+    const a = this.meta.streams.get(key);
+    if (a) this.#engineOf(accountOf(a))?.apiRequest(m);
+  });
   /** The last leader each stream replica knew (the one that reports a lost quorum). */
   readonly #lastLeader = new Map<string, string>();
 
@@ -314,6 +325,10 @@ export class JetStreamCluster {
     }));
     this.#sids.push(bus.subscribe(`${SYNC}*.${peerToken(this.self)}`, (m) => this.#onSyncRequest(m)));
     this.#sids.push(bus.subscribe(`${FORWARD_PREFIX}${peerToken(this.self)}`, (m) => this.#onForwarded(m)));
+    this.#sids.push(bus.subscribe(`${FORWARD_API_PREFIX}${peerToken(this.self)}`, (m) => {
+      const f = decodeForward(m.payload);
+      if (f) this.#engineOf(f.account)?.apiRequest(f.msg);
+    }));
     this.#sids.push(bus.subscribe(`${SYNC_REPLY}${peerToken(this.self)}`, (m) => {
       const b = decodeSyncBatch(m.payload);
       if (b instanceof Error) return;
@@ -678,6 +693,7 @@ export class JetStreamCluster {
         restore: (snap) => r.restore(snap),
         leaderChanged: (leader) => {
           r.leaderChanged(leader);
+          if (leader !== null) this.#apiPassOn.leaderIs(key, leader, this.self);
           if (leader === this.self && this.#handovers.delete(key) && !this.#lameDuck) {
             // Elected again after handing over (a step-down or move whose successor did not win): the publishes
             // held meanwhile are taken up here now, not after HANDOVER_MS (a move asks again on its next tick).
@@ -685,7 +701,11 @@ export class JetStreamCluster {
           }
           this.#recapture(key);
         },
-        roleChanged: () => this.#recapture(key),
+        roleChanged: (leading) => {
+          // From the moment it stops leading (before it knows who does): requests go on (api_pass_on.ts).
+          if (!leading) this.#apiPassOn.stoppedLeading(key, this.#now());
+          this.#recapture(key);
+        },
       },
     });
     this.replicas.set(key, r);
@@ -705,6 +725,7 @@ export class JetStreamCluster {
     this.replicas.delete(key);
     this.#leaderless.forget(key);
     this.#deaf.delete(key);
+    this.#apiPassOn.forget(key);
     this.#lastLeader.delete(key);
     this.#accountReplicas(accountOfKey(key)).delete(r.stream.name);
     r.close();
@@ -726,6 +747,7 @@ export class JetStreamCluster {
   #leaderReady(key: string, r: StreamReplica): void {
     const a = this.meta.streams.get(key);
     if (!a) return;
+    this.#apiPassOn.ready(key);
     const acc = accountOf(a);
     // Every election: the new leader says so (nats-server's stream_leader_elected), once, from the leader.
     const replicas = this.#streamCluster(acc, r.stream).replicas;
@@ -833,14 +855,25 @@ export class JetStreamCluster {
     const r = this.replicas.get(keyOf(a));
     // Consumer requests other than create/delete go to the consumer's own group, whatever its stream's state.
     const streamLed = op[0] !== "CONSUMER" || op[1] === "CREATE" || op[1] === "DURABLE" || op[1] === "DELETE";
+    const rk = keyOf(a);
+    const now = this.#now();
     if (r && r.group.leader === null && streamLed) {
+      // This server led the stream until a moment ago: the next leader gets the request.
+      if (this.#apiPassOn.passesOn(rk, m, now)) return this.#apiPassOn.hold(rk, m), true;
       // A stream without a leader (no quorum): one of its replicas answers (its info, else "unavailable").
       const long = this.#leaderless.unavailable(keyOf(a), this.#now());
       if (long && this.#answersForLeaderless(a.peers.filter((p) => this.#online(p)))) this.#leaderlessStream(acc, m, op, r);
       return true;
     }
     if (op[0] === "CONSUMER") return this.#consumersOf(acc).api(m, op, r);
-    if (!r || !r.isLeader() || !r.ready) return true;
+    if (!r) return true;
+    if (!r.isLeader() || !r.ready) {
+      // A leader applying its log answers once ready; a server that just stopped leading passes it on.
+      if (r.isLeader()) this.#apiPassOn.hold(rk, m);
+      else if (r.group.leader !== null && this.#apiPassOn.passesOn(rk, m, now)) this.#apiPassOn.forward(rk, r.group.leader, m);
+      return true;
+    }
+    if (r.apiRepeats.repeat(m, now)) return true;
     if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
       this.#respond(acc, m.reply, { type: T + "stream_leader_stepdown_response", success: true });
       // Publishes that come while the leadership moves wait for the successor (they were dropped).
@@ -1037,7 +1070,9 @@ export class JetStreamCluster {
     for (const [name, h] of this.#handovers) {
       const r = this.replicas.get(name);
       if (!r || !r.handingOff) this.#handovers.delete(name);
-      else if (r.isLeader() && now - h.since > HANDOVER_MS && !this.#lameDuck) {
+      // Still leading: the handover timed out, or its transfer ended without a successor (the target did not
+      // win in time): the held publishes are taken up here (a move asks again on its next tick).
+      else if (r.isLeader() && (now - h.since > HANDOVER_MS || (!r.group.node.transferring && now - h.asked > TRANSFER_GRACE_MS)) && !this.#lameDuck) {
         this.#handovers.delete(name);
         r.cancelHandOff();
       }

@@ -116,6 +116,8 @@ export class StreamReplica {
   #misrouted: BusMsg[] = [];
   /** A new leader takes one copy of a publish that came both directly and forwarded (forward.ts). */
   readonly #repeats = new RepeatFilter();
+  /** The same for API requests: one copy of a request that came directly and passed on (api_pass_on.ts). */
+  readonly apiRepeats = new RepeatFilter();
 
   constructor(stream: Stream, deps: ReplicaDeps) {
     this.stream = stream;
@@ -486,12 +488,17 @@ export class StreamReplica {
 
   /**
    * A publish for the leader that reached this replica: another server sent it here by an interest this server
-   * no longer has (it stopped leading; its RS- was on its way). It goes on to the leader, or waits for one. A
-   * publish without a reply is not passed on (nobody waits for its acknowledgement; nats-server drops it too),
-   * nor one of this server's own clients (it reached the leader by its interest, if any).
+   * no longer has (it stopped leading; its RS- was on its way), or one of this server's clients published it
+   * while no leader's interest was known here. It goes on to the leader, or waits for one. A routed publish
+   * without a reply is not passed on (nobody waits for its acknowledgement, and only a reply tells a copy that
+   * came both ways; nats-server drops it too).
    */
   #misroute(m: BusMsg): void {
-    if (m.viaRoute !== true || !m.reply || this.#deps.forward === undefined || this.#closed) return;
+    if (this.#deps.forward === undefined || this.#closed || m.forwarded === true) return;
+    // A client of this server: its publish reached the leader by the leader's interest, unless none was known
+    // here at that moment (the old leader's withdrawn, the new one's not in yet); then only this replica has it.
+    const stranded = m.local === true && this.#deps.engine.bus.routeInterest?.(m.subject) === false;
+    if (!stranded && (m.viaRoute !== true || !m.reply)) return;
     const leader = this.group.leader;
     if (leader !== null && leader !== this.#deps.self) this.#deps.forward(leader, m);
     else if (this.#misrouted.length < MAX_QUEUED) this.#misrouted.push(m);
@@ -500,6 +507,7 @@ export class StreamReplica {
   #becomeReady(): void {
     this.#ready = true;
     this.#repeats.start(this.#deps.now());
+    this.apiRepeats.start(this.#deps.now());
     this.#clseq = this.stream.lastSequence;
     this.#inflightSubjects.clear();
     this.#inflightLast = undefined;

@@ -1,0 +1,77 @@
+/**
+ * A stream's API requests (`$JS.API.STREAM.INFO.<stream>` and the like) reach every server, and only the
+ * stream's leader answers. While the leadership moves, a request could be answered by nobody: the new leader
+ * took it while it still believed the old one leads, and the old one took it once it no longer led (a slow
+ * route to it makes that window as long as the route's delay). nats-server stays silent then too; Petrel now
+ * answers:
+ * - a server that led the stream until a moment ago (PASS_ON_MS) passes each request it gets for it to the
+ *   leader it knows, or keeps it until one is known (`$JSC.FWDA.<peer>`, forward.ts's framing);
+ * - a leader that is not ready yet (applying its log) keeps requests and answers them once ready;
+ * - a leader takes one copy of a request that came both directly and passed on (RepeatFilter, by subject,
+ *   reply and content: every request has its own reply inbox).
+ * A request that was passed on once is never passed on again.
+ */
+import type { PeerId } from "../../raft/types.ts";
+import type { BusMsg } from "../types.ts";
+
+export const FORWARD_API_PREFIX = "$JSC.FWDA.";
+/** How long after it stopped leading a server passes a stream's API requests on. */
+export const PASS_ON_MS = 2_000;
+/** At most this many requests kept per stream while no leader is known or ready. */
+const MAX_HELD = 1_000;
+
+export class ApiPassOn {
+  readonly #ledUntil = new Map<string, number>();
+  readonly #held = new Map<string, BusMsg[]>();
+
+  /** `forward`: to the leader's server; `answer`: through this server's engine (it leads and is ready). */
+  constructor(
+    readonly forward: (key: string, leader: PeerId, m: BusMsg) => void,
+    readonly answer: (key: string, m: BusMsg) => void,
+  ) {}
+
+  /** This server stopped leading stream `key` at `now`. */
+  stoppedLeading(key: string, now: number): void {
+    this.#ledUntil.set(key, now + PASS_ON_MS);
+  }
+
+  /** Does this server pass requests for `key` on (it led the stream until a moment ago)? */
+  passesOn(key: string, m: BusMsg, now: number): boolean {
+    const until = this.#ledUntil.get(key);
+    if (until === undefined) return false;
+    if (now > until) {
+      this.#ledUntil.delete(key);
+      return false;
+    }
+    return m.forwarded !== true;
+  }
+
+  /** Keep `m` until the stream has a leader (passed on to it) or this server leads it ready (answered here). */
+  hold(key: string, m: BusMsg): void {
+    let q = this.#held.get(key);
+    if (q === undefined) this.#held.set(key, q = []);
+    if (q.length < MAX_HELD) q.push(m);
+  }
+
+  /** Stream `key` is led by `leader` now: what waits here goes there (or waits for this server to be ready). */
+  leaderIs(key: string, leader: PeerId, self: PeerId): void {
+    if (leader === self) return;
+    const q = this.#held.get(key);
+    if (q === undefined) return;
+    this.#held.delete(key);
+    for (const m of q) if (m.forwarded !== true) this.forward(key, leader, m);
+  }
+
+  /** This server leads stream `key` and is ready: it answers what waited. */
+  ready(key: string): void {
+    const q = this.#held.get(key);
+    if (q === undefined) return;
+    this.#held.delete(key);
+    for (const m of q) this.answer(key, m);
+  }
+
+  forget(key: string): void {
+    this.#ledUntil.delete(key);
+    this.#held.delete(key);
+  }
+}
