@@ -143,8 +143,33 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     this.#gate.push(data);
   }
 
-  /** A producer already waited a whole stall for this consumer; don't stall anyone for it until it drains. */
-  stallExhausted = false;
+  #exhausted = false;
+  /** Bytes handed to the transport so far (what it has written is this minus its bufferedAmount). */
+  #handed = 0;
+  /** What the transport had written when the connection was marked exhausted. */
+  #writtenAtExhausted = 0;
+
+  /**
+   * A producer already waited a whole stall for this consumer and it wrote nothing meanwhile: don't stall anyone
+   * for it until it drains, or until its transport writes again (see #readsAgain).
+   */
+  get stallExhausted(): boolean {
+    return this.#exhausted;
+  }
+  set stallExhausted(v: boolean) {
+    this.#exhausted = v;
+    if (v) this.#writtenAtExhausted = this.#handed - this.duplex.bufferedAmount();
+  }
+
+  /**
+   * Has the transport written anything since the connection was marked exhausted? A reader that stopped long
+   * enough to be marked and then reads again, slower than its producer publishes, is paced again instead of
+   * fed at the producer's full speed until max_pending cuts it (waiting for a whole drain: a reader that was
+   * far behind never got there; a route's subscriber was cut on a loaded host, cluster/backpressure on Deno).
+   */
+  #readsAgain(): boolean {
+    return this.#handed - this.duplex.bufferedAmount() > this.#writtenAtExhausted;
+  }
 
   /** Called by a consumer whose backlog passed half of max_pending while delivering our message. */
   stallFor(consumer: FlowConsumer): void {
@@ -176,7 +201,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
 
   onDrain(): void {
     this.#stalledSince = 0;
-    this.stallExhausted = false;
+    this.#exhausted = false;
     if (this.#drainWaiters.length > 0) {
       const w = this.#drainWaiters;
       this.#drainWaiters = [];
@@ -521,7 +546,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       return;
     }
     this.flushSoon();
-    if ((this.out.len > this.host.options.max_pending / 2 || this.#stalledSince > 0) && !this.stallExhausted) {
+    if ((this.out.len > this.host.options.max_pending / 2 || this.#stalledSince > 0) && (!this.#exhausted || this.#readsAgain())) {
+      this.#exhausted = false;
       const producer = this.host.currentProducer;
       // The producer may be this very client (it subscribes to what it publishes): its input then waits for its
       // own backlog with no cap (nats-server's read loop blocks on its own write), so a client that keeps
@@ -570,6 +596,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
         return;
       }
     }
+    this.#handed += this.out.len;
     const ok = this.duplex.write(this.out.lend(), this.out.release);
     if (!ok && this.#stalledSince === 0) {
       this.#stalledSince = now;
