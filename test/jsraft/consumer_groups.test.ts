@@ -75,7 +75,7 @@ describe("replicated JetStream: consumers as Raft groups", () => {
   });
 
   it("gives a durable consumer a group on the stream's peers, shown in consumer info from every server", { timeout: 60_000 }, async () => {
-    await jsm.streams.add({ name: "P", subjects: ["p.>"], num_replicas: 3 });
+    await addStream({ name: "P", subjects: ["p.>"], num_replicas: 3 });
     await jsm.consumers.add("P", { durable_name: "work", ack_policy: AckPolicy.Explicit });
     for (let i = 0; i < 3; i++) {
       const ci = await consumerInfo("P", "work", i);
@@ -132,7 +132,7 @@ describe("replicated JetStream: consumers as Raft groups", () => {
   });
 
   it("push: a subscriber on another server gets every message once across a consumer-leader change", { timeout: 60_000 }, async () => {
-    await jsm.streams.add({ name: "Q", subjects: ["q.>"], num_replicas: 3 });
+    await addStream({ name: "Q", subjects: ["q.>"], num_replicas: 3 });
     await jsm.consumers.add("Q", { durable_name: "pusher", ack_policy: AckPolicy.Explicit, deliver_subject: "deliver.q" });
     const seen: number[] = [];
     const sub = conns[2].subscribe("deliver.q");
@@ -155,7 +155,7 @@ describe("replicated JetStream: consumers as Raft groups", () => {
   });
 
   it("only the consumer's leader subscribes to its acks; they reach it from any server, a plain nats-server and a leafnode too, across a leader change", { timeout: 60_000 }, async () => {
-    await jsm.streams.add({ name: "AK", subjects: ["ak.>"], num_replicas: 3 });
+    await addStream({ name: "AK", subjects: ["ak.>"], num_replicas: 3 });
     await jsm.consumers.add("AK", { durable_name: "d", ack_policy: AckPolicy.Explicit });
     const js = jetstream(conns[0]);
     for (let i = 1; i <= 6; i++) await js.publish(`ak.${i}`, `m${i}`);
@@ -349,7 +349,7 @@ describe("replicated JetStream: consumers as Raft groups", () => {
   });
 
   it("a durable consumer grows and shrinks with its stream's replicas (R1 → R3 → R1), keeping its acks", { timeout: 60_000 }, async () => {
-    await jsm.streams.add({ name: "G", subjects: ["g.>"], num_replicas: 1 });
+    await addStream({ name: "G", subjects: ["g.>"], num_replicas: 1 });
     const js = jetstream(conns[0]);
     for (let i = 1; i <= 6; i++) await js.publish(`g.${i}`, `m${i}`);
     await jsm.consumers.add("G", { durable_name: "gd", ack_policy: AckPolicy.Explicit });
