@@ -18,6 +18,7 @@ import { jsz, jszQuery, varzJetStream } from "../../src/jetstream/jsz.ts";
 import type { PetrelExtension, StopOptions } from "../../src/petrel.ts";
 import type { Server, SubscriptionListener } from "../../src/server/server.ts";
 import { openAccountStores } from "./index.ts";
+import { jsSchemasLoaded, loadJsSchemas } from "../../src/jetstream/schemas_on_demand.ts";
 
 const enc = new TextEncoder();
 
@@ -219,7 +220,17 @@ export function jetStreamExtension(
         }
         return p;
       };
-      const onReload = () => all.apply(plan());
+      // The config schemas (zod) load only when needed: a cluster's meta group and stored streams need them at
+      // once, an engine with nothing stored at its first API request (engine.ts holds requests meanwhile).
+      const storedIn = (p: ReturnType<typeof plan>) =>
+        [...p.enabled.keys()].some((a) => !all.engines.has(a) && stores.forAccount(a).streamNames().length > 0);
+      if (clustered || storedIn(plan())) await loadJsSchemas();
+      // A reload may enable an account with stored streams: it is applied once the schemas are there.
+      const onReload = () => {
+        const p = plan();
+        if (jsSchemasLoaded() || !storedIn(p)) return all.apply(p);
+        void loadJsSchemas().then(() => all.apply(plan()));
+      };
       try {
         all.startAll(plan());
         cluster?.start();

@@ -12,6 +12,7 @@ import type { StorageProvider } from "../../src/jetstream/store/types.ts";
 import type { PetrelExtension } from "../../src/petrel.ts";
 import { runtimeClock } from "../../src/runtime/clock.ts";
 import { StanServer } from "../../src/stan/server.ts";
+import { loadJsSchemas } from "../../src/jetstream/schemas_on_demand.ts";
 import { stanMonitorSections } from "../../src/stan/monitor.ts";
 import type { Server } from "../../src/server/server.ts";
 import { FileStorage } from "./file_store.ts";
@@ -105,6 +106,8 @@ function standBy(server: Server, opts: StreamingOptions, group: string, log: (m:
 }
 
 async function serveStan(server: Server, opts: StreamingOptions, log: (m: string) => void, onStart?: (stan: StanServer) => void) {
+  // Channels are JetStream streams whose config goes through its schema.
+  await loadJsSchemas();
   const storage = await openStanStorage(opts);
   const client = server.createInternalClient("STAN", {});
   const raft = opts.cluster ? startRaft(server, opts) : undefined;

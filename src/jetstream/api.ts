@@ -2,12 +2,10 @@ import {
   checkStreamConfig,
   checkStreamUpdate,
   type ConsumerConfig,
-  consumerConfigSchema,
-  describeZodError,
   markGeneratedName,
   streamConfigJson,
-  streamConfigSchema,
 } from "./config.ts";
+import { jsSchemas } from "./schemas_on_demand.ts";
 import { directGet, msgGet } from "./direct.ts";
 import { sourceCycle } from "./cycles.ts";
 import type { JetStream } from "./engine.ts";
@@ -213,6 +211,7 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
   if (m.payload.length === 0) return fail(js, m, type, Errors.invalidJson());
   const req = body(m);
   if (isErr(req)) return fail(js, m, type, req);
+  const { streamConfigSchema, describeZodError } = jsSchemas();
   const parsed = streamConfigSchema.safeParse(req);
   if (!parsed.success) return fail(js, m, type, Errors.invalidJson(describeZodError(parsed.error)));
   const cfg = parsed.data;
@@ -315,6 +314,7 @@ function consumerCreate(
   const req = body(m);
   if (isErr(req)) return fail(js, m, type, req);
   if (req.stream_name !== undefined && req.stream_name !== streamName) return fail(js, m, type, Errors.streamMismatch());
+  const { consumerConfigSchema, describeZodError } = jsSchemas();
   const parsed = consumerConfigSchema.safeParse(req.config ?? {});
   if (!parsed.success) return fail(js, m, type, Errors.invalidJson(describeZodError(parsed.error)));
   const cfg: ConsumerConfig = parsed.data;

@@ -4,11 +4,10 @@ import { handleApi } from "./api.ts";
 import {
   checkConsumerConfig,
   type ConsumerConfig,
-  consumerConfigSchema,
   consumerFilters,
   type StreamConfig,
-  streamConfigSchema,
 } from "./config.ts";
+import { jsSchemas, jsSchemasLoaded, loadJsSchemas } from "./schemas_on_demand.ts";
 import { Consumer, type ConsumerHost, type ConsumerState } from "./consumer.ts";
 import { AckRoutes } from "./ack_route.ts";
 import { type ApiError, Errors } from "./errors.ts";
@@ -144,10 +143,10 @@ export class JetStream implements ConsumerHost {
     return cfg.storage === "memory" ? this.memStorage : this.storage;
   }
 
-  /** Loads persisted streams and consumers, then starts serving the API. */
-  start(): void {
-    // In a cluster the meta group's log says which streams exist; they are opened as it is applied.
-    for (const name of this.cluster ? [] : this.storage.streamNames()) {
+  /** Opens the stored streams `names` and their consumers (not in a cluster: its meta group opens them). */
+  private recover(names: string[]): void {
+    const { streamConfigSchema, consumerConfigSchema } = jsSchemas();
+    for (const name of names) {
       const raw = this.storage.getMeta(name, "config");
       if (!raw) continue;
       const saved = JSON.parse(raw) as { config: unknown; created: string };
@@ -155,9 +154,9 @@ export class JetStream implements ConsumerHost {
       if (!parsed.success) continue;
       this.openStream(parsed.data, saved.created);
     }
-    // In a cluster a consumer's state lives in its own Raft group (cluster/consumer_groups.ts), which starts it
-    // where it runs; the streams the meta group opened before this point must not get copies from the store.
-    for (const [name] of this.cluster ? [] : this.streams) {
+    // (In a cluster a consumer's state lives in its own Raft group, cluster/consumer_groups.ts, which starts it
+    // where it runs; the streams the meta group opens must not get copies from the store.)
+    for (const [name] of this.streams) {
       for (const [, raw] of this.storage.listMeta(name, "c.")) {
         const saved = JSON.parse(raw) as SavedConsumer;
         const cfg = consumerConfigSchema.safeParse(saved.config);
@@ -165,6 +164,15 @@ export class JetStream implements ConsumerHost {
         this.attachConsumer(name, cfg.data, saved.created, saved.state);
       }
     }
+  }
+
+  /** Loads persisted streams and consumers, then starts serving the API. */
+  start(): void {
+    // In a cluster the meta group's log says which streams exist; they are opened as it is applied.
+    const stored = this.cluster ? [] : this.storage.streamNames();
+    // Whoever starts an engine with stored streams loads the schemas first (jetstream_extension.ts); an engine
+    // with none needs no zod until its first API request.
+    if (stored.length > 0) this.recover(stored);
     this.wireSources();
     this.bus.onSubscribe?.((subject) => {
       if (this.stopped) return;
@@ -201,7 +209,37 @@ export class JetStream implements ConsumerHost {
     this.onApi(m);
   }
 
+  /**
+   * API requests that came while the config schemas were loading (the first request loads them): answered in
+   * their order once loaded, and any that come meanwhile queue behind them.
+   */
+  #apiWaiting: BusMsg[] | undefined;
+
   private onApi(m: BusMsg): void {
+    if (this.#apiWaiting !== undefined || !jsSchemasLoaded()) return this.#holdApi(m);
+    this.serveApi(m);
+  }
+
+  #holdApi(m: BusMsg): void {
+    // Held past this call: copies, the bytes may be a reused read buffer's.
+    const held: BusMsg = { ...m, payload: m.payload.slice(), headers: m.headers?.slice() };
+    if (this.#apiWaiting !== undefined) {
+      this.#apiWaiting.push(held);
+      return;
+    }
+    const waiting = this.#apiWaiting = [held];
+    const drain = () => {
+      // Requests a served one brings about (synchronously) queue behind the rest.
+      for (let next = waiting.shift(); next !== undefined; next = waiting.shift()) {
+        if (!this.stopped) this.serveApi(next);
+      }
+      this.#apiWaiting = undefined;
+    };
+    // A failed load leaves jsSchemas() throwing: serveApi answers each request with the generic failure.
+    loadJsSchemas().then(drain, drain);
+  }
+
+  private serveApi(m: BusMsg): void {
     // api.total counts answered API requests, after the answer (see api.ts respond), as nats-server does: pull
     // requests, Direct Gets and subjects nobody serves are not API requests there.
     try {

@@ -7,7 +7,7 @@
 import { isValidPublishSubject, subjectMatches } from "../subjects/subject.ts";
 import type { Clock, Timer } from "../runtime/clock.ts";
 import type { StorageProvider, StoredMsg } from "../jetstream/store/types.ts";
-import { streamConfigSchema } from "../jetstream/config.ts";
+import { jsSchemas } from "../jetstream/schemas_on_demand.ts";
 import { Stream } from "../jetstream/stream.ts";
 import { findHeader } from "../protocol/headers.ts";
 import type { ChannelLimits, StreamingOptions } from "../config/streaming.ts";
@@ -498,7 +498,7 @@ export class StanServer {
 
   #openChannel(name: string): Channel {
     const l = this.limitsFor(name);
-    const cfg = streamConfigSchema.parse({
+    const cfg = jsSchemas().streamConfigSchema.parse({
       name,
       subjects: [name],
       storage: this.opts.store === "memory" ? "memory" : "file",

@@ -71,4 +71,12 @@ describe("what a plain start loads", () => {
     const found = [...outside].map(([spec, by]) => `${spec} (imported by ${by})`);
     assert.deepEqual(found, [], "load these with a dynamic import where they are needed, not at every start");
   });
+
+  it("the JetStream extension loads no zod until a schema is needed", () => {
+    // zod costs an idle JetStream server ~10 MB on Deno: src/jetstream/schemas_on_demand.ts loads the schemas.
+    const { files, outside } = graph("adapters/storage/jetstream_extension.ts");
+    assert.ok(files.has("src/jetstream/engine.ts") && files.has("src/jetstream/cluster/controller.ts"), "the graph was walked");
+    assert.ok(!files.has("src/jetstream/config_schema.ts"), "config_schema.ts is imported statically");
+    assert.equal(outside.get("zod"), undefined, `zod is imported statically by ${outside.get("zod")}`);
+  });
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as acks from "../../src/jetstream/acks.ts";
 import * as push from "../../src/jetstream/push.ts";
 import { endNoWait, expireRequests, parsePullRequest, type PullRequest } from "../../src/jetstream/pull.ts";
-import { consumerConfigSchema } from "../../src/jetstream/config.ts";
+import { consumerConfigSchema } from "../../src/jetstream/config_schema.ts";
 import type { JsBus, PublishOpts } from "../../src/jetstream/types.ts";
 
 const NS = 1_000_000;

@@ -2,7 +2,7 @@
 // entry), so two streams fed the same entries hold the same messages, whatever their clocks say.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { streamConfigSchema } from "../../src/jetstream/config.ts";
+import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { isEntry, Stream, type StreamEntry } from "../../src/jetstream/stream.ts";
 import { encodeHeaders } from "../../src/protocol/headers.ts";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { streamConfigSchema } from "../../src/jetstream/config.ts";
+import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
 import { Stream } from "../../src/jetstream/stream.ts";
 import { encodeHeaders } from "../../src/protocol/headers.ts";
 import { FileStorage } from "../../adapters/storage/file_store.ts";

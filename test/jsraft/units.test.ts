@@ -10,7 +10,7 @@ import { UNHEARD_WAIT_MS, UnheardWaits } from "../../src/jetstream/cluster/unhea
 import { decodeCmd, encodeCmd } from "../../src/jetstream/cluster/entries.ts";
 import { MetaState } from "../../src/jetstream/cluster/meta.ts";
 import { streamOf } from "../../src/jetstream/cluster/controller.ts";
-import { streamConfigSchema } from "../../src/jetstream/config.ts";
+import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
 import { startPetrel } from "../../mod.ts";
 import { expectedPeers } from "../../adapters/storage/jetstream_extension.ts";
 

@@ -16,7 +16,7 @@ import { MemoryRaftNetwork } from "../../src/raft/memory_network.ts";
 import { MemoryStorage as RaftMemoryStorage } from "../../src/raft/memory_storage.ts";
 import { randInt, seededRandom } from "../../src/raft/prng.ts";
 import type { Random } from "../../src/raft/types.ts";
-import { consumerConfigSchema, streamConfigSchema } from "../../src/jetstream/config.ts";
+import { consumerConfigSchema, streamConfigSchema } from "../../src/jetstream/config_schema.ts";
 import { JetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { type ConsumerCmd, type ConsumerEvent, ConsumerReplica } from "../../src/jetstream/cluster/consumer_replica.ts";

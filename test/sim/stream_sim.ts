@@ -11,7 +11,7 @@ import { MemoryRaftNetwork } from "../../src/raft/memory_network.ts";
 import { MemoryStorage as RaftMemoryStorage } from "../../src/raft/memory_storage.ts";
 import { randInt, seededRandom } from "../../src/raft/prng.ts";
 import type { Entry, Random } from "../../src/raft/types.ts";
-import { streamConfigSchema } from "../../src/jetstream/config.ts";
+import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
 import { JetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";

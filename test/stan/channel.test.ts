@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/runtime/clock.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
-import { streamConfigSchema } from "../../src/jetstream/config.ts";
+import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
 import { Stream } from "../../src/jetstream/stream.ts";
 import { Channel, type ChannelEntry, type Sub } from "../../src/stan/channel.ts";
 

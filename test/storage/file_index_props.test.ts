@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import { streamConfigSchema } from "../../src/jetstream/config.ts";
+import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
 import { Stream } from "../../src/jetstream/stream.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { encodeHeaders } from "../../src/protocol/headers.ts";

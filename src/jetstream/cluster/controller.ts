@@ -10,7 +10,8 @@ import type { RaftStorage } from "../../raft/storage.ts";
 import type { Entry, PeerId, Random, Snapshot } from "../../raft/types.ts";
 import { subjectMatches, subjectsIntersect } from "../../subjects/subject.ts";
 import { body as parseBody, isErr, streamInfo } from "../api.ts";
-import { checkStreamConfig, checkStreamUpdate, describeZodError, type StreamConfig, streamConfigSchema } from "../config.ts";
+import { checkStreamConfig, checkStreamUpdate, type StreamConfig } from "../config.ts";
+import { jsSchemas } from "../schemas_on_demand.ts";
 import { type EngineCluster, type JetStream, pubAckBytes } from "../engine.ts";
 import { type ApiError, Errors } from "../errors.ts";
 import type { Stream } from "../stream.ts";
@@ -1127,6 +1128,7 @@ export class JetStreamCluster {
     if (!engine) return;
     const req = parseBody(m);
     if (isErr(req)) return fail(req);
+    const { streamConfigSchema, describeZodError } = jsSchemas();
     const parsed = streamConfigSchema.safeParse(req);
     if (!parsed.success) return fail(Errors.invalidJson(describeZodError(parsed.error)));
     const cfg = parsed.data;
