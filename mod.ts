@@ -139,8 +139,6 @@ async function main(): Promise<void> {
   }
 
   const portsFile = options.ports_file_dir !== undefined ? `${options.ports_file_dir}/nats-server_${rt.pid}.ports` : undefined;
-  if (portsFile !== undefined) await rt.writeTextFile(portsFile, JSON.stringify(petrel.ports()));
-  if (options.pid_file !== undefined) await rt.writeTextFile(options.pid_file, String(rt.pid));
 
   let exiting = false;
   let stopThreadSweep = () => {};
@@ -177,6 +175,10 @@ async function main(): Promise<void> {
     logger.info("Reloaded server configuration");
   };
   rt.onSignal("SIGHUP", () => void reload());
+  // The ports and pid files tell tools the server is up: only once every signal has its handler (a SIGHUP sent
+  // as soon as the ports file appeared met the default action and killed the server).
+  if (portsFile !== undefined) await rt.writeTextFile(portsFile, JSON.stringify(petrel.ports()));
+  if (options.pid_file !== undefined) await rt.writeTextFile(options.pid_file, String(rt.pid));
   // Once serving and busy: the JIT's compiler threads below the event loop (tail latency on small hosts).
   stopThreadSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"), rt.cpuTimeMs?.bind(rt));
 }

@@ -1,7 +1,7 @@
 // Starts nats-server (the reference) or Petrel as a child process on random loopback ports, so the
 // same test body can run against both. Ports are discovered through --ports_file_dir, never guessed.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -25,6 +25,11 @@ export interface StartOptions {
   startTimeoutMs?: number;
   /** Client listen host instead of 127.0.0.1 (e.g. "::1"); readiness is checked on it (":: "/"0.0.0.0": on 127.0.0.1). */
   host?: string;
+  /**
+   * Called with the server's pid the moment its ports file appears (a watch on its directory, no polling): what a
+   * tool may do as soon as the server says it is up, before the readiness checks here are through.
+   */
+  onPortsFile?: (pid: number) => void;
 }
 
 export interface RunningServer {
@@ -188,46 +193,60 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     cleanupDir();
   };
 
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
-  let ports: PortsFile | undefined;
-  while (Date.now() < deadline) {
-    if (exitValue !== undefined) {
-      cleanupDir();
-      throw new Error(`${kind} exited (${exitValue}) before it was ready:\n${out}`);
-    }
-    ports = readPortsFile(dir);
-    if (ports?.nats?.length && (!opts.monitor || ports.monitoring?.length)) break;
-    ports = undefined;
-    await sleep(25);
-  }
-  if (!ports?.nats?.length) {
-    await kill("SIGKILL", 0);
-    throw new Error(`${kind}: no ports file in ${dir} after start timeout:\n${out}`);
-  }
-  const port = portOf(ports.nats[0]);
-  while (!(await tcpAccepts(port, 500, reachAt))) {
-    if (Date.now() > deadline || exitValue !== undefined) {
-      await kill("SIGKILL", 0);
-      throw new Error(`${kind}: client port ${port} never accepted:\n${out}`);
-    }
-    await sleep(25);
+  const onPortsFile = opts.onPortsFile;
+  const watcher = onPortsFile === undefined ? undefined : watch(dir, (_event, name) => {
+    if (!String(name ?? "").endsWith(".ports")) return;
+    watcher?.close();
+    onPortsFile(child.pid ?? -1);
+  });
+  try {
+    return await ready();
+  } finally {
+    watcher?.close();
   }
 
-  const monitoring = ports.monitoring?.[0];
-  return {
-    kind,
-    url: `nats://${reachAt.includes(":") ? `[${reachAt}]` : reachAt}:${port}`,
-    port,
-    monitorUrl: monitoring ? `http://${reachAt.includes(":") ? `[${reachAt}]` : reachAt}:${portOf(monitoring)}` : undefined,
-    clusterPort: ports.cluster?.[0] ? portOf(ports.cluster[0]) : undefined,
-    wsPort: ports.websocket?.[0] ? portOf(ports.websocket[0]) : undefined,
-    leafPort: ports.leafnode?.[0] ? portOf(ports.leafnode[0]) : undefined,
-    pid: child.pid ?? -1,
-    stop: () => kill("SIGTERM", 5000),
-    kill9: () => kill("SIGKILL", 0),
-    logs: () => out,
-    exited,
-  };
+  async function ready(): Promise<RunningServer> {
+    const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);
+    let ports: PortsFile | undefined;
+    while (Date.now() < deadline) {
+      if (exitValue !== undefined) {
+        cleanupDir();
+        throw new Error(`${kind} exited (${exitValue}) before it was ready:\n${out}`);
+      }
+      ports = readPortsFile(dir);
+      if (ports?.nats?.length && (!opts.monitor || ports.monitoring?.length)) break;
+      ports = undefined;
+      await sleep(25);
+    }
+    if (!ports?.nats?.length) {
+      await kill("SIGKILL", 0);
+      throw new Error(`${kind}: no ports file in ${dir} after start timeout:\n${out}`);
+    }
+    const port = portOf(ports.nats[0]);
+    while (!(await tcpAccepts(port, 500, reachAt))) {
+      if (Date.now() > deadline || exitValue !== undefined) {
+        await kill("SIGKILL", 0);
+        throw new Error(`${kind}: client port ${port} never accepted:\n${out}`);
+      }
+      await sleep(25);
+    }
+
+    const monitoring = ports.monitoring?.[0];
+    return {
+      kind,
+      url: `nats://${reachAt.includes(":") ? `[${reachAt}]` : reachAt}:${port}`,
+      port,
+      monitorUrl: monitoring ? `http://${reachAt.includes(":") ? `[${reachAt}]` : reachAt}:${portOf(monitoring)}` : undefined,
+      clusterPort: ports.cluster?.[0] ? portOf(ports.cluster[0]) : undefined,
+      wsPort: ports.websocket?.[0] ? portOf(ports.websocket[0]) : undefined,
+      leafPort: ports.leafnode?.[0] ? portOf(ports.leafnode[0]) : undefined,
+      pid: child.pid ?? -1,
+      stop: () => kill("SIGTERM", 5000),
+      kill9: () => kill("SIGKILL", 0),
+      logs: () => out,
+      exited,
+    };
+  }
 }
 
 /** Which implementations to test: PETREL_TEST_TARGETS="nats-server,petrel" (default: both). */
