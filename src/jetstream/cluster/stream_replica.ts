@@ -118,6 +118,11 @@ export class StreamReplica {
   readonly #repeats = new RepeatFilter();
   /** The same for API requests: one copy of a request that came directly and passed on (api_pass_on.ts). */
   readonly apiRepeats = new RepeatFilter();
+  /**
+   * Another server led the stream since this one started: only then can a copy come forwarded (the first leader
+   * of a new stream, as in a benchmark, does not hash its publishes for the window).
+   */
+  #otherLed = false;
 
   constructor(stream: Stream, deps: ReplicaDeps) {
     this.stream = stream;
@@ -506,8 +511,10 @@ export class StreamReplica {
 
   #becomeReady(): void {
     this.#ready = true;
-    this.#repeats.start(this.#deps.now());
-    this.apiRepeats.start(this.#deps.now());
+    if (this.#otherLed) {
+      this.#repeats.start(this.#deps.now());
+      this.apiRepeats.start(this.#deps.now());
+    }
     this.#clseq = this.stream.lastSequence;
     this.#inflightSubjects.clear();
     this.#inflightLast = undefined;
@@ -519,6 +526,7 @@ export class StreamReplica {
 
   leaderChanged(leader: PeerId | null): void {
     if (leader !== this.#deps.self) this.#lost();
+    if (leader !== null && leader !== this.#deps.self) this.#otherLed = true;
     if (leader !== null && this.#misrouted.length > 0) {
       // Publishes that waited for a leader: to it, or taken here if this server leads again.
       const waiting = this.#misrouted;
