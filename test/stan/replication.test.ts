@@ -11,6 +11,11 @@ import { type StanBus, StanServer } from "../../src/stan/server.ts";
 import { decode, encode } from "../../src/stan/proto.ts";
 import { decodeStanEntry, encodeStanEntry } from "../../src/stan/replication.ts";
 import type { Entry } from "../../src/raft/types.ts";
+import { loadJsSchemas } from "../../src/jetstream/schemas_on_demand.ts";
+
+// The STAN server is built here directly, not through its extension: the JetStream schemas its channels are
+// validated with load first, as the extension does before STAN opens channels.
+await loadJsSchemas();
 
 type Handler = (m: { subject: string; reply?: string; payload: Uint8Array }) => void;
 
