@@ -90,6 +90,7 @@ function clusterKey(clusterID: string): string {
   return (h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0")).toUpperCase();
 }
 
+/** Channels are JetStream streams: whoever builds one awaits `loadJsSchemas()` first (schemas_on_demand.ts). */
 export class StanServer {
   readonly channels = new Map<string, Channel>();
   /** Messages and payload bytes published into channels and delivered to subscribers. */
