@@ -14,7 +14,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
-import { freePort } from "./helpers.ts";
+import { freePort, waitMetaLeader } from "./helpers.ts";
 import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
 import { monitorJson, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { closeAll, connectTo } from "../helpers/nats.ts";
@@ -81,6 +81,9 @@ describe("a JetStream leader's interest reaches another cluster before its answe
       proxies[0].setDelays({ toTargetMs: ROUTE_DELAY_MS });
       proxies[1].setDelays({ fromTargetMs: ROUTE_DELAY_MS });
     }
+    // Both east servers agree on a meta leader before the first create: the API answers through the gateway
+    // before one is elected, with 10008 "temporarily unavailable" (as nats-server's does).
+    await waitMetaLeader({ nodes }, 20_000);
     nc = await connectTo(west);
     const c = nc;
     await waitFor("the API through the gateway", () => jetstreamManager(c, { timeout: 1000 }).catch(() => undefined), 20_000);

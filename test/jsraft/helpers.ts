@@ -175,7 +175,7 @@ export async function startJsCluster(
 }
 
 /** The meta group has a leader every running node agrees on. */
-export async function waitMetaLeader(c: JsCluster, timeoutMs = 10_000): Promise<string> {
+export async function waitMetaLeader(c: Pick<JsCluster, "nodes">, timeoutMs = 10_000): Promise<string> {
   let leader = "";
   let seen = "";
   await waitFor("a meta leader", async () => {
