@@ -18,7 +18,7 @@ import { jsz, jszQuery, varzJetStream } from "../../src/jetstream/jsz.ts";
 import type { PetrelExtension, StopOptions } from "../../src/petrel.ts";
 import type { Server, SubscriptionListener } from "../../src/server/server.ts";
 import { openAccountStores } from "./index.ts";
-import { jsSchemasLoaded, loadJsSchemas } from "../../src/jetstream/schemas_on_demand.ts";
+import { loadJsSchemas } from "../../src/jetstream/schemas_on_demand.ts";
 
 const enc = new TextEncoder();
 
@@ -220,17 +220,11 @@ export function jetStreamExtension(
         }
         return p;
       };
-      // The config schemas (zod) load only when needed: a cluster's meta group and stored streams need them at
-      // once, an engine with nothing stored at its first API request (engine.ts holds requests meanwhile).
-      const storedIn = (p: ReturnType<typeof plan>) =>
-        [...p.enabled.keys()].some((a) => !all.engines.has(a) && stores.forAccount(a).streamNames().length > 0);
-      if (clustered || storedIn(plan())) await loadJsSchemas();
-      // A reload may enable an account with stored streams: it is applied once the schemas are there.
-      const onReload = () => {
-        const p = plan();
-        if (jsSchemasLoaded() || !storedIn(p)) return all.apply(p);
-        void loadJsSchemas().then(() => all.apply(plan()));
-      };
+      // The config schemas (zod) load only when needed: a cluster's meta group needs them at once; a single
+      // server's engine at the first request that carries a config (engine.ts holds requests meanwhile). Stored
+      // streams are recovered without them (stored_config.ts).
+      if (clustered) await loadJsSchemas();
+      const onReload = () => all.apply(plan());
       try {
         all.startAll(plan());
         cluster?.start();

@@ -118,6 +118,17 @@ function sourceInfo(js: JetStream, src: { name: string; external?: { api?: strin
 }
 
 /** Routes one `$JS.API.>` request. */
+/**
+ * Whether `$JS.API.<...>` request `subject` carries a config the zod schemas validate (a stream's create or
+ * update, a consumer's create): only these wait for the schemas to load (engine.ts). Keep in step with the
+ * `jsSchemas()` calls below.
+ */
+export function carriesConfig(subject: string): boolean {
+  const op = subject.startsWith("$JS.API.") ? subject.slice(8) : "";
+  return op.startsWith("STREAM.CREATE.") || op.startsWith("STREAM.UPDATE.") || op.startsWith("CONSUMER.CREATE.") ||
+    op.startsWith("CONSUMER.DURABLE.CREATE.");
+}
+
 export function handleApi(js: JetStream, m: BusMsg): void {
   const t = m.subject.split(".");
   // $JS.API.<...>

@@ -1,13 +1,14 @@
 import { subjectMatches, subjectsIntersect } from "../subjects/subject.ts";
 import { appendHeaderLines, findHeader } from "../protocol/headers.ts";
-import { handleApi } from "./api.ts";
+import { carriesConfig, handleApi } from "./api.ts";
 import {
   checkConsumerConfig,
   type ConsumerConfig,
   consumerFilters,
   type StreamConfig,
 } from "./config.ts";
-import { jsSchemas, jsSchemasLoaded, loadJsSchemas } from "./schemas_on_demand.ts";
+import { jsSchemasLoaded, loadJsSchemas } from "./schemas_on_demand.ts";
+import { checkStoredConsumerConfig, checkStoredStreamConfig } from "./stored_config.ts";
 import { Consumer, type ConsumerHost, type ConsumerState } from "./consumer.ts";
 import { AckRoutes } from "./ack_route.ts";
 import { type ApiError, Errors } from "./errors.ts";
@@ -143,25 +144,38 @@ export class JetStream implements ConsumerHost {
     return cfg.storage === "memory" ? this.memStorage : this.storage;
   }
 
-  /** Opens the stored streams `names` and their consumers (not in a cluster: its meta group opens them). */
+  /**
+   * Opens the stored streams `names` and their consumers (not in a cluster: its meta group opens them). Their
+   * configs were validated before Petrel stored them: a structural check (stored_config.ts) keeps zod unloaded on a
+   * restart that only reads, and a config that fails it stops start-up naming the stream.
+   */
   private recover(names: string[]): void {
-    const { streamConfigSchema, consumerConfigSchema } = jsSchemas();
+    const malformed = (stream: string, what: string, why: string) =>
+      new Error(`JetStream: the stored ${what} of stream '${stream}' (account ${this.account}) is malformed: ${why}`);
+    const parse = (raw: string, stream: string, what: string) => {
+      try {
+        return JSON.parse(raw) as Record<string, unknown>;
+      } catch (err) {
+        throw malformed(stream, what, `invalid JSON (${(err as Error).message})`);
+      }
+    };
     for (const name of names) {
       const raw = this.storage.getMeta(name, "config");
       if (!raw) continue;
-      const saved = JSON.parse(raw) as { config: unknown; created: string };
-      const parsed = streamConfigSchema.safeParse(saved.config);
-      if (!parsed.success) continue;
-      this.openStream(parsed.data, saved.created);
+      const saved = parse(raw, name, "config");
+      const checked = checkStoredStreamConfig(saved.config);
+      if ("error" in checked) throw malformed(name, "config", checked.error);
+      if (checked.config.name !== name) throw malformed(name, "config", `it names stream '${checked.config.name}'`);
+      this.openStream(checked.config, String(saved.created));
     }
     // (In a cluster a consumer's state lives in its own Raft group, cluster/consumer_groups.ts, which starts it
     // where it runs; the streams the meta group opens must not get copies from the store.)
     for (const [name] of this.streams) {
-      for (const [, raw] of this.storage.listMeta(name, "c.")) {
-        const saved = JSON.parse(raw) as SavedConsumer;
-        const cfg = consumerConfigSchema.safeParse(saved.config);
-        if (!cfg.success) continue;
-        this.attachConsumer(name, cfg.data, saved.created, saved.state);
+      for (const [key, raw] of this.storage.listMeta(name, "c.")) {
+        const saved = parse(raw, name, `consumer ${key.slice(2)}`) as unknown as SavedConsumer;
+        const checked = checkStoredConsumerConfig(saved.config);
+        if ("error" in checked) throw malformed(name, `consumer ${key.slice(2)}`, checked.error);
+        this.attachConsumer(name, checked.config, saved.created, saved.state);
       }
     }
   }
@@ -170,8 +184,7 @@ export class JetStream implements ConsumerHost {
   start(): void {
     // In a cluster the meta group's log says which streams exist; they are opened as it is applied.
     const stored = this.cluster ? [] : this.storage.streamNames();
-    // Whoever starts an engine with stored streams loads the schemas first (jetstream_extension.ts); an engine
-    // with none needs no zod until its first API request.
+    // Recovery needs no zod (stored_config.ts): only an API request that carries a config loads the schemas.
     if (stored.length > 0) this.recover(stored);
     this.wireSources();
     this.bus.onSubscribe?.((subject) => {
@@ -210,13 +223,14 @@ export class JetStream implements ConsumerHost {
   }
 
   /**
-   * API requests that came while the config schemas were loading (the first request loads them): answered in
-   * their order once loaded, and any that come meanwhile queue behind them.
+   * API requests that came while the config schemas were loading (the first request that carries a config loads
+   * them): answered in their order once loaded, and any that come meanwhile queue behind them, read-only ones too.
    */
   #apiWaiting: BusMsg[] | undefined;
 
   private onApi(m: BusMsg): void {
-    if (this.#apiWaiting !== undefined || !jsSchemasLoaded()) return this.#holdApi(m);
+    // A request behind a held one waits too: answers keep the requests' order.
+    if (this.#apiWaiting !== undefined || (!jsSchemasLoaded() && carriesConfig(m.subject))) return this.#holdApi(m);
     this.serveApi(m);
   }
 
