@@ -1,10 +1,10 @@
 /**
  * JetStream's config schemas (config_schema.ts, and with them zod) load on demand. On Deno, zod's code costs an
- * idle JetStream server about 10 MB resident, which a server that has no stored streams and is never asked to
- * create one does not need. Whoever can need a schema awaits `loadJsSchemas()` first: the JetStream extension
- * before it recovers stored streams or starts a cluster, the engine before the first API request it serves
- * (requests wait in order meanwhile), the STAN server before it opens channels. A schema used before that is a bug
- * and throws.
+ * idle JetStream server about 10 MB resident, which a server that is never asked to create a stream or consumer
+ * does not need. Whoever can need a schema awaits `loadJsSchemas()` first: the JetStream extension before it starts
+ * a cluster, the engine before it serves an API request that carries a config (stream create/update, consumer
+ * create; requests wait in order meanwhile), the STAN server before it opens channels. Recovery of stored streams
+ * needs none (stored_config.ts). A schema used before that is a bug and throws.
  */
 import type * as ConfigSchema from "./config_schema.ts";
 
