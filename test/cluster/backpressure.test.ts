@@ -50,6 +50,17 @@ describe("a route between a fast publisher and a slow subscriber", () => {
     for (let i = 0; i < COUNT / 1024; i++) sent.push(pub.send(chunk));
     sent.push(pub.send("PUB bp 3\r\nend\r\n"));
 
+    // While the test waits for the route to back up, the subscriber reads one chunk now and then: slow, not
+    // stuck. A reader that read nothing during a whole stall (capped at 750 ms) is given up on by design (marked
+    // exhausted, then cut at max_pending), and on a loaded machine the route took longer than that to back up
+    // (Deno, 3 copies in parallel: 2 in 9 cut). A chunk (<= 64 KiB) every 50 ms is far slower than the flood.
+    let slow = true;
+    const reading = (async () => {
+      while (slow && !sub.closed()) {
+        await sub.readOneChunk();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     // Either C cut the subscriber (no back-pressure) or C stopped reading the route and A's side backs up.
     const outcome = await waitFor("the route to back up or the subscriber to be cut", async () => {
       const varz = await monitor<{ slow_consumers: number }>(c, "/varz");
@@ -57,7 +68,9 @@ describe("a route between a fast publisher and a slow subscriber", () => {
       const r = (await routez(a)).routes[0] as unknown as { pending_size: number } | undefined;
       return r !== undefined && r.pending_size > 1024 * 1024 ? "paced" : undefined;
     }, 20_000, 5);
+    slow = false;
     sub.resume();
+    await reading;
     assert.equal(outcome, "paced", "C cut its slow subscriber instead of holding the route");
 
     await sub.readUntil(MARKER, 30_000);

@@ -27,6 +27,8 @@ export interface RawClient {
   pause(): void;
   /** Read from the socket again after pause(). */
   resume(): void;
+  /** While paused: read one chunk from the socket and pause again (a slow reader, not a stuck one). */
+  readOneChunk(): Promise<void>;
   closed(): boolean;
   close(): void;
   /** Bytes received so far. */
@@ -62,8 +64,13 @@ export function wrapSocket(sock: Socket): RawClient {
   const notify = () => {
     for (const w of [...waiters]) w();
   };
+  let pauseAfterChunk = false;
   sock.on("data", (chunk: Buffer) => {
     received += chunk.length;
+    if (pauseAfterChunk) {
+      pauseAfterChunk = false;
+      sock.pause();
+    }
     // Keep memory bounded in flood tests: only the last 1 MB of text is retained.
     buf += chunk.toString("latin1");
     if (buf.length > 2_000_000) {
@@ -172,7 +179,21 @@ export function wrapSocket(sock: Socket): RawClient {
       sock.pause();
     },
     resume() {
+      pauseAfterChunk = false;
       sock.resume();
+    },
+    readOneChunk() {
+      const before = received;
+      return new Promise<void>((resolve) => {
+        const w = () => {
+          if (received === before && !isClosed) return;
+          waiters.delete(w);
+          resolve();
+        };
+        waiters.add(w);
+        pauseAfterChunk = true;
+        sock.resume();
+      });
     },
     closed: () => isClosed,
     close() {
