@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { placeReplicas, type PeerInfo } from "../../src/jetstream/cluster/placement.ts";
-import { UNHEARD_WAIT_MS, UnheardWaits } from "../../src/jetstream/cluster/unheard_wait.ts";
+import { UNHEARD_WAIT_MS, UnheardWaits, voterUnheard } from "../../src/jetstream/cluster/unheard_wait.ts";
 import { decodeCmd, encodeCmd } from "../../src/jetstream/cluster/entries.ts";
 import { MetaState } from "../../src/jetstream/cluster/meta.ts";
 import { streamOf } from "../../src/jetstream/cluster/controller.ts";
@@ -52,6 +52,21 @@ describe("a create waiting for unheard peers", () => {
     w.sweep(100 + UNHEARD_WAIT_MS);
     assert.deepEqual(tries.at(-1), ["b", true]);
     assert.equal(w.size, 0);
+  });
+});
+
+describe("an unheard meta voter", () => {
+  it("is one never heard, or, for a just-elected leader, one last heard before it led and long ago", () => {
+    const OFF = 6_000;
+    const seen = new Map([["a", 1_000], ["b", 9_000]]);
+    const last = (n: string) => seen.get(n);
+    assert.equal(voterUnheard(["me", "a", "b", "c"], "me", last, 9_500, 0, OFF), true, "c was never heard");
+    // The step-down flake: a leader since 9,000 last heard a at 1,000 (before it led): not offline yet, wait.
+    assert.equal(voterUnheard(["me", "a", "b"], "me", last, 9_500, 9_000, OFF), true);
+    assert.equal(voterUnheard(["me", "a", "b"], "me", last, 9_500, 0, OFF), false, "not leading: stale is offline");
+    assert.equal(voterUnheard(["me", "a", "b"], "me", last, 15_000, 9_000, OFF), false, "led long enough: a is offline");
+    seen.set("a", 9_200);
+    assert.equal(voterUnheard(["me", "a", "b"], "me", last, 9_500, 9_000, OFF), false, "heard since it leads");
   });
 });
 

@@ -47,7 +47,7 @@ import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 import { decodeForward, encodeForward, FORWARD_PREFIX } from "./forward.ts";
 import { ApiPassOn, FORWARD_API_PREFIX } from "./api_pass_on.ts";
-import { UnheardWaits } from "./unheard_wait.ts";
+import { UnheardWaits, voterUnheard } from "./unheard_wait.ts";
 import { ReplicatedFeeds } from "./mirror_replica.ts";
 import { sourceCycle } from "../cycles.ts";
 import type { ExternalFeed } from "../external.ts";
@@ -156,6 +156,8 @@ export class JetStreamCluster {
   /** Superclusters: the cluster each stream create came from (origin.ts). */
   readonly #origins = new OriginNotes();
   readonly #unheardWaits = new UnheardWaits();
+  /** When this server became the meta leader, as far as it noticed (0: it does not lead); see voterUnheard. */
+  #metaLeaderSince = 0;
   /** Stream leaderships being handed over because this server leaves the group (`#handOver`). */
   readonly #handovers = new Map<string, { since: number; asked: number }>();
   /** Stream groups whose move this server (their leader) reported done, with when. */
@@ -438,6 +440,7 @@ export class JetStreamCluster {
     const now = this.#now();
     this.#origins.sweep(now);
     this.#unheardWaits.sweep(now);
+    this.#leadingSince(now);
     this.#expireHandovers(now);
     if (this.#lameDuck) stayFollower(this.#groups(), (g) => this.#stepDown(g), this.#lameDuck, now);
     for (const [name, since] of this.#leaving) {
@@ -487,10 +490,17 @@ export class JetStreamCluster {
     this.#o.sysBus.publish(HELLO, enc.encode(JSON.stringify(hello)));
   }
 
-  /** A meta voter not heard from since this server started (a restart): say hello often until it answers. */
+  /** A meta voter not heard from since this server started or became meta leader: say hello often until it answers. */
   #voterUnheard(): boolean {
     const voters = this.metaGroup?.node.membership().voters ?? [];
-    return voters.some((v) => v !== this.self && !this.#peers.has(v));
+    const now = this.#now();
+    return voterUnheard(voters, this.self, (n) => this.#peers.get(n)?.lastSeen, now, this.#leadingSince(now), OFFLINE_MS);
+  }
+
+  #leadingSince(now: number): number {
+    if (!this.isMetaLeader()) return (this.#metaLeaderSince = 0);
+    if (this.#metaLeaderSince === 0) this.#metaLeaderSince = now;
+    return this.#metaLeaderSince;
   }
 
   #seen(): string[] {
@@ -508,13 +518,15 @@ export class JetStreamCluster {
       return;
     }
     if (typeof h?.name !== "string" || h.name === this.self || !Array.isArray(h.seen) || !Array.isArray(h.meta)) return;
-    const isNew = !this.#peers.has(h.name);
+    const before = this.#peers.get(h.name);
+    const isNew = before === undefined;
+    const wasOffline = before !== undefined && this.#now() - before.lastSeen >= OFFLINE_MS;
     this.#peers.set(h.name, { hello: h, lastSeen: this.#now() });
     // A sender that does not list us (it just restarted, or its route to us is new) hears from us at once rather
     // than at our next periodic hello: until then it counts us offline and, leading the meta group, would place
     // nothing on us ("no suitable peers for placement" right after a restart and a step-down).
     if (isNew || !h.seen.includes(this.self)) this.#sayHello();
-    if (isNew) this.#unheardWaits.heard();
+    if (isNew || wasOffline) this.#unheardWaits.heard();
     // The meta leader brings JetStream servers that are not members yet into the group, one change at a time:
     // those it hears, and those its members hear (a server it has no route to yet).
     const g = this.metaGroup;

@@ -6,6 +6,31 @@
  * one is heard, or once more (and then answered, with the error if still short) when the bound is reached.
  */
 
+/**
+ * Is a meta voter unheard? Never heard since this server started (a restart), or, for a leader elected less than
+ * `offlineMs` ago, heard last before it became leader and long enough ago to count as offline: the server
+ * restarted in a previous step may have said its last hello to the old leader, and a just-elected leader, as
+ * nats-server's, does not take a peer for offline before it had a chance to hear it (its hellos go out every
+ * 250 ms while a voter is unheard, and a peer that is not in a hello's `seen` answers at once).
+ * `leaderSince`: when this server became the meta leader (0: it does not lead).
+ */
+export function voterUnheard(
+  voters: readonly string[],
+  self: string,
+  lastSeen: (name: string) => number | undefined,
+  now: number,
+  leaderSince: number,
+  offlineMs: number,
+): boolean {
+  const fresh = leaderSince > 0 && now - leaderSince < offlineMs;
+  return voters.some((v) => {
+    if (v === self) return false;
+    const seen = lastSeen(v);
+    if (seen === undefined) return true;
+    return fresh && seen < leaderSince && now - seen >= offlineMs;
+  });
+}
+
 /** Longer than a peer's periodic hello (2 s): a live peer is heard within it once the routes are up. */
 export const UNHEARD_WAIT_MS = 2_500;
 
@@ -22,7 +47,7 @@ export class UnheardWaits {
     this.#waiting.push({ until: now + UNHEARD_WAIT_MS, retry });
   }
 
-  /** A peer was heard for the first time: every waiting create is tried again (it may wait again). */
+  /** A peer was heard for the first time (or again, after counting as offline): every waiting create is tried again (it may wait again). */
   heard(): void {
     const all = this.#waiting;
     this.#waiting = [];
