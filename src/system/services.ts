@@ -315,7 +315,7 @@ export class SystemServices {
    * Can a heartbeat on `subject` reach anyone? A standalone server (no routes, gateways or leafnodes that could
    * carry it on; a gateway sends without being told of interest) knows all its subscribers: with none, the
    * heartbeat is not built, as nats-server's sendStatsz skips it. Building it (varz, routez, gatewayz, JSON, dates)
-   * is most of what an idle server runs, and its code stays resident: +1.6 MB RSS on Deno.
+   * is most of what an idle server runs, and its code stays resident: +1.6 MB RSS (measured with Deno).
    */
   #mayBeHeard(subject: string): boolean {
     const o = this.#server.options;
