@@ -11,7 +11,8 @@ import {
   type Result,
   type SourceLoc,
 } from "./types.ts";
-import { loadSchemas, schemas } from "./schemas_on_demand.ts";
+import { loadSchemas, schemas, schemasLoaded } from "./schemas_on_demand.ts";
+import { checkPlain } from "./plain.ts";
 import type { parseYamlConfig } from "./yaml_parser.ts";
 import { runtimeRefusals } from "./not_implemented.ts";
 import { configMayNeedAuthLibs } from "./auth_need.ts";
@@ -35,13 +36,25 @@ export async function loadConfigFormats(): Promise<void> {
 }
 
 /**
- * Load what loading `file` needs: the schemas that validate it, the YAML parser for a .yaml/.yml file, and the
- * nkey/bcrypt/operator libraries unless its `text` (when the caller has it) shows it cannot need them.
+ * Load what loading `file` needs: the schemas that validate it (none for a plain conf file, see plain.ts), the
+ * YAML parser for a .yaml/.yml file, and the nkey/bcrypt/operator libraries unless its `text` (when the caller
+ * has it) shows it cannot need them.
  */
 export async function loadConfigSupport(file: string | undefined, text?: string): Promise<void> {
   if (file === undefined) return;
+  if (text !== undefined && isPlainConfText(text, file)) return;
   await loadSchemas({ authLibs: text === undefined || configMayNeedAuthLibs(text) });
   if (isYamlFile(file)) await loadYamlSupport();
+}
+
+/**
+ * Is `text` a plain nats conf file, checked without the schemas? Parsed here without file or environment access:
+ * a file that includes another or reads the environment is not plain (the answer errs towards loading).
+ */
+export function isPlainConfText(text: string, file: string): boolean {
+  if (isYamlFile(file)) return false;
+  const parsed = parseConf(text, { file });
+  return parsed.ok && checkPlain(parsed.value) !== undefined;
 }
 
 /** Parse text in the format chosen by the file extension (.yaml/.yml: YAML; anything else: nats conf). */
@@ -69,15 +82,25 @@ export interface LoadedConfig {
 /**
  * Parse, validate and normalize a configuration file's text. Errors: every problem found, formatted
  * "file:line: key: expected ..., got ..."; `error` is the first one (the one to print), `errors` all.
+ * A plain file (plain.ts) is checked without the schemas, with the same result; `opts.plain: false` forces the
+ * full check (tests compare both).
  */
 export function loadConfigText(
   text: string,
   file: string,
   io?: Partial<ConfigIO>,
+  opts: { plain?: boolean } = {},
 ): Result<LoadedConfig, ConfigError & { errors: ConfigError[] }> {
   const parsed = parseConfigText(text, file, io);
   if (!parsed.ok) return { ok: false, error: { ...parsed.error, errors: [parsed.error] } };
-  const validated = schemas().validate.validateConfig(parsed.value);
+  const plain = opts.plain === false ? undefined : checkPlain(parsed.value);
+  if (plain === undefined && !schemasLoaded()) {
+    // loadConfigSupport found the file plain and loaded no schemas, and the text read now is not: it changed
+    // in between (or a caller skipped loadConfigSupport). Refuse rather than guess; reading it again loads them.
+    const error = { file, line: 0, message: "the file changed while it was read (it now needs the full check); load it again" };
+    return { ok: false, error: { ...error, errors: [error] } };
+  }
+  const validated = plain !== undefined ? { ok: true as const, value: plain } : schemas().validate.validateConfig(parsed.value);
   if (!validated.ok) return { ok: false, error: { ...validated.error[0], errors: validated.error } };
   const layered = layerFromRaw(validated.value.raw, validated.value);
   if (!layered.ok) return { ok: false, error: { ...layered.error[0], errors: layered.error } };

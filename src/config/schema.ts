@@ -7,63 +7,28 @@
 
 import { streamingSchema } from "./streaming_schema.ts";
 import { z } from "zod";
-import { parseGoDuration, parseListen, toBytes, toDurationMs } from "./units.ts";
+import { parseGoDuration, toBytes } from "./units.ts";
+import * as L from "./leaf_checks.ts";
 import { tlsBlockSchema } from "../tls/schema.ts";
 
 // --- leaf validators ---------------------------------------------------------------------------
+// The checks themselves live in leaf_checks.ts (zod-free), shared with plain.ts.
 
-const BOOL_WORDS = new Set(["true", "false", "yes", "no", "on", "off"]);
-
-export const confString = z.custom<string | number>(
-  (v) => typeof v === "string" || (typeof v === "number" && Number.isFinite(v)),
-  { error: "a string" },
-);
-export const confBool = z.custom<boolean | string>(
-  (v) => typeof v === "boolean" || (typeof v === "string" && BOOL_WORDS.has(v.toLowerCase())),
-  { error: "a boolean (true/false)" },
-);
-export const confInt = z.custom<number>((v) => typeof v === "number" && Number.isSafeInteger(v), {
-  error: "an integer",
-});
-export const confCount = z.custom<number>((v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0, {
-  error: "a non-negative integer",
-});
-export const confPort = z.custom<number>(
-  (v) => typeof v === "number" && Number.isInteger(v) && v >= -1 && v <= 65535,
-  { error: "a port number (0-65535, or -1 for a random port)" },
-);
-export const confSize = z.custom<number | string>((v) => (toBytes(v) ?? -1) >= 0, {
-  error: "a size (e.g. 1MB)",
-});
+export const confString = z.custom<string | number>(L.STRING.test, { error: L.STRING.error });
+export const confBool = z.custom<boolean | string>(L.BOOL.test, { error: L.BOOL.error });
+export const confInt = z.custom<number>(L.INT.test, { error: L.INT.error });
+export const confCount = z.custom<number>(L.COUNT.test, { error: L.COUNT.error });
+export const confPort = z.custom<number>(L.PORT.test, { error: L.PORT.error });
+export const confSize = z.custom<number | string>(L.SIZE.test, { error: L.SIZE.error });
 /** Sizes where -1 means "unlimited / decided by the server" (JetStream limits). */
-export const confSizeOrUnlimited = z.custom<number | string>((v) => (toBytes(v) ?? -2) >= -1, {
-  error: "a size (e.g. 1GB) or -1",
-});
-export const confDuration = z.custom<number | string>((v) => (toDurationMs(v) ?? -1) >= 0, {
-  error: 'a duration (e.g. "2s", "1m30s") or a number of seconds',
-});
+export const confSizeOrUnlimited = z.custom<number | string>(L.SIZE_OR_UNLIMITED.test, { error: L.SIZE_OR_UNLIMITED.error });
+export const confDuration = z.custom<number | string>(L.DURATION.test, { error: L.DURATION.error });
 /** Duration written as a Go duration string only (lame_duck_duration, as nats-server requires). */
-export const confDurationString = z.custom<string | number>(
-  (v) => (typeof v === "string" && (parseGoDuration(v) ?? -1) >= 0) || (typeof v === "number" && v >= 0),
-  { error: 'a duration (e.g. "2m", "30s")' },
-);
-export const confListen = z.custom<string | number>((v) => parseListen(v) !== undefined, {
-  error: 'a listen address "host:port" or a port number',
-});
-export const confStringList = z.custom<string | (string | number)[]>(
-  (v) =>
-    typeof v === "string" ||
-    (Array.isArray(v) && v.every((x) => typeof x === "string" || typeof x === "number")),
-  { error: "a string or a list of strings" },
-);
-export const confStorage = z.custom<"file" | "sqlite" | "memory">(
-  (v) => v === "file" || v === "sqlite" || v === "memory",
-  { error: 'one of "file", "sqlite", "memory"' },
-);
-export const confSyncInterval = z.custom<number | string>(
-  (v) => v === "always" || (toDurationMs(v) ?? -1) >= 0,
-  { error: 'a duration (e.g. "2m") or "always"' },
-);
+export const confDurationString = z.custom<string | number>(L.DURATION_STRING.test, { error: L.DURATION_STRING.error });
+export const confListen = z.custom<string | number>(L.LISTEN.test, { error: L.LISTEN.error });
+export const confStringList = z.custom<string | (string | number)[]>(L.STRING_LIST.test, { error: L.STRING_LIST.error });
+export const confStorage = z.custom<"file" | "sqlite" | "memory">(L.STORAGE.test, { error: L.STORAGE.error });
+export const confSyncInterval = z.custom<number | string>(L.SYNC_INTERVAL.test, { error: L.SYNC_INTERVAL.error });
 /** Keys nats-server knows but Petrel does not implement yet: accepted, warned about, ignored. */
 export const unsupported = z.unknown().optional();
 
@@ -249,28 +214,9 @@ export const gatewaySchema = block(
   "gateway { name, listen, gateways }",
 );
 
-const JETSTREAM_WORDS: Record<string, boolean> = {
-  enabled: true,
-  enable: true,
-  true: true,
-  yes: true,
-  on: true,
-  disabled: false,
-  disable: false,
-  false: false,
-  no: false,
-  off: false,
-};
-
 // `jetstream: enabled`, `jetstream: true` and friends are the short form of `jetstream { enabled: ... }`.
 export const jetstreamSchema = z.preprocess(
-  (v) => {
-    if (typeof v === "boolean") return { enabled: v };
-    if (typeof v === "string" && Object.hasOwn(JETSTREAM_WORDS, v.toLowerCase())) {
-      return { enabled: JETSTREAM_WORDS[v.toLowerCase()] };
-    }
-    return v;
-  },
+  L.jetstreamShortForm,
   block(
       {
         enabled: opt(confBool),

@@ -34,6 +34,11 @@ export async function loadSchemas(opts: { authLibs?: boolean } = {}): Promise<vo
   loaded = { accountOptions, accountConfig, validate };
 }
 
+/** Have the schemas been loaded (a plain config file loads none)? */
+export function schemasLoaded(): boolean {
+  return loaded !== undefined;
+}
+
 /** The loaded schemas; throws when loadSchemas() was not awaited first (a bug in the caller). */
 export function schemas(): OnDemandSchemas {
   if (loaded === undefined) throw new Error("bug: a configuration schema was used before loadSchemas()");

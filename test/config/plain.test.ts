@@ -1,0 +1,202 @@
+// The zod-free check of plain config files (src/config/plain.ts) gives exactly what the full check gives: the
+// plain keys are schema.ts's keys with the very same check functions, and over generated files (plain keys in any
+// case, good and bad values, blocks and keys that are not plain, duplicates) loading with the plain check and
+// loading with the full check only come back equal: options, warnings, refusals, errors and locations.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { z } from "zod";
+import { isPlainConfText, loadConfigFormats, loadConfigText } from "../../src/config/load.ts";
+import { parseConf } from "../../src/config/conf_parser.ts";
+import { checkPlain, PLAIN_JETSTREAM_KEYS, PLAIN_TOP_KEYS } from "../../src/config/plain.ts";
+import { jetstreamShortForm, type LeafCheck } from "../../src/config/leaf_checks.ts";
+import { rawConfigSchema } from "../../src/config/schema.ts";
+import type { ConfPath } from "../../src/config/types.ts";
+
+await loadConfigFormats();
+
+const io = { readFile: () => undefined, env: () => undefined };
+
+/** The check function a schema.ts leaf (`opt(z.custom(fn))`) runs. */
+function leafFn(schema: z.ZodType): unknown {
+  assert.ok(schema instanceof z.ZodOptional, "a plain key is optional in the schema");
+  const inner = schema.unwrap();
+  assert.ok(inner instanceof z.ZodCustom, "a plain key is a z.custom leaf in the schema");
+  return inner._zod.def.fn;
+}
+
+function jetstreamParts(): { transform: unknown; shape: Record<string, z.ZodType> } {
+  const js = rawConfigSchema.shape.jetstream;
+  assert.ok(js instanceof z.ZodOptional);
+  const pipe = js.unwrap();
+  assert.ok(pipe instanceof z.ZodPipe);
+  const pre = pipe.in;
+  assert.ok(pre instanceof z.ZodTransform);
+  const obj = pipe.out;
+  assert.ok(obj instanceof z.ZodObject);
+  return { transform: pre._zod.def.transform, shape: obj.shape as Record<string, z.ZodType> };
+}
+
+describe("config/plain: the plain keys are schema.ts's, with the same checks", () => {
+  it("top-level keys", () => {
+    const shape = rawConfigSchema.shape as Record<string, z.ZodType>;
+    for (const key of Object.keys(shape)) assert.equal(key, key.toLowerCase(), "schema keys are lower-case");
+    for (const [key, check] of Object.entries(PLAIN_TOP_KEYS)) {
+      assert.ok(Object.hasOwn(shape, key), key);
+      assert.equal(leafFn(shape[key]), check.test, key);
+    }
+  });
+  it("jetstream keys and its short form", () => {
+    const { transform, shape } = jetstreamParts();
+    assert.equal(transform, jetstreamShortForm);
+    for (const key of Object.keys(shape)) assert.equal(key, key.toLowerCase());
+    for (const [key, check] of Object.entries(PLAIN_JETSTREAM_KEYS)) {
+      assert.ok(Object.hasOwn(shape, key), key);
+      assert.equal(leafFn(shape[key]), check.test, key);
+    }
+  });
+});
+
+// --- generated files ---------------------------------------------------------------------------------------
+
+/** An unquoted conf literal. */
+interface Raw {
+  raw: string;
+}
+type Gen = string | number | boolean | Raw | Gen[] | { [k: string]: Gen };
+
+const scalar: fc.Arbitrary<Gen> = fc.oneof(
+  fc.constantFrom<Gen>(
+    "abc", "", "1MB", "2s", "1m30s", "127.0.0.1:4222", "127.0.0.1", ":4222", "always", "file", "sqlite", "memory",
+    "disk", "enabled", "disabled", "true", "off", "maybe", "-1", "/tmp/x",
+  ),
+  fc.constantFrom<Gen>({ raw: "1MB" }, { raw: "64KB" }, { raw: "1k" }, { raw: "2s" }, { raw: "enabled" }, { raw: "yes" }),
+  fc.constantFrom(-2, -1, 0, 1, 4222, 65535, 65536, 1.5, 1e20),
+  fc.boolean(),
+);
+const value: fc.Arbitrary<Gen> = fc.oneof(
+  { weight: 6, arbitrary: scalar },
+  { weight: 1, arbitrary: fc.array(scalar, { maxLength: 2 }) },
+  { weight: 1, arbitrary: fc.dictionary(fc.constantFrom("port", "x", "listen"), scalar, { maxKeys: 2 }) },
+);
+
+const anyCase = (key: string) =>
+  fc.constantFrom(key, key.toUpperCase(), key[0].toUpperCase() + key.slice(1));
+
+const NOT_PLAIN_TOP = ["foo", "mqtt", "trusted", "no_auth_user", "cluster", "accounts", "authorization", "https", "tls", "system_account"];
+const NOT_PLAIN_JS = ["unique_tag", "limits", "bar", "key"];
+
+const SCALARS: Gen[] = [
+  "abc", "", "1MB", "2s", "1m30s", "127.0.0.1:4222", "127.0.0.1", ":4222", "always", "file", "sqlite", "memory",
+  "disk", "enabled", "disabled", "true", "off", "maybe", "-1", "/tmp/x", -2, -1, 0, 1, 4222, 65535, 65536, 1.5,
+  1e20, true, false, ["a", "b"], [1, "x"],
+];
+/** Mostly a value the key's check accepts (so that many files are plain), sometimes anything. */
+const entryFor = (table: Readonly<Record<string, LeafCheck>>) =>
+  fc.constantFrom(...Object.keys(table)).chain((key) => {
+    const good = SCALARS.filter((v) => table[key].test(v));
+    return fc.tuple(anyCase(key), fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: value }));
+  });
+
+const jsEntry: fc.Arbitrary<[string, Gen]> = fc.oneof(
+  { weight: 8, arbitrary: entryFor(PLAIN_JETSTREAM_KEYS) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...NOT_PLAIN_JS), value) },
+);
+const jetstream: fc.Arbitrary<Gen> = fc.oneof(
+  { weight: 3, arbitrary: fc.array(jsEntry, { maxLength: 3 }).map((entries) => Object.fromEntries(entries) as Gen) },
+  { weight: 1, arbitrary: scalar },
+);
+const entry: fc.Arbitrary<[string, Gen]> = fc.oneof(
+  { weight: 16, arbitrary: entryFor(PLAIN_TOP_KEYS) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...NOT_PLAIN_TOP), value) },
+  { weight: 2, arbitrary: fc.tuple(anyCase("jetstream"), jetstream) },
+);
+
+function literal(v: Gen, indent: string): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return `[${v.map((x) => literal(x, indent)).join(", ")}]`;
+  if ("raw" in v && typeof v.raw === "string") return v.raw;
+  const inner = Object.entries(v).map(([k, x]) => `${indent}  ${k}: ${literal(x, indent + "  ")}\n`).join("");
+  return `{\n${inner}${indent}}`;
+}
+
+const render = (entries: [string, Gen][]) => entries.map(([k, v]) => `${k}: ${literal(v, "")}\n`).join("");
+
+function pathsOf(entries: [string, Gen][]): ConfPath[] {
+  const out: ConfPath[] = [["nope"], ["jetstream", "x", "y"]];
+  for (const [k, v] of entries) {
+    out.push([k.toLowerCase()]);
+    if (typeof v === "object" && v !== null && !Array.isArray(v) && !("raw" in v)) {
+      for (const c of Object.keys(v)) out.push([k.toLowerCase(), c.toLowerCase()]);
+    }
+  }
+  return out;
+}
+
+describe("config/plain: loading a generated file with and without the plain check", () => {
+  it("gives the same result, and takes the plain path for a good share of them", () => {
+    let plainTaken = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(fc.array(entry, { minLength: 1, maxLength: 6 }), (entries) => {
+        runs++;
+        const text = render(entries);
+        const parsed = parseConf(text, { file: "p.conf" });
+        if (parsed.ok && checkPlain(parsed.value) !== undefined) {
+          plainTaken++;
+          assert.equal(isPlainConfText(text, "p.conf"), true);
+        }
+        const a = loadConfigText(text, "p.conf", io);
+        const b = loadConfigText(text, "p.conf", io, { plain: false });
+        assert.equal(a.ok, b.ok, text);
+        if (!a.ok || !b.ok) {
+          assert.deepEqual(a, b, text);
+          return;
+        }
+        assert.deepEqual(a.value.layer, b.value.layer, text);
+        assert.deepEqual(a.value.warnings, b.value.warnings, text);
+        assert.deepEqual(a.value.refusals, b.value.refusals, text);
+        for (const p of pathsOf(entries)) assert.deepEqual(a.value.locate(p), b.value.locate(p), `${text}\n${JSON.stringify(p)}`);
+      }),
+      { numRuns: 250, seed: 14 },
+    );
+    // Not vacuous: many generated files are plain (and many are not).
+    assert.ok(plainTaken > runs / 4 && plainTaken < runs * 0.9, `plain ${plainTaken} of ${runs}`);
+    console.log(`plain ${plainTaken} of ${runs}`);
+  });
+});
+
+describe("config/plain: which files are plain", () => {
+  it("the bench scenarios' single-server files and the usual small ones are", () => {
+    const yes = [
+      'server_name: "b-n1"\nport: 4222\nhost: "127.0.0.1"\nhttp: "127.0.0.1:8222"\n',
+      'server_name: "b-n1"\nport: 4222\nhost: "127.0.0.1"\njetstream {\n  store_dir: "/tmp/js"\n}\n',
+      "listen: 0.0.0.0:4222\nmax_payload: 1MB\nwrite_deadline: \"10s\"\njetstream: enabled\n",
+      "Port = 4222\nJetStream { Max_File_Store: 1GB, max_memory_store: -1 }\n",
+    ];
+    for (const text of yes) assert.equal(isPlainConfText(text, "a.conf"), true, text);
+  });
+  it("files with another block, an include, a variable, an unknown key or a bad value are not", () => {
+    const no = [
+      'port: 4222\ncluster {\n  name: "c"\n  listen: "127.0.0.1:6222"\n}\n',
+      "port: 4222\ninclude ./other.conf\n",
+      "P: 4222\nport: $P\n",
+      "port: $ENV_PORT\n",
+      "port: 4222\nfoo: 1\n",
+      "port: 4222\nmqtt { port: 1883 }\n",
+      "port: 4222\ntrusted: OABC\n",
+      "port: 70000\n",
+      "jetstream { store_dir: /tmp/x, unique_tag: az }\n",
+      "authorization { token: t }\n",
+    ];
+    for (const text of no) assert.equal(isPlainConfText(text, "a.conf"), false, text);
+    assert.equal(isPlainConfText("port: 4222\n", "a.yaml"), false, "YAML goes through the full check");
+  });
+  it("an error in a plain-looking file is the full check's, word for word", () => {
+    const r = loadConfigText("port: 4222\n\nmax_payload: abc\n", "petrel.conf", io);
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.equal(r.error.message, 'max_payload: expected a size (e.g. 1MB), got "abc"');
+  });
+});
