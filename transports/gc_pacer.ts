@@ -54,8 +54,15 @@ export class GcPacer {
     this.#o.later(this.#run);
   }
 
+  /** `n` of the bytes read were freed without a collection (their buffer went back to the allocator). */
+  freed(n: number): void {
+    this.#bytes = Math.max(0, this.#bytes - n);
+  }
+
   #collect(): void {
     this.#scheduled = false;
+    // The reads that crossed the budget were freed since (freed): no garbage to collect.
+    if (this.#bytes < this.#o.budget) return;
     this.#bytes = 0;
     const t0 = this.#o.now();
     this.#o.collect();

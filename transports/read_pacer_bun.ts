@@ -73,6 +73,11 @@ export function noteRead(n: number): void {
   if (n >= PACED_READ && pacer !== undefined) pacer.read(n);
 }
 
+/** A read of `n` bytes counted by noteRead was freed by the core's recycling (tcp_bun.ts): no garbage left. */
+export function noteRecycled(n: number): void {
+  if (n >= PACED_READ && pacer !== undefined) pacer.freed(n);
+}
+
 /** Collections run so far and the time they took (benchmarks), undefined when the pacer is off. */
 export function readPacerStats(): { runs: number; totalMs: number } | undefined {
   return pacer === undefined ? undefined : { runs: pacer.runs, totalMs: pacer.totalMs };

@@ -113,6 +113,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       undefined,
       () => this.duplex.freshReads === true,
       () => this.#routed || this.out.len > 0,
+      duplex.recycleRead !== undefined ? (d) => this.duplex.recycleRead?.(d) : undefined,
     );
     this.#keepalive = new Keepalive(o.ping_interval, o.ping_max, () => {
       this.out.bytes(PING);

@@ -119,6 +119,8 @@ export class InputGate {
   readonly #fresh: () => boolean;
   /** Did the slice just fed leave output to flush (see the constructor)? */
   readonly #produced: () => boolean;
+  /** Hands a fresh read the gate is done with back to the transport (see the constructor). */
+  readonly #recycle: ((data: Uint8Array) => void) | undefined;
 
   /**
    * `pause`: stops (true) and resumes (false) the transport's reading (absent when it cannot). `clock`: the stall
@@ -128,6 +130,9 @@ export class InputGate {
    * next slice wait for the next turn; a slice that produced nothing (a publisher nobody listens to) is followed
    * by the next one at once, since a turn per slice costs a pub-only load a third of its CPU on Bun (a turn lets
    * the transport read again: more, smaller reads, each a fresh buffer). Absent: every slice waits its turn.
+   * `recycle`: with fresh input, called once per read with the read (or the view of its rest that was held) once
+   * all of it has been fed, the parser keeping no view of it (Duplex.recycleRead): the transport frees its memory
+   * at once instead of leaving it to a collection. Not called for input dropped by a close.
    */
   constructor(
     feed: (data: Uint8Array) => void,
@@ -137,8 +142,10 @@ export class InputGate {
     clock: Clock = runtimeClock,
     freshInput: () => boolean = () => false,
     produced: () => boolean = () => true,
+    recycle?: (data: Uint8Array) => void,
   ) {
     this.#produced = produced;
+    this.#recycle = recycle;
     this.#fresh = freshInput;
     this.#feed = feed;
     this.#closed = closed;
@@ -189,6 +196,7 @@ export class InputGate {
     const n = data.length;
     if (n <= READ_SLICE) {
       this.#feed(data);
+      this.#done(data);
       return;
     }
     // A large read (Bun hands over up to 512 KiB at once): one slice now, the rest on the next turn of the
@@ -196,9 +204,15 @@ export class InputGate {
     // most 64 KiB). Parsed whole, a read's first message waited for its last one: thousands of messages, tens
     // of ms while the code is still cold.
     const at = this.#feedQuietSlices(data);
+    if (at === n) this.#done(data);
     if (at === n || this.#closed()) return;
     this.#hold(this.#fresh() ? data.subarray(at) : data.slice(at));
     this.#continueSoon();
+  }
+
+  /** All of a read (or of its held rest) was fed: a fresh one goes back to the transport. */
+  #done(data: Uint8Array): void {
+    if (this.#recycle !== undefined && this.#fresh()) this.#recycle(data);
   }
 
   /**
@@ -266,7 +280,12 @@ export class InputGate {
       else held[0] = head.subarray(n);
       this.#heldBytes -= n;
       budget -= n;
-      this.#feed(n === head.length ? head : head.subarray(0, n));
+      if (n === head.length) {
+        this.#feed(head);
+        this.#done(head);
+      } else {
+        this.#feed(head.subarray(0, n));
+      }
     }
     if (this.#paused) {
       this.#paused = false;

@@ -89,7 +89,7 @@ export class WireConn implements Producer {
         } finally {
           slot.currentProducer = prev;
         }
-      }, () => this.state === "closed", opts.stallCapMs ?? producerStallCapMs(10_000), duplex.pauseReading !== undefined ? (paused) => duplex.pauseReading?.(paused) : undefined, this.#clock, () => duplex.freshReads === true);
+      }, () => this.state === "closed", opts.stallCapMs ?? producerStallCapMs(10_000), duplex.pauseReading !== undefined ? (paused) => duplex.pauseReading?.(paused) : undefined, this.#clock, () => duplex.freshReads === true, undefined, duplex.recycleRead !== undefined ? (d) => duplex.recycleRead?.(d) : undefined);
     }
     this.#keepalive = new Keepalive(opts.pingInterval, opts.pingMax, () => {
       this.#pingsOut++;

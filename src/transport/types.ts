@@ -88,6 +88,13 @@ export interface Duplex {
    */
   readonly freshReads?: boolean;
   /**
+   * Capability (with freshReads): the core is done with `data`, a buffer it got from `onData` or a view into one,
+   * and keeps no other view of that read: the transport may free its memory now (Bun: a read is a fresh buffer that
+   * otherwise waits for a full collection; the core, holding nothing past the call on a transport that reuses its
+   * buffer, copies whatever it keeps). Called at most once per read, never for a read still partly unparsed.
+   */
+  recycleRead?(data: Uint8Array): void;
+  /**
    * Capability: turn this connection into TLS in place (the STARTTLS-like upgrade nats-server does after its
    * plain INFO). Bytes written before the call go out in the clear first; afterwards `write` takes cleartext and
    * `onData` delivers cleartext. Resolves with what was negotiated (also in `info.tls`); rejects when the

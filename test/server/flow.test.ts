@@ -270,6 +270,42 @@ describe("input gate (producer stalls)", () => {
       assert.equal(seen[1][0], fresh ? 2 : 1, fresh ? "a view of the read itself" : "a copy taken before the transport reused it");
     }
   });
+  it("hands each fresh read back once, only after all of it was fed (whole, held rest, stalled), never a reused one", () => {
+    const turns: Array<() => void> = [];
+    const manual = new ManualClock();
+    const clock = { now: () => manual.now(), after: (ms: number, fn: () => void) => manual.after(ms, fn), soon: (fn: () => void) => (turns.push(fn), { cancel() {} }) };
+    for (const fresh of [true, false]) {
+      let fed = 0;
+      const recycled: Array<{ read: Uint8Array; fedThen: number }> = [];
+      const g: InputGate = new InputGate((d) => (fed += d.length), () => false, 5000, undefined, clock, () => fresh, () => true, (d) => recycled.push({ read: d, fedThen: fed }));
+      const small = new Uint8Array(1000);
+      g.push(small);
+      const large = new Uint8Array(200 * 1024);
+      g.push(large); // one slice now, the rest on later turns
+      const c = consumer(true);
+      g.stallFor(c);
+      const stalled = new Uint8Array(3000);
+      g.push(stalled); // held during the stall
+      if (fresh) {
+        assert.equal(recycled.length, 1, "the small read at once; the large one's rest is still held");
+        assert.equal(recycled[0].read, small);
+        assert.equal(recycled[0].fedThen, 1000);
+      }
+      c.behind = false;
+      manual.advance(5);
+      while (turns.length > 0) turns.shift()?.();
+      assert.equal(fed, 1000 + 200 * 1024 + 3000);
+      if (!fresh) {
+        assert.equal(recycled.length, 0, "a transport that reuses its buffer gets nothing back");
+        continue;
+      }
+      assert.equal(recycled.length, 3, "once per read");
+      assert.equal(recycled[1].read.buffer, large.buffer);
+      assert.equal(recycled[1].fedThen, 1000 + 200 * 1024, "the large read after its last slice");
+      assert.equal(recycled[2].read, stalled);
+      assert.equal(recycled[2].fedThen, fed, "the held read after it was fed");
+    }
+  });
   it("slices that produce no output follow each other at once; the first that does makes the rest wait for the next turn", () => {
     const turns: Array<() => void> = [];
     const manual = new ManualClock();

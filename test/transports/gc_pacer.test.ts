@@ -53,6 +53,20 @@ describe("GcPacer", () => {
     assert.equal(h.pacer.totalMs, 2);
   });
 
+  it("does not collect for reads that were freed before the collection's turn", () => {
+    const h = harness(1000, 0.5, 1);
+    h.pacer.read(1200);
+    assert.equal(h.queued, 1);
+    h.pacer.freed(1200); // the core recycled the read in the same turn
+    h.turn();
+    assert.equal(h.collections, 0, "nothing left to collect");
+    h.pacer.read(800);
+    h.pacer.read(800);
+    h.pacer.freed(500);
+    h.turn();
+    assert.equal(h.collections, 1, "1,100 bytes still unfreed: collected");
+  });
+
   it("keeps the collections within maxShare of the time: a slow one delays the next", () => {
     const h = harness(1000, 0.05, 10); // a 10 ms collection: none for the next 200 ms
     h.pacer.read(1000);

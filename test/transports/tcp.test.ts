@@ -117,6 +117,39 @@ describe("tcp transport", () => {
     await until(() => ev.closes.length === 1, "client close");
   });
 
+  it("frees a read the core hands back (recycleRead, only with freshReads) without touching the reads after it", async () => {
+    const got: Uint8Array[] = [];
+    let recycled = 0;
+    let offered: boolean | undefined;
+    const listener = await tcpTransport.listen({ host: "127.0.0.1", port: 0 }, (conn) => {
+      offered = conn.recycleRead !== undefined;
+      if (offered) assert.equal(conn.freshReads, true, "recycling is for fresh reads only");
+      return {
+        onData(d) {
+          got.push(d.slice());
+          if (conn.recycleRead === undefined) return;
+          conn.recycleRead(d);
+          assert.equal(d.length, 0, "the read's memory is gone (detached), not left to a collection");
+          recycled++;
+        },
+        onDrain() {},
+        onClose() {},
+      };
+    });
+    try {
+      const ev = newEvents();
+      const c = await tcpTransport.dial({ host: "127.0.0.1", port: listener.port }, () => collector(ev));
+      const want = pattern(3 * 1024 * 1024, 9);
+      for (let off = 0; off < want.length; off += 256 * 1024) c.write(want.slice(off, off + 256 * 1024));
+      await until(() => got.reduce((n, d) => n + d.length, 0) >= want.length, "3 MiB read", 15000);
+      assert.ok(equalBytes(concat(got), want), "every read intact after the ones before it were freed");
+      assert.equal(recycled, offered ? got.length : 0);
+      c.close();
+    } finally {
+      await listener.close();
+    }
+  });
+
   it("flushes queued bytes before closing (server writes then closes)", async () => {
     const payload = pattern(2 << 20, 3);
     const l = await tcpTransport.listen({ host: "127.0.0.1", port: 0 }, (conn) => {
