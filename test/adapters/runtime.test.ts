@@ -42,6 +42,11 @@ describe("runtime services", () => {
     assert.equal(rt.readBytesFileSync(`${f}.missing`), undefined);
     await rt.writeTextFile(`${f}.empty`, "");
     assert.deepEqual(rt.readBytesFileSync(`${f}.empty`), new Uint8Array(0));
+    assert.equal(rt.readTextFileSync(`${f}.empty`), "");
+    assert.match(rt.readTextFileSync("/proc/self/status") ?? "", /VmRSS/, "a /proc file as text");
+    await rt.writeTextFile(`${f}.bom`, "\uFEFFport: 1 ✓\n");
+    assert.equal(rt.readTextFileSync(`${f}.bom`), "\uFEFFport: 1 ✓\n", "a byte-order mark is kept, as node:fs and Deno keep it");
+    await rt.removeFile(`${f}.bom`);
     assert.ok((rt.readBytesFileSync("/proc/self/statm")?.length ?? 0) > 0, "a /proc file (no size to map)");
     assert.throws(() => rt.readBytesFileSync(`${dir}/a`), "a directory is an error, not a missing file");
     await rt.removeFile(`${f}.empty`);

@@ -13,6 +13,7 @@ import { checkPlain, PLAIN_JETSTREAM_KEYS, PLAIN_TOP_KEYS } from "../../src/conf
 import { jetstreamShortForm, type LeafCheck } from "../../src/config/leaf_checks.ts";
 import { rawConfigSchema } from "../../src/config/schema.ts";
 import type { ConfPath } from "../../src/config/types.ts";
+import { notImplementedAt } from "../../src/config/not_implemented.ts";
 
 await loadConfigFormats();
 
@@ -45,7 +46,9 @@ describe("config/plain: the plain keys are schema.ts's, with the same checks", (
     for (const [key, check] of Object.entries(PLAIN_TOP_KEYS)) {
       assert.ok(Object.hasOwn(shape, key), key);
       assert.equal(leafFn(shape[key]), check.test, key);
+      assert.equal(notImplementedAt([key]), undefined, `${key} is not a refused key`);
     }
+    assert.equal(notImplementedAt(["jetstream"]), undefined);
   });
   it("jetstream keys and its short form", () => {
     const { transform, shape } = jetstreamParts();
@@ -54,6 +57,7 @@ describe("config/plain: the plain keys are schema.ts's, with the same checks", (
     for (const [key, check] of Object.entries(PLAIN_JETSTREAM_KEYS)) {
       assert.ok(Object.hasOwn(shape, key), key);
       assert.equal(leafFn(shape[key]), check.test, key);
+      assert.equal(notImplementedAt(["jetstream", key]), undefined, `jetstream.${key} is not a refused key`);
     }
   });
 });
