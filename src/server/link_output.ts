@@ -13,8 +13,19 @@ import type { WireConn } from "./wire_conn.ts";
 
 /** Links carry many clients' traffic: they get more room than a client before being cut. */
 export const LINK_MAX_PENDING = 512 * 1024 * 1024;
-/** Backlog at which a link stalls the publisher feeding it. */
-export const LINK_STALL_AT = 4 * 1024 * 1024;
+/**
+ * Backlog at which a link stalls the publisher feeding it. Past what the kernel's send buffer takes, a backlog is
+ * only memory: at 4 MiB the publisher's node of cluster-pubsub-1k held 4 MiB of lent output buffers at each peak,
+ * more than the process-wide buffer pool keeps (buffer_pool.ts), so every cycle of the backlog allocated fresh
+ * 128 KiB buffers and dropped as many (Deno: ~110 MB/s of them, the node at 134–141 MB RSS; 88–94 MB at 1 MiB,
+ * delivered rate within noise).
+ */
+export const LINK_STALL_AT = 1024 * 1024;
+/**
+ * A stalled publisher goes on once the link's backlog is under this (see FlowConsumer.caughtUp): resuming the
+ * moment it dipped under LINK_STALL_AT would stall it again after one slice of its input.
+ */
+export const LINK_RESUME_AT = LINK_STALL_AT / 2;
 
 export interface LinkStats {
   out_msgs: number;
@@ -99,6 +110,10 @@ export class LinkOutput implements FlowConsumer {
 
   backlog(): number {
     return this.#wire.out.len + this.#wire.duplex.bufferedAmount();
+  }
+
+  caughtUp(): boolean {
+    return this.backlog() < LINK_RESUME_AT;
   }
 
   isBehind(): boolean {
