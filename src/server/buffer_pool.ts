@@ -29,10 +29,13 @@ export class BufferPool {
     return new Uint8Array(b);
   }
 
-  /** A buffer nobody reads or writes any more; kept if the pool has room. */
+  /** A buffer nobody reads or writes any more; kept if the pool has room, else its memory is freed now. */
   give(b: ArrayBuffer): void {
     if (this.#held.has(b)) throw new Error("BufferPool.give: buffer already in the pool (released twice)");
-    if (this.bytes + b.byteLength > this.limit) return;
+    if (this.bytes + b.byteLength > this.limit) {
+      freeNow(b);
+      return;
+    }
     let list = this.#bySize.get(b.byteLength);
     if (list === undefined) this.#bySize.set(b.byteLength, (list = []));
     list.push(b);
@@ -43,3 +46,18 @@ export class BufferPool {
 
 /** The process-wide pool of output buffers. */
 export const outputBuffers = new BufferPool(POOL_BYTES);
+
+/**
+ * Frees the memory of a buffer nothing reads or writes any more (no view of it is used again) at once, by
+ * detaching it (ArrayBuffer.prototype.transfer), instead of when a collection finds it dead. A client backlog
+ * that bursts to its stall mark (8 MiB in half-full 128 KiB output buffers: ~16 MB) and then drains dropped
+ * what the pool could not keep; left to the collector, that memory stayed allocated for seconds, and Deno's
+ * malloc kept the high-water mark in RSS. A buffer the runtime will not detach is left to the collector.
+ */
+export function freeNow(b: ArrayBuffer): void {
+  try {
+    b.transfer(0);
+  } catch {
+    // not detachable: the collector frees it
+  }
+}

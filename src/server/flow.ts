@@ -7,6 +7,7 @@
  */
 
 import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
+import { freeNow } from "./buffer_pool.ts";
 
 /** A receiver a publishing client can wait for (a client, or a route whose backlog is growing). */
 export interface FlowConsumer {
@@ -210,9 +211,19 @@ export class InputGate {
     this.#continueSoon();
   }
 
-  /** All of a read (or of its held rest) was fed: a fresh one goes back to the transport. */
+  /** All of a read was fed: a fresh one goes back to the transport. */
   #done(data: Uint8Array): void {
     if (this.#recycle !== undefined && this.#fresh()) this.#recycle(data);
+  }
+
+  /**
+   * All of a held chunk was fed: a fresh read goes back to the transport, and the gate's own copy of a reused
+   * buffer's bytes is freed now (each stall on a link that backs up held up to HOLD_MAX of copies, garbage the
+   * moment they were parsed: Deno's malloc kept what piled up between collections).
+   */
+  #doneHeld(chunk: Uint8Array): void {
+    if (this.#recycle !== undefined && this.#fresh()) this.#recycle(chunk);
+    else if (!this.#fresh()) freeNow(chunk.buffer as ArrayBuffer);
   }
 
   /**
@@ -282,7 +293,7 @@ export class InputGate {
       budget -= n;
       if (n === head.length) {
         this.#feed(head);
-        this.#done(head);
+        this.#doneHeld(head);
       } else {
         this.#feed(head.subarray(0, n));
       }

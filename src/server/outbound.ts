@@ -3,7 +3,7 @@
  * and that is handed to the transport once per flush. Writing MSG/HMSG frames here is the hot path of
  * delivery, so it copies bytes and writes digits directly instead of building strings.
  */
-import { outputBuffers } from "./buffer_pool.ts";
+import { freeNow, outputBuffers } from "./buffer_pool.ts";
 import { smallCopy } from "./small_bytes.ts";
 
 const CRLF0 = 13;
@@ -33,6 +33,8 @@ export class OutBuffer {
     while (cap < need) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.len));
+    // Never lent (lend switches buffers) and only viewed while being written: nothing reads the old one again.
+    freeNow(this.buf.buffer as ArrayBuffer);
     this.buf = next;
   }
 
@@ -86,7 +88,10 @@ export class OutBuffer {
     // A small batch was a copy (`take`, slab memory), not lent: nothing comes back (a slab is never pooled).
     if (view.byteLength < LEND_MIN) return;
     if (view.byteOffset !== 0) throw new Error("OutBuffer.release: not a lent buffer");
-    if (b.byteLength > MAX_KEPT) return;
+    if (b.byteLength > MAX_KEPT) {
+      freeNow(b as ArrayBuffer);
+      return;
+    }
     // The first one back is this connection's spare; the others serve any connection's next flush.
     if (this.#spare === undefined && b.byteLength >= this.buf.length) this.#spare = new Uint8Array(b);
     else outputBuffers.give(b as ArrayBuffer);

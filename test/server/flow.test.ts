@@ -259,15 +259,17 @@ describe("input gate (producer stalls)", () => {
     const manual = new ManualClock();
     const clock = { now: () => manual.now(), after: (ms: number, fn: () => void) => manual.after(ms, fn), soon: (fn: () => void) => (turns.push(fn), { cancel() {} }) };
     for (const fresh of [true, false]) {
-      const seen: Uint8Array[] = [];
-      const g = new InputGate((d) => seen.push(d), () => false, 5000, undefined, clock, () => fresh);
+      // What the feed saw, noted during the call (a copy the gate made is freed once fed).
+      const seen: Array<{ buffer: ArrayBufferLike; first: number }> = [];
+      const g = new InputGate((d) => seen.push({ buffer: d.buffer, first: d[0] }), () => false, 5000, undefined, clock, () => fresh);
       const read = new Uint8Array(128 * 1024).fill(1);
       g.push(read);
       read.fill(2); // a transport reusing its buffer
       while (turns.length > 0) turns.shift()?.();
       assert.equal(seen.length, 2);
       assert.equal(seen[1].buffer === read.buffer, fresh);
-      assert.equal(seen[1][0], fresh ? 2 : 1, fresh ? "a view of the read itself" : "a copy taken before the transport reused it");
+      assert.equal(seen[1].first, fresh ? 2 : 1, fresh ? "a view of the read itself" : "a copy taken before the transport reused it");
+      if (!fresh) assert.equal(seen[1].buffer.byteLength, 0, "the gate's copy was freed (detached) once fed");
     }
   });
   it("hands each fresh read back once, only after all of it was fed (whole, held rest, stalled), never a reused one", () => {

@@ -107,11 +107,22 @@ describe("OutBuffer", () => {
     pool.give(x);
     assert.throws(() => pool.give(x), /released twice/);
     pool.give(new ArrayBuffer(32 * 1024));
-    pool.give(new ArrayBuffer(32 * 1024)); // past the limit: left to the collector
+    const extra = new ArrayBuffer(32 * 1024);
+    pool.give(extra); // past the limit: freed at once
+    assert.equal(extra.byteLength, 0, "a buffer the pool has no room for is freed (detached), not left to a collection");
     assert.equal(pool.bytes, 64 * 1024);
     assert.equal(pool.take(16 * 1024), undefined, "sizes are exact");
     assert.equal(pool.take(32 * 1024)?.byteLength, 32 * 1024);
     assert.equal(pool.bytes, 32 * 1024);
+  });
+  it("frees the buffer it outgrew (never lent) and keeps what was written", () => {
+    const o = new OutBuffer(1024);
+    const first = o.buf.buffer;
+    o.bytes(new Uint8Array(1000).fill(7));
+    o.bytes(new Uint8Array(100).fill(8));
+    assert.equal(first.byteLength, 0, "the outgrown buffer is freed at once");
+    assert.equal(o.len, 1100);
+    assert.ok(o.buf.subarray(0, 1000).every((x) => x === 7) && o.buf.subarray(1000, 1100).every((x) => x === 8));
   });
   it("lend() copies a small batch (no second buffer for a quiet connection)", () => {
     const o = new OutBuffer(1024);
