@@ -31,6 +31,8 @@ const HEAD = 4 + 1 + 8;
 const MSG_FIXED = 8 + 2 + 4 + 4;
 const SEGMENT_MAX = 8 * 1024 * 1024;
 const BATCH_MAX = 256 * 1024;
+/** Room in the batch buffer past BATCH_MAX for the record that crosses it. */
+const BATCH_SLACK = 16 * 1024;
 /** A sequence jump larger than this starts a new segment (a segment's deleted-bitmap spans its range). */
 const GAP_MAX = 1024;
 const SUMMARY = "index.json";
@@ -196,7 +198,12 @@ class FileBackend implements StreamBackend {
   private segs: Segment[] = [];
   private readonly ix: FileIndex;
   private nextId = 1;
-  private bbuf = new Uint8Array(1024 * 1024);
+  /**
+   * The write batch: flushed once it holds BATCH_MAX bytes, so it needs BATCH_MAX plus one record (a larger record
+   * flushes first and gets a buffer of its size). Was 1 MiB, three quarters never used but counted by Bun's
+   * collector as live memory of every stream.
+   */
+  private bbuf = new Uint8Array(BATCH_MAX + BATCH_SLACK);
   private bview = new DataView(this.bbuf.buffer);
   private blen = 0;
   private batchSeg: Segment | undefined;
@@ -411,6 +418,11 @@ class FileBackend implements StreamBackend {
     let w = 0;
     while (w < n) w += fs.writeSync(seg.fd, this.bbuf, w, n - w);
     seg.written += n;
+    // A record larger than the batch got a buffer of its own size: back to the usual one.
+    if (this.bbuf.length > BATCH_MAX + BATCH_SLACK) {
+      this.bbuf = new Uint8Array(BATCH_MAX + BATCH_SLACK);
+      this.bview = new DataView(this.bbuf.buffer);
+    }
     if (this.syncAlways) fs.fsyncSync(seg.fd);
   }
 
