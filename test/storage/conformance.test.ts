@@ -169,6 +169,38 @@ describe("file store specifics", () => {
     }
   });
 
+  it("builds a block's detail at its first read, the block being written too, and keeps it current", () => {
+    // Nothing reads while these are appended: no block holds per-message detail until the loads below.
+    const st = new FileStorage(tmpDir(), 0, "$G", 8 * 1024);
+    try {
+      const b = st.openStream("S");
+      const body = (i: number) => `m${i} ` + "q".repeat(i % 40);
+      const check = (seq: number) => {
+        const m = b.load(seq);
+        assert.equal(m?.seq, seq);
+        assert.equal(m?.subject, `t.${seq % 3}`);
+        assert.equal(new TextDecoder().decode(m?.data), body(seq));
+      };
+      for (let i = 1; i <= 250; i++) b.append(msg(i, `t.${i % 3}`, body(i)));
+      check(250); // the block being written, its last record still in the write batch
+      for (let i = 251; i <= 280; i++) b.append(msg(i, `t.${i % 3}`, body(i)));
+      for (let q = 251; q <= 280; q++) check(q); // appended after its detail was built
+      check(1);
+      check(130);
+      b.remove([279]);
+      assert.equal(b.load(279), undefined);
+      check(280);
+      // A record larger than the write batch, then small ones again.
+      const big = "B".repeat(300 * 1024);
+      b.append({ seq: 281, subject: "t.big", data: enc.encode(big), time: 1 });
+      for (let i = 282; i <= 290; i++) b.append(msg(i, `t.${i % 3}`, body(i)));
+      assert.equal(new TextDecoder().decode(b.load(281)?.data), big);
+      for (let q = 282; q <= 290; q++) check(q);
+    } finally {
+      st.close();
+    }
+  });
+
   it("compacts segments when old messages are deleted", async () => {
     const dir = tmpDir();
     const st = await openStorage({ kind: "file", storeDir: dir });
