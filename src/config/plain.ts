@@ -1,8 +1,9 @@
 /**
  * The zod-free check of a plain configuration file: one whose every key is a plain leaf (ports, hosts, sizes,
- * durations, log and pid files, ...) at the top level or in `jetstream {}`, with a value its leaf check accepts.
- * Such a file, as most deployments and every single-server bench scenario write, then starts without loading
- * zod and the config schemas (~11 MB RSS on both runtimes; a flags start loads neither).
+ * durations, log and pid files, ...) at the top level, in `jetstream {}` or in `cluster {}`, with a value its leaf
+ * check accepts. Such a file, as most deployments and every bench scenario write, then starts without loading the
+ * config schemas, nor zod unless something else needs it (~11 MB RSS on both runtimes; a flags start loads
+ * neither).
  *
  * It answers only "yes, and here is exactly what validate.ts would have produced" or "not plain": anything else
  * (an unknown, unsupported or not-implemented key, a $VARIABLE key, a value a check refuses, any other block)
@@ -34,7 +35,33 @@ export const PLAIN_JETSTREAM_KEYS: PlainTable = {
   storage: L.STORAGE,
 };
 
-/** Top-level keys checked without zod (schema.ts: rawConfigSchema); `jetstream` is handled on its own. */
+/** `cluster {}` keys checked without zod (schema.ts: clusterSchema): no authorization, TLS or route permissions. */
+export const PLAIN_CLUSTER_KEYS: PlainTable = {
+  listen: L.LISTEN,
+  host: L.STRING,
+  net: L.STRING,
+  port: L.PORT,
+  name: L.STRING,
+  advertise: L.STRING,
+  cluster_advertise: L.STRING,
+  no_advertise: L.BOOL,
+  routes: L.STRING_LIST,
+  connect_retries: L.COUNT,
+};
+
+interface PlainBlock {
+  keys: PlainTable;
+  /** The schema's preprocess of a value that is not a map (a short form), if it has one. */
+  shortForm?: (v: unknown) => unknown;
+}
+
+/** Blocks checked without zod, by top-level key. */
+export const PLAIN_BLOCKS: Readonly<Record<string, PlainBlock>> = {
+  jetstream: { keys: PLAIN_JETSTREAM_KEYS, shortForm: L.jetstreamShortForm },
+  cluster: { keys: PLAIN_CLUSTER_KEYS },
+};
+
+/** Top-level keys checked without zod (schema.ts: rawConfigSchema); the blocks above are handled on their own. */
 export const PLAIN_TOP_KEYS: PlainTable = {
   port: L.PORT,
   host: L.STRING,
@@ -83,11 +110,12 @@ export function checkPlain(parsed: ParsedConfig): ValidatedConfig | undefined {
     const path = [key];
     // schema.ts's keys are all lower-case, so validate.ts resolves a key as written or lower-cased to `key`. No
     // plain key is a not-implemented one (not_implemented.ts; the test checks it), so that check is not needed.
-    if (key === "jetstream") {
-      const js = plainJetStream(parsed, v, [k], locs);
-      if (js === NOT_PLAIN) return NOT_PLAIN;
+    const block = Object.hasOwn(PLAIN_BLOCKS, key) ? PLAIN_BLOCKS[key] : undefined;
+    if (block !== undefined) {
+      const out = plainBlock(parsed, block, key, v, [k], locs);
+      if (out === NOT_PLAIN) return NOT_PLAIN;
       record(parsed, [k], path, locs);
-      raw[key] = js;
+      raw[key] = out;
       continue;
     }
     const check = Object.hasOwn(PLAIN_TOP_KEYS, key) ? PLAIN_TOP_KEYS[key] : undefined;
@@ -106,21 +134,36 @@ export function checkPlain(parsed: ParsedConfig): ValidatedConfig | undefined {
   return { raw: raw as RawConfig, file: parsed.file, locate, warnings: [] };
 }
 
-/** The `jetstream` value as zod would output it (the short form expanded), or NOT_PLAIN. */
-function plainJetStream(parsed: ParsedConfig, v: ConfValue, origPath: ConfPath, locs: Map<string, SourceLoc>): ConfMap | undefined {
+/** A block's value as zod would output it (a short form expanded), or NOT_PLAIN. */
+function plainBlock(
+  parsed: ParsedConfig,
+  block: PlainBlock,
+  name: string,
+  v: ConfValue,
+  origPath: ConfPath,
+  locs: Map<string, SourceLoc>,
+): ConfMap | undefined {
   if (!isConfMap(v)) {
-    const expanded = L.jetstreamShortForm(v);
-    return isConfMap(expanded) && L.BOOL.test(expanded.enabled) ? expanded : NOT_PLAIN;
+    // validate.ts records no location inside a short form: it was not a map when it walked it.
+    const expanded = block.shortForm?.(v);
+    return isConfMap(expanded) && entriesPass(block.keys, expanded) ? expanded : NOT_PLAIN;
   }
   const out: ConfMap = {};
   for (const [k, child] of Object.entries(v)) {
     const key = k.toLowerCase();
-    const check = Object.hasOwn(PLAIN_JETSTREAM_KEYS, key) ? PLAIN_JETSTREAM_KEYS[key] : undefined;
+    const check = Object.hasOwn(block.keys, key) ? block.keys[key] : undefined;
     if (check === undefined || !check.test(child)) return NOT_PLAIN;
-    record(parsed, [...origPath, k], ["jetstream", key], locs);
+    record(parsed, [...origPath, k], [name, key], locs);
     out[key] = child;
   }
   return out;
+}
+
+function entriesPass(keys: PlainTable, map: ConfMap): boolean {
+  for (const [k, v] of Object.entries(map)) {
+    if (!Object.hasOwn(keys, k) || !keys[k].test(v)) return false;
+  }
+  return true;
 }
 
 /** Where a key was written, under its canonical path (as validate.ts records it). */

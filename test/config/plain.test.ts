@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { z } from "zod";
 import { isPlainConfText, loadConfigFormats, loadConfigText } from "../../src/config/load.ts";
 import { parseConf } from "../../src/config/conf_parser.ts";
-import { checkPlain, PLAIN_JETSTREAM_KEYS, PLAIN_TOP_KEYS } from "../../src/config/plain.ts";
+import { checkPlain, PLAIN_BLOCKS, PLAIN_CLUSTER_KEYS, PLAIN_JETSTREAM_KEYS, PLAIN_TOP_KEYS } from "../../src/config/plain.ts";
 import { jetstreamShortForm, type LeafCheck } from "../../src/config/leaf_checks.ts";
 import { rawConfigSchema } from "../../src/config/schema.ts";
 import type { ConfPath } from "../../src/config/types.ts";
@@ -27,14 +27,16 @@ function leafFn(schema: z.ZodType): unknown {
   return inner._zod.def.fn;
 }
 
-function jetstreamParts(): { transform: unknown; shape: Record<string, z.ZodType> } {
-  const js = rawConfigSchema.shape.jetstream;
-  assert.ok(js instanceof z.ZodOptional);
-  const pipe = js.unwrap();
-  assert.ok(pipe instanceof z.ZodPipe);
-  const pre = pipe.in;
+/** A block's shape in the schema, and its preprocess function (a short form) if it has one. */
+function blockParts(name: string): { transform?: unknown; shape: Record<string, z.ZodType> } {
+  const block = (rawConfigSchema.shape as Record<string, z.ZodType>)[name];
+  assert.ok(block instanceof z.ZodOptional);
+  const inner = block.unwrap();
+  if (inner instanceof z.ZodObject) return { shape: inner.shape as Record<string, z.ZodType> };
+  assert.ok(inner instanceof z.ZodPipe);
+  const pre = inner.in;
   assert.ok(pre instanceof z.ZodTransform);
-  const obj = pipe.out;
+  const obj = inner.out;
   assert.ok(obj instanceof z.ZodObject);
   return { transform: pre._zod.def.transform, shape: obj.shape as Record<string, z.ZodType> };
 }
@@ -50,15 +52,22 @@ describe("config/plain: the plain keys are schema.ts's, with the same checks", (
     }
     assert.equal(notImplementedAt(["jetstream"]), undefined);
   });
-  it("jetstream keys and its short form", () => {
-    const { transform, shape } = jetstreamParts();
-    assert.equal(transform, jetstreamShortForm);
-    for (const key of Object.keys(shape)) assert.equal(key, key.toLowerCase());
-    for (const [key, check] of Object.entries(PLAIN_JETSTREAM_KEYS)) {
-      assert.ok(Object.hasOwn(shape, key), key);
-      assert.equal(leafFn(shape[key]), check.test, key);
-      assert.equal(notImplementedAt(["jetstream", key]), undefined, `jetstream.${key} is not a refused key`);
+  it("blocks: jetstream (and its short form) and cluster", () => {
+    assert.equal(PLAIN_BLOCKS.jetstream.keys, PLAIN_JETSTREAM_KEYS);
+    assert.equal(PLAIN_BLOCKS.cluster.keys, PLAIN_CLUSTER_KEYS);
+    for (const [name, block] of Object.entries(PLAIN_BLOCKS)) {
+      assert.equal(Object.hasOwn(PLAIN_TOP_KEYS, name), false, name);
+      assert.equal(notImplementedAt([name]), undefined);
+      const { transform, shape } = blockParts(name);
+      assert.equal(transform, block.shortForm, `${name}: the same short form`);
+      for (const key of Object.keys(shape)) assert.equal(key, key.toLowerCase());
+      for (const [key, check] of Object.entries(block.keys)) {
+        assert.ok(Object.hasOwn(shape, key), `${name}.${key}`);
+        assert.equal(leafFn(shape[key]), check.test, `${name}.${key}`);
+        assert.equal(notImplementedAt([name, key]), undefined, `${name}.${key} is not a refused key`);
+      }
     }
+    assert.equal(PLAIN_BLOCKS.jetstream.shortForm, jetstreamShortForm);
   });
 });
 
@@ -88,7 +97,8 @@ const value: fc.Arbitrary<Gen> = fc.oneof(
 const anyCase = (key: string) =>
   fc.constantFrom(key, key.toUpperCase(), key[0].toUpperCase() + key.slice(1));
 
-const NOT_PLAIN_TOP = ["foo", "mqtt", "trusted", "no_auth_user", "cluster", "accounts", "authorization", "https", "tls", "system_account"];
+const NOT_PLAIN_TOP = ["foo", "mqtt", "trusted", "no_auth_user", "gateway", "accounts", "authorization", "https", "tls", "system_account"];
+const NOT_PLAIN_CLUSTER = ["authorization", "tls", "pool_size", "permissions", "foo"];
 const NOT_PLAIN_JS = ["unique_tag", "limits", "bar", "key"];
 
 const SCALARS: Gen[] = [
@@ -111,10 +121,19 @@ const jetstream: fc.Arbitrary<Gen> = fc.oneof(
   { weight: 3, arbitrary: fc.array(jsEntry, { maxLength: 3 }).map((entries) => Object.fromEntries(entries) as Gen) },
   { weight: 1, arbitrary: scalar },
 );
+const clusterEntry: fc.Arbitrary<[string, Gen]> = fc.oneof(
+  { weight: 8, arbitrary: entryFor(PLAIN_CLUSTER_KEYS) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...NOT_PLAIN_CLUSTER), value) },
+);
+const cluster: fc.Arbitrary<Gen> = fc.oneof(
+  { weight: 3, arbitrary: fc.array(clusterEntry, { maxLength: 3 }).map((entries) => Object.fromEntries(entries) as Gen) },
+  { weight: 1, arbitrary: scalar },
+);
 const entry: fc.Arbitrary<[string, Gen]> = fc.oneof(
   { weight: 16, arbitrary: entryFor(PLAIN_TOP_KEYS) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...NOT_PLAIN_TOP), value) },
   { weight: 2, arbitrary: fc.tuple(anyCase("jetstream"), jetstream) },
+  { weight: 2, arbitrary: fc.tuple(anyCase("cluster"), cluster) },
 );
 
 function literal(v: Gen, indent: string): string {
@@ -164,7 +183,7 @@ describe("config/plain: loading a generated file with and without the plain chec
         assert.deepEqual(a.value.refusals, b.value.refusals, text);
         for (const p of pathsOf(entries)) assert.deepEqual(a.value.locate(p), b.value.locate(p), `${text}\n${JSON.stringify(p)}`);
       }),
-      { numRuns: 250, seed: 14 },
+      { numRuns: 400, seed: 14 },
     );
     // Not vacuous: many generated files are plain (and many are not).
     assert.ok(plainTaken > runs / 4 && plainTaken < runs * 0.9, `plain ${plainTaken} of ${runs}`);
@@ -173,18 +192,20 @@ describe("config/plain: loading a generated file with and without the plain chec
 });
 
 describe("config/plain: which files are plain", () => {
-  it("the bench scenarios' single-server files and the usual small ones are", () => {
+  it("the bench scenarios' files and the usual small ones are", () => {
     const yes = [
       'server_name: "b-n1"\nport: 4222\nhost: "127.0.0.1"\nhttp: "127.0.0.1:8222"\n',
       'server_name: "b-n1"\nport: 4222\nhost: "127.0.0.1"\njetstream {\n  store_dir: "/tmp/js"\n}\n',
       "listen: 0.0.0.0:4222\nmax_payload: 1MB\nwrite_deadline: \"10s\"\njetstream: enabled\n",
       "Port = 4222\nJetStream { Max_File_Store: 1GB, max_memory_store: -1 }\n",
+      'port: 4222\ncluster {\n  name: "bench"\n  listen: "127.0.0.1:6222"\n  routes: [\n    "nats-route://127.0.0.1:6223"\n  ]\n}\n',
     ];
     for (const text of yes) assert.equal(isPlainConfText(text, "a.conf"), true, text);
   });
   it("files with another block, an include, a variable, an unknown key or a bad value are not", () => {
     const no = [
-      'port: 4222\ncluster {\n  name: "c"\n  listen: "127.0.0.1:6222"\n}\n',
+      'port: 4222\ncluster {\n  name: "c"\n  authorization { user: a, password: b }\n}\n',
+      'port: 4222\ngateway {\n  name: "g"\n  listen: "127.0.0.1:7222"\n}\n',
       "port: 4222\ninclude ./other.conf\n",
       "P: 4222\nport: $P\n",
       "port: $ENV_PORT\n",
