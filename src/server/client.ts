@@ -11,7 +11,7 @@ import { OutBuffer } from "./outbound.ts";
 import { type ConnectOptions, parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
-import { clientResumeMark, clientStallMark, type FlowConsumer, InputGate, type Producer, producerStallCapMs } from "./flow.ts";
+import { clientResumeMark, clientStallMark, type FlowConsumer, InputGate, linkReaderMark, type Producer, producerStallCapMs } from "./flow.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import type { ClientHost } from "./client_host.ts";
 import type { Account } from "../accounts/account.ts";
@@ -188,6 +188,12 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   /** Is our backlog (unflushed plus held by the transport) past the stall mark (clientStallMark)? */
   isBehind(): boolean {
     return this.out.len + this.duplex.bufferedAmount() > clientStallMark(this.host.options.max_pending);
+  }
+
+  /** Past the mark at which `producer` is held: a link's reader earlier than a publishing client (linkReaderMark). */
+  #behindFor(producer: Producer): boolean {
+    if (producer.link !== true) return this.isBehind();
+    return this.out.len + this.duplex.bufferedAmount() > linkReaderMark(this.host.options.max_pending);
   }
 
   caughtUp(): boolean {
@@ -553,7 +559,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       // The producer may be this very client (it subscribes to what it publishes): its input then waits for its
       // own backlog with no cap (nats-server's read loop blocks on its own write), so a client that keeps
       // reading is paced, never dropped; one that stops reading meets the write deadline.
-      if (producer !== undefined && this.isBehind()) producer.stallFor(this);
+      if (producer !== undefined && this.#behindFor(producer)) producer.stallFor(this);
     }
   }
 

@@ -39,6 +39,8 @@ export interface FlowConsumer {
  */
 export interface Producer {
   stallFor(consumer: FlowConsumer): void;
+  /** The reader of a server-to-server link (held at linkReaderMark, not at a client's stall mark). */
+  readonly link?: boolean;
 }
 
 /** Where the server keeps the producer being routed (set around the routing, restored after: it may nest). */
@@ -69,6 +71,21 @@ export function clientStallMark(maxPending: number): number {
 /** A stall on a client ends once its backlog is under a quarter of the mark (see FlowConsumer.caughtUp). */
 export function clientResumeMark(maxPending: number): number {
   return clientStallMark(maxPending) / 4;
+}
+
+/**
+ * A link's reader (a route bringing in another server's publishers) is held by a local client at a lower backlog
+ * than a publishing client is (the fan-out cost of an early stall that made 2 MiB too low for a client publisher is
+ * measured on clients, not links), and what a client's backlog holds is memory at about twice its bytes (64 KiB
+ * batches in 128 KiB output buffers). On the
+ * subscriber's node of cluster-pubsub-1k (Deno) each hiccup of the subscriber let the route fill its backlog to
+ * 8 MiB: +15 MB RSS that malloc kept (104–105 MB at the end; 92–95 at 3 MiB, delivered rate within noise).
+ * Above the client's resume mark (2 MiB by default), so that such a stall can end before its cap.
+ */
+export const LINK_READER_MARK = 3 * 1024 * 1024;
+
+export function linkReaderMark(maxPending: number): number {
+  return Math.min(LINK_READER_MARK, clientStallMark(maxPending));
 }
 
 /**

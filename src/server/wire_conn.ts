@@ -54,6 +54,8 @@ export function linkInput(server: ProducerSlot & { readonly options: { readonly 
 }
 
 export class WireConn implements Producer {
+  /** Its input is held at linkReaderMark by a local client (flow.ts). */
+  readonly link = true;
   readonly duplex: Duplex;
   readonly out = new OutBuffer(16 * 1024);
   state: WireState = "handshake";

@@ -8,6 +8,7 @@ import type { Petrel } from "../../src/petrel.ts";
 import { waitFor } from "../helpers/servers.ts";
 import { connectReady, type RawClient } from "../helpers/raw.ts";
 import { LINK_STALL_AT } from "../../src/server/link_output.ts";
+import { clientStallMark, LINK_READER_MARK } from "../../src/server/flow.ts";
 import { monitor, routeUrl, routez, startNode, stopAll, waitForMesh, waitForRemoteInterest } from "./helpers.ts";
 
 const SIZE = 1024;
@@ -16,6 +17,7 @@ const COUNT = 24 * 1024;
 /** Bytes of one delivered frame: `MSG bp 1 1024\r\n` + payload + CRLF. */
 const FRAME = `MSG bp 1 ${SIZE}\r\n`.length + SIZE + 2;
 const MARKER = "MSG bp 1 3\r\nend\r\n";
+const MAX_PENDING = 16 * 1024 * 1024;
 
 describe("a route between a fast publisher and a slow subscriber", () => {
   let a: Petrel, c: Petrel;
@@ -23,10 +25,11 @@ describe("a route between a fast publisher and a slow subscriber", () => {
 
   before(async () => {
     a = await startNode({ name: "A" });
-    // A max_pending far below the flood (24 MB): without back-pressure C's client is cut long before the flood is
-    // through. Not smaller: a stall is capped (750 ms), and a reader starved longer than that by a loaded machine
-    // (Deno, full npm test at load 15) was cut with 512 KiB; 4 MiB leaves it slack.
-    c = await startNode({ name: "C", routes: [routeUrl(a)], extra: { max_pending: 4 * 1024 * 1024 } });
+    // A max_pending below the flood (24 MB): without back-pressure C's client is cut before the flood is through.
+    // Not smaller: a stall is capped (750 ms), and a reader starved longer than that by a loaded machine (Deno,
+    // full npm test at load 15) was cut with 512 KiB. 16 MiB: a client's own stall mark (8 MiB) is then above the
+    // mark at which a link's reader is held (LINK_READER_MARK), so the test tells the two apart.
+    c = await startNode({ name: "C", routes: [routeUrl(a)], extra: { max_pending: MAX_PENDING } });
     await waitForMesh([a, c]);
   });
   after(async () => {
@@ -63,18 +66,31 @@ describe("a route between a fast publisher and a slow subscriber", () => {
       }
     })();
     // Either C cut the subscriber (no back-pressure) or C stopped reading the route and A's side backs up.
+    // The subscriber's backlog on C while the route is held: bounded by the link's reader mark plus what one
+    // slice of the route's input adds, not by the client's own stall mark.
+    let maxPending = 0;
     const outcome = await waitFor("the route to back up or the subscriber to be cut", async () => {
       const varz = await monitor<{ slow_consumers: number }>(c, "/varz");
       if (varz.slow_consumers > 0) return "cut";
+      const conns = (await monitor<{ connections: { pending_bytes: number }[] }>(c, "/connz")).connections;
+      for (const x of conns) maxPending = Math.max(maxPending, x.pending_bytes);
       const r = (await routez(a)).routes[0] as unknown as { pending_size: number } | undefined;
-      // A's route stops taking the publisher's messages at LINK_STALL_AT; half of it is well past what a
-      // route that keeps up holds.
-      return r !== undefined && r.pending_size > LINK_STALL_AT / 2 ? "paced" : undefined;
+      // A's route stops taking the publisher's messages at LINK_STALL_AT, once C's subscriber reached the mark
+      // at which C stops reading the route.
+      return r !== undefined && r.pending_size > LINK_STALL_AT / 2 && maxPending >= LINK_READER_MARK ? "paced" : undefined;
     }, 20_000, 5);
+    // Held there: a few more looks while the route stays backed up (at the client's own mark it would go on to 8 MiB).
+    for (let i = 0; i < 20 && outcome === "paced"; i++) {
+      const conns = (await monitor<{ connections: { pending_bytes: number }[] }>(c, "/connz")).connections;
+      for (const x of conns) maxPending = Math.max(maxPending, x.pending_bytes);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     slow = false;
     sub.resume();
     await reading;
     assert.equal(outcome, "paced", "C cut its slow subscriber instead of holding the route");
+    assert.ok(LINK_READER_MARK + 1024 * 1024 < clientStallMark(MAX_PENDING), "the two marks are apart in this test");
+    assert.ok(maxPending > 0 && maxPending <= LINK_READER_MARK + 1024 * 1024, `C held the route at its reader mark (the subscriber's backlog peaked at ${maxPending} bytes)`);
 
     await sub.readUntil(MARKER, 30_000);
     await Promise.all(sent);
