@@ -81,6 +81,7 @@ export class RouteConn implements ConnHandler, SubOwner {
       teardown: () => this.#teardown(),
       beforeWrite: () => this.outbox.forget(),
       afterFlush: () => this.output.flushed(),
+      afterWritten: () => this.output.written(),
     });
     this.out = this.wire.out;
     this.outbox = new RouteOutbox(this.out);

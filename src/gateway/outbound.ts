@@ -82,6 +82,7 @@ export class OutboundGateway implements ConnHandler, SubOwner, GatewayConnView {
       teardown: () => this.#teardown(),
       beforeWrite: () => this.outbox.forget(),
       afterFlush: () => this.output.flushed(),
+      afterWritten: () => this.output.written(),
     });
     this.out = this.wire.out;
     this.outbox = new RouteOutbox(this.out);

@@ -80,6 +80,7 @@ export class LeafConn implements ConnHandler, SubOwner {
       teardown: () => this.#teardown(),
       beforeWrite: () => this.outbox.forget(),
       afterFlush: () => this.output.flushed(),
+      afterWritten: () => this.output.written(),
     });
     this.out = this.wire.out;
     this.outbox = new LeafOutbox(this.out);

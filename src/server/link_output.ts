@@ -99,6 +99,23 @@ export class LinkOutput implements FlowConsumer {
     for (const f of w) f();
   }
 
+  /**
+   * The transport wrote a batch: publishers held for this link go on once it is under LINK_RESUME_AT, not when it
+   * is empty (drained) or at their next 2 ms re-check, by when a 1 MiB backlog has run dry at ~500 MB/s.
+   */
+  written(): void {
+    if (this.#drainWaiters.length === 0 || this.#wakeQueued || !this.caughtUp()) return;
+    // Not inside the transport's write loop (the wake parses held input): right after it.
+    this.#wakeQueued = true;
+    queueMicrotask(this.#wake);
+  }
+
+  #wakeQueued = false;
+  readonly #wake = (): void => {
+    this.#wakeQueued = false;
+    this.drained();
+  };
+
   /** After a flush: a link that caught up may stall producers again. */
   flushed(): void {
     if (this.stallExhausted && this.#wire.duplex.bufferedAmount() < LINK_STALL_AT / 2) this.stallExhausted = false;

@@ -46,6 +46,8 @@ export interface WireHooks {
   beforeWrite?(): void;
   /** After a flush handed output to the transport. */
   afterFlush?(): void;
+  /** The transport wrote a batch a flush lent it (a producer waiting for the backlog to shrink may go on). */
+  afterWritten?(): void;
 }
 
 /** The options that make a link's input a producer of `server`, its stalls capped as a client's are. */
@@ -181,6 +183,12 @@ export class WireConn implements Producer {
     queueMicrotask(this.#flushTask);
   }
 
+  /** The lent batch's release, then the owner's hook: one closure for every flush. */
+  readonly #written = (view: Uint8Array): void => {
+    this.out.release(view);
+    this.#hooks.afterWritten?.();
+  };
+
   /** One closure for every flush (not one per message). */
   readonly #flushTask = () => this.flush();
 
@@ -188,7 +196,7 @@ export class WireConn implements Producer {
     this.#flushQueued = false;
     this.#hooks.beforeWrite?.();
     if (this.out.len === 0 || this.state === "closed") return;
-    this.duplex.write(this.out.lend(), this.out.release);
+    this.duplex.write(this.out.lend(), this.#written);
     this.#hooks.afterFlush?.();
   }
 
