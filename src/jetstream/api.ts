@@ -2,10 +2,12 @@ import {
   checkStreamConfig,
   checkStreamUpdate,
   type ConsumerConfig,
+  type StreamConfig,
   markGeneratedName,
   streamConfigJson,
 } from "./config.ts";
 import { jsSchemas } from "./schemas_on_demand.ts";
+import { plainConsumerConfig, plainStreamConfig } from "./config_plain.ts";
 import { directGet, msgGet } from "./direct.ts";
 import { sourceCycle } from "./cycles.ts";
 import type { JetStream } from "./engine.ts";
@@ -129,6 +131,37 @@ export function carriesConfig(subject: string): boolean {
     op.startsWith("CONSUMER.DURABLE.CREATE.");
 }
 
+/**
+ * Whether request `m` needs the zod schemas: it carries a config that is not plain (config_plain.ts parses a
+ * plain one as the schema would, without loading zod). What cannot be read as JSON says yes (it waits as before).
+ */
+export function needsSchemas(m: BusMsg): boolean {
+  if (!carriesConfig(m.subject)) return false;
+  const req = body(m);
+  if (isErr(req)) return true;
+  return m.subject.startsWith("$JS.API.STREAM.")
+    ? plainStreamConfig(req) === undefined
+    : plainConsumerConfig(req.config ?? {}) === undefined;
+}
+
+/** A stream config from a request, parsed without zod when plain; zod's first issue as an API error otherwise. */
+function parseStreamConfig(req: unknown): StreamConfig | ApiError {
+  const plain = plainStreamConfig(req);
+  if (plain !== undefined) return plain;
+  const { streamConfigSchema, describeZodError } = jsSchemas();
+  const parsed = streamConfigSchema.safeParse(req);
+  return parsed.success ? parsed.data : Errors.invalidJson(describeZodError(parsed.error));
+}
+
+/** The same for a consumer config. */
+function parseConsumerConfig(req: unknown): ConsumerConfig | ApiError {
+  const plain = plainConsumerConfig(req);
+  if (plain !== undefined) return plain;
+  const { consumerConfigSchema, describeZodError } = jsSchemas();
+  const parsed = consumerConfigSchema.safeParse(req);
+  return parsed.success ? parsed.data : Errors.invalidJson(describeZodError(parsed.error));
+}
+
 export function handleApi(js: JetStream, m: BusMsg): void {
   const t = m.subject.split(".");
   // $JS.API.<...>
@@ -222,10 +255,8 @@ function streamCreate(js: JetStream, m: BusMsg, name: string, update: boolean): 
   if (m.payload.length === 0) return fail(js, m, type, Errors.invalidJson());
   const req = body(m);
   if (isErr(req)) return fail(js, m, type, req);
-  const { streamConfigSchema, describeZodError } = jsSchemas();
-  const parsed = streamConfigSchema.safeParse(req);
-  if (!parsed.success) return fail(js, m, type, Errors.invalidJson(describeZodError(parsed.error)));
-  const cfg = parsed.data;
+  const cfg = parseStreamConfig(req);
+  if (isErr(cfg)) return fail(js, m, type, cfg);
   if (cfg.name !== name) return fail(js, m, type, Errors.streamMismatch());
   const err = checkStreamConfig(cfg, { update });
   if (err) return fail(js, m, type, err);
@@ -325,10 +356,8 @@ function consumerCreate(
   const req = body(m);
   if (isErr(req)) return fail(js, m, type, req);
   if (req.stream_name !== undefined && req.stream_name !== streamName) return fail(js, m, type, Errors.streamMismatch());
-  const { consumerConfigSchema, describeZodError } = jsSchemas();
-  const parsed = consumerConfigSchema.safeParse(req.config ?? {});
-  if (!parsed.success) return fail(js, m, type, Errors.invalidJson(describeZodError(parsed.error)));
-  const cfg: ConsumerConfig = parsed.data;
+  const cfg = parseConsumerConfig(req.config ?? {});
+  if (isErr(cfg)) return fail(js, m, type, cfg);
   const s = js.streams.get(streamName);
   if (!s) return fail(js, m, type, Errors.streamNotFound());
   if (legacyDurable) {

@@ -1,6 +1,6 @@
 import { subjectMatches, subjectsIntersect } from "../subjects/subject.ts";
 import { appendHeaderLines, findHeader } from "../protocol/headers.ts";
-import { carriesConfig, handleApi } from "./api.ts";
+import { handleApi, needsSchemas } from "./api.ts";
 import {
   checkConsumerConfig,
   type ConsumerConfig,
@@ -230,7 +230,7 @@ export class JetStream implements ConsumerHost {
 
   private onApi(m: BusMsg): void {
     // A request behind a held one waits too: answers keep the requests' order.
-    if (this.#apiWaiting !== undefined || (!jsSchemasLoaded() && carriesConfig(m.subject))) return this.#holdApi(m);
+    if (this.#apiWaiting !== undefined || (!jsSchemasLoaded() && needsSchemas(m))) return this.#holdApi(m);
     this.serveApi(m);
   }
 

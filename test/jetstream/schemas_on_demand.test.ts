@@ -37,10 +37,11 @@ describe("JetStream schemas loaded on demand", () => {
   });
 
   it("answers requests sent back to back before the schemas loaded, in order, validated as before", async () => {
-    // One write: the create loads the schemas; the info, the consumer and the bad create come while they load.
+    // One write: the create loads the schemas (its `sources` is not a plain config, see config_plain.ts); the
+    // info, the consumer and the bad create come while they load.
     await c.send(
       "SUB r.> 1\r\n" +
-        pub("$JS.API.STREAM.CREATE.S", "r.1", { name: "S", subjects: ["s.>"] }) +
+        pub("$JS.API.STREAM.CREATE.S", "r.1", { name: "S", subjects: ["s.>"], sources: [] }) +
         pub("$JS.API.STREAM.INFO.S", "r.2", undefined) +
         pub("$JS.API.CONSUMER.DURABLE.CREATE.S.C", "r.3", { stream_name: "S", config: { durable_name: "C", ack_policy: "explicit" } }) +
         pub("$JS.API.STREAM.CREATE.T", "r.4", { name: "T", subjects: "t" }) +
