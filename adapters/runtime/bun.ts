@@ -108,7 +108,6 @@ export function createBunRuntime(): Runtime {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1000;
     },
-    collectGarbage: () => Bun.gc(true),
     interfaceAddresses: () =>
       Object.values(process.getBuiltinModule("node:os").networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address)),
 

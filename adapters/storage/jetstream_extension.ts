@@ -19,7 +19,6 @@ import type { PetrelExtension, StopOptions } from "../../src/petrel.ts";
 import type { Server, SubscriptionListener } from "../../src/server/server.ts";
 import { openAccountStores } from "./index.ts";
 import { loadJsSchemas } from "../../src/jetstream/schemas_on_demand.ts";
-import { currentRuntime } from "../runtime/index.ts";
 
 const enc = new TextEncoder();
 
@@ -211,8 +210,6 @@ export function jetStreamExtension(
         store_dir: path.join(storeDir, "jetstream"),
         max_memory_store: opts.max_memory_store,
         max_file_store: opts.max_file_store,
-        // Once, after the first stream create (src/jetstream/settle_heap.ts).
-        collectGarbage: currentRuntime().collectGarbage,
       });
       const plan = () => {
         const p = planAccounts(server.options.accounts, server.accounts.system.name);

@@ -29,7 +29,6 @@ import { type PubAck, Stream } from "./stream.ts";
 import type { BusMsg, EngineOptions, JsBus } from "./types.ts";
 import { type Clock, runtimeClock } from "../runtime/clock.ts";
 import { smallBytes } from "../server/small_bytes.ts";
-import { settleHeapOnce } from "./settle_heap.ts";
 
 const enc = new TextEncoder();
 
@@ -505,7 +504,6 @@ export class JetStream implements ConsumerHost {
     this.wireSources();
     // In a cluster every replica runs this; the right leader announces the change once (cluster/controller.ts).
     if (!this.cluster) this.advisories.streamAction(cfg.name, "create");
-    settleHeapOnce(this.opts.collectGarbage, this.clock);
     return s;
   }
 

@@ -80,6 +80,4 @@ export interface EngineOptions {
   now?: () => number;
   /** Time and timers for consumer deadlines; tests inject a ManualClock. Default: the runtime's. */
   clock?: Clock;
-  /** The runtime's full garbage collection, run once after the process's first stream create (settle_heap.ts). */
-  collectGarbage?: () => void;
 }

@@ -52,11 +52,6 @@ export interface Runtime {
   memoryRss(): number;
   /** CPU time this process has used (all threads, user + system), in ms; where the runtime offers it cheaply. */
   cpuTimeMs?(): number;
-  /**
-   * A full garbage collection now, where the runtime has one without start-up flags (Bun); absent elsewhere.
-   * For heap limits after a one-off burst of long-lived allocations (src/jetstream/settle_heap.ts), not pacing.
-   */
-  collectGarbage?(): void;
   /** The host's interface addresses; a wildcard cluster listener advertises them. */
   interfaceAddresses(): string[];
 
