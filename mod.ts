@@ -180,7 +180,9 @@ async function main(): Promise<void> {
   if (portsFile !== undefined) await rt.writeTextFile(portsFile, JSON.stringify(petrel.ports()));
   if (options.pid_file !== undefined) await rt.writeTextFile(options.pid_file, String(rt.pid));
   // Once serving and busy: the JIT's compiler threads below the event loop (tail latency on small hosts).
-  stopThreadSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"), rt.cpuTimeMs?.bind(rt));
+  stopThreadSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"), rt.cpuTimeMs?.bind(rt), (nudge) => {
+    petrel.server.connectionListeners.add((_c, up) => up && nudge());
+  });
 }
 
 if (import.meta.main) await main();

@@ -72,7 +72,11 @@ export function createBunRuntime(): Runtime {
         return new Uint8Array(fs().readFileSync(path));
       }
     },
-    writeTextFile: (path, text) => fs().promises.writeFile(path, text),
+    // Bun.write: the ports and pid files at start without node:fs, whose module set-up runs ~40 calls of one
+    // helper and gets it compiled by the baseline JIT (resident code; test/footprint/jit_free_start.test.ts).
+    writeTextFile: async (path, text) => {
+      await Bun.write(path, text);
+    },
     removeFile: (path) => fs().promises.rm(path, { force: true }),
     async mkdir(path) {
       await fs().promises.mkdir(path, { recursive: true });

@@ -24,7 +24,9 @@
  * need: with nothing to compile the compiler threads take no core. Where the runtime tells its CPU time, a
  * check every `LOAD_CHECK_MS` (a counter compare, no /proc) starts the sweep at the first check that finds the
  * process used `BUSY_CPU_MS` of CPU since the one before (10 %); it then stays on. Short, so that the first
- * burst of JIT compiles of a load (its first few hundred ms) already finds the sweep running.
+ * burst of JIT compiles of a load (its first few hundred ms) already finds the sweep running. While idle the
+ * checks slow down (up to `LOAD_CHECK_MAX_MS`) and a new connection brings them back (`onActivity`): a load that
+ * starts on connections already open for a long idle while finds the sweep up to that much later.
  */
 import type { RuntimeName } from "../../src/runtime/types.ts";
 
@@ -51,6 +53,8 @@ export const SWEEP_MS = 1000;
 export const DEFAULT_NICE = 19;
 /** How often an idle process looks at its CPU time, and how much of it since the last look counts as load. */
 export const LOAD_CHECK_MS = 100;
+/** The longest interval the checks slow down to while nothing happens. */
+export const LOAD_CHECK_MAX_MS = 6400;
 export const BUSY_CPU_MS = 10;
 
 export function isCompilerThread(comm: string): boolean {
@@ -99,55 +103,98 @@ export function niceFromEnv(value: string | undefined, runtime: RuntimeName): nu
 }
 
 /** Repeats `fn` every `ms` (unref'd: it never keeps the process alive); returns the cancel function. */
-export type Every = (ms: number, fn: () => void) => () => void;
-
-const everyTimer: Every = (ms, fn) => {
+const everyTimer = (ms: number, fn: () => void): () => void => {
   const timer = setInterval(fn, ms);
   (timer as unknown as { unref?: () => void }).unref?.();
   return () => clearInterval(timer);
 };
 
+/** Calls `fn` once after `ms` (unref'd: it never keeps the process alive); returns the cancel function. */
+export type After = (ms: number, fn: () => void) => () => void;
+
+const afterTimer: After = (ms, fn) => {
+  const timer = setTimeout(fn, ms);
+  (timer as unknown as { unref?: () => void }).unref?.();
+  return () => clearTimeout(timer);
+};
+
+/** The load check's handle: `nudge` when something arrives (a connection) so that checks come often again. */
+export interface BusyWatch {
+  cancel(): void;
+  nudge(): void;
+}
+
 /**
- * Calls `start` once, at the first check in which `cpuMs` grew by `BUSY_CPU_MS` or more since the check before
- * (the first check counts from now). Returns the cancel function (no start after it).
+ * Calls `start` once, at the first check that finds `cpuMs` grew by `BUSY_CPU_MS` per `LOAD_CHECK_MS` or more
+ * (10 %) since the check before (the first check counts from now). While the checks find the process idle they
+ * come at twice the interval each time, up to `LOAD_CHECK_MAX_MS`; a nudge brings them back to `LOAD_CHECK_MS`.
+ * Why: a check every 100 ms for ever gets its own code compiled by Bun's baseline JIT within ~3.5 s (~34 calls),
+ * and the JIT's code then stays resident (+1 MB on an idle server that had not compiled anything else).
  */
-export function whenBusy(cpuMs: () => number, start: () => void, every: Every = everyTimer): () => void {
-  let last = cpuMs();
-  let cancel: (() => void) | undefined;
-  cancel = every(LOAD_CHECK_MS, () => {
-    const now = cpuMs();
-    const used = now - last;
-    last = now;
-    if (used < BUSY_CPU_MS || cancel === undefined) return;
-    cancel();
-    cancel = undefined;
-    start();
-  });
-  return () => {
-    cancel?.();
-    cancel = undefined;
+export function whenBusy(cpuMs: () => number, start: () => void, after: After = afterTimer, clock: () => number = () => performance.now()): BusyWatch {
+  let lastCpu = cpuMs();
+  let lastAt = clock();
+  let period = LOAD_CHECK_MS;
+  let done = false;
+  let cancelTimer: (() => void) | undefined;
+  const check = () => {
+    cancelTimer = undefined;
+    if (done) return;
+    const cpu = cpuMs();
+    const at = clock();
+    const busy = (cpu - lastCpu) * LOAD_CHECK_MS >= BUSY_CPU_MS * Math.max(at - lastAt, LOAD_CHECK_MS);
+    lastCpu = cpu;
+    lastAt = at;
+    if (busy) {
+      done = true;
+      start();
+      return;
+    }
+    period = Math.min(period * 2, LOAD_CHECK_MAX_MS);
+    cancelTimer = after(period, check);
+  };
+  cancelTimer = after(period, check);
+  return {
+    cancel() {
+      done = true;
+      cancelTimer?.();
+      cancelTimer = undefined;
+    },
+    nudge() {
+      if (done || period === LOAD_CHECK_MS) return;
+      cancelTimer?.();
+      period = LOAD_CHECK_MS;
+      cancelTimer = after(period, check);
+    },
   };
 }
 
 /**
  * Starts lowering this process's compiler threads: at once, or when `cpuMs` (the process's CPU time) shows load.
+ * `onActivity` is given the nudge to call when something arrives (mod.ts: each new client connection).
  * Returns a stop function (a no-op where nothing was started).
  */
-export async function lowerCompilerThreads(runtime: RuntimeName, env: string | undefined, cpuMs?: () => number): Promise<() => void> {
+export async function lowerCompilerThreads(
+  runtime: RuntimeName,
+  env: string | undefined,
+  cpuMs?: () => number,
+  onActivity?: (nudge: () => void) => void,
+): Promise<() => void> {
   const nice = niceFromEnv(env, runtime);
   if (nice === undefined) return () => {};
   if (cpuMs === undefined) return await startSweep(runtime, nice);
   let stopped = false;
   let stopSweep = () => {};
-  const stopWatch = whenBusy(cpuMs, () => {
+  const watch = whenBusy(cpuMs, () => {
     void startSweep(runtime, nice).then((stop) => {
       if (stopped) stop();
       else stopSweep = stop;
     });
   });
+  onActivity?.(() => watch.nudge());
   return () => {
     stopped = true;
-    stopWatch();
+    watch.cancel();
     stopSweep();
   };
 }

@@ -98,12 +98,15 @@ function split(pattern: string): string[] {
   return pattern.split("[]").join(".[]").split(".");
 }
 
-const TABLE = NOT_IMPLEMENTED.map((k) => ({ key: k, parts: split(k.path) }));
+// Built on first use (a config file's keys): a plain start never needs it, and a callback per entry at every
+// start got the callback and split compiled by Bun's baseline JIT (its code then stays resident).
+let table: { key: NotImplementedKey; parts: string[] }[] | undefined;
 
 /** The entry refusing this canonical key path, if any. */
 export function notImplementedAt(path: ConfPath): NotImplementedKey | undefined {
   const parts = patternOf(path);
-  for (const { key, parts: want } of TABLE) {
+  table ??= NOT_IMPLEMENTED.map((k) => ({ key: k, parts: split(k.path) }));
+  for (const { key, parts: want } of table) {
     if (want.length !== parts.length) continue;
     if (want.every((w, i) => w === parts[i] || (w === "*" && parts[i] !== "[]"))) return key;
   }
@@ -128,12 +131,13 @@ export const STRICT_BLOCKS: readonly string[] = [
   "leafnodes.authorization",
 ];
 
-const STRICT = STRICT_BLOCKS.map(split);
+let strict: string[][] | undefined;
 
 /** Is this canonical key path inside a strict block? */
 export function inStrictBlock(path: ConfPath): boolean {
   const parts = patternOf(path);
-  return STRICT.some((want) => want.length <= parts.length && want.every((w, i) => w === parts[i]));
+  strict ??= STRICT_BLOCKS.map(split);
+  return strict.some((want) => want.length <= parts.length && want.every((w, i) => w === parts[i]));
 }
 
 /**

@@ -101,15 +101,34 @@ export function namesDaylightZone(rule: string): boolean {
   return i > offsetAt && name(i) >= 0;
 }
 
-function pad(n: number, w: number): string {
-  return String(n).padStart(w, "0");
+const d2 = (n: number): string => (n < 10 ? "0" + n : String(n));
+
+/** `YYYY/MM/DD HH:MM:SS` from the fields. */
+export function secondsText(y: number, mo: number, d: number, h: number, mi: number, s: number): string {
+  return `${y}/${d2(mo)}/${d2(d)} ${d2(h)}:${d2(mi)}:${d2(s)}`;
 }
+
+/** `.uuuuuu`: the microseconds of a whole-millisecond time. */
+export function microsText(ms: number): string {
+  const us = String(ms * 1000);
+  return "." + "000000".slice(us.length) + us;
+}
+
+// The text of the last second formatted: log lines come in bursts within a second, and a helper called per field
+// of every line (~60 calls while starting) would be compiled by Bun's baseline JIT, whose code stays resident.
+let lastSecond = NaN;
+let lastText = "";
 
 /** nats-server's log time, `2006/01/02 15:04:05.000000`, at a fixed offset from UTC (no time-zone lookup). */
 export function formatTimeAtOffset(ms: number, offsetMinutes: number): string {
-  const d = new Date(ms + offsetMinutes * 60_000);
-  return `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1, 2)}/${pad(d.getUTCDate(), 2)} ` +
-    `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.${pad(d.getUTCMilliseconds() * 1000, 6)}`;
+  const t = Math.floor(ms) + offsetMinutes * 60_000;
+  const second = Math.floor(t / 1000);
+  if (second !== lastSecond) {
+    const d = new Date(second * 1000);
+    lastText = secondsText(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds());
+    lastSecond = second;
+  }
+  return lastText + microsText(t - second * 1000);
 }
 
 /**

@@ -3,7 +3,7 @@
  * the core never touches stdout, stderr or files itself.
  */
 
-import { formatTimeAtOffset } from "./local_offset.ts";
+import { formatTimeAtOffset, microsText, secondsText } from "./local_offset.ts";
 
 export type LogLevel = "FTL" | "ERR" | "WRN" | "INF" | "DBG" | "TRC";
 
@@ -32,13 +32,18 @@ export interface LoggerOptions {
   utcOffsetMinutes?: number;
 }
 
-function pad(n: number, w: number): string {
-  return String(n).padStart(w, "0");
-}
+let lastSecond = NaN;
+let lastText = "";
 
+/** nats-server's log time in the runtime's local time zone (the second's text is kept, as formatTimeAtOffset does). */
 export function formatTime(d: Date): string {
-  return `${d.getFullYear()}/${pad(d.getMonth() + 1, 2)}/${pad(d.getDate(), 2)} ` +
-    `${pad(d.getHours(), 2)}:${pad(d.getMinutes(), 2)}:${pad(d.getSeconds(), 2)}.${pad(d.getMilliseconds() * 1000, 6)}`;
+  const ms = d.getTime();
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastText = secondsText(d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds());
+    lastSecond = second;
+  }
+  return lastText + microsText(d.getMilliseconds());
 }
 
 export function createLogger(o: LoggerOptions): Logger {

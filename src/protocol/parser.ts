@@ -567,8 +567,11 @@ export function bytesToString(b: Uint8Array, s: number, e: number): string {
   return out;
 }
 
-/** One array per length (0..64): the character codes of a subject being made into a string. */
-const CODES: number[][] = Array.from({ length: 65 }, (_, n) => new Array<number>(n).fill(0));
+/**
+ * One array per length (0..64): the character codes of a subject being made into a string. Made on first use of
+ * a length: 65 callbacks at import got the callback compiled by Bun's baseline JIT at every start (resident code).
+ */
+const CODES: (number[] | undefined)[] = new Array(65).fill(undefined);
 
 /**
  * `b[s, e)` (at most 64 bytes) as a string: its codes copied into a reused array and made into a string in one
@@ -576,7 +579,7 @@ const CODES: number[][] = Array.from({ length: 65 }, (_, n) => new Array<number>
  * and building it a character at a time made a string per character). UTF-8 goes to the decoder.
  */
 function asciiString(b: Uint8Array, s: number, e: number): string {
-  const codes = CODES[e - s];
+  const codes = CODES[e - s] ??= new Array<number>(e - s).fill(0);
   for (let k = 0; k < codes.length; k++) {
     const c = b[s + k];
     if (c >= 128) return dec.decode(b.subarray(s, e));

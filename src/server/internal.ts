@@ -83,6 +83,32 @@ export class InternalClient implements SubOwner {
     return sid;
   }
 
+  /**
+   * subscribe() for each entry, in order (sids as one by one), added to the account in one batch: see
+   * Account.addSubscriptions (the system account's services at every start).
+   */
+  subscribeAll(list: readonly { subject: string; handler: InternalHandler }[]): void {
+    const subs: Subscription[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const sidStr = String(this.#nextSid++);
+      const sub: Subscription = {
+        subject: list[i].subject,
+        queue: undefined,
+        sid: sidStr,
+        sidBytes: enc.encode(sidStr),
+        owner: this,
+        max: 0,
+        delivered: 0,
+        filtered: false,
+        local: this.#local,
+      };
+      this.#subs.set(Number(sidStr), { sub, handler: list[i].handler });
+      this.#handlers.set(sub, list[i].handler);
+      subs.push(sub);
+    }
+    this.account.addSubscriptions(subs);
+  }
+
   unsubscribe(sid: number): void {
     const e = this.#subs.get(sid);
     if (e === undefined) return;

@@ -227,8 +227,20 @@ export class Server implements ClientHost {
       this.#listener = await this.#transport.listen({ host: this.options.host, port }, (d) => this.acceptConnection(d, this.#clientTls));
       this.logger.info(`Listening for client connections on ${hostPort(this.#listener.host, this.#listener.port)}`);
     }
-    // A light timer: on Deno a runtime setInterval loads Node's timer layer (+3.3 MB idle; light_timers.ts).
-    this.#housekeeping = lightInterval(1000, () => this.#housekeep());
+  }
+
+  /**
+   * The write-deadline check runs while there are clients (it is about them): an idle server without any runs no
+   * timer each second, whose calls would in time get the timer code compiled by Bun's baseline JIT (+1 MB resident).
+   * A light timer: on Deno a runtime setInterval loads Node's timer layer (+3.3 MB idle; light_timers.ts).
+   */
+  #housekeepWhileClients(): void {
+    if (this.clients.size === 0) {
+      this.#housekeeping?.cancel();
+      this.#housekeeping = undefined;
+    } else if (this.#housekeeping === undefined && this.#running) {
+      this.#housekeeping = lightInterval(1000, () => this.#housekeep());
+    }
   }
 
   /** Operator mode: the account JWTs as `accounts {}` entries (exports, imports, JetStream); else unchanged. */
@@ -356,6 +368,7 @@ export class Server implements ClientHost {
       return c;
     }
     this.clients.set(cid, c);
+    this.#housekeepWhileClients();
     this.logger.debug(`${duplex.info.remoteHost}:${duplex.info.remotePort} - cid:${cid} - Client connection created`);
     c.begin(this.clientInfo(c));
     if (tls !== undefined) this.#startClientTls(c, tls);
@@ -381,6 +394,7 @@ export class Server implements ClientHost {
 
   clientClosed(c: ClientConn): void {
     if (this.clients.delete(c.cid)) {
+      this.#housekeepWhileClients();
       this.logger.debug(`${c.duplex.info.remoteHost}:${c.duplex.info.remotePort} - cid:${c.cid} - Client connection closed: ${c.closeReason}`);
       for (const l of this.connectionListeners) l(c, false);
     }

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { BUSY_CPU_MS, type Every, isCompilerThread, LOAD_CHECK_MS, niceFromEnv, sweep, type TaskDir, whenBusy } from "../../adapters/runtime/compiler_threads.ts";
+import { type After, BUSY_CPU_MS, isCompilerThread, LOAD_CHECK_MAX_MS, LOAD_CHECK_MS, niceFromEnv, sweep, type TaskDir, whenBusy } from "../../adapters/runtime/compiler_threads.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { connectTo } from "../helpers/nats.ts";
 
@@ -52,34 +52,49 @@ describe("compiler threads: which and when", () => {
     assert.ok(!known.has(101));
   });
 
-  it("starts when a check finds the CPU busy, once, and never after cancel", () => {
+  it("starts when a check finds the CPU busy, once; idle checks slow down, a nudge speeds them up, cancel ends them", () => {
     let cpu = 1000;
-    let tick: (() => void) | undefined;
-    let periods: number[] = [];
-    const every: Every = (ms, fn) => {
+    let at = 0;
+    let pending: { ms: number; fn: () => void } | undefined;
+    const periods: number[] = [];
+    const after: After = (ms, fn) => {
       periods.push(ms);
-      tick = fn;
-      return () => void (tick = undefined);
+      const t = { ms, fn };
+      pending = t;
+      return () => void (pending === t && (pending = undefined));
+    };
+    /** Runs the pending check after its interval, with `used` ms of CPU spent meanwhile. */
+    const tick = (used: number) => {
+      const t = pending;
+      assert.ok(t, "a check is pending");
+      pending = undefined;
+      at += t.ms;
+      cpu += used;
+      t.fn();
     };
     let started = 0;
-    whenBusy(() => cpu, () => started++, every);
+    const watch = whenBusy(() => cpu, () => started++, after, () => at);
     assert.deepEqual(periods, [LOAD_CHECK_MS]);
-    // Idle, and a little work spread over checks: below the threshold in each one.
-    for (let i = 0; i < 5; i++) {
-      cpu += BUSY_CPU_MS - 1;
-      tick?.();
-    }
+    // Idle (a little work, below 10 % in each check): every check waits twice as long, up to the maximum.
+    for (let i = 0; i < 9; i++) tick(((BUSY_CPU_MS - 1) * (pending?.ms ?? 0)) / LOAD_CHECK_MS);
     assert.equal(started, 0);
-    cpu += BUSY_CPU_MS;
-    tick?.();
+    assert.deepEqual(periods, [100, 200, 400, 800, 1600, 3200, 6400, 6400, 6400, 6400].map((x) => x * LOAD_CHECK_MS / 100));
+    assert.equal(Math.max(...periods), LOAD_CHECK_MAX_MS);
+    // A connection: the next check comes after LOAD_CHECK_MS again, and finds the load.
+    watch.nudge();
+    assert.equal(pending?.ms, LOAD_CHECK_MS);
+    tick(BUSY_CPU_MS);
     assert.equal(started, 1);
-    assert.equal(tick, undefined, "the check stops once started");
+    assert.equal(pending, undefined, "the checks stop once started");
+    watch.nudge();
+    assert.equal(pending, undefined, "a nudge after the start does nothing");
     // Cancelled before any load: never starts.
-    periods = [];
     started = 0;
-    const cancel = whenBusy(() => cpu, () => started++, every);
-    cancel();
-    assert.equal(tick, undefined);
+    const cancelled = whenBusy(() => cpu, () => started++, after, () => at);
+    cancelled.cancel();
+    assert.equal(pending, undefined);
+    cancelled.nudge();
+    assert.equal(pending, undefined);
     assert.equal(started, 0);
   });
 

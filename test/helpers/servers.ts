@@ -30,6 +30,10 @@ export interface StartOptions {
    * tool may do as soon as the server says it is up, before the readiness checks here are through.
    */
   onPortsFile?: (pid: number) => void;
+  /** Environment variables for the server (over this process's). */
+  env?: Record<string, string>;
+  /** The runtime that runs Petrel (default: the one running the test). */
+  runtime?: "bun" | "deno";
 }
 
 export interface RunningServer {
@@ -72,9 +76,12 @@ function installExitHook(): void {
 
 declare const Deno: { execPath(): string } | undefined;
 
-function petrelCommand(): { cmd: string; prefix: string[] } {
-  if (typeof Deno !== "undefined") return { cmd: Deno.execPath(), prefix: ["run", "-A", MOD_TS] };
-  return { cmd: process.execPath, prefix: ["run", MOD_TS] };
+const BIN_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "node_modules", ".bin");
+
+function petrelCommand(runtime?: "bun" | "deno"): { cmd: string; prefix: string[] } {
+  const own = typeof Deno !== "undefined" ? "deno" : "bun";
+  if ((runtime ?? own) === "deno") return { cmd: own === "deno" ? Deno!.execPath() : join(BIN_DIR, "deno"), prefix: ["run", "-A", MOD_TS] };
+  return { cmd: own === "bun" ? process.execPath : join(BIN_DIR, "bun"), prefix: ["run", MOD_TS] };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -144,12 +151,13 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     fullArgs = args;
   } else {
     if (!existsSync(MOD_TS)) throw new Error(`Petrel entry ${MOD_TS} does not exist yet`);
-    const p = petrelCommand();
+    const p = petrelCommand(opts.runtime);
     cmd = p.cmd;
     fullArgs = [...p.prefix, ...args];
   }
 
-  const child = spawn(cmd, fullArgs, { stdio: ["ignore", "pipe", "pipe"] });
+  const env = opts.env === undefined ? undefined : { ...process.env, ...opts.env };
+  const child = spawn(cmd, fullArgs, { stdio: ["ignore", "pipe", "pipe"], env });
   live.add(child);
   let out = "";
   const append = (chunk: Buffer | string) => {
