@@ -18,6 +18,8 @@ import type { Runtime } from "./src/runtime/types.ts";
 import { defaultExtensions } from "./adapters/extensions.ts";
 import { checkTlsFiles } from "./src/tls/check.ts";
 import type { JwtStore } from "./src/jwt/store.ts";
+import { reexecWithRuntimeOptions } from "./adapters/runtime/reexec.ts";
+import { readSwitch, REEXEC_SWITCH } from "./adapters/runtime/reexec_plan.ts";
 
 /** The JWT directory store (node:fs) only for a configuration with a full resolver: a plain start loads no node:fs. */
 async function jwtStoreFor(options: ServerOptions): Promise<((dir: string) => JwtStore) | undefined> {
@@ -79,6 +81,11 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
 async function main(): Promise<void> {
   const rt: Runtime = currentRuntime();
   const argv = rt.args();
+  const reexecSwitch = readSwitch(rt.env(REEXEC_SWITCH));
+  if (typeof reexecSwitch === "object") {
+    rt.writeStderr(`nats-server: ${reexecSwitch.error}\n`);
+    rt.exit(1);
+  }
   const io = { readFile: (p: string) => rt.readTextFileSync(p), env: (n: string) => rt.env(n) };
   await prepareServerOptions(argv, io.readFile);
   const loaded = loadServerOptions(argv, io);
@@ -185,4 +192,9 @@ async function main(): Promise<void> {
   });
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  // First, before anything is served: the runtime options that only the environment at start can set
+  // (adapters/runtime/reexec_plan.ts; PETREL_REEXEC=0 turns it off). Returns only when no re-exec happened.
+  await reexecWithRuntimeOptions();
+  await main();
+}

@@ -34,6 +34,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** The runtime that runs Petrel (default: the one running the test). */
   runtime?: "bun" | "deno";
+  /** Working directory of the server process (default: the test's). */
+  cwd?: string;
 }
 
 export interface RunningServer {
@@ -78,7 +80,7 @@ declare const Deno: { execPath(): string } | undefined;
 
 const BIN_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "node_modules", ".bin");
 
-function petrelCommand(runtime?: "bun" | "deno"): { cmd: string; prefix: string[] } {
+export function petrelCommand(runtime?: "bun" | "deno"): { cmd: string; prefix: string[] } {
   const own = typeof Deno !== "undefined" ? "deno" : "bun";
   if ((runtime ?? own) === "deno") return { cmd: own === "deno" ? Deno!.execPath() : join(BIN_DIR, "deno"), prefix: ["run", "-A", MOD_TS] };
   return { cmd: own === "bun" ? process.execPath : join(BIN_DIR, "bun"), prefix: ["run", MOD_TS] };
@@ -157,7 +159,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
   }
 
   const env = opts.env === undefined ? undefined : { ...process.env, ...opts.env };
-  const child = spawn(cmd, fullArgs, { stdio: ["ignore", "pipe", "pipe"], env });
+  const child = spawn(cmd, fullArgs, { stdio: ["ignore", "pipe", "pipe"], env, cwd: opts.cwd });
   live.add(child);
   let out = "";
   const append = (chunk: Buffer | string) => {
