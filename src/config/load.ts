@@ -16,6 +16,7 @@ import { checkPlain } from "./plain.ts";
 import type { parseYamlConfig } from "./yaml_parser.ts";
 import { runtimeRefusals } from "./not_implemented.ts";
 import { configMayNeedAuthLibs } from "./auth_need.ts";
+import { loadAuthLibs } from "../server/auth_libs.ts";
 
 export function isYamlFile(file: string): boolean {
   return /\.ya?ml$/i.test(file);
@@ -42,7 +43,11 @@ export async function loadConfigFormats(): Promise<void> {
  */
 export async function loadConfigSupport(file: string | undefined, text?: string): Promise<void> {
   if (file === undefined) return;
-  if (text !== undefined && isPlainConfText(text, file)) return;
+  if (text !== undefined && isPlainConfText(text, file)) {
+    // A plain `authorization {}` may hold a bcrypt hash: the libraries load as they would with the schemas.
+    if (configMayNeedAuthLibs(text)) await loadAuthLibs();
+    return;
+  }
   await loadSchemas({ authLibs: text === undefined || configMayNeedAuthLibs(text) });
   if (isYamlFile(file)) await loadYamlSupport();
 }

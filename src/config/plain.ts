@@ -1,9 +1,9 @@
 /**
  * The zod-free check of a plain configuration file: one whose every key is a plain leaf (ports, hosts, sizes,
- * durations, log and pid files, ...) at the top level, in `jetstream {}` or in `cluster {}`, with a value its leaf
- * check accepts. Such a file, as most deployments and every bench scenario write, then starts without loading the
- * config schemas, nor zod unless something else needs it (~11 MB RSS on both runtimes; a flags start loads
- * neither).
+ * durations, log and pid files, ...) at the top level, in `jetstream {}`, `cluster {}` or `authorization {}` (one
+ * user or a token), with a value its leaf check accepts. Such a file, as most deployments and every bench
+ * scenario write, then starts without loading the config schemas, nor zod unless something else needs it (~11 MB
+ * RSS on both runtimes; a flags start loads neither).
  *
  * It answers only "yes, and here is exactly what validate.ts would have produced" or "not plain": anything else
  * (an unknown, unsupported or not-implemented key, a $VARIABLE key, a value a check refuses, any other block)
@@ -49,6 +49,19 @@ export const PLAIN_CLUSTER_KEYS: PlainTable = {
   connect_retries: L.COUNT,
 };
 
+/**
+ * `authorization {}` keys checked without zod (schema.ts: authorizationSchema): one user or a token. A users
+ * list, permissions and every other key go to the full check (an unknown key there is refused, not warned).
+ */
+export const PLAIN_AUTHORIZATION_KEYS: PlainTable = {
+  user: L.STRING,
+  username: L.STRING,
+  password: L.STRING,
+  pass: L.STRING,
+  token: L.STRING,
+  timeout: L.DURATION,
+};
+
 interface PlainBlock {
   keys: PlainTable;
   /** The schema's preprocess of a value that is not a map (a short form), if it has one. */
@@ -59,6 +72,7 @@ interface PlainBlock {
 export const PLAIN_BLOCKS: Readonly<Record<string, PlainBlock>> = {
   jetstream: { keys: PLAIN_JETSTREAM_KEYS, shortForm: L.jetstreamShortForm },
   cluster: { keys: PLAIN_CLUSTER_KEYS },
+  authorization: { keys: PLAIN_AUTHORIZATION_KEYS },
 };
 
 /** Top-level keys checked without zod (schema.ts: rawConfigSchema); the blocks above are handled on their own. */

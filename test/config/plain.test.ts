@@ -9,7 +9,18 @@ import fc from "fast-check";
 import { z } from "zod";
 import { isPlainConfText, loadConfigFormats, loadConfigText } from "../../src/config/load.ts";
 import { parseConf } from "../../src/config/conf_parser.ts";
-import { checkPlain, PLAIN_BLOCKS, PLAIN_CLUSTER_KEYS, PLAIN_JETSTREAM_KEYS, PLAIN_TOP_KEYS } from "../../src/config/plain.ts";
+import {
+  checkPlain,
+  PLAIN_AUTHORIZATION_KEYS,
+  PLAIN_BLOCKS,
+  PLAIN_CLUSTER_KEYS,
+  PLAIN_JETSTREAM_KEYS,
+  PLAIN_TOP_KEYS,
+} from "../../src/config/plain.ts";
+import bcrypt from "bcryptjs";
+import { errors } from "@nats-io/transport-node";
+import { startServer } from "../helpers/servers.ts";
+import { connectTo } from "../helpers/nats.ts";
 import { jetstreamShortForm, type LeafCheck } from "../../src/config/leaf_checks.ts";
 import { rawConfigSchema } from "../../src/config/schema.ts";
 import type { ConfPath } from "../../src/config/types.ts";
@@ -52,9 +63,10 @@ describe("config/plain: the plain keys are schema.ts's, with the same checks", (
     }
     assert.equal(notImplementedAt(["jetstream"]), undefined);
   });
-  it("blocks: jetstream (and its short form) and cluster", () => {
+  it("blocks: jetstream (and its short form), cluster, authorization", () => {
     assert.equal(PLAIN_BLOCKS.jetstream.keys, PLAIN_JETSTREAM_KEYS);
     assert.equal(PLAIN_BLOCKS.cluster.keys, PLAIN_CLUSTER_KEYS);
+    assert.equal(PLAIN_BLOCKS.authorization.keys, PLAIN_AUTHORIZATION_KEYS);
     for (const [name, block] of Object.entries(PLAIN_BLOCKS)) {
       assert.equal(Object.hasOwn(PLAIN_TOP_KEYS, name), false, name);
       assert.equal(notImplementedAt([name]), undefined);
@@ -97,7 +109,8 @@ const value: fc.Arbitrary<Gen> = fc.oneof(
 const anyCase = (key: string) =>
   fc.constantFrom(key, key.toUpperCase(), key[0].toUpperCase() + key.slice(1));
 
-const NOT_PLAIN_TOP = ["foo", "mqtt", "trusted", "no_auth_user", "gateway", "accounts", "authorization", "https", "tls", "system_account"];
+const NOT_PLAIN_TOP = ["foo", "mqtt", "trusted", "no_auth_user", "gateway", "accounts", "https", "tls", "system_account"];
+const NOT_PLAIN_AUTHORIZATION = ["users", "permissions", "nkeys", "auth_callout", "foo"];
 const NOT_PLAIN_CLUSTER = ["authorization", "tls", "pool_size", "permissions", "foo"];
 const NOT_PLAIN_JS = ["unique_tag", "limits", "bar", "key"];
 
@@ -129,11 +142,20 @@ const cluster: fc.Arbitrary<Gen> = fc.oneof(
   { weight: 3, arbitrary: fc.array(clusterEntry, { maxLength: 3 }).map((entries) => Object.fromEntries(entries) as Gen) },
   { weight: 1, arbitrary: scalar },
 );
+const authorizationEntry: fc.Arbitrary<[string, Gen]> = fc.oneof(
+  { weight: 8, arbitrary: entryFor(PLAIN_AUTHORIZATION_KEYS) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...NOT_PLAIN_AUTHORIZATION), value) },
+);
+const authorization: fc.Arbitrary<Gen> = fc.oneof(
+  { weight: 3, arbitrary: fc.array(authorizationEntry, { maxLength: 3 }).map((entries) => Object.fromEntries(entries) as Gen) },
+  { weight: 1, arbitrary: scalar },
+);
 const entry: fc.Arbitrary<[string, Gen]> = fc.oneof(
   { weight: 16, arbitrary: entryFor(PLAIN_TOP_KEYS) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...NOT_PLAIN_TOP), value) },
   { weight: 2, arbitrary: fc.tuple(anyCase("jetstream"), jetstream) },
   { weight: 2, arbitrary: fc.tuple(anyCase("cluster"), cluster) },
+  { weight: 2, arbitrary: fc.tuple(anyCase("authorization"), authorization) },
 );
 
 function literal(v: Gen, indent: string): string {
@@ -198,6 +220,8 @@ describe("config/plain: which files are plain", () => {
       'server_name: "b-n1"\nport: 4222\nhost: "127.0.0.1"\njetstream {\n  store_dir: "/tmp/js"\n}\n',
       "listen: 0.0.0.0:4222\nmax_payload: 1MB\nwrite_deadline: \"10s\"\njetstream: enabled\n",
       "Port = 4222\nJetStream { Max_File_Store: 1GB, max_memory_store: -1 }\n",
+      "authorization { token: t }\n",
+      "authorization {\n  user: a\n  password: \"$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm7qhpJnKnXrlYQpSH7nwQZ7Nle\"\n  timeout: 2\n}\n",
       'port: 4222\ncluster {\n  name: "bench"\n  listen: "127.0.0.1:6222"\n  routes: [\n    "nats-route://127.0.0.1:6223"\n  ]\n}\n',
     ];
     for (const text of yes) assert.equal(isPlainConfText(text, "a.conf"), true, text);
@@ -214,7 +238,9 @@ describe("config/plain: which files are plain", () => {
       "port: 4222\ntrusted: OABC\n",
       "port: 70000\n",
       "jetstream { store_dir: /tmp/x, unique_tag: az }\n",
-      "authorization { token: t }\n",
+      "authorization { users: [ { user: a, password: b } ] }\n",
+      "authorization { user: a, password: b, permissions: { publish: \"x\" } }\n",
+      "authorization { nkeys: [] }\n",
     ];
     for (const text of no) assert.equal(isPlainConfText(text, "a.conf"), false, text);
     assert.equal(isPlainConfText("port: 4222\n", "a.yaml"), false, "YAML goes through the full check");
@@ -223,5 +249,22 @@ describe("config/plain: which files are plain", () => {
     const r = loadConfigText("port: 4222\n\nmax_payload: abc\n", "petrel.conf", io);
     assert.equal(r.ok, false);
     if (!r.ok) assert.equal(r.error.message, 'max_payload: expected a size (e.g. 1MB), got "abc"');
+  });
+});
+
+describe("config/plain: a server started from a plain file", () => {
+  it("checks a bcrypt-hashed password (the password libraries load without the schemas)", async () => {
+    const hash = bcrypt.hashSync("hunter2", bcrypt.genSaltSync(4));
+    const conf = `authorization {\n  user: dave\n  password: "${hash}"\n}\n`;
+    assert.equal(isPlainConfText(conf, "server.conf"), true);
+    const server = await startServer("petrel", { conf });
+    try {
+      const nc = await connectTo(server, { user: "dave", pass: "hunter2" });
+      await nc.flush();
+      await nc.close();
+      await assert.rejects(connectTo(server, { user: "dave", pass: "hunter3" }), (e: unknown) => e instanceof errors.AuthorizationError);
+    } finally {
+      await server.stop();
+    }
   });
 });
