@@ -7,12 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { JetStreamOptions } from "../../src/config/schema.ts";
 import { type AccountBus, JetStreamAccounts, planAccounts } from "../../src/jetstream/accounts.ts";
-import { JetStreamCluster } from "../../src/jetstream/cluster/controller.ts";
-import type { JsBus } from "../../src/jetstream/types.ts";
-import { MemoryStorage as RaftMemoryStorage } from "../../src/raft/memory_storage.ts";
-import type { RaftStorage } from "../../src/raft/storage.ts";
-import { FileStorage as RaftFileStorage } from "../raft/file_storage.ts";
-import * as fs from "node:fs";
+import type { JetStreamCluster } from "../../src/jetstream/cluster/controller.ts";
 import type { JetStream } from "../../src/jetstream/engine.ts";
 import { jsz, jszQuery, varzJetStream } from "../../src/jetstream/jsz.ts";
 import type { PetrelExtension, StopOptions } from "../../src/petrel.ts";
@@ -186,6 +181,9 @@ export function jetStreamExtension(
       const storeDir = opts.store_dir || defaultStoreDir();
       const kind = opts.storage ?? "file";
       const stores = await openAccountStores({ kind, storeDir, sync: opts.sync_interval });
+      // Replicated JetStream's code (its controller, Raft and Raft's storage: ~2.4 MB resident on Bun and Deno) is
+      // loaded only by a server that runs in a cluster.
+      const clusterStart = clustered ? await import("./jetstream_cluster_start.ts") : undefined;
       // Replicated JetStream covers every JetStream-enabled account: one meta group and one Raft host per
       // server, each account's engine plugged in with its account. Raft traffic and peer discovery travel in the
       // system account, out of every client account's reach.
@@ -197,8 +195,15 @@ export function jetStreamExtension(
         prepare: (account, engine) => {
           if (!clustered) return;
           if (!cluster) {
+            if (clusterStart === undefined) throw new Error("bug: JetStream cluster code not loaded");
             nrg = server.createInternalClient("$NRG", { account: server.accounts.system.name });
-            cluster = startCluster(server, all.engines, nrg, path.join(storeDir, "jetstream", "_raft"), kind, opts.sync_interval);
+            cluster = clusterStart.startCluster(server, all.engines, nrg, path.join(storeDir, "jetstream", "_raft"), kind, opts.sync_interval, {
+              // A supercluster's meta group spans every cluster: the other clusters' gateway URLs count too, so
+              // one cluster alone (a minority) never founds a meta group of its own before the gateways are up.
+              expected: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port) +
+                gatewayPeers(server.options.gateway),
+              cluster: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port),
+            });
           }
           engine.cluster = cluster.forAccount(account);
         },
@@ -269,51 +274,6 @@ export function jetStreamExtension(
       };
     },
   };
-}
-
-/** The replicated JetStream of `engines` (by account): Raft over routes through `nrg` (a system-account client), logs in `raftDir`. */
-function startCluster(
-  server: Server,
-  engines: ReadonlyMap<string, JetStream>,
-  nrg: ReturnType<Server["createInternalClient"]>,
-  raftDir: string,
-  kind: string,
-  syncInterval: "always" | number | undefined,
-): JetStreamCluster {
-  const sysBus: JsBus = {
-    subscribe: (s, h, o) => nrg.subscribe(s, h, o),
-    unsubscribe: (sid) => nrg.unsubscribe(sid),
-    publish: (s, p, o) => nrg.publish(s, p, o),
-  };
-  const peersFile = path.join(raftDir, "meta.peers.json");
-  const memory = kind === "memory";
-  const cluster = new JetStreamCluster({
-    engines,
-    serverName: server.serverName,
-    clusterName: server.options.cluster?.name ?? "",
-    tags: server.options.server_tags ?? [],
-    sysBus,
-    openStorage: (g): RaftStorage => memory ? new RaftMemoryStorage() : new RaftFileStorage(path.join(raftDir, g), syncInterval ?? 120_000, { asyncCompaction: true }),
-    dropStorage: (g) => {
-      if (!memory) fs.rmSync(path.join(raftDir, g), { recursive: true, force: true });
-    },
-    loadMetaPeers: () => {
-      if (memory || !fs.existsSync(peersFile)) return undefined;
-      return JSON.parse(fs.readFileSync(peersFile, "utf8")) as string[];
-    },
-    saveMetaPeers: (peers) => {
-      if (memory) return;
-      fs.mkdirSync(raftDir, { recursive: true });
-      fs.writeFileSync(peersFile, JSON.stringify(peers));
-    },
-    random: Math.random,
-    // A supercluster's meta group spans every cluster: the other clusters' gateway URLs count too, so one
-    // cluster alone (a minority) never founds a meta group of its own before the gateways are up.
-    expectedPeers: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port) +
-      gatewayPeers(server.options.gateway),
-    clusterPeers: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port),
-  });
-  return cluster;
 }
 
 /** How many servers of other clusters the gateway block names (one per URL; the own cluster's entry is skipped). */
