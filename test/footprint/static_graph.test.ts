@@ -72,11 +72,19 @@ describe("what a plain start loads", () => {
     assert.deepEqual(found, [], "load these with a dynamic import where they are needed, not at every start");
   });
 
-  it("the JetStream extension loads no zod until a schema is needed", () => {
+  it("the JetStream extension loads no zod until a schema is needed, and no cluster code unless clustered", () => {
     // zod costs an idle JetStream server ~10 MB on Deno: src/jetstream/schemas_on_demand.ts loads the schemas.
     const { files, outside } = graph("adapters/storage/jetstream_extension.ts");
-    assert.ok(files.has("src/jetstream/engine.ts") && files.has("src/jetstream/cluster/controller.ts"), "the graph was walked");
+    assert.ok(files.has("src/jetstream/engine.ts"), "the graph was walked");
     assert.ok(!files.has("src/jetstream/config_schema.ts"), "config_schema.ts is imported statically");
     assert.equal(outside.get("zod"), undefined, `zod is imported statically by ${outside.get("zod")}`);
+    // Replicated JetStream (~2.4 MB resident) comes with jetstream_cluster_start.ts, imported by a clustered server.
+    for (const f of ["src/jetstream/cluster/controller.ts", "src/raft/node.ts", "adapters/raft/file_storage.ts"]) {
+      assert.ok(!files.has(f), `${f} is imported statically by a single JetStream server`);
+    }
+    const cluster = graph("adapters/storage/jetstream_cluster_start.ts");
+    assert.ok(cluster.files.has("src/jetstream/cluster/controller.ts"), "the cluster's graph was walked");
+    assert.ok(!cluster.files.has("src/jetstream/config_schema.ts"), "config_schema.ts is imported statically");
+    assert.equal(cluster.outside.get("zod"), undefined, `zod is imported statically by ${cluster.outside.get("zod")}`);
   });
 });
