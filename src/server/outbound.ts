@@ -29,13 +29,44 @@ export class OutBuffer {
   ensure(extra: number): void {
     const need = this.len + extra;
     if (need <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < need) cap *= 2;
-    const next = new Uint8Array(cap);
+    const mem = this.buf.buffer as ArrayBuffer;
+    const full = mem.byteLength;
+    // Past the end of the memory's tail: a fresh buffer of the same size if the batch fits one, else a larger one.
+    let cap = full;
+    if (cap < need) {
+      cap *= 2;
+      while (cap < need) cap *= 2;
+    }
+    const next = (cap === full ? this.#fresh(full) : undefined) ?? new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.len));
-    // Never lent (lend switches buffers) and only viewed while being written: nothing reads the old one again.
-    freeNow(this.buf.buffer as ArrayBuffer);
     this.buf = next;
+    this.#retire(mem, cap !== full);
+  }
+
+  /** A full buffer of `size` bytes: the spare, a pooled one, or undefined. */
+  #fresh(size: number): Uint8Array | undefined {
+    const spare = this.#spare;
+    if (spare !== undefined && spare.length >= size) {
+      this.#spare = undefined;
+      return spare;
+    }
+    return outputBuffers.take(size);
+  }
+
+  /**
+   * The writer moved off `mem`. With batches of it still lent, the last release brings it back (see `release`);
+   * otherwise it is free now: kept for reuse, or freed (`grown`: outgrown, never wanted again).
+   */
+  #retire(mem: ArrayBuffer, grown: boolean): void {
+    if (this.#lentOf.has(mem)) return;
+    if (grown || mem.byteLength > MAX_KEPT) freeNow(mem);
+    else this.#recycle(mem);
+  }
+
+  /** Memory nothing reads or writes any more: this connection's spare, or the process-wide pool. */
+  #recycle(mem: ArrayBuffer): void {
+    if (this.#spare === undefined && mem.byteLength >= this.buf.buffer.byteLength) this.#spare = new Uint8Array(mem);
+    else outputBuffers.give(mem);
   }
 
   bytes(b: Uint8Array): void {
@@ -57,44 +88,75 @@ export class OutBuffer {
     const out = smallCopy(this.buf, 0, this.len);
     this.len = 0;
     // Don't keep a huge buffer around after a burst.
-    if (this.buf.length > MAX_KEPT) this.buf = new Uint8Array(32 * 1024);
+    if (this.buf.buffer.byteLength > MAX_KEPT) {
+      const mem = this.buf.buffer as ArrayBuffer;
+      this.buf = new Uint8Array(32 * 1024);
+      this.#retire(mem, true);
+    }
     return out;
   }
 
   /** A buffer handed back by the transport (see `lend`), used for the next batch instead of a new one. */
   #spare: Uint8Array | undefined;
+  /**
+   * Views `lend` handed out and not yet released, and how many of them each memory holds. Weak: a transport may
+   * never release what it was lent (Duplex.write), and such memory is then left to the collector.
+   */
+  readonly #lent = new WeakSet<Uint8Array>();
+  readonly #lentOf = new WeakMap<ArrayBuffer, number>();
 
   /**
    * Hand the pending bytes to a writer that borrows them: small batches are copied (as `take`); a large one is
-   * given as a view of this buffer, which switches to its spare (or a new one). The writer calls `release` with
-   * the view once it no longer reads it, and that memory becomes the spare: the bytes are not copied at all.
+   * given as a view, and the next batches are written after it in the same memory while a batch of its size
+   * still fits there, else into the spare (or a pooled or new buffer). The writer calls `release` with the view
+   * once it no longer reads it; a memory whose views all came back is written from its start again (the writer
+   * is still in it) or becomes the spare: the bytes are not copied at all. Packing the batches matters under a
+   * backlog: one batch per buffer left buffers of twice a batch's size mostly empty (Deno: 64 KiB batches in
+   * 128 KiB buffers; Bun: in 512 KiB–1 MiB buffers, grown once by a burst), so a backlog held 2–16x its bytes.
    */
   lend(): Uint8Array {
     if (this.len < LEND_MIN) return this.take();
-    const out = this.buf.subarray(0, this.len);
-    const spare = this.#spare;
-    this.#spare = undefined;
-    const size = this.buf.length > MAX_KEPT ? 32 * 1024 : this.buf.length;
-    this.buf = spare ?? outputBuffers.take(size) ?? new Uint8Array(size);
+    const len = this.len;
+    const out = this.buf.subarray(0, len);
+    const mem = out.buffer as ArrayBuffer;
+    this.#lent.add(out);
+    this.#lentOf.set(mem, (this.#lentOf.get(mem) ?? 0) + 1);
     this.len = 0;
+    const rest = this.buf.length - len;
+    if (rest >= len && rest >= 2 * LEND_MIN) {
+      this.buf = this.buf.subarray(len);
+      return out;
+    }
+    const size = mem.byteLength > MAX_KEPT ? 32 * 1024 : mem.byteLength;
+    this.buf = this.#fresh(size) ?? new Uint8Array(size);
     return out;
   }
 
   /** The writer is done with a view `lend` gave it. */
   readonly release = (view: Uint8Array): void => {
-    const b = view.buffer;
-    // A buffer in use must never become the spare (a release of the wrong view would corrupt the next batch).
-    if (b === this.buf.buffer || b === this.#spare?.buffer) throw new Error("OutBuffer.release: not a lent buffer");
-    // A small batch was a copy (`take`, slab memory), not lent: nothing comes back (a slab is never pooled).
-    if (view.byteLength < LEND_MIN) return;
-    if (view.byteOffset !== 0) throw new Error("OutBuffer.release: not a lent buffer");
-    if (b.byteLength > MAX_KEPT) {
-      freeNow(b as ArrayBuffer);
+    if (!this.#lent.delete(view)) {
+      // A small batch was a copy (`take`, slab memory), not lent: nothing comes back (a slab is never pooled).
+      if (view.byteLength < LEND_MIN && view.buffer !== this.buf.buffer && view.buffer !== this.#spare?.buffer) return;
+      // A view released twice, or not ours, would hand memory still read or written to the next batch.
+      throw new Error("OutBuffer.release: not a lent buffer");
+    }
+    const mem = view.buffer as ArrayBuffer;
+    const n = this.#lentOf.get(mem) ?? 0;
+    if (n > 1) {
+      this.#lentOf.set(mem, n - 1);
       return;
     }
-    // The first one back is this connection's spare; the others serve any connection's next flush.
-    if (this.#spare === undefined && b.byteLength >= this.buf.length) this.#spare = new Uint8Array(b);
-    else outputBuffers.give(b as ArrayBuffer);
+    this.#lentOf.delete(mem);
+    if (mem === this.buf.buffer) {
+      // The writer is still in this memory: with nothing pending it starts again at its beginning.
+      if (this.len === 0 && this.buf.byteOffset !== 0) this.buf = new Uint8Array(mem);
+      return;
+    }
+    if (mem.byteLength > MAX_KEPT) {
+      freeNow(mem);
+      return;
+    }
+    this.#recycle(mem);
   };
 
   /**

@@ -83,23 +83,60 @@ describe("OutBuffer", () => {
     assert.throws(() => o.release(o.buf.subarray(0, 10)), /not a lent buffer/);
   });
   it("buffers released beyond a connection's spare serve the next flush of another connection", () => {
-    // An odd size of its own, so that no other test's buffers are in the process-wide pool for it.
+    // An odd size of its own, so that no other test's buffers are in the process-wide pool for it; batches too
+    // large for two to share one buffer.
     const size = 48 * 1024;
     const a = new OutBuffer(size);
     const b = new OutBuffer(size);
-    a.bytes(new Uint8Array(9000).fill(1));
+    a.bytes(new Uint8Array(30000).fill(1));
     const lent1 = a.lend();
-    a.bytes(new Uint8Array(9000).fill(2));
+    a.bytes(new Uint8Array(30000).fill(2));
     const lent2 = a.lend(); // a write still in flight: a fresh buffer
+    assert.notEqual(lent2.buffer, lent1.buffer);
     a.release(lent1); // a's spare
     a.release(lent2); // to the pool
     assert.throws(() => a.release(lent2), /not a lent buffer|released twice/);
-    b.bytes(new Uint8Array(9000).fill(3));
+    b.bytes(new Uint8Array(30000).fill(3));
     const lentB = b.lend();
     assert.equal(b.buf.buffer, lent2.buffer, "b's next batch goes into the pooled buffer");
     assert.ok(lentB.every((x) => x === 3));
     b.bytes(new Uint8Array(9000).fill(4));
     assert.ok(lentB.every((x) => x === 3), "the lent batch is not written over");
+  });
+  it("packs lent batches into one buffer and writes it from its start again once all of them came back", () => {
+    const o = new OutBuffer(64 * 1024);
+    o.bytes(new Uint8Array(9000).fill(1));
+    const l1 = o.lend();
+    o.bytes(new Uint8Array(9000).fill(2));
+    const l2 = o.lend();
+    assert.equal(l2.buffer, l1.buffer, "the second batch follows the first in the same memory");
+    assert.equal(l2.byteOffset, 9000);
+    o.bytes(new Uint8Array(9000).fill(3));
+    assert.ok(l1.every((x) => x === 1) && l2.every((x) => x === 2), "lent batches are never written over");
+    const l3 = o.lend();
+    o.release(l1);
+    o.release(l2);
+    assert.notEqual(o.buf.byteOffset, 0, "a batch of this memory is still out: the writer goes on after it");
+    o.release(l3);
+    assert.equal(o.buf.byteOffset, 0, "all back, nothing pending: from the start again");
+    assert.equal(o.buf.length, 64 * 1024);
+    assert.throws(() => o.release(l3), /not a lent buffer/, "released twice");
+  });
+  it("a batch that outgrows the rest of a buffer moves to a fresh one without touching the lent part", () => {
+    const o = new OutBuffer(64 * 1024);
+    o.bytes(new Uint8Array(20000).fill(1));
+    const l1 = o.lend();
+    o.bytes(new Uint8Array(30000).fill(2));
+    o.bytes(new Uint8Array(20000).fill(3)); // past the rest of l1's buffer
+    assert.notEqual(o.buf.buffer, l1.buffer);
+    assert.equal(l1.buffer.byteLength, 64 * 1024, "memory with a lent batch is not freed");
+    assert.ok(l1.every((x) => x === 1));
+    assert.equal(o.len, 50000);
+    assert.ok(o.buf.subarray(0, 30000).every((x) => x === 2) && o.buf.subarray(30000, 50000).every((x) => x === 3));
+    const l2 = o.lend();
+    o.release(l1);
+    assert.equal(l1.buffer.byteLength, 64 * 1024, "back as the spare, not freed");
+    o.release(l2);
   });
   it("BufferPool keeps at most its limit in bytes and refuses a buffer given twice", () => {
     const pool = new BufferPool(64 * 1024);
