@@ -29,6 +29,7 @@ import { type PubAck, Stream } from "./stream.ts";
 import type { BusMsg, EngineOptions, JsBus } from "./types.ts";
 import { type Clock, runtimeClock } from "../runtime/clock.ts";
 import { smallBytes } from "../server/small_bytes.ts";
+import { writeInt } from "../server/outbound.ts";
 
 const enc = new TextEncoder();
 
@@ -748,12 +749,16 @@ export function pubAckBytes(res: PubAck | ApiError, stream: string, domain?: str
     if (ackPrefixes.size > 10_000) ackPrefixes.clear();
     ackPrefixes.set(stream, prefix);
   }
-  const digits = String(res.seq);
+  // The sequence's digits are written straight into the bytes: `String(seq)` went through V8's number-to-string
+  // cache, which kept every PubAck's string alive past two scavenges: on Deno with a small young generation
+  // nine tenths of what js-r1-async promoted to the old generation (~2 MB/s of garbage for mark-compacts).
+  const seq = res.seq;
+  let digits = 1;
+  for (let t = seq; t >= 10; t = Math.floor(t / 10)) digits++;
   // Slab memory (small_bytes.ts): the bytes live until the PubAck is written out.
-  const out = smallBytes(prefix.length + digits.length + 1);
+  const out = smallBytes(prefix.length + digits + 1);
   out.set(prefix, 0);
-  let o = prefix.length;
-  for (let i = 0; i < digits.length; i++) out[o++] = digits.charCodeAt(i);
+  const o = writeInt(out, prefix.length, seq);
   out[o] = 125; // }
   return out;
 }
