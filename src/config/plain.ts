@@ -1,7 +1,8 @@
 /**
  * The zod-free check of a plain configuration file: one whose every key is a plain leaf (ports, hosts, sizes,
- * durations, log and pid files, ...) at the top level, in `jetstream {}`, `cluster {}` or `authorization {}` (one
- * user or a token), with a value its leaf check accepts. Such a file, as most deployments and every bench
+ * durations, log and pid files, ...) at the top level or in one of the PLAIN_BLOCKS below (`jetstream`, `cluster`,
+ * `authorization` with one user or a token, `websocket` and a leafnode hub's listener, without TLS), with a value
+ * its leaf check accepts. Such a file, as most deployments and every bench
  * scenario write, then starts without loading the config schemas, nor zod unless something else needs it (~11 MB
  * RSS on both runtimes; a flags start loads neither).
  *
@@ -62,6 +63,31 @@ export const PLAIN_AUTHORIZATION_KEYS: PlainTable = {
   timeout: L.DURATION,
 };
 
+/** `websocket {}` (alias `ws`) keys checked without zod (schema.ts: websocketSchema): no TLS, no authorization. */
+export const PLAIN_WEBSOCKET_KEYS: PlainTable = {
+  listen: L.LISTEN,
+  host: L.STRING,
+  net: L.STRING,
+  port: L.PORT,
+  advertise: L.STRING,
+  no_tls: L.BOOL,
+  same_origin: L.BOOL,
+  allowed_origins: L.STRING_LIST,
+  allowed_origin: L.STRING_LIST,
+  compression: L.BOOL,
+  handshake_timeout: L.DURATION,
+};
+
+/** `leafnodes {}` (alias `leaf`) keys checked without zod (schema.ts: leafnodesSchema): a hub's listener only. */
+export const PLAIN_LEAFNODES_KEYS: PlainTable = {
+  listen: L.LISTEN,
+  host: L.STRING,
+  net: L.STRING,
+  port: L.PORT,
+  advertise: L.STRING,
+  no_advertise: L.BOOL,
+};
+
 interface PlainBlock {
   keys: PlainTable;
   /** The schema's preprocess of a value that is not a map (a short form), if it has one. */
@@ -73,6 +99,10 @@ export const PLAIN_BLOCKS: Readonly<Record<string, PlainBlock>> = {
   jetstream: { keys: PLAIN_JETSTREAM_KEYS, shortForm: L.jetstreamShortForm },
   cluster: { keys: PLAIN_CLUSTER_KEYS },
   authorization: { keys: PLAIN_AUTHORIZATION_KEYS },
+  websocket: { keys: PLAIN_WEBSOCKET_KEYS },
+  ws: { keys: PLAIN_WEBSOCKET_KEYS },
+  leafnodes: { keys: PLAIN_LEAFNODES_KEYS },
+  leaf: { keys: PLAIN_LEAFNODES_KEYS },
 };
 
 /** Top-level keys checked without zod (schema.ts: rawConfigSchema); the blocks above are handled on their own. */

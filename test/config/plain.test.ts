@@ -15,7 +15,9 @@ import {
   PLAIN_BLOCKS,
   PLAIN_CLUSTER_KEYS,
   PLAIN_JETSTREAM_KEYS,
+  PLAIN_LEAFNODES_KEYS,
   PLAIN_TOP_KEYS,
+  PLAIN_WEBSOCKET_KEYS,
 } from "../../src/config/plain.ts";
 import bcrypt from "bcryptjs";
 import { errors } from "@nats-io/transport-node";
@@ -63,10 +65,16 @@ describe("config/plain: the plain keys are schema.ts's, with the same checks", (
     }
     assert.equal(notImplementedAt(["jetstream"]), undefined);
   });
-  it("blocks: jetstream (and its short form), cluster, authorization", () => {
+  it("blocks: jetstream (and its short form), cluster, authorization, websocket, leafnodes", () => {
     assert.equal(PLAIN_BLOCKS.jetstream.keys, PLAIN_JETSTREAM_KEYS);
     assert.equal(PLAIN_BLOCKS.cluster.keys, PLAIN_CLUSTER_KEYS);
     assert.equal(PLAIN_BLOCKS.authorization.keys, PLAIN_AUTHORIZATION_KEYS);
+    assert.equal(PLAIN_BLOCKS.websocket.keys, PLAIN_WEBSOCKET_KEYS);
+    assert.equal(PLAIN_BLOCKS.ws.keys, PLAIN_WEBSOCKET_KEYS);
+    assert.equal(PLAIN_BLOCKS.leafnodes.keys, PLAIN_LEAFNODES_KEYS);
+    assert.equal(PLAIN_BLOCKS.leaf.keys, PLAIN_LEAFNODES_KEYS);
+    // The generated files below cover every plain block.
+    assert.deepEqual(Object.keys(PLAIN_BLOCKS).sort(), [...PLAIN_BLOCK_NAMES].sort());
     for (const [name, block] of Object.entries(PLAIN_BLOCKS)) {
       assert.equal(Object.hasOwn(PLAIN_TOP_KEYS, name), false, name);
       assert.equal(notImplementedAt([name]), undefined);
@@ -110,6 +118,8 @@ const anyCase = (key: string) =>
   fc.constantFrom(key, key.toUpperCase(), key[0].toUpperCase() + key.slice(1));
 
 const NOT_PLAIN_TOP = ["foo", "mqtt", "trusted", "no_auth_user", "gateway", "accounts", "https", "tls", "system_account"];
+/** The blocks the generator below writes (checked against PLAIN_BLOCKS above). */
+const PLAIN_BLOCK_NAMES = ["jetstream", "cluster", "authorization", "websocket", "ws", "leafnodes", "leaf"];
 const NOT_PLAIN_AUTHORIZATION = ["users", "permissions", "nkeys", "auth_callout", "foo"];
 const NOT_PLAIN_CLUSTER = ["authorization", "tls", "pool_size", "permissions", "foo"];
 const NOT_PLAIN_JS = ["unique_tag", "limits", "bar", "key"];
@@ -142,6 +152,18 @@ const cluster: fc.Arbitrary<Gen> = fc.oneof(
   { weight: 3, arbitrary: fc.array(clusterEntry, { maxLength: 3 }).map((entries) => Object.fromEntries(entries) as Gen) },
   { weight: 1, arbitrary: scalar },
 );
+const blockOf = (keys: Readonly<Record<string, LeafCheck>>, notPlain: string[]): fc.Arbitrary<Gen> => {
+  const e: fc.Arbitrary<[string, Gen]> = fc.oneof(
+    { weight: 8, arbitrary: entryFor(keys) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...notPlain), value) },
+  );
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.array(e, { maxLength: 3 }).map((entries) => Object.fromEntries(entries) as Gen) },
+    { weight: 1, arbitrary: scalar },
+  );
+};
+const websocket = blockOf(PLAIN_WEBSOCKET_KEYS, ["tls", "authorization", "jwt_cookie", "no_auth_user", "foo"]);
+const leafnodes = blockOf(PLAIN_LEAFNODES_KEYS, ["remotes", "authorization", "tls", "reconnect", "foo"]);
 const authorizationEntry: fc.Arbitrary<[string, Gen]> = fc.oneof(
   { weight: 8, arbitrary: entryFor(PLAIN_AUTHORIZATION_KEYS) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...NOT_PLAIN_AUTHORIZATION), value) },
@@ -156,6 +178,8 @@ const entry: fc.Arbitrary<[string, Gen]> = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(anyCase("jetstream"), jetstream) },
   { weight: 2, arbitrary: fc.tuple(anyCase("cluster"), cluster) },
   { weight: 2, arbitrary: fc.tuple(anyCase("authorization"), authorization) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom("websocket", "ws", "WebSocket"), websocket) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom("leafnodes", "leaf", "LeafNodes"), leafnodes) },
 );
 
 function literal(v: Gen, indent: string): string {
@@ -221,6 +245,7 @@ describe("config/plain: which files are plain", () => {
       "listen: 0.0.0.0:4222\nmax_payload: 1MB\nwrite_deadline: \"10s\"\njetstream: enabled\n",
       "Port = 4222\nJetStream { Max_File_Store: 1GB, max_memory_store: -1 }\n",
       "authorization { token: t }\n",
+      "websocket { port: 8080, no_tls: true, same_origin: false }\nleafnodes { listen: 127.0.0.1:7422 }\n",
       "authorization {\n  user: a\n  password: \"$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm7qhpJnKnXrlYQpSH7nwQZ7Nle\"\n  timeout: 2\n}\n",
       'port: 4222\ncluster {\n  name: "bench"\n  listen: "127.0.0.1:6222"\n  routes: [\n    "nats-route://127.0.0.1:6223"\n  ]\n}\n',
     ];
@@ -241,6 +266,8 @@ describe("config/plain: which files are plain", () => {
       "authorization { users: [ { user: a, password: b } ] }\n",
       "authorization { user: a, password: b, permissions: { publish: \"x\" } }\n",
       "authorization { nkeys: [] }\n",
+      "websocket { port: 443, tls { cert_file: a, key_file: b } }\n",
+      'leafnodes { remotes: [ { url: "nats://127.0.0.1:7422" } ] }\n',
     ];
     for (const text of no) assert.equal(isPlainConfText(text, "a.conf"), false, text);
     assert.equal(isPlainConfText("port: 4222\n", "a.yaml"), false, "YAML goes through the full check");
