@@ -7,7 +7,8 @@ import type { ServerOptions } from "./config/schema.ts";
 import type { Logger } from "./log/logger.ts";
 import { silentLogger } from "./log/logger.ts";
 import type { createMonitorApp } from "./monitor/app.ts";
-import { createMonitorEndpoints, type MonitorEndpoints } from "./monitor/endpoints.ts";
+import type { MonitorEndpoints } from "./monitor/endpoints.ts";
+import { createMonitorState, type MonitorState } from "./monitor/monitor_state.ts";
 import type { VarzContext } from "./monitor/varz.ts";
 import { SystemServices, type SystemServicesOptions } from "./system/services.ts";
 import type { FetchHandler, HttpServer } from "./runtime/types.ts";
@@ -70,8 +71,9 @@ export class Petrel {
   readonly options: ServerOptions;
   readonly #services: PetrelServices;
   readonly #logger: Logger;
-  /** The monitoring endpoints, shared by the HTTP app and the system account's services. */
-  readonly endpoints: MonitorEndpoints;
+  /** What monitoring counts from the start; the endpoints that read it load on first use (loadEndpoints). */
+  readonly monitorState: MonitorState;
+  #endpoints: Promise<MonitorEndpoints> | undefined;
   readonly #varzContext: VarzContext;
   #http: HttpServer | undefined;
   /** The monitor listens with HTTPS (https_port / -ms). */
@@ -96,7 +98,7 @@ export class Petrel {
       },
       memory: services.memory,
     };
-    this.endpoints = createMonitorEndpoints(this.server, this.#varzContext);
+    this.monitorState = createMonitorState(this.server);
   }
 
   get clientUrl(): string {
@@ -108,6 +110,14 @@ export class Petrel {
     return `${this.#https ? "https" : "http"}://${hostPort(advertiseHost(this.#http.host), this.#http.port)}`;
   }
 
+  /**
+   * The monitoring endpoints, shared by the HTTP app and the system account's services: loaded with the first
+   * request of either (a plain start loads no endpoint code).
+   */
+  loadEndpoints(): Promise<MonitorEndpoints> {
+    return this.#endpoints ??= import("./monitor/endpoints.ts").then((m) => m.createMonitorEndpoints(this.server, this.#varzContext, this.monitorState));
+  }
+
   /** The monitoring app's fetch handler (also usable without a listener, e.g. in a serverless host). */
   readonly monitorFetch: FetchHandler = (req) => this.#app(req);
   #appInstance: ReturnType<typeof createMonitorApp> | undefined;
@@ -115,8 +125,8 @@ export class Petrel {
   #app(req: Request): Response | Promise<Response> {
     if (this.#appInstance !== undefined) return this.#appInstance.fetch(req);
     // The HTTP app (hono, the dashboard) is loaded on the first request: a server nobody monitors never holds it.
-    this.#appLoading ??= import("./monitor/app.ts").then((m) => {
-      this.#appInstance ??= m.createMonitorApp(this.server, this.#varzContext, this.endpoints);
+    this.#appLoading ??= Promise.all([import("./monitor/app.ts"), this.loadEndpoints()]).then(([m, endpoints]) => {
+      this.#appInstance ??= m.createMonitorApp(this.server, this.#varzContext, endpoints);
       return this.#appInstance;
     });
     return this.#appLoading.then((app) => app.fetch(req));
@@ -126,7 +136,8 @@ export class Petrel {
     await this.server.start();
     // The system account's services, as an internal client of that account (nats-server runs them always).
     const sys = this.server.accounts.system.name;
-    this.#system = new SystemServices(this.server, this.endpoints, this.server.createInternalClient("$SYS services", { account: sys }), this.#services.system);
+    const monitor = { state: this.monitorState, load: () => this.loadEndpoints() };
+    this.#system = new SystemServices(this.server, monitor, this.server.createInternalClient("$SYS services", { account: sys }), this.#services.system);
     this.#system.start();
     const o = this.options;
     const httpsPort = o.https_port ?? 0;

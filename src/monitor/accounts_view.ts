@@ -88,3 +88,14 @@ export function sublistTotals(s: Server, account?: string): { count: number; cac
   }
   return { count, cache };
 }
+
+/** Leafnode connections bound to each account, as /leafz reports them. */
+export function leafCounts(s: Server): Map<string, number> {
+  const out = new Map<string, number>();
+  const view = s.monitorSections.get("leafz")?.() as { leafs?: Array<{ account?: string }> } | undefined;
+  for (const l of view?.leafs ?? []) {
+    const acc = l.account ?? GLOBAL_ACCOUNT;
+    out.set(acc, (out.get(acc) ?? 0) + 1);
+  }
+  return out;
+}

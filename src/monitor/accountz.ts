@@ -5,7 +5,7 @@
 import type { AccountOptions } from "../config/account_options.ts";
 import type { Server } from "../server/server.ts";
 import type { AccountStat, AccountStats } from "./account_stats.ts";
-import { accountExists, accountNames, clientsOf, GLOBAL_ACCOUNT, sublistTotals, systemAccountName } from "./accounts_view.ts";
+import { accountExists, accountNames, clientsOf, GLOBAL_ACCOUNT, leafCounts, sublistTotals, systemAccountName } from "./accounts_view.ts";
 import { rfc3339 } from "./format.ts";
 
 type Json = Record<string, unknown>;
@@ -76,17 +76,6 @@ function jetStreamEnabled(s: Server, name: string): boolean {
   // Without configured accounts, JetStream belongs to the global account.
   const hasAccounts = Object.keys(s.options.accounts ?? {}).length > 0;
   return name === GLOBAL_ACCOUNT && !hasAccounts && s.infoExtras.jetstream === true;
-}
-
-/** Leafnode connections bound to each account, as /leafz reports them. */
-export function leafCounts(s: Server): Map<string, number> {
-  const out = new Map<string, number>();
-  const view = s.monitorSections.get("leafz")?.() as { leafs?: Array<{ account?: string }> } | undefined;
-  for (const l of view?.leafs ?? []) {
-    const acc = l.account ?? GLOBAL_ACCOUNT;
-    out.set(acc, (out.get(acc) ?? 0) + 1);
-  }
-  return out;
 }
 
 /** One account's detail (the `account_detail` of /accountz?acc=, and `$SYS.REQ.ACCOUNT.<acc>.INFO`). */

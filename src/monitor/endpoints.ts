@@ -5,9 +5,11 @@
  */
 import { isValidPublishSubject } from "../subjects/subject.ts";
 import type { Server } from "../server/server.ts";
-import { AccountStats } from "./account_stats.ts";
+import type { AccountStats } from "./account_stats.ts";
 import { accountz, accstatz } from "./accountz.ts";
-import { ClosedConnections, connz, parseConnzQuery } from "./connz.ts";
+import type { ClosedConnections } from "./closed_connections.ts";
+import { connz, parseConnzQuery } from "./connz.ts";
+import { createMonitorState, type MonitorState } from "./monitor_state.ts";
 import { rfc3339 } from "./format.ts";
 import { parseSubszQuery, subsz } from "./subsz.ts";
 import { varz, type VarzContext } from "./varz.ts";
@@ -47,10 +49,12 @@ function flag(q: URLSearchParams, name: string): boolean {
   return v === "1" || v === "true";
 }
 
-/** Builds the endpoints for a server. Create it once per server: it starts counting account traffic. */
-export function createMonitorEndpoints(s: Server, ctx: VarzContext): MonitorEndpoints {
-  const accountStats = new AccountStats(s);
-  const closed = new ClosedConnections(s);
+/**
+ * Builds the endpoints for a server, over the counters it has kept since its start (`state`; without one a new
+ * set starts counting now).
+ */
+export function createMonitorEndpoints(s: Server, ctx: VarzContext, state: MonitorState = createMonitorState(s)): MonitorEndpoints {
+  const { accountStats, closed } = state;
   const section = (name: string, q: URLSearchParams): unknown => s.monitorSections.get(name)?.(q);
   const run: Record<EndpointName, Endpoint> = {
     varz: () => ok(varz(s, ctx)),

@@ -11,17 +11,6 @@ export const CONNECT_EVENT_TYPE = "io.nats.server.advisory.v1.client_connect";
 export const DISCONNECT_EVENT_TYPE = "io.nats.server.advisory.v1.client_disconnect";
 export const ACCOUNT_CONNS_EVENT_TYPE = "io.nats.server.advisory.v1.account_connections";
 
-export const subjects = {
-  connect: (acc: string) => `$SYS.ACCOUNT.${acc}.CONNECT`,
-  disconnect: (acc: string) => `$SYS.ACCOUNT.${acc}.DISCONNECT`,
-  accountConns: (acc: string) => `$SYS.ACCOUNT.${acc}.SERVER.CONNS`,
-  /** The older subject nats-server still publishes alongside. */
-  accountConnsOld: (acc: string) => `$SYS.SERVER.ACCOUNT.${acc}.CONNS`,
-  statsz: (serverId: string) => `$SYS.SERVER.${serverId}.STATSZ`,
-  shutdown: (serverId: string) => `$SYS.SERVER.${serverId}.SHUTDOWN`,
-  authError: (serverId: string) => `$SYS.SERVER.${serverId}.CLIENT.AUTH.ERR`,
-};
-
 type Json = Record<string, unknown>;
 
 /** nats-server's ClientInfo block for a client connection (`stop` and `rtt` on disconnect). */

@@ -36,8 +36,8 @@ export class ServerInfoStamp {
     this.#now = now;
   }
 
-  /** A fresh block for the next message (its own sequence number), fields in nats-server's order. */
-  next(): ServerInfo {
+  /** A fresh block for the next message (its own sequence number), fields in nats-server's order; `at`: its time. */
+  next(at?: Date): ServerInfo {
     const s = this.#server;
     const cluster = clusterNameOf(s);
     const domain = s.options.jetstream?.domain ?? "";
@@ -52,7 +52,7 @@ export class ServerInfoStamp {
       ...(tags.length > 0 ? { tags } : {}),
       seq: ++this.#seq,
       jetstream: s.infoExtras.jetstream === true,
-      time: this.#now().toISOString(),
+      time: (at ?? this.#now()).toISOString(),
     };
   }
 

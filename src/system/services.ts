@@ -3,39 +3,25 @@
  * requests with the monitoring endpoints (the same functions HTTP serves), publishes connect/disconnect and
  * account-connection events, and sends the periodic `STATSZ` heartbeat. It subscribes and publishes like any
  * other client, so across a cluster every server's services hear a PING through the routes and answer it.
+ *
+ * This file is what must exist from the start: the subscriptions (a request finds its responder, as with
+ * nats-server), the connection listener, the heartbeat timers and the SHUTDOWN goodbye. The work itself
+ * (responder.ts, with the monitoring endpoints and the event builders, ~60 KB of source) loads on first use:
+ * what happens until it is there waits in order, with its time and numbers taken when it happened. A plain
+ * start that nobody asks never loads it (Bun idle -0.8 MB).
  */
 import type { ClientConn } from "../server/client.ts";
 import type { InternalClient, InternalMsg } from "../server/internal.ts";
 import type { Server } from "../server/server.ts";
-import { randomToken } from "../server/ids.ts";
-import { accountExists, accountOfClient, clientsOf, GLOBAL_ACCOUNT, SYSTEM_IMPORTS_CLIENT } from "../monitor/accounts_view.ts";
-import { accountDetail, accountStatList, leafCounts } from "../monitor/accountz.ts";
-import type { EndpointName, EndpointResult, MonitorEndpoints } from "../monitor/endpoints.ts";
-import { rfc3339 } from "../monitor/format.ts";
-import { accountConnsEvent, authErrorEvent, connectEvent, disconnectEvent, serverStats, subjects } from "./events.ts";
-import type * as RequestOptions from "./request_options.ts";
-import type { FilterTarget, OptionsKind } from "./request_options.ts";
-import { clusterNameOf, type ServerInfo, ServerInfoStamp } from "./server_info.ts";
+import type { AccountStat } from "../monitor/account_stats.ts";
+import { accountOfClient, clientsOf, GLOBAL_ACCOUNT, leafCounts, SYSTEM_IMPORTS_CLIENT } from "../monitor/accounts_view.ts";
+import type { MonitorEndpoints } from "../monitor/endpoints.ts";
+import type { MonitorState } from "../monitor/monitor_state.ts";
+import type { Responder } from "./responder.ts";
+import { type ServerInfo, ServerInfoStamp } from "./server_info.ts";
+import { ACCOUNT_ENDPOINTS, SERVER_ENDPOINT_NAMES, subjects } from "./subjects.ts";
 import { lightInterval, lightTimeout } from "../runtime/light_timers.ts";
 import type { Timer } from "../runtime/clock.ts";
-
-/** `$SYS.REQ.SERVER.PING.<name>` and `$SYS.REQ.SERVER.<id>.<name>`: the endpoint each one answers with. */
-const SERVER_ENDPOINTS: Record<string, EndpointName | "statsz"> = {
-  STATSZ: "statsz",
-  VARZ: "varz",
-  CONNZ: "connz",
-  SUBSZ: "subsz",
-  ROUTEZ: "routez",
-  GATEWAYZ: "gatewayz",
-  LEAFZ: "leafz",
-  JSZ: "jsz",
-  HEALTHZ: "healthz",
-  ACCOUNTZ: "accountz",
-};
-
-/** `$SYS.REQ.ACCOUNT.<acc>.<name>`, as nats-server 2.9 has them. */
-const ACCOUNT_ENDPOINTS = ["SUBSZ", "CONNZ", "LEAFZ", "JSZ", "INFO", "CONNS", "STATZ"] as const;
-type AccountEndpoint = typeof ACCOUNT_ENDPOINTS[number];
 
 export interface SystemServicesOptions {
   /** How often accounts with connections repeat their SERVER.CONNS count (nats-server: 30 s). */
@@ -46,15 +32,23 @@ export interface SystemServicesOptions {
   now?: () => Date;
 }
 
-type Json = Record<string, unknown>;
+/** The monitoring the services answer from: the counters kept since start, and the endpoints, loaded on demand. */
+export interface SystemMonitor {
+  readonly state: MonitorState;
+  load(): Promise<MonitorEndpoints>;
+}
+
+type Waiting = { what: string; run: (r: Responder) => void };
+
 const enc = new TextEncoder();
 
 export class SystemServices {
   readonly #server: Server;
-  readonly #endpoints: MonitorEndpoints;
+  readonly #monitor: SystemMonitor;
   readonly #client: InternalClient;
   /** One per other account, answering that account's own requests. */
   readonly #accountClients = new Map<string, InternalClient>();
+  /** Every message's `server` block, numbered: shared with the responder. */
   readonly #stamp: ServerInfoStamp;
   readonly #now: () => Date;
   readonly #interval: number;
@@ -67,10 +61,14 @@ export class SystemServices {
   readonly #announced = new Set<ClientConn>();
   readonly #listener = (c: ClientConn, up: boolean) => this.#safely("connection event", () => (up ? this.#clientUp(c) : this.#clientDown(c)));
   #stopped = false;
+  #responder: Responder | undefined;
+  #loading: Promise<void> | undefined;
+  /** What arrived before the responder was loaded, in order. */
+  #waiting: Waiting[] = [];
 
-  constructor(server: Server, endpoints: MonitorEndpoints, client: InternalClient, opts: SystemServicesOptions = {}) {
+  constructor(server: Server, monitor: SystemMonitor, client: InternalClient, opts: SystemServicesOptions = {}) {
     this.#server = server;
-    this.#endpoints = endpoints;
+    this.#monitor = monitor;
     this.#client = client;
     this.#now = opts.now ?? (() => new Date());
     this.#stamp = new ServerInfoStamp(server, this.#now);
@@ -85,14 +83,14 @@ export class SystemServices {
     // One batch (InternalClient.subscribeAll): ~30 single subscribes at every start get the subscribe path compiled
     // by Bun's baseline JIT, code that then stays resident.
     const subs: { subject: string; handler: (m: InternalMsg) => void }[] = [
-      { subject: "$SYS.REQ.SERVER.PING", handler: (m) => this.#guard(m, c, (r) => this.#serverRequest("STATSZ", r)) },
+      { subject: "$SYS.REQ.SERVER.PING", handler: (m) => this.#request(m, c, (r, held) => r.serverRequest("STATSZ", held)) },
     ];
-    for (const name of Object.keys(SERVER_ENDPOINTS)) {
-      const handler = (m: InternalMsg) => this.#guard(m, c, (r) => this.#serverRequest(name, r));
+    for (const name of SERVER_ENDPOINT_NAMES) {
+      const handler = (m: InternalMsg) => this.#request(m, c, (r, held) => r.serverRequest(name, held));
       subs.push({ subject: `$SYS.REQ.SERVER.PING.${name}`, handler }, { subject: `$SYS.REQ.SERVER.${id}.${name}`, handler });
     }
     for (const name of ACCOUNT_ENDPOINTS) {
-      subs.push({ subject: `$SYS.REQ.ACCOUNT.*.${name}`, handler: (m) => this.#guard(m, c, (r) => this.#accountRequest(name, r)) });
+      subs.push({ subject: `$SYS.REQ.ACCOUNT.*.${name}`, handler: (m) => this.#request(m, c, (r, held) => r.accountRequest(name, held)) });
     }
     c.subscribeAll(subs);
     for (const account of this.#server.accounts) this.#startAccountImports(account.name);
@@ -105,7 +103,11 @@ export class SystemServices {
   #accountConnsHeartbeat(): void {
     const accounts = new Set(clientsOf(this.#server).map(accountOfClient));
     accounts.delete(GLOBAL_ACCOUNT);
-    for (const account of accounts) this.#accountConns(account);
+    const at = this.#now();
+    for (const account of accounts) {
+      const stat = this.#stat(account);
+      this.#use("SERVER.CONNS heartbeat", (r) => r.accountConns(account, at, stat));
+    }
   }
 
   /**
@@ -120,9 +122,9 @@ export class SystemServices {
     this.#accountClients.set(account, c);
     const bound = { account, via: c };
     c.subscribeAll([
-      { subject: "$SYS.REQ.ACCOUNT.PING.CONNZ", handler: (m) => this.#guard(m, c, (r) => this.#accountRequest("CONNZ", r, bound)) },
-      { subject: "$SYS.REQ.SERVER.PING.CONNZ", handler: (m) => this.#guard(m, c, (r) => this.#accountRequest("CONNZ", r, bound)) },
-      { subject: "$SYS.REQ.ACCOUNT.PING.STATZ", handler: (m) => this.#guard(m, c, (r) => this.#accountRequest("STATZ", r, bound)) },
+      { subject: "$SYS.REQ.ACCOUNT.PING.CONNZ", handler: (m) => this.#request(m, c, (r, held) => r.accountRequest("CONNZ", held, bound)) },
+      { subject: "$SYS.REQ.SERVER.PING.CONNZ", handler: (m) => this.#request(m, c, (r, held) => r.accountRequest("CONNZ", held, bound)) },
+      { subject: "$SYS.REQ.ACCOUNT.PING.STATZ", handler: (m) => this.#request(m, c, (r, held) => r.accountRequest("STATZ", held, bound)) },
     ]);
   }
 
@@ -133,43 +135,47 @@ export class SystemServices {
     this.#timer?.cancel();
     this.#connsTimer?.cancel();
     this.#server.connectionListeners.delete(this.#listener);
-    const info = this.#stamp.next();
-    this.#publish(subjects.shutdown(this.#server.serverId), info);
+    const info: ServerInfo = this.#stamp.next();
+    this.#client.publish(subjects.shutdown(this.#server.serverId), enc.encode(JSON.stringify(info)));
     this.#client.close();
     for (const c of this.#accountClients.values()) c.close();
   }
 
-  // ---- requests ----
+  // ---- the responder, loaded on first use ----
 
-  /** Request bodies are checked with zod schemas, loaded with the first request (an idle server loads no zod). */
-  #requestOptions: typeof RequestOptions | undefined;
-  #requestOptionsLoad: Promise<void> | undefined;
+  /** Runs `run` with the responder: now if it is loaded, else once it is (after what waits already). */
+  #use(what: string, run: (r: Responder) => void): void {
+    const r = this.#responder;
+    if (r !== undefined) return this.#safely(what, () => run(r));
+    this.#waiting.push({ what, run });
+    this.#loading ??= this.#load();
+  }
 
-  #loadRequestOptions(): Promise<void> {
-    return this.#requestOptionsLoad ??= import("./request_options.ts").then((mod) => {
-      this.#requestOptions = mod;
-    });
+  async #load(): Promise<void> {
+    try {
+      const [mod, endpoints] = await Promise.all([import("./responder.ts"), this.#monitor.load()]);
+      const r = new mod.Responder(this.#server, endpoints, this.#client, this.#stamp, this.#now);
+      this.#responder = r;
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      for (const w of waiting) this.#safely(w.what, () => w.run(r));
+    } catch (e) {
+      // What waited is dropped (as a failed answer would be); the next use tries again.
+      this.#loading = undefined;
+      this.#waiting = [];
+      this.#server.logger.error(`system account services failed to load: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /**
-   * A request is answered inside the requester's publish: a failure in building the answer must not travel
-   * back into that client's connection. It is logged and answered as nats-server answers a failed request.
+   * A request: answered by the responder (loaded by the first one; until then with a copy of the message, whose
+   * bytes are only lent for this call).
    */
-  #guard(m: InternalMsg, via: InternalClient, answer: (m: InternalMsg) => void): void {
-    if (this.#requestOptions === undefined) {
-      // The first request loads the body parser (zod): answer once it is there, with a copy of the body.
-      const held: InternalMsg = { ...m, payload: m.payload.slice(), headers: m.headers?.slice() };
-      this.#loadRequestOptions().then(() => this.#guard(held, via, answer), (e) => {
-        this.#server.logger.error(`system request ${m.subject} failed: ${e instanceof Error ? e.message : String(e)}`);
-      });
-      return;
-    }
-    try {
-      answer(m);
-    } catch (e) {
-      this.#server.logger.error(`system request ${m.subject} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-      if (m.reply !== undefined) this.#reply(via, m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: String(e) } });
-    }
+  #request(m: InternalMsg, via: InternalClient, answer: (r: Responder, m: InternalMsg) => void): void {
+    const r = this.#responder;
+    if (r !== undefined) return r.guard(m, via, (held) => answer(r, held));
+    const held: InternalMsg = { ...m, payload: m.payload.slice(), headers: m.headers?.slice() };
+    this.#use(`system request ${m.subject}`, (loaded) => loaded.guard(held, via, (msg) => answer(loaded, msg)));
   }
 
   /** Events and heartbeats run inside connection handling and timers: a failure is logged, never thrown there. */
@@ -181,138 +187,14 @@ export class SystemServices {
     }
   }
 
-  #serverRequest(name: string, m: InternalMsg): void {
-    if (m.reply === undefined) return;
-    const via = this.#client;
-    const kind = name as OptionsKind;
-    const ro = this.#requestOptions as typeof RequestOptions;
-    const parsed = ro.parseRequestBody(kind, m.payload);
-    if (!parsed.ok) return this.#reply(via, m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
-    if (!ro.filterMatches(parsed.filter, this.#filterTarget())) return;
-    const endpoint = SERVER_ENDPOINTS[name];
-    if (endpoint === "statsz") return this.#reply(via, m.reply, { server: this.#stamp.next(), statsz: this.statsz() });
-    const result = this.#endpoints.run[endpoint](parsed.query);
-    // `leader_only`: only the JetStream meta leader answers (a server running JetStream alone leads itself).
-    if (endpoint === "jsz" && parsed.query.get("leader_only") === "true" && !this.#leadsJetStream(result)) return;
-    this.#replyResult(via, m.reply, result);
-  }
-
-  #leadsJetStream(r: EndpointResult): boolean {
-    if (!r.ok) return false;
-    const d = r.data as { disabled?: boolean; meta_cluster?: { leader?: string } };
-    if (d.disabled) return false;
-    return d.meta_cluster === undefined || d.meta_cluster.leader === this.#server.serverName;
-  }
-
-  /**
-   * `bound`: an account asking through its own imported subjects (it only ever sees itself); the answer then
-   * goes out through that account's client, where the requester's inbox is.
-   */
-  #accountRequest(name: AccountEndpoint, m: InternalMsg, bound?: { account: string; via: InternalClient }): void {
-    if (m.reply === undefined) return;
-    const account = bound?.account ?? m.subject.split(".")[3];
-    const via = bound?.via ?? this.#client;
-    const ro = this.#requestOptions as typeof RequestOptions;
-    const parsed = ro.parseRequestBody(name, m.payload);
-    if (!parsed.ok) return this.#reply(via, m.reply, { server: this.#stamp.next(), error: { code: 400, description: parsed.error } });
-    if (!ro.filterMatches(parsed.filter, this.#filterTarget())) return;
-    const q = parsed.query;
-    const run = this.#endpoints.run;
-    switch (name) {
-      case "SUBSZ":
-        q.set("acc", account);
-        if (!q.has("subs")) q.set("subs", "1");
-        if (!accountExists(this.#server, account)) {
-          // Unlike HTTP, nats-server answers an unknown account here with an empty, paged report.
-          const zero = run.subsz(q);
-          const paging = { total: 0, offset: Number(q.get("offset") ?? 0) || 0, limit: Number(q.get("limit") ?? 1024) || 1024 };
-          const data = { server_id: this.#server.serverId, now: rfc3339(this.#now()), ...(zero.ok ? zero.data as Json : {}), ...paging };
-          return this.#reply(via, m.reply, { server: this.#stamp.next(), data });
-        }
-        return this.#replyResult(via, m.reply, run.subsz(q));
-      case "CONNZ":
-        q.set("acc", account);
-        return this.#replyResult(via, m.reply, run.connz(q));
-      case "LEAFZ":
-        q.set("acc", account);
-        return this.#replyResult(via, m.reply, run.leafz(q));
-      case "JSZ": {
-        if (this.#server.monitorSections.get("jsz") === undefined) {
-          return this.#reply(via, m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: "jetstream not enabled" } });
-        }
-        // The account's own entry of /jsz (nats-server answers with the account detail, not the whole report).
-        q.set("acc", account);
-        q.set("accounts", "true");
-        const r = run.jsz(q);
-        const detail = r.ok ? ((r.data as Json).account_details as Json[] | undefined)?.find((d) => d.name === account) : undefined;
-        if (detail === undefined) {
-          return this.#reply(via, m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: `account ${JSON.stringify(account)} not jetstream enabled` } });
-        }
-        return this.#reply(via, m.reply, { server: this.#stamp.next(), data: detail });
-      }
-      case "INFO":
-        if (!accountExists(this.#server, account)) {
-          return this.#reply(via, m.reply, { server: this.#stamp.next(), data: null, error: { code: 500, description: `Account ${account} does not exist` } });
-        }
-        return this.#reply(via, m.reply, { server: this.#stamp.next(), data: accountDetail(this.#server, account) });
-      case "CONNS": {
-        // Only a server with connections in the account answers (the others stay silent).
-        if (!accountExists(this.#server, account)) return;
-        const stat = this.#endpoints.accountStats.stat(account, leafCounts(this.#server).get(account) ?? 0);
-        if (stat.total_conns === 0) return;
-        return this.#reply(via, m.reply, accountConnsEvent(randomToken(22), this.#now(), this.#stamp.next(), stat));
-      }
-      case "STATZ": {
-        // `PING` asks for every account (or the body's list); a name asks for that account.
-        const accounts = account === "PING" ? (q.get("accs") ?? "").split(",").filter((a) => a !== "") : [account];
-        const list = accountStatList(this.#server, this.#endpoints.accountStats, { accounts, includeUnused: q.get("unused") === "1" });
-        if (list.length === 0) return;
-        return this.#reply(via, m.reply, {
-          server: this.#stamp.next(),
-          data: { server_id: this.#server.serverId, now: rfc3339(this.#now()), account_statz: list },
-        });
-      }
-    }
-  }
-
-  #replyResult(via: InternalClient, reply: string, r: EndpointResult): void {
-    const server = this.#stamp.next();
-    if (r.ok) this.#reply(via, reply, { server, data: r.data });
-    else this.#reply(via, reply, { server, data: null, error: { code: 500, description: r.error } });
-  }
-
-  #reply(via: InternalClient, subject: string, body: Json): void {
-    via.publish(subject, enc.encode(JSON.stringify(body)));
-  }
-
-  #filterTarget(): FilterTarget {
-    const s = this.#server;
-    const tags = s.options.server_tags ?? [];
-    return { name: s.serverName, host: s.options.host, cluster: clusterNameOf(s) ?? "", tags, domain: s.options.jetstream?.domain ?? "" };
-  }
-
-  // ---- statistics ----
-
-  /** The server's statistics block (nats-server's ServerStats), as PING and the heartbeat carry it. */
-  statsz(): Json {
-    const run = this.#endpoints.run;
-    const varz = run.varz(new URLSearchParams());
-    const routez = run.routez(new URLSearchParams());
-    const gatewayz = run.gatewayz(new URLSearchParams());
-    const active = new Set(clientsOf(this.#server).map(accountOfClient)).size;
-    const data = (r: EndpointResult): Json | undefined => (r.ok ? r.data as Json : undefined);
-    return serverStats(data(varz) ?? {}, data(routez), data(gatewayz), active);
-  }
+  // ---- heartbeats ----
 
   #scheduleStatsz(): void {
     if (this.#stopped) return;
     this.#timer = lightTimeout(this.#nextDelay, () => {
       this.#timer = undefined;
       if (this.#stopped) return;
-      const subject = subjects.statsz(this.#server.serverId);
-      if (this.#mayBeHeard(subject)) {
-        this.#safely("STATSZ heartbeat", () => this.#publish(subject, { server: this.#stamp.next(), statsz: this.statsz() }));
-      }
+      if (this.#mayBeHeard(subjects.statsz(this.#server.serverId))) this.#use("STATSZ heartbeat", (r) => r.statszHeartbeat());
       this.#nextDelay = Math.min(this.#nextDelay * 2, this.#interval);
       this.#scheduleStatsz();
     });
@@ -332,6 +214,11 @@ export class SystemServices {
 
   // ---- events ----
 
+  /** The account's connection numbers now (an event built later still tells what they were when it happened). */
+  #stat(account: string): AccountStat {
+    return this.#monitor.state.accountStats.stat(account, leafCounts(this.#server).get(account) ?? 0);
+  }
+
   #clientUp(c: ClientConn): void {
     const account = accountOfClient(c);
     // An account added by a reload gets its own services with its first connection.
@@ -339,33 +226,23 @@ export class SystemServices {
     // As nats-server: the global account's activity is not reported.
     if (account === GLOBAL_ACCOUNT) return;
     this.#announced.add(c);
-    this.#accountConns(account);
-    this.#publish(subjects.connect(account), connectEvent(randomToken(22), this.#now(), this.#stamp.next(), c, account));
+    const at = this.#now();
+    const stat = this.#stat(account);
+    this.#use("connection event", (r) => r.clientUp(c, account, at, stat));
   }
 
   #clientDown(c: ClientConn): void {
     if (!this.#announced.delete(c)) {
       if (c.closeReason === "Authentication Failure") {
-        const sid = this.#server.serverId;
-        this.#publish(subjects.authError(sid), authErrorEvent(randomToken(22), this.#now(), this.#stamp.next(), c, accountOfClient(c)));
+        const at = this.#now();
+        this.#use("connection event", (r) => r.authError(c, at));
       }
       return;
     }
     const account = accountOfClient(c);
-    this.#accountConns(account);
-    this.#publish(subjects.disconnect(account), disconnectEvent(randomToken(22), this.#now(), this.#stamp.next(), c, account));
-  }
-
-  #accountConns(account: string): void {
-    const stat = this.#endpoints.accountStats.stat(account, leafCounts(this.#server).get(account) ?? 0);
-    const id = randomToken(22);
-    const now = this.#now();
-    this.#publish(subjects.accountConnsOld(account), accountConnsEvent(id, now, this.#stamp.next(), stat));
-    this.#publish(subjects.accountConns(account), accountConnsEvent(id, now, this.#stamp.next(), stat));
-  }
-
-  #publish(subject: string, body: object): void {
-    this.#client.publish(subject, enc.encode(JSON.stringify(body)));
+    const at = this.#now();
+    const stat = this.#stat(account);
+    this.#use("connection event", (r) => r.clientDown(c, account, at, stat));
   }
 }
 

@@ -72,6 +72,15 @@ describe("what a plain start loads", () => {
     assert.deepEqual(found, [], "load these with a dynamic import where they are needed, not at every start");
   });
 
+  it("mod.ts loads the monitoring endpoints and the system services' work only when first used", () => {
+    // A plain start keeps what must count from the start (monitor_state.ts) and the services' subscriptions
+    // (system/services.ts); the endpoints, the HTTP app and the answers/events (system/responder.ts) load on demand.
+    const { files } = graph("mod.ts");
+    assert.ok(files.has("src/system/services.ts") && files.has("src/monitor/monitor_state.ts"), "the graph was walked");
+    const lazy = ["src/monitor/endpoints.ts", "src/monitor/app.ts", "src/monitor/connz.ts", "src/monitor/varz.ts", "src/system/responder.ts", "src/system/events.ts", "src/system/request_options.ts"];
+    assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically from mod.ts");
+  });
+
   it("the JetStream extension loads no zod until a schema is needed, and no cluster code unless clustered", () => {
     // zod costs an idle JetStream server ~10 MB on Deno: src/jetstream/schemas_on_demand.ts loads the schemas.
     const { files, outside } = graph("adapters/storage/jetstream_extension.ts");

@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { createMonitorApp } from "../../src/monitor/app.ts";
-import { ClosedConnections } from "../../src/monitor/connz.ts";
+import { ClosedConnections } from "../../src/monitor/closed_connections.ts";
 import { applyDefaults } from "../../src/config/normalize.ts";
 import { Server } from "../../src/server/server.ts";
 import { createMemoryTransport } from "../../transports/memory.ts";

@@ -7,6 +7,10 @@ import { currentRuntime } from "../../adapters/runtime/index.ts";
 import { applyDefaults } from "../../src/config/normalize.ts";
 import { Petrel } from "../../src/petrel.ts";
 import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
+import { Server } from "../../src/server/server.ts";
+import { createMonitorState } from "../../src/monitor/monitor_state.ts";
+import { createMonitorEndpoints } from "../../src/monitor/endpoints.ts";
+import { SystemServices } from "../../src/system/services.ts";
 
 // Servers built here directly (not through startPetrel): the configuration schemas load first.
 await loadSchemas();
@@ -263,5 +267,63 @@ describe("system account: heartbeats and failed logins (in-process)", () => {
       errSub.unsubscribe();
       await a.close();
     }
+  });
+});
+
+describe("system account: what happens while its work is loading (in-process)", () => {
+  let server: Server;
+  let services: SystemServices;
+  let release: () => void = () => {};
+  const conns: NatsConnection[] = [];
+
+  before(async () => {
+    const accounts = {
+      SYS: { users: [{ user: "sys", password: "sys" }], exports: [], imports: [] },
+      A: { users: [{ user: "a", password: "a" }], exports: [], imports: [] },
+    };
+    const options = { ...applyDefaults({ host: "127.0.0.1", port: -1, server_name: "sys-lazy" }), accounts, system_account: "SYS" };
+    server = new Server(options, { transport: currentRuntime().tcp });
+    const state = createMonitorState(server);
+    // The responder and the endpoints load on first use: here only once the test lets them.
+    const gate = new Promise<void>((r) => (release = r));
+    const monitor = { state, load: () => gate.then(() => createMonitorEndpoints(server, { httpHost: "", httpPort: 0 }, state)) };
+    await server.start();
+    services = new SystemServices(server, monitor, server.createInternalClient("$SYS services", { account: "SYS" }));
+    services.start();
+  });
+  after(async () => {
+    release();
+    for (const nc of conns) await nc.close().catch(() => {});
+    services?.stop();
+    await server?.shutdown();
+  });
+
+  it("keeps the events in order, with the numbers of their moment, and answers a request that waited", async () => {
+    const sys = await connect({ servers: `nats://127.0.0.1:${server.clientPort}`, reconnect: false, user: "sys", pass: "sys" });
+    conns.push(sys);
+    const events: Array<{ subject: string; body: Json }> = [];
+    sys.subscribe("$SYS.ACCOUNT.A.>", { callback: (_e, m) => void events.push({ subject: m.subject, body: JSON.parse(td.decode(m.data)) as Json }) });
+    await sys.flush();
+    const a1 = await connect({ servers: `nats://127.0.0.1:${server.clientPort}`, reconnect: false, user: "a", pass: "a", name: "a1" });
+    const a2 = await connect({ servers: `nats://127.0.0.1:${server.clientPort}`, reconnect: false, user: "a", pass: "a", name: "a2" });
+    conns.push(a2);
+    await a1.close();
+    // Nothing is built before the work is loaded: a request waits too.
+    const ping = sys.request("$SYS.REQ.SERVER.PING", "", { timeout: 5000 });
+    await sys.flush();
+    while (server.clients.size > 2) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(events.length, 0, "no event before the work is loaded");
+    release();
+    const answer = JSON.parse(td.decode((await ping).data)) as Json;
+    assert.equal((answer.server as Json).name, "sys-lazy");
+    const deadline = Date.now() + 5000;
+    while (!events.some((e) => e.subject.endsWith(".DISCONNECT")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const conns1 = events.filter((e) => e.subject === "$SYS.ACCOUNT.A.SERVER.CONNS").map((e) => e.body.conns);
+    assert.deepEqual(events.map((e) => e.subject.slice("$SYS.ACCOUNT.A.".length)), ["SERVER.CONNS", "CONNECT", "SERVER.CONNS", "CONNECT", "SERVER.CONNS", "DISCONNECT"]);
+    assert.deepEqual(conns1, [1, 2, 1], "each count as it was when its event happened");
+    assert.deepEqual(events.filter((e) => e.subject.endsWith("CONNECT")).map((e) => (e.body.client as Json).name), ["a1", "a2", "a1"]);
+    // One numbering for every message the services sent: the events, then the answer that waited behind them.
+    const seqs = events.map((e) => (e.body.server as Json).seq as number);
+    assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), JSON.stringify(seqs));
   });
 });
