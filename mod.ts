@@ -53,7 +53,7 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
   let options: ServerOptions;
   if (so.args !== undefined) {
     const readFile = (p: string) => rt.readTextFileSync(p);
-    await prepareServerOptions(so.args, readFile);
+    await prepareServerOptions(so.args, readFile, (n) => rt.env(n));
     const r = loadServerOptions(so.args, { readFile, env: (n) => rt.env(n) });
     if (!r.ok) throw new Error(r.error.text);
     options = r.value.options;
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     rt.exit(1);
   }
   const io = { readFile: (p: string) => rt.readTextFileSync(p), env: (n: string) => rt.env(n) };
-  await prepareServerOptions(argv, io.readFile);
+  await prepareServerOptions(argv, io.readFile, io.env);
   const loaded = loadServerOptions(argv, io);
   if (!loaded.ok) {
     rt.writeStderr(`nats-server: ${loaded.error.text}\n`);
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
   });
   // The file may now name nkey users or bcrypt hashes: what it needs is loaded first, as at start-up.
   const reload = async () => {
-    await prepareServerOptions(argv, io.readFile);
+    await prepareServerOptions(argv, io.readFile, io.env);
     const r = loadServerOptions(argv, io);
     if (!r.ok) {
       logger.error(`Failed to reload server configuration: ${r.error.text}`);

@@ -72,10 +72,15 @@ export interface LoadedOptions {
 export type LoadResult = { ok: true; value: LoadedOptions } | { ok: false; error: StartupError };
 
 /**
- * Load what reading the config file named in `argv` needs (the YAML parser for a YAML file); before
- * loadServerOptions. With `readFile`, the file's text decides whether the nkey/bcrypt/operator libraries load.
+ * Load what reading the config file named in `argv` needs (the schemas, the YAML parser for a YAML file); before
+ * loadServerOptions. With `readFile`, the file's text decides whether the nkey/bcrypt/operator libraries load and
+ * whether the file is plain (no schemas: config/plain.ts); `env` lets a plain file use environment variables.
  */
-export async function prepareServerOptions(argv: readonly string[], readFile?: (path: string) => string | undefined): Promise<void> {
+export async function prepareServerOptions(
+  argv: readonly string[],
+  readFile?: (path: string) => string | undefined,
+  env?: (name: string) => string | undefined,
+): Promise<void> {
   const args = parseArgs(argv);
   if (!args.ok) return;
   const file = args.value.configFile;
@@ -87,7 +92,7 @@ export async function prepareServerOptions(argv: readonly string[], readFile?: (
       text = undefined; // loadServerOptions reports the unreadable file
     }
   }
-  await loadConfigSupport(file, text);
+  await loadConfigSupport(file, text, { readFile, env });
   // --user/--pass/--auth: a password may be a bcrypt hash.
   if (args.value.overrides.authorization !== undefined) await loadSchemas();
 }

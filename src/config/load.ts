@@ -12,7 +12,8 @@ import {
   type SourceLoc,
 } from "./types.ts";
 import { loadSchemas, schemas, schemasLoaded } from "./schemas_on_demand.ts";
-import { checkPlain } from "./plain.ts";
+import { checkPlain, plainNeedsAuthLibs } from "./plain.ts";
+import type { ValidatedConfig } from "./validate.ts";
 import type { parseYamlConfig } from "./yaml_parser.ts";
 import { runtimeRefusals } from "./not_implemented.ts";
 import { configMayNeedAuthLibs } from "./auth_need.ts";
@@ -41,11 +42,12 @@ export async function loadConfigFormats(): Promise<void> {
  * YAML parser for a .yaml/.yml file, and the nkey/bcrypt/operator libraries unless its `text` (when the caller
  * has it) shows it cannot need them.
  */
-export async function loadConfigSupport(file: string | undefined, text?: string): Promise<void> {
+export async function loadConfigSupport(file: string | undefined, text?: string, io?: Partial<ConfigIO>): Promise<void> {
   if (file === undefined) return;
-  if (text !== undefined && isPlainConfText(text, file)) {
-    // A plain `authorization {}` may hold a bcrypt hash: the libraries load as they would with the schemas.
-    if (configMayNeedAuthLibs(text)) await loadAuthLibs();
+  const plain = text === undefined ? undefined : plainCheckOfText(text, file, io);
+  if (plain !== undefined) {
+    // Its values are known now: only a bcrypt hash (a password or token in `authorization {}`) needs a library.
+    if (plainNeedsAuthLibs(plain)) await loadAuthLibs();
     return;
   }
   await loadSchemas({ authLibs: text === undefined || configMayNeedAuthLibs(text) });
@@ -53,13 +55,21 @@ export async function loadConfigSupport(file: string | undefined, text?: string)
 }
 
 /**
- * Is `text` a plain nats conf file, checked without the schemas? Parsed here without file or environment access:
- * a file that includes another or reads the environment is not plain (the answer errs towards loading).
+ * Is `text` a plain nats conf file, checked without the schemas? Includes and environment variables are read
+ * through `io` when given; without it a file that uses them is not plain (the answer errs towards loading).
  */
-export function isPlainConfText(text: string, file: string): boolean {
-  if (isYamlFile(file)) return false;
-  const parsed = parseConf(text, { file });
-  return parsed.ok && checkPlain(parsed.value) !== undefined;
+export function isPlainConfText(text: string, file: string, io?: Partial<ConfigIO>): boolean {
+  return plainCheckOfText(text, file, io) !== undefined;
+}
+
+function plainCheckOfText(text: string, file: string, io?: Partial<ConfigIO>): ValidatedConfig | undefined {
+  if (isYamlFile(file)) return undefined;
+  try {
+    const parsed = parseConf(text, { file, readFile: io?.readFile, env: io?.env });
+    return parsed.ok ? checkPlain(parsed.value) : undefined;
+  } catch {
+    return undefined; // an include that cannot be read (not as "missing"): loadConfigText reports it
+  }
 }
 
 /** Parse text in the format chosen by the file extension (.yaml/.yml: YAML; anything else: nats conf). */

@@ -178,6 +178,16 @@ export function checkPlain(parsed: ParsedConfig): ValidatedConfig | undefined {
   return { raw: raw as RawConfig, file: parsed.file, locate, warnings: [] };
 }
 
+/**
+ * Does a plain file need the password libraries? Of its keys only `authorization {}`'s password or token can name
+ * something they handle (a bcrypt hash, `$2a$`...); any string value starting `$2` counts (errs towards loading).
+ */
+export function plainNeedsAuthLibs(plain: ValidatedConfig): boolean {
+  const walk = (v: unknown): boolean =>
+    typeof v === "string" ? v.startsWith("$2") : Array.isArray(v) ? v.some(walk) : isConfMap(v) && Object.values(v).some(walk);
+  return walk(plain.raw);
+}
+
 /** A block's value as zod would output it (a short form expanded), or NOT_PLAIN. */
 function plainBlock(
   parsed: ParsedConfig,

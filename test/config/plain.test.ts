@@ -11,6 +11,7 @@ import { isPlainConfText, loadConfigFormats, loadConfigText } from "../../src/co
 import { parseConf } from "../../src/config/conf_parser.ts";
 import {
   checkPlain,
+  plainNeedsAuthLibs,
   PLAIN_AUTHORIZATION_KEYS,
   PLAIN_BLOCKS,
   PLAIN_CLUSTER_KEYS,
@@ -270,7 +271,30 @@ describe("config/plain: which files are plain", () => {
       'leafnodes { remotes: [ { url: "nats://127.0.0.1:7422" } ] }\n',
     ];
     for (const text of no) assert.equal(isPlainConfText(text, "a.conf"), false, text);
+    // With file and environment access, a plain file may include another and read the environment.
+    const io = {
+      readFile: (p: string) => (p === "/etc/nats/limits.conf" ? "max_payload: 1MB\n" : p === "/etc/nats/bad.conf" ? "foo: 1\n" : undefined),
+      env: (n: string) => (n === "ENV_PORT" ? "4333" : undefined),
+    };
+    assert.equal(isPlainConfText("port: $ENV_PORT\ninclude ./limits.conf\n", "/etc/nats/a.conf", io), true);
+    assert.equal(isPlainConfText("port: $OTHER\n", "/etc/nats/a.conf", io), false);
+    assert.equal(isPlainConfText("port: 1\ninclude ./bad.conf\n", "/etc/nats/a.conf", io), false);
+    const throwing = { readFile: (): string => { throw new Error("EISDIR"); } };
+    assert.equal(isPlainConfText("port: 1\ninclude ./dir\n", "/etc/nats/a.conf", throwing), false);
     assert.equal(isPlainConfText("port: 4222\n", "a.yaml"), false, "YAML goes through the full check");
+  });
+  it("a plain file needs the password libraries only for a bcrypt hash", () => {
+    const check = (text: string) => {
+      const parsed = parseConf(text, { file: "a.conf" });
+      assert.ok(parsed.ok);
+      const plain = checkPlain(parsed.value);
+      assert.ok(plain !== undefined, text);
+      return plainNeedsAuthLibs(plain);
+    };
+    assert.equal(check('authorization { user: a, password: "$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm7qhpJnKnXrlYQpSH7nwQZ7Nle" }'), true);
+    assert.equal(check('authorization { token: "$2b$04$abc" }'), true);
+    assert.equal(check('authorization { user: a, password: "hunter2" }\nserver_name: "nkey-operator-include"'), false);
+    assert.equal(check("port: 4222\n"), false);
   });
   it("an error in a plain-looking file is the full check's, word for word", () => {
     const r = loadConfigText("port: 4222\n\nmax_payload: abc\n", "petrel.conf", io);
@@ -280,11 +304,12 @@ describe("config/plain: which files are plain", () => {
 });
 
 describe("config/plain: a server started from a plain file", () => {
-  it("checks a bcrypt-hashed password (the password libraries load without the schemas)", async () => {
+  it("checks a bcrypt-hashed password from the environment (the password libraries load without the schemas)", async () => {
     const hash = bcrypt.hashSync("hunter2", bcrypt.genSaltSync(4));
-    const conf = `authorization {\n  user: dave\n  password: "${hash}"\n}\n`;
-    assert.equal(isPlainConfText(conf, "server.conf"), true);
-    const server = await startServer("petrel", { conf });
+    const conf = `authorization {\n  user: dave\n  password: $DAVE_PASSWORD\n}\n`;
+    const env = { DAVE_PASSWORD: hash };
+    assert.equal(isPlainConfText(conf, "server.conf", { env: (n) => env[n as keyof typeof env] }), true);
+    const server = await startServer("petrel", { conf, env });
     try {
       const nc = await connectTo(server, { user: "dave", pass: "hunter2" });
       await nc.flush();
