@@ -3,7 +3,7 @@
  * on connect, and the byte framing of RS+/RS- (interest) and RMSG/HMSG (messages) with the account and queue
  * names nats-server puts in them. Pure functions; the connection state lives in route.ts.
  */
-import { z } from "zod";
+import type { z } from "zod";
 import type { OutBuffer } from "../server/outbound.ts";
 import { writeInt } from "../server/outbound.ts";
 import { type Args, argString } from "../protocol/parser.ts";
@@ -12,41 +12,112 @@ import { type Args, argString } from "../protocol/parser.ts";
 export const GLOBAL_ACCOUNT = "$G";
 export const GLOBAL_ACCOUNT_BYTES = new TextEncoder().encode(GLOBAL_ACCOUNT);
 
-const routeInfoSchema = z.looseObject({
-  server_id: z.string().min(1),
-  server_name: z.string().optional(),
-  version: z.string().optional(),
-  host: z.string().optional(),
-  port: z.number().int().optional(),
-  headers: z.boolean().optional(),
-  auth_required: z.boolean().optional(),
-  cluster: z.string().optional(),
-  cluster_dynamic: z.boolean().optional(),
-  connect_urls: z.array(z.string()).optional(),
-  ws_connect_urls: z.array(z.string()).optional(),
-  ip: z.string().optional(),
-  lnoc: z.boolean().optional(),
-  nonce: z.string().optional(),
-});
-export type RouteInfo = z.infer<typeof routeInfoSchema>;
+/**
+ * The route INFO and CONNECT are checked by hand, not with zod: a cluster node's config file is checked without
+ * zod (src/config/plain.ts), and these two were all that still loaded it on every cluster node (~6-8 MB RSS). As
+ * zod's loose objects did: a known key, when present, must have its type (null is not absent), unknown keys are
+ * kept. test/cluster/protocol_check.test.ts compares the checks with zod schemas of the same shape.
+ */
+type Kind = "string" | "boolean" | "int" | "strings";
 
-const routeConnectSchema = z.looseObject({
-  echo: z.boolean().optional(),
-  verbose: z.boolean().optional(),
-  pedantic: z.boolean().optional(),
-  user: z.string().optional(),
-  pass: z.string().optional(),
-  auth_token: z.string().optional(),
-  tls_required: z.boolean().optional(),
-  headers: z.boolean().optional(),
-  name: z.string().optional(),
-  cluster: z.string().optional(),
-  dynamic: z.boolean().optional(),
-  lnoc: z.boolean().optional(),
-});
-export type RouteConnect = z.infer<typeof routeConnectSchema>;
+export interface RouteInfo {
+  server_id: string;
+  server_name?: string;
+  version?: string;
+  host?: string;
+  port?: number;
+  headers?: boolean;
+  auth_required?: boolean;
+  cluster?: string;
+  cluster_dynamic?: boolean;
+  connect_urls?: string[];
+  ws_connect_urls?: string[];
+  ip?: string;
+  lnoc?: boolean;
+  nonce?: string;
+  [key: string]: unknown;
+}
 
-/** The JSON argument of an INFO or CONNECT, if it is JSON of the schema's shape (also used by gateways). */
+export interface RouteConnect {
+  echo?: boolean;
+  verbose?: boolean;
+  pedantic?: boolean;
+  user?: string;
+  pass?: string;
+  auth_token?: string;
+  tls_required?: boolean;
+  headers?: boolean;
+  name?: string;
+  cluster?: string;
+  dynamic?: boolean;
+  lnoc?: boolean;
+  [key: string]: unknown;
+}
+
+/** The known keys of a route INFO and their kinds (all optional but server_id). */
+export const ROUTE_INFO_KEYS: Readonly<Record<string, Kind>> = {
+  server_id: "string",
+  server_name: "string",
+  version: "string",
+  host: "string",
+  port: "int",
+  headers: "boolean",
+  auth_required: "boolean",
+  cluster: "string",
+  cluster_dynamic: "boolean",
+  connect_urls: "strings",
+  ws_connect_urls: "strings",
+  ip: "string",
+  lnoc: "boolean",
+  nonce: "string",
+};
+
+/** The known keys of a route CONNECT and their kinds (all optional). */
+export const ROUTE_CONNECT_KEYS: Readonly<Record<string, Kind>> = {
+  echo: "boolean",
+  verbose: "boolean",
+  pedantic: "boolean",
+  user: "string",
+  pass: "string",
+  auth_token: "string",
+  tls_required: "boolean",
+  headers: "boolean",
+  name: "string",
+  cluster: "string",
+  dynamic: "boolean",
+  lnoc: "boolean",
+};
+
+function isKind(v: unknown, kind: Kind): boolean {
+  switch (kind) {
+    case "string":
+      return typeof v === "string";
+    case "boolean":
+      return typeof v === "boolean";
+    case "int":
+      return typeof v === "number" && Number.isSafeInteger(v);
+    case "strings":
+      return Array.isArray(v) && v.every((x) => typeof x === "string");
+  }
+}
+
+/** A JSON object whose known keys, where present, have their kinds; undefined for anything else. */
+function checkedObject(text: string, keys: Readonly<Record<string, Kind>>): Record<string, unknown> | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
+  const o = json as Record<string, unknown>;
+  for (const k in keys) {
+    if (Object.hasOwn(o, k) && o[k] !== undefined && !isKind(o[k], keys[k])) return undefined;
+  }
+  return o;
+}
+
+/** The JSON argument of an INFO or CONNECT, if it is JSON of the schema's shape (used by gateways and leafnodes). */
 export function parseJsonAs<T>(schema: z.ZodType<T>, text: string): T | undefined {
   let json: unknown;
   try {
@@ -59,11 +130,13 @@ export function parseJsonAs<T>(schema: z.ZodType<T>, text: string): T | undefine
 }
 
 export function parseRouteInfo(text: string): RouteInfo | undefined {
-  return parseJsonAs(routeInfoSchema, text);
+  const o = checkedObject(text, ROUTE_INFO_KEYS);
+  if (o === undefined || typeof o.server_id !== "string" || o.server_id.length === 0) return undefined;
+  return o as RouteInfo;
 }
 
 export function parseRouteConnect(text: string): RouteConnect | undefined {
-  return parseJsonAs(routeConnectSchema, text);
+  return checkedObject(text, ROUTE_CONNECT_KEYS) as RouteConnect | undefined;
 }
 
 /** `RS+ <acc> subject [queue weight]` / `RS- <acc> subject [queue]`. */

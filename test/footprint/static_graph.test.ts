@@ -88,6 +88,12 @@ describe("what a plain start loads", () => {
     assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically from mod.ts");
   });
 
+  it("the cluster extension (routes) loads no zod: a cluster node's config file is checked without it too", () => {
+    const { files, outside } = graph("src/cluster/extension.ts");
+    assert.ok(files.has("src/cluster/route.ts"), "the graph was walked");
+    assert.equal(outside.get("zod"), undefined, `zod is imported statically by ${outside.get("zod")}`);
+  });
+
   it("the JetStream extension loads no zod until a schema is needed, and no cluster code unless clustered", () => {
     // zod costs an idle JetStream server ~10 MB on Deno: src/jetstream/schemas_on_demand.ts loads the schemas.
     const { files, outside } = graph("adapters/storage/jetstream_extension.ts");
