@@ -16,6 +16,7 @@ import * as L from "./leaf_checks.ts";
 import type { LeafCheck } from "./leaf_checks.ts";
 import type { RawConfig } from "./schema.ts";
 import type { ValidatedConfig } from "./validate.ts";
+import { notImplementedAt } from "./not_implemented.ts";
 import { type ConfMap, type ConfPath, type ConfValue, isConfMap, type ParsedConfig, pathKey, type SourceLoc } from "./types.ts";
 
 type PlainTable = Readonly<Record<string, LeafCheck>>;
@@ -142,6 +143,24 @@ export const PLAIN_TOP_KEYS: PlainTable = {
   server_tags: L.STRING_LIST,
 };
 
+/**
+ * Every top-level key of schema.ts's rawConfigSchema (the test checks the list): a variable defined at the top
+ * level under one of these names is that option to validate.ts, not a variable, and is left to the full check.
+ */
+export const SCHEMA_TOP_KEYS: ReadonlySet<string> = new Set([
+  "listen", "host", "net", "port", "server_name", "client_advertise", "http", "http_port", "monitor_port",
+  "max_payload", "max_pending", "max_control_line", "max_connections", "max_conn", "max_subscriptions", "max_subs",
+  "ping_interval", "ping_max", "write_deadline", "lame_duck_duration", "lame_duck_grace_period", "debug", "trace",
+  "trace_verbose", "logtime", "log_file", "logfile", "pid_file", "pidfile", "ports_file_dir", "no_auth_user",
+  "store_dir", "storedir", "authorization", "cluster", "gateway", "jetstream", "streaming", "websocket", "ws",
+  "leafnodes", "leaf", "accounts", "system_account", "system", "no_system_account", "mappings", "maps", "tls",
+  "allow_non_tls", "https", "https_port", "http_base_path", "mqtt", "operator", "operators", "trusted",
+  "trusted_keys", "resolver", "resolver_preload", "resolver_tls", "ocsp", "syslog", "remote_syslog", "logtime_utc",
+  "logfile_size_limit", "log_size_limit", "max_traced_msg_len", "max_sub_tokens", "disable_sublist_cache",
+  "no_sublist_cache", "prof_port", "server_tags", "default_js_domain", "connect_error_reports",
+  "reconnect_error_reports", "max_closed_clients", "no_header_support",
+]);
+
 /** Not plain: hand the file to the full check. */
 const NOT_PLAIN = undefined;
 
@@ -153,7 +172,8 @@ export function checkPlain(parsed: ParsedConfig): ValidatedConfig | undefined {
     const key = k.toLowerCase();
     const path = [key];
     // schema.ts's keys are all lower-case, so validate.ts resolves a key as written or lower-cased to `key`. No
-    // plain key is a not-implemented one (not_implemented.ts; the test checks it), so that check is not needed.
+    // plain key is a not-implemented one (not_implemented.ts; the test checks it), so that check is only needed
+    // for a variable below.
     const block = Object.hasOwn(PLAIN_BLOCKS, key) ? PLAIN_BLOCKS[key] : undefined;
     if (block !== undefined) {
       const out = plainBlock(parsed, block, key, v, [k], locs);
@@ -163,7 +183,13 @@ export function checkPlain(parsed: ParsedConfig): ValidatedConfig | undefined {
       continue;
     }
     const check = Object.hasOwn(PLAIN_TOP_KEYS, key) ? PLAIN_TOP_KEYS[key] : undefined;
-    if (check === undefined || !check.test(v)) return NOT_PLAIN;
+    if (check === undefined) {
+      // A top-level variable used as $NAME is not an option: validate.ts skips it without a word, unless its name
+      // is a schema key or a refused one (then it is that option, left to the full check).
+      if (parsed.usedVariables.has(pathKey([k])) && !SCHEMA_TOP_KEYS.has(key) && notImplementedAt(path) === undefined) continue;
+      return NOT_PLAIN;
+    }
+    if (!check.test(v)) return NOT_PLAIN;
     record(parsed, [k], path, locs);
     raw[key] = v;
   }

@@ -19,6 +19,7 @@ import {
   PLAIN_LEAFNODES_KEYS,
   PLAIN_TOP_KEYS,
   PLAIN_WEBSOCKET_KEYS,
+  SCHEMA_TOP_KEYS,
 } from "../../src/config/plain.ts";
 import bcrypt from "bcryptjs";
 import { errors } from "@nats-io/transport-node";
@@ -59,6 +60,7 @@ describe("config/plain: the plain keys are schema.ts's, with the same checks", (
   it("top-level keys", () => {
     const shape = rawConfigSchema.shape as Record<string, z.ZodType>;
     for (const key of Object.keys(shape)) assert.equal(key, key.toLowerCase(), "schema keys are lower-case");
+    assert.deepEqual([...SCHEMA_TOP_KEYS].sort(), Object.keys(shape).sort(), "plain.ts's SCHEMA_TOP_KEYS is the schema's keys");
     for (const [key, check] of Object.entries(PLAIN_TOP_KEYS)) {
       assert.ok(Object.hasOwn(shape, key), key);
       assert.equal(leafFn(shape[key]), check.test, key);
@@ -106,6 +108,8 @@ const scalar: fc.Arbitrary<Gen> = fc.oneof(
     "disk", "enabled", "disabled", "true", "off", "maybe", "-1", "/tmp/x",
   ),
   fc.constantFrom<Gen>({ raw: "1MB" }, { raw: "64KB" }, { raw: "1k" }, { raw: "2s" }, { raw: "enabled" }, { raw: "yes" }),
+  // references to the variables the generator may define (an undefined one is a parse error on both paths)
+  fc.constantFrom<Gen>({ raw: "$VPORT" }, { raw: "$vname" }, { raw: "$Mqtt" }),
   fc.constantFrom(-2, -1, 0, 1, 4222, 65535, 65536, 1.5, 1e20),
   fc.boolean(),
 );
@@ -134,7 +138,14 @@ const SCALARS: Gen[] = [
 const entryFor = (table: Readonly<Record<string, LeafCheck>>) =>
   fc.constantFrom(...Object.keys(table)).chain((key) => {
     const good = SCALARS.filter((v) => table[key].test(v));
-    return fc.tuple(anyCase(key), fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: value }));
+    return fc.tuple(
+      anyCase(key),
+      fc.oneof(
+        { weight: 8, arbitrary: fc.constantFrom(...good) },
+        { weight: 1, arbitrary: value },
+        { weight: 1, arbitrary: fc.constantFrom<Gen>({ raw: "$VPORT" }, { raw: "$vname" }, { raw: "$Mqtt" }) },
+      ),
+    );
   });
 
 const jsEntry: fc.Arbitrary<[string, Gen]> = fc.oneof(
@@ -181,6 +192,8 @@ const entry: fc.Arbitrary<[string, Gen]> = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(anyCase("authorization"), authorization) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom("websocket", "ws", "WebSocket"), websocket) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom("leafnodes", "leaf", "LeafNodes"), leafnodes) },
+  // variables: plain names, one that is a schema key (Mqtt is the mqtt option), one that is a refused key
+  { weight: 6, arbitrary: fc.tuple(fc.constantFrom("VPORT", "vname", "Mqtt", "Trusted"), fc.constantFrom<Gen>(4222, "n1", true, "OABC")) },
 );
 
 function literal(v: Gen, indent: string): string {
@@ -230,10 +243,10 @@ describe("config/plain: loading a generated file with and without the plain chec
         assert.deepEqual(a.value.refusals, b.value.refusals, text);
         for (const p of pathsOf(entries)) assert.deepEqual(a.value.locate(p), b.value.locate(p), `${text}\n${JSON.stringify(p)}`);
       }),
-      { numRuns: 400, seed: 14 },
+      { numRuns: 500, seed: 14 },
     );
     // Not vacuous: many generated files are plain (and many are not).
-    assert.ok(plainTaken > runs / 4 && plainTaken < runs * 0.9, `plain ${plainTaken} of ${runs}`);
+    assert.ok(plainTaken > runs / 8 && plainTaken < runs * 0.9, `plain ${plainTaken} of ${runs}`);
     console.log(`plain ${plainTaken} of ${runs}`);
   });
 });
@@ -245,6 +258,7 @@ describe("config/plain: which files are plain", () => {
       'server_name: "b-n1"\nport: 4222\nhost: "127.0.0.1"\njetstream {\n  store_dir: "/tmp/js"\n}\n',
       "listen: 0.0.0.0:4222\nmax_payload: 1MB\nwrite_deadline: \"10s\"\njetstream: enabled\n",
       "Port = 4222\nJetStream { Max_File_Store: 1GB, max_memory_store: -1 }\n",
+      'PASS: "s3cret"\nP: 4222\nport: $P\nauthorization { user: a, password: $PASS }\n',
       "authorization { token: t }\n",
       "websocket { port: 8080, no_tls: true, same_origin: false }\nleafnodes { listen: 127.0.0.1:7422 }\n",
       "authorization {\n  user: a\n  password: \"$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm7qhpJnKnXrlYQpSH7nwQZ7Nle\"\n  timeout: 2\n}\n",
@@ -257,7 +271,8 @@ describe("config/plain: which files are plain", () => {
       'port: 4222\ncluster {\n  name: "c"\n  authorization { user: a, password: b }\n}\n',
       'port: 4222\ngateway {\n  name: "g"\n  listen: "127.0.0.1:7222"\n}\n',
       "port: 4222\ninclude ./other.conf\n",
-      "P: 4222\nport: $P\n",
+      "TLS: 1\nport: $TLS\n",
+      "Mqtt: 4222\nport: $Mqtt\n",
       "port: $ENV_PORT\n",
       "port: 4222\nfoo: 1\n",
       "port: 4222\nmqtt { port: 1883 }\n",
