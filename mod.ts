@@ -194,7 +194,7 @@ async function main(): Promise<void> {
 
 if (import.meta.main) {
   // First, before anything is served: the runtime options that only the environment at start can set
-  // (adapters/runtime/reexec_plan.ts; PETREL_REEXEC=0 turns it off). Returns only when no re-exec happened.
+  // (adapters/runtime/reexec_plan.ts; only with PETREL_REEXEC=1). Returns only when no re-exec happened.
   await reexecWithRuntimeOptions();
   await main();
 }

@@ -1,6 +1,6 @@
 /**
- * The CLI's first step: replace this process by itself with the runtime options of reexec_plan.ts in the
- * environment, so that they are in effect from the runtime's start (they cannot be set later).
+ * The CLI's first step when `PETREL_REEXEC=1`: replace this process by itself with the runtime options of
+ * reexec_plan.ts in the environment, so that they are in effect from the runtime's start (they cannot be set later).
  *
  * Only mod.ts's main calls it (never an embedder's import), only on Linux, before anything is served or written.
  * `execve` keeps the PID, the open standard streams and the parent: a process manager, a pid file and the bench's

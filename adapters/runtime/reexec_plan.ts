@@ -1,26 +1,29 @@
 /**
- * Which runtime options the CLI wants in effect from the runtime's first instruction, and what a re-exec must add to
- * the environment to get them. Pure: the caller (reexec.ts) reads the environment and the command line.
+ * Which runtime options the CLI puts in effect from the runtime's first instruction when asked to
+ * (`PETREL_REEXEC=1`), and what a re-exec must add to the environment to get them. Pure: the caller (reexec.ts)
+ * reads the environment and the command line.
  *
- * Why: some of what decides Petrel's memory is read once, when the runtime starts, from the environment only:
+ * Why: some of what decides the runtimes' memory is read once, when the runtime starts, from the environment only:
  * - Bun: JavaScriptCore reads the machine's RAM size once, when its heap is created, and sizes its heap growth and
  *   collection triggers from it (memory use above `criticalGCMemoryThreshold`, 80 % of it, makes the collector
- *   eager). `BUN_JSC_forceRAMSize` sets the figure JSC uses: with a few hundred MB an edge broker under load holds
- *   10-50 MB less (dead socket read buffers, which only a collection frees) than with the host's 24 GB.
- * - Deno: V8's young generation grows to 2 x 32 MiB semi-spaces under load (what survives a scavenge is copied;
- *   what dies stays resident until then) unless `--max-semi-space-size` bounds it (`DENO_V8_FLAGS`, or
- *   `--v8-flags=` on deno's command line). 2 MiB kept the RSS cut of 1 MiB without its cost to JetStream sync
- *   publish (objects that live across a store write got promoted and collected by full collections).
+ *   eager). `BUN_JSC_forceRAMSize` sets the figure JSC uses.
+ * - Deno: V8's young generation grows up to 2 x 32 MiB semi-spaces under load unless `--max-semi-space-size` bounds
+ *   it (`DENO_V8_FLAGS`, or `--v8-flags=` on deno's command line). 1 MiB cost JetStream sync publish half its rate
+ *   (objects that live across a store write get promoted); 2 MiB did not.
+ * Off by default: measured on the code before the read-buffer and output-buffer fixes of 2026-12-06, these cut 10-45
+ * MB under load; on main after them (`acc1a61`) they cut 3-8 MB in a few scenarios, while the re-exec costs a second
+ * runtime start (Bun ~20 ms, Deno ~25-30 ms of start-up) and the 2 MiB semi-space doubles Deno's scavenges inside a
+ * sync publish run. Kept as one switch for hosts and workloads where they pay (a quiet-machine run may rank them).
  * Tried and not kept: Bun's `MIMALLOC_PURGE_DELAY=0` and `--smol` (through `BUN_OPTIONS`): no RSS change under load
  * beyond the noise. The figures are in bench/RESULTS.md ("Runtime options before start (reexec)").
  *
- * What the user set wins: a variable already in the environment is kept as it is, a V8 flag the user named (in
- * DENO_V8_FLAGS or `--v8-flags=` on the command line) is not added again, and `PETREL_REEXEC=0` turns all of it off.
+ * What the user set wins: a variable already in the environment is kept as it is, and a V8 flag the user named (in
+ * DENO_V8_FLAGS or `--v8-flags=` on the command line) is not added again.
  */
 
 /** Set in the re-executed process: the options are in effect, never re-exec again (no loop). */
 export const REEXEC_MARKER = "PETREL_REEXECED";
-/** The opt-out: `PETREL_REEXEC=0` starts as launched, with the runtime's own defaults. */
+/** The switch: `PETREL_REEXEC=1` re-executes with the options; unset or 0 starts as launched (the default). */
 export const REEXEC_SWITCH = "PETREL_REEXEC";
 
 /** Bun: environment variables and their values (each only when the user did not set it). */
@@ -32,10 +35,10 @@ export const DENO_V8: readonly string[] = ["--max-semi-space-size=2"];
 
 export type SwitchValue = "on" | "off";
 
-/** `PETREL_REEXEC`: unset or 1/true/on re-execs, 0/false/off does not; anything else is an error naming it. */
+/** `PETREL_REEXEC`: 1/true/on re-execs; unset, empty or 0/false/off does not; anything else is an error naming it. */
 export function readSwitch(raw: string | undefined): SwitchValue | { error: string } {
-  if (raw === undefined || raw === "" || raw === "1" || raw === "true" || raw === "on") return "on";
-  if (raw === "0" || raw === "false" || raw === "off") return "off";
+  if (raw === "1" || raw === "true" || raw === "on") return "on";
+  if (raw === undefined || raw === "" || raw === "0" || raw === "false" || raw === "off") return "off";
   return { error: `${REEXEC_SWITCH} must be 0 or 1, got '${raw}'` };
 }
 
@@ -60,7 +63,7 @@ function userV8Flags(env: PlanInput["env"], cmdline: readonly string[]): Set<str
   return names;
 }
 
-/** Cheap first look (no /proc read): false when switched off, already re-executed, or nothing to set here. */
+/** Cheap first look (no /proc read): false when not switched on, already re-executed, or nothing to set here. */
 export function mayReexec(runtime: PlanInput["runtime"], env: PlanInput["env"]): boolean {
   if (readSwitch(env(REEXEC_SWITCH)) !== "on" || env(REEXEC_MARKER) !== undefined) return false;
   return runtime === "bun" ? BUN_ENV.length > 0 : DENO_V8.length > 0;

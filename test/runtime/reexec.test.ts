@@ -1,6 +1,6 @@
-// The CLI's early self-re-exec (adapters/runtime/reexec.ts): the runtime options that only the environment at start
-// can set are in effect in the server process itself (same PID as spawned), the opt-out works, an embedded start
-// does not re-exec, and signals, output and exit codes are what they were without it.
+// The CLI's early self-re-exec (adapters/runtime/reexec.ts, PETREL_REEXEC=1): the runtime options that only the
+// environment at start can set are in effect in the server process itself (same PID as spawned), off by default,
+// an embedded start does not re-exec, and signals, output and exit codes are what they are without it.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -37,66 +37,64 @@ function expectedAdditions(): Record<string, string> {
 }
 
 const plain = (env: Record<string, string>) => (n: string) => env[n];
+const ON = { [REEXEC_SWITCH]: "1" };
 
 describe("reexec: the plan", () => {
-  it("adds the runtime's options and the marker; nothing when switched off or already done", () => {
-    const bun = planReexec({ runtime: "bun", env: plain({}), cmdline: ["bun", "run", "mod.ts"] });
+  it("adds the runtime's options and the marker when switched on; nothing when off (the default) or already done", () => {
+    const bun = planReexec({ runtime: "bun", env: plain(ON), cmdline: ["bun", "run", "mod.ts"] });
     assert.deepEqual(bun, { BUN_JSC_forceRAMSize: "268435456", [REEXEC_MARKER]: "1" });
-    const deno = planReexec({ runtime: "deno", env: plain({}), cmdline: ["deno", "run", "-A", "mod.ts"] });
+    const deno = planReexec({ runtime: "deno", env: plain(ON), cmdline: ["deno", "run", "-A", "mod.ts"] });
     assert.deepEqual(deno, { DENO_V8_FLAGS: "--max-semi-space-size=2", [REEXEC_MARKER]: "1" });
-    for (const off of ["0", "false", "off"]) {
-      assert.equal(planReexec({ runtime: "bun", env: plain({ [REEXEC_SWITCH]: off }), cmdline: [] }), undefined, off);
+    assert.equal(planReexec({ runtime: "bun", env: plain({}), cmdline: [] }), undefined);
+    for (const off of ["0", "false", "off", ""]) {
+      assert.equal(planReexec({ runtime: "deno", env: plain({ [REEXEC_SWITCH]: off }), cmdline: [] }), undefined, off);
     }
-    assert.equal(planReexec({ runtime: "deno", env: plain({ [REEXEC_MARKER]: "1" }), cmdline: [] }), undefined);
+    assert.equal(planReexec({ runtime: "deno", env: plain({ ...ON, [REEXEC_MARKER]: "1" }), cmdline: [] }), undefined);
     assert.equal(readSwitch("1"), "on");
+    assert.equal(readSwitch(undefined), "off");
     assert.deepEqual(readSwitch("maybe"), { error: "PETREL_REEXEC must be 0 or 1, got 'maybe'" });
     assert.equal(planReexec({ runtime: "bun", env: plain({ [REEXEC_SWITCH]: "maybe" }), cmdline: [] }), undefined);
   });
 
   it("keeps what the user set: the variable itself, V8 flags in DENO_V8_FLAGS or on deno's command line", () => {
-    const userRam = { BUN_JSC_forceRAMSize: String(2 ** 30) };
+    const userRam = { ...ON, BUN_JSC_forceRAMSize: String(2 ** 30) };
     assert.equal(planReexec({ runtime: "bun", env: plain(userRam), cmdline: ["bun", "run", "mod.ts"] }), undefined);
     assert.deepEqual(
-      planReexec({ runtime: "deno", env: plain({ DENO_V8_FLAGS: "--stack-size=2000" }), cmdline: ["deno"] }),
+      planReexec({ runtime: "deno", env: plain({ ...ON, DENO_V8_FLAGS: "--stack-size=2000" }), cmdline: ["deno"] }),
       { DENO_V8_FLAGS: "--stack-size=2000,--max-semi-space-size=2", [REEXEC_MARKER]: "1" },
     );
     assert.equal(
-      planReexec({ runtime: "deno", env: plain({ DENO_V8_FLAGS: "--max_semi_space_size=16" }), cmdline: ["deno"] }),
+      planReexec({ runtime: "deno", env: plain({ ...ON, DENO_V8_FLAGS: "--max_semi_space_size=16" }), cmdline: ["deno"] }),
       undefined,
     );
     const cli = ["deno", "run", "--v8-flags=--expose-gc,--max-semi-space-size=8", "-A", "mod.ts"];
-    assert.equal(planReexec({ runtime: "deno", env: plain({}), cmdline: cli }), undefined);
+    assert.equal(planReexec({ runtime: "deno", env: plain(ON), cmdline: cli }), undefined);
   });
 });
 
 describe("reexec: the CLI", () => {
   let server: RunningServer;
-  let elsewhere: RunningServer;
-  let optedOut: RunningServer;
+  let plainStart: RunningServer;
   before(async () => {
-    [server, elsewhere, optedOut] = await Promise.all([
+    [server, plainStart] = await Promise.all([
+      startServer("petrel", { env: ON, cwd: tmpdir() }),
       startServer("petrel"),
-      // Outside the project directory Bun has no bunfig.toml preload: mod.ts's main re-executes.
-      startServer("petrel", { cwd: tmpdir() }),
-      startServer("petrel", { env: { [REEXEC_SWITCH]: "0" } }),
     ]);
   });
   after(async () => {
-    await Promise.all([server?.stop(), elsewhere?.stop(), optedOut?.stop()]);
+    await Promise.all([server?.stop(), plainStart?.stop()]);
   });
 
-  it("runs with the options in its environment, as the process that was spawned, under its own name", () => {
-    for (const s of [server, elsewhere]) {
-      const env = environOf(s.pid); // the pid spawn() returned: the re-exec kept it
-      assert.equal(env.get(REEXEC_MARKER), "1");
-      for (const [k, v] of Object.entries(expectedAdditions())) assert.equal(env.get(k), v, k);
-      const comm = readFileSync(`/proc/${s.pid}/comm`, "utf8").trim();
-      assert.notEqual(comm, "exe");
-    }
+  it("PETREL_REEXEC=1: runs with the options in its environment, as the process that was spawned, under its name", () => {
+    const env = environOf(server.pid); // the pid spawn() returned: the re-exec kept it
+    assert.equal(env.get(REEXEC_MARKER), "1");
+    for (const [k, v] of Object.entries(expectedAdditions())) assert.equal(env.get(k), v, k);
+    const comm = readFileSync(`/proc/${server.pid}/comm`, "utf8").trim();
+    assert.notEqual(comm, "exe");
   });
 
-  it("PETREL_REEXEC=0 starts as launched", () => {
-    const env = environOf(optedOut.pid);
+  it("without it (the default) starts as launched", () => {
+    const env = environOf(plainStart.pid);
     assert.equal(env.get(REEXEC_MARKER), undefined);
     for (const k of Object.keys(expectedAdditions())) assert.equal(env.get(k), undefined, k);
   });
@@ -114,8 +112,8 @@ describe("reexec: the CLI", () => {
     for (const args of [["--help"], ["--version"], ["--no-such-flag"]]) {
       const run = (extra: Record<string, string>) =>
         spawnSync(cmd, [...prefix, ...args], { encoding: "utf8", env: { ...process.env, ...extra }, timeout: 30_000 });
-      const on = run({});
-      const off = run({ [REEXEC_SWITCH]: "0" });
+      const on = run(ON);
+      const off = run({});
       assert.equal(on.status, off.status, args[0]);
       assert.equal(on.stdout, off.stdout, args[0]);
       assert.equal(on.stderr, off.stderr, args[0]);
