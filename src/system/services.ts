@@ -209,8 +209,14 @@ export class SystemServices {
   #mayBeHeard(subject: string): boolean {
     const o = this.#server.options;
     if (o.cluster !== undefined || (o.gateway !== undefined && o.gateway.name !== "") || o.leafnodes !== undefined) return true;
-    return this.#server.accounts.system.interestIn(subject) !== undefined;
+    // The answer holds until the system account's subscriptions change (no match, no subject hash, every 10 s).
+    const sys = this.#server.accounts.system;
+    if (this.#heard?.gen !== sys.interestGen || this.#heard.subject !== subject) {
+      this.#heard = { gen: sys.interestGen, subject, yes: sys.interestIn(subject) !== undefined };
+    }
+    return this.#heard.yes;
   }
+  #heard: { gen: number; subject: string; yes: boolean } | undefined;
 
   // ---- events ----
 
