@@ -408,6 +408,19 @@ function withDefaults(o: TcpOptions): Required<TcpOptions> {
   };
 }
 
+/**
+ * Bun's listen error says only "Failed to listen at <host>"; its code says why (EADDRINUSE, EACCES). The message
+ * names the port and the code, as nats-server's "bind: address already in use" does, and the code stays on it.
+ */
+function listenError(e: unknown, port: number): Error {
+  const err = toError(e);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== "string" || err.message.includes(code)) return err;
+  const out = new Error(`${err.message}:${port}: ${code === "EADDRINUSE" ? "address already in use" : "listen failed"} (${code})`);
+  Object.assign(out, { code });
+  return out;
+}
+
 export function createBunTcpTransport(options: TcpOptions = {}): Transport {
   const opts = withDefaults(options);
 
@@ -435,7 +448,7 @@ export function createBunTcpTransport(options: TcpOptions = {}): Transport {
         },
       });
     } catch (e) {
-      return Promise.reject(toError(e));
+      return Promise.reject(listenError(e, lo.port));
     }
   }
 

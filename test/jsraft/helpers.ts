@@ -61,8 +61,11 @@ export interface ProcessCluster {
   close(): Promise<void>;
 }
 
-/** Starts one Petrel process per name on processClusterConf's configuration (`extra` lines at the top level). */
-export async function startProcessCluster(cluster: string, names: readonly string[], extra = ""): Promise<ProcessCluster> {
+/**
+ * Starts one Petrel process per name on processClusterConf's configuration (`extra` lines at the top level). A
+ * route port picked as free and taken meanwhile (the machine is shared) starts the cluster over on new ports.
+ */
+export async function startProcessCluster(cluster: string, names: readonly string[], extra = "", attempt = 1): Promise<ProcessCluster> {
   const dir = mkdtempSync(join(tmpdir(), `petrel-${cluster}-`));
   const conf = await processClusterConf(cluster, names, dir, extra);
   const servers: Array<RunningServer | undefined> = names.map(() => undefined);
@@ -84,7 +87,9 @@ export async function startProcessCluster(cluster: string, names: readonly strin
   const failed = started.find((r) => r.status === "rejected");
   if (failed !== undefined) {
     await pc.close();
-    throw (failed as PromiseRejectedResult).reason;
+    const reason = (failed as PromiseRejectedResult).reason;
+    if (attempt < 3 && isAddrInUse(reason)) return startProcessCluster(cluster, names, extra, attempt + 1);
+    throw reason;
   }
   return pc;
 }
