@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connectRaw } from "../helpers/raw.ts";
-import { monitorJson, type ServerKind, startServer, type StartOptions, waitFor } from "../helpers/servers.ts";
+import { monitorJson, type ServerKind, startServer, type StartOptions, waitConnections, waitFor } from "../helpers/servers.ts";
 
 type J = Record<string, unknown>;
 
@@ -14,6 +14,9 @@ async function observe(kind: ServerKind, opts: StartOptions, from: string[]): Pr
   try {
     const seen: J[] = [];
     for (const addr of from) {
+      // The start-up probe's connection and the previous client's are gone first: /connz lists this one alone
+      // (on a loaded machine either server may still count a closed connection for a while).
+      await waitConnections(s, 0, 10_000);
       const c = await connectRaw(s.port, addr);
       try {
         await c.send("CONNECT {\"verbose\":false}\r\nPING\r\n");
