@@ -47,12 +47,25 @@ export interface StartOptions {
   extensions?: PetrelExtension[];
 }
 
+/**
+ * One read per path for a prepare-and-load pair: the options are prepared (what a file needs is loaded) and then
+ * loaded from the same text, and a config given as a pipe (`-c <(...)`, `/dev/stdin`) can be read only once.
+ */
+function readOnce(read: (path: string) => string): (path: string) => string {
+  const seen = new Map<string, string>();
+  return (path) => {
+    let text = seen.get(path);
+    if (text === undefined) seen.set(path, (text = read(path)));
+    return text;
+  };
+}
+
 /** Start a broker in this process. Stop it with `await petrel.stop()`. */
 export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
   const rt = so.runtime ?? currentRuntime();
   let options: ServerOptions;
   if (so.args !== undefined) {
-    const readFile = (p: string) => rt.readTextFileSync(p);
+    const readFile = readOnce((p) => rt.readTextFileSync(p));
     await prepareServerOptions(so.args, readFile, (n) => rt.env(n));
     const r = loadServerOptions(so.args, { readFile, env: (n) => rt.env(n) });
     if (!r.ok) throw new Error(r.error.text);
@@ -86,7 +99,7 @@ async function main(): Promise<void> {
     rt.writeStderr(`nats-server: ${reexecSwitch.error}\n`);
     rt.exit(1);
   }
-  const io = { readFile: (p: string) => rt.readTextFileSync(p), env: (n: string) => rt.env(n) };
+  const io = { readFile: readOnce((p) => rt.readTextFileSync(p)), env: (n: string) => rt.env(n) };
   await prepareServerOptions(argv, io.readFile, io.env);
   const loaded = loadServerOptions(argv, io);
   if (!loaded.ok) {
@@ -166,8 +179,9 @@ async function main(): Promise<void> {
   });
   // The file may now name nkey users or bcrypt hashes: what it needs is loaded first, as at start-up.
   const reload = async () => {
-    await prepareServerOptions(argv, io.readFile, io.env);
-    const r = loadServerOptions(argv, io);
+    const again = { readFile: readOnce((p) => rt.readTextFileSync(p)), env: io.env };
+    await prepareServerOptions(argv, again.readFile, again.env);
+    const r = loadServerOptions(argv, again);
     if (!r.ok) {
       logger.error(`Failed to reload server configuration: ${r.error.text}`);
       return;

@@ -34,6 +34,16 @@ function isNotFound(e: unknown): boolean {
   return typeof e === "object" && e !== null && (e as { code?: unknown }).code === "ENOENT";
 }
 
+/**
+ * Whether Bun.mmap can read the file: a regular file with bytes in it. A named pipe or `-c <(...)` (size Infinity)
+ * must be read once, by node:fs: a mapping attempt opens it and its writer's data is gone when that fails; an
+ * empty file or /proc's (size 0) cannot be mapped. A stat, no open; Bun.file's size throws nothing for a missing path.
+ */
+function mappable(path: string): boolean {
+  const size = Bun.file(path).size;
+  return size > 0 && Number.isFinite(size);
+}
+
 export function createBunRuntime(): Runtime {
   // The idle-time timers (src/runtime/light_timers.ts) on Bun's native setTimeout, unref'd.
   useTimerPrimitive((ms, fn) => void setTimeout(fn, ms).unref());
@@ -51,7 +61,7 @@ export function createBunRuntime(): Runtime {
       try {
         // As readBytesFileSync: a config file read at start-up loads no node:fs (~4 MB RSS on Bun). The BOM is
         // kept, as node:fs's "utf8" keeps it; the text is decoded before the mapping can go.
-        return utf8.decode(Bun.mmap(path));
+        if (mappable(path)) return utf8.decode(Bun.mmap(path));
       } catch (e) {
         if (isNotFound(e)) return undefined;
       }
@@ -65,11 +75,16 @@ export function createBunRuntime(): Runtime {
     readBytesFileSync(path) {
       try {
         // Bun.mmap: a synchronous read without loading node:fs (a copy, so the mapping can go with the view).
-        return Bun.mmap(path).slice();
+        if (mappable(path)) return Bun.mmap(path).slice();
       } catch (e) {
         if (isNotFound(e)) return undefined;
-        // What mmap cannot map (an empty file, /proc) node:fs reads; real errors throw from there.
+      }
+      // What mmap cannot map (an empty file, /proc, a pipe) node:fs reads; real errors throw from there.
+      try {
         return new Uint8Array(fs().readFileSync(path));
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
       }
     },
     // Bun.write: the ports and pid files at start without node:fs, whose module set-up runs ~40 calls of one
