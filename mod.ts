@@ -51,11 +51,12 @@ export interface StartOptions {
  * One read per path for a prepare-and-load pair: the options are prepared (what a file needs is loaded) and then
  * loaded from the same text, and a config given as a pipe (`-c <(...)`, `/dev/stdin`) can be read only once.
  */
-function readOnce(read: (path: string) => string): (path: string) => string {
-  const seen = new Map<string, string>();
+function readOnce<T>(read: (path: string) => T): (path: string) => T {
+  const seen = new Map<string, T>();
   return (path) => {
-    let text = seen.get(path);
-    if (text === undefined) seen.set(path, (text = read(path)));
+    if (seen.has(path)) return seen.get(path) as T;
+    const text = read(path);
+    seen.set(path, text);
     return text;
   };
 }
