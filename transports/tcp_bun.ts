@@ -31,13 +31,6 @@ export interface TcpOptions {
 type BunSocket = Bun.Socket<BunConn | undefined>;
 
 const NOOP_HANDLER: ConnHandler = { onData() {}, onDrain() {}, onClose() {} };
-/**
- * A chunk this large is written at once rather than in the turn's microtask. A client's delivery batches reach
- * 128 KiB during a turn that parses much input (a stall's replay); held until the microtask, each took a new
- * output buffer (Bun, fanout-16: ~7 per consumer per such turn, 256 KiB each, freed again after the turn).
- */
-const WRITE_NOW = 64 * 1024;
-
 /** Reads smaller than this are not detached by recycleRead (see there). */
 export const RECYCLE_MIN = 16 * 1024;
 
@@ -233,11 +226,7 @@ class BunConn implements Duplex {
     if (this.closing || this.closed) return false;
     if (data.length === 0) return this.bufferedAmount() < this.hwm;
     this.queue.push(data, release);
-    if (this.pending === null && data.length >= WRITE_NOW && !this.needDrain) {
-      // A large batch goes to the kernel now (with what was queued before it), so its writer gets the memory back
-      // before it fills the next batch instead of after the turn (see WRITE_NOW).
-      this.flush();
-    } else if (!this.scheduled && this.pending === null) {
+    if (!this.scheduled && this.pending === null) {
       this.scheduled = true;
       queueMicrotask(this.flushTask);
     }
