@@ -17,14 +17,6 @@ import type { ClientHost } from "./client_host.ts";
 import type { Account } from "../accounts/account.ts";
 import type { MatchResult } from "../subjects/sublist.ts";
 
-/**
- * Pending output past this is handed to the transport at once instead of at the end of the turn. A turn that
- * replays held input after a stall parses up to HOLD_MAX plus a read (on Bun, 512 KiB reads) at once, and each
- * fan-out consumer's batch then grew to ~1 MiB: buffers doubled 32 KiB -> 1 MiB (a fresh array and a copy per
- * step) or were kept at 1 MiB per consumer. Batches of at most this keep every output buffer <= 256 KiB.
- */
-const BATCH_MAX = 128 * 1024;
-
 const enc = new TextEncoder();
 const PONG = enc.encode("PONG\r\n");
 const PING = enc.encode("PING\r\n");
@@ -560,8 +552,6 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       this.#slowConsumer();
       return;
     }
-    // A batch that reached BATCH_MAX goes to the transport now; the scheduled flush writes the rest.
-    if (this.out.len >= BATCH_MAX) this.#write();
     this.flushSoon();
     if ((this.out.len > this.host.options.max_pending / 2 || this.#stalledSince > 0) && (!this.#exhausted || this.#readsAgain())) {
       this.#exhausted = false;
@@ -599,10 +589,6 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   /** Hand everything pending to the transport in one write. */
   flush(): void {
     this.#flushQueued = false;
-    this.#write();
-  }
-
-  #write(): void {
     if (this.out.len === 0 || this.state === "closed") return;
     const pending = this.duplex.bufferedAmount() + this.out.len;
     if (pending > this.host.options.max_pending) {
