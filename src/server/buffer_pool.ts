@@ -8,12 +8,8 @@
  * same size. Bounded in bytes; past the bound a buffer is left to the collector as before.
  */
 
-/**
- * At most this many bytes of spare buffers are kept process-wide. Under fan-out the pool filled to its bound and
- * stayed there (Bun, fanout-16: 4 MiB of 256 KiB-1 MiB buffers nothing took again, as a buffer is taken only at its
- * exact size); Deno's lagging writers cycle through ~1 MiB of 16-128 KiB buffers with 4 consumers.
- */
-export const POOL_BYTES = 1024 * 1024;
+/** At most this many bytes of spare buffers are kept process-wide. */
+export const POOL_BYTES = 4 * 1024 * 1024;
 
 export class BufferPool {
   readonly #bySize = new Map<number, ArrayBuffer[]>();

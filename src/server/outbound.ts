@@ -15,13 +15,8 @@ const HMSG_ = new Uint8Array([72, 77, 83, 71, 32]); // "HMSG "
 const enc = new TextEncoder();
 /** Batches smaller than this are copied at the flush: cheaper than keeping a second buffer for every connection. */
 const LEND_MIN = 8 * 1024;
-/**
- * A buffer grown past this by a burst is not kept (freed once its last lent batch comes back; the next batch starts
- * in a 32 KiB buffer that grows as needed). A flush is normally one 64 KiB input slice's output per consumer
- * (fanout-16: ~70 KB, in 128 KiB buffers); at 4 MiB, Bun's fan-out consumers kept the 1 MiB buffers a burst once
- * grew (4 x 1 MiB plus their spares, with 1 MiB ones in the pool) for the rest of the connection.
- */
-const MAX_KEPT = 256 * 1024;
+/** A buffer grown past this by a burst is not kept. */
+const MAX_KEPT = 4 * 1024 * 1024;
 
 export class OutBuffer {
   buf: Uint8Array;
