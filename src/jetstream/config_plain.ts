@@ -11,6 +11,7 @@
  * test/jetstream/config_plain.test.ts keeps these tables in step with the schemas and compares the outputs.
  */
 import type { ConsumerConfig, StreamConfig } from "./config.ts";
+import { fits, type Kind } from "./config_kinds.ts";
 
 /**
  * How a field is taken: `def` (absent: the default; must fit otherwise), `opt` (absent: left out; null is
@@ -18,7 +19,6 @@ import type { ConsumerConfig, StreamConfig } from "./config.ts";
  * `decline` (a nested schema: absent is left out, null kept, anything else goes to zod).
  */
 type Mode = "def" | "opt" | "nullish" | "list" | "decline";
-type Kind = "string" | "int" | "bool" | "strings" | "ints" | readonly string[];
 type Field = readonly [Mode, Kind, unknown?];
 
 const ENUM_RETENTION = ["limits", "interest", "workqueue"] as const;
@@ -93,23 +93,6 @@ export const PLAIN_CONSUMER: ReadonlyArray<readonly [string, Field]> = [
 
 const STREAM_KEYS = new Set(PLAIN_STREAM.map(([k]) => k));
 const CONSUMER_KEYS = new Set(PLAIN_CONSUMER.map(([k]) => k));
-
-function fits(kind: Kind, v: unknown): boolean {
-  if (typeof kind !== "string") return typeof v === "string" && kind.includes(v);
-  switch (kind) {
-    case "string":
-      return typeof v === "string";
-    case "int":
-      // zod 4's int(): safe integers only.
-      return Number.isSafeInteger(v);
-    case "bool":
-      return typeof v === "boolean";
-    case "strings":
-      return Array.isArray(v) && v.every((x) => typeof x === "string");
-    case "ints":
-      return Array.isArray(v) && v.every((x) => Number.isSafeInteger(x));
-  }
-}
 
 /** The parsed config, or undefined when zod must parse it. */
 function parse(

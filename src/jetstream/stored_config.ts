@@ -7,8 +7,8 @@
  * test/jetstream/stored_config.test.ts keeps this table in step with the schemas.
  */
 import type { ConsumerConfig, StreamConfig } from "./config.ts";
+import { fits, isObject, type Kind } from "./config_kinds.ts";
 
-type Kind = "string" | "int" | "bool" | "strings" | "ints" | "object" | "objects" | readonly string[];
 /** [kind, default]: a field with a default must be there (or is filled); one without may be absent or null. */
 type Field = readonly [Kind, unknown?];
 
@@ -75,28 +75,6 @@ const CONSUMER: Record<string, Field> = {
   metadata: ["object"],
   direct: ["bool"],
 };
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-function fits(kind: Kind, v: unknown): boolean {
-  if (typeof kind !== "string") return typeof v === "string" && kind.includes(v);
-  switch (kind) {
-    case "string":
-      return typeof v === "string";
-    case "int":
-      return Number.isInteger(v);
-    case "bool":
-      return typeof v === "boolean";
-    case "strings":
-      return Array.isArray(v) && v.every((x) => typeof x === "string");
-    case "ints":
-      return Array.isArray(v) && v.every((x) => Number.isInteger(x));
-    case "object":
-      return isObject(v);
-    case "objects":
-      return Array.isArray(v) && v.every(isObject);
-  }
-}
 
 /** The checked config with its defaults filled, or what is wrong with it. */
 function check(fields: Record<string, Field>, v: unknown): { config: Record<string, unknown> } | { error: string } {

@@ -10,6 +10,7 @@ import { loadSchemas } from "../../src/config/schemas_on_demand.ts";
 import { Server } from "../../src/server/server.ts";
 import { createMonitorState } from "../../src/monitor/monitor_state.ts";
 import { createMonitorEndpoints } from "../../src/monitor/endpoints.ts";
+import { waitFor } from "../helpers/servers.ts";
 import { SystemServices } from "../../src/system/services.ts";
 
 // Servers built here directly (not through startPetrel): the configuration schemas load first.
@@ -302,7 +303,14 @@ describe("system account: what happens while its work is loading (in-process)", 
     const sys = await connect({ servers: `nats://127.0.0.1:${server.clientPort}`, reconnect: false, user: "sys", pass: "sys" });
     conns.push(sys);
     const events: Array<{ subject: string; body: Json }> = [];
-    sys.subscribe("$SYS.ACCOUNT.A.>", { callback: (_e, m) => void events.push({ subject: m.subject, body: JSON.parse(td.decode(m.data)) as Json }) });
+    let disconnected!: () => void;
+    const disconnect = new Promise<void>((r) => (disconnected = r));
+    sys.subscribe("$SYS.ACCOUNT.A.>", {
+      callback: (_e, m) => {
+        events.push({ subject: m.subject, body: JSON.parse(td.decode(m.data)) as Json });
+        if (m.subject.endsWith(".DISCONNECT")) disconnected();
+      },
+    });
     await sys.flush();
     const a1 = await connect({ servers: `nats://127.0.0.1:${server.clientPort}`, reconnect: false, user: "a", pass: "a", name: "a1" });
     const a2 = await connect({ servers: `nats://127.0.0.1:${server.clientPort}`, reconnect: false, user: "a", pass: "a", name: "a2" });
@@ -311,13 +319,13 @@ describe("system account: what happens while its work is loading (in-process)", 
     // Nothing is built before the work is loaded: a request waits too.
     const ping = sys.request("$SYS.REQ.SERVER.PING", "", { timeout: 5000 });
     await sys.flush();
-    while (server.clients.size > 2) await new Promise((r) => setTimeout(r, 10));
+    await waitFor("the server to drop a1", () => server.clients.size <= 2);
     assert.equal(events.length, 0, "no event before the work is loaded");
     release();
     const answer = JSON.parse(td.decode((await ping).data)) as Json;
     assert.equal((answer.server as Json).name, "sys-lazy");
-    const deadline = Date.now() + 5000;
-    while (!events.some((e) => e.subject.endsWith(".DISCONNECT")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // The DISCONNECT is the last of the six events: once it is here, the others are too.
+    await disconnect;
     const conns1 = events.filter((e) => e.subject === "$SYS.ACCOUNT.A.SERVER.CONNS").map((e) => e.body.conns);
     assert.deepEqual(events.map((e) => e.subject.slice("$SYS.ACCOUNT.A.".length)), ["SERVER.CONNS", "CONNECT", "SERVER.CONNS", "CONNECT", "SERVER.CONNS", "DISCONNECT"]);
     assert.deepEqual(conns1, [1, 2, 1], "each count as it was when its event happened");
