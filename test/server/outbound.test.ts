@@ -79,8 +79,12 @@ describe("OutBuffer", () => {
     o.bytes(new Uint8Array(9000).fill(3));
     assert.equal(o.buf.buffer, first.buffer);
     assert.ok(second.every((b) => b === 2));
-    // A view of the buffer in use is never taken back.
-    assert.throws(() => o.release(o.buf.subarray(0, 10)), /not a lent buffer/);
+    // A view of the buffer in use is never taken back (a lent batch is at least LEND_MIN, 8 KiB, long).
+    assert.throws(() => o.release(o.buf.subarray(0, 9000)), /not a lent buffer/);
+    // A small batch is a copy (take), never lent: releasing it is a no-op that leaves the buffer alone.
+    o.release(o.buf.subarray(0, 10));
+    assert.equal(o.len, 9000);
+    assert.ok(o.buf.subarray(0, 9000).every((b) => b === 3));
   });
   it("buffers released beyond a connection's spare serve the next flush of another connection", () => {
     // An odd size of its own, so that no other test's buffers are in the process-wide pool for it; batches too
