@@ -18,6 +18,8 @@ export interface BusMsg {
   viaRoute?: boolean;
   /** Passed on by a stream's old leader to this one (see cluster/forward.ts). */
   forwarded?: boolean;
+  /** How many times a forwarded publish was passed on (a stale view of the leader passes it on again, bounded). */
+  hops?: number;
 }
 
 export interface PublishOpts {

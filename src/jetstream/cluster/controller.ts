@@ -780,13 +780,17 @@ export class JetStreamCluster {
     else spread.call(engine.bus, answer);
   }
 
-  /** A publish the stream's old leader passed on (forward.ts): taken as if it had come here directly. */
+  /**
+   * A publish another server passed on (forward.ts): taken as if it had come here directly. If this server does
+   * not lead the stream (the sender's view of the leader was stale), the replica passes it on again or holds it
+   * until a leader is known, as it does a publish that came here by a stale interest.
+   */
   #onForwarded(m: BusMsg): void {
     const f = decodeForward(m.payload);
     if (!f) return;
     const r = this.replicas.get(streamKey(f.account, f.stream));
-    if (!r || !r.isLeader()) return; // led elsewhere by now: dropped, as before (the client retries)
-    if (this.#overAccountLimit(f.account, r.stream, f.msg)) return;
+    if (!r) return; // not a replica of this stream (deleted meanwhile): nobody here can take it
+    if (r.isLeader() && this.#overAccountLimit(f.account, r.stream, f.msg)) return;
     r.publish(f.msg);
   }
 

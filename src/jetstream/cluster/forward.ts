@@ -10,22 +10,28 @@
  * the new leader then gets it twice, directly and forwarded. For a while after it starts leading it remembers
  * what came each way (subject, reply, size and a hash of the content; a reply is a request's own inbox) and
  * takes one of the two copies only.
+ *
+ * The server that passes a publish on may know an old leader too (a client's server that had no interest to send
+ * it by, and had not heard of the new leader yet): the server it reaches passes it on again to the leader it
+ * knows, at most MAX_HOPS times in all, so that two stale views cannot bounce it for ever.
  */
 import type { BusMsg } from "../types.ts";
 
 export const FORWARD_PREFIX = "$JSC.FWD.";
 /** How long a new leader matches forwarded publishes with direct ones. */
 export const REPEAT_WINDOW_MS = 5_000;
+/** A forwarded publish is passed on at most this many times (each server's view of the leader is at most one step behind). */
+export const MAX_HOPS = 3;
 /** At most this many publishes remembered each way (the window is short; a flood is not worth more). */
 const REPEAT_MAX = 20_000;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** `[u32 json length][json {a, s, subject, reply, h}][headers][payload]` */
+/** `[u32 json length][json {a, s, subject, reply, h, n}][headers][payload]`; `n`: times passed on, this one included. */
 export function encodeForward(account: string, stream: string, m: BusMsg): Uint8Array {
   const h = m.headers?.length ?? 0;
-  const head = enc.encode(JSON.stringify({ a: account, s: stream, subject: m.subject, reply: m.reply ?? "", h }));
+  const head = enc.encode(JSON.stringify({ a: account, s: stream, subject: m.subject, reply: m.reply ?? "", h, n: (m.hops ?? 0) + 1 }));
   const out = new Uint8Array(4 + head.length + h + m.payload.length);
   new DataView(out.buffer).setUint32(0, head.length);
   out.set(head, 4);
@@ -51,9 +57,10 @@ export function decodeForward(b: Uint8Array): Forwarded | undefined {
     return undefined;
   }
   if (typeof head !== "object" || head === null) return undefined;
-  const { a, s, subject, reply, h } = head as Record<string, unknown>;
+  const { a, s, subject, reply, h, n: hops = 1 } = head as Record<string, unknown>;
   if (typeof a !== "string" || typeof s !== "string" || typeof subject !== "string" || typeof reply !== "string") return undefined;
   if (typeof h !== "number" || !Number.isInteger(h) || h < 0 || 4 + n + h > b.length) return undefined;
+  if (typeof hops !== "number" || !Number.isInteger(hops) || hops < 1) return undefined;
   const start = 4 + n;
   return {
     account: a,
@@ -64,6 +71,7 @@ export function decodeForward(b: Uint8Array): Forwarded | undefined {
       headers: h > 0 ? b.slice(start, start + h) : undefined,
       payload: b.slice(start + h),
       forwarded: true,
+      hops,
     },
   };
 }

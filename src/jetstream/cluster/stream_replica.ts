@@ -14,7 +14,7 @@ import type { ApiError } from "../errors.ts";
 import { type ApplyResult, isEntry, type Stream, type StreamEntry } from "../stream.ts";
 import type { BusMsg } from "../types.ts";
 import { decodeCmd, encodeCmd, type GroupCmd, type SyncBatch } from "./entries.ts";
-import { RepeatFilter } from "./forward.ts";
+import { MAX_HOPS, RepeatFilter } from "./forward.ts";
 
 /** Publishes held while a new leader catches up with its log (beyond this, they are dropped: clients retry). */
 const MAX_QUEUED = 10_000;
@@ -499,13 +499,24 @@ export class StreamReplica {
    * came both ways; nats-server drops it too).
    */
   #misroute(m: BusMsg): void {
-    if (this.#deps.forward === undefined || this.#closed || m.forwarded === true) return;
+    if (this.#deps.forward === undefined || this.#closed) return;
+    if (m.forwarded === true) {
+      // Passed on here by a server with a stale view of the leader: on to the leader this server knows.
+      if ((m.hops ?? 1) >= MAX_HOPS) return;
+      this.#toLeader(m);
+      return;
+    }
     // A client of this server: its publish reached the leader by the leader's interest, unless none was known
     // here at that moment (the old leader's withdrawn, the new one's not in yet); then only this replica has it.
     const stranded = m.local === true && this.#deps.engine.bus.routeInterest?.(m.subject) === false;
     if (!stranded && (m.viaRoute !== true || !m.reply)) return;
+    this.#toLeader(m);
+  }
+
+  /** To the leader this server knows, or held until one is known. */
+  #toLeader(m: BusMsg): void {
     const leader = this.group.leader;
-    if (leader !== null && leader !== this.#deps.self) this.#deps.forward(leader, m);
+    if (leader !== null && leader !== this.#deps.self) this.#deps.forward?.(leader, m);
     else if (this.#misrouted.length < MAX_QUEUED) this.#misrouted.push(m);
   }
 

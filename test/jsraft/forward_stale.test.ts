@@ -1,0 +1,86 @@
+// A publish passed on to a server that no longer leads the stream (forward.ts). A client's server with no interest
+// to send a publish by passes it to the leader it knows; if that one stepped down meanwhile (the client's server
+// had not heard of the new leader yet), it was dropped there and its client timed out (leader_forward.test.ts
+// caught it on a loaded machine). The server it reaches now passes it on to the leader it knows, or holds it
+// until one is known, at most MAX_HOPS times in all so that stale views cannot bounce it for ever.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
+import { JetStream } from "../../src/jetstream/engine.ts";
+import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
+import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
+import { decodeForward, encodeForward, MAX_HOPS } from "../../src/jetstream/cluster/forward.ts";
+import type { RaftGroup } from "../../src/raft/host.ts";
+import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
+
+const enc = new TextEncoder();
+
+/** n1's replica of stream S; the Raft group is reduced to who leads (n1 is a follower). */
+function follower(leader: string | null) {
+  const bus: JsBus = { subscribe: () => 0, unsubscribe: () => {}, publish: () => {} };
+  const engine = new JetStream(bus, { server_name: "n1", now: () => 0 }, new MemoryStorage());
+  const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s.>"], num_replicas: 3 });
+  const passed: Array<{ to: string; wire: Uint8Array }> = [];
+  const replica = new StreamReplica(engine.createStream(cfg, new Date(0).toISOString()), {
+    engine,
+    self: "n1",
+    now: () => 0,
+    // What the controller does: encode for `$JSC.FWD.<leader>`; the test decodes it as the receiver would.
+    forward: (to, m) => passed.push({ to, wire: encodeForward("$G", "S", m) }),
+  });
+  const group = { leader, isLeader: () => false };
+  replica.group = group as unknown as RaftGroup;
+  return { replica, passed, group };
+}
+
+/** A publish as the receiving controller decodes it after `times` passes. */
+function arrived(times: number): BusMsg {
+  let m: BusMsg = { subject: "s.1", reply: "_INBOX.x", payload: enc.encode("m"), viaRoute: true };
+  for (let i = 0; i < times; i++) m = decodeForward(encodeForward("$G", "S", m))!.msg;
+  return m;
+}
+
+describe("a forwarded publish at a server that does not lead", () => {
+  it("counts its passes on the wire (a sender without the count counts as one)", () => {
+    assert.equal(arrived(1).hops, 1);
+    assert.equal(arrived(3).hops, 3);
+    const head = enc.encode(JSON.stringify({ a: "$G", s: "S", subject: "s.1", reply: "r", h: 0 }));
+    const old = new Uint8Array(4 + head.length + 1);
+    new DataView(old.buffer).setUint32(0, head.length);
+    old.set(head, 4);
+    assert.equal(decodeForward(old)?.msg.hops, 1);
+    const bad = enc.encode(JSON.stringify({ a: "$G", s: "S", subject: "s.1", reply: "r", h: 0, n: 0 }));
+    const b = new Uint8Array(4 + bad.length);
+    new DataView(b.buffer).setUint32(0, bad.length);
+    b.set(bad, 4);
+    assert.equal(decodeForward(b), undefined);
+  });
+
+  it("goes on to the leader this server knows", () => {
+    const { replica, passed } = follower("n3");
+    replica.publish(arrived(1));
+    assert.equal(passed.length, 1);
+    assert.equal(passed[0].to, "n3");
+    const got = decodeForward(passed[0].wire)!.msg;
+    assert.equal(got.hops, 2);
+    assert.equal(got.subject, "s.1");
+    assert.equal(got.reply, "_INBOX.x");
+  });
+
+  it("waits for a leader when none is known, then goes to it", () => {
+    const { replica, passed, group } = follower(null);
+    replica.publish(arrived(1));
+    assert.equal(passed.length, 0);
+    group.leader = "n2";
+    replica.leaderChanged("n2");
+    assert.deepEqual(passed.map((p) => p.to), ["n2"]);
+  });
+
+  it(`is not passed on after ${MAX_HOPS} passes`, () => {
+    const { replica, passed } = follower("n3");
+    replica.publish(arrived(MAX_HOPS));
+    // A marker behind it on the same path: passed on, so the one before was dropped and not held back.
+    replica.publish(arrived(MAX_HOPS - 1));
+    assert.deepEqual(passed.map((p) => decodeForward(p.wire)!.msg.hops), [MAX_HOPS]);
+  });
+});
