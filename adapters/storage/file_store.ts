@@ -10,6 +10,7 @@ import {
 import type { MsgIndex } from "../../src/jetstream/store/msg_index.ts";
 import { bytesToString } from "../../src/protocol/parser.ts";
 import { type Block, FileIndex, newBlock, type RecordVisit } from "./file_index.ts";
+import { noteStoreWrite } from "./store_gc.ts";
 
 /**
  * Filesystem store. Each stream is a directory with append-only segment files (`msgs/NNNNNNNN.blk`) and a
@@ -418,6 +419,7 @@ class FileBackend implements StreamBackend {
     let w = 0;
     while (w < n) w += fs.writeSync(seg.fd, this.bbuf, w, n - w);
     seg.written += n;
+    noteStoreWrite(n);
     // A record larger than the batch got a buffer of its own size: back to the usual one.
     if (this.bbuf.length > BATCH_MAX + BATCH_SLACK) {
       this.bbuf = new Uint8Array(BATCH_MAX + BATCH_SLACK);
