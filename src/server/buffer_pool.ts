@@ -10,6 +10,11 @@
 
 /** At most this many bytes of spare buffers are kept process-wide. */
 export const POOL_BYTES = 4 * 1024 * 1024;
+/**
+ * Larger buffers are not pooled: they are a burst's (outbound.ts KEEP_MAX), and a buffer is taken at its exact
+ * size, so Bun's fan-out filled the pool with 256 KiB and 1 MiB buffers that nothing took again.
+ */
+export const POOL_ITEM_MAX = 256 * 1024;
 
 export class BufferPool {
   readonly #bySize = new Map<number, ArrayBuffer[]>();
@@ -29,10 +34,13 @@ export class BufferPool {
     return new Uint8Array(b);
   }
 
-  /** A buffer nobody reads or writes any more; kept if the pool has room, else its memory is freed now. */
+  /**
+   * A buffer nobody reads or writes any more; kept if the pool has room and it is no larger than POOL_ITEM_MAX,
+   * else its memory is freed now.
+   */
   give(b: ArrayBuffer): void {
     if (this.#held.has(b)) throw new Error("BufferPool.give: buffer already in the pool (released twice)");
-    if (this.bytes + b.byteLength > this.limit) {
+    if (this.bytes + b.byteLength > this.limit || b.byteLength > POOL_ITEM_MAX) {
       freeNow(b);
       return;
     }

@@ -94,19 +94,19 @@ export function linkReaderMark(maxPending: number): number {
  */
 const READ_SLICE = 64 * 1024;
 /**
- * Input held during a stall past which the transport stops reading: what a stalled connection holds is
- * bounded by this (plus one read), and the rest waits in the kernel and, by TCP, in the sender.
+ * Input held (during a stall, or between the slices of large reads) past which the transport stops reading: what
+ * a connection holds is bounded by this plus one read, and the rest waits in the kernel and, by TCP, in the sender.
+ * Between slices each turn parses one slice (see #replay), so a publisher whose reads come faster than that (Bun
+ * hands over up to 512 KiB at once) is paused here; a turn must come too: Deno completes a read of a socket with
+ * data waiting at once, so a fast publisher's read loop could run on in microtasks and starve the turn that
+ * replays (fanout-16 on Deno: 400 MB held, deliveries down to a third).
  */
 const HOLD_MAX = 256 * 1024;
 /**
- * Input held between the slices of large reads past which the transport stops reading even without a stall.
- * Between slices the bound is kept by each turn's replay, but a turn must come: Deno completes a read of a
- * socket with data waiting at once, so a fast publisher's read loop can run on in microtasks and starve the
- * turn that replays (fanout-16 on Deno: 400 MB held, deliveries down to a third). Past this the reading
- * waits, the turn comes, and the reading resumes once what is held is through. Above what Bun holds between
- * turns (a read's remainder plus one read of up to 512 KiB), where pausing costs throughput.
+ * Reading paused between slices resumes once no more than this is left to parse: the next read is on its way
+ * while the last slices are parsed (resumed only when all was through, the reading waited ~0.5 ms per pause on Bun).
  */
-const HOLD_HARD_MAX = 1024 * 1024;
+const RESUME_AT = 2 * READ_SLICE;
 
 export class InputGate {
   readonly #feed: (data: Uint8Array) => void;
@@ -180,11 +180,8 @@ export class InputGate {
   #hold(chunk: Uint8Array): void {
     this.#held.push(chunk);
     this.#heldBytes += chunk.length;
-    // A stall stops the reading past HOLD_MAX; between the slices of large reads, each turn parses enough to
-    // keep what is held under that bound (see #replay), and only a turn that does not come lets it reach
-    // HOLD_HARD_MAX, where the reading stops too.
-    const bound = this.#stallingOn !== undefined ? HOLD_MAX : HOLD_HARD_MAX;
-    if (!this.#paused && this.#pause !== undefined && this.#heldBytes > bound) {
+    // Past HOLD_MAX the reading stops, during a stall or between the slices of large reads (see #replay).
+    if (!this.#paused && this.#pause !== undefined && this.#heldBytes > HOLD_MAX) {
       this.#paused = true;
       this.#pause(true);
     }
@@ -287,17 +284,23 @@ export class InputGate {
   }
 
   /**
-   * Feeds what is held, in order, in READ_SLICE pieces; stops where a stall begins (its end replays the rest).
-   * Takes input again (after a stall's pause) once everything held is through.
+   * Feeds what is held, in order, in READ_SLICE pieces, one that produces output per turn; stops where a stall
+   * begins (its end replays the rest). Takes input again (after a pause) once at most RESUME_AT is left.
    */
   #replay(): void {
-    // One slice per turn, or more when reads came in faster than that: what stays held is bounded by HOLD_MAX
-    // plus a read, as during a stall, without pausing the transport.
-    let budget = Math.max(READ_SLICE, this.#heldBytes - HOLD_MAX);
+    // One slice per turn (more only while slices produce nothing): what a turn writes to each consumer stays
+    // about one slice's output. Parsing more per turn to keep up with the reads grew every consumer's output
+    // buffer to hold a turn's worth (Bun's fan-out: up to ~768 KiB of PUBs per turn, 1 MiB output buffers per
+    // consumer); a transport that can pause is paused instead while more than HOLD_MAX is held (see #hold).
+    // One that cannot (WebSocket, in-memory) gets more per turn when reads come in faster: what stays held is
+    // then bounded by HOLD_MAX plus a read.
+    let budget = this.#pause !== undefined ? READ_SLICE : Math.max(READ_SLICE, this.#heldBytes - HOLD_MAX);
     const held = this.#held;
     while (held.length > 0) {
       if (this.#closed() || this.#stallingOn !== undefined) return;
       if (budget <= 0 && this.#produced()) {
+        // Reading resumes before the last of what is held is parsed, so that the next read is there when it is.
+        if (this.#heldBytes <= RESUME_AT) this.#resumeReading();
         this.#continueSoon();
         return;
       }
@@ -315,6 +318,10 @@ export class InputGate {
         this.#feed(head.subarray(0, n));
       }
     }
+    this.#resumeReading();
+  }
+
+  #resumeReading(): void {
     if (this.#paused) {
       this.#paused = false;
       this.#pause?.(false);

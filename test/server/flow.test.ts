@@ -204,13 +204,12 @@ describe("input gate (producer stalls)", () => {
     assert.deepEqual(sizes, [...Array(8).fill(1), ...Array(8).fill(2)], "all of it, in order");
   });
 
-  it("reads that keep coming with no turn in between (Deno's read loop runs in microtasks) make progress read by read, held bounded", () => {
-    const pauses: boolean[] = [];
+  it("reads that keep coming with no turn in between (Deno's read loop runs in microtasks) make progress read by read, held bounded, on a transport that cannot pause", () => {
     let fed = 0;
     const turns: Array<() => void> = [];
     const manual = new ManualClock();
     const clock = { now: () => manual.now(), after: (ms: number, fn: () => void) => manual.after(ms, fn), soon: (fn: () => void) => (turns.push(fn), { cancel() {} }) };
-    const g = new InputGate((d) => (fed += d.length), () => false, 5000, (p) => pauses.push(p), clock);
+    const g = new InputGate((d) => (fed += d.length), () => false, 5000, undefined, clock);
     const read = 256 * 1024;
     let maxHeld = 0;
     for (let i = 0; i < 40; i++) {
@@ -219,9 +218,40 @@ describe("input gate (producer stalls)", () => {
     }
     assert.ok(maxHeld <= 256 * 1024 + read, `held at most ${maxHeld} bytes: the bound plus one read`);
     assert.ok(fed >= 40 * read - maxHeld, "everything but what is held was parsed without a turn");
-    assert.deepEqual(pauses, [], "never paused");
     while (turns.length > 0) turns.shift()?.();
     assert.equal(fed, 40 * read);
+  });
+
+  it("large reads on a transport that can pause: one slice per turn, reading paused past the bound and resumed with two slices left", () => {
+    const events: string[] = [];
+    const turns: Array<() => void> = [];
+    const manual = new ManualClock();
+    const clock = { now: () => manual.now(), after: (ms: number, fn: () => void) => manual.after(ms, fn), soon: (fn: () => void) => (turns.push(fn), { cancel() {} }) };
+    let paused = false;
+    const g = new InputGate((d) => events.push(`feed ${d.length >> 10}`), () => false, 5000, (p) => {
+      paused = p;
+      events.push(p ? "pause" : "resume");
+    }, clock);
+    const read = 512 * 1024;
+    // Bun: a 512 KiB read, then another before the turn (the reading is not paused yet).
+    g.push(new Uint8Array(read));
+    assert.deepEqual(events, ["feed 64", "pause"], "one slice now; 448 KiB held is past the bound: reading paused");
+    g.push(new Uint8Array(read)); // a read already on its way when the pause came
+    assert.deepEqual(events, ["feed 64", "pause", "feed 64"], "the held rest moves on by one slice only");
+    assert.equal(g.heldBytes, 2 * read - 2 * 64 * 1024);
+    let maxPerTurn = 0;
+    let resumedWith = -1;
+    while (turns.length > 0) {
+      const before = events.filter((e) => e.startsWith("feed")).length;
+      turns.shift()?.();
+      maxPerTurn = Math.max(maxPerTurn, events.filter((e) => e.startsWith("feed")).length - before);
+      if (!paused && resumedWith < 0) resumedWith = g.heldBytes;
+    }
+    assert.equal(maxPerTurn, 1, "one slice per turn: a turn's output is one slice's");
+    assert.equal(resumedWith, 128 * 1024, "reading resumed with two slices still to parse");
+    assert.equal(g.heldBytes, 0);
+    assert.equal(events.filter((e) => e === "feed 64").length, 16, "all of it, in 64 KiB slices");
+    assert.deepEqual(events.filter((e) => e === "pause" || e === "resume"), ["pause", "resume"]);
   });
 
   it("a single read far past the bound stops the reading until its slices are through", () => {

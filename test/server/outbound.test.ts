@@ -156,6 +156,49 @@ describe("OutBuffer", () => {
     assert.equal(pool.take(32 * 1024)?.byteLength, 32 * 1024);
     assert.equal(pool.bytes, 32 * 1024);
   });
+  it("a buffer grown to 1 MiB by a burst is given back once the output drained; a steady 128 KiB buffer is kept", () => {
+    const o = new OutBuffer(4096);
+    // A burst: a turn writes ~700 KiB before its flush (one lent batch in a 1 MiB buffer), then another while the
+    // first is still being written (a second 1 MiB buffer).
+    o.bytes(new Uint8Array(700 * 1024).fill(1));
+    const b1 = o.lend();
+    assert.equal(b1.buffer.byteLength, 1024 * 1024);
+    o.bytes(new Uint8Array(700 * 1024).fill(2));
+    const b2 = o.lend();
+    assert.ok(b2.buffer !== b1.buffer, "a second buffer while the first batch is being written");
+    // A small batch after it (in a third buffer: the rest of the second is too small to pack it).
+    o.bytes(new Uint8Array(20 * 1024).fill(3));
+    const b3 = o.lend();
+    const mems = [b1.buffer, b2.buffer, b3.buffer];
+    o.release(b1);
+    assert.equal(mems[0].byteLength, 1024 * 1024, "kept as the spare while the burst is being written");
+    o.release(b2);
+    o.release(b3);
+    assert.deepEqual(mems.map((m) => m.byteLength), [0, 0, 0], "all written: every grown buffer is freed (detached) at once");
+    assert.ok(o.keptBytes <= 256 * 1024, `keeps ${o.keptBytes} bytes after the burst`);
+    // Writing goes on as before, in a small buffer.
+    o.bytes(new Uint8Array(9000).fill(4));
+    const b4 = o.lend();
+    assert.ok(b4.every((x) => x === 4));
+    o.release(b4);
+    // A steady load's buffer (64-70 KiB batches in 128 KiB) stays.
+    const s = new OutBuffer(128 * 1024);
+    s.bytes(new Uint8Array(70 * 1024).fill(5));
+    const l = s.lend();
+    const steady = l.buffer;
+    s.release(l);
+    assert.equal(steady.byteLength, 128 * 1024);
+    assert.equal(s.keptBytes, 256 * 1024, "a steady load's buffers stay (the current one and its spare)");
+  });
+  it("BufferPool does not keep buffers larger than a steady load's (a burst's, never taken again)", () => {
+    const pool = new BufferPool(4 * 1024 * 1024);
+    const big = new ArrayBuffer(1024 * 1024);
+    pool.give(big);
+    assert.equal(big.byteLength, 0, "freed at once");
+    assert.equal(pool.bytes, 0);
+    pool.give(new ArrayBuffer(256 * 1024));
+    assert.equal(pool.bytes, 256 * 1024);
+  });
   it("frees the buffer it outgrew (never lent) and keeps what was written", () => {
     const o = new OutBuffer(1024);
     const first = o.buf.buffer;
