@@ -2,7 +2,7 @@
  * Petrel's entry point. As a script (`deno run -A mod.ts`, `bun run mod.ts`) it is a drop-in nats-server:
  * same flags, same config files, same signals. As a module it is the embedding API: `startPetrel(options)`.
  */
-import { loadServerOptions, prepareServerOptions } from "./src/cli/load_options.ts";
+import { loadStartOptions } from "./src/cli/start_options.ts";
 import { USAGE } from "./src/cli/flags.ts";
 import type { ServerOptions } from "./src/config/schema.ts";
 import { applyDefaults, type OptionLayer } from "./src/config/normalize.ts";
@@ -16,10 +16,13 @@ import { currentRuntime } from "./adapters/runtime/index.ts";
 import { lowerCompilerThreads } from "./adapters/runtime/compiler_threads.ts";
 import type { Runtime } from "./src/runtime/types.ts";
 import { defaultExtensions } from "./adapters/extensions.ts";
-import { checkTlsFiles } from "./src/tls/check.ts";
 import type { JwtStore } from "./src/jwt/store.ts";
-import { reexecWithRuntimeOptions } from "./adapters/runtime/reexec.ts";
-import { readSwitch, REEXEC_SWITCH } from "./adapters/runtime/reexec_plan.ts";
+
+/**
+ * The re-exec's switch (adapters/runtime/reexec_plan.ts's REEXEC_SWITCH), read here so that a start without it
+ * loads none of the re-exec's code (off by default; every module a plain start loads stays resident).
+ */
+const REEXEC_SWITCH = "PETREL_REEXEC";
 
 /** The JWT directory store (node:fs) only for a configuration with a full resolver: a plain start loads no node:fs. */
 async function jwtStoreFor(options: ServerOptions): Promise<((dir: string) => JwtStore) | undefined> {
@@ -32,7 +35,6 @@ export { Petrel } from "./src/petrel.ts";
 export { Server } from "./src/server/server.ts";
 export type { ServerOptions } from "./src/config/schema.ts";
 export type { InternalClient, InternalMsg } from "./src/server/internal.ts";
-export { createMemoryTransport } from "./transports/memory.ts";
 /** Embedders building `new Petrel(options)` with accounts themselves await this first (startPetrel does). */
 export { loadSchemas } from "./src/config/schemas_on_demand.ts";
 
@@ -66,9 +68,7 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
   const rt = so.runtime ?? currentRuntime();
   let options: ServerOptions;
   if (so.args !== undefined) {
-    const readFile = readOnce((p) => rt.readTextFileSync(p));
-    await prepareServerOptions(so.args, readFile, (n) => rt.env(n));
-    const r = loadServerOptions(so.args, { readFile, env: (n) => rt.env(n) });
+    const r = await loadStartOptions(so.args, { readFile: readOnce((p) => rt.readTextFileSync(p)), env: (n) => rt.env(n) });
     if (!r.ok) throw new Error(r.error.text);
     options = r.value.options;
   } else {
@@ -95,14 +95,16 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
 async function main(): Promise<void> {
   const rt: Runtime = currentRuntime();
   const argv = rt.args();
-  const reexecSwitch = readSwitch(rt.env(REEXEC_SWITCH));
-  if (typeof reexecSwitch === "object") {
-    rt.writeStderr(`nats-server: ${reexecSwitch.error}\n`);
-    rt.exit(1);
+  const reexecRaw = rt.env(REEXEC_SWITCH);
+  if (reexecRaw !== undefined && reexecRaw !== "") {
+    const reexecSwitch = (await import("./adapters/runtime/reexec_plan.ts")).readSwitch(reexecRaw);
+    if (typeof reexecSwitch === "object") {
+      rt.writeStderr(`nats-server: ${reexecSwitch.error}\n`);
+      rt.exit(1);
+    }
   }
-  const io = { readFile: readOnce((p) => rt.readTextFileSync(p)), env: (n: string) => rt.env(n) };
-  await prepareServerOptions(argv, io.readFile, io.env);
-  const loaded = loadServerOptions(argv, io);
+  const env = (n: string) => rt.env(n);
+  const loaded = await loadStartOptions(argv, { readFile: readOnce((p) => rt.readTextFileSync(p)), env });
   if (!loaded.ok) {
     rt.writeStderr(`nats-server: ${loaded.error.text}\n`);
     rt.exit(1);
@@ -119,6 +121,7 @@ async function main(): Promise<void> {
   if (action === "test") {
     // Certificate files are part of the configuration: -t reads and checks them, as nats-server's does.
     await rt.tcp.loadTls?.();
+    const { checkTlsFiles } = await import("./src/tls/check.ts");
     const tlsProblem = checkTlsFiles(options, (p) => rt.readTextFileSync(p), rt.tcp.prepareTls);
     if (tlsProblem !== undefined) {
       rt.writeStderr(`nats-server: ${tlsProblem}\n`);
@@ -180,9 +183,7 @@ async function main(): Promise<void> {
   });
   // The file may now name nkey users or bcrypt hashes: what it needs is loaded first, as at start-up.
   const reload = async () => {
-    const again = { readFile: readOnce((p) => rt.readTextFileSync(p)), env: io.env };
-    await prepareServerOptions(argv, again.readFile, again.env);
-    const r = loadServerOptions(argv, again);
+    const r = await loadStartOptions(argv, { readFile: readOnce((p) => rt.readTextFileSync(p)), env });
     if (!r.ok) {
       logger.error(`Failed to reload server configuration: ${r.error.text}`);
       return;
@@ -210,6 +211,7 @@ async function main(): Promise<void> {
 if (import.meta.main) {
   // First, before anything is served: the runtime options that only the environment at start can set
   // (adapters/runtime/reexec_plan.ts; only with PETREL_REEXEC=1). Returns only when no re-exec happened.
-  await reexecWithRuntimeOptions();
+  const reexecRaw = currentRuntime().env(REEXEC_SWITCH);
+  if (reexecRaw !== undefined && reexecRaw !== "") await (await import("./adapters/runtime/reexec.ts")).reexecWithRuntimeOptions();
   await main();
 }

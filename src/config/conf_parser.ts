@@ -5,6 +5,7 @@
 // (`3secret`, `1h30m`, `127.0.0.1:4222`) is a string instead of a lexer error; stray commas in arrays
 // are skipped; `key{` / `key[` need no space.
 
+import { SIZE_RE, sizeLiteralToNumber } from "./units.ts";
 import {
   type ConfMap,
   type ConfPath,
@@ -48,19 +49,8 @@ export function parseConf(text: string, opts: ConfParseOptions = {}): Result<Par
   }
 }
 
-/** Value sizes: a bare letter is decimal (1K = 1000), with B / iB it is binary (1KB = 1024), as nats-server. */
-const SIZE_RE = /^(-?\d+)(k|kb|ki|kib|m|mb|mi|mib|g|gb|gi|gib|t|tb|ti|tib)$/i;
-const SIZE_EXP: Record<string, number> = { k: 1, m: 2, g: 3, t: 4 };
-
-/** Convert a size literal like `1KB`, `256mb`, `1k` to a number of bytes; undefined if not a size literal. */
-export function sizeLiteralToNumber(text: string): number | undefined {
-  const m = SIZE_RE.exec(text.trim());
-  if (!m) return undefined;
-  const suffix = m[2].toLowerCase();
-  const base = suffix.length === 1 ? 1000 : 1024;
-  const n = Number(m[1]) * base ** SIZE_EXP[suffix[0]];
-  return Number.isSafeInteger(n) ? n : undefined;
-}
+// Size literals (`1KB`, `64k`) are read by units.ts, shared with the command line (a flags start loads no parser).
+export { sizeLiteralToNumber } from "./units.ts";
 
 // ---------------------------------------------------------------------------------------------
 

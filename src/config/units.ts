@@ -1,6 +1,18 @@
 // Value conversions shared by the schema and the command line: sizes, Go-style durations, host:port.
 
-import { sizeLiteralToNumber } from "./conf_parser.ts";
+/** Value sizes: a bare letter is decimal (1K = 1000), with B / iB it is binary (1KB = 1024), as nats-server. */
+export const SIZE_RE = /^(-?\d+)(k|kb|ki|kib|m|mb|mi|mib|g|gb|gi|gib|t|tb|ti|tib)$/i;
+const SIZE_EXP: Record<string, number> = { k: 1, m: 2, g: 3, t: 4 };
+
+/** Convert a size literal like `1KB`, `256mb`, `1k` to a number of bytes; undefined if not a size literal. */
+export function sizeLiteralToNumber(text: string): number | undefined {
+  const m = SIZE_RE.exec(text.trim());
+  if (!m) return undefined;
+  const suffix = m[2].toLowerCase();
+  const base = suffix.length === 1 ? 1000 : 1024;
+  const n = Number(m[1]) * base ** SIZE_EXP[suffix[0]];
+  return Number.isSafeInteger(n) ? n : undefined;
+}
 
 /** Bytes from a number or a size literal ("1MB", "64k", "512"); undefined when not a size. */
 export function toBytes(v: unknown): number | undefined {

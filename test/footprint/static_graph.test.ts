@@ -88,6 +88,25 @@ describe("what a plain start loads", () => {
     assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically from mod.ts");
   });
 
+  it("a start from flags loads no config-file code, no re-exec, no TLS file check and no memory transport", () => {
+    // Each module a plain start loads stays resident (Bun: ~80-100 KB RSS each). The config file's parser and
+    // checks come with src/cli/load_options.ts when -c names a file (src/cli/start_options.ts), the re-exec
+    // with PETREL_REEXEC, the TLS file check with -t; embedders import transports/memory.ts themselves.
+    const { files } = graph("mod.ts");
+    assert.ok(files.has("src/cli/start_options.ts") && files.has("src/cli/flags.ts"), "the graph was walked");
+    const lazy = [
+      "src/cli/load_options.ts", "src/config/load.ts", "src/config/conf_parser.ts", "src/config/plain.ts",
+      "src/config/leaf_checks.ts", "src/tls/check.ts", "adapters/runtime/reexec.ts", "adapters/runtime/reexec_plan.ts",
+      "transports/memory.ts",
+    ];
+    assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically from mod.ts");
+  });
+
+  it("mod.ts reads the re-exec's switch under the name reexec_plan.ts gives it", async () => {
+    const { REEXEC_SWITCH } = await import("../../adapters/runtime/reexec_plan.ts");
+    assert.match(readFileSync(join(root, "mod.ts"), "utf8"), new RegExp(`const REEXEC_SWITCH = "${REEXEC_SWITCH}";`));
+  });
+
   it("the cluster extension (routes) loads no zod: a cluster node's config file is checked without it too", () => {
     const { files, outside } = graph("src/cluster/extension.ts");
     assert.ok(files.has("src/cluster/route.ts"), "the graph was walked");
