@@ -41,7 +41,10 @@ export interface ImportRule {
 const DEFAULT_THRESHOLD_MS = 120_000;
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+// Made on first use: a TextDecoder built at load brings ~0.3 MB of Bun's code in on every start (bench/RESULTS.md,
+// "bunidle, 2026-12-07"), and a plain start decodes nothing.
+let decoder: TextDecoder | undefined;
+const dec = { decode: (b: Uint8Array): string => (decoder ??= new TextDecoder()).decode(b) };
 
 /** The export of `exporter` that lets `importer` take `subject` (stream or service), or undefined. */
 export function exportFor(exports: readonly ExportRule[], kind: "stream" | "service", subject: string, importer: string): ExportRule | undefined {

@@ -5,7 +5,10 @@
  */
 import { Account, type AccountHooks } from "./account.ts";
 
-const dec = new TextDecoder();
+// Made on first use: a TextDecoder built at load brings ~0.3 MB of Bun's code in on every start (bench/RESULTS.md,
+// "bunidle, 2026-12-07"), and a plain start decodes nothing.
+let decoder: TextDecoder | undefined;
+const dec = { decode: (b: Uint8Array): string => (decoder ??= new TextDecoder()).decode(b) };
 
 export const GLOBAL_ACCOUNT = "$G";
 export const DEFAULT_SYSTEM_ACCOUNT = "$SYS";

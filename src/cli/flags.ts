@@ -4,7 +4,17 @@
 
 import type { OptionLayer } from "../config/normalize.ts";
 import { isPort, parseListen, toBytes, toDurationMs, urlCredentials } from "../config/units.ts";
-import { NOT_IMPLEMENTED_FLAGS } from "../config/not_implemented.ts";
+import type { NotImplementedKey } from "../config/not_implemented.ts";
+
+/**
+ * nats-server command-line flags that turn on something Petrel does not implement: refused, like the keys of
+ * src/config/not_implemented.ts (kept here: a start from flags loads no key tables).
+ */
+export const NOT_IMPLEMENTED_FLAGS: readonly { names: string[]; kind: "bool" | "string"; what: string; owner: NotImplementedKey["owner"] }[] = [
+  { names: ["cluster_bootstrap"], kind: "bool", what: "clustered NATS Streaming", owner: "stan" },
+  { names: ["ns", "nats_server"], kind: "string", what: "NATS Streaming on a remote NATS server", owner: "stan" },
+  { names: ["encrypt"], kind: "bool", what: "NATS Streaming encryption at rest", owner: "stan" },
+];
 
 export type CliAction = "run" | "help" | "version" | "test";
 

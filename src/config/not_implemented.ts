@@ -168,9 +168,8 @@ export function runtimeRefusals(options: { accounts?: Record<string, { imports?:
   );
 }
 
-/** nats-server command-line flags that turn on something Petrel does not implement: refused, like the keys. */
-export const NOT_IMPLEMENTED_FLAGS: readonly { names: string[]; kind: "bool" | "string"; what: string; owner: NotImplementedKey["owner"] }[] = [
-  { names: ["cluster_bootstrap"], kind: "bool", what: "clustered NATS Streaming", owner: "stan" },
-  { names: ["ns", "nats_server"], kind: "string", what: "NATS Streaming on a remote NATS server", owner: "stan" },
-  { names: ["encrypt"], kind: "bool", what: "NATS Streaming encryption at rest", owner: "stan" },
-];
+/**
+ * The command-line flags that turn on something Petrel does not implement are refused too: they are listed in
+ * src/cli/flags.ts (NOT_IMPLEMENTED_FLAGS), so that a start from flags does not load this module's key tables.
+ */
+export { NOT_IMPLEMENTED_FLAGS } from "../cli/flags.ts";

@@ -9,7 +9,10 @@ import type { OperatorTrust } from "./operator.ts";
 import type { JwtStore } from "./store.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+// Made on first use: a TextDecoder built at load brings ~0.3 MB of Bun's code in on every start (bench/RESULTS.md,
+// "bunidle, 2026-12-07"), and a plain start decodes nothing.
+let decoder: TextDecoder | undefined;
+const dec = { decode: (b: Uint8Array): string => (decoder ??= new TextDecoder()).decode(b) };
 
 export const CLAIMS_UPDATE = "$SYS.REQ.CLAIMS.UPDATE";
 export const ACCOUNT_CLAIMS_UPDATE = "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE";

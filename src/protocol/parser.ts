@@ -87,7 +87,10 @@ const MAX_ARGS = 32;
 const MAX_ROUTE_LINE = 1 << 20;
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+// Made on first use: a TextDecoder built at load brings ~0.3 MB of Bun's code in on every start (bench/RESULTS.md,
+// "bunidle, 2026-12-07"), and a plain start decodes nothing.
+let decoder: TextDecoder | undefined;
+const dec = { decode: (b: Uint8Array): string => (decoder ??= new TextDecoder()).decode(b) };
 
 function isWs(c: number): boolean {
   return c === 32 || c === 9;

@@ -30,7 +30,7 @@ export interface Runtime {
 
   /** undefined when the file does not exist (conf includes are resolved synchronously). Other errors throw. */
   readTextFileSync(path: string): string | undefined;
-  /** As readTextFileSync, for bytes (small files: the zone file of log times). */
+  /** As readTextFileSync, for bytes of small regular files (the zone file of log times); not for pipes. */
   readBytesFileSync(path: string): Uint8Array | undefined;
   writeTextFile(path: string, text: string): Promise<void>;
   /** No error when the file is missing. */

@@ -28,7 +28,10 @@ export interface InternalHost {
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+// Made on first use: a TextDecoder built at load brings ~0.3 MB of Bun's code in on every start (bench/RESULTS.md,
+// "bunidle, 2026-12-07"), and a plain start decodes nothing.
+let decoder: TextDecoder | undefined;
+const dec = { decode: (b: Uint8Array): string => (decoder ??= new TextDecoder()).decode(b) };
 
 /** The options of a plain publish (a default `{}` is a new object per call). */
 const NO_OPTS: { reply?: string; headers?: Uint8Array } = Object.freeze({});
