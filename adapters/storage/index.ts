@@ -4,8 +4,8 @@ import type { StorageKind, StorageProvider, SyncPolicy } from "../../src/jetstre
 import { FileStorage } from "./file_store.ts";
 import { SqliteStorage } from "./sqlite_store.ts";
 import { sqliteDriver } from "../sqlite/open.ts";
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { storeFs } from "./store_fs.ts";
 
 export interface StorageOptions {
   kind: StorageKind;
@@ -22,7 +22,7 @@ export async function openStorage(opts: StorageOptions): Promise<StorageProvider
   if (!opts.storeDir) throw new Error(`storage ${opts.kind} needs a store_dir`);
   if (opts.kind === "file") return new FileStorage(opts.storeDir, sync);
   const dir = path.join(opts.storeDir, "jetstream");
-  fs.mkdirSync(dir, { recursive: true });
+  storeFs().mkdirSync(dir, { recursive: true });
   const open = await sqliteDriver();
   return new SqliteStorage(open(path.join(dir, "petrel.sqlite")), sync);
 }
