@@ -7,7 +7,8 @@ import { LastSubject } from "../cluster/last_subject.ts";
 import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argBytes, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import { isValidPublishSubject, isValidQueueName, isValidSubject } from "../subjects/subject.ts";
-import { OutBuffer } from "./outbound.ts";
+import { OutBuffer, SMALL_PAYLOAD } from "./outbound.ts";
+import { LocalMsg } from "./local_msg.ts";
 import { type ConnectOptions, parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
@@ -78,6 +79,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   /** #interestIn's memory: the subject, and the account and its interest generation it was looked up in. */
   #interestSubject = "";
   #interestGen = -1;
+  /** Every subscriber in #interest is a client of this server: a publish may use #localMsg (see LocalMsg). */
+  #interestLocal = false;
+  readonly #localMsg = new LocalMsg();
   #interestAccount: Account | undefined;
   #interest: MatchResult<Subscription> | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
@@ -331,13 +335,17 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     let delivered = 0;
     if (interest !== undefined) {
       this.#routed = true;
-      const payload = start === 0 && size === buf.length ? buf : buf.subarray(start, start + size);
       // An empty header block means no headers (nats-server delivers it as MSG).
-      const msg: RoutedMsg = { subject, subjectBytes, reply, hdrSize: hdrSize === 0 ? -1 : hdrSize, payload };
+      const hdr = hdrSize === 0 ? -1 : hdrSize;
+      const local = this.#interestLocal ? this.#localMsg : undefined;
+      const msg: RoutedMsg = local !== undefined
+        ? local.set(subject, subjectBytes, reply, hdr, buf, start, start + size)
+        : { subject, subjectBytes, reply, hdrSize: hdr, payload: start === 0 && size === buf.length ? buf : buf.subarray(start, start + size) };
       const prev = this.host.currentProducer;
       this.host.currentProducer = this;
       delivered = this.account.deliverMatched(interest, msg, this);
       this.host.currentProducer = prev;
+      local?.clear();
     }
     if (delivered === 0 && reply !== null && this.noResponders && this.headers) {
       this.account.noResponders(this, bytesToString(reply, 0, reply.length));
@@ -358,6 +366,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     this.#interestGen = gen;
     this.#interestAccount = account;
     this.#interest = r;
+    this.#interestLocal = r !== undefined && onlyClients(r);
     return r;
   }
 
@@ -536,18 +545,30 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
 
   deliver(sub: Subscription, msg: RoutedMsg): void {
     if (this.state === "closed") return;
-    let payload = msg.payload;
     let hdr = msg.hdrSize;
+    if (msg instanceof LocalMsg && msg.end - msg.start < SMALL_PAYLOAD && (hdr < 0 || this.headers)) {
+      // A small payload of a client's publish: copied from its input, no view made (LocalMsg).
+      const size = msg.end - msg.start;
+      this.out.msgSmall(msg.subjectBytes, sub.sidBytes, msg.reply, hdr, msg.buf, msg.start, msg.end);
+      this.#delivered(size);
+      return;
+    }
+    let payload = msg.payload;
     if (hdr >= 0 && !this.headers) {
       // A client that did not announce headers gets the body only, as nats-server does.
       payload = payload.subarray(hdr);
       hdr = -1;
     }
     this.out.msg(msg.subjectBytes, sub.sidBytes, msg.reply, hdr, payload);
+    this.#delivered(payload.length);
+  }
+
+  /** A message of `size` bytes was written to the output: counts, flushing, the slow-consumer and stall checks. */
+  #delivered(size: number): void {
     this.stats.out_msgs++;
-    this.stats.out_bytes += payload.length;
+    this.stats.out_bytes += size;
     this.host.stats.out_msgs++;
-    this.host.stats.out_bytes += payload.length;
+    this.host.stats.out_bytes += size;
     if (this.out.len > this.host.options.max_pending) {
       this.#slowConsumer();
       return;
@@ -677,3 +698,15 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
 }
 
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k === "OK" ? "+OK" : k]));
+
+/** Is every subscriber (plain and queue) a client connection of this server? */
+function onlyClients(r: MatchResult<Subscription>): boolean {
+  const psubs = r.psubs;
+  for (let i = 0; i < psubs.length; i++) if (!(psubs[i].owner instanceof ClientConn)) return false;
+  const qsubs = r.qsubs;
+  for (let i = 0; i < qsubs.length; i++) {
+    const group = qsubs[i];
+    for (let j = 0; j < group.length; j++) if (!(group[j].owner instanceof ClientConn)) return false;
+  }
+  return true;
+}

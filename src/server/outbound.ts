@@ -199,6 +199,31 @@ export class OutBuffer {
    */
   msg(subject: Uint8Array, sid: Uint8Array, reply: Uint8Array | null, hdrSize: number, payload: Uint8Array): void {
     const size = payload.length;
+    let i = this.#head(subject, sid, reply, hdrSize, size);
+    const b = this.buf;
+    i = copy(b, i, payload);
+    b[i++] = CRLF0;
+    b[i++] = CRLF1;
+    this.len = i;
+  }
+
+  /**
+   * `msg` with a payload of fewer than SMALL_PAYLOAD bytes given as `src[start, end)`: copied by hand, so that
+   * no view of it is made (LocalMsg).
+   */
+  msgSmall(subject: Uint8Array, sid: Uint8Array, reply: Uint8Array | null, hdrSize: number, src: Uint8Array, start: number, end: number): void {
+    const size = end - start;
+    if (size >= SMALL_PAYLOAD) throw new Error(`invariant: msgSmall with a ${size}-byte payload`);
+    let i = this.#head(subject, sid, reply, hdrSize, size);
+    const b = this.buf;
+    for (let k = start; k < end; k++) b[i++] = src[k];
+    b[i++] = CRLF0;
+    b[i++] = CRLF1;
+    this.len = i;
+  }
+
+  /** Room for the frame and its `MSG ... <size>\r\n` line written; returns where the payload goes. */
+  #head(subject: Uint8Array, sid: Uint8Array, reply: Uint8Array | null, hdrSize: number, size: number): number {
     this.ensure(subject.length + sid.length + (reply ? reply.length : 0) + size + 48);
     const b = this.buf;
     let i = this.len;
@@ -219,17 +244,17 @@ export class OutBuffer {
     i = writeInt(b, i, size);
     b[i++] = CRLF0;
     b[i++] = CRLF1;
-    i = copy(b, i, payload);
-    b[i++] = CRLF0;
-    b[i++] = CRLF1;
-    this.len = i;
+    return i;
   }
 }
+
+/** Payloads shorter than this are copied byte by byte (copy, msgSmall): cheaper than a native set() call. */
+export const SMALL_PAYLOAD = 48;
 
 /** Copy src into b at i; short arrays by hand, since a native set() call costs more than the loop. */
 export function copy(b: Uint8Array, i: number, src: Uint8Array): number {
   const n = src.length;
-  if (n < 48) {
+  if (n < SMALL_PAYLOAD) {
     for (let k = 0; k < n; k++) b[i + k] = src[k];
   } else {
     b.set(src, i);

@@ -2,6 +2,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { count, frames, type Harness, infos, startServer, sync } from "./harness.ts";
 
+const dec = new TextDecoder();
+
 describe("server: pub/sub over the memory transport", () => {
   let h: Harness;
   before(async () => {
@@ -84,6 +86,45 @@ describe("server: pub/sub over the memory transport", () => {
     assert.deepEqual(got, ["rep.subj|1|2", "rep.subj|1|3", "rep.subj|2|3", "rep.marker|3|m"]);
     pub.close();
     sub.close();
+  });
+
+  it("a client's messages arrive whole whether clients alone or an internal subscriber too take them (reused message object)", async () => {
+    const pub = await h.client({ headers: true });
+    const hsub = await h.client({ headers: true });
+    const plain = await h.client();
+    hsub.write("SUB mix.> 1\r\n");
+    plain.write("SUB mix.> 2\r\n");
+    await sync(hsub);
+    await sync(plain);
+    // Payload sizes around the small-copy bound (48), at odd places in one read, with and without headers.
+    const sizes = [0, 1, 47, 48, 49, 1000];
+    const body = (n: number, tag: string) => (tag + "-".repeat(n)).slice(0, n).padEnd(n, "x");
+    const hdr = "NATS/1.0\r\nK: v\r\n\r\n";
+    const burst = (tag: string) =>
+      sizes.map((n) => `PUB mix.${tag} ${n}\r\n${body(n, tag)}\r\n`).join("") +
+      `HPUB mix.${tag} ${hdr.length} ${hdr.length + 5}\r\n${hdr}${tag}.hdr\r\n`;
+    const want = (tag: string) => [...sizes.map((n) => body(n, tag)), `${tag}.hdr`];
+    pub.write(burst("a"));
+    await sync(pub);
+    // An internal subscriber too: the same publisher's next messages take the other path.
+    const seen: string[] = [];
+    const svc = h.server.createInternalClient("mix");
+    svc.subscribe("mix.>", (m) => seen.push(dec.decode(m.payload)));
+    pub.write(burst("b"));
+    await sync(pub);
+    svc.close();
+    pub.write(burst("c"));
+    await sync(pub);
+    await sync(hsub);
+    await sync(plain);
+    const all = [...want("a"), ...want("b"), ...want("c")];
+    assert.deepEqual(frames(hsub.text()).map((f) => (f.hdr >= 0 ? f.payload.slice(f.hdr) : f.payload)), all);
+    assert.ok(hsub.text().includes(`HMSG mix.b 1 ${hdr.length} ${hdr.length + 5}\r\n${hdr}b.hdr\r\n`), "headers kept for a header client");
+    assert.deepEqual(frames(plain.text()).map((f) => f.payload), all, "the body only for a client without headers");
+    assert.deepEqual(seen, want("b"));
+    pub.close();
+    hsub.close();
+    plain.close();
   });
 
   it("payloads containing CRLF and binary-ish text survive", async () => {
