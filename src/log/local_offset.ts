@@ -19,15 +19,25 @@ export function zoneFilePath(tz: string | undefined): string | undefined {
   return `${ZONEINFO}/${name}`;
 }
 
+// Big-endian integers read by hand, and the footer's text built char by char: this runs at every start with log
+// times on, and on Bun a DataView's getters bring ~0.4 MB of the runtime's code in for good, String.fromCharCode
+// over a spread typed array ~1 MB (bench/RESULTS.md, "bunidle, 2026-12-07").
+function int32At(b: Uint8Array, at: number): number {
+  return (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
+}
+
+function uint32At(b: Uint8Array, at: number): number {
+  return int32At(b, at) >>> 0;
+}
+
 /**
  * The fixed UTC offset in minutes (east positive) that a TZif file gives for `nowSec` (Unix seconds), or
  * undefined when the zone observes daylight saving now or later, or the data is not a TZif file.
  */
 export function fixedOffsetMinutes(tzif: Uint8Array, nowSec: number): number | undefined {
-  const view = new DataView(tzif.buffer, tzif.byteOffset, tzif.byteLength);
   const header = (at: number) => {
-    if (at + 44 > tzif.length || view.getUint32(at) !== 0x545a6966) return undefined; // "TZif"
-    const c = (i: number) => view.getUint32(at + 20 + 4 * i);
+    if (at + 44 > tzif.length || uint32At(tzif, at) !== 0x545a6966) return undefined; // "TZif"
+    const c = (i: number) => uint32At(tzif, at + 20 + 4 * i);
     return { version: tzif[at + 4], isut: c(0), isstd: c(1), leap: c(2), time: c(3), type: c(4), chars: c(5) };
   };
   const h1 = header(0);
@@ -52,13 +62,14 @@ export function fixedOffsetMinutes(tzif: Uint8Array, nowSec: number): number | u
     if (tzif[end] === 10) {
       let stop = end + 1;
       while (stop < tzif.length && tzif[stop] !== 10) stop++;
-      footer = String.fromCharCode(...tzif.subarray(end + 1, stop));
+      footer = "";
+      for (let k = end + 1; k < stop; k++) footer += String.fromCharCode(tzif[k]);
     }
   }
   if (at + blockSize(h, timeSize) > tzif.length || h.type === 0) return undefined;
   // A rule with a daylight-saving part ("CET-1CEST,M3.5.0,M10.5.0/3") changes the offset: not fixed.
   if (footer !== undefined && (footer.includes(",") || namesDaylightZone(footer))) return undefined;
-  const time = (i: number) => timeSize === 8 ? view.getInt32(at + 8 * i) * 2 ** 32 + view.getUint32(at + 8 * i + 4) : view.getInt32(at + 4 * i);
+  const time = (i: number) => timeSize === 8 ? int32At(tzif, at + 8 * i) * 2 ** 32 + uint32At(tzif, at + 8 * i + 4) : int32At(tzif, at + 4 * i);
   const typesAt = at + h.time * timeSize;
   const infosAt = typesAt + h.time;
   let type = 0;
@@ -68,7 +79,7 @@ export function fixedOffsetMinutes(tzif: Uint8Array, nowSec: number): number | u
     type = tzif[typesAt + h.time - 1];
     if (type >= h.type) return undefined;
   }
-  const utoff = view.getInt32(infosAt + 6 * type);
+  const utoff = int32At(tzif, infosAt + 6 * type);
   const isDst = tzif[infosAt + 6 * type + 4] !== 0;
   if (isDst || utoff % 60 !== 0) return undefined;
   return utoff / 60;
