@@ -1,4 +1,3 @@
-import * as path from "node:path";
 import {
   type MsgMeta,
   type StorageProvider,
@@ -10,7 +9,7 @@ import type { MsgIndex } from "../../src/jetstream/store/msg_index.ts";
 import { bytesToString } from "../../src/protocol/parser.ts";
 import { type Block, FileIndex, newBlock, type RecordVisit } from "./file_index.ts";
 import { noteStoreWrite } from "./store_gc.ts";
-import { storeFs } from "./store_fs.ts";
+import { dirName, joinPath, storeFs } from "./store_fs.ts";
 
 /**
  * Filesystem store. Each stream is a directory with append-only segment files (`msgs/NNNNNNNN.blk`) and a
@@ -247,7 +246,7 @@ class FileBackend implements StreamBackend {
   }
 
   private segPath(id: number): string {
-    return path.join(this.dir, String(id).padStart(8, "0") + ".blk");
+    return joinPath(this.dir, String(id).padStart(8, "0") + ".blk");
   }
 
   private segment(b: Block, file: string, size: number): Segment {
@@ -269,7 +268,7 @@ class FileBackend implements StreamBackend {
    * deletes the summary first), and the store is rebuilt from the segments.
    */
   private openFromSummary(ids: number[]): boolean {
-    const f = path.join(this.dir, SUMMARY);
+    const f = joinPath(this.dir, SUMMARY);
     let v: { sizes?: number[]; ids?: number[]; tombs?: Array<[number, number | null, number]>; index?: unknown };
     try {
       v = JSON.parse(fs.readFileSync(f, "utf8"));
@@ -692,7 +691,7 @@ class FileBackend implements StreamBackend {
   }
 
   private putSummary(text: string): void {
-    const f = path.join(this.dir, SUMMARY);
+    const f = joinPath(this.dir, SUMMARY);
     try {
       fs.writeFileSync(f + ".tmp", text);
       fs.renameSync(f + ".tmp", f);
@@ -704,7 +703,7 @@ class FileBackend implements StreamBackend {
   /** Before a segment is rewritten or unlinked: the summary would no longer fit (the next sync writes one). */
   private dropSummary(): void {
     this.summaryGen++;
-    fs.rmSync(path.join(this.dir, SUMMARY), { force: true });
+    fs.rmSync(joinPath(this.dir, SUMMARY), { force: true });
   }
 }
 
@@ -735,13 +734,13 @@ export function accountDirName(account: string): string {
  * a conflict nobody should resolve silently: start-up stops and names both directories.
  */
 export function migrateLegacyStreams(jsDir: string, target: string): void {
-  const legacy = path.join(jsDir, "streams");
+  const legacy = joinPath(jsDir, "streams");
   if (!fs.existsSync(legacy) || !fs.statSync(legacy).isDirectory()) return;
   for (const d of fs.readdirSync(legacy)) {
-    const from = path.join(legacy, d);
+    const from = joinPath(legacy, d);
     // An account named "streams" has <jsDir>/streams/streams/<stream>: not a stream directory itself.
-    if (!fs.existsSync(path.join(from, "meta")) && !fs.existsSync(path.join(from, "msgs"))) continue;
-    const to = path.join(target, d);
+    if (!fs.existsSync(joinPath(from, "meta")) && !fs.existsSync(joinPath(from, "msgs"))) continue;
+    const to = joinPath(target, d);
     if (fs.existsSync(to)) {
       throw new Error(`jetstream: stream store ${from} (layout before accounts) and ${to} both exist; move one away`);
     }
@@ -765,8 +764,8 @@ export class FileStorage implements StorageProvider {
     account = "$G",
     private readonly segmentMax = SEGMENT_MAX,
   ) {
-    const jsDir = path.join(storeDir, "jetstream");
-    this.root = path.join(jsDir, accountDirName(account), "streams");
+    const jsDir = joinPath(storeDir, "jetstream");
+    this.root = joinPath(jsDir, accountDirName(account), "streams");
     if (account === "$G") migrateLegacyStreams(jsDir, this.root);
     fs.mkdirSync(this.root, { recursive: true });
     if (typeof syncPolicy === "number" && syncPolicy > 0) {
@@ -779,13 +778,13 @@ export class FileStorage implements StorageProvider {
   }
 
   private streamDir(name: string): string {
-    return path.join(this.root, safeName(name));
+    return joinPath(this.root, safeName(name));
   }
 
   openStream(name: string): StreamBackend {
     let b = this.open.get(name);
     if (!b) {
-      b = new FileBackend(path.join(this.streamDir(name), "msgs"), this.syncPolicy === "always", this.segmentMax);
+      b = new FileBackend(joinPath(this.streamDir(name), "msgs"), this.syncPolicy === "always", this.segmentMax);
       this.open.set(name, b);
     }
     return b;
@@ -798,12 +797,12 @@ export class FileStorage implements StorageProvider {
   streamNames(): string[] {
     const out: string[] = [];
     for (const d of fs.readdirSync(this.root)) {
-      if (fs.existsSync(path.join(this.root, d, "meta", "config.json"))) out.push(decodeURIComponent(d));
+      if (fs.existsSync(joinPath(this.root, d, "meta", "config.json"))) out.push(decodeURIComponent(d));
     }
     return out.sort();
   }
   private metaFile(stream: string, key: string): string {
-    return path.join(this.streamDir(stream), "meta", safeName(key) + ".json");
+    return joinPath(this.streamDir(stream), "meta", safeName(key) + ".json");
   }
   getMeta(stream: string, key: string): string | undefined {
     try {
@@ -814,7 +813,7 @@ export class FileStorage implements StorageProvider {
   }
   putMeta(stream: string, key: string, value: string): void {
     const f = this.metaFile(stream, key);
-    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.mkdirSync(dirName(f), { recursive: true });
     const tmp = f + ".tmp";
     const fd = fs.openSync(tmp, "w");
     const bytes = enc.encode(value);
@@ -827,14 +826,14 @@ export class FileStorage implements StorageProvider {
     fs.rmSync(this.metaFile(stream, key), { force: true });
   }
   listMeta(stream: string, prefix: string): Array<[string, string]> {
-    const dir = path.join(this.streamDir(stream), "meta");
+    const dir = joinPath(this.streamDir(stream), "meta");
     if (!fs.existsSync(dir)) return [];
     const out: Array<[string, string]> = [];
     for (const f of fs.readdirSync(dir).sort()) {
       if (!f.endsWith(".json")) continue;
       const key = decodeURIComponent(f.slice(0, -5));
       if (!key.startsWith(prefix)) continue;
-      out.push([key, fs.readFileSync(path.join(dir, f), "utf8")]);
+      out.push([key, fs.readFileSync(joinPath(dir, f), "utf8")]);
     }
     return out;
   }

@@ -4,8 +4,7 @@ import type { StorageKind, StorageProvider, SyncPolicy } from "../../src/jetstre
 import { FileStorage } from "./file_store.ts";
 import { SqliteStorage } from "./sqlite_store.ts";
 import { sqliteDriver } from "../sqlite/open.ts";
-import * as path from "node:path";
-import { storeFs } from "./store_fs.ts";
+import { joinPath, storeFs } from "./store_fs.ts";
 
 export interface StorageOptions {
   kind: StorageKind;
@@ -21,10 +20,10 @@ export async function openStorage(opts: StorageOptions): Promise<StorageProvider
   if (opts.kind === "memory") return new MemoryStorage();
   if (!opts.storeDir) throw new Error(`storage ${opts.kind} needs a store_dir`);
   if (opts.kind === "file") return new FileStorage(opts.storeDir, sync);
-  const dir = path.join(opts.storeDir, "jetstream");
+  const dir = joinPath(opts.storeDir, "jetstream");
   storeFs().mkdirSync(dir, { recursive: true });
   const open = await sqliteDriver();
-  return new SqliteStorage(open(path.join(dir, "petrel.sqlite")), sync);
+  return new SqliteStorage(open(joinPath(dir, "petrel.sqlite")), sync);
 }
 
 /** Every account's storage on one server. */

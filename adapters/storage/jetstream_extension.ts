@@ -3,8 +3,6 @@
  * internal client, and registers the monitoring sections (/jsz, /varz jetstream).
  * Lives in adapters/ because it opens runtime storage (filesystem, SQLite).
  */
-import * as os from "node:os";
-import * as path from "node:path";
 import type { JetStreamOptions } from "../../src/config/schema.ts";
 import { type AccountBus, JetStreamAccounts, planAccounts } from "../../src/jetstream/accounts.ts";
 import type { JetStreamCluster } from "../../src/jetstream/cluster/controller.ts";
@@ -13,6 +11,7 @@ import { jsz, jszQuery, varzJetStream } from "../../src/jetstream/jsz.ts";
 import type { PetrelExtension, StopOptions } from "../../src/petrel.ts";
 import type { Server, SubscriptionListener } from "../../src/server/server.ts";
 import { openAccountStores } from "./index.ts";
+import { joinPath, tmpDir } from "./store_fs.ts";
 import { loadJsSchemas } from "../../src/jetstream/schemas_on_demand.ts";
 
 const enc = new TextEncoder();
@@ -50,7 +49,7 @@ export interface JetStreamHandle {
 
 /** nats-server's default store directory when none is configured. */
 export function defaultStoreDir(): string {
-  return path.join(os.tmpdir(), "nats", "jetstream");
+  return joinPath(tmpDir(), "nats", "jetstream");
 }
 
 /**
@@ -197,7 +196,7 @@ export function jetStreamExtension(
           if (!cluster) {
             if (clusterStart === undefined) throw new Error("bug: JetStream cluster code not loaded");
             nrg = server.createInternalClient("$NRG", { account: server.accounts.system.name });
-            cluster = clusterStart.startCluster(server, all.engines, nrg, path.join(storeDir, "jetstream", "_raft"), kind, opts.sync_interval, {
+            cluster = clusterStart.startCluster(server, all.engines, nrg, joinPath(storeDir, "jetstream", "_raft"), kind, opts.sync_interval, {
               // A supercluster's meta group spans every cluster: the other clusters' gateway URLs count too, so
               // one cluster alone (a minority) never founds a meta group of its own before the gateways are up.
               expected: expectedPeers(server.options.cluster?.routes ?? [], server.options.cluster?.port) +
@@ -212,7 +211,7 @@ export function jetStreamExtension(
         server_id: server.serverId,
         domain: opts.domain,
         // Reported like nats-server does: the directory JetStream writes into.
-        store_dir: path.join(storeDir, "jetstream"),
+        store_dir: joinPath(storeDir, "jetstream"),
         max_memory_store: opts.max_memory_store,
         max_file_store: opts.max_file_store,
       });

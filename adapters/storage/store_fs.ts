@@ -141,3 +141,49 @@ export function storeFs(): StoreFs {
   impl = typeof Deno !== "undefined" ? denoFs() : process.getBuiltinModule("node:fs") as unknown as StoreFs;
   return impl;
 }
+
+/**
+ * POSIX `path.join` (node:path's result: non-empty parts joined by "/", then ".", ".." and repeated slashes
+ * resolved; "." when nothing is left; a trailing slash kept), so that the storage layer needs no node:path on Deno
+ * (node:path and node:os are another ~2 MB there).
+ */
+export function joinPath(...parts: string[]): string {
+  const joined = parts.filter((p) => p.length > 0).join("/");
+  if (joined.length === 0) return ".";
+  const absolute = joined.startsWith("/");
+  const trailing = joined.endsWith("/");
+  const out: string[] = [];
+  for (const seg of joined.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+      else if (!absolute) out.push("..");
+      continue;
+    }
+    out.push(seg);
+  }
+  let p = out.join("/");
+  if (p.length === 0 && !absolute) p = ".";
+  if (p.length > 0 && trailing) p += "/";
+  return absolute ? "/" + p : p;
+}
+
+/** POSIX `path.dirname`. */
+export function dirName(p: string): string {
+  if (p.length === 0) return ".";
+  let end = p.length;
+  while (end > 1 && p[end - 1] === "/") end--;
+  const i = p.lastIndexOf("/", end - 1);
+  if (i < 0) return ".";
+  if (i === 0) return "/";
+  return p.slice(0, i);
+}
+
+/** `os.tmpdir()` on POSIX: TMPDIR, TMP or TEMP, else /tmp, without a trailing slash. */
+export function tmpDir(): string {
+  const env = (k: string): string | undefined =>
+    typeof Deno !== "undefined" ? Deno.env.get(k) : (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[k];
+  let d = env("TMPDIR") || env("TMP") || env("TEMP") || "/tmp";
+  if (d.length > 1 && d.endsWith("/")) d = d.slice(0, -1);
+  return d;
+}
