@@ -106,14 +106,14 @@ export class JetStream implements ConsumerHost {
   private dirtyList: (Stream | undefined)[] = [];
   private dirtySpare: (Stream | undefined)[] = [];
   private dirtyCount = 0;
-  /** reply, payload, reply, payload... */
   /**
-   * PubAcks waiting for their batch's write: reply, ack bytes, ... in the first `ackCount` slots. Two lists
-   * that take turns, with a count instead of emptying them (emptying an array gives its storage up, and the next
-   * push allocates it again: per sync publish).
+   * PubAcks waiting for their batch's write, three slots each in the first `ackCount`: reply, then either the
+   * stored sequence and the stream's name (the common PubAck, written at the flush: publishAck) or the ack's bytes
+   * (errors, duplicates, a domain) and "". Two lists that take turns, with a count instead of emptying them
+   * (emptying an array gives its storage up, and the next push allocates it again: per sync publish).
    */
-  private acks: Array<string | Uint8Array> = [];
-  private acksSpare: Array<string | Uint8Array> | undefined = [];
+  private acks: Array<string | Uint8Array | number> = [];
+  private acksSpare: Array<string | Uint8Array | number> | undefined = [];
   private ackCount = 0;
   private flushScheduled = false;
   /** One closure for every scheduled flush (not one per message). */
@@ -383,7 +383,13 @@ export class JetStream implements ConsumerHost {
     if (!m.reply || s.cfg.no_ack) return;
     // PubAcks go out after the batch they belong to was written (see flushWrites).
     this.acks[this.ackCount++] = m.reply;
-    this.acks[this.ackCount++] = pubAckBytes(res, s.name, this.opts.domain);
+    if ("err_code" in res || res.duplicate || this.opts.domain) {
+      this.acks[this.ackCount++] = pubAckBytes(res, s.name, this.opts.domain);
+      this.acks[this.ackCount++] = NO_ACK;
+    } else {
+      this.acks[this.ackCount++] = res.seq;
+      this.acks[this.ackCount++] = s.name;
+    }
     this.scheduleFlush();
   }
 
@@ -481,11 +487,14 @@ export class JetStream implements ConsumerHost {
     const failed = failure === undefined
       ? undefined
       : enc.encode(JSON.stringify({ error: Errors.streamStoreFailed(failure) }));
-    for (let i = 0; i < n; i += 2) {
+    for (let i = 0; i < n; i += 3) {
       const reply = acks[i] as string;
-      const ack = acks[i + 1] as Uint8Array;
-      acks[i] = acks[i + 1] = NO_ACK;
-      this.bus.publish(reply, failed ?? ack);
+      const ack = acks[i + 1];
+      const stream = acks[i + 2] as string;
+      acks[i] = acks[i + 1] = acks[i + 2] = NO_ACK;
+      if (failed !== undefined) this.bus.publish(reply, failed);
+      else if (typeof ack === "number") publishAck(this.bus, reply, stream, ack);
+      else this.bus.publish(reply, ack as Uint8Array);
     }
     this.acksSpare = acks;
   }
@@ -735,6 +744,46 @@ export class JetStream implements ConsumerHost {
 /** What a sent PubAck's slots hold until the list is reused. */
 const NO_ACK = "";
 const ackPrefixes = new Map<string, Uint8Array>();
+/** Per stream: a PubAck's bytes by the sequence's digit count, rewritten in place for each ack (publishAck). */
+const ackBodies = new Map<string, Array<Uint8Array | undefined>>();
+/** A publishAck is delivering the shared bytes: one nested inside it (a flush inside a delivery) gets its own. */
+let ackBodyBusy = false;
+
+/**
+ * Publishes the PubAck `{"stream":...,"seq":N}` to `reply` from bytes kept per stream and digit count, the digits
+ * rewritten for each ack: no allocation per sync publish (each one counted toward the young collections that set
+ * the tail, bench/RESULTS.md `tail`). Safe because the router copies a payload during the publish call (RoutedMsg's
+ * contract: its byte views live for the call); a nested call while the shared bytes are out gets fresh ones.
+ */
+export function publishAck(bus: Pick<JsBus, "publish">, reply: string, stream: string, seq: number): void {
+  if (ackBodyBusy) {
+    bus.publish(reply, pubAckBytes({ stream, seq }, stream));
+    return;
+  }
+  let digits = 1;
+  for (let t = seq; t >= 10; t = Math.floor(t / 10)) digits++;
+  let bodies = ackBodies.get(stream);
+  if (bodies === undefined) {
+    if (ackBodies.size > 10_000) ackBodies.clear();
+    bodies = [];
+    ackBodies.set(stream, bodies);
+  }
+  let body = bodies[digits];
+  if (body === undefined) {
+    const prefix = enc.encode(`{"stream":${JSON.stringify(stream)},"seq":`);
+    body = new Uint8Array(prefix.length + digits + 1);
+    body.set(prefix, 0);
+    body[body.length - 1] = 125; // }
+    bodies[digits] = body;
+  }
+  writeInt(body, body.length - 1 - digits, seq);
+  ackBodyBusy = true;
+  try {
+    bus.publish(reply, body);
+  } finally {
+    ackBodyBusy = false;
+  }
+}
 
 /** PubAck JSON bytes. The common success case reuses a cached `{"stream":"S","seq":` prefix. */
 export function pubAckBytes(res: PubAck | ApiError, stream: string, domain?: string): Uint8Array {
