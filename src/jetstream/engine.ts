@@ -371,11 +371,11 @@ export class JetStream implements ConsumerHost {
 
   private onStreamMsg(s: Stream, m: BusMsg): void {
     if (this.cluster) return this.cluster.publish(s, m);
-    let res: PubAck | ApiError;
+    let res: number | PubAck | ApiError;
     const headers = m.headers && m.headers.length > 0 ? m.headers : undefined;
     try {
       res = this.overAccountLimit(s, m.subject, headers, m.payload) ??
-        s.publish(m.subject, headers, m.payload);
+        s.publishSeq(m.subject, headers, m.payload);
     } catch (err) {
       // A storage failure (disk full, I/O error) fails this publish; the server keeps serving.
       res = Errors.streamStoreFailed(err instanceof Error ? err.message : String(err));
@@ -383,12 +383,12 @@ export class JetStream implements ConsumerHost {
     if (!m.reply || s.cfg.no_ack) return;
     // PubAcks go out after the batch they belong to was written (see flushWrites).
     this.acks[this.ackCount++] = m.reply;
-    if ("err_code" in res || res.duplicate || this.opts.domain) {
-      this.acks[this.ackCount++] = pubAckBytes(res, s.name, this.opts.domain);
-      this.acks[this.ackCount++] = NO_ACK;
-    } else {
-      this.acks[this.ackCount++] = res.seq;
+    if (typeof res === "number" && !this.opts.domain) {
+      this.acks[this.ackCount++] = res;
       this.acks[this.ackCount++] = s.name;
+    } else {
+      this.acks[this.ackCount++] = pubAckBytes(typeof res === "number" ? { stream: s.name, seq: res } : res, s.name, this.opts.domain);
+      this.acks[this.ackCount++] = NO_ACK;
     }
     this.scheduleFlush();
   }

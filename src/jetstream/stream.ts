@@ -389,6 +389,17 @@ export class Stream {
   }
 
   /**
+   * `publish` for a single server's capture: the stored message's sequence instead of a PubAck object (one object
+   * less per sync publish, bench/RESULTS.md `tail`); a duplicate's PubAck or an API error as `publish` gives them.
+   */
+  publishSeq(subject: string, headers: Uint8Array | undefined, data: Uint8Array): number | PubAck | ApiError {
+    const e = this.prepare(subject, headers, data, this.now(), this.lastSeq);
+    if (!isEntry(e)) return e;
+    if (e.op !== "msg") return this.apply(e) as PubAck;
+    return this.applyMsgSeq(e);
+  }
+
+  /**
    * Validates a publish against the stream's state and turns it into an entry with the next sequence after
    * `lastSeq` (a replicated leader passes the last sequence it proposed) and the time `now`. A duplicate
    * `Nats-Msg-Id` yields its PubAck; a failed precondition its API error. Changes nothing.
@@ -467,12 +478,17 @@ export class Stream {
   }
 
   private applyMsg(e: Extract<StreamEntry, { op: "msg" }>): PubAck {
+    return { stream: this.cfg.name, seq: this.applyMsgSeq(e) };
+  }
+
+  /** applyMsg without the PubAck object: the entry's sequence. */
+  private applyMsgSeq(e: Extract<StreamEntry, { op: "msg" }>): number {
     const cfg = this.cfg;
     const { seq, ts: time, subject, headers, data } = e;
     const copy = e.mirrored === true || e.restored === true;
     if (copy ? seq <= this.lastSeq : seq !== this.lastSeq + 1) {
       // Sequences only grow: a replica that sees anything else holds a corrupted stream.
-      if (copy) return { stream: cfg.name, seq };
+      if (copy) return seq;
       throw new Error(`stream ${cfg.name}: entry seq ${seq} does not follow last seq ${this.lastSeq}`);
     }
     const prevLast = this.lastSeq;
@@ -502,7 +518,7 @@ export class Stream {
     if (!copy && cfg.retention === "interest" && this.index.has(seq)) this.checkInterest(seq, subject);
     if (this.downstream.size > 0) for (const d of this.downstream) d(msg);
     if (!copy && this.republish) this.republish(msg, prevLast);
-    return { stream: cfg.name, seq };
+    return seq;
   }
 
   /** Stores a message keeping its original sequence (mirrors). */
