@@ -203,11 +203,18 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     cleanupDir();
   };
 
+  // Called once, by the watch on the directory or, when the watch's event is late (a loaded machine: it came after
+  // the poll below had read the file and the watch was closed, and the callback never ran), by that poll.
   const onPortsFile = opts.onPortsFile;
-  const watcher = onPortsFile === undefined ? undefined : watch(dir, (_event, name) => {
-    if (!String(name ?? "").endsWith(".ports")) return;
+  let portsFileSeen = false;
+  const portsFileAppeared = () => {
+    if (onPortsFile === undefined || portsFileSeen) return;
+    portsFileSeen = true;
     watcher?.close();
     onPortsFile(child.pid ?? -1);
+  };
+  const watcher = onPortsFile === undefined ? undefined : watch(dir, (_event, name) => {
+    if (String(name ?? "").endsWith(".ports")) portsFileAppeared();
   });
   try {
     return await ready();
@@ -224,6 +231,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
         throw new Error(`${kind} exited (${exitValue}) before it was ready:\n${out}`);
       }
       ports = readPortsFile(dir);
+      if (ports !== undefined) portsFileAppeared();
       if (ports?.nats?.length && (!opts.monitor || ports.monitoring?.length)) break;
       ports = undefined;
       await sleep(25);
