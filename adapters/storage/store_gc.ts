@@ -1,20 +1,21 @@
 /**
- * On Bun, a full collection (and an allocator purge) after every few MiB written to file stores, within a bound on
- * the time it may take: what bounds a JetStream server's memory under a fast publisher by this pacing instead of
- * by the collector's own sizing.
+ * Memory a file store's writes leave with the allocators, handed back to the system every few MiB written, within a
+ * bound on the time it may take: what bounds a JetStream server's memory under a fast publisher by this pacing
+ * instead of by the runtimes' own sizing. Counting what reaches the disk ties it to the load (an idle server never
+ * does it) without a timer.
  *
- * Why: the publish → store → PubAck path leaves garbage per message that JavaScriptCore's eden collections free,
- * but the memory stays with the process: the heap keeps the blocks it grew to (its eden budget, ~7.5 MB over a
- * ~5 MB live heap in js-r1-async) and mimalloc keeps freed pages until a purge. A full collection with a purge
- * (`Bun.gc(true)`) hands them back: js-r1-async's RSS at the end of the window 66–67 → 62–64 MB for one collection
- * per ~250 ms (3–5 ms each at that heap, ~1.5 % of the time), msgs/s unchanged (bench/RESULTS.md, `jsmem`).
- * Counting what reaches the disk ties the pacing to the load (an idle server never collects) without a timer.
+ * Bun: a full collection with a mimalloc purge (`Bun.gc(true)`). The publish → store → PubAck path leaves garbage
+ * per message that JavaScriptCore's eden collections free, but the memory stays with the process: the heap keeps
+ * the blocks it grew to (its eden budget, ~7.5 MB over a ~5 MB live heap in js-r1-async) and mimalloc keeps freed
+ * pages until a purge. js-r1-async's RSS at the end of the window 66–67 → 62–63 MB, one collection per ~250 ms
+ * (3–5 ms each at that heap), msgs/s unchanged (bench/RESULTS.md, `jsmem`).
  *
- * Not on Deno: V8 keeps the pages a collection frees (its young generation is sized at start-up, see RESULTS), so a
- * collection there costs time and gives no memory back; and `gc()` is not exposed without a flag.
+ * Deno: glibc's `malloc_trim(0)` (FFI; where FFI is not allowed or libc is not glibc, nothing). V8's collections
+ * keep their pages (a `gc()` gives no RSS back), but glibc holds freed memory in the arenas of V8's compiler and GC
+ * threads: a trim at the end of js-r1-async took 3–7 MB of them back in 1–1.7 ms.
  *
- * `PETREL_STORE_GC_MB`: MiB written between collections (default 32; 0 turns this off). `PETREL_GC_SHARE`: the
- * largest share of the time the collections may take (default 0.03; shared with the read pacer's setting).
+ * `PETREL_STORE_GC_MB`: MiB written between two (default 32; 0 turns this off). `PETREL_GC_SHARE`: the largest share
+ * of the time they may take (default 0.03; shared with the read pacer's setting).
  */
 import { GcPacer } from "../../transports/gc_pacer.ts";
 
@@ -47,18 +48,49 @@ export function storeGcPacer(
   return new GcPacer({ budget: mb * 1024 * 1024, maxShare, collect, now: () => performance.now(), later });
 }
 
-/** Built when the module loads (a bad setting stops start-up); Deno has no `Bun` and no pacer. */
-const pacer: GcPacer | undefined = typeof Bun === "undefined"
-  ? undefined
-  : storeGcPacer(storeGcMb(Bun.env.PETREL_STORE_GC_MB), share(Bun.env.PETREL_GC_SHARE), () => Bun.gc(true), (f) =>
-    void setImmediate(f));
+/** glibc's malloc_trim through Deno's FFI; undefined where it cannot be had (no FFI permission, no glibc). */
+function denoTrim(): (() => void) | undefined {
+  try {
+    const lib = Deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } });
+    return () => void lib.symbols.malloc_trim(0n);
+  } catch {
+    return undefined;
+  }
+}
+
+function build(): GcPacer | undefined {
+  if (typeof Bun !== "undefined") {
+    return storeGcPacer(storeGcMb(Bun.env.PETREL_STORE_GC_MB), share(Bun.env.PETREL_GC_SHARE), () => Bun.gc(true), (f) =>
+      void setImmediate(f));
+  }
+  if (typeof Deno === "undefined") return undefined;
+  const env = (k: string): string | undefined => {
+    try {
+      return Deno.env.get(k);
+    } catch {
+      return undefined; // no env permission: the defaults
+    }
+  };
+  const mb = storeGcMb(env("PETREL_STORE_GC_MB"));
+  const maxShare = share(env("PETREL_GC_SHARE"));
+  if (mb === 0) return undefined;
+  // Opened on the first trim: a server that never writes much loads no FFI.
+  let trim: (() => void) | undefined | null = null;
+  return storeGcPacer(mb, maxShare, () => {
+    if (trim === null) trim = denoTrim();
+    trim?.();
+  }, (f) => void setTimeout(f, 0));
+}
+
+/** Built when the module loads (a bad setting stops start-up). */
+const pacer: GcPacer | undefined = build();
 
 /** `n` bytes of records went to a file store's segment (one call per write batch). */
 export function noteStoreWrite(n: number): void {
   if (pacer !== undefined) pacer.read(n);
 }
 
-/** Collections run so far and the time they took (benchmarks, tests); undefined when off or not on Bun. */
+/** Collections (Bun) or trims (Deno) run so far and the time they took (benchmarks, tests); undefined when off. */
 export function storeGcStats(): { runs: number; totalMs: number } | undefined {
   return pacer === undefined ? undefined : { runs: pacer.runs, totalMs: pacer.totalMs };
 }
