@@ -513,6 +513,8 @@ export class Server implements ClientHost {
   }
 
   clientInfo(c: ClientConn): string {
+    const plain = this.#plainClientInfo(c);
+    if (plain !== undefined) return plain;
     const info = this.infoObject(c.tlsRequired);
     if (this.authRequiredFor(c.duplex.info.kind)) info.auth_required = true;
     else delete info.auth_required;
@@ -523,6 +525,26 @@ export class Server implements ClientHost {
       info.nonce = c.nonce;
     }
     return JSON.stringify(info);
+  }
+
+  /**
+   * The INFO of a plain listener (no TLS, no auth, no nonce, no extensions' fields, no connect URLs, not in lame
+   * duck) as a template: the same text JSON.stringify gives for infoObject's fields in their order
+   * (test/server/info_text.test.ts compares them), or undefined when any of those is there or a configured
+   * string needs escaping. Why: a plain server's first client (or port probe) is otherwise the first use of
+   * JSON.stringify, whose code then stays resident on Bun (~0.2 MB of the idle footprint, bench/RESULTS.md
+   * "bunidle2").
+   */
+  #plainClientInfo(c: ClientConn): string | undefined {
+    const o = this.options;
+    if (c.tlsRequired || this.authRequired || this.authRequiredFor(c.duplex.info.kind) || this.wantsNonce || this.#lameDuck) return undefined;
+    if (this.connectUrls.length > 0 || this.wsConnectUrls.length > 0) return undefined;
+    for (const _ in this.infoExtras) return undefined;
+    const host = o.host;
+    const ip = c.duplex.info.remoteHost;
+    if (typeof host !== "string" || !plainJsonText(host) || !plainJsonText(this.serverName) || !plainJsonText(ip)) return undefined;
+    if (!Number.isSafeInteger(this.clientPort) || !Number.isSafeInteger(o.max_payload)) return undefined;
+    return `{"server_id":"${this.serverId}","server_name":"${this.serverName}","version":"${VERSION}","proto":1,"go":"petrel${PETREL_VERSION}","host":"${host}","port":${this.clientPort},"headers":true,"max_payload":${o.max_payload},"client_id":${c.cid},"client_ip":"${ip}"}`;
   }
 
   /** Re-send INFO to clients that understand async INFO (after connect_urls change). */
@@ -621,4 +643,13 @@ export function hostPort(host: string, port: number): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A string JSON.stringify writes as itself between quotes (no quote, backslash, control character or surrogate). */
+function plainJsonText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch < 0x20 || ch === 0x22 || ch === 0x5c || (ch >= 0xd800 && ch <= 0xdfff)) return false;
+  }
+  return true;
 }
