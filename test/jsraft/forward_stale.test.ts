@@ -2,7 +2,8 @@
 // to send a publish by passes it to the leader it knows; if that one stepped down meanwhile (the client's server
 // had not heard of the new leader yet), it was dropped there and its client timed out (leader_forward.test.ts
 // caught it on a loaded machine). The server it reaches now passes it on to the leader it knows, or holds it
-// until one is known, at most MAX_HOPS times in all so that stale views cannot bounce it for ever.
+// until one is known, at most MAX_HOPS times in all so that stale views cannot bounce it for ever. The same for a
+// stream's API request passed on by its old leader (api_pass_on.ts): one unanswered in leader_forward.test.ts.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
@@ -10,6 +11,7 @@ import { JetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
 import { decodeForward, encodeForward, MAX_HOPS } from "../../src/jetstream/cluster/forward.ts";
+import { ApiPassOn } from "../../src/jetstream/cluster/api_pass_on.ts";
 import type { RaftGroup } from "../../src/raft/host.ts";
 import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
 
@@ -82,5 +84,34 @@ describe("a forwarded publish at a server that does not lead", () => {
     // A marker behind it on the same path: passed on, so the one before was dropped and not held back.
     replica.publish(arrived(MAX_HOPS - 1));
     assert.deepEqual(passed.map((p) => decodeForward(p.wire)!.msg.hops), [MAX_HOPS]);
+  });
+});
+
+describe("a stream API request passed on to a server that does not lead", () => {
+  const passOn = () => {
+    const sent: Array<{ to: string; hops: number }> = [];
+    const p = new ApiPassOn((_key, to, m) => sent.push({ to, hops: decodeForward(encodeForward("$G", "S", m))!.msg.hops! }), () => {});
+    return { p, sent };
+  };
+  const request = (times: number): BusMsg => {
+    let m: BusMsg = { subject: "$JS.API.STREAM.INFO.S", reply: "_INBOX.r", payload: new Uint8Array(0), viaRoute: true };
+    for (let i = 0; i < times; i++) m = decodeForward(encodeForward("$G", "S", m))!.msg;
+    return m;
+  };
+
+  it("goes on from a server that never led, up to the bound; a direct one stays with the leader's copy", () => {
+    const { p } = passOn();
+    assert.equal(p.passesOn("S", request(0), 0), false);
+    assert.equal(p.passesOn("S", request(1), 0), true);
+    assert.equal(p.passesOn("S", request(MAX_HOPS - 1), 0), true);
+    assert.equal(p.passesOn("S", request(MAX_HOPS), 0), false);
+  });
+
+  it("kept while no leader is known, then passed on to it (a direct one too, at the old leader)", () => {
+    const { p, sent } = passOn();
+    p.stoppedLeading("S", 0);
+    for (const m of [request(0), request(1), request(MAX_HOPS)]) if (p.passesOn("S", m, 1)) p.hold("S", m);
+    p.leaderIs("S", "n3", "n1");
+    assert.deepEqual(sent, [{ to: "n3", hops: 1 }, { to: "n3", hops: 2 }]);
   });
 });

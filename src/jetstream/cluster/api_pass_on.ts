@@ -9,10 +9,13 @@
  * - a leader that is not ready yet (applying its log) keeps requests and answers them once ready;
  * - a leader takes one copy of a request that came both directly and passed on (RepeatFilter, by subject,
  *   reply and content: every request has its own reply inbox).
- * A request that was passed on once is never passed on again.
+ * A request that was passed on to a server that does not lead (its sender's view of the leader was a step
+ * behind, or the leadership moved again) is passed on again or kept there the same way, at most MAX_HOPS
+ * passes in all (forward.ts); any other server that does not lead leaves a request to the stream's leader.
  */
 import type { PeerId } from "../../raft/types.ts";
 import type { BusMsg } from "../types.ts";
+import { MAX_HOPS } from "./forward.ts";
 
 export const FORWARD_API_PREFIX = "$JSC.FWDA.";
 /** How long after it stopped leading a server passes a stream's API requests on. */
@@ -35,15 +38,19 @@ export class ApiPassOn {
     this.#ledUntil.set(key, now + PASS_ON_MS);
   }
 
-  /** Does this server pass requests for `key` on (it led the stream until a moment ago)? */
+  /**
+   * Does this server pass `m` on (it led the stream until a moment ago, or `m` was passed here already and may
+   * go on)? A request that came directly to a server that never led is answered by the leader's own copy.
+   */
   passesOn(key: string, m: BusMsg, now: number): boolean {
+    if (m.forwarded === true) return mayGoOn(m);
     const until = this.#ledUntil.get(key);
     if (until === undefined) return false;
     if (now > until) {
       this.#ledUntil.delete(key);
       return false;
     }
-    return m.forwarded !== true;
+    return true;
   }
 
   /** Keep `m` until the stream has a leader (passed on to it) or this server leads it ready (answered here). */
@@ -59,7 +66,7 @@ export class ApiPassOn {
     const q = this.#held.get(key);
     if (q === undefined) return;
     this.#held.delete(key);
-    for (const m of q) if (m.forwarded !== true) this.forward(key, leader, m);
+    for (const m of q) if (m.forwarded !== true || mayGoOn(m)) this.forward(key, leader, m);
   }
 
   /** This server leads stream `key` and is ready: it answers what waited. */
@@ -74,4 +81,9 @@ export class ApiPassOn {
     this.#ledUntil.delete(key);
     this.#held.delete(key);
   }
+}
+
+/** A passed-on request may be passed on once more (bounded: two stale views cannot bounce it for ever). */
+function mayGoOn(m: BusMsg): boolean {
+  return (m.hops ?? 1) < MAX_HOPS;
 }
