@@ -139,9 +139,22 @@ describe("publishes in flight to a stream leader that steps down", () => {
         },
       });
       await conn.flush();
+      // For the failure message: when each request was sent and who was elected when (a rare CI failure left
+      // requests 0-2, sent before the step-down, unanswered; not reproduced alone or under CPU burners).
+      const T0 = Date.now();
+      const sent: number[] = [];
+      const events: string[] = [];
+      const adv = admin!.subscribe("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.INF", {
+        callback: (_e, m) => void events.push(`${Date.now() - T0}ms ${m.json<{ leader: string }>().leader}`),
+      });
+      let stepDownAt = -1;
       for (let i = 0; i < ASKS; i++) {
+        sent.push(Date.now() - T0);
         conn.publish("$JS.API.STREAM.INFO.INF", undefined, { reply: `inf.answers.${i}` });
-        if (i === 30) void admin!.request("$JS.API.STREAM.LEADER.STEPDOWN.INF", undefined, { timeout: 5000 }).catch(() => undefined);
+        if (i === 30) {
+          stepDownAt = Date.now() - T0;
+          void admin!.request("$JS.API.STREAM.LEADER.STEPDOWN.INF", undefined, { timeout: 5000 }).catch(() => undefined);
+        }
         await new Promise((r) => setTimeout(r, 3));
       }
       await waitFor("an answer to every request", () => answers.size >= ASKS, 5000).catch(() => undefined);
@@ -149,12 +162,13 @@ describe("publishes in flight to a stream leader that steps down", () => {
       conn.publish("$JS.API.STREAM.INFO.INF", undefined, { reply: "inf.answers.last" });
       await waitFor("the last answer", () => answers.has("inf.answers.last"), 5000);
       sub.unsubscribe();
+      adv.unsubscribe();
       const wrong: string[] = [];
       for (let i = 0; i < ASKS; i++) {
         const got = answers.get(`inf.answers.${i}`) ?? [];
-        if (got.length !== 1 || got[0] !== "ok") wrong.push(`${i}: ${got.length === 0 ? "unanswered" : got.join("+")}`);
+        if (got.length !== 1 || got[0] !== "ok") wrong.push(`${i} at ${sent[i]} ms: ${got.length === 0 ? "unanswered" : got.join("+")}`);
       }
-      assert.deepEqual(wrong, []);
+      assert.deepEqual(wrong, [], `leader ${leaderName}, client on n${client + 1}, step-down at ${stepDownAt} ms; elected: ${events.join(", ")}`);
     } finally {
       await conn.close();
     }
