@@ -73,3 +73,16 @@ export class GcPacer {
     this.#notBefore = t1 + took / this.#o.maxShare;
   }
 }
+
+/** PETREL_GC_SHARE's default: the collections may take at most this share of the time. */
+export const DEFAULT_GC_SHARE = 0.03;
+
+/**
+ * PETREL_GC_SHARE's value, read by every pacer (socket reads on Bun, file-store writes): unset or empty gives
+ * the default; anything that is not a fraction in (0, 1] stops start-up naming the variable.
+ */
+export function gcShareSetting(raw: string | undefined): number {
+  const share = raw === undefined || raw === "" ? DEFAULT_GC_SHARE : Number(raw);
+  if (!(share > 0 && share <= 1)) throw new Error(`PETREL_GC_SHARE must be a fraction of the time in (0, 1], got '${raw}'`);
+  return share;
+}

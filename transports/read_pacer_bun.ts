@@ -16,12 +16,10 @@
  * million messages unchanged (pub-16 66–68 vs 68–69 ms, fanout-16 393–424 vs 375–379, pubsub-1k 986–1134 vs
  * 977–1134).
  */
-import { GcPacer } from "./gc_pacer.ts";
+import { gcShareSetting, GcPacer } from "./gc_pacer.ts";
 
 const PACED_READ = 64 * 1024;
 const DEFAULT_BUDGET_MB = 4;
-/** The collections may take at most this share of the time (a full collection under load: 2–8 ms). */
-const MAX_SHARE = 0.03;
 
 let fullGc: (() => void) | undefined;
 
@@ -43,19 +41,13 @@ function budgetMb(): number {
   return mb;
 }
 
-function maxShare(): number {
-  const raw = Bun.env.PETREL_GC_SHARE;
-  const share = raw === undefined || raw === "" ? MAX_SHARE : Number(raw);
-  if (!(share > 0 && share <= 1)) throw new Error(`PETREL_GC_SHARE must be a fraction of the time in (0, 1], got '${raw}'`);
-  return share;
-}
-
 function build(): GcPacer | undefined {
   const mb = budgetMb();
   if (mb === 0) return undefined;
   return new GcPacer({
     budget: mb * 1024 * 1024,
-    maxShare: maxShare(),
+    // The collections may take at most this share of the time (a full collection under load: 2–8 ms).
+    maxShare: gcShareSetting(Bun.env.PETREL_GC_SHARE),
     collect: () => fullGc?.(),
     now: () => performance.now(),
     later,

@@ -17,10 +17,9 @@
  * `PETREL_STORE_GC_MB`: MiB written between two (default 32; 0 turns this off). `PETREL_GC_SHARE`: the largest share
  * of the time they may take (default 0.03; shared with the read pacer's setting).
  */
-import { GcPacer } from "../../transports/gc_pacer.ts";
+import { gcShareSetting, GcPacer } from "../../transports/gc_pacer.ts";
 
 export const DEFAULT_STORE_GC_MB = 32;
-const DEFAULT_SHARE = 0.03;
 
 /** PETREL_STORE_GC_MB's value (MiB between collections, 0: off); throws naming the variable when it is not one. */
 export function storeGcMb(raw: string | undefined): number {
@@ -29,12 +28,6 @@ export function storeGcMb(raw: string | undefined): number {
     throw new Error(`PETREL_STORE_GC_MB must be a number of MiB (0: off), got '${raw}'`);
   }
   return mb;
-}
-
-function share(raw: string | undefined): number {
-  const s = raw === undefined || raw === "" ? DEFAULT_SHARE : Number(raw);
-  if (!(s > 0 && s <= 1)) throw new Error(`PETREL_GC_SHARE must be a fraction of the time in (0, 1], got '${raw}'`);
-  return s;
 }
 
 /** The pacer for `mb` MiB between collections (undefined when 0: off). */
@@ -60,7 +53,7 @@ function denoTrim(): (() => void) | undefined {
 
 function build(): GcPacer | undefined {
   if (typeof Bun !== "undefined") {
-    return storeGcPacer(storeGcMb(Bun.env.PETREL_STORE_GC_MB), share(Bun.env.PETREL_GC_SHARE), () => Bun.gc(true), (f) =>
+    return storeGcPacer(storeGcMb(Bun.env.PETREL_STORE_GC_MB), gcShareSetting(Bun.env.PETREL_GC_SHARE), () => Bun.gc(true), (f) =>
       void setImmediate(f));
   }
   if (typeof Deno === "undefined") return undefined;
@@ -72,7 +65,7 @@ function build(): GcPacer | undefined {
     }
   };
   const mb = storeGcMb(env("PETREL_STORE_GC_MB"));
-  const maxShare = share(env("PETREL_GC_SHARE"));
+  const maxShare = gcShareSetting(env("PETREL_GC_SHARE"));
   if (mb === 0) return undefined;
   // Opened on the first trim: a server that never writes much loads no FFI.
   let trim: (() => void) | undefined | null = null;

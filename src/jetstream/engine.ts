@@ -29,7 +29,7 @@ import { type PubAck, Stream } from "./stream.ts";
 import type { BusMsg, EngineOptions, JsBus } from "./types.ts";
 import { type Clock, runtimeClock } from "../runtime/clock.ts";
 import { smallBytes } from "../server/small_bytes.ts";
-import { writeInt } from "../server/outbound.ts";
+import { digitCount, writeInt } from "../server/outbound.ts";
 
 const enc = new TextEncoder();
 
@@ -760,8 +760,7 @@ export function publishAck(bus: Pick<JsBus, "publish">, reply: string, stream: s
     bus.publish(reply, pubAckBytes({ stream, seq }, stream));
     return;
   }
-  let digits = 1;
-  for (let t = seq; t >= 10; t = Math.floor(t / 10)) digits++;
+  const digits = digitCount(seq);
   let bodies = ackBodies.get(stream);
   if (bodies === undefined) {
     if (ackBodies.size > 10_000) ackBodies.clear();
@@ -802,8 +801,7 @@ export function pubAckBytes(res: PubAck | ApiError, stream: string, domain?: str
   // cache, which kept every PubAck's string alive past two scavenges: on Deno with a small young generation
   // nine tenths of what js-r1-async promoted to the old generation (~2 MB/s of garbage for mark-compacts).
   const seq = res.seq;
-  let digits = 1;
-  for (let t = seq; t >= 10; t = Math.floor(t / 10)) digits++;
+  const digits = digitCount(seq);
   // Slab memory (small_bytes.ts): the bytes live until the PubAck is written out.
   const out = smallBytes(prefix.length + digits + 1);
   out.set(prefix, 0);

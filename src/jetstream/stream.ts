@@ -383,14 +383,14 @@ export class Stream {
    * is stored when an error is returned.
    */
   publish(subject: string, headers: Uint8Array | undefined, data: Uint8Array): PubAck | ApiError {
-    const e = this.prepare(subject, headers, data, this.now(), this.lastSeq);
-    if (!isEntry(e)) return e;
-    return this.apply(e) as PubAck;
+    const r = this.publishSeq(subject, headers, data);
+    return typeof r === "number" ? { stream: this.cfg.name, seq: r } : r;
   }
 
   /**
-   * `publish` for a single server's capture: the stored message's sequence instead of a PubAck object (one object
-   * less per sync publish, bench/RESULTS.md `tail`); a duplicate's PubAck or an API error as `publish` gives them.
+   * The write path itself, as `publish`, giving the stored message's sequence instead of a PubAck object (a single
+   * server's capture: one object less per sync publish, bench/RESULTS.md `tail`); a duplicate's PubAck or an API
+   * error as `publish` gives them.
    */
   publishSeq(subject: string, headers: Uint8Array | undefined, data: Uint8Array): number | PubAck | ApiError {
     const e = this.prepare(subject, headers, data, this.now(), this.lastSeq);

@@ -262,14 +262,20 @@ export function copy(b: Uint8Array, i: number, src: Uint8Array): number {
   return i + n;
 }
 
+/** Decimal digits of a non-negative integer (no string made). */
+export function digitCount(n: number): number {
+  let digits = 1;
+  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+  return digits;
+}
+
 /** Write a non-negative integer as ASCII digits at b[i]; returns the new offset. */
 export function writeInt(b: Uint8Array, i: number, n: number): number {
   if (n < 10) {
     b[i] = 48 + n;
     return i + 1;
   }
-  let digits = 0;
-  for (let t = n; t > 0; t = Math.floor(t / 10)) digits++;
+  const digits = digitCount(n);
   let j = i + digits - 1;
   for (let t = n; t > 0; t = Math.floor(t / 10)) b[j--] = 48 + (t % 10);
   return i + digits;
