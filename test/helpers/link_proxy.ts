@@ -1,6 +1,7 @@
 // A loopback TCP proxy whose link can be cut and healed: tests put it between a leafnode and its hub (or any
 // two servers) to break the connection without stopping either server. It can also hold what crosses it in one
-// direction for a fixed time (a slow link one way), keeping the order of the bytes.
+// direction for a fixed time (a slow link one way), keeping the order of the bytes, or hold it until released
+// and then hand it on in one write (the far end reads it all in one chunk).
 import { createServer, type Server, type Socket, connect } from "node:net";
 
 export interface LinkProxy {
@@ -13,6 +14,10 @@ export interface LinkProxy {
   heal(): void;
   /** Changes how long each direction holds what crosses it from now on. */
   setDelays(d: LinkDelays): void;
+  /** Holds everything that crosses in `direction` from now on until `release`. */
+  hold(direction: LinkDirection): void;
+  /** Hands on what was held in `direction` in one write per connection, and stops holding. */
+  release(direction: LinkDirection): void;
   close(): Promise<void>;
 }
 
@@ -23,12 +28,18 @@ export interface LinkDelays {
   fromTargetMs?: number;
 }
 
-/** `from` piped into `to`, each chunk held `ms()` first, in order (one timer for the head of the queue). */
-function delayedPipe(from: Socket, to: Socket, ms: () => number): void {
+export type LinkDirection = "toTarget" | "fromTarget";
+
+/**
+ * `from` piped into `to`, each chunk held `ms()` first, in order (one timer for the head of the queue); while
+ * `held()`, every chunk waits for the returned release, which writes them all at once.
+ */
+function delayedPipe(from: Socket, to: Socket, ms: () => number, held: () => boolean): () => void {
   const queue: { at: number; chunk: Buffer }[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const drain = () => {
     timer = undefined;
+    if (held()) return;
     const now = Date.now();
     while (queue.length > 0 && queue[0].at <= now) {
       if (!to.destroyed) to.write(queue.shift()!.chunk);
@@ -37,6 +48,10 @@ function delayedPipe(from: Socket, to: Socket, ms: () => number): void {
     if (queue.length > 0) timer = setTimeout(drain, queue[0].at - now);
   };
   from.on("data", (chunk: Buffer) => {
+    if (held()) {
+      queue.push({ at: 0, chunk });
+      return;
+    }
     const hold = ms();
     if (hold <= 0 && queue.length === 0) {
       to.write(chunk);
@@ -49,6 +64,13 @@ function delayedPipe(from: Socket, to: Socket, ms: () => number): void {
     if (timer !== undefined) clearTimeout(timer);
     queue.length = 0;
   });
+  return () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (queue.length === 0 || to.destroyed) return;
+    to.write(Buffer.concat(queue.map((q) => q.chunk)));
+    queue.length = 0;
+  };
 }
 
 /**
@@ -59,6 +81,8 @@ export function startLinkProxy(targetPort: number | (() => number), targetHost =
   const pairs = new Set<[Socket, Socket]>();
   let down = false;
   let accepted = 0;
+  const holding = { toTarget: false, fromTarget: false };
+  const releases = { toTarget: new Set<() => void>(), fromTarget: new Set<() => void>() };
   const server: Server = createServer((client) => {
     if (down) {
       client.destroy();
@@ -73,15 +97,19 @@ export function startLinkProxy(targetPort: number | (() => number), targetHost =
     const upstream = connect({ host: targetHost, port });
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
+    const releaseTo = delayedPipe(client, upstream, () => delays.toTargetMs ?? 0, () => holding.toTarget);
+    const releaseFrom = delayedPipe(upstream, client, () => delays.fromTargetMs ?? 0, () => holding.fromTarget);
+    releases.toTarget.add(releaseTo);
+    releases.fromTarget.add(releaseFrom);
     const drop = () => {
       pairs.delete(pair);
+      releases.toTarget.delete(releaseTo);
+      releases.fromTarget.delete(releaseFrom);
       client.destroy();
       upstream.destroy();
     };
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
-    delayedPipe(client, upstream, () => delays.toTargetMs ?? 0);
-    delayedPipe(upstream, client, () => delays.fromTargetMs ?? 0);
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -108,6 +136,13 @@ export function startLinkProxy(targetPort: number | (() => number), targetHost =
         },
         setDelays(d) {
           delays = { ...d };
+        },
+        hold(direction) {
+          holding[direction] = true;
+        },
+        release(direction) {
+          holding[direction] = false;
+          for (const r of releases[direction]) r();
         },
         close() {
           cut();

@@ -11,7 +11,7 @@ import { JetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
 import { decodeForward, encodeForward, MAX_HOPS } from "../../src/jetstream/cluster/forward.ts";
-import { ApiPassOn } from "../../src/jetstream/cluster/api_pass_on.ts";
+import { ApiPassOn, PASS_ON_MS } from "../../src/jetstream/cluster/api_pass_on.ts";
 import type { RaftGroup } from "../../src/raft/host.ts";
 import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
 
@@ -105,6 +105,24 @@ describe("a stream API request passed on to a server that does not lead", () => 
     assert.equal(p.passesOn("S", request(1), 0), true);
     assert.equal(p.passesOn("S", request(MAX_HOPS - 1), 0), true);
     assert.equal(p.passesOn("S", request(MAX_HOPS), 0), false);
+  });
+
+  it("goes on from a server that stopped leading before it was told so (a request read in the same turn)", () => {
+    const { p, sent } = passOn();
+    p.startedLeading("S");
+    // Asked while not leading: the Raft node stopped leading, roleChanged(false) is still to come.
+    assert.equal(p.passesOn("S", request(0), 10), true);
+    p.hold("S", request(0));
+    p.leaderIs("S", "n2", "n1");
+    assert.deepEqual(sent, [{ to: "n2", hops: 1 }]);
+    // For PASS_ON_MS from then, as after being told.
+    assert.equal(p.passesOn("S", request(0), 10 + PASS_ON_MS), true);
+    assert.equal(p.passesOn("S", request(0), 11 + PASS_ON_MS), false);
+    // Told it stopped, and later a replica that never led: nothing to pass on.
+    const fresh = passOn().p;
+    fresh.startedLeading("S");
+    fresh.stoppedLeading("S", 0);
+    assert.equal(fresh.passesOn("S", request(0), PASS_ON_MS + 1), false);
   });
 
   it("kept while no leader is known, then passed on to it (a direct one too, at the old leader)", () => {

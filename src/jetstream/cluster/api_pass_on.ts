@@ -12,6 +12,11 @@
  * A request that was passed on to a server that does not lead (its sender's view of the leader was a step
  * behind, or the leadership moved again) is passed on again or kept there the same way, at most MAX_HOPS
  * passes in all (forward.ts); any other server that does not lead leaves a request to the stream's leader.
+ *
+ * "Led until a moment ago" starts when the Raft node stops leading, not when its owner hears of it: the owner
+ * hears in the group's next flush (a microtask), and a request read in the same chunk as the message that
+ * ended the leadership (the successor's vote request), or in another connection's read finished in the same
+ * turn (Deno runs those before the microtasks either queues), came in between and was dropped.
  */
 import type { PeerId } from "../../raft/types.ts";
 import type { BusMsg } from "../types.ts";
@@ -25,6 +30,8 @@ const MAX_HELD = 1_000;
 
 export class ApiPassOn {
   readonly #ledUntil = new Map<string, number>();
+  /** Streams this server leads as far as it was told (roleChanged): asked while not leading, it just stopped. */
+  readonly #leading = new Set<string>();
   readonly #held = new Map<string, BusMsg[]>();
 
   /** `forward`: to the leader's server; `answer`: through this server's engine (it leads and is ready). */
@@ -33,17 +40,26 @@ export class ApiPassOn {
     readonly answer: (key: string, m: BusMsg) => void,
   ) {}
 
+  /** This server started leading stream `key`. */
+  startedLeading(key: string): void {
+    this.#leading.add(key);
+  }
+
   /** This server stopped leading stream `key` at `now`. */
   stoppedLeading(key: string, now: number): void {
+    this.#leading.delete(key);
     this.#ledUntil.set(key, now + PASS_ON_MS);
   }
 
   /**
    * Does this server pass `m` on (it led the stream until a moment ago, or `m` was passed here already and may
    * go on)? A request that came directly to a server that never led is answered by the leader's own copy.
+   * Asked only while this server does not lead the stream.
    */
   passesOn(key: string, m: BusMsg, now: number): boolean {
     if (m.forwarded === true) return mayGoOn(m);
+    // Stopped leading, and not told yet: from now on.
+    if (this.#leading.has(key)) this.stoppedLeading(key, now);
     const until = this.#ledUntil.get(key);
     if (until === undefined) return false;
     if (now > until) {
@@ -78,6 +94,7 @@ export class ApiPassOn {
   }
 
   forget(key: string): void {
+    this.#leading.delete(key);
     this.#ledUntil.delete(key);
     this.#held.delete(key);
   }

@@ -716,7 +716,8 @@ export class JetStreamCluster {
         },
         roleChanged: (leading) => {
           // From the moment it stops leading (before it knows who does): requests go on (api_pass_on.ts).
-          if (!leading) this.#apiPassOn.stoppedLeading(key, this.#now());
+          if (leading) this.#apiPassOn.startedLeading(key);
+          else this.#apiPassOn.stoppedLeading(key, this.#now());
           this.#recapture(key);
         },
       },
