@@ -70,6 +70,15 @@ export function trimRanges(maps: string, exe: string): CodeRange[] {
   return out;
 }
 
+/** `ranges` cut into consecutive pieces of at most `size` bytes (the last of each range shorter), in order. */
+export function trimPieces(ranges: readonly CodeRange[], size: number): CodeRange[] {
+  const out: CodeRange[] = [];
+  for (const r of ranges) {
+    for (let off = 0; off < r.len; off += size) out.push({ start: r.start + off, len: Math.min(size, r.len - off) });
+  }
+  return out;
+}
+
 export interface CodeTrimOptions {
   /** Milliseconds between a trim and the next (0: never trim). */
   periodMs: number;

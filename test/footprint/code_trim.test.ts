@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readlinkSync } from "node:fs";
-import { CodeTrim, FIRST_TRIM_MS, trimPeriodMs, trimRanges } from "../../transports/code_trim.ts";
+import { CodeTrim, FIRST_TRIM_MS, trimPeriodMs, trimPieces, trimRanges } from "../../transports/code_trim.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { connectReady } from "../helpers/raw.ts";
 
@@ -34,6 +34,17 @@ describe("code trim: which mappings", () => {
     ]);
     assert.deepEqual(trimRanges(MAPS, "/nowhere/bun"), []);
     assert.deepEqual(trimRanges(`${MAPS.split("\n")[1]} (deleted)\n`, EXE), [], "a replaced binary is left alone");
+  });
+
+  it("cuts the mappings into pieces of at most the given size, in order, covering each range exactly", () => {
+    const ranges = [{ start: 0x200000, len: 0x250000 }, { start: 0x1a40000, len: 0x1000 }];
+    assert.deepEqual(trimPieces(ranges, 0x100000), [
+      { start: 0x200000, len: 0x100000 },
+      { start: 0x300000, len: 0x100000 },
+      { start: 0x400000, len: 0x50000 },
+      { start: 0x1a40000, len: 0x1000 },
+    ]);
+    assert.deepEqual(trimPieces([], 0x100000), []);
   });
 
   it("reads PETREL_CODE_TRIM_MS: default 1000, 0 is off, anything else that is not a whole number stops start-up", () => {
