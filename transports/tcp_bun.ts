@@ -20,7 +20,6 @@ import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
 import { noteRead, noteRecycled } from "./read_pacer_bun.ts";
 import { LARGE_READ, ReceiveWindow } from "./recv_window_bun.ts";
-import { noteCodeActivity, startCodeTrim } from "./code_trim_bun.ts";
 
 export interface TcpOptions {
   /** `write` returns false once this many bytes wait to be sent. */
@@ -327,7 +326,6 @@ class BunConn implements Duplex {
 
   onSocketData(data: Uint8Array): void {
     noteRead(data.length); // every read is a fresh buffer: large ones are paced into full collections
-    noteCodeActivity(); // the server runs code: its pages are given back a period later (code_trim_bun.ts)
     if (this.closing || this.closed) return;
     // a sender that outruns us: smaller reads, if the round trip allows (recv_window_bun.ts)
     if (data.length >= LARGE_READ && this.tls === undefined && !this.nativeTls) this.window.onLargeRead();
@@ -437,7 +435,6 @@ export function createBunTcpTransport(options: TcpOptions = {}): Transport {
           socket: handlers(opts, accept, () => {}),
         }));
       let stopped = false;
-      startCodeTrim();
       return Promise.resolve({
         // The configured host ("0.0.0.0" stays "0.0.0.0" though "::" is bound), as nats-server reports it.
         host: server.hostname === "::" && lo.host !== "::" ? lo.host : server.hostname,
