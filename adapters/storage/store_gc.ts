@@ -10,9 +10,10 @@
  * pages until a purge. js-r1-async's RSS at the end of the window 66–67 → 62–63 MB, one collection per ~250 ms
  * (3–5 ms each at that heap), msgs/s unchanged (bench/RESULTS.md, `jsmem`).
  *
- * Deno: glibc's `malloc_trim(0)` (FFI; where FFI is not allowed or libc is not glibc, nothing). V8's collections
- * keep their pages (a `gc()` gives no RSS back), but glibc holds freed memory in the arenas of V8's compiler and GC
- * threads: a trim at the end of js-r1-async took 3–7 MB of them back in 1–1.7 ms.
+ * Deno: glibc's `malloc_trim(0)` (FFI; where FFI is not allowed or libc is not glibc, nothing), on a thread of
+ * Deno's blocking pool. V8's collections keep their pages (a `gc()` gives no RSS back), but glibc holds freed
+ * memory in the arenas of V8's compiler and GC threads: a trim at the end of js-r1-async took 3–7 MB of them back
+ * in 1–1.7 ms.
  *
  * `PETREL_STORE_GC_MB`: MiB written between two (default 32; 0 turns this off). `PETREL_GC_SHARE`: the largest share
  * of the time they may take (default 0.03; shared with the read pacer's setting).
@@ -41,11 +42,27 @@ export function storeGcPacer(
   return new GcPacer({ budget: mb * 1024 * 1024, maxShare, collect, now: () => performance.now(), later });
 }
 
-/** glibc's malloc_trim through Deno's FFI; undefined where it cannot be had (no FFI permission, no glibc). */
+/**
+ * glibc's malloc_trim through Deno's FFI; undefined where it cannot be had (no FFI permission, no glibc).
+ *
+ * Declared `nonblocking`: the call runs on one of Deno's blocking-pool threads through libffi instead of a call
+ * trampoline compiled into the event loop's thread, and that keeps ~1.5 MB of the deno binary's code out of the
+ * resident set (js-r1-async at the end of the window: r-xp 26.3–27.0 → 25.1–25.2 MB, 3 interleaved pairs,
+ * bench/RESULTS.md `denomem`). A trim takes 1–2 ms and locks each arena while it walks it; off the event loop it
+ * costs the loop nothing. One at a time: a trim still running when the next is due makes that one a no-op.
+ */
 function denoTrim(): (() => void) | undefined {
   try {
-    const lib = Deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32" } });
-    return () => void lib.symbols.malloc_trim(0n);
+    const lib = Deno.dlopen("libc.so.6", { malloc_trim: { parameters: ["usize"], result: "i32", nonblocking: true } });
+    let running = false;
+    const done = (): void => {
+      running = false;
+    };
+    return () => {
+      if (running) return;
+      running = true;
+      lib.symbols.malloc_trim(0n).then(done, done);
+    };
   } catch {
     return undefined;
   }
