@@ -2,6 +2,7 @@
 import type { FetchHandler, HttpServer, Runtime, SignalName } from "../../src/runtime/types.ts";
 import type { Transport } from "../../src/transport/types.ts";
 import { createDenoTcpTransport } from "../../transports/tcp_deno.ts";
+import { serveHttpLite } from "../../transports/http_lite.ts";
 import { useSlabs } from "../../src/server/small_bytes.ts";
 
 const encoder = new TextEncoder();
@@ -85,6 +86,9 @@ export function createDenoRuntime(): Runtime {
       return (tcp ??= createDenoTcpTransport());
     },
     serveHttp(opts, fetch: FetchHandler): Promise<HttpServer> {
+      // Plain HTTP over the client TCP transport (transports/http_lite.ts): Deno.serve costs +2.2 MB RSS once it
+      // listens, for a monitoring port that is mostly idle. HTTPS stays with Deno.serve.
+      if (opts.tls === undefined) return serveHttpLite(this.tcp, opts, fetch);
       try {
         const server = Deno.serve({
           hostname: opts.host,

@@ -1,0 +1,144 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { currentRuntime } from "../../adapters/runtime/index.ts";
+import { bodyLength, keepAlive, MAX_BODY, MAX_HEAD, parseHead, type RequestHead, serveHttpLite } from "../../transports/http_lite.ts";
+import { openRaw } from "../../transports/raw_client.ts";
+import type { HttpServer } from "../../src/runtime/types.ts";
+
+const enc = new TextEncoder();
+const head = (text: string): RequestHead => {
+  const h = parseHead(enc.encode(text));
+  assert.ok(typeof h === "object" && !("status" in h), `a head: ${JSON.stringify(h)}`);
+  return h;
+};
+const refused = (text: string | Uint8Array): number | string => {
+  const h = parseHead(typeof text === "string" ? enc.encode(text) : text);
+  return typeof h === "object" && "status" in h ? h.status : "accepted";
+};
+
+describe("http_lite: request heads", () => {
+  it("parses a head with CRLF or bare LF lines and waits for its blank line", () => {
+    const h = head("GET /varz?x=1 HTTP/1.1\r\nHost: a:1\r\nX-Y:  z \r\n\r\nrest");
+    assert.equal(h.method, "GET");
+    assert.equal(h.target, "/varz?x=1");
+    assert.equal(h.minor, 1);
+    assert.deepEqual(h.headers, [["host", "a:1"], ["x-y", "z"]]);
+    assert.equal(h.length, "GET /varz?x=1 HTTP/1.1\r\nHost: a:1\r\nX-Y:  z \r\n\r\n".length);
+    assert.equal(head("GET / HTTP/1.0\nA: b\n\n").minor, 0);
+    assert.equal(parseHead(enc.encode("GET / HTTP/1.1\r\nHost: a\r\n")), "more");
+  });
+
+  it("refuses what it does not serve with the status that says why", () => {
+    assert.equal(refused("GET /\r\n\r\n"), 400);
+    assert.equal(refused("GET / HTTP/2.0\r\n\r\n"), 505);
+    assert.equal(refused("GET / HTTP/1.1\r\nno colon\r\n\r\n"), 400);
+    assert.equal(refused("GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n"), 400);
+    assert.equal(refused("GET / HTTP/1.1\r\nBad Name: b\r\n\r\n"), 400);
+    assert.equal(refused(new Uint8Array(MAX_HEAD + 1).fill(65)), 431);
+    assert.equal(refused(`GET / HTTP/1.1\r\nA: ${"b".repeat(MAX_HEAD)}\r\n\r\n`), 431);
+  });
+
+  it("takes a body's length from Content-Length only", () => {
+    assert.equal(bodyLength(head("GET / HTTP/1.1\r\n\r\n")), 0);
+    assert.equal(bodyLength(head("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n")), 5);
+    assert.deepEqual(bodyLength(head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")), { status: 501 });
+    assert.deepEqual(bodyLength(head("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n")), { status: 400 });
+    assert.deepEqual(bodyLength(head("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n")), { status: 400 });
+    assert.deepEqual(bodyLength(head(`POST / HTTP/1.1\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n`)), { status: 413 });
+  });
+
+  it("keeps a connection open as HTTP/1.0 and 1.1 say", () => {
+    assert.equal(keepAlive(head("GET / HTTP/1.1\r\n\r\n")), true);
+    assert.equal(keepAlive(head("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n")), false);
+    assert.equal(keepAlive(head("GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n")), false);
+    assert.equal(keepAlive(head("GET / HTTP/1.0\r\n\r\n")), false);
+    assert.equal(keepAlive(head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")), true);
+  });
+});
+
+describe("http_lite: serving over the runtime's TCP transport", () => {
+  const rt = currentRuntime();
+  let server: HttpServer;
+  before(async () => {
+    server = await serveHttpLite(rt.tcp, { host: "127.0.0.1", port: 0 }, async (req) => {
+      const url = new URL(req.url);
+      if (url.pathname === "/boom") throw new Error("handler failed");
+      if (url.pathname === "/empty") return new Response(null, { status: 204 });
+      const body = req.method === "POST" ? await req.text() : "";
+      return new Response(`${req.method} ${url.pathname}${url.search} host=${req.headers.get("host")} body=${body}`, {
+        headers: { "content-type": "text/plain", "x-seen": "1" },
+      });
+    });
+  });
+  after(() => server.close());
+
+  const at = () => ({ host: "127.0.0.1", port: server.port });
+
+  it("answers pipelined requests on one connection in order, with their lengths", async () => {
+    const c = await openRaw(rt.tcp, at());
+    try {
+      c.write("GET /a?x=1 HTTP/1.1\r\nHost: h:1\r\n\r\nPOST /b HTTP/1.1\r\nHost: h:1\r\nContent-Length: 3\r\n\r\nxyzHEAD /c HTTP/1.1\r\n\r\n");
+      const text = await c.waitFor((t) => (t.match(/HTTP\/1\.1 200 OK/g) ?? []).length === 3);
+      const parts = text.split("HTTP/1.1 ").slice(1);
+      assert.match(parts[0], new RegExp(`content-length: ${"GET /a?x=1 host=h:1 body=".length}\r\n`));
+      assert.ok(parts[0].endsWith("\r\n\r\nGET /a?x=1 host=h:1 body="), parts[0]);
+      assert.match(parts[0], /content-type: text\/plain\r\n/);
+      assert.ok(parts[1].endsWith("\r\n\r\nPOST /b host=h:1 body=xyz"), parts[1]);
+      assert.ok(parts[2].endsWith("\r\n\r\n"), "HEAD: the head only");
+      assert.match(parts[2], new RegExp(`content-length: ${"HEAD /c host=null body=".length}\r\n`));
+      assert.equal(c.isClosed(), false, "HTTP/1.1 keeps the connection");
+    } finally {
+      c.close();
+    }
+  });
+
+  it("closes after the answer when asked, and on HTTP/1.0 without keep-alive", async () => {
+    for (const req of ["GET /x HTTP/1.1\r\nConnection: close\r\n\r\n", "GET /x HTTP/1.0\r\n\r\n"]) {
+      const c = await openRaw(rt.tcp, at());
+      c.write(req);
+      await c.closed;
+      assert.match(c.text(), /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n[\s\S]*\r\n\r\nGET \/x /);
+    }
+  });
+
+  it("refuses a malformed request and a chunked body, and closes", async () => {
+    for (const [req, status] of [["NOT HTTP\r\n\r\n", "400 Bad Request"], ["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "501 Not Implemented"]]) {
+      const c = await openRaw(rt.tcp, at());
+      c.write(req);
+      await c.closed;
+      assert.match(c.text(), new RegExp(`^HTTP/1\\.1 ${status}\\r\\n`));
+    }
+  });
+
+  it("answers 500 when the handler throws, 204 without a body, and keeps serving", async () => {
+    const c = await openRaw(rt.tcp, at());
+    try {
+      c.write("GET /boom HTTP/1.1\r\n\r\nGET /empty HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n");
+      const text = await c.waitFor("body=");
+      assert.match(text, /^HTTP\/1\.1 500 Internal Server Error\r\n[\s\S]*\r\n\r\nInternal Server Error/);
+      assert.match(text, /HTTP\/1\.1 204 No Content\r\n(?![\s\S]*content-length: 0\r\n[\s\S]*HTTP\/1\.1 200)/);
+      assert.match(text, /HTTP\/1\.1 200 OK\r\n[\s\S]*GET \/ok /);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("serves the runtime's own fetch, twice over a kept connection", async () => {
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`http://127.0.0.1:${server.port}/f${i}`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("x-seen"), "1");
+      assert.equal(await res.text(), `GET /f${i} host=127.0.0.1:${server.port} body=`);
+    }
+  });
+
+  it("close() ends idle kept connections and the listener", async () => {
+    const s2 = await serveHttpLite(rt.tcp, { host: "127.0.0.1", port: 0 }, () => new Response("x"));
+    const c = await openRaw(rt.tcp, { host: "127.0.0.1", port: s2.port });
+    c.write("GET / HTTP/1.1\r\n\r\n");
+    await c.waitFor("\r\n\r\nx");
+    await s2.close();
+    await c.closed;
+    await assert.rejects(openRaw(rt.tcp, { host: "127.0.0.1", port: s2.port }));
+  });
+});
