@@ -3,6 +3,10 @@
  * CRC-checked records (entry batches, term/vote, snapshot references); snapshots are separate files named by
  * index, written and fsynced before any record points at them. A torn or corrupted tail is detected on load
  * and cut off, never replayed.
+ *
+ * Entries are not kept in memory once written (the Raft node holds what it needs, and drops applied entries
+ * well before their snapshot is durable here): only where each entry record lies in the file. `load()` after
+ * writes reads them back; a rewrite copies the live records from the old file.
  */
 import {
   close as closeAsync,
@@ -16,6 +20,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   readFileSync,
   renameSync,
   unlinkSync,
@@ -30,8 +35,18 @@ import { EMPTY_HARD_STATE } from "../../src/raft/storage.ts";
 import type { Entry, Snapshot } from "../../src/raft/types.ts";
 
 const REC_ENTRIES = 1, REC_HARD = 2, REC_COMPACT = 3, REC_INSTALL = 4;
-/** Rewrite the log file once this many bytes of it are dead (compacted away). */
-const REWRITE_AFTER = 16 << 20;
+/** Rewrite the log file once this many bytes of its entry records are dead (compacted away). */
+const REWRITE_AFTER = 64 << 20;
+/** Bytes read at a time when a rewrite copies live records. */
+const COPY_CHUNK = 256 << 10;
+
+/** Where an entry record lies in the log file and which entries of it are still live (`first..last`). */
+interface Rec {
+  off: number;
+  end: number;
+  first: number;
+  last: number;
+}
 
 export interface FileStorageInfo {
   /** Bytes cut from the end of the log on load because a record was torn or failed its checksum. */
@@ -44,7 +59,12 @@ export class FileStorage implements RaftStorage {
   #out = new ByteWriter(64 * 1024);
   #hard: HardState = EMPTY_HARD_STATE;
   #snapshot: Snapshot | null = null;
-  #entries: Entry[] = [];
+  /** The entries as replayed at open, for `load()` until the first write changes them (then read back). */
+  #loaded: Entry[] | null = [];
+  /** Entry records with live entries, in file order. */
+  #recs: Rec[] = [];
+  /** While replaying: the entries found so far. */
+  #replayed: Entry[] = [];
   #size = 0;
   #deadBytes = 0;
   #info: FileStorageInfo = { discardedBytes: 0 };
@@ -75,8 +95,12 @@ export class FileStorage implements RaftStorage {
   #closed = false;
   #idle: Array<() => void> = [];
 
-  constructor(dir: string, fsync: "always" | number = "always", opts: { asyncCompaction?: boolean } = {}) {
+  /** Dead entry-record bytes that trigger a rewrite (REWRITE_AFTER; tests use small numbers). */
+  readonly #rewriteAfter: number;
+
+  constructor(dir: string, fsync: "always" | number = "always", opts: { asyncCompaction?: boolean; rewriteAfter?: number } = {}) {
     this.#fsync = fsync;
+    this.#rewriteAfter = opts.rewriteAfter ?? REWRITE_AFTER;
     this.#asyncCompaction = opts.asyncCompaction ?? false;
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
@@ -91,7 +115,31 @@ export class FileStorage implements RaftStorage {
   }
 
   load(): StoredState {
-    return { hard: this.#hard, snapshot: this.#snapshot, entries: this.#entries.slice() };
+    return { hard: this.#hard, snapshot: this.#snapshot, entries: this.#loaded?.slice() ?? this.#readBack() };
+  }
+
+  /** The live entries read back from the file (after writes, `load()` is not the hot path: tests, a restart). */
+  #readBack(): Entry[] {
+    this.#writeOut();
+    const out: Entry[] = [];
+    const snapIdx = this.#snapshot?.meta.index ?? 0;
+    if (this.#recs.length === 0) return out;
+    const fd = openSync(join(this.dir, "log"), "r");
+    try {
+      for (const rec of this.#recs) {
+        const buf = new Uint8Array(rec.end - rec.off);
+        readFully(fd, buf, rec.off);
+        const r = new ByteReader(buf.subarray(8));
+        r.u8();
+        for (let n = r.u32(); n > 0; n--) {
+          const e = readEntry(r);
+          if (e.index > snapIdx && e.index >= rec.first && e.index <= rec.last) out.push(e);
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return out;
   }
 
   setHardState(hs: HardState): void {
@@ -105,7 +153,6 @@ export class FileStorage implements RaftStorage {
 
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
-    this.#mirrorAppend(entries);
     // The hot path (every replicated message on every replica): no closure per call.
     const w = this.#out;
     const start = this.#recordStart();
@@ -113,6 +160,8 @@ export class FileStorage implements RaftStorage {
     w.u32(entries.length);
     for (let i = 0; i < entries.length; i++) writeEntry(w, entries[i]);
     this.#recordEnd(start);
+    this.#loaded = null;
+    this.#noteRecord(this.#size + start, this.#size + w.pos, entries[0].index, entries[entries.length - 1].index);
   }
 
   compact(snap: Snapshot): void {
@@ -169,7 +218,8 @@ export class FileStorage implements RaftStorage {
     this.#writeSnapshotFile(snap);
     this.#snapshot = snap;
     this.#deadBytes = this.#size;
-    this.#entries = [];
+    this.#recs = [];
+    this.#loaded = [];
     this.#record((w) => {
       w.u8(REC_INSTALL);
       w.num(snap.meta.index);
@@ -195,7 +245,7 @@ export class FileStorage implements RaftStorage {
     // While a snapshot file is written in the background, the log on disk still points at the previous one: no
     // rewrite (it would name the new one) and no clean-up (it would remove the old one) until its record is out.
     if (this.#writing !== null) return;
-    if (this.#deadBytes > REWRITE_AFTER) this.#rewrite();
+    if (this.#deadBytes > this.#rewriteAfter) this.#rewrite();
     if (this.#snapWritten) this.#removeStaleSnapshots();
   }
 
@@ -248,10 +298,13 @@ export class FileStorage implements RaftStorage {
       const len = view.getUint32(pos);
       const end = pos + 8 + len;
       if (end > buf.length || crc32(buf, pos + 8, end) !== view.getUint32(pos + 4)) break;
-      this.#apply(new ByteReader(buf.subarray(pos + 8, end)));
+      this.#apply(new ByteReader(buf.subarray(pos + 8, end)), pos, end);
       pos = end;
     }
     this.#size = pos;
+    // A rewritten log starts with its snapshot and may copy a record that began before it.
+    this.#loaded = this.#replayed.filter((e) => e.index > this.#replaySnap);
+    this.#replayed = [];
     if (this.#replaySnap > 0) this.#snapshot = this.#readSnapshotFile(this.#replaySnap);
     if (pos < buf.length) {
       this.#info = { discardedBytes: buf.length - pos };
@@ -262,12 +315,19 @@ export class FileStorage implements RaftStorage {
     }
   }
 
-  #apply(r: ByteReader): void {
+  #apply(r: ByteReader, off: number, end: number): void {
     switch (r.u8()) {
       case REC_ENTRIES: {
         const entries: Entry[] = [];
         for (let n = r.u32(); n > 0; n--) entries.push(readEntry(r));
-        this.#mirrorAppend(entries);
+        if (entries.length === 0) return;
+        this.#noteRecord(off, end, entries[0].index, entries[entries.length - 1].index);
+        const from = entries[0].index;
+        const have = this.#replayed;
+        let keep = have.length;
+        while (keep > 0 && have[keep - 1].index >= from) keep--;
+        have.length = keep;
+        for (const e of entries) have.push(e);
         return;
       }
       case REC_HARD:
@@ -282,32 +342,44 @@ export class FileStorage implements RaftStorage {
       }
       case REC_INSTALL:
         this.#replaySnap = r.num();
-        this.#entries = [];
+        this.#replayed = [];
+        this.#deadBytes += this.#recs.reduce((n, x) => n + x.end - x.off, 0);
+        this.#recs = [];
         return;
       default:
         throw new Error(`raft log ${this.dir}: unknown record type`);
     }
   }
 
-  #mirrorAppend(entries: readonly Entry[]): void {
-    const from = entries[0].index;
-    const first = this.#entries.length > 0 ? this.#entries[0].index : from;
-    const keep = Math.max(0, from - first);
-    if (keep < this.#entries.length) this.#entries.length = keep;
-    for (const e of entries) this.#entries.push(e);
+  /** An entry record for `first..last` at `off..end`: it replaces any stored entry from `first` on. */
+  #noteRecord(off: number, end: number, first: number, last: number): void {
+    const recs = this.#recs;
+    while (recs.length > 0 && recs[recs.length - 1].first >= first) {
+      const gone = recs.pop() as Rec;
+      this.#deadBytes += gone.end - gone.off;
+    }
+    const prev = recs[recs.length - 1];
+    if (prev !== undefined && prev.last >= first) prev.last = first - 1;
+    recs.push({ off, end, first, last });
   }
 
   #mirrorCompact(snap: Snapshot): void {
     if (this.#snapshot && this.#snapshot.meta.index >= snap.meta.index) return;
     this.#snapshot = snap;
+    this.#loaded = null;
     this.#dropUpTo(snap.meta.index);
   }
 
   #dropUpTo(idx: number): void {
+    const recs = this.#recs;
     let drop = 0;
-    while (drop < this.#entries.length && this.#entries[drop].index <= idx) drop++;
-    this.#entries = this.#entries.slice(drop);
-    this.#deadBytes += drop * 32;
+    while (drop < recs.length && recs[drop].last <= idx) this.#deadBytes += recs[drop].end - recs[drop].off, drop++;
+    if (drop > 0) this.#recs = recs.slice(drop);
+    if (this.#replayed.length > 0) {
+      let k = 0;
+      while (k < this.#replayed.length && this.#replayed[k].index <= idx) k++;
+      this.#replayed = this.#replayed.slice(k);
+    }
   }
 
   // ---- snapshot files ----
@@ -368,23 +440,56 @@ export class FileStorage implements RaftStorage {
       x.num(this.#hard.term);
       x.strOrNull(this.#hard.vote);
     });
-    if (this.#entries.length > 0) {
-      const entries = this.#entries;
-      this.#record((x) => {
-        x.u8(REC_ENTRIES);
-        x.u32(entries.length);
-        for (const e of entries) writeEntry(x, e);
-      });
-    }
     this.#out = saved;
     const path = join(this.dir, "log");
-    writeFileDurably(path + ".tmp", w.buf.subarray(0, w.pos));
+    // The header, then the live entry records copied from the old file as they are (entries of the first one
+    // that its snapshot covers are skipped on replay, as in the old file).
+    const tmp = path + ".tmp";
+    const out = openSync(tmp, "w");
+    const src = openSync(path, "r");
+    let size = 0;
+    try {
+      size = writeAll(out, w.buf.subarray(0, w.pos), 0);
+      const chunk = new Uint8Array(Math.min(COPY_CHUNK, this.#recs.reduce((n, x) => Math.max(n, x.end - x.off), 0)));
+      for (const rec of this.#recs) {
+        const at = size;
+        for (let off = rec.off; off < rec.end;) {
+          const part = chunk.subarray(0, Math.min(chunk.length, rec.end - off));
+          readFully(src, part, off);
+          size = writeAll(out, part, size);
+          off += part.length;
+        }
+        rec.end = at + (rec.end - rec.off);
+        rec.off = at;
+      }
+      fsyncSync(out);
+    } finally {
+      closeSync(src);
+      closeSync(out);
+    }
     closeSync(this.#fd);
-    renameSync(path + ".tmp", path);
+    renameSync(tmp, path);
     syncDir(this.dir);
     this.#fd = openSync(path, "a");
-    this.#size = w.pos;
+    this.#size = size;
     this.#deadBytes = 0;
+  }
+}
+
+/** Writes all of `data` at the fd's position; returns `at` plus its length. */
+function writeAll(fd: number, data: Uint8Array, at: number): number {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  return at + data.length;
+}
+
+/** Fills `buf` from the file at `pos` (the range was written: a short read means the file is not what we wrote). */
+function readFully(fd: number, buf: Uint8Array, pos: number): void {
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, pos + got);
+    if (n <= 0) throw new Error(`raft log: short read at ${pos + got}`);
+    got += n;
   }
 }
 

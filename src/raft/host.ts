@@ -131,6 +131,23 @@ export class RaftGroup {
     return ok;
   }
 
+  /** The state through `index` (<= applied) as a snapshot, for `trim` now and `persistSnapshot` later. */
+  snapshotAt(index: number, data: Uint8Array): Snapshot | null {
+    return this.node.snapshotAt(index, data);
+  }
+
+  /** Drop the log `snap` covers from memory (storage keeps it until a snapshot is persisted). */
+  trim(snap: Snapshot): boolean {
+    return this.node.trim(snap);
+  }
+
+  /** The state `snap` captures is durable: storage drops the log behind it. */
+  persistSnapshot(snap: Snapshot): boolean {
+    const ok = this.node.persistSnapshot(snap);
+    if (ok) this.#host.markDirty(this);
+    return ok;
+  }
+
   /** @internal Called by the host's flush before it sends. */
   notifyRole(): void {
     const leading = this.node.role === "leader";

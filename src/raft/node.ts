@@ -75,6 +75,8 @@ export class RaftNode {
   #hardDirty = false;
   #snap: Snapshot | null = null;
   #snapInstalled = false;
+  /** The index of the newest snapshot handed to storage (or loaded from it): `trim` may run ahead of it. */
+  #persisted = 0;
 
   constructor(cfg: RaftNodeConfig, stored: StoredState) {
     this.id = cfg.id;
@@ -92,6 +94,7 @@ export class RaftNode {
     this.log = RaftLog.restore(stored.snapshot, stored.entries, cfg.initial);
     this.commit = this.log.snapIndex;
     this.applied = this.log.snapIndex;
+    this.#persisted = this.log.snapIndex;
     this.#resetTimeout();
   }
 
@@ -103,6 +106,11 @@ export class RaftNode {
 
   isVoter(peer: PeerId = this.id): boolean {
     return this.log.membership().voters.includes(peer);
+  }
+
+  /** The index of the newest snapshot storage holds or was handed (the log may be trimmed in memory past it). */
+  get persistedIndex(): number {
+    return this.#persisted;
   }
 
   /** Per-follower replication state, for monitoring (leader only). */
@@ -240,11 +248,40 @@ export class RaftNode {
    */
   compact(index: number, data: Uint8Array): boolean {
     if (index > this.applied || index <= this.log.snapIndex) return false;
-    const snap: Snapshot = {
-      meta: { index, term: this.log.termAt(index), membership: this.log.membershipAt(index) },
-      data,
-    };
+    const snap = this.snapshotAt(index, data);
+    return snap !== null && this.trim(snap) && this.persistSnapshot(snap);
+  }
+
+  /**
+   * The application's state through `index` (<= applied) as a snapshot, for `trim` and `persistSnapshot` later
+   * (null when `index` is not in the log any more: its term is gone).
+   */
+  snapshotAt(index: number, data: Uint8Array): Snapshot | null {
+    if (index > this.applied || index < this.log.snapIndex) return null;
+    return { meta: { index, term: this.log.termAt(index), membership: this.log.membershipAt(index) }, data };
+  }
+
+  /**
+   * Drops from memory the log `snap` covers, storage keeping it until a snapshot is persisted (`persistSnapshot`):
+   * a restart replays it from there. A follower that needs what was dropped gets `snap`.
+   */
+  trim(snap: Snapshot): boolean {
+    const index = snap.meta.index;
+    if (index > this.applied || index <= this.log.snapIndex) return false;
+    if (this.log.termAt(index) !== snap.meta.term) throw new Error(`raft ${this.id}: trim at ${index} with a snapshot of another term`);
     this.log.compact(snap);
+    return true;
+  }
+
+  /**
+   * Storage keeps `snap` and drops the log it covers (the application made the state it captures durable). The
+   * log in memory is not trimmed by this (`trim`): it may keep entries a lagging follower still needs. False when
+   * storage holds a newer snapshot already.
+   */
+  persistSnapshot(snap: Snapshot): boolean {
+    const index = snap.meta.index;
+    if (index > this.applied || index <= this.#persisted) return false;
+    this.#persisted = index;
     this.#snap = snap;
     this.#snapInstalled = false;
     return true;
@@ -487,6 +524,7 @@ export class RaftNode {
     this.commit = out.commit;
     if (out.kind === "installed") {
       this.applied = out.commit;
+      this.#persisted = out.commit;
       this.#snap = snap;
       this.#snapInstalled = true;
     }

@@ -1,6 +1,6 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryStorage } from "../../src/raft/memory_storage.ts";
@@ -217,5 +217,38 @@ test("file storage, asyncCompaction: the log keeps its entries until the snapsho
   assert.deepEqual(summary(r).snap, [3, 1, "state@3"]);
   assert.deepEqual(summary(r).entries, ["4@2:e4.2"]);
   assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("snap-")), ["snap-0000000000000003.bin"]);
+  r.close();
+});
+
+test("file storage keeps no entries in memory: load() reads them back, a rewrite copies the live records", () => {
+  const dir = join(root, "rewrite");
+  // Any dead record: each sync() after a compaction rewrites the file.
+  const s = new FileStorage(dir, "always", { rewriteAfter: 1 });
+  const size = () => statSync(join(dir, "log")).size;
+  s.append([e(1, 1), e(2, 1), e(3, 1)]);
+  s.append([e(4, 1), e(5, 1), e(6, 1)]);
+  s.append([e(5, 2), e(6, 2, "x")]); // replaces 5 and 6 of the record before
+  s.append([e(7, 2), e(8, 2)]);
+  s.sync();
+  assert.deepEqual(summary(s).entries, ["1@1:e1.1", "2@1:e2.1", "3@1:e3.1", "4@1:e4.1", "5@2:e5.2", "6@2:x", "7@2:e7.2", "8@2:e8.2"]);
+  const before = size();
+  s.compact(snap(3, 1));
+  s.sync(); // rewrite: the record of 4-6 (4 live), the one of 5-6 and the one of 7-8 are copied
+  assert.ok(size() < before, `rewritten: ${size()} < ${before}`);
+  const live = ["4@1:e4.1", "5@2:e5.2", "6@2:x", "7@2:e7.2", "8@2:e8.2"];
+  assert.deepEqual(summary(s).entries, live);
+  s.append([e(9, 2)]);
+  s.compact(snap(5, 2)); // inside a copied record (4-6 / 5-6): its earlier entries stay dropped after a reopen
+  s.sync();
+  s.append([e(10, 3)]);
+  s.sync();
+  assert.deepEqual(summary(s).entries, ["6@2:x", "7@2:e7.2", "8@2:e8.2", "9@2:e9.2", "10@3:e10.3"]);
+  s.close();
+  const r = new FileStorage(dir);
+  assert.deepEqual(summary(r), {
+    hard: { term: 0, vote: null },
+    snap: [5, 2, "state@5"],
+    entries: ["6@2:x", "7@2:e7.2", "8@2:e8.2", "9@2:e9.2", "10@3:e10.3"],
+  });
   r.close();
 });

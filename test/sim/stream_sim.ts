@@ -94,6 +94,9 @@ export class StreamSim {
       schedule,
       // A small log: replicas far behind (or that lost their store) catch up from a snapshot plus messages.
       compactEvery: this.o.compactEvery ?? 40,
+      // The log in memory trimmed every 10 entries, the leader keeping ~40 for a lagging follower: laggards get
+      // snapshots, and restarts replay from a durable snapshot older than what memory held.
+      logBudget: { markEvery: 10, markBytes: 2048, maxBytes: 40 * 160 },
       // The store's fsync completes later, as the file store's does on the I/O threads (never, if the node crashes
       // first): compaction waits for it while entries go on being applied, snapshots installed, leaders change.
       syncStoreAsync: (done) => schedule(done),

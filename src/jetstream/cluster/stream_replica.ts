@@ -7,6 +7,7 @@
  */
 import type { RaftGroup } from "../../raft/host.ts";
 import type { Entry, PeerId, Snapshot } from "../../raft/types.ts";
+import { LogBudget, type LogBudgetLimits } from "./log_budget.ts";
 import type { ConsumerConfig } from "../config.ts";
 import type { ConsumerState } from "../consumer.ts";
 import { type JetStream, pubAckBytes } from "../engine.ts";
@@ -18,10 +19,8 @@ import { MAX_HOPS, RepeatFilter } from "./forward.ts";
 
 /** Publishes held while a new leader catches up with its log (beyond this, they are dropped: clients retry). */
 const MAX_QUEUED = 10_000;
-/** Compact the Raft log behind the stream's store every this many entries (default). */
+/** Compact the Raft log behind the stream's store (durably) every this many entries (default). */
 const COMPACT_EVERY = 8192;
-/** Past this many times `compactEvery` entries behind, a compaction does not wait for `compactIntervalMs`. */
-const COMPACT_BEHIND_FACTOR = 8;
 /** Messages in one catch-up batch. */
 const SYNC_BATCH = 512;
 /** Ticks without catch-up progress before asking again. */
@@ -69,10 +68,12 @@ export interface ReplicaDeps {
   /** Entries between log compactions (tests use small numbers). */
   readonly compactEvery?: number;
   /**
-   * At most one compaction per this many milliseconds (by `now`) while fewer than COMPACT_BEHIND_FACTOR times
-   * `compactEvery` entries wait: the log holds a little more, the store and snapshot are fsynced less often.
+   * At most one compaction per this many milliseconds (by `now`): the log on disk holds a little more, the store
+   * and snapshot are fsynced less often. What the log holds in memory is bounded by `logBudget` meanwhile.
    */
   readonly compactIntervalMs?: number;
+  /** How much applied log stays in memory (log_budget.ts; tests use small numbers). */
+  readonly logBudget?: Partial<LogBudgetLimits>;
   /** A consumer assignment was applied (added, updated or removed): the consumer groups follow. */
   readonly consumersChanged?: () => void;
   /** Pass a publish that reached this server after it stopped leading to the group's leader (forward.ts). */
@@ -106,6 +107,8 @@ export class StreamReplica {
   #held: Entry[] = [];
   /** When this replica last compacted its log (by `now`). */
   #lastCompact = 0;
+  /** Snapshots taken as entries are applied, to trim the log in memory by (log_budget.ts). */
+  #budget!: LogBudget;
   /** An asynchronous compaction waits for the store's fsync. */
   #compacting = false;
   #closed = false;
@@ -127,6 +130,7 @@ export class StreamReplica {
   constructor(stream: Stream, deps: ReplicaDeps) {
     this.stream = stream;
     this.#deps = deps;
+    this.#budget = new LogBudget(deps.logBudget);
     // Changes the stream makes by itself (age expiry, interest removals) and API purges/deletes become
     // proposals of the leader; a follower's own timers change nothing.
     stream.submit = (_s, e) => {
@@ -267,11 +271,14 @@ export class StreamReplica {
     }
     this.#applyEntry(entry);
     this.#appliedIndex = entry.index;
-    const every = this.#deps.compactEvery ?? COMPACT_EVERY;
-    const behind = entry.index - this.group.node.log.snapIndex;
-    if (behind >= every && !this.#compacting && behind >= this.#staggered(every)) {
-      if (behind >= every * COMPACT_BEHIND_FACTOR || this.#compactDue()) this.#compact(entry.index);
+    const node = this.group.node;
+    if (this.#budget.applied(entry, node.log.snapIndex)) {
+      const snap = this.group.snapshotAt(entry.index, this.#snapData());
+      if (snap !== null) this.#budget.trim(snap, this.group, this.isLeader());
     }
+    const every = this.#deps.compactEvery ?? COMPACT_EVERY;
+    const behind = entry.index - node.persistedIndex;
+    if (behind >= every && !this.#compacting && behind >= this.#staggered(every) && this.#compactDue()) this.#compact(entry.index);
   }
 
   /**
@@ -324,29 +331,35 @@ export class StreamReplica {
     return gap <= 0 || this.#deps.now() - this.#lastCompact >= gap;
   }
 
-  /** The store holds everything through `index`: make it durable and drop the log behind it. */
-  #compact(index: number): void {
-    this.#lastCompact = this.#deps.now();
-    this.stream.flush();
+  /** The stream's state as a snapshot holds it (its messages are in the store). */
+  #snapData(): Uint8Array {
     const data: SnapData = {
       lastSeq: this.stream.lastSequence,
       firstSeq: this.stream.firstSequence,
       consumers: [...this.consumers],
     };
-    const bytes = new TextEncoder().encode(JSON.stringify(data));
+    return new TextEncoder().encode(JSON.stringify(data));
+  }
+
+  /** The store holds everything through `index`: make it durable and drop the log behind it. */
+  #compact(index: number): void {
+    this.#lastCompact = this.#deps.now();
+    this.stream.flush();
+    const snap = this.group.snapshotAt(index, this.#snapData());
+    if (snap === null) return;
     const syncAsync = this.#deps.syncStoreAsync;
     if (syncAsync === undefined) {
       this.#deps.syncStore?.();
-      this.group.compact(index, bytes);
+      this.group.persistSnapshot(snap);
       return;
     }
     // The snapshot is the state at `index` (taken now); the log behind it goes only once the store holding that
     // state is durable. Entries applied meanwhile stay in the log, and a snapshot installed meanwhile wins
-    // (compact refuses an index at or behind the log's snapshot).
+    // (persistSnapshot refuses an index at or behind the one storage holds).
     this.#compacting = true;
     syncAsync(() => {
       this.#compacting = false;
-      if (!this.#closed && this.#sync === undefined) this.group.compact(index, bytes);
+      if (!this.#closed && this.#sync === undefined) this.group.persistSnapshot(snap);
     });
   }
 
@@ -354,6 +367,7 @@ export class StreamReplica {
   restore(snap: Snapshot): void {
     const d = JSON.parse(new TextDecoder().decode(snap.data)) as SnapData;
     this.#appliedIndex = snap.meta.index;
+    this.#budget.reset();
     this.consumers.clear();
     for (const [name, rec] of d.consumers) this.consumers.set(name, rec);
     this.#held = [];
