@@ -235,6 +235,26 @@ class BunConn implements Duplex {
     return false;
   }
 
+  /**
+   * Duplex.writeNow: with nothing queued, a batch goes to the socket from the caller's memory (Bun's write takes an
+   * offset and a length: no view, no copy); the rest, if the kernel did not take it all, is copied and waits for
+   * `drain` as a partial write does in `flush`.
+   */
+  writeNow(buf: Uint8Array, len: number): boolean | undefined {
+    if (this.tls !== undefined || this.closing || this.closed || this.pending !== null || !this.queue.isEmpty()) return undefined;
+    if (len === 0) return true;
+    const n = this.socket.write(buf, 0, len);
+    if (n < 0) {
+      this.destroy(new Error("write on a closed socket"));
+      return false;
+    }
+    if (n === len) return true;
+    this.pending = buf.slice(n, len); // Bun calls `drain` when the kernel takes more
+    if (this.pending.length < this.hwm) return true;
+    this.needDrain = true;
+    return false;
+  }
+
   bufferedAmount(): number {
     return (this.tls === undefined ? 0 : this.tls.buffered()) + this.queue.bytes + (this.pending === null ? 0 : this.pending.length);
   }

@@ -630,7 +630,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       }
     }
     this.#handed += this.out.len;
-    const ok = this.duplex.write(this.out.lend(), this.out.release);
+    const ok = this.out.flushTo(this.duplex);
     if (!ok && this.#stalledSince === 0) {
       this.#stalledSince = now;
       this.#stallMark = this.duplex.bufferedAmount();

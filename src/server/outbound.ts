@@ -5,6 +5,7 @@
  */
 import { freeNow, outputBuffers } from "./buffer_pool.ts";
 import { smallCopy } from "./small_bytes.ts";
+import type { Duplex } from "../transport/types.ts";
 
 const CRLF0 = 13;
 const CRLF1 = 10;
@@ -96,14 +97,37 @@ export class OutBuffer {
    */
   take(): Uint8Array {
     const out = smallCopy(this.buf, 0, this.len);
+    this.#emptied();
+    return out;
+  }
+
+  /** The pending bytes were handed over: start again at the beginning, in a fresh buffer if a burst grew it huge. */
+  #emptied(): void {
     this.len = 0;
-    // Don't keep a huge buffer around after a burst.
     if (this.buf.buffer.byteLength > MAX_KEPT) {
       const mem = this.buf.buffer as ArrayBuffer;
       this.buf = new Uint8Array(32 * 1024);
       this.#retire(mem, true);
     }
-    return out;
+  }
+
+  /**
+   * Hand the pending bytes to `duplex`: a small batch is written at once where the transport can (Duplex.writeNow:
+   * no copy, no second microtask per flush; on Bun one array and one queue turn less per sync publish, and four per
+   * cluster request); otherwise as `lend` describes, `release` called back by the transport. Returns what the
+   * transport's write returned (false: it holds unsent bytes past its mark). `written` (optional) is told when
+   * the bytes were handed over at once, as the transport's release would have told it.
+   */
+  flushTo(duplex: Duplex, release: (view: Uint8Array) => void = this.release, written?: () => void): boolean {
+    if (this.len < LEND_MIN && duplex.writeNow !== undefined) {
+      const ok = duplex.writeNow(this.buf, this.len);
+      if (ok !== undefined) {
+        this.#emptied();
+        written?.();
+        return ok;
+      }
+    }
+    return duplex.write(this.lend(), release);
   }
 
   /** A buffer handed back by the transport (see `lend`), used for the next batch instead of a new one. */

@@ -189,6 +189,11 @@ export class WireConn implements Producer {
     this.#hooks.afterWritten?.();
   };
 
+  /** The owner's hook for a batch written at once (OutBuffer.flushTo): nothing to release. */
+  readonly #afterWritten = (): void => {
+    this.#hooks.afterWritten?.();
+  };
+
   /** One closure for every flush (not one per message). */
   readonly #flushTask = () => this.flush();
 
@@ -196,7 +201,7 @@ export class WireConn implements Producer {
     this.#flushQueued = false;
     this.#hooks.beforeWrite?.();
     if (this.out.len === 0 || this.state === "closed") return;
-    this.duplex.write(this.out.lend(), this.#written);
+    this.out.flushTo(this.duplex, this.#written, this.#afterWritten);
     this.#hooks.afterFlush?.();
   }
 

@@ -71,6 +71,14 @@ export interface Duplex {
    * Returns false when the transport is holding unsent bytes (the core should wait for `onDrain`).
    */
   write(data: Uint8Array, release?: (data: Uint8Array) => void): boolean;
+  /**
+   * Capability: write `buf[0, len)` to the OS now, when nothing is queued ahead of it, without keeping `buf` (what
+   * the OS does not take at once is copied and sent after, as `write` would). Returns undefined when it did not
+   * write (bytes already queued, TLS in JavaScript, closing): use `write` then. Otherwise what `write` returns.
+   * For small batches (a request, a reply, a PubAck): no copy of the batch and no second turn through the
+   * transport's queue per flush.
+   */
+  writeNow?(buf: Uint8Array, len: number): boolean | undefined;
   /** Bytes accepted by `write` but not yet handed to the OS / peer. */
   bufferedAmount(): number;
   /** Close the connection after flushing what was already written (best effort). */

@@ -117,6 +117,35 @@ describe("tcp transport", () => {
     await until(() => ev.closes.length === 1, "client close");
   });
 
+  it("writes a small batch at once from the caller's memory where it can (writeNow); what the kernel does not take is kept in order", async () => {
+    const s = await echo();
+    const ev = newEvents();
+    const c = await tcpTransport.dial({ host: "127.0.0.1", port: s.listener.port }, () => collector(ev));
+    // One buffer, refilled right after each call as OutBuffer does once writeNow took the bytes. The echo server
+    // is in this process: it reads nothing during the loop, so the kernel's buffers fill and later batches are held.
+    const want = pattern(4000 * 4096, 3);
+    const buf = new Uint8Array(4000);
+    let now = 0;
+    let declined = 0;
+    for (let off = 0; off < want.length; off += buf.length) {
+      buf.set(want.subarray(off, off + buf.length));
+      const r = c.writeNow?.(buf, buf.length);
+      if (r === undefined) {
+        declined++;
+        c.write(buf.slice());
+      } else now++;
+      buf.fill(0xee); // scribble: bytes the transport kept without copying would show it in the echo
+    }
+    if (c.writeNow !== undefined) {
+      assert.ok(now > 0, "small batches written at once");
+      assert.ok(declined > 0, "once the kernel's buffers were full, batches queued behind the held rest");
+    }
+    await until(() => ev.bytes >= want.length, "echo of 16 MB", 20000);
+    assert.ok(equalBytes(concat(ev.data), want));
+    c.close();
+    await until(() => ev.closes.length === 1, "client close");
+  });
+
   it("frees a read the core hands back (recycleRead, only with freshReads; a small one is left to the collector) without touching the reads after it", async () => {
     const got: Uint8Array[] = [];
     let recycled = 0;
