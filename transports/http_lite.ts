@@ -9,6 +9,9 @@
  * over the TCP transport the server already uses for clients, an idle monitoring port costs a listener. An npm
  * HTTP server would bring node:http with it on Deno, which costs more than Deno.serve.
  *
+ * A response body that is not all there at once (the dashboard's server-sent events) goes out as it comes, chunked
+ * (close-delimited to an HTTP/1.0 client); one that is gets a Content-Length.
+ *
  * Fail closed on what it does not do: a chunked request body gets 501, a head over `MAX_HEAD` 431, a body over
  * `MAX_BODY` 413, anything malformed 400, another HTTP version 505; each closes the connection. TLS stays with the
  * runtime's server (the caller decides).
@@ -99,15 +102,27 @@ const STATUS_TEXT: Record<number, string> = {
 
 const encoder = new TextEncoder();
 
-/** The bytes of a response: status line, the response's headers, its length, and the body unless `noBody`. */
-export function responseBytes(status: number, headers: Iterable<[string, string]>, body: Uint8Array, noBody: boolean, close: boolean): Uint8Array {
+/**
+ * The bytes of a response: status line, the response's headers, its length, and the body unless `noBody`. With
+ * `streamed`, the length is left out: "chunked" says the body follows in chunks (`chunk`, then `lastChunk`),
+ * "until-close" that it ends with the connection (`close` must be set).
+ */
+export function responseBytes(
+  status: number,
+  headers: Iterable<[string, string]>,
+  body: Uint8Array,
+  noBody: boolean,
+  close: boolean,
+  streamed?: "chunked" | "until-close",
+): Uint8Array {
   const bodiless = status === 204 || status === 304 || (status >= 100 && status < 200);
   let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ""}\r\n`;
   for (const [k, v] of headers) {
     if (k === "content-length" || k === "transfer-encoding" || k === "connection") continue;
     head += `${k}: ${v}\r\n`;
   }
-  if (!bodiless) head += `content-length: ${body.length}\r\n`;
+  if (streamed === "chunked") head += "transfer-encoding: chunked\r\n";
+  else if (!bodiless && streamed === undefined) head += `content-length: ${body.length}\r\n`;
   if (close) head += "connection: close\r\n";
   head += `date: ${new Date().toUTCString()}\r\n\r\n`;
   const h = encoder.encode(head);
@@ -115,6 +130,52 @@ export function responseBytes(status: number, headers: Iterable<[string, string]
   const out = new Uint8Array(h.length + body.length);
   out.set(h);
   out.set(body, h.length);
+  return out;
+}
+
+/** One chunk of a chunked body (never empty: an empty chunk ends the body). */
+export function chunk(data: Uint8Array): Uint8Array {
+  const size = encoder.encode(`${data.length.toString(16)}\r\n`);
+  const out = new Uint8Array(size.length + data.length + 2);
+  out.set(size);
+  out.set(data, size.length);
+  out[out.length - 2] = 13;
+  out[out.length - 1] = 10;
+  return out;
+}
+
+export const lastChunk: Uint8Array = encoder.encode("0\r\n\r\n");
+
+const LATER = Symbol("later");
+
+/**
+ * Reads `reader` for as long as each read settles before a timer turn. `rest` is the read still pending when one
+ * did not (a body that is not all there yet); undefined when the body ended.
+ */
+export async function readReady(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<{ parts: Uint8Array[]; rest?: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> }> {
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    const next = reader.read();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const later = new Promise<typeof LATER>((r) => (timer = setTimeout(() => r(LATER), 0)));
+    const r = await Promise.race([next, later]);
+    clearTimeout(timer);
+    if (r === LATER) return { parts, rest: next };
+    if (r.done) return { parts };
+    if (r.value.length > 0) parts.push(r.value);
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) {
+    out.set(p, n);
+    n += p.length;
+  }
   return out;
 }
 
@@ -143,6 +204,7 @@ class HttpConn implements ConnHandler {
   #buf: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   #busy = false;
   #closed = false;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   readonly #duplex: Duplex;
   readonly #fetch: FetchHandler;
   readonly #server: LiteServer;
@@ -172,18 +234,75 @@ class HttpConn implements ConnHandler {
 
   onClose(): void {
     this.#closed = true;
+    void this.#reader?.cancel().catch(() => {}); // a stream's source learns its reader left
     this.#server.forget(this);
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    void this.#reader?.cancel().catch(() => {});
     this.#duplex.close();
+  }
+
+  /** Whether a streamed body is being sent (server close ends it at once). */
+  get streaming(): boolean {
+    return this.#reader !== undefined;
   }
 
   #refuse(status: number): void {
     this.#duplex.write(refusal(status));
     this.close();
+  }
+
+  async #answer(head: RequestHead, res: Response): Promise<boolean> {
+    const noBody = head.method === "HEAD";
+    let close = !keepAlive(head) || this.#server.closing;
+    const reader = res.body?.getReader();
+    const ready = reader === undefined ? { parts: [] } : await readReady(reader);
+    if (this.#closed) {
+      void reader?.cancel().catch(() => {});
+      return false;
+    }
+    if (ready.rest === undefined || reader === undefined) {
+      this.#duplex.write(responseBytes(res.status, res.headers, concat(ready.parts), noBody, close));
+      if (close) this.close();
+      return !close;
+    }
+    if (noBody) {
+      void reader.cancel().catch(() => {});
+      this.#duplex.write(responseBytes(res.status, res.headers, new Uint8Array(0), true, true, "until-close"));
+      this.close();
+      return false;
+    }
+    // Not all there yet: sent as it comes.
+    const chunked = head.minor === 1;
+    if (!chunked) close = true;
+    const mode = chunked ? "chunked" : "until-close";
+    const framed = (b: Uint8Array) => (chunked ? chunk(b) : b);
+    this.#reader = reader;
+    this.#duplex.write(responseBytes(res.status, res.headers, new Uint8Array(0), true, close, mode));
+    for (const p of ready.parts) this.#duplex.write(framed(p));
+    try {
+      for (let next = ready.rest; ;) {
+        const r = await next;
+        if (this.#closed) return false;
+        if (r.done) break;
+        if (r.value.length > 0) this.#duplex.write(framed(r.value));
+        next = reader.read();
+      }
+    } catch {
+      this.close(); // the body failed midway: the client sees the connection end without the last chunk
+      return false;
+    } finally {
+      this.#reader = undefined;
+    }
+    if (chunked) this.#duplex.write(lastChunk);
+    if (close || this.#server.closing) {
+      this.close();
+      return false;
+    }
+    return true;
   }
 
   async #serve(): Promise<void> {
@@ -206,11 +325,7 @@ class HttpConn implements ConnHandler {
         } catch {
           res = new Response("Internal Server Error", { status: 500 });
         }
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        if (this.#closed) return;
-        const close = !keepAlive(head) || this.#server.closing;
-        this.#duplex.write(responseBytes(res.status, res.headers, bytes, head.method === "HEAD", close));
-        if (close) return this.close();
+        if (!(await this.#answer(head, res))) return;
       }
     } finally {
       this.#busy = false;
@@ -246,8 +361,8 @@ export async function serveHttpLite(transport: Transport, opts: { host: string; 
       (closing ??= (async () => {
         server.closing = true;
         await listener.close();
-        // Idle connections now; one in the middle of a request after its answer.
-        for (const c of [...server.conns]) if (!c.busy) c.close();
+        // Idle and streaming connections now; one in the middle of a request after its answer.
+        for (const c of [...server.conns]) if (!c.busy || c.streaming) c.close();
       })()),
   };
 }

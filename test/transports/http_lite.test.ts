@@ -142,3 +142,69 @@ describe("http_lite: serving over the runtime's TCP transport", () => {
     await assert.rejects(openRaw(rt.tcp, { host: "127.0.0.1", port: s2.port }));
   });
 });
+
+describe("http_lite: a body that is not all there at once (server-sent events)", () => {
+  const rt = currentRuntime();
+  let server: HttpServer;
+  let cancelled = 0;
+  let onCancel: (() => void) | undefined;
+  let push: ((s: string) => void) | undefined;
+  before(async () => {
+    server = await serveHttpLite(rt.tcp, { host: "127.0.0.1", port: 0 }, () => {
+      const te = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(te.encode("data: first\n\n"));
+          push = (s) => (s === "" ? c.close() : c.enqueue(te.encode(s)));
+        },
+        cancel() {
+          cancelled++;
+          onCancel?.();
+        },
+      });
+      return new Response(body, { headers: { "content-type": "text/event-stream" } });
+    });
+  });
+  after(() => server.close());
+
+  it("goes out chunked as it comes, ends with the last chunk, and the connection serves the next request", async () => {
+    const c = await openRaw(rt.tcp, { host: "127.0.0.1", port: server.port });
+    try {
+      c.write("GET /events HTTP/1.1\r\n\r\n");
+      const head = await c.waitFor("data: first\n\n\r\n");
+      assert.match(head, /^HTTP\/1\.1 200 OK\r\n[\s\S]*transfer-encoding: chunked\r\n/);
+      assert.doesNotMatch(head, /content-length/);
+      assert.ok(head.endsWith("\r\n\r\nd\r\ndata: first\n\n\r\n"), JSON.stringify(head));
+      push!("data: second\n\n");
+      await c.waitFor("e\r\ndata: second\n\n\r\n");
+      push!("");
+      await c.waitFor("\r\n0\r\n\r\n");
+      c.clear();
+      c.write("GET /events HTTP/1.1\r\nConnection: close\r\n\r\n");
+      await c.waitFor("data: first");
+      push!("");
+      await c.closed;
+      assert.ok(c.text().endsWith("0\r\n\r\n"));
+    } finally {
+      c.close();
+    }
+  });
+
+  it("the stream's source hears when the client leaves, and the runtime's fetch reads it", async () => {
+    const before = cancelled;
+    const heard = new Promise<void>((r) => (onCancel = r));
+    const c = await openRaw(rt.tcp, { host: "127.0.0.1", port: server.port });
+    c.write("GET /events HTTP/1.1\r\n\r\n");
+    await c.waitFor("data: first");
+    c.close();
+    await c.closed;
+    await heard;
+    assert.equal(cancelled, before + 1);
+    const res = await fetch(`http://127.0.0.1:${server.port}/events`);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assert.equal(new TextDecoder().decode(first.value), "data: first\n\n");
+    push!("");
+    assert.equal((await reader.read()).done, true);
+  });
+});
