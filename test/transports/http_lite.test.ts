@@ -1,5 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { currentRuntime } from "../../adapters/runtime/index.ts";
 import { bodyLength, keepAlive, MAX_BODY, MAX_HEAD, parseHead, type RequestHead, serveHttpLite } from "../../transports/http_lite.ts";
 import { openRaw } from "../../transports/raw_client.ts";
@@ -53,6 +54,57 @@ describe("http_lite: request heads", () => {
     assert.equal(keepAlive(head("GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n")), false);
     assert.equal(keepAlive(head("GET / HTTP/1.0\r\n\r\n")), false);
     assert.equal(keepAlive(head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")), true);
+  });
+});
+
+describe("http_lite: request heads, any bytes (property)", () => {
+  const STATUSES = new Set([400, 413, 431, 501, 505]);
+  const token = fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,12}$/);
+  const value = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 });
+
+  it("never throws on any bytes, and answers a head, more, or a known refusal", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.constantFrom("", "\r\n\r\n", "\n\n"), (bytes, tail) => {
+        const b = new Uint8Array(bytes.length + tail.length);
+        b.set(bytes);
+        b.set(enc.encode(tail), bytes.length);
+        const h = parseHead(b);
+        if (h === "more") return;
+        if ("status" in h) return assert.ok(STATUSES.has(h.status), `status ${h.status}`);
+        assert.ok(h.length > 0 && h.length <= b.length);
+        const len = bodyLength(h);
+        assert.ok(typeof len === "number" ? len >= 0 && len <= MAX_BODY : STATUSES.has(len.status));
+        assert.equal(typeof keepAlive(h), "boolean");
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("gives back the method, target and headers of any well-formed head, split anywhere", () => {
+    fc.assert(
+      fc.property(
+        token,
+        fc.stringMatching(/^\/[!-~]{0,30}$/),
+        fc.constantFrom(0, 1),
+        fc.array(fc.tuple(token, value), { maxLength: 8 }),
+        fc.boolean(),
+        fc.nat(),
+        (method, target, minor, headers, crlf, cut) => {
+          const eol = crlf ? "\r\n" : "\n";
+          const text = `${method} ${target} HTTP/1.${minor}${eol}${headers.map(([k, v]) => `${k}: ${v}${eol}`).join("")}${eol}`;
+          const b = enc.encode(text);
+          const at = cut % b.length;
+          if (at > 0) assert.equal(parseHead(b.subarray(0, at)), "more", "a prefix waits for the rest");
+          const h = head(text);
+          assert.equal(h.method, method);
+          assert.equal(h.target, target);
+          assert.equal(h.minor, minor);
+          assert.equal(h.length, b.length);
+          assert.deepEqual(h.headers, headers.map(([k, v]) => [k.toLowerCase(), v.trim()]));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -130,6 +182,19 @@ describe("http_lite: serving over the runtime's TCP transport", () => {
       assert.equal(res.headers.get("x-seen"), "1");
       assert.equal(await res.text(), `GET /f${i} host=127.0.0.1:${server.port} body=`);
     }
+  });
+
+  it("keeps serving after connections that send garbage (property-generated, bounded)", async () => {
+    const garbage = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 300 }), { numRuns: 20, seed: 14 });
+    for (const g of garbage) {
+      const c = await openRaw(rt.tcp, at());
+      c.write(g);
+      c.write("\r\n\r\n");
+      c.close();
+    }
+    const res = await fetch(`http://127.0.0.1:${server.port}/after`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), `GET /after host=127.0.0.1:${server.port} body=`);
   });
 
   it("close() ends idle kept connections and the listener", async () => {
