@@ -11,6 +11,8 @@ import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { RouteOutbox } from "./outbox.ts";
 import { LastSubject } from "./last_subject.ts";
 import { LinkOutput } from "../server/link_output.ts";
+import { LocalMsg } from "../server/local_msg.ts";
+import { onlyClients } from "../server/client.ts";
 import { interestLine, parseRouteConnect, parseRouteInfo, queueNames, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
 import { readJsDelivery } from "./js_delivery.ts";
 import type { RouteHost } from "./types.ts";
@@ -67,6 +69,8 @@ export class RouteConn implements ConnHandler, SubOwner {
   #connectSeen = false;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #subject = new LastSubject();
+  /** The message of a frame whose receivers are all clients (see #routed). */
+  readonly #local = new LocalMsg();
 
   constructor(cid: number, duplex: Duplex, host: RouteHost, opts: { solicited: boolean; configuredUrl?: string }) {
     this.cid = cid;
@@ -185,6 +189,16 @@ export class RouteConn implements ConnHandler, SubOwner {
   }
 
   onMessage(op: OpCode, args: Args, payload: Uint8Array, hdrSize: number): void {
+    this.#routed(op, args, payload, 0, payload.length, hdrSize);
+  }
+
+  /** A frame whose payload lies whole in the read buffer: no view of it is made unless someone keeps it. */
+  onMessageIn(op: OpCode, args: Args, buf: Uint8Array, start: number, size: number, hdrSize: number): void {
+    this.#routed(op, args, buf, start, size, hdrSize);
+  }
+
+  /** RMSG/HMSG/LMSG with its payload at `buf[start, start + size)`. */
+  #routed(op: OpCode, args: Args, buf: Uint8Array, start: number, size: number, hdrSize: number): void {
     if (this.state === "closed") return; // the rest of a chunk read before the close (see onControl)
     if (this.state !== "active") {
       this.close("Protocol Violation");
@@ -203,10 +217,10 @@ export class RouteConn implements ConnHandler, SubOwner {
       return;
     }
     this.stats.in_msgs++;
-    this.stats.in_bytes += payload.length;
+    this.stats.in_bytes += size;
     const st = this.host.server.stats;
     st.in_msgs++;
-    st.in_bytes += payload.length;
+    st.in_bytes += size;
     const account = this.host.server.accounts.byBytes(args.line, args.starts[first], args.ends[first]);
     if (account === undefined) return; // an account this server does not have: no subscribers here
     const ra = args.count === first + 2 + sizes ? NO_EXTRAS : routedArgs(args.line, args.starts, args.ends, args.count, first + 2, sizes);
@@ -217,7 +231,22 @@ export class RouteConn implements ConnHandler, SubOwner {
     const si = first + 1;
     this.#subject.read(args.line, args.starts[si], args.ends[si]);
     const reply = ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null;
-    const msg: RoutedMsg = { subject: this.#subject.text, subjectBytes: this.#subject.bytes, reply, hdrSize, payload, deliverReply: undefined };
+    const subject = this.#subject.text;
+    const interest = account.interestIn(subject);
+    if (interest === undefined) return; // nobody here (any more): no message object, no payload view
+    // Clients of this server only (a request to its responder, a reply to its requester): one reused object, the
+    // payload a range of the read (RoutedMsg's contract); anyone else may keep the message and gets its own.
+    const local = onlyClients(interest) ? this.#local : undefined;
+    const msg: RoutedMsg = local !== undefined
+      ? local.set(subject, this.#subject.bytes, reply, hdrSize, buf, start, start + size)
+      : {
+        subject,
+        subjectBytes: this.#subject.bytes,
+        reply,
+        hdrSize,
+        payload: start === 0 && size === buf.length ? buf : buf.subarray(start, start + size),
+        deliverReply: undefined,
+      };
     // `<deliver> $JS.ACK...@<subject>`: a JetStream delivery (nats-server's form), routed by the frame's subject
     // and shown with the stored message's (see js_delivery.ts).
     if (!readJsDelivery(msg) && reply !== null && reply.length > 5 && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95 && reply[4] === 46) {
@@ -226,7 +255,8 @@ export class RouteConn implements ConnHandler, SubOwner {
       const plain = this.host.server.mappedReply?.(account, bytesToString(reply, 0, reply.length));
       if (plain !== undefined) msg.reply = new TextEncoder().encode(plain);
     }
-    account.deliver(msg, this, queueNames(args, ra));
+    account.deliverMatched(interest, msg, this, queueNames(args, ra));
+    local?.clear();
   }
 
   #processConnect(json: string): void {

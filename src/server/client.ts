@@ -705,7 +705,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k === "OK" ? "+OK" : k]));
 
 /** Is every subscriber (plain and queue) a client connection of this server? */
-function onlyClients(r: MatchResult<Subscription>): boolean {
+/** Does `r` reach clients of this server only (no link, no internal or JetStream subscriber)? Then a reused LocalMsg may carry the message. */
+export function onlyClients(r: MatchResult<Subscription>): boolean {
   const psubs = r.psubs;
   for (let i = 0; i < psubs.length; i++) if (!(psubs[i].owner instanceof ClientConn)) return false;
   const qsubs = r.qsubs;
