@@ -14,7 +14,7 @@ import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
-import { freePort } from "./helpers.ts";
+import { freePort, startOnFreePorts } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -84,21 +84,29 @@ describe("replicated JetStream: every account, the API from anywhere, quorum los
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "petrel-jsacc-"));
-    routePorts = [];
-    for (let i = 0; i < 3; i++) routePorts.push(await freePort());
-    const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(", ");
-    for (let i = 0; i < 3; i++) {
-      writeFileSync(
-        conf(i),
-        `server_name: ${NAMES[i]}
+    // Route ports picked as free; again on new ones if one was taken meanwhile (each attempt with its own stores).
+    await startOnFreePorts(async (attempt) => {
+      routePorts = [];
+      for (let i = 0; i < 3; i++) routePorts.push(await freePort());
+      const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(", ");
+      for (let i = 0; i < 3; i++) {
+        writeFileSync(
+          conf(i),
+          `server_name: ${NAMES[i]}
 listen: 127.0.0.1:-1
-jetstream { store_dir: "${join(dir, NAMES[i])}" }
+jetstream { store_dir: "${join(dir, `a${attempt}`, NAMES[i])}" }
 ${accountsBlock(true)}
 cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
 `,
-      );
-    }
-    for (let i = 0; i < 3; i++) await start(i);
+        );
+      }
+      for (let i = 0; i < 3; i++) await start(i);
+    }, async () => {
+      for (let i = 0; i < 3; i++) {
+        await nodes[i]?.stop({ handOff: false }).catch(() => {});
+        nodes[i] = undefined;
+      }
+    });
     plain = await startServer("nats-server", {
       monitor: true,
       conf: `server_name: plain\n${accountsBlock(false)}\ncluster { name: jsacc, listen: 127.0.0.1:-1, routes: [nats://127.0.0.1:${routePorts[0]}] }\n`,

@@ -14,7 +14,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
-import { freePort, waitMetaLeader } from "./helpers.ts";
+import { freePort, startOnFreePorts, waitMetaLeader } from "./helpers.ts";
 import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
 import { monitorJson, type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { closeAll, connectTo } from "../helpers/nats.ts";
@@ -36,9 +36,12 @@ describe("a JetStream leader's interest reaches another cluster before its answe
   /** The east server that west did not dial: it leads what the test creates. */
   let far = "";
 
-  before(async () => {
+  /** The east servers' gateway ports. */
+  let gws: number[] = [];
+  /** The east servers and west, on ports picked as free (again on new ones if one was taken meanwhile). */
+  const startAll = async (attempt: number): Promise<void> => {
     const routes = [await freePort(), await freePort()];
-    const gws = [await freePort(), await freePort()];
+    gws = [await freePort(), await freePort()];
     const westGw = await freePort();
     // Whichever of the two dials, the route crosses a proxy (e1 dials e2 through the first, e2 dials e1 through
     // the second); one direction is made slow once west's choice of server is known.
@@ -55,7 +58,8 @@ describe("a JetStream leader's interest reaches another cluster before its answe
           server_tags: [`e${i + 1}`],
           host: "127.0.0.1",
           port: -1,
-          jetstream: { enabled: true, store_dir: join(dir, `e${i + 1}`), storage: "file" },
+          // Each attempt with stores of its own.
+          jetstream: { enabled: true, store_dir: join(dir, `a${attempt}`, `e${i + 1}`), storage: "file" },
           cluster: { name: "east", host: "127.0.0.1", port: routes[i], routes: [proxies[i].url] },
           gateway: { name: "east", host: "127.0.0.1", port: gws[i], gateways },
         },
@@ -67,8 +71,17 @@ describe("a JetStream leader's interest reaches another cluster before its answe
         gws.map((p) => `"nats://127.0.0.1:${p}"`).join(", ")
       }] }] }\n`,
     });
+  };
+
+  before(async () => {
+    await startOnFreePorts(startAll, async () => {
+      await west?.stop();
+      west = undefined;
+      for (const p of nodes.splice(0)) await p.stop({ handOff: false }).catch(() => {});
+      for (const p of proxies.splice(0)) await p.close();
+    });
     // All west learns of east's interest comes from the one east server it dialed.
-    const w = west;
+    const w = west!;
     const port = await waitFor("west's gateway to east", async () => (await monitorJson<Gatewayz>(w, "/gatewayz")).outbound_gateways?.east?.connection?.port);
     const near = gws.indexOf(port);
     assert.ok(near >= 0, `west dialed port ${port}, not an east gateway`);
@@ -84,7 +97,7 @@ describe("a JetStream leader's interest reaches another cluster before its answe
     // Both east servers agree on a meta leader before the first create: the API answers through the gateway
     // before one is elected, with 10008 "temporarily unavailable" (as nats-server's does).
     await waitMetaLeader({ nodes }, 20_000);
-    nc = await connectTo(west);
+    nc = await connectTo(w);
     const c = nc;
     await waitFor("the API through the gateway", () => jetstreamManager(c, { timeout: 1000 }).catch(() => undefined), 20_000);
     jsm = await jetstreamManager(c);

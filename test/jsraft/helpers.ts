@@ -19,6 +19,21 @@ export function isAddrInUse(e: unknown): boolean {
   return code === "EADDRINUSE" || /AddrInUse|EADDRINUSE|address already in use/i.test(String(e));
 }
 
+/**
+ * `start` binds ports picked as free (freePort): one taken meanwhile fails it, and it runs again (picking new
+ * ones) up to `attempts` times in all; `undo` stops what a failed attempt had started.
+ */
+export async function startOnFreePorts(start: (attempt: number) => Promise<void>, undo: () => Promise<void>, attempts = 3): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await start(attempt);
+    } catch (e) {
+      await undo();
+      if (attempt >= attempts || !isAddrInUse(e)) throw e;
+    }
+  }
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();

@@ -13,7 +13,7 @@ import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import { waitFor } from "../helpers/servers.ts";
 import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
-import { freePort } from "./helpers.ts";
+import { freePort, startOnFreePorts } from "./helpers.ts";
 
 const td = new TextDecoder();
 
@@ -22,8 +22,8 @@ describe("mirror and source across a cut gateway link", () => {
   const proxies: LinkProxy[] = [];
   const conns: NatsConnection[] = [];
   let dir = "";
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "petrel-gwcut-"));
+  /** Both servers on ports picked as free (again on new ones if one was taken meanwhile). */
+  const startAll = async (attempt: number): Promise<void> => {
     const names = ["east", "west"];
     const gw = [await freePort(), await freePort()];
     const routes = [await freePort(), await freePort()];
@@ -34,7 +34,7 @@ describe("mirror and source across a cut gateway link", () => {
           server_name: names[i][0] + "1",
           host: "127.0.0.1",
           port: -1,
-          jetstream: { enabled: true, store_dir: join(dir, names[i]), storage: "memory" },
+          jetstream: { enabled: true, store_dir: join(dir, `a${attempt}`, names[i]), storage: "memory" },
           cluster: { name: names[i], host: "127.0.0.1", port: routes[i], routes: [] },
           gateway: {
             name: names[i],
@@ -46,6 +46,13 @@ describe("mirror and source across a cut gateway link", () => {
         },
       }));
     }
+  };
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "petrel-gwcut-"));
+    await startOnFreePorts(startAll, async () => {
+      for (const p of nodes.splice(0)) await p.stop({ handOff: false }).catch(() => {});
+      for (const x of proxies.splice(0)) await x.close();
+    });
     for (const p of nodes) conns.push(await connect({ servers: p.clientUrl }));
   });
   after(async () => {

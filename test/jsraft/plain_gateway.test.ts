@@ -12,7 +12,7 @@ import { AckPolicy, jetstream, type JetStreamManager, jetstreamManager } from "@
 import { Kvm } from "@nats-io/kv";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
-import { freePort } from "./helpers.ts";
+import { freePort, startOnFreePorts } from "./helpers.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { closeAll, collect, connectTo, td } from "../helpers/nats.ts";
 
@@ -23,7 +23,8 @@ describe("JetStream deliveries across a gateway to a plain nats-server cluster",
   let nc: NatsConnection | undefined;
   let jsm: JetStreamManager;
 
-  before(async () => {
+  /** The east nodes and west, on ports picked as free (again on new ones if one was taken meanwhile). */
+  const startAll = async (attempt: number): Promise<void> => {
     const routes: number[] = [];
     const gws: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -41,7 +42,8 @@ describe("JetStream deliveries across a gateway to a plain nats-server cluster",
           server_name: `e${i + 1}`,
           host: "127.0.0.1",
           port: -1,
-          jetstream: { enabled: true, store_dir: join(dir, `e${i + 1}`), storage: "file" },
+          // Each attempt with stores of its own.
+          jetstream: { enabled: true, store_dir: join(dir, `a${attempt}`, `e${i + 1}`), storage: "file" },
           cluster: { name: "east", host: "127.0.0.1", port: routes[i], routes: routes.map((p) => `nats://127.0.0.1:${p}`) },
           gateway: { name: "east", host: "127.0.0.1", port: gws[i], gateways },
         },
@@ -52,7 +54,13 @@ describe("JetStream deliveries across a gateway to a plain nats-server cluster",
         gws.map((p) => `"nats://127.0.0.1:${p}"`).join(", ")
       }] }] }\n`,
     });
-    nc = await connectTo(west);
+  };
+
+  before(async () => {
+    await startOnFreePorts(startAll, async () => {
+      for (const p of nodes.splice(0)) await p.stop({ handOff: false }).catch(() => {});
+    });
+    nc = await connectTo(west!);
     const c = nc;
     await waitFor("the API through the gateway", () => jetstreamManager(c, { timeout: 1000 }).catch(() => undefined), 20_000);
     // The 1 s timeout is for that probe only (creating R3 assets across a gateway on a loaded machine takes longer).

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type RunningServer, startServer, waitFor } from "../../helpers/servers.ts";
-import { freePort, type JsCluster, startJsCluster, waitMetaLeader } from "../../jsraft/helpers.ts";
+import { freePort, type JsCluster, startJsCluster, startOnFreePorts, waitMetaLeader } from "../../jsraft/helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -58,13 +58,21 @@ describe("cluster operations: bad requests, nats-server and Petrel side by side"
   const conns: NatsConnection[] = [];
 
   before(async () => {
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const conf = (i: number) => `
+    // nats-server's route ports picked as free; again on new ones if one was taken meanwhile.
+    await startOnFreePorts(async (attempt) => {
+      const ports = [await freePort(), await freePort(), await freePort()];
+      const conf = (i: number) => `
 server_name: n${i + 1}
-jetstream { store_dir: "${join(dir, `n${i + 1}`)}" }
+jetstream { store_dir: "${join(dir, `a${attempt}`, `n${i + 1}`)}" }
 cluster { name: c1, listen: 127.0.0.1:${ports[i]}, routes: [${ports.map((p) => `nats://127.0.0.1:${p}`).join(", ")}] }
 `;
-    ref.push(...await Promise.all([0, 1, 2].map((i) => startServer("nats-server", { conf: conf(i) }))));
+      const started = await Promise.allSettled([0, 1, 2].map((i) => startServer("nats-server", { conf: conf(i) })));
+      for (const r of started) if (r.status === "fulfilled") ref.push(r.value);
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    }, async () => {
+      for (const s of ref.splice(0)) await s.stop().catch(() => {});
+    });
     ours = await startJsCluster(3);
     await waitMetaLeader(ours, 20_000);
   });
