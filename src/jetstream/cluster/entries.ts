@@ -61,7 +61,34 @@ function isAscii(s: string): boolean {
   return true;
 }
 
-export function encodeCmd(c: GroupCmd): Uint8Array {
+/**
+ * Bytes for a leader's encoded message commands, carved out of shared chunks: one allocation per chunk, not one
+ * per message (a log entry is a view into a chunk, as a follower's is a view into the wire batch it came in). A
+ * chunk lives as long as the log holds one of its entries; the log is trimmed in order, so chunks go in order.
+ */
+export class CmdArena {
+  #chunk = new Uint8Array(0);
+  #pos = 0;
+  readonly chunkSize: number;
+
+  constructor(chunkSize = 64 * 1024) {
+    this.chunkSize = chunkSize;
+  }
+
+  /** `n` fresh bytes (a large command gets its own buffer, not a quarter of a chunk or more). */
+  take(n: number): Uint8Array {
+    if (n >= this.chunkSize >> 2) return new Uint8Array(n);
+    if (this.#pos + n > this.#chunk.length) {
+      this.#chunk = new Uint8Array(this.chunkSize);
+      this.#pos = 0;
+    }
+    const out = this.#chunk.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return out;
+  }
+}
+
+export function encodeCmd(c: GroupCmd, arena?: CmdArena): Uint8Array {
   if (c.op !== "msg") {
     const body = enc.encode(JSON.stringify(c));
     const out = new Uint8Array(body.length + 1);
@@ -72,7 +99,8 @@ export function encodeCmd(c: GroupCmd): Uint8Array {
   const utf8 = isAscii(c.subject) ? undefined : enc.encode(c.subject);
   const slen = utf8 === undefined ? c.subject.length : utf8.length;
   const hlen = c.headers?.length ?? 0;
-  const out = new Uint8Array(1 + 1 + 8 + 8 + 2 + slen + 4 + hlen + c.data.length);
+  const size = 1 + 1 + 8 + 8 + 2 + slen + 4 + hlen + c.data.length;
+  const out = arena !== undefined ? arena.take(size) : new Uint8Array(size);
   out[0] = TAG_MSG;
   out[1] = (c.mirrored ? 1 : 0) | (c.restored ? 2 : 0);
   putF64(out, 2, c.seq);

@@ -14,7 +14,7 @@ import { type JetStream, pubAckBytes } from "../engine.ts";
 import type { ApiError } from "../errors.ts";
 import { type ApplyResult, isEntry, type Stream, type StreamEntry } from "../stream.ts";
 import type { BusMsg } from "../types.ts";
-import { decodeCmd, encodeCmd, type GroupCmd, type SyncBatch } from "./entries.ts";
+import { CmdArena, decodeCmd, encodeCmd, type GroupCmd, type SyncBatch } from "./entries.ts";
 import { MAX_HOPS, RepeatFilter } from "./forward.ts";
 
 /** Publishes held while a new leader catches up with its log (beyond this, they are dropped: clients retry). */
@@ -44,6 +44,14 @@ export interface ConsumerRecord {
 }
 
 type Done = (r: ApplyResult) => void;
+
+interface Pending {
+  readonly term: number;
+  /** A publish's reply subject (answered with its PubAck), or `done` for other proposals. */
+  readonly reply: string | undefined;
+  readonly done: Done | undefined;
+  readonly msgId: string | undefined;
+}
 
 export interface ReplicaDeps {
   readonly engine: JetStream;
@@ -88,15 +96,21 @@ export class StreamReplica {
   /** The last sequence this leader proposed (ahead of the stream's while entries are in flight). */
   #clseq = 0;
   #ready = false;
-  /** This leader's proposals by log index; `cmd` is the message as proposed (applied without decoding it again). */
-  #pending = new Map<number, { term: number; done: Done | undefined; msgId: string | undefined; cmd: GroupCmd | undefined }>();
+  /**
+   * This leader's proposals by log index: who to answer (a publish's reply subject, or `done`). Nothing of the
+   * message itself is kept here: the entry is decoded when applied, as on every replica, so a proposal in flight
+   * holds its log entry only (what lives until the commit is what the runtimes promote to their old generation).
+   */
+  #pending = new Map<number, Pending>();
+  /** The bytes of this leader's message commands (entries.ts). */
+  readonly #arena = new CmdArena();
   /** Nats-Msg-Id of proposals not yet applied, with the replies of retries waiting for the same entry. */
   #inflightIds = new Map<string, string[]>();
   /** Proposed, not yet applied: each subject's latest sequence and the latest Msg-Id (for conditional publishes). */
   #inflightSubjects = new Map<string, number>();
   #inflightLast: { seq: number; msgId: string | null } | undefined;
   #queue: BusMsg[] = [];
-  #batch: Array<{ data: Uint8Array; done: Done | undefined; msgId?: string; cmd?: GroupCmd }> = [];
+  #batch: Array<{ data: Uint8Array; reply: string | undefined; done: Done | undefined; msgId: string | undefined }> = [];
   #batchScheduled = false;
   /** Applied commands (not counting no-ops), for tests and monitoring. */
   applied = 0;
@@ -200,7 +214,7 @@ export class StreamReplica {
     this.#clseq = e.seq;
     this.#inflightSubjects.set(e.subject, e.seq);
     this.#inflightLast = { seq: e.seq, msgId: e.msgId ?? null };
-    this.#enqueue(encodeCmd(e), reply ? (r) => this.#answer(reply, r) : undefined, e.msgId, e);
+    this.#enqueue(encodeCmd(e, this.#arena), reply, undefined, e.msgId);
   }
 
   #answer(reply: string, r: ApplyResult | ApiError): void {
@@ -211,12 +225,12 @@ export class StreamReplica {
   /** Propose a command; `done` runs on this server once it is applied (never, if leadership is lost first). */
   propose(cmd: GroupCmd, done: Done | undefined): boolean {
     if (!this.isLeader() || !this.#ready) return false;
-    this.#enqueue(encodeCmd(cmd), done);
+    this.#enqueue(encodeCmd(cmd), undefined, done, undefined);
     return true;
   }
 
-  #enqueue(data: Uint8Array, done: Done | undefined, msgId?: string, cmd?: GroupCmd): void {
-    this.#batch.push({ data, done, msgId, cmd });
+  #enqueue(data: Uint8Array, reply: string | undefined, done: Done | undefined, msgId: string | undefined): void {
+    this.#batch.push({ data, reply, done, msgId });
     if (this.#batchScheduled) return;
     this.#batchScheduled = true;
     (this.#deps.schedule ?? queueMicrotask)(() => this.#flushBatch());
@@ -243,7 +257,7 @@ export class StreamReplica {
     const first = r.index - batch.length + 1;
     for (let i = 0; i < batch.length; i++) {
       const b = batch[i];
-      this.#pending.set(first + i, { term: r.term, done: b.done, msgId: b.msgId, cmd: b.cmd });
+      this.#pending.set(first + i, { term: r.term, reply: b.reply, done: b.done, msgId: b.msgId });
     }
   }
 
@@ -301,9 +315,7 @@ export class StreamReplica {
       return;
     }
     const p = this.#pending.get(entry.index);
-    // The entry this leader proposed at this index in this term is the one committed there (one entry per index
-    // per term): its message is applied as prepared, not decoded again. Every other entry is decoded.
-    const cmd = p !== undefined && p.cmd !== undefined && p.term === entry.term ? p.cmd : decodeCmd(entry.data);
+    const cmd = decodeCmd(entry.data);
     if (cmd instanceof Error) throw new Error(`stream ${this.stream.name}: corrupted log entry ${entry.index}: ${cmd.message}`);
     const result = this.#applyCmd(cmd);
     this.applied++;
@@ -315,7 +327,10 @@ export class StreamReplica {
       this.#pending.delete(entry.index);
       const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
       if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
+      // The entry this leader proposed at this index in this term is the one committed there (one entry per
+      // index per term): its publisher is answered.
       if (p.term === entry.term) {
+        if (p.reply !== undefined) this.#answer(p.reply, result);
         p.done?.(result);
         if (typeof result !== "number") {
           for (const r of retries ?? []) this.#answer(r, { ...result, duplicate: true });
