@@ -173,6 +173,37 @@ describe("Sublist (table)", () => {
   });
 });
 
+describe("Sublist (levels matched in place)", () => {
+  it("finds a token among a level's few keys without confusing prefixes, across growing past and shrinking below 8 keys", () => {
+    const sl = new Sublist<Sub>();
+    const subs: Sub[] = [];
+    const add = (id: number, subject: string) => {
+      const sub = { id, subject };
+      subs.push(sub);
+      sl.insert(sub);
+      return sub;
+    };
+    add(1, "foo");
+    add(2, "foobar.x");
+    add(3, "fo.x");
+    const ids = (subject: string) => sl.match(subject).psubs.map((s) => s.id).sort((a, b) => a - b);
+    const check = () => {
+      for (const subject of ["foo", "fo", "foob", "foobar.x", "foobar", "fo.x", "foo.x", "k5.x", "k9.x", "k12.x"]) {
+        assert.deepEqual(ids(subject), bruteShape(subs, subject).psubs, subject);
+      }
+    };
+    check();
+    const many: Sub[] = [];
+    for (let i = 0; i < 12; i++) many.push(add(10 + i, `k${i}.x`)); // the root level passes 8 keys
+    check();
+    for (const sub of many) {
+      sl.remove(sub);
+      subs.splice(subs.indexOf(sub), 1);
+      check(); // and back under 8: the arrays are rebuilt after each change
+    }
+  });
+});
+
 describe("Sublist (property: against brute force)", () => {
   it("random inserts/removes/matches agree with a brute-force set; count, all() and pruning hold", () => {
     fc.assert(
