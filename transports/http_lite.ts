@@ -205,6 +205,8 @@ class HttpConn implements ConnHandler {
   #busy = false;
   #closed = false;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** "100 Continue" was sent for the request whose body is awaited. */
+  #continued = false;
   readonly #duplex: Duplex;
   readonly #fetch: FetchHandler;
   readonly #server: LiteServer;
@@ -314,7 +316,15 @@ class HttpConn implements ConnHandler {
         if ("status" in head) return this.#refuse(head.status);
         const len = bodyLength(head);
         if (typeof len !== "number") return this.#refuse(len.status);
-        if (this.#buf.length < head.length + len) return;
+        if (this.#buf.length < head.length + len) {
+          // A client that waits to be told before it sends its body (curl for a POST over 1 KiB) is told once.
+          if (!this.#continued && head.headers.some(([k, v]) => k === "expect" && v.toLowerCase() === "100-continue")) {
+            this.#continued = true;
+            this.#duplex.write(encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+          }
+          return;
+        }
+        this.#continued = false;
         const body = this.#buf.slice(head.length, head.length + len);
         this.#buf = this.#buf.slice(head.length + len);
         const req = toRequest(head, body, `${this.#duplex.info.localHost}:${this.#duplex.info.localPort}`);

@@ -162,6 +162,21 @@ describe("http_lite: serving over the runtime's TCP transport", () => {
     }
   });
 
+  it("tells a client that expects 100-continue to send its body, once, then answers", async () => {
+    const c = await openRaw(rt.tcp, at());
+    try {
+      c.write("POST /p HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+      assert.equal(await c.waitFor("\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+      c.write("ab");
+      c.write("cd");
+      const text = await c.waitFor("body=abcd");
+      assert.equal(text.split("100 Continue").length, 2, "told once");
+      assert.match(text, /HTTP\/1\.1 200 OK\r\n[\s\S]*POST \/p host=h body=abcd$/);
+    } finally {
+      c.close();
+    }
+  });
+
   it("answers 500 when the handler throws, 204 without a body, and keeps serving", async () => {
     const c = await openRaw(rt.tcp, at());
     try {
