@@ -106,6 +106,10 @@ function accountBus(server: Server, account: string, clustered = false): Account
         deliverReply: undefined,
       }, client);
     },
+    holdPublisher: (consumer) => {
+      const p = server.currentProducer;
+      if (p !== undefined && p.link !== true) p.stallFor(consumer);
+    },
     afterInterestSpread: (done) => {
       // Only another cluster can see a delivery before this cluster's interest (see cluster/read_barrier.ts):
       // within one cluster a route carries the RS+ ahead of what follows it.

@@ -1,4 +1,5 @@
 import type { Clock } from "../runtime/clock.ts";
+import type { FlowConsumer } from "../server/flow.ts";
 import type { AccountLimits } from "./limits.ts";
 
 /**
@@ -58,6 +59,12 @@ export interface JsBus {
    * stream's leader announces its subjects)? A publish here went there too when it does.
    */
   routeInterest?(subject: string): boolean;
+  /**
+   * Optional: the client whose publish is being delivered right now waits for `consumer` to catch up (flow.ts, as
+   * for a slow subscriber). A stream leader asks it while too many bytes of proposals wait for their commit. The
+   * reader of a route, gateway or leafnode link is not held (the commits it waits for come over the routes).
+   */
+  holdPublisher?(consumer: FlowConsumer): void;
 }
 
 /** The subset of the server's `jetstream {}` options the engine reads, and the account it serves. */

@@ -48,6 +48,7 @@ export interface GroupOptions {
   readonly heartbeatTicks?: number;
   readonly maxBatch?: number;
   readonly maxInflight?: number;
+  readonly maxInflightBytes?: number;
 }
 
 export interface HostOptions {
@@ -222,6 +223,7 @@ export class RaftHost {
       heartbeatTicks: opts.heartbeatTicks,
       maxBatch: opts.maxBatch,
       maxInflight: opts.maxInflight,
+      maxInflightBytes: opts.maxInflightBytes,
     };
     const node = new RaftNode(cfg, stored);
     if (stored.snapshot) opts.handlers.restore(stored.snapshot);

@@ -87,6 +87,7 @@ export class RaftNode {
       maxBatch: cfg.maxBatch ?? 512,
       maxBatchBytes: cfg.maxBatchBytes ?? 1 << 20,
       maxInflight: cfg.maxInflight ?? 64,
+      maxInflightBytes: cfg.maxInflightBytes ?? 8 << 20,
     };
     this.#bugs = cfg.bugs ?? new Set();
     this.term = stored.hard.term;

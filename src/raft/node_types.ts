@@ -36,6 +36,8 @@ export interface RaftNodeConfig {
   readonly maxBatchBytes?: number;
   /** Most append messages in flight to one follower (pipelining). */
   readonly maxInflight?: number;
+  /** Most bytes of entry data in flight to one follower (default 8 MiB; an append is never split below one entry). */
+  readonly maxInflightBytes?: number;
   readonly bugs?: ReadonlySet<BugName>;
 }
 

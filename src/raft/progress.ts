@@ -1,6 +1,7 @@
 /**
  * The leader's view of one follower's log: how far it matches, what to send next, and whether to probe one
- * append at a time (after a rejection or a restart) or pipeline up to `maxInflight` appends (once they match).
+ * append at a time (after a rejection or a restart) or pipeline up to `maxInflight` appends holding less than
+ * `maxInflightBytes` of entries (once they match): what a leader has on its way to a follower is bounded in bytes.
  */
 
 export type ProgressState = "probe" | "replicate" | "snapshot";
@@ -13,6 +14,9 @@ export class Progress {
   paused = false;
   /** Replicate: last index of each append in flight, oldest first. */
   inflight: number[] = [];
+  /** Replicate: bytes of entry data of each append in flight (as `inflight`), and their sum. */
+  inflightBytes: number[] = [];
+  bytesInFlight = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = true;
   #matchAtLastBeat = -1;
@@ -21,19 +25,22 @@ export class Progress {
     this.next = next;
   }
 
-  canSend(maxInflight: number): boolean {
+  /** Another append may go out: fewer than `maxInflight` in flight, and less than `maxBytes` of entry data. */
+  canSend(maxInflight: number, maxBytes = Infinity): boolean {
     if (this.state === "snapshot") return false;
     if (this.state === "probe") return !this.paused;
-    return this.inflight.length < maxInflight;
+    return this.inflight.length < maxInflight && this.bytesInFlight < maxBytes;
   }
 
-  /** An append covering up to `last` (or an empty probe, last = next - 1) went out. */
-  sent(last: number): void {
+  /** An append covering up to `last` (or an empty probe, last = next - 1), `bytes` of entry data, went out. */
+  sent(last: number, bytes = 0): void {
     if (this.state === "probe") {
       this.paused = true;
     } else if (last >= this.next) {
       this.next = last + 1;
       this.inflight.push(last);
+      this.inflightBytes.push(bytes);
+      this.bytesInFlight += bytes;
     }
   }
 
@@ -43,8 +50,11 @@ export class Progress {
     if (progressed) this.match = index;
     if (this.next <= this.match) this.next = this.match + 1;
     let k = 0;
-    while (k < this.inflight.length && this.inflight[k] <= index) k++;
-    if (k > 0) this.inflight.splice(0, k);
+    while (k < this.inflight.length && this.inflight[k] <= index) this.bytesInFlight -= this.inflightBytes[k++];
+    if (k > 0) {
+      this.inflight.splice(0, k);
+      this.inflightBytes.splice(0, k);
+    }
     if (this.state !== "replicate") this.#become("replicate");
     return progressed;
   }
@@ -64,8 +74,14 @@ export class Progress {
       return false;
     }
     this.paused = false;
-    this.inflight = [];
+    this.#clearInflight();
     return true;
+  }
+
+  #clearInflight(): void {
+    this.inflight = [];
+    this.inflightBytes = [];
+    this.bytesInFlight = 0;
   }
 
   /**
@@ -86,7 +102,7 @@ export class Progress {
   #become(state: ProgressState): void {
     this.state = state;
     this.paused = false;
-    this.inflight = [];
+    this.#clearInflight();
     this.next = this.match + 1;
   }
 }

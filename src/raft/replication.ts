@@ -11,6 +11,8 @@ export interface AppendLimits {
   readonly maxBatch: number;
   readonly maxBatchBytes: number;
   readonly maxInflight: number;
+  /** Bytes of entry data in flight to one follower past which no further append goes out until it answers. */
+  readonly maxInflightBytes: number;
 }
 
 /** Keep exactly one Progress per member other than `self`; new ones start probing after `lastIndex`. */
@@ -54,7 +56,7 @@ export function appendsFor(
 ): Message[] {
   const out: Message[] = [];
   const last = log.lastIndex();
-  while (pr.canSend(limits.maxInflight)) {
+  while (pr.canSend(limits.maxInflight, limits.maxInflightBytes)) {
     const prevIndex = pr.next - 1;
     const prevTerm = log.termAt(prevIndex);
     if (prevTerm < 0) {
@@ -67,7 +69,9 @@ export function appendsFor(
     const entries = batch(log, pr.next, last, limits);
     if (entries.length === 0 && !allowEmpty) return out;
     out.push({ type: "append", term, prevIndex, prevTerm, entries, commit });
-    pr.sent(entries.length > 0 ? entries[entries.length - 1].index : prevIndex);
+    let bytes = 0;
+    for (let i = 0; i < entries.length; i++) bytes += entries[i].data.length;
+    pr.sent(entries.length > 0 ? entries[entries.length - 1].index : prevIndex, bytes);
     if (entries.length === 0 || pr.next > last) return out;
   }
   return out;

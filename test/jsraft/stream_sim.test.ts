@@ -17,6 +17,13 @@ describe("replicated stream under faults (deterministic simulation)", () => {
     });
   }
 
+  it("a leader with too much waiting for its commit holds the publisher, and lets it go once applied", () => {
+    const sim = new StreamSim({ seed: 4, steps: 800, intakeMaxBytes: 300 });
+    sim.check(sim.run());
+    assert.ok(sim.holds > 0, "held");
+    assert.ok(sim.wakes > 0 && sim.wakes <= sim.holds, `woken ${sim.wakes} of ${sim.holds}`);
+  });
+
   it("replays exactly: the same seed gives the same stores", () => {
     const a = new StreamSim({ seed: 9, steps: 800 }).run();
     const b = new StreamSim({ seed: 9, steps: 800 }).run();

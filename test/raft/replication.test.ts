@@ -8,7 +8,7 @@ import type { Entry } from "../../src/raft/types.ts";
 const M = { voters: ["a", "b", "c"], observers: [] };
 const entry = (index: number, term: number, size = 0): Entry => ({ index, term, kind: "cmd", data: new Uint8Array(size) });
 const logOf = (terms: number[], size = 0): RaftLog => RaftLog.restore(null, terms.map((t, i) => entry(i + 1, t, size)), M);
-const LIMITS = { maxBatch: 2, maxBatchBytes: 1 << 20, maxInflight: 2 };
+const LIMITS = { maxBatch: 2, maxBatchBytes: 1 << 20, maxInflight: 2, maxInflightBytes: 1 << 20 };
 
 test("replication: one Progress per other member, new ones after the last index", () => {
   const progress = new Map([["gone", new Progress(1)], ["b", new Progress(3)]]);
@@ -37,6 +37,23 @@ test("replication: probe sends one append, replicate pipelines up to the window"
   assert.deepEqual(piped.map((m) => m.type === "append" ? m.prevIndex : -1), [2, 4]);
   assert.equal(appendsFor(new Progress(6), log, 1, 0, LIMITS, true).length, 1, "empty probe when allowed");
   assert.equal(appendsFor(new Progress(6), log, 1, 0, LIMITS, false).length, 0);
+});
+
+test("replication: what is in flight to a follower is bounded in bytes too, and freed by its answers", () => {
+  const log = logOf([1, 1, 1, 1, 1, 1], 10);
+  const limits = { maxBatch: 1, maxBatchBytes: 1 << 20, maxInflight: 64, maxInflightBytes: 25 };
+  const pr = new Progress(1);
+  pr.acked(0);
+  // 10 bytes per append: the third one reaches 30 >= 25, and nothing more goes until an answer.
+  assert.deepEqual(appendsFor(pr, log, 1, 0, limits, false).map((m) => m.type === "append" ? m.prevIndex : -1), [0, 1, 2]);
+  assert.equal(pr.bytesInFlight, 30);
+  assert.equal(appendsFor(pr, log, 1, 0, limits, false).length, 0, "held at the byte bound");
+  pr.acked(2);
+  assert.equal(pr.bytesInFlight, 10);
+  assert.deepEqual(appendsFor(pr, log, 1, 0, limits, false).map((m) => m.type === "append" ? m.prevIndex : -1), [3, 4]);
+  // A rejection starts over with nothing counted in flight.
+  assert.equal(pr.rejected(4, 3), true);
+  assert.equal(pr.bytesInFlight, 0);
 });
 
 test("replication: a follower behind the snapshot gets the snapshot", () => {

@@ -42,6 +42,8 @@ export interface SimOptions {
   skipApply?: { node: string; seq: number };
   /** Planted bug: this replica stores every message under another subject (a silent divergence). */
   wrongSubject?: string;
+  /** The leader's intake bound (StreamReplica's INTAKE_MAX_BYTES); the publisher's holds are counted. */
+  intakeMaxBytes?: number;
 }
 
 export interface SimResult {
@@ -63,6 +65,9 @@ export class StreamSim {
   step = 0;
   faults = 0;
   syncs = 0;
+  /** Times a leader asked to hold the publisher, and times a held publisher was told to go on. */
+  holds = 0;
+  wakes = 0;
   #nextId = 1;
 
   constructor(readonly o: SimOptions) {
@@ -83,6 +88,10 @@ export class StreamSim {
       subscribe: () => 0,
       unsubscribe: () => {},
       publish: (subject, payload) => this.onReply(subject, payload),
+      holdPublisher: (c) => {
+        this.holds++;
+        c.whenDrained?.(() => this.wakes++);
+      },
     };
     const engine = new JetStream(bus, { server_name: name, now: () => this.time }, n.jsStore);
     const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s.>"], duplicate_window: 3600e9, num_replicas: 3 });
@@ -97,6 +106,7 @@ export class StreamSim {
       // The log in memory trimmed every 10 entries, the leader keeping ~40 for a lagging follower: laggards get
       // snapshots, and restarts replay from a durable snapshot older than what memory held.
       logBudget: { markEvery: 10, markBytes: 2048, maxBytes: 40 * 160 },
+      intakeMaxBytes: this.o.intakeMaxBytes,
       // The store's fsync completes later, as the file store's does on the I/O threads (never, if the node crashes
       // first): compaction waits for it while entries go on being applied, snapshots installed, leaders change.
       syncStoreAsync: (done) => schedule(done),

@@ -13,12 +13,18 @@ import type { ConsumerState } from "../consumer.ts";
 import { type JetStream, pubAckBytes } from "../engine.ts";
 import type { ApiError } from "../errors.ts";
 import { type ApplyResult, isEntry, type Stream, type StreamEntry } from "../stream.ts";
+import type { FlowConsumer } from "../../server/flow.ts";
 import type { BusMsg } from "../types.ts";
 import { CmdArena, decodeCmd, encodeCmd, type GroupCmd, type SyncBatch } from "./entries.ts";
 import { MAX_HOPS, RepeatFilter } from "./forward.ts";
 
 /** Publishes held while a new leader catches up with its log (beyond this, they are dropped: clients retry). */
 const MAX_QUEUED = 10_000;
+/**
+ * Bytes of this leader's proposals not applied yet past which the client publishing waits (JsBus.holdPublisher),
+ * as it would for a slow subscriber; it goes on once under half of it. Nothing is dropped or refused.
+ */
+const INTAKE_MAX_BYTES = 8 << 20;
 /** Compact the Raft log behind the stream's store (durably) every this many entries (default). */
 const COMPACT_EVERY = 8192;
 /** Messages in one catch-up batch. */
@@ -51,6 +57,8 @@ interface Pending {
   readonly reply: string | undefined;
   readonly done: Done | undefined;
   readonly msgId: string | undefined;
+  /** Its entry's bytes (counted in the intake until applied). */
+  readonly bytes: number;
 }
 
 export interface ReplicaDeps {
@@ -86,9 +94,11 @@ export interface ReplicaDeps {
   readonly consumersChanged?: () => void;
   /** Pass a publish that reached this server after it stopped leading to the group's leader (forward.ts). */
   readonly forward?: (leader: PeerId, m: BusMsg) => void;
+  /** INTAKE_MAX_BYTES (tests use small numbers). */
+  readonly intakeMaxBytes?: number;
 }
 
-export class StreamReplica {
+export class StreamReplica implements FlowConsumer {
   readonly stream: Stream;
   group!: RaftGroup;
   readonly consumers = new Map<string, ConsumerRecord>();
@@ -111,6 +121,12 @@ export class StreamReplica {
   #inflightLast: { seq: number; msgId: string | null } | undefined;
   #queue: BusMsg[] = [];
   #batch: Array<{ data: Uint8Array; reply: string | undefined; done: Done | undefined; msgId: string | undefined }> = [];
+  /** Bytes of this leader's proposals (batched or pending) not applied yet: what back-pressure is about. */
+  #intake = 0;
+  /** Publishers held for this leader's intake wait for these wakes (FlowConsumer.whenDrained). */
+  #drainWaiters: Array<() => void> = [];
+  /** A publisher waited a whole stall without the intake shrinking: hold nobody until it caught up (flow.ts). */
+  stallExhausted = false;
   #batchScheduled = false;
   /** Applied commands (not counting no-ops), for tests and monitoring. */
   applied = 0;
@@ -215,6 +231,39 @@ export class StreamReplica {
     this.#inflightSubjects.set(e.subject, e.seq);
     this.#inflightLast = { seq: e.seq, msgId: e.msgId ?? null };
     this.#enqueue(encodeCmd(e, this.#arena), reply, undefined, e.msgId);
+    if (!this.stallExhausted && this.isBehind()) this.#deps.engine.bus.holdPublisher?.(this);
+  }
+
+  // ---- back-pressure (FlowConsumer): the publisher waits while too much waits for its commit ----
+
+  isClosed(): boolean {
+    return this.#closed || !this.#ready;
+  }
+
+  isBehind(): boolean {
+    return this.#intake > (this.#deps.intakeMaxBytes ?? INTAKE_MAX_BYTES);
+  }
+
+  caughtUp(): boolean {
+    return this.#intake <= (this.#deps.intakeMaxBytes ?? INTAKE_MAX_BYTES) / 2;
+  }
+
+  backlog(): number {
+    return this.#intake;
+  }
+
+  whenDrained(wake: () => void): void {
+    if (!this.#drainWaiters.includes(wake)) this.#drainWaiters.push(wake);
+  }
+
+  /** Proposals were applied or dropped: publishers held for them go on once the intake is under half the bound. */
+  #intakeShrank(): void {
+    if (!this.caughtUp() && !this.#closed && this.#ready) return;
+    this.stallExhausted = false;
+    if (this.#drainWaiters.length === 0) return;
+    const w = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const f of w) f();
   }
 
   #answer(reply: string, r: ApplyResult | ApiError): void {
@@ -231,6 +280,7 @@ export class StreamReplica {
 
   #enqueue(data: Uint8Array, reply: string | undefined, done: Done | undefined, msgId: string | undefined): void {
     this.#batch.push({ data, reply, done, msgId });
+    this.#intake += data.length;
     if (this.#batchScheduled) return;
     this.#batchScheduled = true;
     (this.#deps.schedule ?? queueMicrotask)(() => this.#flushBatch());
@@ -257,7 +307,7 @@ export class StreamReplica {
     const first = r.index - batch.length + 1;
     for (let i = 0; i < batch.length; i++) {
       const b = batch[i];
-      this.#pending.set(first + i, { term: r.term, reply: b.reply, done: b.done, msgId: b.msgId });
+      this.#pending.set(first + i, { term: r.term, reply: b.reply, done: b.done, msgId: b.msgId, bytes: b.data.length });
     }
   }
 
@@ -268,10 +318,13 @@ export class StreamReplica {
    */
   #lost(): void {
     this.#ready = false;
+    for (const b of this.#batch) this.#intake -= b.data.length;
     this.#batch = [];
     this.#queue = [];
     this.#inflightSubjects.clear();
     this.#inflightLast = undefined;
+    // Publishers held for this leader's intake go on (to whoever leads now).
+    this.#intakeShrank();
   }
 
   // ---- every replica ----
@@ -325,6 +378,8 @@ export class StreamReplica {
     }
     if (p !== undefined) {
       this.#pending.delete(entry.index);
+      this.#intake -= p.bytes;
+      if (this.#drainWaiters.length > 0 || this.stallExhausted) this.#intakeShrank();
       const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
       if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
       // The entry this leader proposed at this index in this term is the one committed there (one entry per
