@@ -2,7 +2,7 @@
 // endpoint handlers, the envelope, the request-body options and filters, and the STATSZ heartbeat.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { currentRuntime } from "../../adapters/runtime/index.ts";
 import { applyDefaults } from "../../src/config/normalize.ts";
 import { Petrel } from "../../src/petrel.ts";
@@ -19,10 +19,21 @@ await loadSchemas();
 type Json = Record<string, unknown>;
 const td = new TextDecoder();
 
-async function requestAll(nc: NatsConnection, subject: string, body = "", maxWait = 250): Promise<Json[]> {
+/**
+ * Every answer to one request, however long the server takes under load: a HEALTHZ request follows it on the same
+ * connection, and the server answers its system requests in order, so its answer closes the list (no time window).
+ */
+async function requestAll(nc: NatsConnection, subject: string, body = ""): Promise<Json[]> {
+  const inbox = createInbox();
   const out: Json[] = [];
-  const it = await nc.requestMany(subject, body, { maxWait });
-  for await (const m of it) out.push(JSON.parse(td.decode(m.data)) as Json);
+  const sub = nc.subscribe(`${inbox}.*`);
+  nc.publish(subject, body, { reply: `${inbox}.q` });
+  nc.publish("$SYS.REQ.SERVER.PING.HEALTHZ", "", { reply: `${inbox}.marker` });
+  for await (const m of sub) {
+    if (m.subject.endsWith(".marker")) break;
+    out.push(JSON.parse(td.decode(m.data)) as Json);
+  }
+  sub.unsubscribe();
   return out;
 }
 
