@@ -11,7 +11,7 @@ import { JetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
 import { decodeForward, encodeForward, MAX_HOPS } from "../../src/jetstream/cluster/forward.ts";
-import { ApiPassOn, PASS_ON_MS } from "../../src/jetstream/cluster/api_pass_on.ts";
+import { ApiPassOn, DIRECT_WAIT_MS, PASS_ON_MS } from "../../src/jetstream/cluster/api_pass_on.ts";
 import type { RaftGroup } from "../../src/raft/host.ts";
 import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
 
@@ -123,6 +123,27 @@ describe("a stream API request passed on to a server that does not lead", () => 
     fresh.startedLeading("S");
     fresh.stoppedLeading("S", 0);
     assert.equal(fresh.passesOn("S", request(0), PASS_ON_MS + 1), false);
+  });
+
+  it("a passed-on copy whose reply nobody listens to yet waits for the direct one, or answers at its bound", () => {
+    const answered: BusMsg[] = [];
+    const p = new ApiPassOn(() => {}, (_key, m) => answered.push(m));
+    // Heard reply, or a direct copy: not kept.
+    assert.equal(p.awaitsDirect("S", request(1), true, 0), false);
+    assert.equal(p.awaitsDirect("S", request(0), false, 0), false);
+    // The direct copy comes: the waiting one is dropped, nothing answered for it.
+    assert.equal(p.awaitsDirect("S", request(1), false, 0), true);
+    p.directCame(request(0));
+    p.expire(DIRECT_WAIT_MS);
+    assert.equal(answered.length, 0);
+    // It does not come: answered at the bound, and not kept again when it comes back.
+    const m = request(1);
+    assert.equal(p.awaitsDirect("S", m, false, 0), true);
+    p.expire(DIRECT_WAIT_MS - 1);
+    assert.equal(answered.length, 0);
+    p.expire(DIRECT_WAIT_MS);
+    assert.deepEqual(answered, [m]);
+    assert.equal(p.awaitsDirect("S", m, false, DIRECT_WAIT_MS), false);
   });
 
   it("kept while no leader is known, then passed on to it (a direct one too, at the old leader)", () => {

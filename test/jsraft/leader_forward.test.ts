@@ -234,4 +234,61 @@ describe("publishes in flight to a stream leader that steps down", () => {
       await conn.close();
     }
   });
+
+  // Just after a step-down the old leader passes a request it got on to the new one, which may get that copy
+  // before the requester's server's own: before the interest in the request's reply (a fresh inbox: the client's
+  // first request) that travels with that copy. The new leader answered the passed-on copy to nobody and took the
+  // direct one, when it came, for a repeat (a CI run lost a request through a plain nats-server this way). Here
+  // the route from the client's server to the new leader is held while the old leader passes the request on.
+  it("a request passed on ahead of its reply's interest is answered once the direct copy comes", { timeout: 60_000 }, async () => {
+    for (const row of dial) for (const p of row) p?.setDelays({});
+    await waitFor("an R3 stream", () => jsm.streams.add({ name: "FRESH", subjects: ["fresh.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
+    const was = await waitFor("its leader", async () => (await jsm.streams.info("FRESH").catch(() => undefined))?.cluster?.leader);
+    const old = Number(was.slice(1)) - 1;
+    const toOld = await connect({ servers: nodes[old].clientUrl });
+    let conn: NatsConnection | undefined;
+    let client = -1, now = -1;
+    const held = (on: boolean) => {
+      if (client < 0 || now < 0) return;
+      if (on) {
+        dial[client][now].hold("toTarget");
+        dial[now][client].hold("fromTarget");
+      } else {
+        dial[client][now].release("toTarget");
+        dial[now][client].release("fromTarget");
+      }
+    };
+    try {
+      await toOld.request("$JS.API.STREAM.LEADER.STEPDOWN.FRESH", undefined, { timeout: 5000 });
+      const name = await waitFor("a new leader", async () => {
+        const l = (await jsm.streams.info("FRESH").catch(() => undefined))?.cluster?.leader;
+        return l && l !== was ? l : undefined;
+      });
+      now = Number(name.slice(1)) - 1;
+      // The client sits on the third server: it asks both directly, and the old leader passes its copy on.
+      client = 3 - old - now;
+      const c = conn = await connect({ servers: nodes[client].clientUrl });
+      const got = new Map<string, number>();
+      const count = (_e: unknown, m: { subject: string }) => void got.set(m.subject, (got.get(m.subject) ?? 0) + 1);
+      c.subscribe("fresh.mark.>", { callback: count });
+      await c.flush();
+      // From here what the client's server sends the new leader waits: its copy of each request, and its interest.
+      held(true);
+      c.subscribe("fresh.ans", { callback: count });
+      c.publish("$JS.API.STREAM.INFO.FRESH", undefined, { reply: "fresh.ans" });
+      // The marker: passed on the same way behind it (its reply is known there), answered after the new leader
+      // had the first one passed on.
+      c.publish("$JS.API.STREAM.INFO.FRESH", undefined, { reply: "fresh.mark.1" });
+      await waitFor("the marker's answer", () => got.has("fresh.mark.1"), 5000);
+      held(false);
+      // A last request answered after the direct copies: a late or second answer would have come by then.
+      c.publish("$JS.API.STREAM.INFO.FRESH", undefined, { reply: "fresh.mark.2" });
+      await waitFor("the last answer", () => got.has("fresh.mark.2"), 5000);
+      assert.deepEqual([...got].sort(), [["fresh.ans", 1], ["fresh.mark.1", 1], ["fresh.mark.2", 1]], `leader n${old + 1} -> n${now + 1}, client on n${client + 1}`);
+    } finally {
+      held(false);
+      await conn?.close();
+      await toOld.close();
+    }
+  });
 });

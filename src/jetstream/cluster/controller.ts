@@ -436,6 +436,7 @@ export class JetStreamCluster {
         }
       }
     }
+    this.#apiPassOn.expire(at);
     for (const [acc, f] of this.#feeds) f.tick(this.#accountReplicas(acc));
     const now = this.#now();
     this.#origins.sweep(now);
@@ -891,6 +892,9 @@ export class JetStreamCluster {
       else if (r.group.leader !== null && this.#apiPassOn.passesOn(rk, m, now)) this.#apiPassOn.forward(rk, r.group.leader, m);
       return true;
     }
+    // A copy passed on ahead of the interest in its reply waits for the direct one (api_pass_on.ts).
+    if (m.reply !== undefined && this.#apiPassOn.awaitsDirect(rk, m, engine?.bus.hasInterest?.(m.reply) ?? true, now)) return true;
+    this.#apiPassOn.directCame(m);
     if (r.apiRepeats.repeat(m, now)) return true;
     if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
       this.#respond(acc, m.reply, { type: T + "stream_leader_stepdown_response", success: true });
