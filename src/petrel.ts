@@ -8,6 +8,7 @@ import type { Logger } from "./log/logger.ts";
 import { silentLogger } from "./log/logger.ts";
 import type { createMonitorApp } from "./monitor/app.ts";
 import type { MonitorEndpoints } from "./monitor/endpoints.ts";
+import type { EndpointFetch } from "./monitor/endpoint_fetch.ts";
 import { createMonitorState, type MonitorState } from "./monitor/monitor_state.ts";
 import type { VarzContext } from "./monitor/varz.ts";
 import { SystemServices, type SystemServicesOptions } from "./system/services.ts";
@@ -119,12 +120,29 @@ export class Petrel {
   }
 
   /** The monitoring app's fetch handler (also usable without a listener, e.g. in a serverless host). */
-  readonly monitorFetch: FetchHandler = (req) => this.#app(req);
+  readonly monitorFetch: FetchHandler = (req) => this.#serveMonitor(req);
+  #endpointFetch: EndpointFetch | undefined;
+  #endpointFetchLoading: Promise<EndpointFetch> | undefined;
   #appInstance: ReturnType<typeof createMonitorApp> | undefined;
   #appLoading: Promise<ReturnType<typeof createMonitorApp>> | undefined;
+  /** Whether the monitoring app (hono, the dashboard) has been loaded: polling the endpoints never loads it. */
+  get monitorAppLoaded(): boolean {
+    return this.#appInstance !== undefined;
+  }
+  #serveMonitor(req: Request): Response | Promise<Response> {
+    // A GET of an endpoint (what a metrics agent polls) is answered without the app (monitor/endpoint_fetch.ts):
+    // hono and the dashboard load only for the rest.
+    const f = this.#endpointFetch;
+    if (f !== undefined) return f(req) ?? this.#app(req);
+    this.#endpointFetchLoading ??= Promise.all([import("./monitor/endpoint_fetch.ts"), this.loadEndpoints()]).then(
+      ([m, endpoints]) => (this.#endpointFetch ??= m.createEndpointFetch(endpoints)),
+    );
+    return this.#endpointFetchLoading.then((fetch) => fetch(req) ?? this.#app(req));
+  }
   #app(req: Request): Response | Promise<Response> {
     if (this.#appInstance !== undefined) return this.#appInstance.fetch(req);
-    // The HTTP app (hono, the dashboard) is loaded on the first request: a server nobody monitors never holds it.
+    // The HTTP app (hono, the dashboard) is loaded on the first request it serves: a server nobody looks at
+    // through a browser never holds it.
     this.#appLoading ??= Promise.all([import("./monitor/app.ts"), this.loadEndpoints()]).then(([m, endpoints]) => {
       this.#appInstance ??= m.createMonitorApp(this.server, this.#varzContext, endpoints);
       return this.#appInstance;

@@ -88,6 +88,17 @@ describe("what a plain start loads", () => {
     assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically from mod.ts");
   });
 
+  it("a GET of a monitoring endpoint loads no hono, zod or dashboard code", () => {
+    // What a metrics agent polling /varz, /connz, /healthz, /jsz reaches (src/monitor/endpoint_fetch.ts with the
+    // endpoints): hono and its router kept ~10 MB resident on Bun, ~7 MB on Deno; the dashboard brings zod.
+    const { files, outside } = graph("src/monitor/endpoint_fetch.ts");
+    assert.ok(files.has("src/monitor/endpoints.ts") && files.has("src/monitor/connz.ts"), "the graph was walked");
+    assert.deepEqual([...outside].map(([spec, by]) => `${spec} (imported by ${by})`), [], "imported on an endpoint's path");
+    assert.deepEqual([...files].filter((f) => f.startsWith("src/dashboard/") || f === "src/monitor/app.ts"), [], "on an endpoint's path");
+    const petrel = readFileSync(join(root, "src/petrel.ts"), "utf8");
+    assert.match(petrel, /import\("\.\/monitor\/endpoint_fetch\.ts"\)/, "petrel.ts serves the endpoints through endpoint_fetch.ts");
+  });
+
   it("a start from flags loads no config-file code, no re-exec, no TLS file check and no memory transport", () => {
     // Each module a plain start loads stays resident (Bun: ~80-100 KB RSS each). The config file's parser and
     // checks come with src/cli/load_options.ts when -c names a file (src/cli/start_options.ts), the re-exec
