@@ -62,6 +62,7 @@ export function readJsDelivery(msg: RoutedMsg): boolean {
  */
 export class NatsDeliveryForm {
   #lastIn: RoutedMsg | undefined;
+  #lastSerial = 0;
   #lastOut: RoutedMsg | undefined;
   /** The last delivery subject and its bytes (a pull batch goes to one inbox; the bytes are only read). */
   #lastTo = "";
@@ -70,8 +71,10 @@ export class NatsDeliveryForm {
   /** `msg` itself unless it is a JetStream delivery; then the frame `<deliver> <ack reply>@<stored subject>`. */
   wire(msg: RoutedMsg): RoutedMsg {
     if (!isJsAck(msg.reply)) return msg;
-    if (this.#lastIn !== msg || this.#lastOut === undefined) {
+    const serial = msg.serial ?? 0;
+    if (this.#lastIn !== msg || this.#lastSerial !== serial || this.#lastOut === undefined) {
       this.#lastIn = msg;
+      this.#lastSerial = serial;
       if (msg.subject !== this.#lastTo) {
         this.#lastTo = msg.subject;
         this.#lastToBytes = enc.encode(msg.subject);

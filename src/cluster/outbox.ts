@@ -16,6 +16,8 @@ const NO_QUEUES: readonly Uint8Array[] = [];
 
 interface Frame {
   msg: RoutedMsg | undefined;
+  /** `msg.serial` when the frame was written: a reused message object carries another message since. */
+  serial: number;
   account: Uint8Array;
   start: number;
   end: number;
@@ -37,7 +39,7 @@ export class RouteOutbox {
   readonly #write: FrameWriter;
   /** JetStream deliveries are framed as nats-server does (see js_delivery.ts). */
   readonly #form = new NatsDeliveryForm();
-  readonly #frames: Frame[] = Array.from({ length: RECENT_FRAMES }, () => ({ msg: undefined, account: GLOBAL_ACCOUNT_BYTES, start: 0, end: 0, queues: [] }));
+  readonly #frames: Frame[] = Array.from({ length: RECENT_FRAMES }, () => ({ msg: undefined, serial: 0, account: GLOBAL_ACCOUNT_BYTES, start: 0, end: 0, queues: [] }));
   #count = 0;
   #next = 0;
 
@@ -52,7 +54,8 @@ export class RouteOutbox {
    */
   add(m: RoutedMsg, queue: Uint8Array | undefined, account: Uint8Array = GLOBAL_ACCOUNT_BYTES): boolean {
     const msg = this.#form.wire(m);
-    const seen = this.#frameOf(msg);
+    const serial = m.serial ?? 0;
+    const seen = this.#frameOf(msg, serial);
     if (seen !== undefined) {
       // A plain subscription adds nothing: the peer delivers to all its plain subscribers anyway.
       if (queue !== undefined && !hasQueue(seen.queues, queue)) {
@@ -65,6 +68,7 @@ export class RouteOutbox {
     this.#next = (this.#next + 1) % RECENT_FRAMES;
     if (this.#count < RECENT_FRAMES) this.#count++;
     f.msg = msg;
+    f.serial = serial;
     f.account = account;
     // The frame's own list, reused (an array per routed message otherwise).
     const qs = f.queues;
@@ -84,12 +88,12 @@ export class RouteOutbox {
     this.#form.forget();
   }
 
-  #frameOf(msg: RoutedMsg): Frame | undefined {
+  #frameOf(msg: RoutedMsg, serial: number): Frame | undefined {
     const frames = this.#frames;
     let i = this.#next;
     for (let k = 0; k < this.#count; k++) {
       i = i === 0 ? RECENT_FRAMES - 1 : i - 1;
-      if (frames[i].msg === msg) return frames[i];
+      if (frames[i].msg === msg && frames[i].serial === serial) return frames[i];
     }
     return undefined;
   }

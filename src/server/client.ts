@@ -371,7 +371,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     this.#interestGen = gen;
     this.#interestAccount = account;
     this.#interest = r;
-    this.#interestLocal = r !== undefined && onlyClients(r);
+    this.#interestLocal = r !== undefined && onlyClientsOrRoutes(r);
     return r;
   }
 
@@ -705,6 +705,29 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k === "OK" ? "+OK" : k]));
 
 /** Is every subscriber (plain and queue) a client connection of this server? */
+/**
+ * Does `r` reach clients of this server and routes only? A route frames the message into its output during the
+ * call and remembers it only to add queue groups to the same frame, by identity and serial (RouteOutbox): a
+ * client's publish to a service on another server (a request) or to its requester there (a reply) goes through the
+ * publisher's reused LocalMsg too. Gateways, leafnodes, internal and JetStream subscribers may keep the message.
+ */
+function onlyClientsOrRoutes(r: MatchResult<Subscription>): boolean {
+  const psubs = r.psubs;
+  for (let i = 0; i < psubs.length; i++) {
+    const o = psubs[i].owner;
+    if (!(o instanceof ClientConn) && o.kind !== "route") return false;
+  }
+  const qsubs = r.qsubs;
+  for (let i = 0; i < qsubs.length; i++) {
+    const group = qsubs[i];
+    for (let j = 0; j < group.length; j++) {
+      const o = group[j].owner;
+      if (!(o instanceof ClientConn) && o.kind !== "route") return false;
+    }
+  }
+  return true;
+}
+
 /** Does `r` reach clients of this server only (no link, no internal or JetStream subscriber)? Then a reused LocalMsg may carry the message. */
 export function onlyClients(r: MatchResult<Subscription>): boolean {
   const psubs = r.psubs;

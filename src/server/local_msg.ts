@@ -21,6 +21,8 @@ export class LocalMsg implements RoutedMsg {
   buf: Uint8Array = EMPTY;
   start = 0;
   end = 0;
+  /** One more for each message (see RoutedMsg.serial). */
+  serial = 0;
   #view: Uint8Array | undefined;
 
   /** Made on first use only: a client's delivery copies from `buf` directly. */
@@ -37,6 +39,7 @@ export class LocalMsg implements RoutedMsg {
     this.start = start;
     this.end = end;
     this.#view = undefined;
+    this.serial++;
     return this;
   }
 

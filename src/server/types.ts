@@ -41,6 +41,11 @@ export interface RoutedMsg {
    * in nats-server's form, see cluster/js_delivery.ts.)
    */
   deliverReply?: Uint8Array;
+  /**
+   * Set by a reused message object (LocalMsg), changed for every message it carries: whoever remembers messages
+   * within a flush (a link's outbox) tells them apart by identity and serial, not identity alone.
+   */
+  serial?: number;
 }
 
 export interface SubOwner {

@@ -5,6 +5,7 @@ import { RouteOutbox } from "../../src/cluster/outbox.ts";
 import { OutBuffer } from "../../src/server/outbound.ts";
 import type { RoutedMsg } from "../../src/server/types.ts";
 import { readJsDelivery } from "../../src/cluster/js_delivery.ts";
+import { LocalMsg } from "../../src/server/local_msg.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -49,6 +50,19 @@ describe("route outbox", () => {
     // The nested frame's position was updated: it can still take a queue group.
     o.add(nested, te.encode("g"));
     assert.equal(text(o), "RMSG $G svc + inbox workers 3\r\nreq\r\nRMSG $G inbox | g 5\r\nreply\r\n");
+  });
+
+  it("tells apart the messages one reused object carries in turn (LocalMsg's serial), queue groups included", () => {
+    const o = new RouteOutbox(new OutBuffer(16));
+    const local = new LocalMsg();
+    const input = te.encode("PUB a 1\r\nx\r\nPUB b 1\r\ny\r\n");
+    local.set("a", te.encode("a"), null, -1, input, 9, 10);
+    assert.equal(o.add(local, te.encode("q")), true);
+    assert.equal(o.add(local, te.encode("q2")), false, "the same message: one more queue group on its frame");
+    local.clear();
+    local.set("b", te.encode("b"), null, -1, input, 21, 22);
+    assert.equal(o.add(local, undefined), true, "the next message in the same object: a frame of its own");
+    assert.equal(text(o), "RMSG $G a | q q2 1\r\nx\r\nRMSG $G b 1\r\ny\r\n");
   });
 
   it("forgets frames after a flush", () => {
