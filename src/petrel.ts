@@ -8,18 +8,18 @@ import type { Logger } from "./log/logger.ts";
 import { silentLogger } from "./log/logger.ts";
 import type { createMonitorApp } from "./monitor/app.ts";
 import type { MonitorEndpoints } from "./monitor/endpoints.ts";
-import type { EndpointFetch } from "./monitor/endpoint_fetch.ts";
+import type { EndpointAnswer, EndpointFetch } from "./monitor/endpoint_fetch.ts";
 import { createMonitorState, type MonitorState } from "./monitor/monitor_state.ts";
 import type { VarzContext } from "./monitor/varz.ts";
 import { SystemServices, type SystemServicesOptions } from "./system/services.ts";
-import type { FetchHandler, HttpServer } from "./runtime/types.ts";
+import type { FetchHandler, HttpServer, PlainAnswer, PlainGet, ServeHttpOptions } from "./runtime/types.ts";
 import { hostPort, Server } from "./server/server.ts";
 import type { Transport } from "./transport/types.ts";
 import type { JwtStore } from "./jwt/store.ts";
 
 export interface PetrelServices {
   transport: Transport;
-  serveHttp?: (opts: { host: string; port: number; tls?: { cert: string; key: string } }, fetch: FetchHandler) => Promise<HttpServer>;
+  serveHttp?: (opts: ServeHttpOptions, fetch: FetchHandler) => Promise<HttpServer>;
   logger?: Logger;
   /** Reads files named by the configuration (TLS certificates); undefined when a file does not exist. */
   readFile?: (path: string) => string | undefined;
@@ -121,8 +121,22 @@ export class Petrel {
 
   /** The monitoring app's fetch handler (also usable without a listener, e.g. in a serverless host). */
   readonly monitorFetch: FetchHandler = (req) => this.#serveMonitor(req);
+  /** The same answers for a host that writes them without Request/Response objects (http_lite on Deno). */
+  readonly monitorPlainGet: PlainGet = (target) => {
+    const p = this.#endpointPlain;
+    if (p !== undefined) return p(target);
+    return this.#loadEndpointAnswers().then(() => this.#endpointPlain!(target));
+  };
   #endpointFetch: EndpointFetch | undefined;
-  #endpointFetchLoading: Promise<EndpointFetch> | undefined;
+  #endpointPlain: ((target: string) => PlainAnswer | undefined) | undefined;
+  #endpointAnswersLoading: Promise<void> | undefined;
+  #loadEndpointAnswers(): Promise<void> {
+    return this.#endpointAnswersLoading ??= Promise.all([import("./monitor/endpoint_fetch.ts"), this.loadEndpoints()]).then(([m, endpoints]) => {
+      const answer: EndpointAnswer = m.createEndpointAnswer(endpoints);
+      this.#endpointFetch = m.createEndpointFetch(answer);
+      this.#endpointPlain = m.plainEndpointGet(answer);
+    });
+  }
   #appInstance: ReturnType<typeof createMonitorApp> | undefined;
   #appLoading: Promise<ReturnType<typeof createMonitorApp>> | undefined;
   /** Whether the monitoring app (hono, the dashboard) has been loaded: polling the endpoints never loads it. */
@@ -134,10 +148,7 @@ export class Petrel {
     // hono and the dashboard load only for the rest.
     const f = this.#endpointFetch;
     if (f !== undefined) return f(req) ?? this.#app(req);
-    this.#endpointFetchLoading ??= Promise.all([import("./monitor/endpoint_fetch.ts"), this.loadEndpoints()]).then(
-      ([m, endpoints]) => (this.#endpointFetch ??= m.createEndpointFetch(endpoints)),
-    );
-    return this.#endpointFetchLoading.then((fetch) => fetch(req) ?? this.#app(req));
+    return this.#loadEndpointAnswers().then(() => this.#endpointFetch!(req) ?? this.#app(req));
   }
   #app(req: Request): Response | Promise<Response> {
     if (this.#appInstance !== undefined) return this.#appInstance.fetch(req);
@@ -167,11 +178,11 @@ export class Petrel {
       if (tls?.cert === undefined || tls.key === undefined) throw new Error("https_port: TLS cert and key required for HTTPS");
       this.#https = true;
       const port = httpsPort < 0 ? 0 : httpsPort;
-      this.#http = await this.#services.serveHttp({ host: o.http_host, port, tls: { cert: tls.cert, key: tls.key } }, this.monitorFetch);
+      this.#http = await this.#services.serveHttp({ host: o.http_host, port, tls: { cert: tls.cert, key: tls.key }, plain: this.monitorPlainGet }, this.monitorFetch);
       this.#logger.info(`Starting https monitor on ${hostPort(this.#http.host, this.#http.port)}`);
     } else if (o.http_port !== 0 && this.#services.serveHttp !== undefined) {
       const port = o.http_port < 0 ? 0 : o.http_port;
-      this.#http = await this.#services.serveHttp({ host: o.http_host, port }, this.monitorFetch);
+      this.#http = await this.#services.serveHttp({ host: o.http_host, port, plain: this.monitorPlainGet }, this.monitorFetch);
       this.#logger.info(`Starting http monitor on ${hostPort(this.#http.host, this.#http.port)}`);
     }
     for (const ext of this.#services.extensions ?? []) {

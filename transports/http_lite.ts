@@ -9,6 +9,9 @@
  * over the TCP transport the server already uses for clients, an idle monitoring port costs a listener. An npm
  * HTTP server would bring node:http with it on Deno, which costs more than Deno.serve.
  *
+ * A GET the caller's `plain` answers (the monitoring endpoints a metrics agent polls) is written from its text, with
+ * the bytes the same answer as a Response would get, without a Request, a Response or a body stream.
+ *
  * A response body that is not all there at once (the dashboard's server-sent events) goes out as it comes, chunked
  * (close-delimited to an HTTP/1.0 client); one that is gets a Content-Length.
  *
@@ -16,7 +19,7 @@
  * `MAX_BODY` 413, anything malformed 400, another HTTP version 505; each closes the connection. TLS stays with the
  * runtime's server (the caller decides).
  */
-import type { FetchHandler, HttpServer } from "../src/runtime/types.ts";
+import type { FetchHandler, HttpServer, PlainAnswer, PlainGet } from "../src/runtime/types.ts";
 import type { ConnHandler, Duplex, Transport } from "../src/transport/types.ts";
 
 export const MAX_HEAD = 16 * 1024;
@@ -209,11 +212,13 @@ class HttpConn implements ConnHandler {
   #continued = false;
   readonly #duplex: Duplex;
   readonly #fetch: FetchHandler;
+  readonly #plain: PlainGet | undefined;
   readonly #server: LiteServer;
 
-  constructor(duplex: Duplex, fetch: FetchHandler, server: LiteServer) {
+  constructor(duplex: Duplex, fetch: FetchHandler, server: LiteServer, plain?: PlainGet) {
     this.#duplex = duplex;
     this.#fetch = fetch;
+    this.#plain = plain;
     this.#server = server;
   }
 
@@ -307,6 +312,24 @@ class HttpConn implements ConnHandler {
     return true;
   }
 
+  /** The plain answer to a GET, if the caller gives one (a throw leaves the request to `fetch`). */
+  async #plainAnswer(head: RequestHead): Promise<PlainAnswer | undefined> {
+    if (this.#plain === undefined || head.method !== "GET" || !head.target.startsWith("/")) return undefined;
+    try {
+      return await this.#plain(head.target);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes a plain answer as #answer writes the same Response; false when the connection is done. */
+  #answerPlain(head: RequestHead, a: PlainAnswer): boolean {
+    const close = !keepAlive(head) || this.#server.closing;
+    this.#duplex.write(responseBytes(a.status, [["content-type", a.contentType]], encoder.encode(a.body), false, close));
+    if (close) this.close();
+    return !close;
+  }
+
   async #serve(): Promise<void> {
     this.#busy = true;
     try {
@@ -327,6 +350,12 @@ class HttpConn implements ConnHandler {
         this.#continued = false;
         const body = this.#buf.slice(head.length, head.length + len);
         this.#buf = this.#buf.slice(head.length + len);
+        const plain = await this.#plainAnswer(head);
+        if (this.#closed) return;
+        if (plain !== undefined) {
+          if (!this.#answerPlain(head, plain)) return;
+          continue;
+        }
         const req = toRequest(head, body, `${this.#duplex.info.localHost}:${this.#duplex.info.localPort}`);
         if (req === undefined) return this.#refuse(400);
         let res: Response;
@@ -354,11 +383,16 @@ class LiteServer {
   }
 }
 
-/** Serves `fetch` on plain HTTP/1.1 over `transport`. Rejects as the transport's listen does (port in use, ...). */
-export async function serveHttpLite(transport: Transport, opts: { host: string; port: number }, fetch: FetchHandler): Promise<HttpServer> {
+/** Serves `fetch` (and `opts.plain` first for GETs) on plain HTTP/1.1 over `transport`. Rejects as the transport's listen does (port in use, ...). */
+export async function serveHttpLite(
+  transport: Transport,
+  opts: { host: string; port: number; plain?: PlainGet },
+  fetch: FetchHandler,
+): Promise<HttpServer> {
   const server = new LiteServer();
+  const plain = opts.plain;
   const listener = await transport.listen({ host: opts.host, port: opts.port }, (duplex) => {
-    const c = new HttpConn(duplex, fetch, server);
+    const c = new HttpConn(duplex, fetch, server, plain);
     if (server.closing) queueMicrotask(() => c.close());
     else server.conns.add(c);
     return c;

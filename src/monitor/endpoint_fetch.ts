@@ -8,11 +8,12 @@
  * ~7 MB (Bun) to ~10 MB (Deno) resident for the life of the process (bench/RESULTS.md, `monmem`).
  * This module must stay free of hono, zod and the dashboard (test/footprint/static_graph).
  */
+import type { PlainAnswer } from "../runtime/types.ts";
 import { ENDPOINT_NAMES, type EndpointName, type MonitorEndpoints } from "./endpoints.ts";
 
 /** hono's `c.json` / `c.text` content types, so either path answers alike. */
-const JSON_TYPE = { "Content-Type": "application/json" } as const;
-const TEXT_TYPE = { "Content-Type": "text/plain; charset=UTF-8" } as const;
+const JSON_TYPE = "application/json";
+const TEXT_TYPE = "text/plain; charset=UTF-8";
 
 /** Path -> endpoint; nats-server also serves /subsz as /subscriptionsz. */
 function endpointPaths(): Map<string, EndpointName> {
@@ -22,18 +23,41 @@ function endpointPaths(): Map<string, EndpointName> {
   return m;
 }
 
+/** The answer to a GET of `path` with `query`; undefined when `path` is not an endpoint's. */
+export type EndpointAnswer = (path: string, query: URLSearchParams) => PlainAnswer | undefined;
+
+export function createEndpointAnswer(ep: MonitorEndpoints): EndpointAnswer {
+  const paths = endpointPaths();
+  return (path, query) => {
+    const name = paths.get(path);
+    if (name === undefined) return undefined;
+    const r = ep.run[name](query);
+    if (!r.ok) return { status: r.status, contentType: TEXT_TYPE, body: r.error };
+    return { status: r.status ?? 200, contentType: JSON_TYPE, body: JSON.stringify(r.data) };
+  };
+}
+
 /** Answers `req` when it is a GET of an endpoint; undefined when the app must (anything else). */
 export type EndpointFetch = (req: Request) => Response | undefined;
 
-export function createEndpointFetch(ep: MonitorEndpoints): EndpointFetch {
-  const paths = endpointPaths();
+export function createEndpointFetch(answer: EndpointAnswer): EndpointFetch {
   return (req) => {
     if (req.method !== "GET") return undefined;
     const url = new URL(req.url);
-    const name = paths.get(url.pathname);
-    if (name === undefined) return undefined;
-    const r = ep.run[name](url.searchParams);
-    if (!r.ok) return new Response(r.error, { status: r.status, headers: TEXT_TYPE });
-    return new Response(JSON.stringify(r.data), { status: r.status ?? 200, headers: JSON_TYPE });
+    const a = answer(url.pathname, url.searchParams);
+    return a === undefined ? undefined : new Response(a.body, { status: a.status, headers: { "Content-Type": a.contentType } });
+  };
+}
+
+/**
+ * The same from a request line's target ("/connz?subs=1"), for a host that answers without a Request. A path the
+ * URL parser would rewrite (percent escapes, dot segments) is left to the fetch path, which reads it as hono does.
+ */
+export function plainEndpointGet(answer: EndpointAnswer): (target: string) => PlainAnswer | undefined {
+  return (target) => {
+    const q = target.indexOf("?");
+    const path = q < 0 ? target : target.slice(0, q);
+    if (path.includes("%") || path.includes("/.") || path.includes("#")) return undefined;
+    return answer(path, new URLSearchParams(q < 0 ? "" : target.slice(q + 1)));
   };
 }

@@ -11,6 +11,28 @@ export type SignalName = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGUSR1" | "SIGUSR2"
 
 export type FetchHandler = (req: Request) => Response | Promise<Response>;
 
+/** A whole answer as text, for a host that can write it without Request/Response objects. */
+export interface PlainAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/**
+ * Answers a GET of `target` (path and query, as on the request line) as `fetch` would, or undefined to leave it to
+ * `fetch`. What a metrics agent polls (the monitoring endpoints) then never builds a Request, a Response or a body
+ * stream: on Deno those cost ~3-6 MB of RSS under polling (bench/RESULTS.md, `monmem`).
+ */
+export type PlainGet = (target: string) => PlainAnswer | undefined | Promise<PlainAnswer | undefined>;
+
+/** Where and how to serve HTTP; `plain`, when given, is asked first for each GET (hosts may ignore it). */
+export interface ServeHttpOptions {
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string };
+  plain?: PlainGet;
+}
+
 export interface HttpServer {
   /** The bound address (the real port when 0 was asked for). */
   readonly host: string;
@@ -57,5 +79,5 @@ export interface Runtime {
 
   readonly tcp: Transport;
   /** Serve `fetch` on host:port (0 = any free port), quietly (no banner); over HTTPS when `tls` is given (PEM). */
-  serveHttp(opts: { host: string; port: number; tls?: { cert: string; key: string } }, fetch: FetchHandler): Promise<HttpServer>;
+  serveHttp(opts: ServeHttpOptions, fetch: FetchHandler): Promise<HttpServer>;
 }

@@ -65,4 +65,18 @@ describe("monitoring endpoints without the app", () => {
       }
     }
   });
+
+  it("gives the same answers as text for a host that writes them itself (http_lite), and declines the rest", async () => {
+    for (const path of [...paths, "/varz/", "/nope", "/", "/%76arz", "/./varz", "/dashboard/app.js"]) {
+      const plain = await p.monitorPlainGet(path);
+      const res = await p.monitorFetch(new Request(`http://localhost${path}`));
+      if (plain === undefined) {
+        assert.ok(!paths.includes(path), `${path}: declined`);
+        continue;
+      }
+      const ours = { status: plain.status, headers: [["content-type", plain.contentType]], body: unstable(plain.body) };
+      assert.deepEqual(ours, await snapshot(res), path);
+    }
+    assert.equal(await p.monitorPlainGet("/%76arz"), undefined, "an escaped path is left to the URL parser");
+  });
 });

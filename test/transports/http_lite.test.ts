@@ -288,3 +288,73 @@ describe("http_lite: a body that is not all there at once (server-sent events)",
     assert.equal((await reader.read()).done, true);
   });
 });
+
+describe("http_lite: plain answers (what the monitoring endpoints give, without Request/Response)", () => {
+  const rt = currentRuntime();
+  const answers: Record<string, { status: number; contentType: string; body: string }> = {
+    "/j": { status: 200, contentType: "application/json", body: `{"a":"é","n":1}` },
+    "/e?x=1": { status: 400, contentType: "text/plain; charset=UTF-8", body: "invalid x: 1" },
+    "/u": { status: 503, contentType: "application/json", body: `{"status":"unavailable"}` },
+  };
+  const asResponse = (a: { status: number; contentType: string; body: string }) =>
+    new Response(a.body, { status: a.status, headers: { "Content-Type": a.contentType } });
+  const fetched: string[] = [];
+  let viaFetch: HttpServer;
+  let viaPlain: HttpServer;
+  before(async () => {
+    viaFetch = await serveHttpLite(rt.tcp, { host: "127.0.0.1", port: 0 }, (req) => {
+      const u = new URL(req.url);
+      const a = answers[u.pathname + u.search];
+      return a !== undefined ? asResponse(a) : new Response("other", { status: 404 });
+    });
+    let n = 0;
+    viaPlain = await serveHttpLite(rt.tcp, {
+      host: "127.0.0.1",
+      port: 0,
+      plain: (target) => {
+        if (target === "/throws") throw new Error("plain failed");
+        const a = answers[target];
+        return ++n % 2 === 0 ? Promise.resolve(a) : a; // sync and async answers alike
+      },
+    }, (req) => {
+      const u = new URL(req.url);
+      fetched.push(`${req.method} ${u.pathname}${u.search}`);
+      const a = answers[u.pathname + u.search];
+      return a !== undefined ? asResponse(a) : new Response("other", { status: 404 });
+    });
+  });
+  after(async () => {
+    await viaFetch.close();
+    await viaPlain.close();
+  });
+
+  const exchange = async (port: number, requests: string, answersExpected: number): Promise<string> => {
+    const c = await openRaw(rt.tcp, { host: "127.0.0.1", port });
+    try {
+      c.write(requests);
+      const text = await c.waitFor((t) => (t.match(/HTTP\/1\.1 \d{3}/g) ?? []).length === answersExpected && /\r\n\r\n[^]*$/.test(t));
+      if (/connection: close/.test(text)) await c.closed;
+      return c.text().replace(/date: [^\r]*\r\n/g, "date: -\r\n");
+    } finally {
+      c.close();
+    }
+  };
+
+  it("writes the bytes the same Response gets, kept-alive and pipelined, and closes when asked", async () => {
+    const reqs = "GET /j HTTP/1.1\r\n\r\nGET /e?x=1 HTTP/1.1\r\n\r\nGET /u HTTP/1.1\r\n\r\nGET /j HTTP/1.1\r\nConnection: close\r\n\r\n";
+    const a = await exchange(viaFetch.port, reqs, 4);
+    const b = await exchange(viaPlain.port, reqs, 4);
+    assert.match(a, /content-length: 16\r\n/);
+    assert.equal(b, a);
+    assert.deepEqual(fetched, [], "the plain answers built no Request");
+  });
+
+  it("leaves HEAD, other methods, declined targets and a throwing plain to fetch", async () => {
+    fetched.length = 0;
+    const reqs = "HEAD /j HTTP/1.1\r\n\r\nPOST /j HTTP/1.1\r\nContent-Length: 0\r\n\r\nGET /other HTTP/1.1\r\n\r\nGET /throws HTTP/1.1\r\nConnection: close\r\n\r\n";
+    const a = await exchange(viaFetch.port, reqs, 4);
+    const b = await exchange(viaPlain.port, reqs, 4);
+    assert.equal(b, a);
+    assert.deepEqual(fetched, ["HEAD /j", "POST /j", "GET /other", "GET /throws"]);
+  });
+});
