@@ -16,17 +16,30 @@ export const LARGE_CHUNK = 16 * 1024;
 
 type Release = ((data: Uint8Array) => void) | undefined;
 
+const FIRST_SCRATCH = 16 * 1024;
+const NO_SCRATCH = new Uint8Array(0);
+
 export class WriteQueue {
   private chunks: Uint8Array[] = [];
   private releases: Release[] = [];
   private head = 0;
   private count = 0;
-  private scratch = new Uint8Array(16 * 1024);
+  /**
+   * Made by the first write that gathers: most connections never gather (a probe, a monitoring poll, a client
+   * that writes one thing at a time), and 16 KiB per connection made at accept was garbage that Deno's allocator
+   * kept after the connection (1,000 connect/close: +18.6 MB [heap] against +0.7 for bare Deno.listen).
+   */
+  private scratch = NO_SCRATCH;
   /** The chunk last taken as it is, and its writer's release (called by `done()`). */
   private lent: Uint8Array | undefined;
   private lentRelease: Release;
   /** Bytes queued and not yet taken. */
   bytes = 0;
+
+  /** The bytes kept for gathering (0 until a write gathers). */
+  get scratchBytes(): number {
+    return this.scratch.byteLength;
+  }
 
   push(chunk: Uint8Array, release?: (data: Uint8Array) => void): void {
     const at = this.head + this.count++;
@@ -70,7 +83,7 @@ export class WriteQueue {
       return first;
     }
     if (total > this.scratch.length) {
-      let size = this.scratch.length * 2;
+      let size = Math.max(this.scratch.length * 2, FIRST_SCRATCH);
       while (size < total) size *= 2;
       this.scratch = new Uint8Array(size); // at most MAX_GATHER (small chunks are < LARGE_CHUNK <= MAX_GATHER)
     }

@@ -19,6 +19,21 @@ describe("WriteQueue", () => {
     assert.equal(q.bytes, 0);
   });
 
+  it("keeps no gather buffer until a write gathers (a connection that writes one thing at a time holds none)", () => {
+    const q = new WriteQueue();
+    assert.equal(q.scratchBytes, 0);
+    for (const s of ["INFO {}\r\n", "PONG\r\n"]) {
+      q.push(enc.encode(s));
+      assert.equal(dec.decode(q.take()), s);
+      q.done();
+    }
+    assert.equal(q.scratchBytes, 0, "lone chunks are written as they are");
+    q.push(enc.encode("a"));
+    q.push(enc.encode("b"));
+    assert.equal(dec.decode(q.take()), "ab");
+    assert.equal(q.scratchBytes, 16 * 1024, "the first gather makes it");
+  });
+
   it("writes a large chunk as it is and releases it only when done", () => {
     const q = new WriteQueue();
     const released: Uint8Array[] = [];
