@@ -10,6 +10,7 @@ import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg } from "../server/types.ts";
 import { type FrameWriter, GLOBAL_ACCOUNT_BYTES, writeRoutedMsg } from "./protocol.ts";
 import { NatsDeliveryForm } from "./js_delivery.ts";
+import { LocalMsg } from "../server/local_msg.ts";
 
 const RECENT_FRAMES = 4;
 const NO_QUEUES: readonly Uint8Array[] = [];
@@ -74,9 +75,16 @@ export class RouteOutbox {
     const qs = f.queues;
     if (qs.length > 0) qs.length = 0;
     if (queue !== undefined) qs.push(queue);
-    f.start = this.#write(this.out, msg.subjectBytes, msg.deliverReply ?? msg.reply, queue === undefined ? NO_QUEUES : qs, msg.hdrSize, msg.payload, account);
+    f.start = this.#frame(this.out, msg, queue === undefined ? NO_QUEUES : qs, account);
     f.end = this.out.len;
     return true;
+  }
+
+  /** Writes `msg`'s frame; a client's reused message gives its payload as a range of the input (no view made). */
+  #frame(out: OutBuffer, msg: RoutedMsg, queues: readonly Uint8Array[], account: Uint8Array): number {
+    const reply = msg.deliverReply ?? msg.reply;
+    if (msg instanceof LocalMsg) return this.#write(out, msg.subjectBytes, reply, queues, msg.hdrSize, msg.buf, account, msg.start, msg.end);
+    return this.#write(out, msg.subjectBytes, reply, queues, msg.hdrSize, msg.payload, account);
   }
 
   /** The buffer was handed to the transport (or dropped): message views are no longer valid. */
@@ -116,7 +124,7 @@ export class RouteOutbox {
       out.len = f.start;
     }
     const msg = f.msg as RoutedMsg;
-    f.start = this.#write(out, msg.subjectBytes, msg.deliverReply ?? msg.reply, f.queues, msg.hdrSize, msg.payload, f.account);
+    f.start = this.#frame(out, msg, f.queues, f.account);
     f.end = out.len;
   }
 }

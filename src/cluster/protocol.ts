@@ -161,8 +161,10 @@ export function writeRoutedMsg(
   hdrSize: number,
   payload: Uint8Array,
   account: Uint8Array = GLOBAL_ACCOUNT_BYTES,
+  payloadStart = 0,
+  payloadEnd: number = payload.length,
 ): number {
-  return writeMsgFrame(out, 82, account, subject, reply, queues, hdrSize, payload);
+  return writeMsgFrame(out, 82, account, subject, reply, queues, hdrSize, payload, payloadStart, payloadEnd);
 }
 
 /** A frame writer: RMSG for routes and gateways, LMSG for leafnodes. */
@@ -171,6 +173,7 @@ export type FrameWriter = typeof writeRoutedMsg;
 /**
  * The message frame servers exchange: `<op>MSG [<acc> ]subject [+ reply q1 q2 | | q1 q2 | reply] size` (op `R`
  * for routes and gateways, `L` for leafnodes, which name no account: null), `HMSG` when the message has headers.
+ * The payload is `payload[payloadStart, payloadEnd)`: a range of a client's input needs no view (LocalMsg).
  */
 export function writeMsgFrame(
   out: OutBuffer,
@@ -181,11 +184,14 @@ export function writeMsgFrame(
   queues: readonly Uint8Array[],
   hdrSize: number,
   payload: Uint8Array,
+  payloadStart = 0,
+  payloadEnd: number = payload.length,
 ): number {
+  const size = payloadEnd - payloadStart;
   let qlen = 0;
   for (let k = 0; k < queues.length; k++) qlen += queues[k].length + 1;
   const hasReply = reply !== null && reply.length > 0;
-  out.ensure(subject.length + (hasReply ? reply.length : 0) + qlen + payload.length + (account === null ? 0 : account.length) + 64);
+  out.ensure(subject.length + (hasReply ? reply.length : 0) + qlen + size + (account === null ? 0 : account.length) + 64);
   const b = out.buf;
   const start = out.len;
   let i = start;
@@ -217,10 +223,15 @@ export function writeMsgFrame(
     i = writeInt(b, i, hdrSize);
     b[i++] = SP;
   }
-  i = writeInt(b, i, payload.length);
+  i = writeInt(b, i, size);
   b[i++] = 13;
   b[i++] = 10;
-  i = copy(b, i, payload);
+  if (size <= 32) {
+    for (let k = 0; k < size; k++) b[i + k] = payload[payloadStart + k];
+  } else {
+    b.set(payloadStart === 0 && payloadEnd === payload.length ? payload : payload.subarray(payloadStart, payloadEnd), i);
+  }
+  i += size;
   b[i++] = 13;
   b[i++] = 10;
   out.len = i;

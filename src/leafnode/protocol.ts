@@ -64,6 +64,9 @@ export function writeLeafMsg(
   queues: readonly Uint8Array[],
   hdrSize: number,
   payload: Uint8Array,
+  _account?: Uint8Array,
+  payloadStart = 0,
+  payloadEnd: number = payload.length,
 ): number {
-  return writeMsgFrame(out, 76, null, subject, reply, queues, hdrSize, payload);
+  return writeMsgFrame(out, 76, null, subject, reply, queues, hdrSize, payload, payloadStart, payloadEnd);
 }

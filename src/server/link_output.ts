@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import type { ServerStats } from "./client_host.ts";
 import type { FlowConsumer, Producer } from "./flow.ts";
 import type { RoutedMsg } from "./types.ts";
+import { payloadSize } from "./local_msg.ts";
 import type { WireConn } from "./wire_conn.ts";
 
 /** Links carry many clients' traffic: they get more room than a client before being cut. */
@@ -69,7 +70,7 @@ export class LinkOutput implements FlowConsumer {
   /** Queue `msg` of `account` for the peer (for queue group `queue`, or a plain subscription). */
   send(msg: RoutedMsg, queue: Uint8Array | undefined, account: Uint8Array | undefined): void {
     if (!this.#outbox.add(msg, queue, account)) return;
-    const n = msg.payload.length;
+    const n = payloadSize(msg);
     this.#stats.out_msgs++;
     this.#stats.out_bytes += n;
     const st = this.#server.stats;

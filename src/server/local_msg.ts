@@ -52,3 +52,8 @@ export class LocalMsg implements RoutedMsg {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The payload's length without making a view of a LocalMsg's range. */
+export function payloadSize(m: RoutedMsg): number {
+  return m instanceof LocalMsg ? m.end - m.start : m.payload.length;
+}
