@@ -21,6 +21,7 @@
  */
 import type { FetchHandler, HttpServer, PlainAnswer, PlainGet } from "../src/runtime/types.ts";
 import type { ConnHandler, Duplex, Transport } from "../src/transport/types.ts";
+import { httpDate } from "../src/runtime/utc_text.ts";
 
 export const MAX_HEAD = 16 * 1024;
 export const MAX_BODY = 1024 * 1024;
@@ -127,7 +128,7 @@ export function responseBytes(
   if (streamed === "chunked") head += "transfer-encoding: chunked\r\n";
   else if (!bodiless && streamed === undefined) head += `content-length: ${body.length}\r\n`;
   if (close) head += "connection: close\r\n";
-  head += `date: ${new Date().toUTCString()}\r\n\r\n`;
+  head += `date: ${httpDate(Date.now())}\r\n\r\n`;
   const h = encoder.encode(head);
   if (noBody || bodiless || body.length === 0) return h;
   const out = new Uint8Array(h.length + body.length);

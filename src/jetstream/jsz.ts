@@ -1,4 +1,5 @@
 import { streamInfo } from "./api.ts";
+import { isoUtc } from "../runtime/utc_text.ts";
 import type { JetStreamAccounts } from "./accounts.ts";
 import type { JetStream } from "./engine.ts";
 
@@ -165,7 +166,7 @@ export function jsz(all: JetStreamAccounts, q: JszQuery = {}): Json {
   const t = totals(engines);
   const out: Json = {
     server_id: all.opts.server_id ?? "",
-    now: new Date((all.opts.now ?? Date.now)()).toISOString(),
+    now: isoUtc((all.opts.now ?? Date.now)()),
     config: configOf(all),
     ...usage(t, engines.length),
     streams: t.streams,

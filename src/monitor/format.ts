@@ -1,4 +1,5 @@
 /** Value formats nats-server's monitoring JSON uses (Go durations and RFC 3339 times). */
+import { isoUtc } from "../runtime/utc_text.ts";
 
 /** Go's time.Duration.String(): "1h2m3s", "1.5s", "250ms", "0s". */
 export function goDuration(ms: number): string {
@@ -42,6 +43,7 @@ export function nanos(ms: number): number {
   return Math.round(ms * 1e6);
 }
 
+/** What Date writes as its ISO string, written without Date's formatting code (src/runtime/utc_text.ts: ~1.7 MiB on Deno). */
 export function rfc3339(d: Date): string {
-  return d.toISOString();
+  return isoUtc(d.getTime());
 }

@@ -99,6 +99,18 @@ describe("what a plain start loads", () => {
     assert.match(petrel, /import\("\.\/monitor\/endpoint_fetch\.ts"\)/, "petrel.ts serves the endpoints through endpoint_fetch.ts");
   });
 
+  it("a monitoring poll formats its times without Date's formatting code (src/runtime/utc_text.ts)", () => {
+    // On Deno the first toISOString / toUTCString pages in ~1.7 MiB of V8's date code that a plain server never
+    // needs otherwise: the endpoints (and /jsz's section) and http_lite's date header write times with utc_text.
+    const { files } = graph("src/monitor/endpoint_fetch.ts");
+    for (const f of graph("transports/http_lite.ts").files) files.add(f);
+    files.add("src/jetstream/jsz.ts");
+    assert.ok(files.has("src/monitor/format.ts") && files.has("src/runtime/utc_text.ts"), "the graph was walked");
+    const onPath = [...files].filter((f) => f === "transports/http_lite.ts" || f === "src/jetstream/jsz.ts" || f.startsWith("src/monitor/"));
+    const found = onPath.filter((f) => /\.to(ISO|UTC)String\(/.test(readFileSync(join(root, f), "utf8")));
+    assert.deepEqual(found, [], "format times with src/runtime/utc_text.ts on the monitoring path");
+  });
+
   it("a start from flags loads no config-file code, no re-exec, no TLS file check and no memory transport", () => {
     // Each module a plain start loads stays resident (Bun: ~80-100 KB RSS each). The config file's parser and
     // checks come with src/cli/load_options.ts when -c names a file (src/cli/start_options.ts), the re-exec
