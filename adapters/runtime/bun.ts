@@ -9,6 +9,7 @@ import type { FetchHandler, HttpServer, Runtime, SignalName } from "../../src/ru
 import type { Transport } from "../../src/transport/types.ts";
 import { createBunTcpTransport } from "../../transports/tcp_bun.ts";
 import { useTimerPrimitive } from "../../src/runtime/light_timers.ts";
+import { useRuntimeDateText } from "../../src/runtime/utc_text.ts";
 
 type NodeFs = typeof import("node:fs");
 let nodeFs: NodeFs | undefined;
@@ -49,6 +50,8 @@ function mappable(path: string): boolean {
 export function createBunRuntime(): Runtime {
   // The idle-time timers (src/runtime/light_timers.ts) on Bun's native setTimeout, unref'd.
   useTimerPrimitive((ms, fn) => void setTimeout(fn, ms).unref());
+  // Bun's own Date formatting is cheap (~0.2 MiB); utc_text's arithmetic would be JIT-compiled by a few polls.
+  useRuntimeDateText();
   const appendFds = new Map<string, number>();
   let tcp: Transport | undefined;
 

@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { httpDate, isoUtc } from "../../src/runtime/utc_text.ts";
+import { computeHttpDate as httpDate, computeIsoUtc as isoUtc } from "../../src/runtime/utc_text.ts";
 
 const YEAR_0_MS = new Date("0000-01-01T00:00:00.000Z").getTime();
 const YEAR_1000_MS = new Date("1000-01-01T00:00:00.000Z").getTime();
