@@ -57,11 +57,6 @@ export interface ChaosVerdict {
 }
 
 /** Both replicated streams answer with a leader. */
-async function serving(nc: NatsConnection): Promise<boolean> {
-  const [a, b] = await Promise.all([streamCluster(nc, STREAM), streamCluster(nc, `KV_${BUCKET}`)]);
-  return !!a?.leader && !!b?.leader;
-}
-
 interface JszStream {
   name: string;
   state: { messages: number; last_seq: number };
@@ -142,10 +137,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     while (plan ? plan.length > 0 : performance.now() < deadline) {
       const f = await injector.injectOne(plan?.shift());
       const r0 = performance.now();
-      // Serving again: both streams answer with a leader and every publisher got a new acknowledgement.
+      // Serving again: both streams answer with a leader and every publisher got a new acknowledgement (a timeout
+      // says which of them did not).
       const base = pubs.map((p) => p.acked.size);
-      await waitFor("the stream and the bucket serve again", async () => pubs.every((p, i) => p.acked.size > base[i]) && await serving(admin), 60_000, 100).catch((e) => {
-        problems.push(`after ${f.kind} ${f.target}: ${String(e)}`);
+      let lastLook = "";
+      await waitFor("the stream and the bucket serve again", async () => {
+        const stuck = pubs.flatMap((p, i) => (p.acked.size > base[i] ? [] : [`pub${i} (${p.attempted.length} attempted, ${p.acked.size} acked, ${p.retries} retries)`]));
+        const [a, b] = await Promise.all([streamCluster(admin, STREAM).catch(() => undefined), streamCluster(admin, `KV_${BUCKET}`).catch(() => undefined)]);
+        lastLook = `no new ack: ${stuck.join(", ") || "none"}; leaders: ${STREAM} ${a?.leader ?? "none"}, KV_${BUCKET} ${b?.leader ?? "none"}; admin on ${admin.info?.server_name ?? "?"}`;
+        return stuck.length === 0 && !!a?.leader && !!b?.leader;
+      }, 60_000, 100).catch((e) => {
+        problems.push(`after ${f.kind} ${f.target}: ${String(e)} (last look: ${lastLook})`);
       });
       const rec = Math.round(performance.now() - r0);
       maxRecoveryMs = Math.max(maxRecoveryMs, rec);
