@@ -51,6 +51,8 @@ export interface SimResult {
   acked: number;
   faults: number;
   stores: Map<string, Array<[number, string, string]>>;
+  /** Replicas that still count proposals of their own as waiting once everything settled (must be none). */
+  waiting: string[];
 }
 
 export class StreamSim {
@@ -257,7 +259,12 @@ export class StreamSim {
       });
       stores.set(n.name, msgs);
     }
-    return { acked: this.acked.size, faults: this.faults, syncs: this.syncs, stores };
+    // Everything settled: no replica still counts a proposal of its own as waiting (one never applied there, e.g.
+    // under a snapshot installed after it lost the lead, would hold its intake, and a publisher, for good).
+    const waiting = [...this.nodes.values()].flatMap((n) =>
+      n.replica!.inFlight > 0 || n.replica!.backlog() > 0 ? [`${n.name}: ${n.replica!.inFlight} proposals, ${n.replica!.backlog()} bytes`] : []
+    );
+    return { acked: this.acked.size, faults: this.faults, syncs: this.syncs, stores, waiting };
   }
 
   /** The checker: same messages everywhere, every acknowledged kept publish exactly once where its ack said. */
@@ -276,6 +283,7 @@ export class StreamSim {
       assert.deepEqual(byId.get(id), [seq], `seed ${seed}: acknowledged ${id} (seq ${seq}) is missing`);
     }
     assert.ok(this.acked.size > 50, `seed ${seed}: the run acknowledged only ${this.acked.size} publishes`);
+    assert.deepEqual(res.waiting, [], `seed ${seed}: proposals still waiting once everything settled`);
   }
 }
 
