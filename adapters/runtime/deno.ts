@@ -2,7 +2,6 @@
 import type { FetchHandler, HttpServer, Runtime, SignalName } from "../../src/runtime/types.ts";
 import type { Transport } from "../../src/transport/types.ts";
 import { createDenoTcpTransport } from "../../transports/tcp_deno.ts";
-import { serveHttpLite } from "../../transports/http_lite.ts";
 import { useSlabs } from "../../src/server/small_bytes.ts";
 
 const encoder = new TextEncoder();
@@ -88,7 +87,11 @@ export function createDenoRuntime(): Runtime {
     serveHttp(opts, fetch: FetchHandler): Promise<HttpServer> {
       // Plain HTTP over the client TCP transport (transports/http_lite.ts): Deno.serve costs +2.2 MB RSS once it
       // listens, for a monitoring port that is mostly idle. HTTPS stays with Deno.serve.
-      if (opts.tls === undefined) return serveHttpLite(this.tcp, opts, fetch);
+      // Loaded with the first monitoring port, not at every start (a plain start was +12-18 ms and +1 MB with it).
+      if (opts.tls === undefined) {
+        const tcp = this.tcp;
+        return import("../../transports/http_lite.ts").then((m) => m.serveHttpLite(tcp, opts, fetch));
+      }
       try {
         const server = Deno.serve({
           hostname: opts.host,
