@@ -5,7 +5,7 @@
  */
 import type { z } from "zod";
 import type { OutBuffer } from "../server/outbound.ts";
-import { writeInt } from "../server/outbound.ts";
+import { copy, copyRange, writeInt } from "../server/outbound.ts";
 import { type Args, argString } from "../protocol/parser.ts";
 
 /** The account of clients without one; nats-server calls the global account "$G". */
@@ -226,27 +226,11 @@ export function writeMsgFrame(
   i = writeInt(b, i, size);
   b[i++] = 13;
   b[i++] = 10;
-  if (size <= 32) {
-    for (let k = 0; k < size; k++) b[i + k] = payload[payloadStart + k];
-  } else {
-    b.set(payloadStart === 0 && payloadEnd === payload.length ? payload : payload.subarray(payloadStart, payloadEnd), i);
-  }
-  i += size;
+  i = copyRange(b, i, payload, payloadStart, payloadEnd);
   b[i++] = 13;
   b[i++] = 10;
   out.len = i;
   return start;
-}
-
-/** Copy src into b at i; short arrays by hand (TypedArray.set has a fixed cost that dominates them). */
-function copy(b: Uint8Array, i: number, src: Uint8Array): number {
-  const n = src.length;
-  if (n <= 32) {
-    for (let k = 0; k < n; k++) b[i + k] = src[k];
-  } else {
-    b.set(src, i);
-  }
-  return i + n;
 }
 
 /** Where the reply and queue names sit in an RMSG/HMSG line, as argument indexes. */

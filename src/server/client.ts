@@ -704,7 +704,21 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
 
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k === "OK" ? "+OK" : k]));
 
-/** Is every subscriber (plain and queue) a client connection of this server? */
+/** Is `ok` true of every subscriber's owner (plain and queue)? */
+function everyOwner(r: MatchResult<Subscription>, ok: (o: SubOwner) => boolean): boolean {
+  const psubs = r.psubs;
+  for (let i = 0; i < psubs.length; i++) if (!ok(psubs[i].owner)) return false;
+  const qsubs = r.qsubs;
+  for (let i = 0; i < qsubs.length; i++) {
+    const group = qsubs[i];
+    for (let j = 0; j < group.length; j++) if (!ok(group[j].owner)) return false;
+  }
+  return true;
+}
+
+const isClient = (o: SubOwner): boolean => o instanceof ClientConn;
+const isClientOrRoute = (o: SubOwner): boolean => o instanceof ClientConn || o.kind === "route";
+
 /**
  * Does `r` reach clients of this server and routes only? A route frames the message into its output during the
  * call and remembers it only to add queue groups to the same frame, by identity and serial (RouteOutbox): a
@@ -712,30 +726,10 @@ const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, 
  * publisher's reused LocalMsg too. Gateways, leafnodes, internal and JetStream subscribers may keep the message.
  */
 function onlyClientsOrRoutes(r: MatchResult<Subscription>): boolean {
-  const psubs = r.psubs;
-  for (let i = 0; i < psubs.length; i++) {
-    const o = psubs[i].owner;
-    if (!(o instanceof ClientConn) && o.kind !== "route") return false;
-  }
-  const qsubs = r.qsubs;
-  for (let i = 0; i < qsubs.length; i++) {
-    const group = qsubs[i];
-    for (let j = 0; j < group.length; j++) {
-      const o = group[j].owner;
-      if (!(o instanceof ClientConn) && o.kind !== "route") return false;
-    }
-  }
-  return true;
+  return everyOwner(r, isClientOrRoute);
 }
 
 /** Does `r` reach clients of this server only (no link, no internal or JetStream subscriber)? Then a reused LocalMsg may carry the message. */
 export function onlyClients(r: MatchResult<Subscription>): boolean {
-  const psubs = r.psubs;
-  for (let i = 0; i < psubs.length; i++) if (!(psubs[i].owner instanceof ClientConn)) return false;
-  const qsubs = r.qsubs;
-  for (let i = 0; i < qsubs.length; i++) {
-    const group = qsubs[i];
-    for (let j = 0; j < group.length; j++) if (!(group[j].owner instanceof ClientConn)) return false;
-  }
-  return true;
+  return everyOwner(r, isClient);
 }

@@ -277,11 +277,16 @@ export const SMALL_PAYLOAD = 48;
 
 /** Copy src into b at i; short arrays by hand, since a native set() call costs more than the loop. */
 export function copy(b: Uint8Array, i: number, src: Uint8Array): number {
-  const n = src.length;
+  return copyRange(b, i, src, 0, src.length);
+}
+
+/** Copy `src[start, end)` into b at i, as `copy` does, without a view of the range. */
+export function copyRange(b: Uint8Array, i: number, src: Uint8Array, start: number, end: number): number {
+  const n = end - start;
   if (n < SMALL_PAYLOAD) {
-    for (let k = 0; k < n; k++) b[i + k] = src[k];
+    for (let k = 0; k < n; k++) b[i + k] = src[start + k];
   } else {
-    b.set(src, i);
+    b.set(start === 0 && end === src.length ? src : src.subarray(start, end), i);
   }
   return i + n;
 }
