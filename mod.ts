@@ -103,6 +103,11 @@ async function main(): Promise<void> {
       rt.exit(1);
     }
   }
+  // A diagnostic of tail latency, off by default: what the event loop did while messages waited (stall_recorder.ts).
+  const stallLog = rt.env("PETREL_STALL_LOG");
+  const stallRecorder = stallLog !== undefined && stallLog !== ""
+    ? (await import("./adapters/runtime/stall_recorder.ts")).startStallRecorder(stallLog, rt.pid)
+    : undefined;
   const env = (n: string) => rt.env(n);
   const loaded = await loadStartOptions(argv, { readFile: readOnce((p) => rt.readTextFileSync(p)), env });
   if (!loaded.ok) {
@@ -174,6 +179,7 @@ async function main(): Promise<void> {
     await petrel.stop();
     if (portsFile !== undefined) await rt.removeFile(portsFile);
     if (options.pid_file !== undefined) await rt.removeFile(options.pid_file);
+    stallRecorder?.stop();
     rt.exit(0);
   };
   rt.onSignal("SIGTERM", () => void stop("terminated"));

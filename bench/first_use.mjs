@@ -12,7 +12,13 @@
 // natsbench does not dump its latencies: a copy of ../shared/bench/src/natsbench.c with a 1-line patch (every
 // latency in order to $LATDUMP before they are sorted) is built into $TMPDIR/petrel-first-use/ on first use.
 //
-// Usage: node bench/first_use.mjs js|rr [--rounds 3] [--n 20000] [--top 30] [--port-base 16450] -- <server cmd...>
+// With --stalls each server runs with PETREL_STALL_LOG (adapters/runtime/stall_recorder.ts) and each of the `top`
+// slowest messages is matched to what a server's event loop was doing meanwhile: a collection (gc), a timer callback
+// (timer), the loop's thread preempted (wait: runnable, another thread on its core), or running something of its own
+// (run); `-` when no server's loop stalled (the time went between processes: a client or a wake-up). Message times
+// are placed on the wall clock by spreading natsbench's MARK start..end over the cumulated latencies.
+//
+// Usage: node bench/first_use.mjs js|rr [--rounds 3] [--n 20000] [--top 30] [--port-base 16450] [--stalls] -- <server cmd...>
 //   e.g. node bench/first_use.mjs js --rounds 3 -- node_modules/.bin/bun run mod.ts
 //        node bench/first_use.mjs rr -- /usr/sbin/nats-server
 // The server command gets `-c <conf>` appended. Ports: base (client), base+10.. (cluster), base+20.. (http).
@@ -35,6 +41,8 @@ const opt = (name, dflt) => {
 };
 const rounds = opt("--rounds", 3), n = opt("--n", 20000), top = opt("--top", 30), base = opt("--port-base", 16450);
 const cmd = argv.slice(dd + 1);
+const withStalls = argv.slice(0, dd).includes("--stalls");
+const wall = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function natsbench() {
@@ -121,7 +129,8 @@ async function round(r, nb) {
   for (const nd of nodes) if (await listening(nd.port)) throw new Error(`port ${nd.port} is in use`);
   const procs = nodes.map((nd, i) => {
     const log = fs.openSync(path.join(dir, `s${i}.log`), "w");
-    return spawn(cmd[0], [...cmd.slice(1), "-c", nd.conf], { stdio: ["ignore", log, log] });
+    const env = withStalls ? { ...process.env, PETREL_STALL_LOG: path.join(dir, `stall${i}.json`) } : process.env;
+    return spawn(cmd[0], [...cmd.slice(1), "-c", nd.conf], { stdio: ["ignore", log, log], env });
   });
   try {
     for (const nd of nodes) {
@@ -136,7 +145,7 @@ async function round(r, nb) {
       ? ["js", "-s", "128", "--replicas", "1", "-n", String(n), "--url", `nats://127.0.0.1:${base}`, "--stream", "BENCH_B_1", "--subj", "benchjs.B.1"]
       : ["req", "-s", "16", "-n", String(n), "--url", `nats://127.0.0.1:${base}`, "--sub-url", `nats://127.0.0.1:${base + 2}`];
     const pids = procs.map((p) => p.pid);
-    let t0, t1, result;
+    let t0, t1, result, w0, w1;
     await new Promise((res, rej) => {
       const c = spawn(nb, args, { env: { ...process.env, LATDUMP: latFile }, stdio: ["ignore", "pipe", "ignore"] });
       let buf = "";
@@ -146,8 +155,8 @@ async function round(r, nb) {
         while ((i = buf.indexOf("\n")) >= 0) {
           const line = buf.slice(0, i);
           buf = buf.slice(i + 1);
-          if (line.startsWith("MARK start")) t0 = threads(pids);
-          else if (line.startsWith("MARK end")) t1 = threads(pids);
+          if (line.startsWith("MARK start")) (w0 = wall()), (t0 = threads(pids));
+          else if (line.startsWith("MARK end")) (w1 = wall()), (t1 = threads(pids));
           else if (line.startsWith("RESULT ")) result = JSON.parse(line.slice(7));
         }
       });
@@ -169,12 +178,79 @@ async function round(r, nb) {
     console.log(`  slowest ${top} (index@ms-since-first:µs): ${slow.map((i) => `${i}@${(at[i] / 1e6).toFixed(0)}:${us(lat[i])}`).join(" ")}`);
     console.log(`  the 20 slowest by tenth of the run: [${deciles.join(", ")}]`);
     console.log(`  server threads in the window, CPU/run-queue wait ms: ${windowUse(t0, t1)}`);
+    if (withStalls) {
+      await stopAll(procs);
+      const total = at[at.length - 1] + lat[lat.length - 1];
+      const wallOf = (ns) => w0 + ((w1 - w0) * ns) / total;
+      attribute(nodes.map((_, i) => path.join(dir, `stall${i}.json`)), order.slice(0, top), (i) => [wallOf(at[i]), wallOf(at[i] + lat[i])], lat, w0, w1);
+    }
     return deciles;
   } finally {
-    for (const p of procs) p.kill("SIGTERM");
-    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once("exit", r)) : undefined)));
+    await stopAll(procs);
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function stopAll(procs) {
+  for (const p of procs) if (p.exitCode === null) p.kill("SIGTERM");
+  await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once("exit", r)) : undefined)));
+}
+
+/** Each slow message's overlapping stalls on any server, and a count of the causes over them. */
+function attribute(files, slowest, span, lat, w0, w1) {
+  const logs = files.map((f) => {
+    try {
+      return JSON.parse(fs.readFileSync(f, "utf8"));
+    } catch {
+      return { stalls: [], gcs: [], slowTimers: [] };
+    }
+  });
+  const inWin = (t) => t >= w0 && t <= w1;
+  console.log(`  in the window per node: collections ${logs.map((l) => l.gcs.filter(inWin).length).join("/")}, ` +
+    `stalls ${logs.map((l) => l.stalls.filter((s) => inWin(s.at)).length).join("/")}, ` +
+    `slow timers ${logs.map((l) => l.slowTimers.filter((s) => inWin(Number(s.split(" ")[0]))).length).join("/")}`);
+  for (const [node, l] of logs.entries()) {
+    const names = new Map();
+    for (const s of l.slowTimers) {
+      const [t, ...rest] = s.split(" ");
+      if (!inWin(Number(t))) continue;
+      const ms = Number(rest.pop().replace("ms", ""));
+      const k = rest.join(" ");
+      const v = names.get(k) ?? [0, 0];
+      names.set(k, [v[0] + 1, Math.max(v[1], ms)]);
+    }
+    if (names.size > 0) console.log(`  n${node + 1} timers ≥ 0.1 ms in the window (count, longest ms): ${[...names].map(([k, v]) => `${k}: ${v[0]}, ${v[1]}`).join(" | ")}`);
+  }
+  // What the loop's thread itself ran for 0.3 ms or more without a pause (CPU, so the host's load adds little):
+  // a collection, a timer callback, or something else (a compile's finalize, a module load, a long batch).
+  for (const [node, l] of logs.entries()) {
+    const held = { gc: [], timer: [], other: [] };
+    for (const s of l.stalls) {
+      if (!inWin(s.at) || s.run < 0.3) continue;
+      held[s.gc ? "gc" : s.timers.length > 0 ? "timer" : "other"].push(s.run);
+    }
+    const fmt = (a) => `${a.length} (${a.sort((x, y) => y - x).slice(0, 8).map((x) => x.toFixed(1)).join(" ")})`;
+    console.log(`  n${node + 1} loop held ≥ 0.3 ms CPU in the window, ms: gc ${fmt(held.gc)}, timer ${fmt(held.timer)}, other ${fmt(held.other)}`);
+  }
+  const causes = new Map();
+  const SLACK = 0.3;
+  for (const i of slowest) {
+    const [a, b] = span(i);
+    const parts = [];
+    let cause = "-";
+    logs.forEach((l, node) => {
+      for (const s of l.stalls) {
+        if (s.at > b + SLACK || s.at + s.gap < a - SLACK) continue;
+        const why = s.gc ? "gc" : s.timers.length > 0 ? "timer" : s.wait > s.run ? "wait" : "run";
+        if (cause === "-" || why === "gc" || why === "timer") cause = why;
+        parts.push(`n${node + 1} ${s.gap.toFixed(1)}ms run ${s.run.toFixed(1)} wait ${s.wait.toFixed(1)}${s.gc ? " GC" : ""}` +
+          `${s.comp >= 0.5 ? ` jit ${s.comp.toFixed(1)}/${(s.at + s.gap - s.compSince).toFixed(0)}ms` : ""}${s.timers.length ? ` [${s.timers.join("; ")}]` : ""}`);
+      }
+    });
+    causes.set(cause, (causes.get(cause) ?? 0) + 1);
+    console.log(`    #${i} ${(lat[i] / 1000).toFixed(0)}µs +${(a - w0).toFixed(1)}ms: ${parts.join(" | ") || "-"}`);
+  }
+  console.log(`  causes of the ${slowest.length} slowest: ${[...causes].map(([k, v]) => `${k} ${v}`).join(", ")}`);
 }
 
 const nb = natsbench();

@@ -33,6 +33,13 @@ export function useTimerPrimitive(p: TimerPrimitive): void {
   primitive = p;
 }
 
+/** A diagnostic's wrapper of each timer's function (adapters/runtime/stall_recorder.ts times them); none by default. */
+let wrapFn: ((fn: () => void) => () => void) | undefined;
+
+export function wrapLightTimers(wrap: ((fn: () => void) => () => void) | undefined): void {
+  wrapFn = wrap;
+}
+
 const heap: Entry[] = [];
 let seq = 0;
 /** The deadline the armed signal fires at (Infinity: none armed). */
@@ -123,7 +130,7 @@ function fire(at: number): void {
 
 /** Calls `fn` once, `ms` from now (at least 1 ms). */
 export function lightTimeout(ms: number, fn: () => void): Timer {
-  const e: Entry = { at: performance.now() + Math.max(1, ms), seq: seq++, fn, index: -1 };
+  const e: Entry = { at: performance.now() + Math.max(1, ms), seq: seq++, fn: wrapFn === undefined ? fn : wrapFn(fn), index: -1 };
   heap.push(e);
   up(heap.length - 1);
   if (!firing) arm();
