@@ -230,6 +230,8 @@ function attribute(files, slowest, span, lat, w0, w1) {
       held[s.gc ? "gc" : s.timers.length > 0 ? "timer" : "other"].push(s.run);
     }
     const fmt = (a) => `${a.length} (${a.sort((x, y) => y - x).slice(0, 8).map((x) => x.toFixed(1)).join(" ")})`;
+    const gcGaps = l.stalls.filter((s) => inWin(s.at) && s.gc).map((s) => s.gap).sort((x, y) => y - x);
+    console.log(`  n${node + 1} stalls with a collection: ${gcGaps.length}, gaps summed ${gcGaps.reduce((a, b) => a + b, 0).toFixed(1)} ms (${gcGaps.slice(0, 8).map((x) => x.toFixed(1)).join(" ")})`);
     console.log(`  n${node + 1} loop held ≥ 0.3 ms CPU in the window, ms: gc ${fmt(held.gc)}, timer ${fmt(held.timer)}, other ${fmt(held.other)}`);
   }
   const causes = new Map();

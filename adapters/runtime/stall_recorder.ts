@@ -3,12 +3,13 @@
  *
  * Off unless `PETREL_STALL_LOG=<file>` is set (mod.ts imports this module only then; nothing of it is on a path a
  * message takes). It is a heartbeat: a 1 ms interval timer whose late firings are the stalls, each one with
- * - the event-loop thread's CPU and run-queue wait across it (/proc/self/task/<pid>/schedstat): running (our code,
- *   a collection, a compile's finalize on the loop) or runnable but preempted (another thread held the core);
+ * - the event-loop thread's CPU and run-queue wait across it (/proc/thread-self/schedstat): running (our code,
+ *   a collection, a compile's finalize on the loop) or runnable but preempted (another thread held the core); the
+ *   kernel brings these up to date at its ticks and context switches, so they are exact to a few ms, not better;
  * - whether a collection ran (a `WeakRef` to a fresh object per tick, found empty);
  * - the CPU the JIT's compiler threads (JITWorker, V8 DefaultWorker) used since a read at most a few ticks before it;
- * - the timer callbacks that ran inside it and used 0.1 ms or more of the loop's CPU (global setTimeout/setInterval
- *   and the light timers: housekeeping, heartbeats, the store's sync, the compiler-thread sweep), by name or source.
+ * - the timer callbacks that ran inside it and held the loop 0.1 ms or more (wall time less preemption; global
+ *   setTimeout/setInterval and the light timers: housekeeping, heartbeats, the compiler-thread sweep), by name or source.
  * The record is written as JSON when the server stops (`stop()`): wall-clock times (performance.timeOrigin + now,
  * ms) so that a client's latency dump can be matched to it (bench/first_use.mjs `--stalls`).
  *
@@ -84,15 +85,17 @@ export function startStallRecorder(file: string, pid: number): StallRecorder {
   let pendingTimers: string[] = [];
   let ticks = 0;
 
-  // A callback's CPU on the loop's thread, not its wall time (which includes any preemption on a busy host).
+  // A callback's time on the loop's thread: its wall time less the run-queue wait that grew meanwhile (it was
+  // preempted). Not schedstat's CPU figure: the kernel updates that only at ticks and switches, so a read inside
+  // one running slice is stale, while the wait is brought up to date when the thread is switched back in.
   const timed = (fn: Fn): Fn => {
     return function (this: unknown, ...args: unknown[]) {
       const t0 = performance.now();
-      const c0 = schedstat(mainStat)[0];
+      const w0 = schedstat(mainStat)[1];
       try {
         fn.apply(this, args);
       } finally {
-        const d = schedstat(mainStat)[0] - c0;
+        const d = performance.now() - t0 - (schedstat(mainStat)[1] - w0);
         if (d >= TIMER_REPORT_MS) {
           const s = `${nameOf(fn)} ${d.toFixed(2)}ms`;
           pendingTimers.push(s);

@@ -46,7 +46,8 @@ describe("stall recorder (PETREL_STALL_LOG)", { skip: !linux && "reads /proc" },
       await until(() => held().length >= 2);
       for (const s of held()) assert.ok(s.run >= 25 && s.gap >= 25, `the loop ran through the stall (${s.run.toFixed(1)} ms of ${s.gap.toFixed(1)})`);
       const names = held().flatMap((s) => s.timers).join(" | ");
-      assert.match(names, /heldByGlobalTimer 2\d\.\d\dms/, "a global timer by its name, with its CPU");
+      const heldMs = Number(/heldByGlobalTimer (\d+\.\d\d)ms/.exec(names)?.[1]);
+      assert.ok(heldMs >= 20, `a global timer by its name, with the time it held the loop (${names})`);
       assert.match(names, /hold\(25\)/, "a light timer by its source");
     } finally {
       rec.stop();
