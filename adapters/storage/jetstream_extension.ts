@@ -263,14 +263,12 @@ export function jetStreamExtension(
         });
       }
       return {
-        // Leaderships move to other servers while the routes are up and the clients still connected (a rolling
-        // restart loses no publish), unless the whole cluster is going (StopOptions.handOff).
-        handOff: async (opts?: StopOptions) => {
-          if (cluster && opts?.handOff !== false) await cluster.handOff();
-        },
-        stop: async () => {
+        stop: async (opts?: StopOptions) => {
           server.reloadListeners.delete(onReload);
           if (cluster) server.monitorSections.delete("healthz");
+          // Leaderships move to other servers while the routes are still up (a rolling restart loses no publish),
+          // unless the whole cluster is going (StopOptions.handOff).
+          if (cluster && opts?.handOff !== false) await cluster.handOff();
           cluster?.stop();
           nrg?.close();
           all.stop();
