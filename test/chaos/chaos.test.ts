@@ -20,9 +20,9 @@ describe("chaos harness (short budget)", () => {
     });
     console.log(`chaos seed ${seed}: ${v.line}; faults: ${v.faults.map((f) => `${f.kind} ${f.target}`).join(", ")}`);
     assert.equal(v.faults.length, 5);
-    assert.ok(v.acked >= 50, `only ${v.acked} messages acknowledged`);
-    assert.ok(v.kvOps >= 50, `only ${v.kvOps} KV operations`);
-    assert.ok(v.delivered >= 50, `only ${v.delivered} deliveries to the consumer`);
+    assert.ok(v.acked >= 50, `only ${v.acked} messages acknowledged\n${lines.join("\n")}`);
+    assert.ok(v.kvOps >= 50, `only ${v.kvOps} KV operations (failed: ${v.kvErrors})\n${lines.join("\n")}`);
+    assert.ok(v.delivered >= 50, `only ${v.delivered} deliveries to the consumer\n${lines.join("\n")}`);
     assert.deepEqual(v.problems, [], `${v.line}\n${lines.join("\n")}`);
     assert.match(v.line, /^5 faults, \d+ acked, 0 lost, 0 duplicated, linearizable$/);
   });

@@ -54,6 +54,8 @@ export interface ChaosVerdict {
   retries: number;
   delivered: number;
   kvOps: number;
+  /** How the KV clients' failed operations failed ("put: no responders ×3, ..."). */
+  kvErrors: string;
 }
 
 /** Both replicated streams answer with a leader. */
@@ -224,11 +226,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     if (o.dumpFile) writeFileSync(o.dumpFile, JSON.stringify({ history, redelivered: worker.redelivered, faults: injector.log }));
     if (kv.unknown.length > 0) log(`KV keys not decided within the search budget: ${kv.unknown.join(", ")}`);
     const retries = pubs.reduce((s, p) => s + p.retries, 0);
+    const kvErr = new Map<string, number>();
+    for (const k of kvs) for (const [what, n] of k.errors) kvErr.set(what, (kvErr.get(what) ?? 0) + n);
+    const kvErrors = [...kvErr].map(([what, n]) => `${what} ×${n}`).join(", ") || "none";
     const faults = injector.log;
     const ok = problems.length === 0;
     const line = `${faults.length} faults, ${sv.acked} acked, ${sv.lost} lost, ${sv.duplicated} duplicated, ${kv.linearizable ? "linearizable" : "NOT linearizable"}` +
       (ok ? "" : ` (${problems.length} problems)`);
-    log(`${retries} publish retries, ${worker.delivered} deliveries, ${worker.confirmed.size} acks confirmed, ${history.length} KV ops, longest recovery ${maxRecoveryMs} ms`);
+    log(`${retries} publish retries, ${worker.delivered} deliveries, ${worker.confirmed.size} acks confirmed, ${history.length} KV ops (failed: ${kvErrors}), longest recovery ${maxRecoveryMs} ms`);
     return {
       ok,
       line,
@@ -242,6 +247,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
       retries,
       delivered: worker.delivered,
       kvOps: history.length,
+      kvErrors,
     };
   } finally {
     for (const nc of conns) await nc.close().catch(() => {});

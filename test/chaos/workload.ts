@@ -155,6 +155,8 @@ function isDefiniteFailure(e: unknown): boolean {
 /** A KV client doing gets (through the stream leader), puts and compare-and-sets on a few keys. */
 export class KvClient {
   readonly history: HistoryOp[] = [];
+  /** How the failed operations failed (message -> count), for a report that finds too few operations. */
+  readonly errors = new Map<string, number>();
   /** Last value read per key, with its revision (for the next CAS). */
   readonly #seen = new Map<string, { value: string | null; rev: number }>();
   #stop = false;
@@ -185,7 +187,10 @@ export class KvClient {
       const value = e && e.operation === "PUT" ? e.string() : null;
       this.#seen.set(key, { value, rev: e?.revision ?? 0 });
       this.history.push({ key, op: { kind: "get" }, call, ret: now(), output: { value, ok: true } });
-    } catch { /* a failed read changes nothing: left out */ }
+    } catch (e) {
+      // A failed read changes nothing: left out.
+      this.#failed("get", e);
+    }
   }
 
   async put(key: string): Promise<void> {
@@ -195,6 +200,7 @@ export class KvClient {
       await this.kv.put(key, value);
       this.history.push({ key, op: { kind: "put", value }, call, ret: now(), output: { value, ok: true } });
     } catch (e) {
+      this.#failed("put", e);
       if (!isDefiniteFailure(e)) this.history.push({ key, op: { kind: "put", value }, call, ret: Infinity, output: null });
     }
   }
@@ -208,11 +214,17 @@ export class KvClient {
       else await this.kv.update(key, value, seen.rev);
       this.history.push({ key, op: { kind: "cas", expect: seen.value, value }, call, ret: now(), output: { value, ok: true } });
     } catch (e) {
+      this.#failed("cas", e);
       // A refused CAS changed nothing (values are unique, so revision and value match one to one): left out.
       if (!isDefiniteFailure(e)) {
         this.history.push({ key, op: { kind: "cas", expect: seen.value, value }, call, ret: Infinity, output: null });
       }
     }
+  }
+
+  #failed(op: string, e: unknown): void {
+    const what = `${op}: ${String(e instanceof Error ? e.message : e).slice(0, 80)}`;
+    this.errors.set(what, (this.errors.get(what) ?? 0) + 1);
   }
 
   async stop(): Promise<void> {
