@@ -19,9 +19,9 @@
  * No `node:` module here: mod.ts imports this statically and a plain start must not pay for node:fs (see
  * test/footprint/static_graph.test.ts); /proc is read through each runtime's own API (libc_bun.ts, libc_deno.ts).
  *
- * Started when load appears, not at start-up: the FFI, the /proc reads and the timer are +2.4 MB RSS on Bun
- * (bun:ffi's compiler, Bun.Glob, Bun.file's reads: code that then stays resident), which an idle server does not
- * need: with nothing to compile the compiler threads take no core. Where the runtime tells its CPU time, a
+ * Started when load appears, not at start-up: the FFI, the /proc reads and the timer were +2.4 MB RSS on Bun
+ * (bun:ffi's compiler, Bun.Glob, Bun.file's reads: code that then stays resident; the reads now go through the
+ * FFI's libc as well, see libc_bun.ts), which an idle server does not need: with nothing to compile the compiler threads take no core. Where the runtime tells its CPU time, a
  * check every `LOAD_CHECK_MS` (a counter compare, no /proc) starts the sweep at the first check that finds the
  * process used `BUSY_CPU_MS` of CPU since the one before (10 %; the first 100 ms after start are start-up's own
  * tail, measured from but not judged); it then stays on. Short, so that the first

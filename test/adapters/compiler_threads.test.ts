@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { type After, BUSY_CPU_MS, isCompilerThread, LOAD_CHECK_MAX_MS, LOAD_CHECK_MS, niceFromEnv, sweep, type TaskDir, whenBusy } from "../../adapters/runtime/compiler_threads.ts";
+import { type After, BUSY_CPU_MS, isCompilerThread, LOAD_CHECK_MAX_MS, LOAD_CHECK_MS, niceFromEnv, sweep, type TaskDir, type ThreadOs, whenBusy } from "../../adapters/runtime/compiler_threads.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { connectTo } from "../helpers/nats.ts";
 
@@ -99,6 +99,31 @@ describe("compiler threads: which and when", () => {
     cancelled.nudge();
     assert.equal(pending, undefined);
     assert.equal(started, 0);
+  });
+
+  it("the runtime's /proc reader lists a directory of any size as readdirSync does and reads a thread's comm", async () => {
+    // Bun reads through libc (getdents64, read) in fixed buffers: a directory whose entries take more than one
+    // buffer, a name read whole, a file that is not there. Deno reads with its own API.
+    const isDeno = typeof Deno !== "undefined";
+    const mod: { openThreadOs: () => ThreadOs } = isDeno
+      ? await import("../../adapters/runtime/libc_deno.ts")
+      : await import("../../adapters/runtime/libc_bun.ts");
+    const big = mkdtempSync(join(tmpdir(), "petrel-dirents-"));
+    try {
+      const names = Array.from({ length: 600 }, (_, i) => `entry-${i}-${"x".repeat(i % 40)}`); // ~30 KiB of dirents
+      for (const n of names) writeFileSync(join(big, n), "");
+      const os = mod.openThreadOs();
+      assert.deepEqual(os.tasks(big).list().sort(), readdirSync(big).sort());
+      assert.equal(os.tasks(big).list().length, names.length);
+      const self = os.tasks(`/proc/${process.pid}/task`);
+      const tids = self.list();
+      assert.ok(tids.includes(String(process.pid)), JSON.stringify(tids));
+      assert.equal(await self.comm(String(process.pid)), readFileSync(`/proc/${process.pid}/task/${process.pid}/comm`, "utf8"));
+      assert.equal(await self.comm("999999999"), undefined);
+      assert.throws(() => os.tasks(join(big, "missing")).list());
+    } finally {
+      rmSync(big, { recursive: true, force: true });
+    }
   });
 
   it("PETREL_JIT_NICE: default 19 on Bun and off on Deno, 0 leaves the threads alone, nonsense is the default", () => {
