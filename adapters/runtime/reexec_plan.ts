@@ -14,8 +14,10 @@
  * MB under load; on main after them (`acc1a61`) they cut 3-8 MB in a few scenarios, while the re-exec costs a second
  * runtime start (Bun ~20 ms, Deno ~25-30 ms of start-up) and the 2 MiB semi-space doubles Deno's scavenges inside a
  * sync publish run. Kept as one switch for hosts and workloads where they pay (a quiet-machine run may rank them).
- * Tried and not kept: Bun's `MIMALLOC_PURGE_DELAY=0` and `--smol` (through `BUN_OPTIONS`): no RSS change under load
- * beyond the noise. The figures are in bench/RESULTS.md ("Runtime options before start (reexec)").
+ * Re-measured at `f551ba2` (2026-12-07): Bun's pub-16 and fanout-16 unchanged, start-up CPU 1.8-1.9x; Deno's the same
+ * but JetStream async publish 3 MB lower. Tried and not kept: Bun's `MIMALLOC_PURGE_DELAY=0` and `--smol` (through
+ * `BUN_OPTIONS`), and (2026-12-07) JSC's GC marker, compiler-thread, inlining and tier-up options and mimalloc's
+ * page retention: no RSS change under load beyond the noise. The figures are in bench/RESULTS.md ("Runtime options before start (reexec)").
  *
  * What the user set wins: a variable already in the environment is kept as it is, and a V8 flag the user named (in
  * DENO_V8_FLAGS or `--v8-flags=` on the command line) is not added again.
