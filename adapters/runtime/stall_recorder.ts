@@ -38,6 +38,8 @@ interface Stall {
 /** What the record holds so far. */
 export interface StallRecord {
   pid: number;
+  /** performance.timeOrigin (wall ms): the runtimes' own traces count from about there. */
+  origin: number;
   tickMs: number;
   stalls: Stall[];
   /** Wall ms of the ticks that found a collection had run. */
@@ -167,7 +169,7 @@ export function startStallRecorder(file: string, pid: number): StallRecorder {
   const interval = realSetInterval(tick, TICK_MS) as { unref?: () => void };
   interval.unref?.();
 
-  const snapshot = (): StallRecord => ({ pid, tickMs: TICK_MS, stalls, gcs, slowTimers });
+  const snapshot = (): StallRecord => ({ pid, origin, tickMs: TICK_MS, stalls, gcs, slowTimers });
   return {
     snapshot,
     stop() {
