@@ -18,7 +18,7 @@
 // (run); `-` when no server's loop stalled (the time went between processes: a client or a wake-up). Message times
 // are placed on the wall clock by spreading natsbench's MARK start..end over the cumulated latencies.
 //
-// Usage: node bench/first_use.mjs js|rr [--rounds 3] [--n 20000] [--top 30] [--port-base 16450] [--stalls] -- <server cmd...>
+// Usage: node bench/first_use.mjs js|rr [--rounds 3] [--n 20000] [--top 30] [--port-base 16450] [--stalls] [--keep] -- <server cmd...>
 //   e.g. node bench/first_use.mjs js --rounds 3 -- node_modules/.bin/bun run mod.ts
 //        node bench/first_use.mjs rr -- /usr/sbin/nats-server
 // The server command gets `-c <conf>` appended. Ports: base (client), base+10.. (cluster), base+20.. (http).
@@ -42,6 +42,8 @@ const opt = (name, dflt) => {
 const rounds = opt("--rounds", 3), n = opt("--n", 20000), top = opt("--top", 30), base = opt("--port-base", 16450);
 const cmd = argv.slice(dd + 1);
 const withStalls = argv.slice(0, dd).includes("--stalls");
+/** Keep each round's directory (configs, server logs, stall records) and print where it is. */
+const keep = argv.slice(0, dd).includes("--keep");
 const wall = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -187,7 +189,8 @@ async function round(r, nb) {
     return deciles;
   } finally {
     await stopAll(procs);
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (keep) console.log(`  kept: ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
