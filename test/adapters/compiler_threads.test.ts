@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { type After, BUSY_CPU_MS, isCompilerThread, LOAD_CHECK_MAX_MS, LOAD_CHECK_MS, niceFromEnv, sweep, type TaskDir, type ThreadOs, whenBusy } from "../../adapters/runtime/compiler_threads.ts";
+import { type After, BUSY_CPU_MS, isCompilerThread, LOAD_CHECK_MAX_MS, LOAD_CHECK_MS, niceFromEnv, sweep, SWEEP_READS_PER_TURN, type TaskDir, type ThreadOs, whenBusy } from "../../adapters/runtime/compiler_threads.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { connectTo } from "../helpers/nats.ts";
 
@@ -50,6 +50,29 @@ describe("compiler threads: which and when", () => {
     known = await sweep(known, 19, set, tasks);
     assert.deepEqual(calls, [[104, 19]]);
     assert.ok(!known.has(101));
+  });
+
+  it("a first sweep over many threads gives the event loop turns while it reads their names", async () => {
+    const n = SWEEP_READS_PER_TURN * 4;
+    const names = Array.from({ length: n }, (_, i) => String(1000 + i));
+    // Bun's reader answers at once (a resolved promise): without a yield the whole sweep is one turn.
+    const instant: TaskDir = { list: () => names, comm: () => Promise.resolve("bun\n") };
+    const turns: number[] = [];
+    let reads = 0;
+    const counting: TaskDir = { list: instant.list, comm: (tid) => (reads++, instant.comm(tid)) };
+    // A timer queued before the sweep runs in the first turn the sweep gives up; it notes how far the sweep was.
+    const tick = () => {
+      turns.push(reads);
+      if (reads < n) setTimeout(tick, 0);
+    };
+    setTimeout(tick, 0);
+    const known = await sweep(new Set(), 19, () => true, counting);
+    assert.equal(known.size, n);
+    assert.ok(turns.length >= 2 && turns[0] < n, `the loop got no turn during the sweep (turns at reads ${turns})`);
+    // A later sweep with every thread known reads nothing and does not yield.
+    reads = 0;
+    await sweep(known, 19, () => true, counting);
+    assert.equal(reads, 0);
   });
 
   it("starts when a check finds the CPU busy, once; idle checks slow down, a nudge speeds them up, cancel ends them", () => {
