@@ -2,6 +2,7 @@
 // walk, and so how often one lands inside a publish. In-process Petrel, external load from natsbench (a C process,
 // so its allocations are not counted):
 //   js: one server with JetStream, `natsbench js -s 128` sync publishes to an R1 file stream (js-r1-sync);
+//   jsa: the same with `--async 256` (at most 256 publishes in flight, as js-r1-async; N messages, not a duration);
 //   req: the same server without JetStream, `natsbench req -s 16` (reqrep);
 //   rr: three routed servers, `natsbench req -s 16` request at the first, reply at the third (cluster-reqrep),
 //       the three servers' allocations summed.
@@ -11,8 +12,8 @@
 // keep N small) by type, and the heap size.
 // SITES=1 on Deno: V8's sampling heap profiler (through node:inspector, young-generation garbage included) over
 // the measured runs, the allocating functions and stacks by bytes.
-// Usage: bun bench/alloc_per_msg.ts js|req|rr [N=400] [rounds=3]
-//        deno run -A --v8-flags=--expose-gc bench/alloc_per_msg.ts js|req|rr [N=400] [rounds=3]
+// Usage: bun bench/alloc_per_msg.ts js|jsa|req|rr [N=400] [rounds=3]
+//        deno run -A --v8-flags=--expose-gc bench/alloc_per_msg.ts js|jsa|req|rr [N=400] [rounds=3]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,7 +36,7 @@ const gc = () => {
 
 const dir = mkdtempSync(join(tmpdir(), "petrel-alloc-"));
 const servers = [];
-if (mode === "js" || mode === "req") {
+if (mode === "js" || mode === "jsa" || mode === "req") {
   servers.push(await startPetrel({ args: ["-a", "127.0.0.1", "-p", String(base), "-js", "-sd", dir] }));
 } else {
   const routes = [0, 1, 2].map((i) => `nats-route://127.0.0.1:${base + 10 + i}`).join(",");
@@ -50,8 +51,9 @@ if (mode === "js" || mode === "req") {
 
 const load = (count: number, warmup: number) =>
   new Promise<string>((resolve) => {
-    const args = mode === "js"
-      ? ["js", "-s", "128", "--replicas", "1", "-n", String(count), "--warmup", String(warmup), "--keep-stream", "--url", `nats://127.0.0.1:${base}`]
+    const args = mode === "js" || mode === "jsa"
+      ? ["js", "-s", "128", "--replicas", "1", "-n", String(count), "--warmup", String(warmup), "--keep-stream", "--url", `nats://127.0.0.1:${base}`,
+        ...(mode === "jsa" ? ["--async", "256"] : [])]
       : ["req", "-s", "16", "-n", String(count), "--warmup", String(warmup), "--url", `nats://127.0.0.1:${base}`, "--sub-url", `nats://127.0.0.1:${mode === "rr" ? base + 2 : base}`];
     const nb = spawn(natsbench, args, { stdio: ["ignore", "pipe", "ignore"] });
     let out = "";
