@@ -75,6 +75,13 @@ export type StreamEntry =
   /** Explicit removals: message deletes, acknowledged work-queue/interest messages, max_age expiry. */
   | { readonly op: "remove"; readonly seqs: readonly number[] };
 
+/** A message entry. */
+type MsgEntry = Extract<StreamEntry, { op: "msg" }>;
+/** publishSeq's entry, rewritten for each publish. */
+type ScratchEntry = { -readonly [K in keyof MsgEntry]: MsgEntry[K] };
+
+const EMPTY = new Uint8Array(0);
+
 /** What `apply` returns: the PubAck of a message, or how many messages a purge/remove took. */
 export type ApplyResult = PubAck | number;
 
@@ -145,6 +152,24 @@ export class Stream {
   republish: ((m: StoredMsg, lastSeq: number) => void) | undefined;
   /** Streams fed by this one (mirrors and sources on the same server). */
   readonly downstream = new Set<(m: StoredMsg) => void>();
+  /**
+   * A single server's publish: its entry, rewritten for each publish, as nothing keeps it once applied (undefined
+   * while one is applied: a publish nested in it, a source feeding back, gets its own), and the message handed to
+   * the backend, which copies what it keeps (StreamBackend.append). No object per publish for either.
+   */
+  #entry: ScratchEntry | undefined = {
+    op: "msg",
+    seq: 0,
+    ts: 0,
+    subject: "",
+    headers: undefined,
+    data: EMPTY,
+    mirrored: undefined,
+    restored: undefined,
+    msgId: undefined,
+    rollup: undefined,
+  };
+  readonly #appended: StoredMsg = { seq: 0, subject: "", headers: undefined, data: EMPTY, time: 0 };
   /**
    * Where state changes that do not come from a publish go (age expiry, interest acks, API deletes and
    * purges). Default: apply now. Clustering replaces it with a proposal to the stream's group.
@@ -393,10 +418,22 @@ export class Stream {
    * error as `publish` gives them.
    */
   publishSeq(subject: string, headers: Uint8Array | undefined, data: Uint8Array): number | PubAck | ApiError {
-    const e = this.prepare(subject, headers, data, this.now(), this.lastSeq);
-    if (!isEntry(e)) return e;
-    if (e.op !== "msg") return this.apply(e) as PubAck;
-    return this.applyMsgSeq(e);
+    const into = this.#entry;
+    this.#entry = undefined;
+    try {
+      const e = this.prepare(subject, headers, data, this.now(), this.lastSeq, undefined, into);
+      if (!isEntry(e)) return e;
+      if (e.op !== "msg") return this.apply(e) as PubAck;
+      return this.applyMsgSeq(e);
+    } finally {
+      if (into !== undefined) {
+        // Nothing of the publish is held until the next one (its bytes may be a read buffer's).
+        into.headers = undefined;
+        into.data = EMPTY;
+        into.msgId = into.rollup = undefined;
+        this.#entry = into;
+      }
+    }
   }
 
   /**
@@ -412,6 +449,8 @@ export class Stream {
     lastSeq: number,
     /** A replicated leader's proposals not applied yet: conditions are checked against them too. */
     inflight?: InFlight,
+    /** The entry to fill in and return instead of a new one (publishSeq's, which nothing keeps). */
+    into?: ScratchEntry,
   ): StreamEntry | PubAck | ApiError {
     const cfg = this.cfg;
     if (cfg.sealed) return Errors.streamSealed();
@@ -459,7 +498,15 @@ export class Stream {
         return Errors.streamStoreFailed("maximum bytes exceeded");
       }
     }
-    return { op: "msg", seq: lastSeq + 1, ts: now, subject, headers, data, msgId, rollup };
+    if (into === undefined) return { op: "msg", seq: lastSeq + 1, ts: now, subject, headers, data, msgId, rollup };
+    into.seq = lastSeq + 1;
+    into.ts = now;
+    into.subject = subject;
+    into.headers = headers;
+    into.data = data;
+    into.msgId = msgId;
+    into.rollup = rollup;
+    return into;
   }
 
   /**
@@ -492,9 +539,20 @@ export class Stream {
       throw new Error(`stream ${cfg.name}: entry seq ${seq} does not follow last seq ${this.lastSeq}`);
     }
     const prevLast = this.lastSeq;
-    const msg: StoredMsg = { seq, subject, headers, data, time };
     const size = storedSize(subject.length, headers?.length ?? 0, data.length, cfg.storage === "file");
-    this.backend.append(msg);
+    // The backend copies what it keeps (StreamBackend.append) and calls nothing back: one object for every append.
+    const appended = this.#appended;
+    appended.seq = seq;
+    appended.subject = subject;
+    appended.headers = headers;
+    appended.data = data;
+    appended.time = time;
+    try {
+      this.backend.append(appended);
+    } finally {
+      appended.headers = undefined;
+      appended.data = EMPTY;
+    }
     this.markDirty(this);
     if (!this.ownIndex) this.index.add(seq, subject, size, time, headers?.length ?? 0);
     this.lastSeq = seq;
@@ -516,6 +574,8 @@ export class Stream {
     // Iterating an empty Set still allocates an iterator (per stored message, on the sync publish path).
     if (this.listeners.size > 0) for (const l of this.listeners) l.onStored(seq, subject);
     if (!copy && cfg.retention === "interest" && this.index.has(seq)) this.checkInterest(seq, subject);
+    if (this.downstream.size === 0 && (copy || this.republish === undefined)) return seq;
+    const msg: StoredMsg = { seq, subject, headers, data, time };
     if (this.downstream.size > 0) for (const d of this.downstream) d(msg);
     if (!copy && this.republish) this.republish(msg, prevLast);
     return seq;

@@ -48,6 +48,33 @@ describe("Stream.apply", () => {
     assert.deepEqual(snapshot(leader).map((m) => m[1]).sort(), ["s.0", "s.0", "s.2", "s.2"]);
   });
 
+  it("keeps copies of a publish's bytes: the caller may rewrite them once the call returns", () => {
+    // A single server's capture hands the stream the router's views of a read buffer, and an internal publisher's
+    // bytes may be rewritten for its next message (a PubAck's): what is stored must not change with them.
+    const s = mk(() => 9, { subjects: ["s.>", "r.>"], max_msgs_per_subject: -1, allow_rollup_hdrs: true });
+    const data = enc.encode("first");
+    const hdr = encodeHeaders([["Nats-Msg-Id", "a"]]);
+    assert.equal(s.publishSeq("s.a", hdr, data), 1);
+    data.set(enc.encode("FIRST"));
+    hdr.fill(32);
+    const input = new Uint8Array(64);
+    input.set(enc.encode("xxsecondyy"));
+    assert.equal(s.publishSeq("s.b", undefined, input.subarray(2, 8)), 2);
+    input.fill(0);
+    const one = s.load(1)!;
+    assert.equal(new TextDecoder().decode(one.data), "first");
+    assert.equal(new TextDecoder().decode(one.headers), new TextDecoder().decode(encodeHeaders([["Nats-Msg-Id", "a"]])));
+    assert.equal(new TextDecoder().decode(s.load(2)!.data), "second");
+    // The entry publishSeq reuses carries nothing over: a duplicate is still one, a publish without headers has none.
+    assert.deepEqual(s.publishSeq("s.c", encodeHeaders([["Nats-Msg-Id", "a"]]), enc.encode("dup")), { stream: "S", seq: 1, duplicate: true });
+    assert.equal(s.publishSeq("s.c", undefined, enc.encode("third")), 3);
+    assert.equal(s.load(3)!.headers, undefined);
+    // A rollup taken from one publish's headers does not stay for the next.
+    assert.equal(s.publishSeq("s.d", encodeHeaders([["Nats-Rollup", "sub"]]), enc.encode("4")), 4);
+    assert.equal(s.publishSeq("s.c", undefined, enc.encode("5")), 5);
+    assert.deepEqual(snapshot(s).map(([seq, subject, , d]) => `${seq} ${subject} ${d}`), ["1 s.a first", "2 s.b second", "3 s.c third", "4 s.d 4", "5 s.c 5"]);
+  });
+
   it("refuses an entry whose sequence does not follow (sequences only grow)", () => {
     const s = mk(() => 5);
     s.apply({ op: "msg", seq: 1, ts: 5, subject: "s.a", headers: undefined, data: enc.encode("x") });

@@ -1,21 +1,14 @@
 import { type MsgMeta, msgSize, type StorageProvider, type StoredMsg, type StreamBackend } from "./types.ts";
 
-function isView(b: Uint8Array): boolean {
-  return b.byteLength !== b.buffer.byteLength;
-}
-
 /** Messages kept in a Map: the store for `storage: memory` streams and for tests. */
 export class MemoryBackend implements StreamBackend {
   private readonly msgs = new Map<number, StoredMsg>();
 
   append(msg: StoredMsg): void {
-    // Kept for the stream's life: bytes of their own, not a view that would pin a larger buffer (a read buffer,
-    // a slab of small_bytes.ts).
-    const { headers, data } = msg;
-    if (isView(data) || (headers !== undefined && isView(headers))) {
-      msg = { ...msg, data: isView(data) ? data.slice() : data, headers: headers !== undefined && isView(headers) ? headers.slice() : headers };
-    }
-    this.msgs.set(msg.seq, msg);
+    // Kept for the stream's life: an object and bytes of its own. What append is given lives for the call only (a
+    // stream's capture hands over the router's views of a read buffer, StreamBackend.append), and a view would pin
+    // a larger buffer.
+    this.msgs.set(msg.seq, { seq: msg.seq, subject: msg.subject, headers: msg.headers?.slice(), data: msg.data.slice(), time: msg.time });
   }
   load(seq: number): StoredMsg | undefined {
     return this.msgs.get(seq);

@@ -29,6 +29,10 @@ export interface MsgMeta {
 
 /** Messages of one stream. All calls are synchronous so the write path never yields between store and ack. */
 export interface StreamBackend {
+  /**
+   * `msg` and its bytes are valid during the call only (a stream's capture passes the router's views of a read
+   * buffer, the stream reuses the object): a backend that keeps them keeps copies.
+   */
   append(msg: StoredMsg): void;
   load(seq: number): StoredMsg | undefined;
   remove(seqs: number[]): void;
