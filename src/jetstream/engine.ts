@@ -341,9 +341,12 @@ export class JetStream implements ConsumerHost {
     for (const sid of this.captureSids.get(s.name) ?? []) this.bus.unsubscribe(sid);
     const sids: number[] = [];
     const local = this.captureLocalFor(s);
-    const opts = local === undefined ? undefined : { local };
+    // A single server's capture stores (copies) the bytes during the call and keeps only the reply (a string): it
+    // borrows the message (no copy of the payload, no object per publish). A cluster's proposal keeps the message.
+    const borrow = this.cluster === undefined;
+    const opts = local === undefined ? { borrow } : { local, borrow };
     for (const subj of s.cfg.subjects) {
-      sids.push(this.bus.subscribe(subj, (m) => this.onStreamMsg(s, m), opts));
+      sids.push(this.bus.subscribe(subj, (m) => this.onStreamMsg(s, m, borrow), opts));
     }
     this.captureSids.set(s.name, sids);
     this.captureLocal.set(s.name, local);
@@ -369,8 +372,9 @@ export class JetStream implements ConsumerHost {
     this.captureSids.set(s.name, []);
   }
 
-  private onStreamMsg(s: Stream, m: BusMsg): void {
-    if (this.cluster) return this.cluster.publish(s, m);
+  /** `borrowed`: `m` and its bytes are valid during this call only (see capture). */
+  private onStreamMsg(s: Stream, m: BusMsg, borrowed: boolean): void {
+    if (this.cluster) return this.cluster.publish(s, borrowed ? ownedMsg(m) : m);
     let res: number | PubAck | ApiError;
     const headers = m.headers && m.headers.length > 0 ? m.headers : undefined;
     try {
@@ -739,6 +743,14 @@ export class JetStream implements ConsumerHost {
     for (const s of this.streams.values()) s.close();
     this.storage.sync();
   }
+}
+
+/** A copy of a borrowed message that may be kept (bytes of its own). */
+function ownedMsg(m: BusMsg): BusMsg {
+  const out: BusMsg = { subject: m.subject, payload: m.payload.slice(), local: m.local, viaRoute: m.viaRoute };
+  if (m.reply !== undefined) out.reply = m.reply;
+  if (m.headers !== undefined) out.headers = m.headers.slice();
+  return out;
 }
 
 /** What a sent PubAck's slots hold until the list is reused. */

@@ -38,8 +38,15 @@ export interface JsBus {
    * `local: false` announces the subscription to routes and leafnode links even when the engine's others stay
    * on this server (a mirror's feed listens for an origin elsewhere). `interest: true` makes it a listener for
    * `hasInterest` although it is the engine's own (a feed's deliver subject, its origin may be on this server).
+   *
+   * `borrow: true`: the handler keeps neither the message nor its byte views once it returns (it copies what it
+   * keeps), so the bus may hand over one reused message whose bytes are views valid during the call only.
    */
-  subscribe(subject: string, handler: (msg: BusMsg) => void, opts?: { queue?: string; local?: boolean; interest?: boolean }): number;
+  subscribe(
+    subject: string,
+    handler: (msg: BusMsg) => void,
+    opts?: { queue?: string; local?: boolean; interest?: boolean; borrow?: boolean },
+  ): number;
   unsubscribe(sid: number): void;
   publish(subject: string, payload: Uint8Array, opts?: PublishOpts): void;
   /** Optional: is anyone subscribed to `subject`? Lets ephemeral push consumers go away with their subscriber. */

@@ -9,6 +9,7 @@ import { type Args, argBytes, argString, bytesToString, OP, type OpCode, type Pa
 import { isValidPublishSubject, isValidQueueName, isValidSubject } from "../subjects/subject.ts";
 import { OutBuffer, SMALL_PAYLOAD } from "./outbound.ts";
 import { LocalMsg } from "./local_msg.ts";
+import { everyOwner, reusableFor } from "./reuse.ts";
 import { type ConnectOptions, parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
@@ -35,6 +36,8 @@ export interface ClientStats {
 export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer {
   readonly cid: number;
   readonly kind = "client" as const;
+  /** Its deliveries copy into its output during the call (SubOwner.keepsNothing). */
+  readonly keepsNothing = true;
   readonly duplex: Duplex;
   readonly host: ClientHost;
   readonly parser: Parser;
@@ -371,7 +374,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     this.#interestGen = gen;
     this.#interestAccount = account;
     this.#interest = r;
-    this.#interestLocal = r !== undefined && onlyClientsOrRoutes(r);
+    this.#interestLocal = r !== undefined && reusableFor(r);
     return r;
   }
 
@@ -704,30 +707,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
 
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k === "OK" ? "+OK" : k]));
 
-/** Is `ok` true of every subscriber's owner (plain and queue)? */
-function everyOwner(r: MatchResult<Subscription>, ok: (o: SubOwner) => boolean): boolean {
-  const psubs = r.psubs;
-  for (let i = 0; i < psubs.length; i++) if (!ok(psubs[i].owner)) return false;
-  const qsubs = r.qsubs;
-  for (let i = 0; i < qsubs.length; i++) {
-    const group = qsubs[i];
-    for (let j = 0; j < group.length; j++) if (!ok(group[j].owner)) return false;
-  }
-  return true;
-}
-
 const isClient = (o: SubOwner): boolean => o instanceof ClientConn;
-const isClientOrRoute = (o: SubOwner): boolean => o instanceof ClientConn || o.kind === "route";
-
-/**
- * Does `r` reach clients of this server and routes only? A route frames the message into its output during the
- * call and remembers it only to add queue groups to the same frame, by identity and serial (RouteOutbox): a
- * client's publish to a service on another server (a request) or to its requester there (a reply) goes through the
- * publisher's reused LocalMsg too. Gateways, leafnodes, internal and JetStream subscribers may keep the message.
- */
-function onlyClientsOrRoutes(r: MatchResult<Subscription>): boolean {
-  return everyOwner(r, isClientOrRoute);
-}
 
 /** Does `r` reach clients of this server only (no link, no internal or JetStream subscriber)? Then a reused LocalMsg may carry the message. */
 export function onlyClients(r: MatchResult<Subscription>): boolean {

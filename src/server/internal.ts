@@ -1,12 +1,15 @@
 /**
  * A client that lives inside the server (JetStream, system services). It is bound to one account and
  * subscribes and publishes through that account's router like network clients, but receives copies of
- * messages as plain objects.
+ * messages as plain objects (or, for a handler that keeps nothing, views in one reused object: InternalSub.borrow).
  */
 import type { Account } from "../accounts/account.ts";
 import { showsOtherSubject } from "../accounts/imports.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import { smallCopy, smallUtf8 } from "./small_bytes.ts";
+import { bytesToString } from "../protocol/parser.ts";
+import { LocalMsg } from "./local_msg.ts";
+import { reusableFor } from "./reuse.ts";
 
 export interface InternalMsg {
   subject: string;
@@ -22,6 +25,18 @@ export interface InternalMsg {
 
 export type InternalHandler = (msg: InternalMsg) => void;
 
+/** What an internal client knows of one of its subscriptions. */
+interface InternalSub {
+  sub: Subscription;
+  handler: InternalHandler;
+  /**
+   * The handler keeps neither the message nor its byte views once it returns (it copies what it keeps): it is
+   * handed one reused message whose headers and payload are views of the router's bytes, valid during the call
+   * (a stream's capture, whose store copies the bytes into its write batch: no copy and no object per publish).
+   */
+  borrow: boolean;
+}
+
 /** Where an internal client reports that it closed. */
 export interface InternalHost {
   internalClosed(c: InternalClient): void;
@@ -33,20 +48,32 @@ const enc = new TextEncoder();
 let decoder: TextDecoder | undefined;
 const dec = { decode: (b: Uint8Array): string => (decoder ??= new TextDecoder()).decode(b) };
 
+const EMPTY = new Uint8Array(0);
+
 /** The options of a plain publish (a default `{}` is a new object per call). */
 const NO_OPTS: { reply?: string; headers?: Uint8Array } = Object.freeze({});
 
 export class InternalClient implements SubOwner {
   readonly cid: number;
   readonly kind = "internal" as const;
+  /** Its handlers get copies, or views valid during the call (InternalSub.borrow): never the message itself. */
+  readonly keepsNothing = true;
   readonly echo = true;
   readonly name: string;
   /** The account it lives in: its subscriptions and publishes stay there. */
   readonly account: Account;
   readonly #host: InternalHost;
-  readonly #subs = new Map<number, { sub: Subscription; handler: InternalHandler }>();
+  readonly #subs = new Map<number, InternalSub>();
   /** By subscription: the router forgets an auto-unsubscribed sub just before handing over its last message. */
-  readonly #handlers = new WeakMap<Subscription, InternalHandler>();
+  readonly #handlers = new WeakMap<Subscription, InternalSub>();
+  /**
+   * What this client's publishes are carried in when everyone they reach keeps nothing of them (reuse.ts), and the
+   * bytes of their subjects by length, rewritten for each publish (the PubAck to a new inbox each time, an API
+   * reply): undefined while a publish is being delivered (a nested one gets its own).
+   */
+  #pub: { msg: LocalMsg; subjects: (Uint8Array | undefined)[] } | undefined = { msg: new LocalMsg(), subjects: [] };
+  /** The message lent to borrowing handlers, or undefined while one holds it (a nested delivery gets its own). */
+  #lent: InternalMsg | undefined = { subject: "", reply: undefined, headers: undefined, payload: EMPTY, local: false, viaRoute: false };
   #nextSid = 1;
   #closed = false;
   stats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
@@ -66,7 +93,8 @@ export class InternalClient implements SubOwner {
   }
 
   /** `opts.local` overrides the client's default: whether the subscription stays off routes and leafnode links. */
-  subscribe(subject: string, handler: InternalHandler, opts: { queue?: string; max?: number; local?: boolean } = {}): number {
+  /** `opts.borrow`: see InternalSub.borrow. */
+  subscribe(subject: string, handler: InternalHandler, opts: { queue?: string; max?: number; local?: boolean; borrow?: boolean } = {}): number {
     const sid = this.#nextSid++;
     const sidStr = String(sid);
     const sub: Subscription = {
@@ -80,8 +108,9 @@ export class InternalClient implements SubOwner {
       filtered: false,
       local: opts.local ?? this.#local,
     };
-    this.#subs.set(sid, { sub, handler });
-    this.#handlers.set(sub, handler);
+    const entry: InternalSub = { sub, handler, borrow: opts.borrow === true };
+    this.#subs.set(sid, entry);
+    this.#handlers.set(sub, entry);
     this.account.addSubscription(sub);
     return sid;
   }
@@ -105,8 +134,9 @@ export class InternalClient implements SubOwner {
         filtered: false,
         local: this.#local,
       };
-      this.#subs.set(Number(sidStr), { sub, handler: list[i].handler });
-      this.#handlers.set(sub, list[i].handler);
+      const entry: InternalSub = { sub, handler: list[i].handler, borrow: false };
+      this.#subs.set(Number(sidStr), entry);
+      this.#handlers.set(sub, entry);
       subs.push(sub);
     }
     this.account.addSubscriptions(subs);
@@ -137,30 +167,60 @@ export class InternalClient implements SubOwner {
     }
     this.stats.out_msgs++;
     this.stats.out_bytes += body.length;
-    return this.account.deliver({
-      subject,
+    const account = this.account;
+    const r = account.interestIn(subject);
+    if (r === undefined) return 0;
+    const reply = opts.reply !== undefined && opts.reply !== "" ? smallUtf8(opts.reply) : null;
+    const pub = this.#pub;
+    if (pub === undefined || !reusableFor(r)) {
       // Slab memory (small_bytes.ts): the router's byte views live for this call.
-      subjectBytes: smallUtf8(subject),
-      reply: opts.reply !== undefined && opts.reply !== "" ? smallUtf8(opts.reply) : null,
-      hdrSize,
-      payload: body,
-    }, this);
+      return account.deliverMatched(r, { subject, subjectBytes: smallUtf8(subject), reply, hdrSize, payload: body }, this);
+    }
+    this.#pub = undefined;
+    const msg = pub.msg;
+    try {
+      return account.deliverMatched(r, msg.set(subject, subjectBytesIn(pub.subjects, subject), reply, hdrSize, body, 0, body.length), this);
+    } finally {
+      msg.clear();
+      this.#pub = pub;
+    }
   }
 
   deliver(sub: Subscription, msg: RoutedMsg, origin?: SubOwner): void {
-    const handler = this.#handlers.get(sub);
-    if (handler === undefined || this.#closed) return;
+    const entry = this.#handlers.get(sub);
+    if (entry === undefined || this.#closed) return;
+    const payload = msg.payload;
     this.stats.in_msgs++;
-    this.stats.in_bytes += msg.payload.length;
+    this.stats.in_bytes += payload.length;
     const h = msg.hdrSize;
+    const lent = entry.borrow ? this.#lent : undefined;
+    if (lent !== undefined) {
+      // Views, in the one lent object: the handler keeps nothing of it (InternalSub.borrow).
+      lent.subject = showsOtherSubject(msg) ? dec.decode(msg.subjectBytes) : msg.subject;
+      lent.reply = msg.reply !== null ? bytesToString(msg.reply, 0, msg.reply.length) : undefined;
+      lent.headers = h >= 0 ? payload.subarray(0, h) : undefined;
+      lent.payload = h >= 0 ? payload.subarray(h) : payload;
+      lent.local = origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway");
+      lent.viaRoute = origin?.kind === "route";
+      this.#lent = undefined;
+      try {
+        entry.handler(lent);
+      } finally {
+        lent.headers = undefined;
+        lent.payload = EMPTY;
+        this.#lent = lent;
+      }
+      return;
+    }
     // Copies: the router's byte views are only valid during this call.
-    handler({
+    entry.handler({
       // What a network client would see on its MSG line: a JetStream delivery shows the stored subject.
       subject: showsOtherSubject(msg) ? dec.decode(msg.subjectBytes) : msg.subject,
-      reply: msg.reply !== null ? dec.decode(msg.reply) : undefined,
+      // Made from its codes (an inbox is ASCII): a decode made a view and a string with more garbage on V8.
+      reply: msg.reply !== null ? bytesToString(msg.reply, 0, msg.reply.length) : undefined,
       // Slab memory when small (small_bytes.ts); a store that keeps them makes its own copy (MemoryBackend).
-      headers: h >= 0 ? smallCopy(msg.payload, 0, h) : undefined,
-      payload: smallCopy(msg.payload, h >= 0 ? h : 0, msg.payload.length),
+      headers: h >= 0 ? smallCopy(payload, 0, h) : undefined,
+      payload: smallCopy(payload, h >= 0 ? h : 0, payload.length),
       local: origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway"),
       viaRoute: origin?.kind === "route",
     });
@@ -173,4 +233,20 @@ export class InternalClient implements SubOwner {
     this.#subs.clear();
     this.#host.internalClosed(this);
   }
+}
+
+/**
+ * The UTF-8 bytes of `subject` in the array kept for its length in `byLength` (made once per length), valid until
+ * the next call: an ASCII subject of up to 64 characters (an inbox) costs nothing; others get bytes of their own.
+ */
+function subjectBytesIn(byLength: (Uint8Array | undefined)[], subject: string): Uint8Array {
+  const n = subject.length;
+  if (n > 64) return smallUtf8(subject);
+  const out = byLength[n] ??= new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = subject.charCodeAt(i);
+    if (c > 127) return smallUtf8(subject);
+    out[i] = c;
+  }
+  return out;
 }

@@ -27,7 +27,8 @@ export class LocalMsg implements RoutedMsg {
 
   /** Made on first use only: a client's delivery copies from `buf` directly. */
   get payload(): Uint8Array {
-    return (this.#view ??= this.buf.subarray(this.start, this.end));
+    // All of an input of its own (an internal publish's body) is the payload itself.
+    return (this.#view ??= this.start === 0 && this.end === this.buf.length ? this.buf : this.buf.subarray(this.start, this.end));
   }
 
   set(subject: string, subjectBytes: Uint8Array, reply: Uint8Array | null, hdrSize: number, buf: Uint8Array, start: number, end: number): this {

@@ -58,6 +58,12 @@ export interface SubOwner {
    * routes, as every server of the leaf cluster has its own link to the hub (nats-server does the same).
    */
   readonly spoke?: boolean;
+  /**
+   * Keeps nothing of a delivered RoutedMsg once `deliver` returns (it copies or frames the bytes during the call,
+   * and a nested delivery cannot reach the publisher's reused object): a publisher may carry the message to it in
+   * one reused object (LocalMsg, see reuse.ts). Clients of this server and its internal clients.
+   */
+  readonly keepsNothing?: boolean;
   /** `origin`: who published the message or which link brought it (import subscriptions map by it). */
   deliver(sub: Subscription, msg: RoutedMsg, origin?: SubOwner): void;
   /** Forget a subscription that reached its auto-unsubscribe count (the router already removed it). */

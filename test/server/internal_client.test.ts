@@ -72,6 +72,58 @@ describe("server: internal clients", () => {
     c.close();
   });
 
+  it("a borrowing handler gets one reused message whose views are valid during the call; a nested delivery gets its own", async () => {
+    const ic = h.server.createInternalClient("lend");
+    const seen: string[] = [];
+    const objs: InternalMsg[] = [];
+    const show = (m: InternalMsg) => `${m.subject} ${m.reply ?? "-"} ${m.headers ? dec.decode(m.headers) : "-"} ${dec.decode(m.payload)}`;
+    ic.subscribe("lend.>", (m) => {
+      objs.push(m);
+      seen.push(show(m));
+      if (m.subject === "lend.outer") {
+        ic.publish("lend.inner", enc.encode("in"));
+        seen.push(`after: ${show(m)}`);
+      }
+    }, { borrow: true });
+    const c = await h.client({ headers: true });
+    const hdr = "NATS/1.0\r\nK: v\r\n\r\n";
+    c.write(`PUB lend.a _INBOX.7 3\r\nabc\r\nHPUB lend.h ${hdr.length} ${hdr.length + 1}\r\n${hdr}z\r\nPUB lend.outer 3\r\nout\r\n`);
+    await sync(c);
+    assert.deepEqual(seen, ["lend.a _INBOX.7 - abc", `lend.h - ${hdr} z`, "lend.outer - - out", "lend.inner - - in", "after: lend.outer - - out"]);
+    assert.equal(objs[0], objs[1], "one message object for every delivery");
+    assert.equal(objs[0], objs[2]);
+    assert.notEqual(objs[3], objs[2], "a delivery nested in another gets its own");
+    assert.equal(objs[0].payload.length, 0, "no view of the input is held after the call");
+    ic.close();
+    c.close();
+  });
+
+  it("publishes in one reused message to receivers that keep nothing; a publish nested in one gets its own subject bytes", async () => {
+    const pub = h.server.createInternalClient("pub");
+    const relay = h.server.createInternalClient("relay");
+    const c1 = await h.client();
+    const c2 = await h.client();
+    c1.write("SUB inbox.* 1\r\n");
+    await sync(c1);
+    // Between the two clients: the nested publish happens while the outer one is being delivered.
+    relay.subscribe("inbox.*", (m) => {
+      if (m.subject === "inbox.1") pub.publish("inbox.3", enc.encode("nested"));
+    });
+    c2.write("SUB inbox.* 2\r\n");
+    await sync(c2);
+    assert.equal(pub.publish("inbox.1", enc.encode("one")), 3);
+    assert.equal(pub.publish("inbox.2", enc.encode("two")), 3);
+    await sync(c1);
+    await sync(c2);
+    const show = (c: { text(): string }) => frames(c.text()).map((f) => `${f.subject} ${f.payload}`);
+    assert.deepEqual(show(c1), ["inbox.1 one", "inbox.3 nested", "inbox.2 two"]);
+    assert.deepEqual(show(c2), ["inbox.3 nested", "inbox.1 one", "inbox.2 two"]);
+    pub.close();
+    relay.close();
+    c1.close();
+    c2.close();
+  });
+
   it("queue groups are shared with network clients; unsubscribe and close remove interest", async () => {
     const ic = h.server.createInternalClient("worker");
     let internalCount = 0;
