@@ -82,9 +82,15 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   /** #interestIn's memory: the subject, and the account and its interest generation it was looked up in. */
   #interestSubject = "";
   #interestGen = -1;
-  /** Every subscriber in #interest is a client of this server: a publish may use #localMsg (see LocalMsg). */
+  /** Every subscriber in #interest keeps nothing of a message (reuse.ts): a publish may use #localMsg (see LocalMsg). */
   #interestLocal = false;
   readonly #localMsg = new LocalMsg();
+  /**
+   * The reply of a PUB carried by #localMsg, copied into an array kept for the last reply length (a requester's or
+   * JetStream publisher's inbox changes, its length mostly does not): valid during the delivery, as the message;
+   * a view of the input line was an object per request.
+   */
+  #replyBuf: Uint8Array = new Uint8Array(0);
   #interestAccount: Account | undefined;
   #interest: MatchResult<Subscription> | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
@@ -318,7 +324,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     this.#subject.read(args.line, args.starts[0], args.ends[0]);
     const subjectBytes = this.#subject.bytes;
     const subject = this.#subject.text;
-    const reply = rest === 2 ? argBytes(args, 1) : null;
+    const hasReply = rest === 2;
     this.stats.in_msgs++;
     this.stats.in_bytes += size;
     this.host.stats.in_msgs++;
@@ -347,17 +353,34 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       const hdr = hdrSize === 0 ? -1 : hdrSize;
       const local = this.#interestLocal ? this.#localMsg : undefined;
       const msg: RoutedMsg = local !== undefined
-        ? local.set(subject, subjectBytes, reply, hdr, buf, start, start + size)
-        : { subject, subjectBytes, reply, hdrSize: hdr, payload: start === 0 && size === buf.length ? buf : buf.subarray(start, start + size) };
+        ? local.set(subject, subjectBytes, hasReply ? this.#replyIn(args) : null, hdr, buf, start, start + size)
+        : {
+          subject,
+          subjectBytes,
+          reply: hasReply ? argBytes(args, 1) : null,
+          hdrSize: hdr,
+          payload: start === 0 && size === buf.length ? buf : buf.subarray(start, start + size),
+        };
       const prev = this.host.currentProducer;
       this.host.currentProducer = this;
       delivered = this.account.deliverMatched(interest, msg, this);
       this.host.currentProducer = prev;
       local?.clear();
     }
-    if (delivered === 0 && reply !== null && this.noResponders && this.headers) {
-      this.account.noResponders(this, bytesToString(reply, 0, reply.length));
+    if (delivered === 0 && hasReply && this.noResponders && this.headers) {
+      this.account.noResponders(this, argString(args, 1));
     }
+  }
+
+  /** The PUB's reply (argument 1) in #replyBuf (see there). */
+  #replyIn(args: Args): Uint8Array {
+    const line = args.line;
+    const s = args.starts[1];
+    const n = args.ends[1] - s;
+    let out = this.#replyBuf;
+    if (out.length !== n) this.#replyBuf = out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = line[s + i];
+    return out;
   }
 
   /**
