@@ -44,6 +44,12 @@ export interface PetrelExtension {
 export interface ExtensionHandle {
   /** URLs to advertise in the ports file, keyed like nats-server's ("cluster", "websocket", "gateway", "leafnode"). */
   ports?: Record<string, string[]>;
+  /**
+   * The first part of a stop, while clients are still connected (the listener is closed): JetStream hands its
+   * Raft leaderships over here, so the publishes in flight are answered before the clients go.
+   */
+  handOff?(opts?: StopOptions): Promise<void>;
+  /** After the clients have gone. */
   stop?(opts?: StopOptions): Promise<void>;
 }
 
@@ -211,7 +217,15 @@ export class Petrel {
   async #doStop(opts: StopOptions): Promise<void> {
     // The system services first: their SHUTDOWN event still reaches other servers over the routes.
     this.#system?.stop();
-    for (const h of [...this.#handles].reverse()) await h.stop?.(opts).catch(() => {});
+    // No new client; the connected ones stay through the hand-off, then go (they reconnect to other servers)
+    // before JetStream and the routes stop: one still here then would have its publishes answered by a server
+    // without JetStream ("no responders", which clients read as "JetStream is not enabled"). nats-server's
+    // lame-duck mode has this order; its Shutdown closes clients and routes together.
+    await this.server.stopAccepting();
+    const handles = [...this.#handles].reverse();
+    for (const h of handles) await h.handOff?.(opts).catch(() => {});
+    this.server.closeClients();
+    for (const h of handles) await h.stop?.(opts).catch(() => {});
     await this.server.shutdown();
     if (this.#http !== undefined) await this.#http.close().catch(() => {});
   }

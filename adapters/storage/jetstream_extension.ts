@@ -263,12 +263,14 @@ export function jetStreamExtension(
         });
       }
       return {
-        stop: async (opts?: StopOptions) => {
+        // Leaderships move to other servers while the routes are up and the clients still connected (a rolling
+        // restart loses no publish), unless the whole cluster is going (StopOptions.handOff).
+        handOff: async (opts?: StopOptions) => {
+          if (cluster && opts?.handOff !== false) await cluster.handOff();
+        },
+        stop: async () => {
           server.reloadListeners.delete(onReload);
           if (cluster) server.monitorSections.delete("healthz");
-          // Leaderships move to other servers while the routes are still up (a rolling restart loses no publish),
-          // unless the whole cluster is going (StopOptions.handOff).
-          if (cluster && opts?.handOff !== false) await cluster.handOff();
           cluster?.stop();
           nrg?.close();
           all.stop();

@@ -293,12 +293,25 @@ export class Server implements ClientHost {
     return this.#shutdownPromise;
   }
 
-  async #doShutdown(): Promise<void> {
+  /**
+   * The first step of a stop: no new client is taken (the listener closes; one that comes through another
+   * listener, WebSocket say, is turned away) while the connected ones are still served.
+   */
+  async stopAccepting(): Promise<void> {
     this.#running = false;
-    this.#housekeeping?.cancel();
     const l = this.#listener;
     this.#listener = undefined;
     if (l !== undefined) await l.close().catch(() => {});
+  }
+
+  /** Closes every client connection (they reconnect elsewhere); routes, gateways and leafnodes stay. */
+  closeClients(): void {
+    for (const c of [...this.clients.values()]) c.close("Server Shutdown");
+  }
+
+  async #doShutdown(): Promise<void> {
+    this.#housekeeping?.cancel();
+    await this.stopAccepting();
     // Extensions first (JetStream flushes its state while its subscriptions still exist).
     for (const hook of [...this.#shutdownHooks].reverse()) {
       try {
@@ -307,7 +320,7 @@ export class Server implements ClientHost {
         this.logger.error(`shutdown hook failed: ${String(e)}`);
       }
     }
-    for (const c of [...this.clients.values()]) c.close("Server Shutdown");
+    this.closeClients();
     for (const c of [...this.internals.values()]) c.close();
     for (const l of this.#importLinks) l.close();
     this.#importLinks = [];

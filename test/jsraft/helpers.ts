@@ -7,7 +7,10 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type JetStreamClient, jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from "@nats-io/jetstream";
 import { startPetrel } from "../../mod.ts";
-import type { Petrel } from "../../src/petrel.ts";
+import type { Petrel, PetrelExtension } from "../../src/petrel.ts";
+import { defaultExtensions } from "../../adapters/extensions.ts";
+import { applyDefaults, type OptionLayer } from "../../src/config/normalize.ts";
+import { currentRuntime } from "../../adapters/runtime/index.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 
 /**
@@ -133,7 +136,14 @@ export interface JsCluster {
 export async function startJsCluster(
   n: number,
   /** `routes: "earlier"`: each node routes to the ones started before it (gossip completes the mesh). */
-  opts: { storage?: "file" | "memory"; tags?: string[][]; routes?: "all" | "earlier"; leafnodes?: boolean } = {},
+  opts: {
+    storage?: "file" | "memory";
+    tags?: string[][];
+    routes?: "all" | "earlier";
+    leafnodes?: boolean;
+    /** Wraps each of node i's extensions (a test watching what a server does as it starts or stops). */
+    wrap?: (ext: PetrelExtension, i: number) => PetrelExtension;
+  } = {},
   attempt = 1,
 ): Promise<JsCluster> {
   const dir = mkdtempSync(join(tmpdir(), "petrel-jsraft-"));
@@ -142,23 +152,24 @@ export async function startJsCluster(
   for (let i = 0; i < n; i++) ports.push(await freePort());
   const nodes: Array<Petrel | undefined> = new Array(n).fill(undefined);
   const start = async (i: number): Promise<Petrel> => {
-    const p = await startPetrel({
-      options: {
-        server_name: names[i],
-        ...(opts.tags?.[i] ? { server_tags: opts.tags[i] } : {}),
+    const options: OptionLayer = {
+      server_name: names[i],
+      ...(opts.tags?.[i] ? { server_tags: opts.tags[i] } : {}),
+      host: "127.0.0.1",
+      port: -1,
+      jetstream: { enabled: true, store_dir: join(dir, names[i]), storage: opts.storage ?? "file" },
+      cluster: {
+        name: "jsc",
         host: "127.0.0.1",
-        port: -1,
-        jetstream: { enabled: true, store_dir: join(dir, names[i]), storage: opts.storage ?? "file" },
-        cluster: {
-          name: "jsc",
-          host: "127.0.0.1",
-          port: ports[i],
-          routes: (opts.routes === "earlier" ? ports.slice(0, i) : ports).map((p) => `nats://127.0.0.1:${p}`),
-        },
-        // `leafnodes: true`: each node also takes leafnode connections (its URL in `ports().leafnode`).
-        ...(opts.leafnodes ? { leafnodes: { host: "127.0.0.1", port: -1 } } : {}),
+        port: ports[i],
+        routes: (opts.routes === "earlier" ? ports.slice(0, i) : ports).map((p) => `nats://127.0.0.1:${p}`),
       },
-    });
+      // `leafnodes: true`: each node also takes leafnode connections (its URL in `ports().leafnode`).
+      ...(opts.leafnodes ? { leafnodes: { host: "127.0.0.1", port: -1 } } : {}),
+    };
+    const wrap = opts.wrap;
+    const extensions = wrap && defaultExtensions(applyDefaults(options), currentRuntime()).map((e) => wrap(e, i));
+    const p = await startPetrel({ options, ...(extensions ? { extensions } : {}) });
     nodes[i] = p;
     return p;
   };
