@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   rt.onSignal("SIGTERM", () => void stop("terminated"));
   rt.onSignal("SIGINT", () => void stop("interrupt"));
   rt.onSignal("SIGUSR2", () => {
-    void petrel.server.lameDuck().then(() => stop("lame duck"));
+    void petrel.lameDuck().then(() => stop("lame duck"));
   });
   // The file may now name nkey users or bcrypt hashes: what it needs is loaded first, as at start-up.
   const reload = async () => {

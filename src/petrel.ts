@@ -214,6 +214,14 @@ export class Petrel {
     return this.#stopped;
   }
 
+  /**
+   * Lame-duck mode (SIGUSR2): no new client, JetStream's leaderships handed over, the clients closed over
+   * lame_duck_duration, then the stop (JetStream before the routes, so its last flush reaches the peers).
+   */
+  lameDuck(): Promise<void> {
+    return this.server.lameDuck(() => this.stop());
+  }
+
   async #doStop(opts: StopOptions): Promise<void> {
     // The system services first: their SHUTDOWN event still reaches other servers over the routes.
     this.#system?.stop();

@@ -329,9 +329,10 @@ export class Server implements ClientHost {
 
   /**
    * Lame-duck mode: stop accepting, tell clients (INFO ldm), then close them spread over
-   * lame_duck_duration after lame_duck_grace_period, and shut down.
+   * lame_duck_duration after lame_duck_grace_period, and shut down (`finish`: a Petrel stops its extensions
+   * first, JetStream while the routes are still up, as nats-server's Shutdown after lame-duck mode does).
    */
-  async lameDuck(): Promise<void> {
+  async lameDuck(finish: () => Promise<void> = () => this.shutdown()): Promise<void> {
     if (this.#lameDuck) return;
     this.#lameDuck = true;
     this.logger.info("Entering lame duck mode, stop accepting new clients");
@@ -355,7 +356,7 @@ export class Server implements ClientHost {
       c.close("Server Shutdown");
       if (step > 0) await sleep(step);
     }
-    await this.shutdown();
+    await finish();
   }
 
   #housekeep(): void {
