@@ -105,6 +105,8 @@ export class Server implements ClientHost {
   /** A reload is checking live connections again: they already hold their place under connection limits. */
   #reauthorizing = false;
   #listener: Listener | undefined;
+  /** Where the client listener was bound (kept after it closes). */
+  #bound: { host: string; port: number } | undefined;
   #nextCid = 1;
   #pendingFlush: (ClientConn | undefined)[] = [];
   #pendingCount = 0;
@@ -203,13 +205,17 @@ export class Server implements ClientHost {
     return this.#lameDuck;
   }
 
-  /** The bound client port (the real one when -1/0 was asked for). */
+  /**
+   * The bound client port (the real one when -1/0 was asked for). It stays the bound one after the listener
+   * closes: a stopping server still says where it was in INFO and in the connect_urls its routes gossip (it said
+   * "-1" there, and nats.js on Deno dropped the connection that got it: "Invalid URL: http://127.0.0.1:-1").
+   */
   get clientPort(): number {
-    return this.#listener?.port ?? this.options.port;
+    return this.#bound?.port ?? this.options.port;
   }
 
   get clientHost(): string {
-    return this.#listener?.host ?? this.options.host;
+    return this.#bound?.host ?? this.options.host;
   }
 
   async start(): Promise<void> {
@@ -225,6 +231,7 @@ export class Server implements ClientHost {
       const port = this.options.port < 0 ? 0 : this.options.port;
       // read per connection: a reload may have rotated the certificates
       this.#listener = await this.#transport.listen({ host: this.options.host, port }, (d) => this.acceptConnection(d, this.#clientTls));
+      this.#bound = { host: this.#listener.host, port: this.#listener.port };
       this.logger.info(`Listening for client connections on ${hostPort(this.#listener.host, this.#listener.port)}`);
     }
   }

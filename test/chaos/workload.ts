@@ -223,7 +223,8 @@ export class KvClient {
   }
 
   #failed(op: string, e: unknown): void {
-    const what = `${op}: ${String(e instanceof Error ? e.message : e).slice(0, 80)}`;
+    // Numbers out (a refused CAS names the key's last sequence): one line per kind of failure.
+    const what = `${op}: ${String(e instanceof Error ? e.message : e).slice(0, 80).replace(/\d+/g, "N")}`;
     this.errors.set(what, (this.errors.get(what) ?? 0) + 1);
   }
 

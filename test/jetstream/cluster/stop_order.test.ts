@@ -10,7 +10,11 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startJsCluster, waitMetaLeader } from "../../jsraft/helpers.ts";
 import type { Petrel } from "../../../src/petrel.ts";
 
-/** A 3-node cluster whose node 1 notes, as each of its extensions stops, how many clients and routes it has. */
+/**
+ * A 3-node cluster whose node 1 notes, as each of its extensions stops, how many clients and routes it has, and
+ * the client port it advertises (in INFO, and in the connect_urls its routes gossip): still the one it listened
+ * on, though the listener has closed (it was "-1", and nats.js on Deno dropped a connection told so).
+ */
 async function watchedCluster(seen: string[]) {
   return await startJsCluster(3, {
     wrap: (ext, i) => ({
@@ -18,11 +22,13 @@ async function watchedCluster(seen: string[]) {
       async start(server, ctx) {
         const h = await ext.start(server, ctx);
         if (!h || i !== 0) return h;
+        const port = server.clientPort;
         return {
           ...h,
           stop: async (o) => {
             const routes = server.monitorSections.get("varz.routes")?.() ?? "no";
-            seen.push(`${ext.name} stops with ${server.clients.size} client(s), ${routes} route(s)`);
+            const advertised = server.clientPort === port ? "its port" : `port ${server.clientPort}`;
+            seen.push(`${ext.name} stops with ${server.clients.size} client(s), ${routes} route(s), advertising ${advertised}`);
             await h.stop?.(o);
           },
         };
@@ -53,7 +59,10 @@ describe("stopping a clustered JetStream server", () => {
           await p.lameDuck();
         }
         assert.equal(await closed, undefined, "the client saw its server close, not an error");
-        assert.deepEqual(seen, ["jetstream stops with 0 client(s), 2 route(s)", "cluster stops with 0 client(s), 2 route(s)"]);
+        assert.deepEqual(seen, [
+          "jetstream stops with 0 client(s), 2 route(s), advertising its port",
+          "cluster stops with 0 client(s), 2 route(s), advertising its port",
+        ]);
       } finally {
         await c.close();
       }
