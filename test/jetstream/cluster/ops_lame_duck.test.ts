@@ -26,12 +26,24 @@ describe("graceful stop hands leaderships over", () => {
       // Polled with short request timeouts: an info request that reaches a server while the stream's leadership
       // moves goes unanswered, and the next one should not wait the client's default 5 s for that.
       const quick = await jetstreamManager(nc, { timeout: 1000 });
+      const T0 = Date.now();
+      const timeline: string[] = [];
+      const mark = (what: string) => void timeline.push(`${Date.now() - T0}ms ${what}`);
+      // A timeout says what the last answer was (leader, replicas and how far behind each one is).
+      let lastInfo = "none yet";
       const allCurrent = async () => {
         await waitFor("LD led and every replica current", async () => {
-          const info = await quick.streams.info("LD").catch(() => undefined);
-          const cl = info?.cluster as ClusterInfo | undefined;
+          const info = await quick.streams.info("LD").catch((e: Error) => e);
+          if (info instanceof Error) {
+            lastInfo = info.message;
+            return false;
+          }
+          const cl = info.cluster as ClusterInfo | undefined;
+          lastInfo = `last seq ${info.state.last_seq}, cluster ${JSON.stringify(cl)}`;
           return !!cl?.leader && cl.replicas?.length === 2 && cl.replicas.every((r) => r.current);
-        }, 20_000);
+        }, 20_000).catch((e: Error) => {
+          throw new Error(`${e.message} (last answer: ${lastInfo}); ${timeline.join(", ")}`);
+        });
       };
       await allCurrent();
       const failures: string[] = [];
@@ -53,9 +65,6 @@ describe("graceful stop hands leaderships over", () => {
       // For the failure message: when each phase stopped and restarted its server, and who was elected when (Bun
       // runs under load failed a burst of publishes with 503 "no responders": 1 of 3 runs of test/jsraft +
       // test/jetstream/cluster, and once in a full run before; not reproduced alone in 13 runs).
-      const T0 = Date.now();
-      const timeline: string[] = [];
-      const mark = (what: string) => void timeline.push(`${Date.now() - T0}ms ${what}`);
       const adv = nc.subscribe("$JS.EVENT.ADVISORY.STREAM.>", {
         callback: (_e, m) => mark(`${m.subject.split(".").slice(4).join(".")} ${m.json<{ leader?: string }>().leader ?? ""}`),
       });
