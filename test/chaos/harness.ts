@@ -85,6 +85,29 @@ async function replicasCaughtUp(c: ChaosCluster, nc: NatsConnection, stream: str
   return lasts.size === 1 && !lasts.has(-1) ? peers : false;
 }
 
+/**
+ * Each up server's own view of the leaders (meta, the stream, the bucket's stream) from its /jsz: a replica that
+ * keeps answering for a leaderless group while the others have a leader shows here.
+ */
+async function serverViews(c: ChaosCluster): Promise<string> {
+  const views: string[] = [];
+  for (let i = 0; i < c.size; i++) {
+    type Detail = { name: string; cluster?: { leader?: string } };
+    const jsz = await c.monitor<{ meta_cluster?: { leader?: string }; account_details?: Array<{ stream_detail?: Detail[] }> }>(i, "/jsz?streams=true");
+    if (!jsz) {
+      views.push(`${c.names[i]} ${c.state[i]}, no /jsz`);
+      continue;
+    }
+    const details = jsz.account_details?.flatMap((a) => a.stream_detail ?? []) ?? [];
+    const leaderOf = (s: string) => {
+      const d = details.find((x) => x.name === s);
+      return d ? d.cluster?.leader ?? "none" : "no replica";
+    };
+    views.push(`${c.names[i]}: meta ${jsz.meta_cluster?.leader ?? "none"}, ${STREAM} ${leaderOf(STREAM)}, KV_${BUCKET} ${leaderOf(`KV_${BUCKET}`)}`);
+  }
+  return views.join("; ");
+}
+
 /** Waits for the replicas to agree; if they never do, reports what it last saw and checks those peers anyway. */
 async function caughtUpOrReport(c: ChaosCluster, nc: NatsConnection, stream: string, problems: string[]): Promise<string[]> {
   try {
@@ -148,8 +171,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
         const [a, b] = await Promise.all([streamCluster(admin, STREAM).catch(() => undefined), streamCluster(admin, `KV_${BUCKET}`).catch(() => undefined)]);
         lastLook = `no new ack: ${stuck.join(", ") || "none"}; leaders: ${STREAM} ${a?.leader ?? "none"}, KV_${BUCKET} ${b?.leader ?? "none"}; admin on ${admin.info?.server_name ?? "?"}`;
         return stuck.length === 0 && !!a?.leader && !!b?.leader;
-      }, 60_000, 100).catch((e) => {
-        problems.push(`after ${f.kind} ${f.target}: ${String(e)} (last look: ${lastLook})`);
+      }, 60_000, 100).catch(async (e) => {
+        problems.push(`after ${f.kind} ${f.target}: ${String(e)} (last look: ${lastLook}; each server's own view: ${await serverViews(c)})`);
       });
       const rec = Math.round(performance.now() - r0);
       maxRecoveryMs = Math.max(maxRecoveryMs, rec);
