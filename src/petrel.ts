@@ -168,7 +168,8 @@ export class Petrel {
   }
 
   async start(): Promise<void> {
-    await this.server.start();
+    // Clients are taken once every extension has started (JetStream among them), below.
+    await this.server.start({ holdClients: true });
     // The system account's services, as an internal client of that account (nats-server runs them always).
     const sys = this.server.accounts.system.name;
     const monitor = { state: this.monitorState, load: () => this.loadEndpoints() };
@@ -195,6 +196,7 @@ export class Petrel {
       const h = await ext.start(this.server, { logger: this.#logger, services: this.#services });
       if (h) this.#handles.push(h);
     }
+    this.server.acceptClients();
     this.#logger.info("Server is ready");
   }
 

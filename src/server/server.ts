@@ -117,6 +117,8 @@ export class Server implements ClientHost {
   #housekeeping: Timer | undefined;
   #running = false;
   #lameDuck = false;
+  /** Started, but not taking clients yet (start's `holdClients`). */
+  #holdingClients = false;
   #shutdownPromise: Promise<void> | undefined;
   /** Stream and service imports between accounts (their subscriptions and pending responses). */
   #importLinks: ImportLink[] = [];
@@ -218,8 +220,15 @@ export class Server implements ClientHost {
     return this.#bound?.host ?? this.options.host;
   }
 
-  async start(): Promise<void> {
+  /**
+   * `holdClients`: the client listener is bound (its port goes into the routes' INFO) but a client that connects
+   * is closed before its INFO until acceptClients(): a Petrel takes clients once its extensions (JetStream, the
+   * routes) have started, as nats-server starts its client accept loop last. A client served earlier had its
+   * JetStream requests answered "no responders" ("JetStream is not enabled") by a server that has it.
+   */
+  async start(opts: { holdClients?: boolean } = {}): Promise<void> {
     if (this.#running) return;
+    this.#holdingClients = opts.holdClients === true;
     if (this.#transport?.loadTls !== undefined && optionsUseTls(this.options)) await this.#transport.loadTls();
     if (this.#transport !== undefined) this.#clientTls = this.prepareTls("tls", this.options.tls, "server");
     this.#running = true;
@@ -300,6 +309,11 @@ export class Server implements ClientHost {
     return this.#shutdownPromise;
   }
 
+  /** Takes clients from now on (see start's `holdClients`). */
+  acceptClients(): void {
+    this.#holdingClients = false;
+  }
+
   /**
    * The first step of a stop: no new client is taken (the listener closes; one that comes through another
    * listener, WebSocket say, is turned away) while the connected ones are still served.
@@ -378,7 +392,7 @@ export class Server implements ClientHost {
     const cid = this.#nextCid++;
     const c = new ClientConn(cid, duplex, this);
     c.tlsRequired = tls !== undefined;
-    if (!this.#running || this.#lameDuck) {
+    if (!this.#running || this.#lameDuck || this.#holdingClients) {
       queueMicrotask(() => c.close("Server Shutdown"));
       return c;
     }
