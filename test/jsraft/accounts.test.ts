@@ -329,6 +329,10 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
       await waitFor("no responders for a publish", () =>
         nc.request("orders.z", "z", { timeout: 2_000 }).then(() => false, (e: Error) => /no responders/i.test(e.message)), 10_000, 100);
     }
+    // The advisory leaves with the stream's last subscription ("no responders" above), on another connection:
+    // waited for, not assumed to have arrived first.
+    await waitFor("the quorum-lost advisory", () => lost.length > 0, 20_000);
+    await watcher.flush();
     assert.deepEqual(lost, ["$JS.EVENT.ADVISORY.STREAM.QUORUM_LOST.ORDERS"]);
     const [status, body] = await healthz(survivor);
     assert.equal(status, 503);
