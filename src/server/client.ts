@@ -7,7 +7,7 @@ import { LastSubject } from "../cluster/last_subject.ts";
 import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argBytes, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import { isValidPublishSubject, isValidQueueName, isValidSubject } from "../subjects/subject.ts";
-import { OutBuffer, SMALL_PAYLOAD } from "./outbound.ts";
+import { copyRange, OutBuffer, SMALL_PAYLOAD } from "./outbound.ts";
 import { LocalMsg } from "./local_msg.ts";
 import { everyOwner, reusableFor } from "./reuse.ts";
 import { type ConnectOptions, parseConnect } from "./connect.ts";
@@ -379,7 +379,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     const n = args.ends[1] - s;
     let out = this.#replyBuf;
     if (out.length !== n) this.#replyBuf = out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = line[s + i];
+    copyRange(out, 0, line, s, s + n);
     return out;
   }
 

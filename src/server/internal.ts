@@ -6,7 +6,7 @@
 import type { Account } from "../accounts/account.ts";
 import { showsOtherSubject } from "../accounts/imports.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
-import { smallCopy, smallUtf8 } from "./small_bytes.ts";
+import { asciiInto, smallCopy, smallUtf8 } from "./small_bytes.ts";
 import { bytesToString } from "../protocol/parser.ts";
 import { LocalMsg } from "./local_msg.ts";
 import { reusableFor } from "./reuse.ts";
@@ -243,10 +243,5 @@ function subjectBytesIn(byLength: (Uint8Array | undefined)[], subject: string): 
   const n = subject.length;
   if (n > 64) return smallUtf8(subject);
   const out = byLength[n] ??= new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = subject.charCodeAt(i);
-    if (c > 127) return smallUtf8(subject);
-    out[i] = c;
-  }
-  return out;
+  return asciiInto(out, subject) ? out : smallUtf8(subject);
 }

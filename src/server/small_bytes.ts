@@ -56,13 +56,18 @@ const enc = new TextEncoder();
 
 /** UTF-8 bytes of `s` (as `TextEncoder.encode`); ASCII, the common case for subjects, without the encoder call. */
 export function smallUtf8(s: string): Uint8Array {
-  const n = s.length;
-  if (!slabs || n > SMALL_MAX) return enc.encode(s);
-  const out = smallBytes(n);
-  for (let i = 0; i < n; i++) {
+  if (!slabs || s.length > SMALL_MAX) return enc.encode(s);
+  const out = smallBytes(s.length);
+  // Not ASCII: the view is left unused (slab memory is never handed out twice).
+  return asciiInto(out, s) ? out : enc.encode(s);
+}
+
+/** Writes ASCII `s` into `out` (its length); false, with `out` part-written, when `s` is not ASCII. */
+export function asciiInto(out: Uint8Array, s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c > 127) return enc.encode(s); // the view is left unused: slab memory is never handed out twice
+    if (c > 127) return false;
     out[i] = c;
   }
-  return out;
+  return true;
 }
