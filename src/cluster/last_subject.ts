@@ -1,20 +1,23 @@
 /**
  * The subject of the message a link is reading, as a string and as bytes. Streams on a route or a gateway tend
  * to repeat one subject, so a frame whose subject bytes match the one kept reuses both (no decode, no copy).
- * Replies to requests and PubAcks go to a new inbox each time: such a subject is a view of the read buffer for
- * its frame (valid during the delivery, like the payload: see RoutedMsg) and is not kept. A subject is copied
+ * Replies to requests and PubAcks go to a new inbox each time: such a subject's bytes are copied into an array kept
+ * for their length (ScratchBytes), valid until the next frame (the delivery only needs them during the call, like
+ * the payload: see RoutedMsg), so a reply costs no byte object; a view of the read was one per reply. A subject is copied
  * and kept when it comes again right after a frame on another subject (a one-slot doorkeeper of hashes), so a
  * stream that alternates between a few subjects still reuses them most of the time.
  */
 import { bytesToString } from "../protocol/parser.ts";
+import { ScratchBytes } from "../server/small_bytes.ts";
 
 const NONE = new Uint8Array(0);
 
 export class LastSubject {
   /** The current frame's subject. */
   text = "";
-  /** Its bytes: the kept copy, or a view of the read buffer valid only while the frame is delivered. */
+  /** Its bytes: the kept copy, or a scratch copy valid until the next read (at least while the frame is delivered). */
   bytes: Uint8Array = NONE;
+  readonly #scratch = new ScratchBytes();
   #kept: Uint8Array = NONE;
   #keptText = "";
   /** Hash of the last subject that was not kept (0: none). */
@@ -42,7 +45,7 @@ export class LastSubject {
     const h = subjectHash(line, s, e);
     if (this.#door !== h) {
       this.#door = h;
-      this.bytes = line.subarray(s, e);
+      this.bytes = this.#scratch.copy(line, s, e);
       return;
     }
     this.#door = 0;

@@ -253,9 +253,17 @@ export function queueNames(args: Args, ra: RoutedArgs): string[] | undefined {
   return out;
 }
 
+/** Filled in by routedArgs for each frame: one per link instead of an object per message with a reply. */
+export interface RoutedArgsOut {
+  reply: number;
+  queueFrom: number;
+  queueTo: number;
+}
+
 /**
  * Read the optional part of `RMSG acc subject [...] size` (args already split; `first` is the index after
- * the subject, `sizes` how many trailing size arguments there are). undefined when malformed.
+ * the subject, `sizes` how many trailing size arguments there are) into `into`, or the shared answer for a frame
+ * with neither reply nor queues. undefined when malformed.
  */
 export function routedArgs(
   line: Uint8Array,
@@ -264,17 +272,25 @@ export function routedArgs(
   count: number,
   first: number,
   sizes: number,
+  into: RoutedArgsOut = { reply: -1, queueFrom: 0, queueTo: 0 },
 ): RoutedArgs | undefined {
   const last = count - sizes; // index after the optional part
   const n = last - first;
   if (n < 0) return undefined;
   if (n === 0) return NO_EXTRAS;
-  if (n === 1) return { reply: first, queueFrom: 0, queueTo: 0 };
+  if (n === 1) return fill(into, first, 0, 0);
   const marker = ends[first] - starts[first] === 1 ? line[starts[first]] : 0;
   if (marker === PLUS) {
     if (n < 2) return undefined;
-    return { reply: first + 1, queueFrom: first + 2, queueTo: last };
+    return fill(into, first + 1, first + 2, last);
   }
-  if (marker === BAR) return { reply: -1, queueFrom: first + 1, queueTo: last };
+  if (marker === BAR) return fill(into, -1, first + 1, last);
   return undefined;
+}
+
+function fill(into: RoutedArgsOut, reply: number, queueFrom: number, queueTo: number): RoutedArgs {
+  into.reply = reply;
+  into.queueFrom = queueFrom;
+  into.queueTo = queueTo;
+  return into;
 }

@@ -12,8 +12,9 @@ import { RouteOutbox } from "./outbox.ts";
 import { LastSubject } from "./last_subject.ts";
 import { LinkOutput } from "../server/link_output.ts";
 import { LocalMsg } from "../server/local_msg.ts";
-import { onlyClients } from "../server/client.ts";
-import { interestLine, parseRouteConnect, parseRouteInfo, queueNames, type RoutedArgs, type RouteInfo, routedArgs } from "./protocol.ts";
+import { reusableFor } from "../server/reuse.ts";
+import { ScratchBytes } from "../server/small_bytes.ts";
+import { interestLine, parseRouteConnect, parseRouteInfo, queueNames, type RoutedArgs, type RoutedArgsOut, type RouteInfo, routedArgs } from "./protocol.ts";
 import { readJsDelivery } from "./js_delivery.ts";
 import type { RouteHost } from "./types.ts";
 import { linkInput, WireConn, type WireState } from "../server/wire_conn.ts";
@@ -69,8 +70,12 @@ export class RouteConn implements ConnHandler, SubOwner {
   #connectSeen = false;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #subject = new LastSubject();
-  /** The message of a frame whose receivers are all clients (see #routed). */
+  /** The message of a frame whose receivers all keep nothing of it (see #routed). */
   readonly #local = new LocalMsg();
+  /** Its reply, copied out of the frame's line (a request's inbox: no view per request). */
+  readonly #replies = new ScratchBytes();
+  /** Where a frame's reply and queues are (routedArgs): one object per route, not one per message with a reply. */
+  readonly #ra: RoutedArgsOut = { reply: -1, queueFrom: 0, queueTo: 0 };
 
   constructor(cid: number, duplex: Duplex, host: RouteHost, opts: { solicited: boolean; configuredUrl?: string }) {
     this.cid = cid;
@@ -223,32 +228,34 @@ export class RouteConn implements ConnHandler, SubOwner {
     st.in_bytes += size;
     const account = this.host.server.accounts.byBytes(args.line, args.starts[first], args.ends[first]);
     if (account === undefined) return; // an account this server does not have: no subscribers here
-    const ra = args.count === first + 2 + sizes ? NO_EXTRAS : routedArgs(args.line, args.starts, args.ends, args.count, first + 2, sizes);
+    const ra = args.count === first + 2 + sizes ? NO_EXTRAS : routedArgs(args.line, args.starts, args.ends, args.count, first + 2, sizes, this.#ra);
     if (ra === undefined) {
       this.close("Protocol Violation");
       return;
     }
     const si = first + 1;
     this.#subject.read(args.line, args.starts[si], args.ends[si]);
-    const reply = ra.reply >= 0 ? args.line.subarray(args.starts[ra.reply], args.ends[ra.reply]) : null;
     const subject = this.#subject.text;
     const interest = account.interestIn(subject);
     if (interest === undefined) return; // nobody here (any more): no message object, no payload view
-    // Clients of this server only (a request to its responder, a reply to its requester): one reused object, the
-    // payload a range of the read (RoutedMsg's contract); anyone else may keep the message and gets its own.
-    const local = onlyClients(interest) ? this.#local : undefined;
+    // Receivers that all keep nothing of it (clients and internal clients of this server: the request to its
+    // responder, the reply to its requester; see reuse.ts): one reused object, the payload a range of the read
+    // and the reply a scratch copy (RoutedMsg's contract). Anyone else may keep the message and gets its own.
+    const local = reusableFor(interest) ? this.#local : undefined;
+    const r = ra.reply;
     const msg: RoutedMsg = local !== undefined
-      ? local.set(subject, this.#subject.bytes, reply, hdrSize, buf, start, start + size)
+      ? local.set(subject, this.#subject.bytes, r >= 0 ? this.#replies.copy(args.line, args.starts[r], args.ends[r]) : null, hdrSize, buf, start, start + size)
       : {
         subject,
         subjectBytes: this.#subject.bytes,
-        reply,
+        reply: r >= 0 ? args.line.subarray(args.starts[r], args.ends[r]) : null,
         hdrSize,
         payload: start === 0 && size === buf.length ? buf : buf.subarray(start, start + size),
         deliverReply: undefined,
       };
     // `<deliver> $JS.ACK...@<subject>`: a JetStream delivery (nats-server's form), routed by the frame's subject
     // and shown with the stored message's (see js_delivery.ts).
+    const reply = msg.reply;
     if (!readJsDelivery(msg) && reply !== null && reply.length > 5 && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95 && reply[4] === 46) {
       // "_GR_.": a request another cluster sent, forwarded by the server its gateway reached: tracked here too,
       // so a response from this server goes back to that cluster (Server.mappedReply); subscribers see the plain reply.

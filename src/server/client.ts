@@ -7,9 +7,10 @@ import { LastSubject } from "../cluster/last_subject.ts";
 import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argBytes, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import { isValidPublishSubject, isValidQueueName, isValidSubject } from "../subjects/subject.ts";
-import { copyRange, OutBuffer, SMALL_PAYLOAD } from "./outbound.ts";
+import { OutBuffer, SMALL_PAYLOAD } from "./outbound.ts";
+import { ScratchBytes } from "./small_bytes.ts";
 import { LocalMsg } from "./local_msg.ts";
-import { everyOwner, reusableFor } from "./reuse.ts";
+import { reusableFor } from "./reuse.ts";
 import { type ConnectOptions, parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
@@ -86,11 +87,11 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   #interestLocal = false;
   readonly #localMsg = new LocalMsg();
   /**
-   * The reply of a PUB carried by #localMsg, copied into an array kept for the last reply length (a requester's or
-   * JetStream publisher's inbox changes, its length mostly does not): valid during the delivery, as the message;
-   * a view of the input line was an object per request.
+   * The reply of a PUB carried by #localMsg, copied into an array kept for its length (a requester's or JetStream
+   * publisher's inbox changes, its length mostly does not): valid during the delivery, as the message; a view of
+   * the input line was an object per request.
    */
-  #replyBuf: Uint8Array = new Uint8Array(0);
+  readonly #replies = new ScratchBytes();
   #interestAccount: Account | undefined;
   #interest: MatchResult<Subscription> | undefined;
   #authTimer: ReturnType<typeof setTimeout> | undefined;
@@ -353,7 +354,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       const hdr = hdrSize === 0 ? -1 : hdrSize;
       const local = this.#interestLocal ? this.#localMsg : undefined;
       const msg: RoutedMsg = local !== undefined
-        ? local.set(subject, subjectBytes, hasReply ? this.#replyIn(args) : null, hdr, buf, start, start + size)
+        ? local.set(subject, subjectBytes, hasReply ? this.#replies.copy(args.line, args.starts[1], args.ends[1]) : null, hdr, buf, start, start + size)
         : {
           subject,
           subjectBytes,
@@ -370,17 +371,6 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     if (delivered === 0 && hasReply && this.noResponders && this.headers) {
       this.account.noResponders(this, argString(args, 1));
     }
-  }
-
-  /** The PUB's reply (argument 1) in #replyBuf (see there). */
-  #replyIn(args: Args): Uint8Array {
-    const line = args.line;
-    const s = args.starts[1];
-    const n = args.ends[1] - s;
-    let out = this.#replyBuf;
-    if (out.length !== n) this.#replyBuf = out = new Uint8Array(n);
-    copyRange(out, 0, line, s, s + n);
-    return out;
   }
 
   /**
@@ -729,10 +719,3 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
 }
 
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k === "OK" ? "+OK" : k]));
-
-const isClient = (o: SubOwner): boolean => o instanceof ClientConn;
-
-/** Does `r` reach clients of this server only (no link, no internal or JetStream subscriber)? Then a reused LocalMsg may carry the message. */
-export function onlyClients(r: MatchResult<Subscription>): boolean {
-  return everyOwner(r, isClient);
-}

@@ -6,7 +6,7 @@
 import type { Account } from "../accounts/account.ts";
 import { showsOtherSubject } from "../accounts/imports.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
-import { asciiInto, smallCopy, smallUtf8 } from "./small_bytes.ts";
+import { ScratchBytes, smallCopy, smallUtf8 } from "./small_bytes.ts";
 import { bytesToString } from "../protocol/parser.ts";
 import { LocalMsg } from "./local_msg.ts";
 import { reusableFor } from "./reuse.ts";
@@ -71,7 +71,7 @@ export class InternalClient implements SubOwner {
    * bytes of their subjects by length, rewritten for each publish (the PubAck to a new inbox each time, an API
    * reply): undefined while a publish is being delivered (a nested one gets its own).
    */
-  #pub: { msg: LocalMsg; subjects: (Uint8Array | undefined)[] } | undefined = { msg: new LocalMsg(), subjects: [] };
+  #pub: { msg: LocalMsg; subjects: ScratchBytes } | undefined = { msg: new LocalMsg(), subjects: new ScratchBytes() };
   /** The message lent to borrowing handlers, or undefined while one holds it (a nested delivery gets its own). */
   #lent: InternalMsg | undefined = { subject: "", reply: undefined, headers: undefined, payload: EMPTY, local: false, viaRoute: false };
   #nextSid = 1;
@@ -179,7 +179,7 @@ export class InternalClient implements SubOwner {
     this.#pub = undefined;
     const msg = pub.msg;
     try {
-      return account.deliverMatched(r, msg.set(subject, subjectBytesIn(pub.subjects, subject), reply, hdrSize, body, 0, body.length), this);
+      return account.deliverMatched(r, msg.set(subject, pub.subjects.utf8(subject), reply, hdrSize, body, 0, body.length), this);
     } finally {
       msg.clear();
       this.#pub = pub;
@@ -233,15 +233,4 @@ export class InternalClient implements SubOwner {
     this.#subs.clear();
     this.#host.internalClosed(this);
   }
-}
-
-/**
- * The UTF-8 bytes of `subject` in the array kept for its length in `byLength` (made once per length), valid until
- * the next call: an ASCII subject of up to 64 characters (an inbox) costs nothing; others get bytes of their own.
- */
-function subjectBytesIn(byLength: (Uint8Array | undefined)[], subject: string): Uint8Array {
-  const n = subject.length;
-  if (n > 64) return smallUtf8(subject);
-  const out = byLength[n] ??= new Uint8Array(n);
-  return asciiInto(out, subject) ? out : smallUtf8(subject);
 }

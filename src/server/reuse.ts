@@ -6,7 +6,7 @@ import type { MatchResult } from "../subjects/sublist.ts";
 import type { SubOwner, Subscription } from "./types.ts";
 
 /** Is `ok` true of every subscriber's owner (plain and queue)? */
-export function everyOwner(r: MatchResult<Subscription>, ok: (o: SubOwner) => boolean): boolean {
+function everyOwner(r: MatchResult<Subscription>, ok: (o: SubOwner) => boolean): boolean {
   const psubs = r.psubs;
   for (let i = 0; i < psubs.length; i++) if (!ok(psubs[i].owner)) return false;
   const qsubs = r.qsubs;

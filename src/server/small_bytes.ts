@@ -71,3 +71,32 @@ export function asciiInto(out: Uint8Array, s: string): boolean {
   }
   return true;
 }
+
+/** Ranges up to this long get an array kept for their length (ScratchBytes); longer ones a copy of their own. */
+const SCRATCH_MAX = 64;
+
+/**
+ * Bytes valid until the next call, in one array kept per length: a unique reply subject per request or PubAck (an
+ * inbox's length rarely changes) copied out of the read or written from a string costs no allocation, where a view
+ * or a copy of its own was an object per message for every young collection to walk. Longer ones get their own array.
+ */
+export class ScratchBytes {
+  readonly #byLength: (Uint8Array | undefined)[] = [];
+
+  /** `src[start, end)`, copied. */
+  copy(src: Uint8Array, start: number, end: number): Uint8Array {
+    const n = end - start;
+    if (n > SCRATCH_MAX) return src.slice(start, end);
+    const out = this.#byLength[n] ??= new Uint8Array(n);
+    for (let k = 0; k < n; k++) out[k] = src[start + k];
+    return out;
+  }
+
+  /** The UTF-8 bytes of `s`: written into the kept array when ASCII, else encoded into an array of their own. */
+  utf8(s: string): Uint8Array {
+    const n = s.length;
+    if (n > SCRATCH_MAX) return smallUtf8(s);
+    const out = this.#byLength[n] ??= new Uint8Array(n);
+    return asciiInto(out, s) ? out : smallUtf8(s);
+  }
+}

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { SMALL_MAX, smallBytes, smallCopy, smallUtf8, useSlabs } from "../../src/server/small_bytes.ts";
+import { ScratchBytes, SMALL_MAX, smallBytes, smallCopy, smallUtf8, useSlabs } from "../../src/server/small_bytes.ts";
 import { OutBuffer } from "../../src/server/outbound.ts";
 
 const enc = new TextEncoder();
@@ -42,6 +42,27 @@ describe("small_bytes", () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it("ScratchBytes: one array per length, rewritten by the next call; long ranges and non-ASCII text get their own", () => {
+    const sb = new ScratchBytes();
+    const line = enc.encode("PUB _INBOX.a.1 _INBOX.b.2 5");
+    const a = sb.copy(line, 4, 14);
+    assert.deepEqual(a, enc.encode("_INBOX.a.1"));
+    assert.notEqual(a.buffer, line.buffer, "a copy, not a view of the line");
+    const b = sb.copy(line, 15, 25);
+    assert.equal(b, a, "the same length: the same array, no allocation");
+    assert.deepEqual(b, enc.encode("_INBOX.b.2"));
+    assert.notEqual(sb.copy(line, 0, 3), a, "another length: another array");
+    assert.equal(sb.utf8("_INBOX.c.3"), a, "text of that length goes into the same array");
+    assert.deepEqual(a, enc.encode("_INBOX.c.3"));
+    const long = "x".repeat(65);
+    const l1 = sb.utf8(long);
+    assert.deepEqual(l1, enc.encode(long));
+    assert.notEqual(sb.copy(enc.encode(long), 0, 65), l1, "over 64 bytes: an array of its own each time");
+    const accented = sb.utf8("_INBOX.é.3");
+    assert.deepEqual(accented, enc.encode("_INBOX.é.3"));
+    assert.notEqual(accented, sb.copy(line, 4, 14), "not ASCII: encoded into an array of its own, not the kept one");
   });
 
   it("without slabs: plain arrays of their own", () => {
