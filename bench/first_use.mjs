@@ -18,7 +18,15 @@
 // (run); `-` when no server's loop stalled (the time went between processes: a client or a wake-up). Message times
 // are placed on the wall clock by spreading natsbench's MARK start..end over the cumulated latencies.
 //
-// Usage: node bench/first_use.mjs js|rr [--rounds 3] [--n 20000] [--top 30] [--port-base 16450] [--stalls] [--keep] -- <server cmd...>
+// With --v8-trace (Deno; diagnosis only: tracing slows the server) each server runs with V8's --trace-opt and
+// --trace-deopt (added to DENO_V8_FLAGS) under `stdbuf -oL`: V8 prints its traces through stdio, fully buffered into
+// a file, so without it the lines land in the log up to 4 KB late and a deopt cannot be placed before or after the
+// window. The log's size at natsbench's MARK start / end splits it; per node it prints the compiles by tier, the
+// OSR compiles and every deopt (eager, lazy, and code thrown away because a field's type or constness changed) that
+// fell inside the measured window, those after the window's last compile apart (natsbench asks for the stream's info
+// right after MARK end, which this process reads a little later), and how many came after it (shutdown).
+//
+// Usage: node bench/first_use.mjs js|rr [--rounds 3] [--n 20000] [--top 30] [--port-base 16450] [--stalls] [--keep] [--v8-trace] -- <server cmd...>
 //   e.g. node bench/first_use.mjs js --rounds 3 -- node_modules/.bin/bun run mod.ts
 //        node bench/first_use.mjs rr -- /usr/sbin/nats-server
 // The server command gets `-c <conf>` appended. Ports: base (client), base+10.. (cluster), base+20.. (http).
@@ -44,6 +52,7 @@ const cmd = argv.slice(dd + 1);
 const withStalls = argv.slice(0, dd).includes("--stalls");
 /** Keep each round's directory (configs, server logs, stall records) and print where it is. */
 const keep = argv.slice(0, dd).includes("--keep");
+const v8Trace = argv.slice(0, dd).includes("--v8-trace");
 const wall = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -129,10 +138,14 @@ async function round(r, nb) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-first-use-"));
   const nodes = writeConfs(dir);
   for (const nd of nodes) if (await listening(nd.port)) throw new Error(`port ${nd.port} is in use`);
+  const logs = nodes.map((_, i) => path.join(dir, `s${i}.log`));
   const procs = nodes.map((nd, i) => {
-    const log = fs.openSync(path.join(dir, `s${i}.log`), "w");
-    const env = withStalls ? { ...process.env, PETREL_STALL_LOG: path.join(dir, `stall${i}.json`) } : process.env;
-    return spawn(cmd[0], [...cmd.slice(1), "-c", nd.conf], { stdio: ["ignore", log, log], env });
+    const log = fs.openSync(logs[i], "w");
+    const env = { ...process.env };
+    if (withStalls) env.PETREL_STALL_LOG = path.join(dir, `stall${i}.json`);
+    if (v8Trace) env.DENO_V8_FLAGS = [env.DENO_V8_FLAGS, "--trace-opt,--trace-deopt"].filter(Boolean).join(",");
+    const argv = v8Trace ? ["stdbuf", "-oL", ...cmd] : cmd;
+    return spawn(argv[0], [...argv.slice(1), "-c", nd.conf], { stdio: ["ignore", log, log], env });
   });
   try {
     for (const nd of nodes) {
@@ -147,7 +160,8 @@ async function round(r, nb) {
       ? ["js", "-s", "128", "--replicas", "1", "-n", String(n), "--url", `nats://127.0.0.1:${base}`, "--stream", "BENCH_B_1", "--subj", "benchjs.B.1"]
       : ["req", "-s", "16", "-n", String(n), "--url", `nats://127.0.0.1:${base}`, "--sub-url", `nats://127.0.0.1:${base + 2}`];
     const pids = procs.map((p) => p.pid);
-    let t0, t1, result, w0, w1;
+    let t0, t1, result, w0, w1, at0, at1;
+    const logSizes = () => logs.map((f) => fs.statSync(f).size);
     await new Promise((res, rej) => {
       const c = spawn(nb, args, { env: { ...process.env, LATDUMP: latFile }, stdio: ["ignore", "pipe", "ignore"] });
       let buf = "";
@@ -157,8 +171,8 @@ async function round(r, nb) {
         while ((i = buf.indexOf("\n")) >= 0) {
           const line = buf.slice(0, i);
           buf = buf.slice(i + 1);
-          if (line.startsWith("MARK start")) (w0 = wall()), (t0 = threads(pids));
-          else if (line.startsWith("MARK end")) (w1 = wall()), (t1 = threads(pids));
+          if (line.startsWith("MARK start")) (w0 = wall()), (t0 = threads(pids)), (at0 = logSizes());
+          else if (line.startsWith("MARK end")) (w1 = wall()), (t1 = threads(pids)), (at1 = logSizes());
           else if (line.startsWith("RESULT ")) result = JSON.parse(line.slice(7));
         }
       });
@@ -186,12 +200,47 @@ async function round(r, nb) {
       const wallOf = (ns) => w0 + ((w1 - w0) * ns) / total;
       attribute(nodes.map((_, i) => path.join(dir, `stall${i}.json`)), order.slice(0, top), (i) => [wallOf(at[i]), wallOf(at[i] + lat[i])], lat, w0, w1);
     }
+    if (v8Trace) {
+      await stopAll(procs);
+      logs.forEach((f, i) => tierUps(`n${i + 1}`, fs.readFileSync(f), at0[i], at1[i]));
+    }
     return deciles;
   } finally {
     await stopAll(procs);
     if (keep) console.log(`  kept: ${dir}`);
     else fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** What V8 compiled and threw away inside the window [from, to) of one server's log (see --v8-trace). */
+function tierUps(node, log, from, to) {
+  const inside = log.subarray(from, to).toString("utf8").split("\n");
+  const after = log.subarray(to).toString("utf8").split("\n");
+  const tiers = new Map();
+  let osr = 0;
+  for (const l of inside) {
+    const m = /^\[completed compiling .*\(target (\w+)\)( OSR)?/.exec(l);
+    if (!m) continue;
+    tiers.set(m[1], (tiers.get(m[1]) ?? 0) + 1);
+    if (m[2]) osr++;
+  }
+  const deopts = (lines) =>
+    lines.flatMap((l) => {
+      const b = /^\[bailout \(kind: ([\w-]+), reason: ([^)]*)\).*?<JSFunction ([^ >]*)/.exec(l);
+      if (b) return [`${b[3]} (${b[1]}: ${b[2]})`];
+      const d = /^\[marking dependent code .*<SharedFunctionInfo ([^>]*)>.*reason: ([^\]]*)\]/.exec(l);
+      return d ? [`${d[1]} (dependency: ${d[2]})`] : [];
+    });
+  // natsbench reads the stream's info right after MARK end and this process sees that line a little later: what
+  // deopts after the window's last compile is usually that request, not the measured traffic.
+  let lastCompile = -1;
+  inside.forEach((l, i) => l.startsWith("[completed compiling") && (lastCompile = i));
+  const inWindow = deopts(inside.slice(0, lastCompile + 1));
+  const atEnd = deopts(inside.slice(lastCompile + 1));
+  const first = log.subarray(0, from).toString("utf8").split("\n").length;
+  console.log(`  ${node} V8 in the window (log lines ${first}-${first + inside.length - 1}): compiles ${[...tiers].map(([t, n]) => `${t} ${n}`).join(", ") || "none"}, OSR ${osr}; ` +
+    `deopts ${inWindow.length}${inWindow.length ? ": " + inWindow.join("; ") : ""}; after its last compile (the client's closing ` +
+    `requests, as a rule): ${atEnd.length}${atEnd.length ? " (" + atEnd.join("; ") + ")" : ""}; after the window: ${deopts(after).length}`);
 }
 
 async function stopAll(procs) {
