@@ -57,7 +57,24 @@ function newLevel<T>(): Level<T> {
 const CACHE_MAX = 4096;
 /** Slots of the cache's doorkeeper (a power of two); see `match`. */
 const DOOR_SLOTS = 4096;
-const EMPTY: MatchResult<never> = Object.freeze({ psubs: [], qsubs: [] });
+
+/**
+ * Every match result has one hidden class, and so has every list in one (V8): readers of a result on the publish
+ * path (Account.interestIn, the client's #publish, the router) are compiled for the shapes they have seen, and a
+ * result of another shape throws that code away (`--trace-deopt`: `interestIn` "wrong map" inside a sync-publish
+ * run when the first subject nobody wanted, a STATSZ heartbeat's, met the frozen empty result after the router's
+ * readers were optimized, then compiled again). So no frozen objects or arrays here (a frozen array, a literal `[]`
+ * and a spread list are three array classes): the empty lists come from spreading, as every real list does, and
+ * results are made by `matched` only. Nothing writes to a result or its lists (readonly types).
+ */
+const NO_SUBS: readonly never[] = [...new Set<never>()];
+const NO_QUEUES: readonly never[] = [...new Set<never>()];
+
+function matched<T>(psubs: readonly T[], qsubs: readonly (readonly T[])[]): MatchResult<T> {
+  return { psubs, qsubs };
+}
+
+const EMPTY: MatchResult<never> = matched(NO_SUBS, NO_QUEUES);
 
 function isEmptyNode<T>(n: Node<T>): boolean {
   return n.psubs.size === 0 && n.qsubs.size === 0 && (n.next === undefined || isEmptyLevel(n.next));
@@ -209,9 +226,9 @@ export class Sublist<T extends Subscribable> {
     found.queues = undefined;
     let result: MatchResult<T>;
     if (queues === undefined) {
-      result = psubs !== undefined ? { psubs, qsubs: NO_QUEUES } : single !== undefined ? onlyOf(single) : EMPTY;
+      result = psubs !== undefined ? matched(psubs, NO_QUEUES) : single !== undefined ? onlyOf(single) : EMPTY;
     } else {
-      result = { psubs: psubs ?? (single !== undefined ? plistOf(single) : NO_QUEUES), qsubs: [...queues.values()] };
+      result = matched(psubs ?? (single !== undefined ? plistOf(single) : NO_SUBS), [...queues.values()]);
     }
     // Only a subject seen before is cached. Unique subjects (reply inboxes, one per request or PubAck) would
     // each hold an entry until the cache is next cleared: thousands of live objects that every young-generation
@@ -232,7 +249,7 @@ export class Sublist<T extends Subscribable> {
   /** Is anyone interested in this literal subject? */
   hasInterest(subject: string): boolean {
     const r = this.match(subject);
-    return r.psubs.length > 0 || r.qsubs.length > 0;
+    return r.psubs.length + r.qsubs.length > 0; // both read on every call: see Account.interestIn
   }
 
   /** Every subscription, in no particular order. */
@@ -265,14 +282,12 @@ interface Found<T> {
   queues: Map<string, T[]> | undefined;
 }
 
-const NO_QUEUES: readonly never[] = Object.freeze([]);
-
 function plistOf<T>(n: Node<T>): readonly T[] {
   return n.plist ??= [...n.psubs];
 }
 
 function onlyOf<T>(n: Node<T>): MatchResult<T> {
-  return n.only ??= { psubs: plistOf(n), qsubs: NO_QUEUES };
+  return n.only ??= matched(plistOf(n), NO_QUEUES);
 }
 
 function addNode<T extends Subscribable>(n: Node<T>, found: Found<T>): void {
