@@ -8,7 +8,7 @@ import { showsOtherSubject } from "../accounts/imports.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import { ScratchBytes, smallCopy, smallUtf8 } from "./small_bytes.ts";
 import { bytesToString } from "../protocol/parser.ts";
-import { LocalMsg } from "./local_msg.ts";
+import { LocalMsg, payloadSize } from "./local_msg.ts";
 import { reusableFor } from "./reuse.ts";
 
 export interface InternalMsg {
@@ -50,6 +50,9 @@ const dec = { decode: (b: Uint8Array): string => (decoder ??= new TextDecoder())
 
 const EMPTY = new Uint8Array(0);
 
+/** The largest payload a borrowing handler gets as a copy (#lentRange): beyond it a view is cheaper than the copy. */
+const LENT_COPY_MAX = 256;
+
 /** The options of a plain publish (a default `{}` is a new object per call). */
 const NO_OPTS: { reply?: string; headers?: Uint8Array } = Object.freeze({});
 
@@ -74,6 +77,9 @@ export class InternalClient implements SubOwner {
   #pub: { msg: LocalMsg; subjects: ScratchBytes } | undefined = { msg: new LocalMsg(), subjects: new ScratchBytes() };
   /** The message lent to borrowing handlers, or undefined while one holds it (a nested delivery gets its own). */
   #lent: InternalMsg | undefined = { subject: "", reply: undefined, headers: undefined, payload: EMPTY, local: false, viaRoute: false };
+  /** Small payloads and header blocks lent to borrowing handlers, one array per length (#lentRange): ~33 KB each at most. */
+  readonly #lentBytes: (Uint8Array | undefined)[] = [];
+  readonly #lentHeaders: (Uint8Array | undefined)[] = [];
   #nextSid = 1;
   #closed = false;
   stats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
@@ -189,17 +195,24 @@ export class InternalClient implements SubOwner {
   deliver(sub: Subscription, msg: RoutedMsg, origin?: SubOwner): void {
     const entry = this.#handlers.get(sub);
     if (entry === undefined || this.#closed) return;
-    const payload = msg.payload;
     this.stats.in_msgs++;
-    this.stats.in_bytes += payload.length;
+    this.stats.in_bytes += payloadSize(msg);
     const h = msg.hdrSize;
     const lent = entry.borrow ? this.#lent : undefined;
     if (lent !== undefined) {
-      // Views, in the one lent object: the handler keeps nothing of it (InternalSub.borrow).
+      // Views (or small copies, #lentRange), in the one lent object: the handler keeps nothing of it
+      // (InternalSub.borrow).
       lent.subject = showsOtherSubject(msg) ? dec.decode(msg.subjectBytes) : msg.subject;
       lent.reply = msg.reply !== null ? bytesToString(msg.reply, 0, msg.reply.length) : undefined;
-      lent.headers = h >= 0 ? payload.subarray(0, h) : undefined;
-      lent.payload = h >= 0 ? payload.subarray(h) : payload;
+      if (msg instanceof LocalMsg && !(msg.start === 0 && msg.end === msg.buf.length && h < 0)) {
+        const s = msg.start;
+        lent.headers = h >= 0 ? this.#lentRange(this.#lentHeaders, msg.buf, s, s + h) : undefined;
+        lent.payload = this.#lentRange(this.#lentBytes, msg.buf, h >= 0 ? s + h : s, msg.end);
+      } else {
+        const payload = msg.payload;
+        lent.headers = h >= 0 ? payload.subarray(0, h) : undefined;
+        lent.payload = h >= 0 ? payload.subarray(h) : payload;
+      }
       lent.local = origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway");
       lent.viaRoute = origin?.kind === "route";
       this.#lent = undefined;
@@ -213,6 +226,7 @@ export class InternalClient implements SubOwner {
       return;
     }
     // Copies: the router's byte views are only valid during this call.
+    const payload = msg.payload;
     entry.handler({
       // What a network client would see on its MSG line: a JetStream delivery shows the stored subject.
       subject: showsOtherSubject(msg) ? dec.decode(msg.subjectBytes) : msg.subject,
@@ -224,6 +238,22 @@ export class InternalClient implements SubOwner {
       local: origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway"),
       viaRoute: origin?.kind === "route",
     });
+  }
+
+  /**
+   * `src[a, b)` for a borrowing handler: when small, copied into the array `table` keeps for its length (made once
+   * per length); else a view. Why: the views of a client's publish that a LocalMsg makes (its payload, and its
+   * header block) were ~100 B of garbage per JetStream publish on V8, a third of what was left of it
+   * (bench/RESULTS.md, `denojs`), and that garbage sets how often Deno's young generation is collected and so how
+   * soon it grows under load. Copying 128 B costs about what making the view costs. Only the one lent message uses
+   * the arrays, so a nested delivery (which gets a message of its own) cannot rewrite them under the handler.
+   */
+  #lentRange(table: (Uint8Array | undefined)[], src: Uint8Array, a: number, b: number): Uint8Array {
+    const n = b - a;
+    if (n > LENT_COPY_MAX) return src.subarray(a, b);
+    const out = table[n] ??= new Uint8Array(n);
+    for (let k = 0; k < n; k++) out[k] = src[a + k];
+    return out;
   }
 
   close(): void {

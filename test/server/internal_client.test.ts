@@ -98,6 +98,35 @@ describe("server: internal clients", () => {
     c.close();
   });
 
+  it("a borrowing handler gets a client's small payloads and header blocks copied into one array per length, larger ones as views", async () => {
+    const ic = h.server.createInternalClient("lendcopy");
+    const seen: string[] = [];
+    const payloads: Uint8Array[] = [];
+    const headers: Uint8Array[] = [];
+    ic.subscribe("lc.>", (m) => {
+      seen.push(`${m.headers ? dec.decode(m.headers) : "-"}|${dec.decode(m.payload)}`);
+      payloads.push(m.payload);
+      if (m.headers) headers.push(m.headers);
+    }, { borrow: true });
+    const c = await h.client({ headers: true });
+    const hdr = "NATS/1.0\r\nK: v\r\n\r\n";
+    // A payload as long as the header block: the two must not share an array.
+    const same = "p".repeat(hdr.length);
+    const big = "b".repeat(300);
+    c.write(`PUB lc.a 3\r\nabc\r\nPUB lc.b 3\r\nxyz\r\nHPUB lc.h ${hdr.length} ${2 * hdr.length}\r\n${hdr}${same}\r\n`);
+    c.write(`HPUB lc.h ${hdr.length} ${hdr.length + 3}\r\n${hdr}end\r\nPUB lc.big ${big.length}\r\n${big}\r\nPUB lc.big ${big.length}\r\n${big}\r\n`);
+    await sync(c);
+    assert.deepEqual(seen, ["-|abc", "-|xyz", `${hdr}|${same}`, `${hdr}|end`, `-|${big}`, `-|${big}`]);
+    assert.equal(payloads[0], payloads[1], "equal lengths: one array, rewritten");
+    assert.equal(payloads[3], payloads[0], "with headers too");
+    assert.notEqual(payloads[2], headers[0], "header block and payload of one length are apart");
+    assert.equal(headers[0], headers[1]);
+    assert.equal(dec.decode(payloads[1]), "end", "the array holds the last message's bytes");
+    assert.notEqual(payloads[4], payloads[5], "a large payload is a view of the input, not a copy");
+    ic.close();
+    c.close();
+  });
+
   it("publishes in one reused message to receivers that keep nothing; a publish nested in one gets its own subject bytes", async () => {
     const pub = h.server.createInternalClient("pub");
     const relay = h.server.createInternalClient("relay");
