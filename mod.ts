@@ -6,7 +6,6 @@ import { loadStartOptions } from "./src/cli/start_options.ts";
 import { USAGE } from "./src/cli/flags.ts";
 import type { ServerOptions } from "./src/config/schema.ts";
 import { applyDefaults, type OptionLayer } from "./src/config/normalize.ts";
-import { checkAccountsOptions } from "./src/config/accounts.ts";
 import { loadSchemas } from "./src/config/schemas_on_demand.ts";
 import { createLogger, type Logger, silentLogger } from "./src/log/logger.ts";
 import { logUtcOffset } from "./src/log/local_offset.ts";
@@ -74,7 +73,9 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
   } else {
     await loadSchemas();
     options = applyDefaults(so.options ?? {});
-    // Options built in code skip the file checks: run the account ones here (undefined names, cycles, ...).
+    // Options built in code skip the file checks: run the account ones here (undefined names, cycles, ...). The
+    // accounts reader is loaded here, not by `mod.ts` itself: a start from the command line without a file has none.
+    const { checkAccountsOptions } = await import("./src/config/accounts.ts");
     const problems = checkAccountsOptions(options);
     if (problems.length > 0) throw new Error(problems.join("; "));
   }

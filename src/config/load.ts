@@ -1,7 +1,8 @@
 // One entry point from a configuration file to validated options and warnings.
 
 import { parseConf } from "./conf_parser.ts";
-import { layerFromRaw, type OptionLayer } from "./normalize.ts";
+import type { OptionLayer } from "./normalize.ts";
+import { layerFromRaw } from "./layer_from_raw.ts";
 import {
   type ConfigError,
   type ConfigIO,

@@ -6,12 +6,11 @@
 import type { ServerOptions } from "../config/schema.ts";
 import type { ConnHandler, Duplex, Listener, TlsInfo, TlsSettings, Transport } from "../transport/types.ts";
 import { optionsUseTls, type ReadText, tlsSettingsFor } from "../tls/config.ts";
-import { mapCertificateToUser } from "../tls/map.ts";
+import type { mapCertificateToUser } from "../tls/map.ts";
 import type { OperatorTrust } from "../jwt/operator.ts";
 import { authLibs } from "./auth_libs.ts";
 import type { JwtStore } from "../jwt/store.ts";
-import { startClaimsUpdates } from "../jwt/claims_update.ts";
-import { upgradeToTls } from "../tls/upgrade.ts";
+import type { upgradeToTls } from "../tls/upgrade.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { Account, InterestListener } from "../accounts/account.ts";
 import { AccountRegistry } from "../accounts/registry.ts";
@@ -26,6 +25,12 @@ import { randomServerId, randomToken } from "./ids.ts";
 import { InternalClient } from "./internal.ts";
 import { lightInterval } from "../runtime/light_timers.ts";
 import type { Timer } from "../runtime/clock.ts";
+
+/** The client listener's TLS code (the handshake, verify_and_map), loaded by Server.start when it uses TLS. */
+interface ClientTlsCode {
+  upgradeToTls: typeof upgradeToTls;
+  mapCertificateToUser: typeof mapCertificateToUser;
+}
 
 export const VERSION = "2.9.10";
 export const PETREL_VERSION = "0.1.0";
@@ -97,6 +102,8 @@ export class Server implements ClientHost {
   readonly #readFile: ReadText | undefined;
   /** The client listener's TLS, read and checked at start. */
   #clientTls: TlsSettings | undefined;
+  /** The client TLS handshake and certificate mapping: loaded by start() only when the client listener uses TLS. */
+  #clientTlsCode: ClientTlsCode | undefined;
   #auth: AuthConfig | undefined;
   /** Operator mode: the trusted operators and the accounts the resolver knows. */
   readonly #trust: OperatorTrust | undefined;
@@ -231,8 +238,14 @@ export class Server implements ClientHost {
     this.#holdingClients = opts.holdClients === true;
     if (this.#transport?.loadTls !== undefined && optionsUseTls(this.options)) await this.#transport.loadTls();
     if (this.#transport !== undefined) this.#clientTls = this.prepareTls("tls", this.options.tls, "server");
+    // Only a TLS client listener runs the handshake and maps certificates (a reload cannot turn TLS on).
+    if (this.#clientTls !== undefined) {
+      const [upgrade, map] = await Promise.all([import("../tls/upgrade.ts"), import("../tls/map.ts")]);
+      this.#clientTlsCode = { upgradeToTls: upgrade.upgradeToTls, mapCertificateToUser: map.mapCertificateToUser };
+    }
     this.#running = true;
     if (this.#trust !== undefined && this.#jwtStore !== undefined) {
+      const { startClaimsUpdates } = await import("../jwt/claims_update.ts");
       const stop = startClaimsUpdates(this, this.#trust, this.#jwtStore);
       this.onShutdown(stop);
     }
@@ -418,13 +431,18 @@ export class Server implements ClientHost {
     const who = `${c.duplex.info.remoteHost}:${c.duplex.info.remotePort} - cid:${c.cid}`;
     this.logger.debug(`${who} - Starting TLS client connection handshake`);
     c.flush(); // the INFO goes out in the clear, before the handshake
-    upgradeToTls(c.duplex, tls, this.options.tls?.timeout ?? 0, {
+    this.#tlsCode().upgradeToTls(c.duplex, tls, this.options.tls?.timeout ?? 0, {
       onSecure: (info) => this.logger.debug(`${who} - TLS handshake complete (${info.version}, ${info.cipher})`),
       onFailure: (reason) => {
         this.logger.error(`${who} - TLS handshake error: ${reason}`);
         c.close("TLS Handshake Failure");
       },
     });
+  }
+
+  #tlsCode(): ClientTlsCode {
+    if (this.#clientTlsCode === undefined) throw new Error("bug: a TLS client connection on a server started without client TLS");
+    return this.#clientTlsCode;
   }
 
   clientClosed(c: ClientConn): void {
@@ -494,7 +512,7 @@ export class Server implements ClientHost {
     // verify_and_map: the verified certificate names the user; no password is asked for.
     if (this.options.tls?.verify_and_map === true && tls !== undefined && auth !== undefined && auth.users.length > 0) {
       if (tls.peer === undefined) return { ok: false };
-      const name = mapCertificateToUser(tls.peer, auth.users.map((u) => u.user));
+      const name = this.#tlsCode().mapCertificateToUser(tls.peer, auth.users.map((u) => u.user));
       const u = name === undefined ? undefined : auth.users.find((x) => x.user === name);
       return u === undefined ? { ok: false } : { ok: true, user: u.user, permissions: u.permissions, account: u.account };
     }

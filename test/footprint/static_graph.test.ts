@@ -111,16 +111,20 @@ describe("what a plain start loads", () => {
     assert.deepEqual(found, [], "format times with src/runtime/utc_text.ts on the monitoring path");
   });
 
-  it("a start from flags loads no config-file code, no re-exec, no TLS file check and no memory transport", () => {
-    // Each module a plain start loads stays resident (Bun: ~80-100 KB RSS each). The config file's parser and
-    // checks come with src/cli/load_options.ts when -c names a file (src/cli/start_options.ts), the re-exec
-    // with PETREL_REEXEC, the TLS file check with -t; embedders import transports/memory.ts themselves.
+  it("a start from flags loads no config-file code, no re-exec, no TLS code and no memory transport", () => {
+    // Each module a plain start loads stays resident (Bun: ~80-100 KB RSS each) and costs start-up time (~0.5 ms
+    // of CPU each on Bun and on Deno, bench/RESULTS.md "start3"). The config file's parser, checks and readers
+    // (layer_from_raw.ts: users, accounts) come with src/cli/load_options.ts when -c names a file
+    // (src/cli/start_options.ts), the re-exec with PETREL_REEXEC, the TLS file check with -t, the client TLS
+    // handshake and certificate mapping with a TLS listener, the JWT claims updates with a full resolver (both
+    // from Server.start); embedders import transports/memory.ts themselves.
     const { files } = graph("mod.ts");
     assert.ok(files.has("src/cli/start_options.ts") && files.has("src/cli/flags.ts"), "the graph was walked");
     const lazy = [
       "src/cli/load_options.ts", "src/config/load.ts", "src/config/conf_parser.ts", "src/config/plain.ts",
-      "src/config/leaf_checks.ts", "src/tls/check.ts", "adapters/runtime/reexec.ts", "adapters/runtime/reexec_plan.ts",
-      "transports/memory.ts",
+      "src/config/leaf_checks.ts", "src/config/layer_from_raw.ts", "src/config/users.ts", "src/config/accounts.ts",
+      "src/tls/check.ts", "src/tls/upgrade.ts", "src/tls/map.ts", "src/jwt/claims_update.ts",
+      "adapters/runtime/reexec.ts", "adapters/runtime/reexec_plan.ts", "transports/memory.ts",
     ];
     assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically from mod.ts");
   });
