@@ -11,7 +11,10 @@
 // holds after the run (everything allocated since the forced full GC before it, unless an eden GC came between:
 // keep N small) by type, and the heap size.
 // SITES=1 on Deno: V8's sampling heap profiler (through node:inspector, young-generation garbage included) over
-// the measured runs, the allocating functions and stacks by bytes.
+// the measured runs, the allocating functions and stacks by bytes. SITES=old: only what no scavenge collected
+// (two forced before the profile is read): objects promoted, and allocations V8 made in the old generation itself
+// (a long-lived Set's or Map's rebuilt table: BufferPool, bench/RESULTS.md `denojs`), which grow old space until
+// a full collection.
 // Usage: bun bench/alloc_per_msg.ts js|jsa|req|rr [N=400] [rounds=3]
 //        deno run -A --v8-flags=--expose-gc bench/alloc_per_msg.ts js|jsa|req|rr [N=400] [rounds=3]
 import { spawn } from "node:child_process";
@@ -75,7 +78,8 @@ type Frame = { functionName: string; url: string; lineNumber: number };
 type ProfNode = { callFrame: Frame; selfSize: number; children: ProfNode[] };
 const sites = new Map<string, number>();
 let session: { post(m: string, p: object, cb: (e: unknown, r: { profile?: { head: ProfNode } }) => void): void } | undefined;
-if (!jsc && process.env.SITES === "1") {
+const oldOnly = process.env.SITES === "old";
+if (!jsc && (process.env.SITES === "1" || oldOnly)) {
   const { Session } = await import("node:inspector");
   const s = new Session();
   s.connect();
@@ -106,10 +110,11 @@ try {
   await load(3000, 200); // JIT warm-up, stream created
   for (let r = 0; r < rounds; r++) {
     const one = await measure(1);
-    if (session) await post("HeapProfiler.startSampling", { samplingInterval: 64, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+    if (session) await post("HeapProfiler.startSampling", { samplingInterval: 64, includeObjectsCollectedByMinorGC: !oldOnly, includeObjectsCollectedByMajorGC: true });
     if (process.env.MARK === "1") console.error("MEASURE START");
     const many = await measure(n);
     if (process.env.MARK === "1") console.error("MEASURE END");
+    if (session && oldOnly) for (let k = 0; k < 2; k++) (globalThis as { gc?: (o: { type: string }) => void }).gc?.({ type: "minor" });
     if (session) collectSites((await post("HeapProfiler.stopSampling")).profile!.head, []);
     const per = (x: number, y: number) => (x - y) / (n - 1);
     const cells = Object.entries(many.types).map(([k, v]) => [k, per(v, one.types[k] ?? 0)] as const)
@@ -121,7 +126,7 @@ try {
   if (sites.size > 0) {
     const total = [...sites.values()].reduce((a, b) => a + b, 0);
     for (const [k, v] of [...sites].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
-      console.log(`${(v / (n * rounds)).toFixed(0).padStart(5)} B/msg ${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`);
+      console.log(`${(v / (n * rounds)).toFixed(oldOnly ? 2 : 0).padStart(5)} B/msg ${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`);
     }
   }
 } finally {
