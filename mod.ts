@@ -12,7 +12,6 @@ import { logUtcOffset } from "./src/log/local_offset.ts";
 import { Petrel, type PetrelExtension } from "./src/petrel.ts";
 import { PETREL_VERSION, VERSION } from "./src/server/server.ts";
 import { currentRuntime } from "./adapters/runtime/index.ts";
-import { lowerCompilerThreads } from "./adapters/runtime/compiler_threads.ts";
 import type { Runtime } from "./src/runtime/types.ts";
 import { defaultExtensions } from "./adapters/extensions.ts";
 import type { JwtStore } from "./src/jwt/store.ts";
@@ -209,7 +208,9 @@ async function main(): Promise<void> {
   // as soon as the ports file appeared met the default action and killed the server).
   if (portsFile !== undefined) await rt.writeTextFile(portsFile, JSON.stringify(petrel.ports()));
   if (options.pid_file !== undefined) await rt.writeTextFile(options.pid_file, String(rt.pid));
-  // Once serving and busy: the JIT's compiler threads below the event loop (tail latency on small hosts).
+  // Once serving and busy: the JIT's compiler threads below the event loop (tail latency on small hosts). Its code
+  // loads here, once clients are taken: a start does not wait for what only a loaded server needs.
+  const { lowerCompilerThreads } = await import("./adapters/runtime/compiler_threads.ts");
   stopThreadSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"), rt.cpuTimeMs?.bind(rt), (nudge) => {
     petrel.server.connectionListeners.add((_c, up) => up && nudge());
   });
