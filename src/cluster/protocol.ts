@@ -245,12 +245,15 @@ export interface RoutedArgs {
 /** A frame with neither reply nor queues (the common case: one shared answer, no object per message). */
 const NO_EXTRAS: RoutedArgs = Object.freeze({ reply: -1, queueFrom: 0, queueTo: 0 });
 
-/** The queue groups a routed frame names (arguments [from, to)); undefined when it names none. */
-export function queueNames(args: Args, ra: RoutedArgs): string[] | undefined {
+/**
+ * The queue groups a routed frame names (arguments [from, to)); undefined when it names none. `into` (a link's one
+ * list, emptied and filled again) instead of an array per frame: a request to a queue-group service names its group.
+ */
+export function queueNames(args: Args, ra: RoutedArgs, into: string[] = []): string[] | undefined {
   if (ra.queueTo <= ra.queueFrom) return undefined;
-  const out: string[] = [];
-  for (let i = ra.queueFrom; i < ra.queueTo; i++) out.push(argString(args, i));
-  return out;
+  into.length = 0;
+  for (let i = ra.queueFrom; i < ra.queueTo; i++) into.push(argString(args, i));
+  return into;
 }
 
 /** Filled in by routedArgs for each frame: one per link instead of an object per message with a reply. */

@@ -76,6 +76,8 @@ export class RouteConn implements ConnHandler, SubOwner {
   readonly #replies = new ScratchBytes();
   /** Where a frame's reply and queues are (routedArgs): one object per route, not one per message with a reply. */
   readonly #ra: RoutedArgsOut = { reply: -1, queueFrom: 0, queueTo: 0 };
+  /** The queue groups a frame names (queueNames), read during its delivery only. */
+  readonly #queues: string[] = [];
 
   constructor(cid: number, duplex: Duplex, host: RouteHost, opts: { solicited: boolean; configuredUrl?: string }) {
     this.cid = cid;
@@ -262,7 +264,7 @@ export class RouteConn implements ConnHandler, SubOwner {
       const plain = this.host.server.mappedReply?.(account, bytesToString(reply, 0, reply.length));
       if (plain !== undefined) msg.reply = new TextEncoder().encode(plain);
     }
-    account.deliverMatched(interest, msg, this, queueNames(args, ra));
+    account.deliverMatched(interest, msg, this, queueNames(args, ra, this.#queues));
     local?.clear();
   }
 

@@ -1,7 +1,7 @@
 // Route protocol framing: RMSG/HMSG with reply and queue names, RS+/RS- lines, route URLs.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { interestLine, parseRouteConnect, parseRouteInfo, routedArgs, writeRoutedMsg } from "../../src/cluster/protocol.ts";
+import { interestLine, parseRouteConnect, parseRouteInfo, queueNames, routedArgs, type RoutedArgsOut, writeRoutedMsg } from "../../src/cluster/protocol.ts";
 import { parseRouteUrl } from "../../src/cluster/urls.ts";
 import { OutBuffer } from "../../src/server/outbound.ts";
 
@@ -12,6 +12,21 @@ function frame(reply: string | null, queues: string[], hdr: number, payload: str
   const out = new OutBuffer(8);
   writeRoutedMsg(out, te.encode("foo.bar"), reply === null ? null : te.encode(reply), queues.map((q) => te.encode(q)), hdr, te.encode(payload));
   return td.decode(out.buf.subarray(0, out.len));
+}
+
+/** Split a control line the way the parser does. */
+function split(line: string) {
+  const bytes = te.encode(line);
+  const starts = new Int32Array(32);
+  const ends = new Int32Array(32);
+  let count = 0;
+  const re = /\S+/g;
+  for (let m = re.exec(line); m !== null; m = re.exec(line)) {
+    starts[count] = m.index;
+    ends[count] = m.index + m[0].length;
+    count++;
+  }
+  return { line: bytes, starts, ends, count };
 }
 
 /** Split a control line the way the parser does and read its optional part. */
@@ -54,6 +69,30 @@ describe("route framing", () => {
     assert.deepEqual(readArgs("RMSG $G foo | q1 q2 5", 1), { reply: null, queues: ["q1", "q2"] });
     assert.deepEqual(readArgs("HMSG $G foo | q1 3 5", 2), { reply: null, queues: ["q1"] });
     assert.equal(readArgs("RMSG $G foo x y 5", 1), undefined);
+  });
+
+  it("a link's one RoutedArgsOut and queue list are filled again for each frame", () => {
+    const into: RoutedArgsOut = { reply: -1, queueFrom: 0, queueTo: 0 };
+    const list: string[] = [];
+    const read = (line: string) => {
+      const a = split(line);
+      const ra = routedArgs(a.line, a.starts, a.ends, a.count, 3, 1, into);
+      if (ra === undefined) return undefined;
+      const q = queueNames(a, ra, list);
+      return { ra, reply: ra.reply >= 0 ? line.split(" ")[ra.reply] : null, queues: q === undefined ? undefined : [...q], list: q };
+    };
+    const a = read("RMSG $G foo + _INBOX.1 q1 q2 5");
+    assert.equal(a?.ra, into, "the link's object, not one per frame");
+    assert.equal(a?.list, list, "the link's list, not one per frame");
+    assert.deepEqual([a?.reply, a?.queues], ["_INBOX.1", ["q1", "q2"]]);
+    const b = read("RMSG $G foo | q3 5");
+    assert.equal(b?.list, list);
+    assert.deepEqual([b?.reply, b?.queues], [null, ["q3"]], "the list is emptied before it is filled");
+    const c = read("RMSG $G foo _INBOX.2 5");
+    assert.deepEqual([c?.reply, c?.queues], ["_INBOX.2", undefined]);
+    const d = read("RMSG $G foo 5");
+    assert.notEqual(d?.ra, into, "a frame with neither reply nor queues gets the shared answer");
+    assert.deepEqual([d?.reply, d?.queues], [null, undefined]);
   });
 
   it("writes RS+/RS- with queue weights", () => {
