@@ -16,6 +16,11 @@ export interface MemoryNetworkOptions {
   latencyMs?: number;
   /** `write` returns false once this many bytes wait to be delivered. */
   highWaterMark?: number;
+  /**
+   * Endpoints offer Duplex.writeNow, as Bun's TCP does: a batch is copied out of the caller's memory at once and
+   * delivered as `write` delivers it. For tests of what the core does differently for such transports.
+   */
+  writeNow?: boolean;
 }
 
 /** One live connection, as seen by fault-injecting tests. */
@@ -78,6 +83,8 @@ class MemEndpoint implements Duplex {
     this.scheduled = false;
     this.deliver();
   };
+  /** Duplex.writeNow, when the network offers it (MemoryNetworkOptions.writeNow). */
+  readonly writeNow?: (buf: Uint8Array, len: number) => boolean | undefined;
 
   constructor(
     readonly info: ConnInfo,
@@ -85,7 +92,9 @@ class MemEndpoint implements Duplex {
     readonly node: string,
     readonly pipe: MemPipe,
     private readonly net: MemoryNetwork,
-  ) {}
+  ) {
+    if (net.writeNow) this.writeNow = (buf, len) => this.write(buf.slice(0, len));
+  }
 
   write(data: Uint8Array): boolean {
     if (this.closed || this.finQueued) return false;
@@ -234,6 +243,7 @@ interface MemListener {
 export class MemoryNetwork {
   readonly latencyMs: number;
   readonly highWaterMark: number;
+  readonly writeNow: boolean;
   private readonly listeners = new Map<number, MemListener[]>();
   private readonly pipes = new Set<MemPipe>();
   private readonly blocked = new Set<string>();
@@ -244,6 +254,7 @@ export class MemoryNetwork {
   constructor(options: MemoryNetworkOptions = {}) {
     this.latencyMs = options.latencyMs ?? 0;
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.writeNow = options.writeNow ?? false;
   }
 
   /** A Transport for the machine called `name`. */

@@ -34,6 +34,17 @@ export interface ClientStats {
   out_bytes: number;
 }
 
+/**
+ * A receiver whose transport writes at once (Duplex.writeNow: Bun's TCP) hands its output over as soon as this much
+ * is pending, in the middle of a turn, instead of at the flush after it: what it keeps is one batch, however much
+ * one turn routes to it. A publisher whose messages all go to such receivers has the whole of a large read parsed
+ * in one turn (the input gate's next slice waits for a turn only when a slice left output for the flush after it),
+ * so Bun's 512 KiB reads are not held across turns with the reading paused and resumed for each: fanout-16's
+ * RSS at the end came down to what a minimal fan-out server on Bun keeps over its own pub-16 (bench/floor_fanout_bun.ts).
+ * nats-server flushes a client's output after each read of at most 64 KiB.
+ */
+export const EAGER_FLUSH = 64 * 1024;
+
 export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer {
   readonly cid: number;
   readonly kind = "client" as const;
@@ -102,8 +113,15 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   /** A user JWT's expiry: the client is told and dropped then, as nats-server does. */
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
   #flushQueued = false;
-  /** Something the input fed since the gate's last slice reached a receiver (the gate then lets it flush first). */
+  /**
+   * Something the input fed since the gate's last slice reached a receiver that keeps its output for the flush
+   * after the turn (the gate then lets it flush first; see EAGER_FLUSH for the receivers that do not).
+   */
   #routed = false;
+  /** Deliveries of this client's publishes to receivers that write as they go (counted by them, see deliver). */
+  #eagerDeliveries = 0;
+  /** This connection's transport writes a batch at once from the output buffer (Duplex.writeNow): see EAGER_FLUSH. */
+  readonly #eager: boolean;
   #stalledSince = 0;
   /** Transport backlog when the stall began: less than this later means the reader is making progress. */
   #stallMark = 0;
@@ -111,6 +129,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   constructor(cid: number, duplex: Duplex, host: ClientHost) {
     this.cid = cid;
     this.duplex = duplex;
+    this.#eager = duplex.writeNow !== undefined;
     this.host = host;
     this.account = host.accountFor(undefined);
     const o = host.options;
@@ -349,7 +368,6 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     const interest = this.#interestIn(subject);
     let delivered = 0;
     if (interest !== undefined) {
-      this.#routed = true;
       // An empty header block means no headers (nats-server delivers it as MSG).
       const hdr = hdrSize === 0 ? -1 : hdrSize;
       const local = this.#interestLocal ? this.#localMsg : undefined;
@@ -364,8 +382,10 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
         };
       const prev = this.host.currentProducer;
       this.host.currentProducer = this;
+      const eagerBefore = this.#eagerDeliveries;
       delivered = this.account.deliverMatched(interest, msg, this);
       this.host.currentProducer = prev;
+      if (this.#eagerDeliveries - eagerBefore !== delivered) this.#routed = true;
       local?.clear();
     }
     if (delivered === 0 && hasReply && this.noResponders && this.headers) {
@@ -595,6 +615,11 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       return;
     }
     this.flushSoon();
+    if (this.#eager) {
+      if (this.out.len >= EAGER_FLUSH) this.#write();
+      const producer = this.host.currentProducer;
+      if (producer instanceof ClientConn) producer.#eagerDeliveries++;
+    }
     if ((this.out.len > this.host.options.max_pending / 2 || this.#stalledSince > 0) && (!this.#exhausted || this.#readsAgain())) {
       this.#exhausted = false;
       const producer = this.host.currentProducer;
@@ -631,6 +656,11 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   /** Hand everything pending to the transport in one write. */
   flush(): void {
     this.#flushQueued = false;
+    this.#write();
+  }
+
+  /** flush() without the scheduled flush's bookkeeping (also called mid-turn: see EAGER_FLUSH). */
+  #write(): void {
     if (this.out.len === 0 || this.state === "closed") return;
     const pending = this.duplex.bufferedAmount() + this.out.len;
     if (pending > this.host.options.max_pending) {

@@ -112,14 +112,15 @@ export class OutBuffer {
   }
 
   /**
-   * Hand the pending bytes to `duplex`: a small batch is written at once where the transport can (Duplex.writeNow:
-   * no copy, no second microtask per flush; on Bun one array and one queue turn less per sync publish, and four per
-   * cluster request); otherwise as `lend` describes, `release` called back by the transport. Returns what the
+   * Hand the pending bytes to `duplex`: written at once where the transport can (Duplex.writeNow: no copy, no
+   * second microtask per flush; on Bun one array and one queue turn less per sync publish, and four per cluster
+   * request; a large batch, which would otherwise be lent, is not copied either unless the kernel refuses part of
+   * it); otherwise as `lend` describes, `release` called back by the transport. Returns what the
    * transport's write returned (false: it holds unsent bytes past its mark). `written` (optional) is told when
    * the bytes were handed over at once, as the transport's release would have told it.
    */
   flushTo(duplex: Duplex, release: (view: Uint8Array) => void = this.release, written?: () => void): boolean {
-    if (this.len < LEND_MIN && duplex.writeNow !== undefined) {
+    if (duplex.writeNow !== undefined) {
       const ok = duplex.writeNow(this.buf, this.len);
       if (ok !== undefined) {
         this.#emptied();

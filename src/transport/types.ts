@@ -75,8 +75,9 @@ export interface Duplex {
    * Capability: write `buf[0, len)` to the OS now, when nothing is queued ahead of it, without keeping `buf` (what
    * the OS does not take at once is copied and sent after, as `write` would). Returns undefined when it did not
    * write (bytes already queued, TLS in JavaScript, closing): use `write` then. Otherwise what `write` returns.
-   * For small batches (a request, a reply, a PubAck): no copy of the batch and no second turn through the
-   * transport's queue per flush.
+   * No copy of the batch and no second turn through the transport's queue per flush (a request, a reply, a
+   * PubAck); a receiver with this capability also hands its output over in the middle of a turn once a batch is
+   * pending (client.ts EAGER_FLUSH).
    */
   writeNow?(buf: Uint8Array, len: number): boolean | undefined;
   /** Bytes accepted by `write` but not yet handed to the OS / peer. */

@@ -5,6 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { frames, type Harness, startServer, sync } from "./harness.ts";
+import { EAGER_FLUSH } from "../../src/server/client.ts";
 
 describe("server: a large read, slice by slice", () => {
   let h: Harness;
@@ -53,5 +54,51 @@ describe("server: a large read, slice by slice", () => {
     }
     assert.equal(seen - before, total, "all of the read parsed before the event loop turned");
     await sync(pub);
+  });
+});
+
+describe("server: a large read to receivers that write at once (Duplex.writeNow, as Bun's TCP)", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startServer({}, { writeNow: true });
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  it("parses a 512 KiB write whole in one turn, each receiver handing its output over a batch at a time", async () => {
+    const subs = [await h.client(), await h.client()];
+    for (const s of subs) {
+      s.write("SUB burst 1\r\n");
+      await sync(s);
+      s.clear();
+    }
+    const pub = await h.client();
+    await sync(pub);
+    const size = 64;
+    const one = (i: number) => `PUB burst ${size}\r\n${String(i).padStart(size, "0")}\r\n`;
+    const total = Math.ceil((512 * 1024) / one(0).length);
+    const before = h.server.stats.in_msgs;
+    const receivers = [...h.server.clients.values()].filter((c) => c.subs.size > 0);
+    assert.equal(receivers.length, 2);
+    let kept = 0;
+    pub.write(Array.from({ length: total }, (_, i) => one(i)).join(""));
+    // Watched from microtasks, which run before any turn of the event loop (as in the test above): the whole
+    // write is parsed before the loop turns, and no receiver's output buffer ever holds more than a batch or so.
+    let seen = before;
+    for (let i = 0; seen - before < total; i++) {
+      await (i % 1000 === 999 ? new Promise((r) => setTimeout(r, 0)) : Promise.resolve());
+      seen = h.server.stats.in_msgs;
+      if (i % 1000 === 999) assert.fail(`the event loop turned after ${seen - before} of ${total} messages were parsed`);
+      for (const r of receivers) kept = Math.max(kept, r.out.len);
+    }
+    assert.ok(kept < EAGER_FLUSH + 256, `a receiver held ${kept} bytes of output (batch ${EAGER_FLUSH})`);
+    for (const r of receivers) assert.ok(r.out.keptBytes <= 128 * 1024, `a receiver keeps ${r.out.keptBytes} bytes of output buffer`);
+    for (const s of subs) {
+      await s.waitFor((t) => t.endsWith(`${String(total - 1).padStart(size, "0")}\r\n`), 10_000);
+      const got = frames(s.text());
+      assert.equal(got.length, total);
+      got.forEach((f, i) => assert.equal(Number(f.payload), i));
+    }
   });
 });
