@@ -83,6 +83,8 @@ class MemEndpoint implements Duplex {
     this.scheduled = false;
     this.deliver();
   };
+  /** Chunks writeNow handed over: in the outbox, not in bufferedAmount (the kernel has them). */
+  private readonly taken = new WeakSet<Uint8Array>();
   /** Duplex.writeNow, when the network offers it (MemoryNetworkOptions.writeNow). */
   readonly writeNow?: (buf: Uint8Array, len: number) => boolean | undefined;
 
@@ -93,7 +95,18 @@ class MemEndpoint implements Duplex {
     readonly pipe: MemPipe,
     private readonly net: MemoryNetwork,
   ) {
-    if (net.writeNow) this.writeNow = (buf, len) => this.write(buf.slice(0, len));
+    if (net.writeNow) {
+      // As a kernel that takes all: the copy travels like written bytes but is not counted as buffered.
+      this.writeNow = (buf, len) => {
+        if (this.closed || this.finQueued) return undefined;
+        if (len === 0) return true;
+        const copy = buf.slice(0, len);
+        this.taken.add(copy);
+        this.outbox.push(copy);
+        this.kick();
+        return true;
+      };
+    }
   }
 
   write(data: Uint8Array): boolean {
@@ -137,7 +150,7 @@ class MemEndpoint implements Duplex {
       while (this.outHead < this.outbox.length) {
         const chunk = this.outbox[this.outHead];
         this.outbox[this.outHead++] = EMPTY;
-        this.outBytes -= chunk.length;
+        if (!this.taken.has(chunk)) this.outBytes -= chunk.length;
         if (!peer.closed) {
           try {
             peer.handler.onData(chunk);
@@ -187,7 +200,7 @@ class MemEndpoint implements Duplex {
           while (this.outHead < this.outbox.length) {
             const chunk = this.outbox[this.outHead];
             this.outbox[this.outHead++] = EMPTY;
-            this.outBytes -= chunk.length;
+            if (!this.taken.has(chunk)) this.outBytes -= chunk.length;
             if (!peer.closed) peer.handler.onData(chunk);
           }
           this.outbox.length = 0;
