@@ -1,7 +1,9 @@
 // A large read is parsed one 64 KiB slice per turn of the event loop, and what each slice produced is flushed
 // before the next is parsed (nats-server flushes after each read of at most 64 KiB): a subscriber gets the first
 // messages of a 512 KiB write while the rest is still unparsed, not after the whole write (Bun reads up to 512 KiB
-// at once; the gateway burst harness showed the first of ~6000 messages waiting for the last).
+// at once; the gateway burst harness showed the first of ~6000 messages waiting for the last). Receivers whose
+// transport writes at once (Duplex.writeNow, Bun's TCP) hand their output over a batch at a time in the middle of
+// the turn instead, so a read whose messages all go to such receivers is parsed whole (client.ts EAGER_FLUSH).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { frames, type Harness, startServer, sync } from "./harness.ts";
