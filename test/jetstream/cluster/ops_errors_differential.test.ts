@@ -87,11 +87,16 @@ cluster { name: c1, listen: 127.0.0.1:${ports[i]}, routes: [${ports.map((p) => `
     const theirs = await connect({ servers: ref[0].url });
     const mine = await connect({ servers: ours!.nodes[0]!.clientUrl });
     conns.push(theirs, mine);
-    // nats-server's meta group is up once it answers account info.
-    await waitFor("nats-server's meta leader", async () => {
-      const r = await theirs.request("$JS.API.INFO", undefined, { timeout: 1000 }).catch(() => undefined);
+    // nats-server's meta group can place an R3 stream once its leader has heard from both other servers, which can
+    // come after it first answers account info ("no suitable peers for placement" for X3 in a loaded run): a probe
+    // stream of three replicas is created (and deleted) before the comparison starts.
+    await waitFor("nats-server's meta group placing three replicas", async () => {
+      const probe = enc.encode(JSON.stringify({ name: "PROBE", subjects: ["probe.>"], num_replicas: 3 }));
+      const r = await theirs.request("$JS.API.STREAM.CREATE.PROBE", probe, { timeout: 2000 }).catch(() => undefined);
       return r !== undefined && !("error" in JSON.parse(dec.decode(r.data)));
-    }, 20_000);
+    }, 30_000, 100);
+    const deleted = JSON.parse(dec.decode((await theirs.request("$JS.API.STREAM.DELETE.PROBE", undefined, { timeout: 5000 })).data));
+    assert.equal(deleted.success, true, `the probe stream is gone again (${JSON.stringify(deleted)})`);
     const expected = await answers(theirs);
     assert.deepEqual(await answers(mine), expected);
     // The reference itself, so the comparison means something.
