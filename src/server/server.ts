@@ -23,6 +23,7 @@ import type { ClientHost, ServerStats } from "./client_host.ts";
 import type { ConnectOptions } from "./connect.ts";
 import { randomServerId, randomToken } from "./ids.ts";
 import { InternalClient } from "./internal.ts";
+import { HeldConns } from "./held_conns.ts";
 import { lightInterval } from "../runtime/light_timers.ts";
 import type { Timer } from "../runtime/clock.ts";
 
@@ -124,8 +125,9 @@ export class Server implements ClientHost {
   #housekeeping: Timer | undefined;
   #running = false;
   #lameDuck = false;
-  /** Started, but not taking clients yet (start's `holdClients`). */
+  /** Started, but not taking clients yet (start's `holdClients`): those that connect wait here. */
   #holdingClients = false;
+  readonly #held = new HeldConns();
   #shutdownPromise: Promise<void> | undefined;
   /** Stream and service imports between accounts (their subscriptions and pending responses). */
   #importLinks: ImportLink[] = [];
@@ -229,9 +231,9 @@ export class Server implements ClientHost {
 
   /**
    * `holdClients`: the client listener is bound (its port goes into the routes' INFO) but a client that connects
-   * is closed before its INFO until acceptClients(): a Petrel takes clients once its extensions (JetStream, the
-   * routes) have started, as nats-server starts its client accept loop last. A client served earlier had its
-   * JetStream requests answered "no responders" ("JetStream is not enabled") by a server that has it.
+   * waits for its INFO until acceptClients() (held_conns.ts): a Petrel takes clients once its extensions
+   * (JetStream, the routes) have started, as nats-server starts its client accept loop last. A client served
+   * earlier had its JetStream requests answered "no responders" ("JetStream is not enabled") by a server that has it.
    */
   async start(opts: { holdClients?: boolean } = {}): Promise<void> {
     if (this.#running) return;
@@ -322,9 +324,15 @@ export class Server implements ClientHost {
     return this.#shutdownPromise;
   }
 
+  /** Client connections waiting for the server to take clients (start's `holdClients`). */
+  get clientsWaiting(): number {
+    return this.#held.size;
+  }
+
   /** Takes clients from now on (see start's `holdClients`). */
   acceptClients(): void {
     this.#holdingClients = false;
+    this.#held.release();
   }
 
   /**
@@ -333,6 +341,7 @@ export class Server implements ClientHost {
    */
   async stopAccepting(): Promise<void> {
     this.#running = false;
+    this.#held.closeAll();
     const l = this.#listener;
     this.#listener = undefined;
     if (l !== undefined) await l.close().catch(() => {});
@@ -402,6 +411,10 @@ export class Server implements ClientHost {
 
   /** `tls`: the listener requires TLS; the INFO says so and the connection is upgraded right after it. */
   acceptConnection(duplex: Duplex, tls?: TlsSettings): ConnHandler {
+    if (this.#holdingClients && this.#running && !this.#lameDuck) {
+      const held = this.#held.hold(duplex, this.options.max_connections, () => this.acceptConnection(duplex, tls));
+      if (held !== undefined) return held;
+    }
     const cid = this.#nextCid++;
     const c = new ClientConn(cid, duplex, this);
     c.tlsRequired = tls !== undefined;
