@@ -31,16 +31,7 @@ function split(line: string) {
 
 /** Split a control line the way the parser does and read its optional part. */
 function readArgs(line: string, sizes: number) {
-  const bytes = te.encode(line);
-  const starts = new Int32Array(32);
-  const ends = new Int32Array(32);
-  let count = 0;
-  const re = /\S+/g;
-  for (let m = re.exec(line); m !== null; m = re.exec(line)) {
-    starts[count] = m.index;
-    ends[count] = m.index + m[0].length;
-    count++;
-  }
+  const { line: bytes, starts, ends, count } = split(line);
   const ra = routedArgs(bytes, starts, ends, count, 3, sizes);
   if (ra === undefined) return undefined;
   const word = (i: number) => line.slice(starts[i], ends[i]);
