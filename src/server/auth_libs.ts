@@ -19,8 +19,8 @@ let loaded: AuthLibs | undefined;
 
 export async function loadAuthLibs(): Promise<void> {
   if (loaded !== undefined) return;
-  const [nkeys, bcrypt, operator] = await Promise.all([import("@nats-io/nkeys"), import("bcryptjs"), import("../jwt/operator.ts")]);
-  loaded = { nkeys, bcrypt: bcrypt.default, operator };
+  // A module of its own: a start that never calls this must not name the npm packages (auth_libs_import.ts).
+  loaded = await (await import("./auth_libs_import.ts")).importAuthLibs();
 }
 
 export function authLibs(): AuthLibs {

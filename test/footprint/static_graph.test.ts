@@ -131,6 +131,23 @@ describe("what a plain start loads", () => {
     assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically from mod.ts");
   });
 
+  it("no module of a plain start names an npm package, not even in a dynamic import", () => {
+    // Deno resolves the package of every import("pkg") in a module it loads, called or not: the first npm
+    // resolution of a process cost ~9 ms of CPU before the client port was bound (bench/RESULTS.md, "start4").
+    // Such an import goes in a module of its own that is itself imported on demand (src/server/auth_libs_import.ts).
+    const { files } = graph("mod.ts");
+    for (const adapter of ["adapters/runtime/bun.ts", "adapters/runtime/deno.ts"]) for (const f of graph(adapter).files) files.add(f);
+    assert.ok(files.has("src/server/auth_libs.ts"), "the graph was walked");
+    const found: string[] = [];
+    for (const f of files) {
+      for (const m of readFileSync(join(root, f), "utf8").matchAll(/\bimport\(\s*["']([^"']+)["']/g)) {
+        const spec = m[1];
+        if (!spec.startsWith(".") && !spec.startsWith("node:") && !spec.startsWith("bun:")) found.push(`${spec} (in ${f})`);
+      }
+    }
+    assert.deepEqual(found, [], "move these imports into a module loaded on demand");
+  });
+
   it("mod.ts reads the re-exec's switch under the name reexec_plan.ts gives it", async () => {
     const { REEXEC_SWITCH } = await import("../../adapters/runtime/reexec_plan.ts");
     assert.match(readFileSync(join(root, "mod.ts"), "utf8"), new RegExp(`const REEXEC_SWITCH = "${REEXEC_SWITCH}";`));
