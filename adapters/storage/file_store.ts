@@ -9,6 +9,8 @@ import type { MsgIndex } from "../../src/jetstream/store/msg_index.ts";
 import { bytesToString } from "../../src/protocol/parser.ts";
 import { type Block, FileIndex, newBlock, type RecordVisit } from "./file_index.ts";
 import { noteStoreWrite } from "./store_gc.ts";
+import { lightInterval } from "../../src/runtime/light_timers.ts";
+import type { Timer } from "../../src/runtime/clock.ts";
 import { dirName, joinPath, storeFs } from "./store_fs.ts";
 
 /**
@@ -755,7 +757,7 @@ export class FileStorage implements StorageProvider {
   readonly kind = "file" as const;
   private readonly root: string;
   private readonly open = new Map<string, FileBackend>();
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: Timer | undefined;
 
   /** `segmentMax`: bytes after which a new segment starts (tests make it small to get many). */
   constructor(
@@ -769,11 +771,10 @@ export class FileStorage implements StorageProvider {
     if (account === "$G") migrateLegacyStreams(jsDir, this.root);
     fs.mkdirSync(this.root, { recursive: true });
     if (typeof syncPolicy === "number" && syncPolicy > 0) {
-      this.timer = setInterval(() => {
+      // A light timer: on Deno a runtime setInterval loads Node's timer layer for good (light_timers.ts).
+      this.timer = lightInterval(syncPolicy, () => {
         for (const b of this.open.values()) b.syncInBackground();
-      }, syncPolicy);
-      const t = this.timer as unknown as { unref?: () => void };
-      t.unref?.();
+      });
     }
   }
 
@@ -841,7 +842,8 @@ export class FileStorage implements StorageProvider {
     for (const b of this.open.values()) b.sync();
   }
   close(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer?.cancel();
+    this.timer = undefined;
     for (const b of this.open.values()) b.close();
     this.open.clear();
   }

@@ -19,6 +19,7 @@
  * of the time they may take (default 0.03; shared with the read pacer's setting).
  */
 import { gcShareSetting, GcPacer } from "../../transports/gc_pacer.ts";
+import { lightTimeout } from "../../src/runtime/light_timers.ts";
 
 export const DEFAULT_STORE_GC_MB = 32;
 
@@ -89,7 +90,7 @@ function build(): GcPacer | undefined {
   return storeGcPacer(mb, maxShare, () => {
     if (trim === null) trim = denoTrim();
     trim?.();
-  }, (f) => void setTimeout(f, 0));
+  }, (f) => void lightTimeout(0, f)); // not setTimeout: on Deno that loads Node's timer layer for good (light_timers.ts)
 }
 
 /** Built when the module loads (a bad setting stops start-up). */
