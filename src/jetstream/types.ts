@@ -21,6 +21,11 @@ export interface BusMsg {
   forwarded?: boolean;
   /** How many times a forwarded publish was passed on (a stale view of the leader passes it on again, bounded). */
   hops?: number;
+  /**
+   * A forwarded message: the server that first passed it on (the interest in its reply reached that server ahead
+   * of it; an answer the leader cannot send by interest goes back through it, answer_back.ts).
+   */
+  origin?: string;
 }
 
 export interface PublishOpts {

@@ -10,8 +10,8 @@ import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
 import { JetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
-import { decodeForward, encodeForward, MAX_HOPS } from "../../src/jetstream/cluster/forward.ts";
-import { ApiPassOn, DIRECT_WAIT_MS, PASS_ON_MS } from "../../src/jetstream/cluster/api_pass_on.ts";
+import { decodeForward, encodeForward, MAX_HOPS, RepeatFilter, REPEAT_WINDOW_MS } from "../../src/jetstream/cluster/forward.ts";
+import { ApiPassOn, PASS_ON_MS } from "../../src/jetstream/cluster/api_pass_on.ts";
 import type { RaftGroup } from "../../src/raft/host.ts";
 import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
 
@@ -125,25 +125,24 @@ describe("a stream API request passed on to a server that does not lead", () => 
     assert.equal(fresh.passesOn("S", request(0), PASS_ON_MS + 1), false);
   });
 
-  it("a passed-on copy whose reply nobody listens to yet waits for the direct one, or answers at its bound", () => {
-    const answered: BusMsg[] = [];
-    const p = new ApiPassOn(() => {}, (_key, m) => answered.push(m));
-    // Heard reply, or a direct copy: not kept.
-    assert.equal(p.awaitsDirect("S", request(1), true, 0), false);
-    assert.equal(p.awaitsDirect("S", request(0), false, 0), false);
-    // The direct copy comes: the waiting one is dropped, nothing answered for it.
-    assert.equal(p.awaitsDirect("S", request(1), false, 0), true);
-    p.directCame(request(0));
-    p.expire(DIRECT_WAIT_MS);
-    assert.equal(answered.length, 0);
-    // It does not come: answered at the bound, and not kept again when it comes back.
-    const m = request(1);
-    assert.equal(p.awaitsDirect("S", m, false, 0), true);
-    p.expire(DIRECT_WAIT_MS - 1);
-    assert.equal(answered.length, 0);
-    p.expire(DIRECT_WAIT_MS);
-    assert.deepEqual(answered, [m]);
-    assert.equal(p.awaitsDirect("S", m, false, DIRECT_WAIT_MS), false);
+  it("carries the server that first passed it on, through every later pass", () => {
+    const m: BusMsg = { subject: "$JS.API.STREAM.INFO.S", reply: "_INBOX.r", payload: new Uint8Array(0), viaRoute: true };
+    const once = decodeForward(encodeForward("$G", "S", m, "n1"))!.msg;
+    assert.equal(once.origin, "n1");
+    assert.equal(decodeForward(encodeForward("$G", "S", once, "n2"))!.msg.origin, "n1");
+  });
+
+  it("a passed-on copy and its direct one are one request for a window from when the passed-on one came", () => {
+    const f = new RepeatFilter();
+    f.start(0);
+    const direct: BusMsg = { subject: "$JS.API.STREAM.INFO.S", reply: "_INBOX.late", payload: new Uint8Array(0) };
+    const passed = { ...direct, forwarded: true };
+    // Long after the leadership started: the forwarded one comes, its direct one a window later still matches.
+    assert.equal(f.repeat({ subject: "x", reply: "_INBOX.d", payload: new Uint8Array(0) }, 1), false);
+    assert.equal(f.repeat(passed, REPEAT_WINDOW_MS - 1), false);
+    assert.equal(f.repeat(direct, 2 * REPEAT_WINDOW_MS - 1), true);
+    // Matched once: the next identical one is a new request.
+    assert.equal(f.repeat(direct, 2 * REPEAT_WINDOW_MS - 1), false);
   });
 
   it("kept while no leader is known, then passed on to it (a direct one too, at the old leader)", () => {

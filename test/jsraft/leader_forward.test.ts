@@ -238,12 +238,14 @@ describe("publishes in flight to a stream leader that steps down", () => {
     }
   });
 
-  // Just after a step-down the old leader passes a request it got on to the new one, which may get that copy
-  // before the requester's server's own: before the interest in the request's reply (a fresh inbox: the client's
-  // first request) that travels with that copy. The new leader answered the passed-on copy to nobody and took the
-  // direct one, when it came, for a repeat (a CI run lost a request through a plain nats-server this way). Here
-  // the route from the client's server to the new leader is held while the old leader passes the request on.
-  it("a request passed on ahead of its reply's interest is answered once the direct copy comes", { timeout: 60_000 }, async () => {
+  // Just after a step-down the old leader passes a request it got on to the new one, which may get that copy before
+  // the requester's server's own: before the interest in the request's reply (a fresh inbox: the client's first
+  // request) that travels with that copy. The new leader answered the passed-on copy to nobody and took the
+  // direct one, when it came, for a repeat (a CI run lost a request through a plain nats-server this way); then it
+  // kept the passed-on copy for the direct one at most 1 s, and a loaded CI run held the route longer. Now it
+  // answers it back through the old leader (answer_back.ts). Here the route from the client's server to the new
+  // leader is held until both answers came: only the passed-on copies can be answered meanwhile.
+  it("a request passed on ahead of its reply's interest is answered through the server that passed it on", { timeout: 60_000 }, async () => {
     for (const row of dial) for (const p of row) p?.setDelays({});
     await waitFor("an R3 stream", () => jsm.streams.add({ name: "FRESH", subjects: ["fresh.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
     // With both followers caught up: the step-down hands over to one of them at once.
@@ -254,7 +256,15 @@ describe("publishes in flight to a stream leader that steps down", () => {
     });
     const old = Number(was.slice(1)) - 1;
     const toOld = await connect({ servers: nodes[old].clientUrl });
-    let conn: NatsConnection | undefined;
+    // A client on each of the other two servers, ready before the step-down: the one on the server that does not
+    // win asks, within the old leader's pass-on window (PASS_ON_MS) with nothing to set up by then.
+    // What the asking client got, by subject (the other one's subscription answers nothing it is asked).
+    const got = new Map<string, number>();
+    const counter = (i: number) => (_e: unknown, m: { subject: string }) => {
+      if (i === client) got.set(m.subject, (got.get(m.subject) ?? 0) + 1);
+    };
+    const others = [0, 1, 2].filter((i) => i !== old);
+    const conns = new Map<number, NatsConnection>();
     let client = -1, now = -1;
     const held = (on: boolean) => {
       if (client < 0 || now < 0) return;
@@ -267,6 +277,12 @@ describe("publishes in flight to a stream leader that steps down", () => {
       }
     };
     try {
+      for (const i of others) {
+        const c = await connect({ servers: nodes[i].clientUrl });
+        conns.set(i, c);
+        c.subscribe("fresh.mark.>", { callback: counter(i) });
+        await c.flush();
+      }
       // Each election says who won; a transfer whose target does not win in time leaves the old leader
       // elected again: asked again then (a few times at most).
       const elected: string[] = [];
@@ -278,34 +294,29 @@ describe("publishes in flight to a stream leader that steps down", () => {
       for (let attempt = 0; attempt < 5 && name === was; attempt++) {
         const seen = elected.length;
         await toOld.request("$JS.API.STREAM.LEADER.STEPDOWN.FRESH", undefined, { timeout: 5000 });
-        name = await waitFor("an election", () => elected[seen], 10_000);
+        name = await waitFor("an election", () => elected[seen], 10_000, 5);
       }
       adv.unsubscribe();
       assert.notEqual(name, was, "the leadership stayed with the old leader");
       now = Number(name.slice(1)) - 1;
       // The client sits on the third server: it asks both directly, and the old leader passes its copy on.
       client = 3 - old - now;
-      const c = conn = await connect({ servers: nodes[client].clientUrl });
-      const got = new Map<string, number>();
-      const count = (_e: unknown, m: { subject: string }) => void got.set(m.subject, (got.get(m.subject) ?? 0) + 1);
-      c.subscribe("fresh.mark.>", { callback: count });
-      await c.flush();
+      const c = conns.get(client)!;
       // From here what the client's server sends the new leader waits: its copy of each request, and its interest.
       held(true);
-      c.subscribe("fresh.ans", { callback: count });
+      c.subscribe("fresh.ans", { callback: counter(client) });
       c.publish("$JS.API.STREAM.INFO.FRESH", undefined, { reply: "fresh.ans" });
-      // The marker: passed on the same way behind it (its reply is known there), answered after the new leader
-      // had the first one passed on.
+      // Passed on the same way behind it, its reply known there: answered by interest.
       c.publish("$JS.API.STREAM.INFO.FRESH", undefined, { reply: "fresh.mark.1" });
-      await waitFor("the marker's answer", () => got.has("fresh.mark.1"), 5000);
+      await waitFor("both answers while the direct copies are held", () => got.has("fresh.mark.1") && got.has("fresh.ans"), 10_000, 5);
       held(false);
       // A last request answered after the direct copies: a late or second answer would have come by then.
       c.publish("$JS.API.STREAM.INFO.FRESH", undefined, { reply: "fresh.mark.2" });
-      await waitFor("the last answer", () => got.has("fresh.mark.2"), 5000);
+      await waitFor("the last answer", () => got.has("fresh.mark.2"), 10_000, 5);
       assert.deepEqual([...got].sort(), [["fresh.ans", 1], ["fresh.mark.1", 1], ["fresh.mark.2", 1]], `leader n${old + 1} -> n${now + 1}, client on n${client + 1}`);
     } finally {
       held(false);
-      await conn?.close();
+      for (const c of conns.values()) await c.close();
       await toOld.close();
     }
   });

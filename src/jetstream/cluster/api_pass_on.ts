@@ -18,11 +18,11 @@
  * ended the leadership (the successor's vote request), or in another connection's read finished in the same
  * turn (Deno runs those before the microtasks either queues), came in between and was dropped.
  *
- * A passed-on copy can reach the leader before the requester's server's own copy, and so before the interest in
- * the request's reply that travels just ahead of that copy (a fresh inbox: a client's first request). Answered
- * then, the answer went to nobody and the direct copy, when it came, was taken for a repeat. Such a copy now waits
- * for the direct one (which is answered instead), at most DIRECT_WAIT_MS; then it is answered as it is (the reply
- * may still reach the requester another way).
+ * A passed-on copy can reach the leader before the requester's server's own, and so before the interest in the
+ * request's reply that travels just ahead of that copy (a fresh inbox: a client's first request). Answered by
+ * interest then, the answer went to nobody and the direct copy, when it came, was taken for a repeat. The leader
+ * now answers such a copy back through the server that first passed it on (answer_back.ts), as nats-server sends
+ * the answer to a request that crossed a gateway back to the server it came through.
  */
 import type { PeerId } from "../../raft/types.ts";
 import type { BusMsg } from "../types.ts";
@@ -33,18 +33,12 @@ export const FORWARD_API_PREFIX = "$JSC.FWDA.";
 export const PASS_ON_MS = 2_000;
 /** At most this many requests kept per stream while no leader is known or ready. */
 const MAX_HELD = 1_000;
-/** How long a passed-on request whose reply nobody here listens to waits for its direct copy. */
-export const DIRECT_WAIT_MS = 1_000;
 
 export class ApiPassOn {
   readonly #ledUntil = new Map<string, number>();
   /** Streams this server leads as far as it was told (roleChanged): asked while not leading, it just stopped. */
   readonly #leading = new Set<string>();
   readonly #held = new Map<string, BusMsg[]>();
-  /** Passed-on requests waiting for their direct copy, by subject and reply (each request has its own inbox). */
-  readonly #awaiting = new Map<string, { key: string; m: BusMsg; until: number }>();
-  /** Those that waited already: answered as they are when they come back. */
-  readonly #waited = new WeakSet<BusMsg>();
 
   /** `forward`: to the leader's server; `answer`: through this server's engine (it leads and is ready). */
   constructor(
@@ -105,34 +99,7 @@ export class ApiPassOn {
     for (const m of q) this.answer(key, m);
   }
 
-  /**
-   * Does passed-on request `m` wait for its direct copy (the leader hears of nobody listening to its reply yet)?
-   * True when it was kept for that.
-   */
-  awaitsDirect(key: string, m: BusMsg, replyHeard: boolean, now: number): boolean {
-    if (m.forwarded !== true || m.reply === undefined || replyHeard || this.#waited.has(m)) return false;
-    if (this.#awaiting.size >= MAX_HELD) return false;
-    this.#awaiting.set(`${m.subject} ${m.reply}`, { key, m, until: now + DIRECT_WAIT_MS });
-    return true;
-  }
-
-  /** A request came directly: the passed-on copy waiting for it is dropped (this one is answered). */
-  directCame(m: BusMsg): void {
-    if (this.#awaiting.size > 0 && m.forwarded !== true) this.#awaiting.delete(`${m.subject} ${m.reply}`);
-  }
-
-  /** Passed-on copies whose direct one did not come in time are answered as they are. */
-  expire(now: number): void {
-    for (const [k, w] of this.#awaiting) {
-      if (now < w.until) continue;
-      this.#awaiting.delete(k);
-      this.#waited.add(w.m);
-      this.answer(w.key, w.m);
-    }
-  }
-
   forget(key: string): void {
-    for (const [k, w] of this.#awaiting) if (w.key === key) this.#awaiting.delete(k);
     this.#leading.delete(key);
     this.#ledUntil.delete(key);
     this.#held.delete(key);

@@ -47,6 +47,7 @@ import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 import { decodeForward, encodeForward, FORWARD_PREFIX } from "./forward.ts";
 import { ApiPassOn, FORWARD_API_PREFIX } from "./api_pass_on.ts";
+import { ANSWER_BACK_PREFIX, AnswerBack, publishAnswerBack } from "./answer_back.ts";
 import { UnheardWaits, voterUnheard } from "./unheard_wait.ts";
 import { ReplicatedFeeds } from "./mirror_replica.ts";
 import { sourceCycle } from "../cycles.ts";
@@ -173,10 +174,15 @@ export class JetStreamCluster {
   /** A stream's API requests while its leadership moves (api_pass_on.ts). */
   readonly #apiPassOn = new ApiPassOn((key, leader, m) => {
     const a = this.meta.streams.get(key);
-    if (a) this.#o.sysBus.publish(`${FORWARD_API_PREFIX}${peerToken(leader)}`, encodeForward(accountOf(a), a.name, m));
+    if (a) this.#o.sysBus.publish(`${FORWARD_API_PREFIX}${peerToken(leader)}`, encodeForward(accountOf(a), a.name, m, this.self));
   }, (key, m) => {
     const a = this.meta.streams.get(key);
     if (a) this.#engineOf(accountOf(a))?.apiRequest(m);
+  });
+  /** Answers to passed-on API requests whose reply nobody here listens to (answer_back.ts). */
+  readonly #answerBack = new AnswerBack({
+    busOf: (account) => this.#engineOf(account)?.bus,
+    sendTo: (origin, wire) => this.#o.sysBus.publish(`${ANSWER_BACK_PREFIX}${peerToken(origin)}`, wire),
   });
   /** The last leader each stream replica knew (the one that reports a lost quorum). */
   readonly #lastLeader = new Map<string, string>();
@@ -332,6 +338,9 @@ export class JetStreamCluster {
       const f = decodeForward(m.payload);
       if (f) this.#engineOf(f.account)?.apiRequest(f.msg);
     }));
+    this.#sids.push(bus.subscribe(`${ANSWER_BACK_PREFIX}${peerToken(this.self)}`, (m) => {
+      publishAnswerBack(m.payload, (account) => this.#engineOf(account)?.bus);
+    }));
     this.#sids.push(bus.subscribe(`${SYNC_REPLY}${peerToken(this.self)}`, (m) => {
       const b = decodeSyncBatch(m.payload);
       if (b instanceof Error) return;
@@ -402,6 +411,7 @@ export class JetStreamCluster {
     for (const cg of this.consumers.values()) cg.stop();
     for (const r of this.replicas.values()) r.close();
     for (const g of [...this.host.groups.keys()]) this.host.removeGroup(g);
+    this.#answerBack.close();
     this.#transport.close();
   }
 
@@ -436,7 +446,7 @@ export class JetStreamCluster {
         }
       }
     }
-    this.#apiPassOn.expire(at);
+    this.#answerBack.sweep(at);
     for (const [acc, f] of this.#feeds) f.tick(this.#accountReplicas(acc));
     const now = this.#now();
     this.#origins.sweep(now);
@@ -892,10 +902,12 @@ export class JetStreamCluster {
       else if (r.group.leader !== null && this.#apiPassOn.passesOn(rk, m, now)) this.#apiPassOn.forward(rk, r.group.leader, m);
       return true;
     }
-    // A copy passed on ahead of the interest in its reply waits for the direct one (api_pass_on.ts).
-    if (m.reply !== undefined && this.#apiPassOn.awaitsDirect(rk, m, engine?.bus.hasInterest?.(m.reply) ?? true, now)) return true;
-    this.#apiPassOn.directCame(m);
     if (r.apiRepeats.repeat(m, now)) return true;
+    // A copy passed on ahead of the interest in its reply is answered back through its origin (answer_back.ts):
+    // its reply is mapped for whoever answers it below (a passed-on copy is this call's own object).
+    if (m.forwarded === true && m.reply !== undefined && m.origin !== undefined && engine?.bus.hasInterest?.(m.reply) === false) {
+      m.reply = this.#answerBack.map(acc, m.reply, m.origin, now) ?? m.reply;
+    }
     if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
       this.#respond(acc, m.reply, { type: T + "stream_leader_stepdown_response", success: true });
       // Publishes that come while the leadership moves wait for the successor (they were dropped).

@@ -18,7 +18,7 @@
 import type { BusMsg } from "../types.ts";
 
 export const FORWARD_PREFIX = "$JSC.FWD.";
-/** How long a new leader matches forwarded publishes with direct ones. */
+/** How long a new leader matches forwarded publishes with direct ones (from its start, and from each forwarded one). */
 export const REPEAT_WINDOW_MS = 5_000;
 /** A forwarded publish is passed on at most this many times (each server's view of the leader is at most one step behind). */
 export const MAX_HOPS = 3;
@@ -28,10 +28,14 @@ const REPEAT_MAX = 20_000;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** `[u32 json length][json {a, s, subject, reply, h, n}][headers][payload]`; `n`: times passed on, this one included. */
-export function encodeForward(account: string, stream: string, m: BusMsg): Uint8Array {
+/**
+ * `[u32 json length][json {a, s, subject, reply, h, n, o}][headers][payload]`; `n`: times passed on, this one
+ * included; `o`: the server that first passed it on (`from`, the sender, unless it came passed on already).
+ */
+export function encodeForward(account: string, stream: string, m: BusMsg, from?: string): Uint8Array {
   const h = m.headers?.length ?? 0;
-  const head = enc.encode(JSON.stringify({ a: account, s: stream, subject: m.subject, reply: m.reply ?? "", h, n: (m.hops ?? 0) + 1 }));
+  const o = m.origin ?? from;
+  const head = enc.encode(JSON.stringify({ a: account, s: stream, subject: m.subject, reply: m.reply ?? "", h, n: (m.hops ?? 0) + 1, o }));
   const out = new Uint8Array(4 + head.length + h + m.payload.length);
   new DataView(out.buffer).setUint32(0, head.length);
   out.set(head, 4);
@@ -57,7 +61,7 @@ export function decodeForward(b: Uint8Array): Forwarded | undefined {
     return undefined;
   }
   if (typeof head !== "object" || head === null) return undefined;
-  const { a, s, subject, reply, h, n: hops = 1 } = head as Record<string, unknown>;
+  const { a, s, subject, reply, h, n: hops = 1, o } = head as Record<string, unknown>;
   if (typeof a !== "string" || typeof s !== "string" || typeof subject !== "string" || typeof reply !== "string") return undefined;
   if (typeof h !== "number" || !Number.isInteger(h) || h < 0 || 4 + n + h > b.length) return undefined;
   if (typeof hops !== "number" || !Number.isInteger(hops) || hops < 1) return undefined;
@@ -72,6 +76,7 @@ export function decodeForward(b: Uint8Array): Forwarded | undefined {
       payload: b.slice(start + h),
       forwarded: true,
       hops,
+      origin: typeof o === "string" ? o : undefined,
     },
   };
 }
@@ -115,6 +120,9 @@ export class RepeatFilter {
     // Matched once: a later identical publish (same inbox, same content) is a new one.
     if (other.delete(k)) return true;
     if (mine.size < REPEAT_MAX) mine.add(k);
+    // A forwarded copy waits for its direct one a whole window from when it came, however long this server has
+    // led (the direct copy is as late as the route from the client's server is slow).
+    if (m.forwarded === true) this.#until = Math.max(this.#until, now + REPEAT_WINDOW_MS);
     return false;
   }
 }
