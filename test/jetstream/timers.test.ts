@@ -1,5 +1,7 @@
 // Redelivery deadlines (backoff steps, delayed naks, ack wait) fire at their deadline: on an injected clock
-// exactly, and on the wire against nats-server and Petrel alike within a few ms.
+// exactly, and on the wire, Petrel beside nats-server, within a few ms of it but for what the event loops were
+// stalled meanwhile (measured by a ping every 10 ms: a loaded machine makes any timer late, a polling tick is late
+// on an idle loop too).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node";
@@ -115,6 +117,8 @@ describe("redelivery deadlines on an injected clock", () => {
 interface Side {
   name: string;
   nc: NatsConnection;
+  /** A second connection that pings the server all through a measurement (LoopProbe). */
+  probe: NatsConnection;
   stop(): Promise<void>;
 }
 
@@ -122,6 +126,53 @@ async function call(nc: NatsConnection, subject: string, body: unknown): Promise
   const r = (await nc.request(subject, JSON.stringify(body), { timeout: 5000 })).json<Record<string, unknown>>();
   assert.equal(r.error, undefined, `${subject}: ${JSON.stringify(r.error)}`);
   return r;
+}
+
+/** How often the probe pings. */
+const PROBE_MS = 10;
+
+/**
+ * How late the event loops were, the server's and this process's: a PING every PROBE_MS, each timed from when it
+ * was due (this process's timer may fire late) to its PONG (the server reads and answers it when its loop gets
+ * to it, as it runs a timer that is due). On a loaded machine a deadline is late by as much as the loops were
+ * stalled around it, on either side; a deadline run by a polling tick is late with both loops on time.
+ */
+class LoopProbe {
+  readonly #samples: Array<{ due: number; done: number }> = [];
+  #stopped = false;
+  readonly #running: Promise<void>;
+
+  constructor(nc: NatsConnection) {
+    this.#running = this.#run(nc);
+  }
+
+  async #run(nc: NatsConnection): Promise<void> {
+    let due = performance.now();
+    while (!this.#stopped) {
+      await nc.flush();
+      this.#samples.push({ due, done: performance.now() });
+      due = Math.max(due + PROBE_MS, performance.now());
+      await new Promise((r) => setTimeout(r, due - performance.now()));
+    }
+  }
+
+  stop(): Promise<void> {
+    this.#stopped = true;
+    return this.#running;
+  }
+
+  /**
+   * The longest stall seen between a deadline and when its delivery was read: pings due in that window (or one
+   * period before it, whose PONG may have waited into it), each counted up to the read.
+   */
+  lagIn(deadline: number, read: number): number {
+    let lag = 0;
+    for (const s of this.#samples) {
+      if (s.due < deadline - PROBE_MS || s.due > read) continue;
+      lag = Math.max(lag, Math.min(s.done, read) - s.due);
+    }
+    return lag;
+  }
 }
 
 /** Pulls `n` deliveries (redeliveries included) of one message, noting when each arrived. */
@@ -151,93 +202,93 @@ async function timedDeliveries(
   return times;
 }
 
+/** One deadline as this process saw it. */
+interface Step {
+  /** When it was due, from what started it as read here (the server sent or read it no later). */
+  due: number;
+  /** When its delivery was read. */
+  read: number;
+  /** How late it was counted from the pull request or the NAK, which no late read here can make earlier. */
+  fromStart: number;
+  /** The longest stall of the event loops between `due` and `read` (LoopProbe). */
+  lag: number;
+}
+
 describe("redelivery deadlines: nats-server vs Petrel", () => {
   const sides: Side[] = [];
   before(async () => {
     const n = await startServer("nats-server", { jetstream: true });
-    sides.push({ name: "nats-server", nc: await connect({ servers: n.url }), stop: () => n.stop() });
+    sides.push({ name: "nats-server", nc: await connect({ servers: n.url }), probe: await connect({ servers: n.url }), stop: () => n.stop() });
     // A process of its own, as nats-server is: timing is not at the mercy of the test runner's event loop.
     const p = await startServer("petrel", { jetstream: true });
-    sides.push({ name: "petrel", nc: await connect({ servers: p.url }), stop: () => p.stop() });
+    sides.push({ name: "petrel", nc: await connect({ servers: p.url }), probe: await connect({ servers: p.url }), stop: () => p.stop() });
   });
   after(async () => {
     for (const s of sides) {
       await s.nc.close();
+      await s.probe.close();
       await s.stop();
     }
   });
 
-  /** One measurement on both sides, on consumers of their own (`round` names them): the gaps and the offsets. */
-  async function measure(round: number): Promise<{ gaps: Record<string, number[]>; early: Record<string, number[]> }> {
-    const gaps: Record<string, number[]> = {};
-    const early: Record<string, number[]> = {};
-    for (const s of sides) {
-      if (round === 0) {
-        await call(s.nc, "$JS.API.STREAM.CREATE.T", { name: "T", subjects: ["t.*"] });
-        await s.nc.request("t.a", "x", { timeout: 5000 });
-      }
-      const [bo, nk, nt] = ["bo", "nk", "nt"].map((n) => `${n}${round}`);
-      await call(s.nc, `$JS.API.CONSUMER.DURABLE.CREATE.T.${bo}`, {
-        stream_name: "T",
-        config: { durable_name: bo, ack_policy: "explicit", backoff: [250 * MS, 500 * MS], max_deliver: 4 },
-      });
+  /** The four deadlines on one side: a 250 ms / 500 ms backoff, a 300 ms nak delay in JSON and as a Go duration. */
+  async function measure(s: Side): Promise<Step[]> {
+    await call(s.nc, "$JS.API.STREAM.CREATE.T", { name: "T", subjects: ["t.*"] });
+    await s.nc.request("t.a", "x", { timeout: 5000 });
+    await call(s.nc, "$JS.API.CONSUMER.DURABLE.CREATE.T.bo", {
+      stream_name: "T",
+      config: { durable_name: "bo", ack_policy: "explicit", backoff: [250 * MS, 500 * MS], max_deliver: 4 },
+    });
+    for (const nk of ["nk", "nt"]) {
       await call(s.nc, `$JS.API.CONSUMER.DURABLE.CREATE.T.${nk}`, {
         stream_name: "T",
         config: { durable_name: nk, ack_policy: "explicit", ack_wait: 30_000 * MS },
       });
-      const boT = await timedDeliveries(s.nc, bo, 3);
-      let nakAt = 0;
-      const nkT = await timedDeliveries(s.nc, nk, 2, (m, i) => {
-        if (i === 0) {
-          nakAt = performance.now();
-          m.respond('-NAK {"delay": 300000000}');
-        }
-      });
-      await call(s.nc, `$JS.API.CONSUMER.DURABLE.CREATE.T.${nt}`, {
-        stream_name: "T",
-        config: { durable_name: nt, ack_policy: "explicit", ack_wait: 30_000 * MS },
-      });
-      let textNakAt = 0;
-      const ntT = await timedDeliveries(s.nc, nt, 2, (m, i) => {
-        if (i === 0) {
-          textNakAt = performance.now();
-          m.respond("-NAK 300ms"); // a Go duration works as well as {"delay": ns}
-        }
-      });
-      gaps[s.name] = [boT[2] - boT[1], boT[3] - boT[2], nkT[2] - nakAt, ntT[2] - textNakAt];
-      // Not early: measured from the pull request, so a delivery this process read late cannot shorten the next
-      // gap (a late read of the first redelivery once made nats-server's second step look 85 ms early).
-      early[s.name] = [boT[2] - boT[0], boT[3] - boT[0], nkT[2] - nakAt, ntT[2] - textNakAt];
     }
-    return { gaps, early };
+    const probe = new LoopProbe(s.probe);
+    const steps: Omit<Step, "lag">[] = [];
+    try {
+      const bo = await timedDeliveries(s.nc, "bo", 3);
+      // Each step from the delivery before it as read here: a late read of one delivery cannot make the next
+      // step look late, only early, which `fromStart` checks (a late read once made nats-server's look 85 ms early).
+      steps.push({ due: bo[1] + 250, read: bo[2], fromStart: bo[2] - bo[0] - 250 });
+      steps.push({ due: bo[2] + 500, read: bo[3], fromStart: bo[3] - bo[0] - 750 });
+      for (const [nk, text] of [["nk", '-NAK {"delay": 300000000}'], ["nt", "-NAK 300ms"]]) {
+        let nakAt = 0;
+        const t = await timedDeliveries(s.nc, nk, 2, (m, i) => {
+          if (i !== 0) return;
+          nakAt = performance.now();
+          m.respond(text); // a Go duration works as well as {"delay": ns}
+        });
+        steps.push({ due: nakAt + 300, read: t[2], fromStart: t[2] - nakAt - 300 });
+      }
+    } finally {
+      await probe.stop();
+    }
+    return steps.map((st) => ({ ...st, lag: probe.lagIn(st.due, st.read) }));
   }
 
   it("a 250 ms / 500 ms backoff and 300 ms nak delays are kept within a few ms", { timeout: 30_000 }, async () => {
-    const targets = [250, 500, 300, 300];
-    const fromStart = [250, 750, 300, 300];
-    const show = (r: Record<string, number[]>) =>
-      Object.entries(r).map(([n, g]) => `${n}: ${g.map((x) => x.toFixed(1)).join(", ")} ms`).join("; ");
-    // Early is never excused. Late is measured again once: under a full suite on 2 loaded cores the Petrel child
-    // process was once starved ~200 ms on one step while nats-server was not; a timer that is really late (a
-    // polling tick) is late in both rounds.
-    let tries = "";
-    for (let round = 0; round < 2; round++) {
-      const { gaps, early } = await measure(round);
-      const msg = `gaps ${show(gaps)}; from the request ${show(early)}${tries}`;
-      let late = false;
-      for (const [i, target] of targets.entries()) {
-        const ref = gaps["nats-server"][i];
-        const ours = gaps["petrel"][i];
-        // Not early (a few ms of slack for timer granularity; the injected-clock test above checks the deadlines
-        // exactly).
-        assert.ok(early["nats-server"][i] >= fromStart[i] - 5 && early["petrel"][i] >= fromStart[i] - 5, msg);
-        // On time: within 80 ms of the deadline, plus whatever lateness the loaded machine imposed on nats-server
-        // itself for the same event; a polling tick (the old 250 ms backoff came after ~495 ms) does not fit.
-        if (!(ours < target + 80 + Math.max(0, ref - target))) late = true;
+    // A timer at its deadline is read within a few ms of it on an idle machine; the probe's period hides up to
+    // PROBE_MS of a stall. A polling tick (the old 250 ms backoff came after ~495 ms) does not fit.
+    const SLACK_MS = 40;
+    const results = new Map<string, Step[]>();
+    for (const s of sides) results.set(s.name, await measure(s));
+    const msg = [...results].map(([name, steps]) =>
+      `${name}: ${steps.map((st) => `late ${(st.read - st.due).toFixed(1)} (loops ${st.lag.toFixed(1)})`).join(", ")} ms`
+    ).join("; ");
+    const ref = results.get("nats-server")!;
+    for (const [name, steps] of results) {
+      for (const [i, st] of steps.entries()) {
+        // Not early, never excused (a few ms of slack for timer granularity; the injected-clock test above checks
+        // the deadlines exactly).
+        assert.ok(st.fromStart >= -5, `${name} step ${i + 1} early: ${msg}`);
+        if (name === "nats-server") continue;
+        // On time, but for as long as the event loops were stalled around it, or as late as nats-server was with
+        // the same deadline (its nak delays were seen ~30 ms late with no stall on a loaded machine).
+        const excused = Math.max(st.lag, ref[i].read - ref[i].due);
+        assert.ok(st.read - st.due <= SLACK_MS + excused, `${name} step ${i + 1} late: ${msg}`);
       }
-      if (!late) return;
-      tries += ` (round ${round + 1} late: ${msg})`;
     }
-    assert.fail(`late twice:${tries}`);
   });
 });
