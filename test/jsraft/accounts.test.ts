@@ -286,8 +286,21 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
     const leader = await metaLeader();
     // Keep the lowest-named server that is not the meta leader; stop the two others.
     const keep = NAMES.findIndex((n) => n !== leader);
-    // The survivor leads the R3 streams at the end (graceful stops hand leaderships over) and reports the loss.
+    // The stream's last leader reports the loss, as nats-server's leader that steps down for want of a quorum
+    // does: the survivor is made to lead account A's ORDERS before the others stop. Left to the graceful stops'
+    // hand-overs, it led at the end only if the last one finished in time: on a loaded machine the last stopped
+    // server was sometimes still its leader, and no advisory came (seen on both runtimes in full suites).
     const watcher = await client(portOf(nodes[keep]!), "a");
+    const jsmA = await jetstreamManager(watcher, { timeout: 5_000 });
+    await waitFor(`${NAMES[keep]} to lead ORDERS`, async () => {
+      const c = (await jsmA.streams.info("ORDERS").catch(() => undefined))?.cluster;
+      if (c?.leader === NAMES[keep] && c.replicas?.length === 2 && c.replicas.every((r) => r.current)) return true;
+      // Elected elsewhere: asked to step down again (its successor is one of the two others).
+      if (c?.leader !== undefined && c.leader !== NAMES[keep]) {
+        await watcher.request("$JS.API.STREAM.LEADER.STEPDOWN.ORDERS", undefined, { timeout: 5_000 }).catch(() => undefined);
+      }
+      return false;
+    }, 60_000, 100);
     const lost: string[] = [];
     watcher.subscribe("$JS.EVENT.ADVISORY.STREAM.QUORUM_LOST.>", { callback: (_e, m) => void lost.push(m.subject) });
     await watcher.flush();
