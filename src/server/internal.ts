@@ -50,13 +50,7 @@ const dec = { decode: (b: Uint8Array): string => (decoder ??= new TextDecoder())
 
 const EMPTY = new Uint8Array(0);
 
-/** An array kept for one length (#lentRange), and a DataView of it. */
-interface LentArray {
-  bytes: Uint8Array;
-  view: DataView;
-}
-
-/** The largest payload a borrowing handler gets as a copy (#lentRange): beyond it a view is cheaper than the copy. */
+/** The largest payload a borrowing handler gets as a copy (ScratchBytes.lend): beyond it a view is cheaper than the copy. */
 const LENT_COPY_MAX = 256;
 
 /** The options of a plain publish (a default `{}` is a new object per call). */
@@ -83,12 +77,16 @@ export class InternalClient implements SubOwner {
   #pub: { msg: LocalMsg; subjects: ScratchBytes } | undefined = { msg: new LocalMsg(), subjects: new ScratchBytes() };
   /** The message lent to borrowing handlers, or undefined while one holds it (a nested delivery gets its own). */
   #lent: InternalMsg | undefined = { subject: "", reply: undefined, headers: undefined, payload: EMPTY, local: false, viaRoute: false };
-  /** Small payloads and header blocks lent to borrowing handlers, one array per length (#lentRange): ~33 KB each at most. */
-  readonly #lentBytes: (LentArray | undefined)[] = [];
-  readonly #lentHeaders: (LentArray | undefined)[] = [];
-  /** The input last copied from, and a DataView of it (#lentRange copies four bytes at a time). */
-  #src: Uint8Array | undefined;
-  #srcView: DataView | undefined;
+  /**
+   * Small payloads and header blocks lent to borrowing handlers, copied into one array per length, ~33 KB each at
+   * most. Why copies: the views of a client's publish that a LocalMsg makes (its payload, and its header block)
+   * were ~100 B of garbage per JetStream publish on V8, a third of what was left of it (bench/RESULTS.md,
+   * `denojs`), and that garbage sets how often Deno's young generation is collected and so how soon it grows under
+   * load. Only the one lent message uses them, so a nested delivery (which gets a message of its own) cannot
+   * rewrite them under the handler.
+   */
+  readonly #lentBytes = new ScratchBytes(LENT_COPY_MAX, { wordCopy: true });
+  readonly #lentHeaders = new ScratchBytes(LENT_COPY_MAX, { wordCopy: true });
   #nextSid = 1;
   #closed = false;
   stats = { in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0 };
@@ -209,14 +207,14 @@ export class InternalClient implements SubOwner {
     const h = msg.hdrSize;
     const lent = entry.borrow ? this.#lent : undefined;
     if (lent !== undefined) {
-      // Views (or small copies, #lentRange), in the one lent object: the handler keeps nothing of it
+      // Views (or small copies, #lentBytes), in the one lent object: the handler keeps nothing of it
       // (InternalSub.borrow).
       lent.subject = showsOtherSubject(msg) ? dec.decode(msg.subjectBytes) : msg.subject;
       lent.reply = msg.reply !== null ? bytesToString(msg.reply, 0, msg.reply.length) : undefined;
       if (msg instanceof LocalMsg && !(msg.start === 0 && msg.end === msg.buf.length && h < 0)) {
         const s = msg.start;
-        lent.headers = h >= 0 ? this.#lentRange(this.#lentHeaders, msg.buf, s, s + h) : undefined;
-        lent.payload = this.#lentRange(this.#lentBytes, msg.buf, h >= 0 ? s + h : s, msg.end);
+        lent.headers = h >= 0 ? this.#lentHeaders.lend(msg.buf, s, s + h) : undefined;
+        lent.payload = this.#lentBytes.lend(msg.buf, h >= 0 ? s + h : s, msg.end);
       } else {
         const payload = msg.payload;
         lent.headers = h >= 0 ? payload.subarray(0, h) : undefined;
@@ -247,36 +245,6 @@ export class InternalClient implements SubOwner {
       local: origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway"),
       viaRoute: origin?.kind === "route",
     });
-  }
-
-  /**
-   * `src[a, b)` for a borrowing handler: when small, copied into the array `table` keeps for its length (made once
-   * per length); else a view. Why: the views of a client's publish that a LocalMsg makes (its payload, and its
-   * header block) were ~100 B of garbage per JetStream publish on V8, a third of what was left of it
-   * (bench/RESULTS.md, `denojs`), and that garbage sets how often Deno's young generation is collected and so how
-   * soon it grows under load. Copying 128 B four bytes at a time costs ~15 ns more than making the view (a byte loop
-   * ~45 ns more, bench: 48 / 77 / 31 ns on Deno). Only the one lent message uses
-   * the arrays, so a nested delivery (which gets a message of its own) cannot rewrite them under the handler.
-   */
-  #lentRange(table: (LentArray | undefined)[], src: Uint8Array, a: number, b: number): Uint8Array {
-    const n = b - a;
-    if (n > LENT_COPY_MAX) return src.subarray(a, b);
-    let kept = table[n];
-    if (kept === undefined) {
-      const bytes = new Uint8Array(n);
-      table[n] = kept = { bytes, view: new DataView(bytes.buffer) };
-    }
-    let sv = this.#srcView;
-    if (src !== this.#src || sv === undefined) {
-      this.#src = src;
-      this.#srcView = sv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-    }
-    const out = kept.bytes;
-    const ov = kept.view;
-    let k = 0;
-    for (; k + 4 <= n; k += 4) ov.setUint32(k, sv.getUint32(a + k));
-    for (; k < n; k++) out[k] = src[a + k];
-    return out;
   }
 
   close(): void {

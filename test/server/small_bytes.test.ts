@@ -65,6 +65,46 @@ describe("small_bytes", () => {
     assert.notEqual(accented, sb.copy(line, 4, 14), "not ASCII: encoded into an array of its own, not the kept one");
   });
 
+  it("ScratchBytes: a size limit of its own; beyond it `copy` copies and `lend` lends a view", () => {
+    const sb = new ScratchBytes(256);
+    assert.equal(sb.max, 256);
+    const buf = Uint8Array.from({ length: 1024 }, (_, i) => (i * 7) & 255);
+    const kept = sb.lend(buf, 10, 266);
+    assert.deepEqual(kept, buf.slice(10, 266));
+    assert.notEqual(kept.buffer, buf.buffer, "256 bytes: copied into the kept array");
+    assert.equal(sb.copy(buf, 300, 556), kept, "the same length: the same array");
+    const view = sb.lend(buf, 10, 267);
+    assert.equal(view.buffer, buf.buffer, "257 bytes: a view of the source");
+    assert.deepEqual(view, buf.subarray(10, 267));
+    const own = sb.copy(buf, 10, 267);
+    assert.notEqual(own.buffer, buf.buffer, "copy past the limit: an array of its own");
+    assert.notEqual(sb.copy(buf, 10, 267), own);
+    assert.deepEqual(own, buf.slice(10, 267));
+  });
+
+  it("property: ScratchBytes copies like slice, byte by byte or four at a time, from one source or many", () => {
+    const sources = [0, 1, 2].map((s) => Uint8Array.from({ length: 600 }, (_, i) => (i * 31 + s * 17) & 255));
+    for (const wordCopy of [false, true]) {
+      const sb = new ScratchBytes(256, { wordCopy });
+      fc.assert(
+        fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 599 }), fc.integer({ min: 0, max: 300 })), { minLength: 1, maxLength: 20 }), (calls) => {
+          for (const [which, start, len] of calls) {
+            const src = sources[which];
+            const end = Math.min(src.length, start + len);
+            assert.deepEqual(sb.lend(src, start, end), src.slice(start, end));
+            assert.deepEqual(sb.copy(src, start, end), src.slice(start, end));
+          }
+        }),
+        { numRuns: 300 },
+      );
+    }
+    // A view of a larger buffer (byteOffset not 0) copies right four bytes at a time too.
+    const big = Uint8Array.from({ length: 2048 }, (_, i) => i & 255);
+    const inner = big.subarray(101, 1101);
+    const sb = new ScratchBytes(256, { wordCopy: true });
+    for (const [a, b] of [[3, 200], [5, 203], [0, 256], [997, 1000]]) assert.deepEqual(sb.lend(inner, a, b), inner.slice(a, b));
+  });
+
   it("without slabs: plain arrays of their own", () => {
     useSlabs(false);
     try {
