@@ -1,9 +1,10 @@
 /**
  * The imports of the signature and password libraries, apart from auth_libs.ts (which every start loads, as
- * auth.ts and server.ts use it): Deno resolves the npm package of every `import("pkg")` it finds in a module
- * it loads, dynamic or not, and the first npm resolution of a process costs ~9 ms of CPU at start-up on Deno
- * (bench/RESULTS.md, "start4"). Loaded only by loadAuthLibs, this module keeps a start without users from
- * resolving nkeys and bcryptjs at all, while `deno compile` and `bun build` still see the literal specifiers.
+ * auth.ts and server.ts use it): Deno and Bun resolve the npm package of every `import("pkg")` in a module they
+ * load, called or not (package.json reads, node_modules listings): ~40 page faults and 0.3-0.6 MB of idle RSS on
+ * each runtime for two packages a start without users never uses (bench/RESULTS.md, "start4"). Loaded only by
+ * loadAuthLibs, this module keeps such a start from resolving nkeys and bcryptjs at all, while `deno compile` and
+ * `bun build` still see the literal specifiers.
  */
 import type { AuthLibs } from "./auth_libs.ts";
 
