@@ -60,4 +60,28 @@ describe("store_fs: the storage layer's file calls without node:fs on Deno", () 
     const err = await new Promise<Error | null>((resolve) => sfs.fsync(fd, resolve));
     assert.ok(err !== null);
   });
+
+  it("writes a buffer's range as it is at each call, the same range again or another buffer's", () => {
+    const sfs = storeFs();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-storefs-"));
+    dirs.push(dir);
+    const f = joinPath(dir, "b.blk");
+    const fd = sfs.openSync(f, "a+");
+    const a = new TextEncoder().encode("abcdef");
+    const b = new TextEncoder().encode("uvwxyz");
+    assert.equal(sfs.writeSync(fd, a, 1, 3), 3); // "bcd"
+    a.set(new TextEncoder().encode("BCD"), 1);
+    assert.equal(sfs.writeSync(fd, a, 1, 3), 3, "the same range, rewritten in place"); // "BCD"
+    assert.equal(sfs.writeSync(fd, b, 1, 3), 3, "the same range of another buffer"); // "vwx"
+    assert.equal(sfs.writeSync(fd, a, 2, 3), 3, "another offset"); // "CDe"
+    assert.equal(sfs.writeSync(fd, a, 2, 2), 2, "another length"); // "CD"
+    assert.equal(sfs.writeSync(fd, a, 0, 6), 6, "the whole buffer"); // "aBCDef"
+    const big = new Uint8Array(600 * 1024).fill(0x2e);
+    big.set(new TextEncoder().encode("pq"), 3);
+    assert.equal(sfs.writeSync(fd, big, 2, 3), 3, "a large buffer's range"); // ".pq"
+    big[3] = 0x50;
+    assert.equal(sfs.writeSync(fd, big, 2, 3), 3, "again, rewritten"); // ".Pq"
+    sfs.closeSync(fd);
+    assert.equal(fs.readFileSync(f, "utf8"), "bcdBCDvwxCDeCDaBCDef.pq.Pq");
+  });
 });
