@@ -162,15 +162,13 @@ class LoopProbe {
   }
 
   /**
-   * The longest stall seen between a deadline and when its delivery was read: pings due in that window (or one
-   * period before it, whose PONG may have waited into it), each counted up to the read.
+   * The longest stall seen between a deadline and when its delivery was read: the longest part of that window a
+   * ping spent unanswered (one sent before the deadline whose PONG waited into the window counts too: no other
+   * ping goes out while one waits).
    */
   lagIn(deadline: number, read: number): number {
     let lag = 0;
-    for (const s of this.#samples) {
-      if (s.due < deadline - PROBE_MS || s.due > read) continue;
-      lag = Math.max(lag, Math.min(s.done, read) - s.due);
-    }
+    for (const s of this.#samples) lag = Math.max(lag, Math.min(s.done, read) - Math.max(s.due, deadline));
     return lag;
   }
 }
