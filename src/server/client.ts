@@ -14,6 +14,8 @@ import { reusableFor } from "./reuse.ts";
 import { type ConnectOptions, parseConnect } from "./connect.ts";
 import { Permissions } from "./permissions.ts";
 import { Keepalive } from "./keepalive.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
+import type { Timer } from "../runtime/clock.ts";
 import { clientResumeMark, clientStallMark, type FlowConsumer, InputGate, linkReaderMark, type Producer, producerStallCapMs } from "./flow.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import type { ClientHost } from "./client_host.ts";
@@ -105,7 +107,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   readonly #replies = new ScratchBytes();
   #interestAccount: Account | undefined;
   #interest: MatchResult<Subscription> | undefined;
-  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A light timer: on Deno a runtime setTimeout loads Node's timer layer for good (+3 MB; light_timers.ts). */
+  #authTimer: Timer | undefined;
   /** When the user's JWT was issued (seconds), in operator mode: a later revocation compares against it. */
   jwtIssuedAt: number | undefined;
   /** A user JWT's `subs` limit (-1: none). */
@@ -165,7 +168,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     this.duplex.write(bytes);
     const kind = this.duplex.info.kind;
     if (this.host.authRequiredFor(kind)) {
-      this.#authTimer = setTimeout(() => this.closeWithError("Authentication Timeout", "Authentication Timeout"), this.host.authTimeoutFor(kind));
+      this.#authTimer = lightTimeout(this.host.authTimeoutFor(kind), () => this.closeWithError("Authentication Timeout", "Authentication Timeout"));
     }
     this.#keepalive.start();
   }
@@ -434,7 +437,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       this.closeWithError("no responders requires headers support", "Protocol Violation");
       return;
     }
-    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
+    this.#authTimer?.cancel();
     this.#authTimer = undefined;
     this.#connectSeen = true;
     this.state = "connected";
@@ -739,7 +742,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
     this.closeReason = reason;
     this.#keepalive.stop();
-    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
+    this.#authTimer?.cancel();
+    this.#authTimer = undefined;
     for (const sub of this.subs.values()) this.account.removeSubscription(sub);
     this.host.clientClosed(this);
   }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { count, frames, infos, startServer, sync } from "./harness.ts";
 import { waitFor } from "../helpers/servers.ts";
+import { lightTimersPending } from "../../src/runtime/light_timers.ts";
 
 describe("server: authentication", () => {
   it("token: INFO says auth_required; bad token closes with Authorization Violation; good token works", async () => {
@@ -66,6 +67,20 @@ describe("server: authentication", () => {
       const c = await h.client(null);
       await c.closed;
       assert.ok(c.text().endsWith("-ERR 'Authentication Timeout'\r\n"), c.text());
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it("the authentication deadline is a light timer, cancelled by CONNECT (a runtime setTimeout loads Node's timer layer on Deno)", async () => {
+    const h = await startServer({ authorization: { token: "t" }, auth_timeout: 60 });
+    try {
+      const c = await h.client(null); // INFO received: the client is registered and its deadline armed
+      const armed = lightTimersPending();
+      c.write(`CONNECT {"verbose":false,"pedantic":false,"auth_token":"t"}\r\n`);
+      await sync(c);
+      assert.equal(lightTimersPending(), armed - 1, "CONNECT took the deadline out of the light timers");
+      assert.ok(!c.isClosed());
     } finally {
       await h.stop();
     }
