@@ -2,9 +2,9 @@
  * A full garbage collection after every few MiB of socket input, within a bound on the time it may take.
  *
  * Why (Bun): Bun hands every socket read over in a buffer of its own, up to 512 KiB, that is dead once parsed. A
- * fast publisher's reads come in at 50–300 MB/s; JavaScriptCore frees such buffers only in a full collection
+ * fast publisher's reads come in at 50-300 MB/s; JavaScriptCore frees such buffers only in a full collection
  * (eden collections on a 10 ms timer left `external` climbing to 40 MB) and by its own pacing runs one after
- * tens of MB, so 30–70 MB of dead read buffers sat in RSS under load (fanout-16: 95–110 MB, with this 68–76 MB).
+ * tens of MB, so 30-70 MB of dead read buffers sat in RSS under load (fanout-16: 95-110 MB, with this 68-76 MB).
  * A full collection of a server's small heap takes well under a millisecond; one per `budget` bytes read costs
  * little, and never more than `maxShare` of the time: after a collection that took `d` ms the next one waits at
  * least `d / maxShare` ms, so a large heap (JetStream state) is collected less often instead of pausing more.

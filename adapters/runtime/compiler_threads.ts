@@ -3,7 +3,7 @@
  *
  * Why: on a small host (2 cores) the compiler threads (JavaScriptCore's `JITWorker` on Bun; V8's `DefaultWorker`
  * pool on Deno, which also does the GC's concurrent marking) wake while the event loop is busy and, at the same
- * priority, hold its core for a whole scheduler slice. A sync JetStream publish or a request then waits 2–4 ms for
+ * priority, hold its core for a whole scheduler slice. A sync JetStream publish or a request then waits 2-4 ms for
  * nothing of ours (`perf sched timehist`: the event-loop thread runnable, a JITWorker running on its core). That is
  * most of js-r1-sync's p99.9 on Bun. At nice 19 they compile on what the event loop leaves over.
  *
@@ -138,8 +138,8 @@ export interface BusyWatch {
  * Why: a check every 100 ms for ever gets its own code compiled by Bun's baseline JIT within ~3.5 s (~34 calls),
  * and the JIT's code then stays resident (+1 MB on an idle server that had not compiled anything else).
  * The first `LOAD_CHECK_MS` is not judged, only measured from: it is start-up's own tail, not load. On Bun the
- * runtime's first full collection runs right after the listener is ready, 5–12 ms of CPU in those 100 ms on a
- * loaded 2-core host (then 5–7 ms in the next 200 ms, under 1 % after), and counting it as load started the sweep
+ * runtime's first full collection runs right after the listener is ready, 5-12 ms of CPU in those 100 ms on a
+ * loaded 2-core host (then 5-7 ms in the next 200 ms, under 1 % after), and counting it as load started the sweep
  * (FFI, Bun.Glob, /proc reads: +1.5 MB of resident runtime code) on an idle server in most starts under load.
  */
 export function whenBusy(cpuMs: () => number, start: () => void, after: After = afterTimer, clock: () => number = () => performance.now()): BusyWatch {

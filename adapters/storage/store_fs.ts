@@ -1,7 +1,7 @@
 /**
  * The synchronous file calls the storage layer makes, in node:fs's shapes, without node:fs on Deno.
  *
- * Why: importing node:fs costs Deno ~7.5 MB of RSS (its Node compatibility layer: a bare Deno process 34 → 41.5 MB),
+ * Why: importing node:fs costs Deno ~7.5 MB of RSS (its Node compatibility layer: a bare Deno process 34 -> 41.5 MB),
  * and the file store was what loaded it in a JetStream server, so every JetStream server on Deno paid it, idle or
  * under load. On Deno these are Deno's own file calls behind the same signatures, open files as numeric handles of
  * this module's own; on Bun they are node:fs itself (native there), reached on first use.

@@ -4,16 +4,16 @@
  * instead of by the runtimes' own sizing. Counting what reaches the disk ties it to the load (an idle server never
  * does it) without a timer.
  *
- * Bun: a full collection with a mimalloc purge (`Bun.gc(true)`). The publish → store → PubAck path leaves garbage
+ * Bun: a full collection with a mimalloc purge (`Bun.gc(true)`). The publish -> store -> PubAck path leaves garbage
  * per message that JavaScriptCore's eden collections free, but the memory stays with the process: the heap keeps
  * the blocks it grew to (its eden budget, ~7.5 MB over a ~5 MB live heap in js-r1-async) and mimalloc keeps freed
- * pages until a purge. js-r1-async's RSS at the end of the window 66–67 → 62–63 MB, one collection per ~250 ms
- * (3–5 ms each at that heap), msgs/s unchanged (bench/RESULTS.md, `jsmem`).
+ * pages until a purge. js-r1-async's RSS at the end of the window 66-67 -> 62-63 MB, one collection per ~250 ms
+ * (3-5 ms each at that heap), msgs/s unchanged (bench/RESULTS.md, `jsmem`).
  *
  * Deno: glibc's `malloc_trim(0)` (FFI; where FFI is not allowed or libc is not glibc, nothing), on a thread of
  * Deno's blocking pool. V8's collections keep their pages (a `gc()` gives no RSS back), but glibc holds freed
- * memory in the arenas of V8's compiler and GC threads: a trim at the end of js-r1-async took 3–7 MB of them back
- * in 1–1.7 ms.
+ * memory in the arenas of V8's compiler and GC threads: a trim at the end of js-r1-async took 3-7 MB of them back
+ * in 1-1.7 ms.
  *
  * `PETREL_STORE_GC_MB`: MiB written between two (default 32; 0 turns this off). `PETREL_GC_SHARE`: the largest share
  * of the time they may take (default 0.03; shared with the read pacer's setting).
@@ -48,8 +48,8 @@ export function storeGcPacer(
  *
  * Declared `nonblocking`: the call runs on one of Deno's blocking-pool threads through libffi instead of a call
  * trampoline compiled into the event loop's thread, and that keeps ~1.5 MB of the deno binary's code out of the
- * resident set (js-r1-async at the end of the window: r-xp 26.3–27.0 → 25.1–25.2 MB, 3 interleaved pairs,
- * bench/RESULTS.md `denomem`). A trim takes 1–2 ms and locks each arena while it walks it; off the event loop it
+ * resident set (js-r1-async at the end of the window: r-xp 26.3-27.0 -> 25.1-25.2 MB, 3 interleaved pairs,
+ * bench/RESULTS.md `denomem`). A trim takes 1-2 ms and locks each arena while it walks it; off the event loop it
  * costs the loop nothing. One at a time: a trim still running when the next is due makes that one a no-op.
  */
 function denoTrim(): (() => void) | undefined {

@@ -2,7 +2,7 @@
  * The options a process starts (or reloads) with, from its command line: flags win over a config file, defaults
  * come last. A start from flags alone loads no config-file code: the nats conf parser, the plain-file check and
  * their helpers (src/config/load.ts and what it imports) come with load_options.ts, imported only when `-c` names
- * a file. Why: every module a plain start loads stays resident (on Bun ~80–100 KB of RSS each, bench/RESULTS.md
+ * a file. Why: every module a plain start loads stays resident (on Bun ~80-100 KB of RSS each, bench/RESULTS.md
  * "bunidle, 2026-12-07").
  */
 import { applyDefaults, mergeLayers, type OptionLayer } from "../config/normalize.ts";

@@ -1,7 +1,7 @@
 // The ONE list of configuration keys nats-server accepts that Petrel does not implement yet and that must not
 // be ignored: security (TLS, operator/JWT, authorization in places not enforced yet, account features that
 // would otherwise silently widen or narrow what crosses an account boundary). A file that sets one of them
-// refuses to start, naming the key, its file and line — never "warn and run unprotected".
+// refuses to start, naming the key, its file and line - never "warn and run unprotected".
 //
 // When you implement one: give the key its real schema in schema.ts (and normalize.ts), then delete its entry
 // here. Keys that are safe to ignore (tuning) stay `unsupported` in schema.ts and only warn.
@@ -94,7 +94,7 @@ function patternOf(path: ConfPath): string[] {
 }
 
 function split(pattern: string): string[] {
-  // No regex: this runs at every start, and the first regex run is +1–2 MB of resident JIT code (measured with Bun).
+  // No regex: this runs at every start, and the first regex run is +1-2 MB of resident JIT code (measured with Bun).
   return pattern.split("[]").join(".[]").split(".");
 }
 

@@ -26,8 +26,8 @@ export function toBytes(v: unknown): number | undefined {
 const DURATION_UNITS_MS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  "µs": 1e-3,
-  "μs": 1e-3,
+  "\u00b5s": 1e-3, // micro sign
+  "\u03bcs": 1e-3, // Greek mu
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -44,7 +44,7 @@ export function parseGoDuration(text: string): number | undefined {
     s = s.slice(1);
   }
   if (s === "0") return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/y;
   let total = 0;
   let at = 0;
   while (at < s.length) {

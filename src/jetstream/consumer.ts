@@ -498,8 +498,8 @@ export class Consumer implements StreamListener {
 
   /**
    * An ack for a message this leader has not delivered: the previous leader delivered it (and what came before
-   * it) after its last replicated state. Those deliveries are booked here — the acked one to be acked now, the
-   * others pending, due again after their ack wait — so an acknowledged message is not delivered again.
+   * it) after its last replicated state. Those deliveries are booked here - the acked one to be acked now, the
+   * others pending, due again after their ack wait - so an acknowledged message is not delivered again.
    */
   private takeOver(sseq: number): void {
     const now = this.host.now();

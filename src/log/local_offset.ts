@@ -87,7 +87,7 @@ export function fixedOffsetMinutes(tzif: Uint8Array, nowSec: number): number | u
 
 /**
  * Does a POSIX TZ rule name a daylight-saving zone after its standard one ("EST5EDT": name, offset, name)? By hand,
- * not a regex: this runs at every start with log times on, and the first regex run is +1–2 MB of resident JIT
+ * not a regex: this runs at every start with log times on, and the first regex run is +1-2 MB of resident JIT
  * code under Bun's JIT.
  */
 export function namesDaylightZone(rule: string): boolean {

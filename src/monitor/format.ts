@@ -4,7 +4,7 @@ import { isoUtc } from "../runtime/utc_text.ts";
 /** Go's time.Duration.String(): "1h2m3s", "1.5s", "250ms", "0s". */
 export function goDuration(ms: number): string {
   if (ms <= 0) return "0s";
-  if (ms < 1) return `${Math.round(ms * 1000)}µs`;
+  if (ms < 1) return `${Math.round(ms * 1000)}\u00b5s`;
   if (ms < 1000) return `${trim(ms)}ms`;
   let s = ms / 1000;
   const h = Math.floor(s / 3600);

@@ -79,7 +79,7 @@ export function clientResumeMark(maxPending: number): number {
  * measured on clients, not links), and what a client's backlog holds is memory at about twice its bytes (64 KiB
  * batches in 128 KiB output buffers). On the
  * subscriber's node of cluster-pubsub-1k (Deno) each hiccup of the subscriber let the route fill its backlog to
- * 8 MiB: +15 MB RSS that malloc kept (104–105 MB at the end; 92–95 at 3 MiB, delivered rate within noise).
+ * 8 MiB: +15 MB RSS that malloc kept (104-105 MB at the end; 92-95 at 3 MiB, delivered rate within noise).
  * Above the client's resume mark (2 MiB by default), so that such a stall can end before its cap.
  */
 export const LINK_READER_MARK = 3 * 1024 * 1024;

@@ -5,7 +5,7 @@
  * Why: a message object and a payload view per publish were ~200 bytes of garbage per message on the fan-out and
  * pub/sub paths (V8's sampling profiler, fanout-16 on Deno: 208 bytes per published message, 60 % the view, 37 %
  * the object; a pub-only load 1 byte): at millions of messages a second that grew the runtimes' young generations
- * (Deno's V8 pages 49 idle → 74 under fanout-16) and kept their collectors busy. A client's delivery writes the
+ * (Deno's V8 pages 49 idle -> 74 under fanout-16) and kept their collectors busy. A client's delivery writes the
  * bytes out during the call and keeps nothing, so one reused object serves; anything else (links, internal and
  * JetStream subscribers, imports) may keep the message or compare it by identity, and gets a fresh object as before
  * (ClientConn decides per interest, see #publish).

@@ -20,7 +20,7 @@ const LEND_MIN = 8 * 1024;
 const MAX_KEPT = 4 * 1024 * 1024;
 /**
  * A buffer larger than this (grown by a burst) is given back once the connection's output has drained, and is
- * never pooled: what a connection keeps between bursts is bounded by what a steady load needs (64–70 KiB batches
+ * never pooled: what a connection keeps between bursts is bounded by what a steady load needs (64-70 KiB batches
  * in 128 KiB buffers), not by its largest burst. A 1 MiB buffer kept per consumer after one burst was most of
  * Bun's fan-out memory (four consumers: 4 MiB plus 1 MiB spares and a pool of them).
  */
@@ -147,7 +147,7 @@ export class OutBuffer {
    * once it no longer reads it; a memory whose views all came back is written from its start again (the writer
    * is still in it) or becomes the spare: the bytes are not copied at all. Packing the batches matters under a
    * backlog: one batch per buffer left buffers of twice a batch's size mostly empty (Deno: 64 KiB batches in
-   * 128 KiB buffers; Bun: in 512 KiB–1 MiB buffers, grown once by a burst), so a backlog held 2–16x its bytes.
+   * 128 KiB buffers; Bun: in 512 KiB-1 MiB buffers, grown once by a burst), so a backlog held 2-16x its bytes.
    */
   lend(): Uint8Array {
     if (this.len < LEND_MIN) return this.take();

@@ -2,7 +2,7 @@
  * Small, short-lived byte arrays carved out of shared slabs instead of allocated one by one.
  *
  * Why: on Deno every `new Uint8Array(n)` (and `slice()`, `TextEncoder.encode`) gets a backing store of its own
- * outside the V8 heap, ~0.4-0.5 µs each whatever the size (measured: 40 bytes 450 ns; a view of a slab 30-100 ns;
+ * outside the V8 heap, ~0.4-0.5 us each whatever the size (measured: 40 bytes 450 ns; a view of a slab 30-100 ns;
  * Bun 20-30 ns for either). The per-message paths (a PubAck's bytes, an internal publish's subject and reply, a
  * small flush of a connection's output) made several of them per message: a third of js-r1-async's server CPU.
  *

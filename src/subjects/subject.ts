@@ -90,7 +90,7 @@ export function subjectsIntersect(a: string, b: string): boolean {
   return x.length === y.length;
 }
 
-/** Is every subject matched by `sub` also matched by `sup`? (e.g. `a.b` ⊂ `a.*` ⊂ `a.>`) */
+/** Is every subject matched by `sub` also matched by `sup`? (e.g. `a.b` in `a.*` in `a.>`) */
 export function subjectIsSubsetOf(sub: string, sup: string): boolean {
   const x = sub.split(".");
   const y = sup.split(".");

@@ -88,7 +88,7 @@ export class Sublist<T extends Subscribable> {
   #root: Level<T> = newLevel();
   /**
    * Keyed by `subjectHash`, not by the subject string: on Deno (V8) a Map lookup by a fresh string (a subject just
-   * decoded from the wire) followed by splitting that string cost 2-6 µs per match, against ~0.3 µs without the
+   * decoded from the wire) followed by splitting that string cost 2-6 us per match, against ~0.3 us without the
    * string lookup (a unique PubAck inbox per message: js-r1-async spent a third of its CPU here). An entry keeps
    * its subject; another subject with the same hash is a miss and replaces it.
    */
@@ -112,7 +112,7 @@ export class Sublist<T extends Subscribable> {
   /**
    * Inserts each of `subs` (present ones are skipped). One call for a batch: the system account's ~30 services
    * subscribe at every start, and a function called ~34 times (or looping ~500 times) gets compiled by Bun's
-   * baseline JIT, whose code then stays resident (+1–1.5 MB idle). So the walk is inline here, with no helper
+   * baseline JIT, whose code then stays resident (+1-1.5 MB idle). So the walk is inline here, with no helper
    * called per token or per node (test/footprint/jit_free_start.test.ts).
    */
   insertAll(subs: readonly T[]): void {

@@ -17,13 +17,13 @@ export function bindCandidates(host: string): string[] {
 /** "::ffff:127.0.0.1" -> "127.0.0.1" (an IPv4 peer on a dual-stack socket); other addresses unchanged. */
 export function unmapIPv4(host: string): string {
   // By hand, not a regex: every accepted connection runs this, an idle server's first one included (the first
-  // regex run keeps +1–2 MB of JIT code resident on Bun).
+  // regex run keeps +1-2 MB of JIT code resident on Bun).
   if (host.length < 14 || host.slice(0, 7).toLowerCase() !== "::ffff:") return host;
   const v4 = host.slice(7);
   return isDottedQuad(v4) ? v4 : host;
 }
 
-/** Four dot-separated groups of 1–3 digits. */
+/** Four dot-separated groups of 1-3 digits. */
 function isDottedQuad(s: string): boolean {
   let groups = 0;
   let digits = 0;
@@ -61,7 +61,7 @@ export function isWildcardHost(host: string): boolean {
 }
 
 /**
- * Go's `IP.IsGlobalUnicast`: an address others can reach this host on — not unspecified, loopback, link-local,
+ * Go's `IP.IsGlobalUnicast`: an address others can reach this host on - not unspecified, loopback, link-local,
  * multicast or the IPv4 broadcast address.
  */
 export function isGlobalUnicast(ip: string): boolean {

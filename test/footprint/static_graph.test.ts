@@ -148,6 +148,26 @@ describe("what a plain start loads", () => {
     assert.deepEqual(found, [], "move these imports into a module loaded on demand");
   });
 
+  it("what a Deno server loads at start and with JetStream is ASCII, comments too", () => {
+    // V8 keeps a module's source for the life of the process, as one byte per character, or two for the whole
+    // module when it holds a single character past U+00FF (a dash, a micro sign in a comment). Deno allocates the
+    // sources in the young generation, and what survives there counts twice towards growing it: 840 KB of
+    // survivors at a config file's start (floor 60 KB) grew Petrel's semi-spaces from 1 to 2 MB before any client
+    // (bench/RESULTS.md, "denomem" fifth pass). Write such characters as escapes ("\u00b5s") or in ASCII.
+    const files = new Set<string>();
+    const entries = ["mod.ts", "adapters/runtime/deno.ts", "src/cli/load_options.ts", "adapters/runtime/compiler_threads.ts", "transports/http_lite.ts", "adapters/storage/jetstream_extension.ts"];
+    for (const e of entries) for (const f of graph(e).files) files.add(f);
+    assert.ok(files.has("src/server/client.ts") && files.has("src/jetstream/engine.ts") && files.has("src/config/conf_parser.ts"), "the graphs were walked");
+    const found: string[] = [];
+    for (const f of files) {
+      const lines = readFileSync(join(root, f), "utf8").split("\n");
+      lines.forEach((line, i) => {
+        if (/[^\x00-\x7f]/.test(line)) found.push(`${f}:${i + 1}`);
+      });
+    }
+    assert.deepEqual(found, [], "non-ASCII characters in a module a Deno server loads");
+  });
+
   it("mod.ts reads the re-exec's switch under the name reexec_plan.ts gives it", async () => {
     const { REEXEC_SWITCH } = await import("../../adapters/runtime/reexec_plan.ts");
     assert.match(readFileSync(join(root, "mod.ts"), "utf8"), new RegExp(`const REEXEC_SWITCH = "${REEXEC_SWITCH}";`));

@@ -1,7 +1,7 @@
 /**
  * Operating a replicated stream's peer set: `$JS.API.STREAM.PEER.REMOVE.<stream>` and `$JS.API.SERVER.REMOVE`
  * (the meta leader decides the new peer set, with the placement rules of a create), and the stream leader's
- * side — walking its Raft group's voters one change at a time to the assignment's peers (remove first, so a
+ * side - walking its Raft group's voters one change at a time to the assignment's peers (remove first, so a
  * dead peer never counts towards a quorum the others must reach, then add the replacement, which catches up
  * through the log or a snapshot).
  */
