@@ -2,11 +2,10 @@
 // included: the file is read, checked and merged under the flags (src/cli/start_options.ts).
 
 import { loadConfigSupport, loadConfigText } from "../config/load.ts";
-import { loadSchemas } from "../config/schemas_on_demand.ts";
 import type { OptionLayer } from "../config/normalize.ts";
 import type { ConfigIO, ConfPath, SourceLoc } from "../config/types.ts";
 import { parseArgs } from "./flags.ts";
-import { argsError, type LoadResult, optionsFromArgs, type StartupError } from "./start_options.ts";
+import { argsError, loadFlagAuthLibs, type LoadResult, optionsFromArgs, type StartupError } from "./start_options.ts";
 
 export { argsError, optionsFromArgs, resolveOptions } from "./start_options.ts";
 export type { LoadedOptions, LoadResult, ResolveResult, StartupError } from "./start_options.ts";
@@ -33,8 +32,7 @@ export async function prepareServerOptions(
     }
   }
   await loadConfigSupport(file, text, { readFile, env });
-  // --user/--pass/--auth: a password may be a bcrypt hash.
-  if (args.value.overrides.authorization !== undefined) await loadSchemas();
+  await loadFlagAuthLibs(args.value.overrides);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { ServerOptions } from "../config/schema.ts";
 import type { ConfigIO, ConfPath, SourceLoc } from "../config/types.ts";
 import { streamingProblem } from "../config/streaming.ts";
 import { DEFAULT_SYSTEM_ACCOUNT } from "../config/account_names.ts";
-import { loadSchemas } from "../config/schemas_on_demand.ts";
+import { loadAuthLibs, secretNeedsAuthLibs } from "../server/auth_libs.ts";
 import { type CliAction, type FlagError, type ParsedArgs, parseArgs } from "./flags.ts";
 
 /**
@@ -22,13 +22,21 @@ export async function loadStartOptions(argv: readonly string[], io: ConfigIO): P
   if (!args.ok) return argsError(args.error);
   const { action, configFile, overrides } = args.value;
   if (configFile === undefined || action === "help" || action === "version") {
-    // --user/--pass/--auth: a password may be a bcrypt hash (the schemas bring the bcrypt check).
-    if (overrides.authorization !== undefined) await loadSchemas();
+    await loadFlagAuthLibs(overrides);
     return optionsFromArgs(args.value);
   }
   const { loadServerOptions, prepareServerOptions } = await import("./load_options.ts");
   await prepareServerOptions(argv, io.readFile, io.env);
   return loadServerOptions(argv, io);
+}
+
+/**
+ * --pass/--auth: a bcrypt hash needs bcryptjs; a plain password or token needs no library and no schema (flags
+ * name no nkey, operator or accounts). Loading them anyway cost a Deno `--user/--pass` start ~15 MB idle.
+ */
+export async function loadFlagAuthLibs(overrides: OptionLayer): Promise<void> {
+  const a = overrides.authorization;
+  if (a !== undefined && (secretNeedsAuthLibs(a.password) || secretNeedsAuthLibs(a.token))) await loadAuthLibs();
 }
 
 /** A start-up problem, ready to print (`text`), with its location when it comes from a file. */
