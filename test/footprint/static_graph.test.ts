@@ -132,8 +132,8 @@ describe("what a plain start loads", () => {
   });
 
   it("no module of a plain start names an npm package, not even in a dynamic import", () => {
-    // Deno and Bun resolve the package of every import("pkg") in a module they load, called or not: nkeys and
-    // bcryptjs named in auth_libs.ts cost a plain start ~40 page faults and 0.3-0.6 MB idle (bench/RESULTS.md, "start4").
+    // Deno resolves the package of every import("pkg") in a module it loads, called or not: nkeys and bcryptjs
+    // named in auth_libs.ts kept a plain Deno start ~0.5-0.8 MB larger (bench/RESULTS.md, "start4").
     // Such an import goes in a module of its own that is itself imported on demand (src/server/auth_libs_import.ts).
     const { files } = graph("mod.ts");
     for (const adapter of ["adapters/runtime/bun.ts", "adapters/runtime/deno.ts"]) for (const f of graph(adapter).files) files.add(f);
