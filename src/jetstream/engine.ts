@@ -27,7 +27,8 @@ import { MemoryStorage } from "./store/memory.ts";
 import { type StorageProvider, storedSize, type StoredMsg } from "./store/types.ts";
 import { type PubAck, Stream } from "./stream.ts";
 import type { BusMsg, EngineOptions, JsBus } from "./types.ts";
-import { type Clock, runtimeClock } from "../runtime/clock.ts";
+import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
 import { smallBytes } from "../server/small_bytes.ts";
 import { digitCount, writeInt } from "../server/outbound.ts";
 
@@ -93,7 +94,9 @@ export class JetStream implements ConsumerHost {
   private readonly captureLocal = new Map<string, boolean | undefined>();
   private readonly sids: number[] = [];
   private readonly dirty = new Set<Consumer>();
-  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A light timer: on Deno a runtime setTimeout loads Node's timer layer for good (+2-3 MB; light_timers.ts). It
+   * does not keep the process alive; stop() flushes what is left. */
+  private flushTimer: Timer | undefined;
   readonly apiStats = { total: 0, errors: 0 };
   readonly now: () => number;
   /** Consumers' deadlines run on this clock (`opts.clock`, else the runtime's timers). */
@@ -704,7 +707,7 @@ export class JetStream implements ConsumerHost {
     if ((!this.persisted(c) && !this.cluster) || this.stopped) return;
     this.dirty.add(c);
     if (this.flushTimer === undefined) {
-      this.flushTimer = setTimeout(() => this.flushConsumers(), 25);
+      this.flushTimer = lightTimeout(25, () => this.flushConsumers());
     }
   }
   remove(c: Consumer): void {
@@ -730,7 +733,7 @@ export class JetStream implements ConsumerHost {
   /** Flushes state and stops every timer; the storage is closed by whoever opened it. */
   stop(): void {
     if (this.stopped) return;
-    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer?.cancel();
     this.flushWrites();
     this.flushConsumers();
     this.stopped = true;

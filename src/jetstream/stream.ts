@@ -4,6 +4,8 @@ import type { StreamConfig } from "./config.ts";
 import { type ApiError, Errors } from "./errors.ts";
 import { MemoryIndex, type MsgIndex } from "./store/msg_index.ts";
 import { type StorageProvider, storedSize, type StoredMsg, type StreamBackend } from "./store/types.ts";
+import type { Timer } from "../runtime/clock.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
 
 /** The stream's half of a consumer: what the stream tells its consumers and asks them. */
 export interface StreamListener {
@@ -157,7 +159,8 @@ export class Stream {
   /** Nats-Msg-Id -> seq, insertion-ordered by time for expiry. */
   private readonly dedupe = new Map<string, { seq: number; time: number }>();
   private lastMsgId: string | undefined;
-  private ageTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A light timer (a runtime setTimeout loads Node's timer layer on Deno for good; light_timers.ts). */
+  private ageTimer: Timer | undefined;
   private closed = false;
   /** Set by the engine when the config has `republish`: called with every stored message and the prior last seq. */
   republish: ((m: StoredMsg, lastSeq: number) => void) | undefined;
@@ -651,11 +654,11 @@ export class Stream {
     const firstTime = this.index.timeOf(first);
     if (Number.isNaN(firstTime)) return;
     const due = firstTime + this.cfg.max_age / NS - this.now();
-    this.ageTimer = setTimeout(() => {
+    this.ageTimer = lightTimeout(Math.max(1, Math.min(due, 2 ** 31 - 1)), () => {
       this.ageTimer = undefined;
       this.expireAge();
       this.scheduleAge();
-    }, Math.max(1, Math.min(due, 2 ** 31 - 1)));
+    });
   }
 
   private expireAge(): void {
@@ -747,7 +750,7 @@ export class Stream {
   updateConfig(cfg: StreamConfig): void {
     this.cfg = cfg;
     this.enforceAll();
-    if (this.ageTimer !== undefined) clearTimeout(this.ageTimer);
+    this.ageTimer?.cancel();
     this.ageTimer = undefined;
     this.scheduleAge();
   }
@@ -779,7 +782,7 @@ export class Stream {
 
   close(): void {
     this.closed = true;
-    if (this.ageTimer !== undefined) clearTimeout(this.ageTimer);
+    this.ageTimer?.cancel();
     this.ageTimer = undefined;
     this.backend.sync();
     this.backend.close();
