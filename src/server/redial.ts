@@ -2,8 +2,11 @@
  * The one dial/backoff loop of server-to-server links (routes, gateways, leafnode remotes): one pending dial per
  * peer (scheduling again replaces it), a count of failed attempts, and the delay before the next try growing
  * from `minMs` to `maxMs` (doubling) unless the peer's policy fixes it. The managers decide when to dial; this
- * keeps the timer and the count in one place.
+ * keeps the timer and the count in one place. The timer is a light one: on Deno a runtime setTimeout loads Node's
+ * timer layer for good (+2-3 MB; light_timers.ts); it need not keep the process alive (the server's listeners do).
  */
+import type { Timer } from "../runtime/clock.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
 
 export interface RedialPolicy {
   readonly minMs: number;
@@ -21,7 +24,7 @@ export function backoff(attempt: number, policy: RedialPolicy = LINK_BACKOFF): n
 export class Redial {
   readonly #dial: () => void;
   readonly #policy: RedialPolicy;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: Timer | undefined;
   #delayMs: number | undefined;
   #stopped = false;
   /** Failed (or not yet successful) attempts since the last success. */
@@ -45,12 +48,12 @@ export class Redial {
   /** Dial after `delayMs`, replacing a pending dial. */
   schedule(delayMs: number): void {
     if (this.#stopped) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#delayMs = delayMs;
-    this.#timer = setTimeout(() => {
+    this.#timer = lightTimeout(delayMs, () => {
       this.#timer = undefined;
       if (!this.#stopped) this.#dial();
-    }, delayMs);
+    });
   }
 
   /** Dial again after the backoff for the attempts so far (`jitterMs` adds up to that much at random). */
@@ -66,7 +69,7 @@ export class Redial {
   /** No more dials (the server stops). */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
   }
 }

@@ -2,6 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { backoff, LINK_BACKOFF, Redial } from "../../src/server/redial.ts";
+import { lightTimersPending } from "../../src/runtime/light_timers.ts";
 
 describe("redial", () => {
   it("doubles the delay per attempt within the policy's bounds", () => {
@@ -33,5 +34,16 @@ describe("redial", () => {
     // A marker timer scheduled after the stopped one fires later: had the dial not been cancelled, it would have run.
     await new Promise((res) => setTimeout(res, 5));
     assert.equal(dials, 1);
+  });
+
+  it("a pending dial is one light timer (a runtime setTimeout loads Node's timer layer on Deno), replaced and cancelled in place", () => {
+    const before = lightTimersPending();
+    const r = new Redial(() => assert.fail("stopped before its dial"));
+    r.schedule(60_000);
+    assert.equal(lightTimersPending(), before + 1);
+    r.schedule(30_000);
+    assert.equal(lightTimersPending(), before + 1, "scheduling again replaces it");
+    r.stop();
+    assert.equal(lightTimersPending(), before, "stop() cancels it");
   });
 });
