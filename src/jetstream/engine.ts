@@ -28,7 +28,7 @@ import { type StorageProvider, storedSize, type StoredMsg } from "./store/types.
 import { type PubAck, Stream } from "./stream.ts";
 import type { BusMsg, EngineOptions, JsBus } from "./types.ts";
 import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
-import { lightTimeout } from "../runtime/light_timers.ts";
+import { lightClock, lightTimeout } from "../runtime/light_timers.ts";
 import { smallBytes } from "../server/small_bytes.ts";
 import { digitCount, writeInt } from "../server/outbound.ts";
 
@@ -137,7 +137,9 @@ export class JetStream implements ConsumerHost {
   constructor(readonly bus: JsBus, readonly opts: EngineOptions, readonly storage: StorageProvider) {
     this.account = opts.account ?? "$G";
     this.limits = opts.limits ?? UNLIMITED;
-    this.clock = opts.clock ?? (opts.now ? { now: opts.now, after: runtimeClock.after, soon: runtimeClock.soon } : runtimeClock);
+    // Consumers' timers (ack waits, pull expiries, heartbeats, replay) are light timers: on Deno a runtime setTimeout
+    // loads Node's timer layer for good (+2-3 MB; light_timers.ts), and the server's listeners keep it alive.
+    this.clock = opts.clock ?? lightClock(opts.now ? { now: opts.now, after: runtimeClock.after, soon: runtimeClock.soon } : runtimeClock);
     this.now = opts.now ?? (() => this.clock.now());
     this.advisories = new Advisories(bus, this.now, opts.domain);
     this.memStorage = storage.kind === "memory" ? storage : new MemoryStorage();

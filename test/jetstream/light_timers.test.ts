@@ -56,4 +56,19 @@ describe("JetStream timers on the light timers", () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("a consumer's timers (here a pull request's expiry) are light timers", async () => {
+    const { bus, js } = startEngine();
+    try {
+      await api(bus, "$JS.API.STREAM.CREATE.P", { name: "P", subjects: ["p"] });
+      await api(bus, "$JS.API.CONSUMER.DURABLE.CREATE.P.C", { stream_name: "P", config: { durable_name: "C", ack_policy: "explicit" } });
+      await waitFor("no flush pending", () => !(js as unknown as { flushTimer?: unknown }).flushTimer, 5000, 5);
+      const before = lightTimersPending();
+      bus.subscribe("inbox.1", () => {});
+      bus.publish("$JS.API.CONSUMER.MSG.NEXT.P.C", new TextEncoder().encode(JSON.stringify({ batch: 1, expires: 60_000_000_000 })), { reply: "inbox.1" });
+      await waitFor("the pull request's expiry is armed", () => lightTimersPending() === before + 1, 5000, 5);
+    } finally {
+      js.stop();
+    }
+  });
 });
