@@ -17,6 +17,7 @@ import type { LeafCheck } from "./leaf_checks.ts";
 import type { RawConfig } from "./schema.ts";
 import type { ValidatedConfig } from "./validate.ts";
 import { notImplementedAt } from "./not_implemented.ts";
+import { secretNeedsAuthLibs } from "../server/auth_libs.ts";
 import { type ConfMap, type ConfPath, type ConfValue, isConfMap, type ParsedConfig, pathKey, type SourceLoc } from "./types.ts";
 
 type PlainTable = Readonly<Record<string, LeafCheck>>;
@@ -206,11 +207,12 @@ export function checkPlain(parsed: ParsedConfig): ValidatedConfig | undefined {
 
 /**
  * Does a plain file need the password libraries? Of its keys only `authorization {}`'s password or token can name
- * something they handle (a bcrypt hash, `$2a$`...); any string value starting `$2` counts (errs towards loading).
+ * something they handle (a bcrypt hash, `$2a$`...); any string value that would need them as a secret counts
+ * (errs towards loading).
  */
 export function plainNeedsAuthLibs(plain: ValidatedConfig): boolean {
   const walk = (v: unknown): boolean =>
-    typeof v === "string" ? v.startsWith("$2") : Array.isArray(v) ? v.some(walk) : isConfMap(v) && Object.values(v).some(walk);
+    typeof v === "string" ? secretNeedsAuthLibs(v) : Array.isArray(v) ? v.some(walk) : isConfMap(v) && Object.values(v).some(walk);
   return walk(plain.raw);
 }
 

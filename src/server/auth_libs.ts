@@ -31,7 +31,7 @@ export function authLibsLoaded(): boolean {
 
 /**
  * Does a password or token given as it is (flags, code) need a library to be checked? Only a bcrypt hash does
- * (`$2a$`/`$2b$`/`$2y$`, auth.ts' secretMatches; the `$2` prefix as plain.ts' check of a file): a plain password
+ * (`$2a$`/`$2b$`/`$2y$`, auth.ts' secretMatches; plain.ts asks this of a file's values too): a plain password
  * is compared in auth.ts itself. On Deno the libraries and the crypto module they pull in are ~15 MB of an idle
  * server's RSS (a `--user/--pass` start idled at 60-63 MB against 45-48 from a file with the same user).
  */

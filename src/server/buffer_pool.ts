@@ -40,7 +40,7 @@ export class BufferPool {
     // One given twice would be handed to two writers at once. Looked for in its size's list (at most
     // POOL_BYTES / size entries, a few dozen): a Set of the pooled buffers rebuilt its table at nearly every add
     // and delete (it swings between empty and one entry), and V8 allocates a long-lived Set's new table in the old
-    // generation: ~0.5 B per JetStream publish of old-space garbage, ~1 MB in a 5-s js-r1-async window on Deno.
+    // generation: ~0.5 B per JetStream publish of old-space garbage, ~1 MB in a 5-s js-r1-async window (V8).
     if (list !== undefined && list.includes(b)) throw new Error("BufferPool.give: buffer already in the pool (released twice)");
     if (this.bytes + b.byteLength > this.limit || b.byteLength > POOL_ITEM_MAX) {
       freeNow(b);
