@@ -139,7 +139,9 @@ async function main(): Promise<void> {
   const write = options.log_file !== undefined
     ? (line: string) => rt.appendFile(options.log_file as string, line)
     : (line: string) => rt.writeStderr(line);
-  const utcOffsetMinutes = options.logtime ? logUtcOffset(rt.env("TZ"), (p) => rt.readBytesFileSync(p), Date.now()) : undefined;
+  const utcOffsetMinutes = options.logtime
+    ? logUtcOffset(rt.env("TZ"), (p) => rt.readBytesFileSync(p), Date.now(), (p) => rt.realFilePathSync(p))
+    : undefined;
   const logger = createLogger({ debug: options.debug, trace: options.trace, logtime: options.logtime, pid: rt.pid, write, utcOffsetMinutes });
   for (const w of warnings) logger.warn(w);
   logger.info(`Starting nats-server`);

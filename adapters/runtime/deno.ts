@@ -43,6 +43,14 @@ export function createDenoRuntime(): Runtime {
 
     readTextFileSync: (path) => unlessMissing(() => Deno.readTextFileSync(path)),
     readBytesFileSync: (path) => unlessMissing(() => Deno.readFileSync(path)),
+    realFilePathSync(path) {
+      try {
+        const real = Deno.realPathSync(path);
+        return Deno.statSync(real).isFile ? real : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     writeTextFile: (path, text) => Deno.writeTextFile(path, text),
     async removeFile(path) {
       try {

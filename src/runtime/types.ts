@@ -54,6 +54,11 @@ export interface Runtime {
   readTextFileSync(path: string): string | undefined;
   /** As readTextFileSync, for bytes of small regular files (the zone file of log times); not for pipes. */
   readBytesFileSync(path: string): Uint8Array | undefined;
+  /**
+   * The path of the regular file that `path` names, its symbolic links followed (the log time zone: which zone
+   * /etc/localtime links to); undefined when there is no such file (missing, a dangling link, a directory).
+   */
+  realFilePathSync(path: string): string | undefined;
   writeTextFile(path: string, text: string): Promise<void>;
   /** No error when the file is missing. */
   removeFile(path: string): Promise<void>;

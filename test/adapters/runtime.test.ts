@@ -31,6 +31,23 @@ describe("runtime services", () => {
     assert.equal(rt.env("PETREL_SURELY_UNSET_VARIABLE_42"), undefined);
   });
 
+  it("follows a link chain to the regular file at its end (the log time zone's /etc/localtime)", async () => {
+    const fs = await import("node:fs");
+    const at = `${dir}/links`;
+    fs.mkdirSync(`${at}/zoneinfo/Etc`, { recursive: true });
+    fs.mkdirSync(`${at}/etc`);
+    fs.writeFileSync(`${at}/zoneinfo/Etc/UTC`, "TZif");
+    fs.symlinkSync("Etc/UTC", `${at}/zoneinfo/UTC`);
+    fs.symlinkSync("../zoneinfo/UTC", `${at}/etc/localtime`);
+    fs.symlinkSync(`${at}/zoneinfo/Nowhere`, `${at}/etc/dangling`);
+    const real = fs.realpathSync(`${at}/zoneinfo/Etc/UTC`);
+    assert.equal(rt.realFilePathSync(`${at}/etc/localtime`), real, "two links, relative");
+    assert.equal(rt.realFilePathSync(`${at}/zoneinfo/Etc/UTC`), real, "a file is its own end");
+    assert.equal(rt.realFilePathSync(`${at}/etc/dangling`), undefined);
+    assert.equal(rt.realFilePathSync(`${at}/etc/missing`), undefined);
+    assert.equal(rt.realFilePathSync(`${at}/zoneinfo`), undefined, "a directory is no file");
+  });
+
   it("reads, writes, appends and removes files", async () => {
     await rt.mkdir(`${dir}/a/b`);
     await rt.mkdir(`${dir}/a/b`); // exists: fine

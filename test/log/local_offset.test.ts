@@ -49,9 +49,45 @@ describe("log times at the host's fixed UTC offset (no time-zone lookup by the r
     assert.equal(logUtcOffset("Asia/Kolkata", read, now * 1000), 330);
     assert.equal(logUtcOffset("No/Such_Zone", read, now * 1000), undefined);
     assert.equal(logUtcOffset("JST-9", read, now * 1000), undefined);
-    assert.equal(logUtcOffset("UTC", () => {
+    assert.equal(logUtcOffset("Asia/Tokyo", () => {
       throw new Error("EACCES");
     }, now * 1000), undefined);
+  });
+
+  it("knows a UTC host by its zone's name, reading no file: TZ, or the zone /etc/localtime links to", () => {
+    const reads: string[] = [];
+    const read = (p: string) => {
+      reads.push(p);
+      try {
+        return new Uint8Array(readFileSync(p));
+      } catch {
+        return undefined;
+      }
+    };
+    const linkTo = (target: string | undefined) => (p: string) => (p === "/etc/localtime" ? target : undefined);
+    for (const tz of ["UTC", ":UTC", "Etc/UTC", "Zulu", "Etc/Universal", "GMT", "Etc/GMT-0", "posix/UTC", "", ":"]) {
+      assert.equal(logUtcOffset(tz, read, now * 1000, linkTo("/usr/share/zoneinfo/Asia/Tokyo")), 0, tz);
+    }
+    for (const target of ["/usr/share/zoneinfo/Etc/UTC", "/usr/share/zoneinfo/UCT", "/usr/share/zoneinfo/Etc/Zulu", "/usr/lib/zoneinfo/posix/Etc/GMT"]) {
+      assert.equal(logUtcOffset(undefined, read, now * 1000, linkTo(target)), 0, target);
+    }
+    assert.deepEqual(reads, [], "no zone file read for any of them");
+    // Any other link, none, a zone with leap seconds (right/), or a lookalike name: the file decides, as before.
+    assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo("/usr/share/zoneinfo/Asia/Tokyo")), 540);
+    assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo(undefined)), 540);
+    assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo("/etc/localtime")), 540, "a regular file");
+    assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo("/usr/share/zoneinfo/right/UTC")), 540);
+    assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo("/usr/share/zoneinfo/America/UTCish")), 540);
+    assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo("/opt/UTC")), 540, "not under a zoneinfo directory");
+    assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, () => {
+      throw new Error("EACCES");
+    }), 540, "a failing lookup reads the file");
+    assert.equal(logUtcOffset("Asia/Tokyo", () => zone("Asia/Tokyo"), now * 1000, linkTo("/usr/share/zoneinfo/UTC")), 540, "TZ wins over the link");
+    assert.equal(logUtcOffset("UTC0", () => undefined, now * 1000), undefined, "a POSIX rule is not a zone name");
+    // Each name that is taken as UTC without its file is UTC in this host's zone files.
+    for (const name of ["UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich"]) {
+      for (const path of [name, `Etc/${name}`]) assert.equal(fixedOffsetMinutes(zone(path), now), 0, path);
+    }
   });
 
   it("formats as nats-server does, the same as the runtime's local time at that offset", () => {
