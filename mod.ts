@@ -212,10 +212,27 @@ async function main(): Promise<void> {
   if (options.pid_file !== undefined) await rt.writeTextFile(options.pid_file, String(rt.pid));
   // Once serving and busy: the JIT's compiler threads below the event loop (tail latency on small hosts). Its code
   // loads here, once clients are taken: a start does not wait for what only a loaded server needs.
-  const { lowerCompilerThreads } = await import("./adapters/runtime/compiler_threads.ts");
-  stopThreadSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"), rt.cpuTimeMs?.bind(rt), (nudge) => {
-    petrel.server.connectionListeners.add((_c, up) => up && nudge());
-  });
+  const watchLoad = async () => {
+    const { lowerCompilerThreads } = await import("./adapters/runtime/compiler_threads.ts");
+    const stopSweep = await lowerCompilerThreads(rt.name, rt.env("PETREL_JIT_NICE"), rt.cpuTimeMs?.bind(rt), (nudge) => {
+      petrel.server.connectionListeners.add((_c, up) => up && nudge());
+    });
+    if (exiting) stopSweep();
+    else stopThreadSweep = stopSweep;
+  };
+  // A server without links or a monitoring port gets its load only through clients: the watch (its module, its
+  // timers, the CPU-time reads) starts with the first client (a connection that sent CONNECT). A server that only
+  // answers port probes (health checks, which never send CONNECT) runs none of it: on Bun each of those first uses
+  // keeps some of the runtime's code resident (~0.1-0.2 MB together; bench/RESULTS.md, `bunidle5`).
+  const clientsOnly = options.cluster === undefined && options.gateway === undefined && options.leafnodes === undefined &&
+    options.http_port === 0 && (options.https_port ?? 0) === 0;
+  if (!clientsOnly) return await watchLoad();
+  const firstClient = (_c: unknown, up: boolean) => {
+    if (!up || exiting) return;
+    petrel.server.connectionListeners.delete(firstClient);
+    void watchLoad();
+  };
+  petrel.server.connectionListeners.add(firstClient);
 }
 
 if (import.meta.main) {

@@ -178,14 +178,16 @@ function threadsOf(pid: number): Array<[number, string, number]> {
   return out;
 }
 
-describe("compiler threads of a running server", () => {
+// A plain server starts its load watch with the first client (its load comes only through clients); one with a
+// monitoring port (or links) watches from the start. Both must end up lowering the threads under a client's load.
+for (const monitor of [false, true]) describe(`compiler threads of a running server${monitor ? " with a monitoring port" : ""}`, () => {
   let server: RunningServer;
   before(async () => {
     // Bun lowers its compiler threads by default, Deno when asked (the server inherits this process's environment).
     const isDeno = typeof Deno !== "undefined";
     if (isDeno) process.env.PETREL_JIT_NICE = "19";
     try {
-      server = await startServer("petrel");
+      server = await startServer("petrel", { monitor });
     } finally {
       if (isDeno) delete process.env.PETREL_JIT_NICE;
     }
