@@ -3,6 +3,7 @@ import type { FetchHandler, HttpServer, Runtime, SignalName } from "../../src/ru
 import type { Transport } from "../../src/transport/types.ts";
 import { createDenoTcpTransport } from "../../transports/tcp_deno.ts";
 import { useSlabs } from "../../src/server/small_bytes.ts";
+import { lightTimeout, useTurnPrimitive } from "../../src/runtime/light_timers.ts";
 
 const encoder = new TextEncoder();
 
@@ -25,6 +26,11 @@ export function createDenoRuntime(): Runtime {
   // Every typed array V8 allocates here gets its own backing store (~0.45 us, any size): the per-message small
   // arrays come from slabs instead (src/server/small_bytes.ts).
   useSlabs(true);
+  // The next turn of what light clocks schedule (the input gate's replay after a stall): Deno's setImmediate is
+  // Node's timer layer, loaded for the life of the process at its first call (+2-4 MB). A light timer waits ~1 ms
+  // instead of a turn; on Deno a read is at most 64 KiB, so the gate takes a turn only after a stall, where the
+  // subscriber that held it still has its backlog to drain (bench/RESULTS.md `denotimers2`).
+  useTurnPrimitive((fn) => lightTimeout(0, fn));
   const appendFiles = new Map<string, Deno.FsFile>();
   let tcp: Transport | undefined;
 

@@ -13,7 +13,7 @@
  * server's listener does. A runtime whose own one-shot timer is cheaper offers it with `useTimerPrimitive` (Bun:
  * its native setTimeout; AbortSignal's event plumbing there is +0.5 MB idle).
  */
-import type { Clock, Timer } from "./clock.ts";
+import { type Clock, runtimeClock, type Timer } from "./clock.ts";
 
 interface Entry {
   at: number;
@@ -160,7 +160,31 @@ export function lightTimersPending(): number {
   return heap.length;
 }
 
-/** A Clock whose timers are light ones; `soon` as the runtime clock's. For keepalive-like low-rate timers. */
-export function lightClock(base: Clock): Clock {
-  return { now: () => base.now(), after: lightTimeout, soon: (fn) => base.soon(fn) };
+/** Calls `fn` once on a later turn of the event loop (Clock.soon), without keeping the process alive. */
+export type TurnPrimitive = (fn: () => void) => Timer;
+
+let turn: TurnPrimitive | undefined;
+
+/**
+ * The runtime adapter's next turn where the runtime's own costs more than a timer's minimum delay is worth (Deno:
+ * its setImmediate is Node's timer layer; adapters/runtime/deno.ts). Undefined: the runtime clock's `soon`.
+ */
+export function useTurnPrimitive(p: TurnPrimitive | undefined): void {
+  turn = p;
 }
+
+/** Clock.soon on the adapter's turn primitive (see useTurnPrimitive). */
+export function lightSoon(fn: () => void): Timer {
+  return turn !== undefined ? turn(fn) : runtimeClock.soon(fn);
+}
+
+/**
+ * A Clock whose timers are light ones and whose `soon` is lightSoon; time read from `base`. For what runs while a
+ * server idles or only after something held back (keepalives, handshake deadlines, the input gate's stalls).
+ */
+export function lightClock(base: Clock): Clock {
+  return { now: () => base.now(), after: lightTimeout, soon: lightSoon };
+}
+
+/** The runtime's time with light timers (lightClock of runtimeClock). */
+export const lightRuntimeClock: Clock = lightClock(runtimeClock);

@@ -6,7 +6,8 @@
  * is stuck: it is marked exhausted and stalls nobody until it drains; max_pending then drops it.
  */
 
-import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
+import type { Clock, Timer } from "../runtime/clock.ts";
+import { lightRuntimeClock } from "../runtime/light_timers.ts";
 import { freeNow } from "./buffer_pool.ts";
 
 /** A receiver a publishing client can wait for (a client, or a route whose backlog is growing). */
@@ -142,7 +143,10 @@ export class InputGate {
 
   /**
    * `pause`: stops (true) and resumes (false) the transport's reading (absent when it cannot). `clock`: the stall
-   * cap and the re-check poll are timed by it (tests inject a ManualClock). `freshInput`: the transport's reads
+   * cap and the re-check poll are timed by it, and its `soon` is the next turn (tests inject a ManualClock); by
+   * default light timers and the adapter's turn (light_timers.ts): on Deno the runtime's setTimeout and
+   * setImmediate load Node's timer layer for the life of the process (+2-3 MB), and any publisher held by a slow
+   * subscriber reached them. `freshInput`: the transport's reads
    * are buffers of their own (Duplex.freshReads), held as they are instead of copied. `produced`: asked after each
    * slice of a large read, did it leave output to flush (messages routed, replies queued)? Only then does the
    * next slice wait for the next turn; a slice that produced nothing (a publisher nobody listens to) is followed
@@ -157,7 +161,7 @@ export class InputGate {
     closed: () => boolean,
     capMs: number,
     pause?: (paused: boolean) => void,
-    clock: Clock = runtimeClock,
+    clock: Clock = lightRuntimeClock,
     freshInput: () => boolean = () => false,
     produced: () => boolean = () => true,
     recycle?: (data: Uint8Array) => void,

@@ -2,11 +2,8 @@
  * Server-initiated PINGs, shared by client and route connections: one PING per interval, and a connection
  * with `max` PINGs unanswered is stale. A PONG measures the round trip.
  */
-import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
-import { lightClock } from "../runtime/light_timers.ts";
-
-/** One PING timer per connection, alive while the server idles: a light timer (see light_timers.ts). */
-const keepaliveClock: Clock = lightClock(runtimeClock);
+import type { Clock, Timer } from "../runtime/clock.ts";
+import { lightRuntimeClock } from "../runtime/light_timers.ts";
 
 export class Keepalive {
   readonly #interval: number;
@@ -19,8 +16,11 @@ export class Keepalive {
   #sentAt = 0;
   rttMs = 0;
 
-  /** `clock`: times the interval and the round trip (tests inject a ManualClock). */
-  constructor(interval: number, max: number, sendPing: () => void, onStale: () => void, clock: Clock = keepaliveClock) {
+  /**
+   * `clock`: times the interval and the round trip (tests inject a ManualClock). One PING timer per connection,
+   * alive while the server idles: a light timer by default (see light_timers.ts).
+   */
+  constructor(interval: number, max: number, sendPing: () => void, onStale: () => void, clock: Clock = lightRuntimeClock) {
     this.#interval = interval;
     this.#max = max;
     this.#sendPing = sendPing;

@@ -10,7 +10,8 @@
  * publisher's stall), so that TCP slows the peer instead of the client's backlog growing until it is cut.
  */
 import type { Duplex } from "../transport/types.ts";
-import { type Clock, runtimeClock, type Timer } from "../runtime/clock.ts";
+import type { Clock, Timer } from "../runtime/clock.ts";
+import { lightRuntimeClock } from "../runtime/light_timers.ts";
 import { type FlowConsumer, InputGate, type Producer, producerStallCapMs, type ProducerSlot } from "./flow.ts";
 import { Keepalive } from "./keepalive.ts";
 import { OutBuffer } from "./outbound.ts";
@@ -33,7 +34,10 @@ export interface WireOptions {
   readonly producers?: ProducerSlot;
   /** How long the link's input waits for a local consumer that falls behind (ms). */
   readonly stallCapMs?: number;
-  /** Times the handshake deadline, the PINGs and the stall cap (tests inject a ManualClock). */
+  /**
+   * Times the handshake deadline, the PINGs and the stall cap (tests inject a ManualClock). By default light timers
+   * (light_timers.ts): on Deno a runtime setTimeout loads Node's timer layer for good, and every link has these.
+   */
   readonly clock?: Clock;
 }
 
@@ -81,7 +85,7 @@ export class WireConn implements Producer {
     this.#cid = opts.cid;
     this.#tag = opts.tag;
     this.#hooks = hooks;
-    this.#clock = opts.clock ?? runtimeClock;
+    this.#clock = opts.clock ?? lightRuntimeClock;
     const feed = hooks.feed;
     const slot = opts.producers;
     if (feed !== undefined && slot !== undefined) {
