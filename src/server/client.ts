@@ -113,8 +113,8 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   jwtIssuedAt: number | undefined;
   /** A user JWT's `subs` limit (-1: none). */
   #userMaxSubs = -1;
-  /** A user JWT's expiry: the client is told and dropped then, as nats-server does. */
-  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A user JWT's expiry: the client is told and dropped then, as nats-server does. A light timer, as #authTimer. */
+  #expiryTimer: Timer | undefined;
   #flushQueued = false;
   /**
    * Something the input fed since the gate's last slice reached a receiver that keeps its output for the flush
@@ -727,19 +727,20 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   }
 
   #expireAt(at: number): void {
-    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer?.cancel();
     // timers hold 32-bit delays: a far expiry is re-armed when the first wait ends
     const wait = Math.min(Math.max(0, at - Date.now()), 2 ** 31 - 1);
-    this.#expiryTimer = setTimeout(() => {
+    this.#expiryTimer = lightTimeout(wait, () => {
       this.#expiryTimer = undefined;
       if (Date.now() < at) this.#expireAt(at);
       else this.closeWithError("User Authentication Expired", "Authentication Expired");
-    }, wait);
+    });
   }
 
   #teardown(reason: string): void {
     this.state = "closed";
-    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer?.cancel();
+    this.#expiryTimer = undefined;
     this.closeReason = reason;
     this.#keepalive.stop();
     this.#authTimer?.cancel();
