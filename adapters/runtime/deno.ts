@@ -3,7 +3,8 @@ import type { FetchHandler, HttpServer, Runtime, SignalName } from "../../src/ru
 import type { Transport } from "../../src/transport/types.ts";
 import { createDenoTcpTransport } from "../../transports/tcp_deno.ts";
 import { useSlabs } from "../../src/server/small_bytes.ts";
-import { lightTimeout, useTurnPrimitive } from "../../src/runtime/light_timers.ts";
+import { useTurnPrimitive } from "../../src/runtime/light_timers.ts";
+import { messageChannelTurns } from "./message_turns.ts";
 
 const encoder = new TextEncoder();
 
@@ -27,10 +28,8 @@ export function createDenoRuntime(): Runtime {
   // arrays come from slabs instead (src/server/small_bytes.ts).
   useSlabs(true);
   // The next turn of what light clocks schedule (the input gate's replay after a stall): Deno's setImmediate is
-  // Node's timer layer, loaded for the life of the process at its first call (+2-4 MB). A light timer waits ~1 ms
-  // instead of a turn; on Deno a read is at most 64 KiB, so the gate takes a turn only after a stall, where the
-  // subscriber that held it still has its backlog to drain (bench/RESULTS.md `denotimers2`).
-  useTurnPrimitive((fn) => lightTimeout(0, fn));
+  // Node's timer layer, loaded for the life of the process at its first call (message_turns.ts).
+  useTurnPrimitive(messageChannelTurns());
   const appendFiles = new Map<string, Deno.FsFile>();
   let tcp: Transport | undefined;
 

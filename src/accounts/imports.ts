@@ -19,6 +19,8 @@ import type { Account } from "./account.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { compileTransform, prefixTransform, type SubjectTransform } from "./transform.ts";
 import { subjectIsSubsetOf } from "../subjects/subject.ts";
+import type { Timer } from "../runtime/clock.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
 
 export type ResponseType = "singleton" | "stream" | "chunked";
 
@@ -85,7 +87,8 @@ const IMPORT_ORIGIN: SubOwner = { cid: 0, kind: "import", echo: true, deliver: (
 /** A mapped reply waiting for its response(s). */
 interface PendingResponse {
   readonly sub: Subscription;
-  timer: ReturnType<typeof setTimeout>;
+  /** A light timer: on Deno a runtime setTimeout loads Node's timer layer for good (light_timers.ts). */
+  timer: Timer;
 }
 
 /** One import link; `close` removes its subscriptions. */
@@ -230,7 +233,7 @@ export function linkServiceImport(
     const replyBytes = enc.encode(requesterReply);
     const drop = () => {
       if (!pending.delete(entry)) return;
-      clearTimeout(entry.timer);
+      entry.timer.cancel();
       exporter.removeSubscription(entry.sub);
     };
     const responder: SubOwner = {
@@ -244,15 +247,15 @@ export function linkServiceImport(
         importer.deliverResponse({ ...msg, subject: requesterReply, subjectBytes: shown }, exporter);
         if (responseType === "singleton") drop();
         else {
-          clearTimeout(entry.timer);
-          entry.timer = setTimeout(drop, threshold);
+          entry.timer.cancel();
+          entry.timer = lightTimeout(threshold, drop);
         }
       },
     };
     // Not local: the responder may sit on another server of the cluster, which must route the response here.
     const entry: PendingResponse = {
       sub: { subject: mapped, sid: mapped, sidBytes: enc.encode(mapped), owner: responder, max: 0, delivered: 0, filtered: false },
-      timer: setTimeout(drop, threshold),
+      timer: lightTimeout(threshold, drop),
     };
     pending.add(entry);
     exporter.addSubscription(entry.sub);
@@ -269,7 +272,7 @@ export function linkServiceImport(
       closed = true;
       importer.removeSubscription(sub);
       for (const e of [...pending]) {
-        clearTimeout(e.timer);
+        e.timer.cancel();
         exporter.removeSubscription(e.sub);
       }
       pending.clear();

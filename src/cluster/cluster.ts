@@ -21,6 +21,8 @@ import type { RouteHost } from "./types.ts";
 import { joinHostPort, parseRouteUrl, reachableHost, type RouteUrl } from "./urls.ts";
 import { advertisedHosts } from "../transport/addr.ts";
 import { afterAllRead } from "./read_barrier.ts";
+import type { Timer } from "../runtime/clock.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
 
 /** The route protocol version nats-server 2.9 announces in its route INFO. */
 const ROUTE_PROTO = 2;
@@ -77,7 +79,8 @@ export class Cluster implements RouteHost {
   readonly #solicits: Solicit[] = [];
   /** Gossiped peers being dialed (by server id). */
   readonly #implicitPending = new Set<string>();
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Delayed dials of gossiped peers: light timers (on Deno a runtime setTimeout loads Node's timer layer for good). */
+  readonly #timers = new Set<Timer>();
   readonly #dials = new Set<Promise<unknown>>();
   readonly #interest = new LocalInterest((added, i) => {
     for (const r of this.remotes.values()) r.sendInterest(added, i.subject, i.queue, i.count, i.account);
@@ -163,7 +166,7 @@ export class Cluster implements RouteHost {
     this.#stopped = true;
     this.server.exportListeners.delete(this.#onSub);
     if (this.server.afterRoutesRead === this.#afterRoutesRead) this.server.afterRoutesRead = undefined;
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) t.cancel();
     this.#timers.clear();
     for (const s of this.#solicits) s.redial.stop();
     const l = this.#listener;
@@ -278,10 +281,10 @@ export class Cluster implements RouteHost {
   }
 
   #later(fn: () => void, ms: number): void {
-    const t = setTimeout(() => {
+    const t = lightTimeout(ms, () => {
       this.#timers.delete(t);
       fn();
-    }, ms);
+    });
     this.#timers.add(t);
   }
 

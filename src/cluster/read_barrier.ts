@@ -7,6 +7,9 @@
  * this barrier first keeps the order: each peer's PONG comes after it read the RS+ and queued it on.
  */
 
+import type { Timer } from "../runtime/clock.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
+
 /** A link whose peer answers every PING in order (see WireConn.afterPeerRead). */
 export interface ReadableLink {
   afterPeerRead(done: () => void): void;
@@ -19,19 +22,20 @@ export interface ReadableLink {
  */
 export function afterAllRead(links: Iterable<ReadableLink>, capMs: number, done: () => void): void {
   let left = 1;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  // A light timer: on Deno a runtime setTimeout loads Node's timer layer for good (light_timers.ts).
+  let timer: Timer | undefined;
   const one = () => {
     if (left <= 0 || --left > 0) return;
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.cancel();
     done();
   };
   for (const l of links) {
     left++;
     l.afterPeerRead(one);
   }
-  if (left > 1) timer = setTimeout(() => {
+  if (left > 1) timer = lightTimeout(capMs, () => {
     left = 1;
     one();
-  }, capMs);
+  });
   queueMicrotask(one);
 }

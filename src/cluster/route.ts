@@ -19,6 +19,8 @@ import { readJsDelivery } from "./js_delivery.ts";
 import type { RouteHost } from "./types.ts";
 import { linkInput, WireConn, type WireState } from "../server/wire_conn.ts";
 import { applyRemoteInterest, dropRemoteInterest, type RemoteSub } from "../server/remote_interest.ts";
+import type { Timer } from "../runtime/clock.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
 
 const NO_EXTRAS: RoutedArgs = { reply: -1, queueFrom: 0, queueTo: 0 };
 /** A route control line may carry a long subject plus account and queue. */
@@ -68,7 +70,8 @@ export class RouteConn implements ConnHandler, SubOwner {
   wsConnectUrls: string[] = [];
 
   #connectSeen = false;
-  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A light timer, as a client's (on Deno a runtime setTimeout loads Node's timer layer for good). */
+  #authTimer: Timer | undefined;
   readonly #subject = new LastSubject();
   /** The message of a frame whose receivers all keep nothing of it (see #routed). */
   readonly #local = new LocalMsg();
@@ -117,7 +120,7 @@ export class RouteConn implements ConnHandler, SubOwner {
       this.#connectSeen = true;
       this.out.text(`CONNECT ${this.host.routeConnectJson(this)}\r\n`);
     } else if (authTimeoutMs !== undefined) {
-      this.#authTimer = setTimeout(() => this.closeWithError("Authentication Timeout", "Authentication Timeout"), authTimeoutMs);
+      this.#authTimer = lightTimeout(authTimeoutMs, () => this.closeWithError("Authentication Timeout", "Authentication Timeout"));
     }
     this.out.text(`INFO ${this.host.routeInfoJson()}\r\n`);
     this.wire.flushSoon();
@@ -284,7 +287,7 @@ export class RouteConn implements ConnHandler, SubOwner {
       this.closeWithError(refused, refused);
       return;
     }
-    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
+    this.#authTimer?.cancel();
     this.#authTimer = undefined;
     this.#connectSeen = true;
     if (c.name !== undefined) this.remoteId = c.name;
@@ -367,7 +370,7 @@ export class RouteConn implements ConnHandler, SubOwner {
 
   /** The connection ended (see WireConn): release the peer's subscriptions and tell the cluster. */
   #teardown(): void {
-    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer);
+    this.#authTimer?.cancel();
     dropRemoteInterest(this.subs);
     this.host.routeClosed(this);
   }

@@ -13,6 +13,8 @@ import type { Server } from "../server/server.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { GW_REPLY_PREFIX, parseMappedReply } from "./protocol.ts";
 import { isJsDelivery } from "../cluster/js_delivery.ts";
+import type { Timer } from "../runtime/clock.ts";
+import { lightInterval } from "../runtime/light_timers.ts";
 
 /** How long responses to a request from another cluster go back under its mapped reply subject. */
 export const REPLY_TRACK_MS = 2000;
@@ -57,7 +59,8 @@ export class GatewayReplies {
   readonly #tracked = new Map<Account, Map<string, TrackedReply>>();
   #trackedCount = 0;
   readonly #sides = new Map<Account, AccountSide>();
-  #sweep: ReturnType<typeof setInterval> | undefined;
+  /** A light interval: on Deno a runtime setInterval loads Node's timer layer for good, at every gateway's start. */
+  #sweep: Timer | undefined;
 
   constructor(routes: ReplyRoutes) {
     this.#routes = routes;
@@ -66,11 +69,12 @@ export class GatewayReplies {
   /** Catch mapped subjects in every account the server has. */
   start(): void {
     for (const account of this.#routes.server.accounts) this.#side(account);
-    this.#sweep = setInterval(() => this.#expire(Date.now()), REPLY_TRACK_MS / 2);
+    this.#sweep = lightInterval(REPLY_TRACK_MS / 2, () => this.#expire(Date.now()));
   }
 
   stop(): void {
-    clearInterval(this.#sweep);
+    this.#sweep?.cancel();
+    this.#sweep = undefined;
     for (const [account, side] of this.#sides) {
       if (side.routerSub !== undefined) account.removeSubscription(side.routerSub);
       side.routerSub = undefined;

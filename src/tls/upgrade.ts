@@ -4,6 +4,7 @@
  * without it cannot serve a TLS listener, and the connection is refused rather than served in the clear.
  */
 import type { Duplex, TlsInfo, TlsSettings } from "../transport/types.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
 
 export interface UpgradeOutcome {
   onSecure(info: TlsInfo): void;
@@ -18,24 +19,25 @@ export function upgradeToTls(duplex: Duplex, settings: TlsSettings, timeoutMs: n
     return;
   }
   let settled = false;
+  // A light timer: on Deno a runtime setTimeout loads Node's timer layer for good (light_timers.ts).
   const timer = timeoutMs > 0
-    ? setTimeout(() => {
+    ? lightTimeout(timeoutMs, () => {
       if (settled) return;
       settled = true;
       out.onFailure("timeout");
-    }, timeoutMs)
+    })
     : undefined;
   duplex.startTls(settings).then(
     (info) => {
       if (settled) return;
       settled = true;
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       out.onSecure(info);
     },
     (e: unknown) => {
       if (settled) return;
       settled = true;
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       out.onFailure(e instanceof Error ? e.message : String(e));
     },
   );

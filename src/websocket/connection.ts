@@ -5,6 +5,8 @@
  * oversized messages, slow consumers, drain) live in one place.
  */
 import type { AcceptFn, ConnHandler, ConnInfo, Duplex } from "../transport/types.ts";
+import type { Timer } from "../runtime/clock.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
 
 /** The runtime's server-side socket, reduced to what the connection needs. */
 export interface NativeSocket {
@@ -43,7 +45,8 @@ export class WsConnection implements Duplex {
   #handler: ConnHandler | undefined;
   #closed = false;
   #waitingDrain = false;
-  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A light timer: on Deno a runtime setTimeout loads Node's timer layer for good (light_timers.ts). */
+  #pollTimer: Timer | undefined;
 
   constructor(info: ConnInfo, socket: NativeSocket, limits: WsLimits) {
     this.info = info;
@@ -140,16 +143,16 @@ export class WsConnection implements Duplex {
   }
 
   #poll(): void {
-    this.#pollTimer = setTimeout(() => {
+    this.#pollTimer = lightTimeout(DRAIN_POLL_MS, () => {
       this.#pollTimer = undefined;
       if (this.#closed || !this.#waitingDrain) return;
       if (this.#socket.bufferedAmount() === 0) this.drained();
       else this.#poll();
-    }, DRAIN_POLL_MS);
+    });
   }
 
   #stopPoll(): void {
-    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
+    this.#pollTimer?.cancel();
     this.#pollTimer = undefined;
   }
 }

@@ -14,6 +14,8 @@ const FIXTURE = path.join(import.meta.dirname ?? ".", "..", "server", "fixtures"
 
 export interface TracedServer {
   port: number;
+  /** petrel.ports(): URLs by kind ("nats", "cluster", ...). */
+  ports: Record<string, string[]>;
   /** `TIMER <name> at <stack>` lines printed so far: the runtime timers called, first call of each. */
   timers(): string[];
   /** Resolves once a line matching `re` was printed (rejects if the process ends first or after `ms`). */
@@ -65,14 +67,17 @@ export async function startTracedServer(args: string[]): Promise<TracedServer> {
       check();
     });
   let port: number;
+  let ports: Record<string, string[]>;
   try {
     port = Number((await waitLine(/^PORT \d+$/)).slice(5));
+    ports = JSON.parse((await waitLine(/^PORTS /)).slice(6));
   } catch (e) {
     child.kill("SIGKILL");
     throw e;
   }
   return {
     port,
+    ports,
     timers: () => lines.filter((l) => l.startsWith("TIMER ")),
     waitLine,
     async stop() {

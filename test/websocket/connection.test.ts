@@ -5,6 +5,7 @@ import { type NativeSocket, WsConnection } from "../../src/websocket/connection.
 import type { ConnHandler } from "../../src/transport/types.ts";
 import { websocketVarz, wsConnectUrl } from "../../src/websocket/varz.ts";
 import { resolveWebSocketSettings } from "../../src/websocket/settings.ts";
+import { lightTimersPending } from "../../src/runtime/light_timers.ts";
 
 const info = { kind: "ws", remoteHost: "127.0.0.1", remotePort: 5000, localHost: "127.0.0.1", localPort: 8080 };
 
@@ -48,6 +49,19 @@ describe("WsConnection", () => {
     b.conn.message(new Uint8Array(101));
     assert.match(b.log[0], /^close 1009 message too big/);
     assert.match(b.events[0], /close .*1009/);
+  });
+
+  it("polls a socket without drain events on a light timer (on Deno a runtime setTimeout loads Node's timer layer)", async () => {
+    const f = fake(false);
+    const before = lightTimersPending();
+    assert.equal(f.conn.write(new Uint8Array(300 * 1024)), false);
+    assert.equal(lightTimersPending(), before + 1, "the poll is one light timer");
+    let drained: () => void = () => {};
+    const told = new Promise<void>((r) => (drained = r));
+    f.conn.open(() => ({ onData: () => {}, onDrain: () => drained(), onClose: () => {} }));
+    f.setBuffered(0);
+    await told;
+    assert.equal(lightTimersPending(), before, "no poll left once drained");
   });
 
   it("asks the core to wait above the high-water mark and signals drain (event or polling)", async () => {

@@ -7,6 +7,8 @@
  */
 import type { BusMsg, JsBus } from "../types.ts";
 import { peerToken } from "./transport.ts";
+import type { Timer } from "../../runtime/clock.ts";
+import { lightTimeout } from "../../runtime/light_timers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -72,7 +74,8 @@ export class InfoQueries {
     for (const t of items) g.want.set(peerToken(groupOf(t)), keyOf(t));
     if (g.want.size === 0) return done(g.got);
     this.#open.set(id, g);
-    const set = this.#o.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms));
+    // By default a light timer: on Deno a runtime setTimeout loads Node's timer layer for good (light_timers.ts).
+    const set = this.#o.setTimer ?? ((fn: () => void, ms: number) => lightTimeout(ms, fn));
     g.timer = set(() => this.#finish(id, g), timeoutMs);
     const reply = `${REPLY}${peerToken(this.#o.self)}.${id}`;
     for (const token of g.want.keys()) this.#o.bus.publish(`${REQ}${token}`, new Uint8Array(0), { reply });
@@ -80,7 +83,7 @@ export class InfoQueries {
 
   #finish(id: number, g: Gather): void {
     if (!this.#open.delete(id)) return;
-    const clear = this.#o.clearTimer ?? ((t: unknown) => clearTimeout(t as ReturnType<typeof setTimeout>));
+    const clear = this.#o.clearTimer ?? ((t: unknown) => (t as Timer).cancel());
     if (g.timer !== undefined) clear(g.timer);
     g.done(g.got);
   }
