@@ -22,6 +22,7 @@
 import type { FetchHandler, HttpServer, PlainAnswer, PlainGet } from "../src/runtime/types.ts";
 import type { ConnHandler, Duplex, Transport } from "../src/transport/types.ts";
 import { httpDate } from "../src/runtime/utc_text.ts";
+import { lightTimeout } from "../src/runtime/light_timers.ts";
 
 export const MAX_HEAD = 16 * 1024;
 export const MAX_BODY = 1024 * 1024;
@@ -154,16 +155,17 @@ const LATER = Symbol("later");
 
 /**
  * Reads `reader` for as long as each read settles before a timer turn. `rest` is the read still pending when one
- * did not (a body that is not all there yet); undefined when the body ended.
+ * did not (a body that is not all there yet); undefined when the body ended. The turn is a light timer's: on Deno
+ * a runtime setTimeout loads Node's timer layer for the life of the process (src/runtime/light_timers.ts).
  */
 export async function readReady(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<{ parts: Uint8Array[]; rest?: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> }> {
   const parts: Uint8Array[] = [];
   for (;;) {
     const next = reader.read();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const later = new Promise<typeof LATER>((r) => (timer = setTimeout(() => r(LATER), 0)));
+    let cancel: (() => void) | undefined;
+    const later = new Promise<typeof LATER>((r) => (cancel = lightTimeout(0, () => r(LATER)).cancel));
     const r = await Promise.race([next, later]);
-    clearTimeout(timer);
+    cancel?.();
     if (r === LATER) return { parts, rest: next };
     if (r.done) return { parts };
     if (r.value.length > 0) parts.push(r.value);

@@ -2,7 +2,7 @@
  * Deadlines and ticks a configuration reaches that are light timers (src/runtime/light_timers.ts), not the
  * runtime's setTimeout/setInterval, which on Deno 2.9 load Node's timer layer for the life of the process at their
  * first call (+2-3 MB; bench/RESULTS.md `denotimers2`): the TLS upgrade deadline, the routes' read barrier, a Raft
- * host's tick, a clustered stream-info gather. Each is seen among the pending light timers, and does its job.
+ * host's tick, a clustered stream-info gather, the monitoring port's wait for a response body. Each is seen among the pending light timers, and does its job.
  * (Links, clustered JetStream and the input gate are traced in real servers: test/cluster/link_timers.test.ts,
  * test/server/gate_timers.test.ts.)
  */
@@ -16,6 +16,7 @@ import { runHost } from "../../src/raft/driver.ts";
 import type { RaftHost } from "../../src/raft/host.ts";
 import { InfoQueries } from "../../src/jetstream/cluster/info_query.ts";
 import type { JsBus } from "../../src/jetstream/types.ts";
+import { readReady } from "../../transports/http_lite.ts";
 
 describe("light timers where a configuration reaches them", () => {
   it("a TLS upgrade's deadline: one light timer, the handshake fails with nats-server's 'timeout'", async () => {
@@ -63,5 +64,18 @@ describe("light timers where a configuration reaches them", () => {
     assert.equal((await got).size, 0);
     assert.equal(lightTimersPending(), before);
     q.stop();
+  });
+
+  it("the monitoring port's wait for what a response body has ready is a light timer's turn", async () => {
+    let push: (b: Uint8Array) => void = () => {};
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (push = (b) => c.enqueue(b)) });
+    push(new Uint8Array([1, 2]));
+    const before = lightTimersPending();
+    const ready = readReady(body.getReader());
+    assert.equal(lightTimersPending(), before + 1, "the turn it waits for is a light timer");
+    const got = await ready;
+    assert.deepEqual(got.parts, [new Uint8Array([1, 2])], "what was there is read");
+    assert.ok(got.rest !== undefined, "the rest is still to come");
+    assert.equal(lightTimersPending(), before);
   });
 });
