@@ -77,10 +77,13 @@ async function linkSections(kind: ServerKind): Promise<J> {
     const hub = await start(`leafnodes {\n  listen: "127.0.0.1:-1"\n}\n`);
     const leafPort = ((await monitorJson(hub, "/varz")).leaf as J).port;
     const spoke = await start(`leafnodes {\n  remotes: [ { url: "nats://u:secret@127.0.0.1:${leafPort}" } ]\n}\n`);
-    // Linked: B has heard of A (it would list a learned gateway if it listed those), the leafnode is up.
+    // Linked: B has heard of A (it would list a learned gateway if it listed those), the leafnode is up. The
+    // spoke's /varz is read only once its link is up: nats-server 2.9.10 builds /varz's leaf section once, at
+    // the first /varz, and names a remote's local account ($G) only once it has dialed (a /varz read earlier
+    // would show the remote without it for good).
     await waitFor(`${kind}: gateway and leafnode links`, async () => {
       const gz = await monitorJson<{ inbound_gateways: J }>(b, "/gatewayz");
-      const lz = (await monitorJson(spoke, "/varz")).leafnodes;
+      const lz = (await monitorJson<{ leafnodes?: number }>(spoke, "/leafz")).leafnodes;
       return Object.keys(gz.inbound_gateways ?? {}).length > 0 && lz === 1;
     }, 10_000, 50);
     const v = await Promise.all([a, b, hub, spoke].map((s) => monitorJson(s, "/varz")));
