@@ -33,6 +33,11 @@ export interface RawClient {
   close(): void;
   /** Bytes received so far. */
   bytesReceived(): number;
+  /**
+   * The error of a write the socket refused (EPIPE, ECONNRESET: the server had closed), if any. The runtime then
+   * drops the socket, and what the server sent before its close but this process had not read yet is lost.
+   */
+  sendError(): string | undefined;
 }
 
 export function connectRaw(port: number, host = "127.0.0.1", timeoutMs = 3000): Promise<RawClient> {
@@ -60,6 +65,7 @@ export function wrapSocket(sock: Socket): RawClient {
   let cursor = 0;
   let received = 0;
   let isClosed = false;
+  let sendError: string | undefined;
   const waiters = new Set<() => void>();
   const notify = () => {
     for (const w of [...waiters]) w();
@@ -142,7 +148,10 @@ export function wrapSocket(sock: Socket): RawClient {
           resolve();
         };
         waiters.add(check);
-        sock.write(bytes, () => finish());
+        sock.write(bytes, (err) => {
+          if (err) sendError ??= (err as NodeJS.ErrnoException).code ?? String(err);
+          finish();
+        });
       });
     },
     async readUntil(m, timeoutMs = 2000) {
@@ -200,6 +209,7 @@ export function wrapSocket(sock: Socket): RawClient {
       sock.destroy();
     },
     bytesReceived: () => received,
+    sendError: () => sendError,
   };
   return client;
 }
