@@ -18,8 +18,8 @@ interface Routez {
   routes: { remote_id: string; subscriptions_list?: string[] }[];
 }
 
-function tlsBlock(opts: { cert?: string; key?: string; ca?: string; verify?: boolean } = {}): string {
-  return `  tls {\n    cert_file: ${q(opts.cert ?? certs.serverCert)}\n    key_file: ${q(opts.key ?? certs.serverKey)}\n    ca_file: ${q(opts.ca ?? certs.caFile)}\n    verify: ${opts.verify ?? true}\n    timeout: 2\n  }\n`;
+function tlsBlock(opts: { cert?: string; key?: string; ca?: string; verify?: boolean; timeout?: number } = {}): string {
+  return `  tls {\n    cert_file: ${q(opts.cert ?? certs.serverCert)}\n    key_file: ${q(opts.key ?? certs.serverKey)}\n    ca_file: ${q(opts.ca ?? certs.caFile)}\n    verify: ${opts.verify ?? true}\n    timeout: ${opts.timeout ?? 2}\n  }\n`;
 }
 
 function clusterConf(name: string, routes: number[], tls = tlsBlock()): string {
@@ -220,14 +220,26 @@ describe("a gateway remote's own tls {}", () => {
   }
 });
 
-function hubConf(verify: boolean): string {
-  return `leafnodes {\n  listen: "127.0.0.1:-1"\n${tlsBlock({ verify })}}\n`;
+/**
+ * A hub's leafnode listener over TLS. `timeout` (seconds) bounds each handshake from the hub's accept; a test of
+ * a join gives it room (the default 2 s expired on every redial on a starved machine, and the leaf never joined).
+ */
+function hubConf(verify: boolean, timeout = 2): string {
+  return `leafnodes {\n  listen: "127.0.0.1:-1"\n${tlsBlock({ verify, timeout })}}\n`;
 }
 
-function leafConf(hubPort: number, client: { cert?: string; key?: string; ca?: string } = {}, scheme = "nats-leaf"): string {
+function leafConf(
+  hubPort: number,
+  client: { cert?: string; key?: string; ca?: string; timeout?: number } = {},
+  scheme = "nats-leaf",
+): string {
   const c = client.cert !== undefined ? `      cert_file: ${q(client.cert)}\n      key_file: ${q(client.key ?? "")}\n` : "";
-  return `leafnodes {\n  remotes: [\n    {\n      url: "${scheme}://127.0.0.1:${hubPort}"\n      tls {\n${c}        ca_file: ${q(client.ca ?? certs.caFile)}\n      }\n    }\n  ]\n}\n`;
+  const t = client.timeout !== undefined ? `        timeout: ${client.timeout}\n` : "";
+  return `leafnodes {\n  remotes: [\n    {\n      url: "${scheme}://127.0.0.1:${hubPort}"\n      tls {\n${c}${t}        ca_file: ${q(client.ca ?? certs.caFile)}\n      }\n    }\n  ]\n}\n`;
 }
+
+/** Handshake deadline (seconds) of the join tests, both ends: a join is what they check, not the deadline. */
+const JOIN_TLS_TIMEOUT = 10;
 
 async function leafPort(s: RunningServer): Promise<number> {
   return (await monitorJson<{ leaf: { port: number } }>(s, "/varz")).leaf.port;
@@ -242,14 +254,19 @@ describe("leafnodes over TLS", () => {
     it(`a ${leafKind} leaf with a client certificate joins a ${hubKind} hub that verifies it`, { timeout: 60_000 }, async () => {
       const servers: RunningServer[] = [];
       try {
-        const hub = await startServer(hubKind, { conf: hubConf(true), monitor: true });
+        const hub = await startServer(hubKind, { conf: hubConf(true, JOIN_TLS_TIMEOUT), monitor: true });
         servers.push(hub);
         const leaf = await startServer(leafKind, {
-          conf: leafConf(await leafPort(hub), { cert: certs.serverCert, key: certs.serverKey }),
+          conf: leafConf(await leafPort(hub), { cert: certs.serverCert, key: certs.serverKey, timeout: JOIN_TLS_TIMEOUT }),
           monitor: true,
         });
         servers.push(leaf);
-        await waitFor("the leaf connected", async () => (await leafCount(hub)) === 1 && (await leafCount(leaf)) === 1, 15_000, 100);
+        await waitFor("the leaf connected", async () => (await leafCount(hub)) === 1 && (await leafCount(leaf)) === 1, 15_000, 100)
+          .catch((e: Error) => {
+            // Each attempt as both ends logged it (a handshake error names its cause: timeout, certificate, ...).
+            const links = (s: RunningServer) => s.logs().split("\n").filter((l) => /lid:|leafnode/i.test(l)).slice(-12).join("\n");
+            throw new Error(`${e.message}\nhub:\n${links(hub)}\nleaf:\n${links(leaf)}`);
+          });
         const hubNc = await connectTo(hub);
         const leafNc = await connectTo(leaf);
         try {
