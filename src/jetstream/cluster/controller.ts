@@ -44,7 +44,7 @@ import { ConsumerGroups } from "./consumer_groups.ts";
 import { stepDownBodyError, unknownStreamStepDown } from "./not_clustered.ts";
 import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
 import { planReplicaChange } from "./replicas.ts";
-import { handOffLeaderships, stayFollower } from "./lame_duck.ts";
+import { handOffLeaderships, handOverTarget, stayFollower } from "./lame_duck.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
 import { decodeForward, encodeForward, FORWARD_PREFIX } from "./forward.ts";
@@ -428,8 +428,8 @@ export class JetStreamCluster {
       r.tick();
       const a = this.meta.streams.get(name);
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#handOver(name, r));
-      // Done when the stream's new servers hold its whole log and its R1 consumers hosted here moved too.
-      if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo) && !this.#consumersOf(accountOf(a)).r1StillMoving(a.name, a.moveTo)) this.#sayMoved(a);
+      // Done when the stream's new servers hold its whole log and its consumers hosted here moved too.
+      if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo) && !this.#consumersOf(accountOf(a)).stillMoving(a.name, a)) this.#sayMoved(a);
     }
     for (const cg of this.consumers.values()) cg.tick();
     const at = this.#now();
@@ -1055,14 +1055,16 @@ export class JetStreamCluster {
     return out;
   }
 
-  /** Hands leadership to a caught-up other voter, chosen at random (or just steps down). */
+  /**
+   * Hands `g`'s leadership to the most caught-up online voter (lame_duck.ts): a Raft transfer brings it up to date
+   * and has it campaign at once. Only with no voter online does the leader just step down, leaving the group
+   * leaderless for an election timeout (a starved machine stretches that to seconds). One transfer at a time: a
+   * second target, asked while the first campaigns (lame duck asks from its hand-off and from its tick), would
+   * campaign against it.
+   */
   #stepDown(g: RaftGroup): void {
-    const last = g.node.log.lastIndex();
-    const current: string[] = [];
-    for (const [p, pr] of g.node.progress()) {
-      if (p !== this.self && this.#online(p) && g.node.isVoter(p) && pr.match >= last) current.push(p);
-    }
-    const pick = current.length > 0 ? current[Math.floor(this.#o.random() * current.length)] : undefined;
+    if (g.node.transferring) return;
+    const pick = handOverTarget(g.node.progress(), (p) => p !== this.self && this.#online(p) && g.node.isVoter(p), this.#o.random);
     queueMicrotask(() => {
       if (pick !== undefined && g.transferLeadership(pick).ok) return;
       g.stepDown();

@@ -1,10 +1,12 @@
 /**
  * Leaving gracefully: before a server stops (SIGTERM, `stop()`), every Raft group it leads — the meta group and
- * its stream groups — hands leadership to a caught-up peer, and the server waits (bounded) until it leads none,
+ * its stream groups — hands leadership to its most caught-up peer (`handOverTarget`: a Raft transfer, which
+ * brings that peer up to date first), and the server waits (bounded) until it leads none,
  * and until what it proposed is applied (it answers those publishes itself), so publishes in flight are
  * answered instead of timing out while an election runs.
  */
 import type { RaftGroup } from "../../raft/host.ts";
+import type { PeerId } from "../../raft/types.ts";
 
 /** How often a hand-off that has not happened yet is asked for again. */
 const RETRY_MS = 400;
@@ -57,4 +59,26 @@ export function stayFollower(
     asked.set(g.id, now);
     stepDown(g);
   }
+}
+
+/**
+ * Whom a leader hands its group to: the most caught-up of the voters `eligible` says may lead (online, not
+ * itself), ties broken by `random`; undefined when there is none. Not only a fully caught-up one: a Raft transfer
+ * brings its target up to date first (proposals wait meanwhile), while a leader that finds nobody to transfer to
+ * just steps down and leaves the group leaderless for an election timeout — under a steady publisher there is
+ * nearly always an entry in flight, so "fully caught up" nearly always found nobody.
+ */
+export function handOverTarget(
+  progress: Iterable<readonly [PeerId, { readonly match: number }]>,
+  eligible: (p: PeerId) => boolean,
+  random: () => number,
+): PeerId | undefined {
+  let best = -1;
+  let most: PeerId[] = [];
+  for (const [p, pr] of progress) {
+    if (!eligible(p)) continue;
+    if (pr.match > best) [best, most] = [pr.match, [p]];
+    else if (pr.match === best) most.push(p);
+  }
+  return most.length > 0 ? most[Math.floor(random() * most.length)] : undefined;
 }

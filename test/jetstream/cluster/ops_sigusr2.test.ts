@@ -42,10 +42,12 @@ describe("SIGUSR2 lame duck hands leaderships over first", () => {
       const other = servers[(victim + 1) % 3]!;
       nc2 = await connect({ servers: other.url });
       // A publish that is not acknowledged in PUBLISH_TIMEOUT_MS is lost; how long the others took is the
-      // benchmarks' business. With 4 s, one publish of a Deno run in a full suite (load 10-16) timed out: the one
-      // that arrives while both leaderships move waits for the stream's successor (its election and the held
-      // publishes passed on), 0.3-1.4 s here at load 8-18 (3-4 copies of this test beside a full npm test), longer
-      // when a transfer has to be asked again (every 400 ms) on a starved machine.
+      // benchmarks' business. The one in flight at the signal waits for the stream's successor: a Raft transfer
+      // (TimeoutNow, its votes, the old leader hearing of it and passing the held publishes on), a few hops between
+      // three processes, 0.05-0.6 s at load 11-14. Until the hand-over picked the most caught-up follower rather
+      // than only a fully caught-up one, that publish (one entry in flight) left no follower fully caught up and
+      // the lame duck stepped down without a successor: an election timeout, 0.6-3.3 s at load 11-14, more on a
+      // starved machine (4 s timed out in a full suite on Deno).
       const js = jetstream(nc2, { timeout: PUBLISH_TIMEOUT_MS });
       const otherJsm = await jetstreamManager(nc2, { timeout: 1000 });
       const failures: string[] = [];
