@@ -299,9 +299,15 @@ export class StreamReplica implements FlowConsumer {
     if (batch.length === 0) return;
     const r = this.group.proposeBatch(batch.map((b) => b.data));
     if (!r.ok) {
-      // While the leadership is being transferred this server still leads (the transfer may not happen): the
-      // batch is lost, not the leadership. Publishes meanwhile wait in the hand-off (see handingOff).
-      if (r.error !== "transferring") this.#lost();
+      if (r.error !== "transferring") {
+        this.#lost();
+        return;
+      }
+      // The leadership is being transferred and this server still leads (the transfer may not happen): the batch
+      // waits, in order, for the transfer's end — proposed then (tick) if this server still leads, dropped with
+      // the leadership otherwise (#lost). Dropping it here lost its answers, its bytes of intake and the sequences
+      // it took. Publishes meanwhile wait in the hand-off (see handingOff).
+      this.#batch = batch.concat(this.#batch);
       return;
     }
     const first = r.index - batch.length + 1;
@@ -471,6 +477,8 @@ export class StreamReplica implements FlowConsumer {
 
   /** Called on every host tick: a catch-up that stalled asks again. */
   tick(): void {
+    // A batch a leadership transfer refused, once the transfer is over.
+    if (this.#batch.length > 0 && !this.#batchScheduled && this.isLeader() && !this.group.node.transferring) this.#flushBatch();
     const s = this.#sync;
     if (s && ++s.idle >= SYNC_RETRY_TICKS) {
       s.idle = 0;
