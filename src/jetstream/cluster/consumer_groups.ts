@@ -80,6 +80,25 @@ export function consumerPeers(founders: readonly string[], streamPeers: readonly
   return out;
 }
 
+/**
+ * Where a consumer with `n` > 1 replicas lives while its stream is on `streamPeers` and, if it moves, moving to
+ * `moveTo`: during the move its servers now plus the ones it will have there (its group only grows: no voter
+ * leaves before the stream's old servers do), so that the stream's shrink never leaves it without voters on the
+ * new servers; otherwise its servers now.
+ */
+export function consumerPlacement(
+  founders: readonly string[],
+  streamPeers: readonly string[],
+  moveTo: readonly string[] | undefined,
+  n: number,
+  streamReplicas: number,
+): readonly string[] {
+  const now = consumerPeers(founders, streamPeers, n, streamReplicas);
+  if (moveTo === undefined) return now;
+  const there = consumerPeers(founders, moveTo, n, streamReplicas);
+  return [...now, ...there.filter((p) => !now.includes(p))];
+}
+
 /** A listener that needs every message matching `filters` (a consumer whose state lives on other servers). */
 function holdingListener(filters: string[]): StreamListener {
   const matches = (subject: string) => filters.length === 0 || filters.some((f) => subjectMatches(subject, f));
@@ -173,13 +192,28 @@ export class ConsumerGroups {
     const founders = rec.peers ?? [];
     if (r1) return founders.length > 0 ? [r1ConsumerHome(founders[0], a)] : [];
     if (founders.length === 0 || !a) return founders;
-    return consumerPeers(founders, a.peers, n, a.config.num_replicas);
+    return consumerPlacement(founders, a.peers, a.moveTo, n, a.config.num_replicas);
   }
 
-  /** An R1 consumer of `stream` hosted here that has not finished moving with its stream (moves.ts). */
-  r1StillMoving(stream: string, moveTo: readonly string[]): boolean {
+  /**
+   * A consumer of `stream` hosted here that has not finished moving with its stream (moves.ts): an R1 one still
+   * on its way, or a larger one whose group, as this server sees it, lacks a voter on the servers the stream
+   * moves to (the stream's old servers may go only once every consumer has its voters there, as nats-server
+   * holds a move's scale-down for its consumers).
+   */
+  stillMoving(stream: string, a: StreamAssignment): boolean {
+    const moveTo = a.moveTo ?? [];
     for (const [k, r] of this.replicas) {
-      if (k.startsWith(key(stream, "")) && this.#r1.has(k) && r1GroupStillMoving(r.group, moveTo)) return true;
+      if (!k.startsWith(key(stream, ""))) continue;
+      if (this.#r1.has(k)) {
+        if (r1GroupStillMoving(r.group, moveTo)) return true;
+        continue;
+      }
+      const rec = this.#d.replicas.get(stream)?.consumers.get(r.name);
+      if (!rec?.peers) continue;
+      const n = consumerReplicaCount(rec.config, r.stream.cfg);
+      const voters = r.group.node.membership().voters;
+      if (consumerPeers(rec.peers, moveTo, n, a.config.num_replicas).some((p) => !voters.includes(p))) return true;
     }
     return false;
   }

@@ -9,6 +9,7 @@ import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startJsCluster, waitMetaLeader } from "../../jsraft/helpers.ts";
 import { waitFor } from "../../helpers/servers.ts";
 import { planMove } from "../../../src/jetstream/cluster/moves.ts";
+import { consumerPlacement } from "../../../src/jetstream/cluster/consumer_groups.ts";
 import type { StreamAssignment } from "../../../src/jetstream/cluster/meta.ts";
 import type { StreamConfig as OurConfig } from "../../../src/jetstream/config.ts";
 
@@ -35,6 +36,16 @@ describe("planMove", () => {
     assert.deepEqual(planMove(moving, cfg({ tags: ["hdd"] }, 1), "c1", peers, new Map()), { kind: "none" });
     assert.equal((planMove(moving, cfg({ tags: ["ssd"] }, 1), "c1", peers, new Map()) as { err_code: number }).err_code, 10124);
     assert.equal((planMove(a, cfg({ cluster: "nowhere" }), "c1", peers, new Map()) as { description: string }).description, "no suitable peers for placement");
+  });
+
+  it("a consumer of a moving stream grows onto the new servers before the old ones leave", () => {
+    // R2 on an R2 stream moving from w1,w2 to e1,e2 (old and new together meanwhile): all four, then the new two.
+    assert.deepEqual(consumerPlacement(["w1", "w2"], ["w1", "w2", "e1", "e2"], ["e1", "e2"], 2, 2), ["w1", "w2", "e1", "e2"]);
+    assert.deepEqual(consumerPlacement(["w1", "w2"], ["e1", "e2"], undefined, 2, 2), ["e1", "e2"]);
+    // R2 on an R3 stream: its two servers now plus two of the new ones (it was on two old servers only, and the
+    // stream's shrink would have left it there with nobody to hand over to).
+    assert.deepEqual(consumerPlacement(["w1", "w2"], ["w1", "w2", "w3", "e1", "e2", "e3"], ["e1", "e2", "e3"], 2, 3), ["w1", "w2", "e1", "e2"]);
+    assert.deepEqual(consumerPlacement(["w1", "w2"], ["w1", "w2", "w3"], undefined, 2, 3), ["w1", "w2"]);
   });
 });
 

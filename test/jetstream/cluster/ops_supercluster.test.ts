@@ -143,9 +143,12 @@ describe("JetStream across a supercluster", () => {
     const js = jetstream(nc);
     assert.equal((await js.publish("west.21", "m21")).seq, 21);
     assert.equal((await jsm.streams.getMessage("WEST", { seq: 7 }))?.subject, "west.7");
-    // Its consumer came along with its ack floor: the next message is the new one.
-    const ci = await jsm.consumers.info("WEST", "D");
-    assert.equal(ci.cluster?.name, "east");
+    // Its consumer came along with its ack floor: the next message is the new one. Its group had voters on east
+    // before the stream's west servers left (the move waits for that); its leadership follows from west.
+    const ci = await waitFor("consumer D led on east", async () => {
+      const info = await quick.consumers.info("WEST", "D").catch(() => undefined);
+      return info?.cluster?.name === "east" ? info : undefined;
+    }, 20_000);
     assert.equal(ci.ack_floor.stream_seq, 20);
     // Pulled from the other cluster, through the gateways (deliveries relayed by another server of it).
     const next = await (await js.consumers.get("WEST", "D")).next({ expires: 5000 });
