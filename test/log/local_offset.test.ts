@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { fixedOffsetMinutes, formatTimeAtOffset, logUtcOffset, namesDaylightZone, zoneFilePath } from "../../src/log/local_offset.ts";
+import { fixedOffsetMinutes, formatTimeAtOffset, isUtcZoneName, logUtcOffset, namesDaylightZone, zoneFilePath, zoneNameOfPath } from "../../src/log/local_offset.ts";
 import { createLogger, formatTime } from "../../src/log/logger.ts";
 
 const zone = (name: string) => new Uint8Array(readFileSync(`/usr/share/zoneinfo/${name}`));
@@ -79,11 +79,15 @@ describe("log times at the host's fixed UTC offset (no time-zone lookup by the r
     assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo("/usr/share/zoneinfo/right/UTC")), 540);
     assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo("/usr/share/zoneinfo/America/UTCish")), 540);
     assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo("/opt/UTC")), 540, "not under a zoneinfo directory");
+    assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, linkTo("/a/zoneinfo/b/zoneinfo/UTC")), 540, "the name after the first zoneinfo/");
     assert.equal(logUtcOffset(undefined, () => zone("Asia/Tokyo"), now * 1000, () => {
       throw new Error("EACCES");
     }), 540, "a failing lookup reads the file");
     assert.equal(logUtcOffset("Asia/Tokyo", () => zone("Asia/Tokyo"), now * 1000, linkTo("/usr/share/zoneinfo/UTC")), 540, "TZ wins over the link");
     assert.equal(logUtcOffset("UTC0", () => undefined, now * 1000), undefined, "a POSIX rule is not a zone name");
+    assert.equal(zoneNameOfPath("/usr/share/zoneinfo/Etc/UTC"), "Etc/UTC");
+    assert.equal(zoneNameOfPath("/etc/localtime"), undefined);
+    for (const name of ["utc", "UTC0", "Etc/UTC/x", "right/UTC", "EtcUTC", "posix/right/UTC", " UTC"]) assert.equal(isUtcZoneName(name), false, name);
     // Each name that is taken as UTC without its file is UTC in this host's zone files.
     for (const name of ["UTC", "UCT", "Universal", "Zulu", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich"]) {
       for (const path of [name, `Etc/${name}`]) assert.equal(fixedOffsetMinutes(zone(path), now), 0, path);
