@@ -1,5 +1,5 @@
-// A stream API request passed on by the old leader to the new one ahead of the interest in its reply (a fresh
-// inbox): the new leader answers it back through the server that first passed it on (answer_back.ts), as
+// A stream API request (or a publish) passed on by the old leader to the new one ahead of the interest in its
+// reply (a fresh inbox): the new leader answers it back through the server that first passed it on (answer_back.ts), as
 // nats-server sends an answer to a request that crossed a gateway back to the server it came through. Units here;
 // leader_forward.test.ts drives three servers through it.
 import { describe, it } from "node:test";
@@ -82,6 +82,17 @@ describe("answers to passed-on requests whose reply the leader has not heard of"
     ab.close();
     assert.equal(ab.size, 0);
     assert.equal(leader.subs.size, 0);
+  });
+
+  it("replyFor: the reply itself once heard here, else a mapped subject; the reply when nothing can be mapped", () => {
+    const { listening, ab } = setup();
+    listening.add("_INBOX.heard");
+    assert.equal(ab.replyFor("ACC", "_INBOX.heard", "n1", 0), "_INBOX.heard");
+    assert.equal(ab.size, 0);
+    assert.match(ab.replyFor("ACC", "_INBOX.fresh", "n1", 0), /^\$JSC\.AB\./);
+    assert.equal(ab.size, 1);
+    assert.equal(ab.replyFor("OTHER", "_INBOX.fresh", "n1", 0), "_INBOX.fresh");
+    ab.close();
   });
 
   it("are mapped at most 1,000 at once", () => {

@@ -320,4 +320,87 @@ describe("publishes in flight to a stream leader that steps down", () => {
       await toOld.close();
     }
   });
+  // The same order for a publish: the client's server still sends it to the old leader (that leader's withdrawal
+  // of the stream's subjects has not reached it), which passes it on to the new leader ahead of the interest in
+  // its reply (a fresh reply: the client's first publish). The new leader stored it and acknowledged it by
+  // interest, to nobody: the client timed out although the message was stored (and a retry without a
+  // Nats-Msg-Id stored it twice). Now the acknowledgement goes back through the old leader (answer_back.ts).
+  // Held here: what the old leader sends the client's server from before the step-down (its withdrawal, and its
+  // appends, so that the step-down can only hand over to the third server, the one holding the whole log), and
+  // from the step-down on, what the client's server sends the new leader (its interest, its direct copy).
+  it("a publish passed on ahead of its reply's interest is acknowledged through the server that passed it on", { timeout: 60_000 }, async () => {
+    for (const row of dial) for (const p of row) p?.setDelays({});
+    await waitFor("an R3 stream", () => jsm.streams.add({ name: "PFRESH", subjects: ["pfresh.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
+    const was = await waitFor("its leader and caught-up followers", async () => {
+      const c = (await jsm.streams.info("PFRESH").catch(() => undefined))?.cluster;
+      const f = c?.replicas;
+      return f?.length === 2 && f.every((r) => r.current && (r.lag ?? 0) === 0) ? c?.leader : undefined;
+    });
+    const old = Number(was.slice(1)) - 1;
+    const client = (old + 1) % N;
+    const now = 3 - old - client;
+    /** Holds (or releases) what server `from` sends server `to`, over either route between them. */
+    const held = (from: number, to: number, on: boolean) => {
+      const f = on ? "hold" : "release";
+      dial[from][to][f]("toTarget");
+      dial[to][from][f]("fromTarget");
+    };
+    const toOld = await connect({ servers: nodes[old].clientUrl });
+    const c = await connect({ servers: nodes[client].clientUrl });
+    const holding = new Set<string>();
+    const hold = (from: number, to: number) => {
+      held(from, to, true);
+      holding.add(`${from},${to}`);
+    };
+    const release = (from: number, to: number) => {
+      if (holding.delete(`${from},${to}`)) held(from, to, false);
+    };
+    try {
+      const got = new Map<string, Array<{ seq?: number; error?: unknown }>>();
+      c.subscribe("pans.mark", { callback: (_e, m) => void got.set(m.subject, [m.json()]) });
+      await c.flush();
+      const jsOld = jetstream(toOld);
+      // Stream infos come from the stream's leader (the meta leader may sit behind a held route).
+      const jsmOld = await jetstreamManager(toOld, { checkAPI: false });
+      // The client's server hears the old leader's interest from here on, and misses its appends.
+      hold(old, client);
+      await jsOld.publish("pfresh.0", "zero", { timeout: 5000 });
+      const elected: string[] = [];
+      const adv = toOld.subscribe("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.PFRESH", {
+        callback: (_e, m) => void elected.push(m.json<{ leader: string }>().leader),
+      });
+      await toOld.flush();
+      let name = was;
+      for (let attempt = 0; attempt < 5 && name === was; attempt++) {
+        const seen = elected.length;
+        await toOld.request("$JS.API.STREAM.LEADER.STEPDOWN.PFRESH", undefined, { timeout: 5000 });
+        name = await waitFor("an election", () => elected[seen], 10_000, 5);
+      }
+      adv.unsubscribe();
+      assert.equal(name, `n${now + 1}`, `the leadership went from ${was} to ${name}, not to the server holding the whole log`);
+      hold(client, now);
+      // A fresh reply: its interest goes to the old leader (through) and to the new one (held).
+      c.subscribe("pans.1", { callback: (_e, m) => void got.set(m.subject, [...got.get(m.subject) ?? [], m.json()]) });
+      c.publish("pfresh.1", "one", { reply: "pans.1" });
+      await c.flush();
+      // Stored by the new leader, by way of the old one (the client's server's own copy, if any, is held).
+      await waitFor("the passed-on publish stored", async () => (await jsmOld.streams.info("PFRESH").catch(() => undefined))?.state.messages === 2, 10_000);
+      // What the old leader sends the client's server goes on: an acknowledgement it was given to pass back.
+      release(old, client);
+      await waitFor("its acknowledgement while the client's server's copy and interest are held", () => got.has("pans.1"), 10_000, 5);
+      release(client, now);
+      // A last publish acknowledged after the held copy reached the new leader: a second answer or a second
+      // stored copy would have come by then.
+      c.publish("pfresh.2", "two", { reply: "pans.mark" });
+      await waitFor("the last acknowledgement", () => got.has("pans.mark"), 10_000, 5);
+      assert.deepEqual(got.get("pans.1")!.map((a) => [a.seq, a.error]), [[2, undefined]], `leader n${old + 1} -> n${now + 1}, client on n${client + 1}`);
+      assert.equal(got.get("pans.mark")![0].seq, 3);
+      assert.equal((await jsmOld.streams.info("PFRESH")).state.messages, 3);
+    } finally {
+      release(old, client);
+      release(client, now);
+      await c.close();
+      await toOld.close();
+    }
+  });
 });

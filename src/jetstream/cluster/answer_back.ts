@@ -1,5 +1,6 @@
 /**
- * Answers to a stream's API requests that were passed on ahead of the interest in their reply (api_pass_on.ts).
+ * Answers to a stream's API requests (api_pass_on.ts) and acknowledgements of publishes (forward.ts) that were
+ * passed on ahead of the interest in their reply.
  *
  * Just after a step-down the old leader passes a request it got on to the new one, which may get that copy before
  * the requester's server's own, and so before the interest in the request's reply that travels just ahead of it
@@ -14,6 +15,11 @@
  * - the answer published there goes to the reply as it is when someone here listens to it by then, else to the
  *   origin (`$JSC.FWDR.<origin>`, forward.ts's framing), which publishes it to the reply in the request's account.
  * No wait and no timer decides the answer: the direct copy is taken for a repeat whenever it comes.
+ *
+ * A publish is passed on the same way (by the old leader, by a leader handing over, by a replica whose client
+ * published while no leader's interest was known): the server that first passed it on is its origin, and the new
+ * leader acknowledges it (or answers its error) on the mapped reply. The repeat filter keys on the reply as it
+ * came, before it is mapped, so the direct copy still matches.
  */
 import type { JsBus } from "../types.ts";
 import { randomToken } from "../../server/ids.ts";
@@ -54,6 +60,15 @@ export class AnswerBack {
 
   get size(): number {
     return this.#mapped.size;
+  }
+
+  /**
+   * The subject to answer a passed-on request's (or publish's) `reply` on: `reply` itself when this server has
+   * heard of it (answered by interest), else one mapped to reach the requester through `origin`.
+   */
+  replyFor(account: string, reply: string, origin: string, now: number): string {
+    if (this.#host.busOf(account)?.hasInterest?.(reply) !== false) return reply;
+    return this.map(account, reply, origin, now) ?? reply;
   }
 
   /**

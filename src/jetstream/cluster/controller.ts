@@ -230,9 +230,7 @@ export class JetStreamCluster {
       api: (m) => this.#api(account, m),
       publish: (s, m) => {
         const r = this.replicas.get(key(s));
-        if (!r) return;
-        if (r.isLeader() && this.#overAccountLimit(account, s, m)) return;
-        r.publish(m);
+        r?.publish(m);
       },
       consumerChanged: (c) => cg.changed(c),
       consumerDeleted: (c) => cg.deleted(c),
@@ -266,11 +264,12 @@ export class JetStreamCluster {
    * On a stream's leader: the account's storage limit, counting each replica (nats-server's 10002). True when the
    * publish was refused (and answered).
    */
-  #overAccountLimit(account: string, s: Stream, m: BusMsg): boolean {
+  /** The account's storage limit refuses `m` for stream `s` (its replicas' copies counted), or undefined. */
+  #overAccountLimit(account: string, s: Stream, m: BusMsg): ApiError | undefined {
     const engine = this.#engineOf(account);
-    if (!engine) return false;
+    if (!engine) return undefined;
     const memory = s.cfg.storage === "memory";
-    if ((memory ? engine.limits.max_memory : engine.limits.max_storage) < 0) return false;
+    if ((memory ? engine.limits.max_memory : engine.limits.max_storage) < 0) return undefined;
     let used = 0;
     for (const st of engine.streams.values()) {
       if ((st.cfg.storage === "memory") !== memory) continue;
@@ -278,10 +277,7 @@ export class JetStreamCluster {
     }
     const hdr = m.headers && m.headers.length > 0 ? m.headers.length : 0;
     const size = storedSize(m.subject.length, hdr, m.payload.length, !memory);
-    const err = checkClusteredStore(engine.limits, used, size, s.cfg.num_replicas, memory);
-    if (!err) return false;
-    if (m.reply && !s.cfg.no_ack) engine.bus.publish(m.reply, pubAckBytes(err, s.name, engine.opts.domain));
-    return true;
+    return checkClusteredStore(engine.limits, used, size, s.cfg.num_replicas, memory);
   }
 
   /** The mirror/source feeds of `account`'s streams this server leads (made with the account's engine). */
@@ -695,7 +691,10 @@ export class JetStreamCluster {
       syncStoreAsync: (done) => s.syncAsync(done),
       compactIntervalMs: COMPACT_INTERVAL_MS,
       consumersChanged: () => this.#consumersOf(accountOf(a)).reconcile(),
-      forward: (leader, m) => this.#o.sysBus.publish(`${FORWARD_PREFIX}${peerToken(leader)}`, encodeForward(accountOf(a), a.name, m)),
+      // From this server (the origin, unless it came passed on): the interest in the reply reached it first.
+      forward: (leader, m) => this.#o.sysBus.publish(`${FORWARD_PREFIX}${peerToken(leader)}`, encodeForward(accountOf(a), a.name, m, this.self)),
+      answerBack: (reply, origin) => this.#answerBack.replyFor(accountOf(a), reply, origin, this.#now()),
+      refuse: (m) => this.#overAccountLimit(accountOf(a), s, m),
       requestSync: (group, from, to, index, attempt) => {
         // Ask the leader first, then (on retries) the other replicas in turn: the group's voters now, not the
         // peers it was created with (a peer removal or re-placement changed them since).
@@ -807,9 +806,8 @@ export class JetStreamCluster {
     const f = decodeForward(m.payload);
     if (!f) return;
     const r = this.replicas.get(streamKey(f.account, f.stream));
-    if (!r) return; // not a replica of this stream (deleted meanwhile): nobody here can take it
-    if (r.isLeader() && this.#overAccountLimit(f.account, r.stream, f.msg)) return;
-    r.publish(f.msg);
+    // Not a replica of this stream (deleted meanwhile): nobody here can take it.
+    r?.publish(f.msg);
   }
 
   /** An API answer on the account's bus (its subject space), counted in the account's API stats. */
@@ -911,9 +909,7 @@ export class JetStreamCluster {
     if (r.apiRepeats.repeat(m, now)) return true;
     // A copy passed on ahead of the interest in its reply is answered back through its origin (answer_back.ts):
     // its reply is mapped for whoever answers it below (a passed-on copy is this call's own object).
-    if (m.forwarded === true && m.reply !== undefined && m.origin !== undefined && engine?.bus.hasInterest?.(m.reply) === false) {
-      m.reply = this.#answerBack.map(acc, m.reply, m.origin, now) ?? m.reply;
-    }
+    if (m.forwarded === true && m.reply !== undefined && m.origin !== undefined) m.reply = this.#answerBack.replyFor(acc, m.reply, m.origin, now);
     if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
       this.#respond(acc, m.reply, { type: T + "stream_leader_stepdown_response", success: true });
       // Publishes that come while the leadership moves wait for the successor (they were dropped).

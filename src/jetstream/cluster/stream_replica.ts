@@ -94,6 +94,13 @@ export interface ReplicaDeps {
   readonly consumersChanged?: () => void;
   /** Pass a publish that reached this server after it stopped leading to the group's leader (forward.ts). */
   readonly forward?: (leader: PeerId, m: BusMsg) => void;
+  /**
+   * The subject to acknowledge a passed-on publish on: `reply` itself once this server heard of it, else one that
+   * reaches the requester through `origin`, the server that first passed it on (answer_back.ts).
+   */
+  readonly answerBack?: (reply: string, origin: string) => string;
+  /** Why the leader refuses `m` before proposing it (the account's storage limit), if it does. */
+  readonly refuse?: (m: BusMsg) => ApiError | undefined;
   /** INTAKE_MAX_BYTES (tests use small numbers). */
   readonly intakeMaxBytes?: number;
 }
@@ -205,14 +212,23 @@ export class StreamReplica implements FlowConsumer {
       if (this.#queue.length < MAX_QUEUED) this.#queue.push(m);
       return;
     }
-    if (this.#repeats.repeat(m, this.#deps.now())) return;
+    const now = this.#deps.now();
+    // Matched by its reply as it came (the direct copy has the same), before the reply may be mapped below.
+    if (this.#repeats.repeat(m, now)) return;
     const s = this.stream;
+    let reply = m.reply && !s.cfg.no_ack ? m.reply : undefined;
+    // A passed-on copy may have come ahead of the interest in its reply: acknowledged through its origin.
+    if (reply !== undefined && m.origin !== undefined && m.forwarded === true) reply = this.#deps.answerBack?.(reply, m.origin) ?? reply;
+    const refused = this.#deps.refuse?.(m);
+    if (refused !== undefined) {
+      if (reply) this.#answer(reply, refused);
+      return;
+    }
     const hdr = m.headers && m.headers.length > 0 ? m.headers : undefined;
-    const e = s.prepare(m.subject, hdr, m.payload, this.#deps.now(), this.#clseq, {
+    const e = s.prepare(m.subject, hdr, m.payload, now, this.#clseq, {
       subjects: this.#inflightSubjects,
       lastMsgId: this.#inflightLast?.msgId,
     });
-    const reply = m.reply && !s.cfg.no_ack ? m.reply : undefined;
     if (!isEntry(e)) {
       if (reply) this.#answer(reply, e);
       return;
