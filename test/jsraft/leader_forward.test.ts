@@ -20,6 +20,27 @@ import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
 import { waitFor } from "../helpers/servers.ts";
 
 const N = 3;
+
+/**
+ * Steps stream `stream` down through `toOld` (a client of its leader `was`) until another server is elected;
+ * returns who. Each election says who won; a transfer whose target does not win in time leaves the old leader
+ * elected again: asked again then (a few times at most).
+ */
+async function stepDownAway(toOld: NatsConnection, stream: string, was: string): Promise<string> {
+  const elected: string[] = [];
+  const adv = toOld.subscribe(`$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${stream}`, {
+    callback: (_e, m) => void elected.push(m.json<{ leader: string }>().leader),
+  });
+  await toOld.flush();
+  let name = was;
+  for (let attempt = 0; attempt < 5 && name === was; attempt++) {
+    const seen = elected.length;
+    await toOld.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5000 });
+    name = await waitFor("an election", () => elected[seen], 10_000, 5);
+  }
+  adv.unsubscribe();
+  return name;
+}
 /** How long the route from the client's server to the old leader holds what it carries. */
 const ROUTE_DELAY_MS = 150;
 const PUBLISHES = 240;
@@ -283,20 +304,7 @@ describe("publishes in flight to a stream leader that steps down", () => {
         c.subscribe("fresh.mark.>", { callback: counter(i) });
         await c.flush();
       }
-      // Each election says who won; a transfer whose target does not win in time leaves the old leader
-      // elected again: asked again then (a few times at most).
-      const elected: string[] = [];
-      const adv = toOld.subscribe("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.FRESH", {
-        callback: (_e, m) => void elected.push(m.json<{ leader: string }>().leader),
-      });
-      await toOld.flush();
-      let name = was;
-      for (let attempt = 0; attempt < 5 && name === was; attempt++) {
-        const seen = elected.length;
-        await toOld.request("$JS.API.STREAM.LEADER.STEPDOWN.FRESH", undefined, { timeout: 5000 });
-        name = await waitFor("an election", () => elected[seen], 10_000, 5);
-      }
-      adv.unsubscribe();
+      const name = await stepDownAway(toOld, "FRESH", was);
       assert.notEqual(name, was, "the leadership stayed with the old leader");
       now = Number(name.slice(1)) - 1;
       // The client sits on the third server: it asks both directly, and the old leader passes its copy on.
@@ -365,18 +373,7 @@ describe("publishes in flight to a stream leader that steps down", () => {
       // The client's server hears the old leader's interest from here on, and misses its appends.
       hold(old, client);
       await jsOld.publish("pfresh.0", "zero", { timeout: 5000 });
-      const elected: string[] = [];
-      const adv = toOld.subscribe("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.PFRESH", {
-        callback: (_e, m) => void elected.push(m.json<{ leader: string }>().leader),
-      });
-      await toOld.flush();
-      let name = was;
-      for (let attempt = 0; attempt < 5 && name === was; attempt++) {
-        const seen = elected.length;
-        await toOld.request("$JS.API.STREAM.LEADER.STEPDOWN.PFRESH", undefined, { timeout: 5000 });
-        name = await waitFor("an election", () => elected[seen], 10_000, 5);
-      }
-      adv.unsubscribe();
+      const name = await stepDownAway(toOld, "PFRESH", was);
       assert.equal(name, `n${now + 1}`, `the leadership went from ${was} to ${name}, not to the server holding the whole log`);
       hold(client, now);
       // A fresh reply: its interest goes to the old leader (through) and to the new one (held).
@@ -400,6 +397,63 @@ describe("publishes in flight to a stream leader that steps down", () => {
       release(old, client);
       release(client, now);
       await c.close();
+      await toOld.close();
+    }
+  });
+  // A request for a new consumer is the stream leader's to answer, as a stream request is, and was not passed on
+  // the same way: the old leader dropped it once it knew the new one, the new one before it knew it leads (and
+  // dropped it while applying its log), and a copy passed on while no leader was known skipped the repeat filter
+  // (an ephemeral consumer created twice) and was answered by interest. Now it goes the stream request's way.
+  // Held as in the step above: what the client's server sends the new leader.
+  it("a consumer create passed on ahead of its reply's interest is answered once, through the server that passed it on", { timeout: 60_000 }, async () => {
+    for (const row of dial) for (const p of row) p?.setDelays({});
+    await waitFor("an R3 stream", () => jsm.streams.add({ name: "CFRESH", subjects: ["cfresh.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
+    const was = await waitFor("its leader and caught-up followers", async () => {
+      const c = (await jsm.streams.info("CFRESH").catch(() => undefined))?.cluster;
+      const f = c?.replicas;
+      return f?.length === 2 && f.every((r) => r.current && (r.lag ?? 0) === 0) ? c?.leader : undefined;
+    });
+    const old = Number(was.slice(1)) - 1;
+    const toOld = await connect({ servers: nodes[old].clientUrl });
+    const conns = new Map<number, NatsConnection>();
+    let client = -1, now = -1;
+    const held = (on: boolean) => {
+      if (client < 0 || now < 0) return;
+      const f = on ? "hold" : "release";
+      dial[client][now][f]("toTarget");
+      dial[now][client][f]("fromTarget");
+    };
+    try {
+      // A client on each of the other two servers, ready before the step-down (see the step above).
+      for (const i of [0, 1, 2].filter((i) => i !== old)) conns.set(i, await connect({ servers: nodes[i].clientUrl }));
+      const name = await stepDownAway(toOld, "CFRESH", was);
+      assert.notEqual(name, was, "the leadership stayed with the old leader");
+      now = Number(name.slice(1)) - 1;
+      client = 3 - old - now;
+      const c = conns.get(client)!;
+      const got = new Map<string, Array<{ name?: string; error?: { description: string } }>>();
+      c.subscribe("cans.>", { callback: (_e, m) => void got.set(m.subject, [...got.get(m.subject) ?? [], m.json()]) });
+      await c.flush();
+      held(true);
+      // A fresh reply: its interest reaches the old leader, not the new one.
+      c.subscribe("cfresh_ans", { callback: (_e, m) => void got.set(m.subject, [...got.get(m.subject) ?? [], m.json()]) });
+      const create = JSON.stringify({ stream_name: "CFRESH", config: { ack_policy: "explicit", deliver_policy: "all" } });
+      c.publish("$JS.API.CONSUMER.CREATE.CFRESH", create, { reply: "cfresh_ans" });
+      await waitFor("its answer while the client's server's copy and interest are held", () => got.has("cfresh_ans"), 10_000, 5);
+      held(false);
+      // A last create, answered once its consumer is in the stream's log: after a second consumer or answer for
+      // the held copy would have been.
+      c.publish("$JS.API.CONSUMER.CREATE.CFRESH", create, { reply: "cans.mark" });
+      await waitFor("the last answer", () => got.has("cans.mark"), 10_000, 5);
+      const answers = got.get("cfresh_ans")!;
+      assert.equal(answers.length, 1, `answers: ${JSON.stringify(answers)}; leader n${old + 1} -> n${now + 1}, client on n${client + 1}`);
+      assert.equal(answers[0].error, undefined);
+      const mark = got.get("cans.mark")![0].name;
+      const names = await waitFor("the consumer names", () => jetstreamManager(c).then((m) => m.consumers.list("CFRESH").next()).catch(() => undefined));
+      assert.deepEqual(names.map((ci) => ci.name).sort(), [answers[0].name, mark].sort());
+    } finally {
+      held(false);
+      for (const c of conns.values()) await c.close();
       await toOld.close();
     }
   });

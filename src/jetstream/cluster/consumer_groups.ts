@@ -421,6 +421,16 @@ export class ConsumerGroups {
   // ---- the API ----
 
   /**
+   * Is consumer request `m` (a create or delete) the stream leader's to answer: it names no consumer that runs
+   * on this server or is assigned to the stream (`api` below leaves those to the server running them)?
+   */
+  forStreamLeader(m: BusMsg, op: readonly string[], sr: StreamReplica): boolean {
+    const name = consumerNameOf(m, op);
+    if (name === undefined) return true;
+    return this.#d.engine.consumers.get(sr.stream.name)?.has(name) !== true && !sr.consumers.has(name);
+  }
+
+  /**
    * A consumer-scoped request (`op` is the subject after `$JS.API.`): true when taken here (answered, or another
    * server's to answer); false when this server's engine answers it (it runs the consumer, or leads the stream
    * and the consumer does not exist).

@@ -898,7 +898,15 @@ export class JetStreamCluster {
       if (long && this.#answersForLeaderless(a.peers.filter((p) => this.#online(p)))) this.#leaderlessStream(acc, m, op, r);
       return true;
     }
-    if (op[0] === "CONSUMER") return this.#consumersOf(acc).api(m, op, r);
+    const cg = op[0] === "CONSUMER" ? this.#consumersOf(acc) : undefined;
+    // A create or delete that names no consumer running here or assigned to the stream (a new one, a missing one)
+    // is the stream leader's to answer: it goes a stream request's way below (kept for a leader not ready yet,
+    // passed on by the old leader, one copy of two taken, answered back through its origin).
+    if (cg !== undefined && !(streamLed && r !== undefined && cg.forStreamLeader(m, op, r))) {
+      // One taken here already (passed on, then its direct copy) is not answered twice.
+      if (streamLed && r?.isLeader() && r.ready && r.apiRepeats.repeat(m, now)) return true;
+      return cg.api(m, op, r);
+    }
     if (!r) return true;
     if (!r.isLeader() || !r.ready) {
       // A leader applying its log answers once ready; a server that just stopped leading passes it on.
@@ -910,6 +918,7 @@ export class JetStreamCluster {
     // A copy passed on ahead of the interest in its reply is answered back through its origin (answer_back.ts):
     // its reply is mapped for whoever answers it below (a passed-on copy is this call's own object).
     if (m.forwarded === true && m.reply !== undefined && m.origin !== undefined) m.reply = this.#answerBack.replyFor(acc, m.reply, m.origin, now);
+    if (cg !== undefined) return cg.api(m, op, r);
     if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
       this.#respond(acc, m.reply, { type: T + "stream_leader_stepdown_response", success: true });
       // Publishes that come while the leadership moves wait for the successor (they were dropped).
