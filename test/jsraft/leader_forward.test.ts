@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamManager, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
@@ -405,9 +405,16 @@ describe("publishes in flight to a stream leader that steps down", () => {
   // dropped it while applying its log), and a copy passed on while no leader was known skipped the repeat filter
   // (an ephemeral consumer created twice) and was answered by interest. Now it goes the stream request's way.
   // Held as in the step above: what the client's server sends the new leader.
-  it("a consumer create passed on ahead of its reply's interest is answered once, through the server that passed it on", { timeout: 60_000 }, async () => {
+  // A direct get (answered by the stream's leader here) goes the stream request's way already: its answer, a
+  // message in headers and payload, comes back through the old leader whole.
+  it("a consumer create and a direct get passed on ahead of their replies' interest are answered once, through the server that passed them on", { timeout: 60_000 }, async () => {
     for (const row of dial) for (const p of row) p?.setDelays({});
-    await waitFor("an R3 stream", () => jsm.streams.add({ name: "CFRESH", subjects: ["cfresh.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
+    await waitFor("an R3 stream", () => jsm.streams.add({ name: "CFRESH", subjects: ["cfresh.>"], num_replicas: 3, allow_direct: true }).catch(() => undefined), 15_000);
+    await jetstream(admin!).publish("cfresh.1", "first", { headers: (() => {
+      const h = headers();
+      h.set("X-Mark", "kept");
+      return h;
+    })() });
     const was = await waitFor("its leader and caught-up followers", async () => {
       const c = (await jsm.streams.info("CFRESH").catch(() => undefined))?.cluster;
       const f = c?.replicas;
@@ -439,7 +446,10 @@ describe("publishes in flight to a stream leader that steps down", () => {
       c.subscribe("cfresh_ans", { callback: (_e, m) => void got.set(m.subject, [...got.get(m.subject) ?? [], m.json()]) });
       const create = JSON.stringify({ stream_name: "CFRESH", config: { ack_policy: "explicit", deliver_policy: "all" } });
       c.publish("$JS.API.CONSUMER.CREATE.CFRESH", create, { reply: "cfresh_ans" });
-      await waitFor("its answer while the client's server's copy and interest are held", () => got.has("cfresh_ans"), 10_000, 5);
+      const gets: Array<{ seq?: string; mark?: string; data: string }> = [];
+      c.subscribe("cfresh_get", { callback: (_e, m) => void gets.push({ seq: m.headers?.get("Nats-Sequence"), mark: m.headers?.get("X-Mark"), data: m.string() }) });
+      c.publish("$JS.API.DIRECT.GET.CFRESH", JSON.stringify({ seq: 1 }), { reply: "cfresh_get" });
+      await waitFor("both answers while the client's server's copies and interest are held", () => got.has("cfresh_ans") && gets.length > 0, 10_000, 5);
       held(false);
       // A last create, answered once its consumer is in the stream's log: after a second consumer or answer for
       // the held copy would have been.
@@ -448,6 +458,7 @@ describe("publishes in flight to a stream leader that steps down", () => {
       const answers = got.get("cfresh_ans")!;
       assert.equal(answers.length, 1, `answers: ${JSON.stringify(answers)}; leader n${old + 1} -> n${now + 1}, client on n${client + 1}`);
       assert.equal(answers[0].error, undefined);
+      assert.deepEqual(gets, [{ seq: "1", mark: "kept", data: "first" }]);
       const mark = got.get("cans.mark")![0].name;
       const names = await waitFor("the consumer names", () => jetstreamManager(c).then((m) => m.consumers.list("CFRESH").next()).catch(() => undefined));
       assert.deepEqual(names.map((ci) => ci.name).sort(), [answers[0].name, mark].sort());
