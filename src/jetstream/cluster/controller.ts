@@ -12,7 +12,7 @@ import { subjectMatches, subjectsIntersect } from "../../subjects/subject.ts";
 import { body as parseBody, isErr, streamInfo } from "../api.ts";
 import { checkStreamConfig, checkStreamUpdate, type StreamConfig } from "../config.ts";
 import { jsSchemas } from "../schemas_on_demand.ts";
-import { type EngineCluster, type JetStream, pubAckBytes } from "../engine.ts";
+import type { EngineCluster, JetStream } from "../engine.ts";
 import { type ApiError, Errors } from "../errors.ts";
 import type { Stream } from "../stream.ts";
 import type { BusMsg, JsBus } from "../types.ts";
@@ -261,10 +261,9 @@ export class JetStreamCluster {
   }
 
   /**
-   * On a stream's leader: the account's storage limit, counting each replica (nats-server's 10002). True when the
-   * publish was refused (and answered).
+   * On a stream's leader, as it takes a publish: the account's storage limit, counting each replica (nats-server's
+   * 10002), when it refuses `m` (the replica answers it, on the reply it answers the publish on).
    */
-  /** The account's storage limit refuses `m` for stream `s` (its replicas' copies counted), or undefined. */
   #overAccountLimit(account: string, s: Stream, m: BusMsg): ApiError | undefined {
     const engine = this.#engineOf(account);
     if (!engine) return undefined;
