@@ -37,6 +37,11 @@ export const RECYCLE_MIN = 16 * 1024;
 class BunConn implements Duplex {
   info: ConnInfo;
   handler: ConnHandler = NOOP_HANDLER;
+  /**
+   * Closed before its handler was attached (a write from inside the accept, e.g. the INFO by Duplex.writeNow, found
+   * the socket gone): the close is told to the handler when it comes (`attach`). null: closed without an error.
+   */
+  private closedUnheard: Error | null | undefined;
   /** Set by startTls: from then on the socket carries ciphertext and the session sits between it and the core. */
   private tls: TlsSession | undefined;
   private tlsEnding = false;
@@ -377,7 +382,17 @@ class BunConn implements Duplex {
     this.closed = true;
     this.tls?.destroy();
     this.nativeAbort?.(err ?? new Error("connection closed before the TLS handshake completed"));
-    this.handler.onClose(err);
+    if (this.handler === NOOP_HANDLER) this.closedUnheard = err ?? null;
+    else this.handler.onClose(err);
+  }
+
+  /** The connection's handler, once the accept (or dial) has made it; told at once of a close that came first. */
+  attach(handler: ConnHandler): void {
+    this.handler = handler;
+    const err = this.closedUnheard;
+    if (err === undefined) return;
+    this.closedUnheard = undefined;
+    handler.onClose(err ?? undefined);
   }
 }
 
@@ -393,7 +408,7 @@ function handlers(
       const conn = new BunConn(socket, opts.highWaterMark, opts.closeTimeoutMs);
       socket.data = conn;
       try {
-        conn.handler = handlerFor(conn);
+        conn.attach(handlerFor(conn));
       } catch (e) {
         onOpenError(toError(e));
         conn.destroy(toError(e));

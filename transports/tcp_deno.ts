@@ -42,6 +42,8 @@ function netAddr(a: Deno.Addr): { host: string; port: number } {
 class DenoConn implements Duplex {
   info: ConnInfo;
   handler: ConnHandler = NOOP_HANDLER;
+  /** Closed before its handler was attached (from inside the accept): told when it comes (`attach`). null: no error. */
+  private closedUnheard: Error | null | undefined;
   /** Set by startTls: from then on the socket carries ciphertext and the session sits between it and the core. */
   private tls: TlsSession | undefined;
   private tlsEnding = false;
@@ -323,7 +325,17 @@ class DenoConn implements Duplex {
     this.closed = true;
     this.pauseReading(false);
     this.tls?.destroy();
-    this.handler.onClose(err);
+    if (this.handler === NOOP_HANDLER) this.closedUnheard = err ?? null;
+    else this.handler.onClose(err);
+  }
+
+  /** The connection's handler, once the accept (or dial) has made it; told at once of a close that came first. */
+  attach(handler: ConnHandler): void {
+    this.handler = handler;
+    const err = this.closedUnheard;
+    if (err === undefined) return;
+    this.closedUnheard = undefined;
+    handler.onClose(err ?? undefined);
   }
 }
 
@@ -339,7 +351,7 @@ export function createDenoTcpTransport(options: TcpOptions = {}): Transport {
     }
     const dc = new DenoConn(conn, hwm, closeTimeoutMs);
     try {
-      dc.handler = handlerFor(dc);
+      dc.attach(handlerFor(dc));
     } catch (e) {
       dc.destroy(toError(e));
       throw e;

@@ -159,13 +159,15 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
 
   /** Send INFO and arm the timers; called once the server has registered the client. */
   begin(info: string): void {
-    // Straight to the transport, which sends it in its next microtask: nothing is pending before the first INFO,
-    // and a connection that only takes its INFO (a port probe, a health check) leaves the output buffer's path
-    // unused until it has traffic (on Bun that path's first run keeps ~0.2 MB of runtime code resident,
-    // bench/RESULTS.md "bunidle2"). Later writes queue behind it in the transport, in order.
+    // Straight to the transport: nothing is pending before the first INFO, and a connection that only takes its
+    // INFO (a port probe, a health check) leaves the output buffer's path unused until it has traffic (on Bun that
+    // path's first run keeps ~0.2 MB of runtime code resident, bench/RESULTS.md "bunidle2"). Where the transport
+    // writes at once (Duplex.writeNow, Bun's TCP) the socket takes it now, else in the transport's next microtask
+    // (on Bun the write queue's path is ~0.13 MB more of resident code for a probe; "bunidle5"). Later writes
+    // queue behind it in the transport, in order.
     const bytes = enc.encode(`INFO ${info}\r\n`);
     this.#handed += bytes.length;
-    this.duplex.write(bytes);
+    if (this.duplex.writeNow?.(bytes, bytes.length) === undefined) this.duplex.write(bytes);
     const kind = this.duplex.info.kind;
     if (this.host.authRequiredFor(kind)) {
       this.#authTimer = lightTimeout(this.host.authTimeoutFor(kind), () => this.closeWithError("Authentication Timeout", "Authentication Timeout"));

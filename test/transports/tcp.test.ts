@@ -337,8 +337,24 @@ describe("tcp transport", () => {
     assert.equal(await raw.closed, undefined);
   });
 
+  it("a connection dropped from inside its accept (a write there found the socket gone) tells the handler the accept returns", async () => {
+    const ev = newEvents();
+    const listener = await tcpTransport.listen({ host: "127.0.0.1", port: 0 }, (conn) => {
+      destroy(conn);
+      return collector(ev);
+    });
+    try {
+      const peer = newEvents();
+      await tcpTransport.dial({ host: "127.0.0.1", port: listener.port }, () => collector(peer)).catch(() => undefined);
+      await until(() => ev.closes.length === 1, "the accepted end's close, told to its handler");
+      closedOnce.push({ what: "an end dropped inside its accept", ev });
+    } finally {
+      await listener.close();
+    }
+  });
+
   it("called each onClose above exactly once (checked last: the tests in between are the window)", () => {
-    assert.equal(closedOnce.length, 7, "every close above was registered");
+    assert.equal(closedOnce.length, 8, "every close above was registered");
     for (const { what, ev } of closedOnce) assert.equal(ev.closes.length, 1, `${what}: onClose called ${ev.closes.length} times`);
   });
 });
