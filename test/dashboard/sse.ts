@@ -24,11 +24,14 @@ export async function openSse(url: string): Promise<SseStream> {
   const reader = res.body!.getReader();
   const dec = new TextDecoder();
   let buf = "";
+  let bytes = 0;
+  let readError = "";
   const pump = (async () => {
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
+        bytes += value.length;
         buf += dec.decode(value, { stream: true });
         let i;
         while ((i = buf.indexOf("\n\n")) >= 0) {
@@ -44,7 +47,9 @@ export async function openSse(url: string): Promise<SseStream> {
         }
         for (const w of waiters) w();
       }
-    } catch { /* aborted */ }
+    } catch (e) {
+      readError = String(e); // aborted by close(), or the connection failed
+    }
     for (const w of waiters) w();
   })();
   let ended = false;
@@ -73,7 +78,11 @@ export async function openSse(url: string): Promise<SseStream> {
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`no matching event within ${timeoutMs} ms (${events.length} events seen)`));
+          // What the stream did meanwhile, so that a failure on a loaded machine names where it stopped.
+          const seen = `${events.length} events seen: ${events.map((x) => x.event).join(",")}; HTTP ${res.status} ` +
+            `${res.headers.get("content-type")}, ${bytes} bytes read, unparsed ${JSON.stringify(buf.slice(0, 120))}` +
+            (ended ? `, stream ended ${readError}` : ", stream open");
+          reject(new Error(`no matching event within ${timeoutMs} ms (${seen})`));
         }, timeoutMs);
         const done = () => {
           clearTimeout(timer);
