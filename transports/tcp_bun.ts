@@ -17,7 +17,7 @@ import type {
 import type { TlsSession } from "./tls_session.ts";
 import { loadTls, tlsModule } from "./tls_loader.ts";
 import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
-import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
+import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, attachHandler, earlyHandler, toError, WriteQueue } from "./write_queue.ts";
 import { noteRead, noteRecycled } from "./read_pacer_bun.ts";
 import { LARGE_READ, ReceiveWindow } from "./recv_window_bun.ts";
 
@@ -30,18 +30,13 @@ export interface TcpOptions {
 
 type BunSocket = Bun.Socket<BunConn | undefined>;
 
-const NOOP_HANDLER: ConnHandler = { onData() {}, onDrain() {}, onClose() {} };
 /** Reads smaller than this are not detached by recycleRead (see there). */
 export const RECYCLE_MIN = 16 * 1024;
 
 class BunConn implements Duplex {
   info: ConnInfo;
-  handler: ConnHandler = NOOP_HANDLER;
-  /**
-   * Closed before its handler was attached (a write from inside the accept, e.g. the INFO by Duplex.writeNow, found
-   * the socket gone): the close is told to the handler when it comes (`attach`). null: closed without an error.
-   */
-  private closedUnheard: Error | null | undefined;
+  /** Until the accept (or dial) has made the real one: see earlyHandler. */
+  handler: ConnHandler = earlyHandler();
   /** Set by startTls: from then on the socket carries ciphertext and the session sits between it and the core. */
   private tls: TlsSession | undefined;
   private tlsEnding = false;
@@ -382,17 +377,7 @@ class BunConn implements Duplex {
     this.closed = true;
     this.tls?.destroy();
     this.nativeAbort?.(err ?? new Error("connection closed before the TLS handshake completed"));
-    if (this.handler === NOOP_HANDLER) this.closedUnheard = err ?? null;
-    else this.handler.onClose(err);
-  }
-
-  /** The connection's handler, once the accept (or dial) has made it; told at once of a close that came first. */
-  attach(handler: ConnHandler): void {
-    this.handler = handler;
-    const err = this.closedUnheard;
-    if (err === undefined) return;
-    this.closedUnheard = undefined;
-    handler.onClose(err ?? undefined);
+    this.handler.onClose(err);
   }
 }
 
@@ -408,7 +393,7 @@ function handlers(
       const conn = new BunConn(socket, opts.highWaterMark, opts.closeTimeoutMs);
       socket.data = conn;
       try {
-        conn.attach(handlerFor(conn));
+        attachHandler(conn, handlerFor(conn));
       } catch (e) {
         onOpenError(toError(e));
         conn.destroy(toError(e));

@@ -18,7 +18,7 @@ import type {
 import type { TlsSession } from "./tls_session.ts";
 import { loadTls, tlsModule } from "./tls_loader.ts";
 import { bindCandidates, bindFirst, unmapIPv4 } from "../src/transport/addr.ts";
-import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, toError, WriteQueue } from "./write_queue.ts";
+import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_HIGH_WATER_MARK, attachHandler, earlyHandler, toError, WriteQueue } from "./write_queue.ts";
 import { lightTimeout } from "../src/runtime/light_timers.ts";
 import type { Timer } from "../src/runtime/clock.ts";
 import type { TcpOptions } from "./tcp_bun.ts";
@@ -33,7 +33,6 @@ const MIN_READ = 4 * 1024;
 const MAX_READ = 64 * 1024;
 
 const NO_BYTES = new Uint8Array(0);
-const NOOP_HANDLER: ConnHandler = { onData() {}, onDrain() {}, onClose() {} };
 
 function netAddr(a: Deno.Addr): { host: string; port: number } {
   return a.transport === "tcp" || a.transport === "udp" ? { host: unmapIPv4(a.hostname), port: a.port } : { host: "", port: 0 };
@@ -41,9 +40,8 @@ function netAddr(a: Deno.Addr): { host: string; port: number } {
 
 class DenoConn implements Duplex {
   info: ConnInfo;
-  handler: ConnHandler = NOOP_HANDLER;
-  /** Closed before its handler was attached (from inside the accept): told when it comes (`attach`). null: no error. */
-  private closedUnheard: Error | null | undefined;
+  /** Until the accept (or dial) has made the real one: see earlyHandler. */
+  handler: ConnHandler = earlyHandler();
   /** Set by startTls: from then on the socket carries ciphertext and the session sits between it and the core. */
   private tls: TlsSession | undefined;
   private tlsEnding = false;
@@ -325,17 +323,7 @@ class DenoConn implements Duplex {
     this.closed = true;
     this.pauseReading(false);
     this.tls?.destroy();
-    if (this.handler === NOOP_HANDLER) this.closedUnheard = err ?? null;
-    else this.handler.onClose(err);
-  }
-
-  /** The connection's handler, once the accept (or dial) has made it; told at once of a close that came first. */
-  attach(handler: ConnHandler): void {
-    this.handler = handler;
-    const err = this.closedUnheard;
-    if (err === undefined) return;
-    this.closedUnheard = undefined;
-    handler.onClose(err ?? undefined);
+    this.handler.onClose(err);
   }
 }
 
@@ -351,7 +339,7 @@ export function createDenoTcpTransport(options: TcpOptions = {}): Transport {
     }
     const dc = new DenoConn(conn, hwm, closeTimeoutMs);
     try {
-      dc.attach(handlerFor(dc));
+      attachHandler(dc, handlerFor(dc));
     } catch (e) {
       dc.destroy(toError(e));
       throw e;

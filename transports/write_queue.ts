@@ -3,8 +3,10 @@
  * writes in one tick become one syscall. Large chunks are not gathered (copying them would cost more than the
  * syscall it saves): they go to the socket as they are, and their writer's `release` is called once the
  * transport is done with them, so the writer can reuse the memory instead of the transport copying it.
- * Runtime-agnostic; shared by the TCP transports.
+ * Runtime-agnostic; shared by the TCP transports, with the little else they share (defaults, errors, the handler a
+ * connection has until its accept made one).
  */
+import type { ConnHandler } from "../src/transport/types.ts";
 
 /**
  * At most this much is gathered into one write: the scratch buffer a connection keeps never grows past it (it
@@ -161,4 +163,30 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 2000;
 
 export function toError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/** A connection's handler until the accept (or dial) has made the real one: see earlyHandler. */
+class EarlyHandler implements ConnHandler {
+  closed: { err: Error | undefined } | undefined;
+  onData(): void {}
+  onDrain(): void {}
+  onClose(err?: Error): void {
+    this.closed ??= { err };
+  }
+}
+
+/**
+ * The handler a connection starts with. A close before the real handler is in place (a write from inside the
+ * accept, e.g. a client's INFO by Duplex.writeNow, found the socket gone) is kept and told to the real handler by
+ * `attachHandler`; nothing reads before then, so there is no data to keep.
+ */
+export function earlyHandler(): ConnHandler {
+  return new EarlyHandler();
+}
+
+/** Puts the accept's (or dial's) handler in place, telling it at once of a close that came first. */
+export function attachHandler(conn: { handler: ConnHandler }, handler: ConnHandler): void {
+  const early = conn.handler;
+  conn.handler = handler;
+  if (early instanceof EarlyHandler && early.closed !== undefined) handler.onClose(early.closed.err);
 }
