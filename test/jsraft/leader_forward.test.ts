@@ -54,6 +54,21 @@ describe("publishes in flight to a stream leader that steps down", () => {
   let admin: NatsConnection | undefined;
   let jsm: JetStreamManager;
 
+  /**
+   * A new R3 stream `name` on `<lowercase name>.>` with both followers caught up (a step-down then hands over to
+   * one of them at once); returns its leader's name.
+   */
+  const caughtUpStream = async (name: string, extra: { allow_direct?: boolean } = {}): Promise<string> => {
+    for (const row of dial) for (const p of row) p?.setDelays({});
+    const subjects = [`${name.toLowerCase()}.>`];
+    await waitFor("an R3 stream", () => jsm.streams.add({ name, subjects, num_replicas: 3, ...extra }).catch(() => undefined), 15_000);
+    return await waitFor("its leader and caught-up followers", async () => {
+      const c = (await jsm.streams.info(name).catch(() => undefined))?.cluster;
+      const f = c?.replicas;
+      return f?.length === 2 && f.every((r) => r.current && (r.lag ?? 0) === 0) ? c?.leader : undefined;
+    });
+  };
+
   /** What server `from` sends server `to` is held `ms` (over either route between them). */
   const slow = (from: number, to: number, ms: number) => {
     dial[from][to].setDelays({ toTargetMs: ms });
@@ -267,14 +282,7 @@ describe("publishes in flight to a stream leader that steps down", () => {
   // answers it back through the old leader (answer_back.ts). Here the route from the client's server to the new
   // leader is held until both answers came: only the passed-on copies can be answered meanwhile.
   it("a request passed on ahead of its reply's interest is answered through the server that passed it on", { timeout: 60_000 }, async () => {
-    for (const row of dial) for (const p of row) p?.setDelays({});
-    await waitFor("an R3 stream", () => jsm.streams.add({ name: "FRESH", subjects: ["fresh.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
-    // With both followers caught up: the step-down hands over to one of them at once.
-    const was = await waitFor("its leader and caught-up followers", async () => {
-      const c = (await jsm.streams.info("FRESH").catch(() => undefined))?.cluster;
-      const f = c?.replicas;
-      return f?.length === 2 && f.every((r) => r.current && (r.lag ?? 0) === 0) ? c?.leader : undefined;
-    });
+    const was = await caughtUpStream("FRESH");
     const old = Number(was.slice(1)) - 1;
     const toOld = await connect({ servers: nodes[old].clientUrl });
     // A client on each of the other two servers, ready before the step-down: the one on the server that does not
@@ -337,13 +345,7 @@ describe("publishes in flight to a stream leader that steps down", () => {
   // appends, so that the step-down can only hand over to the third server, the one holding the whole log), and
   // from the step-down on, what the client's server sends the new leader (its interest, its direct copy).
   it("a publish passed on ahead of its reply's interest is acknowledged through the server that passed it on", { timeout: 60_000 }, async () => {
-    for (const row of dial) for (const p of row) p?.setDelays({});
-    await waitFor("an R3 stream", () => jsm.streams.add({ name: "PFRESH", subjects: ["pfresh.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
-    const was = await waitFor("its leader and caught-up followers", async () => {
-      const c = (await jsm.streams.info("PFRESH").catch(() => undefined))?.cluster;
-      const f = c?.replicas;
-      return f?.length === 2 && f.every((r) => r.current && (r.lag ?? 0) === 0) ? c?.leader : undefined;
-    });
+    const was = await caughtUpStream("PFRESH");
     const old = Number(was.slice(1)) - 1;
     const client = (old + 1) % N;
     const now = 3 - old - client;
@@ -408,18 +410,12 @@ describe("publishes in flight to a stream leader that steps down", () => {
   // A direct get (answered by the stream's leader here) goes the stream request's way already: its answer, a
   // message in headers and payload, comes back through the old leader whole.
   it("a consumer create and a direct get passed on ahead of their replies' interest are answered once, through the server that passed them on", { timeout: 60_000 }, async () => {
-    for (const row of dial) for (const p of row) p?.setDelays({});
-    await waitFor("an R3 stream", () => jsm.streams.add({ name: "CFRESH", subjects: ["cfresh.>"], num_replicas: 3, allow_direct: true }).catch(() => undefined), 15_000);
+    const was = await caughtUpStream("CFRESH", { allow_direct: true });
     await jetstream(admin!).publish("cfresh.1", "first", { headers: (() => {
       const h = headers();
       h.set("X-Mark", "kept");
       return h;
     })() });
-    const was = await waitFor("its leader and caught-up followers", async () => {
-      const c = (await jsm.streams.info("CFRESH").catch(() => undefined))?.cluster;
-      const f = c?.replicas;
-      return f?.length === 2 && f.every((r) => r.current && (r.lag ?? 0) === 0) ? c?.leader : undefined;
-    });
     const old = Number(was.slice(1)) - 1;
     const toOld = await connect({ servers: nodes[old].clientUrl });
     const conns = new Map<number, NatsConnection>();
