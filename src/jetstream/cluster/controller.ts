@@ -1065,10 +1065,19 @@ export class JetStreamCluster {
    * leaderless for an election timeout (a starved machine stretches that to seconds). One transfer at a time: a
    * second target, asked while the first campaigns (lame duck asks from its hand-off and from its tick), would
    * campaign against it.
+   * A voter this server has not had a hello from since it started (a restart: hellos come every 2 s) counts as
+   * online when the group's own traffic shows it answering in this leadership (active, and it acked an entry):
+   * otherwise a leader restarted a moment ago found nobody, stepped down without a successor and, as likely as
+   * not, won the election again (jsraft/cluster's stream step-down right after a restart).
    */
   #stepDown(g: RaftGroup): void {
     if (g.node.transferring) return;
-    const pick = handOverTarget(g.node.progress(), (p) => p !== this.self && this.#online(p) && g.node.isVoter(p), this.#o.random);
+    const progress = g.node.progress();
+    const answering = (p: string) => {
+      const pr = progress.get(p);
+      return !this.#peers.has(p) && pr !== undefined && pr.active && pr.match > 0;
+    };
+    const pick = handOverTarget(progress, (p) => p !== this.self && g.node.isVoter(p) && (this.#online(p) || answering(p)), this.#o.random);
     queueMicrotask(() => {
       if (pick !== undefined && g.transferLeadership(pick).ok) return;
       g.stepDown();
