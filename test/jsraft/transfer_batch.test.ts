@@ -25,7 +25,17 @@ function leader() {
   };
   const engine = new JetStream(bus, { server_name: "n1", now: () => 0 }, new MemoryStorage());
   const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s.>"], num_replicas: 3 });
-  const replica = new StreamReplica(engine.createStream(cfg, new Date(0).toISOString()), { engine, self: "n1", now: () => 0 });
+  // The replica's batch flush, scheduled through this queue and run by `flush` (instead of a microtask).
+  const scheduled: Array<() => void> = [];
+  const flush = () => {
+    for (const fn of scheduled.splice(0)) fn();
+  };
+  const replica = new StreamReplica(engine.createStream(cfg, new Date(0).toISOString()), {
+    engine,
+    self: "n1",
+    now: () => 0,
+    schedule: (fn) => void scheduled.push(fn),
+  });
   const log: Entry[] = [{ index: 1, term: 1, kind: "noop", data: new Uint8Array(0) }];
   const node = { term: 1, transferring: false, log: { snapIndex: 0, lastIndex: () => log.length } };
   const group = {
@@ -45,35 +55,33 @@ function leader() {
   const commitAll = (from: number) => {
     for (const e of log.slice(from - 1)) replica.apply(e);
   };
-  return { replica, node, log, answers, commitAll };
+  return { replica, node, log, answers, commitAll, flush };
 }
 
-const turn = () => new Promise<void>((r) => setTimeout(r, 0));
-
 describe("a stream leader's batch refused by a leadership transfer", () => {
-  it("is proposed once the transfer ended without a successor, and its publisher answered; the next one follows", async () => {
-    const { replica, node, log, answers, commitAll } = leader();
+  it("is proposed once the transfer ended without a successor, and its publisher answered; the next one follows", () => {
+    const { replica, node, log, answers, commitAll, flush } = leader();
     node.transferring = true;
     replica.publish({ subject: "s.1", reply: "_INBOX.a", payload: enc.encode("one") });
-    await turn();
+    flush();
     replica.tick();
     assert.equal(log.length, 1, "nothing is proposed while the transfer runs");
     node.transferring = false; // the target did not win in time: this server still leads
     replica.tick();
     assert.equal(log.length, 2, "the refused batch is proposed after the transfer");
     replica.publish({ subject: "s.2", reply: "_INBOX.b", payload: enc.encode("two") });
-    await turn();
+    flush();
     commitAll(2);
     const acks = answers.filter((a) => a.subject.startsWith("_INBOX."));
     assert.deepEqual(acks.map((a) => [a.subject, a.body.seq]), [["_INBOX.a", 1], ["_INBOX.b", 2]]);
     assert.equal(replica.backlog(), 0, "no bytes left in the intake");
   });
 
-  it("is dropped with the leadership when the transfer succeeded (its publisher retries)", async () => {
-    const { replica, node, log } = leader();
+  it("is dropped with the leadership when the transfer succeeded (its publisher retries)", () => {
+    const { replica, node, log, flush } = leader();
     node.transferring = true;
     replica.publish({ subject: "s.1", reply: "_INBOX.a", payload: enc.encode("one") });
-    await turn();
+    flush();
     replica.leaderChanged(null);
     node.transferring = false;
     replica.tick();
