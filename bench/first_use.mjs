@@ -18,6 +18,12 @@
 // (run); `-` when no server's loop stalled (the time went between processes: a client or a wake-up). Message times
 // are placed on the wall clock by spreading natsbench's MARK start..end over the cumulated latencies.
 //
+// Each round also prints the host's CPU in the window: how busy both CPUs were, and how much of it went to processes
+// other than the servers and the client (other engineers' work on a shared host, which no build changes). With
+// --quiet P each round waits (at most --quiet-max s, default 600) until the host was at least P % idle over a second
+// before it starts its servers: on a shared host, the nearest thing to a quiet A/B (rounds of two builds alternated
+// by the caller, each started in a quiet second; the others' share says whether it stayed quiet).
+//
 // With --v8-trace (Deno; diagnosis only: tracing slows the server) each server runs with V8's --trace-opt and
 // --trace-deopt (added to DENO_V8_FLAGS) under `stdbuf -oL`: V8 prints its traces through stdio, fully buffered into
 // a file, so without it the lines land in the log up to 4 KB late and a deopt cannot be placed before or after the
@@ -26,7 +32,7 @@
 // fell inside the measured window, those after the window's last compile apart (natsbench asks for the stream's info
 // right after MARK end, which this process reads a little later), and how many came after it (shutdown).
 //
-// Usage: node bench/first_use.mjs js|rr [--rounds 3] [--n 20000] [--top 30] [--port-base 16450] [--stalls] [--keep] [--v8-trace] -- <server cmd...>
+// Usage: node bench/first_use.mjs js|rr [--rounds 3] [--n 20000] [--top 30] [--port-base 16450] [--stalls] [--keep] [--v8-trace] [--quiet P] [--quiet-max S] -- <server cmd...>
 //   e.g. node bench/first_use.mjs js --rounds 3 -- node_modules/.bin/bun run mod.ts
 //        node bench/first_use.mjs rr -- /usr/sbin/nats-server
 // The server command gets `-c <conf>` appended. Ports: base (client), base+10.. (cluster), base+20.. (http).
@@ -53,6 +59,7 @@ const withStalls = argv.slice(0, dd).includes("--stalls");
 /** Keep each round's directory (configs, server logs, stall records) and print where it is. */
 const keep = argv.slice(0, dd).includes("--keep");
 const v8Trace = argv.slice(0, dd).includes("--v8-trace");
+const quiet = opt("--quiet", 0), quietMax = opt("--quiet-max", 600);
 const wall = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -134,7 +141,44 @@ function windowUse(a, b) {
     .join("  ");
 }
 
+/** The host's CPU time so far (ms): busy (all but idle and iowait) and in all, over every CPU (/proc/stat). */
+function hostCpu() {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const tick = 10; // USER_HZ = 100 on Linux
+  const all = f.reduce((a, b) => a + b, 0);
+  return { busy: (all - f[3] - f[4]) * tick, all: all * tick };
+}
+
+/** CPU (ms) of every thread of `pid` (schedstat: exact, unlike the tick-based utime). */
+function procRunMs(pid) {
+  let ms = 0;
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ms += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* the process ended */ }
+  return ms;
+}
+
+/** Waits until the host was at least `pct` % idle over one second (at most `maxS` seconds); returns the seconds waited. */
+async function waitQuiet(pct, maxS) {
+  const t0 = Date.now();
+  for (;;) {
+    const a = hostCpu();
+    await sleep(1000);
+    const b = hostCpu();
+    const idle = 100 - (100 * (b.busy - a.busy)) / Math.max(1, b.all - a.all);
+    if (idle >= pct || Date.now() - t0 > maxS * 1000) return { waited: (Date.now() - t0) / 1000, idle };
+  }
+}
+
 async function round(r, nb) {
+  if (quiet > 0) {
+    const q = await waitQuiet(quiet, quietMax);
+    console.log(`round ${r}: started after ${q.waited.toFixed(0)} s, host ${q.idle.toFixed(0)} % idle over the last second${q.idle < quiet ? " (gave up waiting)" : ""}`);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-first-use-"));
   const nodes = writeConfs(dir);
   for (const nd of nodes) if (await listening(nd.port)) throw new Error(`port ${nd.port} is in use`);
@@ -160,7 +204,7 @@ async function round(r, nb) {
       ? ["js", "-s", "128", "--replicas", "1", "-n", String(n), "--url", `nats://127.0.0.1:${base}`, "--stream", "BENCH_B_1", "--subj", "benchjs.B.1"]
       : ["req", "-s", "16", "-n", String(n), "--url", `nats://127.0.0.1:${base}`, "--sub-url", `nats://127.0.0.1:${base + 2}`];
     const pids = procs.map((p) => p.pid);
-    let t0, t1, result, w0, w1, at0, at1;
+    let t0, t1, result, w0, w1, at0, at1, h0, h1, c0, c1;
     const logSizes = () => logs.map((f) => fs.statSync(f).size);
     await new Promise((res, rej) => {
       const c = spawn(nb, args, { env: { ...process.env, LATDUMP: latFile }, stdio: ["ignore", "pipe", "ignore"] });
@@ -171,8 +215,8 @@ async function round(r, nb) {
         while ((i = buf.indexOf("\n")) >= 0) {
           const line = buf.slice(0, i);
           buf = buf.slice(i + 1);
-          if (line.startsWith("MARK start")) (w0 = wall()), (t0 = threads(pids)), (at0 = logSizes());
-          else if (line.startsWith("MARK end")) (w1 = wall()), (t1 = threads(pids)), (at1 = logSizes());
+          if (line.startsWith("MARK start")) (w0 = wall()), (t0 = threads(pids)), (at0 = logSizes()), (h0 = hostCpu()), (c0 = procRunMs(c.pid));
+          else if (line.startsWith("MARK end")) (w1 = wall()), (t1 = threads(pids)), (at1 = logSizes()), (h1 = hostCpu()), (c1 = procRunMs(c.pid));
           else if (line.startsWith("RESULT ")) result = JSON.parse(line.slice(7));
         }
       });
@@ -194,6 +238,13 @@ async function round(r, nb) {
     console.log(`  slowest ${top} (index@ms-since-first:µs): ${slow.map((i) => `${i}@${(at[i] / 1e6).toFixed(0)}:${us(lat[i])}`).join(" ")}`);
     console.log(`  the 20 slowest by tenth of the run: [${deciles.join(", ")}]`);
     console.log(`  server threads in the window, CPU/run-queue wait ms: ${windowUse(t0, t1)}`);
+    {
+      let servers = 0;
+      for (const [k, t] of t1) servers += (t.run - (t0.get(k)?.run ?? 0)) / 1e6;
+      const busy = h1.busy - h0.busy, all = Math.max(1, h1.all - h0.all);
+      console.log(`  host in the window: ${((100 * busy) / all).toFixed(0)} % busy; servers ${servers.toFixed(0)} ms, client ` +
+        `${(c1 - c0).toFixed(0)} ms, others ${Math.max(0, busy - servers - (c1 - c0)).toFixed(0)} ms of CPU (±10 ms per CPU: /proc/stat ticks)`);
+    }
     if (withStalls) {
       await stopAll(procs);
       const total = at[at.length - 1] + lat[lat.length - 1];
