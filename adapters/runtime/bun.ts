@@ -152,6 +152,14 @@ export function createBunRuntime(): Runtime {
       return (tcp ??= createBunTcpTransport());
     },
     serveHttp(opts, fetch: FetchHandler): Promise<HttpServer> {
+      // Plain HTTP over the client TCP transport (transports/http_lite.ts), as on Deno: Bun.serve brings its HTTP
+      // server's code in when it listens, ~0.6 MB RSS for a monitoring port that is mostly idle (a start with `http`
+      // from a config file, 4 runs: 37.4-37.8 MB with Bun.serve, 36.8-37.0 with this; bench/RESULTS.md "rss16").
+      // Loaded with the first monitoring port. HTTPS stays with Bun.serve.
+      if (opts.tls === undefined) {
+        const tcp = this.tcp;
+        return import("../../transports/http_lite.ts").then((m) => m.serveHttpLite(tcp, opts, fetch));
+      }
       try {
         const server = Bun.serve({
           hostname: opts.host,

@@ -106,6 +106,30 @@ describe("runtime services", () => {
     await assert.rejects(fetch(`http://127.0.0.1:${srv.port}/healthz`));
   });
 
+  it("serves plain HTTP over its own TCP transport (http_lite), not the runtime's HTTP server", async () => {
+    // Bun.serve / Deno.serve bring their HTTP stacks' code in when they listen (~0.6 MB on Bun, ~2.2 MB on Deno),
+    // for a monitoring port that is mostly idle. http_lite refuses a chunked request body (501, then closes); the
+    // runtimes' servers take one and call the handler.
+    let called = 0;
+    const srv = await rt.serveHttp({ host: "127.0.0.1", port: 0 }, () => {
+      called++;
+      return new Response("taken");
+    });
+    try {
+      const raw = await openRaw(rt.tcp, { host: "127.0.0.1", port: srv.port });
+      try {
+        raw.write("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n");
+        const text = await raw.waitFor(/\r\n\r\n/);
+        assert.match(text, /^HTTP\/1\.1 501 Not Implemented\r\n/);
+        assert.equal(called, 0);
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("refuses to serve HTTP on a port in use", async () => {
     const srv = await rt.serveHttp({ host: "127.0.0.1", port: 0 }, () => new Response("a"));
     try {
