@@ -5,7 +5,7 @@
 // (`3secret`, `1h30m`, `127.0.0.1:4222`) is a string instead of a lexer error; stray commas in arrays
 // are skipped; `key{` / `key[` need no space.
 
-import { SIZE_RE, sizeLiteralToNumber } from "./units.ts";
+import { isInteger, SIZE_RE, sizeLiteralToNumber } from "./units.ts";
 import {
   type ConfMap,
   type ConfPath,
@@ -407,7 +407,7 @@ class ConfReader {
     const lower = raw.toLowerCase();
     if (lower in BOOLS) return BOOLS[lower];
     if (raw.startsWith("$")) return this.variable(raw.slice(1), line);
-    if (/^-?\d+$/.test(raw)) {
+    if (isInteger(raw)) {
       const n = Number(raw);
       if (!Number.isSafeInteger(n)) this.fail(`integer ${raw} is out of range`, line);
       return n;

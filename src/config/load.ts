@@ -20,8 +20,13 @@ import { runtimeRefusals } from "./not_implemented.ts";
 import { configMayNeedAuthLibs } from "./auth_need.ts";
 import { loadAuthLibs } from "../server/auth_libs.ts";
 
+/** A name ending in `.yml` or `.yaml` (any case). Scanned by hand: see units.ts `isInteger`. */
 export function isYamlFile(file: string): boolean {
-  return /\.ya?ml$/i.test(file);
+  const n = file.length;
+  const lower = (i: number) => file.charCodeAt(i) | 32; // ASCII letters only: c | 32 is 'l' for 'L' and 'l' alone
+  if (n < 4 || lower(n - 1) !== 108 || lower(n - 2) !== 109) return false; // "ml"
+  if (file.charCodeAt(n - 4) === 46 && lower(n - 3) === 121) return true; // ".yml"
+  return n >= 5 && file.charCodeAt(n - 5) === 46 && lower(n - 4) === 121 && lower(n - 3) === 97; // ".yaml"
 }
 
 /** The YAML parser, loaded on demand: the YAML library is large, and most configurations are nats conf files. */

@@ -84,15 +84,15 @@ export function parseListen(v: unknown): HostPort | undefined {
   if (typeof v === "number") return isPort(v) ? { port: v } : undefined;
   if (typeof v !== "string") return undefined;
   let s = v.trim();
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(s);
-  if (scheme) {
-    s = s.slice(scheme[0].length);
+  const scheme = schemeLength(s);
+  if (scheme > 0) {
+    s = s.slice(scheme);
     const at = s.lastIndexOf("@");
     if (at >= 0) s = s.slice(at + 1);
     s = s.replace(/\/.*$/, "");
   }
   if (s === "") return undefined;
-  if (/^-?\d+$/.test(s)) {
+  if (isInteger(s)) {
     const port = Number(s);
     return isPort(port) ? { port } : undefined;
   }
@@ -115,7 +115,7 @@ export function parseListen(v: unknown): HostPort | undefined {
     portText = colon >= 0 ? s.slice(colon + 1) : undefined;
   }
   if (portText === undefined) return host === "" ? undefined : { host };
-  if (!/^-?\d+$/.test(portText)) return undefined;
+  if (!isInteger(portText)) return undefined;
   const port = Number(portText);
   if (!isPort(port)) return undefined;
   return host === "" ? { port } : { host, port };
@@ -138,4 +138,31 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** The length of a leading `scheme://` (`[a-z][a-z0-9+.-]*://`, any case), 0 when there is none. */
+export function schemeLength(s: string): number {
+  const first = s.charCodeAt(0) | 32;
+  if (!(first >= 97 && first <= 122)) return 0;
+  for (let i = 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const l = c | 32;
+    if ((l >= 97 && l <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 46 || c === 45) continue;
+    return c === 58 && s.charCodeAt(i + 1) === 47 && s.charCodeAt(i + 2) === 47 ? i + 3 : 0;
+  }
+  return 0;
+}
+
+/**
+ * `-?[0-9]+`, scanned by hand: the config path a plain start runs uses no regular expression (on Deno the first one
+ * compiled pages in V8's regex compiler for the life of the process).
+ */
+export function isInteger(s: string): boolean {
+  let i = s.charCodeAt(0) === 45 ? 1 : 0;
+  if (i >= s.length) return false;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }

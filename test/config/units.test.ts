@@ -1,6 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parseGoDuration, parseListen, toBytes, toDurationMs, urlCredentials } from "../../src/config/units.ts";
+import fc from "fast-check";
+import { isInteger, parseGoDuration, parseListen, schemeLength, toBytes, toDurationMs, urlCredentials } from "../../src/config/units.ts";
+import { isYamlFile } from "../../src/config/load.ts";
 
 describe("units", () => {
   it("parses Go durations to milliseconds", () => {
@@ -50,5 +52,29 @@ describe("units", () => {
   it("extracts URL credentials", () => {
     assert.deepEqual(urlCredentials("nats://ruser:T0p%21@127.0.0.1:6222"), { user: "ruser", password: "T0p!" });
     assert.deepEqual(urlCredentials("nats://127.0.0.1:6222"), {});
+  });
+});
+
+describe("units: the config path's literals are scanned by hand, as the regular expressions they replace", () => {
+  // No regular expression on a plain start's config path: on Deno the first one pages in V8's regex compiler for
+  // the life of the process (bench/RESULTS.md "rss16"). Each scan must answer exactly as its expression did.
+  const chars = fc.constantFrom(..."0123456789-+.:/@aAyYmMlLzZ_ \u212a\u017f\u0130é".split(""));
+  const text = fc.oneof(fc.string({ unit: chars, maxLength: 12 }), fc.string({ maxLength: 8 }));
+  it("isInteger is /^-?\\d+$/", () => {
+    fc.assert(fc.property(text, (s) => isInteger(s) === /^-?\d+$/.test(s)), { numRuns: 3000 });
+    for (const s of ["0", "-0", "4222", "-1", "007"]) assert.equal(isInteger(s), true, s);
+    for (const s of ["", "-", "--1", "1-", "+1", "1.0", " 1", "1e3", "\u0661"]) assert.equal(isInteger(s), false, s);
+  });
+  it("schemeLength is the length of /^[a-z][a-z0-9+.-]*:\\/\\//i's match", () => {
+    const re = /^[a-z][a-z0-9+.-]*:\/\//i;
+    fc.assert(fc.property(text, (s) => schemeLength(s) === (re.exec(s)?.[0].length ?? 0)), { numRuns: 3000 });
+    assert.equal(schemeLength("nats-route://h:1"), 13);
+    assert.equal(schemeLength("Nats+X.1://"), 11);
+    for (const s of ["1nats://", "://", "nats:/", "nats", "n ats://"]) assert.equal(schemeLength(s), 0, s);
+  });
+  it("isYamlFile is /\\.ya?ml$/i", () => {
+    fc.assert(fc.property(text, (s) => isYamlFile(s) === /\.ya?ml$/i.test(s)), { numRuns: 3000 });
+    for (const s of ["a.yml", "a.YAML", ".yaml", "x.conf.Yml"]) assert.equal(isYamlFile(s), true, s);
+    for (const s of ["a.yaml.conf", "ayml", "a.yal", "yml", "a.y@ml", "a.ya\u212aml"]) assert.equal(isYamlFile(s), false, s);
   });
 });
