@@ -216,7 +216,14 @@ export class ExternalFeed {
       // Flow control asks for an answer; heartbeats keep the feed alive and say how far delivery went.
       if (m.reply) this.target.bus.publish(m.reply, new Uint8Array(0));
       const last = findHeader(m.headers, "Nats-Last-Consumer");
-      if (last !== undefined && Number(last) > this.dseq) this.subscribe();
+      if (last !== undefined && Number(last) > this.dseq) {
+        this.subscribe();
+        return;
+      }
+      // The consumer waits for the answer to a flow control request that never came (lost on the way here, or
+      // its answer was): answered now, as nats-server's mirror does, or it would heartbeat and never deliver again.
+      const stalled = findHeader(m.headers, "Nats-Consumer-Stalled");
+      if (stalled) this.target.bus.publish(stalled, new Uint8Array(0));
       return;
     }
     const info = ackInfo(m.reply);
