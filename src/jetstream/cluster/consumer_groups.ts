@@ -35,6 +35,13 @@ const T = "io.nats.jetstream.api.v1.";
 const CPROP = "$JSC.CPROP.";
 /** A consumer replica no longer placed here is closed at the latest this long after (if its group never told it). */
 const LEAVE_MS = 5_000;
+/**
+ * A new consumer's assignment not applied this long after it was proposed is proposed again, to the stream's
+ * leader then (nats-server's mirror and source retry their consumer create no sooner than 2 s apart too).
+ */
+export const ASSIGN_RETRY_MS = 2_000;
+/** After this many proposals in vain the consumer is given up: its paused copy here goes (see #assigning). */
+export const ASSIGN_TRIES = 30;
 
 type Json = Record<string, unknown>;
 
@@ -134,6 +141,13 @@ export class ConsumerGroups {
    */
   #standIns = new Map<string, { stream: Stream; listener: StreamListener }>();
   #standing = new Set<string>();
+  /**
+   * New consumers this server's API created (paused until a group runs them), with their assignment, until the
+   * stream's log has it. The proposal rides in the stream leader's batch or log: a leadership lost before it
+   * committed (a step-down's transfer, an election under load) dropped it, and the consumer, answered "created",
+   * stayed paused here for good — a mirror's feed of it waited for ever. Proposed again until applied.
+   */
+  readonly #assigning = new Map<string, { consumer: Consumer; cmd: GroupCmd; at: number; tries: number }>();
 
   constructor(d: ConsumerGroupsDeps) {
     this.#d = d;
@@ -365,8 +379,39 @@ export class ConsumerGroups {
       ? { op: "cadd", name: c.name, config: c.cfg, created: rec.created, group: rec.group, peers: rec.peers }
       : this.#newAssignment(sr, c);
     // A new consumer waits (pull requests held) until its group has chosen where it runs.
-    if (!rec?.group) c.paused = true;
+    if (!rec?.group) {
+      c.paused = true;
+      this.#assigning.set(key(c.stream.name, c.name), { consumer: c, cmd, at: this.#d.now(), tries: 1 });
+    }
     this.#proposeCmd(sr, cmd);
+  }
+
+  /** Assignments proposed here that the stream's log does not have yet: proposed again (bounded), or given up. */
+  #retryAssignments(): void {
+    if (this.#assigning.size === 0) return;
+    const d = this.#d;
+    const now = d.now();
+    for (const [k, a] of this.#assigning) {
+      const c = a.consumer;
+      const sr = d.replicas.get(c.stream.name);
+      const rec = sr?.consumers.get(c.name);
+      // Gone (deleted, its stream gone), or assigned — by this proposal or, under the same name, another's.
+      if (!sr || d.engine.consumers.get(c.stream.name)?.get(c.name) !== c || rec?.group) {
+        this.#assigning.delete(k);
+        continue;
+      }
+      if (now - a.at < ASSIGN_RETRY_MS) continue;
+      if (a.tries >= ASSIGN_TRIES) {
+        // No leader took it in all that time: nothing pretends to run it here any more (its subscribers, hearing
+        // no heartbeat, ask again).
+        this.#assigning.delete(k);
+        d.engine.deleteConsumer(c);
+        continue;
+      }
+      a.tries++;
+      a.at = now;
+      this.#proposeCmd(sr, a.cmd);
+    }
   }
 
   #newAssignment(sr: StreamReplica, c: Consumer): GroupCmd {
@@ -385,6 +430,7 @@ export class ConsumerGroups {
   }
 
   deleted(c: Consumer): void {
+    if (this.#assigning.get(key(c.stream.name, c.name))?.consumer === c) this.#assigning.delete(key(c.stream.name, c.name));
     const sr = this.#d.replicas.get(c.stream.name);
     if (!sr || !sr.consumers.has(c.name)) return;
     this.get(c.stream.name, c.name)?.close();
@@ -571,6 +617,7 @@ export class ConsumerGroups {
       r.reapStray();
     }
     this.#reapOrphans();
+    this.#retryAssignments();
     for (const [r, n] of this.#campaign) {
       if (n > 1) {
         this.#campaign.set(r, n - 1);
