@@ -110,11 +110,12 @@ function accountBus(server: Server, account: string, clustered = false): Account
       const p = server.currentProducer;
       if (p !== undefined && p.link !== true) p.stallFor(consumer);
     },
-    afterInterestSpread: (done) => {
+    afterInterestSpread: (done, cluster) => {
       // Only another cluster can see a delivery before this cluster's interest (see cluster/read_barrier.ts):
-      // within one cluster a route carries the RS+ ahead of what follows it.
+      // within one cluster a route carries the RS+ ahead of what follows it — unless what follows reaches a
+      // third server another way (a requester publishing through it once answered).
       const barrier = server.afterRoutesRead;
-      if (barrier === undefined || server.options.gateway === undefined) done();
+      if (barrier === undefined || (!cluster && server.options.gateway === undefined)) done();
       else barrier(done);
     },
     onSubscribe: (fn) => {

@@ -64,8 +64,10 @@ export interface JsBus {
   /**
    * Optional: calls `done` once the subscriptions made so far are known where a message this server sends next
    * may arrive first (another cluster: a gateway hears this cluster's interest through any of its servers).
+   * `cluster: true`: also on every server of this cluster (an answer after which its requester may publish
+   * through any of them, such as a stream create's).
    */
-  afterInterestSpread?(done: () => void): void;
+  afterInterestSpread?(done: () => void, cluster?: boolean): void;
   /**
    * Optional: does another server of this cluster listen to `subject` (a route carries interest in it, as a
    * stream's leader announces its subjects)? A publish here went there too when it does.

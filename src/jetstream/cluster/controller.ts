@@ -790,10 +790,13 @@ export class JetStreamCluster {
     if (!reply) return;
     const answer = () => this.#respond(acc, reply, { type: T + "stream_create_response", ...streamInfo(engine, r.stream), did_create: true });
     // The answer may cross a gateway straight from here, ahead of the stream's subjects, which reach the other
-    // cluster through whichever server of ours it dialed: the requester's first publish would find no one.
+    // cluster through whichever server of ours it dialed; or reach the requester through one server of this
+    // cluster while the subjects' RS+ is still on its way to another, through which it publishes next (a loaded
+    // server reads its routes late): either way the first publish found no one. Answered once every server read
+    // the RS+ (bounded: a peer that does not answer is not waited for long).
     const spread = engine.bus.afterInterestSpread;
     if (spread === undefined) answer();
-    else spread.call(engine.bus, answer);
+    else spread.call(engine.bus, answer, true);
   }
 
   /**

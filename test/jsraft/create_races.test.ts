@@ -1,15 +1,20 @@
-// A consumer created on a stream's leader that loses the leadership before the consumer's assignment commits.
+// Creates on a cluster whose routes are held or slow (every route through a proxy; three Petrel servers).
+//
+// 1. A consumer created on a stream's leader that loses the leadership before the consumer's assignment commits.
 // The leader's API answers the create at once and proposes the assignment through the stream's log; the
 // consumer waits, paused, until a group runs it. With the leadership lost before the proposal committed (a
 // step-down's transfer, an election under load), the proposal went with it and the consumer stayed paused on
 // that server for good, answered "created" and never delivering — a mirror's or source's feed of it stopped
 // (jsraft/mirror, after a leader change of the sourcing stream followed by one of its origin). The server that
-// created it now proposes the assignment again, to the stream's leader, until the log has it.
+// created it now proposes the assignment again, to the stream's leader, until the log has it. The stream's
+// leader L is cut off one way: what it sends is held, what it receives is not. A client of a follower creates a
+// durable consumer: L takes the request, creates the consumer and appends its assignment, which no follower
+// sees; the followers elect one of themselves, whose log replaces L's entry. Then what L sent is let through
+// (the create's answer among it).
 //
-// Three Petrel servers, every route through a proxy. The stream's leader L is cut off one way: what it sends is
-// held, what it receives is not. A client of a follower creates a durable consumer: L takes the request, creates
-// the consumer and appends its assignment, which no follower sees; the followers elect one of themselves, whose
-// log replaces L's entry. Then what L sent is let through (the create's answer among it).
+// 2. A stream create answered while its subjects' interest is still on its way to another server: the requester
+// publishing through that server next found no responders (jsraft/mirror under load: "no responders: 'ord2.x'"
+// right after ORD2 was made). The answer now waits until every server of the cluster has read the RS+.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -24,8 +29,8 @@ import { waitFor } from "../helpers/servers.ts";
 
 const N = 3;
 
-describe("a consumer whose assignment was lost with its stream leader's leadership", () => {
-  const dir = mkdtempSync(join(tmpdir(), "petrel-assign-"));
+describe("creates on a cluster whose routes are held or slow", () => {
+  const dir = mkdtempSync(join(tmpdir(), "petrel-creates-"));
   const nodes: Petrel[] = [];
   /** `dial[i][j]`: the proxy server i dials server j through. */
   const dial: LinkProxy[][] = [];
@@ -73,7 +78,7 @@ describe("a consumer whose assignment was lost with its stream leader's leadersh
     }
   };
 
-  it("is proposed again through the next leader, runs, and delivers", { timeout: 60_000 }, async () => {
+  it("a consumer whose assignment was lost with its stream leader's leadership is proposed again through the next leader, runs, and delivers", { timeout: 60_000 }, async () => {
     const jsm0: JetStreamManager = await jetstreamManager(conns[0], { timeout: 2000 });
     await waitFor("an R3 stream", () => jsm0.streams.add({ name: "LATE", subjects: ["late.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
     // Followers caught up, so that either may win the election below.
@@ -116,6 +121,38 @@ describe("a consumer whose assignment was lost with its stream leader's leadersh
         return n && n.length > 0 ? n : undefined;
       }, 15_000);
       assert.deepEqual(names, ["late"]);
+    }
+  });
+  it("a stream create is answered once every server heard of its subjects: the first publish through another finds its leader", { timeout: 60_000 }, async () => {
+    // What the others send server x arrives 400 ms late; the requester is a client of y.
+    const [x, y] = [2, 0];
+    const slowInto = (ms: number) => {
+      for (const o of [0, 1, 2]) {
+        if (o === x) continue;
+        dial[o][x].setDelays({ toTargetMs: ms });
+        dial[x][o].setDelays({ fromTargetMs: ms });
+      }
+    };
+    const jsmY = await jetstreamManager(conns[y], { timeout: 15_000, checkAPI: false });
+    const jsX = jetstream(conns[x]);
+    try {
+      slowInto(400);
+      // x is slow to hear votes too, so another server leads as a rule; a stream that x leads proves nothing
+      // (it listens locally): another one then (bounded).
+      let tried = 0;
+      for (let i = 1; i <= 4 && tried === 0; i++) {
+        const name = `FIRST${i}`;
+        const info = await jsmY.streams.add({ name, subjects: [`first${i}.>`], num_replicas: 3 });
+        if (info.cluster?.leader === `n${x + 1}`) continue;
+        tried++;
+        // At once, one try: on the old code "no responders" (x had neither the RS+ nor its own replica yet).
+        const ack = await jsX.publish(`first${i}.a`, "one", { timeout: 5000, retries: 1 });
+        assert.equal(ack.stream, name);
+        assert.equal(ack.seq, 1);
+      }
+      assert.equal(tried, 1, "a stream led by another server than x");
+    } finally {
+      slowInto(0);
     }
   });
 });
