@@ -17,53 +17,30 @@
 // right after ORD2 was made). The answer now waits until every server of the cluster has read the RS+.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { startPetrel } from "../../mod.ts";
-import type { Petrel } from "../../src/petrel.ts";
-import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
+import type { LinkProxy } from "../helpers/link_proxy.ts";
 import { waitFor } from "../helpers/servers.ts";
+import { type ProxiedCluster, startProxiedCluster } from "./proxied_cluster.ts";
 
 const N = 3;
 
 describe("creates on a cluster whose routes are held or slow", () => {
-  const dir = mkdtempSync(join(tmpdir(), "petrel-creates-"));
-  const nodes: Petrel[] = [];
+  let cluster: ProxiedCluster | undefined;
   /** `dial[i][j]`: the proxy server i dials server j through. */
   const dial: LinkProxy[][] = [];
   const conns: NatsConnection[] = [];
 
   before(async () => {
-    // Each server's route port is known once it started (port -1: no port picked ahead that another may take).
-    const ports: number[] = new Array(N).fill(0);
-    for (let i = 0; i < N; i++) {
-      dial.push([]);
-      for (let j = 0; j < N; j++) dial[i].push(i === j ? undefined! : await startLinkProxy(() => ports[j]));
-    }
-    for (let i = 0; i < N; i++) {
-      nodes.push(await startPetrel({
-        options: {
-          server_name: `n${i + 1}`,
-          host: "127.0.0.1",
-          port: -1,
-          jetstream: { enabled: true, store_dir: join(dir, `n${i + 1}`), storage: "file" },
-          cluster: { name: "asg", host: "127.0.0.1", port: -1, routes: dial[i].filter((p) => p !== undefined).map((p) => p.url) },
-        },
-      }));
-      ports[i] = Number(new URL(nodes[i].ports().cluster![0]).port);
-    }
-    for (const p of nodes) conns.push(await connect({ servers: p.clientUrl }));
+    cluster = await startProxiedCluster(N, "creates");
+    dial.push(...cluster.dial);
+    for (const p of cluster.nodes) conns.push(await connect({ servers: p.clientUrl }));
     await waitFor("the meta group", () => jetstreamManager(conns[0], { timeout: 1000 }).then((m) => m.getAccountInfo()).catch(() => undefined), 20_000);
   });
 
   after(async () => {
     for (const nc of conns) await nc.close().catch(() => {});
-    for (const p of nodes) await p.stop({ handOff: false }).catch(() => {});
-    for (const row of dial) for (const p of row) await p?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await cluster?.close();
   });
 
   /** What server `from` sends server `to` (over either route between them) is held, or let through. */

@@ -9,15 +9,12 @@
 // what it carries 150 ms, so that a stream of publishes is in flight there through the step-down.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamManager, jetstreamManager, type PubAck } from "@nats-io/jetstream";
-import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
-import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
+import type { LinkProxy } from "../helpers/link_proxy.ts";
 import { waitFor } from "../helpers/servers.ts";
+import { type ProxiedCluster, startProxiedCluster } from "./proxied_cluster.ts";
 
 const N = 3;
 
@@ -46,7 +43,7 @@ const ROUTE_DELAY_MS = 150;
 const PUBLISHES = 240;
 
 describe("publishes in flight to a stream leader that steps down", () => {
-  const dir = mkdtempSync(join(tmpdir(), "petrel-fwd-"));
+  let cluster: ProxiedCluster | undefined;
   const nodes: Petrel[] = [];
   /** `dial[i][j]`: the proxy server i dials server j through. */
   const dial: LinkProxy[][] = [];
@@ -76,24 +73,9 @@ describe("publishes in flight to a stream leader that steps down", () => {
   };
 
   before(async () => {
-    // Each server's route port is known once it started (port -1: no port picked ahead that another may take).
-    const ports: number[] = new Array(N).fill(0);
-    for (let i = 0; i < N; i++) {
-      dial.push([]);
-      for (let j = 0; j < N; j++) dial[i].push(i === j ? undefined! : await startLinkProxy(() => ports[j]));
-    }
-    for (let i = 0; i < N; i++) {
-      nodes.push(await startPetrel({
-        options: {
-          server_name: `n${i + 1}`,
-          host: "127.0.0.1",
-          port: -1,
-          jetstream: { enabled: true, store_dir: join(dir, `n${i + 1}`), storage: "file" },
-          cluster: { name: "fwd", host: "127.0.0.1", port: -1, routes: dial[i].filter((p) => p !== undefined).map((p) => p.url) },
-        },
-      }));
-      ports[i] = Number(new URL(nodes[i].ports().cluster![0]).port);
-    }
+    cluster = await startProxiedCluster(N, "fwd");
+    nodes.push(...cluster.nodes);
+    dial.push(...cluster.dial);
     admin = await connect({ servers: nodes.map((p) => p.clientUrl) });
     const a = admin;
     await waitFor("the meta group", () => jetstreamManager(a, { timeout: 1000 }).then((m) => m.getAccountInfo()).catch(() => undefined), 20_000);
@@ -103,9 +85,7 @@ describe("publishes in flight to a stream leader that steps down", () => {
   after(async () => {
     await nc?.close().catch(() => {});
     await admin?.close().catch(() => {});
-    for (const p of nodes) await p.stop({ handOff: false }).catch(() => {});
-    for (const row of dial) for (const p of row) await p?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await cluster?.close();
   });
 
   it("every publish is acknowledged once, none times out", { timeout: 60_000 }, async () => {
