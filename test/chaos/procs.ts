@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { type RunningServer, startServer } from "../helpers/servers.ts";
-import { freePort } from "../jsraft/helpers.ts";
+import { freePort } from "../helpers/ports.ts";
 import { FaultProxy } from "./proxy.ts";
 
 export type NodeState = "up" | "frozen" | "down";

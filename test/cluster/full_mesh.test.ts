@@ -3,7 +3,7 @@
 // gossip adds more. Each round must reach a full mesh (one route per pair) within a bounded wait.
 import { test } from "node:test";
 import type { Petrel } from "../../src/petrel.ts";
-import { freePort, isAddrInUse } from "../jsraft/helpers.ts";
+import { freePort, isAddrInUse } from "../helpers/ports.ts";
 import { startNode, stopAll, waitForMesh } from "./helpers.ts";
 
 const N = 5;

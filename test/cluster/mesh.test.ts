@@ -8,6 +8,7 @@ import type { Petrel } from "../../src/petrel.ts";
 import { sleep, waitFor } from "../helpers/servers.ts";
 import { closeAll, collect, markerThrough, te, td } from "../helpers/nats.ts";
 import { connectRaw, readInfo } from "../helpers/raw.ts";
+import { freePort } from "../helpers/ports.ts";
 import { clusterPort, lineLogger, routeUrl, routez, startNode, stopAll, waitForMesh, waitForRemoteInterest } from "./helpers.ts";
 
 function clientOf(p: Petrel, opts: Record<string, unknown> = {}): Promise<NatsConnection> {
@@ -213,8 +214,8 @@ describe("a seed cluster of three", () => {
 
 describe("route pairs", () => {
   it("two servers that list each other keep a single route", async () => {
-    const portA = await freeClusterPort();
-    const portB = await freeClusterPort();
+    const portA = await freePort();
+    const portB = await freePort();
     let a: Petrel | undefined, b: Petrel | undefined;
     try {
       [a, b] = await Promise.all([
@@ -350,7 +351,7 @@ describe("the route wire protocol, seen by a hand-written peer", () => {
 
 describe("configurations", () => {
   it("every node listing every node, itself included, still gives one route per peer", async () => {
-    const ports = [await freeClusterPort(), await freeClusterPort(), await freeClusterPort()];
+    const ports = [await freePort(), await freePort(), await freePort()];
     const routes = ports.map((p) => `nats-route://127.0.0.1:${p}`);
     let nodes: Petrel[] = [];
     try {
@@ -420,17 +421,3 @@ describe("configurations", () => {
     }
   });
 });
-
-/** A port for a route listener that must be known before the server starts (both sides list each other). */
-async function freeClusterPort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -5,6 +5,7 @@ import type { NatsConnection, Status } from "@nats-io/transport-node";
 import { forEachServer, type RunningServer, sleep, startServer, tcpAccepts, waitFor } from "../helpers/servers.ts";
 import { collect, connectTo, te } from "../helpers/nats.ts";
 import { connectReady } from "../helpers/raw.ts";
+import { freePort } from "../helpers/ports.ts";
 
 function statusLog(nc: NatsConnection): string[] {
   const seen: string[] = [];
@@ -80,7 +81,9 @@ forEachServer(["nats-server", "petrel"], (kind) => {
   });
 
   it("a client reconnects after the server restarts on the same port and its subscriptions resume", { timeout: 20_000 }, async () => {
-    let server: RunningServer = await startServer(kind);
+    // A fixed port from freePort: one read back from -1 is in the kernel's ephemeral range, where any outgoing
+    // connection on the machine may take it while the server is down.
+    let server: RunningServer = await startServer(kind, { port: await freePort() });
     let nc: NatsConnection | undefined;
     try {
       nc = await connectTo(server, { reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });

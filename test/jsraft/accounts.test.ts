@@ -14,7 +14,7 @@ import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
-import { freePort, startOnFreePorts } from "./helpers.ts";
+import { freePort, startOnFreePorts } from "../helpers/ports.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

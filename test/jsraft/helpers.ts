@@ -1,6 +1,5 @@
 // In-process JetStream clusters of Petrel nodes for the replicated JetStream tests: fixed route ports, so
 // every node names all the others (as nats-server's documented three-node setup does).
-import { createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,42 +11,7 @@ import { defaultExtensions } from "../../adapters/extensions.ts";
 import { applyDefaults, type OptionLayer } from "../../src/config/normalize.ts";
 import { currentRuntime } from "../../adapters/runtime/index.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
-
-/**
- * A listen that failed because the port is taken (a port picked as free was taken meanwhile: the machine is
- * shared). Bun's error says only "Failed to listen at 127.0.0.1" in its message; the code says why.
- */
-export function isAddrInUse(e: unknown): boolean {
-  const code = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined;
-  return code === "EADDRINUSE" || /AddrInUse|EADDRINUSE|address already in use/i.test(String(e));
-}
-
-/**
- * `start` binds ports picked as free (freePort): one taken meanwhile fails it, and it runs again (picking new
- * ones) up to `attempts` times in all; `undo` stops what a failed attempt had started.
- */
-export async function startOnFreePorts(start: (attempt: number) => Promise<void>, undo: () => Promise<void>, attempts = 3): Promise<void> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await start(attempt);
-    } catch (e) {
-      await undo();
-      if (attempt >= attempts || !isAddrInUse(e)) throw e;
-    }
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, isAddrInUse } from "../helpers/ports.ts";
 
 /**
  * The .conf of server `i` of a JetStream cluster of separate processes (kill -9, signals): `names[i]`, its store

@@ -13,7 +13,7 @@ import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import { waitFor } from "../helpers/servers.ts";
 import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
-import { freePort, startOnFreePorts } from "./helpers.ts";
+import { freePort, startOnFreePorts } from "../helpers/ports.ts";
 
 const td = new TextDecoder();
 

@@ -12,7 +12,7 @@ import { AckPolicy, jetstream, type JetStreamManager, jetstreamManager } from "@
 import { Kvm } from "@nats-io/kv";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
-import { freePort, startOnFreePorts } from "./helpers.ts";
+import { freePort, startOnFreePorts } from "../helpers/ports.ts";
 import { type RunningServer, startServer, waitFor } from "../helpers/servers.ts";
 import { closeAll, collect, connectTo, td } from "../helpers/nats.ts";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { startPetrel } from "../../mod.ts";
 import type { Petrel } from "../../src/petrel.ts";
 import { waitFor } from "../helpers/servers.ts";
-import { freePort, isAddrInUse } from "./helpers.ts";
+import { freePort, isAddrInUse } from "../helpers/ports.ts";
 
 export interface JsSupercluster {
   readonly dir: string;

@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { type RunningServer, type ServerKind, startServer, waitFor } from "../helpers/servers.ts";
 import { type LinkProxy, startLinkProxy } from "../helpers/link_proxy.ts";
-import { freePort } from "../jsraft/helpers.ts";
+import { freePort } from "../helpers/ports.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { startPetrel } from "../../mod.ts";
 import { flushInterest, hasLeafInterest, leafUrl, startHub, waitLeafs } from "./helpers.ts";

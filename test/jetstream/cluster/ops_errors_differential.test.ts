@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type RunningServer, startServer, waitFor } from "../../helpers/servers.ts";
-import { freePort, type JsCluster, startJsCluster, startOnFreePorts, waitMetaLeader } from "../../jsraft/helpers.ts";
+import { type JsCluster, startJsCluster, waitMetaLeader } from "../../jsraft/helpers.ts";
+import { freePort, startOnFreePorts } from "../../helpers/ports.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
