@@ -1,7 +1,8 @@
 // A stream leader's batch of publishes that a leadership transfer refuses (proposals wait while the transfer
 // runs): it was dropped — no PubAck, its bytes never left the intake, and the sequences it took were skipped by
 // the next publish if the transfer did not happen. Now it waits for the transfer's end and is proposed then
-// (the leader's tick) while this server still leads; with the leadership gone it is dropped with the rest.
+// (the leader's tick) while this server still leads; with the leadership gone it goes to the next leader with the
+// rest (replaced_entry.test.ts).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
@@ -77,7 +78,7 @@ describe("a stream leader's batch refused by a leadership transfer", () => {
     assert.equal(replica.backlog(), 0, "no bytes left in the intake");
   });
 
-  it("is dropped with the leadership when the transfer succeeded (its publisher retries)", () => {
+  it("is not proposed here when the transfer succeeded: it leaves with the leadership (to the successor, replaced_entry.test.ts)", () => {
     const { replica, node, log, flush } = leader();
     node.transferring = true;
     replica.publish({ subject: "s.1", reply: "_INBOX.a", payload: enc.encode("one") });

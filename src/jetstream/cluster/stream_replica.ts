@@ -59,6 +59,8 @@ interface Pending {
   readonly msgId: string | undefined;
   /** Its entry's bytes (counted in the intake until applied). */
   readonly bytes: number;
+  /** The entry (a view the log holds too): a publish whose entry another leader replaced is sent again from it. */
+  readonly data: Uint8Array;
 }
 
 export interface ReplicaDeps {
@@ -315,34 +317,49 @@ export class StreamReplica implements FlowConsumer {
     if (batch.length === 0) return;
     const r = this.group.proposeBatch(batch.map((b) => b.data));
     if (!r.ok) {
-      if (r.error !== "transferring") {
-        this.#lost();
-        return;
-      }
-      // The leadership is being transferred and this server still leads (the transfer may not happen): the batch
-      // waits, in order, for the transfer's end — proposed then (tick) if this server still leads, dropped with
-      // the leadership otherwise (#lost). Dropping it here lost its answers, its bytes of intake and the sequences
-      // it took. Publishes meanwhile wait in the hand-off (see handingOff).
+      // Refused: either the leadership is being transferred and this server still leads (the transfer may not
+      // happen): the batch waits, in order, for the transfer's end — proposed then (tick) if this server still
+      // leads, passed on with the leadership otherwise (#lost); or the Raft node lost the leadership before this
+      // replica heard of it (a higher term in the same flush): the batch goes to the next leader now. Dropped
+      // here, it lost its answers (its publishers waited out their timeouts) and its bytes stayed in the intake.
+      // Publishes meanwhile wait in the hand-off (see handingOff).
       this.#batch = batch.concat(this.#batch);
+      if (r.error !== "transferring") this.#lost();
       return;
     }
     const first = r.index - batch.length + 1;
     for (let i = 0; i < batch.length; i++) {
       const b = batch[i];
-      this.#pending.set(first + i, { term: r.term, reply: b.reply, done: b.done, msgId: b.msgId, bytes: b.data.length });
+      // This server leads again with a shorter log: what it had proposed at this index was replaced.
+      const old = this.#pending.get(first + i);
+      if (old !== undefined) this.#replaced(first + i, old);
+      this.#pending.set(first + i, { term: r.term, reply: b.reply, done: b.done, msgId: b.msgId, bytes: b.data.length, data: b.data });
     }
   }
 
   /**
    * Leadership lost. What was proposed stays pending: an entry this server proposed that the next leader
    * commits (a hand-off waits for the successor to hold every entry) is answered here once applied with the
-   * same term; one overwritten by another term is dropped unanswered, and its client retries (Nats-Msg-Id).
+   * same term; one another leader's log replaced goes to the leader then (#replaced).
    */
   #lost(): void {
     this.#ready = false;
-    for (const b of this.#batch) this.#intake -= b.data.length;
+    const batch = this.#batch;
+    const queue = this.#queue;
     this.#batch = [];
     this.#queue = [];
+    for (const b of batch) {
+      this.#intake -= b.data.length;
+      const retries = b.msgId !== undefined ? this.#inflightIds.get(b.msgId) : undefined;
+      if (b.msgId !== undefined) this.#inflightIds.delete(b.msgId);
+      // Not proposed, nor the publishes that waited for this leader to be ready: they go to the next leader
+      // (dropped here before, their clients timed out).
+      if (b.reply === undefined || this.#closed) continue;
+      const cmd = decodeCmd(b.data);
+      if (cmd instanceof Error || cmd.op !== "msg" || cmd.mirrored) continue;
+      for (const reply of [b.reply, ...(retries ?? [])]) this.#toLeader({ subject: cmd.subject, reply, headers: cmd.headers, payload: cmd.data });
+    }
+    if (!this.#closed) for (const m of queue) this.#toLeader(m);
     this.#inflightSubjects.clear();
     this.#inflightLast = undefined;
     // Publishers held for this leader's intake go on (to whoever leads now).
@@ -385,11 +402,18 @@ export class StreamReplica implements FlowConsumer {
 
   #applyEntry(entry: Entry): void {
     if (entry.kind !== "cmd") {
+      // A leader's first entry (its no-op) or a membership change: a proposal of this server at this index or
+      // after it from an older term was replaced (see #replaced).
+      if (this.#pending.size > 0) this.#sweepReplaced(entry);
       // The new leader's no-op: everything before it is applied, so its view is complete.
       if (entry.kind === "noop" && this.isLeader() && entry.term === this.group.node.term) this.#becomeReady();
       return;
     }
-    const p = this.#pending.get(entry.index);
+    let p = this.#pending.get(entry.index);
+    if (p !== undefined && p.term !== entry.term) {
+      this.#sweepReplaced(entry);
+      p = undefined;
+    }
     const cmd = decodeCmd(entry.data);
     if (cmd instanceof Error) throw new Error(`stream ${this.stream.name}: corrupted log entry ${entry.index}: ${cmd.message}`);
     const result = this.#applyCmd(cmd);
@@ -414,6 +438,41 @@ export class StreamReplica implements FlowConsumer {
         }
       }
     }
+  }
+
+  /** Every proposal of this server from an older term at or after `entry`'s index was replaced by another leader's log. */
+  #sweepReplaced(entry: Entry): void {
+    for (const [index, p] of this.#pending) {
+      if (index >= entry.index && p.term < entry.term) this.#replaced(index, p);
+    }
+  }
+
+  /**
+   * A proposal of this server replaced in the log by another leader's entries: never committed (Raft overwrites
+   * only what is not) and never to be. A publish goes again, as it came, to whoever leads now (its Nats-Msg-Id,
+   * if any, keeps it once): dropped unanswered before, its client waited out its whole timeout — a sequential
+   * publisher for good (ops_sigusr2's 10 s without an acknowledged publish: the stream's leader lost its
+   * leadership for a moment under load, a shorter log won the election, the publish in flight went with it).
+   * Other proposals (API requests, a mirror's copies) are dropped as before: their askers retry.
+   */
+  #replaced(index: number, p: Pending): void {
+    this.#pending.delete(index);
+    this.#intake -= p.bytes;
+    const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
+    if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
+    if (p.reply !== undefined) {
+      const cmd = decodeCmd(p.data);
+      if (!(cmd instanceof Error) && cmd.op === "msg" && !cmd.mirrored) {
+        for (const reply of [p.reply, ...(retries ?? [])]) this.#sendAgain({ subject: cmd.subject, reply, headers: cmd.headers, payload: cmd.data });
+      }
+    }
+    this.#intakeShrank();
+  }
+
+  /** A publish to the stream's leader: taken here if this server leads, else passed on (or held until one is known). */
+  #sendAgain(m: BusMsg): void {
+    if (this.isLeader()) this.publish({ ...m, local: true });
+    else this.#toLeader(m);
   }
 
   // ---- snapshots and catch-up ----

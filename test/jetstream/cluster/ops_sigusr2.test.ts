@@ -68,7 +68,8 @@ describe("SIGUSR2 lame duck hands leaderships over first", () => {
           }
         }
       })();
-      await waitFor("some publishes", () => acked.length >= 20);
+      // Bounded as a publish is: on a starved machine (load 20+) a publish took 0.7-0.9 s, and 20 took over 5 s.
+      await waitFor("some publishes", () => acked.length >= 20, PUBLISH_TIMEOUT_MS);
 
       let exited = false;
       void servers[victim]!.exited.then(() => (exited = true));

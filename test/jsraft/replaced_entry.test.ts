@@ -1,0 +1,129 @@
+// A stream leader's publish whose log entry another leader's log replaced (a leadership lost for a moment, and a
+// server with a shorter log won the election): never committed, and it was dropped unanswered — its client waited
+// out its whole timeout, a sequential publisher for good (ops_sigusr2's 10 s without an acknowledged publish after
+// the lame duck's exit). Now it goes again, as it came, to whoever leads; so do the publishes the old leader had
+// batched but not proposed yet.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
+import { JetStream } from "../../src/jetstream/engine.ts";
+import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
+import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
+import { encodeCmd } from "../../src/jetstream/cluster/entries.ts";
+import type { RaftGroup } from "../../src/raft/host.ts";
+import type { Entry } from "../../src/raft/types.ts";
+import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** n1 leading stream S in term 1; the Raft group is reduced to its leadership and a log of proposals. */
+function leader() {
+  const answers: Array<{ subject: string; body: Record<string, unknown> }> = [];
+  const forwarded: Array<{ to: string; m: BusMsg }> = [];
+  const bus: JsBus = {
+    subscribe: () => 0,
+    unsubscribe: () => {},
+    publish: (subject, payload) => answers.push({ subject, body: JSON.parse(dec.decode(payload)) }),
+  };
+  const engine = new JetStream(bus, { server_name: "n1", now: () => 0 }, new MemoryStorage());
+  const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s.>"], num_replicas: 3 });
+  const scheduled: Array<() => void> = [];
+  const flush = () => {
+    for (const fn of scheduled.splice(0)) fn();
+  };
+  const replica = new StreamReplica(engine.createStream(cfg, new Date(0).toISOString()), {
+    engine,
+    self: "n1",
+    now: () => 0,
+    schedule: (fn) => void scheduled.push(fn),
+    forward: (to, m) => void forwarded.push({ to, m }),
+  });
+  const log: Entry[] = [{ index: 1, term: 1, kind: "noop", data: new Uint8Array(0) }];
+  // `refuses`: the Raft node already lost the leadership (a higher term in the same flush), the replica not yet told.
+  const node = { term: 1, refuses: false, log: { snapIndex: 0, lastIndex: () => log.length } };
+  const group = {
+    id: "g",
+    leader: "n1" as string | null,
+    node,
+    isLeader: () => group.leader === "n1",
+    proposeBatch(data: readonly Uint8Array[]) {
+      if (group.leader !== "n1" || node.refuses) return { ok: false, error: "not_leader", leader: null };
+      for (const d of data) log.push({ index: log.length + 1, term: node.term, kind: "cmd", data: d });
+      return { ok: true, index: log.length, term: node.term };
+    },
+    snapshotAt: () => null,
+  };
+  replica.group = group as unknown as RaftGroup;
+  replica.apply(log[0]); // the leader's no-op: ready
+  /** Another server leads from `term` on. */
+  const loseTo = (other: string | null, term: number) => {
+    node.term = term;
+    group.leader = other;
+    replica.leaderChanged(other);
+  };
+  const sent = () => forwarded.map((f) => [f.to, f.m.subject, f.m.reply, dec.decode(f.m.payload)]);
+  return { replica, node, log, answers, flush, loseTo, sent, forwarded };
+}
+
+describe("a stream leader's publish whose entry another leader replaced", () => {
+  it("goes to the new leader once that leader's no-op takes its index", () => {
+    const { replica, flush, loseTo, sent } = leader();
+    replica.publish({ subject: "s.1", reply: "_INBOX.a", payload: enc.encode("one"), headers: undefined });
+    flush(); // proposed at index 2, term 1, not committed
+    assert.ok(replica.backlog() > 0);
+    loseTo("n2", 2);
+    assert.deepEqual(sent(), [], "not yet: the new leader may still commit it");
+    // n2 won with a log ending at index 1: its no-op at index 2 replaces the publish.
+    replica.apply({ index: 2, term: 2, kind: "noop", data: new Uint8Array(0) });
+    assert.deepEqual(sent(), [["n2", "s.1", "_INBOX.a", "one"]]);
+    assert.equal(replica.backlog(), 0, "its bytes left the intake");
+    assert.equal(replica.inFlight, 0);
+  });
+
+  it("goes to the new leader when another leader's publish is committed at its index, and with it every later one", () => {
+    const { replica, flush, loseTo, sent } = leader();
+    replica.publish({ subject: "s.1", reply: "_INBOX.a", payload: enc.encode("one") });
+    replica.publish({ subject: "s.2", reply: "_INBOX.b", payload: enc.encode("two") });
+    flush(); // indices 2 and 3, term 1
+    loseTo("n3", 3);
+    const other = encodeCmd({ op: "msg", seq: 1, ts: 0, subject: "s.9", headers: undefined, data: enc.encode("nine") });
+    replica.apply({ index: 2, term: 3, kind: "cmd", data: other });
+    assert.deepEqual(sent(), [["n3", "s.1", "_INBOX.a", "one"], ["n3", "s.2", "_INBOX.b", "two"]]);
+    assert.equal(replica.backlog(), 0);
+  });
+
+  it("is answered here, not sent again, when the new leader commits it", () => {
+    const { replica, log, answers, flush, loseTo, sent } = leader();
+    replica.publish({ subject: "s.1", reply: "_INBOX.a", payload: enc.encode("one") });
+    flush();
+    loseTo("n2", 2);
+    replica.apply(log[1]); // n2 had it: committed with its term 1
+    replica.apply({ index: 3, term: 2, kind: "noop", data: new Uint8Array(0) });
+    assert.deepEqual(sent(), []);
+    assert.deepEqual(answers.filter((a) => a.subject === "_INBOX.a").map((a) => a.body.seq), [1]);
+  });
+
+  it("a publish batched but not proposed when the leadership went goes to the next leader once one is known", () => {
+    const { replica, flush, loseTo, sent, log } = leader();
+    replica.publish({ subject: "s.1", reply: "_INBOX.a", payload: enc.encode("one") });
+    loseTo(null, 2); // before the batch's turn
+    flush();
+    assert.equal(log.length, 1, "nothing proposed without the leadership");
+    assert.deepEqual(sent(), []);
+    loseTo("n2", 2);
+    assert.deepEqual(sent(), [["n2", "s.1", "_INBOX.a", "one"]]);
+    assert.equal(replica.backlog(), 0);
+  });
+
+  it("a batch the Raft node refused as no longer leading goes to the next leader, its bytes out of the intake", () => {
+    const { replica, node, flush, loseTo, sent, log } = leader();
+    replica.publish({ subject: "s.1", reply: "_INBOX.a", payload: enc.encode("one") });
+    node.refuses = true;
+    flush();
+    assert.equal(log.length, 1);
+    assert.equal(replica.backlog(), 0, "the refused batch's bytes left the intake");
+    loseTo("n2", 2);
+    assert.deepEqual(sent(), [["n2", "s.1", "_INBOX.a", "one"]]);
+  });
+});
