@@ -106,6 +106,36 @@ export function consumerPlacement(
   return [...now, ...there.filter((p) => !now.includes(p))];
 }
 
+/** A consumer of a moving stream with no replica on the stream's leader: its group, and where it must be. */
+export interface RemoteMove {
+  readonly group: string;
+  /** The servers it must have voters on (an R1 consumer: its one home there). */
+  readonly want: readonly string[];
+  readonly r1: boolean;
+  readonly moveTo: readonly string[];
+}
+
+/**
+ * Has a consumer group with `voters` moved with its stream? A larger one once it has voters on every server it
+ * will have there (its old ones leave after the stream's shrink); an R1 one once its one voter is there (it walks:
+ * the new server joins, then the old one leaves, moves.ts).
+ */
+export function consumerMoved(voters: readonly string[], m: Pick<RemoteMove, "want" | "r1" | "moveTo">): boolean {
+  if (m.r1) return voters.length > 0 && voters.every((v) => m.moveTo.includes(v));
+  return m.want.every((p) => voters.includes(p));
+}
+
+/**
+ * A group's voters once the membership that names them is committed; undefined while a change is only
+ * appended. A leader's membership takes effect when appended: one that lost its quorum (a server of a group of two
+ * down) still appends the new servers it should grow onto, and would look moved without being able to commit
+ * it (ops_move_consumer: the stream shrank away from such a consumer).
+ */
+export function settledVoters(g: RaftGroup): readonly string[] | undefined {
+  const node = g.node;
+  return node.commit >= node.log.lastConfIndex() ? node.membership().voters : undefined;
+}
+
 /** A listener that needs every message matching `filters` (a consumer whose state lives on other servers). */
 function holdingListener(filters: string[]): StreamListener {
   const matches = (subject: string) => filters.length === 0 || filters.some((f) => subjectMatches(subject, f));
@@ -210,26 +240,48 @@ export class ConsumerGroups {
   }
 
   /**
-   * A consumer of `stream` hosted here that has not finished moving with its stream (moves.ts): an R1 one still
-   * on its way, or a larger one whose group, as this server sees it, lacks a voter on the servers the stream
-   * moves to (the stream's old servers may go only once every consumer has its voters there, as nats-server
-   * holds a move's scale-down for its consumers).
+   * What a move of `stream` still waits for among its consumers (moves.ts: the stream's old servers may go only
+   * once every consumer has its voters on the servers it will have there, as nats-server holds a move's
+   * scale-down for its consumers). `local`: a consumer hosted here has not finished moving — an R1 one still on
+   * its way, or a larger one whose group, as this server sees it, lacks a voter there. `remote`: the consumers
+   * with no replica here (fewer replicas than the stream, none on its leader), whose groups this server cannot
+   * see: their leaders are asked (`consumerMoved` judges the answer). Before, those were not seen at all, and a
+   * stream could shrink away from a consumer whose group had not grown onto the new servers yet.
    */
-  stillMoving(stream: string, a: StreamAssignment): boolean {
+  moveWaitsFor(stream: string, a: StreamAssignment): { local: boolean; remote: RemoteMove[] } {
     const moveTo = a.moveTo ?? [];
-    for (const [k, r] of this.replicas) {
-      if (!k.startsWith(key(stream, ""))) continue;
-      if (this.#r1.has(k)) {
-        if (r1GroupStillMoving(r.group, moveTo)) return true;
+    const sr = this.#d.replicas.get(stream);
+    const remote: RemoteMove[] = [];
+    if (!sr) return { local: false, remote };
+    for (const [name, rec] of sr.consumers) {
+      if (!rec.group || !rec.peers || rec.peers.length === 0) continue;
+      const k = key(stream, name);
+      const n = consumerReplicaCount(rec.config, sr.stream.cfg);
+      const want = n <= 1 ? [r1ConsumerHome(rec.peers[0], a)] : consumerPeers(rec.peers, moveTo, n, a.config.num_replicas);
+      const r = this.replicas.get(k);
+      if (r === undefined || r.group.id !== rec.group) {
+        remote.push({ group: rec.group, want, r1: n <= 1, moveTo });
         continue;
       }
-      const rec = this.#d.replicas.get(stream)?.consumers.get(r.name);
-      if (!rec?.peers) continue;
-      const n = consumerReplicaCount(rec.config, r.stream.cfg);
-      const voters = r.group.node.membership().voters;
-      if (consumerPeers(rec.peers, moveTo, n, a.config.num_replicas).some((p) => !voters.includes(p))) return true;
+      const voters = settledVoters(r.group);
+      if (this.#r1.has(k) ? r1GroupStillMoving(r.group, moveTo) : voters === undefined || !consumerMoved(voters, { want, r1: false, moveTo })) {
+        return { local: true, remote: [] };
+      }
     }
-    return false;
+    return { local: false, remote };
+  }
+
+  /**
+   * The voters of consumer group `token` (its subject token) when this server leads it and its membership is
+   * committed (see settledVoters): a move's gate asks.
+   */
+  votersIfLeading(token: string): string[] | undefined {
+    for (const r of this.replicas.values()) {
+      if (peerToken(r.group.id) !== token || !r.group.isLeader()) continue;
+      const voters = settledVoters(r.group);
+      return voters ? [...voters] : undefined;
+    }
+    return undefined;
   }
 
   /** Opens, reconfigures and closes consumer replicas as the stream replicas' records say. */

@@ -40,7 +40,7 @@ import { clusterPicture } from "./jsz_cluster.ts";
 import { decodeMoved, moveCaughtUp, MOVED_SUBJECT, planMove } from "./moves.ts";
 import { decodeOrigin, encodeOrigin, ORIGIN_SUBJECT, OriginNotes } from "./origin.ts";
 import { StreamReplica } from "./stream_replica.ts";
-import { ConsumerGroups } from "./consumer_groups.ts";
+import { consumerMoved, ConsumerGroups } from "./consumer_groups.ts";
 import { stepDownBodyError, unknownStreamStepDown } from "./not_clustered.ts";
 import { OpsErrors, parsePeerRemove, parseServerRemove, planPeerRemove, reconcileMembership } from "./peer_remove.ts";
 import { planReplicaChange } from "./replicas.ts";
@@ -75,6 +75,8 @@ const FRESH_MS = 10_000;
 const COMPACT_INTERVAL_MS = 1_000;
 /** How long account info waits for the stream leaders' usage (clients ask it on connect, with short timeouts). */
 const ACCOUNT_INFO_WAIT_MS = 300;
+/** A moving stream's leader asks the leaders of its consumers hosted elsewhere at most this often, and waits this long. */
+const MOVE_ASK_MS = 500;
 /** A peer not heard from for this long is offline. */
 const OFFLINE_MS = 6_000;
 /** Without the expected number of peers, bootstrap once everyone seen agrees for this long. */
@@ -169,6 +171,8 @@ export class JetStreamCluster {
   readonly #handovers = new Map<string, { since: number; asked: number }>();
   /** Stream groups whose move this server (their leader) reported done, with when. */
   readonly #movedSaid = new Map<string, number>();
+  /** Per moving stream's group: when its consumers' leaders were last answered (-1: asked, not answered yet). */
+  readonly #moveAsks = new Map<string, number>();
   /** Per account: the mirror and source feeds of the streams this server leads. */
   readonly #feeds = new Map<string, ReplicatedFeeds>();
   /** Stream infos from their leaders (stream list and account info on the meta leader). */
@@ -206,6 +210,11 @@ export class JetStreamCluster {
           if (peerToken(r.group.id) !== token || !r.isLeader() || !r.ready) continue;
           const engine = this.#engineOf(accountOfKey(key));
           return engine ? streamInfo(engine, r.stream) : undefined;
+        }
+        // A consumer group's leader: its voters, for a moving stream's leader (#moveGate).
+        for (const cg of this.consumers.values()) {
+          const voters = cg.votersIfLeading(token);
+          if (voters) return { voters };
         }
         return undefined;
       },
@@ -423,8 +432,8 @@ export class JetStreamCluster {
       r.tick();
       const a = this.meta.streams.get(name);
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#handOver(name, r));
-      // Done when the stream's new servers hold its whole log and its consumers hosted here moved too.
-      if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo) && !this.#consumersOf(accountOf(a)).stillMoving(a.name, a)) this.#sayMoved(a);
+      // Done when the stream's new servers hold its whole log and its consumers moved too.
+      if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo)) this.#moveGate(name, a);
     }
     for (const cg of this.consumers.values()) cg.tick();
     const at = this.#now();
@@ -1135,6 +1144,38 @@ export class JetStreamCluster {
         r.cancelHandOff();
       }
     }
+  }
+
+  /**
+   * On the stream leader, once the servers a move goes to hold the stream's whole log: the move is done when its
+   * consumers moved too. Those hosted here are seen here; the groups of those with no replica here are asked of
+   * their leaders (the stream-info query, `$JSC.SI.<group>`), at most one ask per stream at a time and one per
+   * MOVE_ASK_MS; one that does not answer (no leader) holds the move, as one without voters there does.
+   */
+  #moveGate(key: string, a: StreamAssignment): void {
+    const waits = this.#consumersOf(accountOf(a)).moveWaitsFor(a.name, a);
+    if (waits.local) return;
+    if (waits.remote.length === 0) {
+      this.#sayMoved(a);
+      return;
+    }
+    const now = this.#now();
+    const last = this.#moveAsks.get(a.group);
+    if (last !== undefined && (last < 0 || now - last < MOVE_ASK_MS)) return;
+    this.#moveAsks.set(a.group, -1);
+    this.#infoQueries.gather(waits.remote, (w) => w.group, (w) => w.group, (answers) => {
+      this.#moveAsks.set(a.group, this.#now());
+      if (this.#stopped) return;
+      const cur = this.meta.streams.get(key);
+      const r = this.replicas.get(key);
+      if (cur?.moveTo === undefined || cur.group !== a.group) this.#moveAsks.delete(a.group);
+      if (cur?.moveTo === undefined || cur.group !== a.group || !r?.ready || !moveCaughtUp(r.group, cur.moveTo)) return;
+      const moved = waits.remote.every((w) => {
+        const voters = answers.get(w.group)?.voters;
+        return Array.isArray(voters) && consumerMoved(voters.filter((v): v is string => typeof v === "string"), w);
+      });
+      if (moved) this.#sayMoved(cur);
+    }, MOVE_ASK_MS);
   }
 
   /** On the stream leader: the servers a move goes to hold everything; tell the meta leader (at most once a second). */

@@ -4,6 +4,7 @@
  * group on `$JSC.SI.<group>` (in the system account) and the group's leader answers with the stream's info.
  * One gather waits for all answers or `timeoutMs`, whichever comes first; what did not arrive is missing (a
  * stream without a leader, a server that is down) and the caller says so, as nats-server's `missing` does.
+ * The same query asks a consumer group's leader for its voters (a moving stream's leader waits for its consumers).
  */
 import type { BusMsg, JsBus } from "../types.ts";
 import { peerToken } from "./transport.ts";

@@ -2,9 +2,10 @@
  * Placement moves by stream update (another set of tags, another cluster of the supercluster), as nats-server
  * 2.9 does them: the meta leader first grows the stream's peers by the servers of the new placement
  * (`moveTo`), the stream leader adds them to its Raft group one at a time and they catch up from the log or a
- * snapshot; once every one of them holds the whole log, the stream leader says so on `$JSC.MOVED` and the meta
- * leader shrinks the peers to the new ones (the old ones leave the group, a leader among them hands over
- * first). At no point does the group have fewer caught-up replicas than before, so nothing acknowledged is lost.
+ * snapshot; once every one of them holds the whole log and the stream's consumers have voters there too (those
+ * with no replica on the stream's leader are asked of their own leaders), the stream leader says so on
+ * `$JSC.MOVED` and the meta leader shrinks the peers to the new ones (the old ones leave the group, a leader
+ * among them hands over first). At no point does the group have fewer caught-up replicas than before, so nothing acknowledged is lost.
  */
 import type { RaftGroup } from "../../raft/host.ts";
 import type { PeerId } from "../../raft/types.ts";

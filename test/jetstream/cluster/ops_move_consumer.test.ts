@@ -1,0 +1,148 @@
+// A stream move waits for its consumers, wherever they are. An R2 consumer of an R3 stream that has no replica on
+// the stream's leader: its group is invisible to that leader, and the move's gate (which waited only for the
+// consumers hosted on the stream's leader) let the stream shrink onto its new servers before the consumer's group
+// had grown there. With one of the consumer's two servers down during the move (its group has no leader, so it
+// cannot grow), the stream shrank anyway; the returning server was no longer placed and never opened the
+// consumer again, and the other one, alone in a group of two, never had a leader again: the consumer was lost.
+// Now the stream's leader asks the consumer's leader where its voters are, and the move waits for the answer.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { startJsCluster, waitMetaLeader } from "../../jsraft/helpers.ts";
+import { waitFor } from "../../helpers/servers.ts";
+import { consumerMoved } from "../../../src/jetstream/cluster/consumer_groups.ts";
+
+const dec = new TextDecoder();
+const N = 5;
+const names = Array.from({ length: N }, (_, i) => `n${i + 1}`);
+/** Every three of the five servers share a tag (`s:134`), so a move can go to any three. */
+function subsetTags(): string[][] {
+  const tags: string[][] = names.map(() => []);
+  for (let a = 1; a <= N; a++) {
+    for (let b = a + 1; b <= N; b++) {
+      for (let c = b + 1; c <= N; c++) for (const i of [a, b, c]) tags[i - 1].push(`s:${a}${b}${c}`);
+    }
+  }
+  return tags;
+}
+const tagOf = (servers: string[]) => `s:${servers.map((s) => s.slice(1)).sort().join("")}`;
+const peersOf = (info: StreamInfo | undefined) =>
+  info?.cluster?.leader ? [info.cluster.leader, ...(info.cluster.replicas ?? []).map((r) => r.name)].sort() : [];
+
+describe("consumerMoved", () => {
+  it("judges a consumer hosted elsewhere by its leader's voters", () => {
+    // R2 on a stream moving to a,d,e: it must have voters on a and d (its servers there) before the old ones go.
+    assert.equal(consumerMoved(["a", "b"], { want: ["a", "d"], r1: false, moveTo: ["a", "d", "e"] }), false);
+    assert.equal(consumerMoved(["a", "b", "d"], { want: ["a", "d"], r1: false, moveTo: ["a", "d", "e"] }), true);
+    // R1 walks: done once its one voter is on the new servers.
+    assert.equal(consumerMoved(["b", "d"], { want: ["d"], r1: true, moveTo: ["a", "d", "e"] }), false);
+    assert.equal(consumerMoved(["d"], { want: ["d"], r1: true, moveTo: ["a", "d", "e"] }), true);
+  });
+});
+
+describe("a stream move and a consumer with no replica on the stream's leader", () => {
+  it("waits for the consumer's group to grow onto the new servers; the consumer keeps its state", { timeout: 120_000 }, async () => {
+    const c = await startJsCluster(N, { tags: subsetTags() });
+    const conns: NatsConnection[] = [];
+    let sys: { close(): void } | undefined;
+    const client = async (i: number) => {
+      const nc = await connect({ servers: c.nodes[i]!.clientUrl });
+      conns.push(nc);
+      return nc;
+    };
+    try {
+      await waitMetaLeader(c, 20_000);
+      let nc = await client(0);
+      let jsm = await jetstreamManager(nc, { timeout: 2000 });
+      await waitFor("stream MV created", async () => !!(await jsm.streams.add({ name: "MV", subjects: ["mv.>"], num_replicas: 3 })), 20_000);
+      const streamPeers = peersOf(await waitFor("MV on three servers, all current", async () => {
+        const info = await jsm.streams.info("MV").catch(() => undefined);
+        return peersOf(info).length === 3 && (info!.cluster!.replicas ?? []).every((r) => r.current) ? info : undefined;
+      }, 20_000));
+      const js = jetstream(nc, { timeout: 5000 });
+      for (let n = 1; n <= 10; n++) await js.publish(`mv.${n}`, `m${n}`, { msgID: `mv-${n}` });
+      await jsm.consumers.add("MV", { durable_name: "C", ack_policy: AckPolicy.Explicit, num_replicas: 2 });
+      const consumerPeers = await waitFor("the consumer's two servers", async () => {
+        const ci = await jsm.consumers.info("MV", "C").catch(() => undefined);
+        const peers = ci?.cluster?.leader ? [ci.cluster.leader, ...(ci.cluster.replicas ?? []).map((r) => r.name)] : [];
+        return peers.length === 2 ? peers.sort() : undefined;
+      }, 20_000);
+      const fetched: number[] = [];
+      for await (const m of await (await js.consumers.get("MV", "C")).fetch({ max_messages: 3, expires: 5000 })) {
+        fetched.push(m.seq);
+        await m.ackAck();
+      }
+      assert.deepEqual(fetched, [1, 2, 3]);
+
+      // The stream's leader: its third server, the one without a replica of the consumer.
+      const third = streamPeers.find((p) => !consumerPeers.includes(p))!;
+      await waitFor(`${third} leads MV`, async () => {
+        const info = await jsm.streams.info("MV").catch(() => undefined);
+        if (info?.cluster?.leader === third && (info.cluster.replicas ?? []).every((r) => r.current)) return true;
+        await nc.request("$JS.API.STREAM.LEADER.STEPDOWN.MV", undefined, { timeout: 2000 }).catch(() => {});
+        return false;
+      }, 30_000);
+
+      // The move: to one of the consumer's servers (a) and the two servers the stream is not on; the consumer's
+      // other server (b) is down meanwhile, so its group has no leader and cannot grow.
+      const [a, b] = consumerPeers;
+      const outside = names.filter((n) => !streamPeers.includes(n));
+      const moveTo = [a, ...outside].sort();
+      const bi = names.indexOf(b);
+      const ai = names.indexOf(a);
+      // What the stream's leader says about the move, heard in the system account (a is never stopped).
+      const server = c.nodes[ai]!.server;
+      const watch = server.createInternalClient("move watch", { account: server.accounts.system.name });
+      sys = watch;
+      let asked = false;
+      let down = true;
+      const movedEarly: string[] = [];
+      watch.subscribe("$JSC.SI.*", (m) => {
+        if (m.subject.startsWith("$JSC.SI.C-MV-C-")) asked = true;
+      });
+      watch.subscribe("$JSC.MOVED", (m) => {
+        if (down) movedEarly.push(dec.decode(m.payload));
+      });
+      await c.stop(bi);
+      nc = await client(ai);
+      jsm = await jetstreamManager(nc, { timeout: 2000 });
+      // a leads it alone for a moment (until its check-quorum): a change appended meanwhile could still commit with
+      // a new server's vote, and the group would grow after all. The move starts once the group has no leader.
+      await waitFor("the consumer's group without a leader", async () => await jsm.consumers.info("MV", "C").then(() => false, () => true), 20_000);
+      const jsA = jetstream(nc, { timeout: 5000 });
+      const cfg = (await waitFor("stream info", async () => await jsm.streams.info("MV").catch(() => undefined), 20_000)).config;
+      await waitFor("the move accepted", async () => !!(await jsm.streams.update("MV", { ...cfg, placement: { cluster: "", tags: [tagOf(moveTo)] } }).catch(() => undefined)), 20_000);
+      // The new servers hold the stream's whole log: the old gate let the stream shrink here.
+      await waitFor(`${outside.join(", ")} joined MV and caught up`, async () => {
+        const info = await jsm.streams.info("MV").catch(() => undefined);
+        const reps = info?.cluster?.replicas ?? [];
+        return outside.every((o) => reps.some((r) => r.name === o && r.current));
+      }, 30_000);
+      // Once they do, the stream's leader judges the move on its next tick: the old gate, blind to the consumer,
+      // said "moved" ($JSC.MOVED, and the meta leader shrank the stream); the new one asks the consumer's leader
+      // where its voters are ($JSC.SI.<the consumer's group>) and, with no answer, holds the move. Whichever of the
+      // two comes first is the gate's decision.
+      await waitFor("the stream's leader judged the move", () => asked || movedEarly.length > 0, 30_000);
+      assert.deepEqual(movedEarly, [], `MV's move ended while ${b}, a server of its consumer's group of two, was down`);
+      down = false;
+      await c.start(bi);
+
+      await waitFor(`MV on ${moveTo.join(", ")} alone`, async () => {
+        const p = peersOf(await jsm.streams.info("MV").catch(() => undefined));
+        return p.join() === moveTo.join();
+      }, 60_000);
+      const ci = await waitFor("the consumer led from the new servers", async () => {
+        const ci = await jsm.consumers.info("MV", "C").catch(() => undefined);
+        return ci?.cluster?.leader && moveTo.includes(ci.cluster.leader) ? ci : undefined;
+      }, 30_000);
+      assert.equal(ci.ack_floor.stream_seq, 3, "the consumer kept its ack floor");
+      const next = await (await jsA.consumers.get("MV", "C")).next({ expires: 5000 });
+      assert.equal(next?.seq, 4);
+    } finally {
+      sys?.close();
+      for (const nc of conns) await nc.close().catch(() => {});
+      await c.close();
+    }
+  });
+});
