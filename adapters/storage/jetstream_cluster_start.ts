@@ -51,6 +51,7 @@ export function startCluster(
     random: Math.random,
     expectedPeers: peers.expected,
     clusterPeers: peers.cluster,
+    routedServers: () => server.routedServers?.() ?? [],
   });
   return cluster;
 }

@@ -94,6 +94,7 @@ export class Cluster implements RouteHost {
     const active = [...this.remotes.values()].filter((r) => r.state === "active").map((r) => r.wire);
     afterAllRead(active, READ_BARRIER_CAP_MS, done);
   };
+  readonly #routedServers = (): string[] => [...this.remotes.values()].map((r) => r.remoteName).filter((n) => n !== "");
 
   readonly #interfaceAddresses: (() => string[]) | undefined;
 
@@ -156,6 +157,7 @@ export class Cluster implements RouteHost {
     this.server.infoExtras.cluster = this.#name;
     this.server.exportListeners.add(this.#onSub);
     this.server.afterRoutesRead = this.#afterRoutesRead;
+    this.server.routedServers = this.#routedServers;
     for (const a of this.server.accounts) for (const sub of a.sublist.all()) this.#interest.changed(sub, true, a.name);
     this.#refreshConnectUrls();
     for (const s of this.#solicits) this.#scheduleSolicit(s, 0);
@@ -166,6 +168,7 @@ export class Cluster implements RouteHost {
     this.#stopped = true;
     this.server.exportListeners.delete(this.#onSub);
     if (this.server.afterRoutesRead === this.#afterRoutesRead) this.server.afterRoutesRead = undefined;
+    if (this.server.routedServers === this.#routedServers) this.server.routedServers = undefined;
     for (const t of this.#timers) t.cancel();
     this.#timers.clear();
     for (const s of this.#solicits) s.redial.stop();

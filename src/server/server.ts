@@ -89,6 +89,8 @@ export class Server implements ClientHost {
    * passed on to its gateways what it learned), bounded in time; see cluster/read_barrier.ts.
    */
   afterRoutesRead: ((done: () => void) => void) | undefined;
+  /** Set by the cluster: the names of the servers this one has a route to (replicated JetStream's founding waits for them). */
+  routedServers: (() => string[]) | undefined;
   /** Told of every subscription added to or removed from any account. */
   readonly subscriptionListeners = new Set<InterestListener>();
   /** Like subscriptionListeners, for interest other servers may learn of (routes, gateways): no `local` subs. */
