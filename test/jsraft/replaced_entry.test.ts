@@ -5,66 +5,10 @@
 // batched but not proposed yet.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
-import { JetStream } from "../../src/jetstream/engine.ts";
-import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
-import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
 import { encodeCmd } from "../../src/jetstream/cluster/entries.ts";
-import type { RaftGroup } from "../../src/raft/host.ts";
-import type { Entry } from "../../src/raft/types.ts";
-import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
+import { loneLeader as leader } from "./lone_replica.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-/** n1 leading stream S in term 1; the Raft group is reduced to its leadership and a log of proposals. */
-function leader() {
-  const answers: Array<{ subject: string; body: Record<string, unknown> }> = [];
-  const forwarded: Array<{ to: string; m: BusMsg }> = [];
-  const bus: JsBus = {
-    subscribe: () => 0,
-    unsubscribe: () => {},
-    publish: (subject, payload) => answers.push({ subject, body: JSON.parse(dec.decode(payload)) }),
-  };
-  const engine = new JetStream(bus, { server_name: "n1", now: () => 0 }, new MemoryStorage());
-  const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s.>"], num_replicas: 3 });
-  const scheduled: Array<() => void> = [];
-  const flush = () => {
-    for (const fn of scheduled.splice(0)) fn();
-  };
-  const replica = new StreamReplica(engine.createStream(cfg, new Date(0).toISOString()), {
-    engine,
-    self: "n1",
-    now: () => 0,
-    schedule: (fn) => void scheduled.push(fn),
-    forward: (to, m) => void forwarded.push({ to, m }),
-  });
-  const log: Entry[] = [{ index: 1, term: 1, kind: "noop", data: new Uint8Array(0) }];
-  // `refuses`: the Raft node already lost the leadership (a higher term in the same flush), the replica not yet told.
-  const node = { term: 1, refuses: false, log: { snapIndex: 0, lastIndex: () => log.length } };
-  const group = {
-    id: "g",
-    leader: "n1" as string | null,
-    node,
-    isLeader: () => group.leader === "n1",
-    proposeBatch(data: readonly Uint8Array[]) {
-      if (group.leader !== "n1" || node.refuses) return { ok: false, error: "not_leader", leader: null };
-      for (const d of data) log.push({ index: log.length + 1, term: node.term, kind: "cmd", data: d });
-      return { ok: true, index: log.length, term: node.term };
-    },
-    snapshotAt: () => null,
-  };
-  replica.group = group as unknown as RaftGroup;
-  replica.apply(log[0]); // the leader's no-op: ready
-  /** Another server leads from `term` on. */
-  const loseTo = (other: string | null, term: number) => {
-    node.term = term;
-    group.leader = other;
-    replica.leaderChanged(other);
-  };
-  const sent = () => forwarded.map((f) => [f.to, f.m.subject, f.m.reply, dec.decode(f.m.payload)]);
-  return { replica, node, log, answers, flush, loseTo, sent, forwarded };
-}
 
 describe("a stream leader's publish whose entry another leader replaced", () => {
   it("goes to the new leader once that leader's no-op takes its index", () => {
