@@ -112,7 +112,7 @@ function accountBus(server: Server, account: string, clustered = false): Account
     },
     afterInterestSpread: (done, cluster) => {
       // Only another cluster can see a delivery before this cluster's interest (see cluster/read_barrier.ts):
-      // within one cluster a route carries the RS+ ahead of what follows it — unless what follows reaches a
+      // within one cluster a route carries the RS+ ahead of what follows it, unless what follows reaches a
       // third server another way (a requester publishing through it once answered).
       const barrier = server.afterRoutesRead;
       if (barrier === undefined || (!cluster && server.options.gateway === undefined)) done();

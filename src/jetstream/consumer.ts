@@ -439,8 +439,8 @@ export class Consumer implements StreamListener {
       ) this.kick();
       if (this.cfg.idle_heartbeat && now - this.lastDeliveryTime >= this.cfg.idle_heartbeat / NS) {
         this.lastDeliveryTime = now;
-        // Only a consumer that runs here says it is alive (nats-server: its active leader). A paused one — created
-        // here, its group not running it yet, perhaps never (its assignment lost with a leadership) — stays silent,
+        // Only a consumer that runs here says it is alive (nats-server: its active leader). A paused one (created
+        // here, its group not running it yet, perhaps never: its assignment lost with a leadership) stays silent,
         // so a subscriber that watches heartbeats (a mirror's feed, an ordered consumer) asks for a new one instead
         // of waiting for ever on a consumer that will not deliver.
         if (!this.paused) {

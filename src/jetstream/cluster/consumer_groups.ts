@@ -175,7 +175,7 @@ export class ConsumerGroups {
    * New consumers this server's API created (paused until a group runs them), with their assignment, until the
    * stream's log has it. The proposal rides in the stream leader's batch or log: a leadership lost before it
    * committed (a step-down's transfer, an election under load) dropped it, and the consumer, answered "created",
-   * stayed paused here for good — a mirror's feed of it waited for ever. Proposed again until applied.
+   * stayed paused here for good (a mirror's feed of it waited for ever). Proposed again until applied.
    */
   readonly #assigning = new Map<string, { consumer: Consumer; cmd: GroupCmd; at: number; tries: number }>();
 
@@ -447,7 +447,7 @@ export class ConsumerGroups {
       const c = a.consumer;
       const sr = d.replicas.get(c.stream.name);
       const rec = sr?.consumers.get(c.name);
-      // Gone (deleted, its stream gone), or assigned — by this proposal or, under the same name, another's.
+      // Gone (deleted, its stream gone), or assigned (by this proposal or, under the same name, another's).
       if (!sr || d.engine.consumers.get(c.stream.name)?.get(c.name) !== c || rec?.group) {
         this.#assigning.delete(k);
         continue;
