@@ -216,7 +216,9 @@ export class JetStreamCluster {
           const engine = this.#engineOf(accountOfKey(key));
           return engine ? streamInfo(engine, r.stream) : undefined;
         }
-        // A consumer group's leader: its voters, for a moving stream's leader (#moveGate).
+        // A consumer group's leader: its voters, for a moving stream's leader (#moveGate). A stream group's token
+        // (`S-...`, asked for every stream of a list) is no consumer's: not looked for among them.
+        if (token.startsWith("S-")) return undefined;
         for (const cg of this.consumers.values()) {
           const voters = cg.votersIfLeading(token);
           if (voters) return { voters };
