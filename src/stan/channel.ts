@@ -361,11 +361,22 @@ export class Channel {
   }
 
   /**
-   * This node starts serving the channel (clustered mode: it became the leader): every member's ack timer is
-   * armed from the deadlines the entries carried, and what is stored and not yet sent goes out.
+   * This node starts serving the channel (clustered mode: it became the leader). Every member's unacknowledged
+   * messages are sent again at once, flagged, in order, before anything new, as nats-streaming-server's new
+   * leader does: the old leader may have died with them in its socket buffers (logged as sent, never received),
+   * and waiting out their ack wait would deliver them after newer messages. Then what is stored and not yet
+   * sent goes out.
    */
   resume(): void {
-    for (const g of this.groups.values()) for (const s of g.members) this.#arm(s);
+    for (const g of this.groups.values()) {
+      for (const s of g.members) {
+        s.timer?.cancel();
+        s.timer = undefined;
+        const owed = [...s.pending].sort((a, b) => a[0] - b[0]);
+        for (const [seq, p] of owed) this.#resend(s, seq, p.count + 1);
+        this.#arm(s);
+      }
+    }
     this.pumpAll();
   }
 

@@ -147,6 +147,12 @@ describe("clustered STAN state machine", () => {
     }
     assert.equal(y.stan.serving, true);
     assert.equal(x.stan.serving, false);
+    // The message x logged as sent and nobody acknowledged goes out from y at once, flagged (x may have died with
+    // it still in its socket), not one ack wait (30 s) later behind newer messages; the clock has not moved.
+    const again = y.out.filter((o) => o.subject === "in.1").map((o) => decode("MsgProto", o.payload));
+    assert.equal(again.length, 1, "the new leader sends the unacknowledged message again at once");
+    const m = again[0];
+    assert.ok(m.ok && m.value.sequence === 1 && m.value.redelivered === true, "sequence 1, flagged redelivered");
   });
 
   test("followers compact their log into snapshots; a node restored from one holds the same state", () => {
