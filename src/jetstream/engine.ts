@@ -47,6 +47,13 @@ export interface EngineCluster {
   consumerChanged(c: Consumer): void;
   /** A consumer was deleted by this server's API handler. */
   consumerDeleted(c: Consumer): void;
+  /**
+   * A create of consumer `c` (request `m`) that this server's API handled: true when the cluster sends `answer`
+   * itself, once the consumer's assignment is committed.
+   */
+  answerCreate?(c: Consumer, m: BusMsg, answer: () => void): boolean;
+  /** An API delete of consumer `c`: true when the cluster deletes it and sends `answer` once its removal is committed. */
+  deleteOnCommit?(c: Consumer, answer: () => void): boolean;
   /** A consumer's delivery/ack state changed (coalesced). */
   consumerState(c: Consumer): void;
   /** An ack asked for a reply: true when the cluster sends it once the ack is replicated. */

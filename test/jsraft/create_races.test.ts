@@ -1,16 +1,20 @@
 // Creates on a cluster whose routes are held or slow (every route through a proxy; three Petrel servers).
 //
 // 1. A consumer created on a stream's leader that loses the leadership before the consumer's assignment commits.
-// The leader's API answers the create at once and proposes the assignment through the stream's log; the
-// consumer waits, paused, until a group runs it. With the leadership lost before the proposal committed (a
+// The leader's API proposes the assignment through the stream's log; the consumer waits, paused, until a group
+// runs it. The create was answered at once: with the leadership lost before the proposal committed (a
 // step-down's transfer, an election under load), the proposal went with it and the consumer stayed paused on
 // that server for good, answered "created" and never delivering — a mirror's or source's feed of it stopped
-// (jsraft/mirror, after a leader change of the sourcing stream followed by one of its origin). The server that
-// created it now proposes the assignment again, to the stream's leader, until the log has it. The stream's
-// leader L is cut off one way: what it sends is held, what it receives is not. A client of a follower creates a
-// durable consumer: L takes the request, creates the consumer and appends its assignment, which no follower
-// sees; the followers elect one of themselves, whose log replaces L's entry. Then what L sent is let through
-// (the create's answer among it).
+// (jsraft/mirror, after a leader change of the sourcing stream followed by one of its origin). Now the create is
+// answered once its assignment is applied, and one whose assignment another leader's log replaced goes to that
+// leader. The stream's leader L is cut off one way: what it sends is held, what it receives is not. A client of
+// a follower creates a durable consumer: L takes the request, creates the consumer and appends its assignment,
+// which no follower sees; the followers elect one of themselves, whose log replaces L's entry. Then what L sent
+// is let through.
+//
+// 1b. The same with a client of L itself, and a delete the same way: neither may be answered while L's entry
+// cannot commit (the old code answered both at once: "created" for a consumer that was then given up, "deleted"
+// for a durable whose removal was lost and which came back).
 //
 // 2. A stream create answered while its subjects' interest is still on its way to another server: the requester
 // publishing through that server next found no responders (jsraft/mirror under load: "no responders: 'ord2.x'"
@@ -55,7 +59,101 @@ describe("creates on a cluster whose routes are held or slow", () => {
     }
   };
 
-  it("a consumer whose assignment was lost with its stream leader's leadership is proposed again through the next leader, runs, and delivers", { timeout: 60_000 }, async () => {
+  /** A caught-up R3 stream `name` and its leader's index. */
+  const streamLed = async (name: string, subjects: string[]): Promise<number> => {
+    const jsm0: JetStreamManager = await jetstreamManager(conns[0], { timeout: 2000 });
+    await waitFor("an R3 stream", () => jsm0.streams.add({ name, subjects, num_replicas: 3 }).catch(() => undefined), 15_000);
+    const leaderName = await waitFor("its leader and caught-up followers", async () => {
+      const c = (await jsm0.streams.info(name).catch(() => undefined))?.cluster;
+      return c?.replicas?.length === 2 && c.replicas.every((r) => r.current && (r.lag ?? 0) === 0) ? c.leader : undefined;
+    }, 15_000);
+    return Number(leaderName.slice(1)) - 1;
+  };
+
+  /** Server `x`'s clients have everything it sent them so far: a request to a subscriber on the same connection. */
+  const drained = async (x: number, token: string) => {
+    const sub = conns[x].subscribe(`drain.${token}`, { callback: (_e, m) => void m.respond("") });
+    await conns[x].request(`drain.${token}`, "", { timeout: 5000 });
+    sub.unsubscribe();
+  };
+
+  /** The followers `f`, `g` of stream `name` (L cut off) elect one of themselves: its index. */
+  const electedWithout = async (name: string, l: number, f: number): Promise<number> => {
+    const quickF = await jetstreamManager(conns[f], { timeout: 1000, checkAPI: false });
+    const next = await waitFor("a leader among the followers", async () => {
+      const c = (await quickF.streams.info(name).catch(() => undefined))?.cluster;
+      return c?.leader !== undefined && c.leader !== `n${l + 1}` ? c.leader : undefined;
+    }, 20_000);
+    return Number(next.slice(1)) - 1;
+  };
+
+  /** Every server lists exactly `want` as `stream`'s consumers (the stream's leader answers). */
+  const listedEverywhere = async (stream: string, want: string[]) => {
+    for (const nc of conns) {
+      await waitFor(`consumers ${JSON.stringify(want)} listed`, async () => {
+        const r = await nc.request(`$JS.API.CONSUMER.NAMES.${stream}`, "", { timeout: 2000 }).catch(() => undefined);
+        const n = (r?.json() as { consumers?: string[] } | undefined)?.consumers;
+        return n !== undefined && JSON.stringify([...n].sort()) === JSON.stringify(want) ? true : undefined;
+      }, 15_000);
+    }
+  };
+
+  it("a create from a client of a stream leader cut off is not answered until its assignment commits, then goes to the next leader", { timeout: 60_000 }, async () => {
+    const l = await streamLed("FRESH", ["fresh.>"]);
+    const [f, g] = [0, 1, 2].filter((i) => i !== l);
+    for (const o of [f, g]) holdSent(l, o, true);
+    let answered = false;
+    try {
+      const jsmL = await jetstreamManager(conns[l], { timeout: 30_000, checkAPI: false });
+      const created = jsmL.consumers.add("FRESH", { durable_name: "fresh", ack_policy: AckPolicy.Explicit });
+      created.then(() => (answered = true), () => {});
+      await electedWithout("FRESH", l, f);
+      // Everything L sent its client so far has arrived: the old code's "created" (sent at once) among it.
+      await drained(l, "fresh");
+      assert.equal(answered, false, "the create was answered while its assignment could not commit");
+      for (const o of [f, g]) holdSent(l, o, false);
+      const info = await created;
+      assert.equal(info.name, "fresh");
+    } finally {
+      for (const o of [f, g]) holdSent(l, o, false);
+    }
+    await listedEverywhere("FRESH", ["fresh"]);
+    const js = jetstream(conns[l]);
+    await waitFor("a publish taken", () => js.publish("fresh.x", "one", { timeout: 2000 }).catch(() => undefined), 15_000);
+    const consumer = await js.consumers.get("FRESH", "fresh");
+    const m = await waitFor("the message delivered", () => consumer.next({ expires: 2000 }).catch(() => null).then((x) => x ?? undefined), 20_000);
+    assert.equal(new TextDecoder().decode(m.data), "one");
+  });
+
+  it("a delete on a stream leader cut off is answered once its removal commits, and the durable does not come back", { timeout: 60_000 }, async () => {
+    const l = await streamLed("GONE", ["gone.>"]);
+    const [f, g] = [0, 1, 2].filter((i) => i !== l);
+    // An R1 durable created through L's client: placed on L, so L runs it and takes its delete.
+    const jsmL = await jetstreamManager(conns[l], { timeout: 30_000, checkAPI: false });
+    await jsmL.consumers.add("GONE", { durable_name: "gone", ack_policy: AckPolicy.Explicit, num_replicas: 1 });
+    await listedEverywhere("GONE", ["gone"]);
+    const where = await waitFor("the durable running", async () => (await jsmL.consumers.info("GONE", "gone").catch(() => undefined))?.cluster?.leader, 15_000);
+    assert.equal(where, `n${l + 1}`);
+    for (const o of [f, g]) holdSent(l, o, true);
+    let answered = false;
+    try {
+      const deleted = jsmL.consumers.delete("GONE", "gone");
+      deleted.then(() => (answered = true), () => {});
+      await electedWithout("GONE", l, f);
+      await drained(l, "gone");
+      assert.equal(answered, false, "the delete was answered while its removal could not commit");
+      for (const o of [f, g]) holdSent(l, o, false);
+      assert.equal(await deleted, true);
+    } finally {
+      for (const o of [f, g]) holdSent(l, o, false);
+    }
+    // Deleted for good: no server lists it, and it is not found (the old code's lost removal left it assigned).
+    await listedEverywhere("GONE", []);
+    const err = await jsmL.consumers.info("GONE", "gone").then(() => undefined, (e: Error) => e);
+    assert.match(String(err?.message), /consumer not found/);
+  });
+
+  it("a consumer whose assignment was lost with its stream leader's leadership goes to the next leader, runs, and delivers", { timeout: 60_000 }, async () => {
     const jsm0: JetStreamManager = await jetstreamManager(conns[0], { timeout: 2000 });
     await waitFor("an R3 stream", () => jsm0.streams.add({ name: "LATE", subjects: ["late.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
     // Followers caught up, so that either may win the election below.

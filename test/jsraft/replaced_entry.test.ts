@@ -71,3 +71,52 @@ describe("a stream leader's publish whose entry another leader replaced", () => 
     assert.deepEqual(sent(), [["n2", "s.1", "_INBOX.a", "one"]]);
   });
 });
+
+// A consumer's assignment proposed by the stream's leader: its proposer is told when it is applied (the create is
+// answered then) or when it never will be (the create goes to the next leader: consumer_groups.ts).
+describe("a stream leader's consumer assignment", () => {
+  const cadd = (group: string) => ({ op: "cadd" as const, name: "c", config: { ack_policy: "explicit" } as never, created: "", group, peers: ["n1"] });
+
+  it("tells its proposer when applied, here as a follower too when the next leader commits it", () => {
+    const { replica, log, flush, loseTo } = leader();
+    const said: string[] = [];
+    assert.ok(replica.propose(cadd("G1"), () => said.push("applied"), () => said.push("lost")));
+    flush();
+    loseTo("n2", 2);
+    assert.deepEqual(said, []);
+    replica.apply(log[1]); // n2 had it: committed with its term 1
+    assert.deepEqual(said, ["applied"]);
+    assert.equal(replica.consumers.get("c")?.group, "G1");
+  });
+
+  it("tells its proposer it is lost when another leader's entry replaces it, or when it went unproposed", () => {
+    const { replica, flush, loseTo } = leader();
+    const said: string[] = [];
+    replica.propose(cadd("G1"), () => said.push("applied 1"), () => said.push("lost 1"));
+    flush();
+    loseTo("n2", 2);
+    replica.apply({ index: 2, term: 2, kind: "noop", data: new Uint8Array(0) });
+    assert.deepEqual(said, ["lost 1"]);
+    assert.equal(replica.consumers.has("c"), false);
+
+    const second = leader();
+    second.replica.propose(cadd("G2"), () => said.push("applied 2"), () => said.push("lost 2"));
+    second.loseTo(null, 2); // before the batch's turn
+    second.flush();
+    assert.deepEqual(said, ["lost 1", "lost 2"]);
+    assert.equal(second.replica.propose(cadd("G3"), () => said.push("applied 3"), () => said.push("lost 3")), false, "not leading");
+    assert.deepEqual(said, ["lost 1", "lost 2"], "a proposal refused at once is neither");
+  });
+
+  it("a removal naming a group removes that consumer only, not one created again under its name", () => {
+    const { replica, log, flush } = leader();
+    // G1 assigned and removed, G2 assigned under the same name, then G1's removal once more (proposed again).
+    replica.propose(cadd("G1"), undefined);
+    replica.propose({ op: "cdel", name: "c", group: "G1" }, undefined);
+    replica.propose(cadd("G2"), undefined);
+    replica.propose({ op: "cdel", name: "c", group: "G1" }, undefined);
+    flush();
+    for (const e of log.slice(1)) replica.apply(e);
+    assert.equal(replica.consumers.get("c")?.group, "G2");
+  });
+});

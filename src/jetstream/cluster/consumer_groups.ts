@@ -5,6 +5,12 @@
  * closes the groups as the assignments say, routes the consumer-scoped API to the consumer's leader, answers
  * consumer step-down, and builds the `cluster` block of consumer info.
  *
+ * A create of a new consumer is answered once its assignment is applied (committed), and a delete once its
+ * removal is, as nats-server answers them once the meta layer has them: answered at once before, a create whose
+ * assignment was lost with the stream's leadership had been told "created" for a consumer that never ran, and a
+ * deleted durable whose removal was lost came back. A create whose entry is lost goes to the next leader; a
+ * removal is proposed again until applied.
+ *
  * Replica count: the consumer's `num_replicas`, else the stream's; ephemeral consumers of a limits stream are
  * R1 (as nats-server 2.9), placed on the server that created them. A consumer with fewer replicas than its
  * stream is placed on that many of the stream's servers, the one that created it (the stream's leader) first.
@@ -36,14 +42,22 @@ const CPROP = "$JSC.CPROP.";
 /** A consumer replica no longer placed here is closed at the latest this long after (if its group never told it). */
 const LEAVE_MS = 5_000;
 /**
- * A new consumer's assignment not applied this long after it was proposed is proposed again, to the stream's
- * leader then (nats-server's mirror and source retry their consumer create no sooner than 2 s apart too).
+ * A consumer removal not applied this long after it was proposed is proposed again, to the stream's leader then
+ * (nats-server's mirror and source retry their consumer create no sooner than 2 s apart too).
  */
-export const ASSIGN_RETRY_MS = 2_000;
-/** After this many proposals in vain the consumer is given up: its paused copy here goes (see #assigning). */
-export const ASSIGN_TRIES = 30;
+export const DELETE_RETRY_MS = 2_000;
+/** After this many proposals in vain a delete is given up, unanswered (its requester asks again). */
+export const DELETE_TRIES = 15;
+/**
+ * A create whose assignment was lost with the leadership goes to the next leader only this soon after it came:
+ * an older one's requester has given up or asked again (nats clients wait 5 s by default; an ephemeral consumer
+ * made for nobody goes at its inactivity threshold).
+ */
+export const CREATE_PASS_ON_MS = 30_000;
 
 type Json = Record<string, unknown>;
+/** A consumer's assignment in its stream's log. */
+type Assignment = Extract<GroupCmd, { op: "cadd" }>;
 
 export interface ConsumerGroupsDeps {
   readonly engine: JetStream;
@@ -61,6 +75,30 @@ export interface ConsumerGroupsDeps {
   readonly online: (peer: string) => boolean;
   readonly activeNs: (peer: string) => number;
   readonly respond: (reply: string | undefined, body: Json) => void;
+  /** A create of `stream`'s consumer this server took as its leader and cannot answer: to the leader now. */
+  readonly passOn: (stream: string, m: BusMsg) => void;
+}
+
+/** A new consumer this server's API created, its assignment proposed here and not applied yet. */
+interface Creating {
+  readonly consumer: Consumer;
+  readonly group: string;
+  /** When it was created (by `now`). */
+  readonly at: number;
+  /** The answers of the requests that wait for it (a create asked again meanwhile waits too). */
+  readonly answers: Array<() => void>;
+  /** Those requests (owned copies): to the next leader if the assignment is lost. */
+  readonly requests: BusMsg[];
+}
+
+/** A consumer removal this server's API proposed, not applied yet. */
+interface Deleting {
+  readonly stream: string;
+  readonly name: string;
+  readonly group: string;
+  readonly answers: Array<() => void>;
+  at: number;
+  tries: number;
 }
 
 /** How many replicas a consumer of a stream with `streamReplicas` gets. */
@@ -152,6 +190,14 @@ function key(stream: string, name: string): string {
   return `${stream}\u0000${name}`;
 }
 
+/** A request that may be kept (bytes of its own). */
+function ownedRequest(m: BusMsg): BusMsg {
+  const out: BusMsg = { subject: m.subject, payload: m.payload.slice(), local: m.local, viaRoute: m.viaRoute };
+  if (m.reply !== undefined) out.reply = m.reply;
+  if (m.headers !== undefined) out.headers = m.headers.slice();
+  return out;
+}
+
 export class ConsumerGroups {
   readonly replicas = new Map<string, ConsumerReplica>();
   readonly #d: ConsumerGroupsDeps;
@@ -172,12 +218,15 @@ export class ConsumerGroups {
   #standIns = new Map<string, { stream: Stream; listener: StreamListener }>();
   #standing = new Set<string>();
   /**
-   * New consumers this server's API created (paused until a group runs them), with their assignment, until the
-   * stream's log has it. The proposal rides in the stream leader's batch or log: a leadership lost before it
-   * committed (a step-down's transfer, an election under load) dropped it, and the consumer, answered "created",
-   * stayed paused here for good (a mirror's feed of it waited for ever). Proposed again until applied.
+   * New consumers this server's API created (paused until a group runs them) whose assignment this server
+   * proposed as the stream's leader, until it is applied (answered then) or lost. The proposal rides in the
+   * leader's batch or log: a leadership lost before it committed (a step-down's transfer, an election under load)
+   * may drop it; answered at once before, such a consumer was "created" and stayed paused here for good (a
+   * mirror's feed of it waited for ever).
    */
-  readonly #assigning = new Map<string, { consumer: Consumer; cmd: GroupCmd; at: number; tries: number }>();
+  readonly #creating = new Map<string, Creating>();
+  /** Consumers this server's API was asked to delete, until their removal is applied. */
+  readonly #deleting = new Map<string, Deleting>();
 
   constructor(d: ConsumerGroupsDeps) {
     this.#d = d;
@@ -402,12 +451,21 @@ export class ConsumerGroups {
       if (!map) continue;
       for (const [name, c] of [...map]) {
         if (c.paused || this.replicas.has(key(stream, name))) continue;
-        engine.routeAcks(c, false);
-        c.close(false);
-        c.stream.listeners.delete(c);
-        map.delete(name);
+        this.#dropCopy(c);
       }
     }
+  }
+
+  /** Stops an engine copy of a consumer that runs nowhere (no removal proposed, no advisory: it never existed). */
+  #dropCopy(c: Consumer): boolean {
+    const engine = this.#d.engine;
+    const map = engine.consumers.get(c.stream.name);
+    if (map?.get(c.name) !== c) return false;
+    engine.routeAcks(c, false);
+    c.close(false);
+    c.stream.listeners.delete(c);
+    map.delete(c.name);
+    return true;
   }
 
   /** Every consumer group this server holds (hand-off on stop). */
@@ -422,56 +480,132 @@ export class ConsumerGroups {
 
   // ---- the engine's consumer hooks ----
 
-  /** This server's API created or updated consumer `c` (it leads the stream, or the consumer): replicate it. */
+  /**
+   * This server's API created or updated consumer `c` (it leads the stream, or the consumer): replicate it. A new
+   * one (only the stream's leader creates those: forStreamLeader) waits, paused, for its assignment to commit.
+   */
   changed(c: Consumer): void {
     const sr = this.#d.replicas.get(c.stream.name);
     if (!sr) return;
     const rec = sr.consumers.get(c.name);
-    const cmd: GroupCmd = rec?.group
-      ? { op: "cadd", name: c.name, config: c.cfg, created: rec.created, group: rec.group, peers: rec.peers }
-      : this.#newAssignment(sr, c);
+    if (rec?.group) {
+      this.#proposeCmd(sr, { op: "cadd", name: c.name, config: c.cfg, created: rec.created, group: rec.group, peers: rec.peers });
+      return;
+    }
+    const cmd = this.#newAssignment(sr, c);
     // A new consumer waits (pull requests held) until its group has chosen where it runs.
-    if (!rec?.group) {
-      c.paused = true;
-      this.#assigning.set(key(c.stream.name, c.name), { consumer: c, cmd, at: this.#d.now(), tries: 1 });
-    }
-    this.#proposeCmd(sr, cmd);
+    c.paused = true;
+    const k = key(c.stream.name, c.name);
+    const w: Creating = { consumer: c, group: cmd.group, at: this.#d.now(), answers: [], requests: [] };
+    this.#creating.set(k, w);
+    // Told after the API registered its answer (answerCreate, in the same turn).
+    const lost = () => queueMicrotask(() => this.#assignmentLost(k, w));
+    if (!sr.propose(cmd, () => this.#assigned(k, w), lost)) lost();
   }
 
-  /** Assignments proposed here that the stream's log does not have yet: proposed again (bounded), or given up. */
-  #retryAssignments(): void {
-    if (this.#assigning.size === 0) return;
+  /**
+   * The answer to a create of `c` (request `m`): sent once its assignment is applied, if it is on its way (true);
+   * false: answered at once (an update, or a consumer already assigned).
+   */
+  answerCreate(c: Consumer, m: BusMsg, answer: () => void): boolean {
+    const w = this.#creating.get(key(c.stream.name, c.name));
+    if (w === undefined || w.consumer !== c) return false;
+    w.answers.push(answer);
+    // A request passed on here is not passed on again (its reply may be mapped to this server: answer_back.ts).
+    if (m.forwarded !== true && m.reply !== undefined) w.requests.push(ownedRequest(m));
+    return true;
+  }
+
+  /** A new consumer's assignment was applied (this server proposed it): it exists, its creators are answered. */
+  #assigned(k: string, w: Creating): void {
+    if (this.#creating.get(k) === w) this.#creating.delete(k);
+    for (const a of w.answers) a();
+  }
+
+  /**
+   * A new consumer's assignment will never be applied (the leadership went first): its paused copy goes and its
+   * requests go to the stream's leader now (not answered here, nothing to answer: the consumer never existed).
+   */
+  #assignmentLost(k: string, w: Creating): void {
+    if (this.#creating.get(k) !== w) return;
+    this.#creating.delete(k);
+    const c = w.consumer;
+    // Deleted meanwhile (its paused copy gone, or a delete waits for it): not created again elsewhere.
+    if (!this.#dropCopy(c) || this.#deleting.has(k)) return;
+    if (this.#d.now() - w.at > CREATE_PASS_ON_MS) return;
+    for (const m of w.requests) this.#d.passOn(c.stream.name, m);
+  }
+
+  /**
+   * An API delete of `c`: its removal goes into the stream's log, and the consumer is deleted (it runs until
+   * then) and `answer` sent once it is applied here (true). False: not assigned in the stream's log at all,
+   * deleted at once by the caller.
+   */
+  deleteOnCommit(c: Consumer, answer: () => void): boolean {
     const d = this.#d;
+    const sr = d.replicas.get(c.stream.name);
+    if (!sr) return false;
+    const k = key(c.stream.name, c.name);
+    const creating = this.#creating.get(k);
+    const group = sr.consumers.get(c.name)?.group ?? (creating?.consumer === c ? creating.group : undefined);
+    if (group === undefined) return false;
+    let w = this.#deleting.get(k);
+    if (w === undefined || w.group !== group) {
+      w = { stream: c.stream.name, name: c.name, group, answers: [], at: d.now(), tries: 1 };
+      this.#deleting.set(k, w);
+      this.#proposeCmd(sr, { op: "cdel", name: c.name, group });
+    }
+    w.answers.push(answer);
+    return true;
+  }
+
+  /**
+   * A consumer's removal was applied on this server (its stream replica's apply, before the groups follow): the
+   * engine copy here goes — unless it is a newer creation under the same name, still on its way — and a delete
+   * this server's API took is answered.
+   */
+  removedApplied(stream: string, name: string, group: string | undefined): void {
+    const k = key(stream, name);
+    const engine = this.#d.engine;
+    const c = engine.consumers.get(stream)?.get(name);
+    const creating = this.#creating.get(k);
+    if (c !== undefined && !(creating?.consumer === c && group !== undefined && creating.group !== group)) engine.deleteConsumer(c);
+    const w = this.#deleting.get(k);
+    if (w === undefined || (group !== undefined && w.group !== group)) return;
+    this.#deleting.delete(k);
+    for (const a of w.answers) a();
+  }
+
+  /** Removals proposed here that the stream's log does not have yet: proposed again (bounded), or given up. */
+  #retryDeletes(): void {
+    const d = this.#d;
+    // A creation whose stream replica closed here (deleted, moved away) is neither applied nor lost here.
+    for (const [k, w] of this.#creating) if (d.replicas.get(w.consumer.stream.name)?.stream !== w.consumer.stream) this.#creating.delete(k);
+    if (this.#deleting.size === 0) return;
     const now = d.now();
-    for (const [k, a] of this.#assigning) {
-      const c = a.consumer;
-      const sr = d.replicas.get(c.stream.name);
-      const rec = sr?.consumers.get(c.name);
-      // Gone (deleted, its stream gone), or assigned (by this proposal or, under the same name, another's).
-      if (!sr || d.engine.consumers.get(c.stream.name)?.get(c.name) !== c || rec?.group) {
-        this.#assigning.delete(k);
+    for (const [k, w] of this.#deleting) {
+      const sr = d.replicas.get(w.stream);
+      if (!sr) {
+        this.#deleting.delete(k);
         continue;
       }
-      if (now - a.at < ASSIGN_RETRY_MS) continue;
-      if (a.tries >= ASSIGN_TRIES) {
-        // No leader took it in all that time: nothing pretends to run it here any more (its subscribers, hearing
-        // no heartbeat, ask again).
-        this.#assigning.delete(k);
-        d.engine.deleteConsumer(c);
+      if (now - w.at < DELETE_RETRY_MS) continue;
+      if (w.tries >= DELETE_TRIES) {
+        this.#deleting.delete(k);
         continue;
       }
-      a.tries++;
-      a.at = now;
-      this.#proposeCmd(sr, a.cmd);
+      w.tries++;
+      w.at = now;
+      this.#proposeCmd(sr, { op: "cdel", name: w.name, group: w.group });
     }
   }
 
-  #newAssignment(sr: StreamReplica, c: Consumer): GroupCmd {
+  #newAssignment(sr: StreamReplica, c: Consumer): Assignment & { group: string } {
     return this.#assignment(sr, c.name, c.cfg, c.created, c.state());
   }
 
   /** A consumer's assignment: a fresh group on the stream's peers, this server first (it campaigns first). */
-  #assignment(sr: StreamReplica, name: string, config: ConsumerConfig, created: string, state: ConsumerState | undefined): GroupCmd {
+  #assignment(sr: StreamReplica, name: string, config: ConsumerConfig, created: string, state: ConsumerState | undefined): Assignment & { group: string } {
     const d = this.#d;
     const a = d.assignment(sr.stream.name);
     const n = consumerReplicaCount(config, sr.stream.cfg);
@@ -481,12 +615,13 @@ export class ConsumerGroups {
     return { op: "cadd", name, config, created, group: `C-${peerToken(sr.stream.name)}-${peerToken(name)}-${id}`, peers, state };
   }
 
+  /** The engine deleted consumer `c` by itself (an inactive one) or as its removal was applied. */
   deleted(c: Consumer): void {
-    if (this.#assigning.get(key(c.stream.name, c.name))?.consumer === c) this.#assigning.delete(key(c.stream.name, c.name));
     const sr = this.#d.replicas.get(c.stream.name);
-    if (!sr || !sr.consumers.has(c.name)) return;
+    const rec = sr?.consumers.get(c.name);
+    if (!sr || !rec) return;
     this.get(c.stream.name, c.name)?.close();
-    this.#proposeCmd(sr, { op: "cdel", name: c.name });
+    this.#proposeCmd(sr, { op: "cdel", name: c.name, group: rec.group });
   }
 
   /** A live consumer's state changed: its replica proposes it. */
@@ -669,7 +804,7 @@ export class ConsumerGroups {
       r.reapStray();
     }
     this.#reapOrphans();
-    this.#retryAssignments();
+    this.#retryDeletes();
     for (const [r, n] of this.#campaign) {
       if (n > 1) {
         this.#campaign.set(r, n - 1);

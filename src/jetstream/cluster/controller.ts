@@ -250,6 +250,8 @@ export class JetStreamCluster {
       },
       consumerChanged: (c) => cg.changed(c),
       consumerDeleted: (c) => cg.deleted(c),
+      answerCreate: (c, m, answer) => cg.answerCreate(c, m, answer),
+      deleteOnCommit: (c, answer) => cg.deleteOnCommit(c, answer),
       consumerState: (c) => cg.state(c),
       ackReply: (c, reply) => cg.ackReply(c, reply),
       consumerCluster: (c) => cg.cluster(c),
@@ -335,6 +337,7 @@ export class JetStreamCluster {
       online: (p) => this.#online(p),
       activeNs: (p) => this.#activeNs(p),
       respond: (reply, body) => this.#respond(account, reply, body),
+      passOn: (stream, m) => this.#passOnApi(account, stream, m),
     });
     this.consumers.set(account, cg);
     if (this.#started) cg.start();
@@ -734,6 +737,7 @@ export class JetStreamCluster {
       syncStoreAsync: (done) => s.syncAsync(done),
       compactIntervalMs: COMPACT_INTERVAL_MS,
       consumersChanged: () => this.#consumersOf(accountOf(a)).reconcile(),
+      consumerRemoved: (name, group) => this.#consumersOf(accountOf(a)).removedApplied(a.name, name, group),
       // From this server (the origin, unless it came passed on): the interest in the reply reached it first.
       forward: (leader, m) => this.#o.sysBus.publish(`${FORWARD_PREFIX}${peerToken(leader)}`, encodeForward(accountOf(a), a.name, m, this.self)),
       answerBack: (reply, origin) => this.#answerBack.replyFor(accountOf(a), reply, origin, this.#now()),
@@ -854,6 +858,21 @@ export class JetStreamCluster {
     const r = this.replicas.get(streamKey(f.account, f.stream));
     // Not a replica of this stream (deleted meanwhile): nobody here can take it.
     r?.publish(f.msg);
+  }
+
+  /**
+   * An API request this server took as the stream's leader and can no longer answer (a consumer create whose
+   * assignment was lost with the leadership): to the leader now, taken here if this server leads again, or kept
+   * until a leader is known (api_pass_on.ts).
+   */
+  #passOnApi(account: string, stream: string, m: BusMsg): void {
+    const a = this.meta.streams.get(streamKey(account, stream));
+    const r = a ? this.replicas.get(keyOf(a)) : undefined;
+    if (!a || !r) return;
+    const leader = r.group.leader;
+    if (leader === this.self && r.ready) this.#engineOf(account)?.apiRequest(m);
+    else if (leader !== null && leader !== this.self) this.#apiPassOn.forward(keyOf(a), leader, m);
+    else this.#apiPassOn.hold(keyOf(a), m);
   }
 
   /** An API answer on the account's bus (its subject space), counted in the account's API stats. */

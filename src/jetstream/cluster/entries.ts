@@ -22,7 +22,8 @@ export type GroupCmd =
     readonly peers?: readonly string[];
     readonly state?: ConsumerState;
   }
-  | { readonly op: "cdel"; readonly name: string }
+  /** `group`: the consumer's group, when the proposer knew it (a removal of that consumer only). */
+  | { readonly op: "cdel"; readonly name: string; readonly group?: string }
   | { readonly op: "cstate"; readonly name: string; readonly state: ConsumerState };
 
 const TAG_MSG = 1, TAG_JSON = 2;

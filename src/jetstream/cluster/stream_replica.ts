@@ -50,12 +50,16 @@ export interface ConsumerRecord {
 }
 
 type Done = (r: ApplyResult) => void;
+/** A proposal that will never be applied: dropped unproposed with the leadership, or replaced in the log. */
+type Lost = () => void;
 
 interface Pending {
   readonly term: number;
   /** A publish's reply subject (answered with its PubAck), or `done` for other proposals. */
   readonly reply: string | undefined;
   readonly done: Done | undefined;
+  /** Told when another leader's log replaced the entry (`done` never runs then). */
+  readonly lost: Lost | undefined;
   readonly msgId: string | undefined;
   /** Its entry's bytes (counted in the intake until applied). */
   readonly bytes: number;
@@ -94,6 +98,11 @@ export interface ReplicaDeps {
   readonly logBudget?: Partial<LogBudgetLimits>;
   /** A consumer assignment was applied (added, updated or removed): the consumer groups follow. */
   readonly consumersChanged?: () => void;
+  /**
+   * A consumer's removal was applied (before `consumersChanged`): the server running it deletes it, and the one
+   * whose API asked answers (consumer_groups.ts). `group`: the consumer's group the removal named, if any.
+   */
+  readonly consumerRemoved?: (name: string, group: string | undefined) => void;
   /** Pass a publish that reached this server after it stopped leading to the group's leader (forward.ts). */
   readonly forward?: (leader: PeerId, m: BusMsg) => void;
   /**
@@ -129,7 +138,7 @@ export class StreamReplica implements FlowConsumer {
   #inflightSubjects = new Map<string, number>();
   #inflightLast: { seq: number; msgId: string | null } | undefined;
   #queue: BusMsg[] = [];
-  #batch: Array<{ data: Uint8Array; reply: string | undefined; done: Done | undefined; msgId: string | undefined }> = [];
+  #batch: Array<{ data: Uint8Array; reply: string | undefined; done: Done | undefined; lost: Lost | undefined; msgId: string | undefined }> = [];
   /** Bytes of this leader's proposals (batched or pending) not applied yet: what back-pressure is about. */
   #intake = 0;
   /** Publishers held for this leader's intake wait for these wakes (FlowConsumer.whenDrained). */
@@ -248,7 +257,7 @@ export class StreamReplica implements FlowConsumer {
     this.#clseq = e.seq;
     this.#inflightSubjects.set(e.subject, e.seq);
     this.#inflightLast = { seq: e.seq, msgId: e.msgId ?? null };
-    this.#enqueue(encodeCmd(e, this.#arena), reply, undefined, e.msgId);
+    this.#enqueue(encodeCmd(e, this.#arena), reply, undefined, undefined, e.msgId);
     if (!this.stallExhausted && this.isBehind()) this.#deps.engine.bus.holdPublisher?.(this);
   }
 
@@ -289,15 +298,19 @@ export class StreamReplica implements FlowConsumer {
     this.#deps.engine.bus.publish(reply, pubAckBytes(r, this.stream.name, this.#deps.engine.opts.domain));
   }
 
-  /** Propose a command; `done` runs on this server once it is applied (never, if leadership is lost first). */
-  propose(cmd: GroupCmd, done: Done | undefined): boolean {
+  /**
+   * Propose a command; `done` runs on this server once it is applied — on this server as a follower too, if the
+   * next leader commits it. `lost` runs instead once it is known never to be: dropped unproposed with the
+   * leadership, or replaced in the log by another leader's entries (false here: not proposed, neither runs).
+   */
+  propose(cmd: GroupCmd, done: Done | undefined, lost?: Lost): boolean {
     if (!this.isLeader() || !this.#ready) return false;
-    this.#enqueue(encodeCmd(cmd), undefined, done, undefined);
+    this.#enqueue(encodeCmd(cmd), undefined, done, lost, undefined);
     return true;
   }
 
-  #enqueue(data: Uint8Array, reply: string | undefined, done: Done | undefined, msgId: string | undefined): void {
-    this.#batch.push({ data, reply, done, msgId });
+  #enqueue(data: Uint8Array, reply: string | undefined, done: Done | undefined, lost: Lost | undefined, msgId: string | undefined): void {
+    this.#batch.push({ data, reply, done, lost, msgId });
     this.#intake += data.length;
     if (this.#batchScheduled) return;
     this.#batchScheduled = true;
@@ -333,7 +346,7 @@ export class StreamReplica implements FlowConsumer {
       // This server leads again with a shorter log: what it had proposed at this index was replaced.
       const old = this.#pending.get(first + i);
       if (old !== undefined) this.#replaced(first + i, old);
-      this.#pending.set(first + i, { term: r.term, reply: b.reply, done: b.done, msgId: b.msgId, bytes: b.data.length, data: b.data });
+      this.#pending.set(first + i, { term: r.term, reply: b.reply, done: b.done, lost: b.lost, msgId: b.msgId, bytes: b.data.length, data: b.data });
     }
   }
 
@@ -350,6 +363,7 @@ export class StreamReplica implements FlowConsumer {
     this.#queue = [];
     for (const b of batch) {
       this.#intake -= b.data.length;
+      b.lost?.();
       const retries = b.msgId !== undefined ? this.#inflightIds.get(b.msgId) : undefined;
       if (b.msgId !== undefined) this.#inflightIds.delete(b.msgId);
       // Not proposed, nor the publishes that waited for this leader to be ready: they go to the next leader
@@ -453,11 +467,13 @@ export class StreamReplica implements FlowConsumer {
    * if any, keeps it once): dropped unanswered before, its client waited out its whole timeout — a sequential
    * publisher for good (ops_sigusr2's 10 s without an acknowledged publish: the stream's leader lost its
    * leadership for a moment under load, a shorter log won the election, the publish in flight went with it).
-   * Other proposals (API requests, a mirror's copies) are dropped as before: their askers retry.
+   * Other proposals are dropped, their proposer told (`lost`: a consumer create goes to the next leader,
+   * consumer_groups.ts); a mirror's copies are asked for again by its feed.
    */
   #replaced(index: number, p: Pending): void {
     this.#pending.delete(index);
     this.#intake -= p.bytes;
+    p.lost?.();
     const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
     if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
     if (p.reply !== undefined) {
@@ -645,7 +661,12 @@ export class StreamReplica implements FlowConsumer {
         return 0;
       }
       case "cdel": {
+        // A removal that names a group removes that consumer only, not one created again under its name since (a
+        // removal is proposed again until applied: consumer_groups.ts).
+        const group = this.consumers.get(cmd.name)?.group;
+        if (cmd.group !== undefined && group !== undefined && group !== cmd.group) return 0;
         this.consumers.delete(cmd.name);
+        this.#deps.consumerRemoved?.(cmd.name, cmd.group);
         this.#deps.consumersChanged?.();
         return 0;
       }
