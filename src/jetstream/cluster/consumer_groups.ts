@@ -561,7 +561,7 @@ export class ConsumerGroups {
 
   /**
    * A consumer's removal was applied on this server (its stream replica's apply, before the groups follow): the
-   * engine copy here goes — unless it is a newer creation under the same name, still on its way — and a delete
+   * engine copy here goes (unless it is a newer creation under the same name, still on its way) and a delete
    * this server's API took is answered.
    */
   removedApplied(stream: string, name: string, group: string | undefined): void {

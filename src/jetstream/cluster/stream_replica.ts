@@ -299,8 +299,8 @@ export class StreamReplica implements FlowConsumer {
   }
 
   /**
-   * Propose a command; `done` runs on this server once it is applied — on this server as a follower too, if the
-   * next leader commits it. `lost` runs instead once it is known never to be: dropped unproposed with the
+   * Propose a command; `done` runs on this server once it is applied (on this server as a follower too, if the
+   * next leader commits it). `lost` runs instead once it is known never to be: dropped unproposed with the
    * leadership, or replaced in the log by another leader's entries (false here: not proposed, neither runs).
    */
   propose(cmd: GroupCmd, done: Done | undefined, lost?: Lost): boolean {
