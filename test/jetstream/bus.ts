@@ -5,6 +5,8 @@ import type { BusMsg, JsBus, PublishOpts } from "../../src/jetstream/types.ts";
 export class TestBus implements JsBus {
   private next = 1;
   private readonly subs = new Map<number, { subject: string; handler: (m: BusMsg) => void; queue?: string }>();
+  /** Deliveries queued and not yet run. */
+  private queued = 0;
 
   subscribe(subject: string, handler: (m: BusMsg) => void, opts?: { queue?: string }): number {
     const sid = this.next++;
@@ -28,8 +30,17 @@ export class TestBus implements JsBus {
         if (queues.has(t.queue)) continue;
         queues.add(t.queue);
       }
-      queueMicrotask(() => t.handler(msg));
+      this.queued++;
+      queueMicrotask(() => {
+        this.queued--;
+        t.handler(msg);
+      });
     }
+  }
+
+  /** Resolves once every delivery queued so far has run, and every delivery those handlers queued in turn. */
+  async settled(): Promise<void> {
+    while (this.queued > 0) await new Promise<void>((r) => queueMicrotask(r));
   }
 
   /** Request/reply with a unique inbox; resolves with the first reply. */

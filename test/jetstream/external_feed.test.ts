@@ -16,10 +16,14 @@ import type { StoredMsg } from "../../src/jetstream/store/types.ts";
 import type { JsBus } from "../../src/jetstream/types.ts";
 import { api, pub, TestBus } from "./helpers.ts";
 
-/** Lets queued microtasks and zero-delay callbacks run (the bus delivers asynchronously); no time passes. */
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise<void>((r) => setTimeout(r, 0));
-};
+/** Waits, microtask by microtask (no time passes), until `cond` holds; bounded, naming what it waited for. */
+async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 100_000; i++) {
+    if (cond()) return;
+    await new Promise<void>((r) => queueMicrotask(r));
+  }
+  throw new Error(`never happened: ${what}`);
+}
 
 /** An origin stream O on its own engine, and a mirror feed of it whose stored messages the test reads. */
 async function origin(feedBus?: (bus: TestBus) => JsBus) {
@@ -36,11 +40,11 @@ async function origin(feedBus?: (bus: TestBus) => JsBus) {
     resumeAfter: () => stored.at(-1)?.seq ?? 0,
     store: (m) => void stored.push(m),
   }, { name: "O" }, true);
-  /** Moves the clock on by `ms` in 100 ms steps, letting the bus deliver after each. */
+  /** Moves the clock on by `ms` in 100 ms steps, the bus delivering everything after each (no time passes). */
   const advance = async (ms: number) => {
     for (let t = 0; t < ms; t += 100) {
       clock.advance(100);
-      await settle();
+      await bus.settled();
     }
   };
   const consumers = () => [...(js.consumers.get("O")?.values() ?? [])];
@@ -52,7 +56,8 @@ describe("a mirror's feed and an origin consumer that does not deliver", () => {
     const o = await origin();
     try {
       o.feed.start();
-      await settle();
+      await until("the feed's consumer created at the origin", () => o.consumers().length > 0);
+      await o.bus.settled();
       assert.equal(o.creates.length, 1);
       const [first] = o.consumers();
       assert.ok(first, "the feed's consumer exists at the origin");
@@ -91,7 +96,8 @@ describe("a mirror's feed and an origin consumer that does not deliver", () => {
       const payload = "x".repeat(32 * 1024);
       for (let i = 0; i < 48; i++) await pub(o.bus, "o.x", payload);
       o.feed.start();
-      await settle();
+      await until("a flow control request", () => dropped > 0);
+      await o.bus.settled();
       assert.equal(dropped, 1, "a flow control request came and its answer was dropped");
       assert.ok(o.stored.length > 0 && o.stored.length < 48, `stalled part way (${o.stored.length} stored)`);
       // On the old code the heartbeats said the consumer was stalled, the feed had every delivery and did
