@@ -337,7 +337,7 @@ function consumerApi(js: JetStream, m: BusMsg, op: string[]): void {
     const c = js.consumers.get(op[1])?.get(op[2]);
     if (!c) return fail(js, m, type, Errors.consumerNotFound());
     if (verb === "INFO") return respond(js, m, { type: T + type, ...consumerShown(js, c) });
-    const deleted = () => respond(js, m, { type: T + type, success: true });
+    const deleted = (err?: ApiError) => (err ? fail(js, m, type, err) : respond(js, m, { type: T + type, success: true }));
     // Replicated: deleted and answered once its removal is committed.
     if (js.cluster?.deleteOnCommit?.(c, deleted) === true) return;
     js.deleteConsumer(c);
@@ -384,8 +384,8 @@ function consumerCreate(
   const c = js.createConsumer(s, cfg);
   if (isErr(c)) return fail(js, m, type, c);
   if (generated) markGeneratedName(c.cfg);
-  const created = () => respond(js, m, { type: T + type, ...consumerShown(js, c) });
-  // Replicated: a new consumer is answered once its assignment is committed.
+  const created = (err?: ApiError) => (err ? fail(js, m, type, err) : respond(js, m, { type: T + type, ...consumerShown(js, c) }));
+  // Replicated: a new consumer, or an update, is answered once its assignment is committed.
   if (js.cluster?.answerCreate?.(c, m, created) !== true) created();
 }
 

@@ -51,9 +51,17 @@ export interface EngineCluster {
    * A create of consumer `c` (request `m`) that this server's API handled: true when the cluster sends `answer`
    * itself, once the consumer's assignment is committed.
    */
-  answerCreate?(c: Consumer, m: BusMsg, answer: () => void): boolean;
-  /** An API delete of consumer `c`: true when the cluster deletes it and sends `answer` once its removal is committed. */
-  deleteOnCommit?(c: Consumer, answer: () => void): boolean;
+  answerCreate?(c: Consumer, m: BusMsg, answer: (err?: ApiError) => void): boolean;
+  /**
+   * An update of consumer `c` to `cfg` by this server's API: true when the cluster takes it (`c` is changed as the
+   * update is applied, once committed, and the create that asked is answered then: `answerCreate`).
+   */
+  consumerUpdate?(c: Consumer, cfg: ConsumerConfig): boolean;
+  /**
+   * An API delete of consumer `c`: true when the cluster deletes it and sends `answer` once its removal is
+   * committed (or an error the client may retry, when it cannot be).
+   */
+  deleteOnCommit?(c: Consumer, answer: (err?: ApiError) => void): boolean;
   /** A consumer's delivery/ack state changed (coalesced). */
   consumerState(c: Consumer): void;
   /** An ack asked for a reply: true when the cluster sends it once the ack is replicated. */
@@ -661,6 +669,8 @@ export class JetStream implements ConsumerHost {
       if (sameConsumerConfig(existing.cfg, cfg)) return existing;
       const upd = updatableChange(existing.cfg, cfg);
       if (upd) return upd;
+      // Replicated: changed when the update is applied from the stream's log.
+      if (this.cluster?.consumerUpdate?.(existing, cfg) === true) return existing;
       existing.cfg = cfg;
       this.saveConsumer(existing);
       this.cluster?.consumerChanged(existing);

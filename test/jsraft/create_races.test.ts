@@ -12,9 +12,9 @@
 // which no follower sees; the followers elect one of themselves, whose log replaces L's entry. Then what L sent
 // is let through.
 //
-// 1b. The same with a client of L itself, and a delete the same way: neither may be answered while L's entry
-// cannot commit (the old code answered both at once: "created" for a consumer that was then given up, "deleted"
-// for a durable whose removal was lost and which came back).
+// 1b. The same with a client of L itself, and a delete and an update the same way: none may be answered while
+// L's entry cannot commit (the old code answered them at once: "created" for a consumer that was then given up,
+// "deleted" for a durable whose removal was lost and which came back, "updated" for an update that was lost).
 //
 // 2. A stream create answered while its subjects' interest is still on its way to another server: the requester
 // publishing through that server next found no responders (jsraft/mirror under load: "no responders: 'ord2.x'"
@@ -151,6 +151,41 @@ describe("creates on a cluster whose routes are held or slow", () => {
     await listedEverywhere("GONE", []);
     const err = await jsmL.consumers.info("GONE", "gone").then(() => undefined, (e: Error) => e);
     assert.match(String(err?.message), /consumer not found/);
+  });
+
+  it("an update on a stream leader cut off is answered once committed, with the new config on every server", { timeout: 60_000 }, async () => {
+    const l = await streamLed("UPD", ["upd.>"]);
+    const [f, g] = [0, 1, 2].filter((i) => i !== l);
+    // An R1 durable created through L's client: placed on L, so L runs it and takes its update.
+    const jsmL = await jetstreamManager(conns[l], { timeout: 30_000, checkAPI: false });
+    await jsmL.consumers.add("UPD", { durable_name: "upd", ack_policy: AckPolicy.Explicit, num_replicas: 1, description: "first" });
+    await listedEverywhere("UPD", ["upd"]);
+    const where = await waitFor("the durable running", async () => (await jsmL.consumers.info("UPD", "upd").catch(() => undefined))?.cluster?.leader, 15_000);
+    assert.equal(where, `n${l + 1}`);
+    for (const o of [f, g]) holdSent(l, o, true);
+    let answered = false;
+    try {
+      const updated = jsmL.consumers.update("UPD", "upd", { description: "second", max_ack_pending: 7 });
+      updated.then(() => (answered = true), () => {});
+      await electedWithout("UPD", l, f);
+      await drained(l, "upd");
+      assert.equal(answered, false, "the update was answered while it could not commit");
+      for (const o of [f, g]) holdSent(l, o, false);
+      const info = await updated;
+      assert.equal(info.config.description, "second");
+      assert.equal(info.config.max_ack_pending, 7);
+    } finally {
+      for (const o of [f, g]) holdSent(l, o, false);
+    }
+    // Committed: the stream's leader lists it with the new config through every server, and it runs with it.
+    for (const nc of conns) {
+      await waitFor("the update listed", async () => {
+        const r = await nc.request("$JS.API.CONSUMER.LIST.UPD", "", { timeout: 2000 }).catch(() => undefined);
+        const list = (r?.json() as { consumers?: Array<{ config: { description?: string } }> } | undefined)?.consumers;
+        return list?.length === 1 && list[0].config.description === "second" ? true : undefined;
+      }, 15_000);
+    }
+    assert.equal((await jsmL.consumers.info("UPD", "upd")).config.max_ack_pending, 7);
   });
 
   it("a consumer whose assignment was lost with its stream leader's leadership goes to the next leader, runs, and delivers", { timeout: 60_000 }, async () => {

@@ -1,16 +1,17 @@
 // A stream replica n1 leading stream S with its Raft group reduced to a leadership, a term and a log of proposals,
-// for tests of what the replica does with its publishes as the leadership moves (transfer_batch, replaced_entry).
+// for tests of what the replica does with its publishes as the leadership moves (transfer_batch, replaced_entry),
+// and of what its consumer groups do with their assignments (consumer_commit: `extra` wires them in).
 import { streamConfigSchema } from "../../src/jetstream/config_schema.ts";
 import { JetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
-import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
+import { type ReplicaDeps, StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
 import type { RaftGroup } from "../../src/raft/host.ts";
 import type { Entry } from "../../src/raft/types.ts";
 import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
 
 const dec = new TextDecoder();
 
-export function loneLeader() {
+export function loneLeader(extra: Partial<ReplicaDeps> = {}) {
   const answers: Array<{ subject: string; body: Record<string, unknown> }> = [];
   const forwarded: Array<{ to: string; m: BusMsg }> = [];
   const bus: JsBus = {
@@ -31,6 +32,7 @@ export function loneLeader() {
     now: () => 0,
     schedule: (fn) => void scheduled.push(fn),
     forward: (to, m) => void forwarded.push({ to, m }),
+    ...extra,
   });
   const log: Entry[] = [{ index: 1, term: 1, kind: "noop", data: new Uint8Array(0) }];
   // `transferring`: a leadership transfer runs. `refuses`: the Raft node already lost the leadership (a higher
@@ -62,5 +64,5 @@ export function loneLeader() {
   };
   /** What the replica passed on to a leader: [to, subject, reply, payload]. */
   const sent = () => forwarded.map((f) => [f.to, f.m.subject, f.m.reply, dec.decode(f.m.payload)]);
-  return { replica, node, log, answers, commitAll, flush, loseTo, sent };
+  return { replica, engine, group, node, log, answers, commitAll, flush, loseTo, sent };
 }

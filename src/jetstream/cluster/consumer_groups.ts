@@ -5,11 +5,15 @@
  * closes the groups as the assignments say, routes the consumer-scoped API to the consumer's leader, answers
  * consumer step-down, and builds the `cluster` block of consumer info.
  *
- * A create of a new consumer is answered once its assignment is applied (committed), and a delete once its
- * removal is, as nats-server answers them once the meta layer has them: answered at once before, a create whose
- * assignment was lost with the stream's leadership had been told "created" for a consumer that never ran, and a
- * deleted durable whose removal was lost came back. A create whose entry is lost goes to the next leader; a
- * removal is proposed again until applied.
+ * A create of a new consumer is answered once its assignment is applied (committed), an update once its new
+ * config is, and a delete once its removal is, as nats-server answers them once the meta layer has them: answered
+ * at once before, a create whose assignment was lost with the stream's leadership had been told "created" for a
+ * consumer that never ran, an update lost the same way had been told it was made, and a deleted durable whose
+ * removal was lost came back. A create whose entry is lost goes to the next leader; an update and a removal are
+ * proposed again until applied, and given up after a bounded number of tries with an error the client may retry
+ * (503, as nats-server answers while its cluster cannot decide). The removal of an inactive consumer (nobody
+ * asked, nobody to answer) is proposed again until applied, as nats-server's consumer does until its assignment
+ * is gone. Consumer info of a consumer whose assignment is on its way is "consumer not found" until applied.
  *
  * Replica count: the consumer's `num_replicas`, else the stream's; ephemeral consumers of a limits stream are
  * R1 (as nats-server 2.9), placed on the server that created them. A consumer with fewer replicas than its
@@ -26,7 +30,7 @@ import type { Stream, StreamListener } from "../stream.ts";
 import { subjectMatches } from "../../subjects/subject.ts";
 import type { Consumer, ConsumerState } from "../consumer.ts";
 import type { JetStream } from "../engine.ts";
-import { Errors } from "../errors.ts";
+import { type ApiError, Errors } from "../errors.ts";
 import type { BusMsg, JsBus } from "../types.ts";
 import { ConsumerReplica } from "./consumer_replica.ts";
 import { decodeCmd, encodeCmd, type GroupCmd } from "./entries.ts";
@@ -42,16 +46,20 @@ const CPROP = "$JSC.CPROP.";
 /** A consumer replica no longer placed here is closed at the latest this long after (if its group never told it). */
 const LEAVE_MS = 5_000;
 /**
- * A consumer removal not applied this long after it was proposed is proposed again, to the stream's leader then
- * (nats-server's mirror and source retry their consumer create no sooner than 2 s apart too).
+ * A consumer removal or update not applied this long after it was proposed is proposed again, to the stream's
+ * leader then (nats-server's mirror and source retry their consumer create no sooner than 2 s apart too).
  */
 export const DELETE_RETRY_MS = 2_000;
-/** After this many proposals in vain a delete is given up, unanswered (its requester asks again). */
+/**
+ * After this many proposals in vain (the stream without a leader for 30 s) a delete or an update is given up and
+ * answered with `Errors.clusterNotAvailable` (503): the client may ask again. Nothing of it was applied here; if an
+ * entry of it still commits later, every replica applies it alike.
+ */
 export const DELETE_TRIES = 15;
 /**
  * A create whose assignment was lost with the leadership goes to the next leader only this soon after it came:
- * an older one's requester has given up or asked again (nats clients wait 5 s by default; an ephemeral consumer
- * made for nobody goes at its inactivity threshold).
+ * an older one is answered with an error instead (its requester has given up or asked again: nats clients wait
+ * 5 s by default; an ephemeral consumer made for nobody goes at its inactivity threshold).
  */
 export const CREATE_PASS_ON_MS = 30_000;
 
@@ -79,24 +87,47 @@ export interface ConsumerGroupsDeps {
   readonly passOn: (stream: string, m: BusMsg) => void;
 }
 
+/** How a request waiting for a commit is answered: the answer, or an error (`Errors.clusterNotAvailable` here). */
+type Answer = (err?: ApiError) => void;
+
+/** A create waiting for its consumer's assignment. */
+interface CreateWait {
+  readonly answer: Answer;
+  /** The request (an owned copy), to the next leader if the assignment is lost; none if it came passed on. */
+  readonly request?: BusMsg;
+}
+
 /** A new consumer this server's API created, its assignment proposed here and not applied yet. */
 interface Creating {
   readonly consumer: Consumer;
   readonly group: string;
+  readonly peers: readonly string[];
   /** When it was created (by `now`). */
   readonly at: number;
-  /** The answers of the requests that wait for it (a create asked again meanwhile waits too). */
-  readonly answers: Array<() => void>;
-  /** Those requests (owned copies): to the next leader if the assignment is lost. */
-  readonly requests: BusMsg[];
+  /** The requests that wait for it (a create asked again meanwhile waits too). */
+  readonly waits: CreateWait[];
 }
 
-/** A consumer removal this server's API proposed, not applied yet. */
+/** An update of a consumer's config this server's API proposed, not applied yet. */
+interface Updating {
+  readonly consumer: Consumer;
+  readonly group: string;
+  readonly config: ConsumerConfig;
+  /** `config` as the stream's log carries it: the applied update that matches it answers. */
+  readonly json: string;
+  readonly answers: Answer[];
+  at: number;
+  tries: number;
+}
+
+/** A consumer removal this server proposed (its API's delete, or an inactive consumer's), not applied yet. */
 interface Deleting {
   readonly stream: string;
   readonly name: string;
   readonly group: string;
-  readonly answers: Array<() => void>;
+  readonly answers: Answer[];
+  /** An inactive consumer's: deleted here already, so proposed again until applied (no tries limit). */
+  readonly inactive: boolean;
   at: number;
   tries: number;
 }
@@ -225,8 +256,12 @@ export class ConsumerGroups {
    * mirror's feed of it waited for ever).
    */
   readonly #creating = new Map<string, Creating>();
-  /** Consumers this server's API was asked to delete, until their removal is applied. */
+  /** Consumers this server's API was asked to delete, or deleted as inactive, until their removal is applied. */
   readonly #deleting = new Map<string, Deleting>();
+  /** Updates this server's API proposed, by consumer, oldest first, until applied (or given up). */
+  readonly #updating = new Map<string, Updating[]>();
+  /** The update `update` just took, for `answerCreate` in the same turn. */
+  #taken: Updating | undefined;
 
   constructor(d: ConsumerGroupsDeps) {
     this.#d = d;
@@ -496,7 +531,7 @@ export class ConsumerGroups {
     // A new consumer waits (pull requests held) until its group has chosen where it runs.
     c.paused = true;
     const k = key(c.stream.name, c.name);
-    const w: Creating = { consumer: c, group: cmd.group, at: this.#d.now(), answers: [], requests: [] };
+    const w: Creating = { consumer: c, group: cmd.group, peers: cmd.peers ?? [], at: this.#d.now(), waits: [] };
     this.#creating.set(k, w);
     // Told after the API registered its answer (answerCreate, in the same turn).
     const lost = () => queueMicrotask(() => this.#assignmentLost(k, w));
@@ -504,36 +539,112 @@ export class ConsumerGroups {
   }
 
   /**
-   * The answer to a create of `c` (request `m`): sent once its assignment is applied, if it is on its way (true);
-   * false: answered at once (an update, or a consumer already assigned).
+   * The answer to a create of `c` (request `m`): sent once its assignment, or the update it asked for, is applied
+   * (true); false: answered at once (a consumer already assigned, asked with the config it has).
    */
-  answerCreate(c: Consumer, m: BusMsg, answer: () => void): boolean {
+  answerCreate(c: Consumer, m: BusMsg, answer: Answer): boolean {
+    const u = this.#taken;
+    this.#taken = undefined;
+    if (u !== undefined && u.consumer === c) {
+      u.answers.push(answer);
+      return true;
+    }
     const w = this.#creating.get(key(c.stream.name, c.name));
     if (w === undefined || w.consumer !== c) return false;
-    w.answers.push(answer);
     // A request passed on here is not passed on again (its reply may be mapped to this server: answer_back.ts).
-    if (m.forwarded !== true && m.reply !== undefined) w.requests.push(ownedRequest(m));
+    w.waits.push(m.forwarded !== true && m.reply !== undefined ? { answer, request: ownedRequest(m) } : { answer });
     return true;
   }
 
   /** A new consumer's assignment was applied (this server proposed it): it exists, its creators are answered. */
   #assigned(k: string, w: Creating): void {
     if (this.#creating.get(k) === w) this.#creating.delete(k);
-    for (const a of w.answers) a();
+    for (const x of w.waits) x.answer();
   }
 
   /**
    * A new consumer's assignment will never be applied (the leadership went first): its paused copy goes and its
-   * requests go to the stream's leader now (not answered here, nothing to answer: the consumer never existed).
+   * requests go to the stream's leader now (not answered here: the consumer never existed). One that came passed
+   * on already, or came too long ago (CREATE_PASS_ON_MS), or whose consumer was deleted meanwhile, is answered
+   * with an error the client may retry (it was dropped unanswered before), and so is an update that waited for it.
    */
   #assignmentLost(k: string, w: Creating): void {
     if (this.#creating.get(k) !== w) return;
     this.#creating.delete(k);
     const c = w.consumer;
+    this.#failUpdates(k, w.group);
     // Deleted meanwhile (its paused copy gone, or a delete waits for it): not created again elsewhere.
-    if (!this.#dropCopy(c) || this.#deleting.has(k)) return;
-    if (this.#d.now() - w.at > CREATE_PASS_ON_MS) return;
-    for (const m of w.requests) this.#d.passOn(c.stream.name, m);
+    const passOn = this.#dropCopy(c) && !this.#deleting.has(k) && this.#d.now() - w.at <= CREATE_PASS_ON_MS;
+    for (const x of w.waits) {
+      if (passOn && x.request !== undefined) this.#d.passOn(c.stream.name, x.request);
+      else x.answer(Errors.clusterNotAvailable());
+    }
+  }
+
+  /**
+   * An API update of consumer `c` (this server runs it) to `cfg`: proposed in the stream's log, applied to the
+   * consumer (and to every replica of it) and answered once committed (`assignedApplied`), proposed again until
+   * then (DELETE_RETRY_MS, at most DELETE_TRIES times). False: the consumer has no group in the stream's log (an
+   * older log's), updated at once as before.
+   */
+  update(c: Consumer, cfg: ConsumerConfig): boolean {
+    const d = this.#d;
+    const sr = d.replicas.get(c.stream.name);
+    if (!sr) return false;
+    const k = key(c.stream.name, c.name);
+    const rec = sr.consumers.get(c.name);
+    const creating = this.#creating.get(k);
+    const group = rec?.group ?? (creating?.consumer === c ? creating.group : undefined);
+    if (group === undefined) return false;
+    const config = structuredClone(cfg);
+    const json = JSON.stringify(config);
+    const list = this.#updating.get(k) ?? [];
+    let u = list.find((x) => x.consumer === c && x.group === group && x.json === json);
+    if (u === undefined) {
+      u = { consumer: c, group, config, json, answers: [], at: d.now(), tries: 1 };
+      list.push(u);
+      this.#updating.set(k, list);
+      this.#proposeUpdate(sr, u, rec?.created ?? c.created, rec?.peers ?? creating?.peers);
+    }
+    this.#taken = u;
+    return true;
+  }
+
+  #proposeUpdate(sr: StreamReplica, u: Updating, created: string, peers: readonly string[] | undefined): void {
+    this.#proposeCmd(sr, { op: "cadd", name: u.consumer.name, config: u.config, created, group: u.group, peers });
+  }
+
+  /**
+   * A consumer's assignment (new, or an update) was applied on this server (its stream replica's apply, after the
+   * groups followed it): the engine copy here takes its config (the running one has it from its replica; a paused
+   * one just created has none yet), and the updates this server's API proposed are answered — the one applied and
+   * those taken before it (a later update applied first overrode them, as if it had come after).
+   */
+  assignedApplied(stream: string, name: string, config: ConsumerConfig, group: string | undefined): void {
+    const k = key(stream, name);
+    const json = JSON.stringify(config);
+    const c = this.#d.engine.consumers.get(stream)?.get(name);
+    const mine = c !== undefined && group !== undefined &&
+      (this.#creating.get(k)?.consumer === c ? this.#creating.get(k)!.group === group : this.get(stream, name)?.group.id === group);
+    if (mine && JSON.stringify(c.cfg) !== json) c.cfg = structuredClone(config);
+    const list = this.#updating.get(k);
+    if (list === undefined) return;
+    const i = list.findIndex((u) => u.group === group && u.json === json);
+    if (i < 0) return;
+    const done = list.splice(0, i + 1);
+    if (list.length === 0) this.#updating.delete(k);
+    for (const u of done) for (const a of u.answers) a();
+  }
+
+  /** The updates of consumer `k` in group `group` will never be applied: answered with an error to retry. */
+  #failUpdates(k: string, group: string): void {
+    const list = this.#updating.get(k);
+    if (list === undefined) return;
+    const failed = list.filter((u) => u.group === group);
+    const rest = list.filter((u) => u.group !== group);
+    if (rest.length > 0) this.#updating.set(k, rest);
+    else this.#updating.delete(k);
+    for (const u of failed) for (const a of u.answers) a(Errors.clusterNotAvailable());
   }
 
   /**
@@ -541,7 +652,7 @@ export class ConsumerGroups {
    * then) and `answer` sent once it is applied here (true). False: not assigned in the stream's log at all,
    * deleted at once by the caller.
    */
-  deleteOnCommit(c: Consumer, answer: () => void): boolean {
+  deleteOnCommit(c: Consumer, answer: Answer): boolean {
     const d = this.#d;
     const sr = d.replicas.get(c.stream.name);
     if (!sr) return false;
@@ -551,7 +662,7 @@ export class ConsumerGroups {
     if (group === undefined) return false;
     let w = this.#deleting.get(k);
     if (w === undefined || w.group !== group) {
-      w = { stream: c.stream.name, name: c.name, group, answers: [], at: d.now(), tries: 1 };
+      w = { stream: c.stream.name, name: c.name, group, answers: [], inactive: false, at: d.now(), tries: 1 };
       this.#deleting.set(k, w);
       this.#proposeCmd(sr, { op: "cdel", name: c.name, group });
     }
@@ -570,33 +681,68 @@ export class ConsumerGroups {
     const c = engine.consumers.get(stream)?.get(name);
     const creating = this.#creating.get(k);
     if (c !== undefined && !(creating?.consumer === c && group !== undefined && creating.group !== group)) engine.deleteConsumer(c);
+    // Updates of the consumer removed will never be applied.
+    if (group !== undefined) this.#failUpdates(k, group);
     const w = this.#deleting.get(k);
     if (w === undefined || (group !== undefined && w.group !== group)) return;
     this.#deleting.delete(k);
     for (const a of w.answers) a();
   }
 
-  /** Removals proposed here that the stream's log does not have yet: proposed again (bounded), or given up. */
+  /**
+   * Removals proposed here that the stream's log does not have yet: proposed again, an API delete's at most
+   * DELETE_TRIES times and then answered with an error to retry (the consumer still there, on every replica alike),
+   * an inactive consumer's until applied.
+   */
   #retryDeletes(): void {
     const d = this.#d;
     // A creation whose stream replica closed here (deleted, moved away) is neither applied nor lost here.
-    for (const [k, w] of this.#creating) if (d.replicas.get(w.consumer.stream.name)?.stream !== w.consumer.stream) this.#creating.delete(k);
+    for (const [k, w] of this.#creating) {
+      if (d.replicas.get(w.consumer.stream.name)?.stream === w.consumer.stream) continue;
+      this.#creating.delete(k);
+      for (const x of w.waits) x.answer(Errors.clusterNotAvailable());
+    }
     if (this.#deleting.size === 0) return;
     const now = d.now();
     for (const [k, w] of this.#deleting) {
       const sr = d.replicas.get(w.stream);
-      if (!sr) {
+      // Gone from here (its stream deleted or moved away), or the removal applied by now.
+      if (!sr || (w.inactive && sr.consumers.get(w.name)?.group !== w.group)) {
         this.#deleting.delete(k);
+        for (const a of w.answers) a(Errors.clusterNotAvailable());
         continue;
       }
       if (now - w.at < DELETE_RETRY_MS) continue;
-      if (w.tries >= DELETE_TRIES) {
+      if (w.tries >= DELETE_TRIES && !w.inactive) {
         this.#deleting.delete(k);
+        for (const a of w.answers) a(Errors.clusterNotAvailable());
         continue;
       }
       w.tries++;
       w.at = now;
       this.#proposeCmd(sr, { op: "cdel", name: w.name, group: w.group });
+    }
+  }
+
+  /** Updates proposed here that the stream's log does not have yet: proposed again (bounded), or given up. */
+  #retryUpdates(): void {
+    const d = this.#d;
+    const now = d.now();
+    for (const [k, list] of this.#updating) {
+      const u = list[list.length - 1];
+      const sr = d.replicas.get(u.consumer.stream.name);
+      const rec = sr?.consumers.get(u.consumer.name);
+      const creating = this.#creating.get(k);
+      const stillThere = sr !== undefined && (rec?.group === u.group || creating?.group === u.group);
+      if (stillThere && now - u.at < DELETE_RETRY_MS) continue;
+      if (!stillThere || u.tries >= DELETE_TRIES) {
+        this.#failUpdates(k, u.group);
+        continue;
+      }
+      // Only the newest is proposed again: an older one applied after it would undo it.
+      u.tries++;
+      u.at = now;
+      this.#proposeUpdate(sr, u, rec?.created ?? u.consumer.created, rec?.peers ?? creating?.peers);
     }
   }
 
@@ -615,13 +761,22 @@ export class ConsumerGroups {
     return { op: "cadd", name, config, created, group: `C-${peerToken(sr.stream.name)}-${peerToken(name)}-${id}`, peers, state };
   }
 
-  /** The engine deleted consumer `c` by itself (an inactive one) or as its removal was applied. */
+  /**
+   * The engine deleted consumer `c` by itself (an inactive one) or as its removal was applied. An inactive one's
+   * removal is proposed until applied (#retryDeletes): proposed once before, a removal lost with the stream's
+   * leadership left the consumer's record in the stream's log for good (listed, and opened again on a restart).
+   */
   deleted(c: Consumer): void {
-    const sr = this.#d.replicas.get(c.stream.name);
+    const d = this.#d;
+    const sr = d.replicas.get(c.stream.name);
     const rec = sr?.consumers.get(c.name);
     if (!sr || !rec) return;
     this.get(c.stream.name, c.name)?.close();
     this.#proposeCmd(sr, { op: "cdel", name: c.name, group: rec.group });
+    const k = key(c.stream.name, c.name);
+    if (rec.group !== undefined && this.#deleting.get(k)?.group !== rec.group) {
+      this.#deleting.set(k, { stream: c.stream.name, name: c.name, group: rec.group, answers: [], inactive: true, at: d.now(), tries: 1 });
+    }
   }
 
   /** A live consumer's state changed: its replica proposes it. */
@@ -680,6 +835,11 @@ export class ConsumerGroups {
     // Where the consumer runs (its group's leader, or the server whose API just created it), its engine answers.
     const live = name !== undefined ? this.#d.engine.consumers.get(sr.stream.name)?.get(name) : undefined;
     if (live) {
+      if (verb === "INFO" && this.#creating.get(key(sr.stream.name, live.name))?.consumer === live) {
+        // Its assignment is on its way: not a consumer yet (nats-server says so until its meta layer has it).
+        this.#d.respond(m.reply, { type: T + "consumer_info_response", error: Errors.consumerNotFound() });
+        return true;
+      }
       if (verb !== "LEADER") return false;
       const r = this.get(sr.stream.name, live.name);
       this.#d.respond(m.reply, { type: T + "consumer_leader_stepdown_response", success: true });
@@ -805,6 +965,7 @@ export class ConsumerGroups {
     }
     this.#reapOrphans();
     this.#retryDeletes();
+    this.#retryUpdates();
     for (const [r, n] of this.#campaign) {
       if (n > 1) {
         this.#campaign.set(r, n - 1);

@@ -251,6 +251,7 @@ export class JetStreamCluster {
       consumerChanged: (c) => cg.changed(c),
       consumerDeleted: (c) => cg.deleted(c),
       answerCreate: (c, m, answer) => cg.answerCreate(c, m, answer),
+      consumerUpdate: (c, cfg) => cg.update(c, cfg),
       deleteOnCommit: (c, answer) => cg.deleteOnCommit(c, answer),
       consumerState: (c) => cg.state(c),
       ackReply: (c, reply) => cg.ackReply(c, reply),
@@ -738,6 +739,7 @@ export class JetStreamCluster {
       compactIntervalMs: COMPACT_INTERVAL_MS,
       consumersChanged: () => this.#consumersOf(accountOf(a)).reconcile(),
       consumerRemoved: (name, group) => this.#consumersOf(accountOf(a)).removedApplied(a.name, name, group),
+      consumerAssigned: (name, config, group) => this.#consumersOf(accountOf(a)).assignedApplied(a.name, name, config, group),
       // From this server (the origin, unless it came passed on): the interest in the reply reached it first.
       forward: (leader, m) => this.#o.sysBus.publish(`${FORWARD_PREFIX}${peerToken(leader)}`, encodeForward(accountOf(a), a.name, m, this.self)),
       answerBack: (reply, origin) => this.#answerBack.replyFor(accountOf(a), reply, origin, this.#now()),

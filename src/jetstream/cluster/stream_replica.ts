@@ -103,6 +103,11 @@ export interface ReplicaDeps {
    * whose API asked answers (consumer_groups.ts). `group`: the consumer's group the removal named, if any.
    */
   readonly consumerRemoved?: (name: string, group: string | undefined) => void;
+  /**
+   * A consumer's assignment was applied (after `consumersChanged`): the server whose API asked for it (a create,
+   * an update) answers (consumer_groups.ts). `group`: the consumer's group.
+   */
+  readonly consumerAssigned?: (name: string, config: ConsumerConfig, group: string | undefined) => void;
   /** Pass a publish that reached this server after it stopped leading to the group's leader (forward.ts). */
   readonly forward?: (leader: PeerId, m: BusMsg) => void;
   /**
@@ -653,11 +658,15 @@ export class StreamReplica implements FlowConsumer {
         return s.apply(cmd);
       case "cadd": {
         const rec = this.consumers.get(cmd.name);
+        // An update naming another group is of a consumer deleted and created again under its name since (an
+        // update is proposed again until applied: consumer_groups.ts): not this one's.
+        if (rec?.group !== undefined && cmd.group !== undefined && rec.group !== cmd.group) return 0;
         // An update keeps the consumer's group; a new assignment brings its group, peers and first state.
         const group = rec?.group ?? cmd.group;
         const peers = rec?.group ? rec.peers : cmd.peers;
         this.consumers.set(cmd.name, { config: cmd.config, created: rec?.created ?? cmd.created, state: rec?.state ?? cmd.state, group, peers });
         this.#deps.consumersChanged?.();
+        this.#deps.consumerAssigned?.(cmd.name, cmd.config, group);
         return 0;
       }
       case "cdel": {
