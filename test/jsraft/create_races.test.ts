@@ -125,28 +125,43 @@ describe("creates on a cluster whose routes are held or slow", () => {
     assert.equal(new TextDecoder().decode(m.data), "one");
   });
 
-  it("a delete on a stream leader cut off is answered once its removal commits, and the durable does not come back", { timeout: 60_000 }, async () => {
-    const l = await streamLed("GONE", ["gone.>"]);
+  /**
+   * An R1 durable of a fresh R3 stream, created through the stream leader L's client (placed on L: L runs it and
+   * takes what is asked of it). `ask` goes through L's client with L cut off, and must not be answered until the
+   * followers have elected one of themselves and L's client has everything L sent it; then L's routes are let go
+   * and its answer is returned.
+   */
+  const askedOfCutOffLeader = async <T>(
+    stream: string,
+    durable: string,
+    what: string,
+    ask: (jsm: JetStreamManager) => Promise<T>,
+  ): Promise<{ jsmL: JetStreamManager; answer: T }> => {
+    const l = await streamLed(stream, [`${durable}.>`]);
     const [f, g] = [0, 1, 2].filter((i) => i !== l);
-    // An R1 durable created through L's client: placed on L, so L runs it and takes its delete.
     const jsmL = await jetstreamManager(conns[l], { timeout: 30_000, checkAPI: false });
-    await jsmL.consumers.add("GONE", { durable_name: "gone", ack_policy: AckPolicy.Explicit, num_replicas: 1 });
-    await listedEverywhere("GONE", ["gone"]);
-    const where = await waitFor("the durable running", async () => (await jsmL.consumers.info("GONE", "gone").catch(() => undefined))?.cluster?.leader, 15_000);
+    await jsmL.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit, num_replicas: 1, description: "first" });
+    await listedEverywhere(stream, [durable]);
+    const where = await waitFor("the durable running", async () => (await jsmL.consumers.info(stream, durable).catch(() => undefined))?.cluster?.leader, 15_000);
     assert.equal(where, `n${l + 1}`);
     for (const o of [f, g]) holdSent(l, o, true);
     let answered = false;
     try {
-      const deleted = jsmL.consumers.delete("GONE", "gone");
-      deleted.then(() => (answered = true), () => {});
-      await electedWithout("GONE", l, f);
-      await drained(l, "gone");
-      assert.equal(answered, false, "the delete was answered while its removal could not commit");
+      const asked = ask(jsmL);
+      asked.then(() => (answered = true), () => {});
+      await electedWithout(stream, l, f);
+      await drained(l, durable);
+      assert.equal(answered, false, `the ${what} was answered while it could not commit`);
       for (const o of [f, g]) holdSent(l, o, false);
-      assert.equal(await deleted, true);
+      return { jsmL, answer: await asked };
     } finally {
       for (const o of [f, g]) holdSent(l, o, false);
     }
+  };
+
+  it("a delete on a stream leader cut off is answered once its removal commits, and the durable does not come back", { timeout: 60_000 }, async () => {
+    const { jsmL, answer } = await askedOfCutOffLeader("GONE", "gone", "delete", (jsm) => jsm.consumers.delete("GONE", "gone"));
+    assert.equal(answer, true);
     // Deleted for good: no server lists it, and it is not found (the old code's lost removal left it assigned).
     await listedEverywhere("GONE", []);
     const err = await jsmL.consumers.info("GONE", "gone").then(() => undefined, (e: Error) => e);
@@ -154,29 +169,10 @@ describe("creates on a cluster whose routes are held or slow", () => {
   });
 
   it("an update on a stream leader cut off is answered once committed, with the new config on every server", { timeout: 60_000 }, async () => {
-    const l = await streamLed("UPD", ["upd.>"]);
-    const [f, g] = [0, 1, 2].filter((i) => i !== l);
-    // An R1 durable created through L's client: placed on L, so L runs it and takes its update.
-    const jsmL = await jetstreamManager(conns[l], { timeout: 30_000, checkAPI: false });
-    await jsmL.consumers.add("UPD", { durable_name: "upd", ack_policy: AckPolicy.Explicit, num_replicas: 1, description: "first" });
-    await listedEverywhere("UPD", ["upd"]);
-    const where = await waitFor("the durable running", async () => (await jsmL.consumers.info("UPD", "upd").catch(() => undefined))?.cluster?.leader, 15_000);
-    assert.equal(where, `n${l + 1}`);
-    for (const o of [f, g]) holdSent(l, o, true);
-    let answered = false;
-    try {
-      const updated = jsmL.consumers.update("UPD", "upd", { description: "second", max_ack_pending: 7 });
-      updated.then(() => (answered = true), () => {});
-      await electedWithout("UPD", l, f);
-      await drained(l, "upd");
-      assert.equal(answered, false, "the update was answered while it could not commit");
-      for (const o of [f, g]) holdSent(l, o, false);
-      const info = await updated;
-      assert.equal(info.config.description, "second");
-      assert.equal(info.config.max_ack_pending, 7);
-    } finally {
-      for (const o of [f, g]) holdSent(l, o, false);
-    }
+    const update = (jsm: JetStreamManager) => jsm.consumers.update("UPD", "upd", { description: "second", max_ack_pending: 7 });
+    const { jsmL, answer } = await askedOfCutOffLeader("UPD", "upd", "update", update);
+    assert.equal(answer.config.description, "second");
+    assert.equal(answer.config.max_ack_pending, 7);
     // Committed: the stream's leader lists it with the new config through every server, and it runs with it.
     for (const nc of conns) {
       await waitFor("the update listed", async () => {
