@@ -118,6 +118,14 @@ export interface InFlight {
   readonly subjects: ReadonlyMap<string, number>;
   /** Msg-Id of the latest proposal when one is in flight (null: it had none), undefined when nothing is. */
   readonly lastMsgId: string | null | undefined;
+  /**
+   * Messages and their stored bytes in flight, and per subject how many (kept only under discard new with a
+   * per-subject limit): a discard-new limit counts them as stored, or two publishes in flight at once both passed
+   * it (the older one, acknowledged, was then removed by the per-subject limit; max_msgs/max_bytes were exceeded).
+   */
+  readonly msgs?: number;
+  readonly bytes?: number;
+  readonly subjectCounts?: ReadonlyMap<string, number>;
 }
 
 /** The smallest first seq >= `from` among `subjects`. */
@@ -450,6 +458,12 @@ export class Stream {
     }
   }
 
+  /** Is `subject` one of the stream's subjects (what its capture listens on)? */
+  capturesSubject(subject: string): boolean {
+    for (const f of this.cfg.subjects) if (subjectMatches(subject, f)) return true;
+    return false;
+  }
+
   /**
    * Validates a publish against the stream's state and turns it into an entry with the next sequence after
    * `lastSeq` (a replicated leader passes the last sequence it proposed) and the time `now`. A duplicate
@@ -503,12 +517,12 @@ export class Stream {
     const size = storedSize(subject.length, hlen, data.length, cfg.storage === "file");
     if (cfg.discard === "new") {
       const perSubj = cfg.max_msgs_per_subject > 0 && cfg.discard_new_per_subject &&
-        this.index.subjectCount(subject) >= cfg.max_msgs_per_subject;
+        this.index.subjectCount(subject) + (inflight?.subjectCounts?.get(subject) ?? 0) >= cfg.max_msgs_per_subject;
       if (perSubj) return Errors.streamStoreFailed("maximum messages per subject exceeded");
-      if (cfg.max_msgs > 0 && this.index.count >= cfg.max_msgs && rollup === undefined) {
+      if (cfg.max_msgs > 0 && this.index.count + (inflight?.msgs ?? 0) >= cfg.max_msgs && rollup === undefined) {
         return Errors.streamStoreFailed("maximum messages exceeded");
       }
-      if (cfg.max_bytes > 0 && this.index.bytes + size > cfg.max_bytes && rollup === undefined) {
+      if (cfg.max_bytes > 0 && this.index.bytes + (inflight?.bytes ?? 0) + size > cfg.max_bytes && rollup === undefined) {
         return Errors.streamStoreFailed("maximum bytes exceeded");
       }
     }

@@ -26,6 +26,19 @@ export interface BusMsg {
    * of it; an answer the leader cannot send by interest goes back through it, answer_back.ts).
    */
   origin?: string;
+  /** A publish a stream's old leader sends again (stream_replica.ts): taken only in its original order. */
+  resend?: ResendMark;
+}
+
+/**
+ * Where a re-sent publish belongs: the `k`-th (from 0) of the publishes one server sends again together (`chain`),
+ * in the order it first took them; the first is taken only while the leader's last sequence is `after`, each
+ * next one only right after the one before it.
+ */
+export interface ResendMark {
+  chain: string;
+  k: number;
+  after: number;
 }
 
 export interface PublishOpts {

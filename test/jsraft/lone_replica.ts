@@ -11,7 +11,7 @@ import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
 
 const dec = new TextDecoder();
 
-export function loneLeader(extra: Partial<ReplicaDeps> = {}) {
+export function loneLeader(extra: Partial<ReplicaDeps> = {}, config: Record<string, unknown> = {}) {
   const answers: Array<{ subject: string; body: Record<string, unknown> }> = [];
   const forwarded: Array<{ to: string; m: BusMsg }> = [];
   const bus: JsBus = {
@@ -20,7 +20,7 @@ export function loneLeader(extra: Partial<ReplicaDeps> = {}) {
     publish: (subject, payload) => answers.push({ subject, body: JSON.parse(dec.decode(payload)) }),
   };
   const engine = new JetStream(bus, { server_name: "n1", now: () => 0 }, new MemoryStorage());
-  const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s.>"], num_replicas: 3 });
+  const cfg = streamConfigSchema.parse({ name: "S", subjects: ["s.>"], num_replicas: 3, ...config });
   // The replica's batch flush, scheduled through this queue and run by `flush` (instead of a microtask).
   const scheduled: Array<() => void> = [];
   const flush = () => {
@@ -64,5 +64,7 @@ export function loneLeader(extra: Partial<ReplicaDeps> = {}) {
   };
   /** What the replica passed on to a leader: [to, subject, reply, payload]. */
   const sent = () => forwarded.map((f) => [f.to, f.m.subject, f.m.reply, dec.decode(f.m.payload)]);
-  return { replica, engine, group, node, log, answers, commitAll, flush, loseTo, sent };
+  /** Where each passed-on publish belongs if it is a re-send: [payload, k, after] (ResendMark). */
+  const marks = () => forwarded.map((f) => [dec.decode(f.m.payload), f.m.resend?.k, f.m.resend?.after]);
+  return { replica, engine, group, node, log, answers, commitAll, flush, loseTo, sent, marks, forwarded };
 }

@@ -15,7 +15,7 @@
  * it by, and had not heard of the new leader yet): the server it reaches passes it on again to the leader it
  * knows, at most MAX_HOPS times in all, so that two stale views cannot bounce it for ever.
  */
-import type { BusMsg } from "../types.ts";
+import type { BusMsg, ResendMark } from "../types.ts";
 
 export const FORWARD_PREFIX = "$JSC.FWD.";
 /** How long a new leader matches forwarded publishes with direct ones (from its start, and from each forwarded one). */
@@ -29,13 +29,15 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /**
- * `[u32 json length][json {a, s, subject, reply, h, n, o}][headers][payload]`; `n`: times passed on, this one
- * included; `o`: the server that first passed it on (`from`, the sender, unless it came passed on already).
+ * `[u32 json length][json {a, s, subject, reply, h, n, o, r}][headers][payload]`; `n`: times passed on, this one
+ * included; `o`: the server that first passed it on (`from`, the sender, unless it came passed on already); `r`: a
+ * re-sent publish's place (ResendMark).
  */
 export function encodeForward(account: string, stream: string, m: BusMsg, from?: string): Uint8Array {
   const h = m.headers?.length ?? 0;
   const o = m.origin ?? from;
-  const head = enc.encode(JSON.stringify({ a: account, s: stream, subject: m.subject, reply: m.reply ?? "", h, n: (m.hops ?? 0) + 1, o }));
+  const r = m.resend;
+  const head = enc.encode(JSON.stringify({ a: account, s: stream, subject: m.subject, reply: m.reply ?? "", h, n: (m.hops ?? 0) + 1, o, r }));
   const out = new Uint8Array(4 + head.length + h + m.payload.length);
   new DataView(out.buffer).setUint32(0, head.length);
   out.set(head, 4);
@@ -61,7 +63,7 @@ export function decodeForward(b: Uint8Array): Forwarded | undefined {
     return undefined;
   }
   if (typeof head !== "object" || head === null) return undefined;
-  const { a, s, subject, reply, h, n: hops = 1, o } = head as Record<string, unknown>;
+  const { a, s, subject, reply, h, n: hops = 1, o, r } = head as Record<string, unknown>;
   if (typeof a !== "string" || typeof s !== "string" || typeof subject !== "string" || typeof reply !== "string") return undefined;
   if (typeof h !== "number" || !Number.isInteger(h) || h < 0 || 4 + n + h > b.length) return undefined;
   if (typeof hops !== "number" || !Number.isInteger(hops) || hops < 1) return undefined;
@@ -77,8 +79,16 @@ export function decodeForward(b: Uint8Array): Forwarded | undefined {
       forwarded: true,
       hops,
       origin: typeof o === "string" ? o : undefined,
+      resend: resendMark(r),
     },
   };
+}
+
+function resendMark(r: unknown): ResendMark | undefined {
+  if (typeof r !== "object" || r === null) return undefined;
+  const { chain, k, after } = r as Record<string, unknown>;
+  if (typeof chain !== "string" || !Number.isInteger(k) || !Number.isInteger(after)) return undefined;
+  return { chain, k: k as number, after: after as number };
 }
 
 function fnv(h: number, b: Uint8Array | undefined): number {

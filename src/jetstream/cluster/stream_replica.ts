@@ -14,7 +14,8 @@ import { type JetStream, pubAckBytes } from "../engine.ts";
 import type { ApiError } from "../errors.ts";
 import { type ApplyResult, isEntry, type Stream, type StreamEntry } from "../stream.ts";
 import type { FlowConsumer } from "../../server/flow.ts";
-import type { BusMsg } from "../types.ts";
+import type { BusMsg, ResendMark } from "../types.ts";
+import { storedSize } from "../store/types.ts";
 import { CmdArena, decodeCmd, encodeCmd, type GroupCmd, type SyncBatch } from "./entries.ts";
 import { MAX_HOPS, RepeatFilter } from "./forward.ts";
 
@@ -63,6 +64,8 @@ interface Pending {
   readonly msgId: string | undefined;
   /** Its entry's bytes (counted in the intake until applied). */
   readonly bytes: number;
+  /** A message's stored size (counted against discard-new limits until applied; 0 for other commands). */
+  readonly size: number;
   /** The entry (a view the log holds too): a publish whose entry another leader replaced is sent again from it. */
   readonly data: Uint8Array;
 }
@@ -142,8 +145,20 @@ export class StreamReplica implements FlowConsumer {
   /** Proposed, not yet applied: each subject's latest sequence and the latest Msg-Id (for conditional publishes). */
   #inflightSubjects = new Map<string, number>();
   #inflightLast: { seq: number; msgId: string | null } | undefined;
+  /** Messages proposed, not yet applied, and their stored bytes; per subject under discard new per subject. */
+  #inflightMsgs = 0;
+  #inflightStored = 0;
+  readonly #inflightPerSubject = new Map<string, number>();
   #queue: BusMsg[] = [];
-  #batch: Array<{ data: Uint8Array; reply: string | undefined; done: Done | undefined; lost: Lost | undefined; msgId: string | undefined }> = [];
+  #batch: Array<{ data: Uint8Array; reply: string | undefined; done: Done | undefined; lost: Lost | undefined; msgId: string | undefined; size: number }> = [];
+  /**
+   * Publishes this server took as leader and lost with the leadership (unproposed, or their entries replaced), in
+   * the order it took them: sent again once none of its proposals' fate is open (#resendDeferred).
+   */
+  #deferred: BusMsg[] = [];
+  #chains = 0;
+  /** The last re-sent publish this leader took (or refused by its own checks), for the next of its chain. */
+  #lastResend: { chain: string; k: number; seq: number } | undefined;
   /** Bytes of this leader's proposals (batched or pending) not applied yet: what back-pressure is about. */
   #intake = 0;
   /** Publishers held for this leader's intake wait for these wakes (FlowConsumer.whenDrained). */
@@ -232,6 +247,31 @@ export class StreamReplica implements FlowConsumer {
     // Matched by its reply as it came (the direct copy has the same), before the reply may be mapped below.
     if (this.#repeats.repeat(m, now)) return;
     const s = this.stream;
+    // Not brought by the stream's own subscription: it must still be one of the stream's subjects (an update may
+    // have changed them since it was first taken).
+    if ((m.forwarded === true || m.resend !== undefined) && !s.capturesSubject(m.subject)) return;
+    if (m.resend === undefined) return this.#take(m, now);
+    if (!this.#inOrder(m.resend)) return;
+    this.#take(m, now);
+    // Taken, or refused by its own checks: the next of its chain follows right after.
+    this.#lastResend = { chain: m.resend.chain, k: m.resend.k, seq: this.#clseq };
+  }
+
+  /**
+   * A re-sent publish (ResendMark) is taken only where it cannot come after a publish its client sent later:
+   * the first of its chain while this leader's last sequence is still the one its old leader had before it,
+   * each next one right after the one before it. Otherwise it is dropped unanswered, as nats-server drops a
+   * publish whose proposal was lost (its client times out and decides).
+   */
+  #inOrder(r: ResendMark): boolean {
+    if (r.k === 0) return this.#clseq === r.after;
+    const prev = this.#lastResend;
+    return prev !== undefined && prev.chain === r.chain && prev.k === r.k - 1 && prev.seq === this.#clseq;
+  }
+
+  /** A publish the leader validates and proposes (or answers with its error). */
+  #take(m: BusMsg, now: number): void {
+    const s = this.stream;
     let reply = m.reply && !s.cfg.no_ack ? m.reply : undefined;
     // A passed-on copy may have come ahead of the interest in its reply: acknowledged through its origin.
     if (reply !== undefined && m.origin !== undefined && m.forwarded === true) reply = this.#deps.answerBack?.(reply, m.origin) ?? reply;
@@ -244,6 +284,9 @@ export class StreamReplica implements FlowConsumer {
     const e = s.prepare(m.subject, hdr, m.payload, now, this.#clseq, {
       subjects: this.#inflightSubjects,
       lastMsgId: this.#inflightLast?.msgId,
+      msgs: this.#inflightMsgs,
+      bytes: this.#inflightStored,
+      subjectCounts: this.#inflightPerSubject,
     });
     if (!isEntry(e)) {
       if (reply) this.#answer(reply, e);
@@ -262,7 +305,13 @@ export class StreamReplica implements FlowConsumer {
     this.#clseq = e.seq;
     this.#inflightSubjects.set(e.subject, e.seq);
     this.#inflightLast = { seq: e.seq, msgId: e.msgId ?? null };
-    this.#enqueue(encodeCmd(e, this.#arena), reply, undefined, undefined, e.msgId);
+    const size = storedSize(e.subject.length, hdr ? hdr.length : 0, e.data.length, s.cfg.storage === "file");
+    this.#inflightMsgs++;
+    this.#inflightStored += size;
+    if (s.cfg.discard === "new" && s.cfg.discard_new_per_subject && s.cfg.max_msgs_per_subject > 0) {
+      this.#inflightPerSubject.set(e.subject, (this.#inflightPerSubject.get(e.subject) ?? 0) + 1);
+    }
+    this.#enqueue(encodeCmd(e, this.#arena), reply, undefined, undefined, e.msgId, size);
     if (!this.stallExhausted && this.isBehind()) this.#deps.engine.bus.holdPublisher?.(this);
   }
 
@@ -310,12 +359,12 @@ export class StreamReplica implements FlowConsumer {
    */
   propose(cmd: GroupCmd, done: Done | undefined, lost?: Lost): boolean {
     if (!this.isLeader() || !this.#ready) return false;
-    this.#enqueue(encodeCmd(cmd), undefined, done, lost, undefined);
+    this.#enqueue(encodeCmd(cmd), undefined, done, lost, undefined, 0);
     return true;
   }
 
-  #enqueue(data: Uint8Array, reply: string | undefined, done: Done | undefined, lost: Lost | undefined, msgId: string | undefined): void {
-    this.#batch.push({ data, reply, done, lost, msgId });
+  #enqueue(data: Uint8Array, reply: string | undefined, done: Done | undefined, lost: Lost | undefined, msgId: string | undefined, size: number): void {
+    this.#batch.push({ data, reply, done, lost, msgId, size });
     this.#intake += data.length;
     if (this.#batchScheduled) return;
     this.#batchScheduled = true;
@@ -348,19 +397,21 @@ export class StreamReplica implements FlowConsumer {
     const first = r.index - batch.length + 1;
     for (let i = 0; i < batch.length; i++) {
       const b = batch[i];
-      // This server leads again with a shorter log: what it had proposed at this index was replaced.
+      // This server leads again with a shorter log: what it had proposed at this index was replaced (its
+      // publish is dropped: this leader's newer publishes are ahead of it now).
       const old = this.#pending.get(first + i);
-      if (old !== undefined) this.#replaced(first + i, old);
-      this.#pending.set(first + i, { term: r.term, reply: b.reply, done: b.done, lost: b.lost, msgId: b.msgId, bytes: b.data.length, data: b.data });
+      if (old !== undefined) this.#replaced(first + i, old, []);
+      this.#pending.set(first + i, { term: r.term, reply: b.reply, done: b.done, lost: b.lost, msgId: b.msgId, bytes: b.data.length, size: b.size, data: b.data });
     }
   }
 
   /**
    * Leadership lost. What was proposed stays pending: an entry this server proposed that the next leader
    * commits (a hand-off waits for the successor to hold every entry) is answered here once applied with the
-   * same term; one another leader's log replaced goes to the leader then (#replaced).
+   * same term; one another leader's log replaced goes to the leader then (#replaced). What was not proposed yet
+   * goes after those, in order (#resendDeferred).
    */
-  #lost(): void {
+  #lost(handedOff: readonly BusMsg[] = []): void {
     this.#ready = false;
     const batch = this.#batch;
     const queue = this.#queue;
@@ -376,11 +427,13 @@ export class StreamReplica implements FlowConsumer {
       if (b.reply === undefined || this.#closed) continue;
       const cmd = decodeCmd(b.data);
       if (cmd instanceof Error || cmd.op !== "msg" || cmd.mirrored) continue;
-      for (const reply of [b.reply, ...(retries ?? [])]) this.#toLeader({ subject: cmd.subject, reply, headers: cmd.headers, payload: cmd.data });
+      for (const reply of [b.reply, ...(retries ?? [])]) this.#deferred.push({ subject: cmd.subject, reply, headers: cmd.headers, payload: cmd.data });
     }
-    if (!this.#closed) for (const m of queue) this.#toLeader(m);
-    this.#inflightSubjects.clear();
-    this.#inflightLast = undefined;
+    if (!this.#closed) for (const m of queue) this.#deferred.push(m);
+    if (!this.#closed) for (const m of handedOff) this.#deferred.push(m);
+    else this.#deferred = [];
+    this.#resetInflight();
+    this.#resendDeferred();
     // Publishers held for this leader's intake go on (to whoever leads now).
     this.#intakeShrank();
   }
@@ -444,6 +497,7 @@ export class StreamReplica implements FlowConsumer {
     if (p !== undefined) {
       this.#pending.delete(entry.index);
       this.#intake -= p.bytes;
+      if (cmd.op === "msg") this.#settled(cmd.subject, p.size);
       if (this.#drainWaiters.length > 0 || this.stallExhausted) this.#intakeShrank();
       const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
       if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
@@ -456,14 +510,23 @@ export class StreamReplica implements FlowConsumer {
           for (const r of retries ?? []) this.#answer(r, { ...result, duplicate: true });
         }
       }
+      // The last of this server's open proposals is settled: what it lost unproposed goes on after it.
+      if (this.#deferred.length > 0) this.#resendDeferred();
     }
   }
 
-  /** Every proposal of this server from an older term at or after `entry`'s index was replaced by another leader's log. */
+  /**
+   * Every proposal of this server from an older term at or after `entry`'s index was replaced by another leader's
+   * log (called before `entry` is applied: the stream holds what came before it). The publishes among them go
+   * again, in index order and ahead of those lost unproposed, which came later.
+   */
   #sweepReplaced(entry: Entry): void {
-    for (const [index, p] of this.#pending) {
-      if (index >= entry.index && p.term < entry.term) this.#replaced(index, p);
+    const again: BusMsg[] = [];
+    for (const [index, p] of [...this.#pending].sort((a, b) => a[0] - b[0])) {
+      if (index >= entry.index && p.term < entry.term) this.#replaced(index, p, again);
     }
+    if (again.length > 0) this.#deferred = again.concat(this.#deferred);
+    this.#resendDeferred();
   }
 
   /**
@@ -475,19 +538,51 @@ export class StreamReplica implements FlowConsumer {
    * Other proposals are dropped, their proposer told (`lost`: a consumer create goes to the next leader,
    * consumer_groups.ts); a mirror's copies are asked for again by its feed.
    */
-  #replaced(index: number, p: Pending): void {
+  #replaced(index: number, p: Pending, again: BusMsg[]): void {
     this.#pending.delete(index);
     this.#intake -= p.bytes;
     p.lost?.();
     const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
     if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
-    if (p.reply !== undefined) {
+    if (p.size > 0 || p.reply !== undefined) {
       const cmd = decodeCmd(p.data);
-      if (!(cmd instanceof Error) && cmd.op === "msg" && !cmd.mirrored) {
-        for (const reply of [p.reply, ...(retries ?? [])]) this.#sendAgain({ subject: cmd.subject, reply, headers: cmd.headers, payload: cmd.data });
+      if (!(cmd instanceof Error) && cmd.op === "msg") {
+        this.#settled(cmd.subject, p.size);
+        if (p.reply !== undefined && !cmd.mirrored) {
+          for (const reply of [p.reply, ...(retries ?? [])]) again.push({ subject: cmd.subject, reply, headers: cmd.headers, payload: cmd.data });
+        }
       }
     }
     this.#intakeShrank();
+  }
+
+  /**
+   * The publishes this server lost with a leadership go again, once none of its proposals is open any more (each
+   * applied, or its entry replaced), as one chain (ResendMark) after the stream's last sequence now: the point
+   * where the next leader took over. A publish lost unproposed waits for the open ones before it, so that it
+   * cannot overtake one of them that is replaced and sent again.
+   *
+   * Why a chain. nats-server sends nothing again: a proposal lost with its leader is not acknowledged, the client
+   * times out and retries (or not). Sending it again spares the client its timeout (a sequential publisher waited
+   * its whole timeout for every publish lost so), and its checks (Nats-Msg-Id window, expected last sequence,
+   * subject sequence and Msg-Id, discard-new limits, sealed, the stream's subjects) are made again by the leader
+   * against the stream as it is then. But it could be stored after a publish its client sent later: an async
+   * publisher (several in flight) whose later publish reached the new leader first, or a KV put overtaken by a
+   * later put of the same key — the older value would win. Re-evaluated expected-sequence headers refuse such a
+   * publish, a plain one would not. So a re-sent publish is taken only where it would have been: the first of the
+   * chain while nothing was stored after the takeover point, each next one right after the one before it;
+   * anything else is dropped unanswered, as nats-server would have (#inOrder). A sync publisher (one in flight)
+   * is always in order.
+   */
+  #resendDeferred(): void {
+    if (this.#deferred.length === 0 || this.#closed) return;
+    // Still open: a proposal of this server's time as leader whose fate the log has not told yet.
+    if (this.#pending.size > 0 && !(this.isLeader() && this.#ready)) return;
+    const chain = `${this.#deps.self}.${++this.#chains}`;
+    const after = this.stream.lastSequence;
+    const msgs = this.#deferred;
+    this.#deferred = [];
+    for (let k = 0; k < msgs.length; k++) this.#sendAgain({ ...msgs[k], resend: { chain, k, after } });
   }
 
   /** A publish to the stream's leader: taken here if this server leads, else passed on (or held until one is known). */
@@ -717,6 +812,25 @@ export class StreamReplica implements FlowConsumer {
     else if (this.#misrouted.length < MAX_QUEUED) this.#misrouted.push(m);
   }
 
+  #resetInflight(): void {
+    this.#inflightSubjects.clear();
+    this.#inflightLast = undefined;
+    this.#inflightMsgs = 0;
+    this.#inflightStored = 0;
+    this.#inflightPerSubject.clear();
+  }
+
+  /** One of this leader's messages left the in-flight counts (applied, or its entry replaced). */
+  #settled(subject: string, size: number): void {
+    if (size === 0) return;
+    this.#inflightMsgs = Math.max(0, this.#inflightMsgs - 1);
+    this.#inflightStored = Math.max(0, this.#inflightStored - size);
+    const n = this.#inflightPerSubject.get(subject);
+    if (n === undefined) return;
+    if (n <= 1) this.#inflightPerSubject.delete(subject);
+    else this.#inflightPerSubject.set(subject, n - 1);
+  }
+
   #becomeReady(): void {
     this.#ready = true;
     if (this.#otherLed) {
@@ -724,8 +838,7 @@ export class StreamReplica implements FlowConsumer {
       this.apiRepeats.start(this.#deps.now());
     }
     this.#clseq = this.stream.lastSequence;
-    this.#inflightSubjects.clear();
-    this.#inflightLast = undefined;
+    this.#resetInflight();
     this.#deps.onLeaderReady?.(this);
     const q = this.#queue;
     this.#queue = [];
@@ -733,7 +846,14 @@ export class StreamReplica implements FlowConsumer {
   }
 
   leaderChanged(leader: PeerId | null): void {
-    if (leader !== this.#deps.self) this.#lost();
+    // The successor leads: the publishes that came during the hand-off go to it after the rest (#lost).
+    let handedOff: BusMsg[] = [];
+    if (leader !== null && leader !== this.#deps.self && this.handingOff) {
+      handedOff = this.#handoff;
+      this.#handoff = [];
+      this.handingOff = false;
+    }
+    if (leader !== this.#deps.self) this.#lost(handedOff);
     if (leader !== null && leader !== this.#deps.self) this.#otherLed = true;
     if (leader !== null && this.#misrouted.length > 0) {
       // Publishes that waited for a leader: to it, or taken here if this server leads again.
@@ -742,18 +862,6 @@ export class StreamReplica implements FlowConsumer {
       for (const m of waiting) {
         if (leader === this.#deps.self) this.publish({ ...m, viaRoute: false });
         else this.#deps.forward?.(leader, m);
-      }
-    }
-    if (leader !== null && leader !== this.#deps.self && this.handingOff) {
-      // The successor leads: the publishes that came during the hand-off go to the stream's subject again.
-      const moved = this.#handoff;
-      this.#handoff = [];
-      this.handingOff = false;
-      const forward = this.#deps.forward;
-      for (const m of moved) {
-        // To the successor alone (forward.ts), not to every subscriber of the subject again.
-        if (forward !== undefined) forward(leader, m);
-        else this.#deps.engine.bus.publish(m.subject, m.payload, { reply: m.reply, headers: m.headers });
       }
     }
   }
