@@ -177,6 +177,8 @@ export function consumerPlacement(
 
 /** A consumer of a moving stream with no replica on the stream's leader: its group, and where it must be. */
 export interface RemoteMove {
+  /** The consumer's name (a move given up names the consumers it waited for). */
+  readonly name: string;
   readonly group: string;
   /** The servers it must have voters on (an R1 consumer: its one home there). */
   readonly want: readonly string[];
@@ -332,11 +334,14 @@ export class ConsumerGroups {
    * see: their leaders are asked (`consumerMoved` judges the answer). Before, those were not seen at all, and a
    * stream could shrink away from a consumer whose group had not grown onto the new servers yet.
    */
-  moveWaitsFor(stream: string, a: StreamAssignment): { local: boolean; remote: RemoteMove[] } {
+  moveWaitsFor(stream: string, a: StreamAssignment): { local: boolean; remote: RemoteMove[]; leaderless: string[] } {
     const moveTo = a.moveTo ?? [];
     const sr = this.#d.replicas.get(stream);
     const remote: RemoteMove[] = [];
-    if (!sr) return { local: false, remote };
+    // Consumers hosted here that hold the move and have no leader: they cannot grow until their servers return.
+    const leaderless: string[] = [];
+    let local = false;
+    if (!sr) return { local: false, remote, leaderless };
     for (const [name, rec] of sr.consumers) {
       if (!rec.group || !rec.peers || rec.peers.length === 0) continue;
       const k = key(stream, name);
@@ -344,15 +349,16 @@ export class ConsumerGroups {
       const want = n <= 1 ? [r1ConsumerHome(rec.peers[0], a)] : consumerPeers(rec.peers, moveTo, n, a.config.num_replicas);
       const r = this.replicas.get(k);
       if (r === undefined || r.group.id !== rec.group) {
-        remote.push({ group: rec.group, want, r1: n <= 1, moveTo });
+        remote.push({ name, group: rec.group, want, r1: n <= 1, moveTo });
         continue;
       }
       const voters = settledVoters(r.group);
       if (this.#r1.has(k) ? r1GroupStillMoving(r.group, moveTo) : voters === undefined || !consumerMoved(voters, { want, r1: false, moveTo })) {
-        return { local: true, remote: [] };
+        local = true;
+        if (r.group.leader === null) leaderless.push(name);
       }
     }
-    return { local: false, remote };
+    return local ? { local, remote: [], leaderless } : { local, remote, leaderless };
   }
 
   /**

@@ -37,7 +37,7 @@ import { InfoQueries } from "./info_query.ts";
 import { designatedResponder, LeaderlessSince, unavailableResponse } from "./leaderless.ts";
 import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
 import { clusterPicture } from "./jsz_cluster.ts";
-import { decodeMoved, moveCaughtUp, MOVED_SUBJECT, planMove } from "./moves.ts";
+import { decodeMoved, MOVE_LIMITS, moveCaughtUp, MOVED_SUBJECT, movedFrom, placementFor, planMove } from "./moves.ts";
 import { decodeOrigin, encodeOrigin, ORIGIN_SUBJECT, OriginNotes } from "./origin.ts";
 import { StreamReplica } from "./stream_replica.ts";
 import { consumerMoved, ConsumerGroups } from "./consumer_groups.ts";
@@ -178,6 +178,8 @@ export class JetStreamCluster {
   readonly #movedSaid = new Map<string, number>();
   /** Per moving stream's group: when its consumers' leaders were last answered (-1: asked, not answered yet). */
   readonly #moveAsks = new Map<string, number>();
+  /** Moving streams (by group) held by a consumer without a leader: since when, continuously (MOVE_LIMITS). */
+  readonly #moveStuck = new Map<string, number>();
   /** Per account: the mirror and source feeds of the streams this server leads. */
   readonly #feeds = new Map<string, ReplicatedFeeds>();
   /** Stream infos from their leaders (stream list and account info on the meta leader). */
@@ -445,6 +447,9 @@ export class JetStreamCluster {
       if (a && r.ready) reconcileMembership(r.group, a, this.self, () => this.#handOver(name, r));
       // Done when the stream's new servers hold its whole log and its consumers moved too.
       if (a?.moveTo && r.ready && moveCaughtUp(r.group, a.moveTo)) this.#moveGate(name, a);
+      // No move, or no longer its leader: a hold counted before does not count on (a log behind by an entry under
+      // a steady publisher only skips the gate for a tick: the count goes on).
+      else if (a !== undefined && this.#moveStuck.size > 0 && (!a.moveTo || !r.isLeader())) this.#moveStuck.delete(a.group);
     }
     for (const cg of this.consumers.values()) cg.tick();
     const at = this.#now();
@@ -1206,12 +1211,17 @@ export class JetStreamCluster {
    * On the stream leader, once the servers a move goes to hold the stream's whole log: the move is done when its
    * consumers moved too. Those hosted here are seen here; the groups of those with no replica here are asked of
    * their leaders (the stream-info query, `$JSC.SI.<group>`), at most one ask per stream at a time and one per
-   * MOVE_ASK_MS; one that does not answer (no leader) holds the move, as one without voters there does.
+   * MOVE_ASK_MS; one that does not answer (no leader) holds the move, as one without voters there does. A move
+   * held by consumers without a leader for MOVE_LIMITS.giveUpMs is given up (#moveHeld).
    */
   #moveGate(key: string, a: StreamAssignment): void {
     const waits = this.#consumersOf(accountOf(a)).moveWaitsFor(a.name, a);
-    if (waits.local) return;
+    if (waits.local) {
+      this.#moveHeld(a, waits.leaderless);
+      return;
+    }
     if (waits.remote.length === 0) {
+      this.#moveStuck.delete(a.group);
       this.#sayMoved(a);
       return;
     }
@@ -1230,26 +1240,66 @@ export class JetStreamCluster {
         const voters = answers.get(w.group)?.voters;
         return Array.isArray(voters) && consumerMoved(voters.filter((v): v is string => typeof v === "string"), w);
       });
-      if (moved) this.#sayMoved(cur);
+      if (moved) {
+        this.#moveStuck.delete(a.group);
+        this.#sayMoved(cur);
+        return;
+      }
+      // Not answered: no leader (its servers down, or no quorum).
+      this.#moveHeld(cur, waits.remote.filter((w) => !Array.isArray(answers.get(w.group)?.voters)).map((w) => w.name));
     }, MOVE_ASK_MS);
   }
 
-  /** On the stream leader: the servers a move goes to hold everything; tell the meta leader (at most once a second). */
-  #sayMoved(a: StreamAssignment): void {
+  /**
+   * A move held by consumers: those named have no leader. Held by leaderless ones for MOVE_LIMITS.giveUpMs without
+   * a break, it is given up (moves.ts): the stream goes back to the servers it came from, which hold those
+   * consumers' state. One whose group has a leader is only growing onto the new servers: waited for.
+   */
+  #moveHeld(a: StreamAssignment, leaderless: readonly string[]): void {
+    if (leaderless.length === 0) {
+      this.#moveStuck.delete(a.group);
+      return;
+    }
+    const now = this.#now();
+    const since = this.#moveStuck.get(a.group);
+    if (since === undefined) {
+      this.#moveStuck.set(a.group, now);
+      return;
+    }
+    if (now - since < MOVE_LIMITS.giveUpMs) return;
+    this.#sayMoved(a, leaderless);
+  }
+
+  /**
+   * On the stream leader: the servers a move goes to hold everything (or, `cancel`, the move is given up: the
+   * consumers named held it without a leader); tell the meta leader (at most once a second).
+   */
+  #sayMoved(a: StreamAssignment, cancel?: readonly string[]): void {
     const now = this.#now();
     const last = this.#movedSaid.get(a.group);
     if (last !== undefined && now - last < 1_000) return;
     this.#movedSaid.set(a.group, now);
-    this.#o.sysBus.publish(MOVED_SUBJECT, enc.encode(JSON.stringify({ stream: a.name, group: a.group })));
+    this.#o.sysBus.publish(MOVED_SUBJECT, enc.encode(JSON.stringify({ stream: a.name, group: a.group, ...(cancel ? { cancel } : {}) })));
   }
 
-  /** On the meta leader: a move's new servers caught up; the stream shrinks to them (the old ones leave). */
+  /**
+   * On the meta leader: a move's new servers caught up; the stream shrinks to them (the old ones leave). Or the
+   * move was given up: the stream goes back to the servers it came from (the new ones leave), its placement
+   * relaxed to fit them (moves.ts placementFor), which its update advisory and stream info then show.
+   */
   #onMoved(m: BusMsg): void {
     if (!this.isMetaLeader()) return;
     const n = decodeMoved(m.payload);
     // By group: it is unique across accounts (a stream name is not).
     const a = n ? [...this.meta.streams.values()].find((x) => x.group === n.group) : undefined;
     if (!n || !a || a.name !== n.stream || !a.moveTo) return;
+    if (n.cancel !== undefined) {
+      const from = movedFrom(a);
+      const config = placementFor(a.config, from, this.#peerInfos());
+      this.#proposeMeta({ op: "update", account: a.account, name: a.name, config, ts: this.#now() });
+      this.#proposeMeta({ op: "peers", account: a.account, name: a.name, peers: from, cluster: a.cluster, ts: this.#now() });
+      return;
+    }
     const to = a.moveTo;
     const cluster = this.#peerInfos().find((p) => p.name === to[0])?.cluster ?? a.cluster;
     this.#proposeMeta({ op: "peers", account: a.account, name: a.name, peers: to, cluster, ts: this.#now() });

@@ -80,16 +80,50 @@ export function moveCaughtUp(g: RaftGroup, moveTo: readonly PeerId[]): boolean {
 export interface MovedNote {
   readonly stream: string;
   readonly group: string;
+  /** The move is given up (the consumers named have had no leader for MOVE_LIMITS.giveUpMs): back to the old servers. */
+  readonly cancel?: readonly string[];
 }
 
 export function decodeMoved(b: Uint8Array): MovedNote | undefined {
   try {
     const v = JSON.parse(new TextDecoder().decode(b)) as Partial<MovedNote>;
     if (typeof v?.stream !== "string" || typeof v.group !== "string") return undefined;
-    return { stream: v.stream, group: v.group };
+    const cancel = Array.isArray(v.cancel) ? v.cancel.filter((c): c is string => typeof c === "string") : undefined;
+    return { stream: v.stream, group: v.group, ...(cancel ? { cancel } : {}) };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * How long a move may wait for a consumer whose group has no leader (its servers down) before it is given up.
+ * nats-server holds a move's scale-down while a consumer still has peers on the old servers ("blocked by
+ * consumer", retried for ever) and offers the operator a cancel (`$JS.API.ACCOUNT.STREAM.CANCEL_MOVE`) that puts
+ * the stream back on its first servers. Here the stream's leader gives the move up by itself once such a consumer
+ * has been leaderless this long: the stream goes back to the servers it came from, where the consumer's state is,
+ * rather than leaving without it (its state would be lost) or holding both sets for ever. A consumer that is only
+ * slow (its group has a leader and grows) is waited for. Mutable for tests (a bounded real wait).
+ */
+export const MOVE_LIMITS = { giveUpMs: 30_000 };
+
+/** The servers a moving stream came from: `peers` holds them first, then the ones it moves to (controller). */
+export function movedFrom(a: StreamAssignment): string[] {
+  return a.peers.slice(0, a.config.num_replicas);
+}
+
+/**
+ * `cfg` for a stream put back on `servers` (a move given up): a placement they do not satisfy loses the part they
+ * do not (tags not all of them carry, another cluster), as nats-server's cancel does, so that the stream's
+ * configuration says where it is and a later update does not start the same move again unasked.
+ */
+export function placementFor(cfg: StreamConfig, servers: readonly string[], peers: readonly PeerInfo[]): StreamConfig {
+  const want = placementOf(cfg);
+  const infos = servers.map((s) => peers.find((p) => p.name === s));
+  const tags = (want.tags ?? []).filter((t) => infos.every((p) => p !== undefined && p.tags.includes(t.toLowerCase())));
+  const cluster = !want.cluster || infos.every((p) => p?.cluster === want.cluster) ? want.cluster : infos[0]?.cluster;
+  const keep = tags.length === (want.tags ?? []).length && cluster === want.cluster;
+  if (keep) return cfg;
+  return { ...cfg, placement: { ...(cluster ? { cluster } : {}), ...(tags.length > 0 ? { tags } : {}) } } as StreamConfig;
 }
 
 /**
