@@ -52,6 +52,7 @@ export function startCluster(
     expectedPeers: peers.expected,
     clusterPeers: peers.cluster,
     routedServers: () => server.routedServers?.() ?? [],
+    logger: server.logger,
   });
   return cluster;
 }

@@ -5,6 +5,7 @@
  * request and exactly one answers it — the meta leader for cluster-wide requests, the stream's leader for a
  * stream's own.
  */
+import type { Logger } from "../../log/logger.ts";
 import { RaftGroup, RaftHost } from "../../raft/host.ts";
 import type { RaftStorage } from "../../raft/storage.ts";
 import type { Entry, PeerId, Random, Snapshot } from "../../raft/types.ts";
@@ -118,6 +119,8 @@ export interface ClusterOptions {
   readonly clusterPeers?: number;
   /** The names of the servers this one has a route to now (founding the meta group waits for their hellos). */
   readonly routedServers?: () => readonly string[];
+  /** The server's log: stream leader changes and lost quorums, as nats-server logs them. */
+  readonly logger?: Logger;
 }
 
 interface Hello {
@@ -147,6 +150,7 @@ export class JetStreamCluster {
   #started = false;
   readonly #o: ClusterOptions;
   readonly #now: () => number;
+  readonly #log: Logger | undefined;
   readonly #peers = new Map<string, KnownPeer>();
   /** Routed servers not heard from yet (their names), and since when (see #maybeBootstrap). */
   #unheardKey = "";
@@ -207,6 +211,7 @@ export class JetStreamCluster {
   constructor(o: ClusterOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
+    this.#log = o.logger;
     this.#transport = routeTransport(o.sysBus, o.serverName, (b) => this.host.receive(b));
     this.host = new RaftHost({ id: o.serverName, transport: this.#transport, random: o.random, deferApply: afterWrites });
     this.#infoQueries = new InfoQueries({
@@ -459,12 +464,15 @@ export class JetStreamCluster {
       // Without a leader for a while (no quorum) the stream stops listening on its subjects: a publish finds
       // no responders, as nats-server shows it; with a leader again every replica listens again.
       if (r.group.leader !== null) this.#lastLeader.set(key, r.group.leader);
-      const off = this.#leaderless.unavailable(key, at);
+      const off = this.#leaderless.unavailableAsOfTicks(key);
       if (off !== this.#deaf.has(key)) {
         const engine = this.#engineOf(accountOfKey(key));
         engine?.setCapturing(r.stream, !off);
         if (off) this.#deaf.add(key);
         else this.#deaf.delete(key);
+        // As nats-server says it; a publish finds no responders meanwhile (clients read "jetstream is not enabled").
+        if (off) this.#log?.warn(`JetStream cluster stream '${accountOfKey(key)} > ${r.stream.name}' has NO quorum, stalled`);
+        else this.#log?.info(`JetStream cluster stream '${accountOfKey(key)} > ${r.stream.name}' has a leader again, taking publishes`);
         // The last leader, leaderless since, says its stream lost its quorum (nats-server's stream_quorum_lost).
         if (off && this.#lastLeader.get(key) === this.self) {
           const replicas = this.#streamCluster(accountOfKey(key), r.stream).replicas;
@@ -775,6 +783,9 @@ export class JetStreamCluster {
         apply: (e) => r.apply(e),
         restore: (snap) => r.restore(snap),
         leaderChanged: (leader) => {
+          // As nats-server logs it (by the new leader); the others' view at debug level.
+          if (leader === this.self) this.#log?.info(`JetStream cluster new stream leader for '${accountOf(a)} > ${a.name}'`);
+          else if (this.#log?.debugEnabled) this.#log.debug(`JetStream cluster stream '${accountOf(a)} > ${a.name}' leader: ${leader ?? "none"}`);
           r.leaderChanged(leader);
           if (leader !== null) this.#apiPassOn.leaderIs(key, leader, this.self);
           if (leader === this.self && this.#handovers.delete(key) && !this.#lameDuck) {

@@ -34,18 +34,41 @@ export function unavailableResponse(subject: string): Json | undefined {
 export const LEADERLESS_GRACE_MS = 1_500;
 
 export class LeaderlessSince {
-  readonly #since = new Map<string, number>();
+  /** Per group: when it was first seen without a leader, and the latest tick that saw it so before this one. */
+  readonly #since = new Map<string, { since: number; last: number; prev: number }>();
 
-  /** Records whether group `key` has a leader now. */
+  /** Records whether group `key` has a leader now (a tick's view). */
   note(key: string, hasLeader: boolean, now: number): void {
-    if (hasLeader) this.#since.delete(key);
-    else if (!this.#since.has(key)) this.#since.set(key, now);
+    if (hasLeader) {
+      this.#since.delete(key);
+      return;
+    }
+    const s = this.#since.get(key);
+    if (s === undefined) this.#since.set(key, { since: now, last: now, prev: now });
+    else {
+      s.prev = s.last;
+      s.last = now;
+    }
   }
 
-  /** True once group `key` has had no leader for the grace period. */
+  /** True once group `key` has had no leader for the grace period (as of `now`: the caller saw it leaderless now). */
   unavailable(key: string, now: number): boolean {
     const s = this.#since.get(key);
-    return s !== undefined && now - s >= LEADERLESS_GRACE_MS;
+    return s !== undefined && now - s.since >= LEADERLESS_GRACE_MS;
+  }
+
+  /**
+   * The same for a tick's own view: leaderless for the grace period as of the tick before the latest. A tick is a
+   * timer, and a process that was stalled (starved of CPU, a long collection) runs its due timers before the input
+   * that came meanwhile: the first tick after a stall still sees the view from before it. Judged by that tick alone,
+   * an election in progress when the stall began (a few ms without a leader) counted as the whole stall without
+   * one, and the stream stopped taking publishes for a tick (a client's publish then found no responders:
+   * "jetstream is not enabled", ops_sigusr2 at the lame duck's exit, on a loaded machine). A later tick has seen
+   * the input in between.
+   */
+  unavailableAsOfTicks(key: string): boolean {
+    const s = this.#since.get(key);
+    return s !== undefined && s.prev - s.since >= LEADERLESS_GRACE_MS;
   }
 
   forget(key: string): void {

@@ -5,7 +5,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { monitorJson, waitFor } from "../../helpers/servers.ts";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorJson, type RunningServer, waitFor } from "../../helpers/servers.ts";
 import { addStreamWhenReady, type ProcessCluster, startProcessCluster } from "../../jsraft/helpers.ts";
 
 /** A publish not acknowledged in this long is lost (not slow): see the publisher below. */
@@ -20,10 +23,14 @@ describe("SIGUSR2 lame duck hands leaderships over first", () => {
     let pc: ProcessCluster | undefined;
     let nc: NatsConnection | undefined;
     let nc2: NatsConnection | undefined;
+    // Every server's output, the lame duck's too after its exit: kept in a file when the test fails (stream leader
+    // changes and lost quorums are logged; flakes2's "jetstream is not enabled" near the exit left nothing to read).
+    let all: RunningServer[] = [];
     try {
       // The grace period is long enough that a hand-off at shutdown (the bug) would come too late to be seen.
       pc = await startProcessCluster("ldm", ["l1", "l2", "l3"], `lame_duck_grace_period: "3s"\nlame_duck_duration: "4s"\n`);
       const { servers, names } = pc;
+      all = servers.filter((s): s is RunningServer => s !== undefined);
       nc = await connect({ servers: servers.map((s) => s!.url) });
       const jsm = await addStreamWhenReady(nc, { name: "LDM", subjects: ["ldm.>"], num_replicas: 3 });
       // Make one server lead both the meta group and the stream.
@@ -91,6 +98,10 @@ describe("SIGUSR2 lame duck hands leaderships over first", () => {
       await publisher;
       assert.deepEqual(failures, [], `the slowest acknowledged publish: #${slowest.n}, ${slowest.ms.toFixed(0)} ms`);
       assert.deepEqual(acked, Array.from({ length: acked.length }, (_, i) => i + 1));
+    } catch (e) {
+      const file = join(tmpdir(), `petrel-ops_sigusr2-${Date.now()}.log`);
+      writeFileSync(file, all.map((s, i) => `==== server ${pc?.names[i]} (pid ${s.pid})\n${s.logs()}`).join("\n"));
+      throw new Error(`${(e as Error).message} (the servers' logs: ${file})`, { cause: e });
     } finally {
       await nc2?.close().catch(() => {});
       await nc?.close().catch(() => {});
