@@ -5,7 +5,7 @@
 import { loadStartOptions } from "./src/cli/start_options.ts";
 import { USAGE } from "./src/cli/flags.ts";
 import type { ServerOptions } from "./src/config/schema.ts";
-import { applyDefaults, type OptionLayer } from "./src/config/normalize.ts";
+import { applyDefaults, loadStreamingConfig, type OptionLayer } from "./src/config/normalize.ts";
 import { loadSchemas } from "./src/config/schemas_on_demand.ts";
 import { createLogger, type Logger, silentLogger } from "./src/log/logger.ts";
 import { logUtcOffset } from "./src/log/local_offset.ts";
@@ -71,6 +71,7 @@ export async function startPetrel(so: StartOptions = {}): Promise<Petrel> {
     options = r.value.options;
   } else {
     await loadSchemas();
+    if (so.options?.streaming !== undefined) await loadStreamingConfig();
     options = applyDefaults(so.options ?? {});
     // Options built in code skip the file checks: run the account ones here (undefined names, cycles, ...). The
     // accounts reader is loaded here, not by `mod.ts` itself: a start from the command line without a file has none.

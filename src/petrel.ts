@@ -9,7 +9,8 @@ import { silentLogger } from "./log/logger.ts";
 import type { createMonitorApp } from "./monitor/app.ts";
 import type { MonitorEndpoints } from "./monitor/endpoints.ts";
 import type { EndpointAnswer, EndpointFetch } from "./monitor/endpoint_fetch.ts";
-import { createMonitorState, type MonitorState } from "./monitor/monitor_state.ts";
+import type { MonitorState } from "./monitor/monitor_state.ts";
+import type { ClientConn } from "./server/client.ts";
 import type { VarzContext } from "./monitor/varz.ts";
 import { SystemServices, type SystemServicesOptions } from "./system/services.ts";
 import type { FetchHandler, HttpServer, PlainAnswer, PlainGet, ServeHttpOptions } from "./runtime/types.ts";
@@ -78,8 +79,14 @@ export class Petrel {
   readonly options: ServerOptions;
   readonly #services: PetrelServices;
   readonly #logger: Logger;
-  /** What monitoring counts from the start; the endpoints that read it load on first use (loadEndpoints). */
-  readonly monitorState: MonitorState;
+  /**
+   * What monitoring counts from the start (loadMonitorState); the endpoints that read it load on first use
+   * (loadEndpoints). Undefined until loaded: connection events wait in #monitorEvents meanwhile.
+   */
+  #monitorState: MonitorState | undefined;
+  #monitorLoading: Promise<MonitorState> | undefined;
+  /** Connection events from before the monitor state was loaded, with their time: handed over in order. */
+  #monitorEvents: { c: ClientConn; up: boolean; at: number }[] = [];
   #endpoints: Promise<MonitorEndpoints> | undefined;
   readonly #varzContext: VarzContext;
   #http: HttpServer | undefined;
@@ -105,7 +112,41 @@ export class Petrel {
       },
       memory: services.memory,
     };
-    this.monitorState = createMonitorState(this.server);
+    // Before anything else listens to connections (the system services' events read the counters after them).
+    this.server.connectionListeners.add((c, up) => {
+      const state = this.#monitorState;
+      if (state !== undefined) return state.connectionEvent(c, up, Date.now());
+      this.#monitorEvents.push({ c, up, at: Date.now() });
+      void this.loadMonitorState().catch(() => {});
+    });
+    // Accounts a reload adds may have clients whose events the system services number at once (#stat there).
+    this.server.reloadListeners.add((o) => {
+      if (mayHaveAccountClients(o)) void this.loadMonitorState().catch(() => {});
+    });
+  }
+
+  /**
+   * What monitoring counts from the start, loaded on demand: at start when clients may sign in to accounts (the
+   * system services' events take their account's numbers when they happen), else with the first connection event
+   * (a server without accounts: until then there is nothing to count) or the first monitoring request. Events
+   * from before it was loaded are handed over in order, with their time.
+   */
+  loadMonitorState(): Promise<MonitorState> {
+    this.#monitorLoading ??= import("./monitor/monitor_state.ts").then((m) => {
+      const state = m.monitorStateFor(this.server);
+      const earlier = this.#monitorEvents;
+      this.#monitorEvents = [];
+      for (const e of earlier) state.connectionEvent(e.c, e.up, e.at);
+      this.#monitorState = state;
+      return state;
+    }, (e) => {
+      // What waited is dropped; the next event tries again.
+      this.#monitorLoading = undefined;
+      this.#monitorEvents = [];
+      this.#logger.error(`monitoring state failed to load: ${e instanceof Error ? e.message : String(e)}`);
+      throw e;
+    });
+    return this.#monitorLoading;
   }
 
   get clientUrl(): string {
@@ -122,7 +163,8 @@ export class Petrel {
    * request of either (a plain start loads no endpoint code).
    */
   loadEndpoints(): Promise<MonitorEndpoints> {
-    return this.#endpoints ??= import("./monitor/endpoints.ts").then((m) => m.createMonitorEndpoints(this.server, this.#varzContext, this.monitorState));
+    return this.#endpoints ??= Promise.all([import("./monitor/endpoints.ts"), this.loadMonitorState()])
+      .then(([m, state]) => m.createMonitorEndpoints(this.server, this.#varzContext, state));
   }
 
   /** The monitoring app's fetch handler (also usable without a listener, e.g. in a serverless host). */
@@ -172,7 +214,14 @@ export class Petrel {
     await this.server.start({ holdClients: true });
     // The system account's services, as an internal client of that account (nats-server runs them always).
     const sys = this.server.accounts.system.name;
-    const monitor = { state: this.monitorState, load: () => this.loadEndpoints() };
+    if (mayHaveAccountClients(this.options)) await this.loadMonitorState();
+    const self = this;
+    const monitor = {
+      get state() {
+        return self.#monitorState;
+      },
+      load: () => this.loadEndpoints(),
+    };
     this.#system = new SystemServices(this.server, monitor, this.server.createInternalClient("$SYS services", { account: sys }), this.#services.system);
     this.#system.start();
     const o = this.options;
@@ -239,6 +288,14 @@ export class Petrel {
     await this.server.shutdown();
     if (this.#http !== undefined) await this.#http.close().catch(() => {});
   }
+}
+
+/**
+ * Can clients of these options sign in to an account other than the global one (configured accounts, operator
+ * mode)? The system services report those clients' connections with their account's numbers at that moment.
+ */
+function mayHaveAccountClients(o: ServerOptions): boolean {
+  return o.operator !== undefined || (o.accounts !== undefined && Object.keys(o.accounts).length > 0);
 }
 
 function missingTls(): never {

@@ -19,6 +19,7 @@ import type { Account } from "./account.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
 import { compileTransform, prefixTransform, type SubjectTransform } from "./transform.ts";
 import { subjectIsSubsetOf } from "../subjects/subject.ts";
+import { showsOtherSubject } from "../server/internal.ts";
 import type { Timer } from "../runtime/clock.ts";
 import { lightTimeout } from "../runtime/light_timers.ts";
 
@@ -61,19 +62,6 @@ export function exportFor(exports: readonly ExportRule[], kind: "stream" | "serv
 
 function importSub(owner: SubOwner, subject: string, local: boolean): Subscription {
   return { subject, sid: `import ${subject}`, sidBytes: enc.encode(`import ${subject}`), owner, max: 0, delivered: 0, filtered: false, local };
-}
-
-/**
- * Does `msg` show a subject other than the one it is routed by? JetStream deliveries do: they route by the
- * deliver subject or the pull request's reply and show the stored message's subject, and keep showing it when
- * an import carries them into another account (as nats-server does; clients tell messages from status by it).
- */
-export function showsOtherSubject(msg: RoutedMsg): boolean {
-  const b = msg.subjectBytes;
-  const s = msg.subject;
-  if (b.length !== s.length) return dec.decode(b) !== s;
-  for (let i = 0; i < b.length; i++) if (b[i] !== s.charCodeAt(i)) return dec.decode(b) !== s;
-  return false;
 }
 
 /** Requests that came over a route or gateway were mapped by the server they were published on. */

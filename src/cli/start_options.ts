@@ -5,10 +5,9 @@
  * a file. Why: every module a plain start loads stays resident (on Bun ~80-100 KB of RSS each, bench/RESULTS.md
  * "bunidle, 2026-12-07").
  */
-import { applyDefaults, mergeLayers, type OptionLayer } from "../config/normalize.ts";
+import { applyDefaults, loadStreamingConfig, mergeLayers, type OptionLayer, streamingConfig } from "../config/normalize.ts";
 import type { ServerOptions } from "../config/schema.ts";
 import type { ConfigIO, ConfPath, SourceLoc } from "../config/types.ts";
-import { streamingProblem } from "../config/streaming.ts";
 import { DEFAULT_SYSTEM_ACCOUNT } from "../config/account_names.ts";
 import { loadAuthLibs, secretNeedsAuthLibs } from "../server/auth_libs.ts";
 import { type CliAction, type FlagError, type ParsedArgs, parseArgs } from "./flags.ts";
@@ -23,6 +22,7 @@ export async function loadStartOptions(argv: readonly string[], io: ConfigIO): P
   const { action, configFile, overrides } = args.value;
   if (configFile === undefined || action === "help" || action === "version") {
     await loadFlagAuthLibs(overrides);
+    if (overrides.streaming !== undefined) await loadStreamingConfig();
     return optionsFromArgs(args.value);
   }
   const { loadServerOptions, prepareServerOptions } = await import("./load_options.ts");
@@ -74,7 +74,7 @@ export function resolveOptions(
     const text = `${what} and users in accounts`;
     return { ok: false, error: { text, key: a.token !== undefined ? "auth" : "user", all: [text] } };
   }
-  const streamingProblemText = options.streaming ? streamingProblem(options.streaming) : undefined;
+  const streamingProblemText = options.streaming ? streamingConfig().streamingProblem(options.streaming) : undefined;
   if (streamingProblemText !== undefined) return { ok: false, error: { text: streamingProblemText, key: "streaming", all: [streamingProblemText] } };
   // nats-server refuses JetStream on the system account once JetStream is on (from the file or -js).
   const sys = options.system_account ?? DEFAULT_SYSTEM_ACCOUNT;

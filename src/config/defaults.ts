@@ -17,6 +17,8 @@ export const DEFAULTS = {
   ping_max: 2,
   write_deadline: 10_000,
   auth_timeout: 2_000,
+  /** The TLS handshake's deadline (TLS_TIMEOUT); with TLS the auth timeout defaults to it plus a second. */
+  tls_timeout: 2_000,
   lame_duck_duration: 120_000,
   lame_duck_grace_period: 10_000,
   logtime: true,

@@ -14,8 +14,32 @@ import type {
   WebSocketOptions,
 } from "./schema.ts";
 import { DEFAULTS } from "./defaults.ts";
-import { type StreamingLayer, streamingOptions } from "./streaming.ts";
-import { DEFAULT_TLS_TIMEOUT_MS, type TlsConfig } from "../tls/config.ts";
+import type { StreamingLayer } from "./streaming.ts";
+import type * as StreamingConfig from "./streaming.ts";
+import type { TlsConfig } from "../tls/config.ts";
+
+/**
+ * The `streaming {}` block's defaults and checks (streaming.ts), loaded by whoever can bring one: a config file's
+ * path (src/cli/load_options.ts has it), NATS Streaming flags (start_options.ts), options given in code
+ * (mod.ts's startPetrel). A start without it loads none of that code; a block seen before it is loaded is a bug.
+ */
+let streamingConfigCode: typeof StreamingConfig | undefined;
+
+/** Load the streaming block's code (once). */
+export async function loadStreamingConfig(): Promise<void> {
+  streamingConfigCode ??= await import("./streaming.ts");
+}
+
+/** The same, for a caller that has the module already (the config file's path imports it). */
+export function useStreamingConfig(code: typeof StreamingConfig): void {
+  streamingConfigCode ??= code;
+}
+
+/** The streaming block's code; throws when nothing loaded it first (a bug in the caller). */
+export function streamingConfig(): typeof StreamingConfig {
+  if (streamingConfigCode === undefined) throw new Error("bug: a streaming block was read before loadStreamingConfig()");
+  return streamingConfigCode;
+}
 
 type Scalars = Omit<ServerOptions, "authorization" | "cluster" | "jetstream" | "streaming" | "gateway" | "websocket" | "leafnodes" | "tls">;
 
@@ -69,7 +93,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
     ping_max: l.ping_max ?? DEFAULTS.ping_max,
     write_deadline: l.write_deadline ?? DEFAULTS.write_deadline,
     // nats-server: with TLS the default auth timeout is the TLS timeout plus a second (the handshake comes first)
-    auth_timeout: l.auth_timeout ?? (l.tls !== undefined ? (l.tls.timeout ?? DEFAULT_TLS_TIMEOUT_MS) + 1000 : DEFAULTS.auth_timeout),
+    auth_timeout: l.auth_timeout ?? (l.tls !== undefined ? (l.tls.timeout ?? DEFAULTS.tls_timeout) + 1000 : DEFAULTS.auth_timeout),
     lame_duck_duration: l.lame_duck_duration ?? DEFAULTS.lame_duck_duration,
     lame_duck_grace_period: l.lame_duck_grace_period ?? DEFAULTS.lame_duck_grace_period,
     debug: l.debug ?? false,
@@ -123,7 +147,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       storage: j.storage ?? DEFAULTS.jetstream_storage,
     });
   }
-  if (l.streaming) opts.streaming = streamingOptions(l.streaming);
+  if (l.streaming) opts.streaming = streamingConfig().streamingOptions(l.streaming);
   if (l.gateway) {
     const g = l.gateway;
     opts.gateway = defined({
@@ -174,7 +198,7 @@ export function applyDefaults(l: OptionLayer): ServerOptions {
       verify: (t.verify ?? false) || (t.verify_and_map ?? false),
       verify_and_map: t.verify_and_map ?? false,
       insecure: t.insecure ?? false,
-      timeout: t.timeout ?? DEFAULT_TLS_TIMEOUT_MS,
+      timeout: t.timeout ?? DEFAULTS.tls_timeout,
       min_version: t.min_version,
     });
   }

@@ -37,9 +37,15 @@ export class AccountStats {
   readonly #joined = new Map<ClientConn, string>();
   readonly #server: Server;
 
+  /** Told of connections by its owner (monitor_state.ts). */
   constructor(server: Server) {
     this.#server = server;
-    server.connectionListeners.add((c, up) => (up ? this.#join(c) : this.#retire(c)));
+  }
+
+  /** A client came up (CONNECT done) or went. */
+  connectionEvent(c: ClientConn, up: boolean): void {
+    if (up) this.#join(c);
+    else this.#retire(c);
   }
 
   #join(c: ClientConn): void {

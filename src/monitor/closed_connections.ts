@@ -3,7 +3,6 @@
  * Kept from the start (a closed connection is recorded when it goes); /connz itself (connz.ts) loads on first use.
  */
 import type { ClientConn } from "../server/client.ts";
-import type { Server } from "../server/server.ts";
 import { accountOfClient } from "./accounts_view.ts";
 
 /** What /connz reports of a connection: read from a live client, or frozen when it closed. */
@@ -71,16 +70,22 @@ export class ClosedConnections {
   readonly #authenticated = new WeakSet<ClientConn>();
   #next = 0;
 
-  constructor(server: Server, capacity = 10_000) {
+  /** Told of connections by its owner (monitor_state.ts). */
+  constructor(capacity = 10_000) {
     this.#capacity = capacity;
-    server.connectionListeners.add((c, up) => {
-      if (up) {
-        this.#authenticated.add(c);
-        return;
-      }
-      const reason = c.closeReason !== "" ? c.closeReason : "Client Closed";
-      this.#add(snapshotOf(c, { stop: Date.now(), reason, authenticated: this.#authenticated.has(c) }));
-    });
+  }
+
+  /**
+   * A client came up (CONNECT done) or went, at `at` (ms). A closed client's fields no longer change (its
+   * subscriptions stay listed on it), so a close handed over later is recorded as it was.
+   */
+  connectionEvent(c: ClientConn, up: boolean, at: number): void {
+    if (up) {
+      this.#authenticated.add(c);
+      return;
+    }
+    const reason = c.closeReason !== "" ? c.closeReason : "Client Closed";
+    this.#add(snapshotOf(c, { stop: at, reason, authenticated: this.#authenticated.has(c) }));
   }
 
   #add(snap: ConnSnapshot): void {

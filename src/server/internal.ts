@@ -4,7 +4,6 @@
  * messages as plain objects (or, for a handler that keeps nothing, views in one reused object: InternalSub.borrow).
  */
 import type { Account } from "../accounts/account.ts";
-import { showsOtherSubject } from "../accounts/imports.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import { ScratchBytes, smallCopy, smallUtf8 } from "./small_bytes.ts";
 import { bytesToString } from "../protocol/parser.ts";
@@ -47,6 +46,21 @@ const enc = new TextEncoder();
 // "bunidle, 2026-12-07"), and a plain start decodes nothing.
 let decoder: TextDecoder | undefined;
 const dec = { decode: (b: Uint8Array): string => (decoder ??= new TextDecoder()).decode(b) };
+
+/**
+ * Does `msg` show a subject other than the one it is routed by? JetStream deliveries do: they route by the
+ * deliver subject or the pull request's reply and show the stored message's subject, and keep showing it when
+ * an import carries them into another account (as nats-server does; clients tell messages from status by it).
+ * Here, with the internal clients that always run, not with the imports (accounts/imports.ts, which use it too): a
+ * server without accounts loads none of the imports' code.
+ */
+export function showsOtherSubject(msg: RoutedMsg): boolean {
+  const b = msg.subjectBytes;
+  const s = msg.subject;
+  if (b.length !== s.length) return dec.decode(b) !== s;
+  for (let i = 0; i < b.length; i++) if (b[i] !== s.charCodeAt(i)) return dec.decode(b) !== s;
+  return false;
+}
 
 const EMPTY = new Uint8Array(0);
 

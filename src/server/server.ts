@@ -5,7 +5,7 @@
  */
 import type { ServerOptions } from "../config/schema.ts";
 import type { ConnHandler, Duplex, Listener, TlsInfo, TlsSettings, Transport } from "../transport/types.ts";
-import { optionsUseTls, type ReadText, tlsSettingsFor } from "../tls/config.ts";
+import type { ReadText } from "../tls/config.ts";
 import type { mapCertificateToUser } from "../tls/map.ts";
 import type { OperatorTrust } from "../jwt/operator.ts";
 import { authLibs } from "./auth_libs.ts";
@@ -15,7 +15,8 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import type { Account, InterestListener } from "../accounts/account.ts";
 import { AccountRegistry } from "../accounts/registry.ts";
 import { accountsOf, accountUsers, systemAccountOf } from "../accounts/config.ts";
-import { type ImportLink, linkAccounts } from "../accounts/imports.ts";
+import type { AccountRules, ImportLink } from "../accounts/imports.ts";
+import { schemas } from "../config/schemas_on_demand.ts";
 import { authenticate, type AuthConfig, type AuthOutcome, authRequired, type AuthUser, usesNkeys } from "./auth.ts";
 import { ClientConn } from "./client.ts";
 import type { Producer } from "./flow.ts";
@@ -26,6 +27,9 @@ import { InternalClient } from "./internal.ts";
 import { HeldConns } from "./held_conns.ts";
 import { lightInterval } from "../runtime/light_timers.ts";
 import type { Timer } from "../runtime/clock.ts";
+
+/** Reading `tls {}` blocks into the transport's settings: loaded by Server.start when the options name TLS. */
+type TlsConfigCode = typeof import("../tls/config.ts");
 
 /** The client listener's TLS code (the handshake, verify_and_map), loaded by Server.start when it uses TLS. */
 interface ClientTlsCode {
@@ -107,6 +111,8 @@ export class Server implements ClientHost {
   #clientTls: TlsSettings | undefined;
   /** The client TLS handshake and certificate mapping: loaded by start() only when the client listener uses TLS. */
   #clientTlsCode: ClientTlsCode | undefined;
+  /** tls/config.ts, loaded by start() when any listener or remote of the options uses TLS (prepareTls needs it). */
+  #tlsConfigCode: TlsConfigCode | undefined;
   #auth: AuthConfig | undefined;
   /** Operator mode: the trusted operators and the accounts the resolver knows. */
   readonly #trust: OperatorTrust | undefined;
@@ -154,9 +160,18 @@ export class Server implements ClientHost {
       ? systemAccountOf(options)
       : options.system_account ?? this.#trust.systemAccount ?? systemAccountOf(options);
     this.accounts = new AccountRegistry(this, [...accountRules.keys(), ...(this.#trust?.accountKeys() ?? [])], system);
-    this.#importLinks = linkAccounts((n) => this.accounts.get(n), accountRules);
+    this.#importLinks = this.#linkAccounts(accountRules);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
+  }
+
+  /**
+   * The accounts' exports and imports. Only configured accounts have any, and reading them (accountsOf) took the
+   * on-demand schemas, which bring the linking code: a server with the global account alone loads none of it.
+   */
+  #linkAccounts(rules: ReadonlyMap<string, AccountRules>): ImportLink[] {
+    if (rules.size === 0) return [];
+    return schemas().accountLinks.linkAccounts((n) => this.accounts.get(n), rules);
   }
 
   /**
@@ -180,7 +195,7 @@ export class Server implements ClientHost {
     for (const name of accountRules.keys()) this.accounts.ensure(name);
     // Exports and imports as the new file has them (a removed export must stop what crossed through it).
     for (const l of this.#importLinks) l.close();
-    this.#importLinks = linkAccounts((n) => this.accounts.get(n), accountRules);
+    this.#importLinks = this.#linkAccounts(accountRules);
     this.#auth = authConfigOf(options);
     this.authRequired = authRequired(this.#auth) || this.#trust !== undefined;
     this.configLoadTime = new Date();
@@ -240,7 +255,10 @@ export class Server implements ClientHost {
   async start(opts: { holdClients?: boolean } = {}): Promise<void> {
     if (this.#running) return;
     this.#holdingClients = opts.holdClients === true;
-    if (this.#transport?.loadTls !== undefined && optionsUseTls(this.options)) await this.#transport.loadTls();
+    if (optionsUseTls(this.options)) {
+      this.#tlsConfigCode ??= await import("../tls/config.ts");
+      if (this.#transport?.loadTls !== undefined) await this.#transport.loadTls();
+    }
     if (this.#transport !== undefined) this.#clientTls = this.prepareTls("tls", this.options.tls, "server");
     // Only a TLS client listener runs the handshake and maps certificates (a reload cannot turn TLS on).
     if (this.#clientTls !== undefined) {
@@ -295,7 +313,10 @@ export class Server implements ClientHost {
     if (cfg === undefined) return undefined;
     if (this.#readFile === undefined) throw new Error(`${what}: TLS is configured but this host cannot read certificate files`);
     if (this.#transport?.prepareTls === undefined) throw new Error(`${what}: TLS is configured but the transport cannot do TLS`);
-    const settings = tlsSettingsFor(cfg, role, this.#readFile, what, serverName);
+    // Every tls block is in the options start() looked at (reload cannot turn TLS on): loaded then.
+    const code = this.#tlsConfigCode;
+    if (code === undefined) throw new Error(`bug: ${what}: TLS settings read before Server.start loaded the TLS code`);
+    const settings = code.tlsSettingsFor(cfg, role, this.#readFile, what, serverName);
     try {
       this.#transport.prepareTls(settings);
     } catch (e) {
@@ -720,4 +741,24 @@ function plainJsonText(s: string): boolean {
     if (ch < 0x20 || ch === 0x22 || ch === 0x5c || (ch >= 0xd800 && ch <= 0xdfff)) return false;
   }
   return true;
+}
+
+/**
+ * Does anything in the options ask for TLS: a `tls` block at any level (client, cluster, gateway and its remotes,
+ * leafnodes and their remotes, websocket) or an HTTPS monitoring port? Server.start loads the TLS code (ours and
+ * the transport's) only then: a start without TLS loads none of it.
+ */
+export function optionsUseTls(options: object): boolean {
+  const o = options as { https_port?: number };
+  if (o.https_port !== undefined && o.https_port !== 0) return true;
+  const walk = (v: unknown, depth: number): boolean => {
+    if (depth > 8 || v === null || typeof v !== "object") return false;
+    if (Array.isArray(v)) return v.some((x) => walk(x, depth + 1));
+    for (const [k, x] of Object.entries(v)) {
+      if (k === "tls" && x !== undefined && x !== null && x !== false) return true;
+      if (walk(x, depth + 1)) return true;
+    }
+    return false;
+  };
+  return walk(options, 0);
 }

@@ -32,9 +32,13 @@ export interface SystemServicesOptions {
   now?: () => Date;
 }
 
-/** The monitoring the services answer from: the counters kept since start, and the endpoints, loaded on demand. */
+/**
+ * The monitoring the services answer from: the counters kept since start, and the endpoints, loaded on demand.
+ * A Petrel loads the counters at start when clients may sign in to accounts, else on demand (petrel.ts): undefined
+ * until then; the endpoints come with them.
+ */
 export interface SystemMonitor {
-  readonly state: MonitorState;
+  readonly state: MonitorState | undefined;
   load(): Promise<MonitorEndpoints>;
 }
 
@@ -106,7 +110,7 @@ export class SystemServices {
     const at = this.#now();
     for (const account of accounts) {
       const stat = this.#stat(account);
-      this.#use("SERVER.CONNS heartbeat", (r) => r.accountConns(account, at, stat));
+      this.#use("SERVER.CONNS heartbeat", (r) => r.accountConns(account, at, stat ?? this.#statLoaded(account)));
     }
   }
 
@@ -225,9 +229,20 @@ export class SystemServices {
 
   // ---- events ----
 
-  /** The account's connection numbers now (an event built later still tells what they were when it happened). */
-  #stat(account: string): AccountStat {
-    return this.#monitor.state.accountStats.stat(account, leafCounts(this.#server).get(account) ?? 0);
+  /**
+   * The account's connection numbers now (an event built later still tells what they were when it happened).
+   * Undefined while the counters are not loaded (only right after a reload added accounts: they are loaded at
+   * start when there are any): the event then takes them once it is built, when they are (#statLoaded).
+   */
+  #stat(account: string): AccountStat | undefined {
+    return this.#monitor.state?.accountStats.stat(account, leafCounts(this.#server).get(account) ?? 0);
+  }
+
+  /** The numbers where the responder runs: the endpoints it loaded with came with the counters. */
+  #statLoaded(account: string): AccountStat {
+    const stat = this.#stat(account);
+    if (stat === undefined) throw new Error("bug: the system services' responder ran without the monitoring counters");
+    return stat;
   }
 
   #clientUp(c: ClientConn): void {
@@ -239,7 +254,7 @@ export class SystemServices {
     this.#announced.add(c);
     const at = this.#now();
     const stat = this.#stat(account);
-    this.#use("connection event", (r) => r.clientUp(c, account, at, stat));
+    this.#use("connection event", (r) => r.clientUp(c, account, at, stat ?? this.#statLoaded(account)));
   }
 
   #clientDown(c: ClientConn): void {
@@ -253,7 +268,7 @@ export class SystemServices {
     const account = accountOfClient(c);
     const at = this.#now();
     const stat = this.#stat(account);
-    this.#use("connection event", (r) => r.clientDown(c, account, at, stat));
+    this.#use("connection event", (r) => r.clientDown(c, account, at, stat ?? this.#statLoaded(account)));
   }
 }
 

@@ -2,9 +2,11 @@
  * The `tls {}` block as nats-server reads it (client, cluster, gateway, leafnode and websocket listeners share
  * its shape), normalized to `TlsConfig`, and turned into the transport's `TlsSettings` once the files are read.
  * Keys nats-server knows that Petrel does not implement are refused: a TLS setting is never silently dropped.
+ * Loaded only where TLS is configured: Server.start imports it when the options name TLS (a plain start does not).
  */
 import type { TlsSettings } from "../transport/types.ts";
 import type { RawTlsBlock } from "./schema.ts";
+import { DEFAULTS } from "../config/defaults.ts";
 
 export type { RawTlsBlock } from "./schema.ts";
 
@@ -24,8 +26,8 @@ export interface TlsConfig {
   min_version?: "TLSv1.2" | "TLSv1.3";
 }
 
-/** nats-server's TLS handshake timeout (server/const.go TLS_TIMEOUT). */
-export const DEFAULT_TLS_TIMEOUT_MS = 2000;
+/** nats-server's TLS handshake timeout (server/const.go TLS_TIMEOUT), kept with the other defaults. */
+export const DEFAULT_TLS_TIMEOUT_MS: number = DEFAULTS.tls_timeout;
 
 
 /** A duration in seconds as nats-server writes it in a tls block ("2", "2s", "500ms", "1m"). */
@@ -108,24 +110,4 @@ export function tlsSettingsFor(cfg: TlsConfig, role: "server" | "client", read: 
 /** nats-server's default auth timeout of a listener: its TLS timeout plus a second when it has TLS, else 2 s. */
 export function defaultAuthTimeoutMs(tls: TlsConfig | undefined): number {
   return tls === undefined ? 2000 : tls.timeout + 1000;
-}
-
-/**
- * Does anything in the options ask for TLS: a `tls` block at any level (client, cluster, gateway and its remotes,
- * leafnodes and their remotes, websocket) or an HTTPS monitoring port? The server loads the transport's TLS code
- * only then.
- */
-export function optionsUseTls(options: object): boolean {
-  const o = options as { https_port?: number };
-  if (o.https_port !== undefined && o.https_port !== 0) return true;
-  const walk = (v: unknown, depth: number): boolean => {
-    if (depth > 8 || v === null || typeof v !== "object") return false;
-    if (Array.isArray(v)) return v.some((x) => walk(x, depth + 1));
-    for (const [k, x] of Object.entries(v)) {
-      if (k === "tls" && x !== undefined && x !== null && x !== false) return true;
-      if (walk(x, depth + 1)) return true;
-    }
-    return false;
-  };
-  return walk(options, 0);
 }

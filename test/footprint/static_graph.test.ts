@@ -79,13 +79,20 @@ describe("what a plain start loads", () => {
     assert.deepEqual(found, [], "load these with a dynamic import where they are needed, not at every start");
   });
 
-  it("mod.ts loads the monitoring endpoints and the system services' work only when first used", () => {
-    // A plain start keeps what must count from the start (monitor_state.ts) and the services' subscriptions
-    // (system/services.ts); the endpoints, the HTTP app and the answers/events (system/responder.ts) load on demand.
+  it("mod.ts loads the monitoring endpoints, their counters and the system services' work only when first used", () => {
+    // A plain start keeps the services' subscriptions (system/services.ts); the counters monitoring keeps from the
+    // start (monitor_state.ts: account traffic, closed connections) load with the first connection event, or at
+    // start when clients may sign in to accounts (petrel.ts); the endpoints, the HTTP app and the answers/events
+    // (system/responder.ts) on demand.
     const { files } = graph("mod.ts");
-    assert.ok(files.has("src/system/services.ts") && files.has("src/monitor/monitor_state.ts"), "the graph was walked");
-    const lazy = ["src/monitor/endpoints.ts", "src/monitor/app.ts", "src/monitor/connz.ts", "src/monitor/varz.ts", "src/system/responder.ts", "src/system/events.ts", "src/system/request_options.ts"];
+    assert.ok(files.has("src/system/services.ts") && files.has("src/petrel.ts"), "the graph was walked");
+    const lazy = [
+      "src/monitor/endpoints.ts", "src/monitor/app.ts", "src/monitor/connz.ts", "src/monitor/varz.ts", "src/system/responder.ts",
+      "src/system/events.ts", "src/system/request_options.ts",
+      "src/monitor/monitor_state.ts", "src/monitor/account_stats.ts", "src/monitor/closed_connections.ts",
+    ];
     assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically from mod.ts");
+    assert.match(readFileSync(join(root, "src/petrel.ts"), "utf8"), /import\("\.\/monitor\/monitor_state\.ts"\)/, "petrel.ts loads the counters");
   });
 
   it("a GET of a monitoring endpoint loads no hono, zod or dashboard code", () => {
@@ -127,8 +134,47 @@ describe("what a plain start loads", () => {
       "adapters/runtime/reexec.ts", "adapters/runtime/reexec_plan.ts", "transports/memory.ts",
       // the compiler-thread sweep is set up once clients are taken (mod.ts's main, after petrel.start())
       "adapters/runtime/compiler_threads.ts",
+      // a tls {} block's reader with TLS (Server.start), the streaming block's with one (config/normalize.ts), the
+      // accounts' exports and imports with configured accounts (the on-demand schemas)
+      "src/tls/config.ts", "src/config/streaming.ts", "src/accounts/imports.ts", "src/accounts/transform.ts",
     ];
     assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically from mod.ts");
+  });
+
+  it("a plain start loads these modules and no others", () => {
+    // Every module costs each start ~0.9 ms of CPU on Bun and ~0.5 on Deno on the benchmark host, mostly page
+    // faults (bench/RESULTS.md, "start3", "startmods"), and stays resident. A module added to this list is loaded by
+    // every plain start: only code a server without accounts, TLS, links, JetStream or monitoring runs before its
+    // first client belongs here; anything else is imported where it is first needed.
+    const core = [
+      "adapters/extensions.ts", "adapters/runtime/index.ts", "mod.ts", "src/accounts/account.ts", "src/accounts/config.ts",
+      "src/accounts/queue_policy.ts", "src/accounts/registry.ts", "src/cli/flags.ts", "src/cli/start_options.ts",
+      "src/cluster/last_subject.ts", "src/config/account_names.ts", "src/config/defaults.ts", "src/config/normalize.ts",
+      "src/config/schemas_on_demand.ts", "src/config/units.ts", "src/log/local_offset.ts", "src/log/logger.ts",
+      "src/monitor/accounts_view.ts", "src/petrel.ts", "src/protocol/parser.ts", "src/runtime/clock.ts",
+      "src/runtime/light_timers.ts", "src/server/auth.ts", "src/server/auth_libs.ts", "src/server/buffer_pool.ts",
+      "src/server/client.ts", "src/server/connect.ts", "src/server/flow.ts", "src/server/held_conns.ts", "src/server/ids.ts",
+      "src/server/internal.ts", "src/server/keepalive.ts", "src/server/local_msg.ts", "src/server/outbound.ts",
+      "src/server/permissions.ts", "src/server/reuse.ts", "src/server/server.ts", "src/server/small_bytes.ts",
+      "src/subjects/subject.ts", "src/subjects/sublist.ts", "src/system/server_info.ts", "src/system/services.ts",
+      "src/system/subjects.ts",
+    ];
+    const adapters: Record<string, string[]> = {
+      "adapters/runtime/bun.ts": [
+        "adapters/runtime/bun.ts", "src/runtime/clock.ts", "src/runtime/light_timers.ts", "src/runtime/utc_text.ts",
+        "src/transport/addr.ts", "transports/gc_pacer.ts", "transports/read_pacer_bun.ts", "transports/recv_window_bun.ts",
+        "transports/tcp_bun.ts", "transports/tls_loader.ts", "transports/write_queue.ts",
+      ],
+      "adapters/runtime/deno.ts": [
+        "adapters/runtime/deno.ts", "adapters/runtime/message_turns.ts", "src/runtime/clock.ts", "src/runtime/light_timers.ts",
+        "src/server/small_bytes.ts", "src/transport/addr.ts", "transports/tcp_deno.ts", "transports/tls_loader.ts",
+        "transports/write_queue.ts",
+      ],
+    };
+    assert.deepEqual([...graph("mod.ts").files].sort(), core, "mod.ts's static graph changed");
+    for (const [adapter, want] of Object.entries(adapters)) {
+      assert.deepEqual([...graph(adapter).files].sort(), want, `${adapter}'s static graph changed`);
+    }
   });
 
   it("no module of a plain start names an npm package, not even in a dynamic import", () => {

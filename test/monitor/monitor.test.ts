@@ -301,7 +301,8 @@ describe("monitoring app: closed connections and user filter", () => {
   });
 
   it("keeps only the most recent closed connections, oldest first", async () => {
-    const ring = new ClosedConnections(server, 2);
+    const ring = new ClosedConnections(2);
+    server.connectionListeners.add((c, up) => ring.connectionEvent(c, up, Date.now()));
     for (const name of ["c1", "c2", "c3"]) {
       const c = await openRaw(transport, { host: "127.0.0.1", port: server.clientPort });
       await c.waitFor("INFO");
