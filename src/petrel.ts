@@ -210,11 +210,17 @@ export class Petrel {
   }
 
   async start(): Promise<void> {
-    // Clients are taken once every extension has started (JetStream among them), below.
-    await this.server.start({ holdClients: true });
+    const extensions = this.#services.extensions ?? [];
+    // With extensions (JetStream, the routes...) the client port is bound first (it goes into the routes' INFO) and
+    // clients wait until every extension has started (Server.start's holdClients); so with HTTPS monitoring, which
+    // uses the TLS code the server loads as it starts. Without either, the system services and the monitoring port
+    // start first and the server takes clients as it binds, as nats-server binds its client port last: nothing is
+    // held, and none of the holding code is loaded.
+    const hold = extensions.length > 0 || (this.options.https_port ?? 0) !== 0;
+    if (hold) await this.server.start({ holdClients: true });
+    if (mayHaveAccountClients(this.options)) await this.loadMonitorState();
     // The system account's services, as an internal client of that account (nats-server runs them always).
     const sys = this.server.accounts.system.name;
-    if (mayHaveAccountClients(this.options)) await this.loadMonitorState();
     const self = this;
     const monitor = {
       get state() {
@@ -224,6 +230,28 @@ export class Petrel {
     };
     this.#system = new SystemServices(this.server, monitor, this.server.createInternalClient("$SYS services", { account: sys }), this.#services.system);
     this.#system.start();
+    try {
+      await this.#startMonitor();
+      if (!hold) await this.server.start();
+    } catch (e) {
+      // A port that cannot be bound: what started before it stops (their timers would outlive a failed start).
+      if (!hold) {
+        await this.#system.stop();
+        await this.#http?.close().catch(() => {});
+        this.#http = undefined;
+      }
+      throw e;
+    }
+    for (const ext of extensions) {
+      const h = await ext.start(this.server, { logger: this.#logger, services: this.#services });
+      if (h) this.#handles.push(h);
+    }
+    this.server.acceptClients();
+    this.#logger.info("Server is ready");
+  }
+
+  /** The monitoring port (http_port, or https_port with the client listener's certificate), when configured. */
+  async #startMonitor(): Promise<void> {
     const o = this.options;
     const httpsPort = o.https_port ?? 0;
     if (httpsPort !== 0) {
@@ -241,12 +269,6 @@ export class Petrel {
       this.#http = await this.#services.serveHttp({ host: o.http_host, port, plain: this.monitorPlainGet }, this.monitorFetch);
       this.#logger.info(`Starting http monitor on ${hostPort(this.#http.host, this.#http.port)}`);
     }
-    for (const ext of this.#services.extensions ?? []) {
-      const h = await ext.start(this.server, { logger: this.#logger, services: this.#services });
-      if (h) this.#handles.push(h);
-    }
-    this.server.acceptClients();
-    this.#logger.info("Server is ready");
   }
 
   ports(): PortsInfo {
@@ -275,7 +297,7 @@ export class Petrel {
 
   async #doStop(opts: StopOptions): Promise<void> {
     // The system services first: their SHUTDOWN event still reaches other servers over the routes.
-    this.#system?.stop();
+    await this.#system?.stop();
     // No new client; the connected ones stay through the hand-off, then go (they reconnect to other servers)
     // before JetStream and the routes stop: one still here then would have its publishes answered by a server
     // without JetStream ("no responders", which clients read as "JetStream is not enabled"). nats-server's

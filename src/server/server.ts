@@ -24,7 +24,7 @@ import type { ClientHost, ServerStats } from "./client_host.ts";
 import type { ConnectOptions } from "./connect.ts";
 import { randomServerId, randomToken } from "./ids.ts";
 import { InternalClient } from "./internal.ts";
-import { HeldConns } from "./held_conns.ts";
+import type { HeldConns } from "./held_conns.ts";
 import { lightInterval } from "../runtime/light_timers.ts";
 import type { Timer } from "../runtime/clock.ts";
 
@@ -135,7 +135,8 @@ export class Server implements ClientHost {
   #lameDuck = false;
   /** Started, but not taking clients yet (start's `holdClients`): those that connect wait here. */
   #holdingClients = false;
-  readonly #held = new HeldConns();
+  /** Loaded by start() only when it holds clients (a server that takes them as it binds needs none of it). */
+  #held: HeldConns | undefined;
   #shutdownPromise: Promise<void> | undefined;
   /** Stream and service imports between accounts (their subscriptions and pending responses). */
   #importLinks: ImportLink[] = [];
@@ -251,9 +252,12 @@ export class Server implements ClientHost {
    * waits for its INFO until acceptClients() (held_conns.ts): a Petrel takes clients once its extensions
    * (JetStream, the routes) have started, as nats-server starts its client accept loop last. A client served
    * earlier had its JetStream requests answered "no responders" ("JetStream is not enabled") by a server that has it.
+   * Without it clients are taken as soon as the listener is bound: whoever starts the server has everything else
+   * ready first (a Petrel without extensions does).
    */
   async start(opts: { holdClients?: boolean } = {}): Promise<void> {
     if (this.#running) return;
+    if (opts.holdClients === true) this.#held ??= new (await import("./held_conns.ts")).HeldConns();
     this.#holdingClients = opts.holdClients === true;
     if (optionsUseTls(this.options)) {
       this.#tlsConfigCode ??= await import("../tls/config.ts");
@@ -349,13 +353,13 @@ export class Server implements ClientHost {
 
   /** Client connections waiting for the server to take clients (start's `holdClients`). */
   get clientsWaiting(): number {
-    return this.#held.size;
+    return this.#held?.size ?? 0;
   }
 
   /** Takes clients from now on (see start's `holdClients`). */
   acceptClients(): void {
     this.#holdingClients = false;
-    this.#held.release();
+    this.#held?.release();
   }
 
   /**
@@ -364,7 +368,7 @@ export class Server implements ClientHost {
    */
   async stopAccepting(): Promise<void> {
     this.#running = false;
-    this.#held.closeAll();
+    this.#held?.closeAll();
     const l = this.#listener;
     this.#listener = undefined;
     if (l !== undefined) await l.close().catch(() => {});
@@ -434,7 +438,7 @@ export class Server implements ClientHost {
 
   /** `tls`: the listener requires TLS; the INFO says so and the connection is upgraded right after it. */
   acceptConnection(duplex: Duplex, tls?: TlsSettings): ConnHandler {
-    if (this.#holdingClients && this.#running && !this.#lameDuck) {
+    if (this.#holdingClients && this.#running && !this.#lameDuck && this.#held !== undefined) {
       const held = this.#held.hold(duplex, this.options.max_connections, () => this.acceptConnection(duplex, tls));
       if (held !== undefined) return held;
     }

@@ -18,7 +18,7 @@ import { accountOfClient, clientsOf, GLOBAL_ACCOUNT, leafCounts, SYSTEM_IMPORTS_
 import type { MonitorEndpoints } from "../monitor/endpoints.ts";
 import type { MonitorState } from "../monitor/monitor_state.ts";
 import type { Responder } from "./responder.ts";
-import { type ServerInfo, ServerInfoStamp } from "./server_info.ts";
+import type { ServerInfo, ServerInfoStamp } from "./server_info.ts";
 import { ACCOUNT_ENDPOINTS, SERVER_ENDPOINT_NAMES, subjects } from "./subjects.ts";
 import { lightInterval, lightTimeout } from "../runtime/light_timers.ts";
 import type { Timer } from "../runtime/clock.ts";
@@ -52,8 +52,8 @@ export class SystemServices {
   readonly #client: InternalClient;
   /** One per other account, answering that account's own requests. */
   readonly #accountClients = new Map<string, InternalClient>();
-  /** Every message's `server` block, numbered: shared with the responder. */
-  readonly #stamp: ServerInfoStamp;
+  /** Every message's `server` block, numbered: shared with the responder, loaded with it (#loadStamp). */
+  #stamp: ServerInfoStamp | undefined;
   readonly #now: () => Date;
   readonly #interval: number;
   #nextDelay: number;
@@ -75,7 +75,6 @@ export class SystemServices {
     this.#monitor = monitor;
     this.#client = client;
     this.#now = opts.now ?? (() => new Date());
-    this.#stamp = new ServerInfoStamp(server, this.#now);
     this.#interval = opts.statszIntervalMs ?? 10_000;
     this.#connsInterval = opts.accountConnsIntervalMs ?? 30_000;
     this.#nextDelay = Math.min(opts.statszFirstMs ?? 250, this.#interval);
@@ -132,17 +131,32 @@ export class SystemServices {
     ]);
   }
 
-  /** Says goodbye on `$SYS.SERVER.<id>.SHUTDOWN` (other servers forget this one), then stops. */
-  stop(): void {
+  /**
+   * Says goodbye on `$SYS.SERVER.<id>.SHUTDOWN` (other servers forget this one), then stops. With nobody to hear it
+   * (#mayBeHeard: no link, no subscriber) it is not built; one heard before the responder loaded waits for the
+   * `server` block's code (server_info.ts), which a server nobody asked never loads.
+   */
+  async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#timer?.cancel();
     this.#connsTimer?.cancel();
     this.#server.connectionListeners.delete(this.#listener);
-    const info: ServerInfo = this.#stamp.next();
-    this.#client.publish(subjects.shutdown(this.#server.serverId), enc.encode(JSON.stringify(info)));
+    const subject = subjects.shutdown(this.#server.serverId);
+    if (this.#mayBeHeard(subject)) {
+      const stamp = this.#stamp ?? await this.#loadStamp();
+      const info: ServerInfo = stamp.next();
+      this.#client.publish(subject, enc.encode(JSON.stringify(info)));
+    }
     this.#client.close();
     for (const c of this.#accountClients.values()) c.close();
+  }
+
+  /** The numbered `server` block's code, once (the responder and the goodbye share one sequence). */
+  async #loadStamp(): Promise<ServerInfoStamp> {
+    const { ServerInfoStamp } = await import("./server_info.ts");
+    this.#stamp ??= new ServerInfoStamp(this.#server, this.#now);
+    return this.#stamp;
   }
 
   // ---- the responder, loaded on first use ----
@@ -157,8 +171,8 @@ export class SystemServices {
 
   async #load(): Promise<void> {
     try {
-      const [mod, endpoints] = await Promise.all([import("./responder.ts"), this.#monitor.load()]);
-      const r = new mod.Responder(this.#server, endpoints, this.#client, this.#stamp, this.#now);
+      const [mod, endpoints, stamp] = await Promise.all([import("./responder.ts"), this.#monitor.load(), this.#loadStamp()]);
+      const r = new mod.Responder(this.#server, endpoints, this.#client, stamp, this.#now);
       this.#responder = r;
       const waiting = this.#waiting;
       this.#waiting = [];
