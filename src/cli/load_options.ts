@@ -6,11 +6,7 @@ import type { OptionLayer } from "../config/normalize.ts";
 import type { ConfigIO, ConfPath, SourceLoc } from "../config/types.ts";
 import { parseArgs } from "./flags.ts";
 import { argsError, loadFlagAuthLibs, type LoadResult, optionsFromArgs, type StartupError } from "./start_options.ts";
-import { useStreamingConfig } from "../config/normalize.ts";
-import * as streamingConfig from "../config/streaming.ts";
-
-// A config file may have a `streaming {}` block: its reader (layer_from_raw.ts) has the module already.
-useStreamingConfig(streamingConfig);
+import { loadStreamingConfig } from "../config/normalize.ts";
 
 export { argsError, optionsFromArgs, resolveOptions } from "./start_options.ts";
 export type { LoadedOptions, LoadResult, ResolveResult, StartupError } from "./start_options.ts";
@@ -38,6 +34,8 @@ export async function prepareServerOptions(
   }
   await loadConfigSupport(file, text, { readFile, env });
   await loadFlagAuthLibs(args.value.overrides);
+  // NATS Streaming flags bring a streaming block (a file's is loaded with its readers).
+  if (args.value.overrides.streaming !== undefined) await loadStreamingConfig();
 }
 
 /**

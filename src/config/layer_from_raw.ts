@@ -1,16 +1,81 @@
 // From a validated raw configuration file to an option layer (normalize.ts lays flags over it and applies the
 // defaults): aliases resolved, sizes in bytes, durations in ms, users, accounts and TLS blocks read, cross-key
 // problems reported with file:line. Loaded with the config file code (src/config/load.ts), not by a start from
-// flags alone.
+// flags alone. The readers of the blocks a file may not have (users and permissions, accounts, streaming, TLS)
+// load on demand (loadConfigReaders, from load.ts): a file without them (the benchmarks' port and monitoring
+// port) loads none of their code.
 
 import type { GatewayOptions, LeafNodeOptions, RawConfig, RouteAuthorization, ServerOptions, UserEntry } from "./schema.ts";
 import { parseListen, toBytes, toDurationMs } from "./units.ts";
-import { normalizeUser, permissions, permissionsProblem } from "./users.ts";
-import { normalizeAccounts } from "./accounts.ts";
-import { streamingLayer } from "./streaming.ts";
-import { type RawTlsBlock, type TlsConfig, tlsConfigFromRaw } from "../tls/config.ts";
+import type * as Users from "./users.ts";
+import type * as Accounts from "./accounts.ts";
+import type * as Streaming from "./streaming.ts";
+import type * as TlsConfigCode from "../tls/config.ts";
+import type { RawTlsBlock, TlsConfig } from "../tls/config.ts";
 import type { ConfigError, ConfPath, Result, SourceLoc } from "./types.ts";
-import { defined, type OptionLayer } from "./normalize.ts";
+import { defined, loadStreamingConfig, type OptionLayer } from "./normalize.ts";
+
+// --- the readers of optional blocks, loaded on demand ----------------------------------------------
+
+interface ConfigReaders {
+  users: typeof Users;
+  accounts: typeof Accounts;
+  streaming: typeof Streaming;
+  tls: typeof TlsConfigCode;
+}
+
+type ReaderName = keyof ConfigReaders;
+
+const readers: Partial<ConfigReaders> = {};
+
+/** Does any block of `v` (to a small depth) have a `tls` key: the client's, a route's, a remote's, websocket's... */
+function hasTlsBlock(v: unknown, depth = 0): boolean {
+  if (depth > 6 || v === null || typeof v !== "object") return false;
+  if (Array.isArray(v)) return v.some((x) => hasTlsBlock(x, depth + 1));
+  for (const [k, x] of Object.entries(v)) {
+    if (k === "tls" && x !== undefined) return true;
+    if (hasTlsBlock(x, depth + 1)) return true;
+  }
+  return false;
+}
+
+/** The readers layerFromRaw needs for this file (a superset is fine). */
+function readersFor(raw: RawConfig): ReaderName[] {
+  const out: ReaderName[] = [];
+  const a = raw.authorization;
+  if (a?.users !== undefined || a?.permissions !== undefined || a?.default_permissions !== undefined) out.push("users");
+  if (raw.accounts !== undefined || raw.system_account !== undefined || raw.system !== undefined || raw.no_auth_user !== undefined) {
+    out.push("accounts");
+  }
+  if (raw.streaming !== undefined) out.push("streaming");
+  if (hasTlsBlock(raw)) out.push("tls");
+  return out;
+}
+
+/** Load the readers a file needs (every one without `raw`: tools and tests that read files of any kind). */
+export async function loadConfigReaders(raw?: RawConfig): Promise<void> {
+  const want = raw === undefined ? (["users", "accounts", "streaming", "tls"] as const) : readersFor(raw);
+  await Promise.all(want.map(async (name) => {
+    if (readers[name] !== undefined) return;
+    if (name === "users") readers.users = await import("./users.ts");
+    else if (name === "accounts") readers.accounts = await import("./accounts.ts");
+    else if (name === "streaming") {
+      readers.streaming = await import("./streaming.ts");
+      await loadStreamingConfig(); // the same module: normalize.ts applies the block's defaults
+    } else readers.tls = await import("../tls/config.ts");
+  }));
+}
+
+/** Are the readers this file needs loaded (load.ts refuses a file read after its check found fewer blocks)? */
+export function configReadersLoaded(raw: RawConfig): boolean {
+  return readersFor(raw).every((name) => readers[name] !== undefined);
+}
+
+function reader<K extends ReaderName>(name: K): ConfigReaders[K] {
+  const r = readers[name];
+  if (r === undefined) throw new Error(`bug: the config file's ${name} reader was used before loadConfigReaders()`);
+  return r as ConfigReaders[K];
+}
 
 // --- small converters (inputs are already validated by the schema) -----------------------------
 
@@ -70,7 +135,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
 
   const tlsBlock = (t: RawTlsBlock | undefined, path: ConfPath): TlsConfig | undefined => {
     if (t === undefined) return undefined;
-    const r = tlsConfigFromRaw(t, path.join("."));
+    const r = reader("tls").tlsConfigFromRaw(t, path.join("."));
     if (r.ok) return r.value;
     err(path, r.error);
     return undefined;
@@ -118,10 +183,10 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       password: str(a.password ?? a.pass),
       token: str(a.token),
     });
-    const own = a.permissions ? permissions(a.permissions) : undefined;
-    const fallback = a.default_permissions ? permissions(a.default_permissions) : own;
+    const own = a.permissions ? reader("users").permissions(a.permissions) : undefined;
+    const fallback = a.default_permissions ? reader("users").permissions(a.default_permissions) : own;
     for (const [key, perms] of [["permissions", own], ["default_permissions", a.default_permissions ? fallback : undefined]] as const) {
-      const problem = perms ? permissionsProblem(perms) : undefined;
+      const problem = perms ? reader("users").permissionsProblem(perms) : undefined;
       if (problem !== undefined) err(["authorization", key], `authorization.${key}: ${problem.replace(/^permissions\./, "")}`);
     }
     if (own) auth.permissions = own;
@@ -134,7 +199,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
       const seen = new Set<string>();
       const users: UserEntry[] = [];
       a.users.forEach((u, i) => {
-        const r = normalizeUser(u, fallback);
+        const r = reader("users").normalizeUser(u, fallback);
         if (!r.ok) {
           err(["authorization", "users", i], `authorization.users[${i}]: ${r.message}`);
           return;
@@ -151,19 +216,22 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
 
   // In operator mode the system account is an account public key the resolver knows, not an accounts {} entry.
   const operatorMode = raw.operator !== undefined || raw.operators !== undefined;
-  const acc = normalizeAccounts({
-    accounts: raw.accounts,
-    system_account: operatorMode ? undefined : raw.system_account,
-    system: operatorMode ? undefined : raw.system,
-    no_auth_user: layer.no_auth_user,
-    authorization: layer.authorization,
-  });
-  for (const e of acc.errors) {
-    const loc = ctx.locate(e.path);
-    errors.push({ file: loc.file, line: loc.line, key: e.path.join("."), message: e.message });
+  // Without any of its inputs there is nothing to check (normalizeAccounts returns an empty layer).
+  if (raw.accounts !== undefined || raw.system_account !== undefined || raw.system !== undefined || layer.no_auth_user !== undefined) {
+    const acc = reader("accounts").normalizeAccounts({
+      accounts: raw.accounts,
+      system_account: operatorMode ? undefined : raw.system_account,
+      system: operatorMode ? undefined : raw.system,
+      no_auth_user: layer.no_auth_user,
+      authorization: layer.authorization,
+    });
+    for (const e of acc.errors) {
+      const loc = ctx.locate(e.path);
+      errors.push({ file: loc.file, line: loc.line, key: e.path.join("."), message: e.message });
+    }
+    if (acc.layer.accounts !== undefined) layer.accounts = acc.layer.accounts;
+    if (acc.layer.system_account !== undefined) layer.system_account = acc.layer.system_account;
   }
-  if (acc.layer.accounts !== undefined) layer.accounts = acc.layer.accounts;
-  if (acc.layer.system_account !== undefined) layer.system_account = acc.layer.system_account;
   const sysRaw = raw.system_account ?? raw.system;
   if (operatorMode && sysRaw !== undefined) layer.system_account = String(sysRaw);
 
@@ -224,7 +292,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
   }
   if (topStoreDir !== undefined) layer.jetstream = { ...(layer.jetstream ?? {}), store_dir: topStoreDir };
 
-  if (raw.streaming !== undefined) layer.streaming = streamingLayer(raw.streaming);
+  if (raw.streaming !== undefined) layer.streaming = reader("streaming").streamingLayer(raw.streaming);
 
   const ws = raw.websocket ?? raw.ws;
   if (ws) {
@@ -316,7 +384,7 @@ export function layerFromRaw(raw: RawConfig, ctx: NormalizeContext): Result<{ la
   }
 
   if (raw.tls !== undefined) {
-    const t = tlsConfigFromRaw(raw.tls, "tls");
+    const t = reader("tls").tlsConfigFromRaw(raw.tls, "tls");
     if (t.ok) layer.tls = t.value;
     else err(["tls"], t.error);
   }

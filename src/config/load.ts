@@ -2,7 +2,7 @@
 
 import { parseConf } from "./conf_parser.ts";
 import type { OptionLayer } from "./normalize.ts";
-import { layerFromRaw } from "./layer_from_raw.ts";
+import { configReadersLoaded, layerFromRaw, loadConfigReaders } from "./layer_from_raw.ts";
 import {
   type ConfigError,
   type ConfigIO,
@@ -41,12 +41,14 @@ export async function loadYamlSupport(): Promise<void> {
 export async function loadConfigFormats(): Promise<void> {
   await loadSchemas();
   await loadYamlSupport();
+  await loadConfigReaders();
 }
 
 /**
  * Load what loading `file` needs: the schemas that validate it (none for a plain conf file, see plain.ts), the
- * YAML parser for a .yaml/.yml file, and the nkey/bcrypt/operator libraries unless its `text` (when the caller
- * has it) shows it cannot need them.
+ * YAML parser for a .yaml/.yml file, the nkey/bcrypt/operator libraries unless its `text` (when the caller
+ * has it) shows it cannot need them, and the readers of the blocks it has (layer_from_raw.ts: users, accounts,
+ * streaming, TLS; all of them for a file checked by the schemas).
  */
 export async function loadConfigSupport(file: string | undefined, text?: string, io?: Partial<ConfigIO>): Promise<void> {
   if (file === undefined) return;
@@ -54,10 +56,12 @@ export async function loadConfigSupport(file: string | undefined, text?: string,
   if (plain !== undefined) {
     // Its values are known now: only a bcrypt hash (a password or token in `authorization {}`) needs a library.
     if (plainNeedsAuthLibs(plain)) await loadAuthLibs();
+    await loadConfigReaders(plain.raw);
     return;
   }
   await loadSchemas({ authLibs: text === undefined || configMayNeedAuthLibs(text) });
   if (isYamlFile(file)) await loadYamlSupport();
+  await loadConfigReaders();
 }
 
 /**
@@ -123,6 +127,11 @@ export function loadConfigText(
   }
   const validated = plain !== undefined ? { ok: true as const, value: plain } : schemas().validate.validateConfig(parsed.value);
   if (!validated.ok) return { ok: false, error: { ...validated.error[0], errors: validated.error } };
+  if (!configReadersLoaded(validated.value.raw)) {
+    // Blocks loadConfigSupport did not see (users, accounts, streaming, TLS): the file changed in between.
+    const error = { file, line: 0, message: "the file changed while it was read (it now has blocks it did not have); load it again" };
+    return { ok: false, error: { ...error, errors: [error] } };
+  }
   const layered = layerFromRaw(validated.value.raw, validated.value);
   if (!layered.ok) return { ok: false, error: { ...layered.error[0], errors: layered.error } };
   const warnings = [...validated.value.warnings, ...layered.value.warnings].map(formatConfigError);

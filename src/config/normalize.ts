@@ -19,20 +19,16 @@ import type * as StreamingConfig from "./streaming.ts";
 import type { TlsConfig } from "../tls/config.ts";
 
 /**
- * The `streaming {}` block's defaults and checks (streaming.ts), loaded by whoever can bring one: a config file's
- * path (src/cli/load_options.ts has it), NATS Streaming flags (start_options.ts), options given in code
- * (mod.ts's startPetrel). A start without it loads none of that code; a block seen before it is loaded is a bug.
+ * The `streaming {}` block's defaults and checks (streaming.ts), loaded by whoever can bring one: a config file
+ * with one (its readers, layer_from_raw.ts), NATS Streaming flags (start_options.ts, load_options.ts), options
+ * given in code (mod.ts's startPetrel). A start without it loads none of that code; a block seen before it is
+ * loaded is a bug.
  */
 let streamingConfigCode: typeof StreamingConfig | undefined;
 
 /** Load the streaming block's code (once). */
 export async function loadStreamingConfig(): Promise<void> {
   streamingConfigCode ??= await import("./streaming.ts");
-}
-
-/** The same, for a caller that has the module already (the config file's path imports it). */
-export function useStreamingConfig(code: typeof StreamingConfig): void {
-  streamingConfigCode ??= code;
 }
 
 /** The streaming block's code; throws when nothing loaded it first (a bug in the caller). */

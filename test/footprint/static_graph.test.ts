@@ -181,6 +181,14 @@ describe("what a plain start loads", () => {
     }
   });
 
+  it("a config file's path loads the readers of users, accounts, streaming and TLS blocks only for a file that has them", () => {
+    // The benchmarks' file (a port and a monitoring port) needs none of them (layer_from_raw.ts's loadConfigReaders).
+    const { files } = graph("src/cli/load_options.ts");
+    assert.ok(files.has("src/config/layer_from_raw.ts") && files.has("src/config/load.ts"), "the graph was walked");
+    const lazy = ["src/config/users.ts", "src/config/accounts.ts", "src/config/streaming.ts", "src/tls/config.ts"];
+    assert.deepEqual(lazy.filter((f) => files.has(f)), [], "imported statically on a config file's path");
+  });
+
   it("no module of a plain start names an npm package, not even in a dynamic import", () => {
     // Deno resolves the package of every import("pkg") in a module it loads, called or not: nkeys and bcryptjs
     // named in auth_libs.ts kept a plain Deno start ~0.5-0.8 MB larger (bench/RESULTS.md, "start4").
