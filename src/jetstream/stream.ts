@@ -487,44 +487,15 @@ export class Stream {
     let msgId: string | undefined;
     let rollup: string | undefined;
     if (headers) {
-      msgId = findHeader(headers, "Nats-Msg-Id");
-      if (msgId) {
-        this.expireDedupe(now);
-        const d = this.dedupe.get(msgId);
-        if (d) return { stream: cfg.name, seq: d.seq, duplicate: true };
-      }
-      const es = findHeader(headers, "Nats-Expected-Stream");
-      if (es !== undefined && es !== cfg.name) return Errors.streamNotMatch();
-      const els = findHeader(headers, "Nats-Expected-Last-Sequence");
-      if (els !== undefined && Number(els) !== lastSeq) return Errors.streamWrongLastSequence(lastSeq);
-      const elss = findHeader(headers, "Nats-Expected-Last-Subject-Sequence");
-      if (elss !== undefined) {
-        const last = inflight?.subjects.get(subject) ?? this.index.subjectLast(subject) ?? 0;
-        if (Number(elss) !== last) return Errors.streamWrongLastSequence(last);
-      }
-      const elid = findHeader(headers, "Nats-Expected-Last-Msg-Id");
-      const lastId = inflight?.lastMsgId !== undefined ? inflight.lastMsgId : this.lastMsgId;
-      if (elid !== undefined && elid !== (lastId ?? "")) {
-        return Errors.streamWrongLastMsgId(lastId ?? "");
-      }
-      rollup = findHeader(headers, "Nats-Rollup");
-      if (rollup !== undefined) {
-        if (!cfg.allow_rollup_hdrs) return Errors.streamRollupFailed("rollup not permitted");
-        if (rollup !== "sub" && rollup !== "all") return Errors.streamRollupFailed(`rollup value invalid: ${rollup}`);
-        if (rollup === "all" && cfg.deny_purge) return Errors.streamRollupFailed("rollup not permitted");
-      }
+      const refused = this.#checkHeaders(subject, headers, now, lastSeq, inflight);
+      if (refused !== undefined) return refused;
+      msgId = this.#hdrMsgId;
+      rollup = this.#hdrRollup;
+      this.#hdrMsgId = this.#hdrRollup = undefined;
     }
-    const size = storedSize(subject.length, hlen, data.length, cfg.storage === "file");
     if (cfg.discard === "new") {
-      const perSubj = cfg.max_msgs_per_subject > 0 && cfg.discard_new_per_subject &&
-        this.index.subjectCount(subject) + (inflight?.subjectCounts?.get(subject) ?? 0) >= cfg.max_msgs_per_subject;
-      if (perSubj) return Errors.streamStoreFailed("maximum messages per subject exceeded");
-      if (cfg.max_msgs > 0 && this.index.count + (inflight?.msgs ?? 0) >= cfg.max_msgs && rollup === undefined) {
-        return Errors.streamStoreFailed("maximum messages exceeded");
-      }
-      if (cfg.max_bytes > 0 && this.index.bytes + (inflight?.bytes ?? 0) + size > cfg.max_bytes && rollup === undefined) {
-        return Errors.streamStoreFailed("maximum bytes exceeded");
-      }
+      const refused = this.#discardNew(subject, storedSize(subject.length, hlen, data.length, cfg.storage === "file"), rollup, inflight);
+      if (refused !== undefined) return refused;
     }
     if (into === undefined) return { op: "msg", seq: lastSeq + 1, ts: now, subject, headers, data, msgId, rollup };
     into.seq = lastSeq + 1;
@@ -535,6 +506,63 @@ export class Stream {
     into.msgId = msgId;
     into.rollup = rollup;
     return into;
+  }
+
+  /** What #checkHeaders found for prepare (fields, not an object: nothing allocated per publish). */
+  #hdrMsgId: string | undefined = undefined;
+  #hdrRollup: string | undefined = undefined;
+
+  /**
+   * prepare's checks of a publish's headers (dedupe, expectations, rollup), apart from it: most publishes carry no
+   * headers, and the optimizing compilers compile all of a function's code (bench/RESULTS.md `hotcode`). Returns
+   * the duplicate's PubAck or the refusal; otherwise leaves the message id and rollup in #hdrMsgId / #hdrRollup.
+   */
+  #checkHeaders(subject: string, headers: Uint8Array, now: number, lastSeq: number, inflight: InFlight | undefined): PubAck | ApiError | undefined {
+    const cfg = this.cfg;
+    const msgId = findHeader(headers, "Nats-Msg-Id");
+    if (msgId) {
+      this.expireDedupe(now);
+      const d = this.dedupe.get(msgId);
+      if (d) return { stream: cfg.name, seq: d.seq, duplicate: true };
+    }
+    const es = findHeader(headers, "Nats-Expected-Stream");
+    if (es !== undefined && es !== cfg.name) return Errors.streamNotMatch();
+    const els = findHeader(headers, "Nats-Expected-Last-Sequence");
+    if (els !== undefined && Number(els) !== lastSeq) return Errors.streamWrongLastSequence(lastSeq);
+    const elss = findHeader(headers, "Nats-Expected-Last-Subject-Sequence");
+    if (elss !== undefined) {
+      const last = inflight?.subjects.get(subject) ?? this.index.subjectLast(subject) ?? 0;
+      if (Number(elss) !== last) return Errors.streamWrongLastSequence(last);
+    }
+    const elid = findHeader(headers, "Nats-Expected-Last-Msg-Id");
+    const lastId = inflight?.lastMsgId !== undefined ? inflight.lastMsgId : this.lastMsgId;
+    if (elid !== undefined && elid !== (lastId ?? "")) {
+      return Errors.streamWrongLastMsgId(lastId ?? "");
+    }
+    const rollup = findHeader(headers, "Nats-Rollup");
+    if (rollup !== undefined) {
+      if (!cfg.allow_rollup_hdrs) return Errors.streamRollupFailed("rollup not permitted");
+      if (rollup !== "sub" && rollup !== "all") return Errors.streamRollupFailed(`rollup value invalid: ${rollup}`);
+      if (rollup === "all" && cfg.deny_purge) return Errors.streamRollupFailed("rollup not permitted");
+    }
+    this.#hdrMsgId = msgId;
+    this.#hdrRollup = rollup;
+    return undefined;
+  }
+
+  /** prepare's refusals of a stream with `discard: new` that is full (apart from it, as #checkHeaders). */
+  #discardNew(subject: string, size: number, rollup: string | undefined, inflight: InFlight | undefined): ApiError | undefined {
+    const cfg = this.cfg;
+    const perSubj = cfg.max_msgs_per_subject > 0 && cfg.discard_new_per_subject &&
+      this.index.subjectCount(subject) + (inflight?.subjectCounts?.get(subject) ?? 0) >= cfg.max_msgs_per_subject;
+    if (perSubj) return Errors.streamStoreFailed("maximum messages per subject exceeded");
+    if (cfg.max_msgs > 0 && this.index.count + (inflight?.msgs ?? 0) >= cfg.max_msgs && rollup === undefined) {
+      return Errors.streamStoreFailed("maximum messages exceeded");
+    }
+    if (cfg.max_bytes > 0 && this.index.bytes + (inflight?.bytes ?? 0) + size > cfg.max_bytes && rollup === undefined) {
+      return Errors.streamStoreFailed("maximum bytes exceeded");
+    }
+    return undefined;
   }
 
   /**
@@ -564,7 +592,7 @@ export class Stream {
     if (copy ? seq <= this.lastSeq : seq !== this.lastSeq + 1) {
       // Sequences only grow: a replica that sees anything else holds a corrupted stream.
       if (copy) return seq;
-      throw new Error(`stream ${cfg.name}: entry seq ${seq} does not follow last seq ${this.lastSeq}`);
+      this.#outOfOrder(seq);
     }
     const prevLast = this.lastSeq;
     const size = storedSize(subject.length, headers?.length ?? 0, data.length, cfg.storage === "file");
@@ -586,27 +614,51 @@ export class Stream {
     this.lastSeq = seq;
     this.lastTime = time;
     if (!e.mirrored) {
-      const msgId = e.msgId ?? (headers ? findHeader(headers, "Nats-Msg-Id") : undefined);
-      const rollup = e.rollup ?? (headers ? findHeader(headers, "Nats-Rollup") : undefined);
-      if (msgId) {
-        this.expireDedupe(time);
-        this.dedupe.set(msgId, { seq, time });
-        this.lastMsgId = msgId;
-      } else this.lastMsgId = undefined;
-      if (rollup === "sub" && !e.restored) this.applyPurge({ filter: subject, keep: 1 });
-      else if (rollup === "all" && !e.restored) this.applyPurge({ keep: 1 });
+      if (headers !== undefined || e.msgId !== undefined || e.rollup !== undefined) this.#storedIdAndRollup(e);
+      else this.lastMsgId = undefined;
     }
     if (!e.restored) this.enforceLimits(subject);
     // Checked here: scheduleAge's timer closure captures `this`, which costs an allocation on every call.
     if (this.ageTimer === undefined && cfg.max_age > 0) this.scheduleAge();
     // Iterating an empty Set still allocates an iterator (per stored message, on the sync publish path).
-    if (this.listeners.size > 0) for (const l of this.listeners) l.onStored(seq, subject);
+    if (this.listeners.size > 0) this.#notifyStored(seq, subject);
     if (!copy && cfg.retention === "interest" && this.index.has(seq)) this.checkInterest(seq, subject);
     if (this.downstream.size === 0 && (copy || this.republish === undefined)) return seq;
-    const msg: StoredMsg = { seq, subject, headers, data, time };
+    this.#passOn({ seq, subject, headers, data, time }, prevLast, copy);
+    return seq;
+  }
+
+  /**
+   * applyMsgSeq's cold parts, apart from it: the optimizing compilers compile all of a function's code, and most
+   * stored messages have no header, no mirror or source downstream and no republish (bench/RESULTS.md `hotcode`).
+   */
+  #outOfOrder(seq: number): never {
+    throw new Error(`stream ${this.cfg.name}: entry seq ${seq} does not follow last seq ${this.lastSeq}`);
+  }
+
+  /** The stream's listeners (consumers waiting for messages) told of a stored one (see #outOfOrder). */
+  #notifyStored(seq: number, subject: string): void {
+    for (const l of this.listeners) l.onStored(seq, subject);
+  }
+
+  /** A stored message's `Nats-Msg-Id` (dedupe window, last id) and `Nats-Rollup` (see #outOfOrder). */
+  #storedIdAndRollup(e: Extract<StreamEntry, { op: "msg" }>): void {
+    const { seq, ts: time, subject, headers } = e;
+    const msgId = e.msgId ?? (headers ? findHeader(headers, "Nats-Msg-Id") : undefined);
+    const rollup = e.rollup ?? (headers ? findHeader(headers, "Nats-Rollup") : undefined);
+    if (msgId) {
+      this.expireDedupe(time);
+      this.dedupe.set(msgId, { seq, time });
+      this.lastMsgId = msgId;
+    } else this.lastMsgId = undefined;
+    if (rollup === "sub" && !e.restored) this.applyPurge({ filter: subject, keep: 1 });
+    else if (rollup === "all" && !e.restored) this.applyPurge({ keep: 1 });
+  }
+
+  /** A stored message to the mirrors and sources fed from here and to republish (see #outOfOrder). */
+  #passOn(msg: StoredMsg, prevLast: number, copy: boolean): void {
     if (this.downstream.size > 0) for (const d of this.downstream) d(msg);
     if (!copy && this.republish) this.republish(msg, prevLast);
-    return seq;
   }
 
   /** Stores a message keeping its original sequence (mirrors). */
