@@ -220,32 +220,39 @@ export class InternalClient implements SubOwner {
     this.stats.in_bytes += payloadSize(msg);
     const h = msg.hdrSize;
     const lent = entry.borrow ? this.#lent : undefined;
-    if (lent !== undefined) {
-      // Views (or small copies, #lentBytes), in the one lent object: the handler keeps nothing of it
-      // (InternalSub.borrow).
-      lent.subject = showsOtherSubject(msg) ? dec.decode(msg.subjectBytes) : msg.subject;
-      lent.reply = msg.reply !== null ? bytesToString(msg.reply, 0, msg.reply.length) : undefined;
-      if (msg instanceof LocalMsg && !(msg.start === 0 && msg.end === msg.buf.length && h < 0)) {
-        const s = msg.start;
-        lent.headers = h >= 0 ? this.#lentHeaders.lend(msg.buf, s, s + h) : undefined;
-        lent.payload = this.#lentBytes.lend(msg.buf, h >= 0 ? s + h : s, msg.end);
-      } else {
-        const payload = msg.payload;
-        lent.headers = h >= 0 ? payload.subarray(0, h) : undefined;
-        lent.payload = h >= 0 ? payload.subarray(h) : payload;
-      }
-      lent.local = origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway");
-      lent.viaRoute = origin?.kind === "route";
-      this.#lent = undefined;
-      try {
-        entry.handler(lent);
-      } finally {
-        lent.headers = undefined;
-        lent.payload = EMPTY;
-        this.#lent = lent;
-      }
-      return;
+    if (lent === undefined) return this.#deliverCopy(entry, msg, origin);
+    // Views (or small copies, #lentBytes), in the one lent object: the handler keeps nothing of it
+    // (InternalSub.borrow).
+    lent.subject = showsOtherSubject(msg) ? dec.decode(msg.subjectBytes) : msg.subject;
+    lent.reply = msg.reply !== null ? bytesToString(msg.reply, 0, msg.reply.length) : undefined;
+    if (msg instanceof LocalMsg && !(msg.start === 0 && msg.end === msg.buf.length && h < 0)) {
+      const s = msg.start;
+      lent.headers = h >= 0 ? this.#lentHeaders.lend(msg.buf, s, s + h) : undefined;
+      lent.payload = this.#lentBytes.lend(msg.buf, h >= 0 ? s + h : s, msg.end);
+    } else {
+      const payload = msg.payload;
+      lent.headers = h >= 0 ? payload.subarray(0, h) : undefined;
+      lent.payload = h >= 0 ? payload.subarray(h) : payload;
     }
+    lent.local = origin === undefined || (origin.kind !== "route" && origin.kind !== "gateway");
+    lent.viaRoute = origin?.kind === "route";
+    this.#lent = undefined;
+    try {
+      entry.handler(lent);
+    } finally {
+      lent.headers = undefined;
+      lent.payload = EMPTY;
+      this.#lent = lent;
+    }
+  }
+
+  /**
+   * deliver() to a handler that keeps what it gets, or while the lent object is out (a handler that publishes to
+   * another of ours): copies, apart from deliver because the optimizing compilers compile all of a function's code
+   * and the per-message path is the lent one (a stream's capture, bench/RESULTS.md `hotcode`).
+   */
+  #deliverCopy(entry: InternalSub, msg: RoutedMsg, origin: SubOwner | undefined): void {
+    const h = msg.hdrSize;
     // Copies: the router's byte views are only valid during this call.
     const payload = msg.payload;
     entry.handler({
