@@ -47,6 +47,14 @@ export interface ClientStats {
  */
 export const EAGER_FLUSH = 64 * 1024;
 
+/**
+ * A publish's message as its own object, for receivers that may keep it (see LocalMsg for the others): apart from
+ * #publish, which builds the reused one on the per-message path (bench/RESULTS.md `hotcode`).
+ */
+function routedMsg(subject: string, subjectBytes: Uint8Array, reply: Uint8Array | null, hdrSize: number, buf: Uint8Array, start: number, size: number): RoutedMsg {
+  return { subject, subjectBytes, reply, hdrSize, payload: start === 0 && size === buf.length ? buf : buf.subarray(start, start + size) };
+}
+
 export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer {
   readonly cid: number;
   readonly kind = "client" as const;
@@ -330,22 +338,9 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   /** PUB/HPUB with its payload at `buf[start, start + size)`. */
   #publish(op: OpCode, args: Args, buf: Uint8Array, start: number, size: number, hdrSize: number): void {
     if (this.host.logger.traceEnabled) this.#traceIn(op, args);
-    if (!this.#connectSeen && this.host.authRequiredFor(this.duplex.info.kind)) {
-      this.closeWithError("Authorization Violation", "Authorization Violation");
-      return;
-    }
-    if (op === OP.HPUB && !this.headers) {
-      // nats-server drops a client that sends headers without having announced them.
-      this.close("Protocol Violation");
-      return;
-    }
     // PUB subject [reply] size | HPUB subject [reply] hdr size
-    const nSizes = op === OP.HPUB ? 2 : 1;
-    const rest = args.count - nSizes;
-    if (rest < 1 || rest > 2) {
-      this.close("Protocol Violation");
-      return;
-    }
+    const rest = args.count - (op === OP.HPUB ? 2 : 1);
+    if ((!this.#connectSeen || op === OP.HPUB || rest < 1 || rest > 2) && this.#publishRefused(op, rest)) return;
     this.#subject.read(args.line, args.starts[0], args.ends[0]);
     const subjectBytes = this.#subject.bytes;
     const subject = this.#subject.text;
@@ -354,21 +349,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     this.stats.in_bytes += size;
     this.host.stats.in_msgs++;
     this.host.stats.in_bytes += size;
-    if (this.pedantic && !isValidPublishSubject(subject)) {
-      // nats-server still acknowledges the frame itself to a verbose client.
-      this.sendErr("Invalid Publish Subject");
-      if (this.verbose) this.#ok();
-      return;
-    }
-    if (this.perms !== undefined && !this.perms.canPublish(subject)) {
-      this.sendErr(`Permissions Violation for Publish to "${subject}"`);
-      this.host.logger.debug(`${this.#label()} - Publish Violation - User "${this.user ?? ""}", Subject "${subject}"`);
-      return;
-    }
-    if (this.verbose) {
-      this.out.bytes(OK);
-      this.flushSoon();
-    }
+    if ((this.pedantic || this.perms !== undefined || this.verbose) && this.#subjectRefused(subject)) return;
     // Nobody to receive it (a pub-only load): no payload view, no message object.
     const interest = this.#interestIn(subject);
     let delivered = 0;
@@ -378,13 +359,7 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       const local = this.#interestLocal ? this.#localMsg : undefined;
       const msg: RoutedMsg = local !== undefined
         ? local.set(subject, subjectBytes, hasReply ? this.#replies.copy(args.line, args.starts[1], args.ends[1]) : null, hdr, buf, start, start + size)
-        : {
-          subject,
-          subjectBytes,
-          reply: hasReply ? argBytes(args, 1) : null,
-          hdrSize: hdr,
-          payload: start === 0 && size === buf.length ? buf : buf.subarray(start, start + size),
-        };
+        : routedMsg(subject, subjectBytes, hasReply ? argBytes(args, 1) : null, hdr, buf, start, size);
       const prev = this.host.currentProducer;
       this.host.currentProducer = this;
       const eagerBefore = this.#eagerDeliveries;
@@ -396,6 +371,51 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
     if (delivered === 0 && hasReply && this.noResponders && this.headers) {
       this.account.noResponders(this, argString(args, 1));
     }
+  }
+
+  /**
+   * #publish's checks before the subject is read, for a frame that may fail them (before CONNECT, HPUB, a wrong
+   * argument count): apart from #publish because the optimizing compilers compile all of a function's code and
+   * these almost never fail (bench/RESULTS.md `hotcode`). True when the frame was refused (the client told or closed).
+   */
+  #publishRefused(op: OpCode, rest: number): boolean {
+    if (!this.#connectSeen && this.host.authRequiredFor(this.duplex.info.kind)) {
+      this.closeWithError("Authorization Violation", "Authorization Violation");
+      return true;
+    }
+    if (op === OP.HPUB && !this.headers) {
+      // nats-server drops a client that sends headers without having announced them.
+      this.close("Protocol Violation");
+      return true;
+    }
+    if (rest < 1 || rest > 2) {
+      this.close("Protocol Violation");
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * #publish's checks of the subject for a pedantic, verbose or permission-bound client (apart from it, as
+   * #publishRefused), and a verbose client's +OK. True when the publish was refused.
+   */
+  #subjectRefused(subject: string): boolean {
+    if (this.pedantic && !isValidPublishSubject(subject)) {
+      // nats-server still acknowledges the frame itself to a verbose client.
+      this.sendErr("Invalid Publish Subject");
+      if (this.verbose) this.#ok();
+      return true;
+    }
+    if (this.perms !== undefined && !this.perms.canPublish(subject)) {
+      this.sendErr(`Permissions Violation for Publish to "${subject}"`);
+      this.host.logger.debug(`${this.#label()} - Publish Violation - User "${this.user ?? ""}", Subject "${subject}"`);
+      return true;
+    }
+    if (this.verbose) {
+      this.out.bytes(OK);
+      this.flushSoon();
+    }
+    return false;
   }
 
   /**
