@@ -8,6 +8,7 @@ import type { ConnHandler, Duplex } from "../transport/types.ts";
 import { type Args, argString, bytesToString, OP, type OpCode, type ParseError, Parser, parseSize } from "../protocol/parser.ts";
 import type { OutBuffer } from "../server/outbound.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "../server/types.ts";
+import type { Account } from "../accounts/account.ts";
 import { RouteOutbox } from "./outbox.ts";
 import { LastSubject } from "./last_subject.ts";
 import { LinkOutput } from "../server/link_output.ts";
@@ -38,6 +39,18 @@ export interface RouteStats {
   out_msgs: number;
   in_bytes: number;
   out_bytes: number;
+}
+
+/** A routed message as its own object, for receivers that may keep it (#routed builds the reused one otherwise). */
+function keptRoutedMsg(subject: string, subjectBytes: Uint8Array, reply: Uint8Array | null, hdrSize: number, buf: Uint8Array, start: number, size: number): RoutedMsg {
+  return {
+    subject,
+    subjectBytes,
+    reply,
+    hdrSize,
+    payload: start === 0 && size === buf.length ? buf : buf.subarray(start, start + size),
+    deliverReply: undefined,
+  };
 }
 
 export class RouteConn implements ConnHandler, SubOwner {
@@ -210,20 +223,11 @@ export class RouteConn implements ConnHandler, SubOwner {
   /** RMSG/HMSG/LMSG with its payload at `buf[start, start + size)`. */
   #routed(op: OpCode, args: Args, buf: Uint8Array, start: number, size: number, hdrSize: number): void {
     if (this.state === "closed") return; // the rest of a chunk read before the close (see onControl)
-    if (this.state !== "active") {
-      this.close("Protocol Violation");
-      return;
-    }
     // RMSG/HMSG: acc subject [...] sizes. LMSG carries the origin cluster first.
-    let first = 0;
-    if (op === OP.LMSG) first = 1;
-    else if (op !== OP.RMSG && op !== OP.HMSG) {
-      this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
-      return;
-    }
+    const first = op === OP.LMSG ? 1 : 0;
     const sizes = op === OP.HMSG ? 2 : 1;
-    if (args.count < first + 2 + sizes) {
-      this.close("Protocol Violation");
+    if (this.state !== "active" || (first === 0 && op !== OP.RMSG && op !== OP.HMSG) || args.count < first + 2 + sizes) {
+      this.#refuseFrame(op);
       return;
     }
     this.stats.in_msgs++;
@@ -235,7 +239,7 @@ export class RouteConn implements ConnHandler, SubOwner {
     if (account === undefined) return; // an account this server does not have: no subscribers here
     const ra = args.count === first + 2 + sizes ? NO_EXTRAS : routedArgs(args.line, args.starts, args.ends, args.count, first + 2, sizes, this.#ra);
     if (ra === undefined) {
-      this.close("Protocol Violation");
+      this.#refuseFrame(op);
       return;
     }
     const si = first + 1;
@@ -250,25 +254,35 @@ export class RouteConn implements ConnHandler, SubOwner {
     const r = ra.reply;
     const msg: RoutedMsg = local !== undefined
       ? local.set(subject, this.#subject.bytes, r >= 0 ? this.#replies.copy(args.line, args.starts[r], args.ends[r]) : null, hdrSize, buf, start, start + size)
-      : {
-        subject,
-        subjectBytes: this.#subject.bytes,
-        reply: r >= 0 ? args.line.subarray(args.starts[r], args.ends[r]) : null,
-        hdrSize,
-        payload: start === 0 && size === buf.length ? buf : buf.subarray(start, start + size),
-        deliverReply: undefined,
-      };
+      : keptRoutedMsg(subject, this.#subject.bytes, r >= 0 ? args.line.subarray(args.starts[r], args.ends[r]) : null, hdrSize, buf, start, size);
     // `<deliver> $JS.ACK...@<subject>`: a JetStream delivery (nats-server's form), routed by the frame's subject
     // and shown with the stored message's (see js_delivery.ts).
     const reply = msg.reply;
-    if (!readJsDelivery(msg) && reply !== null && reply.length > 5 && reply[0] === 95 && reply[1] === 71 && reply[2] === 82 && reply[3] === 95 && reply[4] === 46) {
-      // "_GR_.": a request another cluster sent, forwarded by the server its gateway reached: tracked here too,
-      // so a response from this server goes back to that cluster (Server.mappedReply); subscribers see the plain reply.
-      const plain = this.host.server.mappedReply?.(account, bytesToString(reply, 0, reply.length));
-      if (plain !== undefined) msg.reply = new TextEncoder().encode(plain);
-    }
+    if (!readJsDelivery(msg) && reply !== null && reply.length > 5 && reply[0] === 95) this.#gatewayReply(msg, reply, account);
     account.deliverMatched(interest, msg, this, queueNames(args, ra, this.#queues));
     local?.clear();
+  }
+
+  /**
+   * A frame #routed does not take (before the link is active, an op or argument count a route does not send):
+   * apart from #routed, as its other rare paths, because the optimizing compilers compile all of a function's code
+   * (bench/RESULTS.md `hotcode`).
+   */
+  #refuseFrame(op: OpCode): void {
+    if (this.state !== "active") this.close("Protocol Violation");
+    else if (op !== OP.LMSG && op !== OP.RMSG && op !== OP.HMSG) this.closeWithError("Unknown Protocol Operation", "Protocol Violation");
+    else this.close("Protocol Violation");
+  }
+
+  /**
+   * A reply starting "_GR_.": a request another cluster sent, forwarded by the server its gateway reached: tracked
+   * here too, so a response from this server goes back to that cluster (Server.mappedReply); subscribers see the
+   * plain reply. Apart from #routed (see #refuseFrame).
+   */
+  #gatewayReply(msg: RoutedMsg, reply: Uint8Array, account: Account): void {
+    if (reply[1] !== 71 || reply[2] !== 82 || reply[3] !== 95 || reply[4] !== 46) return;
+    const plain = this.host.server.mappedReply?.(account, bytesToString(reply, 0, reply.length));
+    if (plain !== undefined) msg.reply = new TextEncoder().encode(plain);
   }
 
   #processConnect(json: string): void {
