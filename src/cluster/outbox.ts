@@ -58,11 +58,7 @@ export class RouteOutbox {
     const serial = m.serial ?? 0;
     const seen = this.#frameOf(msg, serial);
     if (seen !== undefined) {
-      // A plain subscription adds nothing: the peer delivers to all its plain subscribers anyway.
-      if (queue !== undefined && !hasQueue(seen.queues, queue)) {
-        seen.queues.push(queue);
-        this.#rewrite(seen);
-      }
+      if (queue !== undefined) this.#addQueue(seen, queue);
       return false;
     }
     const f = this.#frames[this.#next];
@@ -78,6 +74,18 @@ export class RouteOutbox {
     f.start = this.#frame(this.out, msg, queue === undefined ? NO_QUEUES : qs, account);
     f.end = this.out.len;
     return true;
+  }
+
+  /**
+   * The message is in the buffer already (another subscription of the peer's): a queue group it does not name yet
+   * is added to its frame; a plain subscription adds nothing (the peer delivers to all its plain subscribers
+   * anyway). Apart from add, which runs per routed message: the optimizing compilers compile all of a function's
+   * code (bench/RESULTS.md `hotcode`).
+   */
+  #addQueue(seen: Frame, queue: Uint8Array): void {
+    if (hasQueue(seen.queues, queue)) return;
+    seen.queues.push(queue);
+    this.#rewrite(seen);
   }
 
   /** Writes `msg`'s frame; a client's reused message gives its payload as a range of the input (no view made). */

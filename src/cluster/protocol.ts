@@ -174,6 +174,9 @@ export type FrameWriter = typeof writeRoutedMsg;
  * The message frame servers exchange: `<op>MSG [<acc> ]subject [+ reply q1 q2 | | q1 q2 | reply] size` (op `R`
  * for routes and gateways, `L` for leafnodes, which name no account: null), `HMSG` when the message has headers.
  * The payload is `payload[payloadStart, payloadEnd)`: a range of a client's input needs no view (LocalMsg).
+ * Queue names (a message to a queue group's member across the link) are written by writeQueueNames, apart from
+ * this per-message function: the optimizing compilers compile all of a function's code (bench/RESULTS.md
+ * `hotcode`).
  */
 export function writeMsgFrame(
   out: OutBuffer,
@@ -184,12 +187,11 @@ export function writeMsgFrame(
   queues: readonly Uint8Array[],
   hdrSize: number,
   payload: Uint8Array,
-  payloadStart = 0,
-  payloadEnd: number = payload.length,
+  payloadStart: number,
+  payloadEnd: number,
 ): number {
   const size = payloadEnd - payloadStart;
-  let qlen = 0;
-  for (let k = 0; k < queues.length; k++) qlen += queues[k].length + 1;
+  const qlen = queues.length === 0 ? 0 : queueNamesLength(queues);
   const hasReply = reply !== null && reply.length > 0;
   out.ensure(subject.length + (hasReply ? reply.length : 0) + qlen + size + (account === null ? 0 : account.length) + 64);
   const b = out.buf;
@@ -208,15 +210,9 @@ export function writeMsgFrame(
   i = copy(b, i, subject);
   b[i++] = SP;
   if (queues.length > 0) {
-    b[i++] = hasReply ? PLUS : BAR;
-    b[i++] = SP;
-  }
-  if (hasReply) {
+    i = writeQueueNames(b, i, hasReply ? reply : null, queues);
+  } else if (hasReply) {
     i = copy(b, i, reply);
-    b[i++] = SP;
-  }
-  for (let k = 0; k < queues.length; k++) {
-    i = copy(b, i, queues[k]);
     b[i++] = SP;
   }
   if (hdrSize >= 0) {
@@ -231,6 +227,28 @@ export function writeMsgFrame(
   b[i++] = 10;
   out.len = i;
   return start;
+}
+
+/** The bytes writeQueueNames adds for `queues` besides the marker and the reply. */
+function queueNamesLength(queues: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let k = 0; k < queues.length; k++) n += queues[k].length + 1;
+  return n;
+}
+
+/** `+ reply q1 q2 ` (a request) or `| q1 q2 ` at b[i]; returns the offset after it. */
+function writeQueueNames(b: Uint8Array, i: number, reply: Uint8Array | null, queues: readonly Uint8Array[]): number {
+  b[i++] = reply !== null ? PLUS : BAR;
+  b[i++] = SP;
+  if (reply !== null) {
+    i = copy(b, i, reply);
+    b[i++] = SP;
+  }
+  for (let k = 0; k < queues.length; k++) {
+    i = copy(b, i, queues[k]);
+    b[i++] = SP;
+  }
+  return i;
 }
 
 /** Where the reply and queue names sit in an RMSG/HMSG line, as argument indexes. */
