@@ -401,8 +401,7 @@ export class JetStream implements ConsumerHost {
       res = this.overAccountLimit(s, m.subject, headers, m.payload) ??
         s.publishSeq(m.subject, headers, m.payload);
     } catch (err) {
-      // A storage failure (disk full, I/O error) fails this publish; the server keeps serving.
-      res = Errors.streamStoreFailed(err instanceof Error ? err.message : String(err));
+      res = storeFailed(err);
     }
     if (!m.reply || s.cfg.no_ack) return;
     // PubAcks go out after the batch they belong to was written (see flushWrites).
@@ -495,7 +494,7 @@ export class JetStream implements ConsumerHost {
         try {
           s.flush();
         } catch (err) {
-          failure = err instanceof Error ? err.message : String(err);
+          failure = errorText(err);
         }
       }
     }
@@ -508,9 +507,7 @@ export class JetStream implements ConsumerHost {
     this.acksSpare = undefined;
     this.ackCount = 0;
     // Nothing is acknowledged that did not reach the OS.
-    const failed = failure === undefined
-      ? undefined
-      : enc.encode(JSON.stringify({ error: Errors.streamStoreFailed(failure) }));
+    const failed = failure === undefined ? undefined : failedAckBytes(failure);
     for (let i = 0; i < n; i += 3) {
       const reply = acks[i] as string;
       const ack = acks[i + 1];
@@ -795,20 +792,7 @@ export function publishAck(bus: Pick<JsBus, "publish">, reply: string, stream: s
     return;
   }
   const digits = digitCount(seq);
-  let bodies = ackBodies.get(stream);
-  if (bodies === undefined) {
-    if (ackBodies.size > 10_000) ackBodies.clear();
-    bodies = [];
-    ackBodies.set(stream, bodies);
-  }
-  let body = bodies[digits];
-  if (body === undefined) {
-    const prefix = enc.encode(`{"stream":${JSON.stringify(stream)},"seq":`);
-    body = new Uint8Array(prefix.length + digits + 1);
-    body.set(prefix, 0);
-    body[body.length - 1] = 125; // }
-    bodies[digits] = body;
-  }
+  const body = ackBodies.get(stream)?.[digits] ?? newAckBody(stream, digits);
   writeInt(body, body.length - 1 - digits, seq);
   ackBodyBusy = true;
   try {
@@ -816,6 +800,41 @@ export function publishAck(bus: Pick<JsBus, "publish">, reply: string, stream: s
   } finally {
     ackBodyBusy = false;
   }
+}
+
+/** What a thrown value says (a storage failure's message). */
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A storage failure (disk full, I/O error) fails this publish; the server keeps serving (apart: see newAckBody). */
+function storeFailed(err: unknown): ApiError {
+  return Errors.streamStoreFailed(errorText(err));
+}
+
+/** The reply to each publish of a batch whose write failed: nothing is acknowledged that did not reach the OS. */
+function failedAckBytes(failure: string): Uint8Array {
+  return enc.encode(JSON.stringify({ error: Errors.streamStoreFailed(failure) }));
+}
+
+/**
+ * The kept bytes of `stream`'s PubAck for sequences of `digits` digits, made on first use (publishAck): apart from
+ * publishAck, which runs per sync publish (the optimizing compilers compile all of a function's code,
+ * bench/RESULTS.md `hotcode`).
+ */
+function newAckBody(stream: string, digits: number): Uint8Array {
+  let bodies = ackBodies.get(stream);
+  if (bodies === undefined) {
+    if (ackBodies.size > 10_000) ackBodies.clear();
+    bodies = [];
+    ackBodies.set(stream, bodies);
+  }
+  const prefix = enc.encode(`{"stream":${JSON.stringify(stream)},"seq":`);
+  const body = new Uint8Array(prefix.length + digits + 1);
+  body.set(prefix, 0);
+  body[body.length - 1] = 125; // }
+  bodies[digits] = body;
+  return body;
 }
 
 /** PubAck JSON bytes. The common success case reuses a cached `{"stream":"S","seq":` prefix. */

@@ -4,6 +4,7 @@
  * messages as plain objects (or, for a handler that keeps nothing, views in one reused object: InternalSub.borrow).
  */
 import type { Account } from "../accounts/account.ts";
+import type { MatchResult } from "../subjects/sublist.ts";
 import type { RoutedMsg, SubOwner, Subscription } from "./types.ts";
 import { ScratchBytes, smallCopy, smallUtf8 } from "./small_bytes.ts";
 import { bytesToString } from "../protocol/parser.ts";
@@ -69,6 +70,14 @@ const LENT_COPY_MAX = 256;
 
 /** The options of a plain publish (a default `{}` is a new object per call). */
 const NO_OPTS: { reply?: string; headers?: Uint8Array } = Object.freeze({});
+
+/** A message's headers and payload in one buffer (InternalClient.publish with headers). */
+function withHeaders(headers: Uint8Array, payload: Uint8Array): Uint8Array {
+  const body = new Uint8Array(headers.length + payload.length);
+  body.set(headers, 0);
+  body.set(payload, headers.length);
+  return body;
+}
 
 export class InternalClient implements SubOwner {
   readonly cid: number;
@@ -184,14 +193,9 @@ export class InternalClient implements SubOwner {
 
   publish(subject: string, payload: Uint8Array, opts: { reply?: string; headers?: Uint8Array } = NO_OPTS): number {
     if (this.#closed) return 0;
-    let body = payload;
-    let hdrSize = -1;
-    if (opts.headers !== undefined && opts.headers.length > 0) {
-      hdrSize = opts.headers.length;
-      body = new Uint8Array(hdrSize + payload.length);
-      body.set(opts.headers, 0);
-      body.set(payload, hdrSize);
-    }
+    const headers = opts.headers;
+    const hdrSize = headers !== undefined && headers.length > 0 ? headers.length : -1;
+    const body = hdrSize < 0 ? payload : withHeaders(headers as Uint8Array, payload);
     this.stats.out_msgs++;
     this.stats.out_bytes += body.length;
     const account = this.account;
@@ -199,10 +203,7 @@ export class InternalClient implements SubOwner {
     if (r === undefined) return 0;
     const reply = opts.reply !== undefined && opts.reply !== "" ? smallUtf8(opts.reply) : null;
     const pub = this.#pub;
-    if (pub === undefined || !reusableFor(r)) {
-      // Slab memory (small_bytes.ts): the router's byte views live for this call.
-      return account.deliverMatched(r, { subject, subjectBytes: smallUtf8(subject), reply, hdrSize, payload: body }, this);
-    }
+    if (pub === undefined || !reusableFor(r)) return this.#publishKept(r, subject, reply, hdrSize, body);
     this.#pub = undefined;
     const msg = pub.msg;
     try {
@@ -211,6 +212,16 @@ export class InternalClient implements SubOwner {
       msg.clear();
       this.#pub = pub;
     }
+  }
+
+  /**
+   * publish to receivers that may keep the message, or nested in a publish of ours (the reused message is out): a
+   * message object of its own. Apart from publish, whose per-message path is the reused one (the optimizing
+   * compilers compile all of a function's code, bench/RESULTS.md `hotcode`).
+   */
+  #publishKept(r: MatchResult<Subscription>, subject: string, reply: Uint8Array | null, hdrSize: number, body: Uint8Array): number {
+    // Slab memory (small_bytes.ts): the router's byte views live for this call.
+    return this.account.deliverMatched(r, { subject, subjectBytes: smallUtf8(subject), reply, hdrSize, payload: body }, this);
   }
 
   deliver(sub: Subscription, msg: RoutedMsg, origin?: SubOwner): void {
