@@ -433,10 +433,7 @@ class FileBackend implements StreamBackend {
 
   append(m: StoredMsg): void {
     let seg = this.active();
-    if (seg.size >= this.segmentMax || (seg.min <= seg.max && m.seq - seg.max > GAP_MAX)) {
-      this.compact(seg);
-      seg = this.newSegment();
-    }
+    if (seg.size >= this.segmentMax || (seg.min <= seg.max && m.seq - seg.max > GAP_MAX)) seg = this.#roll(seg);
     const subject = m.subject;
     let ascii = true;
     for (let i = 0; i < subject.length; i++) {
@@ -446,12 +443,7 @@ class FileBackend implements StreamBackend {
       }
     }
     const hl = m.headers ? m.headers.length : 0;
-    if (!ascii) {
-      const rec = encodeMsg(m);
-      const off = this.write(seg, rec);
-      this.ix.appended(seg, m.seq, off, rec.length, m.time, subject, hl);
-      return;
-    }
+    if (!ascii) return this.#appendEncoded(seg, m, hl);
     // The common case, encoded straight into the batch buffer.
     const sl = subject.length;
     const dl = m.data.length;
@@ -476,6 +468,22 @@ class FileBackend implements StreamBackend {
     seg.size += len;
     this.ix.appended(seg, m.seq, off, len, m.time, subject, hl);
     if (this.blen >= BATCH_MAX) this.flush();
+  }
+
+  /**
+   * append's rare paths, apart from it (the optimizing compilers compile all of a function's code, bench/RESULTS.md
+   * `hotcode`): the active segment full or too far behind (compacted, a new one started) ...
+   */
+  #roll(seg: Segment): Segment {
+    this.compact(seg);
+    return this.newSegment();
+  }
+
+  /** ... and a subject that is not ASCII, encoded on its own (encodeMsg) rather than straight into the batch. */
+  #appendEncoded(seg: Segment, m: StoredMsg, hl: number): void {
+    const rec = encodeMsg(m);
+    const off = this.write(seg, rec);
+    this.ix.appended(seg, m.seq, off, rec.length, m.time, m.subject, hl);
   }
 
   load(seq: number): StoredMsg | undefined {
