@@ -24,6 +24,10 @@
 // before it starts its servers: on a shared host, the nearest thing to a quiet A/B (rounds of two builds alternated
 // by the caller, each started in a quiet second; the others' share says whether it stayed quiet).
 //
+// Each round also prints every server thread's CPU from start-up to the window's end (the compiler threads' whole
+// cost up to then: the runtimes' own per-function compile ms, BUN_JSC_reportCompileTimes or V8's --trace-opt, are
+// wall time, which a busy host stretches).
+//
 // With --v8-trace (Deno; diagnosis only: tracing slows the server) each server runs with V8's --trace-opt and
 // --trace-deopt (added to DENO_V8_FLAGS) under `stdbuf -oL`: V8 prints its traces through stdio, fully buffered into
 // a file, so without it the lines land in the log up to 4 KB late and a deopt cannot be placed before or after the
@@ -238,6 +242,9 @@ async function round(r, nb) {
     console.log(`  slowest ${top} (index@ms-since-first:µs): ${slow.map((i) => `${i}@${(at[i] / 1e6).toFixed(0)}:${us(lat[i])}`).join(" ")}`);
     console.log(`  the 20 slowest by tenth of the run: [${deciles.join(", ")}]`);
     console.log(`  server threads in the window, CPU/run-queue wait ms: ${windowUse(t0, t1)}`);
+    // From start-up to the window's end: what the compiler threads cost in all, whenever the load let them run
+    // (compile ms in the runtimes' own reports are wall time, which a busy host stretches).
+    console.log(`  server threads from start to the window's end, CPU/run-queue wait ms: ${windowUse(new Map(), t1)}`);
     {
       let servers = 0;
       for (const [k, t] of t1) servers += (t.run - (t0.get(k)?.run ?? 0)) / 1e6;
