@@ -29,7 +29,7 @@ const resent = (text: string, k: number, after: number, chain = "n9.1", headers?
   });
 
 describe("a re-sent publish at the leader that takes it", () => {
-  it("is dropped, with the rest of its chain, once the leader took anything after the takeover point", () => {
+  it("is dropped, with the rest of its chain, once the leader took anything after the takeover point (not knowing whose)", () => {
     const { replica, log, answers, flush, commitAll } = leader();
     // The client's later publish reached the new leader first.
     replica.publish(pub("s.1", "_INBOX.c.four", "four"));
@@ -54,6 +54,26 @@ describe("a re-sent publish at the leader that takes it", () => {
     const got = acks(answers).map((a) => [a.subject, a.body.error ? (a.body.error as { err_code: number }).err_code : a.body.seq]);
     assert.deepEqual(got, [["_INBOX.c.two", 10071], ["_INBOX.c.three", 1], ["_INBOX.c.four", 2]]);
     assert.equal(log.length, 3);
+  });
+
+  it("is taken after other clients' publishes since the takeover, not after a later one of its own client", () => {
+    const { replica, log, node, group, flush, loseTo, answers, commitAll } = leader();
+    // n1 followed n2 for a while and leads again (term 3): its no-op at index 2 makes it ready at sequence 0.
+    loseTo("n2", 2);
+    node.term = 3;
+    group.leader = "n1";
+    replica.leaderChanged("n1");
+    log.push({ index: 2, term: 3, kind: "noop", data: new Uint8Array(0) });
+    replica.apply(log[1]);
+    const again = (reply: string, text: string, k: number) =>
+      pub("s.1", reply, text, { forwarded: true, hops: 1, resend: { chain: "n2.7", k, after: 0 } });
+    replica.publish(pub("s.1", "_INBOX.Y.5", "y5")); // client Y's later publish, taken first
+    replica.publish(again("_INBOX.X.2", "x2", 0)); // client X: nothing of X taken since the takeover
+    replica.publish(again("_INBOX.Y.3", "y3", 1)); // client Y sent it before y5: it would follow y5
+    replica.publish(again("_INBOX.X.4", "x4", 2)); // after x2, of the same chain
+    flush();
+    commitAll(3);
+    assert.deepEqual(acks(answers).map((a) => [a.subject, a.body.seq]), [["_INBOX.Y.5", 1], ["_INBOX.X.2", 2], ["_INBOX.X.4", 3]]);
   });
 
   it("is not stored on a subject the stream no longer has", () => {

@@ -17,7 +17,7 @@ import type { FlowConsumer } from "../../server/flow.ts";
 import type { BusMsg, ResendMark } from "../types.ts";
 import { storedSize } from "../store/types.ts";
 import { CmdArena, decodeCmd, encodeCmd, type GroupCmd, type SyncBatch } from "./entries.ts";
-import { MAX_HOPS, RepeatFilter } from "./forward.ts";
+import { MAX_HOPS, REPEAT_WINDOW_MS, RepeatFilter } from "./forward.ts";
 
 /** Publishes held while a new leader catches up with its log (beyond this, they are dropped: clients retry). */
 const MAX_QUEUED = 10_000;
@@ -158,7 +158,15 @@ export class StreamReplica implements FlowConsumer {
   #deferred: BusMsg[] = [];
   #chains = 0;
   /** The last re-sent publish this leader took (or refused by its own checks), for the next of its chain. */
-  #lastResend: { chain: string; k: number; seq: number } | undefined;
+  #lastResend: { chain: string; k: number; seq: number; inPlace: boolean } | undefined;
+  /**
+   * For a while after this leader took over (while publishes of the old one may come again): per client (a
+   * reply's inbox, up to its last token: one connection's), the last sequence taken from it and the chain it came
+   * in, if re-sent. `#takenUntil` 0: not kept. `#readySeq`: the stream's last sequence when this leader took over.
+   */
+  readonly #takenBy = new Map<string, { seq: number; chain: string | undefined }>();
+  #takenUntil = 0;
+  #readySeq = 0;
   /** Bytes of this leader's proposals (batched or pending) not applied yet: what back-pressure is about. */
   #intake = 0;
   /** Publishers held for this leader's intake wait for these wakes (FlowConsumer.whenDrained). */
@@ -251,22 +259,40 @@ export class StreamReplica implements FlowConsumer {
     // have changed them since it was first taken).
     if ((m.forwarded === true || m.resend !== undefined) && !s.capturesSubject(m.subject)) return;
     if (m.resend === undefined) return this.#take(m, now);
-    if (!this.#inOrder(m.resend)) return;
+    const order = this.#inOrder(m.resend, m.reply, now);
+    if (order === undefined) return;
     this.#take(m, now);
     // Taken, or refused by its own checks: the next of its chain follows right after.
-    this.#lastResend = { chain: m.resend.chain, k: m.resend.k, seq: this.#clseq };
+    this.#lastResend = { chain: m.resend.chain, k: m.resend.k, seq: this.#clseq, inPlace: order === "in place" };
   }
 
   /**
    * A re-sent publish (ResendMark) is taken only where it cannot come after a publish its client sent later:
    * the first of its chain while this leader's last sequence is still the one its old leader had before it,
-   * each next one right after the one before it. Otherwise it is dropped unanswered, as nats-server drops a
-   * publish whose proposal was lost (its client times out and decides).
+   * each next one right after the one before it; or, while this leader keeps who it took publishes from since it
+   * took over at that point, when nothing of the same client (reply inbox) was taken since but this chain's own.
+   * Otherwise it is dropped unanswered, as nats-server drops a publish whose proposal was lost (its client times
+   * out and decides).
    */
-  #inOrder(r: ResendMark): boolean {
-    if (r.k === 0) return this.#clseq === r.after;
+  #inOrder(r: ResendMark, reply: string | undefined, now: number): "in place" | "by client" | undefined {
     const prev = this.#lastResend;
-    return prev !== undefined && prev.chain === r.chain && prev.k === r.k - 1 && prev.seq === this.#clseq;
+    const inPlace = r.k === 0
+      ? this.#clseq === r.after
+      : prev !== undefined && prev.inPlace && prev.chain === r.chain && prev.k === r.k - 1 && prev.seq === this.#clseq;
+    if (inPlace) return "in place";
+    // Everything after `after` taken here, and who from is known: other clients' publishes do not matter.
+    if (!this.#keepsTaken(now) || this.#readySeq !== r.after || reply === undefined) return undefined;
+    const t = this.#takenBy.get(inboxOf(reply));
+    return t === undefined || t.seq <= r.after || t.chain === r.chain ? "by client" : undefined;
+  }
+
+  /** Is `#takenBy` still kept (the window after taking over)? Dropped once past it. */
+  #keepsTaken(now: number): boolean {
+    if (this.#takenUntil === 0) return false;
+    if (now <= this.#takenUntil) return true;
+    this.#takenUntil = 0;
+    this.#takenBy.clear();
+    return false;
   }
 
   /** A publish the leader validates and proposes (or answers with its error). */
@@ -312,6 +338,9 @@ export class StreamReplica implements FlowConsumer {
       this.#inflightPerSubject.set(e.subject, (this.#inflightPerSubject.get(e.subject) ?? 0) + 1);
     }
     this.#enqueue(encodeCmd(e, this.#arena), reply, undefined, undefined, e.msgId, size);
+    if (this.#takenUntil !== 0 && m.reply && this.#keepsTaken(now)) {
+      this.#takenBy.set(inboxOf(m.reply), { seq: e.seq, chain: m.resend?.chain });
+    }
     if (!this.stallExhausted && this.isBehind()) this.#deps.engine.bus.holdPublisher?.(this);
   }
 
@@ -570,9 +599,11 @@ export class StreamReplica implements FlowConsumer {
    * publisher (several in flight) whose later publish reached the new leader first, or a KV put overtaken by a
    * later put of the same key — the older value would win. Re-evaluated expected-sequence headers refuse such a
    * publish, a plain one would not. So a re-sent publish is taken only where it would have been: the first of the
-   * chain while nothing was stored after the takeover point, each next one right after the one before it;
-   * anything else is dropped unanswered, as nats-server would have (#inOrder). A sync publisher (one in flight)
-   * is always in order.
+   * chain while nothing was stored after the takeover point, each next one right after the one before it; or, for
+   * a few seconds after the new leader took over (it keeps whose publishes it took: a reply's inbox is one
+   * connection's), when nothing of the same client was stored since but this chain's own — other clients' order
+   * relative to it was never promised. Anything else is dropped unanswered, as nats-server would have (#inOrder).
+   * A sync publisher (one in flight) is always in order.
    */
   #resendDeferred(): void {
     if (this.#deferred.length === 0 || this.#closed) return;
@@ -839,6 +870,10 @@ export class StreamReplica implements FlowConsumer {
     }
     this.#clseq = this.stream.lastSequence;
     this.#resetInflight();
+    // Publishes of the old leader may come again for a while: who this leader takes publishes from is kept.
+    this.#readySeq = this.#clseq;
+    this.#takenBy.clear();
+    this.#takenUntil = this.#otherLed ? this.#deps.now() + REPEAT_WINDOW_MS : 0;
     this.#deps.onLeaderReady?.(this);
     const q = this.#queue;
     this.#queue = [];
@@ -881,4 +916,10 @@ export class StreamReplica implements FlowConsumer {
     this.#misrouted = [];
     this.#lost();
   }
+}
+
+/** One client's part of a reply subject: up to its last token (a connection's inbox, nats clients' `_INBOX.<id>.`). */
+function inboxOf(reply: string): string {
+  const i = reply.lastIndexOf(".");
+  return i < 0 ? reply : reply.slice(0, i);
 }
