@@ -7,7 +7,7 @@
 import type { AcceptFn, Listener } from "../src/transport/types.ts";
 import { isUpgradeRequest, notWebSocketResponse } from "../src/websocket/handshake.ts";
 import type { WebSocketSettings } from "../src/websocket/settings.ts";
-import { bunUpgrade, bunWebSocketHandlers, type BunWsData, serveBun } from "./ws_bun.ts";
+import { bunUpgrade, bunWebSocketHandlers, type BunWsData, exemptEventStreams, serveBun } from "./ws_bun.ts";
 import { denoPeer, denoUpgrade, serveDeno } from "./ws_deno.ts";
 
 export type HttpFallback = (req: Request) => Response | Promise<Response>;
@@ -33,7 +33,7 @@ export function webSocketFetchApp(
 ): WebSocketFetchApp {
   return {
     fetch(req, ctx) {
-      if (!isUpgradeRequest(req)) return fallback(req);
+      if (!isUpgradeRequest(req)) return "timeout" in ctx ? exemptEventStreams(req, ctx, fallback(req)) : fallback(req);
       if ("upgrade" in ctx) return bunUpgrade(req, ctx, settings, accept);
       return denoUpgrade(req, denoPeer(req, ctx), settings, accept);
     },

@@ -73,6 +73,27 @@ export function bunWebSocketHandlers(settings: WebSocketSettings): Bun.WebSocket
   };
 }
 
+/**
+ * Bun.serve's `idleTimeout` also cuts a response still streaming (its request is done; what the server writes does
+ * not count as activity), at the first tick of uSockets' 4 s timer wheel past it: a dashboard event stream served
+ * here (the serverless entry's live view) was reset 2-6 s after it opened, its client seeing ECONNRESET, whatever
+ * came meanwhile (and at times before its first chunk was read: serverless's live-stream test failure, "0 events
+ * seen"); under `bun run serve.ts` (Bun's default of 10 s) after 10-14 s. An event stream is exempt
+ * (`server.timeout(req, 0)`); it ends with the client or the server.
+ */
+export function exemptEventStreams(
+  req: Request,
+  srv: Pick<BunServer, "timeout">,
+  res: Response | Promise<Response> | undefined,
+): Response | Promise<Response> | undefined {
+  const exempt = (r: Response) => {
+    if (r.headers.get("content-type")?.startsWith("text/event-stream")) srv.timeout(req, 0);
+    return r;
+  };
+  if (res === undefined) return res;
+  return res instanceof Response ? exempt(res) : res.then(exempt);
+}
+
 /** Host a `{ fetch, websocket }` application with Bun.serve (what `bun run serve.ts` does for a default export). */
 export function serveBun(
   app: {

@@ -166,7 +166,13 @@ export function createBunRuntime(): Runtime {
           port: opts.port,
           development: false,
           reusePort: false,
-          fetch,
+          // An event stream (the dashboard's live view) is exempt from Bun's idle timeout, which cuts a streaming
+          // response 10-14 s in whatever it writes (transports/ws_bun.ts exemptEventStreams says why).
+          fetch: async (req, srv) => {
+            const res = await fetch(req);
+            if (res.headers.get("content-type")?.startsWith("text/event-stream")) srv.timeout(req, 0);
+            return res;
+          },
           ...(opts.tls !== undefined ? { tls: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
           error: () => new Response("Internal Server Error", { status: 500 }),
         });

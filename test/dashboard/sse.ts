@@ -26,6 +26,7 @@ export async function openSse(url: string): Promise<SseStream> {
   let buf = "";
   let bytes = 0;
   let readError = "";
+  let ended = false;
   const pump = (async () => {
     try {
       for (;;) {
@@ -50,12 +51,13 @@ export async function openSse(url: string): Promise<SseStream> {
     } catch (e) {
       readError = String(e); // aborted by close(), or the connection failed
     }
+    // Ended before the waiters are told: set in a `.then` of the pump (as it was), it came a microtask after them,
+    // and a wait pending when the stream ended waited out its whole timeout and then said "0 events seen" and
+    // nothing of the end (serverless's one failure read so: the stream may well have ended at once).
+    ended = true;
     for (const w of waiters) w();
   })();
-  let ended = false;
-  const endedP = pump.then(() => {
-    ended = true;
-  });
+  const endedP = pump;
   return {
     status: res.status,
     headers: res.headers,
@@ -73,7 +75,7 @@ export async function openSse(url: string): Promise<SseStream> {
           }
           if (ended) {
             done();
-            reject(new Error("stream ended"));
+            reject(new Error(`stream ended (${events.length} events seen, HTTP ${res.status}, ${bytes} bytes read${readError ? `, ${readError}` : ""})`));
           }
         };
         const timer = setTimeout(() => {
