@@ -160,31 +160,25 @@ export function createBunRuntime(): Runtime {
         const tcp = this.tcp;
         return import("../../transports/http_lite.ts").then((m) => m.serveHttpLite(tcp, opts, fetch));
       }
-      try {
+      // An event stream (the dashboard's live view) is exempt from Bun's idle timeout, which cuts a streaming
+      // response 10-14 s in whatever it writes (exemptEventStreams says why); loaded for an HTTPS port only.
+      return import("../../transports/ws_bun.ts").then(({ exemptEventStreams }) => {
         const server = Bun.serve({
           hostname: opts.host,
           port: opts.port,
           development: false,
           reusePort: false,
-          // An event stream (the dashboard's live view) is exempt from Bun's idle timeout, which cuts a streaming
-          // response 10-14 s in whatever it writes (transports/ws_bun.ts exemptEventStreams says why).
-          fetch: async (req, srv) => {
-            const res = await fetch(req);
-            if (res.headers.get("content-type")?.startsWith("text/event-stream")) srv.timeout(req, 0);
-            return res;
-          },
+          fetch: (req, srv) => exemptEventStreams(req, srv, fetch(req)) ?? new Response("Not Found", { status: 404 }),
           ...(opts.tls !== undefined ? { tls: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
           error: () => new Response("Internal Server Error", { status: 500 }),
         });
         let closing: Promise<void> | undefined;
-        return Promise.resolve({
+        return {
           host: server.hostname ?? opts.host,
           port: server.port ?? opts.port,
           close: () => (closing ??= Promise.resolve(server.stop(true)).then(() => {})),
-        });
-      } catch (e) {
-        return Promise.reject(e);
-      }
+        };
+      });
     },
   };
 }
