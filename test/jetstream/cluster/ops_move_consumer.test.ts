@@ -8,7 +8,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, jetstream, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, type JetStreamClient, type JetStreamManager, jetstreamManager, type StreamInfo } from "@nats-io/jetstream";
 import { type JsCluster, startJsCluster, waitMetaLeader } from "../../jsraft/helpers.ts";
 import { waitFor } from "../../helpers/servers.ts";
 import { consumerMoved } from "../../../src/jetstream/cluster/consumer_groups.ts";
@@ -130,6 +130,17 @@ async function heldMove(c: JsCluster, conns: NatsConnection[], watchers: Array<{
   return { nc, jsm, jsA, streamPeers, moveTo, b, bi, seen };
 }
 
+/** C, led from one of `servers`, kept its ack floor (3) and hands out message 4 next. */
+async function consumerIntact(jsm: JetStreamManager, js: JetStreamClient, servers: string[], what: string) {
+  const ci = await waitFor(what, async () => {
+    const ci = await jsm.consumers.info("MV", "C").catch(() => undefined);
+    return ci?.cluster?.leader && servers.includes(ci.cluster.leader) ? ci : undefined;
+  }, 30_000);
+  assert.equal(ci.ack_floor.stream_seq, 3, "the consumer kept its ack floor");
+  const next = await (await js.consumers.get("MV", "C")).next({ expires: 5000 });
+  assert.equal(next?.seq, 4);
+}
+
 describe("a stream move and a consumer with no replica on the stream's leader", () => {
   it("waits for the consumer's group to grow onto the new servers; the consumer keeps its state", { timeout: 120_000 }, async () => {
     const c = await startJsCluster(N, { tags: subsetTags() });
@@ -144,13 +155,7 @@ describe("a stream move and a consumer with no replica on the stream's leader", 
         const p = peersOf(await jsm.streams.info("MV").catch(() => undefined));
         return p.join() === moveTo.join();
       }, 60_000);
-      const ci = await waitFor("the consumer led from the new servers", async () => {
-        const ci = await jsm.consumers.info("MV", "C").catch(() => undefined);
-        return ci?.cluster?.leader && moveTo.includes(ci.cluster.leader) ? ci : undefined;
-      }, 30_000);
-      assert.equal(ci.ack_floor.stream_seq, 3, "the consumer kept its ack floor");
-      const next = await (await jsA.consumers.get("MV", "C")).next({ expires: 5000 });
-      assert.equal(next?.seq, 4);
+      await consumerIntact(jsm, jsA, moveTo, "the consumer led from the new servers");
     } finally {
       for (const w of watchers) w.close();
       for (const nc of conns) await nc.close().catch(() => {});
@@ -188,13 +193,7 @@ describe("a stream move and a consumer with no replica on the stream's leader", 
       sub.unsubscribe();
       seen.down = false;
       await c.start(bi);
-      const ci = await waitFor("the consumer led again on its own servers", async () => {
-        const ci = await jsm.consumers.info("MV", "C").catch(() => undefined);
-        return ci?.cluster?.leader && streamPeers.includes(ci.cluster.leader) ? ci : undefined;
-      }, 30_000);
-      assert.equal(ci.ack_floor.stream_seq, 3, "the consumer kept its ack floor");
-      const next = await (await jsA.consumers.get("MV", "C")).next({ expires: 5000 });
-      assert.equal(next?.seq, 4);
+      await consumerIntact(jsm, jsA, streamPeers, "the consumer led again on its own servers");
     } finally {
       MOVE_LIMITS.giveUpMs = giveUpMs;
       for (const w of watchers) w.close();
