@@ -11,7 +11,8 @@
 // 3. A create that came passed on already, whose assignment is lost again, was dropped unanswered: now answered
 //    with a 503 the client may retry (one that came directly goes to the next leader, as before).
 // 4. Consumer info of a consumer whose assignment is on its way was answered from its paused copy: now "consumer
-//    not found" (10014) until applied, as nats-server answers until its meta layer has the assignment.
+//    not found" (10014) until applied, as nats-server answers until its meta layer has the assignment; nor is it
+//    counted in its stream's consumers or shown in /jsz until then.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ConsumerGroups } from "../../src/jetstream/cluster/consumer_groups.ts";
@@ -177,7 +178,7 @@ describe("a replicated consumer's changes that cannot commit", () => {
     assert.equal(t.engine.consumers.get("S")?.has("p"), false, "the paused copy is gone");
   });
 
-  it("consumer info of a consumer whose assignment is on its way is 'consumer not found' until applied", () => {
+  it("consumer info of a consumer whose assignment is on its way is 'consumer not found' until applied, and it is not counted", () => {
     const t = n1();
     t.request("CONSUMER.DURABLE.CREATE.S.q", "r.create", { stream_name: "S", config: { durable_name: "q", ack_policy: "explicit" } });
     t.flush();
@@ -185,7 +186,10 @@ describe("a replicated consumer's changes that cannot commit", () => {
     const [before] = t.answersTo("r.info1") as Array<{ error?: { code: number; err_code: number } }>;
     assert.equal(before?.error?.err_code, 10014, "info answered from the paused copy before its assignment committed");
     assert.equal(before.error.code, 404);
+    assert.equal(t.groups.count("S"), 0, "counted in the stream's consumers before its assignment committed");
+    assert.equal(t.groups.hosted("S").size, 0, "shown in /jsz before its assignment committed");
     t.commitAll(t.log.length);
+    assert.equal(t.groups.count("S"), 1);
     assert.equal((t.answersTo("r.create")[0] as { name?: string }).name, "q");
     t.request("CONSUMER.INFO.S.q", "r.info2", {});
     assert.equal((t.answersTo("r.info2")[0] as { name?: string }).name, "q", "assigned: its info");

@@ -841,7 +841,7 @@ export class ConsumerGroups {
     // Where the consumer runs (its group's leader, or the server whose API just created it), its engine answers.
     const live = name !== undefined ? this.#d.engine.consumers.get(sr.stream.name)?.get(name) : undefined;
     if (live) {
-      if (verb === "INFO" && this.#creating.get(key(sr.stream.name, live.name))?.consumer === live) {
+      if (verb === "INFO" && this.#uncommitted(live)) {
         // Its assignment is on its way: not a consumer yet (nats-server says so until its meta layer has it).
         this.#d.respond(m.reply, { type: T + "consumer_info_response", error: Errors.consumerNotFound() });
         return true;
@@ -902,8 +902,9 @@ export class ConsumerGroups {
 
   /**
    * The consumers of `stream` this server holds (nats-server's `/jsz` counts and details these, per server): a
-   * replica of the consumer's group, or the engine copy the API just created before its group formed. Mirrors'
-   * and sources' consumers (`direct`) are left out, as nats-server's cluster assignments do.
+   * replica of the consumer's group, or the engine copy of an assigned consumer before its group formed (not one
+   * whose assignment is still on its way: not a consumer yet, as its info says). Mirrors' and sources' consumers
+   * (`direct`) are left out, as nats-server's cluster assignments do.
    */
   hosted(stream: string): Map<string, () => Json> {
     const out = new Map<string, () => Json>();
@@ -914,20 +915,30 @@ export class ConsumerGroups {
       if (this.get(stream, name)) out.set(name, () => this.#info(sr, name));
     }
     for (const [name, c] of this.#d.engine.consumers.get(stream) ?? []) {
-      if (out.has(name) || c.cfg.direct === true) continue;
+      if (out.has(name) || c.cfg.direct === true || this.#uncommitted(c)) continue;
       out.set(name, () => ({ ...c.info(undefined, this.#d.self), cluster: this.cluster(c) }));
     }
     return out;
   }
 
-  /** How many consumers `stream` has in the whole cluster (its stream info's `consumer_count`, as nats-server). */
+  /**
+   * How many consumers `stream` has in the whole cluster (its stream info's `consumer_count`, as nats-server): those
+   * assigned in its log (one whose assignment is on its way is not counted, as its info says "not found").
+   */
   count(stream: string): number | undefined {
     const sr = this.#d.replicas.get(stream);
     if (!sr) return undefined;
     let n = 0;
     for (const rec of sr.consumers.values()) if (rec.config.direct !== true) n++;
-    for (const [name, c] of this.#d.engine.consumers.get(stream) ?? []) if (!sr.consumers.has(name) && c.cfg.direct !== true) n++;
+    for (const [name, c] of this.#d.engine.consumers.get(stream) ?? []) {
+      if (!sr.consumers.has(name) && c.cfg.direct !== true && !this.#uncommitted(c)) n++;
+    }
     return n;
+  }
+
+  /** Is `c` a new consumer this server's API created whose assignment is not applied yet? */
+  #uncommitted(c: Consumer): boolean {
+    return this.#creating.get(key(c.stream.name, c.name))?.consumer === c;
   }
 
   /** The `cluster` block of a consumer's info, on the server running it (or any replica). */
