@@ -110,16 +110,17 @@ describe("what an old leader sends again", () => {
     assert.deepEqual(marks(), [["three", 0, 1]]);
   });
 
-  it("sends what came during a hand-off after the hand-off's last open proposal", () => {
-    const { replica, log, flush, loseTo, sent, marks } = leader();
+  it("sends what came during a hand-off to the successor at once, unmarked (the successor holds every entry)", () => {
+    const { replica, log, flush, loseTo, sent, marks, answers } = leader();
     replica.publish(pub("s.1", "_INBOX.c.two", "two"));
     flush();
     replica.handingOff = true;
     replica.publish(pub("s.1", "_INBOX.c.three", "three"));
     loseTo("n2", 2);
-    assert.deepEqual(sent(), []);
-    replica.apply(log[1]);
-    assert.deepEqual(marks(), [["three", 0, 1]]);
+    assert.deepEqual(sent(), [["n2", "s.1", "_INBOX.c.three", "three"]]);
+    assert.deepEqual(marks(), [["three", undefined, undefined]]);
+    replica.apply(log[1]); // the successor commits two: answered here
+    assert.deepEqual(acks(answers).map((a) => [a.subject, a.body.seq]), [["_INBOX.c.two", 1]]);
   });
 });
 

@@ -440,12 +440,16 @@ export class StreamReplica implements FlowConsumer {
    * same term; one another leader's log replaced goes to the leader then (#replaced). What was not proposed yet
    * goes after those, in order (#resendDeferred).
    */
-  #lost(handedOff: readonly BusMsg[] = []): void {
+  #lost(handedOff?: readonly BusMsg[]): void {
     this.#ready = false;
     const batch = this.#batch;
     const queue = this.#queue;
     this.#batch = [];
     this.#queue = [];
+    // A hand-off (graceful stop, step-down): its successor holds every entry proposed here, so nothing will be
+    // replaced and sent again after these; they go to it now, unmarked, as before (a later publish of the same
+    // client that reached the successor directly first still comes ahead of them: see RESULTS, jsends, "Left").
+    const lost: BusMsg[] = handedOff === undefined ? this.#deferred : [];
     for (const b of batch) {
       this.#intake -= b.data.length;
       b.lost?.();
@@ -456,12 +460,13 @@ export class StreamReplica implements FlowConsumer {
       if (b.reply === undefined || this.#closed) continue;
       const cmd = decodeCmd(b.data);
       if (cmd instanceof Error || cmd.op !== "msg" || cmd.mirrored) continue;
-      for (const reply of [b.reply, ...(retries ?? [])]) this.#deferred.push({ subject: cmd.subject, reply, headers: cmd.headers, payload: cmd.data });
+      for (const reply of [b.reply, ...(retries ?? [])]) lost.push({ subject: cmd.subject, reply, headers: cmd.headers, payload: cmd.data });
     }
-    if (!this.#closed) for (const m of queue) this.#deferred.push(m);
-    if (!this.#closed) for (const m of handedOff) this.#deferred.push(m);
+    if (!this.#closed) for (const m of queue) lost.push(m);
+    if (!this.#closed) for (const m of handedOff ?? []) lost.push(m);
     else this.#deferred = [];
     this.#resetInflight();
+    if (handedOff !== undefined && !this.#closed) for (const m of lost) this.#toLeader(m);
     this.#resendDeferred();
     // Publishers held for this leader's intake go on (to whoever leads now).
     this.#intakeShrank();
@@ -588,8 +593,8 @@ export class StreamReplica implements FlowConsumer {
   /**
    * The publishes this server lost with a leadership go again, once none of its proposals is open any more (each
    * applied, or its entry replaced), as one chain (ResendMark) after the stream's last sequence now: the point
-   * where the next leader took over. A publish lost unproposed waits for the open ones before it, so that it
-   * cannot overtake one of them that is replaced and sent again.
+   * where the next leader took over (a hand-off's are sent at once: #lost). A publish lost unproposed waits for the
+   * open ones before it, so that it cannot overtake one of them that is replaced and sent again.
    *
    * Why a chain. nats-server sends nothing again: a proposal lost with its leader is not acknowledged, the client
    * times out and retries (or not). Sending it again spares the client its timeout (a sequential publisher waited
@@ -881,8 +886,8 @@ export class StreamReplica implements FlowConsumer {
   }
 
   leaderChanged(leader: PeerId | null): void {
-    // The successor leads: the publishes that came during the hand-off go to it after the rest (#lost).
-    let handedOff: BusMsg[] = [];
+    // The successor leads: the publishes that came during the hand-off go to it after the rest, at once (#lost).
+    let handedOff: BusMsg[] | undefined;
     if (leader !== null && leader !== this.#deps.self && this.handingOff) {
       handedOff = this.#handoff;
       this.#handoff = [];
