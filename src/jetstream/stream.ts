@@ -244,6 +244,11 @@ export class Stream {
     return this.cfg.name;
   }
 
+  /** The sequence stored under Nats-Msg-Id `id` within the dedupe window, if any. */
+  storedMsgIdSeq(id: string): number | undefined {
+    return this.dedupe.get(id)?.seq;
+  }
+
   /** The Nats-Msg-Ids of the dedupe window, from the newest stored messages that have headers. */
   private rebuildDedupe(): void {
     const cutoff = this.now() - this.cfg.duplicate_window / NS;

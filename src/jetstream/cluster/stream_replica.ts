@@ -6,7 +6,7 @@
  * of its own (consumer_groups.ts, consumer_replica.ts).
  */
 import type { RaftGroup } from "../../raft/host.ts";
-import type { Entry, PeerId, Snapshot } from "../../raft/types.ts";
+import type { Entry, PeerId, Snapshot, SnapshotMeta } from "../../raft/types.ts";
 import { LogBudget, type LogBudgetLimits } from "./log_budget.ts";
 import type { ConsumerConfig } from "../config.ts";
 import type { ConsumerState } from "../consumer.ts";
@@ -156,6 +156,8 @@ export class StreamReplica implements FlowConsumer {
    * the order it took them: sent again once none of its proposals' fate is open (#resendDeferred).
    */
   #deferred: BusMsg[] = [];
+  /** Publishes a snapshot covered whose fate its stream's dedupe window tells, once caught up (#settleCovered). */
+  #coveredIds: Array<{ msgId: string; replies: string[] }> = [];
   #chains = 0;
   /** The last re-sent publish this leader took (or refused by its own checks), for the next of its chain. */
   #lastResend: { chain: string; k: number; seq: number; inPlace: boolean } | undefined;
@@ -614,6 +616,8 @@ export class StreamReplica implements FlowConsumer {
     if (this.#deferred.length === 0 || this.#closed) return;
     // Still open: a proposal of this server's time as leader whose fate the log has not told yet.
     if (this.#pending.size > 0 && !(this.isLeader() && this.#ready)) return;
+    // Catching up after a snapshot: the store's last sequence is not the takeover point yet (onSyncBatch).
+    if (this.#sync !== undefined) return;
     const chain = `${this.#deps.self}.${++this.#chains}`;
     const after = this.stream.lastSequence;
     const msgs = this.#deferred;
@@ -674,6 +678,7 @@ export class StreamReplica implements FlowConsumer {
     this.consumers.clear();
     for (const [name, rec] of d.consumers) this.consumers.set(name, rec);
     this.#held = [];
+    this.#settleCovered(snap.meta);
     // On start (the group is not bound yet) the snapshot is this replica's own: the store was made durable
     // before the log behind it was dropped, so unless it was lost it holds at least that state. A snapshot
     // sent by the leader may cover removals this store never saw: the range is reconciled with another replica.
@@ -684,6 +689,79 @@ export class StreamReplica implements FlowConsumer {
     }
     this.#sync = { target: d.lastSeq, firstSeq: d.firstSeq, index: snap.meta.index, idle: 0, expect: 0, attempt: 0, asked: 0 };
     this.#askSync();
+  }
+
+  /**
+   * This server's open proposals (it led, lost the leadership, and is now sent a snapshot) that `meta` covers:
+   * their entries' fate is decided here, since the log that would have told it is gone — left open, they and
+   * what waits for them (#deferred, the intake they hold) waited for good. A snapshot covers committed entries
+   * only, so every index up to `meta.index` is committed, but with whose entry the snapshot says only through
+   * `meta.term`, the term of the entry at `meta.index`. Terms only grow along a log, and only one leader appends
+   * in a term, so a proposal of term `t` at an index up to `meta.index` was:
+   * - committed, this server's own, when `t` is `meta.term` (that leader was this server; its log up to there is
+   *   the committed one): answered with the sequence it was proposed with, as its apply would have;
+   * - replaced when `t` is above `meta.term`: sent again like any replaced entry (#replaced);
+   * - not known when `t` is below (another leader committed something at or after it): a publish with a
+   *   Nats-Msg-Id is answered from the restored stream's dedupe window once the store caught up (#answerCovered:
+   *   stored under that id, at that sequence, by this entry or a retry of it), the rest dropped unanswered, as
+   *   nats-server drops a lost proposal (the client times out and decides). A consumer's assignment is told
+   *   applied or lost by the snapshot's consumers (is its group there).
+   * A purge or removal of this server's is dropped unanswered either way (how much it removed is not known).
+   */
+  #settleCovered(meta: SnapshotMeta): void {
+    if (this.#pending.size === 0) return;
+    const again: BusMsg[] = [];
+    for (const [index, p] of [...this.#pending].sort((a, b) => a[0] - b[0])) {
+      if (index > meta.index) continue;
+      if (p.term > meta.term) {
+        this.#replaced(index, p, again);
+        continue;
+      }
+      this.#pending.delete(index);
+      this.#intake -= p.bytes;
+      const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
+      if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
+      const cmd = decodeCmd(p.data);
+      if (cmd instanceof Error) throw new Error(`stream ${this.stream.name}: corrupted proposal ${index}: ${cmd.message}`);
+      const ours = p.term === meta.term;
+      switch (cmd.op) {
+        case "msg": {
+          this.#settled(cmd.subject, p.size);
+          if (p.reply === undefined) break;
+          const replies = [p.reply, ...(retries ?? [])];
+          if (ours) {
+            const ack = { stream: this.stream.name, seq: cmd.seq };
+            this.#answer(p.reply, ack);
+            for (const r of retries ?? []) this.#answer(r, { ...ack, duplicate: true });
+          } else if (p.msgId !== undefined) this.#coveredIds.push({ msgId: p.msgId, replies });
+          break;
+        }
+        case "cadd":
+          if (ours || (cmd.group !== undefined && this.consumers.get(cmd.name)?.group === cmd.group)) p.done?.(0);
+          else p.lost?.();
+          break;
+        case "cdel":
+        case "cstate":
+          if (ours) p.done?.(0);
+          break;
+      }
+    }
+    if (again.length > 0) this.#deferred = again.concat(this.#deferred);
+    for (const index of this.#pending.keys()) {
+      if (index <= meta.index) throw new Error(`stream ${this.stream.name}: proposal ${index} still open under snapshot ${meta.index}`);
+    }
+    this.#intakeShrank();
+  }
+
+  /** Publishes with a Nats-Msg-Id a snapshot covered, fate unknown (#settleCovered): the restored stream tells. */
+  #answerCovered(): void {
+    const covered = this.#coveredIds;
+    this.#coveredIds = [];
+    for (const c of covered) {
+      const seq = this.stream.storedMsgIdSeq(c.msgId);
+      if (seq === undefined) continue;
+      for (const r of c.replies) this.#answer(r, { stream: this.stream.name, seq, duplicate: true });
+    }
   }
 
   get catchingUp(): boolean {
@@ -756,9 +834,12 @@ export class StreamReplica implements FlowConsumer {
     }
     this.#trimTo(sync.firstSeq, sync.target);
     this.#sync = undefined;
+    if (this.#coveredIds.length > 0) this.#answerCovered();
     const held = this.#held;
     this.#held = [];
     for (const e of held) this.apply(e);
+    // What this server lost as leader went on waiting for the store (its chain's takeover point): it goes now.
+    this.#resendDeferred();
   }
 
   /** Make the store's range `firstSeq..lastSeq` what the snapshot says (purged heads, deleted tails). */
