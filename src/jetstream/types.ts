@@ -28,6 +28,8 @@ export interface BusMsg {
   origin?: string;
   /** A publish a stream's old leader sends again (stream_replica.ts): taken only in its original order. */
   resend?: ResendMark;
+  /** The old leader of a hand-off has passed on everything it held: its successor takes its direct publishes now. */
+  handoffEnd?: true;
 }
 
 /**

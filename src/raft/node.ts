@@ -233,6 +233,14 @@ export class RaftNode {
     return { ok: true, index: this.log.lastIndex(), term: this.term };
   }
 
+  /**
+   * The leader whose transfer (its timeoutNow) started this server's campaign in the term it leads now: the old
+   * leader of a hand-off (null if this server won its term by an ordinary election, or does not lead).
+   */
+  get transferredFrom(): PeerId | null {
+    return this.role === "leader" && this.#transferFrom?.term === this.term ? this.#transferFrom.from : null;
+  }
+
   /** A leadership transfer is under way (proposals are refused until it ends, either way). */
   get transferring(): boolean {
     return this.#transferee !== null;
@@ -327,7 +335,10 @@ export class RaftNode {
         if (this.role === "leader") this.#handleHeartbeatResp(from);
         return;
       case "timeoutNow":
-        if (this.isVoter() && this.role !== "leader") this.#campaign("transfer");
+        if (this.isVoter() && this.role !== "leader") {
+          this.#transferFrom = { from, term: this.term + 1 };
+          this.#campaign("transfer");
+        }
         return;
     }
   }
@@ -362,6 +373,8 @@ export class RaftNode {
     this.leader = from;
     this.#electionElapsed = 0;
   }
+
+  #transferFrom: { from: PeerId; term: number } | null = null;
 
   #campaign(kind: CampaignKind): void {
     this.#votes.clear();

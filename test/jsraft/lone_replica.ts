@@ -37,7 +37,8 @@ export function loneLeader(extra: Partial<ReplicaDeps> = {}, config: Record<stri
   const log: Entry[] = [{ index: 1, term: 1, kind: "noop", data: new Uint8Array(0) }];
   // `transferring`: a leadership transfer runs. `refuses`: the Raft node already lost the leadership (a higher
   // term in the same flush), the replica not yet told.
-  const node = { term: 1, transferring: false, refuses: false, log: { snapIndex: 0, lastIndex: () => log.length } };
+  // `transferredFrom`: the old leader whose transfer this server's leadership came from (a hand-off's successor).
+  const node = { term: 1, transferring: false, refuses: false, transferredFrom: null as string | null, log: { snapIndex: 0, lastIndex: () => log.length } };
   const group = {
     id: "g",
     leader: "n1" as string | null,
@@ -62,9 +63,11 @@ export function loneLeader(extra: Partial<ReplicaDeps> = {}, config: Record<stri
     group.leader = other;
     replica.leaderChanged(other);
   };
+  // Publishes only: not the end mark an old leader sends its successor after them (BusMsg.handoffEnd).
+  const publishes = () => forwarded.filter((f) => f.m.handoffEnd !== true);
   /** What the replica passed on to a leader: [to, subject, reply, payload]. */
-  const sent = () => forwarded.map((f) => [f.to, f.m.subject, f.m.reply, dec.decode(f.m.payload)]);
+  const sent = () => publishes().map((f) => [f.to, f.m.subject, f.m.reply, dec.decode(f.m.payload)]);
   /** Where each passed-on publish belongs if it is a re-send: [payload, k, after] (ResendMark). */
-  const marks = () => forwarded.map((f) => [dec.decode(f.m.payload), f.m.resend?.k, f.m.resend?.after]);
+  const marks = () => publishes().map((f) => [dec.decode(f.m.payload), f.m.resend?.k, f.m.resend?.after]);
   return { replica, engine, group, node, log, answers, commitAll, flush, loseTo, sent, marks, forwarded };
 }

@@ -23,6 +23,7 @@ test("node: leadership transfer hands over to the named voter", () => {
   c.tick(3);
   assert.equal(c.leaderOf("g"), target);
   assert.equal(c.group(target, "g").node.term, term + 1);
+  assert.equal(c.group(target, "g").node.transferredFrom, old, "the successor knows whose hand-off it took over");
   c.propose("g", "y");
   c.tick(3);
   for (const id of IDS) assert.deepEqual(c.applied(id, "g"), ["x", "y"]);
@@ -36,7 +37,8 @@ test("node: step down on request; the group elects again and keeps its log", () 
   c.group(old, "g").stepDown();
   c.drain();
   assert.equal(c.group(old, "g").isLeader(), false);
-  c.elect("g");
+  const next = c.elect("g");
+  assert.equal(c.group(next, "g").node.transferredFrom, null, "an ordinary election is no hand-off");
   c.propose("g", "b");
   c.tick(3);
   for (const id of IDS) assert.deepEqual(c.applied(id, "g"), ["a", "b"]);

@@ -31,13 +31,14 @@ const dec = new TextDecoder();
 /**
  * `[u32 json length][json {a, s, subject, reply, h, n, o, r}][headers][payload]`; `n`: times passed on, this one
  * included; `o`: the server that first passed it on (`from`, the sender, unless it came passed on already); `r`: a
- * re-sent publish's place (ResendMark).
+ * re-sent publish's place (ResendMark); `e`: a hand-off's end mark (BusMsg.handoffEnd).
  */
 export function encodeForward(account: string, stream: string, m: BusMsg, from?: string): Uint8Array {
   const h = m.headers?.length ?? 0;
   const o = m.origin ?? from;
   const r = m.resend;
-  const head = enc.encode(JSON.stringify({ a: account, s: stream, subject: m.subject, reply: m.reply ?? "", h, n: (m.hops ?? 0) + 1, o, r }));
+  const e = m.handoffEnd === true ? 1 : undefined;
+  const head = enc.encode(JSON.stringify({ a: account, s: stream, subject: m.subject, reply: m.reply ?? "", h, n: (m.hops ?? 0) + 1, o, r, e }));
   const out = new Uint8Array(4 + head.length + h + m.payload.length);
   new DataView(out.buffer).setUint32(0, head.length);
   out.set(head, 4);
@@ -63,7 +64,7 @@ export function decodeForward(b: Uint8Array): Forwarded | undefined {
     return undefined;
   }
   if (typeof head !== "object" || head === null) return undefined;
-  const { a, s, subject, reply, h, n: hops = 1, o, r } = head as Record<string, unknown>;
+  const { a, s, subject, reply, h, n: hops = 1, o, r, e } = head as Record<string, unknown>;
   if (typeof a !== "string" || typeof s !== "string" || typeof subject !== "string" || typeof reply !== "string") return undefined;
   if (typeof h !== "number" || !Number.isInteger(h) || h < 0 || 4 + n + h > b.length) return undefined;
   if (typeof hops !== "number" || !Number.isInteger(hops) || hops < 1) return undefined;
@@ -80,6 +81,7 @@ export function decodeForward(b: Uint8Array): Forwarded | undefined {
       hops,
       origin: typeof o === "string" ? o : undefined,
       resend: resendMark(r),
+      ...(e === 1 ? { handoffEnd: true as const } : {}),
     },
   };
 }

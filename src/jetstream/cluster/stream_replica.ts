@@ -22,6 +22,11 @@ import { MAX_HOPS, REPEAT_WINDOW_MS, RepeatFilter } from "./forward.ts";
 /** Publishes held while a new leader catches up with its log (beyond this, they are dropped: clients retry). */
 const MAX_QUEUED = 10_000;
 /**
+ * How long a leader that took over by a hand-off holds its direct publishes for the old leader's end mark (a route
+ * round trip normally; this bounds it when the old leader is gone before sending it).
+ */
+const HANDOFF_END_MS = 500;
+/**
  * Bytes of this leader's proposals not applied yet past which the client publishing waits (JsBus.holdPublisher),
  * as it would for a slow subscriber; it goes on once under half of it. Nothing is dropped or refused.
  */
@@ -193,6 +198,14 @@ export class StreamReplica implements FlowConsumer {
   /** Set while this leader hands its leadership over (graceful stop): publishes wait in `#handoff`. */
   handingOff = false;
   #handoff: BusMsg[] = [];
+  /**
+   * This leader took over by a hand-off from `from` (a Raft transfer): the publishes that reach it directly wait in
+   * `#direct` until the old leader's end mark (BusMsg.handoffEnd) says it passed on everything it held, or until
+   * `until` (by `now`). Taken first, a client's later publish that came here directly would be stored ahead of an
+   * earlier one the old leader held during the hand-off (both acknowledged, out of order).
+   */
+  #awaiting: { from: PeerId; until: number } | undefined;
+  #direct: BusMsg[] = [];
   /** Publishes sent here for a leader this server no longer is, while no leader is known: forwarded to the next. */
   #misrouted: BusMsg[] = [];
   /** A new leader takes one copy of a publish that came both directly and forwarded (forward.ts). */
@@ -239,6 +252,8 @@ export class StreamReplica implements FlowConsumer {
 
   /** A message on the stream's subjects: the leader prepares and proposes it; the others ignore it. */
   publish(m: BusMsg): void {
+    // Only a successor that is waiting for it takes a hand-off's end mark (#awaiting).
+    if (m.handoffEnd === true && (this.handingOff || !this.isLeader())) return;
     if (this.handingOff) {
       // Leadership is moving (this server stops): until the successor leads, publishes wait here and then go
       // to it — also while the successor is only a candidate and no server would take them.
@@ -252,6 +267,17 @@ export class StreamReplica implements FlowConsumer {
     if (!this.#ready) {
       if (this.#queue.length < MAX_QUEUED) this.#queue.push(m);
       return;
+    }
+    if (m.handoffEnd === true) {
+      if (this.#awaiting !== undefined) this.#takeDirect();
+      return;
+    }
+    if (this.#awaiting !== undefined && m.forwarded !== true && m.resend === undefined) {
+      if (this.#direct.length < MAX_QUEUED) {
+        this.#direct.push(m);
+        return;
+      }
+      this.#takeDirect();
     }
     const now = this.#deps.now();
     // Matched by its reply as it came (the direct copy has the same), before the reply may be mapped below.
@@ -465,6 +491,9 @@ export class StreamReplica implements FlowConsumer {
       for (const reply of [b.reply, ...(retries ?? [])]) lost.push({ subject: cmd.subject, reply, headers: cmd.headers, payload: cmd.data });
     }
     if (!this.#closed) for (const m of queue) lost.push(m);
+    if (!this.#closed) for (const m of this.#direct) lost.push(m);
+    this.#direct = [];
+    this.#awaiting = undefined;
     if (!this.#closed) for (const m of handedOff ?? []) lost.push(m);
     else this.#deferred = [];
     this.#resetInflight();
@@ -784,6 +813,7 @@ export class StreamReplica implements FlowConsumer {
   tick(): void {
     // A batch a leadership transfer refused, once the transfer is over.
     if (this.#batch.length > 0 && !this.#batchScheduled && this.isLeader() && !this.group.node.transferring) this.#flushBatch();
+    if (this.#awaiting !== undefined && this.#deps.now() >= this.#awaiting.until && this.isLeader()) this.#takeDirect();
     const s = this.#sync;
     if (s && ++s.idle >= SYNC_RETRY_TICKS) {
       s.idle = 0;
@@ -961,6 +991,9 @@ export class StreamReplica implements FlowConsumer {
     this.#takenBy.clear();
     this.#takenUntil = this.#otherLed ? this.#deps.now() + REPEAT_WINDOW_MS : 0;
     this.#deps.onLeaderReady?.(this);
+    // A hand-off's successor: the old leader's held publishes come passed on, then its end mark.
+    const from = this.group.node.transferredFrom;
+    this.#awaiting = typeof from === "string" && from !== this.#deps.self ? { from, until: this.#deps.now() + HANDOFF_END_MS } : undefined;
     const q = this.#queue;
     this.#queue = [];
     for (const m of q) this.publish(m);
@@ -974,7 +1007,12 @@ export class StreamReplica implements FlowConsumer {
       this.#handoff = [];
       this.handingOff = false;
     }
+    const led = this.#ready || handedOff !== undefined;
     if (leader !== this.#deps.self) this.#lost(handedOff);
+    // After what it passed on (#lost, on the same route): a successor that took over by a hand-off waits for this.
+    if (led && leader !== null && leader !== this.#deps.self && !this.#closed) {
+      this.#deps.forward?.(leader, { subject: this.stream.name, payload: new Uint8Array(0), handoffEnd: true });
+    }
     if (leader !== null && leader !== this.#deps.self) this.#otherLed = true;
     if (leader !== null && this.#misrouted.length > 0) {
       // Publishes that waited for a leader: to it, or taken here if this server leads again.
@@ -985,6 +1023,14 @@ export class StreamReplica implements FlowConsumer {
         else this.#deps.forward?.(leader, m);
       }
     }
+  }
+
+  /** The old leader's held publishes are all here (its end mark), or it did not send the mark in time. */
+  #takeDirect(): void {
+    this.#awaiting = undefined;
+    const direct = this.#direct;
+    this.#direct = [];
+    for (const m of direct) this.publish(m);
   }
 
   /** A hand-off that did not happen (still leading): the publishes held meanwhile are taken up here again. */

@@ -1,0 +1,109 @@
+// A hand-off (graceful stop, step-down): the old leader holds the publishes that reach it while the leadership
+// moves and passes them on to its successor once that leads. A later publish of the same client can reach the
+// successor directly first (it announces its interest once it leads): taken at once, it was stored ahead of the
+// earlier one, both acknowledged (RESULTS, jsends, "Left"). Now the successor of a hand-off holds its direct
+// publishes until the old leader's end mark, sent after what it passed on, on the same route — or for a bounded
+// while, when the old leader is gone before it sends it.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { loneLeader } from "./lone_replica.ts";
+import { decodeCmd } from "../../src/jetstream/cluster/entries.ts";
+import { decodeForward, encodeForward } from "../../src/jetstream/cluster/forward.ts";
+import type { BusMsg } from "../../src/jetstream/types.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const acks = <T extends { subject: string }>(answers: T[]) => answers.filter((a) => a.subject.startsWith("_INBOX."));
+const pub = (reply: string, text: string, extra: Partial<BusMsg> = {}): BusMsg => ({ subject: "s.1", reply, payload: enc.encode(text), ...extra });
+const passedOn = (reply: string, text: string) => pub(reply, text, { forwarded: true, hops: 1, origin: "n2" });
+const endMark: BusMsg = { subject: "S", payload: new Uint8Array(0), forwarded: true, hops: 1, origin: "n2", handoffEnd: true };
+
+/** n1 followed n2, and leads again from term 3 by n2's transfer (`byTransfer`) or an ordinary election. */
+function successor(byTransfer: boolean) {
+  let clock = 1_000;
+  const h = loneLeader({ now: () => clock });
+  h.loseTo("n2", 2);
+  h.node.term = 3;
+  h.node.transferredFrom = byTransfer ? "n2" : null;
+  h.group.leader = "n1";
+  h.replica.leaderChanged("n1");
+  h.log.push({ index: 2, term: 3, kind: "noop", data: new Uint8Array(0) });
+  h.replica.apply(h.log[1]);
+  /** The payloads this leader proposed since it took over. */
+  const stored = () =>
+    h.log.slice(2).map((e) => {
+      const cmd = decodeCmd(e.data);
+      return cmd instanceof Error || cmd.op !== "msg" ? "?" : dec.decode(cmd.data);
+    });
+  return { ...h, stored, advance: (ms: number) => (clock += ms) };
+}
+
+describe("a hand-off's successor", () => {
+  it("takes a client's direct publish only after the old leader's held ones, on its end mark", () => {
+    const { replica, flush, commitAll, answers, stored } = successor(true);
+    replica.publish(pub("_INBOX.c.five", "five")); // the client's later publish, directly
+    flush();
+    assert.deepEqual(stored(), [], "held for the old leader's end mark");
+    replica.publish(passedOn("_INBOX.c.three", "three")); // what the old leader held, passed on
+    replica.publish(passedOn("_INBOX.c.four", "four"));
+    replica.publish(endMark);
+    flush();
+    assert.deepEqual(stored(), ["three", "four", "five"]);
+    commitAll(3);
+    assert.deepEqual(acks(answers).map((a) => [a.subject, a.body.seq]), [["_INBOX.c.three", 1], ["_INBOX.c.four", 2], ["_INBOX.c.five", 3]]);
+  });
+
+  it("takes its direct publishes after a bounded wait when no end mark comes (the old leader gone)", () => {
+    const { replica, flush, stored, advance } = successor(true);
+    replica.publish(pub("_INBOX.c.five", "five"));
+    replica.tick();
+    flush();
+    assert.deepEqual(stored(), []);
+    advance(500);
+    replica.tick();
+    flush();
+    assert.deepEqual(stored(), ["five"]);
+    // Later direct publishes are not held any more, and a late mark changes nothing.
+    replica.publish(endMark);
+    replica.publish(pub("_INBOX.c.six", "six"));
+    flush();
+    assert.deepEqual(stored(), ["five", "six"]);
+  });
+
+  it("holds nothing after an ordinary election (no hand-off: the old leader's lost publishes come as a chain)", () => {
+    const { replica, flush, stored } = successor(false);
+    replica.publish(pub("_INBOX.c.five", "five"));
+    flush();
+    assert.deepEqual(stored(), ["five"]);
+  });
+
+  it("passes its held direct publishes on, in order, if it loses the leadership while waiting", () => {
+    const { replica, flush, stored, loseTo, sent } = successor(true);
+    replica.publish(pub("_INBOX.c.five", "five"));
+    flush();
+    loseTo("n3", 4);
+    assert.deepEqual(stored(), []);
+    assert.deepEqual(sent(), [["n3", "s.1", "_INBOX.c.five", "five"]]);
+  });
+});
+
+describe("a hand-off's old leader", () => {
+  it("sends its successor the end mark after the publishes it held, on the same path", () => {
+    const { replica, flush, loseTo, forwarded } = loneLeader();
+    replica.publish(pub("_INBOX.c.two", "two"));
+    flush();
+    replica.handingOff = true;
+    replica.publish(pub("_INBOX.c.three", "three"));
+    loseTo("n2", 2);
+    assert.deepEqual(
+      forwarded.map((f) => [f.to, f.m.handoffEnd === true ? "end" : dec.decode(f.m.payload)]),
+      [["n2", "three"], ["n2", "end"]],
+    );
+  });
+
+  it("the end mark crosses the route as it was sent", () => {
+    const f = decodeForward(encodeForward("A", "S", { subject: "S", payload: new Uint8Array(0), handoffEnd: true }, "n2"));
+    assert.equal(f?.msg.handoffEnd, true);
+    assert.equal(decodeForward(encodeForward("A", "S", pub("_INBOX.x", "x"), "n2"))?.msg.handoffEnd, undefined);
+  });
+});
