@@ -3,7 +3,8 @@
  * behind, the client's input is held (a stall) until the consumer catches up or a short cap passes, so that a
  * reader that keeps up is not dropped just because one publisher is fast, and a slower reader slows the
  * publisher down instead of being dropped. A consumer whose backlog did not shrink at all during a whole stall
- * is stuck: it is marked exhausted and stalls nobody until it drains; max_pending then drops it.
+ * is stuck: it is marked exhausted and stalls nobody until it drains; max_pending then drops it. Only time this
+ * server's own loop ran counts towards the cap (see LOOP_HELD_MS).
  */
 
 import type { Clock, Timer } from "../runtime/clock.ts";
@@ -109,14 +110,30 @@ const HOLD_MAX = 256 * 1024;
  */
 const RESUME_AT = 2 * READ_SLICE;
 
+/**
+ * A stall's re-check polls every 2 ms (or is woken by a drain); one that comes later than this after the one
+ * before means this server's own event loop was held (a collection, a long synchronous job, a host whose CPU
+ * others took): the consumer's writes could not complete meanwhile, and the timer runs before the I/O that
+ * waited with it. Such a gap counts as this much of the stall, no more: the verdict "stuck" is made on time the
+ * loop ran, not on a held loop's (under load 10, a check 445 ms late saw a subscriber that read all along as
+ * stuck, the route it paced then ran free into it, and max_pending cut it: cluster/backpressure on Deno).
+ */
+const LOOP_HELD_MS = 50;
+
 export class InputGate {
   readonly #feed: (data: Uint8Array) => void;
   readonly #closed: () => boolean;
   readonly #capMs: number;
   #stallingOn: Set<FlowConsumer> | undefined;
-  /** Each consumer's backlog when the stall began, to tell a slow reader from a stuck one. */
+  /**
+   * Each consumer's most backlog while the stall took its deliveries (the rest of the slice that began it goes on
+   * to it), to tell a slow reader from a stuck one.
+   */
   #marks = new Map<FlowConsumer, number>();
+  /** When the stall began, moved on by the time its looks found this server's loop held (LOOP_HELD_MS). */
   #stallStart = 0;
+  /** When the stall was last looked at (its start, then each #check). */
+  #lastLook = 0;
   /** The one pending re-check of a stall (woken early by a consumer's drain). */
   #timer: Timer | undefined;
   readonly #wake = () => this.#check();
@@ -267,6 +284,7 @@ export class InputGate {
     if (this.#stallingOn === undefined) {
       this.#stallingOn = new Set();
       this.#stallStart = this.#clock.now();
+      this.#lastLook = this.#stallStart;
       this.#recheck(1);
     }
     if (!this.#paused && this.#pause !== undefined && this.#heldBytes > HOLD_MAX) {
@@ -277,7 +295,9 @@ export class InputGate {
     if (!this.#stallingOn.has(consumer)) consumer.whenDrained?.(this.#wake);
     this.#stallingOn.add(consumer);
     if (!capped) this.#uncapped.add(consumer);
-    if (!this.#marks.has(consumer)) this.#marks.set(consumer, consumer.backlog());
+    const backlog = consumer.backlog();
+    const mark = this.#marks.get(consumer);
+    if (mark === undefined || backlog > mark) this.#marks.set(consumer, backlog);
   }
 
   /** Go on with what is held on the next turn (unless a stall holds it: its end replays it). */
@@ -350,7 +370,11 @@ export class InputGate {
         this.#uncapped.delete(c);
       }
     }
-    const waited = this.#clock.now() - this.#stallStart;
+    const now = this.#clock.now();
+    const gap = now - this.#lastLook;
+    this.#lastLook = now;
+    if (gap > LOOP_HELD_MS) this.#stallStart += gap - LOOP_HELD_MS;
+    const waited = now - this.#stallStart;
     for (const c of set) {
       // Past its cap a consumer is waited for no longer; one whose backlog did not shrink at all is stuck.
       if (this.#uncapped.has(c) || waited < (c.stallCapMs ?? this.#capMs)) continue;

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type FlowConsumer, InputGate } from "../../src/server/flow.ts";
-import { ManualClock } from "../../src/runtime/clock.ts";
+import { type Clock, ManualClock } from "../../src/runtime/clock.ts";
 
 // The stall cap and the gate's re-check poll are timers: every test drives them with a ManualClock (no sleeps).
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -156,6 +156,69 @@ describe("input gate (producer stalls)", () => {
     clock.advance(71);
     assert.equal(text(fed), "x");
     assert.equal(c.stallExhausted, true);
+  });
+
+  /**
+   * A clock whose time can jump while no timer runs: this server's event loop held (a collection, a host whose
+   * CPU others took). `hold(ms)`: the time passes, the timers due meanwhile run only at the next advance.
+   */
+  function heldLoopClock(): { clock: Clock; manual: ManualClock; hold(ms: number): void } {
+    const manual = new ManualClock();
+    let held = 0;
+    return {
+      manual,
+      clock: { now: () => manual.now() + held, after: (ms, fn) => manual.after(ms, fn), soon: (fn) => manual.soon(fn) },
+      hold: (ms) => void (held += ms),
+    };
+  }
+
+  it("the time this server's loop was held does not count towards the cap: a reader that drains once the loop runs again is not marked stuck", () => {
+    const fed: Uint8Array[] = [];
+    const t = heldLoopClock();
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 750, undefined, t.clock);
+    const c = consumer(true);
+    g.stallFor(c);
+    g.push(bytes("x"));
+    t.manual.advance(10);
+    // 800 ms without a turn: the first look after it is the stall's timer, before the consumer's writes complete.
+    t.hold(800);
+    t.manual.advance(2);
+    assert.equal(c.stallExhausted, false, "not judged on a held loop's time");
+    assert.equal(text(fed), "", "still held: the held time was not counted");
+    c.pending = 900; // the writes that waited with the timer complete
+    t.manual.advance(750);
+    assert.equal(text(fed), "x", "let go at the cap, counted on the loop's own time");
+    assert.equal(c.stallExhausted, false);
+  });
+
+  it("a stuck consumer is still marked exhausted when the loop was held along the way, once the loop ran the cap", () => {
+    const fed: Uint8Array[] = [];
+    const t = heldLoopClock();
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 750, undefined, t.clock);
+    const c = consumer(true);
+    g.stallFor(c);
+    g.push(bytes("x"));
+    t.hold(800);
+    t.manual.advance(2);
+    assert.equal(text(fed), "");
+    t.manual.advance(700);
+    assert.equal(text(fed), "x");
+    assert.equal(c.stallExhausted, true);
+  });
+
+  it("a consumer that drained some of what the rest of the stall's slice added is not marked exhausted", () => {
+    const fed: Uint8Array[] = [];
+    const clock = new ManualClock();
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, 30, undefined, clock);
+    const c = consumer(true);
+    g.stallFor(c); // its backlog when the stall began: 1000
+    c.pending = 1200; // the slice that began it went on delivering to it
+    g.stallFor(c);
+    g.push(bytes("x"));
+    c.pending = 1100; // it read some, not all of that
+    clock.advance(100);
+    assert.equal(text(fed), "x");
+    assert.equal(c.stallExhausted, false);
   });
 
   it("parses a large read in 64 KiB slices, one per turn of the event loop, and stops between slices when a stall begins", () => {
