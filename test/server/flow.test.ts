@@ -172,13 +172,19 @@ describe("input gate (producer stalls)", () => {
     };
   }
 
-  it("the time this server's loop was held does not count towards the cap: a reader that drains once the loop runs again is not marked stuck", () => {
+  /** A gate on `clock` whose input is held by one consumer that is behind (backlog 1000); "x" waits in it. */
+  function stalledOnOne(capMs: number, clock: Clock): { fed: Uint8Array[]; c: ReturnType<typeof consumer>; g: InputGate } {
     const fed: Uint8Array[] = [];
-    const t = heldLoopClock();
-    const g = new InputGate((d) => fed.push(d.slice()), () => false, 750, undefined, t.clock);
+    const g = new InputGate((d) => fed.push(d.slice()), () => false, capMs, undefined, clock);
     const c = consumer(true);
     g.stallFor(c);
     g.push(bytes("x"));
+    return { fed, c, g };
+  }
+
+  it("the time this server's loop was held does not count towards the cap: a reader that drains once the loop runs again is not marked stuck", () => {
+    const t = heldLoopClock();
+    const { fed, c } = stalledOnOne(750, t.clock);
     t.manual.advance(10);
     // 800 ms without a turn: the first look after it is the stall's timer, before the consumer's writes complete.
     t.hold(800);
@@ -192,12 +198,8 @@ describe("input gate (producer stalls)", () => {
   });
 
   it("a stuck consumer is still marked exhausted when the loop was held along the way, once the loop ran the cap", () => {
-    const fed: Uint8Array[] = [];
     const t = heldLoopClock();
-    const g = new InputGate((d) => fed.push(d.slice()), () => false, 750, undefined, t.clock);
-    const c = consumer(true);
-    g.stallFor(c);
-    g.push(bytes("x"));
+    const { fed, c } = stalledOnOne(750, t.clock);
     t.hold(800);
     t.manual.advance(2);
     assert.equal(text(fed), "");
@@ -207,14 +209,10 @@ describe("input gate (producer stalls)", () => {
   });
 
   it("a consumer that drained some of what the rest of the stall's slice added is not marked exhausted", () => {
-    const fed: Uint8Array[] = [];
     const clock = new ManualClock();
-    const g = new InputGate((d) => fed.push(d.slice()), () => false, 30, undefined, clock);
-    const c = consumer(true);
-    g.stallFor(c); // its backlog when the stall began: 1000
+    const { fed, c, g } = stalledOnOne(30, clock); // its backlog when the stall began: 1000
     c.pending = 1200; // the slice that began it went on delivering to it
     g.stallFor(c);
-    g.push(bytes("x"));
     c.pending = 1100; // it read some, not all of that
     clock.advance(100);
     assert.equal(text(fed), "x");
