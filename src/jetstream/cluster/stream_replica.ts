@@ -481,8 +481,7 @@ export class StreamReplica implements FlowConsumer {
     for (const b of batch) {
       this.#intake -= b.data.length;
       b.lost?.();
-      const retries = b.msgId !== undefined ? this.#inflightIds.get(b.msgId) : undefined;
-      if (b.msgId !== undefined) this.#inflightIds.delete(b.msgId);
+      const retries = this.#takeRetries(b.msgId);
       // Not proposed, nor the publishes that waited for this leader to be ready: they go to the next leader
       // (dropped here before, their clients timed out).
       if (b.reply === undefined || this.#closed) continue;
@@ -564,8 +563,7 @@ export class StreamReplica implements FlowConsumer {
       this.#intake -= p.bytes;
       if (cmd.op === "msg") this.#settled(cmd.subject, p.size);
       if (this.#drainWaiters.length > 0 || this.stallExhausted) this.#intakeShrank();
-      const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
-      if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
+      const retries = this.#takeRetries(p.msgId);
       // The entry this leader proposed at this index in this term is the one committed there (one entry per
       // index per term): its publisher is answered.
       if (p.term === entry.term) {
@@ -578,6 +576,17 @@ export class StreamReplica implements FlowConsumer {
       // The last of this server's open proposals is settled: what it lost unproposed goes on after it.
       if (this.#deferred.length > 0) this.#resendDeferred();
     }
+  }
+
+  /**
+   * The replies of the retries that waited for the publish with `msgId` in flight (#take), handed over as that
+   * publish leaves the open ones (applied, replaced, lost unproposed or covered by a snapshot).
+   */
+  #takeRetries(msgId: string | undefined): string[] | undefined {
+    if (msgId === undefined) return undefined;
+    const retries = this.#inflightIds.get(msgId);
+    this.#inflightIds.delete(msgId);
+    return retries;
   }
 
   /**
@@ -607,8 +616,7 @@ export class StreamReplica implements FlowConsumer {
     this.#pending.delete(index);
     this.#intake -= p.bytes;
     p.lost?.();
-    const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
-    if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
+    const retries = this.#takeRetries(p.msgId);
     if (p.size > 0 || p.reply !== undefined) {
       const cmd = decodeCmd(p.data);
       if (!(cmd instanceof Error) && cmd.op === "msg") {
@@ -748,8 +756,7 @@ export class StreamReplica implements FlowConsumer {
       }
       this.#pending.delete(index);
       this.#intake -= p.bytes;
-      const retries = p.msgId !== undefined ? this.#inflightIds.get(p.msgId) : undefined;
-      if (p.msgId !== undefined) this.#inflightIds.delete(p.msgId);
+      const retries = this.#takeRetries(p.msgId);
       const cmd = decodeCmd(p.data);
       if (cmd instanceof Error) throw new Error(`stream ${this.stream.name}: corrupted proposal ${index}: ${cmd.message}`);
       const ours = p.term === meta.term;
