@@ -25,6 +25,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { LinkProxy } from "../helpers/link_proxy.ts";
 import { waitFor } from "../helpers/servers.ts";
+import { waitMetaLeader } from "./helpers.ts";
 import { type ProxiedCluster, startProxiedCluster } from "./proxied_cluster.ts";
 
 const N = 3;
@@ -260,5 +261,41 @@ describe("creates on a cluster whose routes are held or slow", () => {
     } finally {
       slowInto(0);
     }
+  });
+
+  it("a create or delete reaching the meta leader while it hands its leadership over is answered 503, not dropped", { timeout: 60_000 }, async () => {
+    // The meta leader M cut off one way (what it sends is held): its step-down's transfer cannot end, and M's
+    // Raft node refuses proposals meanwhile. A create and a delete from M's client then reach only M. On the old
+    // code both were dropped unanswered (the client timed out); nats-server answers a create racing its step-down
+    // "JetStream system temporarily unavailable" or times out when its proposal was lost.
+    const jsm0 = await jetstreamManager(conns[0], { timeout: 5000 });
+    await waitFor("stream XFERD", () => jsm0.streams.add({ name: "XFERD", subjects: ["xferd.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
+    const m = Number((await waitMetaLeader({ nodes: cluster!.nodes })).slice(1)) - 1;
+    const others = [0, 1, 2].filter((i) => i !== m);
+    const unavailable = (type: string) => ({
+      type: `io.nats.jetstream.api.v1.${type}`,
+      error: { code: 503, err_code: 10008, description: "JetStream system temporarily unavailable" },
+    });
+    const ask = async (subject: string, body: unknown) =>
+      JSON.parse(new TextDecoder().decode((await conns[m].request(subject, JSON.stringify(body), { timeout: 10_000 })).data));
+    for (const o of others) holdSent(m, o, true);
+    try {
+      assert.equal((await ask("$JS.API.META.LEADER.STEPDOWN", {})).success, true);
+      const [created, deleted] = await Promise.all([
+        ask("$JS.API.STREAM.CREATE.XFER", { name: "XFER", subjects: ["xfer.>"], num_replicas: 3 }),
+        ask("$JS.API.STREAM.DELETE.XFERD", {}),
+      ]);
+      assert.deepEqual(created, unavailable("stream_create_response"));
+      assert.deepEqual(deleted, unavailable("stream_delete_response"));
+    } finally {
+      for (const o of others) holdSent(m, o, false);
+    }
+    // Neither happened; both can be retried once a new leader is in.
+    await waitFor("another meta leader", async () => (await waitMetaLeader({ nodes: cluster!.nodes }).catch(() => "")) !== `n${m + 1}` || undefined, 20_000);
+    const jsmM = await jetstreamManager(conns[m], { timeout: 5000 });
+    const names = (await (await jsmM.streams.names()).next()).sort();
+    assert.ok(names.includes("XFERD") && !names.includes("XFER"), `streams ${names.join(", ")}`);
+    await waitFor("the create retried", () => jsmM.streams.add({ name: "XFER", subjects: ["xfer.>"], num_replicas: 3 }).catch(() => undefined), 15_000);
+    await waitFor("the delete retried", () => jsmM.streams.delete("XFERD").catch(() => undefined), 15_000);
   });
 });

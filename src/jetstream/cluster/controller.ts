@@ -906,10 +906,25 @@ export class JetStreamCluster {
     this.#respond(account, m.reply, { type: T + type, error: err });
   }
 
-  #proposeMeta(cmd: MetaCmd): boolean {
+  /** Proposes `cmds` to the meta log as one batch (all or none); false when the meta group takes none. */
+  #proposeMeta(...cmds: MetaCmd[]): boolean {
     const g = this.metaGroup;
     if (!g) return false;
-    return g.propose(encodeMeta(cmd)).ok;
+    return g.proposeBatch(cmds.map(encodeMeta)).ok;
+  }
+
+  /**
+   * A client's meta request proposed, or answered "JetStream system temporarily unavailable" (503, 10008: the
+   * client may retry) when the meta group takes no proposal — this server is not its leader any more, or its
+   * leadership is being transferred (a step-down, a lame duck's hand-off: Raft refuses proposals until the
+   * transfer ends either way). Such a request was dropped silently before, the client timing out. nats-server
+   * answers the same 503 to creates racing a meta step-down (from the server that sees no leader), or times out
+   * when its old leader appended the proposal and lost it; here nothing was appended, so the answer is certain.
+   */
+  #proposeFor(acc: string, m: BusMsg, ...cmds: MetaCmd[]): boolean {
+    if (this.#proposeMeta(...cmds)) return true;
+    this.#unavailable(acc, m);
+    return false;
   }
 
   // ---- the API of every account (each engine's `cluster` calls in with its account) ----
@@ -1307,8 +1322,12 @@ export class JetStreamCluster {
     if (n.cancel !== undefined) {
       const from = movedFrom(a);
       const config = placementFor(a.config, from, this.#peerInfos());
-      this.#proposeMeta({ op: "update", account: a.account, name: a.name, config, ts: this.#now() });
-      this.#proposeMeta({ op: "peers", account: a.account, name: a.name, peers: from, cluster: a.cluster, ts: this.#now() });
+      // One batch: a config without its peers (or the reverse) is never committed alone. Not taken (a meta
+      // leadership transfer): the stream leader says it again a second later (#sayMoved), and a cancel is retried.
+      this.#proposeMeta(
+        { op: "update", account: a.account, name: a.name, config, ts: this.#now() },
+        { op: "peers", account: a.account, name: a.name, peers: from, cluster: a.cluster, ts: this.#now() },
+      );
       return;
     }
     const to = a.moveTo;
@@ -1332,7 +1351,9 @@ export class JetStreamCluster {
       return this.#streamCreate(acc, m, name, update, this.#o.clusterName);
     }
     this.#origins.wait(m.reply, this.#now(), (cluster) => {
+      // The meta leadership moved meanwhile: the new leader never saw the request.
       if (this.isMetaLeader()) this.#streamCreate(acc, m, name, false, cluster);
+      else this.#unavailable(acc, m);
     });
   }
 
@@ -1373,8 +1394,12 @@ export class JetStreamCluster {
       if (move.kind === "move") {
         // Old and new servers together until the new ones hold everything (moves.ts).
         const both = [...existing.peers, ...move.to.filter((p) => !existing.peers.includes(p))];
-        this.#proposeMeta({ op: "update", account, name, config: cfg, reply: m.reply, ts: now });
-        this.#proposeMeta({ op: "peers", account, name, peers: both, moveTo: move.to, cluster: existing.cluster, ts: now });
+        this.#proposeFor(
+          acc,
+          m,
+          { op: "update", account, name, config: cfg, reply: m.reply, ts: now },
+          { op: "peers", account, name, peers: both, moveTo: move.to, cluster: existing.cluster, ts: now },
+        );
         return;
       }
       if (!existing.moveTo && cfg.num_replicas !== existing.peers.length) {
@@ -1382,8 +1407,8 @@ export class JetStreamCluster {
         if (isErr(plan)) return fail(plan);
         peers = plan;
       }
-      this.#proposeMeta({ op: "update", account, name, config: cfg, reply: m.reply, ts: now });
-      if (peers) this.#proposeMeta({ op: "peers", account, name, peers, ts: now });
+      const upd: MetaCmd = { op: "update", account, name, config: cfg, reply: m.reply, ts: now };
+      this.#proposeFor(acc, m, upd, ...(peers ? [{ op: "peers", account, name, peers, ts: now } as const] : []));
       return;
     }
     if (existing) {
@@ -1411,6 +1436,7 @@ export class JetStreamCluster {
       if (!lastTry && this.#voterUnheard()) {
         this.#unheardWaits.wait(now, (last) => {
           if (this.isMetaLeader()) this.#streamCreate(acc, m, name, update, origin, last);
+          else this.#unavailable(acc, m);
         });
         return;
       }
@@ -1428,7 +1454,7 @@ export class JetStreamCluster {
       ts: now,
       cluster,
     };
-    this.#proposeMeta({ op: "stream", a });
+    this.#proposeFor(acc, m, { op: "stream", a });
   }
 
   /** Info of a stream from what this server knows: its replica, or else its assignment (no state). */
@@ -1486,14 +1512,10 @@ export class JetStreamCluster {
     if (isErr(plan)) return this.#fail(acc, m, type, plan);
     if (a.peers.length === 1 && !plan.short && this.#online(peer)) {
       // A single replica is moved, not dropped: the new server joins and catches up, then the old one leaves (moves.ts).
-      if (!this.#proposeMeta({ op: "peers", account: a.account, name, peers: [peer, ...plan.peers], moveTo: plan.peers, ts: this.#now() })) {
-        return this.#fail(acc, m, type, OpsErrors.peerRemap());
-      }
+      if (!this.#proposeFor(acc, m, { op: "peers", account: a.account, name, peers: [peer, ...plan.peers], moveTo: plan.peers, ts: this.#now() })) return;
       return this.#respond(acc, m.reply, { type: T + type, success: true });
     }
-    if (!this.#proposeMeta({ op: "peers", account: a.account, name, peers: plan.peers, ts: this.#now() })) {
-      return this.#fail(acc, m, type, OpsErrors.peerRemap());
-    }
+    if (!this.#proposeFor(acc, m, { op: "peers", account: a.account, name, peers: plan.peers, ts: this.#now() })) return;
     if (plan.short) return this.#fail(acc, m, type, OpsErrors.peerRemap());
     this.#respond(acc, m.reply, { type: T + type, success: true });
   }
@@ -1506,13 +1528,15 @@ export class JetStreamCluster {
     const g = this.metaGroup!;
     if (!g.node.membership().voters.includes(name)) return this.#fail(acc, m, type, OpsErrors.serverNotMember());
     const now = this.#now();
-    // In the replicated meta state: a later meta leader does not bring it back either.
-    this.#proposeMeta({ op: "removeServer", server: name, ts: now });
+    // In the replicated meta state: a later meta leader does not bring it back either. One batch with the new
+    // peers of every stream it held: all or nothing.
+    const cmds: MetaCmd[] = [{ op: "removeServer", server: name, ts: now }];
     for (const a of this.meta.streams.values()) {
       if (!a.peers.includes(name)) continue;
       const plan = planPeerRemove(a, name, this.#peerInfos().filter((p) => p.name !== name), this.meta.load());
-      if (!isErr(plan)) this.#proposeMeta({ op: "peers", account: a.account, name: a.name, peers: plan.peers, ts: now });
+      if (!isErr(plan)) cmds.push({ op: "peers", account: a.account, name: a.name, peers: plan.peers, ts: now });
     }
+    if (!this.#proposeFor(acc, m, ...cmds)) return;
     if (name === this.self) this.#stepDown(g);
     else g.proposeMembership({ op: "remove", peer: name });
     this.#respond(acc, m.reply, { type: T + type, success: true });
@@ -1520,7 +1544,7 @@ export class JetStreamCluster {
 
   #streamDelete(acc: string, m: BusMsg, name: string): void {
     if (!this.meta.streams.has(streamKey(acc, name))) return this.#fail(acc, m, "stream_delete_response", Errors.streamNotFound());
-    this.#proposeMeta({ op: "delete", account: acc, name, reply: m.reply, ts: this.#now() });
+    this.#proposeFor(acc, m, { op: "delete", account: acc, name, reply: m.reply, ts: this.#now() });
   }
 
   #streamList(acc: string, m: BusMsg, namesOnly: boolean): void {
