@@ -38,7 +38,7 @@ import { InfoQueries } from "./info_query.ts";
 import { designatedResponder, LeaderlessSince, unavailableResponse } from "./leaderless.ts";
 import { type PeerInfo, placementFailure, placeReplicas } from "./placement.ts";
 import { clusterPicture } from "./jsz_cluster.ts";
-import { decodeMoved, MOVE_LIMITS, moveCaughtUp, MOVED_SUBJECT, movedFrom, placementFor, planMove } from "./moves.ts";
+import { CANCEL_MOVE_SUBJECT, decodeMoved, MOVE_LIMITS, moveCaughtUp, MOVED_SUBJECT, MoveErrors, movedFrom, placementFor, planCancelMove, planMove } from "./moves.ts";
 import { decodeOrigin, encodeOrigin, ORIGIN_SUBJECT, OriginNotes } from "./origin.ts";
 import { StreamReplica } from "./stream_replica.ts";
 import { consumerMoved, ConsumerGroups } from "./consumer_groups.ts";
@@ -356,6 +356,7 @@ export class JetStreamCluster {
     const bus = this.#o.sysBus;
     this.#sids.push(bus.subscribe(HELLO, (m) => this.#onHello(m)));
     this.#sids.push(bus.subscribe(MOVED_SUBJECT, (m) => this.#onMoved(m)));
+    this.#sids.push(bus.subscribe(CANCEL_MOVE_SUBJECT, (m) => this.#cancelMove(m)));
     this.#sids.push(bus.subscribe(ORIGIN_SUBJECT, (m) => {
       const n = decodeOrigin(m.payload);
       if (n) this.#origins.note(n, this.#now());
@@ -693,7 +694,9 @@ export class JetStreamCluster {
         engine.updateStream(r.stream, c.a.config);
         if (r.isLeader()) engine.advisories.streamAction(c.a.name, "update");
         if (c.reply && r.isLeader() && this.#fresh(c.ts)) {
-          this.#respond(accountOf(c.a), c.reply, { type: T + "stream_update_response", ...streamInfo(engine, r.stream) });
+          const body = { type: T + "stream_update_response", ...streamInfo(engine, r.stream) };
+          if (c.sys) this.#o.sysBus.publish(c.reply, enc.encode(JSON.stringify(body)));
+          else this.#respond(accountOf(c.a), c.reply, body);
         }
         return;
       }
@@ -1333,6 +1336,32 @@ export class JetStreamCluster {
     const to = a.moveTo;
     const cluster = this.#peerInfos().find((p) => p.name === to[0])?.cluster ?? a.cluster;
     this.#proposeMeta({ op: "peers", account: a.account, name: a.name, peers: to, cluster, ts: this.#now() });
+  }
+
+  /**
+   * `$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.<account>.<stream>` from the system account, on the meta leader (the
+   * others stay silent, as nats-server's do): the stream goes back to the servers it came from (moves.ts
+   * planCancelMove), proposed as an update with its peers, and answered as an update is — the stream's info by its
+   * leader once applied (`stream_update_response`), in the system account. Errors as nats-server's: an unknown
+   * account (one with neither JetStream nor streams here), the stream not found, no move in progress.
+   */
+  #cancelMove(m: BusMsg): void {
+    if (!this.isMetaLeader()) return;
+    const [acc, name] = m.subject.split(".").slice(5);
+    const answer = (body: Json) => m.reply && this.#o.sysBus.publish(m.reply, enc.encode(JSON.stringify({ type: T + "stream_update_response", ...body })));
+    if (!this.#engineOf(acc) && [...this.meta.ofAccount(acc)].length === 0) return void answer({ error: MoveErrors.noAccount() });
+    const a = this.meta.streams.get(streamKey(acc, name));
+    if (!a) return void answer({ error: Errors.streamNotFound() });
+    const plan = planCancelMove(a, this.#peerInfos());
+    if (isErr(plan)) return void answer({ error: plan });
+    this.#log?.info(`Requested cancel of move: R=${a.config.num_replicas} '${acc} > ${name}' to peer set [${a.peers.join(" ")}] and restore previous peer set [${plan.peers.join(" ")}]`);
+    const ts = this.#now();
+    // One batch, the config first (its answer tells the stream leader's view), then the servers.
+    const ok = this.#proposeMeta(
+      { op: "update", account: a.account, name, config: plan.config, reply: m.reply, sys: true, ts },
+      { op: "peers", account: a.account, name, peers: plan.peers, cluster: a.cluster, ts },
+    );
+    if (!ok) answer({ error: Errors.clusterNotAvailable() });
   }
 
   /** The clusters of the meta group's servers, this server's first. */

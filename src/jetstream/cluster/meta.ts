@@ -32,7 +32,16 @@ export interface StreamAssignment {
 
 export type MetaCmd =
   | { readonly op: "stream"; readonly a: StreamAssignment }
-  | { readonly op: "update"; readonly account?: string; readonly name: string; readonly config: StreamConfig; readonly reply?: string; readonly ts: number }
+  | {
+    readonly op: "update";
+    readonly account?: string;
+    readonly name: string;
+    readonly config: StreamConfig;
+    readonly reply?: string;
+    readonly ts: number;
+    /** `reply` is in the system account (an operator's request: a move's cancel), not the stream's. */
+    readonly sys?: true;
+  }
   | { readonly op: "delete"; readonly account?: string; readonly name: string; readonly reply?: string; readonly ts: number }
   /** `$JS.API.SERVER.REMOVE`: the server is out of the meta group for good (every meta leader knows it). */
   | { readonly op: "removeServer"; readonly server: string; readonly ts: number }
@@ -76,7 +85,7 @@ export function keyOf(x: { readonly account?: string; readonly name: string }): 
 /** What an applied command changed, for the server to act on (open, reconfigure or drop a replica). */
 export type MetaChange =
   | { readonly kind: "added"; readonly a: StreamAssignment }
-  | { readonly kind: "updated"; readonly a: StreamAssignment; readonly reply?: string; readonly ts: number }
+  | { readonly kind: "updated"; readonly a: StreamAssignment; readonly reply?: string; readonly ts: number; readonly sys?: true }
   | { readonly kind: "removed"; readonly a: StreamAssignment; readonly reply?: string; readonly ts: number }
   | { readonly kind: "peers"; readonly a: StreamAssignment; readonly prev: StreamAssignment }
   | { readonly kind: "none" };
@@ -99,7 +108,7 @@ export class MetaState {
         if (!a) return { kind: "none" };
         const next: StreamAssignment = { ...a, config: cmd.config };
         this.streams.set(keyOf(cmd), next);
-        return { kind: "updated", a: next, reply: cmd.reply, ts: cmd.ts };
+        return { kind: "updated", a: next, reply: cmd.reply, ts: cmd.ts, ...(cmd.sys ? { sys: true as const } : {}) };
       }
       case "peers": {
         const a = this.streams.get(keyOf(cmd));

@@ -21,7 +21,39 @@ export const MOVED_SUBJECT = "$JSC.MOVED";
 export const MoveErrors = {
   moveAndScale: (): ApiError => ({ code: 400, err_code: 10123, description: "can not move and scale a stream in a single update" }),
   inProgress: (): ApiError => ({ code: 400, err_code: 10124, description: "stream move already in progress" }),
+  notInProgress: (): ApiError => ({ code: 400, err_code: 10129, description: "stream move not in progress" }),
+  noAccount: (): ApiError => ({ code: 503, err_code: 10035, description: "account not found" }),
+  general: (description: string): ApiError => ({ code: 500, err_code: 10051, description }),
 };
+
+/** `$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.<account>.<stream>` (system account): the subject's two names. */
+export const CANCEL_MOVE_SUBJECT = "$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.*.*";
+
+/**
+ * The operator's cancel of `a`'s move (nats-server 2.9's `CANCEL_MOVE`): back to the servers it came from (the
+ * first R of its peers), its configuration kept but for a placement with tags some of those servers lack, which
+ * is dropped whole (nats-server: "this can happen if the move was initiated by modifying the tags"); a server not
+ * known to the meta group cannot be checked, and the cancel is refused. "Not in progress" when the stream holds no
+ * more servers than its replicas (nats-server's test; a move holds old and new together).
+ */
+export function planCancelMove(a: StreamAssignment, peers: readonly PeerInfo[]): ApiError | { readonly peers: string[]; readonly config: StreamConfig } {
+  if (a.peers.length <= a.config.num_replicas) return MoveErrors.notInProgress();
+  const from = movedFrom(a);
+  const tags = placementOf(a.config).tags ?? [];
+  let config = a.config;
+  if (tags.length > 0) {
+    for (const s of from) {
+      const p = peers.find((x) => x.name === s);
+      if (!p) return MoveErrors.general(`peer ${s} not present for tag validation`);
+      if (tags.some((t) => !p.tags.includes(t.toLowerCase()))) {
+        const { placement: _dropped, ...rest } = a.config;
+        config = rest as StreamConfig;
+        break;
+      }
+    }
+  }
+  return { peers: from, config };
+}
 
 export type MovePlan =
   | { readonly kind: "none" }

@@ -201,4 +201,56 @@ describe("a stream move and a consumer with no replica on the stream's leader", 
       await c.close();
     }
   });
+
+  // nats-server's operator cancel (`$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.<account>.<stream>`, system account): the
+  // stream goes back to its first servers at once, its placement tags dropped (its old servers do not all carry
+  // them), answered with the stream's info as an update is. On the old code nobody answered (no responders).
+  it("is cancelled by the operator: MV back on its servers, answered as an update, the consumer intact", { timeout: 120_000 }, async () => {
+    const giveUpMs = MOVE_LIMITS.giveUpMs;
+    MOVE_LIMITS.giveUpMs = 600_000;
+    const c = await startJsCluster(N, { tags: subsetTags() });
+    const conns: NatsConnection[] = [];
+    const watchers: Array<{ close(): void }> = [];
+    try {
+      const { jsm, jsA, streamPeers, moveTo, bi, seen } = await heldMove(c, conns, watchers);
+      // An operator's request in the system account, through a server that stays up.
+      const server = c.nodes.find((p) => p)!.server;
+      const op = server.createInternalClient("operator", { account: server.accounts.system.name });
+      watchers.push(op);
+      const cancel = (subject: string) =>
+        new Promise<Record<string, unknown>>((resolve) => {
+          const inbox = `_INBOX.cancel.${Math.random().toString(36).slice(2)}`;
+          op.subscribe(inbox, (m) => resolve(JSON.parse(dec.decode(m.payload))), { max: 1 });
+          op.publish(subject, new Uint8Array(), { reply: inbox });
+        });
+      const type = "io.nats.jetstream.api.v1.stream_update_response";
+      const answer = await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.MV") as { type: string; error?: unknown; config: { name: string; placement?: unknown } };
+      assert.equal(answer.type, type);
+      assert.equal(answer.error, undefined, JSON.stringify(answer));
+      assert.equal(answer.config.name, "MV");
+      assert.equal(answer.config.placement, undefined, "the tags of the move dropped");
+      const info = await waitFor(`MV back on ${streamPeers.join(", ")}`, async () => {
+        const info = await jsm.streams.info("MV").catch(() => undefined);
+        return peersOf(info).join() === streamPeers.join() ? info : undefined;
+      }, 30_000);
+      assert.equal(info.state.messages, 10);
+      assert.notDeepEqual(streamPeers, moveTo);
+      assert.deepEqual(seen.cancelled, [], "not given up by the stream's leader");
+      // No move now; nor a stream or an account that is not there.
+      assert.deepEqual(await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.MV"), {
+        type,
+        error: { code: 400, err_code: 10129, description: "stream move not in progress" },
+      });
+      assert.deepEqual(await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.NOPE"), { type, error: { code: 404, err_code: 10059, description: "stream not found" } });
+      assert.deepEqual(await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.NOPE.MV"), { type, error: { code: 503, err_code: 10035, description: "account not found" } });
+      seen.down = false;
+      await c.start(bi);
+      await consumerIntact(jsm, jsA, streamPeers, "the consumer led again on its own servers");
+    } finally {
+      MOVE_LIMITS.giveUpMs = giveUpMs;
+      for (const w of watchers) w.close();
+      for (const nc of conns) await nc.close().catch(() => {});
+      await c.close();
+    }
+  });
 });
