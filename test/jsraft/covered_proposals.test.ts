@@ -128,4 +128,36 @@ describe("an old leader's open proposals under an installed snapshot", () => {
     assert.deepEqual(acks(answers).map((a) => [a.subject, a.body.seq]), [["_INBOX.c.one", 1], ["_INBOX.c.two", 2]]);
     assert.deepEqual(marks(), [["three", 0, 2]]);
   });
+
+  // A delete of seq N (the API's message removal) of unknown fate: the restored store tells. N gone is what a
+  // successful delete leaves (a sequence never comes back), N still there means the removal was not applied.
+  // Before, both were dropped unanswered.
+  it("answers a covered message removal whose sequence the restored stream no longer holds, not one it still holds", () => {
+    const { replica, log, flush, loseTo, answers, asked } = leader();
+    for (const t of ["one", "two", "three"]) replica.publish(pub(`_INBOX.c.${t}`, t));
+    flush();
+    for (const e of log.slice(1)) replica.apply(e); // indices 2-4: seqs 1-3 stored
+    answers.length = 0;
+    const removed: Array<[number, unknown]> = [];
+    for (const seq of [1, 2]) replica.propose({ op: "remove", seqs: [seq] }, (n) => void removed.push([seq, n]));
+    flush(); // indices 5 and 6, term 1: open
+    loseTo("n2", 2);
+    // n2's snapshot (index 6, term 2): seq 1 is gone (another removal, a retry of this one...), 2 and 3 are there.
+    const snap: Snapshot = {
+      meta: { index: 6, term: 2, membership: { voters: ["n1", "n2", "n3"], observers: [] } },
+      data: enc.encode(JSON.stringify({ lastSeq: 3, firstSeq: 2, consumers: [] })),
+    };
+    replica.restore(snap);
+    assert.equal(replica.inFlight, 0);
+    assert.deepEqual(removed, [], "the store is read once it caught up");
+    const batch: SyncBatch = {
+      group: "g",
+      from: asked.at(-1)!.from,
+      next: 4,
+      msgs: [2, 3].map((seq) => ({ op: "msg" as const, seq, ts: 0, subject: "s.1", headers: undefined, data: enc.encode(`m${seq}`), restored: true })),
+    };
+    replica.onSyncBatch(batch);
+    assert.equal(replica.stream.has(1), false);
+    assert.deepEqual(removed, [[1, 1]], "seq 1 answered as removed; seq 2, still stored, not at all");
+  });
 });

@@ -163,6 +163,8 @@ export class StreamReplica implements FlowConsumer {
   #deferred: BusMsg[] = [];
   /** Publishes a snapshot covered whose fate its stream's dedupe window tells, once caught up (#settleCovered). */
   #coveredIds: Array<{ msgId: string; replies: string[] }> = [];
+  /** Message removals (the API's delete) a snapshot covered: answered by the restored store, once caught up. */
+  #coveredRemovals: Array<{ seqs: readonly number[]; done: Done }> = [];
   #chains = 0;
   /** The last re-sent publish this leader took (or refused by its own checks), for the next of its chain. */
   #lastResend: { chain: string; k: number; seq: number; inPlace: boolean } | undefined;
@@ -743,7 +745,20 @@ export class StreamReplica implements FlowConsumer {
    *   stored under that id, at that sequence, by this entry or a retry of it), the rest dropped unanswered, as
    *   nats-server drops a lost proposal (the client times out and decides). A consumer's assignment is told
    *   applied or lost by the snapshot's consumers (is its group there).
-   * A purge or removal of this server's is dropped unanswered either way (how much it removed is not known).
+   * The stream's other commands, whatever `t`:
+   * - a message removal (the API's delete of seq N, checked present when proposed) is answered by the restored
+   *   store once caught up (#answerCovered): N gone is what the client asked for, and a sequence once removed never
+   *   comes back, so N absent means the stream is as a successful delete leaves it (by this entry, or by another
+   *   removal, a purge or a limit that took it first) — answered as removed; N still there means this entry was
+   *   not applied (an applied removal takes it) and the removal did not happen: dropped unanswered, as nats-server
+   *   drops a lost proposal (the client times out and retries, and the retry is checked against the stream then).
+   *   A removal without a waiter (age, interest, limits: the stream's own) needs no answer.
+   * - a purge is dropped unanswered: its answer carries how many messages it removed, which no state after the
+   *   snapshot tells (the count depends on what the stream held when it applied; a wrong count would be a false
+   *   answer), and nats-server answers a lost purge with nothing either.
+   * - a consumer's removal carries no waiter here: consumer_groups proposes it again until it sees it applied (or
+   *   answers its retryable error), and reads the restored consumers as any apply. `cstate` comes from older logs
+   *   only (nothing proposes it now).
    */
   #settleCovered(meta: SnapshotMeta): void {
     if (this.#pending.size === 0) return;
@@ -776,6 +791,9 @@ export class StreamReplica implements FlowConsumer {
           if (ours || (cmd.group !== undefined && this.consumers.get(cmd.name)?.group === cmd.group)) p.done?.(0);
           else p.lost?.();
           break;
+        case "remove":
+          if (p.done !== undefined) this.#coveredRemovals.push({ seqs: cmd.seqs, done: p.done });
+          break;
         case "cdel":
         case "cstate":
           if (ours) p.done?.(0);
@@ -798,6 +816,9 @@ export class StreamReplica implements FlowConsumer {
       if (seq === undefined) continue;
       for (const r of c.replies) this.#answer(r, { stream: this.stream.name, seq, duplicate: true });
     }
+    const removals = this.#coveredRemovals;
+    this.#coveredRemovals = [];
+    for (const c of removals) if (c.seqs.every((seq) => !this.stream.has(seq))) c.done(c.seqs.length);
   }
 
   get catchingUp(): boolean {
@@ -871,7 +892,7 @@ export class StreamReplica implements FlowConsumer {
     }
     this.#trimTo(sync.firstSeq, sync.target);
     this.#sync = undefined;
-    if (this.#coveredIds.length > 0) this.#answerCovered();
+    if (this.#coveredIds.length > 0 || this.#coveredRemovals.length > 0) this.#answerCovered();
     const held = this.#held;
     this.#held = [];
     for (const e of held) this.apply(e);
