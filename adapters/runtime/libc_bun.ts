@@ -9,8 +9,38 @@
  * `bunload`); four more libc symbols on the one dlopen cost nothing measurable. No node:fs either (~4 MB).
  * Throws where libc cannot be opened (the caller then leaves every priority as it is).
  */
-import { dlopen } from "bun:ffi";
+import type { dlopen as Dlopen } from "bun:ffi";
 import type { TaskDir, ThreadOs } from "./compiler_threads.ts";
+
+/**
+ * The runtime's own `dlopen` (`Bun.FFI.dlopen`, the native function `bun:ffi` wraps: its wrapper only turns a URL
+ * into a path and throws the error the native call returns), else the module's. Importing `bun:ffi` evaluates its
+ * whole JavaScript module, and the code that runs stays resident: in a bare `Bun.listen` process the module's
+ * `dlopen` of these five symbols cost +2.1 MB RSS against +1.35 MB for the native one (3 runs each, bun.exe text
+ * +1.85 against +1.25 MiB), and the sweep loads it under any load (bench/RESULTS.md, `rss8`).
+ */
+type NativeDlopen = (path: string, symbols: Parameters<typeof Dlopen>[1]) => ReturnType<typeof Dlopen> | Error;
+const nativeDlopen = (Bun as unknown as { FFI?: { dlopen?: NativeDlopen } }).FFI?.dlopen;
+
+async function dlopenFn(): Promise<typeof Dlopen> {
+  if (typeof nativeDlopen === "function") {
+    const open = nativeDlopen;
+    return ((path: string, symbols: Parameters<typeof Dlopen>[1]) => {
+      const lib = open(path, symbols);
+      if (lib instanceof Error) throw lib;
+      return lib;
+    }) as typeof Dlopen;
+  }
+  return (await import("bun:ffi")).dlopen;
+}
+
+const dlopen = await dlopenFn();
+
+/** Which `dlopen` this module uses (tests: a Bun without the native one would quietly pay the module's cost). */
+export const dlopenSource: "native" | "module" = typeof nativeDlopen === "function" ? "native" : "module";
+
+/** Opens a library as `bun:ffi`'s `dlopen` does (throws when it cannot); exported for the tests. */
+export const openLibrary: typeof Dlopen = dlopen;
 
 const PRIO_PROCESS = 0;
 const O_RDONLY = 0;

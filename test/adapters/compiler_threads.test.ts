@@ -149,6 +149,15 @@ describe("compiler threads: which and when", () => {
     }
   });
 
+  it("on Bun, libc is opened with the runtime's native dlopen (not by evaluating bun:ffi), and a failed open throws", async () => {
+    if (typeof Bun === "undefined") return; // Deno opens libc with Deno.dlopen (libc_deno.ts)
+    const mod = await import("../../adapters/runtime/libc_bun.ts");
+    assert.equal(mod.dlopenSource, "native");
+    const lib = mod.openLibrary("libc.so.6", { getpid: { args: [], returns: "i32" } });
+    assert.equal(lib.symbols.getpid(), process.pid);
+    assert.throws(() => mod.openLibrary("libpetrel-no-such-library.so.0", { getpid: { args: [], returns: "i32" } }));
+  });
+
   it("PETREL_JIT_NICE: default 19 on Bun and off on Deno, 0 leaves the threads alone, nonsense is the default", () => {
     assert.equal(niceFromEnv(undefined, "bun"), 19);
     assert.equal(niceFromEnv("", "bun"), 19);
