@@ -3,7 +3,9 @@
 // successor directly first (it announces its interest once it leads): taken at once, it was stored ahead of the
 // earlier one, both acknowledged (RESULTS, jsends, "Left"). Now the successor of a hand-off holds its direct
 // publishes until the old leader's end mark, sent after what it passed on, on the same route — or for a bounded
-// while, when the old leader is gone before it sends it.
+// while, when the old leader is gone before it sends it. A publish on its way to the old leader from a third
+// server when it handed over: the old leader sends its mark once every route's peer has read its withdrawal (what
+// they sent it before is passed on first), and the successor holds what other servers passed on until the mark.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { loneLeader } from "./lone_replica.ts";
@@ -77,6 +79,20 @@ describe("a hand-off's successor", () => {
     assert.deepEqual(stored(), ["five"]);
   });
 
+  // A third server's client: its earlier publish was routed to the old leader (in transit there when it handed
+  // over), its later one found no leader's interest at the third server and was passed on from there to this one.
+  // Taken at once, the later one was stored first (handoff2's "Left").
+  it("holds a publish another server passed on until the old leader's end mark; the old leader's own are taken meanwhile", () => {
+    const { replica, flush, stored } = successor(true);
+    replica.publish(pub("_INBOX.c.five", "five", { forwarded: true, hops: 1, origin: "n3" }));
+    replica.publish(passedOn("_INBOX.c.four", "four"));
+    flush();
+    assert.deepEqual(stored(), ["four"]);
+    replica.publish(endMark);
+    flush();
+    assert.deepEqual(stored(), ["four", "five"]);
+  });
+
   it("passes its held direct publishes on, in order, if it loses the leadership while waiting", () => {
     const { replica, flush, stored, loseTo, sent } = successor(true);
     replica.publish(pub("_INBOX.c.five", "five"));
@@ -99,6 +115,29 @@ describe("a hand-off's old leader", () => {
       forwarded.map((f) => [f.to, f.m.handoffEnd === true ? "end" : dec.decode(f.m.payload)]),
       [["n2", "three"], ["n2", "end"]],
     );
+  });
+
+  // A third server routed a client's publish here by this server's interest before it read this server's
+  // withdrawal: it arrives after the hand-off and is passed on. The mark goes only once every route's peer has
+  // read the withdrawal (the route barrier), so after it; sent at once, the successor took the client's later
+  // publishes (routed to it directly) before this one (handoff2's "Left": the in-transit publish).
+  it("sends the end mark once every route's peer has read its withdrawal: a publish routed here meanwhile goes first", () => {
+    const { replica, engine, flush, loseTo, forwarded } = loneLeader();
+    const barriers: Array<() => void> = [];
+    engine.bus.afterInterestSpread = (done, cluster) => {
+      assert.equal(cluster, true, "every server of the cluster");
+      barriers.push(done);
+    };
+    const view = () => forwarded.map((f) => [f.to, f.m.handoffEnd === true ? "end" : dec.decode(f.m.payload)]);
+    replica.handingOff = true;
+    replica.publish(pub("_INBOX.c.three", "three"));
+    loseTo("n2", 2);
+    flush(); // after the controller's recapture (the withdrawal queued): the barrier starts
+    assert.equal(barriers.length, 1);
+    replica.publish(pub("_INBOX.c.four", "four", { viaRoute: true }));
+    assert.deepEqual(view(), [["n2", "three"], ["n2", "four"]]);
+    barriers[0]();
+    assert.deepEqual(view(), [["n2", "three"], ["n2", "four"], ["n2", "end"]]);
   });
 
   it("the end mark crosses the route as it was sent", () => {

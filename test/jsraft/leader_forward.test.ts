@@ -134,6 +134,38 @@ describe("publishes in flight to a stream leader that steps down", () => {
     assert.equal(info.state.messages, PUBLISHES + 1);
   });
 
+  // The same flow, its order: the publishes on the slow route to the old leader when it hands over reach it after
+  // the successor leads and are passed on from there; the client's later ones reach the successor directly. The
+  // successor holds those until the old leader's end mark, which the old leader sent at once (handoff2): ahead of
+  // the publishes still on their way to it, so later publishes were stored before earlier ones (both acknowledged).
+  // Now the mark goes once the client's server has read the old leader's withdrawal (its answer comes after
+  // what it sent before, on the same route).
+  it("every publish is stored in the order its client sent it", { timeout: 60_000 }, async () => {
+    const leaderName = await caughtUpStream("ORD");
+    const old = Number(leaderName.slice(1)) - 1;
+    const client = (old + 1) % N;
+    const conn = await connect({ servers: nodes[client].clientUrl });
+    try {
+      const js = jetstream(conn);
+      await waitFor("a publish from the client's server", () => js.publish("ord.warm", "w", { timeout: 2000 }).catch(() => undefined), 10_000);
+      slow(client, old, ROUTE_DELAY_MS);
+      const results: Array<Promise<PubAck | Error>> = [];
+      for (let i = 0; i < PUBLISHES; i++) {
+        results.push(js.publish(`ord.${i}`, `m${i}`, { timeout: 5000, retries: 1 }).catch((e: Error) => e));
+        if (i === PUBLISHES / 3) void admin!.request("$JS.API.STREAM.LEADER.STEPDOWN.ORD", undefined, { timeout: 5000 }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      const out = await Promise.all(results);
+      assert.deepEqual(out.filter((r): r is Error => r instanceof Error).map((e) => e.message), []);
+      const seqs = (out as PubAck[]).map((a) => a.seq);
+      const behind = seqs.map((q, i) => (i > 0 && q < seqs[i - 1] ? i : -1)).filter((i) => i >= 0);
+      assert.deepEqual(behind, [], `publishes stored before an earlier one of their client (seqs ${seqs.join(",")})`);
+    } finally {
+      for (const row of dial) for (const p of row) p?.setDelays({});
+      await conn.close();
+    }
+  });
+
   it("stream info asked all through a step-down is answered every time", { timeout: 60_000 }, async () => {
     for (const row of dial) for (const p of row) p?.setDelays({});
     await waitFor("an R3 stream", () => jsm.streams.add({ name: "INF", subjects: ["inf.>"], num_replicas: 3 }).catch(() => undefined), 15_000);

@@ -204,7 +204,10 @@ export class StreamReplica implements FlowConsumer {
    * This leader took over by a hand-off from `from` (a Raft transfer): the publishes that reach it directly wait in
    * `#direct` until the old leader's end mark (BusMsg.handoffEnd) says it passed on everything it held, or until
    * `until` (by `now`). Taken first, a client's later publish that came here directly would be stored ahead of an
-   * earlier one the old leader held during the hand-off (both acknowledged, out of order).
+   * earlier one the old leader held during the hand-off (both acknowledged, out of order). Publishes another
+   * server passed on (`origin` not the old leader: a third server's client publish stranded there between the old
+   * leader's interest and this one's) wait with them: the old leader may still pass on an earlier one of the same
+   * client that was routed to it (#sendEndMark); its own passed-on ones are taken meanwhile.
    */
   #awaiting: { from: PeerId; until: number } | undefined;
   #direct: BusMsg[] = [];
@@ -274,7 +277,7 @@ export class StreamReplica implements FlowConsumer {
       if (this.#awaiting !== undefined) this.#takeDirect();
       return;
     }
-    if (this.#awaiting !== undefined && m.forwarded !== true && m.resend === undefined) {
+    if (this.#awaiting !== undefined && m.resend === undefined && (m.forwarded !== true || (m.origin !== undefined && m.origin !== this.#awaiting.from))) {
       if (this.#direct.length < MAX_QUEUED) {
         this.#direct.push(m);
         return;
@@ -1038,9 +1041,7 @@ export class StreamReplica implements FlowConsumer {
     const led = this.#ready || handedOff !== undefined;
     if (leader !== this.#deps.self) this.#lost(handedOff);
     // After what it passed on (#lost, on the same route): a successor that took over by a hand-off waits for this.
-    if (led && leader !== null && leader !== this.#deps.self && !this.#closed) {
-      this.#deps.forward?.(leader, { subject: this.stream.name, payload: new Uint8Array(0), handoffEnd: true });
-    }
+    if (led && leader !== null && leader !== this.#deps.self && !this.#closed) this.#sendEndMark(leader);
     if (leader !== null && leader !== this.#deps.self) this.#otherLed = true;
     if (leader !== null && this.#misrouted.length > 0) {
       // Publishes that waited for a leader: to it, or taken here if this server leads again.
@@ -1051,6 +1052,27 @@ export class StreamReplica implements FlowConsumer {
         else this.#deps.forward?.(leader, m);
       }
     }
+  }
+
+  /**
+   * A hand-off's end mark, to the successor `leader`, after what this server passed on to it. A publish a third
+   * server routed here by this server's interest can still be on its way: the third server sent it before it read
+   * this server's withdrawal (the RS- the controller queues on every route right after this call, when it
+   * recaptures the stream). Taken here, it goes on to the successor (#misroute) — after a mark sent at once, and a
+   * later publish of its client, routed to the successor directly, would be stored first. So the mark waits until
+   * every route's peer has read that withdrawal (a PING queued after it; its PONG follows whatever the peer had
+   * sent here before, which this server has then read and passed on), bounded by the barrier's cap for a peer that
+   * does not answer. No barrier (no routes): nothing can be on its way, the mark goes at once.
+   */
+  #sendEndMark(leader: PeerId): void {
+    const send = () => {
+      if (!this.#closed) this.#deps.forward?.(leader, { subject: this.stream.name, payload: new Uint8Array(0), handoffEnd: true });
+    };
+    const bus = this.#deps.engine.bus;
+    const spread = bus.afterInterestSpread;
+    if (spread === undefined) return send();
+    // After the withdrawal is queued (the caller's recapture, in the same turn), then the barrier.
+    (this.#deps.schedule ?? queueMicrotask)(() => spread.call(bus, send, true));
   }
 
   /** The old leader's held publishes are all here (its end mark), or it did not send the mark in time. */
