@@ -1356,10 +1356,11 @@ export class JetStreamCluster {
     if (isErr(plan)) return void answer({ error: plan });
     this.#log?.info(`Requested cancel of move: R=${a.config.num_replicas} '${acc} > ${name}' to peer set [${a.peers.join(" ")}] and restore previous peer set [${plan.peers.join(" ")}]`);
     const ts = this.#now();
-    // One batch, the config first (its answer tells the stream leader's view), then the servers.
+    // One batch, the servers first: the update's answer (the stream's info by its leader, which stays a member
+    // until the group has removed it) then lists the servers the stream is back on, as nats-server's does.
     const ok = this.#proposeMeta(
-      { op: "update", account: a.account, name, config: plan.config, reply: m.reply, sys: true, ts },
       { op: "peers", account: a.account, name, peers: plan.peers, cluster: a.cluster, ts },
+      { op: "update", account: a.account, name, config: plan.config, reply: m.reply, sys: true, ts },
     );
     if (!ok) answer({ error: Errors.clusterNotAvailable() });
   }

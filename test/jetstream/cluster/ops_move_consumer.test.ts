@@ -229,6 +229,8 @@ describe("a stream move and a consumer with no replica on the stream's leader", 
       assert.equal(answer.error, undefined, JSON.stringify(answer));
       assert.equal(answer.config.name, "MV");
       assert.equal(answer.config.placement, undefined, "the tags of the move dropped");
+      // As nats-server's answer: the servers the stream is back on (its leader, an old server, and the other two).
+      assert.deepEqual(peersOf(answer as unknown as StreamInfo), streamPeers);
       const info = await waitFor(`MV back on ${streamPeers.join(", ")}`, async () => {
         const info = await jsm.streams.info("MV").catch(() => undefined);
         return peersOf(info).join() === streamPeers.join() ? info : undefined;
