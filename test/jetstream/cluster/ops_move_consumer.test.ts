@@ -141,6 +141,29 @@ async function consumerIntact(jsm: JetStreamManager, js: JetStreamClient, server
   assert.equal(next?.seq, 4);
 }
 
+/**
+ * Five servers with MV's move held (heldMove), MOVE_LIMITS.giveUpMs set to `giveUpMs` meanwhile; `body` runs on
+ * it, then everything is stopped (and what `body` put in `watchers` closed).
+ */
+async function inHeldMove(
+  giveUpMs: number,
+  body: (c: JsCluster, held: Awaited<ReturnType<typeof heldMove>>, watchers: Array<{ close(): void }>) => Promise<void>,
+) {
+  const was = MOVE_LIMITS.giveUpMs;
+  MOVE_LIMITS.giveUpMs = giveUpMs;
+  const c = await startJsCluster(N, { tags: subsetTags() });
+  const conns: NatsConnection[] = [];
+  const watchers: Array<{ close(): void }> = [];
+  try {
+    await body(c, await heldMove(c, conns, watchers), watchers);
+  } finally {
+    MOVE_LIMITS.giveUpMs = was;
+    for (const w of watchers) w.close();
+    for (const nc of conns) await nc.close().catch(() => {});
+    await c.close();
+  }
+}
+
 describe("a stream move and a consumer with no replica on the stream's leader", () => {
   it("waits for the consumer's group to grow onto the new servers; the consumer keeps its state", { timeout: 120_000 }, async () => {
     const c = await startJsCluster(N, { tags: subsetTags() });
@@ -168,13 +191,7 @@ describe("a stream move and a consumer with no replica on the stream's leader", 
   // stream's leader gives the move up after MOVE_LIMITS.giveUpMs (shortened here: a bounded real wait) and the
   // stream goes back to where the consumer's state is.
   it("is given up when the consumer stays without a leader: MV back on its servers, the consumer intact", { timeout: 120_000 }, async () => {
-    const giveUpMs = MOVE_LIMITS.giveUpMs;
-    MOVE_LIMITS.giveUpMs = 2_000;
-    const c = await startJsCluster(N, { tags: subsetTags() });
-    const conns: NatsConnection[] = [];
-    const watchers: Array<{ close(): void }> = [];
-    try {
-      const { nc, jsm, jsA, streamPeers, bi, seen } = await heldMove(c, conns, watchers);
+    await inHeldMove(2_000, async (c, { nc, jsm, jsA, streamPeers, bi, seen }) => {
       const updates: Array<{ action?: string }> = [];
       const sub = nc.subscribe("$JS.EVENT.ADVISORY.STREAM.UPDATED.MV", {
         callback: (_e, m) => void updates.push(m.json<{ action?: string }>()),
@@ -194,25 +211,14 @@ describe("a stream move and a consumer with no replica on the stream's leader", 
       seen.down = false;
       await c.start(bi);
       await consumerIntact(jsm, jsA, streamPeers, "the consumer led again on its own servers");
-    } finally {
-      MOVE_LIMITS.giveUpMs = giveUpMs;
-      for (const w of watchers) w.close();
-      for (const nc of conns) await nc.close().catch(() => {});
-      await c.close();
-    }
+    });
   });
 
   // nats-server's operator cancel (`$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.<account>.<stream>`, system account): the
   // stream goes back to its first servers at once, its placement tags dropped (its old servers do not all carry
   // them), answered with the stream's info as an update is. On the old code nobody answered (no responders).
   it("is cancelled by the operator: MV back on its servers, answered as an update, the consumer intact", { timeout: 120_000 }, async () => {
-    const giveUpMs = MOVE_LIMITS.giveUpMs;
-    MOVE_LIMITS.giveUpMs = 600_000;
-    const c = await startJsCluster(N, { tags: subsetTags() });
-    const conns: NatsConnection[] = [];
-    const watchers: Array<{ close(): void }> = [];
-    try {
-      const { jsm, jsA, streamPeers, moveTo, bi, seen } = await heldMove(c, conns, watchers);
+    await inHeldMove(600_000, async (c, { jsm, jsA, streamPeers, moveTo, bi, seen }, watchers) => {
       // An operator's request in the system account, through a server that stays up.
       const server = c.nodes.find((p) => p)!.server;
       const op = server.createInternalClient("operator", { account: server.accounts.system.name });
@@ -224,7 +230,11 @@ describe("a stream move and a consumer with no replica on the stream's leader", 
           op.publish(subject, new Uint8Array(), { reply: inbox });
         });
       const type = "io.nats.jetstream.api.v1.stream_update_response";
-      const answer = await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.MV") as { type: string; error?: unknown; config: { name: string; placement?: unknown } };
+      const answer = await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.MV") as {
+        type: string;
+        error?: unknown;
+        config: { name: string; placement?: unknown };
+      };
       assert.equal(answer.type, type);
       assert.equal(answer.error, undefined, JSON.stringify(answer));
       assert.equal(answer.config.name, "MV");
@@ -243,16 +253,17 @@ describe("a stream move and a consumer with no replica on the stream's leader", 
         type,
         error: { code: 400, err_code: 10129, description: "stream move not in progress" },
       });
-      assert.deepEqual(await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.NOPE"), { type, error: { code: 404, err_code: 10059, description: "stream not found" } });
-      assert.deepEqual(await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.NOPE.MV"), { type, error: { code: 503, err_code: 10035, description: "account not found" } });
+      assert.deepEqual(await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.NOPE"), {
+        type,
+        error: { code: 404, err_code: 10059, description: "stream not found" },
+      });
+      assert.deepEqual(await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.NOPE.MV"), {
+        type,
+        error: { code: 503, err_code: 10035, description: "account not found" },
+      });
       seen.down = false;
       await c.start(bi);
       await consumerIntact(jsm, jsA, streamPeers, "the consumer led again on its own servers");
-    } finally {
-      MOVE_LIMITS.giveUpMs = giveUpMs;
-      for (const w of watchers) w.close();
-      for (const nc of conns) await nc.close().catch(() => {});
-      await c.close();
-    }
+    });
   });
 });
