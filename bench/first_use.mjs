@@ -41,28 +41,20 @@
 //        node bench/first_use.mjs rr -- /usr/sbin/nats-server
 // The server command gets `-c <conf>` appended. Ports: base (client), base+10.. (cluster), base+20.. (http).
 import { execFileSync, spawn } from "node:child_process";
-import { connect } from "node:net";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { listening, natsbenchArgs, parseCli, runNatsbench, writeConfs } from "./harness_confs.mjs";
 
-const argv = process.argv.slice(2);
-const dd = argv.indexOf("--");
-if (dd < 0 || !["js", "rr"].includes(argv[0])) {
-  console.error("usage: node bench/first_use.mjs js|rr [--rounds N] [--n N] [--top N] [--port-base P] -- <server cmd...>");
-  process.exit(2);
-}
-const mode = argv[0];
-const opt = (name, dflt) => {
-  const i = argv.indexOf(name);
-  return i > 0 && i < dd ? Number(argv[i + 1]) : dflt;
-};
+const { mode, opt, has, cmd } = parseCli(
+  process.argv.slice(2),
+  "usage: node bench/first_use.mjs js|rr [--rounds N] [--n N] [--top N] [--port-base P] -- <server cmd...>",
+);
 const rounds = opt("--rounds", 3), n = opt("--n", 20000), top = opt("--top", 30), base = opt("--port-base", 16450);
-const cmd = argv.slice(dd + 1);
-const withStalls = argv.slice(0, dd).includes("--stalls");
+const withStalls = has("--stalls");
 /** Keep each round's directory (configs, server logs, stall records) and print where it is. */
-const keep = argv.slice(0, dd).includes("--keep");
-const v8Trace = argv.slice(0, dd).includes("--v8-trace");
+const keep = has("--keep");
+const v8Trace = has("--v8-trace");
 const quiet = opt("--quiet", 0), quietMax = opt("--quiet-max", 600);
 const wall = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -81,33 +73,6 @@ function natsbench() {
   fs.writeFileSync(path.join(dir, "natsbench.c"), code.replace(anchor, dump + anchor));
   execFileSync("gcc", ["-O2", "-o", bin, path.join(dir, "natsbench.c"), "-lnats", "-lpthread"], { stdio: "inherit" });
   return bin;
-}
-
-const listening = (port) =>
-  new Promise((res) => {
-    const s = connect(port, "127.0.0.1");
-    s.once("connect", () => (s.destroy(), res(true)));
-    s.once("error", () => res(false));
-  });
-
-/** Configs as run.mjs writes them (single_js / cluster3). */
-function writeConfs(dir) {
-  const nodes = mode === "js" ? 1 : 3;
-  const out = [];
-  for (let i = 0; i < nodes; i++) {
-    const lines = [`server_name: "b-n${i + 1}"`, `port: ${base + i}`, `host: "127.0.0.1"`, `http: "127.0.0.1:${base + 20 + i}"`];
-    if (nodes > 1) {
-      const routes = [];
-      for (let j = 0; j < nodes; j++) if (j !== i) routes.push(`    "nats-route://127.0.0.1:${base + 10 + j}"`);
-      lines.push("cluster {", '  name: "bench"', `  listen: "127.0.0.1:${base + 10 + i}"`, "  routes: [", ...routes, "  ]", "}");
-    } else {
-      lines.push("jetstream {", `  store_dir: "${path.join(dir, "js")}"`, "}");
-    }
-    const conf = path.join(dir, `n${i + 1}.conf`);
-    fs.writeFileSync(conf, lines.join("\n") + "\n");
-    out.push({ conf, port: base + i });
-  }
-  return out;
 }
 
 /** CPU and run-queue wait (ns) of every thread of the servers, keyed by node and thread. */
@@ -184,7 +149,7 @@ async function round(r, nb) {
     console.log(`round ${r}: started after ${q.waited.toFixed(0)} s, host ${q.idle.toFixed(0)} % idle over the last second${q.idle < quiet ? " (gave up waiting)" : ""}`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-first-use-"));
-  const nodes = writeConfs(dir);
+  const nodes = writeConfs(dir, mode, base);
   for (const nd of nodes) if (await listening(nd.port)) throw new Error(`port ${nd.port} is in use`);
   const logs = nodes.map((_, i) => path.join(dir, `s${i}.log`));
   const procs = nodes.map((nd, i) => {
@@ -204,27 +169,13 @@ async function round(r, nb) {
       }
     }
     const latFile = path.join(dir, "lat");
-    const args = mode === "js"
-      ? ["js", "-s", "128", "--replicas", "1", "-n", String(n), "--url", `nats://127.0.0.1:${base}`, "--stream", "BENCH_B_1", "--subj", "benchjs.B.1"]
-      : ["req", "-s", "16", "-n", String(n), "--url", `nats://127.0.0.1:${base}`, "--sub-url", `nats://127.0.0.1:${base + 2}`];
+    const args = natsbenchArgs(mode, n, base);
     const pids = procs.map((p) => p.pid);
     let t0, t1, result, w0, w1, at0, at1, h0, h1, c0, c1;
     const logSizes = () => logs.map((f) => fs.statSync(f).size);
-    await new Promise((res, rej) => {
-      const c = spawn(nb, args, { env: { ...process.env, LATDUMP: latFile }, stdio: ["ignore", "pipe", "ignore"] });
-      let buf = "";
-      c.stdout.on("data", (d) => {
-        buf += d;
-        let i;
-        while ((i = buf.indexOf("\n")) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line.startsWith("MARK start")) (w0 = wall()), (t0 = threads(pids)), (at0 = logSizes()), (h0 = hostCpu()), (c0 = procRunMs(c.pid));
-          else if (line.startsWith("MARK end")) (w1 = wall()), (t1 = threads(pids)), (at1 = logSizes()), (h1 = hostCpu()), (c1 = procRunMs(c.pid));
-          else if (line.startsWith("RESULT ")) result = JSON.parse(line.slice(7));
-        }
-      });
-      c.once("exit", (code) => (result ? res() : rej(new Error(`natsbench exited ${code} without a result`))));
+    result = await runNatsbench(nb, args, { ...process.env, LATDUMP: latFile }, (at, pid) => {
+      if (at === "start") (w0 = wall()), (t0 = threads(pids)), (at0 = logSizes()), (h0 = hostCpu()), (c0 = procRunMs(pid));
+      else (w1 = wall()), (t1 = threads(pids)), (at1 = logSizes()), (h1 = hostCpu()), (c1 = procRunMs(pid));
     });
     const lat = fs.readFileSync(latFile, "utf8").trim().split("\n").map(Number);
     const at = [];

@@ -3,7 +3,7 @@
 //
 // A request of cluster-reqrep crosses client → n1 → route → n3 → responder and back; a js-r1-sync publish goes
 // client → n1 (store, PubAck) → client. Every syscall, wake-up or preemption on that path is a chance to wait for a
-// core at p99.9. This starts the harness's configs (as bench/first_use.mjs writes them), runs one unmeasured
+// core at p99.9. This starts the harness's configs (bench/harness_confs.mjs), runs one unmeasured
 // natsbench pass to get past first use (compiles), then counts over a second pass of --n messages, per message:
 //   - context switches of each server (all threads; voluntary = it blocked, involuntary = it was preempted while
 //     runnable) and of natsbench, from /proc (no tracing: the latency printed is the run's own);
@@ -19,58 +19,25 @@
 // Usage: node bench/per_msg_counts.mjs js|rr [--n 20000] [--warm 5000] [--port-base 16450] [--perf] [--sched] -- <server cmd...>
 //   e.g. node bench/per_msg_counts.mjs rr --perf -- /usr/sbin/nats-server
 //        node bench/per_msg_counts.mjs rr --sched -- node_modules/.bin/bun run mod.ts
-// Ports: base (client), base+10.. (cluster), base+20.. (http). Needs perf (root or perf_event_paranoid ≤ 1) for
+// Ports: base (client), base+10.. (cluster), base+20.. (http), as bench/harness_confs.mjs writes them. Needs perf (root or perf_event_paranoid ≤ 1) for
 // --perf / --sched.
-import { spawn } from "node:child_process";
-import { connect } from "node:net";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { listening, natsbenchArgs, parseCli, runNatsbench, writeConfs } from "./harness_confs.mjs";
 
-const argv = process.argv.slice(2);
-const dd = argv.indexOf("--");
-if (dd < 0 || !["js", "rr"].includes(argv[0])) {
-  console.error("usage: node bench/per_msg_counts.mjs js|rr [--n N] [--warm N] [--port-base P] [--perf] [--sched] -- <server cmd...>");
-  process.exit(2);
-}
-const mode = argv[0];
-const flags = argv.slice(1, dd);
-const opt = (name, dflt) => {
-  const i = flags.indexOf(name);
-  return i >= 0 ? Number(flags[i + 1]) : dflt;
-};
+const { mode, opt, has, cmd } = parseCli(
+  process.argv.slice(2),
+  "usage: node bench/per_msg_counts.mjs js|rr [--n N] [--warm N] [--port-base P] [--perf] [--sched] -- <server cmd...>",
+);
 const n = opt("--n", 20000), warm = opt("--warm", 5000), base = opt("--port-base", 16450);
-const withPerf = flags.includes("--perf"), withSched = flags.includes("--sched");
-const cmd = argv.slice(dd + 1);
+const withPerf = has("--perf"), withSched = has("--sched");
 const nb = process.env.NATSBENCH ?? "/work/shared/bench/bin/natsbench";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const nodes = mode === "js" ? 1 : 3;
 const perMsg = n + (mode === "js" ? 100 : 1000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "petrel-counts-"));
-
-function writeConfs() {
-  const out = [];
-  for (let i = 0; i < nodes; i++) {
-    const lines = [`server_name: "b-n${i + 1}"`, `port: ${base + i}`, `host: "127.0.0.1"`, `http: "127.0.0.1:${base + 20 + i}"`];
-    if (nodes > 1) {
-      const routes = [];
-      for (let j = 0; j < nodes; j++) if (j !== i) routes.push(`    "nats-route://127.0.0.1:${base + 10 + j}"`);
-      lines.push("cluster {", '  name: "bench"', `  listen: "127.0.0.1:${base + 10 + i}"`, "  routes: [", ...routes, "  ]", "}");
-    } else {
-      lines.push("jetstream {", `  store_dir: "${path.join(dir, "js")}"`, "}");
-    }
-    const conf = path.join(dir, `n${i + 1}.conf`);
-    fs.writeFileSync(conf, lines.join("\n") + "\n");
-    out.push(conf);
-  }
-  return out;
-}
-
-const listening = (port) =>
-  new Promise((res) => {
-    const s = connect(port, "127.0.0.1", () => (s.destroy(), res(true)));
-    s.once("error", () => res(false));
-  });
 
 /** Voluntary / involuntary context switches of every thread of `pid`, summed. */
 function ctx(pid) {
@@ -91,30 +58,8 @@ function ctx(pid) {
   return [v, nv];
 }
 
-const nbArgs = (count) =>
-  mode === "js"
-    ? ["js", "-s", "128", "--replicas", "1", "-n", String(count), "--url", `nats://127.0.0.1:${base}`, "--stream", "BENCH_B_1", "--subj", "benchjs.B.1"]
-    : ["req", "-s", "16", "-n", String(count), "--url", `nats://127.0.0.1:${base}`, "--sub-url", `nats://127.0.0.1:${base + 2}`];
-
-/** Runs natsbench; `onMark(start|end, pid)` at its MARK lines; resolves with its RESULT. */
-function bench(count, onMark) {
-  return new Promise((res, rej) => {
-    const c = spawn(nb, nbArgs(count), { stdio: ["ignore", "pipe", "ignore"] });
-    let buf = "", result;
-    c.stdout.on("data", (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (line.startsWith("MARK start")) onMark?.("start", c.pid);
-        else if (line.startsWith("MARK end")) onMark?.("end", c.pid);
-        else if (line.startsWith("RESULT ")) result = JSON.parse(line.slice(7));
-      }
-    });
-    c.once("exit", (code) => (result ? res(result) : rej(new Error(`natsbench exited ${code} without a result`))));
-  });
-}
+/** Runs natsbench over `count` messages; `onMark(start|end, pid)` at its MARK lines; resolves with its RESULT. */
+const bench = (count, onMark) => runNatsbench(nb, natsbenchArgs(mode, count, base), process.env, onMark);
 
 const SYSCALLS = ["read", "recvfrom", "recvmsg", "write", "writev", "sendto", "sendmsg", "pwrite64", "epoll_wait", "epoll_pwait",
   "epoll_pwait2", "epoll_ctl", "futex", "nanosleep", "clock_nanosleep", "sched_yield", "timerfd_settime", "madvise", "mprotect",
@@ -177,7 +122,7 @@ function schedSummary(text, pids, helpers) {
   return { place, waits: waits.length, long: long.length, longMs, idleMs, halfIdle, preempted: long.filter((w) => w[3] === "preempted").length };
 }
 
-const confs = writeConfs();
+const confs = writeConfs(dir, mode, base).map((nd) => nd.conf);
 for (let i = 0; i < nodes; i++) if (await listening(base + i)) throw new Error(`port ${base + i} is in use`);
 const procs = confs.map((c, i) => {
   const log = fs.openSync(path.join(dir, `n${i + 1}.log`), "w");
@@ -227,7 +172,6 @@ try {
     }
   }
   if (withSched) {
-    const { execFileSync } = await import("node:child_process");
     const text = execFileSync("perf", ["script", "-i", path.join(dir, "sched.data"), "-F", "comm,tid,cpu,time,event,trace"], { maxBuffer: 1 << 30, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
     // the chain: the servers' event loops and natsbench's threads (found by name: it has exited); the servers'
     // other threads (compiler, collector, allocator) are reported apart, by name
