@@ -62,7 +62,7 @@ function ctx(pid) {
 const bench = (count, onMark) => runNatsbench(nb, natsbenchArgs(mode, count, base), process.env, onMark);
 
 const SYSCALLS = ["read", "recvfrom", "recvmsg", "write", "writev", "sendto", "sendmsg", "pwrite64", "epoll_wait", "epoll_pwait",
-  "epoll_pwait2", "epoll_ctl", "futex", "nanosleep", "clock_nanosleep", "sched_yield", "timerfd_settime", "madvise", "mprotect",
+  "epoll_pwait2", "epoll_ctl", "futex", "nanosleep", "clock_nanosleep", "sched_yield", "timerfd_settime", "mprotect",
   "io_uring_enter", "getrusage"];
 
 function perfStatSummary(file, mainPid) {
