@@ -6,7 +6,16 @@
  * garbage a moment later (external memory swinging 3-13 MB between collections, and malloc fragmentation that
  * stays in RSS). Buffers that come back go here instead and the next flush of any connection takes one of the
  * same size. Bounded in bytes; past the bound a buffer is left to the collector as before.
+ *
+ * What no flush needs any more is given back too, as Go's sync.Pool (nats-server's pool of client output buffers)
+ * is emptied by its collector: every POOL_TRIM_MS the buffers that sat in the pool through the whole interval,
+ * never taken, are freed. A steady fan-out keeps its working set pooled (a flush takes one every turn), and a
+ * backlog that drained no longer leaves its buffers behind for good: counted in process (Deno, fanout-16 with
+ * natsbench beside it), the pool sat at 448 KiB through the window, never below it, and ended at 4 MiB once the
+ * subscribers' backlogs (up to the stall mark) drained into it (bench/RESULTS.md, `rss8`).
  */
+import type { Timer } from "../runtime/clock.ts";
+import { lightTimeout } from "../runtime/light_timers.ts";
 
 /** At most this many bytes of spare buffers are kept process-wide. */
 export const POOL_BYTES = 4 * 1024 * 1024;
@@ -16,11 +25,24 @@ export const POOL_BYTES = 4 * 1024 * 1024;
  */
 export const POOL_ITEM_MAX = 256 * 1024;
 
+/** How long a pooled buffer may sit untaken before it is freed (see the module comment). */
+export const POOL_TRIM_MS = 1000;
+
+/** Calls `fn` once after `ms` without keeping the process alive (the light timers; tests drive their own). */
+export type PoolTimer = (ms: number, fn: () => void) => Timer;
+
 export class BufferPool {
   readonly #bySize = new Map<number, ArrayBuffer[]>();
+  /**
+   * Per size, the fewest buffers its list held since the last trim. Takes and gives work at the list's end, so
+   * the buffers below this mark were in the pool, untouched, the whole time.
+   */
+  readonly #low = new Map<number, number>();
+  #trimTimer: Timer | undefined;
+  readonly #trimNow = () => this.trim();
   bytes = 0;
 
-  constructor(readonly limit: number) {}
+  constructor(readonly limit: number, private readonly after: PoolTimer = lightTimeout) {}
 
   /** A pooled buffer of exactly `size` bytes, or undefined. */
   take(size: number): Uint8Array | undefined {
@@ -28,7 +50,29 @@ export class BufferPool {
     const b = list?.pop();
     if (b === undefined) return undefined;
     this.bytes -= b.byteLength;
+    const low = this.#low.get(size);
+    if (low !== undefined && list!.length < low) this.#low.set(size, list!.length);
     return new Uint8Array(b);
+  }
+
+  /**
+   * Frees the buffers no take reached since the last trim (the bottom `low` of each list), and starts the next
+   * interval; runs on its timer while the pool holds anything.
+   */
+  trim(): void {
+    this.#trimTimer = undefined;
+    for (const [size, list] of this.#bySize) {
+      const unused = Math.min(this.#low.get(size) ?? 0, list.length);
+      for (const b of list.splice(0, unused)) {
+        this.bytes -= b.byteLength;
+        freeNow(b);
+      }
+      if (list.length === 0) {
+        this.#bySize.delete(size);
+        this.#low.delete(size);
+      } else this.#low.set(size, list.length);
+    }
+    if (this.bytes > 0) this.#trimTimer = this.after(POOL_TRIM_MS, this.#trimNow);
   }
 
   /**
@@ -46,9 +90,13 @@ export class BufferPool {
       freeNow(b);
       return;
     }
-    if (list === undefined) this.#bySize.set(b.byteLength, (list = []));
+    if (list === undefined) {
+      this.#bySize.set(b.byteLength, (list = []));
+      this.#low.set(b.byteLength, 0); // given in this interval: it stays at least until the next trim
+    }
     list.push(b);
     this.bytes += b.byteLength;
+    if (this.#trimTimer === undefined) this.#trimTimer = this.after(POOL_TRIM_MS, this.#trimNow);
   }
 }
 

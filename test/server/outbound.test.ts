@@ -190,6 +190,42 @@ describe("OutBuffer", () => {
     assert.equal(steady.byteLength, 128 * 1024);
     assert.equal(s.keptBytes, 256 * 1024, "a steady load's buffers stay (the current one and its spare)");
   });
+  it("BufferPool frees the buffers that sat untaken through a whole interval; what a flush took in it stays pooled", () => {
+    const due: Array<() => void> = [];
+    const pool = new BufferPool(4 * 1024 * 1024, (_ms, fn) => {
+      due.push(fn);
+      return { cancel() {} };
+    });
+    assert.equal(due.length, 0, "an empty pool has no timer");
+    const a = new ArrayBuffer(128 * 1024);
+    const b = new ArrayBuffer(128 * 1024);
+    const c = new ArrayBuffer(64 * 1024);
+    pool.give(a);
+    pool.give(b);
+    pool.give(c);
+    assert.equal(due.length, 1, "one timer for the pool, armed by the first give");
+    due.shift()!();
+    assert.equal(pool.bytes, 320 * 1024, "given in this interval: kept until the next trim");
+    // A steady load: a flush takes one 128 KiB buffer and gives one back in each interval; nothing takes c.
+    const t1 = pool.take(128 * 1024)!;
+    pool.give(t1.buffer as ArrayBuffer);
+    assert.equal(due.length, 1);
+    due.shift()!();
+    assert.equal(c.byteLength, 0, "the 64 KiB buffer sat untaken the whole interval: freed (detached)");
+    assert.equal(a.byteLength, 0, "of the two 128 KiB buffers, the one no take reached is freed");
+    assert.equal(b.byteLength, 128 * 1024, "the one the flush took and gave back stays");
+    assert.equal(pool.bytes, 128 * 1024);
+    assert.equal(pool.take(64 * 1024), undefined);
+    // Nothing more taken: the last buffer goes at the next trim, and an empty pool arms no timer.
+    due.shift()!();
+    assert.equal(b.byteLength, 0);
+    assert.equal(pool.bytes, 0);
+    assert.equal(due.length, 0, "an emptied pool leaves no timer behind");
+    const d = new ArrayBuffer(32 * 1024);
+    pool.give(d);
+    assert.equal(due.length, 1, "the next give arms it again");
+    assert.equal(pool.take(32 * 1024)?.byteLength, 32 * 1024);
+  });
   it("BufferPool does not keep buffers larger than a steady load's (a burst's, never taken again)", () => {
     const pool = new BufferPool(4 * 1024 * 1024);
     const big = new ArrayBuffer(1024 * 1024);
