@@ -9,7 +9,7 @@ import type { FetchHandler, HttpServer, Runtime, SignalName } from "../../src/ru
 import type { Transport } from "../../src/transport/types.ts";
 import { createBunTcpTransport } from "../../transports/tcp_bun.ts";
 import { useTimerPrimitive } from "../../src/runtime/light_timers.ts";
-import { useRuntimeDateText } from "../../src/runtime/utc_text.ts";
+import { useRuntimeDateText } from "../../src/runtime/clock.ts";
 
 type NodeFs = typeof import("node:fs");
 let nodeFs: NodeFs | undefined;

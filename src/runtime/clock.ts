@@ -25,6 +25,19 @@ export interface Clock {
   soon(fn: () => void): Timer;
 }
 
+/**
+ * Whether UTC times are written with Date's own methods (src/runtime/utc_text.ts): a runtime adapter whose Date
+ * formatting costs less than utc_text's arithmetic sets it (Bun). The switch lives here, a module every start loads,
+ * so that setting it does not load the formatting code, which only monitoring runs: on Bun it was a module of
+ * every plain start (~0.5-0.9 ms of CPU; bench/RESULTS.md, `start6`).
+ */
+export let runtimeDateText = false;
+
+/** For a runtime whose Date formatting is cheaper than utc_text's arithmetic (Bun). */
+export function useRuntimeDateText(): void {
+  runtimeDateText = true;
+}
+
 type Immediate = (fn: () => void) => unknown;
 interface Immediates {
   set: Immediate;

@@ -7,8 +7,9 @@
  * +1.6-1.9 MiB RSS for the life of the process (a bare script, text pages), paid by a server at its first
  * monitoring poll; nothing else a plain server runs formats a date. On Bun it costs ~0.2 MiB, while this code,
  * run ~5 times per poll, reaches Bun's baseline JIT within 10 polls instead of ~30 (+2.3 MiB at 10 polls): the
- * Bun adapter calls `useRuntimeDateText` and Date's own methods are used there.
+ * Bun adapter calls `useRuntimeDateText` (clock.ts) and Date's own methods are used there.
  */
+import { runtimeDateText } from "./clock.ts";
 
 const MS_PER_DAY = 86_400_000;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -56,16 +57,9 @@ function parts(t: number): Parts | undefined {
   return { days, y, m, d, h, mi, s, ms: rest - s * 1000 };
 }
 
-let runtimeText = false;
-
-/** For a runtime whose Date formatting is cheaper than running this code (Bun). */
-export function useRuntimeDateText(): void {
-  runtimeText = true;
-}
-
 /** `new Date(t).toISOString()`, e.g. "2026-12-07T02:58:54.560Z" (years 0-9999; others, and invalid times, by Date). */
 export function isoUtc(t: number): string {
-  return runtimeText ? new Date(t).toISOString() : computeIsoUtc(t);
+  return runtimeDateText ? new Date(t).toISOString() : computeIsoUtc(t);
 }
 
 /** isoUtc's arithmetic (whatever the runtime). */
@@ -77,7 +71,7 @@ export function computeIsoUtc(t: number): string {
 
 /** `new Date(t).toUTCString()`, e.g. "Mon, 07 Dec 2026 02:58:54 GMT" (years 1000-9999; others by Date). */
 export function httpDate(t: number): string {
-  return runtimeText ? new Date(t).toUTCString() : computeHttpDate(t);
+  return runtimeDateText ? new Date(t).toUTCString() : computeHttpDate(t);
 }
 
 /** httpDate's arithmetic (whatever the runtime). */
