@@ -48,7 +48,7 @@ import { planReplicaChange } from "./replicas.ts";
 import { handOffLeaderships, handOverTarget, stayFollower } from "./lame_duck.ts";
 import { decodeSyncBatch, encodeSyncBatch } from "./entries.ts";
 import { peerToken, type RouteTransport, routeTransport } from "./transport.ts";
-import { decodeForward, encodeForward, FORWARD_PREFIX } from "./forward.ts";
+import { decodeForward, encodeForward, FORWARD_PREFIX, RepeatFilter } from "./forward.ts";
 import { ApiPassOn, FORWARD_API_PREFIX } from "./api_pass_on.ts";
 import { ANSWER_BACK_PREFIX, AnswerBack, publishAnswerBack } from "./answer_back.ts";
 import { UnheardWaits, voterUnheard } from "./unheard_wait.ts";
@@ -192,6 +192,25 @@ export class JetStreamCluster {
   readonly #leaderless = new LeaderlessSince();
   /** Stream replicas (keys) not listening on their subjects while their group has no leader. */
   readonly #deaf = new Set<string>();
+  /**
+   * The meta group's API requests while its leadership moves, as a stream's (api_pass_on.ts): a request the meta
+   * leader could not propose (its leadership being transferred: Raft refuses proposals meanwhile), or that reached
+   * it a moment after it stopped leading, goes to the new leader once known, or is taken here if the transfer
+   * fails. nats-server's old leader appends such a proposal and loses it (the client times out); answering
+   * "unavailable" at once instead was wrong when the new leader, already leading, took the same request
+   * directly (a create answered 503 that happened). The new leader takes one copy (`#metaRepeats`).
+   */
+  readonly #metaPassOn = new ApiPassOn((_key, leader, m) => {
+    const acc = this.#metaAccounts.get(m);
+    if (acc !== undefined) this.#o.sysBus.publish(`${FORWARD_API_PREFIX}${peerToken(leader)}`, encodeForward(acc, "", m, this.self));
+  }, (_key, m) => {
+    const acc = this.#metaAccounts.get(m);
+    if (acc !== undefined) this.#engineOf(acc)?.apiRequest(m);
+  });
+  /** The account of each meta request `#metaPassOn` holds. */
+  readonly #metaAccounts = new WeakMap<BusMsg, string>();
+  /** A new meta leader's first seconds: a request that came both directly and passed on is taken once. */
+  readonly #metaRepeats = new RepeatFilter();
   /** A stream's API requests while its leadership moves (api_pass_on.ts). */
   readonly #apiPassOn = new ApiPassOn((key, leader, m) => {
     const a = this.meta.streams.get(key);
@@ -447,6 +466,8 @@ export class JetStreamCluster {
   #tick(): void {
     if (this.#stopped) return;
     this.host.tick();
+    // A meta leadership transfer that did not happen: what it held is taken up here again.
+    if (this.metaGroup?.isLeader() && !this.metaGroup.node.transferring) this.#metaPassOn.ready(META_GROUP);
     for (const [name, r] of this.replicas) {
       r.tick();
       const a = this.meta.streams.get(name);
@@ -656,6 +677,15 @@ export class JetStreamCluster {
       handlers: {
         apply: (e) => this.#applyMeta(e),
         restore: (s) => this.#restoreMeta(s),
+        leaderChanged: (leader) => {
+          if (leader !== null) this.#metaPassOn.leaderIs(META_GROUP, leader, this.self);
+        },
+        roleChanged: (leading) => {
+          if (leading) {
+            this.#metaPassOn.startedLeading(META_GROUP);
+            this.#metaRepeats.start(this.#now());
+          } else this.#metaPassOn.stoppedLeading(META_GROUP, this.#now());
+        },
       },
     });
     this.metaGroup = g;
@@ -926,7 +956,11 @@ export class JetStreamCluster {
    */
   #proposeFor(acc: string, m: BusMsg, ...cmds: MetaCmd[]): boolean {
     if (this.#proposeMeta(...cmds)) return true;
-    this.#unavailable(acc, m);
+    if (this.metaGroup?.node.transferring === true) {
+      // To the successor once it leads, or taken again here if the transfer fails (#metaPassOn).
+      this.#metaAccounts.set(m, acc);
+      this.#metaPassOn.hold(META_GROUP, m);
+    } else this.#unavailable(acc, m);
     return false;
   }
 
@@ -942,20 +976,28 @@ export class JetStreamCluster {
     // Without a meta leader, one server (the lowest-named JetStream server in view) answers what the meta
     // leader would, as nats-server 2.9 does meanwhile: "JetStream system temporarily unavailable".
     const metaDown = (!this.metaGroup || this.metaGroup.leader === null) && this.#leaderless.unavailable(META_GROUP, this.#now());
-    const meta = (fn: () => void): boolean => {
-      if (metaLeader) fn();
-      else if (metaDown && this.#answersForLeaderless(this.#seen())) this.#unavailable(acc, m);
+    const meta = (fn: () => void, passOn = true): boolean => {
+      if (metaLeader) {
+        if (!this.#metaRepeats.repeat(m, this.#now())) fn();
+      } else if (passOn && this.#metaPassOn.passesOn(META_GROUP, m, this.#now())) {
+        // Led the meta group until a moment ago (or passed on here by a server that did): to the leader now.
+        this.#metaAccounts.set(m, acc);
+        const leader = this.metaGroup?.leader;
+        if (leader !== undefined && leader !== null && leader !== this.self) this.#metaPassOn.forward(META_GROUP, leader, m);
+        else this.#metaPassOn.hold(META_GROUP, m);
+      } else if (metaDown && this.#answersForLeaderless(this.#seen())) this.#unavailable(acc, m);
       return true;
     };
     const k = op.join(".");
     if (k === "INFO") return meta(() => this.#accountInfo(acc, m));
     if (k === "META.LEADER.STEPDOWN") {
+      // Not passed on: it asks whoever leads when it arrives, and the next leader would step down as well.
       return meta(() => {
         const bad = stepDownBodyError(m.payload);
         if (bad) return this.#fail(acc, m, "meta_leader_stepdown_response", bad);
         this.#respond(acc, m.reply, { type: T + "meta_leader_stepdown_response", success: true });
         this.#stepDown(this.metaGroup!);
-      });
+      }, false);
     }
     if (k === "SERVER.REMOVE") return meta(() => this.#serverRemove(acc, m));
     if (op[0] === "STREAM" && op[1] === "PEER" && op[2] === "REMOVE" && op.length === 4) {
