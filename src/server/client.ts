@@ -133,9 +133,16 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
   #eagerDeliveries = 0;
   /** This connection's transport writes a batch at once from the output buffer (Duplex.writeNow): see EAGER_FLUSH. */
   readonly #eager: boolean;
+  /**
+   * When the write that stalled began (0: none stalled). nats-server's write deadline bounds how long one write of
+   * what is pending takes; here a write hands its bytes over at once, so a stall is timed from the first write the
+   * transport could not take all of, and ends once what it held then has been written (see #writeGoesThrough).
+   */
   #stalledSince = 0;
   /** Transport backlog when the stall began: less than this later means the reader is making progress. */
   #stallMark = 0;
+  /** What the transport had written (#handed minus its backlog) when the stall began. */
+  #writtenAtStall = 0;
 
   constructor(cid: number, duplex: Duplex, host: ClientHost) {
     this.cid = cid;
@@ -703,30 +710,47 @@ export class ClientConn implements ConnHandler, SubOwner, FlowConsumer, Producer
       return;
     }
     const now = Date.now();
-    if (this.#stalledSince > 0) {
-      if (this.duplex.bufferedAmount() < this.#stallMark) this.#stalledSince = 0;
-      else if (now - this.#stalledSince > this.host.options.write_deadline) {
-        this.#slowConsumer();
-        return;
-      }
-    }
+    if (this.#stalledSince > 0 && !this.#writeGoesThrough(now)) return;
     this.#handed += this.out.len;
     const ok = this.out.flushTo(this.duplex);
     if (!ok && this.#stalledSince === 0) {
       this.#stalledSince = now;
       this.#stallMark = this.duplex.bufferedAmount();
+      this.#writtenAtStall = this.#handed - this.#stallMark;
     }
   }
 
   /** Has a write been stuck longer than write_deadline? (checked by the server's housekeeping timer) */
   checkWriteDeadline(now: number): void {
     if (this.state === "closed" || this.#stalledSince === 0) return;
+    this.#writeGoesThrough(now);
+  }
+
+  /**
+   * The write deadline, during a stall: false (and the connection cut as a slow consumer) once what the transport
+   * held when the stall began has not all been written within write_deadline. A backlog that shrank ends the stall.
+   * One that did not shrink but whose bytes of then have all been written since is a reader that keeps up with a
+   * producer that keeps it fed (a subscriber paced through a route is held at a backlog of megabytes): the write
+   * that stalled went through, and the deadline is timed again for what is held now. It was timed from the first
+   * stalled write while any backlog was left, and a paced subscriber that read all along was cut write_deadline
+   * after its pacing began (cluster/backpressure on Bun under load, the pacing seen only after ~12 s).
+   */
+  #writeGoesThrough(now: number): boolean {
     const buffered = this.duplex.bufferedAmount();
     if (buffered === 0 || buffered < this.#stallMark) {
       this.#stalledSince = 0;
-    } else if (now - this.#stalledSince > this.host.options.write_deadline) {
-      this.#slowConsumer();
+      return true;
     }
+    const written = this.#handed - buffered;
+    if (written - this.#writtenAtStall >= this.#stallMark) {
+      this.#stalledSince = now;
+      this.#stallMark = buffered;
+      this.#writtenAtStall = written;
+      return true;
+    }
+    if (now - this.#stalledSince <= this.host.options.write_deadline) return true;
+    this.#slowConsumer();
+    return false;
   }
 
   #slowConsumer(): void {
