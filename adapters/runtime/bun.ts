@@ -47,7 +47,7 @@ function mappable(path: string): boolean {
   return size > 0 && Number.isFinite(size);
 }
 
-export function createBunRuntime(): Runtime {
+export function createRuntime(): Runtime {
   // The idle-time timers (src/runtime/light_timers.ts) on Bun's native setTimeout, unref'd.
   useTimerPrimitive((ms, fn) => void setTimeout(fn, ms).unref());
   // Bun's own Date formatting is cheap (~0.2 MiB); utc_text's arithmetic would be JIT-compiled by a few polls.

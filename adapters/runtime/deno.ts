@@ -23,7 +23,7 @@ function unlessMissing<T>(read: () => T): T | undefined {
   }
 }
 
-export function createDenoRuntime(): Runtime {
+export function createRuntime(): Runtime {
   // Every typed array V8 allocates here gets its own backing store (~0.45 us, any size): the per-message small
   // arrays come from slabs instead (src/server/small_bytes.ts).
   useSlabs(true);

@@ -1,14 +1,14 @@
 /**
- * Picks the runtime services for the runtime we are on. Only that runtime's adapter is loaded (a top-level
- * dynamic import): the other one's transport and adapter are ~12 KB (Bun) / ~20 KB (Deno) of code a process
- * would load, parse and keep for nothing (an idle server's memory grows with the code it loads).
- * On Bun this import is a second, serial round of module loading after the static graph (~2.5 ms of a quiet start).
- * A static import resolved per runtime (package.json `imports` with a "bun" condition, deno.json's import map for
- * Deno) took that round away, and was measured and reverted: Bun idled 0.05-0.14 MB higher in each of 7
- * interleaved sets (Bun's allocator arena: the adapter's modules transpiled in the same batch as the rest), with
- * the idle row at its 36 MB line; Deno resolving package.json `imports` itself cost 0.6 MB (bench/RESULTS.md, `start6`).
+ * The runtime services for the runtime we are on. Only that runtime's adapter is loaded: `#runtime-adapter` names
+ * it, resolved by Bun through package.json's `imports` (its "bun" condition: adapters/runtime/bun.ts) and by Deno
+ * through deno.json's import map (adapters/runtime/deno.ts; Deno's own resolution of package.json's `imports`
+ * cost a plain start ~0.6 MB of RSS and ~8 ms of CPU). The other runtime's transport and adapter (~12 KB on Bun,
+ * ~20 KB on Deno) are never loaded, parsed or kept (an idle server's memory grows with the code it loads). A static
+ * import, not a top-level `import()`: on Bun that was a second, serial round of module loading after the whole
+ * static graph had loaded (the adapter, its TCP transport and seven more modules; bench/RESULTS.md, `start6`).
  */
 import type { Runtime, RuntimeName } from "../../src/runtime/types.ts";
+import { createRuntime } from "#runtime-adapter";
 
 export type { Runtime, RuntimeName } from "../../src/runtime/types.ts";
 
@@ -18,18 +18,9 @@ export function detectRuntime(): RuntimeName {
   throw new Error("unsupported runtime: Petrel runs on Deno or Bun");
 }
 
-const create: () => Runtime = typeof Bun !== "undefined"
-  ? (await import("./bun.ts")).createBunRuntime
-  : typeof Deno !== "undefined"
-  ? (await import("./deno.ts")).createDenoRuntime
-  : () => {
-    detectRuntime();
-    throw new Error("unreachable");
-  };
-
 let current: Runtime | undefined;
 
 /** The runtime services for this process (created once). */
 export function currentRuntime(): Runtime {
-  return (current ??= create());
+  return (current ??= createRuntime());
 }

@@ -33,8 +33,14 @@ export function staticImports(source: string): string[] {
   return out;
 }
 
-/** The static import graph from `entry`: our files, and the outside modules they name. */
-function graph(entry: string): { files: Set<string>; outside: Map<string, string> } {
+/** package.json's `imports` (`#runtime-adapter`: one target per runtime condition). */
+const subpathImports = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).imports as Record<string, Record<string, string>>;
+
+/**
+ * The static import graph from `entry`: our files, and the outside modules they name. A `#` specifier is followed
+ * to the target package.json's `imports` gives it for `runtime`'s condition; without a runtime it is not followed.
+ */
+function graph(entry: string, runtime?: "bun" | "deno"): { files: Set<string>; outside: Map<string, string> } {
   const files = new Set<string>();
   const outside = new Map<string, string>();
   const visit = (file: string) => {
@@ -42,7 +48,9 @@ function graph(entry: string): { files: Set<string>; outside: Map<string, string
     files.add(file);
     for (const spec of staticImports(readFileSync(join(root, file), "utf8"))) {
       if (spec.startsWith(".")) visit(join(dirname(file), spec));
-      else if (!outside.has(spec)) outside.set(spec, file);
+      else if (spec.startsWith("#") && subpathImports[spec] !== undefined) {
+        if (runtime !== undefined) visit(join(subpathImports[spec][runtime]));
+      } else if (!outside.has(spec)) outside.set(spec, file);
     }
   };
   visit(entry);
@@ -68,8 +76,20 @@ describe("what a plain start loads", () => {
   it("mod.ts imports no node:, bun: or npm module statically", () => {
     const { files, outside } = graph("mod.ts");
     assert.ok(files.has("src/server/server.ts") && files.has("adapters/runtime/index.ts"), "the graph was walked");
-    // adapters/runtime/index.ts loads the one runtime adapter it runs on (a top-level import()): both count.
-    assert.ok(!files.has("adapters/runtime/bun.ts") && !files.has("transports/tcp_deno.ts"), "one runtime's adapter only");
+    // adapters/runtime/index.ts loads the one runtime adapter its runtime's condition names (package.json's
+    // `#runtime-adapter`): both count, neither loads the other's.
+    assert.ok(!files.has("adapters/runtime/bun.ts") && !files.has("transports/tcp_deno.ts"), "no adapter without the condition");
+    assert.deepEqual(subpathImports["#runtime-adapter"], {
+      bun: "./adapters/runtime/bun.ts",
+      deno: "./adapters/runtime/deno.ts",
+      default: "./adapters/runtime/unsupported.ts",
+    });
+    // Deno takes it from deno.json's import map (its resolution of package.json's `imports` cost ~0.6 MB, start6).
+    const denoMap = JSON.parse(readFileSync(join(root, "deno.json"), "utf8")).imports as Record<string, string>;
+    assert.equal(denoMap["#runtime-adapter"], subpathImports["#runtime-adapter"].deno, "deno.json maps the adapter as package.json's deno condition does");
+    const onBun = graph("mod.ts", "bun").files, onDeno = graph("mod.ts", "deno").files;
+    assert.ok(onBun.has("transports/tcp_bun.ts") && !onBun.has("adapters/runtime/deno.ts") && !onBun.has("transports/tcp_deno.ts"), "Bun: its adapter only");
+    assert.ok(onDeno.has("transports/tcp_deno.ts") && !onDeno.has("adapters/runtime/bun.ts") && !onDeno.has("transports/tcp_bun.ts"), "Deno: its adapter only");
     for (const adapter of ["adapters/runtime/bun.ts", "adapters/runtime/deno.ts"]) {
       const a = graph(adapter);
       assert.ok(a.files.size > 2, `${adapter}'s graph was walked`);
@@ -179,6 +199,11 @@ describe("what a plain start loads", () => {
     assert.deepEqual([...graph("mod.ts").files].sort(), core, "mod.ts's static graph changed");
     for (const [adapter, want] of Object.entries(adapters)) {
       assert.deepEqual([...graph(adapter).files].sort(), want, `${adapter}'s static graph changed`);
+    }
+    // One round of loading: the runtime's adapter is a static import of mod.ts's graph (adapters/runtime/index.ts).
+    for (const runtime of ["bun", "deno"] as const) {
+      const want = [...new Set([...core, ...adapters[`adapters/runtime/${runtime}.ts`]])].sort();
+      assert.deepEqual([...graph("mod.ts", runtime).files].sort(), want, `the plain start on ${runtime} changed`);
     }
   });
 
