@@ -5,11 +5,16 @@
  */
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
+/**
+ * A fresh server ID. Drawn from `Math.random`, not `crypto.getRandomValues`: the ID is public (every INFO carries
+ * it) and only has to be unique, which the runtime's generator gives (seeded from the OS's entropy in every
+ * process; 55 draws of 5 bits). Nothing secret is drawn from `Math.random` (nonces and tokens use `crypto`), so
+ * reading its state back from an ID predicts nothing that matters. The crypto generator's first use costs a Bun
+ * start ~0.17 MB of idle RSS (bench/RESULTS.md, `bunidle5`), and a plain start uses it for nothing else.
+ */
 export function randomServerId(): string {
-  const bytes = new Uint8Array(55);
-  crypto.getRandomValues(bytes);
   let s = "N";
-  for (let i = 0; i < bytes.length; i++) s += B32[bytes[i] & 31];
+  for (let i = 0; i < 55; i++) s += B32[(Math.random() * 32) | 0];
   return s;
 }
 
