@@ -11,7 +11,7 @@ import { JetStream } from "../../src/jetstream/engine.ts";
 import { MemoryStorage } from "../../src/jetstream/store/memory.ts";
 import { StreamReplica } from "../../src/jetstream/cluster/stream_replica.ts";
 import { decodeForward, encodeForward, MAX_HOPS, RepeatFilter, REPEAT_WINDOW_MS } from "../../src/jetstream/cluster/forward.ts";
-import { ApiPassOn, PASS_ON_MS } from "../../src/jetstream/cluster/api_pass_on.ts";
+import { ApiPassOn, MAX_HELD_MS, PASS_ON_MS } from "../../src/jetstream/cluster/api_pass_on.ts";
 import type { RaftGroup } from "../../src/raft/host.ts";
 import type { BusMsg, JsBus } from "../../src/jetstream/types.ts";
 
@@ -112,8 +112,8 @@ describe("a stream API request passed on to a server that does not lead", () => 
     p.startedLeading("S");
     // Asked while not leading: the Raft node stopped leading, roleChanged(false) is still to come.
     assert.equal(p.passesOn("S", request(0), 10), true);
-    p.hold("S", request(0));
-    p.leaderIs("S", "n2", "n1");
+    p.hold("S", request(0), 10);
+    p.leaderIs("S", "n2", "n1", 10);
     assert.deepEqual(sent, [{ to: "n2", hops: 1 }]);
     // For PASS_ON_MS from then, as after being told.
     assert.equal(p.passesOn("S", request(0), 10 + PASS_ON_MS), true);
@@ -148,8 +148,34 @@ describe("a stream API request passed on to a server that does not lead", () => 
   it("kept while no leader is known, then passed on to it (a direct one too, at the old leader)", () => {
     const { p, sent } = passOn();
     p.stoppedLeading("S", 0);
-    for (const m of [request(0), request(1), request(MAX_HOPS)]) if (p.passesOn("S", m, 1)) p.hold("S", m);
-    p.leaderIs("S", "n3", "n1");
+    for (const m of [request(0), request(1), request(MAX_HOPS)]) if (p.passesOn("S", m, 1)) p.hold("S", m, 1);
+    p.leaderIs("S", "n3", "n1", 1);
     assert.deepEqual(sent, [{ to: "n3", hops: 1 }, { to: "n3", hops: 2 }]);
+  });
+
+  // After a long loss of quorum, a request kept for the next leader ran minutes late, its client long gone (a create
+  // or delete done behind its back). One kept longer than a client waits is dropped, never run.
+  it(`is dropped, not run, when kept longer than MAX_HELD_MS (${MAX_HELD_MS} ms) — passed on or answered`, () => {
+    const answered: string[] = [];
+    const sent: string[] = [];
+    const p = new ApiPassOn((_key, to, m) => sent.push(`${to} ${m.reply}`), (_key, m) => answered.push(m.reply!));
+    const at = (reply: string): BusMsg => ({ subject: "$JS.API.STREAM.INFO.S", reply, payload: new Uint8Array(0) });
+    // Kept at 0 (stale by the time a leader is known) and at 1 (fresh: the marker behind it on the same path).
+    p.hold("S", at("_INBOX.old"), 0);
+    p.hold("S", at("_INBOX.new"), 1);
+    p.leaderIs("S", "n2", "n1", 1 + MAX_HELD_MS);
+    assert.deepEqual(sent, ["n2 _INBOX.new"]);
+    // The same when this server leads and becomes ready.
+    p.hold("S", at("_INBOX.old"), 0);
+    p.hold("S", at("_INBOX.new"), MAX_HELD_MS);
+    p.ready("S", MAX_HELD_MS + 1);
+    assert.deepEqual(answered, ["_INBOX.new"]);
+    // A tick drops what went stale while no leader came; what is fresh stays kept.
+    p.hold("S", at("_INBOX.old"), 0);
+    p.hold("T", at("_INBOX.tick"), 10);
+    p.expire(MAX_HELD_MS + 1);
+    p.ready("S", 0);
+    p.ready("T", 0);
+    assert.deepEqual(answered, ["_INBOX.new", "_INBOX.tick"]);
   });
 });

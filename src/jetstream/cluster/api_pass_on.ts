@@ -18,6 +18,9 @@
  * ended the leadership (the successor's vote request), or in another connection's read finished in the same
  * turn (Deno runs those before the microtasks either queues), came in between and was dropped.
  *
+ * A request is kept at most MAX_HELD_MS: one kept longer (a long loss of quorum) is dropped when a leader is known
+ * or ready (or on the owner's tick), never run late — a create or delete done minutes after its client gave up.
+ *
  * A passed-on copy can reach the leader before the requester's server's own, and so before the interest in the
  * request's reply that travels just ahead of that copy (a fresh inbox: a client's first request). Answered by
  * interest then, the answer went to nobody and the direct copy, when it came, was taken for a repeat. The leader
@@ -33,12 +36,25 @@ export const FORWARD_API_PREFIX = "$JSC.FWDA.";
 export const PASS_ON_MS = 2_000;
 /** At most this many requests kept per stream while no leader is known or ready. */
 const MAX_HELD = 1_000;
+/**
+ * How long a request is kept for a leader. The official clients give up on a JetStream API request after 5 s by
+ * default (nats.js `JetStreamOptions.timeout`, nats.go `DefaultAPITimeout`; the `nats` CLI the same): one kept
+ * longer has nobody waiting for its answer, and running it then would change the stream behind its client's back
+ * (the client, told "timeout", may already have retried or given up). Counted from when this server kept it, so a
+ * request that waited on a hop before is kept a little longer than its client waits, never less.
+ */
+export const MAX_HELD_MS = 5_000;
+
+interface Held {
+  m: BusMsg;
+  at: number;
+}
 
 export class ApiPassOn {
   readonly #ledUntil = new Map<string, number>();
   /** Streams this server leads as far as it was told (roleChanged): asked while not leading, it just stopped. */
   readonly #leading = new Set<string>();
-  readonly #held = new Map<string, BusMsg[]>();
+  readonly #held = new Map<string, Held[]>();
 
   /** `forward`: to the leader's server; `answer`: through this server's engine (it leads and is ready). */
   constructor(
@@ -75,28 +91,39 @@ export class ApiPassOn {
     return true;
   }
 
-  /** Keep `m` until the stream has a leader (passed on to it) or this server leads it ready (answered here). */
-  hold(key: string, m: BusMsg): void {
+  /** Keep `m` (at `now`) until the stream has a leader (passed on to it) or this server leads it ready (answered here). */
+  hold(key: string, m: BusMsg, now: number): void {
     let q = this.#held.get(key);
     if (q === undefined) this.#held.set(key, q = []);
-    if (q.length < MAX_HELD) q.push(m);
+    if (q.length < MAX_HELD) q.push({ m, at: now });
   }
 
   /** Stream `key` is led by `leader` now: what waits here goes there (or waits for this server to be ready). */
-  leaderIs(key: string, leader: PeerId, self: PeerId): void {
+  leaderIs(key: string, leader: PeerId, self: PeerId, now: number): void {
     if (leader === self) return;
-    const q = this.#held.get(key);
-    if (q === undefined) return;
-    this.#held.delete(key);
-    for (const m of q) if (m.forwarded !== true || mayGoOn(m)) this.forward(key, leader, m);
+    for (const m of this.#take(key, now)) if (m.forwarded !== true || mayGoOn(m)) this.forward(key, leader, m);
   }
 
   /** This server leads stream `key` and is ready: it answers what waited. */
-  ready(key: string): void {
+  ready(key: string, now: number): void {
+    for (const m of this.#take(key, now)) this.answer(key, m);
+  }
+
+  /** Drops what has waited longer than MAX_HELD_MS, for every stream (the owner's tick). */
+  expire(now: number): void {
+    for (const [key, q] of this.#held) {
+      const fresh = q.filter((h) => !stale(h, now));
+      if (fresh.length === 0) this.#held.delete(key);
+      else if (fresh.length < q.length) this.#held.set(key, fresh);
+    }
+  }
+
+  /** What waits for stream `key` and is still fresh, no longer kept. */
+  #take(key: string, now: number): BusMsg[] {
     const q = this.#held.get(key);
-    if (q === undefined) return;
+    if (q === undefined) return [];
     this.#held.delete(key);
-    for (const m of q) this.answer(key, m);
+    return q.filter((h) => !stale(h, now)).map((h) => h.m);
   }
 
   forget(key: string): void {
@@ -104,6 +131,11 @@ export class ApiPassOn {
     this.#ledUntil.delete(key);
     this.#held.delete(key);
   }
+}
+
+/** Kept longer than its client waits for an answer. */
+function stale(h: Held, now: number): boolean {
+  return now - h.at > MAX_HELD_MS;
 }
 
 /** A passed-on request may be passed on once more (bounded: two stale views cannot bounce it for ever). */

@@ -60,6 +60,9 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const T = "io.nats.jetstream.api.v1.";
 const META_GROUP = "_meta_";
+/** The "account" a passed-on system-account CANCEL_MOVE carries (no account is named ""): `#cancelMove` takes it. */
+const SYS_REQUEST = "";
+const CANCEL_MOVE_PREFIX = CANCEL_MOVE_SUBJECT.slice(0, -3);
 const HELLO = "$JSC.HELLO";
 /**
  * `$JSC.SYNC.<group>.<server>`: a replica catching up asks one other replica for messages; the answers come on
@@ -205,7 +208,7 @@ export class JetStreamCluster {
     if (acc !== undefined) this.#o.sysBus.publish(`${FORWARD_API_PREFIX}${peerToken(leader)}`, encodeForward(acc, "", m, this.self));
   }, (_key, m) => {
     const acc = this.#metaAccounts.get(m);
-    if (acc !== undefined) this.#engineOf(acc)?.apiRequest(m);
+    if (acc !== undefined) this.#takeApiRequest(acc, m);
   });
   /** The account of each meta request `#metaPassOn` holds. */
   readonly #metaAccounts = new WeakMap<BusMsg, string>();
@@ -384,7 +387,7 @@ export class JetStreamCluster {
     this.#sids.push(bus.subscribe(`${FORWARD_PREFIX}${peerToken(this.self)}`, (m) => this.#onForwarded(m)));
     this.#sids.push(bus.subscribe(`${FORWARD_API_PREFIX}${peerToken(this.self)}`, (m) => {
       const f = decodeForward(m.payload);
-      if (f) this.#engineOf(f.account)?.apiRequest(f.msg);
+      if (f) this.#takeApiRequest(f.account, f.msg);
     }));
     this.#sids.push(bus.subscribe(`${ANSWER_BACK_PREFIX}${peerToken(this.self)}`, (m) => {
       publishAnswerBack(m.payload, (account) => this.#engineOf(account)?.bus);
@@ -467,7 +470,10 @@ export class JetStreamCluster {
     if (this.#stopped) return;
     this.host.tick();
     // A meta leadership transfer that did not happen: what it held is taken up here again.
-    if (this.metaGroup?.isLeader() && !this.metaGroup.node.transferring) this.#metaPassOn.ready(META_GROUP);
+    if (this.metaGroup?.isLeader() && !this.metaGroup.node.transferring) this.#metaPassOn.ready(META_GROUP, this.#now());
+    // Requests kept past their clients' patience are dropped, not run late (api_pass_on.ts MAX_HELD_MS).
+    this.#metaPassOn.expire(this.#now());
+    this.#apiPassOn.expire(this.#now());
     for (const [name, r] of this.replicas) {
       r.tick();
       const a = this.meta.streams.get(name);
@@ -678,7 +684,7 @@ export class JetStreamCluster {
         apply: (e) => this.#applyMeta(e),
         restore: (s) => this.#restoreMeta(s),
         leaderChanged: (leader) => {
-          if (leader !== null) this.#metaPassOn.leaderIs(META_GROUP, leader, this.self);
+          if (leader !== null) this.#metaPassOn.leaderIs(META_GROUP, leader, this.self, this.#now());
         },
         roleChanged: (leading) => {
           if (leading) {
@@ -820,7 +826,7 @@ export class JetStreamCluster {
           if (leader === this.self) this.#log?.info(`JetStream cluster new stream leader for '${accountOf(a)} > ${a.name}'`);
           else if (this.#log?.debugEnabled) this.#log.debug(`JetStream cluster stream '${accountOf(a)} > ${a.name}' leader: ${leader ?? "none"}`);
           r.leaderChanged(leader);
-          if (leader !== null) this.#apiPassOn.leaderIs(key, leader, this.self);
+          if (leader !== null) this.#apiPassOn.leaderIs(key, leader, this.self, this.#now());
           if (leader === this.self && this.#handovers.delete(key) && !this.#lameDuck) {
             // Elected again after handing over (a step-down or move whose successor did not win): the publishes
             // held meanwhile are taken up here now, not after HANDOVER_MS (a move asks again on its next tick).
@@ -875,7 +881,7 @@ export class JetStreamCluster {
   #leaderReady(key: string, r: StreamReplica): void {
     const a = this.meta.streams.get(key);
     if (!a) return;
-    this.#apiPassOn.ready(key);
+    this.#apiPassOn.ready(key, this.#now());
     const acc = accountOf(a);
     // Every election: the new leader says so (nats-server's stream_leader_elected), once, from the leader.
     const replicas = this.#streamCluster(acc, r.stream).replicas;
@@ -923,7 +929,7 @@ export class JetStreamCluster {
     const leader = r.group.leader;
     if (leader === this.self && r.ready) this.#engineOf(account)?.apiRequest(m);
     else if (leader !== null && leader !== this.self) this.#apiPassOn.forward(keyOf(a), leader, m);
-    else this.#apiPassOn.hold(keyOf(a), m);
+    else this.#apiPassOn.hold(keyOf(a), m, this.#now());
   }
 
   /** An API answer on the account's bus (its subject space), counted in the account's API stats. */
@@ -958,10 +964,35 @@ export class JetStreamCluster {
     if (this.#proposeMeta(...cmds)) return true;
     if (this.metaGroup?.node.transferring === true) {
       // To the successor once it leads, or taken again here if the transfer fails (#metaPassOn).
-      this.#metaAccounts.set(m, acc);
-      this.#metaPassOn.hold(META_GROUP, m);
+      this.#holdForMetaLeader(acc, m);
     } else this.#unavailable(acc, m);
     return false;
+  }
+
+  /**
+   * A meta request (of account `acc`, or `SYS_REQUEST`: the system account's CANCEL_MOVE): the meta leader runs
+   * `fn` (one copy of a request that came both directly and passed on); a server that led the meta group until a
+   * moment ago (or one it was passed to) passes it on to the leader, or keeps it until one is known. False when
+   * this server does neither.
+   */
+  #metaRequest(acc: string, m: BusMsg, fn: () => void, passOn = true): boolean {
+    const now = this.#now();
+    if (this.isMetaLeader()) {
+      if (!this.#metaRepeats.repeat(m, now)) fn();
+      return true;
+    }
+    if (!passOn || !this.#metaPassOn.passesOn(META_GROUP, m, now)) return false;
+    this.#metaAccounts.set(m, acc);
+    const leader = this.metaGroup?.leader;
+    if (leader !== undefined && leader !== null && leader !== this.self) this.#metaPassOn.forward(META_GROUP, leader, m);
+    else this.#metaPassOn.hold(META_GROUP, m, now);
+    return true;
+  }
+
+  /** Held for the meta leader while its leadership is transferred (`#proposeFor`'s refusal), to run there. */
+  #holdForMetaLeader(acc: string, m: BusMsg): void {
+    this.#metaAccounts.set(m, acc);
+    this.#metaPassOn.hold(META_GROUP, m, this.#now());
   }
 
   // ---- the API of every account (each engine's `cluster` calls in with its account) ----
@@ -977,15 +1008,7 @@ export class JetStreamCluster {
     // leader would, as nats-server 2.9 does meanwhile: "JetStream system temporarily unavailable".
     const metaDown = (!this.metaGroup || this.metaGroup.leader === null) && this.#leaderless.unavailable(META_GROUP, this.#now());
     const meta = (fn: () => void, passOn = true): boolean => {
-      if (metaLeader) {
-        if (!this.#metaRepeats.repeat(m, this.#now())) fn();
-      } else if (passOn && this.#metaPassOn.passesOn(META_GROUP, m, this.#now())) {
-        // Led the meta group until a moment ago (or passed on here by a server that did): to the leader now.
-        this.#metaAccounts.set(m, acc);
-        const leader = this.metaGroup?.leader;
-        if (leader !== undefined && leader !== null && leader !== this.self) this.#metaPassOn.forward(META_GROUP, leader, m);
-        else this.#metaPassOn.hold(META_GROUP, m);
-      } else if (metaDown && this.#answersForLeaderless(this.#seen())) this.#unavailable(acc, m);
+      if (!this.#metaRequest(acc, m, fn, passOn) && metaDown && this.#answersForLeaderless(this.#seen())) this.#unavailable(acc, m);
       return true;
     };
     const k = op.join(".");
@@ -1035,7 +1058,7 @@ export class JetStreamCluster {
     const now = this.#now();
     if (r && r.group.leader === null && streamLed) {
       // This server led the stream until a moment ago: the next leader gets the request.
-      if (this.#apiPassOn.passesOn(rk, m, now)) return this.#apiPassOn.hold(rk, m), true;
+      if (this.#apiPassOn.passesOn(rk, m, now)) return this.#apiPassOn.hold(rk, m, now), true;
       // A stream without a leader (no quorum): one of its replicas answers (its info, else "unavailable").
       const long = this.#leaderless.unavailable(keyOf(a), this.#now());
       if (long && this.#answersForLeaderless(a.peers.filter((p) => this.#online(p)))) this.#leaderlessStream(acc, m, op, r);
@@ -1053,7 +1076,7 @@ export class JetStreamCluster {
     if (!r) return true;
     if (!r.isLeader() || !r.ready) {
       // A leader applying its log answers once ready; a server that just stopped leading passes it on.
-      if (r.isLeader()) this.#apiPassOn.hold(rk, m);
+      if (r.isLeader()) this.#apiPassOn.hold(rk, m, now);
       else if (r.group.leader !== null && this.#apiPassOn.passesOn(rk, m, now)) this.#apiPassOn.forward(rk, r.group.leader, m);
       return true;
     }
@@ -1388,7 +1411,10 @@ export class JetStreamCluster {
    * account (one with neither JetStream nor streams here), the stream not found, no move in progress.
    */
   #cancelMove(m: BusMsg): void {
-    if (!this.isMetaLeader()) return;
+    this.#metaRequest(SYS_REQUEST, m, () => this.#cancelMoveHere(m));
+  }
+
+  #cancelMoveHere(m: BusMsg): void {
     const [acc, name] = m.subject.split(".").slice(5);
     const answer = (body: Json) => m.reply && this.#o.sysBus.publish(m.reply, enc.encode(JSON.stringify({ type: T + "stream_update_response", ...body })));
     if (!this.#engineOf(acc) && [...this.meta.ofAccount(acc)].length === 0) return void answer({ error: MoveErrors.noAccount() });
@@ -1404,7 +1430,17 @@ export class JetStreamCluster {
       { op: "peers", account: a.account, name, peers: plan.peers, cluster: a.cluster, ts },
       { op: "update", account: a.account, name, config: plan.config, reply: m.reply, sys: true, ts },
     );
-    if (!ok) answer({ error: Errors.clusterNotAvailable() });
+    // Refused while the meta leadership is transferred: to the successor, as the other meta requests (#proposeFor).
+    if (ok) return;
+    if (this.metaGroup?.node.transferring === true) this.#holdForMetaLeader(SYS_REQUEST, m);
+    else answer({ error: Errors.clusterNotAvailable() });
+  }
+
+  /** An API request of account `acc` passed on or kept here: to its engine, or the system account's CANCEL_MOVE. */
+  #takeApiRequest(acc: string, m: BusMsg): void {
+    if (acc === SYS_REQUEST) {
+      if (m.subject.startsWith(CANCEL_MOVE_PREFIX)) this.#cancelMove(m);
+    } else this.#engineOf(acc)?.apiRequest(m);
   }
 
   /** The clusters of the meta group's servers, this server's first. */

@@ -217,20 +217,33 @@ describe("a stream move and a consumer with no replica on the stream's leader", 
   // nats-server's operator cancel (`$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.<account>.<stream>`, system account): the
   // stream goes back to its first servers at once, its placement tags dropped (its old servers do not all carry
   // them), answered with the stream's info as an update is. On the old code nobody answered (no responders).
+  // The first cancel reaches the meta leader while it transfers its leadership (a step-down): Raft takes no
+  // proposal then, and it was answered 503 "temporarily unavailable"; now it goes to the successor, as the other
+  // meta requests do (api_pass_on.ts), and is answered by what it did.
   it("is cancelled by the operator: MV back on its servers, answered as an update, the consumer intact", { timeout: 120_000 }, async () => {
     await inHeldMove(600_000, async (c, { jsm, jsA, streamPeers, moveTo, bi, seen }, watchers) => {
-      // An operator's request in the system account, through a server that stays up.
-      const server = c.nodes.find((p) => p)!.server;
+      // An operator's request in the system account, through the meta leader's server (it stays up).
+      const server = c.nodes[names.indexOf(await waitMetaLeader(c, 20_000))]!.server;
       const op = server.createInternalClient("operator", { account: server.accounts.system.name });
       watchers.push(op);
-      const cancel = (subject: string) =>
+      const cancel = (subject: string, send = (inbox: string): void => void op.publish(subject, new Uint8Array(), { reply: inbox })) =>
         new Promise<Record<string, unknown>>((resolve) => {
           const inbox = `_INBOX.cancel.${Math.random().toString(36).slice(2)}`;
           op.subscribe(inbox, (m) => resolve(JSON.parse(dec.decode(m.payload))), { max: 1 });
-          op.publish(subject, new Uint8Array(), { reply: inbox });
+          send(inbox);
         });
+      // A meta step-down asked of that server; its answer is sent just before the step-down queues the transfer
+      // (a microtask), so the cancel goes two microtasks later: while the transfer is under way.
+      const user = server.createInternalClient("stepper");
+      watchers.push(user);
+      const duringTransfer = (inbox: string) => {
+        user.subscribe("_INBOX.stepdown", () => {
+          queueMicrotask(() => queueMicrotask(() => op.publish("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.MV", new Uint8Array(), { reply: inbox })));
+        }, { max: 1 });
+        user.publish("$JS.API.META.LEADER.STEPDOWN", new TextEncoder().encode("{}"), { reply: "_INBOX.stepdown" });
+      };
       const type = "io.nats.jetstream.api.v1.stream_update_response";
-      const answer = await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.MV") as {
+      const answer = await cancel("$JS.API.ACCOUNT.STREAM.CANCEL_MOVE.$G.MV", duringTransfer) as {
         type: string;
         error?: unknown;
         config: { name: string; placement?: unknown };
