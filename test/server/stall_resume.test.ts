@@ -7,7 +7,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { waitFor } from "../helpers/servers.ts";
-import { sync } from "./harness.ts";
 import { startValvedServer, type ValvedServer } from "./valve.ts";
 
 const MAX_PENDING = 256 * 1024;
@@ -27,13 +26,7 @@ describe("server: a subscriber that reads again after a stall ran out", () => {
 
   it("is paced again once it reads, and gets everything", async () => {
     const server = vs.server;
-    const sub = await vs.client();
-    const valve = vs.valves[0];
-    sub.write("SUB s 1\r\n");
-    await sync(sub);
-    const pub = await vs.client();
-    await sync(pub);
-    sub.clear();
+    const { sub, valve, pub } = await vs.subscriberAndPublisher("s");
 
     // The reader stops; 7/8 of max_pending arrives in one write, parsed 64 KiB a turn: the slice that takes the
     // backlog past half of max_pending stalls the publisher, the last slice is held until the stall's cap passes

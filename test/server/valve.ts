@@ -8,6 +8,7 @@ import { Server } from "../../src/server/server.ts";
 import type { ConnHandler, Duplex, Transport } from "../../src/transport/types.ts";
 import { createMemoryTransport } from "../../transports/memory.ts";
 import { openRaw, type RawConn } from "../../transports/raw_client.ts";
+import { sync } from "./harness.ts";
 
 await loadSchemas();
 
@@ -62,6 +63,8 @@ export interface ValvedServer {
   valves: Valve[];
   /** Dial, wait for INFO, send CONNECT. */
   client(): Promise<RawConn>;
+  /** A subscriber to `subject` (sid 1) and a publisher, both synced; the subscriber's valve; nothing received yet. */
+  subscriberAndPublisher(subject: string): Promise<{ sub: RawConn; valve: Valve; pub: RawConn }>;
   stop(): Promise<void>;
 }
 
@@ -82,15 +85,26 @@ export async function startValvedServer(layer: OptionLayer): Promise<ValvedServe
   };
   const server = new Server(applyDefaults({ host: "127.0.0.1", port: 0, ...layer }), { transport });
   await server.start();
+  const client = async (): Promise<RawConn> => {
+    const c = await openRaw(transport, { host: "127.0.0.1", port: server.clientPort });
+    conns.push(c);
+    await c.waitFor(/^INFO .*\r\n/);
+    c.write(`CONNECT {"verbose":false,"pedantic":false}\r\n`);
+    return c;
+  };
   return {
     server,
     valves,
-    async client() {
-      const c = await openRaw(transport, { host: "127.0.0.1", port: server.clientPort });
-      conns.push(c);
-      await c.waitFor(/^INFO .*\r\n/);
-      c.write(`CONNECT {"verbose":false,"pedantic":false}\r\n`);
-      return c;
+    client,
+    async subscriberAndPublisher(subject) {
+      const sub = await client();
+      const valve = valves[valves.length - 1];
+      sub.write(`SUB ${subject} 1\r\n`);
+      await sync(sub);
+      const pub = await client();
+      await sync(pub);
+      sub.clear();
+      return { sub, valve, pub };
     },
     async stop() {
       for (const c of conns) if (!c.isClosed()) c.close();
