@@ -2,8 +2,9 @@
 // JetStream accounts (A unlimited, B with max_streams and max_file) and a plain nats-server 2.9.10 (no
 // JetStream) routed into the same cluster. Both accounts' streams go through the one meta group (same stream
 // name in both, no overlap across accounts), limits count replicas as nats-server does, list/info show the
-// leaders' state from every server, requests are answered once, and without a quorum the API answers
-// nats-server's 10008 while a publish finds no responders; with the peers back it resumes.
+// leaders' state from every server, requests are answered once (also right after a meta leader step-down), and
+// without a quorum the API answers nats-server's 10008 while a publish finds no responders; with the peers back it
+// resumes.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -281,6 +282,46 @@ cluster { name: jsacc, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }
       assert.deepEqual(got.sort(), asks.map((_, i) => `${inbox}.${i}`).sort());
     });
   }
+
+  // Right after a meta step-down the old leader passes the meta requests it gets on to the new one (for
+  // PASS_ON_MS), which gets them directly too. A request about a stream nobody has is the meta leader's engine's
+  // to answer ("stream not found"): the new leader answered both copies (the steps above failed so when the first
+  // step had made the meta leader step down less than 2 s before them; under load, in about half the runs).
+  it("answers each request once right after a meta leader step-down, from every kind of server", { timeout: 30_000 }, async () => {
+    const old = await metaLeader();
+    const oldNode = nodes[NAMES.indexOf(old)]!;
+    await req(await client(portOf(oldNode), "a"), "$JS.API.META.LEADER.STEPDOWN");
+    await waitFor("another meta leader", async () => (await metaLeader()) !== old, 20_000, 50);
+    const asks: Array<[string, string]> = [
+      ["$JS.API.STREAM.INFO.NOPE", ""],
+      ["$JS.API.STREAM.LEADER.STEPDOWN.NOPE", ""],
+      ["$JS.API.CONSUMER.INFO.NOPE.w", ""],
+      ["$JS.API.STREAM.MSG.GET.NOPE", JSON.stringify({ seq: 1 })],
+      ["$JS.API.INFO", ""],
+    ];
+    const froms: Array<[string, number]> = [["old", portOf(oldNode)], ["nats-server", plain!.port], ["petrel", portOf(plainPetrel!)]];
+    const got: string[] = [];
+    const want: string[] = [];
+    const ncs: NatsConnection[] = [];
+    for (const [via, port] of froms) {
+      const nc = await client(port, "a");
+      ncs.push(nc);
+      nc.subscribe(`_INBOX.stepped.${via}.>`, { callback: (_e, m) => void got.push(m.subject) });
+      await nc.flush();
+    }
+    for (const [k, [via]] of froms.entries()) {
+      for (const [i, [s, b]] of asks.entries()) {
+        ncs[k].publish(s, b, { reply: `_INBOX.stepped.${via}.${i}` });
+        want.push(`_INBOX.stepped.${via}.${i}`);
+      }
+    }
+    await waitFor("every answer", () => got.length >= want.length, 20_000);
+    // The marker: one more request on each path, answered after any second answer to the others.
+    for (const nc of ncs) assert.ok((await req(nc, "$JS.API.STREAM.INFO.ORDERS")).config);
+    for (const p of nodes) await (await client(portOf(p!), "a")).flush();
+    for (const nc of ncs) await nc.flush();
+    assert.deepEqual(got.sort(), want.sort());
+  });
 
   it("without a quorum answers 10008 and takes no publish; with a peer back it resumes", { timeout: 90_000 }, async () => {
     const leader = await metaLeader();

@@ -201,7 +201,8 @@ export class JetStreamCluster {
    * it a moment after it stopped leading, goes to the new leader once known, or is taken here if the transfer
    * fails. nats-server's old leader appends such a proposal and loses it (the client times out); answering
    * "unavailable" at once instead was wrong when the new leader, already leading, took the same request
-   * directly (a create answered 503 that happened). The new leader takes one copy (`#metaRepeats`).
+   * directly (a create answered 503 that happened). The new leader takes one copy (`#metaRepeats`), of those its
+   * engine answers too (a stream nobody has: "not found", which it answered twice, `#metaRepeat`).
    */
   readonly #metaPassOn = new ApiPassOn((_key, leader, m) => {
     const acc = this.#metaAccounts.get(m);
@@ -1040,22 +1041,26 @@ export class JetStreamCluster {
     }
     const engine = this.#engineOf(acc);
     const stream = streamOf(op);
-    // The meta leader's engine answers what nobody else owns.
-    if (stream === undefined) return metaLeader ? false : meta(() => {});
+    const now = this.#now();
+    // The meta leader's engine answers what nobody else owns: once, like any meta request (a server that led the
+    // meta group until a moment ago passes its copy on, #metaRequest; both copies reach the new leader).
+    if (stream === undefined) return metaLeader ? this.#metaRepeat(acc, m, now) : meta(() => {});
     const a = this.meta.streams.get(streamKey(acc, stream));
     // An unknown stream: the meta leader's engine does not have it either and answers "not found".
     if (!a) {
+      if (!metaLeader) return meta(() => {});
+      const known = engine?.streams.has(stream) ?? false;
+      if (engine === undefined || known) return true;
+      if (this.#metaRepeat(acc, m, now)) return true;
       // A step-down of a stream nobody has: the meta leader says so (the engine would not answer it).
       const stepDown = unknownStreamStepDown(op);
-      const known = engine?.streams.has(stream) ?? false;
-      if (stepDown && metaLeader && !known) return this.#fail(acc, m, stepDown, Errors.streamNotFound()), true;
-      return metaLeader ? engine === undefined || known : meta(() => {});
+      if (stepDown) return this.#fail(acc, m, stepDown, Errors.streamNotFound()), true;
+      return false;
     }
     const r = this.replicas.get(keyOf(a));
     // Consumer requests other than create/delete go to the consumer's own group, whatever its stream's state.
     const streamLed = op[0] !== "CONSUMER" || op[1] === "CREATE" || op[1] === "DURABLE" || op[1] === "DELETE";
     const rk = keyOf(a);
-    const now = this.#now();
     if (r && r.group.leader === null && streamLed) {
       // This server led the stream until a moment ago: the next leader gets the request.
       if (this.#apiPassOn.passesOn(rk, m, now)) return this.#apiPassOn.hold(rk, m, now), true;
@@ -1081,9 +1086,7 @@ export class JetStreamCluster {
       return true;
     }
     if (r.apiRepeats.repeat(m, now)) return true;
-    // A copy passed on ahead of the interest in its reply is answered back through its origin (answer_back.ts):
-    // its reply is mapped for whoever answers it below (a passed-on copy is this call's own object).
-    if (m.forwarded === true && m.reply !== undefined && m.origin !== undefined) m.reply = this.#answerBack.replyFor(acc, m.reply, m.origin, now);
+    this.#answerBackReply(acc, m, now);
     if (cg !== undefined) return cg.api(m, op, r);
     if (op[0] === "STREAM" && op[1] === "LEADER" && op[2] === "STEPDOWN") {
       this.#respond(acc, m.reply, { type: T + "stream_leader_stepdown_response", success: true });
@@ -1094,6 +1097,25 @@ export class JetStreamCluster {
     if (op[0] === "STREAM" && op[1] === "PURGE") return this.#purge(acc, m, r), true;
     if (op[0] === "STREAM" && op[1] === "MSG" && op[2] === "DELETE") return this.#msgDelete(acc, m, r), true;
     return false; // this server leads the stream: its engine answers
+  }
+
+  /**
+   * The meta leader took `m` already (the second copy of a request that came both directly and passed on by the
+   * previous meta leader): true, and it is not answered again. Otherwise a passed-on copy's reply is mapped for
+   * the answer that follows here (`#answerBackReply`).
+   */
+  #metaRepeat(acc: string, m: BusMsg, now: number): boolean {
+    if (this.#metaRepeats.repeat(m, now)) return true;
+    this.#answerBackReply(acc, m, now);
+    return false;
+  }
+
+  /**
+   * A copy passed on ahead of the interest in its reply is answered back through its origin (answer_back.ts): its
+   * reply is mapped for whoever answers it now, on this server (a passed-on copy is this call's own object).
+   */
+  #answerBackReply(acc: string, m: BusMsg, now: number): void {
+    if (m.forwarded === true && m.reply !== undefined && m.origin !== undefined) m.reply = this.#answerBack.replyFor(acc, m.reply, m.origin, now);
   }
 
   /** This server is the one of `candidates` (server names) that answers for a missing leader. */
