@@ -178,4 +178,32 @@ describe("a stream API request passed on to a server that does not lead", () => 
     p.ready("T", 0);
     assert.deepEqual(answered, ["_INBOX.new", "_INBOX.tick"]);
   });
+
+  // Two leadership changes within PASS_ON_MS (n1 -> n2, then n2 -> n3): n1 and n2 both passed each request on, and
+  // n3 took its direct copy and the first passed-on one as one request and the second as another: answered twice
+  // (jsraft/accounts: every request right after a meta step-down that followed another one).
+  it("is passed on only by the last leader before the current one: not by one whose successor lost the leadership too", () => {
+    const { p, sent } = passOn();
+    p.startedLeading("S");
+    p.stoppedLeading("S", 0);
+    p.leaderIs("S", "n2", "n1", 1);
+    assert.equal(p.passesOn("S", request(0), 2), true);
+    // Its successor led on for a while (the same leader heard again, a new term): still passed on.
+    p.leaderIs("S", "n2", "n1", 3);
+    assert.equal(p.passesOn("S", request(0), 4), true);
+    // n2 stepped down too: n2 passes on what came late, not n1 any more.
+    p.leaderIs("S", "n3", "n1", 5);
+    assert.equal(p.passesOn("S", request(0), 6), false);
+    // What another server passed here still goes on (bounded by its hops), and what n1 kept goes to n3.
+    assert.equal(p.passesOn("S", request(1), 6), true);
+    p.hold("S", request(1), 6);
+    p.leaderIs("S", "n3", "n1", 7);
+    assert.deepEqual(sent, [{ to: "n3", hops: 2 }]);
+    // Leading again and stopping again: passed on again, until the leadership moves twice more.
+    p.startedLeading("S");
+    p.stoppedLeading("S", 10);
+    assert.equal(p.passesOn("S", request(0), 11), true);
+    p.leaderIs("S", "n3", "n1", 11);
+    assert.equal(p.passesOn("S", request(0), 12), true);
+  });
 });

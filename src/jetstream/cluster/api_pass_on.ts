@@ -5,7 +5,9 @@
  * route to it makes that window as long as the route's delay). nats-server stays silent then too; Petrel now
  * answers:
  * - a server that led the stream until a moment ago (PASS_ON_MS) passes each request it gets for it to the
- *   leader it knows, or keeps it until one is known (`$JSC.FWDA.<peer>`, forward.ts's framing);
+ *   leader it knows, or keeps it until one is known (`$JSC.FWDA.<peer>`, forward.ts's framing); only until the
+ *   leadership moves on again (a second leader after it): then its successor passes them on, and two old leaders
+ *   passing on the same request made the new leader answer it twice;
  * - a leader that is not ready yet (applying its log) keeps requests and answers them once ready;
  * - a leader takes one copy of a request that came both directly and passed on (RepeatFilter, by subject,
  *   reply and content: every request has its own reply inbox).
@@ -55,6 +57,8 @@ export class ApiPassOn {
   /** Streams this server leads as far as it was told (roleChanged): asked while not leading, it just stopped. */
   readonly #leading = new Set<string>();
   readonly #held = new Map<string, Held[]>();
+  /** The first leader known after this server stopped leading (while it passes requests on). */
+  readonly #successor = new Map<string, PeerId>();
 
   /** `forward`: to the leader's server; `answer`: through this server's engine (it leads and is ready). */
   constructor(
@@ -71,6 +75,7 @@ export class ApiPassOn {
   stoppedLeading(key: string, now: number): void {
     this.#leading.delete(key);
     this.#ledUntil.set(key, now + PASS_ON_MS);
+    this.#successor.delete(key);
   }
 
   /**
@@ -101,6 +106,16 @@ export class ApiPassOn {
   /** Stream `key` is led by `leader` now: what waits here goes there (or waits for this server to be ready). */
   leaderIs(key: string, leader: PeerId, self: PeerId, now: number): void {
     if (leader === self) return;
+    if (this.#ledUntil.has(key)) {
+      const first = this.#successor.get(key);
+      if (first === undefined) this.#successor.set(key, leader);
+      else if (first !== leader) {
+        // The leadership moved on again: the server that led after this one passes on what reaches it late now.
+        // Both passing the same request on, the leader took it twice (once with its direct copy, once not).
+        this.#ledUntil.delete(key);
+        this.#successor.delete(key);
+      }
+    }
     for (const m of this.#take(key, now)) if (m.forwarded !== true || mayGoOn(m)) this.forward(key, leader, m);
   }
 
@@ -129,6 +144,7 @@ export class ApiPassOn {
   forget(key: string): void {
     this.#leading.delete(key);
     this.#ledUntil.delete(key);
+    this.#successor.delete(key);
     this.#held.delete(key);
   }
 }
