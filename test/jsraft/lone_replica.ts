@@ -38,7 +38,18 @@ export function loneLeader(extra: Partial<ReplicaDeps> = {}, config: Record<stri
   // `transferring`: a leadership transfer runs. `refuses`: the Raft node already lost the leadership (a higher
   // term in the same flush), the replica not yet told.
   // `transferredFrom`: the old leader whose transfer this server's leadership came from (a hand-off's successor).
-  const node = { term: 1, transferring: false, refuses: false, transferredFrom: null as string | null, log: { snapIndex: 0, lastIndex: () => log.length } };
+  // `answering`: the followers this leader's Raft progress shows answering (a hand-off's successor waits for its old
+  // leader's end mark while that one answers).
+  const answering = new Set<string>();
+  const node = {
+    term: 1,
+    transferring: false,
+    refuses: false,
+    transferredFrom: null as string | null,
+    log: { snapIndex: 0, lastIndex: () => log.length },
+    answering,
+    progress: () => new Map([...answering].map((p) => [p, { match: 0, next: 1, active: true }])),
+  };
   const group = {
     id: "g",
     leader: "n1" as string | null,

@@ -22,10 +22,17 @@ import { MAX_HOPS, REPEAT_WINDOW_MS, RepeatFilter } from "./forward.ts";
 /** Publishes held while a new leader catches up with its log (beyond this, they are dropped: clients retry). */
 const MAX_QUEUED = 10_000;
 /**
- * How long a leader that took over by a hand-off holds its direct publishes for the old leader's end mark (a route
- * round trip normally; this bounds it when the old leader is gone before sending it).
+ * A leader that took over by a hand-off holds its direct publishes for the old leader's end mark. The mark comes
+ * after the old leader's route barrier (up to its 2 s cap, more on a loaded host), so a wall-time bound alone let
+ * the held publishes go ahead of the old leader's passed-on ones on a stalled host (leader_forward's reorder under
+ * load). The wait ends on the mark; without it, once at least HANDOFF_END_MS passed and the old leader has not
+ * answered this leader's Raft traffic for HANDOFF_SILENT_TICKS ticks in a row (gone or cut off: it will send no
+ * mark); or at HANDOFF_MAX_MS whatever happens (an old leader that answers but never sends a mark).
  */
 const HANDOFF_END_MS = 500;
+/** Ticks in a row (counted, not timed: a stalled host loses time, not ticks) the old leader must be silent. */
+const HANDOFF_SILENT_TICKS = 6;
+const HANDOFF_MAX_MS = 3_000;
 /**
  * Bytes of this leader's proposals not applied yet past which the client publishing waits (JsBus.holdPublisher),
  * as it would for a slow subscriber; it goes on once under half of it. Nothing is dropped or refused.
@@ -203,13 +210,20 @@ export class StreamReplica implements FlowConsumer {
   /**
    * This leader took over by a hand-off from `from` (a Raft transfer): the publishes that reach it directly wait in
    * `#direct` until the old leader's end mark (BusMsg.handoffEnd) says it passed on everything it held, or until
-   * `until` (by `now`). Taken first, a client's later publish that came here directly would be stored ahead of an
+   * the wait is over without it (#handoffOver: `since` by `now`, `silent` ticks in a row without the old leader
+   * answering). Taken first, a client's later publish that came here directly would be stored ahead of an
    * earlier one the old leader held during the hand-off (both acknowledged, out of order). Publishes another
    * server passed on (`origin` not the old leader: a third server's client publish stranded there between the old
    * leader's interest and this one's) wait with them: the old leader may still pass on an earlier one of the same
    * client that was routed to it (#sendEndMark); its own passed-on ones are taken meanwhile.
    */
-  #awaiting: { from: PeerId; until: number } | undefined;
+  #awaiting: { from: PeerId; since: number; silent: number } | undefined;
+  /**
+   * This server led since it last told a successor it passed everything on: the next
+   * leader it learns of gets an end mark, also when it lost the leadership in two steps (no leader first) after a
+   * hand-off it had given up (cancelHandOff) while its transfer's target was already campaigning.
+   */
+  #markOwed = false;
   #direct: BusMsg[] = [];
   /** Publishes sent here for a leader this server no longer is, while no leader is known: forwarded to the next. */
   #misrouted: BusMsg[] = [];
@@ -844,7 +858,7 @@ export class StreamReplica implements FlowConsumer {
   tick(): void {
     // A batch a leadership transfer refused, once the transfer is over.
     if (this.#batch.length > 0 && !this.#batchScheduled && this.isLeader() && !this.group.node.transferring) this.#flushBatch();
-    if (this.#awaiting !== undefined && this.#deps.now() >= this.#awaiting.until && this.isLeader()) this.#takeDirect();
+    if (this.#awaiting !== undefined && this.isLeader() && this.#handoffOver(this.#awaiting)) this.#takeDirect();
     const s = this.#sync;
     if (s && ++s.idle >= SYNC_RETRY_TICKS) {
       s.idle = 0;
@@ -1024,7 +1038,8 @@ export class StreamReplica implements FlowConsumer {
     this.#deps.onLeaderReady?.(this);
     // A hand-off's successor: the old leader's held publishes come passed on, then its end mark.
     const from = this.group.node.transferredFrom;
-    this.#awaiting = typeof from === "string" && from !== this.#deps.self ? { from, until: this.#deps.now() + HANDOFF_END_MS } : undefined;
+    this.#awaiting = typeof from === "string" && from !== this.#deps.self ? { from, since: this.#deps.now(), silent: 0 } : undefined;
+    this.#markOwed = true;
     const q = this.#queue;
     this.#queue = [];
     for (const m of q) this.publish(m);
@@ -1038,10 +1053,15 @@ export class StreamReplica implements FlowConsumer {
       this.#handoff = [];
       this.handingOff = false;
     }
-    const led = this.#ready || handedOff !== undefined;
+    // Leading, ready or not: a transfer can start before the no-op commits (a lame duck elected again).
+    if (leader === this.#deps.self) this.#markOwed = true;
+    const led = this.#markOwed || this.#ready || handedOff !== undefined;
     if (leader !== this.#deps.self) this.#lost(handedOff);
     // After what it passed on (#lost, on the same route): a successor that took over by a hand-off waits for this.
-    if (led && leader !== null && leader !== this.#deps.self && !this.#closed) this.#sendEndMark(leader);
+    if (led && leader !== null && leader !== this.#deps.self && !this.#closed) {
+      this.#markOwed = false;
+      this.#sendEndMark(leader);
+    }
     if (leader !== null && leader !== this.#deps.self) this.#otherLed = true;
     if (leader !== null && this.#misrouted.length > 0) {
       // Publishes that waited for a leader: to it, or taken here if this server leads again.
@@ -1075,7 +1095,21 @@ export class StreamReplica implements FlowConsumer {
     (this.#deps.schedule ?? queueMicrotask)(() => spread.call(bus, send, true));
   }
 
-  /** The old leader's held publishes are all here (its end mark), or it did not send the mark in time. */
+  /**
+   * On a tick of a successor still waiting for the end mark: is the wait over without it? The old leader is
+   * silent on a tick when this leader's Raft progress does not show it answering (Raft marks every follower
+   * inactive once per election timeout, and active again on its next answer: a live follower is silent for a tick
+   * or two at most; one that is gone, or no longer a member, stays silent).
+   */
+  #handoffOver(a: { from: PeerId; since: number; silent: number }): boolean {
+    const waited = this.#deps.now() - a.since;
+    if (waited >= HANDOFF_MAX_MS) return true;
+    const answering = this.group.node.progress().get(a.from)?.active === true;
+    a.silent = answering ? 0 : a.silent + 1;
+    return waited >= HANDOFF_END_MS && a.silent >= HANDOFF_SILENT_TICKS;
+  }
+
+  /** The old leader's held publishes are all here (its end mark), or the wait for it is over (#handoffOver). */
   #takeDirect(): void {
     this.#awaiting = undefined;
     const direct = this.#direct;
