@@ -37,7 +37,16 @@ function successor(byTransfer: boolean) {
       const cmd = decodeCmd(e.data);
       return cmd instanceof Error || cmd.op !== "msg" ? "?" : dec.decode(cmd.data);
     });
-  return { ...h, stored, advance: (ms: number) => (clock += ms) };
+  /** `n` ticks, `ms` apart; what is stored then. */
+  const ticks = (n: number, ms: number) => {
+    for (let i = 0; i < n; i++) {
+      clock += ms;
+      h.replica.tick();
+    }
+    h.flush();
+    return stored();
+  };
+  return { ...h, stored, ticks };
 }
 
 describe("a hand-off's successor", () => {
@@ -56,18 +65,9 @@ describe("a hand-off's successor", () => {
   });
 
   it("takes its direct publishes without an end mark once the old leader stopped answering (gone), 500 ms on", () => {
-    const { replica, node, flush, stored, advance } = successor(true);
+    const { replica, node, flush, stored, ticks } = successor(true);
     node.answering.add("n2");
     replica.publish(pub("_INBOX.c.five", "five"));
-    /** `n` ticks, `ms` apart; what is stored then. */
-    const ticks = (n: number, ms: number) => {
-      for (let i = 0; i < n; i++) {
-        advance(ms);
-        replica.tick();
-      }
-      flush();
-      return stored();
-    };
     assert.deepEqual(ticks(12, 50), [], "the old leader answers: held");
     node.answering.delete("n2");
     assert.deepEqual(ticks(5, 50), [], "silent for 5 ticks: held");
@@ -80,18 +80,10 @@ describe("a hand-off's successor", () => {
   });
 
   it("does not count the old leader's silence as gone before 500 ms", () => {
-    const { replica, flush, stored, advance } = successor(true);
+    const { replica, ticks } = successor(true);
     replica.publish(pub("_INBOX.c.five", "five"));
-    for (let i = 0; i < 9; i++) {
-      advance(50);
-      replica.tick();
-    }
-    flush();
-    assert.deepEqual(stored(), [], "silent 9 ticks, 450 ms");
-    advance(50);
-    replica.tick();
-    flush();
-    assert.deepEqual(stored(), ["five"]);
+    assert.deepEqual(ticks(9, 50), [], "silent 9 ticks, 450 ms");
+    assert.deepEqual(ticks(1, 50), ["five"]);
   });
 
   // leader_forward's reorder under load (Deno, full suite): the old leader's mark waits for its route barrier, whose
@@ -99,15 +91,10 @@ describe("a hand-off's successor", () => {
   // stalled, and the successor's 500 ms ran out first: a direct publish was stored ahead of six earlier ones of its
   // client that the old leader passed on a moment later.
   it("holds its direct publishes past 500 ms while the old leader answers, until its end mark", () => {
-    const { replica, node, flush, stored, advance } = successor(true);
+    const { replica, node, flush, stored, ticks } = successor(true);
     node.answering.add("n2");
     replica.publish(pub("_INBOX.c.five", "five"));
-    for (let i = 0; i < 40; i++) {
-      advance(50);
-      replica.tick();
-    }
-    flush();
-    assert.deepEqual(stored(), [], "2 s on, the old leader answering");
+    assert.deepEqual(ticks(40, 50), [], "2 s on, the old leader answering");
     replica.publish(passedOn("_INBOX.c.four", "four"));
     replica.publish(endMark);
     flush();
@@ -115,17 +102,11 @@ describe("a hand-off's successor", () => {
   });
 
   it("takes its direct publishes after HANDOFF_MAX_MS even while the old leader answers (it never sends a mark)", () => {
-    const { replica, node, flush, stored, advance } = successor(true);
+    const { replica, node, ticks } = successor(true);
     node.answering.add("n2");
     replica.publish(pub("_INBOX.c.five", "five"));
-    advance(2_950);
-    replica.tick();
-    flush();
-    assert.deepEqual(stored(), []);
-    advance(50);
-    replica.tick();
-    flush();
-    assert.deepEqual(stored(), ["five"]);
+    assert.deepEqual(ticks(1, 2_950), []);
+    assert.deepEqual(ticks(1, 50), ["five"]);
   });
 
   it("holds nothing after an ordinary election (no hand-off: the old leader's lost publishes come as a chain)", () => {
