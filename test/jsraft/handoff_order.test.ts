@@ -130,6 +130,18 @@ describe("a hand-off's successor", () => {
     assert.deepEqual(stored(), ["four", "five"]);
   });
 
+  // The client's server read the old leader's withdrawal, then this leader's interest (routed the client's later
+  // publishes here directly), and only then heard that this server leads: the publishes it had no interest for
+  // came passed on after the later ones (leader_forward's order test: one publish stored ahead of six).
+  it("takes what a third server passed on ahead of the direct publishes it holds", () => {
+    const { replica, flush, stored } = successor(true);
+    replica.publish(pub("_INBOX.c.five", "five"));
+    replica.publish(pub("_INBOX.c.four", "four", { forwarded: true, hops: 1, origin: "n3" }));
+    replica.publish(endMark);
+    flush();
+    assert.deepEqual(stored(), ["four", "five"]);
+  });
+
   it("passes its held direct publishes on, in order, if it loses the leadership while waiting", () => {
     const { replica, flush, stored, loseTo, sent } = successor(true);
     replica.publish(pub("_INBOX.c.five", "five"));
@@ -137,6 +149,37 @@ describe("a hand-off's successor", () => {
     loseTo("n3", 4);
     assert.deepEqual(stored(), []);
     assert.deepEqual(sent(), [["n3", "s.1", "_INBOX.c.five", "five"]]);
+  });
+});
+
+// A client's server (a follower) that read the old leader's withdrawal before it heard of the new leader: the
+// client's publishes found no leader's interest here. Passed on to the leader still known here (the old one), they
+// crossed the old leader's route back and reached the new leader after the client's later publishes, routed there
+// directly once this server read its interest (leader_forward's order test on Deno: five stored 48 places late).
+describe("a third server's client publish that finds no leader's interest", () => {
+  const stranded = () => {
+    const h = loneLeader();
+    h.loseTo("n2", 2);
+    h.engine.bus.routeInterest = () => false;
+    return h;
+  };
+
+  it("waits for the next leader instead of going to the one known here, whose interest is gone", () => {
+    const { replica, loseTo, sent } = stranded();
+    replica.publish(pub("_INBOX.c.four", "four", { local: true }));
+    replica.publish(pub("_INBOX.c.five", "five", { local: true }));
+    assert.deepEqual(sent(), []);
+    loseTo("n3", 3);
+    assert.deepEqual(sent(), [["n3", "s.1", "_INBOX.c.four", "four"], ["n3", "s.1", "_INBOX.c.five", "five"]]);
+  });
+
+  it("goes to the leader known here after STRANDED_TICKS ticks if no other is heard of", () => {
+    const { replica, sent } = stranded();
+    replica.publish(pub("_INBOX.c.four", "four", { local: true }));
+    for (let i = 0; i < 19; i++) replica.tick();
+    assert.deepEqual(sent(), []);
+    replica.tick();
+    assert.deepEqual(sent(), [["n2", "s.1", "_INBOX.c.four", "four"]]);
   });
 });
 

@@ -34,6 +34,11 @@ const HANDOFF_END_MS = 500;
 const HANDOFF_SILENT_TICKS = 6;
 const HANDOFF_MAX_MS = 3_000;
 /**
+ * Ticks a client publish stranded here (no leader's interest) waits for the next leader to be known before it goes
+ * to the leader known, stale or not (#misroute).
+ */
+const STRANDED_TICKS = 20;
+/**
  * Bytes of this leader's proposals not applied yet past which the client publishing waits (JsBus.holdPublisher),
  * as it would for a slow subscriber; it goes on once under half of it. Nothing is dropped or refused.
  */
@@ -227,6 +232,8 @@ export class StreamReplica implements FlowConsumer {
   #direct: BusMsg[] = [];
   /** Publishes sent here for a leader this server no longer is, while no leader is known: forwarded to the next. */
   #misrouted: BusMsg[] = [];
+  /** Ticks since `#misrouted` got its first publish (STRANDED_TICKS). */
+  #misroutedTicks = 0;
   /** A new leader takes one copy of a publish that came both directly and forwarded (forward.ts). */
   readonly #repeats = new RepeatFilter();
   /** The same for API requests: one copy of a request that came directly and passed on (api_pass_on.ts). */
@@ -859,6 +866,11 @@ export class StreamReplica implements FlowConsumer {
     // A batch a leadership transfer refused, once the transfer is over.
     if (this.#batch.length > 0 && !this.#batchScheduled && this.isLeader() && !this.group.node.transferring) this.#flushBatch();
     if (this.#awaiting !== undefined && this.isLeader() && this.#handoffOver(this.#awaiting)) this.#takeDirect();
+    // Stranded publishes whose next leader this server has not heard of: to the one it knows, late rather than never.
+    if (this.#misrouted.length > 0 && ++this.#misroutedTicks >= STRANDED_TICKS) {
+      const leader = this.group.leader;
+      if (leader !== null && leader !== this.#deps.self) this.#sendMisrouted(leader);
+    }
     const s = this.#sync;
     if (s && ++s.idle >= SYNC_RETRY_TICKS) {
       s.idle = 0;
@@ -994,6 +1006,15 @@ export class StreamReplica implements FlowConsumer {
     // here at that moment (the old leader's withdrawn, the new one's not in yet); then only this replica has it.
     const stranded = m.local === true && this.#deps.engine.bus.routeInterest?.(m.subject) === false;
     if (!stranded && (m.viaRoute !== true || !m.reply)) return;
+    // A leader announces its interest before its first appends reach this server, so a leader known here without
+    // interest withdrew it: it no longer leads (a hand-off's old leader). Sent there, the publish went back over
+    // that server's route and reached the successor after the client's later publishes, which this server routes
+    // there directly once it reads the successor's interest (leader_forward's order test, Deno): it waits for
+    // the next leader instead (leaderChanged), as while none is known; and what waits, later ones wait behind.
+    if (stranded || this.#misrouted.length > 0) {
+      if (this.#misrouted.length < MAX_QUEUED) this.#misrouted.push(m);
+      return;
+    }
     this.#toLeader(m);
   }
 
@@ -1063,14 +1084,17 @@ export class StreamReplica implements FlowConsumer {
       this.#sendEndMark(leader);
     }
     if (leader !== null && leader !== this.#deps.self) this.#otherLed = true;
-    if (leader !== null && this.#misrouted.length > 0) {
-      // Publishes that waited for a leader: to it, or taken here if this server leads again.
-      const waiting = this.#misrouted;
-      this.#misrouted = [];
-      for (const m of waiting) {
-        if (leader === this.#deps.self) this.publish({ ...m, viaRoute: false });
-        else this.#deps.forward?.(leader, m);
-      }
+    // Publishes that waited for a leader: to it, or taken here if this server leads again.
+    if (leader !== null && this.#misrouted.length > 0) this.#sendMisrouted(leader);
+  }
+
+  #sendMisrouted(leader: PeerId): void {
+    const waiting = this.#misrouted;
+    this.#misrouted = [];
+    this.#misroutedTicks = 0;
+    for (const m of waiting) {
+      if (leader === this.#deps.self) this.publish({ ...m, viaRoute: false });
+      else this.#deps.forward?.(leader, m);
     }
   }
 
@@ -1114,7 +1138,11 @@ export class StreamReplica implements FlowConsumer {
     this.#awaiting = undefined;
     const direct = this.#direct;
     this.#direct = [];
-    for (const m of direct) this.publish(m);
+    // Passed on by a third server first: it passes on a client's publish only when it knows no leader's interest
+    // (the old one's withdrawn, this one's not read yet), so before it routed any of that client's publishes here
+    // directly, which can still arrive first (its route carries them as soon as it reads this leader's interest).
+    for (const m of direct) if (m.forwarded === true) this.publish(m);
+    for (const m of direct) if (m.forwarded !== true) this.publish(m);
   }
 
   /** A hand-off that did not happen (still leading): the publishes held meanwhile are taken up here again. */
